@@ -1,0 +1,1 @@
+"""Outbound dialer: campaigns, leads, pacing, blacklist gate, Robinson requests, tasks."""

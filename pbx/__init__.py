@@ -1,0 +1,1 @@
+"""The Asterisk boundary: AMI codec, client, call tracker and a simulated Asterisk."""

@@ -1,0 +1,495 @@
+"""AMI client: the one module that imports panoramisk.
+
+panoramisk is the transport: its `Manager` opens the TCP connection
+through its `protocol_factory` hook, and our `_AmiProtocol` subclasses its
+`AMIProtocol`. Everything above the socket is ours, because panoramisk 1.4's own
+logic breaks rules the engine must keep:
+- its parser guesses multi-message replies from their wording, crashes on an
+  Originate without `Async` (KeyError 'async') and can raise inside
+  `data_received`, dropping the connection. Our codec (`AmiDecoder`,
+  `ResponseAssembler` keyed on `EventList` only) reads every byte here; one odd
+  message is logged and skipped, never fatal;
+- its `Manager` logs in with a plain secret only and turns a refused login into
+  a silent flag, retries forever at a fixed interval, and re-sends unanswered
+  actions after reconnect (FullyBooted). An Originate must never be sent twice,
+  so `_Manager` switches those hooks off; actions have a timeout here, fail with
+  AmiConnectionError when the connection drops, and the caller decides (it has
+  the call id). Login (plain or MD5 challenge), backoff with jitter, keepalive
+  and the resync hook before `ready` live in `AmiClient`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import itertools
+import logging
+import random
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from panoramisk import Manager
+from panoramisk.ami_protocol import AMIProtocol
+
+from pbx.ami_support import (
+    AmiSettings,
+    CallbackRunner,
+    ConnectedCallback,
+    DisconnectedCallback,
+    EventCallback,
+    backoff_delay,
+    login_fields,
+    login_refused,
+    originate_fields,
+)
+from pbx.codec import (
+    ActionResult,
+    AmiDecoder,
+    AmiItem,
+    Banner,
+    Event,
+    FieldValue,
+    Malformed,
+    Response,
+    ResponseAssembler,
+    encode_action,
+)
+from pbx.errors import AmiActionError, AmiConnectionError, AmiError, AmiLoginError, AmiTimeoutError
+
+__all__ = ["AmiClient", "AmiSettings", "EventCallback"]
+
+log = logging.getLogger("switchboard.ami")
+
+# Set while on_connected runs: its own actions (CoreShowChannels...) go out before `ready`.
+_RESYNCING: contextvars.ContextVar[object] = contextvars.ContextVar("ami_resyncing", default=None)
+
+
+def _retrieve(future: asyncio.Future[str]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
+    """panoramisk's protocol class, with our codec and a table of unanswered actions."""
+
+    closed: bool
+    transport: asyncio.Transport
+
+    def __init__(self, on_event: Callable[[Event], None], log_extra: Mapping[str, object]) -> None:
+        super().__init__()
+        self._on_event = on_event
+        self._extra = dict(log_extra)
+        self.pending: dict[str, tuple[str, asyncio.Future[ActionResult]]] = {}
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        loop = asyncio.get_running_loop()
+        self.log = log
+        self.decoder = AmiDecoder()
+        self.assembler = ResponseAssembler()
+        self.banner: asyncio.Future[str] = loop.create_future()
+        self.banner.add_done_callback(_retrieve)  # nobody may be waiting any more
+        self.lost: asyncio.Future[str] = loop.create_future()
+
+    def data_received(self, data: bytes) -> None:
+        for item in self.decoder.feed(data):
+            try:
+                self._dispatch(item)
+            except Exception:  # one odd message must never drop the connection
+                log.exception("AMI message could not be handled", extra=self._extra)
+
+    def _dispatch(self, item: AmiItem) -> None:
+        if isinstance(item, Event | Response):
+            result, event = self.assembler.feed(item)
+            if result is not None:
+                self._resolve(result)
+            if event is not None:
+                self._on_event(event)
+        elif isinstance(item, Banner):
+            if not self.banner.done():
+                self.banner.set_result(item.version)
+        elif isinstance(item, Malformed):
+            if not self.banner.done():
+                error = AmiConnectionError("peer is not an Asterisk manager", line=item.raw[:80])
+                self.banner.set_exception(error)
+            extra = {**self._extra, "ami_raw": item.raw[:200]}
+            log.warning("AMI garbage skipped: %s", item.reason, extra=extra)
+        else:
+            log.warning("AMI peer sent an action to a client; skipped", extra=self._extra)
+
+    def _resolve(self, result: ActionResult) -> None:
+        action_id = result.response.action_id or ""
+        entry = self.pending.pop(action_id, None)
+        if entry is None:
+            extra = {**self._extra, "action_id": action_id, "ami_response": result.response.status}
+            log.warning("AMI response for no pending action (late or unknown); skipped", extra=extra)
+        elif not entry[1].done():
+            entry[1].set_result(result)
+
+    def submit(self, name: str, action_id: str, data: bytes) -> asyncio.Future[ActionResult]:
+        if self.closed:
+            raise AmiConnectionError("AMI connection is closed", action=name, action_id=action_id)
+        if action_id in self.pending:
+            raise AmiError("ActionID already in use", action=name, action_id=action_id)
+        future: asyncio.Future[ActionResult] = asyncio.get_running_loop().create_future()
+        self.pending[action_id] = (name, future)
+        self.transport.write(data)
+        return future
+
+    def forget(self, action_id: str) -> None:
+        """Drop an action that timed out; a late answer is then logged and skipped."""
+        self.pending.pop(action_id, None)
+        self.assembler.abandon(action_id)
+
+    def close(self) -> None:
+        # panoramisk's close() queues unanswered actions for re-sending: never here.
+        if not self.closed:
+            self.closed = True
+            self.transport.close()
+
+    def abort(self) -> None:
+        self.closed = True
+        self.transport.abort()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        reason = f"connection lost: {exc}" if exc else "connection closed"
+        for action_id, (name, future) in self.pending.items():
+            if not future.done():
+                text = f"{name} got no answer before the AMI connection was lost; it is not re-sent"
+                future.set_exception(AmiConnectionError(text, action=name, action_id=action_id))
+        self.pending.clear()
+        if not self.banner.done():
+            self.banner.set_exception(AmiConnectionError("connection closed before the AMI banner"))
+        if not self.lost.done():
+            self.lost.set_result(reason)
+
+
+class _Manager(Manager):  # type: ignore[misc]
+    """panoramisk's Manager, used to open connections; its login, reconnect and re-send are off."""
+
+    def connection_made(self, future: asyncio.Future[Any]) -> None:
+        """The connect task is awaited by AmiClient, which logs in itself."""
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Reconnecting is AmiClient's job (backoff + jitter, resync before ready)."""
+
+    async def send_awaiting_actions(self, *_: Any) -> None:
+        self.awaiting_actions.clear()
+
+
+class AmiClient:
+    """One AMI session to Asterisk that survives disconnects; see the module docstring."""
+
+    def __init__(
+        self,
+        settings: AmiSettings,
+        *,
+        on_event: EventCallback | None = None,
+        on_connected: ConnectedCallback | None = None,
+        on_disconnected: DisconnectedCallback | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._settings = settings
+        self._on_connected = on_connected
+        self._on_disconnected = on_disconnected
+        self._rng = rng or random.Random()
+        self._extra = {"ami_host": settings.host, "ami_port": settings.port, "ami_user": settings.username}
+        self._ids = itertools.count(1)
+        self._id_prefix = f"sb-{uuid.uuid4().hex[:8]}-"
+        self._protocol: _AmiProtocol | None = None
+        self._ready = asyncio.Event()
+        self._changed = asyncio.Event()
+        self._started = False
+        self._closing = False
+        self._fatal: AmiLoginError | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self._keepalive: asyncio.Task[None] | None = None
+        self._events = CallbackRunner(on_event, self._extra)
+        self.server_version: str | None = None
+
+    # -- state ------------------------------------------------------------------
+    @property
+    def ready(self) -> bool:
+        protocol = self._protocol
+        return self._ready.is_set() and protocol is not None and not protocol.closed
+
+    @property
+    def fatal_error(self) -> AmiLoginError | None:
+        """Set when Asterisk refused the login on a reconnect: the client stopped retrying."""
+        return self._fatal
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed.clear()  # waiters already woken keep their wake-up
+
+    async def wait_ready(self, timeout: float) -> None:
+        try:
+            async with asyncio.timeout(timeout):
+                await self._usable_protocol()
+        except TimeoutError:
+            raise AmiTimeoutError(f"AMI not ready within {timeout:g}s", timeout=timeout) from None
+
+    async def _usable_protocol(self) -> _AmiProtocol:
+        while True:
+            if self._fatal is not None:  # a fresh copy: re-raising one object grows its traceback
+                raise AmiLoginError(self._fatal.message, **self._fatal.details)
+            if self._closing or not self._started:
+                raise AmiConnectionError("AMI client is not connected (connect() not called or closed)")
+            protocol = self._protocol
+            resyncing = _RESYNCING.get() is self
+            if protocol is not None and not protocol.closed and (self._ready.is_set() or resyncing):
+                return protocol
+            await self._changed.wait()
+
+    # -- connecting ---------------------------------------------------------------
+    async def connect(self) -> None:
+        """First connect and login. AmiLoginError is final; AmiConnectionError if unreachable."""
+        if self._started:
+            raise AmiError("AmiClient.connect() was already called")
+        self._started = True
+        self._events.start()
+        try:
+            await self._establish()
+        except BaseException:
+            self._started = False
+            await self._stop_tasks()
+            raise
+        self._supervisor = asyncio.create_task(self._supervise(), name="ami-supervisor")
+
+    async def _establish(self) -> None:
+        protocol = await self._open()
+        try:
+            await self._login(protocol)
+            self._protocol = protocol
+            await self._resync()
+        except BaseException:
+            protocol.close()
+            self._protocol = None
+            raise
+        if self._settings.ping_interval > 0:
+            self._keepalive = asyncio.create_task(self._keep_alive(protocol), name="ami-keepalive")
+        self._ready.set()
+        self._notify()
+        log.info("AMI ready", extra={**self._extra, "ami_version": self.server_version})
+
+    async def _open(self) -> _AmiProtocol:
+        s = self._settings
+        loop = asyncio.get_running_loop()
+        factory = lambda: _AmiProtocol(self._events.deliver, self._extra)
+        manager = _Manager(host=s.host, port=s.port, loop=loop, protocol_factory=factory)
+        protocol: _AmiProtocol | None = None
+        try:
+            async with asyncio.timeout(s.connect_timeout):
+                _, protocol = await manager.connect()
+                assert protocol is not None
+                self.server_version = await protocol.banner
+            return protocol
+        except BaseException as exc:
+            if protocol is not None:
+                protocol.abort()
+            if isinstance(exc, TimeoutError):
+                where = f"{s.host}:{s.port} within {s.connect_timeout:g}s"
+                raise AmiConnectionError(f"no AMI banner from {where}", **self._extra) from None
+            if isinstance(exc, OSError):
+                where = f"{s.host}:{s.port}: {exc}"
+                raise AmiConnectionError(f"cannot reach AMI at {where}", **self._extra) from exc
+            raise
+
+    async def _login(self, protocol: _AmiProtocol) -> None:
+        s = self._settings
+        challenge: str | None = None
+        try:
+            if s.auth == "md5":
+                answer = await self._request(protocol, "Challenge", {"AuthType": "MD5"}, s.action_timeout)
+                if not answer.response.ok:
+                    raise self._login_error("the MD5 challenge", answer.response)
+                challenge = answer.response.get("Challenge") or ""
+            result = await self._request(protocol, "Login", login_fields(s, challenge), s.action_timeout)
+        except AmiTimeoutError as exc:  # a server that greets but never answers is unusable
+            text = f"AMI at {s.host}:{s.port} did not answer the login"
+            raise AmiConnectionError(text, **self._extra) from exc
+        if not result.response.ok:
+            raise self._login_error("the login", result.response)
+
+    def _login_error(self, step: str, response: Response) -> AmiLoginError:
+        error = login_refused(self._settings, step, response.message or response.status)
+        log.error(error.message, extra=self._extra)
+        return error
+
+    async def _resync(self) -> None:
+        if self._on_connected is None:
+            return
+        token = _RESYNCING.set(self)
+        try:
+            await self._on_connected()
+        finally:
+            _RESYNCING.reset(token)
+
+    async def _supervise(self) -> None:
+        while not self._closing:
+            protocol = self._protocol
+            if protocol is None:
+                return
+            reason = await protocol.lost
+            self._ready.clear()
+            self._protocol = None
+            self._notify()
+            if self._keepalive is not None:
+                self._keepalive.cancel()
+            if self._closing:
+                return
+            log.warning("AMI %s; reconnecting", reason, extra=self._extra)
+            self._tell_disconnected(reason)
+            if not await self._reconnect():
+                return
+
+    async def _reconnect(self) -> bool:
+        for attempt in itertools.count():
+            delay = backoff_delay(self._settings, attempt, self._rng)
+            await asyncio.sleep(delay)
+            try:
+                await self._establish()
+            except AmiLoginError as exc:
+                self._fatal = exc
+                self._notify()
+                self._tell_disconnected(f"login refused: {exc.message}")
+                return False
+            except AmiError as exc:
+                log.warning("AMI reconnect %d failed: %s", attempt, exc.message, extra=self._extra)
+            except Exception:
+                log.exception("AMI resync after reconnect %d failed", attempt, extra=self._extra)
+            else:
+                return True
+        return False  # pragma: no cover
+
+    def _tell_disconnected(self, reason: str) -> None:
+        try:
+            if self._on_disconnected is not None:
+                self._on_disconnected(reason)
+        except Exception:
+            log.exception("on_disconnected callback failed", extra=self._extra)
+
+    async def _keep_alive(self, protocol: _AmiProtocol) -> None:
+        s = self._settings
+        while not protocol.closed:
+            await asyncio.sleep(s.ping_interval)
+            try:
+                await self._request(protocol, "Ping", None, s.action_timeout)
+            except AmiTimeoutError:
+                log.warning("AMI keepalive Ping unanswered; dropping the connection", extra=self._extra)
+                protocol.abort()
+                return
+            except AmiConnectionError:
+                return
+
+    # -- actions ----------------------------------------------------------------------
+    async def send(
+        self,
+        action: str,
+        fields: Mapping[str, FieldValue] | None = None,
+        *,
+        timeout: float | None = None,
+        check: bool = False,
+        action_id: str | None = None,
+    ) -> ActionResult:
+        """Send once, wait for the whole answer. Never re-sent; waits for `ready` within `timeout`."""
+        limit = self._settings.action_timeout if timeout is None else timeout
+        result = await self._transact(action, fields, limit, action_id or self._next_id(), None)
+        if check and not result.response.ok:
+            raise AmiActionError(
+                f"Asterisk answered {action} with {result.response.status}: {result.response.message}",
+                action=action, action_id=action_id, asterisk_message=result.response.message,
+            )  # fmt: skip
+        return result
+
+    def _next_id(self) -> str:
+        return f"{self._id_prefix}{next(self._ids)}"
+
+    async def _request(
+        self, protocol: _AmiProtocol, action: str, fields: Mapping[str, FieldValue] | None, limit: float
+    ) -> ActionResult:
+        """An action on one given connection (login, keepalive), bypassing `ready`."""
+        return await self._transact(action, fields, limit, self._next_id(), protocol)
+
+    async def _transact(
+        self,
+        action: str,
+        fields: Mapping[str, FieldValue] | None,
+        limit: float,
+        action_id: str,
+        protocol: _AmiProtocol | None,
+    ) -> ActionResult:
+        data = encode_action(action, action_id, fields)  # AmiEncodeError before anything is sent
+        target: _AmiProtocol | None = None
+        try:
+            async with asyncio.timeout(limit):
+                target = protocol or await self._usable_protocol()
+                future = target.submit(action, action_id, data)
+                try:
+                    return await future
+                finally:
+                    if not future.done() or future.cancelled():
+                        target.forget(action_id)
+        except TimeoutError:
+            never = "" if target else " (never sent: AMI was not ready)"
+            raise AmiTimeoutError(
+                f"{action} got no answer within {limit:g}s{never}",
+                action=action, action_id=action_id, timeout=limit, sent=target is not None,
+            ) from None  # fmt: skip
+
+    async def originate(
+        self,
+        *,
+        channel: str,
+        variables: Mapping[str, str] | None = None,
+        context: str | None = None,
+        exten: str | None = None,
+        priority: int = 1,
+        application: str | None = None,
+        data: str | None = None,
+        caller_id: str | None = None,
+        timeout_ms: int = 30000,
+        action_id: str | None = None,
+        timeout: float | None = None,
+    ) -> ActionResult:
+        """Async Originate; returns Asterisk's immediate Response. The outcome comes later as an
+        `OriginateResponse` event with the same ActionID (via on_event). Never re-sent."""
+        fields = originate_fields(
+            channel=channel, variables=variables, context=context, exten=exten, priority=priority,
+            application=application, data=data, caller_id=caller_id, timeout_ms=timeout_ms,
+        )  # fmt: skip
+        return await self.send("Originate", fields, timeout=timeout, action_id=action_id)
+
+    async def core_show_channels(self, timeout: float | None = None) -> list[Event]:
+        """The channels Asterisk has now (CoreShowChannel events), for resync."""
+        result = await self.send("CoreShowChannels", timeout=timeout, check=True)
+        return [event for event in result.events if event.name == "CoreShowChannel"]
+
+    # -- closing ----------------------------------------------------------------------
+    async def close(self) -> None:
+        """Log off and stop; pending and waiting actions fail with AmiConnectionError."""
+        if self._closing:
+            return
+        self._closing = True
+        protocol, self._protocol = self._protocol, None
+        self._ready.clear()
+        self._notify()
+        if protocol is not None and not protocol.closed:
+            with contextlib.suppress(AmiError):
+                await self._request(protocol, "Logoff", None, min(1.0, self._settings.action_timeout))
+            protocol.close()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.0):
+                    await protocol.lost
+        await self._stop_tasks()
+        log.info("AMI client closed", extra=self._extra)
+
+    async def _stop_tasks(self) -> None:
+        tasks = [t for t in (self._supervisor, self._keepalive) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._events.stop()

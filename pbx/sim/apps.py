@@ -1,0 +1,131 @@
+"""Dialplan applications the simulator understands, each as Asterisk runs it.
+
+An application returns True when the channel goes straight on to the next
+priority, False when it blocks (Wait, MusicOnHold, AMD, Playback: a clock
+timer continues it) or ended the channel (Hangup). Unknown applications hang
+the channel up, as Asterisk does when an application is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from pbx.sim.channels import Channel
+
+if TYPE_CHECKING:
+    from pbx.sim.dialplan import Dialplan
+
+App = Callable[["Dialplan", Channel, str], bool]
+
+
+def _seconds(text: str) -> float | None:
+    try:
+        value = float(text.strip())
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
+def _noop(dialplan: Dialplan, channel: Channel, data: str) -> bool:
+    return True
+
+
+def _set(dialplan: Dialplan, channel: Channel, data: str) -> bool:
+    name, _, value = data.partition("=")
+    if name.strip():
+        dialplan.core.set_var(channel, name.strip(), value)
+    return True
+
+
+def _answer(dialplan: Dialplan, channel: Channel, data: str) -> bool:
+    dialplan.core.answer(channel)
+    return True
+
+
+def _user_event(dialplan: Dialplan, channel: Channel, data: str) -> bool:
+    name, *items = data.split(",")
+    body = []
+    for item in items:
+        key, _, value = item.partition(":")
+        if key.strip():
+            body.append((key.strip(), value.strip()))
+    dialplan.core.emit(dialplan.core.events.user_event(channel, name.strip(), body))
+    return True
+
+
+def _music_on_hold(dialplan: Dialplan, channel: Channel, data: str) -> bool:
+    moh_class, _, duration = data.partition(",")
+    channel.moh_class = moh_class.strip() or "default"
+    dialplan.core.emit(dialplan.core.events.moh_start(channel, channel.moh_class))
+    return dialplan.block(channel, _seconds(duration))
+
+
+def _wait(dialplan: Dialplan, channel: Channel, data: str) -> bool:
+    return dialplan.block(channel, _seconds(data) or 0.0)
+
+
+def _until_interrupted(dialplan: Dialplan, channel: Channel, data: str) -> bool:
+    return dialplan.block(channel, None)
+
+
+def _playback(dialplan: Dialplan, channel: Channel, data: str) -> bool:
+    return dialplan.block(channel, dialplan.core.config.playback_s)
+
+
+def _amd(dialplan: Dialplan, channel: Channel, data: str) -> bool:
+    """AMD(): listens a while, then sets AMDSTATUS / AMDCAUSE from the far end."""
+    core = dialplan.core
+    far = core.endpoint_channel(channel)
+    status = far.endpoint.amd_status if far is not None and far.endpoint is not None else "HUMAN"
+    cause = "HUMAN-800-1200" if status == "HUMAN" else "LONGGREETING-1500-1500"
+
+    def decided() -> None:
+        core.set_var(channel, "AMDSTATUS", status)
+        core.set_var(channel, "AMDCAUSE", cause)
+
+    return dialplan.block(channel, core.endpoints.draw(core.config.amd_s), decided)
+
+
+def _hangup(dialplan: Dialplan, channel: Channel, data: str) -> bool:
+    cause = int(data) if data.strip().isdigit() else 16
+    dialplan.core.hangup(channel, cause, "soft")
+    return False
+
+
+def _goto(dialplan: Dialplan, channel: Channel, data: str) -> bool:
+    """Goto([[context,]exten,]priority); the runner then steps to `priority`."""
+    parts = [part.strip() for part in data.split(",")]
+    if not parts[-1].isdigit():
+        parts.append("1")
+    if len(parts) == 3:
+        channel.context = parts[0]
+    if len(parts) >= 2:
+        channel.exten = parts[-2]
+    channel.priority = int(parts[-1]) - 1
+    return True
+
+
+def unknown_application(dialplan: Dialplan, channel: Channel, data: str) -> bool:
+    dialplan.core.hangup(channel, 0, "end")
+    return False
+
+
+APPLICATIONS: dict[str, App] = {
+    "noop": _noop,
+    "verbose": _noop,
+    "log": _noop,
+    "ringing": _noop,
+    "progress": _noop,
+    "set": _set,
+    "answer": _answer,
+    "userevent": _user_event,
+    "musiconhold": _music_on_hold,
+    "wait": _wait,
+    "echo": _until_interrupted,
+    "milliwatt": _until_interrupted,
+    "playback": _playback,
+    "amd": _amd,
+    "hangup": _hangup,
+    "goto": _goto,
+}

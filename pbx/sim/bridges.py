@@ -1,0 +1,71 @@
+"""Basic two-party bridges, as the AMI Bridge action makes them.
+
+Recorded behaviour kept here: BridgeCreate (0 channels), BridgeEnter per
+channel with the running count, then a BRIDGEPEER VarSet on each; the members
+share the oldest Linkedid. When one member leaves (hangup or Redirect) the
+other is ejected too (BridgeLeave each, then BridgeDestroy) and continues its
+own dialplan at the priority after the one it was bridged from (the after-goto
+of features.c); a channel that was running an Originate's Application simply
+ends.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING
+
+from pbx.sim.channels import Bridge, Channel, linkedid_key
+
+if TYPE_CHECKING:
+    from pbx.sim.core import PbxCore
+
+
+class Bridges:
+    def __init__(self, core: PbxCore) -> None:
+        self.core = core
+        self.active: dict[str, Bridge] = {}
+
+    def _new_id(self) -> str:
+        return str(uuid.UUID(int=self.core.rng.getrandbits(128), version=4))
+
+    def bridge(self, one: Channel, two: Channel) -> Bridge:
+        """Pull both channels out of what they are doing and connect them."""
+        for channel in (one, two):
+            self.core.interrupt(channel)
+            if channel.bridge is not None:
+                self.leave(channel)
+        bridge = Bridge(self._new_id(), self.core.clock.now())
+        self.active[bridge.id] = bridge
+        self.core.emit(self.core.events.bridge_create(bridge))
+        for channel in (one, two):
+            self._enter(bridge, channel)
+        for channel, peer in ((one, two), (two, one)):
+            self.core.set_var(channel, "BRIDGEPEER", peer.name)
+        for channel in (one, two):
+            self.core.arm_endpoint(channel, bridged=True)
+        return bridge
+
+    def _enter(self, bridge: Bridge, channel: Channel) -> None:
+        bridge.members.append(channel)
+        channel.bridge = bridge
+        oldest = min((member.linkedid for member in bridge.members), key=linkedid_key)
+        for member in bridge.members:
+            member.linkedid = oldest
+        self.core.emit(self.core.events.bridge_enter(bridge, channel))
+
+    def leave(self, channel: Channel) -> None:
+        """`channel` leaves; a basic bridge then ejects the rest and is destroyed."""
+        bridge = channel.bridge
+        if bridge is None:
+            return
+        self._remove(bridge, channel)
+        for other in list(bridge.members):
+            self._remove(bridge, other)
+            self.core.soon(lambda other=other: self.core.resume_after_bridge(other))  # type: ignore[misc]
+        self.active.pop(bridge.id, None)
+        self.core.emit(self.core.events.bridge_destroy(bridge))
+
+    def _remove(self, bridge: Bridge, channel: Channel) -> None:
+        bridge.members.remove(channel)
+        channel.bridge = None
+        self.core.emit(self.core.events.bridge_leave(bridge, channel))

@@ -1,0 +1,212 @@
+"""A tiny dialplan interpreter running the Switchboard contexts as Asterisk would.
+
+The built-in contexts are the ones config/asterisk/extensions_switchboard.conf
+ships (holding context for inbound, agent legs, outbound answer with AMD,
+abandon message); `SimConfig.extra_dialplan` adds more. Each priority emits
+Newexten, then the application's own events; Wait, MusicOnHold, AMD and
+Playback block on a clock timer, so a Bridge or Redirect can pull the channel
+out (`PbxCore.interrupt`). Extension patterns follow Asterisk (`_X.`, `_[+0-9].`,
+`N`, `Z`, `!`). `${VAR}`, `${UNIQUEID}`, `${CHANNEL}`, `${EXTEN}`, `${CONTEXT}`,
+`${CALLERID(num)}` and `${CHANNEL(context)}`-style reads are substituted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
+
+from pbx.sim.apps import APPLICATIONS, unknown_application
+from pbx.sim.channels import UNKNOWN, Channel
+
+if TYPE_CHECKING:
+    from pbx.sim.core import PbxCore
+
+Step = tuple[str, str]
+
+SWITCHBOARD_DIALPLAN: dict[str, tuple[str, tuple[str, ...]]] = {
+    "switchboard-inbound": (
+        "_[+0-9].",
+        (
+            "NoOp(Switchboard: inbound call from ${CALLERID(num)} to ${EXTEN})",
+            "Set(SWITCHBOARD_CALL_ID=${UNIQUEID})",
+            "Set(SWITCHBOARD_DIALLED=${EXTEN})",
+            "Answer()",
+            "UserEvent(SwitchboardInbound,CallID: ${SWITCHBOARD_CALL_ID},CallerIDNum: ${CALLERID(num)},"
+            "Dialled: ${EXTEN},IvrChoice: ${SWITCHBOARD_IVR})",
+            "MusicOnHold(default)",
+            "Hangup()",
+        ),
+    ),
+    "switchboard-agent": (
+        "s",
+        (
+            "NoOp(Switchboard: agent ${SWITCHBOARD_AGENT_ID} answered call ${SWITCHBOARD_CALL_ID})",
+            "UserEvent(SwitchboardAgentAnswered,CallID: ${SWITCHBOARD_CALL_ID},"
+            "AgentID: ${SWITCHBOARD_AGENT_ID},Channel: ${CHANNEL})",
+            "Wait(30)",
+            "Hangup()",
+        ),
+    ),
+    "switchboard-outbound": (
+        "s",
+        (
+            "NoOp(Switchboard: outbound call ${SWITCHBOARD_CALL_ID} answered)",
+            "AMD()",
+            "UserEvent(SwitchboardOutboundAnswered,CallID: ${SWITCHBOARD_CALL_ID},AMDStatus: ${AMDSTATUS})",
+            "MusicOnHold(default)",
+            "Hangup()",
+        ),
+    ),
+    "switchboard-abandon": (
+        "s",
+        (
+            "NoOp(Switchboard: abandoned call ${SWITCHBOARD_CALL_ID})",
+            "Playback(switchboard-abandon-message)",
+            "Hangup(16)",
+        ),
+    ),
+}
+
+_VARIABLE = re.compile(r"\$\{([^${}]+)\}")
+_STEP = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_]*)\s*(?:\((.*)\))?\s*$", re.DOTALL)
+_PATTERN_CLASS = {"X": "[0-9]", "Z": "[1-9]", "N": "[2-9]", ".": ".+", "!": ".*"}
+
+
+def parse_step(text: str) -> Step:
+    """`App(data)` -> ("App", "data")."""
+    match = _STEP.match(text)
+    if match is None:
+        raise ValueError(f"not a dialplan step 'App(data)': {text!r}")
+    return match.group(1), match.group(2) or ""
+
+
+def exten_pattern(pattern: str) -> re.Pattern[str]:
+    """An Asterisk extension (literal, or `_` pattern) as a compiled regex."""
+    if not pattern.startswith("_"):
+        return re.compile(re.escape(pattern) + r"\Z", re.IGNORECASE)
+    parts: list[str] = []
+    body = pattern[1:]
+    index = 0
+    while index < len(body):
+        char = body[index]
+        if char == "[":
+            end = body.index("]", index)
+            parts.append("[" + body[index + 1 : end].replace("\\", "\\\\") + "]")
+            index = end + 1
+            continue
+        parts.append(_PATTERN_CLASS.get(char.upper(), re.escape(char)))
+        index += 1
+    return re.compile("".join(parts) + r"\Z")
+
+
+_BUILTINS: dict[str, Callable[[Channel], str]] = {
+    "UNIQUEID": lambda c: c.uniqueid,
+    "CHANNEL": lambda c: c.name,
+    "CHANNEL(NAME)": lambda c: c.name,
+    "EXTEN": lambda c: c.exten,
+    "CONTEXT": lambda c: c.context,
+    "PRIORITY": lambda c: str(c.priority),
+    "CHANNEL(CONTEXT)": lambda c: c.context,
+    "CHANNEL(EXTEN)": lambda c: c.exten,
+    "CHANNEL(PRIORITY)": lambda c: str(c.priority),
+    "CHANNEL(UNIQUEID)": lambda c: c.uniqueid,
+    "CHANNEL(LINKEDID)": lambda c: c.linkedid,
+    "CHANNEL(STATE)": lambda c: c.state_desc,
+    "CALLERID(NUM)": lambda c: "" if c.caller_num == UNKNOWN else c.caller_num,
+    "CALLERID(NAME)": lambda c: "" if c.caller_name == UNKNOWN else c.caller_name,
+}
+
+
+def read_variable(channel: Channel | None, name: str, globals_: Mapping[str, str]) -> str:
+    """What `${name}` (or Getvar) reads on `channel`, functions included."""
+    name = name.strip()
+    if channel is None:
+        return globals_.get(name, "")
+    reader = _BUILTINS.get(name.upper())
+    if reader is not None:
+        return reader(channel)
+    if name in channel.variables:
+        return channel.variables[name]
+    return globals_.get(name, "")
+
+
+class Dialplan:
+    """Runs channels through contexts; one instance per simulated PBX."""
+
+    def __init__(self, core: PbxCore) -> None:
+        self.core = core
+        self.contexts: dict[str, list[tuple[re.Pattern[str], list[Step]]]] = {}
+        for context, (pattern, steps) in SWITCHBOARD_DIALPLAN.items():
+            self.add(context, pattern, steps)
+        for context, steps in core.config.extra_dialplan.items():
+            self.add(context, "_!", steps)
+
+    def add(self, context: str, pattern: str, steps: tuple[str, ...] | list[str]) -> None:
+        self.contexts.setdefault(context, []).append((exten_pattern(pattern), [parse_step(s) for s in steps]))
+
+    def find(self, context: str, exten: str) -> list[Step] | None:
+        for pattern, steps in self.contexts.get(context, ()):
+            if pattern.match(exten):
+                return steps
+        return None
+
+    def exists(self, context: str, exten: str, priority: int = 1) -> bool:
+        steps = self.find(context, exten)
+        return steps is not None and 1 <= priority <= len(steps)
+
+    def substitute(self, channel: Channel, template: str) -> str:
+        return _VARIABLE.sub(lambda m: read_variable(channel, m.group(1), self.core.globals), template)
+
+    # -- running -----------------------------------------------------------
+    def goto(self, channel: Channel, context: str, exten: str, priority: int = 1) -> None:
+        channel.context, channel.exten, channel.priority = context, exten, priority
+        channel.in_dialplan = True
+        self._run(channel)
+
+    def resume(self, channel: Channel) -> None:
+        """Continue after a bridge: the next priority, or the end of an Application."""
+        if channel.in_dialplan:
+            channel.priority += 1
+            self._run(channel)
+        else:
+            self.core.hangup(channel, self.core.end_cause(channel), "end")
+
+    def run_application(self, channel: Channel, app: str, data: str) -> None:
+        """An Originate's Application: run it, then the channel ends."""
+        channel.in_dialplan = False
+        channel.app, channel.app_data = app, data
+        if APPLICATIONS.get(app.lower(), unknown_application)(self, channel, data):
+            self.core.hangup(channel, self.core.end_cause(channel), "end")
+
+    def _run(self, channel: Channel) -> None:
+        for _ in range(1000):  # a Goto loop must not hang the simulator
+            if channel.hungup or self.core.stopped:
+                return
+            steps = self.find(channel.context, channel.exten)
+            if steps is None or not 1 <= channel.priority <= len(steps):
+                self.core.hangup(channel, self.core.end_cause(channel), "end")
+                return
+            app, template = steps[channel.priority - 1]
+            data = self.substitute(channel, template)
+            channel.app, channel.app_data = app, data
+            self.core.emit(self.core.events.newexten(channel, app, data))
+            if not APPLICATIONS.get(app.lower(), unknown_application)(self, channel, data):
+                return
+            channel.priority += 1
+        self.core.hangup(channel, 0, "end")
+
+    def block(self, channel: Channel, seconds: float | None, then: Callable[[], None] | None = None) -> bool:
+        """Block the channel `seconds` (None: until interrupted); `then` runs before continuing."""
+        if seconds is not None:
+            channel.pending = self.core.later(seconds, lambda: self._continue(channel, then))
+        return False
+
+    def _continue(self, channel: Channel, then: Callable[[], None] | None) -> None:
+        channel.pending = None
+        if channel.hungup:
+            return
+        self.core.stop_moh(channel)
+        if then is not None:
+            then()
+        self.resume(channel)

@@ -1,0 +1,262 @@
+"""Agent lifecycle as a transition table: apply(status, event) -> (status, effects). No I/O.
+
+States: logged_out, ready, reserved (chosen, Originate sent), ringing, busy
+(talking), wrap_up, paused(reason). The shell performs the effects (start a
+ring or wrap-up timer, re-route a call, look for a call for a ready agent) and
+feeds timer expiries back as events.
+Rules it keeps:
+- Only the transitions in `_TABLE` exist; anything else raises
+  AgentTransitionError (the API answers 409, the shell logs it).
+- Events about a call the agent no longer has (a late ring timer, a duplicate
+  hang-up) change nothing and return a `Stale` effect instead of raising.
+- A missed ring counts; the N-th consecutive miss pauses the agent with reason
+  "missed N rings". Answering resets the count, so does a manual ready.
+- A pause asked for during a call is remembered and taken when the call ends.
+- Every state change is appended to `history` (bounded), from which
+  `occupancy` is computed over a sliding window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from pbx.errors import SwitchboardError
+from routing.agent_events import (
+    AgentState,
+    Answer,
+    CancelRingTimer,
+    Effect,
+    Event,
+    Hangup,
+    Login,
+    Logout,
+    NoAnswer,
+    Offer,
+    Pause,
+    Ready,
+    RequeueCall,
+    Ring,
+    SeekCall,
+    Stale,
+    StartRingTimer,
+    StartWrapUp,
+    StateChanged,
+    WrapUpDone,
+)
+
+__all__ = [
+    "AVAILABLE",
+    "OCCUPIED",
+    "AgentState",
+    "AgentStatus",
+    "AgentTransitionError",
+    "apply",
+    "occupancy",
+    "prune",
+]
+
+HISTORY_LIMIT = 2048
+
+
+OCCUPIED = frozenset({AgentState.RESERVED, AgentState.RINGING, AgentState.BUSY, AgentState.WRAP_UP})
+AVAILABLE = OCCUPIED | {AgentState.READY}
+ON_CALL = frozenset({AgentState.RESERVED, AgentState.RINGING, AgentState.BUSY})
+
+
+class AgentTransitionError(SwitchboardError):
+    """An agent event that is not allowed in the agent's current state."""
+
+    error_id = "agent-transition-invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStatus:
+    """What the engine knows about one agent's presence (their skills live in the agent profile)."""
+
+    agent_id: str
+    state: AgentState = AgentState.LOGGED_OUT
+    since: float = 0.0
+    idle_since: float = 0.0
+    call_id: str = ""
+    missed_rings: int = 0
+    pause_reason: str = ""
+    pending_pause: str = ""
+    history: tuple[tuple[float, AgentState], ...] = ()
+
+
+Result = tuple[AgentStatus, tuple[Effect, ...]]
+Handler = Callable[[AgentStatus, Event], Result]
+
+
+def _move(status: AgentStatus, state: AgentState, at: float, *effects: Effect, **changes: Any) -> Result:
+    history = (*status.history, (at, state))[-HISTORY_LIMIT:]
+    moved = replace(status, state=state, since=at, history=history, **changes)
+    if state is AgentState.READY:
+        moved = replace(moved, idle_since=at, call_id="", pause_reason="")
+        effects = (*effects, SeekCall(status.agent_id))
+    changed = StateChanged(status.agent_id, status.state, state, at, moved.pause_reason)
+    return moved, (changed, *effects)
+
+
+def _after_call(status: AgentStatus, at: float, *effects: Effect) -> Result:
+    """Ready again, unless a pause was asked for during the call."""
+    if status.pending_pause:
+        return _move(
+            status,
+            AgentState.PAUSED,
+            at,
+            *effects,
+            pause_reason=status.pending_pause,
+            pending_pause="",
+            call_id="",
+        )
+    return _move(status, AgentState.READY, at, *effects)
+
+
+def _login(status: AgentStatus, event: Event) -> Result:
+    return _move(status, AgentState.READY, event.at, missed_rings=0)
+
+
+def _logout(status: AgentStatus, event: Event) -> Result:
+    effects: tuple[Effect, ...] = ()
+    if status.state in (AgentState.RESERVED, AgentState.RINGING):
+        effects = (
+            CancelRingTimer(status.agent_id, status.call_id),
+            RequeueCall(status.call_id, status.agent_id),
+        )
+    return _move(
+        status, AgentState.LOGGED_OUT, event.at, *effects, call_id="", pause_reason="", pending_pause=""
+    )
+
+
+def _ready(status: AgentStatus, event: Event) -> Result:
+    if status.state is AgentState.READY:
+        return status, ()
+    return _move(status, AgentState.READY, event.at, missed_rings=0, pending_pause="")
+
+
+def _pause(status: AgentStatus, event: Event) -> Result:
+    assert isinstance(event, Pause)
+    reason = event.reason or "paused"
+    if status.state in ON_CALL:
+        return replace(status, pending_pause=reason), ()
+    return _move(status, AgentState.PAUSED, event.at, pause_reason=reason, pending_pause="", call_id="")
+
+
+def _offer(status: AgentStatus, event: Event) -> Result:
+    assert isinstance(event, Offer)
+    timer = StartRingTimer(status.agent_id, event.call_id, event.ring_timeout)
+    return _move(status, AgentState.RESERVED, event.at, timer, call_id=event.call_id)
+
+
+def _ring(status: AgentStatus, event: Event) -> Result:
+    return _move(status, AgentState.RINGING, event.at)
+
+
+def _answer(status: AgentStatus, event: Event) -> Result:
+    cancel = CancelRingTimer(status.agent_id, status.call_id)
+    return _move(status, AgentState.BUSY, event.at, cancel, missed_rings=0)
+
+
+def _no_answer(status: AgentStatus, event: Event) -> Result:
+    assert isinstance(event, NoAnswer)
+    missed = status.missed_rings + 1
+    effects = (CancelRingTimer(status.agent_id, status.call_id), RequeueCall(status.call_id, status.agent_id))
+    if missed >= event.pause_after:
+        reason = f"missed {missed} rings"
+        return _move(
+            status,
+            AgentState.PAUSED,
+            event.at,
+            *effects,
+            missed_rings=missed,
+            pause_reason=reason,
+            call_id="",
+        )
+    return _after_call(replace(status, missed_rings=missed), event.at, *effects)
+
+
+def _caller_gone(status: AgentStatus, event: Event) -> Result:
+    """The caller hung up while this agent was being rung: no miss, back to ready."""
+    return _after_call(status, event.at, CancelRingTimer(status.agent_id, status.call_id))
+
+
+def _hangup(status: AgentStatus, event: Event) -> Result:
+    assert isinstance(event, Hangup)
+    if event.wrap_up_seconds <= 0:
+        return _after_call(status, event.at)
+    timer = StartWrapUp(status.agent_id, event.wrap_up_seconds)
+    return _move(status, AgentState.WRAP_UP, event.at, timer, call_id="")
+
+
+def _wrap_up_done(status: AgentStatus, event: Event) -> Result:
+    return _after_call(status, event.at)
+
+
+def _ignore(status: AgentStatus, event: Event) -> Result:
+    return status, (Stale(status.agent_id, type(event).__name__, f"already {status.state}"),)
+
+
+S = AgentState
+_TABLE: dict[tuple[AgentState, type[Event]], Handler] = {
+    (S.LOGGED_OUT, Login): _login,
+    **{(s, Logout): _logout for s in (S.READY, S.PAUSED, S.WRAP_UP, S.RESERVED, S.RINGING)},
+    **{(s, Ready): _ready for s in (S.READY, S.PAUSED, S.WRAP_UP)},
+    **{(s, Pause): _pause for s in (S.READY, S.PAUSED, S.WRAP_UP, S.RESERVED, S.RINGING, S.BUSY)},
+    (S.READY, Offer): _offer,
+    (S.RESERVED, Ring): _ring,
+    **{(s, Answer): _answer for s in (S.RESERVED, S.RINGING)},
+    **{(s, NoAnswer): _no_answer for s in (S.RESERVED, S.RINGING)},
+    **{(s, Hangup): _caller_gone for s in (S.RESERVED, S.RINGING)},
+    (S.BUSY, Hangup): _hangup,
+    (S.WRAP_UP, WrapUpDone): _wrap_up_done,
+    # late timers and duplicated AMI events about the agent's current call
+    **{(s, WrapUpDone): _ignore for s in (S.READY, S.PAUSED, S.LOGGED_OUT, S.RESERVED, S.RINGING, S.BUSY)},
+    **{(S.BUSY, e): _ignore for e in (Ring, Answer, NoAnswer)},
+    (S.RINGING, Ring): _ignore,
+}
+_CALL_EVENTS = (Ring, Answer, NoAnswer, Hangup)
+
+
+def apply(status: AgentStatus, event: Event) -> Result:
+    """The agent's next status and the effects the shell must perform."""
+    call_id = getattr(event, "call_id", None)
+    if isinstance(event, _CALL_EVENTS) and call_id != status.call_id:
+        return status, (Stale(status.agent_id, type(event).__name__, f"not on call {call_id!r}"),)
+    handler = _TABLE.get((status.state, type(event)))
+    if handler is None:
+        raise AgentTransitionError(
+            f"agent {status.agent_id}: {type(event).__name__} is not allowed while {status.state}",
+            agent_id=status.agent_id,
+            state=str(status.state),
+            event=type(event).__name__,
+        )
+    return handler(status, event)
+
+
+def occupancy(history: tuple[tuple[float, AgentState], ...], now: float, window: float) -> float:
+    """Share of available time (ready or on a call) spent on calls over the last `window` seconds."""
+    start = now - window
+    occupied = available = 0.0
+    for position, (at, state) in enumerate(history):
+        end = history[position + 1][0] if position + 1 < len(history) else now
+        span = min(end, now) - max(at, start)
+        if span <= 0 or state not in AVAILABLE:
+            continue
+        available += span
+        if state in OCCUPIED:
+            occupied += span
+    return occupied / available if available > 0 else 0.0
+
+
+def prune(status: AgentStatus, now: float, window: float) -> AgentStatus:
+    """Drop history older than `window`, keeping the change in force at the window's start."""
+    start = now - window
+    history = status.history
+    keep = 0
+    for position, (at, _) in enumerate(history):
+        if at <= start:
+            keep = position
+    return replace(status, history=history[keep:]) if keep else status

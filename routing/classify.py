@@ -1,0 +1,120 @@
+"""Caller classification: who is calling, how urgent, and what skills the call needs.
+
+Rules it keeps:
+- The caller number is read as E.164 with the rules' default region; a withheld
+  or malformed number is an unknown caller (default tier), never an error.
+- Evidence for a tier: the dialled number (a VIP line), the caller number (exact
+  list, then E.164 prefixes, longest first), the CRM customer record (looked up
+  by the shell and passed in as data). When several tiers match, the one with
+  the highest priority in this queue wins; equal priority: the first evidence in
+  that order. The matched rule's path is reported for `switchboard explain`.
+- Needs: the IVR choice's skill and level if the queue maps that choice, else the
+  queue's; a tier's `min_level` raises the level (key clients get the most
+  competent agents); the queue's `also_requires` are added.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from pbx.errors import NotFoundError
+from routing.numbers import try_normalize
+from routing.plan import QueuePlan, RulesIndex, TierMatch
+from routing.queue import Needs, WaitingCall
+from routing.rules import Rules
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    queue: str
+    tier: str
+    priority: int
+    needs: Needs
+    max_wait_seconds: float
+    matched: str
+    needs_from: str
+    caller: str | None
+    notes: tuple[str, ...] = ()
+
+
+def classify(
+    caller: str | None,
+    queue: str,
+    rules: Rules,
+    *,
+    dialled: str | None = None,
+    ivr_choice: str | None = None,
+    crm_record: Mapping[str, object] | None = None,
+) -> Classification:
+    """Classify one inbound call for `queue` (numbers raw or E.164)."""
+    index = rules.index
+    plan = index.queues.get(queue)
+    if plan is None:
+        raise NotFoundError(f"queue {queue!r} is not in the routing rules", queue=queue)
+    notes: list[str] = []
+    number = try_normalize(caller, index.region)
+    if caller and number is None:
+        notes.append(f"caller number {caller!r} is not a phone number; treated as unknown")
+    matches = _evidence(number, try_normalize(dialled, index.region), crm_record, index)
+    best = max(matches, key=lambda m: plan.priorities[m.tier], default=None)
+    tier, matched = (best.tier, best.path) if best else (index.default_tier, "default_tier")
+    needs, needs_from = _needs(plan, tier, ivr_choice, notes)
+    return Classification(
+        queue=queue,
+        tier=tier,
+        priority=plan.priorities[tier],
+        needs=needs,
+        max_wait_seconds=plan.max_wait_of(tier),
+        matched=matched,
+        needs_from=needs_from,
+        caller=number,
+        notes=tuple(notes),
+    )
+
+
+def _evidence(
+    caller: str | None, dialled: str | None, crm_record: Mapping[str, object] | None, index: RulesIndex
+) -> list[TierMatch]:
+    found: list[TierMatch] = []
+    if dialled:
+        found += index.dialled.get(dialled, ())
+    if caller:
+        found += index.callers.get(caller, ())
+        for length in index.prefix_lengths:
+            found += index.prefixes.get(caller[:length], ())
+    if crm_record:
+        for rule in index.crm:
+            value = crm_record.get(rule.field)
+            if value is not None and str(value).casefold() in rule.values:
+                found.append(TierMatch(rule.tier, rule.path))
+    return found
+
+
+def _needs(plan: QueuePlan, tier: str, ivr_choice: str | None, notes: list[str]) -> tuple[Needs, str]:
+    skill, level, source = plan.skill, plan.level, f"{plan.path}.skill"
+    choice = (ivr_choice or "").strip()
+    if choice:
+        option = plan.spec.ivr.get(choice)
+        if option is None:
+            notes.append(f"IVR choice {choice!r} is not mapped in {plan.path}.ivr; using the queue's skill")
+        else:
+            skill, level, source = option.skill, option.level, f"{plan.path}.ivr.{choice}"
+    floor = plan.min_levels.get(tier, 0)
+    if floor > level:
+        notes.append(f"tier {tier!r} raises the level from {level} to {floor}")
+        level = floor
+    extra = tuple((name, lvl) for name, lvl in plan.extra if name != skill)
+    return ((skill, level), *extra), source
+
+
+def admit(call_id: str, classification: Classification, now: float) -> WaitingCall:
+    """The waiting call for a freshly classified caller entering its queue at `now`."""
+    c = classification
+    return WaitingCall(call_id, c.queue, c.tier, c.priority, c.needs, entered_at=now, arrived_at=now)
+
+
+def transfer(call: WaitingCall, classification: Classification, now: float) -> WaitingCall:
+    """`call` moved to another queue (overflow): new queue, tier, needs; its wait there starts now."""
+    c = classification
+    return replace(call, queue=c.queue, tier=c.tier, priority=c.priority, needs=c.needs, entered_at=now)

@@ -1,0 +1,144 @@
+"""Plain-text answers to "which rule and which agent would this caller get now, and why?".
+
+Owned here: the text of `switchboard explain`. Pure: it classifies, decides and
+reads the snapshot like the engine does (same functions), so the explanation
+can never disagree with what routing would do. Slow paths are fine here (it
+looks at every agent with the needed skill).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from routing.agent_events import AgentState
+from routing.classify import Classification, admit, classify
+from routing.hours import is_open, next_opening
+from routing.queue import WaitingCall
+from routing.rules import Rules
+from routing.selection import Decision, decide, reserved_agents
+from routing.snapshot import AgentView, Snapshot
+
+MAX_LISTED = 20
+
+
+def explain_caller(
+    caller: str | None,
+    queue: str,
+    snapshot: Snapshot,
+    rules: Rules,
+    now: float,
+    *,
+    dialled: str | None = None,
+    ivr_choice: str | None = None,
+    crm_record: Mapping[str, object] | None = None,
+) -> str:
+    """Explain what would happen if `caller` rang `queue` at `now` (raises NotFoundError for a bad queue)."""
+    found = classify(caller, queue, rules, dialled=dialled, ivr_choice=ivr_choice, crm_record=crm_record)
+    call = admit("(explain)", found, now)
+    return render(
+        call, decide(call, snapshot, rules, now, limit=5), snapshot, rules, now, classification=found
+    )
+
+
+def render(
+    call: WaitingCall,
+    decision: Decision,
+    snapshot: Snapshot,
+    rules: Rules,
+    now: float,
+    *,
+    classification: Classification | None = None,
+) -> str:
+    lines = _classification_lines(classification) if classification else [f"Call {call.id}: tier {call.tier}"]
+    lines += _queue_lines(call, rules, now)
+    lines.append(f"Decision: {decision.outcome}: {decision.reason}")
+    if decision.ranking:
+        lines.append("Candidates, best first:")
+        for position, c in enumerate(decision.ranking, start=1):
+            name = _name(snapshot.agents.get(c.agent_id))
+            fit = f"level {c.level} ({c.distance:+d} from the need), fairness {c.fairness:.2f}"
+            lines.append(f"  {position}. {c.agent_id}{name}: {fit}")
+    lines += _excluded_lines(call, decision, snapshot, rules, now)
+    return "\n".join(lines)
+
+
+def _classification_lines(c: Classification) -> list[str]:
+    needs = ", ".join(f"{skill} {level}" for skill, level in c.needs)
+    lines = [
+        f"Caller: {c.caller or 'unknown'}",
+        f"Tier: {c.tier} (matched {c.matched}), priority {c.priority} in queue {c.queue}",
+        f"Needs: {needs} (from {c.needs_from}), max wait {c.max_wait_seconds:g} s",
+    ]
+    return lines + [f"Note: {note}" for note in c.notes]
+
+
+def _queue_lines(call: WaitingCall, rules: Rules, now: float) -> list[str]:
+    plan = rules.index.queues.get(call.queue)
+    if plan is None:
+        return [f"Queue {call.queue}: not in the rules"]
+    waited = now - call.entered_at
+    stage = plan.stage_at(waited)
+    text = (
+        f"Queue {plan.name}: waited {waited:.0f} s, escalation step {stage.steps} of {len(plan.step_times)}"
+    )
+    text += f", accepts levels {stage.below} below to {stage.above} above the need"
+    if plan.hours is None:
+        return [text + ", always open"]
+    if is_open(plan.hours, now):
+        return [text + ", open now"]
+    opens = next_opening(plan.hours, now)
+    when = (
+        datetime.fromtimestamp(opens, plan.hours.zone).strftime("%a %Y-%m-%d %H:%M %Z")
+        if opens
+        else "not soon"
+    )
+    return [text + f", closed now (opens {when})"]
+
+
+def _excluded_lines(
+    call: WaitingCall, decision: Decision, snapshot: Snapshot, rules: Rules, now: float
+) -> list[str]:
+    ranked = {c.agent_id for c in decision.ranking}
+    skill = call.needs[0][0]
+    reasons = [
+        (agent.id, why)
+        for agent in sorted(snapshot.agents.values(), key=lambda a: a.id)
+        if agent.id not in ranked
+        and skill in agent.skills
+        and (why := why_not(agent, call, snapshot, rules, now))
+    ]
+    if not reasons:
+        return []
+    lines = [f"Other agents with {skill}:"]
+    lines += [f"  {agent_id}: {why}" for agent_id, why in reasons[:MAX_LISTED]]
+    if len(reasons) > MAX_LISTED:
+        lines.append(f"  ... and {len(reasons) - MAX_LISTED} more")
+    return lines
+
+
+def why_not(agent: AgentView, call: WaitingCall, snapshot: Snapshot, rules: Rules, now: float) -> str | None:
+    """Why `agent` is not offered `call` now, or None when they are a candidate."""
+    if agent.state is not AgentState.READY:
+        return f"{agent.state}" + (f" ({agent.pause_reason})" if agent.pause_reason else "")
+    plan = rules.index.queues.get(call.queue)
+    if plan is None:
+        return "the call's queue is not in the rules"
+    stage = plan.stage_at(now - call.entered_at)
+    for position, (skill, need) in enumerate(call.needs):
+        have = agent.skills.get(skill)
+        if have is None:
+            return f"has no {skill}"
+        low = need - stage.below
+        high = need + stage.above if position == 0 else 5
+        if not low <= have <= high:
+            return f"{skill} {have} is outside levels {max(1, low)}-{min(5, high)} accepted now"
+    if agent.id in call.declined_by:
+        return "missed a ring for this call"
+    if agent.id in reserved_agents(plan, call.tier, snapshot):
+        return f"kept free for {', '.join(sorted(plan.reserve_tiers))} callers"
+    return None
+
+
+def _name(agent: AgentView | None) -> str:
+    return f" {agent.name}" if agent is not None and agent.name else ""

@@ -1,0 +1,313 @@
+"""Pure routing decisions over a snapshot: decide(call) -> agent, and pick_call(agent) -> call.
+
+Rules it keeps:
+- Candidates are ready agents having every needed skill. The primary skill's
+  level must lie in the call's window [need - below, need + above]; the window
+  starts at the queue's `match` and widens with each escalation step in force.
+- Preference: at or above the need first, closest level first (a level-5 need
+  gets the experts, a level-1 need the novices), then below the need, closest
+  first. Equal level: fairness (longest idle, or least occupied over the
+  window), then agent id, so a tie is never decided by dict order.
+- Agents who missed a ring for this call (`declined_by`) are skipped.
+- Reserve: while a queue keeps its K best ready agents for key tiers, callers of
+  other tiers are not offered those agents.
+- No agent: overflow if an overflow step is in force; at max wait the queue's
+  max-wait action; otherwise wait, with `recheck_at` telling the shell when the
+  answer can change by time alone (next escalation step or max wait).
+- A queue closed by its hours applies `when_closed` to callers who arrived
+  while it was closed; callers admitted while it was open are still served.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import NamedTuple
+
+from routing.agent_events import AgentState
+from routing.hours import is_open, next_opening
+from routing.plan import QueuePlan, Stage
+from routing.queue import Needs, WaitingCall, call_priority
+from routing.rules import Fallback, Rules
+from routing.snapshot import AgentView, Snapshot
+
+
+class Outcome(StrEnum):
+    OFFER = "offer"
+    WAIT = "wait"
+    OVERFLOW = "overflow"
+    EXIT = "exit"
+
+
+class Candidate(NamedTuple):
+    """An agent who could take the call, in preference order."""
+
+    agent_id: str
+    level: int
+    distance: int
+    fairness: float
+
+
+class Decision(NamedTuple):
+    """What to do with one waiting call now. `target`: overflow queue or exit extension.
+
+    A NamedTuple rather than a frozen dataclass: it is built on the hot path and
+    is several times cheaper to create, and just as immutable.
+    """
+
+    call_id: str
+    outcome: Outcome
+    reason: str
+    agent_id: str | None = None
+    target: str | None = None
+    stage: int = 0
+    window: tuple[int, int] = (0, 0)
+    priority: float = 0.0
+    recheck_at: float | None = None
+    ranking: tuple[Candidate, ...] = ()
+
+
+def _preferences(need: int, below: int, above: int) -> tuple[int, ...]:
+    upward = tuple(range(need, min(5, need + above) + 1))
+    downward = tuple(range(need - 1, max(1, need - below) - 1, -1))
+    return upward + downward
+
+
+_ORDER = {(n, b, a): _preferences(n, b, a) for n in range(1, 6) for b in range(5) for a in range(5)}
+
+
+def _fits_rest(agent: AgentView, needs: Needs, below: int) -> bool:
+    skills = agent.skills
+    for skill, level in needs[1:]:
+        have = skills.get(skill)
+        if have is None or have < level - below:
+            return False
+    return True
+
+
+def rank_agents(
+    call: WaitingCall,
+    stage: Stage,
+    snapshot: Snapshot,
+    *,
+    policy: str,
+    reserved: frozenset[str],
+    now: float,
+    limit: int,
+) -> tuple[Candidate, ...]:
+    """Up to `limit` candidates for `call` in preference order (reads index buckets only)."""
+    skill, need = call.needs[0]
+    levels = snapshot.ready_levels(skill, policy)
+    found: list[Candidate] = []
+    excluded = call.declined_by
+    for level in _ORDER[(need, stage.below, stage.above)]:
+        for agent in levels[level]:
+            if agent.id in excluded or agent.id in reserved or not _fits_rest(agent, call.needs, stage.below):
+                continue
+            fair = agent.occupancy if policy == "least_occupancy" else now - agent.idle_since
+            found.append(Candidate(agent.id, level, level - need, fair))
+            if len(found) >= limit:
+                return tuple(found)
+    return tuple(found)
+
+
+def reserved_agents(plan: QueuePlan, tier: str, snapshot: Snapshot) -> frozenset[str]:
+    """The agents held back from a caller of `tier` in this queue (empty when none are)."""
+    if not plan.reserve_count or tier in plan.reserve_tiers:
+        return frozenset()
+    if not plan.reserve_always and not snapshot.has_waiting(plan.name, plan.reserve_tiers):
+        return frozenset()
+    return top_agents(snapshot, plan.skill, plan.reserve_count)
+
+
+def top_agents(snapshot: Snapshot, skill: str, count: int) -> frozenset[str]:
+    """The `count` best ready agents for `skill`: highest level first, longest idle first."""
+    levels = snapshot.ready_levels(skill, "longest_idle")
+    chosen: list[str] = []
+    for level in range(5, 0, -1):
+        for agent in levels[level]:
+            chosen.append(agent.id)
+            if len(chosen) >= count:
+                return frozenset(chosen)
+    return frozenset(chosen)
+
+
+def decide(call: WaitingCall, snapshot: Snapshot, rules: Rules, now: float, *, limit: int = 3) -> Decision:
+    """What to do with `call` at `now`: offer it to an agent, let it wait, overflow or exit."""
+    index = rules.index
+    plan = index.queues.get(call.queue)
+    if plan is None:
+        return Decision(call.id, Outcome.EXIT, f"queue {call.queue!r} is no longer in the routing rules")
+    if plan.hours is not None and not is_open(plan.hours, now) and not is_open(plan.hours, call.entered_at):
+        return _closed(call, plan, now)
+    waited = now - call.entered_at
+    stage = plan.stage_at(waited)
+    priority = call_priority(call, plan, index.top_priority, now)
+    reserved = reserved_agents(plan, call.tier, snapshot)
+    ranking = rank_agents(
+        call, stage, snapshot, policy=plan.fairness, reserved=reserved, now=now, limit=limit
+    )
+    window = (stage.below, stage.above)
+    if ranking:
+        best = ranking[0]
+        reason = _offer_reason(call, best, plan.fairness)
+        return Decision(
+            call.id, Outcome.OFFER, reason, best.agent_id, None, stage.steps, window, priority, None, ranking
+        )
+    if stage.overflow_to is not None:
+        reason = (
+            f"no agent after {waited:.0f} s; escalation step {stage.steps} overflows to {stage.overflow_to!r}"
+        )
+        return Decision(
+            call.id, Outcome.OVERFLOW, reason, None, stage.overflow_to, stage.steps, window, priority
+        )
+    max_wait = plan.max_wait_of(call.tier)
+    if waited >= max_wait and plan.max_wait_action.action != "wait":
+        return _fallback(
+            call, plan.max_wait_action, f"waited {waited:.0f} s, max wait {max_wait:g} s", stage, priority
+        )
+    reason = _wait_reason(call, stage, reserved, waited >= max_wait)
+    recheck = _recheck_at(call, plan, waited, max_wait)
+    return Decision(call.id, Outcome.WAIT, reason, None, None, stage.steps, window, priority, recheck)
+
+
+def _recheck_at(call: WaitingCall, plan: QueuePlan, waited: float, max_wait: float) -> float | None:
+    times = [t for t in (plan.next_step_at(waited), max_wait) if t is not None and t > waited]
+    return call.entered_at + min(times) if times else None
+
+
+def _closed(call: WaitingCall, plan: QueuePlan, now: float) -> Decision:
+    rule = plan.when_closed
+    if rule.action != "wait":
+        return _fallback(call, rule, f"queue {plan.name!r} is closed", plan.stages[0], float(call.priority))
+    assert plan.hours is not None
+    opens = next_opening(plan.hours, now)
+    return Decision(
+        call.id, Outcome.WAIT, f"queue {plan.name!r} is closed; waiting until it opens", recheck_at=opens
+    )
+
+
+def _fallback(call: WaitingCall, rule: Fallback, why: str, stage: Stage, priority: float) -> Decision:
+    window = (stage.below, stage.above)
+    if rule.action == "overflow":
+        reason = f"{why}: overflow to {rule.queue!r}"
+        return Decision(call.id, Outcome.OVERFLOW, reason, None, rule.queue, stage.steps, window, priority)
+    reason = f"{why}: exit to {rule.exit_to!r}"
+    return Decision(call.id, Outcome.EXIT, reason, None, rule.exit_to, stage.steps, window, priority)
+
+
+def _offer_reason(call: WaitingCall, best: Candidate, policy: str) -> str:
+    skill, need = call.needs[0]
+    if best.distance == 0:
+        fit = f"{skill} {best.level} = need {need}"
+    elif best.distance > 0:
+        fit = f"{skill} {best.level}, {best.distance} above need {need}"
+    else:
+        fit = f"{skill} {best.level}, {-best.distance} below need {need} (escalated)"
+    fair = f"occupancy {best.fairness:.0%}" if policy == "least_occupancy" else f"idle {best.fairness:.0f} s"
+    return f"agent {best.agent_id}: {fit}; {fair}"
+
+
+def _wait_reason(call: WaitingCall, stage: Stage, reserved: frozenset[str], at_max: bool) -> str:
+    skill, need = call.needs[0]
+    low, high = max(1, need - stage.below), min(5, need + stage.above)
+    text = f"no ready agent with {skill} {low}-{high}" if low < high else f"no ready agent with {skill} {low}"
+    if len(call.needs) > 1:
+        text += " and " + ", ".join(f"{s} {lvl}" for s, lvl in call.needs[1:])
+    if call.declined_by:
+        text += f" (not asking {', '.join(sorted(call.declined_by))} again)"
+    if reserved:
+        text += f" ({len(reserved)} kept free for key callers)"
+    if at_max:
+        text += "; at max wait, waiting at top priority"
+    return text
+
+
+class CallCandidate(NamedTuple):
+    """A waiting call an agent could take, in serving order."""
+
+    call_id: str
+    queue: str
+    tier: str
+    priority: float
+    waited: float
+
+
+class Pick(NamedTuple):
+    """Which waiting call a ready agent should take now (`call_id` None: none fits)."""
+
+    agent_id: str
+    call_id: str | None
+    reason: str
+    ranking: tuple[CallCandidate, ...] = ()
+
+
+def pick_call(agent_id: str, snapshot: Snapshot, rules: Rules, now: float, *, limit: int = 3) -> Pick:
+    """The call `agent_id` should serve: highest effective priority, then longest waiting, among
+    the calls whose current window accepts this agent. Compares group heads only."""
+    agent = snapshot.agents.get(agent_id)
+    if agent is None or agent.state is not AgentState.READY:
+        return Pick(agent_id, None, f"agent {agent_id} is not ready")
+    index = rules.index
+    memo: dict[tuple[str, str], bool] = {}
+    found: list[tuple[float, float, str, CallCandidate]] = []
+    for skill in agent.skills:
+        for key in snapshot.groups_by_skill.get(skill, ()):
+            plan = index.queues.get(key[0])
+            head = _head(snapshot.groups[key], agent_id)
+            if plan is None or head is None or not _serves(agent, head, plan, snapshot, now=now, memo=memo):
+                continue
+            priority = call_priority(head, plan, index.top_priority, now)
+            entry = CallCandidate(head.id, head.queue, head.tier, priority, now - head.entered_at)
+            found.append((-priority, head.entered_at, head.id, entry))
+    if not found:
+        return Pick(agent_id, None, f"no waiting call fits agent {agent_id}")
+    found.sort(key=lambda item: item[:3])
+    ranking = tuple(item[3] for item in found[:limit])
+    best = ranking[0]
+    reason = (
+        f"call {best.call_id} in {best.queue!r} ({best.tier}, priority {best.priority:.1f}, "
+        f"waited {best.waited:.0f} s)"
+    )
+    return Pick(agent_id, best.call_id, reason, ranking)
+
+
+def _head(members: tuple[WaitingCall, ...], agent_id: str) -> WaitingCall | None:
+    """The oldest call of a group this agent has not declined."""
+    for call in members:
+        if agent_id not in call.declined_by:
+            return call
+    return None
+
+
+def _serves(
+    agent: AgentView,
+    call: WaitingCall,
+    plan: QueuePlan,
+    snapshot: Snapshot,
+    *,
+    now: float,
+    memo: dict[tuple[str, str], bool],
+) -> bool:
+    """Whether `agent` may take `call` now: inside its window, admitted by the hours, not held back.
+
+    `memo` caches the per-queue answers (open now, agent held back) for one pick_call.
+    """
+    stage = plan.stage_at(now - call.entered_at)
+    skill, need = call.needs[0]
+    level = agent.skills.get(skill, 0)
+    if not need - stage.below <= level <= need + stage.above:
+        return False
+    if len(call.needs) > 1 and not _fits_rest(agent, call.needs, stage.below):
+        return False
+    if plan.hours is not None:
+        key = ("open", plan.name)
+        if key not in memo:
+            memo[key] = is_open(plan.hours, now)
+        if not memo[key] and not is_open(plan.hours, call.entered_at):
+            return False
+    if plan.reserve_count and call.tier not in plan.reserve_tiers:
+        key = ("held", plan.name)
+        if key not in memo:
+            memo[key] = agent.id in reserved_agents(plan, call.tier, snapshot)
+        return not memo[key]
+    return True

@@ -1,0 +1,218 @@
+"""An immutable view of agents and waiting calls, indexed for constant-ish time decisions.
+
+Owned here: the indexes `decide` and `pick_call` read, so neither ever scans all
+agents or all calls:
+- ready agents per skill and level (buckets 1..5), each bucket pre-sorted in
+  both fairness orders (longest idle first; least occupied first);
+- waiting calls in groups of (queue, tier, needs), each group oldest first. Within
+  a group effective priority only depends on the wait, so the head of a group is
+  its most urgent call and picking a call compares group heads only.
+Updates (`with_agent`, `with_call`, `without_call`, ...) return a new snapshot and
+copy only the buckets they touch, so the shell can keep one current snapshot
+without rebuilding it per event. Occupancy is computed when the view is made.
+"""
+
+from __future__ import annotations
+
+from bisect import insort
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from routing.agent_events import AgentState
+from routing.agents import AgentStatus, occupancy
+from routing.queue import Needs, WaitingCall
+
+if TYPE_CHECKING:
+    from routing.rules import AgentSpec
+
+Bucket = tuple["AgentView", ...]
+Levels = tuple[Bucket, ...]  # index = level; index 0 is unused
+GroupKey = tuple[str, str, Needs]  # (queue, tier, needs)
+EMPTY_LEVELS: Levels = ((),) * 6
+POLICIES = ("longest_idle", "least_occupancy")
+
+
+@dataclass(frozen=True, slots=True)
+class AgentView:
+    """One agent as routing sees it: profile (skills) + status + occupancy at snapshot time."""
+
+    id: str
+    state: AgentState
+    skills: Mapping[str, int]
+    idle_since: float = 0.0
+    occupancy: float = 0.0
+    name: str = ""
+    interface: str = ""
+    pause_reason: str = ""
+
+
+def agent_view(spec: AgentSpec, status: AgentStatus, now: float, window: float) -> AgentView:
+    """Combine an agent's profile and status; occupancy over the last `window` seconds."""
+    return AgentView(
+        id=spec.id,
+        state=status.state,
+        skills=dict(spec.skills),
+        idle_since=status.idle_since,
+        occupancy=occupancy(status.history, now, window),
+        name=spec.name,
+        interface=spec.interface,
+        pause_reason=status.pause_reason,
+    )
+
+
+def _idle_key(agent: AgentView) -> tuple[float, str]:
+    return (agent.idle_since, agent.id)
+
+
+def _occupancy_key(agent: AgentView) -> tuple[float, float, str]:
+    return (agent.occupancy, agent.idle_since, agent.id)
+
+
+def _call_key(call: WaitingCall) -> tuple[float, str]:
+    return (call.entered_at, call.id)
+
+
+def group_key(call: WaitingCall) -> GroupKey:
+    return (call.queue, call.tier, call.needs)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    agents: Mapping[str, AgentView] = field(default_factory=dict)
+    calls: Mapping[str, WaitingCall] = field(default_factory=dict)
+    by_idle: Mapping[str, Levels] = field(default_factory=dict)
+    by_occupancy: Mapping[str, Levels] = field(default_factory=dict)
+    groups: Mapping[GroupKey, tuple[WaitingCall, ...]] = field(default_factory=dict)
+    groups_by_skill: Mapping[str, frozenset[GroupKey]] = field(default_factory=dict)
+    groups_by_queue: Mapping[str, frozenset[GroupKey]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, agents: Iterable[AgentView], calls: Iterable[WaitingCall]) -> Snapshot:
+        """Index everything at once (O(n log n)); use the `with_*` updates afterwards."""
+        agent_map = {a.id: a for a in agents}
+        call_map = {c.id: c for c in calls}
+        by_idle, by_occupancy = _ready_index(agent_map.values())
+        groups: dict[GroupKey, list[WaitingCall]] = {}
+        for call in call_map.values():
+            groups.setdefault(group_key(call), []).append(call)
+        sorted_groups = {key: tuple(sorted(members, key=_call_key)) for key, members in groups.items()}
+        by_skill, by_queue = _group_indexes(sorted_groups)
+        return cls(agent_map, call_map, by_idle, by_occupancy, sorted_groups, by_skill, by_queue)
+
+    def ready_levels(self, skill: str, policy: str) -> Levels:
+        table = self.by_occupancy if policy == "least_occupancy" else self.by_idle
+        return table.get(skill, EMPTY_LEVELS)
+
+    def has_waiting(self, queue: str, tiers: frozenset[str]) -> bool:
+        return any(key[1] in tiers for key in self.groups_by_queue.get(queue, ()))
+
+    def with_agent(self, agent: AgentView) -> Snapshot:
+        """This snapshot with `agent` added or replaced."""
+        old = self.agents.get(agent.id)
+        agents = {**self.agents, agent.id: agent}
+        was_ready = old is not None and old.state is AgentState.READY
+        if not was_ready and agent.state is not AgentState.READY:
+            return replace(self, agents=agents)
+        by_idle, by_occupancy = dict(self.by_idle), dict(self.by_occupancy)
+        if old is not None and was_ready:
+            _unindex(by_idle, old)
+            _unindex(by_occupancy, old)
+        if agent.state is AgentState.READY:
+            _index(by_idle, agent, _idle_key)
+            _index(by_occupancy, agent, _occupancy_key)
+        return replace(self, agents=agents, by_idle=by_idle, by_occupancy=by_occupancy)
+
+    def without_agent(self, agent_id: str) -> Snapshot:
+        old = self.agents.get(agent_id)
+        if old is None:
+            return self
+        gone = self.with_agent(replace(old, state=AgentState.LOGGED_OUT))
+        agents = dict(gone.agents)
+        del agents[agent_id]
+        return replace(gone, agents=agents)
+
+    def with_call(self, call: WaitingCall) -> Snapshot:
+        """This snapshot with `call` added or replaced."""
+        base = self.without_call(call.id) if call.id in self.calls else self
+        key = group_key(call)
+        members = list(base.groups.get(key, ()))
+        insort(members, call, key=_call_key)
+        groups = {**base.groups, key: tuple(members)}
+        by_skill, by_queue = dict(base.groups_by_skill), dict(base.groups_by_queue)
+        by_skill[call.needs[0][0]] = by_skill.get(call.needs[0][0], frozenset()) | {key}
+        by_queue[call.queue] = by_queue.get(call.queue, frozenset()) | {key}
+        return replace(
+            base,
+            calls={**base.calls, call.id: call},
+            groups=groups,
+            groups_by_skill=by_skill,
+            groups_by_queue=by_queue,
+        )
+
+    def without_call(self, call_id: str) -> Snapshot:
+        call = self.calls.get(call_id)
+        if call is None:
+            return self
+        calls = dict(self.calls)
+        del calls[call_id]
+        key = group_key(call)
+        members = tuple(c for c in self.groups[key] if c.id != call_id)
+        groups = dict(self.groups)
+        if members:
+            groups[key] = members
+            return replace(self, calls=calls, groups=groups)
+        del groups[key]
+        by_skill, by_queue = dict(self.groups_by_skill), dict(self.groups_by_queue)
+        _drop(by_skill, call.needs[0][0], key)
+        _drop(by_queue, call.queue, key)
+        return replace(self, calls=calls, groups=groups, groups_by_skill=by_skill, groups_by_queue=by_queue)
+
+
+def _ready_index(agents: Iterable[AgentView]) -> tuple[dict[str, Levels], dict[str, Levels]]:
+    buckets: dict[str, list[list[AgentView]]] = {}
+    for agent in agents:
+        if agent.state is not AgentState.READY:
+            continue
+        for skill, level in agent.skills.items():
+            buckets.setdefault(skill, [[] for _ in range(6)])[level].append(agent)
+    by_idle = {s: tuple(tuple(sorted(b, key=_idle_key)) for b in levels) for s, levels in buckets.items()}
+    by_occupancy = {
+        s: tuple(tuple(sorted(b, key=_occupancy_key)) for b in levels) for s, levels in buckets.items()
+    }
+    return by_idle, by_occupancy
+
+
+def _index(table: dict[str, Levels], agent: AgentView, key: Callable[[AgentView], Any]) -> None:
+    for skill, level in agent.skills.items():
+        levels = list(table.get(skill, EMPTY_LEVELS))
+        bucket = list(levels[level])
+        insort(bucket, agent, key=key)
+        levels[level] = tuple(bucket)
+        table[skill] = tuple(levels)
+
+
+def _unindex(table: dict[str, Levels], agent: AgentView) -> None:
+    for skill, level in agent.skills.items():
+        levels = list(table.get(skill, EMPTY_LEVELS))
+        levels[level] = tuple(a for a in levels[level] if a.id != agent.id)
+        table[skill] = tuple(levels)
+
+
+def _group_indexes(
+    groups: Mapping[GroupKey, object],
+) -> tuple[dict[str, frozenset[GroupKey]], dict[str, frozenset[GroupKey]]]:
+    by_skill: dict[str, set[GroupKey]] = {}
+    by_queue: dict[str, set[GroupKey]] = {}
+    for key in groups:
+        by_skill.setdefault(key[2][0][0], set()).add(key)
+        by_queue.setdefault(key[0], set()).add(key)
+    return {k: frozenset(v) for k, v in by_skill.items()}, {k: frozenset(v) for k, v in by_queue.items()}
+
+
+def _drop(table: dict[str, frozenset[GroupKey]], name: str, key: GroupKey) -> None:
+    remaining = table.get(name, frozenset()) - {key}
+    if remaining:
+        table[name] = remaining
+    else:
+        table.pop(name, None)

@@ -1,0 +1,73 @@
+# Shared setup for scripts/test, scripts/demo (and any later script): sourced, not run.
+#
+# Gives a newcomer's machine what Switchboard needs, and nothing else:
+# - Python >= 3.11 and a virtualenv in .venv with the project installed
+#   (editable, with the dev tools); re-installed only when pyproject.toml changes;
+# - a redis-server binary (the tests and the demo start their own private
+#   server on a free port; the machine's own Redis is never touched).
+# Missing system packages are installed with apt-get when running as root;
+# otherwise the message says exactly what to install.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
+
+say() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+_apt_updated=""
+apt_install() {
+    command -v apt-get >/dev/null 2>&1 || return 1
+    [ "$(id -u)" -eq 0 ] || return 1
+    say "installing $* with apt-get"
+    export DEBIAN_FRONTEND=noninteractive
+    if [ -z "$_apt_updated" ]; then
+        apt-get update -qq >/dev/null || return 1
+        _apt_updated=1
+    fi
+    apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+find_python() {
+    local candidate
+    for candidate in python3.13 python3.12 python3.11 python3; do
+        if command -v "$candidate" >/dev/null 2>&1 \
+            && "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+            echo "$candidate"
+            return 0
+        fi
+    done
+    return 1
+}
+
+ensure_python() {
+    find_python && return 0
+    apt_install python3 python3-venv >&2 || true
+    find_python || die "Python 3.11 or newer is needed. Install it (Debian/Ubuntu: sudo apt-get install python3 python3-venv) and run this again."
+}
+
+ensure_venv() {
+    if [ ! -x "$VENV/bin/python" ]; then
+        local python
+        python="$(ensure_python)"
+        say "creating .venv with $python"
+        if ! "$python" -m venv "$VENV" >/dev/null 2>&1; then
+            rm -rf "$VENV"
+            apt_install python3-venv || die "cannot create a virtualenv: install the venv module (Debian/Ubuntu: sudo apt-get install python3-venv) and run this again."
+            "$python" -m venv "$VENV" || die "cannot create a virtualenv in $VENV"
+        fi
+    fi
+    local stamp="$VENV/.switchboard-installed" want
+    want="$("$VENV/bin/python" -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest())' "$ROOT/pyproject.toml")"
+    if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
+        say "installing Switchboard and its dev tools into .venv (pip install -e '.[dev]')"
+        "$VENV/bin/python" -m pip install --quiet --editable "$ROOT[dev]" || die "pip install failed (see above)"
+        echo "$want" >"$stamp"
+    fi
+}
+
+ensure_redis() {
+    command -v redis-server >/dev/null 2>&1 && return 0
+    apt_install redis-server || die "redis-server is not installed. Install it (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis) and run this again. Nothing will use your system Redis: a private server is started on a free port."
+    command -v redis-server >/dev/null 2>&1 || die "redis-server is still not on PATH after installing it"
+}

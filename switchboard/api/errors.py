@@ -1,0 +1,143 @@
+"""The one error format of the HTTP API, for every failure:
+
+    {"error": "<stable-id>", "message": "<for a person>", "details": {...}}
+
+Owns the translation at the HTTP boundary: SwitchboardError subclasses map to
+a status through their error_id (walking up the class tree, so a feature's
+`FooNotFoundError(NotFoundError)` is a 404 without registering anything);
+FastAPI's request validation becomes `validation-failed` with the field paths;
+Starlette's HTTP errors (unknown path, wrong method) and unexpected exceptions
+get ids too. Rejected input values are never echoed (they may be personal data).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from pbx.errors import SwitchboardError
+from switchboard.yamlfile import format_loc
+
+log = logging.getLogger(__name__)
+
+
+class AuthenticationError(SwitchboardError):
+    """No token, or a token that is not in the tokens file."""
+
+    error_id = "unauthorized"
+
+
+class PermissionDeniedError(SwitchboardError):
+    """A valid token whose role may not use this endpoint."""
+
+    error_id = "forbidden"
+
+
+class NotReadyError(SwitchboardError):
+    """The engine is up but cannot serve yet (AMI not logged in, Redis not reachable)."""
+
+    error_id = "not-ready"
+
+
+STATUS_BY_ERROR_ID: Mapping[str, int] = {
+    "unauthorized": 401,
+    "forbidden": 403,
+    "not-found": 404,
+    "validation-failed": 422,
+    "config-invalid": 422,
+    "ami-encode-invalid": 422,
+    "ami-action-failed": 502,
+    "ami-error": 502,
+    "ami-connection-lost": 503,
+    "ami-login-failed": 503,
+    "store-unavailable": 503,
+    "not-ready": 503,
+    "ami-timeout": 504,
+}
+_HTTP_ERROR_IDS = {
+    400: "bad-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    406: "not-acceptable",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    429: "too-many-requests",
+}
+
+
+class ErrorBody(BaseModel):
+    """Schema of every error response (for the OpenAPI document)."""
+
+    error: str
+    message: str
+    details: dict[str, Any] = {}
+
+
+def error_response(
+    status: int,
+    error_id: str,
+    message: str,
+    details: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    body = {"error": error_id, "message": message, "details": jsonable_encoder(dict(details or {}))}
+    return JSONResponse(body, status_code=status, headers=dict(headers) if headers else None)
+
+
+def status_for(exc: SwitchboardError, table: Mapping[str, int] = STATUS_BY_ERROR_ID) -> int:
+    for cls in type(exc).__mro__:
+        error_id = getattr(cls, "error_id", None)
+        if isinstance(error_id, str) and error_id in table:
+            return table[error_id]
+    return 500
+
+
+def install_error_handlers(app: FastAPI, status_overrides: Mapping[str, int] | None = None) -> None:
+    """Make every error response of `app` use the one format."""
+    table = {**STATUS_BY_ERROR_ID, **(status_overrides or {})}
+
+    async def on_switchboard_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, SwitchboardError)
+        status = status_for(exc, table)
+        if status >= 500 and not isinstance(exc, NotReadyError):  # probes poll /readyz: no log spam
+            extra = {"error": exc.error_id, "path": request.url.path}
+            log.warning("request failed: %s", exc.message, extra=extra)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return error_response(status, exc.error_id, exc.message, exc.details, headers)
+
+    app.add_exception_handler(SwitchboardError, on_switchboard_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_unexpected_error)
+
+
+async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"field": format_loc(item.get("loc", ())), "message": str(item.get("msg")), "type": item.get("type")}
+        for item in exc.errors()
+    ]
+    fields = ", ".join(f"{item['field']}: {item['message']}" for item in errors[:5])
+    return error_response(422, "validation-failed", f"invalid request: {fields}", {"errors": errors})
+
+
+async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    error_id = _HTTP_ERROR_IDS.get(exc.status_code, f"http-{exc.status_code}")
+    message = exc.detail if isinstance(exc.detail, str) else error_id.replace("-", " ")
+    return error_response(exc.status_code, error_id, message, {}, exc.headers)
+
+
+async def on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    # Starlette re-raises after this response is sent, so the server logs the traceback once.
+    return error_response(500, "internal-error", "internal error; the engine log has the details")

@@ -1,0 +1,79 @@
+"""Operational endpoints, open without a token: /healthz, /readyz, /metrics.
+
+- /healthz: the process is alive and serving HTTP (Docker HEALTHCHECK, liveness probe).
+- /readyz: the engine can do its job: logged in to AMI and Redis answers PING.
+  503 in the common error format, naming each failing check.
+- /metrics: Prometheus text from the engine's own registry. `switchboard_redis_up`
+  is refreshed by a PING at scrape time so it is never stale.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
+
+from switchboard import __version__
+from switchboard.api.errors import ErrorBody, NotReadyError
+from switchboard.api.state import AppState, get_state
+from switchboard.redis_conn import ping
+
+OK = "ok"
+router = APIRouter(tags=["operations"])
+State = Annotated[AppState, Depends(get_state)]
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+
+
+class Readiness(BaseModel):
+    status: str
+    checks: dict[str, str]
+
+
+@router.get("/healthz", response_model=Health)
+async def healthz() -> Health:
+    """The process is alive."""
+    return Health(status=OK, version=__version__)
+
+
+@router.get("/readyz", response_model=Readiness, responses={503: {"model": ErrorBody}})
+async def readyz(state: State) -> Readiness:
+    """Ready when logged in to Asterisk AMI and Redis answers PING."""
+    checks = await readiness_checks(state)
+    failing = {name: result for name, result in checks.items() if result != OK}
+    if failing:
+        summary = "; ".join(f"{name}: {result}" for name, result in failing.items())
+        raise NotReadyError(f"not ready: {summary}", checks=checks, failing=sorted(failing))
+    return Readiness(status="ready", checks=checks)
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics(state: State) -> Response:
+    """Prometheus text exposition of the engine's metrics."""
+    await redis_check(state)
+    return Response(generate_latest(state.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+async def readiness_checks(state: AppState) -> dict[str, str]:
+    return {"ami": ami_check(state), "redis": await redis_check(state)}
+
+
+def ami_check(state: AppState) -> str:
+    try:
+        return OK if state.ami_ready() else "not logged in to Asterisk AMI"
+    except Exception as exc:  # a broken probe must not break /readyz
+        return f"check failed: {type(exc).__name__}"
+
+
+async def redis_check(state: AppState) -> str:
+    if state.redis is None:
+        state.metrics.redis_up.set(0)
+        return "not configured"
+    failure = await ping(state.redis, state.redis_ping_s)
+    state.metrics.redis_up.set(0 if failure else 1)
+    return OK if failure is None else f"unreachable: {failure}"

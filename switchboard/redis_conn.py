@@ -1,0 +1,63 @@
+"""The one way the engine opens Redis: `connect_redis(url)`, checked before it is handed out.
+
+redis-py connects lazily, so a wrong URL or a stopped server would otherwise
+surface as an odd error deep inside the first feature that touches Redis.
+Here the client PINGs once with a timeout and any failure becomes a
+StoreUnavailableError that names the URL (password masked) and the cause.
+
+Clients return bytes (decode_responses=False), as the test fixtures do; each
+package's key module decides how it encodes values. Whoever calls
+connect_redis owns the client and closes it (`await client.aclose()`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import redis.asyncio as aioredis
+from redis.exceptions import AuthenticationError, RedisError, ResponseError
+
+from pbx.errors import StoreUnavailableError
+from switchboard.settings import redact_url
+
+DEFAULT_TIMEOUT = 5.0
+
+
+async def connect_redis(url: str, *, wait_s: float = DEFAULT_TIMEOUT) -> aioredis.Redis:
+    """A client for `url` that has answered PING; raises StoreUnavailableError otherwise."""
+    shown = redact_url(url)
+    try:
+        client = aioredis.Redis.from_url(
+            url,
+            socket_connect_timeout=wait_s,
+            socket_timeout=wait_s * 2,
+            health_check_interval=30,
+        )
+    except (ValueError, RedisError) as exc:
+        raise StoreUnavailableError(f"invalid Redis URL {shown}: {exc}", url=shown) from None
+    try:
+        failure = await ping(client, wait_s)
+    except BaseException:  # cancelled while connecting: do not leak the pool
+        await client.aclose()
+        raise
+    if failure is not None:
+        await client.aclose()
+        raise StoreUnavailableError(f"Redis at {shown} is not reachable: {failure}", url=shown, cause=failure)
+    return client
+
+
+async def ping(client: aioredis.Redis, wait_s: float = 1.0) -> str | None:
+    """None when Redis answered PING within `wait_s` seconds, else a short reason (for /readyz)."""
+    try:
+        await asyncio.wait_for(client.ping(), wait_s)
+    except (TimeoutError, OSError, RedisError) as exc:
+        return _cause(exc, wait_s)
+    return None
+
+
+def _cause(exc: BaseException, timeout: float) -> str:
+    if isinstance(exc, AuthenticationError) or (isinstance(exc, ResponseError) and "NOAUTH" in str(exc)):
+        return f"authentication failed ({exc}); check the password in the URL"
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {timeout:g} s"
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,327 @@
+"""Connection settings of one engine process: read once at start, never reloaded.
+
+Sources, weakest first: defaults, a settings YAML file (`--settings FILE` or
+SWITCHBOARD_SETTINGS_FILE), environment variables `SWITCHBOARD_<SECTION>_<KEY>`
+(e.g. SWITCHBOARD_AMI_SECRET). The environment overrides the file key by key.
+
+Rules that keep operators safe:
+- Secrets (AMI secret, Redis URL with its password) are SecretStr: repr, str
+  and JSON dumps show `**********`; validation errors never echo the input.
+- Every invalid value is reported (all of them, not the first) as a ConfigError
+  naming the key and where it came from: `file:line:col` or the env variable.
+- Relative paths written in the settings file are relative to that file's
+  folder (as nginx or Asterisk do); from the environment, to the working dir.
+- Routing rules (routing.yaml, campaigns.yaml, tasks.yaml) are not settings:
+  only their paths live here; their contents reload at runtime.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from pbx.ami_support import AmiSettings
+from pbx.errors import ConfigError
+from switchboard.yamlfile import (
+    ConfigProblem,
+    Loc,
+    YamlDocument,
+    config_error,
+    format_loc,
+    load_yaml,
+    problems_from_validation,
+)
+
+ENV_PREFIX = "SWITCHBOARD_"
+SETTINGS_FILE_ENV = "SWITCHBOARD_SETTINGS_FILE"
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AmiSection(_Section):
+    """How to reach and log in to the Asterisk Manager Interface."""
+
+    host: str = Field("127.0.0.1", min_length=1)
+    port: int = Field(5038, ge=1, le=65535)
+    username: str = Field("switchboard", min_length=1)
+    secret: SecretStr | None = None
+    auth: Literal["md5", "plain"] = "md5"
+    connect_timeout: float = Field(5.0, gt=0, le=300)
+    action_timeout: float = Field(5.0, gt=0, le=300)
+    reconnect_min: float = Field(0.5, gt=0, le=300)
+    reconnect_max: float = Field(30.0, gt=0, le=3600)
+    ping_interval: float = Field(20.0, ge=0, le=3600)
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> AmiSection:
+        if self.reconnect_max < self.reconnect_min:
+            raise ValueError("reconnect_max must not be smaller than reconnect_min")
+        return self
+
+
+class RedisSection(_Section):
+    """Where state lives. Without a URL only `switchboard demo` runs (with a private redis-server)."""
+
+    url: SecretStr | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        scheme = urlsplit(value.get_secret_value()).scheme
+        if scheme not in REDIS_SCHEMES:
+            raise ValueError(f"must start with redis://, rediss:// or unix:// (got scheme {scheme!r})")
+        return value
+
+    @property
+    def display_url(self) -> str:
+        """The URL with its password replaced by `***`: safe for logs and messages."""
+        return redact_url(self.url.get_secret_value()) if self.url is not None else "(not set)"
+
+
+class HttpSection(_Section):
+    """The HTTP API: health, metrics, and the endpoints for advisors, supervisors and the CRM."""
+
+    host: str = Field("127.0.0.1", min_length=1)
+    port: int = Field(8080, ge=0, le=65535)
+    tokens_file: Path | None = None
+    access_log: bool = False
+
+
+class RulesSection(_Section):
+    """Paths of the rule files supervisors edit; the engine reloads them when they change."""
+
+    routing: Path | None = None
+    campaigns: Path | None = None
+    tasks: Path | None = None
+
+
+class LogSection(_Section):
+    format: Literal["json", "console", "auto"] = "auto"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+
+class Settings(BaseSettings):
+    """Everything one engine process needs to start; see docs/operations.md for the table."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        env_ignore_empty=True,
+        extra="forbid",
+        frozen=True,
+    )
+
+    ami: AmiSection = AmiSection()
+    redis: RedisSection = RedisSection()
+    http: HttpSection = HttpSection()
+    rules: RulesSection = RulesSection()
+    log: LogSection = LogSection()
+    default_region: str = "HU"
+    timezone: str = "Europe/Budapest"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file's data arrives as init kwargs; the environment wins over it.
+        return (env_settings, init_settings)
+
+    @field_validator("default_region", mode="before")
+    @classmethod
+    def _check_region(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        region = value.strip().upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{value!r} is not a phone region (two letters, e.g. HU, PL, GB, US)")
+        return region
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            hint = "e.g. Europe/Budapest, Europe/Warsaw"
+            raise ValueError(f"{value!r} is not a known time zone ({hint})") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def secrets(self) -> list[str]:
+        """Values the log filter must never let through."""
+        values = []
+        if self.ami.secret is not None:
+            values.append(self.ami.secret.get_secret_value())
+        if self.redis.url is not None:
+            password = urlsplit(self.redis.url.get_secret_value()).password
+            if password:
+                values.append(password)
+        return values
+
+    def require_for_run(self) -> None:
+        """`switchboard run` talks to a real Asterisk and a shared Redis: both must be configured."""
+        missing = []
+        if self.redis.url is None:
+            missing.append((("redis", "url"), "e.g. redis://redis-host:6379/0"))
+        if self.ami.secret is None:
+            missing.append((("ami", "secret"), "the secret of the AMI user in manager.conf"))
+        problems = [
+            ConfigProblem(
+                "",
+                f"required by `switchboard run` ({hint}); set it in the settings file or {env_name(loc)}",
+                format_loc(loc),
+            )
+            for loc, hint in missing
+        ]
+        if problems:
+            raise config_error(problems, "settings incomplete")
+
+    def ami_client_settings(self) -> AmiSettings:
+        """The AMI part in the form pbx.client.AmiClient takes (requires ami.secret)."""
+        ami = self.ami
+        if ami.secret is None:
+            problem = ConfigProblem("", "required to log in to AMI", "ami.secret")
+            raise config_error([problem], "settings incomplete")
+        return AmiSettings(
+            host=ami.host,
+            port=ami.port,
+            username=ami.username,
+            secret=ami.secret.get_secret_value(),
+            auth=ami.auth,
+            action_timeout=ami.action_timeout,
+            connect_timeout=ami.connect_timeout,
+            reconnect_min=ami.reconnect_min,
+            reconnect_max=ami.reconnect_max,
+            ping_interval=ami.ping_interval,
+        )
+
+
+class _FileOnlySettings(Settings):
+    """Settings from the file alone: what `check-config` validates."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+def env_name(loc: Loc) -> str:
+    """The environment variable that sets `loc`: ("ami", "port") -> SWITCHBOARD_AMI_PORT."""
+    return ENV_PREFIX + "_".join(str(part) for part in loc[:2]).upper()
+
+
+def redact_url(url: str) -> str:
+    """`redis://user:pw@host:6379/0` -> `redis://user:***@host:6379/0`."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    userinfo, _, hostinfo = parts.netloc.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    return parts._replace(netloc=f"{user}:***@{hostinfo}").geturl()
+
+
+PATH_KEYS: tuple[tuple[str, str], ...] = (
+    ("http", "tokens_file"),
+    ("rules", "routing"),
+    ("rules", "campaigns"),
+    ("rules", "tasks"),
+)
+
+
+def load_settings(path: Path | None = None, *, use_env: bool = True) -> Settings:
+    """Build Settings from the file (if any) and the environment; raises ConfigError listing every problem.
+
+    With `path=None` the file named by SWITCHBOARD_SETTINGS_FILE is read, if set.
+    `use_env=False` validates the file alone (what `check-config` does).
+    """
+    env = os.environ
+    if path is None and use_env and env.get(SETTINGS_FILE_ENV):
+        path = Path(env[SETTINGS_FILE_ENV])
+    doc = load_yaml(path) if path is not None else YamlDocument("(no settings file)", {})
+    data = _file_data(doc)
+    try:
+        return Settings(**data) if use_env else _FileOnlySettings(**data)
+    except ValidationError as exc:
+
+        def source_of(loc: Loc) -> str | None:
+            name = env_name(loc)
+            return f"env {name}" if use_env and env.get(name) else None
+
+        problems = sorted(problems_from_validation(exc, doc, source_of=source_of), key=_by_position)
+        raise config_error(problems, "invalid settings") from None
+
+
+def _by_position(problem: ConfigProblem) -> tuple[str, int, int]:
+    return (problem.file, problem.line or 0, problem.column or 0)
+
+
+def _file_data(doc: YamlDocument) -> dict[str, Any]:
+    if doc.data is None:
+        return {}
+    if not isinstance(doc.data, dict):
+        message = "a settings file is a mapping of sections (ami:, redis:, ...)"
+        problem = ConfigProblem(doc.file, message, "", 1, 1)
+        raise config_error([problem], "invalid settings")
+    base = Path(doc.file).parent
+    sections = {"ami", "redis", "http", "rules", "log"}
+    data: dict[str, Any] = {
+        key: dict(value) if isinstance(value, dict) else value
+        for key, value in doc.data.items()
+        if not (key in sections and value is None)  # a section with only comments in it: defaults
+    }
+    for section, key in PATH_KEYS:
+        block = data.get(section)
+        if isinstance(block, dict) and isinstance(block.get(key), str) and block[key]:
+            value = Path(block[key]).expanduser()
+            block[key] = str(value if value.is_absolute() else base / value)
+    return data
+
+
+def describe(settings: Settings) -> dict[str, Any]:
+    """A printable view of the settings with secrets masked (for `--show-settings`-style output)."""
+    view = settings.model_dump(mode="json")
+    view["redis"]["url"] = settings.redis.display_url
+    return view
+
+
+__all__ = ["ConfigError", "Settings", "describe", "env_name", "load_settings", "redact_url"]

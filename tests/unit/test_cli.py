@@ -1,0 +1,274 @@
+"""The `switchboard` command: exit codes, messages instead of tracebacks, the engine contract."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from switchboard import __version__
+from switchboard.api.tokens import TokenStore, hash_token
+from switchboard.cli import EXIT_AMI_LOGIN, EXIT_ERROR, EXIT_OK, EXIT_STORE, EXIT_USAGE, main
+from switchboard.private_redis import free_port
+from switchboard.yamlfile import parse_yaml
+
+SECRET = "cli-secret-Pa55"
+_counter = itertools.count()
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.upper().startswith("SWITCHBOARD_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("SWITCHBOARD_LOG_FORMAT", "json")
+
+
+@pytest.fixture(autouse=True)
+def restore_root_logger() -> Iterator[None]:
+    """main() configures the root logger for the process; put pytest's back afterwards."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.fixture
+def run_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SWITCHBOARD_REDIS_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.setenv("SWITCHBOARD_AMI_SECRET", SECRET)
+
+
+@pytest.fixture
+def fake_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], str]]:
+    """Writes a stand-in for switchboard/engine.py and returns its module name."""
+    names: list[str] = []
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    def make(source: str) -> str:
+        name = f"fake_engine_{os.getpid()}_{next(_counter)}"
+        (tmp_path / f"{name}.py").write_text(textwrap.dedent(source), encoding="utf-8")
+        names.append(name)
+        return name
+
+    yield make
+    for name in names:
+        sys.modules.pop(name, None)
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["version"]) == EXIT_OK
+    assert capsys.readouterr().out.startswith(f"switchboard {__version__} (python ")
+
+
+def test_help_speaks_to_an_admin(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for text in (
+        "run",
+        "demo",
+        "check-config",
+        "version",
+        "new-token",
+        "SWITCHBOARD_SETTINGS_FILE",
+        "exit codes",
+    ):
+        assert text in out
+
+
+def test_run_help(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    out = capsys.readouterr().out
+    assert "--settings FILE" in out and "redis.url" in out
+
+
+def test_unknown_command_and_bad_option_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["dial-everyone"])
+    assert exc.value.code == EXIT_USAGE
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", "--duration", "0"])
+    assert exc.value.code == EXIT_USAGE
+    assert "must be greater than 0" in capsys.readouterr().err
+
+
+def test_run_without_redis_and_secret_says_what_to_set(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run"], engine_module="no_engine_here") == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "SWITCHBOARD_REDIS_URL" in err and "SWITCHBOARD_AMI_SECRET" in err
+    assert "Traceback" not in err
+
+
+def test_run_with_invalid_settings_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "settings.yaml"
+    path.write_text("ami:\n  port: nope\n", encoding="utf-8")
+    assert main(["run", "--settings", str(path)]) == EXIT_USAGE
+    assert f"{path}:2:3: ami.port:" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("run_env")
+def test_run_when_the_engine_is_not_built(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run"], engine_module="switchboard_engine_that_does_not_exist") == EXIT_ERROR
+    assert "`switchboard run` is not available in this build" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("run_env")
+def test_run_when_the_engine_lacks_the_function(
+    fake_engine: Callable[[str], str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    module = fake_engine("def something_else(): pass\n")
+    assert main(["run"], engine_module=module) == EXIT_ERROR
+    assert f"{module}.run_engine is missing" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("run_env")
+def test_wrong_ami_password_exits_3_with_a_hint(
+    fake_engine: Callable[[str], str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    module = fake_engine(f"""
+        from pbx.errors import AmiLoginError
+
+        async def run_engine(settings):
+            raise AmiLoginError("Asterisk refused the login of 'switchboard' (secret {SECRET}): "
+                                "Authentication failed")
+    """)
+    assert main(["run"], engine_module=module) == EXIT_AMI_LOGIN
+    err = capsys.readouterr().err
+    assert "Authentication failed" in err
+    assert "manager.conf" in err and "SWITCHBOARD_AMI_SECRET" in err
+    assert SECRET not in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.usefixtures("run_env")
+def test_unreachable_redis_exits_4(
+    fake_engine: Callable[[str], str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    module = fake_engine("""
+        from switchboard.redis_conn import connect_redis
+
+        async def run_engine(settings):
+            await connect_redis(settings.redis.url.get_secret_value(), wait_s=2)
+    """)
+    assert main(["run"], engine_module=module) == EXIT_STORE
+    err = capsys.readouterr().err
+    assert "Redis at redis://127.0.0.1:1/0 is not reachable" in err
+    assert "SWITCHBOARD_REDIS_URL" in err
+
+
+@pytest.mark.usefixtures("run_env")
+def test_engine_result_is_the_exit_code(fake_engine: Callable[[str], str]) -> None:
+    assert main(["run"], engine_module=fake_engine("def run_engine(settings):\n    return 7\n")) == 7
+    assert main(["run"], engine_module=fake_engine("async def run_engine(settings):\n    return None\n")) == 0
+
+
+def test_demo_starts_a_private_redis_and_removes_it(
+    fake_engine: Callable[[str], str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    module = fake_engine("""
+        import redis.asyncio as aioredis
+
+        async def run_demo(settings, duration_s):
+            url = settings.redis.url.get_secret_value()
+            client = aioredis.Redis.from_url(url)
+            try:
+                await client.set("demo", "ok")
+                print("demo", duration_s, url, (await client.get("demo")).decode())
+            finally:
+                await client.aclose()
+            return 0
+    """)
+    assert main(["demo", "--duration", "2.5"], engine_module=module) == EXIT_OK
+    word, duration, url, value = capsys.readouterr().out.split()
+    assert (word, duration, value) == ("demo", "2.5", "ok")
+    assert url.startswith("redis://127.0.0.1:")
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+def test_demo_passes_http_port_and_uses_a_configured_redis(
+    fake_engine: Callable[[str], str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SWITCHBOARD_REDIS_URL", "redis://example-redis:6379/3")
+    module = fake_engine("""
+        def run_demo(settings, duration_s):
+            print(settings.http.port, settings.redis.url.get_secret_value(), settings.log.level)
+    """)
+    assert main(["demo", "--http-port", "9123", "--log-level", "debug"], engine_module=module) == EXIT_OK
+    assert capsys.readouterr().out.split() == ["9123", "redis://example-redis:6379/3", "DEBUG"]
+
+
+def test_new_token_prints_a_token_and_its_entry(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["new-token", "--name", "crm-sync", "--role", "crm"]) == EXIT_OK
+    lines = capsys.readouterr().out.splitlines()
+    token = lines[1]
+    entry = "\n".join(line for line in lines[2:] if not line.startswith("#"))
+    store = TokenStore.from_document(parse_yaml(entry, "entry"))
+    principal = store.authenticate(token)
+    assert principal is not None and (principal.name, principal.role) == ("crm-sync", "crm")
+    assert hash_token(token) in entry and token not in entry
+
+
+def subprocess_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("SWITCHBOARD_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), str(Path(__file__).resolve().parents[2])])
+    env.update(extra)
+    return env
+
+
+def test_python_dash_m_reports_without_traceback(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "switchboard", "run"],
+        env=subprocess_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == EXIT_USAGE
+    assert "settings incomplete" in result.stderr and "Traceback" not in result.stderr
+
+
+async def test_sigterm_stops_the_engine_gracefully(tmp_path: Path, fake_engine: Callable[[str], str]) -> None:
+    module = fake_engine("""
+        import asyncio
+
+        async def run_engine(settings):
+            print("engine-started", flush=True)
+            try:
+                await asyncio.Event().wait()
+            finally:
+                print("engine-cleaned-up", flush=True)
+    """)
+    code = f"import sys; from switchboard.cli import main; sys.exit(main(['run'], engine_module={module!r}))"
+    env = subprocess_env(
+        tmp_path,
+        SWITCHBOARD_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",
+        SWITCHBOARD_AMI_SECRET=SECRET,
+        SWITCHBOARD_LOG_FORMAT="json",
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", code, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    assert proc.stdout is not None
+    assert await asyncio.wait_for(proc.stdout.readline(), 30) == b"engine-started\n"
+    proc.send_signal(signal.SIGTERM)
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == EXIT_OK, err.decode()
+    assert out == b"engine-cleaned-up\n"
+    assert b"stopped by SIGTERM" in err

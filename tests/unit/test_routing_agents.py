@@ -1,0 +1,209 @@
+"""The agent lifecycle table, missed rings and auto-pause, stale events, occupancy over a window."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from routing.agent_events import (
+    AgentState,
+    Answer,
+    CancelRingTimer,
+    Event,
+    Hangup,
+    Login,
+    Logout,
+    NoAnswer,
+    Offer,
+    Pause,
+    Ready,
+    RequeueCall,
+    Ring,
+    SeekCall,
+    Stale,
+    StartRingTimer,
+    StartWrapUp,
+    StateChanged,
+    WrapUpDone,
+)
+from routing.agents import AgentStatus, AgentTransitionError, apply, occupancy, prune
+
+S = AgentState
+T0 = 1_750_000_000.0
+
+
+def run(events: list[Event], status: AgentStatus | None = None) -> tuple[AgentStatus, list[object]]:
+    status = status or AgentStatus("1001")
+    effects: list[object] = []
+    for event in events:
+        status, produced = apply(status, event)
+        effects.extend(produced)
+    return status, effects
+
+
+def ready_agent() -> AgentStatus:
+    return run([Login(T0)])[0]
+
+
+def test_a_whole_call() -> None:
+    status, effects = run(
+        [
+            Login(T0),
+            Offer(T0 + 10, "c1", ring_timeout=15),
+            Ring(T0 + 10.2, "c1"),
+            Answer(T0 + 14, "c1"),
+            Hangup(T0 + 100, "c1", wrap_up_seconds=20),
+            WrapUpDone(T0 + 120),
+        ]
+    )
+    assert status.state is S.READY
+    assert status.idle_since == T0 + 120
+    assert [type(e).__name__ for e in effects if not isinstance(e, StateChanged)] == [
+        "SeekCall",
+        "StartRingTimer",
+        "CancelRingTimer",
+        "StartWrapUp",
+        "SeekCall",
+    ]
+    assert StartRingTimer("1001", "c1", 15) in effects
+    assert StartWrapUp("1001", 20) in effects
+    states = [(e.old, e.new) for e in effects if isinstance(e, StateChanged)]
+    assert states == [
+        (S.LOGGED_OUT, S.READY),
+        (S.READY, S.RESERVED),
+        (S.RESERVED, S.RINGING),
+        (S.RINGING, S.BUSY),
+        (S.BUSY, S.WRAP_UP),
+        (S.WRAP_UP, S.READY),
+    ]
+    assert [state for _, state in status.history] == [new for _, new in states]
+
+
+@pytest.mark.parametrize(
+    ("state", "event"),
+    [
+        (S.LOGGED_OUT, Ready(T0)),
+        (S.LOGGED_OUT, Offer(T0, "c", 15)),
+        (S.PAUSED, Offer(T0, "c", 15)),
+        (S.BUSY, Offer(T0, "c", 15)),
+        (S.BUSY, Logout(T0)),
+        (S.READY, Login(T0)),
+        (S.BUSY, Ready(T0)),
+    ],
+)
+def test_transitions_outside_the_table_are_refused(state: AgentState, event: Event) -> None:
+    status = AgentStatus("1001", state=state, call_id="c" if state is S.BUSY else "")
+    with pytest.raises(AgentTransitionError) as caught:
+        apply(status, event)
+    assert caught.value.error_id == "agent-transition-invalid"
+    assert caught.value.details["state"] == state
+
+
+def test_missed_rings_requeue_the_call_and_pause_after_n() -> None:
+    status = ready_agent()
+    for number in range(1, 4):
+        status, effects = run(
+            [Offer(T0 + number, f"c{number}", 15), NoAnswer(T0 + number + 15, f"c{number}", 3)], status
+        )
+        assert RequeueCall(f"c{number}", "1001") in effects
+        assert CancelRingTimer("1001", f"c{number}") in effects
+        assert status.missed_rings == number
+    assert status.state is S.PAUSED
+    assert status.pause_reason == "missed 3 rings"
+    assert not any(isinstance(e, SeekCall) for e in effects)
+
+
+def test_answering_resets_the_missed_count() -> None:
+    status, _ = run(
+        [Offer(T0, "c1", 15), NoAnswer(T0 + 15, "c1", 3), Offer(T0 + 16, "c2", 15), Answer(T0 + 18, "c2")],
+        ready_agent(),
+    )
+    assert (status.state, status.missed_rings) == (S.BUSY, 0)
+
+
+def test_manual_ready_after_auto_pause_resets_the_count() -> None:
+    status = replace(ready_agent(), missed_rings=2)
+    status, _ = run([Offer(T0, "c1", 15), NoAnswer(T0 + 15, "c1", 3), Ready(T0 + 60)], status)
+    assert (status.state, status.missed_rings, status.pause_reason) == (S.READY, 0, "")
+
+
+def test_caller_hangs_up_while_the_agent_rings() -> None:
+    status, effects = run([Offer(T0, "c1", 15), Ring(T0 + 1, "c1"), Hangup(T0 + 3, "c1")], ready_agent())
+    assert (status.state, status.missed_rings, status.call_id) == (S.READY, 0, "")
+    assert CancelRingTimer("1001", "c1") in effects
+    assert not any(isinstance(e, RequeueCall) for e in effects)
+
+
+def test_stale_events_change_nothing() -> None:
+    busy, _ = run([Offer(T0, "c1", 15), Answer(T0 + 2, "c1")], ready_agent())
+    late_timer = apply(busy, NoAnswer(T0 + 15, "c1", 3))  # the ring timer fired after the answer
+    assert late_timer[0].state is S.BUSY and late_timer[0].missed_rings == 0
+    assert late_timer[1] == (Stale("1001", "NoAnswer", "already busy"),)
+    other_call = apply(busy, Hangup(T0 + 20, "zzz", 10))
+    assert other_call == (busy, (Stale("1001", "Hangup", "not on call 'zzz'"),))
+    ready = ready_agent()
+    assert apply(ready, WrapUpDone(T0 + 5)) == (ready, (Stale("1001", "WrapUpDone", "already ready"),))
+
+
+def test_pause_during_a_call_is_taken_after_it() -> None:
+    status, effects = run(
+        [
+            Offer(T0, "c1", 15),
+            Answer(T0 + 2, "c1"),
+            Pause(T0 + 30, "lunch"),
+            Hangup(T0 + 60, "c1", 10),
+            WrapUpDone(T0 + 70),
+        ],
+        ready_agent(),
+    )
+    assert (status.state, status.pause_reason, status.pending_pause) == (S.PAUSED, "lunch", "")
+    assert not any(isinstance(e, SeekCall) for e in effects)
+
+
+def test_pause_and_ready_and_zero_wrap_up() -> None:
+    status, _ = run([Pause(T0, "")], ready_agent())
+    assert (status.state, status.pause_reason) == (S.PAUSED, "paused")
+    status, effects = run(
+        [Ready(T0 + 10), Offer(T0 + 11, "c", 15), Answer(T0 + 12, "c"), Hangup(T0 + 20, "c", 0)], status
+    )
+    assert status.state is S.READY
+    assert effects.count(SeekCall("1001")) == 2
+    assert apply(status, Ready(T0 + 30)) == (status, ())  # already ready: idempotent
+
+
+def test_logout_while_ringing_gives_the_call_back() -> None:
+    status, effects = run([Offer(T0, "c1", 15), Logout(T0 + 2)], ready_agent())
+    assert status.state is S.LOGGED_OUT
+    assert RequeueCall("c1", "1001") in effects
+
+
+@pytest.mark.parametrize(
+    ("changes", "now", "window", "expected"),
+    [
+        ([], T0, 3600, 0.0),
+        ([(T0, S.READY)], T0 + 100, 3600, 0.0),
+        ([(T0, S.READY), (T0 + 50, S.BUSY)], T0 + 100, 3600, 0.5),
+        ([(T0, S.READY), (T0 + 50, S.BUSY), (T0 + 80, S.WRAP_UP), (T0 + 90, S.READY)], T0 + 100, 3600, 0.4),
+        # pauses do not count as available time
+        ([(T0, S.READY), (T0 + 10, S.PAUSED), (T0 + 90, S.BUSY)], T0 + 100, 3600, 0.5),
+        # only the last `window` seconds count: busy for 1000 s long ago, ready in the window
+        ([(T0, S.BUSY), (T0 + 1000, S.READY)], T0 + 2000, 500, 0.0),
+        # a state entered before the window counts from the window's start
+        ([(T0, S.BUSY)], T0 + 2000, 500, 1.0),
+        ([(T0, S.READY), (T0 + 1750, S.BUSY)], T0 + 2000, 500, 0.5),
+    ],
+)
+def test_occupancy(
+    changes: list[tuple[float, AgentState]], now: float, window: float, expected: float
+) -> None:
+    assert occupancy(tuple(changes), now, window) == pytest.approx(expected)
+
+
+def test_prune_keeps_the_state_in_force_at_the_window_start() -> None:
+    history = ((T0, S.READY), (T0 + 10, S.BUSY), (T0 + 500, S.READY), (T0 + 900, S.BUSY))
+    status = AgentStatus("1001", history=history)
+    pruned = prune(status, T0 + 1000, 300)
+    assert pruned.history == history[2:]
+    assert occupancy(pruned.history, T0 + 1000, 300) == occupancy(history, T0 + 1000, 300)
+    assert prune(status, T0 + 100, 3600) is status

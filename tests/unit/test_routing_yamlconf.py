@@ -1,0 +1,202 @@
+"""The generic YAML + pydantic loader: YAML dialect, marks, every issue with file:line:col, hash, schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import Field
+
+from pbx.errors import ConfigError
+from routing.yamlconf import (
+    CheckedModel,
+    ConfigIssue,
+    ConfigModel,
+    Problem,
+    check_file,
+    content_hash,
+    load_rules,
+    load_text,
+)
+from routing.yamlmarks import parse_yaml
+
+
+class Step(ConfigModel):
+    after_seconds: float = Field(gt=0)
+
+
+class Item(ConfigModel):
+    name: str
+    steps: tuple[Step, ...] = ()
+
+
+class Doc(CheckedModel):
+    """A tiny stand-in for any config file (the dialer's campaigns.yaml works the same way)."""
+
+    items: tuple[Item, ...] = Field(min_length=1)
+    default: str
+
+    def cross_check(self) -> list[Problem]:
+        names = {item.name for item in self.items}
+        return (
+            []
+            if self.default in names
+            else [Problem(("default",), f"names item {self.default!r}, which is not defined")]
+        )
+
+
+def issues_of(text: str, model: type[ConfigModel] = Doc) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_text(text, model, "doc.yaml")
+    assert caught.value.error_id == "config-invalid"
+    return [issue["text"] for issue in caught.value.details["issues"]]
+
+
+@pytest.mark.parametrize(
+    ("scalar", "expected"),
+    [
+        ("+36301234567", "+36301234567"),  # YAML 1.1 would make this the int 36301234567
+        ("06301234567", "06301234567"),  # ...and this an octal number
+        ("no", "no"),  # ...and this False (Norway's region code!)
+        ("10:30", "10:30"),  # ...and this 630 (sexagesimal)
+        ("2025-12-24", "2025-12-24"),  # ...and this a date object
+        ("0x1f", "0x1f"),
+        ("1_000", 1000),
+        ("42", 42),
+        ("-3", -3),
+        ("1.5", 1.5),
+        ("true", True),
+        ("false", False),
+        ("null", None),
+        ("~", None),
+        ('"42"', "42"),
+    ],
+)
+def test_yaml_12_core_scalars(scalar: str, expected: object) -> None:
+    parsed = parse_yaml(f"value: {scalar}\n")
+    assert parsed.issues == []
+    assert parsed.data == {"value": expected}
+    assert type(parsed.data["value"]) is type(expected)
+
+
+def test_marks_for_every_key_and_item() -> None:
+    parsed = parse_yaml("items:\n  - name: a\n    steps:\n      - after_seconds: 3\n")
+    assert parsed.mark_for(("items",)).line == 1
+    assert (parsed.mark_for(("items", 0)).line, parsed.mark_for(("items", 0)).column) == (2, 5)
+    step = parsed.mark_for(("items", 0, "steps", 0, "after_seconds"))
+    assert (step.line, step.column) == (4, 9)
+    missing = parsed.mark_for(("items", 0, "steps", 0, "nope"))  # a missing key points at its parent
+    assert missing == step
+
+
+def test_anchors_and_merge_keys() -> None:
+    doc = load_text(
+        "items:\n  - &a {name: a, steps: [{after_seconds: 1}]}\n  - <<: *a\n    name: b\ndefault: b\n", Doc
+    )
+    assert [item.name for item in doc.items] == ["a", "b"]
+    assert doc.items[1].steps == doc.items[0].steps
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # pydantic field errors, path + plain sentence + position of the key
+        (
+            "items:\n  - name: a\n    steps:\n      - after_seconds: 0\ndefault: a\n",
+            ["doc.yaml:4:9: items[0].steps[0].after_seconds must be > 0"],
+        ),
+        ("items: []\ndefault: a\n", ["doc.yaml:1:1: items must have at least 1 item(s)"]),
+        (
+            "items:\n  - nam: a\ndefault: a\n",
+            [
+                "doc.yaml:2:5: items[0].nam is not a known setting; did you mean 'name'?",
+                "doc.yaml:2:5: items[0].name is required",
+            ],
+        ),
+        (
+            "items:\n  - name: a\n    steps: 3\ndefault: a\n",
+            ["doc.yaml:3:5: items[0].steps must be a list (lines starting with '- ')"],
+        ),
+        ("- 1\n- 2\n", ["doc.yaml:1:1: (top level) must be a mapping (key: value lines)"]),
+        ("", ["doc.yaml:1:1: default is required", "doc.yaml:1:1: items is required"]),
+        # cross-reference problems from the model, with their own path and line
+        (
+            "items: [{name: a}]\ndefault: zzz\n",
+            ["doc.yaml:2:1: default names item 'zzz', which is not defined"],
+        ),
+        # YAML-level problems
+        (
+            "items: [{name: a}\ndefault: a\n",
+            ["doc.yaml:2:1: YAML syntax error: expected ',' or ']', but got '<scalar>'"],
+        ),
+        (
+            "items: [{name: a}]\ndefault: a\ndefault: b\n",
+            ["doc.yaml:3:1: default duplicate key 'default' (first defined on line 2)"],
+        ),
+        ("items: [{name: !!python/name:os.system x}]\ndefault: a\n", None),
+        ("a: 1\n---\nb: 2\n", ["doc.yaml:2:1: YAML syntax error: but found another document"]),
+        ("x: &r [*r]\n", ["doc.yaml:1:4: x[0] recursive alias: a node contains itself"]),
+        ("? [a, b]\n: 1\n", ["doc.yaml:1:3: a key must be a plain value, not a list or mapping"]),
+    ],
+)
+def test_issue_messages(text: str, expected: list[str] | None) -> None:
+    found = issues_of(text)
+    if expected is None:
+        assert len(found) == 1 and "cannot read value" in found[0] and found[0].startswith("doc.yaml:1:")
+    else:
+        assert found == expected
+
+
+def test_all_issues_are_listed_sorted_by_position() -> None:
+    text = "items:\n  - name: a\n    steps: [{after_seconds: -1}, {after_seconds: 0}]\n  - {}\nextra: 1\n"
+    found = issues_of(text)
+    assert found == [
+        "doc.yaml:1:1: default is required",
+        "doc.yaml:3:14: items[0].steps[0].after_seconds must be > 0",
+        "doc.yaml:3:35: items[0].steps[1].after_seconds must be > 0",
+        "doc.yaml:4:5: items[1].name is required",
+        "doc.yaml:5:1: extra is not a known setting",
+    ]
+
+
+def test_config_error_details_and_message() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_text("items: []\n", Doc, "doc.yaml")
+    error = caught.value
+    assert error.message.startswith("doc.yaml: 2 problems; first: doc.yaml:1:1:")
+    assert error.details["file"] == "doc.yaml"
+    first = error.details["issues"][0]
+    assert set(first) == {"file", "line", "column", "path", "message", "text"}
+    assert error.as_dict()["error"] == "config-invalid"
+
+
+def test_load_rules_reads_files(tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text("items: [{name: a}]\ndefault: a\n", encoding="utf-8")
+    assert load_rules(good, Doc).default == "a"
+    assert check_file(good, Doc) == []
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("items: [{name: a}]\ndefault: b\n", encoding="utf-8")
+    assert check_file(bad, Doc) == [
+        ConfigIssue(str(bad), 2, 1, "default", "names item 'b', which is not defined")
+    ]
+    assert str(check_file(tmp_path / "missing.yaml", Doc)[0]).endswith(
+        "cannot read the file: No such file or directory"
+    )
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes(b"items: [{name: a}]\ndefault: \xe9\n")
+    assert str(check_file(latin, Doc)[0]) == f"{latin}:2:1: is not UTF-8 text"
+
+
+def test_direct_construction_still_runs_the_cross_check() -> None:
+    with pytest.raises(ValueError, match="default names item 'x'"):
+        Doc.model_validate({"items": [{"name": "a"}], "default": "x"})
+
+
+def test_content_hash_ignores_layout_and_comments() -> None:
+    one = load_text("items: [{name: a}]\ndefault: a\n", Doc)
+    two = load_text("# a comment\ndefault: a\nitems:\n  - name: a   # same content\n", Doc)
+    three = load_text("items: [{name: b}]\ndefault: b\n", Doc)
+    assert content_hash(one) == content_hash(two)
+    assert content_hash(one) != content_hash(three)
+    assert len(content_hash(one)) == 64
