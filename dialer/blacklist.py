@@ -272,6 +272,53 @@ class PackedStore:
     async def contains_many(self, name: str, numbers: Sequence[str]) -> list[bool]:
         """Exact membership of E.164 numbers in one list: one HMGET per 10k numbers, one round trip."""
         digits = e164_digits(numbers)
+        # bucket ids pre-encoded: redis-py encodes bytes arguments fastest
+        fields = list(map(b"%d".__mod__, map(operator.mod, digits, repeat(packed.MODULUS))))
+        key = self.keys.blacklist_list(check_list_name(name))
+        pipe = self._redis.pipeline(transaction=False)
+        for start in range(0, len(fields), 10_000):
+            pipe.hmget(key, fields[start : start + 10_000])
+        blobs = [blob for reply in (await pipe.execute() if fields else []) for blob in reply]
+        wanted = map(packed.remainder_key, map(operator.floordiv, digits, repeat(packed.MODULUS)))
+        return list(map(packed.contains, blobs, wanted))
+
+    async def export(self) -> AsyncIterator[InternalEntry]:
+        async for field, raw in self._redis.hscan_iter(self._keys.blacklist_internal, count=1000):
+            yield InternalEntry(number=_text(field), **json.loads(raw))
+
+
+class PackedStore:
+    """Named packed lists: read, export, change bucket-wise, and swap in whole."""
+
+    def __init__(
+        self, redis: Redis, keys: DialerKeys | None = None, *, audit_maxlen: int | None = None
+    ) -> None:
+        self._redis = require_binary(redis)
+        self.keys = keys or DialerKeys()
+        self._maxlen = audit_maxlen
+        self._swap = redis.register_script(_SWAP_LUA)
+        self._cas = redis.register_script(_CAS_LUA)
+        self._drop = redis.register_script(_DROP_LUA)
+        self._unlock = redis.register_script(_UNLOCK_LUA)
+        self._relock = redis.register_script(_RELOCK_LUA)
+
+    async def names(self) -> list[str]:
+        return sorted(_text(name) for name in await self._redis.smembers(self.keys.blacklist_registry))
+
+    async def info(self, name: str) -> ListInfo:
+        if not await self._redis.sismember(self.keys.blacklist_registry, check_list_name(name)):
+            raise NotFoundError(f"no blacklist named {name!r}", list=name)
+        meta = {
+            _text(k): _text(v) for k, v in (await self._redis.hgetall(self.keys.blacklist_meta(name))).items()
+        }
+        return ListInfo(name, int(meta.get("count", 0)), int(meta.get("generation", 0)), meta)
+
+    async def count(self, name: str) -> int:
+        return (await self.info(name)).count
+
+    async def contains_many(self, name: str, numbers: Sequence[str]) -> list[bool]:
+        """Exact membership of E.164 numbers in one list: one HMGET per 10k numbers, one round trip."""
+        digits = e164_digits(numbers)
         buckets = list(map(operator.mod, digits, repeat(packed.MODULUS)))
         key = self.keys.blacklist_list(check_list_name(name))
         pipe = self._redis.pipeline(transaction=False)

@@ -41,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _UNKNOWN_ZONE = "Etc/Unknown"
 _NON_GEOGRAPHIC_REGION = "001"
+_FIRST_LOOK_DAYS = 8
 Interval = tuple[datetime, datetime]
 
 
@@ -387,13 +388,22 @@ def open_intervals(
     return _merge(interval for day in spans for interval in day)
 
 
-def _common_intervals(callee: _Callee, window: CallingWindow, now: datetime) -> list[Interval]:
+def _common_intervals(callee: _Callee, window: CallingWindow, now: datetime, days: int) -> list[Interval]:
     common: list[Interval] | None = None
     for zone in callee.zones:
         first_day = now.astimezone(zone).date() - timedelta(days=1)
-        own = open_intervals(zone, window, callee.country, first_day, window.horizon_days + 2)
+        own = open_intervals(zone, window, callee.country, first_day, days + 2)
         common = own if common is None else _intersect(common, own)
     return common or []
+
+
+def _upcoming(callee: _Callee, window: CallingWindow, now: datetime) -> list[Interval]:
+    """Common open intervals not yet over at `now`: a week ahead first, the horizon if need be."""
+    for days in sorted({min(_FIRST_LOOK_DAYS, window.horizon_days), window.horizon_days}):
+        upcoming = [span for span in _common_intervals(callee, window, now, days) if span[1] > now]
+        if upcoming:
+            return upcoming
+    return []
 
 
 def _why_closed(callee: _Callee, window: CallingWindow, now: datetime) -> tuple[PermissionReason, str]:
@@ -420,7 +430,7 @@ def may_call(
         return callee
     names = tuple(zone.key for zone in callee.zones)
     now_utc = now.astimezone(UTC)
-    upcoming = [span for span in _common_intervals(callee, window, now_utc) if span[1] > now_utc]
+    upcoming = _upcoming(callee, window, now_utc)
     if upcoming and upcoming[0][0] <= now_utc:
         return Permission(True, PermissionReason.ALLOWED, now_utc, "", names, upcoming[0][1])
     reason, detail = _why_closed(callee, window, now_utc)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import itertools
 import logging
 import random
@@ -278,7 +279,7 @@ class AmiClient:
     async def _open(self) -> _AmiProtocol:
         s = self._settings
         loop = asyncio.get_running_loop()
-        factory = lambda: _AmiProtocol(self._events.deliver, self._extra)
+        factory = functools.partial(_AmiProtocol, self._events.deliver, self._extra)
         manager = _Manager(host=s.host, port=s.port, loop=loop, protocol_factory=factory)
         protocol: _AmiProtocol | None = None
         try:

@@ -39,6 +39,8 @@ ResultCallback = Callable[[bool, int], None]
 
 REASON_ANSWERED, REASON_BUSY, REASON_CONGESTION, REASON_NO_ANSWER, REASON_FAILED = 4, 5, 8, 3, 0
 REASON_HANGUP = 1
+OUTGOING = ("AppDial2", "(Outgoing Line)")
+"""What a dialled channel shows as its application until it answers (recorded Newexten)."""
 """The dialled channel was hung up (e.g. by an AMI Hangup) while it was still ringing."""
 
 
@@ -134,6 +136,7 @@ class Originator:
         one, two = core.channels.new_local_pair(
             target.number, target.local_context, request.channel_id, request.other_channel_id
         )
+        one.app, one.app_data = OUTGOING
         core.emit(core.events.newchannel(one))
         core.emit(core.events.newchannel(two))
         call.channel, call.far = one, two
@@ -156,6 +159,7 @@ class Originator:
         channel = core.channels.new_single(
             "PJSIP", target.endpoint, state=0, context=context, exten="s", channel_id=request.channel_id
         )
+        channel.app, channel.app_data = OUTGOING
         core.emit(core.events.newchannel(channel))
         call.channel = call.far = channel
         self._setup(channel, request, first_half=True)
@@ -214,6 +218,8 @@ class Originator:
             core.emit(core.events.dial_end(None, channel, "ANSWER"))
             self._report(call, REASON_ANSWERED)
         core.mark_answered(channel)
+        if channel.bridge is not None:
+            return  # bridged while it rang: the bridge, not the Originate target, has it now
         request = call.request
         if request.application:
             core.dialplan.run_application(channel, request.application, request.data)

@@ -1,0 +1,144 @@
+"""Hot reload: valid edits apply in one step, invalid ones keep the old rules running."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from pbx.errors import ConfigError
+from routing.rules import Rules
+from switchboard.reload import ReloadMetrics, RulesReloader
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "routing.yaml"
+
+
+@pytest.fixture
+def rules_file(tmp_path: Path) -> Path:
+    target = tmp_path / "routing.yaml"
+    shutil.copy(EXAMPLE, target)
+    return target
+
+
+def _sample(registry: CollectorRegistry, result: str) -> float:
+    value = registry.get_sample_value("switchboard_rules_reloads_total", {"kind": "routing", "result": result})
+    return value or 0.0
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def _wrap_up(rules: Rules) -> int:
+    return rules.queues[0].wrap_up_seconds
+
+
+async def test_valid_edit_is_applied_once_with_a_new_hash(rules_file: Path) -> None:
+    registry = CollectorRegistry()
+    reloader = RulesReloader(ReloadMetrics(registry))
+    first = reloader.load_initial("routing", rules_file, Rules)
+    applied: list[Rules] = []
+    reloader.watch("routing", applied.append)
+    old_hash = reloader.hash_of("routing")
+
+    _edit(rules_file, "wrap_up_seconds: 20", "wrap_up_seconds: 25")
+    assert await reloader.check_all() == {"routing": True}
+
+    assert [_wrap_up(r) for r in applied] == [25]
+    assert _wrap_up(first) == 20
+    assert reloader.hash_of("routing") != old_hash
+    assert _sample(registry, "success") == 1
+    assert registry.get_sample_value(
+        "switchboard_rules_active", {"kind": "routing", "hash": reloader.hash_of("routing")}
+    ) == 1
+    # the old hash is no longer reported as active
+    assert registry.get_sample_value("switchboard_rules_active", {"kind": "routing", "hash": old_hash}) is None
+    # an unchanged file is not applied again
+    assert await reloader.check_all() == {}
+    assert len(applied) == 1
+
+
+async def test_invalid_edit_keeps_the_old_rules_and_counts_a_failure(
+    rules_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    registry = CollectorRegistry()
+    reloader = RulesReloader(ReloadMetrics(registry))
+    reloader.load_initial("routing", rules_file, Rules)
+    applied: list[Rules] = []
+    reloader.watch("routing", applied.append)
+    old_hash = reloader.hash_of("routing")
+
+    _edit(rules_file, "after_seconds: 30", "after_seconds: -5")
+    assert await reloader.check_all() == {"routing": False}
+
+    assert applied == []
+    assert reloader.hash_of("routing") == old_hash
+    assert _sample(registry, "failure") == 1
+    rejected = [r for r in caplog.records if "rejected" in r.getMessage()]
+    assert rejected and "after_seconds" in rejected[0].getMessage()
+    assert f"{rules_file}:" in rejected[0].getMessage()  # names the file and line
+
+    # fixing the file applies it
+    _edit(rules_file, "after_seconds: -5", "after_seconds: 35")
+    assert await reloader.check_all() == {"routing": True}
+    assert len(applied) == 1
+
+
+async def test_yaml_syntax_error_is_rejected_too(rules_file: Path) -> None:
+    registry = CollectorRegistry()
+    reloader = RulesReloader(ReloadMetrics(registry))
+    reloader.load_initial("routing", rules_file, Rules)
+    reloader.watch("routing", lambda rules: None)
+    rules_file.write_text(rules_file.read_text() + "\nqueues: [unclosed\n")
+    assert await reloader.check_all() == {"routing": False}
+    assert _sample(registry, "failure") == 1
+
+
+async def test_a_consumer_that_fails_keeps_the_previous_hash(rules_file: Path) -> None:
+    registry = CollectorRegistry()
+    reloader = RulesReloader(ReloadMetrics(registry))
+    reloader.load_initial("routing", rules_file, Rules)
+    old_hash = reloader.hash_of("routing")
+
+    def refuse(rules: Rules) -> None:
+        raise RuntimeError("consumer broke")
+
+    reloader.watch("routing", refuse)
+    _edit(rules_file, "wrap_up_seconds: 20", "wrap_up_seconds: 21")
+    assert await reloader.check_all() == {"routing": False}
+    assert reloader.hash_of("routing") == old_hash
+    assert _sample(registry, "failure") == 1
+
+
+def test_invalid_file_at_start_raises_with_the_issues(rules_file: Path) -> None:
+    _edit(rules_file, "after_seconds: 30", "after_seconds: 0")
+    reloader = RulesReloader(ReloadMetrics(CollectorRegistry()))
+    with pytest.raises(ConfigError) as caught:
+        reloader.load_initial("routing", rules_file, Rules)
+    texts = [issue["text"] for issue in caught.value.details["issues"]]
+    assert any("queues[0].escalation[0].after_seconds" in text for text in texts)
+
+
+async def test_sighup_reloads_and_polling_picks_up_edits(rules_file: Path) -> None:
+    reloader = RulesReloader(ReloadMetrics(CollectorRegistry()), poll_s=3600)
+    reloader.load_initial("routing", rules_file, Rules)
+    applied: asyncio.Queue[Rules] = asyncio.Queue()
+    reloader.watch("routing", applied.put_nowait)
+    reloader.start()
+    try:
+        # Same size and a restored mtime: only SIGHUP (force) notices this edit.
+        stat = rules_file.stat()
+        _edit(rules_file, "wrap_up_seconds: 20", "wrap_up_seconds: 27")
+        os.utime(rules_file, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        os.kill(os.getpid(), signal.SIGHUP)
+        rules = await asyncio.wait_for(applied.get(), timeout=5)
+        assert _wrap_up(rules) == 27
+    finally:
+        await reloader.stop()
