@@ -133,10 +133,11 @@ async def _read(
     progress: ProgressCallback | None,
     keep: int,
     refresh: Callable[[], Awaitable[None]],
+    chunk_bytes: int,
 ) -> _Reading:
     total = path.stat().st_size  # noqa: ASYNC240 - one stat of a local file
     state = _Reading(BucketBuilder())
-    for block, consumed in _blocks(path, CHUNK_BYTES):
+    for block, consumed in _blocks(path, chunk_bytes):
         _record(state, block, normalizer(block, region), keep)
         state.bytes_read += consumed
         if progress is not None:
@@ -169,6 +170,7 @@ async def import_list(
     now: datetime | None = None,
     keep_rejected: int = 100,
     normalizer: ChunkNormalizer = normalize_chunk,
+    chunk_bytes: int = CHUNK_BYTES,
 ) -> ImportReport:
     """Import `path` into the packed list `name` (replace or append); see the module docstring."""
     path = Path(path)
@@ -177,48 +179,38 @@ async def import_list(
     started = time.perf_counter()
     store = PackedStore(redis, keys)
     async with store.lock(name) as refresh:
-        state = await _read(path, region, normalizer, progress=progress, keep=keep_rejected, refresh=refresh)
-        meta = {
-            "updated_at": (now or datetime.now(UTC)).isoformat(),
-            "mode": mode,
-            "source": path.name,
-            "region": region,
-        }
+        state = await _read(
+            path,
+            region,
+            normalizer,
+            progress=progress,
+            keep=keep_rejected,
+            refresh=refresh,
+            chunk_bytes=chunk_bytes,
+        )
+        at = (now or datetime.now(UTC)).isoformat()
+        meta = {"updated_at": at, "mode": mode, "source": path.name, "region": region}
         writer = _replace if mode == "replace" else _append
         added, count, buckets = await writer(store, name, state, meta, progress)
-    report = ImportReport(
-        list_name=name,
-        mode=mode,
-        path=str(path),
-        lines=state.lines,
-        numbers=state.builder.added,
-        distinct=state.builder.distinct,
-        added=added,
-        count=count,
-        rejected=state.rejected,
-        rejected_lines=tuple(state.kept or ()),
-        blank=state.blank,
-        seconds=time.perf_counter() - started,
-    )
-    await store.audit(
-        {
-            "action": "import",
-            "list": name,
-            "mode": mode,
-            "source": path.name,
-            "actor": actor,
-            "numbers": str(report.numbers),
-            "added": str(added),
-            "count": str(count),
-            "rejected": str(report.rejected),
-            "at": meta["updated_at"],
-        }
-    )
+        report = ImportReport(
+            list_name=name, mode=mode, path=str(path), lines=state.lines, numbers=state.builder.added,
+            distinct=state.builder.distinct, added=added, count=count, rejected=state.rejected,
+            rejected_lines=tuple(state.kept or ()), blank=state.blank, seconds=time.perf_counter() - started,
+        )  # fmt: skip
+        await store.audit(_audit_record(report, actor, at, path.name))
     if progress is not None:
         progress(
             ImportProgress("done", state.bytes_read, state.bytes_read, state.lines, report.numbers, buckets)
         )
     return report
+
+
+def _audit_record(report: ImportReport, actor: str, at: str, source: str) -> dict[str, str]:
+    return {
+        "action": "import", "list": report.list_name, "mode": report.mode, "source": source, "actor": actor,
+        "numbers": str(report.numbers), "added": str(report.added), "count": str(report.count),
+        "rejected": str(report.rejected), "at": at,
+    }  # fmt: skip
 
 
 def _writing(progress: ProgressCallback | None, state: _Reading) -> Callable[[int], None] | None:

@@ -8,7 +8,8 @@ Rules it keeps (DESIGN.md 2.1, issue 4 "The gate"):
   and, when it is blocked, appends the audit record, all in one atomic step. A list swapped in
   by a `--replace` import is seen whole before or whole after, never in between.
 - Fail closed: a Redis error or a timeout refuses the dial with source `store-unavailable`
-  (logged, counted). A string that is not E.164 is refused with source `invalid-number`.
+  (logged, counted). A string that is not E.164 is refused with source `invalid-number`, a
+  campaign id that cannot name a list with `invalid-campaign`.
 - Every refusal counts `switchboard_dial_blocked_total{source}` (campaign lists count as
   `campaign`, to keep the label set bounded; the audit record names the list).
 """
@@ -28,7 +29,14 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from dialer import packed
-from dialer.blacklist import AUDIT_LUA, CAMPAIGN_PREFIX, campaign_list, e164_digits, require_binary
+from dialer.blacklist import (
+    AUDIT_LUA,
+    CAMPAIGN_PREFIX,
+    LOOKUP_BATCH,
+    campaign_list,
+    e164_digits,
+    require_binary,
+)
 from dialer.keys import DialerKeys
 from dialer.numbers import try_normalize
 from pbx.errors import StoreUnavailableError, ValidationFailedError
@@ -38,20 +46,10 @@ log = logging.getLogger("switchboard.dialer.gate")
 SOURCE_INTERNAL = "internal"
 SOURCE_STORE_UNAVAILABLE = "store-unavailable"
 SOURCE_INVALID = "invalid-number"
+SOURCE_INVALID_CAMPAIGN = "invalid-campaign"
 _STORE_ERRORS = (RedisError, OSError, TimeoutError)
-_BATCH = 1000
 
-_LOOKUP_LUA = """
-local function has(blob, rem)
-  if not blob then return false end
-  local from = 1
-  while true do
-    local at = string.find(blob, rem, from, true)
-    if not at then return false end
-    if (at - 1) % 4 == 0 then return true end
-    from = at + 1
-  end
-end
+_LISTS_LUA = """
 local function lists(registry, campaign)
   local names = {}
   for _, name in ipairs(redis.call('SMEMBERS', registry)) do
@@ -70,6 +68,7 @@ local function lookup(internal, prefix, names, number, bucket, rem)
   return hits
 end
 """
+_LOOKUP_LUA = packed.LUA_LOOKUP + _LISTS_LUA
 
 # KEYS: internal, registry, audit stream. ARGV: list prefix, campaign list or '', number, bucket,
 # remainder bytes, campaign id, lead id, at, audit maxlen or ''
@@ -86,16 +85,28 @@ return hits
 """
 )
 
-# KEYS: internal, registry. ARGV: list prefix, campaign list or '', then (number, bucket, remainder)
+# KEYS: internal, registry. ARGV: list prefix, campaign list or '', lookup_blob, the E.164 numbers
+# joined by newlines (one argument each: per-argument encoding costs the client more than the lookup)
 _CHECK_MANY_LUA = (
     _LOOKUP_LUA
     + """
 local names = lists(KEYS[2], ARGV[2])
-local out = {}
-for i = 3, #ARGV, 3 do
-  out[#out + 1] = lookup(KEYS[1], ARGV[1], names, ARGV[i], ARGV[i + 1], ARGV[i + 2])
+local fields, rems = unpair(ARGV[3])
+local numbers = {}
+for number in string.gmatch(ARGV[4], '[^\\n]+') do numbers[#numbers + 1] = number end
+local hits = {}
+local internal = redis.call('HMGET', KEYS[1], unpack(numbers))
+for i = 1, #numbers do
+  hits[i] = {}
+  if internal[i] then hits[i][1] = 'internal' end
 end
-return out
+for _, name in ipairs(names) do
+  local values = redis.call('HMGET', ARGV[1] .. name, unpack(fields))
+  for i = 1, #fields do
+    if has(values[i], rems[i]) then local found = hits[i]; found[#found + 1] = name end
+  end
+end
+return hits
 """
 )
 
@@ -171,30 +182,21 @@ class Gate:
         self, number_e164: str, campaign_id: str | None, lead_id: str | None, *, now: datetime
     ) -> Verdict:
         """The verdict for dialing `number_e164` now; never raises, refuses when in doubt."""
-        started = time.perf_counter()
         try:
-            bucket, remainder = packed.split(e164_digits([number_e164])[0])
-            campaign = campaign_list(campaign_id) if campaign_id else ""
+            e164_digits([number_e164])
         except ValidationFailedError as exc:
             log.error("dial refused: %s", exc.message, extra={"number": number_e164, "campaign": campaign_id})
             return self._refused(number_e164, SOURCE_INVALID, "invalid")
-        k = self._keys
-        args: list[Any] = [
-            k.blacklist_list_prefix,
-            campaign,
-            number_e164,
-            bucket,
-            packed.remainder_key(remainder),
-            campaign_id or "",
-            lead_id or "",
-            now.isoformat(),
-            self._maxlen,
-        ]
         try:
-            async with asyncio.timeout(self._timeout):
-                hits = await self._check(
-                    keys=[k.blacklist_internal, k.blacklist_registry, k.audit_dial_blocked], args=args
-                )
+            campaign = campaign_list(campaign_id) if campaign_id else ""
+        except ValidationFailedError as exc:
+            log.error("dial refused: %s", exc.message, extra={"number": number_e164, "campaign": campaign_id})
+            return self._refused(number_e164, SOURCE_INVALID_CAMPAIGN, "invalid")
+        started = time.perf_counter()
+        try:
+            hits = await self._lookup(
+                number_e164, campaign, [campaign_id or "", lead_id or "", now.isoformat()]
+            )
         except _STORE_ERRORS as exc:
             log.error(
                 "dial refused: blacklist store unavailable (%s)",
@@ -209,6 +211,16 @@ class Gate:
             self._metrics.blocked.labels(source=_label(source)).inc()
         self._metrics.checks.labels(result="blocked" if sources else "allowed").inc()
         return Verdict(allowed=not sources, sources=sources, number=number_e164)
+
+    async def _lookup(self, number: str, campaign: str, context: list[str]) -> list[Any]:
+        """One Lua call: the lists holding `number`; the audit record is written when there are any."""
+        bucket, remainder = packed.split(int(number[1:]))
+        k = self._keys
+        keys = [k.blacklist_internal, k.blacklist_registry, k.audit_dial_blocked]
+        args: list[Any] = [k.blacklist_list_prefix, campaign, number, bucket, packed.remainder_key(remainder)]
+        async with asyncio.timeout(self._timeout):
+            hits: list[Any] = await self._check(keys=keys, args=[*args, *context, self._maxlen])
+            return hits
 
     def _refused(self, number: str, source: str, result: str) -> Verdict:
         self._metrics.blocked.labels(source=source).inc()
@@ -230,15 +242,13 @@ class Gate:
         digits = e164_digits(valid)  # refuses E.164 strings longer than 15 digits
         campaign = campaign_list(campaign_id) if campaign_id else ""
         results: list[BatchVerdict] = []
-        for start in range(0, len(valid), _BATCH):
-            args: list[Any] = [self._keys.blacklist_list_prefix, campaign]
-            for e164, number in zip(
-                valid[start : start + _BATCH], digits[start : start + _BATCH], strict=True
-            ):
-                bucket, remainder = packed.split(number)
-                args += [e164, bucket, packed.remainder_key(remainder)]
-            replies = await self._run_many(args)
-            for e164, hits in zip(valid[start : start + _BATCH], replies, strict=True):
+        for start in range(0, len(valid), LOOKUP_BATCH):
+            batch = valid[start : start + LOOKUP_BATCH]
+            blob = packed.lookup_blob(digits[start : start + LOOKUP_BATCH])
+            replies = await self._run_many(
+                [self._keys.blacklist_list_prefix, campaign, blob, "\n".join(batch)]
+            )
+            for e164, hits in zip(batch, replies, strict=True):
                 sources = tuple(_text(hit) for hit in hits)
                 results.append(BatchVerdict(e164, bool(sources), sources))
         return results

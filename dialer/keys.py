@@ -69,3 +69,175 @@ class DialerKeys:
     def pattern(self) -> str:
         """SCAN pattern matching every dialer key."""
         return f"{self.prefix}*"
+
+
+# =================================================================================================
+# Leads, Robinson-list requests, dispositions (dialer/leads.py, dialer/leads_scripts.py,
+# dialer/robinson.py, dialer/dispositions.py). Same prefix as DialerKeys; build with
+# `LeadKeys.of(dialer_keys)`. The Lua scripts build per-lead keys from `prefix` the same way.
+# - `lead:{id}`                  HASH one lead (fields: dialer/leads.py `Lead`)
+# - `leads:seq`                  STRING counter: insertion order of new leads ("age")
+# - `leads:customer:{cid}`       SET lead ids of one customer (Robinson approval finds phones here)
+# - `leads:ready:{campaign}`     ZSET lead id -> rank (priority, then age): claimable now
+# - `leads:retry:{campaign}`     ZSET lead id -> next attempt (epoch ms): queued, not yet due
+# - `leads:claimed`              ZSET lead id -> claim lease expiry (epoch ms)
+# - `leads:offers`               ZSET lead id -> preview offer expiry (epoch ms)
+# - `leads:offer:{advisor}`      STRING the lead offered to that advisor now (one at a time)
+# - `robinson:seq`               STRING counter of request ids (`rr-<n>`)
+# - `robinson:req:{id}`          HASH one Robinson-list request
+# - `robinson:status:{status}`   ZSET request id -> filed at (epoch ms), per pending/approved/rejected
+# - `robinson:by:{advisor}`      ZSET request id -> filed at (epoch ms), the advisor's own requests
+# - `robinson:pending:{cid}`     SET the customer's open (pending) request ids
+# - `robinson:excluded`          HASH customer id -> approved request id: out of lead distribution
+# - `disp:seq`                   STRING counter of disposition ids (`d-<n>`)
+# - `disp:rec:{id}`              HASH one disposition
+# - `disp:lead:{lead}`           ZSET disposition id -> set at (epoch ms), per lead
+# - `disp:index`                 ZSET disposition id -> set at (epoch ms), all (CRM `since` reads)
+# - `audit:robinson`             STREAM filed, approved, rejected, numbers-blacklisted (who, when, what)
+# - `audit:dispositions`         STREAM dispositions and each automation action they caused
+# - `audit:leads`                STREAM leads closed or finished (who, why, previous status)
+# =================================================================================================
+
+
+@dataclass(frozen=True, slots=True)
+class LeadKeys:
+    """Keys of the lead store, Robinson requests and dispositions (under the DialerKeys prefix)."""
+
+    prefix: str = DEFAULT_PREFIX
+
+    @classmethod
+    def of(cls, keys: DialerKeys | None) -> LeadKeys:
+        return cls((keys or DialerKeys()).prefix)
+
+    def lead(self, lead_id: str) -> str:
+        return f"{self.prefix}lead:{lead_id}"
+
+    @property
+    def lead_seq(self) -> str:
+        return f"{self.prefix}leads:seq"
+
+    def customer_leads(self, customer_id: str) -> str:
+        return f"{self.prefix}leads:customer:{customer_id}"
+
+    def ready(self, campaign_id: str) -> str:
+        return f"{self.prefix}leads:ready:{campaign_id}"
+
+    def retry(self, campaign_id: str) -> str:
+        return f"{self.prefix}leads:retry:{campaign_id}"
+
+    @property
+    def claimed(self) -> str:
+        return f"{self.prefix}leads:claimed"
+
+    @property
+    def offers(self) -> str:
+        return f"{self.prefix}leads:offers"
+
+    def advisor_offer(self, advisor: str) -> str:
+        return f"{self.prefix}leads:offer:{advisor}"
+
+    @property
+    def robinson_seq(self) -> str:
+        return f"{self.prefix}robinson:seq"
+
+    def robinson_request(self, request_id: str) -> str:
+        return f"{self.prefix}robinson:req:{request_id}"
+
+    def robinson_status(self, status: str) -> str:
+        return f"{self.prefix}robinson:status:{status}"
+
+    def robinson_by(self, advisor: str) -> str:
+        return f"{self.prefix}robinson:by:{advisor}"
+
+    def robinson_pending(self, customer_id: str) -> str:
+        return f"{self.prefix}robinson:pending:{customer_id}"
+
+    @property
+    def robinson_excluded(self) -> str:
+        return f"{self.prefix}robinson:excluded"
+
+    @property
+    def disposition_seq(self) -> str:
+        return f"{self.prefix}disp:seq"
+
+    def disposition(self, disposition_id: str) -> str:
+        return f"{self.prefix}disp:rec:{disposition_id}"
+
+    def lead_dispositions(self, lead_id: str) -> str:
+        return f"{self.prefix}disp:lead:{lead_id}"
+
+    @property
+    def disposition_index(self) -> str:
+        return f"{self.prefix}disp:index"
+
+    @property
+    def audit_robinson(self) -> str:
+        return f"{self.prefix}audit:robinson"
+
+    @property
+    def audit_dispositions(self) -> str:
+        return f"{self.prefix}audit:dispositions"
+
+    @property
+    def audit_leads(self) -> str:
+        return f"{self.prefix}audit:leads"
+
+
+# =================================================================================================
+# Campaigns and the dialing loop (dialer/attempts.py, dialer/control.py, dialer/desk_local.py).
+# Same prefix as DialerKeys; build with `DialKeys.of(dialer_keys)`.
+# - `dial:num:{e164}`            ZSET "call_id|result|campaign" -> epoch ms: attempts on one number,
+#                                every campaign, manual dials and callbacks (call caps, quarantine)
+# - `dial:lead:{lead}`           ZSET same members: the attempts of one lead (retry delays, limits)
+# - `dial:lock:{e164}`           STRING token: one dial at a time per number (SET NX PX, all engines)
+# - `dial:stats:{campaign}`      HASH "{hour}:{d|a|x|m}" -> count: dials, live answers, abandons,
+#                                answering machines per UTC hour (abandon rate 24 h / 30 d, pacing)
+# - `dial:campaigns`             HASH campaign id -> JSON {state, actor, at, reason}: running/paused/stopped
+# - `dial:leader`                STRING engine instance id: the one instance that paces (SET NX PX lease)
+# - `desk:agents`                HASH agent id -> JSON: agents of the dialer's own desk (LocalDesk)
+# - `audit:dial-attempts`        STREAM every dial attempt and its outcome (number, campaign, lead, call)
+# - `audit:campaigns`            STREAM campaign start / pause / stop (who, when)
+# =================================================================================================
+
+
+@dataclass(frozen=True, slots=True)
+class DialKeys:
+    """Keys of the dialing loop: attempts, dial locks, campaign statistics and states, leadership."""
+
+    prefix: str = DEFAULT_PREFIX
+
+    @classmethod
+    def of(cls, keys: DialerKeys | None) -> DialKeys:
+        return cls((keys or DialerKeys()).prefix)
+
+    def number_attempts(self, number: str) -> str:
+        return f"{self.prefix}dial:num:{number}"
+
+    def lead_attempts(self, lead_id: str) -> str:
+        return f"{self.prefix}dial:lead:{lead_id}"
+
+    def dial_lock(self, number: str) -> str:
+        return f"{self.prefix}dial:lock:{number}"
+
+    def stats(self, campaign_id: str) -> str:
+        return f"{self.prefix}dial:stats:{campaign_id}"
+
+    @property
+    def campaign_states(self) -> str:
+        return f"{self.prefix}dial:campaigns"
+
+    @property
+    def leader(self) -> str:
+        return f"{self.prefix}dial:leader"
+
+    @property
+    def desk_agents(self) -> str:
+        return f"{self.prefix}desk:agents"
+
+    @property
+    def audit_attempts(self) -> str:
+        return f"{self.prefix}audit:dial-attempts"
+
+    @property
+    def audit_campaigns(self) -> str:
+        return f"{self.prefix}audit:campaigns"

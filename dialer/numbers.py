@@ -70,7 +70,7 @@ def _plain(pattern: str | None) -> bool:
 
 def _of_length(lengths: tuple[int, ...]) -> str:
     """Lookahead: the rest of the line has one of these lengths."""
-    return "(?=(?:" + "|".join(r"\d{%d}" % n for n in lengths) + ")$)"
+    return "(?=(?:" + "|".join(r"\d{" + str(n) + "}" for n in lengths) + ")$)"
 
 
 def _compatible(a: str, b: str) -> bool:

@@ -127,6 +127,7 @@ class AbandonWindow:
     buckets: tuple[HourBucket, ...] = ()
 
     def record(self, at: datetime, *, abandoned: bool) -> AbandonWindow:
+        """Count one live answer at `at`, and one abandon if it was abandoned."""
         hour = _hour_of(at)
         hours = [bucket.hour for bucket in self.buckets]
         index = bisect.bisect_left(hours, hour)

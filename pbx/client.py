@@ -222,6 +222,12 @@ class AmiClient:
         """Set when Asterisk refused the login on a reconnect: the client stopped retrying."""
         return self._fatal
 
+    async def wait_fatal(self) -> AmiLoginError:
+        """Wait until a reconnect is refused for good (the engine then exits with the cause)."""
+        while self._fatal is None:
+            await self._changed.wait()
+        return AmiLoginError(self._fatal.message, **self._fatal.details)
+
     def _notify(self) -> None:
         self._changed.set()
         self._changed.clear()  # waiters already woken keep their wake-up

@@ -45,41 +45,45 @@ class Banner:
 class Message:
     """One AMI message: ordered headers, read lazily from the message text.
 
-    Immutable. Decoding only splits messages and reads the first line; `get`
-    finds one header in the text without parsing the rest (an engine reads a few
-    fields of most events), and `headers`/`fields` parse everything on first use.
-    Lines that are not `Key: Value` are kept in `problems` rather than dropped.
+    Immutable: `raw` and `name` are read-only. Decoding only splits messages and
+    reads the first line; `get` finds one header in the text without parsing the
+    rest (an engine reads a few fields of most events), and `headers`/`fields`
+    parse everything on first use. Lines that are not `Key: Value` are kept in
+    `problems` rather than dropped.
     """
 
-    __slots__ = ("_parsed", "name", "raw")
+    # Private slots behind read-only properties rather than a `__setattr__` guard:
+    # a guard would make every construction (one per message) go through
+    # `object.__setattr__`, which costs more than the rest of decoding a message.
+    __slots__ = ("_name", "_parsed", "_raw")
     kind = "message"
 
-    raw: str
-    name: str
-    _parsed: tuple[Headers, dict[str, str], tuple[str, ...]] | None
-
     def __init__(self, raw: str, name: str = "") -> None:
-        object.__setattr__(self, "raw", raw)
-        object.__setattr__(self, "name", name)
-        object.__setattr__(self, "_parsed", None)
+        self._raw = raw
+        self._name = name
+        self._parsed: tuple[Headers, dict[str, str], tuple[str, ...]] | None = None
 
-    def __setattr__(self, key: str, value: object) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable")
+    @property
+    def raw(self) -> str:
+        return self._raw
+
+    @property
+    def name(self) -> str:
+        return self._name
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Message) and type(other) is type(self) and other.raw == self.raw
+        return isinstance(other, Message) and type(other) is type(self) and other._raw == self._raw
 
     def __hash__(self) -> int:
-        return hash(self.raw)
+        return hash(self._raw)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.name!r}, {len(self.raw)} bytes)"
+        return f"{type(self).__name__}({self._name!r}, {len(self._raw)} bytes)"
 
     def _parse(self) -> tuple[Headers, dict[str, str], tuple[str, ...]]:
         parsed = self._parsed
         if parsed is None:
-            parsed = _parse_headers(self.raw)
-            object.__setattr__(self, "_parsed", parsed)
+            parsed = self._parsed = _parse_headers(self._raw)
         return parsed
 
     @property
@@ -98,14 +102,15 @@ class Message:
 
     def get(self, key: str, default: str | None = None) -> str | None:
         """The first value of `key`, found without parsing the whole message."""
-        raw = self.raw
-        if raw.startswith(key + ":"):
-            start = len(key) + 1
+        raw = self._raw
+        needles = _NEEDLES.get(key) or _needles(key)
+        if raw.startswith(needles[0]):
+            start = len(needles[0])
         else:
-            found = raw.find("\r\n" + key + ":")
+            found = raw.find(needles[1])
             if found < 0:
                 return default
-            start = found + len(key) + 3
+            start = found + len(needles[1])
         if raw.startswith(" ", start):
             start += 1
         end = raw.find("\r\n", start)
@@ -124,13 +129,25 @@ class Message:
         Use prefix `DestChanVariable` for the destination side of queue events.
         """
         found: dict[str, str] = {}
-        if prefix not in self.raw:
+        if prefix not in self._raw:
             return found
         for name, value in self.headers:
             if name == prefix or (name.startswith(prefix + "(") and name.endswith(")")):
                 var, _, val = value.partition("=")
                 found[var] = val
         return found
+
+
+# `get` needles per key (`Key:` at the start, `\r\nKey:` later), built once per key.
+_NEEDLES: dict[str, tuple[str, str]] = {}
+_MAX_NEEDLES = 1024  # keys come from code, but a caller looping over odd keys must not grow this
+
+
+def _needles(key: str) -> tuple[str, str]:
+    needles = (key + ":", "\r\n" + key + ":")
+    if len(_NEEDLES) < _MAX_NEEDLES:
+        _NEEDLES[key] = needles
+    return needles
 
 
 def _is_header(line: str) -> bool:
@@ -179,20 +196,20 @@ class Response(Message):
 
     @property
     def status(self) -> str:
-        return self.name
+        return self._name
 
     @property
     def output(self) -> tuple[str, ...]:
         """Raw output lines of `Response: Follows`, or `Output` headers of newer Asterisk."""
-        if self.name != "Follows":
+        if self._name != "Follows":
             return tuple(self.get_all("Output"))
-        lines = self.raw.split("\r\n")
+        lines = self._raw.split("\r\n")
         first_body = next((i for i, line in enumerate(lines) if not _is_header(line)), len(lines))
         return tuple(line for line in lines[first_body:] if line != END_COMMAND)
 
     @property
     def ok(self) -> bool:
-        return self.name in ("Success", "Follows", "Goodbye")
+        return self._name in ("Success", "Follows", "Goodbye")
 
     @property
     def message(self) -> str:
@@ -217,14 +234,22 @@ _KINDS: dict[str, type[Event] | type[Response] | type[Action]] = {
 }
 
 
+def _garbled(text: str) -> bool:
+    """Cheap guard for garbage: every line needs at least one colon."""
+    colons = text.count(":")
+    # "\n" is counted first: cheaper than "\r\n", and never fewer.
+    return colons <= text.count("\n") and colons <= text.count("\r\n")
+
+
 def parse_message(text: str) -> Event | Response | Action | Malformed:
     """Classify one message (without its terminating blank line) by its first header."""
     first_end = text.find("\r\n")
+    if text.startswith("Event: ") and not _garbled(text):  # nearly every message
+        return Event(text, text[7:] if first_end < 0 else text[7:first_end])
     first = text if first_end < 0 else text[:first_end]
     key, sep, value = first.partition(": ")
     kind = _KINDS.get(key) if sep else None
-    # Cheap guard for garbage: every line needs at least one colon.
-    if kind is None or text.count(":") < text.count("\r\n") + 1:
+    if kind is None or _garbled(text):
         if key == "Response" and value == "Follows":
             return Response(text, value)
         return _classify_slowly(text)
@@ -249,7 +274,22 @@ _END_COMMAND = END_COMMAND.encode()
 
 def _frames(region: str) -> list[str]:
     """Non-empty messages of a region; stray blank lines between messages are ignored."""
-    return [frame.strip("\r\n") for frame in region.split("\r\n\r\n") if frame.strip("\r\n")]
+    return [text for frame in region.split("\r\n\r\n") if (text := frame.strip("\r\n"))]
+
+
+def _parse_region(region: str, items: list[AmiItem]) -> None:
+    """`parse_message` on every frame, with its Event branch inlined (this loop is the hot path)."""
+    append = items.append
+    for frame in region.split("\r\n\r\n"):
+        text = frame.strip("\r\n")
+        if text.startswith("Event: "):
+            colons = text.count(":")
+            if colons > text.count("\n") or colons > text.count("\r\n"):  # not _garbled(text)
+                end = text.find("\r\n")
+                append(Event(text, text[7:] if end < 0 else text[7:end]))
+                continue
+        if text:
+            append(parse_message(text))
 
 
 class AmiDecoder:
@@ -282,8 +322,8 @@ class AmiDecoder:
             last = buffer.rfind(END_OF_MESSAGE)
             consumed = 0 if last < 0 else last + 4
             if consumed:
-                region = bytes(buffer[:last]).decode("utf-8", "surrogateescape")
-                items.extend(parse_message(text) for text in _frames(region))
+                region = buffer[:last].decode("utf-8", "surrogateescape")
+                _parse_region(region, items)
         del buffer[:consumed]
         if len(buffer) > MAX_BUFFER:
             items.append(Malformed(bytes(buffer[:200]).decode("utf-8", "replace"), "message over 4 MiB"))
@@ -398,6 +438,8 @@ class ResponseAssembler:
         return len(self._open)
 
     def feed(self, item: Event | Response) -> tuple[ActionResult | None, Event | None]:
+        if not self._open and type(item) is Event:
+            return None, item  # no list is open: a call event passes without a header search
         action_id = item.get("ActionID")
         if isinstance(item, Response):
             if item.starts_event_list:

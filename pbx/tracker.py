@@ -13,14 +13,16 @@ it in manager.conf `channelvars`, so every channel event carries it). Rules:
   bridge when they empty. A short ring of recent hangups keeps late events from
   bringing a dead channel back. `resync` (CoreShowChannel events after a
   reconnect) drops what Asterisk no longer has and adds what it has.
-- Hot path: unknown events cost one dict lookup; headers are read with
-  `Event.get` (a string search) instead of parsing whole messages.
+- Hot path: unknown events cost one dict lookup, VarSets of other variables one
+  string search; headers are read with `Event.get`, not by parsing the message.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sized
+from functools import partial
+from typing import NamedTuple
 
 from pbx.call_changes import (
     ORIGINATE_REASONS,
@@ -50,7 +52,7 @@ __all__ = [  # the records live in pbx.call_changes; importing them from here wo
 CALL_ID_VARIABLE = "SWITCHBOARD_CALL_ID"
 STATE_RINGING = 5
 STATE_UP = 6
-_RECENT_HANGUPS = 4096
+RECENT_HANGUPS = 4096  # how many hung-up Uniqueids are remembered
 
 
 class _Channel:
@@ -109,11 +111,26 @@ def _value_after(raw: str, marker: str) -> str | None:
 Handler = Callable[[Event], list[CallChange]]
 
 
+class _Keys(NamedTuple):
+    """Header names of one channel block (`Dest...` etc.), built once rather than per event."""
+
+    uniqueid: str
+    linkedid: str
+    own_variable: str  # `\r\n{prefix}ChanVariable: {variable}=`
+
+
 class CallTracker:
     """`apply(event)` updates the model and returns what changed; lookups read it."""
 
     def __init__(self, call_id_variable: str = CALL_ID_VARIABLE) -> None:
         self._variable = call_id_variable
+        # A VarSet of our variable has its name at the end of a line: VarSets of
+        # other variables (most of them) are skipped by one search for this.
+        self._variable_eol = call_id_variable + "\r\n"
+        self._keys = {
+            p: _Keys(p + "Uniqueid", p + "Linkedid", f"\r\n{p}ChanVariable: {call_id_variable}=")
+            for p in ("", "Dest", "LocalOne", "LocalTwo")  # the channel blocks events carry
+        }
         self._channels: dict[str, _Channel] = {}
         self._by_name: dict[str, str] = {}
         self._groups: dict[str, _Group] = {}
@@ -127,8 +144,8 @@ class CallTracker:
             "Newstate": self._on_newstate,
             "VarSet": self._on_varset,
             "NewCallerid": self._on_newcallerid,
-            "DialBegin": self._on_dialbegin,
-            "DialEnd": self._on_dialend,
+            "DialBegin": partial(self._on_dial, header="DialString", record=DialStarted),
+            "DialEnd": partial(self._on_dial, header="DialStatus", record=DialEnded),
             "LocalBridge": self._on_localbridge,
             "BridgeEnter": self._on_bridgeenter,
             "BridgeLeave": self._on_bridgeleave,
@@ -160,14 +177,11 @@ class CallTracker:
 
     def sizes(self) -> dict[str, int]:
         """How much each structure holds (tests and metrics check memory stays bounded)."""
-        return {
-            "channels": len(self._channels),
-            "names": len(self._by_name),
-            "groups": len(self._groups),
-            "call_ids": len(self._by_call_id),
-            "bridges": len(self._bridges),
-            "recent_hangups": len(self._recent),
-        }
+        held: dict[str, Sized] = {
+            "channels": self._channels, "names": self._by_name, "groups": self._groups,
+            "call_ids": self._by_call_id, "bridges": self._bridges, "recent_hangups": self._recent,
+        }  # fmt: skip
+        return {key: len(value) for key, value in held.items()}
 
     # -- applying events -----------------------------------------------------
     def apply(self, event: Event) -> list[CallChange]:
@@ -197,11 +211,12 @@ class CallTracker:
     # -- channel lifecycle ---------------------------------------------------
     def _find(self, event: Event, prefix: str, changes: list[CallChange]) -> _Channel | None:
         """The channel an event is about, created when first seen; None for dead ones."""
-        uniqueid = event.get(prefix + "Uniqueid")
+        keys = self._keys[prefix]
+        uniqueid = event.get(keys.uniqueid)
         if not uniqueid or uniqueid in self._recent:
             return None
         channel = self._channels.get(uniqueid)
-        linkedid = event.get(prefix + "Linkedid") or uniqueid
+        linkedid = event.get(keys.linkedid) or uniqueid
         if channel is None:
             return self._create(event, prefix, uniqueid, linkedid, changes)
         if channel.linkedid != linkedid:
@@ -222,7 +237,7 @@ class CallTracker:
         if group is None:
             group = self._groups[linkedid] = _Group()
         group.members.add(uniqueid)
-        own = _value_after(event.raw, f"\r\n{prefix}ChanVariable: {self._variable}=")
+        own = _value_after(event.raw, self._keys[prefix].own_variable)
         changes.append(ChannelUp(uniqueid, name, linkedid, own or group.call_id))
         if own:
             self._bind(channel, own, changes)
@@ -269,7 +284,7 @@ class CallTracker:
     def _remember_hangup(self, uniqueid: str) -> None:
         self._recent.add(uniqueid)
         self._recent_order.append(uniqueid)
-        if len(self._recent_order) > _RECENT_HANGUPS:
+        if len(self._recent_order) > RECENT_HANGUPS:
             self._recent.discard(self._recent_order.popleft())
 
     # -- call ids -------------------------------------------------------------
@@ -336,6 +351,9 @@ class CallTracker:
             changes.append(ChannelAnswered(channel.uniqueid, channel.name, channel.call_id))
 
     def _on_varset(self, event: Event) -> list[CallChange]:
+        raw = event.raw
+        if self._variable_eol not in raw and not raw.endswith(self._variable):
+            return []
         variable = event.get("Variable")
         if variable is None or variable.lstrip("_") != self._variable:
             return []
@@ -354,24 +372,14 @@ class CallTracker:
             channel.caller_id_name = event.get("CallerIDName") or ""
         return changes
 
-    def _on_dialbegin(self, event: Event) -> list[CallChange]:
+    def _on_dial(self, event: Event, header: str, record: type[DialStarted | DialEnded]) -> list[CallChange]:
         changes: list[CallChange] = []
         caller = self._find(event, "", changes)
         dest = self._find(event, "Dest", changes)
         if dest is not None:
             call_id = dest.call_id or self._call_id_of(caller)
-            dial_string = event.get("DialString") or ""
-            changes.append(DialStarted(self._uid(caller), dest.uniqueid, dest.name, dial_string, call_id))
-        return changes
-
-    def _on_dialend(self, event: Event) -> list[CallChange]:
-        changes: list[CallChange] = []
-        caller = self._find(event, "", changes)
-        dest = self._find(event, "Dest", changes)
-        if dest is not None:
-            call_id = dest.call_id or self._call_id_of(caller)
-            status = event.get("DialStatus") or ""
-            changes.append(DialEnded(self._uid(caller), dest.uniqueid, dest.name, status, call_id))
+            text = event.get(header) or ""
+            changes.append(record(self._uid(caller), dest.uniqueid, dest.name, text, call_id))
         return changes
 
     @staticmethod
@@ -435,7 +443,7 @@ class CallTracker:
             self._release(channel, cause, text, changes)
             return changes
         # Never seen (born while we were away): report it only if it is one of ours.
-        call_id = _value_after(event.raw, f"\r\nChanVariable: {self._variable}=")
+        call_id = _value_after(event.raw, self._keys[""].own_variable)
         if call_id is None:
             return []
         self._remember_hangup(uniqueid)
@@ -456,7 +464,7 @@ class CallTracker:
     def _on_originate_response(self, event: Event) -> list[CallChange]:
         changes: list[CallChange] = []
         ok = event.get("Response") == "Success"
-        call_id = event.chan_variables().get(self._variable) or None
+        call_id = (event.chan_variables() if self._variable in event.raw else {}).get(self._variable) or None
         uniqueid = event.get("Uniqueid")
         channel = self._channels.get(uniqueid) if uniqueid else None
         if channel is not None and call_id and not channel.own_call_id:

@@ -4,7 +4,7 @@ Owns argument parsing, exit codes and what a person sees when something is
 wrong: one clear message on stderr (secrets masked), never a traceback for a
 mistake in settings, files or credentials. Tracebacks are kept for bugs.
 
-The engine itself lives in switchboard/engine.py and is imported only when
+The entry points live in switchboard/entry.py and are imported only when
 `run` or `demo` needs it. Its contract:
     run_engine(settings) and run_demo(settings, duration_s), plain or async;
     an int result is the exit code. On SIGINT/SIGTERM the coroutine is
@@ -29,7 +29,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from pbx.errors import AmiConnectionError, AmiLoginError, ConfigError, StoreUnavailableError, SwitchboardError
-from switchboard import __version__
+from switchboard import __version__, cli_dialer
 from switchboard.api.tokens import ROLES, hash_token, new_token
 from switchboard.config_check import default_registry
 from switchboard.logs import SecretFilter, configure_logging
@@ -43,7 +43,7 @@ EXIT_AMI_LOGIN = 3  # Asterisk refused the AMI login: fix the credentials, retry
 EXIT_STORE = 4  # Redis unreachable (or redis-server missing for the demo)
 EXIT_AMI_UNREACHABLE = 5  # no TCP connection to Asterisk's AMI port
 EXIT_INTERRUPTED = 130
-ENGINE_MODULE = "switchboard.engine"
+ENGINE_MODULE = "switchboard.entry"
 log = logging.getLogger("switchboard")
 Subcommands = argparse._SubParsersAction  # the type of `parser.add_subparsers()`
 
@@ -87,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_check_config(commands)
     commands.add_parser("version", help="print the version").set_defaults(func=cmd_version)
     _add_new_token(commands)
+    cli_dialer.register(commands)
     return parser
 
 

@@ -36,11 +36,17 @@ HOOKS: dict[str, str] = {
     "routing": "routing.rules:Rules",
     "campaigns": "dialer.campaigns:Campaigns",
     "tasks": "dialer.tasks:TaskRules",
+    "dispositions": "dialer.automation:DispositionRules",
 }
+# kind -> the word in a file name that hints at it
+RULE_KINDS = (
+    ("routing", "routing"), ("campaigns", "campaign"), ("tasks", "task"), ("dispositions", "disposition"),
+)
 CONTENT_KEYS: dict[str, tuple[str, ...]] = {
     "routing": ("queues", "tiers"),
     "campaigns": ("campaigns",),
     "tasks": ("tasks", "deadlines"),
+    "dispositions": ("dispositions",),
 }
 
 
@@ -115,7 +121,7 @@ def default_registry() -> CheckerRegistry:
     registry = CheckerRegistry()
     registry.register_checker("api-tokens", _looks_like_tokens, check_tokens, name_hints=("token",))
     registry.register_checker("settings", _looks_like_settings, check_settings, name_hints=("settings",))
-    for kind, hint in (("routing", "routing"), ("campaigns", "campaign"), ("tasks", "task")):
+    for kind, hint in RULE_KINDS:
         check, note = hooked_check(kind)
         detect = _has_top_key(*CONTENT_KEYS[kind])
         registry.register_checker(kind, detect, check, name_hints=(hint,), note=note)

@@ -13,6 +13,8 @@ connect_redis owns the client and closes it (`await client.aclose()`).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import AuthenticationError, RedisError, ResponseError
@@ -61,3 +63,32 @@ def _cause(exc: BaseException, timeout: float) -> str:
     if isinstance(exc, TimeoutError):
         return f"no answer within {timeout:g} s"
     return str(exc) or type(exc).__name__
+
+
+SAFE_POLICIES = ("noeviction",)
+
+
+async def check_no_eviction(client: aioredis.Redis) -> str | None:
+    """Refuse a Redis that may evict keys: an evicted blacklist would silently stop blocking.
+
+    Returns a warning when the server hides its configuration (managed Redis);
+    raises StoreUnavailableError when it is set to evict under a memory limit.
+    """
+    try:
+        raw: Mapping[Any, Any] = await client.config_get("maxmemory*")
+    except RedisError as exc:
+        return f"cannot read maxmemory-policy ({exc}); make sure it is noeviction"
+    config = {_text(key): _text(value) for key, value in raw.items()}
+    policy = config.get("maxmemory-policy", "noeviction")
+    limit = int(config.get("maxmemory", "0") or 0)
+    if limit > 0 and policy not in SAFE_POLICIES:
+        raise StoreUnavailableError(
+            f"Redis evicts keys under memory pressure (maxmemory-policy {policy}, maxmemory {limit}); "
+            "an evicted blacklist would stop blocking numbers: set maxmemory-policy noeviction",
+            policy=policy, maxmemory=limit,
+        )  # fmt: skip
+    return None
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -112,6 +112,7 @@ class RulesSection(_Section):
 
     routing: Path | None = None
     campaigns: Path | None = None
+    dispositions: Path | None = None
     tasks: Path | None = None
 
 

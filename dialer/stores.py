@@ -1,0 +1,82 @@
+"""The dialer's stores, built once per engine over one Redis client and shared by the dialing loop,
+the HTTP API and the CLI: the blacklist (internal list, packed lists, gate), leads, Robinson-list
+requests and dispositions with their automation.
+
+Why one bundle: the internal list, the lead store and the Robinson store must use the same keys
+and the same client, and the gate's metrics can be registered only once per registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from prometheus_client import CollectorRegistry
+from redis.asyncio import Redis
+
+from dialer.automation import DEFAULT_RULES, DispositionRules
+from dialer.blacklist import InternalList, PackedStore
+from dialer.dispositions import DispositionService
+from dialer.gate import Gate, GateMetrics
+from dialer.keys import DialerKeys
+from dialer.leads import LeadStore
+from dialer.robinson import RobinsonStore
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class DialerStores:
+    redis: Redis
+    keys: DialerKeys
+    default_region: str
+    internal: InternalList
+    packed: PackedStore
+    gate: Gate
+    leads: LeadStore
+    robinson: RobinsonStore
+    dispositions: DispositionService
+    clock: Callable[[], datetime] = utc_now
+
+    @classmethod
+    def build(
+        cls,
+        redis: Redis,
+        *,
+        default_region: str,
+        registry: CollectorRegistry | None = None,
+        gate: Gate | None = None,
+        keys: DialerKeys | None = None,
+        rules: DispositionRules = DEFAULT_RULES,
+        clock: Callable[[], datetime] = utc_now,
+        audit_maxlen: int | None = None,
+    ) -> DialerStores:
+        """Everything over `redis` (decode_responses=False). Give the engine's `gate`, or a `registry`
+        to build one on (its metrics register there)."""
+        keys = keys or DialerKeys()
+        if gate is None:
+            metrics = GateMetrics(registry if registry is not None else CollectorRegistry())
+            gate = Gate(redis, metrics, default_region=default_region, keys=keys, audit_maxlen=audit_maxlen)
+        internal = InternalList(redis, keys, audit_maxlen=audit_maxlen)
+        leads = LeadStore(
+            redis, default_region=default_region, keys=keys, internal=internal, audit_maxlen=audit_maxlen
+        )
+        robinson = RobinsonStore(
+            redis, default_region=default_region, keys=keys, internal=internal, audit_maxlen=audit_maxlen
+        )
+        dispositions = DispositionService(
+            redis,
+            leads=leads,
+            robinson=robinson,
+            internal=internal,
+            keys=keys,
+            rules=rules,
+            audit_maxlen=audit_maxlen,
+        )
+        packed = PackedStore(redis, keys, audit_maxlen=audit_maxlen)
+        return cls(
+            redis, keys, default_region.upper(), internal, packed, gate, leads, robinson, dispositions, clock
+        )

@@ -1,0 +1,285 @@
+"""What the ACD does when Asterisk reports something about a call: the Asterisk contract, shell side.
+
+- `SwitchboardInbound` UserEvent: classify the caller (E.164 number, dialled
+  number, IVR choice, the CRM record in Redis), open a case, store the waiting
+  call, route it.
+- OriginateResponse of an agent leg: success notes the answered leg; failure
+  (no answer, busy, rejected...) is a missed ring and the next agent is tried.
+  The caller hears music all along: its channel is never touched.
+- `SwitchboardAgentAnswered` UserEvent: Bridge the caller with the agent's leg;
+  only then is the agent busy and the case handed over (event on the stream).
+  A leg answering for a call that is gone is hung up.
+- Hangups: the caller while waiting or while an agent is rung is abandoned (the
+  ringing leg is hung up, the agent released without a miss); either side of a
+  connected call ends it and the agent goes into wrap-up.
+- After a (re)connect, `resync` closes calls whose caller channel is gone and
+  releases agents whose ringing leg vanished, then routes every waiting call.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from pbx.call_changes import ChannelHungUp, DialStarted, OriginateResult, UserEventSeen
+from pbx.errors import StoreUnavailableError
+from pbx.tracker import CallTracker
+from routing.acd.calls import ActiveCall, CallFacts, CallState, is_leg_of, leg_base
+from routing.acd.context import Ctx
+from routing.acd.dispatcher import Dispatcher
+from routing.acd.store import Change
+from routing.acd.timers import Timer, TimerKind
+from routing.agent_events import Answer, Hangup, Ring, WrapUpDone
+from routing.agents import ON_CALL, AgentState
+from routing.classify import admit, classify
+from routing.numbers import try_normalize
+
+log = logging.getLogger("switchboard.acd")
+
+
+class CallFlow:
+    def __init__(self, ctx: Ctx, dispatcher: Dispatcher) -> None:
+        self.ctx = ctx
+        self.d = dispatcher
+        self.tracker: CallTracker | None = None
+        self._dialled: dict[str, str] | None = None
+
+    # -- arrival -----------------------------------------------------------------------------
+    async def inbound(self, change: UserEventSeen) -> None:
+        h, ctx = change.headers, self.ctx
+        call_id = h.get("CallID") or change.call_id or change.uniqueid
+        if not call_id or call_id in ctx.state.calls:
+            return
+        caller, dialled, ivr = h.get("CallerIDNum", ""), h.get("Dialled", ""), h.get("IvrChoice", "")
+        rules = ctx.state.rules
+        queue = self.queue_for(h.get("Queue", ""), dialled)
+        number = try_normalize(caller or None, rules.default_region)
+        crm = await self._crm(number)
+        found = classify(
+            caller or None, queue, rules, dialled=dialled or None, ivr_choice=ivr or None, crm_record=crm
+        )
+        now = ctx.clock()
+        facts = CallFacts(
+            case_id=await self._case_id(call_id, now),
+            uniqueid=change.uniqueid or call_id,
+            channel=h.get("Channel", ""),
+            caller=caller,
+            number=number,
+            dialled=dialled,
+            ivr=ivr,
+            matched=found.matched,
+            crm=crm or {},
+            owner=ctx.instance_id,
+        )
+        await self.d.commit(Change(calls=[ActiveCall(admit(call_id, found, now), facts)]))
+        ctx.metrics.call_offered(queue, found.tier)
+        extra = {"call_id": call_id, "case_id": facts.case_id, "queue": queue, "tier": found.tier}
+        log.info("call %s: %s in %s (%s)", call_id, found.tier, queue, found.matched, extra=extra)
+        await self.d.route(call_id)
+
+    def queue_for(self, named: str, dialled: str) -> str:
+        """The `Queue` header if it names a queue, else the dialled number's queue, else the default."""
+        queues = self.ctx.state.rules.index.queues
+        if named in queues:
+            return named
+        if named:
+            log.warning("inbound call names queue %r, which is not in the routing rules", named)
+        options, region = self.ctx.options, self.ctx.state.rules.default_region
+        if self._dialled is None:
+            self._dialled = {try_normalize(n, region) or n: q for n, q in options.queues_by_dialled.items()}
+        by_number = self._dialled.get(try_normalize(dialled or None, region) or dialled)
+        if by_number is not None and by_number in queues:
+            return by_number
+        if options.default_queue is not None and options.default_queue in queues:
+            return options.default_queue
+        return self.ctx.state.rules.queues[0].name
+
+    def forget_queue_map(self) -> None:
+        """The rules changed: normalise the dialled numbers again (the default region may differ)."""
+        self._dialled = None
+
+    async def _crm(self, number: str | None) -> Mapping[str, str] | None:
+        if number is None:
+            return None
+        try:
+            return await self.ctx.store.crm_record(number)
+        except StoreUnavailableError as exc:
+            log.error("CRM record unavailable, classifying without it: %s", exc.message)
+            return None
+
+    async def _case_id(self, call_id: str, now: float) -> str:
+        try:
+            return await self.ctx.store.next_case_id(now)
+        except StoreUnavailableError:
+            return f"call-{call_id}"  # still unique; Redis is down and the dispatcher says so
+
+    # -- the agent's leg -----------------------------------------------------------------
+    async def originate_result(self, change: OriginateResult) -> None:
+        active = self.ctx.state.call_for_action(change.action_id)
+        if active is None or active.state is not CallState.OFFERED:
+            return
+        if change.ok:
+            await self.d.commit(Change(calls=[active.with_facts(agent_channel=change.channel)]))
+            return
+        agent_id = active.facts.agent_id
+        extra = {"call_id": active.id, "agent_id": agent_id, "reason": change.reason_text}
+        log.info(
+            "call %s: agent %s did not answer (%s)", active.id, agent_id, change.reason_text, extra=extra
+        )
+        await self.d.no_answer(active.id, agent_id)
+
+    async def dial_started(self, change: DialStarted) -> None:
+        """The agent's phone rings (for the live view: reserved -> ringing)."""
+        active = self.ctx.state.calls.get(change.call_id) if change.call_id else None
+        if active is None or active.state is not CallState.OFFERED:
+            return
+        agent_id = active.facts.agent_id
+        spec = self.ctx.state.profiles.get(agent_id)
+        status = self.ctx.state.status(agent_id)
+        if spec and is_leg_of(change.dest_channel, spec.interface) and status.state is AgentState.RESERVED:
+            await self.d.agent_event(agent_id, Ring(self.ctx.clock(), active.id))
+
+    async def agent_answered(self, change: UserEventSeen) -> None:
+        h, ctx = change.headers, self.ctx
+        call_id, agent_id, channel = h.get("CallID", ""), h.get("AgentID", ""), h.get("Channel", "")
+        active = ctx.state.calls.get(call_id)
+        if active is None or active.state is not CallState.OFFERED or active.facts.agent_id != agent_id:
+            log.info(
+                "agent %s answered call %s, which no longer waits for them; hanging up", agent_id, call_id
+            )
+            if channel:
+                await ctx.executor.hangup(channel)
+            return
+        if not await ctx.executor.bridge(active.facts.channel, channel):
+            await ctx.executor.hangup(channel)  # the caller is gone: its hangup closes the call
+            return
+        now = ctx.clock()
+        connected = active.with_facts(state=CallState.CONNECTED, agent_channel=channel, answered_at=now)
+        await self.d.agent_event(agent_id, Answer(now, call_id), Change(calls=[connected]))
+        waited = now - active.call.since
+        plan = ctx.state.plan(active.call.queue)
+        target = plan.spec.service_level.within_seconds if plan else 0.0
+        ctx.metrics.call_answered(active.call.queue, active.call.tier, waited=waited, at=now, target_s=target)
+        await ctx.events.publish("handover", agent_id, handover(connected, waited))
+
+    # -- hangups ---------------------------------------------------------------------------
+    async def channel_gone(self, change: ChannelHungUp) -> None:
+        active = self.ctx.state.calls.get(change.call_id) if change.call_id else None
+        if active is None:
+            return
+        if change.uniqueid == active.facts.uniqueid:
+            await self.caller_left(active)
+            return
+        leg = active.facts.agent_channel
+        if not leg or leg_base(change.channel) != leg_base(leg):
+            return
+        if active.state is CallState.CONNECTED:
+            await self.call_ended(active, "agent")
+        elif active.state is CallState.OFFERED:  # answered, then gone before the bridge
+            await self.d.no_answer(active.id, active.facts.agent_id)
+
+    async def caller_left(self, active: ActiveCall) -> None:
+        if active.state is CallState.CONNECTED:
+            await self.call_ended(active, "caller")
+            return
+        ctx, call, now = self.ctx, active.call, self.ctx.clock()
+        change = Change(ended=[active])
+        if active.state is CallState.OFFERED:
+            await self.hangup_legs(active)
+            await self.d.agent_event(active.facts.agent_id, Hangup(now, call.id), change)
+        else:
+            await self.d.commit(change)
+        waited = now - call.since
+        plan = ctx.state.plan(call.queue)
+        target = plan.spec.service_level.within_seconds if plan else 0.0
+        ctx.metrics.call_abandoned(call.queue, call.tier, waited=waited, at=now, target_s=target)
+        extra = {"call_id": call.id, "queue": call.queue, "waited": round(waited, 3)}
+        log.info("call %s: caller hung up after %.1f s (abandoned)", call.id, waited, extra=extra)
+        data = {**_case(active), "waited": round(waited, 3), "ringing": active.facts.agent_id}
+        await ctx.events.publish("abandoned", active.facts.agent_id, data)
+
+    async def call_ended(self, active: ActiveCall, by: str) -> None:
+        ctx, now = self.ctx, self.ctx.clock()
+        plan = ctx.state.plan(active.call.queue)
+        wrap_up = plan.spec.wrap_up_seconds if plan else 0.0
+        agent_id = active.facts.agent_id
+        await self.d.agent_event(agent_id, Hangup(now, active.id, wrap_up), Change(ended=[active]))
+        talk = now - (active.facts.answered_at or now)
+        extra = {"call_id": active.id, "agent_id": agent_id, "talk": round(talk, 3)}
+        log.info("call %s: ended by the %s after %.1f s", active.id, by, talk, extra=extra)
+        await ctx.events.publish("ended", agent_id, {**_case(active), "talk": round(talk, 3), "ended_by": by})
+
+    def legs(self, active: ActiveCall) -> list[str]:
+        """The agent legs Asterisk has for this call now (one name per leg)."""
+        if self.tracker is None:
+            return [active.facts.agent_channel] if active.facts.agent_channel else []
+        names: dict[str, str] = {}
+        for channel in self.tracker.channels_for_call(active.id):
+            if channel.uniqueid != active.facts.uniqueid:
+                names.setdefault(leg_base(channel.channel), channel.channel)
+        return sorted(names.values())
+
+    async def hangup_legs(self, active: ActiveCall) -> None:
+        for channel in self.legs(active):
+            await self.ctx.executor.hangup(channel)
+
+    # -- timers and resync -------------------------------------------------------------------
+    async def timer_fired(self, timer: Timer) -> None:
+        if timer.kind is TimerKind.RECHECK:
+            await self.d.route(timer.subject)
+            return
+        status = self.ctx.state.status(timer.subject)
+        if timer.kind is TimerKind.WRAP and status.state is AgentState.WRAP_UP:
+            await self.d.agent_event(timer.subject, WrapUpDone(self.ctx.clock()))
+        elif timer.kind is TimerKind.RING and status.call_id == timer.call_id:
+            active = self.ctx.state.calls.get(timer.call_id)
+            log.warning("agent %s: no OriginateResponse for call %s in time", timer.subject, timer.call_id)
+            if active is not None:
+                await self.hangup_legs(active)
+            await self.d.no_answer(timer.call_id, timer.subject)
+
+    async def resync(self, tracker: CallTracker) -> None:
+        """Make the calls and agents match the channels Asterisk has after a (re)connect."""
+        self.tracker = tracker
+        for active in list(self.ctx.state.calls.values()):
+            if tracker.channel(active.facts.uniqueid) is None:
+                await self.caller_left(active)
+            elif active.state is CallState.OFFERED and not self.legs(active):
+                log.warning(
+                    "call %s: the leg ringing agent %s is gone; releasing", active.id, active.facts.agent_id
+                )
+                await self.d.release(active)
+            elif active.state is CallState.CONNECTED and not self.legs(active):
+                await self.call_ended(active, "agent")
+        now = self.ctx.clock()
+        for agent_id, status in list(self.ctx.state.statuses.items()):
+            if status.state in ON_CALL and status.call_id not in self.ctx.state.calls:
+                log.warning("agent %s: holds call %s, which is gone; releasing", agent_id, status.call_id)
+                await self.d.agent_event(agent_id, Hangup(now, status.call_id))
+        await self.d.dispatch_all()
+
+
+def _case(active: ActiveCall) -> dict[str, object]:
+    call, facts = active.call, active.facts
+    return {
+        "call_id": call.id,
+        "case_id": facts.case_id,
+        "queue": call.queue,
+        "tier": call.tier,
+        "caller": facts.number or facts.caller,
+        "dialled": facts.dialled,
+        "ivr": facts.ivr,
+    }
+
+
+def handover(active: ActiveCall, waited: float) -> dict[str, object]:
+    """What travels to the agent with the call (seed 004: the customer never repeats it)."""
+    facts = active.facts
+    return {
+        **_case(active),
+        "agent_id": facts.agent_id,
+        "waited": round(waited, 3),
+        "summary": facts.summary,
+        "matched": facts.matched,
+        "customer": dict(facts.crm),
+    }

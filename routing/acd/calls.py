@@ -1,0 +1,93 @@
+"""What the ACD shell knows about one inbound call beyond the routing core's WaitingCall.
+
+Owned here: the call's facts (caller, dialled number, IVR choice, case id, CRM
+record, which channel holds the caller) and where it is in its life
+(waiting -> offered to an agent -> connected), stored as the `facts` of
+routing.records' call record. A waiting call is in the routing snapshot; an
+offered or connected one is not (nobody else may be offered it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+from routing.queue import WaitingCall
+
+
+class CallState(StrEnum):
+    WAITING = "waiting"
+    OFFERED = "offered"  # an agent is being rung; the caller still hears music
+    CONNECTED = "connected"  # bridged to the agent
+
+
+@dataclass(frozen=True, slots=True)
+class CallFacts:
+    case_id: str
+    uniqueid: str  # the caller's channel (SWITCHBOARD_CALL_ID is set from it)
+    channel: str
+    caller: str = ""  # CallerIDNum as received
+    number: str | None = None  # E.164, None when withheld or not a number
+    dialled: str = ""
+    ivr: str = ""
+    matched: str = ""  # the rule path that gave the tier
+    crm: Mapping[str, str] = field(default_factory=dict)
+    state: CallState = CallState.WAITING
+    agent_id: str = ""
+    action_id: str = ""  # of the Originate ringing agent_id
+    agent_channel: str = ""  # the agent's leg once it answered
+    answered_at: float | None = None
+    summary: str = ""  # the case summary the first agent wrote
+    owner: str = ""  # engine instance that admitted the call
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["state"] = str(self.state)
+        data["crm"] = dict(self.crm)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CallFacts:
+        """Raises KeyError / ValueError / TypeError on a malformed record."""
+        known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
+        known["state"] = CallState(known.get("state", CallState.WAITING))
+        known["crm"] = {str(k): str(v) for k, v in dict(known.get("crm") or {}).items()}
+        answered = known.get("answered_at")
+        known["answered_at"] = None if answered is None else float(answered)
+        return cls(**known)
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveCall:
+    call: WaitingCall
+    facts: CallFacts
+
+    @property
+    def id(self) -> str:
+        return self.call.id
+
+    @property
+    def state(self) -> CallState:
+        return self.facts.state
+
+    def with_facts(self, **changes: Any) -> ActiveCall:
+        return replace(self, facts=replace(self.facts, **changes))
+
+    def waiting_again(self, call: WaitingCall) -> ActiveCall:
+        """Back in the queue (no agent any more), as `call` (e.g. with an agent declined)."""
+        facts = replace(self.facts, state=CallState.WAITING, agent_id="", action_id="", agent_channel="")
+        return ActiveCall(call, facts)
+
+
+def leg_base(channel: str) -> str:
+    """A Local channel's two halves (`...;1`, `...;2`) are one leg; other channels are themselves."""
+    if channel.startswith("Local/") and channel[-2:] in (";1", ";2"):
+        return channel[:-2]
+    return channel
+
+
+def is_leg_of(channel: str, interface: str) -> bool:
+    """`PJSIP/1001-0000000b` is a leg of `PJSIP/1001`, `Local/1001@agents-03;1` of `Local/1001@agents`."""
+    return channel.startswith(interface + "-")

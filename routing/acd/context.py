@@ -1,0 +1,57 @@
+"""What the ACD shell's parts share: options, and one context object with the collaborators.
+
+AcdOptions are deployment choices, not rules a supervisor edits (those are
+routing.yaml): dialplan context names, which queue a dialled number enters,
+timer granularity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from routing.acd.events import AcdEvents
+from routing.acd.executor import Executor
+from routing.acd.metrics import AcdMetrics
+from routing.acd.state import AcdState
+from routing.acd.store import AcdStore
+from routing.acd.timers import Timers
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class AcdOptions:
+    agent_context: str = "switchboard-agent"
+    """Where agent legs are originated (extensions_switchboard.conf)."""
+    exit_context: str = "switchboard-exit"
+    """Where a caller is redirected to leave the ACD; the extension is the rule's `exit_to`."""
+    default_exit: str = "voicemail"
+    """Extension in exit_context when a call must leave and no rule names one (its queue was removed)."""
+    queues_by_dialled: Mapping[str, str] = field(default_factory=dict)
+    """Dialled number (any format) -> queue, for UserEvents without a `Queue` header."""
+    default_queue: str | None = None
+    """Queue for calls no header or dialled number assigns; None: the first queue in routing.yaml."""
+    ring_grace_s: float = 5.0
+    """Asterisk ends an unanswered ring (Originate Timeout); the engine's own timer is a safety net
+    this much later, for an OriginateResponse that never came."""
+    sweep_s: float = 2.0
+    """How often every waiting call is routed again while an agent is ready (a safety net)."""
+    gauges_s: float = 5.0
+    """How often occupancy, service level and the per-state gauges are refreshed."""
+    action_timeout_s: float | None = None
+    """Per AMI action; None: the AMI client's default."""
+    max_overflow_hops: int = 5
+
+
+@dataclass
+class Ctx:
+    state: AcdState
+    store: AcdStore
+    events: AcdEvents
+    executor: Executor
+    timers: Timers
+    metrics: AcdMetrics
+    clock: Clock
+    options: AcdOptions
+    instance_id: str

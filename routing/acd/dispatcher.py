@@ -1,0 +1,298 @@
+"""Routing in the shell: the pure core's decisions and agent effects, carried out.
+
+Owned here: `route` (decide for one waiting call and act), `dispatch_all` (every
+waiting call at once, in serving order, after a restart, reconnect or rules
+change), `seek` (an agent became ready: pick_call), the offer itself, overflow
+and exits, and the agent lifecycle (`agent_event`: routing.agents.apply, then
+persist, then perform the effects).
+Rules it keeps:
+- Persist, then act: the agent is reserved in Redis (compare-and-set) before its
+  Originate goes out, so a crash in between leaves a reservation the next
+  resync releases, never a second Originate.
+- Memory mirrors Redis. If Redis fails, calls are still served from memory and
+  the whole state is written again once Redis answers (`dirty`).
+- Nothing is sent while AMI is down: waiting calls stay waiting and the resync
+  after the reconnect dispatches them.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pbx.errors import (
+    AmiActionError,
+    AmiEncodeError,
+    AmiError,
+    AmiTimeoutError,
+    NotFoundError,
+    StoreUnavailableError,
+)
+from routing.acd.calls import ActiveCall, CallState
+from routing.acd.context import Ctx
+from routing.acd.store import Change
+from routing.acd.timers import Timer, TimerKind
+from routing.agent_events import (
+    AgentState,
+    CancelRingTimer,
+    Effect,
+    Hangup,
+    NoAnswer,
+    Offer,
+    RequeueCall,
+    SeekCall,
+    Stale,
+    StartRingTimer,
+    StartWrapUp,
+    StateChanged,
+)
+from routing.agent_events import Event as AgentEvent
+from routing.agents import AgentStatus, AgentTransitionError, apply
+from routing.classify import classify, transfer
+from routing.dispatch import dispatch
+from routing.selection import Decision, Outcome, decide, pick_call
+
+log = logging.getLogger("switchboard.acd")
+
+DEFAULT_PAUSE_AFTER = 3
+
+
+class Dispatcher:
+    def __init__(self, ctx: Ctx) -> None:
+        self.ctx = ctx
+        self.dirty = False
+
+    # -- persistence ------------------------------------------------------------------------
+    async def commit(self, change: Change) -> None:
+        """Write `change` to Redis and mirror it in memory (memory alone if Redis fails)."""
+        try:
+            await self.ctx.store.commit(change)
+        except StoreUnavailableError as exc:
+            self._store_failed(exc)
+        self.mirror(change)
+
+    def mirror(self, change: Change) -> None:
+        state, now = self.ctx.state, self.ctx.clock()
+        for status in change.statuses:
+            state.set_status(status, now)
+        for active in change.calls:
+            state.put_call(active)
+        for active in change.ended:
+            state.drop_call(active.id)
+        for key in change.cancelled_timers:
+            self.ctx.timers.cancel_key(key)
+        for timer in change.timers:
+            self.ctx.timers.set(timer)
+
+    def _store_failed(self, exc: StoreUnavailableError) -> None:
+        if not self.dirty:
+            log.error("Redis failed; serving calls from memory until it is back: %s", exc.message)
+        self.dirty = True
+
+    # -- agents -----------------------------------------------------------------------------
+    async def agent_event(
+        self, agent_id: str, event: AgentEvent, change: Change | None = None
+    ) -> AgentStatus:
+        """Apply `event` to the agent (AgentTransitionError if not allowed), persist with `change`,
+        then perform the effects."""
+        old = self.ctx.state.status(agent_id)
+        new, effects = apply(old, event)
+        change = change if change is not None else Change()
+        if new != old:
+            change.statuses.append(new)
+        self._timer_effects(effects, change)
+        await self.commit(change)
+        self._log_effects(effects)
+        for effect in effects:
+            if isinstance(effect, RequeueCall):
+                await self.requeue(effect.call_id, effect.declined_by)
+            elif isinstance(effect, SeekCall):
+                await self.seek(effect.agent_id)
+        return new
+
+    def _timer_effects(self, effects: tuple[Effect, ...], change: Change) -> None:
+        now, grace = self.ctx.clock(), self.ctx.options.ring_grace_s
+        for effect in effects:
+            if isinstance(effect, StartRingTimer):
+                at = now + effect.seconds + grace
+                change.timers.append(Timer(TimerKind.RING, effect.agent_id, at, effect.call_id))
+            elif isinstance(effect, CancelRingTimer):
+                change.cancelled_timers.append(f"{TimerKind.RING}:{effect.agent_id}")
+            elif isinstance(effect, StartWrapUp):
+                change.timers.append(Timer(TimerKind.WRAP, effect.agent_id, now + effect.seconds))
+
+    def _log_effects(self, effects: tuple[Effect, ...]) -> None:
+        for effect in effects:
+            if isinstance(effect, StateChanged):
+                self.ctx.metrics.agents.labels(state=str(effect.old)).dec()
+                self.ctx.metrics.agents.labels(state=str(effect.new)).inc()
+                extra = {"agent_id": effect.agent_id, "state": str(effect.new), "reason": effect.reason}
+                log.info("agent %s: %s -> %s", effect.agent_id, effect.old, effect.new, extra=extra)
+            elif isinstance(effect, Stale):
+                log.debug("agent %s: stale %s (%s)", effect.agent_id, effect.event, effect.reason)
+
+    async def no_answer(self, call_id: str, agent_id: str) -> None:
+        """The agent did not take the call: a missed ring; the call goes to the next choice."""
+        status = self.ctx.state.status(agent_id)
+        if status.call_id != call_id or status.state not in (AgentState.RESERVED, AgentState.RINGING):
+            return
+        active = self.ctx.state.calls.get(call_id)
+        plan = self.ctx.state.plan(active.call.queue) if active else None
+        pause_after = plan.spec.missed_rings_before_pause if plan else DEFAULT_PAUSE_AFTER
+        await self.agent_event(agent_id, NoAnswer(self.ctx.clock(), call_id, pause_after))
+
+    async def release(self, active: ActiveCall) -> None:
+        """Ringing ended without the agent's fault (leg lost, never sent): no miss; route the call again."""
+        agent_id = active.facts.agent_id
+        back = active.waiting_again(active.call)
+        await self.agent_event(agent_id, Hangup(self.ctx.clock(), active.id), Change(calls=[back]))
+        await self.route(active.id)
+
+    async def requeue(self, call_id: str, agent_id: str) -> None:
+        active = self.ctx.state.calls.get(call_id)
+        if active is None or active.state is not CallState.OFFERED or active.facts.agent_id != agent_id:
+            return
+        await self.commit(Change(calls=[active.waiting_again(active.call.declined(agent_id))]))
+        await self.route(call_id)
+
+    async def seek(self, agent_id: str) -> None:
+        """The agent is ready: offer them the most urgent waiting call they fit."""
+        if not self.ctx.executor.ready:
+            return
+        state = self.ctx.state
+        pick = pick_call(agent_id, state.snapshot, state.rules, self.ctx.clock())
+        active = state.calls.get(pick.call_id) if pick.call_id else None
+        if active is not None:
+            await self.offer(active, agent_id, pick.reason)
+
+    # -- calls ------------------------------------------------------------------------------
+    async def route(self, call_id: str, hops: int = 0) -> None:
+        state = self.ctx.state
+        active = state.calls.get(call_id)
+        if active is None or active.state is not CallState.WAITING or not self.ctx.executor.ready:
+            return
+        await self.perform(active, decide(active.call, state.snapshot, state.rules, self.ctx.clock()), hops)
+
+    async def dispatch_all(self) -> None:
+        """Route every waiting call, most urgent first, without offering one agent twice."""
+        if not self.ctx.executor.ready:
+            return
+        state = self.ctx.state
+        decisions, _ = dispatch(state.snapshot, state.rules, self.ctx.clock())
+        for decision in decisions:
+            active = state.calls.get(decision.call_id)
+            if active is None or active.state is not CallState.WAITING:
+                continue
+            agent = decision.agent_id
+            if agent is not None and state.status(agent).state is not AgentState.READY:
+                await self.route(decision.call_id)  # the pass is out of date for this call
+                continue
+            await self.perform(active, decision)
+
+    async def perform(self, active: ActiveCall, decision: Decision, hops: int = 0) -> None:
+        self.ctx.timers.cancel(TimerKind.RECHECK, active.id)
+        if decision.outcome is Outcome.OFFER and decision.agent_id is not None:
+            await self.offer(active, decision.agent_id, decision.reason)
+        elif decision.outcome is Outcome.WAIT:
+            if decision.recheck_at is not None:
+                self.ctx.timers.set(Timer(TimerKind.RECHECK, active.id, decision.recheck_at))
+        elif decision.outcome is Outcome.OVERFLOW:
+            await self.overflow(active, decision.target or "", hops, decision.reason)
+        else:
+            await self.leave(active, decision.target, decision.reason)
+
+    async def offer(self, active: ActiveCall, agent_id: str, reason: str) -> bool:
+        """Reserve the agent (compare-and-set in Redis), then ring them."""
+        ctx, now = self.ctx, self.ctx.clock()
+        spec, plan = ctx.state.profiles.get(agent_id), ctx.state.plan(active.call.queue)
+        if spec is None or plan is None:
+            return False
+        ring_s = plan.spec.ring_timeout_seconds
+        try:
+            status, effects = apply(ctx.state.status(agent_id), Offer(now, active.id, ring_s))
+        except AgentTransitionError as exc:
+            log.warning("call %s: %s", active.id, exc.message, extra=exc.details)
+            return False
+        action_id = ctx.executor.new_action_id()
+        offered = active.with_facts(state=CallState.OFFERED, agent_id=agent_id, action_id=action_id)
+        timer = Timer(TimerKind.RING, agent_id, now + ring_s + ctx.options.ring_grace_s, active.id)
+        if not await self._reserve(status, offered, timer):
+            await self._lost_race(agent_id, active)
+            return False
+        self.mirror(Change(statuses=[status], calls=[offered], timers=[timer]))
+        self._log_effects(effects)
+        extra = {"call_id": active.id, "agent_id": agent_id, "case_id": active.facts.case_id}
+        log.info("call %s: ringing agent %s (%s)", active.id, agent_id, reason, extra=extra)
+        try:
+            await ctx.executor.ring(spec.interface, offered, agent_id, ring_s, action_id)
+        except AmiError as exc:
+            await self._ring_failed(offered, exc)
+        return True
+
+    async def _reserve(self, status: AgentStatus, offered: ActiveCall, timer: Timer) -> bool:
+        if self.dirty:
+            return True  # Redis is behind memory; it gets the whole state once it is back
+        try:
+            return await self.ctx.store.reserve(status, offered, timer)
+        except StoreUnavailableError as exc:
+            self._store_failed(exc)
+            return True
+
+    async def _lost_race(self, agent_id: str, active: ActiveCall) -> None:
+        """Redis says the agent is no longer ready or the call no longer waiting: believe Redis."""
+        log.warning("call %s: agent %s was taken meanwhile (another engine?)", active.id, agent_id)
+        try:
+            fresh = await self.ctx.store.agent_status(agent_id)
+        except StoreUnavailableError as exc:
+            self._store_failed(exc)
+            return
+        if fresh is not None:
+            self.ctx.state.set_status(fresh, self.ctx.clock())
+        self.ctx.timers.set(Timer(TimerKind.RECHECK, active.id, self.ctx.clock() + 1.0))
+
+    async def _ring_failed(self, offered: ActiveCall, exc: AmiError) -> None:
+        agent_id = offered.facts.agent_id
+        extra = {"call_id": offered.id, "agent_id": agent_id, "error": exc.error_id}
+        if isinstance(exc, AmiActionError | AmiEncodeError):
+            log.warning(
+                "call %s: could not ring agent %s: %s", offered.id, agent_id, exc.message, extra=extra
+            )
+            await self.no_answer(offered.id, agent_id)
+        elif isinstance(exc, AmiTimeoutError) and not exc.details.get("sent", True):
+            await self.release(offered)
+        else:  # maybe sent: the ring timer or the resync after the reconnect settles it; never re-sent
+            log.warning(
+                "call %s: ringing agent %s unconfirmed: %s", offered.id, agent_id, exc.message, extra=extra
+            )
+
+    async def overflow(self, active: ActiveCall, target: str, hops: int, reason: str) -> None:
+        ctx, facts, old = self.ctx, active.facts, active.call
+        try:
+            found = classify(
+                facts.caller or None,
+                target,
+                ctx.state.rules,
+                dialled=facts.dialled or None,
+                ivr_choice=facts.ivr or None,
+                crm_record=facts.crm or None,
+            )
+        except NotFoundError:
+            await self.leave(active, None, f"overflow target {target!r} is not a queue")
+            return
+        moved = ActiveCall(transfer(old, found, ctx.clock()), facts).with_facts(matched=found.matched)
+        await self.commit(Change(calls=[moved], left_queues=[(old.id, old.queue)]))
+        ctx.metrics.call_routed_out(old.queue, old.tier, "overflow")
+        ctx.metrics.call_offered(target, found.tier)
+        log.info("call %s: %s -> %s (%s)", old.id, old.queue, target, reason, extra={"call_id": old.id})
+        if hops < ctx.options.max_overflow_hops:
+            await self.route(old.id, hops + 1)
+
+    async def leave(self, active: ActiveCall, exten: str | None, reason: str) -> None:
+        """The caller leaves the ACD to a dialplan exit (closed, max wait, queue removed)."""
+        ctx, call = self.ctx, active.call
+        target = exten or ctx.options.default_exit
+        await self.commit(Change(ended=[active]))
+        ctx.metrics.call_routed_out(call.queue, call.tier, "exit")
+        log.info("call %s: leaves to %s (%s)", call.id, target, reason, extra={"call_id": call.id})
+        await ctx.executor.redirect(active.facts.channel, target)
+        data = {"call_id": call.id, "case_id": active.facts.case_id, "queue": call.queue, "exit": target}
+        await ctx.events.publish("routed_out", "", {**data, "reason": reason})

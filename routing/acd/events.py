@@ -1,0 +1,99 @@
+"""The ACD's event stream in Redis (XADD), read by the API: case handover and the end of each call.
+
+Owned here: the event shape. Kinds:
+- `handover`: an agent answered; the case travels to them (call id, case id, tier,
+  caller, IVR choice, queue, dialled number, wait, summary, agent)
+- `abandoned`: the caller hung up while waiting or while an agent was rung
+- `ended`: a connected call ended (talk time), the agent goes into wrap-up
+- `routed_out`: the caller left the ACD to a dialplan exit (closed, max wait)
+Each entry is `{type, agent_id, data: JSON}`; the stream is capped (MAXLEN ~)
+so it never grows without bound. Publishing never breaks call handling: a
+failure is logged and the call goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from pbx.errors import StoreUnavailableError, ValidationFailedError
+from routing.acd.keys import AcdKeys
+
+log = logging.getLogger("switchboard.acd.events")
+
+MAX_EVENTS = 10_000
+MAX_WAIT_S = 30.0
+_ID_CHARS = set("0123456789-")
+
+
+@dataclass(frozen=True, slots=True)
+class AcdEvent:
+    id: str
+    type: str
+    agent_id: str
+    data: dict[str, Any]
+
+
+def _text(raw: bytes | str) -> str:
+    return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+
+
+def check_since(since: str) -> str:
+    """A stream id to read after: `0` (from the start), `$` (only new ones) or `<ms>-<seq>`."""
+    if since in ("0", "$") or (since and set(since) <= _ID_CHARS and since.count("-") <= 1):
+        return since
+    raise ValidationFailedError(f"since must be a stream id like 1718000000000-0, got {since!r}", since=since)
+
+
+class AcdEvents:
+    def __init__(self, redis: aioredis.Redis, keys: AcdKeys | None = None, *, max_events: int = MAX_EVENTS):
+        self.redis = redis
+        self.keys = keys or AcdKeys()
+        self._max = max_events
+
+    async def publish(self, kind: str, agent_id: str, data: Mapping[str, Any]) -> str | None:
+        """The new entry's id, or None when Redis failed (logged)."""
+        fields = {"type": kind, "agent_id": agent_id, "data": json.dumps(dict(data), separators=(",", ":"))}
+        try:
+            entry = await self.redis.xadd(self.keys.events, fields, maxlen=self._max, approximate=True)  # type: ignore[arg-type]
+        except (RedisError, OSError) as exc:
+            log.error("could not publish ACD event %s: %s", kind, exc, extra={"call_id": data.get("call_id")})
+            return None
+        return _text(entry)
+
+    async def read(self, since: str = "0", *, count: int = 100, wait_s: float = 0.0) -> list[AcdEvent]:
+        """Events after `since`, oldest first; with `wait_s` > 0 wait that long for the first one."""
+        since = check_since(since)
+        block = int(min(wait_s, MAX_WAIT_S) * 1000) if wait_s > 0 else None
+        try:
+            answer = await self.redis.xread({self.keys.events: since}, count=count, block=block)
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailableError(f"Redis failed while reading ACD events: {exc}") from exc
+        events: list[AcdEvent] = []
+        for _stream, entries in cast(list[tuple[Any, list[tuple[Any, Any]]]], answer or []):
+            events.extend(_event(entry_id, fields) for entry_id, fields in entries)
+        return events
+
+    async def last_id(self) -> str:
+        """The id of the newest event, or `0` when there is none (a client starts reading from here)."""
+        try:
+            newest = await self.redis.xrevrange(self.keys.events, count=1)
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailableError(f"Redis failed while reading ACD events: {exc}") from exc
+        entries = cast(list[tuple[bytes | str, Any]], newest or [])
+        return _text(entries[0][0]) if entries else "0"
+
+
+def _event(entry_id: bytes | str, fields: Mapping[bytes | str, bytes | str]) -> AcdEvent:
+    values = {_text(k): _text(v) for k, v in fields.items()}
+    try:
+        data = json.loads(values.get("data", "{}"))
+    except ValueError:
+        data = {"raw": values.get("data", "")}
+    return AcdEvent(_text(entry_id), values.get("type", ""), values.get("agent_id", ""), data)

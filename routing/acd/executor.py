@@ -1,0 +1,139 @@
+"""Turns the ACD's decisions into AMI actions, through whatever ActionSender it is given.
+
+Rules it keeps (DESIGN.md §3, config/asterisk/extensions_switchboard.conf):
+- Ringing an agent is one async Originate of the agent's interface into
+  [switchboard-agent] `s`, Timeout = the queue's ring timeout, carrying the case:
+  SWITCHBOARD_CALL_ID (the caller's call id), _AGENT_ID, _CASE_ID, _TIER,
+  _CALLER, _IVR, _QUEUE and _ENGINE (this instance). It is never re-sent: an
+  error is reported to the caller of `ring`, who decides (it knows the call).
+- The caller is connected only after the agent answered: AMI Bridge.
+- A caller leaves the ACD by Redirect into the exit context (voicemail, closed...).
+- Variable values never carry a comma (Asterisk splits Variable headers on it)
+  nor a line break.
+- Every action is timed from the moment the triggering event came in
+  (`started`) to the moment Asterisk accepted it: the decision latency metric.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Mapping
+
+from pbx.errors import AmiActionError, AmiError
+from pbx.service import ActionSender
+from routing.acd.calls import ActiveCall
+from routing.acd.metrics import AcdMetrics
+
+log = logging.getLogger("switchboard.acd.ami")
+
+
+def _clean(value: str) -> str:
+    return value.replace(",", " ").replace("\r", " ").replace("\n", " ")
+
+
+def case_variables(active: ActiveCall, agent_id: str, instance_id: str) -> dict[str, str]:
+    """The channel variables that carry the case to the agent's leg."""
+    call, facts = active.call, active.facts
+    values = {
+        "SWITCHBOARD_CALL_ID": call.id,
+        "SWITCHBOARD_AGENT_ID": agent_id,
+        "SWITCHBOARD_CASE_ID": facts.case_id,
+        "SWITCHBOARD_TIER": call.tier,
+        "SWITCHBOARD_CALLER": facts.number or facts.caller,
+        "SWITCHBOARD_IVR": facts.ivr,
+        "SWITCHBOARD_QUEUE": call.queue,
+        "SWITCHBOARD_ENGINE": instance_id,
+    }
+    return {name: _clean(value) for name, value in values.items()}
+
+
+class Executor:
+    def __init__(
+        self,
+        sender: ActionSender,
+        metrics: AcdMetrics,
+        *,
+        instance_id: str,
+        agent_context: str,
+        exit_context: str,
+        action_timeout_s: float | None = None,
+    ) -> None:
+        self.sender = sender
+        self.metrics = metrics
+        self.instance_id = instance_id
+        self.agent_context = agent_context
+        self.exit_context = exit_context
+        self._timeout = action_timeout_s
+        self._started = time.perf_counter()
+        self.resyncing = False
+
+    @property
+    def ready(self) -> bool:
+        """Actions can go out now (logged in, or inside the resync that precedes `ready`)."""
+        return self.resyncing or self.sender.ready
+
+    def started(self) -> None:
+        """An event, timer or request came in: decision latency counts from here."""
+        self._started = time.perf_counter()
+
+    def _sent(self, action: str) -> None:
+        self.metrics.decision(action, time.perf_counter() - self._started)
+
+    def new_action_id(self) -> str:
+        return f"acd-{self.instance_id}-{uuid.uuid4().hex[:16]}"
+
+    async def ring(
+        self, interface: str, active: ActiveCall, agent_id: str, ring_s: float, action_id: str
+    ) -> None:
+        """Originate the agent's leg; raises AmiError when Asterisk refused it or did not answer."""
+        facts = active.facts
+        number = _clean(facts.number or facts.caller)
+        caller_id = f'"{active.call.tier} {facts.case_id}" <{number}>' if number else None
+        result = await self.sender.originate(
+            channel=interface,
+            context=self.agent_context,
+            exten="s",
+            timeout_ms=max(1, int(ring_s * 1000)),
+            variables=case_variables(active, agent_id, self.instance_id),
+            caller_id=caller_id,
+            action_id=action_id,
+            timeout=self._timeout,
+        )
+        if not result.response.ok:
+            raise AmiActionError(
+                f"Asterisk refused to ring {interface}: {result.response.message}",
+                action="Originate",
+                action_id=action_id,
+                asterisk_message=result.response.message,
+            )
+        self._sent("originate")
+
+    async def bridge(self, caller_channel: str, agent_channel: str) -> bool:
+        ok = await self._send("Bridge", {"Channel1": caller_channel, "Channel2": agent_channel})
+        if ok:
+            self._sent("bridge")
+        return ok
+
+    async def hangup(self, channel: str) -> bool:
+        return await self._send("Hangup", {"Channel": channel, "Cause": "16"})
+
+    async def redirect(self, channel: str, exten: str) -> bool:
+        fields = {"Channel": channel, "Context": self.exit_context, "Exten": exten, "Priority": "1"}
+        ok = await self._send("Redirect", fields)
+        if ok:
+            self._sent("redirect")
+        return ok
+
+    async def _send(self, action: str, fields: Mapping[str, str]) -> bool:
+        """Send once; False (logged) when Asterisk said no or could not be reached."""
+        try:
+            result = await self.sender.send(action, fields, timeout=self._timeout)
+        except AmiError as exc:
+            log.warning("%s failed: %s", action, exc.message, extra={"action": action, **fields})
+            return False
+        if not result.response.ok:
+            message = result.response.message
+            log.warning("%s refused: %s", action, message, extra={"action": action, **fields})
+        return result.response.ok

@@ -1,0 +1,213 @@
+"""AcdService: the inbound ACD as a PbxService, plus what the API and the reload code call.
+
+Owned here: the entry points and their one lock. Call events (handle), timers
+(tick), the resync after every (re)login, API requests and rule swaps all run
+one at a time under `_lock`, so the routing snapshot, the agent statuses and
+Redis never see two changes interleave. The work itself is in callflow.py
+(call events), dispatcher.py (routing and the agent lifecycle), store.py
+(Redis), executor.py (AMI).
+
+Wiring (the runtime): build it with the engine's AMI client as `sender`, `await
+load()` before the engine starts, add it to the engine's services, and call
+`await replace_rules(new)` for each valid edit of routing.yaml.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+
+import redis.asyncio as aioredis
+
+from pbx.call_changes import CallChange, ChannelHungUp, DialStarted, OriginateResult, UserEventSeen
+from pbx.codec import Event
+from pbx.service import ActionSender
+from pbx.tracker import CallTracker
+from routing.acd.callflow import CallFlow
+from routing.acd.context import AcdOptions, Clock, Ctx
+from routing.acd.dispatcher import Dispatcher
+from routing.acd.events import AcdEvents
+from routing.acd.executor import Executor
+from routing.acd.keys import AcdKeys
+from routing.acd.metrics import AcdMetrics
+from routing.acd.operations import Operations
+from routing.acd.state import AcdState
+from routing.acd.store import AcdStore
+from routing.acd.timers import Timers
+from routing.agent_events import AgentState
+from routing.rules import Rules
+from routing.yamlconf import content_hash
+
+log = logging.getLogger("switchboard.acd")
+
+INBOUND, AGENT_ANSWERED = "SwitchboardInbound", "SwitchboardAgentAnswered"
+_RELEVANT = (UserEventSeen, OriginateResult, ChannelHungUp, DialStarted)
+
+
+class AcdService(Operations):
+    """See the module docstring. `instance_id` goes on every agent leg (SWITCHBOARD_ENGINE)."""
+
+    name = "acd"
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        sender: ActionSender,
+        rules: Rules,
+        metrics: AcdMetrics,
+        *,
+        clock: Clock = time.time,
+        instance_id: str = "acd",
+        options: AcdOptions | None = None,
+        keys: AcdKeys | None = None,
+    ) -> None:
+        options = options or AcdOptions()
+        keys = keys or AcdKeys()
+        executor = Executor(
+            sender,
+            metrics,
+            instance_id=instance_id,
+            agent_context=options.agent_context,
+            exit_context=options.exit_context,
+            action_timeout_s=options.action_timeout_s,
+        )
+        ctx = Ctx(
+            state=AcdState(rules),
+            store=AcdStore(redis, keys),
+            events=AcdEvents(redis, keys),
+            executor=executor,
+            timers=Timers(),
+            metrics=metrics,
+            clock=clock,
+            options=options,
+            instance_id=instance_id,
+        )
+        dispatcher = Dispatcher(ctx)
+        super().__init__(ctx, dispatcher, CallFlow(ctx, dispatcher), asyncio.Lock())
+        self._next_sweep = 0.0
+        self._next_gauges = 0.0
+
+    @property
+    def rules(self) -> Rules:
+        return self.ctx.state.rules
+
+    @property
+    def events(self) -> AcdEvents:
+        return self.ctx.events
+
+    # -- PbxService -----------------------------------------------------------------------
+    async def handle(self, event: Event, changes: Sequence[CallChange]) -> None:
+        relevant = [c for c in changes if isinstance(c, _RELEVANT)]
+        if not relevant:
+            return
+        async with self.lock:
+            self.ctx.executor.started()
+            for change in relevant:
+                try:
+                    await self._on_change(change)
+                except Exception:  # one bad change must not stop the others of this event
+                    log.exception("ACD failed on %s", type(change).__name__, extra={"event": event.name})
+
+    async def _on_change(self, change: CallChange) -> None:
+        flow = self.flow
+        if isinstance(change, UserEventSeen):
+            if change.name == INBOUND:
+                await flow.inbound(change)
+            elif change.name == AGENT_ANSWERED:
+                await flow.agent_answered(change)
+        elif isinstance(change, OriginateResult):
+            await flow.originate_result(change)
+        elif isinstance(change, ChannelHungUp):
+            await flow.channel_gone(change)
+        elif isinstance(change, DialStarted):
+            await flow.dial_started(change)
+
+    async def resync(self, tracker: CallTracker) -> None:
+        async with self.lock:
+            self.ctx.executor.started()
+            self.ctx.executor.resyncing = True
+            try:
+                await self.flow.resync(tracker)
+            finally:
+                self.ctx.executor.resyncing = False
+
+    async def tick(self, now: float) -> None:
+        async with self.lock:
+            self.ctx.executor.started()
+            for timer in self.ctx.timers.due(now):
+                try:
+                    await self.flow.timer_fired(timer)
+                except Exception:
+                    log.exception("ACD timer %s failed", timer.key)
+            if self.dispatcher.dirty:
+                await self._rewrite()
+            if now >= self._next_sweep:
+                self._next_sweep = now + self.ctx.options.sweep_s
+                if self.ctx.state.ready_agents() and self.ctx.state.snapshot.calls:
+                    await self.dispatcher.dispatch_all()
+            if now >= self._next_gauges:
+                self._next_gauges = now + self.ctx.options.gauges_s
+                self.refresh_gauges(now)
+
+    async def _rewrite(self) -> None:
+        try:
+            await self.ctx.store.rewrite(self.ctx.state, list(self.ctx.timers.persistent()))
+        except Exception as exc:  # still down: try again on the next tick
+            log.debug("Redis still failing: %s", exc)
+            return
+        self.dispatcher.dirty = False
+        log.warning("Redis is back; the ACD state was written again")
+
+    def refresh_gauges(self, now: float) -> None:
+        state, metrics = self.ctx.state, self.ctx.metrics
+        state.rebuild(now)
+        metrics.set_agent_states(state.agent_counts(), [str(s) for s in AgentState])
+        metrics.set_waiting(state.waiting_counts(), state.rules.index.queues)
+        for agent_id, view in state.snapshot.agents.items():
+            metrics.set_occupancy(agent_id, view.occupancy)
+        targets = {q.name: q.service_level.target_percent / 100 for q in state.rules.queues}
+        metrics.refresh_service_levels(targets, now)
+
+    # -- start and rules ----------------------------------------------------------------------
+    async def load(self, source: str = "") -> None:
+        """Rebuild the ACD from Redis (seeding routing.yaml's agents first); call before the engine starts."""
+        async with self.lock:
+            ctx, now = self.ctx, self.ctx.clock()
+            await ctx.store.seed_profiles(ctx.state.rules.agents)
+            stored = await ctx.store.load()
+            state = ctx.state
+            state.profiles, state.sources = stored.profiles, stored.sources
+            state.statuses, state.calls = stored.statuses, stored.calls
+            ctx.timers.clear()
+            for timer in stored.timers:
+                ctx.timers.set(timer)
+            self.refresh_gauges(now)
+            await self._rules_in_force(source, reload=False)
+            log.info(
+                "ACD loaded: %d agents, %d calls (%d waiting)",
+                len(state.profiles),
+                len(state.calls),
+                len(state.snapshot.calls),
+            )
+
+    async def replace_rules(self, rules: Rules, source: str = "") -> None:
+        """Swap the rules in one step; every waiting caller is classified and routed again under them."""
+        async with self.lock:
+            self.ctx.executor.started()
+            self.ctx.state.rules = rules
+            self.flow.forget_queue_map()
+            await self.reclassify()
+            await self._rules_in_force(source, reload=True)
+            await self.dispatcher.dispatch_all()
+
+    async def _rules_in_force(self, source: str, *, reload: bool) -> None:
+        now, rules = self.ctx.clock(), self.ctx.state.rules
+        digest = content_hash(rules)
+        self.ctx.metrics.rules_applied(digest, now, source, reload=reload)
+        try:
+            await self.ctx.store.set_rules_active(digest, now, source)
+        except Exception as exc:
+            log.error("could not record the active rules in Redis: %s", exc)
+        log.info("routing rules %s in force", digest[:12], extra={"rules_hash": digest, "source": source})

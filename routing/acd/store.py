@@ -1,0 +1,328 @@
+"""Redis persistence of the ACD: agents, their statuses, the calls being handled, timers, CRM records.
+
+Rules it keeps:
+- Keys come from AcdKeys (routing/keys.py's layout plus the shell's own); values
+  are routing/records.py JSON, so a restarted engine rebuilds the same queue.
+- Every multi-key update is one MULTI/EXEC (`commit`), and taking an agent for
+  a call is a Lua compare-and-set (`reserve`): the agent must still be ready and
+  the call still waiting in its queue, so two engines sharing a Redis never ring
+  one agent for two calls or two agents for one call.
+- Agent profiles from routing.yaml are seeded at start and on reload, unless a
+  supervisor edited that agent over the API (source `api`): the edit wins.
+- A malformed record is logged and skipped, never fatal. Redis failures become
+  StoreUnavailableError.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import redis.asyncio as aioredis
+from pydantic import ValidationError
+from redis.exceptions import RedisError
+from redis.typing import EncodableT, FieldT
+
+from pbx.errors import StoreUnavailableError, ValidationFailedError
+from routing.acd.calls import ActiveCall, CallFacts, CallState
+from routing.acd.keys import AcdKeys
+from routing.acd.state import AcdState
+from routing.acd.timers import Timer
+from routing.agents import AgentStatus
+from routing.records import dump_call, dump_status, load_call, load_status
+from routing.rules import AgentSpec
+
+log = logging.getLogger("switchboard.acd.store")
+
+ENDED_TTL_S = 86400
+SOURCE_RULES, SOURCE_API = "rules", "api"
+
+# KEYS: agent status, queue zset, call record, calls set, timers hash
+# ARGV: call id, new status, call record, timer field, timer value
+_RESERVE = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+local ok, status = pcall(cjson.decode, raw)
+if not ok or status['state'] ~= 'ready' then return 0 end
+if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('SET', KEYS[3], ARGV[3])
+redis.call('SADD', KEYS[4], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[5], ARGV[4], ARGV[5])
+return 1
+"""
+
+
+@dataclass
+class Change:
+    """Writes that must land together."""
+
+    statuses: list[AgentStatus] = field(default_factory=list)
+    calls: list[ActiveCall] = field(default_factory=list)  # upserted; waiting ones are queued
+    left_queues: list[tuple[str, str]] = field(default_factory=list)  # (call id, queue) after overflow
+    ended: list[ActiveCall] = field(default_factory=list)
+    timers: list[Timer] = field(default_factory=list)
+    cancelled_timers: list[str] = field(default_factory=list)  # Timer.key
+
+    def __bool__(self) -> bool:
+        return any(
+            (self.statuses, self.calls, self.left_queues, self.ended, self.timers, self.cancelled_timers)
+        )
+
+
+@dataclass
+class Stored:
+    """Everything `load` found."""
+
+    profiles: dict[str, AgentSpec] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    statuses: dict[str, AgentStatus] = field(default_factory=dict)
+    calls: dict[str, ActiveCall] = field(default_factory=dict)
+    timers: list[Timer] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def _available(what: str) -> Iterator[None]:
+    try:
+        yield
+    except (RedisError, OSError) as exc:
+        raise StoreUnavailableError(f"Redis failed while {what}: {exc}", operation=what) from exc
+
+
+def _text(raw: bytes | str) -> str:
+    return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+
+
+def dump_profile(spec: AgentSpec, source: str) -> str:
+    return json.dumps({**spec.model_dump(mode="json"), "source": source}, separators=(",", ":"))
+
+
+def load_profile(raw: bytes | str) -> tuple[AgentSpec, str]:
+    """Raises ValidationFailedError on a malformed profile."""
+    try:
+        data = json.loads(raw)
+        source = str(data.pop("source", SOURCE_RULES))
+        return AgentSpec.model_validate(data), source
+    except (ValueError, TypeError, AttributeError, ValidationError) as exc:
+        raise ValidationFailedError(f"bad agent profile record: {exc}", record=_text(raw)[:200]) from None
+
+
+def load_active(raw: bytes | str) -> ActiveCall:
+    call, facts = load_call(raw)
+    try:
+        return ActiveCall(call, CallFacts.from_dict(facts))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValidationFailedError(f"bad call facts: {exc!r}", record=_text(raw)[:200]) from None
+
+
+class AcdStore:
+    def __init__(self, redis: aioredis.Redis, keys: AcdKeys | None = None, *, ended_ttl_s: int = ENDED_TTL_S):
+        self.redis = redis
+        self.keys = keys or AcdKeys()
+        self._ended_ttl = ended_ttl_s
+        self._reserve = redis.register_script(_RESERVE)
+
+    # -- loading ------------------------------------------------------------------
+    async def load(self) -> Stored:
+        found = Stored()
+        with _available("loading the ACD state"):
+            agent_ids = sorted(_text(a) for a in await self.redis.smembers(self.keys.agents))
+            call_ids = sorted(_text(c) for c in await self.redis.smembers(self.keys.calls))
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for agent_id in agent_ids:
+                    pipe.get(self.keys.agent_profile(agent_id))
+                    pipe.get(self.keys.agent_status(agent_id))
+                for call_id in call_ids:
+                    pipe.get(self.keys.call(call_id))
+                pipe.hgetall(self.keys.timers)
+                values = await pipe.execute()
+        self._read_agents(agent_ids, values[: 2 * len(agent_ids)], found)
+        self._read_calls(values[2 * len(agent_ids) : -1], found)
+        found.timers = _read_timers(values[-1])
+        return found
+
+    def _read_agents(self, agent_ids: list[str], values: list[Any], found: Stored) -> None:
+        for position, agent_id in enumerate(agent_ids):
+            profile, status = values[2 * position], values[2 * position + 1]
+            if profile is None:
+                continue
+            try:
+                found.profiles[agent_id], found.sources[agent_id] = load_profile(profile)
+                found.statuses[agent_id] = load_status(status) if status else AgentStatus(agent_id)
+            except ValidationFailedError as exc:
+                log.error("skipping agent %s: %s", agent_id, exc.message, extra={"agent_id": agent_id})
+
+    def _read_calls(self, values: list[Any], found: Stored) -> None:
+        for raw in values:
+            if raw is None:
+                continue
+            try:
+                active = load_active(raw)
+            except ValidationFailedError as exc:
+                log.error("skipping a stored call: %s", exc.message, extra=exc.details)
+                continue
+            found.calls[active.id] = active
+
+    async def call(self, call_id: str) -> ActiveCall | None:
+        """A call being handled, or one that ended within the last day."""
+        with _available("reading a call"):
+            raw = await self.redis.get(self.keys.call(call_id))
+        return None if raw is None else load_active(raw)
+
+    async def agent_status(self, agent_id: str) -> AgentStatus | None:
+        with _available("reading an agent status"):
+            raw = await self.redis.get(self.keys.agent_status(agent_id))
+        return None if raw is None else load_status(raw)
+
+    # -- agents -------------------------------------------------------------------
+    async def seed_profiles(self, specs: Iterable[AgentSpec]) -> None:
+        """Write routing.yaml's agents, except those a supervisor edited over the API."""
+        specs = list(specs)
+        if not specs:
+            return
+        with _available("seeding agent profiles"):
+            current = await self.redis.mget([self.keys.agent_profile(s.id) for s in specs])
+            async with self.redis.pipeline(transaction=True) as pipe:
+                for spec, raw in zip(specs, current, strict=True):
+                    if raw is not None and _source_of(raw) == SOURCE_API:
+                        continue
+                    pipe.set(self.keys.agent_profile(spec.id), dump_profile(spec, SOURCE_RULES))
+                    pipe.sadd(self.keys.agents, spec.id)
+                await pipe.execute()
+
+    async def save_profile(self, spec: AgentSpec, source: str, status: AgentStatus | None = None) -> None:
+        with _available("saving an agent profile"):
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.set(self.keys.agent_profile(spec.id), dump_profile(spec, source))
+                pipe.sadd(self.keys.agents, spec.id)
+                if status is not None:
+                    pipe.set(self.keys.agent_status(spec.id), dump_status(status))
+                await pipe.execute()
+
+    # -- atomic updates -------------------------------------------------------------
+    async def commit(self, change: Change) -> None:
+        if not change:
+            return
+        keys = self.keys
+        with _available("saving ACD state"):
+            async with self.redis.pipeline(transaction=True) as pipe:
+                for status in change.statuses:
+                    pipe.set(keys.agent_status(status.agent_id), dump_status(status))
+                for call_id, queue in change.left_queues:
+                    pipe.zrem(keys.queue(queue), call_id)
+                for active in change.calls:
+                    self._put_call(pipe, active)
+                for active in change.ended:
+                    pipe.set(keys.call(active.id), _dump(active), ex=self._ended_ttl)
+                    pipe.srem(keys.calls, active.id)
+                    pipe.zrem(keys.queue(active.call.queue), active.id)
+                if change.timers:
+                    pipe.hset(keys.timers, mapping=_hash({t.key: t.dump() for t in change.timers}))
+                if change.cancelled_timers:
+                    pipe.hdel(keys.timers, *change.cancelled_timers)
+                await pipe.execute()
+
+    def _put_call(self, pipe: Any, active: ActiveCall) -> None:
+        keys, call = self.keys, active.call
+        pipe.set(keys.call(call.id), _dump(active))
+        pipe.sadd(keys.calls, call.id)
+        if active.state is CallState.WAITING:
+            pipe.zadd(keys.queue(call.queue), {call.id: call.entered_at})
+        else:
+            pipe.zrem(keys.queue(call.queue), call.id)
+
+    async def reserve(self, status: AgentStatus, offered: ActiveCall, timer: Timer) -> bool:
+        """Store `status` (the agent reserved) and `offered` only if the agent is still ready and the
+        call still waiting; False when another engine got there first."""
+        keys = self.keys
+        with _available("reserving an agent"):
+            done = await self._reserve(
+                keys=[
+                    keys.agent_status(status.agent_id),
+                    keys.queue(offered.call.queue),
+                    keys.call(offered.id),
+                    keys.calls,
+                    keys.timers,
+                ],
+                args=[offered.id, dump_status(status), _dump(offered), timer.key, timer.dump()],
+            )
+        return bool(done)
+
+    async def rewrite(self, state: AcdState, timers: Iterable[Timer]) -> None:
+        """Write the whole state again (after Redis failed and memory went ahead of it)."""
+        keys = self.keys
+        queues = {q.name for q in state.rules.queues} | {a.call.queue for a in state.calls.values()}
+        with _available("rewriting the ACD state"):
+            async with self.redis.pipeline(transaction=True) as pipe:
+                for agent_id, spec in state.profiles.items():
+                    pipe.set(
+                        keys.agent_profile(agent_id),
+                        dump_profile(spec, state.sources.get(agent_id, SOURCE_RULES)),
+                    )
+                    pipe.sadd(keys.agents, agent_id)
+                for status in state.statuses.values():
+                    pipe.set(keys.agent_status(status.agent_id), dump_status(status))
+                pipe.delete(keys.calls, keys.timers, *(keys.queue(q) for q in sorted(queues)))
+                for active in state.calls.values():
+                    self._put_call(pipe, active)
+                mapping = {t.key: t.dump() for t in timers}
+                if mapping:
+                    pipe.hset(keys.timers, mapping=_hash(mapping))
+                await pipe.execute()
+
+    # -- CRM, case numbers, rules ----------------------------------------------------------
+    async def crm_record(self, number: str) -> dict[str, str] | None:
+        with _available("reading a CRM record"):
+            raw = await self.redis.hgetall(self.keys.crm_customer(number))
+        return {_text(k): _text(v) for k, v in raw.items()} if raw else None
+
+    async def put_crm_record(self, number: str, record: Mapping[str, str]) -> None:
+        key = self.keys.crm_customer(number)
+        with _available("saving a CRM record"):
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.delete(key)
+                if record:
+                    pipe.hset(key, mapping=_hash(record))
+                await pipe.execute()
+
+    async def next_case_id(self, now: float) -> str:
+        """`20250616-000042`: the day (UTC) and a counter that never repeats."""
+        with _available("numbering a case"):
+            number = await self.redis.incr(self.keys.case_seq)
+        return f"{datetime.fromtimestamp(now, UTC):%Y%m%d}-{number:06d}"
+
+    async def set_rules_active(self, content_hash: str, applied_at: float, source: str) -> None:
+        mapping = {"hash": content_hash, "applied_at": repr(applied_at), "source": source}
+        with _available("recording the active rules"):
+            await self.redis.hset(self.keys.rules_active, mapping=_hash(mapping))
+
+
+def _hash(values: Mapping[str, str]) -> dict[FieldT, EncodableT]:
+    return dict(values.items())
+
+
+def _dump(active: ActiveCall) -> str:
+    return dump_call(active.call, active.facts.to_dict())
+
+
+def _source_of(raw: bytes | str) -> str:
+    try:
+        return str(json.loads(raw).get("source", SOURCE_RULES))
+    except (ValueError, AttributeError):
+        return SOURCE_RULES
+
+
+def _read_timers(raw: Mapping[bytes | str, bytes | str]) -> list[Timer]:
+    timers = []
+    for key, value in raw.items():
+        try:
+            timers.append(Timer.load(_text(key), value))
+        except (ValueError, KeyError, TypeError):
+            log.error("skipping a malformed ACD timer %r", _text(key))
+    return timers

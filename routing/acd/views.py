@@ -1,0 +1,162 @@
+"""Read-only views of the ACD for the API and dashboards: agents, queues, the case of a call. Pure.
+
+Owned here: what a supervisor or advisor sees, computed from the ACD state at
+one instant: agents with state, skills and occupancy; each queue's callers in
+serving order with tier, effective priority and wait; agents per state among
+those who have the queue's skill; and a call's case context (seed 004).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from routing.acd.calls import ActiveCall, CallState
+from routing.acd.state import AcdState
+from routing.agents import occupancy
+from routing.queue import call_priority, ordered
+
+
+@dataclass(frozen=True, slots=True)
+class AgentInfo:
+    id: str
+    name: str
+    interface: str
+    skills: dict[str, int]
+    state: str
+    since: float
+    pause_reason: str
+    call_id: str
+    missed_rings: int
+    occupancy: float
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingInfo:
+    call_id: str
+    case_id: str
+    position: int
+    tier: str
+    priority: float
+    waited: float
+    needs: dict[str, int]
+    state: str
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueueInfo:
+    name: str
+    waiting: list[WaitingInfo]
+    ringing: list[WaitingInfo]
+    agents: dict[str, int]
+    service_level_target: float
+    service_level_within: float
+
+
+@dataclass(frozen=True, slots=True)
+class CaseInfo:
+    call_id: str
+    case_id: str
+    state: str
+    queue: str
+    tier: str
+    caller: str
+    dialled: str
+    ivr: str
+    ivr_label: str
+    matched: str
+    agent_id: str
+    arrived_at: float
+    answered_at: float | None
+    summary: str
+    customer: dict[str, str] = field(default_factory=dict)
+
+
+def agent_info(state: AcdState, agent_id: str, now: float) -> AgentInfo | None:
+    spec = state.profiles.get(agent_id)
+    if spec is None:
+        return None
+    status = state.status(agent_id)
+    return AgentInfo(
+        id=agent_id,
+        name=spec.name,
+        interface=spec.interface,
+        skills=dict(spec.skills),
+        state=str(status.state),
+        since=status.since,
+        pause_reason=status.pause_reason or status.pending_pause,
+        call_id=status.call_id,
+        missed_rings=status.missed_rings,
+        occupancy=round(occupancy(status.history, now, state.window_s), 4),
+        source=state.sources.get(agent_id, ""),
+    )
+
+
+def agents_info(state: AcdState, now: float) -> list[AgentInfo]:
+    return [info for agent_id in sorted(state.profiles) if (info := agent_info(state, agent_id, now))]
+
+
+def queues_info(state: AcdState, now: float) -> list[QueueInfo]:
+    rules = state.rules
+    index = rules.index
+    waiting = ordered(state.waiting(), rules, now)
+    found = []
+    for queue in rules.queues:
+        plan = index.queues[queue.name]
+        mine = [c for c in waiting if c.queue == queue.name]
+        entries = [
+            _entry(state.calls[c.id], position, now, state) for position, c in enumerate(mine, start=1)
+        ]
+        ringing = [
+            _entry(a, 0, now, state)
+            for a in state.calls.values()
+            if a.call.queue == queue.name and a.state is not CallState.WAITING
+        ]
+        skilled = [a for a, spec in state.profiles.items() if plan.skill in spec.skills]
+        counts = Counter(str(state.status(a).state) for a in skilled)
+        level = queue.service_level
+        found.append(
+            QueueInfo(queue.name, entries, ringing, dict(counts), level.target_percent, level.within_seconds)
+        )
+    return found
+
+
+def _entry(active: ActiveCall, position: int, now: float, state: AcdState) -> WaitingInfo:
+    call, index = active.call, state.rules.index
+    priority = call_priority(call, index.queues.get(call.queue), index.top_priority, now)
+    return WaitingInfo(
+        call_id=call.id,
+        case_id=active.facts.case_id,
+        position=position,
+        tier=call.tier,
+        priority=round(priority, 2),
+        waited=round(now - call.since, 3),
+        needs=dict(call.needs),
+        state=str(active.state),
+        agent_id=active.facts.agent_id,
+    )
+
+
+def case_info(active: ActiveCall, state: AcdState, *, ended: bool = False) -> CaseInfo:
+    call, facts = active.call, active.facts
+    plan = state.plan(call.queue)
+    choice = plan.spec.ivr.get(facts.ivr) if plan and facts.ivr else None
+    return CaseInfo(
+        call_id=call.id,
+        case_id=facts.case_id,
+        state="ended" if ended else str(facts.state),
+        queue=call.queue,
+        tier=call.tier,
+        caller=facts.number or facts.caller,
+        dialled=facts.dialled,
+        ivr=facts.ivr,
+        ivr_label=choice.label if choice else "",
+        matched=facts.matched,
+        agent_id=facts.agent_id,
+        arrived_at=call.since,
+        answered_at=facts.answered_at,
+        summary=facts.summary,
+        customer=dict(facts.crm),
+    )

@@ -1,0 +1,182 @@
+"""Request and response bodies of the dialer's HTTP API (switchboard/api/dialer_api.py).
+
+Bodies that the stores validate themselves (a bulk of leads, a Robinson-list request) are taken
+loosely here on purpose: the stores report every problem at once, in words an advisor or a CRM
+integrator can act on (all missing request fields in one 422; bad leads by index, the rest stored).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+
+from dialer.leads_model import CAMPAIGN_ID_PATTERN, LeadIn
+
+MAX_BULK = 10_000
+MAX_CHECK = 1_000
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BulkLeadsIn(_Body):
+    campaign_id: str | None = Field(None, pattern=CAMPAIGN_ID_PATTERN, description="for leads without one")
+    reopen: bool = Field(False, description="requeue leads that are done or closed (never excluded ones)")
+    leads: Annotated[
+        list[dict[str, Any]],
+        WithJsonSchema({"type": "array", "items": LeadIn.model_json_schema(), "maxItems": MAX_BULK}),
+    ] = Field(min_length=1, max_length=MAX_BULK)
+
+
+class LeadProblemOut(BaseModel):
+    index: int
+    lead_id: str | None
+    message: str
+
+
+class BulkLeadsOut(BaseModel):
+    received: int
+    created: int
+    updated: int
+    unchanged: int
+    excluded: int = Field(description="leads of customers on the Robinson list (stored, never dialed)")
+    numbers_blocked: int = Field(description="numbers newly put on the internal list by this upsert")
+    errors: list[LeadProblemOut]
+
+
+class LeadOut(BaseModel):
+    lead_id: str
+    customer_id: str
+    name: str
+    phones: list[str]
+    phones_raw: list[str]
+    email: str
+    zone: str | None
+    priority: int
+    campaign_id: str | None
+    crm: dict[str, Any] = Field(description="the CRM's flags as sent; they never decide a dial")
+    status: str
+    attempts: int
+    created_at: str
+    updated_at: str
+    next_attempt_at: str | None
+    claimed_by: str | None
+    offered_to: str | None
+    offer_state: str | None
+    closed_reason: str | None
+    excluded_by: str | None
+    last_disposition: str | None
+
+
+class DispositionIn(_Body):
+    lead_id: str = Field(min_length=1, max_length=128)
+    code: str = Field(min_length=1, max_length=64, description="a code of config/dispositions.yaml")
+    note: str = Field("", max_length=2000)
+    number: str | None = Field(None, max_length=40, description="the number called, if not the lead's first")
+    call_id: str | None = Field(None, max_length=128)
+
+
+class ActionOut(BaseModel):
+    action: str
+    status: str = Field(description="done, skipped or needs-input")
+    detail: str
+    data: dict[str, Any]
+
+
+class DispositionOut(BaseModel):
+    disposition_id: str
+    lead_id: str
+    code: str
+    label: str
+    advisor: str
+    note: str
+    number: str | None
+    call_id: str | None
+    campaign_id: str | None
+    customer_id: str
+    at: str
+    actions: list[ActionOut]
+
+
+class DispositionList(BaseModel):
+    items: list[DispositionOut]
+    next_since: str | None = Field(
+        description="pass as `since` for the next page (inclusive: skip ids already seen); null at the end"
+    )
+
+
+class CheckIn(_Body):
+    numbers: list[str] = Field(min_length=1, max_length=MAX_CHECK)
+    campaign_id: str | None = Field(None, pattern=CAMPAIGN_ID_PATTERN, description="also check its own list")
+
+
+class CheckResult(BaseModel):
+    input: str
+    e164: str | None
+    blocked: bool | None = Field(description="null when the input is not a phone number")
+    sources: list[str]
+    error: str | None = None
+
+
+class CheckOut(BaseModel):
+    results: list[CheckResult]
+
+
+class InternalAddIn(_Body):
+    number: str = Field(min_length=1, max_length=40)
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class InternalRemoveIn(_Body):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class InternalEntryOut(BaseModel):
+    number: str
+    on_list: bool
+    changed: bool = Field(description="false when the number already was (add) or was not (remove) on it")
+    reason: str | None = None
+    actor: str | None = None
+    at: str | None = None
+
+
+class RobinsonIn(BaseModel):
+    """Every field is required; a request missing some is refused naming all of them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer_name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    customer_id: str | None = None
+    justification: str | None = None
+
+
+class RobinsonOut(BaseModel):
+    request_id: str
+    customer_name: str
+    phone: str
+    phone_e164: str
+    email: str
+    customer_id: str
+    justification: str
+    requested_by: str
+    requested_at: str
+    status: str
+    source: str
+    decided_by: str | None
+    decided_at: str | None
+    note: str | None = Field(description="the supervisor's note; for a rejection, why")
+    lead_id: str | None
+    disposition_id: str | None
+    numbers: list[str] = Field(description="numbers put on the internal list by the approval")
+
+
+class DecisionIn(_Body):
+    note: str = Field("", max_length=2000, description="required to reject: the advisor reads it")
+
+
+class OfferOut(BaseModel):
+    lead: LeadOut | None

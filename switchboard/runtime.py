@@ -1,0 +1,139 @@
+"""Composition of one engine process: Redis, metrics, rules, services, HTTP API, AMI.
+
+`Runtime` is what `switchboard run` and `switchboard demo` share: it builds
+every part from the settings, starts them in dependency order (Redis and rules
+first, so a mistake stops the process before it touches Asterisk; AMI last, so
+the services are listening when the first event arrives) and stops them in
+reverse. Nothing here decides anything about calls.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis.asyncio as aioredis
+
+from dialer.automation import DispositionRules
+from dialer.stores import DialerStores
+from routing.acd.metrics import AcdMetrics
+from routing.acd.service import AcdService
+from routing.rules import Rules
+from switchboard.api import acd_api, dialer_api
+from switchboard.api.app import create_app
+from switchboard.api.server import HttpServer, serve_http, stop_http
+from switchboard.api.state import AppState
+from switchboard.api.tokens import TokenStore
+from switchboard.engine import Engine
+from switchboard.metrics import EngineMetrics, create_metrics
+from switchboard.redis_conn import check_no_eviction, connect_redis
+from switchboard.reload import ReloadMetrics, RulesReloader
+from switchboard.settings import Settings
+
+log = logging.getLogger("switchboard.runtime")
+
+EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config"
+
+
+def routing_rules_path(settings: Settings) -> Path:
+    """The routing rules to run: the configured file, else the shipped example."""
+    return settings.rules.routing or EXAMPLE_CONFIG / "routing.yaml"
+
+
+@dataclass
+class Parts:
+    redis: aioredis.Redis
+    metrics: EngineMetrics
+    reloader: RulesReloader
+    engine: Engine
+    acd: AcdService
+    stores: DialerStores
+    state: AppState
+
+
+class Runtime:
+    """Builds, starts and stops the parts of one engine process."""
+
+    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self._clock = clock
+        self._parts: Parts | None = None
+        self._http: tuple[HttpServer, object] | None = None
+
+    @property
+    def parts(self) -> Parts:
+        if self._parts is None:
+            raise RuntimeError("the runtime is not started")
+        return self._parts
+
+    @property
+    def http_port(self) -> int | None:
+        return self._http[0].port if self._http else None
+
+    async def start(self) -> Parts:
+        settings = self.settings
+        if settings.redis.url is None:
+            raise RuntimeError("Runtime needs redis.url (the CLI starts a private Redis for the demo)")
+        metrics = create_metrics()
+        reloader = RulesReloader(ReloadMetrics(metrics.registry))
+        rules: Rules = reloader.load_initial("routing", routing_rules_path(settings), Rules)
+        redis = await connect_redis(settings.redis.url.get_secret_value())
+        try:
+            warning = await check_no_eviction(redis)
+            if warning:
+                log.warning(warning)
+            engine = Engine(settings.ami_client_settings(), metrics, clock=self._clock)
+            acd = AcdService(redis, engine.client, rules, AcdMetrics(metrics.registry), clock=self._clock)
+            await acd.load()
+            engine.services.append(acd)
+            reloader.watch("routing", acd.replace_rules)
+            stores = self._dialer_stores(redis, metrics, reloader)
+            state = AppState(
+                settings, TokenStore.load(settings.http.tokens_file), metrics, redis=redis,
+                ami_ready=lambda: engine.ready,
+            )  # fmt: skip
+            self._parts = Parts(redis, metrics, reloader, engine, acd, stores, state)
+            await self._start_http(state)
+            await engine.start()
+            reloader.start()
+        except BaseException:
+            await self.stop()
+            raise
+        return self._parts
+
+    def _dialer_stores(
+        self, redis: aioredis.Redis, metrics: EngineMetrics, reloader: RulesReloader
+    ) -> DialerStores:
+        region = self.settings.default_region
+        stores = DialerStores.build(redis, default_region=region, registry=metrics.registry)
+        path = self.settings.rules.dispositions
+        if path is not None:
+            stores.dispositions.rules = reloader.load_initial("dispositions", path, DispositionRules)
+            reloader.watch("dispositions", lambda rules: setattr(stores.dispositions, "rules", rules))
+        return stores
+
+    async def _start_http(self, state: AppState) -> None:
+        app = create_app(state, status_overrides=dialer_api.STATUS_OVERRIDES)
+        app.state.acd = self.parts.acd
+        dialer_api.attach_dialer(app, self.parts.stores)
+        app.include_router(acd_api.router)
+        app.include_router(dialer_api.router)
+        http = self.settings.http
+        self._http = await serve_http(app, http.host, http.port, access_log=http.access_log)
+
+    async def stop(self) -> None:
+        parts, self._parts = self._parts, None
+        if parts is not None:
+            await parts.reloader.stop()
+            await parts.engine.stop()
+        if self._http is not None:
+            server, task = self._http
+            self._http = None
+            await stop_http(server, task)  # type: ignore[arg-type]
+        if parts is not None:
+            with contextlib.suppress(Exception):
+                await parts.redis.aclose()

@@ -1,0 +1,154 @@
+"""The ACD over real AMI: a caller is classified, held, an agent rung, bridged, released into wrap-up.
+
+Simulated Asterisk over TCP, the engine's AMI client and tracker, a private Redis.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import redis.asyncio as aioredis
+
+from pbx.sim import AgentPhone
+from routing.acd.keys import AcdKeys
+from routing.agent_events import AgentState
+from tests.integration.test_acd_support import (
+    acd_stack,
+    agent,
+    base_rules,
+    make_rules,
+    originate_vars,
+    sim_config,
+)
+
+pytestmark = pytest.mark.integration
+CALLER = "+36301234567"
+ABANDONED = "switchboard_acd_calls_abandoned_total"
+
+
+async def test_a_call_is_rung_bridged_handed_over_and_wrapped_up(redis_client: aioredis.Redis) -> None:
+    rules = make_rules(base_rules(agents=[agent("a1", "PJSIP/2001", tech=2)]))
+    config = sim_config(**{"2001": AgentPhone(answer_after_s=0.05)})
+    async with acd_stack(redis_client, rules, config) as s:
+        await s.acd.login("a1")
+        caller = await s.sim.inbound_call(CALLER, "+3612345678", ivr_choice="2", patience_s=600, talk_s=0.3)
+        await s.until_state("a1", AgentState.BUSY)
+        call_id = s.sim.channels[caller].uniqueid
+
+        ring = s.actions("Originate")[0]
+        target = (ring.get("Channel"), ring.get("Context"), ring.get("Exten"))
+        assert target == ("PJSIP/2001", "switchboard-agent", "s")
+        assert ring.get("Timeout") == "600" and ring.get("Async") == "true"
+        variables = originate_vars(ring)
+        case_id = variables["SWITCHBOARD_CASE_ID"]
+        assert variables["SWITCHBOARD_CALL_ID"] == call_id
+        assert (variables["SWITCHBOARD_AGENT_ID"], variables["SWITCHBOARD_TIER"]) == ("a1", "active")
+        assert (variables["SWITCHBOARD_CALLER"], variables["SWITCHBOARD_IVR"]) == (CALLER, "2")
+        bridge = s.actions("Bridge")[0]
+        assert bridge.get("Channel1") == caller and (bridge.get("Channel2") or "").startswith("PJSIP/2001-")
+
+        handover = [e for e in await s.acd.events.read() if e.type == "handover"]
+        assert [e.agent_id for e in handover] == ["a1"]
+        assert handover[0].data | {"waited": 0} == handover[0].data | {
+            "call_id": call_id, "case_id": case_id, "tier": "active", "caller": CALLER, "ivr": "2",
+            "agent_id": "a1", "queue": "support", "dialled": "+3612345678", "waited": 0,
+        }  # fmt: skip
+        case = await s.acd.case(call_id)
+        assert (case.state, case.agent_id, case.case_id) == ("connected", "a1", case_id)
+
+        await s.until_state("a1", AgentState.WRAP_UP)  # the caller hung up after talking
+        assert await redis_client.scard(AcdKeys().calls) == 0
+        await s.until_state("a1", AgentState.READY)
+        history = s.acd.ctx.state.status("a1").history
+        wrap_start = next(at for at, state in history if state is AgentState.WRAP_UP)
+        assert history[-1][0] - wrap_start >= 0.2
+        assert s.sample("switchboard_acd_calls_offered_total", queue="support", tier="active") == 1
+        assert s.sample("switchboard_acd_calls_answered_total", queue="support", tier="active") == 1
+        labels = {"queue": "support", "tier": "active", "outcome": "answered"}
+        assert s.sample("switchboard_acd_wait_seconds_count", **labels) == 1
+        assert s.sample("switchboard_acd_decision_seconds_count", action="originate") == 1
+        assert [e.type for e in await s.acd.events.read()] == ["handover", "ended"]
+        assert (await s.acd.case(call_id)).state == "ended"
+
+
+async def test_the_waiting_call_is_stored_with_its_case(redis_client: aioredis.Redis) -> None:
+    rules = make_rules(base_rules(agents=[agent("a1", "PJSIP/2001", tech=2)]))
+    await redis_client.hset(AcdKeys().crm_customer(CALLER), mapping={"segment": "gold", "name": "Kiss Anna"})
+    async with acd_stack(redis_client, rules, sim_config()) as s:
+        caller = await s.sim.inbound_call("06 30 123 4567", "+3612345678", patience_s=600)
+        await s.until(lambda: len(s.waiting_ids()) == 1)
+        call_id = s.sim.channels[caller].uniqueid
+        keys = AcdKeys()
+        assert await redis_client.zrange(keys.queue("support"), 0, -1) == [call_id.encode()]
+        stored = json.loads(await redis_client.get(keys.call(call_id)) or "{}")
+        assert stored["tier"] == "active" and stored["needs"] == [["tech", 2]]
+        facts = stored["facts"]
+        assert (facts["number"], facts["state"], facts["channel"]) == (CALLER, "waiting", caller)
+        assert facts["crm"] == {"segment": "gold", "name": "Kiss Anna"} and facts["case_id"]
+        assert not s.actions("Originate")  # nobody is logged in
+
+
+async def test_an_agent_who_does_not_answer_is_skipped_and_paused_after_n_misses(
+    redis_client: aioredis.Redis,
+) -> None:
+    # the deaf agent has the closest level, so every call goes to them first
+    agents = [agent("deaf", "PJSIP/2002", tech=2), agent("good", "Local/2003@agents", tech=3)]
+    rules = make_rules(base_rules(agents=agents))
+    phones = {"2002": AgentPhone(answer_after_s=None), "2003": AgentPhone(answer_after_s=0.05, talk_s=0.3)}
+    async with acd_stack(redis_client, rules, sim_config(**phones)) as s:
+        for agent_id in ("deaf", "good"):
+            await s.acd.login(agent_id)
+        first = await s.sim.inbound_call(CALLER, "+3612345678", patience_s=600, talk_s=600)
+        await s.until_state("good", AgentState.BUSY)
+        assert [a.get("Channel") for a in s.actions("Originate")] == ["PJSIP/2002", "Local/2003@agents"]
+        deaf = s.acd.agent("deaf")
+        assert (deaf.state, deaf.missed_rings) == ("ready", 1)
+        # the caller heard music all along: nothing happened to its channel between hold and bridge
+        names = [e.name for e in s.sim.events if e.get("Channel") == first and e.name != "Newexten"]
+        held = names.index("MusicOnHoldStart")
+        assert names[held + 1 : held + 3] == ["MusicOnHoldStop", "BridgeEnter"]
+
+        second = await s.sim.inbound_call("+36307654321", "+3612345678", patience_s=600, talk_s=0.2)
+        await s.until_state("deaf", AgentState.PAUSED)
+        assert s.acd.agent("deaf").pause_reason == "missed 2 rings"
+        # the good agent hangs up on the first call, wraps up, then takes the second caller
+        await s.until(lambda: s.acd.agent("good").call_id == s.sim.channels[second].uniqueid)
+        await s.until_state("good", AgentState.BUSY)
+        assert [a.get("Channel") for a in s.actions("Originate")][2:] == ["PJSIP/2002", "Local/2003@agents"]
+        assert s.sample("switchboard_acd_calls_answered_total", queue="support", tier="active") == 2
+
+
+async def test_a_caller_who_hangs_up_while_waiting_is_counted_abandoned(redis_client: aioredis.Redis) -> None:
+    rules = make_rules(base_rules(agents=[agent("a1", "PJSIP/2001", tech=2)]))
+    async with acd_stack(redis_client, rules, sim_config()) as s:
+        caller = await s.sim.inbound_call(CALLER, "+3612345678", patience_s=0.3)
+        call_id = s.sim.channels[caller].uniqueid
+        await s.until(lambda: s.sample(ABANDONED, queue="support", tier="active") == 1)
+        labels = {"queue": "support", "tier": "active", "outcome": "abandoned"}
+        assert s.sample("switchboard_acd_wait_seconds_count", **labels) == 1
+        assert s.sample("switchboard_acd_wait_seconds_sum", **labels) >= 0.25
+        keys = AcdKeys()
+        assert await redis_client.zcard(keys.queue("support")) == 0
+        assert not await redis_client.sismember(keys.calls, call_id)
+        events = await s.acd.events.read()
+        assert [(e.type, e.data["call_id"]) for e in events] == [("abandoned", call_id)]
+        assert not s.waiting_ids()
+
+
+async def test_a_caller_who_hangs_up_while_an_agent_rings_releases_the_agent(
+    redis_client: aioredis.Redis,
+) -> None:
+    queue = {**base_rules()["queues"][0], "ring_timeout_seconds": 30}
+    rules = make_rules(base_rules(agents=[agent("a1", "PJSIP/2001", tech=2)], queues=[queue]))
+    async with acd_stack(redis_client, rules, sim_config(**{"2001": AgentPhone(answer_after_s=None)})) as s:
+        await s.acd.login("a1")
+        caller = await s.sim.inbound_call(CALLER, "+3612345678", patience_s=0.4)
+        await s.until_state("a1", AgentState.RINGING)
+        leg = next(name for name in s.sim.channels if name.startswith("PJSIP/2001-"))
+        await s.until(lambda: s.sample(ABANDONED, queue="support", tier="active") == 1)
+        assert caller not in s.sim.channels
+        assert [a.get("Channel") for a in s.actions("Hangup")] == [leg]
+        await s.sim.wait_for_channel_count(0)
+        info = s.acd.agent("a1")
+        assert (info.state, info.missed_rings) == ("ready", 0)  # not the agent's fault

@@ -1,0 +1,94 @@
+"""`switchboard leads|robinson|blacklist` subcommands against a private Redis (switchboard/cli_dialer.py)."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from pbx.errors import ValidationFailedError
+from switchboard.cli_dialer import register
+from switchboard.private_redis import PrivateRedis
+
+
+@pytest.fixture
+def db(redis_server: PrivateRedis, monkeypatch: pytest.MonkeyPatch) -> Iterator[redis.Redis]:
+    monkeypatch.setenv("SWITCHBOARD_REDIS_URL", redis_server.url)
+    monkeypatch.setenv("SWITCHBOARD_DEFAULT_REGION", "HU")
+    monkeypatch.delenv("SWITCHBOARD_SETTINGS_FILE", raising=False)
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def run(*argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="switchboard")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    code: int = args.func(args, None)
+    return code
+
+
+def test_leads_import_lists_bad_lines_and_imports_the_rest(
+    db: redis.Redis, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    csv_file = tmp_path / "leads.csv"
+    csv_file.write_text(
+        "lead_id,customer_id,phone,do_not_call\n"
+        "L1,C1,06 30 123 4567,false\nL2,C2,12,false\nL3,,06301112222,\nL4,C4,06 70 555 0004,true\n",
+        encoding="utf-8",
+    )
+    assert run("leads", "import", str(csv_file), "--campaign", "spring", "--as", "ops") == 1
+    out = capsys.readouterr().out
+    assert "4 rows: 2 created, 0 updated, 0 unchanged, 2 rejected" in out
+    assert "1 numbers put on the internal list" in out
+    assert re.search(r"│ 3 +│ L2 +│ phones\[0\]: not a possible phone number", out)
+    assert re.search(r"│ 4 +│ L3 +│ customer_id: is required", out)
+    assert db.hget("sb:dialer:lead:L1", "status") == b"queued"
+    assert db.hexists("sb:dialer:bl:internal", "+36705550004")
+    assert run("leads", "import", str(csv_file), "--campaign", "spring") == 1
+    assert "0 created, 0 updated, 2 unchanged" in capsys.readouterr().out
+
+
+def test_robinson_workflow_from_the_command_line(db: redis.Redis, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = ["robinson", "file", "--customer-name", "Kiss Anna", "--phone", "06301234567", "--as", "anna"]
+    with pytest.raises(ValidationFailedError, match="missing e-mail, customer id, justification"):
+        run(*missing)
+    full = [*missing, "--email", "a@example.hu", "--customer-id", "C1", "--justification", "spam lead"]
+    assert run(*full) == 0
+    assert "filed rr-1 (pending)" in capsys.readouterr().out
+    assert run("robinson", "list", "--status", "pending") == 0
+    assert "rr-1" in capsys.readouterr().out
+    assert run("robinson", "approve", "rr-1", "--as", "sue", "--note", "ok") == 0
+    out = capsys.readouterr().out
+    assert "rr-1: approved by sue" in out and "+36301234567" in out
+    assert db.hexists("sb:dialer:bl:internal", "+36301234567")
+    assert run("robinson", "list", "--status", "pending") == 1
+
+
+def test_internal_list_and_national_list_commands(
+    db: redis.Redis, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run("blacklist", "add", "06 30 765 4321", "--reason", "asked by letter", "--as", "sue") == 0
+    assert "+36307654321 added to the internal list" in capsys.readouterr().out
+    national = tmp_path / "hu.txt"
+    national.write_text("+36 30 111 2222\n06301113333\nnot a number\n0036301114444\n", encoding="utf-8")
+    assert run("blacklist", "import", str(national), "--list", "hu-robinson", "--replace") == 1
+    out = capsys.readouterr().out
+    assert "hu-robinson (replace): 3 numbers read" in out and "not a number" in out
+    assert run("blacklist", "count") == 0
+    assert capsys.readouterr().out.splitlines() == ["internal\t1", "hu-robinson\t3"]
+    exported = tmp_path / "out.txt"
+    assert run("blacklist", "export", "--list", "hu-robinson", "-o", str(exported)) == 0
+    assert sorted(exported.read_text().split()) == ["+36301112222", "+36301113333", "+36301114444"]
+    assert run("blacklist", "remove", "+36307654321", "--reason", "mistake") == 0
+    assert "removed from the internal list" in capsys.readouterr().out
+    assert run("blacklist", "export", "--list", "internal") == 0
+    assert capsys.readouterr().out == ""
