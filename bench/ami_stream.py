@@ -9,6 +9,7 @@ is the unsolicited event stream an engine ingests.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "ami"
@@ -41,6 +42,20 @@ def synthesize(min_events: int, path: Path = RECORDING) -> tuple[bytes, int]:
     copies = -(-min_events // len(frames))
     parts = ["Asterisk Call Manager/11.0.0\r\n"]
     for copy in range(copies):
-        text = _UNIQUEID.sub(lambda m, c=copy: f"{1800000000 + c * 10}.{m.group(2)}", template)
-        parts.append(_CHANNEL_SUFFIX.sub(lambda m, c=copy: f"-{c:04x}{m.group(1)};", text))
+        text = _UNIQUEID.sub(_fresh_uniqueid(copy), template)
+        parts.append(_CHANNEL_SUFFIX.sub(_fresh_suffix(copy), text))
     return "".join(parts).encode(), copies * len(frames)
+
+
+def _fresh_uniqueid(copy: int) -> Callable[[re.Match[str]], str]:
+    def replace(match: re.Match[str]) -> str:
+        return f"{1800000000 + copy * 10}.{match.group(2)}"
+
+    return replace
+
+
+def _fresh_suffix(copy: int) -> Callable[[re.Match[str]], str]:
+    def replace(match: re.Match[str]) -> str:
+        return f"-{copy:04x}{match.group(1)};"
+
+    return replace

@@ -8,9 +8,10 @@ Rules it keeps (DESIGN.md 2.6, 2.7):
   whose outcome never arrived reads as `failed` for the retry rules.
 - The per-number history is shared by all campaigns, manual dials and callbacks: the cap is
   "across ALL campaigns". Entries older than `retention` are trimmed on every write.
-- One dial at a time per number, across engines: a short lease (SET NX PX) taken before the caps
-  are read and released after the attempt is recorded, so two campaigns cannot both pass the cap
-  check for the same number at the same moment.
+- One call at a time per number, across engines and campaigns: a lease (SET NX PX) taken before
+  the caps are read, kept while the call lasts and released when it ends (its TTL covers an engine
+  that died), so two campaigns can neither both pass the cap check for the same number at the
+  same moment nor ring a person who is already on a call with us.
 - Campaign statistics are counters per UTC hour (dials, live answers, abandons, answering
   machines), from which the abandon rate over 24 h and 30 d and the recent answer rate are read.
 - Every attempt and every outcome also goes to the `audit:dial-attempts` stream.
@@ -56,6 +57,11 @@ for _, key in ipairs(KEYS) do
   redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[4])
 end
 return 1
+"""
+
+_EXTEND_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
 """
 
 _UNLOCK_LUA = """
@@ -143,6 +149,7 @@ class AttemptStore:
         self._audit_maxlen = audit_maxlen
         self._settle = redis.register_script(_SETTLE_LUA)
         self._unlock = redis.register_script(_UNLOCK_LUA)
+        self._extend = redis.register_script(_EXTEND_LUA)
 
     # ---- the per-number dial lock ---------------------------------------------------------------
 
@@ -153,6 +160,11 @@ class AttemptStore:
             self.keys.dial_lock(number), token, nx=True, px=int(ttl.total_seconds() * 1000)
         )
         return token if ok else None
+
+    async def hold_number(self, number: str, token: str, *, ttl: timedelta) -> bool:
+        """Keep the lock for the call's life (released when it ends; the TTL covers a dead engine)."""
+        args: list[str | int] = [token, int(ttl.total_seconds() * 1000)]
+        return bool(await self._extend(keys=[self.keys.dial_lock(number)], args=args))
 
     async def unlock_number(self, number: str, token: str) -> None:
         await self._unlock(keys=[self.keys.dial_lock(number)], args=[token])

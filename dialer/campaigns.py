@@ -189,6 +189,11 @@ class Campaigns(CheckedModel):
     def get(self, campaign_id: str) -> Campaign | None:
         return self.by_id.get(campaign_id)
 
+    def priority_for(self, campaign_id: str | None, crm: Mapping[str, Any], given: int) -> int:
+        """A lead's priority under its campaign's `lead_priority` rules (for the lead import paths)."""
+        campaign = self.get(campaign_id) if campaign_id else None
+        return campaign.priority_for(crm, given) if campaign is not None else given
+
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
         copied = super().model_copy(update=update, deep=deep)
         copied.__dict__.pop("by_id", None)

@@ -10,11 +10,14 @@ a combined deployment; this one keeps only what outbound needs:
   (UserEvent SwitchboardAgentAnswered) Bridge the customer's channel with the agent's leg;
 - an agent who does not answer is made ready again and the call offered to another agent;
 - after the call the agent spends `wrap_up_s` in wrap-up, then is ready again;
+- a reservation nobody followed up within `reservation_ttl_s` (the engine that made it died) is
+  freed by any engine's tick, so an agent is never stuck reserved;
 - a withdrawn call (abandoned by the dialer) is never bridged: a late agent leg is hung up.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -24,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from dialer.audit import text
 from dialer.desk import AnsweredCall, CallTarget, DeskAgent
@@ -37,6 +41,7 @@ from pbx.tracker import CALL_ID_VARIABLE, CallTracker
 
 log = logging.getLogger("switchboard.dialer.desk")
 
+_STORE_ERRORS = (RedisError, OSError, TimeoutError)
 AGENT_CONTEXT = "switchboard-agent"
 AGENT_ANSWERED = "SwitchboardAgentAnswered"
 _PACING_STATE = {
@@ -150,8 +155,12 @@ class LocalDesk:
         clock: Callable[[], float],
         ring_timeout_s: float = 15.0,
         wrap_up_s: float = 0.0,
+        store_timeout_s: float = 1.0,
+        reservation_ttl_s: float = 300.0,
     ) -> None:
         self._redis = redis
+        self.store_timeout_s = store_timeout_s
+        self.reservation_ttl_s = reservation_ttl_s
         self._sender = sender
         self._key = DialKeys.of(keys).desk_agents
         self._clock = clock
@@ -279,6 +288,14 @@ class LocalDesk:
     # ---- PbxService -------------------------------------------------------------------------------
 
     async def handle(self, event: Event, changes: Sequence[CallChange]) -> None:
+        """Bounded: a frozen Redis never stalls the engine's events (the agent state then lags)."""
+        try:
+            async with asyncio.timeout(self.store_timeout_s * 2):
+                await self._handle(changes)
+        except _STORE_ERRORS as exc:
+            log.warning("desk could not follow an event: %s", type(exc).__name__)
+
+    async def _handle(self, changes: Sequence[CallChange]) -> None:
         for change in changes:
             if isinstance(change, OriginateResult) and change.action_id in self._by_action:
                 if not change.ok:
@@ -341,6 +358,17 @@ class LocalDesk:
             with contextlib.suppress(AmiError):  # gone already
                 await self._sender.send("Hangup", {"Channel": channel, "Cause": 16})
 
+    async def _expire(self, agent: Mapping[str, Any], now: float) -> None:
+        """Wrap-up over; or a reservation nobody followed up (its engine died): ready again."""
+        state, agent_id, call_id = agent.get("state"), str(agent["id"]), str(agent.get("call_id") or "")
+        wrap = float(agent.get("wrap_until") or 0)
+        if state == "wrap_up" and wrap and wrap <= now:
+            await self._move(agent_id, "", ("wrap_up",), "ready", now)
+        stale = float(agent.get("since") or now) + self.reservation_ttl_s <= now
+        if state in ("reserved", "ringing") and stale and call_id not in self._calls:
+            log.warning("agent %s freed: reservation for %s was never followed up", agent_id, call_id)
+            await self._move(agent_id, call_id, ("reserved", "ringing"), "ready", now)
+
     async def resync(self, tracker: CallTracker) -> None:
         """After a reconnect: calls whose channels are gone free their agents."""
         now = self._clock()
@@ -351,11 +379,16 @@ class LocalDesk:
                     await self._move(entry.agent_id, call_id, ("reserved", "ringing", "busy"), "ready", now)
 
     async def tick(self, now: float) -> None:
-        """Wrap-ups that ended, and waiting calls offered to agents who became ready."""
+        """Wrap-ups that ended, and waiting calls offered to agents who became ready (bounded)."""
+        try:
+            async with asyncio.timeout(self.store_timeout_s * 2):
+                await self._tick(now)
+        except _STORE_ERRORS as exc:
+            log.warning("desk tick skipped: %s", type(exc).__name__)
+
+    async def _tick(self, now: float) -> None:
         for agent in await self._all():
-            wrap = float(agent.get("wrap_until") or 0)
-            if agent.get("state") == "wrap_up" and wrap and wrap <= now:
-                await self._move(str(agent["id"]), "", ("wrap_up",), "ready", now)
+            await self._expire(agent, now)
         for entry in list(self._calls.values()):
             if entry.phase == "waiting" and not entry.withdrawn:
                 agent_id = await self.reserve(entry.call.target, entry.call.call_id, now)

@@ -48,7 +48,8 @@ log = logging.getLogger("switchboard.dialer.dialing")
 OUTBOUND_CONTEXT = "switchboard-outbound"
 _STORE_ERRORS = (RedisError, OSError, TimeoutError)
 _NEVER_CALLABLE = (PermissionReason.INVALID_NUMBER, PermissionReason.ZONE_UNKNOWN)
-_BUSY_RETRY = timedelta(minutes=1)
+_BUSY_RETRY = timedelta(seconds=30)
+_IN_CALL_HOLD = timedelta(hours=2)
 _UNKNOWN_RETRY = timedelta(hours=1)
 
 
@@ -62,6 +63,7 @@ class DialKind(StrEnum):
 class DialStatus(StrEnum):
     PLACED = "placed"
     NOT_HELD = "lead-not-held"
+    AGENT_NOT_READY = "agent-not-ready"
     OUTSIDE_HOURS = "outside-hours"
     CAPPED = "capped"
     NUMBER_BUSY = "number-busy"
@@ -105,6 +107,7 @@ class PlacedCall:
     lead_id: str | None = None
     holder: str | None = None  # the lead's claim owner (to release or finish it)
     agent_id: str | None = None
+    lock_token: str | None = None  # the number's dial lock, held until the call ends
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,12 +225,12 @@ class Dialer:
         except _STORE_ERRORS as exc:
             return self._store_down("dial lock", number, exc)
         if token is None:
-            detail = "another dial of this number is in progress"
+            detail = "this number is being dialed or is on a call with us"
             return DialOutcome(DialStatus.NUMBER_BUSY, number, detail, not_before=now + _BUSY_RETRY)
-        try:
-            return await self._checked_dial(request, number, now)
-        finally:
+        outcome = await self._checked_dial(request, number, now, token)
+        if not outcome.placed:
             await self._unlock(number, token)
+        return outcome
 
     def _hours(self, request: DialRequest, number: str, now: datetime) -> DialOutcome | None:
         zone = request.zone or (request.lead.zone if request.lead is not None else None)
@@ -240,7 +243,9 @@ class Dialer:
         detail = f"{permission.reason}: {permission.detail}"
         return DialOutcome(DialStatus.OUTSIDE_HOURS, number, detail, not_before=not_before)
 
-    async def _checked_dial(self, request: DialRequest, number: str, now: datetime) -> DialOutcome:
+    async def _checked_dial(
+        self, request: DialRequest, number: str, now: datetime, token: str
+    ) -> DialOutcome:
         try:
             async with asyncio.timeout(self._store_timeout):
                 caps = await self._caps(request, number, now)
@@ -256,7 +261,7 @@ class Dialer:
                 return DialOutcome(DialStatus.STORE_UNAVAILABLE, number, "the blacklist cannot be consulted")
             detail = f"blacklisted: {', '.join(verdict.sources)}"
             return DialOutcome(DialStatus.BLOCKED, number, detail, sources=verdict.sources)
-        return await self._originate(request, number, now)
+        return await self._originate(request, number, now, token)
 
     async def _caps(self, request: DialRequest, number: str, now: datetime) -> CapDecision:
         policy = request.campaign.caps
@@ -267,13 +272,13 @@ class Dialer:
         on_lead = lead_history(await self.attempts.lead_attempts(lead.lead_id), lead.last_disposition)
         return next_attempt(on_number, on_lead, policy, now)
 
-    async def _originate(self, request: DialRequest, number: str, now: datetime) -> DialOutcome:
+    async def _originate(self, request: DialRequest, number: str, now: datetime, token: str) -> DialOutcome:
         """Send the one Originate of this attempt; from here on it is never sent again."""
         if not self.sender.ready:
             return DialOutcome(
                 DialStatus.AMI_UNAVAILABLE, number, "not logged in to Asterisk", not_before=now
             )
-        call = self._placed(request, number)
+        call = self._placed(request, number, token)
         self.registry.expect(call)
         try:
             result = await self.sender.originate(
@@ -303,7 +308,7 @@ class Dialer:
         await self._record(call, request, now)
         return DialOutcome(DialStatus.PLACED, number, call=call)
 
-    def _placed(self, request: DialRequest, number: str) -> PlacedCall:
+    def _placed(self, request: DialRequest, number: str, token: str) -> PlacedCall:
         lead = request.lead
         return PlacedCall(
             call_id=request.call_id or new_call_id(),
@@ -315,6 +320,7 @@ class Dialer:
             lead_id=lead.lead_id if lead is not None else None,
             holder=lead.claimed_by if lead is not None else None,
             agent_id=request.agent_id,
+            lock_token=token,
         )
 
     @staticmethod
@@ -335,6 +341,7 @@ class Dialer:
                     call_id=call.call_id, number=call.number, campaign=call.campaign_id, lead_id=call.lead_id,
                     at=now, kind=call.kind.value, agent_id=call.agent_id,
                 )  # fmt: skip
+                await self.attempts.hold_number(call.number, call.lock_token or "", ttl=_IN_CALL_HOLD)
                 if request.lead is not None and call.holder:
                     await self.leads.mark_dialing(request.lead.lead_id, call.holder, now=now)
         except (*_STORE_ERRORS, SwitchboardError) as exc:

@@ -88,6 +88,8 @@ class Outcomes:
             result=settle.result, at=at,
         )  # fmt: skip
         await self.attempts.count(call.campaign_id, at, counters(settle))
+        if call.lock_token:
+            await self.attempts.unlock_number(call.number, call.lock_token)
         if call.lead_id and call.holder and call.kind in _DIALING_KINDS:
             policy = campaign.caps if campaign is not None else CapsPolicy()
             await self._lead_next(call, settle.result, policy, at)

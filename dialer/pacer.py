@@ -34,6 +34,7 @@ log = logging.getLogger("switchboard.dialer.pacer")
 
 _OUTAGES = (DialStatus.STORE_UNAVAILABLE, DialStatus.AMI_UNAVAILABLE)
 _SPARE_CLAIMS = 20
+_DECLINED_REST = timedelta(minutes=1)  # a declined preview lead is not offered straight back
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,11 @@ class Pacer:
         self._offers: dict[str, str] = {}  # preview lead id -> the agent it was offered to
 
     @property
+    def offers(self) -> dict[str, str]:
+        """Open preview offers this engine made: lead id -> agent id."""
+        return dict(self._offers)
+
+    @property
     def owner(self) -> str:
         return self.dialer.owner
 
@@ -95,6 +101,7 @@ class Pacer:
         agents = await self.desk.agents(target_of(campaign), now)
         counts = await self.attempts.counts(campaign.id, utc(now))
         flight = self._in_flight(campaign.id)
+        self.metrics.in_flight.labels(campaign=campaign.id).set(flight.ringing)
         sample = self._samples(campaign.id)
         abandons = counts.window.counts(utc(now))
         self.metrics.abandon_rate.labels(campaign=campaign.id, window="24h").set(abandons.rate_24h)
@@ -145,7 +152,7 @@ class Pacer:
         call_id = request.call_id or new_call_id()
         reserved = await self.desk.reserve(target_of(request.campaign), call_id, now, agent_id=agent_id)
         if reserved is None:
-            return DialOutcome(DialStatus.NOT_HELD, detail=f"agent {agent_id} is not ready")
+            return DialOutcome(DialStatus.AGENT_NOT_READY, detail=f"agent {agent_id} is not ready")
         outcome = await self.dialer.place_call(
             DialRequest(request.campaign, request.kind, request.lead, request.numbers, agent_id, request.zone,
                         call_id),
@@ -197,13 +204,14 @@ class Pacer:
             if state == "accepted" and lead.status == "claimed":
                 request = DialRequest(campaign, DialKind.PREVIEW, lead, agent_id=agent_id)
                 await self.dial_for_agent(request, agent_id, now)
-            elif lead.status == "claimed":
-                await self._take_back(lead_id, now)
+            elif lead.status == "claimed":  # declined or expired: someone else's turn first
+                await self._take_back(lead_id, now, later=state == "declined")
         return open_for
 
-    async def _take_back(self, lead_id: str, now: float) -> None:
+    async def _take_back(self, lead_id: str, now: float, *, later: bool) -> None:
+        not_before = utc(now) + _DECLINED_REST if later else None
         try:
-            await self.leads.release(lead_id, self.owner, now=utc(now))
+            await self.leads.release(lead_id, self.owner, now=utc(now), next_attempt_at=not_before)
         except LeadNotClaimedError:
             log.debug("lead %s not released: no longer ours", lead_id)
 

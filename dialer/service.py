@@ -26,7 +26,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from redis.asyncio import Redis
@@ -70,7 +69,7 @@ class DialerSettings:
     amd_timeout_s: float = 15.0  # answered, no AMD verdict by then: treated as a person
     answer_margin_s: float = 30.0  # no OriginateResponse by ring timeout + this: settled as failed
     housekeeping_s: float = 10.0  # requeue leads of dead engines, expire preview offers, gauges
-    write_retries: int = 5
+    retry_for_s: float = 600.0  # outcome writes and agent releases are retried this long in an outage
 
 
 def call_rules(campaign: Campaign | None) -> CallRules:
@@ -138,6 +137,7 @@ class DialerService:
         self._next_round = 0.0
         self._next_housekeeping = 0.0
         self.is_leader = False
+        self._closed = False
         self.rounds = 0
         self.round_failures = 0
 
@@ -203,11 +203,19 @@ class DialerService:
             call_id = change.headers.get("CallID", "")
             if call_id in self._calls:
                 return call_id, outbound.AmdDone(now, change.headers.get("AMDStatus", ""))
-        elif isinstance(change, Bridged) and change.call_id in self._calls and change.peers:
-            return change.call_id, outbound.AgentConnected(now)
+        elif isinstance(change, Bridged) and change.call_id in self._calls:
+            if self._customer_bridged(self._calls[change.call_id], change):
+                return change.call_id, outbound.AgentConnected(now)
         elif isinstance(change, ChannelHungUp) and change.uniqueid in self._by_uniqueid:
             return self._by_uniqueid[change.uniqueid], outbound.CustomerGone(now)
         return None
+
+    @staticmethod
+    def _customer_bridged(call: OutboundCall, change: Bridged) -> bool:
+        """The customer's channel and another one are in one bridge now (not two halves of an agent leg)."""
+        if not call.uniqueid:
+            return False
+        return (change.uniqueid == call.uniqueid and bool(change.peers)) or call.uniqueid in change.peers
 
     def _originate_result(self, change: OriginateResult, now: float) -> tuple[str, outbound.Event] | None:
         call_id = self._by_action.get(change.action_id)
@@ -250,9 +258,10 @@ class DialerService:
         elif isinstance(effect, outbound.HandOver):
             await self._bounded("hand-over", self.desk.connect(self._answered_call(call), now))
         elif isinstance(effect, outbound.Withdraw):
-            await self._bounded("withdraw", self.desk.withdraw(call.call_id, now))
+            self._spawn(self._retried("withdraw", lambda: self.desk.withdraw(call.call_id, now)))
         elif isinstance(effect, outbound.ReleaseAgent):
-            await self._bounded("release-agent", self.desk.release(effect.agent_id, call.call_id, now))
+            agent_id, call_id = effect.agent_id, call.call_id
+            self._spawn(self._retried("release-agent", lambda: self.desk.release(agent_id, call_id, now)))
         elif isinstance(effect, outbound.Settle):
             self._settle(call, effect, now)
 
@@ -271,23 +280,25 @@ class DialerService:
         self.outcomes.count(placed, settle)
         self.sample(placed.campaign_id).add(settle)
         campaign = self.campaigns.get(placed.campaign_id)
-        self._spawn(self._write_outcome(placed, settle, campaign, utc(now)))
+        at = utc(now)
+        self._spawn(self._retried("write-outcome", lambda: self.outcomes.write(placed, settle, campaign, at)))
 
-    async def _write_outcome(
-        self, placed: PlacedCall, settle: outbound.Settle, campaign: Campaign | None, at: datetime
-    ) -> None:
-        delay = 0.5
-        for attempt in range(self.settings.write_retries):
+    async def _retried(self, step: str, make: Callable[[], Awaitable[None]]) -> None:
+        """Redis-bound work that must not be lost to an outage: retried with a capped back-off."""
+        delay, give_up = 0.25, time.monotonic() + self.settings.retry_for_s
+        while True:
             try:
                 async with asyncio.timeout(self.settings.store_timeout_s * 2):
-                    await self.outcomes.write(placed, settle, campaign, at)
+                    await make()
                 return
             except _STORE_ERRORS as exc:
-                self.metrics.errors.labels(step="write-outcome").inc()
-                log.warning("outcome of call %s not written (try %d): %s", placed.call_id, attempt + 1, exc)
+                self.metrics.errors.labels(step=step).inc()
+                log.warning("dialer step %s failed, retrying: %s", step, type(exc).__name__)
+            if time.monotonic() + delay > give_up:
+                log.error("dialer step %s given up after %ss", step, self.settings.retry_for_s)
+                return
             await asyncio.sleep(delay)  # back off before retrying the store, not a synchronisation
-            delay *= 2
-        log.error("outcome of call %s lost; its lead returns when its claim expires", placed.call_id)
+            delay = min(delay * 2, 5.0)
 
     async def _ami(self, action: str, fields: Mapping[str, str | int]) -> None:
         try:
@@ -322,6 +333,8 @@ class DialerService:
                 await self._apply(call.call_id, outbound.Vanished(now))
 
     async def tick(self, now: float) -> None:
+        if self._closed:
+            return
         await self._timers(now)
         if (self._round is None or self._round.done()) and now >= self._next_round:
             self._next_round = now + self.settings.round_interval_s
@@ -376,12 +389,24 @@ class DialerService:
         for campaign in self.campaigns.campaigns:
             status = states.get(campaign.id)
             if status is not None and status.state is CampaignState.RUNNING:
-                await self.pacer.pace(campaign, now)
+                await self._pace(campaign, now)
         if now >= self._next_housekeeping:
             self._next_housekeeping = now + self.settings.housekeeping_s
             await self._housekeeping(now)
         self.rounds += 1
         return True
+
+    async def _pace(self, campaign: Campaign, now: float) -> None:
+        """One campaign's round; a refusal inside it never stops the other campaigns (an outage does)."""
+        try:
+            await self.pacer.pace(campaign, now)
+        except (RedisError, OSError, TimeoutError):
+            raise
+        except SwitchboardError as exc:
+            self.metrics.errors.labels(step="pace").inc()
+            log.warning(
+                "pacing of campaign %s failed: %s", campaign.id, exc.message, extra={"campaign": campaign.id}
+            )
 
     async def _housekeeping(self, now: float) -> None:
         await self.leads.requeue_expired(now=utc(now))
@@ -393,7 +418,8 @@ class DialerService:
             self.metrics.in_flight.labels(campaign=campaign.id).set(self.in_flight(campaign.id).ringing)
 
     async def close(self) -> None:
-        """Stop the round and the background writes (placed calls are left to Asterisk)."""
+        """Stop pacing, the round and the background writes (placed calls are left to Asterisk)."""
+        self._closed = True
         tasks = [task for task in (self._round, *self._tasks) if task is not None]
         for task in tasks:
             task.cancel()

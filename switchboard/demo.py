@@ -14,7 +14,9 @@ metrics); the exit code says whether calls were answered.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 from pydantic import SecretStr
@@ -26,6 +28,7 @@ from rich.table import Table
 from pbx.sim import AgentPhone, SimConfig, SimulatedPbx, TierPool, TrafficConfig
 from routing.rules import Rules
 from routing.yamlconf import load_rules
+from switchboard.api.tokens import TokenStore, new_token
 from switchboard.runtime import Parts, Runtime, routing_rules_path
 from switchboard.settings import Settings
 
@@ -66,14 +69,16 @@ def demo_sim_config(rules: Rules, time_scale: float) -> SimConfig:
         never_answers = index == len(rules.agents) - 2
         phones[extension] = AgentPhone(answer_after_s=None if never_answers else 2.0 + index % 3)
     key_callers = tuple(number for tier in rules.tiers if tier.name == "key" for number in tier.callers)
+    # About 70% of what the answering agents can take, spread over the IVR's skills.
     traffic = TrafficConfig(
-        arrivals_per_minute=4.0,
+        arrivals_per_minute=2.5,
         tiers=(
             TierPool(tier="key", weight=0.1, numbers=key_callers or ("+36301234567",)),
             TierPool(tier="important", weight=0.2, prefix="+36171", count=1000),
             TierPool(tier="active", weight=0.7, prefix="+36701", count=10000),
         ),
         dialled={"+3612345678": 0.9, "+3615550100": 0.1},
+        ivr_choices={"1": 0.3, "2": 0.3, "3": 0.3, "9": 0.1},
         patience_s=(60.0, 300.0),
         talk_s=(60.0, 180.0),
     )
@@ -104,6 +109,11 @@ def render(view: CallerView, parts: Parts, sim: SimulatedPbx, elapsed: float, me
     tiers.add_column("answered", justify="right")
     for tier, (seen, taken) in sorted(view.by_tier.items()):
         tiers.add_row(tier, str(seen), str(taken))
+    agents = Table(title="Agents (the engine's view)", expand=True)
+    states = Counter(agent.state for agent in parts.acd.agents())
+    for state in sorted(states):
+        agents.add_column(state, justify="right")
+    agents.add_row(*(str(states[state]) for state in sorted(states)))
     engine = parts.engine
     stats = Table(title="Engine", expand=True)
     for column in ("AMI events", "AMI actions received by PBX", "live channels", "service errors"):
@@ -112,19 +122,45 @@ def render(view: CallerView, parts: Parts, sim: SimulatedPbx, elapsed: float, me
                   str(engine.stats.service_errors))  # fmt: skip
     simulated_min = elapsed * sim.config.time_scale / 60
     footer = f"{elapsed:5.1f} s real, {simulated_min:5.1f} simulated minutes · {metrics_url}"
-    return Group(calls, tiers, stats, Panel(footer))
+    return Group(calls, tiers, agents, stats, Panel(footer))
+
+
+async def log_in_every_agent(parts: Parts) -> None:
+    """What advisors do at the start of a shift: log in and become ready."""
+    for agent in parts.acd.agents():
+        info = await parts.acd.login(agent.id)
+        if info.state != "ready":
+            await parts.acd.ready(agent.id)
 
 
 async def run_demo(settings: Settings, duration_s: float, *, time_scale: float = 10.0, seed: int = 7) -> int:
     console = Console(stderr=False)
+    logger = logging.getLogger("switchboard")
+    level = logger.level
+    if settings.log.level == "INFO":  # the default: keep the live view readable
+        logger.setLevel(logging.WARNING)
+    try:
+        return await _run(settings, duration_s, time_scale, seed, console)
+    finally:
+        logger.setLevel(level)
+
+
+async def _run(settings: Settings, duration_s: float, time_scale: float, seed: int, console: Console) -> int:
     rules = load_rules(routing_rules_path(settings), Rules)
     sim = SimulatedPbx(demo_sim_config(rules, time_scale), seed=seed)
     port = await sim.start()
-    runtime = Runtime(_with_sim_ami(settings, port), clock=sim.clock.now)
+    token = new_token()
+    tokens = None if settings.http.tokens_file else TokenStore.from_tokens([(token, "demo", "supervisor")])
+    runtime = Runtime(_with_sim_ami(settings, port), clock=sim.clock.now, tokens=tokens)
     try:
         parts = await runtime.start()
         metrics_url = f"http://{settings.http.host}:{runtime.http_port}/metrics"
-        console.print(f"Simulated Asterisk on 127.0.0.1:{port}; metrics at {metrics_url}")
+        console.print(f"Simulated Asterisk on 127.0.0.1:{port}; metrics at {metrics_url}", soft_wrap=True)
+        if tokens is not None:
+            queues_url = metrics_url.removesuffix("/metrics") + "/api/v1/acd/queues"
+            curl = f"curl -H 'Authorization: Bearer {token}' {queues_url}"
+            console.print(f"Try the API: {curl}", soft_wrap=True)
+        await log_in_every_agent(parts)
         sim.start_traffic()
         started = time.monotonic()
         with Live(console=console, refresh_per_second=4, transient=False) as live:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -58,9 +60,14 @@ class Parts:
 class Runtime:
     """Builds, starts and stops the parts of one engine process."""
 
-    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, settings: Settings, *, clock: Callable[[], float] = time.time, tokens: TokenStore | None = None
+    ) -> None:
         self.settings = settings
         self._clock = clock
+        self._tokens = tokens
+        # Marks this process's agent legs and ActionIDs (several engines may share one Asterisk).
+        self.instance_id = f"{socket.gethostname()}-{os.getpid()}"
         self._parts: Parts | None = None
         self._http: tuple[HttpServer, object] | None = None
 
@@ -87,13 +94,16 @@ class Runtime:
             if warning:
                 log.warning(warning)
             engine = Engine(settings.ami_client_settings(), metrics, clock=self._clock)
-            acd = AcdService(redis, engine.client, rules, AcdMetrics(metrics.registry), clock=self._clock)
+            acd = AcdService(
+                redis, engine.client, rules, AcdMetrics(metrics.registry),
+                clock=self._clock, instance_id=self.instance_id,
+            )  # fmt: skip
             await acd.load()
             engine.services.append(acd)
             reloader.watch("routing", acd.replace_rules)
             stores = self._dialer_stores(redis, metrics, reloader)
             state = AppState(
-                settings, TokenStore.load(settings.http.tokens_file), metrics, redis=redis,
+                settings, self._tokens or TokenStore.load(settings.http.tokens_file), metrics, redis=redis,
                 ami_ready=lambda: engine.ready,
             )  # fmt: skip
             self._parts = Parts(redis, metrics, reloader, engine, acd, stores, state)
@@ -117,10 +127,9 @@ class Runtime:
         return stores
 
     async def _start_http(self, state: AppState) -> None:
-        app = create_app(state, status_overrides=dialer_api.STATUS_OVERRIDES)
-        app.state.acd = self.parts.acd
+        app = create_app(state, status_overrides={**dialer_api.STATUS_OVERRIDES, **acd_api.STATUS_OVERRIDES})
+        acd_api.install(app, self.parts.acd)
         dialer_api.attach_dialer(app, self.parts.stores)
-        app.include_router(acd_api.router)
         app.include_router(dialer_api.router)
         http = self.settings.http
         self._http = await serve_http(app, http.host, http.port, access_log=http.access_log)
@@ -130,6 +139,7 @@ class Runtime:
         if parts is not None:
             await parts.reloader.stop()
             await parts.engine.stop()
+            await parts.acd.aclose()
         if self._http is not None:
             server, task = self._http
             self._http = None

@@ -215,14 +215,16 @@ class PbxCore:
         """Send Hangup and forget the channel."""
         channel.hungup = True
         channel.cancel_timers()
-        self.emit(self.events.hangup(channel, cause))
+        hangup = self.events.hangup(channel, cause)
+        # Gone before the event is seen, so whoever waits on the event sees it gone.
         self.channels.remove(channel)
-        hooks, channel.hangup_hooks = channel.hangup_hooks, []
-        for hook in hooks:
-            hook()
         record = self._records.pop(id(channel), None)
         if record is not None:
             record.ended = self.clock.now()
+        self.emit(hangup)
+        hooks, channel.hangup_hooks = channel.hangup_hooks, []
+        for hook in hooks:
+            hook()
         if channel.endpoint is not None and channel.endpoint.role == "agent":
             self._agent_calls[channel.endpoint.number] -= 1
             if self._agent_calls[channel.endpoint.number] <= 0:

@@ -33,7 +33,7 @@ SWITCHBOARD_DIALPLAN: dict[str, tuple[str, tuple[str, ...]]] = {
             "Set(SWITCHBOARD_DIALLED=${EXTEN})",
             "Answer()",
             "UserEvent(SwitchboardInbound,CallID: ${SWITCHBOARD_CALL_ID},CallerIDNum: ${CALLERID(num)},"
-            "Dialled: ${EXTEN},IvrChoice: ${SWITCHBOARD_IVR})",
+            "Dialled: ${EXTEN},IvrChoice: ${SWITCHBOARD_IVR},Queue: ${SWITCHBOARD_QUEUE})",
             "MusicOnHold(default)",
             "Hangup()",
         ),
@@ -56,6 +56,14 @@ SWITCHBOARD_DIALPLAN: dict[str, tuple[str, tuple[str, ...]]] = {
             "UserEvent(SwitchboardOutboundAnswered,CallID: ${SWITCHBOARD_CALL_ID},AMDStatus: ${AMDSTATUS})",
             "MusicOnHold(default)",
             "Hangup()",
+        ),
+    ),
+    "switchboard-exit": (
+        "_[a-z].",
+        (
+            "NoOp(Switchboard: caller ${SWITCHBOARD_CALL_ID} leaves the queue to ${EXTEN})",
+            "Playback(switchboard-${EXTEN})",
+            "Hangup(16)",
         ),
     ),
     "switchboard-abandon": (

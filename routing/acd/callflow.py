@@ -76,6 +76,8 @@ class CallFlow:
         extra = {"call_id": call_id, "case_id": facts.case_id, "queue": queue, "tier": found.tier}
         log.info("call %s: %s in %s (%s)", call_id, found.tier, queue, found.matched, extra=extra)
         await self.d.route(call_id)
+        if facts.channel and self.ctx.executor.ready:
+            await self.ctx.executor.set_case(facts.channel, facts.case_id)
 
     def queue_for(self, named: str, dialled: str) -> str:
         """The `Queue` header if it names a queue, else the dialled number's queue, else the default."""
@@ -99,19 +101,21 @@ class CallFlow:
         self._dialled = None
 
     async def _crm(self, number: str | None) -> Mapping[str, str] | None:
-        if number is None:
+        if number is None or self.d.dirty:
             return None
         try:
             return await self.ctx.store.crm_record(number)
         except StoreUnavailableError as exc:
-            log.error("CRM record unavailable, classifying without it: %s", exc.message)
+            self.d.store_failed(exc)
             return None
 
     async def _case_id(self, call_id: str, now: float) -> str:
-        try:
-            return await self.ctx.store.next_case_id(now)
-        except StoreUnavailableError:
-            return f"call-{call_id}"  # still unique; Redis is down and the dispatcher says so
+        if not self.d.dirty:
+            try:
+                return await self.ctx.store.next_case_id(now)
+            except StoreUnavailableError as exc:
+                self.d.store_failed(exc)
+        return f"call-{call_id}"  # still unique while Redis is down
 
     # -- the agent's leg -----------------------------------------------------------------
     async def originate_result(self, change: OriginateResult) -> None:
@@ -143,24 +147,32 @@ class CallFlow:
         h, ctx = change.headers, self.ctx
         call_id, agent_id, channel = h.get("CallID", ""), h.get("AgentID", ""), h.get("Channel", "")
         active = ctx.state.calls.get(call_id)
-        if active is None or active.state is not CallState.OFFERED or active.facts.agent_id != agent_id:
-            log.info(
-                "agent %s answered call %s, which no longer waits for them; hanging up", agent_id, call_id
-            )
-            if channel:
-                await ctx.executor.hangup(channel)
-            return
+        if active is not None and active.facts.agent_id == agent_id:
+            if active.state is CallState.OFFERED:
+                await self.connect(active, channel)
+                return
+            if active.state is CallState.CONNECTED and leg_base(active.facts.agent_channel) == leg_base(
+                channel
+            ):
+                return  # already bridged (after a resync found the answered leg first)
+        log.info("agent %s answered call %s, which no longer waits for them; hanging up", agent_id, call_id)
+        if channel:
+            await ctx.executor.hangup(channel)
+
+    async def connect(self, active: ActiveCall, channel: str) -> None:
+        """Bridge the waiting caller with the agent's answered leg; the case goes to the agent."""
+        ctx, agent_id = self.ctx, active.facts.agent_id
         if not await ctx.executor.bridge(active.facts.channel, channel):
             await ctx.executor.hangup(channel)  # the caller is gone: its hangup closes the call
             return
         now = ctx.clock()
         connected = active.with_facts(state=CallState.CONNECTED, agent_channel=channel, answered_at=now)
-        await self.d.agent_event(agent_id, Answer(now, call_id), Change(calls=[connected]))
+        await self.d.agent_event(agent_id, Answer(now, active.id), Change(calls=[connected]))
         waited = now - active.call.since
         plan = ctx.state.plan(active.call.queue)
         target = plan.spec.service_level.within_seconds if plan else 0.0
         ctx.metrics.call_answered(active.call.queue, active.call.tier, waited=waited, at=now, target_s=target)
-        await ctx.events.publish("handover", agent_id, handover(connected, waited))
+        await self.d.publish("handover", agent_id, handover(connected, waited))
 
     # -- hangups ---------------------------------------------------------------------------
     async def channel_gone(self, change: ChannelHungUp) -> None:
@@ -196,7 +208,7 @@ class CallFlow:
         extra = {"call_id": call.id, "queue": call.queue, "waited": round(waited, 3)}
         log.info("call %s: caller hung up after %.1f s (abandoned)", call.id, waited, extra=extra)
         data = {**_case(active), "waited": round(waited, 3), "ringing": active.facts.agent_id}
-        await ctx.events.publish("abandoned", active.facts.agent_id, data)
+        await self.d.publish("abandoned", active.facts.agent_id, data)
 
     async def call_ended(self, active: ActiveCall, by: str) -> None:
         ctx, now = self.ctx, self.ctx.clock()
@@ -207,16 +219,19 @@ class CallFlow:
         talk = now - (active.facts.answered_at or now)
         extra = {"call_id": active.id, "agent_id": agent_id, "talk": round(talk, 3)}
         log.info("call %s: ended by the %s after %.1f s", active.id, by, talk, extra=extra)
-        await ctx.events.publish("ended", agent_id, {**_case(active), "talk": round(talk, 3), "ended_by": by})
+        await self.d.publish("ended", agent_id, {**_case(active), "talk": round(talk, 3), "ended_by": by})
 
-    def legs(self, active: ActiveCall) -> list[str]:
-        """The agent legs Asterisk has for this call now (one name per leg)."""
+    def legs(self, active: ActiveCall, *, answered: bool = False) -> list[str]:
+        """The agent legs Asterisk has for this call now, one name per leg (a Local leg's `;1`)."""
         if self.tracker is None:
-            return [active.facts.agent_channel] if active.facts.agent_channel else []
+            return [active.facts.agent_channel] if active.facts.agent_channel and not answered else []
         names: dict[str, str] = {}
         for channel in self.tracker.channels_for_call(active.id):
-            if channel.uniqueid != active.facts.uniqueid:
-                names.setdefault(leg_base(channel.channel), channel.channel)
+            if channel.uniqueid == active.facts.uniqueid or (answered and not channel.answered):
+                continue
+            base = leg_base(channel.channel)
+            if base not in names or channel.channel.endswith(";1"):
+                names[base] = channel.channel
         return sorted(names.values())
 
     async def hangup_legs(self, active: ActiveCall) -> None:
@@ -230,7 +245,8 @@ class CallFlow:
             return
         status = self.ctx.state.status(timer.subject)
         if timer.kind is TimerKind.WRAP and status.state is AgentState.WRAP_UP:
-            await self.d.agent_event(timer.subject, WrapUpDone(self.ctx.clock()))
+            done = Change(cancelled_timers=[timer.key])
+            await self.d.agent_event(timer.subject, WrapUpDone(self.ctx.clock()), done)
         elif timer.kind is TimerKind.RING and status.call_id == timer.call_id:
             active = self.ctx.state.calls.get(timer.call_id)
             log.warning("agent %s: no OriginateResponse for call %s in time", timer.subject, timer.call_id)
@@ -244,11 +260,8 @@ class CallFlow:
         for active in list(self.ctx.state.calls.values()):
             if tracker.channel(active.facts.uniqueid) is None:
                 await self.caller_left(active)
-            elif active.state is CallState.OFFERED and not self.legs(active):
-                log.warning(
-                    "call %s: the leg ringing agent %s is gone; releasing", active.id, active.facts.agent_id
-                )
-                await self.d.release(active)
+            elif active.state is CallState.OFFERED:
+                await self._resync_offer(active)
             elif active.state is CallState.CONNECTED and not self.legs(active):
                 await self.call_ended(active, "agent")
         now = self.ctx.clock()
@@ -257,6 +270,17 @@ class CallFlow:
                 log.warning("agent %s: holds call %s, which is gone; releasing", agent_id, status.call_id)
                 await self.d.agent_event(agent_id, Hangup(now, status.call_id))
         await self.d.dispatch_all()
+
+    async def _resync_offer(self, active: ActiveCall) -> None:
+        """An agent was being rung: answered meanwhile (bridge now), still ringing, or gone (release)."""
+        answered = self.legs(active, answered=True)
+        if answered:
+            await self.connect(active, answered[0])
+        elif not self.legs(active):
+            log.warning(
+                "call %s: the leg ringing agent %s is gone; releasing", active.id, active.facts.agent_id
+            )
+            await self.d.release(active)
 
 
 def _case(active: ActiveCall) -> dict[str, object]:

@@ -18,6 +18,8 @@ Rules it keeps:
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from pbx.errors import (
     AmiActionError,
@@ -63,12 +65,18 @@ class Dispatcher:
 
     # -- persistence ------------------------------------------------------------------------
     async def commit(self, change: Change) -> None:
-        """Write `change` to Redis and mirror it in memory (memory alone if Redis fails)."""
-        try:
-            await self.ctx.store.commit(change)
-        except StoreUnavailableError as exc:
-            self._store_failed(exc)
+        """Write `change` to Redis and mirror it in memory (memory alone while Redis is failing)."""
+        if not self.dirty:
+            try:
+                await self.ctx.store.commit(change)
+            except StoreUnavailableError as exc:
+                self.store_failed(exc)
         self.mirror(change)
+
+    async def publish(self, kind: str, agent_id: str, data: Mapping[str, Any]) -> None:
+        """An event for the API; skipped (and lost) while Redis is failing, never delaying a call."""
+        if not self.dirty:
+            await self.ctx.events.publish(kind, agent_id, data)
 
     def mirror(self, change: Change) -> None:
         state, now = self.ctx.state, self.ctx.clock()
@@ -83,7 +91,7 @@ class Dispatcher:
         for timer in change.timers:
             self.ctx.timers.set(timer)
 
-    def _store_failed(self, exc: StoreUnavailableError) -> None:
+    def store_failed(self, exc: StoreUnavailableError) -> None:
         if not self.dirty:
             log.error("Redis failed; serving calls from memory until it is back: %s", exc.message)
         self.dirty = True
@@ -234,7 +242,7 @@ class Dispatcher:
         try:
             return await self.ctx.store.reserve(status, offered, timer)
         except StoreUnavailableError as exc:
-            self._store_failed(exc)
+            self.store_failed(exc)
             return True
 
     async def _lost_race(self, agent_id: str, active: ActiveCall) -> None:
@@ -243,7 +251,7 @@ class Dispatcher:
         try:
             fresh = await self.ctx.store.agent_status(agent_id)
         except StoreUnavailableError as exc:
-            self._store_failed(exc)
+            self.store_failed(exc)
             return
         if fresh is not None:
             self.ctx.state.set_status(fresh, self.ctx.clock())
@@ -295,4 +303,4 @@ class Dispatcher:
         log.info("call %s: leaves to %s (%s)", call.id, target, reason, extra={"call_id": call.id})
         await ctx.executor.redirect(active.facts.channel, target)
         data = {"call_id": call.id, "case_id": active.facts.case_id, "queue": call.queue, "exit": target}
-        await ctx.events.publish("routed_out", "", {**data, "reason": reason})
+        await self.publish("routed_out", "", {**data, "reason": reason})

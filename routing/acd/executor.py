@@ -116,6 +116,11 @@ class Executor:
             self._sent("bridge")
         return ok
 
+    async def set_case(self, channel: str, case_id: str) -> bool:
+        """Put the case number on the caller's channel too (CDRs and recordings carry it)."""
+        fields = {"Channel": channel, "Variable": "SWITCHBOARD_CASE_ID", "Value": _clean(case_id)}
+        return await self._send("Setvar", fields)
+
     async def hangup(self, channel: str) -> bool:
         return await self._send("Hangup", {"Channel": channel, "Cause": "16"})
 

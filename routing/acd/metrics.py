@@ -9,7 +9,7 @@ from routing.yaml, `state` from the agent lifecycle, `agent` from the agent list
   hangs up sooner does not count against it); and the target itself
 - agents per state, occupancy per agent, calls waiting per queue
 - decision latency: from the event (or timer, or API call) in to the AMI action out
-- rule reloads by result, and the hash of the rules in force
+- the hash of the routing rules in force (reload counts are the reloader's)
 """
 
 from __future__ import annotations
@@ -54,8 +54,12 @@ class ServiceLevel:
 class AcdMetrics:
     def __init__(
         self, registry: CollectorRegistry, *, service_level_window_s: float = SERVICE_LEVEL_WINDOW_S
-    ):
-        r = registry
+    ) -> None:
+        self._call_metrics(registry)
+        self._state_metrics(registry)
+        self.levels = ServiceLevel(service_level_window_s)
+
+    def _call_metrics(self, r: CollectorRegistry) -> None:
         qt = ["queue", "tier"]
         self.offered = Counter("switchboard_acd_calls_offered", "Calls that entered a queue", qt, registry=r)
         self.answered = Counter(
@@ -67,16 +71,25 @@ class AcdMetrics:
         self.routed_out = Counter(
             "switchboard_acd_calls_routed_out",
             "Calls that left a queue without an agent: overflow to another queue, or a dialplan exit",
-            ["queue", "tier", "outcome"],
+            [*qt, "outcome"],
             registry=r,
         )
         self.wait = Histogram(
             "switchboard_acd_wait_seconds",
             "Seconds a caller waited, until answered or abandoned",
-            ["queue", "tier", "outcome"],
+            [*qt, "outcome"],
             buckets=WAIT_BUCKETS,
             registry=r,
         )
+        self.decision_seconds = Histogram(
+            "switchboard_acd_decision_seconds",
+            "From the event, timer or request in to the AMI action out",
+            ["action"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+
+    def _state_metrics(self, r: CollectorRegistry) -> None:
         self.service_level = Gauge(
             "switchboard_acd_service_level_ratio",
             "Share of calls answered within the queue's service-level time, over a sliding window",
@@ -97,18 +110,7 @@ class AcdMetrics:
             ["agent"],
             registry=r,
         )
-        self.decision_seconds = Histogram(
-            "switchboard_acd_decision_seconds",
-            "From the event, timer or request in to the AMI action out",
-            ["action"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
-        )
-        self.rule_reloads = Counter(
-            "switchboard_acd_rule_reloads", "Routing rule reloads by result", ["result"], registry=r
-        )
         self.rules = Info("switchboard_acd_rules", "The routing rules in force", registry=r)
-        self.levels = ServiceLevel(service_level_window_s)
 
     # -- calls --------------------------------------------------------------------
     def call_offered(self, queue: str, tier: str) -> None:
@@ -150,11 +152,6 @@ class AcdMetrics:
             self.service_level.labels(queue=queue).set(1.0 if ratio is None else ratio)
 
     # -- rules ------------------------------------------------------------------------
-    def rules_applied(self, content_hash: str, applied_at: float, source: str, *, reload: bool) -> None:
-        if reload:
-            self.rule_reloads.labels(result="success").inc()
+    def rules_applied(self, content_hash: str, applied_at: float, source: str) -> None:
+        """Reload counts by result are the reloader's (switchboard_rules_reloads_total{kind})."""
         self.rules.info({"hash": content_hash, "applied_at": f"{applied_at:.3f}", "source": source})
-
-    def rules_rejected(self) -> None:
-        """For the reload code: an edit was refused and the previous rules keep running."""
-        self.rule_reloads.labels(result="failure").inc()

@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import replace
 
-from pbx.errors import NotFoundError, ValidationFailedError
+from pbx.errors import NotFoundError, StoreUnavailableError, ValidationFailedError
 from routing.acd.callflow import CallFlow
 from routing.acd.calls import ActiveCall, CallState
 from routing.acd.context import Ctx
@@ -143,7 +143,10 @@ class Operations:
         again (tier, priority, needs; their place by waiting time is kept). Call with the lock held."""
         ctx, now = self.ctx, self.ctx.clock()
         state = ctx.state
-        await ctx.store.seed_profiles(state.rules.agents)
+        try:
+            await ctx.store.seed_profiles(state.rules.agents)
+        except StoreUnavailableError as exc:
+            self.dispatcher.store_failed(exc)  # the rewrite after Redis is back seeds them
         for spec in state.rules.agents:
             if state.sources.get(spec.id) != SOURCE_API:
                 state.set_profile(spec, SOURCE_RULES, now)

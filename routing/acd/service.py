@@ -15,6 +15,7 @@ load()` before the engine starts, add it to the engine's services, and call
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ import redis.asyncio as aioredis
 
 from pbx.call_changes import CallChange, ChannelHungUp, DialStarted, OriginateResult, UserEventSeen
 from pbx.codec import Event
+from pbx.errors import StoreUnavailableError
 from pbx.service import ActionSender
 from pbx.tracker import CallTracker
 from routing.acd.callflow import CallFlow
@@ -43,6 +45,7 @@ from routing.yamlconf import content_hash
 log = logging.getLogger("switchboard.acd")
 
 INBOUND, AGENT_ANSWERED = "SwitchboardInbound", "SwitchboardAgentAnswered"
+RECOVERY_EVERY_S = 1.0
 _RELEVANT = (UserEventSeen, OriginateResult, ChannelHungUp, DialStarted)
 
 
@@ -88,6 +91,8 @@ class AcdService(Operations):
         super().__init__(ctx, dispatcher, CallFlow(ctx, dispatcher), asyncio.Lock())
         self._next_sweep = 0.0
         self._next_gauges = 0.0
+        self._next_recovery = 0.0
+        self._recovery: asyncio.Task[None] | None = None
 
     @property
     def rules(self) -> Rules:
@@ -141,8 +146,7 @@ class AcdService(Operations):
                     await self.flow.timer_fired(timer)
                 except Exception:
                     log.exception("ACD timer %s failed", timer.key)
-            if self.dispatcher.dirty:
-                await self._rewrite()
+            self._recover_later(now)
             if now >= self._next_sweep:
                 self._next_sweep = now + self.ctx.options.sweep_s
                 if self.ctx.state.ready_agents() and self.ctx.state.snapshot.calls:
@@ -151,13 +155,31 @@ class AcdService(Operations):
                 self._next_gauges = now + self.ctx.options.gauges_s
                 self.refresh_gauges(now)
 
-    async def _rewrite(self) -> None:
-        try:
-            await self.ctx.store.rewrite(self.ctx.state, list(self.ctx.timers.persistent()))
-        except Exception as exc:  # still down: try again on the next tick
-            log.debug("Redis still failing: %s", exc)
+    async def aclose(self) -> None:
+        """Stop background work (a pending write-back to Redis); call after the engine stopped."""
+        if self._recovery is not None:
+            self._recovery.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._recovery
+
+    def _recover_later(self, now: float) -> None:
+        """While Redis is failing, try to write the whole state back (in the background, once a second)."""
+        if not self.dispatcher.dirty or now < self._next_recovery:
             return
-        self.dispatcher.dirty = False
+        if self._recovery is not None and not self._recovery.done():
+            return
+        self._next_recovery = now + RECOVERY_EVERY_S
+        self._recovery = asyncio.create_task(self._recover(), name="acd-redis-recovery")
+
+    async def _recover(self) -> None:
+        if not await self.ctx.store.ping():  # outside the lock: a dead Redis must not stall calls
+            return
+        async with self.lock:
+            try:
+                await self.ctx.store.rewrite(self.ctx.state, self.ctx.timers.persistent())
+            except StoreUnavailableError:
+                return
+            self.dispatcher.dirty = False
         log.warning("Redis is back; the ACD state was written again")
 
     def refresh_gauges(self, now: float) -> None:
@@ -184,7 +206,7 @@ class AcdService(Operations):
             for timer in stored.timers:
                 ctx.timers.set(timer)
             self.refresh_gauges(now)
-            await self._rules_in_force(source, reload=False)
+            await self._rules_in_force(source)
             log.info(
                 "ACD loaded: %d agents, %d calls (%d waiting)",
                 len(state.profiles),
@@ -199,13 +221,13 @@ class AcdService(Operations):
             self.ctx.state.rules = rules
             self.flow.forget_queue_map()
             await self.reclassify()
-            await self._rules_in_force(source, reload=True)
+            await self._rules_in_force(source)
             await self.dispatcher.dispatch_all()
 
-    async def _rules_in_force(self, source: str, *, reload: bool) -> None:
+    async def _rules_in_force(self, source: str) -> None:
         now, rules = self.ctx.clock(), self.ctx.state.rules
         digest = content_hash(rules)
-        self.ctx.metrics.rules_applied(digest, now, source, reload=reload)
+        self.ctx.metrics.rules_applied(digest, now, source)
         try:
             await self.ctx.store.set_rules_active(digest, now, source)
         except Exception as exc:

@@ -15,6 +15,7 @@ Rules it keeps:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -275,6 +276,13 @@ class AcdStore:
                 if mapping:
                     pipe.hset(keys.timers, mapping=_hash(mapping))
                 await pipe.execute()
+
+    async def ping(self, timeout: float = 1.0) -> bool:
+        try:
+            await asyncio.wait_for(self.redis.ping(), timeout)
+        except (TimeoutError, RedisError, OSError):
+            return False
+        return True
 
     # -- CRM, case numbers, rules ----------------------------------------------------------
     async def crm_record(self, number: str) -> dict[str, str] | None:

@@ -6,14 +6,17 @@ Simulated Asterisk over TCP, the engine's AMI client and tracker, a private Redi
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 import redis.asyncio as aioredis
 
 from pbx.sim import AgentPhone
+from routing.acd import AcdOptions
 from routing.acd.keys import AcdKeys
 from routing.agent_events import AgentState
 from tests.integration.test_acd_support import (
+    Stack,
     acd_stack,
     agent,
     base_rules,
@@ -45,6 +48,12 @@ async def test_a_call_is_rung_bridged_handed_over_and_wrapped_up(redis_client: a
         assert variables["SWITCHBOARD_CALL_ID"] == call_id
         assert (variables["SWITCHBOARD_AGENT_ID"], variables["SWITCHBOARD_TIER"]) == ("a1", "active")
         assert (variables["SWITCHBOARD_CALLER"], variables["SWITCHBOARD_IVR"]) == (CALLER, "2")
+        setvar = s.actions("Setvar")[0]  # the caller's channel carries the case number too
+        assert (setvar.get("Channel"), setvar.get("Variable"), setvar.get("Value")) == (
+            caller,
+            "SWITCHBOARD_CASE_ID",
+            case_id,
+        )
         bridge = s.actions("Bridge")[0]
         assert bridge.get("Channel1") == caller and (bridge.get("Channel2") or "").startswith("PJSIP/2001-")
 
@@ -59,17 +68,28 @@ async def test_a_call_is_rung_bridged_handed_over_and_wrapped_up(redis_client: a
 
         await s.until_state("a1", AgentState.WRAP_UP)  # the caller hung up after talking
         assert await redis_client.scard(AcdKeys().calls) == 0
-        await s.until_state("a1", AgentState.READY)
-        history = s.acd.ctx.state.status("a1").history
-        wrap_start = next(at for at, state in history if state is AgentState.WRAP_UP)
-        assert history[-1][0] - wrap_start >= 0.2
-        assert s.sample("switchboard_acd_calls_offered_total", queue="support", tier="active") == 1
-        assert s.sample("switchboard_acd_calls_answered_total", queue="support", tier="active") == 1
-        labels = {"queue": "support", "tier": "active", "outcome": "answered"}
-        assert s.sample("switchboard_acd_wait_seconds_count", **labels) == 1
-        assert s.sample("switchboard_acd_decision_seconds_count", action="originate") == 1
-        assert [e.type for e in await s.acd.events.read()] == ["handover", "ended"]
-        assert (await s.acd.case(call_id)).state == "ended"
+        await _wrapped_up_and_counted(s, call_id)
+
+
+async def _wrapped_up_and_counted(s: Stack, call_id: str) -> None:
+    await s.until_state("a1", AgentState.READY)
+    history = s.acd.ctx.state.status("a1").history
+    wrap_start = next(at for at, state in history if state is AgentState.WRAP_UP)
+    assert history[-1][0] - wrap_start >= 0.2
+    assert s.sample("switchboard_acd_calls_offered_total", queue="support", tier="active") == 1
+    assert s.sample("switchboard_acd_calls_answered_total", queue="support", tier="active") == 1
+    labels = {"queue": "support", "tier": "active", "outcome": "answered"}
+    assert s.sample("switchboard_acd_wait_seconds_count", **labels) == 1
+    assert s.sample("switchboard_acd_decision_seconds_count", action="originate") == 1
+    assert [e.type for e in await s.acd.events.read()] == ["handover", "ended"]
+    assert (await s.acd.case(call_id)).state == "ended"
+    s.acd.refresh_gauges(time.time())
+    assert s.sample("switchboard_acd_agents", state="ready") == 1
+    assert s.sample("switchboard_acd_agents", state="logged_out") == 0
+    assert s.sample("switchboard_acd_service_level_ratio", queue="support") == 1.0
+    assert s.sample("switchboard_acd_service_level_target_ratio", queue="support") == 0.8
+    assert 0 < s.sample("switchboard_acd_agent_occupancy_ratio", agent="a1") < 1
+    assert s.sample("switchboard_acd_calls_waiting", queue="support") == 0
 
 
 async def test_the_waiting_call_is_stored_with_its_case(redis_client: aioredis.Redis) -> None:
@@ -105,7 +125,9 @@ async def test_an_agent_who_does_not_answer_is_skipped_and_paused_after_n_misses
         deaf = s.acd.agent("deaf")
         assert (deaf.state, deaf.missed_rings) == ("ready", 1)
         # the caller heard music all along: nothing happened to its channel between hold and bridge
-        names = [e.name for e in s.sim.events if e.get("Channel") == first and e.name != "Newexten"]
+        names = [
+            e.name for e in s.sim.events if e.get("Channel") == first and e.name not in ("Newexten", "VarSet")
+        ]
         held = names.index("MusicOnHoldStart")
         assert names[held + 1 : held + 3] == ["MusicOnHoldStop", "BridgeEnter"]
 
@@ -152,3 +174,31 @@ async def test_a_caller_who_hangs_up_while_an_agent_rings_releases_the_agent(
         await s.sim.wait_for_channel_count(0)
         info = s.acd.agent("a1")
         assert (info.state, info.missed_rings) == ("ready", 0)  # not the agent's fault
+
+
+async def test_an_agent_who_logs_out_while_rung_hands_the_call_on(redis_client: aioredis.Redis) -> None:
+    queue = {**base_rules()["queues"][0], "ring_timeout_seconds": 30}
+    agents = [agent("leaver", "PJSIP/2002", tech=2), agent("stayer", "PJSIP/2003", tech=3)]
+    rules = make_rules(base_rules(agents=agents, queues=[queue]))
+    async with acd_stack(redis_client, rules, sim_config(**{"2002": AgentPhone(answer_after_s=None)})) as s:
+        await s.acd.login("leaver")
+        await s.sim.inbound_call(CALLER, "+3612345678", patience_s=600)
+        await s.until_state("leaver", AgentState.RINGING)
+        leg = next(name for name in s.sim.channels if name.startswith("PJSIP/2002-"))
+        await s.acd.login("stayer")
+        assert s.state("stayer") is AgentState.READY  # the call is with the leaver now
+        await s.acd.logout("leaver")
+        await s.until_state("stayer", AgentState.BUSY)
+        assert [a.get("Channel") for a in s.actions("Hangup")] == [leg]
+        assert s.state("leaver") is AgentState.LOGGED_OUT
+
+
+async def test_the_dialled_number_picks_the_queue(redis_client: aioredis.Redis) -> None:
+    billing = {"name": "billing", "skill": "billing", "level": 1}
+    rules = make_rules(base_rules(queues=[base_rules()["queues"][0], billing]))
+    options = AcdOptions(queues_by_dialled={"06 1 234 5600": "billing"})
+    async with acd_stack(redis_client, rules, sim_config(), options=options) as s:
+        await s.sim.inbound_call(CALLER, "+3612345600", patience_s=600)
+        await s.sim.inbound_call(CALLER, "+3612345678", patience_s=600)
+        await s.until(lambda: len(s.waiting_ids()) == 2)
+        assert {q.name: len(q.waiting) for q in s.acd.queues()} == {"support": 1, "billing": 1}

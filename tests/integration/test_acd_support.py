@@ -76,12 +76,14 @@ class Observer:
 
     def __init__(self) -> None:
         self.changed = asyncio.Condition()
+        self.seen: list[Event] = []  # every event, after the ACD handled it
 
     async def _notify(self) -> None:
         async with self.changed:
             self.changed.notify_all()
 
     async def handle(self, event: Event, changes: Sequence[CallChange]) -> None:
+        self.seen.append(event)
         await self._notify()
 
     async def resync(self, tracker: CallTracker) -> None:
@@ -165,6 +167,7 @@ async def running_engine(
         yield Stack(sim, engine, acd, redis, registry, observer)
     finally:
         await engine.stop()
+        await acd.aclose()
 
 
 @contextlib.asynccontextmanager

@@ -1,0 +1,381 @@
+"""Figure 4 of the benchmarks: the whole engine against the simulated PBX over TCP on loopback.
+
+Three processes: this one runs the simulated Asterisk (pbx.sim, real AMI over
+TCP on 127.0.0.1) and the load; bench/engine_proc.py runs the engine
+(switchboard.runtime.Runtime: ACD, HTTP API, rules reloader, AMI client; plus the
+outbound dialer) on a private redis-server. Nothing leaves loopback.
+
+Inbound: callers arrive at a fixed rate (calls/s) for a fixed time per step,
+and the rate is stepped up. Each caller runs the holding context, whose
+UserEvent SwitchboardInbound the engine answers with an Originate of an agent's
+phone; the agent answers after 50 ms, the engine bridges, the caller hangs up
+after 0.5 s and the agent is ready again (wrap-up 0), so a ready agent is
+always there and the latency is the engine's. Routing latency = the time from
+the sim emitting the UserEvent to the sim receiving the Originate that carries
+the same SWITCHBOARD_CALL_ID, both stamped with perf_counter in this process
+(a subclass of SimulatedPbx wraps its event sink and its action log; no hook in
+product code). A call with no Originate within the step's drain time counts as
+infinitely late. Stepping stops at the first rate whose p99 exceeds 10 ms;
+the figure is the highest rate before it.
+Outbound: the dialer runs one progressive campaign with `outbound_agents`
+agents for a fixed time; customers are busy after 50-100 ms (nobody answers:
+the ACD cannot be the dialer's desk yet, and with both in one engine an answered
+outbound call's agent leg would be hung up by the ACD), which measures the dial
+path (pacing round, lead claim, caps, blacklist gate, attempt record, Originate)
+as originates per second received by the sim.
+The engine's CPU (getrusage: user + system, as a share of one core) and RSS
+are read from the engine process over its stdin / stdout between steps. This
+process competes with the engine and Redis for the machine's cores: the rates
+are those of the three together on this machine.
+
+Run: `python -m bench.bench_engine [--quick]` from the repository root.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from bench.report import Row, percentiles, print_table, row
+from pbx.codec import Action
+from pbx.sim import AgentPhone, SimConfig, SimulatedPbx
+from pbx.sim.config import CustomerProfile
+from pbx.sim.events import Headers
+from switchboard.private_redis import PrivateRedis
+
+USER, SECRET = "bench", "bench-secret"
+P99_TARGET_MS = 10.0
+TALK_S, ANSWER_S, PATIENCE_S = 0.5, 0.05, 60.0
+DRAIN_S = 3.0  # after a step's last arrival, how long its Originates may still come
+
+
+@dataclass(frozen=True)
+class Plan:
+    rates: tuple[int, ...]  # inbound calls per second, stepped up
+    step_s: float
+    agents: int  # ACD agents (enough for the top rate: each call holds one for ~0.6 s)
+    outbound_agents: int
+    outbound_s: float
+    leads: int
+    deadline_s: float  # the whole figure stops stepping after this
+
+
+FULL = Plan((25, 50, 100, 150, 200, 250, 300, 400, 500), 8.0, 400, 200, 10.0, 30_000, 300.0)
+QUICK = Plan((50, 100, 200), 2.5, 150, 100, 3.0, 4_000, 45.0)
+
+
+class TimedPbx(SimulatedPbx):
+    """The simulated PBX, noting when it emitted each inbound UserEvent and got each Originate."""
+
+    def __init__(self, config: SimConfig, *, seed: int) -> None:
+        self.inbound_at: dict[str, float] = {}
+        self.originate_at: dict[str, float] = {}
+        self.trunk_originates: list[float] = []
+        self.bridges = 0
+        self.stamped = asyncio.Event()
+        super().__init__(config, seed=seed)
+
+    def _on_event(self, headers: Headers) -> None:
+        if headers[0][1] == "UserEvent":
+            fields = dict(headers)
+            if fields.get("UserEvent") == "SwitchboardInbound":
+                self.inbound_at[fields.get("CallID", "")] = time.perf_counter()
+        super()._on_event(headers)
+
+    def record_action(self, action: Action) -> None:
+        if action.name == "Originate":
+            now = time.perf_counter()
+            channel = action.get("Channel") or ""
+            if "@trunk" in channel:
+                self.trunk_originates.append(now)
+            else:
+                call_id = _call_id(action)
+                if call_id:
+                    self.originate_at.setdefault(call_id, now)
+                    self.stamped.set()
+        elif action.name == "Bridge":
+            self.bridges += 1
+            self.stamped.set()
+        super().record_action(action)
+
+    async def routed(self, call_ids: list[str], bridges: int, timeout: float) -> None:
+        """Wait until every call in `call_ids` got its Originate and `bridges` Bridges came in,
+        or `timeout` seconds passed."""
+        deadline = time.perf_counter() + timeout
+        while self.bridges < bridges or any(i not in self.originate_at for i in call_ids):
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                return
+            self.stamped.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stamped.wait(), left)
+
+    def forget_actions(self) -> None:
+        """The action log grows with every call; the figure only needs the stamps above."""
+        self.actions.clear()
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _call_id(action: Action) -> str:
+    for value in action.get_all("Variable"):
+        for item in value.split(","):
+            name, _, content = item.partition("=")
+            if name == "SWITCHBOARD_CALL_ID":
+                return content
+    return ""
+
+
+def sim_config() -> SimConfig:
+    busy = CustomerProfile(answer=0, busy=1, noanswer=0, congestion=0, machine=0, reject=0,
+                           signal_s=(0.05, 0.1))  # fmt: skip
+    return SimConfig(
+        users={USER: SECRET}, time_scale=1.0, default_agent=AgentPhone(answer_after_s=ANSWER_S),
+        customers=busy, event_history=0,
+    )  # fmt: skip
+
+
+def write_rules(path: Path, agents: int) -> None:
+    """routing.yaml for the run: one queue, every agent in it, no wrap-up."""
+    lines = [
+        "version: 1", "default_tier: active",
+        "tiers:", "  - {name: key, priority: 100}", "  - {name: active, priority: 40}",
+        "skills:", "  - {name: support}",
+        "queues:",
+        "  - {name: support, skill: support, level: 1, wrap_up_seconds: 0, ring_timeout_seconds: 10}",
+        "agents:",
+    ]  # fmt: skip
+    lines += [
+        f'  - {{id: "{1000 + i}", name: Agent {i}, interface: PJSIP/{1000 + i}, skills: {{support: 3}}}}'
+        for i in range(agents)
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+class EngineProcess:
+    """bench/engine_proc.py as a child process, driven line by line."""
+
+    def __init__(self, args: Sequence[str], log: IO[bytes]) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bench.engine_proc", *args],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+        )  # fmt: skip
+
+    async def read(self, timeout: float) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        line = await asyncio.wait_for(asyncio.to_thread(self.process.stdout.readline), timeout)
+        if not line:
+            raise RuntimeError(f"the engine process exited (status {self.process.poll()})")
+        data: dict[str, Any] = json.loads(line)
+        return data
+
+    async def ask(self, command: str, timeout: float = 30.0) -> dict[str, Any]:
+        assert self.process.stdin is not None
+        self.process.stdin.write(command.encode() + b"\n")
+        self.process.stdin.flush()
+        return await self.read(timeout)
+
+    def stop(self) -> int:
+        with contextlib.suppress(OSError):
+            assert self.process.stdin is not None
+            self.process.stdin.write(b"quit\n")
+            self.process.stdin.close()
+        try:
+            return self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait(timeout=10)
+
+
+@dataclass
+class Step:
+    rate: int
+    offered: int
+    latencies_ms: list[float] = field(default_factory=list)
+    missing: int = 0
+    bridged: int = 0
+    cpu: float = 0.0  # share of one core
+    sim_cpu: float = 0.0  # this process: the simulated PBX and the load
+    rss_mib: float = 0.0
+    seconds: float = 0.0
+
+    def p(self, cut: int) -> float:
+        """Percentile of the latency; calls never routed count as infinitely late."""
+        if self.missing / self.offered > 1 - cut / 100 or len(self.latencies_ms) < 2:
+            return float("inf")
+        late = self.latencies_ms + [float("inf")] * self.missing
+        return percentiles(late, cut)[0]
+
+    @property
+    def met(self) -> bool:
+        return self.p(99) <= P99_TARGET_MS
+
+    @property
+    def kept_up(self) -> bool:
+        return self.missing == 0 and self.bridged >= 0.99 * self.offered
+
+
+async def place_calls(sim: TimedPbx, rate: int, seconds: float, first: int) -> int:
+    """Start `rate * seconds` inbound calls, evenly spaced (late ones catch up at once)."""
+    count, started = int(rate * seconds), time.perf_counter()
+    for index in range(count):
+        delay = started + index / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await sim.inbound_call(caller=f"+3670{first + index:07d}", patience_s=PATIENCE_S, talk_s=TALK_S)
+    return count
+
+
+async def inbound_step(sim: TimedPbx, engine: EngineProcess, rate: int, seconds: float, first: int) -> Step:
+    before, started, bridged = await engine.ask("stats"), time.perf_counter(), sim.bridges
+    own = _cpu_s()
+    sim.inbound_at.clear()
+    sim.originate_at.clear()
+    offered = await place_calls(sim, rate, seconds, first)
+    ids = list(sim.inbound_at)
+    await sim.routed(ids, bridged + offered, DRAIN_S)
+    elapsed = time.perf_counter() - started
+    after = await engine.ask("stats")
+    step = Step(rate, offered, seconds=elapsed, bridged=sim.bridges - bridged)
+    stamps = sim.originate_at
+    step.latencies_ms = [1000 * (stamps[i] - sim.inbound_at[i]) for i in ids if i in stamps]
+    step.missing = offered - len(step.latencies_ms)
+    step.cpu = (after["cpu_s"] - before["cpu_s"]) / elapsed
+    step.sim_cpu = (_cpu_s() - own) / elapsed
+    step.rss_mib = after["rss_kib"] / 1024
+    sim.forget_actions()
+    return step
+
+
+async def outbound_window(sim: TimedPbx, engine: EngineProcess, seconds: float) -> dict[str, float]:
+    await engine.ask("outbound on")
+    await asyncio.sleep(1.0)  # the first pacing rounds ramp up; measure the steady part
+    before, start_count, started = await engine.ask("stats"), len(sim.trunk_originates), time.perf_counter()
+    await asyncio.sleep(seconds)
+    after, count = await engine.ask("stats"), len(sim.trunk_originates)
+    elapsed = time.perf_counter() - started
+    await engine.ask("outbound off")
+    sim.forget_actions()
+    return {
+        "rate": (count - start_count) / elapsed,
+        "cpu": (after["cpu_s"] - before["cpu_s"]) / elapsed,
+        "rss_mib": after["rss_kib"] / 1024,
+        "originates": float(count),
+    }
+
+
+async def measure(
+    plan: Plan, engine_args: Sequence[str] = ()
+) -> tuple[list[Step], dict[str, float], dict[str, Any]]:
+    with tempfile.TemporaryDirectory(prefix="bench-engine-") as tmp, PrivateRedis() as redis:
+        rules, log_path = Path(tmp) / "routing.yaml", Path(tmp) / "engine.log"
+        write_rules(rules, plan.agents)
+        sim = TimedPbx(sim_config(), seed=4)
+        port = await sim.start()
+        args = ["--ami-port", str(port), "--redis-url", redis.url, "--rules", str(rules),
+                "--outbound-agents", str(plan.outbound_agents), "--leads", str(plan.leads),
+                *engine_args]  # fmt: skip
+        with log_path.open("wb") as log:
+            engine = EngineProcess(args, log)
+            try:
+                return await _drive(sim, engine, plan)
+            except Exception as exc:
+                tail = log_path.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"{exc}; engine log ends with:\n{tail}") from exc
+            finally:
+                engine.stop()
+                await sim.stop()
+
+
+async def _drive(
+    sim: TimedPbx, engine: EngineProcess, plan: Plan
+) -> tuple[list[Step], dict[str, float], dict[str, Any]]:
+    hello = await engine.read(timeout=120)
+    if not hello.get("ready"):
+        raise RuntimeError(f"the engine did not start: {hello}")
+    deadline, steps, first = time.perf_counter() + plan.deadline_s, [], 0
+    for rate in plan.rates:
+        step = await inbound_step(sim, engine, rate, plan.step_s, first)
+        first += step.offered
+        steps.append(step)
+        if not step.met or time.perf_counter() > deadline:
+            break
+    outbound = await outbound_window(sim, engine, plan.outbound_s)
+    return steps, outbound, await engine.ask("stats")
+
+
+def _ms(value: float) -> str:
+    return "never" if value == float("inf") else f"{value:.1f} ms"
+
+
+def step_rows(steps: list[Step]) -> list[Row]:
+    return [
+        row(f"engine inbound step {step.rate} calls/s: routing p99", min(step.p(99), 1e9), "ms",
+            detail=(f"p50 {_ms(step.p(50))}; {step.offered:,} calls, {step.missing} not routed, "
+                    f"{step.bridged:,} bridged; engine CPU {step.cpu:.0%} of a core, "
+                    f"RSS {step.rss_mib:.0f} MiB; simulated PBX CPU {step.sim_cpu:.0%}"))
+        for step in steps
+    ]  # fmt: skip
+
+
+def rows_of(steps: list[Step], outbound: dict[str, float], final: dict[str, Any], plan: Plan) -> list[Row]:
+    good = [s for s in steps if s.met]
+    best = good[-1] if good else steps[0]
+    kept = [s for s in steps if s.kept_up]
+    sustained = kept[-1].rate if kept else 0
+    stopped = next((f"stopped at {s.rate} calls/s: p99 {_ms(s.p(99))}" for s in steps if not s.met),
+                   f"never above {P99_TARGET_MS:g} ms up to {steps[-1].rate} calls/s")  # fmt: skip
+    at = f" (at {best.rate} calls/s)"
+    return [
+        row("engine inbound: highest rate with routing p99 <= 10 ms", best.rate if good else 0, "calls/s",
+            target=f"p99 <= {P99_TARGET_MS:g} ms", met=bool(good),
+            detail=f"{stopped}; steps of {plan.step_s:g} s; {plan.agents} agents"),
+        row("engine inbound: sustained arrivals (all routed and bridged)", sustained, "calls/s",
+            detail="highest step in which every call got an agent and ~all were bridged"),
+        row(f"engine routing latency p50{at}", best.p(50), "ms",
+            detail="sim emits UserEvent SwitchboardInbound -> sim receives the agent's Originate"),
+        row(f"engine routing latency p99{at}", min(best.p(99), 1e9), "ms", target=f"<= {P99_TARGET_MS:g} ms",
+            met=best.met),
+        row(f"engine CPU{at}", 100 * best.cpu, "% of a core", detail="getrusage user + system / wall time"),
+        row("engine outbound: originates per second", outbound["rate"], "originates/s",
+            detail=(f"{plan.outbound_agents} agents, progressive, customers busy after 50-100 ms; "
+                    f"engine CPU {outbound['cpu']:.0%} of a core; {outbound['originates']:,.0f} originates")),
+        row("engine RSS after the run", final["rss_kib"] / 1024, "MiB",
+            detail=f"peak {final['maxrss_kib'] / 1024:.0f} MiB (ru_maxrss); {plan.leads:,} leads loaded"),
+        *step_rows(steps),
+    ]  # fmt: skip
+
+
+def run(quick: bool, plan: Plan | None = None, engine_args: Sequence[str] = ()) -> list[Row]:
+    """All rows of figure 4; `plan` replaces the sizes (the smoke test uses a tiny one);
+    `engine_args` go to bench/engine_proc.py (e.g. --profile PATH, --log-level WARNING)."""
+    plan = plan or (QUICK if quick else FULL)
+    steps, outbound, final = asyncio.run(measure(plan, engine_args))
+    return rows_of(steps, outbound, final, plan)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="three short steps")
+    parser.add_argument("--engine-arg", action="append", default=[], help="passed to bench/engine_proc.py")
+    args = parser.parse_args(argv)
+    print_table(run(args.quick, engine_args=args.engine_arg), "Figure 4: end-to-end engine")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,204 @@
+"""Figure 2 of the benchmarks: the routing decision, and how its time grows with the agents.
+
+What is timed (routing.synth workloads: 50 skills, one queue each, four tiers,
+about half the agents ready, 10,000 waiting calls spread over queues and tiers):
+- `decide(call, snapshot, rules, now)` for one waiting call, with 2,000 agents;
+- "an agent becomes ready -> pick the call": `snapshot.with_agent(agent now ready)`
+  followed by `pick_call(agent_id, ...)`, which is what the ACD shell runs when an
+  agent's wrap-up ends (routing/acd/state.py + dispatcher.seek); `pick_call` alone
+  is reported in the detail;
+- both at 100, 1,000, 2,000 and 10,000 agents (10,000 calls each time), with the
+  growth ratio time(10,000) / time(100) as a row: 100x the agents should cost far
+  less than 100x the time (the target taken here is <= 10x, i.e. no worse than
+  the square root);
+- beside `decide`, an app_queue-like linear scan of every agent that returns the
+  same best agent (checked on every timed call) as the peer.
+Every size and both sides run interleaved in small blocks, so a burst of load from
+elsewhere on the machine hits them alike. Each sample times one call with
+perf_counter_ns; garbage collection stays on (it is part of the real cost).
+
+Run: `python -m bench.bench_routing [--quick]` from the repository root.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import random
+import time
+from dataclasses import dataclass, replace
+
+from bench.report import Row, percentiles, print_table, row
+from routing.agent_events import AgentState
+from routing.queue import WaitingCall
+from routing.rules import Rules
+from routing.selection import decide, pick_call
+from routing.snapshot import AgentView, Snapshot
+from routing.synth import synthetic_rules, synthetic_snapshot
+
+NOW = 1_750_000_000.0
+SKILLS, CALLS, MAIN = 50, 10_000, 2_000
+SIZES = (100, 1_000, 2_000, 10_000)
+BLOCK = 200  # samples of one kind before the next kind's turn
+P50_TARGET_US, P99_TARGET_US, GROWTH_TARGET = 50.0, 500.0, 10.0
+PEER = "linear scan of all agents (app_queue-like)"
+
+
+@dataclass
+class Samples:
+    decide: list[float]
+    ready_pick: list[float]
+    pick: list[float]
+    linear: list[float]
+    mismatches: int = 0
+
+
+def linear_best(call: WaitingCall, snapshot: Snapshot, rules: Rules, now: float) -> str | None:
+    """The agent `decide` offers, found by scanning every agent (no index), as app_queue would."""
+    plan = rules.index.queues[call.queue]
+    stage = plan.stage_at(now - call.entered_at)
+    skill, need = call.needs[0]
+    best: tuple[int, int, float, str] | None = None
+    for agent in snapshot.agents.values():
+        level = agent.skills.get(skill)
+        if agent.state is not AgentState.READY or level is None or agent.id in call.declined_by:
+            continue
+        if not need - stage.below <= level <= need + stage.above:
+            continue
+        if any(agent.skills.get(s, 0) < lvl - stage.below for s, lvl in call.needs[1:]):
+            continue
+        fair = agent.occupancy if plan.fairness == "least_occupancy" else agent.idle_since
+        key = (0, level - need, fair, agent.id) if level >= need else (1, need - level, fair, agent.id)
+        if best is None or key < best:
+            best = key
+    return None if best is None else best[3]
+
+
+class Workload:
+    """One snapshot size and the calls and agents its samples take turns over."""
+
+    def __init__(self, agents: int, rules: Rules, seed: int) -> None:
+        self.agents = agents
+        self.snapshot = synthetic_snapshot(agents, CALLS, SKILLS, now=NOW)
+        self.rules = rules
+        rng = random.Random(seed)
+        self.calls = list(self.snapshot.calls.values())
+        rng.shuffle(self.calls)
+        self.busy = [a for a in self.snapshot.agents.values() if a.state is AgentState.BUSY]
+        rng.shuffle(self.busy)
+        self.samples = Samples([], [], [], [])
+        self.turn = 0
+
+    def time_decide(self, count: int, *, linear: bool) -> None:
+        snapshot, rules, clock = self.snapshot, self.rules, time.perf_counter_ns
+        for _ in range(count):
+            call = self.calls[self.turn % len(self.calls)]
+            self.turn += 1
+            started = clock()
+            decision = decide(call, snapshot, rules, NOW)
+            self.samples.decide.append((clock() - started) / 1000)
+            if linear:
+                started = clock()
+                agent_id = linear_best(call, snapshot, rules, NOW)
+                self.samples.linear.append((clock() - started) / 1000)
+                self.samples.mismatches += agent_id != decision.agent_id
+
+    def time_ready_pick(self, count: int) -> None:
+        snapshot, rules, clock = self.snapshot, self.rules, time.perf_counter_ns
+        for _ in range(count):
+            agent: AgentView = self.busy[self.turn % len(self.busy)]
+            self.turn += 1
+            ready = replace(agent, state=AgentState.READY, idle_since=NOW)
+            started = clock()
+            after = snapshot.with_agent(ready)
+            picked = clock()
+            pick_call(agent.id, after, rules, NOW)
+            ended = clock()
+            self.samples.ready_pick.append((ended - started) / 1000)
+            self.samples.pick.append((ended - picked) / 1000)
+
+
+def measure(decide_samples: int, pick_samples: int, linear_samples: int) -> dict[int, Samples]:
+    """All sizes, interleaved block by block; the main size also runs the linear peer."""
+    rules = synthetic_rules(SKILLS)
+    loads = {size: Workload(size, rules, seed=size) for size in SIZES}
+    decide_blocks = max(1, decide_samples // BLOCK)
+    pick_block = max(1, pick_samples // decide_blocks)
+    linear_block = max(1, linear_samples // decide_blocks)
+    gc.collect()
+    for _ in range(decide_blocks):
+        for size, load in loads.items():
+            load.time_decide(BLOCK, linear=False)
+            load.time_ready_pick(pick_block)
+            if size == MAIN:
+                load.time_decide(linear_block, linear=True)
+    return {size: load.samples for size, load in loads.items()}
+
+
+def _latency_rows(main: Samples, sizes: str) -> list[Row]:
+    d50, d99 = percentiles(main.decide, 50, 99)
+    l50, l99 = percentiles(main.linear, 50, 99)
+    r50, r99 = percentiles(main.ready_pick, 50, 99)
+    p50, p99 = percentiles(main.pick, 50, 99)
+    same = f"same agent as decide on {len(main.linear) - main.mismatches:,} of {len(main.linear):,} calls"
+    pick_note = f"with_agent + pick_call; pick_call alone p50 {p50:.1f} / p99 {p99:.1f} us"
+    return [
+        row(f"routing decide p50 ({sizes})", d50, "us", target=f"<= {P50_TARGET_US:g} us",
+            met=d50 <= P50_TARGET_US, peer=(PEER, l50), detail=f"{len(main.decide):,} samples; peer {same}"),
+        row(f"routing decide p99 ({sizes})", d99, "us", target=f"<= {P99_TARGET_US:g} us",
+            met=d99 <= P99_TARGET_US, peer=(PEER, l99), detail=f"{len(main.linear):,} peer samples"),
+        row(f"routing ready->pick p50 ({sizes})", r50, "us", target=f"<= {P50_TARGET_US:g} us",
+            met=r50 <= P50_TARGET_US, detail=pick_note),
+        row(f"routing ready->pick p99 ({sizes})", r99, "us", target=f"<= {P99_TARGET_US:g} us",
+            met=r99 <= P99_TARGET_US, detail=f"{len(main.ready_pick):,} samples"),
+    ]  # fmt: skip
+
+
+def _growth_rows(samples: dict[int, Samples]) -> list[Row]:
+    rows = []
+    for size, found in samples.items():
+        d50, d99 = percentiles(found.decide, 50, 99)
+        r50, r99 = percentiles(found.ready_pick, 50, 99)
+        note = f"decide p99 {d99:.1f} us; ready->pick p50 {r50:.1f} / p99 {r99:.1f} us"
+        rows.append(row(f"routing decide p50, {size:,} agents", d50, "us", detail=note))
+    low, high = min(SIZES), max(SIZES)
+    for label, pick in (("decide", _decide), ("ready->pick", _ready_pick)):
+        small, large = percentiles(pick(samples[low]), 50)[0], percentiles(pick(samples[high]), 50)[0]
+        growth = large / small
+        rows.append(
+            row(f"routing {label} growth {low:,} -> {high:,} agents", large, "us",
+                target=f"ratio <= {GROWTH_TARGET:g} ({high // low}x agents)", met=growth <= GROWTH_TARGET,
+                peer=(f"p50 at {low:,} agents", small), ratio=growth,
+                detail=f"p50 at {high:,} agents vs at {low:,}; {CALLS:,} calls each")
+        )  # fmt: skip
+    return rows
+
+
+def _decide(found: Samples) -> list[float]:
+    return found.decide
+
+
+def _ready_pick(found: Samples) -> list[float]:
+    return found.ready_pick
+
+
+
+def run(quick: bool, scale: float | None = None) -> list[Row]:
+    """All rows of figure 2; `scale` shrinks the sample counts (the smoke test uses a tiny one)."""
+    factor = scale if scale is not None else (0.15 if quick else 1.0)
+    counts = (int(20_000 * factor) or 1, int(8_000 * factor) or 1, int(4_000 * factor) or 1)
+    samples = measure(*counts)
+    rows = _latency_rows(samples[MAIN], f"{MAIN:,} agents, {CALLS:,} calls")
+    return rows + _growth_rows(samples)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="about a sixth of the samples")
+    args = parser.parse_args(argv)
+    print_table(run(args.quick), "Figure 2: routing decision")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,180 @@
+"""The engine under test in benchmark figure 4, as a process of its own.
+
+Runs `switchboard.runtime.Runtime` (what `switchboard run` starts: Redis, the ACD,
+the HTTP API, the rules reloader, the AMI client) against the simulated PBX, logs
+in every agent of the given routing rules, and, with `--outbound-agents`, adds
+the outbound dialer: a DialerService with the dialer's LocalDesk, composed as in
+tests/integration/test_dialer_support.py, because Runtime does not start the
+dialing loop yet. Its own process, so the CPU and memory it reports are the
+engine's alone.
+
+It talks to bench/bench_engine.py over its stdin / stdout, one JSON object per line:
+- it writes `{"ready": true}` once everything is up and logged in;
+- `stats` -> `{"cpu_s": user + system seconds, "maxrss_kib": ..., "rss_kib": ...}`
+  (resource.getrusage, and the current RSS from /proc/self/statm);
+- `outbound on` / `outbound off` -> the campaign runs / is paused, then `{"ok": true}`;
+- `quit` (or stdin closed) -> everything stops, the process exits.
+Logs go to stderr at the level given (INFO by default, as in production).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import json
+import os
+import resource
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from dialer.campaigns import Campaigns
+from dialer.control import CampaignState
+from dialer.desk_local import LocalDesk
+from dialer.metrics import DialerMetrics
+from dialer.service import DialerService
+from switchboard.logs import configure_logging
+from switchboard.runtime import Parts, Runtime
+from switchboard.settings import Settings
+
+USER, SECRET = "bench", "bench-secret"
+CAMPAIGN = "bench"
+OUTBOUND_AGENT_BASE = 500_000
+
+
+def campaigns() -> Campaigns:
+    """One progressive campaign allowed to dial at (nearly) any hour: the bench may run at night."""
+    days = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+    always = {day: ["00:00-23:59"] for day in days}
+    return Campaigns.model_validate({"campaigns": [{
+        "id": CAMPAIGN, "name": "Benchmark", "mode": "progressive", "queue": "support",
+        "ring_timeout_s": 20, "calling_hours": {**always, "closed_on_holidays": False},
+    }]})  # fmt: skip
+
+
+def outbound_number(index: int) -> str:
+    return f"+3630{index:07d}"
+
+
+def rss_kib() -> int:
+    with open("/proc/self/statm", encoding="ascii") as handle:
+        pages = int(handle.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+def stats() -> dict[str, Any]:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {"cpu_s": usage.ru_utime + usage.ru_stime, "maxrss_kib": usage.ru_maxrss, "rss_kib": rss_kib()}
+
+
+class Outbound:
+    """The dialer added to the running engine: a LocalDesk of agents and one campaign of leads."""
+
+    def __init__(self, parts: Parts, agents: int, leads: int) -> None:
+        self.parts, self.agents, self.leads = parts, agents, leads
+        client = parts.engine.client
+        self.desk = LocalDesk(parts.redis, client, clock=_now, ring_timeout_s=15.0)
+        self.dialer = DialerService(
+            parts.redis, client, campaigns(), gate=parts.stores.gate, leads=parts.stores.leads,
+            desk=self.desk, metrics=DialerMetrics(parts.metrics.registry), instance_id="bench-engine",
+            clock=_now,
+        )  # fmt: skip
+
+    async def start(self) -> None:
+        now = datetime.now(UTC)
+        for start in range(0, self.leads, 1000):
+            batch = [
+                {"lead_id": f"L{i}", "customer_id": f"C{i}", "name": f"Customer {i}",
+                 "phones": [outbound_number(i)], "crm": {"do_not_call": False}}
+                for i in range(start, min(self.leads, start + 1000))
+            ]  # fmt: skip
+            await self.parts.stores.leads.upsert_many(batch, now=now, actor="bench", campaign_id=CAMPAIGN)
+        for i in range(self.agents):
+            agent_id = str(OUTBOUND_AGENT_BASE + i)
+            await self.desk.login(agent_id, f"PJSIP/{agent_id}", {"support": 1}, queues=("support",),
+                                  now=_now())  # fmt: skip
+        self.parts.engine.services.extend([self.desk, self.dialer])
+
+    async def switch(self, on: bool) -> None:
+        state = CampaignState.RUNNING if on else CampaignState.PAUSED
+        await self.dialer.set_state(CAMPAIGN, state, "bench")
+
+    async def close(self) -> None:
+        await self.dialer.close()
+
+
+def _now() -> float:
+    return datetime.now(UTC).timestamp()
+
+
+async def serve(parts: Parts, outbound: Outbound | None) -> None:
+    """Answer the parent's commands until `quit` or the end of stdin."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    reply({"ready": True, "pid": os.getpid(), "agents": len(parts.acd.rules.agents)})
+    while line := (await reader.readline()).decode().strip():
+        if line == "quit":
+            return
+        if line == "stats":
+            reply(stats())
+        elif line in ("outbound on", "outbound off") and outbound is not None:
+            await outbound.switch(line.endswith("on"))
+            reply({"ok": True})
+        else:
+            reply({"error": f"unknown command {line!r}"})
+
+
+def reply(data: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(data) + "\n")
+    sys.stdout.flush()
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    settings = Settings(
+        ami={"host": "127.0.0.1", "port": args.ami_port, "username": USER, "secret": SECRET},
+        redis={"url": args.redis_url},
+        http={"host": "127.0.0.1", "port": 0},
+        rules={"routing": args.rules},
+        log={"format": "json", "level": args.log_level},
+    )
+    configure_logging(settings.log.format, settings.log.level, secrets=settings.secrets())
+    runtime = Runtime(settings)
+    outbound = None
+    try:
+        parts = await runtime.start()
+        for agent in parts.acd.rules.agents:
+            await parts.acd.login(agent.id)
+        if args.outbound_agents:
+            outbound = Outbound(parts, args.outbound_agents, args.leads)
+            await outbound.start()
+        await serve(parts, outbound)
+    finally:
+        if outbound is not None:
+            await outbound.close()
+        await runtime.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--ami-port", type=int, required=True)
+    parser.add_argument("--redis-url", required=True)
+    parser.add_argument("--rules", type=Path, required=True, help="routing.yaml with the agents")
+    parser.add_argument("--outbound-agents", type=int, default=0, help="agents at the dialer's desk")
+    parser.add_argument("--leads", type=int, default=0, help="leads of the outbound campaign")
+    parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    parser.add_argument("--profile", type=Path, help="write cProfile statistics here at the end")
+    args = parser.parse_args(argv)
+    if args.profile is None:
+        asyncio.run(main_async(args))
+        return 0
+    with cProfile.Profile() as profile:
+        asyncio.run(main_async(args))
+    profile.dump_stats(args.profile)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,327 @@
+"""HTTP API of follow-up tasks: create, set / change the own time, close with a disposition, list, archive,
+the stale report and bulk reactivation.
+
+Owned here: the endpoints, who may call each, and the translation of bodies to store calls. The
+task store (dialer/task_store.py) keeps the rules: an own time after the central deadline or in
+the past is a 422 that names the deadline; a callback's own time outside the campaign's calling
+hours is a 422 with the reason; closing or archiving in the wrong state is a 409.
+
+    app = create_app(state, status_overrides={**dialer_api.STATUS_OVERRIDES, **STATUS_OVERRIDES})
+    attach_tasks(app, task_store)       # the engine's store (its rules reload); else built on first use
+    app.include_router(router)
+
+Roles: advisors work on their own tasks (create, own time, close, list); supervisors see and work
+on everyone's, archive done and expired tasks, read the stale report and reactivate in bulk;
+admins read. Closing a task records the disposition (its automation runs, dialer/dispositions.py)
+and the disposition closes the lead's open tasks and may create the follow-up task.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, status
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from dialer.deadlines import deadline_label
+from dialer.leads_model import CAMPAIGN_ID_PATTERN, LEAD_ID_PATTERN
+from dialer.stores import DialerStores
+from dialer.task_reads import ListStatus, TaskView
+from dialer.task_store import TaskNotFoundError, TaskStore, not_open
+from dialer.tasks import DEFAULT_TASK_RULES, Task, load_task_rules
+from pbx.errors import ValidationFailedError
+from switchboard.api.auth import AUTH_RESPONSES, require_role
+from switchboard.api.dialer_api import get_stores
+from switchboard.api.errors import ErrorBody, PermissionDeniedError
+from switchboard.api.state import get_state
+from switchboard.api.tokens import Principal
+
+STATUS_OVERRIDES = {"task-state-conflict": 409}
+"""Error ids of the task API that are not 4xx/5xx by their base class: pass to create_app."""
+
+_STORE_ATTR = "task_store"
+ERRORS: dict[int | str, dict[str, Any]] = {
+    **AUTH_RESPONSES,
+    404: {"model": ErrorBody, "description": "no such task or lead"},
+    409: {"model": ErrorBody, "description": "the task is not open (done, expired), or still open"},
+    422: {"model": ErrorBody, "description": "own time after the deadline, in the past or outside hours"},
+    503: {"model": ErrorBody, "description": "Redis unavailable"},
+}
+
+router = APIRouter(prefix="/api/v1", tags=["tasks"], responses=ERRORS)
+
+
+def attach_tasks(app: FastAPI, store: TaskStore) -> None:
+    """Serve the engine's task store (its rules are hot-reloaded) from this app's task endpoints."""
+    setattr(app.state, _STORE_ATTR, store)
+
+
+def get_tasks(request: Request) -> TaskStore:
+    """The attached store; without, one over the dialer stores with settings' tasks.yaml and zone."""
+    store = getattr(request.app.state, _STORE_ATTR, None)
+    if isinstance(store, TaskStore):
+        return store
+    settings = get_state(request).settings
+    path = settings.rules.tasks
+    rules = load_task_rules(path) if path is not None else DEFAULT_TASK_RULES
+    stores = get_stores(request)
+    store = TaskStore(stores.redis, leads=stores.leads, rules=rules, cc_zone=settings.timezone)
+    attach_tasks(request.app, store)
+    return store
+
+
+Tasks = Annotated[TaskStore, Depends(get_tasks)]
+Stores = Annotated[DialerStores, Depends(get_stores)]
+Worker = Annotated[Principal, Depends(require_role("advisor", "supervisor"))]
+Reader = Annotated[Principal, Depends(require_role("advisor", "supervisor", "admin"))]
+Supervisor = Annotated[Principal, Depends(require_role("supervisor"))]
+SupervisorReader = Annotated[Principal, Depends(require_role("supervisor", "admin"))]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TaskIn(_Body):
+    lead_id: str = Field(pattern=LEAD_ID_PATTERN)
+    kind: str = Field(min_length=1, max_length=64, description="a kind of tasks.yaml")
+    owner: str | None = Field(None, max_length=128, description="supervisors: whose task (default: you)")
+    campaign_id: str | None = Field(None, pattern=CAMPAIGN_ID_PATTERN, description="default: the lead's")
+    number: str | None = Field(None, max_length=40, description="default: the lead's first number")
+    note: str = Field("", max_length=2000)
+    own_time: AwareDatetime | None = Field(None, description="your own task time, inside the deadline")
+
+
+class OwnTimeIn(_Body):
+    own_time: AwareDatetime = Field(description="date and time with zone, e.g. 2026-06-02T10:00:00+02:00")
+
+
+class CloseIn(_Body):
+    code: str = Field(min_length=1, max_length=64, description="a disposition code of dispositions.yaml")
+    note: str = Field("", max_length=2000)
+    number: str | None = Field(None, max_length=40)
+    call_id: str | None = Field(None, max_length=128)
+
+
+class ReactivateIn(_Body):
+    task_ids: list[str] = Field(min_length=1, max_length=10_000)
+    owner: str | None = Field(None, max_length=128, description="give the new tasks to this advisor")
+
+
+class TaskOut(BaseModel):
+    task_id: str
+    kind: str
+    lead_id: str
+    customer_id: str
+    campaign_id: str | None
+    owner: str | None
+    number: str | None
+    callback: bool
+    source: str
+    created_at: datetime
+    created_by: str
+    note: str
+    deadline: str = Field(description="the central deadline date (Állapot/Határidő)")
+    deadline_label: str = Field(description='e.g. "2026-06-03 23:59:59 Europe/Budapest"')
+    expires_at: datetime = Field(description="the first instant the task is expired (00:00 the next day)")
+    own_time: datetime | None = Field(description="the advisor's own task time (Feladat időpontja)")
+    own_version: int
+    state: str = Field(description="stored state: open, done or expired")
+    status: str = Field(description="now: open, due, done or expired")
+    overdue: bool
+    at_risk: bool
+    closed_at: datetime | None
+    closed_by: str | None
+    close_code: str | None
+    disposition_id: str | None
+    archived_at: datetime | None
+    archived_by: str | None
+    last_dialed_at: datetime | None
+    dials: int
+    reactivated_from: str | None
+    reactivated_to: str | None
+
+
+class OwnTimeOut(BaseModel):
+    task: TaskOut
+    change: str = Field(description="set, changed or unchanged (unchanged: nobody is notified again)")
+    version: int
+
+
+class CloseOut(BaseModel):
+    task: TaskOut
+    disposition: dict[str, Any]
+    closed: list[str] = Field(description="every task of the lead the disposition closed")
+    follow_up: TaskOut | None = Field(description="the task the disposition created by rule, if any")
+
+
+class ReactivationOut(BaseModel):
+    task_id: str
+    new_task: TaskOut | None
+    detail: str
+
+
+def _out(view: TaskView) -> TaskOut:
+    task = view.task
+    data = {
+        **view.as_dict(),
+        "deadline": task.deadline_date.isoformat(),
+        "deadline_label": deadline_label(task.deadline_date, task.cc_zone),
+    }
+    return TaskOut.model_validate(data)
+
+
+def _now(stores: DialerStores) -> datetime:
+    return stores.clock().astimezone(UTC)
+
+
+def _may_work_on(task: Task, who: Principal) -> None:
+    if who.role == "advisor" and task.owner != who.name:
+        raise PermissionDeniedError(
+            f"task {task.task_id} belongs to {task.owner or 'no one'}; advisors work on their own tasks",
+            task_id=task.task_id,
+        )
+
+
+async def _visible(tasks: TaskStore, task_id: str, who: Principal) -> Task:
+    task = await tasks.get(task_id)
+    if who.role == "advisor" and task.owner != who.name:
+        raise TaskNotFoundError(f"no task {task_id!r}", task_id=task_id)
+    return task
+
+
+# ---- tasks ------------------------------------------------------------------------------------
+
+
+@router.post("/tasks", response_model=TaskOut, status_code=status.HTTP_201_CREATED)
+async def create_task(body: TaskIn, who: Worker, tasks: Tasks, stores: Stores) -> TaskOut:
+    """Create a follow-up task for a lead; the central deadline comes from the kind's rule.
+    Advisors create their own tasks; supervisors may name the owner."""
+    if body.owner is not None and body.owner != who.name and who.role != "supervisor":
+        message = "advisors create tasks for themselves; leave `owner` out"
+        raise PermissionDeniedError(message, owner=body.owner)
+    now = _now(stores)
+    task = await tasks.create(
+        lead_id=body.lead_id, kind=body.kind, now=now, actor=who.name, owner=body.owner or who.name,
+        campaign_id=body.campaign_id, number=body.number, note=body.note, own_time=body.own_time,
+    )  # fmt: skip
+    return _out(tasks.view(task, now))
+
+
+@router.get("/tasks", response_model=list[TaskOut])
+async def list_tasks(
+    *,
+    who: Reader,
+    tasks: Tasks,
+    stores: Stores,
+    task_status: Annotated[
+        str | None, Query(alias="status", description="open, due, overdue, at_risk, expired, done, archived")
+    ] = None,
+    advisor: Annotated[str | None, Query(max_length=128, description="supervisors: whose tasks")] = None,
+    campaign: Annotated[str | None, Query(pattern=CAMPAIGN_ID_PATTERN)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[TaskOut]:
+    """Tasks by deadline (advisors: their own). Expired tasks stay listed until archived."""
+    wanted = _status(task_status)
+    owner = who.name if who.role == "advisor" else advisor
+    now = _now(stores)
+    views = await tasks.list_tasks(now=now, status=wanted, owner=owner, campaign_id=campaign, limit=limit)
+    return [_out(view) for view in views]
+
+
+def _status(value: str | None) -> ListStatus | None:
+    if value is None:
+        return None
+    try:
+        return ListStatus(value.replace("-", "_"))
+    except ValueError:
+        known = ", ".join(item.value for item in ListStatus)
+        raise ValidationFailedError(f"unknown status {value!r}; use one of {known}", field="status") from None
+
+
+@router.get("/tasks/stale", response_model=list[TaskOut])
+async def stale_tasks(
+    *,
+    who: SupervisorReader,
+    tasks: Tasks,
+    stores: Stores,
+    days: Annotated[int | None, Query(ge=1, le=3650, description="default: stale_after_days")] = None,
+    advisor: Annotated[str | None, Query(max_length=128)] = None,
+    campaign: Annotated[str | None, Query(pattern=CAMPAIGN_ID_PATTERN)] = None,
+) -> list[TaskOut]:
+    """Callbacks not handled for more than `days` days (open or expired), oldest activity first."""
+    views = await tasks.stale(now=_now(stores), days=days, owner=advisor, campaign_id=campaign)
+    return [_out(view) for view in views]
+
+
+@router.post("/tasks:reactivate", response_model=list[ReactivationOut])
+async def reactivate(
+    body: ReactivateIn, who: Supervisor, tasks: Tasks, stores: Stores
+) -> list[ReactivationOut]:
+    """Give each stale task a fresh task (new deadline from now); open ones are closed as reactivated,
+    expired ones stay expired and counted. Done and archived tasks are left alone."""
+    now = _now(stores)
+    done = await tasks.reactivate(body.task_ids, now=now, actor=who.name, owner=body.owner)
+    return [
+        ReactivationOut(
+            task_id=item.task_id,
+            new_task=_out(tasks.view(item.new_task, now)) if item.new_task else None,
+            detail=item.detail,
+        )
+        for item in done
+    ]
+
+
+@router.get("/tasks/{task_id}", response_model=TaskOut)
+async def get_task(task_id: str, who: Reader, tasks: Tasks, stores: Stores) -> TaskOut:
+    """One task with its deadline, own time and status now (advisors: their own)."""
+    return _out(tasks.view(await _visible(tasks, task_id, who), _now(stores)))
+
+
+@router.put("/tasks/{task_id}/own-time", response_model=OwnTimeOut)
+async def set_own_time(
+    task_id: str, body: OwnTimeIn, who: Worker, tasks: Tasks, stores: Stores
+) -> OwnTimeOut:
+    """Set or change your own task time. Refused (422, naming the deadline) after the central
+    deadline or in the past, and for a callback outside the campaign's calling hours. The
+    customer is notified of each change; sending the same time again changes nothing."""
+    task = await _visible(tasks, task_id, who)
+    _may_work_on(task, who)
+    now = _now(stores)
+    change = await tasks.set_own_time(task_id, body.own_time, now=now, actor=who.name)
+    return OwnTimeOut(task=_out(tasks.view(change.task, now)), change=change.change, version=change.version)
+
+
+@router.post("/tasks/{task_id}/close", response_model=CloseOut)
+async def close_task(task_id: str, body: CloseIn, who: Worker, tasks: Tasks, stores: Stores) -> CloseOut:
+    """Close with a disposition: it is recorded (its automation runs), it closes the lead's open
+    tasks, and a rule for its code creates the follow-up task. At or after the expiry instant the
+    task stays expired (counted)."""
+    task = await _visible(tasks, task_id, who)
+    _may_work_on(task, who)
+    now = _now(stores)
+    if task.state != "open":
+        raise not_open(task, task.state)
+    record = await stores.dispositions.record(
+        lead_id=task.lead_id, code=body.code, advisor=who.name, now=now, note=body.note,
+        number=body.number or task.number, call_id=body.call_id,
+    )  # fmt: skip
+    effect = await tasks.record_disposition(record, now=now)
+    closed = await tasks.get(task_id)
+    follow_up = _out(tasks.view(effect.created, now)) if effect.created else None
+    return CloseOut(
+        task=_out(tasks.view(closed, now)), disposition=record.as_dict(),
+        closed=[item.task_id for item in effect.closed], follow_up=follow_up,
+    )  # fmt: skip
+
+
+@router.post("/tasks/{task_id}/archive", response_model=TaskOut)
+async def archive_task(task_id: str, who: Supervisor, tasks: Tasks, stores: Stores) -> TaskOut:
+    """Take a done or expired task off the lists (supervisors). Open tasks cannot be archived;
+    the expired count is never lowered."""
+    now = _now(stores)
+    return _out(tasks.view(await tasks.archive(task_id, now=now, actor=who.name), now))
+
+
+__all__ = ["STATUS_OVERRIDES", "attach_tasks", "get_tasks", "router"]

@@ -1,0 +1,241 @@
+"""`switchboard tasks ...`: follow-up tasks from the command line, for supervisors.
+
+Owned here: the subcommands run against the engine's Redis (`redis.url` in the settings), with
+the task rules of `rules.tasks` (else the built-in ones) and the contact center's `timezone`:
+  list        tasks by status (expired, due, overdue, at-risk, open, done, archived), advisor,
+              campaign, in a table; expired tasks stay listed until archived
+  stale       callbacks nobody handled for more than N days (seed 002: "months-old tasks")
+  reactivate  give stale tasks a fresh deadline in bulk (by id, or every stale one)
+  archive     take done or expired tasks off the lists
+  counts      tasks by status now, and expired tasks by rule since the start
+switchboard/cli.py calls `register(commands)`; each handler returns the exit code: 0 ok, 1
+nothing found or some refused, and the errors of cli.py (4: Redis). Changes are made in the
+name given with `--as` (default `cli:<login>`), for the audit trail.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from redis.asyncio import Redis
+from rich.console import Console
+from rich.table import Table
+
+from dialer.stores import DialerStores
+from dialer.task_reads import ListStatus, TaskView
+from dialer.task_store import TaskStore
+from dialer.tasks import DEFAULT_TASK_RULES, load_task_rules
+from pbx.errors import StoreUnavailableError, SwitchboardError
+from switchboard.redis_conn import connect_redis
+from switchboard.settings import Settings, load_settings
+
+T = TypeVar("T")
+EXIT_OK, EXIT_PROBLEMS = 0, 1
+Subcommands = argparse._SubParsersAction  # the type of `parser.add_subparsers()`
+STATUS_WORDS = [status.value.replace("_", "-") for status in ListStatus]
+
+
+def register(commands: Subcommands[argparse.ArgumentParser]) -> None:
+    """Add `tasks` to the `switchboard` command."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--settings", type=Path, metavar="FILE", help="settings file (redis.url, timezone)")
+    common.add_argument("--as", dest="actor", metavar="NAME", help="who is acting, for the audit trail")
+    text = "follow-up tasks, deadlines and callbacks (docs/tasks.md)"
+    group = commands.add_parser("tasks", help=text, description=text)
+    actions = group.add_subparsers(dest="tasks_command", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", parents=[common], help="tasks by status, advisor or campaign")
+    listing.add_argument("--status", choices=STATUS_WORDS, help="only tasks with this status or flag")
+    _filters(listing)
+    listing.add_argument("--limit", type=int, default=500, metavar="N", help="at most N tasks (default 500)")
+    listing.set_defaults(func=cmd_tasks_list)
+    stale = actions.add_parser("stale", parents=[common], help="callbacks not handled for more than N days")
+    stale.add_argument("--days", type=int, metavar="N", help="default: stale_after_days of tasks.yaml")
+    _filters(stale)
+    stale.set_defaults(func=cmd_tasks_stale)
+    again = actions.add_parser(
+        "reactivate",
+        parents=[common],
+        help="give stale tasks a fresh deadline (by id, or all stale ones)",
+        description="Each task gets a new task of its kind with a deadline counted from now; an open one is "
+        "closed as reactivated, an expired one stays expired (its penalty stays counted).",
+    )
+    again.add_argument("task_ids", nargs="*", metavar="TASK_ID")
+    again.add_argument("--stale-days", type=int, metavar="N", help="every task `tasks stale --days N` lists")
+    again.add_argument("--owner", metavar="ADVISOR", help="give the new tasks to this advisor")
+    _filters(again)
+    again.set_defaults(func=cmd_tasks_reactivate)
+    archive = actions.add_parser("archive", parents=[common], help="take done or expired tasks off the lists")
+    archive.add_argument("task_ids", nargs="+", metavar="TASK_ID")
+    archive.set_defaults(func=cmd_tasks_archive)
+    counts = actions.add_parser("counts", parents=[common], help="tasks by status, expired ones by rule")
+    counts.set_defaults(func=cmd_tasks_counts)
+
+
+def _filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--advisor", metavar="NAME", help="only this advisor's tasks")
+    parser.add_argument("--campaign", metavar="ID", help="only this campaign's tasks")
+
+
+# ---- plumbing ---------------------------------------------------------------------------------
+
+
+def _actor(args: argparse.Namespace) -> str:
+    return str(args.actor or f"cli:{getpass.getuser()}")
+
+
+async def _connect(settings: Settings) -> Redis:
+    if settings.redis.url is None:
+        raise StoreUnavailableError("no Redis to work on: set redis.url (SWITCHBOARD_REDIS_URL)")
+    return await connect_redis(settings.redis.url.get_secret_value())
+
+
+def _with_tasks(args: argparse.Namespace, work: Callable[[TaskStore, datetime], Awaitable[T]]) -> T:
+    settings = load_settings(args.settings)
+    rules = load_task_rules(settings.rules.tasks) if settings.rules.tasks else DEFAULT_TASK_RULES
+
+    async def run() -> T:
+        redis = await _connect(settings)
+        try:
+            stores = DialerStores.build(redis, default_region=settings.default_region)
+            store = TaskStore(redis, leads=stores.leads, rules=rules, cc_zone=settings.timezone)
+            return await work(store, datetime.now(UTC))
+        finally:
+            await redis.aclose()
+
+    return asyncio.run(run())
+
+
+def _console() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _clock(moment: datetime | None, zone: ZoneInfo) -> str:
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
+def _status_text(view: TaskView) -> str:
+    words = [view.status.status.value]
+    words += [flag for flag, on in (("overdue", view.status.overdue), ("at risk", view.status.at_risk)) if on]
+    if view.task.archived:
+        words.append("archived")
+    text = ", ".join(words)
+    return f"[red]{text}[/red]" if view.status.status.value == "expired" else text
+
+
+def task_table(views: Sequence[TaskView], title: str) -> Table:
+    """Tasks as supervisors read them: times in the contact center's zone."""
+    table = Table(
+        "task", "kind", "status", "lead", "customer", "owner", "campaign", "deadline", "own time",
+        "last dial", title=title,
+    )  # fmt: skip
+    for view in views:
+        task = view.task
+        zone = ZoneInfo(task.cc_zone)
+        table.add_row(
+            task.task_id, task.kind, _status_text(view), task.lead_id, task.customer_id,
+            task.owner or "(any)", task.campaign_id or "", f"{task.deadline_date} 23:59:59",
+            _clock(task.own_time, zone), _clock(task.last_dialed_at, zone),
+        )  # fmt: skip
+    return table
+
+
+# ---- commands ---------------------------------------------------------------------------------
+
+
+def cmd_tasks_list(args: argparse.Namespace, secrets: object) -> int:
+    status = args.status.replace("-", "_") if args.status else None
+
+    async def work(store: TaskStore, now: datetime) -> list[TaskView]:
+        return await store.list_tasks(
+            now=now, status=status, owner=args.advisor, campaign_id=args.campaign, limit=args.limit
+        )
+
+    views = _with_tasks(args, work)
+    console = _console()
+    if not views:
+        console.print(f"no {args.status or ''} tasks".replace("  ", " "))
+        return EXIT_PROBLEMS
+    console.print(task_table(views, f"{args.status or 'all'} tasks ({len(views)})"))
+    return EXIT_OK
+
+
+def cmd_tasks_stale(args: argparse.Namespace, secrets: object) -> int:
+    async def work(store: TaskStore, now: datetime) -> tuple[list[TaskView], int]:
+        days = args.days or store.rules.stale_after_days
+        return await store.stale(now=now, days=days, owner=args.advisor, campaign_id=args.campaign), days
+
+    views, days = _with_tasks(args, work)
+    console = _console()
+    if not views:
+        console.print(f"no callbacks left unhandled for more than {days} days")
+        return EXIT_PROBLEMS
+    console.print(task_table(views, f"callbacks unhandled for more than {days} days ({len(views)})"))
+    console.print("reactivate them with: switchboard tasks reactivate --stale-days", days)
+    return EXIT_OK
+
+
+def cmd_tasks_reactivate(args: argparse.Namespace, secrets: object) -> int:
+    if not args.task_ids and args.stale_days is None:
+        raise SwitchboardError("name the tasks to reactivate, or use --stale-days N for every stale one")
+
+    async def work(store: TaskStore, now: datetime) -> list[Any]:
+        ids = list(args.task_ids)
+        if args.stale_days is not None:
+            found = await store.stale(
+                now=now, days=args.stale_days, owner=args.advisor, campaign_id=args.campaign
+            )
+            ids += [view.task.task_id for view in found if view.task.task_id not in ids]
+        return await store.reactivate(ids, now=now, actor=_actor(args), owner=args.owner)
+
+    done = _with_tasks(args, work)
+    table = Table("task", "new task", "owner", "deadline", "result", title=f"reactivated ({len(done)})")
+    for item in done:
+        new = item.new_task
+        table.add_row(
+            item.task_id, new.task_id if new else "", (new.owner or "") if new else "",
+            str(new.deadline_date) if new else "", item.detail,
+        )  # fmt: skip
+    _console().print(table)
+    return EXIT_OK if done and all(item.new_task for item in done) else EXIT_PROBLEMS
+
+
+def cmd_tasks_archive(args: argparse.Namespace, secrets: object) -> int:
+    async def work(store: TaskStore, now: datetime) -> list[tuple[str, str]]:
+        results = []
+        for task_id in args.task_ids:
+            try:
+                task = await store.archive(task_id, now=now, actor=_actor(args))
+                results.append((task_id, f"archived ({task.state})"))
+            except SwitchboardError as exc:
+                results.append((task_id, f"not archived: {exc.message}"))
+        return results
+
+    results = _with_tasks(args, work)
+    console = _console()
+    for task_id, result in results:
+        console.print(f"{task_id}: {result}")
+    return EXIT_OK if all(result.startswith("archived") for _, result in results) else EXIT_PROBLEMS
+
+
+def cmd_tasks_counts(args: argparse.Namespace, secrets: object) -> int:
+    async def work(store: TaskStore, now: datetime) -> tuple[dict[str, int], dict[str, int]]:
+        return await store.status_counts(now=now), await store.expired_counts()
+
+    counts, expired = _with_tasks(args, work)
+    table = Table("status", "tasks", title="tasks now (not archived)")
+    for status, count in counts.items():
+        table.add_row(status.replace("_", " "), str(count))
+    console = _console()
+    console.print(table)
+    by_rule = Table("rule", "expired", title="expired since the start (penalties)")
+    for rule, count in sorted(expired.items()):
+        by_rule.add_row(rule, str(count))
+    console.print(by_rule)
+    return EXIT_OK

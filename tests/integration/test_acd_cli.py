@@ -1,0 +1,109 @@
+"""`switchboard explain`: the rule and the agent a caller would get, from a state file or live Redis."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+import redis
+
+from pbx.errors import ConfigError
+from routing.acd.keys import AcdKeys
+from routing.acd.store import dump_profile
+from routing.agents import AgentState, AgentStatus
+from routing.records import dump_status
+from routing.rules import AgentSpec
+from switchboard.cli_acd import register
+from switchboard.logs import SecretFilter
+from switchboard.private_redis import PrivateRedis
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "routing.yaml"
+MONDAY_NOON = 1_750_068_000.0  # 2025-06-16 12:00 Europe/Budapest
+
+
+def explain(*argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="switchboard")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["explain", *argv])
+    code: int = args.func(args, SecretFilter())
+    return code
+
+
+def test_explain_from_a_state_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    state = tmp_path / "state.yaml"
+    state.write_text(
+        f"now: {MONDAY_NOON}\n"
+        "agents:\n"
+        f"  - {{id: '1004', state: ready, idle_since: {MONDAY_NOON - 60}}}\n"
+        "  - {id: '1005', state: ready}\n"
+        "  - {id: '1001', state: paused, pause_reason: lunch}\n",
+        encoding="utf-8",
+    )
+    assert (
+        explain(
+            "--caller", "06 30 123 4567", "--queue", "support", "--rules", str(EXAMPLE), "--state", str(state)
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "State: from " in out and "3 agents, 0 callers waiting" in out
+    assert "Tier: key (matched tiers[0].callers[0]), priority 100 in queue support" in out
+    assert "Decision: offer: agent 1004: tech 5 = need 5" in out
+    assert "1001: paused (lunch)" in out
+
+
+def test_explain_a_bad_state_file_names_the_place(tmp_path: Path) -> None:
+    state = tmp_path / "state.yaml"
+    state.write_text("agents:\n  - {id: '1004', state: asleep}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        explain(
+            "--caller", "+36301234567", "--queue", "support", "--rules", str(EXAMPLE), "--state", str(state)
+        )
+    assert "state.yaml:2" in caught.value.message and "agents[0].state" in caught.value.message
+
+
+def test_explain_from_live_redis(redis_server: PrivateRedis, capsys: pytest.CaptureFixture[str]) -> None:
+    keys = AcdKeys()
+    client = redis.Redis.from_url(redis_server.url)
+    try:
+        client.flushall()
+        agents = (
+            ("1004", {"tech": 5, "hungarian": 5}, AgentState.READY),
+            ("1005", {"tech": 4, "hungarian": 5}, AgentState.BUSY),
+            ("1006", {"tech": 2, "hungarian": 5}, AgentState.READY),
+        )
+        for agent_id, skills, state in agents:
+            spec = AgentSpec(
+                id=agent_id, name=f"Agent {agent_id}", interface=f"PJSIP/{agent_id}", skills=skills
+            )
+            client.set(keys.agent_profile(agent_id), dump_profile(spec, "api"))
+            client.set(keys.agent_status(agent_id), dump_status(AgentStatus(agent_id, state)))
+            client.sadd(keys.agents, agent_id)
+        client.hset(keys.crm_customer("+36309999999"), mapping={"status": "churned"})
+    finally:
+        client.close()
+    assert (
+        explain(
+            "--caller",
+            "+36309999999",
+            "--queue",
+            "support",
+            "--rules",
+            str(EXAMPLE),
+            "--redis",
+            redis_server.url,
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "live from Redis: 3 agents, 0 callers waiting, CRM record found" in out
+    assert "Tier: inactive (matched tiers[3].crm[0])" in out
+    assert "Decision: offer: agent 1006: tech 2 = need 2" in out
+    assert "1005: busy" in out and "1004: tech 5 is outside levels 2-3 accepted now" in out
+
+
+def test_explain_without_state_assumes_everyone_ready(capsys: pytest.CaptureFixture[str]) -> None:
+    assert explain("--caller", "+3617000000", "--queue", "billing", "--rules", str(EXAMPLE)) == 0
+    out = capsys.readouterr().out
+    assert "assumed ready" in out and "Tier: important (matched tiers[1].prefixes[0])" in out

@@ -1,0 +1,79 @@
+"""The ACD when things go wrong: Redis stops answering, Asterisk refuses to ring an agent."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+import redis.asyncio as aioredis
+
+from routing.acd.keys import AcdKeys
+from routing.agent_events import AgentState
+from switchboard.private_redis import PrivateRedis
+from tests.integration.test_acd_support import acd_stack, agent, base_rules, make_rules, sim_config
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def own_redis() -> Iterator[PrivateRedis]:
+    server = PrivateRedis().start()
+    try:
+        yield server
+    finally:
+        server.resume()
+        server.stop()
+
+
+async def test_calls_are_served_while_redis_is_down_and_written_back_after(own_redis: PrivateRedis) -> None:
+    client = aioredis.Redis.from_url(own_redis.url, socket_timeout=0.3)
+    rules = make_rules(base_rules(agents=[agent("a1", "PJSIP/2001", tech=2)]))
+    try:
+        async with acd_stack(client, rules, sim_config()) as s:
+            await s.acd.login("a1")
+            own_redis.pause()
+            caller = await s.sim.inbound_call("+36301234567", "+3612345678", patience_s=600, talk_s=600)
+            await s.until_state("a1", AgentState.BUSY, timeout=15)
+            assert s.acd.dispatcher.dirty
+            own_redis.resume()
+            await s.until(lambda: not s.acd.dispatcher.dirty, timeout=15)
+            call_id = s.sim.channels[caller].uniqueid
+            stored = json.loads(await client.get(AcdKeys().call(call_id)) or "{}")
+            assert (stored["facts"]["state"], stored["facts"]["agent_id"]) == ("connected", "a1")
+            status = json.loads(await client.get(AcdKeys().agent_status("a1")) or "{}")
+            assert status["state"] == "busy" and status["call_id"] == call_id
+    finally:
+        await client.aclose()
+
+
+async def test_an_agent_asterisk_cannot_ring_is_skipped(redis_client: aioredis.Redis) -> None:
+    agents = [agent("ghost", "Local/2001@nowhere", tech=2), agent("a2", "PJSIP/2002", tech=3)]
+    rules = make_rules(base_rules(agents=agents))
+    async with acd_stack(redis_client, rules, sim_config()) as s:
+        for agent_id in ("ghost", "a2"):
+            await s.acd.login(agent_id)
+        await s.sim.inbound_call("+36301234567", "+3612345678", patience_s=600)
+        await s.until_state("a2", AgentState.BUSY)
+        assert [a.get("Channel") for a in s.actions("Originate")] == ["Local/2001@nowhere", "PJSIP/2002"]
+        assert s.acd.agent("ghost").missed_rings == 1
+
+
+async def test_stray_and_duplicate_events_change_nothing(redis_client: aioredis.Redis) -> None:
+    rules = make_rules(base_rules(agents=[agent("a1", "PJSIP/2001", tech=2)]))
+    async with acd_stack(redis_client, rules, sim_config()) as s:
+        caller = await s.sim.inbound_call("+36301234567", "+3612345678", patience_s=600)
+        await s.until(lambda: len(s.waiting_ids()) == 1)
+        call_id = s.sim.channels[caller].uniqueid
+        sent = await s.engine.client.send(
+            "UserEvent",
+            {"UserEvent": "SwitchboardInbound", "CallID": call_id, "CallerIDNum": "+36201111111"},
+        )
+        assert sent.response.ok
+        stray = {"UserEvent": "SwitchboardAgentAnswered", "CallID": "nope", "AgentID": "a1"}
+        assert (await s.engine.client.send("UserEvent", stray)).response.ok
+        await s.until(lambda: any(e.get("CallID") == "nope" for e in s.observer.seen))
+        assert s.engine.stats.service_errors == 0
+        assert s.waiting_ids() == [call_id]
+        assert [w.tier for q in s.acd.queues() for w in q.waiting] == ["active"]  # not re-classified
+        assert s.state("a1") is AgentState.LOGGED_OUT and not s.actions("Hangup")

@@ -1,0 +1,222 @@
+"""Shared harness for the dialer integration tests (no tests here).
+
+The real thing end to end: a SimulatedPbx on a TCP port, the engine (switchboard/engine.py) with
+its AMI client and tracker, the dialer's stores (gate, leads, dispositions) on a private Redis,
+the LocalDesk for agents and the DialerService. Tests assert on what the simulated PBX actually
+received (`sim.originated_numbers()`, `sim.actions`) and wait for conditions with `Rig.until`,
+which re-checks a predicate after every event and tick the engine hands to its services (an
+observing PbxService placed last), under a timeout: no sleeps. The engine's clock starts on a
+Wednesday at noon in Budapest (inside the default calling hours) and runs at real speed, unless a
+test passes its own; the simulated PBX runs `time_scale` times faster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import redis.asyncio as aioredis
+from prometheus_client import CollectorRegistry
+
+from dialer.campaigns import Campaigns
+from dialer.control import CampaignState
+from dialer.desk_local import LocalDesk
+from dialer.gate import Gate, GateMetrics
+from dialer.metrics import DialerMetrics
+from dialer.service import DialerService, DialerSettings
+from dialer.stores import DialerStores
+from pbx.call_changes import CallChange
+from pbx.client import AmiSettings
+from pbx.codec import Action, Event
+from pbx.sim import AgentPhone, SimConfig, SimulatedPbx
+from pbx.tracker import CallTracker
+from switchboard.engine import Engine
+from switchboard.metrics import create_metrics
+
+SECRET = "switchboard-secret"
+BUDAPEST = ZoneInfo("Europe/Budapest")
+WEDNESDAY_NOON = datetime(2026, 11, 18, 12, 0, tzinfo=BUDAPEST).timestamp()
+MACHINE_DIALPLAN = {"switchboard-machine-message": ("Answer()", "Playback(machine-message)", "Hangup()")}
+
+
+class RunningClock:
+    """Real elapsed time from a chosen start (epoch seconds)."""
+
+    def __init__(self, start: float = WEDNESDAY_NOON) -> None:
+        self._start = start
+        self._t0 = time.monotonic()
+
+    def __call__(self) -> float:
+        return self._start + (time.monotonic() - self._t0)
+
+    def datetime(self) -> datetime:
+        return datetime.fromtimestamp(self(), UTC)
+
+
+class Observer:
+    """A PbxService after the dialer: wakes `until` after everything the engine hands the services."""
+
+    name = "observer"
+
+    def __init__(self) -> None:
+        self.changed = asyncio.Condition()
+
+    async def _notify(self) -> None:
+        async with self.changed:
+            self.changed.notify_all()
+
+    async def handle(self, event: Event, changes: Sequence[CallChange]) -> None:
+        await self._notify()
+
+    async def resync(self, tracker: CallTracker) -> None:
+        await self._notify()
+
+    async def tick(self, now: float) -> None:
+        await self._notify()
+
+
+def number(index: int) -> str:
+    """A Hungarian mobile number in E.164 (+3630 + seven digits)."""
+    return f"+3630{1000000 + index:07d}"
+
+
+def campaign(campaign_id: str = "c1", **overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": campaign_id,
+        "name": f"Campaign {campaign_id}",
+        "mode": "progressive",
+        "queue": "sales",
+        "ring_timeout_s": 20,
+        "pacing": {"abandon_grace_s": 2.0},
+    }
+    data.update(overrides)
+    return data
+
+
+def campaigns(*items: dict[str, Any]) -> Campaigns:
+    return Campaigns.model_validate({"campaigns": list(items)})
+
+
+def lead(index: int, *, phone: str | None = None, **extra: Any) -> dict[str, Any]:
+    return {
+        "lead_id": f"L{index}",
+        "customer_id": f"C{index}",
+        "name": f"Customer {index}",
+        "phones": [phone or number(index)],
+        "crm": {"do_not_call": False},
+        **extra,
+    }
+
+
+def sim_config(**options: Any) -> SimConfig:
+    base: dict[str, Any] = {
+        "time_scale": 20.0,
+        "amd_s": (0.2, 0.4),
+        "default_agent": AgentPhone(answer_after_s=0.2),
+        "extra_dialplan": MACHINE_DIALPLAN,
+    }
+    base.update(options)
+    return SimConfig(**base)
+
+
+def originate_vars(action: Action) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for value in action.get_all("Variable"):
+        for item in value.split(","):
+            name, _, content = item.partition("=")
+            found[name] = content
+    return found
+
+
+@dataclass
+class Rig:
+    sim: SimulatedPbx
+    redis: aioredis.Redis
+    engine: Engine
+    stores: DialerStores
+    desk: LocalDesk
+    dialer: DialerService
+    registry: CollectorRegistry
+    observer: Observer
+    clock: Callable[[], float]
+
+    async def until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+        async with asyncio.timeout(timeout), self.observer.changed:
+            await self.observer.changed.wait_for(predicate)
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
+
+    def sample(self, name: str, **labels: str) -> float:
+        value = self.registry.get_sample_value(name, labels)
+        return 0.0 if value is None else value
+
+    def customer_originates(self) -> list[Action]:
+        """Originates to customers (the trunk), in arrival order."""
+        return [a for a in self.sim.actions if a.name == "Originate" and "@trunk" in (a.get("Channel") or "")]
+
+    def dialed(self) -> list[str]:
+        return [n for n in self.sim.originated_numbers() if n.startswith("+")]
+
+    async def load_leads(self, leads: Iterable[dict[str, Any]], campaign_id: str = "c1") -> None:
+        report = await self.stores.leads.upsert_many(
+            list(leads), now=self.now(), actor="crm", campaign_id=campaign_id
+        )
+        assert not report.errors, report.errors
+
+    async def start(self, campaign_id: str = "c1") -> None:
+        await self.dialer.set_state(campaign_id, CampaignState.RUNNING, "supervisor")
+
+    async def agent(self, agent_id: str, *, skills: dict[str, int] | None = None) -> None:
+        await self.desk.login(
+            agent_id, f"PJSIP/{agent_id}", skills or {"sales": 1}, queues=("sales",), now=self.clock()
+        )
+
+
+@contextlib.asynccontextmanager
+async def rig(
+    redis: aioredis.Redis,
+    config: Campaigns,
+    sim: SimConfig | None = None,
+    *,
+    clock: Callable[[], float] | None = None,
+    settings: DialerSettings | None = None,
+    engine_ticks: bool = True,
+    gate_redis: aioredis.Redis | None = None,
+    instance_id: str = "engine-1",
+) -> AsyncIterator[Rig]:
+    """The whole stack; `engine_ticks=False` leaves pacing rounds to the test (`dialer.run_once()`)."""
+    clock = clock or RunningClock()
+    simulator = SimulatedPbx(sim or sim_config(), seed=11)
+    await simulator.start()
+    registry = CollectorRegistry()
+    metrics = create_metrics(registry, process=False)
+    gate = Gate(gate_redis or redis, GateMetrics(registry), default_region="HU", timeout=0.3)
+    stores = DialerStores.build(
+        redis, default_region="HU", gate=gate, clock=lambda: datetime.fromtimestamp(clock(), UTC)
+    )
+    ami = AmiSettings("127.0.0.1", simulator.port, "switchboard", SECRET, reconnect_min=0.01, ping_interval=0)
+    engine = Engine(ami, metrics, clock=clock, tick_s=0.02 if engine_ticks else 3600)
+    desk = LocalDesk(
+        redis, engine.client, clock=clock, ring_timeout_s=5.0, store_timeout_s=0.25, reservation_ttl_s=3.0
+    )
+    dialer = DialerService(
+        redis, engine.client, config, gate=stores.gate, leads=stores.leads, desk=desk,
+        metrics=DialerMetrics(registry), instance_id=instance_id, clock=clock,
+        settings=settings or DialerSettings(round_interval_s=0.05, round_timeout_s=2.0, store_timeout_s=0.5),
+    )  # fmt: skip
+    observer = Observer()
+    engine.services.extend([desk, dialer, observer])
+    await engine.start()
+    try:
+        yield Rig(simulator, redis, engine, stores, desk, dialer, registry, observer, clock)
+    finally:
+        await dialer.close()
+        await engine.stop()
+        await simulator.stop()

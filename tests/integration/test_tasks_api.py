@@ -1,0 +1,208 @@
+"""The task API over httpx ASGITransport, a real Redis and one token per role."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+
+from switchboard.api import AppState, TokenStore, create_app, dialer_api, tasks_api
+from switchboard.metrics import create_metrics
+from switchboard.settings import Settings
+from tests.integration.test_tasks_support import Kit, build_kit, local
+
+pytestmark = pytest.mark.integration
+
+TOKENS = {
+    "anna": ("advisor-token-000000001", "advisor"),
+    "bob": ("advisor-token-000000002", "advisor"),
+    "sue": ("supervisor-token-00001", "supervisor"),
+    "ops": ("admin-token-00000000001", "admin"),
+}
+
+
+def auth(name: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {TOKENS[name][0]}"}
+
+
+@pytest.fixture
+async def kit(redis_client: aioredis.Redis) -> Kit:
+    kit = build_kit(redis_client)
+    await kit.leads(1, 2)
+    return kit
+
+
+@pytest.fixture
+async def http(redis_client: aioredis.Redis, kit: Kit) -> AsyncIterator[httpx.AsyncClient]:
+    tokens = TokenStore.from_tokens([(token, name, role) for name, (token, role) in TOKENS.items()])  # type: ignore[misc]
+    state = AppState(Settings(), tokens, create_metrics(process=False), redis=redis_client)
+    app = create_app(state, status_overrides={**dialer_api.STATUS_OVERRIDES, **tasks_api.STATUS_OVERRIDES})
+    dialer_api.attach_dialer(app, kit.stores)
+    tasks_api.attach_tasks(app, kit.tasks)
+    app.include_router(tasks_api.router)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://switchboard") as client:
+        yield client
+
+
+async def create(http: httpx.AsyncClient, who: str = "anna", **body: Any) -> dict[str, Any]:
+    data = {"lead_id": "L1", "kind": "callback_requested", **body}
+    response = await http.post("/api/v1/tasks", json=data, headers=auth(who))
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+async def own_time(http: httpx.AsyncClient, task_id: str, when: str, who: str = "anna") -> httpx.Response:
+    return await http.put(f"/api/v1/tasks/{task_id}/own-time", json={"own_time": when}, headers=auth(who))
+
+
+async def test_own_time_after_the_deadline_is_422_naming_it_and_a_good_one_is_set(
+    http: httpx.AsyncClient, kit: Kit
+) -> None:
+    task = await create(http)
+    assert (task["deadline"], task["owner"], task["status"]) == ("2026-06-15", "anna", "open")
+    assert task["deadline_label"] == "2026-06-15 23:59:59 Europe/Budapest"
+    assert task["expires_at"] == "2026-06-15T22:00:00Z"
+
+    late = await own_time(http, task["task_id"], "2026-06-16T08:00:00+02:00")
+    assert late.status_code == 422
+    body = late.json()
+    assert body["error"] == "task-own-time-refused"
+    assert "after the central deadline 2026-06-15 23:59:59 Europe/Budapest" in body["message"]
+    assert body["details"]["deadline"] == "2026-06-15"
+    past = await own_time(http, task["task_id"], "2026-06-01T07:00:00+02:00")
+    assert past.status_code == 422 and "in the past" in past.json()["message"]
+    naive = await own_time(http, task["task_id"], "2026-06-02T10:00:00")
+    assert naive.status_code == 422 and naive.json()["error"] == "validation-failed"
+
+    ok = await own_time(http, task["task_id"], "2026-06-02T10:00:00+02:00")
+    assert ok.status_code == 200, ok.text
+    assert (ok.json()["change"], ok.json()["task"]["own_time"]) == ("set", "2026-06-02T08:00:00Z")
+    again = await own_time(http, task["task_id"], "2026-06-02T08:00:00Z")
+    assert again.json()["change"] == "unchanged"
+    assert len(await kit.notices()) == 1
+
+    kit.clock.set(local(2026, 6, 2, 10, 30))
+    due = await http.get("/api/v1/tasks", params={"status": "overdue"}, headers=auth("anna"))
+    assert [(t["task_id"], t["status"], t["overdue"]) for t in due.json()] == [(task["task_id"], "due", True)]
+
+
+async def test_a_task_created_with_a_bad_own_time_is_not_created(http: httpx.AsyncClient, kit: Kit) -> None:
+    response = await http.post(
+        "/api/v1/tasks",
+        json={"lead_id": "L1", "kind": "not_reachable", "own_time": "2026-06-04T00:00:00+02:00"},
+        headers=auth("anna"),
+    )
+    assert response.status_code == 422
+    assert "after the central deadline 2026-06-03 23:59:59 Europe/Budapest" in response.json()["message"]
+    assert (await http.get("/api/v1/tasks", headers=auth("sue"))).json() == []
+    unknown = await http.post("/api/v1/tasks", json={"lead_id": "L1", "kind": "x"}, headers=auth("anna"))
+    assert unknown.status_code == 422 and "known: not_reachable" in unknown.json()["message"]
+    missing = await http.post("/api/v1/tasks", json={"lead_id": "L9", "kind": "x"}, headers=auth("anna"))
+    assert missing.status_code == 422
+
+
+async def test_advisors_work_on_their_own_tasks_supervisors_on_all(http: httpx.AsyncClient) -> None:
+    task = await create(http)
+    assert (await http.get(f"/api/v1/tasks/{task['task_id']}", headers=auth("bob"))).status_code == 404
+    assert (await own_time(http, task["task_id"], "2026-06-02T10:00:00+02:00", who="bob")).status_code == 404
+    assert (await http.get("/api/v1/tasks", headers=auth("bob"))).json() == []
+    assert (await http.get("/api/v1/tasks", params={"advisor": "anna"}, headers=auth("bob"))).json() == []
+    forbidden = await http.post(
+        "/api/v1/tasks", json={"lead_id": "L2", "kind": "not_reachable", "owner": "anna"}, headers=auth("bob")
+    )
+    assert forbidden.status_code == 403
+    assigned = await create(http, who="sue", lead_id="L2", kind="not_reachable", owner="bob")
+    assert assigned["owner"] == "bob"
+    assert [t["task_id"] for t in (await http.get("/api/v1/tasks", headers=auth("bob"))).json()] == [
+        assigned["task_id"]
+    ]
+    by_sue = await own_time(http, task["task_id"], "2026-06-02T10:00:00+02:00", who="sue")
+    assert by_sue.status_code == 200
+    everyone = await http.get("/api/v1/tasks", params={"advisor": "anna"}, headers=auth("ops"))
+    assert [t["task_id"] for t in everyone.json()] == [task["task_id"]]
+
+
+async def test_closing_with_a_disposition_records_it_and_creates_the_follow_up(
+    http: httpx.AsyncClient, kit: Kit
+) -> None:
+    task = await create(http, kind="not_reachable")
+    response = await http.post(
+        f"/api/v1/tasks/{task['task_id']}/close",
+        json={"code": "callback_later", "note": "after 5 pm"},
+        headers=auth("anna"),
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["task"]["state"], body["task"]["status"], body["task"]["close_code"]) == (
+        "done", "done", "callback_later"
+    )  # fmt: skip
+    assert body["disposition"]["code"] == "callback_later" and body["closed"] == [task["task_id"]]
+    follow_up = body["follow_up"]
+    assert (follow_up["kind"], follow_up["owner"], follow_up["deadline"]) == (
+        "callback_requested",
+        "anna",
+        "2026-06-15",
+    )
+    assert [d.code for d in await kit.stores.dispositions.list_for_lead("L1")] == ["callback_later"]
+    again = await http.post(
+        f"/api/v1/tasks/{task['task_id']}/close", json={"code": "sale"}, headers=auth("anna")
+    )
+    assert again.status_code == 409 and again.json()["error"] == "task-state-conflict"
+    unknown = await http.post(
+        f"/api/v1/tasks/{follow_up['task_id']}/close", json={"code": "nope"}, headers=auth("anna")
+    )
+    assert unknown.status_code == 422 and "unknown disposition 'nope'" in unknown.json()["message"]
+
+
+async def test_only_a_supervisor_archives_and_only_done_or_expired_tasks(
+    http: httpx.AsyncClient, kit: Kit
+) -> None:
+    task = await create(http, kind="not_reachable")
+    archive = f"/api/v1/tasks/{task['task_id']}/archive"
+    assert (await http.post(archive, headers=auth("anna"))).status_code == 403
+    still_open = await http.post(archive, headers=auth("sue"))
+    assert still_open.status_code == 409 and "still open" in still_open.json()["message"]
+
+    kit.clock.set(local(2026, 6, 4, 0, 0))
+    await kit.tasks.expire_due(now=kit.clock())
+    expired = await http.get("/api/v1/tasks", params={"status": "expired"}, headers=auth("sue"))
+    assert [t["task_id"] for t in expired.json()] == [task["task_id"]]
+    archived = await http.post(archive, headers=auth("sue"))
+    assert archived.status_code == 200 and archived.json()["archived_by"] == "sue"
+    assert (await http.get("/api/v1/tasks", params={"status": "expired"}, headers=auth("sue"))).json() == []
+    assert (await http.post(archive, headers=auth("sue"))).status_code == 409
+
+
+async def test_status_filter_words_stale_report_and_bulk_reactivation(
+    http: httpx.AsyncClient, kit: Kit
+) -> None:
+    task = await create(http, kind="not_reachable")
+    bad = await http.get("/api/v1/tasks", params={"status": "late"}, headers=auth("sue"))
+    assert (
+        bad.status_code == 422
+        and "open, due, overdue, at_risk, expired, done, archived" in bad.json()["message"]
+    )
+    kit.clock.set(local(2026, 6, 3, 21))
+    risky = await http.get("/api/v1/tasks", params={"status": "at-risk"}, headers=auth("sue"))
+    assert [t["at_risk"] for t in risky.json()] == [True]
+
+    kit.clock.set(local(2026, 7, 15, 9))
+    assert (await http.get("/api/v1/tasks/stale", headers=auth("anna"))).status_code == 403
+    stale = await http.get("/api/v1/tasks/stale", params={"days": 30}, headers=auth("sue"))
+    assert [(t["task_id"], t["status"]) for t in stale.json()] == [(task["task_id"], "expired")]
+    done = await http.post(
+        "/api/v1/tasks:reactivate", json={"task_ids": [task["task_id"]], "owner": "bob"}, headers=auth("sue")
+    )
+    assert done.status_code == 200, done.text
+    fresh = done.json()[0]["new_task"]
+    assert (fresh["owner"], fresh["deadline"], fresh["reactivated_from"]) == (
+        "bob",
+        "2026-07-17",
+        task["task_id"],
+    )
+    assert (await http.get("/api/v1/tasks/stale", params={"days": 30}, headers=auth("sue"))).json() == []

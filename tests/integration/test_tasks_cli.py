@@ -1,0 +1,90 @@
+"""`switchboard tasks ...` against a private Redis (switchboard/cli_tasks.py). The CLI reads the real
+clock, so the tasks are seeded relative to now."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis
+import redis.asyncio as aioredis
+
+from switchboard.cli_tasks import register
+from switchboard.private_redis import PrivateRedis
+from tests.integration.test_tasks_support import build_kit
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def db(redis_server: PrivateRedis, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv("SWITCHBOARD_REDIS_URL", redis_server.url)
+    monkeypatch.setenv("SWITCHBOARD_DEFAULT_REGION", "HU")
+    monkeypatch.setenv("COLUMNS", "220")
+    monkeypatch.delenv("SWITCHBOARD_SETTINGS_FILE", raising=False)
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    client.close()
+    yield redis_server.url
+
+
+def run(*argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="switchboard")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    code: int = args.func(args, None)
+    return code
+
+
+async def _seed(url: str) -> None:
+    client = aioredis.Redis.from_url(url)
+    try:
+        kit = build_kit(client)
+        await kit.leads(1, 2, 3)
+        now = datetime.now(UTC)
+        long_ago = now - timedelta(days=40)
+        forgotten = await kit.tasks.create(lead_id="L1", kind="not_reachable", now=long_ago, actor="anna")
+        promised = long_ago + timedelta(hours=1)
+        await kit.tasks.set_own_time(forgotten.task_id, promised, now=long_ago, actor="anna")
+        await kit.tasks.create(lead_id="L2", kind="callback_requested", now=now, actor="bob")
+        handled = await kit.tasks.create(lead_id="L3", kind="not_reachable", now=long_ago, actor="anna")
+        await kit.tasks.close(handled.task_id, code="sale", now=long_ago, actor="anna")
+        await kit.tasks.expire_due(now=now)
+    finally:
+        await client.aclose()
+
+
+def test_supervisors_list_report_reactivate_and_archive_from_the_command_line(
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    asyncio.run(_seed(db))
+
+    assert run("tasks", "list", "--status", "expired") == 0
+    out = capsys.readouterr().out
+    assert "expired tasks (1)" in out and "t-1" in out and "not_reachable" in out and "t-2" not in out
+    assert run("tasks", "list", "--status", "due") == 1
+    assert "no due tasks" in capsys.readouterr().out
+    assert run("tasks", "list", "--advisor", "bob") == 0
+    out = capsys.readouterr().out
+    assert "t-2" in out and "callback_requested" in out and "t-1" not in out
+
+    assert run("tasks", "stale", "--days", "30") == 0
+    out = capsys.readouterr().out
+    assert "callbacks unhandled for more than 30 days (1)" in out and "t-1" in out
+    assert run("tasks", "reactivate", "--stale-days", "30", "--owner", "carol", "--as", "sue") == 0
+    out = capsys.readouterr().out
+    assert "t-1" in out and "t-4" in out and "carol" in out
+    assert run("tasks", "stale", "--days", "30") == 1
+    capsys.readouterr()
+
+    assert run("tasks", "archive", "t-1", "t-2", "--as", "sue") == 1
+    out = capsys.readouterr().out
+    assert "t-1: archived (expired)" in out and "t-2: not archived: task t-2 is still open" in out
+    assert run("tasks", "list", "--status", "expired") == 1
+    capsys.readouterr()
+    assert run("tasks", "counts") == 0
+    out = capsys.readouterr().out
+    assert "not_reachable" in out and "expired since the start" in out
