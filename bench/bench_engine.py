@@ -210,6 +210,7 @@ class Step:
     bridged: int = 0
     cpu: float = 0.0  # share of one core
     sim_cpu: float = 0.0  # this process: the simulated PBX and the load
+    engine_mean_ms: float = 0.0  # the ACD's own decision latency (event in -> Originate accepted), mean
     rss_mib: float = 0.0
     seconds: float = 0.0
 
@@ -256,6 +257,8 @@ async def inbound_step(sim: TimedPbx, engine: EngineProcess, rate: int, seconds:
     step.missing = offered - len(step.latencies_ms)
     step.cpu = (after["cpu_s"] - before["cpu_s"]) / elapsed
     step.sim_cpu = (_cpu_s() - own) / elapsed
+    decided = after["decisions"] - before["decisions"]
+    step.engine_mean_ms = 1000 * (after["decision_s"] - before["decision_s"]) / decided if decided else 0.0
     step.rss_mib = after["rss_kib"] / 1024
     sim.forget_actions()
     return step
@@ -325,7 +328,8 @@ def _ms(value: float) -> str:
 def step_rows(steps: list[Step]) -> list[Row]:
     return [
         row(f"engine inbound step {step.rate} calls/s: routing p99", min(step.p(99), 1e9), "ms",
-            detail=(f"p50 {_ms(step.p(50))}; {step.offered:,} calls, {step.missing} not routed, "
+            detail=(f"p50 {_ms(step.p(50))}; engine's own mean {step.engine_mean_ms:.1f} ms; "
+                    f"{step.offered:,} calls, {step.missing} not routed, "
                     f"{step.bridged:,} bridged; engine CPU {step.cpu:.0%} of a core, "
                     f"RSS {step.rss_mib:.0f} MiB; simulated PBX CPU {step.sim_cpu:.0%}"))
         for step in steps

@@ -10,8 +10,9 @@ engine's alone.
 
 It talks to bench/bench_engine.py over its stdin / stdout, one JSON object per line:
 - it writes `{"ready": true}` once everything is up and logged in;
-- `stats` -> `{"cpu_s": user + system seconds, "maxrss_kib": ..., "rss_kib": ...}`
-  (resource.getrusage, and the current RSS from /proc/self/statm);
+- `stats` -> `{"cpu_s": user + system seconds, "maxrss_kib", "rss_kib", "decisions", "decision_s"}`
+  (resource.getrusage, the current RSS from /proc/self/statm, and the ACD's decision-latency
+  histogram count and sum for Originates);
 - `outbound on` / `outbound off` -> the campaign runs / is paused, then `{"ok": true}`;
 - `quit` (or stdin closed) -> everything stops, the process exits.
 Logs go to stderr at the level given (INFO by default, as in production).
@@ -64,9 +65,18 @@ def rss_kib() -> int:
     return pages * os.sysconf("SC_PAGE_SIZE") // 1024
 
 
-def stats() -> dict[str, Any]:
+def stats(parts: Parts) -> dict[str, Any]:
+    """CPU and memory of this process, and the ACD's own count and total of its decision latency
+    (event in -> Originate accepted by Asterisk) for agent legs."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    return {"cpu_s": usage.ru_utime + usage.ru_stime, "maxrss_kib": usage.ru_maxrss, "rss_kib": rss_kib()}
+    registry, labels = parts.metrics.registry, {"action": "originate"}
+    return {
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "maxrss_kib": usage.ru_maxrss,
+        "rss_kib": rss_kib(),
+        "decisions": registry.get_sample_value("switchboard_acd_decision_seconds_count", labels) or 0.0,
+        "decision_s": registry.get_sample_value("switchboard_acd_decision_seconds_sum", labels) or 0.0,
+    }
 
 
 class Outbound:
@@ -119,7 +129,7 @@ async def serve(parts: Parts, outbound: Outbound | None) -> None:
         if line == "quit":
             return
         if line == "stats":
-            reply(stats())
+            reply(stats(parts))
         elif line in ("outbound on", "outbound off") and outbound is not None:
             await outbound.switch(line.endswith("on"))
             reply({"ok": True})

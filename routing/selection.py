@@ -93,12 +93,16 @@ def rank_agents(
     reserved: frozenset[str],
     now: float,
     limit: int,
+    retry_declined: bool = False,
 ) -> tuple[Candidate, ...]:
-    """Up to `limit` candidates for `call` in preference order (reads index buckets only)."""
+    """Up to `limit` candidates for `call` in preference order (reads index buckets only).
+
+    Agents who missed a ring for this call are skipped unless `retry_declined`.
+    """
     skill, need = call.needs[0]
     levels = snapshot.ready_levels(skill, policy)
     found: list[Candidate] = []
-    excluded = call.declined_by
+    excluded = frozenset() if retry_declined else call.declined_by
     for level in _ORDER[(need, stage.below, stage.above)]:
         for agent in levels[level]:
             if agent.id in excluded or agent.id in reserved or not _fits_rest(agent, call.needs, stage.below):
@@ -146,6 +150,12 @@ def decide(call: WaitingCall, snapshot: Snapshot, rules: Rules, now: float, *, l
     ranking = rank_agents(
         call, stage, snapshot, policy=plan.fairness, reserved=reserved, now=now, limit=limit
     )
+    if not ranking and call.declined_by:
+        # Nobody else fits: ring again those who missed, rather than leave the caller to max wait.
+        ranking = rank_agents(
+            call, stage, snapshot, policy=plan.fairness, reserved=reserved, now=now, limit=limit,
+            retry_declined=True,
+        )  # fmt: skip
     window = (stage.below, stage.above)
     if ranking:
         best = ranking[0]
@@ -214,7 +224,7 @@ def _wait_reason(call: WaitingCall, stage: Stage, reserved: frozenset[str], at_m
     if len(call.needs) > 1:
         text += " and " + ", ".join(f"{s} {lvl}" for s, lvl in call.needs[1:])
     if call.declined_by:
-        text += f" (not asking {', '.join(sorted(call.declined_by))} again)"
+        text += f" (already missed a ring for it: {', '.join(sorted(call.declined_by))})"
     if reserved:
         text += f" ({len(reserved)} kept free for key callers)"
     if at_max:

@@ -26,8 +26,8 @@ def rules_file(tmp_path: Path) -> Path:
 
 
 def _sample(registry: CollectorRegistry, result: str) -> float:
-    value = registry.get_sample_value("switchboard_rules_reloads_total", {"kind": "routing", "result": result})
-    return value or 0.0
+    labels = {"kind": "routing", "result": result}
+    return registry.get_sample_value("switchboard_rules_reloads_total", labels) or 0.0
 
 
 def _edit(path: Path, old: str, new: str) -> None:
@@ -59,7 +59,8 @@ async def test_valid_edit_is_applied_once_with_a_new_hash(rules_file: Path) -> N
         "switchboard_rules_active", {"kind": "routing", "hash": reloader.hash_of("routing")}
     ) == 1
     # the old hash is no longer reported as active
-    assert registry.get_sample_value("switchboard_rules_active", {"kind": "routing", "hash": old_hash}) is None
+    old_labels = {"kind": "routing", "hash": old_hash}
+    assert registry.get_sample_value("switchboard_rules_active", old_labels) is None
     # an unchanged file is not applied again
     assert await reloader.check_all() == {}
     assert len(applied) == 1

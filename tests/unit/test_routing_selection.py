@@ -149,10 +149,15 @@ def test_agents_who_missed_a_ring_for_the_call_are_skipped(rules: Rules) -> None
     agents = [agent("a", tech=3, idle=100), agent("b", tech=3, idle=10)]
     declined = call().declined("a")
     assert decide(declined, snap(*agents), rules, NOW).agent_id == "b"
+    # When everyone who fits has missed, they are rung again (fairness order) rather than the caller
+    # being left to max wait; an agent who keeps missing is paused after N misses by the lifecycle.
     both = declined.declined("b")
     decision = decide(both, snap(*agents), rules, NOW)
-    assert decision.outcome is Outcome.WAIT
-    assert "not asking a, b again" in decision.reason
+    assert decision.outcome is Outcome.OFFER
+    assert decision.agent_id == "a"
+    # ...but a fitting agent who has not missed is still preferred.
+    fresh = [*agents, agent("c", tech=3, idle=1)]
+    assert decide(both, snap(*fresh), rules, NOW).agent_id == "c"
 
 
 def test_only_ready_agents_with_every_needed_skill(rules: Rules) -> None:
