@@ -199,6 +199,9 @@ class EngineProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             return self.process.wait(timeout=10)
+        finally:
+            if self.process.stdout is not None:
+                self.process.stdout.close()
 
 
 @dataclass

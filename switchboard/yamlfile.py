@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from pbx.errors import ConfigError
+from routing import yamlmarks
 
 Loc = tuple[str | int, ...]
 
@@ -60,18 +60,19 @@ class YamlDocument:
 
     file: str
     data: Any
-    positions: dict[Loc, tuple[int, int]] = field(default_factory=dict)
+    positions: dict[tuple[str, ...], tuple[int, int]] = field(default_factory=dict)
 
     def position(self, loc: Loc) -> tuple[int | None, int | None]:
         """Line and column of `loc`, or of its nearest ancestor that is in the file."""
-        for end in range(len(loc), 0, -1):
-            found = self.positions.get(tuple(loc[:end]))
+        key = tuple(str(part) for part in loc)
+        for end in range(len(key), 0, -1):
+            found = self.positions.get(key[:end])
             if found is not None:
                 return found
         return None, None
 
     def has(self, loc: Loc) -> bool:
-        return tuple(loc) in self.positions
+        return tuple(str(part) for part in loc) in self.positions
 
 
 def format_loc(loc: Iterable[str | int]) -> str:
@@ -95,52 +96,15 @@ def load_yaml(path: Path) -> YamlDocument:
 
 
 def parse_yaml(text: str, file: str) -> YamlDocument:
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return YamlDocument(file, None)
-        positions: dict[Loc, tuple[int, int]] = {}
-        problems = _walk(node, (), positions, file)
-        if problems:
-            raise config_error(problems)
-        data = loader.construct_document(node)
-    except yaml.MarkedYAMLError as exc:
-        raise config_error([_syntax_problem(exc, file)]) from None
-    except yaml.YAMLError as exc:
-        raise config_error([ConfigProblem(file, f"invalid YAML: {exc}")]) from None
-    finally:
-        loader.dispose()
-    return YamlDocument(file, data, positions)
-
-
-def _walk(node: yaml.Node, loc: Loc, positions: dict[Loc, tuple[int, int]], file: str) -> list[ConfigProblem]:
-    problems: list[ConfigProblem] = []
-    if isinstance(node, yaml.MappingNode):
-        seen: dict[str, int] = {}
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            line = key_node.start_mark.line + 1
-            if key in seen:
-                message = f"duplicate key {key!r} (first written on line {seen[key]})"
-                column = key_node.start_mark.column + 1
-                problems.append(ConfigProblem(file, message, format_loc((*loc, key)), line, column))
-            seen[key] = line
-            positions[(*loc, key)] = (line, key_node.start_mark.column + 1)
-            problems += _walk(value_node, (*loc, key), positions, file)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            positions[(*loc, index)] = (item.start_mark.line + 1, item.start_mark.column + 1)
-            problems += _walk(item, (*loc, index), positions, file)
-    return problems
-
-
-def _syntax_problem(exc: yaml.MarkedYAMLError, file: str) -> ConfigProblem:
-    mark = exc.problem_mark or exc.context_mark
-    what = " ".join(part for part in (exc.context, exc.problem) if part) or "invalid YAML"
-    if mark is None:
-        return ConfigProblem(file, f"invalid YAML: {what}")
-    return ConfigProblem(file, f"invalid YAML: {what}", line=mark.line + 1, column=mark.column + 1)
+    """The same YAML 1.2 reading as the rule files (routing.yamlmarks): `NO` stays Norway's code."""
+    parsed = yamlmarks.parse_yaml(text)
+    if parsed.issues:
+        raise config_error([
+            ConfigProblem(file, issue.message, format_loc(issue.loc), issue.mark.line, issue.mark.column)
+            for issue in parsed.issues
+        ])  # fmt: skip
+    positions = {key: (mark.line, mark.column) for key, mark in parsed.marks.items() if key}
+    return YamlDocument(file, parsed.data, positions)
 
 
 def _reason(exc: BaseException) -> str:

@@ -60,7 +60,7 @@ def test_all_problems_of_all_files_are_printed(tmp_path: Path, capsys: pytest.Ca
     assert f"{settings}:2:3: ami.port: Input should be greater than or equal to 1" in out
     assert f"{settings}:3:3: ami.hots: unknown key (check the spelling)" in out
     assert any(line.startswith(f"{settings}:4:1: timezone: 'Nowhere/City'") for line in out)
-    assert any(line.startswith(f"{broken}:4:1: invalid YAML") for line in out), out
+    assert any(line.startswith(f"{broken}:4:1: YAML syntax error") for line in out), out
     assert f"{good}: ok (settings)" in out
     assert out[-1] == "2 of 3 file(s) have problems (4 in all)"
 
@@ -126,7 +126,7 @@ def test_duplicate_keys_in_rules_are_reported(tmp_path: Path, capsys: pytest.Cap
     path = write(tmp_path, "campaigns.yaml", "campaigns:\n  - id: a\n    id: b\n")
     code, out = check(capsys, path)
     assert code == EXIT_ERROR
-    assert out[0] == f"{path}:3:5: campaigns[0].id: duplicate key 'id' (first written on line 2)"
+    assert out[0] == f"{path}:3:5: campaigns[0].id: duplicate key 'id' (first defined on line 2)"
 
 
 def test_tokens_file_problems(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -251,5 +251,5 @@ def test_check_config_as_a_command(tmp_path: Path) -> None:
         cwd=ROOT,
     )
     assert result.returncode == EXIT_ERROR
-    assert result.stdout.startswith(f"{path}:3:1: invalid YAML")
+    assert result.stdout.startswith(f"{path}:3:1: YAML syntax error")
     assert "Traceback" not in result.stderr

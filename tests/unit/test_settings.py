@@ -176,14 +176,14 @@ def test_yaml_syntax_error_has_line_and_column(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as exc:
         load_settings(path)
     assert exc.value.details["line"] == 3
-    assert "invalid YAML" in exc.value.message
+    assert "YAML syntax error" in exc.value.message
 
 
 def test_duplicate_key_is_an_error(tmp_path: Path) -> None:
     path = write(tmp_path, "ami:\n  port: 5038\n  port: 5039\n")
     with pytest.raises(ConfigError) as exc:
         load_settings(path)
-    assert "duplicate key 'port' (first written on line 2)" in exc.value.message
+    assert "duplicate key 'port' (first defined on line 2)" in exc.value.message
     assert exc.value.details["line"] == 3
 
 
@@ -327,3 +327,10 @@ def test_console_format_shows_extras() -> None:
     handler.handle(record)
     output = stream.getvalue()
     assert "call *** ringing" in output and "call_id=c-9" in output and SECRET not in output
+
+
+def test_yaml_1_2_keeps_norway_and_phone_like_values_as_text(tmp_path: Path) -> None:
+    # PyYAML's YAML 1.1 default would read NO as false; settings use the rules' YAML 1.2 reading.
+    settings = load_settings(write(tmp_path, "default_region: NO\nami:\n  username: '0630'\n"), use_env=False)
+    assert settings.default_region == "NO"
+    assert settings.ami.username == "0630"

@@ -1,0 +1,21 @@
+"""scripts/bench's aggregator: one table, and bench/results.json as a plain list of rows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bench import run_all
+
+REQUIRED = {"figure", "name", "value", "unit", "target", "peer", "ratio", "met"}
+
+
+def test_run_all_writes_the_rows_of_the_figures_it_ran(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    assert run_all.main(["--quick", "--only", "5", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text(encoding="utf-8"))
+    assert isinstance(rows, list) and len(rows) == 3
+    for row in rows:
+        assert REQUIRED <= set(row)
+        assert row["figure"] == 5
+        assert row["peer"] is None or set(row["peer"]) == {"name", "value"}
