@@ -20,7 +20,7 @@ from dataclasses import dataclass
 class RoutingKeys:
     """Key names under one prefix (tests and side-by-side engines use their own prefix)."""
 
-    prefix: str = "switchboard:routing:"
+    prefix: str = "sb:routing:"
 
     @property
     def agents(self) -> str:

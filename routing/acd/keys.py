@@ -1,6 +1,6 @@
 """Redis keys of the ACD shell: routing's layout (routing/keys.py) plus what only the shell needs.
 
-Same prefix as RoutingKeys, so `redis-cli --scan --pattern 'switchboard:routing:*'`
+Same prefix as RoutingKeys, so `redis-cli --scan --pattern 'sb:routing:*'`
 shows the whole ACD. Added here:
 - `calls`                      SET of the calls the ACD is handling (waiting, ringing an agent, talking);
                                `call:{id}` holds each one (its facts say which). Ended calls leave the

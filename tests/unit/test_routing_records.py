@@ -83,4 +83,4 @@ def test_keys_live_under_one_prefix() -> None:
         "t:queue:*",
         "t:rules:active",
     ]
-    assert RoutingKeys().call("x") == "switchboard:routing:call:x"
+    assert RoutingKeys().call("x") == "sb:routing:call:x"
