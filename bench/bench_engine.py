@@ -15,8 +15,9 @@ the sim emitting the UserEvent to the sim receiving the Originate that carries
 the same SWITCHBOARD_CALL_ID, both stamped with perf_counter in this process
 (a subclass of SimulatedPbx wraps its event sink and its action log; no hook in
 product code). A call with no Originate within the step's drain time counts as
-infinitely late. Stepping stops at the first rate whose p99 exceeds 10 ms;
-the figure is the highest rate before it.
+infinitely late. While p99 <= 10 ms holds, a failing step is run once more; the
+figure is the highest rate below the first rate that failed twice. Steps then
+go on while every call is still routed and bridged: the sustained rate.
 Outbound: the dialer runs one progressive campaign with `outbound_agents`
 agents for a fixed time; customers are busy after 50-100 ms (nobody answers:
 the ACD cannot be the dialer's desk yet, and with both in one engine an answered
@@ -63,16 +64,21 @@ DRAIN_S = 3.0  # after a step's last arrival, how long its Originates may still 
 @dataclass(frozen=True)
 class Plan:
     rates: tuple[int, ...]  # inbound calls per second, stepped up
-    step_s: float
+    step_s: float  # each step lasts at least this long ...
+    min_calls: int  # ... and places at least this many calls (a p99 needs a few hundred)
     agents: int  # ACD agents (enough for the top rate: each call holds one for ~0.6 s)
     outbound_agents: int
     outbound_s: float
     leads: int
-    deadline_s: float  # the whole figure stops stepping after this
+    deadline_s: float  # no new step starts after this
+    ramp_s: float = 1.0  # outbound: pacing rounds that ramp up, not measured
+
+    def seconds(self, rate: int) -> float:
+        return max(self.step_s, self.min_calls / rate)
 
 
-FULL = Plan((25, 50, 100, 150, 200, 250, 300, 400, 500), 8.0, 400, 200, 10.0, 30_000, 300.0)
-QUICK = Plan((50, 100, 200), 2.5, 150, 100, 3.0, 4_000, 45.0)
+FULL = Plan((10, 20, 40, 60, 80, 100, 150, 200, 300), 8.0, 500, 400, 200, 12.0, 30_000, 240.0)
+QUICK = Plan((20, 40, 80), 2.0, 0, 150, 100, 3.0, 4_000, 30.0)
 
 
 class TimedPbx(SimulatedPbx):
@@ -214,7 +220,9 @@ class Step:
     cpu: float = 0.0  # share of one core
     sim_cpu: float = 0.0  # this process: the simulated PBX and the load
     engine_mean_ms: float = 0.0  # the ACD's own decision latency (event in -> Originate accepted), mean
+    redis_per_call: float = 0.0  # Redis commands the engine sent per inbound call
     rss_mib: float = 0.0
+    peak_mib: float = 0.0  # peak RSS (VmHWM) so far
     seconds: float = 0.0
 
     def p(self, cut: int) -> float:
@@ -263,13 +271,18 @@ async def inbound_step(sim: TimedPbx, engine: EngineProcess, rate: int, seconds:
     decided = after["decisions"] - before["decisions"]
     step.engine_mean_ms = 1000 * (after["decision_s"] - before["decision_s"]) / decided if decided else 0.0
     step.rss_mib = after["rss_kib"] / 1024
+    step.peak_mib = after["peak_rss_kib"] / 1024
+    step.redis_per_call = (after["redis_commands"] - before["redis_commands"] - 1) / offered
     sim.forget_actions()
     return step
 
 
-async def outbound_window(sim: TimedPbx, engine: EngineProcess, seconds: float) -> dict[str, float]:
+async def outbound_window(
+    sim: TimedPbx, engine: EngineProcess, seconds: float, ramp: float
+) -> dict[str, float]:
+    peak = (await engine.ask("stats"))["peak_rss_kib"] / 1024
     await engine.ask("outbound on")
-    await asyncio.sleep(1.0)  # the first pacing rounds ramp up; measure the steady part
+    await asyncio.sleep(ramp)  # the first pacing rounds ramp up; measure the steady part
     before, start_count, started = await engine.ask("stats"), len(sim.trunk_originates), time.perf_counter()
     await asyncio.sleep(seconds)
     after, count = await engine.ask("stats"), len(sim.trunk_originates)
@@ -277,6 +290,9 @@ async def outbound_window(sim: TimedPbx, engine: EngineProcess, seconds: float) 
     await engine.ask("outbound off")
     sim.forget_actions()
     return {
+        "peak_mib": peak,
+        "redis_per_originate": (after["redis_commands"] - before["redis_commands"] - 1)
+        / max(1, count - start_count),
         "rate": (count - start_count) / elapsed,
         "cpu": (after["cpu_s"] - before["cpu_s"]) / elapsed,
         "rss_mib": after["rss_kib"] / 1024,
@@ -313,56 +329,99 @@ async def _drive(
     hello = await engine.read(timeout=120)
     if not hello.get("ready"):
         raise RuntimeError(f"the engine did not start: {hello}")
-    deadline, steps, first = time.perf_counter() + plan.deadline_s, [], 0
+    steps = await ladder(sim, engine, plan)
+    outbound = await outbound_window(sim, engine, plan.outbound_s, plan.ramp_s)
+    return steps, outbound, {**await engine.ask("stats"), "ready_rss_kib": hello["rss_kib"]}
+
+
+async def ladder(sim: TimedPbx, engine: EngineProcess, plan: Plan) -> list[Step]:
+    """Step the rate up. While p99 <= 10 ms holds, a failing step is tried once more (the machine is
+    shared: one burst from elsewhere should not end the search); after the second failure the steps
+    go on only while the engine keeps up (every call routed and bridged), for the sustained rate."""
+    deadline, steps, first, latency_phase = time.perf_counter() + plan.deadline_s, [], 0, True
     for rate in plan.rates:
-        step = await inbound_step(sim, engine, rate, plan.step_s, first)
-        first += step.offered
-        steps.append(step)
-        if not step.met or time.perf_counter() > deadline:
+        if time.perf_counter() > deadline:
             break
-    outbound = await outbound_window(sim, engine, plan.outbound_s)
-    return steps, outbound, await engine.ask("stats")
+        tries = 2 if latency_phase else 1
+        for _ in range(tries):
+            step = await inbound_step(sim, engine, rate, plan.seconds(rate), first)
+            first += step.offered
+            steps.append(step)
+            if step.met:
+                break
+        latency_phase = latency_phase and step.met
+        if not latency_phase and not step.kept_up:
+            break
+    return steps
 
 
 def _ms(value: float) -> str:
-    return "never" if value == float("inf") else f"{value:.1f} ms"
+    return f"over {DRAIN_S:g} s (calls not routed)" if value == float("inf") else f"{value:.1f} ms"
+
+
+def _capped(value: float) -> float:
+    """A latency for the JSON: calls never routed within the drain count as the drain time."""
+    return min(value, 1000 * DRAIN_S)
 
 
 def step_rows(steps: list[Step]) -> list[Row]:
     return [
-        row(f"engine inbound step {step.rate} calls/s: routing p99", min(step.p(99), 1e9), "ms",
+        row(f"engine inbound step {step.rate} calls/s: routing p99", _capped(step.p(99)), "ms",
             detail=(f"p50 {_ms(step.p(50))}; engine's own mean {step.engine_mean_ms:.1f} ms; "
+                    f"{step.redis_per_call:.1f} Redis commands a call; "
                     f"{step.offered:,} calls, {step.missing} not routed, "
                     f"{step.bridged:,} bridged; engine CPU {step.cpu:.0%} of a core, "
-                    f"RSS {step.rss_mib:.0f} MiB; simulated PBX CPU {step.sim_cpu:.0%}"))
+                    f"RSS {step.rss_mib:.0f} MiB (peak so far {step.peak_mib:.0f}); "
+                    f"simulated PBX CPU {step.sim_cpu:.0%}"))
         for step in steps
     ]  # fmt: skip
 
 
+def best_rates(steps: list[Step]) -> tuple[Step | None, Step | None, Step | None]:
+    """(the highest step under 10 ms p99 below the rate that failed twice, that second failure if
+    any, the highest step that kept up)."""
+    best = ended = None
+    for index, step in enumerate(steps):
+        if step.met:
+            best = step
+            continue
+        retried = index + 1 < len(steps) and steps[index + 1].rate == step.rate
+        if not retried:  # failed twice (this is the retry), or the last step of the run
+            ended = step
+            break
+    kept = [step for step in steps if step.kept_up]
+    return best, ended, (max(kept, key=lambda s: s.rate) if kept else None)
+
+
 def rows_of(steps: list[Step], outbound: dict[str, float], final: dict[str, Any], plan: Plan) -> list[Row]:
-    good = [s for s in steps if s.met]
-    best = good[-1] if good else steps[0]
-    kept = [s for s in steps if s.kept_up]
-    sustained = kept[-1].rate if kept else 0
-    stopped = next((f"stopped at {s.rate} calls/s: p99 {_ms(s.p(99))}" for s in steps if not s.met),
-                   f"never above {P99_TARGET_MS:g} ms up to {steps[-1].rate} calls/s")  # fmt: skip
-    at = f" (at {best.rate} calls/s)"
+    best, ended, sustained = best_rates(steps)
+    limit = f"{P99_TARGET_MS:g} ms"
+    stopped = (f"p99 above {limit} twice at {ended.rate} calls/s (last {_ms(ended.p(99))})"
+               if ended else f"p99 never above {limit} up to {steps[-1].rate} calls/s")  # fmt: skip
+    shown = best or steps[0]
+    at = f" (at {shown.rate} calls/s)"
+    top = sustained or steps[0]
     return [
-        row("engine inbound: highest rate with routing p99 <= 10 ms", best.rate if good else 0, "calls/s",
-            target=f"p99 <= {P99_TARGET_MS:g} ms", met=bool(good),
-            detail=f"{stopped}; steps of {plan.step_s:g} s; {plan.agents} agents"),
-        row("engine inbound: sustained arrivals (all routed and bridged)", sustained, "calls/s",
-            detail="highest step in which every call got an agent and ~all were bridged"),
-        row(f"engine routing latency p50{at}", best.p(50), "ms",
+        row("engine inbound: highest rate with routing p99 <= 10 ms", best.rate if best else 0, "calls/s",
+            target=f"p99 <= {P99_TARGET_MS:g} ms", met=best is not None,
+            detail=(f"{stopped}; {plan.agents} agents; each step >= {plan.step_s:g} s and "
+                    f">= {plan.min_calls} calls")),
+        row("engine inbound: sustained arrivals", sustained.rate if sustained else 0, "calls/s",
+            detail=(f"every call routed and bridged; at that rate: routing p50 {_ms(top.p(50))}, "
+                    f"p99 {_ms(top.p(99))}, engine CPU {top.cpu:.0%} of a core")),
+        row(f"engine routing latency p50{at}", _capped(shown.p(50)), "ms",
             detail="sim emits UserEvent SwitchboardInbound -> sim receives the agent's Originate"),
-        row(f"engine routing latency p99{at}", min(best.p(99), 1e9), "ms", target=f"<= {P99_TARGET_MS:g} ms",
-            met=best.met),
-        row(f"engine CPU{at}", 100 * best.cpu, "% of a core", detail="getrusage user + system / wall time"),
+        row(f"engine routing latency p99{at}", _capped(shown.p(99)), "ms", target=f"<= {P99_TARGET_MS:g} ms",
+            met=shown.met, detail=f"{len(shown.latencies_ms):,} calls in the step"),
+        row(f"engine CPU{at}", 100 * shown.cpu, "% of a core", detail="getrusage user + system / wall time"),
         row("engine outbound: originates per second", outbound["rate"], "originates/s",
             detail=(f"{plan.outbound_agents} agents, progressive, customers busy after 50-100 ms; "
-                    f"engine CPU {outbound['cpu']:.0%} of a core; {outbound['originates']:,.0f} originates")),
+                    f"engine CPU {outbound['cpu']:.0%} of a core; {outbound['originates']:,.0f} originates; "
+                    f"{outbound['redis_per_originate']:.1f} Redis commands each")),
         row("engine RSS after the run", final["rss_kib"] / 1024, "MiB",
-            detail=f"peak {final['maxrss_kib'] / 1024:.0f} MiB (ru_maxrss); {plan.leads:,} leads loaded"),
+            detail=(f"{final['ready_rss_kib'] / 1024:.0f} MiB once started ({plan.agents} ACD agents, "
+                    f"{plan.leads:,} leads); peak {final['peak_rss_kib'] / 1024:.0f} MiB (VmHWM; "
+                    f"{outbound['peak_mib']:.0f} MiB before the outbound phase)")),
         *step_rows(steps),
     ]  # fmt: skip
 
@@ -372,12 +431,16 @@ def run(quick: bool, plan: Plan | None = None, engine_args: Sequence[str] = ()) 
     `engine_args` go to bench/engine_proc.py (e.g. --profile PATH, --log-level WARNING)."""
     plan = plan or (QUICK if quick else FULL)
     steps, outbound, final = asyncio.run(measure(plan, engine_args))
-    return rows_of(steps, outbound, final, plan)
+    rows = rows_of(steps, outbound, final, plan)
+    if plan != FULL:  # short steps: a rough p99; say so on every row
+        for item in rows:
+            item["name"] += f" (short run: {plan.step_s:g} s steps)"
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="three short steps")
+    parser.add_argument("--quick", action="store_true", help="three short steps (few calls: a rough p99)")
     parser.add_argument("--engine-arg", action="append", default=[], help="passed to bench/engine_proc.py")
     args = parser.parse_args(argv)
     print_table(run(args.quick, engine_args=args.engine_arg), "Figure 4: end-to-end engine")

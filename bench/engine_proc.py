@@ -9,10 +9,10 @@ dialing loop yet. Its own process, so the CPU and memory it reports are the
 engine's alone.
 
 It talks to bench/bench_engine.py over its stdin / stdout, one JSON object per line:
-- it writes `{"ready": true}` once everything is up and logged in;
-- `stats` -> `{"cpu_s": user + system seconds, "maxrss_kib", "rss_kib", "decisions", "decision_s"}`
-  (resource.getrusage, the current RSS from /proc/self/statm, and the ACD's decision-latency
-  histogram count and sum for Originates);
+- it writes `{"ready": true, ...stats}` once everything is up and logged in;
+- `stats` -> `{"cpu_s": user + system seconds, "rss_kib", "peak_rss_kib", "decisions", "decision_s",
+  "redis_commands"}` (resource.getrusage, VmRSS and VmHWM from /proc/self/status, the ACD's
+  decision-latency histogram count and sum for Originates, Redis INFO total_commands_processed);
 - `outbound on` / `outbound off` -> the campaign runs / is paused, then `{"ok": true}`;
 - `quit` (or stdin closed) -> everything stops, the process exits.
 Logs go to stderr at the level given (INFO by default, as in production).
@@ -59,23 +59,32 @@ def outbound_number(index: int) -> str:
     return f"+3630{index:07d}"
 
 
-def rss_kib() -> int:
-    with open("/proc/self/statm", encoding="ascii") as handle:
-        pages = int(handle.read().split()[1])
-    return pages * os.sysconf("SC_PAGE_SIZE") // 1024
+def memory_kib() -> dict[str, int]:
+    """The current and the peak resident set (VmRSS, VmHWM) of this process, in KiB.
+
+    Not ru_maxrss: Linux carries it over exec, so a child started by a big parent reports the
+    parent's peak."""
+    found = {}
+    with open("/proc/self/status", encoding="ascii") as handle:
+        for line in handle:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                found[key] = int(value.split()[0])
+    return {"rss_kib": found["VmRSS"], "peak_rss_kib": found["VmHWM"]}
 
 
-def stats(parts: Parts) -> dict[str, Any]:
-    """CPU and memory of this process, and the ACD's own count and total of its decision latency
-    (event in -> Originate accepted by Asterisk) for agent legs."""
+async def stats(parts: Parts) -> dict[str, Any]:
+    """CPU and memory of this process, the ACD's own count and total of its decision latency
+    (event in -> Originate accepted by Asterisk) for agent legs, and Redis's command counter."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
+    info = await parts.redis.info("stats")
     registry, labels = parts.metrics.registry, {"action": "originate"}
     return {
         "cpu_s": usage.ru_utime + usage.ru_stime,
-        "maxrss_kib": usage.ru_maxrss,
-        "rss_kib": rss_kib(),
+        **memory_kib(),
         "decisions": registry.get_sample_value("switchboard_acd_decision_seconds_count", labels) or 0.0,
         "decision_s": registry.get_sample_value("switchboard_acd_decision_seconds_sum", labels) or 0.0,
+        "redis_commands": int(info["total_commands_processed"]),
     }
 
 
@@ -124,12 +133,12 @@ async def serve(parts: Parts, outbound: Outbound | None) -> None:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    reply({"ready": True, "pid": os.getpid(), "agents": len(parts.acd.rules.agents)})
+    reply({"ready": True, "pid": os.getpid(), "agents": len(parts.acd.rules.agents), **await stats(parts)})
     while line := (await reader.readline()).decode().strip():
         if line == "quit":
             return
         if line == "stats":
-            reply(stats(parts))
+            reply(await stats(parts))
         elif line in ("outbound on", "outbound off") and outbound is not None:
             await outbound.switch(line.endswith("on"))
             reply({"ok": True})

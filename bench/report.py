@@ -7,14 +7,17 @@ A row is a plain dict so it goes to bench/results.json as is:
 when nothing is judged) and `detail` (how it was measured, in one line).
 Figures 2, 4, 5 and 6 use these helpers; figures 1 and 3 build the same shape
 themselves, and scripts/bench (bench/run_all.py) prints all of them with
-`print_table`.
+`print_table`. `python -m bench.report bench/results.json` prints the saved rows
+as a Markdown table (for docs/performance.md and the README).
 """
 
 from __future__ import annotations
 
+import json
 import statistics
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -98,3 +101,22 @@ def print_table(rows: Sequence[Row], title: str, *, console: Console | None = No
         )
     console = console or (Console() if sys.stdout.isatty() else Console(width=180))
     console.print(table)
+
+
+def markdown(rows: Sequence[Row]) -> str:
+    """The rows as a Markdown table: figure / value / unit / target / peer / ratio / met."""
+    lines = ["| fig | figure | value | unit | target | peer | ratio | met |",
+             "|---:|---|---:|---|---|---|---:|:---:|"]  # fmt: skip
+    for item in rows:
+        ratio, met = item.get("ratio"), item.get("met")
+        cells = [
+            str(item.get("figure", "")), item["name"], _cell(item["value"]), item["unit"],
+            (item.get("target") or "-").replace("<=", "≤").replace(">=", "≥"), _peer(item),
+            "-" if ratio is None else f"{ratio:.2f}x", {True: "yes", False: "**NO**", None: "-"}[met],
+        ]  # fmt: skip
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown(json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))))

@@ -19,12 +19,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from prometheus_client import CollectorRegistry
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from dialer.keys import DialerKeys
+from dialer.leads import LeadStore
 from dialer.notifications import DeliveryReport, NotificationWorker
 from dialer.task_metrics import TaskMetrics
-from dialer.task_store import TaskStore
-from dialer.tasks import TaskRules
+from dialer.task_store import TaskStore, Windows
+from dialer.tasks import DEFAULT_TASK_RULES, TaskRules
 from pbx.call_changes import CallChange
 from pbx.codec import Event
 from pbx.errors import SwitchboardError
@@ -74,6 +78,32 @@ class TaskService:
         self._next_gauges = 0.0
         self.passes = 0
         self.failures = 0
+
+    @classmethod
+    def build(
+        cls,
+        redis: Redis,
+        *,
+        leads: LeadStore,
+        registry: CollectorRegistry,
+        rules: TaskRules = DEFAULT_TASK_RULES,
+        cc_zone: str = "Europe/Budapest",
+        windows: Windows | None = None,
+        keys: DialerKeys | None = None,
+        clock: Callable[[], float] = time.time,
+        audit_maxlen: int | None = None,
+    ) -> TaskService:
+        """The store, the metrics (on `registry`) and the notification worker, over one Redis client."""
+        metrics = TaskMetrics(registry)
+        store = TaskStore(
+            redis, leads=leads, rules=rules, cc_zone=cc_zone, keys=keys, windows=windows, metrics=metrics,
+            audit_maxlen=audit_maxlen,
+        )  # fmt: skip
+        worker = NotificationWorker(
+            redis, rules.notifications, clock=lambda: datetime.fromtimestamp(clock(), UTC), keys=keys,
+            metrics=metrics,
+        )  # fmt: skip
+        return cls(store, metrics, worker=worker, clock=clock)
 
     def replace_rules(self, rules: TaskRules) -> None:
         """Hot reload of tasks.yaml (RulesReloader.watch("tasks", service.replace_rules))."""

@@ -29,7 +29,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from pbx.errors import AmiConnectionError, AmiLoginError, ConfigError, StoreUnavailableError, SwitchboardError
-from switchboard import __version__, cli_acd, cli_dialer
+from switchboard import __version__, cli_acd, cli_dialer, cli_tasks
 from switchboard.api.tokens import ROLES, hash_token, new_token
 from switchboard.config_check import default_registry
 from switchboard.logs import SecretFilter, configure_logging
@@ -89,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_new_token(commands)
     cli_dialer.register(commands)
     cli_acd.register(commands)
+    cli_tasks.register(commands)
     return parser
 
 

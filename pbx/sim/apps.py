@@ -61,6 +61,18 @@ def _music_on_hold(dialplan: Dialplan, channel: Channel, data: str) -> bool:
     return dialplan.block(channel, _seconds(duration))
 
 
+def _start_music_on_hold(dialplan: Dialplan, channel: Channel, data: str) -> bool:
+    """StartMusicOnHold(class): music plays on through the next applications (e.g. Wait)."""
+    channel.moh_class = data.strip() or "default"
+    dialplan.core.emit(dialplan.core.events.moh_start(channel, channel.moh_class))
+    return True
+
+
+def _stop_music_on_hold(dialplan: Dialplan, channel: Channel, data: str) -> bool:
+    dialplan.core.stop_moh(channel)
+    return True
+
+
 def _wait(dialplan: Dialplan, channel: Channel, data: str) -> bool:
     return dialplan.block(channel, _seconds(data) or 0.0)
 
@@ -121,6 +133,8 @@ APPLICATIONS: dict[str, App] = {
     "answer": _answer,
     "userevent": _user_event,
     "musiconhold": _music_on_hold,
+    "startmusiconhold": _start_music_on_hold,
+    "stopmusiconhold": _stop_music_on_hold,
     "wait": _wait,
     "echo": _until_interrupted,
     "milliwatt": _until_interrupted,

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 import redis.asyncio as aioredis
+from prometheus_client import CollectorRegistry
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
@@ -52,14 +53,28 @@ async def test_the_tick_expires_counts_and_notifies_without_blocking(redis_clien
         await service.close()
 
 
-async def test_a_reload_swaps_the_rules_of_the_store_and_the_worker(redis_client: aioredis.Redis) -> None:
+async def test_built_for_the_runtime_a_reload_swaps_the_rules_of_the_store_and_the_worker(
+    redis_client: aioredis.Redis,
+) -> None:
     kit = build_kit(redis_client)
-    notices = NotificationWorker(redis_client, kit.tasks.rules.notifications, clock=kit.clock)
-    service = TaskService(kit.tasks, kit.metrics, worker=notices)
+    registry = CollectorRegistry()
+    service = TaskService.build(
+        redis_client, leads=kit.stores.leads, registry=registry, cc_zone="Europe/Warsaw",
+        clock=lambda: kit.clock().timestamp(),
+    )  # fmt: skip
+    assert service.worker is not None and service.worker.sender is None
+    await kit.leads(1)
+    task = await service.store.create(lead_id="L1", kind="not_reachable", now=kit.clock(), actor="anna")
+    assert task.cc_zone == "Europe/Warsaw"
+    report = await service.run_once()
+    assert report.counts is not None and report.counts["open"] == 1
+    assert registry.get_sample_value("switchboard_tasks", {"status": "open"}) == 1
+
     hook = WebhookRules(url="http://127.0.0.1:9/notify")
     new = rules(stale_after_days=7, notifications=NotificationRules(webhook=hook))
     service.replace_rules(new)
-    assert kit.tasks.rules is new and notices.rules is new.notifications and notices.sender is not None
+    assert service.store.rules is new and service.worker.rules is new.notifications
+    assert service.worker.sender is not None
 
 
 async def test_a_pass_that_cannot_reach_redis_is_counted_and_the_engine_goes_on(

@@ -5,20 +5,46 @@ from __future__ import annotations
 import pytest
 
 from bench import bench_engine
-
-pytestmark = pytest.mark.integration
+from bench.bench_engine import Step, best_rates
 
 TINY = bench_engine.Plan(
-    rates=(5,), step_s=1.0, agents=4, outbound_agents=2, outbound_s=0.5, leads=20, deadline_s=10.0
+    rates=(5,), step_s=0.6, min_calls=0, agents=4, outbound_agents=2, outbound_s=0.3, leads=20,
+    deadline_s=5.0, ramp_s=0.2,
 )
+SUFFIX = " (short run: 0.6 s steps)"
 
 
+@pytest.mark.integration
 def test_engine_bench_routes_calls_and_reports_rows() -> None:
     rows = bench_engine.run(quick=True, plan=TINY)
-    by_name = {row["name"]: row for row in rows}
+    assert all(row["name"].endswith(SUFFIX) for row in rows)
+    by_name = {row["name"].removesuffix(SUFFIX): row for row in rows}
     step = by_name["engine inbound step 5 calls/s: routing p99"]
     assert "0 not routed" in step["detail"], step["detail"]
     assert by_name["engine RSS after the run"]["value"] > 0
     assert by_name["engine outbound: originates per second"]["value"] > 0
     for row in rows:
         assert {"name", "value", "unit", "target", "peer", "ratio", "met", "detail"} == set(row)
+
+
+def step(rate: int, fast: bool, kept_up: bool = True) -> Step:
+    return Step(rate, 100, latencies_ms=[1.0 if fast else 50.0] * 100, bridged=100 if kept_up else 10)
+
+
+@pytest.mark.parametrize(
+    ("steps", "best", "ended", "sustained"),
+    [
+        ([step(10, True), step(20, True)], 20, None, 20),
+        ([step(10, False), step(10, False)], None, 10, 10),
+        (
+            [step(10, False), step(10, True), step(20, True), step(40, False), step(40, False),
+             step(60, False), step(80, False, kept_up=False)],
+            20, 40, 60,
+        ),
+    ],
+)
+def test_the_ladder_ends_at_the_second_failure_of_a_rate(
+    steps: list[Step], best: int | None, ended: int | None, sustained: int
+) -> None:
+    found = best_rates(steps)
+    assert [None if s is None else s.rate for s in found] == [best, ended, sustained]
