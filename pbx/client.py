@@ -224,9 +224,14 @@ class AmiClient:
 
     async def wait_fatal(self) -> AmiLoginError:
         """Wait until a reconnect is refused for good (the engine then exits with the cause)."""
-        while self._fatal is None:
+        while (fatal := self._fatal_copy()) is None:
             await self._changed.wait()
-        return AmiLoginError(self._fatal.message, **self._fatal.details)
+        return fatal
+
+    def _fatal_copy(self) -> AmiLoginError | None:
+        """A fresh copy each time: re-raising one object grows its traceback."""
+        fatal = self._fatal
+        return None if fatal is None else AmiLoginError(fatal.message, **fatal.details)
 
     def _notify(self) -> None:
         self._changed.set()
@@ -241,8 +246,8 @@ class AmiClient:
 
     async def _usable_protocol(self) -> _AmiProtocol:
         while True:
-            if self._fatal is not None:  # a fresh copy: re-raising one object grows its traceback
-                raise AmiLoginError(self._fatal.message, **self._fatal.details)
+            if (fatal := self._fatal_copy()) is not None:
+                raise fatal
             if self._closing or not self._started:
                 raise AmiConnectionError("AMI client is not connected (connect() not called or closed)")
             protocol = self._protocol
