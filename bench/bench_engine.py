@@ -50,15 +50,16 @@ from typing import IO, Any
 
 from bench.report import Row, percentiles, print_table, row
 from pbx.codec import Action
-from pbx.sim import AgentPhone, SimConfig, SimulatedPbx
+from pbx.sim import AgentPhone, SimConfig, SimTimeoutError, SimulatedPbx
 from pbx.sim.config import CustomerProfile
 from pbx.sim.events import Headers
 from switchboard.private_redis import PrivateRedis
 
 USER, SECRET = "bench", "bench-secret"
 P99_TARGET_MS = 10.0
-TALK_S, ANSWER_S, PATIENCE_S = 0.5, 0.05, 60.0
+TALK_S, ANSWER_S, PATIENCE_S = 0.5, 0.05, 10.0
 DRAIN_S = 3.0  # after a step's last arrival, how long its Originates may still come
+SETTLE_S = 30.0  # before the outbound phase: at most this long for the inbound calls to end
 
 
 @dataclass(frozen=True)
@@ -100,16 +101,15 @@ class TimedPbx(SimulatedPbx):
         super()._on_event(headers)
 
     def record_action(self, action: Action) -> None:
-        if action.name == "Originate":
-            now = time.perf_counter()
-            channel = action.get("Channel") or ""
-            if "@trunk" in channel:
-                self.trunk_originates.append(now)
-            else:
-                call_id = _call_id(action)
-                if call_id:
-                    self.originate_at.setdefault(call_id, now)
-                    self.stamped.set()
+        """Stamp the engine's answer to a caller (the action that carries the caller's call id to an
+        agent's leg: the agent's Originate), and count the dialer's trunk dials and the Bridges."""
+        now = time.perf_counter()
+        call_id = _call_id(action)
+        if (action.get("Channel") or "").endswith("@trunk"):  # a customer dial carries its id too
+            self.trunk_originates.append(now)
+        elif call_id:
+            self.originate_at.setdefault(call_id, now)
+            self.stamped.set()
         elif action.name == "Bridge":
             self.bridges += 1
             self.stamped.set()
@@ -219,7 +219,7 @@ class Step:
     bridged: int = 0
     cpu: float = 0.0  # share of one core
     sim_cpu: float = 0.0  # this process: the simulated PBX and the load
-    engine_mean_ms: float = 0.0  # the ACD's own decision latency (event in -> Originate accepted), mean
+    engine_ms: dict[str, float] = field(default_factory=dict)  # the ACD's own mean latency per action
     redis_per_call: float = 0.0  # Redis commands the engine sent per inbound call
     rss_mib: float = 0.0
     peak_mib: float = 0.0  # peak RSS (VmHWM) so far
@@ -268,13 +268,28 @@ async def inbound_step(sim: TimedPbx, engine: EngineProcess, rate: int, seconds:
     step.missing = offered - len(step.latencies_ms)
     step.cpu = (after["cpu_s"] - before["cpu_s"]) / elapsed
     step.sim_cpu = (_cpu_s() - own) / elapsed
-    decided = after["decisions"] - before["decisions"]
-    step.engine_mean_ms = 1000 * (after["decision_s"] - before["decision_s"]) / decided if decided else 0.0
+    step.engine_ms = decision_means(before["decisions"], after["decisions"])
     step.rss_mib = after["rss_kib"] / 1024
     step.peak_mib = after["peak_rss_kib"] / 1024
     step.redis_per_call = (after["redis_commands"] - before["redis_commands"] - 1) / offered
     sim.forget_actions()
     return step
+
+
+async def settle(sim: TimedPbx, engine: EngineProcess) -> float:
+    """Let the last inbound step's calls end and the engine go quiet, so the outbound phase runs
+    on an idle engine; returns how long that took (seconds; SETTLE_S or more: it never did)."""
+    started = time.perf_counter()
+    with contextlib.suppress(SimTimeoutError):
+        await sim.wait_for_channel_count(0, timeout=SETTLE_S)
+    before = await engine.ask("stats")
+    while time.perf_counter() - started < 2 * SETTLE_S:
+        await asyncio.sleep(0.25)  # a measuring interval: the engine's CPU over it says if it is busy
+        after = await engine.ask("stats")
+        if after["cpu_s"] - before["cpu_s"] < 0.05:  # under 20 % of a core
+            break
+        before = after
+    return time.perf_counter() - started
 
 
 async def outbound_window(
@@ -330,7 +345,8 @@ async def _drive(
     if not hello.get("ready"):
         raise RuntimeError(f"the engine did not start: {hello}")
     steps = await ladder(sim, engine, plan)
-    outbound = await outbound_window(sim, engine, plan.outbound_s, plan.ramp_s)
+    settled = await settle(sim, engine)
+    outbound = {**await outbound_window(sim, engine, plan.outbound_s, plan.ramp_s), "settled": settled}
     return steps, outbound, {**await engine.ask("stats"), "ready_rss_kib": hello["rss_kib"]}
 
 
@@ -355,6 +371,20 @@ async def ladder(sim: TimedPbx, engine: EngineProcess, plan: Plan) -> list[Step]
     return steps
 
 
+def decision_means(before: dict[str, list[float]], after: dict[str, list[float]]) -> dict[str, float]:
+    """Mean ms per ACD action between two reads of its decision histogram ({action: [count, s]})."""
+    means = {}
+    for action, (count, total) in after.items():
+        old_count, old_total = before.get(action, [0.0, 0.0])
+        if count > old_count:
+            means[action] = 1000 * (total - old_total) / (count - old_count)
+    return means
+
+
+def _means(means: dict[str, float]) -> str:
+    return ", ".join(f"{action} {ms:.1f} ms" for action, ms in sorted(means.items())) or "none"
+
+
 def _ms(value: float) -> str:
     return f"over {DRAIN_S:g} s (calls not routed)" if value == float("inf") else f"{value:.1f} ms"
 
@@ -367,7 +397,7 @@ def _capped(value: float) -> float:
 def step_rows(steps: list[Step]) -> list[Row]:
     return [
         row(f"engine inbound step {step.rate} calls/s: routing p99", _capped(step.p(99)), "ms",
-            detail=(f"p50 {_ms(step.p(50))}; engine's own mean {step.engine_mean_ms:.1f} ms; "
+            detail=(f"p50 {_ms(step.p(50))}; ACD's own mean: {_means(step.engine_ms)}; "
                     f"{step.redis_per_call:.1f} Redis commands a call; "
                     f"{step.offered:,} calls, {step.missing} not routed, "
                     f"{step.bridged:,} bridged; engine CPU {step.cpu:.0%} of a core, "
@@ -416,7 +446,8 @@ def rows_of(steps: list[Step], outbound: dict[str, float], final: dict[str, Any]
         row(f"engine CPU{at}", 100 * shown.cpu, "% of a core", detail="getrusage user + system / wall time"),
         row("engine outbound: originates per second", outbound["rate"], "originates/s",
             detail=(f"{plan.outbound_agents} agents, progressive, customers busy after 50-100 ms; "
-                    f"engine CPU {outbound['cpu']:.0%} of a core; {outbound['originates']:,.0f} originates; "
+                    f"engine CPU {outbound['cpu']:.0%} of a core; {outbound['originates']:,.0f} originates "
+                    f"(after {outbound['settled']:.0f} s for the inbound calls to end); "
                     f"{outbound['redis_per_originate']:.1f} Redis commands each")),
         row("engine RSS after the run", final["rss_kib"] / 1024, "MiB",
             detail=(f"{final['ready_rss_kib'] / 1024:.0f} MiB once started ({plan.agents} ACD agents, "

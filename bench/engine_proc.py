@@ -10,9 +10,9 @@ engine's alone.
 
 It talks to bench/bench_engine.py over its stdin / stdout, one JSON object per line:
 - it writes `{"ready": true, ...stats}` once everything is up and logged in;
-- `stats` -> `{"cpu_s": user + system seconds, "rss_kib", "peak_rss_kib", "decisions", "decision_s",
+- `stats` -> `{"cpu_s": user + system seconds, "rss_kib", "peak_rss_kib", "decisions",
   "redis_commands"}` (resource.getrusage, VmRSS and VmHWM from /proc/self/status, the ACD's
-  decision-latency histogram count and sum for Originates, Redis INFO total_commands_processed);
+  decision-latency histogram as {action: [count, seconds]}, Redis INFO total_commands_processed);
 - `outbound on` / `outbound off` -> the campaign runs / is paused, then `{"ok": true}`;
 - `quit` (or stdin closed) -> everything stops, the process exits.
 Logs go to stderr at the level given (INFO by default, as in production).
@@ -59,6 +59,21 @@ def outbound_number(index: int) -> str:
     return f"+3630{index:07d}"
 
 
+def decisions(parts: Parts) -> dict[str, list[float]]:
+    """The ACD's `switchboard_acd_decision_seconds` histogram: {action: [count, total seconds]}."""
+    found: dict[str, list[float]] = {}
+    for metric in parts.metrics.registry.collect():
+        if metric.name != "switchboard_acd_decision_seconds":
+            continue
+        for sample in metric.samples:
+            totals = found.setdefault(sample.labels["action"], [0.0, 0.0])
+            if sample.name.endswith("_count"):
+                totals[0] = sample.value
+            elif sample.name.endswith("_sum"):
+                totals[1] = sample.value
+    return found
+
+
 def memory_kib() -> dict[str, int]:
     """The current and the peak resident set (VmRSS, VmHWM) of this process, in KiB.
 
@@ -74,16 +89,14 @@ def memory_kib() -> dict[str, int]:
 
 
 async def stats(parts: Parts) -> dict[str, Any]:
-    """CPU and memory of this process, the ACD's own count and total of its decision latency
-    (event in -> Originate accepted by Asterisk) for agent legs, and Redis's command counter."""
+    """CPU and memory of this process, the ACD's own decision latency (event in -> AMI action
+    accepted) as count and total seconds per action, and Redis's command counter."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     info = await parts.redis.info("stats")
-    registry, labels = parts.metrics.registry, {"action": "originate"}
     return {
         "cpu_s": usage.ru_utime + usage.ru_stime,
         **memory_kib(),
-        "decisions": registry.get_sample_value("switchboard_acd_decision_seconds_count", labels) or 0.0,
-        "decision_s": registry.get_sample_value("switchboard_acd_decision_seconds_sum", labels) or 0.0,
+        "decisions": decisions(parts),
         "redis_commands": int(info["total_commands_processed"]),
     }
 

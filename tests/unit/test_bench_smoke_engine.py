@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from bench import bench_engine
 from bench.bench_engine import Step, best_rates
 
 TINY = bench_engine.Plan(
-    rates=(5,), step_s=0.6, min_calls=0, agents=4, outbound_agents=2, outbound_s=0.3, leads=20,
-    deadline_s=5.0, ramp_s=0.2,
+    rates=(5,), step_s=0.4, min_calls=0, agents=4, outbound_agents=2, outbound_s=0.3, leads=20,
+    deadline_s=5.0, ramp_s=0.6,
 )
-SUFFIX = " (short run: 0.6 s steps)"
+SUFFIX = " (short run: 0.4 s steps)"
 
 
 @pytest.mark.integration
@@ -22,7 +24,8 @@ def test_engine_bench_routes_calls_and_reports_rows() -> None:
     step = by_name["engine inbound step 5 calls/s: routing p99"]
     assert "0 not routed" in step["detail"], step["detail"]
     assert by_name["engine RSS after the run"]["value"] > 0
-    assert by_name["engine outbound: originates per second"]["value"] > 0
+    dialed = re.search(r"; ([\d,]+) originates", by_name["engine outbound: originates per second"]["detail"])
+    assert dialed and int(dialed[1].replace(",", "")) > 0  # a pacing round (every 0.5 s) dialed
     for row in rows:
         assert {"name", "value", "unit", "target", "peer", "ratio", "met", "detail"} == set(row)
 
