@@ -22,10 +22,12 @@ import redis.asyncio as aioredis
 
 from dialer.automation import DispositionRules
 from dialer.stores import DialerStores
+from dialer.task_service import TaskService
+from dialer.tasks import DEFAULT_TASK_RULES, TaskRules
 from routing.acd.metrics import AcdMetrics
 from routing.acd.service import AcdService
 from routing.rules import Rules
-from switchboard.api import acd_api, dialer_api
+from switchboard.api import acd_api, dialer_api, tasks_api
 from switchboard.api.app import create_app
 from switchboard.api.server import HttpServer, serve_http, stop_http
 from switchboard.api.state import AppState
@@ -54,6 +56,7 @@ class Parts:
     engine: Engine
     acd: AcdService
     stores: DialerStores
+    tasks: TaskService
     state: AppState
 
 
@@ -102,11 +105,13 @@ class Runtime:
             engine.services.append(acd)
             reloader.watch("routing", acd.replace_rules)
             stores = self._dialer_stores(redis, metrics, reloader)
+            tasks = self._task_service(redis, metrics, reloader, stores)
+            engine.services.append(tasks)
             state = AppState(
                 settings, self._tokens or TokenStore.load(settings.http.tokens_file), metrics, redis=redis,
                 ami_ready=lambda: engine.ready,
             )  # fmt: skip
-            self._parts = Parts(redis, metrics, reloader, engine, acd, stores, state)
+            self._parts = Parts(redis, metrics, reloader, engine, acd, stores, tasks, state)
             await self._start_http(state)
             await engine.start()
             reloader.start()
@@ -126,11 +131,27 @@ class Runtime:
             reloader.watch("dispositions", lambda rules: setattr(stores.dispositions, "rules", rules))
         return stores
 
+    def _task_service(
+        self, redis: aioredis.Redis, metrics: EngineMetrics, reloader: RulesReloader, stores: DialerStores
+    ) -> TaskService:
+        path = self.settings.rules.tasks
+        rules = reloader.load_initial("tasks", path, TaskRules) if path is not None else DEFAULT_TASK_RULES
+        tasks = TaskService.build(
+            redis, leads=stores.leads, registry=metrics.registry, rules=rules, cc_zone=self.settings.timezone,
+            keys=stores.keys, clock=self._clock,
+        )  # fmt: skip
+        if path is not None:
+            reloader.watch("tasks", tasks.replace_rules)
+        return tasks
+
     async def _start_http(self, state: AppState) -> None:
-        app = create_app(state, status_overrides={**dialer_api.STATUS_OVERRIDES, **acd_api.STATUS_OVERRIDES})
+        overrides = {**dialer_api.STATUS_OVERRIDES, **acd_api.STATUS_OVERRIDES, **tasks_api.STATUS_OVERRIDES}
+        app = create_app(state, status_overrides=overrides)
         acd_api.install(app, self.parts.acd)
         dialer_api.attach_dialer(app, self.parts.stores)
         app.include_router(dialer_api.router)
+        tasks_api.attach_tasks(app, self.parts.tasks.store)
+        app.include_router(tasks_api.router)
         http = self.settings.http
         self._http = await serve_http(app, http.host, http.port, access_log=http.access_log)
 
@@ -140,6 +161,7 @@ class Runtime:
             await parts.reloader.stop()
             await parts.engine.stop()
             await parts.acd.aclose()
+            await parts.tasks.close()
         if self._http is not None:
             server, task = self._http
             self._http = None
