@@ -126,8 +126,10 @@ def render(view: CallerView, parts: Parts, sim: SimulatedPbx, elapsed: float, me
 
 
 async def log_in_every_agent(parts: Parts) -> None:
-    """What advisors do at the start of a shift: log in and become ready."""
+    """What advisors do at the start of a shift: log in and become ready (those not in already)."""
     for agent in parts.acd.agents():
+        if agent.state != "logged_out":
+            continue
         info = await parts.acd.login(agent.id)
         if info.state != "ready":
             await parts.acd.ready(agent.id)

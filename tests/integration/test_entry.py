@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+import redis.asyncio as aioredis
 from pydantic import SecretStr
 
 from pbx.sim import SimConfig, SimulatedPbx
@@ -17,7 +18,9 @@ from switchboard.settings import RedisSection, Settings
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def test_the_demo_answers_calls_through_the_simulated_pbx(redis_server: PrivateRedis) -> None:
+async def test_the_demo_answers_calls_through_the_simulated_pbx(
+    redis_server: PrivateRedis, redis_client: aioredis.Redis
+) -> None:
     settings = Settings(redis=RedisSection(url=SecretStr(redis_server.url)))
     # 8 s at 40x: about five simulated minutes of inbound traffic.
     code = await asyncio.wait_for(run_demo(settings, 8.0, time_scale=40.0, seed=3), timeout=60)

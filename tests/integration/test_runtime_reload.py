@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import redis.asyncio as aioredis
 from pydantic import SecretStr
 
 from pbx.sim import AgentPhone, SimConfig, SimulatedPbx
@@ -36,7 +37,7 @@ async def _answered(sim: SimulatedPbx, caller: str) -> None:
 
 
 async def test_invalid_edit_keeps_routing_with_the_old_rules(
-    redis_server: PrivateRedis, tmp_path: Path
+    redis_server: PrivateRedis, redis_client: aioredis.Redis, tmp_path: Path
 ) -> None:
     rules = tmp_path / "routing.yaml"
     shutil.copy(EXAMPLE_CONFIG / "routing.yaml", rules)
