@@ -30,7 +30,15 @@ from pydantic import AfterValidator, Field
 from dialer.calling_hours import CallingWindow
 from dialer.caps import CapsPolicy
 from dialer.pacing import DialMode, PacingParams
-from routing.yamlconf import CheckedModel, ConfigModel, Problem, load_rules, load_text
+from routing.yamlconf import (
+    CheckedModel,
+    ConfigModel,
+    Problem,
+    load_rules,
+    load_text,
+    schema_pattern,
+    text_check,
+)
 
 CAMPAIGN_ID = r"^[A-Za-z0-9._-]{1,64}$"  # the lead store's campaign id (dialer.leads_model)
 QUEUE_NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"  # a routing.yaml queue / skill name
@@ -39,22 +47,6 @@ DIAL_STRING = r"^[A-Za-z][A-Za-z0-9]*/[^\s,&|(){}]*\{number\}[^\s,&|(){}]*$"
 TIME_RANGE_TEXT = r"^\s*\d{1,2}:\d\d(:\d\d)?\s*-\s*\d{1,2}:\d\d(:\d\d)?\s*$"
 PRIORITY_MAX = 99
 _CALLER_ID = re.compile(r"^[^\r\n\x00]{1,80}$")
-
-
-def _text_check(pattern: str, what: str) -> Any:
-    compiled = re.compile(pattern)
-
-    def check(value: str) -> str:
-        if not compiled.match(value):
-            raise ValueError(f"must be {what}, got {value!r}")
-        return value
-
-    return AfterValidator(check)
-
-
-def _schema_pattern(pattern: str) -> Any:
-    """The pattern in the JSON Schema (for editors); the validator gives the readable message."""
-    return Field(json_schema_extra={"pattern": pattern})
 
 
 def _dial_string(value: str) -> str:
@@ -73,15 +65,15 @@ def _caller_id(value: str) -> str:
 
 
 CampaignId = Annotated[
-    str, _text_check(CAMPAIGN_ID, "letters, digits, '.', '-' or '_' (1-64)"), _schema_pattern(CAMPAIGN_ID)
+    str, text_check(CAMPAIGN_ID, "letters, digits, '.', '-' or '_' (1-64)"), schema_pattern(CAMPAIGN_ID)
 ]
 QueueName = Annotated[
-    str, _text_check(QUEUE_NAME, "a queue or skill name of routing.yaml"), _schema_pattern(QUEUE_NAME)
+    str, text_check(QUEUE_NAME, "a queue or skill name of routing.yaml"), schema_pattern(QUEUE_NAME)
 ]
 ContextName = Annotated[
-    str, _text_check(CONTEXT_NAME, "an Asterisk context or extension name"), _schema_pattern(CONTEXT_NAME)
+    str, text_check(CONTEXT_NAME, "an Asterisk context or extension name"), schema_pattern(CONTEXT_NAME)
 ]
-DialString = Annotated[str, AfterValidator(_dial_string), _schema_pattern(DIAL_STRING)]
+DialString = Annotated[str, AfterValidator(_dial_string), schema_pattern(DIAL_STRING)]
 CallerId = Annotated[str, AfterValidator(_caller_id), Field(max_length=80)]
 Level = Annotated[int, Field(ge=1, le=5, description="skill level: 1 novice ... 5 expert")]
 

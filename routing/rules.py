@@ -23,7 +23,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 from routing import checks, plan
 from routing.numbers import is_region
-from routing.yamlconf import CheckedModel, ConfigModel, Problem, write_schema
+from routing.yamlconf import CheckedModel, ConfigModel, Problem, schema_pattern, text_check, write_schema
 
 _NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 _AGENT_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -31,23 +31,6 @@ _INTERFACE = r"^[A-Za-z][A-Za-z0-9]*/[^\s,&|()]+$"
 _PREFIX = r"^\+[1-9][0-9]{0,14}$"
 _EXTEN = r"^[A-Za-z0-9_+*#-]{1,64}$"
 _RANGE = re.compile(r"^(\d\d):(\d\d)-(\d\d):(\d\d)$")
-
-
-def _check(pattern: str, what: str) -> Any:
-    """Check text against `pattern` with a readable message (pydantic's would show the regex)."""
-    compiled = re.compile(pattern)
-
-    def check(value: str) -> str:
-        if not compiled.match(value):
-            raise ValueError(f"must be {what}, got {value!r}")
-        return value
-
-    return AfterValidator(check)
-
-
-def _pattern(pattern: str) -> Any:
-    """Put `pattern` into the JSON Schema (for editors) without pydantic enforcing it a second time."""
-    return Field(json_schema_extra={"pattern": pattern})
 
 
 def _zone(value: str) -> str:
@@ -84,13 +67,17 @@ def _time_range(value: str) -> str:
     return value
 
 
-Name = Annotated[str, _check(_NAME, "lower-case letters, digits, '-' or '_'"), _pattern(_NAME)]
-AgentId = Annotated[str, _check(_AGENT_ID, "letters, digits, '.', '-' or '_'"), _pattern(_AGENT_ID)]
+Name = Annotated[str, text_check(_NAME, "lower-case letters, digits, '-' or '_'"), schema_pattern(_NAME)]
+AgentId = Annotated[str, text_check(_AGENT_ID, "letters, digits, '.', '-' or '_'"), schema_pattern(_AGENT_ID)]
 Interface = Annotated[
-    str, _check(_INTERFACE, "a dial string like PJSIP/1001 or Local/1001@agents"), _pattern(_INTERFACE)
+    str,
+    text_check(_INTERFACE, "a dial string like PJSIP/1001 or Local/1001@agents"),
+    schema_pattern(_INTERFACE),
 ]
-Prefix = Annotated[str, _check(_PREFIX, "an E.164 prefix like +3620"), _pattern(_PREFIX)]
-Extension = Annotated[str, _check(_EXTEN, "a dialplan extension name like voicemail"), _pattern(_EXTEN)]
+Prefix = Annotated[str, text_check(_PREFIX, "an E.164 prefix like +3620"), schema_pattern(_PREFIX)]
+Extension = Annotated[
+    str, text_check(_EXTEN, "a dialplan extension name like voicemail"), schema_pattern(_EXTEN)
+]
 Level = Annotated[int, Field(ge=1, le=5, description="skill level: 1 novice ... 5 expert")]
 TimeRange = Annotated[
     str, AfterValidator(_time_range), Field(json_schema_extra={"pattern": r"^\d\d:\d\d-\d\d:\d\d$"})

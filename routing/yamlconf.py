@@ -17,11 +17,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
 
 from pbx.errors import ConfigError
 from routing.messages import error_message, field_names, is_spurious, render_loc
@@ -55,6 +64,23 @@ class ConfigIssue:
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "text": str(self)}
+
+
+def text_check(pattern: str, what: str) -> Any:
+    """A validator: text must match `pattern`; the message says `what` (pydantic's would show the regex)."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.match(value):
+            raise ValueError(f"must be {what}, got {value!r}")
+        return value
+
+    return AfterValidator(check)
+
+
+def schema_pattern(pattern: str) -> Any:
+    """Put `pattern` into the JSON Schema (for editors) without pydantic enforcing it a second time."""
+    return Field(json_schema_extra={"pattern": pattern})
 
 
 class ConfigModel(BaseModel):
