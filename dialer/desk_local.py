@@ -170,6 +170,10 @@ class LocalDesk:
         self._move_script = redis.register_script(_MOVE_LUA)
         self._calls: dict[str, _DeskCall] = {}
         self._by_action: dict[str, str] = {}
+        self._inbox: asyncio.Queue[Sequence[CallChange]] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
+        self._housekeeping: asyncio.Task[None] | None = None
+        self._closing = False
 
     # ---- agents (API, tests) ----------------------------------------------------------------------
 
@@ -288,12 +292,21 @@ class LocalDesk:
     # ---- PbxService -------------------------------------------------------------------------------
 
     async def handle(self, event: Event, changes: Sequence[CallChange]) -> None:
-        """Bounded: a frozen Redis never stalls the engine's events (the agent state then lags)."""
-        try:
-            async with asyncio.timeout(self.store_timeout_s * 2):
-                await self._handle(changes)
-        except _STORE_ERRORS as exc:
-            log.warning("desk could not follow an event: %s", type(exc).__name__)
+        """Queued for the desk's own worker: Redis work never runs in the engine's event task."""
+        relevant = [c for c in changes if isinstance(c, OriginateResult | UserEventSeen | ChannelHungUp)]
+        if relevant:
+            self._inbox.put_nowait(relevant)
+            if self._worker is None or self._worker.done():
+                self._worker = asyncio.create_task(self._work(), name="dialer-desk-events")
+
+    async def _work(self) -> None:
+        while not self._closing:
+            changes = await self._inbox.get()
+            try:
+                async with asyncio.timeout(self.store_timeout_s * 2):
+                    await self._handle(changes)
+            except _STORE_ERRORS as exc:
+                log.warning("desk could not follow an event: %s", type(exc).__name__)
 
     async def _handle(self, changes: Sequence[CallChange]) -> None:
         for change in changes:
@@ -379,12 +392,26 @@ class LocalDesk:
                     await self._move(entry.agent_id, call_id, ("reserved", "ringing", "busy"), "ready", now)
 
     async def tick(self, now: float) -> None:
-        """Wrap-ups that ended, and waiting calls offered to agents who became ready (bounded)."""
+        """Wrap-ups that ended, stale reservations, waiting calls offered to agents who became ready;
+        run as a background step (never in the engine's ticker), one at a time, bounded."""
+        if not self._closing and (self._housekeeping is None or self._housekeeping.done()):
+            self._housekeeping = asyncio.create_task(self._bounded_tick(now), name="dialer-desk-tick")
+
+    async def _bounded_tick(self, now: float) -> None:
         try:
             async with asyncio.timeout(self.store_timeout_s * 2):
                 await self._tick(now)
         except _STORE_ERRORS as exc:
             log.warning("desk tick skipped: %s", type(exc).__name__)
+
+    async def close(self) -> None:
+        """Stop the desk's worker and background step (the engine stops calling it first)."""
+        self._closing = True
+        tasks = [task for task in (self._worker, self._housekeeping) if task is not None]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=2.0)
 
     async def _tick(self, now: float) -> None:
         for agent in await self._all():

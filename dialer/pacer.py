@@ -64,6 +64,7 @@ class Pacer:
         metrics: DialerMetrics,
         in_flight: Callable[[str], InFlight],
         samples: Callable[[str], LiveSample],
+        active: Callable[[], bool] = lambda: True,
     ) -> None:
         self.dialer = dialer
         self.desk = desk
@@ -72,6 +73,7 @@ class Pacer:
         self.metrics = metrics
         self._in_flight = in_flight
         self._samples = samples
+        self._active = active  # False once the service is closing: place nothing more
         self.decisions: dict[str, PacingDecision] = {}
         self._offers: dict[str, str] = {}  # preview lead id -> the agent it was offered to
 
@@ -122,7 +124,7 @@ class Pacer:
         """Place up to `calls` calls; returns how many left. Stops early on an outage or no leads."""
         placed = claims = 0
         reserve = campaign.mode is DialMode.PROGRESSIVE
-        while placed < calls and claims < calls + _SPARE_CLAIMS:
+        while placed < calls and claims < calls + _SPARE_CLAIMS and self._active():
             call_id, agent_id = new_call_id(), None
             if reserve:
                 agent_id = await self.desk.reserve(target_of(campaign), call_id, now)

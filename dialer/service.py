@@ -124,7 +124,7 @@ class DialerService:
         self._samples: dict[str, LiveSample] = {}
         self.pacer = Pacer(
             dialer=self.dialer, desk=desk, leads=leads, attempts=self.attempts, metrics=metrics,
-            in_flight=self.in_flight, samples=self.sample,
+            in_flight=self.in_flight, samples=self.sample, active=lambda: not self._closed,
         )  # fmt: skip
         self._calls: dict[str, OutboundCall] = {}
         self._rules: dict[str, CallRules] = {}
@@ -255,8 +255,8 @@ class DialerService:
             await self._ami("Redirect", fields)
         elif isinstance(effect, outbound.HangupChannel):
             await self._ami("Hangup", {"Channel": effect.channel, "Cause": 16})
-        elif isinstance(effect, outbound.HandOver):
-            await self._bounded("hand-over", self.desk.connect(self._answered_call(call), now))
+        elif isinstance(effect, outbound.HandOver):  # at once, but never in the engine's own tasks
+            self._spawn(self._bounded("hand-over", self.desk.connect(self._answered_call(call), now)))
         elif isinstance(effect, outbound.Withdraw):
             self._spawn(self._retried("withdraw", lambda: self.desk.withdraw(call.call_id, now)))
         elif isinstance(effect, outbound.ReleaseAgent):
@@ -294,7 +294,7 @@ class DialerService:
             except _STORE_ERRORS as exc:
                 self.metrics.errors.labels(step=step).inc()
                 log.warning("dialer step %s failed, retrying: %s", step, type(exc).__name__)
-            if time.monotonic() + delay > give_up:
+            if self._closed or time.monotonic() + delay > give_up:
                 log.error("dialer step %s given up after %ss", step, self.settings.retry_for_s)
                 return
             await asyncio.sleep(delay)  # back off before retrying the store, not a synchronisation
@@ -358,6 +358,7 @@ class DialerService:
             if now > call.placed.placed_at + ring + settings.answer_margin_s:
                 return outbound.Vanished(now)
         elif call.phase is Phase.ANSWERED and now > (call.answered_at or now) + settings.amd_timeout_s:
+            log.warning("call %s: no AMD verdict from the dialplan; treated as a person", call.call_id)
             return outbound.AmdDone(now, "NOTSURE")
         return None
 
@@ -388,7 +389,7 @@ class DialerService:
         states = await self.control.states()
         for campaign in self.campaigns.campaigns:
             status = states.get(campaign.id)
-            if status is not None and status.state is CampaignState.RUNNING:
+            if status is not None and status.state is CampaignState.RUNNING and not self._closed:
                 await self._pace(campaign, now)
         if now >= self._next_housekeeping:
             self._next_housekeeping = now + self.settings.housekeeping_s
@@ -423,9 +424,8 @@ class DialerService:
         tasks = [task for task in (self._round, *self._tasks) if task is not None]
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if tasks:  # bounded: a library may swallow a cancellation (asyncio.wait_for on Python 3.11)
+            await asyncio.wait(tasks, timeout=2.0)
         if self.is_leader:
             with contextlib.suppress(*_STORE_ERRORS):
                 await self.lease.resign()

@@ -217,19 +217,7 @@ async def rig(
     try:
         yield Rig(simulator, redis, engine, stores, desk, dialer, registry, observer, clock)
     finally:
-        await _teardown(dialer, engine, simulator)
-
-
-async def _teardown(dialer: DialerService, engine: Engine, simulator: SimulatedPbx) -> None:
-    import sys
-    try:
-        async with asyncio.timeout(15):
-            await dialer.close()
-            print("DEBUG dialer closed", file=sys.stderr)
-            await engine.stop()
-            print("DEBUG engine stopped", file=sys.stderr)
-            await simulator.stop()
-    except TimeoutError:
-        for task in asyncio.all_tasks():
-            task.print_stack(file=sys.stderr)
-        raise
+        await dialer.close()
+        await desk.close()
+        await engine.stop()
+        await simulator.stop()
