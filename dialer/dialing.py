@@ -84,6 +84,7 @@ class DialRequest:
     agent_id: str | None = None  # the agent reserved for the call, or the advisor who dials
     zone: str | None = None  # overrides the lead's and the number's zone
     call_id: str | None = None  # preassigned (the id an agent was reserved under); default: a new one
+    lead_ref: str | None = None  # a lead the call is for without being claimed (callbacks): attempts only
 
     def candidates(self) -> tuple[str, ...]:
         if self.numbers:
@@ -254,7 +255,7 @@ class Dialer:
         if not caps.allowed:
             detail = f"{caps.reason}: {caps.detail}"
             return DialOutcome(DialStatus.CAPPED, number, detail, not_before=caps.next_attempt_at)
-        lead_id = request.lead.lead_id if request.lead is not None else None
+        lead_id = request.lead.lead_id if request.lead is not None else request.lead_ref
         verdict = await self.gate.check(number, request.campaign.id, lead_id, now=now)
         if not verdict.allowed:
             if verdict.sources == (SOURCE_STORE_UNAVAILABLE,):
@@ -317,7 +318,7 @@ class Dialer:
             number=number,
             kind=request.kind,
             placed_at=self._clock(),
-            lead_id=lead.lead_id if lead is not None else None,
+            lead_id=lead.lead_id if lead is not None else request.lead_ref,
             holder=lead.claimed_by if lead is not None else None,
             agent_id=request.agent_id,
             lock_token=token,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from dialer.attempts import AttemptStore
@@ -154,12 +154,12 @@ class Pacer:
         call_id = request.call_id or new_call_id()
         reserved = await self.desk.reserve(target_of(request.campaign), call_id, now, agent_id=agent_id)
         if reserved is None:
+            self.metrics.refused.labels(
+                campaign=request.campaign.id, reason=DialStatus.AGENT_NOT_READY.value
+            ).inc()
             return DialOutcome(DialStatus.AGENT_NOT_READY, detail=f"agent {agent_id} is not ready")
-        outcome = await self.dialer.place_call(
-            DialRequest(request.campaign, request.kind, request.lead, request.numbers, agent_id, request.zone,
-                        call_id),
-            now=utc(now),
-        )  # fmt: skip
+        placing = replace(request, agent_id=agent_id, call_id=call_id)
+        outcome = await self.dialer.place_call(placing, now=utc(now))
         if not outcome.placed:
             await self.desk.release(agent_id, call_id, now)
         return outcome

@@ -9,10 +9,13 @@ Owned here: the engine-side shell around the pure cores. It
   (dialer.outbound.apply) and its effects are performed here: hand the answered call to the
   desk, redirect an abandoned one to the abandon message, release reserved agents, and write
   the outcome (dialer.outcomes) in the background;
-- starts, pauses and stops campaigns (audited), and answers the API's stats and manual dials.
+- starts, pauses and stops campaigns, answers the API's stats and dials (dialer/operations.py).
 Rules it keeps:
-- Nothing that waits on Redis runs inline in `handle` or `tick` without a timeout: a frozen
-  Redis can never stall the engine's event loop; AMI effects (redirect, hangup) never wait on it.
+- Nothing that waits on Redis runs in `handle` or `tick` themselves: rounds, hand-overs to the
+  desk, agent releases and outcome writes run in the service's own tasks, each with a timeout,
+  so a frozen Redis never stalls the engine's events or ticker, and a cancellation a library
+  swallows (redis-py's asyncio.wait_for on Python 3.11) never hangs the engine's stop. AMI
+  effects (redirect, hangup) are sent at once and never wait on Redis.
 - An Originate is never sent twice: a placed call is followed until its end, through reconnects
   (resync settles calls whose channels are gone; a call whose answer never came is settled as
   failed after its ring timeout plus a margin); it is never placed again.
@@ -34,19 +37,20 @@ from redis.exceptions import RedisError
 from dialer import outbound
 from dialer.attempts import AttemptStore
 from dialer.campaigns import Campaign, Campaigns
-from dialer.control import CampaignControl, CampaignState, CampaignStatus, LeaderLease
+from dialer.control import CampaignControl, CampaignState, LeaderLease
 from dialer.desk import AgentDesk, AnsweredCall, CallTarget
-from dialer.dialing import Dialer, DialKind, DialOutcome, DialRequest, PlacedCall
+from dialer.dialing import Dialer, PlacedCall
 from dialer.gate import Gate
 from dialer.keys import DialerKeys
 from dialer.leads import LeadStore
 from dialer.metrics import DialerMetrics
+from dialer.operations import CampaignOperations
 from dialer.outbound import CallRules, OutboundCall, Phase
 from dialer.outcomes import LiveSample, Outcomes
 from dialer.pacer import InFlight, Pacer, target_of, utc
 from pbx.call_changes import Bridged, CallChange, ChannelHungUp, ChannelUp, OriginateResult, UserEventSeen
 from pbx.codec import Event
-from pbx.errors import AmiError, NotFoundError, SwitchboardError
+from pbx.errors import AmiError, SwitchboardError
 from pbx.service import ActionSender
 from pbx.tracker import CallTracker
 
@@ -54,10 +58,6 @@ log = logging.getLogger("switchboard.dialer")
 
 OUTBOUND_ANSWERED = "SwitchboardOutboundAnswered"
 _STORE_ERRORS = (RedisError, OSError, TimeoutError, SwitchboardError)
-
-
-class CampaignNotFoundError(NotFoundError):
-    error_id = "campaign-not-found"
 
 
 @dataclass(frozen=True)
@@ -84,8 +84,10 @@ def call_rules(campaign: Campaign | None) -> CallRules:
     )
 
 
-class DialerService:
-    """See the module docstring. Register it in the Engine after the desk (if the desk is a service)."""
+class DialerService(CampaignOperations):
+    """See the module docstring. Register it in the Engine after the desk (if the desk is a service).
+    The operations the HTTP API calls (start / pause / stop, stats, manual and callback dials,
+    dispositions) are in dialer/operations.py."""
 
     name = "dialer"
 
@@ -146,14 +148,6 @@ class DialerService:
     def replace_campaigns(self, campaigns: Campaigns) -> None:
         """Hot reload: the next round uses the new campaigns (placed calls keep their rules)."""
         self.campaigns = campaigns
-
-    def campaign(self, campaign_id: str) -> Campaign:
-        campaign = self.campaigns.get(campaign_id)
-        if campaign is None:
-            raise CampaignNotFoundError(
-                f"no campaign {campaign_id!r} in campaigns.yaml", campaign_id=campaign_id
-            )
-        return campaign
 
     # ---- the call registry (dialer.dialing.CallRegistry) --------------------------------------
 
@@ -295,7 +289,9 @@ class DialerService:
                 self.metrics.errors.labels(step=step).inc()
                 log.warning("dialer step %s failed, retrying: %s", step, type(exc).__name__)
             if self._closed or time.monotonic() + delay > give_up:
-                log.error("dialer step %s given up after %ss", step, self.settings.retry_for_s)
+                log.error(
+                    "dialer step %s given up (%s)", step, "closing" if self._closed else "retried too long"
+                )
                 return
             await asyncio.sleep(delay)  # back off before retrying the store, not a synchronisation
             delay = min(delay * 2, 5.0)
@@ -426,66 +422,12 @@ class DialerService:
             task.cancel()
         if tasks:  # bounded: a library may swallow a cancellation (asyncio.wait_for on Python 3.11)
             await asyncio.wait(tasks, timeout=2.0)
-        if self.is_leader:
+        if self.is_leader:  # let another engine take over at once (else the lease runs out)
             with contextlib.suppress(*_STORE_ERRORS):
-                await self.lease.resign()
+                async with asyncio.timeout(self.settings.store_timeout_s):
+                    await self.lease.resign()
 
     async def settled(self) -> None:
         """Wait until every outcome write started so far is done (tests, graceful stop)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
-    # ---- control and API ----------------------------------------------------------------------------
-
-    async def set_state(
-        self, campaign_id: str, state: CampaignState, actor: str, reason: str = ""
-    ) -> CampaignStatus:
-        self.campaign(campaign_id)
-        return await self.control.set_state(
-            campaign_id, state, actor=actor, now=utc(self._clock()), reason=reason
-        )
-
-    async def manual_dial(self, agent_id: str, campaign_id: str, number: str) -> DialOutcome:
-        """An advisor dials a number (E.164) for a campaign; it connects to them. Gate and caps apply."""
-        campaign = self.campaign(campaign_id)
-        request = DialRequest(campaign, DialKind.MANUAL, numbers=(number,), agent_id=agent_id)
-        return await self.pacer.dial_for_agent(request, agent_id, self._clock())
-
-    async def apply_disposition(self, lead_id: str, code: str) -> str | None:
-        """`caps.retry_after_disposition` of the lead's campaign, after a disposition was recorded:
-        requeue the lead after the configured delay, or close it (null). None: the code is not listed."""
-        lead = await self.leads.get(lead_id)
-        campaign = self.campaigns.get(lead.campaign_id or "")
-        if campaign is None or code not in campaign.caps.retry_after_disposition:
-            return None
-        now = utc(self._clock())
-        delay = campaign.caps.retry_after_disposition[code]
-        if delay is None:
-            await self.leads.close(
-                lead_id, reason=f"disposition {code}", actor=f"dialer:{self.instance_id}", now=now
-            )
-            return "closed"
-        return await self.leads.schedule_retry(lead_id, now + delay, now=now)
-
-    async def stats(self, campaign_id: str) -> dict[str, Any]:
-        campaign = self.campaign(campaign_id)
-        now = self._clock()
-        status = await self.control.status(campaign_id)
-        counts = await self.attempts.counts(campaign_id, utc(now))
-        rates = counts.window.counts(utc(now))
-        flight = self.in_flight(campaign_id)
-        decision = self.pacer.decisions.get(campaign_id)
-        return {
-            "campaign_id": campaign.id, "name": campaign.name, "mode": campaign.mode.value,
-            "state": status.state.value, "state_changed_by": status.actor, "state_changed_at": status.at,
-            "leads": await self.leads.queue_sizes(campaign_id),
-            "calls_in_flight": flight.ringing, "answered_waiting": flight.waiting,
-            "dials_24h": counts.dials_24h, "answering_machines_24h": counts.machines_24h,
-            "live_answers_24h": rates.answers_24h, "abandons_24h": rates.abandons_24h,
-            "abandon_rate_24h": rates.rate_24h, "live_answers_30d": rates.answers_30d,
-            "abandons_30d": rates.abandons_30d, "abandon_rate_30d": rates.rate_30d,
-            "abandon_target": campaign.pacing.abandon_target,
-            "dial_level": decision.dial_level if decision else None,
-            "pacing": decision.reason if decision else None,
-            "paced_by": await self.lease.holder(),
-        }  # fmt: skip

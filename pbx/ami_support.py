@@ -139,7 +139,8 @@ class CallbackRunner:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            # Bounded: a callback that swallows the cancel (redis-py's wait_for) must not hang close().
+            await asyncio.wait([task], timeout=5.0)
         while not self._queue.empty():
             leftover = self._queue.get_nowait()
             if inspect.iscoroutine(leftover):

@@ -12,7 +12,6 @@ it never stops the loop or the other services.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -59,6 +58,7 @@ class Engine:
         self._clock = clock
         self._tick_s = tick_s
         self._ticker: asyncio.Task[None] | None = None
+        self._stopping = False
         self.client = AmiClient(
             ami,
             on_event=self._on_event,
@@ -76,10 +76,11 @@ class Engine:
         self._ticker = asyncio.create_task(self._tick_forever(), name="switchboard-ticker")
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._ticker is not None:
             self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
+            # Bounded: redis-py's wait_for on Python 3.11 can swallow a cancel inside a service.
+            await asyncio.wait([self._ticker], timeout=5.0)
             self._ticker = None
         await self.client.close()
         self.metrics.ami_connected.set(0)
@@ -114,7 +115,7 @@ class Engine:
         log.warning("AMI connection lost: %s", reason, extra={"reason": reason})
 
     async def _tick_forever(self) -> None:
-        while True:
+        while not self._stopping:
             await asyncio.sleep(self._tick_s)
             if not self.client.ready:
                 continue
