@@ -9,6 +9,8 @@ from campaigns.yaml, results from dialer.caps.CallResult, reasons from dialer.di
 
 from __future__ import annotations
 
+from functools import partial
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 WINDOWS = ("24h", "30d")
@@ -16,68 +18,51 @@ WINDOWS = ("24h", "30d")
 
 class DialerMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.originates = Counter(
+        counter = partial(Counter, registry=registry)
+        gauge = partial(Gauge, registry=registry)
+        campaign = ["campaign"]
+        self.originates = counter(
             "switchboard_dial_originates",
-            "Originates sent to customers (after the gate), by campaign and kind",
-            ["campaign", "kind"],
-            registry=registry,
+            "Originates sent to customers (after the gate), by campaign and kind", ["campaign", "kind"],
         )
-        self.attempts = Counter(
+        self.attempts = counter(
             "switchboard_dial_attempts",
             "Dial attempts by campaign and result (busy, no_answer, answered, abandoned, ...)",
             ["campaign", "result"],
-            registry=registry,
         )
-        self.refused = Counter(
+        self.refused = counter(
             "switchboard_dial_refused",
-            "Dials not placed before reaching the gate, by campaign and reason",
-            ["campaign", "reason"],
-            registry=registry,
+            "Dials not placed before reaching the gate, by campaign and reason", ["campaign", "reason"],
         )
-        self.abandoned = Counter(
+        self.abandoned = counter(
             "switchboard_dial_abandoned",
-            "Answered calls no agent took within the grace (redirected to the abandon message)",
-            ["campaign"],
-            registry=registry,
+            "Answered calls no agent took within the grace (redirected to the abandon message)", campaign,
         )
-        self.abandon_rate = Gauge(
+        self.abandon_rate = gauge(
             "switchboard_campaign_abandon_rate",
-            "Abandons / live answers over the window (24h, 30d), per campaign",
-            ["campaign", "window"],
-            registry=registry,
+            "Abandons / live answers over the window (24h, 30d), per campaign", ["campaign", "window"],
         )
-        self.in_flight = Gauge(
+        self.in_flight = gauge(
             "switchboard_campaign_calls_in_flight",
-            "Calls ringing (originated, not yet answered) per campaign",
-            ["campaign"],
-            registry=registry,
+            "Calls ringing (originated, not yet answered) per campaign", campaign,
         )
-        self.dial_level = Gauge(
+        self.dial_level = gauge(
             "switchboard_campaign_dial_level",
-            "Lines in flight per agent expected free, as pacing last decided",
-            ["campaign"],
-            registry=registry,
+            "Lines in flight per agent expected free, as pacing last decided", campaign,
         )
-        self.leads_remaining = Gauge(
+        self.leads_remaining = gauge(
             "switchboard_campaign_leads_remaining",
-            "Leads waiting per campaign: ready now, or queued for a later retry",
-            ["campaign", "queue"],
-            registry=registry,
+            "Leads waiting per campaign: ready now, or queued for a later retry", ["campaign", "queue"],
         )
-        self.imports = Counter(
+        self.imports = counter(
             "switchboard_lead_imports",
             "Leads received by source (api, csv) and result (created, updated, unchanged, excluded, error)",
             ["source", "result"],
-            registry=registry,
         )
-        self.leader = Gauge(
-            "switchboard_dialer_leader", "1 while this engine instance paces the campaigns", registry=registry
-        )
-        self.errors = Counter(
+        self.leader = gauge("switchboard_dialer_leader", "1 while this engine instance paces the campaigns")
+        self.errors = counter(
             "switchboard_dialer_errors",
-            "Dialer steps that failed (store unreachable, AMI action refused), by step",
-            ["step"],
-            registry=registry,
+            "Dialer steps that failed (store unreachable, AMI action refused), by step", ["step"],
         )
         self.round_seconds = Histogram(
             "switchboard_dialer_round_seconds",

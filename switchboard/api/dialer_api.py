@@ -84,15 +84,10 @@ def get_stores(request: Request) -> DialerStores:
     if isinstance(stores, DialerStores):
         return stores
     state = get_state(request)
-    extras = getattr(state, "extras", None)
-    if isinstance(extras, dict) and isinstance(extras.get("dialer"), DialerStores):
-        stores = extras["dialer"]
-    elif state.redis is None:
+    if state.redis is None:
         raise NotReadyError("the dialer needs Redis (redis.url) and it is not configured")
-    else:
-        stores = DialerStores.build(
-            state.redis, default_region=state.settings.default_region, registry=state.registry
-        )
+    region = state.settings.default_region
+    stores = DialerStores.build(state.redis, default_region=region, registry=state.registry)
     attach_dialer(request.app, stores)
     return stores
 
