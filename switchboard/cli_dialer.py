@@ -136,7 +136,7 @@ def _add_blacklist(commands: Subcommands[argparse.ArgumentParser], common: argpa
 # ---- plumbing ---------------------------------------------------------------------------------
 
 
-def _actor(args: argparse.Namespace) -> str:
+def actor(args: argparse.Namespace) -> str:
     return str(args.actor or f"cli:{getpass.getuser()}")
 
 
@@ -146,7 +146,7 @@ async def _connect(settings: Settings) -> Redis:
     return await connect_redis(settings.redis.url.get_secret_value())
 
 
-def _with_stores(args: argparse.Namespace, work: Callable[[DialerStores, Settings], Awaitable[T]]) -> T:
+def with_stores(args: argparse.Namespace, work: Callable[[DialerStores, Settings], Awaitable[T]]) -> T:
     settings = load_settings(args.settings)
 
     async def run() -> T:
@@ -159,7 +159,7 @@ def _with_stores(args: argparse.Namespace, work: Callable[[DialerStores, Setting
     return asyncio.run(run())
 
 
-def _console() -> Console:
+def new_console() -> Console:
     return Console(highlight=False, soft_wrap=True)
 
 
@@ -172,7 +172,7 @@ def _progress(console: Console) -> AbstractContextManager[Progress]:
 
 
 def cmd_leads_import(args: argparse.Namespace, secrets: object) -> int:
-    console = _console()
+    console = new_console()
 
     async def work(stores: DialerStores, settings: Settings) -> CsvReport:
         with _progress(console) as bar:
@@ -186,12 +186,12 @@ def cmd_leads_import(args: argparse.Namespace, secrets: object) -> int:
                 args.file,
                 campaign_id=args.campaign,
                 now=stores.clock(),
-                actor=_actor(args),
+                actor=actor(args),
                 progress=show,
                 reopen=args.reopen,
             )
 
-    report = _with_stores(args, work)
+    report = with_stores(args, work)
     up = report.upsert
     console.print(
         f"{report.rows} rows: {up.created} created, {up.updated} updated, {up.unchanged} unchanged, "
@@ -239,10 +239,10 @@ def cmd_robinson_file(args: argparse.Namespace, secrets: object) -> int:
     }
 
     async def work(stores: DialerStores, settings: Settings) -> RobinsonRequest:
-        return await stores.robinson.file(data, requested_by=_actor(args), now=stores.clock())
+        return await stores.robinson.file(data, requested_by=actor(args), now=stores.clock())
 
-    request = _with_stores(args, work)
-    _console().print(f"filed {request.request_id} (pending): a supervisor will review it")
+    request = with_stores(args, work)
+    new_console().print(f"filed {request.request_id} (pending): a supervisor will review it")
     return EXIT_OK
 
 
@@ -252,8 +252,8 @@ def cmd_robinson_list(args: argparse.Namespace, secrets: object) -> int:
             status=args.status, requested_by=args.advisor, limit=10_000
         )
 
-    found = _with_stores(args, work)
-    console = _console()
+    found = with_stores(args, work)
+    console = new_console()
     if not found:
         console.print("no requests")
         return EXIT_PROBLEMS
@@ -263,13 +263,13 @@ def cmd_robinson_list(args: argparse.Namespace, secrets: object) -> int:
 
 def cmd_robinson_decide(args: argparse.Namespace, secrets: object) -> int:
     async def work(stores: DialerStores, settings: Settings) -> RobinsonRequest:
-        robinson, who, now = stores.robinson, _actor(args), stores.clock()
+        robinson, who, now = stores.robinson, actor(args), stores.clock()
         if args.decision == "approve":
             return await robinson.approve(args.request_id, supervisor=who, note=args.note, now=now)
         return await robinson.reject(args.request_id, supervisor=who, note=args.note, now=now)
 
-    request = _with_stores(args, work)
-    console = _console()
+    request = with_stores(args, work)
+    console = new_console()
     console.print(f"{request.request_id}: {request.status} by {request.decided_by}")
     if request.numbers:
         console.print(
@@ -285,16 +285,16 @@ def cmd_blacklist_change(args: argparse.Namespace, secrets: object) -> int:
     async def work(stores: DialerStores, settings: Settings) -> tuple[str, bool]:
         number = normalize(args.number, settings.default_region)
         change = stores.internal.add if args.change == "add" else stores.internal.remove
-        return number, await change(number, reason=args.reason, actor=_actor(args), now=stores.clock())
+        return number, await change(number, reason=args.reason, actor=actor(args), now=stores.clock())
 
-    number, changed = _with_stores(args, work)
+    number, changed = with_stores(args, work)
     done = {"add": ("added to", "already on"), "remove": ("removed from", "was not on")}[args.change]
-    _console().print(f"{number} {done[0] if changed else done[1]} the internal list")
+    new_console().print(f"{number} {done[0] if changed else done[1]} the internal list")
     return EXIT_OK
 
 
 def cmd_blacklist_import(args: argparse.Namespace, secrets: object) -> int:
-    console = _console()
+    console = new_console()
 
     async def work(stores: DialerStores, settings: Settings) -> ImportReport:
         with _progress(console) as bar:
@@ -318,11 +318,11 @@ def cmd_blacklist_import(args: argparse.Namespace, secrets: object) -> int:
                 args.region or settings.default_region,
                 progress=show,
                 keys=stores.keys,
-                actor=_actor(args),
+                actor=actor(args),
                 now=stores.clock(),
             )
 
-    report = _with_stores(args, work)
+    report = with_stores(args, work)
     console.print(
         f"{report.list_name} ({report.mode}): {report.numbers} numbers read ({report.distinct} distinct), "
         f"{report.added} added, list now holds {report.count}; {report.rejected} lines rejected; "
@@ -354,7 +354,7 @@ def cmd_blacklist_export(args: argparse.Namespace, secrets: object) -> int:
                 out.close()
         return written
 
-    written = _with_stores(args, work)
+    written = with_stores(args, work)
     print(f"{written} numbers exported from {args.list_name}", file=sys.stderr)
     return EXIT_OK
 
@@ -368,6 +368,6 @@ def cmd_blacklist_count(args: argparse.Namespace, secrets: object) -> int:
             counts.append((name, size))
         return counts
 
-    for name, size in _with_stores(args, work):
+    for name, size in with_stores(args, work):
         print(f"{name}\t{size}")
     return EXIT_OK

@@ -16,25 +16,21 @@ name given with `--as` (default `cli:<login>`), for the audit trail.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import getpass
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from redis.asyncio import Redis
-from rich.console import Console
 from rich.table import Table
 
 from dialer.stores import DialerStores
 from dialer.task_reads import ListStatus, TaskView
 from dialer.task_store import TaskStore
 from dialer.tasks import DEFAULT_TASK_RULES, load_task_rules
-from pbx.errors import StoreUnavailableError, SwitchboardError
-from switchboard.redis_conn import connect_redis
-from switchboard.settings import Settings, load_settings
+from pbx.errors import SwitchboardError
+from switchboard.cli_dialer import actor, new_console, with_stores
+from switchboard.settings import Settings
 
 T = TypeVar("T")
 EXIT_OK, EXIT_PROBLEMS = 0, 1
@@ -86,34 +82,13 @@ def _filters(parser: argparse.ArgumentParser) -> None:
 # ---- plumbing ---------------------------------------------------------------------------------
 
 
-def _actor(args: argparse.Namespace) -> str:
-    return str(args.actor or f"cli:{getpass.getuser()}")
-
-
-async def _connect(settings: Settings) -> Redis:
-    if settings.redis.url is None:
-        raise StoreUnavailableError("no Redis to work on: set redis.url (SWITCHBOARD_REDIS_URL)")
-    return await connect_redis(settings.redis.url.get_secret_value())
-
-
 def _with_tasks(args: argparse.Namespace, work: Callable[[TaskStore, datetime], Awaitable[T]]) -> T:
-    settings = load_settings(args.settings)
-    rules = load_task_rules(settings.rules.tasks) if settings.rules.tasks else DEFAULT_TASK_RULES
+    async def on_stores(stores: DialerStores, settings: Settings) -> T:
+        rules = load_task_rules(settings.rules.tasks) if settings.rules.tasks else DEFAULT_TASK_RULES
+        store = TaskStore(stores.redis, leads=stores.leads, rules=rules, cc_zone=settings.timezone)
+        return await work(store, datetime.now(UTC))
 
-    async def run() -> T:
-        redis = await _connect(settings)
-        try:
-            stores = DialerStores.build(redis, default_region=settings.default_region)
-            store = TaskStore(redis, leads=stores.leads, rules=rules, cc_zone=settings.timezone)
-            return await work(store, datetime.now(UTC))
-        finally:
-            await redis.aclose()
-
-    return asyncio.run(run())
-
-
-def _console() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    return with_stores(args, on_stores)
 
 
 def _clock(moment: datetime | None, zone: ZoneInfo) -> str:
@@ -158,7 +133,7 @@ def cmd_tasks_list(args: argparse.Namespace, secrets: object) -> int:
         )
 
     views = _with_tasks(args, work)
-    console = _console()
+    console = new_console()
     if not views:
         console.print(f"no {args.status or ''} tasks".replace("  ", " "))
         return EXIT_PROBLEMS
@@ -172,7 +147,7 @@ def cmd_tasks_stale(args: argparse.Namespace, secrets: object) -> int:
         return await store.stale(now=now, days=days, owner=args.advisor, campaign_id=args.campaign), days
 
     views, days = _with_tasks(args, work)
-    console = _console()
+    console = new_console()
     if not views:
         console.print(f"no callbacks left unhandled for more than {days} days")
         return EXIT_PROBLEMS
@@ -192,7 +167,7 @@ def cmd_tasks_reactivate(args: argparse.Namespace, secrets: object) -> int:
                 now=now, days=args.stale_days, owner=args.advisor, campaign_id=args.campaign
             )
             ids += [view.task.task_id for view in found if view.task.task_id not in ids]
-        return await store.reactivate(ids, now=now, actor=_actor(args), owner=args.owner)
+        return await store.reactivate(ids, now=now, actor=actor(args), owner=args.owner)
 
     done = _with_tasks(args, work)
     table = Table("task", "new task", "owner", "deadline", "result", title=f"reactivated ({len(done)})")
@@ -202,7 +177,7 @@ def cmd_tasks_reactivate(args: argparse.Namespace, secrets: object) -> int:
             item.task_id, new.task_id if new else "", (new.owner or "") if new else "",
             str(new.deadline_date) if new else "", item.detail,
         )  # fmt: skip
-    _console().print(table)
+    new_console().print(table)
     return EXIT_OK if done and all(item.new_task for item in done) else EXIT_PROBLEMS
 
 
@@ -211,14 +186,14 @@ def cmd_tasks_archive(args: argparse.Namespace, secrets: object) -> int:
         results = []
         for task_id in args.task_ids:
             try:
-                task = await store.archive(task_id, now=now, actor=_actor(args))
+                task = await store.archive(task_id, now=now, actor=actor(args))
                 results.append((task_id, f"archived ({task.state})"))
             except SwitchboardError as exc:
                 results.append((task_id, f"not archived: {exc.message}"))
         return results
 
     results = _with_tasks(args, work)
-    console = _console()
+    console = new_console()
     for task_id, result in results:
         console.print(f"{task_id}: {result}")
     return EXIT_OK if all(result.startswith("archived") for _, result in results) else EXIT_PROBLEMS
@@ -232,7 +207,7 @@ def cmd_tasks_counts(args: argparse.Namespace, secrets: object) -> int:
     table = Table("status", "tasks", title="tasks now (not archived)")
     for status, count in counts.items():
         table.add_row(status.replace("_", " "), str(count))
-    console = _console()
+    console = new_console()
     console.print(table)
     by_rule = Table("rule", "expired", title="expired since the start (penalties)")
     for rule, count in sorted(expired.items()):
