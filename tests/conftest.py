@@ -28,3 +28,14 @@ async def redis_client(redis_server: PrivateRedis) -> AsyncIterator[aioredis.Red
         yield client
     finally:
         await client.aclose()
+
+
+@pytest.fixture
+def own_redis() -> Iterator[PrivateRedis]:
+    """A private server of one test alone, which the test may freeze (SIGSTOP) and thaw."""
+    server = PrivateRedis().start()
+    try:
+        yield server
+    finally:
+        server.resume()
+        server.stop()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 import redis.asyncio as aioredis
@@ -15,15 +14,6 @@ from tests.integration.test_acd_support import acd_stack, agent, base_rules, mak
 
 pytestmark = pytest.mark.integration
 
-
-@pytest.fixture
-def own_redis() -> Iterator[PrivateRedis]:
-    server = PrivateRedis().start()
-    try:
-        yield server
-    finally:
-        server.resume()
-        server.stop()
 
 
 async def test_calls_are_served_while_redis_is_down_and_written_back_after(own_redis: PrivateRedis) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
@@ -19,16 +19,6 @@ QUICK_BUSY = CustomerProfile(
 )
 SETTINGS = DialerSettings(round_interval_s=0.05, round_timeout_s=0.4, store_timeout_s=0.2)
 
-
-@pytest.fixture
-def own_redis() -> Iterator[PrivateRedis]:
-    """A Redis of this test's own, which the test freezes (SIGSTOP) and thaws."""
-    server = PrivateRedis().start()
-    try:
-        yield server
-    finally:
-        server.resume()
-        server.stop()
 
 
 @pytest.fixture

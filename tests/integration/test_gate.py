@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -102,16 +101,6 @@ async def test_not_e164_is_refused(redis_client: aioredis.Redis) -> None:
     verdict = await gate.check("+36301234567", "spring 2026!", "lead", now=NOW)
     assert verdict == Verdict(False, ("invalid-campaign",), "+36301234567")
 
-
-@pytest.fixture
-async def own_redis() -> AsyncIterator[PrivateRedis]:
-    """A private server of this test alone, so that it can be paused."""
-    server = PrivateRedis().start()
-    try:
-        yield server
-    finally:
-        server.resume()
-        server.stop()
 
 
 async def test_fail_closed_while_redis_is_stopped(own_redis: PrivateRedis) -> None:
