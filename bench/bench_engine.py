@@ -18,12 +18,11 @@ product code). A call with no Originate within the step's drain time counts as
 infinitely late. While p99 <= 10 ms holds, a failing step is run once more; the
 figure is the highest rate below the first rate that failed twice. Steps then
 go on while every call is still routed and bridged: the sustained rate.
-Outbound: the dialer runs one progressive campaign with `outbound_agents`
-agents for a fixed time; customers are busy after 50-100 ms (nobody answers:
-the ACD cannot be the dialer's desk yet, and with both in one engine an answered
-outbound call's agent leg would be hung up by the ACD), which measures the dial
-path (pacing round, lead claim, caps, blacklist gate, attempt record, Originate)
-as originates per second received by the sim.
+Outbound: the runtime's dialer runs one progressive campaign for a fixed time,
+with `outbound_agents` agents of its own queue that the ACD holds for each dial;
+customers are busy after 50-100 ms, which measures the dial path (pacing round,
+agent hold in the ACD, lead claim, caps, blacklist gate, attempt record,
+Originate, the agent given back) as originates per second received by the sim.
 The engine's CPU (getrusage: user + system, as a share of one core) and RSS
 are read from the engine process over its stdin / stdout between steps. This
 process competes with the engine and Redis for the machine's cores: the rates
@@ -60,6 +59,7 @@ P99_TARGET_MS = 10.0
 TALK_S, ANSWER_S, PATIENCE_S = 0.5, 0.05, 10.0
 DRAIN_S = 3.0  # after a step's last arrival, how long its Originates may still come
 SETTLE_S = 30.0  # before the outbound phase: at most this long for the inbound calls to end
+OUTBOUND_AGENT_BASE = 500_000  # ids of the outbound campaign's agents
 
 
 @dataclass(frozen=True)
@@ -155,19 +155,25 @@ def sim_config() -> SimConfig:
     )  # fmt: skip
 
 
-def write_rules(path: Path, agents: int) -> None:
-    """routing.yaml for the run: one queue, every agent in it, no wrap-up."""
+def write_rules(path: Path, agents: int, outbound_agents: int = 0) -> None:
+    """routing.yaml for the run: the inbound queue and its agents, and the outbound campaign's queue
+    and its own agents (so outbound calls never take an inbound agent), no wrap-up."""
     lines = [
         "version: 1", "default_tier: active",
         "tiers:", "  - {name: key, priority: 100}", "  - {name: active, priority: 40}",
-        "skills:", "  - {name: support}",
+        "skills:", "  - {name: support}", "  - {name: outbound}",
         "queues:",
         "  - {name: support, skill: support, level: 1, wrap_up_seconds: 0, ring_timeout_seconds: 10}",
+        "  - {name: outbound, skill: outbound, level: 1, wrap_up_seconds: 0, ring_timeout_seconds: 10}",
         "agents:",
     ]  # fmt: skip
     lines += [
         f'  - {{id: "{1000 + i}", name: Agent {i}, interface: PJSIP/{1000 + i}, skills: {{support: 3}}}}'
         for i in range(agents)
+    ]
+    sellers = (str(OUTBOUND_AGENT_BASE + i) for i in range(outbound_agents))
+    lines += [
+        f'  - {{id: "{a}", name: Seller {a}, interface: PJSIP/{a}, skills: {{outbound: 1}}}}' for a in sellers
     ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -320,11 +326,11 @@ async def measure(
 ) -> tuple[list[Step], dict[str, float], dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="bench-engine-") as tmp, PrivateRedis() as redis:
         rules, log_path = Path(tmp) / "routing.yaml", Path(tmp) / "engine.log"
-        write_rules(rules, plan.agents)
+        write_rules(rules, plan.agents, plan.outbound_agents)
         sim = TimedPbx(sim_config(), seed=4)
         port = await sim.start()
         args = ["--ami-port", str(port), "--redis-url", redis.url, "--rules", str(rules),
-                "--outbound-agents", str(plan.outbound_agents), "--leads", str(plan.leads),
+                "--leads", str(plan.leads) if plan.outbound_agents else "0",
                 *engine_args]  # fmt: skip
         with log_path.open("wb") as log:
             engine = EngineProcess(args, log)

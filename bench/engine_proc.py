@@ -2,11 +2,10 @@
 
 Runs `switchboard.runtime.Runtime` (what `switchboard run` starts: Redis, the ACD,
 the HTTP API, the rules reloader, the AMI client) against the simulated PBX, logs
-in every agent of the given routing rules, and, with `--outbound-agents`, adds
-the outbound dialer: a DialerService with the dialer's LocalDesk, composed as in
-tests/integration/test_dialer_support.py, because Runtime does not start the
-dialing loop yet. Its own process, so the CPU and memory it reports are the
-engine's alone.
+in every agent of the given routing rules, and, with `--leads`, gives the
+runtime's dialer one progressive campaign of that many leads for the outbound
+agents of the rules (queue `outbound`; the ACD holds them for each dial). Its own
+process, so the CPU and memory it reports are the engine's alone.
 
 It talks to bench/bench_engine.py over its stdin / stdout, one JSON object per line:
 - it writes `{"ready": true, ...stats}` once everything is up and logged in;
@@ -33,16 +32,12 @@ from typing import Any
 
 from dialer.campaigns import Campaigns
 from dialer.control import CampaignState
-from dialer.desk_local import LocalDesk
-from dialer.metrics import DialerMetrics
-from dialer.service import DialerService
 from switchboard.logs import configure_logging
 from switchboard.runtime import Parts, Runtime
 from switchboard.settings import Settings
 
 USER, SECRET = "bench", "bench-secret"
 CAMPAIGN = "bench"
-OUTBOUND_AGENT_BASE = 500_000
 
 
 def campaigns() -> Campaigns:
@@ -50,7 +45,7 @@ def campaigns() -> Campaigns:
     days = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
     always = {day: ["00:00-23:59"] for day in days}
     return Campaigns.model_validate({"campaigns": [{
-        "id": CAMPAIGN, "name": "Benchmark", "mode": "progressive", "queue": "support",
+        "id": CAMPAIGN, "name": "Benchmark", "mode": "progressive", "queue": "outbound",
         "ring_timeout_s": 20, "calling_hours": {**always, "closed_on_holidays": False},
     }]})  # fmt: skip
 
@@ -102,17 +97,12 @@ async def stats(parts: Parts) -> dict[str, Any]:
 
 
 class Outbound:
-    """The dialer added to the running engine: a LocalDesk of agents and one campaign of leads."""
+    """The runtime's dialer with one campaign of leads (its agents are in the routing rules)."""
 
-    def __init__(self, parts: Parts, agents: int, leads: int) -> None:
-        self.parts, self.agents, self.leads = parts, agents, leads
-        client = parts.engine.client
-        self.desk = LocalDesk(parts.redis, client, clock=_now, ring_timeout_s=15.0)
-        self.dialer = DialerService(
-            parts.redis, client, campaigns(), gate=parts.stores.gate, leads=parts.stores.leads,
-            desk=self.desk, metrics=DialerMetrics(parts.metrics.registry), instance_id="bench-engine",
-            clock=_now,
-        )  # fmt: skip
+    def __init__(self, parts: Parts, leads: int) -> None:
+        self.parts, self.leads = parts, leads
+        self.dialer = parts.dialer
+        self.dialer.replace_campaigns(campaigns())
 
     async def start(self) -> None:
         now = datetime.now(UTC)
@@ -123,22 +113,11 @@ class Outbound:
                 for i in range(start, min(self.leads, start + 1000))
             ]  # fmt: skip
             await self.parts.stores.leads.upsert_many(batch, now=now, actor="bench", campaign_id=CAMPAIGN)
-        for i in range(self.agents):
-            agent_id = str(OUTBOUND_AGENT_BASE + i)
-            await self.desk.login(agent_id, f"PJSIP/{agent_id}", {"support": 1}, queues=("support",),
-                                  now=_now())  # fmt: skip
-        self.parts.engine.services.extend([self.desk, self.dialer])
 
     async def switch(self, on: bool) -> None:
         state = CampaignState.RUNNING if on else CampaignState.PAUSED
         await self.dialer.set_state(CAMPAIGN, state, "bench")
 
-    async def close(self) -> None:
-        await self.dialer.close()
-
-
-def _now() -> float:
-    return datetime.now(UTC).timestamp()
 
 
 async def serve(parts: Parts, outbound: Outbound | None) -> None:
@@ -179,13 +158,11 @@ async def main_async(args: argparse.Namespace) -> None:
         parts = await runtime.start()
         for agent in parts.acd.rules.agents:
             await parts.acd.login(agent.id)
-        if args.outbound_agents:
-            outbound = Outbound(parts, args.outbound_agents, args.leads)
+        if args.leads:
+            outbound = Outbound(parts, args.leads)
             await outbound.start()
         await serve(parts, outbound)
     finally:
-        if outbound is not None:
-            await outbound.close()
         await runtime.stop()
 
 
@@ -194,7 +171,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ami-port", type=int, required=True)
     parser.add_argument("--redis-url", required=True)
     parser.add_argument("--rules", type=Path, required=True, help="routing.yaml with the agents")
-    parser.add_argument("--outbound-agents", type=int, default=0, help="agents at the dialer's desk")
     parser.add_argument("--leads", type=int, default=0, help="leads of the outbound campaign")
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     parser.add_argument("--profile", type=Path, help="write cProfile statistics here at the end")

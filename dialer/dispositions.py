@@ -16,7 +16,7 @@ Rules it keeps (DESIGN.md 2.1, 2.6; seed 001):
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -112,6 +112,9 @@ class _Context:
     now: datetime
 
 
+Follower = Callable[[Disposition, datetime], Awaitable[object]]
+
+
 class DispositionService:
     """Records dispositions and carries out their automation; `rules` is swapped on reload."""
 
@@ -133,6 +136,9 @@ class DispositionService:
         self.internal = internal
         self.rules = rules
         self.audit = AuditTrail(redis, self.keys.audit_dispositions, maxlen=audit_maxlen)
+        self.followers: list[Follower] = []
+        """Called with each stored disposition (the runtime adds the campaign's retry rule and the
+        follow-up tasks), in order; a failure is the caller's error, the disposition stays stored."""
 
     def _rule(self, code: str) -> DispositionRule:
         rule = self.rules.rule(code)
@@ -180,6 +186,8 @@ class DispositionService:
         )
         await self._store(record, now)
         await self.leads.note_disposition(lead.lead_id, rule.code, now=now)
+        for follow in self.followers:
+            await follow(record, now)
         return record
 
     async def _store(self, record: Disposition, now: datetime) -> None:

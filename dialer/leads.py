@@ -19,7 +19,7 @@ Rules it keeps (issue 4 "Campaigns and leads", DESIGN.md 2.2 and 2.7):
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,6 +36,7 @@ from dialer.leads_model import (
     Lead,
     LeadIn,
     PreparedLead,
+    PriorityRule,
     prepare,
     to_ms,
 )
@@ -95,6 +96,13 @@ class UpsertReport:
     numbers_blocked: int = 0  # numbers newly put on the internal list (CRM flags, excluded customers)
     errors: list[LeadProblem] = field(default_factory=list)
 
+    def counts(self) -> dict[str, int]:
+        """By result, for the import metrics (excluded leads are among created/updated too)."""
+        return {
+            "created": self.created, "updated": self.updated, "unchanged": self.unchanged,
+            "excluded": self.excluded, "error": len(self.errors),
+        }  # fmt: skip
+
     def add(self, other: UpsertReport) -> None:
         for name in ("received", "created", "updated", "unchanged", "excluded", "numbers_blocked"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
@@ -121,6 +129,10 @@ class LeadStore:
         self._blocking = tuple(blocking_flags)
         self._maxlen = maxlen_arg(audit_maxlen)
         self.audit = AuditTrail(redis, self.keys.audit_leads, maxlen=audit_maxlen)
+        self.priority: PriorityRule | None = None
+        """The campaigns' `lead_priority` rule (set by the runtime; follows campaigns.yaml reloads)."""
+        self.imported: Callable[[str, UpsertReport], None] | None = None
+        """Told of every upsert batch by source (api, csv): the import metrics."""
         self._scripts = {
             name: redis.register_script(getattr(lua, name))
             for name in (
@@ -152,6 +164,7 @@ class LeadStore:
         campaign_id: str | None = None,
         reopen: bool = False,
         lines: Sequence[int] | None = None,
+        source: str = "api",
     ) -> UpsertReport:
         """Create or update leads by lead id; invalid ones are reported (by index/line), the rest stored."""
         report = UpsertReport()
@@ -159,7 +172,7 @@ class LeadStore:
         for index, item in enumerate(items):
             report.received += 1
             try:
-                batch.append(prepare(item, self.default_region, campaign_id))
+                batch.append(prepare(item, self.default_region, campaign_id, self.priority))
             except ValidationFailedError as exc:
                 line = lines[index] if lines is not None else None
                 report.errors.append(LeadProblem(index, _lead_id_of(item), exc.message, line))
@@ -168,6 +181,8 @@ class LeadStore:
                 batch = []
         if batch:
             await self._store(batch, report, now, actor, reopen)
+        if self.imported is not None:
+            self.imported(source, report)
         return report
 
     async def _store(

@@ -202,6 +202,7 @@ class _Import:
                 campaign_id=self.campaign_id,
                 reopen=self.reopen,
                 lines=self.lines,
+                source="csv",
             )
             part.errors = [LeadProblem(p.index + received, p.lead_id, p.message, p.line) for p in part.errors]
             self.report.upsert.add(part)

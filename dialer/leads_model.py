@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -105,10 +105,18 @@ class PreparedLead:
         return [name for name in names if str(self.lead.crm.get(name, "")).strip().lower() in TRUE_WORDS]
 
 
+PriorityRule = Callable[[str | None, Mapping[str, Any], int], int]
+"""(campaign id, CRM flags, priority sent) -> the lead's priority (campaigns.yaml `lead_priority`)."""
+
+
 def prepare(
-    data: Mapping[str, Any] | LeadIn, default_region: str, campaign_id: str | None = None
+    data: Mapping[str, Any] | LeadIn,
+    default_region: str,
+    campaign_id: str | None = None,
+    priority: PriorityRule | None = None,
 ) -> PreparedLead:
-    """Validate one lead and normalize its numbers; ValidationFailedError says what is wrong."""
+    """Validate one lead and normalize its numbers; ValidationFailedError says what is wrong.
+    `priority`: the campaign's rule, applied to the lead's CRM flags."""
     try:
         lead = data if isinstance(data, LeadIn) else LeadIn.model_validate(dict(data))
     except ValidationError as exc:
@@ -116,6 +124,10 @@ def prepare(
         raise ValidationFailedError("; ".join(problems), problems=problems) from None
     if lead.campaign_id is None and campaign_id:
         lead = lead.model_copy(update={"campaign_id": campaign_id})
+    if priority is not None:
+        ranked = priority(lead.campaign_id, lead.crm, lead.priority)
+        if ranked != lead.priority:
+            lead = lead.model_copy(update={"priority": ranked})
     phones: list[str] = []
     for index, raw in enumerate(lead.phones):
         try:

@@ -10,6 +10,8 @@ Rules it keeps (issue 4 "Campaigns and leads", "Pacing"):
 - An abandoned call is a live answer and an abandon in the campaign's hourly counters, and its
   attempt result `abandoned` quarantines the number for every campaign (dialer.caps.number_block).
 - Answering machines are counted apart; they are not live answers.
+- The result goes to the follow-up tasks (dialer.task_store.record_result) when given the store:
+  a rule may open a task (unreachable: call back within 2 days) and closes the lead's older ones.
 Writing is retried a few times (the service runs it in the background, so a Redis outage never
 blocks event handling); if it still fails, the claim lease returns the lead to its queue.
 """
@@ -29,6 +31,7 @@ from dialer.leads import LeadNotClaimedError, LeadStore
 from dialer.metrics import DialerMetrics
 from dialer.outbound import Settle
 from dialer.pacing import TalkTimes
+from dialer.task_store import TaskStore
 
 log = logging.getLogger("switchboard.dialer.outcomes")
 
@@ -70,11 +73,20 @@ def counters(settle: Settle) -> dict[str, int]:
 class Outcomes:
     """Writes the end of each placed call (see the module docstring)."""
 
-    def __init__(self, attempts: AttemptStore, leads: LeadStore, metrics: DialerMetrics, owner: str) -> None:
+    def __init__(
+        self,
+        attempts: AttemptStore,
+        leads: LeadStore,
+        metrics: DialerMetrics,
+        owner: str,
+        *,
+        tasks: TaskStore | None = None,
+    ) -> None:
         self.attempts = attempts
         self.leads = leads
         self.metrics = metrics
         self.owner = owner
+        self.tasks = tasks
 
     def count(self, call: PlacedCall, settle: Settle) -> None:
         """The metrics, at once (they never wait for Redis)."""
@@ -93,6 +105,11 @@ class Outcomes:
         if call.lead_id and call.holder and call.kind in _DIALING_KINDS:
             policy = campaign.caps if campaign is not None else CapsPolicy()
             await self._lead_next(call, settle.result, policy, at)
+        if self.tasks is not None and call.lead_id:  # e.g. no answer -> "not reachable", 2 days
+            await self.tasks.record_result(
+                result=settle.result.value, now=at, lead_id=call.lead_id, campaign_id=call.campaign_id,
+                owner=call.agent_id, call_id=call.call_id,
+            )  # fmt: skip
 
     async def _lead_next(
         self, call: PlacedCall, result: CallResult, policy: CapsPolicy, at: datetime

@@ -3,7 +3,8 @@
 Owned here: the engine-side shell around the pure cores. It
 - runs a pacing round every `round_interval_s` while this engine holds the leader lease
   (dialer.control.LeaderLease; several engines may share a Redis, one paces), for each campaign
-  whose state (in Redis) is running: dialer.pacer.Pacer measures, decides and places calls, and
+  whose state (in Redis) is running: its due callbacks first (dialer.callback_round, when given
+  the task store), then dialer.pacer.Pacer measures, decides and places calls for fresh leads;
   every call goes through dialer.dialing.Dialer.place_call (the gate is inside it);
 - follows the calls this engine placed: tracker changes become events of the call table
   (dialer.outbound.apply) and its effects are performed here: hand the answered call to the
@@ -36,6 +37,7 @@ from redis.exceptions import RedisError
 
 from dialer import outbound
 from dialer.attempts import AttemptStore
+from dialer.callback_round import CallbackRound
 from dialer.campaigns import Campaign, Campaigns
 from dialer.control import CampaignControl, CampaignState, LeaderLease
 from dialer.desk import AgentDesk, AnsweredCall, CallTarget
@@ -48,6 +50,7 @@ from dialer.operations import CampaignOperations
 from dialer.outbound import CallRules, OutboundCall, Phase
 from dialer.outcomes import LiveSample, Outcomes
 from dialer.pacer import InFlight, Pacer, target_of, utc
+from dialer.task_store import TaskStore
 from pbx.call_changes import Bridged, CallChange, ChannelHungUp, ChannelUp, OriginateResult, UserEventSeen
 from pbx.codec import Event
 from pbx.errors import AmiError, SwitchboardError
@@ -106,6 +109,7 @@ class DialerService(CampaignOperations):
         keys: DialerKeys | None = None,
         settings: DialerSettings | None = None,
         audit_maxlen: int | None = None,
+        tasks: TaskStore | None = None,
     ) -> None:
         self.campaigns = campaigns
         self.sender = sender
@@ -122,12 +126,13 @@ class DialerService(CampaignOperations):
             gate=gate, sender=sender, attempts=self.attempts, leads=leads, registry=self, metrics=metrics,
             owner=instance_id, clock=clock, store_timeout=self.settings.store_timeout_s,
         )  # fmt: skip
-        self.outcomes = Outcomes(self.attempts, leads, metrics, instance_id)
+        self.outcomes = Outcomes(self.attempts, leads, metrics, instance_id, tasks=tasks)
         self._samples: dict[str, LiveSample] = {}
         self.pacer = Pacer(
             dialer=self.dialer, desk=desk, leads=leads, attempts=self.attempts, metrics=metrics,
             in_flight=self.in_flight, samples=self.sample, active=lambda: not self._closed,
         )  # fmt: skip
+        self.callbacks = CallbackRound(tasks, self.pacer, desk) if tasks is not None else None
         self._calls: dict[str, OutboundCall] = {}
         self._rules: dict[str, CallRules] = {}
         self._by_action: dict[str, str] = {}
@@ -394,8 +399,11 @@ class DialerService(CampaignOperations):
         return True
 
     async def _pace(self, campaign: Campaign, now: float) -> None:
-        """One campaign's round; a refusal inside it never stops the other campaigns (an outage does)."""
+        """One campaign's round, due callbacks first; a refusal inside it never stops the other
+        campaigns (an outage does)."""
         try:
+            if self.callbacks is not None:
+                await self.callbacks.run(campaign, now)
             await self.pacer.pace(campaign, now)
         except (RedisError, OSError, TimeoutError):
             raise

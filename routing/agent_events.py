@@ -53,6 +53,15 @@ class Offer:
 
 
 @dataclass(frozen=True, slots=True)
+class Hold:
+    """The dialer takes this agent for an outbound call it is about to place (progressive,
+    manual, callback): nothing rings yet, and no inbound call is offered meanwhile."""
+
+    at: float
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Ring:
     """Asterisk reports the agent's phone ringing."""
 
@@ -89,7 +98,7 @@ class WrapUpDone:
     at: float
 
 
-Event = Login | Logout | Ready | Pause | Offer | Ring | Answer | NoAnswer | Hangup | WrapUpDone
+Event = Login | Logout | Ready | Pause | Offer | Hold | Ring | Answer | NoAnswer | Hangup | WrapUpDone
 
 
 @dataclass(frozen=True, slots=True)

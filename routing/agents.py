@@ -12,6 +12,9 @@ Rules it keeps:
 - A missed ring counts; the N-th consecutive miss pauses the agent with reason
   "missed N rings". Answering resets the count, so does a manual ready.
 - A pause asked for during a call is remembered and taken when the call ends.
+- The dialer may hold a ready agent for a call it is about to place (`Hold`:
+  reserved, nothing rings); only that call may then be offered to them, and a
+  `Hangup` of it gives them back without a miss.
 - Every state change is appended to `history` (bounded), from which
   `occupancy` is computed over a sliding window.
 """
@@ -30,6 +33,7 @@ from routing.agent_events import (
     Effect,
     Event,
     Hangup,
+    Hold,
     Login,
     Logout,
     NoAnswer,
@@ -147,8 +151,20 @@ def _pause(status: AgentStatus, event: Event) -> Result:
 
 def _offer(status: AgentStatus, event: Event) -> Result:
     assert isinstance(event, Offer)
+    if status.state is AgentState.RESERVED and event.call_id != status.call_id:
+        raise AgentTransitionError(
+            f"agent {status.agent_id} is held for call {status.call_id!r}, not {event.call_id!r}",
+            agent_id=status.agent_id,
+            state=str(status.state),
+            event="Offer",
+        )
     timer = StartRingTimer(status.agent_id, event.call_id, event.ring_timeout)
     return _move(status, AgentState.RESERVED, event.at, timer, call_id=event.call_id)
+
+
+def _hold(status: AgentStatus, event: Event) -> Result:
+    assert isinstance(event, Hold)
+    return _move(status, AgentState.RESERVED, event.at, call_id=event.call_id)
 
 
 def _ring(status: AgentStatus, event: Event) -> Result:
@@ -206,6 +222,8 @@ _TABLE: dict[tuple[AgentState, type[Event]], Handler] = {
     **{(s, Ready): _ready for s in (S.READY, S.PAUSED, S.WRAP_UP)},
     **{(s, Pause): _pause for s in (S.READY, S.PAUSED, S.WRAP_UP, S.RESERVED, S.RINGING, S.BUSY)},
     (S.READY, Offer): _offer,
+    (S.RESERVED, Offer): _offer,  # ring the agent held for this very call
+    (S.READY, Hold): _hold,
     (S.RESERVED, Ring): _ring,
     **{(s, Answer): _answer for s in (S.RESERVED, S.RINGING)},
     **{(s, NoAnswer): _no_answer for s in (S.RESERVED, S.RINGING)},

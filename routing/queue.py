@@ -11,6 +11,8 @@ Rules it keeps:
   so the same state always gives the same queue order, also after a restart).
 - The priority of a waiting call comes from the *current* rules (its tier's
   priority in its queue), so a rules reload re-orders waiting callers at once.
+- An answered outbound call (`outbound`) is above every inbound caller, aged or
+  not: its customer already answered and hangs on a seconds-long grace.
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ class WaitingCall:
     entered_at: float
     arrived_at: float | None = None
     declined_by: frozenset[str] = field(default_factory=frozenset)
+    outbound: bool = False
+    """An answered outbound call the dialer handed over: the customer is on the line and is
+    abandoned after a grace of seconds, so it is served first and never overflows or exits."""
 
     @property
     def since(self) -> float:
@@ -65,6 +70,8 @@ def effective_priority(base: float, top: float, waited: float, max_wait: float) 
 
 def call_priority(call: WaitingCall, plan: QueuePlan | None, top: float, now: float) -> float:
     """The effective priority of `call` at `now` under the current rules."""
+    if call.outbound:
+        return top + 1.0
     if plan is None:
         return float(call.priority)
     base = plan.priorities.get(call.tier, call.priority)

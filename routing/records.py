@@ -63,6 +63,7 @@ def dump_call(call: WaitingCall, facts: dict[str, Any] | None = None) -> str:
             "entered_at": call.entered_at,
             "arrived_at": call.arrived_at,
             "declined_by": sorted(call.declined_by),
+            "outbound": call.outbound,
             "facts": facts or {},
         },
         separators=(",", ":"),
@@ -83,6 +84,7 @@ def load_call(raw: str | bytes) -> tuple[WaitingCall, dict[str, Any]]:
             entered_at=float(data["entered_at"]),
             arrived_at=None if arrived is None else float(arrived),
             declined_by=frozenset(str(a) for a in data.get("declined_by", ())),
+            outbound=bool(data.get("outbound", False)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ValidationFailedError(f"bad waiting call record: {exc!r}", record=_preview(raw)) from None

@@ -16,10 +16,14 @@ Rules it keeps:
   answer can change by time alone (next escalation step or max wait).
 - A queue closed by its hours applies `when_closed` to callers who arrived
   while it was closed; callers admitted while it was open are still served.
+- An answered outbound call (the dialer's) ignores the queue's hours (the
+  campaign has its own calling hours), never overflows and never exits: with no
+  agent it waits, and the dialer abandons it after its grace.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -84,6 +88,16 @@ def _fits_rest(agent: AgentView, needs: Needs, below: int) -> bool:
     return True
 
 
+def can_take(skills: Mapping[str, int], needs: Needs, stage: Stage) -> bool:
+    """Whether an agent with `skills` fits a call needing `needs` inside `stage`'s window, whatever
+    their state (the dialer's pacing counts the agents who could take a campaign's calls)."""
+    skill, need = needs[0]
+    level = skills.get(skill, 0)
+    if not level or not need - stage.below <= level <= need + stage.above:
+        return False
+    return all(skills.get(name, 0) >= required - stage.below for name, required in needs[1:])
+
+
 def rank_agents(
     call: WaitingCall,
     stage: Stage,
@@ -140,8 +154,11 @@ def decide(call: WaitingCall, snapshot: Snapshot, rules: Rules, now: float, *, l
     index = rules.index
     plan = index.queues.get(call.queue)
     if plan is None:
+        if call.outbound:  # the dialer's grace ends it, with the abandon message
+            return Decision(call.id, Outcome.WAIT, f"queue {call.queue!r} is no longer in the routing rules")
         return Decision(call.id, Outcome.EXIT, f"queue {call.queue!r} is no longer in the routing rules")
-    if plan.hours is not None and not is_open(plan.hours, now) and not is_open(plan.hours, call.entered_at):
+    hours = None if call.outbound else plan.hours
+    if hours is not None and not is_open(hours, now) and not is_open(hours, call.entered_at):
         return _closed(call, plan, now)
     waited = now - call.entered_at
     stage = plan.stage_at(waited)
@@ -163,6 +180,11 @@ def decide(call: WaitingCall, snapshot: Snapshot, rules: Rules, now: float, *, l
         return Decision(
             call.id, Outcome.OFFER, reason, best.agent_id, None, stage.steps, window, priority, None, ranking
         )
+    if call.outbound:
+        reason = _wait_reason(call, stage, reserved, False) + "; the dialer abandons it after its grace"
+        recheck = plan.next_step_at(waited)
+        at = None if recheck is None else call.entered_at + recheck
+        return Decision(call.id, Outcome.WAIT, reason, None, None, stage.steps, window, priority, at)
     if stage.overflow_to is not None:
         reason = (
             f"no agent after {waited:.0f} s; escalation step {stage.steps} overflows to {stage.overflow_to!r}"
@@ -309,7 +331,7 @@ def _serves(
         return False
     if len(call.needs) > 1 and not _fits_rest(agent, call.needs, stage.below):
         return False
-    if plan.hours is not None:
+    if plan.hours is not None and not call.outbound:
         key = ("open", plan.name)
         if key not in memo:
             memo[key] = is_open(plan.hours, now)

@@ -25,6 +25,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColum
 from rich.table import Table
 
 from dialer.blacklist_import import ImportProgress, ImportReport, import_list
+from dialer.campaigns import load_campaigns
 from dialer.leads_csv import CsvProgress, CsvReport, import_csv
 from dialer.robinson import STATUSES, RobinsonRequest
 from dialer.stores import DialerStores
@@ -175,6 +176,8 @@ def cmd_leads_import(args: argparse.Namespace, secrets: object) -> int:
     console = new_console()
 
     async def work(stores: DialerStores, settings: Settings) -> CsvReport:
+        if settings.rules.campaigns is not None:  # the campaigns' lead_priority rules, as the API applies
+            stores.leads.priority = load_campaigns(settings.rules.campaigns).priority_for
         with _progress(console) as bar:
             task = bar.add_task(f"importing {args.file.name}", total=None)
 

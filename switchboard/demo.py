@@ -9,15 +9,24 @@ engine runs on the same clock, so wrap-up, escalation and ring timeouts keep
 their proportions. The view shows what the callers experience (from the
 simulator's call log) next to what the engine saw (AMI events, actions, its
 metrics); the exit code says whether calls were answered.
+
+Outbound runs beside inbound, as in a blended contact center: a progressive
+campaign (`demo-sales`, the sales queue) with a few hundred leads is started;
+the ACD holds a sales advisor for each dial, and a few of the leads' numbers are
+on the internal blacklist, so the gate's blocks show too. The campaign's calling
+hours cover the whole week, so the demo dials at any hour.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 
 from pydantic import SecretStr
 from rich.console import Console, Group
@@ -25,6 +34,7 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
+from dialer.control import CampaignState
 from pbx.sim import AgentPhone, SimConfig, SimulatedPbx, TierPool, TrafficConfig
 from routing.rules import Rules
 from routing.yamlconf import load_rules
@@ -34,6 +44,20 @@ from switchboard.settings import Settings
 
 DEMO_USER, DEMO_SECRET = "switchboard", "demo-secret"
 REFRESH_S = 0.5
+DEMO_CAMPAIGN, DEMO_LEADS, DEMO_BLOCKED = "demo-sales", 300, 10
+DEMO_CAMPAIGNS = """\
+version: 1
+campaigns:
+  - id: demo-sales
+    name: Demo sales (progressive)
+    mode: progressive
+    dial_string: PJSIP/{number}@trunk
+    queue: sales
+    ring_timeout_s: 25
+    calling_hours:
+      {days}
+      closed_on_holidays: false
+"""
 
 
 @dataclass(frozen=True)
@@ -67,7 +91,9 @@ def demo_sim_config(rules: Rules, time_scale: float) -> SimConfig:
     for index, agent in enumerate(rules.agents):
         extension = agent.interface.split("/", 1)[1].split("@", 1)[0]
         never_answers = index == len(rules.agents) - 2
-        phones[extension] = AgentPhone(answer_after_s=None if never_answers else 2.0 + index % 3)
+        # Headsets on auto-answer, as on outbound floors: an answered customer must hear an advisor
+        # within the campaign's 2 s grace.
+        phones[extension] = AgentPhone(answer_after_s=None if never_answers else 0.4 + 0.2 * (index % 3))
     key_callers = tuple(number for tier in rules.tiers if tier.name == "key" for number in tier.callers)
     # About 70% of what the answering agents can take, spread over the IVR's skills.
     traffic = TrafficConfig(
@@ -97,6 +123,49 @@ def _with_sim_ami(settings: Settings, port: int) -> Settings:
     return settings.model_copy(update={"ami": ami, "http": http})
 
 
+def demo_campaigns(directory: Path) -> Path:
+    """campaigns.yaml of the demo: one progressive campaign that may dial at any hour."""
+    days = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+    path = directory / "campaigns.yaml"
+    path.write_text(DEMO_CAMPAIGNS.replace("{days}", "\n      ".join(f'{d}: ["00:00-23:59"]' for d in days)))
+    return path
+
+
+def demo_number(index: int) -> str:
+    return f"+3620{5000000 + index:07d}"
+
+
+async def start_campaign(parts: Parts, now: float) -> None:
+    """Leads from the 'CRM', a few of their numbers on the internal list, the campaign started."""
+    at = datetime.fromtimestamp(now, UTC)
+    leads = [
+        {"lead_id": f"D{i}", "customer_id": f"DC{i}", "name": f"Customer {i}", "phones": [demo_number(i)],
+         "crm": {"do_not_call": False}}
+        for i in range(DEMO_LEADS)
+    ]  # fmt: skip
+    await parts.stores.leads.upsert_many(leads, now=at, actor="demo-crm", campaign_id=DEMO_CAMPAIGN)
+    for i in range(0, DEMO_LEADS, DEMO_LEADS // DEMO_BLOCKED):
+        reason = "demo: asked not to be called"
+        await parts.stores.internal.add(demo_number(i), reason=reason, actor="demo", now=at)
+    await parts.dialer.set_state(DEMO_CAMPAIGN, CampaignState.RUNNING, "demo")
+
+
+def outbound_counts(parts: Parts) -> dict[str, int]:
+    """The dialer's own counters: Originates, results, gate blocks."""
+    found: Counter[str] = Counter()
+    for metric in parts.metrics.registry.collect():
+        for sample in metric.samples:
+            if sample.labels.get("campaign") not in (DEMO_CAMPAIGN, None):
+                continue
+            if sample.name == "switchboard_dial_originates_total":
+                found["dialed"] += int(sample.value)
+            elif sample.name == "switchboard_dial_attempts_total":
+                found[sample.labels["result"]] += int(sample.value)
+            elif sample.name == "switchboard_dial_blocked_total":
+                found["blocked"] += int(sample.value)
+    return dict(found)
+
+
 def render(view: CallerView, parts: Parts, sim: SimulatedPbx, elapsed: float, metrics_url: str) -> Group:
     calls = Table(title="Callers (as the simulated PBX saw them)", expand=True)
     for column in ("arrived", "answered", "abandoned", "waiting now", "answered ≤ 20 s"):
@@ -109,6 +178,12 @@ def render(view: CallerView, parts: Parts, sim: SimulatedPbx, elapsed: float, me
     tiers.add_column("answered", justify="right")
     for tier, (seen, taken) in sorted(view.by_tier.items()):
         tiers.add_row(tier, str(seen), str(taken))
+    outbound = Table(title=f"Outbound campaign {DEMO_CAMPAIGN} (the dialer's counters)", expand=True)
+    counts = outbound_counts(parts)
+    columns = ("dialed", "answered", "busy", "no_answer", "answering_machine", "abandoned", "blocked")
+    for column in columns:
+        outbound.add_column(column.replace("_", " "), justify="right")
+    outbound.add_row(*(str(counts.get(column, 0)) for column in columns))
     agents = Table(title="Agents (the engine's view)", expand=True)
     states = Counter(agent.state for agent in parts.acd.agents())
     for state in sorted(states):
@@ -122,7 +197,7 @@ def render(view: CallerView, parts: Parts, sim: SimulatedPbx, elapsed: float, me
                   str(engine.stats.service_errors))  # fmt: skip
     simulated_min = elapsed * sim.config.time_scale / 60
     footer = f"{elapsed:5.1f} s real, {simulated_min:5.1f} simulated minutes · {metrics_url}"
-    return Group(calls, tiers, agents, stats, Panel(footer))
+    return Group(calls, tiers, outbound, agents, stats, Panel(footer))
 
 
 async def log_in_every_agent(parts: Parts) -> None:
@@ -153,6 +228,10 @@ async def _run(settings: Settings, duration_s: float, time_scale: float, seed: i
     port = await sim.start()
     token = new_token()
     tokens = None if settings.http.tokens_file else TokenStore.from_tokens([(token, "demo", "supervisor")])
+    scratch = tempfile.TemporaryDirectory(prefix="switchboard-demo-")
+    if settings.rules.campaigns is None:
+        rules_section = settings.rules.model_copy(update={"campaigns": demo_campaigns(Path(scratch.name))})
+        settings = settings.model_copy(update={"rules": rules_section})
     runtime = Runtime(_with_sim_ami(settings, port), clock=sim.clock.now, tokens=tokens)
     try:
         parts = await runtime.start()
@@ -163,6 +242,8 @@ async def _run(settings: Settings, duration_s: float, time_scale: float, seed: i
             curl = f"curl -H 'Authorization: Bearer {token}' {queues_url}"
             console.print(f"Try the API: {curl}", soft_wrap=True)
         await log_in_every_agent(parts)
+        if parts.dialer.campaigns.get(DEMO_CAMPAIGN) is not None:
+            await start_campaign(parts, sim.clock.now())
         sim.start_traffic()
         started = time.monotonic()
         with Live(console=console, refresh_per_second=4, transient=False) as live:
@@ -170,13 +251,16 @@ async def _run(settings: Settings, duration_s: float, time_scale: float, seed: i
                 live.update(render(caller_view(sim), parts, sim, elapsed, metrics_url))
                 await asyncio.sleep(REFRESH_S)
         sim.stop_traffic()
-        view = caller_view(sim)
+        view, counts = caller_view(sim), outbound_counts(parts)
     finally:
         await runtime.stop()
         await sim.stop()
+        scratch.cleanup()
     console.print(
         f"Demo finished: {view.arrived} callers, {view.answered} answered "
-        f"({view.answered_within_20s} within 20 s), {view.abandoned} abandoned."
+        f"({view.answered_within_20s} within 20 s), {view.abandoned} abandoned. Outbound: "
+        f"{counts.get('dialed', 0)} dialed, {counts.get('answered', 0)} answered and connected, "
+        f"{counts.get('abandoned', 0)} abandoned, {counts.get('blocked', 0)} blocked by the gate."
     )
     if view.answered == 0:
         console.print("[red]No call was answered: the engine did not route any call.[/red]")

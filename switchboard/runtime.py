@@ -14,20 +14,28 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import redis.asyncio as aioredis
 
 from dialer.automation import DispositionRules
+from dialer.campaigns import Campaigns
+from dialer.desk_acd import AcdDesk
+from dialer.dispositions import Disposition
+from dialer.leads import UpsertReport
+from dialer.metrics import DialerMetrics
+from dialer.service import DialerService
 from dialer.stores import DialerStores
 from dialer.task_service import TaskService
 from dialer.tasks import DEFAULT_TASK_RULES, TaskRules
 from routing.acd.metrics import AcdMetrics
 from routing.acd.service import AcdService
 from routing.rules import Rules
-from switchboard.api import acd_api, dialer_api, tasks_api
+from switchboard.api import acd_api, campaigns_api, dialer_api, tasks_api
 from switchboard.api.app import create_app
 from switchboard.api.server import HttpServer, serve_http, stop_http
 from switchboard.api.state import AppState
@@ -56,6 +64,7 @@ class Parts:
     engine: Engine
     acd: AcdService
     stores: DialerStores
+    dialer: DialerService
     tasks: TaskService
     state: AppState
 
@@ -106,12 +115,14 @@ class Runtime:
             reloader.watch("routing", acd.replace_rules)
             stores = self._dialer_stores(redis, metrics, reloader)
             tasks = self._task_service(redis, metrics, reloader, stores)
-            engine.services.append(tasks)
+            dialer = self._dialer(engine, reloader, stores=stores, acd=acd, tasks=tasks)
+            engine.services.extend([dialer, tasks])
+            _connect_dialer(stores, dialer, tasks)
             state = AppState(
                 settings, self._tokens or TokenStore.load(settings.http.tokens_file), metrics, redis=redis,
                 ami_ready=lambda: engine.ready,
             )  # fmt: skip
-            self._parts = Parts(redis, metrics, reloader, engine, acd, stores, tasks, state)
+            self._parts = Parts(redis, metrics, reloader, engine, acd, stores, dialer, tasks, state)
             await self._start_http(state)
             await engine.start()
             reloader.start()
@@ -130,6 +141,33 @@ class Runtime:
             stores.dispositions.rules = reloader.load_initial("dispositions", path, DispositionRules)
             reloader.watch("dispositions", lambda rules: setattr(stores.dispositions, "rules", rules))
         return stores
+
+    def _dialer(
+        self,
+        engine: Engine,
+        reloader: RulesReloader,
+        *,
+        stores: DialerStores,
+        acd: AcdService,
+        tasks: TaskService,
+    ) -> DialerService:
+        """The outbound dialer; the ACD owns the agents (one state for inbound and outbound calls)."""
+        path = self.settings.rules.campaigns
+        campaigns = reloader.load_initial("campaigns", path, Campaigns) if path is not None else Campaigns()
+        dialer = DialerService(
+            stores.redis, engine.client, campaigns, gate=stores.gate, leads=stores.leads, desk=AcdDesk(acd),
+            metrics=DialerMetrics(engine.metrics.registry), instance_id=self.instance_id, clock=self._clock,
+            tasks=tasks.store,
+        )  # fmt: skip
+        _queues_known(campaigns, acd)
+        if path is not None:
+
+            def apply(new: Campaigns) -> None:
+                _queues_known(new, acd)
+                dialer.replace_campaigns(new)
+
+            reloader.watch("campaigns", apply)
+        return dialer
 
     def _task_service(
         self, redis: aioredis.Redis, metrics: EngineMetrics, reloader: RulesReloader, stores: DialerStores
@@ -150,6 +188,8 @@ class Runtime:
         acd_api.install(app, self.parts.acd)
         dialer_api.attach_dialer(app, self.parts.stores)
         app.include_router(dialer_api.router)
+        campaigns_api.attach_campaigns(app, self.parts.dialer)
+        app.include_router(campaigns_api.router)
         tasks_api.attach_tasks(app, self.parts.tasks.store)
         app.include_router(tasks_api.router)
         http = self.settings.http
@@ -159,6 +199,7 @@ class Runtime:
         parts, self._parts = self._parts, None
         if parts is not None:
             await parts.reloader.stop()
+            await parts.dialer.close()  # no new dials; placed calls are left to Asterisk
             await parts.engine.stop()
             await parts.acd.aclose()
             await parts.tasks.close()
@@ -169,3 +210,34 @@ class Runtime:
         if parts is not None:
             with contextlib.suppress(Exception):
                 await parts.redis.aclose()
+
+
+def _connect_dialer(stores: DialerStores, dialer: DialerService, tasks: TaskService) -> None:
+    """Leads take the priority of the campaigns in force and count as imports; after each
+    disposition come the campaign's retry rule for its code, then the follow-up tasks."""
+
+    def priority(campaign: str | None, crm: Mapping[str, Any], given: int) -> int:
+        return dialer.campaigns.priority_for(campaign, crm, given)  # the campaigns of the last reload
+
+    def imported(source: str, report: UpsertReport) -> None:
+        dialer.metrics.record_import(source, report.counts())
+
+    stores.leads.priority, stores.leads.imported = priority, imported
+
+    async def campaign_retry(record: Disposition, now: datetime) -> None:
+        await dialer.apply_disposition(record.lead_id, record.code)
+
+    async def follow_up(record: Disposition, now: datetime) -> None:
+        await tasks.store.record_disposition(record, now=now)
+
+    stores.dispositions.followers.extend([campaign_retry, follow_up])
+
+
+def _queues_known(campaigns: Campaigns, acd: AcdService) -> None:
+    """Two files, one mistake to catch: a campaign's queue must be a routing.yaml queue."""
+    for campaign in campaigns.campaigns:
+        if campaign.queue is not None and campaign.queue not in acd.rules.index.queues:
+            log.error(
+                "campaign %s hands its calls to queue %r, which routing.yaml does not have; its calls go to"
+                " the first queue's agents until it does", campaign.id, campaign.queue,
+            )  # fmt: skip

@@ -13,7 +13,10 @@
   ringing leg is hung up, the agent released without a miss); either side of a
   connected call ends it and the agent goes into wrap-up.
 - After a (re)connect, `resync` closes calls whose caller channel is gone and
-  releases agents whose ringing leg vanished, then routes every waiting call.
+  releases agents whose ringing leg vanished (not those the dialer holds for a
+  call it is placing), then routes every waiting call.
+- An answered outbound call the dialer handed over (routing/acd/outbound.py)
+  follows the same path from the ring on; only the inbound metrics skip it.
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ class CallFlow:
         )
         now = ctx.clock()
         facts = CallFacts(
-            case_id=await self._case_id(call_id, now),
+            case_id=await self.case_id(call_id, now),
             uniqueid=change.uniqueid or call_id,
             channel=h.get("Channel", ""),
             caller=caller,
@@ -109,7 +112,7 @@ class CallFlow:
             self.d.store_failed(exc)
             return None
 
-    async def _case_id(self, call_id: str, now: float) -> str:
+    async def case_id(self, call_id: str, now: float) -> str:
         if not self.d.dirty:
             try:
                 return await self.ctx.store.next_case_id(now)
@@ -171,7 +174,10 @@ class CallFlow:
         waited = now - active.call.since
         plan = ctx.state.plan(active.call.queue)
         target = plan.spec.service_level.within_seconds if plan else 0.0
-        ctx.metrics.call_answered(active.call.queue, active.call.tier, waited=waited, at=now, target_s=target)
+        if not active.call.outbound:  # the dialer counts its own calls
+            ctx.metrics.call_answered(
+                active.call.queue, active.call.tier, waited=waited, at=now, target_s=target
+            )
         await self.d.publish("handover", agent_id, handover(connected, waited))
 
     # -- hangups ---------------------------------------------------------------------------
@@ -204,7 +210,8 @@ class CallFlow:
         waited = now - call.since
         plan = ctx.state.plan(call.queue)
         target = plan.spec.service_level.within_seconds if plan else 0.0
-        ctx.metrics.call_abandoned(call.queue, call.tier, waited=waited, at=now, target_s=target)
+        if not call.outbound:
+            ctx.metrics.call_abandoned(call.queue, call.tier, waited=waited, at=now, target_s=target)
         extra = {"call_id": call.id, "queue": call.queue, "waited": round(waited, 3)}
         log.info("call %s: caller hung up after %.1f s (abandoned)", call.id, waited, extra=extra)
         data = {**_case(active), "waited": round(waited, 3), "ringing": active.facts.agent_id}
@@ -244,6 +251,12 @@ class CallFlow:
             await self.d.route(timer.subject)
             return
         status = self.ctx.state.status(timer.subject)
+        if timer.kind is TimerKind.HOLD:
+            if status.call_id == timer.call_id and timer.call_id not in self.ctx.state.calls:
+                log.warning("agent %s: held for call %s, which never came; releasing", timer.subject,
+                            timer.call_id)  # fmt: skip
+                await self.d.unhold(timer.subject, timer.call_id)
+            return
         if timer.kind is TimerKind.WRAP and status.state is AgentState.WRAP_UP:
             done = Change(cancelled_timers=[timer.key])
             await self.d.agent_event(timer.subject, WrapUpDone(self.ctx.clock()), done)
@@ -266,6 +279,8 @@ class CallFlow:
                 await self.call_ended(active, "agent")
         now = self.ctx.clock()
         for agent_id, status in list(self.ctx.state.statuses.items()):
+            if self.d.held_for(agent_id) == status.call_id != "":
+                continue  # held by the dialer for a call still being placed
             if status.state in ON_CALL and status.call_id not in self.ctx.state.calls:
                 log.warning("agent %s: holds call %s, which is gone; releasing", agent_id, status.call_id)
                 await self.d.agent_event(agent_id, Hangup(now, status.call_id))
@@ -293,6 +308,7 @@ def _case(active: ActiveCall) -> dict[str, object]:
         "caller": facts.number or facts.caller,
         "dialled": facts.dialled,
         "ivr": facts.ivr,
+        **({"campaign": facts.campaign, "lead_id": facts.lead_id} if call.outbound else {}),
     }
 
 

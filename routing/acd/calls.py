@@ -1,7 +1,8 @@
 """What the ACD shell knows about one inbound call beyond the routing core's WaitingCall.
 
 Owned here: the call's facts (caller, dialled number, IVR choice, case id, CRM
-record, which channel holds the caller) and where it is in its life
+record, which channel holds the caller; for an answered outbound call the dialer
+handed over, its campaign and lead) and where it is in its life
 (waiting -> offered to an agent -> connected), stored as the `facts` of
 routing.records' call record. A waiting call is in the routing snapshot; an
 offered or connected one is not (nobody else may be offered it).
@@ -41,6 +42,8 @@ class CallFacts:
     answered_at: float | None = None
     summary: str = ""  # the case summary the first agent wrote
     owner: str = ""  # engine instance that admitted the call
+    campaign: str = ""  # an outbound call's campaign (handed over by the dialer)
+    lead_id: str = ""  # an outbound call's lead
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -42,6 +42,9 @@ class AcdOptions:
     action_timeout_s: float | None = None
     """Per AMI action; None: the AMI client's default."""
     max_overflow_hops: int = 5
+    hold_ttl_s: float = 180.0
+    """An agent the dialer holds for a call it places is given back after this long if the call is
+    never handed over (ring timeout + AMD + margin; the dialer normally releases them itself)."""
 
 
 @dataclass

@@ -38,6 +38,7 @@ from routing.agent_events import (
     CancelRingTimer,
     Effect,
     Hangup,
+    Hold,
     NoAnswer,
     Offer,
     RequeueCall,
@@ -155,6 +156,39 @@ class Dispatcher:
         await self.agent_event(agent_id, Hangup(self.ctx.clock(), active.id), Change(calls=[back]))
         await self.route(active.id)
 
+    # -- agents held by the dialer ---------------------------------------------------------
+    async def hold(self, agent_id: str, call_id: str) -> bool:
+        """Take a ready agent for an outbound call being placed (compare-and-set in Redis, like an
+        offer); a safety timer gives them back if the call is never handed over."""
+        ctx, now = self.ctx, self.ctx.clock()
+        try:
+            status, effects = apply(ctx.state.status(agent_id), Hold(now, call_id))
+        except AgentTransitionError:
+            return False
+        timer = Timer(TimerKind.HOLD, agent_id, now + ctx.options.hold_ttl_s, call_id)
+        if not self.dirty:
+            try:
+                if not await ctx.store.hold(status, timer):
+                    fresh = await ctx.store.agent_status(agent_id)
+                    if fresh is not None:
+                        ctx.state.set_status(fresh, now)
+                    return False
+            except StoreUnavailableError as exc:
+                self.store_failed(exc)
+        self.mirror(Change(statuses=[status], timers=[timer]))
+        self._log_effects(effects)
+        return True
+
+    def held_for(self, agent_id: str) -> str:
+        """The call the dialer holds this agent for ('' if none)."""
+        timer = self.ctx.timers.get(TimerKind.HOLD, agent_id)
+        return timer.call_id if timer is not None else ""
+
+    async def unhold(self, agent_id: str, call_id: str) -> None:
+        """The held agent is free again, without a miss (the call reached nobody, or was withdrawn)."""
+        done = Change(cancelled_timers=[f"{TimerKind.HOLD}:{agent_id}"])
+        await self.agent_event(agent_id, Hangup(self.ctx.clock(), call_id), done)
+
     async def requeue(self, call_id: str, agent_id: str) -> None:
         active = self.ctx.state.calls.get(call_id)
         if active is None or active.state is not CallState.OFFERED or active.facts.agent_id != agent_id:
@@ -215,18 +249,21 @@ class Dispatcher:
         if spec is None or plan is None:
             return False
         ring_s = plan.spec.ring_timeout_seconds
+        current = ctx.state.status(agent_id)
+        held = current.state is AgentState.RESERVED  # by the dialer, for this call (apply checks)
         try:
-            status, effects = apply(ctx.state.status(agent_id), Offer(now, active.id, ring_s))
+            status, effects = apply(current, Offer(now, active.id, ring_s))
         except AgentTransitionError as exc:
             log.warning("call %s: %s", active.id, exc.message, extra=exc.details)
             return False
         action_id = ctx.executor.new_action_id()
         offered = active.with_facts(state=CallState.OFFERED, agent_id=agent_id, action_id=action_id)
         timer = Timer(TimerKind.RING, agent_id, now + ring_s + ctx.options.ring_grace_s, active.id)
-        if not await self._reserve(status, offered, timer):
+        if not await self._reserve(status, offered, timer, held=held):
             await self._lost_race(agent_id, active)
             return False
-        self.mirror(Change(statuses=[status], calls=[offered], timers=[timer]))
+        unhold = [f"{TimerKind.HOLD}:{agent_id}"] if held else []
+        self.mirror(Change(statuses=[status], calls=[offered], timers=[timer], cancelled_timers=unhold))
         self._log_effects(effects)
         extra = {"call_id": active.id, "agent_id": agent_id, "case_id": active.facts.case_id}
         log.info("call %s: ringing agent %s (%s)", active.id, agent_id, reason, extra=extra)
@@ -236,11 +273,11 @@ class Dispatcher:
             await self._ring_failed(offered, exc)
         return True
 
-    async def _reserve(self, status: AgentStatus, offered: ActiveCall, timer: Timer) -> bool:
+    async def _reserve(self, status: AgentStatus, offered: ActiveCall, timer: Timer, *, held: bool) -> bool:
         if self.dirty:
             return True  # Redis is behind memory; it gets the whole state once it is back
         try:
-            return await self.ctx.store.reserve(status, offered, timer)
+            return await self.ctx.store.reserve(status, offered, timer, held=held)
         except StoreUnavailableError as exc:
             self.store_failed(exc)
             return True

@@ -46,6 +46,9 @@ def case_variables(active: ActiveCall, agent_id: str, instance_id: str) -> dict[
         "SWITCHBOARD_QUEUE": call.queue,
         "SWITCHBOARD_ENGINE": instance_id,
     }
+    if facts.campaign:  # an outbound call the dialer handed over: the agent's screen shows the lead
+        values["SWITCHBOARD_CAMPAIGN"] = facts.campaign
+        values["SWITCHBOARD_LEAD_ID"] = facts.lead_id
     return {name: _clean(value) for name, value in values.items()}
 
 

@@ -155,7 +155,7 @@ class Operations:
         state.rebuild(now)
 
     def _classified(self, active: ActiveCall) -> ActiveCall | None:
-        if active.state is CallState.CONNECTED:
+        if active.state is CallState.CONNECTED or active.call.outbound:
             return None
         facts = active.facts
         try:

@@ -5,7 +5,7 @@ Owned here: the entry points and their one lock. Call events (handle), timers
 one at a time under `_lock`, so the routing snapshot, the agent statuses and
 Redis never see two changes interleave. The work itself is in callflow.py
 (call events), dispatcher.py (routing and the agent lifecycle), store.py
-(Redis), executor.py (AMI).
+(Redis), executor.py (AMI), outbound.py (the dialer's held agents and answered calls).
 
 Wiring (the runtime): build it with the engine's AMI client as `sender`, `await
 load()` before the engine starts, add it to the engine's services, and call
@@ -35,10 +35,12 @@ from routing.acd.executor import Executor
 from routing.acd.keys import AcdKeys
 from routing.acd.metrics import AcdMetrics
 from routing.acd.operations import Operations
+from routing.acd.outbound import HandedCall, Outbound, PacingAgent
 from routing.acd.state import AcdState
 from routing.acd.store import AcdStore
 from routing.acd.timers import Timers
 from routing.agent_events import AgentState
+from routing.queue import Needs
 from routing.rules import Rules
 from routing.yamlconf import content_hash
 
@@ -88,7 +90,9 @@ class AcdService(Operations):
             instance_id=instance_id,
         )
         dispatcher = Dispatcher(ctx)
-        super().__init__(ctx, dispatcher, CallFlow(ctx, dispatcher), asyncio.Lock())
+        flow = CallFlow(ctx, dispatcher)
+        super().__init__(ctx, dispatcher, flow, asyncio.Lock())
+        self.outbound = Outbound(ctx, dispatcher, flow)
         self._next_sweep = 0.0
         self._next_gauges = 0.0
         self._next_recovery = 0.0
@@ -191,6 +195,34 @@ class AcdService(Operations):
             metrics.set_occupancy(agent_id, view.occupancy)
         targets = {q.name: q.service_level.target_percent / 100 for q in state.rules.queues}
         metrics.refresh_service_levels(targets, now)
+
+    # -- the dialer (dialer/desk_acd.py) ---------------------------------------------------------
+    def agents_for(self, queue: str | None, needs: Needs) -> list[PacingAgent]:
+        """Agents who could take a campaign's calls, in a pacing state (not paused, logged in)."""
+        return self.outbound.agents_for(queue, needs)
+
+    async def hold(
+        self, queue: str | None, needs: Needs, call_id: str, *, agent_id: str | None = None
+    ) -> str | None:
+        """Hold a ready agent (the named one, else routing's choice) for a call about to be dialed."""
+        async with self.lock:
+            self.ctx.executor.started()
+            return await self.outbound.hold(queue, needs, call_id, agent_id)
+
+    async def release_hold(self, agent_id: str, call_id: str) -> None:
+        async with self.lock:
+            await self.outbound.release(agent_id, call_id)
+
+    async def take_outbound(self, call: HandedCall) -> None:
+        """An answered outbound call: ring its held agent, else route it like a waiting call."""
+        async with self.lock:
+            self.ctx.executor.started()
+            await self.outbound.take(call)
+
+    async def withdraw_outbound(self, call_id: str) -> None:
+        async with self.lock:
+            self.ctx.executor.started()
+            await self.outbound.withdraw(call_id)
 
     # -- start and rules ----------------------------------------------------------------------
     async def load(self, source: str = "") -> None:

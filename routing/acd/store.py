@@ -4,8 +4,9 @@ Rules it keeps:
 - Keys come from AcdKeys (routing/keys.py's layout plus the shell's own); values
   are routing/records.py JSON, so a restarted engine rebuilds the same queue.
 - Every multi-key update is one MULTI/EXEC (`commit`), and taking an agent for
-  a call is a Lua compare-and-set (`reserve`): the agent must still be ready and
-  the call still waiting in its queue, so two engines sharing a Redis never ring
+  a call is a Lua compare-and-set (`reserve`; `hold` when the dialer takes an
+  agent for a call it is placing): the agent must still be ready (or held for
+  that very call) and the call still waiting in its queue, so two engines sharing a Redis never ring
   one agent for two calls or two agents for one call.
 - Agent profiles from routing.yaml are seeded at start and on reload, unless a
   supervisor edited that agent over the API (source `api`): the edit wins.
@@ -33,7 +34,7 @@ from pbx.errors import StoreUnavailableError, ValidationFailedError
 from routing.acd.calls import ActiveCall, CallFacts, CallState
 from routing.acd.keys import AcdKeys
 from routing.acd.state import AcdState
-from routing.acd.timers import Timer
+from routing.acd.timers import Timer, TimerKind
 from routing.agents import AgentStatus
 from routing.records import dump_call, dump_status, load_call, load_status
 from routing.rules import AgentSpec
@@ -44,18 +45,35 @@ ENDED_TTL_S = 86400
 SOURCE_RULES, SOURCE_API = "rules", "api"
 
 # KEYS: agent status, queue zset, call record, calls set, timers hash
-# ARGV: call id, new status, call record, timer field, timer value
+# ARGV: call id, new status, call record, timer field, timer value, held ('1': the agent must be
+# held for this call, else ready), hold timer field (deleted when held)
 _RESERVE = """
 local raw = redis.call('GET', KEYS[1])
 if not raw then return 0 end
 local ok, status = pcall(cjson.decode, raw)
-if not ok or status['state'] ~= 'ready' then return 0 end
+if not ok then return 0 end
+if ARGV[6] == '1' then
+  if status['state'] ~= 'reserved' or status['call_id'] ~= ARGV[1] then return 0 end
+elseif status['state'] ~= 'ready' then return 0 end
 if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('SET', KEYS[3], ARGV[3])
 redis.call('SADD', KEYS[4], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[5], ARGV[4], ARGV[5])
+if ARGV[6] == '1' then redis.call('HDEL', KEYS[5], ARGV[7]) end
+return 1
+"""
+
+
+# KEYS: agent status, timers hash. ARGV: new status, timer field, timer value.
+_HOLD = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+local ok, status = pcall(cjson.decode, raw)
+if not ok or status['state'] ~= 'ready' then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
 return 1
 """
 
@@ -128,6 +146,7 @@ class AcdStore:
         self.keys = keys or AcdKeys()
         self._ended_ttl = ended_ttl_s
         self._reserve = redis.register_script(_RESERVE)
+        self._hold = redis.register_script(_HOLD)
 
     # -- loading ------------------------------------------------------------------
     async def load(self) -> Stored:
@@ -238,9 +257,12 @@ class AcdStore:
         else:
             pipe.zrem(keys.queue(call.queue), call.id)
 
-    async def reserve(self, status: AgentStatus, offered: ActiveCall, timer: Timer) -> bool:
-        """Store `status` (the agent reserved) and `offered` only if the agent is still ready and the
-        call still waiting; False when another engine got there first."""
+    async def reserve(
+        self, status: AgentStatus, offered: ActiveCall, timer: Timer, *, held: bool = False
+    ) -> bool:
+        """Store `status` (the agent reserved) and `offered` only if the agent is still ready (or,
+        `held`, still held for this call) and the call still waiting; False when another engine got
+        there first."""
         keys = self.keys
         with _available("reserving an agent"):
             done = await self._reserve(
@@ -251,7 +273,21 @@ class AcdStore:
                     keys.calls,
                     keys.timers,
                 ],
-                args=[offered.id, dump_status(status), _dump(offered), timer.key, timer.dump()],
+                args=[
+                    offered.id, dump_status(status), _dump(offered), timer.key, timer.dump(),
+                    "1" if held else "0", f"{TimerKind.HOLD}:{status.agent_id}",
+                ],
+            )  # fmt: skip
+        return bool(done)
+
+    async def hold(self, status: AgentStatus, timer: Timer) -> bool:
+        """Store `status` (the agent held for an outbound call) and its safety timer only if the agent
+        is still ready; False when another engine took them first."""
+        keys = self.keys
+        with _available("holding an agent"):
+            done = await self._hold(
+                keys=[keys.agent_status(status.agent_id), keys.timers],
+                args=[dump_status(status), timer.key, timer.dump()],
             )
         return bool(done)
 

@@ -20,6 +20,7 @@ class TimerKind(StrEnum):
     RING = "ring"  # agent: no OriginateResponse within ring timeout + grace
     WRAP = "wrap"  # agent: wrap-up is over
     RECHECK = "recheck"  # call: its decision can change by time alone (escalation, max wait)
+    HOLD = "hold"  # agent: held for an outbound call the dialer never handed over (safety net)
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,9 @@ from dialer.gate import Gate, GateMetrics
 from dialer.metrics import DialerMetrics
 from dialer.service import DialerService, DialerSettings
 from dialer.stores import DialerStores
+from dialer.task_metrics import TaskMetrics
+from dialer.task_store import TaskStore
+from dialer.tasks import TaskRules
 from pbx.call_changes import CallChange
 from pbx.client import AmiSettings
 from pbx.codec import Action, Event
@@ -145,6 +148,7 @@ class Rig:
     registry: CollectorRegistry
     observer: Observer
     clock: Callable[[], float]
+    tasks: TaskStore | None = None
 
     async def until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
         async with asyncio.timeout(timeout), self.observer.changed:
@@ -190,8 +194,10 @@ async def rig(
     engine_ticks: bool = True,
     gate_redis: aioredis.Redis | None = None,
     instance_id: str = "engine-1",
+    task_rules: TaskRules | None = None,
 ) -> AsyncIterator[Rig]:
-    """The whole stack; `engine_ticks=False` leaves pacing rounds to the test (`dialer.run_once()`)."""
+    """The whole stack; `engine_ticks=False` leaves pacing rounds to the test (`dialer.run_once()`);
+    `task_rules`: the dialer follows up results and dials due callbacks with a TaskStore."""
     clock = clock or RunningClock()
     simulator = SimulatedPbx(sim or sim_config(), seed=11)
     await simulator.start()
@@ -206,8 +212,17 @@ async def rig(
     desk = LocalDesk(
         redis, engine.client, clock=clock, ring_timeout_s=5.0, store_timeout_s=0.25, reservation_ttl_s=3.0
     )
+    tasks = None
+    if task_rules is not None:
+        tasks = TaskStore(
+            redis,
+            leads=stores.leads,
+            rules=task_rules,
+            cc_zone="Europe/Budapest",
+            metrics=TaskMetrics(registry),
+        )
     dialer = DialerService(
-        redis, engine.client, config, gate=stores.gate, leads=stores.leads, desk=desk,
+        redis, engine.client, config, gate=stores.gate, leads=stores.leads, desk=desk, tasks=tasks,
         metrics=DialerMetrics(registry), instance_id=instance_id, clock=clock,
         settings=settings or DialerSettings(round_interval_s=0.05, round_timeout_s=2.0, store_timeout_s=0.5),
     )  # fmt: skip
@@ -215,7 +230,7 @@ async def rig(
     engine.services.extend([desk, dialer, observer])
     await engine.start()
     try:
-        yield Rig(simulator, redis, engine, stores, desk, dialer, registry, observer, clock)
+        yield Rig(simulator, redis, engine, stores, desk, dialer, registry, observer, clock, tasks)
     finally:
         await dialer.close()
         await desk.close()

@@ -12,6 +12,7 @@ from routing.agent_events import (
     CancelRingTimer,
     Event,
     Hangup,
+    Hold,
     Login,
     Logout,
     NoAnswer,
@@ -207,3 +208,31 @@ def test_prune_keeps_the_state_in_force_at_the_window_start() -> None:
     assert pruned.history == history[2:]
     assert occupancy(pruned.history, T0 + 1000, 300) == occupancy(history, T0 + 1000, 300)
     assert prune(status, T0 + 100, 3600) is status
+
+
+# ---- agents the dialer holds for calls it places -------------------------------------------------
+
+
+def test_a_held_agent_is_reserved_without_a_ring_and_is_rung_only_for_that_call() -> None:
+    held, effects = run([Hold(T0 + 1, "out-1")], ready_agent())
+    assert (held.state, held.call_id) == (S.RESERVED, "out-1")
+    assert not any(isinstance(e, StartRingTimer) for e in effects), "nothing rings while dialing"
+    with pytest.raises(AgentTransitionError):
+        apply(held, Offer(T0 + 2, "inbound-7", ring_timeout=15))
+    rung, effects = apply(held, Offer(T0 + 5, "out-1", ring_timeout=15))
+    assert (rung.state, rung.call_id) == (S.RESERVED, "out-1")
+    assert StartRingTimer("1001", "out-1", 15) in effects
+
+
+def test_a_held_agent_given_back_is_ready_without_a_miss_and_looks_for_a_call() -> None:
+    back, effects = run([Hold(T0 + 1, "out-1"), Hangup(T0 + 9, "out-1")], ready_agent())
+    assert (back.state, back.call_id, back.missed_rings) == (S.READY, "", 0)
+    assert SeekCall("1001") in effects
+    again, stale = apply(back, Hangup(T0 + 10, "out-1"))
+    assert again == back and isinstance(stale[0], Stale), "releasing twice changes nothing"
+
+
+def test_only_a_ready_agent_can_be_held() -> None:
+    paused = run([Pause(T0 + 1, "lunch")], ready_agent())[0]
+    with pytest.raises(AgentTransitionError):
+        apply(paused, Hold(T0 + 2, "out-1"))

@@ -334,3 +334,30 @@ def test_dispatch_routes_the_whole_queue_without_double_booking(rules: Rules) ->
     assert set(after.calls) == {"late"}
     assert after.agents["L3"].state is AgentState.RESERVED
     assert after.ready_levels("tech", "longest_idle") == ((),) * 6
+
+
+# ---- answered outbound calls (the dialer's) -----------------------------------------------------
+
+CLOSED_YAML = RULES_YAML.replace(
+    "    max_wait: {seconds: 300}\n",
+    "    max_wait: {seconds: 300}\n    hours: {zone: UTC, weekly: {mon: ['08:00-09:00']}}\n",
+)
+
+
+def test_an_outbound_call_ignores_the_queue_hours_and_waits_instead_of_overflowing(rules: Rules) -> None:
+    closed = load_text(CLOSED_YAML, Rules)
+    outbound = replace(call("o1", waited=500.0), outbound=True)
+    inbound = decide(call("i1"), snap(agent("a", tech=3)), closed, NOW)
+    assert inbound.outcome is Outcome.EXIT, "an inbound caller arriving while closed leaves"
+    offered = decide(outbound, snap(agent("a", tech=3)), closed, NOW)
+    assert (offered.outcome, offered.agent_id) == (Outcome.OFFER, "a")
+    waiting = decide(outbound, snap(agent("a", billing=3)), rules, NOW)  # past the overflow step
+    assert waiting.outcome is Outcome.WAIT, "no overflow, no max-wait exit: the dialer's grace ends it"
+    assert pick_call("a", snap(agent("a", tech=3), calls=(outbound,)), closed, NOW).call_id == "o1"
+
+
+def test_an_outbound_call_is_served_before_any_inbound_caller(rules: Rules) -> None:
+    vip = call("vip", tier="key", need=3, waited=280.0)  # aged to the top priority
+    outbound = replace(call("o1", waited=0.1), outbound=True)
+    pick = pick_call("a", snap(agent("a", tech=3), calls=(vip, outbound)), rules, NOW)
+    assert pick.call_id == "o1"

@@ -1,0 +1,148 @@
+"""Shared harness for the blended tests (no tests here): the dialer and the inbound ACD in one
+engine, as `switchboard run` wires them, the ACD owning every agent (dialer/desk_acd.AcdDesk).
+
+The real thing end to end: a SimulatedPbx on a TCP port, the engine with its AMI client and
+tracker, the AcdService and the DialerService on a private Redis. Tests wait with `until` (a
+predicate re-checked after every event and tick the engine hands its services), never sleep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import redis.asyncio as aioredis
+from prometheus_client import CollectorRegistry
+
+from dialer.campaigns import Campaigns
+from dialer.control import CampaignState
+from dialer.desk_acd import AcdDesk
+from dialer.gate import Gate, GateMetrics
+from dialer.metrics import DialerMetrics
+from dialer.service import DialerService, DialerSettings
+from dialer.stores import DialerStores
+from pbx.client import AmiSettings
+from pbx.codec import Action
+from pbx.sim import SimConfig, SimulatedPbx
+from routing.acd import AcdMetrics, AcdOptions, AcdService
+from routing.agent_events import AgentState
+from routing.rules import Rules
+from switchboard.engine import Engine
+from switchboard.metrics import create_metrics
+from tests.integration.test_dialer_support import SECRET, Observer, RunningClock, sim_config
+
+INBOUND_LINE = "+3612345678"
+
+
+def blended_rules(*agents: str, wrap_up_s: float = 0.3, **queue: Any) -> Rules:
+    """Queue `sales` (skill sales 1) for campaigns and inbound callers; agents `PJSIP/<id>`."""
+    spec: dict[str, Any] = {
+        "name": "sales", "skill": "sales", "level": 1, "wrap_up_seconds": wrap_up_s,
+        "ring_timeout_seconds": 3, "missed_rings_before_pause": 3, **queue,
+    }  # fmt: skip
+    return Rules.model_validate(
+        {
+            "default_region": "HU",
+            "default_tier": "active",
+            "tiers": [{"name": "active", "priority": 40}],
+            "skills": [{"name": "sales"}],
+            "agents": [
+                {"id": a, "name": f"Agent {a}", "interface": f"PJSIP/{a}", "skills": {"sales": 3}}
+                for a in agents
+            ],
+            "queues": [spec],
+        }
+    )
+
+
+@dataclass
+class Blended:
+    sim: SimulatedPbx
+    redis: aioredis.Redis
+    engine: Engine
+    acd: AcdService
+    stores: DialerStores
+    dialer: DialerService
+    registry: CollectorRegistry
+    observer: Observer
+    clock: Callable[[], float]
+
+    async def until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+        async with asyncio.timeout(timeout), self.observer.changed:
+            await self.observer.changed.wait_for(predicate)
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
+
+    def state(self, agent_id: str) -> AgentState:
+        return self.acd.ctx.state.status(agent_id).state
+
+    def sample(self, name: str, **labels: str) -> float:
+        value = self.registry.get_sample_value(name, labels)
+        return 0.0 if value is None else value
+
+    def customer_originates(self) -> list[Action]:
+        return [a for a in self.sim.actions if a.name == "Originate" and "@trunk" in (a.get("Channel") or "")]
+
+    def agent_originates(self, agent_id: str) -> list[Action]:
+        return [
+            a for a in self.sim.actions if a.name == "Originate" and a.get("Channel") == f"PJSIP/{agent_id}"
+        ]
+
+    def waiting(self) -> list[str]:
+        return [w.call_id for q in self.acd.queues() for w in q.waiting]
+
+    async def load_leads(self, leads: Iterable[dict[str, Any]], campaign_id: str = "c1") -> None:
+        report = await self.stores.leads.upsert_many(
+            list(leads), now=self.now(), actor="crm", campaign_id=campaign_id
+        )
+        assert not report.errors, report.errors
+
+    async def start(self, campaign_id: str = "c1") -> None:
+        await self.dialer.set_state(campaign_id, CampaignState.RUNNING, "supervisor")
+
+
+@contextlib.asynccontextmanager
+async def blended(
+    redis: aioredis.Redis,
+    rules: Rules,
+    config: Campaigns,
+    sim: SimConfig | None = None,
+    *,
+    options: AcdOptions | None = None,
+) -> AsyncIterator[Blended]:
+    """The engine of `switchboard run`, pacing every 50 ms once a campaign is started."""
+    clock = RunningClock()
+    simulator = SimulatedPbx(sim or sim_config(), seed=13)
+    await simulator.start()
+    registry = CollectorRegistry()
+    gate = Gate(redis, GateMetrics(registry), default_region="HU", timeout=0.3)
+    stores = DialerStores.build(
+        redis, default_region="HU", gate=gate, clock=lambda: datetime.fromtimestamp(clock(), UTC)
+    )
+    ami = AmiSettings("127.0.0.1", simulator.port, "switchboard", SECRET, reconnect_min=0.01, ping_interval=0)
+    engine = Engine(ami, create_metrics(registry, process=False), clock=clock, tick_s=0.02)
+    acd = AcdService(
+        redis, engine.client, rules, AcdMetrics(registry), clock=clock, instance_id="engine-1",
+        options=options or AcdOptions(),
+    )  # fmt: skip
+    await acd.load("test")
+    settings = DialerSettings(round_interval_s=0.05, round_timeout_s=2.0, store_timeout_s=0.5)
+    dialer = DialerService(
+        redis, engine.client, config, gate=stores.gate, leads=stores.leads, desk=AcdDesk(acd),
+        metrics=DialerMetrics(registry), instance_id="engine-1", clock=clock, settings=settings,
+    )  # fmt: skip
+    observer = Observer()
+    engine.services.extend([acd, dialer, observer])
+    await engine.start()
+    try:
+        yield Blended(simulator, redis, engine, acd, stores, dialer, registry, observer, clock)
+    finally:
+        await dialer.close()
+        await engine.stop()
+        await acd.aclose()
+        await simulator.stop()
