@@ -241,6 +241,15 @@ class LeadStore:
         ready, retry = await pipe.execute()
         return {"ready": int(ready), "retry": int(retry)}
 
+    async def any_due(self, campaign_id: str, *, now: datetime) -> bool:
+        """Whether a claim could find a lead now (ready, or a retry whose time has come): a cheap
+        check before an agent is reserved for a lead that is not there."""
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.zcard(self.keys.ready(campaign_id))
+        pipe.zcount(self.keys.retry(campaign_id), "-inf", to_ms(now))
+        ready, due = await pipe.execute()
+        return bool(int(ready) or int(due))
+
     async def is_excluded(self, customer_id: str) -> bool:
         return bool(await self._redis.hexists(self.keys.robinson_excluded, customer_id))
 

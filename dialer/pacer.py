@@ -124,6 +124,8 @@ class Pacer:
         """Place up to `calls` calls; returns how many left. Stops early on an outage or no leads."""
         placed = claims = 0
         reserve = campaign.mode is DialMode.PROGRESSIVE
+        if reserve and not await self.leads.any_due(campaign.id, now=utc(now)):
+            return 0  # no lead: hold nobody (the ACD would log and count a hold and a release)
         while placed < calls and claims < calls + _SPARE_CLAIMS and self._active():
             call_id, agent_id = new_call_id(), None
             if reserve:

@@ -13,8 +13,10 @@ the dialer's AgentDesk).
   routing chooses; from then on it is an ACD call like an inbound one (ring, Bridge when the
   agent answers, wrap-up), under the same call id, but it is not counted as inbound.
 - `withdraw`: the dialer gave up on the call (abandoned after its grace, customer gone): stop
-  routing it, free the agent held or rung for it; a leg answering late is hung up
-  (callflow.agent_answered). The customer's channel is never touched: the dialer owns it.
+  routing it and free its agent. An agent rung through the whole grace missed the call (it
+  counts towards the pause after N missed rings, so a phone that never answers stops costing
+  abandoned customers); a held agent never rung is freed without a miss. A leg answering late
+  is hung up (callflow.agent_answered). The customer's channel is never touched: the dialer's.
 Call these with the service lock held (AcdService does).
 """
 
@@ -26,10 +28,10 @@ from dataclasses import dataclass
 from routing.acd.callflow import CallFlow
 from routing.acd.calls import ActiveCall, CallFacts, CallState
 from routing.acd.context import Ctx
-from routing.acd.dispatcher import Dispatcher
+from routing.acd.dispatcher import DEFAULT_PAUSE_AFTER, Dispatcher
 from routing.acd.store import Change
 from routing.acd.timers import TimerKind
-from routing.agent_events import AgentState, Hangup
+from routing.agent_events import AgentState, NoAnswer
 from routing.plan import QueuePlan
 from routing.queue import Needs, WaitingCall
 from routing.selection import Outcome, can_take, decide
@@ -164,8 +166,11 @@ class Outbound:
             return  # an inbound call is never the dialer's; a connected one ends by its hangups
         self.ctx.timers.cancel(TimerKind.RECHECK, call_id)
         log.info("call %s: withdrawn by the dialer (%s)", call_id, active.state, extra={"call_id": call_id})
-        if active.state is CallState.OFFERED:
+        if active.state is CallState.OFFERED:  # rung through the whole grace: a missed ring
             await self.flow.hangup_legs(active)
-            await self.d.agent_event(active.facts.agent_id, Hangup(now, call_id), Change(ended=[active]))
+            plan = state.plan(active.call.queue)
+            pause_after = plan.spec.missed_rings_before_pause if plan else DEFAULT_PAUSE_AFTER
+            missed = NoAnswer(now, call_id, pause_after)
+            await self.d.agent_event(active.facts.agent_id, missed, Change(ended=[active]))
         else:
             await self.d.commit(Change(ended=[active]))

@@ -113,7 +113,7 @@ async def test_a_predictive_answer_is_routed_to_a_ready_agent_and_bridged(
         assert b.sample("switchboard_dial_abandoned_total", campaign="c1") == 0
 
 
-async def test_an_answer_no_agent_takes_in_the_grace_is_abandoned_and_withdrawn_from_the_acd(
+async def test_an_answer_no_agent_takes_in_the_grace_is_abandoned_withdrawn_and_counted_as_missed(
     redis_client: aioredis.Redis,
 ) -> None:
     plan = campaigns(campaign(mode="predictive", pacing={"abandon_grace_s": 1.0}))
@@ -135,7 +135,7 @@ async def test_an_answer_no_agent_takes_in_the_grace_is_abandoned_and_withdrawn_
         await b.until(lambda: call_id not in b.acd.ctx.state.calls)
         await b.sim.wait_for_action("Hangup", lambda a: (a.get("Channel") or "").startswith("PJSIP/1001-"))
         await b.until(lambda: b.state("1001") is AgentState.READY)
-        assert b.acd.ctx.state.status("1001").missed_rings == 0, "withdrawn, not missed"
+        assert b.acd.ctx.state.status("1001").missed_rings == 1, "rung through the grace: missed"
         assert not any(a.name == "Bridge" for a in b.sim.actions), "never bridged after the abandon"
         await b.until(lambda: b.sample("switchboard_dial_abandoned_total", campaign="c1") == 1)
 
@@ -159,3 +159,13 @@ async def test_a_held_agent_survives_a_reconnect_and_is_freed_if_the_call_never_
 
         await b.until(lambda: b.state("1001") is AgentState.READY, timeout=5)
         assert b.acd.ctx.state.status("1001").missed_rings == 0
+
+
+async def test_a_progressive_campaign_without_leads_holds_nobody(redis_client: aioredis.Redis) -> None:
+    async with blended(redis_client, blended_rules("1001"), campaigns(campaign())) as b:
+        await b.acd.login("1001")
+        await b.start()
+        await b.until(lambda: b.dialer.rounds >= 10)
+        history = b.acd.ctx.state.status("1001").history
+        assert [state for _, state in history] == [AgentState.READY], "never held, so never logged or counted"
+        assert b.customer_originates() == []
