@@ -21,14 +21,13 @@ from datetime import datetime, timedelta
 
 from dialer.campaigns import Campaign
 from dialer.desk import AgentDesk
-from dialer.dialing import DialKind, DialOutcome, DialRequest, DialStatus, new_call_id
+from dialer.dialing import OUTAGES, DialKind, DialOutcome, DialRequest, DialStatus, new_call_id
 from dialer.pacer import Pacer, target_of, utc
 from dialer.pacing import AgentState
 from dialer.task_store import TaskStore
 
 log = logging.getLogger("switchboard.dialer.callbacks")
 
-_OUTAGES = (DialStatus.STORE_UNAVAILABLE, DialStatus.AMI_UNAVAILABLE)
 _NOT_NOW = (DialStatus.NOT_HELD, DialStatus.AGENT_NOT_READY, DialStatus.NUMBER_BUSY)
 _PBX_RETRY = timedelta(minutes=1)
 
@@ -71,7 +70,7 @@ class CallbackRound:
                 ready.discard(agent or "")
                 call_id = outcome.call.call_id
                 await self.tasks.mark_dialed(callback.task_id, now, call_id=call_id, agent=agent or "")
-            elif outcome.status in _OUTAGES:
+            elif outcome.status in OUTAGES:
                 break
             elif outcome.status not in _NOT_NOW:
                 await self._defer(callback.task_id, outcome, now)

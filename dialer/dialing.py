@@ -73,6 +73,10 @@ class DialStatus(StrEnum):
     PBX_REFUSED = "pbx-refused"
 
 
+OUTAGES = (DialStatus.STORE_UNAVAILABLE, DialStatus.AMI_UNAVAILABLE)
+"""Refusals that mean the store or AMI is down: nothing more is dialed until it is back."""
+
+
 @dataclass(frozen=True, slots=True)
 class DialRequest:
     """One dial: a campaign's lead (its numbers are tried in turn) or explicit `numbers` (manual)."""

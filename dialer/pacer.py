@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from dialer.attempts import AttemptStore
 from dialer.campaigns import Campaign
 from dialer.desk import AgentDesk, CallTarget, snapshots
-from dialer.dialing import Dialer, DialKind, DialOutcome, DialRequest, DialStatus, new_call_id
+from dialer.dialing import OUTAGES, Dialer, DialKind, DialOutcome, DialRequest, DialStatus, new_call_id
 from dialer.leads import LeadNotClaimedError, LeadStore, OfferRefusedError
 from dialer.metrics import DialerMetrics
 from dialer.outcomes import LiveSample
@@ -32,7 +32,6 @@ from dialer.pacing import AgentState, DialMode, PacingDecision, PacingStats, cal
 
 log = logging.getLogger("switchboard.dialer.pacer")
 
-_OUTAGES = (DialStatus.STORE_UNAVAILABLE, DialStatus.AMI_UNAVAILABLE)
 _SPARE_CLAIMS = 20
 _DECLINED_REST = timedelta(minutes=1)  # a declined preview lead is not offered straight back
 
@@ -143,7 +142,7 @@ class Pacer:
                 placed += 1
                 continue
             await self._unreserve(agent_id, call_id, now)
-            if outcome.status in _OUTAGES:
+            if outcome.status in OUTAGES:
                 break
         return placed
 

@@ -79,8 +79,7 @@ def _preferences(need: int, below: int, above: int) -> tuple[int, ...]:
 _ORDER = {(n, b, a): _preferences(n, b, a) for n in range(1, 6) for b in range(5) for a in range(5)}
 
 
-def _fits_rest(agent: AgentView, needs: Needs, below: int) -> bool:
-    skills = agent.skills
+def _fits_rest(skills: Mapping[str, int], needs: Needs, below: int) -> bool:
     for skill, level in needs[1:]:
         have = skills.get(skill)
         if have is None or have < level - below:
@@ -93,9 +92,8 @@ def can_take(skills: Mapping[str, int], needs: Needs, stage: Stage) -> bool:
     their state (the dialer's pacing counts the agents who could take a campaign's calls)."""
     skill, need = needs[0]
     level = skills.get(skill, 0)
-    if not level or not need - stage.below <= level <= need + stage.above:
-        return False
-    return all(skills.get(name, 0) >= required - stage.below for name, required in needs[1:])
+    in_window = bool(level) and need - stage.below <= level <= need + stage.above
+    return in_window and _fits_rest(skills, needs, stage.below)
 
 
 def rank_agents(
@@ -119,7 +117,9 @@ def rank_agents(
     excluded = frozenset() if retry_declined else call.declined_by
     for level in _ORDER[(need, stage.below, stage.above)]:
         for agent in levels[level]:
-            if agent.id in excluded or agent.id in reserved or not _fits_rest(agent, call.needs, stage.below):
+            if agent.id in excluded or agent.id in reserved:
+                continue
+            if not _fits_rest(agent.skills, call.needs, stage.below):
                 continue
             fair = agent.occupancy if policy == "least_occupancy" else now - agent.idle_since
             found.append(Candidate(agent.id, level, level - need, fair))
@@ -329,7 +329,7 @@ def _serves(
     level = agent.skills.get(skill, 0)
     if not need - stage.below <= level <= need + stage.above:
         return False
-    if len(call.needs) > 1 and not _fits_rest(agent, call.needs, stage.below):
+    if len(call.needs) > 1 and not _fits_rest(agent.skills, call.needs, stage.below):
         return False
     if plan.hours is not None and not call.outbound:
         key = ("open", plan.name)

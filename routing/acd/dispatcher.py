@@ -139,15 +139,16 @@ class Dispatcher:
             elif isinstance(effect, Stale):
                 log.debug("agent %s: stale %s (%s)", effect.agent_id, effect.event, effect.reason)
 
-    async def no_answer(self, call_id: str, agent_id: str) -> None:
-        """The agent did not take the call: a missed ring; the call goes to the next choice."""
+    async def no_answer(self, call_id: str, agent_id: str, change: Change | None = None) -> None:
+        """The agent did not take the call: a missed ring; the call goes to the next choice (unless
+        `change`, written with it, ends the call)."""
         status = self.ctx.state.status(agent_id)
         if status.call_id != call_id or status.state not in (AgentState.RESERVED, AgentState.RINGING):
             return
         active = self.ctx.state.calls.get(call_id)
         plan = self.ctx.state.plan(active.call.queue) if active else None
         pause_after = plan.spec.missed_rings_before_pause if plan else DEFAULT_PAUSE_AFTER
-        await self.agent_event(agent_id, NoAnswer(self.ctx.clock(), call_id, pause_after))
+        await self.agent_event(agent_id, NoAnswer(self.ctx.clock(), call_id, pause_after), change)
 
     async def release(self, active: ActiveCall) -> None:
         """Ringing ended without the agent's fault (leg lost, never sent): no miss; route the call again."""
@@ -169,9 +170,7 @@ class Dispatcher:
         if not self.dirty:
             try:
                 if not await ctx.store.hold(status, timer):
-                    fresh = await ctx.store.agent_status(agent_id)
-                    if fresh is not None:
-                        ctx.state.set_status(fresh, now)
+                    await self._believe_redis(agent_id)
                     return False
             except StoreUnavailableError as exc:
                 self.store_failed(exc)
@@ -286,13 +285,17 @@ class Dispatcher:
         """Redis says the agent is no longer ready or the call no longer waiting: believe Redis."""
         log.warning("call %s: agent %s was taken meanwhile (another engine?)", active.id, agent_id)
         try:
-            fresh = await self.ctx.store.agent_status(agent_id)
+            await self._believe_redis(agent_id)
         except StoreUnavailableError as exc:
             self.store_failed(exc)
             return
+        self.ctx.timers.set(Timer(TimerKind.RECHECK, active.id, self.ctx.clock() + 1.0))
+
+    async def _believe_redis(self, agent_id: str) -> None:
+        """A compare-and-set found the agent changed (another engine?): take Redis's status."""
+        fresh = await self.ctx.store.agent_status(agent_id)
         if fresh is not None:
             self.ctx.state.set_status(fresh, self.ctx.clock())
-        self.ctx.timers.set(Timer(TimerKind.RECHECK, active.id, self.ctx.clock() + 1.0))
 
     async def _ring_failed(self, offered: ActiveCall, exc: AmiError) -> None:
         agent_id = offered.facts.agent_id

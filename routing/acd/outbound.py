@@ -28,10 +28,11 @@ from dataclasses import dataclass
 from routing.acd.callflow import CallFlow
 from routing.acd.calls import ActiveCall, CallFacts, CallState
 from routing.acd.context import Ctx
-from routing.acd.dispatcher import DEFAULT_PAUSE_AFTER, Dispatcher
+from routing.acd.dispatcher import Dispatcher
 from routing.acd.store import Change
 from routing.acd.timers import TimerKind
-from routing.agent_events import AgentState, NoAnswer
+from routing.agent_events import AgentState
+from routing.agents import AVAILABLE
 from routing.plan import QueuePlan
 from routing.queue import Needs, WaitingCall
 from routing.selection import Outcome, can_take, decide
@@ -39,9 +40,6 @@ from routing.selection import Outcome, can_take, decide
 log = logging.getLogger("switchboard.acd.outbound")
 
 OUTBOUND_TIER = "outbound"
-_PACED = frozenset(
-    {AgentState.READY, AgentState.RESERVED, AgentState.RINGING, AgentState.BUSY, AgentState.WRAP_UP}
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +95,7 @@ class Outbound:
         found = []
         for agent_id, spec in state.profiles.items():
             status = state.status(agent_id)
-            if status.state not in _PACED or not can_take(spec.skills, needs, stage):
+            if status.state not in AVAILABLE or not can_take(spec.skills, needs, stage):
                 continue
             wrap = self.ctx.timers.get(TimerKind.WRAP, agent_id)
             ends = wrap.at if wrap is not None and status.state is AgentState.WRAP_UP else None
@@ -155,7 +153,7 @@ class Outbound:
         await self.d.route(call.id)
 
     async def withdraw(self, call_id: str) -> None:
-        state, now = self.ctx.state, self.ctx.clock()
+        state = self.ctx.state
         active = state.calls.get(call_id)
         if active is None:
             for agent_id in list(state.statuses):
@@ -168,9 +166,6 @@ class Outbound:
         log.info("call %s: withdrawn by the dialer (%s)", call_id, active.state, extra={"call_id": call_id})
         if active.state is CallState.OFFERED:  # rung through the whole grace: a missed ring
             await self.flow.hangup_legs(active)
-            plan = state.plan(active.call.queue)
-            pause_after = plan.spec.missed_rings_before_pause if plan else DEFAULT_PAUSE_AFTER
-            missed = NoAnswer(now, call_id, pause_after)
-            await self.d.agent_event(active.facts.agent_id, missed, Change(ended=[active]))
+            await self.d.no_answer(call_id, active.facts.agent_id, Change(ended=[active]))
         else:
             await self.d.commit(Change(ended=[active]))

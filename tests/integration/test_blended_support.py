@@ -8,9 +8,8 @@ predicate re-checked after every event and tick the engine hands its services), 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +18,6 @@ import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 
 from dialer.campaigns import Campaigns
-from dialer.control import CampaignState
 from dialer.desk_acd import AcdDesk
 from dialer.gate import Gate, GateMetrics
 from dialer.metrics import DialerMetrics
@@ -33,7 +31,7 @@ from routing.agent_events import AgentState
 from routing.rules import Rules
 from switchboard.engine import Engine
 from switchboard.metrics import create_metrics
-from tests.integration.test_dialer_support import SECRET, Observer, RunningClock, sim_config
+from tests.integration.test_dialer_support import SECRET, DialerHarness, Observer, RunningClock, sim_config
 
 INBOUND_LINE = "+3612345678"
 
@@ -60,7 +58,7 @@ def blended_rules(*agents: str, wrap_up_s: float = 0.3, **queue: Any) -> Rules:
 
 
 @dataclass
-class Blended:
+class Blended(DialerHarness):
     sim: SimulatedPbx
     redis: aioredis.Redis
     engine: Engine
@@ -71,39 +69,15 @@ class Blended:
     observer: Observer
     clock: Callable[[], float]
 
-    async def until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-        async with asyncio.timeout(timeout), self.observer.changed:
-            await self.observer.changed.wait_for(predicate)
-
-    def now(self) -> datetime:
-        return datetime.fromtimestamp(self.clock(), UTC)
-
     def state(self, agent_id: str) -> AgentState:
         return self.acd.ctx.state.status(agent_id).state
 
-    def sample(self, name: str, **labels: str) -> float:
-        value = self.registry.get_sample_value(name, labels)
-        return 0.0 if value is None else value
-
-    def customer_originates(self) -> list[Action]:
-        return [a for a in self.sim.actions if a.name == "Originate" and "@trunk" in (a.get("Channel") or "")]
-
     def agent_originates(self, agent_id: str) -> list[Action]:
-        return [
-            a for a in self.sim.actions if a.name == "Originate" and a.get("Channel") == f"PJSIP/{agent_id}"
-        ]
+        channel = f"PJSIP/{agent_id}"
+        return [a for a in self.sim.actions if a.name == "Originate" and a.get("Channel") == channel]
 
     def waiting(self) -> list[str]:
         return [w.call_id for q in self.acd.queues() for w in q.waiting]
-
-    async def load_leads(self, leads: Iterable[dict[str, Any]], campaign_id: str = "c1") -> None:
-        report = await self.stores.leads.upsert_many(
-            list(leads), now=self.now(), actor="crm", campaign_id=campaign_id
-        )
-        assert not report.errors, report.errors
-
-    async def start(self, campaign_id: str = "c1") -> None:
-        await self.dialer.set_state(campaign_id, CampaignState.RUNNING, "supervisor")
 
 
 @contextlib.asynccontextmanager

@@ -137,18 +137,16 @@ def originate_vars(action: Action) -> dict[str, str]:
     return found
 
 
-@dataclass
-class Rig:
+class DialerHarness:
+    """What the dialer tests read and do, whatever owns the agents (Rig: LocalDesk; the blended
+    harness: the ACD). Subclasses are dataclasses with these fields."""
+
     sim: SimulatedPbx
-    redis: aioredis.Redis
-    engine: Engine
     stores: DialerStores
-    desk: LocalDesk
     dialer: DialerService
     registry: CollectorRegistry
     observer: Observer
     clock: Callable[[], float]
-    tasks: TaskStore | None = None
 
     async def until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
         async with asyncio.timeout(timeout), self.observer.changed:
@@ -176,6 +174,20 @@ class Rig:
 
     async def start(self, campaign_id: str = "c1") -> None:
         await self.dialer.set_state(campaign_id, CampaignState.RUNNING, "supervisor")
+
+
+@dataclass
+class Rig(DialerHarness):
+    sim: SimulatedPbx
+    redis: aioredis.Redis
+    engine: Engine
+    stores: DialerStores
+    desk: LocalDesk
+    dialer: DialerService
+    registry: CollectorRegistry
+    observer: Observer
+    clock: Callable[[], float]
+    tasks: TaskStore | None = None
 
     async def agent(self, agent_id: str, *, skills: dict[str, int] | None = None) -> None:
         await self.desk.login(
