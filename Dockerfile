@@ -10,6 +10,7 @@ FROM python:3.11-slim AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY core ./core
 COPY pbx ./pbx
 COPY routing ./routing
 COPY dialer ./dialer

@@ -31,10 +31,10 @@ from typing import Any
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 
-from dialer.blacklist import PackedStore
-from dialer.blacklist_import import import_list
-from dialer.gate import Gate, GateMetrics
-from dialer.numbers import reference_chunk
+from dialer.lists.fast_numbers import reference_chunk
+from dialer.lists.gate import Gate, GateMetrics
+from dialer.lists.importer import import_list
+from dialer.lists.store import PackedStore
 from switchboard.private_redis import PrivateRedis
 
 SPACE = 5 * 10**7  # Hungarian mobile numbers: 5 prefixes x 10**7

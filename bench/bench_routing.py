@@ -1,6 +1,6 @@
 """Figure 2 of the benchmarks: the routing decision, and how its time grows with the agents.
 
-What is timed (routing.synth workloads: 50 skills, one queue each, four tiers,
+What is timed (bench.routing_workload workloads: 50 skills, one queue each, four tiers,
 about half the agents ready, 10,000 waiting calls spread over queues and tiers):
 - `decide(call, snapshot, rules, now)` for one waiting call, with 2,000 agents;
 - "an agent becomes ready -> pick the call": `snapshot.with_agent(agent now ready)`
@@ -29,12 +29,12 @@ import time
 from dataclasses import dataclass, replace
 
 from bench.report import Row, percentiles, print_table, row
+from bench.routing_workload import synthetic_rules, synthetic_snapshot
 from routing.agent_events import AgentState
 from routing.queue import WaitingCall
 from routing.rules import Rules
 from routing.selection import decide, pick_call
 from routing.snapshot import AgentView, Snapshot
-from routing.synth import synthetic_rules, synthetic_snapshot
 
 NOW = 1_750_000_000.0
 SKILLS, CALLS, MAIN = 50, 10_000, 2_000

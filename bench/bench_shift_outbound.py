@@ -1,8 +1,8 @@
 """Figure 5 of the benchmarks: a simulated outbound shift, predictive against progressive.
 
-Both modes run in this one process through dialer.pacing_sim.simulate, the
+Both modes run in this one process through bench.pacing_sim.simulate, the
 deterministic discrete-event simulation driven by the real pacing core
-(dialer.pacing.calls_to_place, once a simulated second), with the issue's
+(dialer.pacing.decision.calls_to_place, once a simulated second), with the issue's
 numbers: 50 agents, 25 % answer rate, 120 s average handle time (110 s talk +
 10 s wrap-up), 4 simulated hours, seed 1. Simulated time costs no wall time, so
 the shift is "time-compressed" completely; the figures do not depend on the
@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import argparse
 
+from bench.pacing_sim import ShiftResult, simulate
 from bench.report import Row, print_table, row
-from dialer.pacing_sim import ShiftResult, simulate
 
 AGENTS, ANSWER_RATE, AHT_S, HOURS, SEED = 50, 0.25, 120.0, 4.0, 1
 OCCUPANCY_TARGET, ABANDON_TARGET, TALK_RATIO_TARGET = 0.85, 0.03, 2.0

@@ -30,8 +30,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from dialer.campaigns import Campaigns
-from dialer.control import CampaignState
+from dialer.campaigns.rules import Campaigns
+from dialer.loop.campaign_control import CampaignState
 from switchboard.logs import configure_logging
 from switchboard.runtime import Parts, Runtime
 from switchboard.settings import Settings

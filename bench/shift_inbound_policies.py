@@ -3,7 +3,7 @@
 - `Switchboard`: the real routing core as the ACD shell drives it
   (routing/acd/dispatcher.py and service.py): `decide` when a caller arrives and
   at its `recheck_at`; `pick_call` when an agent becomes ready; a sweep with
-  routing.dispatch every 2 s while an agent is ready and calls wait; every
+  routing.batch_dispatch every 2 s while an agent is ready and calls wait; every
   agent's view (occupancy) rebuilt every 5 s.
 - `Fifo`: callers in arrival order, each to the longest-idle agent with the skill.
 - `BestFirst`: callers in arrival order, each to the first ready agent with the
@@ -30,8 +30,8 @@ from bench.shift_inbound_sim import (
     simulate,
     summarize,
 )
+from routing.batch_dispatch import dispatch
 from routing.classify import classify, transfer
-from routing.dispatch import dispatch
 from routing.queue import WaitingCall
 from routing.rules import Rules
 from routing.selection import Decision, Outcome, decide, pick_call

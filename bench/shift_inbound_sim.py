@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from core.config.loader import load_rules
 from routing.agent_events import (
     AgentState,
     Answer,
@@ -42,7 +43,6 @@ from routing.classify import admit, classify
 from routing.queue import WaitingCall
 from routing.rules import Rules
 from routing.snapshot import AgentView
-from routing.yamlconf import load_rules
 
 RULES_FILE = Path(__file__).resolve().parent / "shift_inbound.yaml"
 START = 1_767_600_000.0  # epoch of the shift's first second (the queues have no hours)

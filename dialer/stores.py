@@ -15,13 +15,13 @@ from datetime import UTC, datetime
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
-from dialer.automation import DEFAULT_RULES, DispositionRules
-from dialer.blacklist import InternalList, PackedStore
-from dialer.dispositions import DispositionService
-from dialer.gate import Gate, GateMetrics
-from dialer.keys import DialerKeys
-from dialer.leads import LeadStore
-from dialer.robinson import RobinsonStore
+from dialer.dialer_keys import DialerKeys
+from dialer.dispositions.rules import DEFAULT_RULES, DispositionRules
+from dialer.dispositions.service import DispositionService
+from dialer.leads.robinson import RobinsonStore
+from dialer.leads.store import LeadStore
+from dialer.lists.gate import Gate, GateMetrics
+from dialer.lists.store import InternalList, PackedStore
 
 
 def utc_now() -> datetime:

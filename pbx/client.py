@@ -34,7 +34,8 @@ from typing import Any
 from panoramisk import Manager
 from panoramisk.ami_protocol import AMIProtocol
 
-from pbx.ami_support import (
+from core.errors import AmiActionError, AmiConnectionError, AmiError, AmiLoginError, AmiTimeoutError
+from pbx.client_pure import (
     AmiSettings,
     CallbackRunner,
     ConnectedCallback,
@@ -57,7 +58,6 @@ from pbx.codec import (
     ResponseAssembler,
     encode_action,
 )
-from pbx.errors import AmiActionError, AmiConnectionError, AmiError, AmiLoginError, AmiTimeoutError
 
 __all__ = ["AmiClient", "AmiSettings", "EventCallback"]
 

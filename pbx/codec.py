@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from pbx.errors import AmiEncodeError
+from core.errors import AmiEncodeError
 
 CRLF = b"\r\n"
 END_OF_MESSAGE = b"\r\n\r\n"

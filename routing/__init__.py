@@ -1,16 +1,14 @@
 """Inbound ACD: routing rules, caller classification, agent lifecycle, waiting queue, selection.
 
 Pure cores (no I/O; time is passed in as epoch seconds):
-- yamlconf / yamlmarks / messages: generic YAML + pydantic loading with file:line:col issues
-- rules (models) / checks (cross-references) / plan (compiled lookup tables) / hours
-- numbers: E.164 normalisation (shared with the dialer)
+- rules (models) / rule_checks (cross-references) / plan (compiled lookup tables) / opening_hours
 - classify: caller -> tier, priority, needs
 - queue: waiting calls and their order (priority, aging)
 - snapshot: immutable indexed view of agents and waiting calls
 - selection: decide(call) -> agent / wait / overflow / exit, pick_call(agent) -> call
-- dispatch: route a whole queue without double-booking (restart, reload)
+- batch_dispatch: route a whole queue without double-booking (restart, reload)
 - agents / agent_events: the agent lifecycle table and occupancy
 - explain: the text of `switchboard explain`
-- keys / records: Redis key names and stored JSON, for the shell
-- synth: seeded synthetic workloads for tests and benchmarks
+acd/ is the shell: Redis keys and records, AMI, the call lifecycle (routing/acd/__init__.py).
+Config loading and phone numbers are shared with the dialer from core/.
 """

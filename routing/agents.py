@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pbx.errors import SwitchboardError
+from core.errors import SwitchboardError
 from routing.agent_events import (
     AgentState,
     Answer,

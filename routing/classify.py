@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from pbx.errors import NotFoundError
-from routing.numbers import try_normalize
+from core.errors import NotFoundError
+from core.phone_numbers import try_normalize
 from routing.plan import QueuePlan, RulesIndex, TierMatch
 from routing.queue import Needs, WaitingCall
 from routing.rules import Rules

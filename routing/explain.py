@@ -13,7 +13,7 @@ from datetime import datetime
 
 from routing.agent_events import AgentState
 from routing.classify import Classification, admit, classify
-from routing.hours import is_open, next_opening
+from routing.opening_hours import is_open, next_opening
 from routing.queue import WaitingCall
 from routing.rules import Rules
 from routing.selection import Decision, decide, reserved_agents

@@ -3,7 +3,7 @@
 Owned here: the compiled form of the rules (`RulesIndex`, one `QueuePlan` per
 queue): normalised numbers -> tiers, per-queue tier priorities and max waits,
 escalation stages as a sorted time table (`stage_at` is a bisect), hours in
-seconds. Built by `Rules.index` after the checks in routing/checks.py passed, so
+seconds. Built by `Rules.index` after the checks in routing/rule_checks.py passed, so
 every reference here resolves.
 """
 
@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 import holidays
 
-from routing.hours import HoursPlan, build_hours
-from routing.numbers import normalize
+from core.phone_numbers import normalize
+from routing.opening_hours import HoursPlan, build_hours
 
 if TYPE_CHECKING:
     from routing.rules import AgentSpec, Fallback, Hours, Queue, Rules

@@ -2,7 +2,7 @@
 
 Owned here: what can be said in routing.yaml and the per-field limits. The
 cross-references between sections (a queue names a skill that exists, an
-overflow target exists, ...) are checked in routing/checks.py, and the derived
+overflow target exists, ...) are checked in routing/rule_checks.py, and the derived
 lookup tables the hot path uses are built once per load in routing/plan.py and
 reached through `Rules.index`. Regenerate the committed JSON Schema with
 `python -m routing.rules config/schema/routing.schema.json`.
@@ -21,9 +21,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import holidays
 from pydantic import AfterValidator, Field, model_validator
 
-from routing import checks, plan
-from routing.numbers import is_region
-from routing.yamlconf import CheckedModel, ConfigModel, Problem, schema_pattern, text_check, write_schema
+from core.config.loader import CheckedModel, ConfigModel, Problem, schema_pattern, text_check, write_schema
+from core.phone_numbers import is_region
+from routing import plan, rule_checks
 
 _NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 _AGENT_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -254,7 +254,7 @@ class Rules(CheckedModel):
     queues: tuple[Queue, ...] = Field(min_length=1)
 
     def cross_check(self) -> list[Problem]:
-        problems = checks.problems(self)
+        problems = rule_checks.problems(self)
         if not problems:
             _ = self.index  # build the lookup tables now, not on the first call
         return problems

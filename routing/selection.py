@@ -28,7 +28,7 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from routing.agent_events import AgentState
-from routing.hours import is_open, next_opening
+from routing.opening_hours import is_open, next_opening
 from routing.plan import QueuePlan, Stage
 from routing.queue import Needs, WaitingCall, call_priority
 from routing.rules import Fallback, Rules

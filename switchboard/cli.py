@@ -28,7 +28,13 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from pbx.errors import AmiConnectionError, AmiLoginError, ConfigError, StoreUnavailableError, SwitchboardError
+from core.errors import (
+    AmiConnectionError,
+    AmiLoginError,
+    ConfigError,
+    StoreUnavailableError,
+    SwitchboardError,
+)
 from switchboard import __version__, cli_acd, cli_dialer, cli_tasks
 from switchboard.api.tokens import ROLES, hash_token, new_token
 from switchboard.config_check import default_registry

@@ -31,22 +31,22 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pbx.errors import ConfigError
-from routing.acd.keys import AcdKeys
+from core.config.loader import load_rules
+from core.config.yaml_file import config_error, load_yaml, problems_from_validation
+from core.errors import ConfigError
+from core.phone_numbers import try_normalize
+from routing.acd.acd_keys import AcdKeys
+from routing.acd.routing_keys import RoutingKeys
 from routing.acd.state import AcdState
 from routing.acd.store import AcdStore
 from routing.agent_events import AgentState
 from routing.explain import explain_caller
-from routing.keys import RoutingKeys
-from routing.numbers import try_normalize
 from routing.queue import WaitingCall
 from routing.rules import AgentSpec, Rules
 from routing.snapshot import AgentView, Snapshot
-from routing.yamlconf import load_rules
 from switchboard.logs import SecretFilter
 from switchboard.redis_conn import connect_redis
 from switchboard.settings import load_settings
-from switchboard.yamlfile import config_error, load_yaml, problems_from_validation
 
 EXIT_OK = 0
 

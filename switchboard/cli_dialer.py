@@ -24,13 +24,13 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from dialer.blacklist_import import ImportProgress, ImportReport, import_list
-from dialer.campaigns import load_campaigns
-from dialer.leads_csv import CsvProgress, CsvReport, import_csv
-from dialer.robinson import STATUSES, RobinsonRequest
+from core.errors import StoreUnavailableError
+from core.phone_numbers import normalize
+from dialer.campaigns.rules import load_campaigns
+from dialer.leads.csv_import import CsvProgress, CsvReport, import_csv
+from dialer.leads.robinson import STATUSES, RobinsonRequest
+from dialer.lists.importer import ImportProgress, ImportReport, import_list
 from dialer.stores import DialerStores
-from pbx.errors import StoreUnavailableError
-from routing.numbers import normalize
 from switchboard.redis_conn import connect_redis
 from switchboard.settings import Settings, load_settings
 

@@ -24,11 +24,11 @@ from zoneinfo import ZoneInfo
 
 from rich.table import Table
 
+from core.errors import SwitchboardError
 from dialer.stores import DialerStores
-from dialer.task_reads import ListStatus, TaskView
-from dialer.task_store import TaskStore
-from dialer.tasks import DEFAULT_TASK_RULES, load_task_rules
-from pbx.errors import SwitchboardError
+from dialer.tasks.reads import ListStatus, TaskView
+from dialer.tasks.rules import DEFAULT_TASK_RULES, load_task_rules
+from dialer.tasks.store import TaskStore
 from switchboard.cli_dialer import actor, new_console, with_stores
 from switchboard.settings import Settings
 

@@ -8,8 +8,8 @@ content detection (`routing.yaml` is a routing file whatever it contains).
 routing/ and dialer/ cannot import switchboard (imports point one way), so
 their validators are found through HOOKS instead of registering themselves:
 `"module:Name"` where Name is either the pydantic model of the whole file
-(validated with routing.yamlconf.load_rules, which reports every issue with
-file:line:col) or a function `check(path)` raising pbx.errors.ConfigError with
+(validated with core.config.loader.load_rules, which reports every issue with
+file:line:col) or a function `check(path)` raising core.errors.ConfigError with
 `details["issues"]` (or `["errors"]`) = [{file, line, column, path, message}].
 Until the module exists, the kind gets a YAML syntax (and duplicate key) check
 only, and the report says so.
@@ -24,19 +24,19 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from pbx.errors import ConfigError
+from core.config.yaml_file import ConfigProblem, load_yaml, problems_from_error
+from core.errors import ConfigError
 from switchboard.api.tokens import TokenStore
 from switchboard.settings import PATH_KEYS, Settings, load_settings
-from switchboard.yamlfile import ConfigProblem, load_yaml, problems_from_error
 
 Detect = Callable[[Path, object], bool]
 Check = Callable[[Path], Sequence[ConfigProblem] | None]
 
 HOOKS: dict[str, str] = {
     "routing": "routing.rules:Rules",
-    "campaigns": "dialer.campaigns:Campaigns",
-    "tasks": "dialer.tasks:TaskRules",
-    "dispositions": "dialer.automation:DispositionRules",
+    "campaigns": "dialer.campaigns.rules:Campaigns",
+    "tasks": "dialer.tasks.rules:TaskRules",
+    "dispositions": "dialer.dispositions.rules:DispositionRules",
 }
 # kind -> the word in a file name that hints at it
 RULE_KINDS = (
@@ -174,7 +174,7 @@ def hooked_check(kind: str) -> tuple[Check, str]:
 
 def _model_check(model: type[BaseModel]) -> Check:
     def check(path: Path) -> None:
-        from routing.yamlconf import load_rules  # noqa: PLC0415  (the rules loader, only when needed)
+        from core.config.loader import load_rules  # noqa: PLC0415  (the rules loader, only when needed)
 
         load_rules(path, model)
 

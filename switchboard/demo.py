@@ -34,10 +34,10 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
-from dialer.control import CampaignState
+from core.config.loader import load_rules
+from dialer.loop.campaign_control import CampaignState
 from pbx.sim import AgentPhone, SimConfig, SimulatedPbx, TierPool, TrafficConfig
 from routing.rules import Rules
-from routing.yamlconf import load_rules
 from switchboard.api.tokens import TokenStore, new_token
 from switchboard.runtime import Parts, Runtime, routing_rules_path
 from switchboard.settings import Settings

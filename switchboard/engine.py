@@ -14,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from core.clock import Clock
 from pbx.client import AmiClient, AmiSettings
 from pbx.codec import Event
 from pbx.service import PbxService
@@ -24,8 +25,6 @@ from pbx.tracker import CallTracker
 from switchboard.metrics import EngineMetrics
 
 log = logging.getLogger("switchboard.engine")
-
-Clock = Callable[[], float]
 
 
 @dataclass

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from pbx.errors import StoreUnavailableError
+from core.errors import StoreUnavailableError
 
 INSTALL_HINT = (
     "install it with `apt-get install redis-server` (scripts/demo and scripts/test do this as root)"

@@ -19,7 +19,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import AuthenticationError, RedisError, ResponseError
 
-from pbx.errors import StoreUnavailableError
+from core.errors import StoreUnavailableError
 from switchboard.settings import redact_url
 
 DEFAULT_TIMEOUT = 5.0

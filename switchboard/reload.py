@@ -1,7 +1,7 @@
 """Hot reload of the rule files supervisors edit (routing, campaigns, dispositions, tasks).
 
 Rules this module keeps:
-- A file is validated whole (routing.yamlconf.load_rules) before anything
+- A file is validated whole (core.config.loader.load_rules) before anything
   changes; the new model is handed to its consumer in one call, so a bad edit
   never half-applies. On an invalid edit the previous rules keep running, the
   error is logged with every file:line:col issue, and
@@ -27,8 +27,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from pydantic import BaseModel
 
-from pbx.errors import ConfigError
-from routing.yamlconf import content_hash, load_rules
+from core.config.loader import content_hash, load_rules
+from core.errors import ConfigError
 
 log = logging.getLogger("switchboard.reload")
 

@@ -22,17 +22,17 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from dialer.automation import DispositionRules
-from dialer.campaigns import Campaigns
-from dialer.desk_acd import AcdDesk
-from dialer.dispositions import Disposition
-from dialer.leads import UpsertReport
-from dialer.metrics import DialerMetrics
-from dialer.service import DialerService
+from dialer.calls.dial_metrics import DialerMetrics
+from dialer.campaigns.rules import Campaigns
+from dialer.desk.acd import AcdDesk
+from dialer.dispositions.rules import DispositionRules
+from dialer.dispositions.service import Disposition
+from dialer.leads.store import UpsertReport
+from dialer.loop.service import DialerService
 from dialer.stores import DialerStores
-from dialer.task_service import TaskService
-from dialer.tasks import DEFAULT_TASK_RULES, TaskRules
-from routing.acd.metrics import AcdMetrics
+from dialer.tasks.rules import DEFAULT_TASK_RULES, TaskRules
+from dialer.tasks.service import TaskService
+from routing.acd.acd_metrics import AcdMetrics
 from routing.acd.service import AcdService
 from routing.rules import Rules
 from switchboard.api import acd_api, campaigns_api, dialer_api, tasks_api

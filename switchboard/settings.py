@@ -35,9 +35,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from pbx.ami_support import AmiSettings
-from pbx.errors import ConfigError
-from switchboard.yamlfile import (
+from core.config.yaml_file import (
     ConfigProblem,
     Loc,
     YamlDocument,
@@ -46,6 +44,8 @@ from switchboard.yamlfile import (
     load_yaml,
     problems_from_validation,
 )
+from core.errors import ConfigError
+from pbx.client_pure import AmiSettings
 
 ENV_PREFIX = "SWITCHBOARD_"
 SETTINGS_FILE_ENV = "SWITCHBOARD_SETTINGS_FILE"

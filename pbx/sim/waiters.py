@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from pbx.errors import SwitchboardError
+from core.errors import SwitchboardError
 
 T = TypeVar("T")
 

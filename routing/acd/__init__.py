@@ -1,22 +1,23 @@
 """The inbound ACD's execution shell: the routing core's decisions carried out over AMI, state in Redis.
 
 - service: AcdService, the PbxService the engine drives (events, resync, tick), plus
-  the operations the API calls (operations) and the rule swap
+  the operations the API calls (api_operations) and the rule swap
 - callflow: reactions to call events (arrival, agent answered or not, hangups, resync)
 - dispatcher: routing decisions and agent lifecycle effects, carried out
 - executor: AMI actions (Originate the agent, Bridge, Hangup, Redirect)
-- store / keys: Redis persistence (atomic multi-key updates, Lua compare-and-set)
+- store / store_records / routing_keys / acd_keys: Redis persistence (atomic multi-key updates,
+  Lua compare-and-set), the stored JSON and the key names
 - state / views: working memory and what the API shows of it
 - events: the case-handover stream (XADD) the API reads
-- metrics: AcdMetrics(registry)
+- acd_metrics: AcdMetrics(registry)
 - timers: ring safety nets, wrap-up ends, re-decisions
 See docs/acd.md.
 """
 
+from routing.acd.acd_keys import AcdKeys
+from routing.acd.acd_metrics import AcdMetrics
 from routing.acd.context import AcdOptions
 from routing.acd.events import AcdEvent, AcdEvents
-from routing.acd.keys import AcdKeys
-from routing.acd.metrics import AcdMetrics
 from routing.acd.service import AcdService
 from routing.acd.store import AcdStore
 

@@ -24,8 +24,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+from core.errors import StoreUnavailableError
+from core.phone_numbers import try_normalize
 from pbx.call_changes import ChannelHungUp, DialStarted, OriginateResult, UserEventSeen
-from pbx.errors import StoreUnavailableError
 from pbx.tracker import CallTracker
 from routing.acd.calls import ActiveCall, CallFacts, CallState, is_leg_of, leg_base
 from routing.acd.context import Ctx
@@ -35,7 +36,6 @@ from routing.acd.timers import Timer, TimerKind
 from routing.agent_events import Answer, Hangup, Ring, WrapUpDone
 from routing.agents import ON_CALL, AgentState
 from routing.classify import admit, classify
-from routing.numbers import try_normalize
 
 log = logging.getLogger("switchboard.acd")
 

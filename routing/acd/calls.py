@@ -4,7 +4,7 @@ Owned here: the call's facts (caller, dialled number, IVR choice, case id, CRM
 record, which channel holds the caller; for an answered outbound call the dialer
 handed over, its campaign and lead) and where it is in its life
 (waiting -> offered to an agent -> connected), stored as the `facts` of
-routing.records' call record. A waiting call is in the routing snapshot; an
+routing.acd.store_records' call record. A waiting call is in the routing snapshot; an
 offered or connected one is not (nobody else may be offered it).
 """
 

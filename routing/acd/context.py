@@ -7,17 +7,16 @@ timer granularity.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from core.clock import Clock
+from routing.acd.acd_metrics import AcdMetrics
 from routing.acd.events import AcdEvents
 from routing.acd.executor import Executor
-from routing.acd.metrics import AcdMetrics
 from routing.acd.state import AcdState
 from routing.acd.store import AcdStore
 from routing.acd.timers import Timers
-
-Clock = Callable[[], float]
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from pbx.errors import (
+from core.errors import (
     AmiActionError,
     AmiEncodeError,
     AmiError,
@@ -50,8 +50,8 @@ from routing.agent_events import (
 )
 from routing.agent_events import Event as AgentEvent
 from routing.agents import AgentStatus, AgentTransitionError, apply
+from routing.batch_dispatch import dispatch
 from routing.classify import classify, transfer
-from routing.dispatch import dispatch
 from routing.selection import Decision, Outcome, decide, pick_call
 
 log = logging.getLogger("switchboard.acd")

@@ -22,8 +22,8 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from pbx.errors import StoreUnavailableError, ValidationFailedError
-from routing.acd.keys import AcdKeys
+from core.errors import StoreUnavailableError, ValidationFailedError
+from routing.acd.acd_keys import AcdKeys
 
 log = logging.getLogger("switchboard.acd.events")
 

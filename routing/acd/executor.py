@@ -21,10 +21,10 @@ import time
 import uuid
 from collections.abc import Mapping
 
-from pbx.errors import AmiActionError, AmiError
+from core.errors import AmiActionError, AmiError
 from pbx.service import ActionSender
+from routing.acd.acd_metrics import AcdMetrics
 from routing.acd.calls import ActiveCall
-from routing.acd.metrics import AcdMetrics
 
 log = logging.getLogger("switchboard.acd.ami")
 

@@ -1,5 +1,5 @@
 """Outbound calls in the ACD: agents the dialer holds for calls it places, and the answered calls
-it hands over. One owner of agent state for both directions (dialer/desk_acd.py adapts this to
+it hands over. One owner of agent state for both directions (dialer/desk/acd.py adapts this to
 the dialer's AgentDesk).
 
 - `agents_for`: the logged-in, unpaused agents who could take a campaign's calls (the queue's

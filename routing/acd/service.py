@@ -22,19 +22,21 @@ from collections.abc import Sequence
 
 import redis.asyncio as aioredis
 
+from core.clock import Clock
+from core.config.loader import content_hash
+from core.errors import StoreUnavailableError
 from pbx.call_changes import CallChange, ChannelHungUp, DialStarted, OriginateResult, UserEventSeen
 from pbx.codec import Event
-from pbx.errors import StoreUnavailableError
 from pbx.service import ActionSender
 from pbx.tracker import CallTracker
+from routing.acd.acd_keys import AcdKeys
+from routing.acd.acd_metrics import AcdMetrics
+from routing.acd.api_operations import Operations
 from routing.acd.callflow import CallFlow
-from routing.acd.context import AcdOptions, Clock, Ctx
+from routing.acd.context import AcdOptions, Ctx
 from routing.acd.dispatcher import Dispatcher
 from routing.acd.events import AcdEvents
 from routing.acd.executor import Executor
-from routing.acd.keys import AcdKeys
-from routing.acd.metrics import AcdMetrics
-from routing.acd.operations import Operations
 from routing.acd.outbound import HandedCall, Outbound, PacingAgent
 from routing.acd.state import AcdState
 from routing.acd.store import AcdStore
@@ -42,7 +44,6 @@ from routing.acd.timers import Timers
 from routing.agent_events import AgentState
 from routing.queue import Needs
 from routing.rules import Rules
-from routing.yamlconf import content_hash
 
 log = logging.getLogger("switchboard.acd")
 
@@ -196,7 +197,7 @@ class AcdService(Operations):
         targets = {q.name: q.service_level.target_percent / 100 for q in state.rules.queues}
         metrics.refresh_service_levels(targets, now)
 
-    # -- the dialer (dialer/desk_acd.py) ---------------------------------------------------------
+    # -- the dialer (dialer/desk/acd.py) ---------------------------------------------------------
     def agents_for(self, queue: str | None, needs: Needs) -> list[PacingAgent]:
         """Agents who could take a campaign's calls, in a pacing state (not paused, logged in)."""
         return self.outbound.agents_for(queue, needs)

@@ -1,8 +1,8 @@
 """Redis persistence of the ACD: agents, their statuses, the calls being handled, timers, CRM records.
 
 Rules it keeps:
-- Keys come from AcdKeys (routing/keys.py's layout plus the shell's own); values
-  are routing/records.py JSON, so a restarted engine rebuilds the same queue.
+- Keys come from AcdKeys (routing/acd/routing_keys.py's layout plus the shell's own); values
+  are routing/acd/store_records.py JSON, so a restarted engine rebuilds the same queue.
 - Every multi-key update is one MULTI/EXEC (`commit`), and taking an agent for
   a call is a Lua compare-and-set (`reserve`; `hold` when the dialer takes an
   agent for a call it is placing): the agent must still be ready (or held for
@@ -30,13 +30,13 @@ from pydantic import ValidationError
 from redis.exceptions import RedisError
 from redis.typing import EncodableT, FieldT
 
-from pbx.errors import StoreUnavailableError, ValidationFailedError
+from core.errors import StoreUnavailableError, ValidationFailedError
+from routing.acd.acd_keys import AcdKeys
 from routing.acd.calls import ActiveCall, CallFacts, CallState
-from routing.acd.keys import AcdKeys
 from routing.acd.state import AcdState
+from routing.acd.store_records import dump_call, dump_status, load_call, load_status
 from routing.acd.timers import Timer, TimerKind
 from routing.agents import AgentStatus
-from routing.records import dump_call, dump_status, load_call, load_status
 from routing.rules import AgentSpec
 
 log = logging.getLogger("switchboard.acd.store")

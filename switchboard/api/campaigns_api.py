@@ -1,6 +1,6 @@
 """HTTP API of the outbound campaigns: list, start / pause / stop, live stats, and manual dials.
 
-Owned here: the endpoints and who may call them. The dialer service (dialer/service.py) does the
+Owned here: the endpoints and who may call them. The dialer service (dialer/loop/service.py) does the
 work and keeps the rules: a manual dial goes through `Dialer.place_call` like every other dial,
 so calling hours, call caps and the blacklist gate apply to it too.
 
@@ -18,9 +18,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, FastAPI, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from dialer.control import CampaignState, CampaignStatus
-from dialer.service import DialerService
-from routing.numbers import normalize
+from core.phone_numbers import normalize
+from dialer.loop.campaign_control import CampaignState, CampaignStatus
+from dialer.loop.service import DialerService
 from switchboard.api.auth import AUTH_RESPONSES, require_role
 from switchboard.api.errors import ErrorBody, NotReadyError
 from switchboard.api.tokens import Principal

@@ -20,13 +20,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request, status
 
-from dialer.gate import BatchVerdict
-from dialer.leads import Lead
-from dialer.numbers import try_normalize
-from dialer.robinson import STATUSES, RequestNotFoundError, RobinsonRequest
+from core.errors import NotFoundError, ValidationFailedError
+from core.phone_numbers import normalize
+from dialer.leads.robinson import STATUSES, RequestNotFoundError, RobinsonRequest
+from dialer.leads.store import Lead
+from dialer.lists.fast_numbers import try_normalize
+from dialer.lists.gate import BatchVerdict
 from dialer.stores import DialerStores
-from pbx.errors import NotFoundError, ValidationFailedError
-from routing.numbers import normalize
 from switchboard.api.auth import AUTH_RESPONSES, require_role
 from switchboard.api.dialer_models import (
     BulkLeadsIn,

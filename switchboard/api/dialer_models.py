@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
-from dialer.leads_model import CAMPAIGN_ID_PATTERN, LeadIn
+from dialer.leads.model import CAMPAIGN_ID_PATTERN, LeadIn
 
 MAX_BULK = 10_000
 MAX_CHECK = 1_000

@@ -23,8 +23,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from pbx.errors import SwitchboardError
-from switchboard.yamlfile import format_loc
+from core.config.yaml_file import format_loc
+from core.errors import SwitchboardError
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import uvicorn
 from fastapi import FastAPI
 
-from pbx.errors import SwitchboardError
+from core.errors import SwitchboardError
 
 GRACE_S = 5
 

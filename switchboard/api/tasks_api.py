@@ -2,7 +2,7 @@
 the stale report and bulk reactivation.
 
 Owned here: the endpoints, who may call each, and the translation of bodies to store calls. The
-task store (dialer/task_store.py) keeps the rules: an own time after the central deadline or in
+task store (dialer/tasks/store.py) keeps the rules: an own time after the central deadline or in
 the past is a 422 that names the deadline; a callback's own time outside the campaign's calling
 hours is a 422 with the reason; closing or archiving in the wrong state is a 409.
 
@@ -12,7 +12,7 @@ hours is a 422 with the reason; closing or archiving in the wrong state is a 409
 
 Roles: advisors work on their own tasks (create, own time, close, list); supervisors see and work
 on everyone's, archive done and expired tasks, read the stale report and reactivate in bulk;
-admins read. Closing a task records the disposition (its automation runs, dialer/dispositions.py)
+admins read. Closing a task records the disposition (its automation runs, dialer/dispositions/service.py)
 and the disposition closes the lead's open tasks and may create the follow-up task.
 """
 
@@ -24,13 +24,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from dialer.deadlines import deadline_label
-from dialer.leads_model import CAMPAIGN_ID_PATTERN, LEAD_ID_PATTERN
+from core.errors import ValidationFailedError
+from dialer.leads.model import CAMPAIGN_ID_PATTERN, LEAD_ID_PATTERN
 from dialer.stores import DialerStores
-from dialer.task_reads import ListStatus, TaskView
-from dialer.task_store import TaskNotFoundError, TaskStore, not_open
-from dialer.tasks import DEFAULT_TASK_RULES, Task, load_task_rules
-from pbx.errors import ValidationFailedError
+from dialer.tasks.deadlines import deadline_label
+from dialer.tasks.reads import ListStatus, TaskView
+from dialer.tasks.rules import DEFAULT_TASK_RULES, Task, load_task_rules
+from dialer.tasks.store import TaskNotFoundError, TaskStore, not_open
 from switchboard.api.auth import AUTH_RESPONSES, require_role
 from switchboard.api.dialer_api import get_stores
 from switchboard.api.errors import ErrorBody, PermissionDeniedError

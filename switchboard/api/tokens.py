@@ -22,7 +22,7 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, ValidationError, model_validator
 
-from switchboard.yamlfile import (
+from core.config.yaml_file import (
     ConfigProblem,
     YamlDocument,
     config_error,

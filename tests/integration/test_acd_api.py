@@ -12,7 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from pbx.sim import AgentPhone
-from routing.acd.keys import AcdKeys
+from routing.acd.acd_keys import AcdKeys
 from routing.agent_events import AgentState
 from switchboard.api import AppState, TokenStore, create_app
 from switchboard.api.acd_api import install

@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 
 from pbx.sim import AgentPhone
 from routing.acd import AcdOptions
-from routing.acd.keys import AcdKeys
+from routing.acd.acd_keys import AcdKeys
 from routing.agent_events import AgentState
 from tests.integration.test_acd_support import (
     Stack,

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import redis
 
-from pbx.errors import ConfigError
-from routing.acd.keys import AcdKeys
+from core.errors import ConfigError
+from routing.acd.acd_keys import AcdKeys
 from routing.acd.store import dump_profile
+from routing.acd.store_records import dump_status
 from routing.agents import AgentState, AgentStatus
-from routing.records import dump_status
 from routing.rules import AgentSpec
 from switchboard.cli_acd import register
 from switchboard.logs import SecretFilter

@@ -7,7 +7,7 @@ import json
 import pytest
 import redis.asyncio as aioredis
 
-from routing.acd.keys import AcdKeys
+from routing.acd.acd_keys import AcdKeys
 from routing.agent_events import AgentState
 from switchboard.private_redis import PrivateRedis
 from tests.integration.test_acd_support import acd_stack, agent, base_rules, make_rules, sim_config

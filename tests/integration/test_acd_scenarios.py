@@ -10,11 +10,11 @@ from __future__ import annotations
 import pytest
 import redis.asyncio as aioredis
 
+from core.config.loader import content_hash
 from pbx.sim import AgentPhone
 from pbx.sim.rawclient import RawAmiClient
 from routing.acd import AcdOptions
 from routing.agent_events import AgentState
-from routing.yamlconf import content_hash
 from tests.integration.test_acd_support import (
     SECRET,
     acd_stack,

@@ -12,7 +12,7 @@ import pytest
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from pbx.errors import NotFoundError, StoreUnavailableError, SwitchboardError, ValidationFailedError
+from core.errors import NotFoundError, StoreUnavailableError, SwitchboardError, ValidationFailedError
 from switchboard.api import AppState, Principal, TokenStore, create_app, require_role
 from switchboard.metrics import create_metrics
 from switchboard.settings import Settings

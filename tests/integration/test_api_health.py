@@ -9,7 +9,7 @@ import pytest
 import redis.asyncio as aioredis
 from prometheus_client import REGISTRY, Counter
 
-from pbx.errors import StoreUnavailableError
+from core.errors import StoreUnavailableError
 from switchboard import __version__
 from switchboard.api import AppState, TokenStore, create_app
 from switchboard.metrics import EngineMetrics, create_metrics

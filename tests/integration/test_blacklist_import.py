@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from dialer.blacklist import ListBusyError, PackedStore
-from dialer.blacklist_import import ImportEmptyError, ImportFileError, ImportProgress, import_list
-from dialer.keys import DialerKeys
-from pbx.errors import ValidationFailedError
+from core.errors import ValidationFailedError
+from dialer.dialer_keys import DialerKeys
+from dialer.lists.importer import ImportEmptyError, ImportFileError, ImportProgress, import_list
+from dialer.lists.store import ListBusyError, PackedStore
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)

@@ -10,7 +10,10 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from dialer.blacklist import (
+from core.errors import NotFoundError, ValidationFailedError
+from dialer.dialer_keys import DialerKeys
+from dialer.lists.packed import BucketBuilder
+from dialer.lists.store import (
     InternalList,
     ListBusyError,
     PackedStore,
@@ -18,9 +21,6 @@ from dialer.blacklist import (
     check_list_name,
     e164_digits,
 )
-from dialer.keys import DialerKeys
-from dialer.packed import BucketBuilder
-from pbx.errors import NotFoundError, ValidationFailedError
 from switchboard.private_redis import PrivateRedis
 
 pytestmark = pytest.mark.integration

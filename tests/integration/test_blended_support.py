@@ -1,5 +1,5 @@
 """Shared harness for the blended tests (no tests here): the dialer and the inbound ACD in one
-engine, as `switchboard run` wires them, the ACD owning every agent (dialer/desk_acd.AcdDesk).
+engine, as `switchboard run` wires them, the ACD owning every agent (dialer/desk/acd.py AcdDesk).
 
 The real thing end to end: a SimulatedPbx on a TCP port, the engine with its AMI client and
 tracker, the AcdService and the DialerService on a private Redis. Tests wait with `until` (a
@@ -17,11 +17,11 @@ from typing import Any
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 
-from dialer.campaigns import Campaigns
-from dialer.desk_acd import AcdDesk
-from dialer.gate import Gate, GateMetrics
-from dialer.metrics import DialerMetrics
-from dialer.service import DialerService, DialerSettings
+from dialer.calls.dial_metrics import DialerMetrics
+from dialer.campaigns.rules import Campaigns
+from dialer.desk.acd import AcdDesk
+from dialer.lists.gate import Gate, GateMetrics
+from dialer.loop.service import DialerService, DialerSettings
 from dialer.stores import DialerStores
 from pbx.client import AmiSettings
 from pbx.codec import Action

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from core.errors import AmiActionError, AmiConnectionError, AmiEncodeError, AmiLoginError, AmiTimeoutError
 from pbx.client import AmiClient, AmiSettings
 from pbx.codec import Action, Event
-from pbx.errors import AmiActionError, AmiConnectionError, AmiEncodeError, AmiLoginError, AmiTimeoutError
 from tests.support.scripted_peer import SECRET, USERNAME, PeerConnection, ScriptedPeer, event, reply
 
 pytestmark = pytest.mark.integration

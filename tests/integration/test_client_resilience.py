@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from pbx.ami_support import AmiSettings, backoff_delay, login_fields, originate_fields
+from core.errors import AmiConnectionError, AmiEncodeError, AmiLoginError, AmiTimeoutError
 from pbx.client import AmiClient
+from pbx.client_pure import AmiSettings, backoff_delay, login_fields, originate_fields
 from pbx.codec import Event
-from pbx.errors import AmiConnectionError, AmiEncodeError, AmiLoginError, AmiTimeoutError
 from tests.support.scripted_peer import SECRET, USERNAME, ScriptedPeer, event, reply
 
 pytestmark = pytest.mark.integration

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 import pbx.sim
+from core.errors import AmiConnectionError, AmiLoginError, AmiTimeoutError
 from pbx.client import AmiClient, AmiSettings
 from pbx.codec import Event
-from pbx.errors import AmiConnectionError, AmiLoginError, AmiTimeoutError
 from pbx.tracker import CallChange, CallEnded, CallTracker, OriginateResult
 
 SimulatedPbx: Any = getattr(pbx.sim, "SimulatedPbx", None)

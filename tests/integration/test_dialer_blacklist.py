@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import redis.asyncio as aioredis
 
-from dialer.dialing import DialKind, DialRequest, DialStatus
-from dialer.keys import DialerKeys
+from dialer.calls.dialing import DialKind, DialRequest, DialStatus
+from dialer.dialer_keys import DialerKeys
 from pbx.sim import CustomerProfile
 from tests.integration.test_dialer_support import campaign, campaigns, lead, number, rig, sim_config
 

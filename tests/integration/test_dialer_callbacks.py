@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 import redis.asyncio as aioredis
 
-from dialer.dialing import DialStatus
+from dialer.calls.dialing import DialStatus
 from pbx.sim import CustomerProfile
 from tests.integration.test_dialer_support import (
     campaign,

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis.asyncio as aioredis
 
-from dialer.dialing import DialKind, DialRequest, DialStatus
+from dialer.calls.dialing import DialKind, DialRequest, DialStatus
 from pbx.sim import CustomerProfile
 from tests.integration.test_dialer_support import campaign, campaigns, lead, number, rig, sim_config
 

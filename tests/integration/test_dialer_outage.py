@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from dialer.service import DialerSettings
+from dialer.loop.service import DialerSettings
 from pbx.sim import CustomerProfile
 from switchboard.private_redis import PrivateRedis
 from tests.integration.test_dialer_support import campaign, campaigns, lead, rig, sim_config

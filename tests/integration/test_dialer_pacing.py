@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 import redis.asyncio as aioredis
 
-from dialer.caps import CallResult, CapReason, CapsPolicy, number_block
-from dialer.outbound import Phase
+from dialer.calls.lifecycle import Phase
+from dialer.compliance.caps import CallResult, CapReason, CapsPolicy, number_block
 from pbx.sim import AgentPhone, CustomerScript
 from tests.integration.test_dialer_support import (
     campaign,

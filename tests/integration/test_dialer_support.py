@@ -24,16 +24,16 @@ from zoneinfo import ZoneInfo
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 
-from dialer.campaigns import Campaigns
-from dialer.control import CampaignState
-from dialer.desk_local import LocalDesk
-from dialer.gate import Gate, GateMetrics
-from dialer.metrics import DialerMetrics
-from dialer.service import DialerService, DialerSettings
+from dialer.calls.dial_metrics import DialerMetrics
+from dialer.campaigns.rules import Campaigns
+from dialer.desk.local import LocalDesk
+from dialer.lists.gate import Gate, GateMetrics
+from dialer.loop.campaign_control import CampaignState
+from dialer.loop.service import DialerService, DialerSettings
 from dialer.stores import DialerStores
-from dialer.task_metrics import TaskMetrics
-from dialer.task_store import TaskStore
-from dialer.tasks import TaskRules
+from dialer.tasks.rules import TaskRules
+from dialer.tasks.store import TaskStore
+from dialer.tasks.task_metrics import TaskMetrics
 from pbx.call_changes import CallChange
 from pbx.client import AmiSettings
 from pbx.codec import Action, Event

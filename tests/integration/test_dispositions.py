@@ -10,9 +10,9 @@ import pytest
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 
-from dialer.automation import load_dispositions
+from core.errors import ValidationFailedError
+from dialer.dispositions.rules import load_dispositions
 from dialer.stores import DialerStores
-from pbx.errors import ValidationFailedError
 
 T0 = datetime(2025, 3, 3, 10, 0, tzinfo=UTC)
 RULES = load_dispositions(Path(__file__).resolve().parents[2] / "config" / "dispositions.yaml")

@@ -9,10 +9,10 @@ import pytest
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 
-from dialer.blacklist import InternalList, PackedStore, campaign_list
-from dialer.gate import Gate, GateMetrics, Verdict
-from dialer.keys import DialerKeys
-from pbx.errors import StoreUnavailableError, ValidationFailedError
+from core.errors import StoreUnavailableError, ValidationFailedError
+from dialer.dialer_keys import DialerKeys
+from dialer.lists.gate import Gate, GateMetrics, Verdict
+from dialer.lists.store import InternalList, PackedStore, campaign_list
 from switchboard.private_redis import PrivateRedis, free_port
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 
-from dialer.leads import LeadNotClaimedError, LeadStore, OfferRefusedError
+from dialer.leads.store import LeadNotClaimedError, LeadStore, OfferRefusedError
 from dialer.stores import DialerStores
 from switchboard.private_redis import PrivateRedis
 

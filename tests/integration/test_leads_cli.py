@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from pbx.errors import ValidationFailedError
+from core.errors import ValidationFailedError
 from switchboard.cli_dialer import register
 from switchboard.private_redis import PrivateRedis
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from dialer.leads import LeadStore
-from dialer.leads_csv import CsvProgress, LeadFileError, import_csv
+from dialer.leads.csv_import import CsvProgress, LeadFileError, import_csv
+from dialer.leads.store import LeadStore
 
 T0 = datetime(2025, 3, 3, 10, 0, tzinfo=UTC)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pbx.errors import StoreUnavailableError
+from core.errors import StoreUnavailableError
 from switchboard.private_redis import PrivateRedis
 from switchboard.redis_conn import check_no_eviction, connect_redis
 

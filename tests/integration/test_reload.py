@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from pbx.errors import ConfigError
+from core.errors import ConfigError
 from routing.rules import Rules
 from switchboard.reload import ReloadMetrics, RulesReloader
 

@@ -9,11 +9,11 @@ import pytest
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 
+from core.errors import ValidationFailedError
 from dialer.audit import AuditTrail
-from dialer.leads import LeadNotClaimedError
-from dialer.robinson import RequestNotFoundError, RequestNotPendingError
+from dialer.leads.robinson import RequestNotFoundError, RequestNotPendingError
+from dialer.leads.store import LeadNotClaimedError
 from dialer.stores import DialerStores
-from pbx.errors import ValidationFailedError
 
 T0 = datetime(2025, 3, 3, 10, 0, tzinfo=UTC)
 REQUEST = {

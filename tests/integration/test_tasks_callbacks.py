@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 import redis.asyncio as aioredis
 
-from dialer.task_store import TaskStateError
-from dialer.tasks import DEFAULT_TASK_RULES
+from dialer.tasks.rules import DEFAULT_TASK_RULES
+from dialer.tasks.store import TaskStateError
 from tests.integration.test_tasks_support import Kit, build_kit, local, number
 
 pytestmark = pytest.mark.integration

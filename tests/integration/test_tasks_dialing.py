@@ -13,8 +13,8 @@ from datetime import timedelta
 import pytest
 import redis.asyncio as aioredis
 
-from dialer.task_store import TaskStore
-from dialer.tasks import DEFAULT_TASK_RULES
+from dialer.tasks.rules import DEFAULT_TASK_RULES
+from dialer.tasks.store import TaskStore
 from pbx.codec import Action
 from pbx.sim import CustomerScript
 from tests.integration.test_dialer_support import (

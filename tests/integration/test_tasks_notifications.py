@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 import redis.asyncio as aioredis
 
-from dialer.notifications import NotificationWorker
-from dialer.tasks import NotificationRules, TaskRules, WebhookRules
+from dialer.tasks.notifications import NotificationWorker
+from dialer.tasks.rules import NotificationRules, TaskRules, WebhookRules
 from tests.integration.test_tasks_support import Kit, build_kit, local, rules, webhook
 
 pytestmark = pytest.mark.integration

@@ -10,10 +10,10 @@ from prometheus_client import CollectorRegistry
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from dialer.notifications import NotificationWorker
-from dialer.task_service import TaskService
-from dialer.task_store import TaskStore
-from dialer.tasks import NotificationRules, WebhookRules
+from dialer.tasks.notifications import NotificationWorker
+from dialer.tasks.rules import NotificationRules, WebhookRules
+from dialer.tasks.service import TaskService
+from dialer.tasks.store import TaskStore
 from tests.integration.test_tasks_support import build_kit, local, rules, webhook
 
 pytestmark = pytest.mark.integration

@@ -7,10 +7,10 @@ from datetime import UTC, date, timedelta
 import pytest
 import redis.asyncio as aioredis
 
-from dialer.calling_hours import CallingWindow
-from dialer.deadlines import OwnTimeRefusedError, TaskStatus
-from dialer.task_store import OwnTimeOutsideHoursError, TaskStateError
-from pbx.errors import ValidationFailedError
+from core.errors import ValidationFailedError
+from dialer.compliance.calling_hours import CallingWindow
+from dialer.tasks.deadlines import OwnTimeRefusedError, TaskStatus
+from dialer.tasks.store import OwnTimeOutsideHoursError, TaskStateError
 from tests.integration.test_tasks_support import MONDAY_10, build_kit, local, number
 
 pytestmark = pytest.mark.integration

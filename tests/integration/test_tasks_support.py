@@ -15,13 +15,13 @@ from zoneinfo import ZoneInfo
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 
-from dialer.automation import DispositionRules
-from dialer.calling_hours import CallingWindow
+from core.config.loader import load_text
+from dialer.compliance.calling_hours import CallingWindow
+from dialer.dispositions.rules import DispositionRules
 from dialer.stores import DialerStores
-from dialer.task_metrics import TaskMetrics
-from dialer.task_store import TaskStore
-from dialer.tasks import DEFAULT_TASK_RULES, TaskRules
-from routing.yamlconf import load_text
+from dialer.tasks.rules import DEFAULT_TASK_RULES, TaskRules
+from dialer.tasks.store import TaskStore
+from dialer.tasks.task_metrics import TaskMetrics
 
 BUDAPEST = ZoneInfo("Europe/Budapest")
 MONDAY_10 = datetime(2026, 6, 1, 10, 0, tzinfo=BUDAPEST)  # CEST, UTC+2

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from dialer.automation import (
+from core.config.loader import load_text, schema_json
+from core.errors import ConfigError
+from dialer.dispositions.rules import (
     DEFAULT_RULES,
     BlacklistAction,
     DispositionRules,
     RetryAfterAction,
     load_dispositions,
 )
-from pbx.errors import ConfigError
-from routing.yamlconf import load_text, schema_json
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config" / "dispositions.yaml"
@@ -40,7 +40,7 @@ def test_the_shipped_example_loads() -> None:
 
 
 def test_committed_schema_is_current() -> None:
-    """Regenerate with: python -m dialer.automation config/schema/dispositions.schema.json"""
+    """Regenerate with: python -m dialer.dispositions.rules config/schema/dispositions.schema.json"""
     assert SCHEMA.read_text(encoding="utf-8") == schema_json(DispositionRules)
 
 

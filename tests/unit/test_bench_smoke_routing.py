@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from bench import bench_routing
 from bench.bench_routing import NOW, linear_best
+from bench.routing_workload import synthetic_rules, synthetic_snapshot
 from routing.selection import decide
-from routing.synth import synthetic_rules, synthetic_snapshot
 
 KEYS = {"name", "value", "unit", "target", "peer", "ratio", "met", "detail"}
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from dialer.calling_hours import (
+from dialer.compliance.calling_hours import (
     CallingWindow,
     Permission,
     PermissionReason,

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from dialer.calling_hours import CallingWindow
-from dialer.campaigns import Campaign, Campaigns, load_campaigns, parse_campaigns, schema_text
-from dialer.caps import CallResult
-from dialer.dialing import dial_target
-from dialer.pacing import DialMode
-from pbx.errors import ConfigError
-from routing.yamlconf import check_file, content_hash
+from core.config.loader import check_file, content_hash
+from core.errors import ConfigError
+from dialer.calls.dialing import dial_target
+from dialer.campaigns.rules import Campaign, Campaigns, load_campaigns, parse_campaigns, schema_text
+from dialer.compliance.calling_hours import CallingWindow
+from dialer.compliance.caps import CallResult
+from dialer.pacing.decision import DialMode
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config" / "campaigns.yaml"
@@ -48,13 +48,13 @@ def test_the_shipped_example_loads_with_every_mode() -> None:
 
 
 def test_committed_schema_is_current() -> None:
-    """Regenerate with: python -m dialer.campaigns config/schema/campaigns.schema.json"""
+    """Regenerate with: python -m dialer.campaigns.rules config/schema/campaigns.schema.json"""
     assert SCHEMA.read_text(encoding="utf-8") == schema_text()
 
 
 def test_the_module_writes_the_schema(tmp_path: Path) -> None:
     target = tmp_path / "campaigns.schema.json"
-    subprocess.run([sys.executable, "-m", "dialer.campaigns", str(target)], check=True, cwd=ROOT)
+    subprocess.run([sys.executable, "-m", "dialer.campaigns.rules", str(target)], check=True, cwd=ROOT)
     assert target.read_text(encoding="utf-8") == schema_text()
 
 

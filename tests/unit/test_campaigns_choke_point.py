@@ -1,10 +1,10 @@
-"""Nothing dials a customer around the gate: only dialer/dialing.py originates to customer dial strings.
+"""Nothing dials a customer around the gate: only dialer/calls/dialing.py originates to customer dial strings.
 
 Walks the AST of every module of our packages (and scripts/, bench/) and fails with file:line for
 - an Originate (a call of `.originate(...)`, or the action name "Originate") outside
-  dialer/dialing.py and the modules that ring AGENTS (the ACD's executor, the dialer's desk);
+  dialer/calls/dialing.py and the modules that ring AGENTS (the ACD's executor, the dialer's desk);
 - a campaign dial string read (`.dial_string`) or rendered (`dial_target`) outside
-  dialer/dialing.py and its definition in dialer/campaigns.py;
+  dialer/calls/dialing.py and its definition in dialer/campaigns/rules.py;
 - an agent-ringing module that touches a campaign's dial string or the number of a lead.
 The pbx package is the AMI boundary itself (it defines Originate; its simulator answers it).
 """
@@ -17,9 +17,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 SCANNED = ("routing", "dialer", "switchboard", "scripts", "bench")
-CHOKE_POINT = "dialer/dialing.py"
-DEFINES_TEMPLATE = "dialer/campaigns.py"
-AGENT_LEGS = ("routing/acd/executor.py", "dialer/desk_local.py")
+CHOKE_POINT = "dialer/calls/dialing.py"
+DEFINES_TEMPLATE = "dialer/campaigns/rules.py"
+AGENT_LEGS = ("routing/acd/executor.py", "dialer/desk/local.py")
 CUSTOMER_ONLY = ("dial_string", "dial_target", "phones", "candidates")
 
 

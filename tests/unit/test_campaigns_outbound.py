@@ -1,4 +1,4 @@
-"""The outbound call table (dialer.outbound.apply): every phase and event, by table."""
+"""The outbound call table (dialer.calls.lifecycle.apply): every phase and event, by table."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from dialer.caps import CallResult
-from dialer.dialing import DialKind, PlacedCall
-from dialer.outbound import (
+from dialer.calls.dialing import DialKind, PlacedCall
+from dialer.calls.lifecycle import (
     AgentConnected,
     AmdDone,
     Answered,
@@ -31,6 +30,7 @@ from dialer.outbound import (
     Withdraw,
     apply,
 )
+from dialer.compliance.caps import CallResult
 
 PLACED = PlacedCall("sbo-1", "a-1", "c1", "+36301234567", DialKind.CAMPAIGN, 100.0, "L1", "engine-1", "1001")
 UNRESERVED = replace(PLACED, agent_id=None)

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import redis.asyncio as aioredis
 
-from dialer.attempts import STAT_ABANDONS, STAT_ANSWERS, STAT_MACHINES, AttemptStore, lead_history
-from dialer.caps import CallResult, CapReason, CapsPolicy, lead_retry, number_block
-from dialer.control import CampaignControl, CampaignState, LeaderLease
-from dialer.keys import DialerKeys, DialKeys
+from dialer.calls.attempts import STAT_ABANDONS, STAT_ANSWERS, STAT_MACHINES, AttemptStore, lead_history
+from dialer.compliance.caps import CallResult, CapReason, CapsPolicy, lead_retry, number_block
+from dialer.dialer_keys import DialerKeys, DialKeys
+from dialer.loop.campaign_control import CampaignControl, CampaignState, LeaderLease
 
 T0 = datetime(2026, 11, 18, 11, 0, tzinfo=UTC)
 NUMBER = "+36301234567"

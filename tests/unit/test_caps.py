@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from dialer.caps import (
+from dialer.compliance.caps import (
     Attempt,
     CallResult,
     CapReason,

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from core.config.yaml_file import parse_yaml
 from switchboard import __version__
 from switchboard.api.tokens import TokenStore, hash_token
 from switchboard.cli import EXIT_AMI_LOGIN, EXIT_ERROR, EXIT_OK, EXIT_STORE, EXIT_USAGE, main
 from switchboard.private_redis import free_port
-from switchboard.yamlfile import parse_yaml
 
 SECRET = "cli-secret-Pa55"
 _counter = itertools.count()
@@ -140,7 +140,7 @@ def test_wrong_ami_password_exits_3_with_a_hint(
     fake_engine: Callable[[str], str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     module = fake_engine(f"""
-        from pbx.errors import AmiLoginError
+        from core.errors import AmiLoginError
 
         async def run_engine(settings):
             raise AmiLoginError("Asterisk refused the login of 'switchboard' (secret {SECRET}): "

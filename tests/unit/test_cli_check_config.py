@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from pbx.errors import ConfigError
+from core.config.yaml_file import ConfigProblem
+from core.errors import ConfigError
 from switchboard import config_check
 from switchboard.api.tokens import hash_token
 from switchboard.cli import EXIT_ERROR, EXIT_OK, main
 from switchboard.config_check import CheckerRegistry, default_registry
-from switchboard.yamlfile import ConfigProblem
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from core.errors import AmiEncodeError
 from pbx.codec import (
     ActionResult,
     AmiDecoder,
@@ -15,7 +16,6 @@ from pbx.codec import (
     encode_message,
     parse_message,
 )
-from pbx.errors import AmiEncodeError
 from tests.support.recordings import FULL, server_stream
 
 Assembled = tuple[dict[str, ActionResult], list[Event], ResponseAssembler]

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from dialer.deadlines import (
+from core.errors import SwitchboardError, ValidationFailedError
+from dialer.tasks.deadlines import (
     DayCount,
     DeadlineRule,
     OwnTimeRefusedError,
@@ -21,7 +22,6 @@ from dialer.deadlines import (
     task_status,
     validate_own_time,
 )
-from pbx.errors import SwitchboardError, ValidationFailedError
 
 BUDAPEST = ZoneInfo("Europe/Budapest")
 WARSAW = ZoneInfo("Europe/Warsaw")

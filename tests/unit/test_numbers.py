@@ -1,4 +1,4 @@
-"""The bulk fast path of dialer/numbers.py gives exactly phonenumbers' answers, or none at all."""
+"""The bulk fast path of dialer/lists/fast_numbers.py gives exactly phonenumbers' answers, or none at all."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import phonenumbers
 import pytest
 from phonenumbers.phonemetadata import PhoneMetadata
 
-from dialer.numbers import (
+from core.errors import ValidationFailedError
+from core.phone_numbers import try_normalize as reference
+from dialer.lists.fast_numbers import (
     e164_to_int,
     fast_normalize,
     fast_pattern,
@@ -18,8 +20,6 @@ from dialer.numbers import (
     reference_chunk,
     try_normalize,
 )
-from pbx.errors import ValidationFailedError
-from routing.numbers import try_normalize as reference
 
 HU = "+36301234567"
 TABLE = [

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from dialer.pacing import (
+from bench.pacing_sim import simulate
+from dialer.pacing.decision import (
     AbandonCounts,
     AbandonWindow,
     AgentSnapshot,
@@ -24,7 +25,6 @@ from dialer.pacing import (
     calls_to_place,
     free_probability,
 )
-from dialer.pacing_sim import simulate
 
 NOW = datetime(2026, 6, 2, 10, 0, tzinfo=UTC)
 PROGRESSIVE = PacingParams(mode=DialMode.PROGRESSIVE)

@@ -1,4 +1,4 @@
-"""The packed number-set format (dialer/packed.py): exact membership, nothing more, nothing less."""
+"""The packed number-set format (dialer/lists/packed.py): exact membership, nothing more, nothing less."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from array import array
 
 import pytest
 
-from dialer import packed
+from dialer.lists import packed
 
 
 def _random_numbers(rng: random.Random, count: int) -> list[int]:

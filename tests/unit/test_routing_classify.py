@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from pbx.errors import NotFoundError
+from core.config.loader import load_rules
+from core.errors import NotFoundError
 from routing.classify import admit, classify, transfer
 from routing.rules import Rules
-from routing.yamlconf import load_rules
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "routing.yaml"
 NOW = 1_750_000_000.0

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from core.config.loader import load_rules
 from routing.agent_events import AgentState
 from routing.explain import explain_caller
 from routing.rules import Rules
 from routing.snapshot import AgentView, Snapshot
-from routing.yamlconf import load_rules
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "routing.yaml"
 MONDAY_NOON = 1_750_068_000.0  # 2025-06-16 12:00 Europe/Budapest

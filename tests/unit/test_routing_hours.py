@@ -8,13 +8,13 @@ from zoneinfo import ZoneInfo
 import holidays
 import pytest
 
+from core.config.loader import load_text
 from routing.agent_events import AgentState
-from routing.hours import build_hours, is_open, next_opening
+from routing.opening_hours import build_hours, is_open, next_opening
 from routing.queue import WaitingCall
 from routing.rules import Rules
 from routing.selection import Outcome, decide, pick_call
 from routing.snapshot import AgentView, Snapshot
-from routing.yamlconf import load_text
 
 BUDAPEST = ZoneInfo("Europe/Budapest")
 WEEKLY = {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pbx.errors import ValidationFailedError
-from routing.numbers import is_region, normalize, try_normalize
+from core.errors import ValidationFailedError
+from core.phone_numbers import is_region, normalize, try_normalize
 
 
 @pytest.mark.parametrize(

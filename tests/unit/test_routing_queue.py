@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from core.config.loader import load_text
 from routing.agent_events import AgentState
 from routing.queue import WaitingCall, effective_priority, ordered
 from routing.rules import Rules
 from routing.selection import pick_call
 from routing.snapshot import AgentView, Snapshot
-from routing.yamlconf import load_text
 
 NOW = 1_750_000_000.0
 

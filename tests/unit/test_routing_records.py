@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from pbx.errors import ValidationFailedError
+from core.errors import ValidationFailedError
+from routing.acd.routing_keys import RoutingKeys
+from routing.acd.store_records import dump_call, dump_status, load_call, load_status
 from routing.agent_events import AgentState
 from routing.agents import AgentStatus
-from routing.keys import RoutingKeys
 from routing.queue import WaitingCall
-from routing.records import dump_call, dump_status, load_call, load_status
 
 
 def test_agent_status_round_trip() -> None:

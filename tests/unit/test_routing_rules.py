@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from pbx.errors import ConfigError
+from core.config.loader import content_hash, load_rules, load_text, schema_json
+from core.errors import ConfigError
 from routing.plan import Stage
 from routing.rules import Rules
-from routing.yamlconf import content_hash, load_rules, load_text, schema_json
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config" / "routing.yaml"

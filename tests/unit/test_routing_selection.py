@@ -6,13 +6,13 @@ from dataclasses import replace
 
 import pytest
 
+from core.config.loader import load_text
 from routing.agent_events import AgentState
-from routing.dispatch import dispatch
+from routing.batch_dispatch import dispatch
 from routing.queue import WaitingCall
 from routing.rules import Rules
 from routing.selection import Outcome, decide, pick_call
 from routing.snapshot import AgentView, Snapshot
-from routing.yamlconf import load_text
 
 NOW = 1_750_000_000.0  # 2025-06-15 15:06:40 UTC, a Sunday
 

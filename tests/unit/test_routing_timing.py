@@ -9,8 +9,8 @@ from __future__ import annotations
 import statistics
 import time
 
+from bench.routing_workload import synthetic_calls, synthetic_rules, synthetic_snapshot
 from routing.selection import decide, pick_call
-from routing.synth import synthetic_calls, synthetic_rules, synthetic_snapshot
 
 NOW = 1_750_000_000.0
 

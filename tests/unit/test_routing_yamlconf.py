@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import Field
 
-from pbx.errors import ConfigError
-from routing.yamlconf import (
+from core.config.loader import (
     CheckedModel,
     ConfigIssue,
     ConfigModel,
@@ -18,7 +17,8 @@ from routing.yamlconf import (
     load_rules,
     load_text,
 )
-from routing.yamlmarks import parse_yaml
+from core.config.yaml_marks import parse_yaml
+from core.errors import ConfigError
 
 
 class Step(ConfigModel):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pbx.errors import ConfigError
+from core.errors import ConfigError
 from switchboard.logs import JsonFormatter, SecretFilter, build_handler, configure_logging
 from switchboard.settings import Settings, describe, env_name, load_settings, redact_url
 

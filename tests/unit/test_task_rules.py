@@ -1,4 +1,4 @@
-"""tasks.yaml (dialer/tasks.py): the shipped example, the schema, and every mistake with file:line."""
+"""tasks.yaml (dialer/tasks/rules.py): the shipped example, the schema, and every mistake with file:line."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from dialer.deadlines import DayCount, TaskStatus
-from dialer.notifications import customer_notice, customer_zone
-from dialer.tasks import DEFAULT_TASK_RULES, Task, TaskRules, load_task_rules
-from pbx.errors import ConfigError
-from routing.yamlconf import content_hash, load_text, schema_json
+from core.config.loader import content_hash, load_text, schema_json
+from core.errors import ConfigError
+from dialer.tasks.deadlines import DayCount, TaskStatus
+from dialer.tasks.notifications import customer_notice, customer_zone
+from dialer.tasks.rules import DEFAULT_TASK_RULES, Task, TaskRules, load_task_rules
 from switchboard.config_check import default_registry
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,7 +47,7 @@ def test_the_shipped_example_is_valid_and_says_what_seed_002_says() -> None:
 
 
 def test_the_committed_schema_is_current() -> None:
-    """Regenerate with: python -m dialer.tasks config/schema/tasks.schema.json"""
+    """Regenerate with: python -m dialer.tasks.rules config/schema/tasks.schema.json"""
     assert SCHEMA.read_text(encoding="utf-8") == schema_json(TaskRules)
 
 

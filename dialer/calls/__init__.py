@@ -1,0 +1,1 @@
+"""Calls: placing one (the only Originate to a customer), attempts, the lifecycle, settlement."""

@@ -1,0 +1,388 @@
+"""`Dialer.place_call`: the one way a customer's number is dialed. Campaign calls, callbacks, preview
+and manual dials all go through it; no other module originates to a customer dial string (a test
+walks the source tree to keep it so).
+
+The steps, in this order, for each of the lead's numbers until one is dialed:
+1. claim: the lead must be held by this dialer (claimed through dialer.leads.store.LeadStore);
+2. calling hours in the callee's local time (the lead's zone overrides the number's);
+3. call caps: one dial at a time per number (a lock shared by all engines), the rolling cap and
+   the abandon quarantine across all campaigns, and for campaign dials the lead's retry delay and
+   attempt limit;
+4. THE GATE (dialer.lists.gate), immediately before the Originate: internal list, national lists, the
+   campaign's list. Fail closed: a store it cannot read refuses the dial;
+5. Originate (async, sent once, never re-sent) with SWITCHBOARD_CALL_ID and the campaign, lead and
+   kind as channel variables; the call is registered with the service before it leaves, so its
+   first event can never arrive unknown;
+6. record the attempt (pending until the call ends) and mark the lead dialing.
+A refusal never leaves the lead stuck: it is released with the earliest time it may be tried
+again, or closed when no number of it may ever be dialed (blacklisted, not callable).
+Any store error before the Originate means nothing is dialed (counted and logged).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
+
+from redis.exceptions import RedisError
+
+from core.errors import AmiConnectionError, AmiError, AmiTimeoutError, SwitchboardError
+from dialer.calls.attempts import AttemptStore, lead_history
+from dialer.calls.dial_metrics import DialerMetrics
+from dialer.campaigns.rules import Campaign
+from dialer.compliance.calling_hours import PermissionReason, may_call
+from dialer.compliance.caps import CapDecision, next_attempt, number_block
+from dialer.leads.store import Lead, LeadStore
+from dialer.lists.gate import SOURCE_STORE_UNAVAILABLE, Gate
+from pbx.service import ActionSender
+from pbx.tracker import CALL_ID_VARIABLE
+
+log = logging.getLogger("switchboard.dialer.dialing")
+
+OUTBOUND_CONTEXT = "switchboard-outbound"
+_STORE_ERRORS = (RedisError, OSError, TimeoutError)
+_NEVER_CALLABLE = (PermissionReason.INVALID_NUMBER, PermissionReason.ZONE_UNKNOWN)
+_BUSY_RETRY = timedelta(seconds=30)
+_IN_CALL_HOLD = timedelta(hours=2)
+_UNKNOWN_RETRY = timedelta(hours=1)
+
+
+class DialKind(StrEnum):
+    CAMPAIGN = "campaign"
+    CALLBACK = "callback"
+    PREVIEW = "preview"
+    MANUAL = "manual"
+
+
+class DialStatus(StrEnum):
+    PLACED = "placed"
+    NOT_HELD = "lead-not-held"
+    AGENT_NOT_READY = "agent-not-ready"
+    OUTSIDE_HOURS = "outside-hours"
+    CAPPED = "capped"
+    NUMBER_BUSY = "number-busy"
+    BLOCKED = "blocked"
+    STORE_UNAVAILABLE = "store-unavailable"
+    AMI_UNAVAILABLE = "ami-unavailable"
+    PBX_REFUSED = "pbx-refused"
+
+
+OUTAGES = (DialStatus.STORE_UNAVAILABLE, DialStatus.AMI_UNAVAILABLE)
+"""Refusals that mean the store or AMI is down: nothing more is dialed until it is back."""
+
+
+@dataclass(frozen=True, slots=True)
+class DialRequest:
+    """One dial: a campaign's lead (its numbers are tried in turn) or explicit `numbers` (manual)."""
+
+    campaign: Campaign
+    kind: DialKind = DialKind.CAMPAIGN
+    lead: Lead | None = None
+    numbers: tuple[str, ...] = ()  # E.164; default: the lead's phones, rotating with its attempts
+    agent_id: str | None = None  # the agent reserved for the call, or the advisor who dials
+    zone: str | None = None  # overrides the lead's and the number's zone
+    call_id: str | None = None  # preassigned (the id an agent was reserved under); default: a new one
+    lead_ref: str | None = None  # a lead the call is for without being claimed (callbacks): attempts only
+
+    def candidates(self) -> tuple[str, ...]:
+        if self.numbers:
+            return self.numbers
+        if self.lead is None or not self.lead.phones:
+            return ()
+        phones, start = self.lead.phones, self.lead.attempts % len(self.lead.phones)
+        return phones[start:] + phones[:start]
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedCall:
+    """A call whose Originate has left: what the service follows until it ends."""
+
+    call_id: str
+    action_id: str
+    campaign_id: str
+    number: str
+    kind: DialKind
+    placed_at: float  # epoch seconds
+    lead_id: str | None = None
+    holder: str | None = None  # the lead's claim owner (to release or finish it)
+    agent_id: str | None = None
+    lock_token: str | None = None  # the number's dial lock, held until the call ends
+
+
+@dataclass(frozen=True, slots=True)
+class DialOutcome:
+    status: DialStatus
+    number: str | None = None
+    detail: str = ""
+    call: PlacedCall | None = None
+    not_before: datetime | None = None  # the earliest retry; None with a refusal: never
+    sources: tuple[str, ...] = ()
+
+    @property
+    def placed(self) -> bool:
+        return self.status is DialStatus.PLACED
+
+
+class CallRegistry(Protocol):
+    """The service that follows placed calls (dialer.loop.service.DialerService)."""
+
+    def expect(self, call: PlacedCall) -> None: ...
+
+    def forget(self, call_id: str) -> None: ...
+
+
+@dataclass
+class _Attempt:
+    """The refusals of one dial so far (one per number tried)."""
+
+    refusals: list[DialOutcome] = field(default_factory=list)
+
+    def summary(self) -> DialOutcome:
+        """The refusal that decides what happens to the lead: the one allowing the earliest retry."""
+        retry = [r for r in self.refusals if r.not_before is not None and r.status is not DialStatus.BLOCKED]
+        if retry:
+            return min(retry, key=lambda r: r.not_before or datetime.max)
+        for status in (DialStatus.STORE_UNAVAILABLE, DialStatus.BLOCKED):
+            found = [r for r in self.refusals if r.status is status]
+            if found:
+                return found[0]
+        return (
+            self.refusals[0] if self.refusals else DialOutcome(DialStatus.CAPPED, detail="no number to dial")
+        )
+
+
+def new_call_id() -> str:
+    return f"sbo-{uuid.uuid4().hex}"
+
+
+def dial_target(campaign: Campaign, number: str) -> str:
+    """The campaign's dial string for an E.164 number (the only place a template is rendered)."""
+    return campaign.dial_string.replace("{number}", number)
+
+
+class Dialer:
+    """Places calls for one engine instance (`owner` is its id, the lead store's claim owner)."""
+
+    def __init__(
+        self,
+        *,
+        gate: Gate,
+        sender: ActionSender,
+        attempts: AttemptStore,
+        leads: LeadStore,
+        registry: CallRegistry,
+        metrics: DialerMetrics,
+        owner: str,
+        clock: Callable[[], float],
+        ami_timeout: float = 5.0,
+        store_timeout: float = 2.0,
+    ) -> None:
+        self.gate = gate
+        self.sender = sender
+        self.attempts = attempts
+        self.leads = leads
+        self.registry = registry
+        self.metrics = metrics
+        self.owner = owner
+        self._clock = clock
+        self._ami_timeout = ami_timeout
+        self._store_timeout = store_timeout
+
+    async def place_call(self, request: DialRequest, *, now: datetime) -> DialOutcome:
+        """Dial the first of the request's numbers that passes every check; see the module doc."""
+        campaign = request.campaign
+        if request.lead is not None and not self._holds(request.lead):
+            return self._refused(campaign, DialOutcome(DialStatus.NOT_HELD, detail="the lead is not claimed"))
+        tried = _Attempt()
+        for number in request.candidates():
+            outcome = await self._try_number(request, number, now)
+            if outcome.placed:
+                return outcome
+            tried.refusals.append(self._refused(campaign, outcome))
+            if outcome.status in (DialStatus.STORE_UNAVAILABLE, DialStatus.AMI_UNAVAILABLE):
+                break  # the next number would meet the same outage
+        summary = tried.summary()
+        if request.lead is not None:
+            await self._give_back(request.lead, summary, now)
+        return summary
+
+    def _holds(self, lead: Lead) -> bool:
+        return lead.status == "claimed" and bool(lead.claimed_by)
+
+    def _refused(self, campaign: Campaign, outcome: DialOutcome) -> DialOutcome:
+        if outcome.status is not DialStatus.BLOCKED:  # the gate counts its own blocks
+            self.metrics.refused.labels(campaign=campaign.id, reason=outcome.status.value).inc()
+        return outcome
+
+    async def _try_number(self, request: DialRequest, number: str, now: datetime) -> DialOutcome:
+        hours = self._hours(request, number, now)
+        if hours is not None:
+            return hours
+        try:
+            async with asyncio.timeout(self._store_timeout):
+                token = await self.attempts.lock_number(number)
+        except _STORE_ERRORS as exc:
+            return self._store_down("dial lock", number, exc)
+        if token is None:
+            detail = "this number is being dialed or is on a call with us"
+            return DialOutcome(DialStatus.NUMBER_BUSY, number, detail, not_before=now + _BUSY_RETRY)
+        outcome = await self._checked_dial(request, number, now, token)
+        if not outcome.placed:
+            await self._unlock(number, token)
+        return outcome
+
+    def _hours(self, request: DialRequest, number: str, now: datetime) -> DialOutcome | None:
+        zone = request.zone or (request.lead.zone if request.lead is not None else None)
+        permission = may_call(number, request.campaign.calling_hours, now, zone)
+        if permission.allowed:
+            return None
+        not_before = permission.next_allowed_at
+        if not_before is None and permission.reason not in _NEVER_CALLABLE:
+            not_before = now + timedelta(days=1)  # no window within the horizon: look again tomorrow
+        detail = f"{permission.reason}: {permission.detail}"
+        return DialOutcome(DialStatus.OUTSIDE_HOURS, number, detail, not_before=not_before)
+
+    async def _checked_dial(
+        self, request: DialRequest, number: str, now: datetime, token: str
+    ) -> DialOutcome:
+        try:
+            async with asyncio.timeout(self._store_timeout):
+                caps = await self._caps(request, number, now)
+        except _STORE_ERRORS as exc:
+            return self._store_down("attempt history", number, exc)
+        if not caps.allowed:
+            detail = f"{caps.reason}: {caps.detail}"
+            return DialOutcome(DialStatus.CAPPED, number, detail, not_before=caps.next_attempt_at)
+        lead_id = request.lead.lead_id if request.lead is not None else request.lead_ref
+        verdict = await self.gate.check(number, request.campaign.id, lead_id, now=now)
+        if not verdict.allowed:
+            if verdict.sources == (SOURCE_STORE_UNAVAILABLE,):
+                return DialOutcome(DialStatus.STORE_UNAVAILABLE, number, "the blacklist cannot be consulted")
+            detail = f"blacklisted: {', '.join(verdict.sources)}"
+            return DialOutcome(DialStatus.BLOCKED, number, detail, sources=verdict.sources)
+        return await self._originate(request, number, now, token)
+
+    async def _caps(self, request: DialRequest, number: str, now: datetime) -> CapDecision:
+        policy = request.campaign.caps
+        on_number = [record.attempt() for record in await self.attempts.number_attempts(number)]
+        lead = request.lead
+        if lead is None or request.kind in (DialKind.MANUAL, DialKind.CALLBACK):
+            return number_block(on_number, policy, now)
+        on_lead = lead_history(await self.attempts.lead_attempts(lead.lead_id), lead.last_disposition)
+        return next_attempt(on_number, on_lead, policy, now)
+
+    async def _originate(self, request: DialRequest, number: str, now: datetime, token: str) -> DialOutcome:
+        """Send the one Originate of this attempt; from here on it is never sent again."""
+        if not self.sender.ready:
+            return DialOutcome(
+                DialStatus.AMI_UNAVAILABLE, number, "not logged in to Asterisk", not_before=now
+            )
+        call = self._placed(request, number, token)
+        self.registry.expect(call)
+        try:
+            result = await self.sender.originate(
+                channel=dial_target(request.campaign, number),
+                variables=self._variables(call),
+                context=OUTBOUND_CONTEXT,
+                exten="s",
+                caller_id=request.campaign.caller_id,
+                timeout_ms=int(request.campaign.ring_timeout_s * 1000),
+                action_id=call.action_id,
+                timeout=self._ami_timeout,
+            )
+        except (AmiTimeoutError, AmiConnectionError) as exc:
+            if isinstance(exc, AmiTimeoutError) and not exc.details.get("sent", True):
+                self.registry.forget(call.call_id)
+                return DialOutcome(DialStatus.AMI_UNAVAILABLE, number, exc.message, not_before=now)
+            log.warning("Originate %s: no answer from Asterisk; following it as placed", call.call_id)
+        except AmiError as exc:
+            self.registry.forget(call.call_id)
+            return DialOutcome(DialStatus.PBX_REFUSED, number, exc.message, not_before=now + _UNKNOWN_RETRY)
+        else:
+            if not result.response.ok:
+                self.registry.forget(call.call_id)
+                detail = f"Asterisk refused the Originate: {result.response.message}"
+                self.metrics.errors.labels(step="originate").inc()
+                return DialOutcome(DialStatus.PBX_REFUSED, number, detail, not_before=now + _UNKNOWN_RETRY)
+        await self._record(call, request, now)
+        return DialOutcome(DialStatus.PLACED, number, call=call)
+
+    def _placed(self, request: DialRequest, number: str, token: str) -> PlacedCall:
+        lead = request.lead
+        return PlacedCall(
+            call_id=request.call_id or new_call_id(),
+            action_id=f"sbo-{uuid.uuid4().hex[:16]}",
+            campaign_id=request.campaign.id,
+            number=number,
+            kind=request.kind,
+            placed_at=self._clock(),
+            lead_id=lead.lead_id if lead is not None else request.lead_ref,
+            holder=lead.claimed_by if lead is not None else None,
+            agent_id=request.agent_id,
+            lock_token=token,
+        )
+
+    @staticmethod
+    def _variables(call: PlacedCall) -> dict[str, str]:
+        return {
+            CALL_ID_VARIABLE: call.call_id,
+            "SWITCHBOARD_CAMPAIGN": call.campaign_id,
+            "SWITCHBOARD_LEAD": call.lead_id or "",
+            "SWITCHBOARD_DIAL_KIND": call.kind.value,
+            "SWITCHBOARD_AGENT_ID": call.agent_id or "",
+        }
+
+    async def _record(self, call: PlacedCall, request: DialRequest, now: datetime) -> None:
+        self.metrics.originates.labels(campaign=call.campaign_id, kind=call.kind.value).inc()
+        try:
+            async with asyncio.timeout(self._store_timeout):
+                await self.attempts.record(
+                    call_id=call.call_id, number=call.number, campaign=call.campaign_id, lead_id=call.lead_id,
+                    at=now, kind=call.kind.value, agent_id=call.agent_id,
+                )  # fmt: skip
+                await self.attempts.hold_number(call.number, call.lock_token or "", ttl=_IN_CALL_HOLD)
+                if request.lead is not None and call.holder:
+                    await self.leads.mark_dialing(request.lead.lead_id, call.holder, now=now)
+        except (*_STORE_ERRORS, SwitchboardError) as exc:
+            # The call is out; its outcome will settle the attempt (and the lead) when it ends.
+            self.metrics.errors.labels(step="record-attempt").inc()
+            log.error(
+                "attempt of call %s not recorded: %s", call.call_id, exc, extra={"call_id": call.call_id}
+            )
+
+    def _store_down(self, what: str, number: str, exc: BaseException) -> DialOutcome:
+        self.metrics.errors.labels(step="store").inc()
+        log.error("dial refused: %s unavailable (%s)", what, type(exc).__name__, extra={"number": number})
+        return DialOutcome(DialStatus.STORE_UNAVAILABLE, number, f"{what} unavailable: fail closed")
+
+    async def _unlock(self, number: str, token: str) -> None:
+        try:
+            async with asyncio.timeout(self._store_timeout):
+                await self.attempts.unlock_number(number, token)
+        except _STORE_ERRORS:
+            pass  # the lock expires by itself within seconds
+
+    async def _give_back(self, lead: Lead, outcome: DialOutcome, now: datetime) -> None:
+        """A refused lead goes back to its queue for its next chance, or is closed when it has none."""
+        holder = lead.claimed_by or self.owner
+        try:
+            async with asyncio.timeout(self._store_timeout):
+                if outcome.status is DialStatus.BLOCKED or (
+                    outcome.not_before is None and outcome.status is not DialStatus.STORE_UNAVAILABLE
+                ):
+                    reason = f"not dialable: {outcome.detail}"
+                    await self.leads.close(lead.lead_id, reason=reason, actor=f"dialer:{self.owner}", now=now)
+                else:
+                    await self.leads.release(
+                        lead.lead_id, holder, now=now, next_attempt_at=outcome.not_before
+                    )
+        except (*_STORE_ERRORS, SwitchboardError) as exc:
+            # The claim lease runs out and LeadStore.requeue_expired puts the lead back.
+            self.metrics.errors.labels(step="release-lead").inc()
+            log.warning("lead %s not given back: %s", lead.lead_id, exc, extra={"lead": lead.lead_id})

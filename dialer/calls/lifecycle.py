@@ -1,0 +1,254 @@
+"""The life of one placed outbound call as a table: apply(call, event, rules) -> (call, effects). No I/O.
+
+Phases: dialing (Originate sent) -> answered (AMD listening) -> waiting (a person is on hold, an
+agent is being connected) -> connected (bridged to an agent) -> ended. The service
+(dialer/loop/service.py) turns tracker changes into events and performs the effects.
+Rules it keeps (DESIGN.md 2.6, issue 4 "Pacing"):
+- A person who answered and has no agent connected within the grace (2 s by default) is
+  abandoned: redirected to the abandon message, counted as an abandoned live answer, and the
+  attempt's result `abandoned` quarantines the number for every campaign. The grace starts when
+  the dialplan announces the answer (after AMD), the first moment the engine knows a person is
+  on the line.
+- An answering machine follows the campaign's rule: hang up, play a message, or connect it like
+  a person. Machines are not live answers (they do not enter the abandon rate).
+- A customer who hangs up before an agent is connected is a live answer (if AMD called it a
+  person) but not an abandon; the attempt's result is `no_answer` so the lead is retried.
+- An agent reserved for the call is released whenever the call ends without reaching them.
+- Events that do not fit the phase change nothing (late, duplicated or foreign events).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from dialer.calls.dialing import PlacedCall
+from dialer.compliance.caps import CallResult
+
+HUMAN_STATUSES = frozenset({"HUMAN", "NOTSURE", ""})
+_REASON_RESULTS = {5: CallResult.BUSY, 8: CallResult.CONGESTION, 3: CallResult.NO_ANSWER}
+
+
+class Phase(StrEnum):
+    DIALING = "dialing"
+    ANSWERED = "answered"
+    WAITING = "waiting"
+    CONNECTED = "connected"
+    ENDED = "ended"
+
+
+@dataclass(frozen=True, slots=True)
+class CallRules:
+    """The campaign's rules for one call (taken when it was placed)."""
+
+    machine: str = "hangup"  # hangup | connect | message
+    machine_target: tuple[str, str] = ("switchboard-machine-message", "s")
+    abandon_target: tuple[str, str] = ("switchboard-abandon", "s")
+    grace_s: float = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundCall:
+    placed: PlacedCall
+    phase: Phase = Phase.DIALING
+    uniqueid: str = ""  # the customer's channel
+    channel: str = ""
+    answered_at: float | None = None
+    waiting_since: float | None = None
+    connected_at: float | None = None
+
+    @property
+    def call_id(self) -> str:
+        return self.placed.call_id
+
+
+# --- events ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    at: float
+    uniqueid: str
+    channel: str
+
+
+@dataclass(frozen=True, slots=True)
+class NotAnswered:
+    at: float
+    reason: int  # OriginateResponse Reason
+
+
+@dataclass(frozen=True, slots=True)
+class AmdDone:
+    at: float
+    status: str  # HUMAN, MACHINE, NOTSURE, HANGUP
+
+
+@dataclass(frozen=True, slots=True)
+class AgentConnected:
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerGone:
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class GraceOver:
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Vanished:
+    """The call's channels are gone without us seeing the end (resync), or its answer never came."""
+
+    at: float
+
+
+Event = Answered | NotAnswered | AmdDone | AgentConnected | CustomerGone | GraceOver | Vanished
+
+# --- effects --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HandOver:
+    """Give the waiting call to the desk (connect to the reserved agent, or route it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StartGrace:
+    until: float
+
+
+@dataclass(frozen=True, slots=True)
+class CancelGrace:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Withdraw:
+    """The desk must stop routing the call and free any agent reserved or rung for it."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseAgent:
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Redirect:
+    channel: str
+    context: str
+    exten: str
+
+
+@dataclass(frozen=True, slots=True)
+class HangupChannel:
+    channel: str
+
+
+@dataclass(frozen=True, slots=True)
+class Settle:
+    """The call is over: its attempt's result and what it adds to the campaign's statistics."""
+
+    result: CallResult
+    live: bool = False  # a person answered (counts in the abandon rate's denominator)
+    abandoned: bool = False
+    machine: bool = False
+    talk_s: float | None = None
+    answer_delay_s: float | None = None
+
+
+Effect = HandOver | StartGrace | CancelGrace | Withdraw | ReleaseAgent | Redirect | HangupChannel | Settle
+Result = tuple[OutboundCall, tuple[Effect, ...]]
+
+
+def _end(call: OutboundCall, *effects: Effect) -> Result:
+    return replace(call, phase=Phase.ENDED), effects
+
+
+def _release(call: OutboundCall) -> tuple[Effect, ...]:
+    return (ReleaseAgent(call.placed.agent_id),) if call.placed.agent_id else ()
+
+
+def _delay(call: OutboundCall) -> float | None:
+    return None if call.answered_at is None else max(0.0, call.answered_at - call.placed.placed_at)
+
+
+def _answered(call: OutboundCall, event: Event, rules: CallRules) -> Result:
+    assert isinstance(event, Answered)
+    moved = replace(
+        call, phase=Phase.ANSWERED, uniqueid=event.uniqueid, channel=event.channel, answered_at=event.at
+    )
+    return moved, ()
+
+
+def _not_answered(call: OutboundCall, event: Event, rules: CallRules) -> Result:
+    assert isinstance(event, NotAnswered)
+    result = _REASON_RESULTS.get(event.reason, CallResult.FAILED)
+    return _end(call, *_release(call), Settle(result))
+
+
+def _amd(call: OutboundCall, event: Event, rules: CallRules) -> Result:
+    assert isinstance(event, AmdDone)
+    status = event.status.strip().upper()
+    if status == "HANGUP":
+        return _end(call, *_release(call), Settle(CallResult.NO_ANSWER, answer_delay_s=_delay(call)))
+    if status in HUMAN_STATUSES or rules.machine == "connect":
+        waiting = replace(call, phase=Phase.WAITING, waiting_since=event.at)
+        return waiting, (HandOver(), StartGrace(event.at + rules.grace_s))
+    machine = Settle(CallResult.ANSWERING_MACHINE, machine=True, answer_delay_s=_delay(call))
+    if rules.machine == "message":
+        context, exten = rules.machine_target
+        return _end(call, *_release(call), Redirect(call.channel, context, exten), machine)
+    return _end(call, *_release(call), HangupChannel(call.channel), machine)
+
+
+def _gone_before_agent(call: OutboundCall, event: Event, rules: CallRules) -> Result:
+    if call.phase is Phase.WAITING:
+        settle = Settle(CallResult.NO_ANSWER, live=True, answer_delay_s=_delay(call))
+        return _end(call, Withdraw(), CancelGrace(), settle)
+    result = CallResult.FAILED if call.phase is Phase.DIALING else CallResult.NO_ANSWER
+    return _end(call, *_release(call), Settle(result, answer_delay_s=_delay(call)))
+
+
+def _abandon(call: OutboundCall, event: Event, rules: CallRules) -> Result:
+    context, exten = rules.abandon_target
+    settle = Settle(CallResult.ABANDONED, live=True, abandoned=True, answer_delay_s=_delay(call))
+    return _end(call, Redirect(call.channel, context, exten), Withdraw(), settle)
+
+
+def _connected(call: OutboundCall, event: Event, rules: CallRules) -> Result:
+    return replace(call, phase=Phase.CONNECTED, connected_at=event.at), (CancelGrace(),)
+
+
+def _talk_over(call: OutboundCall, event: Event, rules: CallRules) -> Result:
+    talk = max(0.0, event.at - (call.connected_at or event.at))
+    return _end(call, Settle(CallResult.ANSWERED, live=True, talk_s=talk, answer_delay_s=_delay(call)))
+
+
+Handler = Callable[[OutboundCall, Event, CallRules], Result]
+P = Phase
+# A customer gone while dialing is not in the table: its OriginateResponse says how it ended.
+_TABLE: dict[tuple[Phase, type[Event]], Handler] = {
+    (P.DIALING, Answered): _answered,
+    (P.DIALING, NotAnswered): _not_answered,
+    (P.DIALING, Vanished): _gone_before_agent,
+    (P.ANSWERED, AmdDone): _amd,
+    (P.ANSWERED, CustomerGone): _gone_before_agent,
+    (P.ANSWERED, Vanished): _gone_before_agent,
+    (P.WAITING, AgentConnected): _connected,
+    (P.WAITING, GraceOver): _abandon,
+    (P.WAITING, CustomerGone): _gone_before_agent,
+    (P.WAITING, Vanished): _gone_before_agent,
+    (P.CONNECTED, CustomerGone): _talk_over,
+    (P.CONNECTED, Vanished): _talk_over,
+}
+
+
+def apply(call: OutboundCall, event: Event, rules: CallRules) -> Result:
+    """The call's next phase and the effects the service must perform; unlisted pairs change nothing."""
+    handler = _TABLE.get((call.phase, type(event)))
+    return handler(call, event, rules) if handler is not None else (call, ())

@@ -1,0 +1,1 @@
+"""Campaigns: the rules of config/campaigns.yaml."""

@@ -1,0 +1,64 @@
+"""AcdDesk: the dialer's AgentDesk over the inbound ACD, so one owner keeps every agent's state.
+
+`switchboard run` uses it: an advisor who is ready takes inbound and outbound calls alike, never
+two at once. What each call of dialer.desk.protocol.AgentDesk becomes (routing/acd/outbound.py):
+- agents: the ACD's logged-in, unpaused agents who fit the campaign's queue (or its skills),
+  ready / reserved / talking (ringing or busy) / wrap-up;
+- reserve: the ACD holds a ready agent (the named one, else the one routing would pick for the
+  call) in Redis with a compare-and-set; inbound routing offers them nothing meanwhile;
+- release: the held agent is ready again, without a missed ring;
+- connect: the answered call joins the ACD above every inbound caller; its held agent is rung
+  (else whoever routing chooses) with the call's own SWITCHBOARD_CALL_ID and bridged on answer;
+- withdraw: the ACD stops routing the call and frees its agent; a late agent leg is hung up.
+The desk's `now` arguments are not used: the ACD reads the same injected clock itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from dialer.desk.protocol import AnsweredCall, CallTarget, DeskAgent
+from dialer.pacing.decision import AgentState
+from routing.acd.outbound import HandedCall
+from routing.acd.service import AcdService
+from routing.agent_events import AgentState as AcdState
+
+_PACING_STATE = {
+    AcdState.READY: AgentState.READY,
+    AcdState.RESERVED: AgentState.RESERVED,
+    AcdState.RINGING: AgentState.TALKING,
+    AcdState.BUSY: AgentState.TALKING,
+    AcdState.WRAP_UP: AgentState.WRAPUP,
+}
+
+
+class AcdDesk:
+    """dialer.desk.protocol.AgentDesk backed by the AcdService (see the module docstring)."""
+
+    def __init__(self, acd: AcdService) -> None:
+        self.acd = acd
+
+    async def agents(self, target: CallTarget, now: float) -> Sequence[DeskAgent]:
+        return [
+            DeskAgent(agent.agent_id, _PACING_STATE[agent.state], agent.since, agent.wrap_up_ends_at)
+            for agent in self.acd.agents_for(target.queue, target.needs)
+        ]
+
+    async def reserve(
+        self, target: CallTarget, call_id: str, now: float, *, agent_id: str | None = None
+    ) -> str | None:
+        return await self.acd.hold(target.queue, target.needs, call_id, agent_id=agent_id)
+
+    async def release(self, agent_id: str, call_id: str, now: float) -> None:
+        await self.acd.release_hold(agent_id, call_id)
+
+    async def connect(self, call: AnsweredCall, now: float) -> None:
+        handed = HandedCall(
+            call_id=call.call_id, campaign=call.campaign_id, queue=call.target.queue, needs=call.target.needs,
+            channel=call.channel, uniqueid=call.uniqueid, number=call.number, lead_id=call.lead_id or "",
+            agent_id=call.agent_id or "",
+        )  # fmt: skip
+        await self.acd.take_outbound(handed)
+
+    async def withdraw(self, call_id: str, now: float) -> None:
+        await self.acd.withdraw_outbound(call_id)

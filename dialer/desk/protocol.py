@@ -1,0 +1,89 @@
+"""What the dialer needs from whoever owns the agents (the ACD, or dialer.desk.local.LocalDesk).
+
+The dialer never changes an agent's state itself. It asks the desk:
+- `agents(target)`: the logged-in, unpaused agents who could take the campaign's calls, with a
+  pacing state each (ready, reserved, talking, wrap-up) — the input of predictive pacing;
+- `reserve(target, call_id)`: atomically take one READY agent (or the named one, for manual and
+  preview dials) for a call about to be placed, so inbound routing cannot offer them anything
+  meanwhile (progressive: "reserve a ready agent before dialing");
+- `release(agent_id, call_id)`: the reserved call reached nobody (busy, no answer, machine,
+  refused by a check): the agent is ready again, without a missed ring;
+- `connect(call)`: an answered, human outbound call waits on hold (switchboard-outbound, music
+  on hold); ring its reserved agent, or any fitting agent when it has none, and bridge them when
+  the agent answers (the ACD's inbound path does exactly this for a waiting caller);
+- `withdraw(call_id)`: the dialer gave up on the call (abandoned after the grace, the customer
+  hung up): stop routing it, free any agent reserved or rung for it, hang up an agent leg that
+  answers late. Never touch the customer's channel: the dialer already redirected it.
+The dialer learns that the call was connected from the tracker (the customer's channel enters
+a bridge with the agent leg, which carries the same SWITCHBOARD_CALL_ID).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from dialer.pacing.decision import AgentSnapshot, AgentState
+
+Needs = tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CallTarget:
+    """Who may take a campaign's calls: agents of `queue`, needing `needs` (empty: the queue's own)."""
+
+    queue: str | None
+    needs: Needs = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DeskAgent:
+    agent_id: str
+    state: AgentState
+    since: float  # epoch seconds
+    wrapup_ends_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AnsweredCall:
+    """An outbound call a person answered, holding at `channel` until an agent is bridged in."""
+
+    call_id: str
+    campaign_id: str
+    target: CallTarget
+    channel: str
+    uniqueid: str
+    number: str
+    answered_at: float
+    lead_id: str | None = None
+    agent_id: str | None = None  # reserved before dialing (progressive, manual, preview)
+
+
+class AgentDesk(Protocol):
+    async def agents(self, target: CallTarget, now: float) -> Sequence[DeskAgent]: ...
+
+    async def reserve(
+        self, target: CallTarget, call_id: str, now: float, *, agent_id: str | None = None
+    ) -> str | None: ...
+
+    async def release(self, agent_id: str, call_id: str, now: float) -> None: ...
+
+    async def connect(self, call: AnsweredCall, now: float) -> None: ...
+
+    async def withdraw(self, call_id: str, now: float) -> None: ...
+
+
+def snapshots(agents: Sequence[DeskAgent]) -> tuple[AgentSnapshot, ...]:
+    """The desk's agents as the pure pacing function reads them (datetimes in UTC)."""
+
+    def at(value: float) -> datetime:
+        return datetime.fromtimestamp(value, UTC)
+
+    return tuple(
+        AgentSnapshot(
+            agent.state, at(agent.since), None if agent.wrapup_ends_at is None else at(agent.wrapup_ends_at)
+        )
+        for agent in agents
+    )

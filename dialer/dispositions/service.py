@@ -1,0 +1,297 @@
+"""Dispositions: what an advisor records after a call, the automation it triggers, the CRM's read-back.
+
+Rules it keeps (DESIGN.md 2.1, 2.6; seed 001):
+- A disposition names a known lead and a code of the rules in force (dialer/dispositions/rules.py); an
+  unknown code is refused with the list of known ones, so a typo never skips the automation.
+- The rule's actions run before the disposition is stored, `blacklist` first: when the store
+  fails halfway, the number is already blocked (fail closed) and re-sending the disposition
+  repeats only idempotent steps (an entry already on the list, the same retry time, a closed
+  lead, the same pending Robinson request).
+- `robinson_request` opens a request for review; when the lead lacks a field a request needs
+  (e.g. the e-mail), the action reports `needs-input` naming it and the advisor files by hand.
+- Every disposition and each action's outcome is written to the `audit:dispositions` stream;
+  the CRM reads dispositions back by lead or since a time (`list_for_lead`, `list_since`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from redis.asyncio import Redis
+
+from core.errors import NotFoundError, ValidationFailedError
+from core.phone_numbers import normalize
+from dialer.audit import AuditTrail, text
+from dialer.dialer_keys import DialerKeys, LeadKeys
+from dialer.dispositions.rules import (
+    DEFAULT_RULES,
+    AnyAction,
+    BlacklistAction,
+    CloseLeadAction,
+    DispositionRule,
+    DispositionRules,
+    RetryAfterAction,
+    RobinsonRequestAction,
+)
+from dialer.leads.model import to_ms
+from dialer.leads.robinson import RobinsonStore
+from dialer.leads.store import Lead, LeadNotClaimedError, LeadStore
+from dialer.lists.store import InternalList
+
+NOTE_LIMIT = 2000
+
+
+class DispositionNotFoundError(NotFoundError):
+    error_id = "disposition-not-found"
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    """What one automation action did: status done, skipped or needs-input, and the details."""
+
+    action: str
+    status: str
+    detail: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Disposition:
+    disposition_id: str
+    lead_id: str
+    code: str
+    label: str
+    advisor: str
+    note: str
+    number: str | None
+    call_id: str | None
+    campaign_id: str | None
+    customer_id: str
+    at: str
+    actions: tuple[ActionResult, ...]
+
+    @classmethod
+    def from_hash(cls, raw: Mapping[Any, Any]) -> Disposition:
+        h = {text(k): text(v) for k, v in raw.items()}
+        actions = tuple(ActionResult(**item) for item in json.loads(h.get("actions", "[]")))
+        return cls(
+            disposition_id=h["disposition_id"],
+            lead_id=h["lead_id"],
+            code=h["code"],
+            label=h.get("label", ""),
+            advisor=h.get("advisor", ""),
+            note=h.get("note", ""),
+            number=h.get("number") or None,
+            call_id=h.get("call_id") or None,
+            campaign_id=h.get("campaign_id") or None,
+            customer_id=h.get("customer_id", ""),
+            at=h["at"],
+            actions=actions,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["actions"] = [asdict(action) for action in self.actions]
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """One disposition being applied: who, what, which lead, when."""
+
+    disposition_id: str
+    rule: DispositionRule
+    lead: Lead
+    advisor: str
+    note: str
+    number: str | None
+    now: datetime
+
+
+Follower = Callable[[Disposition, datetime], Awaitable[object]]
+
+
+class DispositionService:
+    """Records dispositions and carries out their automation; `rules` is swapped on reload."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        leads: LeadStore,
+        robinson: RobinsonStore,
+        internal: InternalList,
+        keys: DialerKeys | None = None,
+        rules: DispositionRules = DEFAULT_RULES,
+        audit_maxlen: int | None = None,
+    ) -> None:
+        self._redis = redis
+        self.keys = LeadKeys.of(keys)
+        self.leads = leads
+        self.robinson = robinson
+        self.internal = internal
+        self.rules = rules
+        self.audit = AuditTrail(redis, self.keys.audit_dispositions, maxlen=audit_maxlen)
+        self.followers: list[Follower] = []
+        """Called with each stored disposition (the runtime adds the campaign's retry rule and the
+        follow-up tasks), in order; a failure is the caller's error, the disposition stays stored."""
+
+    def _rule(self, code: str) -> DispositionRule:
+        rule = self.rules.rule(code)
+        if rule is None:
+            known = ", ".join(self.rules.codes)
+            raise ValidationFailedError(
+                f"unknown disposition {code!r}; known: {known}", code=code, known=known
+            )
+        return rule
+
+    async def record(
+        self,
+        *,
+        lead_id: str,
+        code: str,
+        advisor: str,
+        now: datetime,
+        note: str = "",
+        number: str | None = None,
+        call_id: str | None = None,
+    ) -> Disposition:
+        """Apply the code's automation to the lead, then store the disposition; returns it with results."""
+        rule = self._rule(code.strip())
+        note = note.strip()
+        if len(note) > NOTE_LIMIT:
+            raise ValidationFailedError(f"the note has more than {NOTE_LIMIT} characters", field="note")
+        lead = await self.leads.get(lead_id)
+        e164 = normalize(number, self.leads.default_region) if number else None
+        disposition_id = f"d-{await self._redis.incr(self.keys.disposition_seq)}"
+        context = _Context(disposition_id, rule, lead, advisor, note, e164, now)
+        results = [await self._run(action, context) for action in rule.ordered_actions()]
+        record = Disposition(
+            disposition_id=disposition_id,
+            lead_id=lead.lead_id,
+            code=rule.code,
+            label=rule.label,
+            advisor=advisor,
+            note=note,
+            number=e164,
+            call_id=call_id,
+            campaign_id=lead.campaign_id,
+            customer_id=lead.customer_id,
+            at=now.isoformat(),
+            actions=tuple(results),
+        )
+        await self._store(record, now)
+        await self.leads.note_disposition(lead.lead_id, rule.code, now=now)
+        for follow in self.followers:
+            await follow(record, now)
+        return record
+
+    async def _store(self, record: Disposition, now: datetime) -> None:
+        data = record.as_dict()
+        data["actions"] = json.dumps(data["actions"], ensure_ascii=False)
+        mapping = {k: "" if v is None else str(v) for k, v in data.items()}
+        at = to_ms(now)
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hset(self.keys.disposition(record.disposition_id), mapping=mapping)  # type: ignore[arg-type]
+        pipe.zadd(self.keys.lead_dispositions(record.lead_id), {record.disposition_id: at})
+        pipe.zadd(self.keys.disposition_index, {record.disposition_id: at})
+        audit = {
+            "action": "disposition",
+            "disposition": record.disposition_id,
+            "lead": record.lead_id,
+            "code": record.code,
+            "actor": record.advisor,
+            "at": record.at,
+            "results": ",".join(f"{r.action}:{r.status}" for r in record.actions),
+        }
+        pipe.xadd(self.keys.audit_dispositions, audit, maxlen=self.audit.maxlen, approximate=True)  # type: ignore[arg-type]
+        await pipe.execute()
+
+    async def _run(self, action: AnyAction, c: _Context) -> ActionResult:
+        if isinstance(action, BlacklistAction):
+            return await self._blacklist(action, c)
+        if isinstance(action, RetryAfterAction):
+            return await self._retry(action, c)
+        if isinstance(action, RobinsonRequestAction):
+            return await self._robinson(action, c)
+        return await self._close(action, c)
+
+    async def _blacklist(self, action: BlacklistAction, c: _Context) -> ActionResult:
+        numbers = list(dict.fromkeys([*([c.number] if c.number else []), *c.lead.phones]))
+        reason = f"{action.reason or 'disposition ' + c.rule.code} (disposition {c.disposition_id}"
+        reason += f", lead {c.lead.lead_id})"
+        added = [n for n in numbers if await self.internal.add(n, reason=reason, actor=c.advisor, now=c.now)]
+        detail = f"{len(numbers)} number(s) on the internal list ({len(added)} new)"
+        return ActionResult("blacklist", "done", detail, {"numbers": numbers, "added": added})
+
+    async def _retry(self, action: RetryAfterAction, c: _Context) -> ActionResult:
+        at = c.now + action.after
+        try:
+            status = await self.leads.schedule_retry(c.lead.lead_id, at, now=c.now)
+        except LeadNotClaimedError as exc:
+            return ActionResult("retry_after", "skipped", exc.message)
+        detail = f"not dialed before {at.isoformat()}"
+        return ActionResult(
+            "retry_after", "done", detail, {"next_attempt_at": at.isoformat(), "status": status}
+        )
+
+    async def _close(self, action: CloseLeadAction, c: _Context) -> ActionResult:
+        reason = action.reason or f"disposition {c.rule.code}"
+        closed = await self.leads.close(c.lead.lead_id, reason=reason, actor=c.advisor, now=c.now)
+        if not closed:
+            return ActionResult("close_lead", "skipped", f"lead is {c.lead.status}")
+        return ActionResult("close_lead", "done", reason)
+
+    async def _robinson(self, action: RobinsonRequestAction, c: _Context) -> ActionResult:
+        lead = c.lead
+        data = {
+            "customer_name": lead.name,
+            "phone": c.number or (lead.phones[0] if lead.phones else ""),
+            "email": lead.email,
+            "customer_id": lead.customer_id,
+            "justification": c.note or action.justification or f"disposition {c.rule.code}",
+        }
+        try:
+            request, opened = await self.robinson.open_for_review(
+                data, requested_by=c.advisor, now=c.now, lead_id=lead.lead_id, disposition_id=c.disposition_id
+            )
+        except ValidationFailedError as exc:
+            missing = exc.details.get("missing", [])
+            detail = f"file the request by hand: {exc.message}"
+            return ActionResult("robinson_request", "needs-input", detail, {"missing": missing})
+        if not opened:
+            detail = f"request {request.request_id} is already {request.status}"
+            return ActionResult("robinson_request", "skipped", detail, {"request_id": request.request_id})
+        return ActionResult("robinson_request", "done", "pending review", {"request_id": request.request_id})
+
+    # ---- reads (the CRM) ----------------------------------------------------------------------
+
+    async def get(self, disposition_id: str) -> Disposition:
+        raw = await self._redis.hgetall(self.keys.disposition(disposition_id))
+        if not raw:
+            raise DispositionNotFoundError(
+                f"no disposition {disposition_id!r}", disposition_id=disposition_id
+            )
+        return Disposition.from_hash(raw)
+
+    async def list_for_lead(
+        self, lead_id: str, *, since: datetime | None = None, limit: int = 1000
+    ) -> list[Disposition]:
+        """A lead's dispositions, oldest first (optionally from `since` on, inclusive)."""
+        return await self._range(self.keys.lead_dispositions(lead_id), since, limit)
+
+    async def list_since(self, since: datetime, *, limit: int = 1000) -> list[Disposition]:
+        """Every disposition set at or after `since`, oldest first; page on with the last `at`."""
+        return await self._range(self.keys.disposition_index, since, limit)
+
+    async def _range(self, zset: str, since: datetime | None, limit: int) -> list[Disposition]:
+        low = "-inf" if since is None else to_ms(since)
+        ids = await self._redis.zrangebyscore(zset, low, "+inf", start=0, num=limit)
+        pipe = self._redis.pipeline(transaction=False)
+        for disposition_id in ids:
+            pipe.hgetall(self.keys.disposition(text(disposition_id)))
+        return [Disposition.from_hash(raw) for raw in await pipe.execute() if raw]

@@ -1,0 +1,1 @@
+"""Leads (model, store, Lua scripts, CSV import) and Robinson-list requests."""

@@ -1,0 +1,264 @@
+"""The dial gate: the last check immediately before every Originate, and the batch check of the API.
+
+Rules it keeps (DESIGN.md 2.1, issue 4 "The gate"):
+- It decides on the E.164 number alone, at dial time, against the internal list, every
+  registered national list and the campaign's own list. It never receives a CRM flag, so no
+  CRM "allowed" can let a blacklisted number through.
+- One Redis round trip: a Lua script reads the list registry, looks the number up in every list
+  and, when it is blocked, appends the audit record, all in one atomic step. A list swapped in
+  by a `--replace` import is seen whole before or whole after, never in between.
+- Fail closed: a Redis error or a timeout refuses the dial with source `store-unavailable`
+  (logged, counted). A string that is not E.164 is refused with source `invalid-number`, a
+  campaign id that cannot name a list with `invalid-campaign`.
+- Every refusal counts `switchboard_dial_blocked_total{source}` (campaign lists count as
+  `campaign`, to keep the label set bounded; the audit record names the list).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from core.errors import StoreUnavailableError, ValidationFailedError
+from dialer.dialer_keys import DialerKeys
+from dialer.lists import packed
+from dialer.lists.fast_numbers import try_normalize
+from dialer.lists.store import (
+    AUDIT_LUA,
+    CAMPAIGN_PREFIX,
+    LOOKUP_BATCH,
+    campaign_list,
+    e164_digits,
+    require_binary,
+)
+
+log = logging.getLogger("switchboard.dialer.gate")
+
+SOURCE_INTERNAL = "internal"
+SOURCE_STORE_UNAVAILABLE = "store-unavailable"
+SOURCE_INVALID = "invalid-number"
+SOURCE_INVALID_CAMPAIGN = "invalid-campaign"
+_STORE_ERRORS = (RedisError, OSError, TimeoutError)
+
+_LISTS_LUA = """
+local function lists(registry, campaign)
+  local names = {}
+  for _, name in ipairs(redis.call('SMEMBERS', registry)) do
+    if string.sub(name, 1, 9) ~= 'campaign:' then names[#names + 1] = name end
+  end
+  table.sort(names)
+  if campaign ~= '' then names[#names + 1] = campaign end
+  return names
+end
+local function lookup(internal, prefix, names, number, bucket, rem)
+  local hits = {}
+  if redis.call('HEXISTS', internal, number) == 1 then hits[1] = 'internal' end
+  for _, name in ipairs(names) do
+    if has(redis.call('HGET', prefix .. name, bucket), rem) then hits[#hits + 1] = name end
+  end
+  return hits
+end
+"""
+_LOOKUP_LUA = packed.LUA_LOOKUP + _LISTS_LUA
+
+# KEYS: internal, registry, audit stream. ARGV: list prefix, campaign list or '', number, bucket,
+# remainder bytes, campaign id, lead id, at, audit maxlen or ''
+_CHECK_LUA = (
+    AUDIT_LUA
+    + _LOOKUP_LUA
+    + """
+local hits = lookup(KEYS[1], ARGV[1], lists(KEYS[2], ARGV[2]), ARGV[3], ARGV[4], ARGV[5])
+if #hits > 0 then
+  audit(KEYS[3], ARGV[9], {'number', ARGV[3], 'sources', table.concat(hits, ','),
+                           'campaign', ARGV[6], 'lead', ARGV[7], 'at', ARGV[8]})
+end
+return hits
+"""
+)
+
+# KEYS: internal, registry. ARGV: list prefix, campaign list or '', lookup_blob, the E.164 numbers
+# joined by newlines (one argument each: per-argument encoding costs the client more than the lookup)
+_CHECK_MANY_LUA = (
+    _LOOKUP_LUA
+    + """
+local names = lists(KEYS[2], ARGV[2])
+local fields, rems = unpair(ARGV[3])
+local numbers = {}
+for number in string.gmatch(ARGV[4], '[^\\n]+') do numbers[#numbers + 1] = number end
+local hits = {}
+local internal = redis.call('HMGET', KEYS[1], unpack(numbers))
+for i = 1, #numbers do
+  hits[i] = {}
+  if internal[i] then hits[i][1] = 'internal' end
+end
+for _, name in ipairs(names) do
+  local values = redis.call('HMGET', ARGV[1] .. name, unpack(fields))
+  for i = 1, #fields do
+    if has(values[i], rems[i]) then local found = hits[i]; found[#found + 1] = name end
+  end
+end
+return hits
+"""
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    allowed: bool
+    sources: tuple[str, ...]
+    number: str
+
+
+class BatchVerdict(NamedTuple):
+    e164: str
+    blocked: bool
+    sources: tuple[str, ...]
+
+
+class GateMetrics:
+    """The gate's metric objects, on the registry the process (or the test) owns."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.blocked = Counter(
+            "switchboard_dial_blocked_total",
+            "Dials the blacklist gate refused, by source",
+            ["source"],
+            registry=registry,
+        )
+        self.checks = Counter(
+            "switchboard_gate_checks_total",
+            "Gate checks by result (allowed, blocked, unavailable, invalid)",
+            ["result"],
+            registry=registry,
+        )
+        self.seconds = Histogram(
+            "switchboard_gate_check_seconds",
+            "Gate check time including the Redis round trip",
+            buckets=(0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25, 1.0),
+            registry=registry,
+        )
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _label(source: str) -> str:
+    return "campaign" if source.startswith(CAMPAIGN_PREFIX) else source
+
+
+class Gate:
+    """Answers "may this number be dialed now?" for the dialer, and batch checks for the API."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        metrics: GateMetrics,
+        *,
+        default_region: str,
+        keys: DialerKeys | None = None,
+        timeout: float = 1.0,
+        audit_maxlen: int | None = None,
+    ) -> None:
+        self._redis = require_binary(redis)
+        self._metrics = metrics
+        self.default_region = default_region.upper()
+        self._keys = keys or DialerKeys()
+        self._timeout = timeout
+        self._maxlen = "" if audit_maxlen is None else str(audit_maxlen)
+        self._check = redis.register_script(_CHECK_LUA)
+        self._check_many = redis.register_script(_CHECK_MANY_LUA)
+
+    async def check(
+        self, number_e164: str, campaign_id: str | None, lead_id: str | None, *, now: datetime
+    ) -> Verdict:
+        """The verdict for dialing `number_e164` now; never raises, refuses when in doubt."""
+        try:
+            e164_digits([number_e164])
+        except ValidationFailedError as exc:
+            log.error("dial refused: %s", exc.message, extra={"number": number_e164, "campaign": campaign_id})
+            return self._refused(number_e164, SOURCE_INVALID, "invalid")
+        try:
+            campaign = campaign_list(campaign_id) if campaign_id else ""
+        except ValidationFailedError as exc:
+            log.error("dial refused: %s", exc.message, extra={"number": number_e164, "campaign": campaign_id})
+            return self._refused(number_e164, SOURCE_INVALID_CAMPAIGN, "invalid")
+        started = time.perf_counter()
+        try:
+            hits = await self._lookup(
+                number_e164, campaign, [campaign_id or "", lead_id or "", now.isoformat()]
+            )
+        except _STORE_ERRORS as exc:
+            log.error(
+                "dial refused: blacklist store unavailable (%s)",
+                type(exc).__name__,
+                extra={"number": number_e164, "campaign": campaign_id, "lead": lead_id},
+            )
+            return self._refused(number_e164, SOURCE_STORE_UNAVAILABLE, "unavailable")
+        finally:
+            self._metrics.seconds.observe(time.perf_counter() - started)
+        sources = tuple(_text(hit) for hit in hits)
+        for source in sources:
+            self._metrics.blocked.labels(source=_label(source)).inc()
+        self._metrics.checks.labels(result="blocked" if sources else "allowed").inc()
+        return Verdict(allowed=not sources, sources=sources, number=number_e164)
+
+    async def _lookup(self, number: str, campaign: str, context: list[str]) -> list[Any]:
+        """One Lua call: the lists holding `number`; the audit record is written when there are any."""
+        bucket, remainder = packed.split(int(number[1:]))
+        k = self._keys
+        keys = [k.blacklist_internal, k.blacklist_registry, k.audit_dial_blocked]
+        args: list[Any] = [k.blacklist_list_prefix, campaign, number, bucket, packed.remainder_key(remainder)]
+        async with asyncio.timeout(self._timeout):
+            hits: list[Any] = await self._check(keys=keys, args=[*args, *context, self._maxlen])
+            return hits
+
+    def _refused(self, number: str, source: str, result: str) -> Verdict:
+        self._metrics.blocked.labels(source=source).inc()
+        self._metrics.checks.labels(result=result).inc()
+        return Verdict(allowed=False, sources=(source,), number=number)
+
+    async def check_many(self, numbers: Sequence[str], campaign_id: str | None = None) -> list[BatchVerdict]:
+        """Per input number: its E.164 form, whether it is blocked, and by which lists.
+
+        Inputs are read in the gate's default region; any that is not a phone number makes the
+        whole call fail with ValidationFailedError naming them. Store errors raise
+        StoreUnavailableError (nothing is reported as allowed when it could not be checked).
+        """
+        e164s = [try_normalize(number, self.default_region) for number in numbers]
+        bad = [{"index": i, "input": numbers[i]} for i, e164 in enumerate(e164s) if e164 is None]
+        if bad:
+            raise ValidationFailedError(f"{len(bad)} input(s) are not phone numbers", invalid=bad[:20])
+        valid = [e164 for e164 in e164s if e164 is not None]
+        digits = e164_digits(valid)  # refuses E.164 strings longer than 15 digits
+        campaign = campaign_list(campaign_id) if campaign_id else ""
+        results: list[BatchVerdict] = []
+        for start in range(0, len(valid), LOOKUP_BATCH):
+            batch = valid[start : start + LOOKUP_BATCH]
+            blob = packed.lookup_blob(digits[start : start + LOOKUP_BATCH])
+            replies = await self._run_many(
+                [self._keys.blacklist_list_prefix, campaign, blob, "\n".join(batch)]
+            )
+            for e164, hits in zip(batch, replies, strict=True):
+                sources = tuple(_text(hit) for hit in hits)
+                results.append(BatchVerdict(e164, bool(sources), sources))
+        return results
+
+    async def _run_many(self, args: list[Any]) -> list[list[Any]]:
+        try:
+            async with asyncio.timeout(self._timeout * 5):
+                replies: list[list[Any]] = await self._check_many(
+                    keys=[self._keys.blacklist_internal, self._keys.blacklist_registry], args=args
+                )
+                return replies
+        except _STORE_ERRORS as exc:
+            raise StoreUnavailableError(f"blacklist store unavailable: {type(exc).__name__}") from exc

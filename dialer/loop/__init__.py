@@ -1,0 +1,1 @@
+"""The dialing loop: DialerService, pacing rounds, callbacks, campaign states and leadership."""

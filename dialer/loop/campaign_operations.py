@@ -1,0 +1,115 @@
+"""The dialer's operations for the HTTP API and the other features: campaign states, stats, manual
+and callback dials, and the campaign's retry rule for a disposition.
+
+Kept apart from dialer/loop/service.py (the engine-side loop) so each stays small; DialerService
+inherits these. Every dial here goes through `Dialer.place_call` (via the pacer's
+`dial_for_agent` when it connects to a named agent): calling hours, caps and the gate apply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from core.errors import NotFoundError
+from dialer.calls.attempts import AttemptStore
+from dialer.calls.dialing import Dialer, DialKind, DialOutcome, DialRequest
+from dialer.campaigns.rules import Campaign, Campaigns
+from dialer.leads.store import LeadStore
+from dialer.loop.campaign_control import CampaignControl, CampaignState, CampaignStatus, LeaderLease
+from dialer.loop.pacer import InFlight, Pacer, utc
+
+
+class CampaignNotFoundError(NotFoundError):
+    error_id = "campaign-not-found"
+
+
+class CampaignOperations:
+    """Mixed into DialerService, which provides these attributes."""
+
+    campaigns: Campaigns
+    control: CampaignControl
+    attempts: AttemptStore
+    leads: LeadStore
+    lease: LeaderLease
+    pacer: Pacer
+    dialer: Dialer
+    instance_id: str
+    _clock: Callable[[], float]
+
+    def in_flight(self, campaign_id: str) -> InFlight:
+        raise NotImplementedError
+
+    def campaign(self, campaign_id: str) -> Campaign:
+        campaign = self.campaigns.get(campaign_id)
+        if campaign is None:
+            raise CampaignNotFoundError(
+                f"no campaign {campaign_id!r} in campaigns.yaml", campaign_id=campaign_id
+            )
+        return campaign
+
+    async def set_state(
+        self, campaign_id: str, state: CampaignState, actor: str, reason: str = ""
+    ) -> CampaignStatus:
+        self.campaign(campaign_id)
+        return await self.control.set_state(
+            campaign_id, state, actor=actor, now=utc(self._clock()), reason=reason
+        )
+
+    async def manual_dial(self, agent_id: str, campaign_id: str, number: str) -> DialOutcome:
+        """An advisor dials a number (E.164) for a campaign; it connects to them. Gate and caps apply."""
+        campaign = self.campaign(campaign_id)
+        request = DialRequest(campaign, DialKind.MANUAL, numbers=(number,), agent_id=agent_id)
+        return await self.pacer.dial_for_agent(request, agent_id, self._clock())
+
+    async def callback_dial(
+        self, campaign_id: str, number: str, *, agent_id: str | None = None, lead_id: str | None = None
+    ) -> DialOutcome:
+        """A callback (dialer.tasks.rules): to its owner when named (reserved first), else to any agent of the
+        campaign. The lead is not claimed; its id goes on the attempt. The per-number caps apply."""
+        campaign = self.campaign(campaign_id)
+        request = DialRequest(
+            campaign, DialKind.CALLBACK, numbers=(number,), agent_id=agent_id, lead_ref=lead_id
+        )
+        if agent_id is not None:
+            return await self.pacer.dial_for_agent(request, agent_id, self._clock())
+        return await self.dialer.place_call(request, now=utc(self._clock()))
+
+    async def apply_disposition(self, lead_id: str, code: str) -> str | None:
+        """`caps.retry_after_disposition` of the lead's campaign, after a disposition was recorded:
+        requeue the lead after the configured delay, or close it (null). None: the code is not listed."""
+        lead = await self.leads.get(lead_id)
+        campaign = self.campaigns.get(lead.campaign_id or "")
+        if campaign is None or code not in campaign.caps.retry_after_disposition:
+            return None
+        now = utc(self._clock())
+        delay = campaign.caps.retry_after_disposition[code]
+        if delay is None:
+            await self.leads.close(
+                lead_id, reason=f"disposition {code}", actor=f"dialer:{self.instance_id}", now=now
+            )
+            return "closed"
+        return await self.leads.schedule_retry(lead_id, now + delay, now=now)
+
+    async def stats(self, campaign_id: str) -> dict[str, Any]:
+        campaign = self.campaign(campaign_id)
+        now = self._clock()
+        status = await self.control.status(campaign_id)
+        counts = await self.attempts.counts(campaign_id, utc(now))
+        rates = counts.window.counts(utc(now))
+        flight = self.in_flight(campaign_id)
+        decision = self.pacer.decisions.get(campaign_id)
+        return {
+            "campaign_id": campaign.id, "name": campaign.name, "mode": campaign.mode.value,
+            "state": status.state.value, "state_changed_by": status.actor, "state_changed_at": status.at,
+            "leads": await self.leads.queue_sizes(campaign_id),
+            "calls_in_flight": flight.ringing, "answered_waiting": flight.waiting,
+            "dials_24h": counts.dials_24h, "answering_machines_24h": counts.machines_24h,
+            "live_answers_24h": rates.answers_24h, "abandons_24h": rates.abandons_24h,
+            "abandon_rate_24h": rates.rate_24h, "live_answers_30d": rates.answers_30d,
+            "abandons_30d": rates.abandons_30d, "abandon_rate_30d": rates.rate_30d,
+            "abandon_target": campaign.pacing.abandon_target,
+            "dial_level": decision.dial_level if decision else None,
+            "pacing": decision.reason if decision else None,
+            "paced_by": await self.lease.holder(),
+        }  # fmt: skip

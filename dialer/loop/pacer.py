@@ -1,0 +1,223 @@
+"""One pacing round of one campaign: measure, decide with the pure pacing function, place the calls.
+
+Owned here: turning live state into `PacingStats` (the desk's agents, this engine's calls in
+flight and waiting, the campaign's hourly counters, the recent answer delays and talk times),
+calling `dialer.pacing.decision.calls_to_place`, and placing that many calls through
+`Dialer.place_call`, never around it. Rules it keeps:
+- progressive (and every dial that names an agent): an agent is reserved through the desk
+  before the lead is claimed and the call placed; no reserved agent, no call. A call that is not
+  placed gives its agent back at once.
+- predictive: no reservation; an answered call is handed to the desk, which routes it.
+- preview: no calls; ready agents without an offer are offered the next lead, one at a time.
+- A round never claims more than `calls + spare` leads, so leads refused by calling hours or caps
+  are walked through in bounded steps (each goes back to its queue for its next chance).
+- A store or AMI outage ends the round at once: nothing is dialed until it is back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+from dialer.calls.attempts import AttemptStore
+from dialer.calls.dial_metrics import DialerMetrics
+from dialer.calls.dialing import OUTAGES, Dialer, DialKind, DialOutcome, DialRequest, DialStatus, new_call_id
+from dialer.calls.settlement import LiveSample
+from dialer.campaigns.rules import Campaign
+from dialer.desk.protocol import AgentDesk, CallTarget, snapshots
+from dialer.leads.store import LeadNotClaimedError, LeadStore, OfferRefusedError
+from dialer.pacing.decision import AgentState, DialMode, PacingDecision, PacingStats, calls_to_place
+
+log = logging.getLogger("switchboard.dialer.pacer")
+
+_SPARE_CLAIMS = 20
+_DECLINED_REST = timedelta(minutes=1)  # a declined preview lead is not offered straight back
+
+
+@dataclass(frozen=True, slots=True)
+class InFlight:
+    """This engine's calls of one campaign: ringing, and answered but not yet with an agent."""
+
+    ringing: int = 0
+    waiting: int = 0
+
+
+def utc(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+def target_of(campaign: Campaign) -> CallTarget:
+    return CallTarget(campaign.queue, campaign.needs)
+
+
+class Pacer:
+    def __init__(
+        self,
+        *,
+        dialer: Dialer,
+        desk: AgentDesk,
+        leads: LeadStore,
+        attempts: AttemptStore,
+        metrics: DialerMetrics,
+        in_flight: Callable[[str], InFlight],
+        samples: Callable[[str], LiveSample],
+        active: Callable[[], bool] = lambda: True,
+    ) -> None:
+        self.dialer = dialer
+        self.desk = desk
+        self.leads = leads
+        self.attempts = attempts
+        self.metrics = metrics
+        self._in_flight = in_flight
+        self._samples = samples
+        self._active = active  # False once the service is closing: place nothing more
+        self.decisions: dict[str, PacingDecision] = {}
+        self._offers: dict[str, str] = {}  # preview lead id -> the agent it was offered to
+
+    @property
+    def offers(self) -> dict[str, str]:
+        """Open preview offers this engine made: lead id -> agent id."""
+        return dict(self._offers)
+
+    @property
+    def owner(self) -> str:
+        return self.dialer.owner
+
+    async def pace(self, campaign: Campaign, now: float) -> PacingDecision:
+        """Measure, decide and place this round's calls for one running campaign."""
+        if campaign.mode is DialMode.PREVIEW:
+            offered = await self.offer_previews(campaign, now)
+            decision = PacingDecision(0, 0.0, f"preview: {offered} lead(s) offered")
+        else:
+            decision = calls_to_place(await self.stats(campaign, now), campaign.params, utc(now))
+            if decision.calls > 0:
+                await self.place(campaign, decision.calls, now)
+        self.decisions[campaign.id] = decision
+        self.metrics.dial_level.labels(campaign=campaign.id).set(decision.dial_level)
+        return decision
+
+    async def stats(self, campaign: Campaign, now: float) -> PacingStats:
+        agents = await self.desk.agents(target_of(campaign), now)
+        counts = await self.attempts.counts(campaign.id, utc(now))
+        flight = self._in_flight(campaign.id)
+        self.metrics.in_flight.labels(campaign=campaign.id).set(flight.ringing)
+        sample = self._samples(campaign.id)
+        abandons = counts.window.counts(utc(now))
+        self.metrics.abandon_rate.labels(campaign=campaign.id, window="24h").set(abandons.rate_24h)
+        self.metrics.abandon_rate.labels(campaign=campaign.id, window="30d").set(abandons.rate_30d)
+        return PacingStats(
+            agents=snapshots(agents),
+            calls_in_flight=flight.ringing,
+            answered_waiting=flight.waiting,
+            dials=counts.recent_dials,
+            live_answers=counts.recent_answers,
+            avg_answer_delay_s=sample.answer_delay_s,
+            avg_talk_s=sample.talk_s,
+            talk_times=sample.talk_times,
+            abandons=abandons,
+        )
+
+    async def place(self, campaign: Campaign, calls: int, now: float) -> int:
+        """Place up to `calls` calls; returns how many left. Stops early on an outage or no leads."""
+        placed = claims = 0
+        reserve = campaign.mode is DialMode.PROGRESSIVE
+        if reserve and not await self.leads.any_due(campaign.id, now=utc(now)):
+            return 0  # no lead: hold nobody (the ACD would log and count a hold and a release)
+        while placed < calls and claims < calls + _SPARE_CLAIMS and self._active():
+            call_id, agent_id = new_call_id(), None
+            if reserve:
+                agent_id = await self.desk.reserve(target_of(campaign), call_id, now)
+                if agent_id is None:
+                    break
+            lead = await self.leads.claim(campaign.id, self.owner, now=utc(now))
+            claims += 1
+            if lead is None:
+                await self._unreserve(agent_id, call_id, now)
+                break
+            request = DialRequest(campaign, DialKind.CAMPAIGN, lead, agent_id=agent_id, call_id=call_id)
+            outcome = await self.dialer.place_call(request, now=utc(now))
+            if outcome.placed:
+                placed += 1
+                continue
+            await self._unreserve(agent_id, call_id, now)
+            if outcome.status in OUTAGES:
+                break
+        return placed
+
+    async def _unreserve(self, agent_id: str | None, call_id: str, now: float) -> None:
+        if agent_id is not None:
+            await self.desk.release(agent_id, call_id, now)
+
+    async def dial_for_agent(self, request: DialRequest, agent_id: str, now: float) -> DialOutcome:
+        """A dial that connects to one named agent (manual, preview): reserve them, dial, or give back."""
+        call_id = request.call_id or new_call_id()
+        reserved = await self.desk.reserve(target_of(request.campaign), call_id, now, agent_id=agent_id)
+        if reserved is None:
+            self.metrics.refused.labels(
+                campaign=request.campaign.id, reason=DialStatus.AGENT_NOT_READY.value
+            ).inc()
+            return DialOutcome(DialStatus.AGENT_NOT_READY, detail=f"agent {agent_id} is not ready")
+        placing = replace(request, agent_id=agent_id, call_id=call_id)
+        outcome = await self.dialer.place_call(placing, now=utc(now))
+        if not outcome.placed:
+            await self.desk.release(agent_id, call_id, now)
+        return outcome
+
+    # ---- preview ----------------------------------------------------------------------------------
+
+    async def offer_previews(self, campaign: Campaign, now: float) -> int:
+        """Dial the offers advisors accepted, take back declined ones, offer the next lead to every
+        ready agent of the campaign who holds no offer. Returns the number of new offers."""
+        busy = await self._follow_offers(campaign, now)
+        offered = 0
+        for agent in await self.desk.agents(target_of(campaign), now):
+            if agent.state is not AgentState.READY or agent.agent_id in busy:
+                continue
+            if await self.leads.current_offer(agent.agent_id, now=utc(now)) is not None:
+                continue
+            lead = await self.leads.claim(campaign.id, self.owner, now=utc(now))
+            if lead is None:
+                break
+            timeout, agent_id = timedelta(seconds=campaign.preview_offer_s), agent.agent_id
+            try:
+                await self.leads.offer(lead.lead_id, self.owner, agent_id, now=utc(now), timeout=timeout)
+            except OfferRefusedError as exc:
+                log.info("preview offer refused: %s", exc.message, extra={"lead": lead.lead_id})
+                await self.leads.release(lead.lead_id, self.owner, now=utc(now))
+                continue
+            self._offers[lead.lead_id] = agent.agent_id
+            offered += 1
+        return offered
+
+    async def _follow_offers(self, campaign: Campaign, now: float) -> set[str]:
+        """Accepted offers are dialed for their advisor; declined or expired ones go back to the queue.
+        Returns the agents whose offer is still open."""
+        open_for: set[str] = set()
+        for lead_id, agent_id in list(self._offers.items()):
+            lead = await self.leads.find(lead_id)
+            if lead is None or lead.campaign_id != campaign.id:
+                continue
+            state = lead.offer_state or ""
+            if state == "offered" and lead.offered_to == agent_id:
+                open_for.add(agent_id)
+                continue
+            del self._offers[lead_id]
+            if state == "accepted" and lead.status == "claimed":
+                request = DialRequest(campaign, DialKind.PREVIEW, lead, agent_id=agent_id)
+                await self.dial_for_agent(request, agent_id, now)
+            elif lead.status == "claimed":  # declined or expired: someone else's turn first
+                await self._take_back(lead_id, now, later=state == "declined")
+        return open_for
+
+    async def _take_back(self, lead_id: str, now: float, *, later: bool) -> None:
+        not_before = utc(now) + _DECLINED_REST if later else None
+        try:
+            await self.leads.release(lead_id, self.owner, now=utc(now), next_attempt_at=not_before)
+        except LeadNotClaimedError:
+            log.debug("lead %s not released: no longer ours", lead_id)
+
+    async def expire_previews(self, now: float) -> list[str]:
+        """End offers whose time ran out (the next round takes their leads back)."""
+        return await self.leads.expire_offers(now=utc(now))

@@ -1,0 +1,441 @@
+"""DialerService: the outbound dialer as a PbxService — pacing rounds, placed calls, campaign control.
+
+Owned here: the engine-side shell around the pure cores. It
+- runs a pacing round every `round_interval_s` while this engine holds the leader lease
+  (dialer.loop.campaign_control.LeaderLease; several engines may share a Redis, one paces), for each campaign
+  whose state (in Redis) is running: its due callbacks first (dialer.loop.callbacks, when given
+  the task store), then dialer.loop.pacer.Pacer measures, decides and places calls for fresh leads;
+  every call goes through dialer.calls.dialing.Dialer.place_call (the gate is inside it);
+- follows the calls this engine placed: tracker changes become events of the call table
+  (dialer.calls.lifecycle.apply) and its effects are performed here: hand the answered call to the
+  desk, redirect an abandoned one to the abandon message, release reserved agents, and write
+  the outcome (dialer.calls.settlement) in the background;
+- starts, pauses and stops campaigns, answers the API's stats and dials (dialer/loop/campaign_operations.py).
+Rules it keeps:
+- Nothing that waits on Redis runs in `handle` or `tick` themselves: rounds, hand-overs to the
+  desk, agent releases and outcome writes run in the service's own tasks, each with a timeout,
+  so a frozen Redis never stalls the engine's events or ticker, and a cancellation a library
+  swallows (redis-py's asyncio.wait_for on Python 3.11) never hangs the engine's stop. AMI
+  effects (redirect, hangup) are sent at once and never wait on Redis.
+- An Originate is never sent twice: a placed call is followed until its end, through reconnects
+  (resync settles calls whose channels are gone; a call whose answer never came is settled as
+  failed after its ring timeout plus a margin); it is never placed again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from core.errors import AmiError, SwitchboardError
+from dialer.calls import lifecycle as outbound
+from dialer.calls.attempts import AttemptStore
+from dialer.calls.dial_metrics import DialerMetrics
+from dialer.calls.dialing import Dialer, PlacedCall
+from dialer.calls.lifecycle import CallRules, OutboundCall, Phase
+from dialer.calls.settlement import LiveSample, Outcomes
+from dialer.campaigns.rules import Campaign, Campaigns
+from dialer.desk.protocol import AgentDesk, AnsweredCall, CallTarget
+from dialer.dialer_keys import DialerKeys
+from dialer.leads.store import LeadStore
+from dialer.lists.gate import Gate
+from dialer.loop.callbacks import CallbackRound
+from dialer.loop.campaign_control import CampaignControl, CampaignState, LeaderLease
+from dialer.loop.campaign_operations import CampaignOperations
+from dialer.loop.pacer import InFlight, Pacer, target_of, utc
+from dialer.tasks.store import TaskStore
+from pbx.call_changes import Bridged, CallChange, ChannelHungUp, ChannelUp, OriginateResult, UserEventSeen
+from pbx.codec import Event
+from pbx.service import ActionSender
+from pbx.tracker import CallTracker
+
+log = logging.getLogger("switchboard.dialer")
+
+OUTBOUND_ANSWERED = "SwitchboardOutboundAnswered"
+_STORE_ERRORS = (RedisError, OSError, TimeoutError, SwitchboardError)
+
+
+@dataclass(frozen=True)
+class DialerSettings:
+    round_interval_s: float = 0.5  # pacing rounds (while leader)
+    round_timeout_s: float = 5.0  # a round that takes longer is cancelled (Redis frozen)
+    lease_ms: int = 5000  # leader lease; renewed every round
+    store_timeout_s: float = 2.0  # any single Redis step of the shell
+    amd_timeout_s: float = 15.0  # answered, no AMD verdict by then: treated as a person
+    answer_margin_s: float = 30.0  # no OriginateResponse by ring timeout + this: settled as failed
+    housekeeping_s: float = 10.0  # requeue leads of dead engines, expire preview offers, gauges
+    retry_for_s: float = 600.0  # outcome writes and agent releases are retried this long in an outage
+
+
+def call_rules(campaign: Campaign | None) -> CallRules:
+    if campaign is None:
+        return CallRules()
+    machine = campaign.answering_machine
+    return CallRules(
+        machine=machine.action,
+        machine_target=(machine.message.context, machine.message.exten),
+        abandon_target=(campaign.abandon.context, campaign.abandon.exten),
+        grace_s=campaign.pacing.abandon_grace_s,
+    )
+
+
+class DialerService(CampaignOperations):
+    """See the module docstring. Register it in the Engine after the desk (if the desk is a service).
+    The operations the HTTP API calls (start / pause / stop, stats, manual and callback dials,
+    dispositions) are in dialer/loop/campaign_operations.py."""
+
+    name = "dialer"
+
+    def __init__(
+        self,
+        redis: Redis,
+        sender: ActionSender,
+        campaigns: Campaigns,
+        *,
+        gate: Gate,
+        leads: LeadStore,
+        desk: AgentDesk,
+        metrics: DialerMetrics,
+        instance_id: str,
+        clock: Callable[[], float] = time.time,
+        keys: DialerKeys | None = None,
+        settings: DialerSettings | None = None,
+        audit_maxlen: int | None = None,
+        tasks: TaskStore | None = None,
+    ) -> None:
+        self.campaigns = campaigns
+        self.sender = sender
+        self.leads = leads
+        self.desk = desk
+        self.metrics = metrics
+        self.instance_id = instance_id
+        self.settings = settings or DialerSettings()
+        self._clock = clock
+        self.attempts = AttemptStore(redis, keys, audit_maxlen=audit_maxlen)
+        self.control = CampaignControl(redis, keys, audit_maxlen=audit_maxlen)
+        self.lease = LeaderLease(redis, instance_id, keys=keys, ttl_ms=self.settings.lease_ms)
+        self.dialer = Dialer(
+            gate=gate, sender=sender, attempts=self.attempts, leads=leads, registry=self, metrics=metrics,
+            owner=instance_id, clock=clock, store_timeout=self.settings.store_timeout_s,
+        )  # fmt: skip
+        self.outcomes = Outcomes(self.attempts, leads, metrics, instance_id, tasks=tasks)
+        self._samples: dict[str, LiveSample] = {}
+        self.pacer = Pacer(
+            dialer=self.dialer, desk=desk, leads=leads, attempts=self.attempts, metrics=metrics,
+            in_flight=self.in_flight, samples=self.sample, active=lambda: not self._closed,
+        )  # fmt: skip
+        self.callbacks = CallbackRound(tasks, self.pacer, desk) if tasks is not None else None
+        self._calls: dict[str, OutboundCall] = {}
+        self._rules: dict[str, CallRules] = {}
+        self._by_action: dict[str, str] = {}
+        self._by_uniqueid: dict[str, str] = {}
+        self._first_channel: dict[str, tuple[str, str]] = {}
+        self._grace: dict[str, float] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._round: asyncio.Task[bool] | None = None
+        self._next_round = 0.0
+        self._next_housekeeping = 0.0
+        self.is_leader = False
+        self._closed = False
+        self.rounds = 0
+        self.round_failures = 0
+
+    # ---- configuration ------------------------------------------------------------------------
+
+    def replace_campaigns(self, campaigns: Campaigns) -> None:
+        """Hot reload: the next round uses the new campaigns (placed calls keep their rules)."""
+        self.campaigns = campaigns
+
+    # ---- the call registry (dialer.calls.dialing.CallRegistry) --------------------------------------
+
+    def expect(self, call: PlacedCall) -> None:
+        self._calls[call.call_id] = OutboundCall(call)
+        self._rules[call.call_id] = call_rules(self.campaigns.get(call.campaign_id))
+        self._by_action[call.action_id] = call.call_id
+
+    def forget(self, call_id: str) -> None:
+        call = self._calls.pop(call_id, None)
+        self._rules.pop(call_id, None)
+        self._grace.pop(call_id, None)
+        self._first_channel.pop(call_id, None)
+        if call is not None:
+            self._by_action.pop(call.placed.action_id, None)
+            self._by_uniqueid.pop(call.uniqueid, None)
+
+    def calls(self) -> list[OutboundCall]:
+        return list(self._calls.values())
+
+    def in_flight(self, campaign_id: str) -> InFlight:
+        ringing = waiting = 0
+        for call in self._calls.values():
+            if call.placed.campaign_id == campaign_id:
+                ringing += call.phase is Phase.DIALING
+                waiting += call.phase in (Phase.ANSWERED, Phase.WAITING)
+        return InFlight(ringing, waiting)
+
+    def sample(self, campaign_id: str) -> LiveSample:
+        return self._samples.setdefault(campaign_id, LiveSample())
+
+    # ---- PbxService ----------------------------------------------------------------------------
+
+    async def handle(self, event: Event, changes: Sequence[CallChange]) -> None:
+        for change in changes:
+            found = self._translate(change)
+            if found is not None:
+                await self._apply(*found)
+
+    def _translate(self, change: CallChange) -> tuple[str, outbound.Event] | None:
+        now = self._clock()
+        if isinstance(change, OriginateResult):
+            return self._originate_result(change, now)
+        if isinstance(change, ChannelUp) and change.call_id in self._calls:
+            self._first_channel.setdefault(change.call_id, (change.uniqueid, change.channel))
+        elif isinstance(change, UserEventSeen) and change.name == OUTBOUND_ANSWERED:
+            call_id = change.headers.get("CallID", "")
+            if call_id in self._calls:
+                return call_id, outbound.AmdDone(now, change.headers.get("AMDStatus", ""))
+        elif isinstance(change, Bridged) and change.call_id in self._calls:
+            if self._customer_bridged(self._calls[change.call_id], change):
+                return change.call_id, outbound.AgentConnected(now)
+        elif isinstance(change, ChannelHungUp) and change.uniqueid in self._by_uniqueid:
+            return self._by_uniqueid[change.uniqueid], outbound.CustomerGone(now)
+        return None
+
+    @staticmethod
+    def _customer_bridged(call: OutboundCall, change: Bridged) -> bool:
+        """The customer's channel and another one are in one bridge now (not two halves of an agent leg)."""
+        if not call.uniqueid:
+            return False
+        return (change.uniqueid == call.uniqueid and bool(change.peers)) or call.uniqueid in change.peers
+
+    def _originate_result(self, change: OriginateResult, now: float) -> tuple[str, outbound.Event] | None:
+        call_id = self._by_action.get(change.action_id)
+        if call_id is None:
+            return None
+        if not change.ok:
+            return call_id, outbound.NotAnswered(now, change.reason)
+        uniqueid, channel = self._first_channel.get(call_id, ("", ""))
+        return call_id, outbound.Answered(now, change.uniqueid or uniqueid, change.channel or channel)
+
+    async def _apply(self, call_id: str, event: outbound.Event) -> None:
+        call = self._calls.get(call_id)
+        if call is None:
+            return
+        moved, effects = outbound.apply(call, event, self._rules.get(call_id, CallRules()))
+        self._calls[call_id] = moved
+        if moved.uniqueid:
+            self._by_uniqueid[moved.uniqueid] = call_id
+        for effect in effects:
+            await self._perform(moved, effect)
+        if moved.phase is Phase.ENDED:
+            self.forget(call_id)
+
+    async def _perform(self, call: OutboundCall, effect: outbound.Effect) -> None:
+        now = self._clock()
+        if isinstance(effect, outbound.StartGrace):
+            self._grace[call.call_id] = effect.until
+        elif isinstance(effect, outbound.CancelGrace):
+            self._grace.pop(call.call_id, None)
+        elif isinstance(effect, outbound.Redirect):
+            fields: dict[str, str | int] = {
+                "Channel": effect.channel,
+                "Context": effect.context,
+                "Exten": effect.exten,
+                "Priority": 1,
+            }
+            await self._ami("Redirect", fields)
+        elif isinstance(effect, outbound.HangupChannel):
+            await self._ami("Hangup", {"Channel": effect.channel, "Cause": 16})
+        elif isinstance(effect, outbound.HandOver):  # at once, but never in the engine's own tasks
+            self._spawn(self._bounded("hand-over", self.desk.connect(self._answered_call(call), now)))
+        elif isinstance(effect, outbound.Withdraw):
+            self._spawn(self._retried("withdraw", lambda: self.desk.withdraw(call.call_id, now)))
+        elif isinstance(effect, outbound.ReleaseAgent):
+            agent_id, call_id = effect.agent_id, call.call_id
+            self._spawn(self._retried("release-agent", lambda: self.desk.release(agent_id, call_id, now)))
+        elif isinstance(effect, outbound.Settle):
+            self._settle(call, effect, now)
+
+    def _answered_call(self, call: OutboundCall) -> AnsweredCall:
+        placed = call.placed
+        campaign = self.campaigns.get(placed.campaign_id)
+        target = target_of(campaign) if campaign is not None else CallTarget(None)  # removed: any agent
+        return AnsweredCall(
+            call_id=placed.call_id, campaign_id=placed.campaign_id, target=target, channel=call.channel,
+            uniqueid=call.uniqueid, number=placed.number, answered_at=call.answered_at or self._clock(),
+            lead_id=placed.lead_id, agent_id=placed.agent_id,
+        )  # fmt: skip
+
+    def _settle(self, call: OutboundCall, settle: outbound.Settle, now: float) -> None:
+        placed = call.placed
+        self.outcomes.count(placed, settle)
+        self.sample(placed.campaign_id).add(settle)
+        campaign = self.campaigns.get(placed.campaign_id)
+        at = utc(now)
+        self._spawn(self._retried("write-outcome", lambda: self.outcomes.write(placed, settle, campaign, at)))
+
+    async def _retried(self, step: str, make: Callable[[], Awaitable[None]]) -> None:
+        """Redis-bound work that must not be lost to an outage: retried with a capped back-off."""
+        delay, give_up = 0.25, time.monotonic() + self.settings.retry_for_s
+        while True:
+            try:
+                async with asyncio.timeout(self.settings.store_timeout_s * 2):
+                    await make()
+                return
+            except _STORE_ERRORS as exc:
+                self.metrics.errors.labels(step=step).inc()
+                log.warning("dialer step %s failed, retrying: %s", step, type(exc).__name__)
+            if self._closed or time.monotonic() + delay > give_up:
+                log.error(
+                    "dialer step %s given up (%s)", step, "closing" if self._closed else "retried too long"
+                )
+                return
+            await asyncio.sleep(delay)  # back off before retrying the store, not a synchronisation
+            delay = min(delay * 2, 5.0)
+
+    async def _ami(self, action: str, fields: Mapping[str, str | int]) -> None:
+        try:
+            result = await self.sender.send(action, fields, timeout=self.settings.store_timeout_s)
+            if not result.response.ok:
+                self.metrics.errors.labels(step=action.lower()).inc()
+                log.warning("%s refused by Asterisk: %s", action, result.response.message)
+        except AmiError as exc:
+            self.metrics.errors.labels(step=action.lower()).inc()
+            log.warning("%s failed: %s", action, exc.message)
+
+    async def _bounded(self, step: str, work: Awaitable[None]) -> None:
+        try:
+            async with asyncio.timeout(self.settings.store_timeout_s):
+                await work
+        except (*_STORE_ERRORS, AmiError) as exc:
+            self.metrics.errors.labels(step=step).inc()
+            log.warning("dialer step %s failed: %s", step, exc)
+
+    def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def resync(self, tracker: CallTracker) -> None:
+        """After a (re)login: calls past dialing whose customer channel is gone have ended."""
+        now = self._clock()
+        for call in list(self._calls.values()):
+            if call.phase is Phase.DIALING:
+                continue  # its OriginateResponse, or the answer safety timer, settles it
+            if tracker.channel(call.uniqueid) is None:
+                await self._apply(call.call_id, outbound.Vanished(now))
+
+    async def tick(self, now: float) -> None:
+        if self._closed:
+            return
+        await self._timers(now)
+        if (self._round is None or self._round.done()) and now >= self._next_round:
+            self._next_round = now + self.settings.round_interval_s
+            self._round = asyncio.create_task(self._guarded_round())
+
+    async def _timers(self, now: float) -> None:
+        for call_id, until in list(self._grace.items()):
+            if until <= now:
+                self._grace.pop(call_id, None)
+                await self._apply(call_id, outbound.GraceOver(now))
+        for call in list(self._calls.values()):
+            event = self._overdue(call, now)
+            if event is not None:
+                await self._apply(call.call_id, event)
+
+    def _overdue(self, call: OutboundCall, now: float) -> outbound.Event | None:
+        settings = self.settings
+        if call.phase is Phase.DIALING:
+            campaign = self.campaigns.get(call.placed.campaign_id)
+            ring = campaign.ring_timeout_s if campaign is not None else 60.0
+            if now > call.placed.placed_at + ring + settings.answer_margin_s:
+                return outbound.Vanished(now)
+        elif call.phase is Phase.ANSWERED and now > (call.answered_at or now) + settings.amd_timeout_s:
+            log.warning("call %s: no AMD verdict from the dialplan; treated as a person", call.call_id)
+            return outbound.AmdDone(now, "NOTSURE")
+        return None
+
+    # ---- pacing rounds ----------------------------------------------------------------------------
+
+    async def _guarded_round(self) -> bool:
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self.settings.round_timeout_s):
+                return await self.run_once()
+        except (*_STORE_ERRORS, AmiError) as exc:
+            self.round_failures += 1
+            self.is_leader = False
+            self.metrics.leader.set(0)
+            self.metrics.errors.labels(step="round").inc()
+            log.warning("pacing round failed, nothing dialed: %s", type(exc).__name__)
+            return False
+        finally:
+            self.metrics.round_seconds.observe(time.perf_counter() - started)
+
+    async def run_once(self) -> bool:
+        """One round: renew the lease, then pace every running campaign. True if this engine led."""
+        self.is_leader = await self.lease.hold()
+        self.metrics.leader.set(int(self.is_leader))
+        if not self.is_leader:
+            return False
+        now = self._clock()
+        states = await self.control.states()
+        for campaign in self.campaigns.campaigns:
+            status = states.get(campaign.id)
+            if status is not None and status.state is CampaignState.RUNNING and not self._closed:
+                await self._pace(campaign, now)
+        if now >= self._next_housekeeping:
+            self._next_housekeeping = now + self.settings.housekeeping_s
+            await self._housekeeping(now)
+        self.rounds += 1
+        return True
+
+    async def _pace(self, campaign: Campaign, now: float) -> None:
+        """One campaign's round, due callbacks first; a refusal inside it never stops the other
+        campaigns (an outage does)."""
+        try:
+            if self.callbacks is not None:
+                await self.callbacks.run(campaign, now)
+            await self.pacer.pace(campaign, now)
+        except (RedisError, OSError, TimeoutError):
+            raise
+        except SwitchboardError as exc:
+            self.metrics.errors.labels(step="pace").inc()
+            log.warning(
+                "pacing of campaign %s failed: %s", campaign.id, exc.message, extra={"campaign": campaign.id}
+            )
+
+    async def _housekeeping(self, now: float) -> None:
+        await self.leads.requeue_expired(now=utc(now))
+        await self.pacer.expire_previews(now)
+        for campaign in self.campaigns.campaigns:
+            sizes = await self.leads.queue_sizes(campaign.id)
+            for queue, size in sizes.items():
+                self.metrics.leads_remaining.labels(campaign=campaign.id, queue=queue).set(size)
+            self.metrics.in_flight.labels(campaign=campaign.id).set(self.in_flight(campaign.id).ringing)
+
+    async def close(self) -> None:
+        """Stop pacing, the round and the background writes (placed calls are left to Asterisk)."""
+        self._closed = True
+        tasks = [task for task in (self._round, *self._tasks) if task is not None]
+        for task in tasks:
+            task.cancel()
+        if tasks:  # bounded: a library may swallow a cancellation (asyncio.wait_for on Python 3.11)
+            await asyncio.wait(tasks, timeout=2.0)
+        if self.is_leader:  # let another engine take over at once (else the lease runs out)
+            with contextlib.suppress(*_STORE_ERRORS):
+                async with asyncio.timeout(self.settings.store_timeout_s):
+                    await self.lease.resign()
+
+    async def settled(self) -> None:
+        """Wait until every outcome write started so far is done (tests, graceful stop)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)

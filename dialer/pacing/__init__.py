@@ -1,0 +1,1 @@
+"""Pacing: how many calls to place now, per dial mode (pure)."""

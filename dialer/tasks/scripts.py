@@ -1,0 +1,288 @@
+"""The Lua scripts of the task store: every change of a task and its indexes is one atomic script.
+
+Why Lua: a task moves between indexes (open, due for dialing, expired, per lead, per owner) and
+its state changes in the same step, so two engines sweeping expiry, an advisor closing the task
+and the dialer marking it dialed can never leave it half moved or count an expiry twice. Every
+script takes ARGV[1] = key prefix, ARGV[2] = now (epoch ms), ARGV[3] = now (ISO 8601),
+ARGV[4] = audit stream MAXLEN ('' = keep all), then its own arguments. Keys are built from the
+prefix exactly as dialer.dialer_keys.TaskKeys builds them.
+
+States: open -> done (closed before expiry) | expired (the sweep, or closed at/after expiry; each
+expiry is counted once, in `tasks:expired-count` by rule kind). Archiving removes a done or expired
+task from the lists; an open task cannot be archived.
+"""
+
+from __future__ import annotations
+
+from dialer.audit import AUDIT_LUA
+
+LIB = (
+    AUDIT_LUA
+    + """
+local P, NOW, ISO, MAXLEN = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local OPEN, OWN, ALL = P .. 'tasks:open', P .. 'tasks:own', P .. 'tasks:all'
+local EXPIRED, ACTIVITY, ARCHIVED = P .. 'tasks:expired', P .. 'tasks:activity', P .. 'tasks:archived'
+local COUNT, AUDIT = P .. 'tasks:expired-count', P .. 'audit:tasks'
+local SEQ, SOURCES = P .. 'tasks:seq', P .. 'tasks:source'
+local NOTIFY, OUTBOX = P .. 'tasks:notify', P .. 'tasks:notify:outbox'
+local PAYLOAD, TRIES = P .. 'tasks:notify:payload', P .. 'tasks:notify:tries'
+local function tkey(id) return P .. 'task:' .. id end
+local function dial(c) return P .. 'tasks:dial:' .. c end
+local function by_lead(l) return P .. 'tasks:lead:' .. l end
+local function by_owner(o) return P .. 'tasks:owner:' .. o end
+local function by_campaign(c) return P .. 'tasks:campaign:' .. c end
+local function set(v) return v and v ~= '' end
+local FIELDS = {'state', 'kind', 'lead_id', 'campaign_id', 'owner', 'callback', 'expires_ms', 'own_ms',
+                'own_at', 'own_version', 'archived_ms'}
+local function load(id)
+  local values = redis.call('HMGET', tkey(id), unpack(FIELDS))
+  if not values[1] then return nil end
+  local t = {id = id}
+  for i, name in ipairs(FIELDS) do t[name] = values[i] or '' end
+  return t
+end
+local function unopen(t)
+  redis.call('ZREM', OPEN, t.id)
+  redis.call('ZREM', OWN, t.id)
+  if set(t.campaign_id) then redis.call('ZREM', dial(t.campaign_id), t.id) end
+  if set(t.lead_id) then redis.call('ZREM', by_lead(t.lead_id), t.id) end
+end
+local function expire(t, actor)
+  redis.call('HSET', tkey(t.id), 'state', 'expired', 'expired_ms', t.expires_ms)
+  unopen(t)
+  redis.call('ZADD', EXPIRED, t.expires_ms, t.id)
+  redis.call('HINCRBY', COUNT, t.kind, 1)
+  audit(AUDIT, MAXLEN, {'action', 'expired', 'task', t.id, 'kind', t.kind, 'lead', t.lead_id,
+                        'owner', t.owner, 'actor', actor, 'at', ISO})
+end
+"""
+)
+
+# ARGV[5] source ref ('' = none), ARGV[6] JSON object of the fields (strings), ARGV[7] dial score ('' = none)
+CREATE = (
+    LIB
+    + """
+if set(ARGV[5]) then
+  local existing = redis.call('HGET', SOURCES, ARGV[5])
+  if existing then return {0, existing} end
+end
+local id = 't-' .. redis.call('INCR', SEQ)
+local f = cjson.decode(ARGV[6])
+local args = {tkey(id), 'task_id', id, 'state', 'open', 'own_version', '0', 'dials', '0', 'activity_ms', NOW}
+for name, value in pairs(f) do args[#args + 1] = name; args[#args + 1] = value end
+redis.call('HSET', unpack(args))
+local expires = tonumber(f.expires_ms)
+redis.call('ZADD', OPEN, expires, id)
+redis.call('ZADD', ALL, expires, id)
+redis.call('ZADD', by_lead(f.lead_id), expires, id)
+if set(f.owner) then redis.call('ZADD', by_owner(f.owner), expires, id) end
+if set(f.campaign_id) then redis.call('ZADD', by_campaign(f.campaign_id), expires, id) end
+if set(ARGV[7]) then redis.call('ZADD', dial(f.campaign_id), tonumber(ARGV[7]), id) end
+if f.callback == '1' then redis.call('ZADD', ACTIVITY, NOW, id) end
+if set(ARGV[5]) then redis.call('HSET', SOURCES, ARGV[5], id) end
+audit(AUDIT, MAXLEN, {'action', 'created', 'task', id, 'kind', f.kind, 'lead', f.lead_id,
+                      'owner', f.owner or '', 'source', f.source or '', 'deadline', f.deadline,
+                      'actor', f.created_by, 'at', ISO})
+return {1, id}
+"""
+)
+
+# ARGV[5] task id, [6] own time ms, [7] own time ISO, [8] actor, [9] notification JSON ('' = none),
+# [10] '1' = queue the notification for the webhook. Returns {1, 'set'|'changed'|'unchanged', version}
+# or {0, why}.
+SET_OWN = (
+    LIB
+    + """
+local t = load(ARGV[5])
+if not t then return {0, 'missing'} end
+if t.state ~= 'open' then return {0, t.state} end
+local own, expires = tonumber(ARGV[6]), tonumber(t.expires_ms)
+if NOW >= expires then return {0, 'expired'} end
+if own >= expires then return {0, 'after-deadline'} end
+if t.own_ms == ARGV[6] then return {1, 'unchanged', tonumber(t.own_version)} end
+local version = redis.call('HINCRBY', tkey(t.id), 'own_version', 1)
+redis.call('HSET', tkey(t.id), 'own_ms', ARGV[6], 'own_at', ARGV[7], 'own_set_by', ARGV[8],
+           'activity_ms', NOW)
+redis.call('ZADD', OWN, own, t.id)
+if t.callback == '1' then
+  if set(t.campaign_id) then redis.call('ZADD', dial(t.campaign_id), own, t.id) end
+  redis.call('ZADD', ACTIVITY, NOW, t.id)
+end
+local change = set(t.own_ms) and 'changed' or 'set'
+if set(ARGV[9]) then
+  local n = cjson.decode(ARGV[9])
+  n.event = 'own-time-' .. change
+  n.version = tostring(version)
+  n.idempotency_key = t.id .. ':v' .. version
+  n.previous = t.own_at
+  local fields = {}
+  for name, value in pairs(n) do fields[#fields + 1] = name; fields[#fields + 1] = value end
+  audit(NOTIFY, MAXLEN, fields)
+  if ARGV[10] == '1' then
+    redis.call('HSET', PAYLOAD, t.id, cjson.encode(n))
+    redis.call('HDEL', TRIES, t.id)
+    redis.call('ZADD', OUTBOX, NOW, t.id)
+  end
+end
+audit(AUDIT, MAXLEN, {'action', 'own-time', 'task', t.id, 'own_time', ARGV[7], 'previous', t.own_at,
+                      'version', tostring(version), 'actor', ARGV[8], 'at', ISO})
+return {1, change, version}
+"""
+)
+
+# ARGV[5] task id, [6] code, [7] disposition id, [8] actor. Returns {1, 'done'|'expired', kind} or {0, why}.
+CLOSE = (
+    LIB
+    + """
+local t = load(ARGV[5])
+if not t then return {0, 'missing'} end
+if t.state ~= 'open' then return {0, t.state} end
+redis.call('HSET', tkey(t.id), 'closed_ms', NOW, 'closed_by', ARGV[8], 'close_code', ARGV[6],
+           'disposition_id', ARGV[7], 'activity_ms', NOW)
+redis.call('ZREM', ACTIVITY, t.id)
+local state = 'done'
+if NOW >= tonumber(t.expires_ms) then
+  expire(t, ARGV[8])
+  state = 'expired'
+else
+  redis.call('HSET', tkey(t.id), 'state', 'done')
+  unopen(t)
+end
+audit(AUDIT, MAXLEN, {'action', 'closed', 'task', t.id, 'state', state, 'code', ARGV[6],
+                      'disposition', ARGV[7], 'actor', ARGV[8], 'at', ISO})
+return {1, state, t.kind}
+"""
+)
+
+# ARGV[5] most tasks to expire. Returns a flat list: task id, kind, task id, kind, ...
+EXPIRE = (
+    LIB
+    + """
+local out = {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', OPEN, '-inf', NOW, 'LIMIT', 0, tonumber(ARGV[5]))) do
+  local t = load(id)
+  if t and t.state == 'open' then
+    expire(t, 'sweep')
+    out[#out + 1] = id
+    out[#out + 1] = t.kind
+  else
+    redis.call('ZREM', OPEN, id)
+  end
+end
+return out
+"""
+)
+
+# ARGV[5] task id, [6] actor. Returns {1, state} or {0, why}.
+ARCHIVE = (
+    LIB
+    + """
+local t = load(ARGV[5])
+if not t then return {0, 'missing'} end
+if set(t.archived_ms) then return {0, 'archived'} end
+if t.state == 'open' then return {0, 'open'} end
+redis.call('HSET', tkey(t.id), 'archived_ms', NOW, 'archived_by', ARGV[6])
+redis.call('ZREM', ALL, t.id)
+redis.call('ZREM', EXPIRED, t.id)
+redis.call('ZREM', ACTIVITY, t.id)
+if set(t.owner) then redis.call('ZREM', by_owner(t.owner), t.id) end
+if set(t.campaign_id) then redis.call('ZREM', by_campaign(t.campaign_id), t.id) end
+redis.call('ZADD', ARCHIVED, NOW, t.id)
+audit(AUDIT, MAXLEN, {'action', 'archived', 'task', t.id, 'state', t.state, 'actor', ARGV[6], 'at', ISO})
+return {1, t.state}
+"""
+)
+
+# ARGV[5] task id, [6] dialed at ms, [7] '1' on time / '0' late, [8] call id, [9] redial at ms, [10] agent.
+DIALED = (
+    LIB
+    + """
+local t = load(ARGV[5])
+if not t then return {0, 'missing'} end
+if t.state ~= 'open' then return {0, t.state} end
+local key = tkey(t.id)
+redis.call('HINCRBY', key, 'dials', 1)
+redis.call('HINCRBY', key, ARGV[7] == '1' and 'dialed_on_time' or 'dialed_late', 1)
+redis.call('HSET', key, 'dialed_ms', ARGV[6], 'call_id', ARGV[8], 'dialed_by', ARGV[10], 'activity_ms', NOW)
+if set(t.campaign_id) then redis.call('ZADD', dial(t.campaign_id), tonumber(ARGV[9]), t.id) end
+if t.callback == '1' then redis.call('ZADD', ACTIVITY, NOW, t.id) end
+if set(ARGV[8]) then redis.call('SET', P .. 'tasks:call:' .. ARGV[8], t.id, 'PX', 172800000) end
+audit(AUDIT, MAXLEN, {'action', 'dialed', 'task', t.id, 'call', ARGV[8], 'agent', ARGV[10],
+                      'on_time', ARGV[7], 'actor', 'dialer', 'at', ISO})
+return {1, 'dialed'}
+"""
+)
+
+# ARGV[5] task id, [6] next dial ms ('' = not dialed automatically any more), [7] reason.
+DEFER = (
+    LIB
+    + """
+local t = load(ARGV[5])
+if not t then return {0, 'missing'} end
+if t.state ~= 'open' or not set(t.campaign_id) then return {0, t.state} end
+if set(ARGV[6]) then
+  redis.call('ZADD', dial(t.campaign_id), tonumber(ARGV[6]), t.id)
+else
+  redis.call('ZREM', dial(t.campaign_id), t.id)
+end
+audit(AUDIT, MAXLEN, {'action', 'deferred', 'task', t.id, 'until', ARGV[6], 'reason', ARGV[7],
+                      'actor', 'dialer', 'at', ISO})
+return {1, 'deferred'}
+"""
+)
+
+# ARGV[5] old task id, [6] new task id, [7] actor. The old task leaves the stale report.
+REACTIVATED = (
+    LIB
+    + """
+if not load(ARGV[5]) then return {0, 'missing'} end
+redis.call('HSET', tkey(ARGV[5]), 'reactivated_to', ARGV[6])
+redis.call('ZREM', ACTIVITY, ARGV[5])
+audit(AUDIT, MAXLEN, {'action', 'reactivated', 'task', ARGV[5], 'new_task', ARGV[6], 'actor', ARGV[7],
+                      'at', ISO})
+return {1, 'reactivated'}
+"""
+)
+
+# Webhook outbox. ARGV[5] most entries, [6] lease ms. Returns a flat list: task id, payload, tries, ...
+CLAIM_OUTBOX = (
+    LIB
+    + """
+local out = {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', OUTBOX, '-inf', NOW, 'LIMIT', 0, tonumber(ARGV[5]))) do
+  local payload = redis.call('HGET', PAYLOAD, id)
+  if payload then
+    redis.call('ZADD', OUTBOX, NOW + tonumber(ARGV[6]), id)
+    out[#out + 1] = id
+    out[#out + 1] = payload
+    out[#out + 1] = redis.call('HGET', TRIES, id) or '0'
+  else
+    redis.call('ZREM', OUTBOX, id)
+  end
+end
+return out
+"""
+)
+
+# ARGV[5] task id, [6] the payload delivered / tried, [7] outcome: sent | retry | failed,
+# [8] idempotency key, [9] retry at ms (retry), [10] tries so far, [11] failure JSON (failed).
+# A newer version queued meanwhile (another payload) stays queued.
+SETTLE_OUTBOX = (
+    LIB
+    + """
+local id = ARGV[5]
+local current = redis.call('HGET', PAYLOAD, id)
+if ARGV[7] == 'sent' then redis.call('ZADD', P .. 'tasks:notify:sent', NOW, ARGV[8]) end
+if current ~= ARGV[6] then return 0 end
+if ARGV[7] == 'retry' then
+  redis.call('HSET', TRIES, id, ARGV[10])
+  redis.call('ZADD', OUTBOX, tonumber(ARGV[9]), id)
+  return 1
+end
+if ARGV[7] == 'failed' then redis.call('HSET', P .. 'tasks:notify:failed', id, ARGV[11]) end
+redis.call('ZREM', OUTBOX, id)
+redis.call('HDEL', PAYLOAD, id)
+redis.call('HDEL', TRIES, id)
+return 1
+"""
+)

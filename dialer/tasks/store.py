@@ -1,0 +1,444 @@
+"""The task store: follow-up tasks in Redis, created by rule or by an advisor, one atomic step each.
+
+Owned here: every change of a task (dialer/tasks/scripts.py does each in one Lua call) and the
+rules of issue 5 that need the store:
+- Creation by rule (a call result, a disposition) is idempotent per source: an outcome written
+  twice creates one task. The central deadline comes from the rule (dialer.tasks.deadlines), in the
+  contact center's zone, from the moment of creation.
+- The own time is checked when set and whenever changed (dialer.tasks.deadlines.validate_own_time: not
+  in the past, not after the deadline; 422 naming the deadline), and for a callback also against
+  the campaign's calling hours at that time (a refusal says why and when calling opens). Setting
+  or changing it emits exactly one customer notification per change, in the same script; the
+  same time sent again changes nothing and notifies no one.
+- A disposition closes the lead's open tasks; closing at or after the expiry instant leaves the
+  task expired (the penalty stays counted). The expire sweep turns open tasks past their expiry
+  instant expired and counts each once, by rule; they stay listed until a supervisor archives.
+- The dialer reads due callbacks (dialer/tasks/reads.py) and marks them dialed or deferred here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from redis.asyncio import Redis
+
+from core.errors import NotFoundError, SwitchboardError, ValidationFailedError
+from core.phone_numbers import normalize
+from dialer.audit import AuditTrail, maxlen_arg, text
+from dialer.compliance.calling_hours import CallingWindow, may_call
+from dialer.dialer_keys import DialerKeys, LeadKeys, TaskKeys
+from dialer.dispositions.service import Disposition
+from dialer.leads.model import to_ms
+from dialer.leads.store import Lead, LeadStore
+from dialer.tasks import scripts as lua
+from dialer.tasks.deadlines import (
+    OwnTimeRefusedError,
+    central_deadline,
+    deadline_label,
+    expiry_instant,
+    validate_own_time,
+)
+from dialer.tasks.notifications import customer_notice
+from dialer.tasks.reads import TaskReads
+from dialer.tasks.rules import DEFAULT_TASK_RULES, Task, TaskRule, TaskRules
+from dialer.tasks.task_metrics import TaskMetrics
+
+Windows = Callable[[str], CallingWindow | None]
+REACTIVATED_CODE = "reactivated"
+
+
+class TaskNotFoundError(NotFoundError):
+    error_id = "task-not-found"
+
+
+class TaskStateError(SwitchboardError):
+    """The task is not in a state that allows this (closed, expired, archived, still open): HTTP 409."""
+
+    error_id = "task-state-conflict"
+
+
+class OwnTimeOutsideHoursError(OwnTimeRefusedError):
+    """A callback's own time falls outside the campaign's calling hours (HTTP 422)."""
+
+    error_id = "task-own-time-outside-hours"
+
+
+@dataclass(frozen=True, slots=True)
+class OwnTimeChange:
+    task: Task
+    change: str  # set | changed | unchanged
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class DispositionEffect:
+    """What a disposition did to the lead's tasks: the ones it closed and the follow-up it created."""
+
+    closed: tuple[Task, ...]
+    created: Task | None
+
+
+@dataclass(frozen=True, slots=True)
+class Reactivation:
+    task_id: str
+    new_task: Task | None
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Callee:
+    """Where and until when a callback would be placed (for the calling-hours check)."""
+
+    campaign_id: str | None  # None / '': not a callback
+    number: str | None
+    zone: str | None
+    deadline: date
+    cc_zone: str
+
+
+class TaskStore(TaskReads):
+    """Tasks of every lead; `rules` is swapped on reload (the next call uses the new rules)."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        leads: LeadStore,
+        rules: TaskRules = DEFAULT_TASK_RULES,
+        cc_zone: str = "Europe/Budapest",
+        keys: DialerKeys | None = None,
+        windows: Windows | None = None,
+        metrics: TaskMetrics | None = None,
+        audit_maxlen: int | None = None,
+    ) -> None:
+        self.redis = redis
+        self.keys = TaskKeys.of(keys)
+        self.lead_keys = LeadKeys.of(keys)
+        self.leads = leads
+        self.rules = rules
+        self.cc_zone = cc_zone
+        self.windows = windows
+        self.metrics = metrics
+        self._maxlen = maxlen_arg(audit_maxlen)
+        self.audit = AuditTrail(redis, self.keys.audit, maxlen=audit_maxlen)
+        names = ("CREATE", "SET_OWN", "CLOSE", "EXPIRE", "ARCHIVE", "DIALED", "DEFER", "REACTIVATED")
+        self._scripts = {name: redis.register_script(getattr(lua, name)) for name in names}
+
+    async def run(self, script: str, now: datetime, *args: str | int) -> Any:
+        argv = [self.keys.prefix, to_ms(now), now.astimezone(UTC).isoformat(), self._maxlen, *args]
+        return await self._scripts[script](keys=[], args=argv)
+
+    # ---- reads (the rest are in dialer/tasks/reads.py) ----------------------------------------
+
+    async def get(self, task_id: str) -> Task:
+        task = await self.find(task_id)
+        if task is None:
+            raise TaskNotFoundError(f"no task {task_id!r}", task_id=task_id)
+        return task
+
+    # ---- creation -----------------------------------------------------------------------------
+
+    def _rule(self, kind: str) -> TaskRule:
+        rule = self.rules.rule(kind)
+        if rule is None:
+            known = ", ".join(self.rules.kinds)
+            raise ValidationFailedError(f"unknown task kind {kind!r}; known: {known}", kind=kind, known=known)
+        return rule
+
+    async def create(
+        self,
+        *,
+        lead_id: str,
+        kind: str,
+        now: datetime,
+        actor: str,
+        owner: str | None = None,
+        campaign_id: str | None = None,
+        number: str | None = None,
+        note: str = "",
+        own_time: datetime | None = None,
+        source: str = "advisor",
+        source_ref: str | None = None,
+        reactivated_from: str = "",
+    ) -> Task:
+        """A task of `kind` for the lead, owned by `owner` (default: the actor); its deadline from
+        the rule, counted from `now`. An `own_time` is checked before anything is stored."""
+        rule = self._rule(kind)
+        lead = await self.leads.get(lead_id)
+        campaign = campaign_id or lead.campaign_id or ""
+        phone = normalize(number, self.leads.default_region) if number else next(iter(lead.phones), "")
+        deadline = central_deadline(rule.deadline, now, self.cc_zone)
+        expires = expiry_instant(deadline, self.cc_zone)
+        callback = rule.callback and bool(campaign) and bool(phone)
+        if own_time is not None:
+            own = validate_own_time(own_time, deadline, self.cc_zone, now)
+            place = _Callee(campaign if callback else "", phone, lead.zone, deadline, self.cc_zone)
+            self._check_hours(own, place)
+        fields = {
+            "kind": rule.kind, "lead_id": lead.lead_id, "customer_id": lead.customer_id,
+            "campaign_id": campaign, "owner": owner if owner is not None else actor, "number": phone,
+            "zone": lead.zone or "", "callback": "1" if callback else "0", "source": source,
+            "source_ref": source_ref or "", "created_ms": str(to_ms(now)), "created_by": actor,
+            "note": note.strip()[:2000], "deadline": deadline.isoformat(), "cc_zone": self.cc_zone,
+            "expires_ms": str(to_ms(expires)), "reactivated_from": reactivated_from,
+        }  # fmt: skip
+        dial_at = str(to_ms(expires - self.rules.at_risk_margin)) if callback else ""
+        payload = json.dumps(fields, ensure_ascii=False)
+        _, task_id = await self.run("CREATE", now, source_ref or "", payload, dial_at)
+        if own_time is not None:
+            return (await self.set_own_time(text(task_id), own_time, now=now, actor=actor)).task
+        return await self.get(text(task_id))
+
+    async def record_result(
+        self,
+        *,
+        result: str,
+        now: datetime,
+        lead_id: str | None = None,
+        campaign_id: str | None = None,
+        owner: str | None = None,
+        call_id: str | None = None,
+    ) -> Task | None:
+        """A call ended with `result`: when a rule maps it (e.g. no_answer -> not_reachable, 2 days),
+        the lead's open tasks are closed by it and the follow-up task is created (once per call).
+        The lead is `lead_id`, else the one of the callback task dialed as `call_id`."""
+        rule = self.rules.for_result(result)
+        if rule is None:
+            return None
+        dialed = await self.task_for_call(call_id) if call_id else None
+        lead_id = lead_id or (dialed.lead_id if dialed else None)
+        if not lead_id:
+            return None
+        actor, ref = f"result:{result}", f"call:{call_id}" if call_id else None
+        previous = await self._close_open(
+            lead_id, code=result, disposition_id="", actor=actor, now=now, ref=ref
+        )
+        owner = owner or (dialed.owner if dialed else None) or _last_owner(previous)
+        return await self.create(
+            lead_id=lead_id, kind=rule.kind, now=now, actor=actor, owner=owner or "",
+            campaign_id=campaign_id or (dialed.campaign_id if dialed else None), source=f"result:{result}",
+            source_ref=ref,
+        )  # fmt: skip
+
+    async def record_disposition(self, disposition: Disposition, *, now: datetime) -> DispositionEffect:
+        """A disposition handles the lead: its open tasks are closed by it, and a rule for its code
+        creates the follow-up (owned by the advisor who set it); idempotent per disposition."""
+        ref = f"disposition:{disposition.disposition_id}"
+        closed = await self._close_open(
+            disposition.lead_id, code=disposition.code, disposition_id=disposition.disposition_id,
+            actor=disposition.advisor, now=now, ref=ref,
+        )  # fmt: skip
+        rule = self.rules.for_disposition(disposition.code)
+        created = None
+        if rule is not None:
+            created = await self.create(
+                lead_id=disposition.lead_id, kind=rule.kind, now=now, actor=disposition.advisor,
+                campaign_id=disposition.campaign_id, number=disposition.number, note=disposition.note,
+                source=f"disposition:{disposition.code}", source_ref=ref,
+            )  # fmt: skip
+        return DispositionEffect(tuple(closed), created)
+
+    async def _close_open(
+        self, lead_id: str, *, code: str, disposition_id: str, actor: str, now: datetime, ref: str | None
+    ) -> list[Task]:
+        """Close the lead's open tasks, except the follow-up this same source (`ref`) created: a
+        replayed outcome or disposition never closes its own follow-up."""
+        own = await self.redis.hget(self.keys.sources, ref) if ref else None
+        closed = []
+        for task in await self.open_for_lead(lead_id):
+            if own is not None and task.task_id == text(own):
+                continue
+            ok, _, _ = await self._close(task.task_id, code, disposition_id, actor, now)
+            if ok:
+                closed.append(await self.get(task.task_id))
+        return closed
+
+    # ---- own time -----------------------------------------------------------------------------
+
+    async def set_own_time(
+        self, task_id: str, own_time: datetime, *, now: datetime, actor: str
+    ) -> OwnTimeChange:
+        """Set or change the advisor's own task time; see the module docstring for the checks."""
+        task = await self.get(task_id)
+        _require_open(task, now)
+        own = validate_own_time(own_time, task.deadline_date, task.cc_zone, now)
+        place = _Callee(task.campaign_id if task.callback else "", task.number, task.zone, task.deadline_date,
+                        task.cc_zone)  # fmt: skip
+        self._check_hours(own, place)
+        notice = await self._notice(task, own, now)
+        webhook = "1" if self.rules.notifications.webhook is not None else "0"
+        reply = await self.run("SET_OWN", now, task_id, to_ms(own), own.isoformat(), actor, notice, webhook)
+        if not int(reply[0]):
+            raise not_open(task, text(reply[1]))
+        return OwnTimeChange(await self.get(task_id), text(reply[1]), int(reply[2]))
+
+    def _check_hours(self, own: datetime, place: _Callee) -> None:
+        """A callback's own time must fall inside its campaign's calling hours (callee's local time)."""
+        window = self.windows(place.campaign_id) if self.windows and place.campaign_id else None
+        if window is None or not place.number:
+            return
+        permission = may_call(place.number, window, own, place.zone)
+        if permission.allowed:
+            return
+        opens, zone = permission.next_allowed_at, ZoneInfo(place.cc_zone)
+        hint = f"; calling opens at {opens.astimezone(zone):%Y-%m-%d %H:%M}" if opens else ""
+        raise OwnTimeOutsideHoursError(
+            f"own time {own.astimezone(zone):%Y-%m-%d %H:%M} {zone.key} is outside the calling hours of "
+            f"campaign {place.campaign_id} for {place.number}: {permission.detail}{hint}",
+            reason=permission.reason.value, own_time=own.isoformat(), campaign_id=place.campaign_id,
+            next_allowed_at=opens.isoformat() if opens else None, deadline=place.deadline.isoformat(),
+        )  # fmt: skip
+
+    async def _notice(self, task: Task, own: datetime, now: datetime) -> str:
+        if not self.rules.notifications.enabled:
+            return ""
+        lead: Lead | None = await self.leads.find(task.lead_id)
+        return json.dumps(customer_notice(task, lead, own, now), ensure_ascii=False)
+
+    # ---- closing, expiry, archive -------------------------------------------------------------
+
+    async def _close(
+        self, task_id: str, code: str, disposition_id: str, actor: str, now: datetime
+    ) -> tuple[bool, str, str]:
+        reply = await self.run("CLOSE", now, task_id, code, disposition_id, actor)
+        ok, state = bool(int(reply[0])), text(reply[1])
+        if ok and state == "expired" and self.metrics is not None:
+            self.metrics.expired.labels(rule=text(reply[2])).inc()
+        return ok, state, text(reply[2]) if len(reply) > 2 else ""
+
+    async def close(
+        self, task_id: str, *, code: str, now: datetime, actor: str, disposition_id: str = ""
+    ) -> Task:
+        """Close one task (done, or expired when at/after its expiry instant)."""
+        ok, state, _ = await self._close(task_id, code, disposition_id, actor, now)
+        if not ok:
+            raise not_open(await self.get(task_id), state)
+        return await self.get(task_id)
+
+    async def expire_due(self, *, now: datetime, limit: int = 500) -> list[tuple[str, str]]:
+        """Turn open tasks past their expiry instant expired; returns (task id, rule kind) of each."""
+        reply = await self.run("EXPIRE", now, limit)
+        expired = [(text(reply[i]), text(reply[i + 1])) for i in range(0, len(reply), 2)]
+        if self.metrics is not None:
+            for _, kind in expired:
+                self.metrics.expired.labels(rule=kind).inc()
+        return expired
+
+    async def archive(self, task_id: str, *, now: datetime, actor: str) -> Task:
+        """A supervisor takes a done or expired task off the lists (open tasks cannot be archived)."""
+        reply = await self.run("ARCHIVE", now, task_id, actor)
+        if not int(reply[0]):
+            why = text(reply[1])
+            if why == "missing":
+                raise TaskNotFoundError(f"no task {task_id!r}", task_id=task_id)
+            message = (
+                f"task {task_id} is still open: close it with a disposition first"
+                if why == "open"
+                else f"task {task_id} is already archived"
+            )
+            raise TaskStateError(message, task_id=task_id, state=why)
+        return await self.get(task_id)
+
+    # ---- the dialer ---------------------------------------------------------------------------
+
+    async def mark_dialed(
+        self,
+        task_id: str,
+        at: datetime,
+        on_time: bool | None = None,
+        *,
+        call_id: str = "",
+        agent: str = "",
+    ) -> bool:
+        """The callback was placed at `at` (through the gate). It is due again after `redial_after`
+        unless a result or a disposition closes it first. Returns whether it was dialed on time
+        (by default: before expiry, and within the overdue grace of its own time)."""
+        task = await self.get(task_id)
+        if on_time is None:
+            late_after = task.own_time + self.rules.overdue_grace if task.own_time else task.expires_at
+            on_time = at < task.expires_at and at < late_after
+        redial = to_ms(at + self.rules.redial_after)
+        timely = "1" if on_time else "0"
+        reply = await self.run("DIALED", at, task_id, to_ms(at), timely, call_id, redial, agent)
+        if not int(reply[0]):
+            raise not_open(task, text(reply[1]))
+        if self.metrics is not None:
+            timing = "on_time" if on_time else "late"
+            self.metrics.callbacks_dialed.labels(campaign=task.campaign_id or "", timing=timing).inc()
+        return on_time
+
+    async def defer_callback(
+        self, task_id: str, until: datetime | None, *, now: datetime, reason: str
+    ) -> None:
+        """Not dialed now (refused by hours, caps, the gate): try again at `until`; None: never
+        automatically (the owner sets a new own time, which makes it due again)."""
+        await self.run("DEFER", now, task_id, "" if until is None else to_ms(until), reason)
+
+    # ---- stale callbacks ----------------------------------------------------------------------
+
+    async def reactivate(
+        self, task_ids: Sequence[str], *, now: datetime, actor: str, owner: str | None = None
+    ) -> list[Reactivation]:
+        """Bulk reactivation of stale tasks: each gets a fresh task of its kind (new deadline from
+        now, same lead and owner unless `owner`); an open one is closed as `reactivated`, an expired
+        one stays expired (and counted). Idempotent: a task is reactivated once."""
+        done = []
+        for task_id in task_ids:
+            done.append(await self._reactivate_one(task_id, now, actor, owner))
+        return done
+
+    async def _reactivate_one(
+        self, task_id: str, now: datetime, actor: str, owner: str | None
+    ) -> Reactivation:
+        task = await self.find(task_id)
+        if task is None:
+            return Reactivation(task_id, None, "no such task")
+        if task.state == "done" or task.archived:
+            state = "archived" if task.archived else "done"
+            return Reactivation(task_id, None, f"not reactivated: the task is {state}")
+        kind = task.kind if self.rules.rule(task.kind) else self.rules.kinds[0]
+        new = await self.create(
+            lead_id=task.lead_id, kind=kind, now=now, actor=actor, owner=owner or task.owner or "",
+            campaign_id=task.campaign_id, number=task.number, note=f"reactivated from {task_id}",
+            source=f"reactivated:{task_id}", source_ref=f"reactivate:{task_id}", reactivated_from=task_id,
+        )  # fmt: skip
+        if task.state == "open":
+            await self._close(task_id, REACTIVATED_CODE, "", actor, now)
+        await self.run("REACTIVATED", now, task_id, new.task_id, actor)
+        deadline = deadline_label(new.deadline_date, new.cc_zone)
+        return Reactivation(task_id, new, f"new task {new.task_id}, deadline {deadline}")
+
+
+def _last_owner(tasks: Sequence[Task]) -> str | None:
+    owners = [task.owner for task in sorted(tasks, key=lambda t: t.created_at) if task.owner]
+    return owners[-1] if owners else None
+
+
+def _require_open(task: Task, now: datetime) -> None:
+    if task.state != "open":
+        raise not_open(task, task.state)
+    if now >= task.expires_at:
+        raise not_open(task, "expired")
+
+
+def not_open(task: Task, state: str) -> SwitchboardError:
+    """The error for an action on a task in `state` (not open): 404, 422 or 409."""
+    if state == "missing":
+        return TaskNotFoundError(f"no task {task.task_id!r}", task_id=task.task_id)
+    if state == "after-deadline":
+        deadline = deadline_label(task.deadline_date, task.cc_zone)
+        return OwnTimeRefusedError(
+            f"the own time is after the central deadline {deadline}",
+            reason="after-deadline", deadline=task.deadline_date.isoformat(), zone=task.cc_zone,
+        )  # fmt: skip
+    if state == "expired":
+        deadline = deadline_label(task.deadline_date, task.cc_zone)
+        message = f"task {task.task_id} expired at the end of its central deadline {deadline}"
+    else:
+        message = f"task {task.task_id} is {state}"
+    return TaskStateError(message, task_id=task.task_id, state=state, deadline=task.deadline_date.isoformat())

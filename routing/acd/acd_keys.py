@@ -1,0 +1,42 @@
+"""Redis keys of the ACD shell: routing's layout (routing/acd/routing_keys.py) plus what only the shell needs.
+
+Same prefix as RoutingKeys, so `redis-cli --scan --pattern 'sb:routing:*'`
+shows the whole ACD. Added here:
+- `calls`                      SET of the calls the ACD is handling (waiting, ringing an agent, talking);
+                               `call:{id}` holds each one (its facts say which). Ended calls leave the
+                               set and their record expires a day later (case context stays readable)
+- `timers`                     HASH `ring:{agent}` / `wrap:{agent}` -> JSON {at, call_id}: ring safety
+                               nets and wrap-up ends, so a restarted engine keeps them
+- `crm:customer:{e164}`        HASH the CRM's customer record (segment, status, name, ...), read to
+                               classify the caller; written by the CRM through the API
+- `events`                     STREAM of ACD events (case handover, abandoned, ended) the API reads
+- `case:seq`                   STRING counter behind the case numbers
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from routing.acd.routing_keys import RoutingKeys
+
+
+@dataclass(frozen=True, slots=True)
+class AcdKeys(RoutingKeys):
+    @property
+    def calls(self) -> str:
+        return f"{self.prefix}calls"
+
+    @property
+    def timers(self) -> str:
+        return f"{self.prefix}timers"
+
+    def crm_customer(self, number: str) -> str:
+        return f"{self.prefix}crm:customer:{number}"
+
+    @property
+    def events(self) -> str:
+        return f"{self.prefix}events"
+
+    @property
+    def case_seq(self) -> str:
+        return f"{self.prefix}case:seq"

@@ -1,0 +1,173 @@
+"""What people do to the ACD through the API: agents log in and out, pause, get ready; supervisors
+edit agents; advisors write the case summary; the CRM pushes customer records. And the views.
+
+Each operation takes the service lock, like the call events, and goes through
+the agent lifecycle table (routing.agents): a change it does not allow raises
+AgentTransitionError (the API answers 409). An agent who logs out while being
+rung has the ringing leg hung up; the call goes to the next agent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import replace
+
+from core.errors import NotFoundError, StoreUnavailableError, ValidationFailedError
+from core.phone_numbers import normalize
+from routing.acd.callflow import CallFlow
+from routing.acd.calls import ActiveCall, CallState
+from routing.acd.context import Ctx
+from routing.acd.dispatcher import Dispatcher
+from routing.acd.store import SOURCE_API, SOURCE_RULES, Change
+from routing.acd.views import AgentInfo, CaseInfo, QueueInfo, agent_info, agents_info, case_info, queues_info
+from routing.agent_events import Event as AgentEvent
+from routing.agent_events import Login, Logout, Pause, Ready
+from routing.agents import AgentState
+from routing.classify import classify
+from routing.rules import AgentSpec
+
+MAX_SUMMARY = 2000
+
+
+class Operations:
+    def __init__(self, ctx: Ctx, dispatcher: Dispatcher, flow: CallFlow, lock: asyncio.Lock) -> None:
+        self.ctx = ctx
+        self.dispatcher = dispatcher
+        self.flow = flow
+        self.lock = lock
+
+    # -- agent presence --------------------------------------------------------------------
+    async def login(self, agent_id: str) -> AgentInfo:
+        return await self._agent(agent_id, Login(self.ctx.clock()))
+
+    async def ready(self, agent_id: str) -> AgentInfo:
+        return await self._agent(agent_id, Ready(self.ctx.clock()))
+
+    async def pause(self, agent_id: str, reason: str) -> AgentInfo:
+        return await self._agent(agent_id, Pause(self.ctx.clock(), reason.strip() or "paused"))
+
+    async def logout(self, agent_id: str) -> AgentInfo:
+        return await self._agent(agent_id, Logout(self.ctx.clock()))
+
+    async def _agent(self, agent_id: str, event: AgentEvent) -> AgentInfo:
+        async with self.lock:
+            self.ctx.executor.started()
+            self._known(agent_id)
+            status = self.ctx.state.status(agent_id)
+            if isinstance(event, Logout) and status.state in (AgentState.RESERVED, AgentState.RINGING):
+                ringing = self.ctx.state.calls.get(status.call_id)
+                if ringing is not None:
+                    await self.flow.hangup_legs(ringing)
+            await self.dispatcher.agent_event(agent_id, event)
+            return self._info(agent_id)
+
+    def _known(self, agent_id: str) -> None:
+        if agent_id not in self.ctx.state.profiles:
+            raise NotFoundError(f"no agent {agent_id!r}", agent_id=agent_id)
+
+    def _info(self, agent_id: str) -> AgentInfo:
+        info = agent_info(self.ctx.state, agent_id, self.ctx.clock())
+        if info is None:
+            raise NotFoundError(f"no agent {agent_id!r}", agent_id=agent_id)
+        return info
+
+    # -- agent profiles ---------------------------------------------------------------------
+    async def put_agent(self, spec: AgentSpec) -> AgentInfo:
+        """Add or replace an agent (kept over restarts and over routing.yaml's version of them)."""
+        unknown = sorted(set(spec.skills) - {s.name for s in self.ctx.state.rules.skills})
+        if unknown:
+            raise ValidationFailedError(
+                f"unknown skills {unknown}; routing.yaml defines the skills", skills=unknown
+            )
+        async with self.lock:
+            state, now = self.ctx.state, self.ctx.clock()
+            await self.ctx.store.save_profile(spec, SOURCE_API, state.status(spec.id))
+            state.set_profile(spec, SOURCE_API, now)
+            if state.status(spec.id).state is AgentState.READY:
+                await self.dispatcher.seek(spec.id)
+            return self._info(spec.id)
+
+    async def set_skills(self, agent_id: str, skills: Mapping[str, int]) -> AgentInfo:
+        async with self.lock:
+            self._known(agent_id)
+            current = self.ctx.state.profiles[agent_id]
+        try:
+            spec = AgentSpec.model_validate({**current.model_dump(), "skills": dict(skills)})
+        except ValueError as exc:
+            raise ValidationFailedError(f"invalid skills: {exc}", agent_id=agent_id) from None
+        return await self.put_agent(spec)
+
+    def agents(self) -> list[AgentInfo]:
+        return agents_info(self.ctx.state, self.ctx.clock())
+
+    def agent(self, agent_id: str) -> AgentInfo:
+        return self._info(agent_id)
+
+    def queues(self) -> list[QueueInfo]:
+        return queues_info(self.ctx.state, self.ctx.clock())
+
+    # -- cases ------------------------------------------------------------------------------
+    async def case(self, call_id: str) -> CaseInfo:
+        """The case of a call being handled, or of one that ended within the last day."""
+        active = self.ctx.state.calls.get(call_id)
+        if active is not None:
+            return case_info(active, self.ctx.state)
+        stored = await self.ctx.store.call(call_id)
+        if stored is None:
+            raise NotFoundError(f"no call {call_id!r}", call_id=call_id)
+        return case_info(stored, self.ctx.state, ended=True)
+
+    async def set_summary(self, call_id: str, summary: str) -> CaseInfo:
+        if len(summary) > MAX_SUMMARY:
+            raise ValidationFailedError(
+                f"summary is longer than {MAX_SUMMARY} characters", length=len(summary)
+            )
+        async with self.lock:
+            active = self.ctx.state.calls.get(call_id)
+            if active is None:
+                raise NotFoundError(f"call {call_id!r} is not being handled", call_id=call_id)
+            updated = active.with_facts(summary=summary.strip())
+            await self.dispatcher.commit(Change(calls=[updated]))
+            return case_info(updated, self.ctx.state)
+
+    async def put_customer(self, number: str, record: Mapping[str, str]) -> str:
+        """Store the CRM's record of a customer (by number, any format); returns the E.164 form."""
+        e164 = normalize(number, self.ctx.state.rules.default_region)
+        await self.ctx.store.put_crm_record(e164, {str(k): str(v) for k, v in record.items()})
+        return e164
+
+    # -- rules ------------------------------------------------------------------------------
+    async def reclassify(self) -> None:
+        """Under new rules: agents from routing.yaml again, and every caller not yet talking classified
+        again (tier, priority, needs; their place by waiting time is kept). Call with the lock held."""
+        ctx, now = self.ctx, self.ctx.clock()
+        state = ctx.state
+        try:
+            await ctx.store.seed_profiles(state.rules.agents)
+        except StoreUnavailableError as exc:
+            self.dispatcher.store_failed(exc)  # the rewrite after Redis is back seeds them
+        for spec in state.rules.agents:
+            if state.sources.get(spec.id) != SOURCE_API:
+                state.set_profile(spec, SOURCE_RULES, now)
+        changed = [c for a in state.calls.values() if (c := self._classified(a)) is not None]
+        await self.dispatcher.commit(Change(calls=changed))
+        state.rebuild(now)
+
+    def _classified(self, active: ActiveCall) -> ActiveCall | None:
+        if active.state is CallState.CONNECTED or active.call.outbound:
+            return None
+        facts = active.facts
+        try:
+            found = classify(
+                facts.caller or None,
+                active.call.queue,
+                self.ctx.state.rules,
+                dialled=facts.dialled or None,
+                ivr_choice=facts.ivr or None,
+                crm_record=facts.crm or None,
+            )
+        except NotFoundError:
+            return None  # its queue is gone: the next decision sends it to the exit
+        call = replace(active.call, tier=found.tier, priority=found.priority, needs=found.needs)
+        return ActiveCall(call, replace(facts, matched=found.matched))

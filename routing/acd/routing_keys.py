@@ -1,0 +1,48 @@
+"""Every Redis key routing uses, in one place (the shell reads and writes them; the core never does).
+
+Layout (values are JSON from routing/acd/store_records.py unless noted):
+- `agents`                      SET of agent ids known to routing
+- `agent:{id}:profile`          the agent's profile (AgentSpec: name, interface, skills), API-editable
+- `agent:{id}:status`           AgentStatus: state, since, idle_since, missed rings, history
+- `call:{id}`                   one waiting call (WaitingCall) plus the caller facts for re-classification
+- `queue:{name}`                ZSET call id -> entered_at: the calls waiting in a queue (their
+                                order is computed from the records, so a restart resumes it exactly)
+- `rules:active`                HASH: hash, applied_at, source of the rules in force
+A snapshot is rebuilt from `agents` + profiles + statuses and the `queue:*` members' `call:*` records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingKeys:
+    """Key names under one prefix (tests and side-by-side engines use their own prefix)."""
+
+    prefix: str = "sb:routing:"
+
+    @property
+    def agents(self) -> str:
+        return f"{self.prefix}agents"
+
+    def agent_profile(self, agent_id: str) -> str:
+        return f"{self.prefix}agent:{agent_id}:profile"
+
+    def agent_status(self, agent_id: str) -> str:
+        return f"{self.prefix}agent:{agent_id}:status"
+
+    def call(self, call_id: str) -> str:
+        return f"{self.prefix}call:{call_id}"
+
+    def queue(self, name: str) -> str:
+        return f"{self.prefix}queue:{name}"
+
+    @property
+    def queue_pattern(self) -> str:
+        """For SCAN over every queue's ZSET."""
+        return f"{self.prefix}queue:*"
+
+    @property
+    def rules_active(self) -> str:
+        return f"{self.prefix}rules:active"

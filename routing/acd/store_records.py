@@ -1,0 +1,109 @@
+"""JSON records for what routing keeps in Redis: agent statuses and waiting calls.
+
+Owned here: the stored shape (versioned by field names, tolerant of extra
+fields) and its validation. A malformed record raises ValidationFailedError
+naming the record, so the shell can log and skip it instead of crashing.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from core.errors import ValidationFailedError
+from routing.agent_events import AgentState
+from routing.agents import AgentStatus
+from routing.queue import WaitingCall
+
+
+def dump_status(status: AgentStatus) -> str:
+    return json.dumps(
+        {
+            "agent_id": status.agent_id,
+            "state": str(status.state),
+            "since": status.since,
+            "idle_since": status.idle_since,
+            "call_id": status.call_id,
+            "missed_rings": status.missed_rings,
+            "pause_reason": status.pause_reason,
+            "pending_pause": status.pending_pause,
+            "history": [[at, str(state)] for at, state in status.history],
+        },
+        separators=(",", ":"),
+    )
+
+
+def load_status(raw: str | bytes) -> AgentStatus:
+    data = _object(raw, "agent status")
+    try:
+        return AgentStatus(
+            agent_id=str(data["agent_id"]),
+            state=AgentState(data["state"]),
+            since=float(data["since"]),
+            idle_since=float(data["idle_since"]),
+            call_id=str(data.get("call_id", "")),
+            missed_rings=int(data.get("missed_rings", 0)),
+            pause_reason=str(data.get("pause_reason", "")),
+            pending_pause=str(data.get("pending_pause", "")),
+            history=tuple((float(at), AgentState(state)) for at, state in data.get("history", ())),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValidationFailedError(f"bad agent status record: {exc!r}", record=_preview(raw)) from None
+
+
+def dump_call(call: WaitingCall, facts: dict[str, Any] | None = None) -> str:
+    """`facts`: the caller's number, dialled number, IVR choice, case id... kept for re-classification."""
+    return json.dumps(
+        {
+            "id": call.id,
+            "queue": call.queue,
+            "tier": call.tier,
+            "priority": call.priority,
+            "needs": [[skill, level] for skill, level in call.needs],
+            "entered_at": call.entered_at,
+            "arrived_at": call.arrived_at,
+            "declined_by": sorted(call.declined_by),
+            "outbound": call.outbound,
+            "facts": facts or {},
+        },
+        separators=(",", ":"),
+    )
+
+
+def load_call(raw: str | bytes) -> tuple[WaitingCall, dict[str, Any]]:
+    """The call and its stored facts."""
+    data = _object(raw, "waiting call")
+    try:
+        arrived = data.get("arrived_at")
+        call = WaitingCall(
+            id=str(data["id"]),
+            queue=str(data["queue"]),
+            tier=str(data["tier"]),
+            priority=int(data["priority"]),
+            needs=tuple((str(skill), int(level)) for skill, level in data["needs"]),
+            entered_at=float(data["entered_at"]),
+            arrived_at=None if arrived is None else float(arrived),
+            declined_by=frozenset(str(a) for a in data.get("declined_by", ())),
+            outbound=bool(data.get("outbound", False)),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValidationFailedError(f"bad waiting call record: {exc!r}", record=_preview(raw)) from None
+    if not call.needs:
+        raise ValidationFailedError("bad waiting call record: no needs", record=_preview(raw))
+    facts = data.get("facts")
+    return call, facts if isinstance(facts, dict) else {}
+
+
+def _object(raw: str | bytes, what: str) -> dict[str, Any]:
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationFailedError(f"bad {what} record: not JSON ({exc})", record=_preview(raw)) from None
+    if not isinstance(data, dict):
+        raise ValidationFailedError(f"bad {what} record: not a JSON object", record=_preview(raw))
+    return data
+
+
+def _preview(raw: str | bytes) -> str:
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    return text[:200]
