@@ -35,12 +35,12 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from core.config.messages import render_loc
 from core.config.yaml_file import (
     ConfigProblem,
     Loc,
     YamlDocument,
     config_error,
-    format_loc,
     load_yaml,
     problems_from_validation,
 )
@@ -204,7 +204,7 @@ class Settings(BaseSettings):
             ConfigProblem(
                 "",
                 f"required by `switchboard run` ({hint}); set it in the settings file or {env_name(loc)}",
-                format_loc(loc),
+                render_loc(loc),
             )
             for loc, hint in missing
         ]

@@ -6,8 +6,9 @@ Rules it keeps:
 - The whole file is validated before anything is returned: `load_rules` gives a
   complete model or raises `ConfigError` listing ALL issues. Nothing half-applies;
   the caller swaps the returned model in one assignment.
-- Every issue carries file, line, column and a path such as
-  `queues[2].escalation[0].after_seconds`, and a sentence (`must be > 0`).
+- Every issue is a core.config.yaml_file.ConfigProblem (the one problem type of every config
+  file) with file, line, column and a path such as `queues[2].escalation[0].after_seconds`,
+  and a sentence (`must be > 0`).
 - Cross-reference checks (a queue names a skill that exists, ...) live on the
   model (`CheckedModel.cross_check`) and are reported the same way, with paths.
 - `content_hash` identifies the applied content ("rules version 3f2a... applied").
@@ -18,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, Self, TypeVar
 
@@ -33,6 +33,7 @@ from pydantic import (
 )
 
 from core.config.messages import error_message, field_names, is_spurious, render_loc
+from core.config.yaml_file import ConfigProblem, problems_from_error
 from core.config.yaml_marks import Loc, Parsed, parse_yaml
 from core.errors import ConfigError
 
@@ -48,22 +49,22 @@ class Problem(NamedTuple):
     message: str
 
 
-@dataclass(frozen=True, slots=True)
-class ConfigIssue:
-    """One mistake in a configuration file, as shown to the person who edits it."""
+def sentence(problem: ConfigProblem) -> str:
+    """A rule-file problem as its editor reads it: `file:line:col: path must be > 0`."""
+    where = f"{problem.file}:{problem.line}:{problem.column}"
+    return f"{where}: {problem.key} {problem.message}" if problem.key else f"{where}: {problem.message}"
 
-    file: str
-    line: int
-    column: int
-    path: str
-    message: str
 
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}:{self.column}"
-        return f"{where}: {self.path} {self.message}" if self.path else f"{where}: {self.message}"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "text": str(self)}
+def issue_dict(problem: ConfigProblem) -> dict[str, Any]:
+    """How a rule-file problem travels in ConfigError.details["issues"] (logs, reload, API)."""
+    return {
+        "file": problem.file,
+        "line": problem.line,
+        "column": problem.column,
+        "path": problem.key,
+        "message": problem.message,
+        "text": sentence(problem),
+    }
 
 
 def text_check(pattern: str, what: str) -> Any:
@@ -115,7 +116,7 @@ def load_text(text: str, model: type[M], file: str = "<text>") -> M:
     """Validate YAML text into `model`; raise ConfigError listing every issue."""
     parsed = parse_yaml(text)
     issues = [
-        ConfigIssue(file, i.mark.line, i.mark.column, render_loc(i.loc), i.message) for i in parsed.issues
+        ConfigProblem(file, i.message, render_loc(i.loc), i.mark.line, i.mark.column) for i in parsed.issues
     ]
     if issues:
         raise _config_error(file, issues)
@@ -136,22 +137,22 @@ def load_rules(path: str | Path, model: type[M]) -> M:
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise _config_error(
-            file, [ConfigIssue(file, 0, 0, "", f"cannot read the file: {exc.strerror}")]
+            file, [ConfigProblem(file, f"cannot read the file: {exc.strerror}", "", 0, 0)]
         ) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise _config_error(file, [ConfigIssue(file, line, 1, "", "is not UTF-8 text")]) from None
+        raise _config_error(file, [ConfigProblem(file, "is not UTF-8 text", "", line, 1)]) from None
     return load_text(text, model, file)
 
 
-def check_file(path: str | Path, model: type[BaseModel]) -> list[ConfigIssue]:
-    """Every issue in the file, or an empty list when it is valid (for `check-config`)."""
+def check_file(path: str | Path, model: type[BaseModel]) -> list[ConfigProblem]:
+    """Every problem in the file, or an empty list when it is valid (for `check-config`)."""
     try:
         load_rules(path, model)
     except ConfigError as exc:
-        return [ConfigIssue(**{k: v for k, v in d.items() if k != "text"}) for d in exc.details["issues"]]
+        return problems_from_error(exc, str(path))
     return []
 
 
@@ -176,9 +177,9 @@ def _document(parsed: Parsed) -> Any:
 
 def _validation_issues(
     exc: ValidationError, parsed: Parsed, file: str, model: type[BaseModel]
-) -> list[ConfigIssue]:
+) -> list[ConfigProblem]:
     known = field_names(model)
-    issues: list[ConfigIssue] = []
+    issues: list[ConfigProblem] = []
     for error in exc.errors():
         if is_spurious(error):
             continue
@@ -190,14 +191,14 @@ def _validation_issues(
     return issues
 
 
-def _issue(file: str, parsed: Parsed, loc: Loc, message: str) -> ConfigIssue:
+def _issue(file: str, parsed: Parsed, loc: Loc, message: str) -> ConfigProblem:
     mark = parsed.mark_for(loc)
-    return ConfigIssue(file, mark.line, mark.column, render_loc(loc) or "(top level)", message)
+    return ConfigProblem(file, message, render_loc(loc) or "(top level)", mark.line, mark.column)
 
 
-def _config_error(file: str, issues: list[ConfigIssue]) -> ConfigError:
-    issues = sorted(issues, key=lambda i: (i.line, i.column, i.path))
+def _config_error(file: str, issues: list[ConfigProblem]) -> ConfigError:
+    issues = sorted(issues, key=lambda i: (i.line or 0, i.column or 0, i.key))
     count = f"{len(issues)} problem{'s' if len(issues) != 1 else ''}"
     return ConfigError(
-        f"{file}: {count}; first: {issues[0]}", file=file, issues=[i.as_dict() for i in issues]
+        f"{file}: {count}; first: {sentence(issues[0])}", file=file, issues=[issue_dict(i) for i in issues]
     )

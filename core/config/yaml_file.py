@@ -12,7 +12,7 @@ settings, routing or tokens file means; callers validate the data.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from core.config import yaml_marks
+from core.config.messages import render_loc
 from core.errors import ConfigError
 
 Loc = tuple[str | int, ...]
@@ -27,7 +28,12 @@ Loc = tuple[str | int, ...]
 
 @dataclass(frozen=True)
 class ConfigProblem:
-    """One thing wrong in one file, printable as `file:line:col: key: message`."""
+    """One thing wrong in one config file, printable as `file:line:col: key: message`.
+
+    The one problem type of every config file: settings, API tokens and the rule files
+    (core.config.loader, whose `key` is the path of the offending value). `line` is None
+    when the problem has no place in a file (an environment variable).
+    """
 
     file: str
     message: str
@@ -75,17 +81,6 @@ class YamlDocument:
         return tuple(str(part) for part in loc) in self.positions
 
 
-def format_loc(loc: Iterable[str | int]) -> str:
-    """`("queues", 3, "skills")` -> `queues[3].skills` (the path style of every message)."""
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return text
-
-
 def load_yaml(path: Path) -> YamlDocument:
     """Read and parse `path`; a missing file, bad syntax or a duplicate key is a ConfigError."""
     try:
@@ -100,7 +95,7 @@ def parse_yaml(text: str, file: str) -> YamlDocument:
     parsed = yaml_marks.parse_yaml(text)
     if parsed.issues:
         raise config_error([
-            ConfigProblem(file, issue.message, format_loc(issue.loc), issue.mark.line, issue.mark.column)
+            ConfigProblem(file, issue.message, render_loc(issue.loc), issue.mark.line, issue.mark.column)
             for issue in parsed.issues
         ])  # fmt: skip
     positions = {key: (mark.line, mark.column) for key, mark in parsed.marks.items() if key}
@@ -127,10 +122,10 @@ def problems_from_validation(
         message = _message(error)
         source = source_of(loc) if source_of is not None else None
         if source is not None:
-            problems.append(ConfigProblem(source, message, format_loc(loc)))
+            problems.append(ConfigProblem(source, message, render_loc(loc)))
             continue
         line, column = doc.position(loc)
-        problems.append(ConfigProblem(doc.file, message, format_loc(loc), line, column))
+        problems.append(ConfigProblem(doc.file, message, render_loc(loc), line, column))
     return problems
 
 
@@ -163,7 +158,8 @@ def config_error(problems: Sequence[ConfigProblem], what: str = "invalid configu
 
 
 def problems_from_error(exc: ConfigError, default_file: str) -> list[ConfigProblem]:
-    """Read problems back out of a ConfigError raised by any package (see config_error's details)."""
+    """Read problems back out of a ConfigError: `errors` (config_error) or a rule file's `issues`
+    (core.config.loader.issue_dict, which names the key `path`)."""
     errors = exc.details.get("errors") or exc.details.get("issues")
     if isinstance(errors, list) and errors:
         items = [item for item in errors if isinstance(item, dict)]

@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from core.config.yaml_file import format_loc
+from core.config.messages import render_loc
 from core.errors import SwitchboardError
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ def install_error_handlers(app: FastAPI, status_overrides: Mapping[str, int] | N
 async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
-        {"field": format_loc(item.get("loc", ())), "message": str(item.get("msg")), "type": item.get("type")}
+        {"field": render_loc(item.get("loc", ())), "message": str(item.get("msg")), "type": item.get("type")}
         for item in exc.errors()
     ]
     fields = ", ".join(f"{item['field']}: {item['message']}" for item in errors[:5])

@@ -9,7 +9,6 @@ from pydantic import Field
 
 from core.config.loader import (
     CheckedModel,
-    ConfigIssue,
     ConfigModel,
     Problem,
     check_file,
@@ -17,6 +16,7 @@ from core.config.loader import (
     load_rules,
     load_text,
 )
+from core.config.yaml_file import ConfigProblem
 from core.config.yaml_marks import parse_yaml
 from core.errors import ConfigError
 
@@ -178,7 +178,7 @@ def test_load_rules_reads_files(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("items: [{name: a}]\ndefault: b\n", encoding="utf-8")
     assert check_file(bad, Doc) == [
-        ConfigIssue(str(bad), 2, 1, "default", "names item 'b', which is not defined")
+        ConfigProblem(str(bad), "names item 'b', which is not defined", "default", 2, 1)
     ]
     assert str(check_file(tmp_path / "missing.yaml", Doc)[0]).endswith(
         "cannot read the file: No such file or directory"
