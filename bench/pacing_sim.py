@@ -28,8 +28,8 @@ from datetime import UTC, datetime, timedelta
 from dialer.pacing.decision import (
     AbandonWindow,
     AgentSnapshot,
-    AgentState,
     DialMode,
+    PacingAgentState,
     PacingParams,
     PacingStats,
     TalkTimes,
@@ -72,7 +72,7 @@ class ShiftResult:
 
 @dataclass
 class _Agent:
-    state: AgentState = AgentState.READY
+    state: PacingAgentState = PacingAgentState.READY
     since: float = 0.0
     wrap_end: float | None = None
 
@@ -142,7 +142,7 @@ class _Shift:
             call.agent = self.longest_idle()
             if call.agent is None:
                 return
-            self.agents[call.agent].state = AgentState.RESERVED
+            self.agents[call.agent].state = PacingAgentState.RESERVED
         self.calls[call_id] = call
         self.tally.dials += 1
         answered = self.rng.random() < self.answer_rate
@@ -160,7 +160,7 @@ class _Shift:
         return profile.no_answer_timeout_s
 
     def longest_idle(self) -> int | None:
-        ready = [index for index, agent in enumerate(self.agents) if agent.state is AgentState.READY]
+        ready = [index for index, agent in enumerate(self.agents) if agent.state is PacingAgentState.READY]
         return min(ready, key=lambda index: self.agents[index].since) if ready else None
 
     # -- call progress ---------------------------------------------------------------------
@@ -169,7 +169,7 @@ class _Shift:
         call = self.calls.pop(call_id)
         self.tally.resolved_dials += 1
         if call.agent is not None:
-            self.agents[call.agent].state = AgentState.READY
+            self.agents[call.agent].state = PacingAgentState.READY
 
     def on_answer(self, call_id: int) -> None:
         call = self.calls.pop(call_id)
@@ -194,7 +194,7 @@ class _Shift:
         talk = self.rng.lognormvariate(
             math.log(self.talk_mean_s) - self.profile.talk_sigma**2 / 2, self.profile.talk_sigma
         )
-        agent.state, agent.since, agent.wrap_end = AgentState.TALKING, self.now, None
+        agent.state, agent.since, agent.wrap_end = PacingAgentState.TALKING, self.now, None
         left = max(0.0, self.end_s - self.now)
         self.tally.connected += 1
         self.tally.talk_clipped += min(talk, left)
@@ -207,13 +207,13 @@ class _Shift:
         self.tally.talks += 1
         self.tally.talk_sum += self.now - agent.since
         self.talk_times = self.talk_times.record(self.now - agent.since)
-        agent.state, agent.since = AgentState.WRAPUP, self.now
+        agent.state, agent.since = PacingAgentState.WRAPUP, self.now
         agent.wrap_end = self.now + self.profile.wrapup_s
         self.push(agent.wrap_end, "wrap_end", index)
 
     def on_wrap_end(self, index: int) -> None:
         agent = self.agents[index]
-        agent.state, agent.since, agent.wrap_end = AgentState.READY, self.now, None
+        agent.state, agent.since, agent.wrap_end = PacingAgentState.READY, self.now, None
         if self.waiting:
             self.waiting.popleft()
             self.connect(index)

@@ -18,17 +18,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from dialer.desk.protocol import AnsweredCall, CallTarget, DeskAgent
-from dialer.pacing.decision import AgentState
+from dialer.pacing.decision import PacingAgentState
 from routing.acd.outbound import HandedCall
 from routing.acd.service import AcdService
 from routing.agent_events import AgentState as AcdState
 
 _PACING_STATE = {
-    AcdState.READY: AgentState.READY,
-    AcdState.RESERVED: AgentState.RESERVED,
-    AcdState.RINGING: AgentState.TALKING,
-    AcdState.BUSY: AgentState.TALKING,
-    AcdState.WRAP_UP: AgentState.WRAPUP,
+    AcdState.READY: PacingAgentState.READY,
+    AcdState.RESERVED: PacingAgentState.RESERVED,
+    AcdState.RINGING: PacingAgentState.TALKING,
+    AcdState.BUSY: PacingAgentState.TALKING,
+    AcdState.WRAP_UP: PacingAgentState.WRAPUP,
 }
 
 

@@ -33,7 +33,7 @@ from core.errors import AmiError, NotFoundError
 from dialer.audit import text
 from dialer.desk.protocol import AnsweredCall, CallTarget, DeskAgent
 from dialer.dialer_keys import DialerKeys, DialKeys
-from dialer.pacing.decision import AgentState
+from dialer.pacing.decision import PacingAgentState
 from pbx.call_changes import CallChange, ChannelHungUp, OriginateResult, UserEventSeen
 from pbx.codec import Event
 from pbx.service import ActionSender
@@ -45,11 +45,11 @@ _STORE_ERRORS = (RedisError, OSError, TimeoutError)
 AGENT_CONTEXT = "switchboard-agent"
 AGENT_ANSWERED = "SwitchboardAgentAnswered"
 _PACING_STATE = {
-    "ready": AgentState.READY,
-    "reserved": AgentState.RESERVED,
-    "ringing": AgentState.TALKING,
-    "busy": AgentState.TALKING,
-    "wrap_up": AgentState.WRAPUP,
+    "ready": PacingAgentState.READY,
+    "reserved": PacingAgentState.RESERVED,
+    "ringing": PacingAgentState.TALKING,
+    "busy": PacingAgentState.TALKING,
+    "wrap_up": PacingAgentState.WRAPUP,
 }
 
 _FITS_LUA = """

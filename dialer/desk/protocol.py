@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from dialer.pacing.decision import AgentSnapshot, AgentState
+from dialer.pacing.decision import AgentSnapshot, PacingAgentState
 
 Needs = tuple[tuple[str, int], ...]
 
@@ -41,7 +41,7 @@ class CallTarget:
 @dataclass(frozen=True, slots=True)
 class DeskAgent:
     agent_id: str
-    state: AgentState
+    state: PacingAgentState
     since: float  # epoch seconds
     wrapup_ends_at: float | None = None
 

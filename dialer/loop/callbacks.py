@@ -23,7 +23,7 @@ from dialer.calls.dialing import OUTAGES, DialKind, DialOutcome, DialRequest, Di
 from dialer.campaigns.rules import Campaign
 from dialer.desk.protocol import AgentDesk
 from dialer.loop.pacer import Pacer, target_of, utc
-from dialer.pacing.decision import AgentState
+from dialer.pacing.decision import PacingAgentState
 from dialer.tasks.store import TaskStore
 
 log = logging.getLogger("switchboard.dialer.callbacks")
@@ -41,7 +41,7 @@ class CallbackRound:
     async def run(self, campaign: Campaign, now_s: float) -> list[DialOutcome]:
         """Dial this campaign's due callbacks for the advisors ready now; returns the outcomes."""
         agents = await self.desk.agents(target_of(campaign), now_s)
-        ready = {agent.agent_id for agent in agents if agent.state is AgentState.READY}
+        ready = {agent.agent_id for agent in agents if agent.state is PacingAgentState.READY}
         if not ready:
             return []
         now = utc(now_s)

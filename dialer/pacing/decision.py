@@ -69,7 +69,7 @@ class DialMode(StrEnum):
     PREDICTIVE = "predictive"
 
 
-class AgentState(StrEnum):
+class PacingAgentState(StrEnum):
     READY = "ready"  # idle, accepting calls, nothing reserved for them
     RESERVED = "reserved"  # a progressive call is ringing for them
     TALKING = "talking"
@@ -81,7 +81,7 @@ class AgentSnapshot:
     """A logged-in, unpaused agent of the campaign. `wrapup_ends_at` is known when the campaign
     has a wrap-up timer; a wrap-up without it is not counted as becoming free."""
 
-    state: AgentState
+    state: PacingAgentState
     since: datetime
     wrapup_ends_at: datetime | None = None
 
@@ -240,7 +240,7 @@ class PacingDecision:
 # --- the decision ---------------------------------------------------------------------------
 
 
-def _count(agents: Iterable[AgentSnapshot], *states: AgentState) -> int:
+def _count(agents: Iterable[AgentSnapshot], *states: PacingAgentState) -> int:
     return sum(1 for agent in agents if agent.state in states)
 
 
@@ -260,7 +260,7 @@ def calls_to_place(stats: PacingStats, params: PacingParams, now: datetime) -> P
 
 
 def _progressive(stats: PacingStats, params: PacingParams) -> PacingDecision:
-    available = _count(stats.agents, AgentState.READY, AgentState.RESERVED)
+    available = _count(stats.agents, PacingAgentState.READY, PacingAgentState.RESERVED)
     calls = _capped(available - stats.calls_in_flight - stats.answered_waiting, stats, params)
     reason = f"progressive: {available} ready, {stats.calls_in_flight} in flight"
     return PacingDecision(calls, 1.0, reason)
@@ -313,12 +313,12 @@ def agent_supply(stats: PacingStats, params: PacingParams, now: datetime) -> Sup
     if histogram is not None and histogram.total < params.min_talk_samples:
         histogram = None
     soon = now + timedelta(seconds=horizon)
-    certain = _count(stats.agents, AgentState.READY, AgentState.RESERVED)
+    certain = _count(stats.agents, PacingAgentState.READY, PacingAgentState.RESERVED)
     maybe = 0.0
     for agent in stats.agents:
-        if agent.state is AgentState.WRAPUP and agent.wrapup_ends_at is not None:
+        if agent.state is PacingAgentState.WRAPUP and agent.wrapup_ends_at is not None:
             certain += int(agent.wrapup_ends_at <= soon)
-        elif agent.state is AgentState.TALKING:
+        elif agent.state is PacingAgentState.TALKING:
             maybe += free_probability((now - agent.since).total_seconds(), horizon, talk, histogram)
     return Supply(certain, maybe)
 
@@ -383,7 +383,8 @@ def _predictive(stats: PacingStats, params: PacingParams, now: datetime) -> Paci
     supply = agent_supply(stats, params, now)
     budget = abandon_budget(stats.abandons, params)
     expected_free = supply.certain + supply.maybe - stats.answered_waiting
-    floor = max(0, _count(stats.agents, AgentState.READY, AgentState.RESERVED) - stats.answered_waiting)
+    ready = _count(stats.agents, PacingAgentState.READY, PacingAgentState.RESERVED)
+    floor = max(0, ready - stats.answered_waiting)
     ceiling = max(floor, math.floor(params.max_dial_level * max(expected_free, 0.0)))
     if params.max_channels is not None:
         floor, ceiling = min(floor, params.max_channels), min(ceiling, params.max_channels)

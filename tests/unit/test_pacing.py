@@ -14,8 +14,8 @@ from dialer.pacing.decision import (
     AbandonCounts,
     AbandonWindow,
     AgentSnapshot,
-    AgentState,
     DialMode,
+    PacingAgentState,
     PacingParams,
     PacingStats,
     TalkTimes,
@@ -41,11 +41,11 @@ def team(
 ) -> tuple[AgentSnapshot, ...]:
     """Agents: `talking` = seconds talked so far, `wrapup_left` = seconds until the wrap-up timer ends."""
     return (
-        *(AgentSnapshot(AgentState.READY, NOW - timedelta(seconds=30)) for _ in range(ready)),
-        *(AgentSnapshot(AgentState.RESERVED, NOW - timedelta(seconds=5)) for _ in range(reserved)),
-        *(AgentSnapshot(AgentState.TALKING, NOW - timedelta(seconds=talked)) for talked in talking),
+        *(AgentSnapshot(PacingAgentState.READY, NOW - timedelta(seconds=30)) for _ in range(ready)),
+        *(AgentSnapshot(PacingAgentState.RESERVED, NOW - timedelta(seconds=5)) for _ in range(reserved)),
+        *(AgentSnapshot(PacingAgentState.TALKING, NOW - timedelta(seconds=talked)) for talked in talking),
         *(
-            AgentSnapshot(AgentState.WRAPUP, NOW - timedelta(seconds=1), NOW + timedelta(seconds=left))
+            AgentSnapshot(PacingAgentState.WRAPUP, NOW - timedelta(seconds=1), NOW + timedelta(seconds=left))
             for left in wrapup_left
         ),
     )
