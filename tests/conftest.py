@@ -1,13 +1,21 @@
-"""Shared fixtures: one private redis-server per test session (never the machine's own)."""
+"""Shared fixtures: one private redis-server per test session (never the machine's own), and a
+stand-in engine module for the `switchboard` command's tests."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import itertools
+import os
+import sys
+import textwrap
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
 
 from switchboard.private_redis import PrivateRedis
+
+_counter = itertools.count()
 
 
 @pytest.fixture(scope="session")
@@ -39,3 +47,20 @@ def own_redis() -> Iterator[PrivateRedis]:
     finally:
         server.resume()
         server.stop()
+
+
+@pytest.fixture
+def fake_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], str]]:
+    """Writes a stand-in for switchboard/engine.py and returns its module name."""
+    names: list[str] = []
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    def make(source: str) -> str:
+        name = f"fake_engine_{os.getpid()}_{next(_counter)}"
+        (tmp_path / f"{name}.py").write_text(textwrap.dedent(source), encoding="utf-8")
+        names.append(name)
+        return name
+
+    yield make
+    for name in names:
+        sys.modules.pop(name, None)

@@ -17,7 +17,7 @@ phonenumbers would give:
   the exact conditions under which phonenumbers strips it (IDD first, then the country code
   only when the whole string is too long, then the national prefix);
 - anything else (letters, extensions, tabs, foreign numbers, odd lengths) goes to phonenumbers.
-tests/unit/test_numbers.py checks fast == phonenumbers on tables and on random inputs.
+tests/unit/test_fast_numbers.py checks fast == phonenumbers on tables and on random inputs.
 """
 
 from __future__ import annotations

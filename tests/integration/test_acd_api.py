@@ -18,7 +18,7 @@ from switchboard.api import AppState, TokenStore, create_app
 from switchboard.api.acd_api import install
 from switchboard.metrics import create_metrics
 from switchboard.settings import Settings
-from tests.integration.test_acd_support import Stack, acd_stack, agent, base_rules, make_rules, sim_config
+from tests.support.acd_harness import Stack, acd_stack, agent, base_rules, make_rules, sim_config
 
 pytestmark = pytest.mark.integration
 TOKENS = {

@@ -15,7 +15,7 @@ from pbx.sim import AgentPhone
 from routing.acd import AcdOptions
 from routing.acd.acd_keys import AcdKeys
 from routing.agent_events import AgentState
-from tests.integration.test_acd_support import (
+from tests.support.acd_harness import (
     Stack,
     acd_stack,
     agent,

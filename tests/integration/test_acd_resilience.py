@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 from routing.acd.acd_keys import AcdKeys
 from routing.agent_events import AgentState
 from switchboard.private_redis import PrivateRedis
-from tests.integration.test_acd_support import acd_stack, agent, base_rules, make_rules, sim_config
+from tests.support.acd_harness import acd_stack, agent, base_rules, make_rules, sim_config
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ from pbx.sim import AgentPhone
 from pbx.sim.rawclient import RawAmiClient
 from routing.acd import AcdOptions
 from routing.agent_events import AgentState
-from tests.integration.test_acd_support import (
+from tests.support.acd_harness import (
     SECRET,
     acd_stack,
     agent,

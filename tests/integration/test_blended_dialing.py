@@ -10,8 +10,8 @@ import redis.asyncio as aioredis
 from pbx.sim import AgentPhone, CustomerScript
 from routing.acd import AcdOptions
 from routing.agent_events import AgentState
-from tests.integration.test_blended_support import INBOUND_LINE, blended, blended_rules
-from tests.integration.test_dialer_support import (
+from tests.support.blended_harness import INBOUND_LINE, blended, blended_rules
+from tests.support.dialer_harness import (
     campaign,
     campaigns,
     lead,

@@ -9,7 +9,7 @@ import redis.asyncio as aioredis
 
 from dialer.calls.dialing import DialStatus
 from pbx.sim import CustomerProfile
-from tests.integration.test_dialer_support import (
+from tests.support.dialer_harness import (
     campaign,
     campaigns,
     lead,

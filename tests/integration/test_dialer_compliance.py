@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 
 from dialer.calls.dialing import DialKind, DialRequest, DialStatus
 from pbx.sim import CustomerProfile
-from tests.integration.test_dialer_support import campaign, campaigns, lead, number, rig, sim_config
+from tests.support.dialer_harness import campaign, campaigns, lead, number, rig, sim_config
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from pbx.sim import CustomerProfile
-from tests.integration.test_dialer_support import campaign, campaigns, lead, rig, sim_config
+from tests.support.dialer_harness import campaign, campaigns, lead, rig, sim_config
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 from dialer.loop.service import DialerSettings
 from pbx.sim import CustomerProfile
 from switchboard.private_redis import PrivateRedis
-from tests.integration.test_dialer_support import campaign, campaigns, lead, rig, sim_config
+from tests.support.dialer_harness import campaign, campaigns, lead, rig, sim_config
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 from dialer.calls.lifecycle import Phase
 from dialer.compliance.caps import CallResult, CapReason, CapsPolicy, number_block
 from pbx.sim import AgentPhone, CustomerScript
-from tests.integration.test_dialer_support import (
+from tests.support.dialer_harness import (
     campaign,
     campaigns,
     lead,

@@ -6,7 +6,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from pbx.sim import CustomerScript
-from tests.integration.test_dialer_support import (
+from tests.support.dialer_harness import (
     campaign,
     campaigns,
     lead,

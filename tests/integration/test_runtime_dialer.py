@@ -20,7 +20,7 @@ from switchboard.api.tokens import TokenStore
 from switchboard.private_redis import PrivateRedis
 from switchboard.runtime import EXAMPLE_CONFIG, Runtime
 from switchboard.settings import AmiSection, HttpSection, RedisSection, RulesSection, Settings
-from tests.integration.test_dialer_support import RunningClock, originate_vars
+from tests.support.dialer_harness import RunningClock, originate_vars
 
 SECRET = "runtime-secret"
 CUSTOMER = "+36301234001"

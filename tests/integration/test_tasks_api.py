@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 from switchboard.api import AppState, TokenStore, create_app, dialer_api, tasks_api
 from switchboard.metrics import create_metrics
 from switchboard.settings import Settings
-from tests.integration.test_tasks_support import Kit, build_kit, local
+from tests.support.tasks_harness import Kit, build_kit, local
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 
 from dialer.tasks.rules import DEFAULT_TASK_RULES
 from dialer.tasks.store import TaskStateError
-from tests.integration.test_tasks_support import Kit, build_kit, local, number
+from tests.support.tasks_harness import Kit, build_kit, local, number
 
 pytestmark = pytest.mark.integration
 

@@ -1,7 +1,7 @@
 """Callbacks over the simulated PBX: a call result opens the follow-up task; the DialerService's own
 pacing round dials due callbacks at their own time, to their owner, ahead of fresh leads, through
 the blacklist gate, and escalates to another advisor when the owner cannot make it before the
-deadline. The whole stack of tests/integration/test_dialer_support.py (real AMI over TCP, private
+deadline. The whole stack of tests/support/dialer_harness.py (real AMI over TCP, private
 Redis, the LocalDesk and the DialerService with a TaskStore); rounds are driven by `run_once`.
 """
 
@@ -17,7 +17,7 @@ from dialer.tasks.rules import DEFAULT_TASK_RULES
 from dialer.tasks.store import TaskStore
 from pbx.codec import Action
 from pbx.sim import CustomerScript
-from tests.integration.test_dialer_support import (
+from tests.support.dialer_harness import (
     WEDNESDAY_NOON,
     Rig,
     RunningClock,

@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 import logging
 import os
-import signal
-import socket
-import subprocess
-import sys
-import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,10 +13,8 @@ from core.config.yaml_file import parse_yaml
 from switchboard import __version__
 from switchboard.api.tokens import TokenStore, hash_token
 from switchboard.cli import EXIT_AMI_LOGIN, EXIT_ERROR, EXIT_OK, EXIT_STORE, EXIT_USAGE, main
-from switchboard.private_redis import free_port
 
 SECRET = "cli-secret-Pa55"
-_counter = itertools.count()
 
 
 @pytest.fixture(autouse=True)
@@ -48,23 +39,6 @@ def restore_root_logger() -> Iterator[None]:
 def run_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SWITCHBOARD_REDIS_URL", "redis://127.0.0.1:1/0")
     monkeypatch.setenv("SWITCHBOARD_AMI_SECRET", SECRET)
-
-
-@pytest.fixture
-def fake_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], str]]:
-    """Writes a stand-in for switchboard/engine.py and returns its module name."""
-    names: list[str] = []
-    monkeypatch.syspath_prepend(str(tmp_path))
-
-    def make(source: str) -> str:
-        name = f"fake_engine_{os.getpid()}_{next(_counter)}"
-        (tmp_path / f"{name}.py").write_text(textwrap.dedent(source), encoding="utf-8")
-        names.append(name)
-        return name
-
-    yield make
-    for name in names:
-        sys.modules.pop(name, None)
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -176,31 +150,6 @@ def test_engine_result_is_the_exit_code(fake_engine: Callable[[str], str]) -> No
     assert main(["run"], engine_module=fake_engine("async def run_engine(settings):\n    return None\n")) == 0
 
 
-def test_demo_starts_a_private_redis_and_removes_it(
-    fake_engine: Callable[[str], str], capsys: pytest.CaptureFixture[str]
-) -> None:
-    module = fake_engine("""
-        import redis.asyncio as aioredis
-
-        async def run_demo(settings, duration_s):
-            url = settings.redis.url.get_secret_value()
-            client = aioredis.Redis.from_url(url)
-            try:
-                await client.set("demo", "ok")
-                print("demo", duration_s, url, (await client.get("demo")).decode())
-            finally:
-                await client.aclose()
-            return 0
-    """)
-    assert main(["demo", "--duration", "2.5"], engine_module=module) == EXIT_OK
-    word, duration, url, value = capsys.readouterr().out.split()
-    assert (word, duration, value) == ("demo", "2.5", "ok")
-    assert url.startswith("redis://127.0.0.1:")
-    port = int(url.rsplit(":", 1)[1].split("/")[0])
-    with pytest.raises(OSError):
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-
-
 def test_demo_passes_http_port_and_uses_a_configured_redis(
     fake_engine: Callable[[str], str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -222,53 +171,3 @@ def test_new_token_prints_a_token_and_its_entry(capsys: pytest.CaptureFixture[st
     principal = store.authenticate(token)
     assert principal is not None and (principal.name, principal.role) == ("crm-sync", "crm")
     assert hash_token(token) in entry and token not in entry
-
-
-def subprocess_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("SWITCHBOARD_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), str(Path(__file__).resolve().parents[2])])
-    env.update(extra)
-    return env
-
-
-def test_python_dash_m_reports_without_traceback(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "switchboard", "run"],
-        env=subprocess_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == EXIT_USAGE
-    assert "settings incomplete" in result.stderr and "Traceback" not in result.stderr
-
-
-async def test_sigterm_stops_the_engine_gracefully(tmp_path: Path, fake_engine: Callable[[str], str]) -> None:
-    module = fake_engine("""
-        import asyncio
-
-        async def run_engine(settings):
-            print("engine-started", flush=True)
-            try:
-                await asyncio.Event().wait()
-            finally:
-                print("engine-cleaned-up", flush=True)
-    """)
-    code = f"import sys; from switchboard.cli import main; sys.exit(main(['run'], engine_module={module!r}))"
-    env = subprocess_env(
-        tmp_path,
-        SWITCHBOARD_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",
-        SWITCHBOARD_AMI_SECRET=SECRET,
-        SWITCHBOARD_LOG_FORMAT="json",
-    )
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", code, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    assert proc.stdout is not None
-    assert await asyncio.wait_for(proc.stdout.readline(), 30) == b"engine-started\n"
-    proc.send_signal(signal.SIGTERM)
-    out, err = await asyncio.wait_for(proc.communicate(), 30)
-    assert proc.returncode == EXIT_OK, err.decode()
-    assert out == b"engine-cleaned-up\n"
-    assert b"stopped by SIGTERM" in err

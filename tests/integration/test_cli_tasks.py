@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 
 from switchboard.cli_tasks import register
 from switchboard.private_redis import PrivateRedis
-from tests.integration.test_tasks_support import build_kit
+from tests.support.tasks_harness import build_kit
 
 pytestmark = pytest.mark.integration
 

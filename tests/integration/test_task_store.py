@@ -11,7 +11,7 @@ from core.errors import ValidationFailedError
 from dialer.compliance.calling_hours import CallingWindow
 from dialer.tasks.deadlines import OwnTimeRefusedError, TaskStatus
 from dialer.tasks.store import OwnTimeOutsideHoursError, TaskStateError
-from tests.integration.test_tasks_support import MONDAY_10, build_kit, local, number
+from tests.support.tasks_harness import MONDAY_10, build_kit, local, number
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ from dialer.tasks.notifications import NotificationWorker
 from dialer.tasks.rules import NotificationRules, WebhookRules
 from dialer.tasks.service import TaskService
 from dialer.tasks.store import TaskStore
-from tests.integration.test_tasks_support import build_kit, local, rules, webhook
+from tests.support.tasks_harness import build_kit, local, rules, webhook
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ from switchboard.api import AppState, TokenStore, create_app
 from switchboard.api.campaigns_api import attach_campaigns, router
 from switchboard.metrics import create_metrics
 from switchboard.settings import Settings
-from tests.integration.test_dialer_support import Rig, campaign, campaigns, lead, number, rig, sim_config
+from tests.support.dialer_harness import Rig, campaign, campaigns, lead, number, rig, sim_config
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 
 from dialer.tasks.notifications import NotificationWorker
 from dialer.tasks.rules import NotificationRules, TaskRules, WebhookRules
-from tests.integration.test_tasks_support import Kit, build_kit, local, rules, webhook
+from tests.support.tasks_harness import Kit, build_kit, local, rules, webhook
 
 pytestmark = pytest.mark.integration
 

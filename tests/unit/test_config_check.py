@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -236,20 +235,3 @@ def test_single_location_config_error_from_a_checker(tmp_path: Path) -> None:
     assert [str(problem) for problem in report.problems] == [
         f"{tmp_path / 'agents.yaml'}:4:12: agents[2].level: skill level out of range"
     ]
-
-
-def test_check_config_as_a_command(tmp_path: Path) -> None:
-    path = write(tmp_path, "settings.yaml", "ami:\n  port: [1\n")
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("SWITCHBOARD_")}
-    result = subprocess.run(
-        [sys.executable, "-m", "switchboard", "check-config", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env=env,
-        cwd=ROOT,
-    )
-    assert result.returncode == EXIT_ERROR
-    assert result.stdout.startswith(f"{path}:3:1: YAML syntax error")
-    assert "Traceback" not in result.stderr

@@ -31,7 +31,7 @@ from routing.agent_events import AgentState
 from routing.rules import Rules
 from switchboard.engine import Engine
 from switchboard.metrics import create_metrics
-from tests.integration.test_dialer_support import SECRET, DialerHarness, Observer, RunningClock, sim_config
+from tests.support.dialer_harness import SECRET, DialerHarness, Observer, RunningClock, sim_config
 
 INBOUND_LINE = "+3612345678"
 
