@@ -1,6 +1,6 @@
 """The one error tree of Switchboard.
 
-It lives in the lowest package so that every layer (pbx <- routing <- dialer <-
+It lives in the lowest package so that every layer (core <- pbx <- routing <- dialer <-
 switchboard) can raise and catch the same types. Each error has a stable id slug
 (used in logs and in the HTTP error body) and a dict of details.
 """

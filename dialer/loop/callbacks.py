@@ -19,10 +19,11 @@ import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from core.clock import utc
 from dialer.calls.dialing import OUTAGES, DialKind, DialOutcome, DialRequest, DialStatus, new_call_id
 from dialer.campaigns.rules import Campaign
 from dialer.desk.protocol import AgentDesk
-from dialer.loop.pacer import Pacer, target_of, utc
+from dialer.loop.pacer import Pacer, target_of
 from dialer.pacing.decision import PacingAgentState
 from dialer.tasks.store import TaskStore
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from core.clock import utc
 from core.errors import NotFoundError
 from dialer.calls.attempts import AttemptStore
 from dialer.calls.dialing import Dialer, DialKind, DialOutcome, DialRequest
 from dialer.campaigns.rules import Campaign, Campaigns
 from dialer.leads.store import LeadStore
 from dialer.loop.campaign_control import CampaignControl, CampaignState, CampaignStatus, LeaderLease
-from dialer.loop.pacer import InFlight, Pacer, utc
+from dialer.loop.pacer import InFlight, Pacer
 
 
 class CampaignNotFoundError(NotFoundError):

@@ -19,8 +19,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
+from core.clock import utc
 from dialer.calls.attempts import AttemptStore
 from dialer.calls.dial_metrics import DialerMetrics
 from dialer.calls.dialing import OUTAGES, Dialer, DialKind, DialOutcome, DialRequest, DialStatus, new_call_id
@@ -42,10 +43,6 @@ class InFlight:
 
     ringing: int = 0
     waiting: int = 0
-
-
-def utc(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, UTC)
 
 
 def target_of(campaign: Campaign) -> CallTarget:

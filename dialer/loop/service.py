@@ -35,6 +35,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from core.clock import utc
 from core.errors import AmiError, SwitchboardError
 from dialer.calls import lifecycle as outbound
 from dialer.calls.attempts import AttemptStore
@@ -50,7 +51,7 @@ from dialer.lists.gate import Gate
 from dialer.loop.callbacks import CallbackRound
 from dialer.loop.campaign_control import CampaignControl, CampaignState, LeaderLease
 from dialer.loop.campaign_operations import CampaignOperations
-from dialer.loop.pacer import InFlight, Pacer, target_of, utc
+from dialer.loop.pacer import InFlight, Pacer, target_of
 from dialer.tasks.store import TaskStore
 from pbx.call_changes import Bridged, CallChange, ChannelHungUp, ChannelUp, OriginateResult, UserEventSeen
 from pbx.codec import Event
