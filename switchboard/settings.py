@@ -35,7 +35,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from core.config.messages import render_loc
+from core.config.error_messages import render_loc
 from core.config.yaml_file import (
     ConfigProblem,
     Loc,

@@ -32,7 +32,7 @@ from pydantic import (
     model_validator,
 )
 
-from core.config.messages import error_message, field_names, is_spurious, render_loc
+from core.config.error_messages import error_message, field_names, is_spurious, render_loc
 from core.config.yaml_file import ConfigProblem, problems_from_error
 from core.config.yaml_marks import Loc, Parsed, parse_yaml
 from core.errors import ConfigError

@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from core.config import yaml_marks
-from core.config.messages import render_loc
+from core.config.error_messages import render_loc
 from core.errors import ConfigError
 
 Loc = tuple[str | int, ...]

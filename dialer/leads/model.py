@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from core.config.messages import error_message, render_loc
+from core.config.error_messages import error_message, render_loc
 from core.errors import ValidationFailedError
 from core.phone_numbers import normalize
 from dialer.audit import text

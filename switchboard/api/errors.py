@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from core.config.messages import render_loc
+from core.config.error_messages import render_loc
 from core.errors import SwitchboardError
 
 log = logging.getLogger(__name__)
