@@ -70,12 +70,13 @@ class Executor:
         self.exit_context = exit_context
         self._timeout = action_timeout_s
         self._started = time.perf_counter()
-        self.resyncing = False
 
     @property
     def ready(self) -> bool:
-        """Actions can go out now (logged in, or inside the resync that precedes `ready`)."""
-        return self.resyncing or self.sender.ready
+        """Routing may ring agents now: the sender is connected AND its resync has finished.
+        The resync's own actions (Bridge, Hangup of stale legs) go out regardless; routing waits
+        for the first tick after it (a cut during the resync must never start a ring loop)."""
+        return self.sender.ready
 
     def started(self) -> None:
         """An event, timer or request came in: decision latency counts from here."""
