@@ -285,6 +285,15 @@ class AmiClient:
         except TimeoutError:
             raise AmiTimeoutError(f"AMI not ready within {timeout:g}s", timeout=timeout) from None
 
+    async def wait_down(self, timeout: float) -> None:
+        """Wait until the client has noticed that its connection is gone (it is then not `ready`)."""
+        try:
+            async with asyncio.timeout(timeout):
+                while self.ready:
+                    await self._changed.wait()
+        except TimeoutError:
+            raise AmiTimeoutError(f"AMI still connected after {timeout:g}s", timeout=timeout) from None
+
     async def _usable_protocol(self) -> _AmiProtocol:
         while True:
             if (fatal := self._fatal_copy()) is not None:
