@@ -243,7 +243,7 @@ def test_keepalive_and_health_limits_are_checked(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("SWITCHBOARD_AMI_MAX_DISCONNECTED", "0")  # off
     assert load_settings().ami.max_disconnected == 0
     monkeypatch.setenv("SWITCHBOARD_AMI_PING_TIMEOUT", "0")
-    with pytest.raises(ConfigError, match="ami.ping_timeout"):
+    with pytest.raises(ConfigError, match=r"ami\.ping_timeout"):
         load_settings()
 
 
