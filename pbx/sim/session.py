@@ -124,7 +124,9 @@ class AmiSession:
     def stall(self) -> None:
         """A hung Asterisk (or a dead route): nothing read, nothing sent, the socket stays open."""
         self.stalled = True
-        self.writer.transport.pause_reading()
+        transport = self.writer.transport
+        if isinstance(transport, asyncio.ReadTransport):
+            transport.pause_reading()
 
     def close(self) -> None:
         """Close the socket; an action still waiting (a sync Originate) is abandoned."""

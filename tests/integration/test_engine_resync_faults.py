@@ -95,3 +95,24 @@ async def test_a_run_of_refused_rings_is_a_loop_over_ticks_not_a_recursion(
         await s.until(lambda: all(s.acd.agent(a["id"]).missed_rings == 1 for a in agents))
         assert s.engine.stats.service_errors == 0  # no RecursionError on the way
         assert len(s.waiting_ids()) == 1  # the caller still waits, for an agent Asterisk can ring
+
+
+async def test_a_cut_right_after_a_bridge_keeps_the_talk_and_the_resync_settles_it(
+    redis_client: aioredis.Redis,
+) -> None:
+    rules = make_rules(base_rules(agents=[agent("a1", "PJSIP/2001", tech=2)]))
+    async with acd_stack(redis_client, rules, sim_config()) as s:
+        await s.acd.login("a1")
+        s.sim.fail_next("Bridge", "close", execute=True)  # bridged, then the link drops before the answer
+        caller = await s.sim.inbound_call("+36301234567", "+3612345678", patience_s=600, talk_s=600)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await s.until_state("a1", AgentState.BUSY, timeout=10)
+        took = loop.time() - started
+        assert took < 3.0, f"talking after {took:.1f}s (one AMI action timeout is 5 s)"
+        assert s.actions("Hangup") == []  # a maybe-bridged talk is never hung up
+        assert caller in s.sim.channels
+        assert len(s.actions("Bridge")) == 1  # the resync saw the talk already bridged: not bridged again
+        assert s.sample("switchboard_ami_actions_total", action="Bridge", result="disconnected") == 1
+        assert s.sample("switchboard_ami_reconnects_total") == 1
+        assert s.engine.stats.service_errors == 0

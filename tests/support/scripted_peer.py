@@ -49,7 +49,9 @@ class PeerConnection:
     def stall(self) -> None:
         """A hung peer: reads nothing, answers nothing, keeps the socket open."""
         self.stalled = True
-        self.writer.transport.pause_reading()
+        transport = self.writer.transport
+        if isinstance(transport, asyncio.ReadTransport):
+            transport.pause_reading()
 
     def close(self) -> None:
         self.writer.close()
