@@ -90,7 +90,7 @@ async def test_a_stalled_link_is_dropped_by_the_keepalive_and_the_client_reconne
     peer.stall_connections()
     await recorder.until(lambda: len(recorder.disconnects) == 1, timeout=5)
     noticed_after = loop.time() - stalled_at
-    assert noticed_after <= interval + ping_timeout + 0.25, f"noticed after {noticed_after:.2f}s"
+    assert noticed_after <= interval + ping_timeout + 0.5, f"noticed after {noticed_after:.2f}s"
     assert "keepalive" in recorder.disconnects[0]
     await recorder.until(lambda: recorder.connected == 2)  # logged in again and resynced
     await client.wait_ready(2)

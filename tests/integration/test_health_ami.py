@@ -148,7 +148,7 @@ async def test_a_stalled_link_is_noticed_counted_and_reconnected(rig: Rig) -> No
     rig.sim.stall_connections()
     await rig.engine.client.wait_down(5)
     noticed = loop.time() - stalled_at
-    assert noticed <= 0.2 + 0.3 + 0.25, f"noticed after {noticed:.2f}s (ping_interval + ping_timeout: 0.5 s)"
+    assert noticed <= 0.2 + 0.3 + 0.5, f"noticed after {noticed:.2f}s (ping_interval + ping_timeout: 0.5 s)"
     assert rig.sample("switchboard_ami_actions_total", action="Ping", result="timeout") == 1
     await rig.engine.client.wait_ready(5)
     assert rig.sample("switchboard_ami_reconnects_total") == 1
