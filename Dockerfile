@@ -32,7 +32,9 @@ RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
 COPY config/settings.example.yaml config/api-tokens.example.yaml /etc/switchboard/
 USER switchboard
 EXPOSE 8080
-# No curl in slim images: ask /healthz with Python itself.
+# /healthz fails (503) once AMI has been down longer than ami.max_disconnected: a wedged
+# engine turns unhealthy (restart it: orchestrator, liveness probe). /readyz is for load
+# balancers. No curl in slim images: ask with Python itself (urlopen raises on a 503).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('SWITCHBOARD_HTTP_PORT', '8080'), timeout=4)"]
 ENTRYPOINT ["switchboard"]

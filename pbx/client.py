@@ -16,6 +16,13 @@ logic breaks rules the engine must keep:
   AmiConnectionError when the connection drops, and the caller decides (it has
   the call id). Login (plain or MD5 challenge), backoff with jitter, keepalive
   and the resync hook before `ready` live in `AmiClient`.
+
+A dead link must be noticed and a reconnect must not wedge: a keepalive Ping
+unanswered within `ping_timeout` aborts the connection; the resync runs bound to
+the connection it was started on, so once that connection is lost its actions fail
+at once (AmiConnectionError) and the resync is started over on a new connection,
+never reported ready on a dead one. Every action outcome and every malformed
+message goes to the AmiMonitor (the engine's metrics).
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import functools
 import itertools
 import logging
 import random
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -36,11 +44,17 @@ from panoramisk.ami_protocol import AMIProtocol
 
 from core.errors import AmiActionError, AmiConnectionError, AmiError, AmiLoginError, AmiTimeoutError
 from pbx.client_pure import (
+    DISCONNECTED,
+    ERROR,
+    SUCCESS,
+    TIMEOUT,
+    AmiMonitor,
     AmiSettings,
     CallbackRunner,
     ConnectedCallback,
     DisconnectedCallback,
     EventCallback,
+    NullMonitor,
     backoff_delay,
     login_fields,
     login_refused,
@@ -59,12 +73,9 @@ from pbx.codec import (
     encode_action,
 )
 
-__all__ = ["AmiClient", "AmiSettings", "EventCallback"]
+__all__ = ["AmiClient", "AmiMonitor", "AmiSettings", "EventCallback"]
 
 log = logging.getLogger("switchboard.ami")
-
-# Set while on_connected runs: its own actions (CoreShowChannels...) go out before `ready`.
-_RESYNCING: contextvars.ContextVar[object] = contextvars.ContextVar("ami_resyncing", default=None)
 
 
 def _retrieve(future: asyncio.Future[str]) -> None:
@@ -78,11 +89,18 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
     closed: bool
     transport: asyncio.Transport
 
-    def __init__(self, on_event: Callable[[Event], None], log_extra: Mapping[str, object]) -> None:
+    def __init__(
+        self,
+        on_event: Callable[[Event], None],
+        monitor: AmiMonitor,
+        log_extra: Mapping[str, object],
+    ) -> None:
         super().__init__()
         self._on_event = on_event
+        self._monitor = monitor
         self._extra = dict(log_extra)
         self.pending: dict[str, tuple[str, asyncio.Future[ActionResult]]] = {}
+        self.last_contact = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -93,8 +111,10 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
         self.banner: asyncio.Future[str] = loop.create_future()
         self.banner.add_done_callback(_retrieve)  # nobody may be waiting any more
         self.lost: asyncio.Future[str] = loop.create_future()
+        self.last_contact = time.monotonic()
 
     def data_received(self, data: bytes) -> None:
+        self.last_contact = time.monotonic()
         for item in self.decoder.feed(data):
             try:
                 self._dispatch(item)
@@ -117,6 +137,7 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
                 self.banner.set_exception(error)
             extra = {**self._extra, "ami_raw": item.raw[:200]}
             log.warning("AMI garbage skipped: %s", item.reason, extra=extra)
+            self._monitor.malformed_seen(item.reason)
         else:
             log.warning("AMI peer sent an action to a client; skipped", extra=self._extra)
 
@@ -150,7 +171,10 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
             self.closed = True
             self.transport.close()
 
-    def abort(self) -> None:
+    def abort(self, reason: str) -> None:
+        """Drop the connection at once (a hung peer would never finish a clean close)."""
+        if not self.lost.done():
+            self.lost.set_result(reason)
         self.closed = True
         self.transport.abort()
 
@@ -166,6 +190,13 @@ class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
             self.banner.set_exception(AmiConnectionError("connection closed before the AMI banner"))
         if not self.lost.done():
             self.lost.set_result(reason)
+
+
+# Set while on_connected runs, to (client, the connection it resyncs): its own actions
+# (CoreShowChannels...) go out on that connection before `ready`, and fail once it is lost.
+_RESYNCING: contextvars.ContextVar[tuple[object, _AmiProtocol] | None] = contextvars.ContextVar(
+    "ami_resyncing", default=None
+)
 
 
 class _Manager(Manager):  # type: ignore[misc]
@@ -192,8 +223,11 @@ class AmiClient:
         on_connected: ConnectedCallback | None = None,
         on_disconnected: DisconnectedCallback | None = None,
         rng: random.Random | None = None,
+        monitor: AmiMonitor | None = None,
     ) -> None:
         self._settings = settings
+        self._monitor: AmiMonitor = monitor or NullMonitor()
+        self._was_ready = False
         self._on_connected = on_connected
         self._on_disconnected = on_disconnected
         self._rng = rng or random.Random()
@@ -216,6 +250,13 @@ class AmiClient:
     def ready(self) -> bool:
         protocol = self._protocol
         return self._ready.is_set() and protocol is not None and not protocol.closed
+
+    def contact_age(self) -> float | None:
+        """Seconds since the last byte from Asterisk on the current connection (None: no connection)."""
+        protocol = self._protocol
+        if protocol is None or protocol.closed:
+            return None
+        return time.monotonic() - protocol.last_contact
 
     @property
     def fatal_error(self) -> AmiLoginError | None:
@@ -244,15 +285,28 @@ class AmiClient:
         except TimeoutError:
             raise AmiTimeoutError(f"AMI not ready within {timeout:g}s", timeout=timeout) from None
 
+    async def wait_down(self, timeout: float) -> None:
+        """Wait until the client has noticed that its connection is gone (it is then not `ready`)."""
+        try:
+            async with asyncio.timeout(timeout):
+                while self.ready:
+                    await self._changed.wait()
+        except TimeoutError:
+            raise AmiTimeoutError(f"AMI still connected after {timeout:g}s", timeout=timeout) from None
+
     async def _usable_protocol(self) -> _AmiProtocol:
         while True:
             if (fatal := self._fatal_copy()) is not None:
                 raise fatal
             if self._closing or not self._started:
                 raise AmiConnectionError("AMI client is not connected (connect() not called or closed)")
+            resync = _RESYNCING.get()
+            if resync is not None and resync[0] is self:
+                if resync[1].closed:
+                    raise AmiConnectionError("the AMI connection was lost during the resync", **self._extra)
+                return resync[1]
             protocol = self._protocol
-            resyncing = _RESYNCING.get() is self
-            if protocol is not None and not protocol.closed and (self._ready.is_set() or resyncing):
+            if protocol is not None and not protocol.closed and self._ready.is_set():
                 return protocol
             await self._changed.wait()
 
@@ -276,7 +330,10 @@ class AmiClient:
         try:
             await self._login(protocol)
             self._protocol = protocol
-            await self._resync()
+            await self._resync(protocol)
+            if protocol.closed:  # the resync worked on a dead connection: its picture is not trusted
+                text = "AMI connection lost during the resync; starting it over"
+                raise AmiConnectionError(text, **self._extra)
         except BaseException:
             protocol.close()
             self._protocol = None
@@ -286,11 +343,13 @@ class AmiClient:
         self._ready.set()
         self._notify()
         log.info("AMI ready", extra={**self._extra, "ami_version": self.server_version})
+        self._monitor.became_ready(self._was_ready)
+        self._was_ready = True
 
     async def _open(self) -> _AmiProtocol:
         s = self._settings
         loop = asyncio.get_running_loop()
-        factory = functools.partial(_AmiProtocol, self._events.deliver, self._extra)
+        factory = functools.partial(_AmiProtocol, self._events.deliver, self._monitor, self._extra)
         manager = _Manager(host=s.host, port=s.port, loop=loop, protocol_factory=factory)
         protocol: _AmiProtocol | None = None
         try:
@@ -301,7 +360,7 @@ class AmiClient:
             return protocol
         except BaseException as exc:
             if protocol is not None:
-                protocol.abort()
+                protocol.abort("no banner")
             if isinstance(exc, TimeoutError):
                 where = f"{s.host}:{s.port} within {s.connect_timeout:g}s"
                 raise AmiConnectionError(f"no AMI banner from {where}", **self._extra) from None
@@ -331,10 +390,10 @@ class AmiClient:
         log.error(error.message, extra=self._extra)
         return error
 
-    async def _resync(self) -> None:
+    async def _resync(self, protocol: _AmiProtocol) -> None:
         if self._on_connected is None:
             return
-        token = _RESYNCING.set(self)
+        token = _RESYNCING.set((self, protocol))
         try:
             await self._on_connected()
         finally:
@@ -385,14 +444,16 @@ class AmiClient:
             log.exception("on_disconnected callback failed", extra=self._extra)
 
     async def _keep_alive(self, protocol: _AmiProtocol) -> None:
+        """A Ping every ping_interval; unanswered within ping_timeout, the link is dead: abort it."""
         s = self._settings
         while not protocol.closed:
             await asyncio.sleep(s.ping_interval)
             try:
-                await self._request(protocol, "Ping", None, s.action_timeout)
+                await self._request(protocol, "Ping", None, s.ping_timeout)
             except AmiTimeoutError:
-                log.warning("AMI keepalive Ping unanswered; dropping the connection", extra=self._extra)
-                protocol.abort()
+                reason = f"keepalive Ping unanswered within {s.ping_timeout:g}s (link stalled)"
+                log.warning("AMI %s; dropping the connection", reason, extra=self._extra)
+                protocol.abort(reason)
                 return
             except AmiConnectionError:
                 return
@@ -436,21 +497,29 @@ class AmiClient:
     ) -> ActionResult:
         data = encode_action(action, action_id, fields)  # AmiEncodeError before anything is sent
         target: _AmiProtocol | None = None
+        started = asyncio.get_running_loop().time()
         try:
             async with asyncio.timeout(limit):
                 target = protocol or await self._usable_protocol()
                 future = target.submit(action, action_id, data)
                 try:
-                    return await future
+                    result = await future
                 finally:
                     if not future.done() or future.cancelled():
                         target.forget(action_id)
         except TimeoutError:
+            self._monitor.action_done(action, TIMEOUT, None)
             never = "" if target else " (never sent: AMI was not ready)"
             raise AmiTimeoutError(
                 f"{action} got no answer within {limit:g}s{never}",
                 action=action, action_id=action_id, timeout=limit, sent=target is not None,
             ) from None  # fmt: skip
+        except AmiConnectionError:
+            self._monitor.action_done(action, DISCONNECTED, None)
+            raise
+        seconds = asyncio.get_running_loop().time() - started
+        self._monitor.action_done(action, SUCCESS if result.response.ok else ERROR, seconds)
+        return result
 
     async def originate(
         self,

@@ -1,5 +1,6 @@
 """The parts of the AMI client that need no socket: settings, backoff, login and
-Originate fields, and the ordered runner for async event callbacks.
+Originate fields, the monitor the client reports to, and the ordered runner for
+async event callbacks.
 
 pbx.client (the one module that imports panoramisk) builds on these; keeping them
 apart keeps that module small and lets them be tested without a connection.
@@ -14,7 +15,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 from core.errors import AmiEncodeError, AmiLoginError
 from pbx.codec import Event, FieldValue, channel_variables
@@ -40,6 +41,35 @@ class AmiSettings:
     reconnect_min: float = 0.5
     reconnect_max: float = 30.0
     ping_interval: float = 20.0  # keepalive Ping; 0 turns it off
+    ping_timeout: float = 5.0  # an unanswered keepalive Ping drops the connection after this long
+
+
+# Outcomes of one action, as AmiMonitor.action_done gets them.
+SUCCESS, ERROR, TIMEOUT, DISCONNECTED = "success", "error", "timeout", "disconnected"
+
+
+class AmiMonitor(Protocol):
+    """What the client reports as it works (the engine turns it into metrics). Must not raise."""
+
+    def action_done(self, action: str, result: str, seconds: float | None) -> None:
+        """One action ended: SUCCESS or ERROR (answered, `seconds` round trip), TIMEOUT, DISCONNECTED."""
+
+    def malformed_seen(self, reason: str) -> None:
+        """A message that could not be decoded was skipped."""
+
+    def became_ready(self, reconnect: bool) -> None:
+        """Logged in and resynced; `reconnect` is False for the first connect."""
+
+
+class NullMonitor:
+    def action_done(self, action: str, result: str, seconds: float | None) -> None:
+        pass
+
+    def malformed_seen(self, reason: str) -> None:
+        pass
+
+    def became_ready(self, reconnect: bool) -> None:
+        pass
 
 
 def backoff_delay(settings: AmiSettings, attempt: int, rng: random.Random) -> float:

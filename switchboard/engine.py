@@ -7,6 +7,12 @@ from CoreShowChannels and each service reconciles its own records with it, so
 nothing acts on a stale picture. Timers run in one ticker task that calls
 `tick(now)` on each service. One failing service call is logged and counted;
 it never stops the loop or the other services.
+
+One readiness signal: the client's `ready` is false while disconnected and until
+the resync has finished, so the ticker (ACD timers and routing, the dialer's
+rounds) and every service that checks its sender's `ready` stay idle meanwhile.
+`down_for()` says how long that has lasted (the health check fails past a limit).
+The client's reports (action outcomes, malformed messages, reconnects) feed the metrics.
 """
 
 from __future__ import annotations
@@ -58,16 +64,25 @@ class Engine:
         self._tick_s = tick_s
         self._ticker: asyncio.Task[None] | None = None
         self._stopping = False
+        self._down_since = clock()
         self.client = AmiClient(
             ami,
             on_event=self._on_event,
             on_connected=self._on_connected,
             on_disconnected=self._on_disconnected,
+            monitor=_MetricsMonitor(metrics),
         )
+        metrics.ami_connected.set_function(lambda: 1.0 if self.client.ready else 0.0)
+        metrics.ami_down_seconds.set_function(self.down_for)
+        metrics.ami_contact_age.set_function(lambda: _or_minus_one(self.client.contact_age()))
 
     @property
     def ready(self) -> bool:
         return self.client.ready
+
+    def down_for(self) -> float:
+        """Seconds the engine has not been connected and resynced (0 while it is)."""
+        return 0.0 if self.client.ready else max(0.0, self._clock() - self._down_since)
 
     async def start(self) -> None:
         """Connect and log in; raises AmiLoginError (wrong credentials) or AmiConnectionError."""
@@ -82,7 +97,6 @@ class Engine:
             await asyncio.wait([self._ticker], timeout=5.0)
             self._ticker = None
         await self.client.close()
-        self.metrics.ami_connected.set(0)
 
     async def _on_event(self, event: Event) -> None:
         self.stats.events += 1
@@ -104,13 +118,10 @@ class Engine:
             except Exception:
                 self._service_failed(service, "resync", "")
         self.stats.resyncs += 1
-        if self.stats.resyncs > 1:
-            self.metrics.ami_reconnects.inc()
-        self.metrics.ami_connected.set(1)
-        log.info("AMI ready: %d live channels after resync", len(channels), extra={"channels": len(channels)})
+        log.info("AMI resynced: %d live channels", len(channels), extra={"channels": len(channels)})
 
     def _on_disconnected(self, reason: str) -> None:
-        self.metrics.ami_connected.set(0)
+        self._down_since = self._clock()
         log.warning("AMI connection lost: %s", reason, extra={"reason": reason})
 
     async def _tick_forever(self) -> None:
@@ -134,3 +145,24 @@ class Engine:
         self.stats.by_service[service.name] = self.stats.by_service.get(service.name, 0) + 1
         extra = {"service": service.name, "event": event}
         log.exception("service %s failed in %s", service.name, step, extra=extra)
+
+
+class _MetricsMonitor:
+    """The AMI client's reports, as engine metrics."""
+
+    def __init__(self, metrics: EngineMetrics) -> None:
+        self._metrics = metrics
+
+    def action_done(self, action: str, result: str, seconds: float | None) -> None:
+        self._metrics.record_action(action, result, seconds)
+
+    def malformed_seen(self, reason: str) -> None:
+        self._metrics.ami_malformed.inc()
+
+    def became_ready(self, reconnect: bool) -> None:
+        if reconnect:
+            self._metrics.ami_reconnects.inc()
+
+
+def _or_minus_one(value: float | None) -> float:
+    return -1.0 if value is None else value

@@ -42,6 +42,8 @@ class EngineMetrics:
     ami_action_seconds: Histogram
     ami_events: Counter
     ami_malformed: Counter
+    ami_down_seconds: Gauge
+    ami_contact_age: Gauge
     redis_up: Gauge
     build: Info
 
@@ -87,6 +89,16 @@ def create_metrics(registry: CollectorRegistry | None = None, *, process: bool =
         ami_events=Counter("switchboard_ami_events", "AMI events received", registry=registry),
         ami_malformed=Counter(
             "switchboard_ami_malformed", "AMI messages that could not be decoded (skipped)", registry=registry
+        ),
+        ami_down_seconds=Gauge(
+            "switchboard_ami_down_seconds",
+            "Seconds the engine has not been connected and resynchronised to AMI (0 while it is)",
+            registry=registry,
+        ),
+        ami_contact_age=Gauge(
+            "switchboard_ami_last_contact_age_seconds",
+            "Seconds since the last bytes from Asterisk on the current AMI connection (-1: none)",
+            registry=registry,
         ),
         redis_up=Gauge(
             "switchboard_redis_up", "1 when the last Redis PING succeeded, else 0", registry=registry

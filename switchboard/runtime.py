@@ -120,7 +120,7 @@ class Runtime:
             _connect_dialer(stores, dialer, tasks)
             state = AppState(
                 settings, self._tokens or TokenStore.load(settings.http.tokens_file), metrics, redis=redis,
-                ami_ready=lambda: engine.ready,
+                ami_ready=lambda: engine.ready, ami_down_for=engine.down_for,
             )  # fmt: skip
             self._parts = Parts(redis, metrics, reloader, engine, acd, stores, dialer, tasks, state)
             await self._start_http(state)

@@ -69,11 +69,19 @@ class AmiSection(_Section):
     reconnect_min: float = Field(0.5, gt=0, le=300)
     reconnect_max: float = Field(30.0, gt=0, le=3600)
     ping_interval: float = Field(20.0, ge=0, le=3600)
+    ping_timeout: float = Field(5.0, gt=0, le=300)
+    max_disconnected: float = Field(120.0, ge=0, le=86400)
+    """/healthz fails once AMI has not been connected and resynced for longer (0: never)."""
 
     @model_validator(mode="after")
     def _backoff_order(self) -> AmiSection:
         if self.reconnect_max < self.reconnect_min:
             raise ValueError("reconnect_max must not be smaller than reconnect_min")
+        if 0 < self.max_disconnected < self.reconnect_max:
+            raise ValueError(
+                "max_disconnected must be 0 (off) or at least reconnect_max: one backoff wait alone "
+                "would fail /healthz and get a healthy engine restarted"
+            )
         return self
 
 
@@ -228,6 +236,7 @@ class Settings(BaseSettings):
             reconnect_min=ami.reconnect_min,
             reconnect_max=ami.reconnect_max,
             ping_interval=ami.ping_interval,
+            ping_timeout=ami.ping_timeout,
         )
 
 

@@ -402,6 +402,8 @@ class DialerService(CampaignOperations):
     async def _pace(self, campaign: Campaign, now: float) -> None:
         """One campaign's round, due callbacks first; a refusal inside it never stops the other
         campaigns (an outage does)."""
+        if not self.sender.ready:
+            return  # disconnected or resyncing: nothing is dialed (nor any agent held) until it is over
         try:
             if self.callbacks is not None:
                 await self.callbacks.run(campaign, now)

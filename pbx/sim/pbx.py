@@ -197,6 +197,10 @@ class SimulatedPbx:
         """Close every client socket (network cut / PBX restart); keep listening."""
         await self._server.drop_connections()
 
+    def stall_connections(self) -> None:
+        """Hang every open client connection: no byte read or sent, socket open (new ones work)."""
+        self._server.stall_connections()
+
     async def send_raw(self, data: bytes) -> None:
         """Write raw bytes to every connected client, logged in or not."""
         self._server.send_raw(data)

@@ -2,7 +2,8 @@
 
 Events are encoded once and handed to every session, which decides by login
 state and event mask whether to send them. Dropping connections (a network
-cut, a PBX restart) closes every client socket while the listener stays up.
+cut, a PBX restart) closes every client socket while the listener stays up;
+stalling them (a hung PBX, a dead route) keeps them open but silent both ways.
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ class AmiServer:
     def send_raw(self, data: bytes) -> None:
         for session in list(self.sessions):
             session.write(data)
+
+    def stall_connections(self) -> None:
+        for session in list(self.sessions):
+            session.stall()
 
     async def drop_connections(self, grace_s: float = 5.0) -> None:
         for session in list(self.sessions):

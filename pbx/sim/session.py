@@ -91,6 +91,7 @@ class AmiSession:
         self.event_mask: frozenset[str] | None = None
         """Event categories wanted; None: all of them."""
         self.closed = False
+        self.stalled = False
         self._held: list[bytes] | None = None
         self._task: asyncio.Task[None] | None = None
         self._busy = False
@@ -109,7 +110,7 @@ class AmiSession:
             self.write(data)
 
     def write(self, data: bytes) -> None:
-        if self.closed or self.writer.is_closing():
+        if self.closed or self.stalled or self.writer.is_closing():
             return
         self.writer.write(data)
         if self.writer.transport.get_write_buffer_size() > MAX_WRITE_BUFFER:
@@ -119,6 +120,13 @@ class AmiSession:
     @property
     def peer(self) -> str:
         return str(self.writer.get_extra_info("peername"))
+
+    def stall(self) -> None:
+        """A hung Asterisk (or a dead route): nothing read, nothing sent, the socket stays open."""
+        self.stalled = True
+        transport = self.writer.transport
+        if isinstance(transport, asyncio.ReadTransport):
+            transport.pause_reading()
 
     def close(self) -> None:
         """Close the socket; an action still waiting (a sync Originate) is abandoned."""

@@ -165,7 +165,13 @@ class CallFlow:
     async def connect(self, active: ActiveCall, channel: str) -> None:
         """Bridge the waiting caller with the agent's answered leg; the case goes to the agent."""
         ctx, agent_id = self.ctx, active.facts.agent_id
-        if not await ctx.executor.bridge(active.facts.channel, channel):
+        if self._bridged_together(active, channel):
+            bridged: bool | None = True  # a Bridge done while the link dropped (seen at resync)
+        else:
+            bridged = await ctx.executor.bridge(active.facts.channel, channel)
+        if bridged is None:
+            return  # maybe bridged (the link dropped): never hang up a live talk; the resync settles it
+        if not bridged:
             await ctx.executor.hangup(channel)  # the caller is gone: its hangup closes the call
             return
         now = ctx.clock()
@@ -240,6 +246,12 @@ class CallFlow:
             if base not in names or channel.channel.endswith(";1"):
                 names[base] = channel.channel
         return sorted(names.values())
+
+    def _bridged_together(self, active: ActiveCall, leg: str) -> bool:
+        if self.tracker is None:
+            return False
+        caller, agent = self.tracker.channel(active.facts.uniqueid), self.tracker.channel_by_name(leg)
+        return bool(caller and agent and caller.bridge_id and caller.bridge_id == agent.bridge_id)
 
     async def hangup_legs(self, active: ActiveCall) -> None:
         for channel in self.legs(active):

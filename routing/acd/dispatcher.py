@@ -11,8 +11,11 @@ Rules it keeps:
   resync releases, never a second Originate.
 - Memory mirrors Redis. If Redis fails, calls are still served from memory and
   the whole state is written again once Redis answers (`dirty`).
-- Nothing is sent while AMI is down: waiting calls stay waiting and the resync
-  after the reconnect dispatches them.
+- Nothing is routed while AMI is down or resyncing (`executor.ready`): waiting
+  calls stay waiting and the first tick after the resync dispatches them.
+- A failed ring never routes again from inside itself: routes it triggers are
+  deferred to the next tick (a RECHECK timer due now), so a run of failing
+  rings is a loop over ticks, never a recursion.
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ class Dispatcher:
     def __init__(self, ctx: Ctx) -> None:
         self.ctx = ctx
         self.dirty = False
+        self._deferring = False  # inside a ring failure: routes wait for the next tick
 
     # -- persistence ------------------------------------------------------------------------
     async def commit(self, change: Change) -> None:
@@ -197,8 +201,8 @@ class Dispatcher:
 
     async def seek(self, agent_id: str) -> None:
         """The agent is ready: offer them the most urgent waiting call they fit."""
-        if not self.ctx.executor.ready:
-            return
+        if not self.ctx.executor.ready or self._deferring:
+            return  # deferred: the call's RECHECK or the next sweep offers it
         state = self.ctx.state
         pick = pick_call(agent_id, state.snapshot, state.rules, self.ctx.clock())
         active = state.calls.get(pick.call_id) if pick.call_id else None
@@ -210,6 +214,9 @@ class Dispatcher:
         state = self.ctx.state
         active = state.calls.get(call_id)
         if active is None or active.state is not CallState.WAITING or not self.ctx.executor.ready:
+            return
+        if self._deferring:
+            self.ctx.timers.set(Timer(TimerKind.RECHECK, call_id, self.ctx.clock()))
             return
         await self.perform(active, decide(active.call, state.snapshot, state.rules, self.ctx.clock()), hops)
 
@@ -298,6 +305,13 @@ class Dispatcher:
             self.ctx.state.set_status(fresh, self.ctx.clock())
 
     async def _ring_failed(self, offered: ActiveCall, exc: AmiError) -> None:
+        deferring, self._deferring = self._deferring, True
+        try:
+            await self._settle_failed_ring(offered, exc)
+        finally:
+            self._deferring = deferring
+
+    async def _settle_failed_ring(self, offered: ActiveCall, exc: AmiError) -> None:
         agent_id = offered.facts.agent_id
         extra = {"call_id": offered.id, "agent_id": agent_id, "error": exc.error_id}
         if isinstance(exc, AmiActionError | AmiEncodeError):

@@ -70,12 +70,13 @@ class Executor:
         self.exit_context = exit_context
         self._timeout = action_timeout_s
         self._started = time.perf_counter()
-        self.resyncing = False
 
     @property
     def ready(self) -> bool:
-        """Actions can go out now (logged in, or inside the resync that precedes `ready`)."""
-        return self.resyncing or self.sender.ready
+        """Routing may ring agents now: the sender is connected AND its resync has finished.
+        The resync's own actions (Bridge, Hangup of stale legs) go out regardless; routing waits
+        for the first tick after it (a cut during the resync must never start a ring loop)."""
+        return self.sender.ready
 
     def started(self) -> None:
         """An event, timer or request came in: decision latency counts from here."""
@@ -113,7 +114,9 @@ class Executor:
             )
         self._sent("originate")
 
-    async def bridge(self, caller_channel: str, agent_channel: str) -> bool:
+    async def bridge(self, caller_channel: str, agent_channel: str) -> bool | None:
+        """True: bridged; False: Asterisk said no (a channel is gone); None: unknown (no answer, the
+        link was lost): maybe bridged, so nothing may be hung up; the resync after a reconnect settles it."""
         ok = await self._send("Bridge", {"Channel1": caller_channel, "Channel2": agent_channel})
         if ok:
             self._sent("bridge")
@@ -122,25 +125,26 @@ class Executor:
     async def set_case(self, channel: str, case_id: str) -> bool:
         """Put the case number on the caller's channel too (CDRs and recordings carry it)."""
         fields = {"Channel": channel, "Variable": "SWITCHBOARD_CASE_ID", "Value": _clean(case_id)}
-        return await self._send("Setvar", fields)
+        return await self._send("Setvar", fields) is True
 
     async def hangup(self, channel: str) -> bool:
-        return await self._send("Hangup", {"Channel": channel, "Cause": "16"})
+        return await self._send("Hangup", {"Channel": channel, "Cause": "16"}) is True
 
     async def redirect(self, channel: str, exten: str) -> bool:
         fields = {"Channel": channel, "Context": self.exit_context, "Exten": exten, "Priority": "1"}
-        ok = await self._send("Redirect", fields)
+        ok = await self._send("Redirect", fields) is True
         if ok:
             self._sent("redirect")
         return ok
 
-    async def _send(self, action: str, fields: Mapping[str, str]) -> bool:
-        """Send once; False (logged) when Asterisk said no or could not be reached."""
+    async def _send(self, action: str, fields: Mapping[str, str]) -> bool | None:
+        """Send once; False (logged) when Asterisk said no, None when the outcome is unknown (no
+        answer, connection lost, or never sent)."""
         try:
             result = await self.sender.send(action, fields, timeout=self._timeout)
         except AmiError as exc:
             log.warning("%s failed: %s", action, exc.message, extra={"action": action, **fields})
-            return False
+            return None
         if not result.response.ok:
             message = result.response.message
             log.warning("%s refused: %s", action, message, extra={"action": action, **fields})

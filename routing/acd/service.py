@@ -137,11 +137,8 @@ class AcdService(Operations):
     async def resync(self, tracker: CallTracker) -> None:
         async with self.lock:
             self.ctx.executor.started()
-            self.ctx.executor.resyncing = True
-            try:
-                await self.flow.resync(tracker)
-            finally:
-                self.ctx.executor.resyncing = False
+            await self.flow.resync(tracker)
+            self._next_sweep = 0.0  # nothing is routed during the resync: the first tick after does it
 
     async def tick(self, now: float) -> None:
         async with self.lock:

@@ -47,6 +47,12 @@ class NotReadyError(SwitchboardError):
     error_id = "not-ready"
 
 
+class UnhealthyError(SwitchboardError):
+    """The process is wedged: AMI has been down longer than ami.max_disconnected (restart it)."""
+
+    error_id = "unhealthy"
+
+
 STATUS_BY_ERROR_ID: Mapping[str, int] = {
     "unauthorized": 401,
     "forbidden": 403,
@@ -60,6 +66,7 @@ STATUS_BY_ERROR_ID: Mapping[str, int] = {
     "ami-login-failed": 503,
     "store-unavailable": 503,
     "not-ready": 503,
+    "unhealthy": 503,
     "ami-timeout": 504,
 }
 _HTTP_ERROR_IDS = {

@@ -1,8 +1,11 @@
 """Operational endpoints, open without a token: /healthz, /readyz, /metrics.
 
-- /healthz: the process is alive and serving HTTP (Docker HEALTHCHECK, liveness probe).
-- /readyz: the engine can do its job: logged in to AMI and Redis answers PING.
-  503 in the common error format, naming each failing check.
+- /healthz: the process is alive and not wedged (Docker HEALTHCHECK, liveness probe):
+  503 once the engine has not been connected and resynchronised to AMI for longer
+  than `ami.max_disconnected` seconds (0 turns that off), so a restart can cure it.
+  A Redis outage never fails it: the engine rides those out by itself.
+- /readyz: the engine can do its job now: logged in to AMI with the resync finished,
+  and Redis answers PING. 503 in the common error format, naming each failing check.
 - /metrics: Prometheus text from the engine's own registry. `switchboard_redis_up`
   is refreshed by a PING at scrape time so it is never stale.
 """
@@ -16,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from switchboard import __version__
-from switchboard.api.errors import ErrorBody, NotReadyError
+from switchboard.api.errors import ErrorBody, NotReadyError, UnhealthyError
 from switchboard.api.state import AppState, get_state
 from switchboard.redis_conn import ping
 
@@ -35,9 +38,16 @@ class Readiness(BaseModel):
     checks: dict[str, str]
 
 
-@router.get("/healthz", response_model=Health)
-async def healthz() -> Health:
-    """The process is alive."""
+@router.get("/healthz", response_model=Health, responses={503: {"model": ErrorBody}})
+async def healthz(state: State) -> Health:
+    """The process is alive, and AMI has not been down longer than ami.max_disconnected."""
+    limit = state.settings.ami.max_disconnected
+    down = ami_down_for(state)
+    if limit > 0 and down > limit:
+        raise UnhealthyError(
+            f"not connected to Asterisk AMI for {down:.0f}s (more than ami.max_disconnected={limit:g}s)",
+            ami_down_seconds=round(down, 1), max_disconnected=limit,
+        )  # fmt: skip
     return Health(status=OK, version=__version__)
 
 
@@ -68,6 +78,13 @@ def ami_check(state: AppState) -> str:
         return OK if state.ami_ready() else "not logged in to Asterisk AMI"
     except Exception as exc:  # a broken probe must not break /readyz
         return f"check failed: {type(exc).__name__}"
+
+
+def ami_down_for(state: AppState) -> float:
+    try:
+        return state.ami_down_for()
+    except Exception:  # a broken probe must not get a working engine restarted
+        return 0.0
 
 
 async def redis_check(state: AppState) -> str:

@@ -25,6 +25,10 @@ def _not_connected() -> bool:
     return False
 
 
+def _never_down() -> float:
+    return 0.0
+
+
 @dataclass
 class AppState:
     settings: Settings
@@ -33,6 +37,8 @@ class AppState:
     redis: aioredis.Redis | None = None
     ami_ready: Callable[[], bool] = _not_connected
     """True while the AMI client is logged in (and resynchronised) to Asterisk."""
+    ami_down_for: Callable[[], float] = _never_down
+    """Seconds the engine has not been connected and resynchronised (0 while it is)."""
     redis_ping_s: float = 1.0
 
     @property

@@ -226,7 +226,7 @@ async def test_failing_and_async_event_callbacks_keep_order_and_connection(
 async def test_keepalive_drops_a_dead_connection_and_reconnects(
     peer: ScriptedPeer, setup: Callable[..., tuple[AmiClient, Recorder]]
 ) -> None:
-    client, recorder = setup(ping_interval=0.05, action_timeout=0.5)
+    client, recorder = setup(ping_interval=0.05, ping_timeout=0.5)
     await client.connect()
     peer.on("Ping", None)
     await recorder.until(lambda: len(recorder.disconnects) == 1)

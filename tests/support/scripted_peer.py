@@ -40,10 +40,18 @@ class PeerConnection:
     def __init__(self, writer: asyncio.StreamWriter) -> None:
         self.writer = writer
         self.challenge = "424242"
+        self.stalled = False
 
     def write(self, data: bytes) -> None:
-        if not self.writer.is_closing():
+        if not self.writer.is_closing() and not self.stalled:
             self.writer.write(data)
+
+    def stall(self) -> None:
+        """A hung peer: reads nothing, answers nothing, keeps the socket open."""
+        self.stalled = True
+        transport = self.writer.transport
+        if isinstance(transport, asyncio.ReadTransport):
+            transport.pause_reading()
 
     def close(self) -> None:
         self.writer.close()
@@ -86,6 +94,11 @@ class ScriptedPeer:
         for connection in list(self.connections):
             connection.close()
         await self.wait_for(lambda: not self.connections, timeout=5)
+
+    def stall_connections(self) -> None:
+        """Hang every open connection (no bytes either way, sockets stay open); new ones work."""
+        for connection in self.connections:
+            connection.stall()
 
     # -- scripting ---------------------------------------------------------------
     def on(self, action: str, handler: Handler | None) -> None:

@@ -231,6 +231,22 @@ def test_reconnect_bounds_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
         load_settings()
 
 
+def test_keepalive_and_health_limits_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SWITCHBOARD_AMI_SECRET", SECRET)
+    monkeypatch.setenv("SWITCHBOARD_AMI_PING_TIMEOUT", "2.5")
+    settings = load_settings()
+    assert (settings.ami.ping_interval, settings.ami.max_disconnected) == (20.0, 120.0)
+    assert settings.ami_client_settings().ping_timeout == 2.5
+    monkeypatch.setenv("SWITCHBOARD_AMI_MAX_DISCONNECTED", "10")  # below reconnect_max (30)
+    with pytest.raises(ConfigError, match="max_disconnected must be 0"):
+        load_settings()
+    monkeypatch.setenv("SWITCHBOARD_AMI_MAX_DISCONNECTED", "0")  # off
+    assert load_settings().ami.max_disconnected == 0
+    monkeypatch.setenv("SWITCHBOARD_AMI_PING_TIMEOUT", "0")
+    with pytest.raises(ConfigError, match=r"ami\.ping_timeout"):
+        load_settings()
+
+
 def test_env_name() -> None:
     assert env_name(("ami", "secret")) == "SWITCHBOARD_AMI_SECRET"
     assert env_name(("http", "tokens_file")) == "SWITCHBOARD_HTTP_TOKENS_FILE"
