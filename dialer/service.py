@@ -43,6 +43,7 @@ from dialer.control import CampaignControl, CampaignState, LeaderLease
 from dialer.desk import AgentDesk, AnsweredCall, CallTarget
 from dialer.dialing import Dialer, PlacedCall
 from dialer.gate import Gate
+from dialer.intents import IntentStore
 from dialer.keys import DialerKeys
 from dialer.leads import LeadStore
 from dialer.metrics import DialerMetrics
@@ -50,10 +51,19 @@ from dialer.operations import CampaignOperations
 from dialer.outbound import CallRules, OutboundCall, Phase
 from dialer.outcomes import LiveSample, Outcomes
 from dialer.pacer import InFlight, Pacer, target_of, utc
+from dialer.recovery import Recovery
 from dialer.task_store import TaskStore
-from pbx.call_changes import Bridged, CallChange, ChannelHungUp, ChannelUp, OriginateResult, UserEventSeen
+from pbx.call_changes import (
+    Bridged,
+    CallChange,
+    ChannelHungUp,
+    ChannelInfo,
+    ChannelUp,
+    OriginateResult,
+    UserEventSeen,
+)
 from pbx.codec import Event
-from pbx.errors import AmiError, SwitchboardError
+from pbx.errors import AmiError, StoreUnavailableError, SwitchboardError
 from pbx.service import ActionSender
 from pbx.tracker import CallTracker
 
@@ -120,13 +130,21 @@ class DialerService(CampaignOperations):
         self.settings = settings or DialerSettings()
         self._clock = clock
         self.attempts = AttemptStore(redis, keys, audit_maxlen=audit_maxlen)
+        self.intents = IntentStore(redis, keys, audit_maxlen=audit_maxlen)
         self.control = CampaignControl(redis, keys, audit_maxlen=audit_maxlen)
         self.lease = LeaderLease(redis, instance_id, keys=keys, ttl_ms=self.settings.lease_ms)
         self.dialer = Dialer(
-            gate=gate, sender=sender, attempts=self.attempts, leads=leads, registry=self, metrics=metrics,
-            owner=instance_id, clock=clock, store_timeout=self.settings.store_timeout_s,
+            gate=gate, sender=sender, attempts=self.attempts, intents=self.intents, leads=leads,
+            registry=self, metrics=metrics, owner=instance_id, clock=clock,
+            store_timeout=self.settings.store_timeout_s,
         )  # fmt: skip
-        self.outcomes = Outcomes(self.attempts, leads, metrics, instance_id, tasks=tasks)
+        self.outcomes = Outcomes(self.attempts, self.intents, leads, metrics, instance_id, tasks=tasks)
+        self.recovery = Recovery(
+            intents=self.intents, outcomes=self.outcomes, desk=desk, metrics=metrics, owner=instance_id,
+            campaign=self._campaign_of, followed=lambda call_id: call_id in self._calls,
+            adopt=self._adopt, answer_margin_s=self.settings.answer_margin_s,
+        )  # fmt: skip
+        self._tracker: CallTracker | None = None
         self._samples: dict[str, LiveSample] = {}
         self.pacer = Pacer(
             dialer=self.dialer, desk=desk, leads=leads, attempts=self.attempts, metrics=metrics,
@@ -282,7 +300,7 @@ class DialerService(CampaignOperations):
         at = utc(now)
         self._spawn(self._retried("write-outcome", lambda: self.outcomes.write(placed, settle, campaign, at)))
 
-    async def _retried(self, step: str, make: Callable[[], Awaitable[None]]) -> None:
+    async def _retried(self, step: str, make: Callable[[], Awaitable[object]]) -> None:
         """Redis-bound work that must not be lost to an outage: retried with a capped back-off."""
         delay, give_up = 0.25, time.monotonic() + self.settings.retry_for_s
         while True:
@@ -325,7 +343,10 @@ class DialerService(CampaignOperations):
         task.add_done_callback(self._tasks.discard)
 
     async def resync(self, tracker: CallTracker) -> None:
-        """After a (re)login: calls past dialing whose customer channel is gone have ended."""
+        """After a (re)login: calls past dialing whose customer channel is gone have ended; intents
+        without an outcome are resolved against Asterisk's channels (dialer.recovery)."""
+        self._tracker = tracker
+        self._spawn(self._bounded("recover", self.recover()))
         now = self._clock()
         for call in list(self._calls.values()):
             if call.phase is Phase.DIALING:
@@ -375,6 +396,8 @@ class DialerService(CampaignOperations):
             self.is_leader = False
             self.metrics.leader.set(0)
             self.metrics.errors.labels(step="round").inc()
+            if isinstance(exc, (RedisError, OSError, TimeoutError, StoreUnavailableError)):
+                self.dialer.gate.note_unavailable()  # refused because a store is unreachable
             log.warning("pacing round failed, nothing dialed: %s", type(exc).__name__)
             return False
         finally:
@@ -413,7 +436,31 @@ class DialerService(CampaignOperations):
                 "pacing of campaign %s failed: %s", campaign.id, exc.message, extra={"campaign": campaign.id}
             )
 
+    async def recover(self) -> None:
+        """Resolve open intents nobody follows (dialer.recovery); not while AMI is down."""
+        tracker = self._tracker
+        if tracker is None or not self.sender.ready or self._closed:
+            return
+        done = await self.recovery.run(tracker.channels_for_call, self._clock())
+        if done.adopted or done.settled:
+            log.info(
+                "recovered dial intents: %d followed again, %d settled as unknown", done.adopted, done.settled
+            )
+
+    def _campaign_of(self, campaign_id: str) -> Campaign | None:
+        return self.campaigns.get(campaign_id)
+
+    async def _adopt(self, placed: PlacedCall, channels: Sequence[ChannelInfo]) -> None:
+        """Follow again a call of ours that is alive in Asterisk (this engine restarted)."""
+        self.expect(placed)
+        answered = next((c for c in channels if c.answered), None)
+        if answered is not None:
+            await self._apply(
+                placed.call_id, outbound.Answered(self._clock(), answered.uniqueid, answered.channel)
+            )
+
     async def _housekeeping(self, now: float) -> None:
+        await self.recover()
         await self.leads.requeue_expired(now=utc(now))
         await self.pacer.expire_previews(now)
         for campaign in self.campaigns.campaigns:

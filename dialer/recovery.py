@@ -1,0 +1,111 @@
+"""Recovery of dial intents without an outcome (dialer.intents), after a crash or an AMI cut.
+
+Run by DialerService after every AMI (re)login, once it knows Asterisk's channels (resync), and in
+its housekeeping. For each open intent that this engine does not follow:
+- a channel carrying its SWITCHBOARD_CALL_ID is alive in Asterisk: the call is real and going on.
+  This engine's own intent (an engine restarted under the same instance id) is followed again
+  (`adopt`); another engine's is left to it;
+- no channel carries it: the call ended (or never rang) while nobody listened. It is settled once
+  as an attempt with result `unknown` (it counts against the number's caps and the lead's
+  attempts; the lead goes back to its queue for the campaign's retry delay of an unknown result),
+  and the advisor held for it is released at once. Another engine's intent is only settled once
+  it is older than the campaign's ring timeout plus the answer margin: an engine alive would
+  have settled it by then (its own safety timer), so a live call is never taken from its owner.
+Nothing is resolved while AMI is down: only Asterisk can say whether the call is alive.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from dialer.campaigns import Campaign
+from dialer.caps import CallResult
+from dialer.desk import AgentDesk
+from dialer.dialing import PlacedCall, placed_of
+from dialer.intents import Intent, IntentStore
+from dialer.metrics import DialerMetrics
+from dialer.outbound import Settle
+from dialer.outcomes import Outcomes
+from dialer.pacer import utc
+from pbx.call_changes import ChannelInfo
+
+log = logging.getLogger("switchboard.dialer.recovery")
+
+UNKNOWN = Settle(CallResult.UNKNOWN)
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """What one recovery pass did: calls adopted, settled as unknown, left for later."""
+
+    adopted: int = 0
+    settled: int = 0
+    waiting: int = 0
+
+
+class Recovery:
+    def __init__(
+        self,
+        *,
+        intents: IntentStore,
+        outcomes: Outcomes,
+        desk: AgentDesk,
+        metrics: DialerMetrics,
+        owner: str,
+        campaign: Callable[[str], Campaign | None],
+        followed: Callable[[str], bool],
+        adopt: Callable[[PlacedCall, Sequence[ChannelInfo]], Awaitable[None]],
+        answer_margin_s: float,
+    ) -> None:
+        self.intents = intents
+        self.outcomes = outcomes
+        self.desk = desk
+        self.metrics = metrics
+        self.owner = owner
+        self._campaign = campaign
+        self._followed = followed
+        self._adopt = adopt
+        self._margin = answer_margin_s
+
+    async def run(self, channels: Callable[[str], Sequence[ChannelInfo]], now: float) -> Resolved:
+        """One pass over the open intents; `channels(call_id)` is what Asterisk has for a call now."""
+        adopted = settled = waiting = 0
+        for intent in await self.intents.open_intents():
+            if self._followed(intent.call_id):
+                continue
+            alive = channels(intent.call_id)
+            mine = intent.owner == self.owner
+            if alive:
+                if mine:
+                    await self._adopt(placed_of(intent), alive)
+                    self.metrics.recovered.labels(campaign=intent.campaign_id, how="adopted").inc()
+                    adopted += 1
+                continue
+            if not mine and now < intent.placed_ms / 1000 + self._deadline(intent):
+                waiting += 1
+                continue
+            if await self._settle(intent, now):
+                settled += 1
+        return Resolved(adopted, settled, waiting)
+
+    def _deadline(self, intent: Intent) -> float:
+        campaign = self._campaign(intent.campaign_id)
+        return (campaign.ring_timeout_s if campaign is not None else 60.0) + self._margin
+
+    async def _settle(self, intent: Intent, now: float) -> bool:
+        """Settle as an unknown attempt (once: a concurrent settlement wins), free its advisor."""
+        call = placed_of(intent)
+        applied = await self.outcomes.write(call, UNKNOWN, self._campaign(call.campaign_id), utc(now))
+        if call.agent_id:
+            await self.desk.release(call.agent_id, call.call_id, now)
+        if applied:
+            self.outcomes.count(call, UNKNOWN)
+            self.metrics.recovered.labels(campaign=call.campaign_id, how="settled").inc()
+            log.warning(
+                "call %s to %s placed by %s: no outcome and no channel; settled as unknown",
+                call.call_id, call.number, intent.owner or "?",
+                extra={"call_id": call.call_id, "lead": call.lead_id or "", "campaign": call.campaign_id},
+            )  # fmt: skip
+        return applied
