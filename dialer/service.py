@@ -329,9 +329,9 @@ class DialerService(CampaignOperations):
             self.metrics.errors.labels(step=action.lower()).inc()
             log.warning("%s failed: %s", action, exc.message)
 
-    async def _bounded(self, step: str, work: Awaitable[None]) -> None:
+    async def _bounded(self, step: str, work: Awaitable[None], timeout: float | None = None) -> None:
         try:
-            async with asyncio.timeout(self.settings.store_timeout_s):
+            async with asyncio.timeout(timeout or self.settings.store_timeout_s):
                 await work
         except (*_STORE_ERRORS, AmiError) as exc:
             self.metrics.errors.labels(step=step).inc()
@@ -346,7 +346,7 @@ class DialerService(CampaignOperations):
         """After a (re)login: calls past dialing whose customer channel is gone have ended; intents
         without an outcome are resolved against Asterisk's channels (dialer.recovery)."""
         self._tracker = tracker
-        self._spawn(self._bounded("recover", self.recover()))
+        self._spawn(self._bounded("recover", self.recover(), self.settings.round_timeout_s))
         now = self._clock()
         for call in list(self._calls.values()):
             if call.phase is Phase.DIALING:
