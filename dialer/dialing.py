@@ -79,8 +79,6 @@ class DialStatus(StrEnum):
     PBX_REFUSED = "pbx-refused"
 
 
-_KINDS = frozenset(kind.value for kind in DialKind)
-
 OUTAGES = (DialStatus.STORE_UNAVAILABLE, DialStatus.AMI_UNAVAILABLE)
 """Refusals that mean the store or AMI is down: nothing more is dialed until it is back."""
 
@@ -175,16 +173,6 @@ def intent_of(call: PlacedCall, owner: str) -> Intent:
         call_id=call.call_id, action_id=call.action_id, number=call.number, campaign_id=call.campaign_id,
         kind=call.kind.value, placed_ms=int(call.placed_at * 1000), owner=owner, lead_id=call.lead_id,
         holder=call.holder, agent_id=call.agent_id, lock_token=call.lock_token,
-    )  # fmt: skip
-
-
-def placed_of(intent: Intent) -> PlacedCall:
-    """The call an intent recorded, as the service follows it (recovery)."""
-    return PlacedCall(
-        call_id=intent.call_id, action_id=intent.action_id, campaign_id=intent.campaign_id,
-        number=intent.number, kind=DialKind(intent.kind) if intent.kind in _KINDS else DialKind.CAMPAIGN,
-        placed_at=intent.placed_ms / 1000, lead_id=intent.lead_id, holder=intent.holder,
-        agent_id=intent.agent_id, lock_token=intent.lock_token,
     )  # fmt: skip
 
 

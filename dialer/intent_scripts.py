@@ -117,6 +117,7 @@ if lead ~= '' and step ~= '' then
   end
   after = moved[2]
 end
+redis.call('DEL', CALL)  -- only the settled marker stays (memory: one small hash per recent call)
 redis.call('HSET', CALL, 'settled', ARGV[8], 'settled_at', ISO, 'lead_after', after)
 redis.call('PEXPIRE', CALL, ARGV[19])
 redis.call('ZREM', INTENTS, ARGV[4])

@@ -9,13 +9,15 @@ Rules it keeps (issue 10 "No dial in doubt is repeated", "settling happens once"
 - `cancel` undoes an intent whose Originate never left or that Asterisk refused (nothing rang).
 - `settle` is the call's one settlement, keyed by call id: the attempt's result, the campaign's
   counters, the audit record, the number's lock and the lead's next step in one script, which
-  marks the call settled (kept `settled_ttl`); run again (a retry after a partial failure, a
+  marks the call settled (a marker kept `settled_ttl`, longer than the service retries a write;
+  recovery only looks at open intents); run again (a retry after a partial failure, a
   recovery racing the live path), it changes nothing, so nothing is ever counted twice.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -89,7 +91,7 @@ class IntentStore:
         keys: DialerKeys | None = None,
         *,
         retention: timedelta = timedelta(days=31),
-        settled_ttl: timedelta = timedelta(days=2),
+        settled_ttl: timedelta = timedelta(hours=1),  # > how long the service retries a write
         audit_maxlen: int | None = None,
     ) -> None:
         self._redis = redis
@@ -181,6 +183,19 @@ class IntentStore:
         keys = self._keys(intent.call_id, intent.number, intent.campaign_id, intent.lead_id)
         settled, _ = await self._settle(keys=keys, args=args)
         return bool(int(settled))
+
+    async def beat(self, owner: str, *, ttl: timedelta) -> None:
+        """This engine is alive (renewed every round): its open intents are its own to settle."""
+        await self._redis.set(self.keys.engine(owner), "1", px=int(ttl.total_seconds() * 1000))
+
+    async def alive(self, owners: Sequence[str]) -> set[str]:
+        """Which of these engines renewed their heartbeat recently."""
+        if not owners:
+            return set()
+        pipe = self._redis.pipeline(transaction=False)
+        for owner in owners:
+            pipe.exists(self.keys.engine(owner))
+        return {owner for owner, found in zip(owners, await pipe.execute(), strict=True) if found}
 
     async def settled(self, call_id: str) -> str | None:
         """The result a call was settled with, None while it is open or unknown."""

@@ -8,9 +8,10 @@ its housekeeping. For each open intent that this engine does not follow:
 - no channel carries it: the call ended (or never rang) while nobody listened. It is settled once
   as an attempt with result `unknown` (it counts against the number's caps and the lead's
   attempts; the lead goes back to its queue for the campaign's retry delay of an unknown result),
-  and the advisor held for it is released at once. Another engine's intent is only settled once
-  it is older than the campaign's ring timeout plus the answer margin: an engine alive would
-  have settled it by then (its own safety timer), so a live call is never taken from its owner.
+  and the advisor held for it is released at once. Another engine's intent is settled only when
+  that engine is gone (its heartbeat, renewed every round, ran out), or once the intent is older
+  than the campaign's ring timeout plus the answer margin (an engine alive would have settled it
+  by then with its own safety timer): a live call is never taken from its owner.
 Nothing is resolved while AMI is down: only Asterisk can say whether the call is alive.
 """
 
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from dialer.campaigns import Campaign
 from dialer.caps import CallResult
 from dialer.desk import AgentDesk
-from dialer.dialing import PlacedCall, placed_of
+from dialer.dialing import DialKind, PlacedCall
 from dialer.intents import Intent, IntentStore
 from dialer.metrics import DialerMetrics
 from dialer.outbound import Settle
@@ -34,6 +35,18 @@ from pbx.call_changes import ChannelInfo
 log = logging.getLogger("switchboard.dialer.recovery")
 
 UNKNOWN = Settle(CallResult.UNKNOWN)
+_CHANNEL_GRACE_S = 5.0  # an Originate that left has a channel in Asterisk well within this
+_KINDS = frozenset(kind.value for kind in DialKind)
+
+
+def placed_of(intent: Intent) -> PlacedCall:
+    """The call an intent recorded, as the service follows it (recovery)."""
+    return PlacedCall(
+        call_id=intent.call_id, action_id=intent.action_id, campaign_id=intent.campaign_id,
+        number=intent.number, kind=DialKind(intent.kind) if intent.kind in _KINDS else DialKind.CAMPAIGN,
+        placed_at=intent.placed_ms / 1000, lead_id=intent.lead_id, holder=intent.holder,
+        agent_id=intent.agent_id, lock_token=intent.lock_token,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,23 +85,29 @@ class Recovery:
     async def run(self, channels: Callable[[str], Sequence[ChannelInfo]], now: float) -> Resolved:
         """One pass over the open intents; `channels(call_id)` is what Asterisk has for a call now."""
         adopted = settled = waiting = 0
-        for intent in await self.intents.open_intents():
-            if self._followed(intent.call_id):
-                continue
-            alive = channels(intent.call_id)
+        found = [i for i in await self.intents.open_intents() if not self._followed(i.call_id)]
+        alive = await self.intents.alive(sorted({i.owner for i in found if i.owner != self.owner}))
+        for intent in found:
+            live = channels(intent.call_id)
             mine = intent.owner == self.owner
-            if alive:
+            if live:
                 if mine:
-                    await self._adopt(placed_of(intent), alive)
+                    await self._adopt(placed_of(intent), live)
                     self.metrics.recovered.labels(campaign=intent.campaign_id, how="adopted").inc()
                     adopted += 1
                 continue
-            if not mine and now < intent.placed_ms / 1000 + self._deadline(intent):
+            if not mine and not self._orphan(intent, intent.owner in alive, now):
                 waiting += 1
                 continue
             if await self._settle(intent, now):
                 settled += 1
         return Resolved(adopted, settled, waiting)
+
+    def _orphan(self, intent: Intent, owner_alive: bool, now: float) -> bool:
+        """Another engine's intent is ours to settle once that engine is gone (a few seconds after
+        it was placed, so its channel had time to appear), or once its call can no longer be alive."""
+        age = now - intent.placed_ms / 1000
+        return age > self._deadline(intent) or (not owner_alive and age > _CHANNEL_GRACE_S)
 
     def _deadline(self, intent: Intent) -> float:
         campaign = self._campaign(intent.campaign_id)

@@ -30,6 +30,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from redis.asyncio import Redis
@@ -141,10 +142,11 @@ class DialerService(CampaignOperations):
         self.outcomes = Outcomes(self.attempts, self.intents, leads, metrics, instance_id, tasks=tasks)
         self.recovery = Recovery(
             intents=self.intents, outcomes=self.outcomes, desk=desk, metrics=metrics, owner=instance_id,
-            campaign=self._campaign_of, followed=lambda call_id: call_id in self._calls,
+            campaign=self._campaign_of, followed=self._follows,
             adopt=self._adopt, answer_margin_s=self.settings.answer_margin_s,
         )  # fmt: skip
         self._tracker: CallTracker | None = None
+        self._settling: set[str] = set()
         self._samples: dict[str, LiveSample] = {}
         self.pacer = Pacer(
             dialer=self.dialer, desk=desk, leads=leads, attempts=self.attempts, metrics=metrics,
@@ -298,7 +300,16 @@ class DialerService(CampaignOperations):
         self.sample(placed.campaign_id).add(settle)
         campaign = self.campaigns.get(placed.campaign_id)
         at = utc(now)
-        self._spawn(self._retried("write-outcome", lambda: self.outcomes.write(placed, settle, campaign, at)))
+        write = self._retried("write-outcome", lambda: self.outcomes.write(placed, settle, campaign, at))
+        self._settling.add(placed.call_id)  # its intent is this write's, not recovery's (unless it gives up)
+        self._spawn(self._then(write, lambda: self._settling.discard(placed.call_id)))
+
+    @staticmethod
+    async def _then(work: Awaitable[None], done: Callable[[], None]) -> None:
+        try:
+            await work
+        finally:
+            done()
 
     async def _retried(self, step: str, make: Callable[[], Awaitable[object]]) -> None:
         """Redis-bound work that must not be lost to an outage: retried with a capped back-off."""
@@ -405,6 +416,7 @@ class DialerService(CampaignOperations):
 
     async def run_once(self) -> bool:
         """One round: renew the lease, then pace every running campaign. True if this engine led."""
+        await self.intents.beat(self.instance_id, ttl=timedelta(milliseconds=3 * self.settings.lease_ms))
         self.is_leader = await self.lease.hold()
         self.metrics.leader.set(int(self.is_leader))
         if not self.is_leader:
@@ -446,6 +458,10 @@ class DialerService(CampaignOperations):
             log.info(
                 "recovered dial intents: %d followed again, %d settled as unknown", done.adopted, done.settled
             )
+
+    def _follows(self, call_id: str) -> bool:
+        """The call is this engine's to settle: followed, or its outcome being written."""
+        return call_id in self._calls or call_id in self._settling
 
     def _campaign_of(self, campaign_id: str) -> Campaign | None:
         return self.campaigns.get(campaign_id)

@@ -140,11 +140,14 @@ async def test_after_a_crash_the_call_in_doubt_is_settled_once_as_unknown_and_no
     redis_client: aioredis.Redis,
 ) -> None:
     """Engine 1 dials and is gone, its Asterisk with it (no channel carries the call any more).
-    Engine 2 on the same Redis settles the intent as an unknown attempt once the call could no
-    longer be alive, puts the lead back for the campaign's retry delay, never redials the number."""
-    config = campaigns(campaign(ring_timeout_s=3, caps={"retry_after": RETRIES}))
+    Engine 2 on the same Redis settles the intent as an unknown attempt as soon as engine 1's
+    heartbeat has run out (long before the 60 s ring timeout), puts the lead back for the
+    campaign's retry delay, and never redials the number."""
+    config = campaigns(campaign(ring_timeout_s=60, caps={"retry_after": RETRIES}))
     clock = RunningClock()
-    async with rig(redis_client, config, sim_config(customers=RINGING, time_scale=1.0), clock=clock) as first:
+    beat = DialerSettings(round_interval_s=0.05, round_timeout_s=2.0, store_timeout_s=0.5, lease_ms=1000)
+    sim = sim_config(customers=RINGING, time_scale=1.0)
+    async with rig(redis_client, config, sim, clock=clock, settings=beat) as first:
         await first.load_leads([lead(1)])
         await first.agent("1001")
         await first.start()
@@ -154,15 +157,16 @@ async def test_after_a_crash_the_call_in_doubt_is_settled_once_as_unknown_and_no
         assert [i.call_id for i in placed] == [call_id]
     assert (await lead_fields(redis_client, "L1"))["status"] == "dialing", "engine 1 died mid-call"
 
-    sim = sim_config(customers=RINGING, time_scale=1.0)
     async with rig(redis_client, config, sim, clock=clock, instance_id="engine-2", settings=QUICK) as second:
         await second.agent("1001")
+        assert await second.dialer.intents.alive(["engine-1"]) == {"engine-1"}, "not yet known dead"
         await second.until(
             lambda: (
                 second.sample("switchboard_dial_intents_recovered_total", campaign="c1", how="settled") == 1
             ),
             timeout=15,
         )
+        assert clock() - placed[0].placed_ms / 1000 < 30, "settled long before the ring timeout"
         assert await open_ids(redis_client) == []
         attempts = await attempts_on(redis_client, number(1))
         assert [(a.call_id, a.result) for a in attempts] == [(call_id, CallResult.UNKNOWN)]
