@@ -33,7 +33,7 @@ from dialer.service import DialerSettings
 from dialer.task_metrics import TaskMetrics
 from dialer.task_store import TaskStore
 from dialer.tasks import DEFAULT_TASK_RULES
-from pbx.sim import CustomerProfile, CustomerScript
+from pbx.sim import CustomerProfile, CustomerScript, SimulatedPbx
 from routing.agent_events import AgentState
 from switchboard.private_redis import PrivateRedis
 from tests.integration.test_blended_support import blended, blended_rules
@@ -184,6 +184,43 @@ async def test_after_a_crash_the_call_in_doubt_is_settled_once_as_unknown_and_no
         assert len(await audit_of(redis_client, call_id, "outcome")) == 1
         assert (await stats(redis_client))["d"] == 1
         assert second.sample("switchboard_dial_attempts_total", campaign="c1", result="unknown") == 1
+
+
+async def test_a_restarted_engine_follows_a_call_still_alive_in_asterisk_to_its_real_outcome(
+    redis_client: aioredis.Redis,
+) -> None:
+    """The engine dies while the customer's phone rings; Asterisk goes on. Restarted (same instance),
+    it finds the call's channel by its SWITCHBOARD_CALL_ID at the resync and follows it again: the
+    call settles with its real result (no answer at the ring timeout), never as unknown."""
+    config = campaigns(campaign(ring_timeout_s=4, caps={"retry_after": RETRIES}))
+    pbx = SimulatedPbx(sim_config(customers=RINGING, time_scale=1.0), seed=11)
+    await pbx.start()
+    try:
+        async with rig(redis_client, config, pbx=pbx) as first:
+            await first.load_leads([lead(1)])
+            await first.agent("1001")
+            await first.start()
+            await first.until(lambda: len(first.dialed()) == 1)
+            call_id = originate_vars(first.customer_originates()[0])["SWITCHBOARD_CALL_ID"]
+            await first.dialer.set_state("c1", CampaignState.PAUSED, "supervisor")
+        assert [c for c in pbx.channels.values() if c.var("SWITCHBOARD_CALL_ID") == call_id], "still ringing"
+
+        async with rig(redis_client, config, pbx=pbx, settings=QUICK) as second:
+            adopted = {"campaign": "c1", "how": "adopted"}
+            recovered = "switchboard_dial_intents_recovered_total"
+            await second.until(lambda: second.sample(recovered, **adopted) == 1)
+            assert [c.call_id for c in second.dialer.calls()] == [call_id]
+            no_answer = {"campaign": "c1", "result": "no_answer"}
+            await second.until(lambda: second.sample("switchboard_dial_attempts_total", **no_answer) == 1)
+            await second.dialer.settled()
+            assert [(a.call_id, a.result) for a in await attempts_on(redis_client, number(1))] == [
+                (call_id, CallResult.NO_ANSWER)
+            ]
+            assert await open_ids(redis_client) == []
+            assert (await lead_fields(redis_client, "L1"))["status"] == "queued"
+            assert pbx.originated_numbers() == [number(1)], "dialed once"
+    finally:
+        await pbx.stop()
 
 
 async def test_a_restarted_engine_releases_the_advisor_held_for_a_call_in_doubt_at_once(
