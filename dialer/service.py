@@ -19,7 +19,11 @@ Rules it keeps:
   effects (redirect, hangup) are sent at once and never wait on Redis.
 - An Originate is never sent twice: a placed call is followed until its end, through reconnects
   (resync settles calls whose channels are gone; a call whose answer never came is settled as
-  failed after its ring timeout plus a margin); it is never placed again.
+  unknown after its ring timeout plus a margin); it is never placed again.
+- No dial in doubt is forgotten: each placed call has a write-ahead intent (dialer.intents); after
+  every AMI login and in housekeeping, intents nobody follows are resolved against Asterisk's
+  channels (dialer.recovery): followed again, or settled once as `unknown`, advisor released.
+  Every round renews this engine's heartbeat, by which others tell its intents from orphans.
 """
 
 from __future__ import annotations

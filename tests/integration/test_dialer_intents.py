@@ -349,6 +349,28 @@ async def test_a_no_answer_settled_twice_opens_one_follow_up_task(redis_client: 
     assert await redis_client.zcard(f"{DialKeys().prefix}tasks:lead:L1") == 1
 
 
+@pytest.mark.parametrize(
+    ("caps", "result", "status", "reason"),
+    [
+        ({}, CallResult.ANSWERED, "done", "answered"),
+        ({"retry_after": {"busy": None}}, CallResult.BUSY, "closed", "result 'busy' is not retried"),
+        ({"max_attempts_per_lead": 1}, CallResult.BUSY, "done", "exhausted: 1 of 1 attempts used"),
+    ],
+)
+async def test_the_settlement_finishes_or_closes_the_lead_in_the_same_step(
+    redis_client: aioredis.Redis, caps: dict[str, object], result: CallResult, status: str, reason: str
+) -> None:
+    leads = LeadStore(redis_client, default_region="HU")
+    call = await placed_call(redis_client, leads)
+    camp = Campaign.model_validate(campaign(caps=caps))
+    assert await outcomes_on(redis_client, leads).write(call, Settle(result), camp, T0 + timedelta(seconds=9))
+    fields = await lead_fields(redis_client, "L1")
+    assert (fields["status"], fields["closed_reason"]) == (status, reason)
+    [record] = await AuditTrail(redis_client, LeadKeys().audit_leads).read(lead="L1")
+    assert (record.action, record.fields["previous"]) == (status, "dialing")
+    assert await IntentStore(redis_client).settled("sbo-1") == result.value
+
+
 async def test_a_settlement_interrupted_by_a_frozen_redis_and_retried_counts_once(
     own_redis: PrivateRedis, own_client: aioredis.Redis
 ) -> None:
