@@ -112,7 +112,7 @@ class Outcomes:
         """The call's one settlement (dialer.intents.IntentStore.settle): attempt, counters, audit,
         number lock and lead in one step, once per call id; then its follow-up tasks (idempotent by
         call id). Safe to run again after a failure: returns False when it was settled before."""
-        step = await self._lead_step(call, settle.result, campaign, at)
+        step = await self.lead_step(call, settle.result, campaign, at)
         applied = await self.intents.settle(
             intent_of(call, self.owner), result=settle.result.value, counts=counters(settle), step=step, at=at
         )
@@ -127,7 +127,7 @@ class Outcomes:
             )  # fmt: skip
         return applied
 
-    async def _lead_step(
+    async def lead_step(
         self, call: PlacedCall, result: CallResult, campaign: Campaign | None, at: datetime
     ) -> LeadStep | None:
         """The lead's next step after this result, from its attempts with this one settled."""

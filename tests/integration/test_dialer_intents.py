@@ -386,7 +386,7 @@ async def test_a_settlement_interrupted_by_a_frozen_redis_and_retried_counts_onc
     intents = IntentStore(own_client)
 
     # Outcomes.write's own steps, with Redis frozen between its read and its settlement script.
-    step = await outcomes._lead_step(call, abandoned.result, camp, at)
+    step = await outcomes.lead_step(call, abandoned.result, camp, at)
     intent = Intent("sbo-1", "a-1", number(1), "c1", "campaign", ms(T0), "e1", "L1", "e1", "1001")
     await own_client.script_load(intent_scripts.SETTLE)  # loaded: the frozen server has it to run
     own_redis.pause()
