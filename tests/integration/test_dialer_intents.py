@@ -258,6 +258,41 @@ async def test_a_restarted_engine_releases_the_advisor_held_for_a_call_in_doubt_
         assert second.dialed() == []
 
 
+async def test_a_crash_under_traffic_leaves_no_lead_dialing_and_no_number_dialed_twice(
+    redis_client: aioredis.Redis,
+) -> None:
+    """Four advisors held for four ringing calls when engine 1 dies; engine 2 (another instance)
+    takes over the running campaign: the four calls in doubt are settled as unknown within
+    seconds of engine 1's heartbeat running out, their leads wait for their retry, their
+    advisors take new calls, and none of the four numbers is dialed again."""
+    agents = ("1001", "1002", "1003", "1004")
+    rules, config = blended_rules(*agents), campaigns(campaign(ring_timeout_s=60))
+    sim = sim_config(customers=RINGING, time_scale=1.0)
+    beat = DialerSettings(round_interval_s=0.05, round_timeout_s=2.0, store_timeout_s=0.5, lease_ms=1000)
+    async with blended(redis_client, rules, config, sim, settings=beat) as first:
+        for agent in agents:
+            await first.acd.login(agent)
+        await first.load_leads(lead(i) for i in range(1, 21))
+        await first.start()
+        await first.until(lambda: len(first.dialed()) == 4 and first.dialer.rounds > 5)
+        in_doubt = first.dialed()
+    dialing = [i for i in range(1, 21) if (await lead_fields(redis_client, f"L{i}"))["status"] == "dialing"]
+    assert len(dialing) == 4
+
+    async with blended(redis_client, rules, config, sim, instance_id="engine-2", settings=QUICK) as second:
+        settled = {"campaign": "c1", "how": "settled"}
+        recovered = "switchboard_dial_intents_recovered_total"
+        await second.until(lambda: second.sample(recovered, **settled) == 4, timeout=15)
+        await second.until(lambda: len(second.dialed()) >= 4, timeout=15)
+        assert not set(second.dialed()) & set(in_doubt), "a number in doubt was dialed again"
+        for i in dialing:
+            fields = await lead_fields(redis_client, f"L{i}")
+            assert fields["status"] == "queued" and int(fields["next_attempt_ms"]) > ms(second.now())
+        assert sorted(i.call_id for i in await IntentStore(redis_client).open_intents()) == sorted(
+            call.call_id for call in second.dialer.calls()
+        ), "every open intent is a call engine 2 follows"
+
+
 async def test_an_ami_cut_right_after_the_originate_settles_unknown_not_failed(
     redis_client: aioredis.Redis,
 ) -> None:
