@@ -2,16 +2,17 @@
 
 Run by DialerService after every AMI (re)login, once it knows Asterisk's channels (resync), and in
 its housekeeping. For each open intent that this engine does not follow:
-- a channel carrying its SWITCHBOARD_CALL_ID is alive in Asterisk: the call is real and going on.
-  This engine's own intent (an engine restarted under the same instance id) is followed again
-  (`adopt`); another engine's is left to it;
+- a channel carrying its SWITCHBOARD_CALL_ID is alive in Asterisk: the call is real and going on,
+  and it is followed again (`adopt`): ringing, bridged to an advisor, or answered and waiting;
 - no channel carries it: the call ended (or never rang) while nobody listened. It is settled once
   as an attempt with result `unknown` (it counts against the number's caps and the lead's
   attempts; the lead goes back to its queue for the campaign's retry delay of an unknown result),
-  and the advisor held for it is released at once. Another engine's intent is settled only when
-  that engine is gone (its heartbeat, renewed every round, ran out), or once the intent is older
-  than the campaign's ring timeout plus the answer margin (an engine alive would have settled it
-  by then with its own safety timer): a live call is never taken from its owner.
+  and the advisor held for it is released at once.
+Another engine's intent is resolved only when that engine is gone (its heartbeat, renewed every
+round, ran out; a few seconds after the dial, so its channel had time to appear). While that
+engine lives, it follows its own calls; only an intent of it with no channel that is older than
+the campaign's ring timeout plus the answer margin is settled (its own safety timer would have
+settled it by then).
 Nothing is resolved while AMI is down: only Asterisk can say whether the call is alive.
 """
 
@@ -88,26 +89,17 @@ class Recovery:
         found = [i for i in await self.intents.open_intents() if not self._followed(i.call_id)]
         alive = await self.intents.alive(sorted({i.owner for i in found if i.owner != self.owner}))
         for intent in found:
-            live = channels(intent.call_id)
-            mine = intent.owner == self.owner
-            if live:
-                if mine:
-                    await self._adopt(placed_of(intent), live)
-                    self.metrics.recovered.labels(campaign=intent.campaign_id, how="adopted").inc()
-                    adopted += 1
-                continue
-            if not mine and not self._orphan(intent, intent.owner in alive, now):
-                waiting += 1
-                continue
-            if await self._settle(intent, now):
-                settled += 1
+            live, age = channels(intent.call_id), now - intent.placed_ms / 1000
+            ours = intent.owner == self.owner or (intent.owner not in alive and age > _CHANNEL_GRACE_S)
+            if live and ours:
+                await self._adopt(placed_of(intent), live)
+                self.metrics.recovered.labels(campaign=intent.campaign_id, how="adopted").inc()
+                adopted += 1
+            elif not live and (ours or age > self._deadline(intent)):
+                settled += await self._settle(intent, now)
+            else:
+                waiting += 1  # another engine, alive, follows it
         return Resolved(adopted, settled, waiting)
-
-    def _orphan(self, intent: Intent, owner_alive: bool, now: float) -> bool:
-        """Another engine's intent is ours to settle once that engine is gone (a few seconds after
-        it was placed, so its channel had time to appear), or once its call can no longer be alive."""
-        age = now - intent.placed_ms / 1000
-        return age > self._deadline(intent) or (not owner_alive and age > _CHANNEL_GRACE_S)
 
     def _deadline(self, intent: Intent) -> float:
         campaign = self._campaign(intent.campaign_id)

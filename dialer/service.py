@@ -33,7 +33,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -471,13 +471,22 @@ class DialerService(CampaignOperations):
         return self.campaigns.get(campaign_id)
 
     async def _adopt(self, placed: PlacedCall, channels: Sequence[ChannelInfo]) -> None:
-        """Follow again a call of ours that is alive in Asterisk (this engine restarted)."""
+        """Follow again a call alive in Asterisk that nobody follows (its engine restarted or died):
+        ringing, its OriginateResponse (matched by the recorded ActionID) ends it; bridged, it is
+        connected and its first hangup ends it (answered); answered and waiting, it is answered."""
         self.expect(placed)
+        now = self._clock()
+        bridged = next((c for c in channels if c.bridge_id), None)
+        if bridged is not None:
+            self._calls[placed.call_id] = replace(
+                self._calls[placed.call_id], phase=Phase.CONNECTED, uniqueid=bridged.uniqueid,
+                channel=bridged.channel, answered_at=now, connected_at=now,
+            )  # fmt: skip
+            self._by_uniqueid[bridged.uniqueid] = placed.call_id
+            return
         answered = next((c for c in channels if c.answered), None)
         if answered is not None:
-            await self._apply(
-                placed.call_id, outbound.Answered(self._clock(), answered.uniqueid, answered.channel)
-            )
+            await self._apply(placed.call_id, outbound.Answered(now, answered.uniqueid, answered.channel))
 
     async def _housekeeping(self, now: float) -> None:
         await self.recover()

@@ -90,11 +90,14 @@ async def blended(
     options: AcdOptions | None = None,
     instance_id: str = "engine-1",
     settings: DialerSettings | None = None,
+    pbx: SimulatedPbx | None = None,
 ) -> AsyncIterator[Blended]:
-    """The engine of `switchboard run`, pacing every 50 ms once a campaign is started."""
+    """The engine of `switchboard run`, pacing every 50 ms once a campaign is started; `pbx`: a
+    running simulated Asterisk the test owns (it outlives the engine: a restart)."""
     clock = RunningClock()
-    simulator = SimulatedPbx(sim or sim_config(), seed=13)
-    await simulator.start()
+    simulator = pbx or SimulatedPbx(sim or sim_config(), seed=13)
+    if pbx is None:
+        await simulator.start()
     registry = CollectorRegistry()
     gate = Gate(redis, GateMetrics(registry), default_region="HU", timeout=0.3)
     stores = DialerStores.build(
@@ -121,4 +124,5 @@ async def blended(
         await dialer.close()
         await engine.stop()
         await acd.aclose()
-        await simulator.stop()
+        if pbx is None:
+            await simulator.stop()

@@ -224,6 +224,39 @@ async def test_a_restarted_engine_follows_a_call_still_alive_in_asterisk_to_its_
         await pbx.stop()
 
 
+async def test_a_call_bridged_to_an_advisor_when_its_engine_died_is_followed_to_its_answer(
+    redis_client: aioredis.Redis,
+) -> None:
+    """The customer talks to advisor 1001 when the engine dies; Asterisk keeps the bridge. The
+    restarted engine follows the bridged call: when the customer hangs up the attempt is
+    `answered` and the lead done, as if nothing had happened."""
+    rules, config = blended_rules("1001"), campaigns(campaign(ring_timeout_s=30))
+    talk = CustomerScript(outcome="answer", ring_s=0.5, talk_s=6.0)
+    pbx = SimulatedPbx(sim_config(customer_overrides={number(1): talk}, time_scale=1.0), seed=13)
+    await pbx.start()
+    try:
+        async with blended(redis_client, rules, config, pbx=pbx) as first:
+            await first.acd.login("1001")
+            await first.load_leads([lead(1)])
+            await first.start()
+            await first.until(lambda: first.state("1001") is AgentState.BUSY, timeout=10)
+            await first.dialer.set_state("c1", CampaignState.PAUSED, "supervisor")
+        async with blended(redis_client, rules, config, pbx=pbx) as second:
+            adopted = {"campaign": "c1", "how": "adopted"}
+            recovered = "switchboard_dial_intents_recovered_total"
+            await second.until(lambda: second.sample(recovered, **adopted) == 1)
+            answered = {"campaign": "c1", "result": "answered"}
+            await second.until(
+                lambda: second.sample("switchboard_dial_attempts_total", **answered) == 1, timeout=15
+            )
+            await second.dialer.settled()
+            assert [a.result for a in await attempts_on(redis_client, number(1))] == [CallResult.ANSWERED]
+            assert (await lead_fields(redis_client, "L1"))["status"] == "done"
+            assert await open_ids(redis_client) == []
+    finally:
+        await pbx.stop()
+
+
 async def test_a_restarted_engine_releases_the_advisor_held_for_a_call_in_doubt_at_once(
     redis_client: aioredis.Redis,
 ) -> None:
