@@ -191,6 +191,12 @@ class LeadKeys:
 #                                every campaign, manual dials and callbacks (call caps, quarantine)
 # - `dial:lead:{lead}`           ZSET same members: the attempts of one lead (retry delays, limits)
 # - `dial:lock:{e164}`           STRING token: one dial at a time per number (SET NX PX, all engines)
+# - `dial:call:{call_id}`        HASH one placed call's intent (number, campaign, lead, holder, agent,
+#                                kind, owner, at), written before its Originate leaves; once settled
+#                                only `settled` = the result stays (TTL 1 h): a call settles once
+# - `dial:intents`               ZSET call id -> placed at (epoch ms): intents without an outcome yet
+# - `dial:engine:{instance}`     STRING heartbeat of a running dialer (renewed every round, TTL'd):
+#                                recovery settles a dead engine's open intents at once
 # - `dial:stats:{campaign}`      HASH "{hour}:{d|a|x|m}" -> count: dials, live answers, abandons,
 #                                answering machines per UTC hour (abandon rate 24 h / 30 d, pacing)
 # - `dial:campaigns`             HASH campaign id -> JSON {state, actor, at, reason}: running/paused/stopped
@@ -222,6 +228,16 @@ class DialKeys:
 
     def stats(self, campaign_id: str) -> str:
         return f"{self.prefix}dial:stats:{campaign_id}"
+
+    def call(self, call_id: str) -> str:
+        return f"{self.prefix}dial:call:{call_id}"
+
+    @property
+    def intents(self) -> str:
+        return f"{self.prefix}dial:intents"
+
+    def engine(self, instance_id: str) -> str:
+        return f"{self.prefix}dial:engine:{instance_id}"
 
     @property
     def campaign_states(self) -> str:

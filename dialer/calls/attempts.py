@@ -2,10 +2,12 @@
 (retry delays, attempt limits), the per-number dial lock, and the hourly campaign statistics.
 
 Rules it keeps (DESIGN.md 2.6, 2.7):
-- An attempt is recorded the moment its Originate has left (result `pending`), and settled with
-  its result when the call ends. A pending attempt counts against the cap at once, so a crash
-  between the two can never let a number be dialed more often than the cap allows; an attempt
-  whose outcome never arrived reads as `failed` for the retry rules.
+- An attempt is recorded (result `pending`) before its Originate leaves, with the dial intent
+  (dialer.calls.intents), and settled with its result when the call ends, once per call id. A pending
+  attempt counts against the cap at once, so a crash between the two can never let a number be
+  dialed more often than the cap allows; one whose outcome never arrived reads as `failed` for
+  the retry rules until recovery settles it as `unknown`. (`record` / `settle` below are the
+  same steps without a lead or an intent, for tools and tests.)
 - The per-number history is shared by all campaigns, manual dials and callbacks: the cap is
   "across ALL campaigns". Entries older than `retention` are trimmed on every write.
 - One call at a time per number, across engines and campaigns: a lease (SET NX PX) taken before

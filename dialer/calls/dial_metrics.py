@@ -60,6 +60,12 @@ class DialerMetrics:
             "Leads received by source (api, csv) and result (created, updated, unchanged, excluded, error)",
             ["source", "result"],
         )
+        self.recovered = counter(
+            "switchboard_dial_intents_recovered",
+            "Placed calls found without an outcome after a crash or an AMI cut, by campaign and how "
+            "they were resolved (adopted: still alive in Asterisk; settled: as an unknown attempt)",
+            ["campaign", "how"],
+        )
         self.leader = gauge("switchboard_dialer_leader", "1 while this engine instance paces the campaigns")
         self.errors = counter(
             "switchboard_dialer_errors",

@@ -10,13 +10,18 @@ The steps, in this order, for each of the lead's numbers until one is dialed:
    attempt limit;
 4. THE GATE (dialer.lists.gate), immediately before the Originate: internal list, national lists, the
    campaign's list. Fail closed: a store it cannot read refuses the dial;
-5. Originate (async, sent once, never re-sent) with SWITCHBOARD_CALL_ID and the campaign, lead and
+5. the write-ahead intent (dialer.calls.intents, one script): the call id, number and lead, the pending
+   attempt (it counts against the caps at once), the lead `dialing`, the number's lock kept for
+   the call's life. Only then may the Originate leave: a crash after it leaves an intent that
+   recovery settles (dialer.calls.recovery), never a dial nobody knows of;
+6. Originate (async, sent once, never re-sent) with SWITCHBOARD_CALL_ID and the campaign, lead and
    kind as channel variables; the call is registered with the service before it leaves, so its
-   first event can never arrive unknown;
-6. record the attempt (pending until the call ends) and mark the lead dialing.
+   first event can never arrive unknown. An Originate that never left, or that Asterisk refused,
+   cancels its intent (nothing rang).
 A refusal never leaves the lead stuck: it is released with the earliest time it may be tried
 again, or closed when no number of it may ever be dialed (blacklisted, not callable).
-Any store error before the Originate means nothing is dialed (counted and logged).
+Any store error before the Originate means nothing is dialed (counted and logged, and counted as
+an unavailable gate check: the dial was refused because a store could not be read).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from redis.exceptions import RedisError
 from core.errors import AmiConnectionError, AmiError, AmiTimeoutError, SwitchboardError
 from dialer.calls.attempts import AttemptStore, lead_history
 from dialer.calls.dial_metrics import DialerMetrics
+from dialer.calls.intents import Intent, IntentStore
 from dialer.campaigns.rules import Campaign
 from dialer.compliance.calling_hours import PermissionReason, may_call
 from dialer.compliance.caps import CapDecision, next_attempt, number_block
@@ -161,6 +167,15 @@ def new_call_id() -> str:
     return f"sbo-{uuid.uuid4().hex}"
 
 
+def intent_of(call: PlacedCall, owner: str) -> Intent:
+    """The write-ahead record of a call (dialer.calls.intents); `owner` is the engine that places it."""
+    return Intent(
+        call_id=call.call_id, action_id=call.action_id, number=call.number, campaign_id=call.campaign_id,
+        kind=call.kind.value, placed_ms=int(call.placed_at * 1000), owner=owner, lead_id=call.lead_id,
+        holder=call.holder, agent_id=call.agent_id, lock_token=call.lock_token,
+    )  # fmt: skip
+
+
 def dial_target(campaign: Campaign, number: str) -> str:
     """The campaign's dial string for an E.164 number (the only place a template is rendered)."""
     return campaign.dial_string.replace("{number}", number)
@@ -175,6 +190,7 @@ class Dialer:
         gate: Gate,
         sender: ActionSender,
         attempts: AttemptStore,
+        intents: IntentStore,
         leads: LeadStore,
         registry: CallRegistry,
         metrics: DialerMetrics,
@@ -186,6 +202,7 @@ class Dialer:
         self.gate = gate
         self.sender = sender
         self.attempts = attempts
+        self.intents = intents
         self.leads = leads
         self.registry = registry
         self.metrics = metrics
@@ -205,8 +222,8 @@ class Dialer:
             if outcome.placed:
                 return outcome
             tried.refusals.append(self._refused(campaign, outcome))
-            if outcome.status in (DialStatus.STORE_UNAVAILABLE, DialStatus.AMI_UNAVAILABLE):
-                break  # the next number would meet the same outage
+            if outcome.status in (*OUTAGES, DialStatus.NOT_HELD):
+                break  # the next number would meet the same outage (or the lead is gone)
         summary = tried.summary()
         if request.lead is not None:
             await self._give_back(request.lead, summary, now)
@@ -278,13 +295,17 @@ class Dialer:
         return next_attempt(on_number, on_lead, policy, now)
 
     async def _originate(self, request: DialRequest, number: str, now: datetime, token: str) -> DialOutcome:
-        """Send the one Originate of this attempt; from here on it is never sent again."""
+        """Write the intent, then send the one Originate of this attempt; it is never sent again."""
         if not self.sender.ready:
             return DialOutcome(
                 DialStatus.AMI_UNAVAILABLE, number, "not logged in to Asterisk", not_before=now
             )
         call = self._placed(request, number, token)
-        self.registry.expect(call)
+        self.registry.expect(call)  # before the intent: recovery never takes a call being placed
+        refused = await self._intend(call, now)
+        if refused is not None:
+            self.registry.forget(call.call_id)
+            return refused
         try:
             result = await self.sender.originate(
                 channel=dial_target(request.campaign, number),
@@ -298,20 +319,41 @@ class Dialer:
             )
         except (AmiTimeoutError, AmiConnectionError) as exc:
             if isinstance(exc, AmiTimeoutError) and not exc.details.get("sent", True):
-                self.registry.forget(call.call_id)
-                return DialOutcome(DialStatus.AMI_UNAVAILABLE, number, exc.message, not_before=now)
+                return await self._not_sent(call, now, DialStatus.AMI_UNAVAILABLE, exc.message, now)
             log.warning("Originate %s: no answer from Asterisk; following it as placed", call.call_id)
         except AmiError as exc:
-            self.registry.forget(call.call_id)
-            return DialOutcome(DialStatus.PBX_REFUSED, number, exc.message, not_before=now + _UNKNOWN_RETRY)
+            return await self._not_sent(call, now, DialStatus.PBX_REFUSED, exc.message, now + _UNKNOWN_RETRY)
         else:
             if not result.response.ok:
-                self.registry.forget(call.call_id)
-                detail = f"Asterisk refused the Originate: {result.response.message}"
                 self.metrics.errors.labels(step="originate").inc()
-                return DialOutcome(DialStatus.PBX_REFUSED, number, detail, not_before=now + _UNKNOWN_RETRY)
-        await self._record(call, request, now)
+                detail = f"Asterisk refused the Originate: {result.response.message}"
+                return await self._not_sent(call, now, DialStatus.PBX_REFUSED, detail, now + _UNKNOWN_RETRY)
+        self.metrics.originates.labels(campaign=call.campaign_id, kind=call.kind.value).inc()
         return DialOutcome(DialStatus.PLACED, number, call=call)
+
+    async def _intend(self, call: PlacedCall, now: datetime) -> DialOutcome | None:
+        """The write-ahead intent; a refusal (the lead is not held, the store is down) dials nothing."""
+        try:
+            async with asyncio.timeout(self._store_timeout):
+                why = await self.intents.open(intent_of(call, self.owner), at=now, hold=_IN_CALL_HOLD)
+        except _STORE_ERRORS as exc:
+            return self._store_down("dial intent", call.number, exc)
+        if why is None:
+            return None
+        return DialOutcome(DialStatus.NOT_HELD, call.number, f"the lead is not held ({why})", not_before=now)
+
+    async def _not_sent(
+        self, call: PlacedCall, now: datetime, status: DialStatus, detail: str, not_before: datetime
+    ) -> DialOutcome:
+        """Nothing rang: the intent is undone (if the store fails, recovery settles it as unknown)."""
+        self.registry.forget(call.call_id)
+        try:
+            async with asyncio.timeout(self._store_timeout):
+                await self.intents.cancel(intent_of(call, self.owner), at=now, detail=detail)
+        except _STORE_ERRORS as exc:
+            self.metrics.errors.labels(step="cancel-intent").inc()
+            log.error("intent of call %s not cancelled: %s", call.call_id, type(exc).__name__)
+        return DialOutcome(status, call.number, detail, not_before=not_before)
 
     def _placed(self, request: DialRequest, number: str, token: str) -> PlacedCall:
         lead = request.lead
@@ -338,26 +380,9 @@ class Dialer:
             "SWITCHBOARD_AGENT_ID": call.agent_id or "",
         }
 
-    async def _record(self, call: PlacedCall, request: DialRequest, now: datetime) -> None:
-        self.metrics.originates.labels(campaign=call.campaign_id, kind=call.kind.value).inc()
-        try:
-            async with asyncio.timeout(self._store_timeout):
-                await self.attempts.record(
-                    call_id=call.call_id, number=call.number, campaign=call.campaign_id, lead_id=call.lead_id,
-                    at=now, kind=call.kind.value, agent_id=call.agent_id,
-                )  # fmt: skip
-                await self.attempts.hold_number(call.number, call.lock_token or "", ttl=_IN_CALL_HOLD)
-                if request.lead is not None and call.holder:
-                    await self.leads.mark_dialing(request.lead.lead_id, call.holder, now=now)
-        except (*_STORE_ERRORS, SwitchboardError) as exc:
-            # The call is out; its outcome will settle the attempt (and the lead) when it ends.
-            self.metrics.errors.labels(step="record-attempt").inc()
-            log.error(
-                "attempt of call %s not recorded: %s", call.call_id, exc, extra={"call_id": call.call_id}
-            )
-
     def _store_down(self, what: str, number: str, exc: BaseException) -> DialOutcome:
         self.metrics.errors.labels(step="store").inc()
+        self.gate.note_unavailable()
         log.error("dial refused: %s unavailable (%s)", what, type(exc).__name__, extra={"number": number})
         return DialOutcome(DialStatus.STORE_UNAVAILABLE, number, f"{what} unavailable: fail closed")
 

@@ -210,7 +210,8 @@ def _gone_before_agent(call: OutboundCall, event: Event, rules: CallRules) -> Re
     if call.phase is Phase.WAITING:
         settle = Settle(CallResult.NO_ANSWER, live=True, answer_delay_s=_delay(call))
         return _end(call, Withdraw(), CancelGrace(), settle)
-    result = CallResult.FAILED if call.phase is Phase.DIALING else CallResult.NO_ANSWER
+    # Still dialing: its OriginateResponse never came (AMI cut, lost): it may have rung, outcome unknown.
+    result = CallResult.UNKNOWN if call.phase is Phase.DIALING else CallResult.NO_ANSWER
     return _end(call, *_release(call), Settle(result, answer_delay_s=_delay(call)))
 
 

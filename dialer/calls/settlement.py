@@ -12,8 +12,12 @@ Rules it keeps (issue 4 "Campaigns and leads", "Pacing"):
 - Answering machines are counted apart; they are not live answers.
 - The result goes to the follow-up tasks (dialer.tasks.store.record_result) when given the store:
   a rule may open a task (unreachable: call back within 2 days) and closes the lead's older ones.
-Writing is retried a few times (the service runs it in the background, so a Redis outage never
-blocks event handling); if it still fails, the claim lease returns the lead to its queue.
+- Settling happens once per call id (dialer.calls.intents): the attempt's result, the counters, the audit
+  record, the number's lock and the lead's next step are one atomic script that marks the call
+  settled, so a retry after a partial failure, or recovery racing the live path, never counts an
+  answer or an abandon twice. Follow-up tasks are idempotent by call id.
+Writing is retried (the service runs it in the background, so a Redis outage never blocks event
+handling); if it still fails, recovery (dialer.calls.recovery) settles the open intent.
 """
 
 from __future__ import annotations
@@ -21,15 +25,23 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
-from dialer.calls.attempts import STAT_ABANDONS, STAT_ANSWERS, STAT_MACHINES, AttemptStore, lead_history
+from dialer.calls.attempts import (
+    STAT_ABANDONS,
+    STAT_ANSWERS,
+    STAT_MACHINES,
+    AttemptRecord,
+    AttemptStore,
+    lead_history,
+)
 from dialer.calls.dial_metrics import DialerMetrics
-from dialer.calls.dialing import DialKind, PlacedCall
+from dialer.calls.dialing import DialKind, PlacedCall, intent_of
+from dialer.calls.intents import IntentStore, LeadStep
 from dialer.calls.lifecycle import Settle
 from dialer.campaigns.rules import Campaign
 from dialer.compliance.caps import CallResult, CapReason, CapsPolicy, lead_retry
-from dialer.leads.store import LeadNotClaimedError, LeadStore
+from dialer.leads.store import LeadStore
 from dialer.pacing.decision import TalkTimes
 from dialer.tasks.store import TaskStore
 
@@ -76,6 +88,7 @@ class Outcomes:
     def __init__(
         self,
         attempts: AttemptStore,
+        intents: IntentStore,
         leads: LeadStore,
         metrics: DialerMetrics,
         owner: str,
@@ -83,6 +96,7 @@ class Outcomes:
         tasks: TaskStore | None = None,
     ) -> None:
         self.attempts = attempts
+        self.intents = intents
         self.leads = leads
         self.metrics = metrics
         self.owner = owner
@@ -94,40 +108,45 @@ class Outcomes:
         if settle.abandoned:
             self.metrics.abandoned.labels(campaign=call.campaign_id).inc()
 
-    async def write(self, call: PlacedCall, settle: Settle, campaign: Campaign | None, at: datetime) -> None:
-        await self.attempts.settle(
-            call_id=call.call_id, number=call.number, campaign=call.campaign_id, lead_id=call.lead_id,
-            result=settle.result, at=at,
-        )  # fmt: skip
-        await self.attempts.count(call.campaign_id, at, counters(settle))
-        if call.lock_token:
-            await self.attempts.unlock_number(call.number, call.lock_token)
-        if call.lead_id and call.holder and call.kind in _DIALING_KINDS:
-            policy = campaign.caps if campaign is not None else CapsPolicy()
-            await self._lead_next(call, settle.result, policy, at)
+    async def write(self, call: PlacedCall, settle: Settle, campaign: Campaign | None, at: datetime) -> bool:
+        """The call's one settlement (dialer.calls.intents.IntentStore.settle): attempt, counters, audit,
+        number lock and lead in one step, once per call id; then its follow-up tasks (idempotent by
+        call id). Safe to run again after a failure: returns False when it was settled before."""
+        step = await self.lead_step(call, settle.result, campaign, at)
+        applied = await self.intents.settle(
+            intent_of(call, self.owner), result=settle.result.value, counts=counters(settle), step=step, at=at
+        )
+        if not applied:
+            log.info(
+                "call %s settled before; not counted again", call.call_id, extra={"call_id": call.call_id}
+            )
         if self.tasks is not None and call.lead_id:  # e.g. no answer -> "not reachable", 2 days
             await self.tasks.record_result(
                 result=settle.result.value, now=at, lead_id=call.lead_id, campaign_id=call.campaign_id,
                 owner=call.agent_id, call_id=call.call_id,
             )  # fmt: skip
+        return applied
 
-    async def _lead_next(
-        self, call: PlacedCall, result: CallResult, policy: CapsPolicy, at: datetime
-    ) -> None:
-        lead_id, holder = call.lead_id or "", call.holder or ""
-        try:
-            if result is CallResult.ANSWERED:
-                await self.leads.finish(lead_id, holder, now=at, reason="answered")
-                return
-            history = lead_history(await self.attempts.lead_attempts(lead_id), None)
-            decision = lead_retry(history, policy, at)
-            if decision.allowed or decision.next_attempt_at is not None:
-                await self.leads.release(lead_id, holder, now=at, next_attempt_at=decision.next_attempt_at)
-            elif decision.reason is CapReason.LEAD_EXHAUSTED:
-                await self.leads.finish(lead_id, holder, now=at, reason=f"exhausted: {decision.detail}")
-            else:
-                await self.leads.close(lead_id, reason=decision.detail, actor=f"dialer:{self.owner}", now=at)
-        except LeadNotClaimedError as exc:
-            log.info(
-                "lead %s changed hands during its call: %s", lead_id, exc.message, extra={"lead": lead_id}
-            )
+    async def lead_step(
+        self, call: PlacedCall, result: CallResult, campaign: Campaign | None, at: datetime
+    ) -> LeadStep | None:
+        """The lead's next step after this result, from its attempts with this one settled."""
+        if not (call.lead_id and call.holder and call.kind in _DIALING_KINDS):
+            return None
+        holder, actor = call.holder, f"dialer:{self.owner}"
+        if result is CallResult.ANSWERED:
+            return LeadStep("done", holder, reason="answered", actor=actor)
+        records = [r for r in await self.attempts.lead_attempts(call.lead_id) if r.call_id != call.call_id]
+        records.append(AttemptRecord(call.call_id, _placed_at(call, at), result, call.campaign_id))
+        policy = campaign.caps if campaign is not None else CapsPolicy()
+        decision = lead_retry(lead_history(records, None), policy, at)
+        if decision.allowed or decision.next_attempt_at is not None:
+            return LeadStep("release", holder, next_attempt_at=decision.next_attempt_at)
+        if decision.reason is CapReason.LEAD_EXHAUSTED:
+            return LeadStep("done", holder, reason=f"exhausted: {decision.detail}", actor=holder)
+        return LeadStep("closed", "", reason=decision.detail, actor=actor)
+
+
+def _placed_at(call: PlacedCall, at: datetime) -> datetime:
+    """When the attempt was made (its retry delay counts from there); `at` if unknown."""
+    return datetime.fromtimestamp(call.placed_at, UTC) if call.placed_at > 0 else at

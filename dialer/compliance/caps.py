@@ -52,6 +52,7 @@ class CallResult(StrEnum):
     ANSWERING_MACHINE = "answering_machine"
     ABANDONED = "abandoned"  # answered, no agent connected within 2 s
     FAILED = "failed"  # channel unavailable, invalid number, trunk error
+    UNKNOWN = "unknown"  # placed, but its outcome never came (crash, AMI cut): it may have rung
 
 
 class Attempt(BaseModel):
@@ -73,6 +74,7 @@ def _default_retry_after() -> dict[CallResult, timedelta | None]:
         CallResult.ANSWERING_MACHINE: timedelta(hours=4),
         CallResult.ABANDONED: timedelta(hours=72),
         CallResult.FAILED: timedelta(minutes=30),
+        CallResult.UNKNOWN: timedelta(hours=2),
         CallResult.ANSWERED: None,
     }
 
@@ -155,9 +157,15 @@ def number_block(number_attempts: Sequence[Attempt], policy: CapsPolicy, now: da
 
 
 def retry_delay(attempt: Attempt, policy: CapsPolicy) -> timedelta | None:
-    """The delay after `attempt` before the lead is tried again; None closes the lead."""
+    """The delay after `attempt` before the lead is tried again; None closes the lead. An unknown
+    outcome the campaign has no rule for waits as long as the longer of no answer and failed (the
+    number may have rung): a dial in doubt is never repeated sooner than either would be."""
     if attempt.disposition is not None and attempt.disposition in policy.retry_after_disposition:
         return policy.retry_after_disposition[attempt.disposition]
+    if attempt.result is CallResult.UNKNOWN and CallResult.UNKNOWN not in policy.retry_after:
+        known = [policy.retry_after.get(r) for r in (CallResult.NO_ANSWER, CallResult.FAILED)]
+        delays = [delay for delay in known if delay is not None]
+        return max(delays) if delays else None
     return policy.retry_after.get(attempt.result)
 
 

@@ -156,65 +156,63 @@ return {got, 0}
 """
 )
 
-_HELD = """
+# Lead transitions shared by the lead scripts and the dial-intent scripts (dialer/calls/intent_scripts.py).
+# Each returns {1, new status} or {0, the status that refused it}.
+TRANSITIONS = """
 local function held(f, owner)
   return (f[1] == 'claimed' or f[1] == 'dialing') and (owner == '' or f[2] == owner)
+end
+local function mark_dialing(id, owner)
+  local key = lkey(id)
+  local f = redis.call('HMGET', key, 'status', 'claimed_by')
+  if f[1] ~= 'claimed' or f[2] ~= owner then return {0, f[1] or 'missing'} end
+  drop_offer(key, id)
+  redis.call('HSET', key, 'status', 'dialing', 'last_attempt_at', ISO, 'updated_at', ISO)
+  redis.call('HINCRBY', key, 'attempts', 1)
+  return {1, 'dialing'}
+end
+local function release_lead(id, owner, next_ms)
+  local key = lkey(id)
+  local f = redis.call('HMGET', key, 'status', 'claimed_by', 'campaign_id', 'customer_id', 'next_attempt_ms')
+  if not held(f, owner) then return {0, f[1] or 'missing'} end
+  unhold(key, id)
+  if is_excluded(f[4]) then
+    exclude(key, id, f[3], redis.call('HGET', EXCLUDED, f[4]))
+    return {1, 'excluded'}
+  end
+  local want = tonumber(next_ms) or 0
+  if want > (tonumber(f[5] or '0') or 0) then
+    redis.call('HSET', key, 'next_attempt_ms', string.format('%.0f', want))
+  end
+  return {1, enqueue(key, id, f[3])}
+end
+local function finish_lead(stream, maxlen, id, owner, status, reason, actor)
+  local key = lkey(id)
+  local f = redis.call('HMGET', key, 'status', 'claimed_by', 'campaign_id')
+  if not f[1] or f[1] == 'excluded' then return {0, f[1] or 'missing'} end
+  if owner ~= '' and not held(f, owner) then return {0, f[1]} end
+  unqueue(id, f[3])
+  unhold(key, id)
+  redis.call('HSET', key, 'status', status, 'closed_reason', reason, 'closed_at', ISO, 'updated_at', ISO)
+  audit(stream, maxlen, {'action', status, 'lead', id, 'reason', reason, 'actor', actor,
+                         'previous', f[1], 'at', ISO})
+  return {1, status}
 end
 """
 
 # ARGV[4] lead id, ARGV[5] owner ('' = whoever holds it), ARGV[6] next attempt ms ('' = none)
-RELEASE = (
-    LIB
-    + _HELD
-    + """
-local id, key = ARGV[4], lkey(ARGV[4])
-local f = redis.call('HMGET', key, 'status', 'claimed_by', 'campaign_id', 'customer_id', 'next_attempt_ms')
-if not held(f, ARGV[5]) then return {0, f[1] or 'missing'} end
-unhold(key, id)
-if is_excluded(f[4]) then
-  exclude(key, id, f[3], redis.call('HGET', EXCLUDED, f[4]))
-  return {1, 'excluded'}
-end
-local want = tonumber(ARGV[6]) or 0
-if want > (tonumber(f[5] or '0') or 0) then
-  redis.call('HSET', key, 'next_attempt_ms', string.format('%.0f', want))
-end
-return {1, enqueue(key, id, f[3])}
-"""
-)
+RELEASE = AUDIT_LUA + LIB + TRANSITIONS + "return release_lead(ARGV[4], ARGV[5], ARGV[6])"
 
 # ARGV[4] lead id, ARGV[5] owner
-MARK_DIALING = (
-    LIB
-    + """
-local key = lkey(ARGV[4])
-local f = redis.call('HMGET', key, 'status', 'claimed_by')
-if f[1] ~= 'claimed' or f[2] ~= ARGV[5] then return {0, f[1] or 'missing'} end
-drop_offer(key, ARGV[4])
-redis.call('HSET', key, 'status', 'dialing', 'last_attempt_at', ISO, 'updated_at', ISO)
-redis.call('HINCRBY', key, 'attempts', 1)
-return {1, 'dialing'}
-"""
-)
+MARK_DIALING = AUDIT_LUA + LIB + TRANSITIONS + "return mark_dialing(ARGV[4], ARGV[5])"
 
 # KEYS[1] audit stream. ARGV[4] lead id, ARGV[5] owner ('' = any holder or none), ARGV[6] done|closed,
 # ARGV[7] reason, ARGV[8] actor, ARGV[9] audit maxlen
 FINISH = (
     AUDIT_LUA
     + LIB
-    + _HELD
-    + """
-local id, key = ARGV[4], lkey(ARGV[4])
-local f = redis.call('HMGET', key, 'status', 'claimed_by', 'campaign_id')
-if not f[1] or f[1] == 'excluded' then return {0, f[1] or 'missing'} end
-if ARGV[5] ~= '' and not held(f, ARGV[5]) then return {0, f[1]} end
-unqueue(id, f[3])
-unhold(key, id)
-redis.call('HSET', key, 'status', ARGV[6], 'closed_reason', ARGV[7], 'closed_at', ISO, 'updated_at', ISO)
-audit(KEYS[1], ARGV[9], {'action', ARGV[6], 'lead', id, 'reason', ARGV[7], 'actor', ARGV[8],
-                         'previous', f[1], 'at', ISO})
-return {1, ARGV[6]}
-"""
+    + TRANSITIONS
+    + "return finish_lead(KEYS[1], ARGV[9], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])"
 )
 
 # ARGV[4] lead id, ARGV[5] next attempt ms

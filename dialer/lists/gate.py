@@ -222,6 +222,11 @@ class Gate:
             hits: list[Any] = await self._check(keys=keys, args=[*args, *context, self._maxlen])
             return hits
 
+    def note_unavailable(self) -> None:
+        """A dial or a pacing round refused before reaching the gate because a store it needs is
+        unreachable: the same fail-closed refusal, counted as an unavailable check."""
+        self._metrics.checks.labels(result="unavailable").inc()
+
     def _refused(self, number: str, source: str, result: str) -> Verdict:
         self._metrics.blocked.labels(source=source).inc()
         self._metrics.checks.labels(result=result).inc()

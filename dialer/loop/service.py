@@ -19,7 +19,11 @@ Rules it keeps:
   effects (redirect, hangup) are sent at once and never wait on Redis.
 - An Originate is never sent twice: a placed call is followed until its end, through reconnects
   (resync settles calls whose channels are gone; a call whose answer never came is settled as
-  failed after its ring timeout plus a margin); it is never placed again.
+  unknown after its ring timeout plus a margin); it is never placed again.
+- No dial in doubt is forgotten: each placed call has a write-ahead intent (dialer.calls.intents); after
+  every AMI login and in housekeeping, intents nobody follows are resolved against Asterisk's
+  channels (dialer.calls.recovery): followed again, or settled once as `unknown`, advisor released.
+  Every round renews this engine's heartbeat, by which others tell its intents from orphans.
 """
 
 from __future__ import annotations
@@ -29,19 +33,22 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from core.clock import utc
-from core.errors import AmiError, SwitchboardError
+from core.errors import AmiError, StoreUnavailableError, SwitchboardError
 from dialer.calls import lifecycle as outbound
 from dialer.calls.attempts import AttemptStore
 from dialer.calls.dial_metrics import DialerMetrics
 from dialer.calls.dialing import Dialer, PlacedCall
+from dialer.calls.intents import IntentStore
 from dialer.calls.lifecycle import CallRules, OutboundCall, Phase
+from dialer.calls.recovery import Recovery
 from dialer.calls.settlement import LiveSample, Outcomes
 from dialer.campaigns.rules import Campaign, Campaigns
 from dialer.desk.protocol import AgentDesk, AnsweredCall, CallTarget
@@ -53,7 +60,15 @@ from dialer.loop.campaign_control import CampaignControl, CampaignState, LeaderL
 from dialer.loop.campaign_operations import CampaignOperations
 from dialer.loop.pacer import InFlight, Pacer, target_of
 from dialer.tasks.store import TaskStore
-from pbx.call_changes import Bridged, CallChange, ChannelHungUp, ChannelUp, OriginateResult, UserEventSeen
+from pbx.call_changes import (
+    Bridged,
+    CallChange,
+    ChannelHungUp,
+    ChannelInfo,
+    ChannelUp,
+    OriginateResult,
+    UserEventSeen,
+)
 from pbx.codec import Event
 from pbx.service import ActionSender
 from pbx.tracker import CallTracker
@@ -121,13 +136,22 @@ class DialerService(CampaignOperations):
         self.settings = settings or DialerSettings()
         self._clock = clock
         self.attempts = AttemptStore(redis, keys, audit_maxlen=audit_maxlen)
+        self.intents = IntentStore(redis, keys, audit_maxlen=audit_maxlen)
         self.control = CampaignControl(redis, keys, audit_maxlen=audit_maxlen)
         self.lease = LeaderLease(redis, instance_id, keys=keys, ttl_ms=self.settings.lease_ms)
         self.dialer = Dialer(
-            gate=gate, sender=sender, attempts=self.attempts, leads=leads, registry=self, metrics=metrics,
-            owner=instance_id, clock=clock, store_timeout=self.settings.store_timeout_s,
+            gate=gate, sender=sender, attempts=self.attempts, intents=self.intents, leads=leads,
+            registry=self, metrics=metrics, owner=instance_id, clock=clock,
+            store_timeout=self.settings.store_timeout_s,
         )  # fmt: skip
-        self.outcomes = Outcomes(self.attempts, leads, metrics, instance_id, tasks=tasks)
+        self.outcomes = Outcomes(self.attempts, self.intents, leads, metrics, instance_id, tasks=tasks)
+        self.recovery = Recovery(
+            intents=self.intents, outcomes=self.outcomes, desk=desk, metrics=metrics, owner=instance_id,
+            campaign=self._campaign_of, followed=self._follows,
+            adopt=self._adopt, answer_margin_s=self.settings.answer_margin_s,
+        )  # fmt: skip
+        self._tracker: CallTracker | None = None
+        self._settling: set[str] = set()
         self._samples: dict[str, LiveSample] = {}
         self.pacer = Pacer(
             dialer=self.dialer, desk=desk, leads=leads, attempts=self.attempts, metrics=metrics,
@@ -281,9 +305,18 @@ class DialerService(CampaignOperations):
         self.sample(placed.campaign_id).add(settle)
         campaign = self.campaigns.get(placed.campaign_id)
         at = utc(now)
-        self._spawn(self._retried("write-outcome", lambda: self.outcomes.write(placed, settle, campaign, at)))
+        write = self._retried("write-outcome", lambda: self.outcomes.write(placed, settle, campaign, at))
+        self._settling.add(placed.call_id)  # its intent is this write's, not recovery's (unless it gives up)
+        self._spawn(self._then(write, lambda: self._settling.discard(placed.call_id)))
 
-    async def _retried(self, step: str, make: Callable[[], Awaitable[None]]) -> None:
+    @staticmethod
+    async def _then(work: Awaitable[None], done: Callable[[], None]) -> None:
+        try:
+            await work
+        finally:
+            done()
+
+    async def _retried(self, step: str, make: Callable[[], Awaitable[object]]) -> None:
         """Redis-bound work that must not be lost to an outage: retried with a capped back-off."""
         delay, give_up = 0.25, time.monotonic() + self.settings.retry_for_s
         while True:
@@ -312,9 +345,9 @@ class DialerService(CampaignOperations):
             self.metrics.errors.labels(step=action.lower()).inc()
             log.warning("%s failed: %s", action, exc.message)
 
-    async def _bounded(self, step: str, work: Awaitable[None]) -> None:
+    async def _bounded(self, step: str, work: Awaitable[None], timeout: float | None = None) -> None:
         try:
-            async with asyncio.timeout(self.settings.store_timeout_s):
+            async with asyncio.timeout(timeout or self.settings.store_timeout_s):
                 await work
         except (*_STORE_ERRORS, AmiError) as exc:
             self.metrics.errors.labels(step=step).inc()
@@ -326,7 +359,10 @@ class DialerService(CampaignOperations):
         task.add_done_callback(self._tasks.discard)
 
     async def resync(self, tracker: CallTracker) -> None:
-        """After a (re)login: calls past dialing whose customer channel is gone have ended."""
+        """After a (re)login: calls past dialing whose customer channel is gone have ended; intents
+        without an outcome are resolved against Asterisk's channels (dialer.calls.recovery)."""
+        self._tracker = tracker
+        self._spawn(self._bounded("recover", self.recover(), self.settings.round_timeout_s))
         now = self._clock()
         for call in list(self._calls.values()):
             if call.phase is Phase.DIALING:
@@ -376,6 +412,8 @@ class DialerService(CampaignOperations):
             self.is_leader = False
             self.metrics.leader.set(0)
             self.metrics.errors.labels(step="round").inc()
+            if isinstance(exc, (RedisError, OSError, TimeoutError, StoreUnavailableError)):
+                self.dialer.gate.note_unavailable()  # refused because a store is unreachable
             log.warning("pacing round failed, nothing dialed: %s", type(exc).__name__)
             return False
         finally:
@@ -383,6 +421,7 @@ class DialerService(CampaignOperations):
 
     async def run_once(self) -> bool:
         """One round: renew the lease, then pace every running campaign. True if this engine led."""
+        await self.intents.beat(self.instance_id, ttl=timedelta(milliseconds=3 * self.settings.lease_ms))
         self.is_leader = await self.lease.hold()
         self.metrics.leader.set(int(self.is_leader))
         if not self.is_leader:
@@ -416,7 +455,44 @@ class DialerService(CampaignOperations):
                 "pacing of campaign %s failed: %s", campaign.id, exc.message, extra={"campaign": campaign.id}
             )
 
+    async def recover(self) -> None:
+        """Resolve open intents nobody follows (dialer.calls.recovery); not while AMI is down."""
+        tracker = self._tracker
+        if tracker is None or not self.sender.ready or self._closed:
+            return
+        done = await self.recovery.run(tracker.channels_for_call, self._clock())
+        if done.adopted or done.settled:
+            log.info(
+                "recovered dial intents: %d followed again, %d settled as unknown", done.adopted, done.settled
+            )
+
+    def _follows(self, call_id: str) -> bool:
+        """The call is this engine's to settle: followed, or its outcome being written."""
+        return call_id in self._calls or call_id in self._settling
+
+    def _campaign_of(self, campaign_id: str) -> Campaign | None:
+        return self.campaigns.get(campaign_id)
+
+    async def _adopt(self, placed: PlacedCall, channels: Sequence[ChannelInfo]) -> None:
+        """Follow again a call alive in Asterisk that nobody follows (its engine restarted or died):
+        ringing, its OriginateResponse (matched by the recorded ActionID) ends it; bridged, it is
+        connected and its first hangup ends it (answered); answered and waiting, it is answered."""
+        self.expect(placed)
+        now = self._clock()
+        bridged = next((c for c in channels if c.bridge_id), None)
+        if bridged is not None:
+            self._calls[placed.call_id] = replace(
+                self._calls[placed.call_id], phase=Phase.CONNECTED, uniqueid=bridged.uniqueid,
+                channel=bridged.channel, answered_at=now, connected_at=now,
+            )  # fmt: skip
+            self._by_uniqueid[bridged.uniqueid] = placed.call_id
+            return
+        answered = next((c for c in channels if c.answered), None)
+        if answered is not None:
+            await self._apply(placed.call_id, outbound.Answered(now, answered.uniqueid, answered.channel))
+
     async def _housekeeping(self, now: float) -> None:
+        await self.recover()
         await self.leads.requeue_expired(now=utc(now))
         await self.pacer.expire_previews(now)
         for campaign in self.campaigns.campaigns:

@@ -88,11 +88,16 @@ async def blended(
     sim: SimConfig | None = None,
     *,
     options: AcdOptions | None = None,
+    instance_id: str = "engine-1",
+    settings: DialerSettings | None = None,
+    pbx: SimulatedPbx | None = None,
 ) -> AsyncIterator[Blended]:
-    """The engine of `switchboard run`, pacing every 50 ms once a campaign is started."""
+    """The engine of `switchboard run`, pacing every 50 ms once a campaign is started; `pbx`: a
+    running simulated Asterisk the test owns (it outlives the engine: a restart)."""
     clock = RunningClock()
-    simulator = SimulatedPbx(sim or sim_config(), seed=13)
-    await simulator.start()
+    simulator = pbx or SimulatedPbx(sim or sim_config(), seed=13)
+    if pbx is None:
+        await simulator.start()
     registry = CollectorRegistry()
     gate = Gate(redis, GateMetrics(registry), default_region="HU", timeout=0.3)
     stores = DialerStores.build(
@@ -101,14 +106,14 @@ async def blended(
     ami = AmiSettings("127.0.0.1", simulator.port, "switchboard", SECRET, reconnect_min=0.01, ping_interval=0)
     engine = Engine(ami, create_metrics(registry, process=False), clock=clock, tick_s=0.02)
     acd = AcdService(
-        redis, engine.client, rules, AcdMetrics(registry), clock=clock, instance_id="engine-1",
+        redis, engine.client, rules, AcdMetrics(registry), clock=clock, instance_id=instance_id,
         options=options or AcdOptions(),
     )  # fmt: skip
     await acd.load("test")
-    settings = DialerSettings(round_interval_s=0.05, round_timeout_s=2.0, store_timeout_s=0.5)
+    settings = settings or DialerSettings(round_interval_s=0.05, round_timeout_s=2.0, store_timeout_s=0.5)
     dialer = DialerService(
         redis, engine.client, config, gate=stores.gate, leads=stores.leads, desk=AcdDesk(acd),
-        metrics=DialerMetrics(registry), instance_id="engine-1", clock=clock, settings=settings,
+        metrics=DialerMetrics(registry), instance_id=instance_id, clock=clock, settings=settings,
     )  # fmt: skip
     observer = Observer()
     engine.services.extend([acd, dialer, observer])
@@ -119,4 +124,5 @@ async def blended(
         await dialer.close()
         await engine.stop()
         await acd.aclose()
-        await simulator.stop()
+        if pbx is None:
+            await simulator.stop()

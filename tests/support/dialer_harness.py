@@ -207,12 +207,15 @@ async def rig(
     gate_redis: aioredis.Redis | None = None,
     instance_id: str = "engine-1",
     task_rules: TaskRules | None = None,
+    pbx: SimulatedPbx | None = None,
 ) -> AsyncIterator[Rig]:
     """The whole stack; `engine_ticks=False` leaves pacing rounds to the test (`dialer.run_once()`);
-    `task_rules`: the dialer follows up results and dials due callbacks with a TaskStore."""
+    `task_rules`: the dialer follows up results and dials due callbacks with a TaskStore; `pbx`:
+    a running simulated Asterisk the test owns (it outlives the rig: an engine restart)."""
     clock = clock or RunningClock()
-    simulator = SimulatedPbx(sim or sim_config(), seed=11)
-    await simulator.start()
+    simulator = pbx or SimulatedPbx(sim or sim_config(), seed=11)
+    if pbx is None:
+        await simulator.start()
     registry = CollectorRegistry()
     metrics = create_metrics(registry, process=False)
     gate = Gate(gate_redis or redis, GateMetrics(registry), default_region="HU", timeout=0.3)
@@ -247,4 +250,5 @@ async def rig(
         await dialer.close()
         await desk.close()
         await engine.stop()
-        await simulator.stop()
+        if pbx is None:
+            await simulator.stop()

@@ -94,11 +94,30 @@ def test_number_cap_and_quarantine_are_configurable() -> None:
         (CallResult.ANSWERING_MACHINE, timedelta(hours=4)),
         (CallResult.ABANDONED, timedelta(hours=72)),
         (CallResult.FAILED, timedelta(minutes=30)),
+        (CallResult.UNKNOWN, timedelta(hours=2)),
         (CallResult.ANSWERED, None),
     ],
 )
 def test_default_retry_delays(result: CallResult, delay: timedelta | None) -> None:
     assert retry_delay(ago(0, result=result), POLICY) == delay
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "delay"),
+    [
+        ({"failed": "1m", "no_answer": "2h"}, timedelta(hours=2)),
+        ({"failed": "3h", "no_answer": "2h"}, timedelta(hours=3)),
+        ({"failed": "1m", "no_answer": None}, timedelta(minutes=1)),
+        ({"failed": None, "no_answer": None}, None),
+        ({"failed": "1m", "unknown": "10m"}, timedelta(minutes=10)),
+    ],
+)
+def test_an_unknown_outcome_without_its_own_rule_waits_the_longer_of_no_answer_and_failed(
+    retry_after: dict[str, object], delay: timedelta | None
+) -> None:
+    """A dial in doubt may have rung: never retried sooner than either result would be."""
+    policy = CapsPolicy.model_validate({"retry_after": retry_after})
+    assert retry_delay(ago(0, result=CallResult.UNKNOWN), policy) == delay
 
 
 POLICY_WITH_DISPOSITIONS = CapsPolicy.model_validate(

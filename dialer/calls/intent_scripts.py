@@ -1,0 +1,127 @@
+"""The Lua scripts of dial intents (dialer/calls/intents.py): each step of a placed call's record is one
+atomic script, so a crash or a cut between two writes can never leave half of it.
+
+Common ARGV: [1] key prefix, [2] now (epoch ms), [3] now (ISO 8601), as the lead scripts take them
+(dialer/leads/scripts.py: the lead transitions build the lead's keys from the prefix). Every other
+key comes through KEYS, in this order: [1] the call's hash `dial:call:{id}`, [2] the open intents
+ZSET, [3] the campaign's stats HASH, [4] the dial-attempts audit stream, [5] the number's dial
+lock, [6] the leads' audit stream, [7..] the attempt ZSETs (the number's, then the lead's).
+"""
+
+from __future__ import annotations
+
+from dialer.audit import AUDIT_LUA
+from dialer.leads.scripts import LIB, TRANSITIONS
+
+_KEYS = """
+local CALL, INTENTS, STATS, TRAIL, LOCK, LEAD_TRAIL = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local FIRST_ATTEMPTS = 7
+"""
+
+# ARGV[4] call id, [5] pending member, [6] retention cutoff ms, [7] keep ms, [8] stats field (dials),
+# [9] lead id ('' none), [10] lead holder ('' = the lead is not marked), [11] lock token,
+# [12] lock hold ms, [13] audit maxlen, [14] JSON flat list of the intent's fields, [15] JSON flat
+# list of the audit record. Returns {1, 'open'}, or {0, why} with nothing written.
+OPEN = (
+    AUDIT_LUA
+    + LIB
+    + TRANSITIONS
+    + _KEYS
+    + """
+if redis.call('EXISTS', CALL) == 1 then return {0, 'exists'} end
+local lead, holder = ARGV[9], ARGV[10]
+if lead ~= '' and holder ~= '' then
+  local marked = mark_dialing(lead, holder)
+  if marked[1] == 0 then return marked end
+end
+for i = FIRST_ATTEMPTS, #KEYS do
+  redis.call('ZADD', KEYS[i], NOW, ARGV[5])
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ARGV[6])
+  redis.call('PEXPIRE', KEYS[i], ARGV[7])
+end
+redis.call('HINCRBY', STATS, ARGV[8], 1)
+redis.call('HSET', CALL, unpack(cjson.decode(ARGV[14])))
+redis.call('ZADD', INTENTS, NOW, ARGV[4])
+if ARGV[11] ~= '' and redis.call('GET', LOCK) == ARGV[11] then redis.call('PEXPIRE', LOCK, ARGV[12]) end
+audit(TRAIL, ARGV[13], cjson.decode(ARGV[15]))
+return {1, 'open'}
+"""
+)
+
+# The Originate never left (or Asterisk refused it): undo OPEN. ARGV[4] call id, [5] pending member,
+# [6] stats field (dials), [7] lead id, [8] holder, [9] audit maxlen, [10] JSON audit record.
+# Returns 1, or 0 when there was no open intent.
+CANCEL = (
+    AUDIT_LUA
+    + LIB
+    + _KEYS
+    + """
+if redis.call('HGET', CALL, 'state') ~= 'open' or redis.call('HEXISTS', CALL, 'settled') == 1 then
+  return 0
+end
+for i = FIRST_ATTEMPTS, #KEYS do redis.call('ZREM', KEYS[i], ARGV[5]) end
+redis.call('HINCRBY', STATS, ARGV[6], -1)
+local lead, holder = ARGV[7], ARGV[8]
+if lead ~= '' and holder ~= '' then
+  local key = lkey(lead)
+  local f = redis.call('HMGET', key, 'status', 'claimed_by')
+  if f[1] == 'dialing' and f[2] == holder then
+    redis.call('HSET', key, 'status', 'claimed', 'updated_at', ISO)
+    redis.call('HINCRBY', key, 'attempts', -1)
+  end
+end
+redis.call('DEL', CALL)
+redis.call('ZREM', INTENTS, ARGV[4])
+audit(TRAIL, ARGV[9], cjson.decode(ARGV[10]))
+return 1
+"""
+)
+
+# The call's one settlement. ARGV[4] call id, [5] settled member, [6] score if the attempt is
+# missing, [7] retention cutoff ms, [8] result, [9] JSON flat list of stats fields and amounts,
+# [10] lock token ('' none), [11] lead id ('' = no lead step), [12] holder, [13] lead step
+# (release | done | closed), [14] next attempt ms, [15] reason, [16] actor, [17] audit maxlen,
+# [18] JSON audit record, [19] how long the settled record is kept (ms).
+# Returns {1, the lead's status after (or '')} when settled now, {0, result} if settled before.
+SETTLE = (
+    AUDIT_LUA
+    + LIB
+    + TRANSITIONS
+    + _KEYS
+    + """
+local before = redis.call('HGET', CALL, 'settled')
+if before then return {0, before} end
+local prefix = ARGV[4] .. '|'
+for i = FIRST_ATTEMPTS, #KEYS do
+  local key, score = KEYS[i], ARGV[6]
+  local members = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
+  for j = 1, #members, 2 do
+    if string.sub(members[j], 1, #prefix) == prefix then
+      score = members[j + 1]
+      redis.call('ZREM', key, members[j])
+    end
+  end
+  redis.call('ZADD', key, score, ARGV[5])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[7])
+end
+local counts = cjson.decode(ARGV[9])
+for i = 1, #counts, 2 do redis.call('HINCRBY', STATS, counts[i], counts[i + 1]) end
+if ARGV[10] ~= '' and redis.call('GET', LOCK) == ARGV[10] then redis.call('DEL', LOCK) end
+local lead, step, after = ARGV[11], ARGV[13], ''
+if lead ~= '' and step ~= '' then
+  local moved
+  if step == 'release' then
+    moved = release_lead(lead, ARGV[12], ARGV[14])
+  else
+    moved = finish_lead(LEAD_TRAIL, ARGV[17], lead, ARGV[12], step, ARGV[15], ARGV[16])
+  end
+  after = moved[2]
+end
+redis.call('DEL', CALL)  -- only the settled marker stays (memory: one small hash per recent call)
+redis.call('HSET', CALL, 'settled', ARGV[8], 'settled_at', ISO, 'lead_after', after)
+redis.call('PEXPIRE', CALL, ARGV[19])
+redis.call('ZREM', INTENTS, ARGV[4])
+audit(TRAIL, ARGV[17], cjson.decode(ARGV[18]))
+return {1, after}
+"""
+)

@@ -1,0 +1,223 @@
+"""Dial intents: the write-ahead record of a call about to be placed, and its one settlement.
+
+Rules it keeps (issue 10 "No dial in doubt is repeated", "settling happens once"):
+- `open` runs BEFORE the Originate leaves, in one script: the intent (call id, number, campaign,
+  lead, holder, agent, kind, owner), the pending attempt on the number and the lead (it counts
+  against the caps at once), the dial counter, the lead `claimed -> dialing`, the number's lock
+  kept for the call's life, and the audit record. A crash at any point after it leaves an intent
+  that recovery (dialer/calls/recovery.py) resolves; a crash before it means nothing was dialed.
+- `cancel` undoes an intent whose Originate never left or that Asterisk refused (nothing rang).
+- `settle` is the call's one settlement, keyed by call id: the attempt's result, the campaign's
+  counters, the audit record, the number's lock and the lead's next step in one script, which
+  marks the call settled (a marker kept `settled_ttl`, longer than the service retries a write;
+  recovery only looks at open intents); run again (a retry after a partial failure, a
+  recovery racing the live path), it changes nothing, so nothing is ever counted twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from redis.asyncio import Redis
+
+from dialer.audit import maxlen_arg, text
+from dialer.calls import intent_scripts as lua
+from dialer.calls.attempts import PENDING, STAT_DIALS, hour_of, to_ms
+from dialer.dialer_keys import DialerKeys, DialKeys, LeadKeys
+
+OPEN_STATE = "open"
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    """One call as recorded before its Originate left (what recovery needs to settle it)."""
+
+    call_id: str
+    action_id: str
+    number: str
+    campaign_id: str
+    kind: str
+    placed_ms: int
+    owner: str  # the engine instance that placed it
+    lead_id: str | None = None
+    holder: str | None = None  # the lead's claim owner, when the lead was marked dialing
+    agent_id: str | None = None
+    lock_token: str | None = None
+
+    def fields(self) -> list[str]:
+        return [
+            "state", OPEN_STATE, "call_id", self.call_id, "action_id", self.action_id, "number", self.number,
+            "campaign", self.campaign_id, "kind", self.kind, "placed_ms", str(self.placed_ms),
+            "owner", self.owner, "lead", self.lead_id or "", "holder", self.holder or "",
+            "agent", self.agent_id or "", "lock", self.lock_token or "",
+        ]  # fmt: skip
+
+    @classmethod
+    def from_hash(cls, raw: dict[Any, Any]) -> Intent:
+        f = {text(k): text(v) for k, v in raw.items()}
+        return cls(
+            call_id=f["call_id"], action_id=f.get("action_id", ""), number=f["number"],
+            campaign_id=f.get("campaign", ""), kind=f.get("kind", ""), placed_ms=int(f.get("placed_ms", "0")),
+            owner=f.get("owner", ""), lead_id=f.get("lead") or None, holder=f.get("holder") or None,
+            agent_id=f.get("agent") or None, lock_token=f.get("lock") or None,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class LeadStep:
+    """What settling does to the lead: `release` (for `next_attempt_at`), `done` or `closed`."""
+
+    kind: str
+    holder: str
+    next_attempt_at: datetime | None = None
+    reason: str = ""
+    actor: str = ""
+
+
+def member(call_id: str, result: str, campaign: str) -> str:
+    return f"{call_id}|{result}|{campaign}"
+
+
+class IntentStore:
+    """Open, cancel and settle placed calls; list the intents still open (see the module doc)."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        keys: DialerKeys | None = None,
+        *,
+        retention: timedelta = timedelta(days=31),
+        settled_ttl: timedelta = timedelta(hours=1),  # > how long the service retries a write
+        audit_maxlen: int | None = None,
+    ) -> None:
+        self._redis = redis
+        self.keys = DialKeys.of(keys)
+        self._leads = LeadKeys.of(keys)
+        self.retention = retention
+        self.settled_ttl = settled_ttl
+        self._maxlen = maxlen_arg(audit_maxlen)
+        self._open = redis.register_script(lua.OPEN)
+        self._cancel = redis.register_script(lua.CANCEL)
+        self._settle = redis.register_script(lua.SETTLE)
+
+    def _keys(self, call_id: str, number: str, campaign: str, lead_id: str | None) -> list[str]:
+        keys = self.keys
+        found = [
+            keys.call(call_id), keys.intents, keys.stats(campaign), keys.audit_attempts,
+            keys.dial_lock(number), self._leads.audit_leads, keys.number_attempts(number),
+        ]  # fmt: skip
+        if lead_id:
+            found.append(keys.lead_attempts(lead_id))
+        return found
+
+    def _head(self, at: datetime) -> list[str | int]:
+        return [self.keys.prefix, to_ms(at), at.isoformat()]
+
+    async def open(self, intent: Intent, *, at: datetime, hold: timedelta) -> str | None:
+        """Record the intent before the Originate; None when written, else why not (the lead is no
+        longer held by `intent.holder`, or the call id exists): then nothing may be dialed."""
+        audit = [
+            "action", "dial", "call", intent.call_id, "number", intent.number, "campaign", intent.campaign_id,
+            "lead", intent.lead_id or "", "kind", intent.kind, "agent", intent.agent_id or "",
+            "at", at.isoformat(),
+        ]  # fmt: skip
+        args = [
+            *self._head(at), intent.call_id, member(intent.call_id, PENDING, intent.campaign_id),
+            to_ms(at - self.retention), int(self.retention.total_seconds() * 1000),
+            f"{hour_of(at)}:{STAT_DIALS}", intent.lead_id or "", intent.holder or "", intent.lock_token or "",
+            int(hold.total_seconds() * 1000), self._maxlen, json.dumps(intent.fields()), json.dumps(audit),
+        ]  # fmt: skip
+        keys = self._keys(intent.call_id, intent.number, intent.campaign_id, intent.lead_id)
+        ok, why = await self._open(keys=keys, args=args)
+        return None if int(ok) else text(why)
+
+    async def cancel(self, intent: Intent, *, at: datetime, detail: str) -> bool:
+        """The Originate never left or was refused: the intent, its pending attempt and the dial count
+        are undone and the lead is `claimed` again (its holder then gives it back)."""
+        audit = [
+            "action", "dial-cancelled", "call", intent.call_id, "number", intent.number,
+            "campaign", intent.campaign_id, "lead", intent.lead_id or "", "detail", detail,
+            "at", at.isoformat(),
+        ]  # fmt: skip
+        args = [
+            *self._head(at), intent.call_id, member(intent.call_id, PENDING, intent.campaign_id),
+            f"{hour_of(at)}:{STAT_DIALS}", intent.lead_id or "", intent.holder or "", self._maxlen,
+            json.dumps(audit),
+        ]  # fmt: skip
+        keys = self._keys(intent.call_id, intent.number, intent.campaign_id, intent.lead_id)
+        return bool(await self._cancel(keys=keys, args=args))
+
+    async def settle(
+        self,
+        intent: Intent,
+        *,
+        result: str,
+        counts: dict[str, int],
+        step: LeadStep | None,
+        at: datetime,
+        detail: str = "",
+    ) -> bool:
+        """The call's one settlement (see the module doc); False if it was settled before."""
+        hour = hour_of(at)
+        flat = [item for name, amount in counts.items() for item in (f"{hour}:{name}", str(amount))]
+        audit = [
+            "action", "outcome", "call", intent.call_id, "number", intent.number,
+            "campaign", intent.campaign_id, "lead", intent.lead_id or "", "result", result,
+            "at", at.isoformat(),
+        ]  # fmt: skip
+        if detail:
+            audit += ["detail", detail]
+        lead = intent.lead_id or "" if step is not None else ""
+        next_ms = "" if step is None or step.next_attempt_at is None else str(to_ms(step.next_attempt_at))
+        args = [
+            *self._head(at), intent.call_id, member(intent.call_id, result, intent.campaign_id), to_ms(at),
+            to_ms(at - self.retention), result, json.dumps(flat), intent.lock_token or "", lead,
+            step.holder if step else "", step.kind if step else "", next_ms, step.reason if step else "",
+            step.actor if step else "", self._maxlen, json.dumps(audit),
+            int(self.settled_ttl.total_seconds() * 1000),
+        ]  # fmt: skip
+        keys = self._keys(intent.call_id, intent.number, intent.campaign_id, intent.lead_id)
+        settled, _ = await self._settle(keys=keys, args=args)
+        return bool(int(settled))
+
+    async def beat(self, owner: str, *, ttl: timedelta) -> None:
+        """This engine is alive (renewed every round): its open intents are its own to settle."""
+        await self._redis.set(self.keys.engine(owner), "1", px=int(ttl.total_seconds() * 1000))
+
+    async def alive(self, owners: Sequence[str]) -> set[str]:
+        """Which of these engines renewed their heartbeat recently."""
+        if not owners:
+            return set()
+        pipe = self._redis.pipeline(transaction=False)
+        for owner in owners:
+            pipe.exists(self.keys.engine(owner))
+        return {owner for owner, found in zip(owners, await pipe.execute(), strict=True) if found}
+
+    async def settled(self, call_id: str) -> str | None:
+        """The result a call was settled with, None while it is open or unknown."""
+        value = await self._redis.hget(self.keys.call(call_id), "settled")
+        return None if value is None else text(value)
+
+    async def open_intents(self, *, limit: int = 500) -> list[Intent]:
+        """Intents without an outcome yet, oldest first."""
+        ids = [text(i) for i in await self._redis.zrange(self.keys.intents, 0, limit - 1)]
+        if not ids:
+            return []
+        pipe = self._redis.pipeline(transaction=False)
+        for call_id in ids:
+            pipe.hgetall(self.keys.call(call_id))
+        found: list[Intent] = []
+        stale: list[str] = []
+        for call_id, raw in zip(ids, await pipe.execute(), strict=True):
+            hashed = cast(dict[Any, Any], raw)
+            if not hashed or b"settled" in hashed or "settled" in hashed:
+                stale.append(call_id)  # settled meanwhile (or lost): nothing to resolve
+                continue
+            found.append(Intent.from_hash(hashed))
+        if stale:
+            await self._redis.zrem(self.keys.intents, *stale)
+        return found
