@@ -13,11 +13,12 @@ from typing import Any
 
 from dialer.attempts import AttemptStore
 from dialer.campaigns import Campaign, Campaigns
-from dialer.control import CampaignControl, CampaignState, CampaignStatus, LeaderLease
+from dialer.control import CampaignControl, CampaignState, CampaignStatus
 from dialer.dialing import Dialer, DialKind, DialOutcome, DialRequest
 from dialer.leads import LeadStore
 from dialer.pacer import InFlight, Pacer, utc
 from pbx.errors import NotFoundError
+from routing.lease import Lease
 
 
 class CampaignNotFoundError(NotFoundError):
@@ -31,7 +32,7 @@ class CampaignOperations:
     control: CampaignControl
     attempts: AttemptStore
     leads: LeadStore
-    lease: LeaderLease
+    lease: Lease
     pacer: Pacer
     dialer: Dialer
     instance_id: str

@@ -1,8 +1,10 @@
 """DialerService: the outbound dialer as a PbxService — pacing rounds, placed calls, campaign control.
 
 Owned here: the engine-side shell around the pure cores. It
-- runs a pacing round every `round_interval_s` while this engine holds the leader lease
-  (dialer.control.LeaderLease; several engines may share a Redis, one paces), for each campaign
+- runs a pacing round every `round_interval_s` while this engine holds the pacing lease
+  (routing.lease.Lease: the runtime shares the ACD's, else dialer.control.LeaderLease; renewed
+  on its own timer; several engines may share a Redis, one paces; each dial first confirms the
+  lease in Redis), for each campaign
   whose state (in Redis) is running: its due callbacks first (dialer.callback_round, when given
   the task store), then dialer.pacer.Pacer measures, decides and places calls for fresh leads;
   every call goes through dialer.dialing.Dialer.place_call (the gate is inside it);
@@ -25,7 +27,6 @@ Rules it keeps:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
@@ -53,9 +54,10 @@ from dialer.pacer import InFlight, Pacer, target_of, utc
 from dialer.task_store import TaskStore
 from pbx.call_changes import Bridged, CallChange, ChannelHungUp, ChannelUp, OriginateResult, UserEventSeen
 from pbx.codec import Event
-from pbx.errors import AmiError, SwitchboardError
+from pbx.errors import AmiError, NotOwnerError, SwitchboardError
 from pbx.service import ActionSender
 from pbx.tracker import CallTracker
+from routing.lease import Lease
 
 log = logging.getLogger("switchboard.dialer")
 
@@ -67,7 +69,8 @@ _STORE_ERRORS = (RedisError, OSError, TimeoutError, SwitchboardError)
 class DialerSettings:
     round_interval_s: float = 0.5  # pacing rounds (while leader)
     round_timeout_s: float = 5.0  # a round that takes longer is cancelled (Redis frozen)
-    lease_ms: int = 5000  # leader lease; renewed every round
+    lease_ms: int = 3000  # the pacing lease's TTL (a dialer with its own lease; not under the ACD's)
+    lease_renew_s: float = 1.0  # its renewal (and a standby's takeover poll) period
     store_timeout_s: float = 2.0  # any single Redis step of the shell
     amd_timeout_s: float = 15.0  # answered, no AMD verdict by then: treated as a person
     answer_margin_s: float = 30.0  # no OriginateResponse by ring timeout + this: settled as failed
@@ -110,6 +113,7 @@ class DialerService(CampaignOperations):
         settings: DialerSettings | None = None,
         audit_maxlen: int | None = None,
         tasks: TaskStore | None = None,
+        lease: Lease | None = None,
     ) -> None:
         self.campaigns = campaigns
         self.sender = sender
@@ -121,7 +125,10 @@ class DialerService(CampaignOperations):
         self._clock = clock
         self.attempts = AttemptStore(redis, keys, audit_maxlen=audit_maxlen)
         self.control = CampaignControl(redis, keys, audit_maxlen=audit_maxlen)
-        self.lease = LeaderLease(redis, instance_id, keys=keys, ttl_ms=self.settings.lease_ms)
+        self._own_lease = lease is None  # else the runtime's (the ACD's) lease: started there
+        self.lease: Lease = lease or LeaderLease(
+            redis, instance_id, keys=keys, ttl_ms=self.settings.lease_ms, renew_s=self.settings.lease_renew_s
+        )
         self.dialer = Dialer(
             gate=gate, sender=sender, attempts=self.attempts, leads=leads, registry=self, metrics=metrics,
             owner=instance_id, clock=clock, store_timeout=self.settings.store_timeout_s,
@@ -131,6 +138,7 @@ class DialerService(CampaignOperations):
         self.pacer = Pacer(
             dialer=self.dialer, desk=desk, leads=leads, attempts=self.attempts, metrics=metrics,
             in_flight=self.in_flight, samples=self.sample, active=lambda: not self._closed,
+            fence=self.lease.confirm,
         )  # fmt: skip
         self.callbacks = CallbackRound(tasks, self.pacer, desk) if tasks is not None else None
         self._calls: dict[str, OutboundCall] = {}
@@ -336,6 +344,8 @@ class DialerService(CampaignOperations):
     async def tick(self, now: float) -> None:
         if self._closed:
             return
+        if self._own_lease:
+            self.lease.start()  # renewed on its own timer from now on, however long rounds take
         await self._timers(now)
         if (self._round is None or self._round.done()) and now >= self._next_round:
             self._next_round = now + self.settings.round_interval_s
@@ -370,6 +380,11 @@ class DialerService(CampaignOperations):
         try:
             async with asyncio.timeout(self.settings.round_timeout_s):
                 return await self.run_once()
+        except NotOwnerError:
+            self.is_leader = False
+            self.metrics.leader.set(0)
+            log.warning("pacing round stopped: another engine leads the pacing now")
+            return False
         except (*_STORE_ERRORS, AmiError) as exc:
             self.round_failures += 1
             self.is_leader = False
@@ -381,8 +396,11 @@ class DialerService(CampaignOperations):
             self.metrics.round_seconds.observe(time.perf_counter() - started)
 
     async def run_once(self) -> bool:
-        """One round: renew the lease, then pace every running campaign. True if this engine led."""
-        self.is_leader = await self.lease.hold()
+        """One round: pace every running campaign if this engine leads. True if it led."""
+        if self._own_lease and not self.lease.owned:
+            self.lease.start()
+            await self.lease.acquire()  # at once, not one renewal period later
+        self.is_leader = self.lease.owned
         self.metrics.leader.set(int(self.is_leader))
         if not self.is_leader:
             return False
@@ -405,7 +423,7 @@ class DialerService(CampaignOperations):
             if self.callbacks is not None:
                 await self.callbacks.run(campaign, now)
             await self.pacer.pace(campaign, now)
-        except (RedisError, OSError, TimeoutError):
+        except (RedisError, OSError, TimeoutError, NotOwnerError):
             raise
         except SwitchboardError as exc:
             self.metrics.errors.labels(step="pace").inc()
@@ -430,10 +448,9 @@ class DialerService(CampaignOperations):
             task.cancel()
         if tasks:  # bounded: a library may swallow a cancellation (asyncio.wait_for on Python 3.11)
             await asyncio.wait(tasks, timeout=2.0)
-        if self.is_leader:  # let another engine take over at once (else the lease runs out)
-            with contextlib.suppress(*_STORE_ERRORS):
-                async with asyncio.timeout(self.settings.store_timeout_s):
-                    await self.lease.resign()
+        if self._own_lease:  # let another engine take over at once (else the lease runs out)
+            await self.lease.stop(release=True)
+        self.is_leader = False
 
     async def settled(self) -> None:
         """Wait until every outcome write started so far is done (tests, graceful stop)."""

@@ -97,6 +97,17 @@ class Engine:
                 self._service_failed(service, "handle", event.name)
 
     async def _on_connected(self) -> None:
+        channels = await self.resync()
+        self.stats.resyncs += 1
+        if self.stats.resyncs > 1:
+            self.metrics.ami_reconnects.inc()
+        self.metrics.ami_connected.set(1)
+        log.info("AMI ready: %d live channels after resync", channels, extra={"channels": channels})
+
+    async def resync(self) -> int:
+        """Rebuild the tracker from CoreShowChannels and let every service reconcile with it: run
+        before `ready` after every (re)login, and when this engine takes the ACD over from another
+        (routing/lease.py). Returns the number of live channels."""
         channels = await self.client.core_show_channels()
         self.tracker.resync(channels)
         for service in self.services:
@@ -104,11 +115,7 @@ class Engine:
                 await service.resync(self.tracker)
             except Exception:
                 self._service_failed(service, "resync", "")
-        self.stats.resyncs += 1
-        if self.stats.resyncs > 1:
-            self.metrics.ami_reconnects.inc()
-        self.metrics.ami_connected.set(1)
-        log.info("AMI ready: %d live channels after resync", len(channels), extra={"channels": len(channels)})
+        return len(channels)
 
     def _on_disconnected(self, reason: str) -> None:
         self.metrics.ami_connected.set(0)

@@ -60,6 +60,7 @@ STATUS_BY_ERROR_ID: Mapping[str, int] = {
     "ami-login-failed": 503,
     "store-unavailable": 503,
     "not-ready": 503,
+    "not-owner": 503,
     "ami-timeout": 504,
 }
 _HTTP_ERROR_IDS = {
