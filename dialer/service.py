@@ -380,11 +380,6 @@ class DialerService(CampaignOperations):
         try:
             async with asyncio.timeout(self.settings.round_timeout_s):
                 return await self.run_once()
-        except NotOwnerError:
-            self.is_leader = False
-            self.metrics.leader.set(0)
-            log.warning("pacing round stopped: another engine leads the pacing now")
-            return False
         except (*_STORE_ERRORS, AmiError) as exc:
             self.round_failures += 1
             self.is_leader = False
@@ -406,10 +401,16 @@ class DialerService(CampaignOperations):
             return False
         now = self._clock()
         states = await self.control.states()
-        for campaign in self.campaigns.campaigns:
-            status = states.get(campaign.id)
-            if status is not None and status.state is CampaignState.RUNNING and not self._closed:
-                await self._pace(campaign, now)
+        try:
+            for campaign in self.campaigns.campaigns:
+                status = states.get(campaign.id)
+                if status is not None and status.state is CampaignState.RUNNING and not self._closed:
+                    await self._pace(campaign, now)
+        except NotOwnerError:  # a dial's fence found another leader: this engine was paused
+            self.is_leader = False
+            self.metrics.leader.set(0)
+            log.warning("pacing round stopped: another engine leads the pacing now")
+            return False
         if now >= self._next_housekeeping:
             self._next_housekeeping = now + self.settings.housekeeping_s
             await self._housekeeping(now)

@@ -39,6 +39,7 @@ from pbx.client import AmiSettings
 from pbx.codec import Action, Event
 from pbx.sim import AgentPhone, SimConfig, SimulatedPbx
 from pbx.tracker import CallTracker
+from routing.lease import Lease
 from switchboard.engine import Engine
 from switchboard.metrics import create_metrics
 
@@ -207,9 +208,11 @@ async def rig(
     gate_redis: aioredis.Redis | None = None,
     instance_id: str = "engine-1",
     task_rules: TaskRules | None = None,
+    lease: Lease | None = None,
 ) -> AsyncIterator[Rig]:
     """The whole stack; `engine_ticks=False` leaves pacing rounds to the test (`dialer.run_once()`);
-    `task_rules`: the dialer follows up results and dials due callbacks with a TaskStore."""
+    `task_rules`: the dialer follows up results and dials due callbacks with a TaskStore; `lease`:
+    the pacing lease the test runs itself (else the dialer takes and renews its own)."""
     clock = clock or RunningClock()
     simulator = SimulatedPbx(sim or sim_config(), seed=11)
     await simulator.start()
@@ -235,7 +238,7 @@ async def rig(
         )
     dialer = DialerService(
         redis, engine.client, config, gate=stores.gate, leads=stores.leads, desk=desk, tasks=tasks,
-        metrics=DialerMetrics(registry), instance_id=instance_id, clock=clock,
+        metrics=DialerMetrics(registry), instance_id=instance_id, clock=clock, lease=lease,
         settings=settings or DialerSettings(round_interval_s=0.05, round_timeout_s=2.0, store_timeout_s=0.5),
     )  # fmt: skip
     observer = Observer()
