@@ -28,6 +28,7 @@ from pbx.codec import Action
 from pbx.sim import SimConfig, SimulatedPbx
 from routing.acd import AcdMetrics, AcdOptions, AcdService
 from routing.agent_events import AgentState
+from routing.lease import Lease
 from routing.rules import Rules
 from switchboard.engine import Engine
 from switchboard.metrics import create_metrics
@@ -88,11 +89,17 @@ async def blended(
     sim: SimConfig | None = None,
     *,
     options: AcdOptions | None = None,
+    pbx: SimulatedPbx | None = None,
+    engine_id: str = "engine-1",
+    lease: Lease | None = None,
 ) -> AsyncIterator[Blended]:
-    """The engine of `switchboard run`, pacing every 50 ms once a campaign is started."""
+    """The engine of `switchboard run`, pacing every 50 ms once a campaign is started. `pbx`: a
+    simulator several engines share (else its own); `lease`: the ACD's and the pacing's, taken
+    before the first load and renewed on its timer as the runtime does."""
     clock = RunningClock()
-    simulator = SimulatedPbx(sim or sim_config(), seed=13)
-    await simulator.start()
+    simulator = pbx or SimulatedPbx(sim or sim_config(), seed=13)
+    if pbx is None:
+        await simulator.start()
     registry = CollectorRegistry()
     gate = Gate(redis, GateMetrics(registry), default_region="HU", timeout=0.3)
     stores = DialerStores.build(
@@ -100,18 +107,23 @@ async def blended(
     )
     ami = AmiSettings("127.0.0.1", simulator.port, "switchboard", SECRET, reconnect_min=0.01, ping_interval=0)
     engine = Engine(ami, create_metrics(registry, process=False), clock=clock, tick_s=0.02)
+    if lease is not None:
+        await lease.acquire()
     acd = AcdService(
-        redis, engine.client, rules, AcdMetrics(registry), clock=clock, instance_id="engine-1",
-        options=options or AcdOptions(),
+        redis, engine.client, rules, AcdMetrics(registry), clock=clock, instance_id=engine_id,
+        options=options or AcdOptions(), lease=lease,
     )  # fmt: skip
+    acd.on_owned = engine.resync
     await acd.load("test")
     settings = DialerSettings(round_interval_s=0.05, round_timeout_s=2.0, store_timeout_s=0.5)
     dialer = DialerService(
         redis, engine.client, config, gate=stores.gate, leads=stores.leads, desk=AcdDesk(acd),
-        metrics=DialerMetrics(registry), instance_id="engine-1", clock=clock, settings=settings,
+        metrics=DialerMetrics(registry), instance_id=engine_id, clock=clock, settings=settings, lease=lease,
     )  # fmt: skip
     observer = Observer()
     engine.services.extend([acd, dialer, observer])
+    if lease is not None:
+        lease.start()
     await engine.start()
     try:
         yield Blended(simulator, redis, engine, acd, stores, dialer, registry, observer, clock)
@@ -119,4 +131,7 @@ async def blended(
         await dialer.close()
         await engine.stop()
         await acd.aclose()
-        await simulator.stop()
+        if lease is not None:
+            await lease.stop(release=True)
+        if pbx is None:
+            await simulator.stop()
