@@ -178,10 +178,10 @@ class Lease:
 
     async def release(self) -> None:
         """Give the role up now (a clean stop), so a standby need not wait for the TTL."""
-        value, self._value = self._value, None
+        value = self._value
+        self._change(None, 0.0)  # stop acting first: the key may be gone the next moment
         if value is not None:
             await self._release(keys=[self.key], args=[value])
-        self._change(None, 0.0)
 
     def start(self) -> None:
         """Renew (or, on a standby, try to take) the lease every `renew_s`, in its own task."""
@@ -234,15 +234,15 @@ class Lease:
             self._change(None, 0.0)
 
     def _change(self, value: str | None, valid_until: float) -> None:
-        was = self._value is not None
-        self._value, self._valid_until = value, valid_until
-        if was == (value is not None):
+        """A new value is a new ownership (a new token), even when the old one was never seen lost."""
+        was, self._value, self._valid_until = self._value, value, valid_until
+        if was == value:
             return
         self._set_gauge(value is not None)
         extra = {"role": self.role, "engine": self.engine_id, "lease": value or ""}
         if value is not None:
             log.warning("this engine owns the %s now (lease %s)", self.role, value, extra=extra)
-        else:
+        elif was is not None:
             log.warning("this engine no longer owns the %s", self.role, extra=extra)
             if self.metrics is not None:
                 self.metrics.lost.labels(role=self.role).inc()

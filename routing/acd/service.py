@@ -168,6 +168,8 @@ class AcdService(Operations):
 
     async def tick(self, now: float) -> None:
         if not self.owns:
+            if self.lease is not None and self.lease.owned:
+                self._lease_changed(True)  # a takeover whose reload failed is tried again
             return
         async with self.lock:
             self.ctx.executor.started()
@@ -306,15 +308,18 @@ class AcdService(Operations):
         while lease is not None and lease.owned and self._owned_token != lease.token:
             try:
                 await self.load()
-            except StoreUnavailableError as exc:  # the lease runs out; the next owner tries again
+            except StoreUnavailableError as exc:  # tried again at the next tick
                 log.error("ACD takeover: could not reload from Redis: %s", exc.message)
                 return
-        if not self.owns:
-            return
-        if self.on_owned is not None:
-            await self.on_owned()
-        elif self._tracker is not None and self.ctx.executor.sender.ready:
-            await self.resync(self._tracker)
+        if not self.owns or not self.ctx.executor.sender.ready:
+            return  # not logged in to Asterisk: the resync after the login does it
+        try:
+            if self.on_owned is not None:
+                await self.on_owned()
+            elif self._tracker is not None:
+                await self.resync(self._tracker)
+        except Exception:  # the next reconnect's resync is the fallback; the ACD keeps running
+            log.exception("ACD takeover: the resync with Asterisk failed")
 
     async def replace_rules(self, rules: Rules, source: str = "") -> None:
         """Swap the rules in one step; every waiting caller is classified and routed again under them."""

@@ -31,6 +31,7 @@ from routing.lease import Lease, LeaseMetrics
 from routing.queue import Needs
 from switchboard.engine import Engine
 from switchboard.metrics import create_metrics
+from switchboard.settings import EngineSection
 from tests.integration.test_acd_support import (
     SECRET,
     Observer,
@@ -81,13 +82,19 @@ async def became_owner(lease: Lease, timeout: float) -> None:
 
 @contextlib.asynccontextmanager
 async def owned_engine(
-    sim: SimulatedPbx, redis: aioredis.Redis, engine_id: str, *, clock: FreezableClock | None = None
+    sim: SimulatedPbx,
+    redis: aioredis.Redis,
+    engine_id: str,
+    *,
+    clock: FreezableClock | None = None,
+    ttl_s: float = TTL_S,
+    renew_s: float = RENEW_S,
 ) -> AsyncIterator[Owned]:
     registry = CollectorRegistry()
     ami = AmiSettings("127.0.0.1", sim.port, "switchboard", SECRET, reconnect_min=0.01, ping_interval=0)
     engine = Engine(ami, create_metrics(registry, process=False), tick_s=0.02)
     lease = Lease(
-        redis, AcdKeys().owner, engine_id=engine_id, role="acd", ttl_s=TTL_S, renew_s=RENEW_S,
+        redis, AcdKeys().owner, engine_id=engine_id, role="acd", ttl_s=ttl_s, renew_s=renew_s,
         metrics=LeaseMetrics(registry), monotonic=clock or time.monotonic,
     )  # fmt: skip
     await lease.acquire()
@@ -146,16 +153,22 @@ async def test_two_engines_ring_each_call_once_bridge_it_once_and_cut_none(
         assert [a for a in sim.actions if a.name == "Hangup"] == [], "no engine hung a leg up"
 
 
-async def test_the_standby_takes_over_within_5_s_and_answers_the_waiting_callers(
+async def test_the_standby_takes_over_within_5_s_keeps_the_connected_call_and_answers_the_waiting(
     redis_client: aioredis.Redis,
 ) -> None:
+    """With the shipped lease settings (TTL 3 s, renewed every second)."""
+    defaults = EngineSection()
+    timing = {"ttl_s": defaults.lease_ttl, "renew_s": defaults.lease_renew}
     async with (
         running_sim(sim_config()) as sim,
-        owned_engine(sim, redis_client, "engine-a") as one,
-        owned_engine(sim, redis_client, "engine-b") as two,
+        owned_engine(sim, redis_client, "engine-a", **timing) as one,
+        owned_engine(sim, redis_client, "engine-b", **timing) as two,
     ):
-        callers = [await sim.inbound_call(f"+3630555{i:04d}", patience_s=600, talk_s=0.2) for i in range(2)]
-        await one.until(lambda: len(one.waiting_ids()) == 2)  # nobody logged in: they wait
+        await one.acd.login("a1")
+        talking = await sim.inbound_call("+36305550000", patience_s=600, talk_s=6.0)
+        await one.until_state("a1", AgentState.BUSY)
+        callers = [await sim.inbound_call(f"+3630555{i:04d}", patience_s=600, talk_s=0.2) for i in (1, 2)]
+        await one.until(lambda: len(one.waiting_ids()) == 2)
         assert not two.acd.ctx.state.calls, "the standby keeps nothing of its own"
 
         crashed_at = time.monotonic()
@@ -164,13 +177,19 @@ async def test_the_standby_takes_over_within_5_s_and_answers_the_waiting_callers
         await two.until(lambda: two.acd.owns and len(two.waiting_ids()) == 2, timeout=FAILOVER_BOUND_S)
         failover_s = time.monotonic() - crashed_at
         assert failover_s <= FAILOVER_BOUND_S, f"took over after {failover_s:.1f} s"
+        assert two.state("a1") is AgentState.BUSY, "the connected call was kept"
         assert two.sample("switchboard_owner_failovers_total", role="acd") == 1
         assert (await two.lease.holder()) == "engine-b"
 
-        await two.acd.login("a1")
-        await two.until(lambda: len([a for a in sim.actions if a.name == "Bridge"]) == 2, timeout=10)
-        assert [a.get("Channel1") for a in sim.actions if a.name == "Bridge"] == callers, "in arrival order"
-        assert {v["SWITCHBOARD_ENGINE"] for v in rings(sim)} == {"engine-b"}
+        bridges = lambda: [a.get("Channel1") for a in sim.actions if a.name == "Bridge"]  # noqa: E731
+        await two.until(lambda: len(bridges()) == 3, timeout=15)
+        assert bridges() == [talking, *callers], "each caller bridged once, in arrival order"
+        assert [v["SWITCHBOARD_ENGINE"] for v in rings(sim)] == ["engine-a", "engine-b", "engine-b"]
+        await two.until(lambda: not two.acd.ctx.state.calls, timeout=10)
+        ended = [e.data for e in await two.acd.events.read() if e.type == "ended"]
+        assert [(e["caller"], e["ended_by"]) for e in ended][:1] == [("+36305550000", "caller")]
+        assert {e["ended_by"] for e in ended} == {"caller"}, "no call was cut by an engine"
+        assert [a for a in sim.actions if a.name == "Hangup"] == []
 
 
 async def test_a_stale_owner_write_is_refused_once_another_engine_owns(redis_client: aioredis.Redis) -> None:
