@@ -210,7 +210,7 @@ class AcdService(Operations):
         async with self.lock:
             try:
                 await self.ctx.store.rewrite(self.ctx.state, self.ctx.timers.persistent())
-            except StoreUnavailableError:
+            except (StoreUnavailableError, NotOwnerError):  # not owning: the owner's state stands
                 return
             self.dispatcher.dirty = False
         log.warning("Redis is back; the ACD state was written again")
