@@ -6,7 +6,10 @@ Rules it keeps (docs/reliability.md):
   INCR'd at every acquisition (a hash beside the lease also remembers the last holder), so an
   owner that lost the lease and got it back holds a new token.
 - It is renewed on its own timer (`run`), every `renew_s`, whatever the engine is doing; a standby
-  polls on the same timer and takes the lease once it has run out.
+  polls on the same timer and takes the lease once it has run out. An owner whose renewals
+  failed for a while (Redis unreachable, the process frozen) and finds its value still in the
+  key gets it back with the same token (nobody owned meanwhile); listeners hear of it again,
+  since events went unhandled while it did not own.
 - Locally, ownership ends `valid_s` after the last renewal was *sent* (a monotonic clock, so a
   frozen process wakes up not owning): `owned` is what event handlers check before acting.
 - Every state write of an owner is fenced: a Lua script first checks that the lease key still
@@ -32,7 +35,8 @@ from pbx.errors import NotOwnerError, ValidationFailedError
 
 log = logging.getLogger("switchboard.lease")
 
-# KEYS: lease, meta hash. ARGV: engine id, ttl ms, the value this engine holds ('' if none).
+# KEYS: lease, meta hash. ARGV: engine id, ttl ms, the value this engine held last ('' if none):
+# still in the key, nobody took the lease since, so it is renewed with the same token.
 # Returns {1, value, previous holder} when this engine holds the lease now, else {0, holder's value}.
 _ACQUIRE = """
 local held = redis.call('GET', KEYS[1])
@@ -126,6 +130,10 @@ class Lease:
         self._release = redis.register_script(_RELEASE)
         self._batch = redis.register_script(FENCE_CHECK + _BATCH)
         self._value: str | None = None
+        self._last = ""  # the value this engine held last, owned or lapsed
+        self.continues: int | None = None
+        """The token of this engine's previous ownership when nobody else owned the role since
+        (same token kept, or the next one taken by this engine); None otherwise."""
         self._valid_until = 0.0
         self._listeners: list[Callable[[bool], None]] = []
         self._task: asyncio.Task[None] | None = None
@@ -140,7 +148,7 @@ class Lease:
     @property
     def token(self) -> int | None:
         """The fencing token of the current ownership (None when not the owner)."""
-        return int(self._value.split(":", 1)[0]) if self._value is not None and self.owned else None
+        return _token(self._value) if self._value is not None and self.owned else None
 
     def fence_value(self) -> str:
         """The value fenced writes carry; NotOwnerError when this engine does not own the role."""
@@ -160,25 +168,31 @@ class Lease:
     async def acquire(self) -> bool:
         """Take the lease if free, renew it if this engine holds it; True if it owns the role now."""
         async with self._serial:
-            sent = self._monotonic()
+            sent, lapsed = self._monotonic(), self._value is not None and not self.owned
             ttl_ms = max(1, int(self.ttl_s * 1000))
-            keys, args = [self.key, self.meta_key], [self.engine_id, str(ttl_ms), self._value or ""]
+            keys, args = [self.key, self.meta_key], [self.engine_id, str(ttl_ms), self._last]
             result = await self._acquire(keys=keys, args=args)
-            return self._acquired(result, sent)
+            return self._acquired(result, sent, lapsed)
 
-    def _acquired(self, result: Any, sent: float) -> bool:
+    def _acquired(self, result: Any, sent: float, lapsed: bool) -> bool:
         if int(result[0]) != 1:
             self._change(None, 0.0)
             return False
         value, previous = _text(result[1]), _text(result[2])
         if value != self._value and previous and previous != self.engine_id and self.metrics is not None:
             self.metrics.failovers.labels(role=self.role).inc()
+        if lapsed:
+            self._value = None  # owned again after a lapse: a change listeners must hear of
+        last = _token(self._last) if self._last else None
+        next_one = previous == self.engine_id and last is not None and _token(value) == last + 1
+        self.continues = last if value == self._last or next_one else None
+        self._last = value
         self._change(value, sent + self.valid_s)
         return True
 
     async def release(self) -> None:
         """Give the role up now (a clean stop), so a standby need not wait for the TTL."""
-        value = self._value
+        value, self._last, self.continues = self._value, "", None
         self._change(None, 0.0)  # stop acting first: the key may be gone the next moment
         if value is not None:
             await self._release(keys=[self.key], args=[value])
@@ -311,6 +325,10 @@ class FencedBatch:
 
     def delete(self, *keys: str) -> None:
         self._op("DEL", keys)
+
+
+def _token(value: str) -> int:
+    return int(value.split(":", 1)[0])
 
 
 def _text(raw: bytes | str) -> str:

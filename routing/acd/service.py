@@ -112,6 +112,7 @@ class AcdService(Operations):
         """What runs after a takeover's reload: the engine's resync (CoreShowChannels, then every
         service's resync). None: this service's resync with the tracker it last saw."""
         self._owned_token: int | None = None
+        self._last_token: int | None = None  # of the last ownership whose state memory holds
         self._loaded = False
         self._tracker: CallTracker | None = None
         self._takeover: asyncio.Task[None] | None = None
@@ -280,7 +281,8 @@ class AcdService(Operations):
             self.refresh_gauges(now)
             await self._rules_in_force(source)
             self.dispatcher.dirty = False  # what Redis holds is the state now
-            self._owned_token, self._loaded = token, True
+            self._owned_token = self._last_token = token
+            self._loaded = True
             log.info(
                 "ACD loaded: %d agents, %d calls (%d waiting)",
                 len(state.profiles),
@@ -303,12 +305,15 @@ class AcdService(Operations):
             self._takeover = asyncio.create_task(self.take_over(), name="acd-takeover")
 
     async def take_over(self) -> None:
-        """This engine just became the owner: reload the state from Redis, then resync with Asterisk."""
+        """This engine (again) owns the ACD: reload the state from Redis, or, when nobody else owned
+        it since this engine did (Lease.continues), write back what memory has that Redis may lack;
+        then resync with Asterisk (events went unhandled while it did not own)."""
         lease = self.lease
         while lease is not None and lease.owned and self._owned_token != lease.token:
             try:
-                await self.load()
-            except StoreUnavailableError as exc:  # tried again at the next tick
+                own_again = self._last_token is not None and lease.continues == self._last_token
+                await (self._resume() if own_again else self.load())
+            except (StoreUnavailableError, NotOwnerError) as exc:  # tried again at the next tick
                 log.error("ACD takeover: could not reload from Redis: %s", exc.message)
                 return
         if not self.owns or not self.ctx.executor.sender.ready:
@@ -320,6 +325,15 @@ class AcdService(Operations):
                 await self.resync(self._tracker)
         except Exception:  # the next reconnect's resync is the fallback; the ACD keeps running
             log.exception("ACD takeover: the resync with Asterisk failed")
+
+    async def _resume(self) -> None:
+        async with self.lock:
+            token = self.lease.token if self.lease is not None else None
+            if self.dispatcher.dirty:
+                await self.ctx.store.rewrite(self.ctx.state, self.ctx.timers.persistent())
+                self.dispatcher.dirty = False
+            self._owned_token = self._last_token = token
+            log.warning("ACD: this engine owns it again, nobody did meanwhile; its state is kept")
 
     async def replace_rules(self, rules: Rules, source: str = "") -> None:
         """Swap the rules in one step; every waiting caller is classified and routed again under them."""

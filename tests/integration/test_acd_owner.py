@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -31,6 +32,7 @@ from routing.lease import Lease, LeaseMetrics
 from routing.queue import Needs
 from switchboard.engine import Engine
 from switchboard.metrics import create_metrics
+from switchboard.private_redis import PrivateRedis
 from switchboard.settings import EngineSection
 from tests.integration.test_acd_support import (
     SECRET,
@@ -50,16 +52,21 @@ FAILOVER_BOUND_S = 5.0
 
 
 class FreezableClock:
-    """Monotonic time that a test can stop: a process paused (GC, SIGSTOP) still believes it owns."""
+    """Monotonic time a test can stop (a paused process still believes it owns) or move on (its
+    lease lapses at once)."""
 
     def __init__(self) -> None:
         self.frozen: float | None = None
+        self.offset = 0.0
 
     def __call__(self) -> float:
-        return self.frozen if self.frozen is not None else time.monotonic()
+        return (self.frozen if self.frozen is not None else time.monotonic()) + self.offset
 
     def freeze(self) -> None:
         self.frozen = time.monotonic()
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
 
 
 class Owned(Stack):
@@ -215,3 +222,35 @@ async def test_a_stale_owner_write_is_refused_once_another_engine_owns(redis_cli
         assert not one.lease.owned and not one.acd.owns, "the refusal tells it it lost the ACD"
         assert await one.acd.hold(None, Needs(()), "call-x") is None, "a non-owner holds nobody"
         assert two.state("a1") is AgentState.PAUSED
+
+
+async def test_an_owner_cut_off_from_redis_past_its_lease_gets_it_back_and_writes_back_its_calls(
+    own_redis: PrivateRedis,
+) -> None:
+    """Redis stops answering: the owner serves the call from memory; its lease lapses (it stops
+    acting); Redis is back with its lease untaken: same token, memory written back, resync."""
+    client = aioredis.Redis.from_url(own_redis.url, socket_timeout=0.3)
+    clock = FreezableClock()
+    try:
+        async with (
+            running_sim(sim_config()) as sim,
+            owned_engine(sim, client, "engine-a", clock=clock) as one,
+        ):
+            await one.acd.login("a1")
+            own_redis.pause()
+            caller = await sim.inbound_call("+36301234567", patience_s=600, talk_s=600)
+            await one.until_state("a1", AgentState.BUSY, timeout=15)
+            assert one.acd.dispatcher.dirty, "served from memory while Redis is down"
+            clock.advance(10.0)  # longer than the lease: it can no longer tell it owns the ACD
+            await one.until(lambda: not one.acd.owns)
+
+            own_redis.resume()
+            await one.until(lambda: one.acd.owns and not one.acd.dispatcher.dirty, timeout=15)
+            assert (one.lease.token, one.lease.continues) == (1, 1), "nobody owned meanwhile"
+            call_id = sim.channels[caller].uniqueid
+            stored = json.loads(await client.get(AcdKeys().call(call_id)) or "{}")
+            assert (stored["facts"]["state"], stored["facts"]["agent_id"]) == ("connected", "a1")
+            assert [a.get("Channel1") for a in sim.actions if a.name == "Bridge"] == [caller]
+            assert [a for a in sim.actions if a.name == "Hangup"] == []
+    finally:
+        await client.aclose()

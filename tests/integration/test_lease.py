@@ -135,3 +135,25 @@ def test_renewal_must_come_before_expiry(redis_client: aioredis.Redis) -> None:
         Lease(redis_client, KEY, engine_id="e1", role="acd", ttl_s=1.0, renew_s=1.0)
     with pytest.raises(ValidationFailedError):
         Lease(redis_client, KEY, engine_id="", role="acd")
+
+
+async def test_an_owner_that_lapsed_knows_whether_anybody_owned_meanwhile(
+    redis_client: aioredis.Redis,
+) -> None:
+    clock = Clock()
+    one, two = lease(redis_client, "e1", clock), lease(redis_client, "e2")
+    changes: list[bool] = []
+    one.on_change(changes.append)
+    assert await one.acquire() and one.continues is None, "a first ownership continues nothing"
+    clock.now += 10  # frozen, or Redis unreachable: it lapsed, but its value is still in the key
+    assert not one.owned
+    assert await one.acquire() and (one.token, one.continues) == (1, 1)
+    assert changes == [True, True], "owning again after a lapse is news (events went unhandled)"
+
+    await redis_client.delete(KEY)  # the key ran out; nobody took it: the next token is its own
+    assert await one.acquire() and (one.token, one.continues) == (2, 1)
+
+    await redis_client.delete(KEY)
+    assert await two.acquire()
+    await redis_client.delete(KEY)
+    assert await one.acquire() and (one.token, one.continues) == (4, None), "e2 owned in between"
