@@ -80,3 +80,10 @@ class ValidationFailedError(SwitchboardError):
     """Input data (CSV row, number, HTTP body) failed validation; details say what and where."""
 
     error_id = "validation-failed"
+
+
+class NotOwnerError(SwitchboardError):
+    """This engine does not own the role (the ACD, the pacing) another engine sharing Redis owns,
+    or it lost it: the write was refused by its fencing token. Details name the role."""
+
+    error_id = "not-owner"

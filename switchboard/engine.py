@@ -110,6 +110,14 @@ class Engine:
                 self._service_failed(service, "handle", event.name)
 
     async def _on_connected(self) -> None:
+        channels = await self.resync()
+        self.stats.resyncs += 1
+        log.info("AMI resynced: %d live channels", channels, extra={"channels": channels})
+
+    async def resync(self) -> int:
+        """Rebuild the tracker from CoreShowChannels and let every service reconcile with it: run
+        before `ready` after every (re)login, and when this engine takes the ACD over from another
+        (core/lease.py). Returns the number of live channels."""
         channels = await self.client.core_show_channels()
         self.tracker.resync(channels)
         for service in self.services:
@@ -117,8 +125,7 @@ class Engine:
                 await service.resync(self.tracker)
             except Exception:
                 self._service_failed(service, "resync", "")
-        self.stats.resyncs += 1
-        log.info("AMI resynced: %d live channels", len(channels), extra={"channels": len(channels)})
+        return len(channels)
 
     def _on_disconnected(self, reason: str) -> None:
         self._down_since = self._clock()

@@ -22,6 +22,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from core.lease import Lease, LeaseMetrics
 from dialer.calls.dial_metrics import DialerMetrics
 from dialer.campaigns.rules import Campaigns
 from dialer.desk.acd import AcdDesk
@@ -32,6 +33,7 @@ from dialer.loop.service import DialerService
 from dialer.stores import DialerStores
 from dialer.tasks.rules import DEFAULT_TASK_RULES, TaskRules
 from dialer.tasks.service import TaskService
+from routing.acd.acd_keys import AcdKeys
 from routing.acd.acd_metrics import AcdMetrics
 from routing.acd.service import AcdService
 from routing.rules import Rules
@@ -62,6 +64,7 @@ class Parts:
     metrics: EngineMetrics
     reloader: RulesReloader
     engine: Engine
+    lease: Lease
     acd: AcdService
     stores: DialerStores
     dialer: DialerService
@@ -78,8 +81,9 @@ class Runtime:
         self.settings = settings
         self._clock = clock
         self._tokens = tokens
-        # Marks this process's agent legs and ActionIDs (several engines may share one Asterisk).
-        self.instance_id = f"{socket.gethostname()}-{os.getpid()}"
+        # Marks this process's agent legs, ActionIDs and leases (several engines may share one
+        # Asterisk and one Redis).
+        self.instance_id = settings.engine.id or f"{socket.gethostname()}-{os.getpid()}"
         self._parts: Parts | None = None
         self._http: tuple[HttpServer, object] | None = None
 
@@ -106,30 +110,42 @@ class Runtime:
             if warning:
                 log.warning(warning)
             engine = Engine(settings.ami_client_settings(), metrics, clock=self._clock)
+            lease = self._lease(redis, metrics)
+            await lease.acquire()  # a standby serves nothing until the owner's lease runs out
             acd = AcdService(
                 redis, engine.client, rules, AcdMetrics(metrics.registry),
-                clock=self._clock, instance_id=self.instance_id,
+                clock=self._clock, instance_id=self.instance_id, lease=lease,
             )  # fmt: skip
             await acd.load()
+            acd.on_owned = engine.resync  # a takeover adopts what Asterisk holds, as after a reconnect
             engine.services.append(acd)
             reloader.watch("routing", acd.replace_rules)
             stores = self._dialer_stores(redis, metrics, reloader)
             tasks = self._task_service(redis, metrics, reloader, stores)
-            dialer = self._dialer(engine, reloader, stores=stores, acd=acd, tasks=tasks)
+            dialer = self._dialer(engine, reloader, stores=stores, acd=acd, tasks=tasks, lease=lease)
             engine.services.extend([dialer, tasks])
             _connect_dialer(stores, dialer, tasks)
             state = AppState(
                 settings, self._tokens or TokenStore.load(settings.http.tokens_file), metrics, redis=redis,
                 ami_ready=lambda: engine.ready, ami_down_for=engine.down_for,
             )  # fmt: skip
-            self._parts = Parts(redis, metrics, reloader, engine, acd, stores, dialer, tasks, state)
+            self._parts = Parts(redis, metrics, reloader, engine, lease, acd, stores, dialer, tasks, state)
             await self._start_http(state)
+            lease.start()
             await engine.start()
             reloader.start()
         except BaseException:
             await self.stop()
             raise
         return self._parts
+
+    def _lease(self, redis: aioredis.Redis, metrics: EngineMetrics) -> Lease:
+        """One lease for the ACD (all queues) and the pacing: the dialer's desk is the ACD."""
+        engine = self.settings.engine
+        return Lease(
+            redis, AcdKeys().owner, engine_id=self.instance_id, role="acd", ttl_s=engine.lease_ttl,
+            renew_s=engine.lease_renew, metrics=LeaseMetrics(metrics.registry),
+        )  # fmt: skip
 
     def _dialer_stores(
         self, redis: aioredis.Redis, metrics: EngineMetrics, reloader: RulesReloader
@@ -150,6 +166,7 @@ class Runtime:
         stores: DialerStores,
         acd: AcdService,
         tasks: TaskService,
+        lease: Lease,
     ) -> DialerService:
         """The outbound dialer; the ACD owns the agents (one state for inbound and outbound calls)."""
         path = self.settings.rules.campaigns
@@ -157,7 +174,7 @@ class Runtime:
         dialer = DialerService(
             stores.redis, engine.client, campaigns, gate=stores.gate, leads=stores.leads, desk=AcdDesk(acd),
             metrics=DialerMetrics(engine.metrics.registry), instance_id=self.instance_id, clock=self._clock,
-            tasks=tasks.store,
+            tasks=tasks.store, lease=lease,
         )  # fmt: skip
         _queues_known(campaigns, acd)
         if path is not None:
@@ -202,6 +219,7 @@ class Runtime:
             await parts.dialer.close()  # no new dials; placed calls are left to Asterisk
             await parts.engine.stop()
             await parts.acd.aclose()
+            await parts.lease.stop(release=True)  # a standby takes over at once
             await parts.tasks.close()
         if self._http is not None:
             server, task = self._http

@@ -124,6 +124,23 @@ class RulesSection(_Section):
     tasks: Path | None = None
 
 
+class EngineSection(_Section):
+    """This engine among several sharing one Redis and Asterisk (docs/reliability.md)."""
+
+    id: str | None = Field(None, min_length=1, max_length=100)
+    """Marks its agent legs, ActionIDs and leases; None: hostname-pid."""
+    lease_ttl: float = Field(3.0, gt=0, le=60)
+    """Seconds a dead owner keeps the ACD and the pacing before a standby may take them."""
+    lease_renew: float = Field(1.0, gt=0, le=30)
+    """Seconds between renewals (and between a standby's takeover attempts)."""
+
+    @model_validator(mode="after")
+    def _renew_below_ttl(self) -> EngineSection:
+        if self.lease_renew >= self.lease_ttl:
+            raise ValueError(f"lease_renew ({self.lease_renew}) must be below lease_ttl ({self.lease_ttl})")
+        return self
+
+
 class LogSection(_Section):
     format: Literal["json", "console", "auto"] = "auto"
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -151,6 +168,7 @@ class Settings(BaseSettings):
     http: HttpSection = HttpSection()
     rules: RulesSection = RulesSection()
     log: LogSection = LogSection()
+    engine: EngineSection = EngineSection()
     default_region: str = "HU"
     timezone: str = "Europe/Budapest"
 

@@ -61,6 +61,7 @@ class CallbackRound:
                 if callback.owner not in ready:
                     continue  # it waits for its owner (escalated near the deadline)
                 agent: str | None = callback.owner
+                await self.pacer.confirm_leader()
                 outcome = await self.pacer.dial_for_agent(request, callback.owner, now_s)
             else:
                 agent, outcome = await self._to_anyone(campaign, request, now_s)
@@ -88,6 +89,7 @@ class CallbackRound:
         self, campaign: Campaign, request: DialRequest, now_s: float
     ) -> tuple[str | None, DialOutcome]:
         """An escalated callback: reserve whoever fits, then dial (given back if not placed)."""
+        await self.pacer.confirm_leader()
         call_id = new_call_id()
         agent = await self.desk.reserve(target_of(campaign), call_id, now_s)
         if agent is None:

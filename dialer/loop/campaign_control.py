@@ -4,10 +4,13 @@ Rules it keeps (DESIGN.md 2.7):
 - A campaign's state lives in Redis, so every engine sharing the Redis (and a restarted one)
   sees the same; each change is audited (who, when, from what to what). A campaign that was
   never started is `stopped`: adding it to campaigns.yaml never starts dialing by itself.
-- Only one engine paces at a time: the leader holds a lease (SET NX PX) and renews it while it
-  runs; an engine that cannot renew (Redis unreachable, process frozen) stops pacing, and the
-  lease runs out so another engine can take over. Calls already placed stay with the engine
-  that placed them (it alone follows their events).
+- Only one engine paces at a time: the leader holds a lease with a fencing token
+  (core/lease.py) and renews it on its own timer; an engine that cannot renew (Redis
+  unreachable, process frozen) stops pacing, and the lease runs out so another engine takes over.
+  Before each dial the leader confirms the lease in Redis, so a paused old leader dials nothing
+  once a new one took over. Calls already placed stay with the engine that placed them (it alone
+  follows their events). Under `switchboard run` the pacing shares the ACD's lease (the desk is
+  the ACD), so one engine owns both; a dialer with its own desk uses LeaderLease.
 """
 
 from __future__ import annotations
@@ -21,27 +24,9 @@ from typing import Any
 from redis.asyncio import Redis
 
 from core.errors import ValidationFailedError
+from core.lease import Lease, LeaseMetrics
 from dialer.audit import text
 from dialer.dialer_keys import DialerKeys, DialKeys
-
-# KEYS[1] leader key. ARGV: instance id, lease ms. 1 if this instance holds the lease now.
-_HOLD_LUA = """
-local holder = redis.call('GET', KEYS[1])
-if holder == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 1
-end
-if not holder then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 1
-end
-return 0
-"""
-
-_RESIGN_LUA = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
 
 
 class CampaignState(StrEnum):
@@ -108,27 +93,27 @@ class CampaignControl:
         return CampaignStatus(campaign_id, state, actor, now.isoformat(), reason)
 
 
-class LeaderLease:
-    """The pacing lease: `hold()` takes or renews it; True while this instance is the leader."""
+class LeaderLease(Lease):
+    """The pacing lease of its own (role `pacing`): `hold()` takes or renews it, `resign()` gives it up."""
 
     def __init__(
-        self, redis: Redis, instance_id: str, *, keys: DialerKeys | None = None, ttl_ms: int = 5000
+        self,
+        redis: Redis,
+        instance_id: str,
+        *,
+        keys: DialerKeys | None = None,
+        ttl_ms: int = 3000,
+        renew_s: float | None = None,
+        metrics: LeaseMetrics | None = None,
     ) -> None:
-        if not instance_id:
-            raise ValidationFailedError("the leader lease needs the engine's instance id")
-        self._redis = redis
-        self.instance_id = instance_id
-        self.key = DialKeys.of(keys).leader
-        self.ttl_ms = ttl_ms
-        self._hold = redis.register_script(_HOLD_LUA)
-        self._resign = redis.register_script(_RESIGN_LUA)
+        ttl_s = ttl_ms / 1000
+        super().__init__(
+            redis, DialKeys.of(keys).leader, engine_id=instance_id, role="pacing", ttl_s=ttl_s,
+            renew_s=renew_s if renew_s is not None else ttl_s / 3, metrics=metrics,
+        )  # fmt: skip
 
     async def hold(self) -> bool:
-        return bool(await self._hold(keys=[self.key], args=[self.instance_id, self.ttl_ms]))
-
-    async def holder(self) -> str | None:
-        raw = await self._redis.get(self.key)
-        return None if raw is None else text(raw)
+        return await self.acquire()
 
     async def resign(self) -> None:
-        await self._resign(keys=[self.key], args=[self.instance_id])
+        await self.release()

@@ -13,11 +13,12 @@ from typing import Any
 
 from core.clock import utc
 from core.errors import NotFoundError
+from core.lease import Lease
 from dialer.calls.attempts import AttemptStore
 from dialer.calls.dialing import Dialer, DialKind, DialOutcome, DialRequest
 from dialer.campaigns.rules import Campaign, Campaigns
 from dialer.leads.store import LeadStore
-from dialer.loop.campaign_control import CampaignControl, CampaignState, CampaignStatus, LeaderLease
+from dialer.loop.campaign_control import CampaignControl, CampaignState, CampaignStatus
 from dialer.loop.pacer import InFlight, Pacer
 
 
@@ -32,7 +33,7 @@ class CampaignOperations:
     control: CampaignControl
     attempts: AttemptStore
     leads: LeadStore
-    lease: LeaderLease
+    lease: Lease
     pacer: Pacer
     dialer: Dialer
     instance_id: str

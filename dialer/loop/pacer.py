@@ -12,12 +12,14 @@ calling `dialer.pacing.decision.calls_to_place`, and placing that many calls thr
 - A round never claims more than `calls + spare` leads, so leads refused by calling hours or caps
   are walked through in bounded steps (each goes back to its queue for its next chance).
 - A store or AMI outage ends the round at once: nothing is dialed until it is back.
+- Fenced: before each call (before its agent is held or its lead claimed) the `fence` confirms
+  in Redis that this engine still leads the pacing; NotOwnerError ends the round otherwise.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
@@ -61,6 +63,7 @@ class Pacer:
         in_flight: Callable[[str], InFlight],
         samples: Callable[[str], LiveSample],
         active: Callable[[], bool] = lambda: True,
+        fence: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.dialer = dialer
         self.desk = desk
@@ -70,6 +73,7 @@ class Pacer:
         self._in_flight = in_flight
         self._samples = samples
         self._active = active  # False once the service is closing: place nothing more
+        self._fence = fence  # raises NotOwnerError once another engine leads the pacing
         self.decisions: dict[str, PacingDecision] = {}
         self._offers: dict[str, str] = {}  # preview lead id -> the agent it was offered to
 
@@ -123,6 +127,7 @@ class Pacer:
         if reserve and not await self.leads.any_due(campaign.id, now=utc(now)):
             return 0  # no lead: hold nobody (the ACD would log and count a hold and a release)
         while placed < calls and claims < calls + _SPARE_CLAIMS and self._active():
+            await self.confirm_leader()
             call_id, agent_id = new_call_id(), None
             if reserve:
                 agent_id = await self.desk.reserve(target_of(campaign), call_id, now)
@@ -142,6 +147,11 @@ class Pacer:
             if outcome.status in OUTAGES:
                 break
         return placed
+
+    async def confirm_leader(self) -> None:
+        """NotOwnerError unless this engine still leads the pacing (checked in Redis)."""
+        if self._fence is not None:
+            await self._fence()
 
     async def _unreserve(self, agent_id: str | None, call_id: str, now: float) -> None:
         if agent_id is not None:
@@ -203,6 +213,7 @@ class Pacer:
             del self._offers[lead_id]
             if state == "accepted" and lead.status == "claimed":
                 request = DialRequest(campaign, DialKind.PREVIEW, lead, agent_id=agent_id)
+                await self.confirm_leader()
                 await self.dial_for_agent(request, agent_id, now)
             elif lead.status == "claimed":  # declined or expired: someone else's turn first
                 await self._take_back(lead_id, now, later=state == "declined")

@@ -1,8 +1,10 @@
 """DialerService: the outbound dialer as a PbxService — pacing rounds, placed calls, campaign control.
 
 Owned here: the engine-side shell around the pure cores. It
-- runs a pacing round every `round_interval_s` while this engine holds the leader lease
-  (dialer.loop.campaign_control.LeaderLease; several engines may share a Redis, one paces), for each campaign
+- runs a pacing round every `round_interval_s` while this engine holds the pacing lease
+  (core.lease.Lease: the runtime shares the ACD's, else dialer.loop.campaign_control.LeaderLease;
+  renewed on its own timer; several engines may share a Redis, one paces; each dial first confirms
+  the lease in Redis), for each campaign
   whose state (in Redis) is running: its due callbacks first (dialer.loop.callbacks, when given
   the task store), then dialer.loop.pacer.Pacer measures, decides and places calls for fresh leads;
   every call goes through dialer.calls.dialing.Dialer.place_call (the gate is inside it);
@@ -29,7 +31,6 @@ Rules it keeps:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
@@ -41,7 +42,8 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from core.clock import utc
-from core.errors import AmiError, StoreUnavailableError, SwitchboardError
+from core.errors import AmiError, NotOwnerError, StoreUnavailableError, SwitchboardError
+from core.lease import Lease
 from dialer.calls import lifecycle as outbound
 from dialer.calls.attempts import AttemptStore
 from dialer.calls.dial_metrics import DialerMetrics
@@ -83,7 +85,8 @@ _STORE_ERRORS = (RedisError, OSError, TimeoutError, SwitchboardError)
 class DialerSettings:
     round_interval_s: float = 0.5  # pacing rounds (while leader)
     round_timeout_s: float = 5.0  # a round that takes longer is cancelled (Redis frozen)
-    lease_ms: int = 5000  # leader lease; renewed every round
+    lease_ms: int = 3000  # the pacing lease's TTL (a dialer with its own lease; not under the ACD's)
+    lease_renew_s: float = 1.0  # its renewal (and a standby's takeover poll) period
     store_timeout_s: float = 2.0  # any single Redis step of the shell
     amd_timeout_s: float = 15.0  # answered, no AMD verdict by then: treated as a person
     answer_margin_s: float = 30.0  # no OriginateResponse by ring timeout + this: settled as failed
@@ -126,6 +129,7 @@ class DialerService(CampaignOperations):
         settings: DialerSettings | None = None,
         audit_maxlen: int | None = None,
         tasks: TaskStore | None = None,
+        lease: Lease | None = None,
     ) -> None:
         self.campaigns = campaigns
         self.sender = sender
@@ -138,7 +142,10 @@ class DialerService(CampaignOperations):
         self.attempts = AttemptStore(redis, keys, audit_maxlen=audit_maxlen)
         self.intents = IntentStore(redis, keys, audit_maxlen=audit_maxlen)
         self.control = CampaignControl(redis, keys, audit_maxlen=audit_maxlen)
-        self.lease = LeaderLease(redis, instance_id, keys=keys, ttl_ms=self.settings.lease_ms)
+        self._own_lease = lease is None  # else the runtime's (the ACD's) lease: started there
+        self.lease: Lease = lease or LeaderLease(
+            redis, instance_id, keys=keys, ttl_ms=self.settings.lease_ms, renew_s=self.settings.lease_renew_s
+        )
         self.dialer = Dialer(
             gate=gate, sender=sender, attempts=self.attempts, intents=self.intents, leads=leads,
             registry=self, metrics=metrics, owner=instance_id, clock=clock,
@@ -156,6 +163,7 @@ class DialerService(CampaignOperations):
         self.pacer = Pacer(
             dialer=self.dialer, desk=desk, leads=leads, attempts=self.attempts, metrics=metrics,
             in_flight=self.in_flight, samples=self.sample, active=lambda: not self._closed,
+            fence=self.lease.confirm,
         )  # fmt: skip
         self.callbacks = CallbackRound(tasks, self.pacer, desk) if tasks is not None else None
         self._calls: dict[str, OutboundCall] = {}
@@ -373,6 +381,8 @@ class DialerService(CampaignOperations):
     async def tick(self, now: float) -> None:
         if self._closed:
             return
+        if self._own_lease:
+            self.lease.start()  # renewed on its own timer from now on, however long rounds take
         await self._timers(now)
         if (self._round is None or self._round.done()) and now >= self._next_round:
             self._next_round = now + self.settings.round_interval_s
@@ -420,18 +430,28 @@ class DialerService(CampaignOperations):
             self.metrics.round_seconds.observe(time.perf_counter() - started)
 
     async def run_once(self) -> bool:
-        """One round: renew the lease, then pace every running campaign. True if this engine led."""
+        """One round: renew this engine's heartbeat, then pace every running campaign if this engine
+        leads. True if it led."""
         await self.intents.beat(self.instance_id, ttl=timedelta(milliseconds=3 * self.settings.lease_ms))
-        self.is_leader = await self.lease.hold()
+        if self._own_lease and not self.lease.owned:
+            self.lease.start()
+            await self.lease.acquire()  # at once, not one renewal period later
+        self.is_leader = self.lease.owned
         self.metrics.leader.set(int(self.is_leader))
         if not self.is_leader:
             return False
         now = self._clock()
         states = await self.control.states()
-        for campaign in self.campaigns.campaigns:
-            status = states.get(campaign.id)
-            if status is not None and status.state is CampaignState.RUNNING and not self._closed:
-                await self._pace(campaign, now)
+        try:
+            for campaign in self.campaigns.campaigns:
+                status = states.get(campaign.id)
+                if status is not None and status.state is CampaignState.RUNNING and not self._closed:
+                    await self._pace(campaign, now)
+        except NotOwnerError:  # a dial's fence found another leader: this engine was paused
+            self.is_leader = False
+            self.metrics.leader.set(0)
+            log.warning("pacing round stopped: another engine leads the pacing now")
+            return False
         if now >= self._next_housekeeping:
             self._next_housekeeping = now + self.settings.housekeeping_s
             await self._housekeeping(now)
@@ -447,7 +467,7 @@ class DialerService(CampaignOperations):
             if self.callbacks is not None:
                 await self.callbacks.run(campaign, now)
             await self.pacer.pace(campaign, now)
-        except (RedisError, OSError, TimeoutError):
+        except (RedisError, OSError, TimeoutError, NotOwnerError):
             raise
         except SwitchboardError as exc:
             self.metrics.errors.labels(step="pace").inc()
@@ -509,10 +529,9 @@ class DialerService(CampaignOperations):
             task.cancel()
         if tasks:  # bounded: a library may swallow a cancellation (asyncio.wait_for on Python 3.11)
             await asyncio.wait(tasks, timeout=2.0)
-        if self.is_leader:  # let another engine take over at once (else the lease runs out)
-            with contextlib.suppress(*_STORE_ERRORS):
-                async with asyncio.timeout(self.settings.store_timeout_s):
-                    await self.lease.resign()
+        if self._own_lease:  # let another engine take over at once (else the lease runs out)
+            await self.lease.stop(release=True)
+        self.is_leader = False
 
     async def settled(self) -> None:
         """Wait until every outcome write started so far is done (tests, graceful stop)."""

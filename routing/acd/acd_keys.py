@@ -11,6 +11,9 @@ shows the whole ACD. Added here:
                                classify the caller; written by the CRM through the API
 - `events`                     STREAM of ACD events (case handover, abandoned, ended) the API reads
 - `case:seq`                   STRING counter behind the case numbers
+- `owner`                      STRING `{token}:{engine id}` with a TTL: the lease of the engine that
+                               owns the ACD (and, under `switchboard run`, the pacing); `owner:meta`
+                               HASH token counter and last holder (core/lease.py)
 """
 
 from __future__ import annotations
@@ -40,3 +43,7 @@ class AcdKeys(RoutingKeys):
     @property
     def case_seq(self) -> str:
         return f"{self.prefix}case:seq"
+
+    @property
+    def owner(self) -> str:
+        return f"{self.prefix}owner"

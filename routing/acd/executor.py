@@ -10,6 +10,9 @@ Rules it keeps (DESIGN.md §3, config/asterisk/extensions_switchboard.conf):
 - A caller leaves the ACD by Redirect into the exit context (voicemail, closed...).
 - Variable values never carry a comma (Asterisk splits Variable headers on it)
   nor a line break.
+- Only the owner acts (several engines sharing one Asterisk and Redis): while `may_act()` is
+  false (the engine does not own the ACD, core/lease.py) nothing is sent, so a standby or a
+  stale owner never rings, bridges or hangs up a leg of a call it does not own.
 - Every action is timed from the moment the triggering event came in
   (`started`) to the moment Asterisk accepted it: the decision latency metric.
 """
@@ -19,9 +22,9 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
-from core.errors import AmiActionError, AmiError
+from core.errors import AmiActionError, AmiError, NotOwnerError
 from pbx.service import ActionSender
 from routing.acd.acd_metrics import AcdMetrics
 from routing.acd.calls import ActiveCall
@@ -70,6 +73,7 @@ class Executor:
         self.exit_context = exit_context
         self._timeout = action_timeout_s
         self._started = time.perf_counter()
+        self.may_act: Callable[[], bool] = lambda: True
 
     @property
     def ready(self) -> bool:
@@ -91,7 +95,10 @@ class Executor:
     async def ring(
         self, interface: str, active: ActiveCall, agent_id: str, ring_s: float, action_id: str
     ) -> None:
-        """Originate the agent's leg; raises AmiError when Asterisk refused it or did not answer."""
+        """Originate the agent's leg; raises AmiError when Asterisk refused it or did not answer,
+        NotOwnerError when this engine does not own the ACD (nothing is sent)."""
+        if not self.may_act():
+            raise NotOwnerError("this engine does not own the ACD: the agent is not rung", role="acd")
         facts = active.facts
         number = _clean(facts.number or facts.caller)
         caller_id = f'"{active.call.tier} {facts.case_id}" <{number}>' if number else None
@@ -138,8 +145,11 @@ class Executor:
         return ok
 
     async def _send(self, action: str, fields: Mapping[str, str]) -> bool | None:
-        """Send once; False (logged) when Asterisk said no, None when the outcome is unknown (no
-        answer, connection lost, or never sent)."""
+        """Send once; False (logged) when Asterisk said no or this engine does not own the ACD,
+        None when the outcome is unknown (no answer, connection lost, or never sent)."""
+        if not self.may_act():
+            log.warning("%s not sent: this engine does not own the ACD", action, extra={"action": action})
+            return False
         try:
             result = await self.sender.send(action, fields, timeout=self._timeout)
         except AmiError as exc:

@@ -7,6 +7,14 @@ Redis never see two changes interleave. The work itself is in callflow.py
 (call events), dispatcher.py (routing and the agent lifecycle), store.py
 (Redis), executor.py (AMI), outbound.py (the dialer's held agents and answered calls).
 
+Ownership (several engines on one Redis and one Asterisk; docs/reliability.md): given a
+core.lease.Lease, the service acts only while it `owns` the ACD: it holds the lease and has
+reloaded the state from Redis under that lease's token. A standby ignores every call event, timer
+and dialer request (its AMI connection sees all the calls, but never rings, bridges or hangs up
+a leg); its Redis writes are fenced anyway. When it becomes the owner it reloads from Redis and
+runs the resync an AMI reconnect runs (`on_owned`, the runtime's Engine.resync), which adopts the
+callers Asterisk holds.
+
 Wiring (the runtime): build it with the engine's AMI client as `sender`, `await
 load()` before the engine starts, add it to the engine's services, and call
 `await replace_rules(new)` for each valid edit of routing.yaml.
@@ -18,13 +26,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import redis.asyncio as aioredis
 
 from core.clock import Clock
 from core.config.loader import content_hash
-from core.errors import StoreUnavailableError
+from core.errors import NotOwnerError, StoreUnavailableError
+from core.lease import Lease
 from pbx.call_changes import CallChange, ChannelHungUp, DialStarted, OriginateResult, UserEventSeen
 from pbx.codec import Event
 from pbx.service import ActionSender
@@ -68,6 +77,7 @@ class AcdService(Operations):
         instance_id: str = "acd",
         options: AcdOptions | None = None,
         keys: AcdKeys | None = None,
+        lease: Lease | None = None,
     ) -> None:
         options = options or AcdOptions()
         keys = keys or AcdKeys()
@@ -81,7 +91,7 @@ class AcdService(Operations):
         )
         ctx = Ctx(
             state=AcdState(rules),
-            store=AcdStore(redis, keys),
+            store=AcdStore(redis, keys, lease=lease),
             events=AcdEvents(redis, keys),
             executor=executor,
             timers=Timers(),
@@ -98,6 +108,18 @@ class AcdService(Operations):
         self._next_gauges = 0.0
         self._next_recovery = 0.0
         self._recovery: asyncio.Task[None] | None = None
+        self.lease = lease
+        self.on_owned: Callable[[], Awaitable[object]] | None = None
+        """What runs after a takeover's reload: the engine's resync (CoreShowChannels, then every
+        service's resync). None: this service's resync with the tracker it last saw."""
+        self._owned_token: int | None = None
+        self._last_token: int | None = None  # of the last ownership whose state memory holds
+        self._loaded = False
+        self._tracker: CallTracker | None = None
+        self._takeover: asyncio.Task[None] | None = None
+        executor.may_act = lambda: self.owns
+        if lease is not None:
+            lease.on_change(self._lease_changed)
 
     @property
     def rules(self) -> Rules:
@@ -110,7 +132,7 @@ class AcdService(Operations):
     # -- PbxService -----------------------------------------------------------------------
     async def handle(self, event: Event, changes: Sequence[CallChange]) -> None:
         relevant = [c for c in changes if isinstance(c, _RELEVANT)]
-        if not relevant:
+        if not relevant or not self.owns:
             return
         async with self.lock:
             self.ctx.executor.started()
@@ -135,12 +157,19 @@ class AcdService(Operations):
             await flow.dial_started(change)
 
     async def resync(self, tracker: CallTracker) -> None:
+        self._tracker = tracker
+        if not self.owns:
+            return
         async with self.lock:
             self.ctx.executor.started()
             await self.flow.resync(tracker)
             self._next_sweep = 0.0  # nothing is routed during the resync: the first tick after does it
 
     async def tick(self, now: float) -> None:
+        if not self.owns:
+            if self.lease is not None and self.lease.owned:
+                self._lease_changed(True)  # a takeover whose reload failed is tried again
+            return
         async with self.lock:
             self.ctx.executor.started()
             for timer in self.ctx.timers.due(now):
@@ -159,10 +188,11 @@ class AcdService(Operations):
 
     async def aclose(self) -> None:
         """Stop background work (a pending write-back to Redis); call after the engine stopped."""
-        if self._recovery is not None:
-            self._recovery.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._recovery
+        for task in (self._recovery, self._takeover):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     def _recover_later(self, now: float) -> None:
         """While Redis is failing, try to write the whole state back (in the background, once a second)."""
@@ -179,7 +209,7 @@ class AcdService(Operations):
         async with self.lock:
             try:
                 await self.ctx.store.rewrite(self.ctx.state, self.ctx.timers.persistent())
-            except StoreUnavailableError:
+            except (StoreUnavailableError, NotOwnerError):  # not owning: the owner's state stands
                 return
             self.dispatcher.dirty = False
         log.warning("Redis is back; the ACD state was written again")
@@ -203,21 +233,31 @@ class AcdService(Operations):
         self, queue: str | None, needs: Needs, call_id: str, *, agent_id: str | None = None
     ) -> str | None:
         """Hold a ready agent (the named one, else routing's choice) for a call about to be dialed."""
+        if not self.owns:
+            return None
         async with self.lock:
             self.ctx.executor.started()
             return await self.outbound.hold(queue, needs, call_id, agent_id)
 
     async def release_hold(self, agent_id: str, call_id: str) -> None:
+        if not self.owns:  # the owner's hold timer gives the agent back
+            log.warning("agent %s: hold for call %s left to the ACD's owner", agent_id, call_id)
+            return
         async with self.lock:
             await self.outbound.release(agent_id, call_id)
 
     async def take_outbound(self, call: HandedCall) -> None:
-        """An answered outbound call: ring its held agent, else route it like a waiting call."""
+        """An answered outbound call: ring its held agent, else route it like a waiting call.
+        NotOwnerError on an engine that does not own the ACD (the dialer's grace period ends it)."""
+        if not self.owns:
+            raise NotOwnerError("this engine does not own the ACD", role="acd", call_id=call.call_id)
         async with self.lock:
             self.ctx.executor.started()
             await self.outbound.take(call)
 
     async def withdraw_outbound(self, call_id: str) -> None:
+        if not self.owns:
+            return
         async with self.lock:
             self.ctx.executor.started()
             await self.outbound.withdraw(call_id)
@@ -226,6 +266,7 @@ class AcdService(Operations):
     async def load(self, source: str = "") -> None:
         """Rebuild the ACD from Redis (seeding routing.yaml's agents first); call before the engine starts."""
         async with self.lock:
+            token = self.lease.token if self.lease is not None else None
             ctx, now = self.ctx, self.ctx.clock()
             await ctx.store.seed_profiles(ctx.state.rules.agents)
             stored = await ctx.store.load()
@@ -237,6 +278,9 @@ class AcdService(Operations):
                 ctx.timers.set(timer)
             self.refresh_gauges(now)
             await self._rules_in_force(source)
+            self.dispatcher.dirty = False  # what Redis holds is the state now
+            self._owned_token = self._last_token = token
+            self._loaded = True
             log.info(
                 "ACD loaded: %d agents, %d calls (%d waiting)",
                 len(state.profiles),
@@ -244,12 +288,60 @@ class AcdService(Operations):
                 len(state.snapshot.calls),
             )
 
+    # -- ownership --------------------------------------------------------------------------------
+    @property
+    def owns(self) -> bool:
+        """This engine runs the ACD: no lease (one engine), or it holds the lease and has reloaded
+        the state from Redis under its current token."""
+        lease = self.lease
+        return lease is None or (lease.owned and self._owned_token == lease.token)
+
+    def _lease_changed(self, owned: bool) -> None:
+        if not owned:
+            self._owned_token = None
+        elif self._loaded and (self._takeover is None or self._takeover.done()):
+            self._takeover = asyncio.create_task(self.take_over(), name="acd-takeover")
+
+    async def take_over(self) -> None:
+        """This engine (again) owns the ACD: reload the state from Redis, or, when nobody else owned
+        it since this engine did (Lease.continues), write back what memory has that Redis may lack;
+        then resync with Asterisk (events went unhandled while it did not own)."""
+        lease = self.lease
+        while lease is not None and lease.owned and self._owned_token != lease.token:
+            try:
+                own_again = self._last_token is not None and lease.continues == self._last_token
+                await (self._resume() if own_again else self.load())
+            except (StoreUnavailableError, NotOwnerError) as exc:  # tried again at the next tick
+                log.error("ACD takeover: could not reload from Redis: %s", exc.message)
+                return
+        if not self.owns or not self.ctx.executor.sender.ready:
+            return  # not logged in to Asterisk: the resync after the login does it
+        try:
+            if self.on_owned is not None:
+                await self.on_owned()
+            elif self._tracker is not None:
+                await self.resync(self._tracker)
+        except Exception:  # the next reconnect's resync is the fallback; the ACD keeps running
+            log.exception("ACD takeover: the resync with Asterisk failed")
+
+    async def _resume(self) -> None:
+        async with self.lock:
+            token = self.lease.token if self.lease is not None else None
+            if self.dispatcher.dirty:
+                await self.ctx.store.rewrite(self.ctx.state, self.ctx.timers.persistent())
+                self.dispatcher.dirty = False
+            self._owned_token = self._last_token = token
+            log.warning("ACD: this engine owns it again, nobody did meanwhile; its state is kept")
+
     async def replace_rules(self, rules: Rules, source: str = "") -> None:
         """Swap the rules in one step; every waiting caller is classified and routed again under them."""
         async with self.lock:
             self.ctx.executor.started()
             self.ctx.state.rules = rules
             self.flow.forget_queue_map()
+            if not self.owns:  # a standby keeps the rules for its takeover; the owner re-routes
+                await self._rules_in_force(source)
+                return
             await self.reclassify()
             await self._rules_in_force(source)
             await self.dispatcher.dispatch_all()

@@ -10,6 +10,10 @@ Rules it keeps:
   one agent for two calls or two agents for one call.
 - Agent profiles from routing.yaml are seeded at start and on reload, unless a
   supervisor edited that agent over the API (source `api`): the edit wins.
+- Fenced (given the ACD's core.lease.Lease, when several engines share the Redis): every
+  write of the calls and agent statuses (`commit`, `reserve`, `hold`, `rewrite`) runs only
+  while this engine's lease token is the current one; a stale owner's write changes nothing and
+  raises NotOwnerError. Seeded profiles, CRM records and the case counter are not owner state.
 - A malformed record is logged and skipped, never fatal. Redis failures become
   StoreUnavailableError.
 """
@@ -20,7 +24,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +35,7 @@ from redis.exceptions import RedisError
 from redis.typing import EncodableT, FieldT
 
 from core.errors import StoreUnavailableError, ValidationFailedError
+from core.lease import FencedBatch, FencedScript, Lease
 from routing.acd.acd_keys import AcdKeys
 from routing.acd.calls import ActiveCall, CallFacts, CallState
 from routing.acd.state import AcdState
@@ -141,12 +146,32 @@ def load_active(raw: bytes | str) -> ActiveCall:
 
 
 class AcdStore:
-    def __init__(self, redis: aioredis.Redis, keys: AcdKeys | None = None, *, ended_ttl_s: int = ENDED_TTL_S):
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        keys: AcdKeys | None = None,
+        *,
+        ended_ttl_s: int = ENDED_TTL_S,
+        lease: Lease | None = None,
+    ):
         self.redis = redis
         self.keys = keys or AcdKeys()
+        self.lease = lease
         self._ended_ttl = ended_ttl_s
-        self._reserve = redis.register_script(_RESERVE)
-        self._hold = redis.register_script(_HOLD)
+        self._reserve = FencedScript(redis, _RESERVE, lease)
+        self._hold = FencedScript(redis, _HOLD, lease)
+
+    @contextlib.asynccontextmanager
+    async def _writes(self) -> AsyncIterator[Any]:
+        """One atomic batch of writes: MULTI/EXEC, or one fenced script when there is a lease."""
+        if self.lease is None:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                yield pipe
+                await pipe.execute()
+            return
+        batch = FencedBatch()
+        yield batch
+        await self.lease.write(batch)
 
     # -- loading ------------------------------------------------------------------
     async def load(self) -> Stored:
@@ -231,7 +256,7 @@ class AcdStore:
             return
         keys = self.keys
         with _available("saving ACD state"):
-            async with self.redis.pipeline(transaction=True) as pipe:
+            async with self._writes() as pipe:
                 for status in change.statuses:
                     pipe.set(keys.agent_status(status.agent_id), dump_status(status))
                 for call_id, queue in change.left_queues:
@@ -246,7 +271,6 @@ class AcdStore:
                     pipe.hset(keys.timers, mapping=_hash({t.key: t.dump() for t in change.timers}))
                 if change.cancelled_timers:
                     pipe.hdel(keys.timers, *change.cancelled_timers)
-                await pipe.execute()
 
     def _put_call(self, pipe: Any, active: ActiveCall) -> None:
         keys, call = self.keys, active.call
@@ -296,7 +320,7 @@ class AcdStore:
         keys = self.keys
         queues = {q.name for q in state.rules.queues} | {a.call.queue for a in state.calls.values()}
         with _available("rewriting the ACD state"):
-            async with self.redis.pipeline(transaction=True) as pipe:
+            async with self._writes() as pipe:
                 for agent_id, spec in state.profiles.items():
                     pipe.set(
                         keys.agent_profile(agent_id),
@@ -311,7 +335,6 @@ class AcdStore:
                 mapping = {t.key: t.dump() for t in timers}
                 if mapping:
                     pipe.hset(keys.timers, mapping=_hash(mapping))
-                await pipe.execute()
 
     async def ping(self, timeout: float = 1.0) -> bool:
         try:

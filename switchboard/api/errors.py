@@ -67,6 +67,7 @@ STATUS_BY_ERROR_ID: Mapping[str, int] = {
     "store-unavailable": 503,
     "not-ready": 503,
     "unhealthy": 503,
+    "not-owner": 503,
     "ami-timeout": 504,
 }
 _HTTP_ERROR_IDS = {

@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 import redis.asyncio as aioredis
 
+from core.lease import Lease
+from dialer.dialer_keys import DialKeys
 from pbx.sim import CustomerProfile
+from tests.integration.test_acd_owner import FreezableClock, became_owner
 from tests.support.dialer_harness import campaign, campaigns, lead, rig, sim_config
 
 pytestmark = pytest.mark.integration
@@ -34,4 +37,43 @@ async def test_only_the_leader_paces_and_another_engine_takes_over(redis_client:
         await two.until(lambda: len(two.dialed()) >= 2, timeout=20)
         assert two.dialer.is_leader
         assert await two.dialer.lease.holder() == "engine-2"
+        assert not set(one.dialed()) & set(two.dialed()), "no lead was dialed by both engines"
+
+
+async def test_a_paused_leader_dials_nothing_once_another_engine_leads(redis_client: aioredis.Redis) -> None:
+    """engine-1 freezes (its clock and renewals stop, so it still believes it leads); engine-2
+    takes the lease once it ran out; engine-1 wakes up and runs its round: the fence stops it
+    before any dial."""
+    config = campaigns(campaign())
+    sim = sim_config(customers=BUSY)
+    frozen = FreezableClock()
+    lease = Lease(
+        redis_client, DialKeys.of(None).leader, engine_id="engine-1", role="pacing", ttl_s=1.0, renew_s=0.25,
+        monotonic=frozen,
+    )  # fmt: skip
+    await lease.acquire()
+    lease.start()
+    async with (
+        rig(redis_client, config, sim, instance_id="engine-1", engine_ticks=False, lease=lease) as one,
+        rig(redis_client, config, sim, instance_id="engine-2") as two,
+    ):
+        await one.load_leads(lead(i) for i in range(60))
+        for agent_id in ("1001", "1002"):
+            await one.agent(agent_id)
+        await one.start()
+        assert await one.dialer.run_once()
+        await one.until(lambda: len(one.dialed()) >= 2, timeout=20)
+        assert not two.dialer.is_leader and two.dialed() == []
+
+        frozen.freeze()
+        await lease.stop(release=False)
+        await became_owner(two.dialer.lease, timeout=5.0)
+        await two.until(lambda: len(two.dialed()) >= 2, timeout=20)
+        dialed = one.dialed()
+
+        assert lease.owned, "paused, engine-1 cannot tell it lost the lease"
+        assert not await one.dialer.run_once(), "its round stops at the fence"
+        assert one.dialed() == dialed, "the paused leader dialed nothing after the takeover"
+        assert not one.dialer.is_leader and not lease.owned
+        assert one.sample("switchboard_dialer_leader") == 0
         assert not set(one.dialed()) & set(two.dialed()), "no lead was dialed by both engines"

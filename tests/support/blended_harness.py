@@ -17,6 +17,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 
+from core.lease import Lease
 from dialer.calls.dial_metrics import DialerMetrics
 from dialer.campaigns.rules import Campaigns
 from dialer.desk.acd import AcdDesk
@@ -91,9 +92,12 @@ async def blended(
     instance_id: str = "engine-1",
     settings: DialerSettings | None = None,
     pbx: SimulatedPbx | None = None,
+    lease: Lease | None = None,
 ) -> AsyncIterator[Blended]:
-    """The engine of `switchboard run`, pacing every 50 ms once a campaign is started; `pbx`: a
-    running simulated Asterisk the test owns (it outlives the engine: a restart)."""
+    """The engine of `switchboard run`, pacing every 50 ms once a campaign is started. `pbx`: a
+    running simulated Asterisk the test owns (it outlives the engine: a restart; several engines
+    may share it); `lease`: the ACD's and the pacing's, taken before the first load and renewed on
+    its timer as the runtime does."""
     clock = RunningClock()
     simulator = pbx or SimulatedPbx(sim or sim_config(), seed=13)
     if pbx is None:
@@ -105,18 +109,23 @@ async def blended(
     )
     ami = AmiSettings("127.0.0.1", simulator.port, "switchboard", SECRET, reconnect_min=0.01, ping_interval=0)
     engine = Engine(ami, create_metrics(registry, process=False), clock=clock, tick_s=0.02)
+    if lease is not None:
+        await lease.acquire()
     acd = AcdService(
         redis, engine.client, rules, AcdMetrics(registry), clock=clock, instance_id=instance_id,
-        options=options or AcdOptions(),
+        options=options or AcdOptions(), lease=lease,
     )  # fmt: skip
+    acd.on_owned = engine.resync
     await acd.load("test")
     settings = settings or DialerSettings(round_interval_s=0.05, round_timeout_s=2.0, store_timeout_s=0.5)
     dialer = DialerService(
         redis, engine.client, config, gate=stores.gate, leads=stores.leads, desk=AcdDesk(acd),
-        metrics=DialerMetrics(registry), instance_id=instance_id, clock=clock, settings=settings,
+        metrics=DialerMetrics(registry), instance_id=instance_id, clock=clock, settings=settings, lease=lease,
     )  # fmt: skip
     observer = Observer()
     engine.services.extend([acd, dialer, observer])
+    if lease is not None:
+        lease.start()
     await engine.start()
     try:
         yield Blended(simulator, redis, engine, acd, stores, dialer, registry, observer, clock)
@@ -124,5 +133,7 @@ async def blended(
         await dialer.close()
         await engine.stop()
         await acd.aclose()
+        if lease is not None:
+            await lease.stop(release=True)
         if pbx is None:
             await simulator.stop()

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 
+from core.lease import Lease
 from dialer.calls.dial_metrics import DialerMetrics
 from dialer.campaigns.rules import Campaigns
 from dialer.desk.local import LocalDesk
@@ -208,10 +209,12 @@ async def rig(
     instance_id: str = "engine-1",
     task_rules: TaskRules | None = None,
     pbx: SimulatedPbx | None = None,
+    lease: Lease | None = None,
 ) -> AsyncIterator[Rig]:
     """The whole stack; `engine_ticks=False` leaves pacing rounds to the test (`dialer.run_once()`);
     `task_rules`: the dialer follows up results and dials due callbacks with a TaskStore; `pbx`:
-    a running simulated Asterisk the test owns (it outlives the rig: an engine restart)."""
+    a running simulated Asterisk the test owns (it outlives the rig: an engine restart); `lease`:
+    the pacing lease the test runs itself (else the dialer takes and renews its own)."""
     clock = clock or RunningClock()
     simulator = pbx or SimulatedPbx(sim or sim_config(), seed=11)
     if pbx is None:
@@ -238,7 +241,7 @@ async def rig(
         )
     dialer = DialerService(
         redis, engine.client, config, gate=stores.gate, leads=stores.leads, desk=desk, tasks=tasks,
-        metrics=DialerMetrics(registry), instance_id=instance_id, clock=clock,
+        metrics=DialerMetrics(registry), instance_id=instance_id, clock=clock, lease=lease,
         settings=settings or DialerSettings(round_interval_s=0.05, round_timeout_s=2.0, store_timeout_s=0.5),
     )  # fmt: skip
     observer = Observer()

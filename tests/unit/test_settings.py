@@ -13,6 +13,7 @@ import pytest
 
 from core.errors import ConfigError
 from switchboard.logs import JsonFormatter, SecretFilter, build_handler, configure_logging
+from switchboard.runtime import Runtime
 from switchboard.settings import Settings, describe, env_name, load_settings, redact_url
 
 SECRET = "s3cret-ami-Pa55"
@@ -350,3 +351,21 @@ def test_yaml_1_2_keeps_norway_and_phone_like_values_as_text(tmp_path: Path) -> 
     settings = load_settings(write(tmp_path, "default_region: NO\nami:\n  username: '0630'\n"), use_env=False)
     assert settings.default_region == "NO"
     assert settings.ami.username == "0630"
+
+
+def test_engine_id_and_lease_timing_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SWITCHBOARD_ENGINE_ID", "sb-2")
+    monkeypatch.setenv("SWITCHBOARD_ENGINE_LEASE_TTL", "4")
+    settings = load_settings(None)
+    engine = settings.engine
+    assert (engine.id, engine.lease_ttl, engine.lease_renew) == ("sb-2", 4.0, 1.0)
+    assert Runtime(settings).instance_id == "sb-2", "on agent legs, ActionIDs and the lease"
+    monkeypatch.delenv("SWITCHBOARD_ENGINE_ID")
+    assert Runtime(load_settings(None)).instance_id.endswith(f"-{os.getpid()}"), "default: hostname-pid"
+
+
+def test_a_lease_renewed_no_sooner_than_it_expires_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "engine:\n  lease_ttl: 2\n  lease_renew: 2\n")
+    with pytest.raises(ConfigError) as exc:
+        load_settings(path)
+    assert "lease_renew (2.0) must be below lease_ttl (2.0)" in str(errors_of(exc))
