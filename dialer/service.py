@@ -29,13 +29,13 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from dialer import outbound
+from dialer import outbound, outbound_resync
 from dialer.attempts import AttemptStore
 from dialer.callback_round import CallbackRound
 from dialer.campaigns import Campaign, Campaigns
@@ -48,10 +48,12 @@ from dialer.leads import LeadStore
 from dialer.metrics import DialerMetrics
 from dialer.operations import CampaignOperations
 from dialer.outbound import CallRules, OutboundCall, Phase
+from dialer.outbound_follow import CallBook
+from dialer.outbound_resync import AuditLookup, OutboundResync
 from dialer.outcomes import LiveSample, Outcomes
 from dialer.pacer import InFlight, Pacer, target_of, utc
 from dialer.task_store import TaskStore
-from pbx.call_changes import Bridged, CallChange, ChannelHungUp, ChannelUp, OriginateResult, UserEventSeen
+from pbx.call_changes import CallChange
 from pbx.codec import Event
 from pbx.errors import AmiError, SwitchboardError
 from pbx.service import ActionSender
@@ -59,7 +61,6 @@ from pbx.tracker import CallTracker
 
 log = logging.getLogger("switchboard.dialer")
 
-OUTBOUND_ANSWERED = "SwitchboardOutboundAnswered"
 _STORE_ERRORS = (RedisError, OSError, TimeoutError, SwitchboardError)
 
 
@@ -133,12 +134,11 @@ class DialerService(CampaignOperations):
             in_flight=self.in_flight, samples=self.sample, active=lambda: not self._closed,
         )  # fmt: skip
         self.callbacks = CallbackRound(tasks, self.pacer, desk) if tasks is not None else None
-        self._calls: dict[str, OutboundCall] = {}
-        self._rules: dict[str, CallRules] = {}
-        self._by_action: dict[str, str] = {}
-        self._by_uniqueid: dict[str, str] = {}
-        self._first_channel: dict[str, tuple[str, str]] = {}
-        self._grace: dict[str, float] = {}
+        self.book = CallBook()
+        self.resyncer = OutboundResync(
+            sender, AuditLookup(redis, keys), timeout=self.settings.store_timeout_s
+        )
+        self._last_event_at: float | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._round: asyncio.Task[bool] | None = None
         self._next_round = 0.0
@@ -157,25 +157,17 @@ class DialerService(CampaignOperations):
     # ---- the call registry (dialer.dialing.CallRegistry) --------------------------------------
 
     def expect(self, call: PlacedCall) -> None:
-        self._calls[call.call_id] = OutboundCall(call)
-        self._rules[call.call_id] = call_rules(self.campaigns.get(call.campaign_id))
-        self._by_action[call.action_id] = call.call_id
+        self.book.add(call, call_rules(self.campaigns.get(call.campaign_id)))
 
     def forget(self, call_id: str) -> None:
-        call = self._calls.pop(call_id, None)
-        self._rules.pop(call_id, None)
-        self._grace.pop(call_id, None)
-        self._first_channel.pop(call_id, None)
-        if call is not None:
-            self._by_action.pop(call.placed.action_id, None)
-            self._by_uniqueid.pop(call.uniqueid, None)
+        self.book.forget(call_id)
 
     def calls(self) -> list[OutboundCall]:
-        return list(self._calls.values())
+        return list(self.book)
 
     def in_flight(self, campaign_id: str) -> InFlight:
         ringing = waiting = 0
-        for call in self._calls.values():
+        for call in self.book:
             if call.placed.campaign_id == campaign_id:
                 ringing += call.phase is Phase.DIALING
                 waiting += call.phase in (Phase.ANSWERED, Phase.WAITING)
@@ -187,64 +179,23 @@ class DialerService(CampaignOperations):
     # ---- PbxService ----------------------------------------------------------------------------
 
     async def handle(self, event: Event, changes: Sequence[CallChange]) -> None:
+        self._last_event_at = self._clock()
         for change in changes:
-            found = self._translate(change)
-            if found is not None:
-                await self._apply(*found)
-
-    def _translate(self, change: CallChange) -> tuple[str, outbound.Event] | None:
-        now = self._clock()
-        if isinstance(change, OriginateResult):
-            return self._originate_result(change, now)
-        if isinstance(change, ChannelUp) and change.call_id in self._calls:
-            self._first_channel.setdefault(change.call_id, (change.uniqueid, change.channel))
-        elif isinstance(change, UserEventSeen) and change.name == OUTBOUND_ANSWERED:
-            call_id = change.headers.get("CallID", "")
-            if call_id in self._calls:
-                return call_id, outbound.AmdDone(now, change.headers.get("AMDStatus", ""))
-        elif isinstance(change, Bridged) and change.call_id in self._calls:
-            if self._customer_bridged(self._calls[change.call_id], change):
-                return change.call_id, outbound.AgentConnected(now)
-        elif isinstance(change, ChannelHungUp) and change.uniqueid in self._by_uniqueid:
-            return self._by_uniqueid[change.uniqueid], outbound.CustomerGone(now)
-        return None
-
-    @staticmethod
-    def _customer_bridged(call: OutboundCall, change: Bridged) -> bool:
-        """The customer's channel and another one are in one bridge now (not two halves of an agent leg)."""
-        if not call.uniqueid:
-            return False
-        return (change.uniqueid == call.uniqueid and bool(change.peers)) or call.uniqueid in change.peers
-
-    def _originate_result(self, change: OriginateResult, now: float) -> tuple[str, outbound.Event] | None:
-        call_id = self._by_action.get(change.action_id)
-        if call_id is None:
-            return None
-        if not change.ok:
-            return call_id, outbound.NotAnswered(now, change.reason)
-        uniqueid, channel = self._first_channel.get(call_id, ("", ""))
-        return call_id, outbound.Answered(now, change.uniqueid or uniqueid, change.channel or channel)
+            for call_id, found in self.book.translate(change, self._clock()):
+                await self._apply(call_id, found)
 
     async def _apply(self, call_id: str, event: outbound.Event) -> None:
-        call = self._calls.get(call_id)
-        if call is None:
-            return
-        moved, effects = outbound.apply(call, event, self._rules.get(call_id, CallRules()))
-        self._calls[call_id] = moved
-        if moved.uniqueid:
-            self._by_uniqueid[moved.uniqueid] = call_id
-        for effect in effects:
-            await self._perform(moved, effect)
-        if moved.phase is Phase.ENDED:
-            self.forget(call_id)
+        done = self.book.apply(call_id, event)
+        if done is not None:
+            moved, effects = done
+            for effect in effects:
+                await self._perform(moved, effect)
+            if moved.phase is Phase.ENDED:
+                self.book.forget(call_id)
 
     async def _perform(self, call: OutboundCall, effect: outbound.Effect) -> None:
         now = self._clock()
-        if isinstance(effect, outbound.StartGrace):
-            self._grace[call.call_id] = effect.until
-        elif isinstance(effect, outbound.CancelGrace):
-            self._grace.pop(call.call_id, None)
-        elif isinstance(effect, outbound.Redirect):
+        if isinstance(effect, outbound.Redirect):
             fields: dict[str, str | int] = {
                 "Channel": effect.channel,
                 "Context": effect.context,
@@ -278,6 +229,9 @@ class DialerService(CampaignOperations):
         placed = call.placed
         self.outcomes.count(placed, settle)
         self.sample(placed.campaign_id).add(settle)
+        if not placed.number:  # adopted at a resync without its dial record: counted, nothing to write
+            log.warning("call %s settled %s without a dial record", placed.call_id, settle.result.value)
+            return
         campaign = self.campaigns.get(placed.campaign_id)
         at = utc(now)
         self._spawn(self._retried("write-outcome", lambda: self.outcomes.write(placed, settle, campaign, at)))
@@ -325,13 +279,25 @@ class DialerService(CampaignOperations):
         task.add_done_callback(self._tasks.discard)
 
     async def resync(self, tracker: CallTracker) -> None:
-        """After a (re)login: calls past dialing whose customer channel is gone have ended."""
+        """After a (re)login or a restart: rebuild the placed calls from Asterisk (dialer.outbound_resync)."""
         now = self._clock()
-        for call in list(self._calls.values()):
-            if call.phase is Phase.DIALING:
-                continue  # its OriginateResponse, or the answer safety timer, settles it
-            if tracker.channel(call.uniqueid) is None:
-                await self._apply(call.call_id, outbound.Vanished(now))
+        try:
+            live = await self.resyncer.live()
+        except AmiError as exc:  # the link went again: the next login resyncs
+            self.metrics.errors.labels(step="resync").inc()
+            log.warning("outbound resync: channels not listed: %s", exc.message)
+            return
+        found = outbound_resync.orphans(live, self.book.calls)
+        for placed in await self.resyncer.adopt(found, now):
+            held = replace(placed, holder=placed.holder or self.instance_id) if placed.lead_id else placed
+            self.book.add(held, call_rules(self.campaigns.get(placed.campaign_id)))
+        verdicts: dict[str, str] = {}
+        for call_id, customer in live.items():
+            if outbound_resync.needs_verdict(self.book.calls.get(call_id), customer):
+                verdicts[call_id] = await self.resyncer.verdict(customer.channel)
+        since = self._last_event_at or 0.0
+        for call_id, event in outbound_resync.plan(self.book, live, now, since, verdicts):
+            await self._apply(call_id, event)
 
     async def tick(self, now: float) -> None:
         if self._closed:
@@ -342,11 +308,9 @@ class DialerService(CampaignOperations):
             self._round = asyncio.create_task(self._guarded_round())
 
     async def _timers(self, now: float) -> None:
-        for call_id, until in list(self._grace.items()):
-            if until <= now:
-                self._grace.pop(call_id, None)
-                await self._apply(call_id, outbound.GraceOver(now))
-        for call in list(self._calls.values()):
+        for call_id in self.book.due(now):
+            await self._apply(call_id, outbound.GraceOver(now))
+        for call in self.book:
             event = self._overdue(call, now)
             if event is not None:
                 await self._apply(call.call_id, event)

@@ -138,6 +138,20 @@ class TrafficConfig(_Frozen):
         return self
 
 
+class EventOrder(_Frozen):
+    """How often a call's events come in each order a real Asterisk 22 delivers them besides the
+    usual one (pbx/sim/ordering.py, docs/sim.md); probabilities per call, seeded."""
+
+    originate_response_first: float = Field(0.0, ge=0, le=1)
+    """The OriginateResponse before its channel's Newchannel (and the events after it)."""
+    hangup_before_bridge_leave: float = Field(0.0, ge=0, le=1)
+    """A hung-up channel's Hangup before the BridgeLeave / BridgeDestroy of its bridge."""
+
+    @classmethod
+    def every_order(cls, probability: float = 0.5) -> EventOrder:
+        return cls(originate_response_first=probability, hangup_before_bridge_leave=probability)
+
+
 class SimConfig(_Frozen):
     """Everything the simulated Asterisk needs; the defaults work out of the box."""
 
@@ -174,6 +188,8 @@ class SimConfig(_Frozen):
     amd_s: Range = (1.0, 3.5)
     """How long AMD() listens before deciding."""
     playback_s: float = Field(3.0, ge=0)
+    order: EventOrder = EventOrder()
+    """Event orders other than the usual one (none by default)."""
     event_history: int = Field(10000, ge=0)
     """Emitted events kept for `SimulatedPbx.events` / `wait_for_event`."""
 
