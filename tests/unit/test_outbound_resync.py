@@ -125,7 +125,8 @@ ABANDON = outbound.Redirect(CHANNEL, "switchboard-abandon", "s")
     ("name", "start", "event", "phase", "effects"),
     [
         ("within the grace: handed over", call(Phase.DIALING),
-         Found(NOW, "u1", CHANNEL, 109.0, "HUMAN", False), Phase.WAITING, (outbound.HandOver(), outbound.StartGrace(111.0))),
+         Found(NOW, "u1", CHANNEL, 109.0, "HUMAN", False), Phase.WAITING,
+         (outbound.HandOver(), outbound.StartGrace(111.0))),
         ("past the grace: abandoned at once, never handed over", call(Phase.DIALING),
          Found(NOW, "u1", CHANNEL, 105.0, "HUMAN", False), Phase.ENDED,
          (ABANDON, outbound.Withdraw(),
