@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol, cast
 
 from redis.asyncio import Redis
@@ -135,7 +136,7 @@ class AuditLookup:
             entry = {_text(k): _text(v) for k, v in dict(fields or {}).items()}
             call_id = entry.get("call", "")
             if entry.get("action") == "dial" and call_id in wanted and call_id not in found:
-                found[call_id] = _placed(call_id, entry, _entry_ms(entry_id) / 1000)
+                found[call_id] = _placed(call_id, entry, _placed_at(entry, entry_id))
         return found
 
 
@@ -143,8 +144,12 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _entry_ms(entry_id: bytes | str) -> int:
-    return int(_text(entry_id).partition("-")[0] or 0)
+def _placed_at(entry: dict[str, str], entry_id: bytes | str) -> float:
+    """The engine's own time of the dial (its clock), else the stream entry's."""
+    try:
+        return datetime.fromisoformat(entry.get("at", "")).timestamp()
+    except ValueError:
+        return int(_text(entry_id).partition("-")[0] or 0) / 1000
 
 
 def _placed(call_id: str, entry: dict[str, str], at: float) -> PlacedCall:

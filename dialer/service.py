@@ -179,7 +179,8 @@ class DialerService(CampaignOperations):
     # ---- PbxService ----------------------------------------------------------------------------
 
     async def handle(self, event: Event, changes: Sequence[CallChange]) -> None:
-        self._last_event_at = self._clock()
+        if self.sender.ready:  # not the new link's first events: the resync must see the cut's start
+            self._last_event_at = self._clock()
         for change in changes:
             for call_id, found in self.book.translate(change, self._clock()):
                 await self._apply(call_id, found)
