@@ -152,18 +152,20 @@ def answers_at_once(ring_s: float = 0.0) -> dict[str, CustomerScript]:
     return {number(1): CustomerScript(outcome="answer", ring_s=ring_s, talk_s=10.0)}
 
 
-@pytest.mark.parametrize("cut", ["during-the-originate", "right-after-the-answer"])
-async def test_a_customer_answering_while_the_link_is_cut_is_connected(
+@pytest.mark.parametrize("cut", ["with-the-originate", "right-after-the-answer"])
+async def test_a_customer_answering_while_the_link_is_down_is_connected(
     redis_client: aioredis.Redis, cut: str
 ) -> None:
-    config = sim_config(customer_overrides=answers_at_once(0.0 if cut == "during-the-originate" else 2.0))
+    """The measured case: the answer and the AMD verdict come while the link is down."""
+    config = sim_config(customer_overrides=answers_at_once(0.0 if cut == "with-the-originate" else 2.0))
     async with (
         simulator(config) as sim,
         engine_on(sim, redis_client, blended_rules("1001"), campaigns(campaign()), RunningClock()) as b,
     ):
         await b.acd.login("1001")
         await b.load_leads([lead(1)])
-        if cut == "during-the-originate":  # the call is placed, its answer and first events are lost
+        sim.refuse_logins()
+        if cut == "with-the-originate":  # the call is placed; the link goes with the Originate's reply
             sim.fail_next("Originate", "close", execute=True)
         await b.start()
         if cut == "right-after-the-answer":
@@ -171,6 +173,9 @@ async def test_a_customer_answering_while_the_link_is_cut_is_connected(
                 "Newstate", lambda e: e.get("ChannelState") == "6" and "trunk" in (e.get("Channel") or "")
             )
             await sim.drop_connections()
+        await sim.wait_for_event("UserEvent", lambda e: e.get("UserEvent") == "SwitchboardOutboundAnswered")
+        assert not b.engine.ready, "the verdict came while the link was down"
+        sim.refuse_logins(False)
         await b.until(lambda: b.engine.stats.resyncs >= 2)
         await b.until(
             lambda: b.sample("switchboard_dial_attempts_total", campaign="c1", result="answered") == 1
