@@ -139,6 +139,7 @@ class DialerService(CampaignOperations):
             sender, AuditLookup(redis, keys), timeout=self.settings.store_timeout_s
         )
         self._last_event_at: float | None = None
+        self._first_resync = True
         self._tasks: set[asyncio.Task[Any]] = set()
         self._round: asyncio.Task[bool] | None = None
         self._next_round = 0.0
@@ -288,10 +289,9 @@ class DialerService(CampaignOperations):
             self.metrics.errors.labels(step="resync").inc()
             log.warning("outbound resync: channels not listed: %s", exc.message)
             return
-        found = outbound_resync.orphans(live, self.book.calls)
-        for placed in await self.resyncer.adopt(found, now):
-            held = replace(placed, holder=placed.holder or self.instance_id) if placed.lead_id else placed
-            self.book.add(held, call_rules(self.campaigns.get(placed.campaign_id)))
+        if self._first_resync:  # later orphans are other engines' calls (this one follows its own)
+            self._first_resync = False
+            await self._adopt(outbound_resync.orphans(live, self.book.calls), now)
         verdicts: dict[str, str] = {}
         for call_id, customer in live.items():
             if outbound_resync.needs_verdict(self.book.calls.get(call_id), customer):
@@ -299,6 +299,18 @@ class DialerService(CampaignOperations):
         since = self._last_event_at or 0.0
         for call_id, event in outbound_resync.plan(self.book, live, now, since, verdicts):
             await self._apply(call_id, event)
+
+    async def _adopt(self, found: list[outbound_resync.LiveCustomer], now: float) -> None:
+        """Calls placed before this engine started: followed from here, their leads' claims too."""
+        placed = await self.resyncer.adopt(found, now)
+        holders: dict[str, str] = {}
+        with contextlib.suppress(*_STORE_ERRORS):
+            async with asyncio.timeout(self.settings.store_timeout_s):
+                leads = await self.leads.get_many([p.lead_id for p in placed if p.lead_id])
+                holders = {lead.lead_id: lead.claimed_by for lead in leads if lead.claimed_by}
+        for call in placed:
+            holder = holders.get(call.lead_id or "", call.holder)
+            self.book.add(replace(call, holder=holder), call_rules(self.campaigns.get(call.campaign_id)))
 
     async def tick(self, now: float) -> None:
         if self._closed:

@@ -50,8 +50,9 @@ pytestmark = pytest.mark.integration
 
 @contextlib.asynccontextmanager
 async def engine_on(
-    sim: SimulatedPbx, redis: aioredis.Redis, rules: Rules, config: Campaigns, clock: Callable[[], float]
-) -> AsyncIterator[Blended]:
+    sim: SimulatedPbx, redis: aioredis.Redis, rules: Rules, config: Campaigns, clock: Callable[[], float],
+    *, instance_id: str = "engine-1",
+) -> AsyncIterator[Blended]:  # fmt: skip
     """One engine of `switchboard run` on an existing simulated PBX (so a test can restart it)."""
     registry = CollectorRegistry()
     gate = Gate(redis, GateMetrics(registry), default_region="HU", timeout=0.3)
@@ -61,14 +62,14 @@ async def engine_on(
     ami = AmiSettings("127.0.0.1", sim.port, "switchboard", SECRET, reconnect_min=0.01, ping_interval=0)
     engine = Engine(ami, create_metrics(registry, process=False), clock=clock, tick_s=0.02)
     acd = AcdService(
-        redis, engine.client, rules, AcdMetrics(registry), clock=clock, instance_id="engine-1",
+        redis, engine.client, rules, AcdMetrics(registry), clock=clock, instance_id=instance_id,
         options=AcdOptions(),
     )  # fmt: skip
     await acd.load("test")
     settings = DialerSettings(round_interval_s=0.05, round_timeout_s=2.0, store_timeout_s=0.5)
     dialer = DialerService(
         redis, engine.client, config, gate=stores.gate, leads=stores.leads, desk=AcdDesk(acd),
-        metrics=DialerMetrics(registry), instance_id="engine-1", clock=clock, settings=settings,
+        metrics=DialerMetrics(registry), instance_id=instance_id, clock=clock, settings=settings,
     )  # fmt: skip
     observer = Observer()
     engine.services.extend([acd, dialer, observer])
@@ -210,7 +211,9 @@ async def test_a_customer_on_hold_across_an_engine_restart_is_connected_or_aband
         )
         assert announced.get("CallID") == call_id, "answered with no engine running: on hold"
 
-        async with engine_on(sim, redis_client, rules, plan, clock) as second:
+        async with engine_on(
+            sim, redis_client, rules, plan, clock, instance_id="engine-2"
+        ) as second:  # a new pid
             attempts = "switchboard_dial_attempts_total"
             if connected:
                 await second.until(lambda: customers_bridged(sim) == 1)
@@ -224,6 +227,9 @@ async def test_a_customer_on_hold_across_an_engine_restart_is_connected_or_aband
                 assert customers_bridged(sim) == 0
             await second.dialer.settled()
             assert not second.dialer.calls()
+            found = await second.stores.leads.find("L1")
+            assert found is not None and found.claimed_by is None, "the dead engine's claim is settled"
+            assert found.status == ("done" if connected else "queued"), found.status
             assert len(second.customer_originates()) == 1, "never dialed again"
         assert len(abandon_redirects(sim)) == (0 if connected else 1), "abandoned once"
 
