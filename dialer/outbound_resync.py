@@ -82,10 +82,10 @@ def found_event(
 
 
 def needs_verdict(call: OutboundCall | None, live: LiveCustomer) -> bool:
-    """The AMD verdict was missed: the customer left AMD, the engine never heard the outcome."""
+    """The AMD verdict of a followed call was missed: the customer left AMD unheard."""
     if not live.answered or live.detecting or live.bridged:
         return False
-    return call is None or call.phase in (Phase.DIALING, Phase.ANSWERED)
+    return call is not None and call.phase in (Phase.DIALING, Phase.ANSWERED)
 
 
 def plan(

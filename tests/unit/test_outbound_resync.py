@@ -110,7 +110,7 @@ def test_orphans_are_answered_or_ringing_customers_nobody_follows() -> None:
 
 def test_a_verdict_is_read_only_when_it_was_missed() -> None:
     assert needs_verdict(call(Phase.DIALING), live())
-    assert needs_verdict(None, live())
+    assert not needs_verdict(None, live()), "another engine's customer"
     assert not needs_verdict(call(Phase.DIALING), live(detecting=True))
     assert not needs_verdict(call(Phase.WAITING), live())
     assert not needs_verdict(call(Phase.DIALING), live(bridged=True))
