@@ -86,9 +86,9 @@ class PbxCore:
             headers.insert(2, ("Timestamp", f"{self.clock.now():.6f}"))
         return headers
 
-    def hold_events(self, channel: Channel) -> Hold | None:
+    def hold_events(self, channel: Channel, number: str) -> Hold | None:
         """Maybe (EventOrder.originate_response_first) keep an originated channel's events back."""
-        if not self.sequencer.draw(self.config.order.originate_response_first):
+        if not self.sequencer.draw(self.config.order_for(number).originate_response_first):
             return None
         return self.sequencer.hold(channel.uniqueid)
 
@@ -98,7 +98,9 @@ class PbxCore:
     def _leave_bridge(self, channel: Channel) -> list[Headers]:
         """Leave the bridge; with EventOrder.hangup_before_bridge_leave the bridge's events are
         returned, to be sent after the Hangup."""
-        if not self.sequencer.draw(self.config.order.hangup_before_bridge_leave):
+        far = self.endpoint_channel(channel)
+        number = far.endpoint.number if far is not None and far.endpoint is not None else ""
+        if not self.sequencer.draw(self.config.order_for(number).hangup_before_bridge_leave):
             self.bridges.leave(channel)
             return []
         self.sequencer.capture()

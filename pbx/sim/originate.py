@@ -144,7 +144,7 @@ class Originator:
             target.number, target.local_context, request.channel_id, request.other_channel_id
         )
         one.app, one.app_data = OUTGOING
-        call.hold = core.hold_events(one)
+        call.hold = core.hold_events(one, target.number)
         if call.hold is not None:
             core.sequencer.add(call.hold, two.uniqueid)
         core.emit(core.events.newchannel(one))
@@ -170,7 +170,7 @@ class Originator:
             "PJSIP", target.endpoint, state=0, context=context, exten="s", channel_id=request.channel_id
         )
         channel.app, channel.app_data = OUTGOING
-        call.hold = core.hold_events(channel)
+        call.hold = core.hold_events(channel, target.number)
         core.emit(core.events.newchannel(channel))
         call.channel = call.far = channel
         self._setup(channel, request, first_half=True)

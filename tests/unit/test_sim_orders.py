@@ -134,3 +134,25 @@ def test_without_reordering_nothing_is_drawn() -> None:
         bridged_pair(rig)
     assert plain.core.rng.random() == zero.core.rng.random()
     assert [dict(h)["Event"] for h in plain.sent] == [dict(h)["Event"] for h in zero.sent]
+
+
+def test_one_number_can_have_its_own_order() -> None:
+    early = CustomerScript(outcome="answer", ring_s=1.0, order=EventOrder(originate_response_first=1.0))
+    config = SimConfig(
+        customer_overrides={NUMBER: early, "+3622": CustomerScript(outcome="answer", ring_s=1.0)}
+    )
+    clock, sent = ManualClock(), []
+    core = PbxCore(config, clock, random.Random(2), sent.append)
+    for n, number in enumerate((NUMBER, "+3622")):
+        target = parse_dial_string(f"PJSIP/{number}@trunk", config)
+        Originator(core).start(
+            OriginateRequest(target=target, action_id=f"a-{n}", application="Wait", data="1")
+        )
+    clock.advance(5.0)
+    firsts = {}
+    for headers in sent:
+        fields = dict(headers)
+        if fields["Event"] in ("Newchannel", "OriginateResponse"):
+            firsts.setdefault(fields["Uniqueid"], fields["Event"])
+    assert sorted(firsts.values()) == ["Newchannel", "OriginateResponse"], "only the scripted number's"
+    assert config.order_for("+3699") == config.order == EventOrder()
