@@ -236,3 +236,62 @@ async def test_a_customer_on_hold_across_an_engine_restart_is_connected_or_aband
 
 async def _killed() -> None:
     """A killed engine's dialer does nothing on its way out (kill -9)."""
+
+
+async def test_customers_on_hold_when_the_engine_is_killed_under_traffic_are_each_handled_once(
+    redis_client: aioredis.Redis,
+) -> None:
+    """The measured case (kill -9 under traffic left 2-13 answered customers on hold): the next
+    engine plays the abandon message to each customer past the grace and counts it once; the
+    campaign then goes on."""
+    leads, agents = 8, ("1001", "1002")
+    scripts = {
+        number(i): CustomerScript(outcome="answer", ring_s=50.0, talk_s=10.0, patience_s=2000.0)
+        for i in range(leads)
+    }
+    config = sim_config(customer_overrides=scripts, event_history=100_000)
+    plan = campaigns(campaign(ring_timeout_s=60))
+    rules, clock = blended_rules(*agents), RunningClock()
+    async with simulator(config) as sim:
+        async with engine_on(sim, redis_client, rules, plan, clock) as first:
+            for agent in agents:
+                await first.acd.login(agent)
+            await first.load_leads([lead(i) for i in range(leads)])
+            await first.start()
+            await first.until(lambda: len(first.customer_originates()) == len(agents))
+            first.dialer.close = _killed  # type: ignore[method-assign]
+            await first.until(lambda: len(first.dialer.calls()) == len(agents))
+        held = {originate_vars(a)["SWITCHBOARD_CALL_ID"] for a in first.customer_originates()}
+        for _ in held:  # each answers while no engine runs: on hold
+            await sim.wait_for_event(
+                "UserEvent",
+                lambda e: e.get("UserEvent") == "SwitchboardOutboundAnswered" and e.get("CallID") in held,
+                timeout=10,
+            )
+        await sim.wait_for_channels(
+            lambda channels: (
+                sum(
+                    c.context == "switchboard-outbound" and c.moh_class is not None for c in channels.values()
+                )
+                == len(held)
+            ),
+            timeout=10,
+        )
+
+        async with engine_on(sim, redis_client, rules, plan, clock, instance_id="engine-2") as second:
+            attempts = "switchboard_dial_attempts_total"
+            await second.until(
+                lambda: second.sample(attempts, campaign="c1", result="abandoned") == len(held), 10
+            )
+            await second.until(
+                lambda: second.sample(attempts, campaign="c1", result="answered") == leads - len(held),
+                timeout=60,
+            )
+            await sim.wait_for_channel_count(0, timeout=20)
+            await second.dialer.settled()
+
+            redirected = abandon_redirects(sim)
+            assert len(redirected) == len(set(redirected)) == len(held), "each abandoned once"
+            assert second.sample("switchboard_dial_abandoned_total", campaign="c1") == len(held)
+            assert customers_bridged(sim) == leads - len(held)
+            assert len(second.customer_originates()) == leads, "nobody dialed twice"
