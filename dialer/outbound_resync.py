@@ -20,20 +20,22 @@ verdict was missed, looks up calls it does not follow (`PlacedLookup`), and appl
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, cast
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from dialer import outbound
 from dialer.dialing import OUTBOUND_CONTEXT, DialKind, PlacedCall
 from dialer.keys import DialerKeys, DialKeys
 from dialer.outbound import OutboundCall, Phase
 from pbx.codec import Event
-from pbx.errors import AmiError
+from pbx.errors import AmiError, SwitchboardError
 from pbx.service import ActionSender
 from pbx.tracker import CALL_ID_VARIABLE
 
@@ -166,9 +168,6 @@ def unknown_call(call_id: str, now: float) -> PlacedCall:
     return PlacedCall(call_id, "", "", "", DialKind.CAMPAIGN, now)
 
 
-Apply = Callable[[str, outbound.Event], Awaitable[None]]
-
-
 class OutboundResync:
     """The shell: list, read what is missing, adopt, apply (see the module docstring)."""
 
@@ -200,10 +199,11 @@ class OutboundResync:
         ids = [customer.call_id for customer in found]
         known: dict[str, PlacedCall] = {}
         if self.lookup is not None and ids:
-            try:
-                known = await self.lookup.placed(ids)
-            except Exception as exc:
-                log.error("placed calls not looked up (%s): adopted without their records", exc)
+            try:  # bounded: a frozen store must not hold the login up, nor leave customers on hold
+                async with asyncio.timeout(self.timeout):
+                    known = await self.lookup.placed(ids)
+            except (RedisError, OSError, TimeoutError, SwitchboardError) as exc:
+                log.error("placed calls not looked up (%r): answered ones adopted without records", exc)
         adopted = []
         for customer in found:
             placed = known.get(customer.call_id)

@@ -7,9 +7,13 @@ Owned here: the engine-side shell around the pure cores. It
   the task store), then dialer.pacer.Pacer measures, decides and places calls for fresh leads;
   every call goes through dialer.dialing.Dialer.place_call (the gate is inside it);
 - follows the calls this engine placed: tracker changes become events of the call table
-  (dialer.outbound.apply) and its effects are performed here: hand the answered call to the
-  desk, redirect an abandoned one to the abandon message, release reserved agents, and write
-  the outcome (dialer.outcomes) in the background;
+  (dialer.outbound_follow.CallBook, whatever order Asterisk delivers them in; dialer.outbound.apply)
+  and its effects are performed here: hand the answered call to the desk, redirect an abandoned
+  one to the abandon message, release reserved agents, and write the outcome (dialer.outcomes)
+  in the background;
+- after every (re)login rebuilds the placed calls from Asterisk (dialer.outbound_resync): an
+  answered customer is connected or abandoned once, never left on hold; at the first login it
+  adopts the customers of the engine that ran before it;
 - starts, pauses and stops campaigns, answers the API's stats and dials (dialer/operations.py).
 Rules it keeps:
 - Nothing that waits on Redis runs in `handle` or `tick` themselves: rounds, hand-overs to the
@@ -18,8 +22,8 @@ Rules it keeps:
   swallows (redis-py's asyncio.wait_for on Python 3.11) never hangs the engine's stop. AMI
   effects (redirect, hangup) are sent at once and never wait on Redis.
 - An Originate is never sent twice: a placed call is followed until its end, through reconnects
-  (resync settles calls whose channels are gone; a call whose answer never came is settled as
-  failed after its ring timeout plus a margin); it is never placed again.
+  (the resync settles calls whose channels are gone; a call whose answer never came is settled
+  as failed after its ring timeout plus a margin); it is never placed again.
 """
 
 from __future__ import annotations
