@@ -295,3 +295,25 @@ async def test_customers_on_hold_when_the_engine_is_killed_under_traffic_are_eac
             assert second.sample("switchboard_dial_abandoned_total", campaign="c1") == len(held)
             assert customers_bridged(sim) == leads - len(held)
             assert len(second.customer_originates()) == leads, "nobody dialed twice"
+
+
+async def test_inbound_calls_in_every_event_order_are_connected_and_free_their_agents(
+    redis_client: aioredis.Redis,
+) -> None:
+    """The ACD's call lifecycle under the same orders: every reordering on every call, agents that
+    hang up first (Hangup before BridgeLeave on their side) and callers who do."""
+    agents = {"1001": AgentPhone(answer_after_s=0.2, talk_s=6.0), "1002": AgentPhone(answer_after_s=0.2)}
+    config = sim_config(agents=agents, order=EventOrder.every_order(1.0))
+    async with (
+        simulator(config) as sim,
+        engine_on(sim, redis_client, blended_rules(*agents), campaigns(campaign()), RunningClock()) as b,
+    ):
+        for agent in agents:
+            await b.acd.login(agent)
+        for n in range(6):
+            await sim.inbound_call(f"+3620987650{n}", INBOUND_LINE, patience_s=2000, talk_s=10.0)
+        await b.until(lambda: sum(1 for r in sim.call_log if r.role == "caller" and r.ended) == 6, timeout=60)
+        await b.until(lambda: all(b.state(a) is AgentState.READY for a in agents), timeout=10)
+
+        assert all(r.bridged is not None for r in sim.call_log if r.role == "caller")
+        assert not b.acd.ctx.state.calls, "no call left behind"
