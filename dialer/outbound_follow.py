@@ -54,13 +54,6 @@ class CallBook:
         if placed.action_id:
             self._by_action[placed.action_id] = placed.call_id
 
-    def adopt(self, call: OutboundCall, rules: CallRules) -> None:
-        """A call found live in Asterisk (resync), with the phase it was found in."""
-        self.add(call.placed, rules)
-        self.calls[call.call_id] = call
-        if call.uniqueid:
-            self._by_uniqueid[call.uniqueid] = call.call_id
-
     def forget(self, call_id: str) -> None:
         call = self.calls.pop(call_id, None)
         self.rules.pop(call_id, None)
