@@ -9,6 +9,10 @@ it in manager.conf `channelvars`, so every channel event carries it). Rules:
   belongs to. Linkedid can change when Asterisk bridges; the channel moves along.
 - Failed Originates have no channel (`Uniqueid: <unknown>`): `OriginateResult`
   carries the ActionID, which is how the engine matches them.
+- Order-independent (docs/sim.md lists the orders a real Asterisk 22 delivers): a
+  successful OriginateResponse that overtakes its channel's Newchannel creates the
+  channel; a Hangup before the channel's BridgeLeave releases it from the bridge,
+  and the late BridgeLeave (like any late event) finds it in the recent hangups.
 - Memory is bounded: a hung-up channel is released at once, its group and its
   bridge when they empty. A short ring of recent hangups keeps late events from
   bringing a dead channel back. `resync` (CoreShowChannel events after a
@@ -467,6 +471,10 @@ class CallTracker:
         call_id = (event.chan_variables() if self._variable in event.raw else {}).get(self._variable) or None
         uniqueid = event.get("Uniqueid")
         channel = self._channels.get(uniqueid) if uniqueid else None
+        if channel is None and ok and uniqueid and uniqueid not in self._recent:
+            # Sent straight from the originating thread, it can overtake the channel's own
+            # Newchannel (queued in Stasis): the channel exists, so it is learned here.
+            channel = self._create(event, "", uniqueid, uniqueid, changes)
         if channel is not None and call_id and not channel.own_call_id:
             self._bind(channel, call_id, changes)
         action_id = event.get("ActionID") or ""

@@ -15,6 +15,10 @@ Rules it keeps (DESIGN.md 2.6, issue 4 "Pacing"):
   person) but not an abandon; the attempt's result is `no_answer` so the lead is retried.
 - An agent reserved for the call is released whenever the call ends without reaching them.
 - Events that do not fit the phase change nothing (late, duplicated or foreign events).
+- After a reconnect or a restart (dialer/calls/resync.py) a customer found in Asterisk is
+  `Found`: bridged means connected; still in AMD means answered; on hold means waiting, and a
+  customer on hold past the grace (counted from the answer the engine may have missed) is
+  abandoned at once, never handed to an agent first.
 """
 
 from __future__ import annotations
@@ -107,7 +111,21 @@ class Vanished:
     at: float
 
 
-Event = Answered | NotAnswered | AmdDone | AgentConnected | CustomerGone | GraceOver | Vanished
+@dataclass(frozen=True, slots=True)
+class Found:
+    """Resync: the customer's answered channel as Asterisk lists it after a reconnect or restart.
+    `answered_at` is the earliest moment the answer may have come (the grace counts from it);
+    `amd_status` is None while AMD still listens."""
+
+    at: float
+    uniqueid: str
+    channel: str
+    answered_at: float
+    amd_status: str | None
+    bridged: bool
+
+
+Event = Answered | NotAnswered | AmdDone | AgentConnected | CustomerGone | GraceOver | Vanished | Found
 
 # --- effects --------------------------------------------------------------------------------
 
@@ -196,7 +214,7 @@ def _amd(call: OutboundCall, event: Event, rules: CallRules) -> Result:
     status = event.status.strip().upper()
     if status == "HANGUP":
         return _end(call, *_release(call), Settle(CallResult.NO_ANSWER, answer_delay_s=_delay(call)))
-    if status in HUMAN_STATUSES or rules.machine == "connect":
+    if _is_person(event, rules):
         waiting = replace(call, phase=Phase.WAITING, waiting_since=event.at)
         return waiting, (HandOver(), StartGrace(event.at + rules.grace_s))
     machine = Settle(CallResult.ANSWERING_MACHINE, machine=True, answer_delay_s=_delay(call))
@@ -230,6 +248,30 @@ def _talk_over(call: OutboundCall, event: Event, rules: CallRules) -> Result:
     return _end(call, Settle(CallResult.ANSWERED, live=True, talk_s=talk, answer_delay_s=_delay(call)))
 
 
+def _found(call: OutboundCall, event: Event, rules: CallRules) -> Result:
+    assert isinstance(event, Found)
+    answered_at = event.answered_at if call.answered_at is None else min(call.answered_at, event.answered_at)
+    if call.phase is Phase.DIALING:
+        call = replace(call, uniqueid=event.uniqueid, channel=event.channel)
+    call = replace(call, answered_at=answered_at)
+    if event.bridged:
+        moved = replace(call, phase=Phase.CONNECTED, connected_at=event.at)
+        return moved, ((CancelGrace(),) if call.phase is Phase.WAITING else ())
+    if call.phase is Phase.WAITING:
+        return call, ()  # its grace timer runs on
+    if event.amd_status is None:
+        return replace(call, phase=Phase.ANSWERED), ()
+    since = answered_at if call.waiting_since is None else call.waiting_since
+    judged = AmdDone(since, event.amd_status)
+    if since + rules.grace_s > event.at or not _is_person(judged, rules):
+        return _amd(replace(call, phase=Phase.ANSWERED), judged, rules)
+    return _abandon(replace(call, phase=Phase.WAITING, waiting_since=since), event, rules)
+
+
+def _is_person(event: AmdDone, rules: CallRules) -> bool:
+    return event.status.strip().upper() in HUMAN_STATUSES or rules.machine == "connect"
+
+
 Handler = Callable[[OutboundCall, Event, CallRules], Result]
 P = Phase
 # A customer gone while dialing is not in the table: its OriginateResponse says how it ended.
@@ -246,6 +288,9 @@ _TABLE: dict[tuple[Phase, type[Event]], Handler] = {
     (P.WAITING, Vanished): _gone_before_agent,
     (P.CONNECTED, CustomerGone): _talk_over,
     (P.CONNECTED, Vanished): _talk_over,
+    (P.DIALING, Found): _found,
+    (P.ANSWERED, Found): _found,
+    (P.WAITING, Found): _found,
 }
 
 

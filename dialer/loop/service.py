@@ -9,9 +9,13 @@ Owned here: the engine-side shell around the pure cores. It
   the task store), then dialer.loop.pacer.Pacer measures, decides and places calls for fresh leads;
   every call goes through dialer.calls.dialing.Dialer.place_call (the gate is inside it);
 - follows the calls this engine placed: tracker changes become events of the call table
-  (dialer.calls.lifecycle.apply) and its effects are performed here: hand the answered call to the
-  desk, redirect an abandoned one to the abandon message, release reserved agents, and write
-  the outcome (dialer.calls.settlement) in the background;
+  (dialer.calls.follow.CallBook, whatever order Asterisk delivers them in;
+  dialer.calls.lifecycle.apply) and its effects are performed here: hand the answered call to the
+  desk, redirect an abandoned one to the abandon message, release reserved agents, and write the
+  outcome (dialer.calls.settlement) in the background;
+- after every (re)login rebuilds the placed calls from Asterisk (dialer.calls.resync): an
+  answered customer is connected or abandoned once, never left on hold; at the first login it
+  adopts the customers of the engine that ran before it;
 - starts, pauses and stops campaigns, answers the API's stats and dials (dialer/loop/campaign_operations.py).
 Rules it keeps:
 - Nothing that waits on Redis runs in `handle` or `tick` themselves: rounds, hand-overs to the
@@ -31,6 +35,7 @@ Rules it keeps:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
@@ -45,12 +50,15 @@ from core.clock import utc
 from core.errors import AmiError, NotOwnerError, StoreUnavailableError, SwitchboardError
 from core.lease import Lease
 from dialer.calls import lifecycle as outbound
+from dialer.calls import resync as outbound_resync
 from dialer.calls.attempts import AttemptStore
 from dialer.calls.dial_metrics import DialerMetrics
 from dialer.calls.dialing import Dialer, PlacedCall
+from dialer.calls.follow import CallBook
 from dialer.calls.intents import IntentStore
 from dialer.calls.lifecycle import CallRules, OutboundCall, Phase
 from dialer.calls.recovery import Recovery
+from dialer.calls.resync import AuditLookup, OutboundResync
 from dialer.calls.settlement import LiveSample, Outcomes
 from dialer.campaigns.rules import Campaign, Campaigns
 from dialer.desk.protocol import AgentDesk, AnsweredCall, CallTarget
@@ -63,13 +71,8 @@ from dialer.loop.campaign_operations import CampaignOperations
 from dialer.loop.pacer import InFlight, Pacer, target_of
 from dialer.tasks.store import TaskStore
 from pbx.call_changes import (
-    Bridged,
     CallChange,
-    ChannelHungUp,
     ChannelInfo,
-    ChannelUp,
-    OriginateResult,
-    UserEventSeen,
 )
 from pbx.codec import Event
 from pbx.service import ActionSender
@@ -77,7 +80,6 @@ from pbx.tracker import CallTracker
 
 log = logging.getLogger("switchboard.dialer")
 
-OUTBOUND_ANSWERED = "SwitchboardOutboundAnswered"
 _STORE_ERRORS = (RedisError, OSError, TimeoutError, SwitchboardError)
 
 
@@ -155,7 +157,7 @@ class DialerService(CampaignOperations):
         self.recovery = Recovery(
             intents=self.intents, outcomes=self.outcomes, desk=desk, metrics=metrics, owner=instance_id,
             campaign=self._campaign_of, followed=self._follows,
-            adopt=self._adopt, answer_margin_s=self.settings.answer_margin_s,
+            adopt=self._follow_again, answer_margin_s=self.settings.answer_margin_s,
         )  # fmt: skip
         self._tracker: CallTracker | None = None
         self._settling: set[str] = set()
@@ -166,12 +168,12 @@ class DialerService(CampaignOperations):
             fence=self.lease.confirm,
         )  # fmt: skip
         self.callbacks = CallbackRound(tasks, self.pacer, desk) if tasks is not None else None
-        self._calls: dict[str, OutboundCall] = {}
-        self._rules: dict[str, CallRules] = {}
-        self._by_action: dict[str, str] = {}
-        self._by_uniqueid: dict[str, str] = {}
-        self._first_channel: dict[str, tuple[str, str]] = {}
-        self._grace: dict[str, float] = {}
+        self.book = CallBook()
+        self.resyncer = OutboundResync(
+            sender, AuditLookup(redis, keys), timeout=self.settings.store_timeout_s
+        )
+        self._last_event_at: float | None = None
+        self._first_resync = True
         self._tasks: set[asyncio.Task[Any]] = set()
         self._round: asyncio.Task[bool] | None = None
         self._next_round = 0.0
@@ -190,25 +192,17 @@ class DialerService(CampaignOperations):
     # ---- the call registry (dialer.calls.dialing.CallRegistry) --------------------------------------
 
     def expect(self, call: PlacedCall) -> None:
-        self._calls[call.call_id] = OutboundCall(call)
-        self._rules[call.call_id] = call_rules(self.campaigns.get(call.campaign_id))
-        self._by_action[call.action_id] = call.call_id
+        self.book.add(call, call_rules(self.campaigns.get(call.campaign_id)))
 
     def forget(self, call_id: str) -> None:
-        call = self._calls.pop(call_id, None)
-        self._rules.pop(call_id, None)
-        self._grace.pop(call_id, None)
-        self._first_channel.pop(call_id, None)
-        if call is not None:
-            self._by_action.pop(call.placed.action_id, None)
-            self._by_uniqueid.pop(call.uniqueid, None)
+        self.book.forget(call_id)
 
     def calls(self) -> list[OutboundCall]:
-        return list(self._calls.values())
+        return list(self.book)
 
     def in_flight(self, campaign_id: str) -> InFlight:
         ringing = waiting = 0
-        for call in self._calls.values():
+        for call in self.book:
             if call.placed.campaign_id == campaign_id:
                 ringing += call.phase is Phase.DIALING
                 waiting += call.phase in (Phase.ANSWERED, Phase.WAITING)
@@ -220,64 +214,24 @@ class DialerService(CampaignOperations):
     # ---- PbxService ----------------------------------------------------------------------------
 
     async def handle(self, event: Event, changes: Sequence[CallChange]) -> None:
+        if self.sender.ready:  # not the new link's first events: the resync must see the cut's start
+            self._last_event_at = self._clock()
         for change in changes:
-            found = self._translate(change)
-            if found is not None:
-                await self._apply(*found)
-
-    def _translate(self, change: CallChange) -> tuple[str, outbound.Event] | None:
-        now = self._clock()
-        if isinstance(change, OriginateResult):
-            return self._originate_result(change, now)
-        if isinstance(change, ChannelUp) and change.call_id in self._calls:
-            self._first_channel.setdefault(change.call_id, (change.uniqueid, change.channel))
-        elif isinstance(change, UserEventSeen) and change.name == OUTBOUND_ANSWERED:
-            call_id = change.headers.get("CallID", "")
-            if call_id in self._calls:
-                return call_id, outbound.AmdDone(now, change.headers.get("AMDStatus", ""))
-        elif isinstance(change, Bridged) and change.call_id in self._calls:
-            if self._customer_bridged(self._calls[change.call_id], change):
-                return change.call_id, outbound.AgentConnected(now)
-        elif isinstance(change, ChannelHungUp) and change.uniqueid in self._by_uniqueid:
-            return self._by_uniqueid[change.uniqueid], outbound.CustomerGone(now)
-        return None
-
-    @staticmethod
-    def _customer_bridged(call: OutboundCall, change: Bridged) -> bool:
-        """The customer's channel and another one are in one bridge now (not two halves of an agent leg)."""
-        if not call.uniqueid:
-            return False
-        return (change.uniqueid == call.uniqueid and bool(change.peers)) or call.uniqueid in change.peers
-
-    def _originate_result(self, change: OriginateResult, now: float) -> tuple[str, outbound.Event] | None:
-        call_id = self._by_action.get(change.action_id)
-        if call_id is None:
-            return None
-        if not change.ok:
-            return call_id, outbound.NotAnswered(now, change.reason)
-        uniqueid, channel = self._first_channel.get(call_id, ("", ""))
-        return call_id, outbound.Answered(now, change.uniqueid or uniqueid, change.channel or channel)
+            for call_id, found in self.book.translate(change, self._clock()):
+                await self._apply(call_id, found)
 
     async def _apply(self, call_id: str, event: outbound.Event) -> None:
-        call = self._calls.get(call_id)
-        if call is None:
-            return
-        moved, effects = outbound.apply(call, event, self._rules.get(call_id, CallRules()))
-        self._calls[call_id] = moved
-        if moved.uniqueid:
-            self._by_uniqueid[moved.uniqueid] = call_id
-        for effect in effects:
-            await self._perform(moved, effect)
-        if moved.phase is Phase.ENDED:
-            self.forget(call_id)
+        done = self.book.apply(call_id, event)
+        if done is not None:
+            moved, effects = done
+            for effect in effects:
+                await self._perform(moved, effect)
+            if moved.phase is Phase.ENDED:
+                self.book.forget(call_id)
 
     async def _perform(self, call: OutboundCall, effect: outbound.Effect) -> None:
         now = self._clock()
-        if isinstance(effect, outbound.StartGrace):
-            self._grace[call.call_id] = effect.until
-        elif isinstance(effect, outbound.CancelGrace):
-            self._grace.pop(call.call_id, None)
-        elif isinstance(effect, outbound.Redirect):
+        if isinstance(effect, outbound.Redirect):
             fields: dict[str, str | int] = {
                 "Channel": effect.channel,
                 "Context": effect.context,
@@ -311,6 +265,9 @@ class DialerService(CampaignOperations):
         placed = call.placed
         self.outcomes.count(placed, settle)
         self.sample(placed.campaign_id).add(settle)
+        if not placed.number:  # adopted at a resync without its dial record: counted, nothing to write
+            log.warning("call %s settled %s without a dial record", placed.call_id, settle.result.value)
+            return
         campaign = self.campaigns.get(placed.campaign_id)
         at = utc(now)
         write = self._retried("write-outcome", lambda: self.outcomes.write(placed, settle, campaign, at))
@@ -367,16 +324,40 @@ class DialerService(CampaignOperations):
         task.add_done_callback(self._tasks.discard)
 
     async def resync(self, tracker: CallTracker) -> None:
-        """After a (re)login: calls past dialing whose customer channel is gone have ended; intents
-        without an outcome are resolved against Asterisk's channels (dialer.calls.recovery)."""
+        """After a (re)login or a restart: rebuild the placed calls from Asterisk
+        (dialer.calls.resync), and resolve intents without an outcome against Asterisk's
+        channels (dialer.calls.recovery)."""
         self._tracker = tracker
         self._spawn(self._bounded("recover", self.recover(), self.settings.round_timeout_s))
         now = self._clock()
-        for call in list(self._calls.values()):
-            if call.phase is Phase.DIALING:
-                continue  # its OriginateResponse, or the answer safety timer, settles it
-            if tracker.channel(call.uniqueid) is None:
-                await self._apply(call.call_id, outbound.Vanished(now))
+        try:
+            live = await self.resyncer.live()
+        except AmiError as exc:  # the link went again: the next login resyncs
+            self.metrics.errors.labels(step="resync").inc()
+            log.warning("outbound resync: channels not listed: %s", exc.message)
+            return
+        if self._first_resync:  # later orphans are other engines' calls (this one follows its own)
+            self._first_resync = False
+            await self._adopt(outbound_resync.orphans(live, self.book.calls), now)
+        verdicts: dict[str, str] = {}
+        for call_id, customer in live.items():
+            if outbound_resync.needs_verdict(self.book.calls.get(call_id), customer):
+                verdicts[call_id] = await self.resyncer.verdict(customer.channel)
+        since = self._last_event_at or 0.0
+        for call_id, event in outbound_resync.plan(self.book, live, now, since, verdicts):
+            await self._apply(call_id, event)
+
+    async def _adopt(self, found: list[outbound_resync.LiveCustomer], now: float) -> None:
+        """Calls placed before this engine started: followed from here, their leads' claims too."""
+        placed = await self.resyncer.adopt(found, now)
+        holders: dict[str, str] = {}
+        with contextlib.suppress(*_STORE_ERRORS):
+            async with asyncio.timeout(self.settings.store_timeout_s):
+                leads = await self.leads.get_many([p.lead_id for p in placed if p.lead_id])
+                holders = {lead.lead_id: lead.claimed_by for lead in leads if lead.claimed_by}
+        for call in placed:
+            holder = holders.get(call.lead_id or "", call.holder)
+            self.book.add(replace(call, holder=holder), call_rules(self.campaigns.get(call.campaign_id)))
 
     async def tick(self, now: float) -> None:
         if self._closed:
@@ -389,11 +370,9 @@ class DialerService(CampaignOperations):
             self._round = asyncio.create_task(self._guarded_round())
 
     async def _timers(self, now: float) -> None:
-        for call_id, until in list(self._grace.items()):
-            if until <= now:
-                self._grace.pop(call_id, None)
-                await self._apply(call_id, outbound.GraceOver(now))
-        for call in list(self._calls.values()):
+        for call_id in self.book.due(now):
+            await self._apply(call_id, outbound.GraceOver(now))
+        for call in self.book:
             event = self._overdue(call, now)
             if event is not None:
                 await self._apply(call.call_id, event)
@@ -488,12 +467,12 @@ class DialerService(CampaignOperations):
 
     def _follows(self, call_id: str) -> bool:
         """The call is this engine's to settle: followed, or its outcome being written."""
-        return call_id in self._calls or call_id in self._settling
+        return call_id in self.book.calls or call_id in self._settling
 
     def _campaign_of(self, campaign_id: str) -> Campaign | None:
         return self.campaigns.get(campaign_id)
 
-    async def _adopt(self, placed: PlacedCall, channels: Sequence[ChannelInfo]) -> None:
+    async def _follow_again(self, placed: PlacedCall, channels: Sequence[ChannelInfo]) -> None:
         """Follow again a call alive in Asterisk that nobody follows (its engine restarted or died):
         ringing, its OriginateResponse (matched by the recorded ActionID) ends it; bridged, it is
         connected and its first hangup ends it (answered); answered and waiting, it is answered."""
@@ -501,11 +480,8 @@ class DialerService(CampaignOperations):
         now = self._clock()
         bridged = next((c for c in channels if c.bridge_id), None)
         if bridged is not None:
-            self._calls[placed.call_id] = replace(
-                self._calls[placed.call_id], phase=Phase.CONNECTED, uniqueid=bridged.uniqueid,
-                channel=bridged.channel, answered_at=now, connected_at=now,
-            )  # fmt: skip
-            self._by_uniqueid[bridged.uniqueid] = placed.call_id
+            found = outbound.Found(now, bridged.uniqueid, bridged.channel, now, None, bridged=True)
+            await self._apply(placed.call_id, found)
             return
         answered = next((c for c in channels if c.answered), None)
         if answered is not None:

@@ -7,7 +7,15 @@ dialplan contract it shares with config/asterisk/extensions_switchboard.conf.
 
 from pbx.sim.channels import Channel
 from pbx.sim.clock import Clock, ManualClock, ScaledClock
-from pbx.sim.config import AgentPhone, CustomerProfile, CustomerScript, SimConfig, TierPool, TrafficConfig
+from pbx.sim.config import (
+    AgentPhone,
+    CustomerProfile,
+    CustomerScript,
+    EventOrder,
+    SimConfig,
+    TierPool,
+    TrafficConfig,
+)
 from pbx.sim.core import CallRecord
 from pbx.sim.pbx import SimulatedPbx
 from pbx.sim.waiters import SimTimeoutError
@@ -19,6 +27,7 @@ __all__ = [
     "Clock",
     "CustomerProfile",
     "CustomerScript",
+    "EventOrder",
     "ManualClock",
     "ScaledClock",
     "SimConfig",

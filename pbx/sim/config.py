@@ -35,6 +35,20 @@ def _check_range(name: str, value: Range | None) -> None:
         raise ValueError(f"{name} must be (low, high) with 0 <= low <= high, got {value}")
 
 
+class EventOrder(_Frozen):
+    """How often a call's events come in each order a real Asterisk 22 delivers them besides the
+    usual one (pbx/sim/ordering.py, docs/sim.md); probabilities per call, seeded."""
+
+    originate_response_first: float = Field(0.0, ge=0, le=1)
+    """The OriginateResponse before its channel's Newchannel (and the events after it)."""
+    hangup_before_bridge_leave: float = Field(0.0, ge=0, le=1)
+    """A hung-up channel's Hangup before the BridgeLeave / BridgeDestroy of its bridge."""
+
+    @classmethod
+    def every_order(cls, probability: float = 0.5) -> EventOrder:
+        return cls(originate_response_first=probability, hangup_before_bridge_leave=probability)
+
+
 class CustomerProfile(_Frozen):
     """How dialled customers behave, as weights (normalised) and time ranges."""
 
@@ -77,6 +91,8 @@ class CustomerScript(_Frozen):
     patience_s: float | None = Field(None, ge=0)
     cause: int | None = None
     """Q.850 cause of a `reject` (default: the profile's reject_cause)."""
+    order: EventOrder | None = None
+    """This number's calls come in these orders instead of the PBX's (SimConfig.order)."""
 
 
 class AgentPhone(_Frozen):
@@ -174,6 +190,8 @@ class SimConfig(_Frozen):
     amd_s: Range = (1.0, 3.5)
     """How long AMD() listens before deciding."""
     playback_s: float = Field(3.0, ge=0)
+    order: EventOrder = EventOrder()
+    """Event orders other than the usual one (none by default)."""
     event_history: int = Field(10000, ge=0)
     """Emitted events kept for `SimulatedPbx.events` / `wait_for_event`."""
 
@@ -189,6 +207,11 @@ class SimConfig(_Frozen):
         if forced is None or isinstance(forced, CustomerScript):
             return forced
         return CustomerScript(outcome=forced)
+
+    def order_for(self, number: str) -> EventOrder:
+        """The event orders of a call to `number` (its script's, else the PBX's)."""
+        script = self.customer_script(number)
+        return script.order if script is not None and script.order is not None else self.order
 
     def agent_phone(self, extension: str) -> AgentPhone:
         return self.agents.get(extension, self.default_agent)

@@ -29,6 +29,7 @@ from pbx.sim.config import SimConfig
 from pbx.sim.dialplan import Dialplan
 from pbx.sim.endpoints import Endpoint, Endpoints
 from pbx.sim.events import EventFactory, Headers
+from pbx.sim.ordering import Hold, Sequencer
 
 HangupMode = Literal["soft", "remote", "end"]
 EventSink = Callable[[Headers], None]
@@ -74,13 +75,40 @@ class PbxCore:
         self.call_log: deque[CallRecord] = deque(maxlen=100_000)
         self._records: dict[int, CallRecord] = {}
         self._agent_calls: Counter[str] = Counter()
-        self._sink = sink
+        self.sequencer = Sequencer(rng, sink)
 
     # -- events and timers ------------------------------------------------
     def emit(self, headers: Headers) -> None:
+        self.sequencer.emit(self._stamped(headers))
+
+    def _stamped(self, headers: Headers) -> Headers:
         if self.config.timestamp_events and len(headers) > 1 and headers[1][0] == "Privilege":
             headers.insert(2, ("Timestamp", f"{self.clock.now():.6f}"))
-        self._sink(headers)
+        return headers
+
+    def hold_events(self, channel: Channel, number: str) -> Hold | None:
+        """Maybe (EventOrder.originate_response_first) keep an originated channel's events back."""
+        if not self.sequencer.draw(self.config.order_for(number).originate_response_first):
+            return None
+        return self.sequencer.hold(channel.uniqueid)
+
+    def release_events(self, hold: Hold, first: Headers | None) -> None:
+        self.sequencer.release(hold, None if first is None else self._stamped(first))
+
+    def _leave_bridge(self, channel: Channel) -> list[Headers]:
+        """Leave the bridge; with EventOrder.hangup_before_bridge_leave the bridge's events are
+        returned, to be sent after the Hangup."""
+        far = self.endpoint_channel(channel)
+        number = far.endpoint.number if far is not None and far.endpoint is not None else ""
+        if not self.sequencer.draw(self.config.order_for(number).hangup_before_bridge_leave):
+            self.bridges.leave(channel)
+            return []
+        self.sequencer.capture()
+        try:
+            self.bridges.leave(channel)
+        finally:
+            taken = self.sequencer.captured()
+        return taken
 
     def later(self, delay: float, callback: Callable[[], None]) -> Timer:
         def run() -> None:
@@ -193,11 +221,11 @@ class PbxCore:
         elif mode == "remote":
             self.emit(self.events.hangup_request(channel, cause))
         self.stop_moh(channel)
-        if channel.bridge is not None:
-            self.bridges.leave(channel)
+        later = self._leave_bridge(channel) if channel.bridge is not None else []
         if partner is not None:
             self.emit(self.events.hangup_request(partner, cause))
         self.finish(channel, cause)
+        self.sequencer.send_later(later)
         if partner is not None:
             self._take_down_partner(partner, cause)
 
@@ -207,9 +235,9 @@ class PbxCore:
         self.stop_moh(channel)
         if channel.half == 2:
             self.emit(self.events.soft_hangup_request(channel, 16))
-        if channel.bridge is not None:
-            self.bridges.leave(channel)
+        later = self._leave_bridge(channel) if channel.bridge is not None else []
         self.finish(channel, cause)
+        self.sequencer.send_later(later)
 
     def finish(self, channel: Channel, cause: int) -> None:
         """Send Hangup and forget the channel."""

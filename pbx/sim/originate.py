@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 from pbx.sim.channels import BUSY, RINGING, UP, Channel
 from pbx.sim.endpoints import DialTarget, Endpoint
+from pbx.sim.ordering import Hold
 
 if TYPE_CHECKING:
     from pbx.sim.core import PbxCore
@@ -80,6 +81,8 @@ class _Call:
     far: Channel | None = None
     """Where the endpoint lives: the Local ;2, or the PJSIP channel itself."""
     done: bool = field(default=False)
+    hold: Hold | None = None
+    """The channel's events kept back until the OriginateResponse (EventOrder)."""
 
 
 class Originator:
@@ -104,17 +107,21 @@ class Originator:
         call.done = True
         request = call.request
         success = reason == REASON_ANSWERED
+        response = None
         if request.is_async:
-            self.core.emit(
-                self.core.events.originate_response(
-                    request.action_id,
-                    call.channel if success else None,
-                    request.target.dial_string,
-                    request.response_target,
-                    reason,
-                    request.callerid,
-                )
+            response = self.core.events.originate_response(
+                request.action_id,
+                call.channel if success else None,
+                request.target.dial_string,
+                request.response_target,
+                reason,
+                request.callerid,
             )
+        if call.hold is not None:  # it overtakes the held events (EventOrder.originate_response_first)
+            self.core.release_events(call.hold, response)
+            call.hold = None
+        elif response is not None:
+            self.core.emit(response)
         if call.on_result is not None:
             call.on_result(success, reason)
 
@@ -137,6 +144,9 @@ class Originator:
             target.number, target.local_context, request.channel_id, request.other_channel_id
         )
         one.app, one.app_data = OUTGOING
+        call.hold = core.hold_events(one, target.number)
+        if call.hold is not None:
+            core.sequencer.add(call.hold, two.uniqueid)
         core.emit(core.events.newchannel(one))
         core.emit(core.events.newchannel(two))
         call.channel, call.far = one, two
@@ -160,6 +170,7 @@ class Originator:
             "PJSIP", target.endpoint, state=0, context=context, exten="s", channel_id=request.channel_id
         )
         channel.app, channel.app_data = OUTGOING
+        call.hold = core.hold_events(channel, target.number)
         core.emit(core.events.newchannel(channel))
         call.channel = call.far = channel
         self._setup(channel, request, first_half=True)

@@ -60,6 +60,7 @@ class SimulatedPbx:
         self._event_waiters: Waiters[tuple[int, Event]] = Waiters()
         self._channel_waiters: Waiters[ChannelView] = Waiters()
         self._failures: defaultdict[str, deque[Failure]] = defaultdict(deque)
+        self._refusing = False
         self._traffic: TrafficGenerator | None = None
 
     # -- SessionHost ---------------------------------------------------------
@@ -76,6 +77,8 @@ class SimulatedPbx:
         self._action_waiters.offer((len(self.actions) - 1, action))
 
     def take_failure(self, name: str) -> Failure | None:
+        if self._refusing and name.lower() in ("login", "challenge"):
+            return Failure("close")
         queue = self._failures.get(name.lower())
         return queue.popleft() if queue else None
 
@@ -192,6 +195,11 @@ class SimulatedPbx:
         if mode not in ("silence", "close", "garbage"):
             raise ValueError(f"unknown failure mode {mode!r}")
         self._failures[action.lower()].append(Failure(mode, execute))
+
+    def refuse_logins(self, refuse: bool = True) -> None:
+        """While set, every Challenge and Login is answered by closing the socket: the link stays
+        down (clients keep retrying) while calls go on; `refuse_logins(False)` lets them back."""
+        self._refusing = refuse
 
     async def drop_connections(self) -> None:
         """Close every client socket (network cut / PBX restart); keep listening."""

@@ -146,7 +146,9 @@ async def test_after_a_crash_the_call_in_doubt_is_settled_once_as_unknown_and_no
     campaign's retry delay, and never redials the number."""
     config = campaigns(campaign(ring_timeout_s=60, caps={"retry_after": RETRIES}))
     clock = RunningClock()
-    beat = DialerSettings(round_interval_s=0.05, round_timeout_s=2.0, store_timeout_s=0.5, lease_ms=1000, lease_renew_s=0.25)
+    beat = DialerSettings(
+        round_interval_s=0.05, round_timeout_s=2.0, store_timeout_s=0.5, lease_ms=1000, lease_renew_s=0.25
+    )
     sim = sim_config(customers=RINGING, time_scale=1.0)
     async with rig(redis_client, config, sim, clock=clock, settings=beat) as first:
         await first.load_leads([lead(1)])
@@ -301,7 +303,9 @@ async def test_a_crash_under_traffic_leaves_no_lead_dialing_and_no_number_dialed
     agents = ("1001", "1002", "1003", "1004")
     rules, config = blended_rules(*agents), campaigns(campaign(ring_timeout_s=60))
     sim = sim_config(customers=RINGING, time_scale=1.0)
-    beat = DialerSettings(round_interval_s=0.05, round_timeout_s=2.0, store_timeout_s=0.5, lease_ms=1000, lease_renew_s=0.25)
+    beat = DialerSettings(
+        round_interval_s=0.05, round_timeout_s=2.0, store_timeout_s=0.5, lease_ms=1000, lease_renew_s=0.25
+    )
     async with blended(redis_client, rules, config, sim, settings=beat) as first:
         for agent in agents:
             await first.acd.login(agent)

@@ -249,3 +249,44 @@ def test_resync_keeps_channels_born_after_the_snapshot_was_asked_for() -> None:
     changes = tracker.resync([], since=mark)
     assert [c.uniqueid for c in changes if isinstance(c, ChannelHungUp)] == ["1.1"]
     assert tracker.channel("2.1") is not None
+
+
+def test_an_originate_response_before_its_newchannel_creates_the_channel() -> None:
+    """Asterisk sends OriginateResponse straight, Newchannel through Stasis: it can come first."""
+    tracker = CallTracker()
+    event = ev(
+        "OriginateResponse",
+        ("ChanVariable(PJSIP/1.1)", f"{VAR}=c-9"),
+        ActionID="a-9", Response="Success", Channel="PJSIP/1.1", Reason="4", Uniqueid="1.1",
+    )  # fmt: skip
+    changes = tracker.apply(event)
+    assert kinds(changes) == ["ChannelUp", "CallIdBound", "OriginateResult"]
+    assert changes[-1] == OriginateResult("a-9", True, 4, "1.1", "PJSIP/1.1", "c-9")
+    assert tracker.apply(chan("Newchannel", "1.1")) == []
+    assert [c.uniqueid for c in tracker.channels_for_call("c-9")] == ["1.1"]
+    tracker.apply(chan("Hangup", "1.1", Cause="16"))
+    late = ev(
+        "OriginateResponse",
+        ActionID="a-9",
+        Response="Success",
+        Channel="PJSIP/1.1",
+        Reason="4",
+        Uniqueid="1.1",
+    )
+    assert kinds(tracker.apply(late)) == ["OriginateResult"], "a hung-up channel is not brought back"
+    assert tracker.sizes()["channels"] == 0
+
+
+def test_a_hangup_before_the_bridge_leave_releases_the_bridge() -> None:
+    tracker = CallTracker()
+    for uid in ("1.1", "1.2"):
+        tracker.apply(chan("Newchannel", uid, "1.1", call_id="c-1"))
+        tracker.apply(chan("BridgeEnter", uid, "1.1", state=6, call_id="c-1", BridgeUniqueid="b-1"))
+    hung = tracker.apply(chan("Hangup", "1.1", state=6, call_id="c-1", Cause="16"))
+    assert kinds(hung) == ["ChannelHungUp"]
+    assert tracker.apply(chan("BridgeLeave", "1.1", state=6, call_id="c-1", BridgeUniqueid="b-1")) == []
+    assert kinds(tracker.apply(chan("BridgeLeave", "1.2", "1.1", state=6, BridgeUniqueid="b-1"))) == [
+        "Unbridged"
+    ]
+    tracker.apply(chan("Hangup", "1.2", "1.1", state=6, Cause="16"))
+    assert (tracker.sizes()["bridges"], tracker.sizes()["channels"]) == (0, 0)

@@ -1,0 +1,215 @@
+"""Outbound resync: after an AMI reconnect or an engine restart, the dialer's placed calls are rebuilt
+from what Asterisk has (DESIGN.md 2.7: "answered customers are connected or handled as abandons,
+vanished calls get one definite outcome").
+
+The pure half, `plan`, reads a CoreShowChannels answer: a customer is the channel carrying the
+call's SWITCHBOARD_CALL_ID in the [switchboard-outbound] context (answered, AMD then hold music),
+or, before the answer, the originated channel (its Uniqueid is its Linkedid) of a call id that has
+no answered channel. For each call the engine follows, and each answered customer it does not
+(placed before a restart), it says what to apply:
+- answered customers become `Found` (dialer.calls.lifecycle): bridged is connected; in AMD is answered;
+  on hold is handed to the desk, or, past the grace, redirected to the abandon message and counted
+  once. The grace counts from the earliest moment the answer may have come (`since`: the last
+  event the engine saw before the link went, the placing time after a restart), so an abandon is
+  never under-counted;
+- customers still ringing are followed: their OriginateResponse or hangup arrives live;
+- a followed call whose channel is gone gets `Vanished` (one definite outcome).
+The shell, `OutboundResync.run`, lists the channels, reads AMDSTATUS (Getvar) of customers whose
+verdict was missed, looks up calls it does not follow (`PlacedLookup`), and applies the plan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, cast
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from core.errors import AmiError, SwitchboardError
+from dialer.calls import lifecycle as outbound
+from dialer.calls.dialing import OUTBOUND_CONTEXT, DialKind, PlacedCall
+from dialer.calls.lifecycle import OutboundCall, Phase
+from dialer.dialer_keys import DialerKeys, DialKeys
+from pbx.codec import Event
+from pbx.service import ActionSender
+from pbx.tracker import CALL_ID_VARIABLE
+
+log = logging.getLogger("switchboard.dialer.resync")
+
+STATE_UP = 6
+DETECTING = "AMD"  # the application of a customer whose answering-machine detection still runs
+FRESH_S = 2.0  # a dialing call younger than this may not have a channel yet: left to its timers
+
+
+@dataclass(frozen=True, slots=True)
+class LiveCustomer:
+    call_id: str
+    uniqueid: str
+    channel: str
+    answered: bool  # in [switchboard-outbound]: answered and announced to the dialplan
+    detecting: bool
+    bridged: bool
+    up: bool = True
+
+
+def customers(channels: Iterable[Event], variable: str = CALL_ID_VARIABLE) -> dict[str, LiveCustomer]:
+    """Each call id's customer channel in a CoreShowChannels answer (answered ones first)."""
+    found: dict[str, LiveCustomer] = {}
+    for event in channels:
+        call_id = event.chan_variables().get(variable) if variable in event.raw else None
+        uniqueid = event.get("Uniqueid") or ""
+        if not call_id or not uniqueid:
+            continue
+        up = event.get("ChannelState") == str(STATE_UP)
+        answered = up and event.get("Context") == OUTBOUND_CONTEXT
+        originated = uniqueid == (event.get("Linkedid") or uniqueid)
+        if answered or (originated and call_id not in found):
+            found[call_id] = LiveCustomer(
+                call_id, uniqueid, event.get("Channel") or "", answered,
+                event.get("Application") == DETECTING, bool(event.get("BridgeId")), up,
+            )  # fmt: skip
+    return found
+
+
+def found_event(
+    call: OutboundCall, live: LiveCustomer, now: float, since: float, amd_status: str | None
+) -> outbound.Found:
+    answered_at = max(since, call.placed.placed_at)
+    return outbound.Found(now, live.uniqueid, live.channel, answered_at, amd_status, live.bridged)
+
+
+def needs_verdict(call: OutboundCall | None, live: LiveCustomer) -> bool:
+    """The AMD verdict of a followed call was missed: the customer left AMD unheard."""
+    if not live.answered or live.detecting or live.bridged:
+        return False
+    return call is not None and call.phase in (Phase.DIALING, Phase.ANSWERED)
+
+
+def plan(
+    calls: Iterable[OutboundCall], live: Mapping[str, LiveCustomer], now: float, since: float,
+    verdicts: Mapping[str, str],
+) -> list[tuple[str, outbound.Event]]:  # fmt: skip
+    """What to apply to each followed call (pure). `verdicts`: AMDSTATUS read for missed verdicts."""
+    steps: list[tuple[str, outbound.Event]] = []
+    for call in calls:
+        found = live.get(call.call_id)
+        if found is None:
+            if call.phase is not Phase.DIALING or call.placed.placed_at + FRESH_S < now:
+                steps.append((call.call_id, outbound.Vanished(now)))
+        elif found.answered and call.phase is not Phase.CONNECTED:
+            amd = None if found.detecting else verdicts.get(call.call_id, "NOTSURE")
+            steps.append((call.call_id, found_event(call, found, now, since, amd)))
+    return steps
+
+
+def orphans(live: Mapping[str, LiveCustomer], followed: Iterable[str]) -> list[LiveCustomer]:
+    """Customers nobody follows (placed before this engine started): answered ones, and originated
+    channels still ringing (adopted only if their dial record is found: inbound legs carry call ids too)."""
+    known = set(followed)
+    return [
+        found for call_id, found in live.items() if call_id not in known and (found.answered or not found.up)
+    ]
+
+
+class PlacedLookup(Protocol):
+    """Where a call this engine does not follow is looked up by its call id (the attempts' audit
+    trail today; the write-ahead dial intents once they exist)."""
+
+    async def placed(self, call_ids: list[str]) -> dict[str, PlacedCall]: ...
+
+
+class AuditLookup:
+    """PlacedLookup over the attempts' audit trail (`dial` entries, newest first, `scan` at most)."""
+
+    def __init__(self, redis: Redis, keys: DialerKeys | None = None, *, scan: int = 20000) -> None:
+        self.redis = redis
+        self.key = DialKeys.of(keys).audit_attempts
+        self.scan = scan
+
+    async def placed(self, call_ids: list[str]) -> dict[str, PlacedCall]:
+        wanted, found = set(call_ids), {}
+        entries = cast(list[tuple[Any, Any]], await self.redis.xrevrange(self.key, count=self.scan))
+        for entry_id, fields in entries:
+            entry = {_text(k): _text(v) for k, v in dict(fields or {}).items()}
+            call_id = entry.get("call", "")
+            if entry.get("action") == "dial" and call_id in wanted and call_id not in found:
+                found[call_id] = _placed(call_id, entry, _placed_at(entry, entry_id))
+        return found
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _placed_at(entry: dict[str, str], entry_id: bytes | str) -> float:
+    """The engine's own time of the dial (its clock), else the stream entry's."""
+    try:
+        return datetime.fromisoformat(entry.get("at", "")).timestamp()
+    except ValueError:
+        return int(_text(entry_id).partition("-")[0] or 0) / 1000
+
+
+def _placed(call_id: str, entry: dict[str, str], at: float) -> PlacedCall:
+    kind = entry.get("kind", "")
+    return PlacedCall(
+        call_id=call_id, action_id="", campaign_id=entry.get("campaign", ""), number=entry.get("number", ""),
+        kind=DialKind(kind) if kind in DialKind.__members__.values() else DialKind.CAMPAIGN, placed_at=at,
+        lead_id=entry.get("lead") or None, agent_id=entry.get("agent") or None,
+    )  # fmt: skip
+
+
+def unknown_call(call_id: str, now: float) -> PlacedCall:
+    """A customer whose dial record is lost: still connected or abandoned, never left on hold."""
+    return PlacedCall(call_id, "", "", "", DialKind.CAMPAIGN, now)
+
+
+class OutboundResync:
+    """The shell: list, read what is missing, adopt, apply (see the module docstring)."""
+
+    def __init__(
+        self, sender: ActionSender, lookup: PlacedLookup | None, *, timeout: float,
+        variable: str = CALL_ID_VARIABLE,
+    ) -> None:  # fmt: skip
+        self.sender = sender
+        self.lookup = lookup
+        self.timeout = timeout
+        self.variable = variable
+
+    async def live(self) -> dict[str, LiveCustomer]:
+        result = await self.sender.send("CoreShowChannels", timeout=self.timeout, check=True)
+        return customers((e for e in result.events if e.name == "CoreShowChannel"), self.variable)
+
+    async def verdict(self, channel: str) -> str:
+        """The AMD verdict the dialplan left on the channel (NOTSURE when it cannot be read)."""
+        try:
+            result = await self.sender.send(
+                "Getvar", {"Channel": channel, "Variable": "AMDSTATUS"}, timeout=self.timeout
+            )
+        except AmiError as exc:
+            log.warning("AMDSTATUS of %s not read: %s", channel, exc.message)
+            return "NOTSURE"
+        return (result.response.get("Value") or "NOTSURE") if result.response.ok else "NOTSURE"
+
+    async def adopt(self, found: list[LiveCustomer], now: float) -> list[PlacedCall]:
+        ids = [customer.call_id for customer in found]
+        known: dict[str, PlacedCall] = {}
+        if self.lookup is not None and ids:
+            try:  # bounded: a frozen store must not hold the login up, nor leave customers on hold
+                async with asyncio.timeout(self.timeout):
+                    known = await self.lookup.placed(ids)
+            except (RedisError, OSError, TimeoutError, SwitchboardError) as exc:
+                log.error("placed calls not looked up (%r): answered ones adopted without records", exc)
+        adopted = []
+        for customer in found:
+            placed = known.get(customer.call_id)
+            if placed is None and customer.answered:
+                log.warning("call %s: answered customer without a dial record; adopted", customer.call_id)
+                placed = unknown_call(customer.call_id, now)
+            if placed is not None:
+                adopted.append(placed)
+        return adopted
