@@ -97,8 +97,9 @@ class Engine:
                 self._service_failed(service, "handle", event.name)
 
     async def _on_connected(self) -> None:
+        mark = self.tracker.begin_resync()  # channels seen after it are newer than the list: kept
         channels = await self.client.core_show_channels()
-        self.tracker.resync(channels)
+        self.tracker.resync(channels, mark)
         for service in self.services:
             try:
                 await service.resync(self.tracker)

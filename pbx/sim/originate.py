@@ -208,6 +208,11 @@ class Originator:
     def _answer(self, call: _Call) -> None:
         core, channel, far = self.core, call.channel, call.far
         assert channel is not None and far is not None
+        lag = core.config.local_answer_lag_s
+        if channel.half == 1 and lag > 0 and far.state != UP:
+            core.set_state(far, UP)  # Dial in ;2 answered it; ;1 learns it a moment later
+            channel.dial_timer = core.later(lag, lambda: self._lagged_answer(call))
+            return
         if channel.half == 1:
             self._report(call, REASON_ANSWERED)
             core.set_state(channel, UP)
@@ -225,6 +230,12 @@ class Originator:
             core.dialplan.run_application(channel, request.application, request.data)
         else:
             core.dialplan.goto(channel, request.context, request.exten, request.priority)
+
+    def _lagged_answer(self, call: _Call) -> None:
+        assert call.channel is not None
+        call.channel.dial_timer = None
+        if not call.channel.hungup:  # hung up meanwhile: its hangup hook reported the failure
+            self._answer(call)
 
     def _busy(self, call: _Call) -> None:
         core, channel, far = self.core, call.channel, call.far

@@ -23,13 +23,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import Protocol
 
 from pbx.call_changes import ChannelHungUp, DialStarted, OriginateResult, UserEventSeen
 from pbx.errors import StoreUnavailableError
 from pbx.tracker import CallTracker
-from routing.acd.calls import ActiveCall, CallFacts, CallState, is_leg_of, leg_base
+from routing.acd.calls import ActiveCall, CallFacts, CallState, is_agent_leg, is_leg_of, leg_base
 from routing.acd.context import Ctx
 from routing.acd.dispatcher import Dispatcher
+from routing.acd.held import HeldCaller
 from routing.acd.store import Change
 from routing.acd.timers import Timer, TimerKind
 from routing.agent_events import Answer, Hangup, Ring, WrapUpDone
@@ -40,47 +42,74 @@ from routing.numbers import try_normalize
 log = logging.getLogger("switchboard.acd")
 
 
+class Adopter(Protocol):
+    """Takes on the held callers the engine does not know (routing/acd/adoption.py)."""
+
+    async def adopt(self, tracker: CallTracker) -> None: ...
+
+
 class CallFlow:
     def __init__(self, ctx: Ctx, dispatcher: Dispatcher) -> None:
         self.ctx = ctx
         self.d = dispatcher
         self.tracker: CallTracker | None = None
+        self.adoption: Adopter | None = None
         self._dialled: dict[str, str] | None = None
 
     # -- arrival -----------------------------------------------------------------------------
     async def inbound(self, change: UserEventSeen) -> None:
-        h, ctx = change.headers, self.ctx
+        h = change.headers
         call_id = h.get("CallID") or change.call_id or change.uniqueid
-        if not call_id or call_id in ctx.state.calls:
+        if not call_id or call_id in self.ctx.state.calls:
             return
-        caller, dialled, ivr = h.get("CallerIDNum", ""), h.get("Dialled", ""), h.get("IvrChoice", "")
-        rules = ctx.state.rules
-        queue = self.queue_for(h.get("Queue", ""), dialled)
-        number = try_normalize(caller or None, rules.default_region)
-        crm = await self._crm(number)
-        found = classify(
-            caller or None, queue, rules, dialled=dialled or None, ivr_choice=ivr or None, crm_record=crm
-        )
-        now = ctx.clock()
-        facts = CallFacts(
-            case_id=await self.case_id(call_id, now),
+        held = HeldCaller(
+            call_id=call_id,
             uniqueid=change.uniqueid or call_id,
             channel=h.get("Channel", ""),
-            caller=caller,
+            caller=h.get("CallerIDNum", ""),
+            dialled=h.get("Dialled", ""),
+            ivr=h.get("IvrChoice", ""),
+            queue=h.get("Queue", ""),
+            arrived_at=self.ctx.clock(),
+        )
+        facts = await self.admit(held)
+        await self.d.route(call_id)
+        if facts.channel and self.ctx.executor.ready:
+            await self.ctx.executor.set_case(facts.channel, facts.case_id)
+
+    async def admit(self, held: HeldCaller, case_id: str = "", how: str = "arrived") -> CallFacts:
+        """Classify the caller, open a case (unless it has one) and store the waiting call; the
+        caller's wait counts from `held.arrived_at`. The caller routes it."""
+        ctx, rules = self.ctx, self.ctx.state.rules
+        queue = self.queue_for(held.queue, held.dialled)
+        number = try_normalize(held.caller or None, rules.default_region)
+        crm = await self._crm(number)
+        found = classify(
+            held.caller or None,
+            queue,
+            rules,
+            dialled=held.dialled or None,
+            ivr_choice=held.ivr or None,
+            crm_record=crm,
+        )
+        facts = CallFacts(
+            case_id=case_id or await self.case_id(held.call_id, ctx.clock()),
+            uniqueid=held.uniqueid,
+            channel=held.channel,
+            caller=held.caller,
             number=number,
-            dialled=dialled,
-            ivr=ivr,
+            dialled=held.dialled,
+            ivr=held.ivr,
             matched=found.matched,
             crm=crm or {},
             owner=ctx.instance_id,
         )
-        await self.d.commit(Change(calls=[ActiveCall(admit(call_id, found, now), facts)]))
+        await self.d.commit(Change(calls=[ActiveCall(admit(held.call_id, found, held.arrived_at), facts)]))
         ctx.metrics.call_offered(queue, found.tier)
-        extra = {"call_id": call_id, "case_id": facts.case_id, "queue": queue, "tier": found.tier}
-        log.info("call %s: %s in %s (%s)", call_id, found.tier, queue, found.matched, extra=extra)
-        await self.d.route(call_id)
-        if facts.channel and self.ctx.executor.ready:
-            await self.ctx.executor.set_case(facts.channel, facts.case_id)
+        extra = {"call_id": held.call_id, "case_id": facts.case_id, "queue": queue, "tier": found.tier}
+        log.info("call %s %s: %s in %s (%s)", held.call_id, how, found.tier, queue, found.matched,
+                 extra=extra)  # fmt: skip
+        return facts
 
     def queue_for(self, named: str, dialled: str) -> str:
         """The `Queue` header if it names a queue, else the dialled number's queue, else the default."""
@@ -201,7 +230,7 @@ class CallFlow:
             await self.call_ended(active, "caller")
             return
         ctx, call, now = self.ctx, active.call, self.ctx.clock()
-        change = Change(ended=[active])
+        change = Change(ended=[active.with_facts(outcome="abandoned")])
         if active.state is CallState.OFFERED:
             await self.hangup_legs(active)
             await self.d.agent_event(active.facts.agent_id, Hangup(now, call.id), change)
@@ -222,24 +251,34 @@ class CallFlow:
         plan = ctx.state.plan(active.call.queue)
         wrap_up = plan.spec.wrap_up_seconds if plan else 0.0
         agent_id = active.facts.agent_id
-        await self.d.agent_event(agent_id, Hangup(now, active.id, wrap_up), Change(ended=[active]))
+        done = Change(ended=[active.with_facts(outcome="ended")])
+        await self.d.agent_event(agent_id, Hangup(now, active.id, wrap_up), done)
         talk = now - (active.facts.answered_at or now)
         extra = {"call_id": active.id, "agent_id": agent_id, "talk": round(talk, 3)}
         log.info("call %s: ended by the %s after %.1f s", active.id, by, talk, extra=extra)
         await self.d.publish("ended", agent_id, {**_case(active), "talk": round(talk, 3), "ended_by": by})
 
     def legs(self, active: ActiveCall, *, answered: bool = False) -> list[str]:
-        """The agent legs Asterisk has for this call now, one name per leg (a Local leg's `;1`)."""
+        """The agent's legs Asterisk has for this call now (`answered`: those up), recognised
+        exactly (calls.is_agent_leg): never a Local `;2` half nor a channel that merely inherited
+        the call id through its Linkedid."""
+        facts = active.facts
+        spec = self.ctx.state.profiles.get(facts.agent_id)
         if self.tracker is None:
-            return [active.facts.agent_channel] if active.facts.agent_channel and not answered else []
-        names: dict[str, str] = {}
-        for channel in self.tracker.channels_for_call(active.id):
-            if channel.uniqueid == active.facts.uniqueid or (answered and not channel.answered):
-                continue
-            base = leg_base(channel.channel)
-            if base not in names or channel.channel.endswith(";1"):
-                names[base] = channel.channel
-        return sorted(names.values())
+            return [facts.agent_channel] if facts.agent_channel and not answered else []
+        return sorted(
+            c.channel
+            for c in self.tracker.channels_for_call(active.id)
+            if c.uniqueid != facts.uniqueid
+            and (c.channel == facts.agent_channel or (spec and is_agent_leg(c.channel, spec.interface)))
+            and not c.channel.endswith(";2")
+            and (c.answered or not answered)
+        )
+
+    def talking(self, active: ActiveCall) -> bool:
+        """A connected call still is: the caller is in a bridge, or the agent's leg is there."""
+        caller = self.tracker.channel(active.facts.uniqueid) if self.tracker else None
+        return bool(caller is not None and caller.bridge_id) or bool(self.legs(active))
 
     async def hangup_legs(self, active: ActiveCall) -> None:
         for channel in self.legs(active):
@@ -275,7 +314,7 @@ class CallFlow:
                 await self.caller_left(active)
             elif active.state is CallState.OFFERED:
                 await self._resync_offer(active)
-            elif active.state is CallState.CONNECTED and not self.legs(active):
+            elif active.state is CallState.CONNECTED and not self.talking(active):
                 await self.call_ended(active, "agent")
         now = self.ctx.clock()
         for agent_id, status in list(self.ctx.state.statuses.items()):
@@ -284,6 +323,8 @@ class CallFlow:
             if status.state in ON_CALL and status.call_id not in self.ctx.state.calls:
                 log.warning("agent %s: holds call %s, which is gone; releasing", agent_id, status.call_id)
                 await self.d.agent_event(agent_id, Hangup(now, status.call_id))
+        if self.adoption is not None:
+            await self.adoption.adopt(tracker)
         await self.d.dispatch_all()
 
     async def _resync_offer(self, active: ActiveCall) -> None:

@@ -27,6 +27,7 @@ from pbx.codec import Event
 from pbx.errors import StoreUnavailableError
 from pbx.service import ActionSender
 from pbx.tracker import CallTracker
+from routing.acd.adoption import Adoption
 from routing.acd.callflow import CallFlow
 from routing.acd.context import AcdOptions, Clock, Ctx
 from routing.acd.dispatcher import Dispatcher
@@ -91,6 +92,7 @@ class AcdService(Operations):
         )
         dispatcher = Dispatcher(ctx)
         flow = CallFlow(ctx, dispatcher)
+        flow.adoption = Adoption(ctx, dispatcher, flow, options.inbound_context)
         super().__init__(ctx, dispatcher, flow, asyncio.Lock())
         self.outbound = Outbound(ctx, dispatcher, flow)
         self._next_sweep = 0.0
