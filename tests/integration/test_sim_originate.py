@@ -261,7 +261,7 @@ async def test_variables_become_channel_variables_and_numbers_are_recorded(
     assert shown == {"SWITCHBOARD_CALL_ID": "c-42", "SWITCHBOARD_CASE_ID": "case-7"}
     assert (answered.get("Channel") or "").startswith("PJSIP/trunk-")
     origin = await ami.wait_event("OriginateResponse")
-    assert origin.chan_variables() == {
+    assert {name: value for name, value in origin.chan_variables().items() if value} == {
         "SWITCHBOARD_CALL_ID": "c-42",
         "SWITCHBOARD_CASE_ID": "case-7",
     }
