@@ -8,6 +8,8 @@ Rules it keeps (DESIGN.md §3, config/asterisk/extensions_switchboard.conf):
   error is reported to the caller of `ring`, who decides (it knows the call).
 - The caller is connected only after the agent answered: AMI Bridge.
 - A caller leaves the ACD by Redirect into the exit context (voicemail, closed...).
+- Nothing waits for a lost AMI link: Bridge, Hangup, Redirect and Setvar fail at once while it is
+  down, and the resync after the reconnect acts on what Asterisk has then.
 - Variable values never carry a comma (Asterisk splits Variable headers on it)
   nor a line break.
 - Every action is timed from the moment the triggering event came in
@@ -135,7 +137,12 @@ class Executor:
         return ok
 
     async def _send(self, action: str, fields: Mapping[str, str]) -> bool:
-        """Send once; False (logged) when Asterisk said no or could not be reached."""
+        """Send once; False (logged) when Asterisk said no or could not be reached. While AMI is
+        down nothing waits for it (the caller holds the ACD's lock): the resync after the
+        reconnect reconciles from what Asterisk then has."""
+        if not self.ready:
+            log.info("%s not sent: AMI is down; the resync will settle it", action, extra={"action": action})
+            return False
         try:
             result = await self.sender.send(action, fields, timeout=self._timeout)
         except AmiError as exc:

@@ -9,6 +9,8 @@ outcome, recorded once however often it restarts. Real Redis, simulated PBX over
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 import redis.asyncio as aioredis
 
@@ -185,3 +187,21 @@ async def test_a_caller_gone_while_their_agent_rang_frees_the_agent_and_hangs_up
             await sim.wait_for_channels(lambda channels: not channels)
             assert s.state("a1") is AgentState.READY and s.acd.agent("a1").missed_rings == 0
             assert outcomes(await recorded(s), call_id) == ["abandoned"]
+
+
+async def test_while_ami_is_down_no_action_waits_for_it(redis_client: aioredis.Redis) -> None:
+    """An event handled after the link dropped must not hold the ACD (and the resync) for seconds."""
+    rules = make_rules(base_rules())
+    async with (
+        running_sim(sim_config()) as sim,
+        running_engine(sim, redis_client, rules, reconnect_min=4.0) as s,
+    ):
+        caller = await sim.inbound_call("+36301234567", LINE, patience_s=600)
+        await s.until(lambda: len(s.waiting_ids()) == 1)
+        await sim.drop_connections()
+        async with asyncio.timeout(5):  # the client notices the closed socket (no service hears of it)
+            while s.engine.ready:
+                await asyncio.sleep(0.01)
+        async with asyncio.timeout(1.0):  # the client would wait its 5 s action timeout for `ready`
+            assert not await s.acd.ctx.executor.bridge(caller, "PJSIP/2001-00000001")
+            assert not await s.acd.ctx.executor.hangup(caller)
