@@ -201,7 +201,7 @@ async def test_while_ami_is_down_no_action_waits_for_it(redis_client: aioredis.R
         await sim.drop_connections()
         async with asyncio.timeout(5):  # the client notices the closed socket (no service hears of it)
             while s.engine.ready:
-                await asyncio.sleep(0.01)
+                await s.engine.client._changed.wait()  # the client's own state-change signal
         async with asyncio.timeout(1.0):  # the client would wait its 5 s action timeout for `ready`
             assert not await s.acd.ctx.executor.bridge(caller, "PJSIP/2001-00000001")
             assert not await s.acd.ctx.executor.hangup(caller)
