@@ -15,6 +15,9 @@ rejected    ... DialBegin, SoftHangupRequest ;2, HangupRequest ;1, Hangup ;2 (ca
             DialEnd NOANSWER, OriginateResponse(0), Hangup ;1
 no context  Newchannel ;1, Newchannel ;2, Hangup ;2, Hangup ;1, OriginateResponse(0)
 
+With `local_answer_lag_s` (a Dial behind the agent's `;2`), an answer is Newstate ;2 Up, then
+after the lag the rest of the answered sequence.
+
 A failed OriginateResponse names the dial string and Uniqueid `<unknown>`. A
 synchronous Originate gets no OriginateResponse; its caller is told the result.
 PJSIP channels are single: Newchannel, DialBegin, [Newstate Ringing, DialState],

@@ -12,9 +12,14 @@
 - Hangups: the caller while waiting or while an agent is rung is abandoned (the
   ringing leg is hung up, the agent released without a miss); either side of a
   connected call ends it and the agent goes into wrap-up.
-- After a (re)connect, `resync` closes calls whose caller channel is gone and
+- After a (re)connect, `resync` closes calls whose caller channel is gone (one
+  outcome, written with the call's end), bridges an agent who answered meanwhile,
   releases agents whose ringing leg vanished (not those the dialer holds for a
-  call it is placing), then routes every waiting call.
+  call it is placing), adopts the callers Asterisk held that nobody announced
+  (adoption.py), then routes every waiting call.
+- The agent's leg is recognised exactly (calls.is_agent_leg): a Local channel's
+  `;2` half or a channel that merely inherited the call id is never bridged or
+  hung up as the agent's.
 - An answered outbound call the dialer handed over (routing/acd/outbound.py)
   follows the same path from the ring on; only the inbound metrics skip it.
 """
