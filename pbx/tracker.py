@@ -139,9 +139,7 @@ class CallTracker:
         self._recent: set[str] = set()
         self._recent_order: deque[str] = deque()
         self._seq = 0
-        self.shown: tuple[Event, ...] = ()
-        """The CoreShowChannel events of the last resync, as Asterisk listed them (context,
-        application, duration, ChanVariables): what services adopt from; replaced each resync."""
+        self.shown: tuple[Event, ...] = ()  # the last resync's CoreShowChannels, for adoption
         self._handlers: dict[str, Handler] = {
             "Newchannel": self._on_newchannel,
             "Newstate": self._on_newstate,
