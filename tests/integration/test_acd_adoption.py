@@ -17,7 +17,10 @@ import redis.asyncio as aioredis
 from pbx.sim import AgentPhone, SimConfig, SimulatedPbx
 from pbx.sim.rawclient import RawAmiClient
 from routing.acd import AcdOptions
+from routing.acd.calls import ActiveCall, CallFacts
+from routing.acd.store import AcdStore, Change
 from routing.agent_events import AgentState
+from routing.queue import WaitingCall
 from tests.integration.test_acd_support import (
     EXIT_DIALPLAN,
     SECRET,
@@ -205,3 +208,52 @@ async def test_while_ami_is_down_no_action_waits_for_it(redis_client: aioredis.R
         async with asyncio.timeout(1.0):  # the client would wait its 5 s action timeout for `ready`
             assert not await s.acd.ctx.executor.bridge(caller, "PJSIP/2001-00000001")
             assert not await s.acd.ctx.executor.hangup(caller)
+
+
+async def test_without_the_channelvars_the_engine_asks_asterisk(redis_client: aioredis.Redis) -> None:
+    billing = {**base_rules()["queues"][0], "name": "billing", "skill": "billing"}
+    rules = make_rules(base_rules(queues=[base_rules()["queues"][0], billing]))
+    config = SimConfig(
+        channelvars=("SWITCHBOARD_CALL_ID",), extra_dialplan=EXIT_DIALPLAN
+    )  # an older manager.conf
+    async with running_sim(config) as sim:
+        caller = await sim.inbound_call(
+            "+36301234567", "+3619999999", ivr_choice="3", patience_s=600, queue="billing"
+        )
+        await sim.wait_for_event("MusicOnHoldStart", lambda e: e.get("Channel") == caller)
+        async with running_engine(sim, redis_client, rules) as s:
+            await s.until(lambda: s.engine.stats.resyncs == 1)
+            adopted = s.acd.ctx.state.calls[sim.channels[caller].uniqueid]
+            assert (adopted.call.queue, adopted.facts.dialled, adopted.facts.ivr) == (
+                "billing",
+                "+3619999999",
+                "3",
+            )
+            assert adopted.call.since == pytest.approx(sim.channels[caller].created, abs=0.01)
+            assert {a.get("Variable") for a in s.actions("Getvar")} == {
+                "SWITCHBOARD_DIALLED", "SWITCHBOARD_IVR", "SWITCHBOARD_QUEUE", "SWITCHBOARD_ARRIVED",
+            }  # fmt: skip
+
+
+async def test_a_caller_redis_shows_routed_out_is_sent_to_the_exit_again(
+    redis_client: aioredis.Redis,
+) -> None:
+    """The engine stopped between deciding the exit (written) and the Redirect (never sent)."""
+    rules = make_rules(base_rules())
+    async with running_sim(sim_config()) as sim:
+        caller = await sim.inbound_call("+36301234567", LINE, patience_s=600)
+        await sim.wait_for_event("MusicOnHoldStart", lambda e: e.get("Channel") == caller)
+        call_id = sim.channels[caller].uniqueid
+        store = AcdStore(redis_client)
+        call = WaitingCall(call_id, "support", "active", 40, (("tech", 2),), entered_at=1.0)
+        facts = CallFacts("case-1", call_id, caller, outcome="routed_out", exit_to="voicemail")
+        await store.commit(Change(ended=[ActiveCall(call, facts)]))
+
+        async with running_engine(sim, redis_client, rules) as s:
+            await s.until(lambda: s.engine.stats.resyncs == 1)
+            redirect = s.actions("Redirect")
+            assert [(a.get("Channel"), a.get("Context"), a.get("Exten")) for a in redirect] == [
+                (caller, "switchboard-exit", "voicemail")
+            ]
+            assert not s.acd.ctx.state.calls
+            assert s.sample("switchboard_acd_calls_offered_total", queue="support", tier="active") == 0
