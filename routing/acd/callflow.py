@@ -84,7 +84,7 @@ class CallFlow:
 
     async def admit(self, held: HeldCaller, case_id: str = "", how: str = "arrived") -> CallFacts:
         """Classify the caller, open a case (unless it has one) and store the waiting call; the
-        caller's wait counts from `held.arrived_at`. The caller routes it."""
+        caller's wait counts from `held.arrived_at`. Routing it is up to the caller of admit."""
         ctx, rules = self.ctx, self.ctx.state.rules
         queue = self.queue_for(held.queue, held.dialled)
         number = try_normalize(held.caller or None, rules.default_region)
