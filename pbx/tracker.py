@@ -143,6 +143,7 @@ class CallTracker:
         self._recent: set[str] = set()
         self._recent_order: deque[str] = deque()
         self._seq = 0
+        self.shown: tuple[Event, ...] = ()  # the last resync's CoreShowChannels, for adoption
         self._handlers: dict[str, Handler] = {
             "Newchannel": self._on_newchannel,
             "Newstate": self._on_newstate,
@@ -202,7 +203,8 @@ class CallTracker:
         Channels first seen after `since` (from `begin_resync`) are newer than the
         snapshot and are kept; without a mark every channel missing from it goes.
         """
-        present = {uid: event for event in channels if (uid := event.get("Uniqueid"))}
+        self.shown = tuple(channels)
+        present = {uid: event for event in self.shown if (uid := event.get("Uniqueid"))}
         limit = self._seq if since is None else since
         gone = [c for uid, c in self._channels.items() if uid not in present and c.seq <= limit]
         changes: list[CallChange] = []

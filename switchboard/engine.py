@@ -118,8 +118,9 @@ class Engine:
         """Rebuild the tracker from CoreShowChannels and let every service reconcile with it: run
         before `ready` after every (re)login, and when this engine takes the ACD over from another
         (core/lease.py). Returns the number of live channels."""
+        mark = self.tracker.begin_resync()  # channels seen after it are newer than the list: kept
         channels = await self.client.core_show_channels()
-        self.tracker.resync(channels)
+        self.tracker.resync(channels, mark)
         for service in self.services:
             try:
                 await service.resync(self.tracker)

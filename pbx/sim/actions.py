@@ -137,7 +137,7 @@ def _getvar(ctx: ActionContext) -> None:
         if channel is None:
             ctx.error("No such channel")
             return
-    value = read_variable(channel, name, ctx.core.globals)
+    value = read_variable(channel, name, ctx.core.globals, ctx.core.clock.now())
     ctx.respond("Success", None, ("Variable", name), ("Value", value))
 
 

@@ -161,8 +161,12 @@ class SimConfig(_Frozen):
     asterisk_version: str = "22.10.1"
     users: dict[str, str] = Field(default_factory=lambda: {"switchboard": "switchboard-secret"})
     """AMI logins: username -> secret (manager.conf)."""
-    channelvars: tuple[str, ...] = ("SWITCHBOARD_CALL_ID", "SWITCHBOARD_CASE_ID")
-    """Variables shown as ChanVariable on every channel event (manager.conf channelvars=)."""
+    channelvars: tuple[str, ...] = (
+        "SWITCHBOARD_CALL_ID", "SWITCHBOARD_CASE_ID", "SWITCHBOARD_TIER", "SWITCHBOARD_AGENT_ID",
+        "SWITCHBOARD_DIALLED", "SWITCHBOARD_IVR", "SWITCHBOARD_QUEUE", "SWITCHBOARD_ARRIVED",
+    )  # fmt: skip
+    """Variables shown as ChanVariable on every channel event and CoreShowChannel (manager.conf
+    channelvars=; the default is config/asterisk/manager_switchboard.conf's list)."""
     timestamp_events: bool = True
     """manager.conf timestampevents=yes: a Timestamp header on events."""
     time_scale: float = Field(1.0, gt=0)
@@ -187,6 +191,9 @@ class SimConfig(_Frozen):
     traffic: TrafficConfig = TrafficConfig()
     extra_dialplan: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     """More contexts: name -> steps such as "Answer()", "Playback(closed)", "Hangup()" (any exten)."""
+    local_answer_lag_s: float = Field(0.0, ge=0)
+    """A Local agent channel with Dial behind its `;2` half: the phone's answer reaches `;2` first and
+    the Originate's `;1` this much later (0: both at once, as recorded with an answering `;2`)."""
     amd_s: Range = (1.0, 3.5)
     """How long AMD() listens before deciding."""
     playback_s: float = Field(3.0, ge=0)

@@ -7,14 +7,17 @@ Newexten, then the application's own events; Wait, MusicOnHold, AMD and
 Playback block on a clock timer, so a Bridge or Redirect can pull the channel
 out (`PbxCore.interrupt`). Extension patterns follow Asterisk (`_X.`, `_[+0-9].`,
 `N`, `Z`, `!`). `${VAR}`, `${UNIQUEID}`, `${CHANNEL}`, `${EXTEN}`, `${CONTEXT}`,
-`${CALLERID(num)}` and `${CHANNEL(context)}`-style reads are substituted.
+`${CALLERID(num)}`, `${CHANNEL(context)}`-style reads and `${STRFTIME(epoch,zone,format)}`
+(with Asterisk's `%[n]q`, fractions of a second) are substituted.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pbx.sim.apps import APPLICATIONS, unknown_application
 from pbx.sim.channels import UNKNOWN, Channel
@@ -30,6 +33,7 @@ SWITCHBOARD_DIALPLAN: dict[str, tuple[str, tuple[str, ...]]] = {
         (
             "NoOp(Switchboard: inbound call from ${CALLERID(num)} to ${EXTEN})",
             "Set(SWITCHBOARD_CALL_ID=${UNIQUEID})",
+            "Set(SWITCHBOARD_ARRIVED=${STRFTIME(,,%s.%3q)})",
             "Set(SWITCHBOARD_DIALLED=${EXTEN})",
             "Answer()",
             "UserEvent(SwitchboardInbound,CallID: ${SWITCHBOARD_CALL_ID},CallerIDNum: ${CALLERID(num)},"
@@ -128,9 +132,39 @@ _BUILTINS: dict[str, Callable[[Channel], str]] = {
 }
 
 
-def read_variable(channel: Channel | None, name: str, globals_: Mapping[str, str]) -> str:
-    """What `${name}` (or Getvar) reads on `channel`, functions included."""
+_FRACTION = re.compile(r"%([1-6]?)q")
+
+
+def strftime(arguments: str, now: float) -> str:
+    """`STRFTIME(epoch,timezone,format)`: an empty epoch is now; `%[n]q` is n digits (default 3) of
+    the second's fraction, truncated as Asterisk does; an unknown zone is UTC."""
+    epoch_text, _, rest = arguments.partition(",")
+    zone, _, layout = rest.partition(",")
+    try:
+        epoch = float(epoch_text) if epoch_text.strip() else now
+    except ValueError:
+        epoch = now
+    whole = int(epoch)
+
+    def fraction(match: re.Match[str]) -> str:
+        digits = int(match.group(1) or 3)
+        return f"{int((epoch - whole) * 10**digits):0{digits}d}"
+
+    layout = _FRACTION.sub(fraction, layout or "%c").replace("%s", str(whole))
+    try:
+        tz: tzinfo = ZoneInfo(zone.strip()) if zone.strip() else UTC
+    except (ValueError, ZoneInfoNotFoundError):
+        tz = UTC
+    return datetime.fromtimestamp(whole, tz).strftime(layout)
+
+
+def read_variable(
+    channel: Channel | None, name: str, globals_: Mapping[str, str], now: float | None = None
+) -> str:
+    """What `${name}` (or Getvar) reads on `channel`, functions included (`now`: for STRFTIME)."""
     name = name.strip()
+    if now is not None and name.upper().startswith("STRFTIME(") and name.endswith(")"):
+        return strftime(name[9:-1], now)
     if channel is None:
         return globals_.get(name, "")
     reader = _BUILTINS.get(name.upper())
@@ -166,7 +200,8 @@ class Dialplan:
         return steps is not None and 1 <= priority <= len(steps)
 
     def substitute(self, channel: Channel, template: str) -> str:
-        return _VARIABLE.sub(lambda m: read_variable(channel, m.group(1), self.core.globals), template)
+        now = self.core.clock.now()
+        return _VARIABLE.sub(lambda m: read_variable(channel, m.group(1), self.core.globals, now), template)
 
     # -- running -----------------------------------------------------------
     def goto(self, channel: Channel, context: str, exten: str, priority: int = 1) -> None:

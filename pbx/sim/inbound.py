@@ -6,7 +6,8 @@ SWITCHBOARD_CALL_ID=${UNIQUEID}, answers, sends `UserEvent: SwitchboardInbound`
 (CallID, CallerIDNum, Dialled, IvrChoice) and waits on MusicOnHold until the
 engine bridges or redirects it, or until the caller's patience runs out (the
 caller hangs up: HangupRequest 16, MusicOnHoldStop, Hangup 16). An IVR choice
-is set as SWITCHBOARD_IVR before the holding context runs, as an IVR would.
+is set as SWITCHBOARD_IVR before the holding context runs, as an IVR would, and
+a queue as SWITCHBOARD_QUEUE, as the DID's context does.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ def place_inbound(
     dialled: str,
     *,
     ivr_choice: str | None = None,
+    queue: str | None = None,
     tier_hint: str | None = None,
     patience_s: float | None = None,
     talk_s: float | None = None,
@@ -42,6 +44,8 @@ def place_inbound(
     core.attach(channel, endpoint, dialled=dialled)
     if ivr_choice:
         core.set_var(channel, "SWITCHBOARD_IVR", ivr_choice)
+    if queue:  # the DID's context names the queue before its Goto
+        core.set_var(channel, "SWITCHBOARD_QUEUE", queue)
     core.arm_endpoint(channel, bridged=False)
     core.dialplan.goto(channel, INBOUND_CONTEXT, dialled, 1)
     return channel

@@ -15,6 +15,9 @@ rejected    ... DialBegin, SoftHangupRequest ;2, HangupRequest ;1, Hangup ;2 (ca
             DialEnd NOANSWER, OriginateResponse(0), Hangup ;1
 no context  Newchannel ;1, Newchannel ;2, Hangup ;2, Hangup ;1, OriginateResponse(0)
 
+With `local_answer_lag_s` (a Dial behind the agent's `;2`), an answer is Newstate ;2 Up, then
+after the lag the rest of the answered sequence.
+
 A failed OriginateResponse names the dial string and Uniqueid `<unknown>`. A
 synchronous Originate gets no OriginateResponse; its caller is told the result.
 PJSIP channels are single: Newchannel, DialBegin, [Newstate Ringing, DialState],
@@ -219,6 +222,11 @@ class Originator:
     def _answer(self, call: _Call) -> None:
         core, channel, far = self.core, call.channel, call.far
         assert channel is not None and far is not None
+        lag = core.config.local_answer_lag_s
+        if channel.half == 1 and lag > 0 and far.state != UP:
+            core.set_state(far, UP)  # Dial in ;2 answered it; ;1 learns it a moment later
+            channel.dial_timer = core.later(lag, lambda: self._lagged_answer(call))
+            return
         if channel.half == 1:
             self._report(call, REASON_ANSWERED)
             core.set_state(channel, UP)
@@ -236,6 +244,12 @@ class Originator:
             core.dialplan.run_application(channel, request.application, request.data)
         else:
             core.dialplan.goto(channel, request.context, request.exten, request.priority)
+
+    def _lagged_answer(self, call: _Call) -> None:
+        assert call.channel is not None
+        call.channel.dial_timer = None
+        if not call.channel.hungup:  # hung up meanwhile: its hangup hook reported the failure
+            self._answer(call)
 
     def _busy(self, call: _Call) -> None:
         core, channel, far = self.core, call.channel, call.far

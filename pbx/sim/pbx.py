@@ -221,13 +221,17 @@ class SimulatedPbx:
         tier_hint: str | None = None,
         patience_s: float | None = None,
         talk_s: float | None = None,
+        *,
+        queue: str | None = None,
     ) -> str:
-        """One call into the holding context now; returns the caller's channel name."""
+        """One call into the holding context now (`queue`: SWITCHBOARD_QUEUE, as the DID's context
+        sets it); returns the caller's channel name."""
         channel = place_inbound(
             self._core,
             caller,
             dialled,
             ivr_choice=ivr_choice,
+            queue=queue,
             tier_hint=tier_hint,
             patience_s=patience_s,
             talk_s=talk_s,

@@ -12,9 +12,14 @@
 - Hangups: the caller while waiting or while an agent is rung is abandoned (the
   ringing leg is hung up, the agent released without a miss); either side of a
   connected call ends it and the agent goes into wrap-up.
-- After a (re)connect, `resync` closes calls whose caller channel is gone and
+- After a (re)connect, `resync` closes calls whose caller channel is gone (one
+  outcome, written with the call's end), bridges an agent who answered meanwhile,
   releases agents whose ringing leg vanished (not those the dialer holds for a
-  call it is placing), then routes every waiting call.
+  call it is placing), adopts the callers Asterisk held that nobody announced
+  (adoption.py), then routes every waiting call.
+- The agent's leg is recognised exactly (calls.is_agent_leg): a Local channel's
+  `;2` half or a channel that merely inherited the call id is never bridged or
+  hung up as the agent's.
 - An answered outbound call the dialer handed over (routing/acd/outbound.py)
   follows the same path from the ring on; only the inbound metrics skip it.
 """
@@ -23,14 +28,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import Protocol
 
 from core.errors import StoreUnavailableError
 from core.phone_numbers import try_normalize
 from pbx.call_changes import ChannelHungUp, DialStarted, OriginateResult, UserEventSeen
 from pbx.tracker import CallTracker
-from routing.acd.calls import ActiveCall, CallFacts, CallState, is_leg_of, leg_base
+from routing.acd.calls import ActiveCall, CallFacts, CallState, is_agent_leg, is_leg_of, leg_base
 from routing.acd.context import Ctx
 from routing.acd.dispatcher import Dispatcher
+from routing.acd.held import HeldCaller
 from routing.acd.store import Change
 from routing.acd.timers import Timer, TimerKind
 from routing.agent_events import Answer, Hangup, Ring, WrapUpDone
@@ -40,47 +47,74 @@ from routing.classify import admit, classify
 log = logging.getLogger("switchboard.acd")
 
 
+class Adopter(Protocol):
+    """Takes on the held callers the engine does not know (routing/acd/adoption.py)."""
+
+    async def adopt(self, tracker: CallTracker) -> None: ...
+
+
 class CallFlow:
     def __init__(self, ctx: Ctx, dispatcher: Dispatcher) -> None:
         self.ctx = ctx
         self.d = dispatcher
         self.tracker: CallTracker | None = None
+        self.adoption: Adopter | None = None
         self._dialled: dict[str, str] | None = None
 
     # -- arrival -----------------------------------------------------------------------------
     async def inbound(self, change: UserEventSeen) -> None:
-        h, ctx = change.headers, self.ctx
+        h = change.headers
         call_id = h.get("CallID") or change.call_id or change.uniqueid
-        if not call_id or call_id in ctx.state.calls:
+        if not call_id or call_id in self.ctx.state.calls:
             return
-        caller, dialled, ivr = h.get("CallerIDNum", ""), h.get("Dialled", ""), h.get("IvrChoice", "")
-        rules = ctx.state.rules
-        queue = self.queue_for(h.get("Queue", ""), dialled)
-        number = try_normalize(caller or None, rules.default_region)
-        crm = await self._crm(number)
-        found = classify(
-            caller or None, queue, rules, dialled=dialled or None, ivr_choice=ivr or None, crm_record=crm
-        )
-        now = ctx.clock()
-        facts = CallFacts(
-            case_id=await self.case_id(call_id, now),
+        held = HeldCaller(
+            call_id=call_id,
             uniqueid=change.uniqueid or call_id,
             channel=h.get("Channel", ""),
-            caller=caller,
+            caller=h.get("CallerIDNum", ""),
+            dialled=h.get("Dialled", ""),
+            ivr=h.get("IvrChoice", ""),
+            queue=h.get("Queue", ""),
+            arrived_at=self.ctx.clock(),
+        )
+        facts = await self.admit(held)
+        await self.d.route(call_id)
+        if facts.channel and self.ctx.executor.ready:
+            await self.ctx.executor.set_case(facts.channel, facts.case_id)
+
+    async def admit(self, held: HeldCaller, case_id: str = "", how: str = "arrived") -> CallFacts:
+        """Classify the caller, open a case (unless it has one) and store the waiting call; the
+        caller's wait counts from `held.arrived_at`. Routing it is up to the caller of admit."""
+        ctx, rules = self.ctx, self.ctx.state.rules
+        queue = self.queue_for(held.queue, held.dialled)
+        number = try_normalize(held.caller or None, rules.default_region)
+        crm = await self._crm(number)
+        found = classify(
+            held.caller or None,
+            queue,
+            rules,
+            dialled=held.dialled or None,
+            ivr_choice=held.ivr or None,
+            crm_record=crm,
+        )
+        facts = CallFacts(
+            case_id=case_id or await self.case_id(held.call_id, ctx.clock()),
+            uniqueid=held.uniqueid,
+            channel=held.channel,
+            caller=held.caller,
             number=number,
-            dialled=dialled,
-            ivr=ivr,
+            dialled=held.dialled,
+            ivr=held.ivr,
             matched=found.matched,
             crm=crm or {},
             owner=ctx.instance_id,
         )
-        await self.d.commit(Change(calls=[ActiveCall(admit(call_id, found, now), facts)]))
+        await self.d.commit(Change(calls=[ActiveCall(admit(held.call_id, found, held.arrived_at), facts)]))
         ctx.metrics.call_offered(queue, found.tier)
-        extra = {"call_id": call_id, "case_id": facts.case_id, "queue": queue, "tier": found.tier}
-        log.info("call %s: %s in %s (%s)", call_id, found.tier, queue, found.matched, extra=extra)
-        await self.d.route(call_id)
-        if facts.channel and self.ctx.executor.ready:
-            await self.ctx.executor.set_case(facts.channel, facts.case_id)
+        extra = {"call_id": held.call_id, "case_id": facts.case_id, "queue": queue, "tier": found.tier}
+        log.info("call %s %s: %s in %s (%s)", held.call_id, how, found.tier, queue, found.matched,
+                 extra=extra)  # fmt: skip
+        return facts
 
     def queue_for(self, named: str, dialled: str) -> str:
         """The `Queue` header if it names a queue, else the dialled number's queue, else the default."""
@@ -207,7 +241,7 @@ class CallFlow:
             await self.call_ended(active, "caller")
             return
         ctx, call, now = self.ctx, active.call, self.ctx.clock()
-        change = Change(ended=[active])
+        change = Change(ended=[active.with_facts(outcome="abandoned")])
         if active.state is CallState.OFFERED:
             await self.hangup_legs(active)
             await self.d.agent_event(active.facts.agent_id, Hangup(now, call.id), change)
@@ -228,24 +262,34 @@ class CallFlow:
         plan = ctx.state.plan(active.call.queue)
         wrap_up = plan.spec.wrap_up_seconds if plan else 0.0
         agent_id = active.facts.agent_id
-        await self.d.agent_event(agent_id, Hangup(now, active.id, wrap_up), Change(ended=[active]))
+        done = Change(ended=[active.with_facts(outcome="ended")])
+        await self.d.agent_event(agent_id, Hangup(now, active.id, wrap_up), done)
         talk = now - (active.facts.answered_at or now)
         extra = {"call_id": active.id, "agent_id": agent_id, "talk": round(talk, 3)}
         log.info("call %s: ended by the %s after %.1f s", active.id, by, talk, extra=extra)
         await self.d.publish("ended", agent_id, {**_case(active), "talk": round(talk, 3), "ended_by": by})
 
     def legs(self, active: ActiveCall, *, answered: bool = False) -> list[str]:
-        """The agent legs Asterisk has for this call now, one name per leg (a Local leg's `;1`)."""
+        """The agent's legs Asterisk has for this call now (`answered`: those up), recognised
+        exactly (calls.is_agent_leg): never a Local `;2` half nor a channel that merely inherited
+        the call id through its Linkedid."""
+        facts = active.facts
+        spec = self.ctx.state.profiles.get(facts.agent_id)
         if self.tracker is None:
-            return [active.facts.agent_channel] if active.facts.agent_channel and not answered else []
-        names: dict[str, str] = {}
-        for channel in self.tracker.channels_for_call(active.id):
-            if channel.uniqueid == active.facts.uniqueid or (answered and not channel.answered):
-                continue
-            base = leg_base(channel.channel)
-            if base not in names or channel.channel.endswith(";1"):
-                names[base] = channel.channel
-        return sorted(names.values())
+            return [facts.agent_channel] if facts.agent_channel and not answered else []
+        return sorted(
+            c.channel
+            for c in self.tracker.channels_for_call(active.id)
+            if c.uniqueid != facts.uniqueid
+            and (c.channel == facts.agent_channel or (spec and is_agent_leg(c.channel, spec.interface)))
+            and not c.channel.endswith(";2")
+            and (c.answered or not answered)
+        )
+
+    def talking(self, active: ActiveCall) -> bool:
+        """A connected call still is: the caller is in a bridge, or the agent's leg is there."""
+        caller = self.tracker.channel(active.facts.uniqueid) if self.tracker else None
+        return bool(caller is not None and caller.bridge_id) or bool(self.legs(active))
 
     def _bridged_together(self, active: ActiveCall, leg: str) -> bool:
         if self.tracker is None:
@@ -287,7 +331,7 @@ class CallFlow:
                 await self.caller_left(active)
             elif active.state is CallState.OFFERED:
                 await self._resync_offer(active)
-            elif active.state is CallState.CONNECTED and not self.legs(active):
+            elif active.state is CallState.CONNECTED and not self.talking(active):
                 await self.call_ended(active, "agent")
         now = self.ctx.clock()
         for agent_id, status in list(self.ctx.state.statuses.items()):
@@ -296,6 +340,8 @@ class CallFlow:
             if status.state in ON_CALL and status.call_id not in self.ctx.state.calls:
                 log.warning("agent %s: holds call %s, which is gone; releasing", agent_id, status.call_id)
                 await self.d.agent_event(agent_id, Hangup(now, status.call_id))
+        if self.adoption is not None:
+            await self.adoption.adopt(tracker)
         await self.d.dispatch_all()
 
     async def _resync_offer(self, active: ActiveCall) -> None:

@@ -44,6 +44,8 @@ class CallFacts:
     owner: str = ""  # engine instance that admitted the call
     campaign: str = ""  # an outbound call's campaign (handed over by the dialer)
     lead_id: str = ""  # an outbound call's lead
+    outcome: str = ""  # once ended: abandoned, ended (after a talk) or routed_out
+    exit_to: str = ""  # routed_out: the exit extension the caller was sent to
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -91,6 +93,22 @@ def leg_base(channel: str) -> str:
     return channel
 
 
+def interface_base(interface: str) -> str:
+    """What channel names of `interface` start with: `Local/1001@agents/n` dials `Local/1001@agents-...`."""
+    if interface.startswith("Local/"):
+        head, at, rest = interface.partition("@")
+        if at:
+            return head + at + rest.split("/", 1)[0]
+    return interface
+
+
 def is_leg_of(channel: str, interface: str) -> bool:
     """`PJSIP/1001-0000000b` is a leg of `PJSIP/1001`, `Local/1001@agents-03;1` of `Local/1001@agents`."""
-    return channel.startswith(interface + "-")
+    return channel.startswith(interface_base(interface) + "-")
+
+
+def is_agent_leg(channel: str, interface: str) -> bool:
+    """The leg the engine originated for an agent: a channel of their interface, never a Local
+    channel's `;2` half (it runs the agent's dialplan: bridging it cuts the agent off) nor a channel
+    that only shares the call's Linkedid (the phone behind a Local channel, a spy, a transfer)."""
+    return is_leg_of(channel, interface) and not channel.endswith(";2")

@@ -23,6 +23,9 @@ from routing.acd.timers import Timers
 class AcdOptions:
     agent_context: str = "switchboard-agent"
     """Where agent legs are originated (extensions_switchboard.conf)."""
+    inbound_context: str = "switchboard-inbound"
+    """Where Asterisk holds inbound callers: after a (re)connect, callers held there that the engine
+    never heard of are adopted (routing/acd/adoption.py)."""
     exit_context: str = "switchboard-exit"
     """Where a caller is redirected to leave the ACD; the extension is the rule's `exit_to`."""
     default_exit: str = "voicemail"

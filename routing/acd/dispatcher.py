@@ -352,7 +352,7 @@ class Dispatcher:
         """The caller leaves the ACD to a dialplan exit (closed, max wait, queue removed)."""
         ctx, call = self.ctx, active.call
         target = exten or ctx.options.default_exit
-        await self.commit(Change(ended=[active]))
+        await self.commit(Change(ended=[active.with_facts(outcome="routed_out", exit_to=target)]))
         ctx.metrics.call_routed_out(call.queue, call.tier, "exit")
         log.info("call %s: leaves to %s (%s)", call.id, target, reason, extra={"call_id": call.id})
         await ctx.executor.redirect(active.facts.channel, target)

@@ -8,6 +8,8 @@ Rules it keeps (DESIGN.md §3, config/asterisk/extensions_switchboard.conf):
   error is reported to the caller of `ring`, who decides (it knows the call).
 - The caller is connected only after the agent answered: AMI Bridge.
 - A caller leaves the ACD by Redirect into the exit context (voicemail, closed...).
+- Nothing waits for a lost AMI link: Bridge, Hangup, Redirect and Setvar fail at once while it is
+  down, and the resync after the reconnect acts on what Asterisk has then.
 - Variable values never carry a comma (Asterisk splits Variable headers on it)
   nor a line break.
 - Only the owner acts (several engines sharing one Asterisk and Redis): while `may_act()` is
@@ -145,10 +147,15 @@ class Executor:
         return ok
 
     async def _send(self, action: str, fields: Mapping[str, str]) -> bool | None:
-        """Send once; False (logged) when Asterisk said no or this engine does not own the ACD,
-        None when the outcome is unknown (no answer, connection lost, or never sent)."""
+        """Send once; False (logged) when Asterisk said no, this engine does not own the ACD, or AMI
+        is down; None when the outcome is unknown (no answer, connection lost). While AMI is down
+        nothing waits for it (the caller holds the ACD's lock): the resync after the reconnect
+        reconciles from what Asterisk then has."""
         if not self.may_act():
             log.warning("%s not sent: this engine does not own the ACD", action, extra={"action": action})
+            return False
+        if not self.ready:
+            log.info("%s not sent: AMI is down; the resync will settle it", action, extra={"action": action})
             return False
         try:
             result = await self.sender.send(action, fields, timeout=self._timeout)

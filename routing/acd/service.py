@@ -40,6 +40,7 @@ from pbx.service import ActionSender
 from pbx.tracker import CallTracker
 from routing.acd.acd_keys import AcdKeys
 from routing.acd.acd_metrics import AcdMetrics
+from routing.acd.adoption import Adoption
 from routing.acd.api_operations import Operations
 from routing.acd.callflow import CallFlow
 from routing.acd.context import AcdOptions, Ctx
@@ -102,6 +103,7 @@ class AcdService(Operations):
         )
         dispatcher = Dispatcher(ctx)
         flow = CallFlow(ctx, dispatcher)
+        flow.adoption = Adoption(ctx, dispatcher, flow, options.inbound_context)
         super().__init__(ctx, dispatcher, flow, asyncio.Lock())
         self.outbound = Outbound(ctx, dispatcher, flow)
         self._next_sweep = 0.0

@@ -6,6 +6,7 @@ import asyncio
 import math
 import random
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -18,7 +19,7 @@ from pbx.sim.endpoints import Endpoints, dialled_number, parse_dial_string
 def test_defaults_work_and_are_frozen() -> None:
     config = SimConfig()
     assert config.users == {"switchboard": "switchboard-secret"}
-    assert config.channelvars == ("SWITCHBOARD_CALL_ID", "SWITCHBOARD_CASE_ID")
+    assert config.channelvars[:2] == ("SWITCHBOARD_CALL_ID", "SWITCHBOARD_CASE_ID")
     with pytest.raises(ValidationError):
         config.time_scale = 2  # type: ignore[misc]
 
@@ -143,3 +144,10 @@ async def test_scaled_clock_compresses_time() -> None:
     assert await asyncio.wait_for(done, 1) == "soon"
     with pytest.raises(ValueError, match="time_scale"):
         ScaledClock(time_scale=0)
+
+
+def test_channelvars_are_the_shipped_manager_conf_list() -> None:
+    """The simulator shows what an Asterisk configured with the shipped snippet shows."""
+    conf = Path(__file__).parents[2] / "config" / "asterisk" / "manager_switchboard.conf"
+    line = next(x for x in conf.read_text().splitlines() if x.startswith("channelvars"))
+    assert SimConfig().channelvars == tuple(line.partition("=")[2].strip().split(","))
