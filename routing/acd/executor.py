@@ -76,6 +76,7 @@ class Executor:
         self._timeout = action_timeout_s
         self._started = time.perf_counter()
         self.may_act: Callable[[], bool] = lambda: True
+        self.resyncing = False  # set by the service around its resync: the resync's own actions go out
 
     @property
     def ready(self) -> bool:
@@ -154,7 +155,7 @@ class Executor:
         if not self.may_act():
             log.warning("%s not sent: this engine does not own the ACD", action, extra={"action": action})
             return False
-        if not self.ready:
+        if not (self.ready or self.resyncing):
             log.info("%s not sent: AMI is down; the resync will settle it", action, extra={"action": action})
             return False
         try:

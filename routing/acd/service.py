@@ -164,7 +164,11 @@ class AcdService(Operations):
             return
         async with self.lock:
             self.ctx.executor.started()
-            await self.flow.resync(tracker)
+            self.ctx.executor.resyncing = True
+            try:
+                await self.flow.resync(tracker)
+            finally:
+                self.ctx.executor.resyncing = False
             self._next_sweep = 0.0  # nothing is routed during the resync: the first tick after does it
 
     async def tick(self, now: float) -> None:
