@@ -158,7 +158,7 @@ class _Link:
         while data := await self.client_reader.read(CHUNK):
             await self.proxy.gate()
             for frame in framer.feed(data):
-                if self.closed or self.up_writer is None:
+                if self.closed or self.up_writer is None or self.up_writer.is_closing():
                     return
                 name = frame_fields(frame).get("action", "").lower()
                 self.up_writer.write(frame)
@@ -182,6 +182,8 @@ class _Link:
             if data == b"":
                 return
             await self.proxy.gate()
+            if self.closed or self.client_writer.is_closing():
+                return
             frames = self._order(self.down.feed(data)) if data else self._flush()
             for frame in frames:
                 self.client_writer.write(frame)
@@ -210,7 +212,7 @@ class _Link:
         self._write_garbage()
 
     def _write_garbage(self) -> None:
-        if self.closed or self.down.pending or not self.garbage:
+        if self.closed or self.client_writer.is_closing() or self.down.pending or not self.garbage:
             return
         for data in self.garbage:
             self.client_writer.write(data)
