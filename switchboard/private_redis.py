@@ -2,8 +2,6 @@
 
 Used by `switchboard demo` (when no Redis URL is configured) and by the test
 suite, so neither ever touches a Redis that someone else runs on this machine.
-With `persist=True` (the chaos suite) every write is appended and fsynced to its
-data dir, and `halt()` + `start()` restart the server on the same port with its data.
 """
 
 from __future__ import annotations
@@ -34,13 +32,10 @@ def free_port(host: str = "127.0.0.1") -> int:
 class PrivateRedis:
     """A redis-server child process owned by whoever started it."""
 
-    def __init__(
-        self, *, host: str = "127.0.0.1", port: int | None = None, maxmemory: str = "", persist: bool = False
-    ) -> None:
+    def __init__(self, *, host: str = "127.0.0.1", port: int | None = None, maxmemory: str = "") -> None:
         self.host = host
         self.port = port or free_port(host)
         self._maxmemory = maxmemory
-        self._persist = persist
         self._dir: tempfile.TemporaryDirectory[str] | None = None
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -52,12 +47,9 @@ class PrivateRedis:
         binary = shutil.which("redis-server")
         if binary is None:
             raise StoreUnavailableError(f"redis-server is not installed; {INSTALL_HINT}")
-        if self._dir is None:  # a restart after halt() keeps the data dir
-            self._dir = tempfile.TemporaryDirectory(prefix="switchboard-redis-")
-        appendonly = ["--appendonly", "yes", "--appendfsync", "always"] if self._persist else []
-        persistence = appendonly or ["--appendonly", "no"]
+        self._dir = tempfile.TemporaryDirectory(prefix="switchboard-redis-")
         args = [
-            binary, "--port", str(self.port), "--bind", self.host, "--save", "", *persistence,
+            binary, "--port", str(self.port), "--bind", self.host, "--save", "", "--appendonly", "no",
             "--dir", self._dir.name, "--logfile", str(Path(self._dir.name) / "redis.log"),
         ]
         if self._maxmemory:
@@ -78,12 +70,7 @@ class PrivateRedis:
             time.sleep(0.02)  # polling a child process that has no readiness signal
         raise StoreUnavailableError("private redis-server did not answer PING in time", port=self.port)
 
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process is not None else None
-
-    def halt(self) -> None:
-        """Stop the server process (SIGTERM) but keep its data dir: `start()` brings it back."""
+    def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:
             self._process.terminate()
             try:
@@ -92,9 +79,6 @@ class PrivateRedis:
                 self._process.kill()
                 self._process.wait(5)
         self._process = None
-
-    def stop(self) -> None:
-        self.halt()
         if self._dir is not None:
             self._dir.cleanup()
             self._dir = None

@@ -81,7 +81,8 @@ async def run_row(fault: FaultClass, plan: Plan, *, logs: Path | None = None, se
     if logs is not None:
         row_logs = logs / fault.name
         row_logs.mkdir(parents=True, exist_ok=True)
-    world = World(plan, engines=fault.engines, seed=seed, log_dir=row_logs, orders=fault.sim_orders)
+    world = World(plan, engines=fault.engines, seed=seed, log_dir=row_logs, orders=fault.sim_orders,
+                  sentinel=fault.sentinel)  # fmt: skip
     async with world:
         traffic = asyncio.create_task(world.inbound_traffic(plan.traffic_s))
         try:

@@ -18,8 +18,13 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from bench.chaos.redis_procs import ChaosRedis
 from bench.chaos.world import Plan, World
-from switchboard.settings import RedisSection
+from routing.acd.keys import AcdKeys
+from switchboard.settings import Settings
 
 GARBAGE = (
     b"\x00\xff\xfe binary noise\r\n\r\n",
@@ -50,6 +55,7 @@ class FaultClass:
     inject: Inject
     supported: Callable[[], str | None] = lambda: None
     engines: int = 1
+    sentinel: bool = False  # Redis behind a primary, a replica and three Sentinels
     full_only: bool = False
     sim_orders: bool = False  # the simulator delivers Asterisk 22's other event orders too
 
@@ -179,13 +185,51 @@ async def redis_restart(world: World, plan: Plan) -> Injected:
 
 
 def sentinel_supported() -> str | None:
-    if not any("sentinel" in name for name in RedisSection.model_fields):
+    if "sentinel" not in Settings.model_fields:
         return "not supported by this engine (no Redis Sentinel settings)"
-    return "the engine has Sentinel settings; the row's failover driver is not written yet (hook: faults.py)"
+    return None
 
 
 async def sentinel_failover(world: World, plan: Plan) -> Injected:
-    raise NotImplementedError("see sentinel_supported")
+    """Kill -9 the primary; failover = until the engine's first write lands on the promoted replica
+    (an ACD event in its stream: the traffic writes one about every second, which bounds the error)."""
+    assert world.sentinels is not None
+    done, sentinels = Injected(), world.sentinels
+    await asyncio.sleep(plan.gap_s)
+    old = await asyncio.to_thread(sentinels.primary_port)
+    killed_wall, killed = time.time(), time.monotonic()
+    await asyncio.to_thread(sentinels.server(old or sentinels.primary.port).kill)
+    done.count = 1
+    while time.monotonic() - killed < 30.0:
+        port = await asyncio.to_thread(sentinels.primary_port)
+        if port is not None and port != old:
+            done.notes.append(f"sentinels promoted the replica after {time.monotonic() - killed:.2f} s")
+            written = await _first_write_after(sentinels.server(port), killed_wall, killed + 30.0)
+            done.failover_s.append(float("inf") if written is None else written - killed_wall)
+            return done
+        await asyncio.sleep(0.1)  # polling the sentinels: a promotion has no notification here
+    done.failover_s.append(float("inf"))
+    done.notes.append("the sentinels never promoted the replica")
+    return done
+
+
+async def _first_write_after(server: ChaosRedis, since_wall: float, deadline: float) -> float | None:
+    """The wall time of the first ACD event written to `server` after `since_wall`, or None."""
+    client = aioredis.from_url(server.url, socket_timeout=1.0)
+    try:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(RedisError, OSError):
+                last = await client.xrevrange(AcdKeys().events, count=1)
+                if last:
+                    entry_id = last[0][0]
+                    text = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+                    stamp = int(text.split("-")[0]) / 1000
+                    if stamp > since_wall:
+                        return stamp
+            await asyncio.sleep(0.05)  # polling: the engine's writes have no notification
+    finally:
+        await client.aclose()
+    return None
 
 
 # -- two engines -------------------------------------------------------------------------------------
@@ -255,5 +299,6 @@ register(FaultClass("ami-reorder", "events of one call reordered (proxy swaps; t
 register(FaultClass("engine-kill9", "kill -9 of the engine, restarted at once (repeatedly)", kill9))
 register(FaultClass("redis-freeze", "Redis frozen (SIGSTOP / SIGCONT)", redis_freeze))
 register(FaultClass("redis-restart", "Redis stopped and restarted (AOF persistence)", redis_restart))
-register(FaultClass("sentinel-failover", "Redis Sentinel failover", sentinel_failover, sentinel_supported))
+register(FaultClass("sentinel-failover", "Redis primary killed -9, Sentinel fails over", sentinel_failover,
+                    sentinel_supported, sentinel=True))  # fmt: skip
 register(FaultClass("two-engines-owner-killed", "two engines, the owner killed -9", owner_killed, engines=2))

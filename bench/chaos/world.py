@@ -25,15 +25,17 @@ from typing import Any
 
 import httpx
 import redis.asyncio as aioredis
+from redis.asyncio.sentinel import Sentinel
 
 from bench.chaos.ledger import Counts, count
+from bench.chaos.redis_procs import HOST, MASTER_NAME, ChaosRedis, ChaosSentinels
 from dialer.keys import DialKeys
 from pbx.sim import AgentPhone, CallRecord, SimConfig, SimTimeoutError, SimulatedPbx
 from pbx.sim.config import CustomerProfile
 from pbx.sim.endpoints import dialled_number
 from pbx.sim.faultproxy import FaultProxy
 from routing.acd.keys import AcdKeys
-from switchboard.private_redis import PrivateRedis, free_port
+from switchboard.private_redis import free_port
 
 USER, SECRET = "chaos", "chaos-secret"
 TOKEN = "chaos-supervisor-token-0123456789"
@@ -121,12 +123,13 @@ def campaigns_yaml() -> str:
     )
 
 
-def settings_yaml(plan: Plan, *, ami_port: int, redis_url: str, http_port: int) -> str:
+def settings_yaml(plan: Plan, *, ami_port: int, redis: dict[str, Any], http_port: int) -> str:
+    """The engine's settings file; `redis` is `{"redis": {"url": ...}}` or `{"sentinel": {...}}`."""
     return json.dumps({
         "ami": {"host": "127.0.0.1", "port": ami_port, "username": USER, "secret": SECRET,
                 "connect_timeout": 2, "action_timeout": plan.action_timeout_s, "reconnect_min": 0.2,
                 "reconnect_max": 1.0, "ping_interval": plan.ping_s},
-        "redis": {"url": redis_url},
+        **redis,
         "http": {"host": "127.0.0.1", "port": http_port, "tokens_file": "tokens.yaml"},
         "rules": {"routing": "routing.yaml", "campaigns": "campaigns.yaml"},
         "log": {"format": "json", "level": "INFO"},
@@ -200,13 +203,15 @@ class World:
         seed: int = 10,
         log_dir: Path | None = None,
         orders: bool = False,
+        sentinel: bool = False,
     ) -> None:
         self.plan, self.seed = plan, seed
         self._engine_count = engines
         self._tmp = tempfile.TemporaryDirectory(prefix="chaos-")
         self.dir = Path(self._tmp.name)
         self.log_dir = log_dir or self.dir
-        self.redis_server = PrivateRedis(persist=True)
+        self.sentinels = ChaosSentinels() if sentinel else None
+        self.redis_server = self.sentinels.primary if self.sentinels is not None else ChaosRedis()
         self.sim = SimulatedPbx(sim_config(plan, orders=orders), seed=seed)
         self.proxy: FaultProxy | None = None
         self.engines: list[EngineProcess] = []
@@ -226,8 +231,13 @@ class World:
         await self.close()
 
     async def start(self) -> None:
-        await asyncio.to_thread(self.redis_server.start)
-        self.redis = aioredis.from_url(self.redis_server.url)
+        if self.sentinels is not None:
+            await asyncio.to_thread(self.sentinels.start)
+            addresses = [(HOST, port) for port in self.sentinels.ports]
+            self.redis = Sentinel(addresses, socket_timeout=1.0).master_for(MASTER_NAME, socket_timeout=2.0)
+        else:
+            await asyncio.to_thread(self.redis_server.start)
+            self.redis = aioredis.from_url(self.redis_server.url)
         await self.sim.start()
         self.proxy = FaultProxy("127.0.0.1", self.sim.port, seed=self.seed)
         await self.proxy.start()
@@ -253,9 +263,11 @@ class World:
         assert self.proxy is not None
         http_port = free_port()
         settings = self.dir / f"settings-{index}.yaml"
-        redis_url = self.redis_server.url
-        settings.write_text(settings_yaml(self.plan, ami_port=self.proxy.port, redis_url=redis_url,
-                                          http_port=http_port))  # fmt: skip
+        redis: dict[str, Any] = {"redis": {"url": self.redis_server.url}}
+        if self.sentinels is not None:
+            redis = {"sentinel": {"addresses": self.sentinels.addresses, "master_name": MASTER_NAME}}
+        text = settings_yaml(self.plan, ami_port=self.proxy.port, redis=redis, http_port=http_port)
+        settings.write_text(text)
         engine = EngineProcess(settings, self.log_dir / f"engine-{index}.log", http_port)
         self.engines.append(engine)
         return engine
@@ -373,8 +385,10 @@ class World:
         if self.redis is not None:
             with contextlib.suppress(Exception):
                 await self.redis.aclose()
-        self.redis_server.resume()
-        await asyncio.to_thread(self.redis_server.stop)
+        if self.sentinels is not None:
+            await asyncio.to_thread(self.sentinels.stop)
+        else:
+            await asyncio.to_thread(self.redis_server.stop)
         self._tmp.cleanup()
 
 
