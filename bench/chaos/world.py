@@ -36,6 +36,7 @@ from pbx.sim.endpoints import dialled_number
 from pbx.sim.faultproxy import FaultProxy
 from routing.acd.keys import AcdKeys
 from switchboard.private_redis import free_port
+from switchboard.settings import AmiSection
 
 USER, SECRET = "chaos", "chaos-secret"
 TOKEN = "chaos-supervisor-token-0123456789"
@@ -124,11 +125,18 @@ def campaigns_yaml() -> str:
 
 
 def settings_yaml(plan: Plan, *, ami_port: int, redis: dict[str, Any], http_port: int) -> str:
-    """The engine's settings file; `redis` is `{"redis": {"url": ...}}` or `{"sentinel": {...}}`."""
+    """The engine's settings file; `redis` is `{"redis": {"url": ...}}` or `{"sentinel": {...}}`.
+    A keepalive with its own reply timeout (ami.ping_timeout, where the engine has it) gets the
+    action timeout, so every stall (Plan.stall_s) outlasts the keepalive."""
+    ami: dict[str, Any] = {
+        "host": "127.0.0.1", "port": ami_port, "username": USER, "secret": SECRET, "connect_timeout": 2,
+        "action_timeout": plan.action_timeout_s, "reconnect_min": 0.2, "reconnect_max": 1.0,
+        "ping_interval": plan.ping_s,
+    }  # fmt: skip
+    if "ping_timeout" in AmiSection.model_fields:
+        ami["ping_timeout"] = plan.action_timeout_s
     return json.dumps({
-        "ami": {"host": "127.0.0.1", "port": ami_port, "username": USER, "secret": SECRET,
-                "connect_timeout": 2, "action_timeout": plan.action_timeout_s, "reconnect_min": 0.2,
-                "reconnect_max": 1.0, "ping_interval": plan.ping_s},
+        "ami": ami,
         **redis,
         "http": {"host": "127.0.0.1", "port": http_port, "tokens_file": "tokens.yaml"},
         "rules": {"routing": "routing.yaml", "campaigns": "campaigns.yaml"},
