@@ -17,6 +17,7 @@ import math
 import sys
 import time
 import traceback
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -134,10 +135,10 @@ def print_rows(rows: list[dict[str, Any]], console: Console) -> None:
                           f"{'; '.join(row['notes'])}", highlight=False)  # fmt: skip
 
 
-def write_json(path: Path, rows: list[dict[str, Any]], quick: bool, seconds: float) -> None:
+def write_json(path: Path, rows: list[Result], plan: Plan, quick: bool, seconds: float) -> None:
     data = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"), "mode": "quick" if quick else "full",
-        "seconds": round(seconds, 1), "targets": TARGETS, "rows": rows,
+        "seconds": round(seconds, 1), "targets": TARGETS, "plan": asdict(plan), "rows": rows,
     }  # fmt: skip
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
@@ -180,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = asyncio.run(run_all(choose(args.only, args.quick), plan, console, args.logs))
     seconds = time.monotonic() - started
     print_rows(rows, console)
-    write_json(args.json, rows, args.quick, seconds)
+    write_json(args.json, rows, plan, args.quick, seconds)
     console.print(f"{len(rows)} rows in {seconds:.0f} s; written to {args.json}", highlight=False)
     if any("error" in row for row in rows):
         return 2
