@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import math
 import sys
 import time
@@ -176,6 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-fail", action="store_true", help="exit 0 even when a target is missed")
     parser.add_argument("--logs", type=Path, help="keep each row's engine logs in this folder")
     args = parser.parse_args(argv)
+    # The PBX keeps writing to sockets a fault has just cut until it reads their end: asyncio's
+    # "socket.send() raised exception" warnings say nothing about the engine.
+    logging.getLogger("asyncio").setLevel(logging.ERROR)
     console, started = Console(width=max(140, Console().width)), time.monotonic()
     plan = QUICK if args.quick else FULL
     rows = asyncio.run(run_all(choose(args.only, args.quick), plan, console, args.logs))
