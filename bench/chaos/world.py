@@ -53,7 +53,7 @@ class Plan:
     inbound_per_s: float
     repeats: int  # how many times a repeated fault is injected
     gap_s: float  # between two injections
-    patience_s: float = 8.0  # a waiting caller (or an answered customer on hold) hangs up after this
+    patience_s: float = 10.0  # a waiting caller (or an answered customer on hold) hangs up after this
     talk_s: tuple[float, float] = (1.5, 3.0)
     inbound_agents: int = 6
     outbound_agents: int = 3
@@ -61,6 +61,14 @@ class Plan:
     outage_s: float = 3.0  # Redis frozen / stopped this long
     ping_s: float = 2.0  # the engine's AMI keepalive (ami.ping_interval); stalls outlast it
     action_timeout_s: float = 3.0
+
+    def __post_init__(self) -> None:
+        # A caller who arrives when an outage starts must still be there when it ends: a call that
+        # began and ended wholly inside a blackout is invisible to any engine, and is not the
+        # engine's loss to count.
+        if self.patience_s < self.stall_s + 2 or self.patience_s < self.outage_s + 2:
+            raise ValueError(f"patience_s {self.patience_s:g} must outlast the stall ({self.stall_s:g} s) "
+                             f"and the Redis outage ({self.outage_s:g} s) by 2 s")  # fmt: skip
 
     @property
     def drain_s(self) -> float:

@@ -20,10 +20,10 @@ from pbx.sim.rawclient import RawAmiClient
 
 pytestmark = pytest.mark.integration
 
-TINY = Plan(traffic_s=5.0, inbound_per_s=1.0, repeats=1, gap_s=1.0, patience_s=5.0, talk_s=(1.0, 1.5),
+TINY = Plan(traffic_s=5.0, inbound_per_s=1.0, repeats=1, gap_s=1.0, patience_s=9.0, talk_s=(1.0, 1.5),
             inbound_agents=3, outbound_agents=3, leads=40, outage_s=2.0)  # fmt: skip
-QUIET = Plan(traffic_s=0.0, inbound_per_s=1.0, repeats=0, gap_s=0.0, patience_s=1.0, talk_s=(20.0, 20.0),
-             inbound_agents=2, outbound_agents=0, leads=0)  # fmt: skip
+QUIET = Plan(traffic_s=0.0, inbound_per_s=1.0, repeats=0, gap_s=0.0, talk_s=(20.0, 20.0), inbound_agents=2,
+             outbound_agents=0, leads=0)  # fmt: skip
 
 
 @pytest.fixture
