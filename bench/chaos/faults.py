@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 
 from bench.chaos.redis_procs import ChaosRedis
 from bench.chaos.world import Plan, World
+from pbx.sim.faultproxy import ENGINE_ACTIONS
 from routing.acd.keys import AcdKeys
 from switchboard.settings import Settings
 
@@ -287,7 +288,7 @@ def _none(world: World, plan: Plan) -> Awaitable[Injected]:
 
 
 register(FaultClass("baseline", "no fault (the instrument's control row)", _none))
-for _action in ("Originate", "Bridge", "Redirect", "Hangup"):
+for _action in ENGINE_ACTIONS[:-1]:  # Login has a row of its own below
     _title = f"AMI cut right after the engine sends {_action}"
     register(FaultClass(f"ami-cut-{_action.lower()}", _title, cut_after(_action)))
 _title = "AMI cut right after the engine sends Login (a reconnect forced first)"

@@ -32,7 +32,6 @@ from bench.chaos.redis_procs import HOST, MASTER_NAME, ChaosRedis, ChaosSentinel
 from dialer.keys import DialKeys
 from pbx.sim import AgentPhone, CallRecord, SimConfig, SimTimeoutError, SimulatedPbx
 from pbx.sim.config import CustomerProfile
-from pbx.sim.endpoints import dialled_number
 from pbx.sim.faultproxy import FaultProxy
 from routing.acd.keys import AcdKeys
 from switchboard.private_redis import free_port
@@ -355,13 +354,8 @@ class World:
         return found
 
     def customer_dials(self) -> list[str]:
-        found = []
-        for action in self.sim.actions:
-            if action.name.lower() == "originate":
-                channel = action.get("Channel") or ""
-                if channel.endswith("@trunk"):
-                    found.append(dialled_number(channel))
-        return found
+        """Every customer number the PBX was asked to dial (agents' extensions have no `+`)."""
+        return [number for number in self.sim.originated_numbers() if number.startswith("+")]
 
     async def abandon_records(self) -> set[str]:
         """Call ids the engine recorded as abandoned (or routed out): ACD events, dial attempts."""

@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 
 log = logging.getLogger("pbx.sim.faultproxy")
 
+# The actions Switchboard sends whose answer a cut can lose (the chaos suite cuts after each).
+ENGINE_ACTIONS = ("Originate", "Bridge", "Redirect", "Hangup", "Login")
 END = b"\r\n\r\n"
 BANNER = b"Asterisk Call Manager/"
 CHUNK = 65536
