@@ -98,7 +98,8 @@ def cut_after(action: str, *, force_login: bool = False) -> Inject:
                 break
             done.count += 1
             await _reconnected(world, 20.0)
-            await asyncio.sleep(plan.gap_s)  # spacing between two faults, part of the schedule
+            if done.count < plan.repeats:
+                await asyncio.sleep(plan.gap_s)  # spacing between two faults, part of the schedule
         return done
 
     return inject
@@ -107,11 +108,12 @@ def cut_after(action: str, *, force_login: bool = False) -> Inject:
 async def stall(world: World, plan: Plan) -> Injected:
     assert world.proxy is not None
     done = Injected()
-    for _ in range(max(1, plan.repeats // 2)):
+    for index in range(max(1, plan.repeats // 2)):
+        if index:
+            await asyncio.sleep(plan.gap_s)
         await world.proxy.stall(plan.stall_s)
         done.count += 1
         await _reconnected(world, 20.0)
-        await asyncio.sleep(plan.gap_s)
     return done
 
 

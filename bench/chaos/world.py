@@ -52,7 +52,7 @@ class Plan:
     inbound_per_s: float
     repeats: int  # how many times a repeated fault is injected
     gap_s: float  # between two injections
-    patience_s: float = 10.0  # a waiting caller (or an answered customer on hold) hangs up after this
+    patience_s: float = 9.0  # a waiting caller (or an answered customer on hold) hangs up after this
     talk_s: tuple[float, float] = (1.5, 3.0)
     inbound_agents: int = 6
     outbound_agents: int = 3
@@ -78,7 +78,7 @@ class Plan:
         return self.ping_s + self.action_timeout_s + 2.0
 
 
-QUICK = Plan(traffic_s=7.0, inbound_per_s=1.0, repeats=2, gap_s=2.0)
+QUICK = Plan(traffic_s=6.0, inbound_per_s=1.0, repeats=2, gap_s=2.0)
 FULL = Plan(traffic_s=90.0, inbound_per_s=2.0, repeats=10, gap_s=5.0)
 
 
