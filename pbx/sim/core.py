@@ -49,6 +49,12 @@ class CallRecord:
     answered: float | None = None
     bridged: float | None = None
     ended: float | None = None
+    ended_by: str | None = None
+    """`talk`: the person hung up during a bridged conversation (its natural end); `patience`: the
+    person hung up while not bridged (waiting, on hold); `pbx`: anything else ended it (an AMI
+    Hangup, the dialplan, the other side). The chaos suite tells dropped calls apart by it."""
+    call_id: str = ""
+    """The channel's SWITCHBOARD_CALL_ID when it ended (the engine's id for the call)."""
 
 
 def variable_name(name: str) -> str:
@@ -202,6 +208,9 @@ class PbxCore:
     def endpoint_hangs_up(self, channel: Channel) -> None:
         """The person hangs up: a Local ;2 runs Hangup(), a PJSIP peer sends BYE."""
         channel.endpoint_timer = None
+        record = self._records.get(id(channel))
+        if record is not None and record.ended_by is None:
+            record.ended_by = "talk" if channel.bridge is not None else "patience"
         if not channel.hungup:
             self.hangup(channel, 16, "soft" if channel.half == 2 else "remote")
 
@@ -249,6 +258,8 @@ class PbxCore:
         record = self._records.pop(id(channel), None)
         if record is not None:
             record.ended = self.clock.now()
+            record.ended_by = record.ended_by or "pbx"
+            record.call_id = channel.variables.get("SWITCHBOARD_CALL_ID", "")
         self.emit(hangup)
         hooks, channel.hangup_hooks = channel.hangup_hooks, []
         for hook in hooks:
