@@ -24,7 +24,7 @@ from redis.exceptions import RedisError
 from bench.chaos.redis_procs import ChaosRedis
 from bench.chaos.world import Plan, World
 from pbx.sim.faultproxy import ENGINE_ACTIONS
-from routing.acd.keys import AcdKeys
+from routing.acd.acd_keys import AcdKeys
 from switchboard.settings import Settings
 
 GARBAGE = (

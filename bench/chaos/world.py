@@ -29,11 +29,11 @@ from redis.asyncio.sentinel import Sentinel
 
 from bench.chaos.ledger import Counts, count
 from bench.chaos.redis_procs import HOST, MASTER_NAME, ChaosRedis, ChaosSentinels
-from dialer.keys import DialKeys
+from dialer.dialer_keys import DialKeys
 from pbx.sim import AgentPhone, CallRecord, SimConfig, SimTimeoutError, SimulatedPbx
-from pbx.sim.config import CustomerProfile
+from pbx.sim.config import CustomerProfile, EventOrder
 from pbx.sim.faultproxy import FaultProxy
-from routing.acd.keys import AcdKeys
+from routing.acd.acd_keys import AcdKeys
 from switchboard.private_redis import free_port
 from switchboard.settings import AmiSection
 
@@ -83,13 +83,8 @@ FULL = Plan(traffic_s=90.0, inbound_per_s=2.0, repeats=10, gap_s=5.0)
 
 
 def event_orders() -> dict[str, Any]:
-    """The simulator's other Asterisk 22 event orders (SimConfig.order, from branch `order`), each at
-    probability 0.5, when this simulator has them; else nothing (the proxy's swaps still run)."""
-    if "order" not in SimConfig.model_fields:
-        return {}
-    from pbx.sim import config  # noqa: PLC0415 - the class exists only in simulators that have orders
-
-    return {"order": config.EventOrder.every_order(0.5)}  # type: ignore[attr-defined]
+    """The simulator's other Asterisk 22 event orders (SimConfig.order), each at probability 0.5."""
+    return {"order": EventOrder.every_order(0.5)}
 
 
 def sim_config(plan: Plan, *, orders: bool = False) -> SimConfig:
