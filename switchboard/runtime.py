@@ -45,6 +45,8 @@ from switchboard.metrics import EngineMetrics, create_metrics
 from switchboard.redis_conn import check_no_eviction, connect_redis
 from switchboard.reload import ReloadMetrics, RulesReloader
 from switchboard.settings import Settings
+from switchboard.webhooks.service import WebhookService
+from switchboard.webhooks.wiring import build_webhooks
 
 log = logging.getLogger("switchboard.runtime")
 
@@ -67,6 +69,7 @@ class Parts:
     dialer: DialerService
     tasks: TaskService
     state: AppState
+    webhooks: WebhookService | None = None
 
 
 class Runtime:
@@ -118,14 +121,19 @@ class Runtime:
             dialer = self._dialer(engine, reloader, stores=stores, acd=acd, tasks=tasks)
             engine.services.extend([dialer, tasks])
             _connect_dialer(stores, dialer, tasks)
+            webhooks = self._webhooks(redis, metrics, acd, stores)
+            if webhooks is not None:
+                engine.services.append(webhooks)  # after the ACD: call.offered reads the admitted call
             state = AppState(
                 settings, self._tokens or TokenStore.load(settings.http.tokens_file), metrics, redis=redis,
                 ami_ready=lambda: engine.ready, ami_down_for=engine.down_for,
             )  # fmt: skip
-            self._parts = Parts(redis, metrics, reloader, engine, acd, stores, dialer, tasks, state)
+            self._parts = Parts(redis, metrics, reloader, engine, acd, stores, dialer, tasks, state, webhooks)
             await self._start_http(state)
             await engine.start()
             reloader.start()
+            if webhooks is not None:
+                webhooks.start()
         except BaseException:
             await self.stop()
             raise
@@ -182,6 +190,16 @@ class Runtime:
             reloader.watch("tasks", tasks.replace_rules)
         return tasks
 
+    def _webhooks(
+        self, redis: aioredis.Redis, metrics: EngineMetrics, acd: AcdService, stores: DialerStores
+    ) -> WebhookService | None:
+        hooks = self.settings.webhooks
+        if not hooks:
+            return None
+        return build_webhooks(
+            redis, hooks, acd=acd, keys=stores.keys, registry=metrics.registry, clock=self._clock
+        )
+
     async def _start_http(self, state: AppState) -> None:
         overrides = {**dialer_api.STATUS_OVERRIDES, **acd_api.STATUS_OVERRIDES, **tasks_api.STATUS_OVERRIDES}
         app = create_app(state, status_overrides=overrides)
@@ -203,6 +221,8 @@ class Runtime:
             await parts.engine.stop()
             await parts.acd.aclose()
             await parts.tasks.close()
+            if parts.webhooks is not None:
+                await parts.webhooks.close()
         if self._http is not None:
             server, task = self._http
             self._http = None
