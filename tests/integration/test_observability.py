@@ -139,12 +139,6 @@ def _settings(redis: PrivateRedis, ami_port: int, rules: Path, hook_url: str) ->
     )
 
 
-async def _until(check: Any, timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not check():
-            await asyncio.sleep(0.02)
-
-
 async def test_every_metric_of_the_dashboards_and_alerts_is_exported_by_a_live_engine(
     redis_server: PrivateRedis, tmp_path: Path
 ) -> None:
@@ -164,7 +158,7 @@ async def test_every_metric_of_the_dashboards_and_alerts_is_exported_by_a_live_e
             await parts.acd.login(agent_id)
         await sim.inbound_call("+36301234567", "+3612345678", patience_s=600, talk_s=0.3)
         await receiver.wait_for(3)
-        await _until(lambda: "call.ended" in [r.event["type"] for r in receiver.accepted()])
+        await receiver.wait_until(lambda accepted: "call.ended" in [r.event["type"] for r in accepted])
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{runtime.http_port}") as http:
             exposition = (await http.get("/metrics")).text
     finally:

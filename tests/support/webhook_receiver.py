@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,8 +59,12 @@ class WebhookReceiver:
 
     async def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
         """Wait until `count` requests were accepted."""
+        return await self.wait_until(lambda accepted: len(accepted) >= count, timeout)
+
+    async def wait_until(self, check: Callable[[list[Received]], bool], timeout: float = 10.0) -> list[Received]:
+        """Wait until `check(accepted requests)` holds."""
         async with asyncio.timeout(timeout), self._changed:
-            await self._changed.wait_for(lambda: len(self.accepted()) >= count)
+            await self._changed.wait_for(lambda: check(self.accepted()))
         return self.accepted()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
