@@ -8,7 +8,6 @@ config/prometheus/rules is parsed for metric names, each of which must be in the
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import shutil

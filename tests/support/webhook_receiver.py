@@ -61,7 +61,9 @@ class WebhookReceiver:
         """Wait until `count` requests were accepted."""
         return await self.wait_until(lambda accepted: len(accepted) >= count, timeout)
 
-    async def wait_until(self, check: Callable[[list[Received]], bool], timeout: float = 10.0) -> list[Received]:
+    async def wait_until(
+        self, check: Callable[[list[Received]], bool], timeout: float = 10.0
+    ) -> list[Received]:
         """Wait until `check(accepted requests)` holds."""
         async with asyncio.timeout(timeout), self._changed:
             await self._changed.wait_for(lambda: check(self.accepted()))
