@@ -14,17 +14,18 @@ from prometheus_client import CollectorRegistry
 
 from core.clock import Clock
 from dialer.dialer_keys import DialerKeys, LeadKeys, TaskKeys
+from routing.acd.events import AcdEvents
 from routing.acd.service import AcdService
 from switchboard.webhooks.config import WebhookSection
 from switchboard.webhooks.metrics import WebhookMetrics
 from switchboard.webhooks.service import WebhookService
 
 
-def stream_sources(acd: AcdService, keys: DialerKeys) -> dict[str, str]:
+def stream_sources(acd_events: AcdEvents, keys: DialerKeys) -> dict[str, str]:
     """Source name -> the stream its events are read from."""
     leads = LeadKeys.of(keys)
     return {
-        "acd": acd.events.keys.events,
+        "acd": acd_events.keys.events,
         "dispositions": leads.audit_dispositions,
         "robinson": leads.audit_robinson,
         "tasks": TaskKeys.of(keys).audit,
@@ -53,7 +54,7 @@ def build_webhooks(
     registry: CollectorRegistry, clock: Clock,
 ) -> WebhookService:  # fmt: skip
     return WebhookService(
-        redis, hooks, sources=stream_sources(acd, keys),
+        redis, hooks, sources=stream_sources(acd.events, keys),
         metrics=WebhookMetrics(registry, [hook.name for hook in hooks]), clock=clock,
         offered_case=lambda call_id: offered_case(acd, call_id),
         disposition_key=LeadKeys.of(keys).disposition,
