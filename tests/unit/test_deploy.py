@@ -107,3 +107,14 @@ def test_docker_compose_accepts_the_file() -> None:
         command, cwd=DEPLOY, env=env, capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_every_alert_has_a_runbook_entry_in_the_operator_guide() -> None:
+    guide = (ROOT / "docs/deploy.md").read_text()
+    anchors = {line[4:].strip().lower() for line in guide.splitlines() if line.startswith("### ")}
+    for path in sorted((ROOT / "config/prometheus/rules").glob("*.yml")):
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            for rule in group["rules"]:
+                runbook = rule["annotations"]["runbook"]
+                document, _, anchor = runbook.partition("#")
+                assert document == "docs/deploy.md" and anchor in anchors, f"{rule['alert']}: {runbook}"
