@@ -10,7 +10,8 @@ Each pass (`run_once`, also what the background loop repeats every `interval_s`)
    record it delivered, retry it later (signing.retry_delay) or give it up (permanent refusal,
    or older than `max_age`).
 `call.offered` does not come from a stream: as an engine service placed after the ACD, `handle`
-sees the `SwitchboardInbound` event the ACD just admitted and queues the offer directly.
+sees the `SwitchboardInbound` event the ACD just admitted and notes the offer in memory; the next
+pass queues it (so a frozen Redis never stalls the engine's event path).
 
 Faults: a Redis or HTTP failure is logged and counted and the loop goes on; nothing here can
 stop a call. Several engines may run it at once: the cursor check and the claim lease keep each
@@ -24,6 +25,7 @@ import contextlib
 import json
 import logging
 import random
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -46,6 +48,7 @@ from switchboard.webhooks.signing import retry_delay
 log = logging.getLogger("switchboard.webhooks")
 
 INBOUND = "SwitchboardInbound"
+MAX_PENDING_OFFERS = 10_000
 CaseLookup = Callable[[str], Mapping[str, Any] | None]
 
 
@@ -81,19 +84,24 @@ class WebhookService:
         self._lease_ms = int(lease_s * 1000)
         self._interval_s = interval_s
         self._task: asyncio.Task[None] | None = None
+        self._offers: deque[WebhookEvent] = deque(maxlen=MAX_PENDING_OFFERS)
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
 
     # -- PbxService: call.offered -----------------------------------------------------------
     async def handle(self, event: Event, changes: Sequence[CallChange]) -> None:
+        """Note the offer in memory only: the engine's event path never waits on Redis for a webhook
+        (the loop queues it within `interval_s`; offers are lost only if the engine dies first)."""
         for change in changes:
             if not (isinstance(change, UserEventSeen) and change.name == INBOUND):
                 continue
             call_id = change.headers.get("CallID") or change.call_id or change.uniqueid
             case = self._offered_case(call_id) if self._offered_case and call_id else None
             if call_id and case is not None:
-                await self._queue_now(offered(call_id, case, self._clock()))
+                if len(self._offers) == self._offers.maxlen:
+                    log.error("webhook offers pile up (Redis down?): the oldest is dropped")
+                self._offers.append(offered(call_id, case, self._clock()))
 
     async def resync(self, tracker: CallTracker) -> None:
         return None
@@ -101,16 +109,15 @@ class WebhookService:
     async def tick(self, now: float) -> None:
         return None
 
-    async def _queue_now(self, event: WebhookEvent) -> None:
-        names = [hook.name for hook in self.hooks if hook.wants(event.type)]
-        if not names:
-            return
-        try:
-            added = await self.outbox.enqueue(self._now_ms(), "", [(event.id, _body(event), names)])
-        except (RedisError, OSError) as exc:
-            log.error("webhook event %s not queued: %s", event.id, exc, extra={"event_id": event.id})
-            return
-        self.metrics.queued(names if added else [])
+    async def flush_offers(self) -> None:
+        """Queue the offers noted since the last pass; on a Redis failure they wait for the next."""
+        while self._offers:
+            event = self._offers[0]
+            names = [hook.name for hook in self.hooks if hook.wants(event.type)]
+            if names:
+                added = await self.outbox.enqueue(self._now_ms(), "", [(event.id, _body(event), names)])
+                self.metrics.queued(names if added else [])
+            self._offers.popleft()
 
     # -- the loop ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -136,6 +143,7 @@ class WebhookService:
 
     async def run_once(self) -> DeliveryReport:
         try:
+            await self.flush_offers()
             await self.relay_once()
         except (RedisError, OSError) as exc:
             log.error("webhook relay: Redis failed: %s", exc)

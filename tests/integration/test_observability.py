@@ -157,7 +157,6 @@ async def test_every_metric_of_the_dashboards_and_alerts_is_exported_by_a_live_e
             await parts.acd.login(agent_id)
         await sim.inbound_call("+36301234567", "+3612345678", patience_s=600, talk_s=0.3)
         await receiver.wait_for(3)
-        await receiver.wait_until(lambda accepted: "call.ended" in [r.event["type"] for r in accepted])
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{runtime.http_port}") as http:
             exposition = (await http.get("/metrics")).text
     finally:
@@ -167,7 +166,8 @@ async def test_every_metric_of_the_dashboards_and_alerts_is_exported_by_a_live_e
 
     accepted = receiver.accepted()
     types = [r.event["type"] for r in accepted]
-    assert types[:3] == ["call.offered", "call.answered", "call.ended"], types
+    assert sorted(types) == ["call.answered", "call.ended", "call.offered"], "each once; retries may reorder"
+    assert receiver.requests[0].event_id in {r.event_id for r in accepted}, "the refused one came again"
     assert len({r.event["data"]["case_id"] for r in accepted[:3]}) == 1, "one case through the call"
     assert receiver.requests[0].status == 503 and all(r.signed for r in receiver.requests)
     assert any(r.event["data"].get("agent_id") for r in accepted if r.event["type"] == "call.answered")

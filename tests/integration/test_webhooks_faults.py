@@ -11,6 +11,8 @@ from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from dialer.audit import AuditTrail
+from pbx.call_changes import UserEventSeen
+from pbx.codec import Event, parse_message
 from switchboard.private_redis import PrivateRedis
 from switchboard.webhooks.config import WebhookSection
 from switchboard.webhooks.metrics import WebhookMetrics
@@ -118,3 +120,40 @@ async def test_an_engine_dying_after_the_post_leads_to_one_repeat_with_the_same_
         await receiver.stop()
     first, repeat = receiver.accepted()
     assert first.event_id == repeat.event_id == claimed.id and first.body == repeat.body
+
+
+async def test_an_offered_call_never_waits_on_a_frozen_redis_and_is_delivered_after(
+    own_redis: PrivateRedis,
+) -> None:
+    redis = aioredis.Redis.from_url(own_redis.url, socket_timeout=2)
+    receiver = WebhookReceiver(SECRET)
+    await receiver.start()
+    hook = WebhookSection(name="crm", url=receiver.url, secret=SecretStr(SECRET), events=("call.offered",))
+    case = {"call_id": "c-1", "case_id": "20260304-000001", "queue": "sales", "tier": "vip"}
+    service = WebhookService(
+        redis, [hook], sources={}, metrics=WebhookMetrics(CollectorRegistry()), clock=ManualClock(),
+        offered_case=lambda call_id: case if call_id == "c-1" else None,
+    )  # fmt: skip
+    arrival = parse_message(
+        "Event: UserEvent\r\nUserEvent: SwitchboardInbound\r\nCallID: c-1\r\nUniqueid: c-1"
+    )
+    assert isinstance(arrival, Event)
+    change = UserEventSeen("SwitchboardInbound", {"CallID": "c-1"}, "c-1", "c-1")
+    try:
+        own_redis.pause()
+        started = time.monotonic()
+        await service.handle(arrival, [change])
+        assert time.monotonic() - started < 0.1, "the engine's event path does not touch Redis"
+        async with asyncio.timeout(5):
+            assert (await service.run_once()).sent == 0  # Redis frozen: the offer waits in memory
+        own_redis.resume()
+        assert (await service.run_once()).sent == 1
+    finally:
+        own_redis.resume()
+        await service.close()
+        await receiver.stop()
+        await redis.aclose()
+    (offer,) = receiver.accepted()
+    assert offer.event == {
+        "id": "offered-c-1", "type": "call.offered", "occurred_at": offer.event["occurred_at"], "data": case,
+    }  # fmt: skip
