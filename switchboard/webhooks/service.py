@@ -25,6 +25,7 @@ import contextlib
 import json
 import logging
 import random
+import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ log = logging.getLogger("switchboard.webhooks")
 
 INBOUND = "SwitchboardInbound"
 MAX_PENDING_OFFERS = 10_000
+PASS_BUDGET_S = 10.0
 CaseLookup = Callable[[str], Mapping[str, Any] | None]
 
 
@@ -211,13 +213,24 @@ class WebhookService:
     async def deliver_once(self) -> DeliveryReport:
         report = DeliveryReport()
         for hook in self.hooks:
-            now_ms = self._now_ms()
-            due = await self.outbox.claim(hook.name, now_ms, batch=self._batch, lease_ms=self._lease_ms)
-            for claimed in due:
-                await self._deliver(hook, claimed, report)
-            await self.outbox.trim_delivered(hook.name, now_ms)
+            await self._deliver_due(hook, report)
+            await self.outbox.trim_delivered(hook.name, self._now_ms())
             self.metrics.depth.labels(webhook=hook.name).set(await self.outbox.depth(hook.name))
         return report
+
+    async def _deliver_due(self, hook: WebhookSection, report: DeliveryReport) -> None:
+        """Post the due events in order, a few per claim so that a claim's lease outlasts its posts
+        even when each one times out; stop after a failure (the endpoint is in trouble) or when
+        the pass has taken `PASS_BUDGET_S` (other webhooks wait)."""
+        per_claim = max(1, min(self._batch, int(self._lease_ms / 1000 / hook.timeout / 2)))
+        started = time.monotonic()
+        while time.monotonic() - started < PASS_BUDGET_S:
+            due = await self.outbox.claim(hook.name, self._now_ms(), batch=per_claim, lease_ms=self._lease_ms)
+            failures = report.retried + report.failed
+            for claimed in due:
+                await self._deliver(hook, claimed, report)
+            if not due or report.retried + report.failed > failures:
+                return
 
     async def _deliver(self, hook: WebhookSection, claimed: Claimed, report: DeliveryReport) -> None:
         body = claimed.body.encode()

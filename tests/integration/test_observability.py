@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import redis.asyncio as aioredis
 import yaml
 from pydantic import SecretStr
 
@@ -139,8 +140,9 @@ def _settings(redis: PrivateRedis, ami_port: int, rules: Path, hook_url: str) ->
 
 
 async def test_every_metric_of_the_dashboards_and_alerts_is_exported_by_a_live_engine(
-    redis_server: PrivateRedis, tmp_path: Path
+    redis_server: PrivateRedis, redis_client: aioredis.Redis, tmp_path: Path
 ) -> None:
+    """(`redis_client` flushes the shared server first: no outbox left by other tests.)"""
     rules = tmp_path / "routing.yaml"
     shutil.copy(EXAMPLE_CONFIG / "routing.yaml", rules)
     receiver = WebhookReceiver(HOOK_SECRET, fail_first=1)

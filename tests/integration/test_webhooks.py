@@ -185,3 +185,19 @@ async def test_two_engines_relaying_the_same_streams_deliver_each_event_once(
         await second.close()
     assert len(receiver.requests) == 5
     assert len({r.event_id for r in receiver.requests}) == 5
+
+
+async def test_a_backlog_drains_in_order_in_one_pass_a_few_events_per_claim(
+    redis_client: aioredis.Redis, receiver: WebhookReceiver
+) -> None:
+    clock = ManualClock()
+    service = _service(redis_client, _hook(receiver.url, timeout=5), clock)  # 6 events per 60 s lease
+    try:
+        await service.relay_once()
+        trail = AuditTrail(redis_client, SOURCES["tasks"])
+        for n in range(40):
+            await trail.append({"action": "dialed", "task": f"t-{n}"})
+        assert (await service.run_once()).sent == 40
+    finally:
+        await service.close()
+    assert [r.event["data"]["task"] for r in receiver.accepted()] == [f"t-{n}" for n in range(40)]
