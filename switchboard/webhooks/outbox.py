@@ -45,12 +45,14 @@ local current = redis.call('HGET', P .. 'cursor', SOURCE) or ''
 if ARGV[4] ~= '*' and current ~= ARGV[4] then return -1 end
 local added = 0
 for i = 6, #ARGV, 3 do
-  local id, body = ARGV[i], ARGV[i + 1]
+  -- due = now plus the event's place in the batch / 1024, so that events of one millisecond come
+  -- out in order (ties sort by member, and 'x-10' before 'x-2'); formatted, as Lua prints %.14g
+  local id, body, due = ARGV[i], ARGV[i + 1], NOW + ((i - 6) / 3) / 1024
   for name in string.gmatch(ARGV[i + 2], '[^,]+') do
     local q = P .. name .. ':'
     if not redis.call('ZSCORE', q .. 'delivered', id) and redis.call('HEXISTS', q .. 'failed', id) == 0
        and redis.call('HSETNX', q .. 'body', id, body) == 1 then
-      redis.call('ZADD', q .. 'due', NOW, id)
+      redis.call('ZADD', q .. 'due', string.format('%.6f', due), id)
       redis.call('HSET', q .. 'queued', id, NOW)
       added = added + 1
     end
@@ -66,7 +68,9 @@ _CLAIM = (
     + """
 local P, NOW = ARGV[1], tonumber(ARGV[2])
 local q = P .. ARGV[3] .. ':'
-local ids = redis.call('ZRANGEBYSCORE', q .. 'due', '-inf', NOW, 'LIMIT', 0, tonumber(ARGV[4]))
+-- due before the next millisecond (an event's place in its batch adds a fraction of one)
+local ids = redis.call('ZRANGEBYSCORE', q .. 'due', '-inf', '(' .. string.format('%d', NOW + 1), 'LIMIT', 0,
+                       tonumber(ARGV[4]))
 local out = {}
 for _, id in ipairs(ids) do
   local body = redis.call('HGET', q .. 'body', id)
