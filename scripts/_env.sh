@@ -71,3 +71,12 @@ ensure_redis() {
     apt_install redis-server || die "redis-server is not installed. Install it (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis) and run this again. Nothing will use your system Redis: a private server is started on a free port."
     command -v redis-server >/dev/null 2>&1 || die "redis-server is still not on PATH after installing it"
 }
+
+# promtool (Debian's `prometheus` package) checks and unit-tests config/prometheus. Returns 1
+# when it is not there and cannot be installed: scripts/test then skips that step with a
+# message, except in CI (CI=true), where a missing promtool fails the run.
+ensure_promtool() {
+    command -v promtool >/dev/null 2>&1 && return 0
+    apt_install prometheus >&2 || true
+    command -v promtool >/dev/null 2>&1
+}

@@ -47,6 +47,8 @@ from switchboard.metrics import EngineMetrics, create_metrics
 from switchboard.redis_conn import check_no_eviction, connect_redis
 from switchboard.reload import ReloadMetrics, RulesReloader
 from switchboard.settings import Settings
+from switchboard.webhooks.service import WebhookService
+from switchboard.webhooks.wiring import build_webhooks
 
 log = logging.getLogger("switchboard.runtime")
 
@@ -70,6 +72,7 @@ class Parts:
     dialer: DialerService
     tasks: TaskService
     state: AppState
+    webhooks: WebhookService | None = None
 
 
 class Runtime:
@@ -125,15 +128,22 @@ class Runtime:
             dialer = self._dialer(engine, reloader, stores=stores, acd=acd, tasks=tasks, lease=lease)
             engine.services.extend([dialer, tasks])
             _connect_dialer(stores, dialer, tasks)
+            webhooks = self._webhooks(redis, metrics, acd, stores)
+            if webhooks is not None:
+                engine.services.append(webhooks)  # after the ACD: call.offered reads the admitted call
             state = AppState(
                 settings, self._tokens or TokenStore.load(settings.http.tokens_file), metrics, redis=redis,
                 ami_ready=lambda: engine.ready, ami_down_for=engine.down_for,
             )  # fmt: skip
-            self._parts = Parts(redis, metrics, reloader, engine, lease, acd, stores, dialer, tasks, state)
+            self._parts = Parts(
+                redis, metrics, reloader, engine, lease, acd, stores, dialer, tasks, state, webhooks
+            )
             await self._start_http(state)
             lease.start()
             await engine.start()
             reloader.start()
+            if webhooks is not None:
+                webhooks.start()
         except BaseException:
             await self.stop()
             raise
@@ -199,6 +209,16 @@ class Runtime:
             reloader.watch("tasks", tasks.replace_rules)
         return tasks
 
+    def _webhooks(
+        self, redis: aioredis.Redis, metrics: EngineMetrics, acd: AcdService, stores: DialerStores
+    ) -> WebhookService | None:
+        hooks = self.settings.webhooks
+        if not hooks:
+            return None
+        return build_webhooks(
+            redis, hooks, acd=acd, keys=stores.keys, registry=metrics.registry, clock=self._clock
+        )
+
     async def _start_http(self, state: AppState) -> None:
         overrides = {**dialer_api.STATUS_OVERRIDES, **acd_api.STATUS_OVERRIDES, **tasks_api.STATUS_OVERRIDES}
         app = create_app(state, status_overrides=overrides)
@@ -221,6 +241,8 @@ class Runtime:
             await parts.acd.aclose()
             await parts.lease.stop(release=True)  # a standby takes over at once
             await parts.tasks.close()
+            if parts.webhooks is not None:
+                await parts.webhooks.close()
         if self._http is not None:
             server, task = self._http
             self._http = None

@@ -46,6 +46,7 @@ from core.config.yaml_file import (
 )
 from core.errors import ConfigError
 from pbx.client_pure import AmiSettings
+from switchboard.webhooks.config import WebhookSection, check_unique
 
 ENV_PREFIX = "SWITCHBOARD_"
 SETTINGS_FILE_ENV = "SWITCHBOARD_SETTINGS_FILE"
@@ -171,6 +172,8 @@ class Settings(BaseSettings):
     engine: EngineSection = EngineSection()
     default_region: str = "HU"
     timezone: str = "Europe/Budapest"
+    webhooks: tuple[WebhookSection, ...] = ()
+    """CRM endpoints that get call, disposition, Robinson and task events (docs/webhooks.md)."""
 
     @classmethod
     def settings_customise_sources(
@@ -193,6 +196,11 @@ class Settings(BaseSettings):
         if region not in phonenumbers.SUPPORTED_REGIONS:
             raise ValueError(f"{value!r} is not a phone region (two letters, e.g. HU, PL, GB, US)")
         return region
+
+    @field_validator("webhooks")
+    @classmethod
+    def _unique_webhooks(cls, value: tuple[WebhookSection, ...]) -> tuple[WebhookSection, ...]:
+        return check_unique(value)
 
     @field_validator("timezone")
     @classmethod
@@ -217,6 +225,7 @@ class Settings(BaseSettings):
             password = urlsplit(self.redis.url.get_secret_value()).password
             if password:
                 values.append(password)
+        values.extend(hook.secret.get_secret_value() for hook in self.webhooks)
         return values
 
     def require_for_run(self) -> None:

@@ -1,0 +1,61 @@
+"""Building the webhook service of an engine from its settings and parts (used by the runtime).
+
+The ACD's admitted call gives `call.offered` its case (read from the ACD's working memory right
+after the ACD handled the arrival, since the engine hands an event to its services in order).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+from prometheus_client import CollectorRegistry
+
+from core.clock import Clock
+from dialer.dialer_keys import DialerKeys, LeadKeys, TaskKeys
+from routing.acd.events import AcdEvents
+from routing.acd.service import AcdService
+from switchboard.webhooks.config import WebhookSection
+from switchboard.webhooks.metrics import WebhookMetrics
+from switchboard.webhooks.service import WebhookService
+
+
+def stream_sources(acd_events: AcdEvents, keys: DialerKeys) -> dict[str, str]:
+    """Source name -> the stream its events are read from."""
+    leads = LeadKeys.of(keys)
+    return {
+        "acd": acd_events.keys.events,
+        "dispositions": leads.audit_dispositions,
+        "robinson": leads.audit_robinson,
+        "tasks": TaskKeys.of(keys).audit,
+    }
+
+
+def offered_case(acd: AcdService, call_id: str) -> Mapping[str, Any] | None:
+    """The case of a call the ACD just admitted (None when it did not admit it, or not inbound)."""
+    active = acd.ctx.state.calls.get(call_id)
+    if active is None or active.call.outbound:
+        return None
+    call, facts = active.call, active.facts
+    return {
+        "call_id": call.id,
+        "case_id": facts.case_id,
+        "queue": call.queue,
+        "tier": call.tier,
+        "caller": facts.number or facts.caller,
+        "dialled": facts.dialled,
+        "ivr": facts.ivr,
+    }
+
+
+def build_webhooks(
+    redis: aioredis.Redis, hooks: Sequence[WebhookSection], *, acd: AcdService, keys: DialerKeys,
+    registry: CollectorRegistry, clock: Clock,
+) -> WebhookService:  # fmt: skip
+    return WebhookService(
+        redis, hooks, sources=stream_sources(acd.events, keys),
+        metrics=WebhookMetrics(registry, [hook.name for hook in hooks]), clock=clock,
+        offered_case=lambda call_id: offered_case(acd, call_id),
+        disposition_key=LeadKeys.of(keys).disposition,
+    )  # fmt: skip
