@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from switchboard.api.errors import AuthenticationError, ErrorBody, PermissionDeniedError
 from switchboard.api.state import get_state
 from switchboard.api.tokens import ROLES, Principal, Role
-from switchboard.console.session import session_principal
+from switchboard.console import session as console_session
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from the tokens file (docs/operations.md)")
 
@@ -46,7 +46,7 @@ def require_role(*roles: Role) -> Callable[..., Awaitable[Principal]]:
         request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
     ) -> Principal:
         if credentials is None:
-            principal = session_principal(request)  # the web console's cookie (CSRF-checked)
+            principal = console_session.session_principal(request)  # the web console's cookie (CSRF-checked)
             if principal is None:
                 raise AuthenticationError(
                     "missing bearer token: send the header 'Authorization: Bearer <token>'"

@@ -144,3 +144,19 @@ async def disposition_codes(
     """The disposition codes in force (dispositions.yaml) with the label advisors see."""
     rules = get_stores(request).dispositions.rules
     return [{"code": r.code, "label": r.label or r.code} for r in rules.dispositions]
+
+
+@reads.get("/blacklist/lists", responses=AUTH_RESPONSES)
+async def blacklist_lists(
+    request: Request, who: Annotated[Any, Depends(require_role("supervisor", "admin"))]
+) -> dict[str, Any]:
+    """The internal list's size, and each imported list (national, campaign) with its count and
+    the metadata of its last import (when, from which file, by whom)."""
+    stores = get_stores(request)
+    lists = []
+    for name in await stores.packed.names():
+        info = await stores.packed.info(name)
+        lists.append(
+            {"name": info.name, "count": info.count, "generation": info.generation, "meta": info.meta}
+        )
+    return {"internal": await stores.internal.count(), "lists": lists}
