@@ -81,7 +81,7 @@ async def wallboard(acd: AcdService, dialer: DialerService | None, zone: ZoneInf
                 "service_level_within": q.service_level_within,
                 "answered_today": counts["answered"][q.name], "abandoned_today": counts["abandoned"][q.name],
                 "agents": q.agents,
-                "callers": [{"call_id": w.call_id, "tier": w.tier, "waited": w.waited} for w in q.waiting],
+                "callers": [_caller(acd, w.call_id, w.tier, w.waited) for w in q.waiting],
             }
         )  # fmt: skip
     agents = Counter(a.state for a in acd.agents())
@@ -89,6 +89,12 @@ async def wallboard(acd: AcdService, dialer: DialerService | None, zone: ZoneInf
         "at": now, "today_complete": complete, "queues": queues, "tiers": tiers,
         "agents": dict(agents), "campaigns": await _campaigns(dialer),
     }  # fmt: skip
+
+
+def _caller(acd: AcdService, call_id: str, tier: str, waited: float) -> dict[str, Any]:
+    active = acd.ctx.state.calls.get(call_id)
+    number = (active.facts.number or active.facts.caller) if active is not None else ""
+    return {"call_id": call_id, "caller": number, "tier": tier, "waited": waited}
 
 
 def _tiers(acd: AcdService) -> list[dict[str, Any]]:

@@ -105,3 +105,21 @@ async def running_engine(
     finally:
         await runtime.stop()
         await pbx.stop()
+
+
+async def signed_in(browser: Any, engine: Engine, who: str, *, lang: str = "en") -> Any:
+    """A fresh browser page signed in through the console's login form, in `lang`."""
+    context = await browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-GB")
+    page = await context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+    page.problems = problems
+    await page.goto(f"{engine.base_url}/console/")
+    await page.wait_for_selector("#login-button")  # the page is ready (its language switch too)
+    await page.select_option("#lang", lang)
+    await page.wait_for_selector(f"html[lang={lang}]", state="attached")
+    await page.fill("#token", TOKENS[who])
+    await page.click("#login-button")
+    await page.wait_for_selector("#nav a[aria-current=page]")
+    return page

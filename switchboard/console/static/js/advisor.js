@@ -1,6 +1,6 @@
 // The advisor's home: my state, the call in hand (live), a preview offer, my tasks, Robinson requests.
 import { get, post, put } from "./api.js";
-import { h, clear, toast } from "./dom.js";
+import { h, clear, toast, add } from "./dom.js";
 import { t, duration, dateTime } from "./i18n.js";
 import * as stream from "./stream.js";
 import { taskCard } from "./tasks.js";
@@ -13,7 +13,7 @@ export async function render(main, { session }) {
   const stateCard = h("section", { class: "card", "aria-labelledby": "state-title" });
   const callCard = h("section", { class: "card", "aria-labelledby": "call-title", "aria-live": "polite", id: "call" });
   const offerCard = h("section", { class: "card", "aria-labelledby": "offer-title", id: "offer" });
-  main.append(h("h1", { text: t("advisor.title", { name: session.name }) }),
+  add(main, h("h1", { text: t("advisor.title", { name: session.name }) }),
     h("div", { class: "grid" }, stateCard, callCard, offerCard), h("div", { style: "height:1rem" }),
     h("div", { class: "grid" }, await taskCard(session), await robinsonCard(session)));
   const agentPath = `/api/v1/acd/agents/${me(session.name)}`;
@@ -26,14 +26,14 @@ export async function render(main, { session }) {
   }
 
   function drawState() {
-    clear(stateCard).append(h("h2", { id: "state-title", text: t("advisor.state") }));
+    add(clear(stateCard), h("h2", { id: "state-title", text: t("advisor.state") }));
     const agent = view.agent;
-    if (!agent) { stateCard.append(h("p", { class: "notice", text: t("advisor.not_agent") })); return; }
+    if (!agent) { add(stateCard, h("p", { class: "notice", text: t("advisor.not_agent") })); return; }
     const since = h("span", { id: "state-time" });
     const tick = () => { since.textContent = duration(Date.now() / 1000 - agent.since); };
     tick();
     const reason = h("input", { id: "pause-reason", maxlength: 100, placeholder: t("advisor.pause_reason_hint") });
-    stateCard.append(
+    add(stateCard, 
       h("p", {}, h("span", { class: `state state-${agent.state}`, id: "agent-state", "data-state": agent.state,
         text: t(`state.${agent.state}`) }), " ", t("advisor.for"), " ", since,
         agent.pause_reason ? h("span", { class: "muted" }, ` – ${agent.pause_reason}`) : null),
@@ -54,14 +54,14 @@ export async function render(main, { session }) {
   }
 
   function drawCall() {
-    clear(callCard).append(h("h2", { id: "call-title", text: t("call.title") }));
+    add(clear(callCard), h("h2", { id: "call-title", text: t("call.title") }));
     const call = view.call;
-    if (!call) { callCard.append(h("p", { class: "muted", id: "no-call", text: t("call.none") })); return; }
+    if (!call) { add(callCard, h("p", { class: "muted", id: "no-call", text: t("call.none") })); return; }
     const summary = h("textarea", { id: "summary", maxlength: 2000 });
     summary.value = call.summary || "";
     const saved = h("span", { class: "muted", role: "status", id: "summary-status" });
     const customer = Object.entries(call.customer || {}).map(([k, v]) => `${k}: ${v}`).join(", ");
-    callCard.append(
+    add(callCard, 
       view.wrapUp ? h("p", { class: "notice", id: "wrap-up", text: t("call.wrap_up") }) : null,
       h("dl", { class: "facts" },
         fact(t("call.caller"), call.caller, "case-caller"), fact(t("call.tier"), call.tier, "case-tier"),
@@ -109,14 +109,14 @@ export async function render(main, { session }) {
   }
 
   function drawOffer() {
-    clear(offerCard).append(h("h2", { id: "offer-title", text: t("offer.title") }));
+    add(clear(offerCard), h("h2", { id: "offer-title", text: t("offer.title") }));
     const lead = view.offer;
-    if (!lead) { offerCard.append(h("p", { class: "muted", text: t("offer.none") })); return; }
+    if (!lead) { add(offerCard, h("p", { class: "muted", text: t("offer.none") })); return; }
     const decide = (what) => async () => {
       try { await post(`/api/v1/offer/${me(lead.lead_id)}/${what}`); view.offer = null; drawOffer(); }
       catch (exc) { toast(exc.message); }
     };
-    offerCard.append(h("dl", { class: "facts" },
+    add(offerCard, h("dl", { class: "facts" },
       fact(t("offer.name"), lead.name), fact(t("offer.phones"), (lead.phones || []).join(", ")),
       fact(t("offer.campaign"), lead.campaign_id), fact(t("offer.attempts"), String(lead.attempts ?? 0)),
       fact(t("offer.last"), lead.last_disposition)),

@@ -1,6 +1,6 @@
 // The console's shell: sign-in, language, navigation by #hash, one live stream per session.
 import { api, get, post, setCsrf, ApiError } from "./api.js";
-import { h, clear, toast } from "./dom.js";
+import { h, clear, toast, add } from "./dom.js";
 import { loadLanguage, preferredLanguage, setZone, t } from "./i18n.js";
 import * as stream from "./stream.js";
 import * as advisor from "./advisor.js";
@@ -42,7 +42,7 @@ function renderNav(current) {
   const nav = clear(document.getElementById("nav"));
   if (!session) return;
   for (const [name, page] of pagesFor(session.role)) {
-    nav.append(h("a", { href: `#/${name}`, "aria-current": name === current ? "page" : null, text: t(page.label) }));
+    add(nav, h("a", { href: `#/${name}`, "aria-current": name === current ? "page" : null, text: t(page.label) }));
   }
   document.getElementById("who").textContent = `${session.name} (${t(`role.${session.role}`)})`;
   document.getElementById("logout").hidden = false;
@@ -73,24 +73,31 @@ function loginPage(main) {
       error.textContent = exc instanceof ApiError && exc.status === 401 ? t("login.refused") : exc.message;
     }
   });
-  main.append(form);
+  add(main, form);
   input.focus();
 }
 
+let generation = 0;
+
+// Each route renders into a fresh container: a slower, older render lands in a detached one.
 async function route() {
-  const main = clear(document.getElementById("main"));
+  const mine = ++generation;
   if (cleanup) { cleanup(); cleanup = null; }
+  const main = h("div", { class: "view" });
+  clear(document.getElementById("main")).append(main);
   if (!session) { loginPage(main); return; }
   const allowed = pagesFor(session.role);
-  if (!allowed.length) { main.append(h("p", { class: "notice", text: t("role.none") })); renderNav(""); return; }
+  if (!allowed.length) { add(main, h("p", { class: "notice", text: t("role.none") })); renderNav(""); return; }
   let name = (location.hash || "").replace(/^#\//, "");
   if (!PAGES[name] || !PAGES[name].roles.includes(session.role)) name = allowed[0][0];
   renderNav(name);
   stream.connect();
   try {
-    cleanup = (await PAGES[name].render(main, { session, rerender: route })) || null;
+    const done = (await PAGES[name].render(main, { session, rerender: route })) || null;
+    if (mine === generation) cleanup = done;
+    else if (done) done();
   } catch (exc) {
-    main.append(h("p", { class: "error", role: "alert", text: exc.message }));
+    add(main, h("p", { class: "error", role: "alert", text: exc.message }));
   }
 }
 

@@ -1,6 +1,6 @@
 // Robinson-list requests: the advisor's form (five mandatory fields, checked as the API does) and list.
 import { get, post } from "./api.js";
-import { h, clear } from "./dom.js";
+import { h, clear, add } from "./dom.js";
 import { t, dateTime } from "./i18n.js";
 
 export const FIELDS = ["customer_name", "phone", "email", "customer_id", "justification"];
@@ -38,11 +38,11 @@ export async function robinsonCard() {
     }),
     h("div", { class: "row" }, h("button", { type: "submit", id: "robinson-submit", text: t("robinson.submit") })));
   const status = h("p", { role: "status", id: "robinson-status" });
-  form.append(status);
+  add(form, status);
   async function drawList() {
     let mine = [];
     try { mine = await get("/api/v1/robinson-requests?limit=200"); } catch { mine = []; }
-    clear(list).append(h("h2", { text: t("robinson.mine") }), h("table", {},
+    add(clear(list), h("h2", { text: t("robinson.mine") }), h("table", {},
       h("thead", {}, h("tr", {}, ["customer_name", "phone", "requested_at", "status", "note"].map((k) => h("th", { text: t(`robinson.${k}`) })))),
       h("tbody", {}, mine.length ? mine.slice().reverse().map((r) => h("tr", { "data-request": r.request_id },
         h("td", { text: r.customer_name }), h("td", { text: r.phone }), h("td", { text: dateTime(r.requested_at) }),
@@ -67,7 +67,7 @@ export async function robinsonCard() {
       drawList();
     } catch (exc) { status.textContent = exc.message; }
   });
-  card.append(form, list);
+  add(card, form, list);
   await drawList();
   return card;
 }

@@ -1,6 +1,6 @@
 // Supervisor pages: agents, Robinson review, tasks, campaigns, lists, rules.
 import { get, post, put, del } from "./api.js";
-import { h, clear, toast } from "./dom.js";
+import { h, clear, toast, add } from "./dom.js";
 import { t, dateTime, duration, percent } from "./i18n.js";
 import * as stream from "./stream.js";
 import { taskTable } from "./tasks.js";
@@ -21,10 +21,10 @@ function parseSkills(text) {
 
 export async function agents(main) {
   const box = h("div");
-  main.append(h("h1", { text: t("nav.agents") }), box);
+  add(main, h("h1", { text: t("nav.agents") }), box);
   async function draw() {
     const list = await get("/api/v1/acd/agents");
-    clear(box).append(h("table", {}, th("agents.id", "agents.name", "agents.state", "agents.skills", "agents.missed", "agents.occupancy", ""),
+    add(clear(box), h("table", {}, th("agents.id", "agents.name", "agents.state", "agents.skills", "agents.missed", "agents.occupancy", ""),
       h("tbody", {}, list.map((a) => {
         const skills = h("input", { "aria-label": t("agents.skills_of", { id: a.id }), value: skillsText(a.skills), size: 24 });
         const reason = h("input", { "aria-label": t("agents.reason_of", { id: a.id }), placeholder: t("advisor.pause_reason"), size: 10 });
@@ -51,10 +51,10 @@ export async function agents(main) {
 export async function robinson(main) {
   let status = "pending";
   const box = h("div");
-  main.append(h("h1", { text: t("nav.robinson") }), box);
+  add(main, h("h1", { text: t("nav.robinson") }), box);
   async function draw() {
     const found = await get(`/api/v1/robinson-requests?status=${status}&limit=500`);
-    clear(box).append(h("div", { class: "tabs", role: "group" }, ["pending", "approved", "rejected"].map((s) =>
+    add(clear(box), h("div", { class: "tabs", role: "group" }, ["pending", "approved", "rejected"].map((s) =>
       h("button", { type: "button", "aria-pressed": String(s === status), text: t(`robinson.status.${s}`), onclick: () => { status = s; draw(); } }))),
     h("table", {}, th("robinson.customer_name", "robinson.phone", "robinson.email", "robinson.customer_id", "robinson.justification", "robinson.requested_by", "robinson.status", "robinson.note", ""),
       h("tbody", {}, found.length ? found.map((r) => {
@@ -79,27 +79,27 @@ export async function robinson(main) {
 export async function tasks(main) {
   let view = "expired";
   const box = h("div");
-  main.append(h("h1", { text: t("nav.tasks") }), box);
+  add(main, h("h1", { text: t("nav.tasks") }), box);
   async function draw() {
     const list = view === "stale" ? await get("/api/v1/tasks/stale?limit=500") : await get(`/api/v1/tasks?status=${view}&limit=500`);
     const chosen = new Set();
     const select = (event) => { event.target.checked ? chosen.add(event.target.value) : chosen.delete(event.target.value); };
     const actions = h("div", { class: "row" });
     if (view === "stale") {
-      actions.append(h("button", { type: "button", text: t("tasks.reactivate"), onclick: async () => {
+      add(actions, h("button", { type: "button", text: t("tasks.reactivate"), onclick: async () => {
         if (!chosen.size) { toast(t("tasks.choose")); return; }
         try { await post("/api/v1/tasks:reactivate", { task_ids: [...chosen] }); toast(t("tasks.reactivated", { n: chosen.size })); draw(); }
         catch (exc) { toast(exc.message); }
       } }));
     }
     if (view === "expired") {
-      actions.append(h("button", { type: "button", class: "secondary", text: t("tasks.archive"), onclick: async () => {
+      add(actions, h("button", { type: "button", class: "secondary", text: t("tasks.archive"), onclick: async () => {
         if (!chosen.size) { toast(t("tasks.choose")); return; }
         for (const id of chosen) { try { await post(`/api/v1/tasks/${enc(id)}/archive`); } catch (exc) { toast(exc.message); } }
         draw();
       } }));
     }
-    clear(box).append(h("div", { class: "tabs", role: "group" }, ["expired", "at_risk", "stale", "archived"].map((s) =>
+    add(clear(box), h("div", { class: "tabs", role: "group" }, ["expired", "at_risk", "stale", "archived"].map((s) =>
       h("button", { type: "button", "aria-pressed": String(s === view), text: t(`task.${s}`), onclick: () => { view = s; draw(); } }))),
     taskTable(list, { owner: true, select: view === "stale" || view === "expired" ? select : null }), actions);
   }
@@ -108,11 +108,11 @@ export async function tasks(main) {
 
 export async function campaigns(main) {
   const box = h("div");
-  main.append(h("h1", { text: t("nav.campaigns") }), box);
+  add(main, h("h1", { text: t("nav.campaigns") }), box);
   async function draw() {
     const list = await get("/api/v1/campaigns");
     const stats = await Promise.all(list.map((c) => get(`/api/v1/campaigns/${enc(c.campaign_id)}/stats`).catch(() => null)));
-    clear(box).append(list.length ? h("table", {}, th("wb.c.name", "wb.c.state", "wb.c.dial_level", "wb.c.abandon_24h", "wb.c.abandon_30d", "wb.c.in_flight", "wb.c.leads", "campaigns.dials", ""),
+    add(clear(box), list.length ? h("table", {}, th("wb.c.name", "wb.c.state", "wb.c.dial_level", "wb.c.abandon_24h", "wb.c.abandon_30d", "wb.c.in_flight", "wb.c.leads", "campaigns.dials", ""),
       h("tbody", {}, list.map((c, i) => {
         const s = stats[i] || {};
         const act = (what) => async () => { try { await post(`/api/v1/campaigns/${enc(c.campaign_id)}/${what}`, {}); await draw(); } catch (exc) { toast(exc.message); } };
@@ -144,7 +144,7 @@ export async function lists(main) {
     if (!items.length) return;
     try {
       const out = await post("/api/v1/blacklist/check", { numbers: items });
-      clear(results).append(h("table", {}, th("lists.number", "lists.e164", "lists.blocked", "lists.sources"),
+      add(clear(results), h("table", {}, th("lists.number", "lists.e164", "lists.blocked", "lists.sources"),
         h("tbody", {}, out.results.map((r) => h("tr", {}, h("td", { text: r.input }), h("td", { text: r.e164 || r.error }),
           h("td", { class: r.blocked ? "bad" : "ok", text: r.blocked === null ? "–" : r.blocked ? t("lists.yes") : t("lists.no") }),
           h("td", { text: r.sources.join(", ") }))))));
@@ -163,13 +163,13 @@ export async function lists(main) {
   async function drawImports() {
     try {
       const out = await get("/api/v1/blacklist/lists");
-      clear(imports).append(h("p", { text: t("lists.internal_count", { n: out.internal }) }),
+      add(clear(imports), h("p", { text: t("lists.internal_count", { n: out.internal }) }),
         h("table", {}, th("lists.name", "lists.count", "lists.imported"), h("tbody", {}, out.lists.map((l) => h("tr", {},
           h("td", { text: l.name }), h("td", { text: String(l.count) }),
           h("td", { text: Object.entries(l.meta).filter(([k]) => k !== "count").map(([k, v]) => `${k}: ${v}`).join(", ") }))))));
     } catch (exc) { toast(exc.message); }
   }
-  main.append(h("h1", { text: t("nav.lists") }), h("div", { class: "grid" },
+  add(main, h("h1", { text: t("nav.lists") }), h("div", { class: "grid" },
     h("section", { class: "card" }, h("h2", { text: t("lists.check") }), h("label", { for: "check-numbers", text: t("lists.numbers") }), numbers,
       h("div", { class: "row" }, h("button", { type: "button", id: "check", onclick: check, text: t("lists.check") })), results),
     h("section", { class: "card" }, h("h2", { text: t("lists.internal") }),
@@ -183,7 +183,7 @@ export async function lists(main) {
 
 export async function rules(main) {
   const files = await get("/api/v1/rules/status");
-  main.append(h("h1", { text: t("nav.rules") }), h("div", { class: "grid" }, files.map((f) => h("section", { class: "card", "data-rules": f.kind },
+  add(main, h("h1", { text: t("nav.rules") }), h("div", { class: "grid" }, files.map((f) => h("section", { class: "card", "data-rules": f.kind },
     h("h2", { text: t("rules.kind", { kind: f.kind }) }),
     h("dl", { class: "facts" }, h("dt", { text: t("rules.file") }), h("dd", { text: f.file }),
       h("dt", { text: t("rules.hash") }), h("dd", {}, h("code", { text: f.hash.slice(0, 12) })),

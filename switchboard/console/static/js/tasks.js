@@ -1,7 +1,7 @@
 // My tasks: status filters, the central deadline (red once passed), my own time with a picker that
 // refuses times after the deadline or in the past, and a day/week calendar.
 import { get, put } from "./api.js";
-import { h, clear, toast } from "./dom.js";
+import { h, clear, toast, add } from "./dom.js";
 import { t, dateTime, timeOnly, dayLabel, zonedParts, fromZonedInput, toZonedInput } from "./i18n.js";
 
 const FILTERS = ["all", "open", "due", "overdue", "at_risk", "expired"];
@@ -27,7 +27,7 @@ function picker(task, onDone) {
   input.max = toZonedInput(last);
   input.value = task.own_time ? toZonedInput(new Date(task.own_time)) : "";
   const error = h("p", { class: "error", id: `${id}-error`, role: "alert" });
-  const form = h("form", { class: "picker" },
+  const form = h("form", { class: "picker", novalidate: true },
     h("label", { for: id, text: t("tasks.own_time") }), input,
     h("p", { class: "muted", id: `${id}-hint`, text: t("tasks.deadline_hint", { deadline: task.deadline_label }) }),
     error, h("button", { type: "submit", text: t("tasks.save_time") }));
@@ -50,8 +50,8 @@ export function taskTable(tasks, { onChange, owner = false, select = null } = {}
     const passed = deadlinePassed(task, now);
     const cell = h("td");
     const change = h("button", { type: "button", class: "secondary", text: task.own_time ? t("tasks.change_time") : t("tasks.set_time"),
-      onclick: () => { clear(cell).append(picker(task, onChange)); cell.querySelector("input").focus(); } });
-    if (!["done"].includes(task.status) && !passed && onChange) cell.append(change);
+      onclick: () => { add(clear(cell), picker(task, onChange)); cell.querySelector("input").focus(); } });
+    if (!["done"].includes(task.status) && !passed && onChange) add(cell, change);
     return h("tr", { class: passed ? "passed" : "", "data-task": task.task_id },
       select ? h("td", {}, h("input", { type: "checkbox", "aria-label": task.task_id, value: task.task_id, onchange: select })) : null,
       h("td", { text: task.customer_id || task.lead_id }), h("td", { text: task.kind }),
@@ -75,12 +75,12 @@ export function calendar(tasks, days) {
   const columns = [];
   for (let i = 0; i < days; i++) columns.push(new Date(start.getTime() + i * 86400000));
   const grid = h("div", { class: "cal", style: `grid-template-columns: repeat(${days}, 1fr)`, role: "table", "aria-label": t("tasks.calendar") });
-  for (const d of columns) grid.append(h("div", { class: "head", role: "columnheader", text: dayLabel(d) }));
+  for (const d of columns) add(grid, h("div", { class: "head", role: "columnheader", text: dayLabel(d) }));
   for (const d of columns) {
     const key = dayKey(d);
     const items = tasks.filter((task) => dayKey(new Date(task.own_time || task.expires_at)) === key)
       .sort((a, b) => new Date(a.own_time || a.expires_at) - new Date(b.own_time || b.expires_at));
-    grid.append(h("div", { role: "cell" }, items.map((task) => h("span", { class: `item ${deadlinePassed(task) ? "passed" : ""}` },
+    add(grid, h("div", { role: "cell" }, items.map((task) => h("span", { class: `item ${deadlinePassed(task) ? "passed" : ""}` },
       `${task.own_time ? timeOnly(task.own_time) : t("tasks.deadline")} ${task.customer_id || task.lead_id} (${task.kind})`))));
   }
   return grid;
@@ -94,7 +94,7 @@ export async function taskCard() {
     let tasks = [];
     try { tasks = await get(`/api/v1/tasks?limit=500${filter === "all" ? "" : `&status=${filter}`}`); }
     catch (exc) { toast(exc.message); }
-    clear(card).append(h("h2", { id: "tasks-title", text: t("tasks.title") }),
+    add(clear(card), h("h2", { id: "tasks-title", text: t("tasks.title") }),
       h("div", { class: "tabs", role: "group", "aria-label": t("tasks.filter") }, FILTERS.map((name) =>
         h("button", { type: "button", "aria-pressed": String(name === filter), "data-filter": name, text: t(`task.${name}`),
           onclick: () => { filter = name; draw(); } }))),

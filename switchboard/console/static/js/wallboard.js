@@ -1,6 +1,6 @@
 // The supervisor's wallboard, pushed live on the stream (`wallboard` frames); large-screen mode.
 import { get } from "./api.js";
-import { h, clear } from "./dom.js";
+import { h, clear, add } from "./dom.js";
 import { t, duration, percent } from "./i18n.js";
 import * as stream from "./stream.js";
 
@@ -17,12 +17,12 @@ function queueCard(q) {
     h("div", { class: "kpis" },
       kpi(t("wb.waiting"), String(q.waiting), q.waiting ? "bad" : "", `wb-waiting-${q.name}`),
       kpi(t("wb.oldest"), duration(q.oldest_wait)),
-      kpi(t("wb.sl", { within: q.service_level_within }), `${percent(q.service_level_now)} / ${percent(q.service_level_target)}`, below ? "bad" : "ok"),
+      kpi(t("wb.sl", { within: q.service_level_within }), `${percent(q.service_level_now)} / ${percent(q.service_level_target)}`, q.service_level_now === null ? "" : below ? "bad" : "ok"),
       kpi(t("wb.answered"), String(q.answered_today)), kpi(t("wb.abandoned"), String(q.abandoned_today)),
       kpi(t("wb.talking"), String(q.talking_or_ringing))),
     h("p", { class: "muted" }, STATES.filter((s) => q.agents[s]).map((s) => `${t(`state.${s}`)}: ${q.agents[s]}`).join(" · ") || t("wb.no_agents")),
     q.callers.length ? h("table", {}, h("thead", {}, h("tr", {}, h("th", { text: t("wb.caller_call") }), h("th", { text: t("call.tier") }), h("th", { text: t("wb.waited") }))),
-      h("tbody", {}, q.callers.map((c) => h("tr", { "data-call": c.call_id }, h("td", { text: c.call_id }), h("td", { text: c.tier }), h("td", { text: duration(c.waited) }))))) : null);
+      h("tbody", {}, q.callers.map((c) => h("tr", { "data-call": c.call_id }, h("td", { text: c.caller || c.call_id }), h("td", { text: c.tier }), h("td", { text: duration(c.waited) }))))) : null);
 }
 
 function campaignRow(c) {
@@ -39,7 +39,7 @@ function campaignRow(c) {
 }
 
 export function draw(box, data) {
-  clear(box).append(
+  add(clear(box), 
     h("div", { class: "grid" }, data.queues.map(queueCard)),
     h("div", { class: "grid", style: "margin-top:1rem" },
       h("section", { class: "card" }, h("h2", { text: t("wb.tiers") }), h("table", {},
@@ -63,7 +63,7 @@ export async function render(main) {
     } });
   const exit = (event) => { if (event.key === "Escape") { document.body.classList.remove("large"); large.textContent = t("wb.large"); } };
   document.addEventListener("keydown", exit);
-  main.append(h("div", { class: "row", style: "justify-content:space-between" }, h("h1", { text: t("nav.wallboard") }), large), box);
+  add(main, h("div", { class: "row", style: "justify-content:space-between" }, h("h1", { text: t("nav.wallboard") }), large), box);
   draw(box, await get("/api/v1/wallboard"));
   const off = stream.on("wallboard", (data) => draw(box, data));
   return () => { off(); document.removeEventListener("keydown", exit); document.body.classList.remove("large"); };
