@@ -25,8 +25,12 @@ async def _seed(engine: Engine) -> None:
         {"lead_id": f"L-{n}", "customer_id": f"C-{n}", "name": name, "phones": [f"+3630111000{n}"]}
         for n, name in enumerate(["Kiss Anna", "Nagy Béla", "Tóth Éva"], start=1)
     ]
-    await engine.call_api("crm", "POST", "/api/v1/leads:bulk", json={"campaign_id": "renewals", "leads": leads})
-    await engine.call_api("crm", "PUT", "/api/v1/acd/customers/+36301234999", json={"segment": "active", "lead_id": "L-1"})
+    await engine.call_api(
+        "crm", "POST", "/api/v1/leads:bulk", json={"campaign_id": "renewals", "leads": leads}
+    )
+    await engine.call_api(
+        "crm", "PUT", "/api/v1/acd/customers/+36301234999", json={"segment": "active", "lead_id": "L-1"}
+    )
     store, now = engine.parts.tasks.store, datetime.now(UTC)
     await store.create(lead_id="L-1", kind="not_reachable", now=now - timedelta(days=6), actor="1001")
     await store.create(lead_id="L-2", kind="callback_requested", now=now, actor="1001")

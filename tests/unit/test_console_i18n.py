@@ -25,7 +25,10 @@ def test_placeholders_match_across_languages() -> None:
     english = _catalogue("en")
     for lang in LANGUAGES:
         for key, text in _catalogue(lang).items():
-            assert set(re.findall(r"\{(\w+)\}", text)) == set(re.findall(r"\{(\w+)\}", english[key])), (lang, key)
+            assert set(re.findall(r"\{(\w+)\}", text)) == set(re.findall(r"\{(\w+)\}", english[key])), (
+                lang,
+                key,
+            )
 
 
 def test_every_literal_key_of_the_pages_is_in_the_catalogue() -> None:
