@@ -180,10 +180,16 @@ def _catalogue(lang: str) -> dict[str, str]:
     return dict(json.loads((STATIC / "i18n" / f"{lang}.json").read_text(encoding="utf-8")))
 
 
+UNLABELLED = """() => [...document.querySelectorAll("input, select, textarea, button")]
+    .filter((e) => !(e.labels && e.labels.length) && !e.getAttribute("aria-label") && !e.textContent.trim())
+    .map((e) => e.id || e.outerHTML.slice(0, 80))"""
+
+
 async def _no_raw_keys(page: Any, lang: str) -> None:
     text = await page.locator("body").inner_text()
     raw = [key for key in _catalogue(lang) if key in text]
     assert raw == [], f"untranslated keys on {page.url} in {lang}: {raw}"
+    assert await page.evaluate(UNLABELLED) == [], f"fields without a label on {page.url}"
 
 
 async def test_every_page_works_in_hungarian_polish_and_english(
