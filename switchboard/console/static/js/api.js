@@ -1,10 +1,14 @@
 // Calls to the engine's HTTP API with the session cookie; changes carry the CSRF token.
+import { t } from "./i18n.js";
 let csrf = "";
 export function setCsrf(token) { csrf = token; }
 
 export class ApiError extends Error {
   constructor(status, body) {
-    super((body && body.message) || `HTTP ${status}`);
+    // The error's kind in the user's language, the engine's own words (English) after it.
+    const key = `error.${(body && body.error) || "other"}`;
+    const title = t(key) === key ? t("error.other") : t(key);
+    super(body && body.message ? `${title} (${body.message})` : `${title} (HTTP ${status})`);
     this.status = status;
     this.body = body || {};
   }

@@ -7,6 +7,11 @@ import { t, dateTime, timeOnly, dayLabel, zonedParts, fromZonedInput, toZonedInp
 const FILTERS = ["all", "open", "due", "overdue", "at_risk", "expired"];
 const me = encodeURIComponent;
 
+// The central deadline's last moment (23:59:59 of its day), in the zone and the user's locale.
+export function deadlineText(task) {
+  return dateTime(new Date(new Date(task.expires_at).getTime() - 1000));
+}
+
 export function deadlinePassed(task, now = Date.now()) {
   return task.status === "expired" || new Date(task.expires_at).getTime() <= now;
 }
@@ -14,7 +19,7 @@ export function deadlinePassed(task, now = Date.now()) {
 // Why a chosen own time is refused, or "" when it is fine.
 export function ownTimeProblem(task, chosen, now = Date.now()) {
   if (!chosen) return t("tasks.pick_time");
-  if (chosen.getTime() >= new Date(task.expires_at).getTime()) return t("tasks.after_deadline", { deadline: task.deadline_label });
+  if (chosen.getTime() >= new Date(task.expires_at).getTime()) return t("tasks.after_deadline", { deadline: deadlineText(task) });
   if (chosen.getTime() < now) return t("tasks.in_past");
   return "";
 }
@@ -29,7 +34,7 @@ function picker(task, onDone) {
   const error = h("p", { class: "error", id: `${id}-error`, role: "alert" });
   const form = h("form", { class: "picker", novalidate: true },
     h("label", { for: id, text: t("tasks.own_time") }), input,
-    h("p", { class: "muted", id: `${id}-hint`, text: t("tasks.deadline_hint", { deadline: task.deadline_label }) }),
+    h("p", { class: "muted", id: `${id}-hint`, text: t("tasks.deadline_hint", { deadline: deadlineText(task) }) }),
     error, h("button", { type: "submit", text: t("tasks.save_time") }));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -56,7 +61,7 @@ export function taskTable(tasks, { onChange, owner = false, select = null } = {}
       select ? h("td", {}, h("input", { type: "checkbox", "aria-label": task.task_id, value: task.task_id, onchange: select })) : null,
       h("td", { text: task.customer_id || task.lead_id }), h("td", { text: task.kind }),
       owner ? h("td", { text: task.owner || "–" }) : null,
-      h("td", { class: passed ? "passed deadline" : "deadline", text: task.deadline_label + (passed ? ` – ${t("tasks.passed")}` : "") }),
+      h("td", { class: passed ? "passed deadline" : "deadline", title: task.deadline_label, text: deadlineText(task) + (passed ? ` – ${t("tasks.passed")}` : "") }),
       h("td", { class: task.overdue ? "bad" : "", text: task.own_time ? dateTime(task.own_time) : "–" }),
       h("td", {}, t(`task.${task.status}`), task.at_risk ? h("span", { class: "bad" }, ` (${t("task.at_risk")})`) : null),
       cell);
