@@ -46,6 +46,7 @@ export function dayLabel(d) {
   return new Intl.DateTimeFormat(LOCALES[lang], { weekday: "short", day: "numeric", month: "short", timeZone: zone }).format(d);
 }
 export function duration(seconds) {
+  if (!Number.isFinite(seconds) || seconds > 86400 * 365) return "–";  // never changed state
   const s = Math.max(0, Math.floor(seconds));
   const hh = Math.floor(s / 3600), mm = Math.floor((s % 3600) / 60), ss = s % 60;
   const two = (n) => String(n).padStart(2, "0");
