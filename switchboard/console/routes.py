@@ -10,6 +10,7 @@ only, no inline script) and may not be framed.
 
 from __future__ import annotations
 
+import hmac
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -112,7 +113,8 @@ async def session(request: Request) -> SessionOut:
 @pages.post("/api/logout", status_code=204)
 async def logout(request: Request) -> Response:
     found = current_session(request)
-    if found is not None and request.headers.get(CSRF_HEADER, "") != found[0].csrf:
+    sent = request.headers.get(CSRF_HEADER, "").encode()
+    if found is not None and not hmac.compare_digest(sent, found[0].csrf.encode()):
         raise PermissionDeniedError(f"missing or wrong {CSRF_HEADER} header for this console session")
     response = Response(status_code=204)
     end_session(request, response)

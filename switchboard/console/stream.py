@@ -22,6 +22,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
+from redis.exceptions import RedisError
 
 from core.errors import NotFoundError, SwitchboardError
 from routing.acd import AcdService
@@ -69,20 +70,20 @@ async def frames(
     shown, beat = "", loop.time()
     while not _stopping(request):
         try:
-            events = await acd.events.read(since, count=100, wait_s=TICK_S)
-            for event in events:
+            found = await snapshot() if snapshot is not None else None  # first: a new screen fills at once
+            if found is not None:
+                text = json.dumps(found[1], sort_keys=True, default=str)
+                if text != shown:
+                    shown = text
+                    yield frame(found[0], text)
+            for event in await acd.events.read(since, count=100, wait_s=TICK_S):
                 since = event.id
                 if visible(event, who):
                     yield frame(event.type, _payload(event), event.id)
-            found = await snapshot() if snapshot is not None else None
-        except SwitchboardError as exc:  # Redis down: tell the screen, end; EventSource reconnects
-            yield frame("problem", json.dumps({"error": exc.error_id, "message": exc.message}))
+        except (SwitchboardError, RedisError, OSError) as exc:  # Redis down: say so, end; the client resumes
+            error = exc.error_id if isinstance(exc, SwitchboardError) else "store-unavailable"
+            yield frame("problem", json.dumps({"error": error, "message": str(exc)}))
             return
-        if found is not None:
-            text = json.dumps(found[1], sort_keys=True, default=str)
-            if text != shown:
-                shown = text
-                yield frame(found[0], text)
         if loop.time() - beat >= HEARTBEAT_S:
             beat = loop.time()
             yield ": ping\n\n"

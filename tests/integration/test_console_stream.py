@@ -23,6 +23,11 @@ class Frames:
     def __init__(self, lines: AsyncIterator[str]) -> None:
         self._lines = lines
 
+    async def rest(self) -> list[str]:
+        """The lines left until the server ends the stream."""
+        async with asyncio.timeout(10):
+            return [line async for line in self._lines if line]
+
     async def next(self, *, skip: tuple[str, ...] = ("me", "wallboard")) -> dict[str, Any]:
         async with asyncio.timeout(10):
             while True:
@@ -122,3 +127,19 @@ async def test_a_state_change_pushes_the_advisors_own_record(
         await engine.parts.acd.login("1001")
         pushed = await frames.next(skip=())
         assert pushed["event"] == "me" and pushed["data"]["agent"]["state"] == "ready"
+
+
+async def test_a_redis_outage_ends_the_stream_with_a_problem_frame_and_the_engine_keeps_serving(
+    own_redis: PrivateRedis, tmp_path: Path
+) -> None:
+    async with running_engine(own_redis, tmp_path) as engine, engine.http("sue") as http:
+        async with http.stream("GET", "/api/v1/stream") as reply:
+            frames = Frames(reply.aiter_lines())
+            assert (await frames.next())["event"] == "hello"
+            await _publish(engine.parts.acd.events, 1)
+            assert (await frames.next())["event"] == "handover"
+            own_redis.stop()
+            problem = await frames.next()
+            assert problem["event"] == "problem" and problem["data"]["error"] == "store-unavailable"
+            assert await frames.rest() == [], "the stream ends (EventSource reconnects), it does not hang"
+        assert (await http.get("/healthz")).status_code == 200, "the engine keeps serving"
