@@ -211,3 +211,22 @@ async def test_every_page_works_in_hungarian_polish_and_english(
             assert _quiet(advisor) == [] and _quiet(supervisor) == []
             await advisor.context.close()
             await supervisor.context.close()
+
+
+async def test_a_preview_offer_is_pushed_to_the_advisor_with_the_leads_data_and_can_be_declined(
+    browser: Browser, redis_server: PrivateRedis, redis_client: aioredis.Redis, tmp_path: Path
+) -> None:
+    async with running_engine(redis_server, tmp_path) as engine:
+        await _lead(engine, "L-5", "+36301110005")
+        page = await signed_in(browser, engine, "ann")
+        await expect(page.locator("#offer")).to_contain_text("No lead offered.")
+        leads, now = engine.parts.stores.leads, datetime.now(UTC)
+        claimed = await leads.claim("renewals", "pacer", now=now)
+        assert claimed is not None
+        await leads.offer(claimed.lead_id, "pacer", "1001", now=now, timeout=timedelta(minutes=5))
+        await expect(page.locator("#offer")).to_contain_text("Kiss Anna", timeout=3000)  # pushed, no reload
+        await expect(page.locator("#offer")).to_contain_text("+36301110005")
+        await page.click("#offer-decline")
+        await expect(page.locator("#offer")).to_contain_text("No lead offered.")
+        assert await leads.current_offer("1001", now=datetime.now(UTC)) is None
+        assert _quiet(page) == []
