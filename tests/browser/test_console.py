@@ -230,3 +230,37 @@ async def test_a_preview_offer_is_pushed_to_the_advisor_with_the_leads_data_and_
         await expect(page.locator("#offer")).to_contain_text("No lead offered.")
         assert await leads.current_offer("1001", now=datetime.now(UTC)) is None
         assert _quiet(page) == []
+
+
+async def test_the_supervisor_reactivates_stale_tasks_in_bulk_and_archives_expired_ones(
+    browser: Browser, redis_server: PrivateRedis, redis_client: aioredis.Redis, tmp_path: Path
+) -> None:
+    async with running_engine(redis_server, tmp_path) as engine:
+        for n in (1, 2, 3):
+            await _lead(engine, f"L-{n}", f"+3630111000{n}")
+        store, now = engine.parts.tasks.store, datetime.now(UTC)
+        old = [
+            await store.create(
+                lead_id=f"L-{n}", kind="not_reachable", now=now - timedelta(days=40), actor="1001"
+            )
+            for n in (1, 2)
+        ]
+        late = await store.create(
+            lead_id="L-3", kind="not_reachable", now=now - timedelta(days=5), actor="1002"
+        )
+        page = await signed_in(browser, engine, "sue")
+        await page.click("#nav a[href='#/tasks']")
+        await page.click("main .tabs button:nth-child(3)")  # Stale
+        for task in old:
+            await page.locator(f'tr[data-task="{task.task_id}"] input[type=checkbox]').check()
+        await page.click("main .row button")
+        await expect(page.locator("#toast")).to_have_text("2 tasks reactivated.")
+        assert all([(await store.get(t.task_id)).reactivated_to for t in old])
+
+        await page.click("main .tabs button:nth-child(1)")  # Expired
+        row = page.locator(f'tr[data-task="{late.task_id}"]')
+        await row.locator("input[type=checkbox]").check()
+        await page.click("main .row button")
+        await expect(row).to_have_count(0)
+        assert (await store.get(late.task_id)).archived_by == "sue"
+        assert _quiet(page) == []
