@@ -264,3 +264,47 @@ async def test_the_supervisor_reactivates_stale_tasks_in_bulk_and_archives_expir
         await expect(row).to_have_count(0)
         assert (await store.get(late.task_id)).archived_by == "sue"
         assert _quiet(page) == []
+
+
+async def test_the_supervisor_steers_campaigns_agents_lists_and_sees_a_refused_rules_edit(
+    browser: Browser, redis_server: PrivateRedis, redis_client: aioredis.Redis, tmp_path: Path
+) -> None:
+    async with running_engine(redis_server, tmp_path) as engine:
+        page = await signed_in(browser, engine, "sue")
+        await page.click("#nav a[href='#/campaigns']")
+        campaign = page.locator('tr[data-campaign="renewals"]')
+        await campaign.get_by_role("button", name="Start").click()
+        await expect(campaign.locator("td").nth(1)).to_have_text("Running")
+        await campaign.get_by_role("button", name="Pause").click()
+        await expect(campaign.locator("td").nth(1)).to_have_text("Paused")
+
+        await engine.parts.acd.login("1003")
+        await page.click("#nav a[href='#/agents']")
+        agent = page.locator('tr[data-agent="1003"]')
+        await agent.get_by_label("Skills of 1003").fill("billing:4, hungarian:5")
+        await agent.get_by_role("button", name="Save").click()
+        await expect(agent.get_by_label("Skills of 1003")).to_have_value("billing:4, hungarian:5")
+        assert engine.parts.acd.agent("1003").skills == {"billing": 4, "hungarian": 5}
+        await agent.get_by_label("Pause reason for 1003").fill("coaching")
+        await agent.get_by_role("button", name="Pause").click()
+        await expect(agent).to_contain_text("coaching")
+        assert engine.parts.acd.agent("1003").state == "paused"
+
+        await page.click("#nav a[href='#/lists']")
+        await page.fill("#internal-number", "06 30 999 8877")
+        await page.click("#internal-add")
+        await expect(page.locator("#internal-status")).to_have_text("Give a number and a reason.")
+        await page.fill("#internal-reason", "asked by letter")
+        await page.click("#internal-add")
+        await expect(page.locator("#internal-status")).to_have_text("+36309998877 is on the internal list.")
+        await page.click("#internal-remove")
+        await expect(page.locator("#internal-status")).to_have_text("+36309998877 is off the internal list.")
+
+        routing = engine.rules_dir / "routing.yaml"
+        routing.write_text(routing.read_text().replace("wrap_up_seconds: 20", "wrap_up_seconds: -1", 1))
+        await engine.parts.reloader.check_all()
+        await page.click("#nav a[href='#/rules']")
+        refused = page.locator('[data-rules="routing"]')
+        await expect(refused.locator("h3")).to_contain_text("Last refused edit")
+        await expect(refused.locator("li")).to_contain_text("wrap_up_seconds")
+        assert _quiet(page) == []

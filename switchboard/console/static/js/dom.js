@@ -38,3 +38,11 @@ export function toast(text) {
   clearTimeout(toastTimer);
   toastTimer = setTimeout(() => { box.textContent = ""; }, 6000);
 }
+
+// For pages that redraw after a fetch: only the latest draw may paint (an older, slower one
+// would show data of a tab the user already left).  const ticket = tickets(); ... const ok = ticket();
+// ... await fetch ...; if (!ok()) return;
+export function tickets() {
+  let last = 0;
+  return () => { const mine = ++last; return () => mine === last; };
+}

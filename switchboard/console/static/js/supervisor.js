@@ -1,6 +1,6 @@
 // Supervisor pages: agents, Robinson review, tasks, campaigns, lists, rules.
 import { get, post, put, del } from "./api.js";
-import { h, clear, toast, add } from "./dom.js";
+import { h, clear, toast, add, tickets } from "./dom.js";
 import { t, dateTime, duration, percent } from "./i18n.js";
 import * as stream from "./stream.js";
 import { taskTable } from "./tasks.js";
@@ -22,12 +22,18 @@ function parseSkills(text) {
 export async function agents(main) {
   const box = h("div");
   add(main, h("h1", { text: t("nav.agents") }), box);
-  async function draw() {
+  const ticket = tickets();
+  async function draw(live = false) {
+    const ok = ticket();
     const list = await get("/api/v1/acd/agents");
+    if (!ok()) return;
+    if (live && box.contains(document.activeElement)) return;  // never wipe what is being typed
+    const reasons = new Map([...box.querySelectorAll("input.reason")].map((e) => [e.dataset.agent, e.value]));
     add(clear(box), h("table", {}, th("agents.id", "agents.name", "agents.state", "agents.skills", "agents.missed", "agents.occupancy", ""),
       h("tbody", {}, list.map((a) => {
         const skills = h("input", { "aria-label": t("agents.skills_of", { id: a.id }), value: skillsText(a.skills), size: 24 });
-        const reason = h("input", { "aria-label": t("agents.reason_of", { id: a.id }), placeholder: t("advisor.pause_reason"), size: 10 });
+        const reason = h("input", { class: "reason", "data-agent": a.id, "aria-label": t("agents.reason_of", { id: a.id }), placeholder: t("advisor.pause_reason"), size: 10 });
+        reason.value = reasons.get(a.id) || "";  // a redraw keeps a reason being typed
         const run = (fn) => async () => { try { await fn(); await draw(); } catch (exc) { toast(exc.message); } };
         return h("tr", { "data-agent": a.id },
           h("td", { text: a.id }), h("td", { text: a.name }),
@@ -38,13 +44,13 @@ export async function agents(main) {
           h("td", { class: a.missed_rings ? "bad" : "", text: String(a.missed_rings) }), h("td", { text: percent(a.occupancy) }),
           h("td", {}, h("div", { class: "row" }, reason,
             h("button", { type: "button", class: "secondary", disabled: a.state === "logged_out", text: t("advisor.pause"),
-              onclick: run(() => post(`/api/v1/acd/agents/${enc(a.id)}/pause`, { reason: reason.value })) }),
+              onclick: run(async () => { await post(`/api/v1/acd/agents/${enc(a.id)}/pause`, { reason: reason.value }); reason.value = ""; }) }),
             h("button", { type: "button", class: "danger", disabled: a.state === "logged_out", text: t("advisor.logout"),
               onclick: run(() => post(`/api/v1/acd/agents/${enc(a.id)}/logout`)) }))));
       }))));
   }
   await draw();
-  const off = stream.on("wallboard", () => { if (!box.contains(document.activeElement)) draw(); });
+  const off = stream.on("wallboard", () => { if (!box.contains(document.activeElement)) draw(true); });
   return off;
 }
 
@@ -52,8 +58,11 @@ export async function robinson(main) {
   let status = "pending";
   const box = h("div");
   add(main, h("h1", { text: t("nav.robinson") }), box);
+  const ticket = tickets();
   async function draw() {
+    const ok = ticket();
     const found = await get(`/api/v1/robinson-requests?status=${status}&limit=500`);
+    if (!ok()) return;
     add(clear(box), h("div", { class: "tabs", role: "group" }, ["pending", "approved", "rejected"].map((s) =>
       h("button", { type: "button", "aria-pressed": String(s === status), text: t(`robinson.status.${s}`), onclick: () => { status = s; draw(); } }))),
     h("table", {}, th("robinson.customer_name", "robinson.phone", "robinson.email", "robinson.customer_id", "robinson.justification", "robinson.requested_by", "robinson.status", "robinson.note", ""),
@@ -80,8 +89,11 @@ export async function tasks(main) {
   let view = "expired";
   const box = h("div");
   add(main, h("h1", { text: t("nav.tasks") }), box);
+  const ticket = tickets();
   async function draw() {
+    const ok = ticket();
     const list = view === "stale" ? await get("/api/v1/tasks/stale?limit=500") : await get(`/api/v1/tasks?status=${view}&limit=500`);
+    if (!ok()) return;
     const chosen = new Set();
     const select = (event) => { event.target.checked ? chosen.add(event.target.value) : chosen.delete(event.target.value); };
     const actions = h("div", { class: "row" });
@@ -109,9 +121,12 @@ export async function tasks(main) {
 export async function campaigns(main) {
   const box = h("div");
   add(main, h("h1", { text: t("nav.campaigns") }), box);
+  const ticket = tickets();
   async function draw() {
+    const ok = ticket();
     const list = await get("/api/v1/campaigns");
     const stats = await Promise.all(list.map((c) => get(`/api/v1/campaigns/${enc(c.campaign_id)}/stats`).catch(() => null)));
+    if (!ok()) return;
     add(clear(box), list.length ? h("table", {}, th("wb.c.name", "wb.c.state", "wb.c.dial_level", "wb.c.abandon_24h", "wb.c.abandon_30d", "wb.c.in_flight", "wb.c.leads", "campaigns.dials", ""),
       h("tbody", {}, list.map((c, i) => {
         const s = stats[i] || {};

@@ -1,7 +1,7 @@
 // My tasks: status filters, the central deadline (red once passed), my own time with a picker that
 // refuses times after the deadline or in the past, and a day/week calendar.
 import { get, put } from "./api.js";
-import { h, clear, toast, add } from "./dom.js";
+import { h, clear, toast, add, tickets } from "./dom.js";
 import { t, dateTime, timeOnly, dayLabel, zonedParts, fromZonedInput, toZonedInput } from "./i18n.js";
 
 const FILTERS = ["all", "open", "due", "overdue", "at_risk", "expired"];
@@ -95,10 +95,13 @@ export async function taskCard() {
   const card = h("section", { class: "card wide", "aria-labelledby": "tasks-title", id: "tasks" });
   let filter = "all";
   let span = 1;
+  const ticket = tickets();
   async function draw() {
+    const ok = ticket();
     let tasks = [];
     try { tasks = await get(`/api/v1/tasks?limit=500${filter === "all" ? "" : `&status=${filter}`}`); }
     catch (exc) { toast(exc.message); }
+    if (!ok()) return;
     add(clear(card), h("h2", { id: "tasks-title", text: t("tasks.title") }),
       h("div", { class: "tabs", role: "group", "aria-label": t("tasks.filter") }, FILTERS.map((name) =>
         h("button", { type: "button", "aria-pressed": String(name === filter), "data-filter": name, text: t(`task.${name}`),
