@@ -33,8 +33,15 @@ async def _seed(engine: Engine) -> None:
     )
     store, now = engine.parts.tasks.store, datetime.now(UTC)
     await store.create(lead_id="L-1", kind="not_reachable", now=now - timedelta(days=6), actor="1001")
-    await store.create(lead_id="L-2", kind="callback_requested", now=now, actor="1001")
-    await store.create(lead_id="L-3", kind="not_reachable", now=now, actor="1001")
+    second = await store.create(lead_id="L-2", kind="callback_requested", now=now, actor="1001")
+    third = await store.create(lead_id="L-3", kind="not_reachable", now=now, actor="1001")
+    zone = engine.runtime.settings.zone
+    day = datetime.now(zone).date() + timedelta(days=1)
+    while day.weekday() >= 5:  # a working day, inside calling hours
+        day += timedelta(days=1)
+    for task, hour in ((second, 10), (third, 14)):
+        at = datetime(day.year, day.month, day.day, hour, tzinfo=zone)
+        await store.set_own_time(task.task_id, at, now=now, actor="1001")
     request = {"customer_name": "Tóth Éva", "phone": "+36301110003", "email": "eva@example.hu",
                "customer_id": "C-3", "justification": "Asked never to be called again."}  # fmt: skip
     await engine.call_api("ann", "POST", "/api/v1/robinson-requests", json=request)
@@ -65,8 +72,11 @@ async def shoot(out: Path) -> list[Path]:
             written.append(await _shot(supervisor, out / "robinson-en.png"))
             polish = await signed_in(browser, engine, "ann", lang="pl")
             await polish.wait_for_selector("tr[data-task]")
-            await polish.evaluate("document.getElementById('tasks').scrollIntoView()")
-            written.append(await _shot(polish, out / "tasks-pl.png"))
+            await polish.wait_for_selector("#case-caller")  # the layout above is final
+            await polish.click("#cal-week")  # the week
+            await polish.wait_for_selector("#tasks .cal .item")
+            await polish.locator("#tasks").screenshot(path=str(out / "tasks-pl.png"))
+            written.append(out / "tasks-pl.png")
             await browser.close()
     finally:
         redis.stop()

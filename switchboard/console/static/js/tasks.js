@@ -108,8 +108,8 @@ export async function taskCard() {
           onclick: () => { filter = name; draw(); } }))),
       taskTable(tasks, { onChange: draw }),
       h("div", { class: "tabs", role: "group", "aria-label": t("tasks.calendar"), style: "margin-top:1rem" },
-        h("button", { type: "button", "aria-pressed": String(span === 1), text: t("tasks.day"), onclick: () => { span = 1; draw(); } }),
-        h("button", { type: "button", "aria-pressed": String(span === 7), text: t("tasks.week"), onclick: () => { span = 7; draw(); } })),
+        h("button", { type: "button", id: "cal-day", "aria-pressed": String(span === 1), text: t("tasks.day"), onclick: () => { span = 1; draw(); } }),
+        h("button", { type: "button", id: "cal-week", "aria-pressed": String(span === 7), text: t("tasks.week"), onclick: () => { span = 7; draw(); } })),
       calendar(tasks, span));
   }
   await draw();
