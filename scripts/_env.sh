@@ -4,7 +4,8 @@
 # - Python >= 3.11 and a virtualenv in .venv with the project installed
 #   (editable, with the dev tools); re-installed only when pyproject.toml changes;
 # - a redis-server binary (the tests and the demo start their own private
-#   server on a free port; the machine's own Redis is never touched).
+#   server on a free port; the machine's own Redis is never touched);
+# - Debian's chromium for the console's browser tests (ensure_chromium).
 # Missing system packages are installed with apt-get when running as root;
 # otherwise the message says exactly what to install.
 
@@ -80,3 +81,17 @@ ensure_promtool() {
     apt_install prometheus >&2 || true
     command -v promtool >/dev/null 2>&1
 }
+
+# Debian's chromium for the console's browser tests (tests/browser), driven by Playwright from the
+# venv: never a browser build downloaded by `playwright install`. In CI (CI=true) it must be there.
+CHROMIUM="${SWITCHBOARD_CHROMIUM:-/usr/bin/chromium}"
+ensure_chromium() {
+    [ -x "$CHROMIUM" ] && return 0
+    apt_install chromium chromium-driver || true
+    [ -x "$CHROMIUM" ] && return 0
+    if [ "${CI:-}" = "true" ]; then
+        die "chromium is needed for the browser tests in CI: apt-get install chromium chromium-driver"
+    fi
+    say "chromium is not installed: the browser tests will be skipped (Debian/Ubuntu: sudo apt-get install chromium chromium-driver)"
+}
+

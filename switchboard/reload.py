@@ -19,6 +19,7 @@ import asyncio
 import inspect
 import logging
 import signal
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +62,9 @@ class WatchedFile:
     stamp: FileStamp | None = None
     hash: str = ""
     failures: int = field(default=0)
+    applied_at: float = field(default_factory=time.time)
+    refused_at: float | None = None
+    refused_issues: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _stamp(path: Path) -> FileStamp | None:
@@ -97,6 +101,17 @@ class RulesReloader:
     def hash_of(self, kind: str) -> str:
         return self._files[kind].hash
 
+    def status(self) -> list[dict[str, Any]]:
+        """Per rule file: the version in force and when it was applied, and the last refused edit
+        with its located problems (for the console's rules page)."""
+        return [
+            {
+                "kind": w.kind, "file": str(w.path), "hash": w.hash, "applied_at": w.applied_at,
+                "refused_at": w.refused_at, "refused_issues": w.refused_issues,
+            }
+            for w in self._files.values()
+        ]  # fmt: skip
+
     async def check_all(self, *, force: bool = False) -> dict[str, bool]:
         """Reload each file that changed (or all with force); returns kind -> applied."""
         results = {}
@@ -113,6 +128,8 @@ class RulesReloader:
             rules = load_rules(watched.path, watched.model)
         except ConfigError as exc:
             watched.failures += 1
+            watched.refused_at = time.time()
+            watched.refused_issues = [i for i in exc.details.get("issues", []) if isinstance(i, dict)]
             self._metrics.reloads.labels(kind=watched.kind, result="failure").inc()
             issues = [issue.get("text", "") for issue in exc.details.get("issues", [])]
             log.error("%s rules rejected, keeping %s: %s", watched.kind, watched.hash[:12], "; ".join(issues),
@@ -132,6 +149,7 @@ class RulesReloader:
             return False
         self._metrics.active.remove(watched.kind, watched.hash)
         watched.hash = new_hash
+        watched.applied_at = time.time()
         self._mark_active(watched.kind, new_hash)
         self._metrics.reloads.labels(kind=watched.kind, result="success").inc()
         log.info("%s rules %s applied from %s", watched.kind, new_hash[:12], watched.path,

@@ -42,6 +42,7 @@ from switchboard.api.app import create_app
 from switchboard.api.server import HttpServer, serve_http, stop_http
 from switchboard.api.state import AppState
 from switchboard.api.tokens import TokenStore
+from switchboard.console import routes as console
 from switchboard.engine import Engine
 from switchboard.metrics import EngineMetrics, create_metrics
 from switchboard.redis_conn import check_no_eviction, connect_redis
@@ -229,6 +230,7 @@ class Runtime:
         app.include_router(campaigns_api.router)
         tasks_api.attach_tasks(app, self.parts.tasks.store)
         app.include_router(tasks_api.router)
+        console.install(app, reloader=self.parts.reloader)
         http = self.settings.http
         self._http = await serve_http(app, http.host, http.port, access_log=http.access_log)
 

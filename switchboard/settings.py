@@ -116,6 +116,18 @@ class HttpSection(_Section):
     access_log: bool = False
 
 
+class ConsoleSection(_Section):
+    """The web console (docs/console.md): its session cookie."""
+
+    session_secret: SecretStr | None = Field(
+        None, description="signs session cookies; unset: a random one per process (sessions end on restart)"
+    )
+    session_hours: float = Field(12.0, gt=0, le=24 * 7)
+    secure_cookie: Literal["auto", "always", "never"] = Field(
+        "auto", description="auto: Secure when the request came over TLS (or X-Forwarded-Proto https)"
+    )
+
+
 class RulesSection(_Section):
     """Paths of the rule files supervisors edit; the engine reloads them when they change."""
 
@@ -170,6 +182,7 @@ class Settings(BaseSettings):
     rules: RulesSection = RulesSection()
     log: LogSection = LogSection()
     engine: EngineSection = EngineSection()
+    console: ConsoleSection = ConsoleSection()
     default_region: str = "HU"
     timezone: str = "Europe/Budapest"
     webhooks: tuple[WebhookSection, ...] = ()
@@ -221,6 +234,8 @@ class Settings(BaseSettings):
         values = []
         if self.ami.secret is not None:
             values.append(self.ami.secret.get_secret_value())
+        if self.console.session_secret is not None:
+            values.append(self.console.session_secret.get_secret_value())
         if self.redis.url is not None:
             password = urlsplit(self.redis.url.get_secret_value()).password
             if password:

@@ -126,10 +126,20 @@ class Operations:
         async with self.lock:
             active = self.ctx.state.calls.get(call_id)
             if active is None:
-                raise NotFoundError(f"call {call_id!r} is not being handled", call_id=call_id)
+                return await self._wrap_up_summary(call_id, summary)
             updated = active.with_facts(summary=summary.strip())
             await self.dispatcher.commit(Change(calls=[updated]))
             return case_info(updated, self.ctx.state)
+
+    async def _wrap_up_summary(self, call_id: str, summary: str) -> CaseInfo:
+        """An ended call's summary stays editable while its agent is in wrap-up (then it is final)."""
+        stored = await self.ctx.store.call(call_id)
+        agent_id = stored.facts.agent_id if stored is not None else ""
+        if stored is None or not agent_id or self.ctx.state.status(agent_id).state is not AgentState.WRAP_UP:
+            raise NotFoundError(f"call {call_id!r} is not being handled or wrapped up", call_id=call_id)
+        updated = stored.with_facts(summary=summary.strip())
+        await self.dispatcher.commit(Change(ended=[updated]))
+        return case_info(updated, self.ctx.state, ended=True)
 
     async def put_customer(self, number: str, record: Mapping[str, str]) -> str:
         """Store the CRM's record of a customer (by number, any format); returns the E.164 form."""

@@ -13,6 +13,7 @@ failure is logged and the call goes on.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Mapping
@@ -68,9 +69,25 @@ class AcdEvents:
         return _text(entry)
 
     async def read(self, since: str = "0", *, count: int = 100, wait_s: float = 0.0) -> list[AcdEvent]:
-        """Events after `since`, oldest first; with `wait_s` > 0 wait that long for the first one."""
+        """Events after `since`, oldest first; with `wait_s` > 0 wait that long for the first one.
+
+        A long wait is cut into blocking reads shorter than the client's socket timeout (one
+        XREAD blocking past it would fail as a Redis error)."""
         since = check_since(since)
-        block = int(min(wait_s, MAX_WAIT_S) * 1000) if wait_s > 0 else None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + min(max(wait_s, 0.0), MAX_WAIT_S)
+        while True:
+            remaining = deadline - loop.time()
+            block = max(1, int(min(remaining, self._block_chunk_s()) * 1000)) if remaining > 0 else None
+            events = await self._xread(since, count, block)
+            if events or block is None or loop.time() >= deadline:
+                return events
+
+    def _block_chunk_s(self) -> float:
+        timeout = self.redis.connection_pool.connection_kwargs.get("socket_timeout")
+        return MAX_WAIT_S if not timeout else max(0.05, float(timeout) / 2)
+
+    async def _xread(self, since: str, count: int, block: int | None) -> list[AcdEvent]:
         try:
             answer = await self.redis.xread({self.keys.events: since}, count=count, block=block)
         except (RedisError, OSError) as exc:

@@ -262,6 +262,8 @@ async def events(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> EventsOut:
     """Case handovers and call ends, oldest first (an advisor gets their own)."""
+    if since == "$":  # pin "only new ones" to the newest id now, so last_id is never `$` (no event lost)
+        since = await acd.events.last_id()
     found = await acd.events.read(since, count=limit, wait_s=wait)
     last = found[-1].id if found else since
     if who.role == "advisor":

@@ -6,7 +6,9 @@ Endpoints declare who may call them with a dependency:
     async def approve(principal: Annotated[Principal, Depends(require_role("supervisor", "admin"))]): ...
 
 No `Authorization: Bearer <token>` header, or a token not in the tokens file:
-401 with `WWW-Authenticate: Bearer`. A known token whose role is not listed:
+401 with `WWW-Authenticate: Bearer`. Without the header, the web console's session
+cookie is accepted instead (switchboard/console/session.py: same tokens and roles,
+a CSRF header on every state-changing request). A known token whose role is not listed:
 403. Roles are explicit: `admin` is not a wildcard, list it where it belongs.
 `require_role()` with no roles admits any valid token.
 """
@@ -23,6 +25,7 @@ from pydantic import BaseModel
 from switchboard.api.errors import AuthenticationError, ErrorBody, PermissionDeniedError
 from switchboard.api.state import get_state
 from switchboard.api.tokens import ROLES, Principal, Role
+from switchboard.console import session as console_session
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from the tokens file (docs/operations.md)")
 
@@ -43,8 +46,13 @@ def require_role(*roles: Role) -> Callable[..., Awaitable[Principal]]:
         request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
     ) -> Principal:
         if credentials is None:
-            raise AuthenticationError("missing bearer token: send the header 'Authorization: Bearer <token>'")
-        principal = get_state(request).tokens.authenticate(credentials.credentials)
+            principal = console_session.session_principal(request)  # the web console's cookie (CSRF-checked)
+            if principal is None:
+                raise AuthenticationError(
+                    "missing bearer token: send the header 'Authorization: Bearer <token>'"
+                )
+        else:
+            principal = get_state(request).tokens.authenticate(credentials.credentials)
         if principal is None:
             raise AuthenticationError("unknown or revoked API token")
         if principal.role not in allowed:

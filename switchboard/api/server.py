@@ -78,6 +78,7 @@ async def serve_http(
         server_header=False,
     )
     server = HttpServer(config)
+    app.state.http_server = server  # long-lived responses (the console's stream) end when it stops
     task = asyncio.create_task(server.serve(sockets=[sock]), name=f"http {host}:{port}")
     ready = asyncio.create_task(server.ready.wait())
     try:

@@ -128,6 +128,10 @@ class TokenStore:
             return None
         return self._by_digest.get(hash_token(token))
 
+    def by_digest(self, digest: str) -> Principal | None:
+        """The principal of a token known by its SHA-256 (a console session keeps only that)."""
+        return self._by_digest.get(digest)
+
     def __len__(self) -> int:
         return len(self._by_digest)
 

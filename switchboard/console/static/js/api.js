@@ -1,0 +1,33 @@
+// Calls to the engine's HTTP API with the session cookie; changes carry the CSRF token.
+import { t } from "./i18n.js";
+let csrf = "";
+export function setCsrf(token) { csrf = token; }
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    // The error's kind in the user's language, the engine's own words (English) after it.
+    const key = `error.${(body && body.error) || "other"}`;
+    const title = t(key) === key ? t("error.other") : t(key);
+    super(body && body.message ? `${title} (${body.message})` : `${title} (HTTP ${status})`);
+    this.status = status;
+    this.body = body || {};
+  }
+}
+
+export async function api(method, path, body) {
+  const headers = { Accept: "application/json" };
+  if (method !== "GET") headers["X-CSRF-Token"] = csrf;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const reply = await fetch(path, {
+    method, headers, credentials: "same-origin",
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (reply.status === 204) return null;
+  const data = await reply.json().catch(() => null);
+  if (!reply.ok) throw new ApiError(reply.status, data);
+  return data;
+}
+export const get = (path) => api("GET", path);
+export const post = (path, body) => api("POST", path, body);
+export const put = (path, body) => api("PUT", path, body);
+export const del = (path, body) => api("DELETE", path, body);

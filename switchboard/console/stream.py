@@ -1,0 +1,153 @@
+"""The push stream for screens and the CRM: `GET /api/v1/stream`, Server-Sent Events.
+
+Owned here: what each role receives and how a client resumes. Built on the ACD's Redis event
+stream (routing/acd/events.py): every frame of an ACD event carries its stream id as the SSE
+`id`, so a client that reconnects (EventSource does it by itself) sends `Last-Event-ID` and
+gets every event published since, none lost across a short disconnect. The first frame
+(`hello`) carries the starting id, so even a client that saw no event yet resumes exactly.
+- advisor: only the events of their own calls, plus `me` (their agent record and any preview
+  offer) whenever it changes;
+- supervisor, admin: every event, plus `wallboard` (wallboard.py) whenever it changes;
+- crm: every event.
+A comment line every `HEARTBEAT_S` keeps proxies from closing an idle stream. The stream ends
+when the HTTP server stops, so a shutdown does not wait for open screens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import StreamingResponse
+from redis.exceptions import RedisError
+
+from core.errors import NotFoundError, SwitchboardError
+from routing.acd import AcdService
+from routing.acd.events import AcdEvent, check_since
+from switchboard.api.acd_api import AgentOut, get_acd
+from switchboard.api.auth import AUTH_RESPONSES, require_role
+from switchboard.api.campaigns_api import get_service
+from switchboard.api.dialer_api import get_stores
+from switchboard.api.errors import NotReadyError
+from switchboard.api.state import get_state
+from switchboard.api.tokens import Principal
+from switchboard.console.wallboard import wallboard
+
+HEARTBEAT_S = 15.0
+TICK_S = 1.0
+Snapshot = Callable[[], Awaitable[tuple[str, Any] | None]]
+
+router = APIRouter(prefix="/api/v1", tags=["stream"])
+Viewer = Annotated[Principal, Depends(require_role("advisor", "supervisor", "admin", "crm"))]
+
+
+def frame(event: str, data: str, event_id: str | None = None) -> str:
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {event}\ndata: {data}\n\n"
+
+
+def visible(event: AcdEvent, who: Principal) -> bool:
+    return who.role != "advisor" or event.agent_id == who.name
+
+
+def _payload(event: AcdEvent) -> str:
+    return json.dumps({"id": event.id, "type": event.type, "agent_id": event.agent_id, "data": event.data})
+
+
+def _stopping(request: Request) -> bool:
+    server = getattr(request.app.state, "http_server", None)
+    return bool(getattr(server, "should_exit", False))
+
+
+async def frames(
+    request: Request, who: Principal, acd: AcdService, since: str, snapshot: Snapshot | None
+) -> AsyncIterator[str]:
+    loop = asyncio.get_running_loop()
+    yield "retry: 1000\n" + frame("hello", json.dumps({"since": since, "role": who.role}), since)
+    shown, beat = "", loop.time()
+    while not _stopping(request):
+        try:
+            found = await snapshot() if snapshot is not None else None  # first: a new screen fills at once
+            if found is not None:
+                text = json.dumps(found[1], sort_keys=True, default=str)
+                if text != shown:
+                    shown = text
+                    yield frame(found[0], text)
+            for event in await acd.events.read(since, count=100, wait_s=TICK_S):
+                since = event.id
+                if visible(event, who):
+                    yield frame(event.type, _payload(event), event.id)
+        except (SwitchboardError, RedisError, OSError) as exc:  # Redis down: say so, end; the client resumes
+            error = exc.error_id if isinstance(exc, SwitchboardError) else "store-unavailable"
+            yield frame("problem", json.dumps({"error": error, "message": str(exc)}))
+            return
+        if loop.time() - beat >= HEARTBEAT_S:
+            beat = loop.time()
+            yield ": ping\n\n"
+
+
+def _advisor_snapshot(request: Request, acd: AcdService, who: Principal) -> Snapshot:
+    async def me() -> tuple[str, Any]:
+        try:
+            agent: dict[str, Any] | None = AgentOut.model_validate(acd.agent(who.name)).model_dump()
+        except NotFoundError:
+            agent = None
+        stores = get_stores(request)
+        lead = await stores.leads.current_offer(who.name, now=stores.clock())
+        return "me", {"agent": agent, "offer": lead.as_dict() if lead else None}
+
+    return me
+
+
+def wallboard_reader(request: Request, acd: AcdService) -> Callable[[], Awaitable[dict[str, Any]]]:
+    """The wallboard, computed at most once a second for all screens of this engine."""
+    zone = get_state(request).settings.zone
+    try:
+        dialer = get_service(request)
+    except NotReadyError:
+        dialer = None
+
+    async def read() -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        cached = getattr(request.app.state, "console_wallboard", None)
+        if cached is not None and loop.time() - cached[0] < TICK_S * 0.9:
+            return dict(cached[1])
+        data = await wallboard(acd, dialer, zone)
+        request.app.state.console_wallboard = (loop.time(), data)
+        return data
+
+    return read
+
+
+def _snapshot_for(request: Request, acd: AcdService, who: Principal) -> Snapshot | None:
+    if who.role == "advisor":
+        return _advisor_snapshot(request, acd, who)
+    if who.role in ("supervisor", "admin"):
+        read = wallboard_reader(request, acd)
+
+        async def board() -> tuple[str, Any]:
+            return "wallboard", await read()
+
+        return board
+    return None
+
+
+@router.get("/stream", responses=AUTH_RESPONSES, response_class=StreamingResponse)
+async def stream(
+    request: Request,
+    who: Viewer,
+    acd: Annotated[AcdService, Depends(get_acd)],
+    last_event_id: Annotated[str | None, Header(description="sent by EventSource on reconnect")] = None,
+    since: Annotated[str | None, Query(description="a stream id to resume after (else: from now)")] = None,
+) -> StreamingResponse:
+    """Server-Sent Events: ACD events (each with its stream id), `me` for advisors, `wallboard`
+    for supervisors; resume with `Last-Event-ID` (or `since`) and miss nothing."""
+    start = check_since(last_event_id or since or "$")
+    if start == "$":
+        start = await acd.events.last_id()
+    body = frames(request, who, acd, start, _snapshot_for(request, acd, who))
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(body, media_type="text/event-stream", headers=headers)

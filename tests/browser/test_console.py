@@ -1,0 +1,310 @@
+"""The web console in a real browser (Debian's chromium, Playwright) against the real engine, the
+simulated PBX and a private Redis: the advisor's call in hand, the supervisor's wallboard and
+Robinson review, a task past its deadline in red, and every page in Hungarian, Polish and English."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+from playwright.async_api import Browser, expect
+
+from switchboard.console.routes import STATIC
+from switchboard.private_redis import PrivateRedis
+from tests.support.console_harness import Engine, running_engine, signed_in
+
+RED = "rgb(176, 0, 32)"
+EMPTY = "\u2013"  # what the console shows for an empty field (an en dash)
+
+
+async def _lead(engine: Engine, lead_id: str, number: str) -> None:
+    lead = {"lead_id": lead_id, "customer_id": f"C-{lead_id}", "name": "Kiss Anna", "phones": [number]}
+    await engine.call_api(
+        "crm", "POST", "/api/v1/leads:bulk", json={"campaign_id": "renewals", "leads": [lead]}
+    )
+
+
+def _quiet(page: Any) -> list[str]:
+    """Browser errors other than the expected 401 of the first session check."""
+    return [p for p in page.problems if "401" not in p]
+
+
+async def test_the_bridged_call_and_its_case_reach_the_advisor_within_a_second(
+    browser: Browser, redis_server: PrivateRedis, redis_client: aioredis.Redis, tmp_path: Path
+) -> None:
+    caller = "+36301234999"
+    async with running_engine(redis_server, tmp_path) as engine:
+        await engine.call_api(
+            "crm", "PUT", f"/api/v1/acd/customers/{caller}", json={"segment": "active", "lead_id": "L-77"}
+        )
+        await _lead(engine, "L-77", caller)
+        await engine.parts.acd.login("1004")  # tech 5: the top agent, kept for key callers
+        page = await signed_in(browser, engine, "ann")
+        await expect(page.locator("#no-call")).to_be_visible()
+        await page.click("#btn-login")
+        await expect(page.locator("#agent-state")).to_have_attribute("data-state", "ready")
+
+        channel = await engine.sim.inbound_call(caller, ivr_choice="1")  # support, tech 3: advisor 1001
+        await engine.sim.wait_for_action("Bridge", timeout=10)
+        bridged = time.monotonic()
+        await expect(page.locator("#case-caller")).to_have_text(caller, timeout=1000)
+        assert time.monotonic() - bridged < 1.0, "the case is on screen within a second of the bridge"
+        await expect(page.locator("#agent-state")).to_have_attribute("data-state", "busy")
+        await expect(page.locator("#case-queue")).to_have_text("support")
+        await expect(page.locator("#case-tier")).to_have_text("active")
+        await expect(page.locator("#case-ivr")).to_have_text("no internet (1)")
+        case_id = (await page.locator("#case-id").inner_text()).strip()
+        assert case_id and case_id != EMPTY
+
+        await page.fill("#summary", "Router restarted; still no sync. Line test booked.")
+        await page.click("#save-summary")
+        await expect(page.locator("#summary-status")).to_have_text("Saved.")
+        call_id = engine.parts.acd.agent("1001").call_id
+        assert (
+            await engine.parts.acd.case(call_id)
+        ).summary == "Router restarted; still no sync. Line test booked."
+
+        engine.sim.core.hangup(engine.sim.channels[channel], 16)  # the caller hangs up: wrap-up
+        await expect(page.locator("#wrap-up")).to_be_visible()
+        await page.fill("#summary", "Router restarted; still no sync. Line test booked for Monday.")
+        await page.click("#save-summary")
+        await expect(page.locator("#summary-status")).to_have_text("Saved.")
+        assert (await engine.parts.acd.case(call_id)).summary.endswith("for Monday."), "editable in wrap-up"
+
+        await expect(page.locator("#disposition-lead")).to_have_value("L-77")
+        await page.select_option("#disposition-code", "callback_later")
+        await page.fill("#disposition-note", "call back after the line test")
+        await page.click("#save-disposition")
+        await expect(page.locator("#disposition-status")).to_contain_text("Disposition saved")
+        saved = await engine.call_api("crm", "GET", "/api/v1/dispositions", params={"lead_id": "L-77"})
+        assert [(d["code"], d["advisor"], d["call_id"]) for d in saved["items"]] == [
+            ("callback_later", "1001", call_id)
+        ]
+        assert _quiet(page) == []
+
+
+async def test_the_supervisor_sees_the_waiting_caller_and_an_approved_robinson_request_blocks_the_number(
+    browser: Browser, redis_server: PrivateRedis, redis_client: aioredis.Redis, tmp_path: Path
+) -> None:
+    waiting, customer = "+36305550001", "+36305550002"
+    async with running_engine(redis_server, tmp_path) as engine:
+        board = await signed_in(browser, engine, "sue")
+        await expect(board.locator("#wallboard")).to_be_visible()
+        await engine.sim.inbound_call(waiting)  # nobody is logged in: the caller waits
+        row = board.locator("[data-call]", has_text=waiting)
+        await expect(row).to_be_visible(timeout=3000)
+        await expect(board.locator('[data-tier="active"] td').nth(1)).to_have_text("1")
+
+        advisor = await signed_in(browser, engine, "ann")
+        fields = {
+            "customer_name": "Kiss Anna", "phone": customer, "email": "anna@example.hu", "customer_id": "C-9",
+            "justification": "Asked on the phone never to be called again.",
+        }  # fmt: skip
+        await advisor.fill("#rb-customer_name", fields["customer_name"])
+        await advisor.click("#robinson-submit")
+        await expect(advisor.locator("#rb-phone-error")).to_have_text("Required.")
+        for name, value in fields.items():
+            await advisor.fill(f"#rb-{name}", value)
+        await advisor.click("#robinson-submit")
+        await expect(advisor.locator("#robinson-status")).to_contain_text("Request filed")
+        await expect(advisor.locator("#robinson tbody tr").first).to_contain_text("Pending")
+
+        await board.click("#nav a[href='#/robinson']")
+        pending = board.locator("tr[data-request]", has_text="Kiss Anna")
+        await pending.locator("input").fill("Confirmed by phone.")
+        await pending.locator("button.approve").click()
+        await expect(pending).to_have_count(0)
+        check = await engine.call_api("sue", "POST", "/api/v1/blacklist/check", json={"numbers": [customer]})
+        assert check["results"][0]["blocked"] is True, "the approved customer's number is blocked"
+
+        await board.click("#nav a[href='#/lists']")
+        await board.fill("#check-numbers", customer)
+        await board.click("#check")
+        await expect(board.locator("td.bad")).to_have_text("yes")
+        await advisor.reload()
+        await expect(advisor.locator("#robinson tbody tr").first).to_contain_text("Confirmed by phone.")
+        assert _quiet(board) == [] and _quiet(advisor) == []
+
+
+async def test_a_task_past_its_deadline_is_red_and_the_picker_refuses_times_after_the_deadline(
+    browser: Browser, redis_server: PrivateRedis, redis_client: aioredis.Redis, tmp_path: Path
+) -> None:
+    async with running_engine(redis_server, tmp_path) as engine:
+        await _lead(engine, "L-1", "+36301110001")
+        await _lead(engine, "L-2", "+36301110002")
+        store, now = engine.parts.tasks.store, datetime.now(UTC)
+        late = await store.create(
+            lead_id="L-1", kind="not_reachable", now=now - timedelta(days=6), actor="1001"
+        )
+        fresh = await store.create(lead_id="L-2", kind="callback_requested", now=now, actor="1001")
+        page = await signed_in(browser, engine, "ann")
+
+        late_row = page.locator(f'tr[data-task="{late.task_id}"]')
+        await expect(late_row.locator("td.deadline")).to_contain_text("passed")
+        assert await late_row.locator("td.deadline").evaluate("e => getComputedStyle(e).color") == RED
+        fresh_row = page.locator(f'tr[data-task="{fresh.task_id}"]')
+        assert await fresh_row.locator("td.deadline").evaluate("e => getComputedStyle(e).color") != RED
+
+        await fresh_row.locator("button").click()
+        picker = fresh_row.locator("input[type=datetime-local]")
+        after = (fresh.deadline_date + timedelta(days=1)).isoformat() + "T10:00"
+        await picker.fill(after)
+        await fresh_row.locator("button[type=submit]").click()
+        error = fresh_row.locator("p.error")
+        await expect(error).to_contain_text("after the deadline")
+        shown = (await fresh_row.locator("td.deadline").inner_text()).strip()
+        await expect(error).to_contain_text(shown)  # the deadline as the table shows it
+        await picker.fill((now - timedelta(days=1)).strftime("%Y-%m-%dT10:00"))
+        await fresh_row.locator("button[type=submit]").click()
+        await expect(error).to_have_text("This time has already passed.")
+        good = (fresh.deadline_date - timedelta(days=2)).isoformat() + "T10:00"
+        await picker.fill(good)
+        await fresh_row.locator("button[type=submit]").click()
+        await expect(page.locator(f'tr[data-task="{fresh.task_id}"] td').nth(3)).not_to_have_text(EMPTY)
+        stored = await store.get(fresh.task_id)
+        assert (
+            stored.own_time is not None
+            and stored.own_time.astimezone(engine.runtime.settings.zone).hour == 10
+        )
+
+        await page.click("button[data-filter=expired]")
+        await expect(page.locator("tr[data-task]")).to_have_count(1)
+        await expect(page.locator(f'tr[data-task="{late.task_id}"]')).to_be_visible()
+        assert _quiet(page) == []
+
+
+def _catalogue(lang: str) -> dict[str, str]:
+    return dict(json.loads((STATIC / "i18n" / f"{lang}.json").read_text(encoding="utf-8")))
+
+
+UNLABELLED = """() => [...document.querySelectorAll("input, select, textarea, button")]
+    .filter((e) => !(e.labels && e.labels.length) && !e.getAttribute("aria-label") && !e.textContent.trim())
+    .map((e) => e.id || e.outerHTML.slice(0, 80))"""
+
+
+async def _no_raw_keys(page: Any, lang: str) -> None:
+    text = await page.locator("body").inner_text()
+    raw = [key for key in _catalogue(lang) if key in text]
+    assert raw == [], f"untranslated keys on {page.url} in {lang}: {raw}"
+    assert await page.evaluate(UNLABELLED) == [], f"fields without a label on {page.url}"
+
+
+async def test_every_page_works_in_hungarian_polish_and_english(
+    browser: Browser, redis_server: PrivateRedis, redis_client: aioredis.Redis, tmp_path: Path
+) -> None:
+    async with running_engine(redis_server, tmp_path) as engine:
+        for lang in ("hu", "pl", "en"):
+            texts = _catalogue(lang)
+            advisor = await signed_in(browser, engine, "ann", lang=lang)
+            await expect(advisor.locator("#tasks h2")).to_have_text(texts["tasks.title"])
+            await expect(advisor.locator("#robinson-title")).to_have_text(texts["robinson.title"])
+            await _no_raw_keys(advisor, lang)
+            supervisor = await signed_in(browser, engine, "sue", lang=lang)
+            for page in ("wallboard", "agents", "robinson", "tasks", "campaigns", "lists", "rules"):
+                await supervisor.click(f"#nav a[href='#/{page}']")
+                await expect(supervisor.locator("main h1")).to_have_text(texts[f"nav.{page}"])
+                await _no_raw_keys(supervisor, lang)
+            assert _quiet(advisor) == [] and _quiet(supervisor) == []
+            await advisor.context.close()
+            await supervisor.context.close()
+
+
+async def test_a_preview_offer_is_pushed_to_the_advisor_with_the_leads_data_and_can_be_declined(
+    browser: Browser, redis_server: PrivateRedis, redis_client: aioredis.Redis, tmp_path: Path
+) -> None:
+    async with running_engine(redis_server, tmp_path) as engine:
+        await _lead(engine, "L-5", "+36301110005")
+        page = await signed_in(browser, engine, "ann")
+        await expect(page.locator("#offer")).to_contain_text("No lead offered.")
+        leads, now = engine.parts.stores.leads, datetime.now(UTC)
+        claimed = await leads.claim("renewals", "pacer", now=now)
+        assert claimed is not None
+        await leads.offer(claimed.lead_id, "pacer", "1001", now=now, timeout=timedelta(minutes=5))
+        await expect(page.locator("#offer")).to_contain_text("Kiss Anna", timeout=3000)  # pushed, no reload
+        await expect(page.locator("#offer")).to_contain_text("+36301110005")
+        await page.click("#offer-decline")
+        await expect(page.locator("#offer")).to_contain_text("No lead offered.")
+        assert await leads.current_offer("1001", now=datetime.now(UTC)) is None
+        assert _quiet(page) == []
+
+
+async def test_the_supervisor_reactivates_stale_tasks_in_bulk_and_archives_expired_ones(
+    browser: Browser, redis_server: PrivateRedis, redis_client: aioredis.Redis, tmp_path: Path
+) -> None:
+    async with running_engine(redis_server, tmp_path) as engine:
+        for n in (1, 2, 3):
+            await _lead(engine, f"L-{n}", f"+3630111000{n}")
+        store, now = engine.parts.tasks.store, datetime.now(UTC)
+        old = [
+            await store.create(
+                lead_id=f"L-{n}", kind="not_reachable", now=now - timedelta(days=40), actor="1001"
+            )
+            for n in (1, 2)
+        ]
+        late = await store.create(
+            lead_id="L-3", kind="not_reachable", now=now - timedelta(days=5), actor="1002"
+        )
+        page = await signed_in(browser, engine, "sue")
+        await page.click("#nav a[href='#/tasks']")
+        await page.click("main .tabs button:nth-child(3)")  # Stale
+        for task in old:
+            await page.locator(f'tr[data-task="{task.task_id}"] input[type=checkbox]').check()
+        await page.click("main .row button")
+        await expect(page.locator("#toast")).to_have_text("2 tasks reactivated.")
+        assert all([(await store.get(t.task_id)).reactivated_to for t in old])
+
+        await page.click("main .tabs button:nth-child(1)")  # Expired
+        row = page.locator(f'tr[data-task="{late.task_id}"]')
+        await row.locator("input[type=checkbox]").check()
+        await page.click("main .row button")
+        await expect(row).to_have_count(0)
+        assert (await store.get(late.task_id)).archived_by == "sue"
+        assert _quiet(page) == []
+
+
+async def test_the_supervisor_steers_campaigns_agents_lists_and_sees_a_refused_rules_edit(
+    browser: Browser, redis_server: PrivateRedis, redis_client: aioredis.Redis, tmp_path: Path
+) -> None:
+    async with running_engine(redis_server, tmp_path) as engine:
+        page = await signed_in(browser, engine, "sue")
+        await page.click("#nav a[href='#/campaigns']")
+        campaign = page.locator('tr[data-campaign="renewals"]')
+        await campaign.get_by_role("button", name="Start").click()
+        await expect(campaign.locator("td").nth(1)).to_have_text("Running")
+        await campaign.get_by_role("button", name="Pause").click()
+        await expect(campaign.locator("td").nth(1)).to_have_text("Paused")
+
+        await engine.parts.acd.login("1003")
+        await page.click("#nav a[href='#/agents']")
+        agent = page.locator('tr[data-agent="1003"]')
+        await agent.get_by_label("Skills of 1003").fill("billing:4, hungarian:5")
+        await agent.get_by_role("button", name="Save").click()
+        await expect(agent.get_by_label("Skills of 1003")).to_have_value("billing:4, hungarian:5")
+        assert engine.parts.acd.agent("1003").skills == {"billing": 4, "hungarian": 5}
+        await agent.get_by_label("Pause reason for 1003").fill("coaching")
+        await agent.get_by_role("button", name="Pause").click()
+        await expect(agent).to_contain_text("coaching")
+        assert engine.parts.acd.agent("1003").state == "paused"
+
+        await page.click("#nav a[href='#/lists']")
+        await page.fill("#internal-number", "06 30 999 8877")
+        await page.click("#internal-add")
+        await expect(page.locator("#internal-status")).to_have_text("Give a number and a reason.")
+        await page.fill("#internal-reason", "asked by letter")
+        await page.click("#internal-add")
+        await expect(page.locator("#internal-status")).to_have_text("+36309998877 is on the internal list.")
+        await page.click("#internal-remove")
+        await expect(page.locator("#internal-status")).to_have_text("+36309998877 is off the internal list.")
+
+        routing = engine.rules_dir / "routing.yaml"
+        routing.write_text(routing.read_text().replace("wrap_up_seconds: 20", "wrap_up_seconds: -1", 1))
+        await engine.parts.reloader.check_all()
+        await page.click("#nav a[href='#/rules']")
+        refused = page.locator('[data-rules="routing"]')
+        await expect(refused.locator("h3")).to_contain_text("Last refused edit")
+        await expect(refused.locator("li")).to_contain_text("wrap_up_seconds")
+        assert _quiet(page) == []

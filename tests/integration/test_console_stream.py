@@ -1,0 +1,145 @@
+"""Live events without loss: the SSE stream (`GET /api/v1/stream`) resumes with Last-Event-ID and
+filters per role; the old long poll no longer answers `$` nor fails on a long wait. Real engine,
+private Redis, simulated PBX; events are published between reads, no sleeps."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from routing.acd.events import AcdEvents
+from switchboard.private_redis import PrivateRedis
+from tests.support.console_harness import running_engine
+
+
+class Frames:
+    """SSE frames from a streaming response, one dict per frame (id, event, data)."""
+
+    def __init__(self, lines: AsyncIterator[str]) -> None:
+        self._lines = lines
+
+    async def rest(self) -> list[str]:
+        """The lines left until the server ends the stream."""
+        async with asyncio.timeout(10):
+            return [line async for line in self._lines if line]
+
+    async def next(self, *, skip: tuple[str, ...] = ("me", "wallboard")) -> dict[str, Any]:
+        async with asyncio.timeout(10):
+            while True:
+                found: dict[str, Any] = {}
+                async for line in self._lines:
+                    if not line:
+                        break
+                    name, _, value = line.partition(": ")
+                    if name in ("id", "event", "data"):
+                        found[name] = value
+                if found.get("event") and found["event"] not in skip:
+                    found["data"] = json.loads(found["data"])
+                    return found
+
+
+async def _publish(events: AcdEvents, count: int, agent: str = "1001") -> list[str]:
+    data = [{"call_id": f"c{n}", "queue": "support"} for n in range(count)]
+    return [str(await events.publish("handover", agent, item)) for item in data]
+
+
+async def test_a_reconnecting_stream_gets_every_event_published_while_it_was_away(
+    redis_server: PrivateRedis, redis_client: aioredis.Redis, tmp_path: Path
+) -> None:
+    async with running_engine(redis_server, tmp_path) as engine, engine.http("sue") as http:
+        events = engine.parts.acd.events
+        async with http.stream("GET", "/api/v1/stream") as reply:
+            assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/event-stream")
+            frames = Frames(reply.aiter_lines())
+            hello = await frames.next()
+            assert hello["event"] == "hello" and hello["id"] == hello["data"]["since"]
+            first = await _publish(events, 3)
+            seen = [(await frames.next())["id"] for _ in first]
+            assert seen == first
+        missed = await _publish(events, 6)  # published while no screen is connected
+        async with http.stream("GET", "/api/v1/stream", headers={"Last-Event-ID": seen[-1]}) as reply:
+            frames = Frames(reply.aiter_lines())
+            assert (await frames.next())["event"] == "hello"
+            resumed = [await frames.next() for _ in missed]
+        assert [f["id"] for f in resumed] == missed, "all 6 events arrive, in order, none twice"
+        assert [f["data"]["data"]["call_id"] for f in resumed] == [f"c{n}" for n in range(6)]
+
+
+async def test_an_advisor_gets_only_their_own_call_events_and_supervisors_the_wallboard(
+    redis_server: PrivateRedis, redis_client: aioredis.Redis, tmp_path: Path
+) -> None:
+    async with running_engine(redis_server, tmp_path) as engine:
+        events = engine.parts.acd.events
+        async with engine.http("ann") as ann, ann.stream("GET", "/api/v1/stream") as reply:
+            frames = Frames(reply.aiter_lines())
+            assert (await frames.next())["event"] == "hello"
+            me = await frames.next(skip=())
+            assert me["event"] == "me" and me["data"]["agent"]["id"] == "1001"
+            await _publish(events, 2, agent="1002")
+            mine = await _publish(events, 1, agent="1001")
+            got = await frames.next()
+            assert got["id"] == mine[0], "the other advisor's two events are not shown to 1001"
+        async with engine.http("sue") as sue, sue.stream("GET", "/api/v1/stream") as reply:
+            frames = Frames(reply.aiter_lines())
+            assert (await frames.next())["event"] == "hello"
+            board = await frames.next(skip=("me",))
+            assert board["event"] == "wallboard" and board["data"]["queues"][0]["name"] == "support"
+        async with engine.http() as nobody:
+            assert (await nobody.get("/api/v1/stream")).status_code == 401
+
+
+async def test_the_long_poll_loses_no_event_between_polls_and_survives_a_long_wait(
+    redis_server: PrivateRedis, redis_client: aioredis.Redis, tmp_path: Path
+) -> None:
+    async with running_engine(redis_server, tmp_path) as engine, engine.http("sue") as http:
+        events = engine.parts.acd.events
+        empty = (await http.get("/api/v1/acd/events", params={"since": "$"})).json()
+        assert empty["events"] == [] and empty["last_id"] != "$", "an empty answer names a real position"
+        published = await _publish(events, 6)
+        found = (await http.get("/api/v1/acd/events", params={"since": empty["last_id"]})).json()
+        assert [e["id"] for e in found["events"]] == published, "all 6 events between two polls arrive"
+        assert found["last_id"] == published[-1]
+
+    short = aioredis.Redis.from_url(redis_server.url, socket_timeout=0.3)
+    try:
+        waited = await AcdEvents(short).read(published[-1], wait_s=0.8)
+        assert waited == [], "a wait longer than the socket timeout is cut into shorter blocking reads"
+    finally:
+        await short.aclose()
+
+
+async def test_a_state_change_pushes_the_advisors_own_record(
+    redis_server: PrivateRedis, redis_client: aioredis.Redis, tmp_path: Path
+) -> None:
+    async with (
+        running_engine(redis_server, tmp_path) as engine,
+        engine.http("ann") as ann,
+        ann.stream("GET", "/api/v1/stream") as reply,
+    ):
+        frames = Frames(reply.aiter_lines())
+        await frames.next()
+        assert (await frames.next(skip=()))["data"]["agent"]["state"] == "logged_out"
+        await engine.parts.acd.login("1001")
+        pushed = await frames.next(skip=())
+        assert pushed["event"] == "me" and pushed["data"]["agent"]["state"] == "ready"
+
+
+async def test_a_redis_outage_ends_the_stream_with_a_problem_frame_and_the_engine_keeps_serving(
+    own_redis: PrivateRedis, tmp_path: Path
+) -> None:
+    async with running_engine(own_redis, tmp_path) as engine, engine.http("sue") as http:
+        async with http.stream("GET", "/api/v1/stream") as reply:
+            frames = Frames(reply.aiter_lines())
+            assert (await frames.next())["event"] == "hello"
+            await _publish(engine.parts.acd.events, 1)
+            assert (await frames.next())["event"] == "handover"
+            own_redis.stop()
+            problem = await frames.next()
+            assert problem["event"] == "problem" and problem["data"]["error"] == "store-unavailable"
+            assert await frames.rest() == [], "the stream ends (EventSource reconnects), it does not hang"
+        assert (await http.get("/healthz")).status_code == 200, "the engine keeps serving"
