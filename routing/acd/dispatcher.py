@@ -104,7 +104,7 @@ class Dispatcher:
         """Apply `event` to the agent (AgentTransitionError if not allowed), persist with `change`,
         then perform the effects."""
         old = self.ctx.state.status(agent_id)
-        new, effects = apply(old, event)
+        new, effects = apply(old, event, window=self.ctx.state.window_s)
         change = change if change is not None else Change()
         if new != old:
             change.statuses.append(new)
@@ -163,7 +163,7 @@ class Dispatcher:
         offer); a safety timer gives them back if the call is never handed over."""
         ctx, now = self.ctx, self.ctx.clock()
         try:
-            status, effects = apply(ctx.state.status(agent_id), Hold(now, call_id))
+            status, effects = apply(ctx.state.status(agent_id), Hold(now, call_id), window=ctx.state.window_s)
         except AgentTransitionError:
             return False
         timer = Timer(TimerKind.HOLD, agent_id, now + ctx.options.hold_ttl_s, call_id)
@@ -251,7 +251,7 @@ class Dispatcher:
         current = ctx.state.status(agent_id)
         held = current.state is AgentState.RESERVED  # by the dialer, for this call (apply checks)
         try:
-            status, effects = apply(current, Offer(now, active.id, ring_s))
+            status, effects = apply(current, Offer(now, active.id, ring_s), window=ctx.state.window_s)
         except AgentTransitionError as exc:
             log.warning("call %s: %s", active.id, exc.message, extra=exc.details)
             return False
