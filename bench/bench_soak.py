@@ -54,6 +54,7 @@ class Sample:
     keys: int
     commands: int  # engine commands (INFO commandstats, minus this process's own)
     round_trips: int
+    net_in: int  # bytes Redis received (total_net_input_bytes): what the engine wrote, mostly
     groups: dict[str, int] = field(default_factory=dict)
     commandstats: dict[str, int] = field(default_factory=dict)
 
@@ -63,14 +64,14 @@ def pattern(key: bytes) -> str:
     return _ID.sub("*", key.decode(errors="replace"))
 
 
-async def redis_view(client: aioredis.Redis) -> tuple[float, dict[str, int], dict[str, int]]:
-    memory = await client.info("memory")
+async def redis_view(client: aioredis.Redis) -> tuple[float, int, dict[str, int], dict[str, int]]:
+    memory, stats = await client.info("memory"), await client.info("stats")
     groups: Counter[str] = Counter()
     async for key in client.scan_iter(count=1000):
         groups[pattern(key)] += 1
-    stats = await client.info("commandstats")
-    calls = {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()}
-    return memory["used_memory"] / 2**20, dict(groups), calls
+    commands = await client.info("commandstats")
+    calls = {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in commands.items()}
+    return memory["used_memory"] / 2**20, int(stats["total_net_input_bytes"]), dict(groups), calls
 
 
 def engine_commands(calls: dict[str, int]) -> int:
@@ -79,11 +80,11 @@ def engine_commands(calls: dict[str, int]) -> int:
 
 async def sample(engine: EngineProcess, client: aioredis.Redis, started: float, calls: int) -> Sample:
     stats = await engine.ask("stats")
-    used, groups, commandstats = await redis_view(client)
+    used, net_in, groups, commandstats = await redis_view(client)
     return Sample(
         at=time.perf_counter() - started, calls=calls, rss_mib=stats["rss_kib"] / 1024, cpu_s=stats["cpu_s"],
         redis_mib=used, keys=sum(groups.values()), commands=engine_commands(commandstats),
-        round_trips=stats["redis_round_trips"], groups=groups, commandstats=commandstats,
+        round_trips=stats["redis_round_trips"], net_in=net_in, groups=groups, commandstats=commandstats,
     )  # fmt: skip
 
 
@@ -116,6 +117,7 @@ class Soak:
     samples: list[Sample] = field(default_factory=list)
     objects_before: dict[str, int] = field(default_factory=dict)
     objects_after: dict[str, Any] = field(default_factory=dict)
+    key_bytes: dict[str, float] = field(default_factory=dict)  # mean MEMORY USAGE per key group
 
 
 def loadavg() -> str:
@@ -163,6 +165,20 @@ async def _drive(result: Soak, sim: SimulatedPbx, engine: EngineProcess, client:
               f"Redis {last.redis_mib:6.2f} MiB  {last.keys} keys", file=sys.stderr)  # fmt: skip
     await task
     result.objects_after = await engine.ask("objects", timeout=300)
+    result.key_bytes = await key_sizes(client, result.samples[0].groups, result.samples[-1].groups)
+
+
+async def key_sizes(
+    client: aioredis.Redis, before: dict[str, int], after: dict[str, int]
+) -> dict[str, float]:
+    """Mean MEMORY USAGE of up to 20 keys of each group that grew, and of the agent records."""
+    wanted = {group for group, count in after.items() if count > before.get(group, 0) or ":agent:" in group}
+    sizes: dict[str, list[int]] = {group: [] for group in wanted}
+    async for key in client.scan_iter(count=1000):
+        group = pattern(key)
+        if group in sizes and len(sizes[group]) < 20:
+            sizes[group].append(int(await client.memory_usage(key) or 0))
+    return {group: sum(found) / len(found) for group, found in sizes.items() if found}
 
 
 def slope(samples: list[Sample], value: str) -> float:
@@ -217,7 +233,11 @@ def rows_of(result: Soak) -> list[Row]:
             detail=f"per call: {command_mix(samples)}"),
         row("soak: Redis round trips per inbound call", per_call(samples, "round_trips"), "round trips",
             detail="writes of the engine's connections: one per command or pipeline"),
+        row("soak: bytes written to Redis per inbound call", per_call(samples, "net_in") / 1024, "KiB",
+            detail="INFO stats total_net_input_bytes (this process's few reads included)"),
         row("soak: engine CPU per inbound call", 1000 * per_call(samples, "cpu_s"), "ms"),
+        row("soak: Redis bytes per key (MEMORY USAGE, mean of 20)", 0, "",
+            detail=", ".join(f"{group} {size:,.0f} B" for group, size in sorted(result.key_bytes.items()))),
         row("soak: engine objects that grew", 0, "",
             detail=grown(result.objects_before, result.objects_after.get("objects", {}))),
     ]  # fmt: skip
