@@ -11,6 +11,7 @@ client works again.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -22,8 +23,11 @@ from redis.exceptions import RedisError
 
 from dialer.blacklist import InternalList
 from dialer.gate import SOURCE_STORE_UNAVAILABLE, Gate, GateMetrics, Verdict
+from routing.acd.keys import AcdKeys
+from routing.agent_events import AgentState
 from switchboard.redis_conn import open_redis
 from switchboard.settings import Settings
+from tests.integration.test_acd_support import acd_stack, agent, base_rules, make_rules, sim_config
 from tests.support.sentinels import MASTER_NAME, PrivateSentinels
 
 pytestmark = pytest.mark.integration
@@ -105,3 +109,23 @@ async def test_the_gate_refuses_dials_while_the_primary_fails_over(
     assert {v.sources for v in listed} <= {("internal",), (SOURCE_STORE_UNAVAILABLE,)}
     assert listed[-1].sources == ("internal",), "after the failover the list is still there"
     assert sentinels.primary_port() == sentinels.replica.port
+
+
+async def test_the_acd_serves_a_call_through_a_failover_and_its_state_lands_on_the_new_primary(
+    sentinels: PrivateSentinels, client: aioredis.Redis
+) -> None:
+    rules = make_rules(base_rules(agents=[agent("a1", "PJSIP/2001", tech=2)]))
+    async with acd_stack(client, rules, sim_config()) as s:
+        await s.acd.login("a1")
+        await _replicated(client)
+        sentinels.primary.kill()
+        caller = await s.sim.inbound_call("+36301234567", "+3612345678", patience_s=600, talk_s=600)
+        await s.until_state("a1", AgentState.BUSY, timeout=FAILOVER_BOUND_S)
+        assert s.acd.dispatcher.dirty, "the call was served from memory while there was no primary"
+        await s.until(lambda: not s.acd.dispatcher.dirty, timeout=FAILOVER_BOUND_S)
+        call_id = s.sim.channels[caller].uniqueid
+        stored = json.loads(await client.get(AcdKeys().call(call_id)) or "{}")
+        assert (stored["facts"]["state"], stored["facts"]["agent_id"]) == ("connected", "a1")
+        status = json.loads(await client.get(AcdKeys().agent_status("a1")) or "{}")
+        assert (status["state"], status["call_id"]) == ("busy", call_id)
+        assert (await client.info("server"))["tcp_port"] == sentinels.replica.port
