@@ -112,6 +112,7 @@ class Soak:
     minutes: float
     agents: int
     sample_s: float
+    fairness_minutes: float = 0
     load_before: str = ""
     load_after: str = ""
     samples: list[Sample] = field(default_factory=list)
@@ -124,11 +125,16 @@ def loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text(encoding="ascii").split()[:3])
 
 
-async def soak(rate: float, minutes: float, agents: int, sample_s: float, engine_args: list[str]) -> Soak:
-    result = Soak(rate, minutes, agents, sample_s, load_before=loadavg())
+async def soak(result: Soak, engine_args: list[str]) -> Soak:
+    """Run the plan in `result` (rate, minutes, agents, ...) and fill in its samples."""
+    result.load_before = loadavg()
+    agents, fairness_minutes = result.agents, result.fairness_minutes
     with tempfile.TemporaryDirectory(prefix="bench-soak-") as tmp, PrivateRedis() as server:
         rules, log_path = Path(tmp) / "routing.yaml", Path(tmp) / "engine.log"
         write_rules(rules, agents)
+        if fairness_minutes:
+            with rules.open("a", encoding="utf-8") as handle:
+                handle.write(f"fairness: {{window_minutes: {fairness_minutes:g}}}\n")
         sim = SimulatedPbx(sim_config(), seed=10)
         port = await sim.start()
         client = aioredis.Redis.from_url(server.url)
@@ -219,7 +225,8 @@ def command_mix(samples: list[Sample]) -> str:
 def rows_of(result: Soak) -> list[Row]:
     samples = result.samples
     first, last = samples[0], samples[-1]
-    where = (f"{result.rate:g} calls/s for {result.minutes:g} min, {result.agents} agents; "
+    where = (f"{result.rate:g} calls/s for {result.minutes:g} min, {result.agents} agents, "
+             f"occupancy window {result.fairness_minutes or 60:g} min; "
              f"load average {result.load_before} -> {result.load_after}")  # fmt: skip
     return [
         row("soak: calls placed", last.calls, "calls", detail=where),
@@ -249,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=5.0)
     parser.add_argument("--agents", type=int, default=60, help="each call holds one for about 0.6 s")
     parser.add_argument("--sample", type=float, default=10.0, help="seconds between samples")
+    parser.add_argument("--fairness-minutes", type=float, default=0, help="occupancy window (default: 60)")
     parser.add_argument("--tracemalloc", action="store_true", help="also list the allocation sites that grew")
     parser.add_argument("--json", type=Path, help="write the samples and rows here")
     parser.add_argument("--engine-arg", action="append", default=[], help="passed to bench/engine_proc.py")
@@ -257,12 +265,15 @@ def main(argv: list[str] | None = None) -> int:
     engine_args = [*args.engine_arg, "--log-level", "WARNING", *traced]
     print(f"soak: {args.rate:g} calls/s for {args.minutes:g} min (answer {ANSWER_S:g} s, talk {TALK_S:g} s)",
           file=sys.stderr)  # fmt: skip
-    result = asyncio.run(soak(args.rate, args.minutes, args.agents, args.sample, engine_args))
+    plan = Soak(args.rate, args.minutes, args.agents, args.sample, args.fairness_minutes)
+    result = asyncio.run(soak(plan, engine_args))
     rows = rows_of(result)
     print_table(rows, "Soak: what grows at a steady inbound rate")
     for item in rows:
         if item["detail"]:
             print(f"  {item['name']}: {item['detail']}")
+    if "traced_kib" in result.objects_after:
+        print(f"  traced by tracemalloc at the end: {result.objects_after['traced_kib']:,} KiB")
     for site in result.objects_after.get("malloc", []):
         print(f"  malloc +{site[1]} KiB, +{site[2]} blocks: {site[0]}")
     if args.json:

@@ -81,6 +81,7 @@ def objects() -> dict[str, Any]:
     if tracemalloc.is_tracing() and BASELINE:
         stats = tracemalloc.take_snapshot().compare_to(BASELINE[0], "lineno")
         found["malloc"] = [[str(s.traceback), s.size_diff // 1024, s.count_diff] for s in stats[:15]]
+        found["traced_kib"] = tracemalloc.get_traced_memory()[0] // 1024
     return found
 
 

@@ -258,7 +258,8 @@ class AcdStore:
         keys = self.keys
         with _available("saving ACD state"):
             async with self.redis.pipeline(transaction=True) as pipe:
-                for status in change.statuses:
+                latest = {status.agent_id: status for status in change.statuses}  # one history write each
+                for status in latest.values():
                     self._put_status(pipe, status)
                 for call_id, queue in change.left_queues:
                     pipe.zrem(keys.queue(queue), call_id)
@@ -273,7 +274,7 @@ class AcdStore:
                 if change.cancelled_timers:
                     pipe.hdel(keys.timers, *change.cancelled_timers)
                 await pipe.execute()
-        for status in change.statuses:
+        for status in latest.values():
             self._history.written(status)
 
     def _put_call(self, pipe: Any, active: ActiveCall) -> None:
