@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
@@ -23,11 +25,13 @@ from redis.exceptions import RedisError
 
 from dialer.blacklist import InternalList
 from dialer.gate import SOURCE_STORE_UNAVAILABLE, Gate, GateMetrics, Verdict
+from pbx.sim import AgentPhone, SimConfig, SimulatedPbx
 from routing.acd.keys import AcdKeys
 from routing.agent_events import AgentState
 from switchboard.redis_conn import open_redis
+from switchboard.runtime import EXAMPLE_CONFIG, Runtime
 from switchboard.settings import Settings
-from tests.integration.test_acd_support import acd_stack, agent, base_rules, make_rules, sim_config
+from tests.integration.test_acd_support import Observer, acd_stack, agent, base_rules, make_rules, sim_config
 from tests.support.sentinels import MASTER_NAME, PrivateSentinels
 
 pytestmark = pytest.mark.integration
@@ -35,6 +39,7 @@ NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 LISTED, CLEAN = "+36301111111", "+36304444444"
 FAILOVER_BOUND_S = 15.0  # down-after 0.5 s + election + promotion: about 2 s here
 RETRY_S = 0.02
+SECRET = "runtime-secret"
 
 
 @pytest.fixture
@@ -129,3 +134,43 @@ async def test_the_acd_serves_a_call_through_a_failover_and_its_state_lands_on_t
         status = json.loads(await client.get(AcdKeys().agent_status("a1")) or "{}")
         assert (status["state"], status["call_id"]) == ("busy", call_id)
         assert (await client.info("server"))["tcp_port"] == sentinels.replica.port
+
+
+async def test_the_whole_engine_starts_through_the_sentinels_and_answers_calls_across_a_failover(
+    sentinels: PrivateSentinels, tmp_path: Path
+) -> None:
+    rules = tmp_path / "routing.yaml"
+    shutil.copy(EXAMPLE_CONFIG / "routing.yaml", rules)
+    rules.write_text(rules.read_text().replace("wrap_up_seconds: 20", "wrap_up_seconds: 1", 1))
+    phones = {ext: AgentPhone(answer_after_s=0.2) for ext in ("1005", "1006")}
+    sim = SimulatedPbx(SimConfig(users={"switchboard": SECRET}, agents=phones))
+    settings = Settings(
+        ami={"port": await sim.start(), "secret": SECRET},
+        sentinel={"addresses": sentinels.addresses, "master_name": MASTER_NAME, "timeout": 0.5},
+        http={"port": 0},
+        rules={"routing": rules},
+    )
+    runtime = Runtime(settings)
+    try:
+        parts = await runtime.start()
+        observer = Observer()
+        parts.engine.services.append(observer)
+        assert (await parts.redis.info("server"))["tcp_port"] == sentinels.primary.port
+        await parts.acd.login("1005")
+        await parts.acd.login("1006")
+        await _answered(sim, "+36301110001")
+        sentinels.primary.kill()
+        await _answered(sim, "+36301110002")  # during the failover or just after it
+        await _answered(sim, "+36301110003")
+        async with asyncio.timeout(FAILOVER_BOUND_S), observer.changed:  # woken on every engine tick
+            await observer.changed.wait_for(lambda: not parts.acd.dispatcher.dirty)  # state written back
+        assert (await parts.redis.info("server"))["tcp_port"] == sentinels.replica.port
+        assert await parts.redis.scard(AcdKeys().agents) == len(parts.acd.rules.agents)
+    finally:
+        await runtime.stop()
+        await sim.stop()
+
+
+async def _answered(sim: SimulatedPbx, caller: str) -> None:
+    channel = await sim.inbound_call(caller, "+3612345678", ivr_choice="2", patience_s=600, talk_s=0.3)
+    await sim.wait_for_event("BridgeEnter", lambda event: event.get("Channel") == channel, timeout=15)
