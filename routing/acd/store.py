@@ -190,8 +190,13 @@ class AcdStore:
     def _status(self, agent_id: str, raw: bytes | None, entries: list[bytes]) -> AgentStatus:
         """The status record with its history list (an old record carrying its history keeps it)."""
         status = load_status(raw) if raw else AgentStatus(agent_id)
-        if entries:
-            status = replace(status, history=load_history(entries, agent_id))
+        try:
+            history = load_history(entries, agent_id)
+        except ValidationFailedError as exc:  # the agent stays; its list is written anew at the next change
+            log.error("dropping agent %s's history: %s", agent_id, exc.message, extra={"agent_id": agent_id})
+            history, entries = (), []
+        if entries or not status.history:
+            status = replace(status, history=history)
         self._history.loaded(agent_id, status.history, from_list=bool(entries))
         return status
 

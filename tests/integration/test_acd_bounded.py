@@ -114,3 +114,15 @@ async def test_a_status_stored_with_its_history_is_read_and_moved_to_the_list(
     assert load_history(stored, "a1") == moved.history
     assert b"history" not in await redis_client.get(keys.agent_status("a1"))
     assert await AcdStore(redis_client).agent_status("a1") == moved
+
+
+async def test_a_bad_history_entry_costs_the_history_not_the_agent(redis_client: aioredis.Redis) -> None:
+    keys, store = AcdKeys(), AcdStore(redis_client)
+    await store.seed_profiles([make_rules(base_rules(agents=[agent("a1", "PJSIP/2001", tech=2)])).agents[0]])
+    await redis_client.set(keys.agent_status("a1"), dump_status(AgentStatus("a1", S.READY, 100.0, 100.0)))
+    await redis_client.rpush(keys.agent_history("a1"), "100.0 ready", "garbage")
+    loaded = (await store.load()).statuses["a1"]
+    assert (loaded.state, loaded.history) == (S.READY, ())
+    moved = replace(loaded, history=((110.0, S.PAUSED),))
+    await store.commit(Change(statuses=[moved]))
+    assert await redis_client.lrange(keys.agent_history("a1"), 0, -1) == [b"110.0 paused"]
