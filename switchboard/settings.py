@@ -223,6 +223,14 @@ class Settings(BaseSettings):
         return value
 
     @property
+    def redis_display(self) -> str:
+        """Where Redis is, for logs: the URL (password masked) or the sentinels."""
+        sentinel = self.sentinel
+        if sentinel.enabled:
+            return f"sentinel {sentinel.master_name} at {','.join(sentinel.addresses)}"
+        return self.redis.display_url
+
+    @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
