@@ -113,6 +113,7 @@ class Soak:
     agents: int
     sample_s: float
     fairness_minutes: float = 0
+    baseline_s: float = 0  # compare the engine's objects with this point of the load, not its start
     load_before: str = ""
     load_after: str = ""
     samples: list[Sample] = field(default_factory=list)
@@ -165,6 +166,8 @@ async def _drive(result: Soak, sim: SimulatedPbx, engine: EngineProcess, client:
     result.samples.append(await sample(engine, client, started, 0))
     while not task.done():
         await asyncio.wait({task}, timeout=result.sample_s)
+        if result.baseline_s and result.samples[-1].at < result.baseline_s <= time.perf_counter() - started:
+            result.objects_before = (await engine.ask("baseline", timeout=120))["objects"]
         result.samples.append(await sample(engine, client, started, load.placed))
         last = result.samples[-1]
         print(f"  {last.at:5.0f} s  {last.calls:6d} calls  RSS {last.rss_mib:6.1f} MiB  "
@@ -257,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--agents", type=int, default=60, help="each call holds one for about 0.6 s")
     parser.add_argument("--sample", type=float, default=10.0, help="seconds between samples")
     parser.add_argument("--fairness-minutes", type=float, default=0, help="occupancy window (default: 60)")
+    parser.add_argument("--baseline-after", type=float, default=0, help="seconds: growth counts from here")
     parser.add_argument("--tracemalloc", action="store_true", help="also list the allocation sites that grew")
     parser.add_argument("--json", type=Path, help="write the samples and rows here")
     parser.add_argument("--engine-arg", action="append", default=[], help="passed to bench/engine_proc.py")
@@ -265,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     engine_args = [*args.engine_arg, "--log-level", "WARNING", *traced]
     print(f"soak: {args.rate:g} calls/s for {args.minutes:g} min (answer {ANSWER_S:g} s, talk {TALK_S:g} s)",
           file=sys.stderr)  # fmt: skip
-    plan = Soak(args.rate, args.minutes, args.agents, args.sample, args.fairness_minutes)
+    plan = Soak(args.rate, args.minutes, args.agents, args.sample, args.fairness_minutes, args.baseline_after)
     result = asyncio.run(soak(plan, engine_args))
     rows = rows_of(result)
     print_table(rows, "Soak: what grows at a steady inbound rate")

@@ -15,6 +15,7 @@ It talks to bench/bench_engine.py over its stdin / stdout, one JSON object per l
 - `outbound on` / `outbound off` -> the campaign runs / is paused, then `{"ok": true}`;
 - `objects` -> `{"objects": {type name: live count}}` (gc), for the soak bench to see what grows;
   with `--tracemalloc`, `{"malloc": [[site, KiB grown since ready, blocks grown]]}` too;
+- `baseline` -> what `objects` says, and later `objects` compare with now instead of with ready;
 - `quit` (or stdin closed) -> everything stops, the process exits.
 `redis_round_trips` in `stats` counts the writes of the engine's Redis connections (one per command,
 one per pipeline or transaction): a bench-only wrapper, no hook in product code.
@@ -173,6 +174,9 @@ async def serve(parts: Parts, outbound: Outbound | None) -> None:
         if line == "stats":
             reply(await stats(parts))
         elif line == "objects":
+            reply(objects())
+        elif line == "baseline":  # compare later `objects` with now (after caches and windows filled)
+            BASELINE[:] = [tracemalloc.take_snapshot()] if tracemalloc.is_tracing() else []
             reply(objects())
         elif line in ("outbound on", "outbound off") and outbound is not None:
             await outbound.switch(line.endswith("on"))
