@@ -91,8 +91,8 @@ async def sample(engine: EngineProcess, client: aioredis.Redis, started: float, 
 class Load:
     """Callers at a steady rate, until stopped."""
 
-    def __init__(self, sim: SimulatedPbx, rate: float) -> None:
-        self.sim, self.rate, self.placed = sim, rate, 0
+    def __init__(self, sim: SimulatedPbx, rate: float, callers: int = 0) -> None:
+        self.sim, self.rate, self.placed, self.callers = sim, rate, 0, callers  # callers 0: all different
 
     async def run(self, seconds: float) -> None:
         started = time.perf_counter()
@@ -100,7 +100,8 @@ class Load:
             delay = due - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)  # pacing the arrivals, not synchronising
-            await self.sim.inbound_call(f"+3670{self.placed:07d}", patience_s=PATIENCE_S, talk_s=TALK_S)
+            caller = self.placed % self.callers if self.callers else self.placed
+            await self.sim.inbound_call(f"+3670{caller:07d}", patience_s=PATIENCE_S, talk_s=TALK_S)
             self.placed += 1
             if self.placed % 1000 == 0:
                 self.sim.actions.clear()  # the sim's action log is the bench's, not the engine's
@@ -114,6 +115,7 @@ class Soak:
     sample_s: float
     fairness_minutes: float = 0
     baseline_s: float = 0  # compare the engine's objects with this point of the load, not its start
+    callers: int = 0  # distinct caller numbers, reused in turn (0: every call a new one)
     load_before: str = ""
     load_after: str = ""
     samples: list[Sample] = field(default_factory=list)
@@ -160,7 +162,7 @@ async def _drive(result: Soak, sim: SimulatedPbx, engine: EngineProcess, client:
     if not hello.get("ready"):
         raise RuntimeError(f"the engine did not start: {hello}")
     result.objects_before = (await engine.ask("objects", timeout=120))["objects"]
-    load = Load(sim, result.rate)
+    load = Load(sim, result.rate, result.callers)
     started = time.perf_counter()
     task = asyncio.create_task(load.run(result.minutes * 60))
     result.samples.append(await sample(engine, client, started, 0))
@@ -261,6 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", type=float, default=10.0, help="seconds between samples")
     parser.add_argument("--fairness-minutes", type=float, default=0, help="occupancy window (default: 60)")
     parser.add_argument("--baseline-after", type=float, default=0, help="seconds: growth counts from here")
+    parser.add_argument("--callers", type=int, default=0, help="distinct callers, reused (default: all new)")
     parser.add_argument("--tracemalloc", action="store_true", help="also list the allocation sites that grew")
     parser.add_argument("--json", type=Path, help="write the samples and rows here")
     parser.add_argument("--engine-arg", action="append", default=[], help="passed to bench/engine_proc.py")
@@ -269,7 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     engine_args = [*args.engine_arg, "--log-level", "WARNING", *traced]
     print(f"soak: {args.rate:g} calls/s for {args.minutes:g} min (answer {ANSWER_S:g} s, talk {TALK_S:g} s)",
           file=sys.stderr)  # fmt: skip
-    plan = Soak(args.rate, args.minutes, args.agents, args.sample, args.fairness_minutes, args.baseline_after)
+    plan = Soak(args.rate, args.minutes, args.agents, args.sample, args.fairness_minutes, args.baseline_after,
+                args.callers)  # fmt: skip
     result = asyncio.run(soak(plan, engine_args))
     rows = rows_of(result)
     print_table(rows, "Soak: what grows at a steady inbound rate")
