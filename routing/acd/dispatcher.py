@@ -87,6 +87,7 @@ class Dispatcher:
             state.put_call(active)
         for active in change.ended:
             state.drop_call(active.id)
+            self.ctx.timers.cancel(TimerKind.RECHECK, active.id)
         for key in change.cancelled_timers:
             self.ctx.timers.cancel_key(key)
         for timer in change.timers:
@@ -262,6 +263,7 @@ class Dispatcher:
             await self._lost_race(agent_id, active)
             return False
         unhold = [f"{TimerKind.HOLD}:{agent_id}"] if held else []
+        ctx.timers.cancel(TimerKind.RECHECK, active.id)  # it waits no more (a seek may offer it early)
         self.mirror(Change(statuses=[status], calls=[offered], timers=[timer], cancelled_timers=unhold))
         self._log_effects(effects)
         extra = {"call_id": active.id, "agent_id": agent_id, "case_id": active.facts.case_id}
