@@ -13,7 +13,12 @@ It talks to bench/bench_engine.py over its stdin / stdout, one JSON object per l
   "redis_commands"}` (resource.getrusage, VmRSS and VmHWM from /proc/self/status, the ACD's
   decision-latency histogram as {action: [count, seconds]}, Redis INFO total_commands_processed);
 - `outbound on` / `outbound off` -> the campaign runs / is paused, then `{"ok": true}`;
+- `objects` -> `{"objects": {type name: live count}}` (gc), for the soak bench to see what grows;
+  with `--tracemalloc`, `{"malloc": [[site, KiB grown since ready, blocks grown]]}` too;
+- `baseline` -> what `objects` says, and later `objects` compare with now instead of with ready;
 - `quit` (or stdin closed) -> everything stops, the process exits.
+`redis_round_trips` in `stats` counts the writes of the engine's Redis connections (one per command,
+one per pipeline or transaction): a bench-only wrapper, no hook in product code.
 Logs go to stderr at the level given (INFO by default, as in production).
 """
 
@@ -22,13 +27,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import json
 import os
 import resource
 import sys
+import tracemalloc
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from redis.asyncio.connection import AbstractConnection
 
 from dialer.campaigns.rules import Campaigns
 from dialer.loop.campaign_control import CampaignState
@@ -48,6 +58,35 @@ def campaigns() -> Campaigns:
         "id": CAMPAIGN, "name": "Benchmark", "mode": "progressive", "queue": "outbound",
         "ring_timeout_s": 20, "calling_hours": {**always, "closed_on_holidays": False},
     }]})  # fmt: skip
+
+
+ROUND_TRIPS = [0]
+
+
+def count_round_trips() -> None:
+    """Count every write of a redis-py connection: one per command, one per pipeline."""
+    send = AbstractConnection.send_packed_command
+
+    async def counted(self: AbstractConnection, *args: Any, **kwargs: Any) -> None:
+        ROUND_TRIPS[0] += 1
+        await send(self, *args, **kwargs)
+
+    AbstractConnection.send_packed_command = counted  # type: ignore[method-assign]
+
+
+def objects() -> dict[str, Any]:
+    """Live objects per type (the 40 most numerous) and, under tracemalloc, the sites that grew."""
+    gc.collect()
+    counts = Counter(type(o).__name__ for o in gc.get_objects())
+    found: dict[str, Any] = {"objects": dict(counts.most_common(40))}
+    if tracemalloc.is_tracing() and BASELINE:
+        stats = tracemalloc.take_snapshot().compare_to(BASELINE[0], "lineno")
+        found["malloc"] = [[str(s.traceback), s.size_diff // 1024, s.count_diff] for s in stats[:15]]
+        found["traced_kib"] = tracemalloc.get_traced_memory()[0] // 1024
+    return found
+
+
+BASELINE: list[tracemalloc.Snapshot] = []
 
 
 def outbound_number(index: int) -> str:
@@ -93,6 +132,7 @@ async def stats(parts: Parts) -> dict[str, Any]:
         **memory_kib(),
         "decisions": decisions(parts),
         "redis_commands": int(info["total_commands_processed"]),
+        "redis_round_trips": ROUND_TRIPS[0],
     }
 
 
@@ -125,12 +165,19 @@ async def serve(parts: Parts, outbound: Outbound | None) -> None:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    if tracemalloc.is_tracing():
+        BASELINE.append(tracemalloc.take_snapshot())
     reply({"ready": True, "pid": os.getpid(), "agents": len(parts.acd.rules.agents), **await stats(parts)})
     while line := (await reader.readline()).decode().strip():
         if line == "quit":
             return
         if line == "stats":
             reply(await stats(parts))
+        elif line == "objects":
+            reply(objects())
+        elif line == "baseline":  # compare later `objects` with now (after caches and windows filled)
+            BASELINE[:] = [tracemalloc.take_snapshot()] if tracemalloc.is_tracing() else []
+            reply(objects())
         elif line in ("outbound on", "outbound off") and outbound is not None:
             await outbound.switch(line.endswith("on"))
             reply({"ok": True})
@@ -174,7 +221,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--leads", type=int, default=0, help="leads of the outbound campaign")
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     parser.add_argument("--profile", type=Path, help="write cProfile statistics here at the end")
+    parser.add_argument("--tracemalloc", action="store_true", help="trace allocations (slow): `objects`")
     args = parser.parse_args(argv)
+    count_round_trips()
+    if args.tracemalloc:
+        tracemalloc.start(4)
     if args.profile is None:
         asyncio.run(main_async(args))
         return 0

@@ -326,6 +326,12 @@ class FencedBatch:
     def delete(self, *keys: str) -> None:
         self._op("DEL", keys)
 
+    def rpush(self, key: str, *values: Any) -> None:
+        self._op("RPUSH", [key], *values)
+
+    def ltrim(self, key: str, start: int, end: int) -> None:
+        self._op("LTRIM", [key], start, end)
+
 
 def _token(value: str) -> int:
     return int(value.split(":", 1)[0])

@@ -15,12 +15,15 @@ Rules it keeps:
 - The dialer may hold a ready agent for a call it is about to place (`Hold`:
   reserved, nothing rings); only that call may then be offered to them, and a
   `Hangup` of it gives them back without a miss.
-- Every state change is appended to `history` (bounded), from which
-  `occupancy` is computed over a sliding window.
+- Every state change is appended to `history`, from which `occupancy` is
+  computed over a sliding window. Given the window (`apply(..., window=)`), every
+  change also drops what fell out of it (`pruned`), keeping the change in force
+  at the window's start; HISTORY_LIMIT caps it whatever the window.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -59,9 +62,13 @@ __all__ = [
     "apply",
     "occupancy",
     "prune",
+    "pruned",
 ]
 
 HISTORY_LIMIT = 2048
+"""Hard cap on the entries kept, whatever the window (a busy agent's hour fits well inside)."""
+
+History = tuple[tuple[float, AgentState], ...]
 
 
 OCCUPIED = frozenset({AgentState.RESERVED, AgentState.RINGING, AgentState.BUSY, AgentState.WRAP_UP})
@@ -87,7 +94,7 @@ class AgentStatus:
     missed_rings: int = 0
     pause_reason: str = ""
     pending_pause: str = ""
-    history: tuple[tuple[float, AgentState], ...] = ()
+    history: History = ()
 
 
 Result = tuple[AgentStatus, tuple[Effect, ...]]
@@ -238,8 +245,9 @@ _TABLE: dict[tuple[AgentState, type[Event]], Handler] = {
 _CALL_EVENTS = (Ring, Answer, NoAnswer, Hangup)
 
 
-def apply(status: AgentStatus, event: Event) -> Result:
-    """The agent's next status and the effects the shell must perform."""
+def apply(status: AgentStatus, event: Event, *, window: float | None = None) -> Result:
+    """The agent's next status and the effects the shell must perform; with `window` (seconds, the
+    occupancy window) a changed history is pruned to it at the event's time."""
     call_id = getattr(event, "call_id", None)
     if isinstance(event, _CALL_EVENTS) and call_id != status.call_id:
         return status, (Stale(status.agent_id, type(event).__name__, f"not on call {call_id!r}"),)
@@ -251,10 +259,13 @@ def apply(status: AgentStatus, event: Event) -> Result:
             state=str(status.state),
             event=type(event).__name__,
         )
-    return handler(status, event)
+    new, effects = handler(status, event)
+    if window is not None and new.history is not status.history:
+        new = replace(new, history=pruned(new.history, event.at, window))
+    return new, effects
 
 
-def occupancy(history: tuple[tuple[float, AgentState], ...], now: float, window: float) -> float:
+def occupancy(history: History, now: float, window: float) -> float:
     """Share of available time (ready or on a call) spent on calls over the last `window` seconds."""
     start = now - window
     occupied = available = 0.0
@@ -269,12 +280,20 @@ def occupancy(history: tuple[tuple[float, AgentState], ...], now: float, window:
     return occupied / available if available > 0 else 0.0
 
 
+def pruned(history: History, now: float, window: float) -> History:
+    """`history` without what ended before `now - window`: the last change at or before the window's
+    start stays (it is the state in force then), and so does everything later, up to HISTORY_LIMIT."""
+    # changes are in time order (the clock's): the one in force at the start is found by bisection
+    keep = max(0, bisect_right(history, now - window, key=_at) - 1)
+    kept = history[max(keep, len(history) - HISTORY_LIMIT) :]
+    return history if len(kept) == len(history) else kept
+
+
+def _at(entry: tuple[float, AgentState]) -> float:
+    return entry[0]
+
+
 def prune(status: AgentStatus, now: float, window: float) -> AgentStatus:
-    """Drop history older than `window`, keeping the change in force at the window's start."""
-    start = now - window
-    history = status.history
-    keep = 0
-    for position, (at, _) in enumerate(history):
-        if at <= start:
-            keep = position
-    return replace(status, history=history[keep:]) if keep else status
+    """`status` with its history pruned to `window` (see `pruned`)."""
+    history = pruned(status.history, now, window)
+    return status if history is status.history else replace(status, history=history)

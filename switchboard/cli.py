@@ -244,7 +244,7 @@ def cmd_run(args: argparse.Namespace, secrets: SecretFilter) -> int:
     run_engine = engine_function(args.engine_module, "run_engine", "run")
     log.info(
         "starting engine",
-        extra={"ami": f"{settings.ami.host}:{settings.ami.port}", "redis": settings.redis.display_url},
+        extra={"ami": f"{settings.ami.host}:{settings.ami.port}", "redis": settings.redis_display},
     )
     return execute(lambda: run_engine(settings))
 
@@ -252,7 +252,7 @@ def cmd_run(args: argparse.Namespace, secrets: SecretFilter) -> int:
 def cmd_demo(args: argparse.Namespace, secrets: SecretFilter) -> int:
     settings = _load(args, secrets)
     run_demo = engine_function(args.engine_module, "run_demo", "demo")
-    if settings.redis.url is not None:
+    if settings.redis.url is not None or settings.sentinel.enabled:
         return execute(lambda: run_demo(settings, args.duration))
     with PrivateRedis() as private:
         log.info("started a private redis-server for the demo", extra={"redis": private.url})

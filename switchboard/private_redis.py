@@ -12,6 +12,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -32,10 +33,18 @@ def free_port(host: str = "127.0.0.1") -> int:
 class PrivateRedis:
     """A redis-server child process owned by whoever started it."""
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int | None = None, maxmemory: str = "") -> None:
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        maxmemory: str = "",
+        args: Sequence[str] = (),
+    ) -> None:
         self.host = host
         self.port = port or free_port(host)
         self._maxmemory = maxmemory
+        self._args = tuple(args)  # more redis-server options, e.g. ("--replicaof", host, port)
         self._dir: tempfile.TemporaryDirectory[str] | None = None
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -54,6 +63,7 @@ class PrivateRedis:
         ]
         if self._maxmemory:
             args += ["--maxmemory", self._maxmemory]
+        args += self._args
         self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self._wait_ready(timeout)
         return self
@@ -82,6 +92,16 @@ class PrivateRedis:
         if self._dir is not None:
             self._dir.cleanup()
             self._dir = None
+
+    def kill(self) -> None:
+        """SIGKILL: the server dies at once, as in a crash (its temp dir stays until `stop`)."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait(5)
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
 
     def pause(self) -> None:
         """Stop the server's process (SIGSTOP) to simulate an unreachable Redis."""

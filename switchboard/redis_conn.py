@@ -5,6 +5,13 @@ surface as an odd error deep inside the first feature that touches Redis.
 Here the client PINGs once with a timeout and any failure becomes a
 StoreUnavailableError that names the URL (password masked) and the cause.
 
+With Sentinel (`connect_sentinel`, settings section `sentinel`) the client asks
+the sentinels for the primary's address whenever it opens a connection; a
+failover breaks the open connections (the old primary died, or answers
+READONLY once demoted), the next command reconnects to the promoted replica.
+Until then every command fails with a RedisError, so whatever guards on Redis
+(the dial gate) refuses rather than guesses (docs/redis.md).
+
 Clients return bytes (decode_responses=False), as the test fixtures do; each
 package's key module decides how it encodes values. Whoever calls
 connect_redis owns the client and closes it (`await client.aclose()`).
@@ -17,10 +24,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.exceptions import AuthenticationError, RedisError, ResponseError
 
 from core.errors import StoreUnavailableError
-from switchboard.settings import redact_url
+from switchboard.settings import SentinelSection, Settings, redact_url
 
 DEFAULT_TIMEOUT = 5.0
 
@@ -46,6 +54,52 @@ async def connect_redis(url: str, *, wait_s: float = DEFAULT_TIMEOUT) -> aioredi
         await client.aclose()
         raise StoreUnavailableError(f"Redis at {shown} is not reachable: {failure}", url=shown, cause=failure)
     return client
+
+
+class SentinelRedis(aioredis.Redis):
+    """The primary's client from `Sentinel.master_for`; closing it closes the sentinel clients too."""
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        await super().aclose(close_connection_pool)
+        pool = self.connection_pool
+        if isinstance(pool, SentinelConnectionPool):
+            await pool.sentinel_manager.aclose()
+
+
+async def connect_sentinel(section: SentinelSection, *, wait_s: float = DEFAULT_TIMEOUT) -> aioredis.Redis:
+    """A client for the primary named `section.master_name`, found through `section.addresses`, that
+    has answered PING; raises StoreUnavailableError otherwise."""
+    shown = f"sentinel {section.master_name} at {', '.join(section.addresses)}"
+    secret = section.sentinel_password.get_secret_value() if section.sentinel_password else None
+    timeouts: dict[str, Any] = {"socket_connect_timeout": section.timeout, "socket_timeout": section.timeout}
+    sentinel = Sentinel(section.nodes(), sentinel_kwargs={**timeouts, "password": secret})
+    client: aioredis.Redis = sentinel.master_for(
+        section.master_name,
+        redis_class=SentinelRedis,
+        db=section.db,
+        username=section.username,
+        password=section.password.get_secret_value() if section.password else None,
+        health_check_interval=30,
+        **timeouts,
+    )
+    try:
+        failure = await ping(client, wait_s)
+    except BaseException:
+        await client.aclose()
+        raise
+    if failure is not None:
+        await client.aclose()
+        raise StoreUnavailableError(f"Redis ({shown}) is not reachable: {failure}", url=shown, cause=failure)
+    return client
+
+
+async def open_redis(settings: Settings) -> aioredis.Redis:
+    """The engine's client: through the sentinels when `sentinel.addresses` is set, else `redis.url`."""
+    if settings.sentinel.enabled:
+        return await connect_sentinel(settings.sentinel)
+    if settings.redis.url is None:
+        raise StoreUnavailableError("no Redis configured: set redis.url or sentinel.addresses")
+    return await connect_redis(settings.redis.url.get_secret_value())
 
 
 async def ping(client: aioredis.Redis, wait_s: float = 1.0) -> str | None:

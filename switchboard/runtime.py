@@ -45,7 +45,7 @@ from switchboard.api.tokens import TokenStore
 from switchboard.console import routes as console
 from switchboard.engine import Engine
 from switchboard.metrics import EngineMetrics, create_metrics
-from switchboard.redis_conn import check_no_eviction, connect_redis
+from switchboard.redis_conn import check_no_eviction, open_redis
 from switchboard.reload import ReloadMetrics, RulesReloader
 from switchboard.settings import Settings
 from switchboard.webhooks.service import WebhookService
@@ -103,12 +103,12 @@ class Runtime:
 
     async def start(self) -> Parts:
         settings = self.settings
-        if settings.redis.url is None:
-            raise RuntimeError("Runtime needs redis.url (the CLI starts a private Redis for the demo)")
+        if settings.redis.url is None and not settings.sentinel.enabled:
+            raise RuntimeError("Runtime needs redis.url or sentinel.addresses (the demo runs its own Redis)")
         metrics = create_metrics()
         reloader = RulesReloader(ReloadMetrics(metrics.registry))
         rules: Rules = reloader.load_initial("routing", routing_rules_path(settings), Rules)
-        redis = await connect_redis(settings.redis.url.get_secret_value())
+        redis = await open_redis(settings)
         try:
             warning = await check_no_eviction(redis)
             if warning:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -33,7 +33,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from core.config.error_messages import render_loc
 from core.config.yaml_file import (
@@ -107,6 +107,43 @@ class RedisSection(_Section):
         return redact_url(self.url.get_secret_value()) if self.url is not None else "(not set)"
 
 
+class SentinelSection(_Section):
+    """Redis behind Sentinel: the engine asks the sentinels where the primary is, and asks again
+    after a failover. Set `addresses` and `master_name` instead of `redis.url` (docs/redis.md)."""
+
+    addresses: Annotated[tuple[str, ...], NoDecode] = ()  # the environment's form is host:port,host:port
+    master_name: str = Field("switchboard", min_length=1)
+    password: SecretStr | None = None  # of the Redis primary and replicas (requirepass)
+    username: str | None = None  # of the Redis primary and replicas (ACL user)
+    sentinel_password: SecretStr | None = None  # of the sentinels, when they require AUTH
+    db: int = Field(0, ge=0, le=15)
+    timeout: float = Field(1.0, gt=0, le=60)  # connect and reply timeout, sentinels and data nodes
+
+    @field_validator("addresses", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        """`host:port,host:port` (the environment's form) or a list."""
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("addresses")
+    @classmethod
+    def _check_addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for address in value:
+            host, _, port = address.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"{address!r} is not host:port (e.g. 10.0.0.5:26379)")
+        return value
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.addresses)
+
+    def nodes(self) -> list[tuple[str, int]]:
+        return [(host, int(port)) for host, _, port in (a.rpartition(":") for a in self.addresses)]
+
+
 class HttpSection(_Section):
     """The HTTP API: health, metrics, and the endpoints for advisors, supervisors and the CRM."""
 
@@ -178,6 +215,7 @@ class Settings(BaseSettings):
 
     ami: AmiSection = AmiSection()
     redis: RedisSection = RedisSection()
+    sentinel: SentinelSection = SentinelSection()
     http: HttpSection = HttpSection()
     rules: RulesSection = RulesSection()
     log: LogSection = LogSection()
@@ -199,6 +237,12 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The file's data arrives as init kwargs; the environment wins over it.
         return (env_settings, init_settings)
+
+    @model_validator(mode="after")
+    def _one_redis(self) -> Settings:
+        if self.redis.url is not None and self.sentinel.enabled:
+            raise ValueError("set redis.url or sentinel.addresses, not both")
+        return self
 
     @field_validator("default_region", mode="before")
     @classmethod
@@ -226,6 +270,14 @@ class Settings(BaseSettings):
         return value
 
     @property
+    def redis_display(self) -> str:
+        """Where Redis is, for logs: the URL (password masked) or the sentinels."""
+        sentinel = self.sentinel
+        if sentinel.enabled:
+            return f"sentinel {sentinel.master_name} at {','.join(sentinel.addresses)}"
+        return self.redis.display_url
+
+    @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
@@ -241,13 +293,15 @@ class Settings(BaseSettings):
             if password:
                 values.append(password)
         values.extend(hook.secret.get_secret_value() for hook in self.webhooks)
+        sentinel = self.sentinel
+        values += [p.get_secret_value() for p in (sentinel.password, sentinel.sentinel_password) if p]
         return values
 
     def require_for_run(self) -> None:
         """`switchboard run` talks to a real Asterisk and a shared Redis: both must be configured."""
         missing = []
-        if self.redis.url is None:
-            missing.append((("redis", "url"), "e.g. redis://redis-host:6379/0"))
+        if self.redis.url is None and not self.sentinel.enabled:
+            missing.append((("redis", "url"), "e.g. redis://redis-host:6379/0, or sentinel.addresses"))
         if self.ami.secret is None:
             missing.append((("ami", "secret"), "the secret of the AMI user in manager.conf"))
         problems = [
@@ -355,7 +409,7 @@ def _file_data(doc: YamlDocument) -> dict[str, Any]:
         problem = ConfigProblem(doc.file, message, "", 1, 1)
         raise config_error([problem], "invalid settings")
     base = Path(doc.file).parent
-    sections = {"ami", "redis", "http", "rules", "log"}
+    sections = {"ami", "redis", "sentinel", "http", "rules", "log"}
     data: dict[str, Any] = {
         key: dict(value) if isinstance(value, dict) else value
         for key, value in doc.data.items()

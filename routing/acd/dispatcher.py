@@ -91,6 +91,7 @@ class Dispatcher:
             state.put_call(active)
         for active in change.ended:
             state.drop_call(active.id)
+            self.ctx.timers.cancel(TimerKind.RECHECK, active.id)
         for key in change.cancelled_timers:
             self.ctx.timers.cancel_key(key)
         for timer in change.timers:
@@ -108,7 +109,7 @@ class Dispatcher:
         """Apply `event` to the agent (AgentTransitionError if not allowed), persist with `change`,
         then perform the effects."""
         old = self.ctx.state.status(agent_id)
-        new, effects = apply(old, event)
+        new, effects = apply(old, event, window=self.ctx.state.window_s)
         change = change if change is not None else Change()
         if new != old:
             change.statuses.append(new)
@@ -167,7 +168,7 @@ class Dispatcher:
         offer); a safety timer gives them back if the call is never handed over."""
         ctx, now = self.ctx, self.ctx.clock()
         try:
-            status, effects = apply(ctx.state.status(agent_id), Hold(now, call_id))
+            status, effects = apply(ctx.state.status(agent_id), Hold(now, call_id), window=ctx.state.window_s)
         except AgentTransitionError:
             return False
         timer = Timer(TimerKind.HOLD, agent_id, now + ctx.options.hold_ttl_s, call_id)
@@ -258,7 +259,7 @@ class Dispatcher:
         current = ctx.state.status(agent_id)
         held = current.state is AgentState.RESERVED  # by the dialer, for this call (apply checks)
         try:
-            status, effects = apply(current, Offer(now, active.id, ring_s))
+            status, effects = apply(current, Offer(now, active.id, ring_s), window=ctx.state.window_s)
         except AgentTransitionError as exc:
             log.warning("call %s: %s", active.id, exc.message, extra=exc.details)
             return False
@@ -269,6 +270,7 @@ class Dispatcher:
             await self._lost_race(agent_id, active)
             return False
         unhold = [f"{TimerKind.HOLD}:{agent_id}"] if held else []
+        ctx.timers.cancel(TimerKind.RECHECK, active.id)  # it waits no more (a seek may offer it early)
         self.mirror(Change(statuses=[status], calls=[offered], timers=[timer], cancelled_timers=unhold))
         self._log_effects(effects)
         extra = {"call_id": active.id, "agent_id": agent_id, "case_id": active.facts.case_id}

@@ -3,7 +3,9 @@
 Layout (values are JSON from routing/acd/store_records.py unless noted):
 - `agents`                      SET of agent ids known to routing
 - `agent:{id}:profile`          the agent's profile (AgentSpec: name, interface, skills), API-editable
-- `agent:{id}:status`           AgentStatus: state, since, idle_since, missed rings, history
+- `agent:{id}:status`           AgentStatus: state, since, idle_since, missed rings (no history)
+- `agent:{id}:history`          LIST of the agent's state changes (`<time> <state>`) inside the
+                                occupancy window: appended to and trimmed on each change
 - `call:{id}`                   one waiting call (WaitingCall) plus the caller facts for re-classification
 - `queue:{name}`                ZSET call id -> entered_at: the calls waiting in a queue (their
                                 order is computed from the records, so a restart resumes it exactly)
@@ -31,6 +33,9 @@ class RoutingKeys:
 
     def agent_status(self, agent_id: str) -> str:
         return f"{self.prefix}agent:{agent_id}:status"
+
+    def agent_history(self, agent_id: str) -> str:
+        return f"{self.prefix}agent:{agent_id}:history"
 
     def call(self, call_id: str) -> str:
         return f"{self.prefix}call:{call_id}"

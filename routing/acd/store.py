@@ -8,6 +8,9 @@ Rules it keeps:
   agent for a call it is placing): the agent must still be ready (or held for
   that very call) and the call still waiting in its queue, so two engines sharing a Redis never ring
   one agent for two calls or two agents for one call.
+- An agent's status record has no history; the history is a list beside it,
+  appended to and trimmed on each change (routing/acd/history.py), so a write
+  costs the change, not the agent's whole hour.
 - Agent profiles from routing.yaml are seeded at start and on reload, unless a
   supervisor edited that agent over the API (source `api`): the edit wins.
 - Fenced (given the ACD's core.lease.Lease, when several engines share the Redis): every
@@ -25,7 +28,7 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,8 +41,9 @@ from core.errors import StoreUnavailableError, ValidationFailedError
 from core.lease import FencedBatch, FencedScript, Lease
 from routing.acd.acd_keys import AcdKeys
 from routing.acd.calls import ActiveCall, CallFacts, CallState
+from routing.acd.history import LUA_PUSH_HISTORY, HistoryWriter
 from routing.acd.state import AcdState
-from routing.acd.store_records import dump_call, dump_status, load_call, load_status
+from routing.acd.store_records import dump_call, dump_status, load_call, load_history, load_status
 from routing.acd.timers import Timer, TimerKind
 from routing.agents import AgentStatus
 from routing.rules import AgentSpec
@@ -49,10 +53,10 @@ log = logging.getLogger("switchboard.acd.store")
 ENDED_TTL_S = 86400
 SOURCE_RULES, SOURCE_API = "rules", "api"
 
-# KEYS: agent status, queue zset, call record, calls set, timers hash
+# KEYS: agent status, queue zset, call record, calls set, timers hash, agent history list
 # ARGV: call id, new status, call record, timer field, timer value, held ('1': the agent must be
-# held for this call, else ready), hold timer field (deleted when held)
-_RESERVE = """
+# held for this call, else ready), hold timer field (deleted when held), then HistoryWrite.args()
+_RESERVE = LUA_PUSH_HISTORY + """
 local raw = redis.call('GET', KEYS[1])
 if not raw then return 0 end
 local ok, status = pcall(cjson.decode, raw)
@@ -67,18 +71,21 @@ redis.call('SADD', KEYS[4], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[5], ARGV[4], ARGV[5])
 if ARGV[6] == '1' then redis.call('HDEL', KEYS[5], ARGV[7]) end
+push_history(KEYS[6], 8)
 return 1
 """
 
 
-# KEYS: agent status, timers hash. ARGV: new status, timer field, timer value.
-_HOLD = """
+# KEYS: agent status, timers hash, agent history list.
+# ARGV: new status, timer field, timer value, then HistoryWrite.args().
+_HOLD = LUA_PUSH_HISTORY + """
 local raw = redis.call('GET', KEYS[1])
 if not raw then return 0 end
 local ok, status = pcall(cjson.decode, raw)
 if not ok or status['state'] ~= 'ready' then return 0 end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+push_history(KEYS[3], 4)
 return 1
 """
 
@@ -160,6 +167,7 @@ class AcdStore:
         self._ended_ttl = ended_ttl_s
         self._reserve = FencedScript(redis, _RESERVE, lease)
         self._hold = FencedScript(redis, _HOLD, lease)
+        self._history = HistoryWriter()
 
     @contextlib.asynccontextmanager
     async def _writes(self) -> AsyncIterator[Any]:
@@ -183,25 +191,39 @@ class AcdStore:
                 for agent_id in agent_ids:
                     pipe.get(self.keys.agent_profile(agent_id))
                     pipe.get(self.keys.agent_status(agent_id))
+                    pipe.lrange(self.keys.agent_history(agent_id), 0, -1)
                 for call_id in call_ids:
                     pipe.get(self.keys.call(call_id))
                 pipe.hgetall(self.keys.timers)
                 values = await pipe.execute()
-        self._read_agents(agent_ids, values[: 2 * len(agent_ids)], found)
-        self._read_calls(values[2 * len(agent_ids) : -1], found)
+        self._read_agents(agent_ids, values[: 3 * len(agent_ids)], found)
+        self._read_calls(values[3 * len(agent_ids) : -1], found)
         found.timers = _read_timers(values[-1])
         return found
 
     def _read_agents(self, agent_ids: list[str], values: list[Any], found: Stored) -> None:
         for position, agent_id in enumerate(agent_ids):
-            profile, status = values[2 * position], values[2 * position + 1]
+            profile, status, history = values[3 * position : 3 * position + 3]
             if profile is None:
                 continue
             try:
                 found.profiles[agent_id], found.sources[agent_id] = load_profile(profile)
-                found.statuses[agent_id] = load_status(status) if status else AgentStatus(agent_id)
+                found.statuses[agent_id] = self._status(agent_id, status, history)
             except ValidationFailedError as exc:
                 log.error("skipping agent %s: %s", agent_id, exc.message, extra={"agent_id": agent_id})
+
+    def _status(self, agent_id: str, raw: bytes | None, entries: list[bytes]) -> AgentStatus:
+        """The status record with its history list (an old record carrying its history keeps it)."""
+        status = load_status(raw) if raw else AgentStatus(agent_id)
+        try:
+            history = load_history(entries, agent_id)
+        except ValidationFailedError as exc:  # the agent stays; its list is written anew at the next change
+            log.error("dropping agent %s's history: %s", agent_id, exc.message, extra={"agent_id": agent_id})
+            history, entries = (), []
+        if entries or not status.history:
+            status = replace(status, history=history)
+        self._history.loaded(agent_id, status.history, from_list=bool(entries))
+        return status
 
     def _read_calls(self, values: list[Any], found: Stored) -> None:
         for raw in values:
@@ -222,8 +244,15 @@ class AcdStore:
 
     async def agent_status(self, agent_id: str) -> AgentStatus | None:
         with _available("reading an agent status"):
-            raw = await self.redis.get(self.keys.agent_status(agent_id))
-        return None if raw is None else load_status(raw)
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.get(self.keys.agent_status(agent_id))
+                pipe.lrange(self.keys.agent_history(agent_id), 0, -1)
+                raw, entries = await pipe.execute()
+        return None if raw is None else self._status(agent_id, raw, entries)
+
+    def _put_status(self, pipe: Any, status: AgentStatus) -> None:
+        pipe.set(self.keys.agent_status(status.agent_id), dump_status(status, with_history=False))
+        self._history.queue(pipe, self.keys.agent_history(status.agent_id), self._history.plan(status))
 
     # -- agents -------------------------------------------------------------------
     async def seed_profiles(self, specs: Iterable[AgentSpec]) -> None:
@@ -247,8 +276,10 @@ class AcdStore:
                 pipe.set(self.keys.agent_profile(spec.id), dump_profile(spec, source))
                 pipe.sadd(self.keys.agents, spec.id)
                 if status is not None:
-                    pipe.set(self.keys.agent_status(spec.id), dump_status(status))
+                    self._put_status(pipe, status)
                 await pipe.execute()
+        if status is not None:
+            self._history.written(status)
 
     # -- atomic updates -------------------------------------------------------------
     async def commit(self, change: Change) -> None:
@@ -257,8 +288,9 @@ class AcdStore:
         keys = self.keys
         with _available("saving ACD state"):
             async with self._writes() as pipe:
-                for status in change.statuses:
-                    pipe.set(keys.agent_status(status.agent_id), dump_status(status))
+                latest = {status.agent_id: status for status in change.statuses}  # one history write each
+                for status in latest.values():
+                    self._put_status(pipe, status)
                 for call_id, queue in change.left_queues:
                     pipe.zrem(keys.queue(queue), call_id)
                 for active in change.calls:
@@ -271,6 +303,8 @@ class AcdStore:
                     pipe.hset(keys.timers, mapping=_hash({t.key: t.dump() for t in change.timers}))
                 if change.cancelled_timers:
                     pipe.hdel(keys.timers, *change.cancelled_timers)
+        for status in latest.values():
+            self._history.written(status)
 
     def _put_call(self, pipe: Any, active: ActiveCall) -> None:
         keys, call = self.keys, active.call
@@ -296,12 +330,16 @@ class AcdStore:
                     keys.call(offered.id),
                     keys.calls,
                     keys.timers,
+                    keys.agent_history(status.agent_id),
                 ],
                 args=[
-                    offered.id, dump_status(status), _dump(offered), timer.key, timer.dump(),
-                    "1" if held else "0", f"{TimerKind.HOLD}:{status.agent_id}",
+                    offered.id, dump_status(status, with_history=False), _dump(offered), timer.key,
+                    timer.dump(), "1" if held else "0", f"{TimerKind.HOLD}:{status.agent_id}",
+                    *self._history.plan(status).args(),
                 ],
             )  # fmt: skip
+        if done:
+            self._history.written(status)
         return bool(done)
 
     async def hold(self, status: AgentStatus, timer: Timer) -> bool:
@@ -310,9 +348,14 @@ class AcdStore:
         keys = self.keys
         with _available("holding an agent"):
             done = await self._hold(
-                keys=[keys.agent_status(status.agent_id), keys.timers],
-                args=[dump_status(status), timer.key, timer.dump()],
-            )
+                keys=[keys.agent_status(status.agent_id), keys.timers, keys.agent_history(status.agent_id)],
+                args=[
+                    dump_status(status, with_history=False), timer.key, timer.dump(),
+                    *self._history.plan(status).args(),
+                ],
+            )  # fmt: skip
+        if done:
+            self._history.written(status)
         return bool(done)
 
     async def rewrite(self, state: AcdState, timers: Iterable[Timer]) -> None:
@@ -328,13 +371,16 @@ class AcdStore:
                     )
                     pipe.sadd(keys.agents, agent_id)
                 for status in state.statuses.values():
-                    pipe.set(keys.agent_status(status.agent_id), dump_status(status))
+                    self._history.forget(status.agent_id)  # written whole
+                    self._put_status(pipe, status)
                 pipe.delete(keys.calls, keys.timers, *(keys.queue(q) for q in sorted(queues)))
                 for active in state.calls.values():
                     self._put_call(pipe, active)
                 mapping = {t.key: t.dump() for t in timers}
                 if mapping:
                     pipe.hset(keys.timers, mapping=_hash(mapping))
+        for status in state.statuses.values():
+            self._history.written(status)
 
     async def ping(self, timeout: float = 1.0) -> bool:
         try:

@@ -1,36 +1,60 @@
 """JSON records for what routing keeps in Redis: agent statuses and waiting calls.
 
 Owned here: the stored shape (versioned by field names, tolerant of extra
-fields) and its validation. A malformed record raises ValidationFailedError
-naming the record, so the shell can log and skip it instead of crashing.
+fields) and its validation. The ACD stores an agent's status without its
+history (`with_history=False`) and the history as a list of `dump_change`
+entries beside it, appended to on each change rather than rewritten. A
+malformed record raises ValidationFailedError naming the record, so the shell
+can log and skip it instead of crashing.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from core.errors import ValidationFailedError
 from routing.agent_events import AgentState
-from routing.agents import AgentStatus
+from routing.agents import AgentStatus, History
 from routing.queue import WaitingCall
 
 
-def dump_status(status: AgentStatus) -> str:
-    return json.dumps(
-        {
-            "agent_id": status.agent_id,
-            "state": str(status.state),
-            "since": status.since,
-            "idle_since": status.idle_since,
-            "call_id": status.call_id,
-            "missed_rings": status.missed_rings,
-            "pause_reason": status.pause_reason,
-            "pending_pause": status.pending_pause,
-            "history": [[at, str(state)] for at, state in status.history],
-        },
-        separators=(",", ":"),
-    )
+def dump_status(status: AgentStatus, *, with_history: bool = True) -> str:
+    record: dict[str, Any] = {
+        "agent_id": status.agent_id,
+        "state": str(status.state),
+        "since": status.since,
+        "idle_since": status.idle_since,
+        "call_id": status.call_id,
+        "missed_rings": status.missed_rings,
+        "pause_reason": status.pause_reason,
+        "pending_pause": status.pending_pause,
+    }
+    if with_history:
+        record["history"] = [[at, str(state)] for at, state in status.history]
+    return json.dumps(record, separators=(",", ":"))
+
+
+def dump_change(change: tuple[float, AgentState]) -> str:
+    """One history entry: `1750000000.25 ready` (repr keeps the float exact)."""
+    at, state = change
+    return f"{at!r} {state}"
+
+
+def load_history(entries: Iterable[str | bytes], agent_id: str) -> History:
+    """The stored history entries; raises ValidationFailedError naming the agent on a bad one."""
+    history = []
+    for entry in entries:
+        text = entry.decode("utf-8", "replace") if isinstance(entry, bytes) else entry
+        at, _, state = text.partition(" ")
+        try:
+            history.append((float(at), AgentState(state)))
+        except ValueError:
+            raise ValidationFailedError(
+                f"bad history entry of agent {agent_id}: {text[:80]!r}", agent_id=agent_id
+            ) from None
+    return tuple(history)
 
 
 def load_status(raw: str | bytes) -> AgentStatus:

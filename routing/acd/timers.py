@@ -3,9 +3,12 @@
 Owned here: one in-memory table of deadlines (epoch seconds from the injected
 clock), keyed by what they are about, so setting a timer again replaces it and
 a cancelled one never fires. `due(now)` pops what has expired, soonest first;
-the service's tick feeds them back as events. Ring and wrap-up timers are also
-stored in Redis (`persistent`), so a restarted engine keeps them; re-decisions
-are recomputed after a restart instead.
+the service's tick feeds them back as events. A cancelled or replaced timer
+leaves a stale heap entry until its time; when those outnumber the live ones
+the heap is rebuilt, so it stays proportional to the live timers (re-decisions
+set 10 minutes ahead for every call that waited would otherwise pile up).
+Ring and wrap-up timers are also stored in Redis (`persistent`), so a restarted
+engine keeps them; re-decisions are recomputed after a restart instead.
 """
 
 from __future__ import annotations
@@ -49,6 +52,9 @@ class Timer:
         return cls(TimerKind(kind), subject, float(data["at"]), str(data.get("call_id", "")))
 
 
+COMPACT_SLACK = 64
+
+
 class Timers:
     def __init__(self) -> None:
         self._by_key: dict[str, Timer] = {}
@@ -57,6 +63,14 @@ class Timers:
     def set(self, timer: Timer) -> None:
         self._by_key[timer.key] = timer
         heapq.heappush(self._heap, (timer.at, timer.key))
+        if len(self._heap) > 2 * len(self._by_key) + COMPACT_SLACK:
+            self._heap = [(t.at, key) for key, t in self._by_key.items()]
+            heapq.heapify(self._heap)
+
+    @property
+    def heap_size(self) -> int:
+        """Heap entries, stale ones included (bounded by twice the live timers plus a slack)."""
+        return len(self._heap)
 
     def cancel(self, kind: TimerKind, subject: str) -> Timer | None:
         return self._by_key.pop(f"{kind}:{subject}", None)

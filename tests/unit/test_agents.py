@@ -28,7 +28,7 @@ from routing.agent_events import (
     StateChanged,
     WrapUpDone,
 )
-from routing.agents import AgentStatus, AgentTransitionError, apply, occupancy, prune
+from routing.agents import HISTORY_LIMIT, AgentStatus, AgentTransitionError, apply, occupancy, prune, pruned
 
 S = AgentState
 T0 = 1_750_000_000.0
@@ -208,6 +208,60 @@ def test_prune_keeps_the_state_in_force_at_the_window_start() -> None:
     assert pruned.history == history[2:]
     assert occupancy(pruned.history, T0 + 1000, 300) == occupancy(history, T0 + 1000, 300)
     assert prune(status, T0 + 100, 3600) is status
+
+
+R, B, W = S.READY, S.BUSY, S.WRAP_UP
+
+
+@pytest.mark.parametrize(
+    ("history", "now", "window", "kept"),
+    [
+        ((), T0, 60, ()),
+        (((T0, R),), T0 + 1e6, 60, ((T0, R),)),  # the state in force stays, however old
+        (((T0, R), (T0 + 10, B)), T0 + 20, 60, ((T0, R), (T0 + 10, B))),  # all inside
+        (((T0, R), (T0 + 10, B), (T0 + 20, R)), T0 + 75, 60, ((T0 + 10, B), (T0 + 20, R))),
+        (((T0, R), (T0 + 15, B), (T0 + 20, R)), T0 + 75, 60, ((T0 + 15, B), (T0 + 20, R))),  # at start
+        (((T0, R), (T0 + 10, B), (T0 + 20, W)), T0 + 100, 60, ((T0 + 20, W),)),
+        (((T0, R), (T0, B), (T0, R)), T0 + 100, 60, ((T0, R),)),  # same instant: the last one is in force
+    ],
+)
+def test_pruned(
+    history: tuple[tuple[float, AgentState], ...], now: float, window: float, kept: tuple[object, ...]
+) -> None:
+    assert pruned(history, now, window) == kept
+    assert occupancy(pruned(history, now, window), now, window) == occupancy(history, now, window)
+
+
+def test_pruned_caps_what_the_window_would_keep() -> None:
+    history = tuple((T0 + i, R if i % 2 else B) for i in range(HISTORY_LIMIT + 10))
+    assert pruned(history, T0 + HISTORY_LIMIT + 10, 1e9) == history[10:]
+
+
+def test_every_change_prunes_the_history_to_the_window() -> None:
+    """A day of calls keeps only the last window's changes, and the occupancy is the same as with
+    the whole day's history."""
+    window, status, whole = 600.0, AgentStatus("1001"), AgentStatus("1001")
+    events: list[Event] = [Login(T0)]
+    for n in range(1, 24 * 60):  # a call a minute: 30 s talking, 10 s wrap-up
+        at = T0 + 60 * n
+        call = f"c{n}"
+        events += [Offer(at, call, 15), Answer(at + 1, call), Hangup(at + 31, call, 10), WrapUpDone(at + 41)]
+    for event in events:
+        status, _ = apply(status, event, window=window)
+        whole, _ = apply(whole, event)
+        assert status.history[0][0] <= event.at - window or status.history[0] == whole.history[0]
+    assert len(status.history) <= 4 * (window / 60 + 1) + 1
+    now = events[-1].at + 5
+    assert occupancy(status.history, now, window) == pytest.approx(occupancy(whole.history, now, window))
+    assert occupancy(status.history, now, window) == pytest.approx(40 / 60, abs=0.02)
+
+
+def test_a_change_that_keeps_the_state_does_not_prune() -> None:
+    """Pruning happens on a state change; a pause asked for during a call changes no history."""
+    busy = run([Login(T0), Offer(T0 + 1, "c", 15), Answer(T0 + 2, "c")])[0]
+    paused, _ = apply(busy, Pause(T0 + 5000, "lunch"), window=60)
+    assert paused.history is busy.history
+    assert paused.pending_pause == "lunch"
 
 
 # ---- agents the dialer holds for calls it places -------------------------------------------------

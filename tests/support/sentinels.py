@@ -1,0 +1,141 @@
+"""A Redis primary, its replica and three Sentinels as private child processes, for failover tests.
+
+`redis-server --sentinel` (any redis-server 6+; no separate binary needed) on free
+ports of 127.0.0.1, each in its own temp dir with a writable config (Sentinel
+rewrites it). Timeouts are short so a failover completes in a few seconds:
+the primary is judged down after `down_after_ms`, two of three sentinels agree
+(quorum 2), one is elected and promotes the replica.
+`start` returns once the replica is in sync and every sentinel knows the replica
+and the two other sentinels, so a failover can happen at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+
+import redis
+
+from core.errors import StoreUnavailableError
+from switchboard.private_redis import PrivateRedis, free_port
+
+MASTER_NAME = "switchboard"
+HOST = "127.0.0.1"
+
+
+class PrivateSentinels:
+    def __init__(self, *, down_after_ms: int = 500, failover_timeout_ms: int = 3000) -> None:
+        self.primary = PrivateRedis()
+        self.replica = PrivateRedis(args=("--replicaof", HOST, str(self.primary.port)))
+        self.ports = [free_port() for _ in range(3)]
+        self._down_after, self._failover_timeout = down_after_ms, failover_timeout_ms
+        self._dir: tempfile.TemporaryDirectory[str] | None = None
+        self._processes: list[subprocess.Popen[bytes]] = []
+
+    @property
+    def addresses(self) -> list[str]:
+        return [f"{HOST}:{port}" for port in self.ports]
+
+    def start(self, timeout: float = 30.0) -> PrivateSentinels:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise StoreUnavailableError("redis-server is not installed")
+        deadline = time.monotonic() + timeout
+        self.primary.start()
+        self.replica.start()
+        _until(lambda: _info(self.replica.port, "replication").get("master_link_status") == "up", deadline)
+        self._dir = tempfile.TemporaryDirectory(prefix="switchboard-sentinel-")
+        for port in self.ports:
+            config = Path(self._dir.name) / f"sentinel-{port}.conf"
+            config.write_text(self._config(port), encoding="ascii")
+            command, quiet = [binary, str(config), "--sentinel"], subprocess.DEVNULL
+            self._processes.append(subprocess.Popen(command, stdout=quiet, stderr=quiet))
+        _until(self._all_know_each_other, deadline)
+        return self
+
+    def _config(self, port: int) -> str:
+        assert self._dir is not None
+        return "\n".join([
+            f"port {port}", f"bind {HOST}", f"dir {self._dir.name}",
+            f"logfile {Path(self._dir.name) / f'sentinel-{port}.log'}",
+            f"sentinel monitor {MASTER_NAME} {HOST} {self.primary.port} 2",
+            f"sentinel down-after-milliseconds {MASTER_NAME} {self._down_after}",
+            f"sentinel failover-timeout {MASTER_NAME} {self._failover_timeout}",
+            f"sentinel parallel-syncs {MASTER_NAME} 1", "",
+        ])  # fmt: skip
+
+    def _all_know_each_other(self) -> bool:
+        for port in self.ports:
+            state = _master_state(port) or {}
+            peers, replicas = state.get("num-other-sentinels", 0), state.get("num-slaves", 0)
+            if int(str(peers)) < 2 or int(str(replicas)) < 1:
+                return False
+        return True
+
+    def primary_port(self, sentinel: int = 0) -> int | None:
+        """Where the sentinel says the primary is now."""
+        with (
+            contextlib.suppress(redis.RedisError, OSError),
+            redis.Redis(HOST, self.ports[sentinel], socket_timeout=1) as client,
+        ):
+            address = client.sentinel_get_master_addr_by_name(MASTER_NAME)
+            return int(address[1]) if address else None
+        return None
+
+    def stop(self) -> None:
+        for process in self._processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self._processes:
+            try:
+                process.wait(5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+        self._processes.clear()
+        self.replica.stop()
+        self.primary.stop()
+        if self._dir is not None:
+            self._dir.cleanup()
+            self._dir = None
+
+    def __enter__(self) -> PrivateSentinels:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc: object | type[BaseException] | TracebackType | None) -> None:
+        self.stop()
+
+
+def _info(port: int, section: str) -> dict[str, object]:
+    with contextlib.suppress(redis.RedisError, OSError), redis.Redis(HOST, port, socket_timeout=1) as client:
+        found: dict[str, object] = client.info(section)
+        return found
+    return {}
+
+
+def _master_state(port: int) -> dict[str, object] | None:
+    with (
+        contextlib.suppress(redis.RedisError, OSError),
+        redis.Redis(HOST, port, socket_timeout=1, decode_responses=True) as client,
+    ):
+        state: dict[str, object] = client.sentinel_master(MASTER_NAME)
+        return state
+    return None
+
+
+def _until(condition: Callable[[], bool], deadline: float) -> None:
+    """Poll child processes (they have no readiness signal) until `condition()` or the deadline."""
+    while not condition():
+        if time.monotonic() > deadline:
+            raise StoreUnavailableError("the private sentinels did not come up in time")
+        time.sleep(0.05)
