@@ -1,0 +1,208 @@
+"""Service-level forecast: would a waiting call miss its queue's target if it kept waiting for
+the agents its level window accepts now, and if so, which wider window would answer it in time?
+
+Owned here: the early widening `decide` and `pick_call` apply (`sl_window`). Pure:
+it reads only the snapshot (staffed agents per skill and level with their states
+and since-times, the waiting calls, each queue's recent talk time) and `now`.
+
+The forecast for one window of levels (`forecast`):
+- agents: staffed agents whose primary skill level lies in the window and who have
+  the call's other skills. Each is free in: 0 (ready), the rest of their wrap-up
+  (wrap-up), the rest of an average talk, at least a quarter of one, plus the
+  wrap-up (busy), a whole talk plus the wrap-up (reserved, ringing). Ready agents
+  kept free for other tiers and agents who missed a ring for this call don't count.
+- calls ahead: waiting calls served before this one (queue order) whose need lies
+  in the window, over every skill those agents have (they compete for the same people).
+- the call is answered when the (ahead+1)-th agent is free; with more calls ahead
+  than agents, in rounds of one average handle time (talk + wrap-up).
+A call *would miss* when waited + forecast > within_seconds - headroom_seconds. It is
+then offered the first wider window of its escalation steps that would answer it in
+time (or, when none would, the one that answers it soonest): the steps' windows are
+brought forward, their times and overflows are not. Below the level the caller's
+tier requires (`min_level`: key callers to experts) only from the last moment on
+(within_seconds - headroom_seconds), when waiting longer would miss the target for sure.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, NamedTuple
+
+from routing.agent_events import AgentState
+from routing.plan import MAX_WIDEN, QueuePlan, RulesIndex, Stage
+from routing.queue import WaitingCall, order_key
+
+if TYPE_CHECKING:
+    from routing.snapshot import AgentView, Snapshot
+
+DEFAULT_TALK_S = 180.0
+"""A queue's talk time before any of its calls has ended (the snapshot's EWMA replaces it)."""
+BUSY_FLOOR = 0.25
+"""A busy agent is expected to talk at least this share of an average talk longer (long calls run on)."""
+
+
+class Forecast(NamedTuple):
+    """When a call would be answered waiting for the agents of one window."""
+
+    seconds: float  # from now; inf: no staffed agent in the window
+    agents: int
+    ahead: int
+
+
+class Widening(NamedTuple):
+    """A call that would miss its target in its escalation step's window.
+
+    `stage`: the window it accepts now (the step's own when no wider one helps);
+    `answer_at`: forecast answer, in seconds since the call entered the queue, with
+    the step's window (`answer_in_stage`); `misses`: even `stage` would miss the target;
+    `release`: the agents kept free for key tiers may take it (it misses and no such
+    caller waits in the queue).
+    """
+
+    stage: Stage
+    waited: float
+    target: float
+    answer_in_step: float
+    answer_at: float
+    misses: bool
+    release: bool
+
+
+def handle_times(plan: QueuePlan, snapshot: Snapshot) -> tuple[float, float]:
+    """(talk, wrap-up) in seconds expected for a call of `plan`'s queue."""
+    return snapshot.talk_seconds.get(plan.name, DEFAULT_TALK_S), plan.spec.wrap_up_seconds
+
+
+def free_in(agent: AgentView, talk: float, wrap: float, now: float) -> float | None:
+    """Seconds until `agent` can take a call (None: not staffed)."""
+    state = agent.state
+    if state is AgentState.READY:
+        return 0.0
+    if state is AgentState.WRAP_UP:
+        return max(0.0, wrap - (now - agent.since))
+    if state is AgentState.BUSY:
+        return max(talk - (now - agent.since), talk * BUSY_FLOOR) + wrap
+    if state in (AgentState.RESERVED, AgentState.RINGING):
+        return talk + wrap
+    return None
+
+
+def forecast(
+    call: WaitingCall,
+    stage: Stage,
+    index: RulesIndex,
+    snapshot: Snapshot,
+    *,
+    now: float,
+    held: frozenset[str] = frozenset(),
+) -> Forecast:
+    """When `call` would be answered waiting for the agents of `stage`'s window (see the module)."""
+    plan = index.queues[call.queue]
+    skill, need = call.needs[0]
+    low, high = max(1, need - stage.below), min(5, need + stage.above)
+    talk, wrap = handle_times(plan, snapshot)
+    levels = snapshot.staffed.get(skill)
+    times: list[float] = []
+    skills: set[str] = {skill}
+    for level in range(low, high + 1) if levels else ():
+        for agent_id in levels[level]:  # type: ignore[index]
+            agent = snapshot.agents[agent_id]
+            if agent_id in call.declined_by or not _has_rest(agent, call, stage.below):
+                continue
+            due = free_in(agent, talk, wrap, now)
+            if due is None or (due == 0.0 and agent_id in held):
+                continue
+            times.append(due)
+            skills.update(agent.skills)
+    if not times:
+        return Forecast(math.inf, 0, 0)
+    ahead = calls_ahead(call, (low, high), skills, snapshot, now=now, index=index)
+    times.sort()
+    rounds, position = divmod(ahead, len(times))
+    return Forecast(times[position] + rounds * (talk + wrap), len(times), ahead)
+
+
+def _has_rest(agent: AgentView, call: WaitingCall, below: int) -> bool:
+    for skill, level in call.needs[1:]:
+        have = agent.skills.get(skill)
+        if have is None or have < level - below:
+            return False
+    return True
+
+
+def calls_ahead(
+    call: WaitingCall,
+    window: tuple[int, int],
+    skills: set[str],
+    snapshot: Snapshot,
+    *,
+    now: float,
+    index: RulesIndex,
+) -> int:
+    """Waiting calls served before `call` whose primary skill is in `skills` and need in low..high.
+
+    A group's members are oldest first and its priority only grows with the wait, so the
+    calls ahead of `call` in one group are a prefix of it.
+    """
+    top, queues = index.top_priority, index.queues
+    mine = order_key(call, queues.get(call.queue), top, now)
+    count = 0
+    for skill in skills:
+        for key in snapshot.groups_by_skill.get(skill, ()):
+            members = snapshot.groups[key]
+            if not window[0] <= members[0].needs[0][1] <= window[1]:
+                continue
+            plan = queues.get(key[0])
+            for other in members:
+                if other.id == call.id or order_key(other, plan, top, now) >= mine:
+                    break
+                count += 1
+    return count
+
+
+def sl_window(
+    call: WaitingCall, index: RulesIndex, snapshot: Snapshot, now: float, held: frozenset[str]
+) -> Widening | None:
+    """How `call` is widened early, or None when its step's window answers it in time (or the
+    queue does not widen early). `held`: the ready agents kept free from this call's tier."""
+    plan = index.queues[call.queue]
+    if not plan.spec.service_level.widen_early or call.outbound:
+        return None
+    waited = now - call.entered_at
+    step = plan.stage_at(waited)
+    level = plan.spec.service_level
+    deadline = level.within_seconds - level.headroom_seconds
+    in_step = waited + forecast(call, step, index, snapshot, now=now, held=held).seconds
+    if in_step <= deadline:
+        return None
+    best, best_at, window = step, in_step, (step.below, step.above)
+    # Below the tier's min_level (key callers to experts) only once the target is at stake anyway.
+    floor = max(0, call.needs[0][1] - plan.min_levels.get(call.tier, 1)) if waited < deadline else MAX_WIDEN
+    for later in plan.stages[step.steps + 1 :]:
+        below = max(step.below, min(later.below, floor))
+        if below <= window[0] and later.above <= window[1]:
+            continue  # no wider than the last window tried (an overflow step, the tier's floor)
+        window = (below, later.above)
+        stage = Stage(step.steps, below, later.above, step.overflow_to)
+        answer = waited + forecast(call, stage, index, snapshot, now=now, held=held).seconds
+        if answer <= deadline:
+            return Widening(stage, waited, level.within_seconds, in_step, answer, False, False)
+        if answer < best_at:
+            best, best_at = stage, answer
+    release = bool(held) and not snapshot.has_waiting(plan.name, plan.reserve_tiers)
+    return Widening(best, waited, level.within_seconds, in_step, best_at, True, release)
+
+
+def describe(widening: Widening, *, released: bool = False) -> str:
+    """The supervisor's sentence: 'widened at 12 s: would have missed 20 s (...)'."""
+    if math.isinf(widening.answer_in_step):
+        expected = "no staffed agent"
+    else:
+        expected = f"answer expected at {widening.answer_in_step:.0f} s"
+    text = (
+        f"widened at {widening.waited:.0f} s: would have missed {widening.target:g} s "
+        f"({expected} in its step's window)"
+    )
+    if released:
+        text += "; agents kept free for key callers released (none waits)"
+    return text
