@@ -187,7 +187,7 @@ def sl_window(
         answer = waited + forecast(call, stage, index, snapshot, now=now, held=held).seconds
         if answer <= deadline:
             return Widening(stage, waited, level.within_seconds, in_step, answer, False, False)
-        if answer < best_at:
+        if answer <= best_at:  # as soon or sooner: the wider window (more agents may free up)
             best, best_at = stage, answer
     release = bool(held) and not snapshot.has_waiting(plan.name, plan.reserve_tiers)
     return Widening(best, waited, level.within_seconds, in_step, best_at, True, release)
