@@ -26,6 +26,7 @@ tier requires (`min_level`: key callers to experts) only from the last moment on
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from typing import TYPE_CHECKING, NamedTuple
 
 from routing.agent_events import AgentState
@@ -95,29 +96,39 @@ def forecast(
     *,
     now: float,
     held: frozenset[str] = frozenset(),
+    within: float = math.inf,
 ) -> Forecast:
-    """When `call` would be answered waiting for the agents of `stage`'s window (see the module)."""
+    """When `call` would be answered waiting for the agents of `stage`'s window (see the module).
+
+    `within`: only whether the answer comes within this many seconds matters (the decision):
+    calls ahead are counted no further than the agents free by then, and only over their
+    skills, so a queue of thousands costs no more than the few agents who could free up in
+    time. The answer is then exact up to `within` and a lower bound beyond it.
+    """
     plan = index.queues[call.queue]
     skill, need = call.needs[0]
     low, high = max(1, need - stage.below), min(5, need + stage.above)
     talk, wrap = handle_times(plan, snapshot)
     levels = snapshot.staffed.get(skill)
-    times: list[float] = []
-    skills: set[str] = {skill}
+    free: list[tuple[float, AgentView]] = []
     for level in range(low, high + 1) if levels else ():
         for agent_id in levels[level]:  # type: ignore[index]
             agent = snapshot.agents[agent_id]
             if agent_id in call.declined_by or not _has_rest(agent, call, stage.below):
                 continue
             due = free_in(agent, talk, wrap, now)
-            if due is None or (due == 0.0 and agent_id in held):
-                continue
-            times.append(due)
-            skills.update(agent.skills)
-    if not times:
+            if due is not None and not (due == 0.0 and agent_id in held):
+                free.append((due, agent))
+    if not free:
         return Forecast(math.inf, 0, 0)
-    ahead = calls_ahead(call, (low, high), skills, snapshot, now=now, index=index)
-    times.sort()
+    free.sort(key=lambda item: item[0])
+    times = [due for due, _ in free]
+    in_time = len(times) if math.isinf(within) else bisect_right(times, within)
+    if not in_time:
+        return Forecast(times[0], len(times), 0)
+    skills = {skill}.union(*(agent.skills for _, agent in free[:in_time]))
+    limit = None if math.isinf(within) else in_time
+    ahead = calls_ahead(call, (low, high), skills, snapshot, now=now, index=index, limit=limit)
     rounds, position = divmod(ahead, len(times))
     return Forecast(times[position] + rounds * (talk + wrap), len(times), ahead)
 
@@ -138,11 +149,12 @@ def calls_ahead(
     *,
     now: float,
     index: RulesIndex,
+    limit: int | None = None,
 ) -> int:
     """Waiting calls served before `call` whose primary skill is in `skills` and need in low..high.
 
     A group's members are oldest first and its priority only grows with the wait, so the
-    calls ahead of `call` in one group are a prefix of it.
+    calls ahead of `call` in one group are a prefix of it. Counting stops at `limit`.
     """
     top, queues = index.top_priority, index.queues
     mine = order_key(call, queues.get(call.queue), top, now)
@@ -157,6 +169,8 @@ def calls_ahead(
                 if other.id == call.id or order_key(other, plan, top, now) >= mine:
                     break
                 count += 1
+                if limit is not None and count >= limit:
+                    return count
     return count
 
 
@@ -172,7 +186,8 @@ def sl_window(
     step = plan.stage_at(waited)
     level = plan.spec.service_level
     deadline = level.within_seconds - level.headroom_seconds
-    in_step = waited + forecast(call, step, index, snapshot, now=now, held=held).seconds
+    budget = deadline - waited
+    in_step = waited + forecast(call, step, index, snapshot, now=now, held=held, within=budget).seconds
     if in_step <= deadline:
         return None
     best, best_at, window = step, in_step, (step.below, step.above)
@@ -184,7 +199,7 @@ def sl_window(
             continue  # no wider than the last window tried (an overflow step, the tier's floor)
         window = (below, later.above)
         stage = Stage(step.steps, below, later.above, step.overflow_to)
-        answer = waited + forecast(call, stage, index, snapshot, now=now, held=held).seconds
+        answer = waited + forecast(call, stage, index, snapshot, now=now, held=held, within=budget).seconds
         if answer <= deadline:
             return Widening(stage, waited, level.within_seconds, in_step, answer, False, False)
         if answer <= best_at:  # as soon or sooner: the wider window (more agents may free up)
