@@ -84,7 +84,8 @@ class Workload:
         self.agents = agents
         self.snapshot = synthetic_snapshot(agents, CALLS, SKILLS, now=NOW)
         if nobody_ready:  # every decide finds nobody in its window: the forecast runs every time
-            views = [_busy(a) for a in self.snapshot.agents.values()]
+            turns = random.Random(seed)
+            views = [_busy(a, turns) for a in self.snapshot.agents.values()]
             self.snapshot = Snapshot.build(views, self.snapshot.calls.values())
         self.rules = rules
         rng = random.Random(seed)
@@ -124,10 +125,13 @@ class Workload:
             self.samples.pick.append((ended - picked) / 1000)
 
 
-def _busy(agent: AgentView) -> AgentView:
-    if agent.state is not AgentState.READY:
-        return agent
-    return replace(agent, state=AgentState.BUSY, since=NOW - 60)
+def _busy(agent: AgentView, rng: random.Random) -> AgentView:
+    """`agent` talking (if they were ready), since a plausible time: the forecast reads it."""
+    if agent.state is AgentState.WRAP_UP:
+        return replace(agent, since=NOW - rng.uniform(0, 15))
+    if agent.state in (AgentState.READY, AgentState.BUSY):
+        return replace(agent, state=AgentState.BUSY, since=NOW - rng.uniform(0, 600))
+    return agent
 
 
 def measure(decide_samples: int, pick_samples: int, linear_samples: int) -> dict[int | str, Samples]:
@@ -195,7 +199,6 @@ def _decide(found: Samples) -> list[float]:
 
 def _ready_pick(found: Samples) -> list[float]:
     return found.ready_pick
-
 
 
 def run(quick: bool, scale: float | None = None) -> list[Row]:

@@ -54,16 +54,17 @@ class Widening(NamedTuple):
     """A call that would miss its target in its escalation step's window.
 
     `stage`: the window it accepts now (the step's own when no wider one helps);
-    `answer_at`: forecast answer, in seconds since the call entered the queue, with
-    the step's window (`answer_in_stage`); `misses`: even `stage` would miss the target;
-    `release`: the agents kept free for key tiers may take it (it misses and no such
-    caller waits in the queue).
+    `answer_in_step` / `answer_at`: forecast answer, in seconds since the call entered
+    the queue, with the step's window / with `stage` (a lower bound past the last
+    moment); `misses`: even `stage` would miss the target; `release`: the agents kept
+    free for key tiers may take it (it misses and no such caller waits in the queue).
     """
 
     stage: Stage
     waited: float
     target: float
-    answer_in_step: float
+    headroom: float
+    answer_in_step: float  # nan: not forecast (past the last moment)
     answer_at: float
     misses: bool
     release: bool
@@ -187,13 +188,23 @@ def sl_window(
     level = plan.spec.service_level
     deadline = level.within_seconds - level.headroom_seconds
     budget = deadline - waited
-    in_step = waited + forecast(call, step, index, snapshot, now=now, held=held, within=budget).seconds
-    if in_step <= deadline:
-        return None
+    if budget <= 0:  # past the last moment: it misses whatever the forecast says (not computed)
+        in_step = math.nan
+    else:
+        in_step = waited + forecast(call, step, index, snapshot, now=now, held=held, within=budget).seconds
+        if in_step <= deadline:
+            return None
     best, best_at, window = step, in_step, (step.below, step.above)
     # Below the tier's min_level (key callers to experts) only once the target is at stake anyway.
     floor = max(0, call.needs[0][1] - plan.min_levels.get(call.tier, 1)) if waited < deadline else MAX_WIDEN
-    for later in plan.stages[step.steps + 1 :]:
+    later_stages = plan.stages[step.steps + 1 :]
+    if budget <= 0 and later_stages:  # past the last moment every window misses: the widest answers soonest
+        widest = later_stages[-1]
+        best = Stage(
+            step.steps, max(step.below, widest.below), max(step.above, widest.above), step.overflow_to
+        )
+        later_stages = ()
+    for later in later_stages:
         below = max(step.below, min(later.below, floor))
         if below <= window[0] and later.above <= window[1]:
             continue  # no wider than the last window tried (an overflow step, the tier's floor)
@@ -201,23 +212,26 @@ def sl_window(
         stage = Stage(step.steps, below, later.above, step.overflow_to)
         answer = waited + forecast(call, stage, index, snapshot, now=now, held=held, within=budget).seconds
         if answer <= deadline:
-            return Widening(stage, waited, level.within_seconds, in_step, answer, False, False)
+            return Widening(
+                stage, waited, level.within_seconds, level.headroom_seconds, in_step, answer, False, False
+            )
         if answer <= best_at:  # as soon or sooner: the wider window (more agents may free up)
             best, best_at = stage, answer
     release = bool(held) and not snapshot.has_waiting(plan.name, plan.reserve_tiers)
-    return Widening(best, waited, level.within_seconds, in_step, best_at, True, release)
+    return Widening(
+        best, waited, level.within_seconds, level.headroom_seconds, in_step, best_at, True, release
+    )
 
 
 def describe(widening: Widening, *, released: bool = False) -> str:
     """The supervisor's sentence: 'widened at 12 s: would have missed 20 s (...)'."""
-    if math.isinf(widening.answer_in_step):
-        expected = "no staffed agent"
+    if math.isnan(widening.answer_in_step):
+        why = f"nobody took it by its last moment, {widening.target - widening.headroom:g} s"
+    elif math.isinf(widening.answer_in_step):
+        why = "no staffed agent in its step's window"
     else:
-        expected = f"answer expected at {widening.answer_in_step:.0f} s"
-    text = (
-        f"widened at {widening.waited:.0f} s: would have missed {widening.target:g} s "
-        f"({expected} in its step's window)"
-    )
+        why = f"answer expected at {widening.answer_in_step:.0f} s in its step's window"
+    text = f"widened at {widening.waited:.0f} s: would have missed {widening.target:g} s ({why})"
     if released:
         text += "; agents kept free for key callers released (none waits)"
     return text

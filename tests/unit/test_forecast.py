@@ -138,9 +138,11 @@ def test_a_higher_tier_is_ahead_and_other_levels_are_not(rules: Rules) -> None:
         (2, (("m", 3, BUSY, 40), ("n", 1)), Outcome.OFFER, "n",
          "widened at 2 s: would have missed 20 s (answer expected at 72 s in its step's window)"),
         # nobody staffed in the window at all
-        (0, (("n", 1),), Outcome.OFFER, "n", "widened at 0 s: would have missed 20 s (no staffed agent"),
+        (0, (("n", 1),), Outcome.OFFER, "n",
+         "widened at 0 s: would have missed 20 s (no staffed agent in its step's window)"),
         # 15 s in: the last moment (20 - 5 s headroom); 6 s more would be too late
-        (15, (("m", 3, WRAPPING, 4), ("n", 1)), Outcome.OFFER, "n", "widened at 15 s"),
+        (15, (("m", 3, WRAPPING, 4), ("n", 1)), Outcome.OFFER, "n",
+         "widened at 15 s: would have missed 20 s (nobody took it by its last moment, 15 s)"),
         # 30 s in: the escalation step itself, no early widening to explain
         (30, (("m", 3, BUSY, 40), ("n", 1)), Outcome.OFFER, "n", "2 below need 3 (escalated); idle 60 s"),
     ],
