@@ -1,11 +1,11 @@
-"""Figure 6 of the benchmarks: a simulated inbound shift, Switchboard's routing against two baselines.
+"""Figure 6 of the benchmarks: a simulated inbound shift, Switchboard's routing against three baselines.
 
 The shift (bench/shift_inbound_sim.py, policies in bench/shift_inbound_policies.py,
 rules in bench/shift_inbound.yaml): 100 agents (30 novices at level 1, 50 average
 at 3, 20 experts at 5, each in both skills), four tiers (key 5 %, important 15 %,
 active 50 %, inactive 30 %), simple / standard / hard questions (levels 1 / 3 / 5,
 35 / 50 / 15 %), Poisson arrivals at 90 % of capacity (AHT 3 s ring + 165 s talk
-+ 15 s wrap-up), patience 30-600 s, 4 simulated hours, seed 1. All three policies
++ 15 s wrap-up), patience 30-600 s, 4 simulated hours, seed 1. All four policies
 get the same callers, in one run:
 - switchboard: routing.selection decide / pick_call as the ACD shell drives them;
 - FIFO to the longest-idle agent with the skill;
