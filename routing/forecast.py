@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 
 DEFAULT_TALK_S = 180.0
 """A queue's talk time before any of its calls has ended (the snapshot's EWMA replaces it)."""
+SPARE_EXPERTS = 2
+"""Agents kept for key callers are released only while this many experts are free within the last
+moment: the one who takes the call and one for a key caller who may ring meanwhile."""
 BUSY_FLOOR = 0.25
 """A busy agent is expected to talk at least this share of an average talk longer (long calls run on)."""
 
@@ -201,7 +204,10 @@ def sl_window(
     if budget <= 0 and later_stages:  # past the last moment every window misses: the widest answers soonest
         widest = later_stages[-1]
         best = Stage(
-            step.steps, max(step.below, widest.below), max(step.above, widest.above), step.overflow_to
+            step.steps,
+            max(step.below, min(widest.below, floor)),
+            max(step.above, widest.above),
+            step.overflow_to,
         )
         later_stages = ()
     for later in later_stages:
@@ -217,7 +223,11 @@ def sl_window(
             )
         if answer <= best_at:  # as soon or sooner: the wider window (more agents may free up)
             best, best_at = stage, answer
-    release = bool(held) and not snapshot.has_waiting(plan.name, plan.reserve_tiers)
+    release = (
+        bool(held)
+        and not snapshot.has_waiting(plan.name, plan.reserve_tiers)
+        and _spare_expert(plan, snapshot, now, deadline)
+    )
     return Widening(
         best, waited, level.within_seconds, level.headroom_seconds, in_step, best_at, True, release
     )
@@ -235,3 +245,21 @@ def describe(widening: Widening, *, released: bool = False) -> str:
     if released:
         text += "; agents kept free for key callers released (none waits)"
     return text
+
+
+def _spare_expert(plan: QueuePlan, snapshot: Snapshot, now: float, deadline: float) -> bool:
+    """Whether, after one agent at the reserve tiers' min_level is given away, another would still be
+    free within `deadline` seconds for a key caller who rings meanwhile (no min_level: always)."""
+    levels = snapshot.staffed.get(plan.skill)
+    if not plan.reserve_level:
+        return True
+    talk, wrap = handle_times(plan, snapshot)
+    count = 0
+    for level in range(plan.reserve_level, 6) if levels else ():
+        for agent_id in levels[level]:  # type: ignore[index]
+            due = free_in(snapshot.agents[agent_id], talk, wrap, now)
+            if due is not None and due <= deadline:
+                count += 1
+                if count >= SPARE_EXPERTS:
+                    return True
+    return False

@@ -192,18 +192,21 @@ def test_key_callers_wait_for_experts_while_the_target_allows(
 
 
 @pytest.mark.parametrize(
-    ("waiting_key", "expected"),
+    ("waiting_key", "spare", "expected"),
     [
-        (False, "x"),  # would miss, no key caller waits: the expert kept free takes it
-        (True, None),  # a key caller waits: the expert stays theirs
+        (False, True, "x"),  # would miss, no key caller waits, z is free in 6 s for one: x takes it
+        (True, True, None),  # a key caller waits: the expert stays theirs
+        (False, False, None),  # no other expert free in time for a key caller: x stays free
     ],
 )
 def test_experts_kept_for_key_callers_are_released_only_when_no_one_misses(
-    rules: Rules, waiting_key: bool, expected: str | None
+    rules: Rules, waiting_key: bool, spare: bool, expected: str | None
 ) -> None:
-    mine = call(need=5, waited=2, queue="support")
+    mine = call(need=5, waited=2, tier="inactive", queue="support")
+    ahead = call("a", need=5, waited=5, queue="support")  # an active caller takes z first
     key = (call("k", need=5, waited=0, tier="key", queue="support"),) if waiting_key else ()
-    snapshot = snap(agent("x", 5), agent("y", 5, BUSY, 10), agent("m", 3, BUSY, 10), calls=(mine, *key))
+    z = agent("z", 5, WRAPPING, 4) if spare else agent("z", 5, BUSY, 10)
+    snapshot = snap(agent("x", 5), z, agent("m", 3, BUSY, 10), calls=(mine, ahead, *key))
     decision = decide(mine, snapshot, rules, NOW)
     assert decision.agent_id == expected
     if expected:
