@@ -21,6 +21,10 @@ time (or, when none would, the one that answers it soonest): the steps' windows 
 brought forward, their times and overflows are not. Below the level the caller's
 tier requires (`min_level`: key callers to experts) only from the last moment on
 (within_seconds - headroom_seconds), when waiting longer would miss the target for sure.
+The agents kept for key tiers (`reserve_top_agents`, and every ready agent at those
+tiers' min_level from callers who need less) are released to a caller who would
+miss only when no key caller waits and another such agent would still be free by
+the last moment (`SPARE_EXPERTS`): keeping them costs no one their target.
 """
 
 from __future__ import annotations

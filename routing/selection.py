@@ -10,8 +10,11 @@ Rules it keeps:
   window), then agent id, so a tie is never decided by dict order.
 - Agents who missed a ring for this call (`declined_by`) are skipped.
 - Reserve: while a queue keeps its K best ready agents for key tiers, callers of
-  other tiers are not offered those agents, unless the caller would miss the
-  service-level target without them and no caller of those tiers waits.
+  other tiers are not offered those agents, unless the queue widens early, the
+  caller would miss the service-level target without them, no caller of those
+  tiers waits and another expert would still be free in time for one (forecast).
+  With early widening every ready agent at the reserve tiers' min_level is kept
+  so from callers who need less.
 - Early widening (routing/forecast.py): a call nobody in its step's window can
   take now, and who would miss its queue's service-level target waiting for them,
   is offered the first wider window of its escalation steps that answers it in
