@@ -13,6 +13,8 @@ about half the agents ready, 10,000 waiting calls spread over queues and tiers):
   the square root);
 - beside `decide`, an app_queue-like linear scan of every agent that returns the
   same best agent (checked on every timed call) as the peer.
+- at 2,000 agents also with the service-level forecast on (`widen_early`, routing/forecast.py),
+  and with nobody ready (every decide runs the forecast: its worst case).
 Every size and both sides run interleaved in small blocks, so a burst of load from
 elsewhere on the machine hits them alike. Each sample times one call with
 perf_counter_ns; garbage collection stays on (it is part of the real cost).
@@ -42,6 +44,7 @@ SIZES = (100, 1_000, 2_000, 10_000)
 BLOCK = 200  # samples of one kind before the next kind's turn
 P50_TARGET_US, P99_TARGET_US, GROWTH_TARGET = 50.0, 500.0, 10.0
 PEER = "linear scan of all agents (app_queue-like)"
+EARLY, IDLE = "widen_early", "widen_early, nobody ready"
 
 
 @dataclass
@@ -77,9 +80,13 @@ def linear_best(call: WaitingCall, snapshot: Snapshot, rules: Rules, now: float)
 class Workload:
     """One snapshot size and the calls and agents its samples take turns over."""
 
-    def __init__(self, agents: int, rules: Rules, seed: int) -> None:
+    def __init__(self, agents: int, rules: Rules, seed: int, *, nobody_ready: bool = False) -> None:
         self.agents = agents
         self.snapshot = synthetic_snapshot(agents, CALLS, SKILLS, now=NOW)
+        if nobody_ready:  # every decide finds nobody in its window: the forecast runs every time
+            turns = random.Random(seed)
+            views = [_busy(a, turns) for a in self.snapshot.agents.values()]
+            self.snapshot = Snapshot.build(views, self.snapshot.calls.values())
         self.rules = rules
         rng = random.Random(seed)
         self.calls = list(self.snapshot.calls.values())
@@ -118,10 +125,22 @@ class Workload:
             self.samples.pick.append((ended - picked) / 1000)
 
 
-def measure(decide_samples: int, pick_samples: int, linear_samples: int) -> dict[int, Samples]:
-    """All sizes, interleaved block by block; the main size also runs the linear peer."""
-    rules = synthetic_rules(SKILLS)
-    loads = {size: Workload(size, rules, seed=size) for size in SIZES}
+def _busy(agent: AgentView, rng: random.Random) -> AgentView:
+    """`agent` talking (if they were ready), since a plausible time: the forecast reads it."""
+    if agent.state is AgentState.WRAP_UP:
+        return replace(agent, since=NOW - rng.uniform(0, 15))
+    if agent.state in (AgentState.READY, AgentState.BUSY):
+        return replace(agent, state=AgentState.BUSY, since=NOW - rng.uniform(0, 600))
+    return agent
+
+
+def measure(decide_samples: int, pick_samples: int, linear_samples: int) -> dict[int | str, Samples]:
+    """All sizes, interleaved block by block; the main size also runs the linear peer, and with
+    early widening on (`EARLY`; `IDLE`: nobody ready, the forecast's worst case)."""
+    rules, early = synthetic_rules(SKILLS), synthetic_rules(SKILLS, widen_early=True)
+    loads: dict[int | str, Workload] = {size: Workload(size, rules, seed=size) for size in SIZES}
+    loads[EARLY] = Workload(MAIN, early, seed=MAIN)
+    loads[IDLE] = Workload(MAIN, early, seed=MAIN, nobody_ready=True)
     decide_blocks = max(1, decide_samples // BLOCK)
     pick_block = max(1, pick_samples // decide_blocks)
     linear_block = max(1, linear_samples // decide_blocks)
@@ -182,14 +201,30 @@ def _ready_pick(found: Samples) -> list[float]:
     return found.ready_pick
 
 
-
 def run(quick: bool, scale: float | None = None) -> list[Row]:
     """All rows of figure 2; `scale` shrinks the sample counts (the smoke test uses a tiny one)."""
     factor = scale if scale is not None else (0.15 if quick else 1.0)
     counts = (int(20_000 * factor) or 1, int(8_000 * factor) or 1, int(4_000 * factor) or 1)
     samples = measure(*counts)
     rows = _latency_rows(samples[MAIN], f"{MAIN:,} agents, {CALLS:,} calls")
-    return rows + _growth_rows(samples)
+    rows += _growth_rows({size: samples[size] for size in SIZES})
+    return rows + _early_rows(samples[EARLY], samples[IDLE])
+
+
+def _early_rows(early: Samples, idle: Samples) -> list[Row]:
+    """decide and ready->pick with the service-level forecast on (routing/forecast.py)."""
+    rows = []
+    for label, found in ((EARLY, early), (IDLE, idle)):
+        sizes = f"{MAIN:,} agents, {CALLS:,} calls, {label}"
+        for kind, values in (("decide", found.decide), ("ready->pick", found.ready_pick)):
+            p50, p99 = percentiles(values, 50, 99)
+            rows += [
+                row(f"routing {kind} p50 ({sizes})", p50, "us", target=f"<= {P50_TARGET_US:g} us",
+                    met=p50 <= P50_TARGET_US, detail=f"{len(values):,} samples"),
+                row(f"routing {kind} p99 ({sizes})", p99, "us", target=f"<= {P99_TARGET_US:g} us",
+                    met=p99 <= P99_TARGET_US, detail=f"{len(values):,} samples"),
+            ]  # fmt: skip
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:

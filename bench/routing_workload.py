@@ -20,8 +20,9 @@ from routing.snapshot import AgentView, Snapshot
 TIERS = (("key", 100, 5), ("important", 70, 4), ("active", 40, None), ("inactive", 10, None))
 
 
-def synthetic_rules(skills: int = 50) -> Rules:
-    """Four tiers and one queue per skill (`q0` needs `s0` level 3, ...)."""
+def synthetic_rules(skills: int = 50, *, widen_early: bool = False) -> Rules:
+    """Four tiers and one queue per skill (`q0` needs `s0` level 3, ...); `widen_early`: the
+    queues widen a call early when it would miss 80 % in 20 s (routing/forecast.py)."""
     tiers: list[dict[str, Any]] = []
     for name, priority, min_level in TIERS:
         tier: dict[str, Any] = {"name": name, "priority": priority}
@@ -36,6 +37,7 @@ def synthetic_rules(skills: int = 50) -> Rules:
             "match": {"above": 1},
             "escalation": [{"after_seconds": 30, "widen": 1}, {"after_seconds": 90, "any_level": True}],
             "max_wait": {"seconds": 300},
+            "service_level": {"within_seconds": 20, "widen_early": widen_early},
         }
         for i in range(skills)
     ]

@@ -4,7 +4,11 @@
   (routing/acd/dispatcher.py and service.py): `decide` when a caller arrives and
   at its `recheck_at`; `pick_call` when an agent becomes ready; a sweep with
   routing.batch_dispatch every 2 s while an agent is ready and calls wait; every
-  agent's view (occupancy) rebuilt every 5 s.
+  agent's view (occupancy) rebuilt every 5 s; each answered call's talk time fed
+  to the snapshot when it ends (the queue's average the forecast reads).
+- `FixedStep`: the same, with the service-level-aware widening switched off in
+  every queue (`service_level.widen_early: false`): windows widen at the
+  escalation steps' times only (Switchboard before issue 15).
 - `Fifo`: callers in arrival order, each to the longest-idle agent with the skill.
 - `BestFirst`: callers in arrival order, each to the first ready agent with the
   skill in one fixed list, best agents first (app_queue's `linear` strategy).
@@ -49,8 +53,12 @@ class Switchboard:
 
     def start(self, shift: Shift) -> None:
         self.shift = shift
+        self.rules = self.rules_for(shift.rules)
         shift.push(SWEEP_S, "sweep", "")
         shift.push(REBUILD_S, "rebuild", "")
+
+    def rules_for(self, rules: Rules) -> Rules:
+        return rules
 
     def at(self) -> float:
         return START + self.shift.now
@@ -64,7 +72,7 @@ class Switchboard:
     def route(self, call_id: str) -> None:
         call = self.snapshot.calls.get(call_id)
         if call is not None:
-            self.perform(decide(call, self.snapshot, self.shift.rules, self.at()))
+            self.perform(decide(call, self.snapshot, self.rules, self.at()))
 
     def perform(self, decision: Decision) -> None:
         call_id = decision.call_id
@@ -81,7 +89,7 @@ class Switchboard:
 
     def overflow(self, call_id: str, target: str) -> None:
         arrival = self.shift.calls[call_id].arrival
-        seen = classify(None, target, self.shift.rules, ivr_choice=arrival.ivr,
+        seen = classify(None, target, self.rules, ivr_choice=arrival.ivr,
                         crm_record={"segment": arrival.tier})  # fmt: skip
         moved = transfer(self.snapshot.calls[call_id], seen, self.at())
         self.snapshot = self.snapshot.without_call(call_id).with_call(moved)
@@ -91,7 +99,7 @@ class Switchboard:
         self.snapshot = self.snapshot.with_agent(self.shift.view(agent_id))
 
     def agent_ready(self, agent_id: str) -> None:
-        pick = pick_call(agent_id, self.snapshot, self.shift.rules, self.at())
+        pick = pick_call(agent_id, self.snapshot, self.rules, self.at())
         if pick.call_id is not None:
             self.snapshot = self.snapshot.without_call(pick.call_id)
             self.shift.offer(pick.call_id, agent_id)
@@ -99,15 +107,18 @@ class Switchboard:
     def withdraw(self, call_id: str) -> None:
         self.snapshot = self.snapshot.without_call(call_id)
 
+    def call_ended(self, call_id: str, queue: str, talk_s: float) -> None:
+        self.snapshot = self.snapshot.with_talk_time(queue, talk_s)
+
     def wake(self, kind: str, subject: str) -> None:
         shift = self.shift
         if kind == "recheck":
             self.route(subject)
         elif kind == "rebuild":
             views = [shift.view(agent_id) for agent_id in shift.agents]
-            self.snapshot = Snapshot.build(views, self.snapshot.calls.values())
+            self.snapshot = Snapshot.build(views, self.snapshot.calls.values(), self.snapshot.talk_seconds)
         elif kind == "sweep" and shift.ready and self.snapshot.calls:
-            decisions, _ = dispatch(self.snapshot, shift.rules, self.at())
+            decisions, _ = dispatch(self.snapshot, self.rules, self.at())
             for decision in decisions:
                 agent = decision.agent_id
                 if agent is not None and agent not in shift.ready:
@@ -116,6 +127,24 @@ class Switchboard:
                     self.perform(decision)
         if kind in ("rebuild", "sweep") and shift.unresolved:
             shift.push(shift.now + (REBUILD_S if kind == "rebuild" else SWEEP_S), kind, "")
+
+
+class FixedStep(Switchboard):
+    """Switchboard with windows widened at the escalation steps' times only (no forecast)."""
+
+    name = "fixed_step"
+
+    def rules_for(self, rules: Rules) -> Rules:
+        return without_early_widening(rules)
+
+
+def without_early_widening(rules: Rules) -> Rules:
+    """`rules` with `service_level.widen_early: false` in every queue."""
+    queues = tuple(
+        q.model_copy(update={"service_level": q.service_level.model_copy(update={"widen_early": False})})
+        for q in rules.queues
+    )
+    return rules.model_copy(update={"queues": queues})
 
 
 class Fifo:
@@ -155,6 +184,9 @@ class Fifo:
     def withdraw(self, call_id: str) -> None:
         self.waiting.pop(call_id, None)
 
+    def call_ended(self, call_id: str, queue: str, talk_s: float) -> None:
+        pass
+
     def wake(self, kind: str, subject: str) -> None:
         pass
 
@@ -175,6 +207,7 @@ class BestFirst(Fifo):
 
 POLICIES: dict[str, Callable[[], Policy]] = {
     "switchboard": Switchboard,
+    "fixed_step": FixedStep,
     "fifo": Fifo,
     "best_first": BestFirst,
 }

@@ -144,6 +144,7 @@ class Policy(Protocol):
     def agent_changed(self, agent_id: str) -> None: ...
     def agent_ready(self, agent_id: str) -> None: ...
     def withdraw(self, call_id: str) -> None: ...
+    def call_ended(self, call_id: str, queue: str, talk_s: float) -> None: ...
     def wake(self, kind: str, subject: str) -> None: ...
 
 
@@ -210,7 +211,7 @@ class Shift:
         record = self.agents[agent_id]
         status, now = record.status, START + self.now
         return AgentView(agent_id, status.state, record.skills, status.idle_since,
-                         occupancy(status.history, now, self.window))  # fmt: skip
+                         occupancy(status.history, now, self.window), since=status.since)  # fmt: skip
 
     # -- calls ----------------------------------------------------------------------------
     def offer(self, call_id: str, agent_id: str) -> None:
@@ -241,8 +242,10 @@ class Shift:
     def _on_talk_end(self, call_id: str) -> None:
         record = self.calls[call_id]
         assert record.agent is not None
-        wrap = self.rules.index.queues[record.arrival.call.queue].spec.wrap_up_seconds
+        queue = record.arrival.call.queue
+        wrap = self.rules.index.queues[queue].spec.wrap_up_seconds
         self.agent_event(record.agent, Hangup(START + self.now, call_id, wrap))
+        self.policy.call_ended(call_id, queue, record.arrival.talk_s)
 
     def _on_wrap_end(self, agent_id: str) -> None:
         self.agent_event(agent_id, WrapUpDone(START + self.now))

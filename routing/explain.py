@@ -8,12 +8,15 @@ looks at every agent with the needed skill).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import datetime
 
 from routing.agent_events import AgentState
 from routing.classify import Classification, admit, classify
+from routing.forecast import forecast
 from routing.opening_hours import is_open, next_opening
+from routing.plan import Stage
 from routing.queue import WaitingCall
 from routing.rules import Rules
 from routing.selection import Decision, decide, reserved_agents
@@ -52,6 +55,7 @@ def render(
 ) -> str:
     lines = _classification_lines(classification) if classification else [f"Call {call.id}: tier {call.tier}"]
     lines += _queue_lines(call, rules, now)
+    lines += _service_level_lines(call, snapshot, rules, now)
     lines.append(f"Decision: {decision.outcome}: {decision.reason}")
     if decision.ranking:
         lines.append("Candidates, best first:")
@@ -96,6 +100,29 @@ def _queue_lines(call: WaitingCall, rules: Rules, now: float) -> list[str]:
     return [text + f", closed now (opens {when})"]
 
 
+def _service_level_lines(call: WaitingCall, snapshot: Snapshot, rules: Rules, now: float) -> list[str]:
+    """The target, and when it widens early, the forecast with the escalation step's window."""
+    plan = rules.index.queues.get(call.queue)
+    if plan is None or call.outbound:
+        return []
+    level = plan.spec.service_level
+    text = f"Service level: {level.target_percent:g}% within {level.within_seconds:g} s"
+    if not level.widen_early:
+        return [text + "; windows widen at the escalation steps only"]
+    text += f"; widens early when a caller would miss it ({level.headroom_seconds:g} s headroom)"
+    stage = plan.stage_at(now - call.entered_at)
+    held = reserved_agents(plan, call.tier, snapshot, call.needs[0][1])
+    seen = forecast(call, stage, rules.index, snapshot, now=now, held=held)
+    if math.isinf(seen.seconds):
+        return [text, "Forecast with the step's window: no staffed agent"]
+    waited = now - call.entered_at
+    return [
+        text,
+        f"Forecast with the step's window: answered at {waited + seen.seconds:.0f} s "
+        f"(staffed agents: {seen.agents}, calls ahead: {seen.ahead})",
+    ]
+
+
 def _excluded_lines(
     call: WaitingCall, decision: Decision, snapshot: Snapshot, rules: Rules, now: float
 ) -> list[str]:
@@ -106,7 +133,7 @@ def _excluded_lines(
         for agent in sorted(snapshot.agents.values(), key=lambda a: a.id)
         if agent.id not in ranked
         and skill in agent.skills
-        and (why := why_not(agent, call, snapshot, rules, now))
+        and (why := why_not(agent, call, snapshot, rules, now, window=decision.window))
     ]
     if not reasons:
         return []
@@ -117,14 +144,25 @@ def _excluded_lines(
     return lines
 
 
-def why_not(agent: AgentView, call: WaitingCall, snapshot: Snapshot, rules: Rules, now: float) -> str | None:
-    """Why `agent` is not offered `call` now, or None when they are a candidate."""
+def why_not(
+    agent: AgentView,
+    call: WaitingCall,
+    snapshot: Snapshot,
+    rules: Rules,
+    now: float,
+    *,
+    window: tuple[int, int] | None = None,
+) -> str | None:
+    """Why `agent` is not offered `call` now, or None when they are a candidate. `window`: the
+    decision's (below, above) when it differs from the escalation step's (widened early)."""
     if agent.state is not AgentState.READY:
         return f"{agent.state}" + (f" ({agent.pause_reason})" if agent.pause_reason else "")
     plan = rules.index.queues.get(call.queue)
     if plan is None:
         return "the call's queue is not in the rules"
     stage = plan.stage_at(now - call.entered_at)
+    if window is not None:
+        stage = Stage(stage.steps, window[0], window[1], stage.overflow_to)
     for position, (skill, need) in enumerate(call.needs):
         have = agent.skills.get(skill)
         if have is None:
@@ -135,7 +173,7 @@ def why_not(agent: AgentView, call: WaitingCall, snapshot: Snapshot, rules: Rule
             return f"{skill} {have} is outside levels {max(1, low)}-{min(5, high)} accepted now"
     if agent.id in call.declined_by:
         return "missed a ring for this call"
-    if agent.id in reserved_agents(plan, call.tier, snapshot):
+    if agent.id in reserved_agents(plan, call.tier, snapshot, call.needs[0][1]):
         return f"kept free for {', '.join(sorted(plan.reserve_tiers))} callers"
     return None
 

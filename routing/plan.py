@@ -67,6 +67,7 @@ class QueuePlan:
     reserve_count: int
     reserve_tiers: frozenset[str]
     reserve_always: bool
+    reserve_level: int  # the reserve tiers' lowest min_level (0: none set)
     hours: HoursPlan | None
 
     def stage_at(self, waited: float) -> Stage:
@@ -177,6 +178,9 @@ def _queue_plan(index: int, queue: Queue, rules: Rules) -> QueuePlan:
         reserve_count=reserve.count if reserve else 0,
         reserve_tiers=frozenset(reserve.for_tiers) if reserve else frozenset(),
         reserve_always=reserve is not None and reserve.mode == "always",
+        reserve_level=min((min_levels[t] for t in reserve.for_tiers if t in min_levels), default=0)
+        if reserve
+        else 0,
         hours=_hours(queue.hours),
     )
 

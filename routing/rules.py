@@ -184,8 +184,20 @@ class MaxWait(Fallback):
 
 
 class ServiceLevel(ConfigModel):
+    """The queue's target: `target_percent` of callers answered within `within_seconds`."""
+
     within_seconds: float = Field(20, gt=0)
     target_percent: float = Field(80, gt=0, le=100)
+    widen_early: bool = Field(
+        False,
+        description="widen a call's level window before its escalation step when waiting for the "
+        "agents it accepts would answer it later than within_seconds (false: the steps' times only)",
+    )
+    headroom_seconds: float = Field(
+        5,
+        ge=0,
+        description="a call is widened when its forecast answer is later than within_seconds minus this",
+    )
 
 
 class Hours(ConfigModel):

@@ -10,7 +10,15 @@ Rules it keeps:
   window), then agent id, so a tie is never decided by dict order.
 - Agents who missed a ring for this call (`declined_by`) are skipped.
 - Reserve: while a queue keeps its K best ready agents for key tiers, callers of
-  other tiers are not offered those agents.
+  other tiers are not offered those agents, unless the queue widens early, the
+  caller would miss the service-level target without them, no caller of those
+  tiers waits and another expert would still be free in time for one (forecast).
+  With early widening every ready agent at the reserve tiers' min_level is kept
+  so from callers who need less.
+- Early widening (routing/forecast.py): a call nobody in its step's window can
+  take now, and who would miss its queue's service-level target waiting for them,
+  is offered the first wider window of its escalation steps that answers it in
+  time; the reason says so ("widened at 12 s: would have missed 20 s").
 - No agent: overflow if an overflow step is in force; at max wait the queue's
   max-wait action; otherwise wait, with `recheck_at` telling the shell when the
   answer can change by time alone (next escalation step or max wait).
@@ -28,8 +36,9 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from routing.agent_events import AgentState
+from routing.forecast import describe, sl_window
 from routing.opening_hours import is_open, next_opening
-from routing.plan import QueuePlan, Stage
+from routing.plan import QueuePlan, RulesIndex, Stage
 from routing.queue import Needs, WaitingCall, call_priority
 from routing.rules import Fallback, Rules
 from routing.snapshot import AgentView, Snapshot
@@ -128,13 +137,19 @@ def rank_agents(
     return tuple(found)
 
 
-def reserved_agents(plan: QueuePlan, tier: str, snapshot: Snapshot) -> frozenset[str]:
-    """The agents held back from a caller of `tier` in this queue (empty when none are)."""
+def reserved_agents(plan: QueuePlan, tier: str, snapshot: Snapshot, need: int = 5) -> frozenset[str]:
+    """The agents held back from a caller of `tier` needing level `need` in this queue (empty when
+    none are): the queue's `reserve_top_agents`; with early widening on, also every ready agent at
+    the reserve tiers' `min_level` or above from callers who need less (released by the forecast)."""
     if not plan.reserve_count or tier in plan.reserve_tiers:
         return frozenset()
     if not plan.reserve_always and not snapshot.has_waiting(plan.name, plan.reserve_tiers):
         return frozenset()
-    return top_agents(snapshot, plan.skill, plan.reserve_count)
+    top = top_agents(snapshot, plan.skill, plan.reserve_count)
+    if plan.reserve_level and need < plan.reserve_level and plan.spec.service_level.widen_early:
+        levels = snapshot.ready_levels(plan.skill, "longest_idle")
+        top = top.union(*(frozenset(a.id for a in levels[lvl]) for lvl in range(plan.reserve_level, 6)))
+    return top
 
 
 def top_agents(snapshot: Snapshot, skill: str, count: int) -> frozenset[str]:
@@ -163,20 +178,14 @@ def decide(call: WaitingCall, snapshot: Snapshot, rules: Rules, now: float, *, l
     waited = now - call.entered_at
     stage = plan.stage_at(waited)
     priority = call_priority(call, plan, index.top_priority, now)
-    reserved = reserved_agents(plan, call.tier, snapshot)
-    ranking = rank_agents(
-        call, stage, snapshot, policy=plan.fairness, reserved=reserved, now=now, limit=limit
+    reserved = reserved_agents(plan, call.tier, snapshot, call.needs[0][1])
+    stage, ranking, widened = _candidates(
+        call, plan, stage, snapshot, reserved, now=now, limit=limit, index=index
     )
-    if not ranking and call.declined_by:
-        # Nobody else fits: ring again those who missed, rather than leave the caller to max wait.
-        ranking = rank_agents(
-            call, stage, snapshot, policy=plan.fairness, reserved=reserved, now=now, limit=limit,
-            retry_declined=True,
-        )  # fmt: skip
     window = (stage.below, stage.above)
     if ranking:
         best = ranking[0]
-        reason = _offer_reason(call, best, plan.fairness)
+        reason = _offer_reason(call, best, plan.fairness) + (f"; {widened}" if widened else "")
         return Decision(
             call.id, Outcome.OFFER, reason, best.agent_id, None, stage.steps, window, priority, None, ranking
         )
@@ -197,13 +206,58 @@ def decide(call: WaitingCall, snapshot: Snapshot, rules: Rules, now: float, *, l
         return _fallback(
             call, plan.max_wait_action, f"waited {waited:.0f} s, max wait {max_wait:g} s", stage, priority
         )
-    reason = _wait_reason(call, stage, reserved, waited >= max_wait)
+    reason = _wait_reason(call, stage, reserved, waited >= max_wait) + (f"; {widened}" if widened else "")
     recheck = _recheck_at(call, plan, waited, max_wait)
     return Decision(call.id, Outcome.WAIT, reason, None, None, stage.steps, window, priority, recheck)
 
 
+def _candidates(
+    call: WaitingCall,
+    plan: QueuePlan,
+    stage: Stage,
+    snapshot: Snapshot,
+    reserved: frozenset[str],
+    *,
+    now: float,
+    limit: int,
+    index: RulesIndex,
+) -> tuple[Stage, tuple[Candidate, ...], str]:
+    """The call's candidates and the window they came from: its step's window; when that has
+    nobody, the window it is widened to early (and why); then those who missed a ring for it."""
+    ranking = rank_agents(
+        call, stage, snapshot, policy=plan.fairness, reserved=reserved, now=now, limit=limit
+    )
+    widened = ""
+    if not ranking and plan.spec.service_level.widen_early and not call.outbound:
+        widening = sl_window(call, index, snapshot, now, reserved)
+        if widening is not None:
+            stage = widening.stage
+            ranking = rank_agents(
+                call, stage, snapshot, policy=plan.fairness, reserved=reserved, now=now, limit=limit
+            )
+            released = not ranking and widening.release
+            if released:
+                ranking = rank_agents(
+                    call, stage, snapshot, policy=plan.fairness, reserved=frozenset(), now=now, limit=limit
+                )
+            widened = describe(widening, released=released and bool(ranking))
+    if not ranking and call.declined_by:
+        # Nobody else fits: ring again those who missed, rather than leave the caller to max wait.
+        ranking = rank_agents(
+            call, stage, snapshot, policy=plan.fairness, reserved=reserved, now=now, limit=limit,
+            retry_declined=True,
+        )  # fmt: skip
+    return stage, ranking, widened
+
+
 def _recheck_at(call: WaitingCall, plan: QueuePlan, waited: float, max_wait: float) -> float | None:
-    times = [t for t in (plan.next_step_at(waited), max_wait) if t is not None and t > waited]
+    """When the decision can change by time alone: the next step, max wait, or the moment the call
+    would miss its service-level target (the last chance to widen it early)."""
+    level = plan.spec.service_level
+    deadline = (
+        level.within_seconds - level.headroom_seconds if level.widen_early and not call.outbound else None
+    )
+    times = [t for t in (plan.next_step_at(waited), max_wait, deadline) if t is not None and t > waited]
     return call.entered_at + min(times) if times else None
 
 
@@ -286,7 +340,9 @@ def pick_call(agent_id: str, snapshot: Snapshot, rules: Rules, now: float, *, li
         for key in snapshot.groups_by_skill.get(skill, ()):
             plan = index.queues.get(key[0])
             head = _head(snapshot.groups[key], agent_id)
-            if plan is None or head is None or not _serves(agent, head, plan, snapshot, now=now, memo=memo):
+            if plan is None or head is None:
+                continue
+            if not _serves(agent, head, plan, snapshot, now=now, memo=memo, index=index):
                 continue
             priority = call_priority(head, plan, index.top_priority, now)
             entry = CallCandidate(head.id, head.queue, head.tier, priority, now - head.entered_at)
@@ -319,27 +375,39 @@ def _serves(
     *,
     now: float,
     memo: dict[tuple[str, str], bool],
+    index: RulesIndex,
 ) -> bool:
-    """Whether `agent` may take `call` now: inside its window, admitted by the hours, not held back.
+    """Whether `agent` may take `call` now: inside its window (or the window it is widened to
+    early), admitted by the hours, not held back (unless released for it).
 
     `memo` caches the per-queue answers (open now, agent held back) for one pick_call.
     """
-    stage = plan.stage_at(now - call.entered_at)
-    skill, need = call.needs[0]
-    level = agent.skills.get(skill, 0)
-    if not need - stage.below <= level <= need + stage.above:
-        return False
-    if len(call.needs) > 1 and not _fits_rest(agent.skills, call.needs, stage.below):
-        return False
     if plan.hours is not None and not call.outbound:
         key = ("open", plan.name)
         if key not in memo:
             memo[key] = is_open(plan.hours, now)
         if not memo[key] and not is_open(plan.hours, call.entered_at):
             return False
+    held = False
     if plan.reserve_count and call.tier not in plan.reserve_tiers:
-        key = ("held", plan.name)
+        key = ("held", f"{plan.name}/{call.needs[0][1]}")
         if key not in memo:
-            memo[key] = agent.id in reserved_agents(plan, call.tier, snapshot)
-        return not memo[key]
-    return True
+            memo[key] = agent.id in reserved_agents(plan, call.tier, snapshot, call.needs[0][1])
+        held = memo[key]
+    if not held and _in_window(agent, call, plan.stage_at(now - call.entered_at)):
+        return True
+    if not plan.spec.service_level.widen_early or call.outbound:
+        return False
+    reserved = reserved_agents(plan, call.tier, snapshot, call.needs[0][1]) if held else frozenset()
+    widening = sl_window(call, index, snapshot, now, reserved)
+    if widening is None or not _in_window(agent, call, widening.stage):
+        return False
+    return not held or widening.release
+
+
+def _in_window(agent: AgentView, call: WaitingCall, stage: Stage) -> bool:
+    skill, need = call.needs[0]
+    level = agent.skills.get(skill, 0)
+    if not need - stage.below <= level <= need + stage.above:
+        return False
+    return len(call.needs) == 1 or _fits_rest(agent.skills, call.needs, stage.below)

@@ -30,7 +30,11 @@ Bucket = tuple["AgentView", ...]
 Levels = tuple[Bucket, ...]  # index = level; index 0 is unused
 GroupKey = tuple[str, str, Needs]  # (queue, tier, needs)
 EMPTY_LEVELS: Levels = ((),) * 6
+EMPTY_STAFF: tuple[frozenset[str], ...] = (frozenset(),) * 6
 POLICIES = ("longest_idle", "least_occupancy")
+UNSTAFFED = frozenset({AgentState.LOGGED_OUT, AgentState.PAUSED})
+TALK_WEIGHT = 0.1
+"""Weight of the newest call in a queue's average talk time (an EWMA over about the last 20 calls)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +49,8 @@ class AgentView:
     name: str = ""
     interface: str = ""
     pause_reason: str = ""
+    since: float = 0.0
+    """When the agent entered `state` (a busy agent's talk began, a wrap-up began)."""
 
 
 def agent_view(spec: AgentSpec, status: AgentStatus, now: float, window: float) -> AgentView:
@@ -58,6 +64,7 @@ def agent_view(spec: AgentSpec, status: AgentStatus, now: float, window: float) 
         name=spec.name,
         interface=spec.interface,
         pause_reason=status.pause_reason,
+        since=status.since,
     )
 
 
@@ -86,9 +93,18 @@ class Snapshot:
     groups: Mapping[GroupKey, tuple[WaitingCall, ...]] = field(default_factory=dict)
     groups_by_skill: Mapping[str, frozenset[GroupKey]] = field(default_factory=dict)
     groups_by_queue: Mapping[str, frozenset[GroupKey]] = field(default_factory=dict)
+    staffed: Mapping[str, tuple[frozenset[str], ...]] = field(default_factory=dict)
+    """Ids of the agents logged in and not paused, per skill and level (the forecast's agents)."""
+    talk_seconds: Mapping[str, float] = field(default_factory=dict)
+    """Per queue: the recent average talk time of its answered calls (EWMA, `with_talk_time`)."""
 
     @classmethod
-    def build(cls, agents: Iterable[AgentView], calls: Iterable[WaitingCall]) -> Snapshot:
+    def build(
+        cls,
+        agents: Iterable[AgentView],
+        calls: Iterable[WaitingCall],
+        talk_seconds: Mapping[str, float] | None = None,
+    ) -> Snapshot:
         """Index everything at once (O(n log n)); use the `with_*` updates afterwards."""
         agent_map = {a.id: a for a in agents}
         call_map = {c.id: c for c in calls}
@@ -98,7 +114,19 @@ class Snapshot:
             groups.setdefault(group_key(call), []).append(call)
         sorted_groups = {key: tuple(sorted(members, key=_call_key)) for key, members in groups.items()}
         by_skill, by_queue = _group_indexes(sorted_groups)
-        return cls(agent_map, call_map, by_idle, by_occupancy, sorted_groups, by_skill, by_queue)
+        staffed: dict[str, tuple[frozenset[str], ...]] = {}
+        for agent in agent_map.values():
+            _restaff(staffed, agent, True)
+        talk = dict(talk_seconds or {})
+        return cls(
+            agent_map, call_map, by_idle, by_occupancy, sorted_groups, by_skill, by_queue, staffed, talk
+        )
+
+    def with_talk_time(self, queue: str, seconds: float) -> Snapshot:
+        """This snapshot after a call of `queue` talked `seconds` (the first call sets the average)."""
+        old = self.talk_seconds.get(queue)
+        new = seconds if old is None else old + TALK_WEIGHT * (seconds - old)
+        return replace(self, talk_seconds={**self.talk_seconds, queue: new})
 
     def ready_levels(self, skill: str, policy: str) -> Levels:
         table = self.by_occupancy if policy == "least_occupancy" else self.by_idle
@@ -111,9 +139,18 @@ class Snapshot:
         """This snapshot with `agent` added or replaced."""
         old = self.agents.get(agent.id)
         agents = {**self.agents, agent.id: agent}
+        staffed = self.staffed
+        was_staffed = old is not None and old.state not in UNSTAFFED
+        if was_staffed != (agent.state not in UNSTAFFED) or (
+            was_staffed and old is not None and old.skills != agent.skills
+        ):
+            staffed = dict(self.staffed)
+            if old is not None:
+                _restaff(staffed, old, False)
+            _restaff(staffed, agent, True)
         was_ready = old is not None and old.state is AgentState.READY
         if not was_ready and agent.state is not AgentState.READY:
-            return replace(self, agents=agents)
+            return replace(self, agents=agents, staffed=staffed)
         by_idle, by_occupancy = dict(self.by_idle), dict(self.by_occupancy)
         if old is not None and was_ready:
             _unindex(by_idle, old)
@@ -121,7 +158,7 @@ class Snapshot:
         if agent.state is AgentState.READY:
             _index(by_idle, agent, _idle_key)
             _index(by_occupancy, agent, _occupancy_key)
-        return replace(self, agents=agents, by_idle=by_idle, by_occupancy=by_occupancy)
+        return replace(self, agents=agents, by_idle=by_idle, by_occupancy=by_occupancy, staffed=staffed)
 
     def without_agent(self, agent_id: str) -> Snapshot:
         old = self.agents.get(agent_id)
@@ -181,6 +218,16 @@ def _ready_index(agents: Iterable[AgentView]) -> tuple[dict[str, Levels], dict[s
         s: tuple(tuple(sorted(b, key=_occupancy_key)) for b in levels) for s, levels in buckets.items()
     }
     return by_idle, by_occupancy
+
+
+def _restaff(table: dict[str, tuple[frozenset[str], ...]], agent: AgentView, add: bool) -> None:
+    """Add `agent` to (or remove them from) the staffed index, if they are staffed."""
+    if add and agent.state in UNSTAFFED:
+        return
+    for skill, level in agent.skills.items():
+        levels = list(table.get(skill, EMPTY_STAFF))
+        levels[level] = levels[level] | {agent.id} if add else levels[level] - {agent.id}
+        table[skill] = tuple(levels)
 
 
 def _index(table: dict[str, Levels], agent: AgentView, key: Callable[[AgentView], Any]) -> None:

@@ -265,6 +265,8 @@ class CallFlow:
         done = Change(ended=[active.with_facts(outcome="ended")])
         await self.d.agent_event(agent_id, Hangup(now, active.id, wrap_up), done)
         talk = now - (active.facts.answered_at or now)
+        if active.facts.answered_at:  # the queue's average talk, which the service-level forecast reads
+            ctx.state.snapshot = ctx.state.snapshot.with_talk_time(active.call.queue, talk)
         extra = {"call_id": active.id, "agent_id": agent_id, "talk": round(talk, 3)}
         log.info("call %s: ended by the %s after %.1f s", active.id, by, talk, extra=extra)
         await self.d.publish("ended", agent_id, {**_case(active), "talk": round(talk, 3), "ended_by": by})

@@ -91,7 +91,7 @@ class AcdState:
     def rebuild(self, now: float) -> None:
         """Every agent view afresh (occupancy now) and the waiting calls: one O(n log n) build."""
         views = [v for agent_id in self.profiles if (v := self.view(agent_id, now)) is not None]
-        self.snapshot = Snapshot.build(views, self.waiting())
+        self.snapshot = Snapshot.build(views, self.waiting(), self.snapshot.talk_seconds)
         self._by_action = {a.facts.action_id: a.id for a in self.calls.values() if a.facts.action_id}
 
     # -- queries -----------------------------------------------------------------------

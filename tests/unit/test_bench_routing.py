@@ -19,6 +19,8 @@ def test_routing_bench_rows_have_the_report_shape() -> None:
         "routing ready->pick p50 (2,000 agents, 10,000 calls)",
         "routing ready->pick p99 (2,000 agents, 10,000 calls)",
     ]
+    assert "routing decide p99 (2,000 agents, 10,000 calls, widen_early, nobody ready)" in names
+    assert "routing ready->pick p99 (2,000 agents, 10,000 calls, widen_early)" in names
     assert [n for n in names if "growth" in n] == [
         "routing decide growth 100 -> 10,000 agents",
         "routing ready->pick growth 100 -> 10,000 agents",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench import bench_shift_inbound
-from bench.shift_inbound_policies import POLICIES, run_policies
+from bench.shift_inbound_policies import POLICIES, run_policies, without_early_widening
 from bench.shift_inbound_sim import Shift, ShiftConfig, arrivals, load_bench_rules, simulate
 from routing.rules import Rules
 
@@ -20,10 +20,12 @@ def rules() -> Rules:
 def test_inbound_shift_rows_have_the_report_shape() -> None:
     rows = bench_shift_inbound.run(quick=True, config=TINY)
     names = [row["name"] for row in rows]
-    assert names[0] == "inbound SL key (VIP) (0.25 h, 10 agents)"
-    assert "inbound occupancy spread within a level (0.25 h, 10 agents)" in names
+    assert names[0] == "inbound SL key (VIP) (90% load, 0.25 h, 10 agents)"
+    assert "inbound occupancy spread within a level (90% load, 0.25 h, 10 agents)" in names
+    assert "inbound key callers answered by an expert (90% load, 0.25 h, 10 agents)" in names
     for row in rows:
-        assert row["peer"]["name"] in ("FIFO longest-idle", "best agent first")
+        assert row["peer"]["name"] == "FIFO longest-idle"
+        assert "fixed-step" in row["detail"]
         assert 0 <= row["value"] <= 100
         assert (row["target"] is None) == (row["met"] is None)
 
@@ -39,6 +41,13 @@ def test_every_caller_is_answered_once_or_gives_up(policy: str, rules: Rules) ->
             assert record.agent is not None and record.answered_at >= record.arrival.at
     for agent in shift.agents.values():
         assert 0 <= agent.occupied_s <= shift.end
+
+
+def test_the_fixed_step_policy_runs_the_same_rules_without_early_widening(rules: Rules) -> None:
+    fixed = without_early_widening(rules)
+    assert [q.service_level.widen_early for q in rules.queues] == [True, True]
+    assert [q.service_level.widen_early for q in fixed.queues] == [False, False]
+    assert [q.escalation for q in fixed.queues] == [q.escalation for q in rules.queues]
 
 
 def test_the_same_config_gives_the_same_result(rules: Rules) -> None:

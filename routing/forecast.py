@@ -1,0 +1,269 @@
+"""Service-level forecast: would a waiting call miss its queue's target if it kept waiting for
+the agents its level window accepts now, and if so, which wider window would answer it in time?
+
+Owned here: the early widening `decide` and `pick_call` apply (`sl_window`). Pure:
+it reads only the snapshot (staffed agents per skill and level with their states
+and since-times, the waiting calls, each queue's recent talk time) and `now`.
+
+The forecast for one window of levels (`forecast`):
+- agents: staffed agents whose primary skill level lies in the window and who have
+  the call's other skills. Each is free in: 0 (ready), the rest of their wrap-up
+  (wrap-up), the rest of an average talk, at least a quarter of one, plus the
+  wrap-up (busy), a whole talk plus the wrap-up (reserved, ringing). Ready agents
+  kept free for other tiers and agents who missed a ring for this call don't count.
+- calls ahead: waiting calls served before this one (queue order) whose need lies
+  in the window, over every skill those agents have (they compete for the same people).
+- the call is answered when the (ahead+1)-th agent is free; with more calls ahead
+  than agents, in rounds of one average handle time (talk + wrap-up).
+A call *would miss* when waited + forecast > within_seconds - headroom_seconds. It is
+then offered the first wider window of its escalation steps that would answer it in
+time (or, when none would, the one that answers it soonest): the steps' windows are
+brought forward, their times and overflows are not. Below the level the caller's
+tier requires (`min_level`: key callers to experts) only from the last moment on
+(within_seconds - headroom_seconds), when waiting longer would miss the target for sure.
+The agents kept for key tiers (`reserve_top_agents`, and every ready agent at those
+tiers' min_level from callers who need less) are released to a caller who would
+miss only when no key caller waits and another such agent would still be free by
+the last moment (`SPARE_EXPERTS`): keeping them costs no one their target.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from typing import TYPE_CHECKING, NamedTuple
+
+from routing.agent_events import AgentState
+from routing.plan import MAX_WIDEN, QueuePlan, RulesIndex, Stage
+from routing.queue import WaitingCall, order_key
+
+if TYPE_CHECKING:
+    from routing.snapshot import AgentView, Snapshot
+
+DEFAULT_TALK_S = 180.0
+"""A queue's talk time before any of its calls has ended (the snapshot's EWMA replaces it)."""
+SPARE_EXPERTS = 2
+"""Agents kept for key callers are released only while this many experts are free within the last
+moment: the one who takes the call and one for a key caller who may ring meanwhile."""
+BUSY_FLOOR = 0.25
+"""A busy agent is expected to talk at least this share of an average talk longer (long calls run on)."""
+
+
+class Forecast(NamedTuple):
+    """When a call would be answered waiting for the agents of one window."""
+
+    seconds: float  # from now; inf: no staffed agent in the window
+    agents: int
+    ahead: int
+
+
+class Widening(NamedTuple):
+    """A call that would miss its target in its escalation step's window.
+
+    `stage`: the window it accepts now (the step's own when no wider one helps);
+    `answer_in_step` / `answer_at`: forecast answer, in seconds since the call entered
+    the queue, with the step's window / with `stage` (a lower bound past the last
+    moment); `misses`: even `stage` would miss the target; `release`: the agents kept
+    free for key tiers may take it (it misses and no such caller waits in the queue).
+    """
+
+    stage: Stage
+    waited: float
+    target: float
+    headroom: float
+    answer_in_step: float  # nan: not forecast (past the last moment)
+    answer_at: float
+    misses: bool
+    release: bool
+
+
+def handle_times(plan: QueuePlan, snapshot: Snapshot) -> tuple[float, float]:
+    """(talk, wrap-up) in seconds expected for a call of `plan`'s queue."""
+    return snapshot.talk_seconds.get(plan.name, DEFAULT_TALK_S), plan.spec.wrap_up_seconds
+
+
+def free_in(agent: AgentView, talk: float, wrap: float, now: float) -> float | None:
+    """Seconds until `agent` can take a call (None: not staffed)."""
+    state = agent.state
+    if state is AgentState.READY:
+        return 0.0
+    if state is AgentState.WRAP_UP:
+        return max(0.0, wrap - (now - agent.since))
+    if state is AgentState.BUSY:
+        return max(talk - (now - agent.since), talk * BUSY_FLOOR) + wrap
+    if state in (AgentState.RESERVED, AgentState.RINGING):
+        return talk + wrap
+    return None
+
+
+def forecast(
+    call: WaitingCall,
+    stage: Stage,
+    index: RulesIndex,
+    snapshot: Snapshot,
+    *,
+    now: float,
+    held: frozenset[str] = frozenset(),
+    within: float = math.inf,
+) -> Forecast:
+    """When `call` would be answered waiting for the agents of `stage`'s window (see the module).
+
+    `within`: only whether the answer comes within this many seconds matters (the decision):
+    calls ahead are counted no further than the agents free by then, and only over their
+    skills, so a queue of thousands costs no more than the few agents who could free up in
+    time. The answer is then exact up to `within` and a lower bound beyond it.
+    """
+    plan = index.queues[call.queue]
+    skill, need = call.needs[0]
+    low, high = max(1, need - stage.below), min(5, need + stage.above)
+    talk, wrap = handle_times(plan, snapshot)
+    levels = snapshot.staffed.get(skill)
+    free: list[tuple[float, AgentView]] = []
+    for level in range(low, high + 1) if levels else ():
+        for agent_id in levels[level]:  # type: ignore[index]
+            agent = snapshot.agents[agent_id]
+            if agent_id in call.declined_by or not _has_rest(agent, call, stage.below):
+                continue
+            due = free_in(agent, talk, wrap, now)
+            if due is not None and not (due == 0.0 and agent_id in held):
+                free.append((due, agent))
+    if not free:
+        return Forecast(math.inf, 0, 0)
+    free.sort(key=lambda item: item[0])
+    times = [due for due, _ in free]
+    in_time = len(times) if math.isinf(within) else bisect_right(times, within)
+    if not in_time:
+        return Forecast(times[0], len(times), 0)
+    skills = {skill}.union(*(agent.skills for _, agent in free[:in_time]))
+    limit = None if math.isinf(within) else in_time
+    ahead = calls_ahead(call, (low, high), skills, snapshot, now=now, index=index, limit=limit)
+    rounds, position = divmod(ahead, len(times))
+    return Forecast(times[position] + rounds * (talk + wrap), len(times), ahead)
+
+
+def _has_rest(agent: AgentView, call: WaitingCall, below: int) -> bool:
+    for skill, level in call.needs[1:]:
+        have = agent.skills.get(skill)
+        if have is None or have < level - below:
+            return False
+    return True
+
+
+def calls_ahead(
+    call: WaitingCall,
+    window: tuple[int, int],
+    skills: set[str],
+    snapshot: Snapshot,
+    *,
+    now: float,
+    index: RulesIndex,
+    limit: int | None = None,
+) -> int:
+    """Waiting calls served before `call` whose primary skill is in `skills` and need in low..high.
+
+    A group's members are oldest first and its priority only grows with the wait, so the
+    calls ahead of `call` in one group are a prefix of it. Counting stops at `limit`.
+    """
+    top, queues = index.top_priority, index.queues
+    mine = order_key(call, queues.get(call.queue), top, now)
+    count = 0
+    for skill in skills:
+        for key in snapshot.groups_by_skill.get(skill, ()):
+            members = snapshot.groups[key]
+            if not window[0] <= members[0].needs[0][1] <= window[1]:
+                continue
+            plan = queues.get(key[0])
+            for other in members:
+                if other.id == call.id or order_key(other, plan, top, now) >= mine:
+                    break
+                count += 1
+                if limit is not None and count >= limit:
+                    return count
+    return count
+
+
+def sl_window(
+    call: WaitingCall, index: RulesIndex, snapshot: Snapshot, now: float, held: frozenset[str]
+) -> Widening | None:
+    """How `call` is widened early, or None when its step's window answers it in time (or the
+    queue does not widen early). `held`: the ready agents kept free from this call's tier."""
+    plan = index.queues[call.queue]
+    if not plan.spec.service_level.widen_early or call.outbound:
+        return None
+    waited = now - call.entered_at
+    step = plan.stage_at(waited)
+    level = plan.spec.service_level
+    deadline = level.within_seconds - level.headroom_seconds
+    budget = deadline - waited
+    if budget <= 0:  # past the last moment: it misses whatever the forecast says (not computed)
+        in_step = math.nan
+    else:
+        in_step = waited + forecast(call, step, index, snapshot, now=now, held=held, within=budget).seconds
+        if in_step <= deadline:
+            return None
+    best, best_at, window = step, in_step, (step.below, step.above)
+    # Below the tier's min_level (key callers to experts) only once the target is at stake anyway.
+    floor = max(0, call.needs[0][1] - plan.min_levels.get(call.tier, 1)) if waited < deadline else MAX_WIDEN
+    later_stages = plan.stages[step.steps + 1 :]
+    if budget <= 0 and later_stages:  # past the last moment every window misses: the widest answers soonest
+        widest = later_stages[-1]
+        best = Stage(
+            step.steps,
+            max(step.below, min(widest.below, floor)),
+            max(step.above, widest.above),
+            step.overflow_to,
+        )
+        later_stages = ()
+    for later in later_stages:
+        below = max(step.below, min(later.below, floor))
+        if below <= window[0] and later.above <= window[1]:
+            continue  # no wider than the last window tried (an overflow step, the tier's floor)
+        window = (below, later.above)
+        stage = Stage(step.steps, below, later.above, step.overflow_to)
+        answer = waited + forecast(call, stage, index, snapshot, now=now, held=held, within=budget).seconds
+        if answer <= deadline:
+            return Widening(
+                stage, waited, level.within_seconds, level.headroom_seconds, in_step, answer, False, False
+            )
+        if answer <= best_at:  # as soon or sooner: the wider window (more agents may free up)
+            best, best_at = stage, answer
+    release = (
+        bool(held)
+        and not snapshot.has_waiting(plan.name, plan.reserve_tiers)
+        and _spare_expert(plan, snapshot, now, deadline)
+    )
+    return Widening(
+        best, waited, level.within_seconds, level.headroom_seconds, in_step, best_at, True, release
+    )
+
+
+def describe(widening: Widening, *, released: bool = False) -> str:
+    """The supervisor's sentence: 'widened at 12 s: would have missed 20 s (...)'."""
+    if math.isnan(widening.answer_in_step):
+        why = f"nobody took it by its last moment, {widening.target - widening.headroom:g} s"
+    elif math.isinf(widening.answer_in_step):
+        why = "no staffed agent in its step's window"
+    else:
+        why = f"answer expected at {widening.answer_in_step:.0f} s in its step's window"
+    text = f"widened at {widening.waited:.0f} s: would have missed {widening.target:g} s ({why})"
+    if released:
+        text += "; agents kept free for key callers released (none waits)"
+    return text
+
+
+def _spare_expert(plan: QueuePlan, snapshot: Snapshot, now: float, deadline: float) -> bool:
+    """Whether, after one agent at the reserve tiers' min_level is given away, another would still be
+    free within `deadline` seconds for a key caller who rings meanwhile (no min_level: always)."""
+    levels = snapshot.staffed.get(plan.skill)
+    if not plan.reserve_level:
+        return True
+    talk, wrap = handle_times(plan, snapshot)
+    count = 0
+    for level in range(plan.reserve_level, 6) if levels else ():
+        for agent_id in levels[level]:  # type: ignore[index]
+            due = free_in(snapshot.agents[agent_id], talk, wrap, now)
+            if due is not None and due <= deadline:
+                count += 1
+                if count >= SPARE_EXPERTS:
+                    return True
+    return False
