@@ -22,6 +22,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from core.config.yaml_file import ConfigProblem, config_error
 from core.lease import Lease, LeaseMetrics
 from dialer.calls.dial_metrics import DialerMetrics
 from dialer.campaigns.rules import Campaigns
@@ -43,6 +44,7 @@ from switchboard.api.server import HttpServer, serve_http, stop_http
 from switchboard.api.state import AppState
 from switchboard.api.tokens import TokenStore
 from switchboard.engine import Engine
+from switchboard.example_rules import example_rules
 from switchboard.metrics import EngineMetrics, create_metrics
 from switchboard.redis_conn import check_no_eviction, connect_redis
 from switchboard.reload import ReloadMetrics, RulesReloader
@@ -50,12 +52,26 @@ from switchboard.settings import Settings
 
 log = logging.getLogger("switchboard.runtime")
 
-EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config"
+EXAMPLE_CONFIG = example_rules("routing").parent  # the shipped examples (demo and tests only)
 
 
 def routing_rules_path(settings: Settings) -> Path:
-    """The routing rules to run: the configured file, else the shipped example."""
-    return settings.rules.routing or EXAMPLE_CONFIG / "routing.yaml"
+    """The routing rules to run: always the configured file (`run` never falls back to an example)."""
+    if settings.rules.routing is None:
+        hint = "the routing rules file, e.g. /etc/switchboard/routing.yaml, or SWITCHBOARD_RULES_ROUTING"
+        problem = ConfigProblem("(settings)", f"required ({hint})", "rules.routing")
+        raise config_error([problem], "settings incomplete")
+    return settings.rules.routing
+
+
+def rule_file(settings: Settings, kind: str) -> Path | None:
+    """The configured path of a rule file; a clear error naming the setting when the file is missing."""
+    path: Path | None = getattr(settings.rules, kind)
+    if path is not None and not path.is_file():
+        source = f"rules.{kind} in the settings, or SWITCHBOARD_RULES_{kind.upper()}"
+        problem = ConfigProblem(str(path), f"no such file (named by {source})")
+        raise config_error([problem], f"{kind} rules missing")
+    return path
 
 
 @dataclass
@@ -103,6 +119,7 @@ class Runtime:
             raise RuntimeError("Runtime needs redis.url (the CLI starts a private Redis for the demo)")
         metrics = create_metrics()
         reloader = RulesReloader(ReloadMetrics(metrics.registry))
+        rule_file(settings, "routing")
         rules: Rules = reloader.load_initial("routing", routing_rules_path(settings), Rules)
         redis = await connect_redis(settings.redis.url.get_secret_value())
         try:
@@ -152,7 +169,7 @@ class Runtime:
     ) -> DialerStores:
         region = self.settings.default_region
         stores = DialerStores.build(redis, default_region=region, registry=metrics.registry)
-        path = self.settings.rules.dispositions
+        path = rule_file(self.settings, "dispositions")
         if path is not None:
             stores.dispositions.rules = reloader.load_initial("dispositions", path, DispositionRules)
             reloader.watch("dispositions", lambda rules: setattr(stores.dispositions, "rules", rules))
@@ -169,7 +186,7 @@ class Runtime:
         lease: Lease,
     ) -> DialerService:
         """The outbound dialer; the ACD owns the agents (one state for inbound and outbound calls)."""
-        path = self.settings.rules.campaigns
+        path = rule_file(self.settings, "campaigns")
         campaigns = reloader.load_initial("campaigns", path, Campaigns) if path is not None else Campaigns()
         dialer = DialerService(
             stores.redis, engine.client, campaigns, gate=stores.gate, leads=stores.leads, desk=AcdDesk(acd),
@@ -189,7 +206,7 @@ class Runtime:
     def _task_service(
         self, redis: aioredis.Redis, metrics: EngineMetrics, reloader: RulesReloader, stores: DialerStores
     ) -> TaskService:
-        path = self.settings.rules.tasks
+        path = rule_file(self.settings, "tasks")
         rules = reloader.load_initial("tasks", path, TaskRules) if path is not None else DEFAULT_TASK_RULES
         tasks = TaskService.build(
             redis, leads=stores.leads, registry=metrics.registry, rules=rules, cc_zone=self.settings.timezone,

@@ -226,6 +226,8 @@ class Settings(BaseSettings):
             missing.append((("redis", "url"), "e.g. redis://redis-host:6379/0"))
         if self.ami.secret is None:
             missing.append((("ami", "secret"), "the secret of the AMI user in manager.conf"))
+        if self.rules.routing is None:
+            missing.append((("rules", "routing"), "the routing rules, e.g. /etc/switchboard/routing.yaml"))
         problems = [
             ConfigProblem(
                 "",
@@ -292,6 +294,7 @@ PATH_KEYS: tuple[tuple[str, str], ...] = (
     ("http", "tokens_file"),
     ("rules", "routing"),
     ("rules", "campaigns"),
+    ("rules", "dispositions"),
     ("rules", "tasks"),
 )
 
@@ -331,7 +334,7 @@ def _file_data(doc: YamlDocument) -> dict[str, Any]:
         problem = ConfigProblem(doc.file, message, "", 1, 1)
         raise config_error([problem], "invalid settings")
     base = Path(doc.file).parent
-    sections = {"ami", "redis", "http", "rules", "log"}
+    sections = {"ami", "redis", "http", "rules", "log", "engine"}
     data: dict[str, Any] = {
         key: dict(value) if isinstance(value, dict) else value
         for key, value in doc.data.items()
