@@ -117,6 +117,7 @@ class Runtime:
         settings = self.settings
         if settings.redis.url is None:
             raise RuntimeError("Runtime needs redis.url (the CLI starts a private Redis for the demo)")
+        tokens = self._tokens or TokenStore.load(settings.http.tokens_file)  # published examples refused here
         metrics = create_metrics()
         reloader = RulesReloader(ReloadMetrics(metrics.registry))
         rule_file(settings, "routing")
@@ -143,7 +144,7 @@ class Runtime:
             engine.services.extend([dialer, tasks])
             _connect_dialer(stores, dialer, tasks)
             state = AppState(
-                settings, self._tokens or TokenStore.load(settings.http.tokens_file), metrics, redis=redis,
+                settings, tokens, metrics, redis=redis,
                 ami_ready=lambda: engine.ready, ami_down_for=engine.down_for,
             )  # fmt: skip
             self._parts = Parts(redis, metrics, reloader, engine, lease, acd, stores, dialer, tasks, state)
