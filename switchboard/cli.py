@@ -260,6 +260,9 @@ def cmd_demo(args: argparse.Namespace, secrets: SecretFilter) -> int:
         return execute(lambda: run_demo(with_redis, args.duration))
 
 
+RULE_FILE_KINDS = ("routing", "campaigns", "dispositions", "tasks")
+
+
 def cmd_check_config(args: argparse.Namespace, secrets: SecretFilter) -> int:
     registry = default_registry()
     failed = problems = 0
@@ -271,6 +274,10 @@ def cmd_check_config(args: argparse.Namespace, secrets: SecretFilter) -> int:
             note = f"; {report.note}" if report.note else ""
             print(f"{report.file}: ok ({report.kind}{note})")
         else:
+            if report.kind in RULE_FILE_KINDS:
+                print(f"{report.file}: refused; a running engine keeps its {report.kind} rules and a restart"
+                      " starts on the last applied version (kept in Redis), flagged on /readyz and in"
+                      f" switchboard_rules_file_invalid{{kind=\"{report.kind}\"}}")  # fmt: skip
             failed += 1
             problems += len(report.problems)
     total = len(args.files)

@@ -44,10 +44,11 @@ from switchboard.api.server import HttpServer, serve_http, stop_http
 from switchboard.api.state import AppState
 from switchboard.api.tokens import TokenStore
 from switchboard.engine import Engine
-from switchboard.example_rules import example_rules
+from switchboard.example_rules import RULE_KINDS, example_rules
 from switchboard.metrics import EngineMetrics, create_metrics
 from switchboard.redis_conn import check_no_eviction, connect_redis
 from switchboard.reload import ReloadMetrics, RulesReloader
+from switchboard.rules_store import LastAppliedStore
 from switchboard.settings import Settings
 
 log = logging.getLogger("switchboard.runtime")
@@ -119,14 +120,16 @@ class Runtime:
             raise RuntimeError("Runtime needs redis.url (the CLI starts a private Redis for the demo)")
         tokens = self._tokens or TokenStore.load(settings.http.tokens_file)  # published examples refused here
         metrics = create_metrics()
-        reloader = RulesReloader(ReloadMetrics(metrics.registry))
         rule_file(settings, "routing")
-        rules: Rules = reloader.load_initial("routing", routing_rules_path(settings), Rules)
         redis = await connect_redis(settings.redis.url.get_secret_value())
         try:
             warning = await check_no_eviction(redis)
             if warning:
                 log.warning(warning)
+            # An invalid rule file starts on its last applied version, kept in Redis (rules_store.py).
+            reloader = RulesReloader(ReloadMetrics(metrics.registry), store=LastAppliedStore(redis))
+            await reloader.fetch_last_applied(RULE_KINDS)
+            rules: Rules = reloader.load_initial("routing", routing_rules_path(settings), Rules)
             engine = Engine(settings.ami_client_settings(), metrics, clock=self._clock)
             lease = self._lease(redis, metrics)
             await lease.acquire()  # a standby serves nothing until the owner's lease runs out
@@ -143,9 +146,11 @@ class Runtime:
             dialer = self._dialer(engine, reloader, stores=stores, acd=acd, tasks=tasks, lease=lease)
             engine.services.extend([dialer, tasks])
             _connect_dialer(stores, dialer, tasks)
+            await reloader.save_applied()
             state = AppState(
                 settings, tokens, metrics, redis=redis,
                 ami_ready=lambda: engine.ready, ami_down_for=engine.down_for,
+                rules_invalid=reloader.invalid_files,
             )  # fmt: skip
             self._parts = Parts(redis, metrics, reloader, engine, lease, acd, stores, dialer, tasks, state)
             await self._start_http(state)
@@ -153,7 +158,11 @@ class Runtime:
             await engine.start()
             reloader.start()
         except BaseException:
+            started = self._parts is not None
             await self.stop()
+            if not started:
+                with contextlib.suppress(Exception):
+                    await redis.aclose()
             raise
         return self._parts
 

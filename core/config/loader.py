@@ -130,8 +130,8 @@ def load_text(text: str, model: type[M], file: str = "<text>") -> M:
     return result
 
 
-def load_rules(path: str | Path, model: type[M]) -> M:
-    """Read and validate a YAML file into `model`; raise ConfigError listing every issue."""
+def read_rules_text(path: str | Path) -> str:
+    """The text of a rule file; a ConfigError with the place when it cannot be read or is not UTF-8."""
     file = str(path)
     try:
         raw = Path(path).read_bytes()
@@ -140,11 +140,15 @@ def load_rules(path: str | Path, model: type[M]) -> M:
             file, [ConfigProblem(file, f"cannot read the file: {exc.strerror}", "", 0, 0)]
         ) from None
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise _config_error(file, [ConfigProblem(file, "is not UTF-8 text", "", line, 1)]) from None
-    return load_text(text, model, file)
+
+
+def load_rules(path: str | Path, model: type[M]) -> M:
+    """Read and validate a YAML file into `model`; raise ConfigError listing every issue."""
+    return load_text(read_rules_text(path), model, str(path))
 
 
 def check_file(path: str | Path, model: type[BaseModel]) -> list[ConfigProblem]:

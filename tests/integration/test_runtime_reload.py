@@ -9,12 +9,15 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import httpx
+import pytest
 import redis.asyncio as aioredis
 from pydantic import SecretStr
 
+from core.errors import ConfigError
 from pbx.sim import AgentPhone, SimConfig, SimulatedPbx
 from switchboard.private_redis import PrivateRedis
-from switchboard.runtime import EXAMPLE_CONFIG, Runtime
+from switchboard.runtime import EXAMPLE_CONFIG, Parts, Runtime
 from switchboard.settings import AmiSection, HttpSection, RedisSection, RulesSection, Settings
 
 SECRET = "runtime-secret"
@@ -70,3 +73,56 @@ async def test_invalid_edit_keeps_routing_with_the_old_rules(
     finally:
         await runtime.stop()
         await sim.stop()
+
+
+async def test_a_restart_on_a_refused_edit_runs_the_last_applied_rules(
+    redis_server: PrivateRedis, redis_client: aioredis.Redis, tmp_path: Path
+) -> None:
+    """A bad edit is refused while running; after a restart the engine starts on the last applied
+    version (kept in Redis), says so on /readyz and in a gauge, and takes the fixed file."""
+    rules = tmp_path / "routing.yaml"
+    shutil.copy(EXAMPLE_CONFIG / "routing.yaml", rules)
+    good = rules.read_text()
+    sim = SimulatedPbx(SimConfig(users={"switchboard": SECRET}))
+    port = await sim.start()
+    try:
+        first = Runtime(_settings(redis_server, port, rules))
+        parts = await first.start()
+        applied = parts.reloader.hash_of("routing")
+        rules.write_text(good.replace("wrap_up_seconds: 20", "wrap_up_seconds: -1", 1))
+        assert await parts.reloader.check_all() == {"routing": False}
+        assert _gauge(parts, "routing") == 1.0
+        await first.stop()
+
+        second = Runtime(_settings(redis_server, port, rules))
+        parts = await second.start()  # before: ConfigError, exit 2
+        try:
+            assert parts.reloader.hash_of("routing") == applied
+            assert _gauge(parts, "routing") == 1.0
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{second.http_port}") as http:
+                ready = (await http.get("/readyz")).json()
+            warning = ready["warnings"]["rules.routing"]
+            assert "file invalid, running the last applied version" in warning
+            assert "wrap_up_seconds" in warning, "it says what is wrong in the file"
+
+            rules.write_text(good.replace("wrap_up_seconds: 20", "wrap_up_seconds: 5", 1))
+            assert await parts.reloader.check_all() == {"routing": True}
+            assert _gauge(parts, "routing") == 0.0 and parts.reloader.invalid_files() == {}
+        finally:
+            await second.stop()
+    finally:
+        await sim.stop()
+
+
+async def test_a_bad_file_without_a_kept_version_still_stops_the_start(
+    redis_server: PrivateRedis, redis_client: aioredis.Redis, tmp_path: Path
+) -> None:
+    await redis_client.flushdb()
+    rules = tmp_path / "routing.yaml"
+    rules.write_text("queues: [")
+    with pytest.raises(ConfigError, match=r"routing\.yaml"):
+        await Runtime(_settings(redis_server, 1, rules)).start()
+
+
+def _gauge(parts: Parts, kind: str) -> float | None:
+    return parts.metrics.registry.get_sample_value("switchboard_rules_file_invalid", {"kind": kind})
