@@ -37,7 +37,7 @@ from core.errors import (
 )
 from switchboard import __version__, cli_acd, cli_dialer, cli_tasks
 from switchboard.api.tokens import ROLES, hash_token, new_token
-from switchboard.config_check import default_registry
+from switchboard.config_check import default_registry, link_check
 from switchboard.logs import SecretFilter, configure_logging
 from switchboard.private_redis import PrivateRedis
 from switchboard.settings import SETTINGS_FILE_ENV, RedisSection, Settings, load_settings
@@ -266,8 +266,10 @@ RULE_FILE_KINDS = ("routing", "campaigns", "dispositions", "tasks")
 def cmd_check_config(args: argparse.Namespace, secrets: SecretFilter) -> int:
     registry = default_registry()
     failed = problems = 0
+    reports = []
     for path in args.files:
         report = registry.check_file(path, args.kind)
+        reports.append(report)
         for problem in report.problems:
             print(problem)
         if report.ok:
@@ -281,6 +283,14 @@ def cmd_check_config(args: argparse.Namespace, secrets: SecretFilter) -> int:
             failed += 1
             problems += len(report.problems)
     total = len(args.files)
+    printed = {str(problem) for report in reports for problem in report.problems}
+    links = link_check({r.kind: Path(r.file) for r in reports if r.ok and r.kind in RULE_FILE_KINDS})
+    links = [problem for problem in links if str(problem) not in printed]  # a settings file's check has them
+    for problem in links:
+        print(problem)
+    if links:
+        print(f"the rule files refer to each other wrongly ({len(links)} problem(s))")
+        failed, problems = failed + len({p.file for p in links}), problems + len(links)
     if failed:
         print(f"{failed} of {total} file(s) have problems ({problems} in all)")
         return EXIT_ERROR

@@ -26,7 +26,7 @@ import inspect
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from pydantic import BaseModel
 
 from core.config.loader import content_hash, load_text, read_rules_text
+from core.config.yaml_file import ConfigProblem
 from core.errors import ConfigError
+from switchboard.rule_links import RuleFile
 from switchboard.rules_store import AppliedRules, LastAppliedStore
 
 log = logging.getLogger("switchboard.reload")
@@ -77,6 +79,11 @@ class WatchedFile:
     failures: int = field(default=0)
     invalid: str = ""
     """Why the file on disk is refused while an earlier version runs ("" when it is valid)."""
+    linked: bool = False
+    """Refused only for references to another file (retried whenever another file changes)."""
+    current: Any = None
+    text: str = ""
+    """The model in force and the text it came from (for cross-file checks and their positions)."""
 
 
 def _stamp(path: Path) -> FileStamp | None:
@@ -97,11 +104,13 @@ class RulesReloader:
         poll_s: float = 1.0,
         store: LastAppliedStore | None = None,
         clock: Callable[[], float] = time.time,
+        links: Callable[[Mapping[str, RuleFile]], list[ConfigProblem]] | None = None,
     ) -> None:
         self._metrics = metrics
         self._poll_s = poll_s
         self._store = store
         self._clock = clock
+        self._links = links
         self._files: dict[str, WatchedFile] = {}
         self._task: asyncio.Task[None] | None = None
         self._signal_installed = False
@@ -120,12 +129,13 @@ class RulesReloader:
             text = read_rules_text(path)
             rules = load_text(text, model, str(path))
         except ConfigError as exc:
-            rules = self._fall_back(kind, path, model, exc)
+            text, rules = self._fall_back(kind, path, model, exc)
             invalid = _issues_text(exc)
         else:
             invalid = ""
             self._unsaved.append(AppliedRules(kind, text, content_hash(rules), str(path), self._clock()))
-        watched = WatchedFile(kind, path, model, _unset, _stamp(path), content_hash(rules), invalid=invalid)
+        watched = WatchedFile(kind, path, model, _unset, _stamp(path), content_hash(rules), invalid=invalid,
+                              current=rules, text=text)  # fmt: skip
         self._files[kind] = watched
         self._mark_active(kind, watched.hash)
         self._metrics.file_invalid.labels(kind=kind).set(1 if invalid else 0)
@@ -134,7 +144,9 @@ class RulesReloader:
                      extra={"kind": kind, "rules_hash": watched.hash, "file": str(path)})  # fmt: skip
         return rules
 
-    def _fall_back(self, kind: str, path: Path, model: type[BaseModel], error: ConfigError) -> Any:
+    def _fall_back(
+        self, kind: str, path: Path, model: type[BaseModel], error: ConfigError
+    ) -> tuple[str, Any]:
         last = self._last.get(kind)
         if last is None:
             raise error
@@ -148,7 +160,7 @@ class RulesReloader:
             kind, path, content_hash(rules)[:12], last.file, _issues_text(error),
             extra={"kind": kind, "file": str(path), "rules_hash": content_hash(rules)},
         )  # fmt: skip
-        return rules
+        return last.text, rules
 
     async def save_applied(self) -> None:
         """Keep the versions applied since the last call (a restart on a bad file starts on them)."""
@@ -169,30 +181,66 @@ class RulesReloader:
         return self._files[kind].hash
 
     async def check_all(self, *, force: bool = False) -> dict[str, bool]:
-        """Reload each file that changed (or all with force); returns kind -> applied."""
-        results = {}
+        """Reload each file that changed (or all with force); returns kind -> applied.
+
+        The changed files are checked together against the others (rule_links): a file refused
+        only for its references to another is retried with them, so renaming a code in two files
+        lands when the second one is saved."""
+        changed = []
         for watched in self._files.values():
             stamp = _stamp(watched.path)
             if force or stamp != watched.stamp:
                 watched.stamp = stamp
-                results[watched.kind] = await self._reload(watched)
+                changed.append(watched)
+        if not changed:
+            return {}
+        retried = [w for w in self._files.values() if w.linked and w not in changed]
+        results: dict[str, bool] = {}
+        fresh: list[tuple[WatchedFile, str, Any]] = []
+        for watched in [*changed, *retried]:
+            results[watched.kind] = False
+            candidate = await self._validate(watched)
+            if candidate is None:
+                continue
+            text, rules = candidate
+            if content_hash(rules) == watched.hash:
+                self._set_valid(watched)
+            else:
+                fresh.append((watched, text, rules))
+        problems = self._link_problems(fresh) if fresh else []
+        if problems:
+            issues = "; ".join(str(problem) for problem in problems)
+            for watched, _, _ in fresh:
+                self._refused(watched, issues, linked=True)
+            return results
+        for watched, text, rules in fresh:
+            results[watched.kind] = await self._apply(watched, text, rules)
         return results
 
-    async def _reload(self, watched: WatchedFile) -> bool:
-        extra: dict[str, Any] = {"kind": watched.kind, "file": str(watched.path)}
+    def link_problems(self) -> list[ConfigProblem]:
+        """Broken references between the rule files in force (checked at start)."""
+        return self._link_problems([])
+
+    def _link_problems(self, fresh: list[tuple[WatchedFile, str, Any]]) -> list[ConfigProblem]:
+        if self._links is None:
+            return []
+        files = {w.kind: RuleFile(str(w.path), w.text, w.current) for w in self._files.values()}
+        files.update({w.kind: RuleFile(str(w.path), text, rules) for w, text, rules in fresh})
+        return self._links(files)
+
+    async def _validate(self, watched: WatchedFile) -> tuple[str, Any] | None:
+        """The file's text and model, or None when it is refused (counted, logged, flagged)."""
         try:  # in a thread: a huge or hostile file must not block the event loop
-            text, rules = await asyncio.to_thread(_read_and_validate, watched.path, watched.model)
+            return await asyncio.to_thread(_read_and_validate, watched.path, watched.model)
         except ConfigError as exc:
-            self._refused(watched, _issues_text(exc), extra)
-            return False
+            self._refused(watched, _issues_text(exc))
         except Exception as exc:  # a bug in a validator: still a refused edit, counted and located
-            reason = f"{watched.path}: cannot be validated ({type(exc).__name__}: {exc})"
-            self._refused(watched, reason, extra)
-            return False
+            self._refused(watched, f"{watched.path}: cannot be validated ({type(exc).__name__}: {exc})")
+        return None
+
+    async def _apply(self, watched: WatchedFile, text: str, rules: Any) -> bool:
+        extra: dict[str, Any] = {"kind": watched.kind, "file": str(watched.path)}
         new_hash = content_hash(rules)
-        self._set_valid(watched)
-        if new_hash == watched.hash:
-            return False
         try:
             result = watched.apply(rules)
             if inspect.isawaitable(result):
@@ -202,8 +250,9 @@ class RulesReloader:
             log.exception("%s rules %s could not be applied; keeping %s", watched.kind, new_hash[:12],
                           watched.hash[:12], extra=extra)  # fmt: skip
             return False
+        self._set_valid(watched)
         self._metrics.active.remove(watched.kind, watched.hash)
-        watched.hash = new_hash
+        watched.hash, watched.current, watched.text = new_hash, rules, text
         self._mark_active(watched.kind, new_hash)
         self._metrics.reloads.labels(kind=watched.kind, result="success").inc()
         log.info("%s rules %s applied from %s", watched.kind, new_hash[:12], watched.path,
@@ -212,18 +261,19 @@ class RulesReloader:
         await self.save_applied()
         return True
 
-    def _refused(self, watched: WatchedFile, issues: str, extra: dict[str, Any]) -> None:
+    def _refused(self, watched: WatchedFile, issues: str, *, linked: bool = False) -> None:
         watched.failures += 1
-        watched.invalid = issues
+        watched.invalid, watched.linked = issues, linked
         self._metrics.reloads.labels(kind=watched.kind, result="failure").inc()
         self._metrics.file_invalid.labels(kind=watched.kind).set(1)
         log.error("%s rules rejected, keeping %s: %s", watched.kind, watched.hash[:12], issues,
-                  extra={**extra, "issues": issues, "rules_hash": watched.hash})  # fmt: skip
+                  extra={"kind": watched.kind, "file": str(watched.path), "issues": issues,
+                         "rules_hash": watched.hash})  # fmt: skip
 
     def _set_valid(self, watched: WatchedFile) -> None:
         if watched.invalid:
             log.info("%s rules file %s is valid again", watched.kind, watched.path)
-        watched.invalid = ""
+        watched.invalid, watched.linked = "", False
         self._metrics.file_invalid.labels(kind=watched.kind).set(0)
 
     def _mark_active(self, kind: str, rules_hash: str) -> None:

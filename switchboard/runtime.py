@@ -48,6 +48,7 @@ from switchboard.example_rules import RULE_KINDS, example_rules
 from switchboard.metrics import EngineMetrics, create_metrics
 from switchboard.redis_conn import check_no_eviction, connect_redis
 from switchboard.reload import ReloadMetrics, RulesReloader
+from switchboard.rule_links import link_problems
 from switchboard.rules_store import LastAppliedStore
 from switchboard.settings import Settings
 
@@ -127,7 +128,9 @@ class Runtime:
             if warning:
                 log.warning(warning)
             # An invalid rule file starts on its last applied version, kept in Redis (rules_store.py).
-            reloader = RulesReloader(ReloadMetrics(metrics.registry), store=LastAppliedStore(redis))
+            reloader = RulesReloader(
+                ReloadMetrics(metrics.registry), store=LastAppliedStore(redis), links=link_problems
+            )
             await reloader.fetch_last_applied(RULE_KINDS)
             rules: Rules = reloader.load_initial("routing", routing_rules_path(settings), Rules)
             engine = Engine(settings.ami_client_settings(), metrics, clock=self._clock)
@@ -146,6 +149,8 @@ class Runtime:
             dialer = self._dialer(engine, reloader, stores=stores, acd=acd, tasks=tasks, lease=lease)
             engine.services.extend([dialer, tasks])
             _connect_dialer(stores, dialer, tasks)
+            if problems := reloader.link_problems():
+                raise config_error(problems, "the rule files refer to each other wrongly")
             await reloader.save_applied()
             state = AppState(
                 settings, tokens, metrics, redis=redis,

@@ -143,3 +143,39 @@ async def test_sighup_reloads_and_polling_picks_up_edits(rules_file: Path) -> No
         assert _wrap_up(rules) == 27
     finally:
         await reloader.stop()
+
+
+async def test_an_edit_breaking_another_file_is_refused_and_a_two_file_rename_lands(tmp_path: Path) -> None:
+    from dialer.dispositions.rules import DispositionRules  # noqa: PLC0415
+    from dialer.tasks.rules import TaskRules  # noqa: PLC0415
+    from switchboard.rule_links import link_problems  # noqa: PLC0415
+
+    config = EXAMPLE.parent
+    dispositions, tasks = tmp_path / "dispositions.yaml", tmp_path / "tasks.yaml"
+    shutil.copy(config / "dispositions.yaml", dispositions)
+    shutil.copy(config / "tasks.yaml", tasks)
+    registry = CollectorRegistry()
+    reloader = RulesReloader(ReloadMetrics(registry), poll_s=3600, links=link_problems)
+    reloader.load_initial("dispositions", dispositions, DispositionRules)
+    reloader.load_initial("tasks", tasks, TaskRules)
+    assert reloader.link_problems() == []
+    applied: list[str] = []
+    reloader.watch("dispositions", lambda rules: applied.append("dispositions"))
+    reloader.watch("tasks", lambda rules: applied.append("tasks"))
+
+    # Renaming a code tasks.yaml uses: refused on its own (the tasks would never start again).
+    _edit(dispositions, "code: callback_later", "code: ring_back")
+    assert await reloader.check_all() == {"dispositions": False}
+    why = reloader.invalid_files()["dispositions"]
+    assert "tasks[1].on_dispositions[0]: names disposition code 'callback_later'" in why
+    assert registry.get_sample_value("switchboard_rules_file_invalid", {"kind": "dispositions"}) == 1
+    assert registry.get_sample_value(
+        "switchboard_rules_reloads_total", {"kind": "dispositions", "result": "failure"}
+    ) == 1
+
+    # The second half of the rename: both land together.
+    _edit(tasks, "on_dispositions: [callback_later]", "on_dispositions: [ring_back]")
+    assert await reloader.check_all() == {"tasks": True, "dispositions": True}
+    assert sorted(applied) == ["dispositions", "tasks"]
+    assert reloader.invalid_files() == {}
+    assert registry.get_sample_value("switchboard_rules_file_invalid", {"kind": "dispositions"}) == 0

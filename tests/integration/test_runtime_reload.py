@@ -126,3 +126,19 @@ async def test_a_bad_file_without_a_kept_version_still_stops_the_start(
 
 def _gauge(parts: Parts, kind: str) -> float | None:
     return parts.metrics.registry.get_sample_value("switchboard_rules_file_invalid", {"kind": kind})
+
+
+async def test_the_start_refuses_rule_files_that_refer_to_each_other_wrongly(
+    redis_server: PrivateRedis, redis_client: aioredis.Redis, tmp_path: Path
+) -> None:
+    await redis_client.flushdb()
+    for kind in ("routing", "dispositions", "tasks"):
+        shutil.copy(EXAMPLE_CONFIG / f"{kind}.yaml", tmp_path / f"{kind}.yaml")
+    tasks = tmp_path / "tasks.yaml"
+    tasks.write_text(tasks.read_text().replace("[callback_later]", "[call_back_later]"))
+    routing, dispositions = tmp_path / "routing.yaml", tmp_path / "dispositions.yaml"
+    rules = RulesSection(routing=routing, dispositions=dispositions, tasks=tasks)
+    settings = _settings(redis_server, 1, tmp_path / "routing.yaml").model_copy(update={"rules": rules})
+    with pytest.raises(ConfigError, match="refer to each other wrongly") as exc:
+        await Runtime(settings).start()
+    assert "did you mean 'callback_later'" in exc.value.message
