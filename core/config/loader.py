@@ -16,17 +16,20 @@ Rules it keeps:
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NamedTuple, Self, TypeVar
+from typing import Any, NamedTuple, Self, TypeVar, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
+    TypeAdapter,
     ValidationError,
     ValidationInfo,
     model_validator,
@@ -124,7 +127,11 @@ def load_text(text: str, model: type[M], file: str = "<text>") -> M:
     try:
         result = model.model_validate(_document(parsed), context={_PROBLEMS: problems})
     except ValidationError as exc:
-        raise _config_error(file, _validation_issues(exc, parsed, file, model)) from None
+        issues = _validation_issues(exc, parsed, file, model)
+        wrong = [tuple(error["loc"]) for error in exc.errors()]
+        also = references_despite(parsed.data, model, wrong)
+        issues += [_issue(file, parsed, p.loc, p.message) for p in also]
+        raise _config_error(file, issues) from None
     if problems:
         raise _config_error(file, [_issue(file, parsed, p.loc, p.message) for p in problems])
     return result
@@ -173,6 +180,95 @@ def schema_json(model: type[BaseModel]) -> str:
 
 def write_schema(model: type[BaseModel], path: str | Path) -> None:
     Path(path).write_text(schema_json(model), encoding="utf-8")
+
+
+def references_despite(data: Any, model: type[BaseModel], wrong: Sequence[Loc] = ()) -> list[Problem]:
+    """The cross-reference problems of the parts that did validate, so that one structural mistake
+    does not hide them (a second pass of `check-config` would find them otherwise).
+
+    Each wrong value (`wrong`, the paths pydantic named) is left out where it is a mapping key
+    (its default applies); then each element of a top-level list that still does not validate
+    on its own is left out, and so are top-level keys that do not; the rest is validated with
+    its cross-checks. A problem about a
+    name defined only in a left-out element is not reported (it may be that element's mistake).
+    """
+    if not isinstance(data, dict) or not issubclass(model, CheckedModel):
+        return []
+    data = copy.deepcopy(data)
+    for loc in wrong:
+        _drop_leaf(data, loc)
+    pruned, kept, dropped = _valid_elements(data, model)
+    problems: list[Problem] = []
+    for _ in range(2):
+        try:
+            model.model_validate(pruned, context={_PROBLEMS: problems})
+        except ValidationError as exc:  # top-level values: leave them out and try once more
+            problems.clear()
+            for error in exc.errors():
+                if len(error["loc"]) >= 1 and error["loc"][0] in pruned and error["loc"][0] not in kept:
+                    pruned.pop(error["loc"][0])
+            continue
+        except (ValueError, TypeError):
+            return []
+        break
+    else:
+        return []
+    return [
+        Problem(_remap(p.loc, kept), p.message)
+        for p in problems
+        if not any(f"'{name}'" in p.message for name in dropped)
+    ]
+
+
+def _valid_elements(
+    data: dict[str, Any], model: type[BaseModel]
+) -> tuple[dict[str, Any], dict[str, list[int]], set[str]]:
+    pruned, kept, dropped = dict(data), dict[str, list[int]](), set[str]()
+    for name, field in model.model_fields.items():
+        value = data.get(name)
+        item_type = _item_type(field.annotation)
+        if not isinstance(value, list) or item_type is None:
+            continue
+        adapter: TypeAdapter[Any] = TypeAdapter(item_type)
+        good = []
+        for index, item in enumerate(value):
+            try:
+                adapter.validate_python(item)
+                good.append(index)
+            except (ValidationError, ValueError, TypeError):
+                if isinstance(item, dict):
+                    dropped |= {str(item[k]) for k in ("name", "id", "code", "kind") if k in item}
+        kept[name], pruned[name] = good, [value[index] for index in good]
+    return pruned, kept, dropped
+
+
+def _drop_leaf(data: Any, loc: Loc) -> None:
+    """Remove the mapping key at `loc` (a wrong value or an unknown key), if it is one."""
+    node = data
+    for part in loc[:-1]:
+        inside_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if not (inside_list or (isinstance(node, dict) and part in node)):
+            return
+        node = node[part]
+    if loc and isinstance(node, dict) and isinstance(loc[-1], str):
+        node.pop(loc[-1], None)
+
+
+def _item_type(annotation: Any) -> Any:
+    """X of `tuple[X, ...]` (how rule models spell their lists), else None."""
+    args = get_args(annotation)
+    if get_origin(annotation) is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return args[0]
+    return None
+
+
+def _remap(loc: Loc, kept: dict[str, list[int]]) -> Loc:
+    """A path in the pruned document -> the same place in the file."""
+    if len(loc) >= 2 and isinstance(loc[0], str) and isinstance(loc[1], int) and loc[0] in kept:
+        indices = kept[loc[0]]
+        if loc[1] < len(indices):
+            return (loc[0], indices[loc[1]], *loc[2:])
+    return loc
 
 
 def _document(parsed: Parsed) -> Any:
