@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,7 +38,7 @@ from pydantic import (
 
 from core.config.error_messages import error_message, field_names, is_spurious, render_loc
 from core.config.yaml_file import ConfigProblem, problems_from_error
-from core.config.yaml_marks import Loc, Parsed, parse_yaml
+from core.config.yaml_marks import MAX_FILE_BYTES, Loc, Parsed, parse_yaml, size_problem
 from core.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
@@ -141,11 +142,16 @@ def read_rules_text(path: str | Path) -> str:
     """The text of a rule file; a ConfigError with the place when it cannot be read or is not UTF-8."""
     file = str(path)
     try:
-        raw = Path(path).read_bytes()
+        with Path(path).open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)  # never more than the cap in memory
+            size = max(len(raw), os.fstat(handle.fileno()).st_size)
     except OSError as exc:
         raise _config_error(
             file, [ConfigProblem(file, f"cannot read the file: {exc.strerror}", "", 0, 0)]
         ) from None
+    too_large = size_problem(size)
+    if too_large:
+        raise _config_error(file, [ConfigProblem(file, too_large, "", 1, 1)])
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:

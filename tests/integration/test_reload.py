@@ -179,3 +179,38 @@ async def test_an_edit_breaking_another_file_is_refused_and_a_two_file_rename_la
     assert sorted(applied) == ["dispositions", "tasks"]
     assert reloader.invalid_files() == {}
     assert registry.get_sample_value("switchboard_rules_file_invalid", {"kind": "dispositions"}) == 0
+
+
+async def test_hostile_edits_are_counted_refusals_and_never_block_the_loop(rules_file: Path) -> None:
+    registry = CollectorRegistry()
+    reloader = RulesReloader(ReloadMetrics(registry), poll_s=3600)
+    reloader.load_initial("routing", rules_file, Rules)
+    reloader.watch("routing", lambda rules: None)
+    good = rules_file.read_text()
+    laughs = "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n" for i in range(8)
+    )
+    gaps: list[float] = []
+
+    async def ticker() -> None:
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while True:
+            await asyncio.sleep(0.01)
+            now = loop.time()
+            gaps.append(now - last)
+            last = now
+
+    beat = asyncio.create_task(ticker())
+    try:
+        for hostile in (good.replace("name: support", "name: sup\x07port", 1), laughs + good):
+            rules_file.write_text(hostile)
+            assert await reloader.check_all() == {"routing": False}
+    finally:
+        beat.cancel()
+        await asyncio.gather(beat, return_exceptions=True)
+    assert _sample(registry, "failure") == 2, "both counted as failed reloads"
+    why = reloader.invalid_files()["routing"]
+    assert "expands to more than" in why
+    # Validation runs in a worker thread: the loop keeps ticking (a loaded 2-core box: generous bound).
+    assert max(gaps) < 0.5, f"the event loop stalled for {max(gaps):.2f} s"
