@@ -113,6 +113,10 @@ class HttpSection(_Section):
     port: int = Field(8080, ge=0, le=65535)
     tokens_file: Path | None = None
     access_log: bool = False
+    max_body_bytes: int = Field(1024 * 1024, ge=1024, le=1024**3)
+    """Largest request body of a route (read only after the token is known); larger: 413."""
+    max_bulk_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, le=1024**3)
+    """Largest request body of the bulk routes (`POST /api/v1/leads:bulk`: up to 10000 leads)."""
 
 
 class RulesSection(_Section):
