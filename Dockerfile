@@ -11,14 +11,15 @@
 FROM python:3.11-slim AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY core ./core
 COPY pbx ./pbx
 COPY routing ./routing
 COPY dialer ./dialer
 COPY switchboard ./switchboard
 COPY config ./config
-RUN pip wheel --wheel-dir /wheels .
+# The exact versions of constraints.txt: a rebuild installs what was tested.
+RUN pip wheel --constraint constraints.txt --wheel-dir /wheels .
 
 # ---- runtime: slim, non-root, only the installed wheels ----------------------
 FROM python:3.11-slim

@@ -47,3 +47,35 @@ def test_no_example_tokens_in_the_image_or_enabled_by_default() -> None:
     assert "api-tokens" not in DOCKERFILE
     http = load_yaml(ROOT / "config/settings.example.yaml").data["http"]
     assert "tokens_file" not in http, "the example settings must not enable a tokens file"
+
+
+def _pins() -> dict[str, str]:
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            assert version, f"constraints.txt: {line!r} is not an exact pin"
+            pins[name.lower().replace("_", "-")] = version
+    return pins
+
+
+def test_builds_install_the_pinned_versions() -> None:
+    assert "--constraint constraints.txt" in DOCKERFILE
+    assert '--constraint "$ROOT/constraints.txt"' in (ROOT / "scripts/_env.sh").read_text()
+
+
+def test_every_dependency_is_pinned_within_its_bounded_range() -> None:
+    import tomllib  # noqa: PLC0415
+
+    from packaging.requirements import Requirement  # noqa: PLC0415
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pins = _pins()
+    for text in [*project["dependencies"], *project["optional-dependencies"]["dev"]]:
+        requirement = Requirement(text)
+        name = requirement.name.lower().replace("_", "-")
+        assert name in pins, f"{name} is not pinned in constraints.txt"
+        pinned = pins[name]
+        assert requirement.specifier.contains(pinned), f"{name}=={pinned} is outside {requirement.specifier}"
+        if text in project["dependencies"] and name != "tzdata":  # tzdata: newer is always better
+            assert any(spec.operator == "<" for spec in requirement.specifier), f"{text}: no upper bound"
