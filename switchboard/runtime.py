@@ -9,6 +9,7 @@ reverse. Nothing here decides anything about calls.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -43,6 +44,8 @@ from switchboard.api.app import create_app
 from switchboard.api.server import HttpServer, serve_http, stop_http
 from switchboard.api.state import AppState
 from switchboard.api.tokens import TokenStore
+from switchboard.audit_retention import AuditMetrics, AuditRetention
+from switchboard.audit_retention import stop as stop_retention
 from switchboard.engine import Engine
 from switchboard.example_rules import RULE_KINDS, example_rules
 from switchboard.metrics import EngineMetrics, create_metrics
@@ -104,6 +107,7 @@ class Runtime:
         self.instance_id = settings.engine.id or f"{socket.gethostname()}-{os.getpid()}"
         self._parts: Parts | None = None
         self._http: tuple[HttpServer, object] | None = None
+        self._retention: asyncio.Task[None] | None = None
 
     @property
     def parts(self) -> Parts:
@@ -162,6 +166,9 @@ class Runtime:
             lease.start()
             await engine.start()
             reloader.start()
+            retention = AuditRetention(redis, settings.audit.streams, AuditMetrics(metrics.registry))
+            trimming = retention.run(settings.audit.trim_interval)
+            self._retention = asyncio.create_task(trimming, name="audit-retention")
         except BaseException:
             started = self._parts is not None
             await self.stop()
@@ -245,6 +252,8 @@ class Runtime:
         self._http = await serve_http(app, http.host, http.port, access_log=http.access_log)
 
     async def stop(self) -> None:
+        retention, self._retention = self._retention, None
+        await stop_retention(retention)
         parts, self._parts = self._parts, None
         if parts is not None:
             await parts.reloader.stop()

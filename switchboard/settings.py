@@ -145,6 +145,43 @@ class EngineSection(_Section):
         return self
 
 
+class StreamRetention(_Section):
+    """How long one audit stream keeps its records (None: no bound of that kind)."""
+
+    max_age_days: float | None = Field(None, gt=0, le=36500)
+    max_entries: int | None = Field(None, ge=1000)
+
+
+DEFAULT_AUDIT_STREAMS: dict[str, StreamRetention] = {
+    # The abandon records regulators ask for: two years, never capped by count.
+    "dial-attempts": StreamRetention(max_age_days=730),
+    "dial-blocked": StreamRetention(max_age_days=365, max_entries=5_000_000),
+    "blacklist": StreamRetention(max_age_days=1825),
+    "robinson": StreamRetention(max_age_days=1825),
+    "dispositions": StreamRetention(max_age_days=730),
+    "leads": StreamRetention(max_age_days=730),
+    "campaigns": StreamRetention(max_age_days=730),
+    "tasks": StreamRetention(max_age_days=365, max_entries=5_000_000),
+}
+
+
+class AuditSection(_Section):
+    """Retention of the audit streams (switchboard/audit_retention.py); Redis must not evict them."""
+
+    trim_interval: float = Field(300.0, ge=1, le=86400)
+    """Seconds between trims."""
+    streams: dict[str, StreamRetention] = Field(default_factory=lambda: dict(DEFAULT_AUDIT_STREAMS))
+    """Per stream (name after `sb:dialer:audit:`); a stream given here replaces its default."""
+
+    @field_validator("streams", mode="after")
+    @classmethod
+    def _known_streams(cls, value: dict[str, StreamRetention]) -> dict[str, StreamRetention]:
+        unknown = sorted(set(value) - set(DEFAULT_AUDIT_STREAMS))
+        if unknown:
+            raise ValueError(f"unknown audit stream(s) {unknown}; known: {', '.join(DEFAULT_AUDIT_STREAMS)}")
+        return {**DEFAULT_AUDIT_STREAMS, **value}
+
+
 class LogSection(_Section):
     format: Literal["json", "console", "auto"] = "auto"
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -173,6 +210,7 @@ class Settings(BaseSettings):
     rules: RulesSection = RulesSection()
     log: LogSection = LogSection()
     engine: EngineSection = EngineSection()
+    audit: AuditSection = AuditSection()
     default_region: str = "HU"
     timezone: str = "Europe/Budapest"
 
@@ -338,7 +376,7 @@ def _file_data(doc: YamlDocument) -> dict[str, Any]:
         problem = ConfigProblem(doc.file, message, "", 1, 1)
         raise config_error([problem], "invalid settings")
     base = Path(doc.file).parent
-    sections = {"ami", "redis", "http", "rules", "log", "engine"}
+    sections = {"ami", "redis", "http", "rules", "log", "engine", "audit"}
     data: dict[str, Any] = {
         key: dict(value) if isinstance(value, dict) else value
         for key, value in doc.data.items()
