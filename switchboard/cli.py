@@ -28,6 +28,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from core.config.loader import deprecated_spellings
 from core.errors import (
     AmiConnectionError,
     AmiLoginError,
@@ -275,6 +276,10 @@ def cmd_check_config(args: argparse.Namespace, secrets: SecretFilter) -> int:
             print(problem)
         if report.ok:
             note = f"; {report.note}" if report.note else ""
+            old = deprecated_spellings(report.file) if report.kind in RULE_FILE_KINDS else []
+            for problem in old:
+                print(f"{problem} (deprecated, not an error)")
+            note += f"; {len(old)} deprecated spelling(s)" if old else ""
             print(f"{report.file}: ok ({report.kind}{note})")
         else:
             if report.kind in RULE_FILE_KINDS:

@@ -54,7 +54,7 @@ campaigns:
     mode: progressive
     dial_string: PJSIP/{number}@trunk
     queue: sales
-    ring_timeout_s: 25
+    ring_timeout: 25s
     calling_hours:
       {days}
       closed_on_holidays: false

@@ -34,7 +34,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from pydantic import BaseModel
 
-from core.config.loader import content_hash, load_text, read_rules_text
+from core.config.loader import content_hash, deprecated_spellings, load_text, read_rules_text
 from core.config.yaml_file import ConfigProblem
 from core.errors import ConfigError
 from switchboard.rule_links import RuleFile
@@ -133,6 +133,7 @@ class RulesReloader:
             invalid = _issues_text(exc)
         else:
             invalid = ""
+            _warn_deprecated(kind, path, text)
             self._unsaved.append(AppliedRules(kind, text, content_hash(rules), str(path), self._clock()))
         watched = WatchedFile(kind, path, model, _unset, _stamp(path), content_hash(rules), invalid=invalid,
                               current=rules, text=text)  # fmt: skip
@@ -251,6 +252,7 @@ class RulesReloader:
                           watched.hash[:12], extra=extra)  # fmt: skip
             return False
         self._set_valid(watched)
+        _warn_deprecated(watched.kind, watched.path, text)
         self._metrics.active.remove(watched.kind, watched.hash)
         watched.hash, watched.current, watched.text = new_hash, rules, text
         self._mark_active(watched.kind, new_hash)
@@ -307,6 +309,13 @@ class RulesReloader:
                 await self.check_all()
             except Exception:
                 log.exception("rules reload failed unexpectedly; previous rules keep running")
+
+
+def _warn_deprecated(kind: str, path: Path, text: str) -> None:
+    old = deprecated_spellings(path, text)
+    if old:
+        log.warning("%s rules use %d old spelling(s), accepted until the next release: %s", kind, len(old),
+                    "; ".join(map(str, old[:5])), extra={"kind": kind, "file": str(path)})  # fmt: skip
 
 
 def _read_and_validate(path: Path, model: type[BaseModel]) -> tuple[str, BaseModel]:

@@ -37,6 +37,7 @@ from pydantic import (
 )
 
 from core.config.error_messages import error_message, field_names, is_spurious, render_loc
+from core.config.vocabulary import deprecations, file_loc
 from core.config.yaml_file import ConfigProblem, problems_from_error
 from core.config.yaml_marks import MAX_FILE_BYTES, Loc, Parsed, parse_yaml, size_problem
 from core.errors import ConfigError
@@ -136,6 +137,16 @@ def load_text(text: str, model: type[M], file: str = "<text>") -> M:
     if problems:
         raise _config_error(file, [_issue(file, parsed, p.loc, p.message) for p in problems])
     return result
+
+
+def deprecated_spellings(path: str | Path, text: str | None = None) -> list[ConfigProblem]:
+    """The old spellings in a rule file (core.config.vocabulary), each with its place; [] if unreadable."""
+    try:
+        parsed = parse_yaml(read_rules_text(path) if text is None else text)
+    except ConfigError:
+        return []
+    return [ConfigProblem(str(path), sentence, render_loc(loc), line, column)
+            for loc, line, column, sentence in deprecations(parsed)]  # fmt: skip
 
 
 def read_rules_text(path: str | Path) -> str:
@@ -298,6 +309,7 @@ def _validation_issues(
 
 
 def _issue(file: str, parsed: Parsed, loc: Loc, message: str) -> ConfigProblem:
+    loc = file_loc(loc, parsed)
     mark = parsed.mark_for(loc)
     return ConfigProblem(file, message, render_loc(loc) or "(top level)", mark.line, mark.column)
 

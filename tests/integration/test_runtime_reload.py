@@ -45,7 +45,7 @@ async def test_invalid_edit_keeps_routing_with_the_old_rules(
     rules = tmp_path / "routing.yaml"
     shutil.copy(EXAMPLE_CONFIG / "routing.yaml", rules)
     # The runtime runs on real time here: a 1 s wrap-up keeps the test short.
-    rules.write_text(rules.read_text().replace("wrap_up_seconds: 20", "wrap_up_seconds: 1", 1))
+    rules.write_text(rules.read_text().replace("wrap_up: 20s", "wrap_up: 1s", 1))
     phones = {ext: AgentPhone(answer_after_s=0.2) for ext in ("1005", "1006")}
     sim = SimulatedPbx(SimConfig(users={"switchboard": SECRET}, agents=phones))
     port = await sim.start()
@@ -59,14 +59,14 @@ async def test_invalid_edit_keeps_routing_with_the_old_rules(
         old_hash = parts.reloader.hash_of("routing")
 
         text = rules.read_text()
-        rules.write_text(text.replace("wrap_up_seconds: 1", "wrap_up_seconds: -1", 1))
+        rules.write_text(text.replace("wrap_up: 1s", "wrap_up: -1", 1))
         assert await parts.reloader.check_all() == {"routing": False}
         assert parts.reloader.hash_of("routing") == old_hash
 
         # The agent comes back from wrap-up under the old rules and takes the next caller.
         await _answered(sim, "+36301110002")
 
-        rules.write_text(text.replace("wrap_up_seconds: 1", "wrap_up_seconds: 0", 1))
+        rules.write_text(text.replace("wrap_up: 1s", "wrap_up: 0s", 1))
         assert await parts.reloader.check_all() == {"routing": True}
         assert parts.reloader.hash_of("routing") != old_hash
         assert parts.acd.queues()[0].name == "support"
@@ -89,7 +89,7 @@ async def test_a_restart_on_a_refused_edit_runs_the_last_applied_rules(
         first = Runtime(_settings(redis_server, port, rules))
         parts = await first.start()
         applied = parts.reloader.hash_of("routing")
-        rules.write_text(good.replace("wrap_up_seconds: 20", "wrap_up_seconds: -1", 1))
+        rules.write_text(good.replace("wrap_up: 20s", "wrap_up: -1", 1))
         assert await parts.reloader.check_all() == {"routing": False}
         assert _gauge(parts, "routing") == 1.0
         await first.stop()
@@ -103,9 +103,9 @@ async def test_a_restart_on_a_refused_edit_runs_the_last_applied_rules(
                 ready = (await http.get("/readyz")).json()
             warning = ready["warnings"]["rules.routing"]
             assert "file invalid, running the last applied version" in warning
-            assert "wrap_up_seconds" in warning, "it says what is wrong in the file"
+            assert "wrap_up" in warning, "it says what is wrong in the file"
 
-            rules.write_text(good.replace("wrap_up_seconds: 20", "wrap_up_seconds: 5", 1))
+            rules.write_text(good.replace("wrap_up: 20s", "wrap_up: 5s", 1))
             assert await parts.reloader.check_all() == {"routing": True}
             assert _gauge(parts, "routing") == 0.0 and parts.reloader.invalid_files() == {}
         finally:

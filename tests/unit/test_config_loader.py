@@ -215,7 +215,7 @@ def test_a_structural_mistake_does_not_hide_the_reference_mistakes() -> None:
     from routing.rules import Rules  # noqa: PLC0415  (core may not import routing at module level)
 
     text = _routing_with(
-        ("wrap_up_seconds: 20", "wrap_up_seconds: -1"),  # a value out of range
+        ("wrap_up: 20s", "wrap_up: -1"),  # a value out of range
         ('id: "1002"', 'id: "1001"'),  # a duplicate agent id
         ("skills: {billing: 2, hungarian: 5}", "skills: {billing: 2, hungarain: 5}"),  # an unknown skill
         ("overflow_to: general ", "overflow_to: genral  "),  # an unknown overflow queue
@@ -225,7 +225,7 @@ def test_a_structural_mistake_does_not_hide_the_reference_mistakes() -> None:
     paths = sorted(issue["path"] for issue in exc.value.details["issues"])
     assert paths == [
         "agents[1].id", "agents[2].skills.hungarain", "queues[0].escalation[2].overflow_to",
-        "queues[0].wrap_up_seconds",
+        "queues[0].wrap_up",
     ]  # fmt: skip
     line = text.splitlines().index('  - id: "1001"', 110) + 1
     assert {i["path"]: i["line"] for i in exc.value.details["issues"]}["agents[1].id"] == line
