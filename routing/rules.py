@@ -19,9 +19,10 @@ from typing import Annotated, Any, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from core.config.loader import CheckedModel, ConfigModel, Problem, schema_pattern, text_check, write_schema
+from core.config.vocabulary import Minutes, Seconds, short_weekdays, spelled
 from core.phone_numbers import is_region
 from routing import plan, rule_checks
 
@@ -134,7 +135,9 @@ class TierInQueue(ConfigModel):
 
     priority: int | None = Field(None, ge=0, le=1000)
     min_level: Level | None = None
-    max_wait_seconds: float | None = Field(None, gt=0)
+    max_wait_seconds: Seconds | None = Field(
+        None, gt=0, validation_alias=spelled("max_wait", "max_wait_seconds")
+    )
 
 
 class LevelWindow(ConfigModel):
@@ -147,7 +150,7 @@ class LevelWindow(ConfigModel):
 class EscalationStep(ConfigModel):
     """After `after_seconds` in the queue: widen the level window, accept any level, or overflow."""
 
-    after_seconds: float = Field(gt=0)
+    after_seconds: Seconds = Field(gt=0, validation_alias=spelled("after", "after_seconds"))
     widen: int | None = Field(None, ge=1, le=4, description="accept agents this many more levels away")
     any_level: bool = Field(False, description="accept any agent who has the skill at all")
     overflow_to: Name | None = Field(None, description="move the call to this queue")
@@ -180,13 +183,13 @@ class MaxWait(Fallback):
     """The longest a caller waits; `wait` keeps them waiting at the very top priority."""
 
     action: Literal["wait", "overflow", "exit"] = "wait"
-    seconds: float = Field(gt=0)
+    seconds: Seconds = Field(gt=0, validation_alias=spelled("after", "seconds"))
 
 
 class ServiceLevel(ConfigModel):
     """The queue's target: `target_percent` of callers answered within `within_seconds`."""
 
-    within_seconds: float = Field(20, gt=0)
+    within_seconds: Seconds = Field(20, gt=0, validation_alias=spelled("within", "within_seconds"))
     target_percent: float = Field(80, gt=0, le=100)
     widen_early: bool = Field(
         False,
@@ -204,8 +207,13 @@ class Hours(ConfigModel):
     """Opening hours in the queue's own time zone; a day not listed is closed."""
 
     zone: Annotated[str, AfterValidator(_zone)] = "Europe/Budapest"
-    weekly: dict[Weekday, tuple[TimeRange, ...]] = Field(min_length=1)
-    holidays: tuple[date, ...] = Field((), description="closed all day (ranges starting that day)")
+    weekly: Annotated[dict[Weekday, tuple[TimeRange, ...]], BeforeValidator(short_weekdays)] = Field(
+        min_length=1, description="monday ... sunday -> time ranges"
+    )
+    holidays: tuple[date, ...] = Field(
+        (), description="closed all day (ranges starting that day)",
+        validation_alias=spelled("extra_closed_dates", "holidays"),
+    )  # fmt: skip
     holiday_country: Annotated[str, AfterValidator(_country)] | None = Field(
         None, description="also closed on this country's public holidays, e.g. HU"
     )
@@ -215,7 +223,10 @@ class Fairness(ConfigModel):
     """How to choose among equally fitting agents."""
 
     policy: Literal["longest_idle", "least_occupancy"] = "longest_idle"
-    window_minutes: float = Field(60, gt=0, le=1440, description="occupancy is measured over this window")
+    window_minutes: Minutes = Field(
+        60, gt=0, le=1440, description="occupancy is measured over this window (e.g. 60m)",
+        validation_alias=spelled("window", "window_minutes"),
+    )  # fmt: skip
 
 
 class ReserveTop(ConfigModel):
@@ -244,8 +255,12 @@ class Queue(ConfigModel):
     escalation: tuple[EscalationStep, ...] = ()
     max_wait: MaxWait = MaxWait(seconds=600)
     service_level: ServiceLevel = ServiceLevel()
-    wrap_up_seconds: float = Field(15, ge=0, le=3600)
-    ring_timeout_seconds: float = Field(15, gt=0, le=300)
+    wrap_up_seconds: Seconds = Field(
+        15, ge=0, le=3600, validation_alias=spelled("wrap_up", "wrap_up_seconds")
+    )
+    ring_timeout_seconds: Seconds = Field(
+        15, gt=0, le=300, validation_alias=spelled("ring_timeout", "ring_timeout_seconds")
+    )
     missed_rings_before_pause: int = Field(3, ge=1, le=100)
     fairness: Fairness | None = Field(None, description="overrides the global fairness for this queue")
     reserve_top_agents: ReserveTop | None = None

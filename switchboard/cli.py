@@ -28,6 +28,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from core.config.loader import deprecated_spellings
 from core.errors import (
     AmiConnectionError,
     AmiLoginError,
@@ -35,9 +36,9 @@ from core.errors import (
     StoreUnavailableError,
     SwitchboardError,
 )
-from switchboard import __version__, cli_acd, cli_dialer, cli_tasks
+from switchboard import __version__, cli_acd, cli_audit, cli_dialer, cli_tasks
 from switchboard.api.tokens import ROLES, hash_token, new_token
-from switchboard.config_check import default_registry
+from switchboard.config_check import default_registry, link_check
 from switchboard.logs import SecretFilter, configure_logging
 from switchboard.private_redis import PrivateRedis
 from switchboard.settings import SETTINGS_FILE_ENV, RedisSection, Settings, load_settings
@@ -96,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_dialer.register(commands)
     cli_acd.register(commands)
     cli_tasks.register(commands)
+    cli_audit.register(commands)
     return parser
 
 
@@ -260,20 +262,41 @@ def cmd_demo(args: argparse.Namespace, secrets: SecretFilter) -> int:
         return execute(lambda: run_demo(with_redis, args.duration))
 
 
+RULE_FILE_KINDS = ("routing", "campaigns", "dispositions", "tasks")
+
+
 def cmd_check_config(args: argparse.Namespace, secrets: SecretFilter) -> int:
     registry = default_registry()
     failed = problems = 0
+    reports = []
     for path in args.files:
         report = registry.check_file(path, args.kind)
+        reports.append(report)
         for problem in report.problems:
             print(problem)
         if report.ok:
             note = f"; {report.note}" if report.note else ""
+            old = deprecated_spellings(report.file) if report.kind in RULE_FILE_KINDS else []
+            for problem in old:
+                print(f"{problem} (deprecated, not an error)")
+            note += f"; {len(old)} deprecated spelling(s)" if old else ""
             print(f"{report.file}: ok ({report.kind}{note})")
         else:
+            if report.kind in RULE_FILE_KINDS:
+                print(f"{report.file}: refused; a running engine keeps its {report.kind} rules and a restart"
+                      " starts on the last applied version (kept in Redis), flagged on /readyz and in"
+                      f" switchboard_rules_file_invalid{{kind=\"{report.kind}\"}}")  # fmt: skip
             failed += 1
             problems += len(report.problems)
     total = len(args.files)
+    printed = {str(problem) for report in reports for problem in report.problems}
+    links = link_check({r.kind: Path(r.file) for r in reports if r.ok and r.kind in RULE_FILE_KINDS})
+    links = [problem for problem in links if str(problem) not in printed]  # a settings file's check has them
+    for problem in links:
+        print(problem)
+    if links:
+        print(f"the rule files refer to each other wrongly ({len(links)} problem(s))")
+        failed, problems = failed + len({p.file for p in links}), problems + len(links)
     if failed:
         print(f"{failed} of {total} file(s) have problems ({problems} in all)")
         return EXIT_ERROR

@@ -27,6 +27,7 @@ from pydantic import BaseModel
 from core.config.yaml_file import ConfigProblem, load_yaml, problems_from_error
 from core.errors import ConfigError
 from switchboard.api.tokens import TokenStore
+from switchboard.rule_links import RuleFile, link_problems
 from switchboard.settings import PATH_KEYS, Settings, load_settings
 
 Detect = Callable[[Path, object], bool]
@@ -129,9 +130,10 @@ def default_registry() -> CheckerRegistry:
 
 
 def check_settings(path: Path) -> list[ConfigProblem]:
-    """Validate a settings file on its own (environment ignored) and that the files it names exist."""
+    """Validate a settings file on its own (environment ignored), that the files it names exist,
+    and that the rule files it names agree with each other (rule_links)."""
     settings = load_settings(path, use_env=False)
-    return _missing_files(settings, path)
+    return _missing_files(settings, path) + link_check(named_rule_files(settings))
 
 
 def _missing_files(settings: Settings, path: Path) -> list[ConfigProblem]:
@@ -207,3 +209,27 @@ def _has_top_key(*keys: str) -> Detect:
         return isinstance(data, dict) and any(key in data for key in keys)
 
     return detect
+
+
+def link_check(files: dict[str, Path]) -> list[ConfigProblem]:
+    """Broken references between rule files (kind -> path), each file valid on its own.
+
+    A file that does not load is left out: its own problems are reported by its own check."""
+    from core.config.loader import load_text, read_rules_text  # noqa: PLC0415  (only when needed)
+
+    loaded: dict[str, RuleFile] = {}
+    for kind, path in files.items():
+        module_name, _, attribute = HOOKS[kind].partition(":")
+        model = getattr(importlib.import_module(module_name), attribute)
+        try:
+            text = read_rules_text(path)
+            loaded[kind] = RuleFile(str(path), text, load_text(text, model, str(path)))
+        except ConfigError:
+            continue
+    return link_problems(loaded)
+
+
+def named_rule_files(settings: Settings) -> dict[str, Path]:
+    """The rule files a settings file names (those that exist)."""
+    named = {kind: getattr(settings.rules, kind) for kind in HOOKS}
+    return {kind: path for kind, path in named.items() if isinstance(path, Path) and path.is_file()}

@@ -39,6 +39,7 @@ from dialer.loop.campaign_control import CampaignState
 from pbx.sim import AgentPhone, SimConfig, SimulatedPbx, TierPool, TrafficConfig
 from routing.rules import Rules
 from switchboard.api.tokens import TokenStore, new_token
+from switchboard.example_rules import example_rules
 from switchboard.runtime import Parts, Runtime, routing_rules_path
 from switchboard.settings import Settings
 
@@ -53,7 +54,7 @@ campaigns:
     mode: progressive
     dial_string: PJSIP/{number}@trunk
     queue: sales
-    ring_timeout_s: 25
+    ring_timeout: 25s
     calling_hours:
       {days}
       closed_on_holidays: false
@@ -222,7 +223,16 @@ async def run_demo(settings: Settings, duration_s: float, *, time_scale: float =
         logger.setLevel(level)
 
 
+def with_example_routing(settings: Settings) -> Settings:
+    """The demo runs on the shipped example routing rules unless the settings name a file."""
+    if settings.rules.routing is not None:
+        return settings
+    rules_section = settings.rules.model_copy(update={"routing": example_rules("routing")})
+    return settings.model_copy(update={"rules": rules_section})
+
+
 async def _run(settings: Settings, duration_s: float, time_scale: float, seed: int, console: Console) -> int:
+    settings = with_example_routing(settings)
     rules = load_rules(routing_rules_path(settings), Rules)
     sim = SimulatedPbx(demo_sim_config(rules, time_scale), seed=seed)
     port = await sim.start()

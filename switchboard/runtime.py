@@ -9,6 +9,7 @@ reverse. Nothing here decides anything about calls.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -22,6 +23,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from core.config.yaml_file import ConfigProblem, config_error
 from core.lease import Lease, LeaseMetrics
 from dialer.calls.dial_metrics import DialerMetrics
 from dialer.campaigns.rules import Campaigns
@@ -42,23 +44,42 @@ from switchboard.api.app import create_app
 from switchboard.api.server import HttpServer, serve_http, stop_http
 from switchboard.api.state import AppState
 from switchboard.api.tokens import TokenStore
+from switchboard.audit_retention import AuditMetrics, AuditRetention
+from switchboard.audit_retention import stop as stop_retention
 from switchboard.console import routes as console
 from switchboard.engine import Engine
+from switchboard.example_rules import RULE_KINDS, example_rules
 from switchboard.metrics import EngineMetrics, create_metrics
 from switchboard.redis_conn import check_no_eviction, open_redis
 from switchboard.reload import ReloadMetrics, RulesReloader
+from switchboard.rule_links import link_problems
+from switchboard.rules_store import LastAppliedStore
 from switchboard.settings import Settings
 from switchboard.webhooks.service import WebhookService
 from switchboard.webhooks.wiring import build_webhooks
 
 log = logging.getLogger("switchboard.runtime")
 
-EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config"
+EXAMPLE_CONFIG = example_rules("routing").parent  # the shipped examples (demo and tests only)
 
 
 def routing_rules_path(settings: Settings) -> Path:
-    """The routing rules to run: the configured file, else the shipped example."""
-    return settings.rules.routing or EXAMPLE_CONFIG / "routing.yaml"
+    """The routing rules to run: always the configured file (`run` never falls back to an example)."""
+    if settings.rules.routing is None:
+        hint = "the routing rules file, e.g. /etc/switchboard/routing.yaml, or SWITCHBOARD_RULES_ROUTING"
+        problem = ConfigProblem("(settings)", f"required ({hint})", "rules.routing")
+        raise config_error([problem], "settings incomplete")
+    return settings.rules.routing
+
+
+def rule_file(settings: Settings, kind: str) -> Path | None:
+    """The configured path of a rule file; a clear error naming the setting when the file is missing."""
+    path: Path | None = getattr(settings.rules, kind)
+    if path is not None and not path.is_file():
+        source = f"rules.{kind} in the settings, or SWITCHBOARD_RULES_{kind.upper()}"
+        problem = ConfigProblem(str(path), f"no such file (named by {source})")
+        raise config_error([problem], f"{kind} rules missing")
+    return path
 
 
 @dataclass
@@ -90,6 +111,7 @@ class Runtime:
         self.instance_id = settings.engine.id or f"{socket.gethostname()}-{os.getpid()}"
         self._parts: Parts | None = None
         self._http: tuple[HttpServer, object] | None = None
+        self._retention: asyncio.Task[None] | None = None
 
     @property
     def parts(self) -> Parts:
@@ -105,14 +127,20 @@ class Runtime:
         settings = self.settings
         if settings.redis.url is None and not settings.sentinel.enabled:
             raise RuntimeError("Runtime needs redis.url or sentinel.addresses (the demo runs its own Redis)")
+        tokens = self._tokens or TokenStore.load(settings.http.tokens_file)  # published examples refused here
         metrics = create_metrics()
-        reloader = RulesReloader(ReloadMetrics(metrics.registry))
-        rules: Rules = reloader.load_initial("routing", routing_rules_path(settings), Rules)
+        rule_file(settings, "routing")
         redis = await open_redis(settings)
         try:
             warning = await check_no_eviction(redis)
             if warning:
                 log.warning(warning)
+            # An invalid rule file starts on its last applied version, kept in Redis (rules_store.py).
+            reloader = RulesReloader(
+                ReloadMetrics(metrics.registry), store=LastAppliedStore(redis), links=link_problems
+            )
+            await reloader.fetch_last_applied(RULE_KINDS)
+            rules: Rules = reloader.load_initial("routing", routing_rules_path(settings), Rules)
             engine = Engine(settings.ami_client_settings(), metrics, clock=self._clock)
             lease = self._lease(redis, metrics)
             await lease.acquire()  # a standby serves nothing until the owner's lease runs out
@@ -129,12 +157,16 @@ class Runtime:
             dialer = self._dialer(engine, reloader, stores=stores, acd=acd, tasks=tasks, lease=lease)
             engine.services.extend([dialer, tasks])
             _connect_dialer(stores, dialer, tasks)
+            if problems := reloader.link_problems():
+                raise config_error(problems, "the rule files refer to each other wrongly")
+            await reloader.save_applied()
             webhooks = self._webhooks(redis, metrics, acd, stores)
             if webhooks is not None:
                 engine.services.append(webhooks)  # after the ACD: call.offered reads the admitted call
             state = AppState(
-                settings, self._tokens or TokenStore.load(settings.http.tokens_file), metrics, redis=redis,
+                settings, tokens, metrics, redis=redis,
                 ami_ready=lambda: engine.ready, ami_down_for=engine.down_for,
+                rules_invalid=reloader.invalid_files,
             )  # fmt: skip
             self._parts = Parts(
                 redis, metrics, reloader, engine, lease, acd, stores, dialer, tasks, state, webhooks
@@ -143,12 +175,25 @@ class Runtime:
             lease.start()
             await engine.start()
             reloader.start()
-            if webhooks is not None:
-                webhooks.start()
+            self._start_background(redis, metrics, webhooks)
         except BaseException:
+            started = self._parts is not None
             await self.stop()
+            if not started:
+                with contextlib.suppress(Exception):
+                    await redis.aclose()
             raise
         return self._parts
+
+    def _start_background(
+        self, redis: aioredis.Redis, metrics: EngineMetrics, webhooks: WebhookService | None
+    ) -> None:
+        """The loops beside the engine: CRM webhooks and the audit streams' retention."""
+        if webhooks is not None:
+            webhooks.start()
+        audit = self.settings.audit
+        retention = AuditRetention(redis, audit.streams, AuditMetrics(metrics.registry))
+        self._retention = asyncio.create_task(retention.run(audit.trim_interval), name="audit-retention")
 
     def _lease(self, redis: aioredis.Redis, metrics: EngineMetrics) -> Lease:
         """One lease for the ACD (all queues) and the pacing: the dialer's desk is the ACD."""
@@ -163,7 +208,7 @@ class Runtime:
     ) -> DialerStores:
         region = self.settings.default_region
         stores = DialerStores.build(redis, default_region=region, registry=metrics.registry)
-        path = self.settings.rules.dispositions
+        path = rule_file(self.settings, "dispositions")
         if path is not None:
             stores.dispositions.rules = reloader.load_initial("dispositions", path, DispositionRules)
             reloader.watch("dispositions", lambda rules: setattr(stores.dispositions, "rules", rules))
@@ -180,7 +225,7 @@ class Runtime:
         lease: Lease,
     ) -> DialerService:
         """The outbound dialer; the ACD owns the agents (one state for inbound and outbound calls)."""
-        path = self.settings.rules.campaigns
+        path = rule_file(self.settings, "campaigns")
         campaigns = reloader.load_initial("campaigns", path, Campaigns) if path is not None else Campaigns()
         dialer = DialerService(
             stores.redis, engine.client, campaigns, gate=stores.gate, leads=stores.leads, desk=AcdDesk(acd),
@@ -200,7 +245,7 @@ class Runtime:
     def _task_service(
         self, redis: aioredis.Redis, metrics: EngineMetrics, reloader: RulesReloader, stores: DialerStores
     ) -> TaskService:
-        path = self.settings.rules.tasks
+        path = rule_file(self.settings, "tasks")
         rules = reloader.load_initial("tasks", path, TaskRules) if path is not None else DEFAULT_TASK_RULES
         tasks = TaskService.build(
             redis, leads=stores.leads, registry=metrics.registry, rules=rules, cc_zone=self.settings.timezone,
@@ -235,6 +280,8 @@ class Runtime:
         self._http = await serve_http(app, http.host, http.port, access_log=http.access_log)
 
     async def stop(self) -> None:
+        retention, self._retention = self._retention, None
+        await stop_retention(retention)
         parts, self._parts = self._parts, None
         if parts is not None:
             await parts.reloader.stop()

@@ -151,6 +151,10 @@ class HttpSection(_Section):
     port: int = Field(8080, ge=0, le=65535)
     tokens_file: Path | None = None
     access_log: bool = False
+    max_body_bytes: int = Field(1024 * 1024, ge=1024, le=1024**3)
+    """Largest request body of a route (read only after the token is known); larger: 413."""
+    max_bulk_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, le=1024**3)
+    """Largest request body of the bulk routes (`POST /api/v1/leads:bulk`: up to 10000 leads)."""
 
 
 class ConsoleSection(_Section):
@@ -191,6 +195,43 @@ class EngineSection(_Section):
         return self
 
 
+class StreamRetention(_Section):
+    """How long one audit stream keeps its records (None: no bound of that kind)."""
+
+    max_age_days: float | None = Field(None, gt=0, le=36500)
+    max_entries: int | None = Field(None, ge=1000)
+
+
+DEFAULT_AUDIT_STREAMS: dict[str, StreamRetention] = {
+    # The abandon records regulators ask for: two years, never capped by count.
+    "dial-attempts": StreamRetention(max_age_days=730),
+    "dial-blocked": StreamRetention(max_age_days=365, max_entries=5_000_000),
+    "blacklist": StreamRetention(max_age_days=1825),
+    "robinson": StreamRetention(max_age_days=1825),
+    "dispositions": StreamRetention(max_age_days=730),
+    "leads": StreamRetention(max_age_days=730),
+    "campaigns": StreamRetention(max_age_days=730),
+    "tasks": StreamRetention(max_age_days=365, max_entries=5_000_000),
+}
+
+
+class AuditSection(_Section):
+    """Retention of the audit streams (switchboard/audit_retention.py); Redis must not evict them."""
+
+    trim_interval: float = Field(300.0, ge=1, le=86400)
+    """Seconds between trims."""
+    streams: dict[str, StreamRetention] = Field(default_factory=lambda: dict(DEFAULT_AUDIT_STREAMS))
+    """Per stream (name after `sb:dialer:audit:`); a stream given here replaces its default."""
+
+    @field_validator("streams", mode="after")
+    @classmethod
+    def _known_streams(cls, value: dict[str, StreamRetention]) -> dict[str, StreamRetention]:
+        unknown = sorted(set(value) - set(DEFAULT_AUDIT_STREAMS))
+        if unknown:
+            raise ValueError(f"unknown audit stream(s) {unknown}; known: {', '.join(DEFAULT_AUDIT_STREAMS)}")
+        return {**DEFAULT_AUDIT_STREAMS, **value}
+
+
 class LogSection(_Section):
     format: Literal["json", "console", "auto"] = "auto"
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -221,6 +262,7 @@ class Settings(BaseSettings):
     log: LogSection = LogSection()
     engine: EngineSection = EngineSection()
     console: ConsoleSection = ConsoleSection()
+    audit: AuditSection = AuditSection()
     default_region: str = "HU"
     timezone: str = "Europe/Budapest"
     webhooks: tuple[WebhookSection, ...] = ()
@@ -304,6 +346,8 @@ class Settings(BaseSettings):
             missing.append((("redis", "url"), "e.g. redis://redis-host:6379/0, or sentinel.addresses"))
         if self.ami.secret is None:
             missing.append((("ami", "secret"), "the secret of the AMI user in manager.conf"))
+        if self.rules.routing is None:
+            missing.append((("rules", "routing"), "the routing rules, e.g. /etc/switchboard/routing.yaml"))
         problems = [
             ConfigProblem(
                 "",
@@ -370,6 +414,7 @@ PATH_KEYS: tuple[tuple[str, str], ...] = (
     ("http", "tokens_file"),
     ("rules", "routing"),
     ("rules", "campaigns"),
+    ("rules", "dispositions"),
     ("rules", "tasks"),
 )
 
@@ -409,7 +454,7 @@ def _file_data(doc: YamlDocument) -> dict[str, Any]:
         problem = ConfigProblem(doc.file, message, "", 1, 1)
         raise config_error([problem], "invalid settings")
     base = Path(doc.file).parent
-    sections = {"ami", "redis", "sentinel", "http", "rules", "log"}
+    sections = {"ami", "redis", "sentinel", "http", "rules", "log", "engine", "audit"}
     data: dict[str, Any] = {
         key: dict(value) if isinstance(value, dict) else value
         for key, value in doc.data.items()

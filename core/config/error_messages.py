@@ -134,6 +134,8 @@ def _collect(model: type[BaseModel], names: set[str], seen: set[type[BaseModel]]
     seen.add(model)
     for name, info in model.model_fields.items():
         names.add(name)
+        choices = getattr(info.validation_alias, "choices", ())  # AliasChoices: the new spelling first
+        names.update(choice for choice in choices if isinstance(choice, str))
         for inner in _models_in(info.annotation):
             _collect(inner, names, seen)
 

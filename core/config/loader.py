@@ -16,25 +16,30 @@ Rules it keeps:
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
+import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NamedTuple, Self, TypeVar
+from typing import Any, NamedTuple, Self, TypeVar, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
+    TypeAdapter,
     ValidationError,
     ValidationInfo,
     model_validator,
 )
 
 from core.config.error_messages import error_message, field_names, is_spurious, render_loc
+from core.config.vocabulary import deprecations, file_loc
 from core.config.yaml_file import ConfigProblem, problems_from_error
-from core.config.yaml_marks import Loc, Parsed, parse_yaml
+from core.config.yaml_marks import MAX_FILE_BYTES, Loc, Parsed, parse_yaml, size_problem
 from core.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
@@ -124,27 +129,50 @@ def load_text(text: str, model: type[M], file: str = "<text>") -> M:
     try:
         result = model.model_validate(_document(parsed), context={_PROBLEMS: problems})
     except ValidationError as exc:
-        raise _config_error(file, _validation_issues(exc, parsed, file, model)) from None
+        issues = _validation_issues(exc, parsed, file, model)
+        wrong = [tuple(error["loc"]) for error in exc.errors()]
+        also = references_despite(parsed.data, model, wrong)
+        issues += [_issue(file, parsed, p.loc, p.message) for p in also]
+        raise _config_error(file, issues) from None
     if problems:
         raise _config_error(file, [_issue(file, parsed, p.loc, p.message) for p in problems])
     return result
 
 
-def load_rules(path: str | Path, model: type[M]) -> M:
-    """Read and validate a YAML file into `model`; raise ConfigError listing every issue."""
+def deprecated_spellings(path: str | Path, text: str | None = None) -> list[ConfigProblem]:
+    """The old spellings in a rule file (core.config.vocabulary), each with its place; [] if unreadable."""
+    try:
+        parsed = parse_yaml(read_rules_text(path) if text is None else text)
+    except ConfigError:
+        return []
+    return [ConfigProblem(str(path), sentence, render_loc(loc), line, column)
+            for loc, line, column, sentence in deprecations(parsed)]  # fmt: skip
+
+
+def read_rules_text(path: str | Path) -> str:
+    """The text of a rule file; a ConfigError with the place when it cannot be read or is not UTF-8."""
     file = str(path)
     try:
-        raw = Path(path).read_bytes()
+        with Path(path).open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)  # never more than the cap in memory
+            size = max(len(raw), os.fstat(handle.fileno()).st_size)
     except OSError as exc:
         raise _config_error(
             file, [ConfigProblem(file, f"cannot read the file: {exc.strerror}", "", 0, 0)]
         ) from None
+    too_large = size_problem(size)
+    if too_large:
+        raise _config_error(file, [ConfigProblem(file, too_large, "", 1, 1)])
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise _config_error(file, [ConfigProblem(file, "is not UTF-8 text", "", line, 1)]) from None
-    return load_text(text, model, file)
+
+
+def load_rules(path: str | Path, model: type[M]) -> M:
+    """Read and validate a YAML file into `model`; raise ConfigError listing every issue."""
+    return load_text(read_rules_text(path), model, str(path))
 
 
 def check_file(path: str | Path, model: type[BaseModel]) -> list[ConfigProblem]:
@@ -171,6 +199,95 @@ def write_schema(model: type[BaseModel], path: str | Path) -> None:
     Path(path).write_text(schema_json(model), encoding="utf-8")
 
 
+def references_despite(data: Any, model: type[BaseModel], wrong: Sequence[Loc] = ()) -> list[Problem]:
+    """The cross-reference problems of the parts that did validate, so that one structural mistake
+    does not hide them (a second pass of `check-config` would find them otherwise).
+
+    Each wrong value (`wrong`, the paths pydantic named) is left out where it is a mapping key
+    (its default applies); then each element of a top-level list that still does not validate
+    on its own is left out, and so are top-level keys that do not; the rest is validated with
+    its cross-checks. A problem about a
+    name defined only in a left-out element is not reported (it may be that element's mistake).
+    """
+    if not isinstance(data, dict) or not issubclass(model, CheckedModel):
+        return []
+    data = copy.deepcopy(data)
+    for loc in wrong:
+        _drop_leaf(data, loc)
+    pruned, kept, dropped = _valid_elements(data, model)
+    problems: list[Problem] = []
+    for _ in range(2):
+        try:
+            model.model_validate(pruned, context={_PROBLEMS: problems})
+        except ValidationError as exc:  # top-level values: leave them out and try once more
+            problems.clear()
+            for error in exc.errors():
+                if len(error["loc"]) >= 1 and error["loc"][0] in pruned and error["loc"][0] not in kept:
+                    pruned.pop(error["loc"][0])
+            continue
+        except (ValueError, TypeError):
+            return []
+        break
+    else:
+        return []
+    return [
+        Problem(_remap(p.loc, kept), p.message)
+        for p in problems
+        if not any(f"'{name}'" in p.message for name in dropped)
+    ]
+
+
+def _valid_elements(
+    data: dict[str, Any], model: type[BaseModel]
+) -> tuple[dict[str, Any], dict[str, list[int]], set[str]]:
+    pruned, kept, dropped = dict(data), dict[str, list[int]](), set[str]()
+    for name, field in model.model_fields.items():
+        value = data.get(name)
+        item_type = _item_type(field.annotation)
+        if not isinstance(value, list) or item_type is None:
+            continue
+        adapter: TypeAdapter[Any] = TypeAdapter(item_type)
+        good = []
+        for index, item in enumerate(value):
+            try:
+                adapter.validate_python(item)
+                good.append(index)
+            except (ValidationError, ValueError, TypeError):
+                if isinstance(item, dict):
+                    dropped |= {str(item[k]) for k in ("name", "id", "code", "kind") if k in item}
+        kept[name], pruned[name] = good, [value[index] for index in good]
+    return pruned, kept, dropped
+
+
+def _drop_leaf(data: Any, loc: Loc) -> None:
+    """Remove the mapping key at `loc` (a wrong value or an unknown key), if it is one."""
+    node = data
+    for part in loc[:-1]:
+        inside_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if not (inside_list or (isinstance(node, dict) and part in node)):
+            return
+        node = node[part]
+    if loc and isinstance(node, dict) and isinstance(loc[-1], str):
+        node.pop(loc[-1], None)
+
+
+def _item_type(annotation: Any) -> Any:
+    """X of `tuple[X, ...]` (how rule models spell their lists), else None."""
+    args = get_args(annotation)
+    if get_origin(annotation) is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return args[0]
+    return None
+
+
+def _remap(loc: Loc, kept: dict[str, list[int]]) -> Loc:
+    """A path in the pruned document -> the same place in the file."""
+    if len(loc) >= 2 and isinstance(loc[0], str) and isinstance(loc[1], int) and loc[0] in kept:
+        indices = kept[loc[0]]
+        if loc[1] < len(indices):
+            return (loc[0], indices[loc[1]], *loc[2:])
+    return loc
+
+
 def _document(parsed: Parsed) -> Any:
     return {} if parsed.data is None else parsed.data
 
@@ -192,6 +309,7 @@ def _validation_issues(
 
 
 def _issue(file: str, parsed: Parsed, loc: Loc, message: str) -> ConfigProblem:
+    loc = file_loc(loc, parsed)
     mark = parsed.mark_for(loc)
     return ConfigProblem(file, message, render_loc(loc) or "(top level)", mark.line, mark.column)
 

@@ -12,6 +12,7 @@ settings, routing or tokens file means; callers validate the data.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,7 +85,13 @@ class YamlDocument:
 def load_yaml(path: Path) -> YamlDocument:
     """Read and parse `path`; a missing file, bad syntax or a duplicate key is a ConfigError."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            raw = handle.read(yaml_marks.MAX_FILE_BYTES + 1)  # never more than the cap in memory
+            size = max(len(raw), os.fstat(handle.fileno()).st_size)
+        too_large = yaml_marks.size_problem(size)
+        if too_large:
+            raise config_error([ConfigProblem(str(path), too_large)])
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise config_error([ConfigProblem(str(path), f"cannot read file: {_reason(exc)}")]) from None
     return parse_yaml(text, str(path))

@@ -7,7 +7,10 @@ Rules it keeps:
   code), only plain decimals are numbers (`+36301234567`, `0630...`, `10:30` and
   `2025-12-25` stay strings, so phone numbers keep their plus and leading zero).
 - A duplicate key is an error (PyYAML silently keeps the last one).
-- Anchors, aliases and `<<` merge keys work; a recursive alias is an error.
+- Anchors, aliases and `<<` merge keys work; a recursive alias is an error, and
+  so is a document that expands to more than MAX_VALUES values or nests deeper
+  than MAX_DEPTH (a "billion laughs" of nested aliases is refused in
+  milliseconds instead of filling memory).
 - Every problem is collected with its 1-based line and column; nothing raises
   half-way with a partial result.
 """
@@ -26,6 +29,16 @@ Loc = tuple[str | int, ...]
 _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
 _MERGE = "tag:yaml.org,2002:merge"
+MAX_FILE_BYTES = 2 * 1024 * 1024  # any config file; the shipped routing.yaml is 10 KiB
+MAX_VALUES = 100_000  # values after alias expansion; the shipped routing.yaml has about 600
+MAX_DEPTH = 64  # nesting; the rule files need fewer than 10
+TOO_MANY_VALUES = f"the document expands to more than {MAX_VALUES} values (nested aliases?)"
+
+
+class _TooLarge(Exception):
+    def __init__(self, node: Node, message: str) -> None:
+        super().__init__(message)
+        self.node = node
 
 
 class StrictLoader(yaml.SafeLoader):
@@ -99,8 +112,14 @@ class _Walker:
         self.loader = loader
         self.parsed = parsed
         self.active: set[int] = set()
+        self.values = 0
 
     def walk(self, node: Node, loc: Loc) -> Any:
+        self.values += 1
+        if self.values > MAX_VALUES:
+            raise _TooLarge(node, TOO_MANY_VALUES)
+        if len(loc) > MAX_DEPTH:
+            raise _TooLarge(node, f"nested deeper than {MAX_DEPTH} levels")
         if id(node) in self.active:
             self._issue(node, loc, "recursive alias: a node contains itself")
             return None
@@ -185,10 +204,16 @@ def _key(loc: Loc) -> tuple[str, ...]:
 def parse_yaml(text: str) -> Parsed:
     """Read one YAML document; syntax errors become issues with their position."""
     parsed = Parsed()
-    loader = StrictLoader(text)
+    try:
+        loader = StrictLoader(text)  # refuses control characters at once
+    except yaml.YAMLError as exc:
+        parsed.issues.append(RawIssue(_reader_mark(exc, text), (), f"YAML error: {_first_line(exc)}"))
+        return parsed
     try:
         node = loader.get_single_node()
         if node is not None:
+            if _expanded_size(node, {}, set()) > MAX_VALUES:  # counted on the node graph: microseconds
+                raise _TooLarge(node, TOO_MANY_VALUES)
             parsed.marks[()] = _mark(node)
             parsed.data = _Walker(loader, parsed).walk(node, ())
     except yaml.MarkedYAMLError as exc:
@@ -197,7 +222,50 @@ def parse_yaml(text: str) -> Parsed:
         problem = exc.problem or exc.context or "invalid YAML"
         parsed.issues.append(RawIssue(where, (), f"YAML syntax error: {problem}"))
     except yaml.YAMLError as exc:
-        parsed.issues.append(RawIssue(Mark(1, 1), (), f"YAML error: {exc}"))
+        parsed.issues.append(RawIssue(_reader_mark(exc, text), (), f"YAML error: {_first_line(exc)}"))
+    except _TooLarge as exc:
+        parsed.data = None
+        parsed.issues.append(RawIssue(_mark(exc.node), (), str(exc)))
+    except RecursionError:
+        parsed.issues.append(RawIssue(Mark(1, 1), (), f"nested deeper than {MAX_DEPTH} levels"))
     finally:
         loader.dispose()
     return parsed
+
+
+def _expanded_size(node: Node, memo: dict[int, int], active: set[int]) -> int:
+    """How many values `node` becomes once every alias is expanded (aliases share their node)."""
+    known = memo.get(id(node))
+    if known is not None:
+        return known
+    if id(node) in active or len(active) > MAX_DEPTH:
+        return 1  # a recursive alias or too deep: the walk reports it
+    active.add(id(node))
+    size = 1
+    if isinstance(node, MappingNode):
+        size += sum(_expanded_size(k, memo, active) + _expanded_size(v, memo, active) for k, v in node.value)
+    elif isinstance(node, SequenceNode):
+        size += sum(_expanded_size(child, memo, active) for child in node.value)
+    active.discard(id(node))
+    memo[id(node)] = size
+    return size
+
+
+def _reader_mark(exc: yaml.YAMLError, text: str) -> Mark:
+    """Where a reader error (a control character, ...) is: PyYAML gives its offset only."""
+    position = getattr(exc, "position", None)
+    if not isinstance(position, int):
+        return Mark(1, 1)
+    before = text[:position]
+    return Mark(before.count("\n") + 1, position - (before.rfind("\n") + 1) + 1)
+
+
+def _first_line(exc: yaml.YAMLError) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def size_problem(size: int) -> str | None:
+    """The sentence for a config file that is too large to read, or None."""
+    if size <= MAX_FILE_BYTES:
+        return None
+    return f"is {size} bytes, more than the {MAX_FILE_BYTES // (1024 * 1024)} MiB a config file may have"

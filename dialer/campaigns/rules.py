@@ -37,6 +37,7 @@ from core.config.loader import (
     schema_pattern,
     text_check,
 )
+from core.config.vocabulary import Seconds, spelled
 from dialer.compliance.calling_hours import CallingWindow
 from dialer.compliance.caps import CapsPolicy
 from dialer.pacing.decision import DialMode, PacingParams
@@ -120,7 +121,10 @@ class Campaign(ConfigModel):
     mode: DialMode = Field(DialMode.PROGRESSIVE, description="preview | progressive | predictive")
     dial_string: DialString = "PJSIP/{number}@trunk"
     caller_id: CallerId | None = Field(None, description='shown to the callee, e.g. "Acme" <+3612345678>')
-    ring_timeout_s: float = Field(30.0, gt=0, le=120, description="how long the callee's phone rings")
+    ring_timeout_s: Seconds = Field(
+        30.0, gt=0, le=120, description="how long the callee's phone rings",
+        validation_alias=spelled("ring_timeout", "ring_timeout_s"),
+    )  # fmt: skip
     queue: QueueName | None = Field(None, description="routing.yaml queue whose agents take answered calls")
     skills: dict[QueueName, Level] = Field(
         default_factory=dict, description="skills an agent needs (default: the queue's own)"
@@ -136,7 +140,10 @@ class Campaign(ConfigModel):
     lead_priority: tuple[PriorityRule, ...] = Field(
         (), description="first matching rule sets a lead's priority; none: the CRM's priority"
     )
-    preview_offer_s: float = Field(120.0, gt=0, le=3600, description="preview: how long an offer stands")
+    preview_offer_s: Seconds = Field(
+        120.0, gt=0, le=3600, description="preview: how long an offer stands",
+        validation_alias=spelled("preview_offer", "preview_offer_s"),
+    )  # fmt: skip
 
     @property
     def params(self) -> PacingParams:

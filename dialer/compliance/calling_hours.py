@@ -38,6 +38,8 @@ import phonenumbers
 from phonenumbers import timezone as phone_timezone
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from core.config.vocabulary import spelled
+
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _UNKNOWN_ZONE = "Etc/Unknown"
 _NON_GEOGRAPHIC_REGION = "001"
@@ -199,13 +201,20 @@ class CallingWindow(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    monday: tuple[TimeRange, ...] = _ranges("08:00-21:00")
-    tuesday: tuple[TimeRange, ...] = _ranges("08:00-21:00")
-    wednesday: tuple[TimeRange, ...] = _ranges("08:00-21:00")
-    thursday: tuple[TimeRange, ...] = _ranges("08:00-21:00")
-    friday: tuple[TimeRange, ...] = _ranges("08:00-21:00")
-    saturday: tuple[TimeRange, ...] = _ranges("09:00-15:00")
-    sunday: tuple[TimeRange, ...] = ()
+    # Full weekday names (core.config.vocabulary); `mon` ... accepted for one release.
+    monday: tuple[TimeRange, ...] = Field(_ranges("08:00-21:00"), validation_alias=spelled("monday", "mon"))
+    tuesday: tuple[TimeRange, ...] = Field(_ranges("08:00-21:00"), validation_alias=spelled("tuesday", "tue"))
+    wednesday: tuple[TimeRange, ...] = Field(
+        _ranges("08:00-21:00"), validation_alias=spelled("wednesday", "wed")
+    )
+    thursday: tuple[TimeRange, ...] = Field(
+        _ranges("08:00-21:00"), validation_alias=spelled("thursday", "thu")
+    )
+    friday: tuple[TimeRange, ...] = Field(_ranges("08:00-21:00"), validation_alias=spelled("friday", "fri"))
+    saturday: tuple[TimeRange, ...] = Field(
+        _ranges("09:00-15:00"), validation_alias=spelled("saturday", "sat")
+    )
+    sunday: tuple[TimeRange, ...] = Field((), validation_alias=spelled("sunday", "sun"))
     closed_on_holidays: bool = True
     holiday_subdivisions: dict[str, str] = Field(default_factory=dict)
     extra_closed_dates: tuple[date, ...] = ()

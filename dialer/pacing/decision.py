@@ -55,6 +55,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.config.vocabulary import Seconds, spelled
+
 _HOUR_S = 3600
 _DAY_HOURS = 24
 _MONTH_HOURS = 30 * 24
@@ -203,7 +205,9 @@ class PacingParams(BaseModel):
 
     mode: DialMode = DialMode.PROGRESSIVE
     abandon_target: float = Field(default=0.03, gt=0, lt=1)
-    abandon_grace_s: float = Field(default=2.0, gt=0)
+    abandon_grace_s: Seconds = Field(
+        default=2.0, gt=0, validation_alias=spelled("abandon_grace", "abandon_grace_s")
+    )
     lookahead_share: float = Field(default=0.5, gt=0, le=1)
     max_dial_level: float = Field(default=5.0, ge=1)
     min_samples: int = Field(default=100, ge=1)

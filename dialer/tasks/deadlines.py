@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from core.config.vocabulary import spelled
 from core.errors import ValidationFailedError
 from dialer.compliance.calling_hours import (
     holidays_supported,
@@ -57,9 +58,11 @@ class DeadlineRule(BaseModel):
 
     days: int = Field(ge=0)
     count: DayCount = DayCount.CALENDAR
-    country: str | None = None
+    country: str | None = Field(None, validation_alias=spelled("holiday_country", "country"))
     subdivision: str | None = None
-    extra_holidays: tuple[date, ...] = ()
+    extra_holidays: tuple[date, ...] = Field(
+        (), validation_alias=spelled("extra_closed_dates", "extra_holidays")
+    )
 
     @model_validator(mode="after")
     def _known_calendar(self) -> Self:

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from switchboard import __version__
 from switchboard.api import auth, health
+from switchboard.api.body_guard import BodyGuard
 from switchboard.api.errors import install_error_handlers
 from switchboard.api.state import AppState
 
@@ -40,6 +41,7 @@ def create_app(state: AppState, *, status_overrides: Mapping[str, int] | None = 
         redoc_url=None,
     )
     app.state.switchboard = state
+    app.add_middleware(BodyGuard, state=state)  # bodies: token first, bounded size
     install_error_handlers(app, status_overrides)
     app.include_router(health.router)
     app.include_router(auth.router)

@@ -6,6 +6,8 @@
   A Redis outage never fails it: the engine rides those out by itself.
 - /readyz: the engine can do its job now: logged in to AMI with the resync finished,
   and Redis answers PING. 503 in the common error format, naming each failing check.
+  `warnings` names each rule file that is invalid on disk while the engine runs its
+  last applied version (the engine still serves: a warning, not a failing check).
 - /metrics: Prometheus text from the engine's own registry. `switchboard_redis_up`
   is refreshed by a PING at scrape time so it is never stale.
 """
@@ -36,6 +38,7 @@ class Health(BaseModel):
 class Readiness(BaseModel):
     status: str
     checks: dict[str, str]
+    warnings: dict[str, str] = {}
 
 
 @router.get("/healthz", response_model=Health, responses={503: {"model": ErrorBody}})
@@ -51,15 +54,32 @@ async def healthz(state: State) -> Health:
     return Health(status=OK, version=__version__)
 
 
-@router.get("/readyz", response_model=Readiness, responses={503: {"model": ErrorBody}})
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    response_model_exclude_defaults=True,  # `warnings` only when there are some
+    responses={503: {"model": ErrorBody}},
+)
 async def readyz(state: State) -> Readiness:
     """Ready when logged in to Asterisk AMI and Redis answers PING."""
     checks = await readiness_checks(state)
+    warnings = rules_warnings(state)
     failing = {name: result for name, result in checks.items() if result != OK}
     if failing:
         summary = "; ".join(f"{name}: {result}" for name, result in failing.items())
-        raise NotReadyError(f"not ready: {summary}", checks=checks, failing=sorted(failing))
-    return Readiness(status="ready", checks=checks)
+        details = {"checks": checks, "failing": sorted(failing), "warnings": warnings}
+        raise NotReadyError(f"not ready: {summary}", **details)
+    return Readiness(status="ready", checks=checks, warnings=warnings)
+
+
+def rules_warnings(state: AppState) -> dict[str, str]:
+    """`rules.routing: file invalid, running the last applied version: ...` for each such file."""
+    try:
+        invalid = state.rules_invalid()
+    except Exception as exc:  # a broken probe must not break /readyz
+        return {"rules": f"check failed: {type(exc).__name__}"}
+    prefix = "file invalid, running the last applied version"
+    return {f"rules.{kind}": f"{prefix}: {why}" for kind, why in invalid.items()}
 
 
 @router.get("/metrics", response_class=Response)

@@ -29,6 +29,10 @@ def _never_down() -> float:
     return 0.0
 
 
+def _no_invalid_rules() -> dict[str, str]:
+    return {}
+
+
 @dataclass
 class AppState:
     settings: Settings
@@ -40,6 +44,8 @@ class AppState:
     ami_down_for: Callable[[], float] = _never_down
     """Seconds the engine has not been connected and resynchronised (0 while it is)."""
     redis_ping_s: float = 1.0
+    rules_invalid: Callable[[], dict[str, str]] = _no_invalid_rules
+    """kind -> why its rule file on disk is refused while the engine runs an earlier version."""
 
     @property
     def registry(self) -> CollectorRegistry:

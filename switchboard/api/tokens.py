@@ -34,6 +34,17 @@ Role = Literal["advisor", "supervisor", "admin", "crm"]
 ROLES: tuple[Role, ...] = get_args(Role)
 log = logging.getLogger(__name__)
 MIN_TOKEN_LENGTH = 16
+# SHA-256 of the tokens config/api-tokens.example.yaml once printed in its comments
+# ("example-advisor-token-0001", ...): known to everybody, so refused wherever they appear.
+PUBLISHED_EXAMPLE_DIGESTS = frozenset({
+    "21163a60ef156cbe3d21af30c33976807ec72009758cfd0ce25e25ef62c9aeda",
+    "c49d9b11b9f9114fb57b0620bade23d62c5908aca68d27a4f9acff50e9dc2633",
+    "b008fc0581320a7104d4d7f6da26a07d1b1000b82252c614cff132d18fb7411f",
+    "78ecfe4f016a24b164d60b38404a94c679687acb04aeb204519bdd0fe1156153",
+})
+PUBLISHED_MESSAGE = (
+    "is a published example token (anybody can use it): make your own with `switchboard new-token`"
+)
 
 
 @dataclass(frozen=True)
@@ -89,7 +100,12 @@ class TokenStore:
     @classmethod
     def from_tokens(cls, tokens: Iterable[tuple[str, str, Role]]) -> TokenStore:
         """From (plain token, name, role) triples: for tests and the demo."""
-        return cls({hash_token(token): Principal(name, role) for token, name, role in tokens})
+        by_digest = {hash_token(token): Principal(name, role) for token, name, role in tokens}
+        published = [ConfigProblem("(tokens)", PUBLISHED_MESSAGE, by_digest[d].name) for d in by_digest
+                     if d in PUBLISHED_EXAMPLE_DIGESTS]  # fmt: skip
+        if published:
+            raise config_error(published, "refusing example API tokens")
+        return cls(by_digest)
 
     @classmethod
     def load(cls, path: Path | None) -> TokenStore:
@@ -118,7 +134,7 @@ class TokenStore:
         except ValidationError as exc:
             problems = problems_from_validation(exc, doc, prefix=prefix)
             raise config_error(problems, "invalid tokens file") from None
-        problems = _duplicates(entries, doc, prefix)
+        problems = _duplicates(entries, doc, prefix) + _published(entries, doc, prefix)
         if problems:
             raise config_error(problems, "invalid tokens file")
         return cls({entry.digest: Principal(entry.name, entry.role) for entry in entries})
@@ -134,6 +150,16 @@ class TokenStore:
 
     def __len__(self) -> int:
         return len(self._by_digest)
+
+
+def _published(entries: list[TokenEntry], doc: YamlDocument, prefix: tuple[str, ...]) -> list[ConfigProblem]:
+    """Entries whose token is one of the published examples: the engine refuses to start with them."""
+    problems = []
+    for index, entry in enumerate(entries):
+        if entry.digest in PUBLISHED_EXAMPLE_DIGESTS:
+            line, column = doc.position((*prefix, index))
+            problems.append(ConfigProblem(doc.file, PUBLISHED_MESSAGE, f"[{index}]", line, column))
+    return problems
 
 
 def _duplicates(entries: list[TokenEntry], doc: YamlDocument, prefix: tuple[str, ...]) -> list[ConfigProblem]:

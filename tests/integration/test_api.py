@@ -12,9 +12,17 @@ import pytest
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from core.errors import NotFoundError, StoreUnavailableError, SwitchboardError, ValidationFailedError
+from core.errors import (
+    ConfigError,
+    NotFoundError,
+    StoreUnavailableError,
+    SwitchboardError,
+    ValidationFailedError,
+)
 from switchboard.api import AppState, Principal, TokenStore, create_app, require_role
+from switchboard.api.tokens import hash_token
 from switchboard.metrics import create_metrics
+from switchboard.runtime import Runtime
 from switchboard.settings import Settings
 
 TOKENS = {
@@ -203,12 +211,40 @@ def test_require_role_rejects_unknown_roles() -> None:
         require_role("superuser")  # type: ignore[arg-type]
 
 
-def test_token_store_from_the_example_file(caplog: pytest.LogCaptureFixture) -> None:
-    store = TokenStore.load(Path(__file__).resolve().parents[2] / "config/api-tokens.example.yaml")
-    assert len(store) == 4
-    assert store.authenticate("example-supervisor-token-0001") == Principal("sam.supervisor", "supervisor")
-    assert store.authenticate("example-supervisor-token-0002") is None
+def test_token_store_from_a_file(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    tokens = tmp_path / "api-tokens.yaml"
+    tokens.write_text(
+        f"- name: sam.supervisor\n  role: supervisor\n  token_sha256: {hash_token('sam-own-token-000001')}\n"
+        "- name: crm-sync\n  role: crm\n  token: crm-own-token-000001\n"
+    )
+    store = TokenStore.load(tokens)
+    assert len(store) == 2
+    assert store.authenticate("sam-own-token-000001") == Principal("sam.supervisor", "supervisor")
+    assert store.authenticate("sam-own-token-000002") is None
     assert store.authenticate("") is None
     with caplog.at_level(logging.WARNING):
         assert len(TokenStore.load(None)) == 0
     assert "every /api/ request will be refused with 401" in caplog.text
+
+
+def test_the_published_example_tokens_are_refused() -> None:
+    example = Path(__file__).resolve().parents[2] / "config/api-tokens.example.yaml"
+    with pytest.raises(ConfigError) as exc:
+        TokenStore.load(example)
+    problems = exc.value.details["errors"]
+    assert [p["key"] for p in problems] == ["[0]", "[1]", "[2]", "[3]"]
+    assert all("published example token" in p["message"] and p["line"] for p in problems)
+    assert "example-admin-token-0001" not in example.read_text(), "the plaintext is no longer printed"
+    with pytest.raises(ConfigError, match="published example token"):
+        TokenStore.from_tokens([("example-admin-token-0001", "ops", "admin")])
+
+
+async def test_the_engine_refuses_to_start_with_the_example_tokens() -> None:
+    root = Path(__file__).resolve().parents[2]
+    settings = Settings.model_validate({
+        "redis": {"url": "redis://127.0.0.1:1/0"}, "ami": {"secret": "x"},
+        "http": {"host": "0.0.0.0", "tokens_file": str(root / "config/api-tokens.example.yaml")},
+        "rules": {"routing": str(root / "config/routing.yaml")},
+    })  # fmt: skip
+    with pytest.raises(ConfigError, match="published example token"):
+        await Runtime(settings).start()  # before it connects to anything: Redis here is not running

@@ -113,6 +113,7 @@ async def test_sigterm_stops_the_engine_gracefully(tmp_path: Path, fake_engine: 
         SWITCHBOARD_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",
         SWITCHBOARD_AMI_SECRET=SECRET,
         SWITCHBOARD_LOG_FORMAT="json",
+        SWITCHBOARD_RULES_ROUTING=str(Path(__file__).resolve().parents[2] / "config/routing.yaml"),
     )
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-c", code, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE

@@ -48,6 +48,7 @@ async def test_run_with_a_wrong_ami_password_exits_3_naming_the_cause(redis_serv
             "SWITCHBOARD_REDIS_URL": redis_server.url,
             "SWITCHBOARD_HTTP_PORT": "0",
             "SWITCHBOARD_LOG_FORMAT": "json",
+            "SWITCHBOARD_RULES_ROUTING": str(ROOT / "config/routing.yaml"),
         }
         code, output = await _run_cli(env, "run")
     finally:

@@ -39,6 +39,8 @@ def restore_root_logger() -> Iterator[None]:
 def run_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SWITCHBOARD_REDIS_URL", "redis://127.0.0.1:1/0")
     monkeypatch.setenv("SWITCHBOARD_AMI_SECRET", SECRET)
+    routing = Path(__file__).resolve().parents[2] / "config/routing.yaml"
+    monkeypatch.setenv("SWITCHBOARD_RULES_ROUTING", str(routing))
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

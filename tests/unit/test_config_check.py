@@ -45,9 +45,18 @@ def check(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, l
 
 
 def test_shipped_examples_are_valid(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out = check(capsys, ROOT / "config/settings.example.yaml", ROOT / "config/api-tokens.example.yaml")
+    code, out = check(capsys, ROOT / "config/settings.example.yaml")
     assert code == EXIT_OK, out
-    assert out[-1] == "2 file(s) ok"
+    assert out[-1] == "1 file(s) ok"
+
+
+def test_the_example_tokens_file_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    """Its tokens were published: it shows the format, and nobody may run with it."""
+    example = ROOT / "config/api-tokens.example.yaml"
+    code, out = check(capsys, example)
+    assert code == EXIT_ERROR, out
+    assert sum("is a published example token" in line for line in out) == 4, out
+    assert out[-1] == "1 of 1 file(s) have problems (4 in all)"
 
 
 def test_all_problems_of_all_files_are_printed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

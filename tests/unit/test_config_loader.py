@@ -200,3 +200,46 @@ def test_content_hash_ignores_layout_and_comments() -> None:
     assert content_hash(one) == content_hash(two)
     assert content_hash(one) != content_hash(three)
     assert len(content_hash(one)) == 64
+
+
+def _routing_with(*edits: tuple[str, str]) -> str:
+    text = (Path(__file__).resolve().parents[2] / "config/routing.yaml").read_text()
+    for old, new in edits:
+        assert old in text
+        text = text.replace(old, new, 1)
+    return text
+
+
+def test_a_structural_mistake_does_not_hide_the_reference_mistakes() -> None:
+    """One pass of check-config finds all four (before: the three references only after the fix)."""
+    from routing.rules import Rules  # noqa: PLC0415  (core may not import routing at module level)
+
+    text = _routing_with(
+        ("wrap_up: 20s", "wrap_up: -1"),  # a value out of range
+        ('id: "1002"', 'id: "1001"'),  # a duplicate agent id
+        ("skills: {billing: 2, hungarian: 5}", "skills: {billing: 2, hungarain: 5}"),  # an unknown skill
+        ("overflow_to: general ", "overflow_to: genral  "),  # an unknown overflow queue
+    )
+    with pytest.raises(ConfigError) as exc:
+        load_text(text, Rules, "routing.yaml")
+    paths = sorted(issue["path"] for issue in exc.value.details["issues"])
+    assert paths == [
+        "agents[1].id", "agents[2].skills.hungarain", "queues[0].escalation[2].overflow_to",
+        "queues[0].wrap_up",
+    ]  # fmt: skip
+    line = text.splitlines().index('  - id: "1001"', 110) + 1
+    assert {i["path"]: i["line"] for i in exc.value.details["issues"]}["agents[1].id"] == line
+
+
+def test_a_reference_to_a_left_out_element_is_not_reported() -> None:
+    """The billing queue misses its required skill: overflowing to it is not called unknown."""
+    from routing.rules import Rules  # noqa: PLC0415
+
+    text = _routing_with(("overflow_to: general ", "overflow_to: billing "))
+    billing = text.index("  - name: billing\n", text.index("queues:"))
+    skill_line = text.index("    skill:", billing)
+    text = text[:skill_line] + text[skill_line:].replace("    skill:", "    skil:", 1)
+    with pytest.raises(ConfigError) as exc:
+        load_text(text, Rules, "routing.yaml")
+    messages = [issue["text"] for issue in exc.value.details["issues"]]
+    assert not any("overflow_to" in message for message in messages), messages

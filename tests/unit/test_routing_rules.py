@@ -61,7 +61,7 @@ def _line_of(text: str, fragment: str) -> int:
 
 EDITS = [
     # (original fragment, replacement, expected "path message" after file:line:col)
-    ("after_seconds: 30", "after_seconds: 0", "queues[0].escalation[0].after_seconds must be > 0"),
+    ("after: 30s", "after: 0", "queues[0].escalation[0].after must be > 0"),
     (
         "overflow_to: general",
         "overflow_to: genral",
@@ -83,8 +83,8 @@ EDITS = [
         "agents[2].interface must be a dial string like PJSIP/1001 or Local/1001@agents, got '1003'",
     ),
     (
-        "inactive: {max_wait_seconds: 420}",
-        "inactiv: {max_wait_seconds: 420}",
+        "inactive: {max_wait: 420s}",
+        "inactiv: {max_wait: 420s}",
         "queues[0].tiers.inactiv names tier 'inactiv', which is not defined in tiers",
     ),
     (
@@ -93,9 +93,9 @@ EDITS = [
         "default_tier names tier 'normal', which is not in tiers",
     ),
     (
-        'fri: ["08:00-16:00"]',
-        'fri: ["08:00-16.00"]',
-        "queues[1].hours.weekly.fri[0] must be a time range like 08:00-17:00 "
+        'friday: ["08:00-16:00"]',
+        'friday: ["08:00-16.00"]',
+        "queues[1].hours.weekly.friday[0] must be a time range like 08:00-17:00 "
         "(22:00-06:00 runs past midnight), got '08:00-16.00'",
     ),
     (
@@ -104,9 +104,9 @@ EDITS = [
         "queues[1].hours.zone must be an IANA time zone like Europe/Budapest, got 'Europe/Budapets'",
     ),
     (
-        "ring_timeout_seconds: 15",
-        "ring_timeout: 15",
-        "queues[0].ring_timeout is not a known setting; did you mean 'ring_timeout_seconds'?",
+        "ring_timeout: 15s",
+        "ring_timout: 15s",
+        "queues[0].ring_timout is not a known setting; did you mean 'ring_timeout'?",
     ),
     (
         '- "06 20 987 6543"',
@@ -167,11 +167,11 @@ def test_broken_edits_name_line_column_and_path(
 
 
 def test_duplicate_key_points_at_the_second_one(example_text: str) -> None:
-    line = _line_of(example_text, "wrap_up_seconds: 20")
+    line = _line_of(example_text, "wrap_up: 20s")
     lines = example_text.splitlines()
     lines.insert(line, lines[line - 1])
-    duplicate = f"duplicate key 'wrap_up_seconds' (first defined on line {line})"
-    assert _issues("\n".join(lines)) == [f"routing.yaml:{line + 1}:5: queues[0].wrap_up_seconds {duplicate}"]
+    duplicate = f"duplicate key 'wrap_up' (first defined on line {line})"
+    assert _issues("\n".join(lines)) == [f"routing.yaml:{line + 1}:5: queues[0].wrap_up {duplicate}"]
 
 
 def test_a_bad_indent_is_a_syntax_error_with_position(example_text: str) -> None:
@@ -184,13 +184,13 @@ def test_a_bad_indent_is_a_syntax_error_with_position(example_text: str) -> None
 
 
 def test_several_mistakes_are_all_listed(example_text: str) -> None:
-    text = example_text.replace("after_seconds: 30", "after_seconds: -5").replace("level: 3}", "level: 9}")
+    text = example_text.replace("after: 30s", "after: -5").replace("level: 3}", "level: 9}")
     text = text.replace("interface: PJSIP/1008", "interface: PJSIP 1008")
     found = _issues(text)
     assert [issue.split(": ", 1)[1] for issue in found] == [
         "agents[7].interface must be a dial string like PJSIP/1001 or Local/1001@agents, got 'PJSIP 1008'",
         "queues[0].ivr['1'].level must be <= 5",
-        "queues[0].escalation[0].after_seconds must be > 0",
+        "queues[0].escalation[0].after must be > 0",
     ]
 
 

@@ -203,10 +203,11 @@ def test_check_mode_ignores_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert load_settings(write(tmp_path, "ami:\n  port: 5038\n"), use_env=False).ami.port == 5038
 
 
-def test_run_requires_redis_url_and_ami_secret() -> None:
+def test_run_requires_redis_url_ami_secret_and_routing_rules() -> None:
     with pytest.raises(ConfigError) as exc:
         load_settings().require_for_run()
-    assert [error["key"] for error in errors_of(exc)] == ["redis.url", "ami.secret"]
+    assert [error["key"] for error in errors_of(exc)] == ["redis.url", "ami.secret", "rules.routing"]
+    assert "SWITCHBOARD_RULES_ROUTING" in exc.value.message
     assert "SWITCHBOARD_REDIS_URL" in exc.value.message
     assert "SWITCHBOARD_AMI_SECRET" in exc.value.message
 

@@ -1,0 +1,120 @@
+"""Request bodies: authenticated before they are read, and never larger than their route allows.
+
+FastAPI reads (and buffers) a request's body before any dependency runs, so without
+this an unauthenticated client could make the engine hold hundreds of MiB before it
+answers 401. This ASGI middleware runs first:
+- a request with a body to /api/ needs a known bearer token before one byte of the
+  body is read: 401 at once otherwise (the role is still checked by the route);
+- the body may be at most `http.max_body_bytes` (`http.max_bulk_body_bytes` for
+  the bulk routes, paths ending in `:bulk`): a larger Content-Length is answered 413
+  at once; a body without one (chunked) is read up to the limit, then 413.
+A body within its limit is read here (bounded memory) and handed to the app as is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from switchboard.api.errors import error_response
+from switchboard.api.state import AppState
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+App = Callable[[Scope, Receive, Send], Awaitable[None]]
+BULK_SUFFIX = ":bulk"
+
+
+class BodyGuard:
+    """ASGI middleware: see the module docstring."""
+
+    def __init__(self, app: App, state: AppState) -> None:
+        self.app = app
+        self.state = state
+
+    def limit_for(self, path: str) -> int:
+        http = self.state.settings.http
+        return http.max_bulk_body_bytes if path.endswith(BULK_SUFFIX) else http.max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]}
+        length = _content_length(headers)
+        chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+        if not chunked and not length:
+            await self.app(scope, receive, send)
+            return
+        path = str(scope.get("path", ""))
+        if path.startswith("/api/") and not self._authenticated(headers.get("authorization", "")):
+            message = "a request body needs a known bearer token"
+            await _refuse(scope, receive, send, 401, "unauthorized", message)
+            return
+        limit = self.limit_for(path)
+        if length is not None and length > limit:
+            await _too_large(scope, receive, send, limit)
+            return
+        body = await _read_up_to(receive, limit)
+        if body is None:
+            await _too_large(scope, receive, send, limit)
+            return
+        await self.app(scope, _replay(body, receive), send)
+
+    def _authenticated(self, header: str) -> bool:
+        scheme, _, token = header.partition(" ")
+        return scheme.lower() == "bearer" and self.state.tokens.authenticate(token.strip()) is not None
+
+
+def _content_length(headers: dict[str, str]) -> int | None:
+    try:
+        return int(headers["content-length"])
+    except (KeyError, ValueError):
+        return None
+
+
+async def _read_up_to(receive: Receive, limit: int) -> bytes | None:
+    """The whole body, or None as soon as it passes `limit` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks)  # the client went away: the app sees an empty or partial body
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()  # after the body: wait for the disconnect, as the server would
+
+    return replay
+
+
+async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+    message = f"the request body is larger than this route allows ({limit} bytes)"
+    await _refuse(scope, receive, send, 413, "payload-too-large", message, limit_bytes=limit)
+
+
+async def _refuse(  # noqa: PLR0917
+    scope: Scope, receive: Receive, send: Send, status: int, error_id: str, message: str, **details: Any
+) -> None:
+    headers = {"Connection": "close"}  # the unread rest of the body is not wanted
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    response = error_response(status, error_id, message, details, headers)
+    await response(scope, receive, send)
