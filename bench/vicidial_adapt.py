@@ -1,10 +1,11 @@
 """A model of VICIdial's adaptive dial level (ADAPT_HARD_LIMIT, ADAPT_TAPERED): figure 5's real peer.
 
-Written from VICIdial's public documentation of the campaign settings, not from its code:
+Written from VICIdial's public documentation (docs/PREDICTIVE.txt of its distribution: the ADAPT
+dial methods and the campaign settings they use), not from its code:
 - `dial_method` ADAPT_HARD_LIMIT dials predictively up to the dropped percentage and does not
   allow aggressive dialing once the day's drop percentage reaches it, until it goes down;
   ADAPT_TAPERED may run over the dropped percentage early in the shift and gets stricter as
-  the day goes on, reaching the plain limit by `adaptive_latest_server_time`.
+  the day goes on, toward `adaptive_latest_server_time` (when dialing stops for the day).
 - `auto_dial_level`: lines per counted agent; the dialer keeps level x agents lines up. With
   `available_only_ratio_tally` = N (the default) agents taking calls count too (READY and
   INCALL), not only those waiting. An ADAPT method starts the level at 1.0 and only the
@@ -20,7 +21,7 @@ drop percentage is refreshed once a minute, also as documented); one step moves 
 gain x (mean agents waiting - mean calls waiting + dl_diff_target) / counted agents, scaled
 by 2 ** (intensity / 20) up and by its inverse down; over the limit, "no aggressive dialing"
 is the level 1.0 (`OverLimit.FLOOR`; `HOLD`, only no increases, let the day's drops run to
-8-13 %); the taper allows limit x (2 - elapsed share / 0.5) in the first half of the day and
+3-13 %); the taper allows limit x (2 - elapsed share / 0.5) in the first half of the day and
 the limit after. `gain` = 0.02 gave VICIdial its highest occupancy in a sweep (0.005-1.0).
 Pure: `next_level` is a table-testable function, `VicidialPacer` keeps its few numbers.
 """
