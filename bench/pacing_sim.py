@@ -14,9 +14,10 @@ fixed wrap-up (a wrap-up timer, so its end is known to pacing). The pacing loop 
 `tick_s` seconds with statistics measured so far in the shift, like the engine's loop (the
 answer-rate sample is the current clock hour and the one before, as in dialer/calls/attempts.py).
 Occupancy = (talk + wrap-up) / staffed time; abandon rate = abandons / live answers.
-`answer_rate_end` makes the answer rate drift linearly over the shift; `pacer` replaces
-Switchboard's decision with a peer's (bench.vicidial_adapt; run it in mode "predictive": no
-agent is reserved, an answer goes to the longest-idle agent). The result keeps every live
+`answer_rate_end` makes the answer rate drift linearly over the shift; `start` and `window`
+continue a campaign on a later day (bench.pacing_month); `pacer` replaces Switchboard's
+decision with a peer's (bench.vicidial_adapt; run it in mode "predictive": no agent is
+reserved, an answer goes to the longest-idle agent). The result keeps every live
 answer, busy interval and agent wait, for the rolling windows of bench.pacing_windows.
 """
 
@@ -45,7 +46,7 @@ from dialer.pacing.decision import (
 if TYPE_CHECKING:
     from bench.vicidial_adapt import VicidialPacer
 
-_SHIFT_START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+SHIFT_START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ class ShiftResult:
     answers: tuple[tuple[float, bool], ...] = ()  # (answered at, abandoned) per live answer
     busy: tuple[tuple[float, float], ...] = ()  # (from, to) of each talk + wrap-up, clipped
     waits: tuple[float, ...] = ()  # an agent's wait from ready to the next connected call
+    window: AbandonWindow = field(default_factory=AbandonWindow)  # at the end of the shift: carry it on
 
 
 @dataclass
@@ -136,9 +138,10 @@ class _Shift:
     sequence: int = 0
     answer_rate_end: float | None = None  # the answer rate drifts linearly to this by the end
     pacer: VicidialPacer | None = None  # a peer pacer instead of Switchboard's
+    start: datetime = SHIFT_START
 
     def at(self, seconds: float) -> datetime:
-        return _SHIFT_START + timedelta(seconds=seconds)
+        return self.start + timedelta(seconds=seconds)
 
     def push(self, when: float, kind: str, subject: int) -> None:
         self.sequence += 1
@@ -322,6 +325,8 @@ def simulate(  # noqa: PLR0917 - the benchmark's positional signature
     params: PacingParams | None = None,
     answer_rate_end: float | None = None,
     pacer: VicidialPacer | None = None,
+    start: datetime | None = None,
+    window: AbandonWindow | None = None,
 ) -> ShiftResult:
     """Run one shift of `agents` agents for `hours` simulated hours in `mode`."""
     profile = profile or SimProfile()
@@ -338,6 +343,8 @@ def simulate(  # noqa: PLR0917 - the benchmark's positional signature
         agents=[_Agent() for _ in range(agents)],
         answer_rate_end=answer_rate_end,
         pacer=pacer,
+        start=start or SHIFT_START,
+        window=window or AbandonWindow(),
     )
     _run(shift)
     return _result(shift, agents, hours)
@@ -363,4 +370,5 @@ def _result(shift: _Shift, agents: int, hours: float) -> ShiftResult:
         answers=tuple(tally.answers),
         busy=tuple(tally.busy),
         waits=tuple(tally.waits),
+        window=shift.window,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import bench_shift_outbound
+from bench import bench_shift_outbound, pacing_month
 
 SHIFTS = ("25% answer, 0.05 h, 5 agents", "answer 35%->15%, 0.05 h, 5 agents")
 PER_SHIFT = (
@@ -39,3 +39,21 @@ def test_window_table_has_a_line_per_shift_and_pacer() -> None:
     assert table[0].startswith("| shift | pacer | hour 1 |")
     assert len(table) == 2 + 2 * 4  # header, rule; 2 shifts x (Switchboard, HARD_LIMIT, TAPERED, progressive)
     assert any("ADAPT_TAPERED" in line for line in table)
+
+
+def test_month_carries_switchboards_abandon_window_across_days() -> None:
+    day = pacing_month.Day(0.25, None, 0.05)
+    first = pacing_month.month("predictive", day, days=1, agents=3)
+    both = pacing_month.month("predictive", day, days=2, agents=3)
+    assert both.answers > first.answers and both.days == 2
+    assert 0.0 <= both.worst_24h <= 1.0 and 0.0 <= both.first_day <= 1.0
+    peer = pacing_month.month("ADAPT_HARD_LIMIT", day, days=2, agents=3)
+    assert peer.answers > 0
+
+
+def test_worst_window_counts_answers_inside_each_window() -> None:
+    times, flags = [100.0, 200.0, 90_000.0, 90_100.0], [True, False, False, False]
+    day = 86_400.0
+    assert pacing_month.worst_window(times, flags, day, end_s=day, from_s=300.0) == 0.5  # first day: 1 of 2
+    assert pacing_month.worst_window(times, flags, day, end_s=2 * day, from_s=day) == 0.5  # (0, 86400]
+    assert pacing_month.worst_window(times, flags, day, end_s=2 * day, from_s=day + 300) == 0.0  # it left
