@@ -11,8 +11,14 @@ The model, per dial: with probability `answer_rate` a person answers after a uni
 or to the longest-idle ready agent; with none it waits, and if no agent frees up within the
 2 s grace it is abandoned. Talk time is lognormal with mean `aht_s - wrapup_s`, followed by a
 fixed wrap-up (a wrap-up timer, so its end is known to pacing). The pacing loop runs every
-`tick_s` seconds with statistics measured so far in the shift, exactly like the engine's loop.
+`tick_s` seconds with statistics measured so far in the shift, like the engine's loop (the
+answer-rate sample is the current clock hour and the one before, as in dialer/calls/attempts.py).
 Occupancy = (talk + wrap-up) / staffed time; abandon rate = abandons / live answers.
+`answer_rate_end` makes the answer rate drift linearly over the shift; `start` and `window`
+continue a campaign on a later day (bench.pacing_month); `pacer` replaces Switchboard's
+decision with a peer's (bench.vicidial_adapt; run it in mode "predictive": no agent is
+reserved, an answer goes to the longest-idle agent). The result keeps every live
+answer, busy interval and agent wait, for the rolling windows of bench.pacing_windows.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from dialer.pacing.decision import (
     AbandonWindow,
@@ -36,7 +43,10 @@ from dialer.pacing.decision import (
     calls_to_place,
 )
 
-_SHIFT_START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+if TYPE_CHECKING:
+    from bench.vicidial_adapt import VicidialPacer
+
+SHIFT_START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,11 @@ class ShiftResult:
     abandon_rate: float
     talk_s_per_agent_hour: float
     mean_dial_level: float
+    pacer: str = "switchboard"
+    answers: tuple[tuple[float, bool], ...] = ()  # (answered at, abandoned) per live answer
+    busy: tuple[tuple[float, float], ...] = ()  # (from, to) of each talk + wrap-up, clipped
+    waits: tuple[float, ...] = ()  # an agent's wait from ready to the next connected call
+    window: AbandonWindow = field(default_factory=AbandonWindow)  # at the end of the shift: carry it on
 
 
 @dataclass
@@ -97,6 +112,10 @@ class _Tally:
     busy_clipped: float = 0.0
     level_sum: float = 0.0
     ticks: int = 0
+    answers: list[tuple[float, bool]] = field(default_factory=list)
+    hourly: dict[int, tuple[int, int]] = field(default_factory=dict)  # hour -> (dials, answers) resolved
+    busy: list[tuple[float, float]] = field(default_factory=list)
+    waits: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -117,9 +136,12 @@ class _Shift:
     tally: _Tally = field(default_factory=_Tally)
     now: float = 0.0
     sequence: int = 0
+    answer_rate_end: float | None = None  # the answer rate drifts linearly to this by the end
+    pacer: VicidialPacer | None = None  # a peer pacer instead of Switchboard's
+    start: datetime = SHIFT_START
 
     def at(self, seconds: float) -> datetime:
-        return _SHIFT_START + timedelta(seconds=seconds)
+        return self.start + timedelta(seconds=seconds)
 
     def push(self, when: float, kind: str, subject: int) -> None:
         self.sequence += 1
@@ -128,12 +150,29 @@ class _Shift:
     # -- dialing ---------------------------------------------------------------------------
 
     def on_tick(self, _subject: int) -> None:
-        decision = calls_to_place(self.snapshot(), self.params, self.at(self.now))
-        self.tally.level_sum += decision.dial_level
+        if self.pacer is not None:
+            calls, level = self.peer_calls(self.pacer), self.pacer.level
+        else:
+            decision = calls_to_place(self.snapshot(), self.params, self.at(self.now))
+            calls, level = decision.calls, decision.dial_level
+        self.tally.level_sum += level
         self.tally.ticks += 1
-        for _ in range(decision.calls):
+        for _ in range(calls):
             self.dial()
         self.push(self.now + self.profile.tick_s, "tick", 0)
+
+    def peer_calls(self, pacer: VicidialPacer) -> int:
+        ready = sum(agent.state is PacingAgentState.READY for agent in self.agents)
+        talking = sum(agent.state is PacingAgentState.TALKING for agent in self.agents)
+        answered = self.tally.connected + self.tally.abandoned
+        drop_pct = 100.0 * self.tally.abandoned / answered if answered else 0.0
+        lines_up = len(self.calls) + len(self.waiting) + talking
+        return pacer.calls(self.now, ready, talking, lines_up, len(self.waiting), drop_pct)
+
+    def answer_rate_now(self) -> float:
+        if self.answer_rate_end is None:
+            return self.answer_rate
+        return self.answer_rate + (self.answer_rate_end - self.answer_rate) * min(1.0, self.now / self.end_s)
 
     def dial(self) -> None:
         call_id = self.tally.dials
@@ -145,7 +184,7 @@ class _Shift:
             self.agents[call.agent].state = PacingAgentState.RESERVED
         self.calls[call_id] = call
         self.tally.dials += 1
-        answered = self.rng.random() < self.answer_rate
+        answered = self.rng.random() < self.answer_rate_now()
         self.push(self.now + self.ring_time(answered), "answer" if answered else "fail", call_id)
 
     def ring_time(self, answered: bool) -> float:
@@ -165,15 +204,21 @@ class _Shift:
 
     # -- call progress ---------------------------------------------------------------------
 
+    def resolved(self, answered: bool) -> None:
+        self.tally.resolved_dials += 1
+        hour = int(self.now // 3600)
+        dials, answers = self.tally.hourly.get(hour, (0, 0))
+        self.tally.hourly[hour] = (dials + 1, answers + answered)
+
     def on_fail(self, call_id: int) -> None:
         call = self.calls.pop(call_id)
-        self.tally.resolved_dials += 1
+        self.resolved(answered=False)
         if call.agent is not None:
             self.agents[call.agent].state = PacingAgentState.READY
 
     def on_answer(self, call_id: int) -> None:
         call = self.calls.pop(call_id)
-        self.tally.resolved_dials += 1
+        self.resolved(answered=True)
         self.tally.live_answers += 1
         self.tally.answer_delay_sum += self.now - call.dialed_at
         agent = call.agent if call.agent is not None else self.longest_idle()
@@ -187,6 +232,7 @@ class _Shift:
         if call_id in self.waiting:
             self.waiting.remove(call_id)
             self.tally.abandoned += 1
+            self.tally.answers.append((self.now, True))
             self.window = self.window.record(self.at(self.now), abandoned=True)
 
     def connect(self, index: int) -> None:
@@ -194,8 +240,11 @@ class _Shift:
         talk = self.rng.lognormvariate(
             math.log(self.talk_mean_s) - self.profile.talk_sigma**2 / 2, self.profile.talk_sigma
         )
+        self.tally.waits.append(self.now - agent.since)
         agent.state, agent.since, agent.wrap_end = PacingAgentState.TALKING, self.now, None
         left = max(0.0, self.end_s - self.now)
+        self.tally.answers.append((self.now, False))
+        self.tally.busy.append((self.now, self.now + min(talk + self.profile.wrapup_s, left)))
         self.tally.connected += 1
         self.tally.talk_clipped += min(talk, left)
         self.tally.busy_clipped += min(talk + self.profile.wrapup_s, left)
@@ -230,12 +279,15 @@ class _Shift:
             )
             for agent in self.agents
         )
+        # the answer-rate sample is the current clock hour and the one before, as the engine's
+        hour = int(self.now // 3600)
+        recent = [tally.hourly.get(at, (0, 0)) for at in (hour - 1, hour)]
         return PacingStats(
             agents=agents,
             calls_in_flight=len(self.calls),
             answered_waiting=len(self.waiting),
-            dials=tally.resolved_dials,
-            live_answers=tally.live_answers,
+            dials=sum(dials for dials, _ in recent),
+            live_answers=sum(answers for _, answers in recent),
             avg_answer_delay_s=tally.answer_delay_sum / tally.live_answers if tally.live_answers else None,
             avg_talk_s=tally.talk_sum / tally.talks if tally.talks else None,
             talk_times=self.talk_times,
@@ -271,6 +323,10 @@ def simulate(  # noqa: PLR0917 - the benchmark's positional signature
     *,
     profile: SimProfile | None = None,
     params: PacingParams | None = None,
+    answer_rate_end: float | None = None,
+    pacer: VicidialPacer | None = None,
+    start: datetime | None = None,
+    window: AbandonWindow | None = None,
 ) -> ShiftResult:
     """Run one shift of `agents` agents for `hours` simulated hours in `mode`."""
     profile = profile or SimProfile()
@@ -285,6 +341,10 @@ def simulate(  # noqa: PLR0917 - the benchmark's positional signature
         profile=profile,
         params=base.model_copy(update={"mode": dial_mode, "abandon_grace_s": profile.grace_s}),
         agents=[_Agent() for _ in range(agents)],
+        answer_rate_end=answer_rate_end,
+        pacer=pacer,
+        start=start or SHIFT_START,
+        window=window or AbandonWindow(),
     )
     _run(shift)
     return _result(shift, agents, hours)
@@ -306,4 +366,9 @@ def _result(shift: _Shift, agents: int, hours: float) -> ShiftResult:
         abandon_rate=tally.abandoned / answered if answered else 0.0,
         talk_s_per_agent_hour=tally.talk_clipped / (agents * hours) if agents and hours else 0.0,
         mean_dial_level=tally.level_sum / tally.ticks if tally.ticks else 0.0,
+        pacer="switchboard" if shift.pacer is None else shift.pacer.settings.method.value,
+        answers=tuple(tally.answers),
+        busy=tuple(tally.busy),
+        waits=tuple(tally.waits),
+        window=shift.window,
     )

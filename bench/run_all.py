@@ -9,7 +9,7 @@ target is a result, not a failure: it shows as NO in the table.
 
     python -m bench.run_all                      # everything (about 10 minutes)
     python -m bench.run_all --quick              # under a minute, smaller sizes
-    python -m bench.run_all --only 2 5 6         # some figures
+    python -m bench.run_all --only 2 5 6         # some figures; the file keeps the others' rows
 """
 
 from __future__ import annotations
@@ -67,6 +67,15 @@ def run(figures: Sequence[int], quick: bool, console: Console) -> tuple[list[Row
     return rows, everything_ran
 
 
+def merged(rows: list[Row], path: Path, figures: Sequence[int]) -> list[Row]:
+    """`rows` plus the saved rows of the figures not run now (so `--only 5` updates figure 5 alone)."""
+    if not path.exists():
+        return rows
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    kept = [item for item in saved if item.get("figure") not in figures]
+    return sorted(kept + rows, key=lambda item: int(item.get("figure", 0)))  # stable: a figure's order kept
+
+
 def write_results(rows: list[Row], path: Path) -> None:
     path.write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
@@ -84,8 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     mode = "quick" if args.quick else "full"
     print_table(rows, f"Switchboard benchmarks ({mode} run, {seconds:.0f} s)", console=console)
     console.print("ratio = value / peer, both measured side by side in this run; NO = target missed.")
-    write_results(rows, args.json)
-    console.print(f"wrote {len(rows)} rows to {args.json}", highlight=False)
+    saved = merged(rows, args.json, args.only) if args.only else rows
+    write_results(saved, args.json)
+    console.print(f"wrote {len(rows)} rows to {args.json} ({len(saved)} in all)", highlight=False)
     return 0 if ok else 1
 
 
