@@ -36,6 +36,7 @@ def test_sentinels_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("SWITCHBOARD_SENTINEL_MASTER_NAME", "calls")
     monkeypatch.setenv("SWITCHBOARD_SENTINEL_PASSWORD", PASSWORD)
     monkeypatch.setenv("SWITCHBOARD_AMI_SECRET", "ami-secret")
+    monkeypatch.setenv("SWITCHBOARD_RULES_ROUTING", "config/routing.yaml")
     settings = load_settings()
     assert settings.sentinel.nodes() == [("10.0.0.5", 26379), ("10.0.0.6", 26379)]
     assert settings.sentinel.master_name == "calls"
