@@ -66,7 +66,9 @@ async def engine_on(
         options=AcdOptions(),
     )  # fmt: skip
     await acd.load("test")
-    settings = DialerSettings(round_interval_s=0.05, round_timeout_s=2.0, store_timeout_s=0.5)
+    settings = DialerSettings(  # a killed engine's heartbeat runs out 3 s after its last round
+        round_interval_s=0.05, round_timeout_s=2.0, store_timeout_s=0.5, lease_ms=1000, lease_renew_s=0.25
+    )
     dialer = DialerService(
         redis, engine.client, config, gate=stores.gate, leads=stores.leads, desk=AcdDesk(acd),
         metrics=DialerMetrics(registry), instance_id=instance_id, clock=clock, settings=settings,
@@ -150,7 +152,7 @@ async def test_a_progressive_campaign_with_every_event_order_abandons_nobody_wro
 
 
 def answers_at_once(ring_s: float = 0.0) -> dict[str, CustomerScript]:
-    return {number(1): CustomerScript(outcome="answer", ring_s=ring_s, talk_s=10.0)}
+    return {number(1): CustomerScript(outcome="answer", ring_s=ring_s, talk_s=10.0, patience_s=2000.0)}
 
 
 @pytest.mark.parametrize("cut", ["with-the-originate", "right-after-the-answer"])
@@ -204,7 +206,7 @@ async def test_a_customer_on_hold_across_an_engine_restart_is_connected_or_aband
             await first.start()
             dial = await sim.wait_for_action("Originate", lambda a: "@trunk" in (a.get("Channel") or ""))
             await first.until(lambda: bool(first.dialer.calls()))
-            first.dialer.close = _killed  # type: ignore[method-assign]
+            killed(first.dialer)
         call_id = originate_vars(dial)["SWITCHBOARD_CALL_ID"]
         announced = await sim.wait_for_event(
             "UserEvent", lambda e: e.get("UserEvent") == "SwitchboardOutboundAnswered", timeout=10
@@ -234,8 +236,14 @@ async def test_a_customer_on_hold_across_an_engine_restart_is_connected_or_aband
         assert len(abandon_redirects(sim)) == (0 if connected else 1), "abandoned once"
 
 
-async def _killed() -> None:
-    """A killed engine's dialer does nothing on its way out (kill -9)."""
+def killed(dialer: DialerService) -> None:
+    """kill -9: the dialer does nothing on its way out, and its pacing lease is no longer renewed
+    (it runs out; in one test process its renewal task would otherwise go on)."""
+
+    async def close() -> None:
+        await dialer.lease.stop(release=False)
+
+    dialer.close = close  # type: ignore[method-assign]
 
 
 async def test_customers_on_hold_when_the_engine_is_killed_under_traffic_are_each_handled_once(
@@ -259,7 +267,7 @@ async def test_customers_on_hold_when_the_engine_is_killed_under_traffic_are_eac
             await first.load_leads([lead(i) for i in range(leads)])
             await first.start()
             await first.until(lambda: len(first.customer_originates()) == len(agents))
-            first.dialer.close = _killed  # type: ignore[method-assign]
+            killed(first.dialer)
             await first.until(lambda: len(first.dialer.calls()) == len(agents))
         held = {originate_vars(a)["SWITCHBOARD_CALL_ID"] for a in first.customer_originates()}
         for _ in held:  # each answers while no engine runs: on hold
