@@ -121,6 +121,8 @@ class Takeover(BackgroundWork):
     def _adopt(self, decided: Decision, now: float, *, first: bool) -> set[str]:
         adopted: set[str] = set()
         for intent in decided.adopt:
+            if intent.call_id in self.book.calls:
+                continue  # a pass that overlapped this one (a cut during a recovery) took it already
             self.expect(placed_of(intent))
             self.recovery.adopted(intent)
             adopted.add(intent.call_id)
@@ -133,7 +135,8 @@ class Takeover(BackgroundWork):
 
     async def _settle_unknown(self, intent: Intent, now: float) -> None:
         try:
-            await self._bounded("recover", self._settled_unknown(intent, now))
+            settling = self._settled_unknown(intent, now)
+            await self._bounded("recover", settling, self.settings.round_timeout_s)
         finally:
             self._settling.discard(intent.call_id)
 

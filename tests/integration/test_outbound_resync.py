@@ -6,6 +6,8 @@
 - The AMI link cut right after a customer answers: the customer is connected, not left on hold.
 - The engine restarted while a customer is on hold: the new engine finds them in Asterisk and
   connects them (within the grace) or plays the abandon message and counts it once (past it).
+- An engine starting beside a live one leaves that engine's customers to it (the dial intent
+  names the engine, its heartbeat says it lives).
 """
 
 from __future__ import annotations
@@ -325,3 +327,32 @@ async def test_inbound_calls_in_every_event_order_are_connected_and_free_their_a
 
         assert all(r.bridged is not None for r in sim.call_log if r.role == "caller")
         assert not b.acd.ctx.state.calls, "no call left behind"
+
+
+async def test_an_engine_starting_beside_a_live_one_leaves_its_customers_to_it(
+    redis_client: aioredis.Redis,
+) -> None:
+    """Engine 1 has a customer talking to advisor 1001 when engine 2 starts on the same Asterisk and
+    Redis (a second engine, not a restart): engine 2 finds the customer at its login, but the dial
+    intent says engine 1 placed it and engine 1's heartbeat runs, so engine 2 leaves it alone;
+    engine 1 follows it to its end and it is counted once."""
+    config = sim_config(
+        customer_overrides={number(1): CustomerScript(outcome="answer", ring_s=2.0, talk_s=160.0)}
+    )
+    plan, rules, clock = campaigns(campaign(ring_timeout_s=60)), blended_rules("1001"), RunningClock()
+    attempts, adopted = "switchboard_dial_attempts_total", "switchboard_dial_intents_recovered_total"
+    async with simulator(config) as sim, engine_on(sim, redis_client, rules, plan, clock) as first:
+        await first.acd.login("1001")
+        await first.load_leads([lead(1)])
+        await first.start()
+        await first.until(lambda: customers_bridged(sim) == 1)
+        async with engine_on(sim, redis_client, rules, plan, clock, instance_id="engine-2") as second:
+            await second.until(lambda: second.engine.ready)
+            await second.until(lambda: second.engine.stats.resyncs >= 1)
+            assert not second.dialer.calls(), "engine 2 follows none of engine 1's calls"
+            await first.until(lambda: first.sample(attempts, campaign="c1", result="answered") == 1, 15)
+            assert second.sample(adopted, campaign="c1", how="adopted") == 0
+            assert second.sample(adopted, campaign="c1", how="settled") == 0
+            assert second.sample(attempts, campaign="c1", result="answered") == 0, "counted once"
+            assert not second.dialer.calls()
+        assert abandon_redirects(sim) == []
