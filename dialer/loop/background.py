@@ -30,7 +30,7 @@ STORE_ERRORS = (RedisError, OSError, TimeoutError, SwitchboardError)
 class DialerSettings:
     round_interval_s: float = 0.5  # pacing rounds (while leader)
     round_timeout_s: float = 5.0  # a round that takes longer is cancelled (Redis frozen)
-    lease_ms: int = 3000  # the pacing lease's TTL (a dialer with its own lease; not under the ACD's)
+    lease_ms: int = 3000  # the pacing lease's TTL (own lease only); heartbeat 3x, takeover checks 1x
     lease_renew_s: float = 1.0  # its renewal (and a standby's takeover poll) period
     store_timeout_s: float = 2.0  # any single Redis step of the shell
     amd_timeout_s: float = 15.0  # answered, no AMD verdict by then: treated as a person
