@@ -6,6 +6,9 @@ Rules it keeps (issue 10 "No dial in doubt is repeated", "settling happens once"
   against the caps at once), the dial counter, the lead `claimed -> dialing`, the number's lock
   kept for the call's life, and the audit record. A crash at any point after it leaves an intent
   that recovery (dialer/calls/recovery.py) resolves; a crash before it means nothing was dialed.
+- The records are the source of truth about which calls were placed and by whom: `records`
+  (by call id) and `open_intents` give the owner and the ActionID of every call without an
+  outcome, `beat` / `alive` tell a live engine's calls from a dead one's.
 - `cancel` undoes an intent whose Originate never left or that Asterisk refused (nothing rang).
 - `settle` is the call's one settlement, keyed by call id: the attempt's result, the campaign's
   counters, the audit record, the number's lock and the lead's next step in one script, which
@@ -201,6 +204,23 @@ class IntentStore:
         """The result a call was settled with, None while it is open or unknown."""
         value = await self._redis.hget(self.keys.call(call_id), "settled")
         return None if value is None else text(value)
+
+    async def records(self, call_ids: Sequence[str]) -> dict[str, Intent | None]:
+        """The dial records (`dial:call:{id}`) of these calls: the intent while it is open (owner and
+        ActionID included), None once settled; a call id without any record is left out."""
+        if not call_ids:
+            return {}
+        pipe = self._redis.pipeline(transaction=False)
+        for call_id in call_ids:
+            pipe.hgetall(self.keys.call(call_id))
+        found: dict[str, Intent | None] = {}
+        for call_id, raw in zip(call_ids, await pipe.execute(), strict=True):
+            hashed = {text(k): text(v) for k, v in cast(dict[Any, Any], raw).items()}
+            if "settled" in hashed:
+                found[call_id] = None
+            elif hashed.get("state") == OPEN_STATE:
+                found[call_id] = Intent.from_hash(hashed)
+        return found
 
     async def open_intents(self, *, limit: int = 500) -> list[Intent]:
         """Intents without an outcome yet, oldest first."""

@@ -1,25 +1,31 @@
 """Recovery of dial intents without an outcome (dialer.calls.intents), after a crash or an AMI cut.
 
-Run by DialerService after every AMI (re)login, once it knows Asterisk's channels (resync), and in
-its housekeeping. For each open intent that this engine does not follow:
-- a channel carrying its SWITCHBOARD_CALL_ID is alive in Asterisk: the call is real and going on,
-  and it is followed again (`adopt`): ringing, bridged to an advisor, or answered and waiting;
-- no channel carries it: the call ended (or never rang) while nobody listened. It is settled once
-  as an attempt with result `unknown` (it counts against the number's caps and the lead's
-  attempts; the lead goes back to its queue for the campaign's retry delay of an unknown result),
-  and the advisor held for it is released at once.
-Another engine's intent is resolved only when that engine is gone (its heartbeat, renewed every
-round, ran out; a few seconds after the dial, so its channel had time to appear). While that
-engine lives, it follows its own calls; only an intent of it with no channel that is older than
-the campaign's ring timeout plus the answer margin is settled (its own safety timer would have
-settled it by then).
+One mechanism with the outbound resync (dialer.calls.resync): the intent store says which calls
+were placed and by whom, Asterisk's channel listing (CoreShowChannels) says what still exists, and
+the call book (dialer.calls.follow) is the one way a call is followed. `sort` (pure) decides, for
+the customers and open intents this engine does not follow:
+- a customer alive in Asterisk whose intent is this engine's (its previous life) or a dead
+  engine's is adopted: followed from its intent (ActionID included, so a ringing call ends with
+  its OriginateResponse's exact reason; an answered one is `Found`: connected, answered, or
+  handed over / abandoned past the grace);
+- an open intent with no channel: the call ended (or never rang) while nobody listened. It is
+  settled once as `unknown` (it counts against the number's caps and the lead's attempts; the
+  lead waits the retry delay of an unknown result), and the advisor held for it is released;
+- an answered customer without any dial record (lost) is adopted as such, at the first login
+  only: connected or abandoned, never left on hold (the caller decides when);
+- anything of a live engine is its own: left alone. Only its intent with no channel older than
+  the campaign's ring timeout plus the answer margin is settled (its own safety timer would
+  have settled it by then). A dead engine's calls, and such overdue intents, are taken by the
+  engine holding the pacing lease only, so two engines never take one call over.
+Another engine counts as dead once its heartbeat (renewed every round) ran out; its intent with no
+channel waits a few seconds after the dial, so the channel had time to appear.
 Nothing is resolved while AMI is down: only Asterisk can say whether the call is alive.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from core.clock import utc
@@ -27,21 +33,21 @@ from dialer.calls.dial_metrics import DialerMetrics
 from dialer.calls.dialing import DialKind, PlacedCall
 from dialer.calls.intents import Intent, IntentStore
 from dialer.calls.lifecycle import Settle
+from dialer.calls.resync import LiveCustomer
 from dialer.calls.settlement import Outcomes
 from dialer.campaigns.rules import Campaign
 from dialer.compliance.caps import CallResult
 from dialer.desk.protocol import AgentDesk
-from pbx.call_changes import ChannelInfo
 
 log = logging.getLogger("switchboard.dialer.recovery")
 
 UNKNOWN = Settle(CallResult.UNKNOWN)
-_CHANNEL_GRACE_S = 5.0  # an Originate that left has a channel in Asterisk well within this
+CHANNEL_GRACE_S = 5.0  # an Originate that left has a channel in Asterisk well within this
 _KINDS = frozenset(kind.value for kind in DialKind)
 
 
 def placed_of(intent: Intent) -> PlacedCall:
-    """The call an intent recorded, as the service follows it (recovery)."""
+    """The call an intent recorded, as the service follows it."""
     return PlacedCall(
         call_id=intent.call_id, action_id=intent.action_id, campaign_id=intent.campaign_id,
         number=intent.number, kind=DialKind(intent.kind) if intent.kind in _KINDS else DialKind.CAMPAIGN,
@@ -51,15 +57,58 @@ def placed_of(intent: Intent) -> PlacedCall:
 
 
 @dataclass(frozen=True, slots=True)
-class Resolved:
-    """What one recovery pass did: calls adopted, settled as unknown, left for later."""
+class Seen:
+    """What the store says about the calls this engine does not follow (one read)."""
 
-    adopted: int = 0
-    settled: int = 0
-    waiting: int = 0
+    records: Mapping[str, Intent | None]  # the live orphans' records: open intent, None if settled
+    gone: Sequence[Intent]  # open intents with no customer in Asterisk
+    alive: Collection[str]  # the other engines whose heartbeat runs
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    adopt: tuple[Intent, ...] = ()  # alive in Asterisk: followed from here
+    settle: tuple[Intent, ...] = ()  # gone: settled once as unknown
+    unrecorded: tuple[LiveCustomer, ...] = ()  # answered customers without any dial record
+    waiting: int = 0  # a live engine's
+
+
+def sort(
+    orphans: Sequence[LiveCustomer], seen: Seen, *, owner: str, now: float,
+    deadline: Callable[[Intent], float], leader: bool = True,
+) -> Decision:  # fmt: skip
+    """Who takes what (pure; see the module docstring). A dead engine's calls are taken by the
+    `leader` only (the engine holding the pacing lease), so two engines never take one over."""
+    adopt: list[Intent] = []
+    settle: list[Intent] = []
+    unrecorded: list[LiveCustomer] = []
+    waiting = 0
+    for customer in orphans:
+        if customer.call_id not in seen.records:
+            if customer.answered:
+                unrecorded.append(customer)
+            continue  # not answered: an inbound leg, or a ringing call whose record is lost
+        intent = seen.records[customer.call_id]
+        if intent is None:
+            continue  # settled: its channel is on its way out
+        if intent.owner == owner or (leader and intent.owner not in seen.alive):
+            adopt.append(intent)
+        else:
+            waiting += 1
+    for intent in seen.gone:
+        age = now - intent.placed_ms / 1000
+        dead = leader and intent.owner not in seen.alive
+        ours = intent.owner == owner or (dead and age > CHANNEL_GRACE_S)
+        if ours or (leader and age > deadline(intent)):
+            settle.append(intent)
+        else:
+            waiting += 1
+    return Decision(tuple(adopt), tuple(settle), tuple(unrecorded), waiting)
 
 
 class Recovery:
+    """The store side: read what nobody here follows, settle what is gone."""
+
     def __init__(
         self,
         *,
@@ -69,8 +118,6 @@ class Recovery:
         metrics: DialerMetrics,
         owner: str,
         campaign: Callable[[str], Campaign | None],
-        followed: Callable[[str], bool],
-        adopt: Callable[[PlacedCall, Sequence[ChannelInfo]], Awaitable[None]],
         answer_margin_s: float,
     ) -> None:
         self.intents = intents
@@ -79,33 +126,34 @@ class Recovery:
         self.metrics = metrics
         self.owner = owner
         self._campaign = campaign
-        self._followed = followed
-        self._adopt = adopt
         self._margin = answer_margin_s
 
-    async def run(self, channels: Callable[[str], Sequence[ChannelInfo]], now: float) -> Resolved:
-        """One pass over the open intents; `channels(call_id)` is what Asterisk has for a call now."""
-        adopted = settled = waiting = 0
-        found = [i for i in await self.intents.open_intents() if not self._followed(i.call_id)]
-        alive = await self.intents.alive(sorted({i.owner for i in found if i.owner != self.owner}))
-        for intent in found:
-            live, age = channels(intent.call_id), now - intent.placed_ms / 1000
-            ours = intent.owner == self.owner or (intent.owner not in alive and age > _CHANNEL_GRACE_S)
-            if live and ours:
-                await self._adopt(placed_of(intent), live)
-                self.metrics.recovered.labels(campaign=intent.campaign_id, how="adopted").inc()
-                adopted += 1
-            elif not live and (ours or age > self._deadline(intent)):
-                settled += await self._settle(intent, now)
-            else:
-                waiting += 1  # another engine, alive, follows it
-        return Resolved(adopted, settled, waiting)
+    async def read(
+        self, orphans: Sequence[LiveCustomer], live: Collection[str], followed: Callable[[str], bool]
+    ) -> Seen:
+        records = await self.intents.records([customer.call_id for customer in orphans])
+        gone = [
+            i for i in await self.intents.open_intents() if not followed(i.call_id) and i.call_id not in live
+        ]
+        intents = [i for i in (*records.values(), *gone) if i is not None]
+        alive = await self.intents.alive(sorted({i.owner for i in intents if i.owner != self.owner}))
+        return Seen(records, gone, alive)
 
-    def _deadline(self, intent: Intent) -> float:
+    async def pending(self, followed: Callable[[str], bool], now: float) -> bool:
+        """Some open intent nobody here follows may be this engine's to resolve (worth a listing)."""
+        found = [i for i in await self.intents.open_intents() if not followed(i.call_id)]
+        alive = await self.intents.alive(sorted({i.owner for i in found if i.owner != self.owner}))
+        decided = sort((), Seen({}, found, alive), owner=self.owner, now=now, deadline=self.deadline)
+        return bool(decided.settle)
+
+    def deadline(self, intent: Intent) -> float:
         campaign = self._campaign(intent.campaign_id)
         return (campaign.ring_timeout_s if campaign is not None else 60.0) + self._margin
 
-    async def _settle(self, intent: Intent, now: float) -> bool:
+    def adopted(self, intent: Intent) -> None:
+        self.metrics.recovered.labels(campaign=intent.campaign_id, how="adopted").inc()
+
+    async def settle(self, intent: Intent, now: float) -> bool:
         """Settle as an unknown attempt (once: a concurrent settlement wins), free its advisor."""
         call = placed_of(intent)
         applied = await self.outcomes.write(call, UNKNOWN, self._campaign(call.campaign_id), utc(now))

@@ -5,8 +5,8 @@ vanished calls get one definite outcome").
 The pure half, `plan`, reads a CoreShowChannels answer: a customer is the channel carrying the
 call's SWITCHBOARD_CALL_ID in the [switchboard-outbound] context (answered, AMD then hold music),
 or, before the answer, the originated channel (its Uniqueid is its Linkedid) of a call id that has
-no answered channel. For each call the engine follows, and each answered customer it does not
-(placed before a restart), it says what to apply:
+no answered channel. For each call the engine follows (its own, and those it just took over from
+a previous life or a dead engine), it says what to apply:
 - answered customers become `Found` (dialer.calls.lifecycle): bridged is connected; in AMD is answered;
   on hold is handed to the desk, or, past the grace, redirected to the abandon message and counted
   once. The grace counts from the earliest moment the answer may have come (`since`: the last
@@ -14,27 +14,21 @@ no answered channel. For each call the engine follows, and each answered custome
   never under-counted;
 - customers still ringing are followed: their OriginateResponse or hangup arrives live;
 - a followed call whose channel is gone gets `Vanished` (one definite outcome).
-The shell, `OutboundResync.run`, lists the channels, reads AMDSTATUS (Getvar) of customers whose
-verdict was missed, looks up calls it does not follow (`PlacedLookup`), and applies the plan.
+`orphans` are the customers nobody here follows: who takes them is for dialer.calls.recovery (the
+intent store knows who placed each call). The shell, `OutboundResync`, lists the channels and
+reads AMDSTATUS (Getvar) of customers whose verdict was missed; dialer.loop.takeover runs it all.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Protocol, cast
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
-
-from core.errors import AmiError, SwitchboardError
+from core.errors import AmiError
 from dialer.calls import lifecycle as outbound
 from dialer.calls.dialing import OUTBOUND_CONTEXT, DialKind, PlacedCall
 from dialer.calls.lifecycle import OutboundCall, Phase
-from dialer.dialer_keys import DialerKeys, DialKeys
 from pbx.codec import Event
 from pbx.service import ActionSender
 from pbx.tracker import CALL_ID_VARIABLE
@@ -108,59 +102,12 @@ def plan(
 
 
 def orphans(live: Mapping[str, LiveCustomer], followed: Iterable[str]) -> list[LiveCustomer]:
-    """Customers nobody follows (placed before this engine started): answered ones, and originated
-    channels still ringing (adopted only if their dial record is found: inbound legs carry call ids too)."""
+    """Customers nobody here follows: answered ones, and originated channels still ringing (taken
+    over only if their dial intent says so: inbound legs carry call ids too)."""
     known = set(followed)
     return [
         found for call_id, found in live.items() if call_id not in known and (found.answered or not found.up)
     ]
-
-
-class PlacedLookup(Protocol):
-    """Where a call this engine does not follow is looked up by its call id (the attempts' audit
-    trail today; the write-ahead dial intents once they exist)."""
-
-    async def placed(self, call_ids: list[str]) -> dict[str, PlacedCall]: ...
-
-
-class AuditLookup:
-    """PlacedLookup over the attempts' audit trail (`dial` entries, newest first, `scan` at most)."""
-
-    def __init__(self, redis: Redis, keys: DialerKeys | None = None, *, scan: int = 20000) -> None:
-        self.redis = redis
-        self.key = DialKeys.of(keys).audit_attempts
-        self.scan = scan
-
-    async def placed(self, call_ids: list[str]) -> dict[str, PlacedCall]:
-        wanted, found = set(call_ids), {}
-        entries = cast(list[tuple[Any, Any]], await self.redis.xrevrange(self.key, count=self.scan))
-        for entry_id, fields in entries:
-            entry = {_text(k): _text(v) for k, v in dict(fields or {}).items()}
-            call_id = entry.get("call", "")
-            if entry.get("action") == "dial" and call_id in wanted and call_id not in found:
-                found[call_id] = _placed(call_id, entry, _placed_at(entry, entry_id))
-        return found
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def _placed_at(entry: dict[str, str], entry_id: bytes | str) -> float:
-    """The engine's own time of the dial (its clock), else the stream entry's."""
-    try:
-        return datetime.fromisoformat(entry.get("at", "")).timestamp()
-    except ValueError:
-        return int(_text(entry_id).partition("-")[0] or 0) / 1000
-
-
-def _placed(call_id: str, entry: dict[str, str], at: float) -> PlacedCall:
-    kind = entry.get("kind", "")
-    return PlacedCall(
-        call_id=call_id, action_id="", campaign_id=entry.get("campaign", ""), number=entry.get("number", ""),
-        kind=DialKind(kind) if kind in DialKind.__members__.values() else DialKind.CAMPAIGN, placed_at=at,
-        lead_id=entry.get("lead") or None, agent_id=entry.get("agent") or None,
-    )  # fmt: skip
 
 
 def unknown_call(call_id: str, now: float) -> PlacedCall:
@@ -169,14 +116,10 @@ def unknown_call(call_id: str, now: float) -> PlacedCall:
 
 
 class OutboundResync:
-    """The shell: list, read what is missing, adopt, apply (see the module docstring)."""
+    """The shell: list the customers, read a missed verdict (see the module docstring)."""
 
-    def __init__(
-        self, sender: ActionSender, lookup: PlacedLookup | None, *, timeout: float,
-        variable: str = CALL_ID_VARIABLE,
-    ) -> None:  # fmt: skip
+    def __init__(self, sender: ActionSender, *, timeout: float, variable: str = CALL_ID_VARIABLE) -> None:
         self.sender = sender
-        self.lookup = lookup
         self.timeout = timeout
         self.variable = variable
 
@@ -194,22 +137,3 @@ class OutboundResync:
             log.warning("AMDSTATUS of %s not read: %s", channel, exc.message)
             return "NOTSURE"
         return (result.response.get("Value") or "NOTSURE") if result.response.ok else "NOTSURE"
-
-    async def adopt(self, found: list[LiveCustomer], now: float) -> list[PlacedCall]:
-        ids = [customer.call_id for customer in found]
-        known: dict[str, PlacedCall] = {}
-        if self.lookup is not None and ids:
-            try:  # bounded: a frozen store must not hold the login up, nor leave customers on hold
-                async with asyncio.timeout(self.timeout):
-                    known = await self.lookup.placed(ids)
-            except (RedisError, OSError, TimeoutError, SwitchboardError) as exc:
-                log.error("placed calls not looked up (%r): answered ones adopted without records", exc)
-        adopted = []
-        for customer in found:
-            placed = known.get(customer.call_id)
-            if placed is None and customer.answered:
-                log.warning("call %s: answered customer without a dial record; adopted", customer.call_id)
-                placed = unknown_call(customer.call_id, now)
-            if placed is not None:
-                adopted.append(placed)
-        return adopted

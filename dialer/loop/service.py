@@ -13,9 +13,9 @@ Owned here: the engine-side shell around the pure cores. It
   dialer.calls.lifecycle.apply) and its effects are performed here: hand the answered call to the
   desk, redirect an abandoned one to the abandon message, release reserved agents, and write the
   outcome (dialer.calls.settlement) in the background;
-- after every (re)login rebuilds the placed calls from Asterisk (dialer.calls.resync): an
-  answered customer is connected or abandoned once, never left on hold; at the first login it
-  adopts the customers of the engine that ran before it;
+- after every (re)login, and in its rounds while it leads, takes calls over and rebuilds them from
+  Asterisk (dialer.loop.takeover: the channel listing, the dial intents, the call book as one
+  mechanism): an answered customer is connected or abandoned once, never left on hold;
 - starts, pauses and stops campaigns, answers the API's stats and dials (dialer/loop/campaign_operations.py).
 Rules it keeps:
 - Nothing that waits on Redis runs in `handle` or `tick` themselves: rounds, hand-overs to the
@@ -26,20 +26,18 @@ Rules it keeps:
 - An Originate is never sent twice: a placed call is followed until its end, through reconnects
   (resync settles calls whose channels are gone; a call whose answer never came is settled as
   unknown after its ring timeout plus a margin); it is never placed again.
-- No dial in doubt is forgotten: each placed call has a write-ahead intent (dialer.calls.intents); after
-  every AMI login and in housekeeping, intents nobody follows are resolved against Asterisk's
-  channels (dialer.calls.recovery): followed again, or settled once as `unknown`, advisor released.
-  Every round renews this engine's heartbeat, by which others tell its intents from orphans.
+- No dial in doubt is forgotten: each placed call has a write-ahead intent (dialer.calls.intents)
+  naming its engine; intents nobody follows are taken over by their engine's next life, or by the
+  leader once their engine's heartbeat (renewed every round) ran out: followed again if alive in
+  Asterisk, else settled once as `unknown`, advisor released (dialer.calls.recovery).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -50,7 +48,6 @@ from core.clock import utc
 from core.errors import AmiError, NotOwnerError, StoreUnavailableError, SwitchboardError
 from core.lease import Lease
 from dialer.calls import lifecycle as outbound
-from dialer.calls import resync as outbound_resync
 from dialer.calls.attempts import AttemptStore
 from dialer.calls.dial_metrics import DialerMetrics
 from dialer.calls.dialing import Dialer, PlacedCall
@@ -58,42 +55,31 @@ from dialer.calls.follow import CallBook
 from dialer.calls.intents import IntentStore
 from dialer.calls.lifecycle import CallRules, OutboundCall, Phase
 from dialer.calls.recovery import Recovery
-from dialer.calls.resync import AuditLookup, OutboundResync
+from dialer.calls.resync import OutboundResync
 from dialer.calls.settlement import LiveSample, Outcomes
 from dialer.campaigns.rules import Campaign, Campaigns
 from dialer.desk.protocol import AgentDesk, AnsweredCall, CallTarget
 from dialer.dialer_keys import DialerKeys
 from dialer.leads.store import LeadStore
 from dialer.lists.gate import Gate
+from dialer.loop.background import STORE_ERRORS as _STORE_ERRORS
+from dialer.loop.background import DialerSettings
 from dialer.loop.callbacks import CallbackRound
 from dialer.loop.campaign_control import CampaignControl, CampaignState, LeaderLease
 from dialer.loop.campaign_operations import CampaignOperations
 from dialer.loop.pacer import InFlight, Pacer, target_of
+from dialer.loop.takeover import Takeover
 from dialer.tasks.store import TaskStore
 from pbx.call_changes import (
     CallChange,
-    ChannelInfo,
 )
 from pbx.codec import Event
 from pbx.service import ActionSender
 from pbx.tracker import CallTracker
 
+__all__ = ["DialerService", "DialerSettings", "call_rules"]  # DialerSettings lives in dialer.loop.background
+
 log = logging.getLogger("switchboard.dialer")
-
-_STORE_ERRORS = (RedisError, OSError, TimeoutError, SwitchboardError)
-
-
-@dataclass(frozen=True)
-class DialerSettings:
-    round_interval_s: float = 0.5  # pacing rounds (while leader)
-    round_timeout_s: float = 5.0  # a round that takes longer is cancelled (Redis frozen)
-    lease_ms: int = 3000  # the pacing lease's TTL (a dialer with its own lease; not under the ACD's)
-    lease_renew_s: float = 1.0  # its renewal (and a standby's takeover poll) period
-    store_timeout_s: float = 2.0  # any single Redis step of the shell
-    amd_timeout_s: float = 15.0  # answered, no AMD verdict by then: treated as a person
-    answer_margin_s: float = 30.0  # no OriginateResponse by ring timeout + this: settled as failed
-    housekeeping_s: float = 10.0  # requeue leads of dead engines, expire preview offers, gauges
-    retry_for_s: float = 600.0  # outcome writes and agent releases are retried this long in an outage
 
 
 def call_rules(campaign: Campaign | None) -> CallRules:
@@ -108,10 +94,11 @@ def call_rules(campaign: Campaign | None) -> CallRules:
     )
 
 
-class DialerService(CampaignOperations):
+class DialerService(Takeover, CampaignOperations):
     """See the module docstring. Register it in the Engine after the desk (if the desk is a service).
     The operations the HTTP API calls (start / pause / stop, stats, manual and callback dials,
-    dispositions) are in dialer/loop/campaign_operations.py."""
+    dispositions) are in dialer/loop/campaign_operations.py; the resync and the recovery of dial
+    intents (`resync`, `recover`) in dialer/loop/takeover.py."""
 
     name = "dialer"
 
@@ -156,8 +143,7 @@ class DialerService(CampaignOperations):
         self.outcomes = Outcomes(self.attempts, self.intents, leads, metrics, instance_id, tasks=tasks)
         self.recovery = Recovery(
             intents=self.intents, outcomes=self.outcomes, desk=desk, metrics=metrics, owner=instance_id,
-            campaign=self._campaign_of, followed=self._follows,
-            adopt=self._follow_again, answer_margin_s=self.settings.answer_margin_s,
+            campaign=self._campaign_of, answer_margin_s=self.settings.answer_margin_s,
         )  # fmt: skip
         self._tracker: CallTracker | None = None
         self._settling: set[str] = set()
@@ -169,15 +155,14 @@ class DialerService(CampaignOperations):
         )  # fmt: skip
         self.callbacks = CallbackRound(tasks, self.pacer, desk) if tasks is not None else None
         self.book = CallBook()
-        self.resyncer = OutboundResync(
-            sender, AuditLookup(redis, keys), timeout=self.settings.store_timeout_s
-        )
+        self.resyncer = OutboundResync(sender, timeout=self.settings.store_timeout_s)
         self._last_event_at: float | None = None
         self._first_resync = True
         self._tasks: set[asyncio.Task[Any]] = set()
         self._round: asyncio.Task[bool] | None = None
         self._next_round = 0.0
         self._next_housekeeping = 0.0
+        self._next_recovery = 0.0
         self.is_leader = False
         self._closed = False
         self.rounds = 0
@@ -274,91 +259,6 @@ class DialerService(CampaignOperations):
         self._settling.add(placed.call_id)  # its intent is this write's, not recovery's (unless it gives up)
         self._spawn(self._then(write, lambda: self._settling.discard(placed.call_id)))
 
-    @staticmethod
-    async def _then(work: Awaitable[None], done: Callable[[], None]) -> None:
-        try:
-            await work
-        finally:
-            done()
-
-    async def _retried(self, step: str, make: Callable[[], Awaitable[object]]) -> None:
-        """Redis-bound work that must not be lost to an outage: retried with a capped back-off."""
-        delay, give_up = 0.25, time.monotonic() + self.settings.retry_for_s
-        while True:
-            try:
-                async with asyncio.timeout(self.settings.store_timeout_s * 2):
-                    await make()
-                return
-            except _STORE_ERRORS as exc:
-                self.metrics.errors.labels(step=step).inc()
-                log.warning("dialer step %s failed, retrying: %s", step, type(exc).__name__)
-            if self._closed or time.monotonic() + delay > give_up:
-                log.error(
-                    "dialer step %s given up (%s)", step, "closing" if self._closed else "retried too long"
-                )
-                return
-            await asyncio.sleep(delay)  # back off before retrying the store, not a synchronisation
-            delay = min(delay * 2, 5.0)
-
-    async def _ami(self, action: str, fields: Mapping[str, str | int]) -> None:
-        try:
-            result = await self.sender.send(action, fields, timeout=self.settings.store_timeout_s)
-            if not result.response.ok:
-                self.metrics.errors.labels(step=action.lower()).inc()
-                log.warning("%s refused by Asterisk: %s", action, result.response.message)
-        except AmiError as exc:
-            self.metrics.errors.labels(step=action.lower()).inc()
-            log.warning("%s failed: %s", action, exc.message)
-
-    async def _bounded(self, step: str, work: Awaitable[None], timeout: float | None = None) -> None:
-        try:
-            async with asyncio.timeout(timeout or self.settings.store_timeout_s):
-                await work
-        except (*_STORE_ERRORS, AmiError) as exc:
-            self.metrics.errors.labels(step=step).inc()
-            log.warning("dialer step %s failed: %s", step, exc)
-
-    def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
-        task = asyncio.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def resync(self, tracker: CallTracker) -> None:
-        """After a (re)login or a restart: rebuild the placed calls from Asterisk
-        (dialer.calls.resync), and resolve intents without an outcome against Asterisk's
-        channels (dialer.calls.recovery)."""
-        self._tracker = tracker
-        self._spawn(self._bounded("recover", self.recover(), self.settings.round_timeout_s))
-        now = self._clock()
-        try:
-            live = await self.resyncer.live()
-        except AmiError as exc:  # the link went again: the next login resyncs
-            self.metrics.errors.labels(step="resync").inc()
-            log.warning("outbound resync: channels not listed: %s", exc.message)
-            return
-        if self._first_resync:  # later orphans are other engines' calls (this one follows its own)
-            self._first_resync = False
-            await self._adopt(outbound_resync.orphans(live, self.book.calls), now)
-        verdicts: dict[str, str] = {}
-        for call_id, customer in live.items():
-            if outbound_resync.needs_verdict(self.book.calls.get(call_id), customer):
-                verdicts[call_id] = await self.resyncer.verdict(customer.channel)
-        since = self._last_event_at or 0.0
-        for call_id, event in outbound_resync.plan(self.book, live, now, since, verdicts):
-            await self._apply(call_id, event)
-
-    async def _adopt(self, found: list[outbound_resync.LiveCustomer], now: float) -> None:
-        """Calls placed before this engine started: followed from here, their leads' claims too."""
-        placed = await self.resyncer.adopt(found, now)
-        holders: dict[str, str] = {}
-        with contextlib.suppress(*_STORE_ERRORS):
-            async with asyncio.timeout(self.settings.store_timeout_s):
-                leads = await self.leads.get_many([p.lead_id for p in placed if p.lead_id])
-                holders = {lead.lead_id: lead.claimed_by for lead in leads if lead.claimed_by}
-        for call in placed:
-            holder = holders.get(call.lead_id or "", call.holder)
-            self.book.add(replace(call, holder=holder), call_rules(self.campaigns.get(call.campaign_id)))
-
     async def tick(self, now: float) -> None:
         if self._closed:
             return
@@ -431,6 +331,9 @@ class DialerService(CampaignOperations):
             self.metrics.leader.set(0)
             log.warning("pacing round stopped: another engine leads the pacing now")
             return False
+        if now >= self._next_recovery:  # as often as a dead engine's heartbeat can run out
+            self._next_recovery = now + min(self.settings.housekeeping_s, self.settings.lease_ms / 1000)
+            await self.recover()
         if now >= self._next_housekeeping:
             self._next_housekeeping = now + self.settings.housekeeping_s
             await self._housekeeping(now)
@@ -454,41 +357,7 @@ class DialerService(CampaignOperations):
                 "pacing of campaign %s failed: %s", campaign.id, exc.message, extra={"campaign": campaign.id}
             )
 
-    async def recover(self) -> None:
-        """Resolve open intents nobody follows (dialer.calls.recovery); not while AMI is down."""
-        tracker = self._tracker
-        if tracker is None or not self.sender.ready or self._closed:
-            return
-        done = await self.recovery.run(tracker.channels_for_call, self._clock())
-        if done.adopted or done.settled:
-            log.info(
-                "recovered dial intents: %d followed again, %d settled as unknown", done.adopted, done.settled
-            )
-
-    def _follows(self, call_id: str) -> bool:
-        """The call is this engine's to settle: followed, or its outcome being written."""
-        return call_id in self.book.calls or call_id in self._settling
-
-    def _campaign_of(self, campaign_id: str) -> Campaign | None:
-        return self.campaigns.get(campaign_id)
-
-    async def _follow_again(self, placed: PlacedCall, channels: Sequence[ChannelInfo]) -> None:
-        """Follow again a call alive in Asterisk that nobody follows (its engine restarted or died):
-        ringing, its OriginateResponse (matched by the recorded ActionID) ends it; bridged, it is
-        connected and its first hangup ends it (answered); answered and waiting, it is answered."""
-        self.expect(placed)
-        now = self._clock()
-        bridged = next((c for c in channels if c.bridge_id), None)
-        if bridged is not None:
-            found = outbound.Found(now, bridged.uniqueid, bridged.channel, now, None, bridged=True)
-            await self._apply(placed.call_id, found)
-            return
-        answered = next((c for c in channels if c.answered), None)
-        if answered is not None:
-            await self._apply(placed.call_id, outbound.Answered(now, answered.uniqueid, answered.channel))
-
     async def _housekeeping(self, now: float) -> None:
-        await self.recover()
         await self.leads.requeue_expired(now=utc(now))
         await self.pacer.expire_previews(now)
         for campaign in self.campaigns.campaigns:

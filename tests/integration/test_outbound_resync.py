@@ -6,6 +6,8 @@
 - The AMI link cut right after a customer answers: the customer is connected, not left on hold.
 - The engine restarted while a customer is on hold: the new engine finds them in Asterisk and
   connects them (within the grace) or plays the abandon message and counts it once (past it).
+- An engine starting beside a live one leaves that engine's customers to it (the dial intent
+  names the engine, its heartbeat says it lives).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 
 from dialer.calls.dial_metrics import DialerMetrics
+from dialer.calls.lifecycle import Phase
 from dialer.campaigns.rules import Campaigns
 from dialer.desk.acd import AcdDesk
 from dialer.lists.gate import Gate, GateMetrics
@@ -66,7 +69,9 @@ async def engine_on(
         options=AcdOptions(),
     )  # fmt: skip
     await acd.load("test")
-    settings = DialerSettings(round_interval_s=0.05, round_timeout_s=2.0, store_timeout_s=0.5)
+    settings = DialerSettings(  # a killed engine's heartbeat runs out 3 s after its last round
+        round_interval_s=0.05, round_timeout_s=2.0, store_timeout_s=0.5, lease_ms=1000, lease_renew_s=0.25
+    )
     dialer = DialerService(
         redis, engine.client, config, gate=stores.gate, leads=stores.leads, desk=AcdDesk(acd),
         metrics=DialerMetrics(registry), instance_id=instance_id, clock=clock, settings=settings,
@@ -150,7 +155,7 @@ async def test_a_progressive_campaign_with_every_event_order_abandons_nobody_wro
 
 
 def answers_at_once(ring_s: float = 0.0) -> dict[str, CustomerScript]:
-    return {number(1): CustomerScript(outcome="answer", ring_s=ring_s, talk_s=10.0)}
+    return {number(1): CustomerScript(outcome="answer", ring_s=ring_s, talk_s=10.0, patience_s=2000.0)}
 
 
 @pytest.mark.parametrize("cut", ["with-the-originate", "right-after-the-answer"])
@@ -204,7 +209,7 @@ async def test_a_customer_on_hold_across_an_engine_restart_is_connected_or_aband
             await first.start()
             dial = await sim.wait_for_action("Originate", lambda a: "@trunk" in (a.get("Channel") or ""))
             await first.until(lambda: bool(first.dialer.calls()))
-            first.dialer.close = _killed  # type: ignore[method-assign]
+            killed(first.dialer)
         call_id = originate_vars(dial)["SWITCHBOARD_CALL_ID"]
         announced = await sim.wait_for_event(
             "UserEvent", lambda e: e.get("UserEvent") == "SwitchboardOutboundAnswered", timeout=10
@@ -234,8 +239,14 @@ async def test_a_customer_on_hold_across_an_engine_restart_is_connected_or_aband
         assert len(abandon_redirects(sim)) == (0 if connected else 1), "abandoned once"
 
 
-async def _killed() -> None:
-    """A killed engine's dialer does nothing on its way out (kill -9)."""
+def killed(dialer: DialerService) -> None:
+    """kill -9: the dialer does nothing on its way out, and its pacing lease is no longer renewed
+    (it runs out; in one test process its renewal task would otherwise go on)."""
+
+    async def close() -> None:
+        await dialer.lease.stop(release=False)
+
+    dialer.close = close  # type: ignore[method-assign]
 
 
 async def test_customers_on_hold_when_the_engine_is_killed_under_traffic_are_each_handled_once(
@@ -259,7 +270,7 @@ async def test_customers_on_hold_when_the_engine_is_killed_under_traffic_are_eac
             await first.load_leads([lead(i) for i in range(leads)])
             await first.start()
             await first.until(lambda: len(first.customer_originates()) == len(agents))
-            first.dialer.close = _killed  # type: ignore[method-assign]
+            killed(first.dialer)
             await first.until(lambda: len(first.dialer.calls()) == len(agents))
         held = {originate_vars(a)["SWITCHBOARD_CALL_ID"] for a in first.customer_originates()}
         for _ in held:  # each answers while no engine runs: on hold
@@ -317,3 +328,34 @@ async def test_inbound_calls_in_every_event_order_are_connected_and_free_their_a
 
         assert all(r.bridged is not None for r in sim.call_log if r.role == "caller")
         assert not b.acd.ctx.state.calls, "no call left behind"
+
+
+async def test_an_engine_starting_beside_a_live_one_leaves_its_customers_to_it(
+    redis_client: aioredis.Redis,
+) -> None:
+    """Engine 1 has an answered customer (on hold or talking to advisor 1001) when engine 2 starts on
+    the same Asterisk and Redis (a second engine, not a restart): engine 2 finds the customer at its
+    login, but the dial intent says engine 1 placed it and engine 1's heartbeat runs, so engine 2
+    leaves it alone; engine 1 follows it to its end and it is counted once, by engine 1."""
+    script = CustomerScript(outcome="answer", ring_s=2.0, talk_s=160.0)
+    config = sim_config(customer_overrides={number(1): script})
+    plan, rules, clock = campaigns(campaign(ring_timeout_s=60)), blended_rules("1001"), RunningClock()
+    attempts, recovered = "switchboard_dial_attempts_total", "switchboard_dial_intents_recovered_total"
+    answered = (Phase.WAITING, Phase.CONNECTED)
+    async with simulator(config) as sim, engine_on(sim, redis_client, rules, plan, clock) as first:
+        await first.acd.login("1001")
+        await first.load_leads([lead(1)])
+        await first.start()
+        await first.until(lambda: any(c.phase in answered for c in first.dialer.calls()), timeout=30)
+        async with engine_on(sim, redis_client, rules, plan, clock, instance_id="engine-2") as second:
+            await second.until(lambda: second.engine.ready and second.engine.stats.resyncs >= 1, timeout=30)
+            assert not second.dialer.calls(), "engine 2 follows none of engine 1's calls"
+            await first.until(lambda: not first.dialer.calls(), timeout=60)
+            await first.dialer.settled()
+            assert not second.dialer.calls()
+            assert second.sample(recovered, campaign="c1", how="adopted") == 0
+            assert second.sample(recovered, campaign="c1", how="settled") == 0
+            for result in ("answered", "abandoned", "no_answer", "unknown"):
+                assert second.sample(attempts, campaign="c1", result=result) == 0, "counted by engine 1 only"
+        records = await first.dialer.attempts.number_attempts(number(1))
+        assert len(records) == 1 and records[0].result is not None, "one attempt, settled once"

@@ -1,0 +1,98 @@
+"""The dialer's settings and the background work of its shell (mixed into DialerService).
+
+Redis-bound work never runs in the engine's own event handling or ticker: it is spawned into the
+service's tasks, each bounded by the store timeout (`_bounded`), or retried with a capped back-off
+for as long as `retry_for_s` when it must not be lost to an outage (`_retried`: outcome writes,
+agent releases). AMI effects (`_ami`) are sent at once; a refusal is counted and logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from core.errors import AmiError, SwitchboardError
+from dialer.calls.dial_metrics import DialerMetrics
+from pbx.service import ActionSender
+
+log = logging.getLogger("switchboard.dialer")
+
+STORE_ERRORS = (RedisError, OSError, TimeoutError, SwitchboardError)
+
+
+@dataclass(frozen=True)
+class DialerSettings:
+    round_interval_s: float = 0.5  # pacing rounds (while leader)
+    round_timeout_s: float = 5.0  # a round that takes longer is cancelled (Redis frozen)
+    lease_ms: int = 3000  # the pacing lease's TTL (own lease only); heartbeat 3x, takeover checks 1x
+    lease_renew_s: float = 1.0  # its renewal (and a standby's takeover poll) period
+    store_timeout_s: float = 2.0  # any single Redis step of the shell
+    amd_timeout_s: float = 15.0  # answered, no AMD verdict by then: treated as a person
+    answer_margin_s: float = 30.0  # no OriginateResponse by ring timeout + this: settled as failed
+    housekeeping_s: float = 10.0  # requeue leads of dead engines, expire preview offers, gauges
+    retry_for_s: float = 600.0  # outcome writes and agent releases are retried this long in an outage
+
+
+class BackgroundWork:
+    """Mixed into DialerService, which provides these attributes."""
+
+    settings: DialerSettings
+    sender: ActionSender
+    metrics: DialerMetrics
+    _tasks: set[asyncio.Task[Any]]
+    _closed: bool
+
+    @staticmethod
+    async def _then(work: Awaitable[None], done: Callable[[], None]) -> None:
+        try:
+            await work
+        finally:
+            done()
+
+    async def _retried(self, step: str, make: Callable[[], Awaitable[object]]) -> None:
+        """Redis-bound work that must not be lost to an outage: retried with a capped back-off."""
+        delay, give_up = 0.25, time.monotonic() + self.settings.retry_for_s
+        while True:
+            try:
+                async with asyncio.timeout(self.settings.store_timeout_s * 2):
+                    await make()
+                return
+            except STORE_ERRORS as exc:
+                self.metrics.errors.labels(step=step).inc()
+                log.warning("dialer step %s failed, retrying: %s", step, type(exc).__name__)
+            if self._closed or time.monotonic() + delay > give_up:
+                log.error(
+                    "dialer step %s given up (%s)", step, "closing" if self._closed else "retried too long"
+                )
+                return
+            await asyncio.sleep(delay)  # back off before retrying the store, not a synchronisation
+            delay = min(delay * 2, 5.0)
+
+    async def _ami(self, action: str, fields: Mapping[str, str | int]) -> None:
+        try:
+            result = await self.sender.send(action, fields, timeout=self.settings.store_timeout_s)
+            if not result.response.ok:
+                self.metrics.errors.labels(step=action.lower()).inc()
+                log.warning("%s refused by Asterisk: %s", action, result.response.message)
+        except AmiError as exc:
+            self.metrics.errors.labels(step=action.lower()).inc()
+            log.warning("%s failed: %s", action, exc.message)
+
+    async def _bounded(self, step: str, work: Awaitable[None], timeout: float | None = None) -> None:
+        try:
+            async with asyncio.timeout(timeout or self.settings.store_timeout_s):
+                await work
+        except (*STORE_ERRORS, AmiError) as exc:
+            self.metrics.errors.labels(step=step).inc()
+            log.warning("dialer step %s failed: %s", step, exc)
+
+    def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

@@ -1,0 +1,162 @@
+"""Taking calls over after an AMI (re)login, a restart or another engine's death: the outbound resync
+and the recovery of dial intents as one mechanism, mixed into DialerService.
+
+- The channel listing (CoreShowChannels, dialer.calls.resync) is the truth about what still exists;
+  the intent store (dialer.calls.intents) about which calls were placed and by whom; the call book
+  and its table (dialer.calls.follow, dialer.calls.lifecycle, `Found` included) are the one way a
+  call is followed.
+- `resync`, after every login: list; take over what dialer.calls.recovery.sort gives this engine
+  (customers of its previous life or of a dead engine are added to the book from their intents;
+  open intents with no channel are settled once as unknown, advisor released; answered customers
+  without any record are adopted at the first login only); then plan every followed call against
+  the listing (answered: `Found`; gone: `Vanished`).
+- `recover`, in housekeeping: when some open intent nobody here follows may be this engine's (its
+  owner's heartbeat ran out, or it is overdue), the same listing and takeover.
+A live engine's calls are left to it, whatever the login. The store reads are bounded by the store
+timeout: a frozen Redis never holds a login up (the followed calls are still planned).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from core.errors import AmiError
+from core.lease import Lease
+from dialer.calls import lifecycle as outbound
+from dialer.calls import resync as outbound_resync
+from dialer.calls.dialing import PlacedCall
+from dialer.calls.follow import CallBook
+from dialer.calls.intents import Intent
+from dialer.calls.recovery import Decision, Recovery, Seen, placed_of, sort
+from dialer.calls.resync import LiveCustomer, OutboundResync
+from dialer.campaigns.rules import Campaign, Campaigns
+from dialer.loop.background import STORE_ERRORS, BackgroundWork
+from pbx.tracker import CallTracker
+
+log = logging.getLogger("switchboard.dialer")
+
+
+class Takeover(BackgroundWork):
+    """Mixed into DialerService, which provides these attributes (see the module docstring)."""
+
+    book: CallBook
+    resyncer: OutboundResync
+    recovery: Recovery
+    campaigns: Campaigns
+    instance_id: str
+    _clock: Callable[[], float]
+    _settling: set[str]
+    _last_event_at: float | None
+    _first_resync: bool
+    _tracker: CallTracker | None
+
+    lease: Lease
+
+    def expect(self, call: PlacedCall) -> None:
+        raise NotImplementedError
+
+    async def _apply(self, call_id: str, event: outbound.Event) -> None:
+        raise NotImplementedError
+
+    async def resync(self, tracker: CallTracker) -> None:
+        """After a (re)login or a restart: take over what is this engine's, then rebuild every
+        followed call from Asterisk's channels."""
+        self._tracker = tracker
+        now = self._clock()
+        live = await self._listing("resync")
+        if live is None:
+            return  # the link went again: the next login resyncs
+        first, self._first_resync = self._first_resync, False
+        adopted = await self._take_over(live, now, first=first)
+        since = self._last_event_at or 0.0
+        await self._plan([c for c in self.book if c.call_id not in adopted], live, now, since)
+        await self._plan([c for c in self.book if c.call_id in adopted], live, now, 0.0)  # answered any time
+
+    async def recover(self) -> None:
+        """Housekeeping: resolve open intents nobody follows that may be this engine's (another
+        engine died, or a write gave up); not while AMI is down."""
+        if self._tracker is None or not self.sender.ready or self._closed:
+            return
+        now = self._clock()
+        if not await self.recovery.pending(self._follows, now):
+            return
+        live = await self._listing("recover")
+        if live is not None:
+            adopted = await self._take_over(live, now, first=False)
+            await self._plan([c for c in self.book if c.call_id in adopted], live, now, 0.0)
+
+    async def _listing(self, step: str) -> dict[str, LiveCustomer] | None:
+        try:
+            return await self.resyncer.live()
+        except AmiError as exc:
+            self.metrics.errors.labels(step=step).inc()
+            log.warning("outbound %s: channels not listed: %s", step, exc.message)
+            return None
+
+    async def _take_over(self, live: dict[str, LiveCustomer], now: float, *, first: bool) -> set[str]:
+        """Adopt and settle what dialer.calls.recovery.sort gives this engine; the adopted call ids."""
+        orphans = outbound_resync.orphans(live, self.book.calls)
+        try:  # bounded: a frozen store must not hold the login up
+            async with asyncio.timeout(self.settings.store_timeout_s):
+                seen = await self.recovery.read(orphans, live, self._follows)
+        except STORE_ERRORS as exc:
+            self.metrics.errors.labels(step="recover").inc()
+            log.error("open dial intents not read (%r): answered customers adopted without records", exc)
+            seen = Seen({}, (), ())
+        decided = sort(
+            orphans, seen, owner=self.instance_id, now=now, deadline=self.recovery.deadline,
+            leader=self.lease.owned,
+        )  # fmt: skip
+        adopted = self._adopt(decided, now, first=first)
+        for intent in decided.settle:
+            self._settling.add(intent.call_id)  # settled once, not again by the next pass meanwhile
+            self._spawn(self._settle_unknown(intent, now))
+        if adopted or decided.settle:
+            taken, gone = len(adopted), len(decided.settle)
+            log.info("calls taken over: %d followed again, %d settled as unknown", taken, gone)
+        return adopted
+
+    def _adopt(self, decided: Decision, now: float, *, first: bool) -> set[str]:
+        adopted: set[str] = set()
+        for intent in decided.adopt:
+            if intent.call_id in self.book.calls:
+                continue  # a pass that overlapped this one (a cut during a recovery) took it already
+            self.expect(placed_of(intent))
+            self.recovery.adopted(intent)
+            adopted.add(intent.call_id)
+        if first:  # later, a customer without a record may be a live engine's just-settled call
+            for customer in decided.unrecorded:
+                log.warning("call %s: answered customer without a dial record; adopted", customer.call_id)
+                self.expect(outbound_resync.unknown_call(customer.call_id, now))
+                adopted.add(customer.call_id)
+        return adopted
+
+    async def _settle_unknown(self, intent: Intent, now: float) -> None:
+        try:
+            settling = self._settled_unknown(intent, now)
+            await self._bounded("recover", settling, self.settings.round_timeout_s)
+        finally:
+            self._settling.discard(intent.call_id)
+
+    async def _settled_unknown(self, intent: Intent, now: float) -> None:
+        await self.recovery.settle(intent, now)
+
+    async def _plan(
+        self, calls: list[outbound.OutboundCall], live: dict[str, LiveCustomer], now: float, since: float
+    ) -> None:
+        verdicts: dict[str, str] = {}
+        for call in calls:
+            customer = live.get(call.call_id)
+            if customer is not None and outbound_resync.needs_verdict(call, customer):
+                verdicts[call.call_id] = await self.resyncer.verdict(customer.channel)
+        for call_id, event in outbound_resync.plan(calls, live, now, since, verdicts):
+            await self._apply(call_id, event)
+
+    def _follows(self, call_id: str) -> bool:
+        """The call is this engine's to settle: followed, or its outcome being written."""
+        return call_id in self.book.calls or call_id in self._settling
+
+    def _campaign_of(self, campaign_id: str) -> Campaign | None:
+        return self.campaigns.get(campaign_id)

@@ -1,0 +1,78 @@
+"""Who takes a call over (dialer.calls.recovery.sort, pure): the intent store says who placed it,
+the channel listing whether it still exists. A live engine's calls are left to it."""
+
+from __future__ import annotations
+
+from dialer.calls.intents import Intent
+from dialer.calls.recovery import CHANNEL_GRACE_S, Decision, Seen, sort
+from dialer.calls.resync import LiveCustomer
+
+NOW = 1000.0
+DEADLINE_S = 90.0
+
+
+def intent(call_id: str, owner: str, *, age: float = 60.0) -> Intent:
+    return Intent(call_id, f"a-{call_id}", "+3611", "c1", "campaign", int((NOW - age) * 1000), owner, "L1")
+
+
+def customer(call_id: str, *, answered: bool = True) -> LiveCustomer:
+    return LiveCustomer(call_id, f"u-{call_id}", f"PJSIP/{call_id}", answered, False, False, answered)
+
+
+def decide(
+    orphans: list[LiveCustomer], records: dict[str, Intent | None], gone: list[Intent], *, leader: bool = True
+) -> Decision:
+    seen = Seen(records, gone, {"engine-live"})
+    return sort(orphans, seen, owner="engine-me", now=NOW, deadline=lambda _: DEADLINE_S, leader=leader)
+
+
+def ids(intents: tuple[Intent, ...]) -> list[str]:
+    return [i.call_id for i in intents]
+
+
+def test_a_customer_of_this_engines_previous_life_or_of_a_dead_engine_is_adopted() -> None:
+    records: dict[str, Intent | None] = {
+        "mine": intent("mine", "engine-me"), "dead": intent("dead", "engine-dead"),
+        "live": intent("live", "engine-live"),
+    }  # fmt: skip
+    done = decide([customer(c) for c in records], records, [])
+    assert ids(done.adopt) == ["mine", "dead"]
+    assert done.waiting == 1, "a live engine follows its own customer"
+
+
+def test_only_the_leader_takes_a_dead_engines_calls() -> None:
+    records: dict[str, Intent | None] = {
+        "mine": intent("mine", "engine-me"), "dead": intent("dead", "engine-dead"),
+    }  # fmt: skip
+    gone = [intent("g-dead", "engine-dead"), intent("g-mine", "engine-me")]
+    done = decide([customer(c) for c in records], records, gone, leader=False)
+    assert (ids(done.adopt), ids(done.settle)) == (["mine"], ["g-mine"])
+
+
+def test_a_ringing_customer_is_adopted_from_its_intent_with_its_action_id() -> None:
+    records: dict[str, Intent | None] = {"r": intent("r", "engine-dead")}
+    (adopted,) = decide([customer("r", answered=False)], records, []).adopt
+    assert adopted.action_id == "a-r"
+
+
+def test_a_settled_call_and_a_ringing_leg_without_a_record_are_left_alone() -> None:
+    done = decide([customer("settled"), customer("inbound", answered=False)], {"settled": None}, [])
+    assert done == Decision()
+
+
+def test_an_answered_customer_without_any_record_is_reported_unrecorded() -> None:
+    done = decide([customer("lost")], {}, [])
+    assert [c.call_id for c in done.unrecorded] == ["lost"]
+
+
+def test_an_intent_with_no_channel_is_settled_by_whom_it_belongs_to() -> None:
+    gone = [
+        intent("mine", "engine-me", age=0.5),  # this engine's previous life: at once
+        intent("dead-old", "engine-dead", age=CHANNEL_GRACE_S + 1),
+        intent("dead-young", "engine-dead", age=CHANNEL_GRACE_S - 1),  # its channel may not exist yet
+        intent("live", "engine-live", age=DEADLINE_S - 1),  # its engine follows it
+        intent("live-overdue", "engine-live", age=DEADLINE_S + 1),  # its own timer would have settled it
+    ]
+    done = decide([], {}, gone)
+    assert ids(done.settle) == ["mine", "dead-old", "live-overdue"]
+    assert done.waiting == 2
