@@ -165,6 +165,7 @@ class LeadStore:
         reopen: bool = False,
         lines: Sequence[int] | None = None,
         source: str = "api",
+        region: str | None = None,
     ) -> UpsertReport:
         """Create or update leads by lead id; invalid ones are reported (by index/line), the rest stored."""
         report = UpsertReport()
@@ -172,7 +173,7 @@ class LeadStore:
         for index, item in enumerate(items):
             report.received += 1
             try:
-                batch.append(prepare(item, self.default_region, campaign_id, self.priority))
+                batch.append(prepare(item, self.default_region, campaign_id, self.priority, region))
             except ValidationFailedError as exc:
                 line = lines[index] if lines is not None else None
                 report.errors.append(LeadProblem(index, _lead_id_of(item), exc.message, line))

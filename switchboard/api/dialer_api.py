@@ -118,7 +118,12 @@ async def bulk_upsert(body: BulkLeadsIn, who: Crm, stores: Stores) -> BulkLeadsO
     CRM flags are stored as sent and never let a blacklisted number be dialed; a flag
     `do_not_call: true` puts the lead's numbers on the internal list."""
     report = await stores.leads.upsert_many(
-        body.leads, now=stores.clock(), actor=who.name, campaign_id=body.campaign_id, reopen=body.reopen
+        body.leads,
+        now=stores.clock(),
+        actor=who.name,
+        campaign_id=body.campaign_id,
+        reopen=body.reopen,
+        region=body.region,
     )
     errors = [LeadProblemOut(index=p.index, lead_id=p.lead_id, message=p.message) for p in report.errors]
     return BulkLeadsOut(

@@ -23,6 +23,11 @@ class _Body(BaseModel):
 
 class BulkLeadsIn(_Body):
     campaign_id: str | None = Field(None, pattern=CAMPAIGN_ID_PATTERN, description="for leads without one")
+    region: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z]{2}$",
+        description="ISO region of the leads' national numbers (a lead's own `region` wins)",
+    )
     reopen: bool = Field(False, description="requeue leads that are done or closed (never excluded ones)")
     leads: Annotated[
         list[dict[str, Any]],
