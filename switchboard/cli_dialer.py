@@ -247,7 +247,7 @@ def _request_table(requests: Sequence[RobinsonRequest]) -> Table:
             r.requested_by,
             r.requested_at,
             r.justification,
-            r.note or "",
+            "; ".join([*([r.note] if r.note else []), *(f"WARNING: {w}" for w in r.warnings)]),
         )
     return table
 

@@ -177,6 +177,9 @@ class RobinsonOut(BaseModel):
     lead_id: str | None
     disposition_id: str | None
     numbers: list[str] = Field(description="numbers put on the internal list by the approval")
+    warnings: list[str] = Field(
+        default_factory=list, description="for the reviewer, e.g. the customer id matches no known customer"
+    )
 
 
 class DecisionIn(_Body):
