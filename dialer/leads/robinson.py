@@ -35,6 +35,7 @@ from dialer.dialer_keys import DialerKeys, LeadKeys
 from dialer.leads import scripts as leads_scripts
 from dialer.leads.model import to_ms
 from dialer.lists.store import InternalList
+from dialer.paging import Cursor, page
 
 STATUSES = ("pending", "approved", "rejected")
 REQUIRED = {
@@ -333,6 +334,31 @@ class RobinsonStore:
         return await self._with_warnings(
             [r for r in requests if status is None or r.status == status][:limit]
         )
+
+    async def page_requests(
+        self,
+        *,
+        status: str | None = None,
+        requested_by: str | None = None,
+        after: Cursor | None = None,
+        limit: int = 100,
+    ) -> tuple[list[RobinsonRequest], Cursor | None]:
+        """One page of requests, oldest first, strictly after `after`; and the next page's cursor."""
+        if status is not None and status not in STATUSES:
+            raise ValidationFailedError(f"status must be one of {', '.join(STATUSES)}", status=status)
+        zsets = [self.keys.robinson_status(s) for s in ([status] if status else STATUSES)]
+        if requested_by is not None:
+            zsets = [self.keys.robinson_by(requested_by)]
+
+        async def load(ids: list[str]) -> list[RobinsonRequest | None]:
+            pipe = self._redis.pipeline(transaction=False)
+            for request_id in ids:
+                pipe.hgetall(self.keys.robinson_request(request_id))
+            found = [RobinsonRequest.from_hash(raw) if raw else None for raw in await pipe.execute()]
+            return [r if r is not None and status in (None, r.status) else None for r in found]
+
+        requests, cursor = await page(self._redis, zsets, after, limit, load)
+        return await self._with_warnings(requests), cursor
 
     async def excluded_by(self, customer_id: str) -> str | None:
         """The approved request that excluded the customer, or None."""

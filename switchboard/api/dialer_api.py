@@ -15,8 +15,8 @@ listed only where it belongs (bulk leads, reads). Advisors see only their own re
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Literal, get_args
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request, status
 
@@ -26,6 +26,7 @@ from dialer.leads.robinson import STATUSES, RequestNotFoundError, RobinsonReques
 from dialer.leads.store import Lead
 from dialer.lists.fast_numbers import try_normalize
 from dialer.lists.gate import BatchVerdict
+from dialer.paging import Cursor
 from dialer.stores import DialerStores
 from switchboard.api.auth import AUTH_RESPONSES, require_role
 from switchboard.api.dialer_models import (
@@ -36,7 +37,6 @@ from switchboard.api.dialer_models import (
     CheckResult,
     DecisionIn,
     DispositionIn,
-    DispositionList,
     DispositionOut,
     InternalAddIn,
     InternalEntryOut,
@@ -48,6 +48,7 @@ from switchboard.api.dialer_models import (
     RobinsonOut,
 )
 from switchboard.api.errors import ErrorBody, NotReadyError
+from switchboard.api.paging import CursorQuery, LimitQuery, Page, page_of
 from switchboard.api.state import get_state
 from switchboard.api.tokens import Principal
 
@@ -61,7 +62,8 @@ STATUS_OVERRIDES = {
 """Error ids of the dialer that are not 4xx/5xx by their base class: pass to create_app."""
 
 _STORES_ATTR = "dialer_stores"
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+RequestStatus = Literal["pending", "approved", "rejected"]
+assert set(get_args(RequestStatus)) == set(STATUSES)
 ERRORS: dict[int | str, dict[str, object]] = {
     **AUTH_RESPONSES,
     404: {"model": ErrorBody, "description": "no such lead / request"},
@@ -181,23 +183,24 @@ async def set_disposition(body: DispositionIn, who: Advisor, stores: Stores) -> 
     return DispositionOut.model_validate(record.as_dict())
 
 
-@router.get("/dispositions", response_model=DispositionList)
+@router.get("/dispositions", response_model=Page[DispositionOut])
 async def list_dispositions(
+    *,
     who: DispositionReader,
     stores: Stores,
     lead_id: Annotated[str | None, Query(max_length=128)] = None,
     since: Annotated[datetime | None, Query(description="ISO 8601 with zone; inclusive")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> DispositionList:
-    """Dispositions of one lead, or all set since a time, oldest first (the CRM's read-back)."""
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 100,
+) -> Page[DispositionOut]:
+    """Dispositions of one lead, or all set since a time, oldest first (the CRM's read-back).
+    Page on with `cursor` (keep `since` and `lead_id` as they were)."""
     if since is not None and since.tzinfo is None:
         raise ValidationFailedError("since must carry a time zone, e.g. 2025-03-01T00:00:00Z", field="since")
-    if lead_id is not None:
-        items = await stores.dispositions.list_for_lead(lead_id, since=since, limit=limit)
-    else:
-        items = await stores.dispositions.list_since(since or EPOCH, limit=limit)
-    out = [DispositionOut.model_validate(item.as_dict()) for item in items]
-    return DispositionList(items=out, next_since=out[-1].at if len(out) == limit else None)
+    items, after = await stores.dispositions.page(
+        lead_id=lead_id, since=since, after=Cursor.decode(cursor), limit=limit
+    )
+    return page_of([DispositionOut.model_validate(item.as_dict()) for item in items], after)
 
 
 # ---- blacklist --------------------------------------------------------------------------------
@@ -282,17 +285,21 @@ async def file_request(body: RobinsonIn, who: Advisor, stores: Stores) -> Robins
     return _request_out(request)
 
 
-@router.get("/robinson-requests", response_model=list[RobinsonOut])
+@router.get("/robinson-requests", response_model=Page[RobinsonOut])
 async def list_requests(
+    *,
     who: Advisor,
     stores: Stores,
-    request_status: Annotated[str | None, Query(alias="status", description=" | ".join(STATUSES))] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list[RobinsonOut]:
+    request_status: Annotated[RequestStatus | None, Query(alias="status")] = None,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 100,
+) -> Page[RobinsonOut]:
     """Requests, oldest first (supervisors: all; advisors: their own)."""
     mine = who.name if who.role == "advisor" else None
-    found = await stores.robinson.list_requests(status=request_status, requested_by=mine, limit=limit)
-    return [_request_out(request) for request in found]
+    found, after = await stores.robinson.page_requests(
+        status=request_status, requested_by=mine, after=Cursor.decode(cursor), limit=limit
+    )
+    return page_of([_request_out(request) for request in found], after)
 
 
 @router.get("/robinson-requests/{request_id}", response_model=RobinsonOut)

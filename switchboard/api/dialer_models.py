@@ -105,11 +105,6 @@ class DispositionOut(BaseModel):
     actions: list[ActionOut]
 
 
-class DispositionList(BaseModel):
-    items: list[DispositionOut]
-    next_since: str | None = Field(
-        description="pass as `since` for the next page (inclusive: skip ids already seen); null at the end"
-    )
 
 
 class CheckIn(_Body):

@@ -26,6 +26,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from core.errors import ValidationFailedError
 from dialer.leads.model import CAMPAIGN_ID_PATTERN, LEAD_ID_PATTERN
+from dialer.paging import Cursor
 from dialer.stores import DialerStores
 from dialer.tasks.deadlines import deadline_label
 from dialer.tasks.reads import ListStatus, TaskView
@@ -34,6 +35,7 @@ from dialer.tasks.store import TaskNotFoundError, TaskStore, not_open
 from switchboard.api.auth import AUTH_RESPONSES, require_role
 from switchboard.api.dialer_api import get_stores
 from switchboard.api.errors import ErrorBody, PermissionDeniedError
+from switchboard.api.paging import CursorQuery, LimitQuery, Page, page_of
 from switchboard.api.state import get_state
 from switchboard.api.tokens import Principal
 
@@ -209,7 +211,7 @@ async def create_task(body: TaskIn, who: Worker, tasks: Tasks, stores: Stores) -
     return _out(tasks.view(task, now))
 
 
-@router.get("/tasks", response_model=list[TaskOut])
+@router.get("/tasks", response_model=Page[TaskOut])
 async def list_tasks(
     *,
     who: Reader,
@@ -220,14 +222,17 @@ async def list_tasks(
     ] = None,
     advisor: Annotated[str | None, Query(max_length=128, description="supervisors: whose tasks")] = None,
     campaign: Annotated[str | None, Query(pattern=CAMPAIGN_ID_PATTERN)] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list[TaskOut]:
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 100,
+) -> Page[TaskOut]:
     """Tasks by deadline (advisors: their own). Expired tasks stay listed until archived."""
     wanted = _status(task_status)
     owner = who.name if who.role == "advisor" else advisor
     now = _now(stores)
-    views = await tasks.list_tasks(now=now, status=wanted, owner=owner, campaign_id=campaign, limit=limit)
-    return [_out(view) for view in views]
+    views, after = await tasks.page_tasks(
+        now=now, status=wanted, owner=owner, campaign_id=campaign, after=Cursor.decode(cursor), limit=limit
+    )
+    return page_of([_out(view) for view in views], after)
 
 
 def _status(value: str | None) -> ListStatus | None:
