@@ -92,3 +92,17 @@ def test_internal_list_and_national_list_commands(
     assert "removed from the internal list" in capsys.readouterr().out
     assert run("blacklist", "export", "--list", "internal") == 0
     assert capsys.readouterr().out == ""
+
+
+def test_leads_import_runs_while_campaigns_yaml_is_broken_and_takes_an_encoding(
+    db: redis.Redis, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = tmp_path / "campaigns.yaml"
+    broken.write_text("campaigns:\n  - id: spring\n    mode: [not, a, mode\n", encoding="utf-8")
+    monkeypatch.setenv("SWITCHBOARD_RULES_CAMPAIGNS", str(broken))
+    csv_file = tmp_path / "leads.csv"
+    csv_file.write_bytes("lead_id,customer_id,name,phone\nL1,C1,Tóth Éva,06 30 123 4567\n".encode("latin-1"))
+    assert run("leads", "import", str(csv_file), "--campaign", "spring", "--encoding", "latin-1") == 0
+    out = capsys.readouterr().out
+    assert "is broken, lead_priority not applied" in out and "1 created" in out
+    assert db.hget("sb:dialer:lead:L1", "name") == "Tóth Éva".encode()

@@ -365,3 +365,22 @@ async def test_robinson_requests_page_by_cursor_and_status_is_an_enum(http: http
     parameters = spec["paths"]["/api/v1/robinson-requests"]["get"]["parameters"]
     [status_param] = [p for p in parameters if p["name"] == "status"]
     assert "pending" in str(status_param["schema"])
+
+
+async def test_a_region_per_lead_or_per_batch_reads_national_numbers_and_invalid_ones_are_refused_by_index(
+    http: httpx.AsyncClient,
+) -> None:
+    leads: list[dict[str, Any]] = [
+        {"lead_id": "P1", "customer_id": "K1", "phones": ["601 234 567"], "region": "PL"},
+        {"lead_id": "P2", "customer_id": "K2", "phones": ["601 234 567"]},
+    ]
+    report = await push_leads(http, leads, campaign_id="c1")
+    assert report["created"] == 1
+    [problem] = report["errors"]
+    assert problem["index"] == 1 and problem["message"].startswith(
+        "phones[0]: not a valid phone number in HU"
+    )
+    assert (await http.get("/api/v1/leads/P1", headers=auth("crm"))).json()["phones"] == ["+48601234567"]
+    batch = await push_leads(http, leads[1:], campaign_id="c1", region="PL")
+    assert batch["created"] == 1 and batch["errors"] == []
+    assert (await http.get("/api/v1/leads/P2", headers=auth("crm"))).json()["phones"] == ["+48601234567"]
