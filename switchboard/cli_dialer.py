@@ -186,7 +186,8 @@ def _campaign_rules(stores: DialerStores, settings: Settings, console: Console) 
     if settings.rules.campaigns is None:
         return
     try:
-        stores.leads.priority = load_campaigns(settings.rules.campaigns).priority_for
+        campaigns = load_campaigns(settings.rules.campaigns)
+        stores.leads.priority, stores.leads.campaigns = campaigns.priority_for, campaigns.by_id.keys
     except SwitchboardError as exc:
         console.print(f"warning: {settings.rules.campaigns} is broken, lead_priority not applied: {exc}")
 

@@ -14,7 +14,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -262,7 +262,10 @@ def _connect_dialer(stores: DialerStores, dialer: DialerService, tasks: TaskServ
     def imported(source: str, report: UpsertReport) -> None:
         dialer.metrics.record_import(source, report.counts())
 
-    stores.leads.priority, stores.leads.imported = priority, imported
+    def campaigns() -> Collection[str]:
+        return dialer.campaigns.by_id.keys()  # the campaigns of the last reload
+
+    stores.leads.priority, stores.leads.imported, stores.leads.campaigns = priority, imported, campaigns
 
     async def campaign_retry(record: Disposition, now: datetime) -> None:
         await dialer.apply_disposition(record.lead_id, record.code)
