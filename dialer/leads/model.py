@@ -136,7 +136,7 @@ def prepare(
     try:
         lead = data if isinstance(data, LeadIn) else LeadIn.model_validate(dict(data))
     except ValidationError as exc:
-        problems = [_problem(error) for error in exc.errors()]
+        problems = list(dict.fromkeys(_problem(error) for error in exc.errors()))
         raise ValidationFailedError("; ".join(problems), problems=problems) from None
     if lead.campaign_id is None and campaign_id:
         lead = lead.model_copy(update={"campaign_id": campaign_id})
@@ -162,6 +162,9 @@ def _problem(error: Mapping[str, Any]) -> str:
     where = render_loc(error.get("loc", ())) or "lead"
     if error.get("type") == "extra_forbidden":
         return f"{where}: is not a lead field"
+    loc = tuple(error.get("loc", ()))
+    if len(loc) > 2 and loc[0] == "crm":  # one message per flag, not one per member of the union
+        return f"crm.{loc[1]}: must be text, a number, true/false or null (flags are flat)"
     if error.get("type") == "string_pattern_mismatch":
         return f"{where}: must be 1-128 characters without spaces, '/', '?' or '#'"
     return f"{where}: {error_message(error)}"

@@ -139,8 +139,15 @@ async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "validation-failed", f"invalid request: {fields}", {"errors": errors})
 
 
+_BODY_PARSE_FAILED = "There was an error parsing the body"  # FastAPI's 400, e.g. for bytes not UTF-8
+
+
 async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == _BODY_PARSE_FAILED:
+        why = "is not JSON text in UTF-8"
+        errors = [{"field": "body", "message": why, "type": "json_invalid"}]
+        return error_response(422, "validation-failed", f"invalid request: body: {why}", {"errors": errors})
     error_id = _HTTP_ERROR_IDS.get(exc.status_code, f"http-{exc.status_code}")
     message = exc.detail if isinstance(exc.detail, str) else error_id.replace("-", " ")
     return error_response(exc.status_code, error_id, message, {}, exc.headers)

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from core.errors import ValidationFailedError
 from dialer.leads.model import CAMPAIGN_ID_PATTERN, LEAD_ID_PATTERN
@@ -85,6 +85,19 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _time_text(value: Any) -> Any:
+    """An own time is ISO text with a zone; a number is refused as the wrong type (pydantic would
+    read 12345 as seconds after 1970 and the desk would report it "in the past")."""
+    if isinstance(value, int | float | bool):
+        raise ValueError(
+            "must be a date and time as text with a zone, e.g. 2026-06-02T10:00:00+02:00, not a number"
+        )
+    return value
+
+
+OwnTime = Annotated[AwareDatetime, BeforeValidator(_time_text)]
+
+
 class TaskIn(_Body):
     lead_id: str = Field(pattern=LEAD_ID_PATTERN)
     kind: str = Field(min_length=1, max_length=64, description="a kind of tasks.yaml")
@@ -92,11 +105,11 @@ class TaskIn(_Body):
     campaign_id: str | None = Field(None, pattern=CAMPAIGN_ID_PATTERN, description="default: the lead's")
     number: str | None = Field(None, max_length=40, description="default: the lead's first number")
     note: str = Field("", max_length=2000)
-    own_time: AwareDatetime | None = Field(None, description="your own task time, inside the deadline")
+    own_time: OwnTime | None = Field(None, description="your own task time, inside the deadline")
 
 
 class OwnTimeIn(_Body):
-    own_time: AwareDatetime = Field(description="date and time with zone, e.g. 2026-06-02T10:00:00+02:00")
+    own_time: OwnTime = Field(description="date and time with zone, e.g. 2026-06-02T10:00:00+02:00")
 
 
 class CloseIn(_Body):

@@ -384,3 +384,19 @@ async def test_a_region_per_lead_or_per_batch_reads_national_numbers_and_invalid
     batch = await push_leads(http, leads[1:], campaign_id="c1", region="PL")
     assert batch["created"] == 1 and batch["errors"] == []
     assert (await http.get("/api/v1/leads/P2", headers=auth("crm"))).json()["phones"] == ["+48601234567"]
+
+
+async def test_a_nested_crm_value_is_named_without_validation_internals(http: httpx.AsyncClient) -> None:
+    lead = {"lead_id": "N1", "customer_id": "K1", "phones": ["06 30 123 4567"], "crm": {"a": {"b": 1}}}
+    [problem] = (await push_leads(http, [lead]))["errors"]
+    assert problem["message"] == "crm.a: must be text, a number, true/false or null (flags are flat)"
+
+
+async def test_a_body_that_is_not_utf8_is_a_422_naming_the_body(http: httpx.AsyncClient) -> None:
+    raw = b'{"lead_id": "L1", "code": "do_not_call", "note": "\xff\xfe"}'
+    response = await http.post(
+        "/api/v1/dispositions", content=raw, headers=auth("advisor") | {"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    body = response.json()
+    assert body["error"] == "validation-failed" and body["details"]["errors"][0]["field"] == "body"

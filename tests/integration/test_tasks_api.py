@@ -227,3 +227,14 @@ async def test_task_lists_page_by_cursor_past_any_cap(http: httpx.AsyncClient) -
             break
         params["cursor"] = page["next_cursor"]
     assert sorted(seen) == sorted(t["task_id"] for t in created) and len(seen) == 5
+
+
+async def test_an_own_time_sent_as_a_number_is_the_wrong_type_not_a_time_in_1970(
+    http: httpx.AsyncClient,
+) -> None:
+    task = await create(http)
+    response = await http.put(
+        f"/api/v1/tasks/{task['task_id']}/own-time", json={"own_time": 12345}, headers=auth("anna")
+    )
+    assert response.status_code == 422
+    assert "not a number" in response.json()["message"] and "past" not in response.json()["message"]
