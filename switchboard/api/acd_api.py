@@ -108,10 +108,17 @@ class WaitingOut(_Out):
 class QueueOut(_Out):
     name: str
     waiting: list[WaitingOut]
-    ringing: list[WaitingOut] = Field(description="calls ringing an agent or talking")
+    ringing: list[WaitingOut] = Field(description="calls ringing an agent (the caller still waits)")
     agents: dict[str, int] = Field(description="agents with the queue's skill, per state")
     service_level_target: float
     service_level_within: float
+    connected: list[WaitingOut] = Field(
+        description="calls talking to an agent; `waited` is frozen at the answer"
+    )
+    service_level: float | None = Field(
+        description="answered within `service_level_within` s, over the sliding window; null: no calls yet"
+    )
+    oldest_wait: float = Field(description="seconds the longest-waiting caller has waited now; 0 when none")
 
 
 class CaseOut(_Out):
