@@ -35,7 +35,7 @@ from core.errors import (
     StoreUnavailableError,
     SwitchboardError,
 )
-from switchboard import __version__, cli_acd, cli_dialer, cli_tasks
+from switchboard import __version__, cli_acd, cli_audit, cli_dialer, cli_tasks
 from switchboard.api.tokens import ROLES, hash_token, new_token
 from switchboard.config_check import default_registry
 from switchboard.logs import SecretFilter, configure_logging
@@ -96,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_dialer.register(commands)
     cli_acd.register(commands)
     cli_tasks.register(commands)
+    cli_audit.register(commands)
     return parser
 
 

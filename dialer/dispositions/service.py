@@ -204,6 +204,8 @@ class DispositionService:
             "action": "disposition",
             "disposition": record.disposition_id,
             "lead": record.lead_id,
+            "customer": record.customer_id,
+            "number": record.number or "",
             "code": record.code,
             "actor": record.advisor,
             "at": record.at,

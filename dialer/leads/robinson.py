@@ -71,7 +71,7 @@ redis.call('HSET', P .. 'robinson:req:' .. id, unpack(args))
 redis.call('ZADD', P .. 'robinson:status:pending', NOW, id)
 redis.call('ZADD', P .. 'robinson:by:' .. fields.requested_by, NOW, id)
 redis.call('SADD', open, id)
-audit(KEYS[1], ARGV[5], {'action', 'filed', 'request', id, 'customer', customer,
+audit(KEYS[1], ARGV[5], {'action', 'filed', 'request', id, 'customer', customer, 'number', fields.phone_e164,
                          'actor', fields.requested_by, 'source', fields.source,
                          'justification', fields.justification, 'at', ISO})
 return {1, id}

@@ -12,13 +12,14 @@ from fastapi import APIRouter
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-from switchboard.api import acd_api, auth, campaigns_api, dialer_api, health, tasks_api
+from switchboard.api import acd_api, audit_api, auth, campaigns_api, dialer_api, health, tasks_api
 
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
     auth.router,
     acd_api.router,
     dialer_api.router,
+    audit_api.router,
     campaigns_api.router,
     tasks_api.router,
 )
