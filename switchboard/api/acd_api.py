@@ -38,6 +38,10 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "no such agent or call"},
     409: {"model": ErrorBody, "description": "not allowed in the agent's current state"},
     422: {"model": ErrorBody, "description": "invalid input"},
+    503: {
+        "model": ErrorBody,
+        "description": "the ACD is not running here (not-ready, not-owner) or Redis is down",
+    },
 }
 
 

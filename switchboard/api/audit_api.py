@@ -12,7 +12,6 @@ import csv
 import io
 import json
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Annotated, Literal, get_args
 
 from fastapi import APIRouter, Depends, Query
@@ -25,7 +24,7 @@ from dialer.audit_query import KINDS, AuditFilter, AuditQuery, AuditRecord
 from switchboard.api.auth import AUTH_RESPONSES, require_role
 from switchboard.api.dialer_api import Stores
 from switchboard.api.errors import ErrorBody
-from switchboard.api.paging import CursorQuery, LimitQuery, Page
+from switchboard.api.paging import LimitQuery, Page, TextTime
 from switchboard.api.tokens import Principal
 
 Kind = Literal["robinson", "blocks", "lists", "dispositions", "leads", "tasks", "campaigns", "attempts"]
@@ -55,8 +54,8 @@ class Filters:
         number: Annotated[str | None, Query(max_length=40, description="any common form")] = None,
         customer: Annotated[str | None, Query(max_length=128)] = None,
         actor: Annotated[str | None, Query(max_length=128)] = None,
-        since: Annotated[datetime | None, Query(description="ISO 8601 with zone, inclusive")] = None,
-        until: Annotated[datetime | None, Query(description="ISO 8601 with zone, inclusive")] = None,
+        since: Annotated[TextTime | None, Query(description="ISO 8601 with zone, inclusive")] = None,
+        until: Annotated[TextTime | None, Query(description="ISO 8601 with zone, inclusive")] = None,
     ) -> None:
         self.kind, self.number, self.customer, self.actor = kind, number, customer, actor
         self.since, self.until = since, until
@@ -73,6 +72,14 @@ class Filters:
 
 
 AuditFilters = Annotated[Filters, Depends()]
+AuditCursor = Annotated[
+    str | None,
+    Query(
+        max_length=100,
+        pattern=rf"^[0-9]+-[0-9]+~({'|'.join(KINDS)})$",
+        description="`next_cursor` of the previous page; omit for the first page",
+    ),
+]
 
 
 def _out(record: AuditRecord) -> AuditOut:
@@ -85,7 +92,7 @@ async def read_audit(
     who: Auditor,
     stores: Stores,
     filters: AuditFilters,
-    cursor: CursorQuery = None,
+    cursor: AuditCursor = None,
     limit: LimitQuery = 100,
 ) -> Page[AuditOut]:
     """Audit records of every trail, oldest first, filtered; page on with `cursor`."""

@@ -15,7 +15,6 @@ listed only where it belongs (bulk leads, reads). Advisors see only their own re
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal, get_args
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request, status
@@ -44,11 +43,12 @@ from switchboard.api.dialer_models import (
     LeadOut,
     LeadProblemOut,
     OfferOut,
+    RejectIn,
     RobinsonIn,
     RobinsonOut,
 )
 from switchboard.api.errors import ErrorBody, NotReadyError
-from switchboard.api.paging import CursorQuery, LimitQuery, Page, page_of
+from switchboard.api.paging import CursorQuery, LimitQuery, Page, TextTime, page_of
 from switchboard.api.state import get_state
 from switchboard.api.tokens import Principal
 
@@ -66,10 +66,14 @@ RequestStatus = Literal["pending", "approved", "rejected"]
 assert set(get_args(RequestStatus)) == set(STATUSES)
 ERRORS: dict[int | str, dict[str, object]] = {
     **AUTH_RESPONSES,
-    404: {"model": ErrorBody, "description": "no such lead / request"},
-    409: {"model": ErrorBody, "description": "the request was already decided"},
     422: {"model": ErrorBody, "description": "invalid input; details name every field"},
     503: {"model": ErrorBody, "description": "Redis unavailable"},
+}
+NOT_FOUND: dict[int | str, dict[str, object]] = {
+    404: {"model": ErrorBody, "description": "no such lead / request"}
+}
+CONFLICT: dict[int | str, dict[str, object]] = {
+    409: {"model": ErrorBody, "description": "already decided / not offered to you / list busy"}
 }
 
 router = APIRouter(prefix="/api/v1", tags=["dialer"], responses=ERRORS)
@@ -139,7 +143,7 @@ async def bulk_upsert(body: BulkLeadsIn, who: Crm, stores: Stores) -> BulkLeadsO
     )
 
 
-@router.get("/leads/{lead_id}", response_model=LeadOut)
+@router.get("/leads/{lead_id}", response_model=LeadOut, responses=NOT_FOUND)
 async def get_lead(lead_id: str, who: Reader, stores: Stores) -> LeadOut:
     """One lead: its numbers (E.164 and as sent), CRM flags, status and attempts."""
     return _lead_out(await stores.leads.get(lead_id))
@@ -152,13 +156,17 @@ async def my_offer(who: Advisor, stores: Stores) -> OfferOut:
     return OfferOut(lead=_lead_out(lead) if lead else None)
 
 
-@router.post("/offer/{lead_id}/accept", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/offer/{lead_id}/accept", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND | CONFLICT
+)
 async def accept_offer(lead_id: str, who: Advisor, stores: Stores) -> None:
     """Take the offered preview lead: the dialer calls it for you."""
     await stores.leads.accept_offer(lead_id, who.name, now=stores.clock())
 
 
-@router.post("/offer/{lead_id}/decline", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/offer/{lead_id}/decline", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND | CONFLICT
+)
 async def decline_offer(lead_id: str, who: Advisor, stores: Stores) -> None:
     """Pass on the offered preview lead: it is offered to someone else."""
     await stores.leads.decline_offer(lead_id, who.name, now=stores.clock())
@@ -167,7 +175,12 @@ async def decline_offer(lead_id: str, who: Advisor, stores: Stores) -> None:
 # ---- dispositions -----------------------------------------------------------------------------
 
 
-@router.post("/dispositions", response_model=DispositionOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/dispositions",
+    response_model=DispositionOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=NOT_FOUND | CONFLICT,
+)
 async def set_disposition(body: DispositionIn, who: Advisor, stores: Stores) -> DispositionOut:
     """Record a disposition for a lead; its automation (config/dispositions.yaml) runs at once and the
     outcome of each action is returned (e.g. do_not_call: the numbers are on the internal list)."""
@@ -189,7 +202,7 @@ async def list_dispositions(
     who: DispositionReader,
     stores: Stores,
     lead_id: Annotated[str | None, Query(max_length=128)] = None,
-    since: Annotated[datetime | None, Query(description="ISO 8601 with zone; inclusive")] = None,
+    since: Annotated[TextTime | None, Query(description="ISO 8601 with zone; inclusive")] = None,
     cursor: CursorQuery = None,
     limit: LimitQuery = 100,
 ) -> Page[DispositionOut]:
@@ -227,7 +240,12 @@ async def check_numbers(body: CheckIn, who: Reader, stores: Stores) -> CheckOut:
     return CheckOut(results=results)
 
 
-@router.post("/blacklist/internal", response_model=InternalEntryOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/blacklist/internal",
+    response_model=InternalEntryOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=CONFLICT,
+)
 async def add_internal(body: InternalAddIn, who: Supervisor, stores: Stores) -> InternalEntryOut:
     """Put a number on the engine's own list (reason mandatory; audited with your name)."""
     number = normalize(body.number, stores.default_region)
@@ -255,7 +273,7 @@ async def get_internal(number: str, who: Supervisor, stores: Stores) -> Internal
     )
 
 
-@router.delete("/blacklist/internal/{number}", response_model=InternalEntryOut)
+@router.delete("/blacklist/internal/{number}", response_model=InternalEntryOut, responses=CONFLICT)
 async def remove_internal(
     number: str,
     who: Supervisor,
@@ -302,7 +320,7 @@ async def list_requests(
     return page_of([_request_out(request) for request in found], after)
 
 
-@router.get("/robinson-requests/{request_id}", response_model=RobinsonOut)
+@router.get("/robinson-requests/{request_id}", response_model=RobinsonOut, responses=NOT_FOUND)
 async def get_request(request_id: str, who: Advisor, stores: Stores) -> RobinsonOut:
     """One request with its decision and the supervisor's note (advisors: their own only)."""
     request = await stores.robinson.get(request_id)
@@ -311,7 +329,9 @@ async def get_request(request_id: str, who: Advisor, stores: Stores) -> Robinson
     return _request_out(request)
 
 
-@router.post("/robinson-requests/{request_id}/approve", response_model=RobinsonOut)
+@router.post(
+    "/robinson-requests/{request_id}/approve", response_model=RobinsonOut, responses=NOT_FOUND | CONFLICT
+)
 async def approve_request(
     request_id: str, who: Supervisor, stores: Stores, body: DecisionIn | None = None
 ) -> RobinsonOut:
@@ -322,8 +342,10 @@ async def approve_request(
     )
 
 
-@router.post("/robinson-requests/{request_id}/reject", response_model=RobinsonOut)
-async def reject_request(request_id: str, body: DecisionIn, who: Supervisor, stores: Stores) -> RobinsonOut:
+@router.post(
+    "/robinson-requests/{request_id}/reject", response_model=RobinsonOut, responses=NOT_FOUND | CONFLICT
+)
+async def reject_request(request_id: str, body: RejectIn, who: Supervisor, stores: Stores) -> RobinsonOut:
     """Reject with a note (required) that the advisor reads."""
     return _request_out(
         await stores.robinson.reject(request_id, supervisor=who.name, note=body.note, now=stores.clock())

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from dialer.leads.model import CAMPAIGN_ID_PATTERN, LeadIn
+from dialer.leads.robinson import LIMITS, REQUIRED
 
 MAX_BULK = 10_000
 MAX_CHECK = 1_000
@@ -105,8 +106,6 @@ class DispositionOut(BaseModel):
     actions: list[ActionOut]
 
 
-
-
 class CheckIn(_Body):
     numbers: list[str] = Field(min_length=1, max_length=MAX_CHECK)
     campaign_id: str | None = Field(None, pattern=CAMPAIGN_ID_PATTERN, description="also check its own list")
@@ -142,10 +141,24 @@ class InternalEntryOut(BaseModel):
     at: str | None = None
 
 
+def _robinson_schema(schema: dict[str, Any]) -> None:
+    """What the store requires, for the spec: validation stays loose here so that one 422 names
+    every missing field (dialer/leads/robinson.py validate_request)."""
+    schema["required"] = list(REQUIRED)
+    for name, limit in LIMITS.items():
+        text: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": limit}
+        text["pattern"] = r"^[^\x00-\x08\x0b-\x1f\x7f]*\S[^\x00-\x08\x0b-\x1f\x7f]*$"
+        if name != "justification":
+            text["pattern"] = r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$"
+        schema["properties"][name] = text
+    schema["properties"]["email"]["format"] = "email"
+    schema["properties"]["customer_id"]["pattern"] = r"^\s*[^\s/?#\x00-\x1f\x7f]+\s*$"
+
+
 class RobinsonIn(BaseModel):
     """Every field is required; a request missing some is refused naming all of them."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_robinson_schema)
 
     customer_name: str | None = None
     phone: str | None = None
@@ -179,6 +192,17 @@ class RobinsonOut(BaseModel):
 
 class DecisionIn(_Body):
     note: str = Field("", max_length=2000, description="required to reject: the advisor reads it")
+
+
+def _note_required(schema: dict[str, Any]) -> None:
+    schema["required"] = ["note"]
+    schema["properties"]["note"] |= {"minLength": 1, "pattern": r"\S"}
+
+
+class RejectIn(DecisionIn):
+    """A rejection's note is what the advisor reads: required (checked by the store, one message)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_note_required)
 
 
 class OfferOut(BaseModel):

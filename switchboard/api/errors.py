@@ -22,6 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from core.config.error_messages import render_loc
 from core.errors import SwitchboardError
@@ -150,7 +151,21 @@ async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
         return error_response(422, "validation-failed", f"invalid request: body: {why}", {"errors": errors})
     error_id = _HTTP_ERROR_IDS.get(exc.status_code, f"http-{exc.status_code}")
     message = exc.detail if isinstance(exc.detail, str) else error_id.replace("-", " ")
-    return error_response(exc.status_code, error_id, message, {}, exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:
+        headers = {**(exc.headers or {}), "Allow": _allowed(request)}
+    return error_response(exc.status_code, error_id, message, {}, headers)
+
+
+def _allowed(request: Request) -> str:
+    """Every method of every route at this path: Starlette's 405 names only the first route's
+    (GET and DELETE of one path are two routes)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
 
 
 async def on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:

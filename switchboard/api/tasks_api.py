@@ -45,10 +45,14 @@ STATUS_OVERRIDES = {"task-state-conflict": 409}
 _STORE_ATTR = "task_store"
 ERRORS: dict[int | str, dict[str, Any]] = {
     **AUTH_RESPONSES,
-    404: {"model": ErrorBody, "description": "no such task or lead"},
-    409: {"model": ErrorBody, "description": "the task is not open (done, expired), or still open"},
     422: {"model": ErrorBody, "description": "own time after the deadline, in the past or outside hours"},
     503: {"model": ErrorBody, "description": "Redis unavailable"},
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "no such task or lead"}
+}
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorBody, "description": "the task is not open (done, expired), or still open"}
 }
 
 router = APIRouter(prefix="/api/v1", tags=["tasks"], responses=ERRORS)
@@ -209,7 +213,7 @@ async def _visible(tasks: TaskStore, task_id: str, who: Principal) -> Task:
 # ---- tasks ------------------------------------------------------------------------------------
 
 
-@router.post("/tasks", response_model=TaskOut, status_code=status.HTTP_201_CREATED)
+@router.post("/tasks", response_model=TaskOut, status_code=status.HTTP_201_CREATED, responses=NOT_FOUND)
 async def create_task(body: TaskIn, who: Worker, tasks: Tasks, stores: Stores) -> TaskOut:
     """Create a follow-up task for a lead; the central deadline comes from the kind's rule.
     Advisors create their own tasks; supervisors may name the owner."""
@@ -273,7 +277,7 @@ async def stale_tasks(
     return [_out(view) for view in views]
 
 
-@router.post("/tasks:reactivate", response_model=list[ReactivationOut])
+@router.post("/tasks:reactivate", response_model=list[ReactivationOut], responses=NOT_FOUND | CONFLICT)
 async def reactivate(
     body: ReactivateIn, who: Supervisor, tasks: Tasks, stores: Stores
 ) -> list[ReactivationOut]:
@@ -291,13 +295,13 @@ async def reactivate(
     ]
 
 
-@router.get("/tasks/{task_id}", response_model=TaskOut)
+@router.get("/tasks/{task_id}", response_model=TaskOut, responses=NOT_FOUND)
 async def get_task(task_id: str, who: Reader, tasks: Tasks, stores: Stores) -> TaskOut:
     """One task with its deadline, own time and status now (advisors: their own)."""
     return _out(tasks.view(await _visible(tasks, task_id, who), _now(stores)))
 
 
-@router.put("/tasks/{task_id}/own-time", response_model=OwnTimeOut)
+@router.put("/tasks/{task_id}/own-time", response_model=OwnTimeOut, responses=NOT_FOUND | CONFLICT)
 async def set_own_time(
     task_id: str, body: OwnTimeIn, who: Worker, tasks: Tasks, stores: Stores
 ) -> OwnTimeOut:
@@ -311,7 +315,7 @@ async def set_own_time(
     return OwnTimeOut(task=_out(tasks.view(change.task, now)), change=change.change, version=change.version)
 
 
-@router.post("/tasks/{task_id}/close", response_model=CloseOut)
+@router.post("/tasks/{task_id}/close", response_model=CloseOut, responses=NOT_FOUND | CONFLICT)
 async def close_task(task_id: str, body: CloseIn, who: Worker, tasks: Tasks, stores: Stores) -> CloseOut:
     """Close with a disposition: it is recorded (its automation runs), it closes the lead's open
     tasks, and a rule for its code creates the follow-up task. At or after the expiry instant the
@@ -334,7 +338,7 @@ async def close_task(task_id: str, body: CloseIn, who: Worker, tasks: Tasks, sto
     )  # fmt: skip
 
 
-@router.post("/tasks/{task_id}/archive", response_model=TaskOut)
+@router.post("/tasks/{task_id}/archive", response_model=TaskOut, responses=NOT_FOUND | CONFLICT)
 async def archive_task(task_id: str, who: Supervisor, tasks: Tasks, stores: Stores) -> TaskOut:
     """Take a done or expired task off the lists (supervisors). Open tasks cannot be archived;
     the expired count is never lowered."""
