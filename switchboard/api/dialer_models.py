@@ -32,7 +32,16 @@ class BulkLeadsIn(_Body):
     reopen: bool = Field(False, description="requeue leads that are done or closed (never excluded ones)")
     leads: Annotated[
         list[dict[str, Any]],
-        WithJsonSchema({"type": "array", "items": LeadIn.model_json_schema(), "maxItems": MAX_BULK}),
+        WithJsonSchema(
+            {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_BULK,
+                # A lead that breaks LeadIn is reported in `errors` by index, the others stored:
+                # the request as a whole is still valid.
+                "items": {"anyOf": [LeadIn.model_json_schema(), {"type": "object"}]},
+            }
+        ),
     ] = Field(min_length=1, max_length=MAX_BULK)
 
 
