@@ -42,7 +42,7 @@ def build(redis: aioredis.Redis) -> object:
     return app
 
 
-async def run_schemathesis(port: int, role: str, report: Path) -> tuple[int, str]:
+async def run_schemathesis(port: int, role: str, workdir: Path) -> tuple[int, str]:
     st = Path(sys.executable).parent / "st"
     config = Path(__file__).resolve().parents[1] / "schemathesis.toml"
     argv = [
@@ -54,10 +54,10 @@ async def run_schemathesis(port: int, role: str, report: Path) -> tuple[int, str
         "--checks", "all", "--exclude-checks", "use_after_free,ensure_resource_availability",
         "--max-time", str(MAX_TIME_S), "--max-examples", "8", "--seed", "1", "--workers", "1",
         "--phases", "examples,coverage,fuzzing", "--request-timeout", "10",
-        "--suppress-health-check", "all", "--generation-database", ":memory:", "--no-color", "--report", "ndjson", "--report-dir", str(report),
+        "--suppress-health-check", "all", "--generation-database", ":memory:", "--no-color",
     ]  # fmt: skip
     process = await asyncio.create_subprocess_exec(
-        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=workdir
     )
     output, _ = await process.communicate()
     return process.returncode or 0, output.decode(errors="replace")
