@@ -235,7 +235,13 @@ async def list_tasks(
     tasks: Tasks,
     stores: Stores,
     task_status: Annotated[
-        str | None, Query(alias="status", description="open, due, overdue, at_risk, expired, done, archived")
+        str | None,
+        Query(
+            alias="status",
+            description="open, due, overdue, at_risk, expired, done, archived",
+            # an enum for clients; checked here with a message naming them (at-risk works too)
+            json_schema_extra={"enum": [*(s.value for s in ListStatus), "at-risk"]},
+        ),
     ] = None,
     advisor: Annotated[str | None, Query(max_length=128, description="supervisors: whose tasks")] = None,
     campaign: Annotated[str | None, Query(pattern=CAMPAIGN_ID_PATTERN)] = None,

@@ -238,3 +238,9 @@ async def test_an_own_time_sent_as_a_number_is_the_wrong_type_not_a_time_in_1970
     )
     assert response.status_code == 422
     assert "not a number" in response.json()["message"] and "past" not in response.json()["message"]
+
+
+async def test_the_status_filter_is_an_enum_in_the_spec(http: httpx.AsyncClient) -> None:
+    spec = (await http.get("/openapi.json")).json()
+    [status] = [p for p in spec["paths"]["/api/v1/tasks"]["get"]["parameters"] if p["name"] == "status"]
+    assert {"open", "overdue", "at_risk", "archived"} <= set(status["schema"]["enum"])
