@@ -32,7 +32,9 @@ STATUS_OVERRIDES = {AgentTransitionError.error_id: 409}
 """For create_app(status_overrides=...) when the router is added without `install`."""
 STAFF = ("supervisor", "admin")
 
-router = APIRouter(prefix="/api/v1/acd", tags=["acd"])
+# Authenticate before anything else: a request without a valid token learns nothing (401, not
+# the 503 of an engine without an ACD). Each endpoint still checks its own roles.
+router = APIRouter(prefix="/api/v1/acd", tags=["acd"], dependencies=[Depends(require_role())])
 ERRORS: dict[int | str, dict[str, Any]] = {
     **AUTH_RESPONSES,
     404: {"model": ErrorBody, "description": "no such agent or call"},

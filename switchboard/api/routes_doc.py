@@ -36,15 +36,14 @@ endpoint needs a token of one of the roles listed (docs/operations.md, Tokens an
 
 
 def roles_of(dependant: Dependant) -> tuple[str, ...] | None:
-    """The roles the route's `require_role` dependency admits; None for a public route."""
+    """The roles the route's own `require_role` dependency admits (a router-wide one, listed
+    first, only authenticates); None for a public route."""
+    found: tuple[str, ...] | None = None
     for dependency in dependant.dependencies:
         roles = getattr(dependency.call, "roles", None)
-        if roles is not None:
-            return tuple(roles)
-        found = roles_of(dependency)
-        if found is not None:
-            return found
-    return None
+        nested = roles_of(dependency)
+        found = tuple(roles) if roles is not None else (nested if nested is not None else found)
+    return found
 
 
 def routes() -> Iterator[tuple[str, str, tuple[str, ...] | None]]:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import httpx
+
+from switchboard.api import AppState, TokenStore, create_app
+from switchboard.api.acd_api import router as acd_router
 from switchboard.api.routes_doc import roles_markdown, routes
+from switchboard.metrics import create_metrics
+from switchboard.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 METHODS = r"(?:GET|POST|PUT|DELETE|PATCH)"
@@ -45,3 +51,13 @@ def test_every_endpoint_the_readme_names_answers_that_method() -> None:
         if (method, _shape(path)) not in served
     ]
     assert missing == []
+
+
+async def test_an_acd_request_without_a_token_is_401_even_where_no_acd_runs() -> None:
+    metrics = create_metrics(process=False)
+    app = create_app(AppState(settings=Settings(), tokens=TokenStore.from_tokens([]), metrics=metrics))
+    app.include_router(acd_router)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://x") as http:
+        for method, path in (("GET", "/api/v1/acd/queues"), ("POST", "/api/v1/acd/agents/a1/login")):
+            response = await http.request(method, path)
+            assert response.status_code == 401, (method, path, response.text)
