@@ -186,7 +186,7 @@ def validate_request(data: Mapping[str, Any], default_region: str) -> dict[str, 
         try:
             values["phone_e164"] = normalize(values["phone"], default_region)
         except ValidationFailedError as exc:
-            invalid["phone"] = exc.message
+            invalid["phone"] = redacted(exc)
     if missing or invalid:
         parts = []
         if missing:
@@ -416,6 +416,12 @@ class RobinsonStore:
             request_id=request_id,
             status=status,
         )
+
+
+def redacted(exc: ValidationFailedError) -> str:
+    """The error without the value that was sent (docs/operations.md: inputs are never echoed)."""
+    sent = exc.details.get("input")
+    return exc.message.replace(f": {sent!r}", "") if isinstance(sent, str) and sent else exc.message
 
 
 def _has_control(value: str, allow: str) -> bool:

@@ -103,6 +103,21 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=dict(headers) if headers else None)
 
 
+ECHO_KEYS = ("input", "value")
+"""Details that carry the value a client sent (e.g. a phone number): never sent back."""
+
+
+def redact(message: str, details: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """`message` and `details` without the rejected input: it may be personal data (a phone
+    number), and the client has it already. The message names the field instead."""
+    kept = {k: v for k, v in details.items() if k not in ECHO_KEYS}
+    for key in ECHO_KEYS:
+        value = details.get(key)
+        if isinstance(value, str) and value:
+            message = message.replace(f": {value!r}", "").replace(repr(value), "the value sent")
+    return message, kept
+
+
 def status_for(exc: SwitchboardError, table: Mapping[str, int] = STATUS_BY_ERROR_ID) -> int:
     for cls in type(exc).__mro__:
         error_id = getattr(cls, "error_id", None)
@@ -122,7 +137,8 @@ def install_error_handlers(app: FastAPI, status_overrides: Mapping[str, int] | N
             extra = {"error": exc.error_id, "path": request.url.path}
             log.warning("request failed: %s", exc.message, extra=extra)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        return error_response(status, exc.error_id, exc.message, exc.details, headers)
+        message, details = redact(exc.message, exc.details)
+        return error_response(status, exc.error_id, message, details, headers)
 
     app.add_exception_handler(SwitchboardError, on_switchboard_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)

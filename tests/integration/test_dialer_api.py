@@ -400,3 +400,13 @@ async def test_a_body_that_is_not_utf8_is_a_422_naming_the_body(http: httpx.Asyn
     assert response.status_code == 422
     body = response.json()
     assert body["error"] == "validation-failed" and body["details"]["errors"][0]["field"] == "body"
+
+
+async def test_error_messages_never_echo_the_rejected_value(http: httpx.AsyncClient) -> None:
+    bad = await http.get("/api/v1/blacklist/internal/hello-there", headers=auth("supervisor"))
+    assert bad.status_code == 422 and bad.json()["message"].startswith("not a phone number")
+    assert "hello-there" not in bad.text
+    request = REQUEST | {"phone": "99 12"}
+    filed = await http.post("/api/v1/robinson-requests", json=request, headers=auth("advisor"))
+    assert filed.status_code == 422 and "phone: not a possible phone number" in filed.json()["message"]
+    assert "99 12" not in filed.text
