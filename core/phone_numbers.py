@@ -47,6 +47,25 @@ def _normalize(text: str, region: str) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+def normalize_valid(raw: str, region: str) -> str:
+    """Like `normalize`, but also refuses a number that is possible yet not valid (no such range
+    is assigned) in its country: `601 234 567` read in HU is possible, but it is a Polish number."""
+    e164 = normalize(raw, region)
+    if not _is_valid(e164):
+        country = phonenumbers.region_code_for_number(phonenumbers.parse(e164)) or region.upper()
+        raise ValidationFailedError(
+            f"not a valid phone number in {country} (read with region {region.upper()}; "
+            "send the lead's region or the number with its country code)",
+            region=region,
+        )
+    return e164
+
+
+@lru_cache(maxsize=8192)
+def _is_valid(e164: str) -> bool:
+    return phonenumbers.is_valid_number(phonenumbers.parse(e164))
+
+
 def try_normalize(raw: str | None, default_region: str) -> str | None:
     """Like `normalize`, but None for a withheld, anonymous or malformed number."""
     if raw is None:

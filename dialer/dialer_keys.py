@@ -77,6 +77,7 @@ class DialerKeys:
 # `LeadKeys.of(dialer_keys)`. The Lua scripts build per-lead keys from `prefix` the same way.
 # - `lead:{id}`                  HASH one lead (fields: dialer/leads/store.py `Lead`)
 # - `leads:seq`                  STRING counter: insertion order of new leads ("age")
+# - `leads:customer-ids`         HASH ASCII-lowercased customer id -> the id as the CRM sent it
 # - `leads:customer:{cid}`       SET lead ids of one customer (Robinson approval finds phones here)
 # - `leads:ready:{campaign}`     ZSET lead id -> rank (priority, then age): claimable now
 # - `leads:retry:{campaign}`     ZSET lead id -> next attempt (epoch ms): queued, not yet due
@@ -118,6 +119,10 @@ class LeadKeys:
 
     def customer_leads(self, customer_id: str) -> str:
         return f"{self.prefix}leads:customer:{customer_id}"
+
+    @property
+    def customer_ids(self) -> str:
+        return f"{self.prefix}leads:customer-ids"
 
     def ready(self, campaign_id: str) -> str:
         return f"{self.prefix}leads:ready:{campaign_id}"

@@ -1,96 +1,89 @@
-"""`switchboard audit`: export the audit streams (e.g. abandon records for a regulator), trim them now.
+"""`switchboard audit`: the dialer's audit trails without redis-cli (docs/operations.md).
 
-    switchboard audit export dial-attempts --since 2026-01-01 --until 2026-07-01 \
-        --where action=outcome --where result=abandoned > abandons.jsonl
-    switchboard audit trim
-
-Runs against the engine's Redis (`redis.url`); retention is `audit.streams` in the settings.
+Filters by number, customer, actor, kind and time; prints the newest matching records as a
+table, or writes every matching record to a file (`--export audit.csv` or `.ndjson`), the same
+lines as `GET /api/v1/audit/export`.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
-import sys
-from datetime import UTC, date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry
+from rich.table import Table
 
-from core.errors import SwitchboardError
-from switchboard.audit_retention import AuditMetrics, AuditRetention, export
-from switchboard.redis_conn import connect_redis
-from switchboard.settings import DEFAULT_AUDIT_STREAMS, Settings, load_settings
+from core.errors import ValidationFailedError
+from core.phone_numbers import normalize
+from dialer.audit_query import KINDS, AuditFilter, AuditQuery, AuditRecord
+from dialer.stores import DialerStores
+from switchboard.api.audit_api import export_lines
+from switchboard.cli_dialer import EXIT_OK, new_console, with_stores
+from switchboard.settings import Settings
+
+SHOWN = 200
 
 
 def register(commands: Any) -> None:
-    text = "export the audit streams as JSON lines, or trim them to their retention now"
-    group = commands.add_parser("audit", help=text, description=text)
-    actions = group.add_subparsers(dest="action", required=True, metavar="ACTION")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--settings", type=Path, metavar="FILE", help="settings file (redis.url, audit)")
-    out = actions.add_parser("export", parents=[common], help="one stream's records as JSON lines on stdout")
-    names = sorted(DEFAULT_AUDIT_STREAMS)
-    out.add_argument("stream", choices=names, help="the stream (sb:dialer:audit:NAME)")
-    out.add_argument("--since", type=date.fromisoformat, help="from this day (UTC, YYYY-MM-DD)")
-    out.add_argument("--until", type=date.fromisoformat, help="before this day (UTC, YYYY-MM-DD)")
-    out.add_argument(
-        "--where", action="append", default=[], metavar="FIELD=VALUE", help="only records with it"
+    audit = commands.add_parser(
+        "audit",
+        help="read the audit trails (Robinson steps, blocks, list changes, dispositions, ...)",
+        description="Audit records of the dialer, oldest first, filtered; --export writes all of them.",
     )
-    out.set_defaults(func=cmd_audit_export)
-    trim = actions.add_parser("trim", parents=[common], help="apply audit.streams retention now")
-    trim.set_defaults(func=cmd_audit_trim)
+    audit.add_argument("--settings", type=Path, metavar="FILE", help="settings YAML file (for redis.url)")
+    audit.add_argument("--number", help="a phone number in any common form")
+    audit.add_argument("--customer", metavar="ID")
+    audit.add_argument("--actor", metavar="NAME", help="who acted (advisor, supervisor, token name)")
+    audit.add_argument("--kind", action="append", choices=KINDS, help="repeatable; default all")
+    audit.add_argument("--since", type=_aware, metavar="ISO", help="e.g. 2025-03-01T00:00:00Z")
+    audit.add_argument("--until", type=_aware, metavar="ISO")
+    audit.add_argument("--export", type=Path, metavar="FILE", help="write every record: .csv or .ndjson")
+    audit.set_defaults(func=cmd_audit)
 
 
-def _day_ms(day: date | None) -> int | None:
-    return None if day is None else int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
+def _aware(value: str) -> datetime:
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError("give a time zone, e.g. 2025-03-01T00:00:00Z")
+    return moment
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    settings = load_settings(args.settings)
-    if settings.redis.url is None:
-        raise SwitchboardError("redis.url is not set (settings file or SWITCHBOARD_REDIS_URL)")
-    return settings
+def cmd_audit(args: argparse.Namespace, secrets: object) -> int:
+    console = new_console()
 
+    async def work(stores: DialerStores, settings: Settings) -> list[AuditRecord] | int:
+        number = normalize(args.number, stores.default_region) if args.number else None
+        kinds = tuple(args.kind) if args.kind else KINDS
+        wanted = AuditFilter(kinds, number, args.customer, args.actor, args.since, args.until)
+        query = AuditQuery(stores.redis, stores.keys)
+        if args.export is not None:
+            fmt = "csv" if args.export.suffix.lower() == ".csv" else "ndjson"
+            written = 0
+            with args.export.open("w", encoding="utf-8", newline="") as out:
+                async for line in export_lines(query, wanted, fmt):
+                    out.write(line)
+                    written += 1
+            return written - (1 if fmt == "csv" else 0)
+        records, _ = await query.page(wanted, limit=SHOWN)
+        return records
 
-def cmd_audit_export(args: argparse.Namespace, secrets: object) -> int:
-    settings = _settings(args)
-    match = dict(item.split("=", 1) for item in args.where if "=" in item)
-    until = _day_ms(args.until)
-
-    async def run() -> int:
-        assert settings.redis.url is not None
-        redis = await connect_redis(settings.redis.url.get_secret_value())
-        count = 0
-        try:
-            records = export(redis, args.stream, since_ms=_day_ms(args.since),
-                             until_ms=None if until is None else until - 1, match=match)  # fmt: skip
-            async for record in records:
-                sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
-                count += 1
-        finally:
-            await redis.aclose()
-        print(f"{count} record(s) from audit:{args.stream}", file=sys.stderr)
-        return 0
-
-    return asyncio.run(run())
-
-
-def cmd_audit_trim(args: argparse.Namespace, secrets: object) -> int:
-    settings = _settings(args)
-
-    async def run() -> int:
-        assert settings.redis.url is not None
-        redis = await connect_redis(settings.redis.url.get_secret_value())
-        try:
-            retention = AuditRetention(redis, settings.audit.streams, AuditMetrics(CollectorRegistry()))
-            dropped = await retention.trim_once()
-        finally:
-            await redis.aclose()
-        for stream, count in dropped.items():
-            print(f"audit:{stream}: {count} record(s) dropped")
-        return 0
-
-    return asyncio.run(run())
+    try:
+        found = with_stores(args, work)
+    except ValidationFailedError as exc:
+        console.print(f"error: {exc.message}")
+        return 2
+    if isinstance(found, int):
+        console.print(f"{found} records written to {args.export}")
+        return EXIT_OK
+    table = Table("kind", "at", "action", "actor", "details", title=f"audit records ({len(found)})")
+    for r in found:
+        rest = {k: v for k, v in r.fields.items() if k not in {"at", "action", "actor"}}
+        details = ", ".join(f"{k}={v}" for k, v in rest.items())
+        table.add_row(
+            r.kind, r.fields.get("at", ""), r.fields.get("action", ""), r.fields.get("actor", ""), details
+        )
+    console.print(table)
+    if len(found) == SHOWN:
+        console.print(f"showing the first {SHOWN}; narrow the filters or use --export")
+    return EXIT_OK

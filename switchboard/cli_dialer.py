@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from core.errors import StoreUnavailableError
+from core.errors import StoreUnavailableError, SwitchboardError
 from core.phone_numbers import normalize
 from dialer.campaigns.rules import load_campaigns
 from dialer.leads.csv_import import CsvProgress, CsvReport, import_csv
@@ -69,6 +69,13 @@ def _add_leads(commands: Subcommands[argparse.ArgumentParser], common: argparse.
     imp.add_argument(
         "--reopen", action="store_true", help="requeue leads of the file that are done or closed"
     )
+    imp.add_argument(
+        "--encoding",
+        default="UTF-8",
+        metavar="NAME",
+        help="the file's encoding: latin-1, cp1250, ... (default UTF-8)",
+    )
+    imp.add_argument("--region", metavar="CC", help="region of national numbers (a `region` column wins)")
     imp.set_defaults(func=cmd_leads_import)
 
 
@@ -172,12 +179,24 @@ def _progress(console: Console) -> AbstractContextManager[Progress]:
 # ---- leads ------------------------------------------------------------------------------------
 
 
+def _campaign_rules(stores: DialerStores, settings: Settings, console: Console) -> None:
+    """The campaigns' lead_priority rules, as the API applies them. A broken campaigns.yaml does
+    not stop the import (the engine keeps running its last good version): the rules are skipped
+    with a warning."""
+    if settings.rules.campaigns is None:
+        return
+    try:
+        campaigns = load_campaigns(settings.rules.campaigns)
+        stores.leads.priority, stores.leads.campaigns = campaigns.priority_for, campaigns.by_id.keys
+    except SwitchboardError as exc:
+        console.print(f"warning: {settings.rules.campaigns} is broken, lead_priority not applied: {exc}")
+
+
 def cmd_leads_import(args: argparse.Namespace, secrets: object) -> int:
     console = new_console()
 
     async def work(stores: DialerStores, settings: Settings) -> CsvReport:
-        if settings.rules.campaigns is not None:  # the campaigns' lead_priority rules, as the API applies
-            stores.leads.priority = load_campaigns(settings.rules.campaigns).priority_for
+        _campaign_rules(stores, settings, console)
         with _progress(console) as bar:
             task = bar.add_task(f"importing {args.file.name}", total=None)
 
@@ -192,6 +211,8 @@ def cmd_leads_import(args: argparse.Namespace, secrets: object) -> int:
                 actor=actor(args),
                 progress=show,
                 reopen=args.reopen,
+                encoding=args.encoding,
+                region=args.region,
             )
 
     report = with_stores(args, work)
@@ -227,7 +248,7 @@ def _request_table(requests: Sequence[RobinsonRequest]) -> Table:
             r.requested_by,
             r.requested_at,
             r.justification,
-            r.note or "",
+            "; ".join([*([r.note] if r.note else []), *(f"WARNING: {w}" for w in r.warnings)]),
         )
     return table
 

@@ -15,7 +15,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -39,7 +39,7 @@ from routing.acd.acd_keys import AcdKeys
 from routing.acd.acd_metrics import AcdMetrics
 from routing.acd.service import AcdService
 from routing.rules import Rules
-from switchboard.api import acd_api, campaigns_api, dialer_api, tasks_api
+from switchboard.api import acd_api, audit_api, campaigns_api, dialer_api, tasks_api
 from switchboard.api.app import create_app
 from switchboard.api.server import HttpServer, serve_http, stop_http
 from switchboard.api.state import AppState
@@ -271,6 +271,7 @@ class Runtime:
         acd_api.install(app, self.parts.acd)
         dialer_api.attach_dialer(app, self.parts.stores)
         app.include_router(dialer_api.router)
+        app.include_router(audit_api.router)
         campaigns_api.attach_campaigns(app, self.parts.dialer)
         app.include_router(campaigns_api.router)
         tasks_api.attach_tasks(app, self.parts.tasks.store)
@@ -311,7 +312,10 @@ def _connect_dialer(stores: DialerStores, dialer: DialerService, tasks: TaskServ
     def imported(source: str, report: UpsertReport) -> None:
         dialer.metrics.record_import(source, report.counts())
 
-    stores.leads.priority, stores.leads.imported = priority, imported
+    def campaigns() -> Collection[str]:
+        return dialer.campaigns.by_id.keys()  # the campaigns of the last reload
+
+    stores.leads.priority, stores.leads.imported, stores.leads.campaigns = priority, imported, campaigns
 
     async def campaign_retry(record: Disposition, now: datetime) -> None:
         await dialer.apply_disposition(record.lead_id, record.code)

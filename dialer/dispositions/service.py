@@ -41,6 +41,7 @@ from dialer.leads.model import to_ms
 from dialer.leads.robinson import RobinsonStore
 from dialer.leads.store import Lead, LeadNotClaimedError, LeadStore
 from dialer.lists.store import InternalList
+from dialer.paging import Cursor, page
 
 NOTE_LIMIT = 2000
 
@@ -203,6 +204,8 @@ class DispositionService:
             "action": "disposition",
             "disposition": record.disposition_id,
             "lead": record.lead_id,
+            "customer": record.customer_id,
+            "number": record.number or "",
             "code": record.code,
             "actor": record.advisor,
             "at": record.at,
@@ -283,6 +286,26 @@ class DispositionService:
     ) -> list[Disposition]:
         """A lead's dispositions, oldest first (optionally from `since` on, inclusive)."""
         return await self._range(self.keys.lead_dispositions(lead_id), since, limit)
+
+    async def page(
+        self,
+        *,
+        lead_id: str | None = None,
+        since: datetime | None = None,
+        after: Cursor | None = None,
+        limit: int = 100,
+    ) -> tuple[list[Disposition], Cursor | None]:
+        """One page, oldest first: of a lead or of all, from `since` (inclusive) and strictly after
+        the cursor of the previous page; the cursor of the next page, None on the last."""
+        key = self.keys.disposition_index if lead_id is None else self.keys.lead_dispositions(lead_id)
+        low = None if since is None else float(to_ms(since))
+        return await page(self._redis, [key], after, limit, self._load, low=low)
+
+    async def _load(self, ids: list[str]) -> list[Disposition | None]:
+        pipe = self._redis.pipeline(transaction=False)
+        for disposition_id in ids:
+            pipe.hgetall(self.keys.disposition(disposition_id))
+        return [Disposition.from_hash(raw) if raw else None for raw in await pipe.execute()]
 
     async def list_since(self, since: datetime, *, limit: int = 1000) -> list[Disposition]:
         """Every disposition set at or after `since`, oldest first; page on with the last `at`."""

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from core.config.error_messages import error_message, render_loc
 from core.errors import ValidationFailedError
-from core.phone_numbers import normalize
+from core.phone_numbers import is_region, normalize_valid
 from dialer.audit import text
 
 LEAD_ID_PATTERN = r"^[^\s/?#]{1,128}$"
@@ -47,6 +47,11 @@ class LeadIn(BaseModel):
     zone: str | None = Field(None, description="IANA time zone overriding the one from the number")
     priority: int = Field(0, ge=0, le=PRIORITY_MAX, description="higher is dialed first")
     campaign_id: str | None = Field(None, pattern=CAMPAIGN_ID_PATTERN)
+    region: str | None = Field(
+        None,
+        description="ISO region (e.g. PL) of numbers without a country code; default: the batch's, "
+        "then the engine's",
+    )
     crm: dict[str, str | int | float | bool | None] = Field(
         default_factory=dict, description="the CRM's flags, stored as sent, never consulted by the gate"
     )
@@ -60,6 +65,15 @@ class LeadIn(BaseModel):
             data = {k: v for k, v in data.items() if k != "phone"}
             data["phones"] = [] if phone in (None, "") else [phone]
         return data
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not is_region(value):
+            raise ValueError("must be an ISO 3166 region code like HU or PL")
+        return value.upper()
 
     @field_validator("zone")
     @classmethod
@@ -114,13 +128,15 @@ def prepare(
     default_region: str,
     campaign_id: str | None = None,
     priority: PriorityRule | None = None,
+    region: str | None = None,
 ) -> PreparedLead:
     """Validate one lead and normalize its numbers; ValidationFailedError says what is wrong.
-    `priority`: the campaign's rule, applied to the lead's CRM flags."""
+    `priority`: the campaign's rule, applied to the lead's CRM flags. Numbers are read in the
+    lead's own region, else the batch's `region`, else `default_region`, and must be valid there."""
     try:
         lead = data if isinstance(data, LeadIn) else LeadIn.model_validate(dict(data))
     except ValidationError as exc:
-        problems = [_problem(error) for error in exc.errors()]
+        problems = list(dict.fromkeys(_problem(error) for error in exc.errors()))
         raise ValidationFailedError("; ".join(problems), problems=problems) from None
     if lead.campaign_id is None and campaign_id:
         lead = lead.model_copy(update={"campaign_id": campaign_id})
@@ -131,7 +147,7 @@ def prepare(
     phones: list[str] = []
     for index, raw in enumerate(lead.phones):
         try:
-            e164 = normalize(raw, default_region)
+            e164 = normalize_valid(raw, lead.region or region or default_region)
         except ValidationFailedError as exc:
             raise ValidationFailedError(f"phones[{index}]: {exc.message}", field=f"phones[{index}]") from None
         if e164 not in phones:
@@ -146,6 +162,9 @@ def _problem(error: Mapping[str, Any]) -> str:
     where = render_loc(error.get("loc", ())) or "lead"
     if error.get("type") == "extra_forbidden":
         return f"{where}: is not a lead field"
+    loc = tuple(error.get("loc", ()))
+    if len(loc) > 2 and loc[0] == "crm":  # one message per flag, not one per member of the union
+        return f"crm.{loc[1]}: must be text, a number, true/false or null (flags are flat)"
     if error.get("type") == "string_pattern_mismatch":
         return f"{where}: must be 1-128 characters without spaces, '/', '?' or '#'"
     return f"{where}: {error_message(error)}"

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime
 from typing import Any, cast
 
@@ -34,6 +35,7 @@ from dialer.dialer_keys import DialerKeys, LeadKeys
 from dialer.leads import scripts as leads_scripts
 from dialer.leads.model import to_ms
 from dialer.lists.store import InternalList
+from dialer.paging import Cursor, page
 
 STATUSES = ("pending", "approved", "rejected")
 REQUIRED = {
@@ -69,7 +71,7 @@ redis.call('HSET', P .. 'robinson:req:' .. id, unpack(args))
 redis.call('ZADD', P .. 'robinson:status:pending', NOW, id)
 redis.call('ZADD', P .. 'robinson:by:' .. fields.requested_by, NOW, id)
 redis.call('SADD', open, id)
-audit(KEYS[1], ARGV[5], {'action', 'filed', 'request', id, 'customer', customer,
+audit(KEYS[1], ARGV[5], {'action', 'filed', 'request', id, 'customer', customer, 'number', fields.phone_e164,
                          'actor', fields.requested_by, 'source', fields.source,
                          'justification', fields.justification, 'at', ISO})
 return {1, id}
@@ -148,11 +150,13 @@ class RobinsonRequest:
     lead_id: str | None
     disposition_id: str | None
     numbers: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
+    """For the reviewing supervisor, computed when read: e.g. the customer id matches no lead."""
 
     @classmethod
     def from_hash(cls, raw: Mapping[Any, Any]) -> RobinsonRequest:
         h = {text(k): text(v) for k, v in raw.items()}
-        names = [f.name for f in fields(cls) if f.name != "numbers"]
+        names = [f.name for f in fields(cls) if f.name not in ("numbers", "warnings")]
         values: dict[str, Any] = {name: h.get(name) or None for name in names}
         for name in (*REQUIRED, "phone_e164", "requested_by", "requested_at", "status", "source"):
             values[name] = h.get(name, "")
@@ -160,7 +164,7 @@ class RobinsonRequest:
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data["numbers"] = list(self.numbers)
+        data["numbers"], data["warnings"] = list(self.numbers), list(self.warnings)
         return data
 
 
@@ -172,6 +176,8 @@ def validate_request(data: Mapping[str, Any], default_region: str) -> dict[str, 
     for name, limit in LIMITS.items():
         if len(values[name]) > limit:
             invalid[name] = f"at most {limit} characters"
+        elif _has_control(values[name], allow="\n\t" if name == "justification" else ""):
+            invalid[name] = "contains control characters"
     if values["email"] and not _EMAIL.fullmatch(values["email"]):
         invalid["email"] = "not an e-mail address"
     if values["customer_id"] and not _CUSTOMER_ID.fullmatch(values["customer_id"]):
@@ -180,7 +186,7 @@ def validate_request(data: Mapping[str, Any], default_region: str) -> dict[str, 
         try:
             values["phone_e164"] = normalize(values["phone"], default_region)
         except ValidationFailedError as exc:
-            invalid["phone"] = exc.message
+            invalid["phone"] = redacted(exc)
     if missing or invalid:
         parts = []
         if missing:
@@ -268,6 +274,7 @@ class RobinsonStore:
     ) -> RobinsonRequest:
         if not requested_by:
             raise ValidationFailedError("a Robinson-list request needs the requesting advisor")
+        fields = fields | {"customer_id": await self.known_customer_id(fields["customer_id"])}
         extra = {"requested_by": requested_by, "source": source}
         extra |= {"lead_id": lead_id or "", "disposition_id": disposition_id or ""}
         payload = json.dumps(fields | extra, ensure_ascii=False)
@@ -275,11 +282,37 @@ class RobinsonStore:
         _, request_id = await self._file(keys=[self.keys.audit_robinson], args=args)
         return await self.get(text(request_id))
 
+    async def known_customer_id(self, customer_id: str) -> str:
+        """The id as the CRM sync stored it: `c-777` (trimmed, any case) finds customer `C-777`;
+        an id no lead carries is kept as typed (the review then warns)."""
+        if await self._redis.exists(self.keys.customer_leads(customer_id)):
+            return customer_id
+        stored = await self._redis.hget(self.keys.customer_ids, _ascii_lower(customer_id))
+        return customer_id if stored is None else text(stored)
+
+    async def _with_warnings(self, requests: list[RobinsonRequest]) -> list[RobinsonRequest]:
+        pipe = self._redis.pipeline(transaction=False)
+        for request in requests:
+            pipe.exists(self.keys.customer_leads(request.customer_id))
+        known = await pipe.execute() if requests else []
+        return [
+            r
+            if found
+            else replace(
+                r,
+                warnings=(
+                    f"customer id {r.customer_id} matches no known customer "
+                    "(no lead carries it): check it against the CRM",
+                ),
+            )
+            for r, found in zip(requests, known, strict=True)
+        ]
+
     async def get(self, request_id: str) -> RobinsonRequest:
         raw = await self._redis.hgetall(self.keys.robinson_request(request_id))
         if not raw:
             raise RequestNotFoundError(f"no Robinson-list request {request_id!r}", request_id=request_id)
-        return RobinsonRequest.from_hash(raw)
+        return (await self._with_warnings([RobinsonRequest.from_hash(raw)]))[0]
 
     async def list_requests(
         self, *, status: str | None = None, requested_by: str | None = None, limit: int = 100
@@ -298,7 +331,34 @@ class RobinsonStore:
         for _, request_id in sorted(scored):
             pipe.hgetall(self.keys.robinson_request(request_id))
         requests = [RobinsonRequest.from_hash(raw) for raw in await pipe.execute() if raw]
-        return [r for r in requests if status is None or r.status == status][:limit]
+        return await self._with_warnings(
+            [r for r in requests if status is None or r.status == status][:limit]
+        )
+
+    async def page_requests(
+        self,
+        *,
+        status: str | None = None,
+        requested_by: str | None = None,
+        after: Cursor | None = None,
+        limit: int = 100,
+    ) -> tuple[list[RobinsonRequest], Cursor | None]:
+        """One page of requests, oldest first, strictly after `after`; and the next page's cursor."""
+        if status is not None and status not in STATUSES:
+            raise ValidationFailedError(f"status must be one of {', '.join(STATUSES)}", status=status)
+        zsets = [self.keys.robinson_status(s) for s in ([status] if status else STATUSES)]
+        if requested_by is not None:
+            zsets = [self.keys.robinson_by(requested_by)]
+
+        async def load(ids: list[str]) -> list[RobinsonRequest | None]:
+            pipe = self._redis.pipeline(transaction=False)
+            for request_id in ids:
+                pipe.hgetall(self.keys.robinson_request(request_id))
+            found = [RobinsonRequest.from_hash(raw) if raw else None for raw in await pipe.execute()]
+            return [r if r is not None and status in (None, r.status) else None for r in found]
+
+        requests, cursor = await page(self._redis, zsets, after, limit, load)
+        return await self._with_warnings(requests), cursor
 
     async def excluded_by(self, customer_id: str) -> str | None:
         """The approved request that excluded the customer, or None."""
@@ -356,6 +416,21 @@ class RobinsonStore:
             request_id=request_id,
             status=status,
         )
+
+
+def redacted(exc: ValidationFailedError) -> str:
+    """The error without the value that was sent (docs/operations.md: inputs are never echoed)."""
+    sent = exc.details.get("input")
+    return exc.message.replace(f": {sent!r}", "") if isinstance(sent, str) and sent else exc.message
+
+
+def _has_control(value: str, allow: str) -> bool:
+    return any(unicodedata.category(char) == "Cc" and char not in allow for char in value)
+
+
+def _ascii_lower(value: str) -> str:
+    """Lowercase ASCII letters only, as Lua's string.lower does in the upsert script."""
+    return value.encode().lower().decode()
 
 
 def _note(note: str | None, *, required: bool) -> str:

@@ -96,6 +96,7 @@ local function upsert(item)
   if ocust ~= item.customer_id then
     if ocust ~= '' then redis.call('SREM', P .. 'leads:customer:' .. ocust, id) end
     redis.call('SADD', P .. 'leads:customer:' .. item.customer_id, id)
+    redis.call('HSET', P .. 'leads:customer-ids', string.lower(item.customer_id), item.customer_id)
   end
   if status == 'excluded' or is_excluded(item.customer_id) then
     unqueue(id, ocamp)

@@ -19,7 +19,7 @@ Rules it keeps (issue 4 "Campaigns and leads", DESIGN.md 2.2 and 2.7):
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -131,6 +131,8 @@ class LeadStore:
         self.audit = AuditTrail(redis, self.keys.audit_leads, maxlen=audit_maxlen)
         self.priority: PriorityRule | None = None
         """The campaigns' `lead_priority` rule (set by the runtime; follows campaigns.yaml reloads)."""
+        self.campaigns: Callable[[], Collection[str]] | None = None
+        """The campaign ids in force (set by the runtime): a lead for another campaign is refused."""
         self.imported: Callable[[str, UpsertReport], None] | None = None
         """Told of every upsert batch by source (api, csv): the import metrics."""
         self._scripts = {
@@ -165,6 +167,7 @@ class LeadStore:
         reopen: bool = False,
         lines: Sequence[int] | None = None,
         source: str = "api",
+        region: str | None = None,
     ) -> UpsertReport:
         """Create or update leads by lead id; invalid ones are reported (by index/line), the rest stored."""
         report = UpsertReport()
@@ -172,7 +175,11 @@ class LeadStore:
         for index, item in enumerate(items):
             report.received += 1
             try:
-                batch.append(prepare(item, self.default_region, campaign_id, self.priority))
+                batch.append(
+                    self._known_campaign(
+                        prepare(item, self.default_region, campaign_id, self.priority, region)
+                    )
+                )
             except ValidationFailedError as exc:
                 line = lines[index] if lines is not None else None
                 report.errors.append(LeadProblem(index, _lead_id_of(item), exc.message, line))
@@ -184,6 +191,15 @@ class LeadStore:
         if self.imported is not None:
             self.imported(source, report)
         return report
+
+    def _known_campaign(self, prepared: PreparedLead) -> PreparedLead:
+        wanted = prepared.lead.campaign_id
+        known = self.campaigns() if self.campaigns is not None else None
+        if wanted is not None and known is not None and wanted not in known:
+            listed = ", ".join(sorted(known)) or "none"
+            message = f"campaign_id: no such campaign in campaigns.yaml (known: {listed}); never dialed"
+            raise ValidationFailedError(message, field="campaign_id")
+        return prepared
 
     async def _store(
         self, batch: list[PreparedLead], report: UpsertReport, now: datetime, actor: str, reopen: bool

@@ -26,6 +26,7 @@ from redis.asyncio import Redis
 from dialer.audit import text
 from dialer.dialer_keys import LeadKeys, TaskKeys
 from dialer.leads.model import to_ms
+from dialer.paging import Cursor, page
 from dialer.tasks.deadlines import Status, TaskStatus
 from dialer.tasks.rules import Task, TaskRules
 
@@ -169,6 +170,30 @@ class TaskReads:
                 if _matches(view, wanted) and _belongs(task, owner, campaign_id):
                     found.append(view)
         return found[:limit]
+
+    async def page_tasks(
+        self,
+        *,
+        now: datetime,
+        status: ListStatus | str | None = None,
+        owner: str | None = None,
+        campaign_id: str | None = None,
+        after: Cursor | None = None,
+        limit: int = 100,
+    ) -> tuple[list[TaskView], Cursor | None]:
+        """Like `list_tasks`, one keyset page at a time: the page after `after` and the next cursor."""
+        wanted = ListStatus(status) if status else None
+        source = self._source(wanted, owner, campaign_id)
+
+        async def load(ids: list[str]) -> list[TaskView | None]:
+            by_id = {task.task_id: task for task in await self.get_many(ids)}
+            views = [self.view(by_id[i], now) if i in by_id else None for i in ids]
+            return [
+                v if v is not None and _matches(v, wanted) and _belongs(v.task, owner, campaign_id) else None
+                for v in views
+            ]
+
+        return await page(self.redis, [source], after, limit, load)
 
     async def stale(
         self,

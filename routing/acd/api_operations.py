@@ -105,7 +105,8 @@ class Operations:
         return self._info(agent_id)
 
     def queues(self) -> list[QueueInfo]:
-        return queues_info(self.ctx.state, self.ctx.clock())
+        now = self.ctx.clock()
+        return queues_info(self.ctx.state, now, lambda queue: self.ctx.metrics.levels.ratio(queue, now))
 
     # -- cases ------------------------------------------------------------------------------
     async def case(self, call_id: str) -> CaseInfo:

@@ -9,7 +9,8 @@ those who have the queue's skill; and a call's case context (seed 004).
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 from routing.acd.calls import ActiveCall, CallState
 from routing.acd.state import AcdState
@@ -53,6 +54,13 @@ class QueueInfo:
     agents: dict[str, int]
     service_level_target: float
     service_level_within: float
+    connected: list[WaitingInfo] = field(default_factory=list)
+    service_level: float | None = None  # answered within target over the sliding window; None: no calls yet
+    oldest_wait: float = 0.0  # seconds the longest-waiting caller has waited now
+
+
+ServiceLevelNow = Callable[[str], float | None]
+"""queue -> its live service level (routing/acd/acd_metrics.py ServiceLevel.ratio at now)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +106,7 @@ def agents_info(state: AcdState, now: float) -> list[AgentInfo]:
     return [info for agent_id in sorted(state.profiles) if (info := agent_info(state, agent_id, now))]
 
 
-def queues_info(state: AcdState, now: float) -> list[QueueInfo]:
+def queues_info(state: AcdState, now: float, levels: ServiceLevelNow | None = None) -> list[QueueInfo]:
     rules = state.rules
     index = rules.index
     waiting = ordered(state.waiting(), rules, now)
@@ -109,18 +117,35 @@ def queues_info(state: AcdState, now: float) -> list[QueueInfo]:
         entries = [
             _entry(state.calls[c.id], position, now, state) for position, c in enumerate(mine, start=1)
         ]
-        ringing = [
-            _entry(a, 0, now, state)
-            for a in state.calls.values()
-            if a.call.queue == queue.name and a.state is not CallState.WAITING
-        ]
         skilled = [a for a, spec in state.profiles.items() if plan.skill in spec.skills]
         counts = Counter(str(state.status(a).state) for a in skilled)
         level = queue.service_level
         found.append(
-            QueueInfo(queue.name, entries, ringing, dict(counts), level.target_percent, level.within_seconds)
+            _live(
+                QueueInfo(queue.name, entries, [], dict(counts), level.target_percent, level.within_seconds),
+                state,
+                now,
+                levels,
+            )
         )
     return found
+
+
+def _live(info: QueueInfo, state: AcdState, now: float, levels: ServiceLevelNow | None) -> QueueInfo:
+    """The wallboard's live figures of one queue: calls ringing an agent apart from calls already
+    connected, the oldest wait, the service level now."""
+    mine = [a for a in state.calls.values() if a.call.queue == info.name]
+    ringing = [_entry(a, 0, now, state) for a in mine if a.state is CallState.OFFERED]
+    connected = [_entry(a, 0, now, state) for a in mine if a.state is CallState.CONNECTED]
+    oldest = max((w.waited for w in info.waiting), default=0.0)
+    level = levels(info.name) if levels is not None else None
+    return replace(info, ringing=ringing, connected=connected, oldest_wait=oldest, service_level=level)
+
+
+def _waited_until(active: ActiveCall, now: float) -> float:
+    """A caller waits until an agent answers: a connected call's wait stops growing then."""
+    answered = active.facts.answered_at
+    return answered if active.state is CallState.CONNECTED and answered is not None else now
 
 
 def _entry(active: ActiveCall, position: int, now: float, state: AcdState) -> WaitingInfo:
@@ -132,7 +157,7 @@ def _entry(active: ActiveCall, position: int, now: float, state: AcdState) -> Wa
         position=position,
         tier=call.tier,
         priority=round(priority, 2),
-        waited=round(now - call.since, 3),
+        waited=round(_waited_until(active, now) - call.since, 3),
         needs=dict(call.needs),
         state=str(active.state),
         agent_id=active.facts.agent_id,

@@ -32,12 +32,18 @@ STATUS_OVERRIDES = {AgentTransitionError.error_id: 409}
 """For create_app(status_overrides=...) when the router is added without `install`."""
 STAFF = ("supervisor", "admin")
 
-router = APIRouter(prefix="/api/v1/acd", tags=["acd"])
+# Authenticate before anything else: a request without a valid token learns nothing (401, not
+# the 503 of an engine without an ACD). Each endpoint still checks its own roles.
+router = APIRouter(prefix="/api/v1/acd", tags=["acd"], dependencies=[Depends(require_role())])
 ERRORS: dict[int | str, dict[str, Any]] = {
     **AUTH_RESPONSES,
     404: {"model": ErrorBody, "description": "no such agent or call"},
     409: {"model": ErrorBody, "description": "not allowed in the agent's current state"},
     422: {"model": ErrorBody, "description": "invalid input"},
+    503: {
+        "model": ErrorBody,
+        "description": "the ACD is not running here (not-ready, not-owner) or Redis is down",
+    },
 }
 
 
@@ -108,10 +114,17 @@ class WaitingOut(_Out):
 class QueueOut(_Out):
     name: str
     waiting: list[WaitingOut]
-    ringing: list[WaitingOut] = Field(description="calls ringing an agent or talking")
+    ringing: list[WaitingOut] = Field(description="calls ringing an agent (the caller still waits)")
     agents: dict[str, int] = Field(description="agents with the queue's skill, per state")
     service_level_target: float
     service_level_within: float
+    connected: list[WaitingOut] = Field(
+        description="calls talking to an agent; `waited` is frozen at the answer"
+    )
+    service_level: float | None = Field(
+        description="answered within `service_level_within` s, over the sliding window; null: no calls yet"
+    )
+    oldest_wait: float = Field(description="seconds the longest-waiting caller has waited now; 0 when none")
 
 
 class CaseOut(_Out):

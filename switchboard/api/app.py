@@ -6,7 +6,7 @@ endpoints and /api/v1/whoami. Feature routers are added by the caller:
     app = create_app(state)
     app.include_router(build_robinson_router(store), prefix="/api/v1")
 
-OpenAPI is served at /openapi.json (interactive docs at /docs).
+OpenAPI is served at /openapi.json (interactive docs at /docs and /redoc, offline).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from switchboard import __version__
 from switchboard.api import auth, health
 from switchboard.api.body_guard import BodyGuard
+from switchboard.api.docs_pages import install_docs
 from switchboard.api.errors import install_error_handlers
 from switchboard.api.state import AppState
 
@@ -37,9 +38,10 @@ def create_app(state: AppState, *, status_overrides: Mapping[str, int] | None = 
         version=__version__,
         description=DESCRIPTION,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # served by docs_pages, without a CDN
         redoc_url=None,
     )
+    install_docs(app, "Switchboard")
     app.state.switchboard = state
     app.add_middleware(BodyGuard, state=state)  # bodies: token first, bounded size
     install_error_handlers(app, status_overrides)

@@ -64,6 +64,7 @@ def require_role(*roles: Role) -> Callable[..., Awaitable[Principal]]:
         request.state.principal = principal
         return principal
 
+    authenticated.roles = allowed  # type: ignore[attr-defined]  # read by switchboard/api/routes_doc.py
     return authenticated
 
 

@@ -15,8 +15,7 @@ listed only where it belongs (bulk leads, reads). Advisors see only their own re
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal, get_args
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request, status
 
@@ -26,6 +25,7 @@ from dialer.leads.robinson import STATUSES, RequestNotFoundError, RobinsonReques
 from dialer.leads.store import Lead
 from dialer.lists.fast_numbers import try_normalize
 from dialer.lists.gate import BatchVerdict
+from dialer.paging import Cursor
 from dialer.stores import DialerStores
 from switchboard.api.auth import AUTH_RESPONSES, require_role
 from switchboard.api.dialer_models import (
@@ -36,7 +36,6 @@ from switchboard.api.dialer_models import (
     CheckResult,
     DecisionIn,
     DispositionIn,
-    DispositionList,
     DispositionOut,
     InternalAddIn,
     InternalEntryOut,
@@ -44,10 +43,12 @@ from switchboard.api.dialer_models import (
     LeadOut,
     LeadProblemOut,
     OfferOut,
+    RejectIn,
     RobinsonIn,
     RobinsonOut,
 )
 from switchboard.api.errors import ErrorBody, NotReadyError
+from switchboard.api.paging import CursorQuery, LimitQuery, Page, TextTime, page_of
 from switchboard.api.state import get_state
 from switchboard.api.tokens import Principal
 
@@ -61,13 +62,18 @@ STATUS_OVERRIDES = {
 """Error ids of the dialer that are not 4xx/5xx by their base class: pass to create_app."""
 
 _STORES_ATTR = "dialer_stores"
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+RequestStatus = Literal["pending", "approved", "rejected"]
+assert set(get_args(RequestStatus)) == set(STATUSES)
 ERRORS: dict[int | str, dict[str, object]] = {
     **AUTH_RESPONSES,
-    404: {"model": ErrorBody, "description": "no such lead / request"},
-    409: {"model": ErrorBody, "description": "the request was already decided"},
     422: {"model": ErrorBody, "description": "invalid input; details name every field"},
     503: {"model": ErrorBody, "description": "Redis unavailable"},
+}
+NOT_FOUND: dict[int | str, dict[str, object]] = {
+    404: {"model": ErrorBody, "description": "no such lead / request"}
+}
+CONFLICT: dict[int | str, dict[str, object]] = {
+    409: {"model": ErrorBody, "description": "already decided / not offered to you / list busy"}
 }
 
 router = APIRouter(prefix="/api/v1", tags=["dialer"], responses=ERRORS)
@@ -118,7 +124,12 @@ async def bulk_upsert(body: BulkLeadsIn, who: Crm, stores: Stores) -> BulkLeadsO
     CRM flags are stored as sent and never let a blacklisted number be dialed; a flag
     `do_not_call: true` puts the lead's numbers on the internal list."""
     report = await stores.leads.upsert_many(
-        body.leads, now=stores.clock(), actor=who.name, campaign_id=body.campaign_id, reopen=body.reopen
+        body.leads,
+        now=stores.clock(),
+        actor=who.name,
+        campaign_id=body.campaign_id,
+        reopen=body.reopen,
+        region=body.region,
     )
     errors = [LeadProblemOut(index=p.index, lead_id=p.lead_id, message=p.message) for p in report.errors]
     return BulkLeadsOut(
@@ -132,7 +143,7 @@ async def bulk_upsert(body: BulkLeadsIn, who: Crm, stores: Stores) -> BulkLeadsO
     )
 
 
-@router.get("/leads/{lead_id}", response_model=LeadOut)
+@router.get("/leads/{lead_id}", response_model=LeadOut, responses=NOT_FOUND)
 async def get_lead(lead_id: str, who: Reader, stores: Stores) -> LeadOut:
     """One lead: its numbers (E.164 and as sent), CRM flags, status and attempts."""
     return _lead_out(await stores.leads.get(lead_id))
@@ -145,13 +156,17 @@ async def my_offer(who: Advisor, stores: Stores) -> OfferOut:
     return OfferOut(lead=_lead_out(lead) if lead else None)
 
 
-@router.post("/offer/{lead_id}/accept", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/offer/{lead_id}/accept", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND | CONFLICT
+)
 async def accept_offer(lead_id: str, who: Advisor, stores: Stores) -> None:
     """Take the offered preview lead: the dialer calls it for you."""
     await stores.leads.accept_offer(lead_id, who.name, now=stores.clock())
 
 
-@router.post("/offer/{lead_id}/decline", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/offer/{lead_id}/decline", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND | CONFLICT
+)
 async def decline_offer(lead_id: str, who: Advisor, stores: Stores) -> None:
     """Pass on the offered preview lead: it is offered to someone else."""
     await stores.leads.decline_offer(lead_id, who.name, now=stores.clock())
@@ -160,7 +175,12 @@ async def decline_offer(lead_id: str, who: Advisor, stores: Stores) -> None:
 # ---- dispositions -----------------------------------------------------------------------------
 
 
-@router.post("/dispositions", response_model=DispositionOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/dispositions",
+    response_model=DispositionOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=NOT_FOUND | CONFLICT,
+)
 async def set_disposition(body: DispositionIn, who: Advisor, stores: Stores) -> DispositionOut:
     """Record a disposition for a lead; its automation (config/dispositions.yaml) runs at once and the
     outcome of each action is returned (e.g. do_not_call: the numbers are on the internal list)."""
@@ -176,23 +196,24 @@ async def set_disposition(body: DispositionIn, who: Advisor, stores: Stores) -> 
     return DispositionOut.model_validate(record.as_dict())
 
 
-@router.get("/dispositions", response_model=DispositionList)
+@router.get("/dispositions", response_model=Page[DispositionOut])
 async def list_dispositions(
+    *,
     who: DispositionReader,
     stores: Stores,
     lead_id: Annotated[str | None, Query(max_length=128)] = None,
-    since: Annotated[datetime | None, Query(description="ISO 8601 with zone; inclusive")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> DispositionList:
-    """Dispositions of one lead, or all set since a time, oldest first (the CRM's read-back)."""
+    since: Annotated[TextTime | None, Query(description="ISO 8601 with zone; inclusive")] = None,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 100,
+) -> Page[DispositionOut]:
+    """Dispositions of one lead, or all set since a time, oldest first (the CRM's read-back).
+    Page on with `cursor` (keep `since` and `lead_id` as they were)."""
     if since is not None and since.tzinfo is None:
         raise ValidationFailedError("since must carry a time zone, e.g. 2025-03-01T00:00:00Z", field="since")
-    if lead_id is not None:
-        items = await stores.dispositions.list_for_lead(lead_id, since=since, limit=limit)
-    else:
-        items = await stores.dispositions.list_since(since or EPOCH, limit=limit)
-    out = [DispositionOut.model_validate(item.as_dict()) for item in items]
-    return DispositionList(items=out, next_since=out[-1].at if len(out) == limit else None)
+    items, after = await stores.dispositions.page(
+        lead_id=lead_id, since=since, after=Cursor.decode(cursor), limit=limit
+    )
+    return page_of([DispositionOut.model_validate(item.as_dict()) for item in items], after)
 
 
 # ---- blacklist --------------------------------------------------------------------------------
@@ -219,7 +240,12 @@ async def check_numbers(body: CheckIn, who: Reader, stores: Stores) -> CheckOut:
     return CheckOut(results=results)
 
 
-@router.post("/blacklist/internal", response_model=InternalEntryOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/blacklist/internal",
+    response_model=InternalEntryOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=CONFLICT,
+)
 async def add_internal(body: InternalAddIn, who: Supervisor, stores: Stores) -> InternalEntryOut:
     """Put a number on the engine's own list (reason mandatory; audited with your name)."""
     number = normalize(body.number, stores.default_region)
@@ -247,7 +273,7 @@ async def get_internal(number: str, who: Supervisor, stores: Stores) -> Internal
     )
 
 
-@router.delete("/blacklist/internal/{number}", response_model=InternalEntryOut)
+@router.delete("/blacklist/internal/{number}", response_model=InternalEntryOut, responses=CONFLICT)
 async def remove_internal(
     number: str,
     who: Supervisor,
@@ -277,20 +303,24 @@ async def file_request(body: RobinsonIn, who: Advisor, stores: Stores) -> Robins
     return _request_out(request)
 
 
-@router.get("/robinson-requests", response_model=list[RobinsonOut])
+@router.get("/robinson-requests", response_model=Page[RobinsonOut])
 async def list_requests(
+    *,
     who: Advisor,
     stores: Stores,
-    request_status: Annotated[str | None, Query(alias="status", description=" | ".join(STATUSES))] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list[RobinsonOut]:
+    request_status: Annotated[RequestStatus | None, Query(alias="status")] = None,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 100,
+) -> Page[RobinsonOut]:
     """Requests, oldest first (supervisors: all; advisors: their own)."""
     mine = who.name if who.role == "advisor" else None
-    found = await stores.robinson.list_requests(status=request_status, requested_by=mine, limit=limit)
-    return [_request_out(request) for request in found]
+    found, after = await stores.robinson.page_requests(
+        status=request_status, requested_by=mine, after=Cursor.decode(cursor), limit=limit
+    )
+    return page_of([_request_out(request) for request in found], after)
 
 
-@router.get("/robinson-requests/{request_id}", response_model=RobinsonOut)
+@router.get("/robinson-requests/{request_id}", response_model=RobinsonOut, responses=NOT_FOUND)
 async def get_request(request_id: str, who: Advisor, stores: Stores) -> RobinsonOut:
     """One request with its decision and the supervisor's note (advisors: their own only)."""
     request = await stores.robinson.get(request_id)
@@ -299,7 +329,9 @@ async def get_request(request_id: str, who: Advisor, stores: Stores) -> Robinson
     return _request_out(request)
 
 
-@router.post("/robinson-requests/{request_id}/approve", response_model=RobinsonOut)
+@router.post(
+    "/robinson-requests/{request_id}/approve", response_model=RobinsonOut, responses=NOT_FOUND | CONFLICT
+)
 async def approve_request(
     request_id: str, who: Supervisor, stores: Stores, body: DecisionIn | None = None
 ) -> RobinsonOut:
@@ -310,8 +342,10 @@ async def approve_request(
     )
 
 
-@router.post("/robinson-requests/{request_id}/reject", response_model=RobinsonOut)
-async def reject_request(request_id: str, body: DecisionIn, who: Supervisor, stores: Stores) -> RobinsonOut:
+@router.post(
+    "/robinson-requests/{request_id}/reject", response_model=RobinsonOut, responses=NOT_FOUND | CONFLICT
+)
+async def reject_request(request_id: str, body: RejectIn, who: Supervisor, stores: Stores) -> RobinsonOut:
     """Reject with a note (required) that the advisor reads."""
     return _request_out(
         await stores.robinson.reject(request_id, supervisor=who.name, note=body.note, now=stores.clock())

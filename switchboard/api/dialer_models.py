@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from dialer.leads.model import CAMPAIGN_ID_PATTERN, LeadIn
+from dialer.leads.robinson import LIMITS, REQUIRED
 
 MAX_BULK = 10_000
 MAX_CHECK = 1_000
@@ -23,10 +24,24 @@ class _Body(BaseModel):
 
 class BulkLeadsIn(_Body):
     campaign_id: str | None = Field(None, pattern=CAMPAIGN_ID_PATTERN, description="for leads without one")
+    region: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z]{2}$",
+        description="ISO region of the leads' national numbers (a lead's own `region` wins)",
+    )
     reopen: bool = Field(False, description="requeue leads that are done or closed (never excluded ones)")
     leads: Annotated[
         list[dict[str, Any]],
-        WithJsonSchema({"type": "array", "items": LeadIn.model_json_schema(), "maxItems": MAX_BULK}),
+        WithJsonSchema(
+            {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_BULK,
+                # A lead that breaks LeadIn is reported in `errors` by index, the others stored:
+                # the request as a whole is still valid.
+                "items": {"anyOf": [LeadIn.model_json_schema(), {"type": "object"}]},
+            }
+        ),
     ] = Field(min_length=1, max_length=MAX_BULK)
 
 
@@ -100,13 +115,6 @@ class DispositionOut(BaseModel):
     actions: list[ActionOut]
 
 
-class DispositionList(BaseModel):
-    items: list[DispositionOut]
-    next_since: str | None = Field(
-        description="pass as `since` for the next page (inclusive: skip ids already seen); null at the end"
-    )
-
-
 class CheckIn(_Body):
     numbers: list[str] = Field(min_length=1, max_length=MAX_CHECK)
     campaign_id: str | None = Field(None, pattern=CAMPAIGN_ID_PATTERN, description="also check its own list")
@@ -142,10 +150,24 @@ class InternalEntryOut(BaseModel):
     at: str | None = None
 
 
+def _robinson_schema(schema: dict[str, Any]) -> None:
+    """What the store requires, for the spec: validation stays loose here so that one 422 names
+    every missing field (dialer/leads/robinson.py validate_request)."""
+    schema["required"] = list(REQUIRED)
+    for name, limit in LIMITS.items():
+        text: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": limit}
+        text["pattern"] = r"^[^\x00-\x08\x0b-\x1f\x7f]*\S[^\x00-\x08\x0b-\x1f\x7f]*$"
+        if name != "justification":
+            text["pattern"] = r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$"
+        schema["properties"][name] = text
+    schema["properties"]["email"]["format"] = "email"
+    schema["properties"]["customer_id"]["pattern"] = r"^\s*[^\s/?#\x00-\x1f\x7f]+\s*$"
+
+
 class RobinsonIn(BaseModel):
     """Every field is required; a request missing some is refused naming all of them."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_robinson_schema)
 
     customer_name: str | None = None
     phone: str | None = None
@@ -172,10 +194,24 @@ class RobinsonOut(BaseModel):
     lead_id: str | None
     disposition_id: str | None
     numbers: list[str] = Field(description="numbers put on the internal list by the approval")
+    warnings: list[str] = Field(
+        default_factory=list, description="for the reviewer, e.g. the customer id matches no known customer"
+    )
 
 
 class DecisionIn(_Body):
     note: str = Field("", max_length=2000, description="required to reject: the advisor reads it")
+
+
+def _note_required(schema: dict[str, Any]) -> None:
+    schema["required"] = ["note"]
+    schema["properties"]["note"] |= {"minLength": 1, "pattern": r"\S"}
+
+
+class RejectIn(DecisionIn):
+    """A rejection's note is what the advisor reads: required (checked by the store, one message)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_note_required)
 
 
 class OfferOut(BaseModel):

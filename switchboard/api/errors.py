@@ -22,6 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from core.config.error_messages import render_loc
 from core.errors import SwitchboardError
@@ -102,6 +103,21 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=dict(headers) if headers else None)
 
 
+ECHO_KEYS = ("input", "value")
+"""Details that carry the value a client sent (e.g. a phone number): never sent back."""
+
+
+def redact(message: str, details: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """`message` and `details` without the rejected input: it may be personal data (a phone
+    number), and the client has it already. The message names the field instead."""
+    kept = {k: v for k, v in details.items() if k not in ECHO_KEYS}
+    for key in ECHO_KEYS:
+        value = details.get(key)
+        if isinstance(value, str) and value:
+            message = message.replace(f": {value!r}", "").replace(repr(value), "the value sent")
+    return message, kept
+
+
 def status_for(exc: SwitchboardError, table: Mapping[str, int] = STATUS_BY_ERROR_ID) -> int:
     for cls in type(exc).__mro__:
         error_id = getattr(cls, "error_id", None)
@@ -121,7 +137,8 @@ def install_error_handlers(app: FastAPI, status_overrides: Mapping[str, int] | N
             extra = {"error": exc.error_id, "path": request.url.path}
             log.warning("request failed: %s", exc.message, extra=extra)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        return error_response(status, exc.error_id, exc.message, exc.details, headers)
+        message, details = redact(exc.message, exc.details)
+        return error_response(status, exc.error_id, message, details, headers)
 
     app.add_exception_handler(SwitchboardError, on_switchboard_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
@@ -139,11 +156,32 @@ async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "validation-failed", f"invalid request: {fields}", {"errors": errors})
 
 
+_BODY_PARSE_FAILED = "There was an error parsing the body"  # FastAPI's 400, e.g. for bytes not UTF-8
+
+
 async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == _BODY_PARSE_FAILED:
+        why = "is not JSON text in UTF-8"
+        errors = [{"field": "body", "message": why, "type": "json_invalid"}]
+        return error_response(422, "validation-failed", f"invalid request: body: {why}", {"errors": errors})
     error_id = _HTTP_ERROR_IDS.get(exc.status_code, f"http-{exc.status_code}")
     message = exc.detail if isinstance(exc.detail, str) else error_id.replace("-", " ")
-    return error_response(exc.status_code, error_id, message, {}, exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:
+        headers = {**(exc.headers or {}), "Allow": _allowed(request)}
+    return error_response(exc.status_code, error_id, message, {}, headers)
+
+
+def _allowed(request: Request) -> str:
+    """Every method of every route at this path: Starlette's 405 names only the first route's
+    (GET and DELETE of one path are two routes)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
 
 
 async def on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:

@@ -22,10 +22,11 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from core.errors import ValidationFailedError
 from dialer.leads.model import CAMPAIGN_ID_PATTERN, LEAD_ID_PATTERN
+from dialer.paging import Cursor
 from dialer.stores import DialerStores
 from dialer.tasks.deadlines import deadline_label
 from dialer.tasks.reads import ListStatus, TaskView
@@ -34,6 +35,7 @@ from dialer.tasks.store import TaskNotFoundError, TaskStore, not_open
 from switchboard.api.auth import AUTH_RESPONSES, require_role
 from switchboard.api.dialer_api import get_stores
 from switchboard.api.errors import ErrorBody, PermissionDeniedError
+from switchboard.api.paging import CursorQuery, LimitQuery, Page, page_of
 from switchboard.api.state import get_state
 from switchboard.api.tokens import Principal
 
@@ -43,10 +45,14 @@ STATUS_OVERRIDES = {"task-state-conflict": 409}
 _STORE_ATTR = "task_store"
 ERRORS: dict[int | str, dict[str, Any]] = {
     **AUTH_RESPONSES,
-    404: {"model": ErrorBody, "description": "no such task or lead"},
-    409: {"model": ErrorBody, "description": "the task is not open (done, expired), or still open"},
     422: {"model": ErrorBody, "description": "own time after the deadline, in the past or outside hours"},
     503: {"model": ErrorBody, "description": "Redis unavailable"},
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "no such task or lead"}
+}
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorBody, "description": "the task is not open (done, expired), or still open"}
 }
 
 router = APIRouter(prefix="/api/v1", tags=["tasks"], responses=ERRORS)
@@ -83,6 +89,19 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _time_text(value: Any) -> Any:
+    """An own time is ISO text with a zone; a number is refused as the wrong type (pydantic would
+    read 12345 as seconds after 1970 and the desk would report it "in the past")."""
+    if isinstance(value, int | float | bool):
+        raise ValueError(
+            "must be a date and time as text with a zone, e.g. 2026-06-02T10:00:00+02:00, not a number"
+        )
+    return value
+
+
+OwnTime = Annotated[AwareDatetime, BeforeValidator(_time_text)]
+
+
 class TaskIn(_Body):
     lead_id: str = Field(pattern=LEAD_ID_PATTERN)
     kind: str = Field(min_length=1, max_length=64, description="a kind of tasks.yaml")
@@ -90,11 +109,11 @@ class TaskIn(_Body):
     campaign_id: str | None = Field(None, pattern=CAMPAIGN_ID_PATTERN, description="default: the lead's")
     number: str | None = Field(None, max_length=40, description="default: the lead's first number")
     note: str = Field("", max_length=2000)
-    own_time: AwareDatetime | None = Field(None, description="your own task time, inside the deadline")
+    own_time: OwnTime | None = Field(None, description="your own task time, inside the deadline")
 
 
 class OwnTimeIn(_Body):
-    own_time: AwareDatetime = Field(description="date and time with zone, e.g. 2026-06-02T10:00:00+02:00")
+    own_time: OwnTime = Field(description="date and time with zone, e.g. 2026-06-02T10:00:00+02:00")
 
 
 class CloseIn(_Body):
@@ -194,7 +213,7 @@ async def _visible(tasks: TaskStore, task_id: str, who: Principal) -> Task:
 # ---- tasks ------------------------------------------------------------------------------------
 
 
-@router.post("/tasks", response_model=TaskOut, status_code=status.HTTP_201_CREATED)
+@router.post("/tasks", response_model=TaskOut, status_code=status.HTTP_201_CREATED, responses=NOT_FOUND)
 async def create_task(body: TaskIn, who: Worker, tasks: Tasks, stores: Stores) -> TaskOut:
     """Create a follow-up task for a lead; the central deadline comes from the kind's rule.
     Advisors create their own tasks; supervisors may name the owner."""
@@ -209,25 +228,34 @@ async def create_task(body: TaskIn, who: Worker, tasks: Tasks, stores: Stores) -
     return _out(tasks.view(task, now))
 
 
-@router.get("/tasks", response_model=list[TaskOut])
+@router.get("/tasks", response_model=Page[TaskOut])
 async def list_tasks(
     *,
     who: Reader,
     tasks: Tasks,
     stores: Stores,
     task_status: Annotated[
-        str | None, Query(alias="status", description="open, due, overdue, at_risk, expired, done, archived")
+        str | None,
+        Query(
+            alias="status",
+            description="open, due, overdue, at_risk, expired, done, archived",
+            # an enum for clients; checked here with a message naming them (at-risk works too)
+            json_schema_extra={"enum": [*(s.value for s in ListStatus), "at-risk"]},
+        ),
     ] = None,
     advisor: Annotated[str | None, Query(max_length=128, description="supervisors: whose tasks")] = None,
     campaign: Annotated[str | None, Query(pattern=CAMPAIGN_ID_PATTERN)] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list[TaskOut]:
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 100,
+) -> Page[TaskOut]:
     """Tasks by deadline (advisors: their own). Expired tasks stay listed until archived."""
     wanted = _status(task_status)
     owner = who.name if who.role == "advisor" else advisor
     now = _now(stores)
-    views = await tasks.list_tasks(now=now, status=wanted, owner=owner, campaign_id=campaign, limit=limit)
-    return [_out(view) for view in views]
+    views, after = await tasks.page_tasks(
+        now=now, status=wanted, owner=owner, campaign_id=campaign, after=Cursor.decode(cursor), limit=limit
+    )
+    return page_of([_out(view) for view in views], after)
 
 
 def _status(value: str | None) -> ListStatus | None:
@@ -255,7 +283,7 @@ async def stale_tasks(
     return [_out(view) for view in views]
 
 
-@router.post("/tasks:reactivate", response_model=list[ReactivationOut])
+@router.post("/tasks:reactivate", response_model=list[ReactivationOut], responses=NOT_FOUND | CONFLICT)
 async def reactivate(
     body: ReactivateIn, who: Supervisor, tasks: Tasks, stores: Stores
 ) -> list[ReactivationOut]:
@@ -273,13 +301,13 @@ async def reactivate(
     ]
 
 
-@router.get("/tasks/{task_id}", response_model=TaskOut)
+@router.get("/tasks/{task_id}", response_model=TaskOut, responses=NOT_FOUND)
 async def get_task(task_id: str, who: Reader, tasks: Tasks, stores: Stores) -> TaskOut:
     """One task with its deadline, own time and status now (advisors: their own)."""
     return _out(tasks.view(await _visible(tasks, task_id, who), _now(stores)))
 
 
-@router.put("/tasks/{task_id}/own-time", response_model=OwnTimeOut)
+@router.put("/tasks/{task_id}/own-time", response_model=OwnTimeOut, responses=NOT_FOUND | CONFLICT)
 async def set_own_time(
     task_id: str, body: OwnTimeIn, who: Worker, tasks: Tasks, stores: Stores
 ) -> OwnTimeOut:
@@ -293,7 +321,7 @@ async def set_own_time(
     return OwnTimeOut(task=_out(tasks.view(change.task, now)), change=change.change, version=change.version)
 
 
-@router.post("/tasks/{task_id}/close", response_model=CloseOut)
+@router.post("/tasks/{task_id}/close", response_model=CloseOut, responses=NOT_FOUND | CONFLICT)
 async def close_task(task_id: str, body: CloseIn, who: Worker, tasks: Tasks, stores: Stores) -> CloseOut:
     """Close with a disposition: it is recorded (its automation runs), it closes the lead's open
     tasks, and a rule for its code creates the follow-up task. At or after the expiry instant the
@@ -316,7 +344,7 @@ async def close_task(task_id: str, body: CloseIn, who: Worker, tasks: Tasks, sto
     )  # fmt: skip
 
 
-@router.post("/tasks/{task_id}/archive", response_model=TaskOut)
+@router.post("/tasks/{task_id}/archive", response_model=TaskOut, responses=NOT_FOUND | CONFLICT)
 async def archive_task(task_id: str, who: Supervisor, tasks: Tasks, stores: Stores) -> TaskOut:
     """Take a done or expired task off the lists (supervisors). Open tasks cannot be archived;
     the expired count is never lowered."""

@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 
 from pbx.sim import AgentPhone
 from routing.acd.acd_keys import AcdKeys
+from routing.acd.views import queues_info
 from routing.agent_events import AgentState
 from switchboard.api import AppState, TokenStore, create_app
 from switchboard.api.acd_api import install
@@ -154,3 +155,23 @@ async def test_queue_view_case_context_and_events(redis_client: aioredis.Redis) 
         assert (await http.get("/api/v1/acd/calls/nope/case", headers=_auth("boss"))).status_code == 404
         bad = await http.get("/api/v1/acd/events", params={"since": "x"}, headers=_auth("boss"))
         assert bad.status_code == 422
+
+
+async def test_the_queue_view_tells_connected_calls_from_ringing_ones_with_live_figures(
+    redis_client: aioredis.Redis,
+) -> None:
+    async with api(redis_client, **{"2001": AgentPhone(answer_after_s=0.05)}) as (http, s):
+        await s.sim.inbound_call("+36309999999", "+3612345678", patience_s=600)
+        await s.until(lambda: len(s.waiting_ids()) == 1)
+        before = (await http.get("/api/v1/acd/queues", headers=_auth("boss"))).json()[0]
+        assert before["oldest_wait"] == before["waiting"][0]["waited"] and before["connected"] == []
+        assert before["service_level"] is None  # no call answered or lost yet
+        await http.post("/api/v1/acd/agents/a1/login", headers=_auth("a1"))
+        await s.until(lambda: any(q.connected for q in s.acd.queues()))
+        view = (await http.get("/api/v1/acd/queues", headers=_auth("boss"))).json()[0]
+        assert view["ringing"] == [] and view["waiting"] == [] and view["oldest_wait"] == 0
+        [talking] = view["connected"]
+        assert (talking["state"], talking["agent_id"]) == ("connected", "a1")
+        assert view["service_level"] == 1.0  # answered within the target
+        later = queues_info(s.acd.ctx.state, s.acd.ctx.clock() + 600)  # ten minutes into the talk
+        assert later[0].connected[0].waited == talking["waited"], "the wait stops at the answer"

@@ -66,7 +66,7 @@ async def test_export_the_abandon_records(
     await add_aged(redis_client, "dial-attempts", 2, action="outcome", result="answered", number="+3622")
     await add_aged(redis_client, "dial-attempts", 1, action="dial", number="+3633")
     monkeypatch.setenv("SWITCHBOARD_REDIS_URL", redis_server.url)
-    code = await _main_in_thread(["audit", "export", "dial-attempts", "--where", "result=abandoned"])
+    code = await _main_in_thread(["audit-streams", "export", "dial-attempts", "--where", "result=abandoned"])
     assert code == 0
     lines = capsys.readouterr().out.splitlines()
     assert [json.loads(line)["number"] for line in lines] == ["+3611"]

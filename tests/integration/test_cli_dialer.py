@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 import redis
 
 from core.errors import ValidationFailedError
+from switchboard import cli_audit
 from switchboard.cli_dialer import register
 from switchboard.private_redis import PrivateRedis
 
@@ -92,3 +94,43 @@ def test_internal_list_and_national_list_commands(
     assert "removed from the internal list" in capsys.readouterr().out
     assert run("blacklist", "export", "--list", "internal") == 0
     assert capsys.readouterr().out == ""
+
+
+def test_leads_import_runs_while_campaigns_yaml_is_broken_and_takes_an_encoding(
+    db: redis.Redis, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = tmp_path / "campaigns.yaml"
+    broken.write_text("campaigns:\n  - id: spring\n    mode: [not, a, mode\n", encoding="utf-8")
+    monkeypatch.setenv("SWITCHBOARD_RULES_CAMPAIGNS", str(broken))
+    csv_file = tmp_path / "leads.csv"
+    csv_file.write_bytes("lead_id,customer_id,name,phone\nL1,C1,Tóth Éva,06 30 123 4567\n".encode("latin-1"))
+    assert run("leads", "import", str(csv_file), "--campaign", "spring", "--encoding", "latin-1") == 0
+    out = capsys.readouterr().out
+    assert "is broken, lead_priority not applied" in out and "1 created" in out
+    assert db.hget("sb:dialer:lead:L1", "name") == "Tóth Éva".encode()
+
+
+def test_audit_command_filters_the_trails_and_exports_them(
+    db: redis.Redis, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    filing = ["robinson", "file", "--customer-name", "Kiss Anna", "--phone", "06301234567", "--as", "anna"]
+    filing += ["--email", "a@example.hu", "--customer-id", "C1", "--justification", "spam lead"]
+    assert run(*filing) == 0
+    assert run("robinson", "approve", "rr-1", "--as", "sue", "--note", "ok") == 0
+    capsys.readouterr()
+    parser = argparse.ArgumentParser(prog="switchboard")
+    cli_audit.register(parser.add_subparsers(dest="command", required=True))
+
+    def audit(*argv: str) -> int:
+        args = parser.parse_args(["audit", *argv])
+        code: int = args.func(args, None)
+        return code
+
+    assert audit("--number", "06 30 123 4567", "--actor", "sue") == 0
+    out = capsys.readouterr().out
+    assert "lists" in out and "add" in out and "filed" not in out
+    export = tmp_path / "audit.csv"
+    assert audit("--customer", "C1", "--kind", "robinson", "--export", str(export)) == 0
+    assert "3 records written" in capsys.readouterr().out
+    rows = list(csv.DictReader(export.read_text(encoding="utf-8").splitlines()))
+    assert [row["action"] for row in rows] == ["filed", "approved", "numbers-blacklisted"]

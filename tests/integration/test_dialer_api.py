@@ -171,7 +171,13 @@ async def test_the_crm_reads_dispositions_back(http: httpx.AsyncClient, clock: C
             "/api/v1/dispositions", params={"since": since, "limit": 1}, headers=auth("supervisor")
         )
     ).json()
-    assert [d["lead_id"] for d in page["items"]] == ["L2"] and page["next_since"] == since
+    assert [d["lead_id"] for d in page["items"]] == ["L2"] and page["next_cursor"]
+    rest = await http.get(
+        "/api/v1/dispositions",
+        params={"since": since, "limit": 1, "cursor": page["next_cursor"]},
+        headers=auth("supervisor"),
+    )
+    assert [d["lead_id"] for d in rest.json()["items"]] == ["L1"] and rest.json()["next_cursor"] is None
     assert (await http.get("/api/v1/dispositions", headers=auth("advisor"))).status_code == 403
     naive = await http.get(
         "/api/v1/dispositions", params={"since": "2025-03-03T10:00:00"}, headers=auth("crm")
@@ -247,7 +253,7 @@ async def test_robinson_workflow_over_http(http: httpx.AsyncClient, stores: Dial
     pending = await http.get(
         "/api/v1/robinson-requests", params={"status": "pending"}, headers=auth("supervisor")
     )
-    assert [r["request_id"] for r in pending.json()] == [request_id]
+    assert [r["request_id"] for r in pending.json()["items"]] == [request_id]
     approved = await http.post(
         f"/api/v1/robinson-requests/{request_id}/approve", json={"note": "ok"}, headers=auth("supervisor")
     )
@@ -283,9 +289,9 @@ async def test_a_rejection_note_is_read_by_its_advisor_only(http: httpx.AsyncCli
     )
     assert (await http.get(path, headers=auth("advisor2"))).status_code == 404
     own_list = await http.get("/api/v1/robinson-requests", headers=auth("advisor2"))
-    assert [r["request_id"] for r in own_list.json()] == [bobs["request_id"]]
+    assert [r["request_id"] for r in own_list.json()["items"]] == [bobs["request_id"]]
     everyone = await http.get("/api/v1/robinson-requests", headers=auth("supervisor"))
-    assert len(everyone.json()) == 2
+    assert len(everyone.json()["items"]) == 2
 
 
 async def test_preview_offer_endpoints(http: httpx.AsyncClient, stores: DialerStores) -> None:
@@ -315,3 +321,92 @@ async def test_without_attached_stores_the_router_builds_them_from_app_state(
                 "/api/v1/blacklist/check", json={"numbers": ["06301234567"]}, headers=auth("advisor")
             )
             assert response.json()["results"][0]["blocked"] is False
+
+
+async def test_following_cursors_lists_every_disposition_once_even_within_one_millisecond(
+    http: httpx.AsyncClient, clock: Clock
+) -> None:
+    await push_leads(http, LEADS, campaign_id="c1")
+    for n in range(7):  # one clock reading for all: every item has the same score
+        body = {"lead_id": ("L1", "L2")[n % 2], "code": "do_not_call", "note": f"n{n}"}
+        posted = await http.post("/api/v1/dispositions", json=body, headers=auth("advisor"))
+        assert posted.status_code == 201
+    seen: list[str] = []
+    params: dict[str, str | int] = {"limit": 2}
+    for _ in range(10):
+        page = (await http.get("/api/v1/dispositions", params=params, headers=auth("crm"))).json()
+        seen += [d["note"] for d in page["items"]]
+        if page["next_cursor"] is None:
+            break
+        params["cursor"] = page["next_cursor"]
+    assert sorted(seen) == [f"n{n}" for n in range(7)]
+    bad = await http.get("/api/v1/dispositions", params={"cursor": "garbage"}, headers=auth("crm"))
+    assert bad.status_code == 422 and "cursor" in bad.json()["message"]
+
+
+async def test_robinson_requests_page_by_cursor_and_status_is_an_enum(http: httpx.AsyncClient) -> None:
+    for n in range(5):
+        body = REQUEST | {"customer_id": f"C{n}"}
+        assert (
+            await http.post("/api/v1/robinson-requests", json=body, headers=auth("advisor"))
+        ).status_code == 201
+    seen: list[str] = []
+    params: dict[str, str | int] = {"limit": 2, "status": "pending"}
+    for _ in range(5):
+        page = (await http.get("/api/v1/robinson-requests", params=params, headers=auth("supervisor"))).json()
+        seen += [r["customer_id"] for r in page["items"]]
+        if page["next_cursor"] is None:
+            break
+        params["cursor"] = page["next_cursor"]
+    assert seen == [f"C{n}" for n in range(5)]
+    bad = await http.get("/api/v1/robinson-requests", params={"status": "maybe"}, headers=auth("supervisor"))
+    assert bad.status_code == 422
+    spec = (await http.get("/openapi.json")).json()
+    parameters = spec["paths"]["/api/v1/robinson-requests"]["get"]["parameters"]
+    [status_param] = [p for p in parameters if p["name"] == "status"]
+    assert "pending" in str(status_param["schema"])
+
+
+async def test_a_region_per_lead_or_per_batch_reads_national_numbers_and_invalid_ones_are_refused_by_index(
+    http: httpx.AsyncClient,
+) -> None:
+    leads: list[dict[str, Any]] = [
+        {"lead_id": "P1", "customer_id": "K1", "phones": ["601 234 567"], "region": "PL"},
+        {"lead_id": "P2", "customer_id": "K2", "phones": ["601 234 567"]},
+    ]
+    report = await push_leads(http, leads, campaign_id="c1")
+    assert report["created"] == 1
+    [problem] = report["errors"]
+    assert problem["index"] == 1 and problem["message"].startswith(
+        "phones[0]: not a valid phone number in HU"
+    )
+    assert (await http.get("/api/v1/leads/P1", headers=auth("crm"))).json()["phones"] == ["+48601234567"]
+    batch = await push_leads(http, leads[1:], campaign_id="c1", region="PL")
+    assert batch["created"] == 1 and batch["errors"] == []
+    assert (await http.get("/api/v1/leads/P2", headers=auth("crm"))).json()["phones"] == ["+48601234567"]
+
+
+async def test_a_nested_crm_value_is_named_without_validation_internals(http: httpx.AsyncClient) -> None:
+    lead = {"lead_id": "N1", "customer_id": "K1", "phones": ["06 30 123 4567"], "crm": {"a": {"b": 1}}}
+    [problem] = (await push_leads(http, [lead]))["errors"]
+    assert problem["message"] == "crm.a: must be text, a number, true/false or null (flags are flat)"
+
+
+async def test_a_body_that_is_not_utf8_is_a_422_naming_the_body(http: httpx.AsyncClient) -> None:
+    raw = b'{"lead_id": "L1", "code": "do_not_call", "note": "\xff\xfe"}'
+    response = await http.post(
+        "/api/v1/dispositions", content=raw, headers=auth("advisor") | {"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    body = response.json()
+    assert body["error"] == "validation-failed" and body["details"]["errors"][0]["field"] == "body"
+
+
+async def test_error_messages_never_echo_the_rejected_value(http: httpx.AsyncClient) -> None:
+    bad = await http.get("/api/v1/blacklist/internal/hello-there", headers=auth("supervisor"))
+    assert bad.status_code == 422 and bad.json()["message"].startswith("not a phone number")
+    assert "hello-there" not in bad.text
+    request = REQUEST | {"phone": "99 12"}
+    filed = await http.post("/api/v1/robinson-requests", json=request, headers=auth("advisor"))
+    assert filed.status_code == 422 and "phone: not a possible phone number" in filed.json()["message"]
+    assert "99 12" not in filed.text

@@ -95,3 +95,72 @@ async def test_a_file_that_is_not_utf8_is_refused(leads: LeadStore, tmp_path: Pa
 async def test_a_missing_file_is_a_clear_error(leads: LeadStore, tmp_path: Path) -> None:
     with pytest.raises(LeadFileError, match="cannot read"):
         await import_csv(leads, tmp_path / "nope.csv", campaign_id="c", now=T0, actor="cli")
+
+
+BROKEN_ROW = """\
+lead_id,customer_id,name,phone
+C-1,K1,Anna,06301000001
+C-2,K2,Béla,06301000002
+C-3,K3,Csaba,06301000003
+C-4,K4,Dóra,06301000004
+C-5,K5,Elek,06301000005
+C-6,K6,"Feri,06301000006
+C-7,K7,Gizi,06301000007
+C-8,K8,"Hajni" x,06301000008
+C-9,K9,Ildi,06301000009
+C-10,K10,Jani,06301000010
+"""
+
+
+async def test_a_row_with_a_stray_quote_does_not_swallow_the_good_rows_after_it(
+    leads: LeadStore, tmp_path: Path
+) -> None:
+    report = await import_csv(leads, write(tmp_path, BROKEN_ROW), campaign_id="c", now=T0, actor="cli")
+    by_line = {problem.line: problem.message for problem in report.errors}
+    assert list(by_line) == [7]
+    assert "quoted field opens on this line and is never closed" in by_line[7]
+    assert report.rows == 10 and report.imported == 9 and report.imported + len(report.errors) == report.rows
+    assert (await leads.get("C-7")).name == "Gizi"
+    assert (await leads.get("C-9")).phones == ("+36301000009",)
+    assert (await leads.get("C-8")).name == "Hajni x"
+
+
+async def test_a_latin1_byte_is_named_by_its_own_line_and_a_declared_encoding_imports_it(
+    leads: LeadStore, tmp_path: Path
+) -> None:
+    rows = "".join(f"L{n},C{n},Name {n},0630100{n:04d}\n" for n in range(1, 12))
+    content = "lead_id,customer_id,name,phone\n" + rows + "L12,C12,Tóth Éva,06301009999\n"
+    path = write(tmp_path, content, encoding="latin-1")
+    refusal = r"line 13: is not UTF-8 text \(byte 0xF3 at column 10\)"
+    with pytest.raises(LeadFileError, match=refusal) as caught:
+        await import_csv(leads, path, campaign_id="c", now=T0, actor="cli")
+    assert "--encoding" in str(caught.value)
+    report = await import_csv(leads, path, campaign_id="c", now=T0, actor="cli", encoding="latin-1")
+    assert report.errors == [] and report.imported == 12
+    assert (await leads.get("L12")).name == "Tóth Éva"
+
+
+async def test_an_unknown_encoding_is_refused_by_name(leads: LeadStore, tmp_path: Path) -> None:
+    path = write(tmp_path, "lead_id,customer_id,phone\n")
+    with pytest.raises(LeadFileError, match="unknown encoding 'klingon'"):
+        await import_csv(leads, path, campaign_id="c", now=T0, actor="cli", encoding="klingon")
+
+
+async def test_a_region_column_reads_national_numbers_and_invalid_numbers_are_reported_by_line(
+    leads: LeadStore, tmp_path: Path
+) -> None:
+    content = (
+        "lead_id,customer_id,phone,region\n"
+        "PL-1,K1,601 234 567,PL\n"  # Polish mobile, read in PL
+        "PL-2,K2,601 234 567,\n"  # the same digits read in HU: possible, not valid
+        "PL-3,K3,601 234 567,ZZ\n"
+    )
+    report = await import_csv(leads, write(tmp_path, content), campaign_id="c", now=T0, actor="cli")
+    by_line = {problem.line: problem.message for problem in report.errors}
+    assert sorted(by_line) == [3, 4]
+    assert by_line[3].startswith("phones[0]: not a valid phone number in HU")
+    assert by_line[4].startswith("region: must be an ISO 3166 region code")
+    assert (await leads.get("PL-1")).phones == ("+48601234567",)
+    path = write(tmp_path, content)
+    batch = await import_csv(leads, path, campaign_id="c", now=T0, actor="cli", region="PL")
+    assert (await leads.get("PL-2")).phones == ("+48601234567",) and batch.imported == 2

@@ -172,3 +172,36 @@ async def test_listing_by_status_oldest_first(stores: DialerStores) -> None:
         await stores.robinson.list_requests(status="maybe")
     with pytest.raises(RequestNotFoundError):
         await stores.robinson.get("rr-999")
+
+
+async def test_a_customer_id_typed_in_another_case_with_spaces_finds_the_crm_customer(
+    stores: DialerStores,
+) -> None:
+    await seed_customer_leads(stores)
+    typed = REQUEST | {"customer_id": " c1 ", "phone": "06 70 555 0001"}
+    filed = await stores.robinson.file(typed, requested_by="anna", now=T0)
+    assert filed.customer_id == "C1" and filed.warnings == ()
+    await stores.robinson.approve(filed.request_id, supervisor="sue", now=T0)
+    for lead_id in ("L1", "L2"):  # the customer's other lead too, not only the typed phone
+        assert (await stores.leads.get(lead_id)).status == "excluded"
+    assert (await stores.gate.check_many(["+36205550002"]))[0].blocked
+    assert [lead.lead_id for lead in await stores.leads.claim_many("c1", "e1", 10, now=T0)] == ["L3"]
+
+
+async def test_the_reviewer_is_warned_when_the_customer_id_matches_no_customer(stores: DialerStores) -> None:
+    await seed_customer_leads(stores)
+    filed = await stores.robinson.file(REQUEST | {"customer_id": "C-999"}, requested_by="anna", now=T0)
+    assert filed.customer_id == "C-999"
+    [pending] = await stores.robinson.list_requests(status="pending")
+    assert pending.warnings and "C-999 matches no known customer" in pending.warnings[0]
+    known = await stores.robinson.file(REQUEST, requested_by="anna", now=T0)
+    assert known.warnings == ()
+
+
+@pytest.mark.parametrize("field", ["customer_name", "customer_id", "email"])
+async def test_control_characters_are_refused(stores: DialerStores, field: str) -> None:
+    bad = REQUEST | {field: REQUEST[field][:3] + "\x00\x07" + REQUEST[field][3:]}
+    with pytest.raises(ValidationFailedError) as caught:
+        await stores.robinson.file(bad, requested_by="anna", now=T0)
+    assert field in caught.value.details["invalid"]
+    assert await stores.robinson.list_requests() == []

@@ -90,6 +90,12 @@ async def test_a_started_campaign_dials_through_the_acd_and_campaigns_yaml_reloa
                 headers=_auth("crm-token"),
             )
             assert reply.status_code == 200 and reply.json()["created"] == 1, reply.text
+            stray = lead | {"lead_id": "R2", "campaign_id": "renewal"}  # a typo: never dialed
+            reply = await http.post("/api/v1/leads:bulk", json={"leads": [stray]}, headers=_auth("crm-token"))
+            [problem] = reply.json()["errors"]
+            assert problem["message"].startswith(
+                "campaign_id: no such campaign in campaigns.yaml (known: renewals"
+            )
             reply = await http.post("/api/v1/campaigns/renewals/start", headers=_auth("sue-token"))
             assert reply.status_code == 200, reply.text
 
@@ -186,7 +192,7 @@ async def test_leads_take_the_campaign_priority_and_dispositions_reach_the_campa
             assert retry_at - datetime.fromtimestamp(clock(), UTC) > timedelta(days=2, hours=23), (
                 "the campaign's 3 d"
             )
-            tasks = (await http.get("/api/v1/tasks", headers=_auth("ann-token"))).json()
+            tasks = (await http.get("/api/v1/tasks", headers=_auth("ann-token"))).json()["items"]
             assert [(t["kind"], t["lead_id"], t["owner"]) for t in tasks] == [
                 ("callback_requested", "G1", "ann")
             ]

@@ -88,7 +88,9 @@ async def test_own_time_after_the_deadline_is_422_naming_it_and_a_good_one_is_se
 
     kit.clock.set(local(2026, 6, 2, 10, 30))
     due = await http.get("/api/v1/tasks", params={"status": "overdue"}, headers=auth("anna"))
-    assert [(t["task_id"], t["status"], t["overdue"]) for t in due.json()] == [(task["task_id"], "due", True)]
+    assert [(t["task_id"], t["status"], t["overdue"]) for t in due.json()["items"]] == [
+        (task["task_id"], "due", True)
+    ]
 
 
 async def test_a_task_created_with_a_bad_own_time_is_not_created(http: httpx.AsyncClient, kit: Kit) -> None:
@@ -99,7 +101,7 @@ async def test_a_task_created_with_a_bad_own_time_is_not_created(http: httpx.Asy
     )
     assert response.status_code == 422
     assert "after the central deadline 2026-06-03 23:59:59 Europe/Budapest" in response.json()["message"]
-    assert (await http.get("/api/v1/tasks", headers=auth("sue"))).json() == []
+    assert (await http.get("/api/v1/tasks", headers=auth("sue"))).json()["items"] == []
     unknown = await http.post("/api/v1/tasks", json={"lead_id": "L1", "kind": "x"}, headers=auth("anna"))
     assert unknown.status_code == 422 and "known: not_reachable" in unknown.json()["message"]
     missing = await http.post("/api/v1/tasks", json={"lead_id": "L9", "kind": "x"}, headers=auth("anna"))
@@ -110,21 +112,23 @@ async def test_advisors_work_on_their_own_tasks_supervisors_on_all(http: httpx.A
     task = await create(http)
     assert (await http.get(f"/api/v1/tasks/{task['task_id']}", headers=auth("bob"))).status_code == 404
     assert (await own_time(http, task["task_id"], "2026-06-02T10:00:00+02:00", who="bob")).status_code == 404
-    assert (await http.get("/api/v1/tasks", headers=auth("bob"))).json() == []
-    assert (await http.get("/api/v1/tasks", params={"advisor": "anna"}, headers=auth("bob"))).json() == []
+    assert (await http.get("/api/v1/tasks", headers=auth("bob"))).json()["items"] == []
+    assert (await http.get("/api/v1/tasks", params={"advisor": "anna"}, headers=auth("bob"))).json()[
+        "items"
+    ] == []
     forbidden = await http.post(
         "/api/v1/tasks", json={"lead_id": "L2", "kind": "not_reachable", "owner": "anna"}, headers=auth("bob")
     )
     assert forbidden.status_code == 403
     assigned = await create(http, who="sue", lead_id="L2", kind="not_reachable", owner="bob")
     assert assigned["owner"] == "bob"
-    assert [t["task_id"] for t in (await http.get("/api/v1/tasks", headers=auth("bob"))).json()] == [
+    assert [t["task_id"] for t in (await http.get("/api/v1/tasks", headers=auth("bob"))).json()["items"]] == [
         assigned["task_id"]
     ]
     by_sue = await own_time(http, task["task_id"], "2026-06-02T10:00:00+02:00", who="sue")
     assert by_sue.status_code == 200
     everyone = await http.get("/api/v1/tasks", params={"advisor": "anna"}, headers=auth("ops"))
-    assert [t["task_id"] for t in everyone.json()] == [task["task_id"]]
+    assert [t["task_id"] for t in everyone.json()["items"]] == [task["task_id"]]
 
 
 async def test_closing_with_a_disposition_records_it_and_creates_the_follow_up(
@@ -171,10 +175,12 @@ async def test_only_a_supervisor_archives_and_only_done_or_expired_tasks(
     kit.clock.set(local(2026, 6, 4, 0, 0))
     await kit.tasks.expire_due(now=kit.clock())
     expired = await http.get("/api/v1/tasks", params={"status": "expired"}, headers=auth("sue"))
-    assert [t["task_id"] for t in expired.json()] == [task["task_id"]]
+    assert [t["task_id"] for t in expired.json()["items"]] == [task["task_id"]]
     archived = await http.post(archive, headers=auth("sue"))
     assert archived.status_code == 200 and archived.json()["archived_by"] == "sue"
-    assert (await http.get("/api/v1/tasks", params={"status": "expired"}, headers=auth("sue"))).json() == []
+    assert (await http.get("/api/v1/tasks", params={"status": "expired"}, headers=auth("sue"))).json()[
+        "items"
+    ] == []
     assert (await http.post(archive, headers=auth("sue"))).status_code == 409
 
 
@@ -189,7 +195,7 @@ async def test_status_filter_words_stale_report_and_bulk_reactivation(
     )
     kit.clock.set(local(2026, 6, 3, 21))
     risky = await http.get("/api/v1/tasks", params={"status": "at-risk"}, headers=auth("sue"))
-    assert [t["at_risk"] for t in risky.json()] == [True]
+    assert [t["at_risk"] for t in risky.json()["items"]] == [True]
 
     kit.clock.set(local(2026, 7, 15, 9))
     assert (await http.get("/api/v1/tasks/stale", headers=auth("anna"))).status_code == 403
@@ -206,3 +212,35 @@ async def test_status_filter_words_stale_report_and_bulk_reactivation(
         task["task_id"],
     )
     assert (await http.get("/api/v1/tasks/stale", params={"days": 30}, headers=auth("sue"))).json() == []
+
+
+async def test_task_lists_page_by_cursor_past_any_cap(http: httpx.AsyncClient) -> None:
+    created = [
+        await create(http, lead_id=lead, kind="not_reachable") for lead in ("L1", "L2", "L1", "L2", "L1")
+    ]
+    seen: list[str] = []
+    params: dict[str, str | int] = {"limit": 2}
+    for _ in range(5):
+        page = (await http.get("/api/v1/tasks", params=params, headers=auth("sue"))).json()
+        seen += [t["task_id"] for t in page["items"]]
+        if page["next_cursor"] is None:
+            break
+        params["cursor"] = page["next_cursor"]
+    assert sorted(seen) == sorted(t["task_id"] for t in created) and len(seen) == 5
+
+
+async def test_an_own_time_sent_as_a_number_is_the_wrong_type_not_a_time_in_1970(
+    http: httpx.AsyncClient,
+) -> None:
+    task = await create(http)
+    response = await http.put(
+        f"/api/v1/tasks/{task['task_id']}/own-time", json={"own_time": 12345}, headers=auth("anna")
+    )
+    assert response.status_code == 422
+    assert "not a number" in response.json()["message"] and "past" not in response.json()["message"]
+
+
+async def test_the_status_filter_is_an_enum_in_the_spec(http: httpx.AsyncClient) -> None:
+    spec = (await http.get("/openapi.json")).json()
+    [status] = [p for p in spec["paths"]["/api/v1/tasks"]["get"]["parameters"] if p["name"] == "status"]
+    assert {"open", "overdue", "at_risk", "archived"} <= set(status["schema"]["enum"])
