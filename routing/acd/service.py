@@ -37,6 +37,7 @@ from core.lease import Lease
 from pbx.call_changes import CallChange, ChannelHungUp, DialStarted, OriginateResult, UserEventSeen
 from pbx.codec import Event
 from pbx.service import ActionSender
+from pbx.switchboard_events import AgentAnswered, InboundArrived, decode
 from pbx.tracker import CallTracker
 from routing.acd.acd_keys import AcdKeys
 from routing.acd.acd_metrics import AcdMetrics
@@ -57,7 +58,6 @@ from routing.rules import Rules
 
 log = logging.getLogger("switchboard.acd")
 
-INBOUND, AGENT_ANSWERED = "SwitchboardInbound", "SwitchboardAgentAnswered"
 RECOVERY_EVERY_S = 1.0
 _RELEVANT = (UserEventSeen, OriginateResult, ChannelHungUp, DialStarted)
 
@@ -147,10 +147,11 @@ class AcdService(Operations):
     async def _on_change(self, change: CallChange) -> None:
         flow = self.flow
         if isinstance(change, UserEventSeen):
-            if change.name == INBOUND:
-                await flow.inbound(change)
-            elif change.name == AGENT_ANSWERED:
-                await flow.agent_answered(change)
+            announced = decode(change)
+            if isinstance(announced, InboundArrived):
+                await flow.inbound(announced)
+            elif isinstance(announced, AgentAnswered):
+                await flow.agent_answered(announced)
         elif isinstance(change, OriginateResult):
             await flow.originate_result(change)
         elif isinstance(change, ChannelHungUp):
