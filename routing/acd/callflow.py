@@ -188,7 +188,7 @@ class CallFlow:
         _, effects = apply(active, event)
         for effect in effects:
             if not await self._perform_call(call_id, active, effect):
-                await self._perform_agent(call_id, active, effect)
+                await self._perform_agent(call_id, effect)
 
     async def _perform_call(self, call_id: str, active: ActiveCall | None, effect: ev.Effect) -> bool:
         """The effects on calls and channels; False for an effect on the agent or the outside."""
@@ -213,7 +213,8 @@ class CallFlow:
             return False
         return True
 
-    async def _perform_agent(self, call_id: str, active: ActiveCall | None, effect: ev.Effect) -> None:
+    async def _perform_agent(self, call_id: str, effect: ev.Effect) -> None:
+        """The effects on the agent (its table, through the dispatcher), the metrics, the stream, the log."""
         ctx, d, now = self.ctx, self.d, self.ctx.clock()
         if isinstance(effect, ev.AgentRinging):
             await d.agent_event(effect.agent_id, Ring(now, call_id))
