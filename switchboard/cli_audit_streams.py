@@ -1,4 +1,4 @@
-"""`switchboard audit-streams`: export the audit streams (e.g. abandon records for a regulator), trim them now.
+"""`switchboard audit-streams`: export the audit streams (e.g. abandon records for a regulator), trim them.
 
     switchboard audit-streams export dial-attempts --since 2026-01-01 --until 2026-07-01 \
         --where action=outcome --where result=abandoned > abandons.jsonl

@@ -32,8 +32,7 @@ from pbx.call_changes import (
     OriginateResult,
     UserEventSeen,
 )
-
-OUTBOUND_ANSWERED = "SwitchboardOutboundAnswered"
+from pbx.switchboard_events import OutboundAnswered, decode
 
 Step = tuple[str, outbound.Event]
 
@@ -74,8 +73,10 @@ class CallBook:
         if isinstance(change, ChannelUp | CallIdBound) and change.call_id in self.calls:
             assert change.call_id is not None
             self._first_channel.setdefault(change.call_id, (change.uniqueid, change.channel))
-        elif isinstance(change, UserEventSeen) and change.name == OUTBOUND_ANSWERED:
-            return self._amd(change, now)
+        elif isinstance(change, UserEventSeen):
+            announced = decode(change)
+            if isinstance(announced, OutboundAnswered):
+                return self._amd(announced, now)
         elif isinstance(change, Bridged) and change.call_id in self.calls:
             if self._customer_bridged(self.calls[change.call_id], change):
                 return [(change.call_id, outbound.AgentConnected(now))]
@@ -102,8 +103,8 @@ class CallBook:
             else None
         )
 
-    def _amd(self, change: UserEventSeen, now: float) -> list[Step]:
-        call_id = change.headers.get("CallID", "") or change.call_id or ""
+    def _amd(self, change: OutboundAnswered, now: float) -> list[Step]:
+        call_id = change.call_id
         call = self.calls.get(call_id)
         if call is None:
             return []
@@ -111,9 +112,9 @@ class CallBook:
         if call.phase is Phase.DIALING:  # the answer was lost or is late: the announcement proves it
             uniqueid, channel = self._first_channel.get(call_id, ("", ""))
             if change.uniqueid and change.uniqueid != uniqueid:
-                uniqueid, channel = change.uniqueid, change.headers.get("Channel", "") or channel
+                uniqueid, channel = change.uniqueid, change.channel or channel
             steps.append((call_id, outbound.Answered(now, uniqueid, channel)))
-        steps.append((call_id, outbound.AmdDone(now, change.headers.get("AMDStatus", ""))))
+        steps.append((call_id, outbound.AmdDone(now, change.amd_status)))
         return steps
 
     @staticmethod

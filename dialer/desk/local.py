@@ -37,13 +37,13 @@ from dialer.pacing.decision import PacingAgentState
 from pbx.call_changes import CallChange, ChannelHungUp, OriginateResult, UserEventSeen
 from pbx.codec import Event
 from pbx.service import ActionSender
+from pbx.switchboard_events import AgentAnswered, decode
 from pbx.tracker import CALL_ID_VARIABLE, CallTracker
 
 log = logging.getLogger("switchboard.dialer.desk")
 
 _STORE_ERRORS = (RedisError, OSError, TimeoutError)
 AGENT_CONTEXT = "switchboard-agent"
-AGENT_ANSWERED = "SwitchboardAgentAnswered"
 _PACING_STATE = {
     "ready": PacingAgentState.READY,
     "reserved": PacingAgentState.RESERVED,
@@ -315,14 +315,13 @@ class LocalDesk:
                     entry = self._calls.get(self._by_action[change.action_id])
                     if entry is not None:
                         await self._missed(entry, self._clock())
-            elif isinstance(change, UserEventSeen) and change.name == AGENT_ANSWERED:
-                await self._answered(change)
+            elif isinstance(change, UserEventSeen) and isinstance(answered := decode(change), AgentAnswered):
+                await self._answered(answered)
             elif isinstance(change, ChannelHungUp):
                 await self._hung_up(change)
 
-    async def _answered(self, change: UserEventSeen) -> None:
-        call_id = change.headers.get("CallID", "")
-        agent_channel = change.headers.get("Channel", "")
+    async def _answered(self, change: AgentAnswered) -> None:
+        call_id, agent_channel = change.call_id, change.channel
         entry = self._calls.get(call_id)
         if entry is None or entry.phase != "ringing":
             return
@@ -332,7 +331,7 @@ class LocalDesk:
             await self._hangup(agent_channel)
             await self._move(entry.agent_id, call_id, ("ringing",), "ready", now)
             return
-        entry.agent_channel, entry.agent_uniqueid = agent_channel, change.uniqueid or ""
+        entry.agent_channel, entry.agent_uniqueid = agent_channel, change.uniqueid
         entry.phase = "connected"
         await self._move(entry.agent_id, call_id, ("ringing",), "busy", now)
         try:

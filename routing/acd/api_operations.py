@@ -1,4 +1,5 @@
-"""What people do to the ACD through the API: agents log in and out, pause, get ready; supervisors
+"""What people do to the ACD through the API (a part AcdService holds and hands these calls to):
+agents log in and out, pause, get ready; supervisors
 edit agents; advisors write the case summary; the CRM pushes customer records. And the views.
 
 Each operation takes the service lock, like the call events, and goes through

@@ -1,27 +1,21 @@
-"""What the ACD does when Asterisk reports something about a call: the Asterisk contract, shell side.
+"""The inbound call's shell: Asterisk's reports in, the call table (lifecycle.py) applied, its
+effects performed. What a call goes through is decided in routing/acd/lifecycle.py; this module
+only matches a report to its call, gathers what the table needs to know, and carries out what it
+says: AMI through the executor, Redis and the agents' table through the dispatcher.
 
-- `SwitchboardInbound` UserEvent: classify the caller (E.164 number, dialled
-  number, IVR choice, the CRM record in Redis), open a case, store the waiting
-  call, route it.
-- OriginateResponse of an agent leg: success notes the answered leg; failure
-  (no answer, busy, rejected...) is a missed ring and the next agent is tried.
-  The caller hears music all along: its channel is never touched.
-- `SwitchboardAgentAnswered` UserEvent: Bridge the caller with the agent's leg;
-  only then is the agent busy and the case handed over (event on the stream).
-  A leg answering for a call that is gone is hung up.
-- Hangups: the caller while waiting or while an agent is rung is abandoned (the
-  ringing leg is hung up, the agent released without a miss); either side of a
-  connected call ends it and the agent goes into wrap-up.
-- After a (re)connect, `resync` closes calls whose caller channel is gone (one
-  outcome, written with the call's end), bridges an agent who answered meanwhile,
-  releases agents whose ringing leg vanished (not those the dialer holds for a
-  call it is placing), adopts the callers Asterisk held that nobody announced
-  (adoption.py), then routes every waiting call.
-- The agent's leg is recognised exactly (calls.is_agent_leg): a Local channel's
-  `;2` half or a channel that merely inherited the call id is never bridged or
-  hung up as the agent's.
-- An answered outbound call the dialer handed over (routing/acd/outbound.py)
-  follows the same path from the ring on; only the inbound metrics skip it.
+- Reports arrive typed (pbx.switchboard_events for the dialplan's UserEvents, pbx.call_changes
+  for the rest); `step(call_id, event)` applies one to the call's table and performs the effects
+  in order. A Bridge's answer goes back to the table as its own event (BridgeResult).
+- Arrival (`Admit`): classify the caller (E.164 number, dialled number, IVR choice, the CRM
+  record in Redis), open a case, store the waiting call, route it, tag the caller's channel.
+- After a (re)connect, `resync` gives the table what Asterisk shows of each call (`findings`),
+  releases agents holding a call that is gone (not those the dialer holds for a call it is
+  placing), adopts the callers Asterisk held that nobody announced (adoption.py), then routes
+  every waiting call.
+- The agent's leg is recognised exactly (calls.is_agent_leg): a Local channel's `;2` half or a
+  channel that merely inherited the call id is never bridged or hung up as the agent's.
+- An answered outbound call the dialer handed over (routing/acd/outbound.py) follows the same
+  table from the ring on; only the inbound metrics skip it.
 """
 
 from __future__ import annotations
@@ -32,12 +26,15 @@ from typing import Protocol
 
 from core.errors import StoreUnavailableError
 from core.phone_numbers import try_normalize
-from pbx.call_changes import ChannelHungUp, DialStarted, OriginateResult, UserEventSeen
+from pbx.call_changes import ChannelHungUp, DialStarted, OriginateResult
+from pbx.switchboard_events import AgentAnswered, InboundArrived
 from pbx.tracker import CallTracker
-from routing.acd.calls import ActiveCall, CallFacts, CallState, is_agent_leg, is_leg_of, leg_base
+from routing.acd import call_events as ev
+from routing.acd.calls import ActiveCall, CallFacts, is_agent_leg, is_leg_of
 from routing.acd.context import Ctx
 from routing.acd.dispatcher import Dispatcher
 from routing.acd.held import HeldCaller
+from routing.acd.lifecycle import apply
 from routing.acd.store import Change
 from routing.acd.timers import Timer, TimerKind
 from routing.agent_events import Answer, Hangup, Ring, WrapUpDone
@@ -62,23 +59,24 @@ class CallFlow:
         self._dialled: dict[str, str] | None = None
 
     # -- arrival -----------------------------------------------------------------------------
-    async def inbound(self, change: UserEventSeen) -> None:
-        h = change.headers
-        call_id = h.get("CallID") or change.call_id or change.uniqueid
-        if not call_id or call_id in self.ctx.state.calls:
+    async def inbound(self, arrived: InboundArrived) -> None:
+        if not arrived.call_id:
             return
         held = HeldCaller(
-            call_id=call_id,
-            uniqueid=change.uniqueid or call_id,
-            channel=h.get("Channel", ""),
-            caller=h.get("CallerIDNum", ""),
-            dialled=h.get("Dialled", ""),
-            ivr=h.get("IvrChoice", ""),
-            queue=h.get("Queue", ""),
+            call_id=arrived.call_id,
+            uniqueid=arrived.uniqueid,
+            channel=arrived.channel,
+            caller=arrived.caller,
+            dialled=arrived.dialled,
+            ivr=arrived.ivr,
+            queue=arrived.queue,
             arrived_at=self.ctx.clock(),
         )
+        await self.step(held.call_id, ev.Arrived(held.arrived_at, held))
+
+    async def _arrive(self, held: HeldCaller) -> None:
         facts = await self.admit(held)
-        await self.d.route(call_id)
+        await self.d.route(held.call_id)
         if facts.channel and self.ctx.executor.ready:
             await self.ctx.executor.set_case(facts.channel, facts.case_id)
 
@@ -154,122 +152,99 @@ class CallFlow:
                 self.d.store_failed(exc)
         return f"call-{call_id}"  # still unique while Redis is down
 
-    # -- the agent's leg -----------------------------------------------------------------
+    # -- events -> the table -> effects ---------------------------------------------------------
     async def originate_result(self, change: OriginateResult) -> None:
         active = self.ctx.state.call_for_action(change.action_id)
-        if active is None or active.state is not CallState.OFFERED:
+        if active is None:
             return
-        if change.ok:
-            await self.d.commit(Change(calls=[active.with_facts(agent_channel=change.channel)]))
-            return
-        agent_id = active.facts.agent_id
-        extra = {"call_id": active.id, "agent_id": agent_id, "reason": change.reason_text}
-        log.info(
-            "call %s: agent %s did not answer (%s)", active.id, agent_id, change.reason_text, extra=extra
-        )
-        await self.d.no_answer(active.id, agent_id)
+        now = self.ctx.clock()
+        event = ev.RingAnswered(now, change.channel) if change.ok else ev.RingFailed(now, change.reason_text)
+        await self.step(active.id, event)
 
     async def dial_started(self, change: DialStarted) -> None:
         """The agent's phone rings (for the live view: reserved -> ringing)."""
         active = self.ctx.state.calls.get(change.call_id) if change.call_id else None
-        if active is None or active.state is not CallState.OFFERED:
+        if active is None:
             return
         agent_id = active.facts.agent_id
         spec = self.ctx.state.profiles.get(agent_id)
         status = self.ctx.state.status(agent_id)
         if spec and is_leg_of(change.dest_channel, spec.interface) and status.state is AgentState.RESERVED:
-            await self.d.agent_event(agent_id, Ring(self.ctx.clock(), active.id))
+            await self.step(active.id, ev.AgentRang(self.ctx.clock()))
 
-    async def agent_answered(self, change: UserEventSeen) -> None:
-        h, ctx = change.headers, self.ctx
-        call_id, agent_id, channel = h.get("CallID", ""), h.get("AgentID", ""), h.get("Channel", "")
-        active = ctx.state.calls.get(call_id)
-        if active is not None and active.facts.agent_id == agent_id:
-            if active.state is CallState.OFFERED:
-                await self.connect(active, channel)
-                return
-            if active.state is CallState.CONNECTED and leg_base(active.facts.agent_channel) == leg_base(
-                channel
-            ):
-                return  # already bridged (after a resync found the answered leg first)
-        log.info("agent %s answered call %s, which no longer waits for them; hanging up", agent_id, call_id)
-        if channel:
-            await ctx.executor.hangup(channel)
+    async def agent_answered(self, answered: AgentAnswered) -> None:
+        active = self.ctx.state.calls.get(answered.call_id)
+        bridged = active is not None and self._bridged_together(active, answered.channel)
+        event = ev.AgentAnswered(self.ctx.clock(), answered.agent_id, answered.channel, bridged)
+        await self.step(answered.call_id, event)
 
-    async def connect(self, active: ActiveCall, channel: str) -> None:
-        """Bridge the waiting caller with the agent's answered leg; the case goes to the agent."""
-        ctx, agent_id = self.ctx, active.facts.agent_id
-        if self._bridged_together(active, channel):
-            bridged: bool | None = True  # a Bridge done while the link dropped (seen at resync)
-        else:
-            bridged = await ctx.executor.bridge(active.facts.channel, channel)
-        if bridged is None:
-            return  # maybe bridged (the link dropped): never hang up a live talk; the resync settles it
-        if not bridged:
-            await ctx.executor.hangup(channel)  # the caller is gone: its hangup closes the call
-            return
-        now = ctx.clock()
-        connected = active.with_facts(state=CallState.CONNECTED, agent_channel=channel, answered_at=now)
-        await self.d.agent_event(agent_id, Answer(now, active.id), Change(calls=[connected]))
-        waited = now - active.call.since
-        plan = ctx.state.plan(active.call.queue)
-        target = plan.spec.service_level.within_seconds if plan else 0.0
-        if not active.call.outbound:  # the dialer counts its own calls
-            ctx.metrics.call_answered(
-                active.call.queue, active.call.tier, waited=waited, at=now, target_s=target
-            )
-        await self.d.publish("handover", agent_id, handover(connected, waited))
-
-    # -- hangups ---------------------------------------------------------------------------
     async def channel_gone(self, change: ChannelHungUp) -> None:
-        active = self.ctx.state.calls.get(change.call_id) if change.call_id else None
-        if active is None:
-            return
-        if change.uniqueid == active.facts.uniqueid:
-            await self.caller_left(active)
-            return
-        leg = active.facts.agent_channel
-        if not leg or leg_base(change.channel) != leg_base(leg):
-            return
-        if active.state is CallState.CONNECTED:
-            await self.call_ended(active, "agent")
-        elif active.state is CallState.OFFERED:  # answered, then gone before the bridge
-            await self.d.no_answer(active.id, active.facts.agent_id)
+        if change.call_id:
+            await self.step(change.call_id, ev.ChannelGone(self.ctx.clock(), change.uniqueid, change.channel))
 
-    async def caller_left(self, active: ActiveCall) -> None:
-        if active.state is CallState.CONNECTED:
-            await self.call_ended(active, "caller")
-            return
-        ctx, call, now = self.ctx, active.call, self.ctx.clock()
-        change = Change(ended=[active.with_facts(outcome="abandoned")])
-        if active.state is CallState.OFFERED:
-            await self.hangup_legs(active)
-            await self.d.agent_event(active.facts.agent_id, Hangup(now, call.id), change)
+    async def step(self, call_id: str, event: ev.Event) -> None:
+        """Apply `event` to the call's table and perform what it says, in order."""
+        active = self.ctx.state.calls.get(call_id)
+        _, effects = apply(active, event)
+        for effect in effects:
+            if not await self._perform_call(call_id, active, effect):
+                await self._perform_agent(call_id, effect)
+
+    async def _perform_call(self, call_id: str, active: ActiveCall | None, effect: ev.Effect) -> bool:
+        """The effects on calls and channels; False for an effect on the agent or the outside."""
+        ctx, d = self.ctx, self.d
+        if isinstance(effect, ev.Admit):
+            await self._arrive(effect.held)
+        elif isinstance(effect, ev.Save | ev.Close):
+            saved = isinstance(effect, ev.Save)
+            await d.commit(Change(calls=[effect.call]) if saved else Change(ended=[effect.call]))
+        elif isinstance(effect, ev.Bridge):
+            bridged = await ctx.executor.bridge(effect.caller_channel, effect.agent_channel)
+            await self.step(call_id, ev.BridgeResult(ctx.clock(), effect.agent_channel, bridged))
+        elif isinstance(effect, ev.HangUp):
+            await ctx.executor.hangup(effect.channel)
+        elif isinstance(effect, ev.HangUpLegs):
+            if active is not None:
+                await self.hangup_legs(active)
+        elif isinstance(effect, ev.Requeue):
+            if active is not None:
+                await d.release(active)
         else:
-            await self.d.commit(change)
-        waited = now - call.since
-        plan = ctx.state.plan(call.queue)
-        target = plan.spec.service_level.within_seconds if plan else 0.0
-        if not call.outbound:
-            ctx.metrics.call_abandoned(call.queue, call.tier, waited=waited, at=now, target_s=target)
-        extra = {"call_id": call.id, "queue": call.queue, "waited": round(waited, 3)}
-        log.info("call %s: caller hung up after %.1f s (abandoned)", call.id, waited, extra=extra)
-        data = {**_case(active), "waited": round(waited, 3), "ringing": active.facts.agent_id}
-        await self.d.publish("abandoned", active.facts.agent_id, data)
+            return False
+        return True
 
-    async def call_ended(self, active: ActiveCall, by: str) -> None:
-        ctx, now = self.ctx, self.ctx.clock()
-        plan = ctx.state.plan(active.call.queue)
-        wrap_up = plan.spec.wrap_up_seconds if plan else 0.0
-        agent_id = active.facts.agent_id
-        done = Change(ended=[active.with_facts(outcome="ended")])
-        await self.d.agent_event(agent_id, Hangup(now, active.id, wrap_up), done)
-        talk = now - (active.facts.answered_at or now)
-        if active.facts.answered_at:  # the queue's average talk, which the service-level forecast reads
-            ctx.state.snapshot = ctx.state.snapshot.with_talk_time(active.call.queue, talk)
-        extra = {"call_id": active.id, "agent_id": agent_id, "talk": round(talk, 3)}
-        log.info("call %s: ended by the %s after %.1f s", active.id, by, talk, extra=extra)
-        await self.d.publish("ended", agent_id, {**_case(active), "talk": round(talk, 3), "ended_by": by})
+    def _note_talk(self, ended: ActiveCall, now: float) -> None:
+        """The queue's average talk, which the service-level forecast reads (routing/forecast.py)."""
+        answered_at = ended.facts.answered_at
+        if answered_at:
+            state = self.ctx.state
+            state.snapshot = state.snapshot.with_talk_time(ended.call.queue, now - answered_at)
+
+    async def _perform_agent(self, call_id: str, effect: ev.Effect) -> None:
+        """The effects on the agent (its table, through the dispatcher), the metrics, the stream, the log."""
+        ctx, d, now = self.ctx, self.d, self.ctx.clock()
+        if isinstance(effect, ev.AgentRinging):
+            await d.agent_event(effect.agent_id, Ring(now, call_id))
+        elif isinstance(effect, ev.AgentTalks):
+            await d.agent_event(effect.agent_id, Answer(now, call_id), Change(calls=[effect.call]))
+        elif isinstance(effect, ev.AgentFreed | ev.AgentWrapsUp):
+            plan = ctx.state.plan(effect.call.call.queue)
+            wrap_up = plan.spec.wrap_up_seconds if plan and isinstance(effect, ev.AgentWrapsUp) else 0.0
+            await d.agent_event(effect.agent_id, Hangup(now, call_id, wrap_up), Change(ended=[effect.call]))
+            self._note_talk(effect.call, now)
+        elif isinstance(effect, ev.Missed):
+            await d.no_answer(call_id, effect.agent_id)
+        elif isinstance(effect, ev.CountAnswered | ev.CountAbandoned):
+            plan = ctx.state.plan(effect.queue)
+            target = plan.spec.service_level.within_seconds if plan else 0.0
+            metrics = ctx.metrics
+            count = metrics.call_answered if isinstance(effect, ev.CountAnswered) else metrics.call_abandoned
+            count(effect.queue, effect.tier, waited=effect.waited, at=now, target_s=target)
+        elif isinstance(effect, ev.Publish):
+            await d.publish(effect.kind, effect.agent_id, effect.data)
+        elif isinstance(effect, ev.Note):
+            log.log(logging.WARNING if effect.warn else logging.INFO, "call %s: %s", call_id, effect.text,
+                    extra={"call_id": call_id})  # fmt: skip
 
     def legs(self, active: ActiveCall, *, answered: bool = False) -> list[str]:
         """The agent's legs Asterisk has for this call now (`answered`: those up), recognised
@@ -319,22 +294,13 @@ class CallFlow:
             done = Change(cancelled_timers=[timer.key])
             await self.d.agent_event(timer.subject, WrapUpDone(self.ctx.clock()), done)
         elif timer.kind is TimerKind.RING and status.call_id == timer.call_id:
-            active = self.ctx.state.calls.get(timer.call_id)
-            log.warning("agent %s: no OriginateResponse for call %s in time", timer.subject, timer.call_id)
-            if active is not None:
-                await self.hangup_legs(active)
-            await self.d.no_answer(timer.call_id, timer.subject)
+            await self.step(timer.call_id, ev.RingTimedOut(self.ctx.clock(), timer.subject))
 
     async def resync(self, tracker: CallTracker) -> None:
         """Make the calls and agents match the channels Asterisk has after a (re)connect."""
         self.tracker = tracker
         for active in list(self.ctx.state.calls.values()):
-            if tracker.channel(active.facts.uniqueid) is None:
-                await self.caller_left(active)
-            elif active.state is CallState.OFFERED:
-                await self._resync_offer(active)
-            elif active.state is CallState.CONNECTED and not self.talking(active):
-                await self.call_ended(active, "agent")
+            await self.step(active.id, self.findings(tracker, active))
         now = self.ctx.clock()
         for agent_id, status in list(self.ctx.state.statuses.items()):
             if self.d.held_for(agent_id) == status.call_id != "":
@@ -346,40 +312,14 @@ class CallFlow:
             await self.adoption.adopt(tracker)
         await self.d.dispatch_all()
 
-    async def _resync_offer(self, active: ActiveCall) -> None:
-        """An agent was being rung: answered meanwhile (bridge now), still ringing, or gone (release)."""
+    def findings(self, tracker: CallTracker, active: ActiveCall) -> ev.Resynced:
+        """What Asterisk shows of the call now: the caller, the agent's legs, a bridge."""
+        now = self.ctx.clock()
+        if tracker.channel(active.facts.uniqueid) is None:
+            return ev.Resynced(now, caller_present=False)
         answered = self.legs(active, answered=True)
-        if answered:
-            await self.connect(active, answered[0])
-        elif not self.legs(active):
-            log.warning(
-                "call %s: the leg ringing agent %s is gone; releasing", active.id, active.facts.agent_id
-            )
-            await self.d.release(active)
-
-
-def _case(active: ActiveCall) -> dict[str, object]:
-    call, facts = active.call, active.facts
-    return {
-        "call_id": call.id,
-        "case_id": facts.case_id,
-        "queue": call.queue,
-        "tier": call.tier,
-        "caller": facts.number or facts.caller,
-        "dialled": facts.dialled,
-        "ivr": facts.ivr,
-        **({"campaign": facts.campaign, "lead_id": facts.lead_id} if call.outbound else {}),
-    }
-
-
-def handover(active: ActiveCall, waited: float) -> dict[str, object]:
-    """What travels to the agent with the call (seed 004: the customer never repeats it)."""
-    facts = active.facts
-    return {
-        **_case(active),
-        "agent_id": facts.agent_id,
-        "waited": round(waited, 3),
-        "summary": facts.summary,
-        "matched": facts.matched,
-        "customer": dict(facts.crm),
-    }
+        leg = answered[0] if answered else ""
+        return ev.Resynced(
+            now, caller_present=True, answered_leg=leg, ringing=bool(self.legs(active)),
+            talking=self.talking(active), bridged=bool(leg) and self._bridged_together(active, leg),
+        )  # fmt: skip

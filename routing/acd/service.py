@@ -1,5 +1,9 @@
 """AcdService: the inbound ACD as a PbxService, plus what the API and the reload code call.
 
+It holds its parts (composition, no base class): the CallFlow (call events), the Dispatcher,
+Outbound (the dialer's side) and Operations (what people do through the API, api_operations.py),
+all sharing one Ctx and the one lock.
+
 Owned here: the entry points and their one lock. Call events (handle), timers
 (tick), the resync after every (re)login, API requests and rule swaps all run
 one at a time under `_lock`, so the routing snapshot, the agent statuses and
@@ -26,7 +30,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 import redis.asyncio as aioredis
 
@@ -37,6 +41,7 @@ from core.lease import Lease
 from pbx.call_changes import CallChange, ChannelHungUp, DialStarted, OriginateResult, UserEventSeen
 from pbx.codec import Event
 from pbx.service import ActionSender
+from pbx.switchboard_events import AgentAnswered, InboundArrived, decode
 from pbx.tracker import CallTracker
 from routing.acd.acd_keys import AcdKeys
 from routing.acd.acd_metrics import AcdMetrics
@@ -51,18 +56,18 @@ from routing.acd.outbound import HandedCall, Outbound, PacingAgent
 from routing.acd.state import AcdState
 from routing.acd.store import AcdStore
 from routing.acd.timers import Timers
+from routing.acd.views import AgentInfo, CaseInfo, QueueInfo
 from routing.agent_events import AgentState
 from routing.queue import Needs
-from routing.rules import Rules
+from routing.rules import AgentSpec, Rules
 
 log = logging.getLogger("switchboard.acd")
 
-INBOUND, AGENT_ANSWERED = "SwitchboardInbound", "SwitchboardAgentAnswered"
 RECOVERY_EVERY_S = 1.0
 _RELEVANT = (UserEventSeen, OriginateResult, ChannelHungUp, DialStarted)
 
 
-class AcdService(Operations):
+class AcdService:
     """See the module docstring. `instance_id` goes on every agent leg (SWITCHBOARD_ENGINE)."""
 
     name = "acd"
@@ -104,7 +109,9 @@ class AcdService(Operations):
         dispatcher = Dispatcher(ctx)
         flow = CallFlow(ctx, dispatcher)
         flow.adoption = Adoption(ctx, dispatcher, flow, options.inbound_context)
-        super().__init__(ctx, dispatcher, flow, asyncio.Lock())
+        self.ctx, self.dispatcher, self.flow, self.lock = ctx, dispatcher, flow, asyncio.Lock()
+        self.operations = Operations(ctx, dispatcher, flow, self.lock)
+        """What people do through the API (api_operations.py); the methods below hand over to it."""
         self.outbound = Outbound(ctx, dispatcher, flow)
         self._next_sweep = 0.0
         self._next_gauges = 0.0
@@ -147,10 +154,11 @@ class AcdService(Operations):
     async def _on_change(self, change: CallChange) -> None:
         flow = self.flow
         if isinstance(change, UserEventSeen):
-            if change.name == INBOUND:
-                await flow.inbound(change)
-            elif change.name == AGENT_ANSWERED:
-                await flow.agent_answered(change)
+            announced = decode(change)
+            if isinstance(announced, InboundArrived):
+                await flow.inbound(announced)
+            elif isinstance(announced, AgentAnswered):
+                await flow.agent_answered(announced)
         elif isinstance(change, OriginateResult):
             await flow.originate_result(change)
         elif isinstance(change, ChannelHungUp):
@@ -348,7 +356,7 @@ class AcdService(Operations):
             if not self.owns:  # a standby keeps the rules for its takeover; the owner re-routes
                 await self._rules_in_force(source)
                 return
-            await self.reclassify()
+            await self.operations.reclassify()
             await self._rules_in_force(source)
             await self.dispatcher.dispatch_all()
 
@@ -361,3 +369,40 @@ class AcdService(Operations):
         except Exception as exc:
             log.error("could not record the active rules in Redis: %s", exc)
         log.info("routing rules %s in force", digest[:12], extra={"rules_hash": digest, "source": source})
+
+    # -- what people do through the API: handed to api_operations.Operations ----------------------
+    async def login(self, agent_id: str) -> AgentInfo:
+        return await self.operations.login(agent_id)
+
+    async def ready(self, agent_id: str) -> AgentInfo:
+        return await self.operations.ready(agent_id)
+
+    async def pause(self, agent_id: str, reason: str) -> AgentInfo:
+        return await self.operations.pause(agent_id, reason)
+
+    async def logout(self, agent_id: str) -> AgentInfo:
+        return await self.operations.logout(agent_id)
+
+    async def put_agent(self, spec: AgentSpec) -> AgentInfo:
+        return await self.operations.put_agent(spec)
+
+    async def set_skills(self, agent_id: str, skills: Mapping[str, int]) -> AgentInfo:
+        return await self.operations.set_skills(agent_id, skills)
+
+    def agents(self) -> list[AgentInfo]:
+        return self.operations.agents()
+
+    def agent(self, agent_id: str) -> AgentInfo:
+        return self.operations.agent(agent_id)
+
+    def queues(self) -> list[QueueInfo]:
+        return self.operations.queues()
+
+    async def case(self, call_id: str) -> CaseInfo:
+        return await self.operations.case(call_id)
+
+    async def set_summary(self, call_id: str, summary: str) -> CaseInfo:
+        return await self.operations.set_summary(call_id, summary)
+
+    async def put_customer(self, number: str, record: Mapping[str, str]) -> str:
+        return await self.operations.put_customer(number, record)

@@ -38,6 +38,7 @@ from redis.exceptions import RedisError
 from core.clock import Clock
 from pbx.call_changes import CallChange, UserEventSeen
 from pbx.codec import Event
+from pbx.switchboard_events import InboundArrived, decode
 from pbx.tracker import CallTracker
 from switchboard.webhooks.catalog import WebhookEvent, from_record, offered
 from switchboard.webhooks.config import WebhookSection
@@ -48,7 +49,6 @@ from switchboard.webhooks.signing import retry_delay
 
 log = logging.getLogger("switchboard.webhooks")
 
-INBOUND = "SwitchboardInbound"
 MAX_PENDING_OFFERS = 10_000
 PASS_BUDGET_S = 10.0
 CaseLookup = Callable[[str], Mapping[str, Any] | None]
@@ -96,9 +96,10 @@ class WebhookService:
         """Note the offer in memory only: the engine's event path never waits on Redis for a webhook
         (the loop queues it within `interval_s`; offers are lost only if the engine dies first)."""
         for change in changes:
-            if not (isinstance(change, UserEventSeen) and change.name == INBOUND):
+            arrived = decode(change) if isinstance(change, UserEventSeen) else None
+            if not isinstance(arrived, InboundArrived):
                 continue
-            call_id = change.headers.get("CallID") or change.call_id or change.uniqueid
+            call_id = arrived.call_id
             case = self._offered_case(call_id) if self._offered_case and call_id else None
             if call_id and case is not None:
                 if len(self._offers) == self._offers.maxlen:

@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 from pbx.sim import AgentPhone
 from routing.acd import AcdOptions
 from routing.acd.acd_keys import AcdKeys
+from routing.acd.timers import Timer, TimerKind
 from routing.agent_events import AgentState
 from tests.support.acd_harness import (
     Stack,
@@ -202,3 +203,23 @@ async def test_the_dialled_number_picks_the_queue(redis_client: aioredis.Redis) 
         await s.sim.inbound_call(CALLER, "+3612345678", patience_s=600)
         await s.until(lambda: len(s.waiting_ids()) == 2)
         assert {q.name: len(q.waiting) for q in s.acd.queues()} == {"support": 1, "billing": 1}
+
+
+async def test_a_stale_ring_timer_never_cuts_a_talk(redis_client: aioredis.Redis) -> None:
+    """A ring timer left set for a call that is connected (the answer cancels it, so only a stale
+    record leaves one) fires: the talk goes on. The callflow before the table hung the agent's
+    leg up (it hung up the legs of any call a ring timer named)."""
+    rules = make_rules(base_rules(agents=[agent("a1", "PJSIP/2001", tech=2)]))
+    config = sim_config(**{"2001": AgentPhone(answer_after_s=0.05)})
+    async with acd_stack(redis_client, rules, config) as s:
+        await s.acd.login("a1")
+        caller = await s.sim.inbound_call(CALLER, "+3612345678", patience_s=600, talk_s=60)
+        await s.until_state("a1", AgentState.BUSY)
+        call_id = s.sim.channels[caller].uniqueid
+        leg = next(name for name in s.sim.channels if name.startswith("PJSIP/2001-"))
+        s.acd.ctx.timers.set(Timer(TimerKind.RING, "a1", time.time() - 1, call_id))
+        await s.acd.tick(time.time())
+        assert s.acd.ctx.timers.get(TimerKind.RING, "a1") is None, "the timer fired"
+        assert s.actions("Hangup") == []
+        assert caller in s.sim.channels and leg in s.sim.channels
+        assert (s.state("a1"), s.acd.ctx.state.calls[call_id].state) == (AgentState.BUSY, "connected")

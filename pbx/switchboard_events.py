@@ -1,0 +1,83 @@
+"""The dialplan's UserEvents as typed events: the one place that reads their headers. Pure.
+
+`config/asterisk/extensions_switchboard.conf` announces three moments with a UserEvent:
+
+- `SwitchboardInbound` (CallID, CallerIDNum, Dialled, IvrChoice, Queue): a caller waits in
+  `[switchboard-inbound]`.
+- `SwitchboardAgentAnswered` (CallID, AgentID, Channel): an agent's leg answered in
+  `[switchboard-agent]`.
+- `SwitchboardOutboundAnswered` (CallID, AMDStatus): a dialled customer answered and AMD judged.
+
+`decode(change)` turns the tracker's UserEventSeen into one of these frozen events (None for any
+other UserEvent), so no service parses `UserEventSeen.headers` itself. The call id falls back to
+the channel's own SWITCHBOARD_CALL_ID, then its Uniqueid, exactly as every consumer did before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pbx.call_changes import UserEventSeen
+
+INBOUND = "SwitchboardInbound"
+AGENT_ANSWERED = "SwitchboardAgentAnswered"
+OUTBOUND_ANSWERED = "SwitchboardOutboundAnswered"
+
+
+@dataclass(frozen=True, slots=True)
+class InboundArrived:
+    """A caller holds in `[switchboard-inbound]` and asks to be routed."""
+
+    call_id: str
+    uniqueid: str  # the caller's channel ('' when the tracker does not know it)
+    channel: str
+    caller: str  # CallerIDNum as sent
+    dialled: str
+    ivr: str
+    queue: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentAnswered:
+    """An agent's leg answered; `channel` is that leg (the dialplan's ${CHANNEL})."""
+
+    call_id: str
+    agent_id: str
+    channel: str
+    uniqueid: str  # of the leg, '' when the tracker does not know it
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundAnswered:
+    """A dialled customer answered; `amd_status` is AMD's verdict (HUMAN, MACHINE, NOTSURE...)."""
+
+    call_id: str
+    uniqueid: str  # the customer's channel, '' when the tracker does not know it
+    channel: str
+    amd_status: str
+
+
+SwitchboardEvent = InboundArrived | AgentAnswered | OutboundAnswered
+
+
+def decode(change: UserEventSeen) -> SwitchboardEvent | None:
+    """The typed event a Switchboard UserEvent carries; None for any other UserEvent."""
+    h = change.headers
+    uniqueid = change.uniqueid or ""
+    if change.name == INBOUND:
+        call_id = h.get("CallID") or change.call_id or uniqueid
+        return InboundArrived(
+            call_id=call_id,
+            uniqueid=uniqueid or call_id,
+            channel=h.get("Channel", ""),
+            caller=h.get("CallerIDNum", ""),
+            dialled=h.get("Dialled", ""),
+            ivr=h.get("IvrChoice", ""),
+            queue=h.get("Queue", ""),
+        )
+    if change.name == AGENT_ANSWERED:
+        return AgentAnswered(h.get("CallID", ""), h.get("AgentID", ""), h.get("Channel", ""), uniqueid)
+    if change.name == OUTBOUND_ANSWERED:
+        call_id = h.get("CallID", "") or change.call_id or ""
+        return OutboundAnswered(call_id, uniqueid, h.get("Channel", ""), h.get("AMDStatus", ""))
+    return None

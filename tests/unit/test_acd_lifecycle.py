@@ -1,0 +1,219 @@
+"""The inbound call table (routing.acd.lifecycle.apply): every state and event, by table.
+
+Each row: a call in a state, one event, the state after (None: unknown or over) and the exact
+effects. `test_every_pair_is_in_the_table` makes sure no (state, event) pair is left to chance;
+the out-of-order rows (an answer after the caller left, a bridge found at a resync, a hangup after
+the end) are marked in their names.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from routing.acd import call_events as ev
+from routing.acd.calls import ActiveCall, CallFacts, CallState
+from routing.acd.held import HeldCaller
+from routing.acd.lifecycle import EVENTS, STATES, TABLE, apply, case_data, handover, ignored
+from routing.queue import WaitingCall
+
+CALLER, CALLER_UID = "PJSIP/trunk-00000001", "1700000000.1"
+LEG = "PJSIP/1001-00000002"
+HELD = HeldCaller("c1", CALLER_UID, CALLER, "+3612345678", "1800", "2", "support", 100.0)
+
+WAITING = ActiveCall(
+    WaitingCall("c1", "support", "key", 1, (("support", 1),), 100.0, 100.0),
+    CallFacts("20250616-000001", CALLER_UID, CALLER, "+3612345678", "+3612345678", "1800", "2"),
+)
+OFFERED = WAITING.with_facts(state=CallState.OFFERED, agent_id="a1", action_id="act-1")
+RUNG = OFFERED.with_facts(agent_channel=LEG)  # the OriginateResponse reported the leg
+LOCAL_RUNG = OFFERED.with_facts(agent_channel="Local/1001@agents-01;1")
+TALKING = RUNG.with_facts(state=CallState.CONNECTED, answered_at=110.0)
+OUTBOUND = ActiveCall(
+    WaitingCall("c1", "support", "outbound:spring", 0, (), 100.0, 100.0, outbound=True),
+    OFFERED.facts,
+)
+
+
+def connected(call: ActiveCall, at: float, leg: str = LEG) -> ActiveCall:
+    return call.with_facts(state=CallState.CONNECTED, agent_channel=leg, answered_at=at)
+
+
+def abandoned(call: ActiveCall, at: float, counted: bool = True) -> tuple[ev.Effect, ...]:
+    ended = call.with_facts(outcome="abandoned")
+    ringing = call.state is CallState.OFFERED
+    closing = (ev.HangUpLegs(), ev.AgentFreed("a1", ended)) if ringing else (ev.Close(ended),)
+    waited = at - 100.0
+    data = {**case_data(call), "waited": round(waited, 3), "ringing": call.facts.agent_id}
+    return (
+        *closing,
+        *((ev.CountAbandoned(call.call.queue, call.call.tier, waited),) if counted else ()),
+        ev.Note(f"caller hung up after {waited:.1f} s (abandoned)"),
+        ev.Publish("abandoned", call.facts.agent_id, data),
+    )
+
+
+def ended(at: float, by: str) -> tuple[ev.Effect, ...]:
+    talk = at - 110.0
+    data = {**case_data(TALKING), "talk": round(talk, 3), "ended_by": by}
+    return (
+        ev.AgentWrapsUp("a1", TALKING.with_facts(outcome="ended")),
+        ev.Note(f"ended by the {by} after {talk:.1f} s"),
+        ev.Publish("ended", "a1", data),
+    )
+
+
+def talks(call: ActiveCall, at: float, leg: str = LEG, counted: bool = True) -> tuple[ev.Effect, ...]:
+    moved, waited = connected(call, at, leg), at - 100.0
+    count = (ev.CountAnswered(call.call.queue, call.call.tier, waited),) if counted else ()
+    return (ev.AgentTalks("a1", moved), *count, ev.Publish("handover", "a1", handover(moved, waited)))
+
+
+LATE = ev.Note("agent a1 answered a call that no longer waits for them; hanging up")
+TIMED_OUT = ev.Note("agent a1: no OriginateResponse in time", warn=True)
+GONE_LEG = ev.Note("the leg ringing agent a1 is gone; releasing", warn=True)
+PRESENT = ev.Resynced(130.0, caller_present=True)
+ABSENT = ev.Resynced(130.0, caller_present=False)
+Row = tuple[str, ActiveCall | None, ev.Event, ActiveCall | None, tuple[ev.Effect, ...]]
+
+ROWS: list[Row] = [
+    # -- unknown or over -------------------------------------------------------------------
+    ("arrival admits the caller", None, ev.Arrived(100.0, HELD), None, (ev.Admit(HELD),)),
+    ("ring answered for no call", None, ev.RingAnswered(105.0, LEG), None, ()),
+    ("ring failed for no call", None, ev.RingFailed(105.0, "no answer"), None, ()),
+    ("a ring for no call", None, ev.AgentRang(101.0), None, ()),
+    ("ring timer for a call that ended: the agent still missed it", None, ev.RingTimedOut(140.0, "a1"),
+     None, (TIMED_OUT, ev.Missed("a1"))),
+    ("out of order: answered after the caller left", None, ev.AgentAnswered(112.0, "a1", LEG), None,
+     (LATE, ev.HangUp(LEG))),
+    ("answered after the end, no channel named", None, ev.AgentAnswered(112.0, "a1", ""), None, (LATE,)),
+    ("a bridge result for a call that ended", None, ev.BridgeResult(112.0, LEG, True), None, ()),
+    ("out of order: a hangup after the end", None, ev.ChannelGone(150.0, CALLER_UID, CALLER), None, ()),
+    ("resync of a call already closed", None, ABSENT, None, ()),
+    # -- waiting -----------------------------------------------------------------------------
+    ("announced twice", WAITING, ev.Arrived(100.5, HELD), WAITING, ()),
+    ("ring answered while waiting", WAITING, ev.RingAnswered(105.0, LEG), WAITING, ()),
+    ("ring failed while waiting (requeued already)", WAITING, ev.RingFailed(105.0, "busy"), WAITING, ()),
+    ("a ring while waiting", WAITING, ev.AgentRang(101.0), WAITING, ()),
+    ("ring timer of a requeued call", WAITING, ev.RingTimedOut(140.0, "a1"), WAITING,
+     (TIMED_OUT, ev.Missed("a1"))),
+    ("out of order: answered after the offer was withdrawn", WAITING, ev.AgentAnswered(112.0, "a1", LEG),
+     WAITING, (LATE, ev.HangUp(LEG))),
+    ("a bridge result while waiting", WAITING, ev.BridgeResult(112.0, LEG, True), WAITING, ()),
+    ("caller hangs up while waiting", WAITING, ev.ChannelGone(130.0, CALLER_UID, CALLER), None,
+     abandoned(WAITING, 130.0)),
+    ("another channel of the call hangs up", WAITING, ev.ChannelGone(130.0, "x.9", "Local/x;2"), WAITING, ()),
+    ("resync: still holding", WAITING, PRESENT, WAITING, ()),
+    ("resync: the caller left while the link was down", WAITING, ABSENT, None, abandoned(WAITING, 130.0)),
+    # -- offered -----------------------------------------------------------------------------
+    ("announced again while offered", OFFERED, ev.Arrived(100.5, HELD), OFFERED, ()),
+    ("ring answered: the leg is noted", OFFERED, ev.RingAnswered(105.0, LEG), RUNG, (ev.Save(RUNG),)),
+    ("ring failed: a miss", OFFERED, ev.RingFailed(105.0, "busy"), OFFERED,
+     (ev.Note("agent a1 did not answer (busy)"), ev.Missed("a1"))),
+    ("the agent's phone rings", OFFERED, ev.AgentRang(101.0), OFFERED, (ev.AgentRinging("a1"),)),
+    ("ring timer: leg hung up, a miss", OFFERED, ev.RingTimedOut(140.0, "a1"), OFFERED,
+     (TIMED_OUT, ev.HangUpLegs(), ev.Missed("a1"))),
+    ("agent answers: bridge", RUNG, ev.AgentAnswered(112.0, "a1", LEG), RUNG, (ev.Bridge(CALLER, LEG),)),
+    ("agent answers, already bridged (link dropped after the Bridge)", RUNG,
+     ev.AgentAnswered(112.0, "a1", LEG, bridged=True), connected(RUNG, 112.0), talks(RUNG, 112.0)),
+    ("another agent answers for the call", RUNG, ev.AgentAnswered(112.0, "a2", "PJSIP/1002-03"), RUNG,
+     (ev.Note("agent a2 answered a call that no longer waits for them; hanging up"),
+      ev.HangUp("PJSIP/1002-03"))),
+    ("bridged: connected, counted, handed over", RUNG, ev.BridgeResult(112.0, LEG, True),
+     connected(RUNG, 112.0), talks(RUNG, 112.0)),
+    ("outbound bridged: not counted as inbound", OUTBOUND, ev.BridgeResult(112.0, LEG, True),
+     connected(OUTBOUND, 112.0), talks(OUTBOUND, 112.0, counted=False)),
+    ("bridge refused: the caller is gone, the leg is hung up", RUNG, ev.BridgeResult(112.0, LEG, False), RUNG,
+     (ev.HangUp(LEG),)),
+    ("bridge unknown (link dropped): nothing hung up", RUNG, ev.BridgeResult(112.0, LEG, None), RUNG, ()),
+    ("caller hangs up while the agent is rung", OFFERED, ev.ChannelGone(108.0, CALLER_UID, CALLER), None,
+     abandoned(OFFERED, 108.0)),
+    ("outbound customer gone while rung: not counted", OUTBOUND, ev.ChannelGone(108.0, CALLER_UID, CALLER),
+     None, abandoned(OUTBOUND, 108.0, counted=False)),
+    ("the answered leg is gone before the bridge: a miss", RUNG, ev.ChannelGone(111.0, "u.2", LEG), RUNG,
+     (ev.Missed("a1"),)),
+    ("the other half of a Local leg is gone", LOCAL_RUNG,
+     ev.ChannelGone(111.0, "u.3", "Local/1001@agents-01;2"),
+     LOCAL_RUNG, (ev.Missed("a1"),)),
+    ("a leg gone before the OriginateResponse named it", OFFERED, ev.ChannelGone(111.0, "u.2", LEG), OFFERED,
+     ()),
+    ("resync: the caller left", OFFERED, ABSENT, None, abandoned(OFFERED, 130.0)),
+    ("resync: answered meanwhile, bridge now", OFFERED, ev.Resynced(130.0, True, LEG, ringing=True),
+     OFFERED, (ev.Bridge(CALLER, LEG),)),
+    ("out of order: resync finds the bridge done", OFFERED,
+     ev.Resynced(130.0, True, LEG, ringing=True, talking=True, bridged=True),
+     connected(OFFERED, 130.0), talks(OFFERED, 130.0)),
+    ("resync: still ringing", OFFERED, ev.Resynced(130.0, True, ringing=True), OFFERED, ()),
+    ("resync: the ringing leg vanished: released, routed again", OFFERED, PRESENT, OFFERED,
+     (GONE_LEG, ev.Requeue())),
+    # -- connected ----------------------------------------------------------------------------
+    ("announced again while talking", TALKING, ev.Arrived(100.5, HELD), TALKING, ()),
+    ("late OriginateResponse after the bridge", TALKING, ev.RingAnswered(112.0, LEG), TALKING, ()),
+    ("ring failed after the bridge", TALKING, ev.RingFailed(112.0, "no answer"), TALKING, ()),
+    ("a ring while talking", TALKING, ev.AgentRang(112.0), TALKING, ()),
+    ("ring timer while talking never cuts the talk", TALKING, ev.RingTimedOut(140.0, "a1"), TALKING, ()),
+    ("out of order: the answer after a resync bridged it", TALKING, ev.AgentAnswered(131.0, "a1", LEG),
+     TALKING, ()),
+    ("a second leg answers for a talking call", TALKING, ev.AgentAnswered(131.0, "a1", "PJSIP/1001-09"),
+     TALKING, (LATE, ev.HangUp("PJSIP/1001-09"))),
+    ("a bridge result while talking", TALKING, ev.BridgeResult(112.0, LEG, True), TALKING, ()),
+    ("caller hangs up: wrap-up", TALKING, ev.ChannelGone(150.0, CALLER_UID, CALLER), None,
+     ended(150.0, "caller")),
+    ("agent hangs up: wrap-up", TALKING, ev.ChannelGone(150.0, "u.2", LEG), None, ended(150.0, "agent")),
+    ("a spy's channel hangs up", TALKING, ev.ChannelGone(150.0, "u.7", "PJSIP/9999-01"), TALKING, ()),
+    ("resync: the caller left during the talk", TALKING, ABSENT, None, ended(130.0, "caller")),
+    ("resync: still talking", TALKING, ev.Resynced(130.0, True, talking=True), TALKING, ()),
+    ("resync: nobody talks any more", TALKING, PRESENT, None, ended(130.0, "agent")),
+]
+
+
+@pytest.mark.parametrize(("name", "call", "event", "after", "effects"), ROWS, ids=[r[0] for r in ROWS])
+def test_table(
+    name: str,
+    call: ActiveCall | None,
+    event: ev.Event,
+    after: ActiveCall | None,
+    effects: tuple[ev.Effect, ...],
+) -> None:
+    assert apply(call, event) == (after, effects)
+
+
+def test_every_pair_is_in_the_table() -> None:
+    """No pair falls through: 4 states x 9 events, each a transition or explicitly ignored."""
+    assert set(TABLE) == {(state, event) for state in STATES for event in EVENTS}
+    assert len(TABLE) == 36
+
+
+def test_every_pair_has_a_row() -> None:
+    covered = {(r[1].state if r[1] else None, type(r[2])) for r in ROWS}
+    assert covered == set(TABLE)
+
+
+def test_ignored_pairs_change_nothing() -> None:
+    """An ignored pair is exactly that: the call unchanged, no effect (out-of-order safe)."""
+    for _, call, event, after, effects in ROWS:
+        if TABLE[(call.state if call else None, type(event))] is ignored:
+            assert (after, effects) == (call, ())
+
+
+def test_a_call_ends_once_whatever_the_order() -> None:
+    """The caller's hangup and a resync that saw it gone, in both orders: one abandoned end."""
+    orders: list[tuple[ev.Event, ev.Event]] = [
+        (ev.ChannelGone(108.0, CALLER_UID, CALLER), ABSENT),
+        (ABSENT, ev.ChannelGone(108.0, CALLER_UID, CALLER)),
+    ]
+    for first, second in orders:
+        after, effects = apply(OFFERED, first)
+        assert after is None
+        assert next(e for e in effects if isinstance(e, ev.Publish)).kind == "abandoned"
+        assert apply(after, second) == (None, ())
+
+
+def test_answer_then_bridge_is_one_handover() -> None:
+    """Answered -> Bridge -> bridged: one AgentTalks and one handover; a repeated announcement
+    of the same answer afterwards does nothing."""
+    call, first = apply(RUNG, ev.AgentAnswered(112.0, "a1", LEG))
+    assert first == (ev.Bridge(CALLER, LEG),)
+    assert call is not None
+    call, second = apply(call, ev.BridgeResult(112.5, LEG, True))
+    assert [type(e) for e in second] == [ev.AgentTalks, ev.CountAnswered, ev.Publish]
+    assert apply(call, ev.AgentAnswered(113.0, "a1", LEG)) == (call, ())
