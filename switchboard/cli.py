@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import SecretStr
 
 from core.config.loader import deprecated_spellings
@@ -315,7 +316,8 @@ def cmd_new_token(args: argparse.Namespace, secrets: SecretFilter) -> int:
     print(f"# API token for {args.name} ({args.role}); give it to them now, it is not stored anywhere:")
     print(token)
     print("# add this entry to the tokens file (http.tokens_file):")
-    print(f"- name: {args.name}\n  role: {args.role}\n  token_sha256: {hash_token(token)}")
+    entry = {"name": args.name, "role": args.role, "token_sha256": hash_token(token)}
+    print(yaml.safe_dump([entry], sort_keys=False, allow_unicode=True), end="")  # quotes a name like 1001
     return EXIT_OK
 
 

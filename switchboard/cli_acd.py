@@ -126,18 +126,25 @@ def cmd_explain(args: argparse.Namespace, secrets: SecretFilter) -> int:
         ivr_choice=args.ivr,
         crm_record=crm,
     )
+    print(f"Rules: {_rules_path(args)}")
     print(f"State: {note}")
     print(text)
     return EXIT_OK
 
 
+EXAMPLE_RULES = Path(__file__).resolve().parent.parent / "config" / "routing.yaml"
+
+
 def _rules_path(args: argparse.Namespace) -> Path:
+    """--rules, else the settings' rules.routing, else the shipped example (as `switchboard run`)."""
     if args.rules is not None:
         return Path(args.rules)
     configured = load_settings(args.settings).rules.routing
-    if configured is None:
+    if configured is not None:
+        return configured
+    if not EXAMPLE_RULES.is_file():
         raise ConfigError("no routing rules: give --rules FILE or set rules.routing in the settings")
-    return configured
+    return EXAMPLE_RULES
 
 
 async def _live(args: argparse.Namespace, rules: Rules) -> tuple[Snapshot, dict[str, str] | None, float, str]:

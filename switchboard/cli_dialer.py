@@ -4,7 +4,8 @@ Owned here: the subcommands an operator or supervisor runs against the engine's 
 `redis.url` in the settings): lead CSV import with a progress bar and a per-line error table,
 the Robinson-list workflow, the internal blacklist and national list import/export/count.
 switchboard/cli.py calls `register(commands)`; each handler returns the exit code:
-0 ok, 1 done with rejected lines (or nothing found), and the errors of cli.py (4: Redis).
+0 ok (an empty list included), 1 done with rejected lines, 141 when the reader of standard
+output went away (`blacklist export | head`), and the errors of cli.py (4: Redis).
 Every change is made in the name given with `--as` (default `cli:<login>`), for the audit trails.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
@@ -36,6 +38,7 @@ from switchboard.settings import Settings, load_settings
 
 T = TypeVar("T")
 EXIT_OK, EXIT_PROBLEMS = 0, 1
+EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE, what `yes | head` leaves as yes's status
 SHOWN_ERRORS = 50
 Subcommands = argparse._SubParsersAction  # the type of `parser.add_subparsers()`
 
@@ -168,7 +171,18 @@ def with_stores(args: argparse.Namespace, work: Callable[[DialerStores, Settings
 
 
 def new_console() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    """Rich output; when standard output is not a terminal (a pipe, a file) nothing is cut to 80
+    columns: tables take the width they need."""
+    width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 100_000
+    return Console(highlight=False, soft_wrap=True, width=width)
+
+
+def stdout_gone() -> int:
+    """The reader of standard output went away (`... | head`): no traceback, and no second
+    BrokenPipeError when Python flushes stdout at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return EXIT_PIPE_CLOSED
 
 
 def _progress(console: Console) -> AbstractContextManager[Progress]:
@@ -280,7 +294,7 @@ def cmd_robinson_list(args: argparse.Namespace, secrets: object) -> int:
     console = new_console()
     if not found:
         console.print("no requests")
-        return EXIT_PROBLEMS
+        return EXIT_OK  # an empty answer is an answer
     console.print(_request_table(found))
     return EXIT_OK
 
@@ -317,30 +331,51 @@ def cmd_blacklist_change(args: argparse.Namespace, secrets: object) -> int:
     return EXIT_OK
 
 
+class ImportBar:
+    """Two rows for a list import, each updated in place: the file read (MB, numbers found),
+    then the buckets written (a count, not bytes)."""
+
+    def __init__(self, progress: Progress, file_name: str) -> None:
+        self.progress, self.file_name = progress, file_name
+        self.tasks: dict[str, TaskID] = {}
+
+    def _task(self, phase: str, description: str) -> TaskID:
+        if phase not in self.tasks:  # one row per phase, made once
+            self.tasks[phase] = self.progress.add_task(description, total=None, amount="")
+        return self.tasks[phase]
+
+    def show(self, p: ImportProgress) -> None:
+        if p.phase == "read":
+            task = self._task("read", f"reading {self.file_name}")
+            amount = f"{p.bytes_read / 1e6:.1f}/{p.bytes_total / 1e6:.1f} MB, {p.numbers:,} numbers"
+            self.progress.update(task, completed=p.bytes_read, total=p.bytes_total, amount=amount)
+        elif p.phase == "write":
+            task = self._task("write", "writing buckets")
+            self.progress.update(task, completed=p.buckets_written, amount=f"{p.buckets_written:,} buckets")
+        elif p.phase == "done":
+            for task in self.tasks.values():
+                total = self.progress.tasks[task].total
+                self.progress.update(task, total=total or 1, completed=total or 1)
+
+
+def _import_progress(console: Console) -> Progress:
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[amount]}"))
+    return Progress(*columns, console=console, transient=False)
+
+
 def cmd_blacklist_import(args: argparse.Namespace, secrets: object) -> int:
     console = new_console()
 
     async def work(stores: DialerStores, settings: Settings) -> ImportReport:
-        with _progress(console) as bar:
-            tasks: dict[str, TaskID] = {}
-
-            def show(p: ImportProgress) -> None:
-                if p.phase == "read":
-                    task = tasks.setdefault(
-                        "read", bar.add_task(f"reading {args.file.name}", total=p.bytes_total)
-                    )
-                    bar.update(task, completed=p.bytes_read)
-                elif p.phase == "write":
-                    task = tasks.setdefault("write", bar.add_task("writing buckets", total=None))
-                    bar.update(task, completed=p.buckets_written)
-
+        with _import_progress(console) as progress:
+            bar = ImportBar(progress, args.file.name)
             return await import_list(
                 stores.redis,
                 args.file,
                 args.list_name,
                 args.mode,
                 args.region or settings.default_region,
-                progress=show,
+                progress=bar.show,
                 keys=stores.keys,
                 actor=actor(args),
                 now=stores.clock(),
@@ -373,12 +408,16 @@ def cmd_blacklist_export(args: argparse.Namespace, secrets: object) -> int:
                 async for number in stores.packed.export(args.list_name):
                     out.write(f"{number}\n")
                     written += 1
+            out.flush()  # a closed pipe shows here, not at interpreter exit
         finally:
             if args.output:
                 out.close()
         return written
 
-    written = with_stores(args, work)
+    try:
+        written = with_stores(args, work)
+    except BrokenPipeError:
+        return stdout_gone()
     print(f"{written} numbers exported from {args.list_name}", file=sys.stderr)
     return EXIT_OK
 

@@ -8,14 +8,18 @@ the task rules of `rules.tasks` (else the built-in ones) and the contact center'
   reactivate  give stale tasks a fresh deadline in bulk (by id, or every stale one)
   archive     take done or expired tasks off the lists
   counts      tasks by status now, and expired tasks by rule since the start
-switchboard/cli.py calls `register(commands)`; each handler returns the exit code: 0 ok, 1
-nothing found or some refused, and the errors of cli.py (4: Redis). Changes are made in the
+`list` and `stale` also write JSON (`--json`, the API's task objects) or CSV (`--csv`) for
+scripts. switchboard/cli.py calls `register(commands)`; each handler returns the exit code: 0 ok
+(nothing found included), 1 some refused, and the errors of cli.py (4: Redis). Changes are made in the
 name given with `--as` (default `cli:<login>`), for the audit trail.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import json
+import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,10 +54,12 @@ def register(commands: Subcommands[argparse.ArgumentParser]) -> None:
     listing.add_argument("--status", choices=STATUS_WORDS, help="only tasks with this status or flag")
     _filters(listing)
     listing.add_argument("--limit", type=int, default=500, metavar="N", help="at most N tasks (default 500)")
+    _formats(listing)
     listing.set_defaults(func=cmd_tasks_list)
     stale = actions.add_parser("stale", parents=[common], help="callbacks not handled for more than N days")
     stale.add_argument("--days", type=int, metavar="N", help="default: stale_after_days of tasks.yaml")
     _filters(stale)
+    _formats(stale)
     stale.set_defaults(func=cmd_tasks_stale)
     again = actions.add_parser(
         "reactivate",
@@ -77,6 +83,28 @@ def register(commands: Subcommands[argparse.ArgumentParser]) -> None:
 def _filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--advisor", metavar="NAME", help="only this advisor's tasks")
     parser.add_argument("--campaign", metavar="ID", help="only this campaign's tasks")
+
+
+def _formats(parser: argparse.ArgumentParser) -> None:
+    formats = parser.add_mutually_exclusive_group()
+    formats.add_argument("--json", action="store_true", help="a JSON array of tasks, as the API returns them")
+    formats.add_argument("--csv", action="store_true", help="CSV with a header line")
+
+
+def write_machine(views: Sequence[TaskView], args: argparse.Namespace) -> bool:
+    """The tasks as JSON or CSV on standard output when asked (an empty list too); else False."""
+    rows = [view.as_dict() for view in views]
+    if args.json:
+        json.dump(rows, sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+        return True
+    if args.csv:
+        fieldnames = list(rows[0]) if rows else ["task_id", "kind", "status"]
+        writer = csv.DictWriter(sys.stdout, fieldnames=fieldnames, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return True
+    return False
 
 
 # ---- plumbing ---------------------------------------------------------------------------------
@@ -133,10 +161,12 @@ def cmd_tasks_list(args: argparse.Namespace, secrets: object) -> int:
         )
 
     views = _with_tasks(args, work)
+    if write_machine(views, args):
+        return EXIT_OK
     console = new_console()
     if not views:
         console.print(f"no {args.status or ''} tasks".replace("  ", " "))
-        return EXIT_PROBLEMS
+        return EXIT_OK  # an empty answer is an answer
     console.print(task_table(views, f"{args.status or 'all'} tasks ({len(views)})"))
     return EXIT_OK
 
@@ -147,10 +177,12 @@ def cmd_tasks_stale(args: argparse.Namespace, secrets: object) -> int:
         return await store.stale(now=now, days=days, owner=args.advisor, campaign_id=args.campaign), days
 
     views, days = _with_tasks(args, work)
+    if write_machine(views, args):
+        return EXIT_OK
     console = new_console()
     if not views:
         console.print(f"no callbacks left unhandled for more than {days} days")
-        return EXIT_PROBLEMS
+        return EXIT_OK
     console.print(task_table(views, f"callbacks unhandled for more than {days} days ({len(views)})"))
     console.print("reactivate them with: switchboard tasks reactivate --stale-days", days)
     return EXIT_OK

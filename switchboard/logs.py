@@ -30,7 +30,10 @@ from rich.logging import RichHandler
 LogFormat = Literal["json", "console", "auto"]
 MASK = "***"
 MIN_SECRET_LENGTH = 4  # masking a 1-3 character "secret" everywhere would garble every line
-_STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+# uvicorn adds `color_message`, the message again with ANSI colour escapes: never a field of ours.
+_STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message", "asctime", "color_message",
+}  # fmt: skip
 _SENSITIVE_KEY = re.compile(r"secret|password|passwd|token|authorization|api[_-]?key", re.IGNORECASE)
 _PATTERNS = (
     # AMI headers and key=value / key: value pairs whose name says they are secret.

@@ -144,8 +144,9 @@ class Runtime:
             engine = Engine(settings.ami_client_settings(), metrics, clock=self._clock)
             lease = self._lease(redis, metrics)
             await lease.acquire()  # a standby serves nothing until the owner's lease runs out
+            thresholds = [q.service_level.within_seconds for q in rules.queues]  # wait buckets
             acd = AcdService(
-                redis, engine.client, rules, AcdMetrics(metrics.registry),
+                redis, engine.client, rules, AcdMetrics(metrics.registry, service_level_seconds=thresholds),
                 clock=self._clock, instance_id=self.instance_id, lease=lease,
             )  # fmt: skip
             await acd.load()

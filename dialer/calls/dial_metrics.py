@@ -40,7 +40,7 @@ class DialerMetrics:
             "Answered calls no agent took within the grace (redirected to the abandon message)", campaign,
         )
         self.abandon_rate = gauge(
-            "switchboard_campaign_abandon_rate",
+            "switchboard_campaign_abandon_rate_ratio",
             "Abandons / live answers over the window (24h, 30d), per campaign", ["campaign", "window"],
         )
         self.in_flight = gauge(
@@ -53,7 +53,8 @@ class DialerMetrics:
         )
         self.leads_remaining = gauge(
             "switchboard_campaign_leads_remaining",
-            "Leads waiting per campaign: ready now, or queued for a later retry", ["campaign", "queue"],
+            "Leads waiting per campaign, by state: ready now, or retry (queued for later)",
+            ["campaign", "state"],
         )
         self.imports = counter(
             "switchboard_lead_imports",

@@ -363,7 +363,7 @@ class DialerService(Takeover, CampaignOperations):
         for campaign in self.campaigns.campaigns:
             sizes = await self.leads.queue_sizes(campaign.id)
             for queue, size in sizes.items():
-                self.metrics.leads_remaining.labels(campaign=campaign.id, queue=queue).set(size)
+                self.metrics.leads_remaining.labels(campaign=campaign.id, state=queue).set(size)
             self.metrics.in_flight.labels(campaign=campaign.id).set(self.in_flight(campaign.id).ringing)
 
     async def close(self) -> None:

@@ -4,16 +4,20 @@ Names start with `switchboard_acd_`. Labels are bounded: queue and tier names co
 from routing.yaml, `state` from the agent lifecycle, `agent` from the agent list.
 - calls offered (entered a queue, overflow included), answered, abandoned, routed out
 - wait seconds until answered or abandoned, per queue, tier and outcome (since arrival)
-- service level per queue: share of calls answered within the queue's target time over a
-  sliding window, among calls answered plus calls abandoned after that time (a caller who
-  hangs up sooner does not count against it); and the target itself
-- agents per state, occupancy per agent, calls waiting per queue
+- service level per queue: share of calls answered within the queue's target time, among
+  calls answered plus calls abandoned after that time (a caller who hangs up sooner does not
+  count against it). The wait histogram has a bucket at every queue's target time, so
+  Prometheus derives it exactly and across engines (docs/acd.md has the PromQL); the in-process
+  gauge over a sliding window is a convenience, and the target is exported next to it
+- agents per state (overall and per queue: agents with the queue's skill), occupancy per
+  agent, calls waiting and the oldest wait per queue
 - decision latency: from the event (or timer, or API call) in to the AMI action out
-- the hash of the routing rules in force (reload counts are the reloader's)
+- the hash and source of the routing rules in force (no timestamp: one series per rule set)
 """
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Iterable, Mapping
 
@@ -23,6 +27,13 @@ WAIT_BUCKETS = (1, 2, 5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1200)
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 SERVICE_LEVEL_WINDOW_S = 3600.0
 SERVICE_LEVEL_BUCKET_S = 10.0
+
+log = logging.getLogger(__name__)
+
+
+def wait_buckets(service_level_seconds: Iterable[float] = ()) -> tuple[float, ...]:
+    """WAIT_BUCKETS plus every queue's service-level time, so a bucket bound is the threshold."""
+    return tuple(sorted({float(b) for b in WAIT_BUCKETS} | {float(s) for s in service_level_seconds}))
 
 
 class ServiceLevel:
@@ -40,8 +51,8 @@ class ServiceLevel:
         self._buckets: dict[str, deque[list[float]]] = {}  # [start, within target, counted]
 
     def record(self, queue: str, at: float, *, waited: float, answered: bool, target_s: float) -> None:
-        if not answered and waited < target_s:
-            return  # hung up before the target: not a service failure
+        if not answered and waited <= target_s:
+            return  # hung up by the target: not a service failure (the histogram's le counts it too)
         buckets = self._buckets.setdefault(queue, deque())
         start = at - at % self.bucket_s
         if not buckets or start > buckets[-1][0]:
@@ -66,8 +77,14 @@ class ServiceLevel:
 
 class AcdMetrics:
     def __init__(
-        self, registry: CollectorRegistry, *, service_level_window_s: float = SERVICE_LEVEL_WINDOW_S
+        self,
+        registry: CollectorRegistry,
+        *,
+        service_level_window_s: float = SERVICE_LEVEL_WINDOW_S,
+        service_level_seconds: Iterable[float] = (20.0,),
     ) -> None:
+        """`service_level_seconds`: every queue's `within_seconds` at start (buckets are fixed then)."""
+        self.buckets = wait_buckets(service_level_seconds)
         self._call_metrics(registry)
         self._state_metrics(registry)
         self.levels = ServiceLevel(service_level_window_s)
@@ -91,7 +108,7 @@ class AcdMetrics:
             "switchboard_acd_wait_seconds",
             "Seconds a caller waited, until answered or abandoned",
             [*qt, "outcome"],
-            buckets=WAIT_BUCKETS,
+            buckets=self.buckets,
             registry=r,
         )
         self.decision_seconds = Histogram(
@@ -116,7 +133,19 @@ class AcdMetrics:
             registry=r,
         )
         self.waiting = Gauge("switchboard_acd_calls_waiting", "Callers waiting now", ["queue"], registry=r)
+        self.oldest_wait = Gauge(
+            "switchboard_acd_oldest_wait_seconds",
+            "Seconds the longest-waiting caller of the queue has waited (0: nobody waits)",
+            ["queue"],
+            registry=r,
+        )
         self.agents = Gauge("switchboard_acd_agents", "Agents per state", ["state"], registry=r)
+        self.queue_agents = Gauge(
+            "switchboard_acd_queue_agents",
+            "Agents with the queue's skill, per state (an agent counts in every queue they serve)",
+            ["queue", "state"],
+            registry=r,
+        )
         self.occupancy = Gauge(
             "switchboard_acd_agent_occupancy_ratio",
             "Share of an agent's available time spent on calls (fairness window)",
@@ -124,6 +153,11 @@ class AcdMetrics:
             registry=r,
         )
         self.rules = Info("switchboard_acd_rules", "The routing rules in force", registry=r)
+        self.rules_applied_at = Gauge(
+            "switchboard_acd_rules_applied_timestamp_seconds",
+            "When the routing rules in force were applied (Unix time)",
+            registry=r,
+        )
 
     # -- calls --------------------------------------------------------------------
     def call_offered(self, queue: str, tier: str) -> None:
@@ -153,9 +187,20 @@ class AcdMetrics:
     def set_occupancy(self, agent_id: str, value: float) -> None:
         self.occupancy.labels(agent=agent_id).set(value)
 
-    def set_waiting(self, counts: Mapping[str, int], queues: Iterable[str]) -> None:
+    def set_waiting(
+        self, counts: Mapping[str, int], queues: Iterable[str], oldest: Mapping[str, float] | None = None
+    ) -> None:
+        """`oldest`: queue -> seconds its longest-waiting caller has waited (absent: nobody)."""
         for queue in queues:
             self.waiting.labels(queue=queue).set(counts.get(queue, 0))
+            self.oldest_wait.labels(queue=queue).set((oldest or {}).get(queue, 0.0))
+
+    def set_queue_agents(self, counts: Mapping[str, Mapping[str, int]], states: Iterable[str]) -> None:
+        """`counts`: queue -> state -> agents; every state is set (0 when none)."""
+        listed = list(states)
+        for queue, by_state in counts.items():
+            for state in listed:
+                self.queue_agents.labels(queue=queue, state=state).set(by_state.get(state, 0))
 
     def refresh_service_levels(self, targets: Mapping[str, float], now: float) -> None:
         """`targets`: queue -> target ratio (0..1)."""
@@ -165,6 +210,23 @@ class AcdMetrics:
             self.service_level.labels(queue=queue).set(1.0 if ratio is None else ratio)
 
     # -- rules ------------------------------------------------------------------------
-    def rules_applied(self, content_hash: str, applied_at: float, source: str) -> None:
-        """Reload counts by result are the reloader's (switchboard_rules_reloads_total{kind})."""
-        self.rules.info({"hash": content_hash, "applied_at": f"{applied_at:.3f}", "source": source})
+    def rules_applied(
+        self,
+        content_hash: str,
+        applied_at: float,
+        source: str,
+        service_level_seconds: Mapping[str, float] | None = None,
+    ) -> None:
+        """Reload counts by result are the reloader's (switchboard_rules_reloads_total{kind}). The
+        time is a gauge of its own, not a label: a label would start a new series per reload."""
+        self.rules.info({"hash": content_hash, "source": source})
+        self.rules_applied_at.set(applied_at)
+        for queue, seconds in sorted((service_level_seconds or {}).items()):
+            if float(seconds) not in self.buckets:
+                log.warning(
+                    "queue %s: service level within %gs has no bucket in switchboard_acd_wait_seconds "
+                    "(buckets are fixed at start); restart the engine for an exact service level in "
+                    "Prometheus",
+                    queue,
+                    seconds,
+                )

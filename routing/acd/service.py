@@ -232,7 +232,8 @@ class AcdService:
         state, metrics = self.ctx.state, self.ctx.metrics
         state.rebuild(now)
         metrics.set_agent_states(state.agent_counts(), [str(s) for s in AgentState])
-        metrics.set_waiting(state.waiting_counts(), state.rules.index.queues)
+        metrics.set_waiting(state.waiting_counts(), state.rules.index.queues, state.oldest_waits(now))
+        metrics.set_queue_agents(state.queue_agent_counts(), [str(s) for s in AgentState])
         for agent_id, view in state.snapshot.agents.items():
             metrics.set_occupancy(agent_id, view.occupancy)
         targets = {q.name: q.service_level.target_percent / 100 for q in state.rules.queues}
@@ -363,7 +364,8 @@ class AcdService:
     async def _rules_in_force(self, source: str) -> None:
         now, rules = self.ctx.clock(), self.ctx.state.rules
         digest = content_hash(rules)
-        self.ctx.metrics.rules_applied(digest, now, source)
+        thresholds = {q.name: q.service_level.within_seconds for q in rules.queues}
+        self.ctx.metrics.rules_applied(digest, now, source, thresholds)
         try:
             await self.ctx.store.set_rules_active(digest, now, source)
         except Exception as exc:

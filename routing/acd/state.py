@@ -104,5 +104,21 @@ class AcdState:
     def waiting_counts(self) -> Counter[str]:
         return Counter(call.queue for call in self.waiting())
 
+    def oldest_waits(self, now: float) -> dict[str, float]:
+        """Queue -> seconds its longest-waiting caller has waited (since arrival, as the wait histogram)."""
+        oldest: dict[str, float] = {}
+        for call in self.waiting():
+            oldest[call.queue] = max(oldest.get(call.queue, 0.0), now - call.since)
+        return oldest
+
+    def queue_agent_counts(self) -> dict[str, Counter[str]]:
+        """Queue -> agent state -> agents who have the queue's skill (at any level)."""
+        counts: dict[str, Counter[str]] = {name: Counter() for name in self.rules.index.queues}
+        for name, plan in self.rules.index.queues.items():
+            for agent_id, spec in self.profiles.items():
+                if plan.skill in spec.skills:
+                    counts[name][str(self.status(agent_id).state)] += 1
+        return counts
+
     def ready_agents(self) -> list[str]:
         return [a for a in self.profiles if self.status(a).state is AgentState.READY]

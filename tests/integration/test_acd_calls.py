@@ -91,6 +91,8 @@ async def _wrapped_up_and_counted(s: Stack, call_id: str) -> None:
     assert s.sample("switchboard_acd_service_level_target_ratio", queue="support") == 0.8
     assert 0 < s.sample("switchboard_acd_agent_occupancy_ratio", agent="a1") < 1
     assert s.sample("switchboard_acd_calls_waiting", queue="support") == 0
+    assert s.sample("switchboard_acd_oldest_wait_seconds", queue="support") == 0
+    assert s.sample("switchboard_acd_queue_agents", queue="support", state="ready") == 1
 
 
 async def test_the_waiting_call_is_stored_with_its_case(redis_client: aioredis.Redis) -> None:
@@ -108,6 +110,10 @@ async def test_the_waiting_call_is_stored_with_its_case(redis_client: aioredis.R
         assert (facts["number"], facts["state"], facts["channel"]) == (CALLER, "waiting", caller)
         assert facts["crm"] == {"segment": "gold", "name": "Kiss Anna"} and facts["case_id"]
         assert not s.actions("Originate")  # nobody is logged in
+        s.acd.refresh_gauges(s.acd.ctx.state.waiting()[0].since + 42.0)
+        assert s.sample("switchboard_acd_oldest_wait_seconds", queue="support") == 42.0
+        assert s.sample("switchboard_acd_queue_agents", queue="support", state="logged_out") == 1
+        assert s.sample("switchboard_acd_queue_agents", queue="support", state="ready") == 0
 
 
 async def test_an_agent_who_does_not_answer_is_skipped_and_paused_after_n_misses(

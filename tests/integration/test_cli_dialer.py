@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -72,7 +75,8 @@ def test_robinson_workflow_from_the_command_line(db: redis.Redis, capsys: pytest
     out = capsys.readouterr().out
     assert "rr-1: approved by sue" in out and "+36301234567" in out
     assert db.hexists("sb:dialer:bl:internal", "+36301234567")
-    assert run("robinson", "list", "--status", "pending") == 1
+    assert run("robinson", "list", "--status", "pending") == 0, "nothing found is not a failure"
+    assert "no requests" in capsys.readouterr().out
 
 
 def test_internal_list_and_national_list_commands(
@@ -134,3 +138,33 @@ def test_audit_command_filters_the_trails_and_exports_them(
     assert "3 records written" in capsys.readouterr().out
     rows = list(csv.DictReader(export.read_text(encoding="utf-8").splitlines()))
     assert [row["action"] for row in rows] == ["filed", "approved", "numbers-blacklisted"]
+
+
+def test_blacklist_import_shows_one_row_per_phase_and_counts_buckets_not_bytes(
+    db: redis.Redis, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    national = tmp_path / "big.txt"  # 10 000 buckets: the writer reports every 2 000
+    national.write_text("".join(f"+3630{1_000_000 + i}\n" for i in range(10_000)), encoding="utf-8")
+    assert run("blacklist", "import", str(national), "--list", "hu-robinson", "--replace") == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if "reading big.txt" in line or "writing buckets" in line]
+    assert len(rows) == 2, out
+    assert "MB" in rows[0] and "10,000 numbers" in rows[0]
+    assert "10,000 buckets" in rows[1] and "kB" not in rows[1]
+
+
+def test_blacklist_export_into_a_pipe_closed_early_ends_quietly(
+    db: redis.Redis, redis_server: PrivateRedis, tmp_path: Path
+) -> None:
+    national = tmp_path / "hu.txt"
+    national.write_text("".join(f"+3630{1_000_000 + i}\n" for i in range(50_000)), encoding="utf-8")
+    assert run("blacklist", "import", str(national), "--list", "hu-robinson", "--replace") == 0
+    env = {**os.environ, "SWITCHBOARD_REDIS_URL": redis_server.url}
+    command = f"{sys.executable} -m switchboard blacklist export --list hu-robinson | head -n 1"
+    done = subprocess.run(  # a real shell pipe: head closes it after one line
+        ["bash", "-o", "pipefail", "-c", command], check=False, env=env, capture_output=True, text=True,
+        timeout=60,
+    )
+    assert done.stdout.strip().startswith("+3630"), done
+    assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr, done.stderr
+    assert done.returncode == 141, "the exit status a pipe closed early gives (128 + SIGPIPE)"

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
+import io
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -65,7 +68,7 @@ def test_supervisors_list_report_reactivate_and_archive_from_the_command_line(
     assert run("tasks", "list", "--status", "expired") == 0
     out = capsys.readouterr().out
     assert "expired tasks (1)" in out and "t-1" in out and "not_reachable" in out and "t-2" not in out
-    assert run("tasks", "list", "--status", "due") == 1
+    assert run("tasks", "list", "--status", "due") == 0, "nothing found is not a failure"
     assert "no due tasks" in capsys.readouterr().out
     assert run("tasks", "list", "--advisor", "bob") == 0
     out = capsys.readouterr().out
@@ -77,14 +80,32 @@ def test_supervisors_list_report_reactivate_and_archive_from_the_command_line(
     assert run("tasks", "reactivate", "--stale-days", "30", "--owner", "carol", "--as", "sue") == 0
     out = capsys.readouterr().out
     assert "t-1" in out and "t-4" in out and "carol" in out
-    assert run("tasks", "stale", "--days", "30") == 1
-    capsys.readouterr()
+    assert run("tasks", "stale", "--days", "30") == 0
+    assert "no callbacks left unhandled for more than 30 days" in capsys.readouterr().out
 
     assert run("tasks", "archive", "t-1", "t-2", "--as", "sue") == 1
     out = capsys.readouterr().out
     assert "t-1: archived (expired)" in out and "t-2: not archived: task t-2 is still open" in out
-    assert run("tasks", "list", "--status", "expired") == 1
+    assert run("tasks", "list", "--status", "expired") == 0
     capsys.readouterr()
     assert run("tasks", "counts") == 0
     out = capsys.readouterr().out
     assert "not_reachable" in out and "expired since the start" in out
+
+
+def test_tasks_list_for_scripts_as_json_csv_and_an_uncut_table_in_a_pipe(
+    db: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asyncio.run(_seed(db))
+    assert run("tasks", "list", "--json") == 0
+    tasks = json.loads(capsys.readouterr().out)
+    assert {t["task_id"]: t["status"] for t in tasks} == {"t-1": "expired", "t-2": "open", "t-3": "done"}
+    assert run("tasks", "list", "--csv", "--advisor", "bob") == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [(r["task_id"], r["kind"], r["owner"]) for r in rows] == [("t-2", "callback_requested", "bob")]
+    assert run("tasks", "list", "--json", "--status", "due") == 0
+    assert json.loads(capsys.readouterr().out) == []
+    monkeypatch.delenv("COLUMNS")  # standard output is a pipe here, as in `tasks list | grep`
+    assert run("tasks", "list", "--advisor", "bob") == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if "t-2" in line)
+    assert "callback_requested" in row and "23:59:59" in row, "one uncut line per task"

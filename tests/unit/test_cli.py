@@ -173,3 +173,26 @@ def test_new_token_prints_a_token_and_its_entry(capsys: pytest.CaptureFixture[st
     principal = store.authenticate(token)
     assert principal is not None and (principal.name, principal.role) == ("crm-sync", "crm")
     assert hash_token(token) in entry and token not in entry
+
+
+def test_a_token_entry_for_a_numeric_name_passes_check_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["new-token", "--name", "1001", "--role", "advisor"]) == EXIT_OK
+    lines = capsys.readouterr().out.splitlines()
+    tokens = tmp_path / "api-tokens.yaml"
+    tokens.write_text("\n".join(line for line in lines[2:] if not line.startswith("#")) + "\n")
+    assert main(["check-config", str(tokens)]) == EXIT_OK, capsys.readouterr()
+    store = TokenStore.from_document(parse_yaml(tokens.read_text(), "entry"))
+    principal = store.authenticate(lines[1])
+    assert principal is not None and principal.name == "1001"
+
+
+def test_the_readme_explain_command_works_as_written(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("SWITCHBOARD_SETTINGS_FILE", raising=False)
+    monkeypatch.delenv("SWITCHBOARD_RULES_ROUTING", raising=False)
+    assert main(["explain", "--caller", "+36301234567", "--queue", "support"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "config/routing.yaml" in out and "Tier: key" in out and "Decision: offer" in out
