@@ -86,7 +86,16 @@ class AuditRetention:
                 await self.trim_once()
             except RedisError as exc:
                 log.warning("audit retention: trimming failed, retrying in %.0f s: %s", interval_s, exc)
+            _raise_if_stopping()
             await asyncio.sleep(interval_s)
+
+
+def _raise_if_stopping() -> None:
+    """A stop (cancel) landing mid-command can be swallowed by redis-py or turned into a
+    RedisError; without this the loop slept `interval_s` more and the engine's stop hung."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 async def export(

@@ -3,8 +3,9 @@
 FastAPI reads (and buffers) a request's body before any dependency runs, so without
 this an unauthenticated client could make the engine hold hundreds of MiB before it
 answers 401. This ASGI middleware runs first:
-- a request with a body to /api/ needs a known bearer token before one byte of the
-  body is read: 401 at once otherwise (the role is still checked by the route);
+- a request with a body to /api/ needs a known bearer token, or the web console's valid
+  session cookie (the same tokens file decides), before one byte of the body is read:
+  401 at once otherwise (the role, and a cookie's CSRF header, are still checked by the route);
 - the body may be at most `http.max_body_bytes` (`http.max_bulk_body_bytes` for
   the bulk routes, paths ending in `:bulk`): a larger Content-Length is answered 413
   at once; a body without one (chunked) is read up to the limit, then 413.
@@ -16,8 +17,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from starlette.requests import Request
+
 from switchboard.api.errors import error_response
 from switchboard.api.state import AppState
+from switchboard.console import session as console_session
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -49,8 +53,8 @@ class BodyGuard:
             await self.app(scope, receive, send)
             return
         path = str(scope.get("path", ""))
-        if path.startswith("/api/") and not self._authenticated(headers.get("authorization", "")):
-            message = "a request body needs a known bearer token"
+        if path.startswith("/api/") and not self._authenticated(scope, headers.get("authorization", "")):
+            message = "a request body needs a known bearer token or console session"
             await _refuse(scope, receive, send, 401, "unauthorized", message)
             return
         limit = self.limit_for(path)
@@ -63,9 +67,12 @@ class BodyGuard:
             return
         await self.app(scope, _replay(body, receive), send)
 
-    def _authenticated(self, header: str) -> bool:
+    def _authenticated(self, scope: Scope, header: str) -> bool:
         scheme, _, token = header.partition(" ")
-        return scheme.lower() == "bearer" and self.state.tokens.authenticate(token.strip()) is not None
+        if scheme.lower() == "bearer":
+            return self.state.tokens.authenticate(token.strip()) is not None
+        # No bearer header: the console's signed cookie (headers only, the body stays unread).
+        return console_session.current_session(Request(scope)) is not None
 
 
 def _content_length(headers: dict[str, str]) -> int | None:

@@ -301,10 +301,10 @@ async def test_the_supervisor_steers_campaigns_agents_lists_and_sees_a_refused_r
         await expect(page.locator("#internal-status")).to_have_text("+36309998877 is off the internal list.")
 
         routing = engine.rules_dir / "routing.yaml"
-        routing.write_text(routing.read_text().replace("wrap_up_seconds: 20", "wrap_up_seconds: -1", 1))
+        routing.write_text(routing.read_text().replace("wrap_up: 20s", "wrap_up: -1s", 1))
         await engine.parts.reloader.check_all()
         await page.click("#nav a[href='#/rules']")
         refused = page.locator('[data-rules="routing"]')
         await expect(refused.locator("h3")).to_contain_text("Last refused edit")
-        await expect(refused.locator("li")).to_contain_text("wrap_up_seconds")
+        await expect(refused.locator("li")).to_contain_text("wrap_up")
         assert _quiet(page) == []

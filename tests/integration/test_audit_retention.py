@@ -3,15 +3,19 @@ and can be exported (a real Redis: stream ids are its milliseconds)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+import redis.exceptions
 from prometheus_client import CollectorRegistry
 
 from switchboard.audit_retention import AuditMetrics, AuditRetention, stream_key
+from switchboard.audit_retention import stop as stop_retention
 from switchboard.cli import main
 from switchboard.private_redis import PrivateRedis
 from switchboard.settings import DEFAULT_AUDIT_STREAMS, Settings, StreamRetention
@@ -76,3 +80,31 @@ async def _main_in_thread(argv: list[str]) -> int:
     import asyncio  # noqa: PLC0415
 
     return await asyncio.to_thread(main, argv)
+
+
+class CancelTurnsIntoRedisError(aioredis.Redis):
+    """The fault: a cancel that lands mid-command comes back as a RedisError (as redis-py may do)."""
+
+    sent = asyncio.Event()  # one test uses this class
+
+    async def time(self, **kwargs: Any) -> tuple[int, int]:
+        self.sent.set()
+        try:
+            return await super().time(**kwargs)
+        finally:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise redis.exceptions.ConnectionError("connection closed by a cancelled command")
+
+
+async def test_stopping_the_trim_loop_mid_command_does_not_hang(redis_server: PrivateRedis) -> None:
+    client = CancelTurnsIntoRedisError.from_url(redis_server.url)
+    try:
+        retention = AuditRetention(client, Settings().audit.streams, AuditMetrics(CollectorRegistry()))
+        task = asyncio.create_task(retention.run(interval_s=300))
+        await CancelTurnsIntoRedisError.sent.wait()  # the loop's first command is under way
+        stopping = asyncio.create_task(stop_retention(task))
+        done, _ = await asyncio.wait([stopping], timeout=5)  # before: it slept 300 s more
+        assert stopping in done and task.cancelled()
+    finally:
+        await client.aclose()

@@ -6,23 +6,31 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, Request
+from pydantic import SecretStr
 
 from switchboard.api import AppState, TokenStore, create_app, require_role, serve_http, stop_http
+from switchboard.api.tokens import hash_token
+from switchboard.console import session as console_session
 from switchboard.metrics import create_metrics
-from switchboard.settings import HttpSection, Settings
+from switchboard.settings import ConsoleSection, HttpSection, Settings
 
 TOKEN = "body-guard-token-0001"
 LIMIT, BULK = 64 * 1024, 256 * 1024
+COOKIE_SECRET = "body-guard-cookie-secret"
 
 
 def make_app() -> FastAPI:
-    settings = Settings(http=HttpSection(max_body_bytes=LIMIT, max_bulk_body_bytes=BULK))
+    settings = Settings(
+        http=HttpSection(max_body_bytes=LIMIT, max_bulk_body_bytes=BULK),
+        console=ConsoleSection(session_secret=SecretStr(COOKIE_SECRET)),
+    )
     tokens = TokenStore.from_tokens([(TOKEN, "crm", "crm")])
     app = create_app(AppState(settings, tokens, create_metrics(process=False)))
     router = APIRouter(dependencies=[Depends(require_role("crm"))])
@@ -85,3 +93,19 @@ async def test_bodies_within_their_route_limit_pass_and_chunked_ones_are_cut(por
     chunked = {"Transfer-Encoding": "chunked", **auth}
     status, body = await raw_post(port, "/api/v1/echo", chunked, piece * (LIMIT // 0x2000 + 1))
     assert status == 413 and body["error"] == "payload-too-large"
+
+
+def cookie(secret: str, token: str = TOKEN) -> str:
+    """A web console session cookie for `token`, signed with `secret`."""
+    session = console_session.Session(hash_token(token), "csrf-0123", time.time() + 3600)
+    return f"{console_session.COOKIE}={console_session.encode(session, secret.encode())}"
+
+
+async def test_a_console_session_cookie_passes_the_guard_and_a_forged_one_does_not(port: int) -> None:
+    signed = {"Cookie": cookie(COOKIE_SECRET), "X-CSRF-Token": "csrf-0123"}
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=signed) as http:
+        ok = await http.post("/api/v1/echo", content=b"x" * 100)
+        assert ok.status_code == 200 and ok.json() == {"received": 100}
+    forged = {"Content-Length": str(300 * 1024 * 1024), "Cookie": cookie("not-the-secret")}
+    status, body = await raw_post(port, "/api/v1/echo", forged, b"x" * 1024)
+    assert status == 401 and body["error"] == "unauthorized"

@@ -43,11 +43,11 @@ async def test_the_rules_status_names_the_version_in_force_and_the_last_refused_
         before = {r["kind"]: r for r in await engine.call_api("sue", "GET", "/api/v1/rules/status")}
         assert before["routing"]["refused_at"] is None and len(before["routing"]["hash"]) == 64
         routing = engine.rules_dir / "routing.yaml"
-        routing.write_text(routing.read_text().replace("wrap_up_seconds: 20", "wrap_up_seconds: -1", 1))
+        routing.write_text(routing.read_text().replace("wrap_up: 20s", "wrap_up: -1s", 1))
         assert await engine.parts.reloader.check_all() == {"routing": False}
         after = {r["kind"]: r for r in await engine.call_api("sue", "GET", "/api/v1/rules/status")}
         assert after["routing"]["hash"] == before["routing"]["hash"], "the refused edit is not in force"
         issues = after["routing"]["refused_issues"]
-        assert issues and issues[0]["line"] > 1 and "wrap_up_seconds" in issues[0]["path"]
+        assert issues and issues[0]["line"] > 1 and "wrap_up" in issues[0]["path"]
         async with engine.http("ann") as advisor:
             assert (await advisor.get("/api/v1/rules/status")).status_code == 403

@@ -1,5 +1,5 @@
 // Robinson-list requests: the advisor's form (five mandatory fields, checked as the API does) and list.
-import { get, post } from "./api.js";
+import { getAll, post } from "./api.js";
 import { h, clear, add } from "./dom.js";
 import { t, dateTime } from "./i18n.js";
 
@@ -41,7 +41,7 @@ export async function robinsonCard() {
   add(form, status);
   async function drawList() {
     let mine = [];
-    try { mine = await get("/api/v1/robinson-requests?limit=200"); } catch { mine = []; }
+    try { mine = await getAll("/api/v1/robinson-requests?limit=200"); } catch { mine = []; }
     add(clear(list), h("h2", { text: t("robinson.mine") }), h("table", {},
       h("thead", {}, h("tr", {}, ["customer_name", "phone", "requested_at", "status", "note"].map((k) => h("th", { text: t(`robinson.${k}`) })))),
       h("tbody", {}, mine.length ? mine.slice().reverse().map((r) => h("tr", { "data-request": r.request_id },

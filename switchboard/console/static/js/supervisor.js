@@ -1,5 +1,5 @@
 // Supervisor pages: agents, Robinson review, tasks, campaigns, lists, rules.
-import { get, post, put, del } from "./api.js";
+import { get, getAll, post, put, del } from "./api.js";
 import { h, clear, toast, add, tickets } from "./dom.js";
 import { t, dateTime, duration, percent } from "./i18n.js";
 import * as stream from "./stream.js";
@@ -61,7 +61,7 @@ export async function robinson(main) {
   const ticket = tickets();
   async function draw() {
     const ok = ticket();
-    const found = await get(`/api/v1/robinson-requests?status=${status}&limit=500`);
+    const found = await getAll(`/api/v1/robinson-requests?status=${status}&limit=500`);
     if (!ok()) return;
     add(clear(box), h("div", { class: "tabs", role: "group" }, ["pending", "approved", "rejected"].map((s) =>
       h("button", { type: "button", "aria-pressed": String(s === status), text: t(`robinson.status.${s}`), onclick: () => { status = s; draw(); } }))),
@@ -92,7 +92,7 @@ export async function tasks(main) {
   const ticket = tickets();
   async function draw() {
     const ok = ticket();
-    const list = view === "stale" ? await get("/api/v1/tasks/stale?limit=500") : await get(`/api/v1/tasks?status=${view}&limit=500`);
+    const list = view === "stale" ? await get("/api/v1/tasks/stale?limit=500") : await getAll(`/api/v1/tasks?status=${view}&limit=500`);
     if (!ok()) return;
     const chosen = new Set();
     const select = (event) => { event.target.checked ? chosen.add(event.target.value) : chosen.delete(event.target.value); };

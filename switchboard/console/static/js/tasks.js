@@ -1,6 +1,6 @@
 // My tasks: status filters, the central deadline (red once passed), my own time with a picker that
 // refuses times after the deadline or in the past, and a day/week calendar.
-import { get, put } from "./api.js";
+import { get, getAll, put } from "./api.js";
 import { h, clear, toast, add, tickets } from "./dom.js";
 import { t, dateTime, timeOnly, dayLabel, zonedParts, fromZonedInput, toZonedInput } from "./i18n.js";
 
@@ -99,7 +99,7 @@ export async function taskCard() {
   async function draw() {
     const ok = ticket();
     let tasks = [];
-    try { tasks = await get(`/api/v1/tasks?limit=500${filter === "all" ? "" : `&status=${filter}`}`); }
+    try { tasks = await getAll(`/api/v1/tasks?limit=500${filter === "all" ? "" : `&status=${filter}`}`); }
     catch (exc) { toast(exc.message); }
     if (!ok()) return;
     add(clear(card), h("h2", { id: "tasks-title", text: t("tasks.title") }),
