@@ -191,12 +191,14 @@ def reply(data: dict[str, Any]) -> None:
 
 
 async def main_async(args: argparse.Namespace) -> None:
+    ttl = {"acd": {"ended_call_ttl": args.ended_call_ttl}} if args.ended_call_ttl else {}
     settings = Settings(
         ami={"host": "127.0.0.1", "port": args.ami_port, "username": USER, "secret": SECRET},
         redis={"url": args.redis_url},
         http={"host": "127.0.0.1", "port": 0},
         rules={"routing": args.rules},
         log={"format": "json", "level": args.log_level},
+        **ttl,  # type: ignore[arg-type]
     )
     configure_logging(settings.log.format, settings.log.level, secrets=settings.secrets())
     runtime = Runtime(settings)
@@ -219,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redis-url", required=True)
     parser.add_argument("--rules", type=Path, required=True, help="routing.yaml with the agents")
     parser.add_argument("--leads", type=int, default=0, help="leads of the outbound campaign")
+    parser.add_argument("--ended-call-ttl", type=int, default=0, help="acd.ended_call_ttl (s); 0: default")
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     parser.add_argument("--profile", type=Path, help="write cProfile statistics here at the end")
     parser.add_argument("--tracemalloc", action="store_true", help="trace allocations (slow): `objects`")

@@ -191,6 +191,14 @@ class EngineSection(_Section):
         return self
 
 
+class AcdSection(_Section):
+    """What the inbound ACD keeps in Redis (docs/redis.md, sizing)."""
+
+    ended_call_ttl: int = Field(86400, ge=60, le=30 * 86400)
+    """Seconds an ended call's record stays in Redis (reports, webhooks, the console's recent
+    calls); Redis holds about rate x this x 730 B of them."""
+
+
 class LogSection(_Section):
     format: Literal["json", "console", "auto"] = "auto"
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -220,6 +228,7 @@ class Settings(BaseSettings):
     rules: RulesSection = RulesSection()
     log: LogSection = LogSection()
     engine: EngineSection = EngineSection()
+    acd: AcdSection = AcdSection()
     console: ConsoleSection = ConsoleSection()
     default_region: str = "HU"
     timezone: str = "Europe/Budapest"

@@ -92,7 +92,7 @@ class AcdService(Operations):
         )
         ctx = Ctx(
             state=AcdState(rules),
-            store=AcdStore(redis, keys, lease=lease),
+            store=AcdStore(redis, keys, ended_ttl_s=options.ended_call_ttl_s, lease=lease),
             events=AcdEvents(redis, keys),
             executor=executor,
             timers=Timers(),
