@@ -61,17 +61,33 @@ def campaigns() -> Campaigns:
 
 
 ROUND_TRIPS = [0]
+SITES: Counter[str] = Counter()  # with BENCH_ROUND_TRIP_SITES=path: round trips by calling function
+_LIBRARY = ("/redis/", "/asyncio/", "engine_proc.py")
 
 
 def count_round_trips() -> None:
     """Count every write of a redis-py connection: one per command, one per pipeline."""
     send = AbstractConnection.send_packed_command
+    by_site = bool(os.environ.get("BENCH_ROUND_TRIP_SITES"))
 
     async def counted(self: AbstractConnection, *args: Any, **kwargs: Any) -> None:
         ROUND_TRIPS[0] += 1
+        if by_site:
+            SITES[_site()] += 1
         await send(self, *args, **kwargs)
 
     AbstractConnection.send_packed_command = counted  # type: ignore[method-assign]
+
+
+def _site() -> str:
+    """The first two frames of the engine's own code above redis-py (a coroutine's awaiter is its f_back)."""
+    frame, names = sys._getframe(2), list[str]()
+    while frame is not None and len(names) < 2:
+        name = frame.f_code.co_filename
+        if not any(part in name for part in _LIBRARY):
+            names.append(f"{Path(name).stem}.{frame.f_code.co_name}")
+        frame = frame.f_back  # type: ignore[assignment]
+    return " < ".join(names)
 
 
 def objects() -> dict[str, Any]:
@@ -215,6 +231,11 @@ async def main_async(args: argparse.Namespace) -> None:
         await runtime.stop()
 
 
+def write_sites() -> None:
+    if path := os.environ.get("BENCH_ROUND_TRIP_SITES"):
+        Path(path).write_text(json.dumps(SITES.most_common()), encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--ami-port", type=int, required=True)
@@ -231,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         tracemalloc.start(4)
     if args.profile is None:
         asyncio.run(main_async(args))
+        write_sites()
         return 0
     with cProfile.Profile() as profile:
         asyncio.run(main_async(args))
