@@ -18,7 +18,9 @@ It talks to bench/bench_engine.py over its stdin / stdout, one JSON object per l
 - `baseline` -> what `objects` says, and later `objects` compare with now instead of with ready;
 - `quit` (or stdin closed) -> everything stops, the process exits.
 `redis_round_trips` in `stats` counts the writes of the engine's Redis connections (one per command,
-one per pipeline or transaction): a bench-only wrapper, no hook in product code.
+one per pipeline or transaction): a bench-only wrapper, no hook in product code. With the environment
+variable BENCH_ROUND_TRIP_SITES=path, it also counts them by the engine's calling function (the two
+nearest frames outside redis-py) and writes `[[site, count], ...]` there when the process exits.
 Logs go to stderr at the level given (INFO by default, as in production).
 """
 
