@@ -241,11 +241,12 @@ async def wind_down(result: Soak, sim: SoakPbx, engine: EngineProcess, placed: i
     left = len(sim.channels)
     dials = sim.dialled
     # every customer answers and every caller waits up to PATIENCE_S: each call and each dial
-    # ends in exactly one Bridge, unless it was lost (abandoned, never connected)
+    # ends in one Bridge, unless it was never connected (gave up, or lost: the chaos row's ledger
+    # tells the two apart from the PBX's call records)
     return {
         "inbound_calls": placed, "dials": dials, "numbers_dialled": len(sim.dials),
         "dialled_twice": sum(1 for n in sim.dials.values() if n > 1), "bridges": sim.bridges,
-        "lost": max(0, placed + dials - sim.bridges), "channels_left": left,
+        "unbridged": max(0, placed + dials - sim.bridges), "channels_left": left,
     }  # fmt: skip
 
 
@@ -334,7 +335,7 @@ def rows_of(result: Soak) -> list[Row]:
         row("soak: inbound calls placed", last.calls, "calls", detail=where),
         row("soak: outbound dials", out.get("dials", 0), "dials",
             detail=(f"{out.get('numbers_dialled', 0)} numbers, {out.get('dialled_twice', 0)} dialled twice; "
-                    f"{out.get('bridges', 0)} bridges, {out.get('lost', 0)} calls lost, "
+                    f"{out.get('bridges', 0)} bridges, {out.get('unbridged', 0)} calls never bridged, "
                     f"{out.get('channels_left', 0)} channels left")),
         row("soak: engine RSS growth", slope(samples, "rss_mib"), "MiB/min",
             detail=f"RSS {first.rss_mib:.1f} -> {last.rss_mib:.1f} MiB; last half "

@@ -54,7 +54,7 @@ def test_a_tiny_soak_with_outbound_dials_each_lead_once() -> None:
     result = asyncio.run(soak(plan, ["--log-level", "WARNING"]))
     out = result.outbound
     assert out["dials"] > 0 and out["dialled_twice"] == 0
-    assert out["lost"] == 0 and out["channels_left"] == 0
+    assert out["unbridged"] == 0 and out["channels_left"] == 0
     names = [row["name"] for row in rows_of(result)]
     assert "soak: Redis round trips per call handled (inbound call or outbound dial)" in names
     assert summary(result)["inbound_calls"] == 24
