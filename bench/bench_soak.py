@@ -55,7 +55,7 @@ CUSTOMERS = CustomerProfile(answer=1, busy=0, noanswer=0, congestion=0, machine=
 
 
 class SoakPbx(SimulatedPbx):
-    """The simulated PBX counting the dialer's customer dials (Originate to ...@trunk) per number."""
+    """The simulated PBX counting the dialer's customer dials (to PJSIP/...@trunk) per number."""
 
     def __init__(self, config: SimConfig, *, seed: int) -> None:
         self.dials: Counter[str] = Counter()
@@ -64,7 +64,7 @@ class SoakPbx(SimulatedPbx):
 
     def record_action(self, action: Action) -> None:
         channel = action.get("Channel") or ""
-        if action.name == "Originate" and channel.endswith("@trunk"):
+        if channel.endswith("@trunk"):  # only a customer dial names a trunk channel
             self.dials[channel] += 1
         elif action.name == "Bridge":
             self.bridges += 1
