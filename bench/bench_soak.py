@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import re
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,12 +38,41 @@ import redis.asyncio as aioredis
 
 from bench.bench_engine import ANSWER_S, TALK_S, EngineProcess, sim_config, write_rules
 from bench.report import Row, print_table, row
-from pbx.sim import SimulatedPbx
+from pbx.codec import Action
+from pbx.sim import SimTimeoutError, SimulatedPbx
+from pbx.sim.config import CustomerProfile, SimConfig
 from switchboard.private_redis import PrivateRedis
 
 PATIENCE_S = 30.0
 BENCH_COMMANDS = ("info", "scan", "dbsize", "memory|usage")  # this process's own reads, not the engine's
 _ID = re.compile(r"[^:]*\d[^:]*")
+
+
+# Dialled customers all answer after a short ring and talk briefly: every dial is a conversation,
+# so a lead is dialled once (a busy or unanswered one would be retried later, by design).
+CUSTOMERS = CustomerProfile(answer=1, busy=0, noanswer=0, congestion=0, machine=0, reject=0,
+                            ring_s=(0.3, 0.8), talk_s=(0.5, 1.0))  # fmt: skip
+
+
+class SoakPbx(SimulatedPbx):
+    """The simulated PBX counting the dialer's customer dials (to PJSIP/...@trunk) per number."""
+
+    def __init__(self, config: SimConfig, *, seed: int) -> None:
+        self.dials: Counter[str] = Counter()
+        self.bridges = 0
+        super().__init__(config, seed=seed)
+
+    def record_action(self, action: Action) -> None:
+        channel = action.get("Channel") or ""
+        if channel.endswith("@trunk"):  # only a customer dial names a trunk channel
+            self.dials[channel] += 1
+        elif action.name == "Bridge":
+            self.bridges += 1
+        super().record_action(action)
+
+    @property
+    def dialled(self) -> int:
+        return sum(self.dials.values())
 
 
 @dataclass
@@ -57,6 +88,7 @@ class Sample:
     net_in: int  # bytes Redis received (total_net_input_bytes): what the engine wrote, mostly
     groups: dict[str, int] = field(default_factory=dict)
     commandstats: dict[str, int] = field(default_factory=dict)
+    dials: int = 0  # customer dials (outbound Originates) so far
 
 
 def pattern(key: bytes) -> str:
@@ -78,13 +110,16 @@ def engine_commands(calls: dict[str, int]) -> int:
     return sum(n for name, n in calls.items() if name not in BENCH_COMMANDS)
 
 
-async def sample(engine: EngineProcess, client: aioredis.Redis, started: float, calls: int) -> Sample:
+async def sample(
+    engine: EngineProcess, client: aioredis.Redis, started: float, calls: int, dials: int = 0
+) -> Sample:
     stats = await engine.ask("stats")
     used, net_in, groups, commandstats = await redis_view(client)
     return Sample(
         at=time.perf_counter() - started, calls=calls, rss_mib=stats["rss_kib"] / 1024, cpu_s=stats["cpu_s"],
         redis_mib=used, keys=sum(groups.values()), commands=engine_commands(commandstats),
         round_trips=stats["redis_round_trips"], net_in=net_in, groups=groups, commandstats=commandstats,
+        dials=dials,
     )  # fmt: skip
 
 
@@ -96,6 +131,9 @@ class Load:
 
     async def run(self, seconds: float) -> None:
         started = time.perf_counter()
+        if not self.rate:
+            await asyncio.sleep(seconds)  # outbound only: nothing to place, the run lasts as long
+            return
         while (due := started + self.placed / self.rate) < started + seconds:
             delay = due - time.perf_counter()
             if delay > 0:
@@ -116,6 +154,10 @@ class Soak:
     fairness_minutes: float = 0
     baseline_s: float = 0  # compare the engine's objects with this point of the load, not its start
     callers: int = 0  # distinct caller numbers, reused in turn (0: every call a new one)
+    outbound_agents: int = 0  # agents of the progressive campaign (their own queue)
+    leads: int = 0
+    ended_call_ttl: int = 0  # settings acd.ended_call_ttl; 0: its default (24 h)
+    outbound: dict[str, int] = field(default_factory=dict)  # dials, numbers dialled twice, bridges, ...
     load_before: str = ""
     load_after: str = ""
     samples: list[Sample] = field(default_factory=list)
@@ -128,24 +170,32 @@ def loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text(encoding="ascii").split()[:3])
 
 
-async def soak(result: Soak, engine_args: list[str]) -> Soak:
-    """Run the plan in `result` (rate, minutes, agents, ...) and fill in its samples."""
+After = Callable[[SoakPbx, aioredis.Redis], Awaitable[None]]
+
+
+async def soak(result: Soak, engine_args: list[str], after: After | None = None) -> Soak:
+    """Run the plan in `result` (rate, minutes, agents, ...) and fill in its samples; `after` reads
+    the PBX and Redis once every call has ended, before they stop (the chaos row counts there)."""
     result.load_before = loadavg()
     agents, fairness_minutes = result.agents, result.fairness_minutes
     with tempfile.TemporaryDirectory(prefix="bench-soak-") as tmp, PrivateRedis() as server:
         rules, log_path = Path(tmp) / "routing.yaml", Path(tmp) / "engine.log"
-        write_rules(rules, agents)
+        write_rules(rules, agents, result.outbound_agents)
         if fairness_minutes:
             with rules.open("a", encoding="utf-8") as handle:
                 handle.write(f"fairness: {{window_minutes: {fairness_minutes:g}}}\n")
-        sim = SimulatedPbx(sim_config(), seed=10)
+        sim = SoakPbx(sim_config().model_copy(update={"customers": CUSTOMERS}), seed=10)
         port = await sim.start()
         client = aioredis.Redis.from_url(server.url)
-        args = ["--ami-port", str(port), "--redis-url", server.url, "--rules", str(rules), *engine_args]
+        args = ["--ami-port", str(port), "--redis-url", server.url, "--rules", str(rules),
+                "--leads", str(result.leads if result.outbound_agents else 0),
+                "--ended-call-ttl", str(result.ended_call_ttl), *engine_args]  # fmt: skip
         with log_path.open("wb") as log:
             engine = EngineProcess(args, log)
             try:
                 await _drive(result, sim, engine, client)
+                if after is not None:
+                    await after(sim, client)
             except Exception as exc:
                 tail = log_path.read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"{exc}; engine log ends with:\n{tail}") from exc
@@ -157,26 +207,47 @@ async def soak(result: Soak, engine_args: list[str]) -> Soak:
     return result
 
 
-async def _drive(result: Soak, sim: SimulatedPbx, engine: EngineProcess, client: aioredis.Redis) -> None:
+async def _drive(result: Soak, sim: SoakPbx, engine: EngineProcess, client: aioredis.Redis) -> None:
     hello = await engine.read(timeout=120)
     if not hello.get("ready"):
         raise RuntimeError(f"the engine did not start: {hello}")
     result.objects_before = (await engine.ask("objects", timeout=120))["objects"]
     load = Load(sim, result.rate, result.callers)
+    if result.outbound_agents:
+        await engine.ask("outbound on", timeout=60)
     started = time.perf_counter()
     task = asyncio.create_task(load.run(result.minutes * 60))
-    result.samples.append(await sample(engine, client, started, 0))
+    result.samples.append(await sample(engine, client, started, 0, sim.dialled))
     while not task.done():
         await asyncio.wait({task}, timeout=result.sample_s)
         if result.baseline_s and result.samples[-1].at < result.baseline_s <= time.perf_counter() - started:
             result.objects_before = (await engine.ask("baseline", timeout=120))["objects"]
-        result.samples.append(await sample(engine, client, started, load.placed))
+        result.samples.append(await sample(engine, client, started, load.placed, sim.dialled))
         last = result.samples[-1]
-        print(f"  {last.at:5.0f} s  {last.calls:6d} calls  RSS {last.rss_mib:6.1f} MiB  "
-              f"Redis {last.redis_mib:6.2f} MiB  {last.keys} keys", file=sys.stderr)  # fmt: skip
+        print(f"  {last.at:5.0f} s  {last.calls:6d} calls  {last.dials:6d} dials  RSS {last.rss_mib:6.1f} "
+              f"MiB  Redis {last.redis_mib:6.2f} MiB  {last.keys} keys", file=sys.stderr)  # fmt: skip
     await task
+    result.outbound = await wind_down(result, sim, engine, load.placed)
     result.objects_after = await engine.ask("objects", timeout=300)
     result.key_bytes = await key_sizes(client, result.samples[0].groups, result.samples[-1].groups)
+
+
+async def wind_down(result: Soak, sim: SoakPbx, engine: EngineProcess, placed: int) -> dict[str, int]:
+    """Stop dialling, let every call end, and count what the run's guarantees are about."""
+    if result.outbound_agents:
+        await engine.ask("outbound off", timeout=60)
+    with contextlib.suppress(SimTimeoutError):
+        await sim.wait_for_channel_count(0, timeout=PATIENCE_S + 30)
+    left = len(sim.channels)
+    dials = sim.dialled
+    # every customer answers and every caller waits up to PATIENCE_S: each call and each dial
+    # ends in one Bridge, unless it was never connected (gave up, or lost: the chaos row's ledger
+    # tells the two apart from the PBX's call records)
+    return {
+        "inbound_calls": placed, "dials": dials, "numbers_dialled": len(sim.dials),
+        "dialled_twice": sum(1 for n in sim.dials.values() if n > 1), "bridges": sim.bridges,
+        "unbridged": max(0, placed + dials - sim.bridges), "channels_left": left,
+    }  # fmt: skip
 
 
 async def key_sizes(
@@ -205,12 +276,28 @@ def slope(samples: list[Sample], value: str) -> float:
     return sum((x - mean_x) * (y - mean_y) for x, y in points) / spread if spread else 0.0
 
 
-def per_call(samples: list[Sample], value: str) -> float:
-    """Between the sample at one minute (or the first) and the last."""
+def per_call(samples: list[Sample], value: str, per: str = "calls") -> float:
+    """Between the sample at one minute (or the first) and the last, per inbound call (`calls`),
+    per customer dial (`dials`) or per both (`handled`)."""
     first = next((s for s in samples if s.at >= 60), samples[0])
     last = samples[-1]
-    calls = last.calls - first.calls
+    calls = _handled(last, per) - _handled(first, per)
     return (getattr(last, value) - getattr(first, value)) / calls if calls else 0.0
+
+
+def _handled(point: Sample, per: str) -> int:
+    return point.calls if per == "calls" else point.dials if per == "dials" else point.calls + point.dials
+
+
+def half_slope(samples: list[Sample], value: str) -> float:
+    """Growth per minute over the last half of the run (after the first half's filling)."""
+    cut = samples[-1].at / 2
+    return slope([s for s in samples if s.at >= cut] or samples, value)
+
+
+def at_minute(samples: list[Sample], minute: float) -> Sample:
+    """The sample nearest to `minute` into the run."""
+    return min(samples, key=lambda s: abs(s.at - 60 * minute))
 
 
 def grown(before: dict[str, int], after: dict[str, int], top: int = 8) -> str:
@@ -218,41 +305,90 @@ def grown(before: dict[str, int], after: dict[str, int], top: int = 8) -> str:
     return ", ".join(f"{name} +{count}" for name, count in diffs.most_common(top) if count > 0) or "none"
 
 
-def command_mix(samples: list[Sample]) -> str:
+def command_mix(samples: list[Sample], per: str = "calls") -> str:
     first = next((s for s in samples if s.at >= 60), samples[0])
     last = samples[-1]
-    calls = max(1, last.calls - first.calls)
+    calls = max(1, _handled(last, per) - _handled(first, per))
     mix = Counter({name: n - first.commandstats.get(name, 0) for name, n in last.commandstats.items()
                    if name not in BENCH_COMMANDS})  # fmt: skip
     return ", ".join(f"{name} {n / calls:.1f}" for name, n in mix.most_common(12) if n > 0)
 
 
+def unit_of(result: Soak) -> tuple[str, str]:
+    """What the per-call rows divide by: inbound calls, customer dials, or both when both flow."""
+    if result.outbound_agents and not result.rate:
+        return "dials", "per outbound dial"
+    if result.outbound_agents:
+        return "handled", "per call handled (inbound call or outbound dial)"
+    return "calls", "per inbound call"
+
+
 def rows_of(result: Soak) -> list[Row]:
     samples = result.samples
     first, last = samples[0], samples[-1]
-    where = (f"{result.rate:g} calls/s for {result.minutes:g} min, {result.agents} agents, "
-             f"occupancy window {result.fairness_minutes or 60:g} min; "
-             f"load average {result.load_before} -> {result.load_after}")  # fmt: skip
+    per, unit = unit_of(result)
+    out = result.outbound
+    where = (f"{result.rate:g} calls/s for {result.minutes:g} min, {result.agents} agents; "
+             f"outbound: {result.outbound_agents} agents, progressive; ended-call TTL "
+             f"{result.ended_call_ttl or 86400} s; load average {result.load_before} -> {result.load_after}")
     return [
-        row("soak: calls placed", last.calls, "calls", detail=where),
+        row("soak: inbound calls placed", last.calls, "calls", detail=where),
+        row("soak: outbound dials", out.get("dials", 0), "dials",
+            detail=(f"{out.get('numbers_dialled', 0)} numbers, {out.get('dialled_twice', 0)} dialled twice; "
+                    f"{out.get('bridges', 0)} bridges, {out.get('unbridged', 0)} calls never bridged, "
+                    f"{out.get('channels_left', 0)} channels left")),
         row("soak: engine RSS growth", slope(samples, "rss_mib"), "MiB/min",
-            detail=f"RSS {first.rss_mib:.1f} -> {last.rss_mib:.1f} MiB"),
+            detail=f"RSS {first.rss_mib:.1f} -> {last.rss_mib:.1f} MiB; last half "
+                   f"{half_slope(samples, 'rss_mib'):.3f} MiB/min"),
         row("soak: Redis used_memory growth", slope(samples, "redis_mib"), "MiB/min",
-            detail=f"used_memory {first.redis_mib:.2f} -> {last.redis_mib:.2f} MiB"),
+            detail=f"used_memory {first.redis_mib:.2f} -> {last.redis_mib:.2f} MiB; last half "
+                   f"{half_slope(samples, 'redis_mib'):.3f} MiB/min"),
         row("soak: Redis key growth", slope(samples, "keys"), "keys/min",
             detail=f"{first.keys} -> {last.keys} keys; grew: {grown(first.groups, last.groups)}"),
-        row("soak: Redis commands per inbound call", per_call(samples, "commands"), "commands",
-            detail=f"per call: {command_mix(samples)}"),
-        row("soak: Redis round trips per inbound call", per_call(samples, "round_trips"), "round trips",
+        row(f"soak: Redis commands {unit}", per_call(samples, "commands", per), "commands",
+            detail=f"per call: {command_mix(samples, per)}"),
+        row(f"soak: Redis round trips {unit}", per_call(samples, "round_trips", per), "round trips",
             detail="writes of the engine's connections: one per command or pipeline"),
-        row("soak: bytes written to Redis per inbound call", per_call(samples, "net_in") / 1024, "KiB",
+        row(f"soak: bytes written to Redis {unit}", per_call(samples, "net_in", per) / 1024, "KiB",
             detail="INFO stats total_net_input_bytes (this process's few reads included)"),
-        row("soak: engine CPU per inbound call", 1000 * per_call(samples, "cpu_s"), "ms"),
+        row(f"soak: engine CPU {unit}", 1000 * per_call(samples, "cpu_s", per), "ms"),
         row("soak: Redis bytes per key (MEMORY USAGE, mean of 20)", 0, "",
             detail=", ".join(f"{group} {size:,.0f} B" for group, size in sorted(result.key_bytes.items()))),
         row("soak: engine objects that grew", 0, "",
             detail=grown(result.objects_before, result.objects_after.get("objects", {}))),
     ]  # fmt: skip
+
+
+def compact(samples: list[Sample]) -> list[dict[str, Any]]:
+    """The samples for the JSON: key groups and command counts only in the first and the last."""
+    found = [asdict(s) for s in samples]
+    for middle in found[1:-1]:
+        del middle["groups"], middle["commandstats"]
+    return found
+
+
+def enough_leads(agents: int, minutes: float) -> int:
+    """A dial holds its agent 2-4 s here (ring, hand-over, talk): one lead per agent per 2 s, and some."""
+    return int(agents * minutes * 30 * 1.3) + 100
+
+
+def summary(result: Soak) -> dict[str, float]:
+    """The soak's headline numbers (the chaos suite's `soak` row carries them)."""
+    samples, (per, _) = result.samples, unit_of(result)
+    found: dict[str, float] = {}
+    for minute in (0, 10, 20, 30):
+        if minute == 0 or samples[-1].at >= 60 * minute - 30:
+            point = at_minute(samples, minute)
+            found[f"rss_mib_{minute}m"], found[f"redis_mib_{minute}m"] = point.rss_mib, point.redis_mib
+    return {
+        **found, "rss_mib_start": samples[0].rss_mib, "rss_mib_end": samples[-1].rss_mib,
+        "redis_mib_start": samples[0].redis_mib, "redis_mib_end": samples[-1].redis_mib,
+        "rss_slope": slope(samples, "rss_mib"), "rss_slope_last_half": half_slope(samples, "rss_mib"),
+        "redis_slope": slope(samples, "redis_mib"), "redis_slope_last_half": half_slope(samples, "redis_mib"),
+        "commands_per_call": per_call(samples, "commands", per),
+        "round_trips_per_call": per_call(samples, "round_trips", per),
+        "inbound_calls": float(samples[-1].calls), **{k: float(v) for k, v in result.outbound.items()},
+    }  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -264,6 +400,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fairness-minutes", type=float, default=0, help="occupancy window (default: 60)")
     parser.add_argument("--baseline-after", type=float, default=0, help="seconds: growth counts from here")
     parser.add_argument("--callers", type=int, default=0, help="distinct callers, reused (default: all new)")
+    parser.add_argument("--outbound-agents", type=int, default=0, help="agents of a progressive campaign")
+    parser.add_argument("--leads", type=int, default=0, help="its leads (default: enough for the run)")
+    parser.add_argument("--ended-call-ttl", type=int, default=0, help="seconds (default: the setting's 24 h)")
     parser.add_argument("--tracemalloc", action="store_true", help="also list the allocation sites that grew")
     parser.add_argument("--json", type=Path, help="write the samples and rows here")
     parser.add_argument("--engine-arg", action="append", default=[], help="passed to bench/engine_proc.py")
@@ -272,8 +411,9 @@ def main(argv: list[str] | None = None) -> int:
     engine_args = [*args.engine_arg, "--log-level", "WARNING", *traced]
     print(f"soak: {args.rate:g} calls/s for {args.minutes:g} min (answer {ANSWER_S:g} s, talk {TALK_S:g} s)",
           file=sys.stderr)  # fmt: skip
+    leads = args.leads or enough_leads(args.outbound_agents, args.minutes)
     plan = Soak(args.rate, args.minutes, args.agents, args.sample, args.fairness_minutes, args.baseline_after,
-                args.callers)  # fmt: skip
+                args.callers, args.outbound_agents, leads, args.ended_call_ttl)  # fmt: skip
     result = asyncio.run(soak(plan, engine_args))
     rows = rows_of(result)
     print_table(rows, "Soak: what grows at a steady inbound rate")
@@ -285,7 +425,8 @@ def main(argv: list[str] | None = None) -> int:
     for site in result.objects_after.get("malloc", []):
         print(f"  malloc +{site[1]} KiB, +{site[2]} blocks: {site[0]}")
     if args.json:
-        data = {"rows": rows, "samples": [asdict(s) for s in result.samples]}
+        data = {"rows": rows, "outbound": result.outbound, "summary": summary(result),
+                "samples": compact(result.samples)}  # fmt: skip
         args.json.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     return 0
 

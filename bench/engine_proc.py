@@ -18,7 +18,9 @@ It talks to bench/bench_engine.py over its stdin / stdout, one JSON object per l
 - `baseline` -> what `objects` says, and later `objects` compare with now instead of with ready;
 - `quit` (or stdin closed) -> everything stops, the process exits.
 `redis_round_trips` in `stats` counts the writes of the engine's Redis connections (one per command,
-one per pipeline or transaction): a bench-only wrapper, no hook in product code.
+one per pipeline or transaction): a bench-only wrapper, no hook in product code. With the environment
+variable BENCH_ROUND_TRIP_SITES=path, it also counts them by the engine's calling function (the two
+nearest frames outside redis-py) and writes `[[site, count], ...]` there when the process exits.
 Logs go to stderr at the level given (INFO by default, as in production).
 """
 
@@ -61,17 +63,33 @@ def campaigns() -> Campaigns:
 
 
 ROUND_TRIPS = [0]
+SITES: Counter[str] = Counter()  # with BENCH_ROUND_TRIP_SITES=path: round trips by calling function
+_LIBRARY = ("/redis/", "/asyncio/", "engine_proc.py")
 
 
 def count_round_trips() -> None:
     """Count every write of a redis-py connection: one per command, one per pipeline."""
     send = AbstractConnection.send_packed_command
+    by_site = bool(os.environ.get("BENCH_ROUND_TRIP_SITES"))
 
     async def counted(self: AbstractConnection, *args: Any, **kwargs: Any) -> None:
         ROUND_TRIPS[0] += 1
+        if by_site:
+            SITES[_site()] += 1
         await send(self, *args, **kwargs)
 
     AbstractConnection.send_packed_command = counted  # type: ignore[method-assign]
+
+
+def _site() -> str:
+    """The first two frames of the engine's own code above redis-py (a coroutine's awaiter is its f_back)."""
+    frame, names = sys._getframe(2), list[str]()
+    while frame is not None and len(names) < 2:
+        name = frame.f_code.co_filename
+        if not any(part in name for part in _LIBRARY):
+            names.append(f"{Path(name).stem}.{frame.f_code.co_name}")
+        frame = frame.f_back  # type: ignore[assignment]
+    return " < ".join(names)
 
 
 def objects() -> dict[str, Any]:
@@ -191,12 +209,14 @@ def reply(data: dict[str, Any]) -> None:
 
 
 async def main_async(args: argparse.Namespace) -> None:
+    ttl = {"acd": {"ended_call_ttl": args.ended_call_ttl}} if args.ended_call_ttl else {}
     settings = Settings(
         ami={"host": "127.0.0.1", "port": args.ami_port, "username": USER, "secret": SECRET},
         redis={"url": args.redis_url},
         http={"host": "127.0.0.1", "port": 0},
         rules={"routing": args.rules},
         log={"format": "json", "level": args.log_level},
+        **ttl,  # type: ignore[arg-type]
     )
     configure_logging(settings.log.format, settings.log.level, secrets=settings.secrets())
     runtime = Runtime(settings)
@@ -213,12 +233,18 @@ async def main_async(args: argparse.Namespace) -> None:
         await runtime.stop()
 
 
+def write_sites() -> None:
+    if path := os.environ.get("BENCH_ROUND_TRIP_SITES"):
+        Path(path).write_text(json.dumps(SITES.most_common()), encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--ami-port", type=int, required=True)
     parser.add_argument("--redis-url", required=True)
     parser.add_argument("--rules", type=Path, required=True, help="routing.yaml with the agents")
     parser.add_argument("--leads", type=int, default=0, help="leads of the outbound campaign")
+    parser.add_argument("--ended-call-ttl", type=int, default=0, help="acd.ended_call_ttl (s); 0: default")
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     parser.add_argument("--profile", type=Path, help="write cProfile statistics here at the end")
     parser.add_argument("--tracemalloc", action="store_true", help="trace allocations (slow): `objects`")
@@ -228,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         tracemalloc.start(4)
     if args.profile is None:
         asyncio.run(main_async(args))
+        write_sites()
         return 0
     with cProfile.Profile() as profile:
         asyncio.run(main_async(args))

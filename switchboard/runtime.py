@@ -37,6 +37,7 @@ from dialer.tasks.rules import DEFAULT_TASK_RULES, TaskRules
 from dialer.tasks.service import TaskService
 from routing.acd.acd_keys import AcdKeys
 from routing.acd.acd_metrics import AcdMetrics
+from routing.acd.context import AcdOptions
 from routing.acd.service import AcdService
 from routing.rules import Rules
 from switchboard.api import acd_api, audit_api, campaigns_api, dialer_api, tasks_api
@@ -148,6 +149,7 @@ class Runtime:
             acd = AcdService(
                 redis, engine.client, rules, AcdMetrics(metrics.registry, service_level_seconds=thresholds),
                 clock=self._clock, instance_id=self.instance_id, lease=lease,
+                options=AcdOptions(ended_call_ttl_s=settings.acd.ended_call_ttl),
             )  # fmt: skip
             await acd.load()
             acd.on_owned = engine.resync  # a takeover adopts what Asterisk holds, as after a reconnect

@@ -232,6 +232,14 @@ class AuditSection(_Section):
         return {**DEFAULT_AUDIT_STREAMS, **value}
 
 
+class AcdSection(_Section):
+    """What the inbound ACD keeps in Redis (docs/redis.md, sizing)."""
+
+    ended_call_ttl: int = Field(86400, ge=60, le=30 * 86400)
+    """Seconds an ended call's record stays in Redis (reports, webhooks, the console's recent
+    calls); Redis holds about rate x this x 730 B of them."""
+
+
 class LogSection(_Section):
     format: Literal["json", "console", "auto"] = "auto"
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -261,6 +269,7 @@ class Settings(BaseSettings):
     rules: RulesSection = RulesSection()
     log: LogSection = LogSection()
     engine: EngineSection = EngineSection()
+    acd: AcdSection = AcdSection()
     console: ConsoleSection = ConsoleSection()
     audit: AuditSection = AuditSection()
     default_region: str = "HU"
@@ -454,7 +463,7 @@ def _file_data(doc: YamlDocument) -> dict[str, Any]:
         problem = ConfigProblem(doc.file, message, "", 1, 1)
         raise config_error([problem], "invalid settings")
     base = Path(doc.file).parent
-    sections = {"ami", "redis", "sentinel", "http", "rules", "log", "engine", "audit"}
+    sections = {"ami", "redis", "sentinel", "http", "rules", "log", "engine", "audit", "acd", "console"}
     data: dict[str, Any] = {
         key: dict(value) if isinstance(value, dict) else value
         for key, value in doc.data.items()

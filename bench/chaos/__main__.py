@@ -18,7 +18,7 @@ import math
 import sys
 import time
 import traceback
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from bench.chaos import soak_row  # noqa: F401 - registers the `soak` row
 from bench.chaos.faults import FAULTS, FaultClass, Injected
 from bench.chaos.ledger import Counts
 from bench.chaos.world import FULL, QUICK, Plan, World
@@ -55,7 +56,7 @@ Result = dict[str, Any]
 
 
 def result(fault: FaultClass, counts: Counts, injected: Injected, seconds: float, baseline: bool) -> Result:
-    missed = misses(counts, injected)
+    missed = misses(counts, injected) + injected.missed
     if not baseline and injected.count == 0:
         missed.append("no fault was injected")
     return {
@@ -79,6 +80,9 @@ async def run_row(fault: FaultClass, plan: Plan, *, logs: Path | None = None, se
     if reason:
         return unsupported(fault, reason)
     started = time.monotonic()
+    if fault.own_world is not None:  # the soak: its own engine, PBX and Redis, for minutes
+        counts, injected = await fault.own_world(plan)
+        return result(fault, counts, injected, time.monotonic() - started, True)
     row_logs = None
     if logs is not None:
         row_logs = logs / fault.name
@@ -130,7 +134,7 @@ def print_rows(rows: list[dict[str, Any]], console: Console) -> None:
     for row in rows:
         if not row["supported"]:
             console.print(f"[bold]{row['class']}[/bold]: {row['notes'][0]}", highlight=False)
-        elif row.get("misses") or row.get("examples"):
+        elif row.get("misses") or row.get("examples") or row.get("extra"):
             said = "; ".join(row["misses"]) or "met"
             console.print(f"[bold]{row['class']}[/bold]: {said} {row.get('examples') or ''} "
                           f"{'; '.join(row['notes'])}", highlight=False)  # fmt: skip
@@ -176,12 +180,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=RESULTS, help=f"where the rows go (default {RESULTS})")
     parser.add_argument("--no-fail", action="store_true", help="exit 0 even when a target is missed")
     parser.add_argument("--logs", type=Path, help="keep each row's engine logs in this folder")
+    parser.add_argument("--soak-minutes", type=float, help=f"soak length (default {FULL.soak_minutes:g})")
     args = parser.parse_args(argv)
     # The PBX keeps writing to sockets a fault has just cut until it reads their end: asyncio's
     # "socket.send() raised exception" warnings say nothing about the engine.
     logging.getLogger("asyncio").setLevel(logging.ERROR)
     console, started = Console(width=max(140, Console().width)), time.monotonic()
     plan = QUICK if args.quick else FULL
+    if args.soak_minutes:
+        plan = replace(plan, soak_minutes=args.soak_minutes)
     rows = asyncio.run(run_all(choose(args.only, args.quick), plan, console, args.logs))
     seconds = time.monotonic() - started
     print_rows(rows, console)

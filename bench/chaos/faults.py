@@ -6,8 +6,9 @@ time to ready after each restart, the failover times, and extra columns. `suppor
 reason when the engine under test lacks the feature (the row then says "not supported by this
 engine" instead of failing), so rows light up when the branches that add them merge.
 
-Hook for other rows (the soak bench): `register(FaultClass(...))` with `full_only=True`; put what
-it measures (RSS, Redis memory) in `Injected.extra`, which goes to the JSON and the table's detail.
+Hook for other rows (the soak, bench/chaos/soak_row.py): `register(FaultClass(...))` with
+`full_only=True` and `own_world` when it runs its own processes; what it measures (RSS, Redis
+memory) goes in `Injected.extra` (the JSON and the table's detail), its own misses in `missed`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from bench.chaos.ledger import Counts
 from bench.chaos.redis_procs import ChaosRedis
 from bench.chaos.world import Plan, World
 from pbx.sim.faultproxy import ENGINE_ACTIONS
@@ -44,9 +46,11 @@ class Injected:
     notes: list[str] = field(default_factory=list)
     extra: dict[str, float] = field(default_factory=dict)
     unsupported: str | None = None  # found out while running: the engine lacks the feature
+    missed: list[str] = field(default_factory=list)  # targets of the row's own (e.g. the soak's slopes)
 
 
 Inject = Callable[[World, Plan], Awaitable[Injected]]
+OwnWorld = Callable[[Plan], Awaitable[tuple[Counts, Injected]]]
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,7 @@ class FaultClass:
     sentinel: bool = False  # Redis behind a primary, a replica and three Sentinels
     full_only: bool = False
     sim_orders: bool = False  # the simulator delivers Asterisk 22's other event orders too
+    own_world: OwnWorld | None = None  # runs its own processes and traffic instead of a World's (soak)
 
 
 FAULTS: dict[str, FaultClass] = {}

@@ -58,6 +58,7 @@ class Plan:
     outbound_agents: int = 3
     leads: int = 300
     outage_s: float = 3.0  # Redis frozen / stopped this long
+    soak_minutes: float = 30.0  # the `soak` row (bench/chaos/soak_row.py), full run only
     ping_s: float = 2.0  # the engine's AMI keepalive (ami.ping_interval); stalls outlast it
     action_timeout_s: float = 3.0
 
@@ -353,21 +354,8 @@ class World:
         return [number for number in self.sim.originated_numbers() if number.startswith("+")]
 
     async def abandon_records(self) -> set[str]:
-        """Call ids the engine recorded as abandoned (or routed out): ACD events, dial attempts."""
         assert self.redis is not None
-        found: set[str] = set()
-        entries: list[tuple[Any, dict[bytes, bytes]]] = await self.redis.xrange(AcdKeys().events)  # type: ignore[assignment]
-        for _id, fields in entries:
-            if fields.get(b"type") in (b"abandoned", b"routed_out"):
-                with contextlib.suppress(ValueError, AttributeError):
-                    found.add(str(json.loads(fields[b"data"]).get("call_id", "")))
-        async for key in self.redis.scan_iter(DialKeys().number_attempts("*")):
-            members: list[bytes] = await self.redis.zrange(key, 0, -1)  # type: ignore[assignment]
-            for member in members:
-                call_id, _, rest = member.decode().partition("|")
-                if rest.split("|", 1)[0] == "abandoned":
-                    found.add(call_id)
-        return found
+        return await abandon_records(self.redis)
 
     async def count(self, grace_s: float = 3.0) -> Counts:
         """The row's counts. The engine writes an abandon record just after the hang-up it saw, so a
@@ -394,6 +382,23 @@ class World:
         else:
             await asyncio.to_thread(self.redis_server.stop)
         self._tmp.cleanup()
+
+
+async def abandon_records(redis: aioredis.Redis) -> set[str]:
+    """Call ids the engine recorded as abandoned (or routed out): ACD events, dial attempts."""
+    found: set[str] = set()
+    entries: list[tuple[Any, dict[bytes, bytes]]] = await redis.xrange(AcdKeys().events)  # type: ignore[assignment]
+    for _id, fields in entries:
+        if fields.get(b"type") in (b"abandoned", b"routed_out"):
+            with contextlib.suppress(ValueError, AttributeError):
+                found.add(str(json.loads(fields[b"data"]).get("call_id", "")))
+    async for key in redis.scan_iter(DialKeys().number_attempts("*")):
+        members: list[bytes] = await redis.zrange(key, 0, -1)  # type: ignore[assignment]
+        for member in members:
+            call_id, _, rest = member.decode().partition("|")
+            if rest.split("|", 1)[0] == "abandoned":
+                found.add(call_id)
+    return found
 
 
 def outbound_number(index: int) -> str:

@@ -44,6 +44,8 @@ class AcdOptions:
     action_timeout_s: float | None = None
     """Per AMI action; None: the AMI client's default."""
     max_overflow_hops: int = 5
+    ended_call_ttl_s: int = 86400
+    """An ended call's record expires from Redis this long after the end (settings acd.ended_call_ttl)."""
     hold_ttl_s: float = 180.0
     """An agent the dialer holds for a call it places is given back after this long if the call is
     never handed over (ring timeout + AMD + margin; the dialer normally releases them itself)."""

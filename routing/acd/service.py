@@ -97,7 +97,7 @@ class AcdService:
         )
         ctx = Ctx(
             state=AcdState(rules),
-            store=AcdStore(redis, keys, lease=lease),
+            store=AcdStore(redis, keys, ended_ttl_s=options.ended_call_ttl_s, lease=lease),
             events=AcdEvents(redis, keys),
             executor=executor,
             timers=Timers(),

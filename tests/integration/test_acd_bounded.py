@@ -12,6 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from routing.acd.acd_keys import AcdKeys
+from routing.acd.context import AcdOptions
 from routing.acd.store import AcdStore, Change
 from routing.acd.store_records import dump_status, load_history
 from routing.agent_events import AgentState
@@ -79,6 +80,17 @@ async def test_many_calls_leave_a_bounded_agent_record_and_key_count(redis_clien
         assert await lasting_keys(redis_client) == early_keys
         ended = [k async for k in redis_client.scan_iter(match=keys.call("*"))]
         assert len(ended) == 43 and all([await redis_client.ttl(k) > 0 for k in ended])
+
+
+async def test_ended_call_records_expire_after_the_configured_ttl(redis_client: aioredis.Redis) -> None:
+    """acd.ended_call_ttl sizes Redis (rate x TTL x ~730 B): an ended call's record carries it."""
+    async with acd_stack(redis_client, rules(), options=AcdOptions(ended_call_ttl_s=120)) as s:
+        await s.acd.login("a1")
+        await serve_calls(s, 2)
+        await s.until(lambda: not s.acd.ctx.state.calls)
+        ended = [k async for k in redis_client.scan_iter(match=AcdKeys().call("*"))]
+        ttls = [await redis_client.ttl(k) for k in ended]
+        assert len(ended) == 2 and all(100 < ttl <= 120 for ttl in ttls), ttls
 
 
 async def test_the_history_and_occupancy_survive_a_restart(redis_client: aioredis.Redis) -> None:

@@ -10,10 +10,11 @@ removes the marker.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 
-from bench.chaos.__main__ import run_row
+from bench.chaos.__main__ import choose, run_row
 from bench.chaos.faults import FAULTS
 from bench.chaos.world import Plan, World
 from pbx.sim.rawclient import RawAmiClient
@@ -97,3 +98,15 @@ async def test_fault_row_meets_the_targets(name: str) -> None:
     if row["injected"] < 1:  # not an AssertionError: a row that injected nothing fails, never xfails
         pytest.fail(f"no fault injected: {row}")
     assert row["met"], row
+
+
+async def test_the_soak_row_runs_its_own_world_and_carries_its_numbers() -> None:
+    assert "soak" not in [fault.name for fault in choose(None, quick=True)], "full run only"
+    row = await run_row(FAULTS["soak"], replace(TINY, soak_minutes=0.3))
+    assert row["offered"] > 0 and row["routed"] > 0
+    assert (row["lost"], row["dialed_twice"], row["dropped"]) == (0, 0, 0), row
+    extra = row["extra"]
+    assert extra["inbound_calls"] == 90 and extra["dials"] > 0, extra
+    for key in ("rss_mib_start", "rss_mib_end", "redis_slope_last_half", "round_trips_per_call"):
+        assert key in extra, extra
+    assert "ended-call TTL 300 s" in row["notes"][0]

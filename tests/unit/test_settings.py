@@ -370,3 +370,12 @@ def test_a_lease_renewed_no_sooner_than_it_expires_is_refused(tmp_path: Path) ->
     with pytest.raises(ConfigError) as exc:
         load_settings(path)
     assert "lease_renew (2.0) must be below lease_ttl (2.0)" in str(errors_of(exc))
+
+
+def test_ended_call_ttl_defaults_to_a_day_and_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().acd.ended_call_ttl == 86400
+    monkeypatch.setenv("SWITCHBOARD_ACD_ENDED_CALL_TTL", "300")
+    assert load_settings().acd.ended_call_ttl == 300
+    monkeypatch.setenv("SWITCHBOARD_ACD_ENDED_CALL_TTL", "5")  # under a minute: reports would miss calls
+    with pytest.raises(ConfigError, match=r"acd\.ended_call_ttl"):
+        load_settings()
