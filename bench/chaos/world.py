@@ -14,7 +14,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -127,8 +126,10 @@ def campaigns_yaml() -> str:
     )
 
 
-def settings_yaml(plan: Plan, *, ami_port: int, redis: dict[str, Any], http_port: int) -> str:
+def settings_yaml(plan: Plan, *, ami_port: int, redis: dict[str, Any], http_port: int, engine_id: str) -> str:
     """The engine's settings file; `redis` is `{"redis": {"url": ...}}` or `{"sentinel": {...}}`.
+    Each engine keeps its `engine.id` across restarts, as a deployed engine does (docs/reliability.md):
+    a restarted engine knows its own calls and lease at once.
     A keepalive with its own reply timeout (ami.ping_timeout, where the engine has it) gets the
     action timeout, so every stall (Plan.stall_s) outlasts the keepalive."""
     ami: dict[str, Any] = {
@@ -142,6 +143,7 @@ def settings_yaml(plan: Plan, *, ami_port: int, redis: dict[str, Any], http_port
         "ami": ami,
         **redis,
         "http": {"host": "127.0.0.1", "port": http_port, "tokens_file": "tokens.yaml"},
+        "engine": {"id": engine_id},
         "rules": {"routing": "routing.yaml", "campaigns": "campaigns.yaml"},
         "log": {"format": "json", "level": "INFO"},
     })  # fmt: skip  (JSON is YAML)
@@ -150,8 +152,8 @@ def settings_yaml(plan: Plan, *, ami_port: int, redis: dict[str, Any], http_port
 class EngineProcess:
     """`python -m switchboard run --settings FILE` as a child process, restartable."""
 
-    def __init__(self, settings: Path, log: Path, http_port: int) -> None:
-        self.settings, self.log, self.http_port = settings, log, http_port
+    def __init__(self, settings: Path, log: Path, http_port: int, engine_id: str) -> None:
+        self.settings, self.log, self.http_port, self.engine_id = settings, log, http_port, engine_id
         self.process: subprocess.Popen[bytes] | None = None
         self.spawned_at = 0.0
 
@@ -161,8 +163,8 @@ class EngineProcess:
 
     @property
     def instance_id(self) -> str:
-        """How the engine names itself in Redis (switchboard.runtime.Runtime.instance_id)."""
-        return f"{socket.gethostname()}-{self.pid}"
+        """How the engine names itself in Redis (its `engine.id`)."""
+        return self.engine_id
 
     def spawn(self) -> None:
         with self.log.open("ab") as out:
@@ -268,9 +270,12 @@ class World:
         redis: dict[str, Any] = {"redis": {"url": self.redis_server.url}}
         if self.sentinels is not None:
             redis = {"sentinel": {"addresses": self.sentinels.addresses, "master_name": MASTER_NAME}}
-        text = settings_yaml(self.plan, ami_port=self.proxy.port, redis=redis, http_port=http_port)
+        engine_id = f"chaos-engine-{index}"
+        text = settings_yaml(
+            self.plan, ami_port=self.proxy.port, redis=redis, http_port=http_port, engine_id=engine_id
+        )
         settings.write_text(text)
-        engine = EngineProcess(settings, self.log_dir / f"engine-{index}.log", http_port)
+        engine = EngineProcess(settings, self.log_dir / f"engine-{index}.log", http_port, engine_id)
         self.engines.append(engine)
         return engine
 
