@@ -13,6 +13,8 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from switchboard.api import acd_api, audit_api, auth, campaigns_api, dialer_api, health, tasks_api
+from switchboard.console import routes as console_routes
+from switchboard.console import stream as console_stream
 
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
@@ -22,6 +24,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     audit_api.router,
     campaigns_api.router,
     tasks_api.router,
+    console_routes.reads,
+    console_stream.router,
 )
 HEADER = """\
 # HTTP API: who may call what
