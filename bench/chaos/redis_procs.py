@@ -4,9 +4,8 @@ machine's own Redis.
 - `ChaosRedis`: one redis-server with every write appended and fsynced (AOF, `appendfsync always`)
   to its own temp dir, so `halt()` then `start()` brings it back on the same port with its data;
   `pause()` / `resume()` freeze it (SIGSTOP / SIGCONT); `kill()` is a crash.
-- `ChaosSentinels`: a primary, its replica and three Sentinels (`redis-server --sentinel`, quorum 2,
-  short timeouts so a failover takes a few seconds). `start()` returns once the replica is in sync
-  and every sentinel knows the replica and the other two.
+- `ChaosSentinels`: switchboard/private_sentinels.py's primary, replica and three Sentinels, on
+  ChaosRedis servers.
 Readiness of a child process has no signal: it is polled, with a deadline.
 """
 
@@ -22,12 +21,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import redis
-
 from switchboard.private_redis import INSTALL_HINT, free_port
-
-HOST = "127.0.0.1"
-MASTER_NAME = "switchboard"
+from switchboard.private_sentinels import HOST, PrivateSentinels
 
 
 def _binary() -> str:
@@ -113,62 +108,12 @@ class ChaosRedis:
         self._dir.cleanup()
 
 
-class ChaosSentinels:
-    """A primary, its replica and three Sentinels watching them (see the module docstring)."""
+class ChaosSentinels(PrivateSentinels[ChaosRedis]):
+    """A primary, its replica and three Sentinels (switchboard/private_sentinels.py) on ChaosRedis
+    servers, with the chaos suite's slower timeouts."""
 
     def __init__(self, *, down_after_ms: int = 1000, failover_timeout_ms: int = 5000) -> None:
-        self.primary = ChaosRedis()
-        self.replica = ChaosRedis(args=("--replicaof", HOST, str(self.primary.port)))
-        self.ports = [free_port(HOST) for _ in range(3)]
-        self._down_after, self._failover_timeout = down_after_ms, failover_timeout_ms
-        self._dir = tempfile.TemporaryDirectory(prefix="chaos-sentinel-")
-        self._processes: list[subprocess.Popen[bytes]] = []
-
-    @property
-    def addresses(self) -> list[str]:
-        return [f"{HOST}:{port}" for port in self.ports]
-
-    def start(self, timeout: float = 30.0) -> ChaosSentinels:
-        self.primary.start()
-        self.replica.start()
-        synced = lambda: _info(self.replica.port, "replication").get("master_link_status") == "up"  # noqa: E731
-        _until(synced, timeout, "the replica's sync")
-        for port in self.ports:
-            config = Path(self._dir.name) / f"sentinel-{port}.conf"
-            config.write_text(self._config(port), encoding="ascii")
-            command, quiet = [_binary(), str(config), "--sentinel"], subprocess.DEVNULL
-            self._processes.append(subprocess.Popen(command, stdout=quiet, stderr=quiet))
-        _until(self._all_know_each_other, timeout, "the sentinels' discovery")
-        return self
-
-    def _config(self, port: int) -> str:
-        folder = self._dir.name
-        return "\n".join([
-            f"port {port}", f"bind {HOST}", f"dir {folder}", f"logfile {folder}/sentinel-{port}.log",
-            f"sentinel monitor {MASTER_NAME} {HOST} {self.primary.port} 2",
-            f"sentinel down-after-milliseconds {MASTER_NAME} {self._down_after}",
-            f"sentinel failover-timeout {MASTER_NAME} {self._failover_timeout}",
-            f"sentinel parallel-syncs {MASTER_NAME} 1", "",
-        ])  # fmt: skip
-
-    def _all_know_each_other(self) -> bool:
-        for port in self.ports:
-            state = _master_state(port) or {}
-            if int(str(state.get("num-other-sentinels", 0))) < 2 or int(str(state.get("num-slaves", 0))) < 1:
-                return False
-        return True
-
-    def primary_port(self) -> int | None:
-        """Where the first sentinel that answers says the primary is now."""
-        for port in self.ports:
-            with (
-                contextlib.suppress(redis.RedisError, OSError),
-                redis.Redis(HOST, port, socket_timeout=1) as client,
-            ):
-                address = client.sentinel_get_master_addr_by_name(MASTER_NAME)
-                if address:
-                    return int(address[1])
-        return None
+        super().__init__(ChaosRedis, down_after_ms=down_after_ms, failover_timeout_ms=failover_timeout_ms)
 
     def server(self, port: int) -> ChaosRedis:
         return self.primary if port == self.primary.port else self.replica
@@ -179,35 +124,3 @@ class ChaosSentinels:
     def resume(self) -> None:
         self.primary.resume()
         self.replica.resume()
-
-    def stop(self) -> None:
-        for process in self._processes:
-            if process.poll() is None:
-                process.terminate()
-        for process in self._processes:
-            try:
-                process.wait(5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
-        self._processes.clear()
-        self.replica.stop()
-        self.primary.stop()
-        self._dir.cleanup()
-
-
-def _info(port: int, section: str) -> dict[str, object]:
-    with contextlib.suppress(redis.RedisError, OSError), redis.Redis(HOST, port, socket_timeout=1) as client:
-        found: dict[str, object] = client.info(section)
-        return found
-    return {}
-
-
-def _master_state(port: int) -> dict[str, object] | None:
-    with (
-        contextlib.suppress(redis.RedisError, OSError),
-        redis.Redis(HOST, port, socket_timeout=1, decode_responses=True) as client,
-    ):
-        state: dict[str, object] = client.sentinel_master(MASTER_NAME)
-        return state
-    return None

@@ -27,13 +27,14 @@ import redis.asyncio as aioredis
 from redis.asyncio.sentinel import Sentinel
 
 from bench.chaos.ledger import Counts, count
-from bench.chaos.redis_procs import HOST, MASTER_NAME, ChaosRedis, ChaosSentinels
+from bench.chaos.redis_procs import ChaosRedis, ChaosSentinels
 from dialer.dialer_keys import DialKeys
 from pbx.sim import AgentPhone, CallRecord, SimConfig, SimTimeoutError, SimulatedPbx
 from pbx.sim.config import CustomerProfile, EventOrder
 from pbx.sim.faultproxy import FaultProxy
 from routing.acd.acd_keys import AcdKeys
 from switchboard.private_redis import free_port
+from switchboard.private_sentinels import HOST, MASTER_NAME
 from switchboard.settings import AmiSection
 
 USER, SECRET = "chaos", "chaos-secret"

@@ -1,6 +1,6 @@
 """Redis behind Sentinel: the engine finds the primary through the sentinels and follows a failover.
 
-Real processes (tests/support/sentinels.py): a primary, its replica, three
+Real processes (switchboard/private_sentinels.py): a primary, its replica, three
 `redis-server --sentinel`. The primary is killed with SIGKILL; the sentinels
 judge it down after 0.5 s and promote the replica. Meanwhile the engine's
 client fails (never answers from a stale or half-promoted node), the dial gate
@@ -28,11 +28,11 @@ from dialer.lists.store import InternalList
 from pbx.sim import AgentPhone, SimConfig, SimulatedPbx
 from routing.acd.acd_keys import AcdKeys
 from routing.agent_events import AgentState
+from switchboard.private_sentinels import MASTER_NAME, PrivateSentinels
 from switchboard.redis_conn import open_redis
 from switchboard.runtime import EXAMPLE_CONFIG, Runtime
 from switchboard.settings import Settings
 from tests.support.acd_harness import Observer, acd_stack, agent, base_rules, make_rules, sim_config
-from tests.support.sentinels import MASTER_NAME, PrivateSentinels
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)

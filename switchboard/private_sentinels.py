@@ -1,12 +1,13 @@
-"""A Redis primary, its replica and three Sentinels as private child processes, for failover tests.
+"""A Redis primary, its replica and three Sentinels as private child processes, for failover tests
+and the chaos suite.
 
-`redis-server --sentinel` (any redis-server 6+; no separate binary needed) on free
-ports of 127.0.0.1, each in its own temp dir with a writable config (Sentinel
-rewrites it). Timeouts are short so a failover completes in a few seconds:
-the primary is judged down after `down_after_ms`, two of three sentinels agree
-(quorum 2), one is elected and promotes the replica.
-`start` returns once the replica is in sync and every sentinel knows the replica
-and the two other sentinels, so a failover can happen at once.
+`redis-server --sentinel` (any redis-server 6+; no separate binary needed) on free ports of
+127.0.0.1, each sentinel with a writable config in a temp dir (Sentinel rewrites it). Timeouts are
+short so a failover completes in a few seconds: the primary is judged down after `down_after_ms`,
+two of three sentinels agree (quorum 2), one is elected and promotes the replica. `start` returns
+once the replica is in sync and every sentinel knows the replica and the two other sentinels, so a
+failover can happen at once. The servers are made by `server` (PrivateRedis by default; the chaos
+suite passes its restartable, persistent one).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import Any, Generic, Protocol, TypeVar
 
 import redis
 
@@ -29,11 +31,28 @@ MASTER_NAME = "switchboard"
 HOST = "127.0.0.1"
 
 
-class PrivateSentinels:
-    def __init__(self, *, down_after_ms: int = 500, failover_timeout_ms: int = 3000) -> None:
-        self.primary = PrivateRedis()
-        self.replica = PrivateRedis(args=("--replicaof", HOST, str(self.primary.port)))
-        self.ports = [free_port() for _ in range(3)]
+class Server(Protocol):
+    port: int
+
+    def start(self, timeout: float = ...) -> Any: ...
+
+    def stop(self) -> None: ...
+
+
+S = TypeVar("S", bound=Server)
+
+
+class PrivateSentinels(Generic[S]):
+    def __init__(
+        self,
+        server: Callable[..., S] = PrivateRedis,  # type: ignore[assignment]
+        *,
+        down_after_ms: int = 500,
+        failover_timeout_ms: int = 3000,
+    ) -> None:
+        self.primary: S = server()
+        self.replica: S = server(args=("--replicaof", HOST, str(self.primary.port)))
+        self.ports = [free_port(HOST) for _ in range(3)]
         self._down_after, self._failover_timeout = down_after_ms, failover_timeout_ms
         self._dir: tempfile.TemporaryDirectory[str] | None = None
         self._processes: list[subprocess.Popen[bytes]] = []
@@ -42,7 +61,7 @@ class PrivateSentinels:
     def addresses(self) -> list[str]:
         return [f"{HOST}:{port}" for port in self.ports]
 
-    def start(self, timeout: float = 30.0) -> PrivateSentinels:
+    def start(self, timeout: float = 30.0) -> PrivateSentinels[S]:
         binary = shutil.which("redis-server")
         if binary is None:
             raise StoreUnavailableError("redis-server is not installed")
@@ -53,17 +72,16 @@ class PrivateSentinels:
         self._dir = tempfile.TemporaryDirectory(prefix="switchboard-sentinel-")
         for port in self.ports:
             config = Path(self._dir.name) / f"sentinel-{port}.conf"
-            config.write_text(self._config(port), encoding="ascii")
+            config.write_text(self._config(port, self._dir.name), encoding="ascii")
             command, quiet = [binary, str(config), "--sentinel"], subprocess.DEVNULL
             self._processes.append(subprocess.Popen(command, stdout=quiet, stderr=quiet))
         _until(self._all_know_each_other, deadline)
         return self
 
-    def _config(self, port: int) -> str:
-        assert self._dir is not None
+    def _config(self, port: int, folder: str) -> str:
         return "\n".join([
-            f"port {port}", f"bind {HOST}", f"dir {self._dir.name}",
-            f"logfile {Path(self._dir.name) / f'sentinel-{port}.log'}",
+            f"port {port}", f"bind {HOST}", f"dir {folder}",
+            f"logfile {Path(folder) / f'sentinel-{port}.log'}",
             f"sentinel monitor {MASTER_NAME} {HOST} {self.primary.port} 2",
             f"sentinel down-after-milliseconds {MASTER_NAME} {self._down_after}",
             f"sentinel failover-timeout {MASTER_NAME} {self._failover_timeout}",
@@ -73,19 +91,20 @@ class PrivateSentinels:
     def _all_know_each_other(self) -> bool:
         for port in self.ports:
             state = _master_state(port) or {}
-            peers, replicas = state.get("num-other-sentinels", 0), state.get("num-slaves", 0)
-            if int(str(peers)) < 2 or int(str(replicas)) < 1:
+            if int(str(state.get("num-other-sentinels", 0))) < 2 or int(str(state.get("num-slaves", 0))) < 1:
                 return False
         return True
 
-    def primary_port(self, sentinel: int = 0) -> int | None:
-        """Where the sentinel says the primary is now."""
-        with (
-            contextlib.suppress(redis.RedisError, OSError),
-            redis.Redis(HOST, self.ports[sentinel], socket_timeout=1) as client,
-        ):
-            address = client.sentinel_get_master_addr_by_name(MASTER_NAME)
-            return int(address[1]) if address else None
+    def primary_port(self) -> int | None:
+        """Where the first sentinel that answers says the primary is now."""
+        for port in self.ports:
+            with (
+                contextlib.suppress(redis.RedisError, OSError),
+                redis.Redis(HOST, port, socket_timeout=1) as client,
+            ):
+                address = client.sentinel_get_master_addr_by_name(MASTER_NAME)
+                if address:
+                    return int(address[1])
         return None
 
     def stop(self) -> None:
@@ -105,7 +124,7 @@ class PrivateSentinels:
             self._dir.cleanup()
             self._dir = None
 
-    def __enter__(self) -> PrivateSentinels:
+    def __enter__(self) -> PrivateSentinels[S]:
         try:
             return self.start()
         except BaseException:
@@ -139,3 +158,4 @@ def _until(condition: Callable[[], bool], deadline: float) -> None:
         if time.monotonic() > deadline:
             raise StoreUnavailableError("the private sentinels did not come up in time")
         time.sleep(0.05)
+
