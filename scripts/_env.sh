@@ -62,7 +62,8 @@ ensure_venv() {
     want="$("$VENV/bin/python" -c 'import hashlib, sys; print(hashlib.sha256(b"".join(open(f, "rb").read() for f in sys.argv[1:])).hexdigest())' "$ROOT/pyproject.toml" "$ROOT/constraints.txt")"
     if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
         say "installing Switchboard and its dev tools into .venv (pip install -e '.[dev]' -c constraints.txt)"
-        "$VENV/bin/python" -m pip install --quiet --constraint "$ROOT/constraints.txt" --editable "$ROOT[dev]" \
+        # -qq: errors only (a machine-wide pip.conf can make pip warn once per package)
+        "$VENV/bin/python" -m pip install --quiet --quiet --constraint "$ROOT/constraints.txt" --editable "$ROOT[dev]" \
             || die "pip install failed (see above)"
         echo "$want" >"$stamp"
     fi
