@@ -4,16 +4,22 @@ FastAPI reads (and buffers) a request's body before any dependency runs, so with
 this an unauthenticated client could make the engine hold hundreds of MiB before it
 answers 401. This ASGI middleware runs first:
 - a request with a body to /api/ needs a known bearer token, or the web console's valid
-  session cookie (the same tokens file decides), before one byte of the body is read:
-  401 at once otherwise (the role, and a cookie's CSRF header, are still checked by the route);
+  session cookie (the same tokens file decides), before one byte of the body is kept:
+  401 otherwise (the role, and a cookie's CSRF header, are still checked by the route);
 - the body may be at most `http.max_body_bytes` (`http.max_bulk_body_bytes` for
   the bulk routes, paths ending in `:bulk`): a larger Content-Length is answered 413
   at once; a body without one (chunked) is read up to the limit, then 413.
 A body within its limit is read here (bounded memory) and handed to the app as is.
+
+A refused body that is small and arriving is read and dropped before the answer (at most
+`DRAIN_S`), so the connection stays open for the client's next request. Closing a socket
+with unread bytes makes the kernel send a reset, which can destroy the answer before the
+client reads it (schemathesis saw exactly that on its requests without a token).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -29,6 +35,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
 BULK_SUFFIX = ":bulk"
+DRAIN_S = 1.0
 
 
 class BodyGuard:
@@ -53,11 +60,12 @@ class BodyGuard:
             await self.app(scope, receive, send)
             return
         path = str(scope.get("path", ""))
+        limit = self.limit_for(path)
         if path.startswith("/api/") and not self._authenticated(scope, headers.get("authorization", "")):
             message = "a request body needs a known bearer token or console session"
-            await _refuse(scope, receive, send, 401, "unauthorized", message)
+            drained = length is not None and length <= limit and await _drain(receive, limit)
+            await _refuse(scope, receive, send, 401, "unauthorized", message, keep_alive=drained)
             return
-        limit = self.limit_for(path)
         if length is not None and length > limit:
             await _too_large(scope, receive, send, limit)
             return
@@ -80,6 +88,24 @@ def _content_length(headers: dict[str, str]) -> int | None:
         return int(headers["content-length"])
     except (KeyError, ValueError):
         return None
+
+
+async def _drain(receive: Receive, limit: int) -> bool:
+    """Read and drop a refused body of at most `limit` bytes; False if it is not all here in time."""
+    size = 0
+    try:
+        async with asyncio.timeout(DRAIN_S):
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return False
+                size += len(message.get("body", b""))
+                if size > limit:
+                    return False
+                if not message.get("more_body", False):
+                    return True
+    except TimeoutError:
+        return False
 
 
 async def _read_up_to(receive: Receive, limit: int) -> bytes | None:
@@ -118,9 +144,18 @@ async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> 
 
 
 async def _refuse(  # noqa: PLR0917
-    scope: Scope, receive: Receive, send: Send, status: int, error_id: str, message: str, **details: Any
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    status: int,
+    error_id: str,
+    message: str,
+    *,
+    keep_alive: bool = False,
+    **details: Any,
 ) -> None:
-    headers = {"Connection": "close"}  # the unread rest of the body is not wanted
+    # Unless the body was drained, its unread rest is not wanted: the connection ends.
+    headers = {} if keep_alive else {"Connection": "close"}
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
     response = error_response(status, error_id, message, details, headers)

@@ -109,3 +109,27 @@ async def test_a_console_session_cookie_passes_the_guard_and_a_forged_one_does_n
     forged = {"Content-Length": str(300 * 1024 * 1024), "Cookie": cookie("not-the-secret")}
     status, body = await raw_post(port, "/api/v1/echo", forged, b"x" * 1024)
     assert status == 401 and body["error"] == "unauthorized"
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], dict[str, Any]]:
+    head = (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)).decode("latin-1")
+    status_line, *lines = head.strip().split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
+    payload = await asyncio.wait_for(reader.readexactly(int(headers["content-length"])), 10)
+    return int(status_line.split()[1]), headers, json.loads(payload)
+
+
+async def test_a_small_body_refused_for_its_missing_token_leaves_the_connection_usable(port: int) -> None:
+    # Before: answered with "Connection: close" and the 12 body bytes unread, so the kernel
+    # reset the connection and the client could lose the 401 itself (seen in the fuzz run).
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    body = b'{"note": ""}'
+    writer.write(b"POST /api/v1/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\n\r\n" + body)
+    status, headers, answer = await read_response(reader)
+    assert status == 401 and answer["error"] == "unauthorized"
+    assert headers.get("connection") != "close"
+    auth = f"Authorization: Bearer {TOKEN}\r\n".encode()
+    writer.write(b"POST /api/v1/echo HTTP/1.1\r\nHost: x\r\n" + auth + b"Content-Length: 12\r\n\r\n" + body)
+    status, _, answer = await read_response(reader)
+    assert (status, answer) == (200, {"received": 12})
+    writer.close()
