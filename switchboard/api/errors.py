@@ -54,12 +54,19 @@ class UnhealthyError(SwitchboardError):
     error_id = "unhealthy"
 
 
+class TooManyRequestsError(SwitchboardError):
+    """The client must wait: details carry `retry_after` (seconds), sent as Retry-After too."""
+
+    error_id = "too-many-requests"
+
+
 STATUS_BY_ERROR_ID: Mapping[str, int] = {
     "unauthorized": 401,
     "forbidden": 403,
     "not-found": 404,
     "validation-failed": 422,
     "config-invalid": 422,
+    "too-many-requests": 429,
     "ami-encode-invalid": 422,
     "ami-action-failed": 502,
     "ami-error": 502,
@@ -137,6 +144,8 @@ def install_error_handlers(app: FastAPI, status_overrides: Mapping[str, int] | N
             extra = {"error": exc.error_id, "path": request.url.path}
             log.warning("request failed: %s", exc.message, extra=extra)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        if status == 429 and isinstance(exc.details.get("retry_after"), int):
+            headers = {"Retry-After": str(exc.details["retry_after"])}
         message, details = redact(exc.message, exc.details)
         return error_response(status, exc.error_id, message, details, headers)
 
