@@ -33,6 +33,26 @@ def _quiet(page: Any) -> list[str]:
     return [p for p in page.problems if "401" not in p]
 
 
+async def _dispose_an_inbound_call_without_lead(engine: Engine, page: Any) -> None:
+    """An inbound caller the CRM does not know: no lead; the disposition goes by the call id."""
+    await page.click("#btn-ready")
+    await expect(page.locator("#agent-state")).to_have_attribute("data-state", "ready")
+    stranger = "+36301230077"
+    channel = await engine.sim.inbound_call(stranger, ivr_choice="1")
+    await expect(page.locator("#case-caller")).to_have_text(stranger, timeout=5000)
+    case_id = (await page.locator("#case-id").inner_text()).strip()
+    engine.sim.core.hangup(engine.sim.channels[channel], 16)
+    await expect(page.locator("#wrap-up")).to_be_visible()
+    await expect(page.locator("#disposition-lead")).to_have_value("")
+    await page.select_option("#disposition-code", "do_not_call")
+    await page.click("#save-disposition")
+    await expect(page.locator("#disposition-status")).to_have_text(
+        f"Disposition saved for case {case_id}: Do not call (nie dzwonić / ne hívjon)."
+    )
+    found = await engine.call_api("crm", "GET", "/api/v1/dispositions", params={"case_id": case_id})
+    assert [(d["lead_id"], d["code"], d["number"]) for d in found["items"]] == [("", "do_not_call", stranger)]
+
+
 async def test_the_bridged_call_and_its_case_reach_the_advisor_within_a_second(
     browser: Browser, redis_server: PrivateRedis, redis_client: aioredis.Redis, tmp_path: Path
 ) -> None:
@@ -84,6 +104,8 @@ async def test_the_bridged_call_and_its_case_reach_the_advisor_within_a_second(
         assert [(d["code"], d["advisor"], d["call_id"]) for d in saved["items"]] == [
             ("callback_later", "1001", call_id)
         ]
+
+        await _dispose_an_inbound_call_without_lead(engine, page)
         assert _quiet(page) == []
 
 
