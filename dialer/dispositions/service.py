@@ -156,7 +156,7 @@ class DispositionService:
         if rule is None:
             known = ", ".join(self.rules.codes)
             raise ValidationFailedError(
-                f"unknown disposition {code!r}; known: {known}", code=code, known=known
+                f"unknown disposition {code!r}; known: {known}", reason="unknown-code", code=code, known=known
             )
         return rule
 
@@ -241,7 +241,8 @@ class DispositionService:
     def _note(self, note: str) -> str:
         note = note.strip()
         if len(note) > NOTE_LIMIT:
-            raise ValidationFailedError(f"the note has more than {NOTE_LIMIT} characters", field="note")
+            message = f"the note has more than {NOTE_LIMIT} characters"
+            raise ValidationFailedError(message, reason="too-long", field="note", limit=NOTE_LIMIT)
         return note
 
     async def _store(self, record: Disposition, now: datetime) -> None:

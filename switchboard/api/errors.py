@@ -158,11 +158,25 @@ def install_error_handlers(app: FastAPI, status_overrides: Mapping[str, int] | N
 async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
-        {"field": render_loc(item.get("loc", ())), "message": str(item.get("msg")), "type": item.get("type")}
+        {
+            "field": render_loc(item.get("loc", ())),
+            "message": str(item.get("msg")),
+            "type": item.get("type"),
+            **_limits(item.get("ctx")),
+        }
         for item in exc.errors()
     ]
     fields = ", ".join(f"{item['field']}: {item['message']}" for item in errors[:5])
     return error_response(422, "validation-failed", f"invalid request: {fields}", {"errors": errors})
+
+
+def _limits(ctx: object) -> dict[str, Any]:
+    """A validation error's bounds (max_length, ge, expected ...) for the console's translated
+    sentence; never the input, nor an exception object."""
+    if not isinstance(ctx, Mapping):
+        return {}
+    kept = {k: v for k, v in ctx.items() if isinstance(v, int | float | str) and k not in ECHO_KEYS}
+    return {"ctx": kept} if kept else {}
 
 
 _BODY_PARSE_FAILED = "There was an error parsing the body"  # FastAPI's 400, e.g. for bytes not UTF-8

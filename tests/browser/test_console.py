@@ -19,6 +19,12 @@ from tests.support.console_harness import Engine, running_engine, signed_in
 
 RED = "rgb(176, 0, 32)"
 EMPTY = "\u2013"  # what the console shows for an empty field (an en dash)
+# Calls the engine through the console's own api module; the error sentence the page would show.
+API_ERROR = """async ([method, path, body]) => {
+    const { api } = await import("/console/static/js/api.js");
+    try { await api(method, path, body); return null; } catch (exc) { return exc.message; }
+}"""
+DESCRIBE = """async (body) => (await import("/console/static/js/errors.js")).describeError(418, body)"""
 
 
 async def _lead(engine: Engine, lead_id: str, number: str) -> None:
@@ -183,6 +189,18 @@ async def test_a_task_past_its_deadline_is_red_and_the_picker_refuses_times_afte
         await picker.fill((now - timedelta(days=1)).strftime("%Y-%m-%dT10:00"))
         await fresh_row.locator("button[type=submit]").click()
         await expect(error).to_have_text("This time has already passed.")
+        # The engine checks too; its refusal reads with the time and the deadline date filled in.
+        zone = engine.runtime.settings.zone
+        late_time = datetime.combine(fresh.deadline_date + timedelta(days=1), datetime.min.time(), zone)
+        late_time += timedelta(hours=10)
+        path = f"/api/v1/tasks/{fresh.task_id}/own-time"
+        refused = await page.evaluate(API_ERROR, ["PUT", path, {"own_time": late_time.isoformat()}])
+        deadline = fresh.deadline_date
+        assert refused == (
+            f"{late_time:%d/%m/%Y}, 10:00 is after the central deadline "
+            f"({deadline.day} {deadline:%b} {deadline.year})."
+        )
+        page.problems.clear()  # the 422 just provoked
         good = (fresh.deadline_date - timedelta(days=2)).isoformat() + "T10:00"
         await picker.fill(good)
         await fresh_row.locator("button[type=submit]").click()
@@ -215,6 +233,29 @@ async def _no_raw_keys(page: Any, lang: str) -> None:
     assert await page.evaluate(UNLABELLED) == [], f"fields without a label on {page.url}"
 
 
+async def _engine_errors_read_in(lang: str, advisor: Any, supervisor: Any) -> None:
+    """The engine's errors, by id, in the user's language with their details filled in; an id the
+    console does not know shows the engine's English message."""
+    texts = _catalogue(lang)
+    me = "/api/v1/acd/agents/1001"
+    wrong_state = await advisor.evaluate(API_ERROR, ["POST", f"{me}/ready", None])
+    logged_out = texts["state.logged_out"]
+    assert wrong_state == texts["error.agent-transition-invalid"].replace("{state:state}", logged_out)
+    too_long = await advisor.evaluate(API_ERROR, ["POST", f"{me}/pause", {"reason": "x" * 101}])
+    problem = texts["validation.string_too_long"].replace("{max_length}", "100")
+    item = texts["validation.item"].replace("{field}", texts["field.reason"]).replace("{problem}", problem)
+    assert too_long == texts["validation.title"].replace("{problems}", item)
+    unknown = {"error": "made-up-id", "message": "the engine's own words", "details": {}}
+    assert await advisor.evaluate(DESCRIBE, unknown) == "the engine's own words"
+
+    await supervisor.click("#nav a[href='#/lists']")
+    await supervisor.fill("#internal-number", "12")
+    await supervisor.fill("#internal-reason", "asked by letter")
+    await supervisor.click("#internal-add")
+    sentence = texts["error.validation-failed.phone-number"].replace("{region}", "HU")
+    await expect(supervisor.locator("#internal-status")).to_have_text(sentence)
+
+
 async def test_every_page_works_in_hungarian_polish_and_english(
     browser: Browser, redis_server: PrivateRedis, redis_client: aioredis.Redis, tmp_path: Path
 ) -> None:
@@ -231,6 +272,7 @@ async def test_every_page_works_in_hungarian_polish_and_english(
                 await expect(supervisor.locator("main h1")).to_have_text(texts[f"nav.{page}"])
                 await _no_raw_keys(supervisor, lang)
             assert _quiet(advisor) == [] and _quiet(supervisor) == []
+            await _engine_errors_read_in(lang, advisor, supervisor)  # answers 4xx on purpose
             await advisor.context.close()
             await supervisor.context.close()
 
