@@ -36,7 +36,7 @@ from switchboard.api.errors import (
 from switchboard.api.state import get_state
 from switchboard.console import stream
 from switchboard.console.login_throttle import LoginThrottle, ThrottleSettings
-from switchboard.console.session import CSRF_HEADER, current_session, end_session, start_session
+from switchboard.console.session import CLOCK_ATTR, CSRF_HEADER, current_session, end_session, start_session
 from switchboard.reload import RulesReloader
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -67,7 +67,7 @@ class SessionOut(BaseModel):
 
 def install(app: FastAPI, *, reloader: RulesReloader | None = None, clock: Clock = time.time) -> None:
     """Serve the console on `app` (pages under /console/, reads and the stream under /api/v1);
-    `clock` times the sign-in throttle."""
+    `clock` times the sign-in throttle and the sessions' expiry."""
     setattr(app.state, _RELOADER_ATTR, reloader)
     console = app.state.switchboard.settings.console
     limits = ThrottleSettings(
@@ -76,6 +76,7 @@ def install(app: FastAPI, *, reloader: RulesReloader | None = None, clock: Clock
         forget_after_s=max(3600.0, 4 * console.login_max_lockout_seconds),
     )
     setattr(app.state, _THROTTLE_ATTR, LoginThrottle(clock, limits))
+    setattr(app.state, CLOCK_ATTR, clock)  # session expiry
     app.include_router(pages)
     app.include_router(reads)
     app.include_router(stream.router)

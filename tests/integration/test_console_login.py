@@ -1,6 +1,7 @@
-"""Console sign-in over real HTTP (uvicorn): repeated failures from one client are answered 429
-with Retry-After (a doubling lockout, timed by an injected clock); a good token still signs in
-once the lockout ends, and signing in is never slowed for a client that did not fail."""
+"""Console sign-in over real HTTP (uvicorn), timed by an injected clock: repeated failures from one
+client are answered 429 with Retry-After (a doubling lockout); a good token still signs in once
+the lockout ends, and signing in is never slowed for a client that did not fail. A session ends
+after console.session_hours."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 async def base_url(clock: Clock) -> AsyncIterator[str]:
-    settings = Settings(console=ConsoleSection(login_free_failures=3, login_max_lockout_seconds=60))
+    console_settings = ConsoleSection(login_free_failures=3, login_max_lockout_seconds=60, session_hours=2)
+    settings = Settings(console=console_settings)
     tokens = TokenStore.from_tokens([(TOKEN, "1001", "advisor")])
     app = create_app(AppState(settings, tokens, create_metrics(process=False)))
     console.install(app, clock=clock)
@@ -72,3 +74,12 @@ async def test_failed_sign_ins_are_throttled_with_retry_after_and_a_good_token_w
         ok = await _login(http, TOKEN)
         assert ok.status_code == 200 and ok.json()["name"] == "1001"
         assert (await _login(http, "guess-6")).json()["details"]["retry_after"] == 0, "a success forgets"
+
+
+async def test_a_session_ends_after_its_hours(base_url: str, clock: Clock) -> None:
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        assert (await _login(http, TOKEN)).status_code == 200
+        clock.now += 2 * 3600 - 1
+        assert (await http.get("/console/api/session")).status_code == 200
+        clock.now += 1
+        assert (await http.get("/console/api/session")).status_code == 401, "two hours later: signed out"
