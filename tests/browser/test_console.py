@@ -5,6 +5,7 @@ Robinson review, a task past its deadline in red, and every page in Hungarian, P
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -277,7 +278,7 @@ async def test_every_page_works_in_hungarian_polish_and_english(
             await supervisor.context.close()
 
 
-async def test_a_preview_offer_is_pushed_to_the_advisor_with_the_leads_data_and_can_be_declined(
+async def test_a_preview_offer_is_pushed_and_declined_and_the_advisor_pauses_with_a_reason(
     browser: Browser, redis_server: PrivateRedis, redis_client: aioredis.Redis, tmp_path: Path
 ) -> None:
     async with running_engine(redis_server, tmp_path) as engine:
@@ -293,6 +294,22 @@ async def test_a_preview_offer_is_pushed_to_the_advisor_with_the_leads_data_and_
         await page.click("#offer-decline")
         await expect(page.locator("#offer")).to_contain_text("No lead offered.")
         assert await leads.current_offer("1001", now=datetime.now(UTC)) is None
+
+        # The advisor's own state: log in, pause with a reason, ready, log out; the time in it shows.
+        state = page.locator("#agent-state")
+        await page.click("#btn-login")
+        await expect(state).to_have_attribute("data-state", "ready")
+        await page.fill("#pause-reason", "lunch")
+        await page.click("#btn-pause")
+        await expect(state).to_have_attribute("data-state", "paused")
+        await expect(state.locator("xpath=..")).to_contain_text("lunch")  # the state line says why
+        assert engine.parts.acd.agent("1001").pause_reason == "lunch"
+        await expect(page.locator("#state-time")).to_have_text(re.compile(r"^0:0\d$"))
+        await page.click("#btn-ready")
+        await expect(state).to_have_attribute("data-state", "ready")
+        await page.click("#btn-logout")
+        await expect(state).to_have_attribute("data-state", "logged_out")
+        assert engine.parts.acd.agent("1001").state == "logged_out"
         assert _quiet(page) == []
 
 
