@@ -32,18 +32,18 @@ def normalize(raw: str, default_region: str) -> str:
 @lru_cache(maxsize=8192)
 def _normalize(text: str, region: str) -> str:
     if not text:
-        raise ValidationFailedError("empty phone number", input=text, region=region)
+        raise ValidationFailedError("empty phone number", reason="phone-number", input=text, region=region)
     try:
         parsed = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
         raise ValidationFailedError(
-            f"not a phone number: {text!r} ({exc._msg})", input=text, region=region
+            f"not a phone number: {text!r} ({exc._msg})", reason="phone-number", input=text, region=region
         ) from None
     verdict = phonenumbers.is_possible_number_with_reason(parsed)
     if verdict != phonenumbers.ValidationResult.IS_POSSIBLE:
         why = _WHY.get(verdict, "wrong length for its country")
         message = f"not a possible phone number: {text!r} ({why})"
-        raise ValidationFailedError(message, input=text, region=region)
+        raise ValidationFailedError(message, reason="phone-number", input=text, region=region)
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 

@@ -93,6 +93,8 @@ class DialerKeys:
 # - `disp:seq`                   STRING counter of disposition ids (`d-<n>`)
 # - `disp:rec:{id}`              HASH one disposition
 # - `disp:lead:{lead}`           ZSET disposition id -> set at (epoch ms), per lead
+# - `disp:call:{call}`           ZSET disposition id -> set at (epoch ms), per call (inbound: no lead)
+# - `disp:case:{case}`           ZSET disposition id -> set at (epoch ms), per ACD case
 # - `disp:index`                 ZSET disposition id -> set at (epoch ms), all (CRM `since` reads)
 # - `audit:robinson`             STREAM filed, approved, rejected, numbers-blacklisted (who, when, what)
 # - `audit:dispositions`         STREAM dispositions and each automation action they caused
@@ -170,6 +172,12 @@ class LeadKeys:
 
     def lead_dispositions(self, lead_id: str) -> str:
         return f"{self.prefix}disp:lead:{lead_id}"
+
+    def call_dispositions(self, call_id: str) -> str:
+        return f"{self.prefix}disp:call:{call_id}"
+
+    def case_dispositions(self, case_id: str) -> str:
+        return f"{self.prefix}disp:case:{case_id}"
 
     @property
     def disposition_index(self) -> str:

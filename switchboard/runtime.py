@@ -279,7 +279,7 @@ class Runtime:
         app.include_router(campaigns_api.router)
         tasks_api.attach_tasks(app, self.parts.tasks.store)
         app.include_router(tasks_api.router)
-        console.install(app, reloader=self.parts.reloader)
+        console.install(app, reloader=self.parts.reloader, clock=self._clock)
         http = self.settings.http
         self._http = await serve_http(app, http.host, http.port, access_log=http.access_log)
 

@@ -167,6 +167,12 @@ class ConsoleSection(_Section):
     secure_cookie: Literal["auto", "always", "never"] = Field(
         "auto", description="auto: Secure when the request came over TLS (or X-Forwarded-Proto https)"
     )
+    login_free_failures: int = Field(
+        5, ge=1, le=100, description="failed sign-ins of one client before each further one locks it out"
+    )
+    login_max_lockout_seconds: float = Field(
+        900.0, ge=1, le=86400, description="the longest lockout (it doubles per failure from 1 s)"
+    )
 
 
 class RulesSection(_Section):

@@ -3,6 +3,10 @@
 Rules it keeps (DESIGN.md 2.1, 2.6; seed 001):
 - A disposition names a known lead and a code of the rules in force (dialer/dispositions/rules.py); an
   unknown code is refused with the list of known ones, so a typo never skips the automation.
+- An inbound call has no lead: `record_inbound` takes its call, case, caller and CRM record instead.
+  Its automation acts on the caller (`blacklist` blocks the caller's number, `robinson_request`
+  files from the CRM record); `retry_after` and `close_lead` have no lead to act on (skipped), and
+  the lead followers (campaign retry, follow-up tasks) are not called. It is read back by call or case.
 - The rule's actions run before the disposition is stored, `blacklist` first: when the store
   fails halfway, the number is already blocked (fail closed) and re-sending the disposition
   repeats only idempotent steps (an entry already on the list, the same retry time, a closed
@@ -40,10 +44,12 @@ from dialer.dispositions.rules import (
 from dialer.leads.model import to_ms
 from dialer.leads.robinson import RobinsonStore
 from dialer.leads.store import Lead, LeadNotClaimedError, LeadStore
+from dialer.lists.fast_numbers import try_normalize
 from dialer.lists.store import InternalList
 from dialer.paging import Cursor, page
 
 NOTE_LIMIT = 2000
+NO_LEAD = "an inbound call has no lead"
 
 
 class DispositionNotFoundError(NotFoundError):
@@ -70,6 +76,7 @@ class Disposition:
     note: str
     number: str | None
     call_id: str | None
+    case_id: str
     campaign_id: str | None
     customer_id: str
     at: str
@@ -88,6 +95,7 @@ class Disposition:
             note=h.get("note", ""),
             number=h.get("number") or None,
             call_id=h.get("call_id") or None,
+            case_id=h.get("case_id", ""),
             campaign_id=h.get("campaign_id") or None,
             customer_id=h.get("customer_id", ""),
             at=h["at"],
@@ -102,15 +110,17 @@ class Disposition:
 
 @dataclass(frozen=True, slots=True)
 class _Context:
-    """One disposition being applied: who, what, which lead, when."""
+    """One disposition being applied: who, what, which lead (None: an inbound call), when."""
 
     disposition_id: str
     rule: DispositionRule
-    lead: Lead
+    lead: Lead | None
     advisor: str
     note: str
     number: str | None
     now: datetime
+    customer: Mapping[str, str] = field(default_factory=dict)
+    """An inbound call's CRM record (name, email, customer_id) for a Robinson request."""
 
 
 Follower = Callable[[Disposition, datetime], Awaitable[object]]
@@ -146,7 +156,7 @@ class DispositionService:
         if rule is None:
             known = ", ".join(self.rules.codes)
             raise ValidationFailedError(
-                f"unknown disposition {code!r}; known: {known}", code=code, known=known
+                f"unknown disposition {code!r}; known: {known}", reason="unknown-code", code=code, known=known
             )
         return rule
 
@@ -160,12 +170,10 @@ class DispositionService:
         note: str = "",
         number: str | None = None,
         call_id: str | None = None,
+        case_id: str = "",
     ) -> Disposition:
         """Apply the code's automation to the lead, then store the disposition; returns it with results."""
-        rule = self._rule(code.strip())
-        note = note.strip()
-        if len(note) > NOTE_LIMIT:
-            raise ValidationFailedError(f"the note has more than {NOTE_LIMIT} characters", field="note")
+        rule, note = self._rule(code.strip()), self._note(note)
         lead = await self.leads.get(lead_id)
         e164 = normalize(number, self.leads.default_region) if number else None
         disposition_id = f"d-{await self._redis.incr(self.keys.disposition_seq)}"
@@ -180,6 +188,7 @@ class DispositionService:
             note=note,
             number=e164,
             call_id=call_id,
+            case_id=case_id,
             campaign_id=lead.campaign_id,
             customer_id=lead.customer_id,
             at=now.isoformat(),
@@ -191,6 +200,51 @@ class DispositionService:
             await follow(record, now)
         return record
 
+    async def record_inbound(
+        self,
+        *,
+        call_id: str,
+        case_id: str,
+        caller: str,
+        code: str,
+        advisor: str,
+        now: datetime,
+        note: str = "",
+        customer: Mapping[str, str] | None = None,
+    ) -> Disposition:
+        """The disposition of an inbound call (no lead): its automation acts on the caller's number
+        and CRM record; stored and read back by call and case (and in the `since` read)."""
+        rule, note = self._rule(code.strip()), self._note(note)
+        crm = dict(customer or {})
+        e164 = try_normalize(caller, self.leads.default_region) if caller else None
+        disposition_id = f"d-{await self._redis.incr(self.keys.disposition_seq)}"
+        context = _Context(disposition_id, rule, None, advisor, note, e164, now, crm)
+        results = [await self._run(action, context) for action in rule.ordered_actions()]
+        record = Disposition(
+            disposition_id=disposition_id,
+            lead_id="",
+            code=rule.code,
+            label=rule.label,
+            advisor=advisor,
+            note=note,
+            number=e164,
+            call_id=call_id,
+            case_id=case_id,
+            campaign_id=None,
+            customer_id=crm.get("customer_id", ""),
+            at=now.isoformat(),
+            actions=tuple(results),
+        )
+        await self._store(record, now)
+        return record
+
+    def _note(self, note: str) -> str:
+        note = note.strip()
+        if len(note) > NOTE_LIMIT:
+            message = f"the note has more than {NOTE_LIMIT} characters"
+            raise ValidationFailedError(message, reason="too-long", field="note", limit=NOTE_LIMIT)
+        return note
+
     async def _store(self, record: Disposition, now: datetime) -> None:
         data = record.as_dict()
         data["actions"] = json.dumps(data["actions"], ensure_ascii=False)
@@ -198,12 +252,19 @@ class DispositionService:
         at = to_ms(now)
         pipe = self._redis.pipeline(transaction=True)
         pipe.hset(self.keys.disposition(record.disposition_id), mapping=mapping)  # type: ignore[arg-type]
-        pipe.zadd(self.keys.lead_dispositions(record.lead_id), {record.disposition_id: at})
+        if record.lead_id:
+            pipe.zadd(self.keys.lead_dispositions(record.lead_id), {record.disposition_id: at})
+        if record.call_id:
+            pipe.zadd(self.keys.call_dispositions(record.call_id), {record.disposition_id: at})
+        if record.case_id:
+            pipe.zadd(self.keys.case_dispositions(record.case_id), {record.disposition_id: at})
         pipe.zadd(self.keys.disposition_index, {record.disposition_id: at})
         audit = {
             "action": "disposition",
             "disposition": record.disposition_id,
             "lead": record.lead_id,
+            "call": record.call_id or "",
+            "case": record.case_id,
             "customer": record.customer_id,
             "number": record.number or "",
             "code": record.code,
@@ -224,14 +285,17 @@ class DispositionService:
         return await self._close(action, c)
 
     async def _blacklist(self, action: BlacklistAction, c: _Context) -> ActionResult:
-        numbers = list(dict.fromkeys([*([c.number] if c.number else []), *c.lead.phones]))
+        phones = c.lead.phones if c.lead else ()
+        numbers = list(dict.fromkeys([*([c.number] if c.number else []), *phones]))
         reason = f"{action.reason or 'disposition ' + c.rule.code} (disposition {c.disposition_id}"
-        reason += f", lead {c.lead.lead_id})"
+        reason += f", lead {c.lead.lead_id})" if c.lead else ", inbound call)"
         added = [n for n in numbers if await self.internal.add(n, reason=reason, actor=c.advisor, now=c.now)]
         detail = f"{len(numbers)} number(s) on the internal list ({len(added)} new)"
         return ActionResult("blacklist", "done", detail, {"numbers": numbers, "added": added})
 
     async def _retry(self, action: RetryAfterAction, c: _Context) -> ActionResult:
+        if c.lead is None:
+            return ActionResult("retry_after", "skipped", NO_LEAD)
         at = c.now + action.after
         try:
             status = await self.leads.schedule_retry(c.lead.lead_id, at, now=c.now)
@@ -243,6 +307,8 @@ class DispositionService:
         )
 
     async def _close(self, action: CloseLeadAction, c: _Context) -> ActionResult:
+        if c.lead is None:
+            return ActionResult("close_lead", "skipped", NO_LEAD)
         reason = action.reason or f"disposition {c.rule.code}"
         closed = await self.leads.close(c.lead.lead_id, reason=reason, actor=c.advisor, now=c.now)
         if not closed:
@@ -250,17 +316,18 @@ class DispositionService:
         return ActionResult("close_lead", "done", reason)
 
     async def _robinson(self, action: RobinsonRequestAction, c: _Context) -> ActionResult:
-        lead = c.lead
+        lead, crm = c.lead, c.customer
         data = {
-            "customer_name": lead.name,
-            "phone": c.number or (lead.phones[0] if lead.phones else ""),
-            "email": lead.email,
-            "customer_id": lead.customer_id,
+            "customer_name": lead.name if lead else crm.get("name", ""),
+            "phone": c.number or (lead.phones[0] if lead and lead.phones else ""),
+            "email": lead.email if lead else crm.get("email", ""),
+            "customer_id": lead.customer_id if lead else crm.get("customer_id", ""),
             "justification": c.note or action.justification or f"disposition {c.rule.code}",
         }
+        lead_id = lead.lead_id if lead else None
         try:
             request, opened = await self.robinson.open_for_review(
-                data, requested_by=c.advisor, now=c.now, lead_id=lead.lead_id, disposition_id=c.disposition_id
+                data, requested_by=c.advisor, now=c.now, lead_id=lead_id, disposition_id=c.disposition_id
             )
         except ValidationFailedError as exc:
             missing = exc.details.get("missing", [])
@@ -291,13 +358,22 @@ class DispositionService:
         self,
         *,
         lead_id: str | None = None,
+        call_id: str | None = None,
+        case_id: str | None = None,
         since: datetime | None = None,
         after: Cursor | None = None,
         limit: int = 100,
     ) -> tuple[list[Disposition], Cursor | None]:
-        """One page, oldest first: of a lead or of all, from `since` (inclusive) and strictly after
-        the cursor of the previous page; the cursor of the next page, None on the last."""
-        key = self.keys.disposition_index if lead_id is None else self.keys.lead_dispositions(lead_id)
+        """One page, oldest first: of a lead, a call, a case (the first given) or of all, from `since`
+        (inclusive) and strictly after the cursor of the previous page; the next page's cursor, None
+        on the last."""
+        key = self.keys.disposition_index
+        if lead_id is not None:
+            key = self.keys.lead_dispositions(lead_id)
+        elif call_id is not None:
+            key = self.keys.call_dispositions(call_id)
+        elif case_id is not None:
+            key = self.keys.case_dispositions(case_id)
         low = None if since is None else float(to_ms(since))
         return await page(self._redis, [key], after, limit, self._load, low=low)
 

@@ -245,7 +245,13 @@ class RobinsonStore:
         )
 
     async def open_for_review(
-        self, data: Mapping[str, Any], *, requested_by: str, now: datetime, lead_id: str, disposition_id: str
+        self,
+        data: Mapping[str, Any],
+        *,
+        requested_by: str,
+        now: datetime,
+        lead_id: str | None,
+        disposition_id: str,
     ) -> tuple[RobinsonRequest, bool]:
         """Automation: open a request unless the customer has one pending or is already excluded;
         returns the (new or existing) request and whether it was opened now."""

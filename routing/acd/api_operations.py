@@ -123,8 +123,9 @@ class Operations:
     async def set_summary(self, call_id: str, summary: str) -> CaseInfo:
         if len(summary) > MAX_SUMMARY:
             raise ValidationFailedError(
-                f"summary is longer than {MAX_SUMMARY} characters", length=len(summary)
-            )
+                f"summary is longer than {MAX_SUMMARY} characters",
+                reason="too-long", field="summary", limit=MAX_SUMMARY, length=len(summary),
+            )  # fmt: skip
         async with self.lock:
             active = self.ctx.state.calls.get(call_id)
             if active is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 from dialer.leads.model import CAMPAIGN_ID_PATTERN, LeadIn
 from dialer.leads.robinson import LIMITS, REQUIRED
@@ -86,11 +86,21 @@ class LeadOut(BaseModel):
 
 
 class DispositionIn(_Body):
-    lead_id: str = Field(min_length=1, max_length=128)
+    lead_id: str | None = Field(
+        None, min_length=1, max_length=128, description="the lead; omit for an inbound call (give call_id)"
+    )
     code: str = Field(min_length=1, max_length=64, description="a code of config/dispositions.yaml")
     note: str = Field("", max_length=2000)
     number: str | None = Field(None, max_length=40, description="the number called, if not the lead's first")
-    call_id: str | None = Field(None, max_length=128)
+    call_id: str | None = Field(
+        None, min_length=1, max_length=128, description="the call; alone, an inbound call's disposition"
+    )
+
+    @model_validator(mode="after")
+    def _lead_or_call(self) -> DispositionIn:
+        if self.lead_id is None and self.call_id is None:
+            raise ValueError("give lead_id (a lead's call) or call_id (an inbound call)")
+        return self
 
 
 class ActionOut(BaseModel):
@@ -109,6 +119,7 @@ class DispositionOut(BaseModel):
     note: str
     number: str | None
     call_id: str | None
+    case_id: str = Field(description="the ACD case of the call; empty when unknown")
     campaign_id: str | None
     customer_id: str
     at: str

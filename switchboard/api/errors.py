@@ -54,12 +54,19 @@ class UnhealthyError(SwitchboardError):
     error_id = "unhealthy"
 
 
+class TooManyRequestsError(SwitchboardError):
+    """The client must wait: details carry `retry_after` (seconds), sent as Retry-After too."""
+
+    error_id = "too-many-requests"
+
+
 STATUS_BY_ERROR_ID: Mapping[str, int] = {
     "unauthorized": 401,
     "forbidden": 403,
     "not-found": 404,
     "validation-failed": 422,
     "config-invalid": 422,
+    "too-many-requests": 429,
     "ami-encode-invalid": 422,
     "ami-action-failed": 502,
     "ami-error": 502,
@@ -137,6 +144,8 @@ def install_error_handlers(app: FastAPI, status_overrides: Mapping[str, int] | N
             extra = {"error": exc.error_id, "path": request.url.path}
             log.warning("request failed: %s", exc.message, extra=extra)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        if status == 429 and isinstance(exc.details.get("retry_after"), int):
+            headers = {"Retry-After": str(exc.details["retry_after"])}
         message, details = redact(exc.message, exc.details)
         return error_response(status, exc.error_id, message, details, headers)
 
@@ -149,11 +158,25 @@ def install_error_handlers(app: FastAPI, status_overrides: Mapping[str, int] | N
 async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
-        {"field": render_loc(item.get("loc", ())), "message": str(item.get("msg")), "type": item.get("type")}
+        {
+            "field": render_loc(item.get("loc", ())),
+            "message": str(item.get("msg")),
+            "type": item.get("type"),
+            **_limits(item.get("ctx")),
+        }
         for item in exc.errors()
     ]
     fields = ", ".join(f"{item['field']}: {item['message']}" for item in errors[:5])
     return error_response(422, "validation-failed", f"invalid request: {fields}", {"errors": errors})
+
+
+def _limits(ctx: object) -> dict[str, Any]:
+    """A validation error's bounds (max_length, ge, expected ...) for the console's translated
+    sentence; never the input, nor an exception object."""
+    if not isinstance(ctx, Mapping):
+        return {}
+    kept = {k: v for k, v in ctx.items() if isinstance(v, int | float | str) and k not in ECHO_KEYS}
+    return {"ctx": kept} if kept else {}
 
 
 _BODY_PARSE_FAILED = "There was an error parsing the body"  # FastAPI's 400, e.g. for bytes not UTF-8

@@ -11,6 +11,8 @@ only, no inline script) and may not be framed.
 from __future__ import annotations
 
 import hmac
+import ipaddress
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,14 +22,21 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.middleware.base import RequestResponseEndpoint
 
+from core.clock import Clock
 from routing.acd import AcdService
 from switchboard.api.acd_api import get_acd
 from switchboard.api.auth import AUTH_RESPONSES, require_role
 from switchboard.api.dialer_api import get_stores
-from switchboard.api.errors import AuthenticationError, NotReadyError, PermissionDeniedError
+from switchboard.api.errors import (
+    AuthenticationError,
+    NotReadyError,
+    PermissionDeniedError,
+    TooManyRequestsError,
+)
 from switchboard.api.state import get_state
 from switchboard.console import stream
-from switchboard.console.session import CSRF_HEADER, current_session, end_session, start_session
+from switchboard.console.login_throttle import LoginThrottle, ThrottleSettings
+from switchboard.console.session import CLOCK_ATTR, CSRF_HEADER, current_session, end_session, start_session
 from switchboard.reload import RulesReloader
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -37,6 +46,7 @@ CSP = (
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
 _RELOADER_ATTR = "console_reloader"
+_THROTTLE_ATTR = "console_login_throttle"
 
 pages = APIRouter(prefix="/console", tags=["console"], include_in_schema=False)
 reads = APIRouter(prefix="/api/v1", tags=["console"])
@@ -55,9 +65,18 @@ class SessionOut(BaseModel):
     languages: list[str]
 
 
-def install(app: FastAPI, *, reloader: RulesReloader | None = None) -> None:
-    """Serve the console on `app` (pages under /console/, reads and the stream under /api/v1)."""
+def install(app: FastAPI, *, reloader: RulesReloader | None = None, clock: Clock = time.time) -> None:
+    """Serve the console on `app` (pages under /console/, reads and the stream under /api/v1);
+    `clock` times the sign-in throttle and the sessions' expiry."""
     setattr(app.state, _RELOADER_ATTR, reloader)
+    console = app.state.switchboard.settings.console
+    limits = ThrottleSettings(
+        free_failures=console.login_free_failures,
+        max_delay_s=console.login_max_lockout_seconds,
+        forget_after_s=max(3600.0, 4 * console.login_max_lockout_seconds),
+    )
+    setattr(app.state, _THROTTLE_ATTR, LoginThrottle(clock, limits))
+    setattr(app.state, CLOCK_ATTR, clock)  # session expiry
     app.include_router(pages)
     app.include_router(reads)
     app.include_router(stream.router)
@@ -89,14 +108,37 @@ async def console_page() -> FileResponse:
     return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
 
 
-@pages.post("/api/login", response_model=SessionOut)
+def client_key(request: Request) -> str:
+    """Whom the sign-in throttle counts: the peer's address; behind a proxy on this machine (a
+    loopback peer), the first address of its X-Forwarded-For."""
+    peer = request.client.host if request.client else "unknown"
+    forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
+    try:
+        local = ipaddress.ip_address(peer).is_loopback
+    except ValueError:
+        local = False
+    return forwarded if local and forwarded else peer
+
+
+TOO_MANY: dict[int | str, dict[str, Any]] = {429: {"description": "too many failed sign-ins"}}
+
+
+@pages.post("/api/login", response_model=SessionOut, responses=TOO_MANY)
 async def login(request: Request, body: LoginIn, response: Response) -> SessionOut:
-    """Sign in with an API token; sets the session cookie."""
+    """Sign in with an API token; sets the session cookie. Repeated failures from one client lock
+    it out for a doubling time (429 with Retry-After)."""
     if not request.headers.get("content-type", "").startswith("application/json"):
         raise PermissionDeniedError("sign in with a JSON body from the console page")
+    throttle: LoginThrottle = getattr(request.app.state, _THROTTLE_ATTR)
+    client = client_key(request)
+    wait = throttle.retry_after(client)
+    if wait:
+        raise TooManyRequestsError(f"too many failed sign-ins; try again in {wait} s", retry_after=wait)
     started = start_session(request, response, body.token.strip())
     if started is None:
-        raise AuthenticationError("unknown or revoked API token")
+        locked = throttle.failed(client)
+        raise AuthenticationError("unknown or revoked API token", retry_after=locked)
+    throttle.succeeded(client)
     session, principal = started
     return _session_out(request, principal.name, principal.role, session.csrf)
 

@@ -30,6 +30,7 @@ COOKIE = "sb_session"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _SECRET_ATTR = "console_session_secret"
+CLOCK_ATTR = "console_clock"
 
 
 @dataclass(frozen=True)
@@ -82,12 +83,18 @@ def secret_of(request: Request) -> bytes:
     return secret
 
 
+def _now(request: Request) -> float:
+    """The app's clock (console.routes.install sets it; the wall clock for an app without one)."""
+    clock = getattr(request.app.state, CLOCK_ATTR, None)
+    return float(clock()) if callable(clock) else time.time()
+
+
 def current_session(request: Request) -> tuple[Session, Principal] | None:
     """The request's valid session and whom it stands for (per the tokens file in force)."""
     value = request.cookies.get(COOKIE)
     if not value:
         return None
-    session = decode(value, secret_of(request), time.time())
+    session = decode(value, secret_of(request), _now(request))
     if session is None:
         return None
     principal = get_state(request).tokens.by_digest(session.digest)
@@ -114,7 +121,7 @@ def start_session(request: Request, response: Response, token: str) -> tuple[Ses
     if principal is None:
         return None
     hours = state.settings.console.session_hours
-    session = Session(hash_token(token), secrets.token_urlsafe(24), time.time() + hours * 3600)
+    session = Session(hash_token(token), secrets.token_urlsafe(24), _now(request) + hours * 3600)
     response.set_cookie(
         COOKIE,
         encode(session, secret_of(request)),

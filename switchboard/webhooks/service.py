@@ -206,7 +206,7 @@ class WebhookService:
                 with contextlib.suppress(ValueError):
                     record["actions"] = json.loads(record["actions"])
             call_id = record.get("call_id") or ""
-            case_id = await self.outbox.case_of(call_id) if call_id else None
+            case_id = record.get("case_id") or (await self.outbox.case_of(call_id) if call_id else None)
             data = {**data, **record, "case_id": case_id or ""}
         return WebhookEvent(event.id, event.type, event.occurred_at, data)
 

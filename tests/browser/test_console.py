@@ -5,6 +5,7 @@ Robinson review, a task past its deadline in red, and every page in Hungarian, P
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +20,12 @@ from tests.support.console_harness import Engine, running_engine, signed_in
 
 RED = "rgb(176, 0, 32)"
 EMPTY = "\u2013"  # what the console shows for an empty field (an en dash)
+# Calls the engine through the console's own api module; the error sentence the page would show.
+API_ERROR = """async ([method, path, body]) => {
+    const { api } = await import("/console/static/js/api.js");
+    try { await api(method, path, body); return null; } catch (exc) { return exc.message; }
+}"""
+DESCRIBE = """async (body) => (await import("/console/static/js/errors.js")).describeError(418, body)"""
 
 
 async def _lead(engine: Engine, lead_id: str, number: str) -> None:
@@ -31,6 +38,26 @@ async def _lead(engine: Engine, lead_id: str, number: str) -> None:
 def _quiet(page: Any) -> list[str]:
     """Browser errors other than the expected 401 of the first session check."""
     return [p for p in page.problems if "401" not in p]
+
+
+async def _dispose_an_inbound_call_without_lead(engine: Engine, page: Any) -> None:
+    """An inbound caller the CRM does not know: no lead; the disposition goes by the call id."""
+    await page.click("#btn-ready")
+    await expect(page.locator("#agent-state")).to_have_attribute("data-state", "ready")
+    stranger = "+36301230077"
+    channel = await engine.sim.inbound_call(stranger, ivr_choice="1")
+    await expect(page.locator("#case-caller")).to_have_text(stranger, timeout=5000)
+    case_id = (await page.locator("#case-id").inner_text()).strip()
+    engine.sim.core.hangup(engine.sim.channels[channel], 16)
+    await expect(page.locator("#wrap-up")).to_be_visible()
+    await expect(page.locator("#disposition-lead")).to_have_value("")
+    await page.select_option("#disposition-code", "do_not_call")
+    await page.click("#save-disposition")
+    await expect(page.locator("#disposition-status")).to_have_text(
+        f"Disposition saved for case {case_id}: Do not call (nie dzwonić / ne hívjon)."
+    )
+    found = await engine.call_api("crm", "GET", "/api/v1/dispositions", params={"case_id": case_id})
+    assert [(d["lead_id"], d["code"], d["number"]) for d in found["items"]] == [("", "do_not_call", stranger)]
 
 
 async def test_the_bridged_call_and_its_case_reach_the_advisor_within_a_second(
@@ -84,6 +111,8 @@ async def test_the_bridged_call_and_its_case_reach_the_advisor_within_a_second(
         assert [(d["code"], d["advisor"], d["call_id"]) for d in saved["items"]] == [
             ("callback_later", "1001", call_id)
         ]
+
+        await _dispose_an_inbound_call_without_lead(engine, page)
         assert _quiet(page) == []
 
 
@@ -161,6 +190,18 @@ async def test_a_task_past_its_deadline_is_red_and_the_picker_refuses_times_afte
         await picker.fill((now - timedelta(days=1)).strftime("%Y-%m-%dT10:00"))
         await fresh_row.locator("button[type=submit]").click()
         await expect(error).to_have_text("This time has already passed.")
+        # The engine checks too; its refusal reads with the time and the deadline date filled in.
+        zone = engine.runtime.settings.zone
+        late_time = datetime.combine(fresh.deadline_date + timedelta(days=1), datetime.min.time(), zone)
+        late_time += timedelta(hours=10)
+        path = f"/api/v1/tasks/{fresh.task_id}/own-time"
+        refused = await page.evaluate(API_ERROR, ["PUT", path, {"own_time": late_time.isoformat()}])
+        deadline = fresh.deadline_date
+        assert refused == (
+            f"{late_time:%d/%m/%Y}, 10:00 is after the central deadline "
+            f"({deadline.day} {deadline:%b} {deadline.year})."
+        )
+        page.problems.clear()  # the 422 just provoked
         good = (fresh.deadline_date - timedelta(days=2)).isoformat() + "T10:00"
         await picker.fill(good)
         await fresh_row.locator("button[type=submit]").click()
@@ -193,6 +234,29 @@ async def _no_raw_keys(page: Any, lang: str) -> None:
     assert await page.evaluate(UNLABELLED) == [], f"fields without a label on {page.url}"
 
 
+async def _engine_errors_read_in(lang: str, advisor: Any, supervisor: Any) -> None:
+    """The engine's errors, by id, in the user's language with their details filled in; an id the
+    console does not know shows the engine's English message."""
+    texts = _catalogue(lang)
+    me = "/api/v1/acd/agents/1001"
+    wrong_state = await advisor.evaluate(API_ERROR, ["POST", f"{me}/ready", None])
+    logged_out = texts["state.logged_out"]
+    assert wrong_state == texts["error.agent-transition-invalid"].replace("{state:state}", logged_out)
+    too_long = await advisor.evaluate(API_ERROR, ["POST", f"{me}/pause", {"reason": "x" * 101}])
+    problem = texts["validation.string_too_long"].replace("{max_length}", "100")
+    item = texts["validation.item"].replace("{field}", texts["field.reason"]).replace("{problem}", problem)
+    assert too_long == texts["validation.title"].replace("{problems}", item)
+    unknown = {"error": "made-up-id", "message": "the engine's own words", "details": {}}
+    assert await advisor.evaluate(DESCRIBE, unknown) == "the engine's own words"
+
+    await supervisor.click("#nav a[href='#/lists']")
+    await supervisor.fill("#internal-number", "12")
+    await supervisor.fill("#internal-reason", "asked by letter")
+    await supervisor.click("#internal-add")
+    sentence = texts["error.validation-failed.phone-number"].replace("{region}", "HU")
+    await expect(supervisor.locator("#internal-status")).to_have_text(sentence)
+
+
 async def test_every_page_works_in_hungarian_polish_and_english(
     browser: Browser, redis_server: PrivateRedis, redis_client: aioredis.Redis, tmp_path: Path
 ) -> None:
@@ -209,11 +273,12 @@ async def test_every_page_works_in_hungarian_polish_and_english(
                 await expect(supervisor.locator("main h1")).to_have_text(texts[f"nav.{page}"])
                 await _no_raw_keys(supervisor, lang)
             assert _quiet(advisor) == [] and _quiet(supervisor) == []
+            await _engine_errors_read_in(lang, advisor, supervisor)  # answers 4xx on purpose
             await advisor.context.close()
             await supervisor.context.close()
 
 
-async def test_a_preview_offer_is_pushed_to_the_advisor_with_the_leads_data_and_can_be_declined(
+async def test_a_preview_offer_is_pushed_and_declined_and_the_advisor_pauses_with_a_reason(
     browser: Browser, redis_server: PrivateRedis, redis_client: aioredis.Redis, tmp_path: Path
 ) -> None:
     async with running_engine(redis_server, tmp_path) as engine:
@@ -229,6 +294,22 @@ async def test_a_preview_offer_is_pushed_to_the_advisor_with_the_leads_data_and_
         await page.click("#offer-decline")
         await expect(page.locator("#offer")).to_contain_text("No lead offered.")
         assert await leads.current_offer("1001", now=datetime.now(UTC)) is None
+
+        # The advisor's own state: log in, pause with a reason, ready, log out; the time in it shows.
+        state = page.locator("#agent-state")
+        await page.click("#btn-login")
+        await expect(state).to_have_attribute("data-state", "ready")
+        await page.fill("#pause-reason", "lunch")
+        await page.click("#btn-pause")
+        await expect(state).to_have_attribute("data-state", "paused")
+        await expect(state.locator("xpath=..")).to_contain_text("lunch")  # the state line says why
+        assert engine.parts.acd.agent("1001").pause_reason == "lunch"
+        await expect(page.locator("#state-time")).to_have_text(re.compile(r"^0:0\d$"))
+        await page.click("#btn-ready")
+        await expect(state).to_have_attribute("data-state", "ready")
+        await page.click("#btn-logout")
+        await expect(state).to_have_attribute("data-state", "logged_out")
+        assert engine.parts.acd.agent("1001").state == "logged_out"
         assert _quiet(page) == []
 
 

@@ -156,7 +156,8 @@ async def test_validation_error_lists_field_paths(client: httpx.AsyncClient) -> 
     body = assert_error(response, 422, "validation-failed")
     errors = body["details"]["errors"]  # type: ignore[index]
     assert [error["field"] for error in errors] == ["body.phone", "body.priority"]
-    assert all(set(error) == {"field", "message", "type"} for error in errors)
+    assert all(set(error) == {"field", "message", "type", "ctx"} for error in errors), "never the input"
+    assert [error["ctx"] for error in errors] == [{"min_length": 3}, {"le": 9}], "the bounds, for the console"
     assert "body.phone" in str(body["message"])
 
 

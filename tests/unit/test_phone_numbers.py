@@ -41,7 +41,7 @@ def test_refused_numbers_name_the_input(raw: str, why: str) -> None:
     with pytest.raises(ValidationFailedError) as caught:
         normalize(raw, "HU")
     assert why in caught.value.message
-    assert caught.value.details == {"input": raw.strip(), "region": "HU"}
+    assert caught.value.details == {"input": raw.strip(), "region": "HU", "reason": "phone-number"}
     assert caught.value.error_id == "validation-failed"
 
 

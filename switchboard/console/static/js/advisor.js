@@ -85,7 +85,7 @@ export async function render(main, { session }) {
     const code = h("select", { id: "disposition-code", required: true },
       h("option", { value: "", text: t("call.choose_code") }),
       view.codes.map((c) => h("option", { value: c.code, text: c.label })));
-    const lead = h("input", { id: "disposition-lead", required: true, maxlength: 128 });
+    const lead = h("input", { id: "disposition-lead", maxlength: 128, "aria-describedby": "disposition-lead-help" });
     lead.value = call.lead_id || (call.customer || {}).lead_id || "";
     const note = h("input", { id: "disposition-note", maxlength: 2000 });
     const status = h("p", { role: "status", id: "disposition-status" });
@@ -93,16 +93,21 @@ export async function render(main, { session }) {
       h("h2", { text: t("call.disposition") }),
       h("label", { for: "disposition-code", text: t("call.code") }), code,
       h("label", { for: "disposition-lead", text: t("call.lead") }), lead,
+      h("p", { class: "muted", id: "disposition-lead-help", text: t("call.lead_help") }),
       h("label", { for: "disposition-note", text: t("call.note") }), note,
       h("div", { class: "row" }, h("button", { type: "submit", id: "save-disposition", text: t("call.save_disposition") })),
       status);
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       status.className = "";
-      if (!code.value || !lead.value.trim()) { status.className = "error"; status.textContent = t("call.disposition_missing"); return; }
+      if (!code.value) { status.className = "error"; status.textContent = t("call.disposition_missing"); return; }
+      // Without a lead (an inbound call) the engine files it by the call id, with the call's case.
+      const body = { code: code.value, note: note.value, call_id: call.call_id };
+      if (lead.value.trim()) body.lead_id = lead.value.trim();
       try {
-        const out = await post("/api/v1/dispositions", { lead_id: lead.value.trim(), code: code.value, note: note.value, call_id: call.call_id });
-        status.textContent = t("call.disposition_saved", { label: out.label || out.code });
+        const out = await post("/api/v1/dispositions", body);
+        const label = out.label || out.code;
+        status.textContent = out.case_id ? t("call.disposition_saved_case", { label, case: out.case_id }) : t("call.disposition_saved", { label });
       } catch (exc) { status.className = "error"; status.textContent = exc.message; }
     });
     return form;

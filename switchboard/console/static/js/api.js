@@ -1,14 +1,12 @@
 // Calls to the engine's HTTP API with the session cookie; changes carry the CSRF token.
-import { t } from "./i18n.js";
+import { describeError } from "./errors.js";
 let csrf = "";
 export function setCsrf(token) { csrf = token; }
 
+// `message` is the sentence for the user, in their language (errors.js).
 export class ApiError extends Error {
   constructor(status, body) {
-    // The error's kind in the user's language, the engine's own words (English) after it.
-    const key = `error.${(body && body.error) || "other"}`;
-    const title = t(key) === key ? t("error.other") : t(key);
-    super(body && body.message ? `${title} (${body.message})` : `${title} (HTTP ${status})`);
+    super(describeError(status, body));
     this.status = status;
     this.body = body || {};
   }
@@ -18,10 +16,15 @@ export async function api(method, path, body) {
   const headers = { Accept: "application/json" };
   if (method !== "GET") headers["X-CSRF-Token"] = csrf;
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  const reply = await fetch(path, {
-    method, headers, credentials: "same-origin",
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  let reply;
+  try {
+    reply = await fetch(path, {
+      method, headers, credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, { error: "network", message: "the engine cannot be reached", details: {} });
+  }
   if (reply.status === 204) return null;
   const data = await reply.json().catch(() => null);
   if (!reply.ok) throw new ApiError(reply.status, data);

@@ -27,6 +27,21 @@ export function t(key, vars = {}) {
   if (text === undefined) text = key;
   return text.replace(/\{(\w+)\}/g, (_, name) => (vars[name] ?? `{${name}}`));
 }
+// The catalogue's text for `key`, or undefined when this language has none.
+export function entry(key) { return texts[key]; }
+export function list(items) {
+  return new Intl.ListFormat(LOCALES[lang], { style: "long", type: "conjunction" }).format(items.map(String));
+}
+// A calendar date ("2026-06-02") as the language writes it; the date itself, not an instant.
+export function dateOnly(value) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(String(value || ""));
+  if (!m) return dateTime(value);
+  const d = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], 12));
+  return new Intl.DateTimeFormat(LOCALES[lang], { dateStyle: "medium", timeZone: "UTC" }).format(d);
+}
+export function number(value) {
+  return new Intl.NumberFormat(LOCALES[lang]).format(value);
+}
 
 function asDate(value) {
   if (value === null || value === undefined || value === "") return null;
