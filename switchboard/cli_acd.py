@@ -1,4 +1,6 @@
-"""`switchboard explain`: which tier, priority and rule a caller gets, and which agent would answer now.
+"""`switchboard explain` and `switchboard asterisk-dialplan`.
+
+`explain`: which tier, priority and rule a caller gets, and which agent would answer now.
 
     switchboard explain --caller "06 30 123 4567" --queue support [--dialled N] [--ivr 1]
                         [--rules routing.yaml] [--state state.yaml | --redis redis://...]
@@ -10,6 +12,9 @@ decide, so it cannot disagree with the engine. Whose state it explains:
 - `--state FILE`: a YAML/JSON file describing agents and waiting calls (below);
 - neither: every agent in the rules is assumed ready and idle.
 Rules come from `--rules`, else the settings' `rules.routing`.
+
+`asterisk-dialplan [--rules routing.yaml] [--output FILE]` writes the Asterisk contexts that play
+the rules' IVR menus (routing.ivr_dialplan), the include next to extensions_switchboard.conf.
 
 A state file:
     now: 1750068000            # epoch seconds; default: now
@@ -31,7 +36,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from core.config.loader import load_rules
+from core.config.loader import content_hash, load_rules
 from core.config.yaml_file import config_error, load_yaml, problems_from_validation
 from core.errors import ConfigError
 from core.phone_numbers import try_normalize
@@ -41,6 +46,7 @@ from routing.acd.state import AcdState
 from routing.acd.store import AcdStore
 from routing.agent_events import AgentState
 from routing.explain import explain_caller
+from routing.ivr_dialplan import render
 from routing.queue import WaitingCall
 from routing.rules import AgentSpec, Rules
 from routing.snapshot import AgentView, Snapshot
@@ -103,6 +109,29 @@ def register(subparsers: Any) -> None:
     source.add_argument("--redis", metavar="URL", help="the live ACD state from this Redis (read only)")
     explain.add_argument("--prefix", default=RoutingKeys().prefix, help=argparse.SUPPRESS)
     explain.set_defaults(func=cmd_explain)
+    dialplan = subparsers.add_parser(
+        "asterisk-dialplan",
+        help="write the Asterisk dialplan of the IVR menus in routing.yaml",
+        description="Print (or write to --output) extensions_switchboard_ivr.conf: the contexts that "
+        "play routing.yaml's menus and send the caller's digit to the engine. Include it after "
+        "extensions_switchboard.conf and send your DIDs to [switchboard-ivr].",
+    )
+    dialplan.add_argument("--rules", type=Path, metavar="FILE", help="routing.yaml (default: settings)")
+    dialplan.add_argument("--settings", type=Path, metavar="FILE", help="settings file, for rules.routing")
+    dialplan.add_argument("--output", type=Path, metavar="FILE", help="write here instead of stdout")
+    dialplan.set_defaults(func=cmd_asterisk_dialplan)
+
+
+def cmd_asterisk_dialplan(args: argparse.Namespace, secrets: SecretFilter) -> int:
+    rules = load_rules(_rules_path(args), Rules)
+    conf = render(rules, rules_hash=content_hash(rules))
+    if args.output is None:
+        print(conf, end="")
+    else:
+        Path(args.output).write_text(conf, encoding="utf-8")
+        lines = sum(len(m.lines) for m in rules.menus)
+        print(f"wrote {args.output}: {len(rules.menus)} menus on {lines} lines")
+    return EXIT_OK
 
 
 def cmd_explain(args: argparse.Namespace, secrets: SecretFilter) -> int:
