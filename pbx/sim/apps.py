@@ -176,6 +176,7 @@ APPLICATIONS: dict[str, App] = {
     "echo": _until_interrupted,
     "milliwatt": _until_interrupted,
     "playback": _playback,
+    "festival": _playback,  # text to speech: as long as a recording
     "amd": _amd,
     "hangup": _hangup,
     "goto": _goto,

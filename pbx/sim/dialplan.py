@@ -85,6 +85,22 @@ SWITCHBOARD_DIALPLAN: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
 }
 
+NOTICE_DIALPLAN = """\
+[switchboard-notice]
+exten => recording,1,NoOp(Switchboard: outage ${SWITCHBOARD_OUTAGE} announced to ${SWITCHBOARD_CALL_ID})
+ same => n,StopMusicOnHold()
+ same => n,Playback(${SWITCHBOARD_NOTICE})
+ same => n,Goto(switchboard-notice,after,1)
+exten => text,1,NoOp(Switchboard: outage ${SWITCHBOARD_OUTAGE} read out to ${SWITCHBOARD_CALL_ID})
+ same => n,StopMusicOnHold()
+ same => n,Festival(${SWITCHBOARD_NOTICE_TEXT})
+ same => n,Goto(switchboard-notice,after,1)
+exten => after,1,NoOp(Switchboard: ${SWITCHBOARD_CALL_ID} may hang up now, or hold for an agent)
+ same => n,Wait(${SWITCHBOARD_NOTICE_LEAVE})
+ same => n,Goto(switchboard-inbound,${SWITCHBOARD_DIALLED},1)
+"""
+"""The outage notice context, as extensions_switchboard.conf ships it (a test compares the two)."""
+
 _VARIABLE = re.compile(r"\$\{([^${}]+)\}")
 _STEP = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_]*)\s*(?:\((.*)\))?\s*$", re.DOTALL)
 _PATTERN_CLASS = {"X": "[0-9]", "Z": "[1-9]", "N": "[2-9]", ".": ".+", "!": ".*"}
@@ -186,6 +202,7 @@ class Dialplan:
         self.contexts: dict[str, list[tuple[re.Pattern[str], list[Step], dict[str, int]]]] = {}
         for context, (pattern, steps) in SWITCHBOARD_DIALPLAN.items():
             self.add(context, pattern, steps)
+        self.load_conf(NOTICE_DIALPLAN)
         for context, steps in core.config.extra_dialplan.items():
             self.add(context, "_!", steps)
         if core.config.dialplan_conf:
