@@ -92,7 +92,8 @@ def test_an_end_in_the_past_or_without_a_zone_is_refused(db: str, capsys: pytest
     assert "outage not declared: ends_at must be after starts_at" in capsys.readouterr().err
     earlier = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
     window = ["--from", earlier, "--until", past]
-    assert main(["outages", "declare", "o1", "--title", "t", "--prefix", "+3646", "--text", "x", *window]) == 1
+    declare = ["outages", "declare", "o1", "--title", "t", "--prefix", "+3646", "--text", "x"]
+    assert main([*declare, *window]) == 1
     assert "--until is already past" in capsys.readouterr().err
     assert (
         main(
