@@ -24,6 +24,9 @@ A state file:
       - {id: "1005", state: paused, pause_reason: lunch}
     calls:                     # callers already waiting (optional)
       - {id: c1, queue: support, tier: key, needs: {tech: 5}, entered_at: 1750067900}
+    outages:                   # declared outages (optional; --redis reads the real ones)
+      - {id: north, title: TV down, segment: {prefixes: ["+3646"]}, recording: outage-north,
+         starts_at: 1750060000, ends_at: 1750090000}
 """
 
 from __future__ import annotations
@@ -41,12 +44,14 @@ from core.config.yaml_file import config_error, load_yaml, problems_from_validat
 from core.errors import ConfigError
 from core.phone_numbers import try_normalize
 from routing.acd.acd_keys import AcdKeys
+from routing.acd.outage_store import OutageStore
 from routing.acd.routing_keys import RoutingKeys
 from routing.acd.state import AcdState
 from routing.acd.store import AcdStore
 from routing.agent_events import AgentState
 from routing.explain import explain_caller
 from routing.ivr_dialplan import render
+from routing.outages import OutageSpec
 from routing.queue import WaitingCall
 from routing.rules import AgentSpec, Rules
 from routing.snapshot import AgentView, Snapshot
@@ -86,6 +91,7 @@ class StateFile(_In):
     crm: dict[str, str] | None = None
     agents: list[AgentIn] = []
     calls: list[CallIn] = []
+    outages: list[OutageSpec] = []
 
 
 def register(subparsers: Any) -> None:
@@ -136,15 +142,19 @@ def cmd_asterisk_dialplan(args: argparse.Namespace, secrets: SecretFilter) -> in
 
 def cmd_explain(args: argparse.Namespace, secrets: SecretFilter) -> int:
     rules = load_rules(_rules_path(args), Rules)
+    outages: list[OutageSpec] | None = None
     if args.redis:
         secrets.add_secrets([args.redis])
-        snapshot, crm, now, note = asyncio.run(_live(args, rules))
+        snapshot, crm, now, note, outages = asyncio.run(_live(args, rules))
     elif args.state:
-        snapshot, crm, now, note = _from_file(args.state, rules)
+        snapshot, crm, now, note, outages = _from_file(args.state, rules)
     else:
         now = time.time()
         snapshot = Snapshot.build([_view(spec, AgentIn(id=spec.id), now) for spec in rules.agents], [])
-        crm, note = None, "every agent in the rules is assumed ready (use --redis or --state for real state)"
+        crm, note = (
+            None,
+            "every agent in the rules is assumed ready, no outages known (use --redis or --state)",
+        )
     text = explain_caller(
         args.caller,
         args.queue,
@@ -154,6 +164,7 @@ def cmd_explain(args: argparse.Namespace, secrets: SecretFilter) -> int:
         dialled=args.dialled,
         ivr_choice=args.ivr,
         crm_record=crm,
+        outages=outages,
     )
     print(f"Rules: {_rules_path(args)}")
     print(f"State: {note}")
@@ -176,13 +187,17 @@ def _rules_path(args: argparse.Namespace) -> Path:
     return EXAMPLE_RULES
 
 
-async def _live(args: argparse.Namespace, rules: Rules) -> tuple[Snapshot, dict[str, str] | None, float, str]:
+Explained = tuple[Snapshot, dict[str, str] | None, float, str, list[OutageSpec]]
+
+
+async def _live(args: argparse.Namespace, rules: Rules) -> Explained:
     client = await connect_redis(args.redis)
     try:
         store = AcdStore(client, AcdKeys(args.prefix))
         stored = await store.load()
         number = try_normalize(args.caller, rules.default_region)
         crm = await store.crm_record(number) if number else None
+        outages = [record.effective for record in await OutageStore(client, AcdKeys(args.prefix)).all()]
     finally:
         await client.aclose()
     now = time.time()
@@ -196,10 +211,10 @@ async def _live(args: argparse.Namespace, rules: Rules) -> tuple[Snapshot, dict[
     state.rebuild(now)
     waiting = len(state.snapshot.calls)
     note = f"live from Redis: {len(state.profiles)} agents, {waiting} callers waiting"
-    return state.snapshot, crm, now, note + (", CRM record found" if crm else "")
+    return state.snapshot, crm, now, note + (", CRM record found" if crm else ""), outages
 
 
-def _from_file(path: Path, rules: Rules) -> tuple[Snapshot, dict[str, str] | None, float, str]:
+def _from_file(path: Path, rules: Rules) -> Explained:
     doc = load_yaml(path)
     try:
         found = StateFile.model_validate(doc.data or {})
@@ -213,7 +228,7 @@ def _from_file(path: Path, rules: Rules) -> tuple[Snapshot, dict[str, str] | Non
         for c in found.calls
     ]
     note = f"from {path}: {len(views)} agents, {len(calls)} callers waiting"
-    return Snapshot.build(views, calls), found.crm, now, note
+    return Snapshot.build(views, calls), found.crm, now, note, found.outages
 
 
 def _spec(agent: AgentIn, specs: dict[str, AgentSpec], path: Path) -> AgentSpec:
