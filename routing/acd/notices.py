@@ -27,6 +27,7 @@ from routing.outages import Caller, OutageSpec, notice_for
 log = logging.getLogger("switchboard.acd")
 
 NOTICE_CONTEXT = "switchboard-notice"
+STALE_NOTICE_S = 3600.0  # a notice record older than this belongs to a caller long gone
 Classifier = Callable[[HeldCaller], Awaitable[Caller]]
 
 
@@ -45,7 +46,14 @@ class Notices:
         self._next_refresh = 0.0
         await self.refresh(self.ctx.clock())
         try:
-            self.playing = {call: outage for call, (outage, _) in (await self.store.notices()).items()}
+            found = await self.store.notices()
+            now = self.ctx.clock()
+            for call_id, (_, since) in found.items():
+                if since < now - STALE_NOTICE_S:  # hung up while no engine ran: nobody will tell
+                    await self.store.forget_notice(call_id)
+            self.playing = {
+                call: outage for call, (outage, since) in found.items() if since >= now - STALE_NOTICE_S
+            }
         except StoreUnavailableError as exc:
             log.warning("outage notices in progress not read: %s", exc.message)
 

@@ -145,3 +145,30 @@ async def test_an_outage_ended_early_is_no_longer_announced(redis_client: aiored
         caller = await s.sim.inbound_call(DEBRECEN, LINE, patience_s=600)
         await s.until(lambda: len(s.waiting_ids()) == 1)
         assert not heard(s, caller)
+
+
+async def test_a_restart_during_the_notice_still_counts_the_caller_who_leaves(
+    redis_client: aioredis.Redis,
+) -> None:
+    clock = SetClock()
+    rules = make_rules(base_rules(agents=[agent("a1", "PJSIP/2002", tech=2)]))
+    config = SimConfig(
+        default_agent=AgentPhone(answer_after_s=0.05), extra_dialplan=EXIT_DIALPLAN, playback_s=60
+    )
+    async with running_sim(config) as pbx:
+        async with running_engine(pbx, redis_client, rules, clock=clock) as s:
+            await s.acd.declare_outage(outage(clock), by="boss")
+            caller = await s.sim.inbound_call(DEBRECEN, LINE, patience_s=600)
+            await s.until(lambda: heard(s, caller))
+        async with running_engine(pbx, redis_client, rules, clock=clock) as s:
+            assert s.acd.notices.playing == {s.sim.channels[caller].uniqueid: "debrecen-fibre"}
+            pbx.core.hangup(pbx.channels[caller], 16, "soft")  # the caller hangs up during the message
+            await s.until(
+                lambda: (
+                    s.sample("switchboard_acd_outage_notices_total", outage="debrecen-fibre", outcome="left")
+                    == 1
+                )
+            )
+            record = await s.acd.outages.get("debrecen-fibre")
+            assert (record.played, record.left) == (1, 1)
+            assert not s.waiting_ids()
