@@ -8,7 +8,9 @@ Rules it keeps:
   by the shell and passed in as data). When several tiers match, the one with
   the highest priority in this queue wins; equal priority: the first evidence in
   that order. The matched rule's path is reported for `switchboard explain`.
-- Needs: the IVR choice's skill and level if the queue maps that choice, else the
+- Needs: the IVR choice's skill and level if the menu played on the dialled line maps
+  that digit (`menus`; `t`/`i`, no digit or a wrong one, count as the operator when the
+  menu sends such callers there), else if the queue maps it (`queues[].ivr`), else the
   queue's; a tier's `min_level` raises the level (key clients get the most
   competent agents); the queue's `also_requires` are added.
 """
@@ -20,9 +22,9 @@ from dataclasses import dataclass, replace
 
 from core.errors import NotFoundError
 from core.phone_numbers import try_normalize
-from routing.plan import QueuePlan, RulesIndex, TierMatch
+from routing.plan import MenuPlan, QueuePlan, RulesIndex, TierMatch
 from routing.queue import Needs, WaitingCall
-from routing.rules import Rules
+from routing.rules import MenuOption, Rules
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +61,7 @@ def classify(
     matches = _evidence(number, try_normalize(dialled, index.region), crm_record, index)
     best = max(matches, key=lambda m: plan.priorities[m.tier], default=None)
     tier, matched = (best.tier, best.path) if best else (index.default_tier, "default_tier")
-    needs, needs_from = _needs(plan, tier, ivr_choice, notes)
+    needs, needs_from = _needs(plan, tier, ivr_choice, notes, index.menu_on(dialled))
     return Classification(
         queue=queue,
         tier=tier,
@@ -91,21 +93,60 @@ def _evidence(
     return found
 
 
-def _needs(plan: QueuePlan, tier: str, ivr_choice: str | None, notes: list[str]) -> tuple[Needs, str]:
+def _needs(
+    plan: QueuePlan, tier: str, ivr_choice: str | None, notes: list[str], menu: MenuPlan | None = None
+) -> tuple[Needs, str]:
     skill, level, source = plan.skill, plan.level, f"{plan.path}.skill"
     choice = (ivr_choice or "").strip()
-    if choice:
-        option = plan.spec.ivr.get(choice)
-        if option is None:
+    picked = menu_option(menu, choice) if menu and choice else None
+    if menu and picked:
+        digit, chosen = picked
+        if digit != choice:
+            notes.append(
+                f"{NO_CHOICE.get(choice, choice)}: the operator option ({menu.path}.options.{digit})"
+            )
+        if chosen.skill is not None and chosen.level is not None:
+            skill, level, source = chosen.skill, chosen.level, f"{menu.path}.options.{digit}"
+    elif choice:
+        mapped = plan.spec.ivr.get(choice)
+        if mapped is None:
             notes.append(f"IVR choice {choice!r} is not mapped in {plan.path}.ivr; using the queue's skill")
         else:
-            skill, level, source = option.skill, option.level, f"{plan.path}.ivr.{choice}"
+            skill, level, source = mapped.skill, mapped.level, f"{plan.path}.ivr.{choice}"
     floor = plan.min_levels.get(tier, 0)
     if floor > level:
         notes.append(f"tier {tier!r} raises the level from {level} to {floor}")
         level = floor
     extra = tuple((name, lvl) for name, lvl in plan.extra if name != skill)
     return ((skill, level), *extra), source
+
+
+NO_CHOICE = {"t": "no digit pressed", "i": "no valid digit pressed"}
+"""What the generated dialplan sends as the IVR choice when the caller chose nothing valid."""
+
+
+def menu_option(menu: MenuPlan, choice: str) -> tuple[str, MenuOption] | None:
+    """The option a choice stands for on `menu`: its digit, or the operator for `t` / `i` when the
+    menu sends callers without a valid digit to the operator."""
+    option = menu.spec.options.get(choice)
+    if option is not None:
+        return choice, option
+    fallback = {"t": menu.spec.on_timeout, "i": menu.spec.on_invalid}.get(choice)
+    if fallback is not None and fallback.action == "operator":
+        digit = menu.spec.operator_digit
+        return digit, menu.spec.options[digit]
+    return None
+
+
+def ivr_label(rules: Rules, dialled: str | None, choice: str | None) -> str:
+    """What the caller chose, in words, for the agent: the menu's label, else the queue's `ivr`."""
+    choice = (choice or "").strip()
+    menu = rules.index.menu_on(dialled)
+    picked = menu_option(menu, choice) if menu and choice else None
+    if picked is not None:
+        label = picked[1].label
+        return label if picked[0] == choice else f"{label} ({NO_CHOICE[choice]})"
+    return ""
 
 
 def admit(call_id: str, classification: Classification, now: float) -> WaitingCall:

@@ -9,13 +9,14 @@ looks at every agent with the needed skill).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 
 from routing.agent_events import AgentState
 from routing.classify import Classification, admit, classify
 from routing.forecast import forecast
 from routing.opening_hours import is_open, next_opening
+from routing.outages import Caller, OutageSpec, notice_for
 from routing.plan import Stage
 from routing.queue import WaitingCall
 from routing.rules import Rules
@@ -35,13 +36,27 @@ def explain_caller(
     dialled: str | None = None,
     ivr_choice: str | None = None,
     crm_record: Mapping[str, object] | None = None,
+    outages: Sequence[OutageSpec] | None = None,
 ) -> str:
-    """Explain what would happen if `caller` rang `queue` at `now` (raises NotFoundError for a bad queue)."""
+    """Explain what would happen if `caller` rang `queue` at `now` (raises NotFoundError for a bad queue);
+    with `outages` (the declared ones; None: not known), whether they would hear a notice first."""
     found = classify(caller, queue, rules, dialled=dialled, ivr_choice=ivr_choice, crm_record=crm_record)
     call = admit("(explain)", found, now)
-    return render(
-        call, decide(call, snapshot, rules, now, limit=5), snapshot, rules, now, classification=found
-    )
+    who = Caller(found.caller, dialled, found.tier, crm_record)
+    notice = None if outages is None else notice_line(outages, who, now, rules.default_region)
+    decision = decide(call, snapshot, rules, now, limit=5)
+    return render(call, decision, snapshot, rules, now, classification=found, notice=notice)
+
+
+def notice_line(outages: Sequence[OutageSpec], caller: Caller, now: float, region: str) -> str:
+    """Whether `caller` hears an outage notice on arrival at `now` (routing.outages.notice_for)."""
+    spec = notice_for(outages, caller, now, region)
+    if spec is None:
+        in_force = sum(1 for o in outages if o.in_force(now))
+        return f"Outage notice: none ({in_force} outages in force, none concerns this caller)"
+    until = datetime.fromtimestamp(spec.ends_at, UTC).isoformat(timespec="minutes")
+    message = f"recording {spec.recording}" if spec.recording else f"text {spec.text!r}"
+    return f"Outage notice: hears {spec.id} ({spec.title}) before queueing, until {until}: {message}"
 
 
 def render(
@@ -52,8 +67,10 @@ def render(
     now: float,
     *,
     classification: Classification | None = None,
+    notice: str | None = None,
 ) -> str:
     lines = _classification_lines(classification) if classification else [f"Call {call.id}: tier {call.tier}"]
+    lines += [notice] if notice else []
     lines += _queue_lines(call, rules, now)
     lines += _service_level_lines(call, snapshot, rules, now)
     lines.append(f"Decision: {decision.outcome}: {decision.reason}")

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import holidays
 
-from core.phone_numbers import normalize
+from core.phone_numbers import normalize, try_normalize
 from routing.opening_hours import HoursPlan, build_hours
 
 if TYPE_CHECKING:
-    from routing.rules import AgentSpec, Fallback, Hours, Queue, Rules
+    from routing.rules import AgentSpec, Fallback, Hours, Menu, Queue, Rules
 
 MAX_WIDEN = 4  # levels are 1..5, so 4 levels away reaches every level
 
@@ -91,6 +91,14 @@ class QueuePlan:
 
 
 @dataclass(frozen=True, slots=True)
+class MenuPlan:
+    """A menu and where it is written (`menus[0]`), found by the line it is played on."""
+
+    path: str
+    spec: Menu
+
+
+@dataclass(frozen=True, slots=True)
 class RulesIndex:
     region: str
     default_tier: str
@@ -104,6 +112,17 @@ class RulesIndex:
     prefix_lengths: tuple[int, ...]
     crm: tuple[CrmRule, ...]
     agents: Mapping[str, AgentSpec]
+    menus: Mapping[str, MenuPlan] = field(default_factory=dict)  # by line, as written and as E.164
+
+    def menu_on(self, dialled: str | None) -> MenuPlan | None:
+        """The menu played on the dialled line, if any."""
+        if not dialled:
+            return None
+        found = self.menus.get(dialled)
+        if found is None:
+            number = try_normalize(dialled, self.region)
+            found = self.menus.get(number) if number else None
+        return found
 
 
 def compile_rules(rules: Rules) -> RulesIndex:
@@ -141,7 +160,20 @@ def compile_rules(rules: Rules) -> RulesIndex:
         prefix_lengths=tuple(sorted({len(p) for p in prefixes}, reverse=True)),
         crm=tuple(crm),
         agents={a.id: a for a in rules.agents},
+        menus=_menus(rules),
     )
+
+
+def _menus(rules: Rules) -> dict[str, MenuPlan]:
+    table: dict[str, MenuPlan] = {}
+    for index, menu in enumerate(rules.menus):
+        plan = MenuPlan(f"menus[{index}]", menu)
+        for line in menu.lines:
+            table.setdefault(line, plan)
+            number = try_normalize(line, rules.default_region)
+            if number:
+                table.setdefault(number, plan)
+    return table
 
 
 def _frozen(table: dict[str, list[TierMatch]]) -> dict[str, tuple[TierMatch, ...]]:

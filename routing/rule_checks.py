@@ -38,6 +38,33 @@ def problems(rules: Rules) -> list[Problem]:
     for index, queue in enumerate(rules.queues):
         found += _queue(index, queue, skills, tiers, queues)
     found += _overflow_loops(rules)
+    found += _menus(rules, skills, queues)
+    return found
+
+
+def _menus(rules: Rules, skills: set[str], queues: set[str]) -> list[Problem]:
+    """Menu names unique, a line plays one menu, every option names a queue and skill that exist."""
+    found = _unique("menus", [m.name for m in rules.menus], "name")
+    first: dict[str, str] = {}
+    for index, menu in enumerate(rules.menus):
+        for position, line in enumerate(menu.lines):
+            if line in first:
+                found.append(
+                    Problem(
+                        ("menus", index, "lines", position), f"{line!r} already plays menu {first[line]!r}"
+                    )
+                )
+            first.setdefault(line, menu.name)
+        for digit, option in menu.options.items():
+            here = ("menus", index, "options", digit)
+            if option.queue not in queues:
+                found.append(
+                    Problem((*here, "queue"), f"names queue {option.queue!r}, which is not defined in queues")
+                )
+            if option.skill is not None and option.skill not in skills:
+                found.append(
+                    Problem((*here, "skill"), f"names skill {option.skill!r}, which is not defined in skills")
+                )
     return found
 
 

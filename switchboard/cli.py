@@ -37,7 +37,7 @@ from core.errors import (
     StoreUnavailableError,
     SwitchboardError,
 )
-from switchboard import __version__, cli_acd, cli_audit, cli_audit_streams, cli_dialer, cli_tasks
+from switchboard import __version__, cli_acd, cli_audit, cli_audit_streams, cli_dialer, cli_outages, cli_tasks
 from switchboard.api.tokens import ROLES, hash_token, new_token
 from switchboard.config_check import default_registry, link_check
 from switchboard.logs import SecretFilter, configure_logging
@@ -100,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_tasks.register(commands)
     cli_audit.register(commands)
     cli_audit_streams.register(commands)
+    cli_outages.register(commands)
     return parser
 
 

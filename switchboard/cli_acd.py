@@ -1,4 +1,6 @@
-"""`switchboard explain`: which tier, priority and rule a caller gets, and which agent would answer now.
+"""`switchboard explain` and `switchboard asterisk-dialplan`.
+
+`explain`: which tier, priority and rule a caller gets, and which agent would answer now.
 
     switchboard explain --caller "06 30 123 4567" --queue support [--dialled N] [--ivr 1]
                         [--rules routing.yaml] [--state state.yaml | --redis redis://...]
@@ -11,6 +13,9 @@ decide, so it cannot disagree with the engine. Whose state it explains:
 - neither: every agent in the rules is assumed ready and idle.
 Rules come from `--rules`, else the settings' `rules.routing`.
 
+`asterisk-dialplan [--rules routing.yaml] [--output FILE]` writes the Asterisk contexts that play
+the rules' IVR menus (routing.ivr_dialplan), the include next to extensions_switchboard.conf.
+
 A state file:
     now: 1750068000            # epoch seconds; default: now
     crm: {segment: key}        # the caller's CRM record, if any
@@ -19,6 +24,9 @@ A state file:
       - {id: "1005", state: paused, pause_reason: lunch}
     calls:                     # callers already waiting (optional)
       - {id: c1, queue: support, tier: key, needs: {tech: 5}, entered_at: 1750067900}
+    outages:                   # declared outages (optional; --redis reads the real ones)
+      - {id: north, title: TV down, segment: {prefixes: ["+3646"]}, recording: outage-north,
+         starts_at: 1750060000, ends_at: 1750090000}
 """
 
 from __future__ import annotations
@@ -31,16 +39,19 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from core.config.loader import load_rules
+from core.config.loader import content_hash, load_rules
 from core.config.yaml_file import config_error, load_yaml, problems_from_validation
 from core.errors import ConfigError
 from core.phone_numbers import try_normalize
 from routing.acd.acd_keys import AcdKeys
+from routing.acd.outage_store import OutageStore
 from routing.acd.routing_keys import RoutingKeys
 from routing.acd.state import AcdState
 from routing.acd.store import AcdStore
 from routing.agent_events import AgentState
 from routing.explain import explain_caller
+from routing.ivr_dialplan import render
+from routing.outages import OutageSpec
 from routing.queue import WaitingCall
 from routing.rules import AgentSpec, Rules
 from routing.snapshot import AgentView, Snapshot
@@ -80,6 +91,7 @@ class StateFile(_In):
     crm: dict[str, str] | None = None
     agents: list[AgentIn] = []
     calls: list[CallIn] = []
+    outages: list[OutageSpec] = []
 
 
 def register(subparsers: Any) -> None:
@@ -103,19 +115,46 @@ def register(subparsers: Any) -> None:
     source.add_argument("--redis", metavar="URL", help="the live ACD state from this Redis (read only)")
     explain.add_argument("--prefix", default=RoutingKeys().prefix, help=argparse.SUPPRESS)
     explain.set_defaults(func=cmd_explain)
+    dialplan = subparsers.add_parser(
+        "asterisk-dialplan",
+        help="write the Asterisk dialplan of the IVR menus in routing.yaml",
+        description="Print (or write to --output) extensions_switchboard_ivr.conf: the contexts that "
+        "play routing.yaml's menus and send the caller's digit to the engine. Include it after "
+        "extensions_switchboard.conf and send your DIDs to [switchboard-ivr].",
+    )
+    dialplan.add_argument("--rules", type=Path, metavar="FILE", help="routing.yaml (default: settings)")
+    dialplan.add_argument("--settings", type=Path, metavar="FILE", help="settings file, for rules.routing")
+    dialplan.add_argument("--output", type=Path, metavar="FILE", help="write here instead of stdout")
+    dialplan.set_defaults(func=cmd_asterisk_dialplan)
+
+
+def cmd_asterisk_dialplan(args: argparse.Namespace, secrets: SecretFilter) -> int:
+    rules = load_rules(_rules_path(args), Rules)
+    conf = render(rules, rules_hash=content_hash(rules))
+    if args.output is None:
+        print(conf, end="")
+    else:
+        Path(args.output).write_text(conf, encoding="utf-8")
+        lines = sum(len(m.lines) for m in rules.menus)
+        print(f"wrote {args.output}: {len(rules.menus)} menus on {lines} lines")
+    return EXIT_OK
 
 
 def cmd_explain(args: argparse.Namespace, secrets: SecretFilter) -> int:
     rules = load_rules(_rules_path(args), Rules)
+    outages: list[OutageSpec] | None = None
     if args.redis:
         secrets.add_secrets([args.redis])
-        snapshot, crm, now, note = asyncio.run(_live(args, rules))
+        snapshot, crm, now, note, outages = asyncio.run(_live(args, rules))
     elif args.state:
-        snapshot, crm, now, note = _from_file(args.state, rules)
+        snapshot, crm, now, note, outages = _from_file(args.state, rules)
     else:
         now = time.time()
         snapshot = Snapshot.build([_view(spec, AgentIn(id=spec.id), now) for spec in rules.agents], [])
-        crm, note = None, "every agent in the rules is assumed ready (use --redis or --state for real state)"
+        crm, note = (
+            None,
+            "every agent in the rules is assumed ready, no outages known (use --redis or --state)",
+        )
     text = explain_caller(
         args.caller,
         args.queue,
@@ -125,6 +164,7 @@ def cmd_explain(args: argparse.Namespace, secrets: SecretFilter) -> int:
         dialled=args.dialled,
         ivr_choice=args.ivr,
         crm_record=crm,
+        outages=outages,
     )
     print(f"Rules: {_rules_path(args)}")
     print(f"State: {note}")
@@ -147,13 +187,17 @@ def _rules_path(args: argparse.Namespace) -> Path:
     return EXAMPLE_RULES
 
 
-async def _live(args: argparse.Namespace, rules: Rules) -> tuple[Snapshot, dict[str, str] | None, float, str]:
+Explained = tuple[Snapshot, dict[str, str] | None, float, str, list[OutageSpec]]
+
+
+async def _live(args: argparse.Namespace, rules: Rules) -> Explained:
     client = await connect_redis(args.redis)
     try:
         store = AcdStore(client, AcdKeys(args.prefix))
         stored = await store.load()
         number = try_normalize(args.caller, rules.default_region)
         crm = await store.crm_record(number) if number else None
+        outages = [record.effective for record in await OutageStore(client, AcdKeys(args.prefix)).all()]
     finally:
         await client.aclose()
     now = time.time()
@@ -167,10 +211,10 @@ async def _live(args: argparse.Namespace, rules: Rules) -> tuple[Snapshot, dict[
     state.rebuild(now)
     waiting = len(state.snapshot.calls)
     note = f"live from Redis: {len(state.profiles)} agents, {waiting} callers waiting"
-    return state.snapshot, crm, now, note + (", CRM record found" if crm else "")
+    return state.snapshot, crm, now, note + (", CRM record found" if crm else ""), outages
 
 
-def _from_file(path: Path, rules: Rules) -> tuple[Snapshot, dict[str, str] | None, float, str]:
+def _from_file(path: Path, rules: Rules) -> Explained:
     doc = load_yaml(path)
     try:
         found = StateFile.model_validate(doc.data or {})
@@ -184,7 +228,7 @@ def _from_file(path: Path, rules: Rules) -> tuple[Snapshot, dict[str, str] | Non
         for c in found.calls
     ]
     note = f"from {path}: {len(views)} agents, {len(calls)} callers waiting"
-    return Snapshot.build(views, calls), found.crm, now, note
+    return Snapshot.build(views, calls), found.crm, now, note, found.outages
 
 
 def _spec(agent: AgentIn, specs: dict[str, AgentSpec], path: Path) -> AgentSpec:

@@ -40,7 +40,7 @@ from routing.acd.acd_metrics import AcdMetrics
 from routing.acd.context import AcdOptions
 from routing.acd.service import AcdService
 from routing.rules import Rules
-from switchboard.api import acd_api, audit_api, campaigns_api, dialer_api, tasks_api
+from switchboard.api import acd_api, audit_api, campaigns_api, dialer_api, outages_api, tasks_api
 from switchboard.api.app import create_app
 from switchboard.api.server import HttpServer, serve_http, stop_http
 from switchboard.api.state import AppState
@@ -269,9 +269,15 @@ class Runtime:
         )
 
     async def _start_http(self, state: AppState) -> None:
-        overrides = {**dialer_api.STATUS_OVERRIDES, **acd_api.STATUS_OVERRIDES, **tasks_api.STATUS_OVERRIDES}
+        overrides = {
+            **dialer_api.STATUS_OVERRIDES,
+            **acd_api.STATUS_OVERRIDES,
+            **tasks_api.STATUS_OVERRIDES,
+            **outages_api.STATUS_OVERRIDES,
+        }
         app = create_app(state, status_overrides=overrides)
         acd_api.install(app, self.parts.acd)
+        app.include_router(outages_api.router)
         dialer_api.attach_dialer(app, self.parts.stores)
         app.include_router(dialer_api.router)
         app.include_router(audit_api.router)

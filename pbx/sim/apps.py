@@ -106,16 +106,53 @@ def _hangup(dialplan: Dialplan, channel: Channel, data: str) -> bool:
 
 
 def _goto(dialplan: Dialplan, channel: Channel, data: str) -> bool:
-    """Goto([[context,]exten,]priority); the runner then steps to `priority`."""
+    """Goto([[context,]exten,]priority); the priority may be a label of the target extension;
+    the runner then steps to it. An unknown label fails the Goto: Asterisk hangs the channel up."""
     parts = [part.strip() for part in data.split(",")]
-    if not parts[-1].isdigit():
-        parts.append("1")
     if len(parts) == 3:
         channel.context = parts[0]
     if len(parts) >= 2:
         channel.exten = parts[-2]
-    channel.priority = int(parts[-1]) - 1
+    target = parts[-1]
+    priority = int(target) if target.isdigit() else dialplan.label(channel.context, channel.exten, target)
+    if priority is None:
+        dialplan.core.hangup(channel, 0, "end")
+        return False
+    channel.priority = priority - 1
     return True
+
+
+def _goto_if(dialplan: Dialplan, channel: Channel, data: str) -> bool:
+    """GotoIf(condition?[label_if_true][:label_if_false]): the condition is already evaluated."""
+    condition, _, targets = data.partition("?")
+    when_true, _, when_false = targets.partition(":")
+    target = when_true if condition.strip() not in ("", "0") else when_false
+    return _goto(dialplan, channel, target) if target.strip() else True
+
+
+def _read(dialplan: Dialplan, channel: Channel, data: str) -> bool:
+    """Read(variable,prompt,maxdigits,options,attempts,timeout): plays the prompt and takes the key
+    the caller presses next (their `keys`, in order; "" or none left: nothing pressed). A key comes
+    `dtmf_s` after the start, cutting the prompt short, with DTMFBegin/DTMFEnd; no key: the prompt
+    plays to its end, the timeout runs out and the variable is empty (READSTATUS=TIMEOUT)."""
+    core = dialplan.core
+    fields = [part.strip() for part in data.split(",")]
+    variable = fields[0]
+    limit = int(fields[2]) if len(fields) > 2 and fields[2].isdigit() else 0
+    timeout = _seconds(fields[5]) if len(fields) > 5 else None
+    keys = channel.keys.pop(0) if channel.keys else ""
+    if limit:
+        keys = keys[:limit]
+
+    def pressed() -> None:
+        for digit in keys:
+            core.emit(core.events.dtmf_begin(channel, digit))
+            core.emit(core.events.dtmf_end(channel, digit, 120))
+        core.set_var(channel, variable, keys)
+        core.set_var(channel, "READSTATUS", "OK" if keys else "TIMEOUT")
+
+    wait = core.config.dtmf_s if keys else core.config.playback_s + (timeout or 0.0)
+    return dialplan.block(channel, wait, pressed)
 
 
 def unknown_application(dialplan: Dialplan, channel: Channel, data: str) -> bool:
@@ -139,7 +176,10 @@ APPLICATIONS: dict[str, App] = {
     "echo": _until_interrupted,
     "milliwatt": _until_interrupted,
     "playback": _playback,
+    "festival": _playback,  # text to speech: as long as a recording
     "amd": _amd,
     "hangup": _hangup,
     "goto": _goto,
+    "gotoif": _goto_if,
+    "read": _read,
 }

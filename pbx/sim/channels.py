@@ -81,6 +81,7 @@ class Channel:
     endpoint_timer: Timer | None = None
     dial_timer: Timer | None = None
     hangup_hooks: list[Callable[[], None]] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)  # what the caller presses at each Read(), in order
     """Run once when the channel is gone (an Originate still dialling learns it failed)."""
 
     @property

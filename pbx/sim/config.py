@@ -191,6 +191,10 @@ class SimConfig(_Frozen):
     traffic: TrafficConfig = TrafficConfig()
     extra_dialplan: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     """More contexts: name -> steps such as "Answer()", "Playback(closed)", "Hangup()" (any exten)."""
+    dialplan_conf: str = ""
+    """extensions.conf text whose contexts are added (e.g. `switchboard asterisk-dialplan`'s IVR)."""
+    dtmf_s: float = Field(0.5, ge=0)
+    """How long after a Read() starts a caller who presses a key presses it (interrupting the prompt)."""
     local_answer_lag_s: float = Field(0.0, ge=0)
     """A Local agent channel with Dial behind its `;2` half: the phone's answer reaches `;2` first and
     the Originate's `;1` this much later (0: both at once, as recorded with an answering `;2`)."""

@@ -2,7 +2,9 @@
 
 The built-in contexts are the ones config/asterisk/extensions_switchboard.conf
 ships (holding context for inbound, agent legs, outbound answer with AMD,
-abandon message); `SimConfig.extra_dialplan` adds more. Each priority emits
+abandon message); `SimConfig.extra_dialplan` adds more, and `SimConfig.dialplan_conf`
+adds the contexts of an extensions.conf text (labels, `$[...]` expressions: conf.py), e.g.
+the IVR menus `switchboard asterisk-dialplan` writes. Each priority emits
 Newexten, then the application's own events; Wait, MusicOnHold, AMD and
 Playback block on a clock timer, so a Bridge or Redirect can pull the channel
 out (`PbxCore.interrupt`). Extension patterns follow Asterisk (`_X.`, `_[+0-9].`,
@@ -21,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pbx.sim.apps import APPLICATIONS, unknown_application
 from pbx.sim.channels import UNKNOWN, Channel
+from pbx.sim.conf import parse_conf, substitute_expressions
 
 if TYPE_CHECKING:
     from pbx.sim.core import PbxCore
@@ -81,6 +84,22 @@ SWITCHBOARD_DIALPLAN: dict[str, tuple[str, tuple[str, ...]]] = {
         ),
     ),
 }
+
+NOTICE_DIALPLAN = """\
+[switchboard-notice]
+exten => recording,1,NoOp(Switchboard: outage ${SWITCHBOARD_OUTAGE} announced to ${SWITCHBOARD_CALL_ID})
+ same => n,StopMusicOnHold()
+ same => n,Playback(${SWITCHBOARD_NOTICE})
+ same => n,Goto(switchboard-notice,after,1)
+exten => text,1,NoOp(Switchboard: outage ${SWITCHBOARD_OUTAGE} read out to ${SWITCHBOARD_CALL_ID})
+ same => n,StopMusicOnHold()
+ same => n,Festival(${SWITCHBOARD_NOTICE_TEXT})
+ same => n,Goto(switchboard-notice,after,1)
+exten => after,1,NoOp(Switchboard: ${SWITCHBOARD_CALL_ID} may hang up now, or hold for an agent)
+ same => n,Wait(${SWITCHBOARD_NOTICE_LEAVE})
+ same => n,Goto(switchboard-inbound,${SWITCHBOARD_DIALLED},1)
+"""
+"""The outage notice context, as extensions_switchboard.conf ships it (a test compares the two)."""
 
 _VARIABLE = re.compile(r"\$\{([^${}]+)\}")
 _STEP = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_]*)\s*(?:\((.*)\))?\s*$", re.DOTALL)
@@ -180,19 +199,44 @@ class Dialplan:
 
     def __init__(self, core: PbxCore) -> None:
         self.core = core
-        self.contexts: dict[str, list[tuple[re.Pattern[str], list[Step]]]] = {}
+        self.contexts: dict[str, list[tuple[re.Pattern[str], list[Step], dict[str, int]]]] = {}
         for context, (pattern, steps) in SWITCHBOARD_DIALPLAN.items():
             self.add(context, pattern, steps)
+        self.load_conf(NOTICE_DIALPLAN)
         for context, steps in core.config.extra_dialplan.items():
             self.add(context, "_!", steps)
+        if core.config.dialplan_conf:
+            self.load_conf(core.config.dialplan_conf)
 
-    def add(self, context: str, pattern: str, steps: tuple[str, ...] | list[str]) -> None:
-        self.contexts.setdefault(context, []).append((exten_pattern(pattern), [parse_step(s) for s in steps]))
+    def add(
+        self,
+        context: str,
+        pattern: str,
+        steps: tuple[str, ...] | list[str],
+        labels: Mapping[str, int] | None = None,
+    ) -> None:
+        entry = (exten_pattern(pattern), [parse_step(s) for s in steps], dict(labels or {}))
+        self.contexts.setdefault(context, []).append(entry)
+
+    def load_conf(self, text: str) -> None:
+        """Add the contexts of an extensions.conf text; a context it names again is replaced."""
+        parsed = parse_conf(text)
+        for context in {name for name, _ in parsed}:
+            self.contexts.pop(context, None)
+        for context, extension in parsed:
+            self.add(context, extension.pattern, extension.steps, extension.labels)
 
     def find(self, context: str, exten: str) -> list[Step] | None:
-        for pattern, steps in self.contexts.get(context, ()):
+        for pattern, steps, _ in self.contexts.get(context, ()):
             if pattern.match(exten):
                 return steps
+        return None
+
+    def label(self, context: str, exten: str, name: str) -> int | None:
+        """The priority of label `name` in the extension `exten` of `context` runs, if any."""
+        for pattern, _, labels in self.contexts.get(context, ()):
+            if pattern.match(exten):
+                return labels.get(name)
         return None
 
     def exists(self, context: str, exten: str, priority: int = 1) -> bool:
@@ -201,7 +245,8 @@ class Dialplan:
 
     def substitute(self, channel: Channel, template: str) -> str:
         now = self.core.clock.now()
-        return _VARIABLE.sub(lambda m: read_variable(channel, m.group(1), self.core.globals, now), template)
+        text = _VARIABLE.sub(lambda m: read_variable(channel, m.group(1), self.core.globals, now), template)
+        return substitute_expressions(text) if "$[" in text else text
 
     # -- running -----------------------------------------------------------
     def goto(self, channel: Channel, context: str, exten: str, priority: int = 1) -> None:

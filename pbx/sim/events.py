@@ -22,6 +22,7 @@ Headers = list[tuple[str, str]]
 CALL = "call,all"
 DIALPLAN = "dialplan,all"
 USER = "user,all"
+DTMF = "dtmf,all"
 SYSTEM = "system,all"
 
 CAUSE_TEXT = {
@@ -127,6 +128,22 @@ class EventFactory:
 
     def moh_stop(self, channel: Channel) -> Headers:
         return self.channel_event("MusicOnHoldStop", channel)
+
+    def dtmf_begin(self, channel: Channel, digit: str) -> Headers:
+        """A key the caller pressed starts (Asterisk 22: Digit, Direction)."""
+        return self.channel_event(
+            "DTMFBegin", channel, ("Digit", digit), ("Direction", "Received"), privilege=DTMF
+        )
+
+    def dtmf_end(self, channel: Channel, digit: str, duration_ms: int) -> Headers:
+        return self.channel_event(
+            "DTMFEnd",
+            channel,
+            ("Digit", digit),
+            ("DurationMs", str(duration_ms)),
+            ("Direction", "Received"),
+            privilege=DTMF,
+        )
 
     def user_event(self, channel: Channel | None, name: str, body: Iterable[tuple[str, str]]) -> Headers:
         fields = self.channel_fields(channel) if channel is not None else []

@@ -7,11 +7,14 @@ SWITCHBOARD_CALL_ID=${UNIQUEID}, answers, sends `UserEvent: SwitchboardInbound`
 engine bridges or redirects it, or until the caller's patience runs out (the
 caller hangs up: HangupRequest 16, MusicOnHoldStop, Hangup 16). An IVR choice
 is set as SWITCHBOARD_IVR before the holding context runs, as an IVR would, and
-a queue as SWITCHBOARD_QUEUE, as the DID's context does.
+a queue as SWITCHBOARD_QUEUE, as the DID's context does. A call may enter another context
+instead (`context`, e.g. `switchboard-ivr` of the generated IVR menus), and carries the keys
+its caller will press at each Read() (`keys`: "1", or "" for none).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from pbx.sim.channels import RING, UNKNOWN, Channel
@@ -32,12 +35,15 @@ def place_inbound(
     tier_hint: str | None = None,
     patience_s: float | None = None,
     talk_s: float | None = None,
+    context: str = INBOUND_CONTEXT,
+    keys: Sequence[str] = (),
 ) -> Channel:
     """Start one inbound call now; returns its channel (already running the dialplan)."""
     core.processed_calls += 1
     channel = core.channels.new_single(
-        "PJSIP", core.config.inbound_trunk, state=RING, context=INBOUND_CONTEXT, exten=dialled
+        "PJSIP", core.config.inbound_trunk, state=RING, context=context, exten=dialled
     )
+    channel.keys = list(keys)
     channel.caller_num = caller or UNKNOWN
     core.emit(core.events.newchannel(channel))
     endpoint = core.endpoints.plan_caller(caller, tier_hint or "", patience_s, talk_s)
@@ -47,5 +53,5 @@ def place_inbound(
     if queue:  # the DID's context names the queue before its Goto
         core.set_var(channel, "SWITCHBOARD_QUEUE", queue)
     core.arm_endpoint(channel, bridged=False)
-    core.dialplan.goto(channel, INBOUND_CONTEXT, dialled, 1)
+    core.dialplan.goto(channel, context, dialled, 1)
     return channel

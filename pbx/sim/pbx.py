@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from pbx.codec import Action, Event, encode_message
 from pbx.sim.channels import Channel
@@ -21,7 +21,7 @@ from pbx.sim.config import SimConfig, TrafficConfig
 from pbx.sim.core import CallRecord, PbxCore
 from pbx.sim.endpoints import dialled_number
 from pbx.sim.events import Headers
-from pbx.sim.inbound import place_inbound
+from pbx.sim.inbound import INBOUND_CONTEXT, place_inbound
 from pbx.sim.originate import Originator
 from pbx.sim.server import AmiServer
 from pbx.sim.session import FailMode, Failure
@@ -223,9 +223,12 @@ class SimulatedPbx:
         talk_s: float | None = None,
         *,
         queue: str | None = None,
+        context: str = INBOUND_CONTEXT,
+        keys: Sequence[str] = (),
     ) -> str:
         """One call into the holding context now (`queue`: SWITCHBOARD_QUEUE, as the DID's context
-        sets it); returns the caller's channel name."""
+        sets it; `context`: another entry, e.g. `switchboard-ivr`; `keys`: what the caller presses
+        at each Read(), "" for nothing); returns the caller's channel name."""
         channel = place_inbound(
             self._core,
             caller,
@@ -235,6 +238,8 @@ class SimulatedPbx:
             tier_hint=tier_hint,
             patience_s=patience_s,
             talk_s=talk_s,
+            context=context,
+            keys=keys,
         )
         return channel.name
 

@@ -11,6 +11,10 @@ shows the whole ACD. Added here:
                                classify the caller; written by the CRM through the API
 - `events`                     STREAM of ACD events (case handover, abandoned, ended) the API reads
 - `case:seq`                   STRING counter behind the case numbers
+- `outages`                    HASH outage id -> JSON {spec, declared_by, declared_at, ended_at}: the
+                               outages supervisors declared (routing/acd/outage_store.py)
+- `outage:counts`              HASH `{id}:played` / `{id}:left` -> notices played, callers served by one
+- `notices`                    HASH call id -> JSON {outage, at}: callers hearing a notice right now
 - `owner`                      STRING `{token}:{engine id}` with a TTL: the lease of the engine that
                                owns the ACD (and, under `switchboard run`, the pacing); `owner:meta`
                                HASH token counter and last holder (core/lease.py)
@@ -43,6 +47,18 @@ class AcdKeys(RoutingKeys):
     @property
     def case_seq(self) -> str:
         return f"{self.prefix}case:seq"
+
+    @property
+    def outages(self) -> str:
+        return f"{self.prefix}outages"
+
+    @property
+    def outage_counts(self) -> str:
+        return f"{self.prefix}outage:counts"
+
+    @property
+    def notices(self) -> str:
+        return f"{self.prefix}notices"
 
     @property
     def owner(self) -> str:

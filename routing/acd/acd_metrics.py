@@ -11,6 +11,7 @@ from routing.yaml, `state` from the agent lifecycle, `agent` from the agent list
   gauge over a sliding window is a convenience, and the target is exported next to it
 - agents per state (overall and per queue: agents with the queue's skill), occupancy per
   agent, calls waiting and the oldest wait per queue
+- outage notices per outage: played, left (served by the notice), queued
 - decision latency: from the event (or timer, or API call) in to the AMI action out
 - the hash and source of the routing rules in force (no timestamp: one series per rule set)
 """
@@ -111,6 +112,13 @@ class AcdMetrics:
             buckets=self.buckets,
             registry=r,
         )
+        self.notices = Counter(
+            "switchboard_acd_outage_notices",
+            "Outage notices per declared outage: played (a caller heard it on arrival), left (the "
+            "caller hung up after it: served by the notice, not abandoned), queued (held on for an agent)",
+            ["outage", "outcome"],
+            registry=r,
+        )
         self.decision_seconds = Histogram(
             "switchboard_acd_decision_seconds",
             "From the event, timer or request in to the AMI action out",
@@ -160,6 +168,9 @@ class AcdMetrics:
         )
 
     # -- calls --------------------------------------------------------------------
+    def notice(self, outage: str, outcome: str) -> None:
+        self.notices.labels(outage=outage, outcome=outcome).inc()
+
     def call_offered(self, queue: str, tier: str) -> None:
         self.offered.labels(queue=queue, tier=tier).inc()
 

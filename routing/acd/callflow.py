@@ -8,6 +8,8 @@ says: AMI through the executor, Redis and the agents' table through the dispatch
   in order. A Bridge's answer goes back to the table as its own event (BridgeResult).
 - Arrival (`Admit`): classify the caller (E.164 number, dialled number, IVR choice, the CRM
   record in Redis), open a case, store the waiting call, route it, tag the caller's channel.
+- Outage notices (notices.py): an arriving caller an outage in force concerns hears its notice
+  before being queued; hanging up during it is served by the notice, not an abandon.
 - After a (re)connect, `resync` gives the table what Asterisk shows of each call (`findings`),
   releases agents holding a call that is gone (not those the dialer holds for a call it is
   placing), adopts the callers Asterisk held that nobody announced (adoption.py), then routes
@@ -40,6 +42,7 @@ from routing.acd.timers import Timer, TimerKind
 from routing.agent_events import Answer, Hangup, Ring, WrapUpDone
 from routing.agents import ON_CALL, AgentState
 from routing.classify import admit, classify
+from routing.outages import Caller
 
 log = logging.getLogger("switchboard.acd")
 
@@ -50,12 +53,21 @@ class Adopter(Protocol):
     async def adopt(self, tracker: CallTracker) -> None: ...
 
 
+class NoticeGate(Protocol):
+    """Outage notices before the queue (routing/acd/notices.py)."""
+
+    async def on_arrival(self, held: HeldCaller) -> bool: ...
+
+    async def on_gone(self, call_id: str) -> bool: ...
+
+
 class CallFlow:
     def __init__(self, ctx: Ctx, dispatcher: Dispatcher) -> None:
         self.ctx = ctx
         self.d = dispatcher
         self.tracker: CallTracker | None = None
         self.adoption: Adopter | None = None
+        self.notices: NoticeGate | None = None
         self._dialled: dict[str, str] | None = None
 
     # -- arrival -----------------------------------------------------------------------------
@@ -72,6 +84,9 @@ class CallFlow:
             queue=arrived.queue,
             arrived_at=self.ctx.clock(),
         )
+        unknown = held.call_id not in self.ctx.state.calls
+        if unknown and self.notices is not None and await self.notices.on_arrival(held):
+            return  # hears an outage notice first; its dialplan announces the caller again after it
         await self.step(held.call_id, ev.Arrived(held.arrived_at, held))
 
     async def _arrive(self, held: HeldCaller) -> None:
@@ -113,6 +128,21 @@ class CallFlow:
         log.info("call %s %s: %s in %s (%s)", held.call_id, how, found.tier, queue, found.matched,
                  extra=extra)  # fmt: skip
         return facts
+
+    async def caller_of(self, held: HeldCaller) -> Caller:
+        """What an outage segment looks at: the caller's number, line, tier and CRM record."""
+        rules = self.ctx.state.rules
+        number = try_normalize(held.caller or None, rules.default_region)
+        crm = await self._crm(number)
+        found = classify(
+            held.caller or None,
+            self.queue_for(held.queue, held.dialled),
+            rules,
+            dialled=held.dialled or None,
+            ivr_choice=held.ivr or None,
+            crm_record=crm,
+        )
+        return Caller(number, held.dialled or None, found.tier, crm)
 
     def queue_for(self, named: str, dialled: str) -> str:
         """The `Queue` header if it names a queue, else the dialled number's queue, else the default."""
@@ -179,6 +209,9 @@ class CallFlow:
         await self.step(answered.call_id, event)
 
     async def channel_gone(self, change: ChannelHungUp) -> None:
+        unknown = change.call_id and change.call_id not in self.ctx.state.calls
+        if unknown and self.notices is not None and await self.notices.on_gone(change.call_id or ""):
+            return  # left after an outage notice: served by it, never queued
         if change.call_id:
             await self.step(change.call_id, ev.ChannelGone(self.ctx.clock(), change.uniqueid, change.channel))
 

@@ -147,6 +147,21 @@ class Executor:
             self._sent("redirect")
         return ok
 
+    async def play_notice(self, channel: str, variables: Mapping[str, str], context: str, exten: str) -> bool:
+        """Set the notice's variables on the caller's channel, then Redirect it to the notice."""
+        for name, value in variables.items():
+            if (
+                await self._send("Setvar", {"Channel": channel, "Variable": name, "Value": _clean(value)})
+                is not True
+            ):
+                return False
+        ok = await self._send(
+            "Redirect", {"Channel": channel, "Context": context, "Exten": exten, "Priority": "1"}
+        )
+        if ok:
+            self._sent("notice")
+        return ok is True
+
     async def _send(self, action: str, fields: Mapping[str, str]) -> bool | None:
         """Send once; False (logged) when Asterisk said no, this engine does not own the ACD, or AMI
         is down; None when the outcome is unknown (no answer, connection lost). While AMI is down

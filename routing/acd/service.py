@@ -36,7 +36,7 @@ import redis.asyncio as aioredis
 
 from core.clock import Clock
 from core.config.loader import content_hash
-from core.errors import NotOwnerError, StoreUnavailableError
+from core.errors import NotOwnerError, StoreUnavailableError, ValidationFailedError
 from core.lease import Lease
 from pbx.call_changes import CallChange, ChannelHungUp, DialStarted, OriginateResult, UserEventSeen
 from pbx.codec import Event
@@ -52,12 +52,15 @@ from routing.acd.context import AcdOptions, Ctx
 from routing.acd.dispatcher import Dispatcher
 from routing.acd.events import AcdEvents
 from routing.acd.executor import Executor
+from routing.acd.notices import Notices
+from routing.acd.outage_store import OutageRecord, OutageStore
 from routing.acd.outbound import HandedCall, Outbound, PacingAgent
 from routing.acd.state import AcdState
 from routing.acd.store import AcdStore
 from routing.acd.timers import Timers
 from routing.acd.views import AgentInfo, CaseInfo, QueueInfo
 from routing.agent_events import AgentState
+from routing.outages import OutageSpec, check_numbers
 from routing.queue import Needs
 from routing.rules import AgentSpec, Rules
 
@@ -109,6 +112,10 @@ class AcdService:
         dispatcher = Dispatcher(ctx)
         flow = CallFlow(ctx, dispatcher)
         flow.adoption = Adoption(ctx, dispatcher, flow, options.inbound_context)
+        self.outages = OutageStore(redis, keys)
+        """Declared outages and their counters (the API and CLI read and declare through it)."""
+        self.notices = Notices(ctx, self.outages, flow.caller_of)
+        flow.notices = self.notices
         self.ctx, self.dispatcher, self.flow, self.lock = ctx, dispatcher, flow, asyncio.Lock()
         self.operations = Operations(ctx, dispatcher, flow, self.lock)
         """What people do through the API (api_operations.py); the methods below hand over to it."""
@@ -196,6 +203,7 @@ class AcdService:
                 self._next_sweep = now + self.ctx.options.sweep_s
                 if self.ctx.state.ready_agents() and self.ctx.state.snapshot.calls:
                     await self.dispatcher.dispatch_all()
+            await self.notices.refresh(now)
             if now >= self._next_gauges:
                 self._next_gauges = now + self.ctx.options.gauges_s
                 self.refresh_gauges(now)
@@ -292,6 +300,7 @@ class AcdService:
             for timer in stored.timers:
                 ctx.timers.set(timer)
             self.refresh_gauges(now)
+            await self.notices.load()
             await self._rules_in_force(source)
             self.dispatcher.dirty = False  # what Redis holds is the state now
             self._owned_token = self._last_token = token
@@ -405,6 +414,26 @@ class AcdService:
 
     async def set_summary(self, call_id: str, summary: str) -> CaseInfo:
         return await self.operations.set_summary(call_id, summary)
+
+    async def declare_outage(self, spec: OutageSpec, by: str) -> OutageRecord:
+        """Declare an outage (refused: numbers that are not numbers, an end already past); callers
+        it concerns hear its notice from its start, in this engine at once, in others within 1 s."""
+        now = self.ctx.clock()
+        problems = check_numbers(spec, self.rules.default_region)
+        if spec.ends_at <= now:
+            problems.append("ends_at is already past: the outage would never be announced")
+        if problems:
+            raise ValidationFailedError("outage not declared: " + "; ".join(problems), problems=problems)
+        record = await self.outages.declare(spec, by, now)
+        await self.notices.refresh(now, force=True)
+        return record
+
+    async def end_outage(self, outage_id: str) -> OutageRecord:
+        """End an outage now: nobody hears its notice from now on (its counters stay)."""
+        now = self.ctx.clock()
+        record = await self.outages.end(outage_id, now)
+        await self.notices.refresh(now, force=True)
+        return record
 
     async def put_customer(self, number: str, record: Mapping[str, str]) -> str:
         return await self.operations.put_customer(number, record)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from routing.acd.calls import ActiveCall, CallState
 from routing.acd.state import AcdState
 from routing.agents import occupancy
+from routing.classify import ivr_label
 from routing.queue import call_priority, ordered
 
 
@@ -168,6 +169,7 @@ def case_info(active: ActiveCall, state: AcdState, *, ended: bool = False) -> Ca
     call, facts = active.call, active.facts
     plan = state.plan(call.queue)
     choice = plan.spec.ivr.get(facts.ivr) if plan and facts.ivr else None
+    label = ivr_label(state.rules, facts.dialled, facts.ivr) or (choice.label if choice else "")
     return CaseInfo(
         call_id=call.id,
         case_id=facts.case_id,
@@ -177,7 +179,7 @@ def case_info(active: ActiveCall, state: AcdState, *, ended: bool = False) -> Ca
         caller=facts.number or facts.caller,
         dialled=facts.dialled,
         ivr=facts.ivr,
-        ivr_label=choice.label if choice else "",
+        ivr_label=label,
         matched=facts.matched,
         agent_id=facts.agent_id,
         arrived_at=call.since,

@@ -268,7 +268,16 @@ async def test_every_page_works_in_hungarian_polish_and_english(
             await expect(advisor.locator("#robinson-title")).to_have_text(texts["robinson.title"])
             await _no_raw_keys(advisor, lang)
             supervisor = await signed_in(browser, engine, "sue", lang=lang)
-            for page in ("wallboard", "agents", "robinson", "tasks", "campaigns", "lists", "rules"):
+            for page in (
+                "wallboard",
+                "agents",
+                "robinson",
+                "tasks",
+                "campaigns",
+                "lists",
+                "outages",
+                "rules",
+            ):
                 await supervisor.click(f"#nav a[href='#/{page}']")
                 await expect(supervisor.locator("main h1")).to_have_text(texts[f"nav.{page}"])
                 await _no_raw_keys(supervisor, lang)
@@ -389,3 +398,40 @@ async def test_the_supervisor_steers_campaigns_agents_lists_and_sees_a_refused_r
         await expect(refused.locator("h3")).to_contain_text("Last refused edit")
         await expect(refused.locator("li")).to_contain_text("wrap_up")
         assert _quiet(page) == []
+
+
+async def test_the_supervisor_declares_an_outage_that_only_its_callers_hear_and_ends_it(
+    browser: Browser, redis_server: PrivateRedis, redis_client: aioredis.Redis, tmp_path: Path
+) -> None:
+    async with running_engine(redis_server, tmp_path) as engine:
+        page = await signed_in(browser, engine, "sue")
+        await page.click("#nav a[href='#/outages']")
+        await page.fill("#outage-id", "debrecen-fibre")
+        await page.fill("#outage-title", "Fibre cut in Debrecen")
+        await page.fill("#outage-prefixes", "+3652")
+        await page.fill("#outage-text", "We know about the fault; it is fixed by six.")
+        await page.click("#outage-submit")
+        await expect(page.locator("#outage-status")).to_have_text("Outage debrecen-fibre declared.")
+        row = page.locator('tr[data-outage="debrecen-fibre"]')
+        await expect(row.locator("td").nth(2)).to_have_text("Number prefixes: +3652")
+        await expect(row.locator("td").nth(4)).to_have_text("yes")
+
+        leaver = await engine.sim.inbound_call("+36521234567", "+3612345678", patience_s=0.5)
+        outsider = await engine.sim.inbound_call("+36301112222", "+3612345678", patience_s=600)
+        await engine.sim.wait_for_channels(lambda channels: leaver not in channels, timeout=10)
+        heard = [e.get("Channel") for e in engine.sim.events if e.get("Context") == "switchboard-notice"]
+        assert leaver in heard and outsider not in heard
+        await page.click("#nav a[href='#/wallboard']")
+        await page.click("#nav a[href='#/outages']")
+        await expect(row.locator("td").nth(5)).to_have_text("1")  # heard
+        await expect(row.locator("td").nth(6)).to_have_text("1")  # left after it: served by the notice
+
+        await row.get_by_role("button", name="End now").click()
+        await expect(row.locator("td").nth(4)).to_have_text("no")
+        await page.fill("#outage-id", "debrecen-fibre")  # the same id again: refused with the engine's reason
+        await page.fill("#outage-title", "Fibre cut in Debrecen")
+        await page.fill("#outage-prefixes", "+3652")
+        await page.fill("#outage-text", "We know about the fault.")
+        await page.click("#outage-submit")
+        await expect(page.locator("#outage-status")).to_contain_text("already declared")
+        assert [p for p in _quiet(page) if "409 (Conflict)" not in p] == []  # the refusal itself

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import time
 from pathlib import Path
 
 import pytest
 import redis
+import redis.asyncio as aioredis
 
 from core.errors import ConfigError
 from routing.acd.acd_keys import AcdKeys
+from routing.acd.outage_store import OutageStore
 from routing.acd.store import dump_profile
 from routing.acd.store_records import dump_status
 from routing.agents import AgentState, AgentStatus
+from routing.outages import OutageSpec
 from routing.rules import AgentSpec
 from switchboard.cli_acd import register
 from switchboard.logs import SecretFilter
@@ -107,3 +112,44 @@ def test_explain_without_state_assumes_everyone_ready(capsys: pytest.CaptureFixt
     assert explain("--caller", "+3617000000", "--queue", "billing", "--rules", str(EXAMPLE)) == 0
     out = capsys.readouterr().out
     assert "assumed ready" in out and "Tier: important (matched tiers[1].prefixes[0])" in out
+
+
+def test_explain_says_who_hears_an_outage_notice_at_the_state_files_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outage = (
+        "outages:\n"
+        "  - {id: north-tv, title: TV down in the north, segment: {prefixes: ['+3646']},"
+        f" recording: outage-north-tv, starts_at: {MONDAY_NOON - 600}, ends_at: {MONDAY_NOON + 600}}}\n"
+    )
+    for at, caller, expected in (
+        (MONDAY_NOON, "+36461234567", "Outage notice: hears north-tv (TV down in the north) before queueing"),
+        (MONDAY_NOON, "+36301112222", "Outage notice: none (1 outages in force, none concerns this caller)"),
+        (MONDAY_NOON + 600, "+36461234567", "Outage notice: none (0 outages in force"),  # its end
+    ):
+        state = tmp_path / "state.yaml"
+        state.write_text(f"now: {at}\n{outage}", encoding="utf-8")
+        argv = ("--caller", caller, "--queue", "support", "--rules", str(EXAMPLE), "--state", str(state))
+        assert explain(*argv) == 0
+        assert expected in capsys.readouterr().out
+
+
+def test_explain_reads_the_declared_outages_from_live_redis(
+    redis_server: PrivateRedis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def declare() -> None:
+        client = aioredis.Redis.from_url(redis_server.url)
+        try:
+            await client.flushall()
+            await client.hset(AcdKeys().crm_customer("+36309999999"), mapping={"region": "North"})
+            segment = {"crm": [{"field": "region", "values": ["north"]}]}
+            spec = OutageSpec(id="north", title="Fibre cut", segment=segment, text="We know.",  # type: ignore[arg-type]
+                              starts_at=time.time() - 60, ends_at=time.time() + 600)  # fmt: skip
+            await OutageStore(client).declare(spec, "boss", time.time())
+        finally:
+            await client.aclose()
+
+    asyncio.run(declare())
+    argv = ("--caller", "+36309999999", "--queue", "support", "--rules", str(EXAMPLE))
+    assert explain(*argv, "--redis", redis_server.url) == 0
+    assert "Outage notice: hears north (Fibre cut) before queueing" in capsys.readouterr().out

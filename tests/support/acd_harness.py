@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 
+from core.clock import Clock
 from pbx.call_changes import CallChange
 from pbx.client import AmiSettings
 from pbx.codec import Action, Event
@@ -150,6 +152,7 @@ async def running_engine(
     *,
     options: AcdOptions | None = None,
     reconnect_min: float = 0.01,
+    clock: Clock | None = None,
 ) -> AsyncIterator[Stack]:
     registry = CollectorRegistry()
     ami = AmiSettings(
@@ -157,7 +160,13 @@ async def running_engine(
     )
     engine = Engine(ami, create_metrics(registry, process=False), tick_s=0.02)
     acd = AcdService(
-        redis, engine.client, rules, AcdMetrics(registry), instance_id="test", options=options or AcdOptions()
+        redis,
+        engine.client,
+        rules,
+        AcdMetrics(registry),
+        instance_id="test",
+        options=options or AcdOptions(),
+        clock=clock or time.time,
     )
     observer = Observer()
     engine.services.extend([acd, observer])

@@ -184,7 +184,7 @@ def test_a_bad_indent_is_a_syntax_error_with_position(example_text: str) -> None
 
 
 def test_several_mistakes_are_all_listed(example_text: str) -> None:
-    text = example_text.replace("after: 30s", "after: -5").replace("level: 3}", "level: 9}")
+    text = example_text.replace("after: 30s", "after: -5").replace("level: 3}", "level: 9}", 1)
     text = text.replace("interface: PJSIP/1008", "interface: PJSIP 1008")
     found = _issues(text)
     assert [issue.split(": ", 1)[1] for issue in found] == [

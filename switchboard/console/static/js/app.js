@@ -4,6 +4,7 @@ import { h, clear, toast, add } from "./dom.js";
 import { loadLanguage, preferredLanguage, setZone, t } from "./i18n.js";
 import * as stream from "./stream.js";
 import * as advisor from "./advisor.js";
+import * as outages from "./outages.js";
 import * as supervisor from "./supervisor.js";
 import * as wallboard from "./wallboard.js";
 
@@ -15,6 +16,7 @@ const PAGES = {
   tasks: { roles: ["supervisor"], label: "nav.tasks", render: supervisor.tasks },
   campaigns: { roles: ["supervisor", "admin"], label: "nav.campaigns", render: supervisor.campaigns },
   lists: { roles: ["supervisor"], label: "nav.lists", render: supervisor.lists },
+  outages: { roles: ["supervisor", "admin"], label: "nav.outages", render: outages.render },
   rules: { roles: ["supervisor", "admin"], label: "nav.rules", render: supervisor.rules },
 };
 

@@ -1,0 +1,117 @@
+"""`switchboard outages ...` against a private Redis (switchboard/cli_outages.py): what it declares is
+what the engine's store reads; a bad declaration is refused with its reason and stores nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis
+import redis.asyncio as aioredis
+
+from routing.acd.outage_store import OutageRecord, OutageStore
+from switchboard.cli import main
+from switchboard.private_redis import PrivateRedis
+
+pytestmark = pytest.mark.integration
+LATER = (datetime.now(UTC) + timedelta(hours=3)).isoformat()
+
+
+@pytest.fixture
+def db(redis_server: PrivateRedis, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv("SWITCHBOARD_REDIS_URL", redis_server.url)
+    monkeypatch.setenv("SWITCHBOARD_DEFAULT_REGION", "HU")
+    monkeypatch.setenv("COLUMNS", "250")
+    monkeypatch.delenv("SWITCHBOARD_SETTINGS_FILE", raising=False)
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    client.close()
+    yield redis_server.url
+
+
+def stored(url: str) -> list[OutageRecord]:
+    async def read() -> list[OutageRecord]:
+        client = aioredis.Redis.from_url(url)
+        try:
+            return await OutageStore(client).all()
+        finally:
+            await client.aclose()
+
+    return asyncio.run(read())
+
+
+def test_declare_list_and_end(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main([
+        "outages", "declare", "north-tv", "--title", "TV signal lost in the north",
+        "--crm", "region=north,north-east", "--prefix", "+3646", "--recording", "outage-north-tv",
+        "--until", LATER, "--as", "anna",
+    ])  # fmt: skip
+    assert code == 0
+    (record,) = stored(db)
+    assert record.declared_by == "anna" and record.spec.segment.prefixes == ("+3646",)
+    assert [(c.field, c.values) for c in record.spec.segment.crm] == [("region", ("north", "north-east"))]
+    assert record.spec.in_force(datetime.now(UTC).timestamp())
+
+    assert main(["outages", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "north-tv" in listed and "TV signal lost in the north" in listed and "yes" in listed
+
+    assert main(["outages", "end", "north-tv"]) == 0
+    assert "ended north-tv" in capsys.readouterr().out
+    assert not stored(db)[0].effective.in_force(datetime.now(UTC).timestamp())
+
+
+@pytest.mark.parametrize(
+    ("extra", "reason"),
+    [
+        (["--text", "x"], "names no callers"),
+        (["--prefix", "+3646"], "needs a message"),
+        (["--prefix", "+3646", "--text", "x", "--crm", "region"], "--crm must be FIELD=VALUE1,VALUE2"),
+        (["--caller", "06 20 98", "--text", "x"], "segment.callers[0] is not a possible phone number"),
+        (["--prefix", "3646", "--text", "x"], "segment.prefixes.0"),
+    ],
+)
+def test_a_bad_declaration_is_refused_with_its_reason(
+    db: str, capsys: pytest.CaptureFixture[str], extra: list[str], reason: str
+) -> None:
+    assert main(["outages", "declare", "o1", "--title", "t", "--until", LATER, *extra]) == 1
+    assert reason in capsys.readouterr().err
+    assert stored(db) == []
+
+
+def test_an_end_in_the_past_or_without_a_zone_is_refused(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    past = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    assert (
+        main(
+            ["outages", "declare", "o1", "--title", "t", "--prefix", "+3646", "--text", "x", "--until", past]
+        )
+        == 1
+    )
+    assert "outage not declared: ends_at must be after starts_at" in capsys.readouterr().err
+    earlier = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
+    window = ["--from", earlier, "--until", past]
+    declare = ["outages", "declare", "o1", "--title", "t", "--prefix", "+3646", "--text", "x"]
+    assert main([*declare, *window]) == 1
+    assert "--until is already past" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "outages",
+                "declare",
+                "o1",
+                "--title",
+                "t",
+                "--prefix",
+                "+3646",
+                "--text",
+                "x",
+                "--until",
+                "2030-01-01T10:00",
+            ]
+        )
+        == 1
+    )
+    assert "needs a zone" in capsys.readouterr().err
+    assert stored(db) == []
