@@ -141,6 +141,17 @@ class UrllibWebhook:
 SenderFactory = Callable[[WebhookRules], WebhookSender]
 
 
+class RetryPolicy(Protocol):
+    """How an outbox retries (the webhook's rules, the mail settings)."""
+
+    @property
+    def retries(self) -> int: ...
+    @property
+    def backoff(self) -> timedelta: ...
+    @property
+    def max_backoff(self) -> timedelta: ...
+
+
 @dataclass
 class DeliveryReport:
     sent: int = 0
@@ -149,8 +160,119 @@ class DeliveryReport:
     skipped: int = 0  # already delivered (by key), nothing posted
 
 
-class NotificationWorker:
-    """Delivers queued notifications to the webhook; `run_once()` is one pass (tests, the tick)."""
+class OutboxWorker:
+    """Delivers one outbox queue (`tasks:notify` to the webhook, `tasks:mail` by SMTP) with its
+    sender and retry policy; `run_once()` is one pass (tests, the tick). See the module docstring."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        queue: str,
+        clock: Callable[[], datetime],
+        keys: DialerKeys | None = None,
+        counter: Callable[[str], None] | None = None,
+        lease: timedelta = timedelta(seconds=60),
+        batch: int = 50,
+    ) -> None:
+        self.redis = redis
+        self.keys = TaskKeys.of(keys)
+        self.queue = queue
+        self.sender: WebhookSender | None = None
+        self.policy: RetryPolicy | None = None
+        self._clock = clock
+        self._counter = counter
+        self._lease = lease
+        self._batch = batch
+        self._claim = redis.register_script(lua.CLAIM_OUTBOX)
+        self._settle = redis.register_script(lua.SETTLE_OUTBOX)
+
+    @property
+    def sent_key(self) -> str:
+        return self.keys.queue(self.queue, "sent")
+
+    @property
+    def failed_key(self) -> str:
+        return self.keys.queue(self.queue, "failed")
+
+    def _argv(self, now: datetime, *args: str | int) -> list[str | int]:
+        return [self.keys.prefix, to_ms(now), now.isoformat(), "", self.queue, *args]
+
+    async def run_once(self) -> DeliveryReport:
+        report = DeliveryReport()
+        policy, sender = self.policy, self.sender
+        if policy is None or sender is None:
+            return report
+        now = self._clock()
+        lease_ms = int(self._lease.total_seconds() * 1000)
+        claimed = await self._claim(keys=[], args=self._argv(now, self._batch, lease_ms))
+        for index in range(0, len(claimed), 3):
+            item, payload, tries = text(claimed[index]), text(claimed[index + 1]), int(claimed[index + 2])
+            await self._deliver(sender, policy, item=item, payload=payload, tries=tries, report=report)
+        await self.redis.zremrangebyscore(self.sent_key, "-inf", to_ms(now - _SENT_KEEP))
+        return report
+
+    async def _deliver(
+        self, sender: WebhookSender, policy: RetryPolicy, *, item: str, payload: str, tries: int,
+        report: DeliveryReport,
+    ) -> None:  # fmt: skip
+        notice = json.loads(payload)
+        key = str(notice.get("idempotency_key", item))
+        if await self.redis.zscore(self.sent_key, key) is not None:
+            report.skipped += 1
+            await self._settled(item, payload, "sent", key)
+            return
+        try:
+            await sender.send(notice, key)
+        except NotificationFailedError as exc:
+            tries += 1
+            await self._failed(policy, exc, item=item, payload=payload, key=key, tries=tries, report=report)
+            return
+        report.sent += 1
+        self._count("sent")
+        await self._settled(item, payload, "sent", key)
+
+    async def _failed(
+        self, policy: RetryPolicy, exc: NotificationFailedError, *, item: str, payload: str, key: str,
+        tries: int, report: DeliveryReport,
+    ) -> None:  # fmt: skip
+        extra = {"item": item, "key": key, "tries": tries, "queue": self.queue}
+        if exc.permanent or tries > policy.retries:
+            report.failed += 1
+            self._count("failed")
+            log.error("notification %s given up after %d tries: %s", key, tries, exc.message, extra=extra)
+            failure = json.dumps({"payload": payload, "error": exc.message, "tries": tries})
+            await self._settled(item, payload, "failed", key, "", tries, failure)
+            return
+        delay = min(policy.backoff * (2 ** (tries - 1)), policy.max_backoff)
+        retry_at = to_ms(self._clock() + delay)
+        report.retried += 1
+        self._count("retry")
+        log.warning("notification %s not delivered (try %d): %s", key, tries, exc.message, extra=extra)
+        await self._settled(item, payload, "retry", key, retry_at, tries)
+
+    async def _settled(self, item: str, payload: str, outcome: str, key: str, *extra: str | int) -> None:
+        rest = list(extra) + [""] * (3 - len(extra))
+        args = self._argv(self._clock(), item, payload, outcome, key, *rest)
+        await self._settle(keys=[], args=args)
+
+    def _count(self, result: str) -> None:
+        if self._counter is not None:
+            self._counter(result)
+
+    async def failed(self) -> dict[str, dict[str, Any]]:
+        """Messages given up, by message id (task id for the webhook): payload, last error, tries."""
+        raw = await self.redis.hgetall(self.failed_key)
+        return {text(item): json.loads(text(value)) for item, value in raw.items()}
+
+    async def pending(self) -> int:
+        """Messages waiting for delivery (queued or to be retried)."""
+        return int(await self.redis.zcard(self.keys.queue(self.queue, "outbox")))
+
+
+class NotificationWorker(OutboxWorker):
+    """The customer notifications' webhook: the `tasks:notify` queue, sender and retries from
+    tasks.yaml (`notifications.webhook`), swapped on reload."""
 
     def __init__(
         self,
@@ -164,91 +286,20 @@ class NotificationWorker:
         lease: timedelta = timedelta(seconds=60),
         batch: int = 50,
     ) -> None:
-        self.redis = redis
-        self.keys = TaskKeys.of(keys)
+        def count(result: str) -> None:
+            if metrics is not None:
+                metrics.notifications.labels(result=result).inc()
+
+        super().__init__(
+            redis, queue="tasks:notify", clock=clock, keys=keys, counter=count, lease=lease, batch=batch
+        )
         self.metrics = metrics
-        self._clock = clock
         self._factory = sender_factory
-        self._lease = lease
-        self._batch = batch
-        self._claim = redis.register_script(lua.CLAIM_OUTBOX)
-        self._settle = redis.register_script(lua.SETTLE_OUTBOX)
         self.rules = rules
-        self.sender: WebhookSender | None = None
         self.configure(rules)
 
     def configure(self, rules: NotificationRules) -> None:
         """Hot reload: a new webhook URL or retry policy applies from the next pass."""
         self.rules = rules
+        self.policy = rules.webhook
         self.sender = self._factory(rules.webhook) if rules.webhook is not None else None
-
-    def _argv(self, now: datetime, *args: str | int) -> list[str | int]:
-        return [self.keys.prefix, to_ms(now), now.isoformat(), "", *args]
-
-    async def run_once(self) -> DeliveryReport:
-        report = DeliveryReport()
-        webhook, sender = self.rules.webhook, self.sender
-        if webhook is None or sender is None:
-            return report
-        now = self._clock()
-        lease_ms = int(self._lease.total_seconds() * 1000)
-        claimed = await self._claim(keys=[], args=self._argv(now, self._batch, lease_ms))
-        for index in range(0, len(claimed), 3):
-            task_id, payload, tries = text(claimed[index]), text(claimed[index + 1]), int(claimed[index + 2])
-            await self._deliver(sender, webhook, task_id=task_id, payload=payload, tries=tries, report=report)
-        await self.redis.zremrangebyscore(self.keys.sent, "-inf", to_ms(now - _SENT_KEEP))
-        return report
-
-    async def _deliver(
-        self, sender: WebhookSender, webhook: WebhookRules, *, task_id: str, payload: str, tries: int,
-        report: DeliveryReport,
-    ) -> None:  # fmt: skip
-        notice = json.loads(payload)
-        key = str(notice.get("idempotency_key", task_id))
-        if await self.redis.zscore(self.keys.sent, key) is not None:
-            report.skipped += 1
-            await self._settled(task_id, payload, "sent", key)
-            return
-        try:
-            await sender.send(notice, key)
-        except NotificationFailedError as exc:
-            await self._failed(
-                webhook, exc, task_id=task_id, payload=payload, key=key, tries=tries + 1, report=report
-            )
-            return
-        report.sent += 1
-        self._count("sent")
-        await self._settled(task_id, payload, "sent", key)
-
-    async def _failed(
-        self, webhook: WebhookRules, exc: NotificationFailedError, *, task_id: str, payload: str, key: str,
-        tries: int, report: DeliveryReport,
-    ) -> None:  # fmt: skip
-        extra = {"task": task_id, "key": key, "tries": tries}
-        if exc.permanent or tries > webhook.retries:
-            report.failed += 1
-            self._count("failed")
-            log.error("notification %s given up after %d tries: %s", key, tries, exc.message, extra=extra)
-            failure = json.dumps({"payload": payload, "error": exc.message, "tries": tries})
-            await self._settled(task_id, payload, "failed", key, "", tries, failure)
-            return
-        delay = min(webhook.backoff * (2 ** (tries - 1)), webhook.max_backoff)
-        retry_at = to_ms(self._clock() + delay)
-        report.retried += 1
-        self._count("retry")
-        log.warning("notification %s not delivered (try %d): %s", key, tries, exc.message, extra=extra)
-        await self._settled(task_id, payload, "retry", key, retry_at, tries)
-
-    async def _settled(self, task_id: str, payload: str, outcome: str, key: str, *extra: str | int) -> None:
-        rest = list(extra) + [""] * (3 - len(extra))
-        args = self._argv(self._clock(), task_id, payload, outcome, key, *rest)
-        await self._settle(keys=[], args=args)
-
-    def _count(self, result: str) -> None:
-        if self.metrics is not None:
-            self.metrics.notifications.labels(result=result).inc()
-
-    async def failed(self) -> dict[str, dict[str, Any]]:
-        """Notifications given up, by task id: the payload, the last error and the tries."""
-        raw = await self.redis.hgetall(self.keys.failed)
-        return {text(task_id): json.loads(text(value)) for task_id, value in raw.items()}
