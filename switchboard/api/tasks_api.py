@@ -1,5 +1,5 @@
-"""HTTP API of follow-up tasks: create, set / change the own time, close with a disposition, list, archive,
-the stale report and bulk reactivation.
+"""HTTP API of follow-up tasks: create, set / change the own time and the reminder, close with a
+disposition, list, archive, the stale report and bulk reactivation.
 
 Owned here: the endpoints, who may call each, and the translation of bodies to store calls. The
 task store (dialer/tasks/store.py) keeps the rules: an own time after the central deadline or in
@@ -19,17 +19,19 @@ and the disposition closes the lead's open tasks and may create the follow-up ta
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, status
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from core.errors import ValidationFailedError
+from dialer.dispositions.rules import Delay
 from dialer.leads.model import CAMPAIGN_ID_PATTERN, LEAD_ID_PATTERN
 from dialer.paging import Cursor
 from dialer.stores import DialerStores
 from dialer.tasks.deadlines import deadline_label
 from dialer.tasks.reads import ListStatus, TaskView
+from dialer.tasks.reminders import MAX_BEFORE, Reminder, ReminderAnchor
 from dialer.tasks.rules import DEFAULT_TASK_RULES, Task, load_task_rules
 from dialer.tasks.store import TaskNotFoundError, TaskStore, not_open
 from switchboard.api.auth import AUTH_RESPONSES, require_role
@@ -102,6 +104,31 @@ def _time_text(value: Any) -> Any:
 OwnTime = Annotated[AwareDatetime, BeforeValidator(_time_text)]
 
 
+class ReminderIn(_Body):
+    """When you are reminded by e-mail: `before` (90m, 2h, 1d, or seconds; at most 30d) the
+    `of` anchor: your own time (the deadline while there is none) or the central deadline."""
+
+    before: Delay = Field(description="e.g. 1h or 1d")
+    of: ReminderAnchor = Field(ReminderAnchor.OWN_TIME, description="own_time or deadline")
+
+    @model_validator(mode="after")
+    def _in_range(self) -> Self:
+        if self.before > MAX_BEFORE:
+            raise ValueError("a reminder is at most 30 days before its anchor")
+        return self
+
+    @property
+    def reminder(self) -> Reminder:
+        return Reminder(self.before, self.of)
+
+
+class ReminderOut(BaseModel):
+    before_seconds: int = Field(description="how long before the anchor")
+    of: str = Field(description="own_time or deadline")
+    at: datetime | None = Field(description="when the e-mail goes out; null once sent (see sent_at)")
+    sent_at: datetime | None = Field(description="when it was queued for e-mail")
+
+
 class TaskIn(_Body):
     lead_id: str = Field(pattern=LEAD_ID_PATTERN)
     kind: str = Field(min_length=1, max_length=64, description="a kind of tasks.yaml")
@@ -110,10 +137,12 @@ class TaskIn(_Body):
     number: str | None = Field(None, max_length=40, description="default: the lead's first number")
     note: str = Field("", max_length=2000)
     own_time: OwnTime | None = Field(None, description="your own task time, inside the deadline")
+    reminder: ReminderIn | None = Field(None, description="default: tasks.yaml reminders.default (1h)")
 
 
 class OwnTimeIn(_Body):
     own_time: OwnTime = Field(description="date and time with zone, e.g. 2026-06-02T10:00:00+02:00")
+    reminder: ReminderIn | None = Field(None, description="change the reminder too (default: keep it)")
 
 
 class CloseIn(_Body):
@@ -160,6 +189,8 @@ class TaskOut(BaseModel):
     dials: int
     reactivated_from: str | None
     reactivated_to: str | None
+    answered_at: datetime | None = Field(None, description="the callback was answered: handled then")
+    reminder: ReminderOut | None = Field(None, description="the owner's e-mail reminder")
 
 
 class OwnTimeOut(BaseModel):
@@ -188,6 +219,11 @@ def _out(view: TaskView) -> TaskOut:
         "deadline": task.deadline_date.isoformat(),
         "deadline_label": deadline_label(task.deadline_date, task.cc_zone),
     }
+    if task.reminder_before_s is not None:
+        data["reminder"] = ReminderOut(
+            before_seconds=task.reminder_before_s, of=task.reminder_of, at=task.remind_at,
+            sent_at=task.reminded_at,
+        )  # fmt: skip
     return TaskOut.model_validate(data)
 
 
@@ -224,6 +260,7 @@ async def create_task(body: TaskIn, who: Worker, tasks: Tasks, stores: Stores) -
     task = await tasks.create(
         lead_id=body.lead_id, kind=body.kind, now=now, actor=who.name, owner=body.owner or who.name,
         campaign_id=body.campaign_id, number=body.number, note=body.note, own_time=body.own_time,
+        reminder=body.reminder.reminder if body.reminder else None,
     )  # fmt: skip
     return _out(tasks.view(task, now))
 
@@ -317,8 +354,19 @@ async def set_own_time(
     task = await _visible(tasks, task_id, who)
     _may_work_on(task, who)
     now = _now(stores)
-    change = await tasks.set_own_time(task_id, body.own_time, now=now, actor=who.name)
+    reminder = body.reminder.reminder if body.reminder else None
+    change = await tasks.set_own_time(task_id, body.own_time, now=now, actor=who.name, reminder=reminder)
     return OwnTimeOut(task=_out(tasks.view(change.task, now)), change=change.change, version=change.version)
+
+
+@router.put("/tasks/{task_id}/reminder", response_model=TaskOut, responses=NOT_FOUND | CONFLICT)
+async def set_reminder(task_id: str, body: ReminderIn, who: Worker, tasks: Tasks, stores: Stores) -> TaskOut:
+    """Choose when you are reminded of this task by e-mail, e.g. `{"before": "1d", "of": "deadline"}`.
+    An instant already past is sent at once; 409 when the task is not open."""
+    task = await _visible(tasks, task_id, who)
+    _may_work_on(task, who)
+    now = _now(stores)
+    return _out(tasks.view(await tasks.set_reminder(task_id, body.reminder, now=now, actor=who.name), now))
 
 
 @router.post("/tasks/{task_id}/close", response_model=CloseOut, responses=NOT_FOUND | CONFLICT)
