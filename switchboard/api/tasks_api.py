@@ -30,6 +30,7 @@ from dialer.leads.model import CAMPAIGN_ID_PATTERN, LEAD_ID_PATTERN
 from dialer.paging import Cursor
 from dialer.stores import DialerStores
 from dialer.tasks.deadlines import deadline_label
+from dialer.tasks.preview import preview
 from dialer.tasks.reads import ListStatus, TaskView
 from dialer.tasks.reminders import MAX_BEFORE, Reminder, ReminderAnchor
 from dialer.tasks.rules import DEFAULT_TASK_RULES, Task, load_task_rules
@@ -150,6 +151,36 @@ class CloseIn(_Body):
     note: str = Field("", max_length=2000)
     number: str | None = Field(None, max_length=40)
     call_id: str | None = Field(None, max_length=128)
+
+
+class PreviewIn(_Body):
+    at: OwnTime | None = Field(None, description="when the result comes (default: now)")
+    result: str | None = Field(None, max_length=64, description="a call result, e.g. no_answer")
+    disposition: str | None = Field(None, max_length=64, description="a disposition code, e.g. sale")
+    own_time: OwnTime | None = Field(None, description="an own time to check and be reminded of")
+    reminder: ReminderIn | None = Field(None, description="default: tasks.yaml reminders.default")
+
+
+class PreviewReminder(BaseModel):
+    before_seconds: int
+    of: str
+
+
+class PreviewOut(BaseModel):
+    kind: str
+    label: str
+    trigger: str = Field(description="the results and dispositions that start the rule")
+    created_at: datetime
+    deadline: str = Field(description="the central deadline date")
+    deadline_label: str
+    expires_at: datetime = Field(description="the first instant the task would be expired")
+    at_risk_from: datetime = Field(description="from here it is at risk and escalated")
+    own_time: datetime | None
+    own_time_refused: str | None = Field(description="why the given own time would be refused")
+    reminder: PreviewReminder
+    reminder_at: datetime
+    reminder_anchor: str = Field(description="own_time, or deadline when there is no own time")
+    callback: bool
 
 
 class ReactivateIn(_Body):
@@ -336,6 +367,22 @@ async def reactivate(
         )
         for item in done
     ]
+
+
+@router.post("/tasks:preview", response_model=list[PreviewOut])
+async def preview_rules(
+    body: PreviewIn, who: SupervisorReader, tasks: Tasks, stores: Stores
+) -> list[PreviewOut]:
+    """Rehearse the task rules in force: for a result (or a disposition, or every rule) at an
+    instant, the deadline, expiry, at-risk start and reminder each rule would give, and whether an
+    own time would be accepted. Nothing is stored."""
+    if body.result is not None and body.disposition is not None:
+        raise ValidationFailedError("give `result` or `disposition`, not both", field="disposition")
+    rows = preview(
+        tasks.rules, body.at or _now(stores), tasks.cc_zone, result=body.result, disposition=body.disposition,
+        own_time=body.own_time, reminder=body.reminder.reminder if body.reminder else None,
+    )  # fmt: skip
+    return [PreviewOut.model_validate(row.as_dict()) for row in rows]
 
 
 @router.get("/tasks/{task_id}", response_model=TaskOut, responses=NOT_FOUND)

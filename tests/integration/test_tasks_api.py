@@ -269,3 +269,17 @@ async def test_the_reminder_can_be_chosen_with_the_own_time(http: httpx.AsyncCli
     response = await http.put(f"/api/v1/tasks/{task['task_id']}/own-time", json=body, headers=auth("anna"))
     assert response.status_code == 200, response.text
     assert response.json()["task"]["reminder"]["at"] == "2026-06-03T07:30:00Z"
+
+
+async def test_a_supervisor_rehearses_the_rules_in_force(http: httpx.AsyncClient, kit: Kit) -> None:
+    body = {"at": "2026-04-02T16:30:00+02:00", "disposition": "callback_later"}
+    body["own_time"] = "2026-04-20T10:00:00+02:00"
+    response = await http.post("/api/v1/tasks:preview", json=body, headers=auth("sue"))
+    assert response.status_code == 200, response.text
+    [row] = response.json()
+    assert (row["kind"], row["deadline"], row["own_time"]) == ("callback_requested", "2026-04-16", None)
+    refused = "own time 2026-04-20 10:00 is after the central deadline 2026-04-16"
+    assert row["own_time_refused"].startswith(refused)
+    assert await kit.tasks.list_tasks(now=kit.clock()) == [], "nothing is stored"
+    advisor = await http.post("/api/v1/tasks:preview", json=body, headers=auth("anna"))
+    assert advisor.status_code == 403
