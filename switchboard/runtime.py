@@ -17,7 +17,7 @@ import socket
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -212,7 +212,10 @@ class Runtime:
         self, redis: aioredis.Redis, metrics: EngineMetrics, reloader: RulesReloader
     ) -> DialerStores:
         region = self.settings.default_region
-        stores = DialerStores.build(redis, default_region=region, registry=metrics.registry)
+        def now() -> datetime:  # the API's "now" is the engine's injected clock, as the tick's is
+            return datetime.fromtimestamp(self._clock(), UTC)
+
+        stores = DialerStores.build(redis, default_region=region, registry=metrics.registry, clock=now)
         path = rule_file(self.settings, "dispositions")
         if path is not None:
             stores.dispositions.rules = reloader.load_initial("dispositions", path, DispositionRules)

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import email
 import email.policy
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
@@ -41,13 +41,21 @@ class SmtpServer:
     received: list[Received] = field(default_factory=list)
     port: int = 0
     _server: asyncio.Server | None = None
+    _arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw: Any = envelope.original_content or envelope.content
         message = email.message_from_bytes(raw, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         self.received.append(Received(list(envelope.rcpt_tos), message))
+        async with self._arrived:
+            self._arrived.notify_all()
         return "250 OK"
+
+    async def wait_for(self, predicate: Callable[[list[Received]], bool], timeout: float = 10.0) -> None:
+        """Until the messages received satisfy `predicate` (an engine sends them on its own tick)."""
+        async with asyncio.timeout(timeout), self._arrived:
+            await self._arrived.wait_for(lambda: predicate(self.received))
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
