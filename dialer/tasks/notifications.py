@@ -15,6 +15,9 @@ e-mail about the date"):
   it is given up and kept in `tasks:notify:failed`. When the own time changes again before
   delivery, only the newest version is delivered (the customer needs the latest time).
 - The webhook is posted with urllib in a worker thread: no HTTP client dependency at runtime.
+- `OutboxWorker` is that one delivery mechanism for any queue: `tasks:notify` (the webhook) and
+  `tasks:mail` (e-mail by SMTP, dialer/tasks/mail.py: advisors' reminders and digests, and the
+  customer's e-mail of the promised time, `customer_mail`), each with its sender and retries.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from dialer.dialer_keys import DialerKeys, TaskKeys
 from dialer.leads.model import to_ms
 from dialer.leads.store import Lead
 from dialer.tasks import scripts as lua
+from dialer.tasks.mail_templates import Language, language_for_number
 from dialer.tasks.rules import NotificationRules, Task, WebhookRules
 from dialer.tasks.task_metrics import TaskMetrics
 
@@ -93,6 +97,22 @@ def customer_notice(task: Task, lead: Lead | None, own_time: datetime, now: date
         "campaign_id": task.campaign_id or "",
         "at": now.astimezone(UTC).isoformat(),
     }
+
+
+def customer_mail(
+    task: Task, lead: Lead, own_time: datetime, now: datetime, default: Language
+) -> dict[str, Any]:
+    """The e-mail telling the customer the promised time (queued in the `tasks:mail` outbox; its
+    key `own:<task>:v<version>` is set by the store's script): in Hungarian or Polish by the
+    country of the number, else `default`; the time in the customer's zone."""
+    notice = customer_notice(task, lead, own_time, now)
+    params = {
+        "customer": notice["customer_name"], "advisor": task.owner or "", "phone": notice["phone"],
+        "when_at": notice["promised_at"], "zone": notice["customer_zone"], "task_id": task.task_id,
+    }  # fmt: skip
+    lang = language_for_number(notice["phone"], default)
+    return {"template": "customer", "to": lead.email, "lang": lang, "params": params,
+            "queued_at": now.timestamp()}  # fmt: skip
 
 
 class WebhookSender(Protocol):

@@ -13,7 +13,12 @@ rules of issue 5 that need the store:
 - A disposition closes the lead's open tasks; closing at or after the expiry instant leaves the
   task expired (the penalty stays counted). The expire sweep turns open tasks past their expiry
   instant expired and counts each once, by rule; they stay listed until a supervisor archives.
-- The dialer reads due callbacks (dialer/tasks/reads.py) and marks them dialed or deferred here.
+- The dialer reads due callbacks (dialer/tasks/reads.py) and marks them dialed or deferred here;
+  a callback answered before expiry is handled (`mark_answered`): never overdue, redialed or expired.
+- Every task has a reminder (dialer.tasks.reminders): the default of tasks.yaml unless the advisor
+  picks one; anchored on the own time, it moves with it. dialer/tasks/advisor_mail.py sends it.
+- With e-mail on (`customer_mail`: the default language), the own-time script also queues the
+  customer's e-mail in the `tasks:mail` outbox, in the same step as the change.
 """
 
 from __future__ import annotations
@@ -43,8 +48,8 @@ from dialer.tasks.deadlines import (
     expiry_instant,
     validate_own_time,
 )
-from dialer.tasks.mail_templates import Language, language_for_number
-from dialer.tasks.notifications import customer_notice
+from dialer.tasks.mail_templates import Language
+from dialer.tasks.notifications import customer_mail, customer_notice
 from dialer.tasks.reads import TaskReads
 from dialer.tasks.reminders import Reminder, ReminderAnchor, reminder_instant
 from dialer.tasks.rules import DEFAULT_TASK_RULES, Task, TaskRule, TaskRules
@@ -349,18 +354,10 @@ class TaskStore(TaskReads):
 
     def _customer_mail(self, task: Task, lead: Lead | None, own: datetime, now: datetime) -> str:
         """The customer's e-mail of the promised time ('' without mail, an address or notifications)."""
-        wanted = self.customer_mail is not None and self.rules.notifications.enabled
-        if not wanted or lead is None or not lead.email or self.customer_mail is None:
+        language = self.customer_mail
+        if language is None or not self.rules.notifications.enabled or lead is None or not lead.email:
             return ""
-        notice = customer_notice(task, lead, own, now)
-        params = {
-            "customer": notice["customer_name"], "advisor": task.owner or "", "phone": notice["phone"],
-            "when_at": notice["promised_at"], "zone": notice["customer_zone"], "task_id": task.task_id,
-        }  # fmt: skip
-        lang = language_for_number(notice["phone"], self.customer_mail)
-        payload = {"template": "customer", "to": lead.email, "lang": lang, "params": params,
-                   "queued_at": now.timestamp()}  # fmt: skip
-        return json.dumps(payload, ensure_ascii=False)
+        return json.dumps(customer_mail(task, lead, own, now, language), ensure_ascii=False)
 
     # ---- closing, expiry, archive -------------------------------------------------------------
 
