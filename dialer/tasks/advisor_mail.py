@@ -165,7 +165,8 @@ class AdvisorMail:
     async def digest(self, advisor_id: str, now: datetime, since: datetime) -> Digest:
         """The advisor's tasks of today as the digest groups them (also for a preview)."""
         zone = ZoneInfo(self.store.cc_zone)
-        ids = await self.store.redis.zrange(self.store.keys.owner(advisor_id), 0, -1)
+        # only tasks expiring after `since`: the ones a digest can list (done ones stay in the index)
+        ids = await self.store.redis.zrangebyscore(self.store.keys.owner(advisor_id), to_ms(since), "+inf")
         items = []
         for task in await self.store.get_many(ids):
             if task.archived:

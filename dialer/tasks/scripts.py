@@ -369,8 +369,12 @@ QUEUE_REMINDER = (
     LIB
     + """
 local t = load(ARGV[5])
+if not t then
+  redis.call('ZREM', REMIND, ARGV[5])
+  return {0, 'missing'}
+end
 local due = redis.call('ZSCORE', REMIND, ARGV[5])
-if not t or not due or tonumber(due) ~= tonumber(ARGV[6]) then return {0, 'changed'} end
+if not due or tonumber(due) ~= tonumber(ARGV[6]) then return {0, 'changed'} end
 redis.call('ZREM', REMIND, t.id)
 redis.call('HSET', tkey(t.id), 'reminded_ms', NOW)
 redis.call('HDEL', tkey(t.id), 'remind_ms')
