@@ -18,14 +18,22 @@ and the disposition closes the lead's open tasks and may create the follow-up ta
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Any, Self
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, status
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    WithJsonSchema,
+)
 
 from core.errors import ValidationFailedError
-from dialer.dispositions.rules import Delay
 from dialer.leads.model import CAMPAIGN_ID_PATTERN, LEAD_ID_PATTERN
 from dialer.paging import Cursor
 from dialer.stores import DialerStores
@@ -105,18 +113,46 @@ def _time_text(value: Any) -> Any:
 OwnTime = Annotated[AwareDatetime, BeforeValidator(_time_text)]
 
 
+# How long before its anchor a reminder goes: 1 to 43200 minutes, 1 to 720 hours, 1 to 30 days, or
+# 1 to 2592000 seconds. The pattern says exactly that, so the published schema is true to the check.
+_BEFORE_TEXT = (
+    r"^\s*(([1-9]|[12][0-9]|30)d|([1-9][0-9]{0,1}|[1-6][0-9]{2}|7[01][0-9]|720)h"
+    r"|([1-9][0-9]{0,3}|[1-3][0-9]{4}|4[0-2][0-9]{3}|43[01][0-9]{2}|43200)m)\s*$"
+)
+_BEFORE_UNITS = {"m": 60, "h": 3600, "d": 86400}
+_MAX_BEFORE_S = int(MAX_BEFORE.total_seconds())
+
+
+def _reminder_before(value: Any) -> timedelta:
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= _MAX_BEFORE_S:
+        return timedelta(seconds=value)
+    if isinstance(value, str) and re.fullmatch(_BEFORE_TEXT, value):
+        text = value.strip()
+        return timedelta(seconds=int(text[:-1]) * _BEFORE_UNITS[text[-1]])
+    raise ValueError("must be 15m, 2h, 1d (at most 30d) or a number of seconds from 1 to 2592000")
+
+
+ReminderBefore = Annotated[
+    timedelta,
+    PlainValidator(_reminder_before),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": _BEFORE_TEXT},
+                {"type": "integer", "minimum": 1, "maximum": _MAX_BEFORE_S},
+            ],
+            "description": "how long before: 15m, 2h, 1d (at most 30d), or seconds",
+        }
+    ),
+]
+
+
 class ReminderIn(_Body):
-    """When you are reminded by e-mail: `before` (90m, 2h, 1d, or seconds; at most 30d) the
+    """When you are reminded by e-mail: `before` (15m, 2h, 1d, or seconds; at most 30d) the
     `of` anchor: your own time (the deadline while there is none) or the central deadline."""
 
-    before: Delay = Field(description="e.g. 1h or 1d")
+    before: ReminderBefore
     of: ReminderAnchor = Field(ReminderAnchor.OWN_TIME, description="own_time or deadline")
-
-    @model_validator(mode="after")
-    def _in_range(self) -> Self:
-        if self.before > MAX_BEFORE:
-            raise ValueError("a reminder is at most 30 days before its anchor")
-        return self
 
     @property
     def reminder(self) -> Reminder:
