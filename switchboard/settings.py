@@ -183,7 +183,8 @@ class MailSection(_Section):
     password_file: Path | None = None
     sender: str = Field("switchboard@localhost", pattern=r"^[^@\s]+@[^@\s]+$")
     sender_name: str = Field("Switchboard", min_length=1, max_length=100)
-    timeout: float = Field(10.0, gt=0, le=300)
+    timeout: float = Field(5.0, gt=0, le=30)
+    """Seconds to connect and send one message; kept short: sending runs in the tasks' 10 s pass."""
     retries: int = Field(8, ge=0, le=50)
     """Attempts after the first before a message is given up (kept in `tasks:mail:failed`)."""
     backoff: float = Field(30.0, gt=0, le=3600)

@@ -41,7 +41,7 @@ class SmtpConfig:
     password: str | None = None
     sender: str = "switchboard@localhost"
     sender_name: str = "Switchboard"
-    timeout_s: float = 10.0
+    timeout_s: float = 5.0
 
 
 @dataclass(frozen=True)
