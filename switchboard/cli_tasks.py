@@ -95,9 +95,8 @@ def _preview_parser(actions: Subcommands[argparse.ArgumentParser]) -> None:
     add("--rules", type=Path, metavar="FILE", help="the tasks.yaml to rehearse (default: settings, built-in)")
     add("--timezone", metavar="ZONE", help="the contact center's zone (default: the settings')")
     add("--at", type=_instant, metavar="TIME", help=f"when the result comes ({when}; default: now)")
-    which = rehearse.add_mutually_exclusive_group()
-    which.add_argument("--result", metavar="RESULT", help="a call result, e.g. no_answer (default: all)")
-    which.add_argument("--disposition", metavar="CODE", help="a disposition code, e.g. callback_later")
+    add("--result", metavar="RESULT", help="a call result, e.g. no_answer (default: every rule)")
+    add("--disposition", metavar="CODE", help="a disposition code, e.g. callback_later")
     add("--own-time", type=_instant, metavar="TIME", help="an own time to check and be reminded of")
     add("--reminder", type=_duration, metavar="DURATION", help="e.g. 1h or 1d (default: tasks.yaml)")
     add("--reminder-of", choices=[a.value for a in ReminderAnchor], default="own_time")
@@ -315,7 +314,8 @@ def cmd_tasks_preview(args: argparse.Namespace, secrets: object) -> int:
         return EXIT_OK
     console = new_console()
     if not rows:
-        asked = f"result {args.result}" if args.result else f"disposition {args.disposition}"
+        given = (("result", args.result), ("disposition", args.disposition))
+        asked = " or ".join(f"{word} {value}" for word, value in given if value)
         console.print(f"no rule of the task rules starts on {asked}: no task would be created")
         return EXIT_OK
     console.print(preview_table(rows, zone, at))

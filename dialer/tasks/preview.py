@@ -69,14 +69,14 @@ def _trigger(rule: TaskRule) -> str:
 def rules_for(
     rules: TaskRules, *, result: str | None = None, disposition: str | None = None
 ) -> list[TaskRule]:
-    """The rule a result or a disposition starts (none, or one), or every rule when neither is given."""
-    if result is not None:
-        found = rules.for_result(result)
-        return [found] if found else []
-    if disposition is not None:
-        found = rules.for_disposition(disposition)
-        return [found] if found else []
-    return list(rules.tasks)
+    """The rules a result and / or a disposition start (at most one each), or every rule when
+    neither is given."""
+    if result is None and disposition is None:
+        return list(rules.tasks)
+    found = [rules.for_result(result) if result is not None else None]
+    found.append(rules.for_disposition(disposition) if disposition is not None else None)
+    unique = {rule.kind: rule for rule in found if rule is not None}
+    return list(unique.values())
 
 
 def preview(

@@ -409,11 +409,9 @@ async def reactivate(
 async def preview_rules(
     body: PreviewIn, who: SupervisorReader, tasks: Tasks, stores: Stores
 ) -> list[PreviewOut]:
-    """Rehearse the task rules in force: for a result (or a disposition, or every rule) at an
+    """Rehearse the task rules in force: for a result and / or a disposition (or every rule) at an
     instant, the deadline, expiry, at-risk start and reminder each rule would give, and whether an
     own time would be accepted. Nothing is stored."""
-    if body.result is not None and body.disposition is not None:
-        raise ValidationFailedError("give `result` or `disposition`, not both", field="disposition")
     rows = preview(
         tasks.rules, body.at or _now(stores), tasks.cc_zone, result=body.result, disposition=body.disposition,
         own_time=body.own_time, reminder=body.reminder.reminder if body.reminder else None,

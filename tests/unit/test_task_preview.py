@@ -77,3 +77,11 @@ def test_the_cli_names_a_bad_instant(capsys: pytest.CaptureFixture[str]) -> None
         main(["tasks", "preview", "--at", "next tuesday"])
     assert exit_.value.code == 2
     assert "argument --at: 'next tuesday' is not a date and time" in capsys.readouterr().err
+
+
+def test_a_result_and_a_disposition_together_give_the_rule_of_each() -> None:
+    at = local(2026, 6, 1, 10)
+    rows = preview(DEFAULT_TASK_RULES, at, ZONE, result="busy", disposition="callback_later")
+    assert [row.kind for row in rows] == ["not_reachable", "callback_requested"]
+    same = preview(DEFAULT_TASK_RULES, at, ZONE, result="busy", disposition="not_reachable")
+    assert [row.kind for row in same] == ["not_reachable"]
