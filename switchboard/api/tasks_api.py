@@ -124,8 +124,9 @@ _MAX_BEFORE_S = int(MAX_BEFORE.total_seconds())
 
 
 def _reminder_before(value: Any) -> timedelta:
-    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= _MAX_BEFORE_S:
-        return timedelta(seconds=value)
+    whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())  # 370.0 is an integer
+    if whole and not isinstance(value, bool) and 1 <= value <= _MAX_BEFORE_S:
+        return timedelta(seconds=int(value))
     if isinstance(value, str) and re.fullmatch(_BEFORE_TEXT, value):
         text = value.strip()
         return timedelta(seconds=int(text[:-1]) * _BEFORE_UNITS[text[-1]])

@@ -296,3 +296,5 @@ async def test_a_reminder_outside_what_the_schema_says_is_refused(
     assert response.json()["details"]["errors"][0]["field"] == "body.before"
     fine = await http.put(url, json={"before": "30d"}, headers=auth("anna"))
     assert fine.json()["reminder"]["before_seconds"] == 2592000
+    whole = await http.put(url, json={"before": 370.0}, headers=auth("anna"))  # JSON's integer 370
+    assert whole.json()["reminder"]["before_seconds"] == 370
