@@ -98,4 +98,5 @@ class SmtpSender:
                 f"SMTP answered {exc.code} {exc.message}", status=exc.code, permanent=exc.code >= 500
             ) from None
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            raise NotificationFailedError(f"SMTP server unreachable: {exc}", permanent=False) from None
+            why = f"SMTP server unreachable: {exc}"
+            raise NotificationFailedError(why, permanent=False, unreachable=True) from None

@@ -18,6 +18,8 @@ e-mail about the date"):
 - `OutboxWorker` is that one delivery mechanism for any queue: `tasks:notify` (the webhook) and
   `tasks:mail` (e-mail by SMTP, dialer/tasks/mail.py: advisors' reminders and digests, and the
   customer's e-mail of the promised time, `customer_mail`), each with its sender and retries.
+  When the server cannot be reached, the rest of the pass waits one backoff without a try counted:
+  a pass spends at most one timeout on a server that is down.
 """
 
 from __future__ import annotations
@@ -153,7 +155,8 @@ class UrllibWebhook:
             ) from None
         except (urllib.error.URLError, OSError, TimeoutError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise NotificationFailedError(f"webhook unreachable: {reason}", permanent=False) from None
+            message = f"webhook unreachable: {reason}"
+            raise NotificationFailedError(message, permanent=False, unreachable=True) from None
         if not 200 <= status < 300:
             raise NotificationFailedError(f"webhook answered HTTP {status}", status=status, permanent=False)
 
@@ -178,6 +181,8 @@ class DeliveryReport:
     retried: int = 0
     failed: int = 0
     skipped: int = 0  # already delivered (by key), nothing posted
+    deferred: int = 0  # not tried: the server was unreachable for an earlier one of this pass
+    unreachable: bool = False
 
 
 class OutboxWorker:
@@ -228,6 +233,10 @@ class OutboxWorker:
         claimed = await self._claim(keys=[], args=self._argv(now, self._batch, lease_ms))
         for index in range(0, len(claimed), 3):
             item, payload, tries = text(claimed[index]), text(claimed[index + 1]), int(claimed[index + 2])
+            if report.unreachable:  # the server is down: the rest wait for it, no try counted
+                await self._settled(item, payload, "retry", "", to_ms(now + policy.backoff), tries)
+                report.deferred += 1
+                continue
             await self._deliver(sender, policy, item=item, payload=payload, tries=tries, report=report)
         await self.redis.zremrangebyscore(self.sent_key, "-inf", to_ms(now - _SENT_KEEP))
         return report
@@ -245,6 +254,7 @@ class OutboxWorker:
         try:
             await sender.send(notice, key)
         except NotificationFailedError as exc:
+            report.unreachable = bool(exc.details.get("unreachable"))
             tries += 1
             await self._failed(policy, exc, item=item, payload=payload, key=key, tries=tries, report=report)
             return

@@ -141,7 +141,7 @@ async def test_while_smtp_is_down_the_reminder_is_retried_and_then_delivered(
                                own_time=local(2026, 6, 1, 12))  # fmt: skip
     await smtp.stop()
     down = await at(service, kit.clock, local(2026, 6, 1, 11))  # the customer's, the digest, the reminder
-    assert down.mailed.retried == 3 and down.mailed.sent == 0
+    assert (down.mailed.retried, down.mailed.deferred, down.mailed.sent) == (1, 2, 0)  # one timeout at most
     await smtp.start()  # back on the same port
     early = await at(service, kit.clock, local(2026, 6, 1, 11, 0, 29))
     assert early.mailed.sent == 0  # each waits for its backoff (30 s)
