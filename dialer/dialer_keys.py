@@ -303,7 +303,16 @@ class DialKeys:
 # - `tasks:notify:tries`         HASH task id -> delivery attempts of the pending version so far
 # - `tasks:notify:sent`          ZSET idempotency key -> delivered at: never delivered twice
 # - `tasks:notify:failed`        HASH task id -> JSON of a notification given up after its retries
-# - `audit:tasks`                STREAM created, own-time, dialed, closed, expired, archived, reactivated
+# - `tasks:remind`               ZSET id -> when the owner's reminder e-mail is due (open tasks;
+#                                removed when queued, answered, closed or expired)
+# - `tasks:digest:{date}`        HASH advisor -> queued at: the morning digest of that local date
+#                                was queued once (2 days TTL)
+# - `tasks:mail:outbox`          ZSET message id -> next SMTP attempt (`remind:t-12`, `own:t-12`,
+#                                `digest:1001:2026-06-01`; latest version only)
+# - `tasks:mail:payload`, `tasks:mail:tries`, `tasks:mail:sent`, `tasks:mail:failed`: as the
+#                                `tasks:notify:*` keys, for e-mail (one outbox mechanism, two queues)
+# - `audit:tasks`                STREAM created, own-time, reminder, answered, dialed, closed,
+#                                expired, archived, reactivated
 # =================================================================================================
 
 
@@ -394,6 +403,17 @@ class TaskKeys:
     @property
     def failed(self) -> str:
         return f"{self.prefix}tasks:notify:failed"
+
+    @property
+    def remind(self) -> str:
+        return f"{self.prefix}tasks:remind"
+
+    def digest(self, day: str) -> str:
+        return f"{self.prefix}tasks:digest:{day}"
+
+    def queue(self, base: str, part: str) -> str:
+        """A key of an outbox queue: ("tasks:mail", "sent") -> `<prefix>tasks:mail:sent`."""
+        return f"{self.prefix}{base}:{part}"
 
     @property
     def audit(self) -> str:

@@ -131,6 +131,11 @@ class AgentSpec(ConfigModel):
     name: str = Field(min_length=1)
     interface: Interface
     skills: dict[Name, Level] = Field(min_length=1)
+    email: str | None = Field(
+        None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        description="where task reminders and the morning digest go (docs/tasks.md)",
+    )  # fmt: skip
+    language: Literal["hu", "pl", "en"] | None = Field(None, description="of those e-mails (default: mail)")
 
 
 class IvrChoice(ConfigModel):

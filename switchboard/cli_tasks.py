@@ -8,6 +8,8 @@ the task rules of `rules.tasks` (else the built-in ones) and the contact center'
   reactivate  give stale tasks a fresh deadline in bulk (by id, or every stale one)
   archive     take done or expired tasks off the lists
   counts      tasks by status now, and expired tasks by rule since the start
+  preview     rehearse the rules without Redis: for a result at an instant, the deadline, expiry,
+              at-risk start and reminder each rule would give (and whether an own time fits)
 `list` and `stale` also write JSON (`--json`, the API's task objects) or CSV (`--csv`) for
 scripts. switchboard/cli.py calls `register(commands)`; each handler returns the exit code: 0 ok
 (nothing found included), 1 some refused, and the errors of cli.py (4: Redis). Changes are made in the
@@ -21,20 +23,23 @@ import csv
 import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rich.table import Table
 
-from core.errors import SwitchboardError
+from core.errors import SwitchboardError, ValidationFailedError
+from dialer.compliance.caps import parse_duration
 from dialer.stores import DialerStores
+from dialer.tasks.preview import RulePreview, preview
 from dialer.tasks.reads import ListStatus, TaskView
+from dialer.tasks.reminders import MAX_BEFORE, Reminder, ReminderAnchor
 from dialer.tasks.rules import DEFAULT_TASK_RULES, load_task_rules
 from dialer.tasks.store import TaskStore
 from switchboard.cli_dialer import actor, new_console, with_stores
-from switchboard.settings import Settings
+from switchboard.settings import Settings, load_settings
 
 T = TypeVar("T")
 EXIT_OK, EXIT_PROBLEMS = 0, 1
@@ -76,8 +81,44 @@ def register(commands: Subcommands[argparse.ArgumentParser]) -> None:
     archive = actions.add_parser("archive", parents=[common], help="take done or expired tasks off the lists")
     archive.add_argument("task_ids", nargs="+", metavar="TASK_ID")
     archive.set_defaults(func=cmd_tasks_archive)
+    _preview_parser(actions)
     counts = actions.add_parser("counts", parents=[common], help="tasks by status, expired ones by rule")
     counts.set_defaults(func=cmd_tasks_counts)
+
+
+def _preview_parser(actions: Subcommands[argparse.ArgumentParser]) -> None:
+    text = "rehearse the rules: the deadline, expiry, at-risk start and reminder each rule would give"
+    when = "ISO 8601, e.g. 2026-04-02T16:30; without a zone, the contact center's local time"
+    rehearse = actions.add_parser("preview", help=text, description=text + " (no Redis needed)")
+    add = rehearse.add_argument
+    add("--settings", type=Path, metavar="FILE", help="settings file (rules.tasks, timezone)")
+    add("--rules", type=Path, metavar="FILE", help="the tasks.yaml to rehearse (default: settings, built-in)")
+    add("--timezone", metavar="ZONE", help="the contact center's zone (default: the settings')")
+    add("--at", type=_instant, metavar="TIME", help=f"when the result comes ({when}; default: now)")
+    add("--result", metavar="RESULT", help="a call result, e.g. no_answer (default: every rule)")
+    add("--disposition", metavar="CODE", help="a disposition code, e.g. callback_later")
+    add("--own-time", type=_instant, metavar="TIME", help="an own time to check and be reminded of")
+    add("--reminder", type=_duration, metavar="DURATION", help="e.g. 1h or 1d (default: tasks.yaml)")
+    add("--reminder-of", choices=[a.value for a in ReminderAnchor], default="own_time")
+    add("--json", action="store_true", help="a JSON array, as GET /api/v1/tasks:preview")
+    rehearse.set_defaults(func=cmd_tasks_preview)
+
+
+def _instant(value: str) -> datetime:
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date and time like 2026-04-02T16:30") from None
+
+
+def _duration(value: str) -> timedelta:
+    try:
+        parsed = parse_duration(value)
+    except ValueError:
+        parsed = value
+    if not isinstance(parsed, timedelta) or not timedelta(0) < parsed <= MAX_BEFORE:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a duration of up to 30 days like 1h, 90m or 1d")
+    return parsed
 
 
 def _filters(parser: argparse.ArgumentParser) -> None:
@@ -246,3 +287,63 @@ def cmd_tasks_counts(args: argparse.Namespace, secrets: object) -> int:
         by_rule.add_row(rule, str(count))
     console.print(by_rule)
     return EXIT_OK
+
+
+def cmd_tasks_preview(args: argparse.Namespace, secrets: object) -> int:
+    settings = load_settings(args.settings) if args.settings else None
+    path = args.rules or (settings.rules.tasks if settings else None)
+    rules = load_task_rules(path) if path else DEFAULT_TASK_RULES
+    zone_name = args.timezone or (settings.timezone if settings else "Europe/Budapest")
+    try:
+        zone = ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        message = f"--timezone {zone_name!r} is not a known time zone, e.g. Europe/Budapest"
+        raise ValidationFailedError(message) from None
+
+    def aware(moment: datetime | None) -> datetime | None:
+        return moment.replace(tzinfo=zone) if moment is not None and moment.tzinfo is None else moment
+
+    at = aware(args.at) or datetime.now(UTC)
+    reminder = Reminder(args.reminder, ReminderAnchor(args.reminder_of)) if args.reminder else None
+    rows = preview(
+        rules, at, zone.key, result=args.result, disposition=args.disposition, own_time=aware(args.own_time),
+        reminder=reminder,
+    )  # fmt: skip
+    if args.json:
+        print(json.dumps([row.as_dict() for row in rows], indent=2, ensure_ascii=False))
+        return EXIT_OK
+    console = new_console()
+    if not rows:
+        given = (("result", args.result), ("disposition", args.disposition))
+        asked = " or ".join(f"{word} {value}" for word, value in given if value)
+        console.print(f"no rule of the task rules starts on {asked}: no task would be created")
+        return EXIT_OK
+    console.print(preview_table(rows, zone, at))
+    for row in rows:
+        if row.own_time_refused:
+            console.print(f"{row.kind}: own time refused: {row.own_time_refused}")
+    return EXIT_OK
+
+
+def preview_table(rows: Sequence[RulePreview], zone: ZoneInfo, at: datetime) -> Table:
+    table = Table(
+        "rule", "starts on", "deadline (handle until)", "expires at", "at risk from", "own time", "reminder",
+        title=f"a task created {at.astimezone(zone):%Y-%m-%d %a %H:%M} {zone.key}",
+    )  # fmt: skip
+    for row in rows:
+        anchor = row.reminder_anchor.replace("_", " ")
+        reminder = f"{_clock(row.reminder_at, zone)} ({_span(row.reminder.before)} before {anchor})"
+        own = _clock(row.own_time, zone) or ("refused" if row.own_time_refused else "")
+        table.add_row(
+            row.kind, row.trigger, f"{row.deadline:%Y-%m-%d %a} 23:59:59", _clock(row.expires_at, zone),
+            _clock(row.at_risk_from, zone), own, reminder,
+        )  # fmt: skip
+    return table
+
+
+def _span(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

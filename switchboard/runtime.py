@@ -17,7 +17,7 @@ import socket
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +33,10 @@ from dialer.dispositions.service import Disposition
 from dialer.leads.store import UpsertReport
 from dialer.loop.service import DialerService
 from dialer.stores import DialerStores
+from dialer.tasks.advisor_mail import AdvisorContact, AdvisorDirectory
+from dialer.tasks.mail import MailRetry, SmtpConfig
 from dialer.tasks.rules import DEFAULT_TASK_RULES, TaskRules
-from dialer.tasks.service import TaskService
+from dialer.tasks.service import MailSetup, TaskService
 from routing.acd.acd_keys import AcdKeys
 from routing.acd.acd_metrics import AcdMetrics
 from routing.acd.context import AcdOptions
@@ -55,7 +57,7 @@ from switchboard.redis_conn import check_no_eviction, open_redis
 from switchboard.reload import ReloadMetrics, RulesReloader
 from switchboard.rule_links import link_problems
 from switchboard.rules_store import LastAppliedStore
-from switchboard.settings import Settings
+from switchboard.settings import MailSection, Settings
 from switchboard.webhooks.service import WebhookService
 from switchboard.webhooks.wiring import build_webhooks
 
@@ -156,7 +158,7 @@ class Runtime:
             engine.services.append(acd)
             reloader.watch("routing", acd.replace_rules)
             stores = self._dialer_stores(redis, metrics, reloader)
-            tasks = self._task_service(redis, metrics, reloader, stores)
+            tasks = self._task_service(redis, metrics, reloader, stores, acd)
             dialer = self._dialer(engine, reloader, stores=stores, acd=acd, tasks=tasks, lease=lease)
             engine.services.extend([dialer, tasks])
             _connect_dialer(stores, dialer, tasks)
@@ -210,7 +212,10 @@ class Runtime:
         self, redis: aioredis.Redis, metrics: EngineMetrics, reloader: RulesReloader
     ) -> DialerStores:
         region = self.settings.default_region
-        stores = DialerStores.build(redis, default_region=region, registry=metrics.registry)
+        def now() -> datetime:  # the API's "now" is the engine's injected clock, as the tick's is
+            return datetime.fromtimestamp(self._clock(), UTC)
+
+        stores = DialerStores.build(redis, default_region=region, registry=metrics.registry, clock=now)
         path = rule_file(self.settings, "dispositions")
         if path is not None:
             stores.dispositions.rules = reloader.load_initial("dispositions", path, DispositionRules)
@@ -246,13 +251,14 @@ class Runtime:
         return dialer
 
     def _task_service(
-        self, redis: aioredis.Redis, metrics: EngineMetrics, reloader: RulesReloader, stores: DialerStores
-    ) -> TaskService:
+        self, redis: aioredis.Redis, metrics: EngineMetrics, reloader: RulesReloader, stores: DialerStores,
+        acd: AcdService,
+    ) -> TaskService:  # fmt: skip
         path = rule_file(self.settings, "tasks")
         rules = reloader.load_initial("tasks", path, TaskRules) if path is not None else DEFAULT_TASK_RULES
         tasks = TaskService.build(
             redis, leads=stores.leads, registry=metrics.registry, rules=rules, cc_zone=self.settings.timezone,
-            keys=stores.keys, clock=self._clock,
+            keys=stores.keys, clock=self._clock, mail=mail_setup(self.settings.mail, acd),
         )  # fmt: skip
         if path is not None:
             reloader.watch("tasks", tasks.replace_rules)
@@ -309,6 +315,24 @@ class Runtime:
         if parts is not None:
             with contextlib.suppress(Exception):
                 await parts.redis.aclose()
+
+
+def mail_setup(mail: MailSection, acd: AcdService) -> MailSetup | None:
+    """E-mail of the tasks from the `mail` settings; advisors' addresses from routing.yaml's agents
+    (read at each pass: a reload that adds an address applies at once)."""
+    if mail.host is None:
+        return None
+
+    def contacts() -> list[AdvisorContact]:
+        agents = acd.rules.agents
+        return [AdvisorContact(a.id, a.name, a.email, a.language) for a in agents]
+
+    smtp = SmtpConfig(
+        host=mail.host, port=mail.port, security=mail.security, username=mail.username,
+        password=mail.secret(), sender=mail.sender, sender_name=mail.sender_name, timeout_s=mail.timeout,
+    )  # fmt: skip
+    retry = MailRetry(mail.retries, timedelta(seconds=mail.backoff), timedelta(seconds=mail.max_backoff))
+    return MailSetup(smtp, AdvisorDirectory(contacts), retry, mail.default_language)
 
 
 def _connect_dialer(stores: DialerStores, dialer: DialerService, tasks: TaskService) -> None:

@@ -175,6 +175,51 @@ class ConsoleSection(_Section):
     )
 
 
+class MailSection(_Section):
+    """E-mail over SMTP (docs/tasks.md#e-mail): advisors' reminders and morning digest, and customers'
+    callback times. Off until `host` is set. Keep the password out of the file: set it in the
+    environment (SWITCHBOARD_MAIL_PASSWORD) or point `password_file` at a file only the engine reads."""
+
+    host: str | None = Field(None, min_length=1)
+    port: int = Field(587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    """starttls: submission (587); tls: implicit TLS (465); none: a relay on a trusted network."""
+    username: str | None = None
+    password: SecretStr | None = None
+    password_file: Path | None = None
+    sender: str = Field("switchboard@localhost", pattern=r"^[^@\s]+@[^@\s]+$")
+    sender_name: str = Field("Switchboard", min_length=1, max_length=100)
+    timeout: float = Field(5.0, gt=0, le=30)
+    """Seconds to connect and send one message; kept short: sending runs in the tasks' 10 s pass."""
+    retries: int = Field(8, ge=0, le=50)
+    """Attempts after the first before a message is given up (kept in `tasks:mail:failed`)."""
+    backoff: float = Field(30.0, gt=0, le=3600)
+    """Seconds before the first retry; doubles each time up to `max_backoff`."""
+    max_backoff: float = Field(1800.0, gt=0, le=86400)
+    default_language: Literal["hu", "pl", "en"] = "en"
+    """For advisors without `language` in routing.yaml and customers whose number is not HU or PL."""
+
+    @model_validator(mode="after")
+    def _one_password(self) -> MailSection:
+        if self.password is not None and self.password_file is not None:
+            raise ValueError("set mail.password or mail.password_file, not both")
+        if self.password_file is not None and not self.password_file.is_file():
+            raise ValueError(f"mail.password_file {self.password_file} is not a readable file")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return self.host is not None
+
+    def secret(self) -> str | None:
+        """The SMTP password, from the environment / file setting or `password_file`."""
+        if self.password is not None:
+            return self.password.get_secret_value()
+        if self.password_file is not None:
+            return self.password_file.read_text(encoding="utf-8").strip() or None
+        return None
+
+
 class RulesSection(_Section):
     """Paths of the rule files supervisors edit; the engine reloads them when they change."""
 
@@ -277,6 +322,7 @@ class Settings(BaseSettings):
     engine: EngineSection = EngineSection()
     acd: AcdSection = AcdSection()
     console: ConsoleSection = ConsoleSection()
+    mail: MailSection = MailSection()
     audit: AuditSection = AuditSection()
     default_region: str = "HU"
     timezone: str = "Europe/Budapest"
@@ -350,6 +396,9 @@ class Settings(BaseSettings):
             if password:
                 values.append(password)
         values.extend(hook.secret.get_secret_value() for hook in self.webhooks)
+        mail_password = self.mail.secret()
+        if mail_password:
+            values.append(mail_password)
         sentinel = self.sentinel
         values += [p.get_secret_value() for p in (sentinel.password, sentinel.sentinel_password) if p]
         return values
@@ -427,6 +476,7 @@ def redact_url(url: str) -> str:
 
 PATH_KEYS: tuple[tuple[str, str], ...] = (
     ("http", "tokens_file"),
+    ("mail", "password_file"),
     ("rules", "routing"),
     ("rules", "campaigns"),
     ("rules", "dispositions"),
@@ -470,6 +520,7 @@ def _file_data(doc: YamlDocument) -> dict[str, Any]:
         raise config_error([problem], "invalid settings")
     base = Path(doc.file).parent
     sections = {"ami", "redis", "sentinel", "http", "rules", "log", "engine", "audit", "acd", "console"}
+    sections.add("mail")
     data: dict[str, Any] = {
         key: dict(value) if isinstance(value, dict) else value
         for key, value in doc.data.items()

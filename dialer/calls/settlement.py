@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from dialer.calls.attempts import (
     STAT_ABANDONS,
@@ -121,9 +121,10 @@ class Outcomes:
                 "call %s settled before; not counted again", call.call_id, extra={"call_id": call.call_id}
             )
         if self.tasks is not None and call.lead_id:  # e.g. no answer -> "not reachable", 2 days
+            talked = timedelta(seconds=settle.talk_s) if settle.talk_s else timedelta(0)
             await self.tasks.record_result(
                 result=settle.result.value, now=at, lead_id=call.lead_id, campaign_id=call.campaign_id,
-                owner=call.agent_id, call_id=call.call_id,
+                owner=call.agent_id, call_id=call.call_id, answered_at=at - talked,
             )  # fmt: skip
         return applied
 

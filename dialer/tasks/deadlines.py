@@ -17,6 +17,8 @@ Rules it keeps:
 - Status: open -> due (own time reached) -> done (closed before expiry) or expired. Flags:
   overdue (own time passed by more than a grace without handling), at risk (deadline within a
   margin and no own time, owner unavailable, or already overdue).
+- A callback answered before expiry is handled at the answer (issue 14): never overdue, at risk or
+  expired while its disposition is still to be written, and done whenever that comes.
 """
 
 from __future__ import annotations
@@ -182,6 +184,8 @@ class DeadlineTask(Protocol):
     def own_time(self) -> datetime | None: ...
     @property
     def closed_at(self) -> datetime | None: ...
+    @property
+    def answered_at(self) -> datetime | None: ...
 
 
 def task_status(
@@ -192,13 +196,18 @@ def task_status(
     *,
     overdue_grace: timedelta = timedelta(minutes=15),
 ) -> Status:
-    """The task's status at `now`. A task closed at or after expiry stays expired."""
+    """The task's status at `now`. A task closed at or after expiry stays expired, unless its
+    callback was answered before expiry: an answered callback is handled then, whenever the
+    disposition is written, so it is never overdue, at risk or expired."""
     require_aware(now, "now")
     expires = expiry_instant(task.deadline_date, task.cc_zone)
+    answered = task.answered_at is not None and task.answered_at < expires
     if task.closed_at is not None:
-        done = task.closed_at < expires
+        done = answered or task.closed_at < expires
         return Status(TaskStatus.DONE if done else TaskStatus.EXPIRED, False, False, expires)
     own = task.own_time
+    if answered:
+        return Status(TaskStatus.DUE if own is None or now >= own else TaskStatus.OPEN, False, False, expires)
     overdue = own is not None and now >= own + overdue_grace
     if now >= expires:
         return Status(TaskStatus.EXPIRED, overdue, False, expires)

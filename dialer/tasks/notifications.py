@@ -15,6 +15,11 @@ e-mail about the date"):
   it is given up and kept in `tasks:notify:failed`. When the own time changes again before
   delivery, only the newest version is delivered (the customer needs the latest time).
 - The webhook is posted with urllib in a worker thread: no HTTP client dependency at runtime.
+- `OutboxWorker` is that one delivery mechanism for any queue: `tasks:notify` (the webhook) and
+  `tasks:mail` (e-mail by SMTP, dialer/tasks/mail.py: advisors' reminders and digests, and the
+  customer's e-mail of the promised time, `customer_mail`), each with its sender and retries.
+  When the server cannot be reached, the rest of the pass waits one backoff without a try counted:
+  a pass spends at most one timeout on a server that is down.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from dialer.dialer_keys import DialerKeys, TaskKeys
 from dialer.leads.model import to_ms
 from dialer.leads.store import Lead
 from dialer.tasks import scripts as lua
+from dialer.tasks.mail_templates import Language, language_for_number
 from dialer.tasks.rules import NotificationRules, Task, WebhookRules
 from dialer.tasks.task_metrics import TaskMetrics
 
@@ -95,6 +101,22 @@ def customer_notice(task: Task, lead: Lead | None, own_time: datetime, now: date
     }
 
 
+def customer_mail(
+    task: Task, lead: Lead, own_time: datetime, now: datetime, default: Language
+) -> dict[str, Any]:
+    """The e-mail telling the customer the promised time (queued in the `tasks:mail` outbox; its
+    key `own:<task>:v<version>` is set by the store's script): in Hungarian or Polish by the
+    country of the number, else `default`; the time in the customer's zone."""
+    notice = customer_notice(task, lead, own_time, now)
+    params = {
+        "customer": notice["customer_name"], "advisor": task.owner or "", "phone": notice["phone"],
+        "when_at": notice["promised_at"], "zone": notice["customer_zone"], "task_id": task.task_id,
+    }  # fmt: skip
+    lang = language_for_number(notice["phone"], default)
+    return {"template": "customer", "to": lead.email, "lang": lang, "params": params,
+            "queued_at": now.timestamp()}  # fmt: skip
+
+
 class WebhookSender(Protocol):
     async def send(self, payload: Mapping[str, Any], idempotency_key: str) -> None:
         """Deliver or raise NotificationFailedError."""
@@ -133,12 +155,24 @@ class UrllibWebhook:
             ) from None
         except (urllib.error.URLError, OSError, TimeoutError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise NotificationFailedError(f"webhook unreachable: {reason}", permanent=False) from None
+            message = f"webhook unreachable: {reason}"
+            raise NotificationFailedError(message, permanent=False, unreachable=True) from None
         if not 200 <= status < 300:
             raise NotificationFailedError(f"webhook answered HTTP {status}", status=status, permanent=False)
 
 
 SenderFactory = Callable[[WebhookRules], WebhookSender]
+
+
+class RetryPolicy(Protocol):
+    """How an outbox retries (the webhook's rules, the mail settings)."""
+
+    @property
+    def retries(self) -> int: ...
+    @property
+    def backoff(self) -> timedelta: ...
+    @property
+    def max_backoff(self) -> timedelta: ...
 
 
 @dataclass
@@ -147,10 +181,128 @@ class DeliveryReport:
     retried: int = 0
     failed: int = 0
     skipped: int = 0  # already delivered (by key), nothing posted
+    deferred: int = 0  # not tried: the server was unreachable for an earlier one of this pass
+    unreachable: bool = False
 
 
-class NotificationWorker:
-    """Delivers queued notifications to the webhook; `run_once()` is one pass (tests, the tick)."""
+class OutboxWorker:
+    """Delivers one outbox queue (`tasks:notify` to the webhook, `tasks:mail` by SMTP) with its
+    sender and retry policy; `run_once()` is one pass (tests, the tick). See the module docstring."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        queue: str,
+        clock: Callable[[], datetime],
+        keys: DialerKeys | None = None,
+        counter: Callable[[str], None] | None = None,
+        lease: timedelta = timedelta(seconds=60),
+        batch: int = 50,
+    ) -> None:
+        self.redis = redis
+        self.keys = TaskKeys.of(keys)
+        self.queue = queue
+        self.sender: WebhookSender | None = None
+        self.policy: RetryPolicy | None = None
+        self._clock = clock
+        self._counter = counter
+        self._lease = lease
+        self._batch = batch
+        self._claim = redis.register_script(lua.CLAIM_OUTBOX)
+        self._settle = redis.register_script(lua.SETTLE_OUTBOX)
+
+    @property
+    def sent_key(self) -> str:
+        return self.keys.queue(self.queue, "sent")
+
+    @property
+    def failed_key(self) -> str:
+        return self.keys.queue(self.queue, "failed")
+
+    def _argv(self, now: datetime, *args: str | int) -> list[str | int]:
+        return [self.keys.prefix, to_ms(now), now.isoformat(), "", self.queue, *args]
+
+    async def run_once(self) -> DeliveryReport:
+        report = DeliveryReport()
+        policy, sender = self.policy, self.sender
+        if policy is None or sender is None:
+            return report
+        now = self._clock()
+        lease_ms = int(self._lease.total_seconds() * 1000)
+        claimed = await self._claim(keys=[], args=self._argv(now, self._batch, lease_ms))
+        for index in range(0, len(claimed), 3):
+            item, payload, tries = text(claimed[index]), text(claimed[index + 1]), int(claimed[index + 2])
+            if report.unreachable:  # the server is down: the rest wait for it, no try counted
+                await self._settled(item, payload, "retry", "", to_ms(now + policy.backoff), tries)
+                report.deferred += 1
+                continue
+            await self._deliver(sender, policy, item=item, payload=payload, tries=tries, report=report)
+        await self.redis.zremrangebyscore(self.sent_key, "-inf", to_ms(now - _SENT_KEEP))
+        return report
+
+    async def _deliver(
+        self, sender: WebhookSender, policy: RetryPolicy, *, item: str, payload: str, tries: int,
+        report: DeliveryReport,
+    ) -> None:  # fmt: skip
+        notice = json.loads(payload)
+        key = str(notice.get("idempotency_key", item))
+        if await self.redis.zscore(self.sent_key, key) is not None:
+            report.skipped += 1
+            await self._settled(item, payload, "sent", key)
+            return
+        try:
+            await sender.send(notice, key)
+        except NotificationFailedError as exc:
+            report.unreachable = bool(exc.details.get("unreachable"))
+            tries += 1
+            await self._failed(policy, exc, item=item, payload=payload, key=key, tries=tries, report=report)
+            return
+        report.sent += 1
+        self._count("sent")
+        await self._settled(item, payload, "sent", key)
+
+    async def _failed(
+        self, policy: RetryPolicy, exc: NotificationFailedError, *, item: str, payload: str, key: str,
+        tries: int, report: DeliveryReport,
+    ) -> None:  # fmt: skip
+        extra = {"item": item, "key": key, "tries": tries, "queue": self.queue}
+        if exc.permanent or tries > policy.retries:
+            report.failed += 1
+            self._count("failed")
+            log.error("notification %s given up after %d tries: %s", key, tries, exc.message, extra=extra)
+            failure = json.dumps({"payload": payload, "error": exc.message, "tries": tries})
+            await self._settled(item, payload, "failed", key, "", tries, failure)
+            return
+        delay = min(policy.backoff * (2 ** (tries - 1)), policy.max_backoff)
+        retry_at = to_ms(self._clock() + delay)
+        report.retried += 1
+        self._count("retry")
+        log.warning("notification %s not delivered (try %d): %s", key, tries, exc.message, extra=extra)
+        await self._settled(item, payload, "retry", key, retry_at, tries)
+
+    async def _settled(self, item: str, payload: str, outcome: str, key: str, *extra: str | int) -> None:
+        rest = list(extra) + [""] * (3 - len(extra))
+        args = self._argv(self._clock(), item, payload, outcome, key, *rest)
+        await self._settle(keys=[], args=args)
+
+    def _count(self, result: str) -> None:
+        if self._counter is not None:
+            self._counter(result)
+
+    async def failed(self) -> dict[str, dict[str, Any]]:
+        """Messages given up, by message id (task id for the webhook): payload, last error, tries."""
+        raw = await self.redis.hgetall(self.failed_key)
+        return {text(item): json.loads(text(value)) for item, value in raw.items()}
+
+    async def pending(self) -> int:
+        """Messages waiting for delivery (queued or to be retried)."""
+        return int(await self.redis.zcard(self.keys.queue(self.queue, "outbox")))
+
+
+class NotificationWorker(OutboxWorker):
+    """The customer notifications' webhook: the `tasks:notify` queue, sender and retries from
+    tasks.yaml (`notifications.webhook`), swapped on reload."""
 
     def __init__(
         self,
@@ -164,91 +316,20 @@ class NotificationWorker:
         lease: timedelta = timedelta(seconds=60),
         batch: int = 50,
     ) -> None:
-        self.redis = redis
-        self.keys = TaskKeys.of(keys)
+        def count(result: str) -> None:
+            if metrics is not None:
+                metrics.notifications.labels(result=result).inc()
+
+        super().__init__(
+            redis, queue="tasks:notify", clock=clock, keys=keys, counter=count, lease=lease, batch=batch
+        )
         self.metrics = metrics
-        self._clock = clock
         self._factory = sender_factory
-        self._lease = lease
-        self._batch = batch
-        self._claim = redis.register_script(lua.CLAIM_OUTBOX)
-        self._settle = redis.register_script(lua.SETTLE_OUTBOX)
         self.rules = rules
-        self.sender: WebhookSender | None = None
         self.configure(rules)
 
     def configure(self, rules: NotificationRules) -> None:
         """Hot reload: a new webhook URL or retry policy applies from the next pass."""
         self.rules = rules
+        self.policy = rules.webhook
         self.sender = self._factory(rules.webhook) if rules.webhook is not None else None
-
-    def _argv(self, now: datetime, *args: str | int) -> list[str | int]:
-        return [self.keys.prefix, to_ms(now), now.isoformat(), "", *args]
-
-    async def run_once(self) -> DeliveryReport:
-        report = DeliveryReport()
-        webhook, sender = self.rules.webhook, self.sender
-        if webhook is None or sender is None:
-            return report
-        now = self._clock()
-        lease_ms = int(self._lease.total_seconds() * 1000)
-        claimed = await self._claim(keys=[], args=self._argv(now, self._batch, lease_ms))
-        for index in range(0, len(claimed), 3):
-            task_id, payload, tries = text(claimed[index]), text(claimed[index + 1]), int(claimed[index + 2])
-            await self._deliver(sender, webhook, task_id=task_id, payload=payload, tries=tries, report=report)
-        await self.redis.zremrangebyscore(self.keys.sent, "-inf", to_ms(now - _SENT_KEEP))
-        return report
-
-    async def _deliver(
-        self, sender: WebhookSender, webhook: WebhookRules, *, task_id: str, payload: str, tries: int,
-        report: DeliveryReport,
-    ) -> None:  # fmt: skip
-        notice = json.loads(payload)
-        key = str(notice.get("idempotency_key", task_id))
-        if await self.redis.zscore(self.keys.sent, key) is not None:
-            report.skipped += 1
-            await self._settled(task_id, payload, "sent", key)
-            return
-        try:
-            await sender.send(notice, key)
-        except NotificationFailedError as exc:
-            await self._failed(
-                webhook, exc, task_id=task_id, payload=payload, key=key, tries=tries + 1, report=report
-            )
-            return
-        report.sent += 1
-        self._count("sent")
-        await self._settled(task_id, payload, "sent", key)
-
-    async def _failed(
-        self, webhook: WebhookRules, exc: NotificationFailedError, *, task_id: str, payload: str, key: str,
-        tries: int, report: DeliveryReport,
-    ) -> None:  # fmt: skip
-        extra = {"task": task_id, "key": key, "tries": tries}
-        if exc.permanent or tries > webhook.retries:
-            report.failed += 1
-            self._count("failed")
-            log.error("notification %s given up after %d tries: %s", key, tries, exc.message, extra=extra)
-            failure = json.dumps({"payload": payload, "error": exc.message, "tries": tries})
-            await self._settled(task_id, payload, "failed", key, "", tries, failure)
-            return
-        delay = min(webhook.backoff * (2 ** (tries - 1)), webhook.max_backoff)
-        retry_at = to_ms(self._clock() + delay)
-        report.retried += 1
-        self._count("retry")
-        log.warning("notification %s not delivered (try %d): %s", key, tries, exc.message, extra=extra)
-        await self._settled(task_id, payload, "retry", key, retry_at, tries)
-
-    async def _settled(self, task_id: str, payload: str, outcome: str, key: str, *extra: str | int) -> None:
-        rest = list(extra) + [""] * (3 - len(extra))
-        args = self._argv(self._clock(), task_id, payload, outcome, key, *rest)
-        await self._settle(keys=[], args=args)
-
-    def _count(self, result: str) -> None:
-        if self.metrics is not None:
-            self.metrics.notifications.labels(result=result).inc()
-
-    async def failed(self) -> dict[str, dict[str, Any]]:
-        """Notifications given up, by task id: the payload, the last error and the tries."""
-        raw = await self.redis.hgetall(self.keys.failed)
-        return {text(task_id): json.loads(text(value)) for task_id, value in raw.items()}

@@ -22,19 +22,20 @@ import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, model_validator
 
 from core.config.loader import CheckedModel, ConfigModel, Problem, load_rules, load_text, write_schema
 from dialer.audit import text
 from dialer.compliance.caps import CallResult
 from dialer.dispositions.rules import CODE_PATTERN, Delay
 from dialer.tasks.deadlines import DeadlineRule, Status, task_status
+from dialer.tasks.reminders import Reminder, ReminderAnchor
 
 ENV_NAME = r"^[A-Z_][A-Z0-9_]{0,63}$"
 
@@ -87,6 +88,38 @@ class NotificationRules(ConfigModel):
     webhook: WebhookRules | None = None
 
 
+class ReminderDefault(ConfigModel):
+    """The reminder a task gets until its advisor chooses another (seed 002: every task has one)."""
+
+    before: Delay = Field(timedelta(hours=1), description="how long before the anchor, 0 to 30 days")
+    of: ReminderAnchor = Field(
+        ReminderAnchor.OWN_TIME, description="own_time (the deadline while there is none) or deadline"
+    )
+
+    @model_validator(mode="after")
+    def _in_range(self) -> Self:
+        Reminder(self.before, self.of)  # raises ValueError with the range
+        return self
+
+    @property
+    def reminder(self) -> Reminder:
+        return Reminder(self.before, self.of)
+
+
+class DigestRules(ConfigModel):
+    """The morning e-mail of each advisor's tasks of the day."""
+
+    enabled: bool = True
+    at: time = Field(time(7, 0), description="local time in the contact center's zone, e.g. 07:30")
+
+
+class ReminderRules(ConfigModel):
+    """Advisor reminders and the morning digest, both by e-mail (settings: mail)."""
+
+    default: ReminderDefault = ReminderDefault()
+    digest: DigestRules = DigestRules()
+
+
 class TaskRules(CheckedModel):
     """The whole of config/tasks.yaml."""
 
@@ -96,6 +129,7 @@ class TaskRules(CheckedModel):
     redial_after: Delay = Field(timedelta(minutes=30), description="a dialed callback nobody closed")
     stale_after_days: int = Field(30, ge=1, le=3650, description="callbacks unhandled this long: stale")
     notifications: NotificationRules = NotificationRules()
+    reminders: ReminderRules = ReminderRules()
     tasks: tuple[TaskRule, ...] = Field(min_length=1)
 
     @cached_property
@@ -208,6 +242,17 @@ class Task:
     last_activity_at: datetime
     reactivated_from: str | None
     reactivated_to: str | None
+    answered_at: datetime | None = None  # the callback was answered (handled, issue 14)
+    reminder_before_s: int | None = None  # the advisor's reminder: seconds before its anchor
+    reminder_of: str = ReminderAnchor.OWN_TIME.value
+    remind_at: datetime | None = None  # when it goes out (None: queued already, or closed)
+    reminded_at: datetime | None = None  # when it was queued for e-mail
+
+    @property
+    def reminder(self) -> Reminder | None:
+        if self.reminder_before_s is None:
+            return None
+        return Reminder(timedelta(seconds=self.reminder_before_s), ReminderAnchor(self.reminder_of))
 
     @classmethod
     def from_hash(cls, raw: Mapping[Any, Any]) -> Task:
@@ -232,7 +277,10 @@ class Task:
             disposition_id=opt("disposition_id"), archived_at=when("archived_ms"),
             archived_by=opt("archived_by"), last_dialed_at=when("dialed_ms"), dials=int(h.get("dials") or 0),
             last_activity_at=when("activity_ms") or created, reactivated_from=opt("reactivated_from"),
-            reactivated_to=opt("reactivated_to"),
+            reactivated_to=opt("reactivated_to"), answered_at=when("answered_ms"),
+            reminder_before_s=int(h["remind_before_s"]) if h.get("remind_before_s") else None,
+            reminder_of=h.get("remind_of") or ReminderAnchor.OWN_TIME.value, remind_at=when("remind_ms"),
+            reminded_at=when("reminded_ms"),
         )  # fmt: skip
 
     @property

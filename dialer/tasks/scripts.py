@@ -26,6 +26,7 @@ local COUNT, AUDIT = P .. 'tasks:expired-count', P .. 'audit:tasks'
 local SEQ, SOURCES = P .. 'tasks:seq', P .. 'tasks:source'
 local NOTIFY, OUTBOX = P .. 'tasks:notify', P .. 'tasks:notify:outbox'
 local PAYLOAD, TRIES = P .. 'tasks:notify:payload', P .. 'tasks:notify:tries'
+local REMIND, MAIL = P .. 'tasks:remind', P .. 'tasks:mail:'
 local function tkey(id) return P .. 'task:' .. id end
 local function dial(c) return P .. 'tasks:dial:' .. c end
 local function by_lead(l) return P .. 'tasks:lead:' .. l end
@@ -33,7 +34,7 @@ local function by_owner(o) return P .. 'tasks:owner:' .. o end
 local function by_campaign(c) return P .. 'tasks:campaign:' .. c end
 local function set(v) return v and v ~= '' end
 local FIELDS = {'state', 'kind', 'lead_id', 'campaign_id', 'owner', 'callback', 'expires_ms', 'own_ms',
-                'own_at', 'own_version', 'archived_ms'}
+                'own_at', 'own_version', 'archived_ms', 'answered_ms'}
 local function load(id)
   local values = redis.call('HMGET', tkey(id), unpack(FIELDS))
   if not values[1] then return nil end
@@ -41,9 +42,20 @@ local function load(id)
   for i, name in ipairs(FIELDS) do t[name] = values[i] or '' end
   return t
 end
+-- an e-mail into the mail outbox under message id `id` (a newer one replaces a pending older one);
+-- nothing when its idempotency key was sent already. Returns 1 when queued.
+local function queue_mail(id, key, payload)
+  if redis.call('ZSCORE', MAIL .. 'sent', key) then return 0 end
+  redis.call('HSET', MAIL .. 'payload', id, payload)
+  redis.call('HDEL', MAIL .. 'tries', id)
+  redis.call('ZADD', MAIL .. 'outbox', NOW, id)
+  return 1
+end
 local function unopen(t)
   redis.call('ZREM', OPEN, t.id)
   redis.call('ZREM', OWN, t.id)
+  redis.call('ZREM', REMIND, t.id)
+  redis.call('HDEL', tkey(t.id), 'remind_ms')
   if set(t.campaign_id) then redis.call('ZREM', dial(t.campaign_id), t.id) end
   if set(t.lead_id) then redis.call('ZREM', by_lead(t.lead_id), t.id) end
 end
@@ -58,7 +70,8 @@ end
 """
 )
 
-# ARGV[5] source ref ('' = none), ARGV[6] JSON object of the fields (strings), ARGV[7] dial score ('' = none)
+# ARGV[5] source ref ('' = none), ARGV[6] JSON object of the fields (strings), ARGV[7] dial score ('' = none),
+# ARGV[8] reminder due ms ('' = none; the fields carry its offset and anchor)
 CREATE = (
     LIB
     + """
@@ -78,6 +91,10 @@ redis.call('ZADD', by_lead(f.lead_id), expires, id)
 if set(f.owner) then redis.call('ZADD', by_owner(f.owner), expires, id) end
 if set(f.campaign_id) then redis.call('ZADD', by_campaign(f.campaign_id), expires, id) end
 if set(ARGV[7]) then redis.call('ZADD', dial(f.campaign_id), tonumber(ARGV[7]), id) end
+if set(ARGV[8]) then
+  redis.call('ZADD', REMIND, tonumber(ARGV[8]), id)
+  redis.call('HSET', tkey(id), 'remind_ms', ARGV[8])
+end
 if f.callback == '1' then redis.call('ZADD', ACTIVITY, NOW, id) end
 if set(ARGV[5]) then redis.call('HSET', SOURCES, ARGV[5], id) end
 audit(AUDIT, MAXLEN, {'action', 'created', 'task', id, 'kind', f.kind, 'lead', f.lead_id,
@@ -88,8 +105,9 @@ return {1, id}
 )
 
 # ARGV[5] task id, [6] own time ms, [7] own time ISO, [8] actor, [9] notification JSON ('' = none),
-# [10] '1' = queue the notification for the webhook. Returns {1, 'set'|'changed'|'unchanged', version}
-# or {0, why}.
+# [10] '1' = queue the notification for the webhook, [11] the reminder's new due ms ('' = unchanged),
+# [12] the customer's e-mail JSON ('' = none; its key is set here).
+# Returns {1, 'set'|'changed'|'unchanged', version} or {0, why}.
 SET_OWN = (
     LIB
     + """
@@ -104,6 +122,15 @@ local version = redis.call('HINCRBY', tkey(t.id), 'own_version', 1)
 redis.call('HSET', tkey(t.id), 'own_ms', ARGV[6], 'own_at', ARGV[7], 'own_set_by', ARGV[8],
            'activity_ms', NOW)
 redis.call('ZADD', OWN, own, t.id)
+if set(ARGV[11]) then
+  redis.call('ZADD', REMIND, tonumber(ARGV[11]), t.id)
+  redis.call('HSET', tkey(t.id), 'remind_ms', ARGV[11])
+end
+if set(ARGV[12]) then
+  local m = cjson.decode(ARGV[12])
+  m.idempotency_key = 'own:' .. t.id .. ':v' .. version
+  queue_mail('own:' .. t.id, m.idempotency_key, cjson.encode(m))
+end
 if t.callback == '1' then
   if set(t.campaign_id) then redis.call('ZADD', dial(t.campaign_id), own, t.id) end
   redis.call('ZADD', ACTIVITY, NOW, t.id)
@@ -141,7 +168,8 @@ redis.call('HSET', tkey(t.id), 'closed_ms', NOW, 'closed_by', ARGV[8], 'close_co
            'disposition_id', ARGV[7], 'activity_ms', NOW)
 redis.call('ZREM', ACTIVITY, t.id)
 local state = 'done'
-if NOW >= tonumber(t.expires_ms) then
+local answered = set(t.answered_ms) and tonumber(t.answered_ms) < tonumber(t.expires_ms)
+if NOW >= tonumber(t.expires_ms) and not answered then
   expire(t, ARGV[8])
   state = 'expired'
 else
@@ -161,7 +189,9 @@ EXPIRE = (
 local out = {}
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', OPEN, '-inf', NOW, 'LIMIT', 0, tonumber(ARGV[5]))) do
   local t = load(id)
-  if t and t.state == 'open' then
+  if t and t.state == 'open' and set(t.answered_ms) and tonumber(t.answered_ms) < tonumber(t.expires_ms) then
+    redis.call('ZREM', OPEN, id)  -- answered on time: handled, its disposition may come later
+  elseif t and t.state == 'open' then
     expire(t, 'sweep')
     out[#out + 1] = id
     out[#out + 1] = t.kind
@@ -244,15 +274,23 @@ return {1, 'reactivated'}
 """
 )
 
-# Webhook outbox. ARGV[5] most entries, [6] lease ms. Returns a flat list: task id, payload, tries, ...
+# An outbox queue (the webhook's `tasks:notify`, the e-mails' `tasks:mail`): ARGV[5] the queue,
+# then the script's own arguments.
+QUEUE = """
+local Q = P .. ARGV[5] .. ':'
+OUTBOX, PAYLOAD, TRIES = Q .. 'outbox', Q .. 'payload', Q .. 'tries'
+"""
+
+# ARGV[6] most entries, [7] lease ms. Returns a flat list: message id, payload, tries, ...
 CLAIM_OUTBOX = (
     LIB
+    + QUEUE
     + """
 local out = {}
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', OUTBOX, '-inf', NOW, 'LIMIT', 0, tonumber(ARGV[5]))) do
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', OUTBOX, '-inf', NOW, 'LIMIT', 0, tonumber(ARGV[6]))) do
   local payload = redis.call('HGET', PAYLOAD, id)
   if payload then
-    redis.call('ZADD', OUTBOX, NOW + tonumber(ARGV[6]), id)
+    redis.call('ZADD', OUTBOX, NOW + tonumber(ARGV[7]), id)
     out[#out + 1] = id
     out[#out + 1] = payload
     out[#out + 1] = redis.call('HGET', TRIES, id) or '0'
@@ -264,25 +302,107 @@ return out
 """
 )
 
-# ARGV[5] task id, [6] the payload delivered / tried, [7] outcome: sent | retry | failed,
-# [8] idempotency key, [9] retry at ms (retry), [10] tries so far, [11] failure JSON (failed).
+# ARGV[6] message id, [7] the payload delivered / tried, [8] outcome: sent | retry | failed,
+# [9] idempotency key, [10] retry at ms (retry), [11] tries so far, [12] failure JSON (failed).
 # A newer version queued meanwhile (another payload) stays queued.
 SETTLE_OUTBOX = (
     LIB
+    + QUEUE
     + """
-local id = ARGV[5]
+local id = ARGV[6]
 local current = redis.call('HGET', PAYLOAD, id)
-if ARGV[7] == 'sent' then redis.call('ZADD', P .. 'tasks:notify:sent', NOW, ARGV[8]) end
-if current ~= ARGV[6] then return 0 end
-if ARGV[7] == 'retry' then
-  redis.call('HSET', TRIES, id, ARGV[10])
-  redis.call('ZADD', OUTBOX, tonumber(ARGV[9]), id)
+if ARGV[8] == 'sent' then redis.call('ZADD', Q .. 'sent', NOW, ARGV[9]) end
+if current ~= ARGV[7] then return 0 end
+if ARGV[8] == 'retry' then
+  redis.call('HSET', TRIES, id, ARGV[11])
+  redis.call('ZADD', OUTBOX, tonumber(ARGV[10]), id)
   return 1
 end
-if ARGV[7] == 'failed' then redis.call('HSET', P .. 'tasks:notify:failed', id, ARGV[11]) end
+if ARGV[8] == 'failed' then redis.call('HSET', Q .. 'failed', id, ARGV[12]) end
 redis.call('ZREM', OUTBOX, id)
 redis.call('HDEL', PAYLOAD, id)
 redis.call('HDEL', TRIES, id)
 return 1
+"""
+)
+
+# ARGV[5] task id, [6] answered at ms. The callback was answered: handled (never overdue, at risk or
+# expired when answered before expiry); not redialed, no reminder. Returns {1, 'answered'} or {0, why}.
+ANSWERED = (
+    LIB
+    + """
+local t = load(ARGV[5])
+if not t then return {0, 'missing'} end
+if t.state ~= 'open' then return {0, t.state} end
+if set(t.answered_ms) then return {1, 'unchanged'} end
+redis.call('HSET', tkey(t.id), 'answered_ms', ARGV[6], 'activity_ms', NOW)
+if set(t.campaign_id) then redis.call('ZREM', dial(t.campaign_id), t.id) end
+redis.call('ZREM', REMIND, t.id)
+redis.call('HDEL', tkey(t.id), 'remind_ms')
+if tonumber(ARGV[6]) < tonumber(t.expires_ms) then redis.call('ZREM', OPEN, t.id) end
+audit(AUDIT, MAXLEN, {'action', 'answered', 'task', t.id, 'at_ms', ARGV[6], 'actor', 'dialer', 'at', ISO})
+return {1, 'answered'}
+"""
+)
+
+# ARGV[5] task id, [6] seconds before, [7] anchor (own_time | deadline), [8] due ms, [9] actor.
+# Returns {1, 'set'} or {0, why}.
+SET_REMINDER = (
+    LIB
+    + """
+local t = load(ARGV[5])
+if not t then return {0, 'missing'} end
+if t.state ~= 'open' then return {0, t.state} end
+if NOW >= tonumber(t.expires_ms) then return {0, 'expired'} end
+redis.call('HSET', tkey(t.id), 'remind_before_s', ARGV[6], 'remind_of', ARGV[7], 'remind_ms', ARGV[8])
+redis.call('ZADD', REMIND, tonumber(ARGV[8]), t.id)
+audit(AUDIT, MAXLEN, {'action', 'reminder', 'task', t.id, 'before_s', ARGV[6], 'of', ARGV[7],
+                      'due_ms', ARGV[8], 'actor', ARGV[9], 'at', ISO})
+return {1, 'set'}
+"""
+)
+
+# ARGV[5] task id, [6] the due ms it was read with, [7] e-mail JSON ('' = the owner has no address).
+# Once per reminder: only while the task still waits with that due time (another engine or a change
+# since the read wins). Returns {1, 'queued'|'no-address'|'sent-before'} or {0, why}.
+QUEUE_REMINDER = (
+    LIB
+    + """
+local t = load(ARGV[5])
+if not t then
+  redis.call('ZREM', REMIND, ARGV[5])
+  return {0, 'missing'}
+end
+local due = redis.call('ZSCORE', REMIND, ARGV[5])
+if not due or tonumber(due) ~= tonumber(ARGV[6]) then return {0, 'changed'} end
+redis.call('ZREM', REMIND, t.id)
+redis.call('HSET', tkey(t.id), 'reminded_ms', NOW)
+redis.call('HDEL', tkey(t.id), 'remind_ms')
+local outcome = 'no-address'
+if set(ARGV[7]) then
+  local key = 'remind:' .. t.id .. ':' .. ARGV[6]
+  local m = cjson.decode(ARGV[7])
+  m.idempotency_key = key
+  outcome = queue_mail('remind:' .. t.id, key, cjson.encode(m)) == 1 and 'queued' or 'sent-before'
+end
+audit(AUDIT, MAXLEN, {'action', 'reminded', 'task', t.id, 'outcome', outcome, 'owner', t.owner,
+                      'actor', 'reminders', 'at', ISO})
+return {1, outcome}
+"""
+)
+
+# ARGV[5] local date, [6] advisor, [7] e-mail JSON ('' = nothing to send). Once per advisor and date.
+# Returns 1 queued, 0 not.
+QUEUE_DIGEST = (
+    LIB
+    + """
+local marks = P .. 'tasks:digest:' .. ARGV[5]
+if redis.call('HSETNX', marks, ARGV[6], NOW) == 0 then return 0 end
+redis.call('PEXPIRE', marks, 172800000)
+if ARGV[7] == '' then return 0 end  -- nothing to do today: marked, no e-mail
+local id = 'digest:' .. ARGV[6] .. ':' .. ARGV[5]
+local m = cjson.decode(ARGV[7])
+m.idempotency_key = id
+return queue_mail(id, id, cjson.encode(m))
 """
 )

@@ -1,7 +1,8 @@
 """TaskService: the engine's timer for follow-up tasks, as a PbxService (it ignores AMI events).
 
 Owned here: running, from the engine's tick, the expire sweep (every `sweep_every_s`), the status
-gauge refresh (every `gauges_every_s`) and one pass of the notification worker. Rules it keeps:
+gauge refresh (every `gauges_every_s`), one pass of the notification worker and, when e-mail is
+configured, the advisors' due reminders and digests and one pass of the e-mail outbox. Rules it keeps:
 - The tick never waits on Redis: a pass runs as one background task with a timeout; while one is
   running, the next tick starts nothing. A failing pass is logged and counted, never raised.
 - Every engine may run it: the sweep and the outbox claims are atomic scripts, so an expiry is
@@ -26,7 +27,10 @@ from redis.exceptions import RedisError
 from core.errors import SwitchboardError
 from dialer.dialer_keys import DialerKeys
 from dialer.leads.store import LeadStore
-from dialer.tasks.notifications import DeliveryReport, NotificationWorker
+from dialer.tasks.advisor_mail import AdvisorDirectory, AdvisorMail, MailReport
+from dialer.tasks.mail import MailRetry, SmtpConfig, SmtpSender
+from dialer.tasks.mail_templates import Language
+from dialer.tasks.notifications import DeliveryReport, NotificationWorker, OutboxWorker
 from dialer.tasks.rules import DEFAULT_TASK_RULES, TaskRules
 from dialer.tasks.store import TaskStore, Windows
 from dialer.tasks.task_metrics import TaskMetrics
@@ -52,6 +56,18 @@ class PassReport:
     expired: list[tuple[str, str]] = field(default_factory=list)
     delivered: DeliveryReport = field(default_factory=DeliveryReport)
     counts: dict[str, int] | None = None
+    queued: MailReport | None = None  # reminders and digests queued for e-mail
+    mailed: DeliveryReport = field(default_factory=DeliveryReport)
+
+
+@dataclass(frozen=True)
+class MailSetup:
+    """E-mail of the task feature (the runtime builds it from the `mail` settings)."""
+
+    smtp: SmtpConfig
+    advisors: AdvisorDirectory
+    retry: MailRetry = field(default_factory=MailRetry)
+    default_language: Language = "en"
 
 
 class TaskService:
@@ -67,10 +83,14 @@ class TaskService:
         worker: NotificationWorker | None = None,
         clock: Callable[[], float] = time.time,
         settings: TaskServiceSettings | None = None,
+        mail: AdvisorMail | None = None,
+        mail_worker: OutboxWorker | None = None,
     ) -> None:
         self.store = store
         self.metrics = metrics
         self.worker = worker
+        self.mail = mail
+        self.mail_worker = mail_worker
         self.settings = settings or TaskServiceSettings()
         self._clock = clock
         self._pass: asyncio.Task[PassReport | None] | None = None
@@ -92,8 +112,10 @@ class TaskService:
         keys: DialerKeys | None = None,
         clock: Callable[[], float] = time.time,
         audit_maxlen: int | None = None,
+        mail: MailSetup | None = None,
     ) -> TaskService:
-        """The store, the metrics (on `registry`) and the notification worker, over one Redis client."""
+        """The store, the metrics (on `registry`), the notification worker and, with `mail`, the
+        advisors' reminders and digests and the e-mail outbox, over one Redis client."""
         metrics = TaskMetrics(registry)
         store = TaskStore(
             redis, leads=leads, rules=rules, cc_zone=cc_zone, keys=keys, windows=windows, metrics=metrics,
@@ -103,7 +125,19 @@ class TaskService:
             redis, rules.notifications, clock=lambda: datetime.fromtimestamp(clock(), UTC), keys=keys,
             metrics=metrics,
         )  # fmt: skip
-        return cls(store, metrics, worker=worker, clock=clock)
+        if mail is None:
+            return cls(store, metrics, worker=worker, clock=clock)
+        store.customer_mail = mail.default_language
+
+        def count(result: str) -> None:
+            metrics.mail.labels(result=result).inc()
+
+        language = mail.default_language
+        advisor_mail = AdvisorMail(store, mail.advisors, default_language=language, counter=count)
+        at = lambda: datetime.fromtimestamp(clock(), UTC)  # noqa: E731
+        mail_worker = OutboxWorker(redis, queue="tasks:mail", clock=at, keys=keys, counter=count)
+        mail_worker.sender, mail_worker.policy = SmtpSender(mail.smtp), mail.retry
+        return cls(store, metrics, worker=worker, clock=clock, mail=advisor_mail, mail_worker=mail_worker)
 
     def replace_rules(self, rules: TaskRules) -> None:
         """Hot reload of tasks.yaml (RulesReloader.watch("tasks", service.replace_rules))."""
@@ -147,6 +181,10 @@ class TaskService:
             self.metrics.set_counts(report.counts)
         if self.worker is not None:
             report.delivered = await self.worker.run_once()
+        if self.mail is not None:
+            report.queued = await self.mail.run_once(at)
+        if self.mail_worker is not None:
+            report.mailed = await self.mail_worker.run_once()
         self.passes += 1
         return report
 

@@ -13,7 +13,12 @@ rules of issue 5 that need the store:
 - A disposition closes the lead's open tasks; closing at or after the expiry instant leaves the
   task expired (the penalty stays counted). The expire sweep turns open tasks past their expiry
   instant expired and counts each once, by rule; they stay listed until a supervisor archives.
-- The dialer reads due callbacks (dialer/tasks/reads.py) and marks them dialed or deferred here.
+- The dialer reads due callbacks (dialer/tasks/reads.py) and marks them dialed or deferred here;
+  a callback answered before expiry is handled (`mark_answered`): never overdue, redialed or expired.
+- Every task has a reminder (dialer.tasks.reminders): the default of tasks.yaml unless the advisor
+  picks one; anchored on the own time, it moves with it. dialer/tasks/advisor_mail.py sends it.
+- With e-mail on (`customer_mail`: the default language), the own-time script also queues the
+  customer's e-mail in the `tasks:mail` outbox, in the same step as the change.
 """
 
 from __future__ import annotations
@@ -43,8 +48,10 @@ from dialer.tasks.deadlines import (
     expiry_instant,
     validate_own_time,
 )
-from dialer.tasks.notifications import customer_notice
+from dialer.tasks.mail_templates import Language
+from dialer.tasks.notifications import customer_mail, customer_notice
 from dialer.tasks.reads import TaskReads
+from dialer.tasks.reminders import Reminder, ReminderAnchor, reminder_instant
 from dialer.tasks.rules import DEFAULT_TASK_RULES, Task, TaskRule, TaskRules
 from dialer.tasks.task_metrics import TaskMetrics
 
@@ -126,7 +133,13 @@ class TaskStore(TaskReads):
         self.metrics = metrics
         self._maxlen = maxlen_arg(audit_maxlen)
         self.audit = AuditTrail(redis, self.keys.audit, maxlen=audit_maxlen)
-        names = ("CREATE", "SET_OWN", "CLOSE", "EXPIRE", "ARCHIVE", "DIALED", "DEFER", "REACTIVATED")
+        names = (
+            "CREATE", "SET_OWN", "CLOSE", "EXPIRE", "ARCHIVE", "DIALED", "DEFER", "REACTIVATED", "ANSWERED",
+            "SET_REMINDER", "QUEUE_REMINDER", "QUEUE_DIGEST",
+        )  # fmt: skip
+        # E-mail to customers of their promised time: the default language when mail is on (the
+        # runtime sets it from the `mail` settings), None when the engine sends no e-mail.
+        self.customer_mail: Language | None = None
         self._scripts = {name: redis.register_script(getattr(lua, name)) for name in names}
 
     async def run(self, script: str, now: datetime, *args: str | int) -> Any:
@@ -165,9 +178,11 @@ class TaskStore(TaskReads):
         source: str = "advisor",
         source_ref: str | None = None,
         reactivated_from: str = "",
+        reminder: Reminder | None = None,
     ) -> Task:
         """A task of `kind` for the lead, owned by `owner` (default: the actor); its deadline from
-        the rule, counted from `now`. An `own_time` is checked before anything is stored."""
+        the rule, counted from `now`. An `own_time` is checked before anything is stored. Every
+        task has a reminder: `reminder`, else the default of tasks.yaml."""
         rule = self._rule(kind)
         lead = await self.leads.get(lead_id)
         campaign = campaign_id or lead.campaign_id or ""
@@ -187,9 +202,12 @@ class TaskStore(TaskReads):
             "note": note.strip()[:2000], "deadline": deadline.isoformat(), "cc_zone": self.cc_zone,
             "expires_ms": str(to_ms(expires)), "reactivated_from": reactivated_from,
         }  # fmt: skip
+        remind = reminder or self.rules.reminders.default.reminder
+        fields |= {"remind_before_s": str(int(remind.before.total_seconds())), "remind_of": remind.of.value}
+        remind_at = str(to_ms(max(reminder_instant(remind, None, expires), now)))
         dial_at = str(to_ms(expires - self.rules.at_risk_margin)) if callback else ""
         payload = json.dumps(fields, ensure_ascii=False)
-        _, task_id = await self.run("CREATE", now, source_ref or "", payload, dial_at)
+        _, task_id = await self.run("CREATE", now, source_ref or "", payload, dial_at, remind_at)
         if own_time is not None:
             return (await self.set_own_time(text(task_id), own_time, now=now, actor=actor)).task
         return await self.get(text(task_id))
@@ -203,10 +221,14 @@ class TaskStore(TaskReads):
         campaign_id: str | None = None,
         owner: str | None = None,
         call_id: str | None = None,
+        answered_at: datetime | None = None,
     ) -> Task | None:
         """A call ended with `result`: when a rule maps it (e.g. no_answer -> not_reachable, 2 days),
         the lead's open tasks are closed by it and the follow-up task is created (once per call).
-        The lead is `lead_id`, else the one of the callback task dialed as `call_id`."""
+        The lead is `lead_id`, else the one of the callback task dialed as `call_id`. An answered
+        callback is handled at `answered_at` (default `now`): see `mark_answered`."""
+        if result == "answered" and call_id:
+            await self.mark_answered(call_id, at=answered_at or now, now=now)
         rule = self.rules.for_result(result)
         if rule is None:
             return None
@@ -261,21 +283,52 @@ class TaskStore(TaskReads):
     # ---- own time -----------------------------------------------------------------------------
 
     async def set_own_time(
-        self, task_id: str, own_time: datetime, *, now: datetime, actor: str
+        self, task_id: str, own_time: datetime, *, now: datetime, actor: str, reminder: Reminder | None = None
     ) -> OwnTimeChange:
-        """Set or change the advisor's own task time; see the module docstring for the checks."""
+        """Set or change the advisor's own task time; see the module docstring for the checks. A
+        reminder anchored on the own time moves with it; `reminder` replaces the task's."""
         task = await self.get(task_id)
         _require_open(task, now)
         own = validate_own_time(own_time, task.deadline_date, task.cc_zone, now)
         place = _Callee(task.campaign_id if task.callback else "", task.number, task.zone, task.deadline_date,
                         task.cc_zone)  # fmt: skip
         self._check_hours(own, place)
-        notice = await self._notice(task, own, now)
+        lead: Lead | None = await self.leads.find(task.lead_id)
+        notice = self._notice(task, lead, own, now)
         webhook = "1" if self.rules.notifications.webhook is not None else "0"
-        reply = await self.run("SET_OWN", now, task_id, to_ms(own), own.isoformat(), actor, notice, webhook)
+        current = task.reminder or self.rules.reminders.default.reminder
+        moves = reminder is None and current.of is ReminderAnchor.OWN_TIME
+        remind_at = str(to_ms(max(reminder_instant(current, own, task.expires_at), now))) if moves else ""
+        mail = self._customer_mail(task, lead, own, now)
+        reply = await self.run(
+            "SET_OWN", now, task_id, to_ms(own), own.isoformat(), actor, notice, webhook, remind_at, mail
+        )
         if not int(reply[0]):
             raise not_open(task, text(reply[1]))
+        if reminder is not None:
+            await self.set_reminder(task_id, reminder, now=now, actor=actor)
         return OwnTimeChange(await self.get(task_id), text(reply[1]), int(reply[2]))
+
+    async def set_reminder(self, task_id: str, reminder: Reminder, *, now: datetime, actor: str) -> Task:
+        """The advisor chooses when they are reminded (e.g. 1 day before the deadline). An instant
+        already past goes out at the next pass."""
+        task = await self.get(task_id)
+        _require_open(task, now)
+        due = max(reminder_instant(reminder, task.own_time, task.expires_at), now)
+        before = int(reminder.before.total_seconds())
+        reply = await self.run("SET_REMINDER", now, task_id, before, reminder.of.value, to_ms(due), actor)
+        if not int(reply[0]):
+            raise not_open(task, text(reply[1]))
+        return await self.get(task_id)
+
+    async def mark_answered(self, call_id: str, *, at: datetime, now: datetime) -> Task | None:
+        """The callback dialed as `call_id` was answered at `at`: the task is handled (issue 14), so it
+        is not redialed, reminded, overdue or expired while its disposition is still to come."""
+        task = await self.task_for_call(call_id)
+        if task is None:
+            return None
+        await self.run("ANSWERED", now, task.task_id, to_ms(at))
+        return await self.get(task.task_id)
 
     def _check_hours(self, own: datetime, place: _Callee) -> None:
         """A callback's own time must fall inside its campaign's calling hours (callee's local time)."""
@@ -294,11 +347,17 @@ class TaskStore(TaskReads):
             next_allowed_at=opens.isoformat() if opens else None, deadline=place.deadline.isoformat(),
         )  # fmt: skip
 
-    async def _notice(self, task: Task, own: datetime, now: datetime) -> str:
+    def _notice(self, task: Task, lead: Lead | None, own: datetime, now: datetime) -> str:
         if not self.rules.notifications.enabled:
             return ""
-        lead: Lead | None = await self.leads.find(task.lead_id)
         return json.dumps(customer_notice(task, lead, own, now), ensure_ascii=False)
+
+    def _customer_mail(self, task: Task, lead: Lead | None, own: datetime, now: datetime) -> str:
+        """The customer's e-mail of the promised time ('' without mail, an address or notifications)."""
+        language = self.customer_mail
+        if language is None or not self.rules.notifications.enabled or lead is None or not lead.email:
+            return ""
+        return json.dumps(customer_mail(task, lead, own, now, language), ensure_ascii=False)
 
     # ---- closing, expiry, archive -------------------------------------------------------------
 

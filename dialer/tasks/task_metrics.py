@@ -10,6 +10,8 @@ tasks.yaml, campaigns come from campaigns.yaml, results and timings are fixed wo
   count across restarts and engines.
 - `switchboard_task_notifications_total{result}`: webhook deliveries sent, retried, failed (gave up).
 - `switchboard_task_callbacks_dialed_total{campaign,timing}`: callbacks dialed on_time or late.
+- `switchboard_task_mail_total{result}`: e-mail (reminders, digests, customers): sent, retry,
+  failed (gave up), reminder-queued, reminder-no-address, reminder-sent-before, digest-queued.
 """
 
 from __future__ import annotations
@@ -43,6 +45,13 @@ class TaskMetrics:
             "switchboard_task_callbacks_dialed",
             "Callbacks dialed, by campaign and timing (on_time, late)",
             ["campaign", "timing"],
+            registry=registry,
+        )
+
+        self.mail = Counter(
+            "switchboard_task_mail",
+            "Task e-mails by result (sent, retry, failed, reminder-queued, reminder-no-address, ...)",
+            ["result"],
             registry=registry,
         )
 

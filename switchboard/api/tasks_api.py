@@ -1,5 +1,5 @@
-"""HTTP API of follow-up tasks: create, set / change the own time, close with a disposition, list, archive,
-the stale report and bulk reactivation.
+"""HTTP API of follow-up tasks: create, set / change the own time and the reminder, close with a
+disposition, list, archive, the stale report and bulk reactivation.
 
 Owned here: the endpoints, who may call each, and the translation of bodies to store calls. The
 task store (dialer/tasks/store.py) keeps the rules: an own time after the central deadline or in
@@ -18,18 +18,29 @@ and the disposition closes the lead's open tasks and may create the follow-up ta
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, status
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    WithJsonSchema,
+)
 
 from core.errors import ValidationFailedError
 from dialer.leads.model import CAMPAIGN_ID_PATTERN, LEAD_ID_PATTERN
 from dialer.paging import Cursor
 from dialer.stores import DialerStores
 from dialer.tasks.deadlines import deadline_label
+from dialer.tasks.preview import preview
 from dialer.tasks.reads import ListStatus, TaskView
+from dialer.tasks.reminders import MAX_BEFORE, Reminder, ReminderAnchor
 from dialer.tasks.rules import DEFAULT_TASK_RULES, Task, load_task_rules
 from dialer.tasks.store import TaskNotFoundError, TaskStore, not_open
 from switchboard.api.auth import AUTH_RESPONSES, require_role
@@ -102,6 +113,60 @@ def _time_text(value: Any) -> Any:
 OwnTime = Annotated[AwareDatetime, BeforeValidator(_time_text)]
 
 
+# How long before its anchor a reminder goes: 1 to 43200 minutes, 1 to 720 hours, 1 to 30 days, or
+# 1 to 2592000 seconds. The pattern says exactly that, so the published schema is true to the check.
+_BEFORE_TEXT = (
+    r"^\s*(([1-9]|[12][0-9]|30)d|([1-9][0-9]{0,1}|[1-6][0-9]{2}|7[01][0-9]|720)h"
+    r"|([1-9][0-9]{0,3}|[1-3][0-9]{4}|4[0-2][0-9]{3}|43[01][0-9]{2}|43200)m)\s*$"
+)
+_BEFORE_UNITS = {"m": 60, "h": 3600, "d": 86400}
+_MAX_BEFORE_S = int(MAX_BEFORE.total_seconds())
+
+
+def _reminder_before(value: Any) -> timedelta:
+    whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())  # 370.0 is an integer
+    if whole and not isinstance(value, bool) and 1 <= value <= _MAX_BEFORE_S:
+        return timedelta(seconds=int(value))
+    if isinstance(value, str) and re.fullmatch(_BEFORE_TEXT, value):
+        text = value.strip()
+        return timedelta(seconds=int(text[:-1]) * _BEFORE_UNITS[text[-1]])
+    raise ValueError("must be 15m, 2h, 1d (at most 30d) or a number of seconds from 1 to 2592000")
+
+
+ReminderBefore = Annotated[
+    timedelta,
+    PlainValidator(_reminder_before),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": _BEFORE_TEXT},
+                {"type": "integer", "minimum": 1, "maximum": _MAX_BEFORE_S},
+            ],
+            "description": "how long before: 15m, 2h, 1d (at most 30d), or seconds",
+        }
+    ),
+]
+
+
+class ReminderIn(_Body):
+    """When you are reminded by e-mail: `before` (15m, 2h, 1d, or seconds; at most 30d) the
+    `of` anchor: your own time (the deadline while there is none) or the central deadline."""
+
+    before: ReminderBefore
+    of: ReminderAnchor = Field(ReminderAnchor.OWN_TIME, description="own_time or deadline")
+
+    @property
+    def reminder(self) -> Reminder:
+        return Reminder(self.before, self.of)
+
+
+class ReminderOut(BaseModel):
+    before_seconds: int = Field(description="how long before the anchor")
+    of: str = Field(description="own_time or deadline")
+    at: datetime | None = Field(description="when the e-mail goes out; null once sent (see sent_at)")
+    sent_at: datetime | None = Field(description="when it was queued for e-mail")
+
+
 class TaskIn(_Body):
     lead_id: str = Field(pattern=LEAD_ID_PATTERN)
     kind: str = Field(min_length=1, max_length=64, description="a kind of tasks.yaml")
@@ -110,10 +175,12 @@ class TaskIn(_Body):
     number: str | None = Field(None, max_length=40, description="default: the lead's first number")
     note: str = Field("", max_length=2000)
     own_time: OwnTime | None = Field(None, description="your own task time, inside the deadline")
+    reminder: ReminderIn | None = Field(None, description="default: tasks.yaml reminders.default (1h)")
 
 
 class OwnTimeIn(_Body):
     own_time: OwnTime = Field(description="date and time with zone, e.g. 2026-06-02T10:00:00+02:00")
+    reminder: ReminderIn | None = Field(None, description="change the reminder too (default: keep it)")
 
 
 class CloseIn(_Body):
@@ -121,6 +188,36 @@ class CloseIn(_Body):
     note: str = Field("", max_length=2000)
     number: str | None = Field(None, max_length=40)
     call_id: str | None = Field(None, max_length=128)
+
+
+class PreviewIn(_Body):
+    at: OwnTime | None = Field(None, description="when the result comes (default: now)")
+    result: str | None = Field(None, max_length=64, description="a call result, e.g. no_answer")
+    disposition: str | None = Field(None, max_length=64, description="a disposition code, e.g. sale")
+    own_time: OwnTime | None = Field(None, description="an own time to check and be reminded of")
+    reminder: ReminderIn | None = Field(None, description="default: tasks.yaml reminders.default")
+
+
+class PreviewReminder(BaseModel):
+    before_seconds: int
+    of: str
+
+
+class PreviewOut(BaseModel):
+    kind: str
+    label: str
+    trigger: str = Field(description="the results and dispositions that start the rule")
+    created_at: datetime
+    deadline: str = Field(description="the central deadline date")
+    deadline_label: str
+    expires_at: datetime = Field(description="the first instant the task would be expired")
+    at_risk_from: datetime = Field(description="from here it is at risk and escalated")
+    own_time: datetime | None
+    own_time_refused: str | None = Field(description="why the given own time would be refused")
+    reminder: PreviewReminder
+    reminder_at: datetime
+    reminder_anchor: str = Field(description="own_time, or deadline when there is no own time")
+    callback: bool
 
 
 class ReactivateIn(_Body):
@@ -160,6 +257,8 @@ class TaskOut(BaseModel):
     dials: int
     reactivated_from: str | None
     reactivated_to: str | None
+    answered_at: datetime | None = Field(None, description="the callback was answered: handled then")
+    reminder: ReminderOut | None = Field(None, description="the owner's e-mail reminder")
 
 
 class OwnTimeOut(BaseModel):
@@ -188,6 +287,11 @@ def _out(view: TaskView) -> TaskOut:
         "deadline": task.deadline_date.isoformat(),
         "deadline_label": deadline_label(task.deadline_date, task.cc_zone),
     }
+    if task.reminder_before_s is not None:
+        data["reminder"] = ReminderOut(
+            before_seconds=task.reminder_before_s, of=task.reminder_of, at=task.remind_at,
+            sent_at=task.reminded_at,
+        )  # fmt: skip
     return TaskOut.model_validate(data)
 
 
@@ -224,6 +328,7 @@ async def create_task(body: TaskIn, who: Worker, tasks: Tasks, stores: Stores) -
     task = await tasks.create(
         lead_id=body.lead_id, kind=body.kind, now=now, actor=who.name, owner=body.owner or who.name,
         campaign_id=body.campaign_id, number=body.number, note=body.note, own_time=body.own_time,
+        reminder=body.reminder.reminder if body.reminder else None,
     )  # fmt: skip
     return _out(tasks.view(task, now))
 
@@ -301,6 +406,20 @@ async def reactivate(
     ]
 
 
+@router.post("/tasks:preview", response_model=list[PreviewOut])
+async def preview_rules(
+    body: PreviewIn, who: SupervisorReader, tasks: Tasks, stores: Stores
+) -> list[PreviewOut]:
+    """Rehearse the task rules in force: for a result and / or a disposition (or every rule) at an
+    instant, the deadline, expiry, at-risk start and reminder each rule would give, and whether an
+    own time would be accepted. Nothing is stored."""
+    rows = preview(
+        tasks.rules, body.at or _now(stores), tasks.cc_zone, result=body.result, disposition=body.disposition,
+        own_time=body.own_time, reminder=body.reminder.reminder if body.reminder else None,
+    )  # fmt: skip
+    return [PreviewOut.model_validate(row.as_dict()) for row in rows]
+
+
 @router.get("/tasks/{task_id}", response_model=TaskOut, responses=NOT_FOUND)
 async def get_task(task_id: str, who: Reader, tasks: Tasks, stores: Stores) -> TaskOut:
     """One task with its deadline, own time and status now (advisors: their own)."""
@@ -317,8 +436,19 @@ async def set_own_time(
     task = await _visible(tasks, task_id, who)
     _may_work_on(task, who)
     now = _now(stores)
-    change = await tasks.set_own_time(task_id, body.own_time, now=now, actor=who.name)
+    reminder = body.reminder.reminder if body.reminder else None
+    change = await tasks.set_own_time(task_id, body.own_time, now=now, actor=who.name, reminder=reminder)
     return OwnTimeOut(task=_out(tasks.view(change.task, now)), change=change.change, version=change.version)
+
+
+@router.put("/tasks/{task_id}/reminder", response_model=TaskOut, responses=NOT_FOUND | CONFLICT)
+async def set_reminder(task_id: str, body: ReminderIn, who: Worker, tasks: Tasks, stores: Stores) -> TaskOut:
+    """Choose when you are reminded of this task by e-mail, e.g. `{"before": "1d", "of": "deadline"}`.
+    An instant already past is sent at once; 409 when the task is not open."""
+    task = await _visible(tasks, task_id, who)
+    _may_work_on(task, who)
+    now = _now(stores)
+    return _out(tasks.view(await tasks.set_reminder(task_id, body.reminder, now=now, actor=who.name), now))
 
 
 @router.post("/tasks/{task_id}/close", response_model=CloseOut, responses=NOT_FOUND | CONFLICT)

@@ -14,6 +14,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from playwright.async_api import Browser, expect
 
+from dialer.tasks.reminders import Reminder, ReminderAnchor
 from switchboard.console.routes import STATIC
 from switchboard.private_redis import PrivateRedis
 from tests.support.console_harness import Engine, running_engine, signed_in
@@ -204,6 +205,8 @@ async def test_a_task_past_its_deadline_is_red_and_the_picker_refuses_times_afte
         page.problems.clear()  # the 422 just provoked
         good = (fresh.deadline_date - timedelta(days=2)).isoformat() + "T10:00"
         await picker.fill(good)
+        await page.get_by_label("Remind me by e-mail").select_option("86400")  # seed 002: a reminder each
+        await page.get_by_label("before", exact=True).select_option("deadline")
         await fresh_row.locator("button[type=submit]").click()
         await expect(page.locator(f'tr[data-task="{fresh.task_id}"] td').nth(3)).not_to_have_text(EMPTY)
         stored = await store.get(fresh.task_id)
@@ -211,6 +214,8 @@ async def test_a_task_past_its_deadline_is_red_and_the_picker_refuses_times_afte
             stored.own_time is not None
             and stored.own_time.astimezone(engine.runtime.settings.zone).hour == 10
         )
+        assert stored.reminder == Reminder(timedelta(days=1), ReminderAnchor.DEADLINE)
+        assert stored.remind_at == stored.expires_at - timedelta(days=1)
 
         await page.click("button[data-filter=expired]")
         await expect(page.locator("tr[data-task]")).to_have_count(1)

@@ -244,3 +244,57 @@ async def test_the_status_filter_is_an_enum_in_the_spec(http: httpx.AsyncClient)
     spec = (await http.get("/openapi.json")).json()
     [status] = [p for p in spec["paths"]["/api/v1/tasks"]["get"]["parameters"] if p["name"] == "status"]
     assert {"open", "overdue", "at_risk", "archived"} <= set(status["schema"]["enum"])
+
+
+async def test_every_task_has_a_reminder_the_advisor_can_change(http: httpx.AsyncClient, kit: Kit) -> None:
+    task = await create(http, own_time="2026-06-02T14:00:00+02:00")
+    assert task["reminder"] == {
+        "before_seconds": 3600, "of": "own_time", "at": "2026-06-02T11:00:00Z", "sent_at": None
+    }  # fmt: skip  (the default of tasks.yaml: 1 hour before the own time)
+    url = f"/api/v1/tasks/{task['task_id']}/reminder"
+    changed = await http.put(url, json={"before": "1d", "of": "deadline"}, headers=auth("anna"))
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["reminder"]["at"] == "2026-06-14T22:00:00Z"  # deadline 06-15 ends 06-16 00:00 CEST
+    too_far = await http.put(url, json={"before": "31d"}, headers=auth("anna"))
+    assert too_far.status_code == 422 and "at most 30d" in too_far.text
+    not_hers = await http.put(url, json={"before": "2h"}, headers=auth("bob"))
+    assert not_hers.status_code == 404
+    again = await http.get(f"/api/v1/tasks/{task['task_id']}", headers=auth("anna"))
+    assert again.json()["reminder"]["before_seconds"] == 86400  # nothing changed by the refusals
+
+
+async def test_the_reminder_can_be_chosen_with_the_own_time(http: httpx.AsyncClient, kit: Kit) -> None:
+    task = await create(http, reminder={"before": "2h"})
+    body = {"own_time": "2026-06-03T10:00:00+02:00", "reminder": {"before": "30m"}}
+    response = await http.put(f"/api/v1/tasks/{task['task_id']}/own-time", json=body, headers=auth("anna"))
+    assert response.status_code == 200, response.text
+    assert response.json()["task"]["reminder"]["at"] == "2026-06-03T07:30:00Z"
+
+
+async def test_a_supervisor_rehearses_the_rules_in_force(http: httpx.AsyncClient, kit: Kit) -> None:
+    body = {"at": "2026-04-02T16:30:00+02:00", "disposition": "callback_later"}
+    body["own_time"] = "2026-04-20T10:00:00+02:00"
+    response = await http.post("/api/v1/tasks:preview", json=body, headers=auth("sue"))
+    assert response.status_code == 200, response.text
+    [row] = response.json()
+    assert (row["kind"], row["deadline"], row["own_time"]) == ("callback_requested", "2026-04-16", None)
+    refused = "own time 2026-04-20 10:00 is after the central deadline 2026-04-16"
+    assert row["own_time_refused"].startswith(refused)
+    assert await kit.tasks.list_tasks(now=kit.clock()) == [], "nothing is stored"
+    advisor = await http.post("/api/v1/tasks:preview", json=body, headers=auth("anna"))
+    assert advisor.status_code == 403
+
+
+@pytest.mark.parametrize("before", ["0d", "31d", "721h", "43201m", "1h30m", 0, 2592001, 3600.5, True])
+async def test_a_reminder_outside_what_the_schema_says_is_refused(
+    http: httpx.AsyncClient, kit: Kit, before: object
+) -> None:
+    task = await create(http)
+    url = f"/api/v1/tasks/{task['task_id']}/reminder"
+    response = await http.put(url, json={"before": before}, headers=auth("anna"))
+    assert response.status_code == 422, response.text
+    assert response.json()["details"]["errors"][0]["field"] == "body.before"
+    fine = await http.put(url, json={"before": "30d"}, headers=auth("anna"))
+    assert fine.json()["reminder"]["before_seconds"] == 2592000
+    whole = await http.put(url, json={"before": 370.0}, headers=auth("anna"))  # JSON's integer 370
+    assert whole.json()["reminder"]["before_seconds"] == 370

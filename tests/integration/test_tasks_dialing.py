@@ -201,3 +201,43 @@ async def test_a_callback_whose_owner_cannot_make_it_goes_to_another_advisor(
         variables = originate_vars(dial)
         assert (variables["SWITCHBOARD_DIAL_KIND"], variables["SWITCHBOARD_AGENT_ID"]) == ("callback", "1002")
         assert (await tasks.get(task.task_id)).dials == 1
+
+
+async def test_a_callback_answered_on_time_is_handled_on_time_before_its_disposition(
+    redis_client: aioredis.Redis,
+) -> None:
+    """Seed 002: a callback dialed and answered at its own time must not turn overdue, be redialed
+    or expire just because nobody has recorded the disposition yet."""
+    plan = campaigns(campaign())
+    clock = JumpClock()
+    sim = sim_config(customer_overrides={number(1): CustomerScript(outcome="answer", ring_s=0.2, talk_s=0.5)})
+    async with rig(
+        redis_client, plan, sim, clock=clock, engine_ticks=False, task_rules=DEFAULT_TASK_RULES
+    ) as r:
+        await r.agent("1001")
+        tasks = store(r)
+        await r.load_leads([lead(1)], campaign_id="c1")
+        task = await tasks.record_result(
+            result="no_answer", lead_id="L1", campaign_id="c1", owner="1001", now=r.now()
+        )
+        assert task is not None
+        promised = r.now() + timedelta(minutes=10)
+        await tasks.set_own_time(task.task_id, promised, now=r.now(), actor="1001")
+        clock.jump(600)
+        await r.start()
+        await r.dialer.run_once()
+        attempts = "switchboard_dial_attempts_total"
+        await r.until(lambda: r.sample(attempts, campaign="c1", result="answered") == 1)
+        await r.dialer.settled()
+
+        answered = await tasks.get(task.task_id)
+        assert answered.answered_at is not None and answered.answered_at >= promised
+        clock.jump(3600)  # an hour later, no disposition yet
+        status = answered.status(r.now(), tasks.rules)
+        assert (status.overdue, status.at_risk) == (False, False)
+        assert await tasks.due_callbacks("c1", r.now(), 10) == [], "answered: not dialed again"
+        assert await tasks.expire_due(now=answered.expires_at + timedelta(hours=1)) == []
+
+        late = answered.expires_at + timedelta(days=1)  # the disposition comes after the deadline
+        closed = await tasks.close(task.task_id, code="sale", now=late, actor="1001")
+        assert closed.state == "done" and closed.status(late, tasks.rules).status.value == "done"

@@ -230,6 +230,7 @@ class Task:
     cc_zone: str = "Europe/Budapest"
     own_time: datetime | None = None
     closed_at: datetime | None = None
+    answered_at: datetime | None = None
 
 
 MARGIN = timedelta(hours=4)
@@ -262,6 +263,18 @@ LATER = at(BUDAPEST, 2026, 4, 9)
         # done before expiry stays done; closed after expiry stays expired (the penalty is due)
         (Task(DEADLINE, closed_at=LAST_MOMENT), LATER, True, (TaskStatus.DONE, False, False)),
         (Task(DEADLINE, closed_at=FIRST_LATE), LATER, True, (TaskStatus.EXPIRED, False, False)),
+        # a callback answered on time is handled then: not overdue, not at risk, not expired while the
+        # disposition is still to be written, and done when it comes, even after the deadline
+        (Task(DEADLINE, own_time=OWN, answered_at=OWN + timedelta(minutes=1)), OWN + timedelta(hours=1), True,
+         (TaskStatus.DUE, False, False)),
+        (Task(DEADLINE, own_time=OWN, answered_at=OWN), at(BUDAPEST, 2026, 3, 30, 21), False,
+         (TaskStatus.DUE, False, False)),
+        (Task(DEADLINE, own_time=OWN, answered_at=OWN), LATER, True, (TaskStatus.DUE, False, False)),
+        (Task(DEADLINE, own_time=OWN, answered_at=LAST_MOMENT, closed_at=LATER), LATER, True,
+         (TaskStatus.DONE, False, False)),
+        # answered only after the deadline: too late, the penalty stays
+        (Task(DEADLINE, own_time=OWN, answered_at=FIRST_LATE, closed_at=LATER), LATER, True,
+         (TaskStatus.EXPIRED, False, False)),
     ],
 )
 def test_task_status(

@@ -379,3 +379,31 @@ def test_ended_call_ttl_defaults_to_a_day_and_is_bounded(monkeypatch: pytest.Mon
     monkeypatch.setenv("SWITCHBOARD_ACD_ENDED_CALL_TTL", "5")  # under a minute: reports would miss calls
     with pytest.raises(ConfigError, match=r"acd\.ended_call_ttl"):
         load_settings()
+
+
+def test_the_smtp_password_comes_from_the_environment_or_a_file_beside_the_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "smtp-password").write_text("smtp-Pa55-word\n")
+    path = write(tmp_path, "mail:\n  host: smtp.example.hu\n  password_file: smtp-password\n")
+    settings = load_settings(path)
+    assert settings.mail.enabled and settings.mail.port == 587 and settings.mail.security == "starttls"
+    assert settings.mail.password_file == tmp_path / "smtp-password"  # relative to the settings file
+    assert settings.mail.secret() == "smtp-Pa55-word"
+    assert "smtp-Pa55-word" in settings.secrets(), "the log filter masks it"
+    assert "smtp-Pa55-word" not in json.dumps(describe(settings))
+
+    monkeypatch.setenv("SWITCHBOARD_MAIL_PASSWORD", "from-the-env")
+    with pytest.raises(ConfigError) as both:
+        load_settings(path)
+    assert "set mail.password or mail.password_file, not both" in both.value.message
+    monkeypatch.setenv("SWITCHBOARD_MAIL_HOST", "relay.local")
+    env_only = load_settings()
+    assert (env_only.mail.host, env_only.mail.secret()) == ("relay.local", "from-the-env")
+
+
+def test_mail_is_off_without_a_host_and_a_bad_sender_is_named(tmp_path: Path) -> None:
+    assert not load_settings().mail.enabled
+    with pytest.raises(ConfigError) as exc:
+        load_settings(write(tmp_path, "mail:\n  host: smtp.example.hu\n  sender: nobody\n"))
+    assert exc.value.details["key"] == "mail.sender"

@@ -6,6 +6,7 @@ import { t, dateTime, timeOnly, dayLabel, zonedParts, fromZonedInput, toZonedInp
 
 const FILTERS = ["all", "open", "due", "overdue", "at_risk", "expired"];
 const me = encodeURIComponent;
+const REMIND_BEFORE = [900, 3600, 10800, 86400];
 
 // The central deadline's last moment (23:59:59 of its day), in the zone and the user's locale.
 export function deadlineText(task) {
@@ -32,9 +33,22 @@ function picker(task, onDone) {
   input.max = toZonedInput(last);
   input.value = task.own_time ? toZonedInput(new Date(task.own_time)) : "";
   const error = h("p", { class: "error", id: `${id}-error`, role: "alert" });
+  // Every task has an e-mail reminder (seed 002); the advisor picks how long before which time.
+  const current = task.reminder || { before_seconds: 3600, of: "own_time" };
+  const before = h("select", { id: `${id}-remind` }, ...REMIND_BEFORE.map((seconds) =>
+    h("option", { value: String(seconds), text: t(`tasks.remind_${seconds}`) })));
+  const of = h("select", { id: `${id}-remind-of` }, ...["own_time", "deadline"].map((anchor) =>
+    h("option", { value: anchor, text: t(`tasks.remind_of_${anchor}`) })));
+  if (!REMIND_BEFORE.includes(current.before_seconds)) {
+    before.prepend(h("option", { value: String(current.before_seconds), text: `${Math.round(current.before_seconds / 60)} min` }));
+  }
+  before.value = String(current.before_seconds);
+  of.value = current.of;
   const form = h("form", { class: "picker", novalidate: true },
     h("label", { for: id, text: t("tasks.own_time") }), input,
     h("p", { class: "muted", id: `${id}-hint`, text: t("tasks.deadline_hint", { deadline: deadlineText(task) }) }),
+    h("label", { for: `${id}-remind`, text: t("tasks.remind_me") }), before,
+    h("label", { for: `${id}-remind-of`, text: t("tasks.remind_of") }), of,
     error, h("button", { type: "submit", text: t("tasks.save_time") }));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -42,7 +56,8 @@ function picker(task, onDone) {
     const problem = ownTimeProblem(task, chosen);
     if (problem) { error.textContent = problem; return; }
     try {
-      await put(`/api/v1/tasks/${me(task.task_id)}/own-time`, { own_time: chosen.toISOString() });
+      const reminder = { before: Number(before.value), of: of.value };
+      await put(`/api/v1/tasks/${me(task.task_id)}/own-time`, { own_time: chosen.toISOString(), reminder });
       onDone();
     } catch (exc) { error.textContent = exc.message; }
   });
