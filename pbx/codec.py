@@ -230,7 +230,9 @@ class Malformed:
 
 AmiItem = Banner | Event | Response | Action | Malformed
 _KINDS: dict[str, type[Event] | type[Response] | type[Action]] = {
-    "Event": Event, "Response": Response, "Action": Action,
+    "Event": Event,
+    "Response": Response,
+    "Action": Action,
 }
 
 
