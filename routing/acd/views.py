@@ -80,6 +80,10 @@ class CaseInfo:
     answered_at: float | None
     summary: str
     customer: dict[str, str] = field(default_factory=dict)
+    transfers: int = 0
+    transferred_from: str = ""
+    transfer_target: str = ""
+    transferer: str = ""  # while consulting: the agent who asked (agent_id is the consulted one)
 
 
 def agent_info(state: AcdState, agent_id: str, now: float) -> AgentInfo | None:
@@ -184,4 +188,8 @@ def case_info(active: ActiveCall, state: AcdState, *, ended: bool = False) -> Ca
         answered_at=facts.answered_at,
         summary=facts.summary,
         customer=dict(facts.crm),
+        transfers=facts.transfers,
+        transferred_from=facts.transferred_from,
+        transfer_target=facts.transfer_target,
+        transferer=facts.transferer,
     )
