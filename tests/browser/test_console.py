@@ -308,3 +308,53 @@ async def test_the_supervisor_steers_campaigns_agents_lists_and_sees_a_refused_r
         await expect(refused.locator("h3")).to_contain_text("Last refused edit")
         await expect(refused.locator("li")).to_contain_text("wrap_up")
         assert _quiet(page) == []
+
+
+async def test_the_advisor_consults_a_colleague_completes_the_transfer_and_the_case_goes_with_the_call(
+    browser: Browser, redis_server: PrivateRedis, redis_client: aioredis.Redis, tmp_path: Path
+) -> None:
+    async with running_engine(redis_server, tmp_path) as engine:
+        acd = engine.parts.acd
+        await acd.login("1004")  # the key callers' top agent stays out of the way
+        page = await signed_in(browser, engine, "ann")
+        await page.click("#btn-login")
+        await expect(page.locator("#agent-state")).to_have_attribute("data-state", "ready")
+        channel = await engine.sim.inbound_call("+36301234888", ivr_choice="1")
+        await expect(page.locator("#case-caller")).to_have_text("+36301234888", timeout=3000)
+        call_id = acd.agent("1001").call_id
+        await page.fill("#summary", "Invoice twice; wants a refund.")
+        await page.click("#save-summary")
+        await expect(page.locator("#summary-status")).to_have_text("Saved.")
+        await acd.login("1002")
+
+        await page.select_option("#transfer-kind", "agent")
+        await page.fill("#transfer-to", "1002")
+        await page.select_option("#transfer-mode", "warm")
+        await page.click("#transfer-go")
+        await expect(page.locator("#transfer-consulting")).to_be_visible()
+        case = await acd.case(call_id)
+        assert (case.state, case.transferer, case.agent_id) == ("consulting", "1001", "1002")
+        caller = engine.sim.channels[channel]
+        assert caller.bridge is None and caller.context == "switchboard-transfer", (
+            "the caller holds with music"
+        )
+        # the colleague answers the consult: the engine bridges them to ann (it holds its lock
+        # until then, so the complete below waits for it)
+        consult = await engine.sim.wait_for_action(
+            "Bridge", lambda a: (a.get("Channel2") or "").startswith("PJSIP/1002-"), timeout=5
+        )
+        assert (consult.get("Channel1") or "").startswith("PJSIP/1001-")
+
+        await page.click("#transfer-complete")
+        await expect(page.locator("#wrap-up")).to_be_visible()
+        after = await acd.case(call_id)
+        assert (after.state, after.agent_id, after.transferred_from) == ("connected", "1002", "1001")
+        assert after.summary == "Invoice twice; wants a refund."
+
+        await page.reload()  # the advisor reloads during wrap-up: the call is still there to finish
+        await expect(page.locator("#case-id")).to_have_text(after.case_id, timeout=3000)
+        await page.fill("#summary", "Invoice twice; wants a refund. Passed to billing (1002).")
+        await page.click("#save-summary")
+        await expect(page.locator("#summary-status")).to_have_text("Saved.")
+        assert (await acd.case(call_id)).summary.endswith("Passed to billing (1002).")
+        assert _quiet(page) == []
