@@ -168,3 +168,36 @@ async def test_a_transfer_made_on_the_phone_is_tracked_from_asterisks_events(
         await s.until(lambda: bridged_with(s, caller, "PJSIP/2003"))
         [handed] = await handovers(s, "a3")
         assert handed["transfer"]["from"] == "a1"
+
+
+async def test_an_attended_transfer_made_on_the_phone_is_tracked_out_of_the_acd(
+    redis_client: aioredis.Redis,
+) -> None:
+    async with acd_stack(redis_client, rules(), sim_config()) as s:
+        call_id, caller = await talking(s)
+        leg = s.acd.ctx.state.calls[call_id].facts.agent_channel
+        phone = await RawAmiClient.connect("127.0.0.1", s.sim.port)
+        try:
+            await phone.login("switchboard", SECRET)
+            fields = [("Channel", leg), ("Exten", "3100"), ("Context", "agents")]  # a desk outside the ACD
+            assert (await phone.request("Atxfer", fields)).ok
+            consult = await phone.wait_event(
+                "BridgeEnter", lambda e: (e.get("Channel") or "").startswith("Local/3100@agents-")
+            )
+            assert s.acd.ctx.state.calls[call_id].state is CallState.CONNECTED, (
+                "a consult alone moves nothing"
+            )
+            assert (await phone.request("Hangup", [("Channel", leg)])).ok  # the advisor hangs up: done
+        finally:
+            await phone.close()
+
+        await s.until(lambda: call_id not in s.acd.ctx.state.calls)
+        await s.until_state("a1", AgentState.WRAP_UP)
+        moved = [e for e in await s.acd.events.read("0", count=1000) if e.type == "transferred"]
+        assert [(e.agent_id, e.data["mode"], e.data["to"]) for e in moved] == [
+            ("a1", "attended", consult.get("Channel"))
+        ]
+        assert not [e for e in await s.acd.events.read("0", count=1000) if e.type == "ended"], (
+            "not counted as ended"
+        )
+        assert s.sim.channels[caller].bridge is not None, "the caller talks to the desk they were handed to"

@@ -1,6 +1,7 @@
 """The simulator's transfers: BlindTransfer (the action and its event, in Asterisk 22's order),
-a dual Redirect of a bridged pair (both halves go where they were sent), and the holding
-context [switchboard-transfer]."""
+Atxfer / CancelAtxfer (the consult, AttendedTransfer before the transferer's hangup), a dual
+Redirect of a bridged pair (both halves go where they were sent), and the holding context
+[switchboard-transfer]."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def sim() -> AsyncIterator[SimulatedPbx]:
-    pbx = SimulatedPbx(SimConfig(time_scale=20, agents={"1001": AgentPhone(answer_after_s=0.2)}), seed=5)
+    phones = {"1001": AgentPhone(answer_after_s=0.2), "1002": AgentPhone(answer_after_s=0.2)}
+    pbx = SimulatedPbx(SimConfig(time_scale=20, agents=phones), seed=5)
     await pbx.start()
     yield pbx
     await pbx.stop()
@@ -103,3 +105,54 @@ async def test_a_dual_redirect_sends_both_halves_of_a_bridge_where_they_were_sen
         await ami.wait_event("MusicOnHoldStart", lambda e, name=name: e.get("Channel") == name, since=start)
     assert not [e for e in ami.events[start:] if e.name == "Hangup"], "the agent's leg is not hung up"
     assert (sim.channels[caller].exten, sim.channels[agent].exten) == ("hold", "consult")
+
+
+async def consulting(sim: SimulatedPbx, ami: RawAmiClient) -> tuple[str, str, str, int]:
+    """Agent 1001 talks to a caller, then starts an attended transfer to phone 1002, who answers:
+    (caller, agent leg, the target's leg, the index of the first event after the Atxfer)."""
+    caller, agent = await talking(sim, ami)
+    start = len(ami.events)
+    fields = [("Channel", agent), ("Exten", "1002"), ("Context", "agents")]
+    assert (await ami.request("Atxfer", fields)).message == "Atxfer successfully queued"
+    await ami.wait_event("MusicOnHoldStart", lambda e: e.get("Channel") == caller, since=start)
+    entered = await ami.wait_event(
+        "BridgeEnter", lambda e: (e.get("Channel") or "").startswith("Local/1002@agents-"), since=start
+    )
+    target = entered.get("Channel") or ""
+    assert sim.channels[agent].bridge is sim.channels[target].bridge, "the agent consults the target"
+    assert sim.channels[caller].bridge is not sim.channels[agent].bridge
+    return caller, agent, target, start
+
+
+async def test_an_attended_transfer_completes_when_the_transferer_hangs_up(
+    sim: SimulatedPbx, ami: RawAmiClient
+) -> None:
+    caller, agent, target, start = await consulting(sim, ami)
+    assert (await ami.request("Hangup", [("Channel", agent)])).ok
+    event = await ami.wait_event("AttendedTransfer", since=start)
+    assert (event.get("Result"), event.get("DestType")) == ("Success", "Bridge")
+    assert (event.get("OrigTransfererChannel"), event.get("TransfereeChannel")) == (agent, caller)
+    assert event.get("TransferTargetChannel") == target
+    assert event.get("OrigBridgeNumChannels") == "2" and event.get("SecondBridgeUniqueid")
+    await ami.wait_event("Hangup", lambda e: e.get("Channel") == agent, since=start)
+    names = [e.name for e in ami.events[start:]]
+    assert names.index("AttendedTransfer") < next(
+        i for i, e in enumerate(ami.events[start:]) if e.name == "Hangup" and e.get("Channel") == agent
+    ), "Asterisk reports the transfer before the transferer's hangup"
+    await ami.wait_event("BridgeEnter", lambda e: e.get("Channel") == caller, since=start)
+    assert sim.channels[caller].bridge is sim.channels[target].bridge
+    assert sim.channels[caller].moh_class is None
+
+
+async def test_cancel_atxfer_joins_the_transferer_back_and_raises_no_transfer_event(
+    sim: SimulatedPbx, ami: RawAmiClient
+) -> None:
+    caller, agent, target, start = await consulting(sim, ami)
+    reply = await ami.request("CancelAtxfer", [("Channel", agent)])
+    assert (reply.ok, reply.message) == (True, "CancelAtxfer successfully queued")
+    await ami.wait_event("Hangup", lambda e: e.get("Channel") == target, since=start)
+    await ami.wait_event("BridgeEnter", lambda e: e.get("Channel") == caller, since=start)
+    assert sim.channels[caller].bridge is sim.channels[agent].bridge
+    assert not [e for e in ami.events[start:] if e.name == "AttendedTransfer"]
+    refused = await ami.request("Atxfer", [("Channel", agent)])
+    assert refused.message == "No extension specified"
