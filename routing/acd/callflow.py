@@ -318,6 +318,10 @@ class CallFlow:
             count = metrics.call_answered if isinstance(effect, ev.CountAnswered) else metrics.call_abandoned
             count(effect.queue, effect.tier, waited=effect.waited, at=now, target_s=target)
         elif isinstance(effect, ev.Publish):
+            if effect.kind == "transferred":  # counted where it is reported, once per transfer
+                data = effect.data
+                ctx.metrics.call_transferred(str(data.get("queue", "")), str(data.get("tier", "")),
+                                             str(data.get("mode", "")))  # fmt: skip
             await d.publish(effect.kind, effect.agent_id, effect.data)
         elif isinstance(effect, ev.Note):
             log.log(logging.WARNING if effect.warn else logging.INFO, "call %s: %s", call_id, effect.text,

@@ -210,7 +210,7 @@ def _blind(call: ActiveCall, event: ev.TransferAsked) -> Result:
     exten = _exten(event.target)
     move = () if event.by_phone else (ev.MoveCaller(facts.agent_channel, facts.channel, exten),)
     data = {
-        **case_data(moved),
+        **case_data(call),
         "from": agent_id,
         "to": event.target,
         "mode": "blind",

@@ -140,7 +140,8 @@ def _live(info: QueueInfo, state: AcdState, now: float, levels: ServiceLevelNow 
     connected, the oldest wait, the service level now."""
     mine = [a for a in state.calls.values() if a.call.queue == info.name]
     ringing = [_entry(a, 0, now, state) for a in mine if a.state is CallState.OFFERED]
-    connected = [_entry(a, 0, now, state) for a in mine if a.state is CallState.CONNECTED]
+    talking = (CallState.CONNECTED, CallState.CONSULTING)  # a consult is still the call in conversation
+    connected = [_entry(a, 0, now, state) for a in mine if a.state in talking]
     oldest = max((w.waited for w in info.waiting), default=0.0)
     level = levels(info.name) if levels is not None else None
     return replace(info, ringing=ringing, connected=connected, oldest_wait=oldest, service_level=level)
@@ -149,7 +150,8 @@ def _live(info: QueueInfo, state: AcdState, now: float, levels: ServiceLevelNow 
 def _waited_until(active: ActiveCall, now: float) -> float:
     """A caller waits until an agent answers: a connected call's wait stops growing then."""
     answered = active.facts.answered_at
-    return answered if active.state is CallState.CONNECTED and answered is not None else now
+    talking = active.state in (CallState.CONNECTED, CallState.CONSULTING)
+    return answered if talking and answered is not None else now
 
 
 def _entry(active: ActiveCall, position: int, now: float, state: AcdState) -> WaitingInfo:

@@ -99,6 +99,7 @@ async def test_blind_transfer_to_a_queue_keeps_the_tier_priority_and_the_case(
         assert s.sample("switchboard_acd_calls_answered_total", queue="billing", tier="key") == 0, (
             "counted once"
         )
+        assert s.sample("switchboard_acd_transfers_total", queue="support", tier="key", mode="blind") == 1
 
 
 async def test_warm_transfer_consult_then_complete(redis_client: aioredis.Redis) -> None:

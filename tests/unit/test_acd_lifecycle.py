@@ -99,7 +99,7 @@ TRANSFERRED = CONSULT_UP.with_facts(
 
 
 def blind(by_phone: bool = False) -> tuple[ev.Effect, ...]:
-    data = {**case_data(REQUEUED), "from": "a1", "to": "queue:billing", "mode": "blind", "summary": ""}
+    data = {**case_data(TALKING), "from": "a1", "to": "queue:billing", "mode": "blind", "summary": ""}
     move = () if by_phone else (ev.MoveCaller(LEG, CALLER, "queue-billing"),)
     return (
         ev.Save(REQUEUED), ev.AgentLeaves("a1", wrap_up=True), *move,
