@@ -30,11 +30,11 @@ from pbx.call_changes import ChannelHungUp, DialStarted, OriginateResult, Transf
 from pbx.switchboard_events import AgentAnswered, InboundArrived
 from pbx.tracker import CallTracker
 from routing.acd import call_events as ev
-from routing.acd.calls import ActiveCall, CallFacts, CallState, is_agent_leg, is_leg_of
+from routing.acd.calls import ActiveCall, CallFacts, CallState, is_agent_leg, is_leg_of, leg_base
 from routing.acd.context import Ctx
 from routing.acd.dispatcher import Dispatcher
 from routing.acd.held import HeldCaller
-from routing.acd.lifecycle import apply
+from routing.acd.lifecycle import apply, case_data
 from routing.acd.store import Change
 from routing.acd.timers import Timer, TimerKind
 from routing.acd.transfers import Target, requeued, target_from_exten
@@ -202,6 +202,9 @@ class CallFlow:
         BlindTransfer, whose call already waits again and is left alone): into the transfer
         context, the call is routed again like an API transfer; anywhere else it leaves the ACD."""
         active = self.ctx.state.calls.get(change.call_id or "")
+        if change.result == "Success" and active is None and change.call_id and change.kind == "attended":
+            await self._ended_then_transferred(change)
+            return
         if change.result != "Success" or active is None or active.state is not CallState.CONNECTED:
             return
         if change.transferee_uniqueid and change.transferee_uniqueid != active.facts.uniqueid:
@@ -224,6 +227,38 @@ class CallFlow:
             return
         where = f"{change.exten}@{change.context}" if change.kind == "blind" else change.target_channel
         await self.step(active.id, ev.TransferredOut(now, where or "unknown", change.kind))
+
+    async def _ended_then_transferred(self, change: Transferred) -> None:
+        """Asterisk reported the advisor's hang-up before the AttendedTransfer: the call was closed as
+        ended; it was in fact transferred. Its record says so now, whatever the order was."""
+        call_id = change.call_id or ""
+        try:
+            stored = await self.ctx.store.call(call_id)
+        except StoreUnavailableError as exc:
+            self.d.store_failed(exc)
+            return
+        facts = stored.facts if stored is not None else None
+        if (
+            stored is None
+            or facts is None
+            or facts.outcome != "ended"
+            or facts.uniqueid != change.transferee_uniqueid
+        ):
+            return
+        if leg_base(facts.agent_channel) != leg_base(change.transferer_channel):
+            return
+        target = change.target_channel or "unknown"
+        fixed = stored.with_facts(outcome="transferred", exit_to=target, transferred_from=facts.agent_id)
+        await self.d.commit(Change(ended=[fixed]))
+        data = {
+            **case_data(stored),
+            "from": facts.agent_id,
+            "to": target,
+            "mode": "attended",
+            "summary": facts.summary,
+        }
+        self.ctx.metrics.call_transferred(stored.call.queue, stored.call.tier, "attended")
+        await self.d.publish("transferred", facts.agent_id, data)
 
     async def step(self, call_id: str, event: ev.Event) -> None:
         """Apply `event` to the call's table and perform what it says, in order."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import redis.asyncio as aioredis
 
 from pbx.sim.rawclient import RawAmiClient
@@ -171,9 +172,14 @@ async def test_a_transfer_made_on_the_phone_is_tracked_from_asterisks_events(
         assert handed["transfer"]["from"] == "a1"
 
 
+@pytest.mark.parametrize(
+    "hangup_first", [False, True], ids=["transfer-reported-first", "hangup-reported-first"]
+)
 async def test_an_attended_transfer_made_on_the_phone_is_tracked_out_of_the_acd(
-    redis_client: aioredis.Redis,
+    redis_client: aioredis.Redis, hangup_first: bool
 ) -> None:
+    """Whichever Asterisk reports first, the advisor's hang-up or the AttendedTransfer, the call is
+    recorded as transferred to the desk the phone called, and counted once."""
     async with acd_stack(redis_client, rules(), sim_config()) as s:
         call_id, caller = await talking(s)
         leg = s.acd.ctx.state.calls[call_id].facts.agent_channel
@@ -188,17 +194,27 @@ async def test_an_attended_transfer_made_on_the_phone_is_tracked_out_of_the_acd(
             assert s.acd.ctx.state.calls[call_id].state is CallState.CONNECTED, (
                 "a consult alone moves nothing"
             )
-            assert (await phone.request("Hangup", [("Channel", leg)])).ok  # the advisor hangs up: done
+            if hangup_first:  # the other order: the advisor's hang-up reported, then the transfer
+                channel = s.sim.channels[leg]
+                completes, channel.hangup_first = channel.hangup_first, []
+                s.sim.core.hangup(channel, 16)
+                for complete in completes:
+                    complete()
+            else:
+                assert (await phone.request("Hangup", [("Channel", leg)])).ok  # the advisor hangs up: done
         finally:
             await phone.close()
 
-        await s.until(lambda: call_id not in s.acd.ctx.state.calls)
+        def counted() -> float:
+            return s.sample("switchboard_acd_transfers_total", queue="support", tier="key", mode="attended")
+
+        await s.until(lambda: call_id not in s.acd.ctx.state.calls and counted() == 1)
         await s.until_state("a1", AgentState.WRAP_UP)
         moved = [e for e in await s.acd.events.read("0", count=1000) if e.type == "transferred"]
         assert [(e.agent_id, e.data["mode"], e.data["to"]) for e in moved] == [
             ("a1", "attended", consult.get("Channel"))
         ]
-        assert not [e for e in await s.acd.events.read("0", count=1000) if e.type == "ended"], (
-            "not counted as ended"
-        )
+        stored = await s.acd.ctx.store.call(call_id)
+        assert stored is not None
+        assert (stored.facts.outcome, stored.facts.exit_to) == ("transferred", consult.get("Channel"))
         assert s.sim.channels[caller].bridge is not None, "the caller talks to the desk they were handed to"
