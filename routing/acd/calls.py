@@ -42,7 +42,8 @@ class CallFacts:
     action_id: str = ""  # of the Originate ringing agent_id
     agent_channel: str = ""  # the agent's leg once it answered
     answered_at: float | None = None
-    summary: str = ""  # the case summary the first agent wrote
+    summary: str = ""  # the case summary: the first agent writes it, whoever has the call completes it
+    opened_by: str = ""  # the first agent who took the call: they opened the case
     owner: str = ""  # engine instance that admitted the call
     campaign: str = ""  # an outbound call's campaign (handed over by the dialer)
     lead_id: str = ""  # an outbound call's lead

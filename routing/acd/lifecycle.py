@@ -114,7 +114,10 @@ def _bridge_result(call: ActiveCall, event: ev.BridgeResult) -> Result:
 
 
 def _connected(call: ActiveCall, at: float, channel: str) -> Result:
-    moved = call.with_facts(state=CallState.CONNECTED, agent_channel=channel, answered_at=at)
+    opened_by = call.facts.opened_by or call.facts.agent_id  # the first who takes the call opens the case
+    moved = call.with_facts(
+        state=CallState.CONNECTED, agent_channel=channel, answered_at=at, opened_by=opened_by
+    )
     waited = at - call.call.since
     first_answer = not call.call.outbound and not call.facts.transfers
     counted = (ev.CountAnswered(call.call.queue, call.call.tier, waited),) if first_answer else ()
@@ -418,6 +421,7 @@ def handover(active: ActiveCall, waited: float) -> dict[str, object]:
         "agent_id": facts.agent_id,
         "waited": round(waited, 3),
         "summary": facts.summary,
+        "opened_by": facts.opened_by,
         "matched": facts.matched,
         "customer": dict(facts.crm),
     }

@@ -84,6 +84,7 @@ class CaseInfo:
     transferred_from: str = ""
     transfer_target: str = ""
     transferer: str = ""  # while consulting: the agent who asked (agent_id is the consulted one)
+    opened_by: str = ""  # the first agent who took the call
 
 
 def agent_info(state: AcdState, agent_id: str, now: float) -> AgentInfo | None:
@@ -194,4 +195,5 @@ def case_info(active: ActiveCall, state: AcdState, *, ended: bool = False) -> Ca
         transferred_from=facts.transferred_from,
         transfer_target=facts.transfer_target,
         transferer=facts.transferer,
+        opened_by=facts.opened_by,
     )

@@ -151,6 +151,7 @@ class CaseOut(_Out):
     transfers: int = Field(0, description="how many times the call was transferred")
     transferred_from: str = Field("", description="the agent who transferred it last")
     transfer_target: str = Field("", description="where it was transferred last (queue:, skill:, agent:)")
+    opened_by: str = Field("", description="the first agent who took the call (they opened the case)")
     transferer: str = Field(
         "", description="during a consult: the agent who asked (agent_id: the consulted one)"
     )

@@ -96,6 +96,7 @@ async def test_blind_transfer_to_a_queue_keeps_the_tier_priority_and_the_case(
         assert (handed["call_id"], handed["case_id"], handed["tier"]) == (call_id, case_id, "key")
         assert handed["summary"] == "no sync since the storm; refund the outage days"
         assert handed["transfer"] == {"from": "a1", "to": "queue:billing", "mode": "blind"}
+        assert handed["opened_by"] == "a1", "the first advisor opened the case"
         assert s.sample("switchboard_acd_calls_answered_total", queue="support", tier="key") == 1
         assert s.sample("switchboard_acd_calls_answered_total", queue="billing", tier="key") == 0, (
             "counted once"

@@ -35,7 +35,7 @@ OUTBOUND = ActiveCall(
 
 
 def connected(call: ActiveCall, at: float, leg: str = LEG) -> ActiveCall:
-    return call.with_facts(state=CallState.CONNECTED, agent_channel=leg, answered_at=at)
+    return call.with_facts(state=CallState.CONNECTED, agent_channel=leg, answered_at=at, opened_by="a1")
 
 
 def abandoned(call: ActiveCall, at: float, counted: bool = True) -> tuple[ev.Effect, ...]:
