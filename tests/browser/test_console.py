@@ -325,7 +325,9 @@ async def test_the_advisor_consults_a_colleague_completes_the_transfer_and_the_c
         await page.fill("#summary", "Invoice twice; wants a refund.")
         await page.click("#save-summary")
         await expect(page.locator("#summary-status")).to_have_text("Saved.")
-        await acd.login("1002")
+        bob = await signed_in(browser, engine, "bob")  # advisor 1002, on his own screen
+        await bob.click("#btn-login")
+        await expect(bob.locator("#agent-state")).to_have_attribute("data-state", "ready")
 
         await page.select_option("#transfer-kind", "agent")
         await page.fill("#transfer-to", "1002")
@@ -345,8 +347,14 @@ async def test_the_advisor_consults_a_colleague_completes_the_transfer_and_the_c
         )
         assert (consult.get("Channel1") or "").startswith("PJSIP/1001-")
 
+        # bob has the case while they consult: id, summary, who transfers it
+        await expect(bob.locator("#case-id")).to_have_text(case.case_id, timeout=3000)
+        await expect(bob.locator("#summary")).to_have_value("Invoice twice; wants a refund.")
+        await expect(bob.locator("#case-transferred-from")).to_have_text("1001")
+
         await page.click("#transfer-complete")
         await expect(page.locator("#wrap-up")).to_be_visible()
+        await expect(bob.locator("#transfer-form")).to_be_visible(timeout=3000)  # the call is his now
         after = await acd.case(call_id)
         assert (after.state, after.agent_id, after.transferred_from) == ("connected", "1002", "1001")
         assert after.summary == "Invoice twice; wants a refund."
@@ -357,4 +365,4 @@ async def test_the_advisor_consults_a_colleague_completes_the_transfer_and_the_c
         await page.click("#save-summary")
         await expect(page.locator("#summary-status")).to_have_text("Saved.")
         assert (await acd.case(call_id)).summary.endswith("Passed to billing (1002).")
-        assert _quiet(page) == []
+        assert _quiet(page) == [] and _quiet(bob) == []

@@ -181,7 +181,8 @@ export async function render(main, { session }) {
       const found = await get(`/api/v1/acd/calls/${me(callId)}/case`);
       if (!view.call || view.call.call_id === callId) {
         view.call = { ...(view.call || {}), ...found, summary: view.call?.summary ?? found.summary };
-        view.wrapUp = found.state === "ended";
+        // ended, or gone on to a colleague (a transfer completed): my part is the wrap-up
+        view.wrapUp = found.state === "ended" || ![found.agent_id, found.transferer].includes(session.name);
         drawCall();
       }
     } catch { /* the call ended meanwhile: the stream says so */ }
@@ -224,7 +225,12 @@ export async function render(main, { session }) {
   try { view.offer = (await get("/api/v1/offer")).lead; } catch { view.offer = null; }
   drawState(); drawCall(); drawOffer();
   if (view.agent && view.agent.call_id) loadCase(view.agent.call_id);
-  const timer = setInterval(() => stateCard._tick && stateCard._tick(), 1000);
+  let ticks = 0;
+  const timer = setInterval(() => {
+    if (stateCard._tick) stateCard._tick();
+    // during a consult the other side may complete or cancel it: look again every 2 s
+    if (++ticks % 2 === 0 && view.call && view.call.state === "consulting") loadCase(view.call.call_id);
+  }, 1000);
   return () => { clearInterval(timer); offs.forEach((off) => off()); };
 }
 
