@@ -230,9 +230,7 @@ class Malformed:
 
 AmiItem = Banner | Event | Response | Action | Malformed
 _KINDS: dict[str, type[Event] | type[Response] | type[Action]] = {
-    "Event": Event,
-    "Response": Response,
-    "Action": Action,
+    "Event": Event, "Response": Response, "Action": Action,
 }
 
 
