@@ -219,3 +219,27 @@ async def test_an_attended_transfer_made_on_the_phone_is_tracked_out_of_the_acd(
         assert stored is not None
         assert (stored.facts.outcome, stored.facts.exit_to) == ("transferred", consult.get("Channel"))
         assert s.sim.channels[caller].bridge is not None, "the caller talks to the desk they were handed to"
+
+
+async def test_a_blind_transfer_on_the_phone_to_elsewhere_takes_the_call_out_of_the_acd_tracked(
+    redis_client: aioredis.Redis,
+) -> None:
+    async with acd_stack(redis_client, rules(), sim_config()) as s:
+        call_id, _ = await talking(s)
+        leg = s.acd.ctx.state.calls[call_id].facts.agent_channel
+        phone = await RawAmiClient.connect("127.0.0.1", s.sim.port)
+        try:
+            await phone.login("switchboard", SECRET)
+            fields = [("Channel", leg), ("Exten", "voicemail"), ("Context", "switchboard-exit")]
+            assert (await phone.request("BlindTransfer", fields)).ok
+        finally:
+            await phone.close()
+
+        await s.until(lambda: call_id not in s.acd.ctx.state.calls)
+        await s.until_state("a1", AgentState.WRAP_UP)
+        stored = await s.acd.ctx.store.call(call_id)
+        assert stored is not None
+        assert (stored.facts.outcome, stored.facts.exit_to) == ("transferred", "voicemail@switchboard-exit")
+        assert s.sample("switchboard_acd_transfers_total", queue="support", tier="key", mode="blind") == 1
+        await s.acd.set_summary(call_id, "left a voicemail for the back office")  # still in a1's wrap-up
+        assert (await s.acd.case(call_id)).summary == "left a voicemail for the back office"
