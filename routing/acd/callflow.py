@@ -24,7 +24,7 @@ import logging
 from collections.abc import Mapping
 from typing import Protocol
 
-from core.errors import StoreUnavailableError
+from core.errors import StoreUnavailableError, ValidationFailedError
 from core.phone_numbers import try_normalize
 from pbx.call_changes import ChannelHungUp, DialStarted, OriginateResult, Transferred
 from pbx.switchboard_events import AgentAnswered, InboundArrived
@@ -37,7 +37,7 @@ from routing.acd.held import HeldCaller
 from routing.acd.lifecycle import apply, case_data
 from routing.acd.store import Change
 from routing.acd.timers import Timer, TimerKind
-from routing.acd.transfers import Target, requeued, target_from_exten
+from routing.acd.transfers import Target, check_target, requeued, target_from_exten
 from routing.agent_events import Answer, Hangup, Ring, WrapUpDone
 from routing.agents import ON_CALL, AgentState
 from routing.classify import admit, classify
@@ -211,10 +211,8 @@ class CallFlow:
             return  # the agent's side was moved, not our caller
         now = self.ctx.clock()
         if change.kind == "blind" and change.context == self.ctx.options.transfer_context:
-            target = target_from_exten(change.exten, frozenset(self.ctx.state.profiles))
-            if target is not None and (
-                target.kind != "queue" or target.name in self.ctx.state.rules.index.queues
-            ):
+            target = self._known_target(change.exten, active)
+            if target is not None:
                 moved = self.requeued_for(active, target)
                 agent = target.name if target.kind == "agent" else ""
                 await self.step(active.id, ev.TransferAsked(now, moved, target.label, agent, by_phone=True))
@@ -259,6 +257,18 @@ class CallFlow:
         }
         self.ctx.metrics.call_transferred(stored.call.queue, stored.call.tier, "attended")
         await self.d.publish("transferred", facts.agent_id, data)
+
+    def _known_target(self, exten: str, active: ActiveCall) -> Target | None:
+        """The target a phone dialled into the transfer context, if the rules know it."""
+        agents = frozenset(self.ctx.state.profiles)
+        target = target_from_exten(exten, agents)
+        if target is None:
+            return None
+        try:
+            check_target(target, self.ctx.state.rules, agents, active.facts.agent_id)
+        except ValidationFailedError:
+            return None
+        return target
 
     async def step(self, call_id: str, event: ev.Event) -> None:
         """Apply `event` to the call's table and perform what it says, in order."""
