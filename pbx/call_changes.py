@@ -129,6 +129,25 @@ class UserEventSeen:
     call_id: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class Transferred:
+    """Asterisk reports a transfer (events BlindTransfer, AttendedTransfer), whether a phone made it
+    or an AMI action. `transferee_*` is the party moved (the caller); `exten`@`context` the blind
+    transfer's target; `target_channel` the party an attended transfer joined them to. `result` is
+    Asterisk's (Success, Fail, Invalid, Not Permitted); `call_id` the transferee's (else the
+    transferer's)."""
+
+    kind: str  # "blind" or "attended"
+    result: str
+    transferer_channel: str
+    transferee_uniqueid: str
+    transferee_channel: str
+    context: str
+    exten: str
+    target_channel: str
+    call_id: str | None
+
+
 CallChange = (
     ChannelUp
     | ChannelAnswered
@@ -142,6 +161,7 @@ CallChange = (
     | DialEnded
     | OriginateResult
     | UserEventSeen
+    | Transferred
 )
 
 

@@ -42,6 +42,7 @@ from pbx.call_changes import (
     DialStarted,
     LocalPaired,
     OriginateResult,
+    Transferred,
     Unbridged,
     UserEventSeen,
 )
@@ -159,6 +160,8 @@ class CallTracker:
             "OriginateResponse": self._on_originate_response,
             "UserEvent": self._on_userevent,
             "CoreShowChannel": self._on_coreshowchannel,
+            "BlindTransfer": self._on_transfer,
+            "AttendedTransfer": self._on_transfer,
         }
 
     # -- lookups -------------------------------------------------------------
@@ -493,6 +496,29 @@ class CallTracker:
         name = event.get("UserEvent") or ""
         changes.append(UserEventSeen(name, event.fields, self._uid(channel), self._call_id_of(channel)))
         return changes
+
+    def _on_transfer(self, event: Event) -> list[CallChange]:
+        """BlindTransfer / AttendedTransfer: who was moved where, under the call id they carry."""
+        blind = event.name == "BlindTransfer"
+        transferer = event.get("TransfererChannel" if blind else "OrigTransfererChannel") or ""
+        uniqueid = event.get("TransfereeUniqueid") or ""
+        by_name = self._by_name.get(transferer)
+        call_id = self._call_id_of(self._channels.get(uniqueid)) or self._call_id_of(
+            self._channels.get(by_name) if by_name else None
+        )
+        return [
+            Transferred(
+                kind="blind" if blind else "attended",
+                result=event.get("Result") or "",
+                transferer_channel=transferer,
+                transferee_uniqueid=uniqueid,
+                transferee_channel=event.get("TransfereeChannel") or "",
+                context=event.get("Context") or "" if blind else "",
+                exten=event.get("Extension") or "" if blind else "",
+                target_channel="" if blind else event.get("TransferTargetChannel") or "",
+                call_id=call_id,
+            )
+        ]
 
     def _on_coreshowchannel(self, event: Event) -> list[CallChange]:
         changes: list[CallChange] = []

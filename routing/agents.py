@@ -211,7 +211,8 @@ def _hangup(status: AgentStatus, event: Event) -> Result:
     if event.wrap_up_seconds <= 0:
         return _after_call(status, event.at)
     timer = StartWrapUp(status.agent_id, event.wrap_up_seconds)
-    return _move(status, AgentState.WRAP_UP, event.at, timer, call_id="")
+    # the call stays named while it is wrapped up: its case summary may still be completed
+    return _move(status, AgentState.WRAP_UP, event.at, timer)
 
 
 def _wrap_up_done(status: AgentStatus, event: Event) -> Result:
@@ -239,6 +240,7 @@ _TABLE: dict[tuple[AgentState, type[Event]], Handler] = {
     (S.WRAP_UP, WrapUpDone): _wrap_up_done,
     # late timers and duplicated AMI events about the agent's current call
     **{(s, WrapUpDone): _ignore for s in (S.READY, S.PAUSED, S.LOGGED_OUT, S.RESERVED, S.RINGING, S.BUSY)},
+    **{(S.WRAP_UP, e): _ignore for e in (Ring, Answer, NoAnswer, Hangup)},  # the call being wrapped up
     **{(S.BUSY, e): _ignore for e in (Ring, Answer, NoAnswer)},
     (S.RINGING, Ring): _ignore,
 }

@@ -24,6 +24,7 @@ from pbx.sim.cli import run_cli
 from pbx.sim.context import FALSE_WORDS, TRUE_WORDS, ActionContext, Handler
 from pbx.sim.dialplan import read_variable
 from pbx.sim.events import USER, fully_booted
+from pbx.sim.transfers import TRANSFER_ACTIONS
 
 OPEN_ACTIONS = frozenset({"login", "logoff", "challenge"})
 
@@ -197,6 +198,7 @@ HANDLERS: dict[str, Handler] = {
     "corestatus": _core_status,
     "command": _command,
     **CALL_ACTIONS,
+    **TRANSFER_ACTIONS,
 }
 
 

@@ -53,19 +53,25 @@ class Bridges:
             member.linkedid = oldest
         self.core.emit(self.core.events.bridge_enter(bridge, channel))
 
-    def leave(self, channel: Channel) -> None:
-        """`channel` leaves; a basic bridge then ejects the rest and is destroyed."""
+    def leave(self, channel: Channel, *, moved: tuple[Channel, ...] = ()) -> None:
+        """`channel` leaves; a basic bridge then ejects the rest and is destroyed. A member in
+        `moved` (the other half of a dual Redirect) goes where it was sent, not on in its dialplan."""
         bridge = channel.bridge
         if bridge is None:
             return
-        self._remove(bridge, channel)
+        self.remove(bridge, channel)
+        self.dissolve(bridge, moved=moved)
+
+    def dissolve(self, bridge: Bridge, *, moved: tuple[Channel, ...] = ()) -> None:
+        """Eject every member left (each continues its dialplan unless `moved`) and destroy the bridge."""
         for other in list(bridge.members):
-            self._remove(bridge, other)
-            self.core.soon(lambda other=other: self.core.resume_after_bridge(other))  # type: ignore[misc]
+            self.remove(bridge, other)
+            if other not in moved:
+                self.core.soon(lambda other=other: self.core.resume_after_bridge(other))  # type: ignore[misc]
         self.active.pop(bridge.id, None)
         self.core.emit(self.core.events.bridge_destroy(bridge))
 
-    def _remove(self, bridge: Bridge, channel: Channel) -> None:
+    def remove(self, bridge: Bridge, channel: Channel) -> None:
         bridge.members.remove(channel)
         channel.bridge = None
         self.core.emit(self.core.events.bridge_leave(bridge, channel))

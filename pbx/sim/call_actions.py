@@ -151,12 +151,19 @@ def _hangup_matching(ctx: ActionContext, target: str, cause: int) -> None:
     ctx.send(list_complete("ChannelsHungupListComplete", ctx.action_id, len(matched)))
 
 
-def _redirect_one(ctx: ActionContext, channel: Channel, context: str, exten: str, priority: int) -> None:
+def _redirect_one(
+    ctx: ActionContext,
+    channel: Channel,
+    where: tuple[str, str, int],
+    *,
+    moved: tuple[Channel, ...] = (),
+) -> None:
+    context, exten, priority = where
     core = ctx.core
     core.interrupt(channel)
     channel.context, channel.exten, channel.priority = context, exten, priority
     if channel.bridge is not None:
-        core.bridges.leave(channel)
+        core.bridges.leave(channel, moved=moved)
     core.arm_endpoint(channel, bridged=False)
 
     def go() -> None:
@@ -211,9 +218,10 @@ def _redirect(ctx: ActionContext) -> None:
             return
     assert isinstance(channel, Channel)
     ctx.ack("Dual Redirect successful" if isinstance(second, Channel) else "Redirect successful")
-    _redirect_one(ctx, channel, *where)
+    # A dual Redirect moves both halves of a bridge: neither goes on in its old dialplan.
+    _redirect_one(ctx, channel, where, moved=(second,) if isinstance(second, Channel) else ())
     if isinstance(second, Channel):
-        _redirect_one(ctx, second, *extra_where)
+        _redirect_one(ctx, second, extra_where)
 
 
 def _bridge(ctx: ActionContext) -> None:

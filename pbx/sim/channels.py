@@ -80,6 +80,9 @@ class Channel:
     """The simulated person or device behind this channel, if any."""
     endpoint_timer: Timer | None = None
     dial_timer: Timer | None = None
+    hangup_first: list[Callable[[], None]] = field(default_factory=list)
+    """Run once when a hangup of this channel begins, before its events (an attended transfer
+    completes before the transferer's hangup is reported)."""
     hangup_hooks: list[Callable[[], None]] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)  # what the caller presses at each Read(), in order
     """Run once when the channel is gone (an Originate still dialling learns it failed)."""

@@ -76,6 +76,7 @@ class PbxCore:
         self.dialplan = Dialplan(self)
         self.globals: dict[str, str] = {}
         self.processed_calls = 0
+        self.consults: dict[str, object] = {}  # transferer uniqueid -> its attended transfer (transfers.py)
         self.started_at = clock.now()
         self.stopped = False
         self.call_log: deque[CallRecord] = deque(maxlen=100_000)
@@ -222,6 +223,9 @@ class PbxCore:
     def hangup(self, channel: Channel, cause: int, mode: HangupMode = "soft") -> None:
         if channel.hungup:
             return
+        first, channel.hangup_first = channel.hangup_first, []
+        for hook in first:
+            hook()
         partner = channel.partner if channel.partner is not None and not channel.partner.hungup else None
         channel.hungup = True
         channel.cancel_timers()
@@ -274,8 +278,8 @@ class PbxCore:
 
     def resume_after_bridge(self, channel: Channel) -> None:
         """An ejected bridge member continues its dialplan at the next priority."""
-        if channel.hungup:
-            return
+        if channel.hungup or channel.bridge is not None:
+            return  # gone, or already joined to another bridge (an attended transfer's target)
         self.arm_endpoint(channel, bridged=False)
         self.dialplan.resume(channel)
 

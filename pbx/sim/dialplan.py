@@ -75,6 +75,15 @@ SWITCHBOARD_DIALPLAN: dict[str, tuple[str, tuple[str, ...]]] = {
             "Hangup(16)",
         ),
     ),
+    "switchboard-transfer": (
+        "_[a-z0-9+].",
+        (
+            "NoOp(Switchboard: ${SWITCHBOARD_CALL_ID} transferred to ${EXTEN})",
+            "StartMusicOnHold(default)",
+            "Wait(86400)",
+            "Hangup()",
+        ),
+    ),
     "switchboard-abandon": (
         "s",
         (

@@ -105,6 +105,13 @@ class AcdMetrics:
             [*qt, "outcome"],
             registry=r,
         )
+        self.transfers = Counter(
+            "switchboard_acd_transfers",
+            "Calls an agent transferred with their case, by the queue they were in and how (blind, warm, "
+            "attended: made on the phone to somewhere outside the ACD)",
+            [*qt, "mode"],
+            registry=r,
+        )
         self.wait = Histogram(
             "switchboard_acd_wait_seconds",
             "Seconds a caller waited, until answered or abandoned",
@@ -186,6 +193,9 @@ class AcdMetrics:
 
     def call_routed_out(self, queue: str, tier: str, outcome: str) -> None:
         self.routed_out.labels(queue=queue, tier=tier, outcome=outcome).inc()
+
+    def call_transferred(self, queue: str, tier: str, mode: str) -> None:
+        self.transfers.labels(queue=queue, tier=tier, mode=mode).inc()
 
     def decision(self, action: str, seconds: float) -> None:
         self.decision_seconds.labels(action=action).observe(seconds)

@@ -1,6 +1,7 @@
 """What people do to the ACD through the API (a part AcdService holds and hands these calls to):
 agents log in and out, pause, get ready; supervisors
-edit agents; advisors write the case summary; the CRM pushes customer records. And the views.
+edit agents; advisors write the case summary (also in wrap-up) and transfer calls (blind or warm:
+consult, then complete or cancel); the CRM pushes customer records. And the views.
 
 Each operation takes the service lock, like the call events, and goes through
 the agent lifecycle table (routing.agents): a change it does not allow raises
@@ -16,17 +17,21 @@ from dataclasses import replace
 
 from core.errors import NotFoundError, StoreUnavailableError, ValidationFailedError
 from core.phone_numbers import normalize
+from routing.acd import call_events as ev
 from routing.acd.callflow import CallFlow
 from routing.acd.calls import ActiveCall, CallState
 from routing.acd.context import Ctx
 from routing.acd.dispatcher import Dispatcher
 from routing.acd.store import SOURCE_API, SOURCE_RULES, Change
+from routing.acd.transfers import TransferError, check_target, parse_target
 from routing.acd.views import AgentInfo, CaseInfo, QueueInfo, agent_info, agents_info, case_info, queues_info
 from routing.agent_events import Event as AgentEvent
 from routing.agent_events import Login, Logout, Pause, Ready
 from routing.agents import AgentState
 from routing.classify import classify
+from routing.queue import WaitingCall
 from routing.rules import AgentSpec
+from routing.selection import Outcome, decide
 
 MAX_SUMMARY = 2000
 
@@ -135,14 +140,114 @@ class Operations:
             return case_info(updated, self.ctx.state)
 
     async def _wrap_up_summary(self, call_id: str, summary: str) -> CaseInfo:
-        """An ended call's summary stays editable while its agent is in wrap-up (then it is final)."""
+        """An ended call's summary stays editable while its agent wraps up that very call (then it
+        is final): the agent's status names the call through the wrap-up."""
         stored = await self.ctx.store.call(call_id)
         agent_id = stored.facts.agent_id if stored is not None else ""
-        if stored is None or not agent_id or self.ctx.state.status(agent_id).state is not AgentState.WRAP_UP:
+        status = self.ctx.state.status(agent_id) if agent_id else None
+        if (
+            stored is None
+            or status is None
+            or (status.state, status.call_id) != (AgentState.WRAP_UP, call_id)
+        ):
             raise NotFoundError(f"call {call_id!r} is not being handled or wrapped up", call_id=call_id)
         updated = stored.with_facts(summary=summary.strip())
         await self.dispatcher.commit(Change(ended=[updated]))
         return case_info(updated, self.ctx.state, ended=True)
+
+    def may_handle(self, call_id: str, agent_id: str) -> bool:
+        """Whether `agent_id` works on this call now: has it, consults on it, transferred it and is
+        still wrapping it up, or wraps it up after it ended."""
+        active = self.ctx.state.calls.get(call_id)
+        if active is not None and agent_id in (active.facts.agent_id, active.facts.transferer):
+            return True
+        status = self.ctx.state.status(agent_id)
+        return status.call_id == call_id and status.state is not AgentState.LOGGED_OUT
+
+    # -- transfers ----------------------------------------------------------------------------
+    async def transfer(self, call_id: str, to: str, *, warm: bool = False, level: int = 1) -> CaseInfo:
+        """Blind: the caller waits again for `to` with the case, the agent wraps up. Warm: the caller
+        holds while the agent consults the agent the rules pick for `to` (complete or cancel next)."""
+        target = parse_target(to, level)
+        async with self.lock:
+            self.ctx.executor.started()
+            state, now = self.ctx.state, self.ctx.clock()
+            active = self._talking(call_id)
+            check_target(target, state.rules, frozenset(state.profiles), active.facts.agent_id)
+            moved = self.flow.requeued_for(active, target)
+            named = target.name if target.kind == "agent" else ""
+            if not warm:
+                await self.flow.step(call_id, ev.TransferAsked(now, moved, target.label, named))
+            else:
+                agent = self._consult_agent(moved, named, target.label)
+                await self.flow.step(call_id, ev.ConsultAsked(now, agent, target.label))
+            return self._case_now(call_id)
+
+    def _talking(self, call_id: str) -> ActiveCall:
+        active = self.ctx.state.calls.get(call_id)
+        if active is None:
+            raise NotFoundError(f"no call {call_id!r} being handled", call_id=call_id)
+        if active.state is not CallState.CONNECTED:
+            raise TransferError(
+                f"call {call_id!r} is {active.state}: only a call in conversation can be transferred",
+                call_id=call_id, state=str(active.state),
+            )  # fmt: skip
+        if not self.ctx.executor.ready:
+            raise TransferError("Asterisk is not connected: try again in a moment", call_id=call_id)
+        return active
+
+    def _consult_agent(self, moved: WaitingCall, named: str, label: str) -> str:
+        """The agent a consult rings: the named one if ready, else whom the rules choose now."""
+        state = self.ctx.state
+        if named:
+            if state.status(named).state is not AgentState.READY:
+                raise TransferError(
+                    f"agent {named} is {state.status(named).state}: a consult needs a ready agent (or "
+                    "transfer blind: the caller then waits for them)", to=label,
+                )  # fmt: skip
+            return named
+        decision = decide(moved, state.snapshot, state.rules, self.ctx.clock())
+        if decision.outcome is not Outcome.OFFER or decision.agent_id is None:
+            raise TransferError(
+                f"no agent is free for {label} now ({decision.reason}); transfer blind to let the "
+                "caller wait",
+                to=label,
+            )
+        return decision.agent_id
+
+    async def complete_transfer(self, call_id: str) -> CaseInfo:
+        async with self.lock:
+            self.ctx.executor.started()
+            active = self._consulting(call_id)
+            if (
+                not active.facts.agent_channel
+                or self.ctx.state.status(active.facts.agent_id).state is not AgentState.BUSY
+            ):
+                raise TransferError(
+                    f"agent {active.facts.agent_id} has not answered the consult yet: wait, or cancel",
+                    call_id=call_id,
+                )
+            await self.flow.step(call_id, ev.ConsultCompleted(self.ctx.clock()))
+            return self._case_now(call_id)
+
+    async def cancel_transfer(self, call_id: str) -> CaseInfo:
+        async with self.lock:
+            self.ctx.executor.started()
+            self._consulting(call_id)
+            await self.flow.step(call_id, ev.ConsultCancelled(self.ctx.clock()))
+            return self._case_now(call_id)
+
+    def _consulting(self, call_id: str) -> ActiveCall:
+        active = self.ctx.state.calls.get(call_id)
+        if active is None or active.state is not CallState.CONSULTING:
+            raise TransferError(f"call {call_id!r} has no consult under way", call_id=call_id)
+        return active
+
+    def _case_now(self, call_id: str) -> CaseInfo:
+        active = self.ctx.state.calls.get(call_id)
+        if active is None:
+            raise NotFoundError(f"call {call_id!r} ended meanwhile", call_id=call_id)
+        return case_info(active, self.ctx.state)
 
     async def put_customer(self, number: str, record: Mapping[str, str]) -> str:
         """Store the CRM's record of a customer (by number, any format); returns the E.164 form."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from routing.acd.calls import ActiveCall
 from routing.acd.held import HeldCaller
+from routing.queue import WaitingCall
 
 # -- events ----------------------------------------------------------------------------------------
 
@@ -97,9 +98,58 @@ class Resynced:
     bridged: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class TransferAsked:
+    """A blind transfer: the call waits again as `moved` (the target queue or skill, its tier kept),
+    or for the named `agent`. `by_phone`: Asterisk already moved the caller (a BlindTransfer the
+    phone made); else the engine moves them. `target` says where, for the case and the stream."""
+
+    at: float
+    moved: WaitingCall
+    target: str
+    agent: str = ""
+    by_phone: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ConsultAsked:
+    """A warm transfer: the caller holds while the agent consults `agent` (chosen by the rules)."""
+
+    at: float
+    agent: str
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConsultCompleted:
+    """The transferer completes the warm transfer: the caller is joined to the consulted agent."""
+
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ConsultCancelled:
+    """The transferer cancels the warm transfer (or the consult could not be placed): the caller
+    goes back to them."""
+
+    at: float
+    reason: str = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class TransferredOut:
+    """A phone transferred the caller somewhere the ACD does not route (an outside number, an
+    attended transfer to whoever the phone called): the call leaves the ACD, tracked."""
+
+    at: float
+    target: str
+    kind: str
+
+
 Event = (
     Arrived | RingAnswered | RingFailed | AgentRang | RingTimedOut | AgentAnswered | BridgeResult
-    | ChannelGone | Resynced
+    | ChannelGone | Resynced | TransferAsked | ConsultAsked | ConsultCompleted | ConsultCancelled
+    | TransferredOut
 )  # fmt: skip
 
 # -- effects ---------------------------------------------------------------------------------------
@@ -216,7 +266,48 @@ class Note:
     warn: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class MoveCaller:
+    """Send the caller to [switchboard-transfer] `exten`, where they hold with music: AMI
+    BlindTransfer on the agent's leg (Asterisk's own transfer), or Redirect if that is refused."""
+
+    agent_channel: str
+    caller_channel: str
+    exten: str
+
+
+@dataclass(frozen=True, slots=True)
+class HoldForConsult:
+    """Dual Redirect: the caller to [switchboard-transfer] `hold`, the transferer's leg to `consult`."""
+
+    caller_channel: str
+    agent_channel: str
+
+
+@dataclass(frozen=True, slots=True)
+class OfferConsult:
+    """Reserve `agent_id` (compare-and-set) and ring them for the consult; ConsultCancelled if not."""
+
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLeaves:
+    """The agent's part of a call that goes on is over: into wrap-up (`wrap_up`) or ready again."""
+
+    agent_id: str
+    wrap_up: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Route the waiting call again: to the named `agent` if any, else by the rules."""
+
+    agent: str = ""
+
+
 Effect = (
     Admit | Save | Close | Bridge | HangUp | HangUpLegs | AgentRinging | AgentTalks | AgentFreed
-    | AgentWrapsUp | Missed | Requeue | CountAnswered | CountAbandoned | Publish | Note
+    | AgentWrapsUp | Missed | Requeue | CountAnswered | CountAbandoned | Publish | Note | MoveCaller
+    | HoldForConsult | OfferConsult | AgentLeaves | Route
 )  # fmt: skip

@@ -26,23 +26,25 @@ import logging
 from collections.abc import Mapping
 from typing import Protocol
 
-from core.errors import StoreUnavailableError
+from core.errors import StoreUnavailableError, ValidationFailedError
 from core.phone_numbers import try_normalize
-from pbx.call_changes import ChannelHungUp, DialStarted, OriginateResult
+from pbx.call_changes import ChannelHungUp, DialStarted, OriginateResult, Transferred
 from pbx.switchboard_events import AgentAnswered, InboundArrived
 from pbx.tracker import CallTracker
 from routing.acd import call_events as ev
-from routing.acd.calls import ActiveCall, CallFacts, is_agent_leg, is_leg_of
+from routing.acd.calls import ActiveCall, CallFacts, CallState, is_agent_leg, is_leg_of, leg_base
 from routing.acd.context import Ctx
 from routing.acd.dispatcher import Dispatcher
 from routing.acd.held import HeldCaller
-from routing.acd.lifecycle import apply
+from routing.acd.lifecycle import apply, case_data
 from routing.acd.store import Change
 from routing.acd.timers import Timer, TimerKind
+from routing.acd.transfers import Target, check_target, requeued, target_from_exten
 from routing.agent_events import Answer, Hangup, Ring, WrapUpDone
 from routing.agents import ON_CALL, AgentState
 from routing.classify import admit, classify
 from routing.outages import Caller
+from routing.queue import WaitingCall
 
 log = logging.getLogger("switchboard.acd")
 
@@ -215,6 +217,92 @@ class CallFlow:
         if change.call_id:
             await self.step(change.call_id, ev.ChannelGone(self.ctx.clock(), change.uniqueid, change.channel))
 
+    # -- transfers ---------------------------------------------------------------------------
+    def requeued_for(self, active: ActiveCall, target: Target) -> WaitingCall:
+        """The waiting call a transfer to `target` makes (routing/acd/transfers.py): a queue target
+        is classified there for this caller (needs), its tier kept."""
+        rules, facts, now = self.ctx.state.rules, active.facts, self.ctx.clock()
+        if target.kind != "queue":
+            return requeued(active.call, target, None, active.call.needs, now)
+        found = classify(
+            facts.caller or None, target.name, rules, dialled=facts.dialled or None,
+            ivr_choice=facts.ivr or None, crm_record=facts.crm or None,
+        )  # fmt: skip
+        return requeued(active.call, target, rules.index.queues.get(target.name), found.needs, now)
+
+    async def phone_transferred(self, change: Transferred) -> None:
+        """Asterisk moved a talking caller (a transfer made on the phone, or the engine's own
+        BlindTransfer, whose call already waits again and is left alone): into the transfer
+        context, the call is routed again like an API transfer; anywhere else it leaves the ACD."""
+        active = self.ctx.state.calls.get(change.call_id or "")
+        if change.result == "Success" and active is None and change.call_id and change.kind == "attended":
+            await self._ended_then_transferred(change)
+            return
+        if change.result != "Success" or active is None or active.state is not CallState.CONNECTED:
+            return
+        if change.transferee_uniqueid and change.transferee_uniqueid != active.facts.uniqueid:
+            return  # the agent's side was moved, not our caller
+        now = self.ctx.clock()
+        if change.kind == "blind" and change.context == self.ctx.options.transfer_context:
+            target = self._known_target(change.exten, active)
+            if target is not None:
+                moved = self.requeued_for(active, target)
+                agent = target.name if target.kind == "agent" else ""
+                await self.step(active.id, ev.TransferAsked(now, moved, target.label, agent, by_phone=True))
+                return
+            log.warning("call %s: transferred to %r, which names no queue, skill or agent; waiting in "
+                        "its queue", active.id, change.exten)  # fmt: skip
+            await self.step(
+                active.id, ev.TransferAsked(now, active.call, f"queue:{active.call.queue}", by_phone=True)
+            )
+            return
+        where = f"{change.exten}@{change.context}" if change.kind == "blind" else change.target_channel
+        await self.step(active.id, ev.TransferredOut(now, where or "unknown", change.kind))
+
+    async def _ended_then_transferred(self, change: Transferred) -> None:
+        """Asterisk reported the advisor's hang-up before the AttendedTransfer: the call was closed as
+        ended; it was in fact transferred. Its record says so now, whatever the order was."""
+        call_id = change.call_id or ""
+        try:
+            stored = await self.ctx.store.call(call_id)
+        except StoreUnavailableError as exc:
+            self.d.store_failed(exc)
+            return
+        facts = stored.facts if stored is not None else None
+        if (
+            stored is None
+            or facts is None
+            or facts.outcome != "ended"
+            or facts.uniqueid != change.transferee_uniqueid
+        ):
+            return
+        if leg_base(facts.agent_channel) != leg_base(change.transferer_channel):
+            return
+        target = change.target_channel or "unknown"
+        fixed = stored.with_facts(outcome="transferred", exit_to=target, transferred_from=facts.agent_id)
+        await self.d.commit(Change(ended=[fixed]))
+        data = {
+            **case_data(stored),
+            "from": facts.agent_id,
+            "to": target,
+            "mode": "attended",
+            "summary": facts.summary,
+        }
+        self.ctx.metrics.call_transferred(stored.call.queue, stored.call.tier, "attended")
+        await self.d.publish("transferred", facts.agent_id, data)
+
+    def _known_target(self, exten: str, active: ActiveCall) -> Target | None:
+        """The target a phone dialled into the transfer context, if the rules know it."""
+        agents = frozenset(self.ctx.state.profiles)
+        target = target_from_exten(exten, agents)
+        if target is None:
+            return None
+        try:
+            check_target(target, self.ctx.state.rules, agents, active.facts.agent_id)
+        except ValidationFailedError:
+            return None
+        return target
+
     async def step(self, call_id: str, event: ev.Event) -> None:
         """Apply `event` to the call's table and perform what it says, in order."""
         active = self.ctx.state.calls.get(call_id)
@@ -243,8 +331,38 @@ class CallFlow:
             if active is not None:
                 await d.release(active)
         else:
+            return await self._perform_transfer(call_id, effect)
+        return True
+
+    async def _perform_transfer(self, call_id: str, effect: ev.Effect) -> bool:
+        """The effects of a transfer on the call and its channels; False for any other effect."""
+        executor = self.ctx.executor
+        if isinstance(effect, ev.MoveCaller):
+            await executor.move_caller(effect.agent_channel, effect.caller_channel, effect.exten)
+        elif isinstance(effect, ev.HoldForConsult):
+            await executor.hold_for_consult(effect.caller_channel, effect.agent_channel)
+        elif isinstance(effect, ev.OfferConsult):
+            await self._offer_consult(call_id, effect.agent_id)
+        elif isinstance(effect, ev.Route):
+            await self._route(call_id, effect.agent)
+        else:
             return False
         return True
+
+    async def _offer_consult(self, call_id: str, agent_id: str) -> None:
+        consulting = self.ctx.state.calls.get(call_id)
+        if consulting is not None and not await self.d.offer_consult(consulting, agent_id):
+            await self.step(call_id, ev.ConsultCancelled(self.ctx.clock(), f"agent {agent_id} is not free"))
+
+    async def _route(self, call_id: str, agent_id: str) -> None:
+        """A transferred call: to the named agent if they are free (else by the rules), or by the rules."""
+        active = self.ctx.state.calls.get(call_id)
+        if active is None:
+            return
+        free = bool(agent_id) and self.ctx.state.status(agent_id).state is AgentState.READY
+        if free and self.ctx.executor.ready and await self.d.offer(active, agent_id, "transferred by name"):
+            return
+        await self.d.route(call_id)
 
     def _note_talk(self, ended: ActiveCall, now: float) -> None:
         """The queue's average talk, which the service-level forecast reads (routing/forecast.py)."""
@@ -267,6 +385,10 @@ class CallFlow:
             self._note_talk(effect.call, now)
         elif isinstance(effect, ev.Missed):
             await d.no_answer(call_id, effect.agent_id)
+        elif isinstance(effect, ev.AgentLeaves):
+            plan = ctx.state.plan(ctx.state.calls[call_id].call.queue) if call_id in ctx.state.calls else None
+            wrap_up = plan.spec.wrap_up_seconds if plan and effect.wrap_up else 0.0
+            await d.agent_event(effect.agent_id, Hangup(now, call_id, wrap_up))
         elif isinstance(effect, ev.CountAnswered | ev.CountAbandoned):
             plan = ctx.state.plan(effect.queue)
             target = plan.spec.service_level.within_seconds if plan else 0.0
@@ -274,6 +396,10 @@ class CallFlow:
             count = metrics.call_answered if isinstance(effect, ev.CountAnswered) else metrics.call_abandoned
             count(effect.queue, effect.tier, waited=effect.waited, at=now, target_s=target)
         elif isinstance(effect, ev.Publish):
+            if effect.kind == "transferred":  # counted where it is reported, once per transfer
+                data = effect.data
+                ctx.metrics.call_transferred(str(data.get("queue", "")), str(data.get("tier", "")),
+                                             str(data.get("mode", "")))  # fmt: skip
             await d.publish(effect.kind, effect.agent_id, effect.data)
         elif isinstance(effect, ev.Note):
             log.log(logging.WARNING if effect.warn else logging.INFO, "call %s: %s", call_id, effect.text,

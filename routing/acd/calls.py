@@ -3,7 +3,8 @@
 Owned here: the call's facts (caller, dialled number, IVR choice, case id, CRM
 record, which channel holds the caller; for an answered outbound call the dialer
 handed over, its campaign and lead) and where it is in its life
-(waiting -> offered to an agent -> connected), stored as the `facts` of
+(waiting -> offered to an agent -> connected, and back to waiting or consulting when an agent
+transfers it), stored as the `facts` of
 routing.acd.store_records' call record. A waiting call is in the routing snapshot; an
 offered or connected one is not (nobody else may be offered it).
 """
@@ -22,6 +23,7 @@ class CallState(StrEnum):
     WAITING = "waiting"
     OFFERED = "offered"  # an agent is being rung; the caller still hears music
     CONNECTED = "connected"  # bridged to the agent
+    CONSULTING = "consulting"  # warm transfer: the caller holds, the transferer consults the target
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +42,20 @@ class CallFacts:
     action_id: str = ""  # of the Originate ringing agent_id
     agent_channel: str = ""  # the agent's leg once it answered
     answered_at: float | None = None
-    summary: str = ""  # the case summary the first agent wrote
+    summary: str = ""  # the case summary: the first agent writes it, whoever has the call completes it
+    opened_by: str = ""  # the first agent who took the call: they opened the case
     owner: str = ""  # engine instance that admitted the call
     campaign: str = ""  # an outbound call's campaign (handed over by the dialer)
     lead_id: str = ""  # an outbound call's lead
     outcome: str = ""  # once ended: abandoned, ended (after a talk) or routed_out
     exit_to: str = ""  # routed_out: the exit extension the caller was sent to
+    transferer: str = ""  # consulting: the agent who asked for the warm transfer (agent_id is the target)
+    transferer_channel: str = ""  # consulting: the transferer's leg, waiting in [switchboard-transfer]
+    transfers: int = 0  # how many times the call was transferred (counted answered once, at the first)
+    transferred_from: str = ""  # the agent who transferred it last
+    transfer_target: str = (
+        ""  # where it was transferred last: queue:<q>, skill:<s>, agent:<id>, or an extension
+    )
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

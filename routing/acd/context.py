@@ -28,6 +28,9 @@ class AcdOptions:
     never heard of are adopted (routing/acd/adoption.py)."""
     exit_context: str = "switchboard-exit"
     """Where a caller is redirected to leave the ACD; the extension is the rule's `exit_to`."""
+    transfer_context: str = "switchboard-transfer"
+    """Where a transferred caller holds with music while routed again (and a consulting agent's leg
+    waits); set as TRANSFER_CONTEXT on agent legs so a phone's blind transfer lands there too."""
     default_exit: str = "voicemail"
     """Extension in exit_context when a call must leave and no rule names one (its queue was removed)."""
     queues_by_dialled: Mapping[str, str] = field(default_factory=dict)

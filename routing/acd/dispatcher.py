@@ -281,6 +281,47 @@ class Dispatcher:
             await self._ring_failed(offered, exc)
         return True
 
+    async def offer_consult(self, consulting: ActiveCall, agent_id: str) -> bool:
+        """Reserve a ready agent for a consult (compare-and-set, as the dialer's hold: the call is not
+        waiting) and ring them; the call stays `consulting`. False if the agent is not free."""
+        ctx, now = self.ctx, self.ctx.clock()
+        spec, plan = ctx.state.profiles.get(agent_id), ctx.state.plan(consulting.call.queue)
+        if spec is None:
+            return False
+        ring_s = plan.spec.ring_timeout_seconds if plan else 20.0
+        if ctx.state.status(agent_id).state is not AgentState.READY:
+            return False
+        offer = Offer(now, consulting.id, ring_s)
+        status, effects = apply(ctx.state.status(agent_id), offer, window=ctx.state.window_s)
+        action_id = ctx.executor.new_action_id()
+        rung = consulting.with_facts(agent_id=agent_id, action_id=action_id)
+        timer = Timer(TimerKind.RING, agent_id, now + ring_s + ctx.options.ring_grace_s, consulting.id)
+        if not self.dirty:
+            try:
+                if not await ctx.store.hold(status, timer):
+                    await self._believe_redis(agent_id)
+                    return False
+            except StoreUnavailableError as exc:
+                self.store_failed(exc)
+        await self.commit(Change(calls=[rung]))
+        self.mirror(Change(statuses=[status], timers=[timer]))
+        self._log_effects(effects)
+        log.info(
+            "call %s: ringing agent %s for a consult",
+            consulting.id,
+            agent_id,
+            extra={"call_id": consulting.id},
+        )
+        try:
+            await ctx.executor.ring(spec.interface, rung, agent_id, ring_s, action_id)
+        except AmiError as exc:
+            log.warning(
+                "call %s: could not ring agent %s for a consult: %s", consulting.id, agent_id, exc.message
+            )
+            await self.no_answer(consulting.id, agent_id)
+            return False
+        return True
+
     async def _reserve(self, status: AgentStatus, offered: ActiveCall, timer: Timer, *, held: bool) -> bool:
         if self.dirty:
             return True  # Redis is behind memory; it gets the whole state once it is back

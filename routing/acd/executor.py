@@ -8,6 +8,10 @@ Rules it keeps (DESIGN.md §3, config/asterisk/extensions_switchboard.conf):
   error is reported to the caller of `ring`, who decides (it knows the call).
 - The caller is connected only after the agent answered: AMI Bridge.
 - A caller leaves the ACD by Redirect into the exit context (voicemail, closed...).
+- A transferred caller holds in the transfer context ([switchboard-transfer]): moved there with
+  Asterisk's own BlindTransfer on the agent's leg (Redirect when Asterisk refuses it); for a
+  consult, one dual Redirect puts the caller on hold and the agent's leg in `consult`. Agent legs
+  carry TRANSFER_CONTEXT, so a transfer made on the phone lands in the same context.
 - Nothing waits for a lost AMI link: Bridge, Hangup, Redirect and Setvar fail at once while it is
   down, and the resync after the reconnect acts on what Asterisk has then.
 - Variable values never carry a comma (Asterisk splits Variable headers on it)
@@ -38,10 +42,13 @@ def _clean(value: str) -> str:
     return value.replace(",", " ").replace("\r", " ").replace("\n", " ")
 
 
-def case_variables(active: ActiveCall, agent_id: str, instance_id: str) -> dict[str, str]:
+def case_variables(
+    active: ActiveCall, agent_id: str, instance_id: str, transfer_context: str = "switchboard-transfer"
+) -> dict[str, str]:
     """The channel variables that carry the case to the agent's leg."""
     call, facts = active.call, active.facts
     values = {
+        "TRANSFER_CONTEXT": transfer_context,
         "SWITCHBOARD_CALL_ID": call.id,
         "SWITCHBOARD_AGENT_ID": agent_id,
         "SWITCHBOARD_CASE_ID": facts.case_id,
@@ -66,8 +73,10 @@ class Executor:
         instance_id: str,
         agent_context: str,
         exit_context: str,
+        transfer_context: str = "switchboard-transfer",
         action_timeout_s: float | None = None,
     ) -> None:
+        self.transfer_context = transfer_context
         self.sender = sender
         self.metrics = metrics
         self.instance_id = instance_id
@@ -110,7 +119,7 @@ class Executor:
             context=self.agent_context,
             exten="s",
             timeout_ms=max(1, int(ring_s * 1000)),
-            variables=case_variables(active, agent_id, self.instance_id),
+            variables=case_variables(active, agent_id, self.instance_id, self.transfer_context),
             caller_id=caller_id,
             action_id=action_id,
             timeout=self._timeout,
@@ -161,6 +170,32 @@ class Executor:
         if ok:
             self._sent("notice")
         return ok is True
+
+    async def move_caller(self, agent_channel: str, caller_channel: str, exten: str) -> bool:
+        """The caller to the transfer context's `exten` (music on hold): BlindTransfer on the agent's
+        leg, as a phone does it; a Redirect of the caller when Asterisk refuses (no bridge any more)."""
+        fields = {"Channel": agent_channel, "Exten": exten, "Context": self.transfer_context}
+        if agent_channel and await self._send("BlindTransfer", fields):
+            self._sent("redirect")
+            return True
+        where = {"Channel": caller_channel, "Context": self.transfer_context, "Exten": exten, "Priority": "1"}
+        ok = await self._send("Redirect", where) is True
+        if ok:
+            self._sent("redirect")
+        return ok
+
+    async def hold_for_consult(self, caller_channel: str, agent_channel: str) -> bool:
+        """One dual Redirect: the caller to `hold`, the agent's leg to `consult` (both hear music)."""
+        context = self.transfer_context
+        fields = {
+            "Channel": caller_channel, "Context": context, "Exten": "hold", "Priority": "1",
+            "ExtraChannel": agent_channel, "ExtraContext": context, "ExtraExten": "consult",
+            "ExtraPriority": "1",
+        }  # fmt: skip
+        ok = await self._send("Redirect", fields) is True
+        if ok:
+            self._sent("redirect")
+        return ok
 
     async def _send(self, action: str, fields: Mapping[str, str]) -> bool | None:
         """Send once; False (logged) when Asterisk said no, this engine does not own the ACD, or AMI

@@ -38,7 +38,14 @@ from core.clock import Clock
 from core.config.loader import content_hash
 from core.errors import NotOwnerError, StoreUnavailableError, ValidationFailedError
 from core.lease import Lease
-from pbx.call_changes import CallChange, ChannelHungUp, DialStarted, OriginateResult, UserEventSeen
+from pbx.call_changes import (
+    CallChange,
+    ChannelHungUp,
+    DialStarted,
+    OriginateResult,
+    Transferred,
+    UserEventSeen,
+)
 from pbx.codec import Event
 from pbx.service import ActionSender
 from pbx.switchboard_events import AgentAnswered, InboundArrived, decode
@@ -67,7 +74,7 @@ from routing.rules import AgentSpec, Rules
 log = logging.getLogger("switchboard.acd")
 
 RECOVERY_EVERY_S = 1.0
-_RELEVANT = (UserEventSeen, OriginateResult, ChannelHungUp, DialStarted)
+_RELEVANT = (UserEventSeen, OriginateResult, ChannelHungUp, DialStarted, Transferred)
 
 
 class AcdService:
@@ -96,6 +103,7 @@ class AcdService:
             instance_id=instance_id,
             agent_context=options.agent_context,
             exit_context=options.exit_context,
+            transfer_context=options.transfer_context,
             action_timeout_s=options.action_timeout_s,
         )
         ctx = Ctx(
@@ -172,6 +180,8 @@ class AcdService:
             await flow.channel_gone(change)
         elif isinstance(change, DialStarted):
             await flow.dial_started(change)
+        elif isinstance(change, Transferred):
+            await flow.phone_transferred(change)
 
     async def resync(self, tracker: CallTracker) -> None:
         self._tracker = tracker
@@ -437,3 +447,15 @@ class AcdService:
 
     async def put_customer(self, number: str, record: Mapping[str, str]) -> str:
         return await self.operations.put_customer(number, record)
+
+    def may_handle(self, call_id: str, agent_id: str) -> bool:
+        return self.operations.may_handle(call_id, agent_id)
+
+    async def transfer(self, call_id: str, to: str, *, warm: bool = False, level: int = 1) -> CaseInfo:
+        return await self.operations.transfer(call_id, to, warm=warm, level=level)
+
+    async def complete_transfer(self, call_id: str) -> CaseInfo:
+        return await self.operations.complete_transfer(call_id)
+
+    async def cancel_transfer(self, call_id: str) -> CaseInfo:
+        return await self.operations.cancel_transfer(call_id)

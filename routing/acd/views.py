@@ -81,6 +81,11 @@ class CaseInfo:
     answered_at: float | None
     summary: str
     customer: dict[str, str] = field(default_factory=dict)
+    transfers: int = 0
+    transferred_from: str = ""
+    transfer_target: str = ""
+    transferer: str = ""  # while consulting: the agent who asked (agent_id is the consulted one)
+    opened_by: str = ""  # the first agent who took the call
 
 
 def agent_info(state: AcdState, agent_id: str, now: float) -> AgentInfo | None:
@@ -137,7 +142,8 @@ def _live(info: QueueInfo, state: AcdState, now: float, levels: ServiceLevelNow 
     connected, the oldest wait, the service level now."""
     mine = [a for a in state.calls.values() if a.call.queue == info.name]
     ringing = [_entry(a, 0, now, state) for a in mine if a.state is CallState.OFFERED]
-    connected = [_entry(a, 0, now, state) for a in mine if a.state is CallState.CONNECTED]
+    talking = (CallState.CONNECTED, CallState.CONSULTING)  # a consult is still the call in conversation
+    connected = [_entry(a, 0, now, state) for a in mine if a.state in talking]
     oldest = max((w.waited for w in info.waiting), default=0.0)
     level = levels(info.name) if levels is not None else None
     return replace(info, ringing=ringing, connected=connected, oldest_wait=oldest, service_level=level)
@@ -146,7 +152,8 @@ def _live(info: QueueInfo, state: AcdState, now: float, levels: ServiceLevelNow 
 def _waited_until(active: ActiveCall, now: float) -> float:
     """A caller waits until an agent answers: a connected call's wait stops growing then."""
     answered = active.facts.answered_at
-    return answered if active.state is CallState.CONNECTED and answered is not None else now
+    talking = active.state in (CallState.CONNECTED, CallState.CONSULTING)
+    return answered if talking and answered is not None else now
 
 
 def _entry(active: ActiveCall, position: int, now: float, state: AcdState) -> WaitingInfo:
@@ -186,4 +193,9 @@ def case_info(active: ActiveCall, state: AcdState, *, ended: bool = False) -> Ca
         answered_at=facts.answered_at,
         summary=facts.summary,
         customer=dict(facts.crm),
+        transfers=facts.transfers,
+        transferred_from=facts.transferred_from,
+        transfer_target=facts.transfer_target,
+        transferer=facts.transferer,
+        opened_by=facts.opened_by,
     )

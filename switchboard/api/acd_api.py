@@ -7,6 +7,9 @@ Wiring: `install(app, acd)` puts the engine's AcdService on the app and adds
   they took and write its summary; read their own events.
 - supervisor, admin: all of the above for every agent, and add agents or edit
   their skills (kept in Redis; a routing.yaml reload does not undo the edit).
+- advisor (the one who has the call), supervisor, admin: transfer a call in conversation to a
+  queue, a skill or a named agent, blind or warm (consult, then complete or cancel); the
+  case (id, summary) travels with it (docs/transfers.md).
 - crm: push customer records used to classify callers (`PUT /customers/{number}`).
 A state change the agent lifecycle does not allow (ready while on a call, log in
 twice) is 409 `agent-transition-invalid`.
@@ -14,7 +17,7 @@ twice) is 409 `agent-transition-invalid`.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
@@ -22,13 +25,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from routing.acd import AcdService
 from routing.acd.events import MAX_WAIT_S
+from routing.acd.transfers import TransferError
 from routing.agents import AgentTransitionError
 from routing.rules import AgentSpec, Interface, Level, Name
 from switchboard.api.auth import AUTH_RESPONSES, require_role
 from switchboard.api.errors import ErrorBody, NotReadyError, PermissionDeniedError, error_response
 from switchboard.api.tokens import Principal
 
-STATUS_OVERRIDES = {AgentTransitionError.error_id: 409}
+STATUS_OVERRIDES = {AgentTransitionError.error_id: 409, TransferError.error_id: 409}
 """For create_app(status_overrides=...) when the router is added without `install`."""
 STAFF = ("supervisor", "admin")
 
@@ -38,7 +42,7 @@ router = APIRouter(prefix="/api/v1/acd", tags=["acd"], dependencies=[Depends(req
 ERRORS: dict[int | str, dict[str, Any]] = {
     **AUTH_RESPONSES,
     404: {"model": ErrorBody, "description": "no such agent or call"},
-    409: {"model": ErrorBody, "description": "not allowed in the agent's current state"},
+    409: {"model": ErrorBody, "description": "not allowed in the agent's or the call's current state"},
     422: {"model": ErrorBody, "description": "invalid input"},
     503: {
         "model": ErrorBody,
@@ -53,10 +57,11 @@ def install(app: FastAPI, acd: AcdService) -> None:
     app.include_router(router)
 
     async def conflict(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, AgentTransitionError)
+        assert isinstance(exc, AgentTransitionError | TransferError)
         return error_response(409, exc.error_id, exc.message, exc.details)
 
     app.add_exception_handler(AgentTransitionError, conflict)
+    app.add_exception_handler(TransferError, conflict)
 
 
 def get_acd(request: Request) -> AcdService:
@@ -143,6 +148,27 @@ class CaseOut(_Out):
     answered_at: float | None
     summary: str
     customer: dict[str, str]
+    transfers: int = Field(0, description="how many times the call was transferred")
+    transferred_from: str = Field("", description="the agent who transferred it last")
+    transfer_target: str = Field("", description="where it was transferred last (queue:, skill:, agent:)")
+    opened_by: str = Field("", description="the first agent who took the call (they opened the case)")
+    transferer: str = Field(
+        "", description="during a consult: the agent who asked (agent_id: the consulted one)"
+    )
+
+
+class TransferIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    to: str = Field(
+        min_length=3,
+        max_length=140,
+        description="queue:<name>, skill:<name> or agent:<id>",
+        examples=["queue:billing"],
+    )
+    mode: Literal["blind", "warm"] = Field(
+        "blind", description="blind: the caller waits for the target; warm: consult the target first"
+    )
+    level: Level = Field(1, description="for skill:<name>, the level the call needs")
 
 
 class EventOut(_Out):
@@ -248,9 +274,14 @@ async def queues(acd: Acd, who: Anyone) -> list[QueueOut]:
 
 async def _case_for(acd: AcdService, call_id: str, who: Principal) -> CaseOut:
     case = await acd.case(call_id)
-    if who.role == "advisor" and case.agent_id != who.name:
-        raise PermissionDeniedError(f"call {call_id!r} is not advisor {who.name!r}'s call", call_id=call_id)
+    _handles(acd, call_id, who, case.agent_id)
     return CaseOut.model_validate(case)
+
+
+def _handles(acd: AcdService, call_id: str, who: Principal, agent_id: str = "") -> None:
+    """An advisor acts on a call they have, consult on, or wrap up; staff on any."""
+    if who.role == "advisor" and who.name != agent_id and not acd.may_handle(call_id, who.name):
+        raise PermissionDeniedError(f"call {call_id!r} is not advisor {who.name!r}'s call", call_id=call_id)
 
 
 @router.get("/calls/{call_id}/case", response_model=CaseOut, responses=ERRORS)
@@ -264,6 +295,29 @@ async def put_summary(call_id: str, body: SummaryIn, acd: Acd, who: Anyone) -> C
     """Write the case summary (the agent who has the call, or a supervisor)."""
     await _case_for(acd, call_id, who)
     return CaseOut.model_validate(await acd.set_summary(call_id, body.summary))
+
+
+@router.post("/calls/{call_id}/transfer", response_model=CaseOut, responses=ERRORS)
+async def transfer(call_id: str, body: TransferIn, acd: Acd, who: Anyone) -> CaseOut:
+    """Transfer a call in conversation with its case: blind (the caller waits with music and is
+    routed by the same rules, tier kept) or warm (the caller holds while you consult the target)."""
+    _handles(acd, call_id, who)
+    warm = body.mode == "warm"
+    return CaseOut.model_validate(await acd.transfer(call_id, body.to, warm=warm, level=body.level))
+
+
+@router.post("/calls/{call_id}/transfer/complete", response_model=CaseOut, responses=ERRORS)
+async def complete_transfer(call_id: str, acd: Acd, who: Anyone) -> CaseOut:
+    """Warm transfer: join the caller to the consulted agent (they answered); you go into wrap-up."""
+    _handles(acd, call_id, who)
+    return CaseOut.model_validate(await acd.complete_transfer(call_id))
+
+
+@router.post("/calls/{call_id}/transfer/cancel", response_model=CaseOut, responses=ERRORS)
+async def cancel_transfer(call_id: str, acd: Acd, who: Anyone) -> CaseOut:
+    """Warm transfer: give up the consult; the caller is joined back to you."""
+    _handles(acd, call_id, who)
+    return CaseOut.model_validate(await acd.cancel_transfer(call_id))
 
 
 @router.get("/events", response_model=EventsOut, responses=ERRORS)

@@ -24,6 +24,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "call.abandoned",
     "call.ended",
     "call.routed_out",
+    "call.transferred",
     "disposition.recorded",
     "robinson.filed",
     "robinson.approved",
@@ -43,6 +44,7 @@ _ACD_KINDS = {
     "abandoned": "call.abandoned",
     "ended": "call.ended",
     "routed_out": "call.routed_out",
+    "transferred": "call.transferred",
 }
 _ROBINSON = {"filed": "robinson.filed", "approved": "robinson.approved", "rejected": "robinson.rejected"}
 _TASKS = {kind.split(".")[1].replace("_", "-"): kind for kind in EVENT_TYPES if kind.startswith("task.")}

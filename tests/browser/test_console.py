@@ -440,3 +440,61 @@ async def test_the_supervisor_declares_an_outage_that_only_its_callers_hear_and_
         await page.click("#outage-submit")
         await expect(page.locator("#outage-status")).to_contain_text("already declared")
         assert [p for p in _quiet(page) if "409 (Conflict)" not in p] == []  # the refusal itself
+
+
+async def test_the_advisor_consults_a_colleague_completes_the_transfer_and_the_case_goes_with_the_call(
+    browser: Browser, redis_server: PrivateRedis, redis_client: aioredis.Redis, tmp_path: Path
+) -> None:
+    async with running_engine(redis_server, tmp_path) as engine:
+        acd = engine.parts.acd
+        await acd.login("1004")  # the key callers' top agent stays out of the way
+        page = await signed_in(browser, engine, "ann")
+        await page.click("#btn-login")
+        await expect(page.locator("#agent-state")).to_have_attribute("data-state", "ready")
+        channel = await engine.sim.inbound_call("+36301234888", ivr_choice="1")
+        await expect(page.locator("#case-caller")).to_have_text("+36301234888", timeout=3000)
+        call_id = acd.agent("1001").call_id
+        await page.fill("#summary", "Invoice twice; wants a refund.")
+        await page.click("#save-summary")
+        await expect(page.locator("#summary-status")).to_have_text("Saved.")
+        bob = await signed_in(browser, engine, "bob")  # advisor 1002, on his own screen
+        await bob.click("#btn-login")
+        await expect(bob.locator("#agent-state")).to_have_attribute("data-state", "ready")
+
+        await page.select_option("#transfer-kind", "agent")
+        await page.fill("#transfer-to", "1002")
+        await page.select_option("#transfer-mode", "warm")
+        await page.click("#transfer-go")
+        await expect(page.locator("#transfer-consulting")).to_be_visible()
+        case = await acd.case(call_id)
+        assert (case.state, case.transferer, case.agent_id) == ("consulting", "1001", "1002")
+        caller = engine.sim.channels[channel]
+        assert caller.bridge is None and caller.context == "switchboard-transfer", (
+            "the caller holds with music"
+        )
+        # the colleague answers the consult: the engine bridges them to ann (it holds its lock
+        # until then, so the complete below waits for it)
+        consult = await engine.sim.wait_for_action(
+            "Bridge", lambda a: (a.get("Channel2") or "").startswith("PJSIP/1002-"), timeout=5
+        )
+        assert (consult.get("Channel1") or "").startswith("PJSIP/1001-")
+
+        # bob has the case while they consult: id, summary, who transfers it
+        await expect(bob.locator("#case-id")).to_have_text(case.case_id, timeout=3000)
+        await expect(bob.locator("#summary")).to_have_value("Invoice twice; wants a refund.")
+        await expect(bob.locator("#case-transferred-from")).to_have_text("1001")
+
+        await page.click("#transfer-complete")
+        await expect(page.locator("#wrap-up")).to_be_visible()
+        await expect(bob.locator("#transfer-form")).to_be_visible(timeout=3000)  # the call is his now
+        after = await acd.case(call_id)
+        assert (after.state, after.agent_id, after.transferred_from) == ("connected", "1002", "1001")
+        assert after.summary == "Invoice twice; wants a refund."
+
+        await page.reload()  # the advisor reloads during wrap-up: the call is still there to finish
+        await expect(page.locator("#case-id")).to_have_text(after.case_id, timeout=3000)
+        await page.fill("#summary", "Invoice twice; wants a refund. Passed to billing (1002).")
+        await page.click("#save-summary")
+        await expect(page.locator("#summary-status")).to_have_text("Saved.")
+        assert (await acd.case(call_id)).summary.endswith("Passed to billing (1002).")
+        assert _quiet(page) == [] and _quiet(bob) == []

@@ -175,3 +175,47 @@ async def test_the_queue_view_tells_connected_calls_from_ringing_ones_with_live_
         assert view["service_level"] == 1.0  # answered within the target
         later = queues_info(s.acd.ctx.state, s.acd.ctx.clock() + 600)  # ten minutes into the talk
         assert later[0].connected[0].waited == talking["waited"], "the wait stops at the answer"
+
+
+async def test_an_advisor_transfers_their_call_over_http_and_finishes_its_summary_in_wrap_up(
+    redis_client: aioredis.Redis,
+) -> None:
+    async with api(redis_client) as (http, s):
+        await http.post("/api/v1/acd/agents/a1/login", headers=_auth("a1"))
+        await s.sim.inbound_call("+36309999999", "+3612345678", patience_s=600)
+        await s.until_state("a1", AgentState.BUSY)
+        call_id = s.acd.agent("a1").call_id
+        path = f"/api/v1/acd/calls/{call_id}/transfer"
+
+        others = await http.post(path, json={"to": "queue:support"}, headers=_auth("a2"))
+        assert others.status_code == 403, "not a2's call"
+        bad = await http.post(path, json={"to": "billing"}, headers=_auth("a1"))
+        assert (bad.status_code, bad.json()["error"]) == (422, "validation-failed")
+        assert "queue:<name>" in bad.json()["message"]
+        unknown = await http.post(path, json={"to": "queue:sales"}, headers=_auth("a1"))
+        assert unknown.status_code == 422 and "no queue 'sales'" in unknown.json()["message"]
+        early = await http.post(f"{path}/complete", headers=_auth("a1"))
+        assert (early.status_code, early.json()["error"]) == (409, "transfer-not-possible")
+        busy = await http.post(path, json={"to": "agent:a2", "mode": "warm"}, headers=_auth("a1"))
+        assert busy.status_code == 409 and "a consult needs a ready agent" in busy.json()["message"]
+
+        moved = await http.post(path, json={"to": "skill:tech", "level": 3}, headers=_auth("a1"))
+        assert moved.status_code == 200
+        assert (moved.json()["state"], moved.json()["transfer_target"]) == ("waiting", "skill:tech")
+        await s.until_state("a1", AgentState.WRAP_UP)
+        me = (await http.get("/api/v1/acd/agents/a1", headers=_auth("a1"))).json()
+        assert (me["state"], me["call_id"]) == ("wrap_up", call_id), (
+            "the console finds the call after a reload"
+        )
+        wrote = await http.put(
+            f"/api/v1/acd/calls/{call_id}/case",
+            json={"summary": "needs a level-3 technician"},
+            headers=_auth("a1"),
+        )
+        assert wrote.status_code == 200 and wrote.json()["summary"] == "needs a level-3 technician"
+        await http.post("/api/v1/acd/agents/a2/login", headers=_auth("a2"))
+        await s.until_state("a2", AgentState.BUSY)
+        case = (await http.get(f"/api/v1/acd/calls/{call_id}/case", headers=_auth("a2"))).json()
+        assert (case["agent_id"], case["summary"], case["transferred_from"]) == (
+            "a2", "needs a level-3 technician", "a1"
+        )  # fmt: skip

@@ -1,5 +1,6 @@
 """The case summary stays editable in wrap-up (the console's advisor finishes it after the caller
-hangs up) and is final once the agent is ready again. Simulated PBX over TCP, private Redis."""
+hangs up) and is final once the agent is ready again; a later wrap-up opens only its own call.
+Simulated PBX over TCP, private Redis."""
 
 from __future__ import annotations
 
@@ -31,4 +32,11 @@ async def test_the_summary_is_editable_during_wrap_up_and_final_after_it(
         await s.until_state("a1", AgentState.READY)
         with pytest.raises(NotFoundError):
             await s.acd.set_summary(call_id, "too late")
+        assert (await s.acd.case(call_id)).summary == "modem reset; technician booked"
+        # the wrap-up of the next call opens that call's summary, not the earlier one's
+        await s.sim.inbound_call("+36301234568", "+3612345678", patience_s=600, talk_s=0.3)
+        await s.until(lambda: s.acd.agent("a1").call_id not in ("", call_id))
+        await s.until_state("a1", AgentState.WRAP_UP)
+        with pytest.raises(NotFoundError):
+            await s.acd.set_summary(call_id, "overwritten from another wrap-up")
         assert (await s.acd.case(call_id)).summary == "modem reset; technician booked"

@@ -35,7 +35,7 @@ OUTBOUND = ActiveCall(
 
 
 def connected(call: ActiveCall, at: float, leg: str = LEG) -> ActiveCall:
-    return call.with_facts(state=CallState.CONNECTED, agent_channel=leg, answered_at=at)
+    return call.with_facts(state=CallState.CONNECTED, agent_channel=leg, answered_at=at, opened_by="a1")
 
 
 def abandoned(call: ActiveCall, at: float, counted: bool = True) -> tuple[ev.Effect, ...]:
@@ -68,6 +68,95 @@ def talks(call: ActiveCall, at: float, leg: str = LEG, counted: bool = True) -> 
     return (ev.AgentTalks("a1", moved), *count, ev.Publish("handover", "a1", handover(moved, waited)))
 
 
+# -- transfers --------------------------------------------------------------------------------
+B_LEG = "PJSIP/1002-00000005"
+BILLING = WaitingCall("c1", "billing", "key", 3, (("billing", 1),), 200.0, 100.0)
+BLIND = ev.TransferAsked(200.0, BILLING, "queue:billing")
+ASK_CONSULT = ev.ConsultAsked(200.0, "a2", "queue:billing")
+REQUEUED = (
+    ActiveCall(BILLING, TALKING.facts)
+    .waiting_again(BILLING)
+    .with_facts(transfers=1, transferred_from="a1", transfer_target="queue:billing", answered_at=None)
+)
+CONSULTING = TALKING.with_facts(
+    state=CallState.CONSULTING, transferer="a1", transferer_channel=LEG, agent_id="", action_id="",
+    agent_channel="", transfer_target="queue:billing",
+)  # fmt: skip
+CONSULT_RUNG = CONSULTING.with_facts(agent_id="a2", action_id="act-2")
+CONSULT_UP = CONSULT_RUNG.with_facts(agent_channel=B_LEG)  # the consulted agent's leg answered
+BACK = CONSULT_RUNG.with_facts(
+    state=CallState.CONNECTED,
+    agent_id="a1",
+    agent_channel=LEG,
+    action_id="",
+    transferer="",
+    transferer_channel="",
+)
+TRANSFERRED = CONSULT_UP.with_facts(
+    state=CallState.CONNECTED, transferer="", transferer_channel="", transfers=1, transferred_from="a1",
+    answered_at=160.0,
+)  # fmt: skip
+
+
+def blind(by_phone: bool = False) -> tuple[ev.Effect, ...]:
+    data = {**case_data(TALKING), "from": "a1", "to": "queue:billing", "mode": "blind", "summary": ""}
+    move = () if by_phone else (ev.MoveCaller(LEG, CALLER, "queue-billing"),)
+    return (
+        ev.Save(REQUEUED), ev.AgentLeaves("a1", wrap_up=True), *move,
+        ev.Note("agent a1 transferred the caller to queue:billing (blind)"),
+        ev.Publish("transferred", "a1", data), ev.Route(""),
+    )  # fmt: skip
+
+
+def back(why: str, *, hang: bool, missed: bool) -> tuple[ev.Effect, ...]:
+    back_to = BACK.with_facts(agent_channel=LEG)
+    data = {**case_data(back_to), "from": "a1", "to": "queue:billing", "reason": why}
+    return (
+        ev.Save(back_to), ev.Bridge(CALLER, LEG), *((ev.HangUpLegs(),) if hang else ()),
+        *((ev.AgentLeaves("a2", wrap_up=False),) if not missed else ()),
+        ev.Note(f"transfer to queue:billing not done ({why}); back to agent a1"),
+        ev.Publish("transfer_cancelled", "a1", data), *((ev.Missed("a2"),) if missed else ()),
+    )  # fmt: skip
+
+
+def complete(at: float) -> tuple[ev.Effect, ...]:
+    done = TRANSFERRED.with_facts(answered_at=at)
+    data = {
+        **case_data(done),
+        "from": "a1",
+        "to": "queue:billing",
+        "mode": "warm",
+        "agent_id": "a2",
+        "summary": "",
+    }
+    return (
+        ev.Save(done), ev.Bridge(CALLER, B_LEG), ev.AgentLeaves("a1", wrap_up=True),
+        ev.Note("agent a1 transferred the caller to agent a2 (warm)"), ev.Publish("transferred", "a1", data),
+    )  # fmt: skip
+
+
+def caller_gone_on_hold(call: ActiveCall, at: float) -> tuple[ev.Effect, ...]:
+    ended_call = call.with_facts(agent_id="a1", agent_channel=LEG, outcome="ended", state=CallState.CONNECTED)
+    talk = at - 110.0
+    data = {**case_data(call), "talk": round(talk, 3), "ended_by": "caller"}
+    return (
+        ev.HangUpLegs(), ev.HangUp(LEG), ev.AgentLeaves("a2", wrap_up=bool(call.facts.agent_channel)),
+        ev.AgentWrapsUp("a1", ended_call), ev.Note(f"caller hung up on hold after {talk:.1f} s"),
+        ev.Publish("ended", "a1", data),
+    )  # fmt: skip
+
+
+OUT = ev.TransferredOut(150.0, "5551@from-internal", "blind")
+OUT_ENDED = TALKING.with_facts(outcome="transferred", exit_to="5551@from-internal", transferred_from="a1")
+OUT_DATA = {**case_data(TALKING), "from": "a1", "to": "5551@from-internal", "mode": "blind", "summary": ""}
+CONSULT_HANDOVER = {
+    **handover(CONSULT_UP, 112.0),
+    "transfer": {"from": "a1", "to": "queue:billing", "mode": "warm"},
+}
+RESYNC_REQUEUED = CONSULT_RUNG.waiting_again(CONSULT_RUNG.call).with_facts(
+    transferer="", transferer_channel="", transfers=1, transferred_from="a1"
+)
+ASKED = (BLIND, ASK_CONSULT, ev.ConsultCompleted(200.0), ev.ConsultCancelled(200.0), OUT)
 LATE = ev.Note("agent a1 answered a call that no longer waits for them; hanging up")
 TIMED_OUT = ev.Note("agent a1: no OriginateResponse in time", warn=True)
 GONE_LEG = ev.Note("the leg ringing agent a1 is gone; releasing", warn=True)
@@ -163,6 +252,135 @@ ROWS: list[Row] = [
     ("resync: the caller left during the talk", TALKING, ABSENT, None, ended(130.0, "caller")),
     ("resync: still talking", TALKING, ev.Resynced(130.0, True, talking=True), TALKING, ()),
     ("resync: nobody talks any more", TALKING, PRESENT, None, ended(130.0, "agent")),
+    # -- transfers asked of a call not in conversation: nothing (the API refuses them first) ------
+    *[
+        (f"{type(e).__name__} while {c.state if c else 'over'}", c, e, c, ())
+        for c in (None, WAITING, OFFERED)
+        for e in ASKED
+    ],
+    # -- transfers of a connected call ------------------------------------------------------------
+    (
+        "blind transfer: waits again in the target queue with the case, the agent wraps up",
+        TALKING,
+        BLIND,
+        REQUEUED,
+        blind(),
+    ),
+    (
+        "a phone's blind transfer: Asterisk moved the caller already",
+        TALKING,
+        ev.TransferAsked(200.0, BILLING, "queue:billing", by_phone=True),
+        REQUEUED,
+        blind(by_phone=True),
+    ),
+    (
+        "warm transfer: the caller holds, the agent waits, the target is rung",
+        TALKING,
+        ASK_CONSULT,
+        CONSULTING,
+        (
+            ev.HoldForConsult(CALLER, LEG),
+            ev.Save(CONSULTING),
+            ev.Note("agent a1 consults a2 (queue:billing) before transferring"),
+            ev.OfferConsult("a2"),
+        ),
+    ),
+    ("complete without a consult", TALKING, ev.ConsultCompleted(200.0), TALKING, ()),
+    ("cancel without a consult", TALKING, ev.ConsultCancelled(200.0), TALKING, ()),
+    (
+        "a phone transferred the caller outside the ACD: tracked, the agent wraps up",
+        TALKING,
+        OUT,
+        None,
+        (
+            ev.AgentWrapsUp("a1", OUT_ENDED),
+            ev.Note("agent a1's phone transferred the caller to 5551@from-internal (blind)"),
+            ev.Publish("transferred", "a1", OUT_DATA),
+        ),
+    ),
+    # -- consulting ---------------------------------------------------------------------------
+    ("announced again during a consult", CONSULT_RUNG, ev.Arrived(100.5, HELD), CONSULT_RUNG, ()),
+    (
+        "the consulted agent's leg is up",
+        CONSULT_RUNG,
+        ev.RingAnswered(205.0, B_LEG),
+        CONSULT_UP,
+        (ev.Save(CONSULT_UP),),
+    ),
+    (
+        "the consulted agent did not answer: back to the transferer, a miss",
+        CONSULT_RUNG,
+        ev.RingFailed(220.0, "no answer"),
+        BACK,
+        back("agent did not answer: no answer", hang=False, missed=True),
+    ),
+    (
+        "the consulted agent's phone rings",
+        CONSULT_RUNG,
+        ev.AgentRang(201.0),
+        CONSULT_RUNG,
+        (ev.AgentRinging("a2"),),
+    ),
+    (
+        "consult ring timer: back to the transferer",
+        CONSULT_RUNG,
+        ev.RingTimedOut(240.0, "a2"),
+        BACK,
+        back("no OriginateResponse in time", hang=True, missed=True),
+    ),
+    (
+        "the consulted agent answers: transferer and target are bridged",
+        CONSULT_UP,
+        ev.AgentAnswered(206.0, "a2", B_LEG),
+        CONSULT_UP,
+        (ev.Bridge(LEG, B_LEG),),
+    ),
+    (
+        "consult bridged: the target talks and gets the case",
+        CONSULT_RUNG,
+        ev.BridgeResult(212.0, B_LEG, True),
+        CONSULT_UP,
+        (ev.AgentTalks("a2", CONSULT_UP), ev.Publish("handover", "a2", CONSULT_HANDOVER)),
+    ),
+    (
+        "caller hangs up on hold: both legs go, the transferer wraps up",
+        CONSULT_UP,
+        ev.ChannelGone(230.0, CALLER_UID, CALLER),
+        None,
+        caller_gone_on_hold(CONSULT_UP, 230.0),
+    ),
+    (
+        "resync during a consult: the caller waits again, both agents let go",
+        CONSULT_RUNG,
+        PRESENT,
+        RESYNC_REQUEUED,
+        (
+            ev.HangUpLegs(),
+            ev.HangUp(LEG),
+            ev.Save(RESYNC_REQUEUED),
+            ev.AgentLeaves("a2", wrap_up=False),
+            ev.AgentLeaves("a1", wrap_up=True),
+            ev.Note("a consult was under way across a reconnect; the caller waits again", warn=True),
+            ev.Route(),
+        ),
+    ),
+    ("a blind transfer asked during a consult", CONSULT_UP, BLIND, CONSULT_UP, ()),
+    ("a second consult asked during a consult", CONSULT_UP, ASK_CONSULT, CONSULT_UP, ()),
+    (
+        "complete: the caller joins the target, the transferer wraps up",
+        CONSULT_UP,
+        ev.ConsultCompleted(160.0),
+        TRANSFERRED,
+        complete(160.0),
+    ),
+    (
+        "cancel: the caller back to the transferer, the target free",
+        CONSULT_UP,
+        ev.ConsultCancelled(250.0),
+        BACK.with_facts(agent_channel=LEG),
+        back("cancelled", hang=True, missed=False),
+    ),
+    ("a phone transfer event during a consult", CONSULT_UP, OUT, CONSULT_UP, ()),
 ]
 
 
@@ -178,14 +396,32 @@ def test_table(
 
 
 def test_every_pair_is_in_the_table() -> None:
-    """No pair falls through: 4 states x 9 events, each a transition or explicitly ignored."""
+    """No pair falls through: 5 states x 14 events, each a transition or explicitly ignored."""
     assert set(TABLE) == {(state, event) for state in STATES for event in EVENTS}
-    assert len(TABLE) == 36
+    assert len(TABLE) == 70
 
 
 def test_every_pair_has_a_row() -> None:
     covered = {(r[1].state if r[1] else None, type(r[2])) for r in ROWS}
     assert covered == set(TABLE)
+
+
+def test_the_transferer_hanging_up_during_a_consult_completes_it() -> None:
+    """As on a phone: a transferer who hangs up hands the caller to the consulted agent."""
+    after, effects = apply(CONSULT_UP, ev.ChannelGone(160.0, "u.2", LEG))
+    assert (after, effects) == (TRANSFERRED, complete(160.0))
+    rung_only, effects = apply(CONSULT_RUNG, ev.ChannelGone(160.0, "u.2", LEG))
+    assert rung_only is not None and (rung_only.state, rung_only.facts.agent_id) == (CallState.OFFERED, "a2")
+    assert ev.AgentLeaves("a1", wrap_up=True) in effects
+
+
+def test_a_transferred_call_answered_again_is_not_counted_twice() -> None:
+    offered = REQUEUED.with_facts(state=CallState.OFFERED, agent_id="a1", agent_channel=LEG)
+    _, effects = apply(offered, ev.BridgeResult(230.0, LEG, True))
+    assert not [e for e in effects if isinstance(e, ev.CountAnswered)]
+    handed = next(e for e in effects if isinstance(e, ev.Publish))
+    assert handed.data["case_id"] == "20250616-000001"
+    assert handed.data["transfer"] == {"from": "a1", "to": "queue:billing", "mode": "blind"}
 
 
 def test_ignored_pairs_change_nothing() -> None:

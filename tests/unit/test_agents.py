@@ -290,3 +290,15 @@ def test_only_a_ready_agent_can_be_held() -> None:
     paused = run([Pause(T0 + 1, "lunch")], ready_agent())[0]
     with pytest.raises(AgentTransitionError):
         apply(paused, Hold(T0 + 2, "out-1"))
+
+
+def test_wrap_up_names_the_call_being_wrapped_up_and_shrugs_off_its_late_events() -> None:
+    """The call stays named through the wrap-up (its case summary may still be completed there);
+    a duplicated hangup or a late ring report of that call changes nothing; ready forgets it."""
+    wrapping, _ = run([Offer(T0, "c1", 15), Answer(T0 + 2, "c1"), Hangup(T0 + 60, "c1", 30)], ready_agent())
+    assert (wrapping.state, wrapping.call_id) == (S.WRAP_UP, "c1")
+    for late in (Hangup(T0 + 61, "c1", 30), Ring(T0 + 61, "c1"), Answer(T0 + 61, "c1")):
+        again, effects = apply(wrapping, late)
+        assert again == wrapping and [type(e).__name__ for e in effects] == ["Stale"]
+    ready, _ = apply(wrapping, WrapUpDone(T0 + 90))
+    assert (ready.state, ready.call_id) == (S.READY, "")

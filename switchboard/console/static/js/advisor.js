@@ -9,7 +9,7 @@ import { robinsonCard } from "./robinson.js";
 const me = encodeURIComponent;
 
 export async function render(main, { session }) {
-  const view = { agent: null, offer: null, call: null, wrapUp: false, codes: [] };
+  const view = { agent: null, offer: null, call: null, wrapUp: false, codes: [], queues: [] };
   const stateCard = h("section", { class: "card", "aria-labelledby": "state-title" });
   const callCard = h("section", { class: "card", "aria-labelledby": "call-title", "aria-live": "polite", id: "call" });
   const offerCard = h("section", { class: "card", "aria-labelledby": "offer-title", id: "offer" });
@@ -61,6 +61,7 @@ export async function render(main, { session }) {
     summary.value = call.summary || "";
     const saved = h("span", { class: "muted", role: "status", id: "summary-status" });
     const customer = Object.entries(call.customer || {}).map(([k, v]) => `${k}: ${v}`).join(", ");
+    const from = (call.transfer && call.transfer.from) || call.transferred_from || "";
     add(callCard, 
       view.wrapUp ? h("p", { class: "notice", id: "wrap-up", text: t("call.wrap_up") }) : null,
       h("dl", { class: "facts" },
@@ -68,7 +69,8 @@ export async function render(main, { session }) {
         fact(t("call.queue"), call.queue, "case-queue"),
         fact(t("call.ivr"), call.ivr_label ? `${call.ivr_label} (${call.ivr})` : call.ivr, "case-ivr"),
         fact(t("call.case"), call.case_id, "case-id"), fact(t("call.customer"), customer, "case-customer"),
-        call.campaign ? fact(t("call.campaign"), call.campaign, "case-campaign") : null),
+        call.campaign ? fact(t("call.campaign"), call.campaign, "case-campaign") : null,
+        from ? fact(t("call.transferred_from"), from, "case-transferred-from") : null),
       h("label", { for: "summary", text: t("call.summary") }), summary,
       h("div", { class: "row" }, h("button", { type: "button", id: "save-summary", text: t("call.save_summary"),
         onclick: async () => {
@@ -78,7 +80,56 @@ export async function render(main, { session }) {
             saved.textContent = t("call.saved");
           } catch (exc) { saved.textContent = ""; toast(exc.message); }
         } }), saved),
+      transferForm(call),
       dispositionForm(call));
+  }
+
+  // Transfer with the case (blind: the caller waits for the target; warm: consult them first).
+  function transferForm(call) {
+    const status = h("p", { role: "status", id: "transfer-status" });
+    const failed = (exc) => { status.className = "error"; status.textContent = exc.message; };
+    const shown = (out, wrapUp) => {
+      view.call = { ...call, ...out, summary: call.summary };
+      view.wrapUp = wrapUp;
+      drawCall();
+    };
+    if (call.state === "consulting" && call.transferer === session.name) {
+      const finish = (what) => async () => {
+        try {
+          const out = await post(`/api/v1/acd/calls/${me(call.call_id)}/transfer/${what}`);
+          shown(out, what === "complete");
+        } catch (exc) { failed(exc); }
+      };
+      return h("div", { id: "transfer" }, h("h2", { text: t("transfer.title") }),
+        h("p", { class: "notice", id: "transfer-consulting", text: t("transfer.consulting", { agent: call.agent_id || "…" }) }),
+        h("div", { class: "row" },
+          h("button", { type: "button", id: "transfer-complete", onclick: finish("complete"), text: t("transfer.complete") }),
+          h("button", { type: "button", class: "secondary", id: "transfer-cancel", onclick: finish("cancel"), text: t("transfer.cancel") })),
+        status);
+    }
+    if (view.wrapUp || (call.state && call.state !== "connected")) return null;
+    const kind = h("select", { id: "transfer-kind" },
+      ["queue", "skill", "agent"].map((k) => h("option", { value: k, text: t(`transfer.kind_${k}`) })));
+    const target = h("input", { id: "transfer-to", maxlength: 100, list: "transfer-queues" });
+    const mode = h("select", { id: "transfer-mode" },
+      h("option", { value: "blind", text: t("transfer.blind") }), h("option", { value: "warm", text: t("transfer.warm") }));
+    const form = h("form", { id: "transfer-form" }, h("h2", { text: t("transfer.title") }),
+      h("label", { for: "transfer-kind", text: t("transfer.kind") }), kind,
+      h("label", { for: "transfer-to", text: t("transfer.to") }), target,
+      h("datalist", { id: "transfer-queues" }, view.queues.map((q) => h("option", { value: q }))),
+      h("label", { for: "transfer-mode", text: t("transfer.mode") }), mode,
+      h("div", { class: "row" }, h("button", { type: "submit", id: "transfer-go", text: t("transfer.go") })),
+      status);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      if (!target.value.trim()) { status.className = "error"; status.textContent = t("transfer.missing"); return; }
+      try {
+        const out = await post(`/api/v1/acd/calls/${me(call.call_id)}/transfer`,
+          { to: `${kind.value}:${target.value.trim()}`, mode: mode.value });
+        shown(out, out.state !== "consulting");
+      } catch (exc) { failed(exc); }
+    });
+    return form;
   }
 
   function dispositionForm(call) {
@@ -135,7 +186,8 @@ export async function render(main, { session }) {
       const found = await get(`/api/v1/acd/calls/${me(callId)}/case`);
       if (!view.call || view.call.call_id === callId) {
         view.call = { ...(view.call || {}), ...found, summary: view.call?.summary ?? found.summary };
-        view.wrapUp = found.state === "ended";
+        // ended, or gone on to a colleague (a transfer completed): my part is the wrap-up
+        view.wrapUp = found.state === "ended" || ![found.agent_id, found.transferer].includes(session.name);
         drawCall();
       }
     } catch { /* the call ended meanwhile: the stream says so */ }
@@ -151,6 +203,14 @@ export async function render(main, { session }) {
     stream.on("ended", (event) => {
       if (view.call && view.call.call_id === event.data.call_id) { view.wrapUp = true; drawCall(); }
     }),
+    stream.on("transferred", (event) => {  // made on the phone too: my part is over, the case goes on
+      if (view.call && view.call.call_id === event.data.call_id && event.agent_id === session.name) {
+        view.wrapUp = true; drawCall();
+      }
+    }),
+    stream.on("transfer_cancelled", (event) => {
+      if (view.call && view.call.call_id === event.data.call_id) loadCase(event.data.call_id);
+    }),
     stream.on("me", (data) => {
       const before = view.agent?.state;
       view.agent = data.agent;
@@ -165,11 +225,17 @@ export async function render(main, { session }) {
     }),
   ];
   try { view.codes = await get("/api/v1/disposition-codes"); } catch { view.codes = []; }
+  try { view.queues = (await get("/api/v1/acd/queues")).map((q) => q.name); } catch { view.queues = []; }
   try { view.agent = await get(agentPath); } catch { view.agent = null; }
   try { view.offer = (await get("/api/v1/offer")).lead; } catch { view.offer = null; }
   drawState(); drawCall(); drawOffer();
   if (view.agent && view.agent.call_id) loadCase(view.agent.call_id);
-  const timer = setInterval(() => stateCard._tick && stateCard._tick(), 1000);
+  let ticks = 0;
+  const timer = setInterval(() => {
+    if (stateCard._tick) stateCard._tick();
+    // during a consult the other side may complete or cancel it: look again every 2 s
+    if (++ticks % 2 === 0 && view.call && view.call.state === "consulting") loadCase(view.call.call_id);
+  }, 1000);
   return () => { clearInterval(timer); offs.forEach((off) => off()); };
 }
 

@@ -25,7 +25,10 @@ function dispatch(kind, message) {
   for (const fn of listeners.get(kind) || []) fn(data, message.lastEventId);
 }
 
-const KINDS = ["hello", "handover", "ended", "abandoned", "routed_out", "me", "wallboard", "problem"];
+const KINDS = [
+  "hello", "handover", "ended", "abandoned", "routed_out", "transferred", "transfer_cancelled", "me", "wallboard",
+  "problem",
+];
 
 export function connect() {
   if (source) return;
