@@ -202,15 +202,42 @@ class TaskReads:
         days: int | None = None,
         campaign_id: str | None = None,
         owner: str | None = None,
-        limit: int = 1000,
     ) -> list[TaskView]:
+        """Every task of the stale report (see `page_stale`), all pages read."""
+        found: list[TaskView] = []
+        after: Cursor | None = None
+        while True:
+            views, after = await self.page_stale(
+                now=now, days=days, campaign_id=campaign_id, owner=owner, after=after, limit=1000
+            )
+            found += views
+            if after is None:
+                return found
+
+    async def page_stale(
+        self,
+        *,
+        now: datetime,
+        days: int | None = None,
+        campaign_id: str | None = None,
+        owner: str | None = None,
+        after: Cursor | None = None,
+        limit: int = 100,
+    ) -> tuple[list[TaskView], Cursor | None]:
         """Callback tasks not handled (open or expired, not reactivated) with no activity for more
-        than `days` (default: the rules' stale_after_days), oldest activity first."""
+        than `days` (default: the rules' stale_after_days), oldest activity first; one keyset page."""
         cutoff = now - timedelta(days=days if days is not None else self.rules.stale_after_days)
-        ids = await self.redis.zrangebyscore(self.keys.activity, "-inf", f"({to_ms(cutoff)}")
-        views = [self.view(task, now) for task in await self.get_many(ids)]
-        wanted = [v for v in views if not v.task.archived and _belongs(v.task, owner, campaign_id)]
-        return wanted[:limit]
+
+        async def load(ids: list[str]) -> list[TaskView | None]:
+            by_id = {task.task_id: task for task in await self.get_many(ids)}
+            return [
+                self.view(by_id[i], now)
+                if i in by_id and not by_id[i].archived and _belongs(by_id[i], owner, campaign_id)
+                else None
+                for i in ids
+            ]
+
+        return await page(self.redis, [self.keys.activity], after, limit, load, below=to_ms(cutoff))
 
     async def status_counts(self, *, now: datetime) -> dict[str, int]:
         """The gauge's numbers: open (not yet due), due, overdue, at_risk, expired, done."""

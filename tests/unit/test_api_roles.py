@@ -9,7 +9,7 @@ import httpx
 
 from switchboard.api import AppState, TokenStore, create_app
 from switchboard.api.acd_api import router as acd_router
-from switchboard.api.routes_doc import roles_markdown, routes
+from switchboard.api.routes_doc import readme_table, roles_markdown, routes
 from switchboard.metrics import create_metrics
 from switchboard.settings import Settings
 
@@ -61,3 +61,11 @@ async def test_an_acd_request_without_a_token_is_401_even_where_no_acd_runs() ->
         for method, path in (("GET", "/api/v1/acd/queues"), ("POST", "/api/v1/acd/agents/a1/login")):
             response = await http.request(method, path)
             assert response.status_code == 401, (method, path, response.text)
+
+
+def test_the_readme_roles_table_is_generated_from_the_routes() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert readme_table() in readme, (
+        "README.md's roles table is stale: replace the block between its roles-table markers "
+        "with `python -m switchboard.api.routes_doc --readme`"
+    )
