@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from core.config.error_messages import error_message, render_loc
+from core.config.error_messages import error_message, quoted, render_loc
 from core.errors import ValidationFailedError
 from core.phone_numbers import is_region, normalize_valid
 from dialer.audit import text
@@ -160,6 +160,10 @@ def prepare(
 
 def _problem(error: Mapping[str, Any]) -> str:
     where = render_loc(error.get("loc", ())) or "lead"
+    given = error.get("input")
+    scalar = isinstance(given, str | int | float) and not isinstance(given, bool)
+    if scalar and error.get("type") != "missing":
+        where = f"{where} {quoted(given)}"  # the value, so a supervisor finds the bad cell
     if error.get("type") == "extra_forbidden":
         return f"{where}: is not a lead field"
     loc = tuple(error.get("loc", ()))
