@@ -29,7 +29,7 @@ from dialer.audit import text
 
 LEAD_ID_PATTERN = r"^[^\s/?#]{1,128}$"
 CAMPAIGN_ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
-STATUSES = ("new", "queued", "claimed", "dialing", "done", "closed", "excluded")
+STATUSES = ("new", "queued", "claimed", "dialing", "done", "closed", "excluded", "held")
 PRIORITY_MAX = 99
 TRUE_WORDS = frozenset({"1", "true", "yes", "y", "t", "on"})
 
@@ -210,6 +210,9 @@ class Lead:
     closed_reason: str | None
     excluded_by: str | None
     last_disposition: str | None
+    held_for: str | None = None
+    """While `status` is held: the Robinson-list request a supervisor has to decide ('' until filed)."""
+    held_reason: str | None = None
 
     @classmethod
     def from_hash(cls, raw: Mapping[Any, Any]) -> Lead:
@@ -240,6 +243,8 @@ class Lead:
             closed_reason=opt("closed_reason"),
             excluded_by=opt("excluded_by"),
             last_disposition=opt("last_disposition"),
+            held_for=opt("held_for") if h.get("status") == "held" else None,
+            held_reason=opt("held_reason") if h.get("status") == "held" else None,
         )
 
     def as_dict(self) -> dict[str, Any]:
