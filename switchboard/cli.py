@@ -215,6 +215,8 @@ def main(argv: Sequence[str] | None = None, *, engine_module: str = ENGINE_MODUL
     except KeyboardInterrupt:
         print("switchboard: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # any command's output piped into `head`: no traceback, as any Unix tool
+        return cli_dialer.stdout_gone()
 
 
 def _classify(exc: SwitchboardError) -> tuple[int, str]:
