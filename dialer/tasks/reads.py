@@ -10,7 +10,8 @@ Owned here (the writes are dialer/tasks/store.py, which extends `TaskReads`). Ru
   `redial_after`. `escalate` is True when any advisor with the campaign's skills may take it:
   the task has no owner, or it is at risk (deadline within the margin and no own time, the owner
   is not available, or it is overdue). Escalated ones come first, earliest expiry first; the
-  rest by own time. Customers excluded by an approved Robinson request are never returned.
+  rest by own time. Customers excluded by an approved Robinson request are never returned, nor
+  leads held while a supervisor reviews one (until a rejection frees them).
 """
 
 from __future__ import annotations
@@ -271,11 +272,14 @@ class TaskReads:
         ids = await self.redis.zrangebyscore(key, "-inf", to_ms(now), start=0, num=max(limit * 4, 50))
         tasks = await self.get_many(ids)
         excluded = await self._excluded(tasks)
+        held = await self._held(tasks)
         due: list[DueCallback] = []
         for task in tasks:
             if task.state != "open" or not task.number or task.customer_id in excluded:
                 await self.redis.zrem(key, task.task_id)  # never dialed automatically again
                 continue
+            if task.lead_id in held:
+                continue  # a supervisor reviews a Robinson-list request first; a rejection frees it
             owner_ok = available is None or (task.owner is not None and task.owner in available)
             if now >= task.expires_at:
                 continue  # the sweep expires it
@@ -283,6 +287,16 @@ class TaskReads:
             due.append(_due(task, campaign_id, escalate=task.owner is None or at_risk))
         due.sort(key=_urgency)
         return due[:limit]
+
+    async def _held(self, tasks: Sequence[Task]) -> set[str]:
+        """The leads held for a Robinson-list review (dialer/leads/scripts.py HOLD)."""
+        lead_ids = sorted({task.lead_id for task in tasks})
+        pipe = self.redis.pipeline(transaction=False)
+        for lead_id in lead_ids:
+            pipe.hget(self.lead_keys.lead(lead_id), "status")
+        statuses = await pipe.execute() if lead_ids else []
+        found = zip(lead_ids, statuses, strict=True)
+        return {lead_id for lead_id, status in found if status is not None and text(status) == "held"}
 
     async def _excluded(self, tasks: Sequence[Task]) -> set[str]:
         customers = sorted({task.customer_id for task in tasks if task.customer_id})
