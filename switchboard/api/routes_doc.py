@@ -16,6 +16,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from switchboard.api import acd_api, audit_api, auth, campaigns_api, dialer_api, health, tasks_api
+from switchboard.api.paging import Page
 from switchboard.console import routes as console_routes
 from switchboard.console import stream as console_stream
 
@@ -36,9 +37,10 @@ HEADER = """\
 Generated from the routes (`python -m switchboard.api.routes_doc > docs/api-roles.md`);
 `tests/unit/test_api_roles.py` fails when this file is stale. "none" needs no token; every other
 endpoint needs a token of one of the roles listed (docs/operations.md, Tokens and roles).
+A list answers one page `{items, next_cursor}` (pass `next_cursor` back as `cursor`).
 
-| method | path | roles |
-|---|---|---|
+| method | path | roles | answers |
+|---|---|---|---|
 """
 
 
@@ -73,20 +75,34 @@ def roles_of(dependant: Dependant) -> tuple[str, ...] | None:
     return found
 
 
-def routes() -> Iterator[tuple[str, str, tuple[str, ...] | None]]:
-    """(method, path, roles) of every endpoint, sorted by path then method."""
+def api_routes() -> Iterator[tuple[str, APIRoute]]:
+    """(method, route) of every endpoint, sorted by path then method."""
     rows = []
     for router in ROUTERS:
         for route in router.routes:
             if isinstance(route, APIRoute):
-                rows += [
-                    (method, route.path, roles_of(route.dependant)) for method in sorted(route.methods or ())
-                ]
-    yield from sorted(rows, key=lambda row: (row[1], row[0]))
+                rows += [(method, route) for method in sorted(route.methods or ())]
+    yield from sorted(rows, key=lambda row: (row[1].path, row[0]))
+
+
+def routes() -> Iterator[tuple[str, str, tuple[str, ...] | None]]:
+    """(method, path, roles) of every endpoint, sorted by path then method."""
+    for method, route in api_routes():
+        yield method, route.path, roles_of(route.dependant)
+
+
+def is_page(route: APIRoute) -> bool:
+    """Whether the endpoint answers the list envelope (switchboard/api/paging.py)."""
+    model = route.response_model
+    return isinstance(model, type) and issubclass(model, Page)
 
 
 def roles_markdown() -> str:
-    lines = [f"| {m} | `{p}` | {', '.join(r) if r is not None else 'none'} |" for m, p, r in routes()]
+    lines = [
+        f"| {m} | `{r.path}` | {', '.join(a) if (a := roles_of(r.dependant)) is not None else 'none'} "
+        f"| {'a page' if is_page(r) else ''} |"
+        for m, r in api_routes()
+    ]
     return HEADER + "\n".join(lines) + "\n"
 
 

@@ -197,7 +197,7 @@ export async function lists(main) {
 }
 
 export async function rules(main) {
-  const files = await get("/api/v1/rules/status");
+  const files = await getAll("/api/v1/rules/status");
   add(main, h("h1", { text: t("nav.rules") }), h("div", { class: "grid" }, files.map((f) => h("section", { class: "card", "data-rules": f.kind },
     h("h2", { text: t("rules.kind", { kind: f.kind }) }),
     h("dl", { class: "facts" }, h("dt", { text: t("rules.file") }), h("dd", { text: f.file }),
