@@ -54,8 +54,9 @@ def normalize_valid(raw: str, region: str) -> str:
     if not _is_valid(e164):
         country = phonenumbers.region_code_for_number(phonenumbers.parse(e164)) or region.upper()
         raise ValidationFailedError(
-            f"not a valid phone number in {country} (read with region {region.upper()}; "
-            "send the lead's region or the number with its country code)",
+            f"not a valid phone number in {country}: {str(raw).strip()!r} (read with region "
+            f"{region.upper()}; send the lead's region or the number with its country code)",
+            input=str(raw).strip(),
             region=region,
         )
     return e164

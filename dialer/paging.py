@@ -47,19 +47,22 @@ class Cursor:
 
 
 async def walk(
-    redis: Redis, key: str, after: Cursor | None, low: float | None = None
+    redis: Redis, key: str, after: Cursor | None, low: float | None = None, below: float | None = None
 ) -> AsyncIterator[Cursor]:
-    """The members of `key` in order, strictly after `after` (and from score `low` on)."""
+    """The members of `key` in order, strictly after `after` (from score `low` on, and under
+    score `below` when given)."""
     start: str | float = "-inf" if low is None else low
+    stop: str = "+inf" if below is None else f"({below}"
     if after is not None and (low is None or after.score >= low):
-        same = await redis.zrangebyscore(key, after.score, after.score, withscores=True)
-        for member, score in cast(list[tuple[Any, float]], same):
-            if text(member) > after.member:
-                yield Cursor(float(score), text(member))
+        if below is None or after.score < below:
+            same = await redis.zrangebyscore(key, after.score, after.score, withscores=True)
+            for member, score in cast(list[tuple[Any, float]], same):
+                if text(member) > after.member:
+                    yield Cursor(float(score), text(member))
         start = f"({after.score}"
     offset = 0
     while True:
-        chunk = await redis.zrangebyscore(key, start, "+inf", start=offset, num=_BATCH, withscores=True)
+        chunk = await redis.zrangebyscore(key, start, stop, start=offset, num=_BATCH, withscores=True)
         if not chunk:
             return
         offset += len(chunk)
@@ -75,12 +78,14 @@ async def page(
     load: Callable[[list[str]], Awaitable[list[T | None]]],
     *,
     low: float | None = None,
+    below: float | None = None,
 ) -> tuple[list[T], Cursor | None]:
     """Up to `limit` items after `after`, merged over `keys` in (score, member) order; `load`
-    turns members into items (None: skip it, e.g. filtered out). The cursor is None on the last page."""
+    turns members into items (None: skip it, e.g. filtered out). Scores from `low` on and under
+    `below` when given. The cursor is None on the last page."""
     found: list[tuple[Cursor, T]] = []
     for key in keys:
-        found += await _take(redis, key, after=after, wanted=limit + 1, load=load, low=low)
+        found += await _take(redis, key, after=after, wanted=limit + 1, load=load, low=low, below=below)
     merged = heapq.nsmallest(limit + 1, found, key=lambda pair: pair[0])
     items = merged[:limit]
     more = len(merged) > limit
@@ -95,6 +100,7 @@ async def _take(
     wanted: int,
     load: Callable[[list[str]], Awaitable[list[T | None]]],
     low: float | None,
+    below: float | None = None,
 ) -> list[tuple[Cursor, T]]:
     taken: list[tuple[Cursor, T]] = []
     batch: list[Cursor] = []
@@ -104,7 +110,7 @@ async def _take(
         taken.extend((c, item) for c, item in zip(batch, loaded, strict=True) if item is not None)
         batch.clear()
 
-    async for cursor in walk(redis, key, after, low):
+    async for cursor in walk(redis, key, after, low, below):
         batch.append(cursor)
         if len(batch) >= _BATCH:
             await flush()
@@ -113,3 +119,16 @@ async def _take(
     if batch and len(taken) < wanted:
         await flush()
     return taken[:wanted]
+
+
+def page_in_memory(
+    items: Sequence[T], key: Callable[[T], str], after: Cursor | None, limit: int
+) -> tuple[list[T], Cursor | None]:
+    """The same pages over a list the engine holds in memory (agents, queues, campaigns), ordered
+    by `key` (an id, unique): cursors look like the sorted sets' ones (score 0, member the id)."""
+    ordered = sorted(items, key=key)
+    if after is not None:
+        ordered = [item for item in ordered if (0.0, key(item)) > (after.score, after.member)]
+    taken = ordered[:limit]
+    more = len(ordered) > limit
+    return taken, (Cursor(0.0, key(taken[-1])) if more and taken else None)

@@ -12,7 +12,9 @@ Rules it keeps:
   that digit (`menus`; `t`/`i`, no digit or a wrong one, count as the operator when the
   menu sends such callers there), else if the queue maps it (`queues[].ivr`), else the
   queue's; a tier's `min_level` raises the level (key clients get the most
-  competent agents); the queue's `also_requires` are added.
+  competent agents), its `max_level` caps it (seed 003: unpromising callers go to
+  novices first; the tier's window then starts at the cap and widens only with the
+  queue's escalation steps, routing/plan.py); the queue's `also_requires` are added.
 """
 
 from __future__ import annotations
@@ -117,6 +119,15 @@ def _needs(
     if floor > level:
         notes.append(f"tier {tier!r} raises the level from {level} to {floor}")
         level = floor
+    cap = plan.max_levels.get(tier)
+    if cap is not None:
+        if cap < level:
+            notes.append(f"tier {tier!r} caps the level from {level} to {cap}")
+            level = cap
+        notes.append(
+            f"tier {tier!r} prefers agents at level {cap} or below: higher levels only as the "
+            "queue's escalation steps widen the window"
+        )
     extra = tuple((name, lvl) for name, lvl in plan.extra if name != skill)
     return ((skill, level), *extra), source
 

@@ -99,7 +99,7 @@ def _queue_lines(call: WaitingCall, rules: Rules, now: float) -> list[str]:
     if plan is None:
         return [f"Queue {call.queue}: not in the rules"]
     waited = now - call.entered_at
-    stage = plan.stage_at(waited)
+    stage = plan.stage_at(waited, call.tier)
     text = (
         f"Queue {plan.name}: waited {waited:.0f} s, escalation step {stage.steps} of {len(plan.step_times)}"
     )
@@ -127,7 +127,7 @@ def _service_level_lines(call: WaitingCall, snapshot: Snapshot, rules: Rules, no
     if not level.widen_early:
         return [text + "; windows widen at the escalation steps only"]
     text += f"; widens early when a caller would miss it ({level.headroom_seconds:g} s headroom)"
-    stage = plan.stage_at(now - call.entered_at)
+    stage = plan.stage_at(now - call.entered_at, call.tier)
     held = reserved_agents(plan, call.tier, snapshot, call.needs[0][1])
     seen = forecast(call, stage, rules.index, snapshot, now=now, held=held)
     if math.isinf(seen.seconds):
@@ -177,7 +177,7 @@ def why_not(
     plan = rules.index.queues.get(call.queue)
     if plan is None:
         return "the call's queue is not in the rules"
-    stage = plan.stage_at(now - call.entered_at)
+    stage = plan.stage_at(now - call.entered_at, call.tier)
     if window is not None:
         stage = Stage(stage.steps, window[0], window[1], stage.overflow_to)
     for position, (skill, need) in enumerate(call.needs):

@@ -191,7 +191,7 @@ def sl_window(
     if not plan.spec.service_level.widen_early or call.outbound:
         return None
     waited = now - call.entered_at
-    step = plan.stage_at(waited)
+    step = plan.stage_at(waited, call.tier)
     level = plan.spec.service_level
     deadline = level.within_seconds - level.headroom_seconds
     budget = deadline - waited
@@ -204,7 +204,7 @@ def sl_window(
     best, best_at, window = step, in_step, (step.below, step.above)
     # Below the tier's min_level (key callers to experts) only once the target is at stake anyway.
     floor = max(0, call.needs[0][1] - plan.min_levels.get(call.tier, 1)) if waited < deadline else MAX_WIDEN
-    later_stages = plan.stages[step.steps + 1 :]
+    later_stages = plan.stages_for(call.tier)[step.steps + 1 :]
     if budget <= 0 and later_stages:  # past the last moment every window misses: the widest answers soonest
         widest = later_stages[-1]
         best = Stage(

@@ -69,9 +69,18 @@ class QueuePlan:
     reserve_always: bool
     reserve_level: int  # the reserve tiers' lowest min_level (0: none set)
     hours: HoursPlan | None
+    max_levels: Mapping[str, int] = field(default_factory=dict)
+    """Tiers whose callers need at most this level (unpromising callers to novices first)."""
+    capped_stages: Mapping[str, tuple[Stage, ...]] = field(default_factory=dict)
+    """The escalation table of a capped tier: no level above its cap at first, then the queue's
+    own escalation steps widen it the same way."""
 
-    def stage_at(self, waited: float) -> Stage:
-        return self.stages[bisect_right(self.step_times, waited)]
+    def stages_for(self, tier: str | None) -> tuple[Stage, ...]:
+        return self.capped_stages.get(tier, self.stages) if tier is not None else self.stages
+
+    def stage_at(self, waited: float, tier: str | None = None) -> Stage:
+        """The escalation stage in force after `waited` seconds, for a caller of `tier`."""
+        return self.stages_for(tier)[bisect_right(self.step_times, waited)]
 
     def next_step_at(self, waited: float) -> float | None:
         """Seconds-in-queue of the next escalation step after `waited`, if any."""
@@ -183,12 +192,15 @@ def _frozen(table: dict[str, list[TierMatch]]) -> dict[str, tuple[TierMatch, ...
 def _queue_plan(index: int, queue: Queue, rules: Rules) -> QueuePlan:
     priorities = {t.name: t.priority for t in rules.tiers}
     min_levels = {t.name: t.min_level for t in rules.tiers if t.min_level is not None}
+    max_levels = {t.name: t.max_level for t in rules.tiers if t.max_level is not None}
     max_waits: dict[str, float] = {}
     for name, override in queue.tiers.items():
         if override.priority is not None:
             priorities[name] = override.priority
         if override.min_level is not None:
             min_levels[name] = override.min_level
+        if override.max_level is not None:
+            max_levels[name] = override.max_level
         if override.max_wait_seconds is not None:
             max_waits[name] = override.max_wait_seconds
     fairness = queue.fairness or rules.fairness
@@ -214,11 +226,14 @@ def _queue_plan(index: int, queue: Queue, rules: Rules) -> QueuePlan:
         if reserve
         else 0,
         hours=_hours(queue.hours),
+        max_levels=max_levels,
+        capped_stages={tier: _stages(queue, above=0) for tier in max_levels},
     )
 
 
-def _stages(queue: Queue) -> tuple[Stage, ...]:
-    current = Stage(0, queue.match.below, queue.match.above)
+def _stages(queue: Queue, *, above: int | None = None) -> tuple[Stage, ...]:
+    """The escalation table; `above` replaces the queue's starting `match.above` (a capped tier)."""
+    current = Stage(0, queue.match.below, queue.match.above if above is None else above)
     stages = [current]
     for number, step in enumerate(queue.escalation, start=1):
         below, above, overflow = current.below, current.above, current.overflow_to

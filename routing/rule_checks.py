@@ -31,12 +31,13 @@ def problems(rules: Rules) -> list[Problem]:
         found.append(Problem(("default_tier",), f"names tier {rules.default_tier!r}, which is not in tiers"))
     for index, tier in enumerate(rules.tiers):
         found += _tier_numbers(index, tier, rules.default_region)
+        found += _level_bounds(("tiers", index), tier.min_level, tier.max_level)
     skills = {s.name for s in rules.skills}
     for index, agent in enumerate(rules.agents):
         found += _unknown(("agents", index, "skills"), agent.skills, skills, "skill")
     queues = {q.name for q in rules.queues}
     for index, queue in enumerate(rules.queues):
-        found += _queue(index, queue, skills, tiers, queues)
+        found += _queue(index, queue, skills, tiers, queues, by_name={t.name: t for t in rules.tiers})
     found += _overflow_loops(rules)
     found += _menus(rules, skills, queues)
     return found
@@ -102,7 +103,23 @@ def _tier_numbers(index: int, tier: Tier, region: str) -> list[Problem]:
     return found
 
 
-def _queue(index: int, queue: Queue, skills: set[str], tiers: set[str], queues: set[str]) -> list[Problem]:
+def _level_bounds(
+    here: tuple[str | int, ...], low: int | None, high: int | None, *, in_queue: bool = False
+) -> list[Problem]:
+    """A tier cannot need at least a level above the one it needs at most."""
+    if low is None or high is None or low <= high:
+        return []
+    where = " in this queue" if in_queue else ""
+    message = (
+        f"is {high}, below min_level {low}{where}: callers of a tier cannot need at least {low} "
+        f"and at most {high}"
+    )
+    return [Problem((*here, "max_level"), message)]
+
+
+def _queue(
+    index: int, queue: Queue, skills: set[str], tiers: set[str], queues: set[str], *, by_name: dict[str, Tier]
+) -> list[Problem]:
     here: tuple[str | int, ...] = ("queues", index)
     found: list[Problem] = []
     if queue.skill not in skills:
@@ -119,6 +136,12 @@ def _queue(index: int, queue: Queue, skills: set[str], tiers: set[str], queues: 
                 )
             )
     found += _unknown((*here, "tiers"), queue.tiers, tiers, "tier")
+    for name, override in queue.tiers.items():
+        tier = by_name.get(name)
+        low = override.min_level if override.min_level is not None else (tier.min_level if tier else None)
+        high = override.max_level if override.max_level is not None else (tier.max_level if tier else None)
+        if override.min_level is not None or override.max_level is not None:
+            found += _level_bounds((*here, "tiers", name), low, high, in_queue=True)
     if queue.reserve_top_agents is not None:
         found += [
             Problem(

@@ -111,6 +111,11 @@ class Tier(ConfigModel):
     description: str = ""
     priority: int = Field(ge=0, le=1000, description="base priority; higher is answered first")
     min_level: Level | None = Field(None, description="callers of this tier need at least this skill level")
+    max_level: Level | None = Field(
+        None,
+        description="callers of this tier need at most this skill level: novices first (unpromising "
+        "callers, simple matters); higher levels only as the queue's escalation steps widen",
+    )
     callers: tuple[str, ...] = Field((), description="caller numbers, any format; read with default_region")
     prefixes: tuple[Prefix, ...] = Field((), description="E.164 prefixes, e.g. +3620")
     crm: tuple[CrmMatch, ...] = Field((), description="CRM record attributes that put a caller in this tier")
@@ -227,6 +232,7 @@ class TierInQueue(ConfigModel):
 
     priority: int | None = Field(None, ge=0, le=1000)
     min_level: Level | None = None
+    max_level: Level | None = None
     max_wait_seconds: Seconds | None = Field(
         None, gt=0, validation_alias=spelled("max_wait", "max_wait_seconds")
     )

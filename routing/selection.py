@@ -176,7 +176,7 @@ def decide(call: WaitingCall, snapshot: Snapshot, rules: Rules, now: float, *, l
     if hours is not None and not is_open(hours, now) and not is_open(hours, call.entered_at):
         return _closed(call, plan, now)
     waited = now - call.entered_at
-    stage = plan.stage_at(waited)
+    stage = plan.stage_at(waited, call.tier)
     priority = call_priority(call, plan, index.top_priority, now)
     reserved = reserved_agents(plan, call.tier, snapshot, call.needs[0][1])
     stage, ranking, widened = _candidates(
@@ -264,7 +264,8 @@ def _recheck_at(call: WaitingCall, plan: QueuePlan, waited: float, max_wait: flo
 def _closed(call: WaitingCall, plan: QueuePlan, now: float) -> Decision:
     rule = plan.when_closed
     if rule.action != "wait":
-        return _fallback(call, rule, f"queue {plan.name!r} is closed", plan.stages[0], float(call.priority))
+        first = plan.stages_for(call.tier)[0]
+        return _fallback(call, rule, f"queue {plan.name!r} is closed", first, float(call.priority))
     assert plan.hours is not None
     opens = next_opening(plan.hours, now)
     return Decision(
@@ -394,7 +395,7 @@ def _serves(
         if key not in memo:
             memo[key] = agent.id in reserved_agents(plan, call.tier, snapshot, call.needs[0][1])
         held = memo[key]
-    if not held and _in_window(agent, call, plan.stage_at(now - call.entered_at)):
+    if not held and _in_window(agent, call, plan.stage_at(now - call.entered_at, call.tier)):
         return True
     if not plan.spec.service_level.widen_early or call.outbound:
         return False

@@ -28,6 +28,7 @@ from typing import Any
 
 import yaml
 from pydantic import SecretStr
+from redis.exceptions import RedisError
 
 from core.config.loader import deprecated_spellings
 from core.errors import (
@@ -39,10 +40,12 @@ from core.errors import (
 )
 from switchboard import __version__, cli_acd, cli_audit, cli_audit_streams, cli_dialer, cli_outages, cli_tasks
 from switchboard.api.tokens import ROLES, hash_token, new_token
-from switchboard.config_check import default_registry, link_check
+from switchboard.applied_check import applied_lines
+from switchboard.config_check import FileReport, default_registry, disk_version, link_check, named_rule_files
 from switchboard.logs import SecretFilter, configure_logging
 from switchboard.private_redis import PrivateRedis
-from switchboard.settings import SETTINGS_FILE_ENV, RedisSection, Settings, load_settings
+from switchboard.redis_conn import connect_redis, open_redis
+from switchboard.settings import SETTINGS_FILE_ENV, RedisSection, Settings, load_settings, redact_url
 
 EXIT_OK = 0
 EXIT_ERROR = 1  # a runtime error, or check-config found problems
@@ -166,6 +169,12 @@ def _add_check_config(commands: Subcommands[argparse.ArgumentParser]) -> None:
     )
     check.add_argument("files", nargs="+", type=Path, metavar="FILE")
     check.add_argument("--kind", choices=default_registry().kinds(), help="treat every FILE as this kind")
+    check.add_argument(
+        "--redis",
+        metavar="URL",
+        help="compare the rule files with the versions the running engine last applied, kept in this "
+        "Redis (default: the Redis of a settings FILE given)",
+    )
     check.set_defaults(func=cmd_check_config)
 
 
@@ -207,6 +216,8 @@ def main(argv: Sequence[str] | None = None, *, engine_module: str = ENGINE_MODUL
     except KeyboardInterrupt:
         print("switchboard: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # any command's output piped into `head`: no traceback, as any Unix tool
+        return cli_dialer.stdout_gone()
 
 
 def _classify(exc: SwitchboardError) -> tuple[int, str]:
@@ -300,11 +311,59 @@ def cmd_check_config(args: argparse.Namespace, secrets: SecretFilter) -> int:
     if links:
         print(f"the rule files refer to each other wrongly ({len(links)} problem(s))")
         failed, problems = failed + len({p.file for p in links}), problems + len(links)
+    for line in engine_side(args, reports, secrets):
+        print(line)
     if failed:
         print(f"{failed} of {total} file(s) have problems ({problems} in all)")
         return EXIT_ERROR
     print(f"{total} file(s) ok")
     return EXIT_OK
+
+
+def engine_side(args: argparse.Namespace, reports: list[FileReport], secrets: SecretFilter) -> list[str]:
+    """The running engine's side: per rule file given (or named by a settings file given), the
+    version the engine last applied (Redis) against the one on disk. Never fails the check."""
+    settings_files = [Path(r.file) for r in reports if r.kind == "settings" and r.ok]
+    files = {r.kind: Path(r.file) for r in reports if r.kind in RULE_FILE_KINDS}
+    try:
+        settings = load_settings(settings_files[0]) if settings_files else None
+    except ConfigError as exc:  # the environment spoils a file that is fine on its own
+        return [f"the running engine's rules were not compared: {secrets.mask(exc.message)}"]
+    if settings is not None:
+        secrets.add_secrets(settings.secrets())
+        files = {**named_rule_files(settings), **files}
+    if not files:
+        return []
+    disk = [disk_version(kind, path) for kind, path in files.items()]
+    if args.redis is None and (
+        settings is None or (settings.redis.url is None and not settings.sentinel.enabled)
+    ):
+        return [
+            "the running engine's rules were not compared: no Redis given (--redis URL, or a settings "
+            "file with redis.url); the files above were checked on their own"
+        ]
+
+    async def compare() -> list[str]:
+        if args.redis is not None:
+            client, where = await connect_redis(args.redis, wait_s=3), redact_url(args.redis)
+        else:
+            assert settings is not None
+            client, where = await open_redis(settings), settings.redis_display
+        try:
+            return [
+                f"the rules the running engine last applied (Redis {where}):",
+                *await applied_lines(client, disk),
+            ]
+        finally:
+            await client.aclose()
+
+    try:
+        return asyncio.run(compare())
+    except (StoreUnavailableError, RedisError) as exc:
+        why = secrets.mask(exc.message if isinstance(exc, StoreUnavailableError) else str(exc))
+        return [
+            f"the running engine's rules were not compared ({why}); the files above were checked on their own"
+        ]
 
 
 def cmd_version(args: argparse.Namespace, secrets: SecretFilter) -> int:

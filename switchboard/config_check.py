@@ -27,6 +27,7 @@ from pydantic import BaseModel
 from core.config.yaml_file import ConfigProblem, load_yaml, problems_from_error
 from core.errors import ConfigError
 from switchboard.api.tokens import TokenStore
+from switchboard.applied_check import DiskVersion
 from switchboard.rule_links import RuleFile, link_problems
 from switchboard.settings import PATH_KEYS, Settings, load_settings
 
@@ -41,7 +42,10 @@ HOOKS: dict[str, str] = {
 }
 # kind -> the word in a file name that hints at it
 RULE_KINDS = (
-    ("routing", "routing"), ("campaigns", "campaign"), ("tasks", "task"), ("dispositions", "disposition"),
+    ("routing", "routing"),
+    ("campaigns", "campaign"),
+    ("tasks", "task"),
+    ("dispositions", "disposition"),
 )
 CONTENT_KEYS: dict[str, tuple[str, ...]] = {
     "routing": ("queues", "tiers"),
@@ -227,6 +231,18 @@ def link_check(files: dict[str, Path]) -> list[ConfigProblem]:
         except ConfigError:
             continue
     return link_problems(loaded)
+
+
+def disk_version(kind: str, path: Path) -> DiskVersion:
+    """The content hash of a rule file as the engine would compute it (None: it does not load)."""
+    from core.config.loader import content_hash, load_text, read_rules_text  # noqa: PLC0415
+
+    module_name, _, attribute = HOOKS[kind].partition(":")
+    model = getattr(importlib.import_module(module_name), attribute)
+    try:
+        return DiskVersion(kind, str(path), content_hash(load_text(read_rules_text(path), model, str(path))))
+    except ConfigError:
+        return DiskVersion(kind, str(path), None)
 
 
 def named_rule_files(settings: Settings) -> dict[str, Path]:

@@ -362,6 +362,8 @@ async def _run(settings: Settings, duration_s: float, show: Show, seed: int) -> 
         await runtime.stop()
         await sim.stop()
         scratch.cleanup()
+    if not show.console.is_terminal:
+        show.console.print()  # rich's live view leaves its last line open when written to a pipe or file
     show.console.print(summary(last.view, last.outbound, show.blocked, show.refused), soft_wrap=True)
     if last.view.answered == 0:
         show.console.print("[red]No call was answered: the engine did not route any call.[/red]")

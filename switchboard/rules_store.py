@@ -40,12 +40,17 @@ class LastAppliedStore:
     def __init__(self, redis: aioredis.Redis) -> None:
         self._redis = redis
 
-    async def fetch(self, kinds: list[str] | tuple[str, ...]) -> dict[str, AppliedRules]:
+    async def fetch(
+        self, kinds: list[str] | tuple[str, ...], *, strict: bool = False
+    ) -> dict[str, AppliedRules]:
+        """The applied versions kept; a Redis failure skips the kind (logged), or raises when `strict`."""
         found: dict[str, AppliedRules] = {}
         for kind in kinds:
             try:
                 raw = await self._redis.hgetall(key(kind))
             except RedisError as exc:
+                if strict:
+                    raise
                 log.warning("cannot read the last applied %s rules from Redis: %s", kind, exc)
                 continue
             fields = {_text(k): _text(v) for k, v in raw.items()}

@@ -58,6 +58,16 @@ _BOUNDS: dict[str, str] = {
 }
 
 
+QUOTED_MAX = 60
+
+
+def quoted(value: Any) -> str:
+    """A rejected value as an import report quotes it, so the bad row can be found: text in
+    quotes, control characters escaped (repr), cut after QUOTED_MAX characters."""
+    text = str(value)
+    return repr(text if len(text) <= QUOTED_MAX else text[:QUOTED_MAX] + "...")
+
+
 def render_loc(loc: Iterable[str | int]) -> str:
     """`("queues", 2, "escalation", 0, "after_seconds")` -> `queues[2].escalation[0].after_seconds`."""
     out = ""

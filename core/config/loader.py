@@ -213,6 +213,8 @@ def references_despite(data: Any, model: type[BaseModel], wrong: Sequence[Loc] =
         return []
     data = copy.deepcopy(data)
     for loc in wrong:
+        if len(loc) == 1 and isinstance(data.get(loc[0]), list):
+            continue  # "too short" because an element failed: the elements are sorted out below
         _drop_leaf(data, loc)
     pruned, kept, dropped = _valid_elements(data, model)
     problems: list[Problem] = []
@@ -228,13 +230,37 @@ def references_despite(data: Any, model: type[BaseModel], wrong: Sequence[Loc] =
         except (ValueError, TypeError):
             return []
         break
-    else:
-        return []
+    else:  # a list emptied by leaving its wrong elements out (tiers: at least one): check the rest as is,
+        # unless a left-out element had no readable name (its references could not be told apart)
+        problems = [] if _NAMELESS in dropped else _checks_of_parts(pruned, model)
     return [
         Problem(_remap(p.loc, kept), p.message)
         for p in problems
         if not any(f"'{name}'" in p.message for name in dropped)
     ]
+
+
+_NAME_KEYS = ("name", "id", "code", "kind")
+_NAMELESS = "\0nameless"  # a left-out element without a name (never in a message)
+
+
+def _checks_of_parts(pruned: dict[str, Any], model: type[BaseModel]) -> list[Problem]:
+    """The cross-checks of a model built from its parts that validate one by one, without the
+    whole's own constraints (a list's minimum length): [] when even that cannot be built."""
+    values: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        key = name if name in pruned else field.alias
+        if key is None or key not in pruned or field.annotation is None:
+            continue
+        try:
+            values[name] = TypeAdapter(field.annotation).validate_python(pruned[key])
+        except (ValidationError, ValueError, TypeError):
+            continue  # its default applies (or the checks below cannot run: nothing reported)
+    try:
+        built = model.model_construct(**values)
+        return built.cross_check() if isinstance(built, CheckedModel) else []
+    except Exception:  # a best-effort second look; the structural problems stand
+        return []
 
 
 def _valid_elements(
@@ -253,8 +279,8 @@ def _valid_elements(
                 adapter.validate_python(item)
                 good.append(index)
             except (ValidationError, ValueError, TypeError):
-                if isinstance(item, dict):
-                    dropped |= {str(item[k]) for k in ("name", "id", "code", "kind") if k in item}
+                names = {str(item[k]) for k in _NAME_KEYS if k in item} if isinstance(item, dict) else set()
+                dropped |= names or {_NAMELESS}
         kept[name], pruned[name] = good, [value[index] for index in good]
     return pruned, kept, dropped
 

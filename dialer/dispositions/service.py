@@ -11,8 +11,13 @@ Rules it keeps (DESIGN.md 2.1, 2.6; seed 001):
   fails halfway, the number is already blocked (fail closed) and re-sending the disposition
   repeats only idempotent steps (an entry already on the list, the same retry time, a closed
   lead, the same pending Robinson request).
-- `robinson_request` opens a request for review; when the lead lacks a field a request needs
-  (e.g. the e-mail), the action reports `needs-input` naming it and the advisor files by hand.
+- `robinson_request` opens a request for review (or finds the customer's pending one) and holds
+  the lead: neither dialed nor closed until a supervisor decides (seed 000). An approval excludes
+  the customer; a rejection queues the lead again. When the lead lacks a field a request needs
+  (e.g. the e-mail), the action reports `needs-input` naming it, the lead is held all the same,
+  and the request the advisor then files by hand for the customer is the one that decides it.
+  A `close_lead` in the same rule does not close a held lead (it reports `skipped`, saying why):
+  closing it would decide before the review.
 - Every disposition and each action's outcome is written to the `audit:dispositions` stream;
   the CRM reads dispositions back by lead or since a time (`list_for_lead`, `list_since`).
 """
@@ -309,6 +314,14 @@ class DispositionService:
     async def _close(self, action: CloseLeadAction, c: _Context) -> ActionResult:
         if c.lead is None:
             return ActionResult("close_lead", "skipped", NO_LEAD)
+        current = await self.leads.get(c.lead.lead_id)
+        if current.status == "held":
+            request = current.held_for or "the request still to be filed by hand"
+            detail = (
+                f"not closed: the lead is held until a supervisor decides {request} "
+                "(approval excludes the customer, rejection queues the lead again)"
+            )
+            return ActionResult("close_lead", "skipped", detail, {"held_for": current.held_for or ""})
         reason = action.reason or f"disposition {c.rule.code}"
         closed = await self.leads.close(c.lead.lead_id, reason=reason, actor=c.advisor, now=c.now)
         if not closed:
@@ -331,12 +344,29 @@ class DispositionService:
             )
         except ValidationFailedError as exc:
             missing = exc.details.get("missing", [])
-            detail = f"file the request by hand: {exc.message}"
+            held = await self._hold(c, "", "the Robinson-list request is still to be filed by hand")
+            detail = f"no request opened; file it by hand ({exc.message}); {held}"
             return ActionResult("robinson_request", "needs-input", detail, {"missing": missing})
+        found = {"request_id": request.request_id}
+        if request.status == "approved":
+            detail = f"request {request.request_id} is already approved: the customer is excluded"
+            return ActionResult("robinson_request", "skipped", detail, found)
+        reason = f"Robinson-list request {request.request_id} awaits a supervisor's review"
+        held = await self._hold(c, request.request_id, reason)
         if not opened:
-            detail = f"request {request.request_id} is already {request.status}"
-            return ActionResult("robinson_request", "skipped", detail, {"request_id": request.request_id})
-        return ActionResult("robinson_request", "done", "pending review", {"request_id": request.request_id})
+            detail = f"request {request.request_id} is already {request.status}; {held}"
+            return ActionResult("robinson_request", "skipped", detail, found)
+        return ActionResult("robinson_request", "done", f"request {request.request_id} opened; {held}", found)
+
+    async def _hold(self, c: _Context, request_id: str, reason: str) -> str:
+        if c.lead is None:
+            return "no lead to hold (an inbound call)"
+        status = await self.leads.hold(
+            c.lead.lead_id, request_id=request_id, reason=reason, actor=c.advisor, now=c.now
+        )
+        if status == "held":
+            return "the lead is held (not dialed, not closed) until a supervisor decides"
+        return f"the lead is {status}, not held"
 
     # ---- reads (the CRM) ----------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from core.config.error_messages import quoted
 from core.errors import SwitchboardError
 from dialer.leads.store import LeadProblem, LeadStore, UpsertReport
 
@@ -189,12 +190,14 @@ def _rows(lines: list[str], path: Path) -> Iterator[tuple[int, int, dict[str, An
     while i < len(lines):
         used, cells = _record(lines, i, dialect, len(header))
         start, i = i + 1, i + used
+        shown = quoted(lines[start - 1].rstrip("\r\n"))  # the line itself, to find it in the file
         if isinstance(cells, str):
-            yield start, i, cells
+            yield start, i, f"{cells}: {shown}"
         elif not any(cell.strip() for cell in cells):
             continue
         elif len(cells) > len(header):
-            yield start, i, f"the row has {len(cells)} cells but the header has {len(header)} columns"
+            width = f"the row has {len(cells)} cells but the header has {len(header)} columns"
+            yield start, i, f"{width}: {shown}"
         else:
             yield start, i, row_to_lead(dict(zip(header, cells, strict=False)), columns)
 

@@ -22,14 +22,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from core.config.error_messages import error_message, render_loc
+from core.config.error_messages import error_message, quoted, render_loc
 from core.errors import ValidationFailedError
 from core.phone_numbers import is_region, normalize_valid
 from dialer.audit import text
 
 LEAD_ID_PATTERN = r"^[^\s/?#]{1,128}$"
 CAMPAIGN_ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
-STATUSES = ("new", "queued", "claimed", "dialing", "done", "closed", "excluded")
+STATUSES = ("new", "queued", "claimed", "dialing", "done", "closed", "excluded", "held")
 PRIORITY_MAX = 99
 TRUE_WORDS = frozenset({"1", "true", "yes", "y", "t", "on"})
 
@@ -160,6 +160,10 @@ def prepare(
 
 def _problem(error: Mapping[str, Any]) -> str:
     where = render_loc(error.get("loc", ())) or "lead"
+    given = error.get("input")
+    scalar = isinstance(given, str | int | float) and not isinstance(given, bool)
+    if scalar and error.get("type") != "missing":
+        where = f"{where} {quoted(given)}"  # the value, so a supervisor finds the bad cell
     if error.get("type") == "extra_forbidden":
         return f"{where}: is not a lead field"
     loc = tuple(error.get("loc", ()))
@@ -206,6 +210,9 @@ class Lead:
     closed_reason: str | None
     excluded_by: str | None
     last_disposition: str | None
+    held_for: str | None = None
+    """While `status` is held: the Robinson-list request a supervisor has to decide ('' until filed)."""
+    held_reason: str | None = None
 
     @classmethod
     def from_hash(cls, raw: Mapping[Any, Any]) -> Lead:
@@ -236,6 +243,8 @@ class Lead:
             closed_reason=opt("closed_reason"),
             excluded_by=opt("excluded_by"),
             last_disposition=opt("last_disposition"),
+            held_for=opt("held_for") if h.get("status") == "held" else None,
+            held_reason=opt("held_reason") if h.get("status") == "held" else None,
         )
 
     def as_dict(self) -> dict[str, Any]:

@@ -54,6 +54,7 @@ _CUSTOMER_ID = re.compile(r"[^\s/?#]{1,128}")
 _FILE = (
     AUDIT_LUA
     + leads_scripts.LIB
+    + leads_scripts.HELD
     + """
 local fields = cjson.decode(ARGV[4])
 local customer = fields.customer_id
@@ -71,6 +72,7 @@ redis.call('HSET', P .. 'robinson:req:' .. id, unpack(args))
 redis.call('ZADD', P .. 'robinson:status:pending', NOW, id)
 redis.call('ZADD', P .. 'robinson:by:' .. fields.requested_by, NOW, id)
 redis.call('SADD', open, id)
+attach_held(customer, id)
 audit(KEYS[1], ARGV[5], {'action', 'filed', 'request', id, 'customer', customer, 'number', fields.phone_e164,
                          'actor', fields.requested_by, 'source', fields.source,
                          'justification', fields.justification, 'at', ISO})
@@ -109,13 +111,17 @@ return {first and 1 or 2, cjson.encode(phones)}
 """
 )
 
+# KEYS[2] the leads' audit stream, ARGV[8] its maxlen: the leads held for the request go back to
+# distribution.
 _REJECT = (
     AUDIT_LUA
     + leads_scripts.LIB
+    + leads_scripts.HELD
     + _DECIDE
     + """
 if f[1] ~= 'pending' then return {0, f[1]} end
 decide('rejected')
+local released = release_held(KEYS[2], ARGV[8], f[2], id, who)
 return {1, 'rejected'}
 """
 )
@@ -405,10 +411,12 @@ class RobinsonStore:
         return await self.get(request_id)
 
     async def reject(self, request_id: str, *, supervisor: str, note: str, now: datetime) -> RobinsonRequest:
-        """Reject with a note the advisor reads; the customer stays in distribution."""
+        """Reject with a note the advisor reads; the customer stays in distribution, and the leads a
+        disposition held for this request are queued again."""
         note = _note(note, required=True)
-        args = self._argv(now, request_id, supervisor, note, self._maxlen)
-        code, status = await self._reject(keys=[self.keys.audit_robinson], args=args)
+        args = self._argv(now, request_id, supervisor, note, self._maxlen, self._maxlen)
+        keys = [self.keys.audit_robinson, self.keys.audit_leads]
+        code, status = await self._reject(keys=keys, args=args)
         if not code:
             self._refused(request_id, text(status), "reject")
         return await self.get(request_id)

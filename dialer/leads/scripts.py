@@ -8,7 +8,9 @@ built from the prefix exactly as dialer.dialer_keys.LeadKeys builds them.
 
 Lead statuses: new (no campaign) -> queued (in `ready` or, until its next attempt, in `retry`)
 -> claimed (by an engine, leased) -> dialing -> queued again / done / closed; excluded (the
-customer is on the Robinson list: never queued or claimed again).
+customer is on the Robinson list: never queued or claimed again); held (a disposition asked a
+supervisor to review a Robinson-list request: neither dialed nor closed until the decision; an
+approval excludes it, a rejection queues it again).
 Ready rank = (99 - priority) * 1e13 + insertion sequence: higher priority first, then older.
 """
 
@@ -214,6 +216,57 @@ FINISH = (
     + LIB
     + TRANSITIONS
     + "return finish_lead(KEYS[1], ARGV[9], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])"
+)
+
+# Held leads (seed 000: nothing about the Robinson list is decided without a supervisor).
+# release_held(stream, maxlen, customer, request, actor): the customer's leads held for `request` go
+# back to distribution (a rejection); returns their ids.
+HELD = """
+local function release_held(stream, maxlen, customer, request, actor)
+  local out = {}
+  for _, id in ipairs(redis.call('SMEMBERS', P .. 'leads:customer:' .. customer)) do
+    local key = lkey(id)
+    local f = redis.call('HMGET', key, 'status', 'held_for', 'campaign_id')
+    if f[1] == 'held' and f[2] == request then
+      redis.call('HDEL', key, 'held_for', 'held_reason', 'held_at')
+      local status = enqueue(key, id, f[3])
+      audit(stream, maxlen, {'action', 'released', 'lead', id, 'request', request, 'status', status,
+                             'actor', actor, 'at', ISO})
+      out[#out + 1] = id
+    end
+  end
+  return out
+end
+local function attach_held(customer, request)
+  for _, id in ipairs(redis.call('SMEMBERS', P .. 'leads:customer:' .. customer)) do
+    local key = lkey(id)
+    local f = redis.call('HMGET', key, 'status', 'held_for')
+    if f[1] == 'held' and not set(f[2]) then redis.call('HSET', key, 'held_for', request) end
+  end
+end
+"""
+
+# KEYS[1] audit stream. ARGV[4] lead id, ARGV[5] request id ('' = a request still to be filed by hand),
+# ARGV[6] reason, ARGV[7] actor, ARGV[8] audit maxlen. {1, 'held'} or {0, the status that refused it}.
+HOLD = (
+    AUDIT_LUA
+    + LIB
+    + """
+local id, key = ARGV[4], lkey(ARGV[4])
+local f = redis.call('HMGET', key, 'status', 'campaign_id', 'customer_id')
+if not f[1] or f[1] == 'excluded' or f[1] == 'closed' then return {0, f[1] or 'missing'} end
+if is_excluded(f[3]) then
+  exclude(key, id, f[2], redis.call('HGET', EXCLUDED, f[3]))
+  return {0, 'excluded'}
+end
+unqueue(id, f[2])
+unhold(key, id)
+redis.call('HSET', key, 'status', 'held', 'held_for', ARGV[5], 'held_reason', ARGV[6], 'held_at', ISO,
+           'updated_at', ISO)
+audit(KEYS[1], ARGV[8], {'action', 'held', 'lead', id, 'request', ARGV[5], 'reason', ARGV[6],
+                         'actor', ARGV[7], 'previous', f[1], 'at', ISO})
+return {1, 'held'}
+"""
 )
 
 # ARGV[4] lead id, ARGV[5] next attempt ms

@@ -148,6 +148,7 @@ class LeadStore:
                 "OFFER",
                 "ANSWER_OFFER",
                 "EXPIRE_OFFERS",
+                "HOLD",
             )
         }
 
@@ -326,6 +327,15 @@ class LeadStore:
         keys = [self.keys.audit_leads]
         ok, _ = await self._run("FINISH", now, lead_id, "", "closed", reason, actor, self._maxlen, keys=keys)
         return bool(ok)
+
+    async def hold(self, lead_id: str, *, request_id: str, reason: str, actor: str, now: datetime) -> str:
+        """Hold a lead for a supervisor's review of Robinson-list request `request_id` ('' = one still
+        to be filed by hand; filing it for the customer attaches it): not dialed, not closed. An
+        approval excludes it, a rejection queues it again. Returns `held`, or the status that
+        refused it (`closed`, `excluded`, `missing`)."""
+        keys = [self.keys.audit_leads]
+        _, status = await self._run("HOLD", now, lead_id, request_id, reason, actor, self._maxlen, keys=keys)
+        return text(status)
 
     async def schedule_retry(self, lead_id: str, at: datetime, *, now: datetime) -> str:
         """Do not dial the lead before `at` (a queued or done lead is requeued for then); returns the

@@ -10,7 +10,8 @@ Owned here (the writes are dialer/tasks/store.py, which extends `TaskReads`). Ru
   `redial_after`. `escalate` is True when any advisor with the campaign's skills may take it:
   the task has no owner, or it is at risk (deadline within the margin and no own time, the owner
   is not available, or it is overdue). Escalated ones come first, earliest expiry first; the
-  rest by own time. Customers excluded by an approved Robinson request are never returned.
+  rest by own time. Customers excluded by an approved Robinson request are never returned, nor
+  leads held while a supervisor reviews one (until a rejection frees them).
 """
 
 from __future__ import annotations
@@ -202,15 +203,42 @@ class TaskReads:
         days: int | None = None,
         campaign_id: str | None = None,
         owner: str | None = None,
-        limit: int = 1000,
     ) -> list[TaskView]:
+        """Every task of the stale report (see `page_stale`), all pages read."""
+        found: list[TaskView] = []
+        after: Cursor | None = None
+        while True:
+            views, after = await self.page_stale(
+                now=now, days=days, campaign_id=campaign_id, owner=owner, after=after, limit=1000
+            )
+            found += views
+            if after is None:
+                return found
+
+    async def page_stale(
+        self,
+        *,
+        now: datetime,
+        days: int | None = None,
+        campaign_id: str | None = None,
+        owner: str | None = None,
+        after: Cursor | None = None,
+        limit: int = 100,
+    ) -> tuple[list[TaskView], Cursor | None]:
         """Callback tasks not handled (open or expired, not reactivated) with no activity for more
-        than `days` (default: the rules' stale_after_days), oldest activity first."""
+        than `days` (default: the rules' stale_after_days), oldest activity first; one keyset page."""
         cutoff = now - timedelta(days=days if days is not None else self.rules.stale_after_days)
-        ids = await self.redis.zrangebyscore(self.keys.activity, "-inf", f"({to_ms(cutoff)}")
-        views = [self.view(task, now) for task in await self.get_many(ids)]
-        wanted = [v for v in views if not v.task.archived and _belongs(v.task, owner, campaign_id)]
-        return wanted[:limit]
+
+        async def load(ids: list[str]) -> list[TaskView | None]:
+            by_id = {task.task_id: task for task in await self.get_many(ids)}
+            return [
+                self.view(by_id[i], now)
+                if i in by_id and not by_id[i].archived and _belongs(by_id[i], owner, campaign_id)
+                else None
+                for i in ids
+            ]
+
+        return await page(self.redis, [self.keys.activity], after, limit, load, below=to_ms(cutoff))
 
     async def status_counts(self, *, now: datetime) -> dict[str, int]:
         """The gauge's numbers: open (not yet due), due, overdue, at_risk, expired, done."""
@@ -244,11 +272,14 @@ class TaskReads:
         ids = await self.redis.zrangebyscore(key, "-inf", to_ms(now), start=0, num=max(limit * 4, 50))
         tasks = await self.get_many(ids)
         excluded = await self._excluded(tasks)
+        held = await self._held(tasks)
         due: list[DueCallback] = []
         for task in tasks:
             if task.state != "open" or not task.number or task.customer_id in excluded:
                 await self.redis.zrem(key, task.task_id)  # never dialed automatically again
                 continue
+            if task.lead_id in held:
+                continue  # a supervisor reviews a Robinson-list request first; a rejection frees it
             owner_ok = available is None or (task.owner is not None and task.owner in available)
             if now >= task.expires_at:
                 continue  # the sweep expires it
@@ -256,6 +287,16 @@ class TaskReads:
             due.append(_due(task, campaign_id, escalate=task.owner is None or at_risk))
         due.sort(key=_urgency)
         return due[:limit]
+
+    async def _held(self, tasks: Sequence[Task]) -> set[str]:
+        """The leads held for a Robinson-list review (dialer/leads/scripts.py HOLD)."""
+        lead_ids = sorted({task.lead_id for task in tasks})
+        pipe = self.redis.pipeline(transaction=False)
+        for lead_id in lead_ids:
+            pipe.hget(self.lead_keys.lead(lead_id), "status")
+        statuses = await pipe.execute() if lead_ids else []
+        found = zip(lead_ids, statuses, strict=True)
+        return {lead_id for lead_id, status in found if status is not None and text(status) == "held"}
 
     async def _excluded(self, tasks: Sequence[Task]) -> set[str]:
         customers = sorted({task.customer_id for task in tasks if task.customer_id})

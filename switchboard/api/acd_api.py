@@ -23,6 +23,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from dialer.paging import Cursor, page_in_memory
 from routing.acd import AcdService
 from routing.acd.events import MAX_WAIT_S
 from routing.acd.transfers import TransferError
@@ -30,6 +31,7 @@ from routing.agents import AgentTransitionError
 from routing.rules import AgentSpec, Interface, Level, Name
 from switchboard.api.auth import AUTH_RESPONSES, require_role
 from switchboard.api.errors import ErrorBody, NotReadyError, PermissionDeniedError, error_response
+from switchboard.api.paging import CursorQuery, LimitQuery, Page, page_of
 from switchboard.api.tokens import Principal
 
 STATUS_OVERRIDES = {AgentTransitionError.error_id: 409, TransferError.error_id: 409}
@@ -209,13 +211,16 @@ class CustomerOut(BaseModel):
 
 
 # -- agents -----------------------------------------------------------------------------------
-@router.get("/agents", response_model=list[AgentOut], responses=ERRORS)
-async def list_agents(acd: Acd, who: Anyone) -> list[AgentOut]:
-    """Agents with state and skills (an advisor sees themselves)."""
+@router.get("/agents", response_model=Page[AgentOut], responses=ERRORS)
+async def list_agents(
+    acd: Acd, who: Anyone, cursor: CursorQuery = None, limit: LimitQuery = 100
+) -> Page[AgentOut]:
+    """Agents with state and skills, by id (an advisor sees themselves)."""
     agents = acd.agents()
     if who.role == "advisor":
         agents = [a for a in agents if a.id == who.name]
-    return [AgentOut.model_validate(a) for a in agents]
+    taken, after = page_in_memory(agents, lambda a: a.id, Cursor.decode(cursor), limit)
+    return page_of([AgentOut.model_validate(a) for a in taken], after)
 
 
 @router.get("/agents/{agent_id}", response_model=AgentOut, responses=ERRORS)
@@ -266,10 +271,13 @@ async def put_skills(agent_id: str, body: SkillsIn, acd: Acd, who: Staff) -> Age
 
 
 # -- queues, cases, events, customers ------------------------------------------------------------
-@router.get("/queues", response_model=list[QueueOut], responses=ERRORS)
-async def queues(acd: Acd, who: Anyone) -> list[QueueOut]:
-    """Live view: waiting callers in serving order (tier, priority, wait), and agents per state."""
-    return [QueueOut.model_validate(q) for q in acd.queues()]
+@router.get("/queues", response_model=Page[QueueOut], responses=ERRORS)
+async def queues(
+    acd: Acd, who: Anyone, cursor: CursorQuery = None, limit: LimitQuery = 100
+) -> Page[QueueOut]:
+    """Live view by queue name: waiting callers in serving order (tier, priority, wait), agents per state."""
+    taken, after = page_in_memory(acd.queues(), lambda q: q.name, Cursor.decode(cursor), limit)
+    return page_of([QueueOut.model_validate(q) for q in taken], after)
 
 
 async def _case_for(acd: AcdService, call_id: str, who: Principal) -> CaseOut:

@@ -21,8 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from core.phone_numbers import normalize
 from dialer.loop.campaign_control import CampaignState, CampaignStatus
 from dialer.loop.service import DialerService
+from dialer.paging import Cursor, page_in_memory
 from switchboard.api.auth import AUTH_RESPONSES, require_role
 from switchboard.api.errors import ErrorBody, NotReadyError
+from switchboard.api.paging import CursorQuery, LimitQuery, Page, page_of
 from switchboard.api.tokens import Principal
 
 _SERVICE_ATTR = "dialer_service"
@@ -98,12 +100,17 @@ def _state_out(status: CampaignStatus) -> StateOut:
     return StateOut.model_validate(status.as_dict())
 
 
-@router.get("", response_model=list[CampaignOut])
-async def list_campaigns(who: Steering, service: Service) -> list[CampaignOut]:
-    """Every campaign of campaigns.yaml with its state (a campaign never started is `stopped`)."""
+@router.get("", response_model=Page[CampaignOut])
+async def list_campaigns(
+    who: Steering, service: Service, cursor: CursorQuery = None, limit: LimitQuery = 100
+) -> Page[CampaignOut]:
+    """The campaigns of campaigns.yaml by id, with their state (a campaign never started is `stopped`)."""
     states = await service.control.states()
+    campaigns, after = page_in_memory(
+        service.campaigns.campaigns, lambda c: c.id, Cursor.decode(cursor), limit
+    )
     out = []
-    for campaign in service.campaigns.campaigns:
+    for campaign in campaigns:
         status = states.get(campaign.id) or CampaignStatus(campaign.id)
         out.append(
             CampaignOut(
@@ -116,7 +123,7 @@ async def list_campaigns(who: Steering, service: Service) -> list[CampaignOut]:
                 state_changed_at=status.at,
             )
         )
-    return out
+    return page_of(out, after)
 
 
 async def _set(

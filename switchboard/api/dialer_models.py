@@ -83,6 +83,12 @@ class LeadOut(BaseModel):
     closed_reason: str | None
     excluded_by: str | None
     last_disposition: str | None
+    held_for: str | None = Field(
+        None,
+        description="status held: the Robinson-list request a supervisor has to decide (null: still "
+        "to be filed by hand); the lead is neither dialed nor closed until then",
+    )
+    held_reason: str | None = None
 
 
 class DispositionIn(_Body):

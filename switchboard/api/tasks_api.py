@@ -373,7 +373,7 @@ def _status(value: str | None) -> ListStatus | None:
         raise ValidationFailedError(f"unknown status {value!r}; use one of {known}", field="status") from None
 
 
-@router.get("/tasks/stale", response_model=list[TaskOut])
+@router.get("/tasks/stale", response_model=Page[TaskOut])
 async def stale_tasks(
     *,
     who: SupervisorReader,
@@ -382,10 +382,19 @@ async def stale_tasks(
     days: Annotated[int | None, Query(ge=1, le=3650, description="default: stale_after_days")] = None,
     advisor: Annotated[str | None, Query(max_length=128)] = None,
     campaign: Annotated[str | None, Query(pattern=CAMPAIGN_ID_PATTERN)] = None,
-) -> list[TaskOut]:
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 100,
+) -> Page[TaskOut]:
     """Callbacks not handled for more than `days` days (open or expired), oldest activity first."""
-    views = await tasks.stale(now=_now(stores), days=days, owner=advisor, campaign_id=campaign)
-    return [_out(view) for view in views]
+    views, after = await tasks.page_stale(
+        now=_now(stores),
+        days=days,
+        owner=advisor,
+        campaign_id=campaign,
+        after=Cursor.decode(cursor),
+        limit=limit,
+    )
+    return page_of([_out(view) for view in views], after)
 
 
 @router.post("/tasks:reactivate", response_model=list[ReactivationOut], responses=NOT_FOUND | CONFLICT)

@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 from starlette.middleware.base import RequestResponseEndpoint
 
 from core.clock import Clock
+from dialer.paging import Cursor, page_in_memory
 from routing.acd import AcdService
 from switchboard.api.acd_api import get_acd
 from switchboard.api.auth import AUTH_RESPONSES, require_role
@@ -33,6 +34,7 @@ from switchboard.api.errors import (
     PermissionDeniedError,
     TooManyRequestsError,
 )
+from switchboard.api.paging import CursorQuery, LimitQuery, Page, page_of
 from switchboard.api.state import get_state
 from switchboard.console import stream
 from switchboard.console.login_throttle import LoginThrottle, ThrottleSettings
@@ -173,21 +175,30 @@ async def get_wallboard(
 
 
 @reads.get("/rules/status", responses=AUTH_RESPONSES)
-async def rules_status(request: Request, who: Staff) -> list[dict[str, Any]]:
-    """Each rule file: the version in force (hash, when applied), the last refused edit and its problems."""
+async def rules_status(
+    request: Request, who: Staff, cursor: CursorQuery = None, limit: LimitQuery = 100
+) -> Page[dict[str, Any]]:
+    """Each rule file by kind: the version in force (hash, when applied), the last refused edit and
+    its problems."""
     reloader = getattr(request.app.state, _RELOADER_ATTR, None)
     if not isinstance(reloader, RulesReloader):
         raise NotReadyError("rule files are not watched in this engine")
-    return reloader.status()
+    files, after = page_in_memory(reloader.status(), lambda f: str(f["kind"]), Cursor.decode(cursor), limit)
+    return page_of(files, after)
 
 
 @reads.get("/disposition-codes", responses=AUTH_RESPONSES)
 async def disposition_codes(
-    request: Request, who: Annotated[Any, Depends(require_role("advisor", "supervisor", "admin", "crm"))]
-) -> list[dict[str, str]]:
-    """The disposition codes in force (dispositions.yaml) with the label advisors see."""
+    request: Request,
+    who: Annotated[Any, Depends(require_role("advisor", "supervisor", "admin", "crm"))],
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 100,
+) -> Page[dict[str, str]]:
+    """The disposition codes in force (dispositions.yaml) by code, with the label advisors see."""
     rules = get_stores(request).dispositions.rules
-    return [{"code": r.code, "label": r.label or r.code} for r in rules.dispositions]
+    codes = [{"code": r.code, "label": r.label or r.code} for r in rules.dispositions]
+    taken, after = page_in_memory(codes, lambda c: c["code"], Cursor.decode(cursor), limit)
+    return page_of(taken, after)
 
 
 @reads.get("/blacklist/lists", responses=AUTH_RESPONSES)

@@ -65,7 +65,7 @@ async def test_an_advisor_manages_their_own_presence_only(redis_client: aioredis
         other = await http.post("/api/v1/acd/agents/a2/login", headers=_auth("a1"))
         assert other.status_code == 403 and other.json()["error"] == "forbidden"
         listed = (await http.get("/api/v1/acd/agents", headers=_auth("a1"))).json()
-        assert [a["id"] for a in listed] == ["a1"]
+        assert [a["id"] for a in listed["items"]] == ["a1"] and listed["next_cursor"] is None
         twice = await http.post("/api/v1/acd/agents/a1/login", headers=_auth("a1"))
         assert twice.status_code == 409 and twice.json()["error"] == "agent-transition-invalid"
         assert (await http.post("/api/v1/acd/agents/a1/logout", headers=_auth("a1"))).json()[
@@ -78,7 +78,13 @@ async def test_an_advisor_manages_their_own_presence_only(redis_client: aioredis
 async def test_a_supervisor_sees_everyone_and_edits_skills(redis_client: aioredis.Redis) -> None:
     async with api(redis_client) as (http, _):
         await http.post("/api/v1/acd/agents/a2/login", headers=_auth("boss"))
-        listed = {a["id"]: a for a in (await http.get("/api/v1/acd/agents", headers=_auth("boss"))).json()}
+        page = (await http.get("/api/v1/acd/agents", headers=_auth("boss"))).json()
+        listed = {a["id"]: a for a in page["items"]}
+        first = (await http.get("/api/v1/acd/agents", params={"limit": 1}, headers=_auth("boss"))).json()
+        params = {"limit": 1, "cursor": first["next_cursor"]}
+        second = (await http.get("/api/v1/acd/agents", params=params, headers=_auth("boss"))).json()
+        assert [a["id"] for a in first["items"] + second["items"]] == ["a1", "a2"], "by id, none repeated"
+        assert second["next_cursor"] is None
         assert (listed["a1"]["state"], listed["a2"]["state"]) == ("logged_out", "ready")
         assert listed["a2"]["skills"] == {"tech": 3} and listed["a2"]["source"] == "rules"
 
@@ -116,7 +122,7 @@ async def test_queue_view_case_context_and_events(redis_client: aioredis.Redis) 
         await s.sim.inbound_call("+36309999999", "+3612345678", patience_s=600)
         caller = await s.sim.inbound_call("06 30 123 4567", "+3612345678", ivr_choice="1", patience_s=600)
         await s.until(lambda: len(s.waiting_ids()) == 2)
-        view = (await http.get("/api/v1/acd/queues", headers=_auth("boss"))).json()
+        view = (await http.get("/api/v1/acd/queues", headers=_auth("boss"))).json()["items"]
         waiting = view[0]["waiting"]
         assert [(w["position"], w["tier"]) for w in waiting] == [(1, "gold"), (2, "active")]
         assert (
@@ -163,12 +169,12 @@ async def test_the_queue_view_tells_connected_calls_from_ringing_ones_with_live_
     async with api(redis_client, **{"2001": AgentPhone(answer_after_s=0.05)}) as (http, s):
         await s.sim.inbound_call("+36309999999", "+3612345678", patience_s=600)
         await s.until(lambda: len(s.waiting_ids()) == 1)
-        before = (await http.get("/api/v1/acd/queues", headers=_auth("boss"))).json()[0]
+        before = (await http.get("/api/v1/acd/queues", headers=_auth("boss"))).json()["items"][0]
         assert before["oldest_wait"] == before["waiting"][0]["waited"] and before["connected"] == []
         assert before["service_level"] is None  # no call answered or lost yet
         await http.post("/api/v1/acd/agents/a1/login", headers=_auth("a1"))
         await s.until(lambda: any(q.connected for q in s.acd.queues()))
-        view = (await http.get("/api/v1/acd/queues", headers=_auth("boss"))).json()[0]
+        view = (await http.get("/api/v1/acd/queues", headers=_auth("boss"))).json()["items"][0]
         assert view["ringing"] == [] and view["waiting"] == [] and view["oldest_wait"] == 0
         [talking] = view["connected"]
         assert (talking["state"], talking["agent_id"]) == ("connected", "a1")

@@ -49,7 +49,7 @@ async def test_supervisors_steer_campaigns_and_the_crm_reads_stats(
     _, http = stack
     listed = await http.get("/api/v1/campaigns", headers=auth("supervisor"))
     assert listed.status_code == 200
-    assert [(c["campaign_id"], c["state"]) for c in listed.json()] == [("c1", "stopped")]
+    assert [(c["campaign_id"], c["state"]) for c in listed.json()["items"]] == [("c1", "stopped")]
 
     assert (await http.post("/api/v1/campaigns/c1/start", headers=auth("advisor"))).status_code == 403
     started = await http.post("/api/v1/campaigns/c1/start", headers=auth("supervisor"), json={"reason": "go"})

@@ -54,7 +54,7 @@ def test_leads_import_lists_bad_lines_and_imports_the_rest(
     out = capsys.readouterr().out
     assert "4 rows: 2 created, 0 updated, 0 unchanged, 2 rejected" in out
     assert "1 numbers put on the internal list" in out
-    assert re.search(r"│ 3 +│ L2 +│ phones\[0\]: not a possible phone number", out)
+    assert re.search(r"│ 3 +│ L2 +│ phones\[0\]: not a possible phone number: '12'", out)
     assert re.search(r"│ 4 +│ L3 +│ customer_id: is required", out)
     assert db.hget("sb:dialer:lead:L1", "status") == b"queued"
     assert db.hexists("sb:dialer:bl:internal", "+36705550004")

@@ -144,6 +144,24 @@ def test_check_config_as_a_command(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_a_command_piped_into_head_ends_quietly_with_141(tmp_path: Path) -> None:
+    """Any command, not only `blacklist export`: the reader going away is no traceback."""
+    path = write(tmp_path, "tokens.yaml", "tokens:\n  - {name: a, role: nope, token_sha256: x}\n")
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("SWITCHBOARD_")}
+    files = [str(path)] * 3000  # far more output than a pipe holds
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "switchboard", "check-config", *files],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline().startswith(str(path).encode())
+    proc.stdout.close()  # what `| head -1` does
+    err = proc.stderr.read()
+    proc.stderr.close()
+    assert proc.wait(timeout=60) == 141
+    assert b"Traceback" not in err and b"BrokenPipeError" not in err
+
+
 def test_the_module_writes_the_schema(tmp_path: Path) -> None:
     target = tmp_path / "campaigns.schema.json"
     subprocess.run([sys.executable, "-m", "dialer.campaigns.rules", str(target)], check=True, cwd=ROOT)

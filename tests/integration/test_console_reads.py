@@ -40,14 +40,25 @@ async def test_the_rules_status_names_the_version_in_force_and_the_last_refused_
     redis_server: PrivateRedis, redis_client: aioredis.Redis, tmp_path: Path
 ) -> None:
     async with running_engine(redis_server, tmp_path) as engine:
-        before = {r["kind"]: r for r in await engine.call_api("sue", "GET", "/api/v1/rules/status")}
+        status = "/api/v1/rules/status"
+        before = {r["kind"]: r for r in (await engine.call_api("sue", "GET", status))["items"]}
         assert before["routing"]["refused_at"] is None and len(before["routing"]["hash"]) == 64
         routing = engine.rules_dir / "routing.yaml"
         routing.write_text(routing.read_text().replace("wrap_up: 20s", "wrap_up: -1s", 1))
         assert await engine.parts.reloader.check_all() == {"routing": False}
-        after = {r["kind"]: r for r in await engine.call_api("sue", "GET", "/api/v1/rules/status")}
+        after = {r["kind"]: r for r in (await engine.call_api("sue", "GET", status))["items"]}
         assert after["routing"]["hash"] == before["routing"]["hash"], "the refused edit is not in force"
         issues = after["routing"]["refused_issues"]
         assert issues and issues[0]["line"] > 1 and "wrap_up" in issues[0]["path"]
         async with engine.http("ann") as advisor:
             assert (await advisor.get("/api/v1/rules/status")).status_code == 403
+            codes: list[str] = []
+            cursor = None
+            while True:  # the codes advisors pick from, one page of 3 at a time, none twice
+                params = {"limit": 3, **({"cursor": cursor} if cursor else {})}
+                page = (await advisor.get("/api/v1/disposition-codes", params=params)).json()
+                codes += [c["code"] for c in page["items"]]
+                if (cursor := page["next_cursor"]) is None:
+                    break
+            in_force = engine.parts.stores.dispositions.rules.codes
+            assert codes == sorted(in_force) and len(codes) > 3

@@ -60,7 +60,8 @@ async def test_a_session_cookie_acts_with_the_tokens_role_and_needs_csrf_for_cha
         assert [q["name"] for q in board["queues"]][:1] == ["support"]
         assert board["agents"]["ready"] == 2, "1001 (still ready, kept in Redis) and 1002"
         rules = (await bearer.get("/api/v1/rules/status")).json()
-        assert {r["kind"] for r in rules} == {"routing", "campaigns", "dispositions", "tasks"}
+        assert [r["kind"] for r in rules["items"]] == ["campaigns", "dispositions", "routing", "tasks"]
+        assert rules["next_cursor"] is None
 
 
 async def test_console_pages_and_assets_are_served_by_the_engine_with_a_strict_policy(

@@ -28,4 +28,5 @@ async def test_a_short_demo_answers_calls_and_tells_what_the_engine_did(
     assert "gate blocked +36205000000 (internal list: asked not to be called)" in out
     assert "edit refused, rules kept: routing.yaml:" in out and "queues[0].level must be <= 5" in out
     assert "Demo finished:" in out and "service level" in out
+    assert "\nDemo finished:" in out, "the summary starts a line of its own, also in a pipe"
     assert SHIPPED.read_text(encoding="utf-8") == before

@@ -378,8 +378,8 @@ async def test_a_region_per_lead_or_per_batch_reads_national_numbers_and_invalid
     assert report["created"] == 1
     [problem] = report["errors"]
     assert problem["index"] == 1 and problem["message"].startswith(
-        "phones[0]: not a valid phone number in HU"
-    )
+        "phones[0]: not a valid phone number in HU: '601 234 567'"
+    ), "the offending number is quoted with the lead's index"
     assert (await http.get("/api/v1/leads/P1", headers=auth("crm"))).json()["phones"] == ["+48601234567"]
     batch = await push_leads(http, leads[1:], campaign_id="c1", region="PL")
     assert batch["created"] == 1 and batch["errors"] == []

@@ -10,8 +10,9 @@ import pytest
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 
+from core.config.loader import load_text
 from core.errors import ValidationFailedError
-from dialer.dispositions.rules import load_dispositions
+from dialer.dispositions.rules import DispositionRules, load_dispositions
 from dialer.stores import DialerStores
 
 T0 = datetime(2025, 3, 3, 10, 0, tzinfo=UTC)
@@ -102,7 +103,79 @@ async def test_robinson_request_action_needs_the_missing_fields_filed_by_hand(st
     record = await stores.dispositions.record(lead_id="L9", code="spam_lead", advisor="ola", now=T0)
     action = record.actions[0]
     assert (action.status, action.data["missing"]) == ("needs-input", ["email"])
+    assert "no request opened; file it by hand" in action.detail, "the result never claims a request"
     assert await stores.robinson.list_requests() == []
+    held = await stores.leads.get("L9")
+    assert (held.status, held.held_for) == ("held", None), "held all the same, awaiting the request"
+
+    data = {"customer_name": "Klient 9", "phone": held.phones[0], "email": "k9@example.pl",
+            "customer_id": "c9", "justification": "spam lead"}  # fmt: skip
+    filed = await stores.robinson.file(data, requested_by="ola", now=T0)
+    assert filed.customer_id == "C9" and (await stores.leads.get("L9")).held_for == filed.request_id
+    await stores.robinson.reject(filed.request_id, supervisor="sue", note="a real customer", now=T0)
+    assert (await stores.leads.get("L9")).status == "queued"
+
+
+async def test_a_spam_lead_is_held_not_closed_until_a_supervisor_decides_and_a_rejection_requeues_it(
+    stores: DialerStores,
+) -> None:
+    claimed = await stores.leads.claim("c1", "e1", now=T0)
+    assert claimed is not None and claimed.lead_id == "L1"
+    record = await stores.dispositions.record(lead_id="L1", code="spam_lead", advisor="ola", now=T0)
+    [robinson] = record.actions
+    request_id = robinson.data["request_id"]
+    assert robinson.status == "done" and f"request {request_id} opened" in robinson.detail
+    held = await stores.leads.get("L1")
+    assert (held.status, held.held_for) == ("held", request_id)
+    # the dialer's own end of the call does not put it back, nor does the CRM re-sending it
+    with pytest.raises(Exception, match="status held"):
+        await stores.leads.release("L1", "e1", now=T0)
+    await stores.leads.upsert_many([lead(1, name="changed")], now=T0, actor="crm", campaign_id="c1")
+    later = T0 + timedelta(days=3)
+    assert "L1" not in [x.lead_id for x in await stores.leads.claim_many("c1", "e2", 10, now=later)]
+    assert (await stores.leads.get("L1")).status == "held", "not dialed, not closed"
+
+    await stores.robinson.reject(request_id, supervisor="sue", note="call him in the evenings", now=later)
+    back = await stores.leads.get("L1")
+    assert (back.status, back.held_for) == ("queued", None), "a rejection returns it to distribution"
+    again = await stores.leads.claim("c1", "e2", now=later)
+    assert again is not None and again.lead_id == "L1"
+    released = await stores.leads.audit.read(action="released")
+    assert [(e.fields["lead"], e.fields["request"], e.fields["actor"]) for e in released] == [
+        ("L1", request_id, "sue")
+    ]
+
+
+async def test_an_approval_excludes_the_held_lead(stores: DialerStores) -> None:
+    record = await stores.dispositions.record(lead_id="L2", code="never_reachable", advisor="ola", now=T0)
+    request_id = record.actions[0].data["request_id"]
+    await stores.robinson.approve(request_id, supervisor="sue", now=T0)
+    excluded = await stores.leads.get("L2")
+    assert (excluded.status, excluded.excluded_by) == ("excluded", request_id)
+    assert (await stores.gate.check_many([excluded.phones[0]]))[0].blocked
+
+
+async def test_a_rule_that_also_closes_does_not_close_a_held_lead_and_says_why(
+    redis_client: aioredis.Redis,
+) -> None:
+    text = """
+dispositions:
+  - code: do_not_call
+    actions: [{action: blacklist}]
+  - code: spam_lead
+    actions:
+      - {action: robinson_request, justification: spam}
+      - {action: close_lead, reason: spam lead (Robinson-list request opened)}
+"""
+    rules = load_text(text, DispositionRules, "dispositions.yaml")
+    built = DialerStores.build(redis_client, default_region="PL", registry=CollectorRegistry(), rules=rules)
+    await built.leads.upsert_many([lead(4)], now=T0, actor="crm", campaign_id="c1")
+    record = await built.dispositions.record(lead_id="L4", code="spam_lead", advisor="ola", now=T0)
+    request_id = record.actions[0].data["request_id"]
+    close = record.actions[1]
+    assert (close.action, close.status) == ("close_lead", "skipped")
+    assert f"held until a supervisor decides {request_id}" in close.detail
+    assert (await built.leads.get("L4")).status == "held"
 
 
 async def test_unknown_codes_and_leads_are_refused(stores: DialerStores) -> None:

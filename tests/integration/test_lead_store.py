@@ -70,7 +70,7 @@ async def test_invalid_leads_are_reported_by_index_and_the_rest_stored(leads: Le
     assert set(errors) == {1, 2, 3}
     assert errors[1] == ("L2", "customer_id: is required")
     assert errors[2][0] == "L3" and errors[2][1].startswith("phones[0]: not a possible phone number: '12'")
-    assert errors[3] == ("L4", "colour: is not a lead field")
+    assert errors[3] == ("L4", "colour 'red': is not a lead field")
     assert await leads.find("L2") is None
 
 

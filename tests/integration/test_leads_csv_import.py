@@ -51,8 +51,10 @@ async def test_bad_lines_are_reported_by_number_and_the_rest_imported(
     assert "phones: must have at least 1 item" in by_line[5]
     assert by_line[6] == "customer_id: is required"
     assert by_line[7].startswith("phones[0]: not a possible phone number: '12'")
-    assert by_line[10] == "the row has 9 cells but the header has 8 columns"
-    assert by_line[11].startswith("priority:")
+    assert by_line[10] == (
+        "the row has 9 cells but the header has 8 columns: 'L7,C7,Too many,06301230000,,,,false,extra'"
+    )
+    assert by_line[11].startswith("priority 'high':"), "the bad cell is quoted"
     assert report.imported == 4 and report.upsert.created == 4 and report.rows == 9
     l2 = await leads.get("L2")
     assert l2.phones == ("+3612345678", "+36701112222") and l2.campaign_id == "spring"
@@ -118,7 +120,7 @@ async def test_a_row_with_a_stray_quote_does_not_swallow_the_good_rows_after_it(
     report = await import_csv(leads, write(tmp_path, BROKEN_ROW), campaign_id="c", now=T0, actor="cli")
     by_line = {problem.line: problem.message for problem in report.errors}
     assert list(by_line) == [7]
-    assert "quoted field opens on this line and is never closed" in by_line[7]
+    assert by_line[7] == "a quoted field opens on this line and is never closed: 'C-6,K6,\"Feri,06301000006'"
     assert report.rows == 10 and report.imported == 9 and report.imported + len(report.errors) == report.rows
     assert (await leads.get("C-7")).name == "Gizi"
     assert (await leads.get("C-9")).phones == ("+36301000009",)
@@ -158,8 +160,8 @@ async def test_a_region_column_reads_national_numbers_and_invalid_numbers_are_re
     report = await import_csv(leads, write(tmp_path, content), campaign_id="c", now=T0, actor="cli")
     by_line = {problem.line: problem.message for problem in report.errors}
     assert sorted(by_line) == [3, 4]
-    assert by_line[3].startswith("phones[0]: not a valid phone number in HU")
-    assert by_line[4].startswith("region: must be an ISO 3166 region code")
+    assert by_line[3].startswith("phones[0]: not a valid phone number in HU: '601 234 567'")
+    assert by_line[4].startswith("region 'ZZ': must be an ISO 3166 region code")
     assert (await leads.get("PL-1")).phones == ("+48601234567",)
     path = write(tmp_path, content)
     batch = await import_csv(leads, path, campaign_id="c", now=T0, actor="cli", region="PL")

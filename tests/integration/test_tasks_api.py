@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -200,7 +201,7 @@ async def test_status_filter_words_stale_report_and_bulk_reactivation(
     kit.clock.set(local(2026, 7, 15, 9))
     assert (await http.get("/api/v1/tasks/stale", headers=auth("anna"))).status_code == 403
     stale = await http.get("/api/v1/tasks/stale", params={"days": 30}, headers=auth("sue"))
-    assert [(t["task_id"], t["status"]) for t in stale.json()] == [(task["task_id"], "expired")]
+    assert [(t["task_id"], t["status"]) for t in stale.json()["items"]] == [(task["task_id"], "expired")]
     done = await http.post(
         "/api/v1/tasks:reactivate", json={"task_ids": [task["task_id"]], "owner": "bob"}, headers=auth("sue")
     )
@@ -211,7 +212,10 @@ async def test_status_filter_words_stale_report_and_bulk_reactivation(
         "2026-07-17",
         task["task_id"],
     )
-    assert (await http.get("/api/v1/tasks/stale", params={"days": 30}, headers=auth("sue"))).json() == []
+    assert (await http.get("/api/v1/tasks/stale", params={"days": 30}, headers=auth("sue"))).json() == {
+        "items": [],
+        "next_cursor": None,
+    }
 
 
 async def test_task_lists_page_by_cursor_past_any_cap(http: httpx.AsyncClient) -> None:
@@ -298,3 +302,25 @@ async def test_a_reminder_outside_what_the_schema_says_is_refused(
     assert fine.json()["reminder"]["before_seconds"] == 2592000
     whole = await http.put(url, json={"before": 370.0}, headers=auth("anna"))  # JSON's integer 370
     assert whole.json()["reminder"]["before_seconds"] == 370
+async def test_the_stale_report_pages_by_cursor_oldest_activity_first(
+    http: httpx.AsyncClient, kit: Kit
+) -> None:
+    await kit.leads(3)
+    made = []
+    for index in (1, 2, 3):
+        made.append((await create(http, lead_id=f"L{index}", kind="not_reachable"))["task_id"])
+        kit.clock.set(kit.clock() + timedelta(minutes=1))
+    kit.clock.set(local(2026, 7, 15, 9))
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"days": 30, "limit": 2} | ({"cursor": cursor} if cursor else {})
+        page = (await http.get("/api/v1/tasks/stale", params=params, headers=auth("sue"))).json()
+        assert len(page["items"]) <= 2
+        seen += [t["task_id"] for t in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == made, "every stale task once, oldest activity first"
+    recent = await http.get("/api/v1/tasks/stale", params={"days": 60}, headers=auth("sue"))
+    assert recent.json() == {"items": [], "next_cursor": None}, "none older than 60 days"

@@ -164,3 +164,25 @@ async def test_a_disposition_closes_the_leads_tasks_and_creates_the_follow_up_on
     final = await kit.tasks.record_disposition(sale, now=now)
     assert [t.task_id for t in final.closed] == [created.task_id] and final.created is None
     assert await kit.tasks.open_for_lead("L1") == []
+
+
+async def test_a_callback_of_a_lead_held_for_a_robinson_review_waits_for_the_decision(
+    redis_client: aioredis.Redis,
+) -> None:
+    kit = build_kit(redis_client)
+    await kit.leads(1)
+    task_id = await _task(kit, 1, "callback_requested", "anna", (2026, 6, 3, 19, 0))
+    request = await kit.stores.robinson.file(
+        {"customer_name": "Customer 1", "phone": number(1), "email": "c1@example.hu", "customer_id": "C1",
+         "justification": "spam lead"},
+        requested_by="anna", now=MONDAY_9,
+    )  # fmt: skip
+    await kit.stores.leads.hold(
+        "L1", request_id=request.request_id, reason="review", actor="anna", now=MONDAY_9
+    )
+    assert await kit.tasks.due_callbacks("c1", WEDNESDAY_20, 20) == [], "held: not dialed"
+    assert await redis_client.zscore(kit.tasks.keys.dial("c1"), task_id) is not None, "kept for later"
+    await kit.stores.robinson.reject(
+        request.request_id, supervisor="sue", note="a real customer", now=MONDAY_9
+    )
+    assert [d.task_id for d in await kit.tasks.due_callbacks("c1", WEDNESDAY_20, 20)] == [task_id]

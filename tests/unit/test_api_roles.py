@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import get_origin
 
 import httpx
 
 from switchboard.api import AppState, TokenStore, create_app
 from switchboard.api.acd_api import router as acd_router
-from switchboard.api.routes_doc import roles_markdown, routes
+from switchboard.api.routes_doc import api_routes, readme_table, roles_markdown, routes
 from switchboard.metrics import create_metrics
 from switchboard.settings import Settings
 
@@ -61,3 +62,21 @@ async def test_an_acd_request_without_a_token_is_401_even_where_no_acd_runs() ->
         for method, path in (("GET", "/api/v1/acd/queues"), ("POST", "/api/v1/acd/agents/a1/login")):
             response = await http.request(method, path)
             assert response.status_code == 401, (method, path, response.text)
+
+
+def test_the_readme_roles_table_is_generated_from_the_routes() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert readme_table() in readme, (
+        "README.md's roles table is stale: replace the block between its roles-table markers "
+        "with `python -m switchboard.api.routes_doc --readme`"
+    )
+
+
+def test_every_list_an_endpoint_reads_out_is_a_page() -> None:
+    """One list envelope: no GET answers a bare JSON list (a bulk action's per-item results may)."""
+    bare = [
+        f"{method} {route.path}"
+        for method, route in api_routes()
+        if method == "GET" and get_origin(route.response_model) in {list, tuple}
+    ]
+    assert bare == []

@@ -105,7 +105,13 @@ def test_anchors_and_merge_keys() -> None:
             "items:\n  - name: a\n    steps:\n      - after_seconds: 0\ndefault: a\n",
             ["doc.yaml:4:9: items[0].steps[0].after_seconds must be > 0"],
         ),
-        ("items: []\ndefault: a\n", ["doc.yaml:1:1: items must have at least 1 item(s)"]),
+        (  # the too-short list does not hide the reference into it (one pass finds both)
+            "items: []\ndefault: a\n",
+            [
+                "doc.yaml:1:1: items must have at least 1 item(s)",
+                "doc.yaml:2:1: default names item 'a', which is not defined",
+            ],
+        ),
         (
             "items:\n  - nam: a\ndefault: a\n",
             [
@@ -227,7 +233,8 @@ def test_a_structural_mistake_does_not_hide_the_reference_mistakes() -> None:
         "agents[1].id", "agents[2].skills.hungarain", "queues[0].escalation[2].overflow_to",
         "queues[0].wrap_up",
     ]  # fmt: skip
-    line = text.splitlines().index('  - id: "1001"', 110) + 1
+    lines = text.splitlines()
+    line = lines.index('  - id: "1001"', lines.index('  - id: "1001"') + 1) + 1  # the second one
     assert {i["path"]: i["line"] for i in exc.value.details["issues"]}["agents[1].id"] == line
 
 
@@ -243,3 +250,28 @@ def test_a_reference_to_a_left_out_element_is_not_reported() -> None:
         load_text(text, Rules, "routing.yaml")
     messages = [issue["text"] for issue in exc.value.details["issues"]]
     assert not any("overflow_to" in message for message in messages), messages
+
+
+def test_a_list_emptied_by_its_wrong_elements_does_not_hide_the_other_sections_mistakes() -> None:
+    """Every tier and queue is structurally wrong: the duplicate agent and its unknown skill are
+    still reported in the same pass; nothing is said about names the wrong elements define."""
+    from routing.rules import Rules  # noqa: PLC0415
+
+    text = """\
+default_tier: active
+tiers:
+  - {name: active, priority: "high"}
+skills: [{name: tech}]
+agents:
+  - {id: "1", name: A, interface: PJSIP/1, skills: {tech: 2}}
+  - {id: "1", name: B, interface: PJSIP/2, skills: {cooking: 2}}
+queues:
+  - {name: support, skill: tech, level: 9}
+"""
+    with pytest.raises(ConfigError) as exc:
+        load_text(text, Rules, "routing.yaml")
+    found = {(i["line"], i["path"]) for i in exc.value.details["issues"]}
+    assert found == {
+        (3, "tiers[0].priority"), (7, "agents[1].id"),
+        (7, "agents[1].skills.cooking"), (9, "queues[0].level"),
+    }  # fmt: skip

@@ -1,5 +1,5 @@
 // The advisor's home: my state, the call in hand (live), a preview offer, my tasks, Robinson requests.
-import { get, post, put } from "./api.js";
+import { get, getAll, post, put } from "./api.js";
 import { h, clear, toast, add } from "./dom.js";
 import { t, duration, dateTime } from "./i18n.js";
 import * as stream from "./stream.js";
@@ -224,8 +224,8 @@ export async function render(main, { session }) {
       }
     }),
   ];
-  try { view.codes = await get("/api/v1/disposition-codes"); } catch { view.codes = []; }
-  try { view.queues = (await get("/api/v1/acd/queues")).map((q) => q.name); } catch { view.queues = []; }
+  try { view.codes = await getAll("/api/v1/disposition-codes?limit=1000"); } catch { view.codes = []; }
+  try { view.queues = (await getAll("/api/v1/acd/queues?limit=1000")).map((q) => q.name); } catch { view.queues = []; }
   try { view.agent = await get(agentPath); } catch { view.agent = null; }
   try { view.offer = (await get("/api/v1/offer")).lead; } catch { view.offer = null; }
   drawState(); drawCall(); drawOffer();

@@ -25,7 +25,7 @@ export async function agents(main) {
   const ticket = tickets();
   async function draw(live = false) {
     const ok = ticket();
-    const list = await get("/api/v1/acd/agents");
+    const list = await getAll("/api/v1/acd/agents?limit=500");
     if (!ok()) return;
     if (live && box.contains(document.activeElement)) return;  // never wipe what is being typed
     const reasons = new Map([...box.querySelectorAll("input.reason")].map((e) => [e.dataset.agent, e.value]));
@@ -92,7 +92,7 @@ export async function tasks(main) {
   const ticket = tickets();
   async function draw() {
     const ok = ticket();
-    const list = view === "stale" ? await get("/api/v1/tasks/stale?limit=500") : await getAll(`/api/v1/tasks?status=${view}&limit=500`);
+    const list = view === "stale" ? await getAll("/api/v1/tasks/stale?limit=500") : await getAll(`/api/v1/tasks?status=${view}&limit=500`);
     if (!ok()) return;
     const chosen = new Set();
     const select = (event) => { event.target.checked ? chosen.add(event.target.value) : chosen.delete(event.target.value); };
@@ -124,7 +124,7 @@ export async function campaigns(main) {
   const ticket = tickets();
   async function draw() {
     const ok = ticket();
-    const list = await get("/api/v1/campaigns");
+    const list = await getAll("/api/v1/campaigns?limit=500");
     const stats = await Promise.all(list.map((c) => get(`/api/v1/campaigns/${enc(c.campaign_id)}/stats`).catch(() => null)));
     if (!ok()) return;
     add(clear(box), list.length ? h("table", {}, th("wb.c.name", "wb.c.state", "wb.c.dial_level", "wb.c.abandon_24h", "wb.c.abandon_30d", "wb.c.in_flight", "wb.c.leads", "campaigns.dials", ""),
@@ -197,7 +197,7 @@ export async function lists(main) {
 }
 
 export async function rules(main) {
-  const files = await get("/api/v1/rules/status");
+  const files = await getAll("/api/v1/rules/status");
   add(main, h("h1", { text: t("nav.rules") }), h("div", { class: "grid" }, files.map((f) => h("section", { class: "card", "data-rules": f.kind },
     h("h2", { text: t("rules.kind", { kind: f.kind }) }),
     h("dl", { class: "facts" }, h("dt", { text: t("rules.file") }), h("dd", { text: f.file }),
