@@ -39,6 +39,7 @@ class CallFacts:
     agent_id: str = ""
     action_id: str = ""  # of the Originate ringing agent_id
     agent_channel: str = ""  # the agent's leg once it answered
+    bridge_in_doubt: bool = False  # a Bridge with agent_channel went out and got no answer
     answered_at: float | None = None
     summary: str = ""  # the case summary the first agent wrote
     owner: str = ""  # engine instance that admitted the call
@@ -82,7 +83,14 @@ class ActiveCall:
 
     def waiting_again(self, call: WaitingCall) -> ActiveCall:
         """Back in the queue (no agent any more), as `call` (e.g. with an agent declined)."""
-        facts = replace(self.facts, state=CallState.WAITING, agent_id="", action_id="", agent_channel="")
+        facts = replace(
+            self.facts,
+            state=CallState.WAITING,
+            agent_id="",
+            action_id="",
+            agent_channel="",
+            bridge_in_doubt=False,
+        )
         return ActiveCall(call, facts)
 
 
