@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import json
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -38,7 +39,7 @@ import redis.asyncio as aioredis
 
 from bench.bench_engine import ANSWER_S, TALK_S, EngineProcess, sim_config, write_rules
 from bench.chaos.ledger import UNBRIDGED_REASONS, unbridged
-from bench.chaos.world import abandon_records
+from bench.chaos.world import AbandonLog, abandon_records
 from bench.report import Row, print_table, row
 from pbx.codec import Action
 from pbx.sim import SimTimeoutError, SimulatedPbx
@@ -167,6 +168,7 @@ class Soak:
     objects_after: dict[str, Any] = field(default_factory=dict)
     key_bytes: dict[str, float] = field(default_factory=dict)  # mean MEMORY USAGE per key group
     unbridged: dict[str, list[str]] = field(default_factory=dict)  # reason -> parties never bridged
+    engine_log: str = ""  # keep the engine's log here (default: a temporary file)
 
 
 def loadavg() -> str:
@@ -206,6 +208,8 @@ async def soak(result: Soak, engine_args: list[str], after: After | None = None)
                 engine.stop()
                 await sim.stop()
                 await client.aclose()
+                if result.engine_log:
+                    shutil.copyfile(log_path, result.engine_log)
     result.load_after = loadavg()
     return result
 
@@ -218,7 +222,7 @@ async def _drive(result: Soak, sim: SoakPbx, engine: EngineProcess, client: aior
     load = Load(sim, result.rate, result.callers)
     if result.outbound_agents:
         await engine.ask("outbound on", timeout=60)
-    started = time.perf_counter()
+    started, abandons = time.perf_counter(), AbandonLog()
     task = asyncio.create_task(load.run(result.minutes * 60))
     result.samples.append(await sample(engine, client, started, 0, sim.dialled))
     while not task.done():
@@ -226,18 +230,20 @@ async def _drive(result: Soak, sim: SoakPbx, engine: EngineProcess, client: aior
         if result.baseline_s and result.samples[-1].at < result.baseline_s <= time.perf_counter() - started:
             result.objects_before = (await engine.ask("baseline", timeout=120))["objects"]
         result.samples.append(await sample(engine, client, started, load.placed, sim.dialled))
+        await abandons.poll(client)
         last = result.samples[-1]
         print(f"  {last.at:5.0f} s  {last.calls:6d} calls  {last.dials:6d} dials  RSS {last.rss_mib:6.1f} "
               f"MiB  Redis {last.redis_mib:6.2f} MiB  {last.keys} keys", file=sys.stderr)  # fmt: skip
     await task
-    result.outbound = await wind_down(result, sim, engine, load.placed, client)
+    result.outbound = await wind_down(result, sim, engine, load.placed, client=client, abandons=abandons)
     result.objects_after = await engine.ask("objects", timeout=300)
     result.key_bytes = await key_sizes(client, result.samples[0].groups, result.samples[-1].groups)
 
 
 async def wind_down(
-    result: Soak, sim: SoakPbx, engine: EngineProcess, placed: int, client: aioredis.Redis
-) -> dict[str, int]:
+    result: Soak, sim: SoakPbx, engine: EngineProcess, placed: int, *, client: aioredis.Redis,
+    abandons: AbandonLog,
+) -> dict[str, int]:  # fmt: skip
     """Stop dialling, let every call end, and count what the run's guarantees are about."""
     if result.outbound_agents:
         await engine.ask("outbound off", timeout=60)
@@ -247,7 +253,8 @@ async def wind_down(
     dials = sim.dialled
     # Every party never bridged, from the PBX's records and the engine's (bench/chaos/ledger.py):
     # why each was not connected, so that none is left unexplained.
-    result.unbridged = unbridged(sim.call_log, await abandon_records(client))
+    await abandons.poll(client)
+    result.unbridged = unbridged(sim.call_log, abandons.found | await abandon_records(client))
     found = {
         "inbound_calls": placed, "dials": dials, "numbers_dialled": len(sim.dials),
         "dialled_twice": sum(1 for n in sim.dials.values() if n > 1), "bridges": sim.bridges,
@@ -419,14 +426,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tracemalloc", action="store_true", help="also list the allocation sites that grew")
     parser.add_argument("--json", type=Path, help="write the samples and rows here")
     parser.add_argument("--engine-arg", action="append", default=[], help="passed to bench/engine_proc.py")
+    parser.add_argument("--engine-log", type=Path, help="keep the engine's log in this file")
+    parser.add_argument("--log-level", default="WARNING", help="the engine's (INFO: every call's steps)")
     args = parser.parse_args(argv)
     traced = ["--tracemalloc"] if args.tracemalloc else []
-    engine_args = [*args.engine_arg, "--log-level", "WARNING", *traced]
+    engine_args = [*args.engine_arg, "--log-level", args.log_level, *traced]
     print(f"soak: {args.rate:g} calls/s for {args.minutes:g} min (answer {ANSWER_S:g} s, talk {TALK_S:g} s)",
           file=sys.stderr)  # fmt: skip
     leads = args.leads or enough_leads(args.outbound_agents, args.minutes)
     plan = Soak(args.rate, args.minutes, args.agents, args.sample, args.fairness_minutes, args.baseline_after,
-                args.callers, args.outbound_agents, leads, args.ended_call_ttl)  # fmt: skip
+                args.callers, args.outbound_agents, leads, args.ended_call_ttl,
+                engine_log=str(args.engine_log or ""))  # fmt: skip
     result = asyncio.run(soak(plan, engine_args))
     rows = rows_of(result)
     print_table(rows, "Soak: what grows at a steady inbound rate")
