@@ -169,6 +169,7 @@ class Soak:
     key_bytes: dict[str, float] = field(default_factory=dict)  # mean MEMORY USAGE per key group
     unbridged: dict[str, list[str]] = field(default_factory=dict)  # reason -> parties never bridged
     engine_log: str = ""  # keep the engine's log here (default: a temporary file)
+    abandoned: set[str] = field(default_factory=set)  # call ids the engine recorded as abandoned
 
 
 def loadavg() -> str:
@@ -254,7 +255,8 @@ async def wind_down(
     # Every party never bridged, from the PBX's records and the engine's (bench/chaos/ledger.py):
     # why each was not connected, so that none is left unexplained.
     await abandons.poll(client)
-    result.unbridged = unbridged(sim.call_log, abandons.found | await abandon_records(client))
+    result.abandoned = abandons.found | await abandon_records(client)
+    result.unbridged = unbridged(sim.call_log, result.abandoned)
     found = {
         "inbound_calls": placed, "dials": dials, "numbers_dialled": len(sim.dials),
         "dialled_twice": sum(1 for n in sim.dials.values() if n > 1), "bridges": sim.bridges,

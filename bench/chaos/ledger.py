@@ -122,7 +122,7 @@ def why_unbridged(party: Party, recorded: set[str]) -> str | None:
         return None
     if party.ended is None:
         return "still-on-the-line"
-    if party.call_id not in recorded:
+    if not party.call_id or party.call_id not in recorded:
         return "unexplained"
     if party.role == "caller":
         return "caller-gave-up"
