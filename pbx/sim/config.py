@@ -70,9 +70,10 @@ REALISTIC_ORDER: dict[str, float] = {
     "originate_response_after_answer": 0.44,
     # ;2 Up before ;1 Up in 5 of 8 answered Local originates of the recording
     "far_half_up_first": 0.6,
-    # the half that did not start the hang-up ends first in 1 of 8 recorded ends of an answered
-    # Local channel (the caller of the recording's second queue call)
-    "partner_hangup_first": 0.125,
+    # the half that did not start the hang-up ends first in 1 of 9 recorded ends of an answered
+    # Local channel (the caller of the recording's second queue call; the regex Hangup of both
+    # halves left out)
+    "partner_hangup_first": 0.11,
     # not in the recording for a bridged channel's own Hangup; seen in issue 10's real runs
     # (frequency not measured): a small share so that every long run goes through it
     "hangup_before_bridge_leave": 0.05,
