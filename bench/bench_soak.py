@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import json
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -37,6 +38,8 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from bench.bench_engine import ANSWER_S, TALK_S, EngineProcess, sim_config, write_rules
+from bench.chaos.ledger import UNBRIDGED_REASONS, unbridged
+from bench.chaos.world import AbandonLog, abandon_records
 from bench.report import Row, print_table, row
 from pbx.codec import Action
 from pbx.sim import SimTimeoutError, SimulatedPbx
@@ -164,6 +167,9 @@ class Soak:
     objects_before: dict[str, int] = field(default_factory=dict)
     objects_after: dict[str, Any] = field(default_factory=dict)
     key_bytes: dict[str, float] = field(default_factory=dict)  # mean MEMORY USAGE per key group
+    unbridged: dict[str, list[str]] = field(default_factory=dict)  # reason -> parties never bridged
+    engine_log: str = ""  # keep the engine's log here (default: a temporary file)
+    abandoned: set[str] = field(default_factory=set)  # call ids the engine recorded as abandoned
 
 
 def loadavg() -> str:
@@ -203,6 +209,8 @@ async def soak(result: Soak, engine_args: list[str], after: After | None = None)
                 engine.stop()
                 await sim.stop()
                 await client.aclose()
+                if result.engine_log:
+                    shutil.copyfile(log_path, result.engine_log)
     result.load_after = loadavg()
     return result
 
@@ -215,7 +223,7 @@ async def _drive(result: Soak, sim: SoakPbx, engine: EngineProcess, client: aior
     load = Load(sim, result.rate, result.callers)
     if result.outbound_agents:
         await engine.ask("outbound on", timeout=60)
-    started = time.perf_counter()
+    started, abandons = time.perf_counter(), AbandonLog()
     task = asyncio.create_task(load.run(result.minutes * 60))
     result.samples.append(await sample(engine, client, started, 0, sim.dialled))
     while not task.done():
@@ -223,16 +231,20 @@ async def _drive(result: Soak, sim: SoakPbx, engine: EngineProcess, client: aior
         if result.baseline_s and result.samples[-1].at < result.baseline_s <= time.perf_counter() - started:
             result.objects_before = (await engine.ask("baseline", timeout=120))["objects"]
         result.samples.append(await sample(engine, client, started, load.placed, sim.dialled))
+        await abandons.poll(client)
         last = result.samples[-1]
         print(f"  {last.at:5.0f} s  {last.calls:6d} calls  {last.dials:6d} dials  RSS {last.rss_mib:6.1f} "
               f"MiB  Redis {last.redis_mib:6.2f} MiB  {last.keys} keys", file=sys.stderr)  # fmt: skip
     await task
-    result.outbound = await wind_down(result, sim, engine, load.placed)
+    result.outbound = await wind_down(result, sim, engine, load.placed, client=client, abandons=abandons)
     result.objects_after = await engine.ask("objects", timeout=300)
     result.key_bytes = await key_sizes(client, result.samples[0].groups, result.samples[-1].groups)
 
 
-async def wind_down(result: Soak, sim: SoakPbx, engine: EngineProcess, placed: int) -> dict[str, int]:
+async def wind_down(
+    result: Soak, sim: SoakPbx, engine: EngineProcess, placed: int, *, client: aioredis.Redis,
+    abandons: AbandonLog,
+) -> dict[str, int]:  # fmt: skip
     """Stop dialling, let every call end, and count what the run's guarantees are about."""
     if result.outbound_agents:
         await engine.ask("outbound off", timeout=60)
@@ -240,14 +252,17 @@ async def wind_down(result: Soak, sim: SoakPbx, engine: EngineProcess, placed: i
         await sim.wait_for_channel_count(0, timeout=PATIENCE_S + 30)
     left = len(sim.channels)
     dials = sim.dialled
-    # every customer answers and every caller waits up to PATIENCE_S: each call and each dial
-    # ends in one Bridge, unless it was never connected (gave up, or lost: the chaos row's ledger
-    # tells the two apart from the PBX's call records)
-    return {
+    # Every party never bridged, from the PBX's records and the engine's (bench/chaos/ledger.py):
+    # why each was not connected, so that none is left unexplained.
+    await abandons.poll(client)
+    result.abandoned = abandons.found | await abandon_records(client)
+    result.unbridged = unbridged(sim.call_log, result.abandoned)
+    found = {
         "inbound_calls": placed, "dials": dials, "numbers_dialled": len(sim.dials),
         "dialled_twice": sum(1 for n in sim.dials.values() if n > 1), "bridges": sim.bridges,
-        "unbridged": max(0, placed + dials - sim.bridges), "channels_left": left,
+        "unbridged": sum(len(parties) for parties in result.unbridged.values()), "channels_left": left,
     }  # fmt: skip
+    return found | {f"unbridged_{reason}": len(parties) for reason, parties in result.unbridged.items()}
 
 
 async def key_sizes(
@@ -323,6 +338,13 @@ def unit_of(result: Soak) -> tuple[str, str]:
     return "calls", "per inbound call"
 
 
+def unbridged_why(result: Soak) -> str:
+    """` (why: 3 caller-gave-up, ...)` for the row's detail; the full list goes to the JSON."""
+    if not result.unbridged:
+        return ""
+    return " (" + ", ".join(f"{len(p)} {reason}" for reason, p in sorted(result.unbridged.items())) + ")"
+
+
 def rows_of(result: Soak) -> list[Row]:
     samples = result.samples
     first, last = samples[0], samples[-1]
@@ -335,8 +357,8 @@ def rows_of(result: Soak) -> list[Row]:
         row("soak: inbound calls placed", last.calls, "calls", detail=where),
         row("soak: outbound dials", out.get("dials", 0), "dials",
             detail=(f"{out.get('numbers_dialled', 0)} numbers, {out.get('dialled_twice', 0)} dialled twice; "
-                    f"{out.get('bridges', 0)} bridges, {out.get('unbridged', 0)} calls never bridged, "
-                    f"{out.get('channels_left', 0)} channels left")),
+                    f"{out.get('bridges', 0)} bridges, {out.get('unbridged', 0)} calls never bridged"
+                    f"{unbridged_why(result)}, {out.get('channels_left', 0)} channels left")),
         row("soak: engine RSS growth", slope(samples, "rss_mib"), "MiB/min",
             detail=f"RSS {first.rss_mib:.1f} -> {last.rss_mib:.1f} MiB; last half "
                    f"{half_slope(samples, 'rss_mib'):.3f} MiB/min"),
@@ -406,14 +428,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tracemalloc", action="store_true", help="also list the allocation sites that grew")
     parser.add_argument("--json", type=Path, help="write the samples and rows here")
     parser.add_argument("--engine-arg", action="append", default=[], help="passed to bench/engine_proc.py")
+    parser.add_argument("--engine-log", type=Path, help="keep the engine's log in this file")
+    parser.add_argument("--log-level", default="WARNING", help="the engine's (INFO: every call's steps)")
     args = parser.parse_args(argv)
     traced = ["--tracemalloc"] if args.tracemalloc else []
-    engine_args = [*args.engine_arg, "--log-level", "WARNING", *traced]
+    engine_args = [*args.engine_arg, "--log-level", args.log_level, *traced]
     print(f"soak: {args.rate:g} calls/s for {args.minutes:g} min (answer {ANSWER_S:g} s, talk {TALK_S:g} s)",
           file=sys.stderr)  # fmt: skip
     leads = args.leads or enough_leads(args.outbound_agents, args.minutes)
     plan = Soak(args.rate, args.minutes, args.agents, args.sample, args.fairness_minutes, args.baseline_after,
-                args.callers, args.outbound_agents, leads, args.ended_call_ttl)  # fmt: skip
+                args.callers, args.outbound_agents, leads, args.ended_call_ttl,
+                engine_log=str(args.engine_log or ""))  # fmt: skip
     result = asyncio.run(soak(plan, engine_args))
     rows = rows_of(result)
     print_table(rows, "Soak: what grows at a steady inbound rate")
@@ -425,7 +450,9 @@ def main(argv: list[str] | None = None) -> int:
     for site in result.objects_after.get("malloc", []):
         print(f"  malloc +{site[1]} KiB, +{site[2]} blocks: {site[0]}")
     if args.json:
-        data = {"rows": rows, "outbound": result.outbound, "summary": summary(result),
+        why = {reason: {"meaning": UNBRIDGED_REASONS[reason], "parties": parties}
+               for reason, parties in result.unbridged.items()}  # fmt: skip
+        data = {"rows": rows, "outbound": result.outbound, "unbridged": why, "summary": summary(result),
                 "samples": compact(result.samples)}  # fmt: skip
         args.json.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     return 0

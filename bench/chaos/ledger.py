@@ -102,3 +102,39 @@ def _one(party: Party, recorded: set[str], tally: _Tally) -> None:
         if party.ended is None:
             tally.note("stuck", name)
         tally.note("lost", name)
+
+
+# -- why a party was never bridged (the soak's report: no unbridged call left unexplained) ----------
+UNBRIDGED_REASONS = {
+    "caller-gave-up": "inbound caller hung up while waiting; the engine recorded the abandon",
+    "customer-abandoned": "answered customer not connected within the grace; the engine played the "
+    "abandon message and recorded it",
+    "customer-hung-up-on-hold": "answered customer hung up on hold; the engine recorded the abandon",
+    "still-on-the-line": "still on the line when the run ended",
+    "unexplained": "never bridged and no engine record",
+}
+
+
+def why_unbridged(party: Party, recorded: set[str]) -> str | None:
+    """Why an offered party was never bridged (a key of UNBRIDGED_REASONS); None if it was bridged
+    or was never a person on the line (a customer who did not answer)."""
+    if not offered(party) or party.bridged is not None:
+        return None
+    if party.ended is None:
+        return "still-on-the-line"
+    if not party.call_id or party.call_id not in recorded:
+        return "unexplained"
+    if party.role == "caller":
+        return "caller-gave-up"
+    return "customer-hung-up-on-hold" if party.ended_by == "patience" else "customer-abandoned"
+
+
+def unbridged(parties: Iterable[Party], recorded: set[str]) -> dict[str, list[str]]:
+    """Every offered party never bridged, by reason: reason -> `role number (call id)`."""
+    found: dict[str, list[str]] = {}
+    for party in parties:
+        reason = why_unbridged(party, recorded)
+        if reason is not None:
+            name = f"{party.role} {party.number} ({party.call_id or 'no call id'})"
+            found.setdefault(reason, []).append(name)
+    return found

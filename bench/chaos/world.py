@@ -395,9 +395,7 @@ async def abandon_records(redis: aioredis.Redis) -> set[str]:
     found: set[str] = set()
     entries: list[tuple[Any, dict[bytes, bytes]]] = await redis.xrange(AcdKeys().events)  # type: ignore[assignment]
     for _id, fields in entries:
-        if fields.get(b"type") in (b"abandoned", b"routed_out"):
-            with contextlib.suppress(ValueError, AttributeError):
-                found.add(str(json.loads(fields[b"data"]).get("call_id", "")))
+        found.update(abandoned_call(fields))
     async for key in redis.scan_iter(DialKeys().number_attempts("*")):
         members: list[bytes] = await redis.zrange(key, 0, -1)  # type: ignore[assignment]
         for member in members:
@@ -405,6 +403,36 @@ async def abandon_records(redis: aioredis.Redis) -> set[str]:
             if rest.split("|", 1)[0] == "abandoned":
                 found.add(call_id)
     return found
+
+
+def abandoned_call(fields: dict[bytes, bytes]) -> set[str]:
+    """The call id of an ACD event that records an abandon (or a routing out); empty otherwise."""
+    if fields.get(b"type") not in (b"abandoned", b"routed_out"):
+        return set()
+    with contextlib.suppress(ValueError, AttributeError, KeyError):
+        return {str(json.loads(fields[b"data"]).get("call_id", ""))}
+    return set()
+
+
+class AbandonLog:
+    """The ACD's abandon records read as they are written: its event stream is capped (10,000
+    entries), so a run longer than a few minutes loses its first records before it ends."""
+
+    def __init__(self) -> None:
+        self.found: set[str] = set()
+        self._last = b""
+
+    async def poll(self, redis: aioredis.Redis) -> None:
+        while True:
+            start = b"(" + self._last if self._last else b"-"
+            entries: list[tuple[bytes, dict[bytes, bytes]]] = await redis.xrange(  # type: ignore[assignment]
+                AcdKeys().events, min=start, count=5000
+            )
+            if not entries:
+                return
+            for _id, fields in entries:
+                self.found.update(abandoned_call(fields))
+            self._last = entries[-1][0]
 
 
 def outbound_number(index: int) -> str:

@@ -82,7 +82,9 @@ class PbxCore:
         self.call_log: deque[CallRecord] = deque(maxlen=100_000)
         self._records: dict[int, CallRecord] = {}
         self._agent_calls: Counter[str] = Counter()
-        self.sequencer = Sequencer(rng, sink)
+        # Its own RNG, derived from the main one's state without drawing from it: orders never
+        # shift the seeded outcomes, ring and talk times.
+        self.sequencer = Sequencer(random.Random(f"event-order {rng.getstate()[1][1:9]}"), sink)
 
     # -- events and timers ------------------------------------------------
     def emit(self, headers: Headers) -> None:
@@ -92,6 +94,14 @@ class PbxCore:
         if self.config.timestamp_events and len(headers) > 1 and headers[1][0] == "Privilege":
             headers.insert(2, ("Timestamp", f"{self.clock.now():.6f}"))
         return headers
+
+    def draws(self, number: str, order: str) -> bool:
+        """Whether a call to `number` comes in this other order (an EventOrder field) this time."""
+        return self.sequencer.draw(float(getattr(self.config.order_for(number), order)))
+
+    def far_number(self, channel: Channel) -> str:
+        far = self.endpoint_channel(channel)
+        return far.endpoint.number if far is not None and far.endpoint is not None else ""
 
     def hold_events(self, channel: Channel, number: str) -> Hold | None:
         """Maybe (EventOrder.originate_response_first) keep an originated channel's events back."""
@@ -105,9 +115,7 @@ class PbxCore:
     def _leave_bridge(self, channel: Channel) -> list[Headers]:
         """Leave the bridge; with EventOrder.hangup_before_bridge_leave the bridge's events are
         returned, to be sent after the Hangup."""
-        far = self.endpoint_channel(channel)
-        number = far.endpoint.number if far is not None and far.endpoint is not None else ""
-        if not self.sequencer.draw(self.config.order_for(number).hangup_before_bridge_leave):
+        if not self.draws(self.far_number(channel), "hangup_before_bridge_leave"):
             self.bridges.leave(channel)
             return []
         self.sequencer.capture()
@@ -237,6 +245,11 @@ class PbxCore:
         later = self._leave_bridge(channel) if channel.bridge is not None else []
         if partner is not None:
             self.emit(self.events.hangup_request(partner, cause))
+            if self.draws(self.far_number(channel), "partner_hangup_first"):
+                self._take_down_partner(partner, cause)  # EventOrder.partner_hangup_first
+                self.finish(channel, cause)
+                self.sequencer.send_later(later)
+                return
         self.finish(channel, cause)
         self.sequencer.send_later(later)
         if partner is not None:

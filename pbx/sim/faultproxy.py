@@ -6,7 +6,9 @@ real Asterisk too. Bytes pass through unchanged unless a fault is armed:
 - `cut_after(action)`: the next action of that name (case-insensitive) is forwarded to the PBX,
   then both sockets are closed before its response can reach the client: an action in doubt.
 - `stall(seconds)`: nothing is forwarded either way for that long (sockets stay open, new
-  connections stall too): a frozen network or PBX, which only a keepalive notices.
+  connections stall too): a frozen network or PBX, which only a keepalive notices. What was sent
+  meanwhile is delivered when it ends, as TCP does, even on a connection its client has dropped.
+  `stall_at(action, seconds)` starts one when the next such action passes (held with the rest).
 - `inject(data)`: raw bytes into the client-bound stream, at the next message boundary, so the
   real messages around them stay whole.
 - `reorder(probability)`: two adjacent events of one call (same Linkedid) from different channels
@@ -163,6 +165,12 @@ class _Link:
                 if self.closed or self.up_writer is None or self.up_writer.is_closing():
                     return
                 name = frame_fields(frame).get("action", "").lower()
+                if name and self.proxy.take_stall(name):
+                    # the stall starts with this action, which waits in the network like the rest
+                    # and reaches the PBX when the stall ends, even if its client gave up meanwhile
+                    await self.proxy.stall(self.proxy.stall_at_s)
+                    if self.up_writer.is_closing():
+                        return
                 self.up_writer.write(frame)
                 if name:
                     self.proxy.stats.actions[name] += 1
@@ -243,6 +251,7 @@ class FaultProxy:
         self.stats = ProxyStats()
         self.reorder_probability = 0.0
         self._cuts: Counter[str] = Counter()
+        self._stall_at, self.stall_at_s = "", 0.0
         self._open = asyncio.Event()
         self._open.set()
         self._server: asyncio.Server | None = None
@@ -294,8 +303,22 @@ class FaultProxy:
         self._notify()
         return True
 
+    def stall_at(self, action: str, seconds: float) -> None:
+        """The next action named `action` starts a stall of `seconds` (see `stall`); the action itself
+        is held with the other bytes and reaches the PBX when the stall ends, as over a frozen TCP
+        path: an action its sender timed out on (and whose connection it dropped) still executes."""
+        self._stall_at = action.lower()
+        self.stall_at_s = seconds
+
+    def take_stall(self, name: str) -> bool:
+        if self._stall_at != name:
+            return False
+        self._stall_at = ""
+        return True
+
     def disarm(self) -> None:
         self._cuts.clear()
+        self._stall_at = ""
 
     async def stall(self, seconds: float) -> None:
         """Forward nothing, either way, for `seconds`; returns when the stall is over."""

@@ -11,8 +11,11 @@ call, and a channel's Hangup and the BridgeLeave of its bridge come from differe
   hold is longer than Asterisk's lag (it spans the ring);
 - `hangup_before_bridge_leave`: a hung-up channel's Hangup comes before the BridgeLeave events
   (its own and its peer's) and the BridgeDestroy of the bridge it was in.
-Each is a probability per call, drawn from the simulator's seeded RNG only when it is not 0, so
-a PBX without reordering draws exactly what it drew before.
+- `originate_response_after_answer`, `far_half_up_first` (pbx/sim/originate.py): where the
+  OriginateResponse and the `;2` Newstate Up fall among an answered Local channel's events;
+- `partner_hangup_first` (pbx/sim/core.py): which half of a Local channel sends its Hangup first.
+Each is a probability per call (SimConfig.order; the measured frequencies by default), drawn from
+an RNG of its own, seeded from the PBX's: the orders never shift the seeded outcomes and times.
 """
 
 from __future__ import annotations

@@ -15,6 +15,9 @@ rejected    ... DialBegin, SoftHangupRequest ;2, HangupRequest ;1, Hangup ;2 (ca
             DialEnd NOANSWER, OriginateResponse(0), Hangup ;1
 no context  Newchannel ;1, Newchannel ;2, Hangup ;2, Hangup ;1, OriginateResponse(0)
 
+Other orders a real Asterisk uses (SimConfig.order, pbx/sim/ordering.py): the OriginateResponse
+before everything of its channel, or after ;1 Up and DialEnd; ;2 Up before ;1 Up.
+
 With `local_answer_lag_s` (a Dial behind the agent's `;2`), an answer is Newstate ;2 Up, then
 after the lag the rest of the answered sequence.
 
@@ -86,6 +89,10 @@ class _Call:
     done: bool = field(default=False)
     hold: Hold | None = None
     """The channel's events kept back until the OriginateResponse (EventOrder)."""
+    late_response: bool = False
+    """An answered Local call: OriginateResponse after ;1 Up and DialEnd (EventOrder)."""
+    far_up_first: bool = False
+    """An answered Local call: ;2 Up before ;1 Up (EventOrder)."""
 
 
 class Originator:
@@ -161,6 +168,8 @@ class Originator:
         self._setup(one, request, first_half=True)
         self._setup(two, request, first_half=False)
         core.emit(core.events.local_bridge(one, two))
+        call.late_response = core.draws(target.number, "originate_response_after_answer")
+        call.far_up_first = core.draws(target.number, "far_half_up_first")
         call.endpoint = self._plan(target, request)
         two.app, two.app_data = "Dial", f"PJSIP/{target.number}"
         core.attach(two, call.endpoint)
@@ -188,7 +197,7 @@ class Originator:
         dial_string = call.request.target.resource
         channel.hangup_hooks.append(lambda: self._report(call, REASON_HANGUP))
         immediate = endpoint.answers and endpoint.ring_s <= 0
-        if immediate and channel.half == 1 and call.request.is_async:
+        if immediate and channel.half == 1 and call.request.is_async and not call.late_response:
             self._report(call, REASON_ANSWERED)  # recorded: before DialBegin when nothing rings
         self.core.emit(self.core.events.dial_begin(None, channel, dial_string))
         if immediate:
@@ -228,9 +237,13 @@ class Originator:
             channel.dial_timer = core.later(lag, lambda: self._lagged_answer(call))
             return
         if channel.half == 1:
-            self._report(call, REASON_ANSWERED)
+            if call.far_up_first:
+                core.set_state(far, UP)
+            if not call.late_response:
+                self._report(call, REASON_ANSWERED)
             core.set_state(channel, UP)
             core.emit(core.events.dial_end(None, channel, "ANSWER"))
+            self._report(call, REASON_ANSWERED)  # a no-op unless late_response
             core.set_state(far, UP)
         else:
             core.set_state(channel, UP)

@@ -474,10 +474,10 @@ class CallFlow:
     def findings(self, tracker: CallTracker, active: ActiveCall) -> ev.Resynced:
         """What Asterisk shows of the call now: the caller, the agent's legs, a bridge."""
         now = self.ctx.clock()
-        if tracker.channel(active.facts.uniqueid) is None:
-            return ev.Resynced(now, caller_present=False)
         answered = self.legs(active, answered=True)
         leg = answered[0] if answered else ""
+        if tracker.channel(active.facts.uniqueid) is None:
+            return ev.Resynced(now, caller_present=False, answered_leg=leg)
         return ev.Resynced(
             now, caller_present=True, answered_leg=leg, ringing=bool(self.legs(active)),
             talking=self.talking(active), bridged=bool(leg) and self._bridged_together(active, leg),

@@ -41,6 +41,7 @@ class CallFacts:
     agent_id: str = ""
     action_id: str = ""  # of the Originate ringing agent_id
     agent_channel: str = ""  # the agent's leg once it answered
+    bridge_in_doubt: bool = False  # a Bridge with agent_channel went out and got no answer
     answered_at: float | None = None
     summary: str = ""  # the case summary: the first agent writes it, whoever has the call completes it
     opened_by: str = ""  # the first agent who took the call: they opened the case
@@ -92,7 +93,14 @@ class ActiveCall:
 
     def waiting_again(self, call: WaitingCall) -> ActiveCall:
         """Back in the queue (no agent any more), as `call` (e.g. with an agent declined)."""
-        facts = replace(self.facts, state=CallState.WAITING, agent_id="", action_id="", agent_channel="")
+        facts = replace(
+            self.facts,
+            state=CallState.WAITING,
+            agent_id="",
+            action_id="",
+            agent_channel="",
+            bridge_in_doubt=False,
+        )
         return ActiveCall(call, facts)
 
 

@@ -106,8 +106,9 @@ def _bridge(call: ActiveCall, at: float, channel: str, bridged: bool) -> Result:
 
 
 def _bridge_result(call: ActiveCall, event: ev.BridgeResult) -> Result:
-    if event.bridged is None:
-        return call, ()  # maybe bridged: never hang up a live talk; the resync settles it
+    if event.bridged is None:  # maybe bridged: never hang up a live talk; the resync settles it
+        moved = call.with_facts(agent_channel=event.channel, bridge_in_doubt=True)
+        return moved, (ev.Save(moved),)
     if not event.bridged:
         return call, (ev.HangUp(event.channel),)  # the caller is gone: its hangup closes the call
     return _connected(call, event.at, event.channel)
@@ -184,6 +185,8 @@ def _resync_waiting(call: ActiveCall, event: ev.Resynced) -> Result:
 def _resync_offered(call: ActiveCall, event: ev.Resynced) -> Result:
     """An agent was being rung: answered meanwhile (bridge now), still ringing, or gone (release)."""
     if not event.caller_present:
+        if call.facts.bridge_in_doubt and not event.answered_leg:
+            return _talk_unseen(call, event.at)
         return _abandoned(call, event.at)
     if event.answered_leg:
         return _bridge(call, event.at, event.answered_leg, event.bridged)
@@ -191,6 +194,19 @@ def _resync_offered(call: ActiveCall, event: ev.Resynced) -> Result:
         return call, ()
     note = ev.Note(f"the leg ringing agent {call.facts.agent_id} is gone; releasing", warn=True)
     return call, (note, ev.Requeue())
+
+
+def _talk_unseen(call: ActiveCall, at: float) -> Result:
+    """A Bridge went out unanswered (the link stalled) and, by the resync, the caller and the agent's
+    answered leg are both gone. Asterisk executes an action it receives even after its sender gave
+    up on the connection, and a Bridge that failed (the caller already gone) leaves the agent's leg
+    waiting in its dialplan (`Wait(30)`): so the Bridge connected them and the talk ended while the
+    engine was away. Settled as that talk (answered, then ended), never as an abandon."""
+    connected, effects = _connected(call, at, call.facts.agent_channel)
+    assert connected is not None
+    _over, ending = _ended(connected, at, "caller")
+    note = ev.Note("the Bridge sent before the link stalled connected the call; it ended unseen", warn=True)
+    return None, (*effects, *ending, note)
 
 
 def _resync_connected(call: ActiveCall, event: ev.Resynced) -> Result:

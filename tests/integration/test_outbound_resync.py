@@ -154,6 +154,43 @@ async def test_a_progressive_campaign_with_every_event_order_abandons_nobody_wro
         assert not b.dialer.calls()
 
 
+@pytest.mark.parametrize("order", sorted(EventOrder.model_fields))
+async def test_each_event_order_forced_on_local_channels_connects_every_call(
+    redis_client: aioredis.Redis, order: str
+) -> None:
+    """Each of Asterisk 22's other orders forced on every call (SimConfig.order), agents and
+    customers as Local channels as on the real-Asterisk runs: inbound callers and answered customers
+    are all connected, nobody is abandoned, every agent is free again and no call is left open."""
+    leads = 4
+    answering = {number(i): CustomerScript(outcome="answer", ring_s=0.5, talk_s=3.0) for i in range(leads)}
+    config = sim_config(
+        customer_overrides=answering, order=EventOrder(**{order: 1.0}), event_history=100_000,
+        default_agent=AgentPhone(answer_after_s=0.2),
+    )  # fmt: skip
+    rules = blended_rules("1001", "1002", interface="Local/{id}@agents")
+    plan = campaigns(campaign(dial_string="Local/{number}@customers"))
+    async with simulator(config) as sim, engine_on(sim, redis_client, rules, plan, RunningClock()) as b:
+        for agent in ("1001", "1002"):
+            await b.acd.login(agent)
+        await b.load_leads([lead(i) for i in range(leads)])
+        for n in range(3):
+            await sim.inbound_call(f"+3620987655{n}", INBOUND_LINE, patience_s=2000, talk_s=3.0)
+        await b.start()
+        answered = "switchboard_dial_attempts_total"
+        await b.until(lambda: b.sample(answered, campaign="c1", result="answered") == leads, timeout=60)
+        await b.until(lambda: sum(1 for r in sim.call_log if r.role == "caller" and r.ended) == 3, timeout=30)
+        await sim.wait_for_channel_count(0, timeout=30)
+        await b.until(lambda: all(b.state(a) is AgentState.READY for a in ("1001", "1002")), timeout=10)
+
+        assert b.sample("switchboard_dial_abandoned_total", campaign="c1") == 0
+        assert abandon_redirects(sim) == []
+        assert customers_bridged(sim) == leads, "every answered customer was connected"
+        assert all(r.bridged is not None for r in sim.call_log if r.role == "caller"), "inbound callers too"
+        assert not b.dialer.calls() and not b.acd.ctx.state.calls, "no call left open"
+        dialled = [a.get("Channel") or "" for a in sim.actions if a.name == "Originate"]
+        assert len(dialled) >= leads + 3 and all(d.startswith("Local/") for d in dialled)
+
+
 def answers_at_once(ring_s: float = 0.0) -> dict[str, CustomerScript]:
     return {number(1): CustomerScript(outcome="answer", ring_s=ring_s, talk_s=10.0, patience_s=2000.0)}
 

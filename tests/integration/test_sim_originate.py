@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterable
 import pytest
 
 from pbx.codec import AmiDecoder, Event
-from pbx.sim import SimConfig, SimulatedPbx
+from pbx.sim import EventOrder, SimConfig, SimulatedPbx
 from pbx.sim.rawclient import RawAmiClient
 from tests.support.recordings import load_steps
 
@@ -45,7 +45,8 @@ def recorded(title_start: str, base: str, action_id: str) -> list[Signature]:
 
 @pytest.fixture
 async def sim() -> AsyncIterator[SimulatedPbx]:
-    config = SimConfig(time_scale=50, extra_dialplan={"engine-util": ("Hangup()",)})
+    # the usual order: the one these recorded calls came in (the others: tests/unit/test_sim_orders.py)
+    config = SimConfig(time_scale=50, extra_dialplan={"engine-util": ("Hangup()",)}, order=EventOrder())
     pbx = SimulatedPbx(config, seed=7)
     await pbx.start()
     yield pbx

@@ -153,9 +153,10 @@ async def running_engine(
     options: AcdOptions | None = None,
     reconnect_min: float = 0.01,
     clock: Clock | None = None,
+    ami: AmiSettings | None = None,
 ) -> AsyncIterator[Stack]:
     registry = CollectorRegistry()
-    ami = AmiSettings(
+    ami = ami or AmiSettings(
         "127.0.0.1", sim.port, "switchboard", SECRET, reconnect_min=reconnect_min, ping_interval=0
     )
     engine = Engine(ami, create_metrics(registry, process=False), tick_s=0.02)

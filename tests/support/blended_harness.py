@@ -37,8 +37,9 @@ from tests.support.dialer_harness import SECRET, DialerHarness, Observer, Runnin
 INBOUND_LINE = "+3612345678"
 
 
-def blended_rules(*agents: str, wrap_up_s: float = 0.3, **queue: Any) -> Rules:
-    """Queue `sales` (skill sales 1) for campaigns and inbound callers; agents `PJSIP/<id>`."""
+def blended_rules(*agents: str, wrap_up_s: float = 0.3, interface: str = "PJSIP/{id}", **queue: Any) -> Rules:
+    """Queue `sales` (skill sales 1) for campaigns and inbound callers; agents `PJSIP/<id>` (or
+    `interface` with `{id}`, e.g. `Local/{id}@agents`)."""
     spec: dict[str, Any] = {
         "name": "sales", "skill": "sales", "level": 1, "wrap_up_seconds": wrap_up_s,
         "ring_timeout_seconds": 3, "missed_rings_before_pause": 3, **queue,
@@ -50,7 +51,7 @@ def blended_rules(*agents: str, wrap_up_s: float = 0.3, **queue: Any) -> Rules:
             "tiers": [{"name": "active", "priority": 40}],
             "skills": [{"name": "sales"}],
             "agents": [
-                {"id": a, "name": f"Agent {a}", "interface": f"PJSIP/{a}", "skills": {"sales": 3}}
+                {"id": a, "name": f"Agent {a}", "interface": interface.format(id=a), "skills": {"sales": 3}}
                 for a in agents
             ],
             "queues": [spec],

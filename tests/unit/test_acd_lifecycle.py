@@ -157,6 +157,22 @@ RESYNC_REQUEUED = CONSULT_RUNG.waiting_again(CONSULT_RUNG.call).with_facts(
     transferer="", transferer_channel="", transfers=1, transferred_from="a1"
 )
 ASKED = (BLIND, ASK_CONSULT, ev.ConsultCompleted(200.0), ev.ConsultCancelled(200.0), OUT)
+DOUBT = RUNG.with_facts(bridge_in_doubt=True)  # its Bridge went out and got no answer
+
+
+def talk_unseen(at: float) -> tuple[ev.Effect, ...]:
+    """A Bridge in doubt connected the call and the talk ended while the engine was away."""
+    moved = connected(DOUBT, at)
+    data = {**case_data(moved), "talk": 0.0, "ended_by": "caller"}
+    return (
+        *talks(DOUBT, at),
+        ev.AgentWrapsUp("a1", moved.with_facts(outcome="ended")),
+        ev.Note("ended by the caller after 0.0 s"),
+        ev.Publish("ended", "a1", data),
+        ev.Note("the Bridge sent before the link stalled connected the call; it ended unseen", warn=True),
+    )
+
+
 LATE = ev.Note("agent a1 answered a call that no longer waits for them; hanging up")
 TIMED_OUT = ev.Note("agent a1: no OriginateResponse in time", warn=True)
 GONE_LEG = ev.Note("the leg ringing agent a1 is gone; releasing", warn=True)
@@ -213,7 +229,8 @@ ROWS: list[Row] = [
      connected(OUTBOUND, 112.0), talks(OUTBOUND, 112.0, counted=False)),
     ("bridge refused: the caller is gone, the leg is hung up", RUNG, ev.BridgeResult(112.0, LEG, False), RUNG,
      (ev.HangUp(LEG),)),
-    ("bridge unknown (link dropped): nothing hung up", RUNG, ev.BridgeResult(112.0, LEG, None), RUNG, ()),
+    ("bridge unknown (link dropped): nothing hung up, the doubt kept", RUNG,
+     ev.BridgeResult(112.0, LEG, None), DOUBT, (ev.Save(DOUBT),)),
     ("caller hangs up while the agent is rung", OFFERED, ev.ChannelGone(108.0, CALLER_UID, CALLER), None,
      abandoned(OFFERED, 108.0)),
     ("outbound customer gone while rung: not counted", OUTBOUND, ev.ChannelGone(108.0, CALLER_UID, CALLER),
@@ -226,6 +243,10 @@ ROWS: list[Row] = [
     ("a leg gone before the OriginateResponse named it", OFFERED, ev.ChannelGone(111.0, "u.2", LEG), OFFERED,
      ()),
     ("resync: the caller left", OFFERED, ABSENT, None, abandoned(OFFERED, 130.0)),
+    ("out of order: resync after a Bridge in doubt, caller and leg gone: the talk it connected", DOUBT,
+     ABSENT, None, talk_unseen(130.0)),
+    ("resync after a Bridge in doubt, the leg still waits for it: the caller abandoned", DOUBT,
+     ev.Resynced(130.0, False, LEG), None, abandoned(DOUBT, 130.0)),
     ("resync: answered meanwhile, bridge now", OFFERED, ev.Resynced(130.0, True, LEG, ringing=True),
      OFFERED, (ev.Bridge(CALLER, LEG),)),
     ("out of order: resync finds the bridge done", OFFERED,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from bench.chaos.ledger import count
+from bench.chaos.ledger import UNBRIDGED_REASONS, count, unbridged, why_unbridged
 
 
 @dataclass
@@ -47,3 +47,26 @@ def test_a_number_originated_twice_is_dialed_twice_once() -> None:
     counts = count([], ["+3630001", "+3630002", "+3630001", "+3630001"], set())
     assert counts.dialed_twice == 1
     assert counts.examples["dialed_twice"] == ["+3630001 x3"]
+
+
+@pytest.mark.parametrize(
+    ("party", "records", "reason"),
+    [
+        (P(bridged=2.0, ended_by="talk"), set(), None),
+        (P(role="customer", answered=None, ended_by="pbx"), set(), None),  # nobody was on the line
+        (P(), {"c1"}, "caller-gave-up"),
+        (P(role="customer", ended_by="pbx"), {"c1"}, "customer-abandoned"),
+        (P(role="customer", ended_by="patience"), {"c1"}, "customer-hung-up-on-hold"),
+        (P(ended=None, ended_by=None), {"c1"}, "still-on-the-line"),
+        (P(), set(), "unexplained"),
+        (P(call_id=""), {""}, "unexplained"),
+    ],
+)
+def test_every_party_never_bridged_has_a_reason(party: P, records: set[str], reason: str | None) -> None:
+    """The soak's report: each unbridged call is classified; only a missing record is unexplained."""
+    assert why_unbridged(party, records) == reason
+    found = unbridged([party, P(call_id="c2", bridged=2.0, ended_by="talk")], records)
+    assert found == (
+        {} if reason is None else {reason: [f"{party.role} {party.number} ({party.call_id or 'no call id'})"]}
+    )
+    assert reason is None or reason in UNBRIDGED_REASONS
