@@ -40,7 +40,7 @@ from routing.acd.acd_metrics import AcdMetrics
 from routing.acd.context import AcdOptions
 from routing.acd.service import AcdService
 from routing.rules import Rules
-from switchboard.api import acd_api, audit_api, campaigns_api, dialer_api, tasks_api
+from switchboard.api import acd_api, audit_api, campaigns_api, consent_api, dialer_api, tasks_api
 from switchboard.api.app import create_app
 from switchboard.api.server import HttpServer, serve_http, stop_http
 from switchboard.api.state import AppState
@@ -274,6 +274,7 @@ class Runtime:
         acd_api.install(app, self.parts.acd)
         dialer_api.attach_dialer(app, self.parts.stores)
         app.include_router(dialer_api.router)
+        app.include_router(consent_api.router)
         app.include_router(audit_api.router)
         campaigns_api.attach_campaigns(app, self.parts.dialer)
         app.include_router(campaigns_api.router)

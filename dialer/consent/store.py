@@ -157,15 +157,18 @@ class ConsentStore:
         return normalize(number, self.default_region)
 
     async def give(self, data: Mapping[str, Any], *, actor: str, now: datetime) -> tuple[ConsentRecord, str]:
-        """Record one consent: ('given' | 'updated' | 'unchanged'); ValidationFailedError when it is
-        invalid or would revive a withdrawn consent."""
+        """Record one consent: (the record as stored, 'given' | 'updated' | 'unchanged');
+        ValidationFailedError when it is invalid or would revive a withdrawn consent."""
         report = await self.give_many([data], actor=actor, now=now)
         if report.errors:
             message = report.errors[0].message
             raise ValidationFailedError(message, problems=[message])
         record = prepare(data, default_region=self.default_region, now=now, actor=actor)
         status = "given" if report.given else "updated" if report.updated else "unchanged"
-        return record, status
+        raw = await self._redis.hget(
+            self.keys.number(record.number), field_of(record.purpose, record.customer_id)
+        )
+        return (record if raw is None else ConsentRecord.from_json(record.number, raw)), status
 
     async def give_many(
         self,

@@ -12,7 +12,16 @@ from fastapi import APIRouter
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-from switchboard.api import acd_api, audit_api, auth, campaigns_api, dialer_api, health, tasks_api
+from switchboard.api import (
+    acd_api,
+    audit_api,
+    auth,
+    campaigns_api,
+    consent_api,
+    dialer_api,
+    health,
+    tasks_api,
+)
 from switchboard.console import routes as console_routes
 from switchboard.console import stream as console_stream
 
@@ -21,6 +30,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     auth.router,
     acd_api.router,
     dialer_api.router,
+    consent_api.router,
     audit_api.router,
     campaigns_api.router,
     tasks_api.router,
