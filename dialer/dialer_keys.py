@@ -399,10 +399,11 @@ class TaskKeys:
 # - `consent:num:{e164}`         HASH "{purpose}|{customer id, ASCII-lowercased}" -> JSON of one
 #                                consent (dialer/consent/validity.py `ConsentRecord`, times in ms)
 # - `consent:index`              ZSET "{e164}|{purpose}|{customer}" -> last change (CRM read-back)
-# - `consent:log:{e164}`         STREAM every grant, change and withdrawal of the number's consents
-#                                (the evidence; never trimmed by audit retention)
-# - `consent:dials:{e164}`       STREAM every dial the gate let through under a consent (purpose,
-#                                customer, campaign, lead, call id, at): the evidence of its use
+# - `consent:log:{e164}`         LIST of JSON: every grant, change and withdrawal of the number's
+#                                consents (the evidence; never trimmed by audit retention)
+# - `consent:dials:{e164}`       LIST of JSON: every dial the gate let through under a consent
+#                                (purpose, customer, campaign, lead, call id, at): its use
+#                                (LISTs, not STREAMs: a small STREAM per number costs about 4 KB)
 # - `audit:consent`              STREAM given, updated, withdrawn (who, when, source): the audit trail
 # =================================================================================================
 

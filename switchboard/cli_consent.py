@@ -171,7 +171,7 @@ def evidence_json(evidence: Evidence, stores: DialerStores) -> dict[str, Any]:
     return {
         "number": evidence.number,
         "consents": [record(r) for r in evidence.records],
-        "history": [{"id": e.id, **e.fields} for e in evidence.history],
+        "history": list(evidence.history),
         "dials": [asdict(d) for d in evidence.dials],
     }
 
@@ -189,12 +189,9 @@ def cmd_consent_evidence(args: argparse.Namespace, secrets: object) -> int:
     console.print(f"consent evidence for {evidence.number}")
     console.print(_records_table(evidence.records, stores))
     history = Table("at", "action", "purpose", "customer", "source", "actor", "reason", title="history")
-    for entry in evidence.history:
-        f = entry.fields
-        history.add_row(
-            f.get("at", ""), entry.action, f.get("purpose", ""), f.get("customer", ""), f.get("source", ""),
-            f.get("actor", ""), f.get("reason", ""),
-        )  # fmt: skip
+    for f in evidence.history:
+        names = ("at", "action", "purpose", "customer", "source", "actor", "reason")
+        history.add_row(*(f.get(name, "") for name in names))
     console.print(history)
     dials = Table("at", "purpose", "customer", "campaign", "lead", "call", title="dials under consent")
     for d in evidence.dials:

@@ -14,6 +14,7 @@ Rules it keeps (DESIGN.md 2.8; keys in dialer/dialer_keys.py `ConsentKeys`):
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,16 +24,27 @@ from redis.asyncio import Redis
 
 from core.errors import ValidationFailedError
 from core.phone_numbers import normalize
-from dialer.audit import AUDIT_LUA, AuditEntry, maxlen_arg, text
+from dialer.audit import AUDIT_LUA, maxlen_arg, text
 from dialer.consent.model import prepare
 from dialer.consent.validity import ConsentRecord, customer_key, field_of, from_ms, to_ms
 from dialer.dialer_keys import ConsentKeys, DialerKeys
 from dialer.paging import Cursor, page
 
+# Appends one entry (flat field/value pairs) as a JSON object to a number's evidence LIST: a small
+# LIST costs a few hundred bytes where a STREAM per number would cost about 4 KB.
+_LOG_LUA = """
+local function log(key, fields)
+  local entry = {}
+  for i = 1, #fields, 2 do entry[fields[i]] = fields[i + 1] end
+  redis.call('RPUSH', key, cjson.encode(entry))
+end
+"""
+
 # KEYS: number hash, index, number log, audit. ARGV: field, json, given_ms, expires_ms, source,
 # reference, number, purpose, customer, actor, at, recorded_ms, maxlen, index member
 _GIVE_LUA = (
     AUDIT_LUA
+    + _LOG_LUA
     + """
 local old = redis.call('HGET', KEYS[1], ARGV[1])
 local action = 'given'
@@ -51,16 +63,27 @@ redis.call('ZADD', KEYS[2], ARGV[12], ARGV[14])
 local fields = {'action', action, 'number', ARGV[7], 'purpose', ARGV[8], 'customer', ARGV[9],
                 'source', ARGV[5], 'reference', ARGV[6], 'given_ms', ARGV[3], 'expires_ms', ARGV[4],
                 'actor', ARGV[10], 'at', ARGV[11]}
-audit(KEYS[3], '', fields)
+log(KEYS[3], fields)
 audit(KEYS[4], ARGV[13], fields)
 return {action, ''}
 """
 )
 
+# Appends one entry (flat field/value pairs) as a JSON object to a number's evidence LIST: a small
+# LIST costs a few hundred bytes where a STREAM per number would cost about 4 KB.
+_LOG_LUA = """
+local function log(key, fields)
+  local entry = {}
+  for i = 1, #fields, 2 do entry[fields[i]] = fields[i + 1] end
+  redis.call('RPUSH', key, cjson.encode(entry))
+end
+"""
+
 # KEYS: number hash, index, number log, audit. ARGV: purpose or '' (all), customer key or '' (all),
 # withdrawn_ms, actor, source, at, maxlen, number, reason. Returns the purposes withdrawn.
 _WITHDRAW_LUA = (
     AUDIT_LUA
+    + _LOG_LUA
     + """
 local done = {}
 local all = redis.call('HGETALL', KEYS[1])
@@ -77,7 +100,7 @@ for i = 1, #all, 2 do
       local fields = {'action', 'withdrawn', 'number', ARGV[8], 'purpose', purpose,
                       'customer', r.customer_id, 'source', ARGV[5], 'reason', ARGV[9],
                       'actor', ARGV[4], 'at', ARGV[6]}
-      audit(KEYS[3], '', fields)
+      log(KEYS[3], fields)
       audit(KEYS[4], ARGV[7], fields)
       done[#done + 1] = purpose
     end
@@ -131,7 +154,7 @@ class Evidence:
 
     number: str
     records: tuple[ConsentRecord, ...]
-    history: tuple[AuditEntry, ...]
+    history: tuple[dict[str, str], ...]  # each with action, number, purpose, customer, source, actor, at
     dials: tuple[DialUnderConsent, ...]
 
 
@@ -296,25 +319,22 @@ class ConsentStore:
         """A number's records, every grant, change and withdrawal of them, and every dial under them."""
         e164 = self._number(number)
         records = await self.records(e164)
-        history = [
-            AuditEntry(text(entry_id), {text(k): text(v) for k, v in fields.items()})
-            for entry_id, fields in cast(
-                list[tuple[Any, dict[Any, Any]]], await self._redis.xrange(self.keys.log(e164))
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.lrange(self.keys.log(e164), 0, -1)
+        pipe.lrange(self.keys.dials(e164), 0, -1)
+        logged, dialed = await pipe.execute()
+        history = tuple(_entry(raw) for raw in logged)
+        dials = tuple(
+            DialUnderConsent(
+                at=f.get("at", ""), purpose=f.get("purpose", ""), customer_id=f.get("customer", ""),
+                campaign_id=f.get("campaign", ""), lead_id=f.get("lead", ""), call_id=f.get("call", ""),
             )
-        ]
-        dials = []
-        for _, fields in cast(
-            list[tuple[Any, dict[Any, Any]]], await self._redis.xrange(self.keys.dials(e164))
-        ):
-            f = {text(k): text(v) for k, v in fields.items()}
-            dials.append(
-                DialUnderConsent(
-                    at=f.get("at", ""),
-                    purpose=f.get("purpose", ""),
-                    customer_id=f.get("customer", ""),
-                    campaign_id=f.get("campaign", ""),
-                    lead_id=f.get("lead", ""),
-                    call_id=f.get("call", ""),
-                )
-            )
-        return Evidence(e164, tuple(records), tuple(history), tuple(dials))
+            for f in map(_entry, dialed)
+        )  # fmt: skip
+        return Evidence(e164, tuple(records), history, dials)
+
+
+def _entry(raw: Any) -> dict[str, str]:
+    """One evidence entry: a JSON object of text fields (an empty Lua table encodes as [])."""
+    data = json.loads(raw)
+    return {str(k): text(v) for k, v in data.items()} if isinstance(data, dict) else {}

@@ -14,7 +14,7 @@ Rules it keeps (DESIGN.md 2.1, issue 4 "The gate"):
   number's consent register (dialer/consent/) and refuses without a valid consent for that purpose
   (the lead's customer's; any customer's for a dial without a lead) with source `no-consent`, audited
   with the consent's state (missing, not-yet, expired, withdrawn). A dial it lets through under a
-  consent is appended to the number's evidence stream in that call. A withdrawal is seen by the next
+  consent is appended to the number's evidence list in that call. A withdrawal is seen by the next
   check; the register is in the same store, so it fails closed with it.
 - Every refusal counts `switchboard_dial_blocked_total{source}` (campaign lists count as
   `campaign`, to keep the label set bounded; the audit record names the list).
@@ -129,8 +129,8 @@ if ARGV[10] ~= '' then
   if state ~= 'valid' then
     hits[#hits + 1] = 'no-consent'
   elseif #hits == 0 then
-    audit(KEYS[5], '', {'purpose', ARGV[10], 'customer', record.customer_id, 'source', record.source,
-                        'campaign', ARGV[6], 'lead', ARGV[7], 'call', ARGV[12], 'at', ARGV[8]})
+    redis.call('RPUSH', KEYS[5], cjson.encode({purpose = ARGV[10], customer = record.customer_id,
+      source = record.source, campaign = ARGV[6], lead = ARGV[7], call = ARGV[12], at = ARGV[8]}))
   end
 end
 if #hits > 0 then

@@ -117,11 +117,6 @@ class WithdrawnOut(BaseModel):
     withdrawn: list[str] = Field(description="the purposes withdrawn now (empty: none was in force)")
 
 
-class HistoryOut(BaseModel):
-    id: str
-    fields: dict[str, str]
-
-
 class DialOut(BaseModel):
     at: str
     purpose: str
@@ -134,7 +129,10 @@ class DialOut(BaseModel):
 class EvidenceOut(BaseModel):
     number: str
     consents: list[ConsentOut]
-    history: list[HistoryOut] = Field(description="every grant, change and withdrawal, oldest first")
+    history: list[dict[str, str]] = Field(
+        description="every grant, change and withdrawal, oldest first: action, purpose, customer, source, "
+        "actor, at (and reason for a withdrawal)"
+    )
     dials: list[DialOut] = Field(description="every dial the gate let through under a consent, oldest first")
 
 
@@ -164,7 +162,7 @@ def evidence_out(evidence: Evidence, stores: DialerStores) -> EvidenceOut:
     return EvidenceOut(
         number=evidence.number,
         consents=[consent_out(record, stores) for record in evidence.records],
-        history=[HistoryOut(id=entry.id, fields=entry.fields) for entry in evidence.history],
+        history=list(evidence.history),
         dials=[
             DialOut(
                 at=d.at, purpose=d.purpose, customer_id=d.customer_id, campaign_id=d.campaign_id,

@@ -133,7 +133,7 @@ async def test_withdrawal_evidence_and_who_may_do_what(http: tuple[httpx.AsyncCl
 
     evidence = (await client.get(f"/api/v1/consents/{e164(1)}/evidence", headers=auth("supervisor"))).json()
     assert [c["state"] for c in evidence["consents"]] == ["withdrawn"]
-    assert [(h["fields"]["action"], h["fields"]["actor"]) for h in evidence["history"]] == [
+    assert [(h["action"], h["actor"]) for h in evidence["history"]] == [
         ("given", "crm-sync"),
         ("withdrawn", "sue"),
     ]

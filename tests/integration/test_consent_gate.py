@@ -149,9 +149,9 @@ async def test_a_consent_withdrawn_disposition_takes_effect_at_once(redis_client
         assert "withdrawn" in outcome.detail
         assert r.sim.originated_numbers() == []
         evidence = await r.stores.consent.evidence(number(1))
-        assert [e.action for e in evidence.history] == ["given", "withdrawn"]
-        assert evidence.history[1].fields["actor"] == "anna"
-        assert "consent_withdrawn" in evidence.history[1].fields["source"]
+        assert [e["action"] for e in evidence.history] == ["given", "withdrawn"]
+        assert evidence.history[1]["actor"] == "anna"
+        assert "consent_withdrawn" in evidence.history[1]["source"]
 
 
 async def test_the_evidence_names_every_dial_made_under_the_consent(redis_client: aioredis.Redis) -> None:
