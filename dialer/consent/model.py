@@ -13,9 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from core.config.error_messages import error_message, render_loc
 from core.errors import ValidationFailedError
@@ -25,6 +33,16 @@ from dialer.consent.validity import PURPOSE_PATTERN, ConsentRecord
 CUSTOMER_ID_PATTERN = r"^[^\s/?#|]{1,128}$"
 CLOCK_SKEW = timedelta(minutes=5)
 _TIME_FIELDS = ("given_at", "expires_at")
+
+
+def _text_only(value: Any) -> Any:
+    """Times are ISO 8601 text: pydantic would read 12345 as seconds after 1970, a silent wrong date."""
+    if isinstance(value, int | float | bool):
+        raise ValueError("must be text")
+    return value
+
+
+TextTime = Annotated[AwareDatetime, BeforeValidator(_text_only)]
 
 
 class ConsentIn(BaseModel):
@@ -38,8 +56,8 @@ class ConsentIn(BaseModel):
     source: str = Field(
         min_length=1, max_length=200, description="how it was given, e.g. web-form, recorded-call, paper"
     )
-    given_at: AwareDatetime = Field(description="when the customer gave it (ISO 8601 with a zone)")
-    expires_at: AwareDatetime | None = Field(None, description="when it lapses; none: until withdrawn")
+    given_at: TextTime = Field(description="when the customer gave it (ISO 8601 with a zone)")
+    expires_at: TextTime | None = Field(None, description="when it lapses; none: until withdrawn")
     reference: str = Field("", max_length=200, description="where the proof is: form id, recording, document")
     region: str | None = Field(None, description="ISO region of a number without a country code")
 

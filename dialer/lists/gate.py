@@ -110,7 +110,7 @@ local function consent(key, purpose, customer, now)
 end
 """
 
-# KEYS: internal, registry, audit stream, consent hash, consent dials stream, lead hash.
+# KEYS: internal, registry, audit stream, consent hash, consent dials list, lead hash.
 # ARGV: list prefix, campaign list or '', number, bucket, remainder bytes, campaign id, lead id, at,
 # audit maxlen or '', consent purpose or '', now (epoch ms), call id.
 # Returns {lists and 'no-consent' that refuse the number, consent state or ''}.

@@ -161,6 +161,10 @@ def test_prepare_normalizes_the_number_and_keeps_who_recorded_it() -> None:
         ({"given_at": "tomorrow"}, "given_at: must be an ISO 8601 date and time with a zone"),
         ({"given_at": "2026-03-01T09:30:00"}, "given_at: must be an ISO 8601 date and time with a zone"),
         ({"given_at": "2026-03-03T09:30:00Z"}, "given_at: is in the future"),
+        (
+            {"given_at": 1740821400},
+            "given_at: must be an ISO 8601 date and time with a zone",
+        ),  # not epoch seconds
         ({"expires_at": "2026-02-01T00:00:00Z"}, "expires_at: must be after given_at"),
         ({"purpose": "Marketing!"}, "purpose: must be a lowercase word like marketing or service"),
         ({"number": "12"}, "number: "),
