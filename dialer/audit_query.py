@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 
 from core.errors import ValidationFailedError
 from dialer.audit import text
-from dialer.dialer_keys import DialerKeys, DialKeys, LeadKeys, TaskKeys
+from dialer.dialer_keys import ConsentKeys, DialerKeys, DialKeys, LeadKeys, TaskKeys
 
 _CHUNK = 500
 NUMBER_FIELDS = ("number", "numbers", "added")
@@ -39,6 +39,7 @@ def stream_keys(keys: DialerKeys | None = None) -> dict[str, str]:
         "tasks": tasks.audit,
         "campaigns": dial.audit_campaigns,
         "attempts": dial.audit_attempts,
+        "consent": ConsentKeys.of(base).audit,
     }
 
 

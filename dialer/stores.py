@@ -1,6 +1,6 @@
 """The dialer's stores, built once per engine over one Redis client and shared by the dialing loop,
 the HTTP API and the CLI: the blacklist (internal list, packed lists, gate), leads, Robinson-list
-requests and dispositions with their automation.
+requests and dispositions with their automation, and the consent register.
 
 Why one bundle: the internal list, the lead store and the Robinson store must use the same keys
 and the same client, and the gate's metrics can be registered only once per registry.
@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
+from dialer.consent.store import ConsentStore
 from dialer.dialer_keys import DialerKeys
 from dialer.dispositions.rules import DEFAULT_RULES, DispositionRules
 from dialer.dispositions.service import DispositionService
@@ -39,6 +40,7 @@ class DialerStores:
     leads: LeadStore
     robinson: RobinsonStore
     dispositions: DispositionService
+    consent: ConsentStore
     clock: Callable[[], datetime] = utc_now
 
     @classmethod
@@ -67,16 +69,19 @@ class DialerStores:
         robinson = RobinsonStore(
             redis, default_region=default_region, keys=keys, internal=internal, audit_maxlen=audit_maxlen
         )
+        consent = ConsentStore(redis, default_region=default_region, keys=keys, audit_maxlen=audit_maxlen)
         dispositions = DispositionService(
             redis,
             leads=leads,
             robinson=robinson,
             internal=internal,
+            consent=consent,
             keys=keys,
             rules=rules,
             audit_maxlen=audit_maxlen,
         )
         packed = PackedStore(redis, keys, audit_maxlen=audit_maxlen)
         return cls(
-            redis, keys, default_region.upper(), internal, packed, gate, leads, robinson, dispositions, clock
-        )
+            redis, keys, default_region.upper(), internal, packed, gate, leads, robinson, dispositions,
+            consent, clock,
+        )  # fmt: skip

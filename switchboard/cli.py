@@ -38,7 +38,16 @@ from core.errors import (
     StoreUnavailableError,
     SwitchboardError,
 )
-from switchboard import __version__, cli_acd, cli_audit, cli_audit_streams, cli_dialer, cli_outages, cli_tasks
+from switchboard import (
+    __version__,
+    cli_acd,
+    cli_audit,
+    cli_audit_streams,
+    cli_consent,
+    cli_dialer,
+    cli_outages,
+    cli_tasks,
+)
 from switchboard.api.tokens import ROLES, hash_token, new_token
 from switchboard.applied_check import applied_lines
 from switchboard.config_check import FileReport, default_registry, disk_version, link_check, named_rule_files
@@ -99,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("version", help="print the version").set_defaults(func=cmd_version)
     _add_new_token(commands)
     cli_dialer.register(commands)
+    cli_consent.register(commands)
     cli_acd.register(commands)
     cli_tasks.register(commands)
     cli_audit.register(commands)

@@ -4,7 +4,10 @@ Each rule file checks its own references (routing.rules, ...); this module check
 the ones that cross files, which no single file can:
 - campaigns.yaml `queue` and `skills` -> routing.yaml queues and skills;
 - campaigns.yaml `caps.retry_after_disposition` codes -> dispositions.yaml codes;
-- tasks.yaml `on_dispositions` codes -> dispositions.yaml codes.
+- tasks.yaml `on_dispositions` codes -> dispositions.yaml codes;
+- campaigns.yaml `consent_purpose` -> a dispositions.yaml rule that withdraws that consent
+  (`withdraw_consent` of that purpose or of every purpose), so an advisor can record a
+  customer's "I withdraw my consent" for every campaign that relies on it (docs/consent.md).
 A check runs only when both files are configured. Pure: models and texts in,
 located problems out (the text gives each problem its line and column). Used at
 start and on every reload (switchboard/reload.py) and by `check-config`.
@@ -21,7 +24,7 @@ from core.config.error_messages import render_loc
 from core.config.yaml_file import ConfigProblem
 from core.config.yaml_marks import Loc, parse_yaml
 from dialer.campaigns.rules import Campaigns
-from dialer.dispositions.rules import DispositionRules
+from dialer.dispositions.rules import DispositionRules, WithdrawConsentAction
 from dialer.tasks.rules import TaskRules
 from routing.rules import Rules
 
@@ -54,6 +57,7 @@ def link_problems(files: Mapping[str, RuleFile]) -> list[ConfigProblem]:
             for code in campaign.caps.retry_after_disposition:
                 where: Loc = ("campaigns", i, "caps", "retry_after_disposition", code)
                 found += _unknown("campaigns", where, "disposition code", code, codes)
+        found += _consent_withdrawals(campaigns, dispositions)
         for i, rule in enumerate(tasks.tasks if tasks is not None else ()):
             for j, code in enumerate(rule.on_dispositions):
                 where = ("tasks", i, "on_dispositions", j)
@@ -70,6 +74,26 @@ def _campaign_targets(campaigns: Campaigns, routing: Rules) -> Found:
             found += _unknown("campaigns", ("campaigns", i, "queue"), "queue", campaign.queue, queues)
         for skill in campaign.skills:
             found += _unknown("campaigns", ("campaigns", i, "skills", skill), "skill", skill, skills)
+    return found
+
+
+def _consent_withdrawals(campaigns: Campaigns | None, dispositions: DispositionRules) -> Found:
+    withdrawn = {
+        action.purpose
+        for rule in dispositions.dispositions
+        for action in rule.actions
+        if isinstance(action, WithdrawConsentAction)
+    }
+    found: Found = []
+    for i, campaign in enumerate(campaigns.campaigns if campaigns is not None else ()):
+        purpose = campaign.consent_purpose
+        if purpose is not None and None not in withdrawn and purpose not in withdrawn:
+            message = (
+                f"is {purpose!r}, but no disposition of dispositions.yaml withdraws it: add "
+                f"`- action: withdraw_consent` (for {purpose!r} or every purpose) to one, "
+                "e.g. consent_withdrawn"
+            )
+            found.append(("campaigns", ("campaigns", i, "consent_purpose"), message))
     return found
 
 

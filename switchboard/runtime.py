@@ -42,7 +42,15 @@ from routing.acd.acd_metrics import AcdMetrics
 from routing.acd.context import AcdOptions
 from routing.acd.service import AcdService
 from routing.rules import Rules
-from switchboard.api import acd_api, audit_api, campaigns_api, dialer_api, outages_api, tasks_api
+from switchboard.api import (
+    acd_api,
+    audit_api,
+    campaigns_api,
+    consent_api,
+    dialer_api,
+    outages_api,
+    tasks_api,
+)
 from switchboard.api.app import create_app
 from switchboard.api.server import HttpServer, serve_http, stop_http
 from switchboard.api.state import AppState
@@ -286,6 +294,7 @@ class Runtime:
         app.include_router(outages_api.router)
         dialer_api.attach_dialer(app, self.parts.stores)
         app.include_router(dialer_api.router)
+        app.include_router(consent_api.router)
         app.include_router(audit_api.router)
         campaigns_api.attach_campaigns(app, self.parts.dialer)
         app.include_router(campaigns_api.router)

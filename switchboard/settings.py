@@ -263,6 +263,8 @@ DEFAULT_AUDIT_STREAMS: dict[str, StreamRetention] = {
     "leads": StreamRetention(max_age_days=730),
     "campaigns": StreamRetention(max_age_days=730),
     "tasks": StreamRetention(max_age_days=365, max_entries=5_000_000),
+    # Consent grants and withdrawals; each number's own log (consent:log:{e164}) is kept untrimmed.
+    "consent": StreamRetention(max_age_days=1825),
 }
 
 

@@ -9,7 +9,9 @@ The steps, in this order, for each of the lead's numbers until one is dialed:
    the abandon quarantine across all campaigns, and for campaign dials the lead's retry delay and
    attempt limit;
 4. THE GATE (dialer.lists.gate), immediately before the Originate: internal list, national lists, the
-   campaign's list. Fail closed: a store it cannot read refuses the dial;
+   campaign's list, and the consent register when the campaign declares a consent purpose (the
+   call id is drawn before, so the consent's evidence names the call). Fail closed: a store it
+   cannot read refuses the dial;
 5. the write-ahead intent (dialer.calls.intents, one script): the call id, number and lead, the pending
    attempt (it counts against the caps at once), the lead `dialing`, the number's lock kept for
    the call's life. Only then may the Originate leave: a crash after it leaves an intent that
@@ -45,7 +47,7 @@ from dialer.campaigns.rules import Campaign
 from dialer.compliance.calling_hours import PermissionReason, may_call
 from dialer.compliance.caps import CapDecision, next_attempt, number_block
 from dialer.leads.store import Lead, LeadStore
-from dialer.lists.gate import SOURCE_STORE_UNAVAILABLE, Gate
+from dialer.lists.gate import SOURCE_NO_CONSENT, SOURCE_STORE_UNAVAILABLE, Gate
 from pbx.service import ActionSender
 from pbx.tracker import CALL_ID_VARIABLE
 
@@ -249,7 +251,7 @@ class Dialer:
         if token is None:
             detail = "this number is being dialed or is on a call with us"
             return DialOutcome(DialStatus.NUMBER_BUSY, number, detail, not_before=now + _BUSY_RETRY)
-        outcome = await self._checked_dial(request, number, now, token)
+        outcome = await self._checked_dial(request, number, now, token, request.call_id or new_call_id())
         if not outcome.placed:
             await self._unlock(number, token)
         return outcome
@@ -266,7 +268,7 @@ class Dialer:
         return DialOutcome(DialStatus.OUTSIDE_HOURS, number, detail, not_before=not_before)
 
     async def _checked_dial(
-        self, request: DialRequest, number: str, now: datetime, token: str
+        self, request: DialRequest, number: str, now: datetime, token: str, call_id: str
     ) -> DialOutcome:
         try:
             async with asyncio.timeout(self._store_timeout):
@@ -277,13 +279,18 @@ class Dialer:
             detail = f"{caps.reason}: {caps.detail}"
             return DialOutcome(DialStatus.CAPPED, number, detail, not_before=caps.next_attempt_at)
         lead_id = request.lead.lead_id if request.lead is not None else request.lead_ref
-        verdict = await self.gate.check(number, request.campaign.id, lead_id, now=now)
+        verdict = await self.gate.check(
+            number, request.campaign.id, lead_id, now=now,
+            consent_purpose=request.campaign.consent_purpose, call_id=call_id,
+        )  # fmt: skip
         if not verdict.allowed:
             if verdict.sources == (SOURCE_STORE_UNAVAILABLE,):
                 return DialOutcome(DialStatus.STORE_UNAVAILABLE, number, "the blacklist cannot be consulted")
             detail = f"blacklisted: {', '.join(verdict.sources)}"
+            if verdict.sources == (SOURCE_NO_CONSENT,):
+                detail = f"no valid {request.campaign.consent_purpose} consent ({verdict.consent})"
             return DialOutcome(DialStatus.BLOCKED, number, detail, sources=verdict.sources)
-        return await self._originate(request, number, now, token)
+        return await self._originate(request, number, now, token, call_id)
 
     async def _caps(self, request: DialRequest, number: str, now: datetime) -> CapDecision:
         policy = request.campaign.caps
@@ -294,13 +301,15 @@ class Dialer:
         on_lead = lead_history(await self.attempts.lead_attempts(lead.lead_id), lead.last_disposition)
         return next_attempt(on_number, on_lead, policy, now)
 
-    async def _originate(self, request: DialRequest, number: str, now: datetime, token: str) -> DialOutcome:
+    async def _originate(
+        self, request: DialRequest, number: str, now: datetime, token: str, call_id: str
+    ) -> DialOutcome:
         """Write the intent, then send the one Originate of this attempt; it is never sent again."""
         if not self.sender.ready:
             return DialOutcome(
                 DialStatus.AMI_UNAVAILABLE, number, "not logged in to Asterisk", not_before=now
             )
-        call = self._placed(request, number, token)
+        call = self._placed(request, number, token, call_id)
         self.registry.expect(call)  # before the intent: recovery never takes a call being placed
         refused = await self._intend(call, now)
         if refused is not None:
@@ -355,10 +364,10 @@ class Dialer:
             log.error("intent of call %s not cancelled: %s", call.call_id, type(exc).__name__)
         return DialOutcome(status, call.number, detail, not_before=not_before)
 
-    def _placed(self, request: DialRequest, number: str, token: str) -> PlacedCall:
+    def _placed(self, request: DialRequest, number: str, token: str, call_id: str) -> PlacedCall:
         lead = request.lead
         return PlacedCall(
-            call_id=request.call_id or new_call_id(),
+            call_id=call_id,
             action_id=f"sbo-{uuid.uuid4().hex[:16]}",
             campaign_id=request.campaign.id,
             number=number,

@@ -40,6 +40,7 @@ from core.config.loader import (
 from core.config.vocabulary import Seconds, spelled
 from dialer.compliance.calling_hours import CallingWindow
 from dialer.compliance.caps import CapsPolicy
+from dialer.consent.validity import PURPOSE_PATTERN
 from dialer.pacing.decision import DialMode, PacingParams
 
 CAMPAIGN_ID = r"^[A-Za-z0-9._-]{1,64}$"  # the lead store's campaign id (dialer.leads.model)
@@ -74,6 +75,11 @@ QueueName = Annotated[
 ]
 ContextName = Annotated[
     str, text_check(CONTEXT_NAME, "an Asterisk context or extension name"), schema_pattern(CONTEXT_NAME)
+]
+ConsentPurpose = Annotated[
+    str,
+    text_check(PURPOSE_PATTERN, "a lowercase word like marketing or service (a-z, 0-9, '_', '-', 1-32)"),
+    schema_pattern(PURPOSE_PATTERN),
 ]
 DialString = Annotated[str, AfterValidator(_dial_string), schema_pattern(DIAL_STRING)]
 CallerId = Annotated[str, AfterValidator(_caller_id), Field(max_length=80)]
@@ -139,6 +145,11 @@ class Campaign(ConfigModel):
     )
     lead_priority: tuple[PriorityRule, ...] = Field(
         (), description="first matching rule sets a lead's priority; none: the CRM's priority"
+    )
+    consent_purpose: ConsentPurpose | None = Field(
+        None,
+        description="the consent every number needs to be dialed (e.g. marketing): the gate refuses a "
+        "number without a valid consent for it in the register (source no-consent); none: no consent check",
     )
     preview_offer_s: Seconds = Field(
         120.0, gt=0, le=3600, description="preview: how long an offer stands",

@@ -6,7 +6,8 @@ by dialer/dispositions/service.py. Rules it keeps (DESIGN.md 2.1, seed 001):
 - `do_not_call` must exist and must have the `blacklist` action: an advisor's "nie dzwonić" puts
   the number on the engine's own list at once, whatever the file says otherwise. Without a
   file the default rules (`DEFAULT_RULES`) apply, which do exactly that.
-- `blacklist` actions run first, before any other action of the rule.
+- `blacklist` and `withdraw_consent` actions run first, before any other action of the rule: a
+  customer's "do not call me" or "I withdraw my consent" takes effect before anything can fail.
 - `robinson_request` only OPENS a request for a supervisor to review (seed 000: never automatic).
 - `retry_after` and `close_lead` contradict each other in one rule and are refused together.
 Regenerate the committed JSON Schema with
@@ -25,6 +26,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
 from core.config.loader import CheckedModel, ConfigModel, Problem, load_rules, load_text, write_schema
 from dialer.compliance.caps import parse_duration
+from dialer.consent.validity import PURPOSE_PATTERN
 
 DO_NOT_CALL = "do_not_call"
 CODE_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
@@ -97,7 +99,21 @@ class CloseLeadAction(ConfigModel):
     reason: str = Field("", max_length=200)
 
 
-AnyAction = BlacklistAction | RetryAfterAction | RobinsonRequestAction | CloseLeadAction
+class WithdrawConsentAction(ConfigModel):
+    """Withdraw the customer's consent for the number called (else all the lead's numbers) at once:
+    the gate refuses the next dial of a campaign that needs it."""
+
+    action: Literal["withdraw_consent"]
+    purpose: str | None = Field(
+        None,
+        pattern=PURPOSE_PATTERN,
+        description="only this purpose (e.g. marketing); default: every purpose",
+    )
+
+
+AnyAction = (
+    BlacklistAction | RetryAfterAction | RobinsonRequestAction | CloseLeadAction | WithdrawConsentAction
+)
 Action = Annotated[AnyAction, Field(discriminator="action")]
 
 
@@ -112,8 +128,11 @@ class DispositionRule(ConfigModel):
     actions: tuple[Action, ...] = ()
 
     def ordered_actions(self) -> list[AnyAction]:
-        """The actions in the order they run: blacklist first, then as written."""
-        return sorted(self.actions, key=lambda action: action.action != "blacklist")
+        """The actions in the order they run: blacklist, then withdraw_consent, then as written."""
+        first = ("blacklist", "withdraw_consent")
+        return sorted(
+            self.actions, key=lambda action: first.index(action.action) if action.action in first else 2
+        )
 
 
 class DispositionRules(CheckedModel):
@@ -169,6 +188,12 @@ dispositions:
         reason: customer asked not to be called
       - action: close_lead
         reason: do not call
+  - code: consent_withdrawn
+    label: Consent withdrawn
+    actions:
+      - action: withdraw_consent
+      - action: close_lead
+        reason: consent withdrawn
 """
 
 DEFAULT_RULES = load_text(DEFAULT_RULES_YAML, DispositionRules, "<default dispositions>")

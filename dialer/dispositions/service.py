@@ -35,6 +35,7 @@ from redis.asyncio import Redis
 from core.errors import NotFoundError, ValidationFailedError
 from core.phone_numbers import normalize
 from dialer.audit import AuditTrail, text
+from dialer.consent.store import ConsentStore
 from dialer.dialer_keys import DialerKeys, LeadKeys
 from dialer.dispositions.rules import (
     DEFAULT_RULES,
@@ -45,6 +46,7 @@ from dialer.dispositions.rules import (
     DispositionRules,
     RetryAfterAction,
     RobinsonRequestAction,
+    WithdrawConsentAction,
 )
 from dialer.leads.model import to_ms
 from dialer.leads.robinson import RobinsonStore
@@ -141,6 +143,7 @@ class DispositionService:
         leads: LeadStore,
         robinson: RobinsonStore,
         internal: InternalList,
+        consent: ConsentStore | None = None,
         keys: DialerKeys | None = None,
         rules: DispositionRules = DEFAULT_RULES,
         audit_maxlen: int | None = None,
@@ -150,6 +153,7 @@ class DispositionService:
         self.leads = leads
         self.robinson = robinson
         self.internal = internal
+        self.consent = consent
         self.rules = rules
         self.audit = AuditTrail(redis, self.keys.audit_dispositions, maxlen=audit_maxlen)
         self.followers: list[Follower] = []
@@ -287,6 +291,8 @@ class DispositionService:
             return await self._retry(action, c)
         if isinstance(action, RobinsonRequestAction):
             return await self._robinson(action, c)
+        if isinstance(action, WithdrawConsentAction):
+            return await self._withdraw_consent(action, c)
         return await self._close(action, c)
 
     async def _blacklist(self, action: BlacklistAction, c: _Context) -> ActionResult:
@@ -297,6 +303,24 @@ class DispositionService:
         added = [n for n in numbers if await self.internal.add(n, reason=reason, actor=c.advisor, now=c.now)]
         detail = f"{len(numbers)} number(s) on the internal list ({len(added)} new)"
         return ActionResult("blacklist", "done", detail, {"numbers": numbers, "added": added})
+
+    async def _withdraw_consent(self, action: WithdrawConsentAction, c: _Context) -> ActionResult:
+        if self.consent is None:
+            return ActionResult("withdraw_consent", "needs-input", "no consent register: withdraw it by hand")
+        numbers = [c.number] if c.number else list(c.lead.phones if c.lead else ())
+        of = f"lead {c.lead.lead_id}" if c.lead else "inbound call"
+        source = f"disposition {c.rule.code} ({c.disposition_id}, {of})"
+        withdrawn: dict[str, list[str]] = {}
+        for number in numbers:
+            purposes = await self.consent.withdraw(
+                number, actor=c.advisor, source=source, now=c.now, purpose=action.purpose,
+                customer_id=c.lead.customer_id if c.lead else None, reason=c.note,
+            )  # fmt: skip
+            if purposes:
+                withdrawn[number] = purposes
+        what = action.purpose or "every purpose"
+        detail = f"{what}: withdrawn on {len(withdrawn)} of {len(numbers)} number(s)"
+        return ActionResult("withdraw_consent", "done", detail, {"numbers": numbers, "withdrawn": withdrawn})
 
     async def _retry(self, action: RetryAfterAction, c: _Context) -> ActionResult:
         if c.lead is None:

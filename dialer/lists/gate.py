@@ -10,6 +10,12 @@ Rules it keeps (DESIGN.md 2.1, issue 4 "The gate"):
 - Fail closed: a Redis error or a timeout refuses the dial with source `store-unavailable`
   (logged, counted). A string that is not E.164 is refused with source `invalid-number`, a
   campaign id that cannot name a list with `invalid-campaign`.
+- Consent (DESIGN.md 2.8): when the campaign declares a consent purpose, the same Lua call reads the
+  number's consent register (dialer/consent/) and refuses without a valid consent for that purpose
+  (the lead's customer's; any customer's for a dial without a lead) with source `no-consent`, audited
+  with the consent's state (missing, not-yet, expired, withdrawn). A dial it lets through under a
+  consent is appended to the number's evidence list in that call. A withdrawal is seen by the next
+  check; the register is in the same store, so it fails closed with it.
 - Every refusal counts `switchboard_dial_blocked_total{source}` (campaign lists count as
   `campaign`, to keep the label set bounded; the audit record names the list).
 """
@@ -29,7 +35,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from core.errors import StoreUnavailableError, ValidationFailedError
-from dialer.dialer_keys import DialerKeys
+from dialer.dialer_keys import ConsentKeys, DialerKeys, LeadKeys
 from dialer.lists import packed
 from dialer.lists.fast_numbers import try_normalize
 from dialer.lists.store import (
@@ -47,6 +53,7 @@ SOURCE_INTERNAL = "internal"
 SOURCE_STORE_UNAVAILABLE = "store-unavailable"
 SOURCE_INVALID = "invalid-number"
 SOURCE_INVALID_CAMPAIGN = "invalid-campaign"
+SOURCE_NO_CONSENT = "no-consent"
 _STORE_ERRORS = (RedisError, OSError, TimeoutError)
 
 _LISTS_LUA = """
@@ -70,18 +77,72 @@ end
 """
 _LOOKUP_LUA = packed.LUA_LOOKUP + _LISTS_LUA
 
-# KEYS: internal, registry, audit stream. ARGV: list prefix, campaign list or '', number, bucket,
-# remainder bytes, campaign id, lead id, at, audit maxlen or ''
+# The consent register (dialer/consent/validity.py keeps the same rules in Python): the state of the
+# number's consent for a purpose at `now` (ms), for one customer ('' = any customer), and its record.
+_CONSENT_LUA = """
+local RANK = {missing = 0, ['not-yet'] = 1, expired = 2, withdrawn = 3}
+local function consent_state(r, now)
+  if (tonumber(r.withdrawn_ms) or 0) > 0 then return 'withdrawn' end
+  if tonumber(r.given_ms) > now then return 'not-yet' end
+  local expires = tonumber(r.expires_ms) or 0
+  if expires > 0 and expires <= now then return 'expired' end
+  return 'valid'
+end
+local function consent(key, purpose, customer, now)
+  if customer ~= '' then
+    local raw = redis.call('HGET', key, purpose .. '|' .. customer)
+    if not raw then return 'missing', nil end
+    local r = cjson.decode(raw)
+    return consent_state(r, now), r
+  end
+  local best, found = 'missing', nil
+  local head = purpose .. '|'
+  local all = redis.call('HGETALL', key)
+  for i = 1, #all, 2 do
+    if string.sub(all[i], 1, #head) == head then
+      local r = cjson.decode(all[i + 1])
+      local state = consent_state(r, now)
+      if state == 'valid' then return state, r end
+      if RANK[state] > RANK[best] then best, found = state, r end
+    end
+  end
+  return best, found
+end
+"""
+
+# KEYS: internal, registry, audit stream, consent hash, consent dials list, lead hash.
+# ARGV: list prefix, campaign list or '', number, bucket, remainder bytes, campaign id, lead id, at,
+# audit maxlen or '', consent purpose or '', now (epoch ms), call id.
+# Returns {lists and 'no-consent' that refuse the number, consent state or ''}.
 _CHECK_LUA = (
     AUDIT_LUA
     + _LOOKUP_LUA
+    + _CONSENT_LUA
     + """
 local hits = lookup(KEYS[1], ARGV[1], lists(KEYS[2], ARGV[2]), ARGV[3], ARGV[4], ARGV[5])
-if #hits > 0 then
-  audit(KEYS[3], ARGV[9], {'number', ARGV[3], 'sources', table.concat(hits, ','),
-                           'campaign', ARGV[6], 'lead', ARGV[7], 'at', ARGV[8]})
+local state = ''
+if ARGV[10] ~= '' then
+  local customer = ''
+  if ARGV[7] ~= '' then customer = string.lower(redis.call('HGET', KEYS[6], 'customer_id') or '') end
+  local record
+  state, record = consent(KEYS[4], ARGV[10], customer, tonumber(ARGV[11]))
+  if state ~= 'valid' then
+    hits[#hits + 1] = 'no-consent'
+  elseif #hits == 0 then
+    redis.call('RPUSH', KEYS[5], cjson.encode({purpose = ARGV[10], customer = record.customer_id,
+      source = record.source, campaign = ARGV[6], lead = ARGV[7], call = ARGV[12], at = ARGV[8]}))
+  end
 end
-return hits
+if #hits > 0 then
+  local fields = {'number', ARGV[3], 'sources', table.concat(hits, ','),
+                  'campaign', ARGV[6], 'lead', ARGV[7], 'at', ARGV[8]}
+  if state ~= '' then
+    fields[#fields + 1] = 'purpose'; fields[#fields + 1] = ARGV[10]
+    fields[#fields + 1] = 'consent'; fields[#fields + 1] = state
+  end
+  audit(KEYS[3], ARGV[9], fields)
+end
+return {hits, state}
 """
 )
 
@@ -116,6 +177,7 @@ class Verdict:
     allowed: bool
     sources: tuple[str, ...]
     number: str
+    consent: str = ""  # the consent's state when the campaign needs one (dialer.consent.validity)
 
 
 class BatchVerdict(NamedTuple):
@@ -173,15 +235,26 @@ class Gate:
         self._metrics = metrics
         self.default_region = default_region.upper()
         self._keys = keys or DialerKeys()
+        self._consent_keys = ConsentKeys.of(self._keys)
+        self._lead_keys = LeadKeys.of(self._keys)
         self._timeout = timeout
         self._maxlen = "" if audit_maxlen is None else str(audit_maxlen)
         self._check = redis.register_script(_CHECK_LUA)
         self._check_many = redis.register_script(_CHECK_MANY_LUA)
 
     async def check(
-        self, number_e164: str, campaign_id: str | None, lead_id: str | None, *, now: datetime
+        self,
+        number_e164: str,
+        campaign_id: str | None,
+        lead_id: str | None,
+        *,
+        now: datetime,
+        consent_purpose: str | None = None,
+        call_id: str | None = None,
     ) -> Verdict:
-        """The verdict for dialing `number_e164` now; never raises, refuses when in doubt."""
+        """The verdict for dialing `number_e164` now; never raises, refuses when in doubt.
+        `consent_purpose`: the campaign needs a valid consent for it (the lead's customer's, else
+        anyone's); a dial let through under it is recorded with `call_id` as evidence."""
         try:
             e164_digits([number_e164])
         except ValidationFailedError as exc:
@@ -194,8 +267,12 @@ class Gate:
             return self._refused(number_e164, SOURCE_INVALID_CAMPAIGN, "invalid")
         started = time.perf_counter()
         try:
-            hits = await self._lookup(
-                number_e164, campaign, [campaign_id or "", lead_id or "", now.isoformat()]
+            hits, consent = await self._lookup(
+                number_e164,
+                campaign,
+                lead_id or "",
+                [campaign_id or "", lead_id or "", now.isoformat(), self._maxlen],
+                [consent_purpose or "", int(now.timestamp() * 1000), call_id or ""],
             )
         except _STORE_ERRORS as exc:
             log.error(
@@ -210,17 +287,23 @@ class Gate:
         for source in sources:
             self._metrics.blocked.labels(source=_label(source)).inc()
         self._metrics.checks.labels(result="blocked" if sources else "allowed").inc()
-        return Verdict(allowed=not sources, sources=sources, number=number_e164)
+        return Verdict(allowed=not sources, sources=sources, number=number_e164, consent=_text(consent))
 
-    async def _lookup(self, number: str, campaign: str, context: list[str]) -> list[Any]:
-        """One Lua call: the lists holding `number`; the audit record is written when there are any."""
+    async def _lookup(
+        self, number: str, campaign: str, lead_id: str, context: list[str], consent: list[Any]
+    ) -> tuple[list[Any], Any]:
+        """One Lua call: the lists holding `number` and the consent's state; the audit record (or the
+        dial's consent evidence) is written in the same call."""
         bucket, remainder = packed.split(int(number[1:]))
-        k = self._keys
-        keys = [k.blacklist_internal, k.blacklist_registry, k.audit_dial_blocked]
+        k, c = self._keys, self._consent_keys
+        keys = [
+            k.blacklist_internal, k.blacklist_registry, k.audit_dial_blocked,
+            c.number(number), c.dials(number), self._lead_keys.lead(lead_id),
+        ]  # fmt: skip
         args: list[Any] = [k.blacklist_list_prefix, campaign, number, bucket, packed.remainder_key(remainder)]
         async with asyncio.timeout(self._timeout):
-            hits: list[Any] = await self._check(keys=keys, args=[*args, *context, self._maxlen])
-            return hits
+            hits, state = await self._check(keys=keys, args=[*args, *context, *consent])
+            return hits, state
 
     def note_unavailable(self) -> None:
         """A dial or a pacing round refused before reaching the gate because a store it needs is

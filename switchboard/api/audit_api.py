@@ -1,7 +1,7 @@
 """`GET /api/v1/audit` and `/api/v1/audit/export`: the dialer's audit trails without redis-cli.
 
 Robinson steps, dial blocks, list changes, dispositions, lead closes, tasks, campaign controls
-and dial attempts (dialer/audit_query.py), filtered by number, customer, actor, kind and time,
+dial attempts and consents (dialer/audit_query.py), filtered by number, customer, actor, kind and time,
 in time order. The list pages by cursor like every list; the export streams every matching
 record as CSV or NDJSON. Supervisors and admins only: the trails name customers and numbers.
 """
@@ -27,7 +27,9 @@ from switchboard.api.errors import ErrorBody
 from switchboard.api.paging import LimitQuery, Page, TextTime
 from switchboard.api.tokens import Principal
 
-Kind = Literal["robinson", "blocks", "lists", "dispositions", "leads", "tasks", "campaigns", "attempts"]
+Kind = Literal[
+    "robinson", "blocks", "lists", "dispositions", "leads", "tasks", "campaigns", "attempts", "consent"
+]
 assert set(get_args(Kind)) == set(KINDS)
 Auditor = Annotated[Principal, Depends(require_role("supervisor", "admin"))]
 ERRORS: dict[int | str, dict[str, object]] = {

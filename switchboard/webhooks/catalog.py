@@ -1,7 +1,7 @@
 """Webhook event types, and how a record of an existing stream becomes one event (pure, no I/O).
 
 The events are not new records: they are read from the streams the engine already writes (the
-ACD's event stream, the audit streams of dispositions, Robinson requests and tasks), so no call
+ACD's event stream, the audit streams of dispositions, Robinson requests, tasks and consents), so no call
 site publishes twice and nothing is lost when the CRM is down. The one exception is
 `call.offered`, which the ACD does not stream; the service builds it from the admitted call.
 
@@ -37,6 +37,9 @@ EVENT_TYPES: tuple[str, ...] = (
     "task.expired",
     "task.archived",
     "task.reactivated",
+    "consent.given",
+    "consent.updated",
+    "consent.withdrawn",
 )
 
 _ACD_KINDS = {
@@ -48,7 +51,8 @@ _ACD_KINDS = {
 }
 _ROBINSON = {"filed": "robinson.filed", "approved": "robinson.approved", "rejected": "robinson.rejected"}
 _TASKS = {kind.split(".")[1].replace("_", "-"): kind for kind in EVENT_TYPES if kind.startswith("task.")}
-SOURCES = ("acd", "dispositions", "robinson", "tasks")
+_CONSENT = {"given": "consent.given", "updated": "consent.updated", "withdrawn": "consent.withdrawn"}
+SOURCES = ("acd", "dispositions", "robinson", "tasks", "consent")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +90,8 @@ def _translate(source: str, fields: Mapping[str, str]) -> tuple[str | None, dict
         return _ROBINSON.get(action), _flat(fields)
     if source == "tasks":
         return _TASKS.get(action), _flat(fields)
+    if source == "consent":
+        return _CONSENT.get(action), _flat(fields)
     return None, {}
 
 

@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 
 from core.clock import Clock
-from dialer.dialer_keys import DialerKeys, LeadKeys, TaskKeys
+from dialer.dialer_keys import ConsentKeys, DialerKeys, LeadKeys, TaskKeys
 from routing.acd.events import AcdEvents
 from routing.acd.service import AcdService
 from switchboard.webhooks.config import WebhookSection
@@ -29,6 +29,7 @@ def stream_sources(acd_events: AcdEvents, keys: DialerKeys) -> dict[str, str]:
         "dispositions": leads.audit_dispositions,
         "robinson": leads.audit_robinson,
         "tasks": TaskKeys.of(keys).audit,
+        "consent": ConsentKeys.of(keys).audit,
     }
 
 

@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 
 from dialer.stores import DialerStores
-from switchboard.api import AppState, TokenStore, audit_api, campaigns_api, create_app, tasks_api
+from switchboard.api import AppState, TokenStore, audit_api, campaigns_api, consent_api, create_app, tasks_api
 from switchboard.api.acd_api import STATUS_OVERRIDES as ACD_OVERRIDES
 from switchboard.api.acd_api import router as acd_router
 from switchboard.api.dialer_api import STATUS_OVERRIDES, attach_dialer
@@ -37,7 +37,15 @@ def build(redis: aioredis.Redis) -> object:
     overrides = {**STATUS_OVERRIDES, **ACD_OVERRIDES, **tasks_api.STATUS_OVERRIDES}
     app = create_app(state, status_overrides=overrides)
     attach_dialer(app, DialerStores.build(redis, default_region="HU", registry=CollectorRegistry()))
-    for router in (acd_router, dialer_router, audit_api.router, campaigns_api.router, tasks_api.router):
+    routers = (
+        acd_router,
+        dialer_router,
+        consent_api.router,
+        audit_api.router,
+        campaigns_api.router,
+        tasks_api.router,
+    )
+    for router in routers:
         app.include_router(router)
     return app
 

@@ -110,3 +110,42 @@ async def test_a_call_its_disposition_task_and_robinson_decision_reach_the_crm(
         "only `audit` wants them"
     )
     assert by_type["robinson.approved"][0]["data"]["actor"] == "sue"  # type: ignore[index]
+
+
+async def test_a_consent_and_its_withdrawal_by_disposition_reach_the_crm(
+    redis_client: aioredis.Redis, receiver: WebhookReceiver
+) -> None:
+    stores = DialerStores.build(
+        redis_client, default_region="HU", registry=CollectorRegistry(),
+        rules=load_dispositions(CONFIG / "dispositions.yaml"),
+    )  # fmt: skip
+    lead = {"lead_id": "L1", "customer_id": "C1", "phones": ["+36301234567"]}
+    await stores.leads.upsert_many([lead], now=T0, actor="crm", campaign_id="c1")
+    hook = WebhookSection(name="crm", url=receiver.url, secret=SecretStr(SECRET), events=("consent.*",))
+    service = WebhookService(
+        redis_client, [hook], sources=stream_sources(AcdEvents(redis_client), stores.keys),
+        metrics=WebhookMetrics(CollectorRegistry()), clock=time.time,
+        disposition_key=lambda d: stores.keys.prefix + f"disp:rec:{d}",
+    )  # fmt: skip
+    try:
+        await service.relay_once()
+        consent = {
+            "customer_id": "C1", "number": "06 30 123 4567", "purpose": "marketing",
+            "source": "web-form", "given_at": "2026-03-01T09:30:00+01:00", "reference": "form-7",
+        }  # fmt: skip
+        await stores.consent.give(consent, actor="crm-sync", now=T0)
+        await stores.dispositions.record(
+            lead_id="L1", code="consent_withdrawn", advisor="ann", number="+36301234567", now=T0
+        )
+        await service.run_once()
+    finally:
+        await service.close()
+
+    events = [r.event for r in receiver.accepted()]
+    assert [e["type"] for e in events] == ["consent.given", "consent.withdrawn"]
+    given, withdrawn = (e["data"] for e in events)
+    assert (given["number"], given["purpose"], given["customer"], given["reference"], given["actor"]) == (  # type: ignore[index]
+        "+36301234567", "marketing", "C1", "form-7", "crm-sync",
+    )  # fmt: skip
+    assert (withdrawn["customer"], withdrawn["actor"]) == ("C1", "ann")  # type: ignore[index]
+    assert "consent_withdrawn" in withdrawn["source"]  # type: ignore[index]

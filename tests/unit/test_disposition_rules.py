@@ -133,7 +133,8 @@ dispositions:
         "d.yaml:12:9: dispositions[2].actions[1].retry_after.after must be a positive duration like 90s, "
         "10m, 2h or 3d",
         "d.yaml:16:9: dispositions[3].actions[0] input tag 'call_twice' found using 'action' does not match "
-        "any of the expected tags: 'blacklist', 'retry_after', 'robinson_request', 'close_lead'",
+        "any of the expected tags: 'blacklist', 'retry_after', 'robinson_request', 'close_lead', "
+        "'withdraw_consent'",
     ]
 
 

@@ -102,3 +102,20 @@ def test_check_config_of_a_settings_file_checks_the_rule_files_it_names(
     settings.write_text("rules:\n" + "".join(f"  {kind}: {kind}.yaml\n" for kind in MODELS))
     assert main(["check-config", str(settings)]) == EXIT_ERROR
     assert "names disposition code 'call_back_later'" in capsys.readouterr().out
+
+
+def test_a_campaign_needing_consent_needs_a_disposition_that_withdraws_it() -> None:
+    consent = (
+        "    dial_string: PJSIP/{number}@trunk\n",
+        "    dial_string: PJSIP/{number}@trunk\n    consent_purpose: survey\n",
+    )
+    assert (
+        link_problems(shipped(campaigns=consent)) == []
+    )  # the shipped consent_withdrawn withdraws every purpose
+    only_marketing = (
+        "      - action: withdraw_consent\n",
+        "      - action: withdraw_consent\n        purpose: marketing\n",
+    )
+    [problem] = link_problems(shipped(campaigns=consent, dispositions=only_marketing))
+    assert problem.key == "campaigns[0].consent_purpose" and problem.line
+    assert problem.message.startswith("is 'survey', but no disposition of dispositions.yaml withdraws it")
