@@ -81,8 +81,11 @@ class Channel:
     endpoint_timer: Timer | None = None
     dial_timer: Timer | None = None
     hangup_hooks: list[Callable[[], None]] = field(default_factory=list)
-    keys: list[str] = field(default_factory=list)  # what the caller presses at each Read(), in order
     """Run once when the channel is gone (an Originate still dialling learns it failed)."""
+    keys: list[str] = field(default_factory=list)  # what the caller presses at each Read(), in order
+    app_hungup: Callable[[], None] | None = None
+    """What the running application reports when the call ends under it (Playback's
+    PLAYBACKSTATUS, Read's READSTATUS=HANGUP), as Asterisk's application returns."""
 
     @property
     def state_desc(self) -> str:

@@ -294,6 +294,7 @@ class Dialplan:
 
     def _continue(self, channel: Channel, then: Callable[[], None] | None) -> None:
         channel.pending = None
+        channel.app_hungup = None
         if channel.hungup:
             return
         self.core.stop_moh(channel)
