@@ -154,6 +154,10 @@ class TrafficConfig(_Frozen):
         return self
 
 
+SHIPPED_READ: dict[str, tuple[str, ...]] = {"switchboard": ("system", "call", "dialplan", "user")}
+"""config/asterisk/manager_switchboard.conf's `read=` for the engine's login."""
+
+
 class SimConfig(_Frozen):
     """Everything the simulated Asterisk needs; the defaults work out of the box."""
 
@@ -161,6 +165,10 @@ class SimConfig(_Frozen):
     asterisk_version: str = "22.10.1"
     users: dict[str, str] = Field(default_factory=lambda: {"switchboard": "switchboard-secret"})
     """AMI logins: username -> secret (manager.conf)."""
+    read: dict[str, tuple[str, ...]] = Field(default_factory=lambda: dict(SHIPPED_READ))
+    """manager.conf `read=` per login: the event classes it receives (as Asterisk 22 checked: the
+    default, config/asterisk/manager_switchboard.conf's, gets no DTMFBegin/DTMFEnd). A login not
+    listed reads everything (`read = all`)."""
     channelvars: tuple[str, ...] = (
         "SWITCHBOARD_CALL_ID", "SWITCHBOARD_CASE_ID", "SWITCHBOARD_TIER", "SWITCHBOARD_AGENT_ID",
         "SWITCHBOARD_DIALLED", "SWITCHBOARD_IVR", "SWITCHBOARD_QUEUE", "SWITCHBOARD_ARRIVED",

@@ -74,7 +74,12 @@ def sequence(events: list[Event]) -> list[tuple[str, ...]]:
 async def sim() -> AsyncIterator[SimulatedPbx]:
     rules = load_rules(ROUTING, Rules)
     config = SimConfig(
-        dialplan_conf=render(rules), playback_s=0.05, dtmf_s=0.05, event_history=5000, time_scale=20
+        dialplan_conf=render(rules),
+        playback_s=0.05,
+        dtmf_s=0.05,
+        event_history=5000,
+        time_scale=20,
+        users={"switchboard": "switchboard-secret", "recorder": "recorder-secret"},  # read = all
     )
     pbx = SimulatedPbx(config, seed=5)
     await pbx.start()
@@ -185,3 +190,25 @@ def test_the_dtmf_events_match_asterisk() -> None:
     factory = EventFactory(tuple(v.partition("=")[0] for v in begin.get_all("ChanVariable")))
     assert factory.dtmf_begin(channel_from(begin), "1") == without_timestamp(begin)
     assert factory.dtmf_end(channel_from(end), "1", DTMF_DURATION_MS) == without_timestamp(end)
+
+
+async def test_the_engine_login_gets_no_dtmf_events_like_asterisk(
+    sim: SimulatedPbx, ami: RawAmiClient
+) -> None:
+    """Asterisk 22 sends DTMFBegin/DTMFEnd only to logins whose manager.conf `read=` has dtmf: the
+    shipped one (system,call,dialplan,user) gets the IVR choice from the UserEvent alone, a login
+    with `read = all` (not in SimConfig.read) sees the keys."""
+    everything = await RawAmiClient.connect("127.0.0.1", sim.port)
+    try:
+        await everything.login("recorder", "recorder-secret")
+        channel = await sim.inbound_call(
+            "+36201110001", MENU_LINE, patience_s=600, context=IVR_CONTEXT, keys=("1",)
+        )
+        await holding(sim, channel)
+        inbound = await ami.wait_event("UserEvent", lambda e: e.get("UserEvent") == "SwitchboardInbound")
+        assert inbound.get("IvrChoice") == "1"
+        await everything.wait_event("UserEvent", lambda e: e.get("UserEvent") == "SwitchboardInbound")
+        assert [e.get("Digit") for e in everything.events if e.name == "DTMFEnd"] == ["1"]
+        assert not [e for e in ami.events if e.name.startswith("DTMF")]
+    finally:
+        await everything.close()
