@@ -176,6 +176,24 @@ def _read(dialplan: Dialplan, channel: Channel, data: str) -> bool:
     return dialplan.block(channel, wait, pressed)
 
 
+def _try_exec(dialplan: Dialplan, channel: Channel, data: str) -> bool:
+    """TryExec(App(args)): runs App (its arguments substituted once more, as app_exec does) and sets
+    TRYSTATUS: NOAPP for an application this Asterisk lacks, SUCCESS when it ends; the call goes on
+    either way (Asterisk's TryExec never hangs up)."""
+    core = dialplan.core
+    app, _, rest = data.partition("(")
+    args = dialplan.substitute(channel, rest[: rest.rfind(")")] if ")" in rest else rest)
+    if not dialplan.has_application(app.strip()):
+        core.set_var(channel, "TRYSTATUS", "NOAPP")
+        return True
+    if APPLICATIONS[app.strip().lower()](dialplan, channel, args):
+        core.set_var(channel, "TRYSTATUS", "SUCCESS")
+        return True
+    if not channel.hungup:
+        channel.app_done = lambda: core.set_var(channel, "TRYSTATUS", "SUCCESS")
+    return False
+
+
 def unknown_application(dialplan: Dialplan, channel: Channel, data: str) -> bool:
     dialplan.core.hangup(channel, 0, "end")
     return False
@@ -203,4 +221,5 @@ APPLICATIONS: dict[str, App] = {
     "goto": _goto,
     "gotoif": _goto_if,
     "read": _read,
+    "tryexec": _try_exec,
 }

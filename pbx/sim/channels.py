@@ -83,6 +83,8 @@ class Channel:
     hangup_hooks: list[Callable[[], None]] = field(default_factory=list)
     """Run once when the channel is gone (an Originate still dialling learns it failed)."""
     keys: list[str] = field(default_factory=list)  # what the caller presses at each Read(), in order
+    app_done: Callable[[], None] | None = None
+    """Run when the blocking application ends normally (TryExec's TRYSTATUS=SUCCESS)."""
     app_hungup: Callable[[], None] | None = None
     """What the running application reports when the call ends under it (Playback's
     PLAYBACKSTATUS, Read's READSTATUS=HANGUP), as Asterisk's application returns."""

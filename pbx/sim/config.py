@@ -209,6 +209,10 @@ class SimConfig(_Frozen):
     amd_s: Range = (1.0, 3.5)
     """How long AMD() listens before deciding."""
     playback_s: float = Field(3.0, ge=0)
+    missing_applications: tuple[str, ...] = ()
+    """Dialplan applications this Asterisk lacks, e.g. ("Festival",) where app_festival declined to
+    load (no festival.conf): a step running one ends the call, as Asterisk 22 does (no Newexten;
+    SoftHangupRequest, Hangup cause 0); `TryExec` of one sets TRYSTATUS=NOAPP and goes on."""
     order: EventOrder = EventOrder()
     """Event orders other than the usual one (none by default)."""
     event_history: int = Field(10000, ge=0)

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,18 +72,35 @@ def sequence(events: list[Event]) -> list[tuple[str, ...]]:
     ]
 
 
+def bench_config(**overrides: Any) -> SimConfig:
+    """The recorded bench: config/routing.yaml's menu, fast prompts, and a read-all login."""
+    settings: dict[str, Any] = {
+        "dialplan_conf": render(load_rules(ROUTING, Rules)),
+        "playback_s": 0.05,
+        "dtmf_s": 0.05,
+        "event_history": 5000,
+        "time_scale": 20,
+        "users": {"switchboard": "switchboard-secret", "recorder": "recorder-secret"},  # read = all
+    }
+    return SimConfig(**(settings | overrides))
+
+
+@asynccontextmanager
+async def running(config: SimConfig) -> AsyncIterator[tuple[SimulatedPbx, RawAmiClient]]:
+    pbx = SimulatedPbx(config, seed=5)
+    await pbx.start()
+    client = await RawAmiClient.connect("127.0.0.1", pbx.port)
+    try:
+        await client.login("switchboard", "switchboard-secret")
+        yield pbx, client
+    finally:
+        await client.close()
+        await pbx.stop()
+
+
 @pytest.fixture
 async def sim() -> AsyncIterator[SimulatedPbx]:
-    rules = load_rules(ROUTING, Rules)
-    config = SimConfig(
-        dialplan_conf=render(rules),
-        playback_s=0.05,
-        dtmf_s=0.05,
-        event_history=5000,
-        time_scale=20,
-        users={"switchboard": "switchboard-secret", "recorder": "recorder-secret"},  # read = all
-    )
-    pbx = SimulatedPbx(config, seed=5)
+    pbx = SimulatedPbx(bench_config(), seed=5)
     await pbx.start()
     yield pbx
     await pbx.stop()
@@ -142,19 +161,22 @@ async def test_menu_flows_match_asterisk(
     assert sequence(played) == sequence(recorded(title))
 
 
-async def redirect_to_notice(ami: RawAmiClient, channel: str) -> None:
+RECORDED_TEXT = "Miskolcon a TV szolgaltatas szunetel, hamarosan helyreall."
+
+
+async def redirect_to_notice(ami: RawAmiClient, channel: str, *, text: bool = False) -> None:
     """What the engine sends for a caller of the outage's segment (routing/acd/executor.py)."""
     for name, value in (
-        ("SWITCHBOARD_OUTAGE", "debrecen-fibre-1205"),
-        ("SWITCHBOARD_NOTICE", "outage-debrecen-fibre"),
-        ("SWITCHBOARD_NOTICE_TEXT", ""),
+        ("SWITCHBOARD_OUTAGE", "miskolc-tv-1205" if text else "debrecen-fibre-1205"),
+        ("SWITCHBOARD_NOTICE", "" if text else "outage-debrecen-fibre"),
+        ("SWITCHBOARD_NOTICE_TEXT", RECORDED_TEXT.replace(",", " ") if text else ""),
         ("SWITCHBOARD_NOTICE_LEAVE", "5"),
     ):
         await ami.request("Setvar", [("Channel", channel), ("Variable", name), ("Value", value)])
     fields = [
         ("Channel", channel),
         ("Context", "switchboard-notice"),
-        ("Exten", "recording"),
+        ("Exten", "text" if text else "recording"),
         ("Priority", "1"),
     ]
     await ami.request("Redirect", fields)
@@ -212,3 +234,53 @@ async def test_the_engine_login_gets_no_dtmf_events_like_asterisk(
         assert not [e for e in ami.events if e.name.startswith("DTMF")]
     finally:
         await everything.close()
+
+
+async def test_hanging_up_during_the_menu_matches_asterisk(sim: SimulatedPbx) -> None:
+    """Read() reports the empty choice and READSTATUS=HANGUP before the call ends."""
+    channel = await sim.inbound_call(
+        "+36201110007", MENU_LINE, patience_s=600, context=IVR_CONTEXT, keys=("",)
+    )
+    await sim.wait_for_event(
+        "Newexten", lambda e: e.get("Channel") == channel and e.get("Application") == "Read"
+    )
+    sim.core.hangup(sim.channels[channel], 16, "remote")
+    await sim.wait_for_event("Hangup", lambda e: e.get("Channel") == channel)
+    played = of_channel(sim, channel, IVR_CONTEXT)
+    assert sequence(played) == sequence(recorded("ivr: the caller hangs up during the menu prompt"))
+
+
+OLD_TEXT_NOTICE = """\
+[switchboard-notice]
+exten => text,1,NoOp(Switchboard: outage ${SWITCHBOARD_OUTAGE} read out to ${SWITCHBOARD_CALL_ID})
+ same => n,StopMusicOnHold()
+ same => n,Festival(${SWITCHBOARD_NOTICE_TEXT})
+ same => n,Goto(switchboard-notice,after,1)
+"""
+
+
+async def test_a_missing_application_cuts_the_caller_off_like_asterisk() -> None:
+    """Why the shipped context wraps Festival() in TryExec: called directly where app_festival did
+    not load, Asterisk ends the call (no Newexten, Hangup cause 0) and the caller hears nothing."""
+    conf = render(load_rules(ROUTING, Rules)) + "\n" + OLD_TEXT_NOTICE
+    async with running(bench_config(dialplan_conf=conf, missing_applications=("Festival",))) as (sim, ami):
+        channel = await sim.inbound_call("+3646123461", PLAIN_LINE, patience_s=600, context=IVR_CONTEXT)
+        await holding(sim, channel)
+        await redirect_to_notice(ami, channel, text=True)
+        await sim.wait_for_event("Hangup", lambda e: e.get("Channel") == channel)
+        played = of_channel(sim, channel, "switchboard-inbound")
+    expected = recorded("notice: text, Festival() not loaded, called directly")
+    assert sequence(played) == sequence(expected)
+    assert expected[-1].get("Cause") == "0" and played[-1].get("Cause") == "0"
+
+
+async def test_a_text_notice_without_text_to_speech_queues_the_caller_like_asterisk() -> None:
+    """The shipped context: TryExec sets TRYSTATUS=NOAPP and the caller goes straight back to be queued."""
+    async with running(bench_config(missing_applications=("Festival",))) as (sim, ami):
+        channel = await sim.inbound_call("+3646123461", PLAIN_LINE, patience_s=600, context=IVR_CONTEXT)
+        await holding(sim, channel)
+        await redirect_to_notice(ami, channel, text=True)
+        await holding(sim, channel, times=2)
+        played = until_holding(of_channel(sim, channel, "switchboard-inbound"), times=2)
+    expected = recorded("notice: text, TryExec(Festival()) not loaded: the caller is queued at once")
+    assert sequence(played) == sequence(expected)
