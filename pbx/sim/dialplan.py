@@ -94,12 +94,13 @@ exten => recording,1,NoOp(Switchboard: outage ${SWITCHBOARD_OUTAGE} announced to
 exten => text,1,NoOp(Switchboard: outage ${SWITCHBOARD_OUTAGE} read out to ${SWITCHBOARD_CALL_ID})
  same => n,StopMusicOnHold()
  same => n,TryExec(Festival(${SWITCHBOARD_NOTICE_TEXT}))
- same => n,GotoIf($["${TRYSTATUS}" != "SUCCESS"]?switchboard-inbound,${SWITCHBOARD_DIALLED},1)
- same => n,Goto(switchboard-notice,after,1)
+ same => n,GotoIf($["${TRYSTATUS}" = "SUCCESS"]?switchboard-notice,after,1)
+ same => n,UserEvent(SwitchboardNoticeUnheard,CallID: ${SWITCHBOARD_CALL_ID},Outage: ${SWITCHBOARD_OUTAGE},Status: ${TRYSTATUS})
+ same => n,Goto(switchboard-inbound,${SWITCHBOARD_DIALLED},1)
 exten => after,1,NoOp(Switchboard: ${SWITCHBOARD_CALL_ID} may hang up now, or hold for an agent)
  same => n,Wait(${SWITCHBOARD_NOTICE_LEAVE})
  same => n,Goto(switchboard-inbound,${SWITCHBOARD_DIALLED},1)
-"""
+"""  # noqa: E501 - the shipped text, line for line
 """The outage notice context, as extensions_switchboard.conf ships it (a test compares the two)."""
 
 _VARIABLE = re.compile(r"\$\{([^${}]+)\}")

@@ -47,6 +47,8 @@ COMPARED = (
     "UserEvent",
     "IvrChoice",
     "Queue",
+    "Outage",
+    "Status",
     "Cause",
     "Class",
 )
@@ -275,12 +277,13 @@ async def test_a_missing_application_cuts_the_caller_off_like_asterisk() -> None
 
 
 async def test_a_text_notice_without_text_to_speech_queues_the_caller_like_asterisk() -> None:
-    """The shipped context: TryExec sets TRYSTATUS=NOAPP and the caller goes straight back to be queued."""
+    """The shipped context: TryExec sets TRYSTATUS=NOAPP, the engine hears SwitchboardNoticeUnheard and the
+    caller goes straight back to be queued."""
     async with running(bench_config(missing_applications=("Festival",))) as (sim, ami):
-        channel = await sim.inbound_call("+3646123461", PLAIN_LINE, patience_s=600, context=IVR_CONTEXT)
+        channel = await sim.inbound_call("+3646123463", PLAIN_LINE, patience_s=600, context=IVR_CONTEXT)
         await holding(sim, channel)
         await redirect_to_notice(ami, channel, text=True)
         await holding(sim, channel, times=2)
         played = until_holding(of_channel(sim, channel, "switchboard-inbound"), times=2)
-    expected = recorded("notice: text, TryExec(Festival()) not loaded: the caller is queued at once")
+    expected = recorded("notice: text, TryExec(Festival()) not loaded: the engine is told")
     assert sequence(played) == sequence(expected)
