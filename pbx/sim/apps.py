@@ -178,13 +178,17 @@ def _read(dialplan: Dialplan, channel: Channel, data: str) -> bool:
 
 def _try_exec(dialplan: Dialplan, channel: Channel, data: str) -> bool:
     """TryExec(App(args)): runs App (its arguments substituted once more, as app_exec does) and sets
-    TRYSTATUS: NOAPP for an application this Asterisk lacks, SUCCESS when it ends; the call goes on
+    TRYSTATUS: NOAPP for an application this Asterisk lacks, FAILED for one in
+    `failing_applications`, SUCCESS when it ends; the call goes on
     either way (Asterisk's TryExec never hangs up)."""
     core = dialplan.core
     app, _, rest = data.partition("(")
     args = dialplan.substitute(channel, rest[: rest.rfind(")")] if ")" in rest else rest)
     if not dialplan.has_application(app.strip()):
         core.set_var(channel, "TRYSTATUS", "NOAPP")
+        return True
+    if app.strip().lower() in {name.lower() for name in core.config.failing_applications}:
+        core.set_var(channel, "TRYSTATUS", "FAILED")
         return True
     if APPLICATIONS[app.strip().lower()](dialplan, channel, args):
         core.set_var(channel, "TRYSTATUS", "SUCCESS")

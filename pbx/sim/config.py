@@ -213,6 +213,9 @@ class SimConfig(_Frozen):
     """Dialplan applications this Asterisk lacks, e.g. ("Festival",) where app_festival declined to
     load (no festival.conf): a step running one ends the call, as Asterisk 22 does (no Newexten;
     SoftHangupRequest, Hangup cause 0); `TryExec` of one sets TRYSTATUS=NOAPP and goes on."""
+    failing_applications: tuple[str, ...] = ()
+    """Applications that fail at once when run under `TryExec` (TRYSTATUS=FAILED), e.g.
+    ("Festival",) where app_festival loaded but no Festival server answers."""
     order: EventOrder = EventOrder()
     """Event orders other than the usual one (none by default)."""
     event_history: int = Field(10000, ge=0)

@@ -276,14 +276,30 @@ async def test_a_missing_application_cuts_the_caller_off_like_asterisk() -> None
     assert expected[-1].get("Cause") == "0" and played[-1].get("Cause") == "0"
 
 
-async def test_a_text_notice_without_text_to_speech_queues_the_caller_like_asterisk() -> None:
-    """The shipped context: TryExec sets TRYSTATUS=NOAPP, the engine hears SwitchboardNoticeUnheard and the
-    caller goes straight back to be queued."""
-    async with running(bench_config(missing_applications=("Festival",))) as (sim, ami):
-        channel = await sim.inbound_call("+3646123463", PLAIN_LINE, patience_s=600, context=IVR_CONTEXT)
+@pytest.mark.parametrize(
+    ("title", "caller", "lacking"),
+    [
+        (
+            "notice: text, TryExec(Festival()) not loaded",
+            "+3646123463",
+            {"missing_applications": ("Festival",)},
+        ),
+        (
+            "notice: text, TryExec(Festival()) without a Festival server",
+            "+3646123464",
+            {"failing_applications": ("Festival",)},
+        ),
+    ],
+)
+async def test_a_text_notice_without_text_to_speech_queues_the_caller_like_asterisk(
+    title: str, caller: str, lacking: dict[str, tuple[str, ...]]
+) -> None:
+    """The shipped context: TryExec sets TRYSTATUS (NOAPP, FAILED), the engine hears
+    SwitchboardNoticeUnheard and the caller goes straight back to be queued."""
+    async with running(bench_config(**lacking)) as (sim, ami):
+        channel = await sim.inbound_call(caller, PLAIN_LINE, patience_s=600, context=IVR_CONTEXT)
         await holding(sim, channel)
         await redirect_to_notice(ami, channel, text=True)
         await holding(sim, channel, times=2)
         played = until_holding(of_channel(sim, channel, "switchboard-inbound"), times=2)
-    expected = recorded("notice: text, TryExec(Festival()) not loaded: the engine is told")
-    assert sequence(played) == sequence(expected)
+    assert sequence(played) == sequence(recorded(title))
