@@ -7,6 +7,9 @@
 - `SwitchboardAgentAnswered` (CallID, AgentID, Channel): an agent's leg answered in
   `[switchboard-agent]`.
 - `SwitchboardOutboundAnswered` (CallID, AMDStatus): a dialled customer answered and AMD judged.
+- `SwitchboardNoticeUnheard` (CallID, Outage, Status): an outage notice could not be read out
+  (the text-to-speech application is missing or failed: TryExec's TRYSTATUS); the caller goes
+  back to `[switchboard-inbound]` to be queued.
 
 `decode(change)` turns the tracker's UserEventSeen into one of these frozen events (None for any
 other UserEvent), so no service parses `UserEventSeen.headers` itself. The call id falls back to
@@ -22,6 +25,7 @@ from pbx.call_changes import UserEventSeen
 INBOUND = "SwitchboardInbound"
 AGENT_ANSWERED = "SwitchboardAgentAnswered"
 OUTBOUND_ANSWERED = "SwitchboardOutboundAnswered"
+NOTICE_UNHEARD = "SwitchboardNoticeUnheard"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +61,16 @@ class OutboundAnswered:
     amd_status: str
 
 
-SwitchboardEvent = InboundArrived | AgentAnswered | OutboundAnswered
+@dataclass(frozen=True, slots=True)
+class NoticeUnheard:
+    """The notice of `outage_id` was not read out to the caller (`status`: TRYSTATUS)."""
+
+    call_id: str
+    outage_id: str
+    status: str
+
+
+SwitchboardEvent = InboundArrived | AgentAnswered | OutboundAnswered | NoticeUnheard
 
 
 def decode(change: UserEventSeen) -> SwitchboardEvent | None:
@@ -80,4 +93,7 @@ def decode(change: UserEventSeen) -> SwitchboardEvent | None:
     if change.name == OUTBOUND_ANSWERED:
         call_id = h.get("CallID", "") or change.call_id or ""
         return OutboundAnswered(call_id, uniqueid, h.get("Channel", ""), h.get("AMDStatus", ""))
+    if change.name == NOTICE_UNHEARD:
+        call_id = h.get("CallID", "") or change.call_id or uniqueid
+        return NoticeUnheard(call_id, h.get("Outage", ""), h.get("Status", ""))
     return None

@@ -160,12 +160,12 @@ def cmd_list(args: argparse.Namespace, secrets: object) -> int:
 
     records = _on_store(args, work)
     now = time.time()
-    table = Table("id", "title", "window", "in force", "played", "left", "segment")
+    table = Table("id", "title", "window", "in force", "played", "left", "unheard", "segment")
     for record in records:
         spec = record.effective
         segment = spec.segment.model_dump(exclude_defaults=True)
         table.add_row(spec.id, spec.title, _window(record), "yes" if spec.in_force(now) else "no",
-                      str(record.played), str(record.left), str(segment))  # fmt: skip
+                      str(record.played), str(record.left), str(record.unheard), str(segment))  # fmt: skip
     new_console().print(table)
     return EXIT_OK
 

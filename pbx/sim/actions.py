@@ -70,6 +70,8 @@ def _login(ctx: ActionContext) -> None:
         return
     session.authenticated = True
     session.username = ctx.header("Username")
+    read = next((v for k, v in ctx.core.config.read.items() if k.lower() == session.username.lower()), None)
+    session.read = None if read is None or "all" in read else frozenset(read)
     session.event_mask = parse_event_mask(ctx.header("Events"))
     ctx.ack("Authentication accepted")
     if session.wants(frozenset({"system"})):

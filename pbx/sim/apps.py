@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from pbx.sim.dialplan import Dialplan
 
 App = Callable[["Dialplan", Channel, str], bool]
+DTMF_DURATION_MS = 100  # Asterisk's default DTMF length (SendDTMF, most phones)
 
 
 def _seconds(text: str) -> float | None:
@@ -82,7 +83,19 @@ def _until_interrupted(dialplan: Dialplan, channel: Channel, data: str) -> bool:
 
 
 def _playback(dialplan: Dialplan, channel: Channel, data: str) -> bool:
-    return dialplan.block(channel, dialplan.core.config.playback_s)
+    """Playback(file): plays for `playback_s`, then PLAYBACKSTATUS=SUCCESS. Asterisk 22 reports
+    SUCCESS also to a caller who hung up during it (between HangupRequest and Hangup)."""
+    core = dialplan.core
+
+    def played() -> None:
+        core.set_var(channel, "PLAYBACKSTATUS", "SUCCESS")
+
+    channel.app_hungup = played
+    return dialplan.block(channel, core.config.playback_s, played)
+
+
+def _festival(dialplan: Dialplan, channel: Channel, data: str) -> bool:
+    return dialplan.block(channel, dialplan.core.config.playback_s)  # as long as a recording
 
 
 def _amd(dialplan: Dialplan, channel: Channel, data: str) -> bool:
@@ -134,8 +147,11 @@ def _read(dialplan: Dialplan, channel: Channel, data: str) -> bool:
     """Read(variable,prompt,maxdigits,options,attempts,timeout): plays the prompt and takes the key
     the caller presses next (their `keys`, in order; "" or none left: nothing pressed). A key comes
     `dtmf_s` after the start, cutting the prompt short, with DTMFBegin/DTMFEnd; no key: the prompt
-    plays to its end, the timeout runs out and the variable is empty (READSTATUS=TIMEOUT)."""
+    plays to its end, the timeout runs out and the variable is empty (READSTATUS=TIMEOUT).
+    As Asterisk 22's app_read: READSTATUS=ERROR first (its default, before the prompt), the
+    variable then READSTATUS at the end; a caller who hangs up meanwhile: empty and HANGUP."""
     core = dialplan.core
+    core.set_var(channel, "READSTATUS", "ERROR")
     fields = [part.strip() for part in data.split(",")]
     variable = fields[0]
     limit = int(fields[2]) if len(fields) > 2 and fields[2].isdigit() else 0
@@ -147,12 +163,39 @@ def _read(dialplan: Dialplan, channel: Channel, data: str) -> bool:
     def pressed() -> None:
         for digit in keys:
             core.emit(core.events.dtmf_begin(channel, digit))
-            core.emit(core.events.dtmf_end(channel, digit, 120))
+            core.emit(core.events.dtmf_end(channel, digit, DTMF_DURATION_MS))
         core.set_var(channel, variable, keys)
         core.set_var(channel, "READSTATUS", "OK" if keys else "TIMEOUT")
 
+    def hung_up() -> None:
+        core.set_var(channel, variable, "")
+        core.set_var(channel, "READSTATUS", "HANGUP")
+
+    channel.app_hungup = hung_up
     wait = core.config.dtmf_s if keys else core.config.playback_s + (timeout or 0.0)
     return dialplan.block(channel, wait, pressed)
+
+
+def _try_exec(dialplan: Dialplan, channel: Channel, data: str) -> bool:
+    """TryExec(App(args)): runs App (its arguments substituted once more, as app_exec does) and sets
+    TRYSTATUS: NOAPP for an application this Asterisk lacks, FAILED for one in
+    `failing_applications`, SUCCESS when it ends; the call goes on
+    either way (Asterisk's TryExec never hangs up)."""
+    core = dialplan.core
+    app, _, rest = data.partition("(")
+    args = dialplan.substitute(channel, rest[: rest.rfind(")")] if ")" in rest else rest)
+    if not dialplan.has_application(app.strip()):
+        core.set_var(channel, "TRYSTATUS", "NOAPP")
+        return True
+    if app.strip().lower() in {name.lower() for name in core.config.failing_applications}:
+        core.set_var(channel, "TRYSTATUS", "FAILED")
+        return True
+    if APPLICATIONS[app.strip().lower()](dialplan, channel, args):
+        core.set_var(channel, "TRYSTATUS", "SUCCESS")
+        return True
+    if not channel.hungup:
+        channel.app_done = lambda: core.set_var(channel, "TRYSTATUS", "SUCCESS")
+    return False
 
 
 def unknown_application(dialplan: Dialplan, channel: Channel, data: str) -> bool:
@@ -176,10 +219,11 @@ APPLICATIONS: dict[str, App] = {
     "echo": _until_interrupted,
     "milliwatt": _until_interrupted,
     "playback": _playback,
-    "festival": _playback,  # text to speech: as long as a recording
+    "festival": _festival,
     "amd": _amd,
     "hangup": _hangup,
     "goto": _goto,
     "gotoif": _goto_if,
     "read": _read,
+    "tryexec": _try_exec,
 }

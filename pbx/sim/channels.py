@@ -84,8 +84,13 @@ class Channel:
     """Run once when a hangup of this channel begins, before its events (an attended transfer
     completes before the transferer's hangup is reported)."""
     hangup_hooks: list[Callable[[], None]] = field(default_factory=list)
-    keys: list[str] = field(default_factory=list)  # what the caller presses at each Read(), in order
     """Run once when the channel is gone (an Originate still dialling learns it failed)."""
+    keys: list[str] = field(default_factory=list)  # what the caller presses at each Read(), in order
+    app_done: Callable[[], None] | None = None
+    """Run when the blocking application ends normally (TryExec's TRYSTATUS=SUCCESS)."""
+    app_hungup: Callable[[], None] | None = None
+    """What the running application reports when the call ends under it (Playback's
+    PLAYBACKSTATUS, Read's READSTATUS=HANGUP), as Asterisk's application returns."""
 
     @property
     def state_desc(self) -> str:

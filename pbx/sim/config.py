@@ -185,6 +185,10 @@ class TrafficConfig(_Frozen):
         return self
 
 
+SHIPPED_READ: dict[str, tuple[str, ...]] = {"switchboard": ("system", "call", "dialplan", "user")}
+"""config/asterisk/manager_switchboard.conf's `read=` for the engine's login."""
+
+
 class SimConfig(_Frozen):
     """Everything the simulated Asterisk needs; the defaults work out of the box."""
 
@@ -192,6 +196,10 @@ class SimConfig(_Frozen):
     asterisk_version: str = "22.10.1"
     users: dict[str, str] = Field(default_factory=lambda: {"switchboard": "switchboard-secret"})
     """AMI logins: username -> secret (manager.conf)."""
+    read: dict[str, tuple[str, ...]] = Field(default_factory=lambda: dict(SHIPPED_READ))
+    """manager.conf `read=` per login: the event classes it receives (as Asterisk 22 checked: the
+    default, config/asterisk/manager_switchboard.conf's, gets no DTMFBegin/DTMFEnd). A login not
+    listed reads everything (`read = all`)."""
     channelvars: tuple[str, ...] = (
         "SWITCHBOARD_CALL_ID", "SWITCHBOARD_CASE_ID", "SWITCHBOARD_TIER", "SWITCHBOARD_AGENT_ID",
         "SWITCHBOARD_DIALLED", "SWITCHBOARD_IVR", "SWITCHBOARD_QUEUE", "SWITCHBOARD_ARRIVED",
@@ -232,6 +240,13 @@ class SimConfig(_Frozen):
     amd_s: Range = (1.0, 3.5)
     """How long AMD() listens before deciding."""
     playback_s: float = Field(3.0, ge=0)
+    missing_applications: tuple[str, ...] = ()
+    """Dialplan applications this Asterisk lacks, e.g. ("Festival",) where app_festival declined to
+    load (no festival.conf): a step running one ends the call, as Asterisk 22 does (no Newexten;
+    SoftHangupRequest, Hangup cause 0); `TryExec` of one sets TRYSTATUS=NOAPP and goes on."""
+    failing_applications: tuple[str, ...] = ()
+    """Applications that fail at once when run under `TryExec` (TRYSTATUS=FAILED), e.g.
+    ("Festival",) where app_festival loaded but no Festival server answers."""
     order: EventOrder = EventOrder.realistic()
     """How often each of Asterisk 22's other event orders comes (the measured frequencies by
     default; `EventOrder()` for the usual order only, `every_order(1.0)` to force them all)."""

@@ -164,7 +164,15 @@ class PbxCore:
         if channel.pending is not None:
             channel.pending.cancel()
             channel.pending = None
+        channel.app_hungup = None
         self.stop_moh(channel)
+
+    def end_application(self, channel: Channel) -> None:
+        """The call ended under a blocking application: it reports as Asterisk's does
+        (Asterisk 22: a caller who hangs up during Playback still gets PLAYBACKSTATUS=SUCCESS)."""
+        report, channel.app_hungup = channel.app_hungup, None
+        if report is not None:
+            report()
 
     # -- endpoints ---------------------------------------------------------
     def attach(self, channel: Channel, endpoint: Endpoint, dialled: str = "") -> None:
@@ -242,6 +250,7 @@ class PbxCore:
         elif mode == "remote":
             self.emit(self.events.hangup_request(channel, cause))
         self.stop_moh(channel)
+        self.end_application(channel)
         later = self._leave_bridge(channel) if channel.bridge is not None else []
         if partner is not None:
             self.emit(self.events.hangup_request(partner, cause))
@@ -259,6 +268,7 @@ class PbxCore:
         channel.hungup = True
         channel.cancel_timers()
         self.stop_moh(channel)
+        self.end_application(channel)
         if channel.half == 2:
             self.emit(self.events.soft_hangup_request(channel, 16))
         later = self._leave_bridge(channel) if channel.bridge is not None else []

@@ -102,12 +102,14 @@ exten => recording,1,NoOp(Switchboard: outage ${SWITCHBOARD_OUTAGE} announced to
  same => n,Goto(switchboard-notice,after,1)
 exten => text,1,NoOp(Switchboard: outage ${SWITCHBOARD_OUTAGE} read out to ${SWITCHBOARD_CALL_ID})
  same => n,StopMusicOnHold()
- same => n,Festival(${SWITCHBOARD_NOTICE_TEXT})
- same => n,Goto(switchboard-notice,after,1)
+ same => n,TryExec(Festival(${SWITCHBOARD_NOTICE_TEXT}))
+ same => n,GotoIf($["${TRYSTATUS}" = "SUCCESS"]?switchboard-notice,after,1)
+ same => n,UserEvent(SwitchboardNoticeUnheard,CallID: ${SWITCHBOARD_CALL_ID},Outage: ${SWITCHBOARD_OUTAGE},Status: ${TRYSTATUS})
+ same => n,Goto(switchboard-inbound,${SWITCHBOARD_DIALLED},1)
 exten => after,1,NoOp(Switchboard: ${SWITCHBOARD_CALL_ID} may hang up now, or hold for an agent)
  same => n,Wait(${SWITCHBOARD_NOTICE_LEAVE})
  same => n,Goto(switchboard-inbound,${SWITCHBOARD_DIALLED},1)
-"""
+"""  # noqa: E501 - the shipped text, line for line
 """The outage notice context, as extensions_switchboard.conf ships it (a test compares the two)."""
 
 _VARIABLE = re.compile(r"\$\{([^${}]+)\}")
@@ -287,12 +289,28 @@ class Dialplan:
                 self.core.hangup(channel, self.core.end_cause(channel), "end")
                 return
             app, template = steps[channel.priority - 1]
+            if not self.has_application(app):
+                self._missing_application(channel)
+                return
             data = self.substitute(channel, template)
             channel.app, channel.app_data = app, data
             self.core.emit(self.core.events.newexten(channel, app, data))
             if not APPLICATIONS.get(app.lower(), unknown_application)(self, channel, data):
                 return
             channel.priority += 1
+        self.core.hangup(channel, 0, "end")
+
+    def has_application(self, app: str) -> bool:
+        missing = {name.lower() for name in self.core.config.missing_applications}
+        return app.lower() in APPLICATIONS and app.lower() not in missing
+
+    def _missing_application(self, channel: Channel) -> None:
+        """Asterisk 22: no Newexten; the soft hangup still shows the last priority that ran, the
+        Hangup (cause 0) the missing one."""
+        at = channel.priority
+        channel.priority = max(1, at - 1)
+        self.core.emit(self.core.events.soft_hangup_request(channel, 16))
+        channel.priority = at
         self.core.hangup(channel, 0, "end")
 
     def block(self, channel: Channel, seconds: float | None, then: Callable[[], None] | None = None) -> bool:
@@ -303,9 +321,13 @@ class Dialplan:
 
     def _continue(self, channel: Channel, then: Callable[[], None] | None) -> None:
         channel.pending = None
+        channel.app_hungup = None
+        done, channel.app_done = channel.app_done, None
         if channel.hungup:
             return
         self.core.stop_moh(channel)
         if then is not None:
             then()
+        if done is not None:
+            done()
         self.resume(channel)

@@ -90,6 +90,8 @@ class AmiSession:
         self.challenge = ""
         self.event_mask: frozenset[str] | None = None
         """Event categories wanted; None: all of them."""
+        self.read: frozenset[str] | None = None
+        """Event categories the login may read (manager.conf `read=`); None: all of them."""
         self.closed = False
         self.stalled = False
         self._held: list[bytes] | None = None
@@ -98,6 +100,8 @@ class AmiSession:
 
     # -- output --------------------------------------------------------------
     def wants(self, categories: frozenset[str]) -> bool:
+        if self.read is not None and not self.read & categories:  # "all" in Privilege grants nothing
+            return False
         return self.event_mask is None or bool(self.event_mask & categories)
 
     def deliver(self, data: bytes, categories: frozenset[str]) -> None:

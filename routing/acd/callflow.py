@@ -62,6 +62,8 @@ class NoticeGate(Protocol):
 
     async def on_gone(self, call_id: str) -> bool: ...
 
+    async def on_unheard(self, call_id: str, outage_id: str, status: str) -> None: ...
+
 
 class CallFlow:
     def __init__(self, ctx: Ctx, dispatcher: Dispatcher) -> None:

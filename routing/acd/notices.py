@@ -114,6 +114,20 @@ class Notices:
                  extra={"call_id": call_id, "outage": outage_id})  # fmt: skip
         return True
 
+    async def on_unheard(self, call_id: str, outage_id: str, status: str) -> None:
+        """Asterisk could not read the notice out (no text-to-speech): counted `unheard`, not
+        served by it. The caller stays marked, so their return queues them without a new try."""
+        if self.playing.get(call_id) != outage_id:
+            return
+        self.ctx.metrics.notice(outage_id, "unheard")
+        try:
+            await self.store.notice_unheard(outage_id)
+        except StoreUnavailableError as exc:
+            log.warning("unheard notice of %s not counted: %s", outage_id, exc.message)
+        log.warning("call %s: the notice of outage %s could not be played (%s); queued without it",
+                    call_id, outage_id, status or "unknown",
+                    extra={"call_id": call_id, "outage": outage_id, "status": status})  # fmt: skip
+
     async def _ended(self, call_id: str, outage_id: str, *, left: bool) -> None:
         try:
             await self.store.notice_ended(call_id, outage_id, left=left)

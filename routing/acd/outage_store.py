@@ -35,6 +35,7 @@ class OutageRecord:
     ended_at: float | None = None  # ended early by a supervisor
     played: int = 0  # callers who heard the notice
     left: int = 0  # of them, callers who hung up after it: served by the notice
+    unheard: int = 0  # of them, callers to whom Asterisk could not read it out (no text-to-speech)
 
     @property
     def effective(self) -> OutageSpec:
@@ -110,6 +111,7 @@ class OutageStore:
                     data.get("ended_at"),
                     counters.get(f"{spec.id}:played", 0),
                     counters.get(f"{spec.id}:left", 0),
+                    counters.get(f"{spec.id}:unheard", 0),
                 )
             )
         return sorted(records, key=lambda r: (-r.spec.starts_at, r.spec.id))
@@ -130,6 +132,11 @@ class OutageStore:
                 if left:
                     pipe.hincrby(self.keys.outage_counts, f"{outage_id}:left", 1)
                 await pipe.execute()
+
+    async def notice_unheard(self, outage_id: str) -> None:
+        """Asterisk could not read the notice out to a caller it was sent to."""
+        with _available("counting an unheard notice"):
+            await self.redis.hincrby(self.keys.outage_counts, f"{outage_id}:unheard", 1)
 
     async def notices(self) -> dict[str, tuple[str, float]]:
         """Callers hearing a notice: call id -> (outage id, since)."""

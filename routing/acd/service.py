@@ -48,7 +48,7 @@ from pbx.call_changes import (
 )
 from pbx.codec import Event
 from pbx.service import ActionSender
-from pbx.switchboard_events import AgentAnswered, InboundArrived, decode
+from pbx.switchboard_events import AgentAnswered, InboundArrived, NoticeUnheard, decode
 from pbx.tracker import CallTracker
 from routing.acd.acd_keys import AcdKeys
 from routing.acd.acd_metrics import AcdMetrics
@@ -174,6 +174,8 @@ class AcdService:
                 await flow.inbound(announced)
             elif isinstance(announced, AgentAnswered):
                 await flow.agent_answered(announced)
+            elif isinstance(announced, NoticeUnheard) and flow.notices is not None:
+                await flow.notices.on_unheard(announced.call_id, announced.outage_id, announced.status)
         elif isinstance(change, OriginateResult):
             await flow.originate_result(change)
         elif isinstance(change, ChannelHungUp):

@@ -75,6 +75,7 @@ class OutageOut(BaseModel):
     in_force: bool
     played: int = Field(description="callers who heard the notice")
     left: int = Field(description="of them, callers who hung up after it: served by the notice")
+    unheard: int = Field(0, description="of them, callers it could not be read out to (no text-to-speech)")
 
 
 def _time(epoch: float) -> datetime:
@@ -98,6 +99,7 @@ def _out(record: OutageRecord, now: float) -> OutageOut:
         in_force=spec.in_force(now),
         played=record.played,
         left=record.left,
+        unheard=record.unheard,
     )
 
 

@@ -430,6 +430,7 @@ async def test_the_supervisor_declares_an_outage_that_only_its_callers_hear_and_
         await page.click("#nav a[href='#/outages']")
         await expect(row.locator("td").nth(5)).to_have_text("1")  # heard
         await expect(row.locator("td").nth(6)).to_have_text("1")  # left after it: served by the notice
+        await expect(row.locator("td").nth(7)).to_have_text("0")  # read out to everyone it was sent to
 
         await row.get_by_role("button", name="End now").click()
         await expect(row.locator("td").nth(4)).to_have_text("no")

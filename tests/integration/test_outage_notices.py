@@ -172,3 +172,29 @@ async def test_a_restart_during_the_notice_still_counts_the_caller_who_leaves(
             record = await s.acd.outages.get("debrecen-fibre")
             assert (record.played, record.left) == (1, 1)
             assert not s.waiting_ids()
+
+
+async def test_a_text_notice_asterisk_cannot_read_out_is_counted_unheard_and_the_caller_answered(
+    redis_client: aioredis.Redis,
+) -> None:
+    """An Asterisk without text-to-speech (app_festival not loaded): the shipped context's TryExec
+    tells the engine (SwitchboardNoticeUnheard) and queues the caller, who is answered; nobody is
+    cut off or counted as served by a notice they never heard."""
+    clock = SetClock()
+    rules = make_rules(base_rules(agents=[agent("a1", "PJSIP/2002", tech=2)]))
+    no_tts = sim().model_copy(update={"missing_applications": ("Festival",)})
+    async with running_sim(no_tts) as pbx, running_engine(pbx, redis_client, rules, clock=clock) as s:
+        text = {"recording": None, "text": "Debrecenben szunetel az internet."}
+        await s.acd.declare_outage(outage(clock, **text), by="boss")
+        await s.acd.login("a1")
+        await s.sim.inbound_call(DEBRECEN, LINE, patience_s=600)
+        await s.until_state("a1", AgentState.BUSY)
+        record = await s.acd.outages.get("debrecen-fibre")
+        assert (record.played, record.left, record.unheard) == (1, 0, 1)
+        assert (
+            s.sample("switchboard_acd_outage_notices_total", outage="debrecen-fibre", outcome="unheard") == 1
+        )
+        assert (
+            s.sample("switchboard_acd_outage_notices_total", outage="debrecen-fibre", outcome="queued") == 1
+        )
+        assert s.sample("switchboard_acd_calls_offered_total", queue="support", tier="active") == 1

@@ -12,7 +12,7 @@ import pytest
 
 from pbx.call_changes import UserEventSeen
 from pbx.codec import AmiDecoder, Event
-from pbx.switchboard_events import AgentAnswered, InboundArrived, OutboundAnswered, decode
+from pbx.switchboard_events import AgentAnswered, InboundArrived, NoticeUnheard, OutboundAnswered, decode
 from pbx.tracker import CallTracker
 from tests.support.recordings import FULL, server_stream
 
@@ -69,6 +69,12 @@ def test_agent_answered_names_the_leg_the_dialplan_reported() -> None:
 def test_outbound_answered_carries_the_amd_verdict() -> None:
     body = b"UserEvent: SwitchboardOutboundAnswered\r\nCallID: c-9\r\nAMDStatus: MACHINE"
     assert decode(seen(body)[0]) == OutboundAnswered("c-9", UNIQUEID, CHANNEL, "MACHINE")
+
+
+def test_notice_unheard_names_the_outage_and_trystatus() -> None:
+    """As Asterisk 22.10.1 sent it for a text notice without app_festival (the shipped TryExec)."""
+    body = b"UserEvent: SwitchboardNoticeUnheard\r\nCallID: c-3\r\nOutage: miskolc-tv\r\nStatus: NOAPP"
+    assert decode(seen(body)[0]) == NoticeUnheard("c-3", "miskolc-tv", "NOAPP")
 
 
 @pytest.mark.parametrize(

@@ -71,15 +71,15 @@ export async function render(main) {
     const ok = ticket();
     const found = await get("/api/v1/acd/outages");
     if (!ok()) return;
-    add(clear(box), h("table", {}, th("outages.id", "outages.title_field", "outages.segment", "outages.window", "outages.in_force", "outages.played", "outages.left", ""),
+    add(clear(box), h("table", {}, th("outages.id", "outages.title_field", "outages.segment", "outages.window", "outages.in_force", "outages.played", "outages.left", "outages.unheard", ""),
       h("tbody", {}, found.items.length ? found.items.map((o) => h("tr", { "data-outage": o.id },
         h("td", { text: o.id }), h("td", { text: o.title }), h("td", { text: segmentText(o.segment) }),
         h("td", { text: `${dateTime(o.starts_at)} – ${dateTime(o.ends_at)}` }),
         h("td", { class: o.in_force ? "bad" : "muted", text: t(o.in_force ? "lists.yes" : "lists.no") }),
-        h("td", { text: String(o.played) }), h("td", { text: String(o.left) }),
+        h("td", { text: String(o.played) }), h("td", { text: String(o.left) }), h("td", { text: String(o.unheard) }),
         h("td", {}, o.ended_at || new Date(o.ends_at) <= new Date() ? null : h("button", { type: "button", class: "danger", text: t("outages.end"),
           onclick: async () => { try { await post(`/api/v1/acd/outages/${enc(o.id)}/end`); await draw(); } catch (exc) { toast(exc.message); } } }))))
-        : h("tr", {}, h("td", { colspan: 8, class: "muted", text: t("outages.none") })))));
+        : h("tr", {}, h("td", { colspan: 9, class: "muted", text: t("outages.none") })))));
   }
 
   add(main, h("h1", { text: t("nav.outages") }), h("p", { class: "muted", text: t("outages.intro") }), box,
