@@ -27,6 +27,7 @@ from pbx.client import AmiSettings
 from pbx.sim import AgentPhone, SimulatedPbx
 from routing.acd import AcdMetrics, AcdService
 from routing.acd.acd_keys import AcdKeys
+from routing.acd.adoption import Adoption
 from routing.acd.store import Change
 from routing.agent_events import AgentState
 from routing.queue import Needs
@@ -254,3 +255,42 @@ async def test_an_owner_cut_off_from_redis_past_its_lease_gets_it_back_and_write
             assert [a for a in sim.actions if a.name == "Hangup"] == []
     finally:
         await client.aclose()
+
+
+@pytest.mark.parametrize("lease_in_redis", ["kept", "ran_out"])
+async def test_a_caller_who_arrives_while_the_owner_lease_lapsed_is_adopted_and_routed_once_it_is_back(
+    redis_client: aioredis.Redis, lease_in_redis: str
+) -> None:
+    """The owner's renewals stop (a frozen process, Redis out of reach) past its lease: it stops
+    acting. A caller arrives then and is not handled. The lease comes back to the same engine,
+    with the same token (its value was still in Redis) or the next one (it ran out and nobody
+    took it): the takeover's resync adopts the caller from Asterisk and routes it."""
+    clock = FreezableClock()
+    async with (
+        running_sim(sim_config()) as sim,
+        owned_engine(sim, redis_client, "engine-a", clock=clock) as one,
+    ):
+        await one.acd.login("a1")
+        await one.lease.stop(release=False)  # no renewals from here on
+        clock.advance(10.0)  # past its lease: it can no longer tell it owns the ACD
+        assert not one.acd.owns
+
+        caller = await sim.inbound_call("+36301234567", patience_s=600, talk_s=600)
+        announced = lambda: any(  # noqa: E731 - the ACD saw the arrival (and let it be)
+            e.name == "UserEvent" and e.get("Channel") == caller for e in one.observer.seen
+        )
+        await one.until(announced)
+        assert not one.acd.ctx.state.calls and not rings(sim), "nobody owns: the caller is left on hold"
+        if lease_in_redis == "ran_out":
+            await redis_client.delete(AcdKeys().owner)  # what its TTL does; nobody took it meanwhile
+
+        one.lease.start()
+        await one.until(lambda: one.state("a1") is AgentState.BUSY, timeout=FAILOVER_BOUND_S)
+        expected = (1, 1) if lease_in_redis == "kept" else (2, 1)
+        assert (one.lease.token, one.lease.continues) == expected, "the same engine again, nobody between"
+        adoption = one.acd.flow.adoption
+        assert isinstance(adoption, Adoption) and adoption.adopted == 1, "taken on from Asterisk's listing"
+        assert [a.get("Channel1") for a in sim.actions if a.name == "Bridge"] == [caller]
+        assert [v["SWITCHBOARD_CALL_ID"] for v in rings(sim)] == [sim.channels[caller].uniqueid]
+        stored = json.loads(await redis_client.get(AcdKeys().call(sim.channels[caller].uniqueid)) or "{}")
+        assert (stored["facts"]["state"], stored["facts"]["agent_id"]) == ("connected", "a1")
