@@ -60,6 +60,13 @@ class AmiTimeoutError(AmiError):
     error_id = "ami-timeout"
 
 
+class AmiFencedError(AmiError):
+    """An action on calls was not sent: this engine does not own them now (its lease lapsed or
+    another engine took it, core/lease.py). Nothing reached Asterisk."""
+
+    error_id = "ami-fenced"
+
+
 class AmiActionError(AmiError):
     """Asterisk answered an action with Response: Error."""
 

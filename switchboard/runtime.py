@@ -147,6 +147,9 @@ class Runtime:
             rules: Rules = reloader.load_initial("routing", routing_rules_path(settings), Rules)
             engine = Engine(settings.ami_client_settings(), metrics, clock=self._clock)
             lease = self._lease(redis, metrics)
+            # Only while it owns the calls does this engine ring, bridge, move or hang up a call:
+            # an engine frozen or cut off past its lease, or superseded, sends none of them.
+            engine.client.fence = lambda: lease.owned
             run = await self._claim_run(redis)  # DuplicateEngineError: another live process has this id
             # A standby serves nothing until the owner's lease runs out; a restart of this engine
             # whose previous run is provably gone takes that run's lease back at once.
