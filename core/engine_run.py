@@ -37,7 +37,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from core.errors import SwitchboardError
+from core.errors import DuplicateEngineError
 
 log = logging.getLogger("switchboard.engine_run")
 
@@ -61,12 +61,6 @@ local held = redis.call('GET', KEYS[1])
 if held and cjson.decode(held)['run'] == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
-
-
-class DuplicateEngineError(SwitchboardError):
-    """Another live process runs under this engine id: two engines must not share one."""
-
-    error_id = "engine-id-in-use"
 
 
 @dataclass(frozen=True, slots=True)

@@ -94,3 +94,10 @@ class NotOwnerError(SwitchboardError):
     or it lost it: the write was refused by its fencing token. Details name the role."""
 
     error_id = "not-owner"
+
+
+class DuplicateEngineError(SwitchboardError):
+    """Another live process runs under this engine id (core/engine_run.py): two engines must not
+    share one. Details name the id and the other process (host, pid, run)."""
+
+    error_id = "engine-id-in-use"

@@ -24,7 +24,8 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from core.engine_run import DuplicateEngineError, EngineRun, RunIdentity
+from core.engine_run import EngineRun, RunIdentity
+from core.errors import DuplicateEngineError
 from core.lease import Lease
 from pbx.sim import SimConfig, SimulatedPbx
 from routing.acd.acd_keys import AcdKeys
