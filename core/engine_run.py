@@ -46,7 +46,10 @@ POLL_S = 0.1  # how often a foreign run's record is read while judging whether i
 # KEYS: record. ARGV: our JSON, ttl ms, our run. {1} ours now; {0, value} another run's.
 _RENEW = """
 local held = redis.call('GET', KEYS[1])
-if held and cjson.decode(held)['run'] ~= ARGV[3] then return {0, held} end
+if held then
+  local ok, record = pcall(cjson.decode, held)
+  if not ok or type(record) ~= 'table' or record['run'] ~= ARGV[3] then return {0, held} end
+end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return {1}
 """
@@ -58,7 +61,9 @@ return 1
 """
 _DELETE = """
 local held = redis.call('GET', KEYS[1])
-if held and cjson.decode(held)['run'] == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+if not held then return 0 end
+local ok, record = pcall(cjson.decode, held)
+if ok and type(record) == 'table' and record['run'] == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
 

@@ -157,6 +157,10 @@ async def test_a_run_on_another_host_is_judged_by_its_renewals(redis_client: aio
     assert not run.takeover, "not proven dead: its lease is left to run out, not taken back"
     assert RunIdentity.parse(await redis_client.get(key) or b"") == me
 
+    await redis_client.set(key, b"not a run record", px=300)  # unreadable: judged like another host's
+    await EngineRun(redis_client, key, engine_id="sb-1", ttl_s=0.5, me=me).claim()
+    assert RunIdentity.parse(await redis_client.get(key) or b"") == me
+
 
 async def test_taking_back_never_takes_another_engines_lease(redis_client: aioredis.Redis) -> None:
     key = AcdKeys().owner
