@@ -60,6 +60,13 @@ class AmiTimeoutError(AmiError):
     error_id = "ami-timeout"
 
 
+class AmiFencedError(AmiError):
+    """An action on calls was not sent: this engine does not own them now (its lease lapsed or
+    another engine took it, core/lease.py). Nothing reached Asterisk."""
+
+    error_id = "ami-fenced"
+
+
 class AmiActionError(AmiError):
     """Asterisk answered an action with Response: Error."""
 
@@ -87,3 +94,10 @@ class NotOwnerError(SwitchboardError):
     or it lost it: the write was refused by its fencing token. Details name the role."""
 
     error_id = "not-owner"
+
+
+class DuplicateEngineError(SwitchboardError):
+    """Another live process runs under this engine id (core/engine_run.py): two engines must not
+    share one. Details name the id and the other process (host, pid, run)."""
+
+    error_id = "engine-id-in-use"

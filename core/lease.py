@@ -12,6 +12,8 @@ Rules it keeps (docs/reliability.md):
   since events went unhandled while it did not own.
 - Locally, ownership ends `valid_s` after the last renewal was *sent* (a monotonic clock, so a
   frozen process wakes up not owning): `owned` is what event handlers check before acting.
+- A restarted engine whose previous run is provably dead (core/engine_run.py) takes that run's
+  lease back at once (`take_back`), with the next token.
 - Every state write of an owner is fenced: a Lua script first checks that the lease key still
   holds this owner's value, else writes nothing and the caller gets NotOwnerError. `FencedScript`
   fences one script (the lease key goes last in KEYS, the holder's value last in ARGV);
@@ -53,6 +55,21 @@ local value = token .. ':' .. ARGV[1]
 redis.call('SET', KEYS[1], value, 'PX', ARGV[2])
 redis.call('HSET', KEYS[2], 'holder', ARGV[1])
 return {1, value, previous}
+"""
+
+# KEYS: lease, meta hash. ARGV: engine id, ttl ms. This engine's previous run (provably dead,
+# core/engine_run.py) holds the lease: taken with the next token, so that run's writes are refused.
+# Returns {1, value, previous holder}, else {0, holder's value or ''}.
+_TAKE_BACK = """
+local held = redis.call('GET', KEYS[1])
+if not held then return {0, ''} end
+local colon = string.find(held, ':', 1, true)
+if not colon or string.sub(held, colon + 1) ~= ARGV[1] then return {0, held} end
+local token = redis.call('HINCRBY', KEYS[2], 'token', 1)
+local value = token .. ':' .. ARGV[1]
+redis.call('SET', KEYS[1], value, 'PX', ARGV[2])
+redis.call('HSET', KEYS[2], 'holder', ARGV[1])
+return {1, value, ARGV[1]}
 """
 
 _RELEASE = """
@@ -128,6 +145,7 @@ class Lease:
         self._monotonic = monotonic
         self._acquire = redis.register_script(_ACQUIRE)
         self._release = redis.register_script(_RELEASE)
+        self._take_back = redis.register_script(_TAKE_BACK)
         self._batch = redis.register_script(FENCE_CHECK + _BATCH)
         self._value: str | None = None
         self._last = ""  # the value this engine held last, owned or lapsed
@@ -173,6 +191,18 @@ class Lease:
             keys, args = [self.key, self.meta_key], [self.engine_id, str(ttl_ms), self._last]
             result = await self._acquire(keys=keys, args=args)
             return self._acquired(result, sent, lapsed)
+
+    async def take_back(self) -> bool:
+        """At start, when this engine id's previous run is provably dead (core/engine_run.py): its
+        lease is taken over now with the next token instead of after its TTL; otherwise (no lease,
+        another engine's) a plain `acquire`. True if this engine owns the role now."""
+        async with self._serial:
+            sent, ttl_ms = self._monotonic(), max(1, int(self.ttl_s * 1000))
+            result = await self._take_back(keys=[self.key, self.meta_key], args=[self.engine_id, str(ttl_ms)])
+            if int(result[0]) == 1:
+                log.warning("%s lease of this engine's previous run taken back at once", self.role)
+                return self._acquired(result, sent, lapsed=False)
+        return await self.acquire()
 
     def _acquired(self, result: Any, sent: float, lapsed: bool) -> bool:
         if int(result[0]) != 1:

@@ -17,6 +17,11 @@ logic breaks rules the engine must keep:
   the call id). Login (plain or MD5 challenge), backoff with jitter, keepalive
   and the resync hook before `ready` live in `AmiClient`.
 
+Actions that change calls (FENCED_ACTIONS: Originate, Bridge, Redirect, Hangup) are fenced when
+the engine gives a `fence` (its ownership lease, core/lease.py): checked in the same step that
+writes the bytes, so an engine frozen or cut off past its lease, or superseded by another engine,
+sends none of them, even one decided before the freeze (AmiFencedError, nothing sent).
+
 A dead link must be noticed and a reconnect must not wedge: a keepalive Ping
 unanswered within `ping_timeout` aborts the connection; the resync runs bound to
 the connection it was started on, so once that connection is lost its actions fail
@@ -42,10 +47,18 @@ from typing import Any
 from panoramisk import Manager
 from panoramisk.ami_protocol import AMIProtocol
 
-from core.errors import AmiActionError, AmiConnectionError, AmiError, AmiLoginError, AmiTimeoutError
+from core.errors import (
+    AmiActionError,
+    AmiConnectionError,
+    AmiError,
+    AmiFencedError,
+    AmiLoginError,
+    AmiTimeoutError,
+)
 from pbx.client_pure import (
     DISCONNECTED,
     ERROR,
+    FENCED,
     SUCCESS,
     TIMEOUT,
     AmiMonitor,
@@ -212,6 +225,10 @@ class _Manager(Manager):  # type: ignore[misc]
         self.awaiting_actions.clear()
 
 
+FENCED_ACTIONS = frozenset({"Originate", "Bridge", "Redirect", "Hangup"})
+"""Actions that ring, connect, move or end calls: only the owner of the calls may send them."""
+
+
 class AmiClient:
     """One AMI session to Asterisk that survives disconnects; see the module docstring."""
 
@@ -244,6 +261,8 @@ class AmiClient:
         self._keepalive: asyncio.Task[None] | None = None
         self._events = CallbackRunner(on_event, self._extra)
         self.server_version: str | None = None
+        self.fence: Callable[[], bool] | None = None
+        """Whether this engine owns the calls now (core/lease.py `owned`); None: one engine, no fence."""
 
     # -- state ------------------------------------------------------------------
     @property
@@ -501,6 +520,7 @@ class AmiClient:
         try:
             async with asyncio.timeout(limit):
                 target = protocol or await self._usable_protocol()
+                self._check_fence(action, action_id)  # no await between the check and the write
                 future = target.submit(action, action_id, data)
                 try:
                     result = await future
@@ -520,6 +540,17 @@ class AmiClient:
         seconds = asyncio.get_running_loop().time() - started
         self._monitor.action_done(action, SUCCESS if result.response.ok else ERROR, seconds)
         return result
+
+    def _check_fence(self, action: str, action_id: str) -> None:
+        if self.fence is None or action not in FENCED_ACTIONS or self.fence():
+            return
+        self._monitor.action_done(action, FENCED, None)
+        log.warning("%s not sent: this engine does not own the calls (lease lapsed or taken)", action,
+                    extra={**self._extra, "action": action, "action_id": action_id})  # fmt: skip
+        raise AmiFencedError(
+            f"{action} not sent: this engine does not own the calls now", action=action, action_id=action_id,
+            sent=False,
+        )  # fmt: skip
 
     async def originate(
         self,

@@ -46,13 +46,15 @@ class AmiSettings:
 
 # Outcomes of one action, as AmiMonitor.action_done gets them.
 SUCCESS, ERROR, TIMEOUT, DISCONNECTED = "success", "error", "timeout", "disconnected"
+FENCED = "fenced"  # not sent: the engine does not own the calls (pbx.client FENCED_ACTIONS)
 
 
 class AmiMonitor(Protocol):
     """What the client reports as it works (the engine turns it into metrics). Must not raise."""
 
     def action_done(self, action: str, result: str, seconds: float | None) -> None:
-        """One action ended: SUCCESS or ERROR (answered, `seconds` round trip), TIMEOUT, DISCONNECTED."""
+        """One action ended: SUCCESS or ERROR (answered, `seconds` round trip), TIMEOUT, DISCONNECTED,
+        FENCED (never sent)."""
 
     def malformed_seen(self, reason: str) -> None:
         """A message that could not be decoded was skipped."""

@@ -29,7 +29,7 @@ from prometheus_client import (
 
 from switchboard import __version__
 
-RESULTS = ("success", "error", "timeout", "disconnected")
+RESULTS = ("success", "error", "timeout", "disconnected", "fenced")
 
 
 @dataclass(frozen=True)

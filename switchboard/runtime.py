@@ -24,6 +24,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from core.config.yaml_file import ConfigProblem, config_error
+from core.engine_run import EngineRun
 from core.lease import Lease, LeaseMetrics
 from dialer.calls.dial_metrics import DialerMetrics
 from dialer.campaigns.rules import Campaigns
@@ -118,8 +119,10 @@ class Runtime:
         self._clock = clock
         self._tokens = tokens
         # Marks this process's agent legs, ActionIDs and leases (several engines may share one
-        # Asterisk and one Redis).
-        self.instance_id = settings.engine.id or f"{socket.gethostname()}-{os.getpid()}"
+        # Asterisk and one Redis); the same across restarts, so a restart knows its own calls.
+        self.instance_id = settings.engine.id or default_engine_id(settings)
+        self._run: EngineRun | None = None
+        self._run_task: asyncio.Task[None] | None = None
         self._parts: Parts | None = None
         self._http: tuple[HttpServer, object] | None = None
         self._retention: asyncio.Task[None] | None = None
@@ -154,7 +157,13 @@ class Runtime:
             rules: Rules = reloader.load_initial("routing", routing_rules_path(settings), Rules)
             engine = Engine(settings.ami_client_settings(), metrics, clock=self._clock)
             lease = self._lease(redis, metrics)
-            await lease.acquire()  # a standby serves nothing until the owner's lease runs out
+            # Only while it owns the calls does this engine ring, bridge, move or hang up a call:
+            # an engine frozen or cut off past its lease, or superseded, sends none of them.
+            engine.client.fence = lambda: lease.owned
+            run = await self._claim_run(redis)  # DuplicateEngineError: another live process has this id
+            # A standby serves nothing until the owner's lease runs out; a restart of this engine
+            # whose previous run is provably gone takes that run's lease back at once.
+            await (lease.take_back() if run.takeover else lease.acquire())
             thresholds = [q.service_level.within_seconds for q in rules.queues]  # wait buckets
             acd = AcdService(
                 redis, engine.client, rules, AcdMetrics(metrics.registry, service_level_seconds=thresholds),
@@ -197,6 +206,16 @@ class Runtime:
                     await redis.aclose()
             raise
         return self._parts
+
+    async def _claim_run(self, redis: aioredis.Redis) -> EngineRun:
+        """This process's run of the engine id (core/engine_run.py), renewed beside the lease."""
+        engine = self.settings.engine
+        key = AcdKeys().engine_run(self.instance_id)
+        run = EngineRun(redis, key, engine_id=self.instance_id, ttl_s=engine.lease_ttl)
+        await run.claim()
+        self._run = run
+        self._run_task = asyncio.create_task(run.run(engine.lease_renew), name="engine-run")
+        return run
 
     def _start_background(
         self, redis: aioredis.Redis, metrics: EngineMetrics, webhooks: WebhookService | None
@@ -321,9 +340,29 @@ class Runtime:
             server, task = self._http
             self._http = None
             await stop_http(server, task)  # type: ignore[arg-type]
+        await self._stop_run()
         if parts is not None:
             with contextlib.suppress(Exception):
                 await parts.redis.aclose()
+
+    async def _stop_run(self) -> None:
+        """Our run record goes with a clean stop (a failed start keeps a duplicate's record alone)."""
+        task, self._run_task = self._run_task, None
+        if task is None or self._run is None:
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(1.0):
+                await self._run.release()
+
+
+def default_engine_id(settings: Settings) -> str:
+    """The host and the HTTP port (two engines on one host cannot share a port): the same across
+    restarts of one deployment. An ephemeral port (0, tests) names nothing stable: the PID then."""
+    port = settings.http.port
+    return f"{socket.gethostname()}-{port}" if port else f"{socket.gethostname()}-pid{os.getpid()}"
 
 
 def mail_setup(mail: MailSection, acd: AcdService) -> MailSetup | None:

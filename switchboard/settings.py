@@ -233,7 +233,7 @@ class EngineSection(_Section):
     """This engine among several sharing one Redis and Asterisk (docs/reliability.md)."""
 
     id: str | None = Field(None, min_length=1, max_length=100)
-    """Marks its agent legs, ActionIDs and leases; None: hostname-pid."""
+    """Marks its agent legs, ActionIDs and leases; None: `{hostname}-{http.port}` (switchboard.runtime)."""
     lease_ttl: float = Field(3.0, gt=0, le=60)
     """Seconds a dead owner keeps the ACD and the pacing before a standby may take them."""
     lease_renew: float = Field(1.0, gt=0, le=30)

@@ -19,12 +19,13 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+import httpx
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from bench.chaos.ledger import Counts
 from bench.chaos.redis_procs import ChaosRedis
-from bench.chaos.world import Plan, World
+from bench.chaos.world import EngineProcess, Plan, World
 from pbx.sim.faultproxy import ENGINE_ACTIONS
 from routing.acd.acd_keys import AcdKeys
 from switchboard.settings import Settings
@@ -145,9 +146,13 @@ async def reorder(world: World, plan: Plan) -> Injected:
 
 # -- the engine process ------------------------------------------------------------------------------
 async def kill9(world: World, plan: Plan) -> Injected:
+    """Kill -9 and restart at once; ready = spawn -> /readyz, and `owner_s_max` = kill -> the
+    restarted engine owns the ACD again (its lease under a new token: it acts on calls)."""
     done, engine = Injected(), world.engines[0]
+    owner_s: list[float] = []
     for _ in range(plan.repeats):
         await asyncio.sleep(plan.gap_s)
+        token = await _lease_token(world)
         killed = time.monotonic()
         await asyncio.to_thread(engine.kill9)
         done.count += 1
@@ -159,8 +164,28 @@ async def kill9(world: World, plan: Plan) -> Injected:
             done.ready_s.append(float("inf"))
             break
         done.ready_s.append(ready)
-        done.notes.append(f"kill -> ready {time.monotonic() - killed:.2f} s")
+        owned = await _owned_again(world, token, killed)
+        owner_s.append(owned)
+        done.notes.append(f"kill -> ready {time.monotonic() - killed:.2f} s, owns the ACD {owned:.2f} s")
+    if owner_s:
+        done.extra["owner_s_max"] = round(max(owner_s), 3)
     return done
+
+
+async def _lease_token(world: World) -> int:
+    assert world.redis is not None
+    value = await world.redis.get(AcdKeys().owner)
+    text = value.decode() if isinstance(value, bytes) else str(value or "")
+    return int(text.split(":", 1)[0]) if text else 0
+
+
+async def _owned_again(world: World, token: int, since: float, timeout: float = 30.0) -> float:
+    """Seconds from `since` until the ACD's lease holds a token above `token` (inf: not within timeout)."""
+    while time.monotonic() - since < timeout:
+        if await _lease_token(world) > token:
+            return time.monotonic() - since
+        await asyncio.sleep(0.05)  # polling Redis: a lease change has no notification
+    return float("inf")
 
 
 # -- Redis -------------------------------------------------------------------------------------------
@@ -287,6 +312,43 @@ async def owner_killed(world: World, plan: Plan) -> Injected:
     return done
 
 
+async def owner_frozen(world: World, plan: Plan) -> Injected:
+    """SIGSTOP the owner past its lease; the other engine takes over; SIGCONT. The woken engine must
+    act on no call (pbx.client fences Originate, Bridge, Redirect, Hangup): the ledger's drops,
+    double dials and wrong abandons say whether it did; `fenced` counts what it held back."""
+    done = Injected()
+    await asyncio.sleep(plan.gap_s)
+    owner = None
+    for engine in world.engines:
+        if owner is None and await owned_keys(world, engine.instance_id):
+            owner = engine
+    if owner is None:
+        done.unsupported = "not supported by this engine (no lease in Redis names an engine)"
+        return done
+    survivor = next(engine for engine in world.engines if engine is not owner)
+    token, frozen = await _lease_token(world), time.monotonic()
+    owner.freeze()
+    done.count = 1
+    done.failover_s.append(await _owned_again(world, token, frozen, timeout=15.0))
+    await asyncio.sleep(plan.gap_s)  # the survivor serves while the old owner stays frozen
+    owner.thaw()
+    await asyncio.sleep(plan.gap_s)  # the woken engine's chance to act wrongly, under traffic
+    done.extra["fenced"] = await _metric_sum(owner, "switchboard_ami_actions_total", 'result="fenced"')
+    holder = await owned_keys(world, survivor.instance_id)
+    done.notes.append(f"frozen {time.monotonic() - frozen:.1f} s; then the survivor held {sorted(holder)}")
+    return done
+
+
+async def _metric_sum(engine: EngineProcess, name: str, label: str) -> float:
+    """The sum of a counter's samples with `label` from the engine's /metrics (0 when unreadable)."""
+    with contextlib.suppress(httpx.HTTPError):
+        async with httpx.AsyncClient(timeout=5.0) as client:
+            text = (await client.get(f"http://127.0.0.1:{engine.http_port}/metrics")).text
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith(name) and label in line)  # fmt: skip
+    return 0.0
+
+
 def _none(world: World, plan: Plan) -> Awaitable[Injected]:
     async def nothing() -> Injected:
         return Injected()
@@ -310,3 +372,5 @@ register(FaultClass("redis-restart", "Redis stopped and restarted (AOF persisten
 register(FaultClass("sentinel-failover", "Redis primary killed -9, Sentinel fails over", sentinel_failover,
                     sentinel_supported, sentinel=True))  # fmt: skip
 register(FaultClass("two-engines-owner-killed", "two engines, the owner killed -9", owner_killed, engines=2))
+_title = "two engines, the owner frozen (SIGSTOP) past its lease, then woken"
+register(FaultClass("two-engines-owner-frozen", _title, owner_frozen, engines=2))

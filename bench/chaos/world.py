@@ -191,6 +191,15 @@ class EngineProcess:
                 await asyncio.sleep(0.05)  # polling: /readyz is the engine's only readiness signal
         return None
 
+    def freeze(self) -> None:
+        """SIGSTOP: the process keeps its sockets and its beliefs, and runs on after `thaw`."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
+
     def kill9(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)

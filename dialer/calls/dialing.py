@@ -39,7 +39,7 @@ from typing import Protocol
 
 from redis.exceptions import RedisError
 
-from core.errors import AmiConnectionError, AmiError, AmiTimeoutError, SwitchboardError
+from core.errors import AmiConnectionError, AmiError, AmiFencedError, AmiTimeoutError, SwitchboardError
 from dialer.calls.attempts import AttemptStore, lead_history
 from dialer.calls.dial_metrics import DialerMetrics
 from dialer.calls.intents import Intent, IntentStore
@@ -326,6 +326,8 @@ class Dialer:
                 action_id=call.action_id,
                 timeout=self._ami_timeout,
             )
+        except AmiFencedError as exc:  # this engine lost the pacing between its check and the send
+            return await self._not_sent(call, now, DialStatus.AMI_UNAVAILABLE, exc.message, now)
         except (AmiTimeoutError, AmiConnectionError) as exc:
             if isinstance(exc, AmiTimeoutError) and not exc.details.get("sent", True):
                 return await self._not_sent(call, now, DialStatus.AMI_UNAVAILABLE, exc.message, now)

@@ -191,6 +191,11 @@ class IntentStore:
         """This engine is alive (renewed every round): its open intents are its own to settle."""
         await self._redis.set(self.keys.engine(owner), "1", px=int(ttl.total_seconds() * 1000))
 
+    async def stop_beating(self, owner: str) -> None:
+        """This engine no longer leads (it can act on none of its calls): the leader may take its
+        open intents over at its next recovery pass instead of after the heartbeat's TTL."""
+        await self._redis.delete(self.keys.engine(owner))
+
     async def alive(self, owners: Sequence[str]) -> set[str]:
         """Which of these engines renewed their heartbeat recently."""
         if not owners:

@@ -17,7 +17,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from core.errors import AmiError, SwitchboardError
+from core.errors import AmiError, AmiFencedError, SwitchboardError
 from dialer.calls.dial_metrics import DialerMetrics
 from pbx.service import ActionSender
 
@@ -74,15 +74,19 @@ class BackgroundWork:
             await asyncio.sleep(delay)  # back off before retrying the store, not a synchronisation
             delay = min(delay * 2, 5.0)
 
-    async def _ami(self, action: str, fields: Mapping[str, str | int]) -> None:
+    async def _ami(self, action: str, fields: Mapping[str, str | int]) -> bool:
+        """Send once; False only when the action was fenced (this engine does not own the calls)."""
         try:
             result = await self.sender.send(action, fields, timeout=self.settings.store_timeout_s)
             if not result.response.ok:
                 self.metrics.errors.labels(step=action.lower()).inc()
                 log.warning("%s refused by Asterisk: %s", action, result.response.message)
+        except AmiFencedError:
+            return False
         except AmiError as exc:
             self.metrics.errors.labels(step=action.lower()).inc()
             log.warning("%s failed: %s", action, exc.message)
+        return True
 
     async def _bounded(self, step: str, work: Awaitable[None], timeout: float | None = None) -> None:
         try:

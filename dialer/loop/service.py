@@ -164,6 +164,7 @@ class DialerService(Takeover, CampaignOperations):
         self._next_housekeeping = 0.0
         self._next_recovery = 0.0
         self.is_leader = False
+        self._beating = False  # this engine's heartbeat is set (dialer.calls.intents.beat)
         self._closed = False
         self.rounds = 0
         self.round_failures = 0
@@ -210,11 +211,22 @@ class DialerService(Takeover, CampaignOperations):
         if done is not None:
             moved, effects = done
             for effect in effects:
-                await self._perform(moved, effect)
+                if not await self._perform(moved, effect):
+                    self._let_go(call_id)
+                    return
             if moved.phase is Phase.ENDED:
                 self.book.forget(call_id)
 
-    async def _perform(self, call: OutboundCall, effect: outbound.Effect) -> None:
+    def _let_go(self, call_id: str) -> None:
+        """An action on this call was fenced: this engine no longer owns the calls, so it decides
+        nothing more about this one (no outcome written): whoever leads next takes it over from its
+        intent (the resync after a takeover, or the leader's recovery once this engine stopped beating)."""
+        log.warning("call %s: left to the engine that owns the calls now", call_id,
+                    extra={"call_id": call_id})  # fmt: skip
+        self.book.forget(call_id)
+
+    async def _perform(self, call: OutboundCall, effect: outbound.Effect) -> bool:
+        """Carry out one effect; False when its AMI action was fenced (this engine does not own the calls)."""
         now = self._clock()
         if isinstance(effect, outbound.Redirect):
             fields: dict[str, str | int] = {
@@ -223,10 +235,10 @@ class DialerService(Takeover, CampaignOperations):
                 "Exten": effect.exten,
                 "Priority": 1,
             }
-            await self._ami("Redirect", fields)
-        elif isinstance(effect, outbound.HangupChannel):
-            await self._ami("Hangup", {"Channel": effect.channel, "Cause": 16})
-        elif isinstance(effect, outbound.HandOver):  # at once, but never in the engine's own tasks
+            return await self._ami("Redirect", fields)
+        if isinstance(effect, outbound.HangupChannel):
+            return await self._ami("Hangup", {"Channel": effect.channel, "Cause": 16})
+        if isinstance(effect, outbound.HandOver):  # at once, but never in the engine's own tasks
             self._spawn(self._bounded("hand-over", self.desk.connect(self._answered_call(call), now)))
         elif isinstance(effect, outbound.Withdraw):
             self._spawn(self._retried("withdraw", lambda: self.desk.withdraw(call.call_id, now)))
@@ -235,6 +247,7 @@ class DialerService(Takeover, CampaignOperations):
             self._spawn(self._retried("release-agent", lambda: self.desk.release(agent_id, call_id, now)))
         elif isinstance(effect, outbound.Settle):
             self._settle(call, effect, now)
+        return True
 
     def _answered_call(self, call: OutboundCall) -> AnsweredCall:
         placed = call.placed
@@ -309,16 +322,25 @@ class DialerService(Takeover, CampaignOperations):
             self.metrics.round_seconds.observe(time.perf_counter() - started)
 
     async def run_once(self) -> bool:
-        """One round: renew this engine's heartbeat, then pace every running campaign if this engine
-        leads. True if it led."""
-        await self.intents.beat(self.instance_id, ttl=timedelta(milliseconds=3 * self.settings.lease_ms))
+        """One round: if this engine leads, renew its heartbeat and pace every running campaign.
+        True if it led.
+
+        Only the leader beats: an engine that lost the pacing (frozen, cut off, superseded) may send
+        nothing for its calls (pbx.client fences them), so once its heartbeat runs out the leader
+        takes them over (dialer.calls.recovery) instead of leaving them to an engine that cannot act;
+        an engine that stops leading takes its heartbeat away at once."""
         if self._own_lease and not self.lease.owned:
             self.lease.start()
             await self.lease.acquire()  # at once, not one renewal period later
         self.is_leader = self.lease.owned
         self.metrics.leader.set(int(self.is_leader))
         if not self.is_leader:
+            if self._beating:  # it led until now: its calls go to the leader's next recovery pass
+                await self.intents.stop_beating(self.instance_id)
+                self._beating = False
             return False
+        await self.intents.beat(self.instance_id, ttl=timedelta(milliseconds=3 * self.settings.lease_ms))
+        self._beating = True
         now = self._clock()
         states = await self.control.states()
         try:

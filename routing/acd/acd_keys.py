@@ -18,6 +18,9 @@ shows the whole ACD. Added here:
 - `owner`                      STRING `{token}:{engine id}` with a TTL: the lease of the engine that
                                owns the ACD (and, under `switchboard run`, the pacing); `owner:meta`
                                HASH token counter and last holder (core/lease.py)
+- `engine:{engine id}`         STRING JSON {run, host, boot, pidns, pid, start} with a TTL: the live
+                               process of that engine id (core/engine_run.py: a restart is recognised,
+                               a second process with the same id refused)
 """
 
 from __future__ import annotations
@@ -63,3 +66,6 @@ class AcdKeys(RoutingKeys):
     @property
     def owner(self) -> str:
         return f"{self.prefix}owner"
+
+    def engine_run(self, engine_id: str) -> str:
+        return f"{self.prefix}engine:{engine_id}"

@@ -76,6 +76,7 @@ STATUS_BY_ERROR_ID: Mapping[str, int] = {
     "not-ready": 503,
     "unhealthy": 503,
     "not-owner": 503,
+    "ami-fenced": 503,
     "ami-timeout": 504,
 }
 _HTTP_ERROR_IDS = {

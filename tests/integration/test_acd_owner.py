@@ -21,12 +21,13 @@ import pytest
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 
-from core.errors import NotOwnerError
+from core.errors import AmiFencedError, NotOwnerError
 from core.lease import Lease, LeaseMetrics
 from pbx.client import AmiSettings
 from pbx.sim import AgentPhone, SimulatedPbx
 from routing.acd import AcdMetrics, AcdService
 from routing.acd.acd_keys import AcdKeys
+from routing.acd.adoption import Adoption
 from routing.acd.store import Change
 from routing.agent_events import AgentState
 from routing.queue import Needs
@@ -104,6 +105,7 @@ async def owned_engine(
         redis, AcdKeys().owner, engine_id=engine_id, role="acd", ttl_s=ttl_s, renew_s=renew_s,
         metrics=LeaseMetrics(registry), monotonic=clock or time.monotonic,
     )  # fmt: skip
+    engine.client.fence = lambda: lease.owned  # as `switchboard run` wires it
     await lease.acquire()
     rules = make_rules(base_rules(agents=[agent(f"a{i}", f"PJSIP/200{i}", tech=2) for i in range(1, 4)]))
     acd = AcdService(redis, engine.client, rules, AcdMetrics(registry), instance_id=engine_id, lease=lease)
@@ -254,3 +256,86 @@ async def test_an_owner_cut_off_from_redis_past_its_lease_gets_it_back_and_write
             assert [a for a in sim.actions if a.name == "Hangup"] == []
     finally:
         await client.aclose()
+
+
+@pytest.mark.parametrize("lease_in_redis", ["kept", "ran_out"])
+async def test_a_caller_who_arrives_while_the_owner_lease_lapsed_is_adopted_and_routed_once_it_is_back(
+    redis_client: aioredis.Redis, lease_in_redis: str
+) -> None:
+    """The owner's renewals stop (a frozen process, Redis out of reach) past its lease: it stops
+    acting. A caller arrives then and is not handled. The lease comes back to the same engine,
+    with the same token (its value was still in Redis) or the next one (it ran out and nobody
+    took it): the takeover's resync adopts the caller from Asterisk and routes it."""
+    clock = FreezableClock()
+    async with (
+        running_sim(sim_config()) as sim,
+        owned_engine(sim, redis_client, "engine-a", clock=clock) as one,
+    ):
+        await one.acd.login("a1")
+        await one.lease.stop(release=False)  # no renewals from here on
+        clock.advance(10.0)  # past its lease: it can no longer tell it owns the ACD
+        assert not one.acd.owns
+
+        caller = await sim.inbound_call("+36301234567", patience_s=600, talk_s=600)
+        announced = lambda: any(  # noqa: E731 - the ACD saw the arrival (and let it be)
+            e.name == "UserEvent" and e.get("Channel") == caller for e in one.observer.seen
+        )
+        await one.until(announced)
+        assert not one.acd.ctx.state.calls and not rings(sim), "nobody owns: the caller is left on hold"
+        if lease_in_redis == "ran_out":
+            await redis_client.delete(AcdKeys().owner)  # what its TTL does; nobody took it meanwhile
+
+        one.lease.start()
+        await one.until(lambda: one.state("a1") is AgentState.BUSY, timeout=FAILOVER_BOUND_S)
+        expected = (1, 1) if lease_in_redis == "kept" else (2, 1)
+        assert (one.lease.token, one.lease.continues) == expected, "the same engine again, nobody between"
+        adoption = one.acd.flow.adoption
+        assert isinstance(adoption, Adoption) and adoption.adopted == 1, "taken on from Asterisk's listing"
+        assert [a.get("Channel1") for a in sim.actions if a.name == "Bridge"] == [caller]
+        assert [v["SWITCHBOARD_CALL_ID"] for v in rings(sim)] == [sim.channels[caller].uniqueid]
+        stored = json.loads(await redis_client.get(AcdKeys().call(sim.channels[caller].uniqueid)) or "{}")
+        assert (stored["facts"]["state"], stored["facts"]["agent_id"]) == ("connected", "a1")
+
+
+async def test_an_old_owner_that_wakes_after_a_takeover_sends_no_call_action(
+    redis_client: aioredis.Redis,
+) -> None:
+    """Engine A is frozen (its clock stops: it still believes it owns) while B takes the ACD over and
+    connects the next caller. A wakes up (its monotonic clock has moved on) with actions decided
+    before the freeze still to send: a ring, a Bridge, a Redirect, a Hangup of B's caller. None
+    reaches Asterisk: the AMI client checks the lease in the step that writes the bytes."""
+    clock = FreezableClock()
+    async with (
+        running_sim(sim_config()) as sim,
+        owned_engine(sim, redis_client, "engine-a", clock=clock) as one,
+        owned_engine(sim, redis_client, "engine-b") as two,
+    ):
+        await one.acd.login("a1")
+        clock.freeze()  # engine A pauses: its clock stops, its renewals too
+        await one.lease.stop(release=False)
+        await became_owner(two.lease, timeout=FAILOVER_BOUND_S)
+        await two.until(lambda: two.acd.owns)
+        caller = await sim.inbound_call("+36301234567", patience_s=600, talk_s=600)
+        await two.until_state("a1", AgentState.BUSY)
+        bridged = [a.get("Channel1") for a in sim.actions if a.name == "Bridge"]
+        assert bridged == [caller], "B connected the caller"
+
+        clock.frozen = None  # A wakes: the time it was frozen has passed for it too
+        clock.advance(TTL_S)
+        client, before = one.engine.client, len(sim.actions)
+        decided = [
+            client.originate(channel="PJSIP/2001", context="switchboard-agent", exten="s", timeout=2),
+            client.send("Bridge", {"Channel1": caller, "Channel2": "PJSIP/2001-00000001"}, timeout=2),
+            client.send("Redirect", {"Channel": caller, "Context": "switchboard-exit", "Exten": "closed",
+                                     "Priority": "1"}, timeout=2),
+            client.send("Hangup", {"Channel": caller, "Cause": "16"}, timeout=2),
+        ]  # fmt: skip
+        for action in decided:
+            with pytest.raises(AmiFencedError):
+                await action
+        assert sim.actions[before:] == [], "nothing reached Asterisk"
+        for name in ("Originate", "Bridge", "Redirect", "Hangup"):
+            assert one.sample("switchboard_ami_actions_total", action=name, result="fenced") == 1
+        assert (await client.send("Ping", timeout=2)).response.ok, "what changes no call still goes"
+        assert sim.channels[caller].bridge is not None, "B's caller stays connected"
+        assert two.state("a1") is AgentState.BUSY

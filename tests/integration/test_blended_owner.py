@@ -10,10 +10,13 @@ import pytest
 import redis.asyncio as aioredis
 
 from core.lease import Lease
-from pbx.sim import AgentPhone, CustomerProfile, SimulatedPbx
+from dialer.compliance.caps import CallResult
+from pbx.sim import AgentPhone, CustomerProfile, CustomerScript, SimulatedPbx
 from routing.acd.acd_keys import AcdKeys
+from routing.agent_events import AgentState
+from tests.integration.test_acd_owner import FreezableClock
 from tests.support.blended_harness import INBOUND_LINE, Blended, blended, blended_rules
-from tests.support.dialer_harness import campaign, campaigns, lead, originate_vars, sim_config
+from tests.support.dialer_harness import campaign, campaigns, lead, number, originate_vars, sim_config
 
 pytestmark = pytest.mark.integration
 
@@ -83,3 +86,45 @@ async def _handled_once(b: Blended, callers: list[str]) -> None:
     assert [a for a in actions if a.name == "Hangup"] == [], "no engine hung a leg up"
     ended = Counter(str(e.data["ended_by"]) for e in await b.acd.events.read() if e.type == "ended")
     assert ended == {"caller": 18}, "every call ran until the customer hung up"
+
+
+async def test_an_answered_customer_the_engine_could_not_serve_without_its_lease_is_taken_on_again(
+    redis_client: aioredis.Redis,
+) -> None:
+    """The engine's lease lapses while a customer it dialed rings (Redis out of reach, a freeze). The
+    customer answers: no agent can be rung (the ACD is not owned) and the abandon Redirect after the
+    grace is fenced, so the dialer lets the call go and writes no outcome. The lease comes back
+    (nobody else owned): the takeover's resync adopts the customer from the dial intent and
+    settles it once: answered long past the grace, they hear the abandon message (never left on hold)."""
+    clock = FreezableClock()
+    lease = Lease(redis_client, AcdKeys().owner, engine_id="engine-a", role="acd", ttl_s=1.0, renew_s=0.25,
+                  monotonic=clock)  # fmt: skip
+    ringing = CustomerScript(outcome="answer", ring_s=10.0, talk_s=600.0, patience_s=600.0)  # 0.5 s real
+    config = sim_config(customer_overrides={number(0): ringing})
+    async with blended(redis_client, blended_rules("1001"), campaigns(campaign()), config,
+                       instance_id="engine-a", lease=lease) as one:  # fmt: skip
+        await one.acd.login("1001")
+        await one.load_leads([lead(0)])
+        await one.start()
+        await one.until(lambda: bool(one.customer_originates()), timeout=10)  # the customer's phone rings
+        await lease.stop(release=False)
+        clock.advance(10.0)  # past its lease: it owns nothing now
+        fenced = lambda: one.sample(  # noqa: E731
+            "switchboard_ami_actions_total", action="Redirect", result="fenced"
+        )
+        await one.until(lambda: fenced() == 1 and not one.dialer.calls(), timeout=15)
+        records = await one.dialer.attempts.number_attempts(number(0))
+        assert [r.result for r in records if r.result is not None] == [], "no outcome without the lease"
+        assert not [a for a in one.sim.actions if a.name == "Redirect"], "the fenced Redirect never left"
+
+        lease.start()  # the lease is back: the takeover's resync adopts the customer from the intent
+        abandoned = lambda: one.sample(  # noqa: E731
+            "switchboard_dial_attempts_total", campaign="c1", result="abandoned"
+        )
+        await one.until(lambda: abandoned() == 1 and not one.dialer.calls(), timeout=15)
+        await one.dialer.settled()
+        records = await one.dialer.attempts.number_attempts(number(0))
+        assert [r.result for r in records] == [CallResult.ABANDONED], "answered past the grace: settled once"
+        redirects = [(a.get("Context"), a.get("Channel")) for a in one.sim.actions if a.name == "Redirect"]
+        assert [context for context, _ in redirects] == ["switchboard-abandon"], "the message, once"
+        await one.until(lambda: one.state("1001") is AgentState.READY)

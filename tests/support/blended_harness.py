@@ -111,6 +111,7 @@ async def blended(
     ami = AmiSettings("127.0.0.1", simulator.port, "switchboard", SECRET, reconnect_min=0.01, ping_interval=0)
     engine = Engine(ami, create_metrics(registry, process=False), clock=clock, tick_s=0.02)
     if lease is not None:
+        engine.client.fence = lambda: lease.owned  # as `switchboard run` wires it
         await lease.acquire()
     acd = AcdService(
         redis, engine.client, rules, AcdMetrics(registry), clock=clock, instance_id=instance_id,

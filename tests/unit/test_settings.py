@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -362,7 +363,10 @@ def test_engine_id_and_lease_timing_from_env(monkeypatch: pytest.MonkeyPatch) ->
     assert (engine.id, engine.lease_ttl, engine.lease_renew) == ("sb-2", 4.0, 1.0)
     assert Runtime(settings).instance_id == "sb-2", "on agent legs, ActionIDs and the lease"
     monkeypatch.delenv("SWITCHBOARD_ENGINE_ID")
-    assert Runtime(load_settings(None)).instance_id.endswith(f"-{os.getpid()}"), "default: hostname-pid"
+    host = socket.gethostname()
+    assert Runtime(load_settings(None)).instance_id == f"{host}-8080", "default: host and HTTP port"
+    monkeypatch.setenv("SWITCHBOARD_HTTP_PORT", "0")
+    assert Runtime(load_settings(None)).instance_id == f"{host}-pid{os.getpid()}", "an ephemeral port: PID"
 
 
 def test_a_lease_renewed_no_sooner_than_it_expires_is_refused(tmp_path: Path) -> None:
