@@ -100,7 +100,7 @@ async def test_fault_row_meets_the_targets(name: str) -> None:
     row = await run_row(FAULTS[name], TINY)
     if row["injected"] < 1:  # not an AssertionError: a row that injected nothing fails, never xfails
         pytest.fail(f"no fault injected: {row}")
-    assert row["met"], row
+    assert row["met"], f"missed: {row['misses']}; notes: {row['notes']}; row: {row}"
 
 
 async def test_the_soak_row_runs_its_own_world_and_carries_its_numbers() -> None:
