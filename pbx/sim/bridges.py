@@ -25,7 +25,7 @@ class Bridges:
         self.core = core
         self.active: dict[str, Bridge] = {}
 
-    def _new_id(self) -> str:
+    def new_id(self) -> str:
         return str(uuid.UUID(int=self.core.rng.getrandbits(128), version=4))
 
     def bridge(self, one: Channel, two: Channel) -> Bridge:
@@ -34,7 +34,7 @@ class Bridges:
             self.core.interrupt(channel)
             if channel.bridge is not None:
                 self.leave(channel)
-        bridge = Bridge(self._new_id(), self.core.clock.now())
+        bridge = Bridge(self.new_id(), self.core.clock.now())
         self.active[bridge.id] = bridge
         self.core.emit(self.core.events.bridge_create(bridge))
         for channel in (one, two):
@@ -44,6 +44,19 @@ class Bridges:
         for channel in (one, two):
             self.core.arm_endpoint(channel, bridged=True)
         return bridge
+
+    def join(self, bridge: Bridge, channel: Channel) -> None:
+        """`channel` enters an existing bridge (an attended transfer's moves), BRIDGEPEER set on both."""
+        self._enter(bridge, channel)
+        for member in bridge.members:
+            peer = next((other for other in bridge.members if other is not member), None)
+            if peer is not None:
+                self.core.set_var(member, "BRIDGEPEER", peer.name)
+
+    def destroy(self, bridge: Bridge) -> None:
+        """An empty bridge goes (BridgeDestroy)."""
+        self.active.pop(bridge.id, None)
+        self.core.emit(self.core.events.bridge_destroy(bridge))
 
     def _enter(self, bridge: Bridge, channel: Channel) -> None:
         bridge.members.append(channel)

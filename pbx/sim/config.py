@@ -193,6 +193,9 @@ class SimConfig(_Frozen):
     """More contexts: name -> steps such as "Answer()", "Playback(closed)", "Hangup()" (any exten)."""
     dialplan_conf: str = ""
     """extensions.conf text whose contexts are added (e.g. `switchboard asterisk-dialplan`'s IVR)."""
+    atxfer_feature: str = "*2"
+    """features.conf's `atxfer` code. Empty: none configured, and the AMI Atxfer action is refused with
+    "No attended transfer feature code found", as Asterisk 22 does (it queues this code as DTMF)."""
     dtmf_s: float = Field(0.5, ge=0)
     """How long after a Read() starts a caller who presses a key presses it (interrupting the prompt)."""
     local_answer_lag_s: float = Field(0.0, ge=0)
