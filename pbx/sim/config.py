@@ -43,10 +43,18 @@ class EventOrder(_Frozen):
     """The OriginateResponse before its channel's Newchannel (and the events after it)."""
     hangup_before_bridge_leave: float = Field(0.0, ge=0, le=1)
     """A hung-up channel's Hangup before the BridgeLeave / BridgeDestroy of its bridge."""
+    hangup_before_attended_transfer: float = Field(0.0, ge=0, le=1)
+    """A transferer who completes an attended transfer by hanging up: its Hangup before the
+    AttendedTransfer (seen on Asterisk 22.10.1 with a Local agent leg, whose ;2 half hangs up in its
+    own thread while the bridges merge; the usual order is the AttendedTransfer first)."""
 
     @classmethod
     def every_order(cls, probability: float = 0.5) -> EventOrder:
-        return cls(originate_response_first=probability, hangup_before_bridge_leave=probability)
+        return cls(
+            originate_response_first=probability,
+            hangup_before_bridge_leave=probability,
+            hangup_before_attended_transfer=probability,
+        )
 
 
 class CustomerProfile(_Frozen):

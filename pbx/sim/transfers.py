@@ -202,6 +202,9 @@ def _transferer_gone(ctx: ActionContext, consult: _Consult) -> None:
         core.bridges.remove(second, consult.transferer)
     if target is None or second is None or target.hungup or consult.transferee.hungup:
         return
+    later = core.sequencer.draw(core.config.order.hangup_before_attended_transfer)
+    if later:
+        core.sequencer.capture()
     core.stop_moh(consult.transferee)
     if target.bridge is second:
         core.bridges.remove(second, target)
@@ -210,6 +213,9 @@ def _transferer_gone(ctx: ActionContext, consult: _Consult) -> None:
     if second.id in core.bridges.active:
         core.bridges.destroy(second)
     core.arm_endpoint(target, bridged=True)
+    if later:  # reported once the transferer's Hangup is out
+        taken = core.sequencer.captured()
+        consult.transferer.hangup_hooks.append(lambda: core.sequencer.send_later(taken))
 
 
 def _back(ctx: ActionContext, consult: _Consult, *, target_gone: bool = False) -> None:
