@@ -5,6 +5,7 @@ and a transfer made on the phone (the engine sees only Asterisk's events)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -132,8 +133,9 @@ async def test_warm_transfer_consult_then_complete(redis_client: aioredis.Redis)
 
 
 async def test_warm_transfer_cancelled_returns_the_caller_to_the_first_agent(
-    redis_client: aioredis.Redis,
+    redis_client: aioredis.Redis, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO)
     async with acd_stack(redis_client, rules(), sim_config()) as s:
         call_id, caller = await talking(s)
         await s.acd.login("a2")
@@ -148,6 +150,9 @@ async def test_warm_transfer_cancelled_returns_the_caller_to_the_first_agent(
         await s.until_state("a2", AgentState.READY)
         assert s.state("a1") is AgentState.BUSY
         assert s.acd.ctx.state.calls[call_id].state is CallState.CONNECTED
+        # The colleague's leg, let out of the consult, ends in its own dialplan before the engine's
+        # Hangup reaches it (as on Asterisk 22.10.1): that is no warning for an admin to chase.
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING and "refused" in r.getMessage()]
 
 
 async def test_a_transfer_made_on_the_phone_is_tracked_from_asterisks_events(
