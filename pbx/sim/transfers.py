@@ -16,8 +16,9 @@ up), the bridge is destroyed and the transferee runs Exten@Context from priority
 
 Atxfer (manager.c action_atxfer): same three errors, then "No attended transfer feature code
 found" when features.conf has no `atxfer` code (the action only queues that code and the digits
-as DTMF; Asterisk also needs the transferer's bridge features to allow a transfer, e.g.
-CHANNEL(dtmf_features)=T on an AMI-bridged leg), then "Atxfer successfully queued". The
+as DTMF), then "Atxfer successfully queued". A transferer whose bridge features do not allow a
+transfer (no CHANNEL(dtmf_features)=T on an AMI-bridged leg) is acked and nothing else happens
+(the digits reach the other party). The
 transferer is put on Hold and the transferee hears music (MusicOnHoldStart) while BOTH stay in
 their bridge; Exten@Context (Context also sets TRANSFER_CONTEXT; default: the channel's
 TRANSFER_CONTEXT, else its context) is dialled as a Local channel. Answered, the target's leg
@@ -152,6 +153,8 @@ def _atxfer(ctx: ActionContext) -> None:
     others = [m for m in bridge.members if m is not transferer] if bridge is not None else []
     if bridge is None or len(others) != 1 or transferer.uniqueid in core.consults:
         return
+    if "T" not in transferer.dtmf_features:
+        return  # no transfer feature on this leg: the code reaches the other party as DTMF, nothing else
     consult = _Consult(transferer, others[0], bridge)
     core.consults[transferer.uniqueid] = consult
     core.emit(core.events.channel_event("Hold", transferer))

@@ -114,3 +114,17 @@ async def test_atxfer_without_a_feature_code_is_refused_as_asterisk_does() -> No
         await client.close()
     finally:
         await pbx.stop()
+
+
+async def test_atxfer_by_a_leg_without_the_transfer_feature_is_queued_and_does_nothing(
+    sim: SimulatedPbx, ami: RawAmiClient
+) -> None:
+    """Asterisk 22.10.1 acks the Atxfer of a bridged leg without CHANNEL(dtmf_features)=T (here the
+    caller's, which the shipped dialplan does not give it) and nothing happens: no hold, no consult."""
+    caller, agent = await talking(sim, ami)
+    start = len(ami.events)
+    fields = [("Channel", caller), ("Exten", "1002"), ("Context", "agents")]
+    assert (await ami.request("Atxfer", fields)).message == "Atxfer successfully queued"
+    await ami.request("Ping", [])
+    assert not [e for e in ami.events[start:] if e.name in ("Hold", "MusicOnHoldStart", "Newchannel")]
+    assert sim.channels[caller].bridge is sim.channels[agent].bridge
