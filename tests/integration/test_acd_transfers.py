@@ -16,6 +16,7 @@ from pbx.sim.rawclient import RawAmiClient
 from routing.acd.calls import CallState
 from routing.agent_events import AgentState
 from tests.support.acd_harness import SECRET, Stack, acd_stack, agent, base_rules, make_rules, sim_config
+from tests.support.recordings import TRANSFERS, recorded_events, transfer_sequence
 
 KEY = "+36201111111"  # the key tier of base_rules
 
@@ -130,6 +131,41 @@ async def test_warm_transfer_consult_then_complete(redis_client: aioredis.Redis)
         status = s.acd.ctx.state.status("a1")
         assert (status.state, status.call_id) == (AgentState.WRAP_UP, call_id)
         assert s.acd.agent("a2").call_id == call_id
+
+
+def split_at_consult(sequence: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """A warm transfer's events from its first BridgeLeave: the dual Redirect's part (its two
+    channels leave and start music in either order, two threads in Asterisk: sorted), then the
+    rest from the consult on (the advisor's music stops), in order."""
+    start = next(i for i, item in enumerate(sequence) if item[0] == "BridgeLeave")
+    consult = sequence.index(("MusicOnHoldStop", "agent"), start)
+    return sorted(sequence[start:consult]), sequence[consult:]
+
+
+async def test_warm_transfer_events_as_asterisk_gave_them(redis_client: aioredis.Redis) -> None:
+    """The engine's warm transfer (dual Redirect, consult, complete) on the simulator raises the
+    caller's, the advisor's and the colleague's bridge, music and hangup events in the order the
+    same engine got from Asterisk 22.10.1 (tests/fixtures/ami/transfers/engine-warm-complete.txt)."""
+    async with acd_stack(redis_client, rules(), sim_config()) as s:
+        call_id, caller = await talking(s)
+        await s.acd.login("a2")
+        leg = s.acd.ctx.state.calls[call_id].facts.agent_channel
+        start = len(s.sim.events)
+        await s.acd.transfer(call_id, "queue:billing", warm=True)
+        await s.until_state("a2", AgentState.BUSY)
+        await s.acd.complete_transfer(call_id)
+        await s.until(lambda: leg not in s.sim.channels)
+        events = [dict(e.fields) for e in s.sim.events[start:]]
+        colleague = next(e["Channel"] for e in events if e.get("Channel", "").startswith("PJSIP/2002-"))
+        simulated = transfer_sequence(events, {caller: "caller", leg: "agent", colleague: "colleague"})
+
+    roles = {
+        "Local/36201112233@customers": "caller",
+        "Local/1003@agents": "agent",
+        "Local/1002@agents": "colleague",
+    }
+    recorded = transfer_sequence(recorded_events(TRANSFERS / "engine-warm-complete.txt"), roles)
+    assert split_at_consult(simulated) == split_at_consult(recorded)
 
 
 async def test_warm_transfer_cancelled_returns_the_caller_to_the_first_agent(
