@@ -34,8 +34,11 @@ def _noop(dialplan: Dialplan, channel: Channel, data: str) -> bool:
 
 def _set(dialplan: Dialplan, channel: Channel, data: str) -> bool:
     name, _, value = data.partition("=")
-    if name.strip():
-        dialplan.core.set_var(channel, name.strip(), value)
+    name = name.strip()
+    if name.upper() == "CHANNEL(DTMF_FEATURES)":  # a function write: no VarSet, as in Asterisk
+        channel.dtmf_features = value.strip()
+    elif name:
+        dialplan.core.set_var(channel, name, value)
     return True
 
 

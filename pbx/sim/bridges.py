@@ -25,25 +25,47 @@ class Bridges:
         self.core = core
         self.active: dict[str, Bridge] = {}
 
-    def _new_id(self) -> str:
+    def new_id(self) -> str:
         return str(uuid.UUID(int=self.core.rng.getrandbits(128), version=4))
 
     def bridge(self, one: Channel, two: Channel) -> Bridge:
-        """Pull both channels out of what they are doing and connect them."""
-        for channel in (one, two):
-            self.core.interrupt(channel)
-            if channel.bridge is not None:
-                self.leave(channel)
-        bridge = Bridge(self._new_id(), self.core.clock.now())
+        """Pull both channels out of what they are doing and connect them, in Asterisk 22.10.1's
+        order (recorded, tests/fixtures/ami/transfers/engine-warm-complete.txt): the new bridge is
+        created first; each channel in turn stops its music, leaves the bridge it was in and enters
+        the new one; only then is a bridge left behind emptied (its other member ejected, going on
+        in its dialplan) and destroyed."""
+        bridge = Bridge(self.new_id(), self.core.clock.now())
         self.active[bridge.id] = bridge
         self.core.emit(self.core.events.bridge_create(bridge))
+        left: list[Bridge] = []
         for channel in (one, two):
+            self.core.interrupt(channel)
+            old = channel.bridge
+            if old is not None:
+                self.remove(old, channel)
+                left.append(old)
             self._enter(bridge, channel)
         for channel, peer in ((one, two), (two, one)):
             self.core.set_var(channel, "BRIDGEPEER", peer.name)
+        for old in left:
+            if old.id in self.active:
+                self.dissolve(old)
         for channel in (one, two):
             self.core.arm_endpoint(channel, bridged=True)
         return bridge
+
+    def join(self, bridge: Bridge, channel: Channel) -> None:
+        """`channel` enters an existing bridge (an attended transfer's moves), BRIDGEPEER set on both."""
+        self._enter(bridge, channel)
+        for member in bridge.members:
+            peer = next((other for other in bridge.members if other is not member), None)
+            if peer is not None:
+                self.core.set_var(member, "BRIDGEPEER", peer.name)
+
+    def destroy(self, bridge: Bridge) -> None:
+        """An empty bridge goes (BridgeDestroy)."""
+        self.active.pop(bridge.id, None)
+        self.core.emit(self.core.events.bridge_destroy(bridge))
 
     def _enter(self, bridge: Bridge, channel: Channel) -> None:
         bridge.members.append(channel)

@@ -73,6 +73,7 @@ class Channel:
     """True while running dialplan priorities; False for an Originate's Application."""
     bridge: Bridge | None = None
     moh_class: str | None = None
+    dtmf_features: str = ""  # CHANNEL(dtmf_features): "T" lets its bridge run the transfer features
     hungup: bool = False
     pending: Timer | None = None
     """The running application's timer (Wait, MusicOnHold with duration, AMD...)."""

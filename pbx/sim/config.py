@@ -52,6 +52,10 @@ class EventOrder(_Frozen):
     """A Local channel hung up at one half: the other half's Hangup comes first."""
     hangup_before_bridge_leave: float = Field(0.0, ge=0, le=1)
     """A hung-up channel's Hangup before the BridgeLeave / BridgeDestroy of its bridge."""
+    hangup_before_attended_transfer: float = Field(0.0, ge=0, le=1)
+    """A transferer who completes an attended transfer by hanging up: its Hangup before the
+    AttendedTransfer (seen on Asterisk 22.10.1 with a Local agent leg, whose ;2 half hangs up in its
+    own thread while the bridges merge; the usual order is the AttendedTransfer first)."""
 
     @classmethod
     def every_order(cls, probability: float = 0.5) -> EventOrder:
@@ -77,6 +81,9 @@ REALISTIC_ORDER: dict[str, float] = {
     # not in the recording for a bridged channel's own Hangup; seen in issue 10's real runs
     # (frequency not measured): a small share so that every long run goes through it
     "hangup_before_bridge_leave": 0.05,
+    # an advisor completing an attended transfer by hanging up: their Local ;2 Hangup came before
+    # the AttendedTransfer in 2 of 6 runs on Asterisk 22.10.1 (docs/transfers.md)
+    "hangup_before_attended_transfer": 0.33,
 }
 
 
@@ -232,6 +239,9 @@ class SimConfig(_Frozen):
     """More contexts: name -> steps such as "Answer()", "Playback(closed)", "Hangup()" (any exten)."""
     dialplan_conf: str = ""
     """extensions.conf text whose contexts are added (e.g. `switchboard asterisk-dialplan`'s IVR)."""
+    atxfer_feature: str = "*2"
+    """features.conf's `atxfer` code. Empty: none configured, and the AMI Atxfer action is refused with
+    "No attended transfer feature code found", as Asterisk 22 does (it queues this code as DTMF)."""
     dtmf_s: float = Field(0.5, ge=0)
     """How long after a Read() starts a caller who presses a key presses it (interrupting the prompt)."""
     local_answer_lag_s: float = Field(0.0, ge=0)

@@ -49,6 +49,7 @@ SWITCHBOARD_DIALPLAN: dict[str, tuple[str, tuple[str, ...]]] = {
     "switchboard-agent": (
         "s",
         (
+            "Set(CHANNEL(dtmf_features)=T)",
             "NoOp(Switchboard: agent ${SWITCHBOARD_AGENT_ID} answered call ${SWITCHBOARD_CALL_ID})",
             "UserEvent(SwitchboardAgentAnswered,CallID: ${SWITCHBOARD_CALL_ID},"
             "AgentID: ${SWITCHBOARD_AGENT_ID},Channel: ${CHANNEL})",

@@ -36,6 +36,7 @@ from routing.acd.acd_metrics import AcdMetrics
 from routing.acd.calls import ActiveCall
 
 log = logging.getLogger("switchboard.acd.ami")
+_GONE = "No such channel"  # manager.c action_hangup: no channel by that name (any more)
 
 
 def _clean(value: str) -> str:
@@ -215,5 +216,10 @@ class Executor:
             return None
         if not result.response.ok:
             message = result.response.message
+            if action == "Hangup" and message == _GONE:
+                # Already ended in its own dialplan (a colleague let out of a consult hangs up
+                # before our Hangup arrives, as on Asterisk 22.10.1): what we wanted, no warning.
+                log.info("Hangup not needed: %s is gone", fields.get("Channel"), extra={"action": action})
+                return False
             log.warning("%s refused: %s", action, message, extra={"action": action, **fields})
         return result.response.ok

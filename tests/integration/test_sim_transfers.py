@@ -65,13 +65,12 @@ async def test_blind_transfer_moves_the_caller_and_lets_the_transferer_go(
         for e in ami.events[start:]
         if e.name in ("BridgeLeave", "BlindTransfer", "BridgeDestroy", "MusicOnHoldStart", "Hangup")
     ]
-    assert order[:4] == [
-        ("BridgeLeave", agent),
+    assert order[:3] == [  # as Asterisk 22.10.1 sends them: the event first, the caller leaves first
         ("BlindTransfer", caller),
         ("BridgeLeave", caller),
-        ("BridgeDestroy", None),
+        ("BridgeLeave", agent),
     ]
-    assert sorted(order[4:]) == [("Hangup", agent), ("MusicOnHoldStart", caller)]  # two threads in Asterisk
+    assert sorted(order[3:]) == [("BridgeDestroy", None), ("Hangup", agent), ("MusicOnHoldStart", caller)]
     held = sim.channels[caller]
     assert (held.context, held.exten, held.bridge) == ("switchboard-transfer", "queue-billing", None)
 
@@ -139,8 +138,8 @@ async def test_an_attended_transfer_completes_when_the_transferer_hangs_up(
     assert names.index("AttendedTransfer") < next(
         i for i, e in enumerate(ami.events[start:]) if e.name == "Hangup" and e.get("Channel") == agent
     ), "Asterisk reports the transfer before the transferer's hangup"
-    await ami.wait_event("BridgeEnter", lambda e: e.get("Channel") == caller, since=start)
-    assert sim.channels[caller].bridge is sim.channels[target].bridge
+    await ami.wait_event("BridgeEnter", lambda e: e.get("Channel") == target, since=start)
+    assert sim.channels[caller].bridge is sim.channels[target].bridge, "the target joins the caller's bridge"
     assert sim.channels[caller].moh_class is None
 
 
@@ -151,8 +150,7 @@ async def test_cancel_atxfer_joins_the_transferer_back_and_raises_no_transfer_ev
     reply = await ami.request("CancelAtxfer", [("Channel", agent)])
     assert (reply.ok, reply.message) == (True, "CancelAtxfer successfully queued")
     await ami.wait_event("Hangup", lambda e: e.get("Channel") == target, since=start)
-    await ami.wait_event("BridgeEnter", lambda e: e.get("Channel") == caller, since=start)
-    assert sim.channels[caller].bridge is sim.channels[agent].bridge
+    assert sim.channels[caller].bridge is sim.channels[agent].bridge, "back in the caller's bridge"
     assert not [e for e in ami.events[start:] if e.name == "AttendedTransfer"]
     refused = await ami.request("Atxfer", [("Channel", agent)])
     assert refused.message == "No extension specified"

@@ -49,3 +49,58 @@ def server_stream(path: Path = FULL) -> bytes:
     """Everything the server sent in the session, in order, as one byte stream."""
     stream = b"\r\n".join(step.server_bytes for step in load_steps(path))
     return stream.lstrip(b"\r\n") + b"\r\n\r\n"
+
+
+TRANSFERS = FIXTURES / "transfers"
+
+# The events a transfer is judged by: who is in which bridge, who hears music, who is on hold.
+TRANSFER_EVENTS = frozenset(
+    {
+        "BlindTransfer",
+        "AttendedTransfer",
+        "BridgeEnter",
+        "BridgeLeave",
+        "MusicOnHoldStart",
+        "MusicOnHoldStop",
+        "Hold",
+        "Unhold",
+        "Hangup",
+    }
+)
+
+
+def recorded_events(path: Path) -> list[dict[str, str]]:
+    """The events of a recording, in order, each as its headers (the first of a repeated one)."""
+    events: list[dict[str, str]] = []
+    for step in load_steps(path):
+        for block in step.server_bytes.decode().split("\r\n\r\n"):
+            fields: dict[str, str] = {}
+            for line in block.split("\r\n"):
+                key, sep, value = line.partition(": ")
+                if sep:
+                    fields.setdefault(key, value)
+            if "Event" in fields:
+                events.append(fields)
+    return events
+
+
+def party_of(channel: str, roles: dict[str, str]) -> str:
+    """The role ("caller", "agent", "target") of a channel whose name starts with a key of
+    `roles`; "" for others (a Local channel's ;2 half, the phone's side)."""
+    if channel.endswith(";2"):
+        return ""
+    return next((role for prefix, role in roles.items() if channel.startswith(prefix)), "")
+
+
+def transfer_sequence(events: list[dict[str, str]], roles: dict[str, str]) -> list[tuple[str, str]]:
+    """(event, party) for the transfer events of the parties, in order; a transfer event's party
+    is its transferee."""
+    sequence: list[tuple[str, str]] = []
+    for event in events:
+        name = event.get("Event", "")
+        if name not in TRANSFER_EVENTS:
+            continue
+        party = party_of(event.get("Channel") or event.get("TransfereeChannel") or "", roles)
+        if party:
+            sequence.append((name, party))
+    return sequence
