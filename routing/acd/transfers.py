@@ -22,6 +22,8 @@ from routing.queue import Needs, WaitingCall
 from routing.rules import Rules
 
 KINDS = ("queue", "skill", "agent")
+TARGET_PATTERN = r"^\s*(queue|skill|agent):\s*\S"
+"""What `parse_target` reads, for the API's schema: a kind, a colon, a name."""
 
 
 class TransferError(SwitchboardError):

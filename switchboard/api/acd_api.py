@@ -25,8 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dialer.paging import Cursor, page_in_memory
 from routing.acd import AcdService
-from routing.acd.events import MAX_WAIT_S
-from routing.acd.transfers import TransferError
+from routing.acd.events import MAX_WAIT_S, SINCE_PATTERN
+from routing.acd.transfers import TARGET_PATTERN, TransferError
 from routing.agents import AgentTransitionError
 from routing.rules import AgentSpec, Interface, Level, Name
 from switchboard.api.auth import AUTH_RESPONSES, require_role
@@ -165,6 +165,7 @@ class TransferIn(BaseModel):
         min_length=3,
         max_length=140,
         description="queue:<name>, skill:<name> or agent:<id>",
+        json_schema_extra={"pattern": TARGET_PATTERN},  # checked by parse_target, whose 422 names the forms
         examples=["queue:billing"],
     )
     mode: Literal["blind", "warm"] = Field(
@@ -332,7 +333,13 @@ async def cancel_transfer(call_id: str, acd: Acd, who: Anyone) -> CaseOut:
 async def events(
     acd: Acd,
     who: Readers,
-    since: Annotated[str, Query(description="a stream id from last_id; 0: from the oldest kept")] = "0",
+    since: Annotated[
+        str,
+        Query(
+            description="a stream id from last_id; 0: from the oldest kept; $: only new ones",
+            json_schema_extra={"pattern": SINCE_PATTERN},  # checked by check_since, whose 422 says why
+        ),
+    ] = "0",
     wait: Annotated[float, Query(ge=0, le=MAX_WAIT_S, description="seconds to wait for one (long poll)")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> EventsOut:

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from core.errors import ValidationFailedError
-from routing.acd.transfers import Target, check_target, parse_target, requeued, target_from_exten
+from routing.acd.transfers import (
+    TARGET_PATTERN,
+    Target,
+    check_target,
+    parse_target,
+    requeued,
+    target_from_exten,
+)
 from routing.queue import WaitingCall
 from routing.rules import Rules
 
@@ -47,6 +56,20 @@ def test_targets_are_read(text: str, target: Target) -> None:
 def test_a_target_of_no_known_form_is_refused_naming_the_forms(text: str) -> None:
     with pytest.raises(ValidationFailedError, match=r"queue:<name>, skill:<name> or agent:<id>"):
         parse_target(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["queue:billing", " skill:tech ", "agent:1002", "billing", "team:x", "queue:", "queue:  ", "000"]
+)
+def test_the_api_schema_admits_exactly_the_targets_that_are_read(text: str) -> None:
+    """The transfer body's `to` pattern (the OpenAPI spec) agrees with the parser: a schema-valid
+    target is never refused as malformed."""
+    try:
+        parse_target(text)
+        read = True
+    except ValidationFailedError:
+        read = False
+    assert (re.search(TARGET_PATTERN, text) is not None) is read
 
 
 @pytest.mark.parametrize(
