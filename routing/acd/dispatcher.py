@@ -76,7 +76,8 @@ class Dispatcher:
     async def commit(self, change: Change) -> None:
         """Write `change` (and the calls admitted but not yet written) to Redis and mirror `change`
         in memory (memory alone while Redis is failing)."""
-        arrived = list(self._arrived.values())
+        written = {a.id for a in change.calls} | {a.id for a in change.ended}
+        arrived = [a for a in self._arrived.values() if a.id not in written]  # else `change` has it newer
         self._arrived.clear()
         if not self.dirty:
             try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 
 import pytest
 import redis.asyncio as aioredis
@@ -153,6 +154,27 @@ async def test_an_arriving_call_whose_agent_another_engine_took_is_stored_waitin
         stored = json.loads(await redis_client.get(keys.call(call_id)) or "{}")
         assert stored["facts"]["state"] == "waiting" and stored["facts"]["case_id"]
         assert not s.actions("Originate")
+
+
+async def test_an_arriving_call_that_overflows_at_once_is_stored_in_the_target_queue_only(
+    redis_client: aioredis.Redis,
+) -> None:
+    open_day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[(datetime.now(UTC).weekday() + 3) % 7]
+    support = {
+        **base_rules()["queues"][0],
+        "hours": {"zone": "UTC", "weekly": {open_day: ["08:00-09:00"]}},  # open another day only
+        "when_closed": {"action": "overflow", "queue": "billing"},
+    }
+    billing = {"name": "billing", "skill": "billing", "level": 1}
+    rules = make_rules(base_rules(queues=[support, billing]))
+    async with acd_stack(redis_client, rules, sim_config()) as s:
+        caller = await s.sim.inbound_call(CALLER, "+3612345678", patience_s=600)
+        call_id, keys = s.sim.channels[caller].uniqueid, AcdKeys()
+        await s.until(lambda: [a.call.queue for a in s.acd.ctx.state.calls.values()] == ["billing"])
+        assert await redis_client.zrange(keys.queue("billing"), 0, -1) == [call_id.encode()]
+        assert await redis_client.zrange(keys.queue("support"), 0, -1) == []
+        stored = json.loads(await redis_client.get(keys.call(call_id)) or "{}")
+        assert stored["queue"] == "billing" and stored["facts"]["state"] == "waiting"
 
 
 async def test_an_agent_who_does_not_answer_is_skipped_and_paused_after_n_misses(
