@@ -181,9 +181,9 @@ def write_rules(path: Path, agents: int, outbound_agents: int = 0) -> None:
 class EngineProcess:
     """bench/engine_proc.py as a child process, driven line by line."""
 
-    def __init__(self, args: Sequence[str], log: IO[bytes]) -> None:
+    def __init__(self, args: Sequence[str], log: IO[bytes], module: str = "bench.engine_proc") -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bench.engine_proc", *args],
+            [sys.executable, "-m", module, *args],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
         )  # fmt: skip
 
@@ -323,7 +323,7 @@ async def outbound_window(
 
 async def measure(
     plan: Plan, engine_args: Sequence[str] = ()
-) -> tuple[list[Step], dict[str, float], dict[str, Any]]:
+) -> tuple[list[Step], dict[str, float], dict[str, Any], list[Step]]:
     with tempfile.TemporaryDirectory(prefix="bench-engine-") as tmp, PrivateRedis() as redis:
         rules, log_path = Path(tmp) / "routing.yaml", Path(tmp) / "engine.log"
         write_rules(rules, plan.agents, plan.outbound_agents)
@@ -332,16 +332,35 @@ async def measure(
         args = ["--ami-port", str(port), "--redis-url", redis.url, "--rules", str(rules),
                 "--leads", str(plan.leads) if plan.outbound_agents else "0",
                 *engine_args]  # fmt: skip
-        with log_path.open("wb") as log:
-            engine = EngineProcess(args, log)
-            try:
-                return await _drive(sim, engine, plan)
-            except Exception as exc:
-                tail = log_path.read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"{exc}; engine log ends with:\n{tail}") from exc
-            finally:
-                engine.stop()
-                await sim.stop()
+        try:
+            with log_path.open("wb") as log:
+                engine = EngineProcess(args, log)
+                try:
+                    found = await _drive(sim, engine, plan)
+                except Exception as exc:
+                    tail = log_path.read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"{exc}; engine log ends with:\n{tail}") from exc
+                finally:
+                    engine.stop()
+            return (*found, await simulator_alone(sim, plan, log_path))
+        finally:
+            await sim.stop()
+
+
+async def simulator_alone(sim: TimedPbx, plan: Plan, log_path: Path) -> list[Step]:
+    """The same inbound ladder against bench/null_engine.py (Originate and Bridge, nothing else):
+    what the simulated PBX and this machine carry without the engine."""
+    with contextlib.suppress(SimTimeoutError):
+        await sim.wait_for_channel_count(0, timeout=SETTLE_S)
+    with log_path.open("ab") as log:
+        null = EngineProcess(["--ami-port", str(sim.port)], log, "bench.null_engine")
+        try:
+            hello = await null.read(timeout=60)
+            if not hello.get("ready"):
+                raise RuntimeError(f"the null engine did not start: {hello}")
+            return await ladder(sim, null, plan, first=5_000_000)
+        finally:
+            null.stop()
 
 
 async def _drive(
@@ -356,11 +375,11 @@ async def _drive(
     return steps, outbound, {**await engine.ask("stats"), "ready_rss_kib": hello["rss_kib"]}
 
 
-async def ladder(sim: TimedPbx, engine: EngineProcess, plan: Plan) -> list[Step]:
+async def ladder(sim: TimedPbx, engine: EngineProcess, plan: Plan, first: int = 0) -> list[Step]:
     """Step the rate up. While p99 <= 10 ms holds, a failing step is tried once more (the machine is
     shared: one burst from elsewhere should not end the search); after the second failure the steps
     go on only while the engine keeps up (every call routed and bridged), for the sustained rate."""
-    deadline, steps, first, latency_phase = time.perf_counter() + plan.deadline_s, [], 0, True
+    deadline, steps, latency_phase = time.perf_counter() + plan.deadline_s, [], True
     for rate in plan.rates:
         if time.perf_counter() > deadline:
             break
@@ -429,6 +448,36 @@ def best_rates(steps: list[Step]) -> tuple[Step | None, Step | None, Step | None
     return best, ended, (max(kept, key=lambda s: s.rate) if kept else None)
 
 
+def simulator_rows(steps: list[Step], alone: list[Step]) -> list[Row]:
+    """The engine's rates as a share of the simulated PBX's own (bench/null_engine.py), same run."""
+    best, _, sustained = best_rates(steps)
+    sim_best, sim_ended, sim_sustained = best_rates(alone)
+    if sim_best is None or sim_sustained is None:
+        return [row("simulated PBX alone: highest inbound rate with p99 <= 10 ms", 0, "calls/s",
+                    detail="no step of the simulator alone met 10 ms")]  # fmt: skip
+    at_limit = next((s for s in steps if s.rate == sim_sustained.rate), None)
+    limit = f"p99 above 10 ms twice at {sim_ended.rate} calls/s" if sim_ended else "never above 10 ms"
+    return [
+        row("simulated PBX alone: highest inbound rate with p99 <= 10 ms", sim_best.rate, "calls/s",
+            detail=(f"bench/null_engine.py answers (Originate, Bridge; no Redis) after the engine, same "
+                    f"sim and ladder; {limit}; p99 {_ms(sim_best.p(99))}; simulator CPU "
+                    f"{sim_best.sim_cpu:.0%}, responder {sim_best.cpu:.0%} of a core")),
+        row("simulated PBX alone: sustained arrivals", sim_sustained.rate, "calls/s",
+            detail=f"every call routed and bridged; p99 {_ms(sim_sustained.p(99))}"),
+        row("engine inbound rate with p99 <= 10 ms / the simulator's", best.rate if best else 0, "calls/s",
+            peer=("simulated PBX alone", sim_best.rate), target="1x (the engine is not the bottleneck)",
+            met=bool(best and best.rate >= sim_best.rate)),
+        row("engine sustained inbound rate / the simulator's", sustained.rate if sustained else 0, "calls/s",
+            peer=("simulated PBX alone", sim_sustained.rate)),
+        row(f"engine CPU at the simulator's sustained limit ({sim_sustained.rate} calls/s)",
+            100 * at_limit.cpu if at_limit else 0.0, "% of a core", target="<= 50 %",
+            met=bool(at_limit and at_limit.kept_up and at_limit.cpu <= 0.5),
+            detail=("the engine's step at that rate" + ("" if at_limit is None else
+                    f": {'kept up' if at_limit.kept_up else 'did not keep up'}, p99 {_ms(at_limit.p(99))}")
+                    if at_limit else "the engine's ladder stopped below that rate")),
+    ]  # fmt: skip
+
+
 def rows_of(steps: list[Step], outbound: dict[str, float], final: dict[str, Any], plan: Plan) -> list[Row]:
     best, ended, sustained = best_rates(steps)
     limit = f"{P99_TARGET_MS:g} ms"
@@ -467,8 +516,8 @@ def run(quick: bool, plan: Plan | None = None, engine_args: Sequence[str] = ()) 
     """All rows of figure 4; `plan` replaces the sizes (the smoke test uses a tiny one);
     `engine_args` go to bench/engine_proc.py (e.g. --profile PATH, --log-level WARNING)."""
     plan = plan or (QUICK if quick else FULL)
-    steps, outbound, final = asyncio.run(measure(plan, engine_args))
-    rows = rows_of(steps, outbound, final, plan)
+    steps, outbound, final, alone = asyncio.run(measure(plan, engine_args))
+    rows = rows_of(steps, outbound, final, plan) + simulator_rows(steps, alone)
     if plan != FULL:  # short steps: a rough p99; say so on every row
         for item in rows:
             item["name"] += f" (short run: {plan.step_s:g} s steps)"

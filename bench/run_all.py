@@ -1,4 +1,4 @@
-"""All six benchmark figures in one run: one table, and the same rows in bench/results.json.
+"""All seven benchmark figures in one run: one table, and the same rows in bench/results.json.
 
 `scripts/bench` calls this. Each figure is a module with `run(quick) -> rows`;
 they run one after the other in this process (figure 4 starts the engine in a
@@ -36,6 +36,7 @@ FIGURES: dict[int, tuple[str, str]] = {
     4: ("bench.bench_engine", "end-to-end engine"),
     5: ("bench.bench_shift_outbound", "simulated shift, outbound"),
     6: ("bench.bench_shift_inbound", "simulated shift, inbound"),
+    7: ("bench.bench_cost", "Redis cost per call (figure 4's engine, counted by MONITOR)"),
 }
 
 

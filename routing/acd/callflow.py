@@ -94,18 +94,24 @@ class CallFlow:
         await self.step(held.call_id, ev.Arrived(held.arrived_at, held))
 
     async def _arrive(self, held: HeldCaller) -> None:
-        facts = await self.admit(held)
-        await self.d.route(held.call_id)
+        facts = await self.admit(held, write=False)
+        try:
+            await self.d.route(held.call_id)  # offered at once: stored with the agent's reservation
+        finally:
+            await self.d.write_arrived()  # else stored waiting now
         if facts.channel and self.ctx.executor.ready:
             await self.ctx.executor.set_case(facts.channel, facts.case_id)
 
-    async def admit(self, held: HeldCaller, case_id: str = "", how: str = "arrived") -> CallFacts:
+    async def admit(
+        self, held: HeldCaller, case_id: str = "", how: str = "arrived", *, write: bool = True
+    ) -> CallFacts:
         """Classify the caller, open a case (unless it has one) and store the waiting call; the
-        caller's wait counts from `held.arrived_at`. Routing it is up to the caller of admit."""
+        caller's wait counts from `held.arrived_at`. Routing it is up to the caller of admit;
+        `write=False`: the call is written with its first offer or by `Dispatcher.write_arrived`."""
         ctx, rules = self.ctx, self.ctx.state.rules
         queue = self.queue_for(held.queue, held.dialled)
         number = try_normalize(held.caller or None, rules.default_region)
-        crm = await self._crm(number)
+        crm, case_id = await self._arrival(number, held.call_id, case_id)
         found = classify(
             held.caller or None,
             queue,
@@ -115,7 +121,7 @@ class CallFlow:
             crm_record=crm,
         )
         facts = CallFacts(
-            case_id=case_id or await self.case_id(held.call_id, ctx.clock()),
+            case_id=case_id,
             uniqueid=held.uniqueid,
             channel=held.channel,
             caller=held.caller,
@@ -126,7 +132,11 @@ class CallFlow:
             crm=crm or {},
             owner=ctx.instance_id,
         )
-        await self.d.commit(Change(calls=[ActiveCall(admit(held.call_id, found, held.arrived_at), facts)]))
+        admitted = ActiveCall(admit(held.call_id, found, held.arrived_at), facts)
+        if write:
+            await self.d.commit(Change(calls=[admitted]))
+        else:
+            self.d.admit(admitted)
         ctx.metrics.call_offered(queue, found.tier)
         extra = {"call_id": held.call_id, "case_id": facts.case_id, "queue": queue, "tier": found.tier}
         log.info("call %s %s: %s in %s (%s)", held.call_id, how, found.tier, queue, found.matched,
@@ -168,6 +178,19 @@ class CallFlow:
     def forget_queue_map(self) -> None:
         """The rules changed: normalise the dialled numbers again (the default region may differ)."""
         self._dialled = None
+
+    async def _arrival(
+        self, number: str | None, call_id: str, case_id: str
+    ) -> tuple[Mapping[str, str] | None, str]:
+        """The caller's CRM record and the call's case id (a new one unless it has one): one round trip."""
+        if case_id:
+            return await self._crm(number), case_id
+        if not self.d.dirty:
+            try:
+                return await self.ctx.store.arrival(number, self.ctx.clock())
+            except StoreUnavailableError as exc:
+                self.d.store_failed(exc)
+        return None, f"call-{call_id}"  # still unique while Redis is down
 
     async def _crm(self, number: str | None) -> Mapping[str, str] | None:
         if number is None or self.d.dirty:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from core.errors import (
@@ -67,16 +68,37 @@ class Dispatcher:
         self.ctx = ctx
         self.dirty = False
         self._deferring = False  # inside a ring failure: routes wait for the next tick
+        # Calls just arrived, in memory but not yet in Redis: each is written with its agent's
+        # reservation when it is offered at once (one round trip for both), else by the next commit.
+        self._arrived: dict[str, ActiveCall] = {}
 
     # -- persistence ------------------------------------------------------------------------
     async def commit(self, change: Change) -> None:
-        """Write `change` to Redis and mirror it in memory (memory alone while Redis is failing)."""
+        """Write `change` (and the calls admitted but not yet written) to Redis and mirror `change`
+        in memory (memory alone while Redis is failing)."""
+        written = {a.id for a in change.calls} | {a.id for a in change.ended}
+        arrived = [a for a in self._arrived.values() if a.id not in written]  # else `change` has it newer
+        self._arrived.clear()
         if not self.dirty:
             try:
-                await self.ctx.store.commit(change)
+                await self.ctx.store.commit(
+                    replace(change, calls=[*arrived, *change.calls]) if arrived else change
+                )
             except StoreUnavailableError as exc:
                 self.store_failed(exc)
         self.mirror(change)
+
+    def admit(self, active: ActiveCall) -> None:
+        """A call just arrived: in memory now; in Redis with its offer's reservation if it is offered
+        before anything else is written, else with the next write (`write_arrived` at the latest)."""
+        if not self.dirty:
+            self._arrived[active.id] = active
+        self.mirror(Change(calls=[active]))
+
+    async def write_arrived(self) -> None:
+        """Write the admitted calls not written yet (the call was not offered at once: it waits)."""
+        if self._arrived:
+            await self.commit(Change())
 
     async def publish(self, kind: str, agent_id: str, data: Mapping[str, Any]) -> None:
         """An event for the API; skipped (and lost) while Redis is failing, never delaying a call."""
@@ -323,13 +345,19 @@ class Dispatcher:
         return True
 
     async def _reserve(self, status: AgentStatus, offered: ActiveCall, timer: Timer, *, held: bool) -> bool:
+        waiting = self._arrived.pop(offered.id, None)  # never written: admitted and offered in one write
         if self.dirty:
             return True  # Redis is behind memory; it gets the whole state once it is back
         try:
-            return await self.ctx.store.reserve(status, offered, timer, held=held)
+            done = await self.ctx.store.reserve(
+                status, offered, timer, held=held, arrived=waiting is not None
+            )
         except StoreUnavailableError as exc:
             self.store_failed(exc)
             return True
+        if not done and waiting is not None:
+            self._arrived[offered.id] = waiting  # not offered: it is written waiting, like any call
+        return bool(done)
 
     async def _lost_race(self, agent_id: str, active: ActiveCall) -> None:
         """Redis says the agent is no longer ready or the call no longer waiting: believe Redis."""

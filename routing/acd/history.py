@@ -41,12 +41,14 @@ class HistoryWrite:
 
 
 # The Lua half of a HistoryWrite: ARGV from `first` on are HistoryWrite.args(); `key` is the list.
+# RPUSH answers the list's length: no LTRIM when the list is not longer than it should be.
 LUA_PUSH_HISTORY = """
 local function push_history(key, first)
   if ARGV[first] == '1' then redis.call('DEL', key) end
-  local keep, count = tonumber(ARGV[first + 1]), tonumber(ARGV[first + 2])
-  if count > 0 then redis.call('RPUSH', key, unpack(ARGV, first + 3, first + 2 + count)) end
-  if keep == 0 then redis.call('DEL', key) else redis.call('LTRIM', key, -keep, -1) end
+  local keep, count, length = tonumber(ARGV[first + 1]), tonumber(ARGV[first + 2]), -1
+  if count > 0 then length = redis.call('RPUSH', key, unpack(ARGV, first + 3, first + 2 + count)) end
+  if keep == 0 then redis.call('DEL', key)
+  elseif length < 0 or length > keep then redis.call('LTRIM', key, -keep, -1) end
 end
 """
 

@@ -7,7 +7,9 @@ Rules it keeps:
   a call is a Lua compare-and-set (`reserve`; `hold` when the dialer takes an
   agent for a call it is placing): the agent must still be ready (or held for
   that very call) and the call still waiting in its queue, so two engines sharing a Redis never ring
-  one agent for two calls or two agents for one call.
+  one agent for two calls or two agents for one call. A call offered as it arrives is stored by
+  its reservation (`arrived`: one write, no waiting record first); its CRM record and case id
+  come before it in one round trip (`arrival`).
 - An agent's status record has no history; the history is a list beside it,
   appended to and trimmed on each change (routing/acd/history.py), so a write
   costs the change, not the agent's whole hour.
@@ -55,7 +57,9 @@ SOURCE_RULES, SOURCE_API = "rules", "api"
 
 # KEYS: agent status, queue zset, call record, calls set, timers hash, agent history list
 # ARGV: call id, new status, call record, timer field, timer value, held ('1': the agent must be
-# held for this call, else ready), hold timer field (deleted when held), then HistoryWrite.args()
+# held for this call, else ready), hold timer field (deleted when held), arrived ('1': the call
+# has just arrived and was never stored waiting, so it is admitted and offered in this one write,
+# without the queue check), then HistoryWrite.args()
 _RESERVE = LUA_PUSH_HISTORY + """
 local raw = redis.call('GET', KEYS[1])
 if not raw then return 0 end
@@ -64,15 +68,24 @@ if not ok then return 0 end
 if ARGV[6] == '1' then
   if status['state'] ~= 'reserved' or status['call_id'] ~= ARGV[1] then return 0 end
 elseif status['state'] ~= 'ready' then return 0 end
-if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 0 end
+local arrived = ARGV[8] == '1'
+if not arrived and not redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('SET', KEYS[3], ARGV[3])
 redis.call('SADD', KEYS[4], ARGV[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
+if not arrived then redis.call('ZREM', KEYS[2], ARGV[1]) end
 redis.call('HSET', KEYS[5], ARGV[4], ARGV[5])
 if ARGV[6] == '1' then redis.call('HDEL', KEYS[5], ARGV[7]) end
-push_history(KEYS[6], 8)
+push_history(KEYS[6], 9)
 return 1
+"""
+
+# KEYS: the caller's CRM record hash (the case counter again when there is no number), case counter.
+# ARGV: '1' when there is a number. What a call needs before routing, in one round trip.
+_ARRIVAL = """
+local record = {}
+if ARGV[1] == '1' then record = redis.call('HGETALL', KEYS[1]) end
+return {record, redis.call('INCR', KEYS[2])}
 """
 
 
@@ -167,6 +180,7 @@ class AcdStore:
         self._ended_ttl = ended_ttl_s
         self._reserve = FencedScript(redis, _RESERVE, lease)
         self._hold = FencedScript(redis, _HOLD, lease)
+        self._arrival = redis.register_script(_ARRIVAL)
         self._history = HistoryWriter()
 
     @contextlib.asynccontextmanager
@@ -316,11 +330,18 @@ class AcdStore:
             pipe.zrem(keys.queue(call.queue), call.id)
 
     async def reserve(
-        self, status: AgentStatus, offered: ActiveCall, timer: Timer, *, held: bool = False
+        self,
+        status: AgentStatus,
+        offered: ActiveCall,
+        timer: Timer,
+        *,
+        held: bool = False,
+        arrived: bool = False,
     ) -> bool:
         """Store `status` (the agent reserved) and `offered` only if the agent is still ready (or,
         `held`, still held for this call) and the call still waiting; False when another engine got
-        there first."""
+        there first. `arrived`: the call has just arrived and was never stored as waiting; it is
+        stored here, offered (one write for admitting and offering it)."""
         keys = self.keys
         with _available("reserving an agent"):
             done = await self._reserve(
@@ -335,7 +356,7 @@ class AcdStore:
                 args=[
                     offered.id, dump_status(status, with_history=False), _dump(offered), timer.key,
                     timer.dump(), "1" if held else "0", f"{TimerKind.HOLD}:{status.agent_id}",
-                    *self._history.plan(status).args(),
+                    "1" if arrived else "0", *self._history.plan(status).args(),
                 ],
             )  # fmt: skip
         if done:
@@ -408,12 +429,28 @@ class AcdStore:
         """`20250616-000042`: the day (UTC) and a counter that never repeats."""
         with _available("numbering a case"):
             number = await self.redis.incr(self.keys.case_seq)
-        return f"{datetime.fromtimestamp(now, UTC):%Y%m%d}-{number:06d}"
+        return _case_id(now, number)
+
+    async def arrival(self, number: str | None, now: float) -> tuple[dict[str, str] | None, str]:
+        """The caller's CRM record (None: no number, or no record) and a new case id, in one round trip."""
+        keys = self.keys
+        with _available("reading a CRM record and numbering a case"):
+            record, counter = await self._arrival(
+                keys=[keys.crm_customer(number) if number else keys.case_seq, keys.case_seq],
+                args=["1" if number else "0"],
+            )
+        pairs = [_text(item) for item in record]
+        crm = dict(zip(pairs[::2], pairs[1::2], strict=True)) or None
+        return crm, _case_id(now, int(counter))
 
     async def set_rules_active(self, content_hash: str, applied_at: float, source: str) -> None:
         mapping = {"hash": content_hash, "applied_at": repr(applied_at), "source": source}
         with _available("recording the active rules"):
             await self.redis.hset(self.keys.rules_active, mapping=_hash(mapping))
+
+
+def _case_id(now: float, number: int) -> str:
+    return f"{datetime.fromtimestamp(now, UTC):%Y%m%d}-{number:06d}"
 
 
 def _hash(values: Mapping[str, str]) -> dict[FieldT, EncodableT]:

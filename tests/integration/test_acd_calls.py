@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 
 import pytest
 import redis.asyncio as aioredis
@@ -114,6 +115,66 @@ async def test_the_waiting_call_is_stored_with_its_case(redis_client: aioredis.R
         assert s.sample("switchboard_acd_oldest_wait_seconds", queue="support") == 42.0
         assert s.sample("switchboard_acd_queue_agents", queue="support", state="logged_out") == 1
         assert s.sample("switchboard_acd_queue_agents", queue="support", state="ready") == 0
+
+
+async def test_a_call_offered_on_arrival_is_stored_once_with_its_agent_reserved(
+    redis_client: aioredis.Redis,
+) -> None:
+    rules = make_rules(base_rules(agents=[agent("a1", "PJSIP/2001", tech=2)]))
+    config = sim_config(**{"2001": AgentPhone(answer_after_s=None)})  # it rings: the offer is what we see
+    async with acd_stack(redis_client, rules, config) as s:
+        await s.acd.login("a1")
+        caller = await s.sim.inbound_call(CALLER, "+3612345678", patience_s=600)
+        await s.until_state("a1", AgentState.RINGING)
+        call_id, keys = s.sim.channels[caller].uniqueid, AcdKeys()
+        stored = json.loads(await redis_client.get(keys.call(call_id)) or "{}")
+        assert (stored["facts"]["state"], stored["facts"]["agent_id"]) == ("offered", "a1")
+        assert stored["facts"]["case_id"]
+        assert await redis_client.sismember(keys.calls, call_id)
+        assert await redis_client.zrange(keys.queue("support"), 0, -1) == []  # never stored waiting
+        status = json.loads(await redis_client.get(keys.agent_status("a1")) or "{}")
+        assert (status["state"], status["call_id"]) in {("reserved", call_id), ("ringing", call_id)}
+
+
+async def test_an_arriving_call_whose_agent_another_engine_took_is_stored_waiting(
+    redis_client: aioredis.Redis,
+) -> None:
+    rules = make_rules(base_rules(agents=[agent("a1", "PJSIP/2001", tech=2)]))
+    async with acd_stack(redis_client, rules, sim_config()) as s:
+        await s.acd.login("a1")
+        keys = AcdKeys()
+        taken = json.loads(await redis_client.get(keys.agent_status("a1")) or "{}")
+        taken.update(state="busy", call_id="elsewhere")  # memory still says ready
+        await redis_client.set(keys.agent_status("a1"), json.dumps(taken))
+        caller = await s.sim.inbound_call(CALLER, "+3612345678", patience_s=600)
+        call_id = s.sim.channels[caller].uniqueid
+        await s.until(lambda: s.acd.ctx.state.status("a1").state is AgentState.BUSY)  # Redis believed
+        await s.until(lambda: s.waiting_ids() == [call_id])
+        assert await redis_client.zrange(keys.queue("support"), 0, -1) == [call_id.encode()]
+        stored = json.loads(await redis_client.get(keys.call(call_id)) or "{}")
+        assert stored["facts"]["state"] == "waiting" and stored["facts"]["case_id"]
+        assert not s.actions("Originate")
+
+
+async def test_an_arriving_call_that_overflows_at_once_is_stored_in_the_target_queue_only(
+    redis_client: aioredis.Redis,
+) -> None:
+    open_day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[(datetime.now(UTC).weekday() + 3) % 7]
+    support = {
+        **base_rules()["queues"][0],
+        "hours": {"zone": "UTC", "weekly": {open_day: ["08:00-09:00"]}},  # open another day only
+        "when_closed": {"action": "overflow", "queue": "billing"},
+    }
+    billing = {"name": "billing", "skill": "billing", "level": 1}
+    rules = make_rules(base_rules(queues=[support, billing]))
+    async with acd_stack(redis_client, rules, sim_config()) as s:
+        caller = await s.sim.inbound_call(CALLER, "+3612345678", patience_s=600)
+        call_id, keys = s.sim.channels[caller].uniqueid, AcdKeys()
+        await s.until(lambda: [a.call.queue for a in s.acd.ctx.state.calls.values()] == ["billing"])
+        assert await redis_client.zrange(keys.queue("billing"), 0, -1) == [call_id.encode()]
+        assert await redis_client.zrange(keys.queue("support"), 0, -1) == []
+        stored = json.loads(await redis_client.get(keys.call(call_id)) or "{}")
+        assert stored["queue"] == "billing" and stored["facts"]["state"] == "waiting"
 
 
 async def test_an_agent_who_does_not_answer_is_skipped_and_paused_after_n_misses(

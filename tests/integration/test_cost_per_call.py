@@ -1,0 +1,24 @@
+"""What one call costs in Redis, counted by Redis itself (MONITOR): a ceiling no change may raise.
+
+The counts are deterministic (one caller at a time, one dialling agent), so the test asserts
+them; bench/bench_cost.py is figure 7 of scripts/bench."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import bench_cost
+
+pytestmark = pytest.mark.integration
+
+TINY = bench_cost.Plan(calls=5, dials=5, idle_s=1.0)
+
+
+def test_an_inbound_call_and_a_dial_stay_under_their_redis_ceilings() -> None:
+    rows = {row["name"]: row for row in bench_cost.run(quick=True, plan=TINY)}
+    trips = rows["inbound call: Redis round trips before its Originate"]
+    commands = rows["inbound call: Redis commands before its Originate"]
+    dial = rows["outbound dial: Redis commands per dial"]
+    assert trips["value"] <= 2, trips["detail"]  # the CRM record and case id; the call with its agent
+    assert commands["value"] <= 11, commands["detail"]
+    assert 0 < dial["value"] <= 115, dial["detail"]
