@@ -50,6 +50,7 @@ from switchboard import (
 )
 from switchboard.api.tokens import ROLES, hash_token, new_token
 from switchboard.applied_check import applied_lines
+from switchboard.cli_common import stdout_gone
 from switchboard.config_check import FileReport, default_registry, disk_version, link_check, named_rule_files
 from switchboard.logs import SecretFilter, configure_logging
 from switchboard.private_redis import PrivateRedis
@@ -227,7 +228,7 @@ def main(argv: Sequence[str] | None = None, *, engine_module: str = ENGINE_MODUL
         print("switchboard: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # any command's output piped into `head`: no traceback, as any Unix tool
-        return cli_dialer.stdout_gone()
+        return stdout_gone()
 
 
 def _classify(exc: SwitchboardError) -> tuple[int, str]:

@@ -3,7 +3,7 @@
 Owned here: the subcommands a supervisor or admin runs against the engine's Redis: `import` (a
 consent CSV, bad lines listed), `show` (a number's consents and their state now), `withdraw`,
 and `evidence` (the proof for a number: its consents, their history and every dial under them;
-a readable report or `--json`). Exit codes as in switchboard/cli_dialer.py: 0 ok, 1 done with
+a readable report or `--json`). Exit codes as in switchboard/cli_common.py: 0 ok, 1 done with
 rejected lines, 4 Redis. Changes are made in the name given with `--as` (default `cli:<login>`).
 """
 
@@ -21,7 +21,7 @@ from dialer.consent.csv_import import ConsentCsvReport, import_consents
 from dialer.consent.store import Evidence
 from dialer.consent.validity import ConsentRecord, state_of
 from dialer.stores import DialerStores
-from switchboard.cli_dialer import (
+from switchboard.cli_common import (
     EXIT_OK,
     EXIT_PROBLEMS,
     SHOWN_ERRORS,
