@@ -41,6 +41,11 @@ def register(commands: Subcommands[argparse.ArgumentParser]) -> None:
     text = "the consent register: import, show, withdraw, evidence (docs/consent.md)"
     parser = commands.add_parser("consent", help=text, description=text)
     group = parser.add_subparsers(dest="consent_command", metavar="ACTION", required=True)
+    _add_import(group, common)
+    _add_reads_and_withdraw(group, common)
+
+
+def _add_import(group: Subcommands[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     imp = group.add_parser(
         "import",
         parents=[common],
@@ -57,6 +62,11 @@ def register(commands: Subcommands[argparse.ArgumentParser]) -> None:
     )
     imp.add_argument("--region", metavar="CC", help="region of national numbers (a `region` column wins)")
     imp.set_defaults(func=cmd_consent_import)
+
+
+def _add_reads_and_withdraw(
+    group: Subcommands[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
     show = group.add_parser("show", parents=[common], help="a number's consents and their state now")
     show.add_argument("number", metavar="NUMBER", help="any common form")
     show.set_defaults(func=cmd_consent_show)
