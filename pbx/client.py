@@ -1,21 +1,10 @@
-"""AMI client: the one module that imports panoramisk.
+"""AMI client: one session to Asterisk that survives disconnects.
 
-panoramisk is the transport: its `Manager` opens the TCP connection
-through its `protocol_factory` hook, and our `_AmiProtocol` subclasses its
-`AMIProtocol`. Everything above the socket is ours, because panoramisk 1.4's own
-logic breaks rules the engine must keep:
-- its parser guesses multi-message replies from their wording, crashes on an
-  Originate without `Async` (KeyError 'async') and can raise inside
-  `data_received`, dropping the connection. Our codec (`AmiDecoder`,
-  `ResponseAssembler` keyed on `EventList` only) reads every byte here; one odd
-  message is logged and skipped, never fatal;
-- its `Manager` logs in with a plain secret only and turns a refused login into
-  a silent flag, retries forever at a fixed interval, and re-sends unanswered
-  actions after reconnect (FullyBooted). An Originate must never be sent twice,
-  so `_Manager` switches those hooks off; actions have a timeout here, fail with
-  AmiConnectionError when the connection drops, and the caller decides (it has
-  the call id). Login (plain or MD5 challenge), backoff with jitter, keepalive
-  and the resync hook before `ready` live in `AmiClient`.
+The socket and panoramisk live in pbx.ami_transport (`AmiConnection`); everything
+above it is here: actions have a timeout, fail with AmiConnectionError when the
+connection drops, and are never re-sent (the caller decides: it has the call id).
+Login (plain or MD5 challenge), backoff with jitter, keepalive and the resync hook
+before `ready` live in `AmiClient`.
 
 Actions that change calls (FENCED_ACTIONS: Originate, Bridge, Redirect, Hangup) are fenced when
 the engine gives a `fence` (its ownership lease, core/lease.py): checked in the same step that
@@ -35,17 +24,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import functools
 import itertools
 import logging
 import random
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any
-
-from panoramisk import Manager
-from panoramisk.ami_protocol import AMIProtocol
 
 from core.errors import (
     AmiActionError,
@@ -55,6 +39,7 @@ from core.errors import (
     AmiLoginError,
     AmiTimeoutError,
 )
+from pbx.ami_transport import AmiConnection, open_connection
 from pbx.client_pure import (
     DISCONNECTED,
     ERROR,
@@ -73,156 +58,18 @@ from pbx.client_pure import (
     login_refused,
     originate_fields,
 )
-from pbx.codec import (
-    ActionResult,
-    AmiDecoder,
-    AmiItem,
-    Banner,
-    Event,
-    FieldValue,
-    Malformed,
-    Response,
-    ResponseAssembler,
-    encode_action,
-)
+from pbx.codec import ActionResult, Event, FieldValue, Response, encode_action
 
 __all__ = ["AmiClient", "AmiMonitor", "AmiSettings", "EventCallback"]
 
 log = logging.getLogger("switchboard.ami")
 
 
-def _retrieve(future: asyncio.Future[str]) -> None:
-    if not future.cancelled():
-        future.exception()
-
-
-class _AmiProtocol(AMIProtocol):  # type: ignore[misc]
-    """panoramisk's protocol class, with our codec and a table of unanswered actions."""
-
-    closed: bool
-    transport: asyncio.Transport
-
-    def __init__(
-        self,
-        on_event: Callable[[Event], None],
-        monitor: AmiMonitor,
-        log_extra: Mapping[str, object],
-    ) -> None:
-        super().__init__()
-        self._on_event = on_event
-        self._monitor = monitor
-        self._extra = dict(log_extra)
-        self.pending: dict[str, tuple[str, asyncio.Future[ActionResult]]] = {}
-        self.last_contact = 0.0
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
-        loop = asyncio.get_running_loop()
-        self.log = log
-        self.decoder = AmiDecoder()
-        self.assembler = ResponseAssembler()
-        self.banner: asyncio.Future[str] = loop.create_future()
-        self.banner.add_done_callback(_retrieve)  # nobody may be waiting any more
-        self.lost: asyncio.Future[str] = loop.create_future()
-        self.last_contact = time.monotonic()
-
-    def data_received(self, data: bytes) -> None:
-        self.last_contact = time.monotonic()
-        for item in self.decoder.feed(data):
-            try:
-                self._dispatch(item)
-            except Exception:  # one odd message must never drop the connection
-                log.exception("AMI message could not be handled", extra=self._extra)
-
-    def _dispatch(self, item: AmiItem) -> None:
-        if isinstance(item, Event | Response):
-            result, event = self.assembler.feed(item)
-            if result is not None:
-                self._resolve(result)
-            if event is not None:
-                self._on_event(event)
-        elif isinstance(item, Banner):
-            if not self.banner.done():
-                self.banner.set_result(item.version)
-        elif isinstance(item, Malformed):
-            if not self.banner.done():
-                error = AmiConnectionError("peer is not an Asterisk manager", line=item.raw[:80])
-                self.banner.set_exception(error)
-            extra = {**self._extra, "ami_raw": item.raw[:200]}
-            log.warning("AMI garbage skipped: %s", item.reason, extra=extra)
-            self._monitor.malformed_seen(item.reason)
-        else:
-            log.warning("AMI peer sent an action to a client; skipped", extra=self._extra)
-
-    def _resolve(self, result: ActionResult) -> None:
-        action_id = result.response.action_id or ""
-        entry = self.pending.pop(action_id, None)
-        if entry is None:
-            extra = {**self._extra, "action_id": action_id, "ami_response": result.response.status}
-            log.warning("AMI response for no pending action (late or unknown); skipped", extra=extra)
-        elif not entry[1].done():
-            entry[1].set_result(result)
-
-    def submit(self, name: str, action_id: str, data: bytes) -> asyncio.Future[ActionResult]:
-        if self.closed:
-            raise AmiConnectionError("AMI connection is closed", action=name, action_id=action_id)
-        if action_id in self.pending:
-            raise AmiError("ActionID already in use", action=name, action_id=action_id)
-        future: asyncio.Future[ActionResult] = asyncio.get_running_loop().create_future()
-        self.pending[action_id] = (name, future)
-        self.transport.write(data)
-        return future
-
-    def forget(self, action_id: str) -> None:
-        """Drop an action that timed out; a late answer is then logged and skipped."""
-        self.pending.pop(action_id, None)
-        self.assembler.abandon(action_id)
-
-    def close(self) -> None:
-        # panoramisk's close() queues unanswered actions for re-sending: never here.
-        if not self.closed:
-            self.closed = True
-            self.transport.close()
-
-    def abort(self, reason: str) -> None:
-        """Drop the connection at once (a hung peer would never finish a clean close)."""
-        if not self.lost.done():
-            self.lost.set_result(reason)
-        self.closed = True
-        self.transport.abort()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        reason = f"connection lost: {exc}" if exc else "connection closed"
-        for action_id, (name, future) in self.pending.items():
-            if not future.done():
-                text = f"{name} got no answer before the AMI connection was lost; it is not re-sent"
-                future.set_exception(AmiConnectionError(text, action=name, action_id=action_id))
-        self.pending.clear()
-        if not self.banner.done():
-            self.banner.set_exception(AmiConnectionError("connection closed before the AMI banner"))
-        if not self.lost.done():
-            self.lost.set_result(reason)
-
-
 # Set while on_connected runs, to (client, the connection it resyncs): its own actions
 # (CoreShowChannels...) go out on that connection before `ready`, and fail once it is lost.
-_RESYNCING: contextvars.ContextVar[tuple[object, _AmiProtocol] | None] = contextvars.ContextVar(
+_RESYNCING: contextvars.ContextVar[tuple[object, AmiConnection] | None] = contextvars.ContextVar(
     "ami_resyncing", default=None
 )
-
-
-class _Manager(Manager):  # type: ignore[misc]
-    """panoramisk's Manager, used to open connections; its login, reconnect and re-send are off."""
-
-    def connection_made(self, future: asyncio.Future[Any]) -> None:
-        """The connect task is awaited by AmiClient, which logs in itself."""
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        """Reconnecting is AmiClient's job (backoff + jitter, resync before ready)."""
-
-    async def send_awaiting_actions(self, *_: Any) -> None:
-        self.awaiting_actions.clear()
 
 
 FENCED_ACTIONS = frozenset({"Originate", "Bridge", "Redirect", "Hangup"})
@@ -251,7 +98,7 @@ class AmiClient:
         self._extra = {"ami_host": settings.host, "ami_port": settings.port, "ami_user": settings.username}
         self._ids = itertools.count(1)
         self._id_prefix = f"sb-{uuid.uuid4().hex[:8]}-"
-        self._protocol: _AmiProtocol | None = None
+        self._protocol: AmiConnection | None = None
         self._ready = asyncio.Event()
         self._changed = asyncio.Event()
         self._started = False
@@ -313,7 +160,7 @@ class AmiClient:
         except TimeoutError:
             raise AmiTimeoutError(f"AMI still connected after {timeout:g}s", timeout=timeout) from None
 
-    async def _usable_protocol(self) -> _AmiProtocol:
+    async def _usable_protocol(self) -> AmiConnection:
         while True:
             if (fatal := self._fatal_copy()) is not None:
                 raise fatal
@@ -365,30 +212,13 @@ class AmiClient:
         self._monitor.became_ready(self._was_ready)
         self._was_ready = True
 
-    async def _open(self) -> _AmiProtocol:
-        s = self._settings
-        loop = asyncio.get_running_loop()
-        factory = functools.partial(_AmiProtocol, self._events.deliver, self._monitor, self._extra)
-        manager = _Manager(host=s.host, port=s.port, loop=loop, protocol_factory=factory)
-        protocol: _AmiProtocol | None = None
-        try:
-            async with asyncio.timeout(s.connect_timeout):
-                _, protocol = await manager.connect()
-                assert protocol is not None
-                self.server_version = await protocol.banner
-            return protocol
-        except BaseException as exc:
-            if protocol is not None:
-                protocol.abort("no banner")
-            if isinstance(exc, TimeoutError):
-                where = f"{s.host}:{s.port} within {s.connect_timeout:g}s"
-                raise AmiConnectionError(f"no AMI banner from {where}", **self._extra) from None
-            if isinstance(exc, OSError):
-                where = f"{s.host}:{s.port}: {exc}"
-                raise AmiConnectionError(f"cannot reach AMI at {where}", **self._extra) from exc
-            raise
+    async def _open(self) -> AmiConnection:
+        protocol, self.server_version = await open_connection(
+            self._settings, self._events.deliver, self._monitor, self._extra
+        )
+        return protocol
 
-    async def _login(self, protocol: _AmiProtocol) -> None:
+    async def _login(self, protocol: AmiConnection) -> None:
         s = self._settings
         challenge: str | None = None
         try:
@@ -409,7 +239,7 @@ class AmiClient:
         log.error(error.message, extra=self._extra)
         return error
 
-    async def _resync(self, protocol: _AmiProtocol) -> None:
+    async def _resync(self, protocol: AmiConnection) -> None:
         if self._on_connected is None:
             return
         token = _RESYNCING.set((self, protocol))
@@ -462,7 +292,7 @@ class AmiClient:
         except Exception:
             log.exception("on_disconnected callback failed", extra=self._extra)
 
-    async def _keep_alive(self, protocol: _AmiProtocol) -> None:
+    async def _keep_alive(self, protocol: AmiConnection) -> None:
         """A Ping every ping_interval; unanswered within ping_timeout, the link is dead: abort it."""
         s = self._settings
         while not protocol.closed:
@@ -501,7 +331,7 @@ class AmiClient:
         return f"{self._id_prefix}{next(self._ids)}"
 
     async def _request(
-        self, protocol: _AmiProtocol, action: str, fields: Mapping[str, FieldValue] | None, limit: float
+        self, protocol: AmiConnection, action: str, fields: Mapping[str, FieldValue] | None, limit: float
     ) -> ActionResult:
         """An action on one given connection (login, keepalive), bypassing `ready`."""
         return await self._transact(action, fields, limit, self._next_id(), protocol)
@@ -512,10 +342,10 @@ class AmiClient:
         fields: Mapping[str, FieldValue] | None,
         limit: float,
         action_id: str,
-        protocol: _AmiProtocol | None,
+        protocol: AmiConnection | None,
     ) -> ActionResult:
         data = encode_action(action, action_id, fields)  # AmiEncodeError before anything is sent
-        target: _AmiProtocol | None = None
+        target: AmiConnection | None = None
         started = asyncio.get_running_loop().time()
         try:
             async with asyncio.timeout(limit):

@@ -2,8 +2,8 @@
 Originate fields, the monitor the client reports to, and the ordered runner for
 async event callbacks.
 
-pbx.client (the one module that imports panoramisk) builds on these; keeping them
-apart keeps that module small and lets them be tested without a connection.
+pbx.client and pbx.ami_transport (the one module that imports panoramisk) build on these; keeping them
+apart keeps those modules small and lets them be tested without a connection.
 """
 
 from __future__ import annotations

@@ -10,91 +10,40 @@ reached through `Rules.index`. Regenerate the committed JSON Schema with
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Mapping
 from datetime import date
 from functools import cached_property
 from typing import Annotated, Any, Literal, Self
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays
-from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
-from core.config.loader import CheckedModel, ConfigModel, Problem, schema_pattern, text_check, write_schema
+from core.config.loader import CheckedModel, ConfigModel, Problem, write_schema
 from core.config.vocabulary import Minutes, Seconds, short_weekdays, spelled
-from core.phone_numbers import is_region
 from routing import plan, rule_checks
+from routing.menu_rules import MAX_MENU_OPTIONS, Digit, Menu, MenuFallback, MenuOption
+from routing.rule_fields import (
+    AgentId,
+    Did,
+    Extension,
+    Interface,
+    Level,
+    Name,
+    Prefix,
+    Sound,
+    TimeRange,
+    Weekday,
+    holiday_country_code,
+    iana_zone,
+    region_code,
+)
 
-_NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
-_AGENT_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-_INTERFACE = r"^[A-Za-z][A-Za-z0-9]*/[^\s,&|()]+$"
-_PREFIX = r"^\+[1-9][0-9]{0,14}$"
-_EXTEN = r"^[A-Za-z0-9_+*#-]{1,64}$"
-_DID = r"^\+?[0-9]{2,20}$"
-_SOUND = r"^[A-Za-z0-9_][A-Za-z0-9_/.-]{0,127}$"
-MAX_MENU_OPTIONS = 4  # seed 004: one level of three or four options, one of them the operator
-_RANGE = re.compile(r"^(\d\d):(\d\d)-(\d\d):(\d\d)$")
-
-
-def _zone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"must be an IANA time zone like Europe/Budapest, got {value!r}") from None
-    return value
-
-
-def _region(value: str) -> str:
-    if not is_region(value):
-        raise ValueError(f"must be a region code like HU, PL, US or GB, got {value!r}")
-    return value.upper()
-
-
-def _country(value: str) -> str:
-    if value.upper() not in holidays.list_supported_countries():
-        raise ValueError(f"must be a country code the holidays calendar knows (HU, PL, ...), got {value!r}")
-    return value.upper()
-
-
-def _time_range(value: str) -> str:
-    found = _RANGE.match(value)
-    if not found:
-        raise ValueError(
-            f"must be a time range like 08:00-17:00 (22:00-06:00 runs past midnight), got {value!r}"
-        )
-    sh, sm, eh, em = (int(g) for g in found.groups())
-    if sh > 23 or sm > 59 or em > 59 or eh > 24 or (eh == 24 and em):
-        raise ValueError(f"has an impossible time: {value!r}")
-    if (sh, sm) == (eh, em):
-        raise ValueError(f"starts and ends at the same time: {value!r} (use 00:00-24:00 for all day)")
-    return value
-
-
-Name = Annotated[str, text_check(_NAME, "lower-case letters, digits, '-' or '_'"), schema_pattern(_NAME)]
-AgentId = Annotated[str, text_check(_AGENT_ID, "letters, digits, '.', '-' or '_'"), schema_pattern(_AGENT_ID)]
-Interface = Annotated[
-    str,
-    text_check(_INTERFACE, "a dial string like PJSIP/1001 or Local/1001@agents"),
-    schema_pattern(_INTERFACE),
-]
-Prefix = Annotated[str, text_check(_PREFIX, "an E.164 prefix like +3620"), schema_pattern(_PREFIX)]
-Extension = Annotated[
-    str, text_check(_EXTEN, "a dialplan extension name like voicemail"), schema_pattern(_EXTEN)
-]
-Did = Annotated[
-    str,
-    text_check(_DID, "a dialled number as Asterisk's ${EXTEN} shows it, digits with an optional +"),
-    schema_pattern(_DID),
-]
-Sound = Annotated[
-    str, text_check(_SOUND, "an Asterisk sound file name like switchboard-menu-main"), schema_pattern(_SOUND)
-]
-Level = Annotated[int, Field(ge=1, le=5, description="skill level: 1 novice ... 5 expert")]
-TimeRange = Annotated[
-    str, AfterValidator(_time_range), Field(json_schema_extra={"pattern": r"^\d\d:\d\d-\d\d:\d\d$"})
-]
-Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+__all__ = [  # the field types live in routing.rule_fields, the menus in routing.menu_rules
+    "MAX_MENU_OPTIONS", "AgentId", "AgentSpec", "CrmMatch", "Did", "Digit", "EscalationStep", "Extension",
+    "Fairness", "Fallback", "Hours", "Interface", "IvrChoice", "Level", "LevelWindow", "MaxWait", "Menu",
+    "MenuFallback", "MenuOption", "Name", "Prefix", "Queue", "ReserveTop", "Rules", "ServiceLevel", "Skill",
+    "Sound", "Tier", "TierInQueue", "TimeRange", "Weekday",
+]  # fmt: skip
 
 
 class CrmMatch(ConfigModel):
@@ -149,82 +98,6 @@ class IvrChoice(ConfigModel):
     label: str = ""
     skill: Name
     level: Level
-
-
-class MenuOption(ConfigModel):
-    """One digit of an IVR menu: the queue it leads to, and optionally the skill and level it needs."""
-
-    label: str = Field(min_length=1, description="what the caller chose, shown to the agent")
-    queue: Name
-    skill: Name | None = Field(None, description="the call needs this skill instead of the queue's")
-    level: Level | None = Field(None, description="at this level (with skill)")
-    operator: bool = Field(False, description="the 'operator' option: a person, no further questions")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _one_level(cls, data: Any) -> Any:
-        if isinstance(data, Mapping):
-            nested = [key for key in ("options", "menu", "submenu") if key in data]
-            if nested:
-                raise ValueError(
-                    f"opens another menu ({nested[0]}): an IVR has one level only; "
-                    "route the digit to a queue (and a skill) instead"
-                )
-        return data
-
-    @model_validator(mode="after")
-    def _skill_with_level(self) -> Self:
-        if (self.skill is None) != (self.level is None):
-            raise ValueError("needs both skill and level, or neither (then the queue's skill and level)")
-        return self
-
-
-class MenuFallback(ConfigModel):
-    """What happens to a caller who chose nothing valid: the operator option, or a dialplan exit."""
-
-    action: Literal["operator", "exit"] = "operator"
-    exit_to: Extension = Field("voicemail", description="extension in switchboard-exit, for action: exit")
-
-
-Digit = Annotated[str, text_check(r"^[0-9]$", "one digit 0-9"), schema_pattern(r"^[0-9]$")]
-
-
-class Menu(ConfigModel):
-    """A one-level IVR played on the lines listed: 2-4 digits, exactly one of them the operator."""
-
-    name: Name
-    description: str = ""
-    lines: tuple[Did, ...] = Field(
-        min_length=1, description="the dialled numbers (DIDs, as Asterisk's ${EXTEN}) that play this menu"
-    )
-    prompt: Sound = Field(description="the recording that reads the options out")
-    invalid_prompt: Sound = Field("switchboard-invalid", description="played after a digit with no option")
-    timeout: Seconds = Field(5, gt=0, le=30, description="how long to wait for a digit after the prompt")
-    attempts: int = Field(2, ge=1, le=3, description="the prompt is played at most this many times")
-    on_timeout: MenuFallback = Field(MenuFallback(), description="no digit after the last attempt")
-    on_invalid: MenuFallback = Field(MenuFallback(), description="a wrong digit on the last attempt")
-    options: dict[Digit, MenuOption] = Field(description="digit -> option (2-4, one operator)")
-
-    @field_validator("options")
-    @classmethod
-    def _few_options_and_an_operator(cls, options: dict[str, MenuOption]) -> dict[str, MenuOption]:
-        if len(options) > MAX_MENU_OPTIONS:
-            raise ValueError(
-                f"has {len(options)} options; a menu has at most {MAX_MENU_OPTIONS} "
-                "(one level of three or four, one of them the operator)"
-            )
-        if len(options) < 2:
-            raise ValueError("needs at least 2 options: the operator and one choice (else skip the menu)")
-        operators = [digit for digit, option in options.items() if option.operator]
-        if not operators:
-            raise ValueError("has no operator option: mark one option `operator: true` (a person to talk to)")
-        if len(operators) > 1:
-            raise ValueError(f"has {len(operators)} operator options ({', '.join(operators)}); keep one")
-        return options
-
-    @property
-    def operator_digit(self) -> str:
-        return next(digit for digit, option in self.options.items() if option.operator)
 
 
 class TierInQueue(ConfigModel):
@@ -304,7 +177,7 @@ class ServiceLevel(ConfigModel):
 class Hours(ConfigModel):
     """Opening hours in the queue's own time zone; a day not listed is closed."""
 
-    zone: Annotated[str, AfterValidator(_zone)] = "Europe/Budapest"
+    zone: Annotated[str, AfterValidator(iana_zone)] = "Europe/Budapest"
     weekly: Annotated[dict[Weekday, tuple[TimeRange, ...]], BeforeValidator(short_weekdays)] = Field(
         min_length=1, description="monday ... sunday -> time ranges"
     )
@@ -312,7 +185,7 @@ class Hours(ConfigModel):
         (), description="closed all day (ranges starting that day)",
         validation_alias=spelled("extra_closed_dates", "holidays"),
     )  # fmt: skip
-    holiday_country: Annotated[str, AfterValidator(_country)] | None = Field(
+    holiday_country: Annotated[str, AfterValidator(holiday_country_code)] | None = Field(
         None, description="also closed on this country's public holidays, e.g. HU"
     )
 
@@ -370,7 +243,7 @@ class Rules(CheckedModel):
     """The whole routing.yaml."""
 
     version: Literal[1] = 1
-    default_region: Annotated[str, AfterValidator(_region)] = "HU"
+    default_region: Annotated[str, AfterValidator(region_code)] = "HU"
     default_tier: Name
     fairness: Fairness = Fairness()
     tiers: tuple[Tier, ...] = Field(min_length=1)

@@ -27,21 +27,29 @@ Rules it keeps:
 - An answered outbound call (the dialer's) ignores the queue's hours (the
   campaign has its own calling hours), never overflows and never exits: with no
   agent it waits, and the dialer abandons it after its grace.
+
+Ranking and reserve live in routing/agent_ranking.py, pick_call in routing/call_pick.py;
+both are importable from here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from enum import StrEnum
 from typing import NamedTuple
 
-from routing.agent_events import AgentState
+from routing.agent_ranking import Candidate, can_take, rank_agents, reserved_agents, top_agents
+from routing.call_pick import CallCandidate, Pick, pick_call
 from routing.forecast import describe, sl_window
 from routing.opening_hours import is_open, next_opening
 from routing.plan import QueuePlan, RulesIndex, Stage
-from routing.queue import Needs, WaitingCall, call_priority
+from routing.queue import WaitingCall, call_priority
 from routing.rules import Fallback, Rules
-from routing.snapshot import AgentView, Snapshot
+from routing.snapshot import Snapshot
+
+__all__ = [  # ranking lives in routing.agent_ranking, pick_call in routing.call_pick; both import from here
+    "CallCandidate", "Candidate", "Decision", "Outcome", "Pick", "can_take", "decide", "pick_call",
+    "rank_agents", "reserved_agents", "top_agents",
+]  # fmt: skip
 
 
 class Outcome(StrEnum):
@@ -49,15 +57,6 @@ class Outcome(StrEnum):
     WAIT = "wait"
     OVERFLOW = "overflow"
     EXIT = "exit"
-
-
-class Candidate(NamedTuple):
-    """An agent who could take the call, in preference order."""
-
-    agent_id: str
-    level: int
-    distance: int
-    fairness: float
 
 
 class Decision(NamedTuple):
@@ -77,91 +76,6 @@ class Decision(NamedTuple):
     priority: float = 0.0
     recheck_at: float | None = None
     ranking: tuple[Candidate, ...] = ()
-
-
-def _preferences(need: int, below: int, above: int) -> tuple[int, ...]:
-    upward = tuple(range(need, min(5, need + above) + 1))
-    downward = tuple(range(need - 1, max(1, need - below) - 1, -1))
-    return upward + downward
-
-
-_ORDER = {(n, b, a): _preferences(n, b, a) for n in range(1, 6) for b in range(5) for a in range(5)}
-
-
-def _fits_rest(skills: Mapping[str, int], needs: Needs, below: int) -> bool:
-    for skill, level in needs[1:]:
-        have = skills.get(skill)
-        if have is None or have < level - below:
-            return False
-    return True
-
-
-def can_take(skills: Mapping[str, int], needs: Needs, stage: Stage) -> bool:
-    """Whether an agent with `skills` fits a call needing `needs` inside `stage`'s window, whatever
-    their state (the dialer's pacing counts the agents who could take a campaign's calls)."""
-    skill, need = needs[0]
-    level = skills.get(skill, 0)
-    in_window = bool(level) and need - stage.below <= level <= need + stage.above
-    return in_window and _fits_rest(skills, needs, stage.below)
-
-
-def rank_agents(
-    call: WaitingCall,
-    stage: Stage,
-    snapshot: Snapshot,
-    *,
-    policy: str,
-    reserved: frozenset[str],
-    now: float,
-    limit: int,
-    retry_declined: bool = False,
-) -> tuple[Candidate, ...]:
-    """Up to `limit` candidates for `call` in preference order (reads index buckets only).
-
-    Agents who missed a ring for this call are skipped unless `retry_declined`.
-    """
-    skill, need = call.needs[0]
-    levels = snapshot.ready_levels(skill, policy)
-    found: list[Candidate] = []
-    excluded = frozenset() if retry_declined else call.declined_by
-    for level in _ORDER[(need, stage.below, stage.above)]:
-        for agent in levels[level]:
-            if agent.id in excluded or agent.id in reserved:
-                continue
-            if not _fits_rest(agent.skills, call.needs, stage.below):
-                continue
-            fair = agent.occupancy if policy == "least_occupancy" else now - agent.idle_since
-            found.append(Candidate(agent.id, level, level - need, fair))
-            if len(found) >= limit:
-                return tuple(found)
-    return tuple(found)
-
-
-def reserved_agents(plan: QueuePlan, tier: str, snapshot: Snapshot, need: int = 5) -> frozenset[str]:
-    """The agents held back from a caller of `tier` needing level `need` in this queue (empty when
-    none are): the queue's `reserve_top_agents`; with early widening on, also every ready agent at
-    the reserve tiers' `min_level` or above from callers who need less (released by the forecast)."""
-    if not plan.reserve_count or tier in plan.reserve_tiers:
-        return frozenset()
-    if not plan.reserve_always and not snapshot.has_waiting(plan.name, plan.reserve_tiers):
-        return frozenset()
-    top = top_agents(snapshot, plan.skill, plan.reserve_count)
-    if plan.reserve_level and need < plan.reserve_level and plan.spec.service_level.widen_early:
-        levels = snapshot.ready_levels(plan.skill, "longest_idle")
-        top = top.union(*(frozenset(a.id for a in levels[lvl]) for lvl in range(plan.reserve_level, 6)))
-    return top
-
-
-def top_agents(snapshot: Snapshot, skill: str, count: int) -> frozenset[str]:
-    """The `count` best ready agents for `skill`: highest level first, longest idle first."""
-    levels = snapshot.ready_levels(skill, "longest_idle")
-    chosen: list[str] = []
-    for level in range(5, 0, -1):
-        for agent in levels[level]:
-            chosen.append(agent.id)
-            if len(chosen) >= count:
-                return frozenset(chosen)
-    return frozenset(chosen)
 
 
 def decide(call: WaitingCall, snapshot: Snapshot, rules: Rules, now: float, *, limit: int = 3) -> Decision:
@@ -189,6 +103,21 @@ def decide(call: WaitingCall, snapshot: Snapshot, rules: Rules, now: float, *, l
         return Decision(
             call.id, Outcome.OFFER, reason, best.agent_id, None, stage.steps, window, priority, None, ranking
         )
+    return _no_agent(call, plan, stage, reserved, waited=waited, priority=priority, widened=widened)
+
+
+def _no_agent(
+    call: WaitingCall,
+    plan: QueuePlan,
+    stage: Stage,
+    reserved: frozenset[str],
+    *,
+    waited: float,
+    priority: float,
+    widened: str,
+) -> Decision:
+    """Nobody can take the call now: it waits, overflows, or meets its max-wait action."""
+    window = (stage.below, stage.above)
     if call.outbound:
         reason = _wait_reason(call, stage, reserved, False) + "; the dialer abandons it after its grace"
         recheck = plan.next_step_at(waited)
@@ -307,108 +236,3 @@ def _wait_reason(call: WaitingCall, stage: Stage, reserved: frozenset[str], at_m
     if at_max:
         text += "; at max wait, waiting at top priority"
     return text
-
-
-class CallCandidate(NamedTuple):
-    """A waiting call an agent could take, in serving order."""
-
-    call_id: str
-    queue: str
-    tier: str
-    priority: float
-    waited: float
-
-
-class Pick(NamedTuple):
-    """Which waiting call a ready agent should take now (`call_id` None: none fits)."""
-
-    agent_id: str
-    call_id: str | None
-    reason: str
-    ranking: tuple[CallCandidate, ...] = ()
-
-
-def pick_call(agent_id: str, snapshot: Snapshot, rules: Rules, now: float, *, limit: int = 3) -> Pick:
-    """The call `agent_id` should serve: highest effective priority, then longest waiting, among
-    the calls whose current window accepts this agent. Compares group heads only."""
-    agent = snapshot.agents.get(agent_id)
-    if agent is None or agent.state is not AgentState.READY:
-        return Pick(agent_id, None, f"agent {agent_id} is not ready")
-    index = rules.index
-    memo: dict[tuple[str, str], bool] = {}
-    found: list[tuple[float, float, str, CallCandidate]] = []
-    for skill in agent.skills:
-        for key in snapshot.groups_by_skill.get(skill, ()):
-            plan = index.queues.get(key[0])
-            head = _head(snapshot.groups[key], agent_id)
-            if plan is None or head is None:
-                continue
-            if not _serves(agent, head, plan, snapshot, now=now, memo=memo, index=index):
-                continue
-            priority = call_priority(head, plan, index.top_priority, now)
-            entry = CallCandidate(head.id, head.queue, head.tier, priority, now - head.entered_at)
-            found.append((-priority, head.entered_at, head.id, entry))
-    if not found:
-        return Pick(agent_id, None, f"no waiting call fits agent {agent_id}")
-    found.sort(key=lambda item: item[:3])
-    ranking = tuple(item[3] for item in found[:limit])
-    best = ranking[0]
-    reason = (
-        f"call {best.call_id} in {best.queue!r} ({best.tier}, priority {best.priority:.1f}, "
-        f"waited {best.waited:.0f} s)"
-    )
-    return Pick(agent_id, best.call_id, reason, ranking)
-
-
-def _head(members: tuple[WaitingCall, ...], agent_id: str) -> WaitingCall | None:
-    """The oldest call of a group this agent has not declined."""
-    for call in members:
-        if agent_id not in call.declined_by:
-            return call
-    return None
-
-
-def _serves(
-    agent: AgentView,
-    call: WaitingCall,
-    plan: QueuePlan,
-    snapshot: Snapshot,
-    *,
-    now: float,
-    memo: dict[tuple[str, str], bool],
-    index: RulesIndex,
-) -> bool:
-    """Whether `agent` may take `call` now: inside its window (or the window it is widened to
-    early), admitted by the hours, not held back (unless released for it).
-
-    `memo` caches the per-queue answers (open now, agent held back) for one pick_call.
-    """
-    if plan.hours is not None and not call.outbound:
-        key = ("open", plan.name)
-        if key not in memo:
-            memo[key] = is_open(plan.hours, now)
-        if not memo[key] and not is_open(plan.hours, call.entered_at):
-            return False
-    held = False
-    if plan.reserve_count and call.tier not in plan.reserve_tiers:
-        key = ("held", f"{plan.name}/{call.needs[0][1]}")
-        if key not in memo:
-            memo[key] = agent.id in reserved_agents(plan, call.tier, snapshot, call.needs[0][1])
-        held = memo[key]
-    if not held and _in_window(agent, call, plan.stage_at(now - call.entered_at, call.tier)):
-        return True
-    if not plan.spec.service_level.widen_early or call.outbound:
-        return False
-    reserved = reserved_agents(plan, call.tier, snapshot, call.needs[0][1]) if held else frozenset()
-    widening = sl_window(call, index, snapshot, now, reserved)
-    if widening is None or not _in_window(agent, call, widening.stage):
-        return False
-    return not held or widening.release
-
-
-def _in_window(agent: AgentView, call: WaitingCall, stage: Stage) -> bool:
-    skill, need = call.needs[0]
-    level = agent.skills.get(skill, 0)
-    if not need - stage.below <= level <= need + stage.above:
-        return False
-    return len(call.needs) == 1 or _fits_rest(agent.skills, call.needs, stage.below)

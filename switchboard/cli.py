@@ -28,9 +28,7 @@ from typing import Any
 
 import yaml
 from pydantic import SecretStr
-from redis.exceptions import RedisError
 
-from core.config.loader import deprecated_spellings
 from core.errors import (
     AmiConnectionError,
     AmiLoginError,
@@ -43,18 +41,17 @@ from switchboard import (
     cli_acd,
     cli_audit,
     cli_audit_streams,
+    cli_check_config,
     cli_consent,
     cli_dialer,
     cli_outages,
     cli_tasks,
 )
 from switchboard.api.tokens import ROLES, hash_token, new_token
-from switchboard.applied_check import applied_lines
-from switchboard.config_check import FileReport, default_registry, disk_version, link_check, named_rule_files
+from switchboard.cli_common import stdout_gone
 from switchboard.logs import SecretFilter, configure_logging
 from switchboard.private_redis import PrivateRedis
-from switchboard.redis_conn import connect_redis, open_redis
-from switchboard.settings import SETTINGS_FILE_ENV, RedisSection, Settings, load_settings, redact_url
+from switchboard.settings import SETTINGS_FILE_ENV, RedisSection, Settings, load_settings
 
 EXIT_OK = 0
 EXIT_ERROR = 1  # a runtime error, or check-config found problems
@@ -104,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     common = _common_options()
     _add_run(commands, common)
     _add_demo(commands, common)
-    _add_check_config(commands)
+    cli_check_config.register(commands)
     commands.add_parser("version", help="print the version").set_defaults(func=cmd_version)
     _add_new_token(commands)
     cli_dialer.register(commands)
@@ -169,25 +166,6 @@ def _add_demo(commands: Subcommands[argparse.ArgumentParser], common: argparse.A
     demo.set_defaults(func=cmd_demo)
 
 
-def _add_check_config(commands: Subcommands[argparse.ArgumentParser]) -> None:
-    check = commands.add_parser(
-        "check-config",
-        help="validate settings, tokens and rule files; lists every problem with file:line:col",
-        description="Check configuration files without starting anything. The kind of each file (settings, "
-        "api-tokens, routing, campaigns, tasks) is recognised from its name or contents. "
-        "Exit 1 if any problem.",
-    )
-    check.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    check.add_argument("--kind", choices=default_registry().kinds(), help="treat every FILE as this kind")
-    check.add_argument(
-        "--redis",
-        metavar="URL",
-        help="compare the rule files with the versions the running engine last applied, kept in this "
-        "Redis (default: the Redis of a settings FILE given)",
-    )
-    check.set_defaults(func=cmd_check_config)
-
-
 def _add_new_token(commands: Subcommands[argparse.ArgumentParser]) -> None:
     token = commands.add_parser(
         "new-token",
@@ -227,7 +205,7 @@ def main(argv: Sequence[str] | None = None, *, engine_module: str = ENGINE_MODUL
         print("switchboard: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # any command's output piped into `head`: no traceback, as any Unix tool
-        return cli_dialer.stdout_gone()
+        return stdout_gone()
 
 
 def _classify(exc: SwitchboardError) -> tuple[int, str]:
@@ -284,96 +262,6 @@ def cmd_demo(args: argparse.Namespace, secrets: SecretFilter) -> int:
         log.info("started a private redis-server for the demo", extra={"redis": private.url})
         with_redis = settings.model_copy(update={"redis": RedisSection(url=SecretStr(private.url))})
         return execute(lambda: run_demo(with_redis, args.duration))
-
-
-RULE_FILE_KINDS = ("routing", "campaigns", "dispositions", "tasks")
-
-
-def cmd_check_config(args: argparse.Namespace, secrets: SecretFilter) -> int:
-    registry = default_registry()
-    failed = problems = 0
-    reports = []
-    for path in args.files:
-        report = registry.check_file(path, args.kind)
-        reports.append(report)
-        for problem in report.problems:
-            print(problem)
-        if report.ok:
-            note = f"; {report.note}" if report.note else ""
-            old = deprecated_spellings(report.file) if report.kind in RULE_FILE_KINDS else []
-            for problem in old:
-                print(f"{problem} (deprecated, not an error)")
-            note += f"; {len(old)} deprecated spelling(s)" if old else ""
-            print(f"{report.file}: ok ({report.kind}{note})")
-        else:
-            if report.kind in RULE_FILE_KINDS:
-                print(f"{report.file}: refused; a running engine keeps its {report.kind} rules and a restart"
-                      " starts on the last applied version (kept in Redis), flagged on /readyz and in"
-                      f" switchboard_rules_file_invalid{{kind=\"{report.kind}\"}}")  # fmt: skip
-            failed += 1
-            problems += len(report.problems)
-    total = len(args.files)
-    printed = {str(problem) for report in reports for problem in report.problems}
-    links = link_check({r.kind: Path(r.file) for r in reports if r.ok and r.kind in RULE_FILE_KINDS})
-    links = [problem for problem in links if str(problem) not in printed]  # a settings file's check has them
-    for problem in links:
-        print(problem)
-    if links:
-        print(f"the rule files refer to each other wrongly ({len(links)} problem(s))")
-        failed, problems = failed + len({p.file for p in links}), problems + len(links)
-    for line in engine_side(args, reports, secrets):
-        print(line)
-    if failed:
-        print(f"{failed} of {total} file(s) have problems ({problems} in all)")
-        return EXIT_ERROR
-    print(f"{total} file(s) ok")
-    return EXIT_OK
-
-
-def engine_side(args: argparse.Namespace, reports: list[FileReport], secrets: SecretFilter) -> list[str]:
-    """The running engine's side: per rule file given (or named by a settings file given), the
-    version the engine last applied (Redis) against the one on disk. Never fails the check."""
-    settings_files = [Path(r.file) for r in reports if r.kind == "settings" and r.ok]
-    files = {r.kind: Path(r.file) for r in reports if r.kind in RULE_FILE_KINDS}
-    try:
-        settings = load_settings(settings_files[0]) if settings_files else None
-    except ConfigError as exc:  # the environment spoils a file that is fine on its own
-        return [f"the running engine's rules were not compared: {secrets.mask(exc.message)}"]
-    if settings is not None:
-        secrets.add_secrets(settings.secrets())
-        files = {**named_rule_files(settings), **files}
-    if not files:
-        return []
-    disk = [disk_version(kind, path) for kind, path in files.items()]
-    if args.redis is None and (
-        settings is None or (settings.redis.url is None and not settings.sentinel.enabled)
-    ):
-        return [
-            "the running engine's rules were not compared: no Redis given (--redis URL, or a settings "
-            "file with redis.url); the files above were checked on their own"
-        ]
-
-    async def compare() -> list[str]:
-        if args.redis is not None:
-            client, where = await connect_redis(args.redis, wait_s=3), redact_url(args.redis)
-        else:
-            assert settings is not None
-            client, where = await open_redis(settings), settings.redis_display
-        try:
-            return [
-                f"the rules the running engine last applied (Redis {where}):",
-                *await applied_lines(client, disk),
-            ]
-        finally:
-            await client.aclose()
-
-    try:
-        return asyncio.run(compare())
-    except (StoreUnavailableError, RedisError) as exc:
-        why = secrets.mask(exc.message if isinstance(exc, StoreUnavailableError) else str(exc))
-        return [
-            f"the running engine's rules were not compared ({why}); the files above were checked on their own"
-        ]
 
 
 def cmd_version(args: argparse.Namespace, secrets: SecretFilter) -> int:

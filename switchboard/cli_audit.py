@@ -19,7 +19,7 @@ from core.phone_numbers import normalize
 from dialer.audit_query import KINDS, AuditFilter, AuditQuery, AuditRecord
 from dialer.stores import DialerStores
 from switchboard.api.audit_api import export_lines
-from switchboard.cli_dialer import EXIT_OK, new_console, with_stores
+from switchboard.cli_common import EXIT_OK, new_console, with_stores
 from switchboard.settings import Settings
 
 SHOWN = 200

@@ -3,7 +3,7 @@
 Owned here: the subcommands a supervisor or admin runs against the engine's Redis: `import` (a
 consent CSV, bad lines listed), `show` (a number's consents and their state now), `withdraw`,
 and `evidence` (the proof for a number: its consents, their history and every dial under them;
-a readable report or `--json`). Exit codes as in switchboard/cli_dialer.py: 0 ok, 1 done with
+a readable report or `--json`). Exit codes as in switchboard/cli_common.py: 0 ok, 1 done with
 rejected lines, 4 Redis. Changes are made in the name given with `--as` (default `cli:<login>`).
 """
 
@@ -21,7 +21,7 @@ from dialer.consent.csv_import import ConsentCsvReport, import_consents
 from dialer.consent.store import Evidence
 from dialer.consent.validity import ConsentRecord, state_of
 from dialer.stores import DialerStores
-from switchboard.cli_dialer import (
+from switchboard.cli_common import (
     EXIT_OK,
     EXIT_PROBLEMS,
     SHOWN_ERRORS,
@@ -41,6 +41,11 @@ def register(commands: Subcommands[argparse.ArgumentParser]) -> None:
     text = "the consent register: import, show, withdraw, evidence (docs/consent.md)"
     parser = commands.add_parser("consent", help=text, description=text)
     group = parser.add_subparsers(dest="consent_command", metavar="ACTION", required=True)
+    _add_import(group, common)
+    _add_reads_and_withdraw(group, common)
+
+
+def _add_import(group: Subcommands[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     imp = group.add_parser(
         "import",
         parents=[common],
@@ -57,6 +62,11 @@ def register(commands: Subcommands[argparse.ArgumentParser]) -> None:
     )
     imp.add_argument("--region", metavar="CC", help="region of national numbers (a `region` column wins)")
     imp.set_defaults(func=cmd_consent_import)
+
+
+def _add_reads_and_withdraw(
+    group: Subcommands[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
     show = group.add_parser("show", parents=[common], help="a number's consents and their state now")
     show.add_argument("number", metavar="NUMBER", help="any common form")
     show.set_defaults(func=cmd_consent_show)

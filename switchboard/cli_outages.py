@@ -30,7 +30,7 @@ from core.errors import StoreUnavailableError, ValidationFailedError
 from routing.acd.acd_keys import AcdKeys
 from routing.acd.outage_store import OutageRecord, OutageStore
 from routing.outages import OutageSpec, check_numbers
-from switchboard.cli_dialer import new_console
+from switchboard.cli_common import new_console
 from switchboard.redis_conn import connect_redis
 from switchboard.settings import Settings, load_settings
 

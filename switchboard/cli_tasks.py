@@ -38,7 +38,7 @@ from dialer.tasks.reads import ListStatus, TaskView
 from dialer.tasks.reminders import MAX_BEFORE, Reminder, ReminderAnchor
 from dialer.tasks.rules import DEFAULT_TASK_RULES, load_task_rules
 from dialer.tasks.store import TaskStore
-from switchboard.cli_dialer import actor, new_console, with_stores
+from switchboard.cli_common import actor, new_console, with_stores
 from switchboard.settings import Settings, load_settings
 
 T = TypeVar("T")

@@ -261,7 +261,7 @@ async def test_concurrent_actions_are_matched_by_action_id(
     assert [r.response.get("Value") for r in results] == [f"V{n}" for n in range(5)]
 
 
-def test_only_pbx_client_imports_panoramisk() -> None:
+def test_only_the_ami_transport_imports_panoramisk() -> None:
     root = Path(__file__).resolve().parents[2]
     importers = sorted(
         str(path.relative_to(root))
@@ -269,7 +269,7 @@ def test_only_pbx_client_imports_panoramisk() -> None:
         for path in (root / package).rglob("*.py")
         if re.search(r"^\s*(from|import)\s+panoramisk", path.read_text(encoding="utf-8"), re.M)
     )
-    assert importers == ["pbx/client.py"]
+    assert importers == ["pbx/ami_transport.py"]
 
 
 async def test_a_peer_that_never_answers_the_login_is_a_connection_error(

@@ -1,0 +1,10 @@
+"""The one prefix every dialer Redis key lives under (default `sb:dialer:`).
+
+Its own module so the feature key modules (dialer/leads/lead_keys.py, dialer/tasks/task_keys.py,
+dialer/consent/consent_keys.py) and dialer/dialer_keys.py, which re-exports them, share it without
+importing each other.
+"""
+
+from __future__ import annotations
+
+DEFAULT_PREFIX = "sb:dialer:"

@@ -1,0 +1,73 @@
+"""What every `switchboard` data subcommand shares: exit codes, the Redis the settings name, the
+dialer stores over it, the rich console and the closed-pipe exit.
+
+The subcommand modules (cli_dialer, cli_blacklist, cli_consent, cli_tasks, cli_audit, cli_outages)
+build on these; switchboard/cli.py maps the errors they raise to its exit codes (4: Redis).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from redis.asyncio import Redis
+from rich.console import Console
+
+from core.errors import StoreUnavailableError
+from dialer.stores import DialerStores
+from switchboard.redis_conn import connect_redis
+from switchboard.settings import Settings, load_settings
+
+T = TypeVar("T")
+EXIT_OK, EXIT_PROBLEMS = 0, 1
+EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE, what `yes | head` leaves as yes's status
+SHOWN_ERRORS = 50
+Subcommands = argparse._SubParsersAction  # the type of `parser.add_subparsers()`
+
+
+def command_group(commands: Subcommands[argparse.ArgumentParser], name: str, text: str) -> Subcommands[Any]:
+    parser = commands.add_parser(name, help=text, description=text)
+    return parser.add_subparsers(dest=f"{name}_command", metavar="ACTION", required=True)
+
+
+def actor(args: argparse.Namespace) -> str:
+    return str(args.actor or f"cli:{getpass.getuser()}")
+
+
+async def _connect(settings: Settings) -> Redis:
+    if settings.redis.url is None:
+        raise StoreUnavailableError("no Redis to work on: set redis.url (SWITCHBOARD_REDIS_URL)")
+    return await connect_redis(settings.redis.url.get_secret_value())
+
+
+def with_stores(args: argparse.Namespace, work: Callable[[DialerStores, Settings], Awaitable[T]]) -> T:
+    settings = load_settings(args.settings)
+
+    async def run() -> T:
+        redis = await _connect(settings)
+        try:
+            return await work(DialerStores.build(redis, default_region=settings.default_region), settings)
+        finally:
+            await redis.aclose()
+
+    return asyncio.run(run())
+
+
+def new_console() -> Console:
+    """Rich output; when standard output is not a terminal (a pipe, a file) nothing is cut to 80
+    columns: tables take the width they need."""
+    width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 100_000
+    return Console(highlight=False, soft_wrap=True, width=width)
+
+
+def stdout_gone() -> int:
+    """The reader of standard output went away (`... | head`): no traceback, and no second
+    BrokenPipeError when Python flushes stdout at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return EXIT_PIPE_CLOSED
