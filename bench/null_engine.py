@@ -30,7 +30,7 @@ USER, SECRET = "bench", "bench-secret"
 
 class NullEngine:
     def __init__(self, port: int) -> None:
-        self.phones = itertools.count(7_000_000)  # the simulator answers any PJSIP phone
+        self.agent_extensions = itertools.count(7_000_000)  # the simulator answers any PJSIP phone
         self.callers: dict[str, str] = {}  # call id -> the caller's channel
         self.tasks: set[asyncio.Task[Any]] = set()
         self.client = AmiClient(
@@ -56,7 +56,7 @@ class NullEngine:
 
     async def ring(self, call_id: str) -> None:
         fields = {
-            "Channel": f"PJSIP/{next(self.phones)}", "Context": "switchboard-agent", "Exten": "s",
+            "Channel": f"PJSIP/{next(self.agent_extensions)}", "Context": "switchboard-agent", "Exten": "s",
             "Priority": "1", "Timeout": "10000", "Async": "true",
             "Variable": f"SWITCHBOARD_CALL_ID={call_id}",
         }  # fmt: skip
