@@ -37,6 +37,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from core.cancellation import raise_if_cancelling
 from core.errors import DuplicateEngineError
 
 log = logging.getLogger("switchboard.engine_run")
@@ -216,6 +217,7 @@ class EngineRun:
                 await self.renew()
             except (RedisError, OSError) as exc:  # the lease notices and logs an outage itself
                 log.debug("engine run record not renewed: %s", type(exc).__name__)
+            raise_if_cancelling()
 
     async def release(self) -> None:
         """A clean stop: the next start needs no judging."""

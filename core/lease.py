@@ -33,6 +33,7 @@ import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from redis.exceptions import RedisError
 
+from core.cancellation import raise_if_cancelling
 from core.errors import NotOwnerError, ValidationFailedError
 
 log = logging.getLogger("switchboard.lease")
@@ -251,6 +252,7 @@ class Lease:
             except (RedisError, OSError, TimeoutError) as exc:
                 log.warning("%s lease: Redis failed (%s)", self.role, type(exc).__name__)
                 self._expire_if_due()
+            raise_if_cancelling()  # a stop must end the renewals even if redis-py swallowed its cancel
             await asyncio.sleep(self.renew_s)  # the renewal period itself, not a synchronisation
 
     async def confirm(self) -> None:

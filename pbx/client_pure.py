@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from core.cancellation import raise_if_cancelling
 from core.errors import AmiEncodeError, AmiLoginError
 from pbx.codec import Event, FieldValue, channel_variables
 
@@ -166,6 +167,7 @@ class CallbackRunner:
                 await awaitable
             except Exception:
                 log.exception("on_event callback failed", extra=self._extra)
+            raise_if_cancelling()
 
     async def stop(self) -> None:
         task, self._task = self._task, None

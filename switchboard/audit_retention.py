@@ -23,6 +23,7 @@ import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from redis.exceptions import RedisError
 
+from core.cancellation import raise_if_cancelling
 from dialer.dialer_keys import DialerKeys
 from switchboard.settings import StreamRetention
 
@@ -86,16 +87,8 @@ class AuditRetention:
                 await self.trim_once()
             except RedisError as exc:
                 log.warning("audit retention: trimming failed, retrying in %.0f s: %s", interval_s, exc)
-            _raise_if_stopping()
+            raise_if_cancelling()
             await asyncio.sleep(interval_s)
-
-
-def _raise_if_stopping() -> None:
-    """A stop (cancel) landing mid-command can be swallowed by redis-py or turned into a
-    RedisError; without this the loop slept `interval_s` more and the engine's stop hung."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
 
 
 async def export(

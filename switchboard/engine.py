@@ -23,6 +23,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from core.cancellation import raise_if_cancelling
 from core.clock import Clock
 from pbx.client import AmiClient, AmiSettings
 from pbx.codec import Event
@@ -138,6 +139,7 @@ class Engine:
             if not self.client.ready:
                 continue
             await self.tick()
+            raise_if_cancelling()
 
     async def tick(self) -> None:
         """One round of timers for every service (tests call it directly)."""

@@ -34,6 +34,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from pydantic import BaseModel
 
+from core.cancellation import raise_if_cancelling
 from core.config.loader import content_hash, deprecated_spellings, load_text, read_rules_text
 from core.config.yaml_file import ConfigProblem
 from core.errors import ConfigError
@@ -327,6 +328,7 @@ class RulesReloader:
                 await self.check_all()
             except Exception:
                 log.exception("rules reload failed unexpectedly; previous rules keep running")
+            raise_if_cancelling()
 
 
 def _warn_deprecated(kind: str, path: Path, text: str) -> None:

@@ -35,6 +35,7 @@ import httpx
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from core.cancellation import raise_if_cancelling, stop_task
 from core.clock import Clock
 from pbx.call_changes import CallChange, UserEventSeen
 from pbx.codec import Event
@@ -133,14 +134,12 @@ class WebhookService:
                 await self.run_once()
             except Exception:  # a bug in one pass must not end deliveries for good
                 log.exception("webhook pass failed")
+            raise_if_cancelling()
             await asyncio.sleep(self._interval_s)
 
     async def close(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_task(task)
         if self._own_client:
             await self._client.aclose()
 

@@ -157,3 +157,36 @@ async def test_an_owner_that_lapsed_knows_whether_anybody_owned_meanwhile(
     assert await two.acquire()
     await redis_client.delete(KEY)
     assert await one.acquire() and (one.token, one.continues) == (4, None), "e2 owned in between"
+
+
+class CancelSwallowingLease(Lease):
+    """A renewal that loses its cancel the way redis-py's wait_for can on Python 3.11: the
+    command finishes at the moment the cancel lands, and the CancelledError never surfaces."""
+
+    renewals = 0
+    in_renewal: asyncio.Event
+
+    async def acquire(self) -> bool:
+        self.renewals += 1
+        self.in_renewal.set()
+        try:
+            await asyncio.sleep(30)  # the command in flight
+        except asyncio.CancelledError:
+            pass  # swallowed
+        return await super().acquire()
+
+
+async def test_a_stop_ends_the_renewals_even_when_a_command_swallowed_the_cancel(
+    redis_client: aioredis.Redis,
+) -> None:
+    """Before: the renewal loop went on after its stop (and a test teardown awaiting it hung)."""
+    one = CancelSwallowingLease(redis_client, KEY, engine_id="e1", role="acd", ttl_s=0.6, renew_s=0.1)
+    one.in_renewal = asyncio.Event()
+    one.start()
+    await asyncio.wait_for(one.in_renewal.wait(), 5)
+    task = one._task
+    await one.stop(release=False)
+    assert task is not None and task.done(), "the renewal task ended with the stop"
+    renewals = one.renewals
+    await asyncio.sleep(0.3)  # three renewal periods: a loop still running would renew again
+    assert one.renewals == renewals
