@@ -1,4 +1,4 @@
-"""What the dialer needs from whoever owns the agents (the ACD, or dialer.desk.local.LocalDesk).
+"""What the dialer needs from the agents' owner: the inbound ACD (dialer/desk/acd.py AcdDesk).
 
 The dialer never changes an agent's state itself. It asks the desk:
 - `agents(target)`: the logged-in, unpaused agents who could take the campaign's calls, with a

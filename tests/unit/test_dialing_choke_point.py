@@ -2,7 +2,7 @@
 
 Walks the AST of every module of our packages (and scripts/, bench/) and fails with file:line for
 - an Originate (a call of `.originate(...)`, or the action name "Originate") outside
-  dialer/calls/dialing.py and the modules that ring AGENTS (the ACD's executor, the dialer's desk);
+  dialer/calls/dialing.py and the module that rings AGENTS (the ACD's executor: it owns every agent);
 - a campaign dial string read (`.dial_string`) or rendered (`dial_target`) outside
   dialer/calls/dialing.py and its definition in dialer/campaigns/rules.py;
 - an agent-ringing module that touches a campaign's dial string or the number of a lead.
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCANNED = ("routing", "dialer", "switchboard", "scripts", "bench")
 CHOKE_POINT = "dialer/calls/dialing.py"
 DEFINES_TEMPLATE = "dialer/campaigns/rules.py"
-AGENT_LEGS = ("routing/acd/executor.py", "dialer/desk/local.py")
+AGENT_LEGS = ("routing/acd/executor.py",)
 CUSTOMER_ONLY = ("dial_string", "dial_target", "phones", "candidates")
 
 
