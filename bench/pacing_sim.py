@@ -36,12 +36,12 @@ from dialer.pacing.decision import (
     AbandonWindow,
     AgentSnapshot,
     DialMode,
-    PacingAgentState,
     PacingParams,
     PacingStats,
     TalkTimes,
     calls_to_place,
 )
+from routing.agent_events import AgentState
 
 if TYPE_CHECKING:
     from bench.vicidial_adapt import VicidialPacer
@@ -87,7 +87,7 @@ class ShiftResult:
 
 @dataclass
 class _Agent:
-    state: PacingAgentState = PacingAgentState.READY
+    state: AgentState = AgentState.READY
     since: float = 0.0
     wrap_end: float | None = None
 
@@ -162,8 +162,8 @@ class _Shift:
         self.push(self.now + self.profile.tick_s, "tick", 0)
 
     def peer_calls(self, pacer: VicidialPacer) -> int:
-        ready = sum(agent.state is PacingAgentState.READY for agent in self.agents)
-        talking = sum(agent.state is PacingAgentState.TALKING for agent in self.agents)
+        ready = sum(agent.state is AgentState.READY for agent in self.agents)
+        talking = sum(agent.state is AgentState.BUSY for agent in self.agents)
         answered = self.tally.connected + self.tally.abandoned
         drop_pct = 100.0 * self.tally.abandoned / answered if answered else 0.0
         lines_up = len(self.calls) + len(self.waiting) + talking
@@ -181,7 +181,7 @@ class _Shift:
             call.agent = self.longest_idle()
             if call.agent is None:
                 return
-            self.agents[call.agent].state = PacingAgentState.RESERVED
+            self.agents[call.agent].state = AgentState.RESERVED
         self.calls[call_id] = call
         self.tally.dials += 1
         answered = self.rng.random() < self.answer_rate_now()
@@ -199,7 +199,7 @@ class _Shift:
         return profile.no_answer_timeout_s
 
     def longest_idle(self) -> int | None:
-        ready = [index for index, agent in enumerate(self.agents) if agent.state is PacingAgentState.READY]
+        ready = [index for index, agent in enumerate(self.agents) if agent.state is AgentState.READY]
         return min(ready, key=lambda index: self.agents[index].since) if ready else None
 
     # -- call progress ---------------------------------------------------------------------
@@ -214,7 +214,7 @@ class _Shift:
         call = self.calls.pop(call_id)
         self.resolved(answered=False)
         if call.agent is not None:
-            self.agents[call.agent].state = PacingAgentState.READY
+            self.agents[call.agent].state = AgentState.READY
 
     def on_answer(self, call_id: int) -> None:
         call = self.calls.pop(call_id)
@@ -241,7 +241,7 @@ class _Shift:
             math.log(self.talk_mean_s) - self.profile.talk_sigma**2 / 2, self.profile.talk_sigma
         )
         self.tally.waits.append(self.now - agent.since)
-        agent.state, agent.since, agent.wrap_end = PacingAgentState.TALKING, self.now, None
+        agent.state, agent.since, agent.wrap_end = AgentState.BUSY, self.now, None
         left = max(0.0, self.end_s - self.now)
         self.tally.answers.append((self.now, False))
         self.tally.busy.append((self.now, self.now + min(talk + self.profile.wrapup_s, left)))
@@ -256,13 +256,13 @@ class _Shift:
         self.tally.talks += 1
         self.tally.talk_sum += self.now - agent.since
         self.talk_times = self.talk_times.record(self.now - agent.since)
-        agent.state, agent.since = PacingAgentState.WRAPUP, self.now
+        agent.state, agent.since = AgentState.WRAP_UP, self.now
         agent.wrap_end = self.now + self.profile.wrapup_s
         self.push(agent.wrap_end, "wrap_end", index)
 
     def on_wrap_end(self, index: int) -> None:
         agent = self.agents[index]
-        agent.state, agent.since, agent.wrap_end = PacingAgentState.READY, self.now, None
+        agent.state, agent.since, agent.wrap_end = AgentState.READY, self.now, None
         if self.waiting:
             self.waiting.popleft()
             self.connect(index)

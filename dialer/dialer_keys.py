@@ -80,8 +80,7 @@ class DialerKeys:
 
 
 # =================================================================================================
-# Campaigns and the dialing loop (dialer/calls/attempts.py, dialer/loop/campaign_control.py,
-# dialer/desk/local.py).
+# Campaigns and the dialing loop (dialer/calls/attempts.py, dialer/loop/campaign_control.py).
 # Same prefix as DialerKeys; build with `DialKeys.of(dialer_keys)`.
 # - `dial:num:{e164}`            ZSET "call_id|result|campaign" -> epoch ms: attempts on one number,
 #                                every campaign, manual dials and callbacks (call caps, quarantine)
@@ -97,7 +96,6 @@ class DialerKeys:
 #                                answering machines per UTC hour (abandon rate 24 h / 30 d, pacing)
 # - `dial:campaigns`             HASH campaign id -> JSON {state, actor, at, reason}: running/paused/stopped
 # - `dial:leader`                STRING engine instance id: the one instance that paces (SET NX PX lease)
-# - `desk:agents`                HASH agent id -> JSON: agents of the dialer's own desk (LocalDesk)
 # - `audit:dial-attempts`        STREAM every dial attempt and its outcome (number, campaign, lead, call)
 # - `audit:campaigns`            STREAM campaign start / pause / stop (who, when)
 # =================================================================================================
@@ -142,10 +140,6 @@ class DialKeys:
     @property
     def leader(self) -> str:
         return f"{self.prefix}dial:leader"
-
-    @property
-    def desk_agents(self) -> str:
-        return f"{self.prefix}desk:agents"
 
     @property
     def audit_attempts(self) -> str:

@@ -1,1 +1,1 @@
-"""The agent desk: what the dialer asks of the agents' owner (the ACD, or LocalDesk)."""
+"""The agent desk: what the dialer asks of the agents' owner (the ACD, through AcdDesk)."""

@@ -2,8 +2,8 @@
 
 `switchboard run` uses it: an advisor who is ready takes inbound and outbound calls alike, never
 two at once. What each call of dialer.desk.protocol.AgentDesk becomes (routing/acd/outbound.py):
-- agents: the ACD's logged-in, unpaused agents who fit the campaign's queue (or its skills),
-  ready / reserved / talking (ringing or busy) / wrap-up;
+- agents: the ACD's logged-in, unpaused agents who fit the campaign's queue (or its skills), as
+  the ACD reports them (PacingAgent: ready / reserved / ringing / busy / wrap-up);
 - reserve: the ACD holds a ready agent (the named one, else the one routing would pick for the
   call) in Redis with a compare-and-set; inbound routing offers them nothing meanwhile;
 - release: the held agent is ready again, without a missed ring;
@@ -17,19 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from dialer.desk.protocol import AnsweredCall, CallTarget, DeskAgent
-from dialer.pacing.decision import PacingAgentState
-from routing.acd.outbound import HandedCall
+from dialer.desk.protocol import AnsweredCall, CallTarget
+from routing.acd.outbound import HandedCall, PacingAgent
 from routing.acd.service import AcdService
-from routing.agent_events import AgentState as AcdState
-
-_PACING_STATE = {
-    AcdState.READY: PacingAgentState.READY,
-    AcdState.RESERVED: PacingAgentState.RESERVED,
-    AcdState.RINGING: PacingAgentState.TALKING,
-    AcdState.BUSY: PacingAgentState.TALKING,
-    AcdState.WRAP_UP: PacingAgentState.WRAPUP,
-}
 
 
 class AcdDesk:
@@ -38,11 +28,8 @@ class AcdDesk:
     def __init__(self, acd: AcdService) -> None:
         self.acd = acd
 
-    async def agents(self, target: CallTarget, now: float) -> Sequence[DeskAgent]:
-        return [
-            DeskAgent(agent.agent_id, _PACING_STATE[agent.state], agent.since, agent.wrap_up_ends_at)
-            for agent in self.acd.agents_for(target.queue, target.needs)
-        ]
+    async def agents(self, target: CallTarget, now: float) -> Sequence[PacingAgent]:
+        return self.acd.agents_for(target.queue, target.needs)
 
     async def reserve(
         self, target: CallTarget, call_id: str, now: float, *, agent_id: str | None = None

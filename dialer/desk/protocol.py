@@ -1,8 +1,9 @@
-"""What the dialer needs from whoever owns the agents (the ACD, or dialer.desk.local.LocalDesk).
+"""What the dialer needs from the agents' owner: the inbound ACD (dialer/desk/acd.py AcdDesk).
 
 The dialer never changes an agent's state itself. It asks the desk:
-- `agents(target)`: the logged-in, unpaused agents who could take the campaign's calls, with a
-  pacing state each (ready, reserved, talking, wrap-up) — the input of predictive pacing;
+- `agents(target)`: the logged-in, unpaused agents who could take the campaign's calls, each a
+  routing.acd.outbound.PacingAgent in the ACD's own AgentState (ready, reserved, ringing, busy,
+  wrap-up): one agent type and one state enum from the ACD to the pacing decision;
 - `reserve(target, call_id)`: atomically take one READY agent (or the named one, for manual and
   preview dials) for a call about to be placed, so inbound routing cannot offer them anything
   meanwhile (progressive: "reserve a ready agent before dialing");
@@ -25,7 +26,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from dialer.pacing.decision import AgentSnapshot, PacingAgentState
+from dialer.pacing.decision import AgentSnapshot
+from routing.acd.outbound import PacingAgent
 
 Needs = tuple[tuple[str, int], ...]
 
@@ -36,14 +38,6 @@ class CallTarget:
 
     queue: str | None
     needs: Needs = ()
-
-
-@dataclass(frozen=True, slots=True)
-class DeskAgent:
-    agent_id: str
-    state: PacingAgentState
-    since: float  # epoch seconds
-    wrapup_ends_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +56,7 @@ class AnsweredCall:
 
 
 class AgentDesk(Protocol):
-    async def agents(self, target: CallTarget, now: float) -> Sequence[DeskAgent]: ...
+    async def agents(self, target: CallTarget, now: float) -> Sequence[PacingAgent]: ...
 
     async def reserve(
         self, target: CallTarget, call_id: str, now: float, *, agent_id: str | None = None
@@ -75,15 +69,16 @@ class AgentDesk(Protocol):
     async def withdraw(self, call_id: str, now: float) -> None: ...
 
 
-def snapshots(agents: Sequence[DeskAgent]) -> tuple[AgentSnapshot, ...]:
-    """The desk's agents as the pure pacing function reads them (datetimes in UTC)."""
+def snapshots(agents: Sequence[PacingAgent]) -> tuple[AgentSnapshot, ...]:
+    """The desk's agents as the pure pacing function reads them (datetimes in UTC, epoch seconds
+    in the ACD)."""
 
     def at(value: float) -> datetime:
         return datetime.fromtimestamp(value, UTC)
 
     return tuple(
         AgentSnapshot(
-            agent.state, at(agent.since), None if agent.wrapup_ends_at is None else at(agent.wrapup_ends_at)
+            agent.state, at(agent.since), None if agent.wrap_up_ends_at is None else at(agent.wrap_up_ends_at)
         )
         for agent in agents
     )

@@ -24,8 +24,8 @@ from dialer.calls.dialing import OUTAGES, DialKind, DialOutcome, DialRequest, Di
 from dialer.campaigns.rules import Campaign
 from dialer.desk.protocol import AgentDesk
 from dialer.loop.pacer import Pacer, target_of
-from dialer.pacing.decision import PacingAgentState
 from dialer.tasks.store import TaskStore
+from routing.agent_events import AgentState
 
 log = logging.getLogger("switchboard.dialer.callbacks")
 
@@ -42,7 +42,7 @@ class CallbackRound:
     async def run(self, campaign: Campaign, now_s: float) -> list[DialOutcome]:
         """Dial this campaign's due callbacks for the advisors ready now; returns the outcomes."""
         agents = await self.desk.agents(target_of(campaign), now_s)
-        ready = {agent.agent_id for agent in agents if agent.state is PacingAgentState.READY}
+        ready = {agent.agent_id for agent in agents if agent.state is AgentState.READY}
         if not ready:
             return []
         now = utc(now_s)

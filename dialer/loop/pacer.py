@@ -31,7 +31,8 @@ from dialer.calls.settlement import LiveSample
 from dialer.campaigns.rules import Campaign
 from dialer.desk.protocol import AgentDesk, CallTarget, snapshots
 from dialer.leads.store import LeadNotClaimedError, LeadStore, OfferRefusedError
-from dialer.pacing.decision import DialMode, PacingAgentState, PacingDecision, PacingStats, calls_to_place
+from dialer.pacing.decision import DialMode, PacingDecision, PacingStats, calls_to_place
+from routing.agent_events import AgentState
 
 log = logging.getLogger("switchboard.dialer.pacer")
 
@@ -180,7 +181,7 @@ class Pacer:
         busy = await self._follow_offers(campaign, now)
         offered = 0
         for agent in await self.desk.agents(target_of(campaign), now):
-            if agent.state is not PacingAgentState.READY or agent.agent_id in busy:
+            if agent.state is not AgentState.READY or agent.agent_id in busy:
                 continue
             if await self.leads.current_offer(agent.agent_id, now=utc(now)) is not None:
                 continue

@@ -56,6 +56,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.config.vocabulary import Seconds, spelled
+from routing.agent_events import AgentState
 
 _HOUR_S = 3600
 _DAY_HOURS = 24
@@ -71,11 +72,10 @@ class DialMode(StrEnum):
     PREDICTIVE = "predictive"
 
 
-class PacingAgentState(StrEnum):
-    READY = "ready"  # idle, accepting calls, nothing reserved for them
-    RESERVED = "reserved"  # a progressive call is ringing for them
-    TALKING = "talking"
-    WRAPUP = "wrapup"
+# The agent states pacing reads are the ACD's (one AgentState for the whole engine): ready and
+# reserved (held for a dial) are free; ringing and busy are talking; wrap-up ends at its timer.
+_FREE = (AgentState.READY, AgentState.RESERVED)
+_TALKING = (AgentState.RINGING, AgentState.BUSY)
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ class AgentSnapshot:
     """A logged-in, unpaused agent of the campaign. `wrapup_ends_at` is known when the campaign
     has a wrap-up timer; a wrap-up without it is not counted as becoming free."""
 
-    state: PacingAgentState
+    state: AgentState
     since: datetime
     wrapup_ends_at: datetime | None = None
 
@@ -244,7 +244,7 @@ class PacingDecision:
 # --- the decision ---------------------------------------------------------------------------
 
 
-def _count(agents: Iterable[AgentSnapshot], *states: PacingAgentState) -> int:
+def _count(agents: Iterable[AgentSnapshot], *states: AgentState) -> int:
     return sum(1 for agent in agents if agent.state in states)
 
 
@@ -264,7 +264,7 @@ def calls_to_place(stats: PacingStats, params: PacingParams, now: datetime) -> P
 
 
 def _progressive(stats: PacingStats, params: PacingParams) -> PacingDecision:
-    available = _count(stats.agents, PacingAgentState.READY, PacingAgentState.RESERVED)
+    available = _count(stats.agents, *_FREE)
     calls = _capped(available - stats.calls_in_flight - stats.answered_waiting, stats, params)
     reason = f"progressive: {available} ready, {stats.calls_in_flight} in flight"
     return PacingDecision(calls, 1.0, reason)
@@ -317,12 +317,12 @@ def agent_supply(stats: PacingStats, params: PacingParams, now: datetime) -> Sup
     if histogram is not None and histogram.total < params.min_talk_samples:
         histogram = None
     soon = now + timedelta(seconds=horizon)
-    certain = _count(stats.agents, PacingAgentState.READY, PacingAgentState.RESERVED)
+    certain = _count(stats.agents, *_FREE)
     maybe = 0.0
     for agent in stats.agents:
-        if agent.state is PacingAgentState.WRAPUP and agent.wrapup_ends_at is not None:
+        if agent.state is AgentState.WRAP_UP and agent.wrapup_ends_at is not None:
             certain += int(agent.wrapup_ends_at <= soon)
-        elif agent.state is PacingAgentState.TALKING:
+        elif agent.state in _TALKING:
             maybe += free_probability((now - agent.since).total_seconds(), horizon, talk, histogram)
     return Supply(certain, maybe)
 
@@ -387,7 +387,7 @@ def _predictive(stats: PacingStats, params: PacingParams, now: datetime) -> Paci
     supply = agent_supply(stats, params, now)
     budget = abandon_budget(stats.abandons, params)
     expected_free = supply.certain + supply.maybe - stats.answered_waiting
-    ready = _count(stats.agents, PacingAgentState.READY, PacingAgentState.RESERVED)
+    ready = _count(stats.agents, *_FREE)
     floor = max(0, ready - stats.answered_waiting)
     ceiling = max(floor, math.floor(params.max_dial_level * max(expected_free, 0.0)))
     if params.max_channels is not None:

@@ -8,6 +8,7 @@ import redis.asyncio as aioredis
 from dialer.calls.dialing import DialKind, DialRequest, DialStatus
 from dialer.dialer_keys import DialerKeys
 from pbx.sim import CustomerProfile
+from routing.agent_events import AgentState
 from tests.support.dialer_harness import campaign, campaigns, lead, number, rig, sim_config
 
 pytestmark = pytest.mark.integration
@@ -102,7 +103,7 @@ async def test_the_campaigns_own_list_and_manual_dials_go_through_the_gate(
         refused = await r.dialer.manual_dial("1001", "c1", number(7))
         assert refused.status is DialStatus.BLOCKED and refused.sources == ("campaign:c1",)
         assert r.sim.originated_numbers() == []
-        assert (await r.desk.agent("1001"))["state"] == "ready", "the refused dial gave the advisor back"
+        assert r.state("1001") is AgentState.READY, "the refused dial gave the advisor back"
 
         placed = await r.dialer.manual_dial("1001", "c1", number(8))
         assert placed.placed and r.dialed() == [number(8)]

@@ -10,6 +10,7 @@ import redis.asyncio as aioredis
 
 from dialer.calls.dialing import DialKind, DialRequest, DialStatus
 from pbx.sim import CustomerProfile
+from routing.agent_events import AgentState
 from tests.support.dialer_harness import campaign, campaigns, lead, number, rig, sim_config
 
 pytestmark = pytest.mark.integration
@@ -62,7 +63,7 @@ async def test_nothing_is_dialed_outside_the_callees_calling_hours(
         assert first.next_attempt_at == opens
         assert second.next_attempt_at is not None and second.next_attempt_at > opens
         assert r.sample("switchboard_dial_refused_total", campaign="c1", reason="outside-hours") == 2
-        assert (await r.desk.agent("1001"))["state"] == "ready"
+        assert r.state("1001") is AgentState.READY
 
         clock.set(opens + timedelta(seconds=30))
         assert await r.dialer.run_once()

@@ -1,4 +1,5 @@
-"""Several engines share one Redis: one paces (the leader); when it stops, another takes over."""
+"""Several engines share one Redis: one paces (the leader, which owns the ACD by the same lease);
+when it stops, another takes over."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from core.lease import Lease
-from dialer.dialer_keys import DialKeys
 from pbx.sim import CustomerProfile
+from routing.acd.acd_keys import AcdKeys
 from tests.integration.test_acd_owner import FreezableClock, became_owner
 from tests.support.dialer_harness import campaign, campaigns, lead, rig, sim_config
 
@@ -25,7 +26,7 @@ async def test_only_the_leader_paces_and_another_engine_takes_over(redis_client:
     ):
         await one.load_leads(lead(i) for i in range(60))
         for agent_id in ("1001", "1002"):
-            await one.agent(agent_id)  # the desk's agents are shared through Redis
+            await one.agent(agent_id)  # the ACD's agents are shared through Redis
         await one.start()
 
         await one.until(lambda: len(one.dialed()) >= 4, timeout=20)
@@ -33,7 +34,7 @@ async def test_only_the_leader_paces_and_another_engine_takes_over(redis_client:
         assert two.dialed() == [], "a second engine never paces while the leader holds the lease"
         assert one.sample("switchboard_dialer_leader") == 1 and two.sample("switchboard_dialer_leader") == 0
 
-        await one.dialer.close()  # engine-1 stops: it resigns the lease
+        await one.stop_engine()  # engine-1 stops: it resigns the lease (the ACD's and the pacing's)
         await two.until(lambda: len(two.dialed()) >= 2, timeout=20)
         assert two.dialer.is_leader
         assert await two.dialer.lease.holder() == "engine-2"
@@ -48,7 +49,7 @@ async def test_a_paused_leader_dials_nothing_once_another_engine_leads(redis_cli
     sim = sim_config(customers=BUSY)
     frozen = FreezableClock()
     lease = Lease(
-        redis_client, DialKeys.of(None).leader, engine_id="engine-1", role="pacing", ttl_s=1.0, renew_s=0.25,
+        redis_client, AcdKeys().owner, engine_id="engine-1", role="acd", ttl_s=1.0, renew_s=0.25,
         monotonic=frozen,
     )  # fmt: skip
     await lease.acquire()

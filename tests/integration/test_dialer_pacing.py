@@ -10,6 +10,7 @@ import redis.asyncio as aioredis
 from dialer.calls.lifecycle import Phase
 from dialer.compliance.caps import CallResult, CapReason, CapsPolicy, number_block
 from pbx.sim import AgentPhone, CustomerScript
+from routing.agent_events import AgentState
 from tests.support.dialer_harness import (
     campaign,
     campaigns,
@@ -133,7 +134,7 @@ async def test_an_answering_machine_follows_the_campaigns_rule(
         await r.dialer.settled()
 
         assert not [a for a in r.sim.actions if a.name == "Originate" and a.get("Channel") == "PJSIP/1001"]
-        assert (await r.desk.agent("1001"))["state"] == "ready", "the reserved agent is free again"
+        assert r.state("1001") is AgentState.READY, "the reserved agent is free again"
         records = await r.dialer.attempts.number_attempts(number(1))
         assert [(rec.call_id, rec.result) for rec in records] == [
             (originate_vars(dial)["SWITCHBOARD_CALL_ID"], CallResult.ANSWERING_MACHINE)

@@ -4,6 +4,7 @@ expiry on a monotonic clock, and fenced writes that a stale owner cannot make.""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 import redis.asyncio as aioredis
@@ -169,10 +170,8 @@ class CancelSwallowingLease(Lease):
     async def acquire(self) -> bool:
         self.renewals += 1
         self.in_renewal.set()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):  # swallowed
             await asyncio.sleep(30)  # the command in flight
-        except asyncio.CancelledError:
-            pass  # swallowed
         return await super().acquire()
 
 

@@ -2,7 +2,8 @@
 pacing round dials due callbacks at their own time, to their owner, ahead of fresh leads, through
 the blacklist gate, and escalates to another advisor when the owner cannot make it before the
 deadline. The whole stack of tests/support/dialer_harness.py (real AMI over TCP, private
-Redis, the LocalDesk and the DialerService with a TaskStore); rounds are driven by `run_once`.
+Redis, the ACD owning the agents (AcdDesk) and the DialerService with a TaskStore); rounds are
+driven by `run_once`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dialer.tasks.rules import DEFAULT_TASK_RULES
 from dialer.tasks.store import TaskStore
 from pbx.codec import Action
 from pbx.sim import CustomerScript
+from routing.agent_events import AgentState
 from tests.support.dialer_harness import (
     WEDNESDAY_NOON,
     Rig,
@@ -144,8 +146,8 @@ async def test_a_callback_waits_for_its_busy_owner_while_fresh_leads_go_to_the_o
     ) as r:  # fmt: skip
         await r.load_leads([lead(1), lead(2)])
         await r.agent("1002")
-        await r.desk.login("1001", "PJSIP/1001", {"sales": 1}, queues=("sales",), now=r.clock())
-        await r.desk.pause("1001", r.clock())  # logged in, not ready: the deadline is days away
+        await r.agent("1001")
+        await r.acd.pause("1001", "break")  # logged in, not ready: the deadline is days away
         tasks = store(r)
         await tasks.create(
             lead_id="L1", kind="callback_requested", now=r.now(), actor="1001", own_time=r.now()
@@ -176,7 +178,7 @@ async def test_a_blacklisted_callback_is_refused_by_the_gate_and_not_dialed_agai
         assert r.customer_originates() == [], "neither the callback nor the fresh lead of the number"
         assert r.sample("switchboard_dial_blocked_total", source="internal") >= 1
         assert await tasks.due_callbacks("c1", r.now() + timedelta(days=1), 10) == []
-        assert (await r.desk.agent("1001"))["state"] == "ready", "the owner is given back"
+        assert r.state("1001") is AgentState.READY, "the owner is given back"
         assert (await tasks.get(task.task_id)).state == "open", "still the advisor's to handle"
 
 

@@ -2,7 +2,8 @@
 
 The real thing end to end: a SimulatedPbx on a TCP port, the engine (switchboard/engine.py) with
 its AMI client and tracker, the dialer's stores (gate, leads, dispositions) on a private Redis,
-the LocalDesk for agents and the DialerService. Tests assert on what the simulated PBX actually
+the inbound ACD owning the agents (dialer/desk/acd.py AcdDesk, as `switchboard run` wires it) and
+the DialerService, sharing one lease as the runtime does. Tests assert on what the simulated PBX actually
 received (`sim.originated_numbers()`, `sim.actions`) and wait for conditions with `Rig.until`,
 which re-checks a predicate after every event and tick the engine hands to its services (an
 observing PbxService placed last), under a timeout: no sleeps. The engine's clock starts on a
@@ -27,7 +28,7 @@ from prometheus_client import CollectorRegistry
 from core.lease import Lease
 from dialer.calls.dial_metrics import DialerMetrics
 from dialer.campaigns.rules import Campaigns
-from dialer.desk.local import LocalDesk
+from dialer.desk.acd import AcdDesk
 from dialer.lists.gate import Gate, GateMetrics
 from dialer.loop.campaign_control import CampaignState
 from dialer.loop.service import DialerService, DialerSettings
@@ -40,6 +41,10 @@ from pbx.client import AmiSettings
 from pbx.codec import Action, Event
 from pbx.sim import AgentPhone, SimConfig, SimulatedPbx
 from pbx.tracker import CallTracker
+from routing.acd import AcdMetrics, AcdOptions, AcdService
+from routing.acd.acd_keys import AcdKeys
+from routing.agent_events import AgentState
+from routing.rules import Rules
 from switchboard.engine import Engine
 from switchboard.metrics import create_metrics
 
@@ -139,8 +144,8 @@ def originate_vars(action: Action) -> dict[str, str]:
 
 
 class DialerHarness:
-    """What the dialer tests read and do, whatever owns the agents (Rig: LocalDesk; the blended
-    harness: the ACD). Subclasses are dataclasses with these fields."""
+    """What the dialer tests read and do (Rig, and the blended harness's Blended: the ACD owns the
+    agents in both). Subclasses are dataclasses with these fields."""
 
     sim: SimulatedPbx
     stores: DialerStores
@@ -177,23 +182,58 @@ class DialerHarness:
         await self.dialer.set_state(campaign_id, CampaignState.RUNNING, "supervisor")
 
 
+DESK_AGENTS = ("1001", "1002", "1003", "1004", "1005")
+# An advisor held for a dial whose engine stopped before giving them back is freed by the ACD's
+# owner after this long (the product's default is 180 s: a whole ring timeout and more).
+HOLD_TTL_S = 3.0
+
+
+def desk_rules() -> Rules:
+    """The ACD the dialer tests run on: queue `sales` (skill sales 1), no wrap-up, a 5 s ring; the
+    agents DESK_AGENTS at `PJSIP/<id>` with skill sales 1, logged out until a test logs them in."""
+    queue = {"name": "sales", "skill": "sales", "level": 1, "wrap_up_seconds": 0, "ring_timeout_seconds": 5}
+    return Rules.model_validate(
+        {
+            "default_region": "HU",
+            "default_tier": "active",
+            "tiers": [{"name": "active", "priority": 40}],
+            "skills": [{"name": "sales"}],
+            "agents": [
+                {"id": a, "name": f"Agent {a}", "interface": f"PJSIP/{a}", "skills": {"sales": 1}}
+                for a in DESK_AGENTS
+            ],
+            "queues": [queue],
+        }
+    )
+
+
 @dataclass
 class Rig(DialerHarness):
     sim: SimulatedPbx
     redis: aioredis.Redis
     engine: Engine
     stores: DialerStores
-    desk: LocalDesk
+    acd: AcdService
     dialer: DialerService
     registry: CollectorRegistry
     observer: Observer
     clock: Callable[[], float]
+    lease: Lease
     tasks: TaskStore | None = None
 
-    async def agent(self, agent_id: str, *, skills: dict[str, int] | None = None) -> None:
-        await self.desk.login(
-            agent_id, f"PJSIP/{agent_id}", skills or {"sales": 1}, queues=("sales",), now=self.clock()
-        )
+    async def agent(self, agent_id: str) -> None:
+        """Log an advisor in (one of DESK_AGENTS): ready at once. One the ACD already has logged in
+        (loaded from Redis after an engine restart: held, busy...) stays as they are."""
+        if self.state(agent_id) is AgentState.LOGGED_OUT:
+            await self.acd.login(agent_id)
+
+    def state(self, agent_id: str) -> AgentState:
+        return self.acd.ctx.state.status(agent_id).state
+
+    async def stop_engine(self) -> None:
+        """This engine stops as `switchboard run` does: no more pacing, its lease resigned at once."""
+        await self.dialer.close()
+        await self.lease.stop(release=True)
 
 
 @contextlib.asynccontextmanager
@@ -214,8 +254,10 @@ async def rig(
     """The whole stack; `engine_ticks=False` leaves pacing rounds to the test (`dialer.run_once()`);
     `task_rules`: the dialer follows up results and dials due callbacks with a TaskStore; `pbx`:
     a running simulated Asterisk the test owns (it outlives the rig: an engine restart); `lease`:
-    the pacing lease the test runs itself (else the dialer takes and renews its own)."""
+    the engine's lease (ACD and pacing) that the test runs itself (else the rig takes one as the
+    runtime does, on AcdKeys().owner, and renews and resigns it)."""
     clock = clock or RunningClock()
+    settings = settings or DialerSettings(round_interval_s=0.05, round_timeout_s=2.0, store_timeout_s=0.5)
     simulator = pbx or SimulatedPbx(sim or sim_config(), seed=11)
     if pbx is None:
         await simulator.start()
@@ -227,9 +269,20 @@ async def rig(
     )
     ami = AmiSettings("127.0.0.1", simulator.port, "switchboard", SECRET, reconnect_min=0.01, ping_interval=0)
     engine = Engine(ami, metrics, clock=clock, tick_s=0.02 if engine_ticks else 3600)
-    desk = LocalDesk(
-        redis, engine.client, clock=clock, ring_timeout_s=5.0, store_timeout_s=0.25, reservation_ttl_s=3.0
-    )
+    own_lease = lease is None
+    if lease is None:
+        lease = Lease(
+            redis, AcdKeys().owner, engine_id=instance_id, role="acd", ttl_s=settings.lease_ms / 1000,
+            renew_s=settings.lease_renew_s,
+        )  # fmt: skip
+        await lease.acquire()
+    engine.client.fence = lambda: lease.owned  # as `switchboard run` wires it
+    acd = AcdService(
+        redis, engine.client, desk_rules(), AcdMetrics(registry), clock=clock, instance_id=instance_id,
+        options=AcdOptions(hold_ttl_s=HOLD_TTL_S), lease=lease,
+    )  # fmt: skip
+    acd.on_owned = engine.resync
+    await acd.load("test")
     tasks = None
     if task_rules is not None:
         tasks = TaskStore(
@@ -240,18 +293,21 @@ async def rig(
             metrics=TaskMetrics(registry),
         )
     dialer = DialerService(
-        redis, engine.client, config, gate=stores.gate, leads=stores.leads, desk=desk, tasks=tasks,
-        metrics=DialerMetrics(registry), instance_id=instance_id, clock=clock, lease=lease,
-        settings=settings or DialerSettings(round_interval_s=0.05, round_timeout_s=2.0, store_timeout_s=0.5),
+        redis, engine.client, config, gate=stores.gate, leads=stores.leads, desk=AcdDesk(acd), tasks=tasks,
+        metrics=DialerMetrics(registry), instance_id=instance_id, clock=clock, lease=lease, settings=settings,
     )  # fmt: skip
     observer = Observer()
-    engine.services.extend([desk, dialer, observer])
+    engine.services.extend([acd, dialer, observer])
+    if own_lease:
+        lease.start()
     await engine.start()
     try:
-        yield Rig(simulator, redis, engine, stores, desk, dialer, registry, observer, clock, tasks)
+        yield Rig(simulator, redis, engine, stores, acd, dialer, registry, observer, clock, lease, tasks)
     finally:
         await dialer.close()
-        await desk.close()
         await engine.stop()
+        await acd.aclose()
+        if own_lease:
+            await lease.stop(release=True)
         if pbx is None:
             await simulator.stop()

@@ -2,7 +2,7 @@
 
 Walks the AST of every module of our packages (and scripts/, bench/) and fails with file:line for
 - an Originate (a call of `.originate(...)`, or the action name "Originate") outside
-  dialer/calls/dialing.py and the modules that ring AGENTS (the ACD's executor, the dialer's desk,
+  dialer/calls/dialing.py and the modules that ring AGENTS (the ACD's executor: it owns every agent;
   the benchmark's null engine);
 - a campaign dial string read (`.dial_string`) or rendered (`dial_target`) outside
   dialer/calls/dialing.py and its definition in dialer/campaigns/rules.py;
@@ -22,7 +22,7 @@ CHOKE_POINT = "dialer/calls/dialing.py"
 DEFINES_TEMPLATE = "dialer/campaigns/rules.py"
 # bench/null_engine.py rings agents only: figure 4's stand-in engine without Redis, measuring the
 # simulated PBX's own capacity.
-AGENT_LEGS = ("routing/acd/executor.py", "dialer/desk/local.py", "bench/null_engine.py")
+AGENT_LEGS = ("routing/acd/executor.py", "bench/null_engine.py")
 CUSTOMER_ONLY = ("dial_string", "dial_target", "phones", "candidates")
 
 

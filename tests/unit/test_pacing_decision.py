@@ -15,7 +15,6 @@ from dialer.pacing.decision import (
     AbandonWindow,
     AgentSnapshot,
     DialMode,
-    PacingAgentState,
     PacingParams,
     PacingStats,
     TalkTimes,
@@ -25,6 +24,7 @@ from dialer.pacing.decision import (
     calls_to_place,
     free_probability,
 )
+from routing.agent_events import AgentState
 
 NOW = datetime(2026, 6, 2, 10, 0, tzinfo=UTC)
 PROGRESSIVE = PacingParams(mode=DialMode.PROGRESSIVE)
@@ -41,11 +41,11 @@ def team(
 ) -> tuple[AgentSnapshot, ...]:
     """Agents: `talking` = seconds talked so far, `wrapup_left` = seconds until the wrap-up timer ends."""
     return (
-        *(AgentSnapshot(PacingAgentState.READY, NOW - timedelta(seconds=30)) for _ in range(ready)),
-        *(AgentSnapshot(PacingAgentState.RESERVED, NOW - timedelta(seconds=5)) for _ in range(reserved)),
-        *(AgentSnapshot(PacingAgentState.TALKING, NOW - timedelta(seconds=talked)) for talked in talking),
+        *(AgentSnapshot(AgentState.READY, NOW - timedelta(seconds=30)) for _ in range(ready)),
+        *(AgentSnapshot(AgentState.RESERVED, NOW - timedelta(seconds=5)) for _ in range(reserved)),
+        *(AgentSnapshot(AgentState.BUSY, NOW - timedelta(seconds=talked)) for talked in talking),
         *(
-            AgentSnapshot(PacingAgentState.WRAPUP, NOW - timedelta(seconds=1), NOW + timedelta(seconds=left))
+            AgentSnapshot(AgentState.WRAP_UP, NOW - timedelta(seconds=1), NOW + timedelta(seconds=left))
             for left in wrapup_left
         ),
     )
