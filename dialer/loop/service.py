@@ -50,7 +50,7 @@ from core.lease import Lease
 from dialer.calls import lifecycle as outbound
 from dialer.calls.attempts import AttemptStore
 from dialer.calls.dial_metrics import DialerMetrics
-from dialer.calls.dialing import Dialer, PlacedCall
+from dialer.calls.dialing import Dialer, DialOutcome, PlacedCall
 from dialer.calls.follow import CallBook
 from dialer.calls.intents import IntentStore
 from dialer.calls.lifecycle import CallRules, OutboundCall, Phase
@@ -65,7 +65,7 @@ from dialer.lists.gate import Gate
 from dialer.loop.background import STORE_ERRORS as _STORE_ERRORS
 from dialer.loop.background import DialerSettings
 from dialer.loop.callbacks import CallbackRound
-from dialer.loop.campaign_control import CampaignControl, CampaignState, LeaderLease
+from dialer.loop.campaign_control import CampaignControl, CampaignState, CampaignStatus, LeaderLease
 from dialer.loop.campaign_operations import CampaignOperations
 from dialer.loop.pacer import InFlight, Pacer, target_of
 from dialer.loop.takeover import Takeover
@@ -94,11 +94,11 @@ def call_rules(campaign: Campaign | None) -> CallRules:
     )
 
 
-class DialerService(Takeover, CampaignOperations):
+class DialerService(Takeover):
     """See the module docstring. Register it in the Engine after the desk (if the desk is a service).
-    The operations the HTTP API calls (start / pause / stop, stats, manual and callback dials,
-    dispositions) are in dialer/loop/campaign_operations.py; the resync and the recovery of dial
-    intents (`resync`, `recover`) in dialer/loop/takeover.py."""
+    Its `operations` (dialer/loop/campaign_operations.py) do what the HTTP API asks (start / pause /
+    stop, stats, manual and callback dials, dispositions); the resync and the recovery of dial
+    intents (`resync`, `recover`) are in dialer/loop/takeover.py."""
 
     name = "dialer"
 
@@ -153,6 +153,11 @@ class DialerService(Takeover, CampaignOperations):
             in_flight=self.in_flight, samples=self.sample, active=lambda: not self._closed,
             fence=self.lease.confirm,
         )  # fmt: skip
+        self.operations = CampaignOperations(
+            campaigns=lambda: self.campaigns, control=self.control, attempts=self.attempts, leads=leads,
+            lease=self.lease, pacer=self.pacer, dialer=self.dialer, in_flight=self.in_flight,
+            instance_id=instance_id, clock=clock,
+        )  # fmt: skip
         self.callbacks = CallbackRound(tasks, self.pacer, desk) if tasks is not None else None
         self.book = CallBook()
         self.resyncer = OutboundResync(sender, timeout=self.settings.store_timeout_s)
@@ -174,6 +179,30 @@ class DialerService(Takeover, CampaignOperations):
     def replace_campaigns(self, campaigns: Campaigns) -> None:
         """Hot reload: the next round uses the new campaigns (placed calls keep their rules)."""
         self.campaigns = campaigns
+
+    # ---- what the API and the other features ask (dialer/loop/campaign_operations.py) -----------
+
+    def campaign(self, campaign_id: str) -> Campaign:
+        return self.operations.campaign(campaign_id)
+
+    async def set_state(
+        self, campaign_id: str, state: CampaignState, actor: str, reason: str = ""
+    ) -> CampaignStatus:
+        return await self.operations.set_state(campaign_id, state, actor, reason)
+
+    async def manual_dial(self, agent_id: str, campaign_id: str, number: str) -> DialOutcome:
+        return await self.operations.manual_dial(agent_id, campaign_id, number)
+
+    async def callback_dial(
+        self, campaign_id: str, number: str, *, agent_id: str | None = None, lead_id: str | None = None
+    ) -> DialOutcome:
+        return await self.operations.callback_dial(campaign_id, number, agent_id=agent_id, lead_id=lead_id)
+
+    async def apply_disposition(self, lead_id: str, code: str) -> str | None:
+        return await self.operations.apply_disposition(lead_id, code)
+
+    async def stats(self, campaign_id: str) -> dict[str, Any]:
+        return await self.operations.stats(campaign_id)
 
     # ---- the call registry (dialer.calls.dialing.CallRegistry) --------------------------------------
 
