@@ -63,7 +63,7 @@ from dialer.dialer_keys import DialerKeys
 from dialer.leads.store import LeadStore
 from dialer.lists.gate import Gate
 from dialer.loop.background import STORE_ERRORS as _STORE_ERRORS
-from dialer.loop.background import DialerSettings
+from dialer.loop.background import BackgroundWork, DialerSettings
 from dialer.loop.callbacks import CallbackRound
 from dialer.loop.campaign_control import CampaignControl, CampaignState, CampaignStatus, LeaderLease
 from dialer.loop.campaign_operations import CampaignOperations
@@ -94,11 +94,12 @@ def call_rules(campaign: Campaign | None) -> CallRules:
     )
 
 
-class DialerService(Takeover):
+class DialerService:
     """See the module docstring. Register it in the Engine after the desk (if the desk is a service).
     Its `operations` (dialer/loop/campaign_operations.py) do what the HTTP API asks (start / pause /
     stop, stats, manual and callback dials, dispositions); the resync and the recovery of dial
-    intents (`resync`, `recover`) are in dialer/loop/takeover.py."""
+    intents (`resync`, `recover`) are done by its `takeover` (dialer/loop/takeover.py), its
+    background writes by its `background` (dialer/loop/background.py)."""
 
     name = "dialer"
 
@@ -120,37 +121,27 @@ class DialerService(Takeover):
         tasks: TaskStore | None = None,
         lease: Lease | None = None,
     ) -> None:
-        self.campaigns = campaigns
-        self.sender = sender
-        self.leads = leads
-        self.desk = desk
-        self.metrics = metrics
-        self.instance_id = instance_id
-        self.settings = settings or DialerSettings()
-        self._clock = clock
+        self.campaigns, self.sender, self.leads, self.desk = campaigns, sender, leads, desk
+        self.metrics, self.instance_id, self._clock = metrics, instance_id, clock
+        self.settings = settings = settings or DialerSettings()
         self.attempts = AttemptStore(redis, keys, audit_maxlen=audit_maxlen)
         self.intents = IntentStore(redis, keys, audit_maxlen=audit_maxlen)
         self.control = CampaignControl(redis, keys, audit_maxlen=audit_maxlen)
         self._own_lease = lease is None  # else the runtime's (the ACD's) lease: started there
         self.lease: Lease = lease or LeaderLease(
-            redis, instance_id, keys=keys, ttl_ms=self.settings.lease_ms, renew_s=self.settings.lease_renew_s
+            redis, instance_id, keys=keys, ttl_ms=settings.lease_ms, renew_s=settings.lease_renew_s
         )
         self.dialer = Dialer(
             gate=gate, sender=sender, attempts=self.attempts, intents=self.intents, leads=leads,
             registry=self, metrics=metrics, owner=instance_id, clock=clock,
-            store_timeout=self.settings.store_timeout_s,
+            store_timeout=settings.store_timeout_s,
         )  # fmt: skip
         self.outcomes = Outcomes(self.attempts, self.intents, leads, metrics, instance_id, tasks=tasks)
-        self.recovery = Recovery(
-            intents=self.intents, outcomes=self.outcomes, desk=desk, metrics=metrics, owner=instance_id,
-            campaign=self._campaign_of, answer_margin_s=self.settings.answer_margin_s,
-        )  # fmt: skip
-        self._tracker: CallTracker | None = None
-        self._settling: set[str] = set()
+        self.background = BackgroundWork(settings, sender, metrics)
         self._samples: dict[str, LiveSample] = {}
         self.pacer = Pacer(
             dialer=self.dialer, desk=desk, leads=leads, attempts=self.attempts, metrics=metrics,
-            in_flight=self.in_flight, samples=self.sample, active=lambda: not self._closed,
+            in_flight=self.in_flight, samples=self.sample, active=lambda: not self.background.closed,
             fence=self.lease.confirm,
         )  # fmt: skip
         self.operations = CampaignOperations(
@@ -160,19 +151,24 @@ class DialerService(Takeover):
         )  # fmt: skip
         self.callbacks = CallbackRound(tasks, self.pacer, desk) if tasks is not None else None
         self.book = CallBook()
-        self.resyncer = OutboundResync(sender, timeout=self.settings.store_timeout_s)
-        self._last_event_at: float | None = None
-        self._first_resync = True
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.takeover = self._takeover(sender, desk)
         self._round: asyncio.Task[bool] | None = None
-        self._next_round = 0.0
-        self._next_housekeeping = 0.0
-        self._next_recovery = 0.0
+        self._next_round = self._next_housekeeping = self._next_recovery = 0.0
         self.is_leader = False
         self._beating = False  # this engine's heartbeat is set (dialer.calls.intents.beat)
-        self._closed = False
-        self.rounds = 0
-        self.round_failures = 0
+        self.rounds = self.round_failures = 0
+
+    def _takeover(self, sender: ActionSender, desk: AgentDesk) -> Takeover:
+        self._settling: set[str] = set()  # calls whose outcome is being written: this engine's to settle
+        recovery = Recovery(
+            intents=self.intents, outcomes=self.outcomes, desk=desk, metrics=self.metrics,
+            owner=self.instance_id, campaign=self._campaign_of, answer_margin_s=self.settings.answer_margin_s,
+        )  # fmt: skip
+        return Takeover(
+            book=self.book, resyncer=OutboundResync(sender, timeout=self.settings.store_timeout_s),
+            recovery=recovery, background=self.background, lease=self.lease, follow=self.expect,
+            apply=self._apply, settling=self._settling, instance_id=self.instance_id, clock=self._clock,
+        )  # fmt: skip
 
     # ---- configuration ------------------------------------------------------------------------
 
@@ -204,6 +200,20 @@ class DialerService(Takeover):
     async def stats(self, campaign_id: str) -> dict[str, Any]:
         return await self.operations.stats(campaign_id)
 
+    # ---- taking calls over (dialer/loop/takeover.py) ---------------------------------------------
+
+    async def resync(self, tracker: CallTracker) -> None:
+        """After a (re)login or a restart: take over what is this engine's, then rebuild every
+        followed call from Asterisk's channels."""
+        await self.takeover.resync(tracker)
+
+    async def recover(self) -> None:
+        """Housekeeping: resolve open intents nobody follows that may be this engine's."""
+        await self.takeover.recover()
+
+    def _campaign_of(self, campaign_id: str) -> Campaign | None:
+        return self.campaigns.get(campaign_id)  # the campaigns of the last reload
+
     # ---- the call registry (dialer.calls.dialing.CallRegistry) --------------------------------------
 
     def expect(self, call: PlacedCall) -> None:
@@ -230,7 +240,7 @@ class DialerService(Takeover):
 
     async def handle(self, event: Event, changes: Sequence[CallChange]) -> None:
         if self.sender.ready:  # not the new link's first events: the resync must see the cut's start
-            self._last_event_at = self._clock()
+            self.takeover.event_seen(self._clock())
         for change in changes:
             for call_id, found in self.book.translate(change, self._clock()):
                 await self._apply(call_id, found)
@@ -264,16 +274,17 @@ class DialerService(Takeover):
                 "Exten": effect.exten,
                 "Priority": 1,
             }
-            return await self._ami("Redirect", fields)
+            return await self.background.ami("Redirect", fields)
         if isinstance(effect, outbound.HangupChannel):
-            return await self._ami("Hangup", {"Channel": effect.channel, "Cause": 16})
+            return await self.background.ami("Hangup", {"Channel": effect.channel, "Cause": 16})
+        work = self.background
         if isinstance(effect, outbound.HandOver):  # at once, but never in the engine's own tasks
-            self._spawn(self._bounded("hand-over", self.desk.connect(self._answered_call(call), now)))
+            work.spawn(work.bounded("hand-over", self.desk.connect(self._answered_call(call), now)))
         elif isinstance(effect, outbound.Withdraw):
-            self._spawn(self._retried("withdraw", lambda: self.desk.withdraw(call.call_id, now)))
+            work.spawn(work.retried("withdraw", lambda: self.desk.withdraw(call.call_id, now)))
         elif isinstance(effect, outbound.ReleaseAgent):
             agent_id, call_id = effect.agent_id, call.call_id
-            self._spawn(self._retried("release-agent", lambda: self.desk.release(agent_id, call_id, now)))
+            work.spawn(work.retried("release-agent", lambda: self.desk.release(agent_id, call_id, now)))
         elif isinstance(effect, outbound.Settle):
             self._settle(call, effect, now)
         return True
@@ -297,12 +308,13 @@ class DialerService(Takeover):
             return
         campaign = self.campaigns.get(placed.campaign_id)
         at = utc(now)
-        write = self._retried("write-outcome", lambda: self.outcomes.write(placed, settle, campaign, at))
+        work = self.background
+        write = work.retried("write-outcome", lambda: self.outcomes.write(placed, settle, campaign, at))
         self._settling.add(placed.call_id)  # its intent is this write's, not recovery's (unless it gives up)
-        self._spawn(self._then(write, lambda: self._settling.discard(placed.call_id)))
+        work.spawn(work.then(write, lambda: self._settling.discard(placed.call_id)))
 
     async def tick(self, now: float) -> None:
-        if self._closed:
+        if self.background.closed:
             return
         if self._own_lease:
             self.lease.start()  # renewed on its own timer from now on, however long rounds take
@@ -375,7 +387,8 @@ class DialerService(Takeover):
         try:
             for campaign in self.campaigns.campaigns:
                 status = states.get(campaign.id)
-                if status is not None and status.state is CampaignState.RUNNING and not self._closed:
+                running = status is not None and status.state is CampaignState.RUNNING
+                if running and not self.background.closed:
                     await self._pace(campaign, now)
         except NotOwnerError:  # a dial's fence found another leader: this engine was paused
             self.is_leader = False
@@ -419,17 +432,11 @@ class DialerService(Takeover):
 
     async def close(self) -> None:
         """Stop pacing, the round and the background writes (placed calls are left to Asterisk)."""
-        self._closed = True
-        tasks = [task for task in (self._round, *self._tasks) if task is not None]
-        for task in tasks:
-            task.cancel()
-        if tasks:  # bounded: a library may swallow a cancellation (asyncio.wait_for on Python 3.11)
-            await asyncio.wait(tasks, timeout=2.0)
+        await self.background.close(self._round)
         if self._own_lease:  # let another engine take over at once (else the lease runs out)
             await self.lease.stop(release=True)
         self.is_leader = False
 
     async def settled(self) -> None:
         """Wait until every outcome write started so far is done (tests, graceful stop)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.background.settled()
