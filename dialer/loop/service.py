@@ -57,7 +57,7 @@ from dialer.calls.lifecycle import CallRules, OutboundCall, Phase
 from dialer.calls.recovery import Recovery
 from dialer.calls.resync import OutboundResync
 from dialer.calls.settlement import LiveSample, Outcomes
-from dialer.campaigns.rules import Campaign, Campaigns
+from dialer.campaigns.rules import Campaign, Campaigns, CampaignsInForce
 from dialer.desk.protocol import AgentDesk, AnsweredCall, CallTarget
 from dialer.dialer_keys import DialerKeys
 from dialer.leads.store import LeadStore
@@ -107,7 +107,7 @@ class DialerService:
         self,
         redis: Redis,
         sender: ActionSender,
-        campaigns: Campaigns,
+        campaigns: Campaigns | CampaignsInForce,
         *,
         gate: Gate,
         leads: LeadStore,
@@ -121,7 +121,8 @@ class DialerService:
         tasks: TaskStore | None = None,
         lease: Lease | None = None,
     ) -> None:
-        self.campaigns, self.sender, self.leads, self.desk = campaigns, sender, leads, desk
+        self.in_force = campaigns if isinstance(campaigns, CampaignsInForce) else CampaignsInForce(campaigns)
+        self.sender, self.leads, self.desk = sender, leads, desk
         self.metrics, self.instance_id, self._clock = metrics, instance_id, clock
         self.settings = settings = settings or DialerSettings()
         self.attempts = AttemptStore(redis, keys, audit_maxlen=audit_maxlen)
@@ -172,9 +173,13 @@ class DialerService:
 
     # ---- configuration ------------------------------------------------------------------------
 
+    @property
+    def campaigns(self) -> Campaigns:
+        return self.in_force.current
+
     def replace_campaigns(self, campaigns: Campaigns) -> None:
         """Hot reload: the next round uses the new campaigns (placed calls keep their rules)."""
-        self.campaigns = campaigns
+        self.in_force.replace(campaigns)
 
     # ---- what the API and the other features ask (dialer/loop/campaign_operations.py) -----------
 

@@ -94,6 +94,7 @@ class AcdService:
         options: AcdOptions | None = None,
         keys: AcdKeys | None = None,
         lease: Lease | None = None,
+        on_owned: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         options = options or AcdOptions()
         keys = keys or AcdKeys()
@@ -133,7 +134,7 @@ class AcdService:
         self._next_recovery = 0.0
         self._recovery: asyncio.Task[None] | None = None
         self.lease = lease
-        self.on_owned: Callable[[], Awaitable[object]] | None = None
+        self.on_owned = on_owned
         """What runs after a takeover's reload: the engine's resync (CoreShowChannels, then every
         service's resync). None: this service's resync with the tracker it last saw."""
         self._owned_token: int | None = None
