@@ -10,9 +10,9 @@ Owned here: the engine-side shell around the pure cores. It
   every call goes through dialer.calls.dialing.Dialer.place_call (the gate is inside it);
 - follows the calls this engine placed: tracker changes become events of the call table
   (dialer.calls.follow.CallBook, whatever order Asterisk delivers them in;
-  dialer.calls.lifecycle.apply) and its effects are performed here: hand the answered call to the
-  desk, redirect an abandoned one to the abandon message, release reserved agents, and write the
-  outcome (dialer.calls.settlement) in the background;
+  dialer.calls.lifecycle.apply) and its effects are performed (dialer.loop.call_effects): hand the
+  answered call to the desk, redirect an abandoned one to the abandon message, release reserved
+  agents, and write the outcome (dialer.calls.settlement) in the background;
 - after every (re)login, and in its rounds while it leads, takes calls over and rebuilds them from
   Asterisk (dialer.loop.takeover: the channel listing, the dial intents, the call book as one
   mechanism): an answered customer is connected or abandoned once, never left on hold;
@@ -58,16 +58,17 @@ from dialer.calls.recovery import Recovery
 from dialer.calls.resync import OutboundResync
 from dialer.calls.settlement import LiveSample, Outcomes
 from dialer.campaigns.rules import Campaign, Campaigns, CampaignsInForce
-from dialer.desk.protocol import AgentDesk, AnsweredCall, CallTarget
+from dialer.desk.protocol import AgentDesk
 from dialer.dialer_keys import DialerKeys
 from dialer.leads.store import LeadStore
 from dialer.lists.gate import Gate
 from dialer.loop.background import STORE_ERRORS as _STORE_ERRORS
 from dialer.loop.background import BackgroundWork, DialerSettings
+from dialer.loop.call_effects import CallEffects
 from dialer.loop.callbacks import CallbackRound
 from dialer.loop.campaign_control import CampaignControl, CampaignState, CampaignStatus, LeaderLease
 from dialer.loop.campaign_operations import CampaignOperations
-from dialer.loop.pacer import InFlight, Pacer, target_of
+from dialer.loop.pacer import InFlight, Pacer
 from dialer.loop.takeover import Takeover
 from dialer.tasks.store import TaskStore
 from pbx.call_changes import (
@@ -152,7 +153,12 @@ class DialerService:
         )  # fmt: skip
         self.callbacks = CallbackRound(tasks, self.pacer, desk) if tasks is not None else None
         self.book = CallBook()
+        self._settling: set[str] = set()  # calls whose outcome is being written: this engine's to settle
         self.takeover = self._takeover(sender, desk)
+        self.effects = CallEffects(
+            background=self.background, desk=desk, outcomes=self.outcomes, campaign=self._campaign_of,
+            sample=self.sample, settling=self._settling, clock=clock,
+        )  # fmt: skip
         self._round: asyncio.Task[bool] | None = None
         self._next_round = self._next_housekeeping = self._next_recovery = 0.0
         self.is_leader = False
@@ -160,7 +166,6 @@ class DialerService:
         self.rounds = self.round_failures = 0
 
     def _takeover(self, sender: ActionSender, desk: AgentDesk) -> Takeover:
-        self._settling: set[str] = set()  # calls whose outcome is being written: this engine's to settle
         recovery = Recovery(
             intents=self.intents, outcomes=self.outcomes, desk=desk, metrics=self.metrics,
             owner=self.instance_id, campaign=self._campaign_of, answer_margin_s=self.settings.answer_margin_s,
@@ -255,7 +260,7 @@ class DialerService:
         if done is not None:
             moved, effects = done
             for effect in effects:
-                if not await self._perform(moved, effect):
+                if not await self.effects.perform(moved, effect):
                     self._let_go(call_id)
                     return
             if moved.phase is Phase.ENDED:
@@ -268,55 +273,6 @@ class DialerService:
         log.warning("call %s: left to the engine that owns the calls now", call_id,
                     extra={"call_id": call_id})  # fmt: skip
         self.book.forget(call_id)
-
-    async def _perform(self, call: OutboundCall, effect: outbound.Effect) -> bool:
-        """Carry out one effect; False when its AMI action was fenced (this engine does not own the calls)."""
-        now = self._clock()
-        if isinstance(effect, outbound.Redirect):
-            fields: dict[str, str | int] = {
-                "Channel": effect.channel,
-                "Context": effect.context,
-                "Exten": effect.exten,
-                "Priority": 1,
-            }
-            return await self.background.ami("Redirect", fields)
-        if isinstance(effect, outbound.HangupChannel):
-            return await self.background.ami("Hangup", {"Channel": effect.channel, "Cause": 16})
-        work = self.background
-        if isinstance(effect, outbound.HandOver):  # at once, but never in the engine's own tasks
-            work.spawn(work.bounded("hand-over", self.desk.connect(self._answered_call(call), now)))
-        elif isinstance(effect, outbound.Withdraw):
-            work.spawn(work.retried("withdraw", lambda: self.desk.withdraw(call.call_id, now)))
-        elif isinstance(effect, outbound.ReleaseAgent):
-            agent_id, call_id = effect.agent_id, call.call_id
-            work.spawn(work.retried("release-agent", lambda: self.desk.release(agent_id, call_id, now)))
-        elif isinstance(effect, outbound.Settle):
-            self._settle(call, effect, now)
-        return True
-
-    def _answered_call(self, call: OutboundCall) -> AnsweredCall:
-        placed = call.placed
-        campaign = self.campaigns.get(placed.campaign_id)
-        target = target_of(campaign) if campaign is not None else CallTarget(None)  # removed: any agent
-        return AnsweredCall(
-            call_id=placed.call_id, campaign_id=placed.campaign_id, target=target, channel=call.channel,
-            uniqueid=call.uniqueid, number=placed.number, answered_at=call.answered_at or self._clock(),
-            lead_id=placed.lead_id, agent_id=placed.agent_id,
-        )  # fmt: skip
-
-    def _settle(self, call: OutboundCall, settle: outbound.Settle, now: float) -> None:
-        placed = call.placed
-        self.outcomes.count(placed, settle)
-        self.sample(placed.campaign_id).add(settle)
-        if not placed.number:  # adopted at a resync without its dial record: counted, nothing to write
-            log.warning("call %s settled %s without a dial record", placed.call_id, settle.result.value)
-            return
-        campaign = self.campaigns.get(placed.campaign_id)
-        at = utc(now)
-        work = self.background
-        write = work.retried("write-outcome", lambda: self.outcomes.write(placed, settle, campaign, at))
-        self._settling.add(placed.call_id)  # its intent is this write's, not recovery's (unless it gives up)
-        work.spawn(work.then(write, lambda: self._settling.discard(placed.call_id)))
 
     async def tick(self, now: float) -> None:
         if self.background.closed:
