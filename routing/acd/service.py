@@ -106,6 +106,7 @@ class AcdService:
             exit_context=options.exit_context,
             transfer_context=options.transfer_context,
             action_timeout_s=options.action_timeout_s,
+            may_act=lambda: self.owns,
         )
         ctx = Ctx(
             state=AcdState(rules),
@@ -142,7 +143,6 @@ class AcdService:
         self._loaded = False
         self._tracker: CallTracker | None = None
         self._takeover: asyncio.Task[None] | None = None
-        executor.may_act = lambda: self.owns
         if lease is not None:
             lease.on_change(self._lease_changed)
 
