@@ -146,11 +146,7 @@ class DialerService:
             in_flight=self.in_flight, samples=self.sample, active=lambda: not self.background.closed,
             fence=self.lease.confirm,
         )  # fmt: skip
-        self.operations = CampaignOperations(
-            campaigns=lambda: self.campaigns, control=self.control, attempts=self.attempts, leads=leads,
-            lease=self.lease, pacer=self.pacer, dialer=self.dialer, in_flight=self.in_flight,
-            instance_id=instance_id, clock=clock,
-        )  # fmt: skip
+        self.operations = self._operations()
         self.callbacks = CallbackRound(tasks, self.pacer, desk) if tasks is not None else None
         self.book = CallBook()
         self._settling: set[str] = set()  # calls whose outcome is being written: this engine's to settle
@@ -164,6 +160,13 @@ class DialerService:
         self.is_leader = False
         self._beating = False  # this engine's heartbeat is set (dialer.calls.intents.beat)
         self.rounds = self.round_failures = 0
+
+    def _operations(self) -> CampaignOperations:
+        return CampaignOperations(
+            campaigns=lambda: self.campaigns, control=self.control, attempts=self.attempts, leads=self.leads,
+            lease=self.lease, pacer=self.pacer, dialer=self.dialer, in_flight=self.in_flight,
+            instance_id=self.instance_id, clock=self._clock,
+        )  # fmt: skip
 
     def _takeover(self, sender: ActionSender, desk: AgentDesk) -> Takeover:
         recovery = Recovery(
