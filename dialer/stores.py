@@ -8,7 +8,7 @@ and the same client, and the gate's metrics can be registered only once per regi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 from dialer.consent.store import ConsentStore
 from dialer.dialer_keys import DialerKeys
 from dialer.dispositions.rules import DEFAULT_RULES, DispositionRules
-from dialer.dispositions.service import DispositionService
+from dialer.dispositions.service import DispositionService, Follower
 from dialer.leads.robinson import RobinsonStore
 from dialer.leads.store import LeadStore
 from dialer.lists.gate import Gate, GateMetrics
@@ -55,15 +55,20 @@ class DialerStores:
         rules: DispositionRules = DEFAULT_RULES,
         clock: Callable[[], datetime] = utc_now,
         audit_maxlen: int | None = None,
+        internal: InternalList | None = None,
+        leads: LeadStore | None = None,
+        followers: Sequence[Follower] = (),
     ) -> DialerStores:
         """Everything over `redis` (decode_responses=False). Give the engine's `gate`, or a `registry`
-        to build one on (its metrics register there)."""
+        to build one on (its metrics register there). The engine (dialer/build.py) gives the internal
+        list and the lead store it built first, and `followers`: what runs after each disposition
+        (the campaign's retry rule, the follow-up tasks), which need the lead store themselves."""
         keys = keys or DialerKeys()
         if gate is None:
             metrics = GateMetrics(registry if registry is not None else CollectorRegistry())
             gate = Gate(redis, metrics, default_region=default_region, keys=keys, audit_maxlen=audit_maxlen)
-        internal = InternalList(redis, keys, audit_maxlen=audit_maxlen)
-        leads = LeadStore(
+        internal = internal or InternalList(redis, keys, audit_maxlen=audit_maxlen)
+        leads = leads or LeadStore(
             redis, default_region=default_region, keys=keys, internal=internal, audit_maxlen=audit_maxlen
         )
         robinson = RobinsonStore(
@@ -79,6 +84,7 @@ class DialerStores:
             keys=keys,
             rules=rules,
             audit_maxlen=audit_maxlen,
+            followers=followers,
         )
         packed = PackedStore(redis, keys, audit_maxlen=audit_maxlen)
         return cls(

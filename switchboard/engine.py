@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from core.cancellation import raise_if_cancelling
@@ -56,6 +56,7 @@ class Engine:
         *,
         clock: Clock = time.time,
         tick_s: float = 0.2,
+        fence: Callable[[], bool] | None = None,
     ) -> None:
         self.tracker = CallTracker()
         self.metrics = metrics
@@ -73,9 +74,15 @@ class Engine:
             on_disconnected=self._on_disconnected,
             monitor=_MetricsMonitor(metrics),
         )
+        # Whether this engine owns the calls now (its lease): fences the call actions (pbx.client).
+        self.client.fence = fence
         metrics.ami_connected.set_function(lambda: 1.0 if self.client.ready else 0.0)
         metrics.ami_down_seconds.set_function(self.down_for)
         metrics.ami_contact_age.set_function(lambda: _or_minus_one(self.client.contact_age()))
+
+    def add(self, *services: PbxService) -> None:
+        """Drive these services too, after the ones given so far (their order is the events' order)."""
+        self.services.extend(services)
 
     @property
     def ready(self) -> bool:

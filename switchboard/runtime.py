@@ -15,23 +15,20 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import redis.asyncio as aioredis
 
 from core.config.yaml_file import ConfigProblem, config_error
 from core.engine_run import EngineRun
 from core.lease import Lease, LeaseMetrics
-from dialer.calls.dial_metrics import DialerMetrics
+from dialer.build import DialerFeature, DialerRules, DialerSetup, build_dialer
 from dialer.campaigns.rules import Campaigns
 from dialer.desk.acd import AcdDesk
-from dialer.dispositions.rules import DispositionRules
-from dialer.dispositions.service import Disposition
-from dialer.leads.store import UpsertReport
+from dialer.dispositions.rules import DEFAULT_RULES, DispositionRules
 from dialer.loop.service import DialerService
 from dialer.stores import DialerStores
 from dialer.tasks.advisor_mail import AdvisorContact, AdvisorDirectory
@@ -39,8 +36,7 @@ from dialer.tasks.mail import MailRetry, SmtpConfig
 from dialer.tasks.rules import DEFAULT_TASK_RULES, TaskRules
 from dialer.tasks.service import MailSetup, TaskService
 from routing.acd.acd_keys import AcdKeys
-from routing.acd.acd_metrics import AcdMetrics
-from routing.acd.context import AcdOptions
+from routing.acd.build import build_acd
 from routing.acd.service import AcdService
 from routing.rules import Rules
 from switchboard.api import (
@@ -63,7 +59,7 @@ from switchboard.engine import Engine
 from switchboard.example_rules import RULE_KINDS, example_rules
 from switchboard.metrics import EngineMetrics, create_metrics
 from switchboard.redis_conn import check_no_eviction, open_redis
-from switchboard.reload import ReloadMetrics, RulesReloader
+from switchboard.reload import Apply, ReloadMetrics, RulesReloader
 from switchboard.rule_links import link_problems
 from switchboard.rules_store import LastAppliedStore
 from switchboard.settings import MailSection, Settings
@@ -72,6 +68,7 @@ from switchboard.webhooks.wiring import build_webhooks
 
 log = logging.getLogger("switchboard.runtime")
 
+DIALER_RULE_KINDS = ("campaigns", "dispositions", "tasks")
 EXAMPLE_CONFIG = example_rules("routing").parent  # the shipped examples (demo and tests only)
 
 
@@ -149,55 +146,12 @@ class Runtime:
             warning = await check_no_eviction(redis)
             if warning:
                 log.warning(warning)
-            # An invalid rule file starts on its last applied version, kept in Redis (rules_store.py).
-            reloader = RulesReloader(
-                ReloadMetrics(metrics.registry), store=LastAppliedStore(redis), links=link_problems
-            )
-            await reloader.fetch_last_applied(RULE_KINDS)
-            rules: Rules = reloader.load_initial("routing", routing_rules_path(settings), Rules)
-            engine = Engine(settings.ami_client_settings(), metrics, clock=self._clock)
-            lease = self._lease(redis, metrics)
-            # Only while it owns the calls does this engine ring, bridge, move or hang up a call:
-            # an engine frozen or cut off past its lease, or superseded, sends none of them.
-            engine.client.fence = lambda: lease.owned
-            run = await self._claim_run(redis)  # DuplicateEngineError: another live process has this id
-            # A standby serves nothing until the owner's lease runs out; a restart of this engine
-            # whose previous run is provably gone takes that run's lease back at once.
-            await (lease.take_back() if run.takeover else lease.acquire())
-            thresholds = [q.service_level.within_seconds for q in rules.queues]  # wait buckets
-            acd = AcdService(
-                redis, engine.client, rules, AcdMetrics(metrics.registry, service_level_seconds=thresholds),
-                clock=self._clock, instance_id=self.instance_id, lease=lease,
-                options=AcdOptions(ended_call_ttl_s=settings.acd.ended_call_ttl),
-            )  # fmt: skip
-            await acd.load()
-            acd.on_owned = engine.resync  # a takeover adopts what Asterisk holds, as after a reconnect
-            engine.services.append(acd)
-            reloader.watch("routing", acd.replace_rules)
-            stores = self._dialer_stores(redis, metrics, reloader)
-            tasks = self._task_service(redis, metrics, reloader, stores, acd)
-            dialer = self._dialer(engine, reloader, stores=stores, acd=acd, tasks=tasks, lease=lease)
-            engine.services.extend([dialer, tasks])
-            _connect_dialer(stores, dialer, tasks)
-            if problems := reloader.link_problems():
-                raise config_error(problems, "the rule files refer to each other wrongly")
-            await reloader.save_applied()
-            webhooks = self._webhooks(redis, metrics, acd, stores)
-            if webhooks is not None:
-                engine.services.append(webhooks)  # after the ACD: call.offered reads the admitted call
-            state = AppState(
-                settings, tokens, metrics, redis=redis,
-                ami_ready=lambda: engine.ready, ami_down_for=engine.down_for,
-                rules_invalid=reloader.invalid_files,
-            )  # fmt: skip
-            self._parts = Parts(
-                redis, metrics, reloader, engine, lease, acd, stores, dialer, tasks, state, webhooks
-            )
-            await self._start_http(state)
-            lease.start()
-            await engine.start()
-            reloader.start()
-            self._start_background(redis, metrics, webhooks)
+            self._parts = parts = await self._build(redis, metrics, tokens)
+            await self._start_http(parts.state)
+            parts.lease.start()
+            await parts.engine.start()
+            parts.reloader.start()
+            self._start_background(redis, metrics, parts.webhooks)
         except BaseException:
             started = self._parts is not None
             await self.stop()
@@ -205,7 +159,53 @@ class Runtime:
                 with contextlib.suppress(Exception):
                     await redis.aclose()
             raise
-        return self._parts
+        return parts
+
+    async def _build(self, redis: aioredis.Redis, metrics: EngineMetrics, tokens: TokenStore) -> Parts:
+        """Every part, each built by its feature's builder with what it needs (Redis and the rule files
+        first: a mistake stops the process before it touches Asterisk)."""
+        # An invalid rule file starts on its last applied version, kept in Redis (rules_store.py).
+        store = LastAppliedStore(redis)
+        reloader = RulesReloader(ReloadMetrics(metrics.registry), store=store, links=link_problems)
+        await reloader.fetch_last_applied(RULE_KINDS)
+        rules: Rules = reloader.load_initial("routing", routing_rules_path(self.settings), Rules)
+        lease = self._lease(redis, metrics)
+        # Only while it owns the calls does this engine ring, bridge, move or hang up a call:
+        # an engine frozen or cut off past its lease, or superseded, sends none of them.
+        ami = self.settings.ami_client_settings()
+        engine = Engine(ami, metrics, clock=self._clock, fence=lambda: lease.owned)
+        run = await self._claim_run(redis)  # DuplicateEngineError: another live process has this id
+        # A standby serves nothing until the owner's lease runs out; a restart of this engine
+        # whose previous run is provably gone takes that run's lease back at once.
+        await (lease.take_back() if run.takeover else lease.acquire())
+        acd = await self._acd(redis, engine, reloader, rules, lease)
+        dialer = self._dialer(redis, engine, reloader, acd, lease)
+        if problems := reloader.link_problems():
+            raise config_error(problems, "the rule files refer to each other wrongly")
+        await reloader.save_applied()
+        webhooks = self._webhooks(redis, metrics, acd, dialer.stores)
+        # The ACD first (the dialer's desk); webhooks after it: call.offered reads the admitted call.
+        engine.add(acd, dialer.dialer, dialer.tasks, *([webhooks] if webhooks is not None else []))
+        state = AppState(
+            self.settings, tokens, metrics, redis=redis, ami_ready=lambda: engine.ready,
+            ami_down_for=engine.down_for, rules_invalid=reloader.invalid_files,
+        )  # fmt: skip
+        return Parts(
+            redis, metrics, reloader, engine, lease, acd, dialer.stores, dialer.dialer, dialer.tasks, state,
+            webhooks,
+        )  # fmt: skip
+
+    async def _acd(
+        self, redis: aioredis.Redis, engine: Engine, reloader: RulesReloader, rules: Rules, lease: Lease
+    ) -> AcdService:
+        """The inbound ACD on routing.yaml (reloaded on each valid edit); it owns the agents."""
+        acd = await build_acd(
+            redis, engine.client, rules, engine.metrics.registry, clock=self._clock,
+            instance_id=self.instance_id, lease=lease, ended_call_ttl_s=self.settings.acd.ended_call_ttl,
+            on_owned=engine.resync,  # a takeover adopts what Asterisk holds, as after a reconnect
+        )  # fmt: skip
+        reloader.watch("routing", acd.replace_rules)
+        return acd
 
     async def _claim_run(self, redis: aioredis.Redis) -> EngineRun:
         """This process's run of the engine id (core/engine_run.py), renewed beside the lease."""
@@ -235,61 +235,45 @@ class Runtime:
             renew_s=engine.lease_renew, metrics=LeaseMetrics(metrics.registry),
         )  # fmt: skip
 
-    def _dialer_stores(
-        self, redis: aioredis.Redis, metrics: EngineMetrics, reloader: RulesReloader
-    ) -> DialerStores:
-        region = self.settings.default_region
-        def now() -> datetime:  # the API's "now" is the engine's injected clock, as the tick's is
-            return datetime.fromtimestamp(self._clock(), UTC)
-
-        stores = DialerStores.build(redis, default_region=region, registry=metrics.registry, clock=now)
-        path = rule_file(self.settings, "dispositions")
-        if path is not None:
-            stores.dispositions.rules = reloader.load_initial("dispositions", path, DispositionRules)
-            reloader.watch("dispositions", lambda rules: setattr(stores.dispositions, "rules", rules))
-        return stores
-
     def _dialer(
-        self,
-        engine: Engine,
-        reloader: RulesReloader,
-        *,
-        stores: DialerStores,
-        acd: AcdService,
-        tasks: TaskService,
-        lease: Lease,
-    ) -> DialerService:
-        """The outbound dialer; the ACD owns the agents (one state for inbound and outbound calls)."""
-        path = rule_file(self.settings, "campaigns")
-        campaigns = reloader.load_initial("campaigns", path, Campaigns) if path is not None else Campaigns()
-        dialer = DialerService(
-            stores.redis, engine.client, campaigns, gate=stores.gate, leads=stores.leads, desk=AcdDesk(acd),
-            metrics=DialerMetrics(engine.metrics.registry), instance_id=self.instance_id, clock=self._clock,
-            tasks=tasks.store, lease=lease,
+        self, redis: aioredis.Redis, engine: Engine, reloader: RulesReloader, acd: AcdService, lease: Lease
+    ) -> DialerFeature:
+        """The outbound dialer, its stores and tasks on their rule files (each reloaded on a valid
+        edit); the ACD owns the agents (one state for inbound and outbound calls)."""
+        settings = self.settings
+        rules = self._dialer_rules(reloader)
+        setup = DialerSetup(
+            settings.default_region, settings.timezone, self.instance_id, self._clock,
+            mail_setup(settings.mail, acd),
         )  # fmt: skip
-        _queues_known(campaigns, acd)
-        if path is not None:
+        registry = engine.metrics.registry
+        desk = AcdDesk(acd)
+        built = build_dialer(redis, engine.client, rules, setup, desk=desk, registry=registry, lease=lease)
+        _queues_known(rules.campaigns, acd)
 
-            def apply(new: Campaigns) -> None:
-                _queues_known(new, acd)
-                dialer.replace_campaigns(new)
+        def campaigns(new: Campaigns) -> None:
+            _queues_known(new, acd)
+            built.dialer.replace_campaigns(new)
 
-            reloader.watch("campaigns", apply)
-        return dialer
+        watched: dict[str, Apply] = {
+            "campaigns": campaigns,
+            "dispositions": built.stores.dispositions.replace_rules,
+            "tasks": built.tasks.replace_rules,
+        }
+        for kind, apply in watched.items():
+            if rule_file(settings, kind) is not None:  # no file: the defaults, nothing to reload
+                reloader.watch(kind, apply)
+        return built
 
-    def _task_service(
-        self, redis: aioredis.Redis, metrics: EngineMetrics, reloader: RulesReloader, stores: DialerStores,
-        acd: AcdService,
-    ) -> TaskService:  # fmt: skip
-        path = rule_file(self.settings, "tasks")
-        rules = reloader.load_initial("tasks", path, TaskRules) if path is not None else DEFAULT_TASK_RULES
-        tasks = TaskService.build(
-            redis, leads=stores.leads, registry=metrics.registry, rules=rules, cc_zone=self.settings.timezone,
-            keys=stores.keys, clock=self._clock, mail=mail_setup(self.settings.mail, acd),
-        )  # fmt: skip
-        if path is not None:
-            reloader.watch("tasks", tasks.replace_rules)
-        return tasks
+    def _dialer_rules(self, reloader: RulesReloader) -> DialerRules:
+        """campaigns.yaml, dispositions.yaml and tasks.yaml as loaded at start (defaults: no file)."""
+        campaigns, dispositions, tasks = (rule_file(self.settings, kind) for kind in DIALER_RULE_KINDS)
+        load = reloader.load_initial
+        return DialerRules(
+            load("campaigns", campaigns, Campaigns) if campaigns else Campaigns(),
+            load("dispositions", dispositions, DispositionRules) if dispositions else DEFAULT_RULES,
+            load("tasks", tasks, TaskRules) if tasks else DEFAULT_TASK_RULES,
+        )
 
     def _webhooks(
         self, redis: aioredis.Redis, metrics: EngineMetrics, acd: AcdService, stores: DialerStores
@@ -381,30 +365,6 @@ def mail_setup(mail: MailSection, acd: AcdService) -> MailSetup | None:
     )  # fmt: skip
     retry = MailRetry(mail.retries, timedelta(seconds=mail.backoff), timedelta(seconds=mail.max_backoff))
     return MailSetup(smtp, AdvisorDirectory(contacts), retry, mail.default_language)
-
-
-def _connect_dialer(stores: DialerStores, dialer: DialerService, tasks: TaskService) -> None:
-    """Leads take the priority of the campaigns in force and count as imports; after each
-    disposition come the campaign's retry rule for its code, then the follow-up tasks."""
-
-    def priority(campaign: str | None, crm: Mapping[str, Any], given: int) -> int:
-        return dialer.campaigns.priority_for(campaign, crm, given)  # the campaigns of the last reload
-
-    def imported(source: str, report: UpsertReport) -> None:
-        dialer.metrics.record_import(source, report.counts())
-
-    def campaigns() -> Collection[str]:
-        return dialer.campaigns.by_id.keys()  # the campaigns of the last reload
-
-    stores.leads.priority, stores.leads.imported, stores.leads.campaigns = priority, imported, campaigns
-
-    async def campaign_retry(record: Disposition, now: datetime) -> None:
-        await dialer.apply_disposition(record.lead_id, record.code)
-
-    async def follow_up(record: Disposition, now: datetime) -> None:
-        await tasks.store.record_disposition(record, now=now)
-
-    stores.dispositions.followers.extend([campaign_retry, follow_up])
 
 
 def _queues_known(campaigns: Campaigns, acd: AcdService) -> None:

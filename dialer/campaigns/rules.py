@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
@@ -259,3 +259,20 @@ def write_campaigns_schema(path: str | Path) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     write_campaigns_schema(sys.argv[1] if len(sys.argv) > 1 else "config/schema/campaigns.schema.json")
+
+
+class CampaignsInForce:
+    """The campaigns of the last valid campaigns.yaml, shared by what reads them (the dialer, the
+    lead imports): a reload swaps them here once, and every reader sees the new ones."""
+
+    def __init__(self, campaigns: Campaigns) -> None:
+        self.current = campaigns
+
+    def replace(self, campaigns: Campaigns) -> None:
+        self.current = campaigns
+
+    def priority_for(self, campaign_id: str | None, crm: Mapping[str, Any], given: int) -> int:
+        return self.current.priority_for(campaign_id, crm, given)
+
+    def ids(self) -> Collection[str]:
+        return self.current.by_id.keys()

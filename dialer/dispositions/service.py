@@ -25,7 +25,7 @@ Rules it keeps (DESIGN.md 2.1, 2.6; seed 001):
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -147,6 +147,7 @@ class DispositionService:
         keys: DialerKeys | None = None,
         rules: DispositionRules = DEFAULT_RULES,
         audit_maxlen: int | None = None,
+        followers: Sequence[Follower] = (),
     ) -> None:
         self._redis = redis
         self.keys = LeadKeys.of(keys)
@@ -156,9 +157,13 @@ class DispositionService:
         self.consent = consent
         self.rules = rules
         self.audit = AuditTrail(redis, self.keys.audit_dispositions, maxlen=audit_maxlen)
-        self.followers: list[Follower] = []
-        """Called with each stored disposition (the runtime adds the campaign's retry rule and the
+        self.followers: list[Follower] = list(followers)
+        """Called with each stored disposition (in the engine: the campaign's retry rule and the
         follow-up tasks), in order; a failure is the caller's error, the disposition stays stored."""
+
+    def replace_rules(self, rules: DispositionRules) -> None:
+        """Hot reload of dispositions.yaml: the next disposition uses the new rules."""
+        self.rules = rules
 
     def _rule(self, code: str) -> DispositionRule:
         rule = self.rules.rule(code)

@@ -109,6 +109,18 @@ class UpsertReport:
         self.errors.extend(other.errors)
 
 
+@dataclass(frozen=True, slots=True)
+class LeadHooks:
+    """What the lead imports ask of the campaigns and the metrics (None: nothing asked)."""
+
+    priority: PriorityRule | None = None
+    """The campaigns' `lead_priority` rule (follows campaigns.yaml reloads)."""
+    campaigns: Callable[[], Collection[str]] | None = None
+    """The campaign ids in force: a lead for another campaign is refused."""
+    imported: Callable[[str, UpsertReport], None] | None = None
+    """Told of every upsert batch by source (api, csv): the import metrics."""
+
+
 class LeadStore:
     """Leads of every campaign, for the dialer (claims), the advisors (offers) and the CRM (upserts)."""
 
@@ -121,6 +133,7 @@ class LeadStore:
         internal: InternalList | None = None,
         blocking_flags: Sequence[str] = ("do_not_call",),
         audit_maxlen: int | None = None,
+        hooks: LeadHooks | None = None,
     ) -> None:
         self._redis = redis
         self.keys = LeadKeys.of(keys)
@@ -129,12 +142,8 @@ class LeadStore:
         self._blocking = tuple(blocking_flags)
         self._maxlen = maxlen_arg(audit_maxlen)
         self.audit = AuditTrail(redis, self.keys.audit_leads, maxlen=audit_maxlen)
-        self.priority: PriorityRule | None = None
-        """The campaigns' `lead_priority` rule (set by the runtime; follows campaigns.yaml reloads)."""
-        self.campaigns: Callable[[], Collection[str]] | None = None
-        """The campaign ids in force (set by the runtime): a lead for another campaign is refused."""
-        self.imported: Callable[[str, UpsertReport], None] | None = None
-        """Told of every upsert batch by source (api, csv): the import metrics."""
+        hooks = hooks or LeadHooks()
+        self.priority, self.campaigns, self.imported = hooks.priority, hooks.campaigns, hooks.imported
         self._scripts = {
             name: redis.register_script(getattr(lua, name))
             for name in (

@@ -1,9 +1,9 @@
-"""The dialer's settings and the background work of its shell (mixed into DialerService).
+"""The dialer's settings and the background work of its shell (DialerService holds one BackgroundWork).
 
 Redis-bound work never runs in the engine's own event handling or ticker: it is spawned into the
-service's tasks, each bounded by the store timeout (`_bounded`), or retried with a capped back-off
-for as long as `retry_for_s` when it must not be lost to an outage (`_retried`: outcome writes,
-agent releases). AMI effects (`_ami`) are sent at once; a refusal is counted and logged.
+service's tasks (`spawn`), each bounded by the store timeout (`bounded`), or retried with a capped
+back-off for as long as `retry_for_s` when it must not be lost to an outage (`retried`: outcome
+writes, agent releases). AMI effects (`ami`) are sent at once; a refusal is counted and logged.
 """
 
 from __future__ import annotations
@@ -40,22 +40,24 @@ class DialerSettings:
 
 
 class BackgroundWork:
-    """Mixed into DialerService, which provides these attributes."""
+    """The dialer shell's own tasks and how they are bounded, retried and stopped."""
 
-    settings: DialerSettings
-    sender: ActionSender
-    metrics: DialerMetrics
-    _tasks: set[asyncio.Task[Any]]
-    _closed: bool
+    def __init__(self, settings: DialerSettings, sender: ActionSender, metrics: DialerMetrics) -> None:
+        self.settings = settings
+        self.sender = sender
+        self.metrics = metrics
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.closed = False
+        """Set by `close`: no new round, retry or takeover starts."""
 
     @staticmethod
-    async def _then(work: Awaitable[None], done: Callable[[], None]) -> None:
+    async def then(work: Awaitable[None], done: Callable[[], None]) -> None:
         try:
             await work
         finally:
             done()
 
-    async def _retried(self, step: str, make: Callable[[], Awaitable[object]]) -> None:
+    async def retried(self, step: str, make: Callable[[], Awaitable[object]]) -> None:
         """Redis-bound work that must not be lost to an outage: retried with a capped back-off."""
         delay, give_up = 0.25, time.monotonic() + self.settings.retry_for_s
         while True:
@@ -66,15 +68,15 @@ class BackgroundWork:
             except STORE_ERRORS as exc:
                 self.metrics.errors.labels(step=step).inc()
                 log.warning("dialer step %s failed, retrying: %s", step, type(exc).__name__)
-            if self._closed or time.monotonic() + delay > give_up:
+            if self.closed or time.monotonic() + delay > give_up:
                 log.error(
-                    "dialer step %s given up (%s)", step, "closing" if self._closed else "retried too long"
+                    "dialer step %s given up (%s)", step, "closing" if self.closed else "retried too long"
                 )
                 return
             await asyncio.sleep(delay)  # back off before retrying the store, not a synchronisation
             delay = min(delay * 2, 5.0)
 
-    async def _ami(self, action: str, fields: Mapping[str, str | int]) -> bool:
+    async def ami(self, action: str, fields: Mapping[str, str | int]) -> bool:
         """Send once; False only when the action was fenced (this engine does not own the calls)."""
         try:
             result = await self.sender.send(action, fields, timeout=self.settings.store_timeout_s)
@@ -88,7 +90,7 @@ class BackgroundWork:
             log.warning("%s failed: %s", action, exc.message)
         return True
 
-    async def _bounded(self, step: str, work: Awaitable[None], timeout: float | None = None) -> None:
+    async def bounded(self, step: str, work: Awaitable[None], timeout: float | None = None) -> None:
         try:
             async with asyncio.timeout(timeout or self.settings.store_timeout_s):
                 await work
@@ -96,7 +98,21 @@ class BackgroundWork:
             self.metrics.errors.labels(step=step).inc()
             log.warning("dialer step %s failed: %s", step, exc)
 
-    def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+    def spawn(self, work: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def close(self, *others: asyncio.Task[Any] | None) -> None:
+        """Stop: cancel the spawned tasks (and `others`), waiting a bounded time for them."""
+        self.closed = True
+        tasks = [task for task in (*others, *self.tasks) if task is not None]
+        for task in tasks:
+            task.cancel()
+        if tasks:  # bounded: a library may swallow a cancellation (asyncio.wait_for on Python 3.11)
+            await asyncio.wait(tasks, timeout=2.0)
+
+    async def settled(self) -> None:
+        """Wait until every task spawned so far is done (tests, graceful stop)."""
+        while self.tasks:
+            await asyncio.gather(*list(self.tasks), return_exceptions=True)

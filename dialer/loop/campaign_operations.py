@@ -2,7 +2,8 @@
 and callback dials, and the campaign's retry rule for a disposition.
 
 Kept apart from dialer/loop/service.py (the engine-side loop) so each stays small; DialerService
-inherits these. Every dial here goes through `Dialer.place_call` (via the pacer's
+holds one `CampaignOperations` (built with the parts it needs, nothing else) and hands these calls
+to it. Every dial here goes through `Dialer.place_call` (via the pacer's
 `dial_for_agent` when it connects to a named agent): calling hours, caps and the gate apply.
 """
 
@@ -27,20 +28,37 @@ class CampaignNotFoundError(NotFoundError):
 
 
 class CampaignOperations:
-    """Mixed into DialerService, which provides these attributes."""
+    """What the API and the other features ask of the dialer; `campaigns` gives the campaigns in
+    force (swapped on reload), `in_flight` the calls the service follows for a campaign."""
 
-    campaigns: Campaigns
-    control: CampaignControl
-    attempts: AttemptStore
-    leads: LeadStore
-    lease: Lease
-    pacer: Pacer
-    dialer: Dialer
-    instance_id: str
-    _clock: Callable[[], float]
+    def __init__(
+        self,
+        *,
+        campaigns: Callable[[], Campaigns],
+        control: CampaignControl,
+        attempts: AttemptStore,
+        leads: LeadStore,
+        lease: Lease,
+        pacer: Pacer,
+        dialer: Dialer,
+        in_flight: Callable[[str], InFlight],
+        instance_id: str,
+        clock: Callable[[], float],
+    ) -> None:
+        self._campaigns = campaigns
+        self.control = control
+        self.attempts = attempts
+        self.leads = leads
+        self.lease = lease
+        self.pacer = pacer
+        self.dialer = dialer
+        self.in_flight = in_flight
+        self.instance_id = instance_id
+        self._clock = clock
 
-    def in_flight(self, campaign_id: str) -> InFlight:
-        raise NotImplementedError
+    @property
+    def campaigns(self) -> Campaigns:
+        return self._campaigns()
 
     def campaign(self, campaign_id: str) -> Campaign:
         campaign = self.campaigns.get(campaign_id)

@@ -10,9 +10,9 @@ Owned here: the engine-side shell around the pure cores. It
   every call goes through dialer.calls.dialing.Dialer.place_call (the gate is inside it);
 - follows the calls this engine placed: tracker changes become events of the call table
   (dialer.calls.follow.CallBook, whatever order Asterisk delivers them in;
-  dialer.calls.lifecycle.apply) and its effects are performed here: hand the answered call to the
-  desk, redirect an abandoned one to the abandon message, release reserved agents, and write the
-  outcome (dialer.calls.settlement) in the background;
+  dialer.calls.lifecycle.apply) and its effects are performed (dialer.loop.call_effects): hand the
+  answered call to the desk, redirect an abandoned one to the abandon message, release reserved
+  agents, and write the outcome (dialer.calls.settlement) in the background;
 - after every (re)login, and in its rounds while it leads, takes calls over and rebuilds them from
   Asterisk (dialer.loop.takeover: the channel listing, the dial intents, the call book as one
   mechanism): an answered customer is connected or abandoned once, never left on hold;
@@ -50,24 +50,25 @@ from core.lease import Lease
 from dialer.calls import lifecycle as outbound
 from dialer.calls.attempts import AttemptStore
 from dialer.calls.dial_metrics import DialerMetrics
-from dialer.calls.dialing import Dialer, PlacedCall
+from dialer.calls.dialing import Dialer, DialOutcome, PlacedCall
 from dialer.calls.follow import CallBook
 from dialer.calls.intents import IntentStore
 from dialer.calls.lifecycle import CallRules, OutboundCall, Phase
 from dialer.calls.recovery import Recovery
 from dialer.calls.resync import OutboundResync
 from dialer.calls.settlement import LiveSample, Outcomes
-from dialer.campaigns.rules import Campaign, Campaigns
-from dialer.desk.protocol import AgentDesk, AnsweredCall, CallTarget
+from dialer.campaigns.rules import Campaign, Campaigns, CampaignsInForce
+from dialer.desk.protocol import AgentDesk
 from dialer.dialer_keys import DialerKeys
 from dialer.leads.store import LeadStore
 from dialer.lists.gate import Gate
 from dialer.loop.background import STORE_ERRORS as _STORE_ERRORS
-from dialer.loop.background import DialerSettings
+from dialer.loop.background import BackgroundWork, DialerSettings
+from dialer.loop.call_effects import CallEffects
 from dialer.loop.callbacks import CallbackRound
-from dialer.loop.campaign_control import CampaignControl, CampaignState, LeaderLease
+from dialer.loop.campaign_control import CampaignControl, CampaignState, CampaignStatus, LeaderLease
 from dialer.loop.campaign_operations import CampaignOperations
-from dialer.loop.pacer import InFlight, Pacer, target_of
+from dialer.loop.pacer import InFlight, Pacer
 from dialer.loop.takeover import Takeover
 from dialer.tasks.store import TaskStore
 from pbx.call_changes import (
@@ -94,11 +95,12 @@ def call_rules(campaign: Campaign | None) -> CallRules:
     )
 
 
-class DialerService(Takeover, CampaignOperations):
+class DialerService:
     """See the module docstring. Register it in the Engine after the desk (if the desk is a service).
-    The operations the HTTP API calls (start / pause / stop, stats, manual and callback dials,
-    dispositions) are in dialer/loop/campaign_operations.py; the resync and the recovery of dial
-    intents (`resync`, `recover`) in dialer/loop/takeover.py."""
+    Its `operations` (dialer/loop/campaign_operations.py) do what the HTTP API asks (start / pause /
+    stop, stats, manual and callback dials, dispositions); the resync and the recovery of dial
+    intents (`resync`, `recover`) are done by its `takeover` (dialer/loop/takeover.py), its
+    background writes by its `background` (dialer/loop/background.py)."""
 
     name = "dialer"
 
@@ -106,7 +108,7 @@ class DialerService(Takeover, CampaignOperations):
         self,
         redis: Redis,
         sender: ActionSender,
-        campaigns: Campaigns,
+        campaigns: Campaigns | CampaignsInForce,
         *,
         gate: Gate,
         leads: LeadStore,
@@ -120,60 +122,110 @@ class DialerService(Takeover, CampaignOperations):
         tasks: TaskStore | None = None,
         lease: Lease | None = None,
     ) -> None:
-        self.campaigns = campaigns
-        self.sender = sender
-        self.leads = leads
-        self.desk = desk
-        self.metrics = metrics
-        self.instance_id = instance_id
-        self.settings = settings or DialerSettings()
-        self._clock = clock
+        self.in_force = campaigns if isinstance(campaigns, CampaignsInForce) else CampaignsInForce(campaigns)
+        self.sender, self.leads, self.desk = sender, leads, desk
+        self.metrics, self.instance_id, self._clock = metrics, instance_id, clock
+        self.settings = settings = settings or DialerSettings()
         self.attempts = AttemptStore(redis, keys, audit_maxlen=audit_maxlen)
         self.intents = IntentStore(redis, keys, audit_maxlen=audit_maxlen)
         self.control = CampaignControl(redis, keys, audit_maxlen=audit_maxlen)
         self._own_lease = lease is None  # else the runtime's (the ACD's) lease: started there
         self.lease: Lease = lease or LeaderLease(
-            redis, instance_id, keys=keys, ttl_ms=self.settings.lease_ms, renew_s=self.settings.lease_renew_s
+            redis, instance_id, keys=keys, ttl_ms=settings.lease_ms, renew_s=settings.lease_renew_s
         )
         self.dialer = Dialer(
             gate=gate, sender=sender, attempts=self.attempts, intents=self.intents, leads=leads,
             registry=self, metrics=metrics, owner=instance_id, clock=clock,
-            store_timeout=self.settings.store_timeout_s,
+            store_timeout=settings.store_timeout_s,
         )  # fmt: skip
         self.outcomes = Outcomes(self.attempts, self.intents, leads, metrics, instance_id, tasks=tasks)
-        self.recovery = Recovery(
-            intents=self.intents, outcomes=self.outcomes, desk=desk, metrics=metrics, owner=instance_id,
-            campaign=self._campaign_of, answer_margin_s=self.settings.answer_margin_s,
-        )  # fmt: skip
-        self._tracker: CallTracker | None = None
-        self._settling: set[str] = set()
+        self.background = BackgroundWork(settings, sender, metrics)
         self._samples: dict[str, LiveSample] = {}
         self.pacer = Pacer(
             dialer=self.dialer, desk=desk, leads=leads, attempts=self.attempts, metrics=metrics,
-            in_flight=self.in_flight, samples=self.sample, active=lambda: not self._closed,
+            in_flight=self.in_flight, samples=self.sample, active=lambda: not self.background.closed,
             fence=self.lease.confirm,
         )  # fmt: skip
+        self.operations = self._operations()
         self.callbacks = CallbackRound(tasks, self.pacer, desk) if tasks is not None else None
         self.book = CallBook()
-        self.resyncer = OutboundResync(sender, timeout=self.settings.store_timeout_s)
-        self._last_event_at: float | None = None
-        self._first_resync = True
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._settling: set[str] = set()  # calls whose outcome is being written: this engine's to settle
+        self.takeover = self._takeover(sender, desk)
+        self.effects = CallEffects(
+            background=self.background, desk=desk, outcomes=self.outcomes, campaign=self._campaign_of,
+            sample=self.sample, settling=self._settling, clock=clock,
+        )  # fmt: skip
         self._round: asyncio.Task[bool] | None = None
-        self._next_round = 0.0
-        self._next_housekeeping = 0.0
-        self._next_recovery = 0.0
+        self._next_round = self._next_housekeeping = self._next_recovery = 0.0
         self.is_leader = False
         self._beating = False  # this engine's heartbeat is set (dialer.calls.intents.beat)
-        self._closed = False
-        self.rounds = 0
-        self.round_failures = 0
+        self.rounds = self.round_failures = 0
+
+    def _operations(self) -> CampaignOperations:
+        return CampaignOperations(
+            campaigns=lambda: self.campaigns, control=self.control, attempts=self.attempts, leads=self.leads,
+            lease=self.lease, pacer=self.pacer, dialer=self.dialer, in_flight=self.in_flight,
+            instance_id=self.instance_id, clock=self._clock,
+        )  # fmt: skip
+
+    def _takeover(self, sender: ActionSender, desk: AgentDesk) -> Takeover:
+        recovery = Recovery(
+            intents=self.intents, outcomes=self.outcomes, desk=desk, metrics=self.metrics,
+            owner=self.instance_id, campaign=self._campaign_of, answer_margin_s=self.settings.answer_margin_s,
+        )  # fmt: skip
+        return Takeover(
+            book=self.book, resyncer=OutboundResync(sender, timeout=self.settings.store_timeout_s),
+            recovery=recovery, background=self.background, lease=self.lease, follow=self.expect,
+            apply=self._apply, settling=self._settling, instance_id=self.instance_id, clock=self._clock,
+        )  # fmt: skip
 
     # ---- configuration ------------------------------------------------------------------------
 
+    @property
+    def campaigns(self) -> Campaigns:
+        return self.in_force.current
+
     def replace_campaigns(self, campaigns: Campaigns) -> None:
         """Hot reload: the next round uses the new campaigns (placed calls keep their rules)."""
-        self.campaigns = campaigns
+        self.in_force.replace(campaigns)
+
+    # ---- what the API and the other features ask (dialer/loop/campaign_operations.py) -----------
+
+    def campaign(self, campaign_id: str) -> Campaign:
+        return self.operations.campaign(campaign_id)
+
+    async def set_state(
+        self, campaign_id: str, state: CampaignState, actor: str, reason: str = ""
+    ) -> CampaignStatus:
+        return await self.operations.set_state(campaign_id, state, actor, reason)
+
+    async def manual_dial(self, agent_id: str, campaign_id: str, number: str) -> DialOutcome:
+        return await self.operations.manual_dial(agent_id, campaign_id, number)
+
+    async def callback_dial(
+        self, campaign_id: str, number: str, *, agent_id: str | None = None, lead_id: str | None = None
+    ) -> DialOutcome:
+        return await self.operations.callback_dial(campaign_id, number, agent_id=agent_id, lead_id=lead_id)
+
+    async def apply_disposition(self, lead_id: str, code: str) -> str | None:
+        return await self.operations.apply_disposition(lead_id, code)
+
+    async def stats(self, campaign_id: str) -> dict[str, Any]:
+        return await self.operations.stats(campaign_id)
+
+    # ---- taking calls over (dialer/loop/takeover.py) ---------------------------------------------
+
+    async def resync(self, tracker: CallTracker) -> None:
+        """After a (re)login or a restart: take over what is this engine's, then rebuild every
+        followed call from Asterisk's channels."""
+        await self.takeover.resync(tracker)
+
+    async def recover(self) -> None:
+        """Housekeeping: resolve open intents nobody follows that may be this engine's."""
+        await self.takeover.recover()
+
+    def _campaign_of(self, campaign_id: str) -> Campaign | None:
+        return self.campaigns.get(campaign_id)  # the campaigns of the last reload
 
     # ---- the call registry (dialer.calls.dialing.CallRegistry) --------------------------------------
 
@@ -201,7 +253,7 @@ class DialerService(Takeover, CampaignOperations):
 
     async def handle(self, event: Event, changes: Sequence[CallChange]) -> None:
         if self.sender.ready:  # not the new link's first events: the resync must see the cut's start
-            self._last_event_at = self._clock()
+            self.takeover.event_seen(self._clock())
         for change in changes:
             for call_id, found in self.book.translate(change, self._clock()):
                 await self._apply(call_id, found)
@@ -211,7 +263,7 @@ class DialerService(Takeover, CampaignOperations):
         if done is not None:
             moved, effects = done
             for effect in effects:
-                if not await self._perform(moved, effect):
+                if not await self.effects.perform(moved, effect):
                     self._let_go(call_id)
                     return
             if moved.phase is Phase.ENDED:
@@ -225,55 +277,8 @@ class DialerService(Takeover, CampaignOperations):
                     extra={"call_id": call_id})  # fmt: skip
         self.book.forget(call_id)
 
-    async def _perform(self, call: OutboundCall, effect: outbound.Effect) -> bool:
-        """Carry out one effect; False when its AMI action was fenced (this engine does not own the calls)."""
-        now = self._clock()
-        if isinstance(effect, outbound.Redirect):
-            fields: dict[str, str | int] = {
-                "Channel": effect.channel,
-                "Context": effect.context,
-                "Exten": effect.exten,
-                "Priority": 1,
-            }
-            return await self._ami("Redirect", fields)
-        if isinstance(effect, outbound.HangupChannel):
-            return await self._ami("Hangup", {"Channel": effect.channel, "Cause": 16})
-        if isinstance(effect, outbound.HandOver):  # at once, but never in the engine's own tasks
-            self._spawn(self._bounded("hand-over", self.desk.connect(self._answered_call(call), now)))
-        elif isinstance(effect, outbound.Withdraw):
-            self._spawn(self._retried("withdraw", lambda: self.desk.withdraw(call.call_id, now)))
-        elif isinstance(effect, outbound.ReleaseAgent):
-            agent_id, call_id = effect.agent_id, call.call_id
-            self._spawn(self._retried("release-agent", lambda: self.desk.release(agent_id, call_id, now)))
-        elif isinstance(effect, outbound.Settle):
-            self._settle(call, effect, now)
-        return True
-
-    def _answered_call(self, call: OutboundCall) -> AnsweredCall:
-        placed = call.placed
-        campaign = self.campaigns.get(placed.campaign_id)
-        target = target_of(campaign) if campaign is not None else CallTarget(None)  # removed: any agent
-        return AnsweredCall(
-            call_id=placed.call_id, campaign_id=placed.campaign_id, target=target, channel=call.channel,
-            uniqueid=call.uniqueid, number=placed.number, answered_at=call.answered_at or self._clock(),
-            lead_id=placed.lead_id, agent_id=placed.agent_id,
-        )  # fmt: skip
-
-    def _settle(self, call: OutboundCall, settle: outbound.Settle, now: float) -> None:
-        placed = call.placed
-        self.outcomes.count(placed, settle)
-        self.sample(placed.campaign_id).add(settle)
-        if not placed.number:  # adopted at a resync without its dial record: counted, nothing to write
-            log.warning("call %s settled %s without a dial record", placed.call_id, settle.result.value)
-            return
-        campaign = self.campaigns.get(placed.campaign_id)
-        at = utc(now)
-        write = self._retried("write-outcome", lambda: self.outcomes.write(placed, settle, campaign, at))
-        self._settling.add(placed.call_id)  # its intent is this write's, not recovery's (unless it gives up)
-        self._spawn(self._then(write, lambda: self._settling.discard(placed.call_id)))
-
     async def tick(self, now: float) -> None:
-        if self._closed:
+        if self.background.closed:
             return
         if self._own_lease:
             self.lease.start()  # renewed on its own timer from now on, however long rounds take
@@ -346,7 +351,8 @@ class DialerService(Takeover, CampaignOperations):
         try:
             for campaign in self.campaigns.campaigns:
                 status = states.get(campaign.id)
-                if status is not None and status.state is CampaignState.RUNNING and not self._closed:
+                running = status is not None and status.state is CampaignState.RUNNING
+                if running and not self.background.closed:
                     await self._pace(campaign, now)
         except NotOwnerError:  # a dial's fence found another leader: this engine was paused
             self.is_leader = False
@@ -390,17 +396,11 @@ class DialerService(Takeover, CampaignOperations):
 
     async def close(self) -> None:
         """Stop pacing, the round and the background writes (placed calls are left to Asterisk)."""
-        self._closed = True
-        tasks = [task for task in (self._round, *self._tasks) if task is not None]
-        for task in tasks:
-            task.cancel()
-        if tasks:  # bounded: a library may swallow a cancellation (asyncio.wait_for on Python 3.11)
-            await asyncio.wait(tasks, timeout=2.0)
+        await self.background.close(self._round)
         if self._own_lease:  # let another engine take over at once (else the lease runs out)
             await self.lease.stop(release=True)
         self.is_leader = False
 
     async def settled(self) -> None:
         """Wait until every outcome write started so far is done (tests, graceful stop)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.background.settled()

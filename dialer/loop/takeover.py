@@ -1,5 +1,5 @@
 """Taking calls over after an AMI (re)login, a restart or another engine's death: the outbound resync
-and the recovery of dial intents as one mechanism, mixed into DialerService.
+and the recovery of dial intents as one mechanism; DialerService holds one Takeover.
 
 - The channel listing (CoreShowChannels, dialer.calls.resync) is the truth about what still exists;
   the intent store (dialer.calls.intents) about which calls were placed and by whom; the call book
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from core.errors import AmiError
 from core.lease import Lease
@@ -31,34 +31,48 @@ from dialer.calls.follow import CallBook
 from dialer.calls.intents import Intent
 from dialer.calls.recovery import Decision, Recovery, Seen, placed_of, sort
 from dialer.calls.resync import LiveCustomer, OutboundResync
-from dialer.campaigns.rules import Campaign, Campaigns
 from dialer.loop.background import STORE_ERRORS, BackgroundWork
 from pbx.tracker import CallTracker
 
 log = logging.getLogger("switchboard.dialer")
 
 
-class Takeover(BackgroundWork):
-    """Mixed into DialerService, which provides these attributes (see the module docstring)."""
+class Takeover:
+    """See the module docstring. `follow` adds a call to the service's book (its registry's
+    `expect`), `apply` feeds one event to the call table and performs its effects; `settling` holds
+    the calls whose outcome the service is writing (shared with it: they are its to settle)."""
 
-    book: CallBook
-    resyncer: OutboundResync
-    recovery: Recovery
-    campaigns: Campaigns
-    instance_id: str
-    _clock: Callable[[], float]
-    _settling: set[str]
-    _last_event_at: float | None
-    _first_resync: bool
-    _tracker: CallTracker | None
+    def __init__(
+        self,
+        *,
+        book: CallBook,
+        resyncer: OutboundResync,
+        recovery: Recovery,
+        background: BackgroundWork,
+        lease: Lease,
+        follow: Callable[[PlacedCall], None],
+        apply: Callable[[str, outbound.Event], Awaitable[None]],
+        settling: set[str],
+        instance_id: str,
+        clock: Callable[[], float],
+    ) -> None:
+        self.book = book
+        self.resyncer = resyncer
+        self.recovery = recovery
+        self.background = background
+        self.lease = lease
+        self.expect = follow
+        self._apply = apply
+        self._settling = settling
+        self.instance_id = instance_id
+        self._clock = clock
+        self._tracker: CallTracker | None = None
+        self._last_event_at: float | None = None
+        self._first_resync = True
 
-    lease: Lease
-
-    def expect(self, call: PlacedCall) -> None:
-        raise NotImplementedError
-
-    async def _apply(self, call_id: str, event: outbound.Event) -> None:
-        raise NotImplementedError
+    def event_seen(self, at: float) -> None:
+        """An event of the live link arrived: the next resync plans the calls from the cut after it."""
+        self._last_event_at = at
 
     async def resync(self, tracker: CallTracker) -> None:
         """After a (re)login or a restart: take over what is this engine's, then rebuild every
@@ -77,7 +91,7 @@ class Takeover(BackgroundWork):
     async def recover(self) -> None:
         """Housekeeping: resolve open intents nobody follows that may be this engine's (another
         engine died, or a write gave up); not while AMI is down."""
-        if self._tracker is None or not self.sender.ready or self._closed:
+        if self._tracker is None or not self.background.sender.ready or self.background.closed:
             return
         now = self._clock()
         if not await self.recovery.pending(self._follows, now):
@@ -91,7 +105,7 @@ class Takeover(BackgroundWork):
         try:
             return await self.resyncer.live()
         except AmiError as exc:
-            self.metrics.errors.labels(step=step).inc()
+            self.background.metrics.errors.labels(step=step).inc()
             log.warning("outbound %s: channels not listed: %s", step, exc.message)
             return None
 
@@ -99,10 +113,10 @@ class Takeover(BackgroundWork):
         """Adopt and settle what dialer.calls.recovery.sort gives this engine; the adopted call ids."""
         orphans = outbound_resync.orphans(live, self.book.calls)
         try:  # bounded: a frozen store must not hold the login up
-            async with asyncio.timeout(self.settings.store_timeout_s):
+            async with asyncio.timeout(self.background.settings.store_timeout_s):
                 seen = await self.recovery.read(orphans, live, self._follows)
         except STORE_ERRORS as exc:
-            self.metrics.errors.labels(step="recover").inc()
+            self.background.metrics.errors.labels(step="recover").inc()
             log.error("open dial intents not read (%r): answered customers adopted without records", exc)
             seen = Seen({}, (), ())
         decided = sort(
@@ -112,7 +126,7 @@ class Takeover(BackgroundWork):
         adopted = self._adopt(decided, now, first=first)
         for intent in decided.settle:
             self._settling.add(intent.call_id)  # settled once, not again by the next pass meanwhile
-            self._spawn(self._settle_unknown(intent, now))
+            self.background.spawn(self._settle_unknown(intent, now))
         if adopted or decided.settle:
             taken, gone = len(adopted), len(decided.settle)
             log.info("calls taken over: %d followed again, %d settled as unknown", taken, gone)
@@ -136,7 +150,7 @@ class Takeover(BackgroundWork):
     async def _settle_unknown(self, intent: Intent, now: float) -> None:
         try:
             settling = self._settled_unknown(intent, now)
-            await self._bounded("recover", settling, self.settings.round_timeout_s)
+            await self.background.bounded("recover", settling, self.background.settings.round_timeout_s)
         finally:
             self._settling.discard(intent.call_id)
 
@@ -157,6 +171,3 @@ class Takeover(BackgroundWork):
     def _follows(self, call_id: str) -> bool:
         """The call is this engine's to settle: followed, or its outcome being written."""
         return call_id in self.book.calls or call_id in self._settling
-
-    def _campaign_of(self, campaign_id: str) -> Campaign | None:
-        return self.campaigns.get(campaign_id)

@@ -199,12 +199,14 @@ class OutboxWorker:
         counter: Callable[[str], None] | None = None,
         lease: timedelta = timedelta(seconds=60),
         batch: int = 50,
+        sender: WebhookSender | None = None,
+        policy: RetryPolicy | None = None,
     ) -> None:
         self.redis = redis
         self.keys = TaskKeys.of(keys)
         self.queue = queue
-        self.sender: WebhookSender | None = None
-        self.policy: RetryPolicy | None = None
+        self.sender = sender
+        self.policy = policy
         self._clock = clock
         self._counter = counter
         self._lease = lease

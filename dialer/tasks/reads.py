@@ -1,7 +1,8 @@
 """Reads of the task store: one task, lists by status / advisor / campaign, the stale report, the
 status counts behind the gauge, and the due callbacks the dialing loop asks for.
 
-Owned here (the writes are dialer/tasks/store.py, which extends `TaskReads`). Rules it keeps:
+Owned here (the writes are dialer/tasks/store.py, whose TaskStore holds one `TaskReads` and
+hands these reads to it). Rules it keeps:
 - Statuses are computed at `now` from the stored state (open / done / expired) with
   dialer.tasks.deadlines.task_status: due, overdue and at risk need no write to become true.
 - Lists never show archived tasks; expired ones stay listed until a supervisor archives them.
@@ -16,7 +17,7 @@ Owned here (the writes are dialer/tasks/store.py, which extends `TaskReads`). Ru
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -96,12 +97,19 @@ def _matches(view: TaskView, wanted: ListStatus | None) -> bool:
 
 
 class TaskReads:
-    """The read side; the attributes are set by TaskStore's constructor."""
+    """The read side of the task store; `rules` gives the task rules in force (swapped on reload)."""
 
-    redis: Redis
-    keys: TaskKeys
-    rules: TaskRules
-    lead_keys: LeadKeys
+    def __init__(
+        self, redis: Redis, keys: TaskKeys, lead_keys: LeadKeys, rules: Callable[[], TaskRules]
+    ) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.lead_keys = lead_keys
+        self._rules = rules
+
+    @property
+    def rules(self) -> TaskRules:
+        return self._rules()
 
     async def find(self, task_id: str) -> Task | None:
         raw = await self.redis.hgetall(self.keys.task(task_id))

@@ -119,7 +119,7 @@ class TaskService:
         metrics = TaskMetrics(registry)
         store = TaskStore(
             redis, leads=leads, rules=rules, cc_zone=cc_zone, keys=keys, windows=windows, metrics=metrics,
-            audit_maxlen=audit_maxlen,
+            audit_maxlen=audit_maxlen, customer_mail=mail.default_language if mail is not None else None,
         )  # fmt: skip
         worker = NotificationWorker(
             redis, rules.notifications, clock=lambda: datetime.fromtimestamp(clock(), UTC), keys=keys,
@@ -127,7 +127,6 @@ class TaskService:
         )  # fmt: skip
         if mail is None:
             return cls(store, metrics, worker=worker, clock=clock)
-        store.customer_mail = mail.default_language
 
         def count(result: str) -> None:
             metrics.mail.labels(result=result).inc()
@@ -135,13 +134,15 @@ class TaskService:
         language = mail.default_language
         advisor_mail = AdvisorMail(store, mail.advisors, default_language=language, counter=count)
         at = lambda: datetime.fromtimestamp(clock(), UTC)  # noqa: E731
-        mail_worker = OutboxWorker(redis, queue="tasks:mail", clock=at, keys=keys, counter=count)
-        mail_worker.sender, mail_worker.policy = SmtpSender(mail.smtp), mail.retry
+        mail_worker = OutboxWorker(
+            redis, queue="tasks:mail", clock=at, keys=keys, counter=count, sender=SmtpSender(mail.smtp),
+            policy=mail.retry,
+        )  # fmt: skip
         return cls(store, metrics, worker=worker, clock=clock, mail=advisor_mail, mail_worker=mail_worker)
 
     def replace_rules(self, rules: TaskRules) -> None:
         """Hot reload of tasks.yaml (RulesReloader.watch("tasks", service.replace_rules))."""
-        self.store.rules = rules
+        self.store.replace_rules(rules)
         if self.worker is not None:
             self.worker.configure(rules.notifications)
 

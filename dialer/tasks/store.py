@@ -108,7 +108,7 @@ class _Callee:
     cc_zone: str
 
 
-class TaskStore(TaskReads):
+class TaskStore:
     """Tasks of every lead; `rules` is swapped on reload (the next call uses the new rules)."""
 
     def __init__(
@@ -122,6 +122,7 @@ class TaskStore(TaskReads):
         windows: Windows | None = None,
         metrics: TaskMetrics | None = None,
         audit_maxlen: int | None = None,
+        customer_mail: Language | None = None,
     ) -> None:
         self.redis = redis
         self.keys = TaskKeys.of(keys)
@@ -137,16 +138,28 @@ class TaskStore(TaskReads):
             "CREATE", "SET_OWN", "CLOSE", "EXPIRE", "ARCHIVE", "DIALED", "DEFER", "REACTIVATED", "ANSWERED",
             "SET_REMINDER", "QUEUE_REMINDER", "QUEUE_DIGEST",
         )  # fmt: skip
-        # E-mail to customers of their promised time: the default language when mail is on (the
-        # runtime sets it from the `mail` settings), None when the engine sends no e-mail.
-        self.customer_mail: Language | None = None
+        # E-mail to customers of their promised time: the default language when mail is on (from
+        # the `mail` settings), None when the engine sends no e-mail.
+        self.customer_mail = customer_mail
         self._scripts = {name: redis.register_script(getattr(lua, name)) for name in names}
+        self.reads = TaskReads(redis, self.keys, self.lead_keys, lambda: self.rules)
+        """The read side (dialer/tasks/reads.py); its methods are this store's too:"""
+        reads = self.reads
+        self.find, self.get_many, self.open_for_lead = reads.find, reads.get_many, reads.open_for_lead
+        self.task_for_call, self.expired_counts = reads.task_for_call, reads.expired_counts
+        self.view, self.list_tasks, self.page_tasks = reads.view, reads.list_tasks, reads.page_tasks
+        self.stale, self.page_stale, self.status_counts = reads.stale, reads.page_stale, reads.status_counts
+        self.due_callbacks = reads.due_callbacks
+
+    def replace_rules(self, rules: TaskRules) -> None:
+        """Hot reload: the next call uses the new rules."""
+        self.rules = rules
 
     async def run(self, script: str, now: datetime, *args: str | int) -> Any:
         argv = [self.keys.prefix, to_ms(now), now.astimezone(UTC).isoformat(), self._maxlen, *args]
         return await self._scripts[script](keys=[], args=argv)
 
-    # ---- reads (the rest are in dialer/tasks/reads.py) ----------------------------------------
+    # ---- reads (the rest are in dialer/tasks/reads.py, see `reads`) ----------------------------------------
 
     async def get(self, task_id: str) -> Task:
         task = await self.find(task_id)

@@ -23,7 +23,7 @@ says: AMI through the executor, Redis and the agents' table through the dispatch
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable
 from typing import Protocol
 
 from core.errors import StoreUnavailableError, ValidationFailedError
@@ -32,6 +32,7 @@ from pbx.call_changes import ChannelHungUp, DialStarted, OriginateResult, Transf
 from pbx.switchboard_events import AgentAnswered, InboundArrived
 from pbx.tracker import CallTracker
 from routing.acd import call_events as ev
+from routing.acd.callers import Callers
 from routing.acd.calls import ActiveCall, CallFacts, CallState, is_agent_leg, is_leg_of, leg_base
 from routing.acd.context import Ctx
 from routing.acd.dispatcher import Dispatcher
@@ -43,7 +44,6 @@ from routing.acd.transfers import Target, check_target, requeued, target_from_ex
 from routing.agent_events import Answer, Hangup, Ring, WrapUpDone
 from routing.agents import ON_CALL, AgentState
 from routing.classify import admit, classify
-from routing.outages import Caller
 from routing.queue import WaitingCall
 
 log = logging.getLogger("switchboard.acd")
@@ -66,13 +66,25 @@ class NoticeGate(Protocol):
 
 
 class CallFlow:
-    def __init__(self, ctx: Ctx, dispatcher: Dispatcher) -> None:
+    """See the module docstring. Its parts: `callers` (who a caller is), `notices` (outage notices
+    before the queue) and the adoption of held callers after a resync, which `adoption` builds
+    given this flow (it admits the callers it takes on through it)."""
+
+    def __init__(
+        self,
+        ctx: Ctx,
+        dispatcher: Dispatcher,
+        callers: Callers,
+        *,
+        notices: NoticeGate | None = None,
+        adoption: Callable[[CallFlow], Adopter] | None = None,
+    ) -> None:
         self.ctx = ctx
         self.d = dispatcher
+        self.callers = callers
         self.tracker: CallTracker | None = None
-        self.adoption: Adopter | None = None
-        self.notices: NoticeGate | None = None
-        self._dialled: dict[str, str] | None = None
+        self.notices = notices
+        self.adoption = adoption(self) if adoption is not None else None
 
     # -- arrival -----------------------------------------------------------------------------
     async def inbound(self, arrived: InboundArrived) -> None:
@@ -109,9 +121,9 @@ class CallFlow:
         caller's wait counts from `held.arrived_at`. Routing it is up to the caller of admit;
         `write=False`: the call is written with its first offer or by `Dispatcher.write_arrived`."""
         ctx, rules = self.ctx, self.ctx.state.rules
-        queue = self.queue_for(held.queue, held.dialled)
+        queue = self.callers.queue_for(held.queue, held.dialled)
         number = try_normalize(held.caller or None, rules.default_region)
-        crm, case_id = await self._arrival(number, held.call_id, case_id)
+        crm, case_id = await self.callers.arrival(number, held.call_id, case_id)
         found = classify(
             held.caller or None,
             queue,
@@ -142,64 +154,6 @@ class CallFlow:
         log.info("call %s %s: %s in %s (%s)", held.call_id, how, found.tier, queue, found.matched,
                  extra=extra)  # fmt: skip
         return facts
-
-    async def caller_of(self, held: HeldCaller) -> Caller:
-        """What an outage segment looks at: the caller's number, line, tier and CRM record."""
-        rules = self.ctx.state.rules
-        number = try_normalize(held.caller or None, rules.default_region)
-        crm = await self._crm(number)
-        found = classify(
-            held.caller or None,
-            self.queue_for(held.queue, held.dialled),
-            rules,
-            dialled=held.dialled or None,
-            ivr_choice=held.ivr or None,
-            crm_record=crm,
-        )
-        return Caller(number, held.dialled or None, found.tier, crm)
-
-    def queue_for(self, named: str, dialled: str) -> str:
-        """The `Queue` header if it names a queue, else the dialled number's queue, else the default."""
-        queues = self.ctx.state.rules.index.queues
-        if named in queues:
-            return named
-        if named:
-            log.warning("inbound call names queue %r, which is not in the routing rules", named)
-        options, region = self.ctx.options, self.ctx.state.rules.default_region
-        if self._dialled is None:
-            self._dialled = {try_normalize(n, region) or n: q for n, q in options.queues_by_dialled.items()}
-        by_number = self._dialled.get(try_normalize(dialled or None, region) or dialled)
-        if by_number is not None and by_number in queues:
-            return by_number
-        if options.default_queue is not None and options.default_queue in queues:
-            return options.default_queue
-        return self.ctx.state.rules.queues[0].name
-
-    def forget_queue_map(self) -> None:
-        """The rules changed: normalise the dialled numbers again (the default region may differ)."""
-        self._dialled = None
-
-    async def _arrival(
-        self, number: str | None, call_id: str, case_id: str
-    ) -> tuple[Mapping[str, str] | None, str]:
-        """The caller's CRM record and the call's case id (a new one unless it has one): one round trip."""
-        if case_id:
-            return await self._crm(number), case_id
-        if not self.d.dirty:
-            try:
-                return await self.ctx.store.arrival(number, self.ctx.clock())
-            except StoreUnavailableError as exc:
-                self.d.store_failed(exc)
-        return None, f"call-{call_id}"  # still unique while Redis is down
-
-    async def _crm(self, number: str | None) -> Mapping[str, str] | None:
-        if number is None or self.d.dirty:
-            return None
-        try:
-            return await self.ctx.store.crm_record(number)
-        except StoreUnavailableError as exc:
-            self.d.store_failed(exc)
-            return None
 
     async def case_id(self, call_id: str, now: float) -> str:
         if not self.d.dirty:

@@ -76,6 +76,7 @@ class Executor:
         exit_context: str,
         transfer_context: str = "switchboard-transfer",
         action_timeout_s: float | None = None,
+        may_act: Callable[[], bool] = lambda: True,
     ) -> None:
         self.transfer_context = transfer_context
         self.sender = sender
@@ -85,7 +86,7 @@ class Executor:
         self.exit_context = exit_context
         self._timeout = action_timeout_s
         self._started = time.perf_counter()
-        self.may_act: Callable[[], bool] = lambda: True
+        self.may_act = may_act  # whether this engine owns the ACD now (the service's lease)
         self.resyncing = False  # set by the service around its resync: the resync's own actions go out
 
     @property

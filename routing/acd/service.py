@@ -54,6 +54,7 @@ from routing.acd.acd_keys import AcdKeys
 from routing.acd.acd_metrics import AcdMetrics
 from routing.acd.adoption import Adoption
 from routing.acd.api_operations import Operations
+from routing.acd.callers import Callers
 from routing.acd.callflow import CallFlow
 from routing.acd.context import AcdOptions, Ctx
 from routing.acd.dispatcher import Dispatcher
@@ -94,6 +95,7 @@ class AcdService:
         options: AcdOptions | None = None,
         keys: AcdKeys | None = None,
         lease: Lease | None = None,
+        on_owned: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         options = options or AcdOptions()
         keys = keys or AcdKeys()
@@ -105,6 +107,7 @@ class AcdService:
             exit_context=options.exit_context,
             transfer_context=options.transfer_context,
             action_timeout_s=options.action_timeout_s,
+            may_act=lambda: self.owns,
         )
         ctx = Ctx(
             state=AcdState(rules),
@@ -118,12 +121,14 @@ class AcdService:
             instance_id=instance_id,
         )
         dispatcher = Dispatcher(ctx)
-        flow = CallFlow(ctx, dispatcher)
-        flow.adoption = Adoption(ctx, dispatcher, flow, options.inbound_context)
+        callers = Callers(ctx, dispatcher)
         self.outages = OutageStore(redis, keys)
         """Declared outages and their counters (the API and CLI read and declare through it)."""
-        self.notices = Notices(ctx, self.outages, flow.caller_of)
-        flow.notices = self.notices
+        self.notices = Notices(ctx, self.outages, callers.caller_of)
+        flow = CallFlow(
+            ctx, dispatcher, callers, notices=self.notices,
+            adoption=lambda flow: Adoption(ctx, dispatcher, flow, options.inbound_context),
+        )  # fmt: skip
         self.ctx, self.dispatcher, self.flow, self.lock = ctx, dispatcher, flow, asyncio.Lock()
         self.operations = Operations(ctx, dispatcher, flow, self.lock)
         """What people do through the API (api_operations.py); the methods below hand over to it."""
@@ -133,7 +138,7 @@ class AcdService:
         self._next_recovery = 0.0
         self._recovery: asyncio.Task[None] | None = None
         self.lease = lease
-        self.on_owned: Callable[[], Awaitable[object]] | None = None
+        self.on_owned = on_owned
         """What runs after a takeover's reload: the engine's resync (CoreShowChannels, then every
         service's resync). None: this service's resync with the tracker it last saw."""
         self._owned_token: int | None = None
@@ -141,7 +146,6 @@ class AcdService:
         self._loaded = False
         self._tracker: CallTracker | None = None
         self._takeover: asyncio.Task[None] | None = None
-        executor.may_act = lambda: self.owns
         if lease is not None:
             lease.on_change(self._lease_changed)
 
@@ -374,7 +378,7 @@ class AcdService:
         async with self.lock:
             self.ctx.executor.started()
             self.ctx.state.rules = rules
-            self.flow.forget_queue_map()
+            self.flow.callers.forget_queue_map()
             if not self.owns:  # a standby keeps the rules for its takeover; the owner re-routes
                 await self._rules_in_force(source)
                 return

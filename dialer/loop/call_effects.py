@@ -1,0 +1,95 @@
+"""Carrying out the effects of the outbound call table (dialer.calls.lifecycle) for DialerService.
+
+AMI effects (redirect, hangup) are sent at once and never wait on Redis; hand-overs to the desk,
+agent releases and outcome writes run in the service's background work (bounded, or retried
+through an outage), never in the engine's own event handling.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from core.clock import utc
+from dialer.calls import lifecycle as outbound
+from dialer.calls.lifecycle import OutboundCall
+from dialer.calls.settlement import LiveSample, Outcomes
+from dialer.campaigns.rules import Campaign
+from dialer.desk.protocol import AgentDesk, AnsweredCall, CallTarget
+from dialer.loop.background import BackgroundWork
+from dialer.loop.pacer import target_of
+
+log = logging.getLogger("switchboard.dialer")
+
+
+class CallEffects:
+    """`campaign` finds a campaign in force, `sample` a campaign's live abandon sample; `settling`
+    holds the calls whose outcome is being written (shared with the service's takeover)."""
+
+    def __init__(
+        self,
+        *,
+        background: BackgroundWork,
+        desk: AgentDesk,
+        outcomes: Outcomes,
+        campaign: Callable[[str], Campaign | None],
+        sample: Callable[[str], LiveSample],
+        settling: set[str],
+        clock: Callable[[], float],
+    ) -> None:
+        self._work = background
+        self._desk = desk
+        self._outcomes = outcomes
+        self._campaign = campaign
+        self._sample = sample
+        self._settling = settling
+        self._clock = clock
+
+    async def perform(self, call: OutboundCall, effect: outbound.Effect) -> bool:
+        """Carry out one effect; False when its AMI action was fenced (this engine does not own the calls)."""
+        now = self._clock()
+        if isinstance(effect, outbound.Redirect):
+            fields: dict[str, str | int] = {
+                "Channel": effect.channel,
+                "Context": effect.context,
+                "Exten": effect.exten,
+                "Priority": 1,
+            }
+            return await self._work.ami("Redirect", fields)
+        if isinstance(effect, outbound.HangupChannel):
+            return await self._work.ami("Hangup", {"Channel": effect.channel, "Cause": 16})
+        work = self._work
+        if isinstance(effect, outbound.HandOver):  # at once, but never in the engine's own tasks
+            work.spawn(work.bounded("hand-over", self._desk.connect(self._answered_call(call), now)))
+        elif isinstance(effect, outbound.Withdraw):
+            work.spawn(work.retried("withdraw", lambda: self._desk.withdraw(call.call_id, now)))
+        elif isinstance(effect, outbound.ReleaseAgent):
+            agent_id, call_id = effect.agent_id, call.call_id
+            work.spawn(work.retried("release-agent", lambda: self._desk.release(agent_id, call_id, now)))
+        elif isinstance(effect, outbound.Settle):
+            self._settle(call, effect, now)
+        return True
+
+    def _answered_call(self, call: OutboundCall) -> AnsweredCall:
+        placed = call.placed
+        campaign = self._campaign(placed.campaign_id)
+        target = target_of(campaign) if campaign is not None else CallTarget(None)  # removed: any agent
+        return AnsweredCall(
+            call_id=placed.call_id, campaign_id=placed.campaign_id, target=target, channel=call.channel,
+            uniqueid=call.uniqueid, number=placed.number, answered_at=call.answered_at or self._clock(),
+            lead_id=placed.lead_id, agent_id=placed.agent_id,
+        )  # fmt: skip
+
+    def _settle(self, call: OutboundCall, settle: outbound.Settle, now: float) -> None:
+        placed = call.placed
+        self._outcomes.count(placed, settle)
+        self._sample(placed.campaign_id).add(settle)
+        if not placed.number:  # adopted at a resync without its dial record: counted, nothing to write
+            log.warning("call %s settled %s without a dial record", placed.call_id, settle.result.value)
+            return
+        campaign = self._campaign(placed.campaign_id)
+        at = utc(now)
+        work = self._work
+        write = work.retried("write-outcome", lambda: self._outcomes.write(placed, settle, campaign, at))
+        self._settling.add(placed.call_id)  # its intent is this write's, not recovery's (unless it gives up)
+        work.spawn(work.then(write, lambda: self._settling.discard(placed.call_id)))
