@@ -46,6 +46,7 @@ async def test_the_running_engine_mails_the_digest_and_the_reminder_to_the_advis
     sim = SimulatedPbx(SimConfig(users={"switchboard": SECRET}))
     port = await sim.start()
     clock = JumpClock()
+    clock.offset = -6 * 3600.0  # 06:00 in Budapest: the day's digest (07:00) is not due yet
     async with smtp_server() as smtp:
         settings = Settings(
             ami=AmiSection(port=port, secret=SecretStr(SECRET)),
@@ -63,7 +64,7 @@ async def test_the_running_engine_mails_the_digest_and_the_reminder_to_the_advis
                 reply = await http.post("/api/v1/leads:bulk", json={"leads": [lead]},
                                         headers={"Authorization": "Bearer crm-token"})  # fmt: skip
                 assert reply.status_code == 200, reply.text
-                own = datetime.fromtimestamp(clock(), UTC) + timedelta(hours=2)
+                own = datetime.fromtimestamp(clock() - clock.offset, UTC) + timedelta(hours=2)
                 body = {"lead_id": "M1", "kind": "callback_requested", "own_time": own.isoformat(),
                         "reminder": {"before": "1h"}}  # fmt: skip
                 anna = {"Authorization": "Bearer anna-token"}
@@ -72,6 +73,8 @@ async def test_the_running_engine_mails_the_digest_and_the_reminder_to_the_advis
                 task_id = reply.json()["task_id"]
 
             # 12:00 in Budapest, past the 07:00 digest hour: today's digest lists the task due at 14:00
+            # (the task exists before the hour comes, so no engine pass can find the advisor idle first)
+            clock.offset = 0.0
             await smtp.wait_for(lambda got: bool(_keys(got, "digest:1001:")) and bool(_keys(got, "own:")))
             [digest] = [m for m in smtp.to(ANNA) if m.header("X-Switchboard-Key").startswith("digest:")]
             assert digest.subject.startswith("Mai feladataid") and task_id in digest.body
