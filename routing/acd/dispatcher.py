@@ -31,6 +31,7 @@ from core.errors import (
     AmiError,
     AmiTimeoutError,
     NotFoundError,
+    NotOwnerError,
     StoreUnavailableError,
 )
 from routing.acd.calls import ActiveCall, CallState
@@ -86,6 +87,9 @@ class Dispatcher:
                 )
             except StoreUnavailableError as exc:
                 self.store_failed(exc)
+            except NotOwnerError:
+                self.lost_lease()  # memory has the arrived calls Redis lacks
+                raise
         self.mirror(change)
 
     def admit(self, active: ActiveCall) -> None:
@@ -94,6 +98,10 @@ class Dispatcher:
         if not self.dirty:
             self._arrived[active.id] = active
         self.mirror(Change(calls=[active]))
+
+    def forget_arrived(self) -> None:
+        """The state was loaded from Redis: calls admitted in memory only are not this state's."""
+        self._arrived.clear()
 
     async def write_arrived(self) -> None:
         """Write the admitted calls not written yet (the call was not offered at once: it waits)."""
@@ -118,6 +126,15 @@ class Dispatcher:
             self.ctx.timers.cancel_key(key)
         for timer in change.timers:
             self.ctx.timers.set(timer)
+
+    def lost_lease(self) -> None:
+        """A write refused because the lease lapsed under it: memory is ahead of Redis (a call just
+        arrived is only in memory). Marked like a store failure, so that owning again without anyone
+        else owning meanwhile writes the whole state back (AcdService._resume); if another engine
+        owned meanwhile, its state is loaded and the caller is adopted from Asterisk."""
+        if not self.dirty:
+            log.warning("the ACD lease lapsed under a write; memory is ahead of Redis until it is back")
+        self.dirty = True
 
     def store_failed(self, exc: StoreUnavailableError) -> None:
         if not self.dirty:
@@ -355,6 +372,11 @@ class Dispatcher:
         except StoreUnavailableError as exc:
             self.store_failed(exc)
             return True
+        except NotOwnerError:
+            if waiting is not None:
+                self._arrived[offered.id] = waiting
+            self.lost_lease()
+            raise
         if not done and waiting is not None:
             self._arrived[offered.id] = waiting  # not offered: it is written waiting, like any call
         return bool(done)

@@ -319,6 +319,7 @@ class AcdService:
             await self.notices.load()
             await self._rules_in_force(source)
             self.dispatcher.dirty = False  # what Redis holds is the state now
+            self.dispatcher.forget_arrived()  # never written; Asterisk's held callers are adopted
             self._owned_token = self._last_token = token
             self._loaded = True
             log.info(

@@ -16,6 +16,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -339,3 +340,35 @@ async def test_an_old_owner_that_wakes_after_a_takeover_sends_no_call_action(
         assert (await client.send("Ping", timeout=2)).response.ok, "what changes no call still goes"
         assert sim.channels[caller].bridge is not None, "B's caller stays connected"
         assert two.state("a1") is AgentState.BUSY
+
+
+async def test_a_lease_that_lapses_while_a_caller_arrives_keeps_the_caller_and_routes_it_once_back(
+    redis_client: aioredis.Redis,
+) -> None:
+    """The lease lapses between the arrival's read and the offer's write (seen in the chaos suite's
+    redis-freeze row: one caller lost). Before: the offer's write was refused, the call stayed in
+    memory only, and every later offer was refused by Redis ("agent taken meanwhile") until the
+    caller gave up. Now memory is marked ahead of Redis, and owning again writes it back."""
+    clock = FreezableClock()
+    async with (
+        running_sim(sim_config()) as sim,
+        owned_engine(sim, redis_client, "engine-a", clock=clock) as one,
+    ):
+        await one.acd.login("a1")
+        await one.lease.stop(release=False)  # no renewals from here on
+        store = one.acd.ctx.store
+        arrival = store.arrival
+
+        async def lapsing_arrival(*args: Any, **kwargs: Any) -> Any:
+            found = await arrival(*args, **kwargs)
+            clock.advance(10.0)  # the lease runs out right after the arrival's round trip
+            return found
+
+        store.arrival = lapsing_arrival  # type: ignore[method-assign]
+        caller = await sim.inbound_call("+36301234567", patience_s=600, talk_s=600)
+        await one.until(lambda: not one.acd.owns and bool(one.acd.ctx.state.calls))
+        assert not rings(sim), "not owning: nobody is rung"
+
+        one.lease.start()
+        await one.until(lambda: one.state("a1") is AgentState.BUSY, timeout=FAILOVER_BOUND_S)
+        assert [a.get("Channel1") for a in sim.actions if a.name == "Bridge"] == [caller]
