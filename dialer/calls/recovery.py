@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from core.clock import utc
 from dialer.calls.dial_metrics import DialerMetrics
-from dialer.calls.dialing import DialKind, PlacedCall
+from dialer.calls.dial_records import DialKind, PlacedCall
 from dialer.calls.intents import Intent, IntentStore
 from dialer.calls.lifecycle import Settle
 from dialer.calls.resync import LiveCustomer

@@ -36,7 +36,7 @@ from dialer.calls.attempts import (
     lead_history,
 )
 from dialer.calls.dial_metrics import DialerMetrics
-from dialer.calls.dialing import DialKind, PlacedCall, intent_of
+from dialer.calls.dial_records import DialKind, PlacedCall, intent_of
 from dialer.calls.intents import IntentStore, LeadStep
 from dialer.calls.lifecycle import Settle
 from dialer.campaigns.rules import Campaign

@@ -20,7 +20,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from core.clock import utc
-from dialer.calls.dialing import OUTAGES, DialKind, DialOutcome, DialRequest, DialStatus, new_call_id
+from dialer.calls.dial_records import OUTAGES, DialKind, DialOutcome, DialRequest, DialStatus, new_call_id
 from dialer.campaigns.rules import Campaign
 from dialer.desk.protocol import AgentDesk
 from dialer.loop.pacer import Pacer, target_of

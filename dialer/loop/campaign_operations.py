@@ -16,7 +16,8 @@ from core.clock import utc
 from core.errors import NotFoundError
 from core.lease import Lease
 from dialer.calls.attempts import AttemptStore
-from dialer.calls.dialing import Dialer, DialKind, DialOutcome, DialRequest
+from dialer.calls.dial_records import DialKind, DialOutcome, DialRequest
+from dialer.calls.dialing import Dialer
 from dialer.campaigns.rules import Campaign, Campaigns
 from dialer.leads.store import LeadStore
 from dialer.loop.campaign_control import CampaignControl, CampaignState, CampaignStatus

@@ -26,7 +26,8 @@ from datetime import timedelta
 from core.clock import utc
 from dialer.calls.attempts import AttemptStore
 from dialer.calls.dial_metrics import DialerMetrics
-from dialer.calls.dialing import OUTAGES, Dialer, DialKind, DialOutcome, DialRequest, DialStatus, new_call_id
+from dialer.calls.dial_records import OUTAGES, DialKind, DialOutcome, DialRequest, DialStatus, new_call_id
+from dialer.calls.dialing import Dialer
 from dialer.calls.settlement import LiveSample
 from dialer.campaigns.rules import Campaign
 from dialer.desk.protocol import AgentDesk, CallTarget, snapshots

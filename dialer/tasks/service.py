@@ -22,9 +22,9 @@ from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from core.errors import SwitchboardError
+from core.store_errors import store_available
 from dialer.dialer_keys import DialerKeys
 from dialer.leads.store import LeadStore
 from dialer.tasks.advisor_mail import AdvisorDirectory, AdvisorMail, MailReport
@@ -39,8 +39,6 @@ from pbx.codec import Event
 from pbx.tracker import CallTracker
 
 log = logging.getLogger("switchboard.dialer.tasks")
-
-_ERRORS = (RedisError, OSError, TimeoutError, SwitchboardError)
 
 
 @dataclass(frozen=True)
@@ -161,9 +159,10 @@ class TaskService:
 
     async def _guarded(self, now: float) -> PassReport | None:
         try:
-            async with asyncio.timeout(self.settings.pass_timeout_s):
-                return await self.run_once(now)
-        except _ERRORS as exc:
+            with store_available("running a task pass"):
+                async with asyncio.timeout(self.settings.pass_timeout_s):
+                    return await self.run_once(now)
+        except SwitchboardError as exc:  # StoreUnavailableError, or a store's own refusal
             self.failures += 1
             log.warning("task pass failed (expiry and notifications wait for the next): %s", exc)
             return None

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis.asyncio as aioredis
 
-from dialer.calls.dialing import DialKind, DialRequest, DialStatus
+from dialer.calls.dial_records import DialKind, DialRequest, DialStatus
 from pbx.sim import CustomerProfile
 from routing.agent_events import AgentState
 from tests.support.dialer_harness import campaign, campaigns, lead, number, rig, sim_config
