@@ -32,10 +32,11 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from core.clock import Clock
 from core.errors import (
     AmiConnectionError,
     AmiError,
@@ -103,7 +104,7 @@ class Dialer:
         registry: CallRegistry,
         metrics: DialerMetrics,
         owner: str,
-        clock: Callable[[], float],
+        clock: Clock,
         ami_timeout: float = 5.0,
         store_timeout: float = 2.0,
     ) -> None:

@@ -37,13 +37,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from redis.asyncio import Redis
 
-from core.clock import utc
+from core.clock import Clock, utc
 from core.errors import NotOwnerError, StoreUnavailableError, SwitchboardError
 from core.lease import Lease
 from core.store_errors import store_available
@@ -103,7 +103,7 @@ class DialerService:
         desk: AgentDesk,
         metrics: DialerMetrics,
         instance_id: str,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = time.time,
         keys: DialerKeys | None = None,
         settings: DialerSettings | None = None,
         audit_maxlen: int | None = None,
@@ -325,14 +325,15 @@ class DialerService:
             return False
         await self.intents.beat(self.instance_id, ttl=timedelta(milliseconds=3 * self.settings.lease_ms))
         self._beating = True
-        now = self._clock()
+        now = self._clock()  # the engine's clock: the round's schedule; `at`: the time cores and stores read
+        at = utc(now)
         states = await self.control.states()
         try:
             for campaign in self.campaigns.campaigns:
                 status = states.get(campaign.id)
                 running = status is not None and status.state is CampaignState.RUNNING
                 if running and not self.background.closed:
-                    await self._pace(campaign, now)
+                    await self._pace(campaign, at)
         except NotOwnerError:  # a dial's fence found another leader: this engine was paused
             self.is_leader = False
             self.metrics.leader.set(0)
@@ -343,11 +344,11 @@ class DialerService:
             await self.recover()
         if now >= self._next_housekeeping:
             self._next_housekeeping = now + self.settings.housekeeping_s
-            await self._housekeeping(now)
+            await self._housekeeping(at)
         self.rounds += 1
         return True
 
-    async def _pace(self, campaign: Campaign, now: float) -> None:
+    async def _pace(self, campaign: Campaign, now: datetime) -> None:
         """One campaign's round, due callbacks first; a refusal inside it never stops the other
         campaigns (an outage does)."""
         if not self.sender.ready:
@@ -365,8 +366,8 @@ class DialerService:
                 "pacing of campaign %s failed: %s", campaign.id, exc.message, extra={"campaign": campaign.id}
             )
 
-    async def _housekeeping(self, now: float) -> None:
-        await self.leads.requeue_expired(now=utc(now))
+    async def _housekeeping(self, now: datetime) -> None:
+        await self.leads.requeue_expired(now=now)
         await self.pacer.expire_previews(now)
         for campaign in self.campaigns.campaigns:
             sizes = await self.leads.queue_sizes(campaign.id)

@@ -22,6 +22,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from core.clock import Clock
 from core.errors import AmiError, SwitchboardError
 from core.lease import Lease
 from core.store_errors import store_available
@@ -55,7 +56,7 @@ class Takeover:
         apply: Callable[[str, outbound.Event], Awaitable[None]],
         settling: set[str],
         instance_id: str,
-        clock: Callable[[], float],
+        clock: Clock,
     ) -> None:
         self.book = book
         self.resyncer = resyncer
