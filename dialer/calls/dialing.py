@@ -65,6 +65,7 @@ from dialer.compliance.calling_hours import PermissionReason, may_call
 from dialer.compliance.caps import CapDecision, next_attempt, number_block
 from dialer.leads.store import Lead, LeadStore
 from dialer.lists.gate import SOURCE_NO_CONSENT, Gate
+from pbx.codec import ActionResult
 from pbx.service import ActionSender
 from pbx.tracker import CALL_ID_VARIABLE
 
@@ -224,16 +225,7 @@ class Dialer:
             self.registry.forget(call.call_id)
             return refused
         try:
-            result = await self.sender.originate(
-                channel=dial_target(request.campaign, number),
-                variables=self._variables(call),
-                context=OUTBOUND_CONTEXT,
-                exten="s",
-                caller_id=request.campaign.caller_id,
-                timeout_ms=int(request.campaign.ring_timeout_s * 1000),
-                action_id=call.action_id,
-                timeout=self._ami_timeout,
-            )
+            result = await self._send(request.campaign, call)
         except AmiFencedError as exc:  # this engine lost the pacing between its check and the send
             return await self._not_sent(call, now, DialStatus.AMI_UNAVAILABLE, exc.message, now)
         except (AmiTimeoutError, AmiConnectionError) as exc:
@@ -249,6 +241,19 @@ class Dialer:
                 return await self._not_sent(call, now, DialStatus.PBX_REFUSED, detail, now + _UNKNOWN_RETRY)
         self.metrics.originates.labels(campaign=call.campaign_id, kind=call.kind.value).inc()
         return DialOutcome(DialStatus.PLACED, number, call=call)
+
+    async def _send(self, campaign: Campaign, call: PlacedCall) -> ActionResult:
+        """The Originate itself (async: its result comes as an OriginateResponse event)."""
+        return await self.sender.originate(
+            channel=dial_target(campaign, call.number),
+            variables=self._variables(call),
+            context=OUTBOUND_CONTEXT,
+            exten="s",
+            caller_id=campaign.caller_id,
+            timeout_ms=int(campaign.ring_timeout_s * 1000),
+            action_id=call.action_id,
+            timeout=self._ami_timeout,
+        )
 
     async def _intend(self, call: PlacedCall, now: datetime) -> DialOutcome | None:
         """The write-ahead intent; a refusal (the lead is not held, the store is down) dials nothing."""

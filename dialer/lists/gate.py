@@ -277,16 +277,9 @@ class Gate:
         unavailable check), and the caller dials nothing.
         `consent_purpose`: the campaign needs a valid consent for it (the lead's customer's, else
         anyone's); a dial let through under it is recorded with `call_id` as evidence."""
-        try:
-            e164_digits([number_e164])
-        except ValidationFailedError as exc:
-            log.error("dial refused: %s", exc.message, extra={"number": number_e164, "campaign": campaign_id})
-            return self._refused(number_e164, SOURCE_INVALID, "invalid")
-        try:
-            campaign = campaign_list(campaign_id) if campaign_id else ""
-        except ValidationFailedError as exc:
-            log.error("dial refused: %s", exc.message, extra={"number": number_e164, "campaign": campaign_id})
-            return self._refused(number_e164, SOURCE_INVALID_CAMPAIGN, "invalid")
+        campaign = self._campaign_or_refusal(number_e164, campaign_id)
+        if isinstance(campaign, Verdict):
+            return campaign
         started = time.perf_counter()
         try:
             hits, consent = await self._lookup(
@@ -308,6 +301,20 @@ class Gate:
             self._metrics.blocked.labels(source=_label(source)).inc()
         self._metrics.checks.labels(result="blocked" if sources else "allowed").inc()
         return Verdict(allowed=not sources, sources=sources, number=number_e164, consent=_text(consent))
+
+    def _campaign_or_refusal(self, number_e164: str, campaign_id: str | None) -> str | Verdict:
+        """The campaign's list name ('' for none), or the refusal of an input that cannot be checked."""
+        extra = {"number": number_e164, "campaign": campaign_id}
+        try:
+            e164_digits([number_e164])
+        except ValidationFailedError as exc:
+            log.error("dial refused: %s", exc.message, extra=extra)
+            return self._refused(number_e164, SOURCE_INVALID, "invalid")
+        try:
+            return campaign_list(campaign_id) if campaign_id else ""
+        except ValidationFailedError as exc:
+            log.error("dial refused: %s", exc.message, extra=extra)
+            return self._refused(number_e164, SOURCE_INVALID_CAMPAIGN, "invalid")
 
     async def _lookup(
         self, number: str, campaign: str, lead_id: str, context: list[str], consent: list[Any]

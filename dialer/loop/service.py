@@ -300,7 +300,7 @@ class DialerService:
             self.metrics.errors.labels(step="round").inc()
             if isinstance(exc, StoreUnavailableError):
                 self.dialer.gate.note_unavailable()  # refused because a store is unreachable
-            log.warning("pacing round failed, nothing dialed: %s", type(exc).__name__)
+            log.warning("pacing round failed, nothing dialed: %s", exc.message)
             return False
         finally:
             self.metrics.round_seconds.observe(time.perf_counter() - started)
@@ -313,27 +313,12 @@ class DialerService:
         nothing for its calls (pbx.client fences them), so once its heartbeat runs out the leader
         takes them over (dialer.calls.recovery) instead of leaving them to an engine that cannot act;
         an engine that stops leading takes its heartbeat away at once."""
-        if self._own_lease and not self.lease.owned:
-            self.lease.start()
-            await self.lease.acquire()  # at once, not one renewal period later
-        self.is_leader = self.lease.owned
-        self.metrics.leader.set(int(self.is_leader))
-        if not self.is_leader:
-            if self._beating:  # it led until now: its calls go to the leader's next recovery pass
-                await self.intents.stop_beating(self.instance_id)
-                self._beating = False
+        if not await self._leads():
             return False
-        await self.intents.beat(self.instance_id, ttl=timedelta(milliseconds=3 * self.settings.lease_ms))
-        self._beating = True
         now = self._clock()  # the engine's clock: the round's schedule; `at`: the time cores and stores read
         at = utc(now)
-        states = await self.control.states()
         try:
-            for campaign in self.campaigns.campaigns:
-                status = states.get(campaign.id)
-                running = status is not None and status.state is CampaignState.RUNNING
-                if running and not self.background.closed:
-                    await self._pace(campaign, at)
+            await self._pace_running(at)
         except NotOwnerError:  # a dial's fence found another leader: this engine was paused
             self.is_leader = False
             self.metrics.leader.set(0)
@@ -347,6 +332,30 @@ class DialerService:
             await self._housekeeping(at)
         self.rounds += 1
         return True
+
+    async def _leads(self) -> bool:
+        """Take or keep the pacing lease; beat while leading, take the heartbeat away when not."""
+        if self._own_lease and not self.lease.owned:
+            self.lease.start()
+            await self.lease.acquire()  # at once, not one renewal period later
+        self.is_leader = self.lease.owned
+        self.metrics.leader.set(int(self.is_leader))
+        if not self.is_leader:
+            if self._beating:  # it led until now: its calls go to the leader's next recovery pass
+                await self.intents.stop_beating(self.instance_id)
+                self._beating = False
+            return False
+        await self.intents.beat(self.instance_id, ttl=timedelta(milliseconds=3 * self.settings.lease_ms))
+        self._beating = True
+        return True
+
+    async def _pace_running(self, now: datetime) -> None:
+        states = await self.control.states()
+        for campaign in self.campaigns.campaigns:
+            status = states.get(campaign.id)
+            running = status is not None and status.state is CampaignState.RUNNING
+            if running and not self.background.closed:
+                await self._pace(campaign, now)
 
     async def _pace(self, campaign: Campaign, now: datetime) -> None:
         """One campaign's round, due callbacks first; a refusal inside it never stops the other
