@@ -10,13 +10,13 @@ files, watches their reloads and registers the services this returns.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
+from core.clock import Clock, utc
 from core.lease import Lease
 from dialer.calls.dial_metrics import DialerMetrics
 from dialer.campaigns.rules import Campaigns, CampaignsInForce
@@ -59,7 +59,7 @@ class DialerSetup:
     default_region: str
     cc_zone: str
     instance_id: str
-    clock: Callable[[], float]
+    clock: Clock
     mail: MailSetup | None = None
 
 
@@ -103,7 +103,7 @@ def build_dialer(
         await tasks.store.record_disposition(record, now=now)
 
     def api_now() -> datetime:  # the API's "now" is the engine's injected clock, as the tick's is
-        return datetime.fromtimestamp(clock(), UTC)
+        return utc(clock())
 
     stores = DialerStores.build(
         redis, default_region=region, gate=gate, keys=keys, rules=rules.dispositions, clock=api_now,

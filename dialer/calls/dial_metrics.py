@@ -5,7 +5,7 @@ Blocks by the blacklist gate are counted by the gate itself (`switchboard_dial_b
 refuses *before* the gate (calling hours, caps, a store it could not read, AMI down) is in
 `switchboard_dial_refused_total{campaign,reason}`. Label values are bounded: campaign ids come
 from campaigns.yaml, results from dialer.compliance.caps.CallResult, reasons from
-dialer.calls.dialing.DialStatus.
+dialer.calls.dial_records.DialStatus.
 """
 
 from __future__ import annotations

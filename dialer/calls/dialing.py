@@ -29,112 +29,53 @@ an unavailable gate check: the dial was refused because a store could not be rea
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Protocol
 
-from redis.exceptions import RedisError
-
-from core.errors import AmiConnectionError, AmiError, AmiFencedError, AmiTimeoutError, SwitchboardError
+from core.clock import Clock
+from core.errors import (
+    AmiConnectionError,
+    AmiError,
+    AmiFencedError,
+    AmiTimeoutError,
+    StoreUnavailableError,
+    SwitchboardError,
+)
+from core.store_errors import store_available
 from dialer.calls.attempts import AttemptStore, lead_history
 from dialer.calls.dial_metrics import DialerMetrics
-from dialer.calls.intents import Intent, IntentStore
+from dialer.calls.dial_records import (
+    OUTAGES,
+    DialKind,
+    DialOutcome,
+    DialRequest,
+    DialStatus,
+    PlacedCall,
+    intent_of,
+    new_call_id,
+    refusal_summary,
+)
+from dialer.calls.intents import IntentStore
 from dialer.campaigns.rules import Campaign
 from dialer.compliance.calling_hours import PermissionReason, may_call
 from dialer.compliance.caps import CapDecision, next_attempt, number_block
 from dialer.leads.store import Lead, LeadStore
-from dialer.lists.gate import SOURCE_NO_CONSENT, SOURCE_STORE_UNAVAILABLE, Gate
+from dialer.lists.gate import SOURCE_NO_CONSENT, Gate
+from pbx.codec import ActionResult
 from pbx.service import ActionSender
 from pbx.tracker import CALL_ID_VARIABLE
 
 log = logging.getLogger("switchboard.dialer.dialing")
 
 OUTBOUND_CONTEXT = "switchboard-outbound"
-_STORE_ERRORS = (RedisError, OSError, TimeoutError)
 _NEVER_CALLABLE = (PermissionReason.INVALID_NUMBER, PermissionReason.ZONE_UNKNOWN)
 _BUSY_RETRY = timedelta(seconds=30)
 _IN_CALL_HOLD = timedelta(hours=2)
 _UNKNOWN_RETRY = timedelta(hours=1)
-
-
-class DialKind(StrEnum):
-    CAMPAIGN = "campaign"
-    CALLBACK = "callback"
-    PREVIEW = "preview"
-    MANUAL = "manual"
-
-
-class DialStatus(StrEnum):
-    PLACED = "placed"
-    NOT_HELD = "lead-not-held"
-    AGENT_NOT_READY = "agent-not-ready"
-    OUTSIDE_HOURS = "outside-hours"
-    CAPPED = "capped"
-    NUMBER_BUSY = "number-busy"
-    BLOCKED = "blocked"
-    STORE_UNAVAILABLE = "store-unavailable"
-    AMI_UNAVAILABLE = "ami-unavailable"
-    PBX_REFUSED = "pbx-refused"
-
-
-OUTAGES = (DialStatus.STORE_UNAVAILABLE, DialStatus.AMI_UNAVAILABLE)
-"""Refusals that mean the store or AMI is down: nothing more is dialed until it is back."""
-
-
-@dataclass(frozen=True, slots=True)
-class DialRequest:
-    """One dial: a campaign's lead (its numbers are tried in turn) or explicit `numbers` (manual)."""
-
-    campaign: Campaign
-    kind: DialKind = DialKind.CAMPAIGN
-    lead: Lead | None = None
-    numbers: tuple[str, ...] = ()  # E.164; default: the lead's phones, rotating with its attempts
-    agent_id: str | None = None  # the agent reserved for the call, or the advisor who dials
-    zone: str | None = None  # overrides the lead's and the number's zone
-    call_id: str | None = None  # preassigned (the id an agent was reserved under); default: a new one
-    lead_ref: str | None = None  # a lead the call is for without being claimed (callbacks): attempts only
-
-    def candidates(self) -> tuple[str, ...]:
-        if self.numbers:
-            return self.numbers
-        if self.lead is None or not self.lead.phones:
-            return ()
-        phones, start = self.lead.phones, self.lead.attempts % len(self.lead.phones)
-        return phones[start:] + phones[:start]
-
-
-@dataclass(frozen=True, slots=True)
-class PlacedCall:
-    """A call whose Originate has left: what the service follows until it ends."""
-
-    call_id: str
-    action_id: str
-    campaign_id: str
-    number: str
-    kind: DialKind
-    placed_at: float  # epoch seconds
-    lead_id: str | None = None
-    holder: str | None = None  # the lead's claim owner (to release or finish it)
-    agent_id: str | None = None
-    lock_token: str | None = None  # the number's dial lock, held until the call ends
-
-
-@dataclass(frozen=True, slots=True)
-class DialOutcome:
-    status: DialStatus
-    number: str | None = None
-    detail: str = ""
-    call: PlacedCall | None = None
-    not_before: datetime | None = None  # the earliest retry; None with a refusal: never
-    sources: tuple[str, ...] = ()
-
-    @property
-    def placed(self) -> bool:
-        return self.status is DialStatus.PLACED
 
 
 class CallRegistry(Protocol):
@@ -143,39 +84,6 @@ class CallRegistry(Protocol):
     def expect(self, call: PlacedCall) -> None: ...
 
     def forget(self, call_id: str) -> None: ...
-
-
-@dataclass
-class _Attempt:
-    """The refusals of one dial so far (one per number tried)."""
-
-    refusals: list[DialOutcome] = field(default_factory=list)
-
-    def summary(self) -> DialOutcome:
-        """The refusal that decides what happens to the lead: the one allowing the earliest retry."""
-        retry = [r for r in self.refusals if r.not_before is not None and r.status is not DialStatus.BLOCKED]
-        if retry:
-            return min(retry, key=lambda r: r.not_before or datetime.max)
-        for status in (DialStatus.STORE_UNAVAILABLE, DialStatus.BLOCKED):
-            found = [r for r in self.refusals if r.status is status]
-            if found:
-                return found[0]
-        return (
-            self.refusals[0] if self.refusals else DialOutcome(DialStatus.CAPPED, detail="no number to dial")
-        )
-
-
-def new_call_id() -> str:
-    return f"sbo-{uuid.uuid4().hex}"
-
-
-def intent_of(call: PlacedCall, owner: str) -> Intent:
-    """The write-ahead record of a call (dialer.calls.intents); `owner` is the engine that places it."""
-    return Intent(
-        call_id=call.call_id, action_id=call.action_id, number=call.number, campaign_id=call.campaign_id,
-        kind=call.kind.value, placed_ms=int(call.placed_at * 1000), owner=owner, lead_id=call.lead_id,
-        holder=call.holder, agent_id=call.agent_id, lock_token=call.lock_token,
-    )  # fmt: skip
 
 
 def dial_target(campaign: Campaign, number: str) -> str:
@@ -197,7 +105,7 @@ class Dialer:
         registry: CallRegistry,
         metrics: DialerMetrics,
         owner: str,
-        clock: Callable[[], float],
+        clock: Clock,
         ami_timeout: float = 5.0,
         store_timeout: float = 2.0,
     ) -> None:
@@ -218,15 +126,15 @@ class Dialer:
         campaign = request.campaign
         if request.lead is not None and not self._holds(request.lead):
             return self._refused(campaign, DialOutcome(DialStatus.NOT_HELD, detail="the lead is not claimed"))
-        tried = _Attempt()
+        refusals: list[DialOutcome] = []
         for number in request.candidates():
             outcome = await self._try_number(request, number, now)
             if outcome.placed:
                 return outcome
-            tried.refusals.append(self._refused(campaign, outcome))
+            refusals.append(self._refused(campaign, outcome))
             if outcome.status in (*OUTAGES, DialStatus.NOT_HELD):
                 break  # the next number would meet the same outage (or the lead is gone)
-        summary = tried.summary()
+        summary = refusal_summary(refusals)
         if request.lead is not None:
             await self._give_back(request.lead, summary, now)
         return summary
@@ -244,9 +152,9 @@ class Dialer:
         if hours is not None:
             return hours
         try:
-            async with asyncio.timeout(self._store_timeout):
+            async with self._store("taking the dial lock"):
                 token = await self.attempts.lock_number(number)
-        except _STORE_ERRORS as exc:
+        except StoreUnavailableError as exc:
             return self._store_down("dial lock", number, exc)
         if token is None:
             detail = "this number is being dialed or is on a call with us"
@@ -271,21 +179,22 @@ class Dialer:
         self, request: DialRequest, number: str, now: datetime, token: str, call_id: str
     ) -> DialOutcome:
         try:
-            async with asyncio.timeout(self._store_timeout):
+            async with self._store("reading the attempt history"):
                 caps = await self._caps(request, number, now)
-        except _STORE_ERRORS as exc:
+        except StoreUnavailableError as exc:
             return self._store_down("attempt history", number, exc)
         if not caps.allowed:
             detail = f"{caps.reason}: {caps.detail}"
             return DialOutcome(DialStatus.CAPPED, number, detail, not_before=caps.next_attempt_at)
         lead_id = request.lead.lead_id if request.lead is not None else request.lead_ref
-        verdict = await self.gate.check(
-            number, request.campaign.id, lead_id, now=now,
-            consent_purpose=request.campaign.consent_purpose, call_id=call_id,
-        )  # fmt: skip
+        try:
+            verdict = await self.gate.verdict(
+                number, request.campaign.id, lead_id, now=now,
+                consent_purpose=request.campaign.consent_purpose, call_id=call_id,
+            )  # fmt: skip
+        except StoreUnavailableError:  # the gate logged and counted it
+            return DialOutcome(DialStatus.STORE_UNAVAILABLE, number, "the blacklist cannot be consulted")
         if not verdict.allowed:
-            if verdict.sources == (SOURCE_STORE_UNAVAILABLE,):
-                return DialOutcome(DialStatus.STORE_UNAVAILABLE, number, "the blacklist cannot be consulted")
             detail = f"blacklisted: {', '.join(verdict.sources)}"
             if verdict.sources == (SOURCE_NO_CONSENT,):
                 detail = f"no valid {request.campaign.consent_purpose} consent ({verdict.consent})"
@@ -316,16 +225,7 @@ class Dialer:
             self.registry.forget(call.call_id)
             return refused
         try:
-            result = await self.sender.originate(
-                channel=dial_target(request.campaign, number),
-                variables=self._variables(call),
-                context=OUTBOUND_CONTEXT,
-                exten="s",
-                caller_id=request.campaign.caller_id,
-                timeout_ms=int(request.campaign.ring_timeout_s * 1000),
-                action_id=call.action_id,
-                timeout=self._ami_timeout,
-            )
+            result = await self._send(request.campaign, call)
         except AmiFencedError as exc:  # this engine lost the pacing between its check and the send
             return await self._not_sent(call, now, DialStatus.AMI_UNAVAILABLE, exc.message, now)
         except (AmiTimeoutError, AmiConnectionError) as exc:
@@ -342,12 +242,25 @@ class Dialer:
         self.metrics.originates.labels(campaign=call.campaign_id, kind=call.kind.value).inc()
         return DialOutcome(DialStatus.PLACED, number, call=call)
 
+    async def _send(self, campaign: Campaign, call: PlacedCall) -> ActionResult:
+        """The Originate itself (async: its result comes as an OriginateResponse event)."""
+        return await self.sender.originate(
+            channel=dial_target(campaign, call.number),
+            variables=self._variables(call),
+            context=OUTBOUND_CONTEXT,
+            exten="s",
+            caller_id=campaign.caller_id,
+            timeout_ms=int(campaign.ring_timeout_s * 1000),
+            action_id=call.action_id,
+            timeout=self._ami_timeout,
+        )
+
     async def _intend(self, call: PlacedCall, now: datetime) -> DialOutcome | None:
         """The write-ahead intent; a refusal (the lead is not held, the store is down) dials nothing."""
         try:
-            async with asyncio.timeout(self._store_timeout):
+            async with self._store("writing the dial intent"):
                 why = await self.intents.open(intent_of(call, self.owner), at=now, hold=_IN_CALL_HOLD)
-        except _STORE_ERRORS as exc:
+        except StoreUnavailableError as exc:
             return self._store_down("dial intent", call.number, exc)
         if why is None:
             return None
@@ -359,11 +272,11 @@ class Dialer:
         """Nothing rang: the intent is undone (if the store fails, recovery settles it as unknown)."""
         self.registry.forget(call.call_id)
         try:
-            async with asyncio.timeout(self._store_timeout):
+            async with self._store("cancelling the dial intent"):
                 await self.intents.cancel(intent_of(call, self.owner), at=now, detail=detail)
-        except _STORE_ERRORS as exc:
+        except StoreUnavailableError as exc:
             self.metrics.errors.labels(step="cancel-intent").inc()
-            log.error("intent of call %s not cancelled: %s", call.call_id, type(exc).__name__)
+            log.error("intent of call %s not cancelled: %s", call.call_id, exc.message)
         return DialOutcome(status, call.number, detail, not_before=not_before)
 
     def _placed(self, request: DialRequest, number: str, token: str, call_id: str) -> PlacedCall:
@@ -391,24 +304,30 @@ class Dialer:
             "SWITCHBOARD_AGENT_ID": call.agent_id or "",
         }
 
-    def _store_down(self, what: str, number: str, exc: BaseException) -> DialOutcome:
+    @contextlib.asynccontextmanager
+    async def _store(self, what: str) -> AsyncIterator[None]:
+        """One store step of a dial: bounded by the store timeout, a failure raised as
+        StoreUnavailableError (core.store_errors)."""
+        with store_available(what):
+            async with asyncio.timeout(self._store_timeout):
+                yield
+
+    def _store_down(self, what: str, number: str, exc: StoreUnavailableError) -> DialOutcome:
         self.metrics.errors.labels(step="store").inc()
         self.gate.note_unavailable()
-        log.error("dial refused: %s unavailable (%s)", what, type(exc).__name__, extra={"number": number})
+        log.error("dial refused: %s", exc.message, extra={"number": number})
         return DialOutcome(DialStatus.STORE_UNAVAILABLE, number, f"{what} unavailable: fail closed")
 
     async def _unlock(self, number: str, token: str) -> None:
-        try:
-            async with asyncio.timeout(self._store_timeout):
+        with contextlib.suppress(StoreUnavailableError):  # the lock expires by itself within seconds
+            async with self._store("releasing the dial lock"):
                 await self.attempts.unlock_number(number, token)
-        except _STORE_ERRORS:
-            pass  # the lock expires by itself within seconds
 
     async def _give_back(self, lead: Lead, outcome: DialOutcome, now: datetime) -> None:
         """A refused lead goes back to its queue for its next chance, or is closed when it has none."""
         holder = lead.claimed_by or self.owner
         try:
-            async with asyncio.timeout(self._store_timeout):
+            async with self._store("giving the lead back"):
                 if outcome.status is DialStatus.BLOCKED or (
                     outcome.not_before is None and outcome.status is not DialStatus.STORE_UNAVAILABLE
                 ):
@@ -418,7 +337,7 @@ class Dialer:
                     await self.leads.release(
                         lead.lead_id, holder, now=now, next_attempt_at=outcome.not_before
                     )
-        except (*_STORE_ERRORS, SwitchboardError) as exc:
+        except SwitchboardError as exc:  # StoreUnavailableError, or the lead store's refusal
             # The claim lease runs out and LeadStore.requeue_expired puts the lead back.
             self.metrics.errors.labels(step="release-lead").inc()
             log.warning("lead %s not given back: %s", lead.lead_id, exc, extra={"lead": lead.lead_id})

@@ -13,16 +13,21 @@ events in"; docs/sim.md lists the orders a real Asterisk 22 produces):
   OriginateResponse across a reconnect): the call is answered first, then judged.
 - The grace timers live here too, so a replay of events with times gives the same result as the
   service: `due(now)` lists the calls whose grace ran out.
+- `call_rules` turns a campaign into the rules a placed call keeps; `overdue` is the event a call is
+  owed when Asterisk said nothing in time (no answer by ring timeout + margin, no AMD verdict).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from dialer.calls import lifecycle as outbound
-from dialer.calls.dialing import PlacedCall
+from dialer.calls.dial_records import PlacedCall
 from dialer.calls.lifecycle import CallRules, OutboundCall, Phase
+from dialer.campaigns.rules import Campaign
 from pbx.call_changes import (
     Bridged,
     CallChange,
@@ -33,6 +38,8 @@ from pbx.call_changes import (
     UserEventSeen,
 )
 from pbx.switchboard_events import OutboundAnswered, decode
+
+log = logging.getLogger("switchboard.dialer")
 
 Step = tuple[str, outbound.Event]
 
@@ -148,3 +155,39 @@ class CallBook:
         for call_id in found:
             del self.grace[call_id]
         return found
+
+
+def call_rules(campaign: Campaign | None) -> CallRules:
+    if campaign is None:
+        return CallRules()
+    machine = campaign.answering_machine
+    return CallRules(
+        machine=machine.action,
+        machine_target=(machine.message.context, machine.message.exten),
+        abandon_target=(campaign.abandon.context, campaign.abandon.exten),
+        grace_s=campaign.pacing.abandon_grace_s,
+    )
+
+
+class CallTimeouts(Protocol):
+    """The settings `overdue` reads (dialer.loop.background.DialerSettings)."""
+
+    @property
+    def answer_margin_s(self) -> float: ...
+
+    @property
+    def amd_timeout_s(self) -> float: ...
+
+
+def overdue(
+    call: OutboundCall, now: float, *, ring_timeout_s: float, settings: CallTimeouts
+) -> outbound.Event | None:
+    """The event a followed call is owed when Asterisk said nothing in time: no answer by its ring
+    timeout plus a margin (vanished), or no AMD verdict after the answer (treated as a person)."""
+    if call.phase is Phase.DIALING:
+        if now > call.placed.placed_at + ring_timeout_s + settings.answer_margin_s:
+            return outbound.Vanished(now)
+    elif call.phase is Phase.ANSWERED and now > (call.answered_at or now) + settings.amd_timeout_s:
+        log.warning("call %s: no AMD verdict from the dialplan; treated as a person", call.call_id)
+        return outbound.AmdDone(now, "NOTSURE")
+    return None

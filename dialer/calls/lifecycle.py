@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from dialer.calls.dialing import PlacedCall
+from dialer.calls.dial_records import PlacedCall
 from dialer.compliance.caps import CallResult
 
 HUMAN_STATUSES = frozenset({"HUMAN", "NOTSURE", ""})

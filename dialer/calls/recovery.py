@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from core.clock import utc
 from dialer.calls.dial_metrics import DialerMetrics
-from dialer.calls.dialing import DialKind, PlacedCall
+from dialer.calls.dial_records import DialKind, PlacedCall
 from dialer.calls.intents import Intent, IntentStore
 from dialer.calls.lifecycle import Settle
 from dialer.calls.resync import LiveCustomer
@@ -158,7 +158,7 @@ class Recovery:
         call = placed_of(intent)
         applied = await self.outcomes.write(call, UNKNOWN, self._campaign(call.campaign_id), utc(now))
         if call.agent_id:
-            await self.desk.release(call.agent_id, call.call_id, now)
+            await self.desk.release(call.agent_id, call.call_id)
         if applied:
             self.outcomes.count(call, UNKNOWN)
             self.metrics.recovered.labels(campaign=call.campaign_id, how="settled").inc()

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 
 from core.errors import AmiError
 from dialer.calls import lifecycle as outbound
-from dialer.calls.dialing import OUTBOUND_CONTEXT, DialKind, PlacedCall
+from dialer.calls.dial_records import DialKind, PlacedCall
+from dialer.calls.dialing import OUTBOUND_CONTEXT
 from dialer.calls.lifecycle import OutboundCall, Phase
 from pbx.codec import Event
 from pbx.service import ActionSender

@@ -25,8 +25,9 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from core.clock import utc
 from dialer.calls.attempts import (
     STAT_ABANDONS,
     STAT_ANSWERS,
@@ -36,7 +37,7 @@ from dialer.calls.attempts import (
     lead_history,
 )
 from dialer.calls.dial_metrics import DialerMetrics
-from dialer.calls.dialing import DialKind, PlacedCall, intent_of
+from dialer.calls.dial_records import DialKind, PlacedCall, intent_of
 from dialer.calls.intents import IntentStore, LeadStep
 from dialer.calls.lifecycle import Settle
 from dialer.campaigns.rules import Campaign
@@ -150,4 +151,4 @@ class Outcomes:
 
 def _placed_at(call: PlacedCall, at: datetime) -> datetime:
     """When the attempt was made (its retry delay counts from there); `at` if unknown."""
-    return datetime.fromtimestamp(call.placed_at, UTC) if call.placed_at > 0 else at
+    return utc(call.placed_at) if call.placed_at > 0 else at

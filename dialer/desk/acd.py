@@ -10,7 +10,7 @@ two at once. What each call of dialer.desk.protocol.AgentDesk becomes (routing/a
 - connect: the answered call joins the ACD above every inbound caller; its held agent is rung
   (else whoever routing chooses) with the call's own SWITCHBOARD_CALL_ID and bridged on answer;
 - withdraw: the ACD stops routing the call and frees its agent; a late agent leg is hung up.
-The desk's `now` arguments are not used: the ACD reads the same injected clock itself.
+No call passes a time: the ACD reads the same injected clock itself.
 """
 
 from __future__ import annotations
@@ -28,18 +28,16 @@ class AcdDesk:
     def __init__(self, acd: AcdService) -> None:
         self.acd = acd
 
-    async def agents(self, target: CallTarget, now: float) -> Sequence[PacingAgent]:
+    async def agents(self, target: CallTarget) -> Sequence[PacingAgent]:
         return self.acd.agents_for(target.queue, target.needs)
 
-    async def reserve(
-        self, target: CallTarget, call_id: str, now: float, *, agent_id: str | None = None
-    ) -> str | None:
+    async def reserve(self, target: CallTarget, call_id: str, *, agent_id: str | None = None) -> str | None:
         return await self.acd.hold(target.queue, target.needs, call_id, agent_id=agent_id)
 
-    async def release(self, agent_id: str, call_id: str, now: float) -> None:
+    async def release(self, agent_id: str, call_id: str) -> None:
         await self.acd.release_hold(agent_id, call_id)
 
-    async def connect(self, call: AnsweredCall, now: float) -> None:
+    async def connect(self, call: AnsweredCall) -> None:
         handed = HandedCall(
             call_id=call.call_id, campaign=call.campaign_id, queue=call.target.queue, needs=call.target.needs,
             channel=call.channel, uniqueid=call.uniqueid, number=call.number, lead_id=call.lead_id or "",
@@ -47,5 +45,5 @@ class AcdDesk:
         )  # fmt: skip
         await self.acd.take_outbound(handed)
 
-    async def withdraw(self, call_id: str, now: float) -> None:
+    async def withdraw(self, call_id: str) -> None:
         await self.acd.withdraw_outbound(call_id)

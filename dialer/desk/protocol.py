@@ -23,9 +23,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Protocol
 
+from core.clock import utc
 from dialer.pacing.decision import AgentSnapshot
 from routing.acd.outbound import PacingAgent
 
@@ -56,29 +56,30 @@ class AnsweredCall:
 
 
 class AgentDesk(Protocol):
-    async def agents(self, target: CallTarget, now: float) -> Sequence[PacingAgent]: ...
+    """The agents' owner (the ACD) keeps their state on its own injected clock: no call passes a time."""
+
+    async def agents(self, target: CallTarget) -> Sequence[PacingAgent]: ...
 
     async def reserve(
-        self, target: CallTarget, call_id: str, now: float, *, agent_id: str | None = None
+        self, target: CallTarget, call_id: str, *, agent_id: str | None = None
     ) -> str | None: ...
 
-    async def release(self, agent_id: str, call_id: str, now: float) -> None: ...
+    async def release(self, agent_id: str, call_id: str) -> None: ...
 
-    async def connect(self, call: AnsweredCall, now: float) -> None: ...
+    async def connect(self, call: AnsweredCall) -> None: ...
 
-    async def withdraw(self, call_id: str, now: float) -> None: ...
+    async def withdraw(self, call_id: str) -> None: ...
 
 
 def snapshots(agents: Sequence[PacingAgent]) -> tuple[AgentSnapshot, ...]:
     """The desk's agents as the pure pacing function reads them (datetimes in UTC, epoch seconds
     in the ACD)."""
 
-    def at(value: float) -> datetime:
-        return datetime.fromtimestamp(value, UTC)
-
     return tuple(
         AgentSnapshot(
-            agent.state, at(agent.since), None if agent.wrap_up_ends_at is None else at(agent.wrap_up_ends_at)
+            agent.state,
+            utc(agent.since),
+            None if agent.wrap_up_ends_at is None else utc(agent.wrap_up_ends_at),
         )
         for agent in agents
     )

@@ -18,6 +18,7 @@ Rules it keeps (DESIGN.md 2.1, 2.6; seed 001):
   and the request the advisor then files by hand for the customer is the one that decides it.
   A `close_lead` in the same rule does not close a held lead (it reports `skipped`, saying why):
   closing it would decide before the review.
+- The actions themselves are dialer.dispositions.actions.DispositionActions.
 - Every disposition and each action's outcome is written to the `audit:dispositions` stream;
   the CRM reads dispositions back by lead or since a time (`list_for_lead`, `list_since`).
 """
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -37,40 +38,24 @@ from core.phone_numbers import normalize
 from dialer.audit import AuditTrail, text
 from dialer.consent.store import ConsentStore
 from dialer.dialer_keys import DialerKeys, LeadKeys
+from dialer.dispositions.actions import ActionContext, ActionResult, DispositionActions
 from dialer.dispositions.rules import (
     DEFAULT_RULES,
-    AnyAction,
-    BlacklistAction,
-    CloseLeadAction,
     DispositionRule,
     DispositionRules,
-    RetryAfterAction,
-    RobinsonRequestAction,
-    WithdrawConsentAction,
 )
 from dialer.leads.model import to_ms
 from dialer.leads.robinson import RobinsonStore
-from dialer.leads.store import Lead, LeadNotClaimedError, LeadStore
+from dialer.leads.store import LeadStore
 from dialer.lists.fast_numbers import try_normalize
 from dialer.lists.store import InternalList
 from dialer.paging import Cursor, page
 
 NOTE_LIMIT = 2000
-NO_LEAD = "an inbound call has no lead"
 
 
 class DispositionNotFoundError(NotFoundError):
     error_id = "disposition-not-found"
-
-
-@dataclass(frozen=True, slots=True)
-class ActionResult:
-    """What one automation action did: status done, skipped or needs-input, and the details."""
-
-    action: str
-    status: str
-    detail: str = ""
-    data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,21 +100,6 @@ class Disposition:
         return data
 
 
-@dataclass(frozen=True, slots=True)
-class _Context:
-    """One disposition being applied: who, what, which lead (None: an inbound call), when."""
-
-    disposition_id: str
-    rule: DispositionRule
-    lead: Lead | None
-    advisor: str
-    note: str
-    number: str | None
-    now: datetime
-    customer: Mapping[str, str] = field(default_factory=dict)
-    """An inbound call's CRM record (name, email, customer_id) for a Robinson request."""
-
-
 Follower = Callable[[Disposition, datetime], Awaitable[object]]
 
 
@@ -152,9 +122,7 @@ class DispositionService:
         self._redis = redis
         self.keys = LeadKeys.of(keys)
         self.leads = leads
-        self.robinson = robinson
-        self.internal = internal
-        self.consent = consent
+        self.actions = DispositionActions(leads, robinson=robinson, internal=internal, consent=consent)
         self.rules = rules
         self.audit = AuditTrail(redis, self.keys.audit_dispositions, maxlen=audit_maxlen)
         self.followers: list[Follower] = list(followers)
@@ -191,8 +159,8 @@ class DispositionService:
         lead = await self.leads.get(lead_id)
         e164 = normalize(number, self.leads.default_region) if number else None
         disposition_id = f"d-{await self._redis.incr(self.keys.disposition_seq)}"
-        context = _Context(disposition_id, rule, lead, advisor, note, e164, now)
-        results = [await self._run(action, context) for action in rule.ordered_actions()]
+        context = ActionContext(disposition_id, rule, lead, advisor, note, e164, now)
+        results = [await self.actions.run(action, context) for action in rule.ordered_actions()]
         record = Disposition(
             disposition_id=disposition_id,
             lead_id=lead.lead_id,
@@ -232,8 +200,8 @@ class DispositionService:
         crm = dict(customer or {})
         e164 = try_normalize(caller, self.leads.default_region) if caller else None
         disposition_id = f"d-{await self._redis.incr(self.keys.disposition_seq)}"
-        context = _Context(disposition_id, rule, None, advisor, note, e164, now, crm)
-        results = [await self._run(action, context) for action in rule.ordered_actions()]
+        context = ActionContext(disposition_id, rule, None, advisor, note, e164, now, crm)
+        results = [await self.actions.run(action, context) for action in rule.ordered_actions()]
         record = Disposition(
             disposition_id=disposition_id,
             lead_id="",
@@ -288,114 +256,6 @@ class DispositionService:
         }
         pipe.xadd(self.keys.audit_dispositions, audit, maxlen=self.audit.maxlen, approximate=True)  # type: ignore[arg-type]
         await pipe.execute()
-
-    async def _run(self, action: AnyAction, c: _Context) -> ActionResult:
-        if isinstance(action, BlacklistAction):
-            return await self._blacklist(action, c)
-        if isinstance(action, RetryAfterAction):
-            return await self._retry(action, c)
-        if isinstance(action, RobinsonRequestAction):
-            return await self._robinson(action, c)
-        if isinstance(action, WithdrawConsentAction):
-            return await self._withdraw_consent(action, c)
-        return await self._close(action, c)
-
-    async def _blacklist(self, action: BlacklistAction, c: _Context) -> ActionResult:
-        phones = c.lead.phones if c.lead else ()
-        numbers = list(dict.fromkeys([*([c.number] if c.number else []), *phones]))
-        reason = f"{action.reason or 'disposition ' + c.rule.code} (disposition {c.disposition_id}"
-        reason += f", lead {c.lead.lead_id})" if c.lead else ", inbound call)"
-        added = [n for n in numbers if await self.internal.add(n, reason=reason, actor=c.advisor, now=c.now)]
-        detail = f"{len(numbers)} number(s) on the internal list ({len(added)} new)"
-        return ActionResult("blacklist", "done", detail, {"numbers": numbers, "added": added})
-
-    async def _withdraw_consent(self, action: WithdrawConsentAction, c: _Context) -> ActionResult:
-        if self.consent is None:
-            return ActionResult("withdraw_consent", "needs-input", "no consent register: withdraw it by hand")
-        numbers = [c.number] if c.number else list(c.lead.phones if c.lead else ())
-        of = f"lead {c.lead.lead_id}" if c.lead else "inbound call"
-        source = f"disposition {c.rule.code} ({c.disposition_id}, {of})"
-        withdrawn: dict[str, list[str]] = {}
-        for number in numbers:
-            purposes = await self.consent.withdraw(
-                number, actor=c.advisor, source=source, now=c.now, purpose=action.purpose,
-                customer_id=c.lead.customer_id if c.lead else None, reason=c.note,
-            )  # fmt: skip
-            if purposes:
-                withdrawn[number] = purposes
-        what = action.purpose or "every purpose"
-        detail = f"{what}: withdrawn on {len(withdrawn)} of {len(numbers)} number(s)"
-        return ActionResult("withdraw_consent", "done", detail, {"numbers": numbers, "withdrawn": withdrawn})
-
-    async def _retry(self, action: RetryAfterAction, c: _Context) -> ActionResult:
-        if c.lead is None:
-            return ActionResult("retry_after", "skipped", NO_LEAD)
-        at = c.now + action.after
-        try:
-            status = await self.leads.schedule_retry(c.lead.lead_id, at, now=c.now)
-        except LeadNotClaimedError as exc:
-            return ActionResult("retry_after", "skipped", exc.message)
-        detail = f"not dialed before {at.isoformat()}"
-        return ActionResult(
-            "retry_after", "done", detail, {"next_attempt_at": at.isoformat(), "status": status}
-        )
-
-    async def _close(self, action: CloseLeadAction, c: _Context) -> ActionResult:
-        if c.lead is None:
-            return ActionResult("close_lead", "skipped", NO_LEAD)
-        current = await self.leads.get(c.lead.lead_id)
-        if current.status == "held":
-            request = current.held_for or "the request still to be filed by hand"
-            detail = (
-                f"not closed: the lead is held until a supervisor decides {request} "
-                "(approval excludes the customer, rejection queues the lead again)"
-            )
-            return ActionResult("close_lead", "skipped", detail, {"held_for": current.held_for or ""})
-        reason = action.reason or f"disposition {c.rule.code}"
-        closed = await self.leads.close(c.lead.lead_id, reason=reason, actor=c.advisor, now=c.now)
-        if not closed:
-            return ActionResult("close_lead", "skipped", f"lead is {c.lead.status}")
-        return ActionResult("close_lead", "done", reason)
-
-    async def _robinson(self, action: RobinsonRequestAction, c: _Context) -> ActionResult:
-        lead, crm = c.lead, c.customer
-        data = {
-            "customer_name": lead.name if lead else crm.get("name", ""),
-            "phone": c.number or (lead.phones[0] if lead and lead.phones else ""),
-            "email": lead.email if lead else crm.get("email", ""),
-            "customer_id": lead.customer_id if lead else crm.get("customer_id", ""),
-            "justification": c.note or action.justification or f"disposition {c.rule.code}",
-        }
-        lead_id = lead.lead_id if lead else None
-        try:
-            request, opened = await self.robinson.open_for_review(
-                data, requested_by=c.advisor, now=c.now, lead_id=lead_id, disposition_id=c.disposition_id
-            )
-        except ValidationFailedError as exc:
-            missing = exc.details.get("missing", [])
-            held = await self._hold(c, "", "the Robinson-list request is still to be filed by hand")
-            detail = f"no request opened; file it by hand ({exc.message}); {held}"
-            return ActionResult("robinson_request", "needs-input", detail, {"missing": missing})
-        found = {"request_id": request.request_id}
-        if request.status == "approved":
-            detail = f"request {request.request_id} is already approved: the customer is excluded"
-            return ActionResult("robinson_request", "skipped", detail, found)
-        reason = f"Robinson-list request {request.request_id} awaits a supervisor's review"
-        held = await self._hold(c, request.request_id, reason)
-        if not opened:
-            detail = f"request {request.request_id} is already {request.status}; {held}"
-            return ActionResult("robinson_request", "skipped", detail, found)
-        return ActionResult("robinson_request", "done", f"request {request.request_id} opened; {held}", found)
-
-    async def _hold(self, c: _Context, request_id: str, reason: str) -> str:
-        if c.lead is None:
-            return "no lead to hold (an inbound call)"
-        status = await self.leads.hold(
-            c.lead.lead_id, request_id=request_id, reason=reason, actor=c.advisor, now=c.now
-        )
-        if status == "held":
-            return "the lead is held (not dialed, not closed) until a supervisor decides"
-        return f"the lead is {status}, not held"
 
     # ---- reads (the CRM) ----------------------------------------------------------------------
 

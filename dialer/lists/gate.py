@@ -7,9 +7,11 @@ Rules it keeps (DESIGN.md 2.1, issue 4 "The gate"):
 - One Redis round trip: a Lua script reads the list registry, looks the number up in every list
   and, when it is blocked, appends the audit record, all in one atomic step. A list swapped in
   by a `--replace` import is seen whole before or whole after, never in between.
-- Fail closed: a Redis error or a timeout refuses the dial with source `store-unavailable`
-  (logged, counted). A string that is not E.164 is refused with source `invalid-number`, a
-  campaign id that cannot name a list with `invalid-campaign`.
+- Fail closed: a Redis error or a timeout is an outage, not a verdict: `verdict` raises
+  StoreUnavailableError (logged, counted as an unavailable check and a `store-unavailable` block) and
+  the dialer dials nothing; `check` turns it into the refusal with source `store-unavailable`.
+  A string that is not E.164 is refused with source `invalid-number`, a campaign id that cannot
+  name a list with `invalid-campaign`.
 - Consent (DESIGN.md 2.8): when the campaign declares a consent purpose, the same Lua call reads the
   number's consent register (dialer/consent/) and refuses without a valid consent for that purpose
   (the lead's customer's; any customer's for a dial without a lead) with source `no-consent`, audited
@@ -32,9 +34,9 @@ from typing import Any, NamedTuple
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from core.errors import StoreUnavailableError, ValidationFailedError
+from core.store_errors import store_available
 from dialer.dialer_keys import ConsentKeys, DialerKeys, LeadKeys
 from dialer.lists import packed
 from dialer.lists.fast_numbers import try_normalize
@@ -54,7 +56,6 @@ SOURCE_STORE_UNAVAILABLE = "store-unavailable"
 SOURCE_INVALID = "invalid-number"
 SOURCE_INVALID_CAMPAIGN = "invalid-campaign"
 SOURCE_NO_CONSENT = "no-consent"
-_STORE_ERRORS = (RedisError, OSError, TimeoutError)
 
 _LISTS_LUA = """
 local function lists(registry, campaign)
@@ -252,19 +253,33 @@ class Gate:
         consent_purpose: str | None = None,
         call_id: str | None = None,
     ) -> Verdict:
-        """The verdict for dialing `number_e164` now; never raises, refuses when in doubt.
+        """`verdict`, never raising: a store that cannot be consulted answers with the fail-closed
+        refusal (source `store-unavailable`), for callers that report a verdict whatever happens."""
+        try:
+            return await self.verdict(
+                number_e164, campaign_id, lead_id, now=now, consent_purpose=consent_purpose, call_id=call_id
+            )
+        except StoreUnavailableError:
+            return Verdict(allowed=False, sources=(SOURCE_STORE_UNAVAILABLE,), number=number_e164)
+
+    async def verdict(
+        self,
+        number_e164: str,
+        campaign_id: str | None,
+        lead_id: str | None,
+        *,
+        now: datetime,
+        consent_purpose: str | None = None,
+        call_id: str | None = None,
+    ) -> Verdict:
+        """The verdict for dialing `number_e164` now. An outage is not a verdict: when the store
+        cannot be consulted it raises StoreUnavailableError (already logged and counted as an
+        unavailable check), and the caller dials nothing.
         `consent_purpose`: the campaign needs a valid consent for it (the lead's customer's, else
         anyone's); a dial let through under it is recorded with `call_id` as evidence."""
-        try:
-            e164_digits([number_e164])
-        except ValidationFailedError as exc:
-            log.error("dial refused: %s", exc.message, extra={"number": number_e164, "campaign": campaign_id})
-            return self._refused(number_e164, SOURCE_INVALID, "invalid")
-        try:
-            campaign = campaign_list(campaign_id) if campaign_id else ""
-        except ValidationFailedError as exc:
-            log.error("dial refused: %s", exc.message, extra={"number": number_e164, "campaign": campaign_id})
-            return self._refused(number_e164, SOURCE_INVALID_CAMPAIGN, "invalid")
+        campaign = self._campaign_or_refusal(number_e164, campaign_id)
+        if isinstance(campaign, Verdict):
+            return campaign
         started = time.perf_counter()
         try:
             hits, consent = await self._lookup(
@@ -274,13 +289,11 @@ class Gate:
                 [campaign_id or "", lead_id or "", now.isoformat(), self._maxlen],
                 [consent_purpose or "", int(now.timestamp() * 1000), call_id or ""],
             )
-        except _STORE_ERRORS as exc:
-            log.error(
-                "dial refused: blacklist store unavailable (%s)",
-                type(exc).__name__,
-                extra={"number": number_e164, "campaign": campaign_id, "lead": lead_id},
-            )
-            return self._refused(number_e164, SOURCE_STORE_UNAVAILABLE, "unavailable")
+        except StoreUnavailableError as exc:
+            extra = {"number": number_e164, "campaign": campaign_id, "lead": lead_id}
+            log.error("dial refused: %s", exc.message, extra=extra)
+            self._refused(number_e164, SOURCE_STORE_UNAVAILABLE, "unavailable")
+            raise
         finally:
             self._metrics.seconds.observe(time.perf_counter() - started)
         sources = tuple(_text(hit) for hit in hits)
@@ -288,6 +301,20 @@ class Gate:
             self._metrics.blocked.labels(source=_label(source)).inc()
         self._metrics.checks.labels(result="blocked" if sources else "allowed").inc()
         return Verdict(allowed=not sources, sources=sources, number=number_e164, consent=_text(consent))
+
+    def _campaign_or_refusal(self, number_e164: str, campaign_id: str | None) -> str | Verdict:
+        """The campaign's list name ('' for none), or the refusal of an input that cannot be checked."""
+        extra = {"number": number_e164, "campaign": campaign_id}
+        try:
+            e164_digits([number_e164])
+        except ValidationFailedError as exc:
+            log.error("dial refused: %s", exc.message, extra=extra)
+            return self._refused(number_e164, SOURCE_INVALID, "invalid")
+        try:
+            return campaign_list(campaign_id) if campaign_id else ""
+        except ValidationFailedError as exc:
+            log.error("dial refused: %s", exc.message, extra=extra)
+            return self._refused(number_e164, SOURCE_INVALID_CAMPAIGN, "invalid")
 
     async def _lookup(
         self, number: str, campaign: str, lead_id: str, context: list[str], consent: list[Any]
@@ -301,9 +328,10 @@ class Gate:
             c.number(number), c.dials(number), self._lead_keys.lead(lead_id),
         ]  # fmt: skip
         args: list[Any] = [k.blacklist_list_prefix, campaign, number, bucket, packed.remainder_key(remainder)]
-        async with asyncio.timeout(self._timeout):
-            hits, state = await self._check(keys=keys, args=[*args, *context, *consent])
-            return hits, state
+        with store_available("checking a number against the blacklist"):
+            async with asyncio.timeout(self._timeout):
+                hits, state = await self._check(keys=keys, args=[*args, *context, *consent])
+                return hits, state
 
     def note_unavailable(self) -> None:
         """A dial or a pacing round refused before reaching the gate because a store it needs is
@@ -342,11 +370,9 @@ class Gate:
         return results
 
     async def _run_many(self, args: list[Any]) -> list[list[Any]]:
-        try:
+        with store_available("checking numbers against the blacklist"):
             async with asyncio.timeout(self._timeout * 5):
                 replies: list[list[Any]] = await self._check_many(
                     keys=[self._keys.blacklist_internal, self._keys.blacklist_registry], args=args
                 )
                 return replies
-        except _STORE_ERRORS as exc:
-            raise StoreUnavailableError(f"blacklist store unavailable: {type(exc).__name__}") from exc

@@ -3,7 +3,8 @@
 Redis-bound work never runs in the engine's own event handling or ticker: it is spawned into the
 service's tasks (`spawn`), each bounded by the store timeout (`bounded`), or retried with a capped
 back-off for as long as `retry_for_s` when it must not be lost to an outage (`retried`: outcome
-writes, agent releases). AMI effects (`ami`) are sent at once; a refusal is counted and logged.
+writes, agent releases). Both map store failures at their boundary (core.store_errors) and catch
+the product's errors only. AMI effects (`ami`) are sent at once; a refusal is counted and logged.
 """
 
 from __future__ import annotations
@@ -15,15 +16,12 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from redis.exceptions import RedisError
-
 from core.errors import AmiError, AmiFencedError, SwitchboardError
+from core.store_errors import store_available
 from dialer.calls.dial_metrics import DialerMetrics
 from pbx.service import ActionSender
 
 log = logging.getLogger("switchboard.dialer")
-
-STORE_ERRORS = (RedisError, OSError, TimeoutError, SwitchboardError)
 
 
 @dataclass(frozen=True)
@@ -62,12 +60,13 @@ class BackgroundWork:
         delay, give_up = 0.25, time.monotonic() + self.settings.retry_for_s
         while True:
             try:
-                async with asyncio.timeout(self.settings.store_timeout_s * 2):
-                    await make()
+                with store_available(step):
+                    async with asyncio.timeout(self.settings.store_timeout_s * 2):
+                        await make()
                 return
-            except STORE_ERRORS as exc:
+            except SwitchboardError as exc:  # StoreUnavailableError, or a store's own refusal
                 self.metrics.errors.labels(step=step).inc()
-                log.warning("dialer step %s failed, retrying: %s", step, type(exc).__name__)
+                log.warning("dialer step %s failed, retrying: %s", step, exc.message)
             if self.closed or time.monotonic() + delay > give_up:
                 log.error(
                     "dialer step %s given up (%s)", step, "closing" if self.closed else "retried too long"
@@ -92,11 +91,12 @@ class BackgroundWork:
 
     async def bounded(self, step: str, work: Awaitable[None], timeout: float | None = None) -> None:
         try:
-            async with asyncio.timeout(timeout or self.settings.store_timeout_s):
-                await work
-        except (*STORE_ERRORS, AmiError) as exc:
+            with store_available(step):
+                async with asyncio.timeout(timeout or self.settings.store_timeout_s):
+                    await work
+        except SwitchboardError as exc:  # StoreUnavailableError, AmiError, a store's own refusal
             self.metrics.errors.labels(step=step).inc()
-            log.warning("dialer step %s failed: %s", step, exc)
+            log.warning("dialer step %s failed: %s", step, exc.message)
 
     def spawn(self, work: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(work)

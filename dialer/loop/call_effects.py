@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from core.clock import utc
+from core.clock import Clock, utc
 from dialer.calls import lifecycle as outbound
 from dialer.calls.lifecycle import OutboundCall
 from dialer.calls.settlement import LiveSample, Outcomes
@@ -35,7 +35,7 @@ class CallEffects:
         campaign: Callable[[str], Campaign | None],
         sample: Callable[[str], LiveSample],
         settling: set[str],
-        clock: Callable[[], float],
+        clock: Clock,
     ) -> None:
         self._work = background
         self._desk = desk
@@ -47,7 +47,6 @@ class CallEffects:
 
     async def perform(self, call: OutboundCall, effect: outbound.Effect) -> bool:
         """Carry out one effect; False when its AMI action was fenced (this engine does not own the calls)."""
-        now = self._clock()
         if isinstance(effect, outbound.Redirect):
             fields: dict[str, str | int] = {
                 "Channel": effect.channel,
@@ -60,14 +59,14 @@ class CallEffects:
             return await self._work.ami("Hangup", {"Channel": effect.channel, "Cause": 16})
         work = self._work
         if isinstance(effect, outbound.HandOver):  # at once, but never in the engine's own tasks
-            work.spawn(work.bounded("hand-over", self._desk.connect(self._answered_call(call), now)))
+            work.spawn(work.bounded("hand-over", self._desk.connect(self._answered_call(call))))
         elif isinstance(effect, outbound.Withdraw):
-            work.spawn(work.retried("withdraw", lambda: self._desk.withdraw(call.call_id, now)))
+            work.spawn(work.retried("withdraw", lambda: self._desk.withdraw(call.call_id)))
         elif isinstance(effect, outbound.ReleaseAgent):
             agent_id, call_id = effect.agent_id, call.call_id
-            work.spawn(work.retried("release-agent", lambda: self._desk.release(agent_id, call_id, now)))
+            work.spawn(work.retried("release-agent", lambda: self._desk.release(agent_id, call_id)))
         elif isinstance(effect, outbound.Settle):
-            self._settle(call, effect, now)
+            self._settle(call, effect)
         return True
 
     def _answered_call(self, call: OutboundCall) -> AnsweredCall:
@@ -80,7 +79,7 @@ class CallEffects:
             lead_id=placed.lead_id, agent_id=placed.agent_id,
         )  # fmt: skip
 
-    def _settle(self, call: OutboundCall, settle: outbound.Settle, now: float) -> None:
+    def _settle(self, call: OutboundCall, settle: outbound.Settle) -> None:
         placed = call.placed
         self._outcomes.count(placed, settle)
         self._sample(placed.campaign_id).add(settle)
@@ -88,7 +87,7 @@ class CallEffects:
             log.warning("call %s settled %s without a dial record", placed.call_id, settle.result.value)
             return
         campaign = self._campaign(placed.campaign_id)
-        at = utc(now)
+        at = utc(self._clock())  # the outcome's time, as the stores read it
         work = self._work
         write = work.retried("write-outcome", lambda: self._outcomes.write(placed, settle, campaign, at))
         self._settling.add(placed.call_id)  # its intent is this write's, not recovery's (unless it gives up)

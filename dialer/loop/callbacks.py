@@ -19,8 +19,7 @@ import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from core.clock import utc
-from dialer.calls.dialing import OUTAGES, DialKind, DialOutcome, DialRequest, DialStatus, new_call_id
+from dialer.calls.dial_records import OUTAGES, DialKind, DialOutcome, DialRequest, DialStatus, new_call_id
 from dialer.campaigns.rules import Campaign
 from dialer.desk.protocol import AgentDesk
 from dialer.loop.pacer import Pacer, target_of
@@ -39,13 +38,12 @@ class CallbackRound:
         self.pacer = pacer
         self.desk = desk
 
-    async def run(self, campaign: Campaign, now_s: float) -> list[DialOutcome]:
+    async def run(self, campaign: Campaign, now: datetime) -> list[DialOutcome]:
         """Dial this campaign's due callbacks for the advisors ready now; returns the outcomes."""
-        agents = await self.desk.agents(target_of(campaign), now_s)
+        agents = await self.desk.agents(target_of(campaign))
         ready = {agent.agent_id for agent in agents if agent.state is AgentState.READY}
         if not ready:
             return []
-        now = utc(now_s)
         due = await self.tasks.due_callbacks(
             campaign.id, now, len(ready), available={agent.agent_id for agent in agents}
         )
@@ -62,9 +60,9 @@ class CallbackRound:
                     continue  # it waits for its owner (escalated near the deadline)
                 agent: str | None = callback.owner
                 await self.pacer.confirm_leader()
-                outcome = await self.pacer.dial_for_agent(request, callback.owner, now_s)
+                outcome = await self.pacer.dial_for_agent(request, callback.owner, now)
             else:
-                agent, outcome = await self._to_anyone(campaign, request, now_s)
+                agent, outcome = await self._to_anyone(campaign, request, now)
                 if agent is None:
                     break  # nobody fitting is ready after all
             outcomes.append(outcome)
@@ -86,16 +84,16 @@ class CallbackRound:
         await self.tasks.defer_callback(task_id, until, now=now, reason=outcome.detail)
 
     async def _to_anyone(
-        self, campaign: Campaign, request: DialRequest, now_s: float
+        self, campaign: Campaign, request: DialRequest, now: datetime
     ) -> tuple[str | None, DialOutcome]:
         """An escalated callback: reserve whoever fits, then dial (given back if not placed)."""
         await self.pacer.confirm_leader()
         call_id = new_call_id()
-        agent = await self.desk.reserve(target_of(campaign), call_id, now_s)
+        agent = await self.desk.reserve(target_of(campaign), call_id)
         if agent is None:
             return None, DialOutcome(DialStatus.AGENT_NOT_READY, detail="no advisor ready")
         placing = replace(request, agent_id=agent, call_id=call_id)
-        outcome = await self.pacer.dialer.place_call(placing, now=utc(now_s))
+        outcome = await self.pacer.dialer.place_call(placing, now=now)
         if not outcome.placed:
-            await self.desk.release(agent, call_id, now_s)
+            await self.desk.release(agent, call_id)
         return agent, outcome

@@ -10,13 +10,15 @@ to it. Every dial here goes through `Dialer.place_call` (via the pacer's
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
-from core.clock import utc
+from core.clock import Clock, utc
 from core.errors import NotFoundError
 from core.lease import Lease
 from dialer.calls.attempts import AttemptStore
-from dialer.calls.dialing import Dialer, DialKind, DialOutcome, DialRequest
+from dialer.calls.dial_records import DialKind, DialOutcome, DialRequest
+from dialer.calls.dialing import Dialer
 from dialer.campaigns.rules import Campaign, Campaigns
 from dialer.leads.store import LeadStore
 from dialer.loop.campaign_control import CampaignControl, CampaignState, CampaignStatus
@@ -43,7 +45,7 @@ class CampaignOperations:
         dialer: Dialer,
         in_flight: Callable[[str], InFlight],
         instance_id: str,
-        clock: Callable[[], float],
+        clock: Clock,
     ) -> None:
         self._campaigns = campaigns
         self.control = control
@@ -55,6 +57,10 @@ class CampaignOperations:
         self.in_flight = in_flight
         self.instance_id = instance_id
         self._clock = clock
+
+    def _now(self) -> datetime:
+        """The time of an API request: the engine's injected clock, as the dialer's datetime."""
+        return utc(self._clock())
 
     @property
     def campaigns(self) -> Campaigns:
@@ -72,15 +78,13 @@ class CampaignOperations:
         self, campaign_id: str, state: CampaignState, actor: str, reason: str = ""
     ) -> CampaignStatus:
         self.campaign(campaign_id)
-        return await self.control.set_state(
-            campaign_id, state, actor=actor, now=utc(self._clock()), reason=reason
-        )
+        return await self.control.set_state(campaign_id, state, actor=actor, now=self._now(), reason=reason)
 
     async def manual_dial(self, agent_id: str, campaign_id: str, number: str) -> DialOutcome:
         """An advisor dials a number (E.164) for a campaign; it connects to them. Gate and caps apply."""
         campaign = self.campaign(campaign_id)
         request = DialRequest(campaign, DialKind.MANUAL, numbers=(number,), agent_id=agent_id)
-        return await self.pacer.dial_for_agent(request, agent_id, self._clock())
+        return await self.pacer.dial_for_agent(request, agent_id, self._now())
 
     async def callback_dial(
         self, campaign_id: str, number: str, *, agent_id: str | None = None, lead_id: str | None = None
@@ -92,8 +96,8 @@ class CampaignOperations:
             campaign, DialKind.CALLBACK, numbers=(number,), agent_id=agent_id, lead_ref=lead_id
         )
         if agent_id is not None:
-            return await self.pacer.dial_for_agent(request, agent_id, self._clock())
-        return await self.dialer.place_call(request, now=utc(self._clock()))
+            return await self.pacer.dial_for_agent(request, agent_id, self._now())
+        return await self.dialer.place_call(request, now=self._now())
 
     async def apply_disposition(self, lead_id: str, code: str) -> str | None:
         """`caps.retry_after_disposition` of the lead's campaign, after a disposition was recorded:
@@ -102,7 +106,7 @@ class CampaignOperations:
         campaign = self.campaigns.get(lead.campaign_id or "")
         if campaign is None or code not in campaign.caps.retry_after_disposition:
             return None
-        now = utc(self._clock())
+        now = self._now()
         delay = campaign.caps.retry_after_disposition[code]
         if delay is None:
             await self.leads.close(
@@ -113,10 +117,10 @@ class CampaignOperations:
 
     async def stats(self, campaign_id: str) -> dict[str, Any]:
         campaign = self.campaign(campaign_id)
-        now = self._clock()
+        now = self._now()
         status = await self.control.status(campaign_id)
-        counts = await self.attempts.counts(campaign_id, utc(now))
-        rates = counts.window.counts(utc(now))
+        counts = await self.attempts.counts(campaign_id, now)
+        rates = counts.window.counts(now)
         flight = self.in_flight(campaign_id)
         decision = self.pacer.decisions.get(campaign_id)
         return {

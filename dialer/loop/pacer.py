@@ -21,12 +21,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from core.clock import utc
 from dialer.calls.attempts import AttemptStore
 from dialer.calls.dial_metrics import DialerMetrics
-from dialer.calls.dialing import OUTAGES, Dialer, DialKind, DialOutcome, DialRequest, DialStatus, new_call_id
+from dialer.calls.dial_records import OUTAGES, DialKind, DialOutcome, DialRequest, DialStatus, new_call_id
+from dialer.calls.dialing import Dialer
 from dialer.calls.settlement import LiveSample
 from dialer.campaigns.rules import Campaign
 from dialer.desk.protocol import AgentDesk, CallTarget, snapshots
@@ -87,26 +87,26 @@ class Pacer:
     def owner(self) -> str:
         return self.dialer.owner
 
-    async def pace(self, campaign: Campaign, now: float) -> PacingDecision:
+    async def pace(self, campaign: Campaign, now: datetime) -> PacingDecision:
         """Measure, decide and place this round's calls for one running campaign."""
         if campaign.mode is DialMode.PREVIEW:
             offered = await self.offer_previews(campaign, now)
             decision = PacingDecision(0, 0.0, f"preview: {offered} lead(s) offered")
         else:
-            decision = calls_to_place(await self.stats(campaign, now), campaign.params, utc(now))
+            decision = calls_to_place(await self.stats(campaign, now), campaign.params, now)
             if decision.calls > 0:
                 await self.place(campaign, decision.calls, now)
         self.decisions[campaign.id] = decision
         self.metrics.dial_level.labels(campaign=campaign.id).set(decision.dial_level)
         return decision
 
-    async def stats(self, campaign: Campaign, now: float) -> PacingStats:
-        agents = await self.desk.agents(target_of(campaign), now)
-        counts = await self.attempts.counts(campaign.id, utc(now))
+    async def stats(self, campaign: Campaign, now: datetime) -> PacingStats:
+        agents = await self.desk.agents(target_of(campaign))
+        counts = await self.attempts.counts(campaign.id, now)
         flight = self._in_flight(campaign.id)
         self.metrics.in_flight.labels(campaign=campaign.id).set(flight.ringing)
         sample = self._samples(campaign.id)
-        abandons = counts.window.counts(utc(now))
+        abandons = counts.window.counts(now)
         self.metrics.abandon_rate.labels(campaign=campaign.id, window="24h").set(abandons.rate_24h)
         self.metrics.abandon_rate.labels(campaign=campaign.id, window="30d").set(abandons.rate_30d)
         return PacingStats(
@@ -121,26 +121,26 @@ class Pacer:
             abandons=abandons,
         )
 
-    async def place(self, campaign: Campaign, calls: int, now: float) -> int:
+    async def place(self, campaign: Campaign, calls: int, now: datetime) -> int:
         """Place up to `calls` calls; returns how many left. Stops early on an outage or no leads."""
         placed = claims = 0
         reserve = campaign.mode is DialMode.PROGRESSIVE
-        if reserve and not await self.leads.any_due(campaign.id, now=utc(now)):
+        if reserve and not await self.leads.any_due(campaign.id, now=now):
             return 0  # no lead: hold nobody (the ACD would log and count a hold and a release)
         while placed < calls and claims < calls + _SPARE_CLAIMS and self._active():
             await self.confirm_leader()
             call_id, agent_id = new_call_id(), None
             if reserve:
-                agent_id = await self.desk.reserve(target_of(campaign), call_id, now)
+                agent_id = await self.desk.reserve(target_of(campaign), call_id)
                 if agent_id is None:
                     break
-            lead = await self.leads.claim(campaign.id, self.owner, now=utc(now))
+            lead = await self.leads.claim(campaign.id, self.owner, now=now)
             claims += 1
             if lead is None:
                 await self._unreserve(agent_id, call_id, now)
                 break
             request = DialRequest(campaign, DialKind.CAMPAIGN, lead, agent_id=agent_id, call_id=call_id)
-            outcome = await self.dialer.place_call(request, now=utc(now))
+            outcome = await self.dialer.place_call(request, now=now)
             if outcome.placed:
                 placed += 1
                 continue
@@ -154,52 +154,52 @@ class Pacer:
         if self._fence is not None:
             await self._fence()
 
-    async def _unreserve(self, agent_id: str | None, call_id: str, now: float) -> None:
+    async def _unreserve(self, agent_id: str | None, call_id: str, now: datetime) -> None:
         if agent_id is not None:
-            await self.desk.release(agent_id, call_id, now)
+            await self.desk.release(agent_id, call_id)
 
-    async def dial_for_agent(self, request: DialRequest, agent_id: str, now: float) -> DialOutcome:
+    async def dial_for_agent(self, request: DialRequest, agent_id: str, now: datetime) -> DialOutcome:
         """A dial that connects to one named agent (manual, preview): reserve them, dial, or give back."""
         call_id = request.call_id or new_call_id()
-        reserved = await self.desk.reserve(target_of(request.campaign), call_id, now, agent_id=agent_id)
+        reserved = await self.desk.reserve(target_of(request.campaign), call_id, agent_id=agent_id)
         if reserved is None:
             self.metrics.refused.labels(
                 campaign=request.campaign.id, reason=DialStatus.AGENT_NOT_READY.value
             ).inc()
             return DialOutcome(DialStatus.AGENT_NOT_READY, detail=f"agent {agent_id} is not ready")
         placing = replace(request, agent_id=agent_id, call_id=call_id)
-        outcome = await self.dialer.place_call(placing, now=utc(now))
+        outcome = await self.dialer.place_call(placing, now=now)
         if not outcome.placed:
-            await self.desk.release(agent_id, call_id, now)
+            await self.desk.release(agent_id, call_id)
         return outcome
 
     # ---- preview ----------------------------------------------------------------------------------
 
-    async def offer_previews(self, campaign: Campaign, now: float) -> int:
+    async def offer_previews(self, campaign: Campaign, now: datetime) -> int:
         """Dial the offers advisors accepted, take back declined ones, offer the next lead to every
         ready agent of the campaign who holds no offer. Returns the number of new offers."""
         busy = await self._follow_offers(campaign, now)
         offered = 0
-        for agent in await self.desk.agents(target_of(campaign), now):
+        for agent in await self.desk.agents(target_of(campaign)):
             if agent.state is not AgentState.READY or agent.agent_id in busy:
                 continue
-            if await self.leads.current_offer(agent.agent_id, now=utc(now)) is not None:
+            if await self.leads.current_offer(agent.agent_id, now=now) is not None:
                 continue
-            lead = await self.leads.claim(campaign.id, self.owner, now=utc(now))
+            lead = await self.leads.claim(campaign.id, self.owner, now=now)
             if lead is None:
                 break
             timeout, agent_id = timedelta(seconds=campaign.preview_offer_s), agent.agent_id
             try:
-                await self.leads.offer(lead.lead_id, self.owner, agent_id, now=utc(now), timeout=timeout)
+                await self.leads.offer(lead.lead_id, self.owner, agent_id, now=now, timeout=timeout)
             except OfferRefusedError as exc:
                 log.info("preview offer refused: %s", exc.message, extra={"lead": lead.lead_id})
-                await self.leads.release(lead.lead_id, self.owner, now=utc(now))
+                await self.leads.release(lead.lead_id, self.owner, now=now)
                 continue
             self._offers[lead.lead_id] = agent.agent_id
             offered += 1
         return offered
 
-    async def _follow_offers(self, campaign: Campaign, now: float) -> set[str]:
+    async def _follow_offers(self, campaign: Campaign, now: datetime) -> set[str]:
         """Accepted offers are dialed for their advisor; declined or expired ones go back to the queue.
         Returns the agents whose offer is still open."""
         open_for: set[str] = set()
@@ -220,13 +220,13 @@ class Pacer:
                 await self._take_back(lead_id, now, later=state == "declined")
         return open_for
 
-    async def _take_back(self, lead_id: str, now: float, *, later: bool) -> None:
-        not_before = utc(now) + _DECLINED_REST if later else None
+    async def _take_back(self, lead_id: str, now: datetime, *, later: bool) -> None:
+        not_before = now + _DECLINED_REST if later else None
         try:
-            await self.leads.release(lead_id, self.owner, now=utc(now), next_attempt_at=not_before)
+            await self.leads.release(lead_id, self.owner, now=now, next_attempt_at=not_before)
         except LeadNotClaimedError:
             log.debug("lead %s not released: no longer ours", lead_id)
 
-    async def expire_previews(self, now: float) -> list[str]:
+    async def expire_previews(self, now: datetime) -> list[str]:
         """End offers whose time ran out (the next round takes their leads back)."""
-        return await self.leads.expire_offers(now=utc(now))
+        return await self.leads.expire_offers(now=now)

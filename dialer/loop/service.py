@@ -37,23 +37,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from core.clock import utc
-from core.errors import AmiError, NotOwnerError, StoreUnavailableError, SwitchboardError
+from core.clock import Clock, utc
+from core.errors import NotOwnerError, StoreUnavailableError, SwitchboardError
 from core.lease import Lease
+from core.store_errors import store_available
 from dialer.calls import lifecycle as outbound
 from dialer.calls.attempts import AttemptStore
 from dialer.calls.dial_metrics import DialerMetrics
-from dialer.calls.dialing import Dialer, DialOutcome, PlacedCall
-from dialer.calls.follow import CallBook
+from dialer.calls.dial_records import DialOutcome, PlacedCall
+from dialer.calls.dialing import Dialer
+from dialer.calls.follow import CallBook, call_rules, overdue
 from dialer.calls.intents import IntentStore
-from dialer.calls.lifecycle import CallRules, OutboundCall, Phase
+from dialer.calls.lifecycle import OutboundCall, Phase
 from dialer.calls.recovery import Recovery
 from dialer.calls.resync import OutboundResync
 from dialer.calls.settlement import LiveSample, Outcomes
@@ -62,7 +63,6 @@ from dialer.desk.protocol import AgentDesk
 from dialer.dialer_keys import DialerKeys
 from dialer.leads.store import LeadStore
 from dialer.lists.gate import Gate
-from dialer.loop.background import STORE_ERRORS as _STORE_ERRORS
 from dialer.loop.background import BackgroundWork, DialerSettings
 from dialer.loop.call_effects import CallEffects
 from dialer.loop.callbacks import CallbackRound
@@ -78,21 +78,9 @@ from pbx.codec import Event
 from pbx.service import ActionSender
 from pbx.tracker import CallTracker
 
-__all__ = ["DialerService", "DialerSettings", "call_rules"]  # DialerSettings lives in dialer.loop.background
+__all__ = ["DialerService", "DialerSettings"]  # DialerSettings lives in dialer.loop.background
 
 log = logging.getLogger("switchboard.dialer")
-
-
-def call_rules(campaign: Campaign | None) -> CallRules:
-    if campaign is None:
-        return CallRules()
-    machine = campaign.answering_machine
-    return CallRules(
-        machine=machine.action,
-        machine_target=(machine.message.context, machine.message.exten),
-        abandon_target=(campaign.abandon.context, campaign.abandon.exten),
-        grace_s=campaign.pacing.abandon_grace_s,
-    )
 
 
 class DialerService:
@@ -115,7 +103,7 @@ class DialerService:
         desk: AgentDesk,
         metrics: DialerMetrics,
         instance_id: str,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = time.time,
         keys: DialerKeys | None = None,
         settings: DialerSettings | None = None,
         audit_maxlen: int | None = None,
@@ -291,37 +279,28 @@ class DialerService:
         for call_id in self.book.due(now):
             await self._apply(call_id, outbound.GraceOver(now))
         for call in self.book:
-            event = self._overdue(call, now)
-            if event is not None:
-                await self._apply(call.call_id, event)
-
-    def _overdue(self, call: OutboundCall, now: float) -> outbound.Event | None:
-        settings = self.settings
-        if call.phase is Phase.DIALING:
             campaign = self.campaigns.get(call.placed.campaign_id)
             ring = campaign.ring_timeout_s if campaign is not None else 60.0
-            if now > call.placed.placed_at + ring + settings.answer_margin_s:
-                return outbound.Vanished(now)
-        elif call.phase is Phase.ANSWERED and now > (call.answered_at or now) + settings.amd_timeout_s:
-            log.warning("call %s: no AMD verdict from the dialplan; treated as a person", call.call_id)
-            return outbound.AmdDone(now, "NOTSURE")
-        return None
+            event = overdue(call, now, ring_timeout_s=ring, settings=self.settings)
+            if event is not None:
+                await self._apply(call.call_id, event)
 
     # ---- pacing rounds ----------------------------------------------------------------------------
 
     async def _guarded_round(self) -> bool:
         started = time.perf_counter()
         try:
-            async with asyncio.timeout(self.settings.round_timeout_s):
-                return await self.run_once()
-        except (*_STORE_ERRORS, AmiError) as exc:
+            with store_available("running a pacing round"):
+                async with asyncio.timeout(self.settings.round_timeout_s):
+                    return await self.run_once()
+        except SwitchboardError as exc:  # StoreUnavailableError, NotOwnerError, AmiError
             self.round_failures += 1
             self.is_leader = False
             self.metrics.leader.set(0)
             self.metrics.errors.labels(step="round").inc()
-            if isinstance(exc, (RedisError, OSError, TimeoutError, StoreUnavailableError)):
+            if isinstance(exc, StoreUnavailableError):
                 self.dialer.gate.note_unavailable()  # refused because a store is unreachable
-            log.warning("pacing round failed, nothing dialed: %s", type(exc).__name__)
+            log.warning("pacing round failed, nothing dialed: %s", exc.message)
             return False
         finally:
             self.metrics.round_seconds.observe(time.perf_counter() - started)
@@ -334,6 +313,28 @@ class DialerService:
         nothing for its calls (pbx.client fences them), so once its heartbeat runs out the leader
         takes them over (dialer.calls.recovery) instead of leaving them to an engine that cannot act;
         an engine that stops leading takes its heartbeat away at once."""
+        if not await self._leads():
+            return False
+        now = self._clock()  # the engine's clock: the round's schedule; `at`: the time cores and stores read
+        at = utc(now)
+        try:
+            await self._pace_running(at)
+        except NotOwnerError:  # a dial's fence found another leader: this engine was paused
+            self.is_leader = False
+            self.metrics.leader.set(0)
+            log.warning("pacing round stopped: another engine leads the pacing now")
+            return False
+        if now >= self._next_recovery:  # as often as a dead engine's heartbeat can run out
+            self._next_recovery = now + min(self.settings.housekeeping_s, self.settings.lease_ms / 1000)
+            await self.recover()
+        if now >= self._next_housekeeping:
+            self._next_housekeeping = now + self.settings.housekeeping_s
+            await self._housekeeping(at)
+        self.rounds += 1
+        return True
+
+    async def _leads(self) -> bool:
+        """Take or keep the pacing lease; beat while leading, take the heartbeat away when not."""
         if self._own_lease and not self.lease.owned:
             self.lease.start()
             await self.lease.acquire()  # at once, not one renewal period later
@@ -346,38 +347,27 @@ class DialerService:
             return False
         await self.intents.beat(self.instance_id, ttl=timedelta(milliseconds=3 * self.settings.lease_ms))
         self._beating = True
-        now = self._clock()
-        states = await self.control.states()
-        try:
-            for campaign in self.campaigns.campaigns:
-                status = states.get(campaign.id)
-                running = status is not None and status.state is CampaignState.RUNNING
-                if running and not self.background.closed:
-                    await self._pace(campaign, now)
-        except NotOwnerError:  # a dial's fence found another leader: this engine was paused
-            self.is_leader = False
-            self.metrics.leader.set(0)
-            log.warning("pacing round stopped: another engine leads the pacing now")
-            return False
-        if now >= self._next_recovery:  # as often as a dead engine's heartbeat can run out
-            self._next_recovery = now + min(self.settings.housekeeping_s, self.settings.lease_ms / 1000)
-            await self.recover()
-        if now >= self._next_housekeeping:
-            self._next_housekeeping = now + self.settings.housekeeping_s
-            await self._housekeeping(now)
-        self.rounds += 1
         return True
 
-    async def _pace(self, campaign: Campaign, now: float) -> None:
+    async def _pace_running(self, now: datetime) -> None:
+        states = await self.control.states()
+        for campaign in self.campaigns.campaigns:
+            status = states.get(campaign.id)
+            running = status is not None and status.state is CampaignState.RUNNING
+            if running and not self.background.closed:
+                await self._pace(campaign, now)
+
+    async def _pace(self, campaign: Campaign, now: datetime) -> None:
         """One campaign's round, due callbacks first; a refusal inside it never stops the other
         campaigns (an outage does)."""
         if not self.sender.ready:
             return  # disconnected or resyncing: nothing is dialed (nor any agent held) until it is over
         try:
-            if self.callbacks is not None:
-                await self.callbacks.run(campaign, now)
-            await self.pacer.pace(campaign, now)
-        except (RedisError, OSError, TimeoutError, NotOwnerError):
+            with store_available(f"pacing campaign {campaign.id}"):
+                if self.callbacks is not None:
+                    await self.callbacks.run(campaign, now)
+                await self.pacer.pace(campaign, now)
+        except (StoreUnavailableError, NotOwnerError):  # an outage, or another leader: the round stops
             raise
         except SwitchboardError as exc:
             self.metrics.errors.labels(step="pace").inc()
@@ -385,8 +375,8 @@ class DialerService:
                 "pacing of campaign %s failed: %s", campaign.id, exc.message, extra={"campaign": campaign.id}
             )
 
-    async def _housekeeping(self, now: float) -> None:
-        await self.leads.requeue_expired(now=utc(now))
+    async def _housekeeping(self, now: datetime) -> None:
+        await self.leads.requeue_expired(now=now)
         await self.pacer.expire_previews(now)
         for campaign in self.campaigns.campaigns:
             sizes = await self.leads.queue_sizes(campaign.id)

@@ -22,16 +22,18 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from core.errors import AmiError
+from core.clock import Clock
+from core.errors import AmiError, SwitchboardError
 from core.lease import Lease
+from core.store_errors import store_available
 from dialer.calls import lifecycle as outbound
 from dialer.calls import resync as outbound_resync
-from dialer.calls.dialing import PlacedCall
+from dialer.calls.dial_records import PlacedCall
 from dialer.calls.follow import CallBook
 from dialer.calls.intents import Intent
 from dialer.calls.recovery import Decision, Recovery, Seen, placed_of, sort
 from dialer.calls.resync import LiveCustomer, OutboundResync
-from dialer.loop.background import STORE_ERRORS, BackgroundWork
+from dialer.loop.background import BackgroundWork
 from pbx.tracker import CallTracker
 
 log = logging.getLogger("switchboard.dialer")
@@ -54,7 +56,7 @@ class Takeover:
         apply: Callable[[str, outbound.Event], Awaitable[None]],
         settling: set[str],
         instance_id: str,
-        clock: Callable[[], float],
+        clock: Clock,
     ) -> None:
         self.book = book
         self.resyncer = resyncer
@@ -113,9 +115,10 @@ class Takeover:
         """Adopt and settle what dialer.calls.recovery.sort gives this engine; the adopted call ids."""
         orphans = outbound_resync.orphans(live, self.book.calls)
         try:  # bounded: a frozen store must not hold the login up
-            async with asyncio.timeout(self.background.settings.store_timeout_s):
-                seen = await self.recovery.read(orphans, live, self._follows)
-        except STORE_ERRORS as exc:
+            with store_available("reading the open dial intents"):
+                async with asyncio.timeout(self.background.settings.store_timeout_s):
+                    seen = await self.recovery.read(orphans, live, self._follows)
+        except SwitchboardError as exc:
             self.background.metrics.errors.labels(step="recover").inc()
             log.error("open dial intents not read (%r): answered customers adopted without records", exc)
             seen = Seen({}, (), ())

@@ -1,7 +1,8 @@
 """Pacing: how many calls to originate now, per dial mode, from measured statistics.
 
 Owns `calls_to_place(stats, params, now) -> PacingDecision` and the `AbandonWindow` accumulator.
-Pure: the pacing loop (a single leader) gathers a `PacingStats` snapshot and an injected `now`.
+Pure: the pacing loop (a single leader) gathers a `PacingStats` snapshot and an injected `now`; the
+expected-abandons arithmetic of the predictive mode is dialer.pacing.abandon_math.
 
 Modes
 - preview: no automatic calls; an advisor dials a lead offered to them.
@@ -56,14 +57,13 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.config.vocabulary import Seconds, spelled
+from dialer.pacing.abandon_math import excess_table, largest_safe
 from routing.agent_events import AgentState
 
 _HOUR_S = 3600
 _DAY_HOURS = 24
 _MONTH_HOURS = 30 * 24
-_NEGLIGIBLE_LOG_P = -60.0
 _MIN_TAIL_CALLS = 5.0
-_CERTAIN = 1.0 - 1e-12
 
 
 class DialMode(StrEnum):
@@ -327,61 +327,6 @@ def agent_supply(stats: PacingStats, params: PacingParams, now: datetime) -> Sup
     return Supply(certain, maybe)
 
 
-def _poisson_cdf(lam: float, upto: int) -> list[float]:
-    """P(K <= j) for j in 0..upto, K ~ Poisson(lam)."""
-    if lam <= 0:
-        return [1.0] * (upto + 1)
-    cdf: list[float] = []
-    total = 0.0
-    for k in range(upto + 1):
-        if total >= _CERTAIN and k > lam:
-            return cdf + [1.0] * (upto + 1 - k)
-        log_p = k * math.log(lam) - lam - math.lgamma(k + 1)
-        total += math.exp(log_p) if log_p > _NEGLIGIBLE_LOG_P else 0.0
-        cdf.append(min(1.0, total))
-    return cdf
-
-
-def _excess_table(base: int, lam: float, upto: int) -> list[float]:
-    """h[x] = E[(x - Z)+] for x in 0..upto, Z = base + Poisson(lam); h[x+1] = h[x] + P(Z <= x)."""
-    cdf = _poisson_cdf(lam, max(upto - base, -base, 0))
-    table = [sum((-base - k) * (cdf[k] - (cdf[k - 1] if k else 0.0)) for k in range(max(0, -base)))]
-    for x in range(upto):
-        table.append(table[-1] + (cdf[x - base] if x - base >= 0 else 0.0))
-    return table
-
-
-def _binomial_mean_of(table: list[float], calls: int, rate: float) -> float:
-    """E[table[X]] for X ~ Binomial(calls, rate)."""
-    if rate >= 1.0:
-        return table[calls]
-    log_a, log_b = math.log(rate), math.log1p(-rate)
-    head = math.lgamma(calls + 1)
-    total = 0.0
-    for x in range(calls + 1):
-        log_p = head - math.lgamma(x + 1) - math.lgamma(calls - x + 1) + x * log_a + (calls - x) * log_b
-        if log_p > _NEGLIGIBLE_LOG_P:
-            total += math.exp(log_p) * table[x]
-    return total
-
-
-def _abandon_share(table: list[float], calls: int, rate: float) -> float:
-    if calls == 0 or rate <= 0:
-        return 0.0
-    return (_binomial_mean_of(table, calls, rate) - table[0]) / (calls * rate)
-
-
-def _largest_safe(low: int, high: int, table: list[float], rate: float, budget: float) -> int:
-    """Largest F in [low, high] with abandon share <= budget (the share grows with F)."""
-    while low < high:
-        middle = (low + high + 1) // 2
-        if _abandon_share(table, middle, rate) <= budget:
-            low = middle
-        else:
-            high = middle - 1
-    return low
-
-
 def _predictive(stats: PacingStats, params: PacingParams, now: datetime) -> PacingDecision:
     rate = answer_rate(stats, params)
     supply = agent_supply(stats, params, now)
@@ -392,8 +337,8 @@ def _predictive(stats: PacingStats, params: PacingParams, now: datetime) -> Paci
     ceiling = max(floor, math.floor(params.max_dial_level * max(expected_free, 0.0)))
     if params.max_channels is not None:
         floor, ceiling = min(floor, params.max_channels), min(ceiling, params.max_channels)
-    table = _excess_table(supply.certain - stats.answered_waiting, supply.maybe, ceiling)
-    target_in_flight = floor if budget <= 0 else _largest_safe(floor, ceiling, table, rate, budget)
+    table = excess_table(supply.certain - stats.answered_waiting, supply.maybe, ceiling)
+    target_in_flight = floor if budget <= 0 else largest_safe(floor, ceiling, table, rate, budget)
     calls = _capped(target_in_flight - stats.calls_in_flight, stats, params)
     level = target_in_flight / expected_free if expected_free > 0 else 0.0
     reason = (

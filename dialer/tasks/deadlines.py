@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core.config.vocabulary import spelled
 from core.errors import ValidationFailedError
-from dialer.compliance.calling_hours import (
+from dialer.compliance.local_calendar import (
     holidays_supported,
     is_working_day,
     require_aware,

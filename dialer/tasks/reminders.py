@@ -21,7 +21,7 @@ from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from dialer.compliance.calling_hours import require_aware, wall_to_instant
+from dialer.compliance.local_calendar import require_aware, wall_to_instant
 from dialer.tasks.deadlines import Status, TaskStatus
 
 MAX_BEFORE = timedelta(days=30)

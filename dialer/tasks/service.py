@@ -16,15 +16,15 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
+from core.clock import Clock, utc
 from core.errors import SwitchboardError
+from core.store_errors import store_available
 from dialer.dialer_keys import DialerKeys
 from dialer.leads.store import LeadStore
 from dialer.tasks.advisor_mail import AdvisorDirectory, AdvisorMail, MailReport
@@ -39,8 +39,6 @@ from pbx.codec import Event
 from pbx.tracker import CallTracker
 
 log = logging.getLogger("switchboard.dialer.tasks")
-
-_ERRORS = (RedisError, OSError, TimeoutError, SwitchboardError)
 
 
 @dataclass(frozen=True)
@@ -81,7 +79,7 @@ class TaskService:
         metrics: TaskMetrics,
         *,
         worker: NotificationWorker | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = time.time,
         settings: TaskServiceSettings | None = None,
         mail: AdvisorMail | None = None,
         mail_worker: OutboxWorker | None = None,
@@ -110,7 +108,7 @@ class TaskService:
         cc_zone: str = "Europe/Budapest",
         windows: Windows | None = None,
         keys: DialerKeys | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = time.time,
         audit_maxlen: int | None = None,
         mail: MailSetup | None = None,
     ) -> TaskService:
@@ -121,10 +119,8 @@ class TaskService:
             redis, leads=leads, rules=rules, cc_zone=cc_zone, keys=keys, windows=windows, metrics=metrics,
             audit_maxlen=audit_maxlen, customer_mail=mail.default_language if mail is not None else None,
         )  # fmt: skip
-        worker = NotificationWorker(
-            redis, rules.notifications, clock=lambda: datetime.fromtimestamp(clock(), UTC), keys=keys,
-            metrics=metrics,
-        )  # fmt: skip
+        at = lambda: utc(clock())  # noqa: E731  # the workers read the same clock as datetimes
+        worker = NotificationWorker(redis, rules.notifications, clock=at, keys=keys, metrics=metrics)
         if mail is None:
             return cls(store, metrics, worker=worker, clock=clock)
 
@@ -133,7 +129,6 @@ class TaskService:
 
         language = mail.default_language
         advisor_mail = AdvisorMail(store, mail.advisors, default_language=language, counter=count)
-        at = lambda: datetime.fromtimestamp(clock(), UTC)  # noqa: E731
         mail_worker = OutboxWorker(
             redis, queue="tasks:mail", clock=at, keys=keys, counter=count, sender=SmtpSender(mail.smtp),
             policy=mail.retry,
@@ -161,9 +156,10 @@ class TaskService:
 
     async def _guarded(self, now: float) -> PassReport | None:
         try:
-            async with asyncio.timeout(self.settings.pass_timeout_s):
-                return await self.run_once(now)
-        except _ERRORS as exc:
+            with store_available("running a task pass"):
+                async with asyncio.timeout(self.settings.pass_timeout_s):
+                    return await self.run_once(now)
+        except SwitchboardError as exc:  # StoreUnavailableError, or a store's own refusal
             self.failures += 1
             log.warning("task pass failed (expiry and notifications wait for the next): %s", exc)
             return None
@@ -171,7 +167,7 @@ class TaskService:
     async def run_once(self, now: float | None = None) -> PassReport:
         """One pass: expire, refresh the gauges when due, deliver queued notifications."""
         now = self._clock() if now is None else now
-        at = datetime.fromtimestamp(now, UTC)
+        at = utc(now)
         report = PassReport(expired=await self.store.expire_due(now=at, limit=self.settings.sweep_batch))
         for task_id, kind in report.expired:
             extra = {"task": task_id, "rule": kind}

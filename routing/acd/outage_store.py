@@ -10,15 +10,13 @@ id that exists is refused: outages are ended, never silently replaced.
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 
-from core.errors import NotFoundError, StoreUnavailableError, SwitchboardError
+from core.errors import NotFoundError, SwitchboardError
+from core.store_errors import store_available
 from routing.acd.acd_keys import AcdKeys
 from routing.outages import OutageSpec
 
@@ -45,14 +43,6 @@ class OutageRecord:
         return self.spec.model_copy(update={"ends_at": max(self.ended_at, self.spec.starts_at)})
 
 
-@contextlib.contextmanager
-def _available(what: str) -> Iterator[None]:
-    try:
-        yield
-    except (RedisError, OSError) as exc:
-        raise StoreUnavailableError(f"Redis failed while {what}: {exc}", operation=what) from exc
-
-
 def _text(raw: bytes | str) -> str:
     return raw.decode("utf-8") if isinstance(raw, bytes) else raw
 
@@ -65,7 +55,7 @@ class OutageStore:
     async def declare(self, spec: OutageSpec, by: str, now: float) -> OutageRecord:
         record = OutageRecord(spec, by, now)
         body = json.dumps({"spec": spec.model_dump(mode="json"), "declared_by": by, "declared_at": now})
-        with _available("declaring an outage"):
+        with store_available("declaring an outage"):
             added = await self.redis.hsetnx(self.keys.outages, spec.id, body)
         if not added:
             raise OutageExistsError(
@@ -75,7 +65,7 @@ class OutageStore:
 
     async def end(self, outage_id: str, now: float) -> OutageRecord:
         """End an outage now (no caller hears it from now on); its counters stay."""
-        with _available("ending an outage"):
+        with store_available("ending an outage"):
             raw = await self.redis.hget(self.keys.outages, outage_id)
             if raw is None:
                 raise NotFoundError(f"no outage {outage_id!r}", id=outage_id)
@@ -93,7 +83,7 @@ class OutageStore:
 
     async def all(self) -> list[OutageRecord]:
         """Every declared outage with its counters, the latest start first."""
-        with _available("reading the outages"):
+        with store_available("reading the outages"):
             async with self.redis.pipeline(transaction=False) as pipe:
                 pipe.hgetall(self.keys.outages)
                 pipe.hgetall(self.keys.outage_counts)
@@ -118,7 +108,7 @@ class OutageStore:
 
     # -- notices ------------------------------------------------------------------------------
     async def notice_started(self, call_id: str, outage_id: str, now: float) -> None:
-        with _available("recording a notice"):
+        with store_available("recording a notice"):
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.hset(self.keys.notices, call_id, json.dumps({"outage": outage_id, "at": now}))
                 pipe.hincrby(self.keys.outage_counts, f"{outage_id}:played", 1)
@@ -126,7 +116,7 @@ class OutageStore:
 
     async def notice_ended(self, call_id: str, outage_id: str, *, left: bool) -> None:
         """The caller hung up during the notice (`left`: served by it) or came back to queue."""
-        with _available("ending a notice"):
+        with store_available("ending a notice"):
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.hdel(self.keys.notices, call_id)
                 if left:
@@ -135,12 +125,12 @@ class OutageStore:
 
     async def notice_unheard(self, outage_id: str) -> None:
         """Asterisk could not read the notice out to a caller it was sent to."""
-        with _available("counting an unheard notice"):
+        with store_available("counting an unheard notice"):
             await self.redis.hincrby(self.keys.outage_counts, f"{outage_id}:unheard", 1)
 
     async def notices(self) -> dict[str, tuple[str, float]]:
         """Callers hearing a notice: call id -> (outage id, since)."""
-        with _available("reading the notices"):
+        with store_available("reading the notices"):
             raw = await self.redis.hgetall(self.keys.notices)
         found = {}
         for call_id, body in raw.items():
@@ -149,5 +139,5 @@ class OutageStore:
         return found
 
     async def forget_notice(self, call_id: str) -> None:
-        with _available("forgetting a notice"):
+        with store_available("forgetting a notice"):
             await self.redis.hdel(self.keys.notices, call_id)

@@ -29,18 +29,18 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import redis.asyncio as aioredis
 from pydantic import ValidationError
-from redis.exceptions import RedisError
 from redis.typing import EncodableT, FieldT
 
-from core.errors import StoreUnavailableError, ValidationFailedError
+from core.errors import ValidationFailedError
 from core.lease import FencedBatch, FencedScript, Lease
+from core.store_errors import STORE_FAILURES, store_available
 from routing.acd.acd_keys import AcdKeys
 from routing.acd.calls import ActiveCall, CallFacts, CallState
 from routing.acd.history import LUA_PUSH_HISTORY, HistoryWriter
@@ -60,7 +60,9 @@ SOURCE_RULES, SOURCE_API = "rules", "api"
 # held for this call, else ready), hold timer field (deleted when held), arrived ('1': the call
 # has just arrived and was never stored waiting, so it is admitted and offered in this one write,
 # without the queue check), then HistoryWrite.args()
-_RESERVE = LUA_PUSH_HISTORY + """
+_RESERVE = (
+    LUA_PUSH_HISTORY
+    + """
 local raw = redis.call('GET', KEYS[1])
 if not raw then return 0 end
 local ok, status = pcall(cjson.decode, raw)
@@ -79,6 +81,7 @@ if ARGV[6] == '1' then redis.call('HDEL', KEYS[5], ARGV[7]) end
 push_history(KEYS[6], 9)
 return 1
 """
+)
 
 # KEYS: the caller's CRM record hash (the case counter again when there is no number), case counter.
 # ARGV: '1' when there is a number. What a call needs before routing, in one round trip.
@@ -91,7 +94,9 @@ return {record, redis.call('INCR', KEYS[2])}
 
 # KEYS: agent status, timers hash, agent history list.
 # ARGV: new status, timer field, timer value, then HistoryWrite.args().
-_HOLD = LUA_PUSH_HISTORY + """
+_HOLD = (
+    LUA_PUSH_HISTORY
+    + """
 local raw = redis.call('GET', KEYS[1])
 if not raw then return 0 end
 local ok, status = pcall(cjson.decode, raw)
@@ -101,6 +106,7 @@ redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
 push_history(KEYS[3], 4)
 return 1
 """
+)
 
 
 @dataclass
@@ -129,14 +135,6 @@ class Stored:
     statuses: dict[str, AgentStatus] = field(default_factory=dict)
     calls: dict[str, ActiveCall] = field(default_factory=dict)
     timers: list[Timer] = field(default_factory=list)
-
-
-@contextlib.contextmanager
-def _available(what: str) -> Iterator[None]:
-    try:
-        yield
-    except (RedisError, OSError) as exc:
-        raise StoreUnavailableError(f"Redis failed while {what}: {exc}", operation=what) from exc
 
 
 def _text(raw: bytes | str) -> str:
@@ -198,7 +196,7 @@ class AcdStore:
     # -- loading ------------------------------------------------------------------
     async def load(self) -> Stored:
         found = Stored()
-        with _available("loading the ACD state"):
+        with store_available("loading the ACD state"):
             agent_ids = sorted(_text(a) for a in await self.redis.smembers(self.keys.agents))
             call_ids = sorted(_text(c) for c in await self.redis.smembers(self.keys.calls))
             async with self.redis.pipeline(transaction=False) as pipe:
@@ -252,12 +250,12 @@ class AcdStore:
 
     async def call(self, call_id: str) -> ActiveCall | None:
         """A call being handled, or one that ended within the last day."""
-        with _available("reading a call"):
+        with store_available("reading a call"):
             raw = await self.redis.get(self.keys.call(call_id))
         return None if raw is None else load_active(raw)
 
     async def agent_status(self, agent_id: str) -> AgentStatus | None:
-        with _available("reading an agent status"):
+        with store_available("reading an agent status"):
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.get(self.keys.agent_status(agent_id))
                 pipe.lrange(self.keys.agent_history(agent_id), 0, -1)
@@ -274,7 +272,7 @@ class AcdStore:
         specs = list(specs)
         if not specs:
             return
-        with _available("seeding agent profiles"):
+        with store_available("seeding agent profiles"):
             current = await self.redis.mget([self.keys.agent_profile(s.id) for s in specs])
             async with self.redis.pipeline(transaction=True) as pipe:
                 for spec, raw in zip(specs, current, strict=True):
@@ -285,7 +283,7 @@ class AcdStore:
                 await pipe.execute()
 
     async def save_profile(self, spec: AgentSpec, source: str, status: AgentStatus | None = None) -> None:
-        with _available("saving an agent profile"):
+        with store_available("saving an agent profile"):
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.set(self.keys.agent_profile(spec.id), dump_profile(spec, source))
                 pipe.sadd(self.keys.agents, spec.id)
@@ -300,7 +298,7 @@ class AcdStore:
         if not change:
             return
         keys = self.keys
-        with _available("saving ACD state"):
+        with store_available("saving ACD state"):
             async with self._writes() as pipe:
                 latest = {status.agent_id: status for status in change.statuses}  # one history write each
                 for status in latest.values():
@@ -343,7 +341,7 @@ class AcdStore:
         there first. `arrived`: the call has just arrived and was never stored as waiting; it is
         stored here, offered (one write for admitting and offering it)."""
         keys = self.keys
-        with _available("reserving an agent"):
+        with store_available("reserving an agent"):
             done = await self._reserve(
                 keys=[
                     keys.agent_status(status.agent_id),
@@ -367,7 +365,7 @@ class AcdStore:
         """Store `status` (the agent held for an outbound call) and its safety timer only if the agent
         is still ready; False when another engine took them first."""
         keys = self.keys
-        with _available("holding an agent"):
+        with store_available("holding an agent"):
             done = await self._hold(
                 keys=[keys.agent_status(status.agent_id), keys.timers, keys.agent_history(status.agent_id)],
                 args=[
@@ -383,7 +381,7 @@ class AcdStore:
         """Write the whole state again (after Redis failed and memory went ahead of it)."""
         keys = self.keys
         queues = {q.name for q in state.rules.queues} | {a.call.queue for a in state.calls.values()}
-        with _available("rewriting the ACD state"):
+        with store_available("rewriting the ACD state"):
             async with self._writes() as pipe:
                 for agent_id, spec in state.profiles.items():
                     pipe.set(
@@ -406,19 +404,19 @@ class AcdStore:
     async def ping(self, timeout: float = 1.0) -> bool:
         try:
             await asyncio.wait_for(self.redis.ping(), timeout)
-        except (TimeoutError, RedisError, OSError):
+        except STORE_FAILURES:
             return False
         return True
 
     # -- CRM, case numbers, rules ----------------------------------------------------------
     async def crm_record(self, number: str) -> dict[str, str] | None:
-        with _available("reading a CRM record"):
+        with store_available("reading a CRM record"):
             raw = await self.redis.hgetall(self.keys.crm_customer(number))
         return {_text(k): _text(v) for k, v in raw.items()} if raw else None
 
     async def put_crm_record(self, number: str, record: Mapping[str, str]) -> None:
         key = self.keys.crm_customer(number)
-        with _available("saving a CRM record"):
+        with store_available("saving a CRM record"):
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.delete(key)
                 if record:
@@ -427,14 +425,14 @@ class AcdStore:
 
     async def next_case_id(self, now: float) -> str:
         """`20250616-000042`: the day (UTC) and a counter that never repeats."""
-        with _available("numbering a case"):
+        with store_available("numbering a case"):
             number = await self.redis.incr(self.keys.case_seq)
         return _case_id(now, number)
 
     async def arrival(self, number: str | None, now: float) -> tuple[dict[str, str] | None, str]:
         """The caller's CRM record (None: no number, or no record) and a new case id, in one round trip."""
         keys = self.keys
-        with _available("reading a CRM record and numbering a case"):
+        with store_available("reading a CRM record and numbering a case"):
             record, counter = await self._arrival(
                 keys=[keys.crm_customer(number) if number else keys.case_seq, keys.case_seq],
                 args=["1" if number else "0"],
@@ -445,7 +443,7 @@ class AcdStore:
 
     async def set_rules_active(self, content_hash: str, applied_at: float, source: str) -> None:
         mapping = {"hash": content_hash, "applied_at": repr(applied_at), "source": source}
-        with _available("recording the active rules"):
+        with store_available("recording the active rules"):
             await self.redis.hset(self.keys.rules_active, mapping=_hash(mapping))
 
 

@@ -11,7 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 
-from dialer.calls.dialing import DialKind, DialRequest, DialStatus
+from dialer.calls.dial_records import DialKind, DialRequest, DialStatus
 from dialer.consent.store import ConsentStore
 from dialer.consent.validity import ConsentState, decide
 from dialer.dialer_keys import DialerKeys

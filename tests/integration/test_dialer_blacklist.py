@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import redis.asyncio as aioredis
 
-from dialer.calls.dialing import DialKind, DialRequest, DialStatus
+from dialer.calls.dial_records import DialKind, DialRequest, DialStatus
 from dialer.dialer_keys import DialerKeys
 from pbx.sim import CustomerProfile
 from routing.agent_events import AgentState

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 import redis.asyncio as aioredis
 
-from dialer.calls.dialing import DialStatus
+from dialer.calls.dial_records import DialStatus
 from pbx.sim import CustomerProfile
 from tests.support.dialer_harness import (
     campaign,

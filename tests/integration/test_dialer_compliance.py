@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis.asyncio as aioredis
 
-from dialer.calls.dialing import DialKind, DialRequest, DialStatus
+from dialer.calls.dial_records import DialKind, DialRequest, DialStatus
 from pbx.sim import CustomerProfile
 from routing.agent_events import AgentState
 from tests.support.dialer_harness import campaign, campaigns, lead, number, rig, sim_config
@@ -115,7 +115,7 @@ async def test_a_second_dial_of_a_number_already_on_a_call_is_refused(redis_clie
         first = await r.dialer.manual_dial("1001", "c1", number(9))
         assert first.placed
         second = await r.dialer.pacer.dial_for_agent(
-            DialRequest(config.campaigns[0], DialKind.MANUAL, numbers=(number(9),)), "1002", r.clock()
+            DialRequest(config.campaigns[0], DialKind.MANUAL, numbers=(number(9),)), "1002", r.now()
         )
         assert second.status is DialStatus.NUMBER_BUSY
         assert r.dialed() == [number(9)]

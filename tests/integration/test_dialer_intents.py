@@ -21,7 +21,7 @@ from dialer.audit import AuditTrail, text
 from dialer.calls import intent_scripts
 from dialer.calls.attempts import AttemptRecord, AttemptStore
 from dialer.calls.dial_metrics import DialerMetrics
-from dialer.calls.dialing import DialKind, PlacedCall
+from dialer.calls.dial_records import DialKind, PlacedCall
 from dialer.calls.intents import Intent, IntentStore
 from dialer.calls.lifecycle import Settle
 from dialer.calls.settlement import Outcomes, counters

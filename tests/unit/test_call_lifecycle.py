@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from dialer.calls.dialing import DialKind, PlacedCall
+from dialer.calls.dial_records import DialKind, PlacedCall
 from dialer.calls.lifecycle import (
     AgentConnected,
     AmdDone,

@@ -13,10 +13,9 @@ from dialer.compliance.calling_hours import (
     Permission,
     PermissionReason,
     TimeRange,
-    is_working_day,
     may_call,
-    wall_to_instant,
 )
+from dialer.compliance.local_calendar import is_working_day, wall_to_instant
 
 BUDAPEST = ZoneInfo("Europe/Budapest")
 WARSAW = ZoneInfo("Europe/Warsaw")

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 import pytest
 
 from dialer.calls import lifecycle as outbound
-from dialer.calls.dialing import DialKind, PlacedCall
+from dialer.calls.dial_records import DialKind, PlacedCall
 from dialer.calls.follow import CallBook
 from dialer.calls.lifecycle import CallRules, Effect, GraceOver, Phase, Settle
 from dialer.compliance.caps import CallResult

@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from dialer.calls import lifecycle as outbound
-from dialer.calls.dialing import DialKind, PlacedCall
+from dialer.calls.dial_records import DialKind, PlacedCall
 from dialer.calls.lifecycle import CallRules, Found, OutboundCall, Phase, Settle
 from dialer.calls.resync import LiveCustomer, customers, needs_verdict, orphans, plan
 from dialer.compliance.caps import CallResult
