@@ -2,8 +2,8 @@
 Originate fields, the monitor the client reports to, and the ordered runner for
 async event callbacks.
 
-pbx.client and pbx.ami_transport (the one module that imports panoramisk) build on these; keeping them
-apart keeps those modules small and lets them be tested without a connection.
+pbx.client, pbx.ami_actions and pbx.ami_transport (the one module that imports panoramisk) build
+on these; keeping them apart keeps those modules small and lets them be tested without a connection.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class AmiSettings:
 
 # Outcomes of one action, as AmiMonitor.action_done gets them.
 SUCCESS, ERROR, TIMEOUT, DISCONNECTED = "success", "error", "timeout", "disconnected"
-FENCED = "fenced"  # not sent: the engine does not own the calls (pbx.client FENCED_ACTIONS)
+FENCED = "fenced"  # not sent: the engine does not own the calls (pbx.ami_actions FENCED_ACTIONS)
 
 
 class AmiMonitor(Protocol):
