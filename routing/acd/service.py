@@ -64,6 +64,7 @@ from routing.acd.notices import Notices
 from routing.acd.outage_store import OutageRecord, OutageStore
 from routing.acd.outbound import HandedCall, Outbound, PacingAgent
 from routing.acd.state import AcdState
+from routing.acd.state_writes import StateWrites
 from routing.acd.store import AcdStore
 from routing.acd.timers import Timers
 from routing.acd.views import AgentInfo, CaseInfo, QueueInfo
@@ -120,7 +121,8 @@ class AcdService:
             options=options,
             instance_id=instance_id,
         )
-        dispatcher = Dispatcher(ctx)
+        self.writes = StateWrites(ctx)
+        dispatcher = Dispatcher(ctx, self.writes)
         callers = Callers(ctx, dispatcher)
         self.outages = OutageStore(redis, keys)
         """Declared outages and their counters (the API and CLI read and declare through it)."""
@@ -234,7 +236,7 @@ class AcdService:
 
     def _recover_later(self, now: float) -> None:
         """While Redis is failing, try to write the whole state back (in the background, once a second)."""
-        if not self.dispatcher.dirty or now < self._next_recovery:
+        if not self.writes.dirty or now < self._next_recovery:
             return
         if self._recovery is not None and not self._recovery.done():
             return
@@ -246,10 +248,9 @@ class AcdService:
             return
         async with self.lock:
             try:
-                await self.ctx.store.rewrite(self.ctx.state, self.ctx.timers.persistent())
+                await self.writes.rewrite()
             except (StoreUnavailableError, NotOwnerError):  # not owning: the owner's state stands
                 return
-            self.dispatcher.dirty = False
         log.warning("Redis is back; the ACD state was written again")
 
     def refresh_gauges(self, now: float) -> None:
@@ -318,8 +319,7 @@ class AcdService:
             self.refresh_gauges(now)
             await self.notices.load()
             await self._rules_in_force(source)
-            self.dispatcher.dirty = False  # what Redis holds is the state now
-            self.dispatcher.forget_arrived()  # never written; Asterisk's held callers are adopted
+            self.writes.loaded()  # what Redis holds is the state now
             self._owned_token = self._last_token = token
             self._loaded = True
             log.info(
@@ -368,9 +368,8 @@ class AcdService:
     async def _resume(self) -> None:
         async with self.lock:
             token = self.lease.token if self.lease is not None else None
-            if self.dispatcher.dirty:
-                await self.ctx.store.rewrite(self.ctx.state, self.ctx.timers.persistent())
-                self.dispatcher.dirty = False
+            if self.writes.dirty:
+                await self.writes.rewrite()
             self._owned_token = self._last_token = token
             log.warning("ACD: this engine owns it again, nobody did meanwhile; its state is kept")
 
