@@ -3,7 +3,8 @@
 Owned here: every change of the ACD's state goes to Redis first and then to memory (`commit`,
 `mirror`); the compare-and-set writes of an offer and of a hold; calls admitted in memory but
 not written yet (an arriving call is written with its first offer's reservation: one round trip);
-and the `dirty` mark with the whole state written back once Redis answers again (`rewrite`).
+and the `dirty` mark with the whole state written back once Redis answers again (`rewrite`; tried
+in the background once a second by `write_back_later`, under the ACD's lock).
 Rules it keeps:
 - If Redis fails, calls are still served from memory and the whole state is written again once
   Redis answers (`dirty`); meanwhile nothing is written piecemeal and API events are skipped.
@@ -14,6 +15,8 @@ Rules it keeps:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import replace
@@ -28,10 +31,15 @@ from routing.agents import AgentStatus
 
 log = logging.getLogger("switchboard.acd")
 
+WRITE_BACK_EVERY_S = 1.0
+
 
 class StateWrites:
-    def __init__(self, ctx: Ctx) -> None:
+    def __init__(self, ctx: Ctx, lock: asyncio.Lock) -> None:
         self.ctx = ctx
+        self._lock = lock  # the service's: taken by the background write-back only
+        self._next_write_back = 0.0
+        self._write_back: asyncio.Task[None] | None = None
         self.dirty = False
         """Memory is ahead of Redis (Redis failed, or the lease lapsed under a write)."""
         # Calls just arrived, in memory but not yet in Redis: each is written with its agent's
@@ -138,10 +146,36 @@ class StateWrites:
         await self.ctx.store.rewrite(self.ctx.state, self.ctx.timers.persistent())
         self.dirty = False
 
+    def write_back_later(self, now: float) -> None:
+        """While Redis is failing, try to write the whole state back (in the background, once a second)."""
+        if not self.dirty or now < self._next_write_back:
+            return
+        if self._write_back is not None and not self._write_back.done():
+            return
+        self._next_write_back = now + WRITE_BACK_EVERY_S
+        self._write_back = asyncio.create_task(self._write_back_now(), name="acd-redis-recovery")
+
+    async def _write_back_now(self) -> None:
+        if not await self.ctx.store.ping():  # outside the lock: a dead Redis must not stall calls
+            return
+        async with self._lock:
+            try:
+                await self.rewrite()
+            except (StoreUnavailableError, NotOwnerError):  # not owning: the owner's state stands
+                return
+        log.warning("Redis is back; the ACD state was written again")
+
+    async def aclose(self) -> None:
+        """Stop a write-back under way."""
+        if self._write_back is not None:
+            self._write_back.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._write_back
+
     def lost_lease(self) -> None:
         """A write refused because the lease lapsed under it: memory is ahead of Redis (a call just
         arrived is only in memory). Marked like a store failure, so that owning again without anyone
-        else owning meanwhile writes the whole state back (AcdService._resume); if another engine
+        else owning meanwhile writes the whole state back (Ownership._resume); if another engine
         owned meanwhile, its state is loaded and the caller is adopted from Asterisk."""
         if not self.dirty:
             log.warning("the ACD lease lapsed under a write; memory is ahead of Redis until it is back")
