@@ -20,8 +20,7 @@ from core.errors import AmiConnectionError
 from pbx.client import AmiClient
 from pbx.client_pure import AmiSettings
 from pbx.codec import Action
-from tests.integration.test_client_resilience import Recorder
-from tests.support.scripted_peer import SECRET, USERNAME, PeerConnection, ScriptedPeer, event, reply
+from tests.support.scripted_peer import SECRET, USERNAME, PeerConnection, Recorder, ScriptedPeer, event, reply
 
 pytestmark = pytest.mark.integration
 
