@@ -9,6 +9,7 @@ Actions that change calls (FENCED_ACTIONS: Originate, Bridge, Redirect, Hangup) 
 the engine gives a `fence` (its ownership lease, core/lease.py): checked in the same step that
 writes the bytes, so an engine frozen or cut off past its lease, or superseded by another engine,
 sends none of them, even one decided before the freeze (AmiFencedError, nothing sent).
+`originate_fields` builds an Originate's headers (pure).
 """
 
 from __future__ import annotations
@@ -19,15 +20,45 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 
-from core.errors import AmiConnectionError, AmiFencedError, AmiTimeoutError
+from core.errors import AmiConnectionError, AmiEncodeError, AmiFencedError, AmiTimeoutError
+from pbx.ami_callbacks import DISCONNECTED, ERROR, FENCED, SUCCESS, TIMEOUT, AmiMonitor
 from pbx.ami_transport import AmiConnection
-from pbx.client_pure import DISCONNECTED, ERROR, FENCED, SUCCESS, TIMEOUT, AmiMonitor
-from pbx.codec import ActionResult, FieldValue, encode_action
+from pbx.codec import ActionResult, FieldValue, channel_variables, encode_action
 
 log = logging.getLogger("switchboard.ami")
 
 FENCED_ACTIONS = frozenset({"Originate", "Bridge", "Redirect", "Hangup"})
 """Actions that ring, connect, move or end calls: only the owner of the calls may send them."""
+
+
+def originate_fields(
+    *,
+    channel: str,
+    variables: Mapping[str, str] | None,
+    context: str | None,
+    exten: str | None,
+    priority: int,
+    application: str | None,
+    data: str | None,
+    caller_id: str | None,
+    timeout_ms: int,
+) -> dict[str, FieldValue]:
+    """Headers of an async Originate (always `Async: true`: panoramisk-era clients crashed without it)."""
+    if (application is None) == (context is None or exten is None):
+        raise AmiEncodeError("Originate needs either context+exten or application", channel=channel)
+    fields: dict[str, FieldValue] = {"Channel": channel}
+    if application is not None:
+        fields["Application"] = application
+        if data is not None:
+            fields["Data"] = data
+    else:
+        fields.update(Context=context or "", Exten=exten or "", Priority=priority)
+    if caller_id is not None:
+        fields["CallerID"] = caller_id
+    fields.update(Timeout=timeout_ms, Async="true")
+    if variables:
+        fields["Variable"] = channel_variables(variables)
+    return fields
 
 
 class AmiActions:

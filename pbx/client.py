@@ -33,21 +33,17 @@ from core.errors import (
     AmiLoginError,
     AmiTimeoutError,
 )
-from pbx.ami_actions import AmiActions
-from pbx.ami_transport import AmiConnection, open_connection
-from pbx.client_pure import (
+from pbx.ami_actions import AmiActions, originate_fields
+from pbx.ami_callbacks import (
     AmiMonitor,
-    AmiSettings,
     CallbackRunner,
     ConnectedCallback,
     DisconnectedCallback,
     EventCallback,
     NullMonitor,
-    backoff_delay,
-    login_fields,
-    login_refused,
-    originate_fields,
 )
+from pbx.ami_settings import AmiSettings, backoff_delay, login_fields, login_refused
+from pbx.ami_transport import AmiConnection, open_connection
 from pbx.codec import ActionResult, Event, FieldValue, Response
 
 __all__ = ["AmiClient", "AmiMonitor", "AmiSettings", "EventCallback"]

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from core.errors import AmiConnectionError
+from pbx.ami_settings import AmiSettings
 from pbx.client import AmiClient
-from pbx.client_pure import AmiSettings
 from pbx.codec import Action
 from tests.support.scripted_peer import SECRET, USERNAME, PeerConnection, Recorder, ScriptedPeer, event, reply
 

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from core.errors import AmiConnectionError, AmiEncodeError, AmiLoginError, AmiTimeoutError
+from pbx.ami_actions import originate_fields
+from pbx.ami_settings import AmiSettings, backoff_delay, login_fields
 from pbx.client import AmiClient
-from pbx.client_pure import AmiSettings, backoff_delay, login_fields, originate_fields
 from pbx.codec import Event
 from tests.support.scripted_peer import SECRET, USERNAME, Recorder, ScriptedPeer, event, reply
 
