@@ -30,7 +30,8 @@ from panoramisk import Manager
 from panoramisk.ami_protocol import AMIProtocol
 
 from core.errors import AmiConnectionError, AmiError
-from pbx.client_pure import AmiMonitor, AmiSettings
+from pbx.ami_callbacks import AmiMonitor
+from pbx.ami_settings import AmiSettings
 from pbx.codec import (
     ActionResult,
     AmiDecoder,

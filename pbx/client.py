@@ -4,12 +4,8 @@ The socket and panoramisk live in pbx.ami_transport (`AmiConnection`); everythin
 above it is here: actions have a timeout, fail with AmiConnectionError when the
 connection drops, and are never re-sent (the caller decides: it has the call id).
 Login (plain or MD5 challenge), backoff with jitter, keepalive and the resync hook
-before `ready` live in `AmiClient`.
-
-Actions that change calls (FENCED_ACTIONS: Originate, Bridge, Redirect, Hangup) are fenced when
-the engine gives a `fence` (its ownership lease, core/lease.py): checked in the same step that
-writes the bytes, so an engine frozen or cut off past its lease, or superseded by another engine,
-sends none of them, even one decided before the freeze (AmiFencedError, nothing sent).
+before `ready` live in `AmiClient`. One action's way out and back (its ActionID, deadline, the
+fence on call actions for an engine that does not own the calls, its outcome) is pbx.ami_actions.
 
 A dead link must be noticed and a reconnect must not wedge: a keepalive Ping
 unanswered within `ping_timeout` aborts the connection; the resync runs bound to
@@ -28,37 +24,27 @@ import itertools
 import logging
 import random
 import time
-import uuid
 from collections.abc import Callable, Mapping
 
 from core.errors import (
     AmiActionError,
     AmiConnectionError,
     AmiError,
-    AmiFencedError,
     AmiLoginError,
     AmiTimeoutError,
 )
-from pbx.ami_transport import AmiConnection, open_connection
-from pbx.client_pure import (
-    DISCONNECTED,
-    ERROR,
-    FENCED,
-    SUCCESS,
-    TIMEOUT,
+from pbx.ami_actions import AmiActions, originate_fields
+from pbx.ami_callbacks import (
     AmiMonitor,
-    AmiSettings,
     CallbackRunner,
     ConnectedCallback,
     DisconnectedCallback,
     EventCallback,
     NullMonitor,
-    backoff_delay,
-    login_fields,
-    login_refused,
-    originate_fields,
 )
-from pbx.codec import ActionResult, Event, FieldValue, Response, encode_action
+from pbx.ami_settings import AmiSettings, backoff_delay, login_fields, login_refused
+from pbx.ami_transport import AmiConnection, open_connection
+from pbx.codec import ActionResult, Event, FieldValue, Response
 
 __all__ = ["AmiClient", "AmiMonitor", "AmiSettings", "EventCallback"]
 
@@ -70,10 +56,6 @@ log = logging.getLogger("switchboard.ami")
 _RESYNCING: contextvars.ContextVar[tuple[object, AmiConnection] | None] = contextvars.ContextVar(
     "ami_resyncing", default=None
 )
-
-
-FENCED_ACTIONS = frozenset({"Originate", "Bridge", "Redirect", "Hangup"})
-"""Actions that ring, connect, move or end calls: only the owner of the calls may send them."""
 
 
 class AmiClient:
@@ -96,8 +78,6 @@ class AmiClient:
         self._on_disconnected = on_disconnected
         self._rng = rng or random.Random()
         self._extra = {"ami_host": settings.host, "ami_port": settings.port, "ami_user": settings.username}
-        self._ids = itertools.count(1)
-        self._id_prefix = f"sb-{uuid.uuid4().hex[:8]}-"
         self._protocol: AmiConnection | None = None
         self._ready = asyncio.Event()
         self._changed = asyncio.Event()
@@ -107,9 +87,17 @@ class AmiClient:
         self._supervisor: asyncio.Task[None] | None = None
         self._keepalive: asyncio.Task[None] | None = None
         self._events = CallbackRunner(on_event, self._extra)
+        self._actions = AmiActions(self._monitor, self._extra, self._usable_protocol)
         self.server_version: str | None = None
-        self.fence: Callable[[], bool] | None = None
+
+    @property
+    def fence(self) -> Callable[[], bool] | None:
         """Whether this engine owns the calls now (core/lease.py `owned`); None: one engine, no fence."""
+        return self._actions.fence
+
+    @fence.setter
+    def fence(self, fence: Callable[[], bool] | None) -> None:
+        self._actions.fence = fence
 
     # -- state ------------------------------------------------------------------
     @property
@@ -319,7 +307,8 @@ class AmiClient:
     ) -> ActionResult:
         """Send once, wait for the whole answer. Never re-sent; waits for `ready` within `timeout`."""
         limit = self._settings.action_timeout if timeout is None else timeout
-        result = await self._transact(action, fields, limit, action_id or self._next_id(), None)
+        chosen_id = action_id or self._actions.next_id()
+        result = await self._actions.transact(action, fields, limit, chosen_id, None)
         if check and not result.response.ok:
             raise AmiActionError(
                 f"Asterisk answered {action} with {result.response.status}: {result.response.message}",
@@ -327,60 +316,11 @@ class AmiClient:
             )  # fmt: skip
         return result
 
-    def _next_id(self) -> str:
-        return f"{self._id_prefix}{next(self._ids)}"
-
     async def _request(
         self, protocol: AmiConnection, action: str, fields: Mapping[str, FieldValue] | None, limit: float
     ) -> ActionResult:
         """An action on one given connection (login, keepalive), bypassing `ready`."""
-        return await self._transact(action, fields, limit, self._next_id(), protocol)
-
-    async def _transact(
-        self,
-        action: str,
-        fields: Mapping[str, FieldValue] | None,
-        limit: float,
-        action_id: str,
-        protocol: AmiConnection | None,
-    ) -> ActionResult:
-        data = encode_action(action, action_id, fields)  # AmiEncodeError before anything is sent
-        target: AmiConnection | None = None
-        started = asyncio.get_running_loop().time()
-        try:
-            async with asyncio.timeout(limit):
-                target = protocol or await self._usable_protocol()
-                self._check_fence(action, action_id)  # no await between the check and the write
-                future = target.submit(action, action_id, data)
-                try:
-                    result = await future
-                finally:
-                    if not future.done() or future.cancelled():
-                        target.forget(action_id)
-        except TimeoutError:
-            self._monitor.action_done(action, TIMEOUT, None)
-            never = "" if target else " (never sent: AMI was not ready)"
-            raise AmiTimeoutError(
-                f"{action} got no answer within {limit:g}s{never}",
-                action=action, action_id=action_id, timeout=limit, sent=target is not None,
-            ) from None  # fmt: skip
-        except AmiConnectionError:
-            self._monitor.action_done(action, DISCONNECTED, None)
-            raise
-        seconds = asyncio.get_running_loop().time() - started
-        self._monitor.action_done(action, SUCCESS if result.response.ok else ERROR, seconds)
-        return result
-
-    def _check_fence(self, action: str, action_id: str) -> None:
-        if self.fence is None or action not in FENCED_ACTIONS or self.fence():
-            return
-        self._monitor.action_done(action, FENCED, None)
-        log.warning("%s not sent: this engine does not own the calls (lease lapsed or taken)", action,
-                    extra={**self._extra, "action": action, "action_id": action_id})  # fmt: skip
-        raise AmiFencedError(
-            f"{action} not sent: this engine does not own the calls now", action=action, action_id=action_id,
-            sent=False,
-        )  # fmt: skip
+        return await self._actions.transact(action, fields, limit, self._actions.next_id(), protocol)
 
     async def originate(
         self,

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
+from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
 from routing.agent_events import AgentState
@@ -117,19 +118,9 @@ def forecast(
     skill, need = call.needs[0]
     low, high = max(1, need - stage.below), min(5, need + stage.above)
     talk, wrap = handle_times(plan, snapshot)
-    levels = snapshot.staffed.get(skill)
-    free: list[tuple[float, AgentView]] = []
-    for level in range(low, high + 1) if levels else ():
-        for agent_id in levels[level]:  # type: ignore[index]
-            agent = snapshot.agents[agent_id]
-            if agent_id in call.declined_by or not _has_rest(agent, call, stage.below):
-                continue
-            due = free_in(agent, talk, wrap, now)
-            if due is not None and not (due == 0.0 and agent_id in held):
-                free.append((due, agent))
+    free = _free_agents(call, stage, (low, high), snapshot, handle=(talk, wrap), now=now, held=held)
     if not free:
         return Forecast(math.inf, 0, 0)
-    free.sort(key=lambda item: item[0])
     times = [due for due, _ in free]
     in_time = len(times) if math.isinf(within) else bisect_right(times, within)
     if not in_time:
@@ -139,6 +130,32 @@ def forecast(
     ahead = calls_ahead(call, (low, high), skills, snapshot, now=now, index=index, limit=limit)
     rounds, position = divmod(ahead, len(times))
     return Forecast(times[position] + rounds * (talk + wrap), len(times), ahead)
+
+
+def _free_agents(
+    call: WaitingCall,
+    stage: Stage,
+    window: tuple[int, int],
+    snapshot: Snapshot,
+    *,
+    handle: tuple[float, float],
+    now: float,
+    held: frozenset[str],
+) -> list[tuple[float, AgentView]]:
+    """The agents of the window who could take `call`, each with the seconds until they are free,
+    soonest first (see the module: who counts)."""
+    levels = snapshot.staffed.get(call.needs[0][0])
+    free: list[tuple[float, AgentView]] = []
+    for level in range(window[0], window[1] + 1) if levels else ():
+        for agent_id in levels[level]:  # type: ignore[index]
+            agent = snapshot.agents[agent_id]
+            if agent_id in call.declined_by or not _has_rest(agent, call, stage.below):
+                continue
+            due = free_in(agent, *handle, now)
+            if due is not None and not (due == 0.0 and agent_id in held):
+                free.append((due, agent))
+    free.sort(key=lambda item: item[0])
+    return free
 
 
 def _has_rest(agent: AgentView, call: WaitingCall, below: int) -> bool:
@@ -195,17 +212,48 @@ def sl_window(
     level = plan.spec.service_level
     deadline = level.within_seconds - level.headroom_seconds
     budget = deadline - waited
+
+    def answer_at(stage: Stage) -> float:  # seconds since the call entered the queue
+        return waited + forecast(call, stage, index, snapshot, now=now, held=held, within=budget).seconds
+
     if budget <= 0:  # past the last moment: it misses whatever the forecast says (not computed)
         in_step = math.nan
     else:
-        in_step = waited + forecast(call, step, index, snapshot, now=now, held=held, within=budget).seconds
+        in_step = answer_at(step)
         if in_step <= deadline:
             return None
+    best, best_at, in_time = _wider_stage(
+        call, plan, step, in_step=in_step, waited=waited, deadline=deadline, answer_at=answer_at
+    )
+    release = (
+        not in_time
+        and bool(held)
+        and not snapshot.has_waiting(plan.name, plan.reserve_tiers)
+        and _spare_expert(plan, snapshot, now, deadline)
+    )
+    return Widening(
+        best, waited, level.within_seconds, level.headroom_seconds, in_step, best_at, not in_time, release
+    )
+
+
+def _wider_stage(
+    call: WaitingCall,
+    plan: QueuePlan,
+    step: Stage,
+    *,
+    in_step: float,
+    waited: float,
+    deadline: float,
+    answer_at: Callable[[Stage], float],
+) -> tuple[Stage, float, bool]:
+    """The first wider window of the call's later steps answering it by `deadline` (True), else the
+    one answering it soonest (False): (window, its answer since the call entered, in time)."""
     best, best_at, window = step, in_step, (step.below, step.above)
     # Below the tier's min_level (key callers to experts) only once the target is at stake anyway.
     floor = max(0, call.needs[0][1] - plan.min_levels.get(call.tier, 1)) if waited < deadline else MAX_WIDEN
     later_stages = plan.stages_for(call.tier)[step.steps + 1 :]
-    if budget <= 0 and later_stages:  # past the last moment every window misses: the widest answers soonest
+    # Past the last moment every window misses: the widest answers soonest.
+    if deadline - waited <= 0 and later_stages:
         widest = later_stages[-1]
         best = Stage(
             step.steps,
@@ -220,21 +268,12 @@ def sl_window(
             continue  # no wider than the last window tried (an overflow step, the tier's floor)
         window = (below, later.above)
         stage = Stage(step.steps, below, later.above, step.overflow_to)
-        answer = waited + forecast(call, stage, index, snapshot, now=now, held=held, within=budget).seconds
+        answer = answer_at(stage)
         if answer <= deadline:
-            return Widening(
-                stage, waited, level.within_seconds, level.headroom_seconds, in_step, answer, False, False
-            )
+            return stage, answer, True
         if answer <= best_at:  # as soon or sooner: the wider window (more agents may free up)
             best, best_at = stage, answer
-    release = (
-        bool(held)
-        and not snapshot.has_waiting(plan.name, plan.reserve_tiers)
-        and _spare_expert(plan, snapshot, now, deadline)
-    )
-    return Widening(
-        best, waited, level.within_seconds, level.headroom_seconds, in_step, best_at, True, release
-    )
+    return best, best_at, False
 
 
 def describe(widening: Widening, *, released: bool = False) -> str:

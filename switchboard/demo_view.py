@@ -192,14 +192,9 @@ def _percent(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}"
 
 
-def render(frame: Frame, height: int = 24) -> Group:
-    """The live view; at most `height` lines (the story gives way first), 80 columns wide."""
+def _calls_table(frame: Frame) -> Table:
+    """The inbound callers' counters and the service level against its target."""
     view = frame.view
-    header = Text.assemble(
-        ("Switchboard demo", "bold"),
-        f"  simulated {clock_text(frame.sim_elapsed)} = {frame.real_elapsed:.0f} s real "
-        f"(clock runs {frame.time_scale:g}x)",
-    )
     calls = Table.grid(padding=(0, 2))
     for _ in range(6):
         calls.add_column(justify="right")
@@ -210,6 +205,18 @@ def render(frame: Frame, height: int = 24) -> Group:
         str(view.arrived), str(view.answered), str(view.abandoned), str(view.waiting),
         str(view.answered_within), Text(f"{_percent(level)} (target {frame.target:.0%})", style=style),
     )  # fmt: skip
+    return calls
+
+
+def render(frame: Frame, height: int = 24) -> Group:
+    """The live view; at most `height` lines (the story gives way first), 80 columns wide."""
+    view = frame.view
+    header = Text.assemble(
+        ("Switchboard demo", "bold"),
+        f"  simulated {clock_text(frame.sim_elapsed)} = {frame.real_elapsed:.0f} s real "
+        f"(clock runs {frame.time_scale:g}x)",
+    )
+    calls = _calls_table(frame)
     tiers = [t for t in TIER_ORDER if t in view.waits] + sorted(set(view.waits) - set(TIER_ORDER))
     waits = " · ".join(f"{t} {view.mean_wait(t):.0f} s" for t in tiers) or "nobody answered yet"
     agents = " ".join(f"{state} {count}" for state, count in sorted(frame.agents.items()))

@@ -42,10 +42,14 @@ from routing.rules import Rules
 from switchboard.api import (
     acd_api,
     audit_api,
+    blacklist_api,
     campaigns_api,
     consent_api,
-    dialer_api,
+    dialer_access,
+    dispositions_api,
+    leads_api,
     outages_api,
+    robinson_api,
     tasks_api,
 )
 from switchboard.api.app import create_app
@@ -287,7 +291,7 @@ class Runtime:
 
     async def _start_http(self, state: AppState) -> None:
         overrides = {
-            **dialer_api.STATUS_OVERRIDES,
+            **dialer_access.STATUS_OVERRIDES,
             **acd_api.STATUS_OVERRIDES,
             **tasks_api.STATUS_OVERRIDES,
             **outages_api.STATUS_OVERRIDES,
@@ -295,8 +299,9 @@ class Runtime:
         app = create_app(state, status_overrides=overrides)
         acd_api.install(app, self.parts.acd)
         app.include_router(outages_api.router)
-        dialer_api.attach_dialer(app, self.parts.stores)
-        app.include_router(dialer_api.router)
+        dialer_access.attach_dialer(app, self.parts.stores)
+        for area in (leads_api, dispositions_api, blacklist_api, robinson_api):
+            app.include_router(area.router)
         app.include_router(consent_api.router)
         app.include_router(audit_api.router)
         campaigns_api.attach_campaigns(app, self.parts.dialer)

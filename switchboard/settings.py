@@ -37,7 +37,7 @@ from core.config.yaml_file import (
     problems_from_validation,
 )
 from core.errors import ConfigError
-from pbx.client_pure import AmiSettings
+from pbx.ami_settings import AmiSettings
 from switchboard.settings_sections import (
     DEFAULT_AUDIT_STREAMS,
     REDIS_SCHEMES,

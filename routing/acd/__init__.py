@@ -4,6 +4,8 @@
   the operations the API calls (api_operations) and the rule swap
 - callflow: reactions to call events (arrival, agent answered or not, hangups, resync)
 - dispatcher: routing decisions and agent lifecycle effects, carried out
+- state_writes: memory mirrors Redis (every write, the compare-and-sets, the write-back after a failure)
+- ownership: whether this engine owns the ACD (its lease), and taking it over
 - executor: AMI actions (Originate the agent, Bridge, Hangup, Redirect)
 - store / store_records / routing_keys / acd_keys: Redis persistence (atomic multi-key updates,
   Lua compare-and-set), the stored JSON and the key names

@@ -1,4 +1,5 @@
-"""What the ACD shell's parts share: options, and one context object with the collaborators.
+"""What the ACD shell's parts share: options, and one context object with the collaborators
+(built by `build_ctx`).
 
 AcdOptions are deployment choices, not rules a supervisor edits (those are
 routing.yaml): dialplan context names, which queue a dialled number enters,
@@ -7,16 +8,22 @@ timer granularity.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+import redis.asyncio as aioredis
+
 from core.clock import Clock
+from core.lease import Lease
+from pbx.service import ActionSender
+from routing.acd.acd_keys import AcdKeys
 from routing.acd.acd_metrics import AcdMetrics
 from routing.acd.events import AcdEvents
 from routing.acd.executor import Executor
 from routing.acd.state import AcdState
 from routing.acd.store import AcdStore
 from routing.acd.timers import Timers
+from routing.rules import Rules
 
 
 @dataclass(frozen=True)
@@ -65,3 +72,41 @@ class Ctx:
     clock: Clock
     options: AcdOptions
     instance_id: str
+
+
+def build_ctx(
+    redis: aioredis.Redis,
+    sender: ActionSender,
+    rules: Rules,
+    metrics: AcdMetrics,
+    *,
+    clock: Clock,
+    instance_id: str,
+    options: AcdOptions,
+    keys: AcdKeys,
+    lease: Lease | None,
+    may_act: Callable[[], bool],
+) -> Ctx:
+    """The context of one AcdService: its working state, Redis store and event stream, the AMI
+    executor (acting only while `may_act`: the service owns the ACD) and the timers."""
+    executor = Executor(
+        sender,
+        metrics,
+        instance_id=instance_id,
+        agent_context=options.agent_context,
+        exit_context=options.exit_context,
+        transfer_context=options.transfer_context,
+        action_timeout_s=options.action_timeout_s,
+        may_act=may_act,
+    )
+    return Ctx(
+        state=AcdState(rules),
+        store=AcdStore(redis, keys, ended_ttl_s=options.ended_call_ttl_s, lease=lease),
+        events=AcdEvents(redis, keys),
+        executor=executor,
+        timers=Timers(),
+        metrics=metrics,
+        clock=clock,
+        options=options,
+        instance_id=instance_id,
+    )

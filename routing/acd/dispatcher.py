@@ -8,9 +8,9 @@ persist, then perform the effects).
 Rules it keeps:
 - Persist, then act: the agent is reserved in Redis (compare-and-set) before its
   Originate goes out, so a crash in between leaves a reservation the next
-  resync releases, never a second Originate.
-- Memory mirrors Redis. If Redis fails, calls are still served from memory and
-  the whole state is written again once Redis answers (`dirty`).
+  resync releases, never a second Originate. The writes, and memory mirroring
+  Redis while Redis fails (`dirty`), are state_writes.py's; the dispatcher hands
+  its callers' writes over to it.
 - Nothing is routed while AMI is down or resyncing (`executor.ready`): waiting
   calls stay waiting and the first tick after the resync dispatches them.
 - A failed ring never routes again from inside itself: routes it triggers are
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 from core.errors import (
@@ -31,11 +30,11 @@ from core.errors import (
     AmiError,
     AmiTimeoutError,
     NotFoundError,
-    NotOwnerError,
     StoreUnavailableError,
 )
 from routing.acd.calls import ActiveCall, CallState
 from routing.acd.context import Ctx
+from routing.acd.state_writes import StateWrites
 from routing.acd.store import Change
 from routing.acd.timers import Timer, TimerKind
 from routing.agent_events import (
@@ -65,81 +64,34 @@ DEFAULT_PAUSE_AFTER = 3
 
 
 class Dispatcher:
-    def __init__(self, ctx: Ctx) -> None:
+    def __init__(self, ctx: Ctx, writes: StateWrites) -> None:
         self.ctx = ctx
-        self.dirty = False
+        self.writes = writes
         self._deferring = False  # inside a ring failure: routes wait for the next tick
-        # Calls just arrived, in memory but not yet in Redis: each is written with its agent's
-        # reservation when it is offered at once (one round trip for both), else by the next commit.
-        self._arrived: dict[str, ActiveCall] = {}
 
-    # -- persistence ------------------------------------------------------------------------
+    # -- persistence: handed to StateWrites -------------------------------------------------
+    @property
+    def dirty(self) -> bool:
+        """Memory is ahead of Redis (StateWrites.dirty)."""
+        return self.writes.dirty
+
     async def commit(self, change: Change) -> None:
-        """Write `change` (and the calls admitted but not yet written) to Redis and mirror `change`
-        in memory (memory alone while Redis is failing)."""
-        written = {a.id for a in change.calls} | {a.id for a in change.ended}
-        arrived = [a for a in self._arrived.values() if a.id not in written]  # else `change` has it newer
-        self._arrived.clear()
-        if not self.dirty:
-            try:
-                await self.ctx.store.commit(
-                    replace(change, calls=[*arrived, *change.calls]) if arrived else change
-                )
-            except StoreUnavailableError as exc:
-                self.store_failed(exc)
-            except NotOwnerError:
-                self.lost_lease()  # memory has the arrived calls Redis lacks
-                raise
-        self.mirror(change)
+        await self.writes.commit(change)
 
     def admit(self, active: ActiveCall) -> None:
-        """A call just arrived: in memory now; in Redis with its offer's reservation if it is offered
-        before anything else is written, else with the next write (`write_arrived` at the latest)."""
-        if not self.dirty:
-            self._arrived[active.id] = active
-        self.mirror(Change(calls=[active]))
-
-    def forget_arrived(self) -> None:
-        """The state was loaded from Redis: calls admitted in memory only are not this state's."""
-        self._arrived.clear()
+        self.writes.admit(active)
 
     async def write_arrived(self) -> None:
-        """Write the admitted calls not written yet (the call was not offered at once: it waits)."""
-        if self._arrived:
-            await self.commit(Change())
+        await self.writes.write_arrived()
 
     async def publish(self, kind: str, agent_id: str, data: Mapping[str, Any]) -> None:
-        """An event for the API; skipped (and lost) while Redis is failing, never delaying a call."""
-        if not self.dirty:
-            await self.ctx.events.publish(kind, agent_id, data)
+        await self.writes.publish(kind, agent_id, data)
 
     def mirror(self, change: Change) -> None:
-        state, now = self.ctx.state, self.ctx.clock()
-        for status in change.statuses:
-            state.set_status(status, now)
-        for active in change.calls:
-            state.put_call(active)
-        for active in change.ended:
-            state.drop_call(active.id)
-            self.ctx.timers.cancel(TimerKind.RECHECK, active.id)
-        for key in change.cancelled_timers:
-            self.ctx.timers.cancel_key(key)
-        for timer in change.timers:
-            self.ctx.timers.set(timer)
-
-    def lost_lease(self) -> None:
-        """A write refused because the lease lapsed under it: memory is ahead of Redis (a call just
-        arrived is only in memory). Marked like a store failure, so that owning again without anyone
-        else owning meanwhile writes the whole state back (AcdService._resume); if another engine
-        owned meanwhile, its state is loaded and the caller is adopted from Asterisk."""
-        if not self.dirty:
-            log.warning("the ACD lease lapsed under a write; memory is ahead of Redis until it is back")
-        self.dirty = True
+        self.writes.mirror(change)
 
     def store_failed(self, exc: StoreUnavailableError) -> None:
-        if not self.dirty:
-            log.error("Redis failed; serving calls from memory until it is back: %s", exc.message)
-        self.dirty = True
+        self.writes.store_failed(exc)
 
     # -- agents -----------------------------------------------------------------------------
     async def agent_event(
@@ -211,13 +163,8 @@ class Dispatcher:
         except AgentTransitionError:
             return False
         timer = Timer(TimerKind.HOLD, agent_id, now + ctx.options.hold_ttl_s, call_id)
-        if not self.dirty:
-            try:
-                if not await ctx.store.hold(status, timer):
-                    await self._believe_redis(agent_id)
-                    return False
-            except StoreUnavailableError as exc:
-                self.store_failed(exc)
+        if not await self.writes.hold(agent_id, status, timer):
+            return False
         self.mirror(Change(statuses=[status], timers=[timer]))
         self._log_effects(effects)
         return True
@@ -305,7 +252,7 @@ class Dispatcher:
         action_id = ctx.executor.new_action_id()
         offered = active.with_facts(state=CallState.OFFERED, agent_id=agent_id, action_id=action_id)
         timer = Timer(TimerKind.RING, agent_id, now + ring_s + ctx.options.ring_grace_s, active.id)
-        if not await self._reserve(status, offered, timer, held=held):
+        if not await self.writes.reserve(status, offered, timer, held=held):
             await self._lost_race(agent_id, active)
             return False
         unhold = [f"{TimerKind.HOLD}:{agent_id}"] if held else []
@@ -335,13 +282,8 @@ class Dispatcher:
         action_id = ctx.executor.new_action_id()
         rung = consulting.with_facts(agent_id=agent_id, action_id=action_id)
         timer = Timer(TimerKind.RING, agent_id, now + ring_s + ctx.options.ring_grace_s, consulting.id)
-        if not self.dirty:
-            try:
-                if not await ctx.store.hold(status, timer):
-                    await self._believe_redis(agent_id)
-                    return False
-            except StoreUnavailableError as exc:
-                self.store_failed(exc)
+        if not await self.writes.hold(agent_id, status, timer):
+            return False
         await self.commit(Change(calls=[rung]))
         self.mirror(Change(statuses=[status], timers=[timer]))
         self._log_effects(effects)
@@ -361,41 +303,15 @@ class Dispatcher:
             return False
         return True
 
-    async def _reserve(self, status: AgentStatus, offered: ActiveCall, timer: Timer, *, held: bool) -> bool:
-        waiting = self._arrived.pop(offered.id, None)  # never written: admitted and offered in one write
-        if self.dirty:
-            return True  # Redis is behind memory; it gets the whole state once it is back
-        try:
-            done = await self.ctx.store.reserve(
-                status, offered, timer, held=held, arrived=waiting is not None
-            )
-        except StoreUnavailableError as exc:
-            self.store_failed(exc)
-            return True
-        except NotOwnerError:
-            if waiting is not None:
-                self._arrived[offered.id] = waiting
-            self.lost_lease()
-            raise
-        if not done and waiting is not None:
-            self._arrived[offered.id] = waiting  # not offered: it is written waiting, like any call
-        return bool(done)
-
     async def _lost_race(self, agent_id: str, active: ActiveCall) -> None:
         """Redis says the agent is no longer ready or the call no longer waiting: believe Redis."""
         log.warning("call %s: agent %s was taken meanwhile (another engine?)", active.id, agent_id)
         try:
-            await self._believe_redis(agent_id)
+            await self.writes.believe_redis(agent_id)
         except StoreUnavailableError as exc:
             self.store_failed(exc)
             return
         self.ctx.timers.set(Timer(TimerKind.RECHECK, active.id, self.ctx.clock() + 1.0))
-
-    async def _believe_redis(self, agent_id: str) -> None:
-        """A compare-and-set found the agent changed (another engine?): take Redis's status."""
-        fresh = await self.ctx.store.agent_status(agent_id)
-        if fresh is not None:
-            self.ctx.state.set_status(fresh, self.ctx.clock())
 
     async def _ring_failed(self, offered: ActiveCall, exc: AmiError) -> None:
         deferring, self._deferring = self._deferring, True

@@ -1,4 +1,5 @@
-"""Outage notices at arrival: the shell around routing/outages.py (runs under the ACD's lock).
+"""Outage notices at arrival: the shell around routing/outages.py (runs under the ACD's lock),
+and declaring and ending an outage.
 
 An arriving caller whom an outage in force concerns (routing.outages.notice_for) is not queued
 yet: the engine sets SWITCHBOARD_NOTICE (the recording), SWITCHBOARD_NOTICE_TEXT,
@@ -18,11 +19,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-from core.errors import StoreUnavailableError
+from core.errors import StoreUnavailableError, ValidationFailedError
 from routing.acd.context import Ctx
 from routing.acd.held import HeldCaller
-from routing.acd.outage_store import OutageStore
-from routing.outages import Caller, OutageSpec, notice_for
+from routing.acd.outage_store import OutageRecord, OutageStore
+from routing.outages import Caller, OutageSpec, check_numbers, notice_for
 
 log = logging.getLogger("switchboard.acd")
 
@@ -56,6 +57,26 @@ class Notices:
             }
         except StoreUnavailableError as exc:
             log.warning("outage notices in progress not read: %s", exc.message)
+
+    async def declare(self, spec: OutageSpec, by: str) -> OutageRecord:
+        """Declare an outage (refused: numbers that are not numbers, an end already past); callers
+        it concerns hear its notice from its start, in this engine at once, in others within 1 s."""
+        now = self.ctx.clock()
+        problems = check_numbers(spec, self.ctx.state.rules.default_region)
+        if spec.ends_at <= now:
+            problems.append("ends_at is already past: the outage would never be announced")
+        if problems:
+            raise ValidationFailedError("outage not declared: " + "; ".join(problems), problems=problems)
+        record = await self.store.declare(spec, by, now)
+        await self.refresh(now, force=True)
+        return record
+
+    async def end(self, outage_id: str) -> OutageRecord:
+        """End an outage now: nobody hears its notice from now on (its counters stay)."""
+        now = self.ctx.clock()
+        record = await self.store.end(outage_id, now)
+        await self.refresh(now, force=True)
+        return record
 
     async def refresh(self, now: float, *, force: bool = False) -> None:
         if not force and now < self._next_refresh:

@@ -1,8 +1,9 @@
 """AcdService: the inbound ACD as a PbxService, plus what the API and the reload code call.
 
 It holds its parts (composition, no base class): the CallFlow (call events), the Dispatcher,
-Outbound (the dialer's side) and Operations (what people do through the API, api_operations.py),
-all sharing one Ctx and the one lock.
+StateWrites (memory mirrors Redis), Outbound (the dialer's side), Operations (what people do
+through the API, api_operations.py), Notices (outages) and Ownership (ownership.py), all sharing
+one Ctx (context.py `build_ctx`) and the one lock.
 
 Owned here: the entry points and their one lock. Call events (handle), timers
 (tick), the resync after every (re)login, API requests and rule swaps all run
@@ -11,13 +12,11 @@ Redis never see two changes interleave. The work itself is in callflow.py
 (call events), dispatcher.py (routing and the agent lifecycle), store.py
 (Redis), executor.py (AMI), outbound.py (the dialer's held agents and answered calls).
 
-Ownership (several engines on one Redis and one Asterisk; docs/reliability.md): given a
-core.lease.Lease, the service acts only while it `owns` the ACD: it holds the lease and has
-reloaded the state from Redis under that lease's token. A standby ignores every call event, timer
-and dialer request (its AMI connection sees all the calls, but never rings, bridges or hangs up
-a leg); its Redis writes are fenced anyway. When it becomes the owner it reloads from Redis and
-runs the resync an AMI reconnect runs (`on_owned`, the runtime's Engine.resync), which adopts the
-callers Asterisk holds.
+Ownership (several engines on one Redis and one Asterisk; ownership.py, docs/reliability.md):
+given a core.lease.Lease, the service acts only while it `owns` the ACD. A standby ignores every
+call event, timer and dialer request (its AMI connection sees all the calls, but never rings,
+bridges or hangs up a leg). When it becomes the owner it reloads from Redis and runs the resync an
+AMI reconnect runs (`on_owned`, the runtime's Engine.resync), which adopts the callers Asterisk holds.
 
 Wiring (the runtime): build it with the engine's AMI client as `sender`, `await
 load()` before the engine starts, add it to the engine's services, and call
@@ -27,7 +26,6 @@ load()` before the engine starts, add it to the engine's services, and call
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -36,7 +34,7 @@ import redis.asyncio as aioredis
 
 from core.clock import Clock
 from core.config.loader import content_hash
-from core.errors import NotOwnerError, StoreUnavailableError, ValidationFailedError
+from core.errors import NotOwnerError
 from core.lease import Lease
 from pbx.call_changes import (
     CallChange,
@@ -56,25 +54,22 @@ from routing.acd.adoption import Adoption
 from routing.acd.api_operations import Operations
 from routing.acd.callers import Callers
 from routing.acd.callflow import CallFlow
-from routing.acd.context import AcdOptions, Ctx
+from routing.acd.context import AcdOptions, build_ctx
 from routing.acd.dispatcher import Dispatcher
 from routing.acd.events import AcdEvents
-from routing.acd.executor import Executor
 from routing.acd.notices import Notices
 from routing.acd.outage_store import OutageRecord, OutageStore
 from routing.acd.outbound import HandedCall, Outbound, PacingAgent
-from routing.acd.state import AcdState
-from routing.acd.store import AcdStore
-from routing.acd.timers import Timers
+from routing.acd.ownership import Ownership
+from routing.acd.state_writes import StateWrites
 from routing.acd.views import AgentInfo, CaseInfo, QueueInfo
 from routing.agent_events import AgentState
-from routing.outages import OutageSpec, check_numbers
+from routing.outages import OutageSpec
 from routing.queue import Needs
 from routing.rules import AgentSpec, Rules
 
 log = logging.getLogger("switchboard.acd")
 
-RECOVERY_EVERY_S = 1.0
 _RELEVANT = (UserEventSeen, OriginateResult, ChannelHungUp, DialStarted, Transferred)
 
 
@@ -97,57 +92,39 @@ class AcdService:
         lease: Lease | None = None,
         on_owned: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
-        options = options or AcdOptions()
-        keys = keys or AcdKeys()
-        executor = Executor(
-            sender,
-            metrics,
-            instance_id=instance_id,
-            agent_context=options.agent_context,
-            exit_context=options.exit_context,
-            transfer_context=options.transfer_context,
-            action_timeout_s=options.action_timeout_s,
-            may_act=lambda: self.owns,
-        )
-        ctx = Ctx(
-            state=AcdState(rules),
-            store=AcdStore(redis, keys, ended_ttl_s=options.ended_call_ttl_s, lease=lease),
-            events=AcdEvents(redis, keys),
-            executor=executor,
-            timers=Timers(),
-            metrics=metrics,
-            clock=clock,
-            options=options,
-            instance_id=instance_id,
-        )
-        dispatcher = Dispatcher(ctx)
-        callers = Callers(ctx, dispatcher)
+        options, keys = options or AcdOptions(), keys or AcdKeys()
+        self.lock = asyncio.Lock()
+        self.ctx = ctx = build_ctx(
+            redis, sender, rules, metrics, clock=clock, instance_id=instance_id, options=options, keys=keys,
+            lease=lease, may_act=lambda: self.owns,
+        )  # fmt: skip
+        self.writes = StateWrites(ctx, self.lock)
+        self.dispatcher = dispatcher = Dispatcher(ctx, self.writes)
         self.outages = OutageStore(redis, keys)
         """Declared outages and their counters (the API and CLI read and declare through it)."""
+        callers = Callers(ctx, dispatcher)
         self.notices = Notices(ctx, self.outages, callers.caller_of)
-        flow = CallFlow(
-            ctx, dispatcher, callers, notices=self.notices,
-            adoption=lambda flow: Adoption(ctx, dispatcher, flow, options.inbound_context),
-        )  # fmt: skip
-        self.ctx, self.dispatcher, self.flow, self.lock = ctx, dispatcher, flow, asyncio.Lock()
-        self.operations = Operations(ctx, dispatcher, flow, self.lock)
+        self.flow = self._call_flow(callers, options.inbound_context)
+        self.operations = Operations(ctx, dispatcher, self.flow, self.lock)
         """What people do through the API (api_operations.py); the methods below hand over to it."""
-        self.outbound = Outbound(ctx, dispatcher, flow)
-        self._next_sweep = 0.0
-        self._next_gauges = 0.0
-        self._next_recovery = 0.0
-        self._recovery: asyncio.Task[None] | None = None
-        self.lease = lease
+        self.outbound = Outbound(ctx, dispatcher, self.flow)
         self.on_owned = on_owned
         """What runs after a takeover's reload: the engine's resync (CoreShowChannels, then every
         service's resync). None: this service's resync with the tracker it last saw."""
-        self._owned_token: int | None = None
-        self._last_token: int | None = None  # of the last ownership whose state memory holds
-        self._loaded = False
+        self.ownership = Ownership(
+            lease, self.lock, self.writes, reload=self.load, resync=self._resync_after_takeover,
+            logged_in=lambda: self.ctx.executor.sender.ready,
+        )  # fmt: skip
+        self._next_sweep = self._next_gauges = 0.0
         self._tracker: CallTracker | None = None
-        self._takeover: asyncio.Task[None] | None = None
-        if lease is not None:
-            lease.on_change(self._lease_changed)
+
+    def _call_flow(self, callers: Callers, inbound_context: str) -> CallFlow:
+        """The call flow with its parts: who a caller is, the outage notices, the adoption of held callers."""
+        ctx, dispatcher = self.ctx, self.dispatcher
+        return CallFlow(
+            ctx, dispatcher, callers, notices=self.notices,
+            adoption=lambda flow: Adoption(ctx, dispatcher, flow, inbound_context),
+        )  # fmt: skip
 
     @property
     def rules(self) -> Rules:
@@ -204,8 +181,7 @@ class AcdService:
 
     async def tick(self, now: float) -> None:
         if not self.owns:
-            if self.lease is not None and self.lease.owned:
-                self._lease_changed(True)  # a takeover whose reload failed is tried again
+            self.ownership.retry_if_due()  # a takeover whose reload failed is tried again
             return
         async with self.lock:
             self.ctx.executor.started()
@@ -214,7 +190,7 @@ class AcdService:
                     await self.flow.timer_fired(timer)
                 except Exception:
                     log.exception("ACD timer %s failed", timer.key)
-            self._recover_later(now)
+            self.writes.write_back_later(now)
             if now >= self._next_sweep:
                 self._next_sweep = now + self.ctx.options.sweep_s
                 if self.ctx.state.ready_agents() and self.ctx.state.snapshot.calls:
@@ -226,31 +202,8 @@ class AcdService:
 
     async def aclose(self) -> None:
         """Stop background work (a pending write-back to Redis); call after the engine stopped."""
-        for task in (self._recovery, self._takeover):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-
-    def _recover_later(self, now: float) -> None:
-        """While Redis is failing, try to write the whole state back (in the background, once a second)."""
-        if not self.dispatcher.dirty or now < self._next_recovery:
-            return
-        if self._recovery is not None and not self._recovery.done():
-            return
-        self._next_recovery = now + RECOVERY_EVERY_S
-        self._recovery = asyncio.create_task(self._recover(), name="acd-redis-recovery")
-
-    async def _recover(self) -> None:
-        if not await self.ctx.store.ping():  # outside the lock: a dead Redis must not stall calls
-            return
-        async with self.lock:
-            try:
-                await self.ctx.store.rewrite(self.ctx.state, self.ctx.timers.persistent())
-            except (StoreUnavailableError, NotOwnerError):  # not owning: the owner's state stands
-                return
-            self.dispatcher.dirty = False
-        log.warning("Redis is back; the ACD state was written again")
+        await self.writes.aclose()
+        await self.ownership.aclose()
 
     def refresh_gauges(self, now: float) -> None:
         state, metrics = self.ctx.state, self.ctx.metrics
@@ -305,7 +258,7 @@ class AcdService:
     async def load(self, source: str = "") -> None:
         """Rebuild the ACD from Redis (seeding routing.yaml's agents first); call before the engine starts."""
         async with self.lock:
-            token = self.lease.token if self.lease is not None else None
+            token = self.ownership.token
             ctx, now = self.ctx, self.ctx.clock()
             await ctx.store.seed_profiles(ctx.state.rules.agents)
             stored = await ctx.store.load()
@@ -318,10 +271,8 @@ class AcdService:
             self.refresh_gauges(now)
             await self.notices.load()
             await self._rules_in_force(source)
-            self.dispatcher.dirty = False  # what Redis holds is the state now
-            self.dispatcher.forget_arrived()  # never written; Asterisk's held callers are adopted
-            self._owned_token = self._last_token = token
-            self._loaded = True
+            self.writes.loaded()  # what Redis holds is the state now
+            self.ownership.loaded(token)
             log.info(
                 "ACD loaded: %d agents, %d calls (%d waiting)",
                 len(state.profiles),
@@ -329,50 +280,20 @@ class AcdService:
                 len(state.snapshot.calls),
             )
 
-    # -- ownership --------------------------------------------------------------------------------
+    # -- ownership: handed to Ownership -----------------------------------------------------------
     @property
     def owns(self) -> bool:
-        """This engine runs the ACD: no lease (one engine), or it holds the lease and has reloaded
-        the state from Redis under its current token."""
-        lease = self.lease
-        return lease is None or (lease.owned and self._owned_token == lease.token)
-
-    def _lease_changed(self, owned: bool) -> None:
-        if not owned:
-            self._owned_token = None
-        elif self._loaded and (self._takeover is None or self._takeover.done()):
-            self._takeover = asyncio.create_task(self.take_over(), name="acd-takeover")
+        """This engine runs the ACD (Ownership.owns)."""
+        return self.ownership.owns
 
     async def take_over(self) -> None:
-        """This engine (again) owns the ACD: reload the state from Redis, or, when nobody else owned
-        it since this engine did (Lease.continues), write back what memory has that Redis may lack;
-        then resync with Asterisk (events went unhandled while it did not own)."""
-        lease = self.lease
-        while lease is not None and lease.owned and self._owned_token != lease.token:
-            try:
-                own_again = self._last_token is not None and lease.continues == self._last_token
-                await (self._resume() if own_again else self.load())
-            except (StoreUnavailableError, NotOwnerError) as exc:  # tried again at the next tick
-                log.error("ACD takeover: could not reload from Redis: %s", exc.message)
-                return
-        if not self.owns or not self.ctx.executor.sender.ready:
-            return  # not logged in to Asterisk: the resync after the login does it
-        try:
-            if self.on_owned is not None:
-                await self.on_owned()
-            elif self._tracker is not None:
-                await self.resync(self._tracker)
-        except Exception:  # the next reconnect's resync is the fallback; the ACD keeps running
-            log.exception("ACD takeover: the resync with Asterisk failed")
+        await self.ownership.take_over()
 
-    async def _resume(self) -> None:
-        async with self.lock:
-            token = self.lease.token if self.lease is not None else None
-            if self.dispatcher.dirty:
-                await self.ctx.store.rewrite(self.ctx.state, self.ctx.timers.persistent())
-                self.dispatcher.dirty = False
-            self._owned_token = self._last_token = token
-            log.warning("ACD: this engine owns it again, nobody did meanwhile; its state is kept")
+    async def _resync_after_takeover(self) -> None:
+        if self.on_owned is not None:
+            await self.on_owned()
+        elif self._tracker is not None:
+            await self.resync(self._tracker)
 
     async def replace_rules(self, rules: Rules, source: str = "") -> None:
         """Swap the rules in one step; every waiting caller is classified and routed again under them."""
@@ -433,24 +354,10 @@ class AcdService:
         return await self.operations.set_summary(call_id, summary)
 
     async def declare_outage(self, spec: OutageSpec, by: str) -> OutageRecord:
-        """Declare an outage (refused: numbers that are not numbers, an end already past); callers
-        it concerns hear its notice from its start, in this engine at once, in others within 1 s."""
-        now = self.ctx.clock()
-        problems = check_numbers(spec, self.rules.default_region)
-        if spec.ends_at <= now:
-            problems.append("ends_at is already past: the outage would never be announced")
-        if problems:
-            raise ValidationFailedError("outage not declared: " + "; ".join(problems), problems=problems)
-        record = await self.outages.declare(spec, by, now)
-        await self.notices.refresh(now, force=True)
-        return record
+        return await self.notices.declare(spec, by)
 
     async def end_outage(self, outage_id: str) -> OutageRecord:
-        """End an outage now: nobody hears its notice from now on (its counters stay)."""
-        now = self.ctx.clock()
-        record = await self.outages.end(outage_id, now)
-        await self.notices.refresh(now, force=True)
-        return record
+        return await self.notices.end(outage_id)
 
     async def put_customer(self, number: str, record: Mapping[str, str]) -> str:
         return await self.operations.put_customer(number, record)

@@ -22,7 +22,7 @@ from core.errors import ValidationFailedError
 from core.phone_numbers import normalize
 from dialer.audit_query import KINDS, AuditFilter, AuditQuery, AuditRecord
 from switchboard.api.auth import AUTH_RESPONSES, require_role
-from switchboard.api.dialer_api import Stores
+from switchboard.api.dialer_access import Stores
 from switchboard.api.errors import ErrorBody
 from switchboard.api.paging import LimitQuery, Page, TextTime
 from switchboard.api.tokens import Principal

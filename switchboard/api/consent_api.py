@@ -24,7 +24,7 @@ from dialer.consent.validity import PURPOSE_PATTERN, ConsentRecord, state_of
 from dialer.paging import Cursor
 from dialer.stores import DialerStores
 from switchboard.api.auth import AUTH_RESPONSES, require_role
-from switchboard.api.dialer_api import Stores
+from switchboard.api.dialer_access import Stores
 from switchboard.api.errors import ErrorBody
 from switchboard.api.paging import CursorQuery, LimitQuery, Page, TextTime, page_of
 from switchboard.api.tokens import Principal

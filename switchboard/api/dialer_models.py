@@ -1,4 +1,5 @@
-"""Request and response bodies of the dialer's HTTP API (switchboard/api/dialer_api.py).
+"""Request and response bodies of the dialer's HTTP API (switchboard/api/leads_api.py, dispositions_api.py,
+blacklist_api.py, robinson_api.py).
 
 Bodies that the stores validate themselves (a bulk of leads, a Robinson-list request) are taken
 loosely here on purpose: the stores report every problem at once, in words an advisor or a CRM

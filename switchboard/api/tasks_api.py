@@ -6,7 +6,7 @@ task store (dialer/tasks/store.py) keeps the rules: an own time after the centra
 the past is a 422 that names the deadline; a callback's own time outside the campaign's calling
 hours is a 422 with the reason; closing or archiving in the wrong state is a 409.
 
-    app = create_app(state, status_overrides={**dialer_api.STATUS_OVERRIDES, **STATUS_OVERRIDES})
+    app = create_app(state, status_overrides={**dialer_access.STATUS_OVERRIDES, **STATUS_OVERRIDES})
     attach_tasks(app, task_store)       # the engine's store (its rules reload); else built on first use
     app.include_router(router)
 
@@ -32,7 +32,7 @@ from dialer.tasks.reads import ListStatus
 from dialer.tasks.rules import DEFAULT_TASK_RULES, Task, load_task_rules
 from dialer.tasks.store import TaskNotFoundError, TaskStore, not_open
 from switchboard.api.auth import AUTH_RESPONSES, require_role
-from switchboard.api.dialer_api import get_stores
+from switchboard.api.dialer_access import get_stores
 from switchboard.api.errors import ErrorBody, PermissionDeniedError
 from switchboard.api.paging import CursorQuery, LimitQuery, Page, page_of
 from switchboard.api.state import get_state

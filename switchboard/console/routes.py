@@ -27,7 +27,7 @@ from dialer.paging import Cursor, page_in_memory
 from routing.acd import AcdService
 from switchboard.api.acd_api import get_acd
 from switchboard.api.auth import AUTH_RESPONSES, require_role
-from switchboard.api.dialer_api import get_stores
+from switchboard.api.dialer_access import get_stores
 from switchboard.api.errors import (
     AuthenticationError,
     NotReadyError,

@@ -30,7 +30,7 @@ from routing.acd.events import AcdEvent, check_since
 from switchboard.api.acd_api import AgentOut, get_acd
 from switchboard.api.auth import AUTH_RESPONSES, require_role
 from switchboard.api.campaigns_api import get_service
-from switchboard.api.dialer_api import get_stores
+from switchboard.api.dialer_access import get_stores
 from switchboard.api.errors import NotReadyError
 from switchboard.api.state import get_state
 from switchboard.api.tokens import Principal

@@ -10,7 +10,6 @@ asserted is the issue's (5 s).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import time
@@ -47,28 +46,11 @@ from tests.support.acd_harness import (
     running_sim,
     sim_config,
 )
+from tests.support.lease_harness import FreezableClock, became_owner
 
 pytestmark = pytest.mark.integration
 TTL_S, RENEW_S = 1.0, 0.25
 FAILOVER_BOUND_S = 5.0
-
-
-class FreezableClock:
-    """Monotonic time a test can stop (a paused process still believes it owns) or move on (its
-    lease lapses at once)."""
-
-    def __init__(self) -> None:
-        self.frozen: float | None = None
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        return (self.frozen if self.frozen is not None else time.monotonic()) + self.offset
-
-    def freeze(self) -> None:
-        self.frozen = time.monotonic()
-
-    def advance(self, seconds: float) -> None:
-        self.offset += seconds
 
 
 class Owned(Stack):
@@ -79,14 +61,6 @@ class Owned(Stack):
         await self.lease.stop(release=False)
         await self.engine.stop()
         await self.acd.aclose()
-
-
-async def became_owner(lease: Lease, timeout: float) -> None:
-    owned = asyncio.Event()
-    lease.on_change(lambda now_owned: owned.set() if now_owned else None)
-    if not lease.owned:
-        async with asyncio.timeout(timeout):
-            await owned.wait()
 
 
 @contextlib.asynccontextmanager

@@ -17,11 +17,10 @@ from typing import Any
 import pytest
 
 from core.errors import AmiConnectionError
+from pbx.ami_settings import AmiSettings
 from pbx.client import AmiClient
-from pbx.client_pure import AmiSettings
 from pbx.codec import Action
-from tests.integration.test_client_resilience import Recorder
-from tests.support.scripted_peer import SECRET, USERNAME, PeerConnection, ScriptedPeer, event, reply
+from tests.support.scripted_peer import SECRET, USERNAME, PeerConnection, Recorder, ScriptedPeer, event, reply
 
 pytestmark = pytest.mark.integration
 

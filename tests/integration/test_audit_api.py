@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 
 from dialer.stores import DialerStores
 from switchboard.api import audit_api
-from tests.integration.test_dialer_api import (
+from tests.support.dialer_api_harness import (
     LEADS,
     REQUEST,
     T0,
@@ -27,7 +27,7 @@ from tests.integration.test_dialer_api import (
     stores,
 )
 
-__all__ = ["clock", "stores"]  # the fixtures, shared with test_dialer_api
+__all__ = ["clock", "stores"]  # the fixtures, from the harness
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ from dialer.compliance.caps import CallResult
 from pbx.sim import AgentPhone, CustomerProfile, CustomerScript, SimulatedPbx
 from routing.acd.acd_keys import AcdKeys
 from routing.agent_events import AgentState
-from tests.integration.test_acd_owner import FreezableClock
 from tests.support.blended_harness import INBOUND_LINE, Blended, blended, blended_rules
 from tests.support.dialer_harness import campaign, campaigns, lead, number, originate_vars, sim_config
+from tests.support.lease_harness import FreezableClock
 
 pytestmark = pytest.mark.integration
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import time
 from pathlib import Path
@@ -22,17 +21,14 @@ from routing.rules import AgentSpec
 from switchboard.cli_acd import register
 from switchboard.logs import SecretFilter
 from switchboard.private_redis import PrivateRedis
+from tests.support.cli_harness import run_command
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "routing.yaml"
 MONDAY_NOON = 1_750_068_000.0  # 2025-06-16 12:00 Europe/Budapest
 
 
 def explain(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="switchboard")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["explain", *argv])
-    code: int = args.func(args, SecretFilter())
-    return code
+    return run_command(register, "explain", *argv, secrets=SecretFilter())
 
 
 def test_explain_from_a_state_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import csv
 import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,27 +16,13 @@ from core.errors import ValidationFailedError
 from switchboard import cli_audit
 from switchboard.cli_dialer import register
 from switchboard.private_redis import PrivateRedis
+from tests.support.cli_harness import db, run_command
 
-
-@pytest.fixture
-def db(redis_server: PrivateRedis, monkeypatch: pytest.MonkeyPatch) -> Iterator[redis.Redis]:
-    monkeypatch.setenv("SWITCHBOARD_REDIS_URL", redis_server.url)
-    monkeypatch.setenv("SWITCHBOARD_DEFAULT_REGION", "HU")
-    monkeypatch.delenv("SWITCHBOARD_SETTINGS_FILE", raising=False)
-    client = redis.Redis.from_url(redis_server.url)
-    client.flushall()
-    try:
-        yield client
-    finally:
-        client.close()
+__all__ = ["db"]  # the fixtures, from the harness
 
 
 def run(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="switchboard")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    code: int = args.func(args, None)
-    return code
+    return run_command(register, *argv)
 
 
 def test_leads_import_lists_bad_lines_and_imports_the_rest(
@@ -122,13 +106,9 @@ def test_audit_command_filters_the_trails_and_exports_them(
     assert run(*filing) == 0
     assert run("robinson", "approve", "rr-1", "--as", "sue", "--note", "ok") == 0
     capsys.readouterr()
-    parser = argparse.ArgumentParser(prog="switchboard")
-    cli_audit.register(parser.add_subparsers(dest="command", required=True))
 
     def audit(*argv: str) -> int:
-        args = parser.parse_args(["audit", *argv])
-        code: int = args.func(args, None)
-        return code
+        return run_command(cli_audit.register, "audit", *argv)
 
     assert audit("--number", "06 30 123 4567", "--actor", "sue") == 0
     out = capsys.readouterr().out

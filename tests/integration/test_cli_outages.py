@@ -4,31 +4,19 @@ what the engine's store reads; a bad declaration is refused with its reason and 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import redis
 import redis.asyncio as aioredis
 
 from routing.acd.outage_store import OutageRecord, OutageStore
 from switchboard.cli import main
-from switchboard.private_redis import PrivateRedis
+from tests.support.cli_harness import db, db_url
 
+__all__ = ["db", "db_url"]  # the fixtures, from the harness
 pytestmark = pytest.mark.integration
 LATER = (datetime.now(UTC) + timedelta(hours=3)).isoformat()
-
-
-@pytest.fixture
-def db(redis_server: PrivateRedis, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("SWITCHBOARD_REDIS_URL", redis_server.url)
-    monkeypatch.setenv("SWITCHBOARD_DEFAULT_REGION", "HU")
-    monkeypatch.setenv("COLUMNS", "250")
-    monkeypatch.delenv("SWITCHBOARD_SETTINGS_FILE", raising=False)
-    client = redis.Redis.from_url(redis_server.url)
-    client.flushall()
-    client.close()
-    yield redis_server.url
+CLI_COLUMNS = "250"  # the terminal width the commands see (tests/support/cli_harness.py `db`)
 
 
 def stored(url: str) -> list[OutageRecord]:
@@ -42,14 +30,14 @@ def stored(url: str) -> list[OutageRecord]:
     return asyncio.run(read())
 
 
-def test_declare_list_and_end(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_declare_list_and_end(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     code = main([
         "outages", "declare", "north-tv", "--title", "TV signal lost in the north",
         "--crm", "region=north,north-east", "--prefix", "+3646", "--recording", "outage-north-tv",
         "--until", LATER, "--as", "anna",
     ])  # fmt: skip
     assert code == 0
-    (record,) = stored(db)
+    (record,) = stored(db_url)
     assert record.declared_by == "anna" and record.spec.segment.prefixes == ("+3646",)
     assert [(c.field, c.values) for c in record.spec.segment.crm] == [("region", ("north", "north-east"))]
     assert record.spec.in_force(datetime.now(UTC).timestamp())
@@ -60,7 +48,7 @@ def test_declare_list_and_end(db: str, capsys: pytest.CaptureFixture[str]) -> No
 
     assert main(["outages", "end", "north-tv"]) == 0
     assert "ended north-tv" in capsys.readouterr().out
-    assert not stored(db)[0].effective.in_force(datetime.now(UTC).timestamp())
+    assert not stored(db_url)[0].effective.in_force(datetime.now(UTC).timestamp())
 
 
 @pytest.mark.parametrize(
@@ -74,14 +62,16 @@ def test_declare_list_and_end(db: str, capsys: pytest.CaptureFixture[str]) -> No
     ],
 )
 def test_a_bad_declaration_is_refused_with_its_reason(
-    db: str, capsys: pytest.CaptureFixture[str], extra: list[str], reason: str
+    db_url: str, capsys: pytest.CaptureFixture[str], extra: list[str], reason: str
 ) -> None:
     assert main(["outages", "declare", "o1", "--title", "t", "--until", LATER, *extra]) == 1
     assert reason in capsys.readouterr().err
-    assert stored(db) == []
+    assert stored(db_url) == []
 
 
-def test_an_end_in_the_past_or_without_a_zone_is_refused(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_end_in_the_past_or_without_a_zone_is_refused(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     past = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
     assert (
         main(
@@ -114,4 +104,4 @@ def test_an_end_in_the_past_or_without_a_zone_is_refused(db: str, capsys: pytest
         == 1
     )
     assert "needs a zone" in capsys.readouterr().err
-    assert stored(db) == []
+    assert stored(db_url) == []

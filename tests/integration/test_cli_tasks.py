@@ -3,43 +3,26 @@ clock, so the tasks are seeded relative to now."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import csv
 import io
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import redis
 import redis.asyncio as aioredis
 
 from switchboard.cli_tasks import register
-from switchboard.private_redis import PrivateRedis
+from tests.support.cli_harness import db, db_url, run_command
 from tests.support.tasks_harness import build_kit
 
+__all__ = ["db", "db_url"]  # the fixtures, from the harness
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def db(redis_server: PrivateRedis, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("SWITCHBOARD_REDIS_URL", redis_server.url)
-    monkeypatch.setenv("SWITCHBOARD_DEFAULT_REGION", "HU")
-    monkeypatch.setenv("COLUMNS", "220")
-    monkeypatch.delenv("SWITCHBOARD_SETTINGS_FILE", raising=False)
-    client = redis.Redis.from_url(redis_server.url)
-    client.flushall()
-    client.close()
-    yield redis_server.url
+CLI_COLUMNS = "220"  # the terminal width the commands see (tests/support/cli_harness.py `db`)
 
 
 def run(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="switchboard")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    code: int = args.func(args, None)
-    return code
+    return run_command(register, *argv)
 
 
 async def _seed(url: str) -> None:
@@ -61,9 +44,9 @@ async def _seed(url: str) -> None:
 
 
 def test_supervisors_list_report_reactivate_and_archive_from_the_command_line(
-    db: str, capsys: pytest.CaptureFixture[str]
+    db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    asyncio.run(_seed(db))
+    asyncio.run(_seed(db_url))
 
     assert run("tasks", "list", "--status", "expired") == 0
     out = capsys.readouterr().out
@@ -94,9 +77,9 @@ def test_supervisors_list_report_reactivate_and_archive_from_the_command_line(
 
 
 def test_tasks_list_for_scripts_as_json_csv_and_an_uncut_table_in_a_pipe(
-    db: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    db_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    asyncio.run(_seed(db))
+    asyncio.run(_seed(db_url))
     assert run("tasks", "list", "--json") == 0
     tasks = json.loads(capsys.readouterr().out)
     assert {t["task_id"]: t["status"] for t in tasks} == {"t-1": "expired", "t-2": "open", "t-3": "done"}

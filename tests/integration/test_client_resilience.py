@@ -5,58 +5,19 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 
 from core.errors import AmiConnectionError, AmiEncodeError, AmiLoginError, AmiTimeoutError
+from pbx.ami_actions import originate_fields
+from pbx.ami_settings import AmiSettings, backoff_delay, login_fields
 from pbx.client import AmiClient
-from pbx.client_pure import AmiSettings, backoff_delay, login_fields, originate_fields
 from pbx.codec import Event
-from tests.support.scripted_peer import SECRET, USERNAME, ScriptedPeer, event, reply
+from tests.support.scripted_peer import SECRET, USERNAME, Recorder, ScriptedPeer, event, reply
 
 pytestmark = pytest.mark.integration
-
-
-class Recorder:
-    """Callbacks that record what the client told us, and wait for it."""
-
-    def __init__(self, peer: ScriptedPeer) -> None:
-        self.peer = peer
-        self.events: list[Event] = []
-        self.connected = 0
-        self.ready_during_resync: list[bool] = []
-        self.disconnects: list[str] = []
-        self.client: AmiClient | None = None
-        self.before_ready: Callable[[int], Awaitable[None]] | None = None
-        self.changed = asyncio.Event()
-
-    def on_event(self, event: Event) -> None:
-        self.events.append(event)
-        self._notify()
-
-    async def on_connected(self) -> None:
-        assert self.client is not None
-        self.ready_during_resync.append(self.client.ready)
-        await self.client.send("Ping")  # actions during resync go out before `ready`
-        if self.before_ready is not None:
-            await self.before_ready(self.connected + 1)
-        self.connected += 1
-        self._notify()
-
-    def on_disconnected(self, reason: str) -> None:
-        self.disconnects.append(reason)
-        self._notify()
-
-    def _notify(self) -> None:
-        self.changed.set()
-        self.changed.clear()
-
-    async def until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-        async with asyncio.timeout(timeout):
-            while not predicate():
-                await self.changed.wait()
 
 
 @pytest.fixture
@@ -189,8 +150,7 @@ async def test_odd_messages_never_drop_the_connection(
         b"Response: Success\r\nActionID: nobody-asked\r\nMessage: Originate successfully queued\r\n\r\n"
         b"Action: Ping\r\nActionID: backwards\r\n\r\n"
         b"Event: UserEvent\r\nUserEvent: Caf\xc3\r\n\r\n"  # truncated UTF-8
-        b"Event: SomethingNew\r\nFoo: bar\r\n\r\n"
-        + event("Hangup", Uniqueid="1.1", Cause=16)
+        b"Event: SomethingNew\r\nFoo: bar\r\n\r\n" + event("Hangup", Uniqueid="1.1", Cause=16)
     )
     await recorder.until(lambda: any(e.name == "Hangup" for e in recorder.events))
     names = [e.name for e in recorder.events if e.name != "FullyBooted"]

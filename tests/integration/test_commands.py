@@ -7,13 +7,12 @@ the same commands are tests/unit/test_cli.py, test_config_check.py and test_camp
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,27 +20,11 @@ import pytest
 from dialer.campaigns.rules import schema_text
 from switchboard.cli import EXIT_ERROR, EXIT_OK, EXIT_USAGE, main
 from switchboard.private_redis import free_port
+from tests.support.cli_harness import clean_env, restore_root_logger
 
+__all__ = ["clean_env", "restore_root_logger"]  # autouse fixtures, from the harness
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "cli-secret-Pa55"
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.upper().startswith("SWITCHBOARD_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("SWITCHBOARD_LOG_FORMAT", "json")
-
-
-@pytest.fixture(autouse=True)
-def restore_root_logger() -> Iterator[None]:
-    """main() configures the root logger for the process; put pytest's back afterwards."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 def write(directory: Path, name: str, text: str) -> Path:

@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from dialer.stores import DialerStores
 from switchboard.api import consent_api
-from tests.integration.test_dialer_api import T0, Clock, auth, build_app
+from tests.support.dialer_api_harness import T0, Clock, auth, build_app
 
 pytestmark = pytest.mark.integration
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,31 +11,15 @@ import redis
 
 from dialer.consent.csv_import import ConsentFileError
 from switchboard.cli_consent import register
-from switchboard.private_redis import PrivateRedis
+from tests.support.cli_harness import db, run_command
 
+__all__ = ["db"]  # the fixtures, from the harness
 pytestmark = pytest.mark.integration
 RECORDS = "sb:dialer:consent:num:"
 
 
-@pytest.fixture
-def db(redis_server: PrivateRedis, monkeypatch: pytest.MonkeyPatch) -> Iterator[redis.Redis]:
-    monkeypatch.setenv("SWITCHBOARD_REDIS_URL", redis_server.url)
-    monkeypatch.setenv("SWITCHBOARD_DEFAULT_REGION", "HU")
-    monkeypatch.delenv("SWITCHBOARD_SETTINGS_FILE", raising=False)
-    client = redis.Redis.from_url(redis_server.url)
-    client.flushall()
-    try:
-        yield client
-    finally:
-        client.close()
-
-
 def run(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="switchboard")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    code: int = args.func(args, None)
-    return code
+    return run_command(register, *argv)
 
 
 def test_a_garbled_consent_csv_names_each_bad_line_and_loses_nothing_stored(

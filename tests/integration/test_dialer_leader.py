@@ -9,8 +9,8 @@ import redis.asyncio as aioredis
 from core.lease import Lease
 from pbx.sim import CustomerProfile
 from routing.acd.acd_keys import AcdKeys
-from tests.integration.test_acd_owner import FreezableClock, became_owner
 from tests.support.dialer_harness import campaign, campaigns, lead, rig, sim_config
+from tests.support.lease_harness import FreezableClock, became_owner
 
 pytestmark = pytest.mark.integration
 

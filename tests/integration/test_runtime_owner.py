@@ -17,7 +17,7 @@ from switchboard.api.tokens import TokenStore
 from switchboard.private_redis import PrivateRedis
 from switchboard.runtime import EXAMPLE_CONFIG, Runtime
 from switchboard.settings import AmiSection, EngineSection, HttpSection, RedisSection, RulesSection, Settings
-from tests.integration.test_acd_owner import became_owner
+from tests.support.lease_harness import became_owner
 
 pytestmark = pytest.mark.integration
 SECRET = "runtime-secret"
@@ -59,9 +59,10 @@ async def test_a_standby_refuses_changes_and_takes_over_at_once_when_the_owner_s
             assert standby.acd.owns
             answer = await http.post("/api/v1/acd/agents/1001/login", headers=SUE)
             assert answer.status_code == 200 and answer.json()["state"] == "ready", answer.text
-        assert standby.metrics.registry.get_sample_value(
-            "switchboard_owner", {"role": "acd", "engine": "sb-2"}
-        ) == 1
+        assert (
+            standby.metrics.registry.get_sample_value("switchboard_owner", {"role": "acd", "engine": "sb-2"})
+            == 1
+        )
     finally:
         await one.stop()
         await two.stop()

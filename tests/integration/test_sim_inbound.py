@@ -9,6 +9,7 @@ import pytest
 from pbx.codec import Event
 from pbx.sim import AgentPhone, SimConfig, SimulatedPbx, TierPool, TrafficConfig
 from pbx.sim.rawclient import RawAmiClient
+from tests.support.sim_calls import ring_agent
 
 pytestmark = pytest.mark.integration
 
@@ -39,26 +40,6 @@ async def ami(sim: SimulatedPbx) -> AsyncIterator[RawAmiClient]:
 
 def _user_event(name: str) -> Callable[[Event], bool]:
     return lambda e: e.get("UserEvent") == name
-
-
-async def ring_agent(
-    ami: RawAmiClient, dial: str, call_id: str, agent: str, timeout_ms: int = 15000
-) -> Event:
-    """Originate an agent leg into [switchboard-agent]; returns its OriginateResponse."""
-    response = await ami.request(
-        "Originate",
-        [
-            ("Async", "true"),
-            ("Channel", dial),
-            ("Context", "switchboard-agent"),
-            ("Exten", "s"),
-            ("Priority", "1"),
-            ("Timeout", str(timeout_ms)),
-            ("Variable", f"SWITCHBOARD_CALL_ID={call_id}"),
-            ("Variable", f"SWITCHBOARD_AGENT_ID={agent}"),
-        ],
-    )
-    return await ami.wait_event("OriginateResponse", lambda e: e.get("ActionID") == response.action_id)
 
 
 async def test_inbound_call_is_announced_and_held(sim: SimulatedPbx, ami: RawAmiClient) -> None:

@@ -25,8 +25,7 @@ from pbx.sim.events import EventFactory
 from pbx.sim.rawclient import RawAmiClient
 from routing.ivr_dialplan import IVR_CONTEXT, render
 from routing.rules import Rules
-from tests.support.recordings import FIXTURES, load_steps
-from tests.unit.test_sim_events import channel_from, without_timestamp
+from tests.support.recordings import FIXTURES, channel_from, load_steps, without_timestamp
 
 pytestmark = pytest.mark.integration
 

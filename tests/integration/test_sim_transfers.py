@@ -11,7 +11,7 @@ import pytest
 
 from pbx.sim import AgentPhone, SimConfig, SimulatedPbx
 from pbx.sim.rawclient import RawAmiClient
-from tests.integration.test_sim_inbound import ring_agent
+from tests.support.sim_calls import talking
 
 pytestmark = pytest.mark.integration
 
@@ -31,18 +31,6 @@ async def ami(sim: SimulatedPbx) -> AsyncIterator[RawAmiClient]:
     await client.login("switchboard", "switchboard-secret")
     yield client
     await client.close()
-
-
-async def talking(sim: SimulatedPbx, ami: RawAmiClient) -> tuple[str, str]:
-    """A caller bridged to agent 1001's leg: (caller, agent leg)."""
-    caller = await sim.inbound_call(patience_s=600)
-    announced = await ami.wait_event("UserEvent", lambda e: e.get("UserEvent") == "SwitchboardInbound")
-    origin = await ring_agent(ami, "PJSIP/1001", announced.get("CallID") or "", "a1")
-    agent = origin.get("Channel") or ""
-    await ami.wait_event("UserEvent", lambda e: e.get("UserEvent") == "SwitchboardAgentAnswered")
-    assert (await ami.request("Bridge", [("Channel1", caller), ("Channel2", agent)])).ok
-    await ami.wait_event("BridgeEnter", lambda e: e.get("Channel") == agent)
-    return caller, agent
 
 
 async def test_blind_transfer_moves_the_caller_and_lets_the_transferer_go(

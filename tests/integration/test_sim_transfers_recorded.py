@@ -12,8 +12,8 @@ import pytest
 
 from pbx.sim import AgentPhone, SimConfig, SimulatedPbx
 from pbx.sim.rawclient import RawAmiClient
-from tests.integration.test_sim_transfers import talking
 from tests.support.recordings import TRANSFERS, recorded_events, transfer_sequence
+from tests.support.sim_calls import talking
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from switchboard.api import AppState, TokenStore, create_app, dialer_api, tasks_api
+from switchboard.api import AppState, TokenStore, create_app, dialer_access, tasks_api
 from switchboard.metrics import create_metrics
 from switchboard.settings import Settings
 from tests.support.tasks_harness import Kit, build_kit, local
@@ -40,8 +40,8 @@ async def kit(redis_client: aioredis.Redis) -> Kit:
 async def http(redis_client: aioredis.Redis, kit: Kit) -> AsyncIterator[httpx.AsyncClient]:
     tokens = TokenStore.from_tokens([(token, name, role) for name, (token, role) in TOKENS.items()])  # type: ignore[misc]
     state = AppState(Settings(), tokens, create_metrics(process=False), redis=redis_client)
-    app = create_app(state, status_overrides={**dialer_api.STATUS_OVERRIDES, **tasks_api.STATUS_OVERRIDES})
-    dialer_api.attach_dialer(app, kit.stores)
+    app = create_app(state, status_overrides={**dialer_access.STATUS_OVERRIDES, **tasks_api.STATUS_OVERRIDES})
+    dialer_access.attach_dialer(app, kit.stores)
     tasks_api.attach_tasks(app, kit.tasks)
     app.include_router(tasks_api.router)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)

@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from pbx.codec import Event
+from pbx.sim.channels import Channel
+from pbx.sim.events import Headers
+
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "ami"
 FULL = FIXTURES / "asterisk-22.10.1-full.txt"
 EXCERPT = FIXTURES / "asterisk-22.10.1-excerpt.txt"
@@ -104,3 +108,37 @@ def transfer_sequence(events: list[dict[str, str]], roles: dict[str, str]) -> li
         if party:
             sequence.append((name, party))
     return sequence
+
+
+def channel_from(event: Event, prefix: str = "") -> Channel:
+    """A Channel holding exactly what a recorded event says about it."""
+
+    def get(key: str) -> str:
+        return event.get(prefix + key) or ""
+
+    variables = {}
+    for value in event.get_all(prefix + "ChanVariable"):
+        name, _, content = value.partition("=")
+        if content:
+            variables[name] = content
+    name = get("Channel")
+    return Channel(
+        name=name,
+        uniqueid=get("Uniqueid"),
+        linkedid=get("Linkedid"),
+        tech=name.split("/")[0],
+        created=0.0,
+        state=int(get("ChannelState")),
+        caller_num=get("CallerIDNum"),
+        caller_name=get("CallerIDName"),
+        connected_num=get("ConnectedLineNum"),
+        connected_name=get("ConnectedLineName"),
+        context=get("Context"),
+        exten=get("Exten"),
+        priority=int(get("Priority")),
+        variables=variables,
+    )
+
+
+def without_timestamp(event: Event) -> Headers:
+    return [(k, v) for k, v in event.headers if k != "Timestamp"]

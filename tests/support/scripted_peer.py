@@ -1,5 +1,7 @@
 """A small scripted AMI server for client tests (the panoramisk testing approach, over real TCP).
 
+`Recorder` records what an AmiClient's callbacks were told, and waits for it.
+
 It greets with the Asterisk banner, handles Challenge/Login (plain and MD5), Ping
 and Logoff like Asterisk 22 does, records every action it receives, and answers
 the rest from a per-action script: a handler returning bytes, or None for
@@ -15,6 +17,7 @@ import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from pbx.client import AmiClient
 from pbx.codec import Action, AmiDecoder, Event, Response, encode_banner, encode_message
 from tests.support.recordings import FULL, server_stream
 
@@ -196,3 +199,43 @@ class ScriptedPeer:
     def _logoff(self, action: Action, connection: PeerConnection) -> bytes:
         asyncio.get_running_loop().call_soon(connection.close)
         return reply(action, "Goodbye", Message="Thanks for all the fish.")
+
+
+class Recorder:
+    """Callbacks that record what the client told us, and wait for it."""
+
+    def __init__(self, peer: ScriptedPeer) -> None:
+        self.peer = peer
+        self.events: list[Event] = []
+        self.connected = 0
+        self.ready_during_resync: list[bool] = []
+        self.disconnects: list[str] = []
+        self.client: AmiClient | None = None
+        self.before_ready: Callable[[int], Awaitable[None]] | None = None
+        self.changed = asyncio.Event()
+
+    def on_event(self, event: Event) -> None:
+        self.events.append(event)
+        self._notify()
+
+    async def on_connected(self) -> None:
+        assert self.client is not None
+        self.ready_during_resync.append(self.client.ready)
+        await self.client.send("Ping")  # actions during resync go out before `ready`
+        if self.before_ready is not None:
+            await self.before_ready(self.connected + 1)
+        self.connected += 1
+        self._notify()
+
+    def on_disconnected(self, reason: str) -> None:
+        self.disconnects.append(reason)
+        self._notify()
+
+    def _notify(self) -> None:
+        self.changed.set()
+        self.changed.clear()
+
+    async def until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+        async with asyncio.timeout(timeout):
+            while not predicate():
+                await self.changed.wait()

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,26 +11,10 @@ from core.config.yaml_file import parse_yaml
 from switchboard import __version__
 from switchboard.api.tokens import TokenStore, hash_token
 from switchboard.cli import EXIT_AMI_LOGIN, EXIT_ERROR, EXIT_OK, EXIT_STORE, EXIT_USAGE, main
+from tests.support.cli_harness import clean_env, restore_root_logger
 
+__all__ = ["clean_env", "restore_root_logger"]  # autouse fixtures, from the harness
 SECRET = "cli-secret-Pa55"
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.upper().startswith("SWITCHBOARD_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("SWITCHBOARD_LOG_FORMAT", "json")
-
-
-@pytest.fixture(autouse=True)
-def restore_root_logger() -> Iterator[None]:
-    """main() configures the root logger for the process; put pytest's back afterwards."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 @pytest.fixture

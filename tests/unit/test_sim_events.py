@@ -7,12 +7,12 @@ import random
 import pytest
 
 from pbx.codec import AmiDecoder, Event
-from pbx.sim.channels import Bridge, Channel
+from pbx.sim.channels import Bridge
 from pbx.sim.clock import ManualClock
 from pbx.sim.config import SimConfig
 from pbx.sim.core import PbxCore
 from pbx.sim.events import EventFactory, Headers, cause_text, list_complete
-from tests.support.recordings import load_steps
+from tests.support.recordings import channel_from, load_steps, without_timestamp
 
 RECORDED_VARS = ("SIM_TALK", "SIM_ROLE", "ENGINE_CALL_ID")
 FACTORY = EventFactory(RECORDED_VARS)
@@ -31,40 +31,6 @@ EVENTS = _events()
 
 def recorded(name: str, **match: str) -> Event:
     return next(e for e in EVENTS if e.name == name and all(e.get(k) == v for k, v in match.items()))
-
-
-def channel_from(event: Event, prefix: str = "") -> Channel:
-    """A Channel holding exactly what a recorded event says about it."""
-
-    def get(key: str) -> str:
-        return event.get(prefix + key) or ""
-
-    variables = {}
-    for value in event.get_all(prefix + "ChanVariable"):
-        name, _, content = value.partition("=")
-        if content:
-            variables[name] = content
-    name = get("Channel")
-    return Channel(
-        name=name,
-        uniqueid=get("Uniqueid"),
-        linkedid=get("Linkedid"),
-        tech=name.split("/")[0],
-        created=0.0,
-        state=int(get("ChannelState")),
-        caller_num=get("CallerIDNum"),
-        caller_name=get("CallerIDName"),
-        connected_num=get("ConnectedLineNum"),
-        connected_name=get("ConnectedLineName"),
-        context=get("Context"),
-        exten=get("Exten"),
-        priority=int(get("Priority")),
-        variables=variables,
-    )
-
-
-def without_timestamp(event: Event) -> Headers:
-    return [(k, v) for k, v in event.headers if k != "Timestamp"]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,187 @@
+"""Memory mirrors Redis: the ACD's writes, and what happens while Redis cannot take them.
+
+Owned here: every change of the ACD's state goes to Redis first and then to memory (`commit`,
+`mirror`); the compare-and-set writes of an offer and of a hold; calls admitted in memory but
+not written yet (an arriving call is written with its first offer's reservation: one round trip);
+and the `dirty` mark with the whole state written back once Redis answers again (`rewrite`; tried
+in the background once a second by `write_back_later`, under the ACD's lock).
+Rules it keeps:
+- If Redis fails, calls are still served from memory and the whole state is written again once
+  Redis answers (`dirty`); meanwhile nothing is written piecemeal and API events are skipped.
+- A write refused because the lease lapsed under it marks memory ahead of Redis too, so owning
+  again without anyone else owning meanwhile writes the whole state back.
+- A compare-and-set that finds the agent changed (another engine?) believes Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from core.errors import NotOwnerError, StoreUnavailableError
+from routing.acd.calls import ActiveCall
+from routing.acd.context import Ctx
+from routing.acd.store import Change
+from routing.acd.timers import Timer, TimerKind
+from routing.agents import AgentStatus
+
+log = logging.getLogger("switchboard.acd")
+
+WRITE_BACK_EVERY_S = 1.0
+
+
+class StateWrites:
+    def __init__(self, ctx: Ctx, lock: asyncio.Lock) -> None:
+        self.ctx = ctx
+        self._lock = lock  # the service's: taken by the background write-back only
+        self._next_write_back = 0.0
+        self._write_back: asyncio.Task[None] | None = None
+        self.dirty = False
+        """Memory is ahead of Redis (Redis failed, or the lease lapsed under a write)."""
+        # Calls just arrived, in memory but not yet in Redis: each is written with its agent's
+        # reservation when it is offered at once (one round trip for both), else by the next commit.
+        self._arrived: dict[str, ActiveCall] = {}
+
+    async def commit(self, change: Change) -> None:
+        """Write `change` (and the calls admitted but not yet written) to Redis and mirror `change`
+        in memory (memory alone while Redis is failing)."""
+        written = {a.id for a in change.calls} | {a.id for a in change.ended}
+        arrived = [a for a in self._arrived.values() if a.id not in written]  # else `change` has it newer
+        self._arrived.clear()
+        if not self.dirty:
+            try:
+                await self.ctx.store.commit(
+                    replace(change, calls=[*arrived, *change.calls]) if arrived else change
+                )
+            except StoreUnavailableError as exc:
+                self.store_failed(exc)
+            except NotOwnerError:
+                self.lost_lease()  # memory has the arrived calls Redis lacks
+                raise
+        self.mirror(change)
+
+    def admit(self, active: ActiveCall) -> None:
+        """A call just arrived: in memory now; in Redis with its offer's reservation if it is offered
+        before anything else is written, else with the next write (`write_arrived` at the latest)."""
+        if not self.dirty:
+            self._arrived[active.id] = active
+        self.mirror(Change(calls=[active]))
+
+    def loaded(self) -> None:
+        """The state was loaded from Redis: it is the state now, and calls admitted in memory only
+        are not this state's (Asterisk's held callers are adopted)."""
+        self.dirty = False
+        self._arrived.clear()
+
+    async def write_arrived(self) -> None:
+        """Write the admitted calls not written yet (the call was not offered at once: it waits)."""
+        if self._arrived:
+            await self.commit(Change())
+
+    async def publish(self, kind: str, agent_id: str, data: Mapping[str, Any]) -> None:
+        """An event for the API; skipped (and lost) while Redis is failing, never delaying a call."""
+        if not self.dirty:
+            await self.ctx.events.publish(kind, agent_id, data)
+
+    def mirror(self, change: Change) -> None:
+        state, now = self.ctx.state, self.ctx.clock()
+        for status in change.statuses:
+            state.set_status(status, now)
+        for active in change.calls:
+            state.put_call(active)
+        for active in change.ended:
+            state.drop_call(active.id)
+            self.ctx.timers.cancel(TimerKind.RECHECK, active.id)
+        for key in change.cancelled_timers:
+            self.ctx.timers.cancel_key(key)
+        for timer in change.timers:
+            self.ctx.timers.set(timer)
+
+    async def reserve(self, status: AgentStatus, offered: ActiveCall, timer: Timer, *, held: bool) -> bool:
+        """The offer's compare-and-set: the agent reserved and the call offered in one write (with the
+        call itself if it was never written). False: Redis says the agent or the call changed."""
+        waiting = self._arrived.pop(offered.id, None)  # never written: admitted and offered in one write
+        if self.dirty:
+            return True  # Redis is behind memory; it gets the whole state once it is back
+        try:
+            done = await self.ctx.store.reserve(
+                status, offered, timer, held=held, arrived=waiting is not None
+            )
+        except StoreUnavailableError as exc:
+            self.store_failed(exc)
+            return True
+        except NotOwnerError:
+            if waiting is not None:
+                self._arrived[offered.id] = waiting
+            self.lost_lease()
+            raise
+        if not done and waiting is not None:
+            self._arrived[offered.id] = waiting  # not offered: it is written waiting, like any call
+        return bool(done)
+
+    async def hold(self, agent_id: str, status: AgentStatus, timer: Timer) -> bool:
+        """A hold's compare-and-set (the dialer's, or a consult's: the call is not waiting). False: the
+        agent changed meanwhile, and memory now has Redis's status."""
+        if not self.dirty:
+            try:
+                if not await self.ctx.store.hold(status, timer):
+                    await self.believe_redis(agent_id)
+                    return False
+            except StoreUnavailableError as exc:
+                self.store_failed(exc)
+        return True
+
+    async def believe_redis(self, agent_id: str) -> None:
+        """A compare-and-set found the agent changed (another engine?): take Redis's status."""
+        fresh = await self.ctx.store.agent_status(agent_id)
+        if fresh is not None:
+            self.ctx.state.set_status(fresh, self.ctx.clock())
+
+    async def rewrite(self) -> None:
+        """Write the whole state back (Redis answers again, or this engine owns the ACD again)."""
+        await self.ctx.store.rewrite(self.ctx.state, self.ctx.timers.persistent())
+        self.dirty = False
+
+    def write_back_later(self, now: float) -> None:
+        """While Redis is failing, try to write the whole state back (in the background, once a second)."""
+        if not self.dirty or now < self._next_write_back:
+            return
+        if self._write_back is not None and not self._write_back.done():
+            return
+        self._next_write_back = now + WRITE_BACK_EVERY_S
+        self._write_back = asyncio.create_task(self._write_back_now(), name="acd-redis-recovery")
+
+    async def _write_back_now(self) -> None:
+        if not await self.ctx.store.ping():  # outside the lock: a dead Redis must not stall calls
+            return
+        async with self._lock:
+            try:
+                await self.rewrite()
+            except (StoreUnavailableError, NotOwnerError):  # not owning: the owner's state stands
+                return
+        log.warning("Redis is back; the ACD state was written again")
+
+    async def aclose(self) -> None:
+        """Stop a write-back under way."""
+        if self._write_back is not None:
+            self._write_back.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._write_back
+
+    def lost_lease(self) -> None:
+        """A write refused because the lease lapsed under it: memory is ahead of Redis (a call just
+        arrived is only in memory). Marked like a store failure, so that owning again without anyone
+        else owning meanwhile writes the whole state back (Ownership._resume); if another engine
+        owned meanwhile, its state is loaded and the caller is adopted from Asterisk."""
+        if not self.dirty:
+            log.warning("the ACD lease lapsed under a write; memory is ahead of Redis until it is back")
+        self.dirty = True
+
+    def store_failed(self, exc: StoreUnavailableError) -> None:
+        if not self.dirty:
+            log.error("Redis failed; serving calls from memory until it is back: %s", exc.message)
+        self.dirty = True
