@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
 
@@ -63,8 +64,9 @@ from switchboard.reload import Apply, ReloadMetrics, RulesReloader
 from switchboard.rule_links import link_problems
 from switchboard.rules_store import LastAppliedStore
 from switchboard.settings import MailSection, Settings
-from switchboard.webhooks.service import WebhookService
-from switchboard.webhooks.wiring import build_webhooks
+
+if TYPE_CHECKING:
+    from switchboard.webhooks.service import WebhookService
 
 log = logging.getLogger("switchboard.runtime")
 
@@ -281,6 +283,8 @@ class Runtime:
         hooks = self.settings.webhooks
         if not hooks:
             return None
+        from switchboard.webhooks.wiring import build_webhooks  # noqa: PLC0415 - httpx only with webhooks
+
         return build_webhooks(
             redis, hooks, acd=acd, keys=stores.keys, registry=metrics.registry, clock=self._clock
         )
