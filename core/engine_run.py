@@ -4,7 +4,8 @@ Several engines share one Redis; each names itself by its `engine.id` (agent leg
 dial intents, leases). A restarted engine keeps its id, so it should take its own lease and calls
 back at once instead of waiting for its previous run's lease to run out; two live processes with
 one id must never both act. Each process therefore draws a run nonce and keeps a presence record
-`{key}` = JSON {run, host, boot, pidns, pid, start} with a TTL, renewed on the lease's rhythm.
+`{key}` = JSON {run, host, boot, pidns, pid, start, container, init_start} with a TTL, renewed on
+the lease's rhythm.
 
 Rules it keeps (docs/reliability.md):
 - `claim()` at start. No record, or our own: ours now. Another run's record:
@@ -12,12 +13,18 @@ Rules it keeps (docs/reliability.md):
     PID, a zombie, or a PID reused by a later process): the previous run is provably dead, so
     it is a restart: the record is ours at once and the caller may take that run's lease over;
   - it names a process that is running here: a duplicate: DuplicateEngineError at once;
-  - anything else (another host, another container): watched until it is renewed (a live
-    duplicate: DuplicateEngineError) or runs out (a dead run: ours, as after a lease's TTL).
+  - it names an earlier start of this same container (a Docker restart: same container id, kept
+    in the container's own writable layer; another PID namespace whose init started before ours):
+    that start's PID namespace ended with its init, and every process in it: a restart too;
+  - anything else (another host, another container, a re-created container): watched until it
+    is renewed (a live duplicate: DuplicateEngineError) or runs out (a dead run: ours, as after a
+    lease's TTL).
 - `renew()` every lease period: a record that became another run's (a second process that
   judged us dead after a freeze) is logged as an error and counted, never silently overwritten.
 - A clean stop deletes our record, so the next start is a plain one.
-Proof of death is local (/proc) only; nothing here guesses from timings shorter than the TTL.
+Proof of death is local (/proc, the container's own files) only; nothing here guesses from timings
+shorter than the TTL. A PID alone proves nothing across namespaces (a restarted container's engine is
+often PID 1 again): a process is the triple (boot id, PID namespace, PID) plus its start time.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import logging
 import os
 import secrets
 import socket
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from enum import Enum
@@ -43,6 +51,9 @@ from core.errors import DuplicateEngineError
 log = logging.getLogger("switchboard.engine_run")
 
 POLL_S = 0.1  # how often a foreign run's record is read while judging whether it is alive
+# The kernel's initial PID namespace (PROC_PID_INIT_INO, fixed): a process there is not in a container.
+INIT_PIDNS = "pid:[4026531836]"
+CONTAINER_FILE = "switchboard-container-id"  # in the temp dir, when it lies on the container's own layer
 
 # KEYS: record. ARGV: our JSON, ttl ms, our run. {1} ours now; {0, value} another run's.
 _RENEW = """
@@ -79,13 +90,16 @@ class RunIdentity:
     pidns: str = ""  # the PID namespace: a PID of another container means nothing here
     pid: int = 0
     start: int = 0  # the process's start time (clock ticks since boot): a reused PID differs
+    container: str = ""  # this container's id, the same across its restarts ("" outside one)
+    init_start: int = 0  # start time of PID 1 of our PID namespace: this start of the container
 
     @classmethod
-    def of_this_process(cls) -> RunIdentity:
-        pid, boot = os.getpid(), _read("/proc/sys/kernel/random/boot_id")
+    def of_this_process(cls, *, tmp: Path | None = None) -> RunIdentity:
+        pid, boot, pidns = os.getpid(), _read("/proc/sys/kernel/random/boot_id"), _pidns()
         return cls(
-            run=secrets.token_hex(6), host=socket.gethostname(), boot=boot, pidns=_pidns(), pid=pid,
-            start=_start_time(pid),
+            run=secrets.token_hex(6), host=socket.gethostname(), boot=boot, pidns=pidns, pid=pid,
+            start=_start_time(pid), container=container_id(pidns, tmp or Path(tempfile.gettempdir())),
+            init_start=_start_time(1),
         )  # fmt: skip
 
     def json(self) -> str:
@@ -95,7 +109,9 @@ class RunIdentity:
     def parse(cls, raw: bytes | str) -> RunIdentity | None:
         try:
             data: Any = json.loads(raw)
-            return cls(**{k: data[k] for k in ("run", "host", "boot", "pidns", "pid", "start")})
+            found = {k: data[k] for k in ("run", "host", "boot", "pidns", "pid", "start")}
+            # A record of an engine before these fields: judged without them.
+            return cls(**found, container=data.get("container", ""), init_start=data.get("init_start", 0))
         except (ValueError, TypeError, KeyError):
             return None
 
@@ -108,13 +124,25 @@ class Verdict(Enum):
 
 def judge(other: RunIdentity, me: RunIdentity, *, proc: Path = Path("/proc")) -> Verdict:
     """Whether `other`'s process still exists, as far as this host can tell."""
-    same_space = other.host == me.host and other.boot and other.boot == me.boot and other.pidns == me.pidns
-    if not same_space or not other.pid or not other.start:
+    same_boot = other.host == me.host and other.boot and other.boot == me.boot
+    if same_boot and _earlier_start_of_this_container(other, me):
+        return Verdict.GONE
+    if not same_boot or other.pidns != me.pidns or not other.pid or not other.start:
         return Verdict.UNKNOWN
     stat = _stat(other.pid, proc)
     if stat is None or stat[0] in ("Z", "X") or stat[1] != other.start:
         return Verdict.GONE  # no such process, a zombie (it acts no more), or a later one's PID
     return Verdict.RUNNING
+
+
+def _earlier_start_of_this_container(other: RunIdentity, me: RunIdentity) -> bool:
+    """A Docker restart: one container runs one start at a time, and a start's PID namespace (with
+    every process in it) ends when its init dies. A later init of the same container means the
+    earlier start is over. A re-created container has a new id: not provable from here."""
+    return bool(
+        other.container and other.container == me.container and other.pidns != me.pidns
+        and 0 < other.init_start < me.init_start
+    )  # fmt: skip
 
 
 class EngineRun:
@@ -240,6 +268,40 @@ def _pidns() -> str:
         return os.readlink("/proc/self/ns/pid")
     except OSError:
         return ""
+
+
+def container_id(pidns: str, tmp: Path, *, mountinfo: Path = Path("/proc/self/mountinfo")) -> str:
+    """A random id kept in `tmp` on this container's own writable layer: it survives a restart of
+    the container and nothing else has it (a re-created container starts from the image again).
+    "" outside a container (the initial PID namespace) and when `tmp` is not on the root filesystem
+    or that is not an overlay (a volume, a tmpfs or a shared root could be another container's)."""
+    if not pidns or pidns == INIT_PIDNS or not _root_is_overlay(mountinfo):
+        return ""
+    path = tmp / CONTAINER_FILE
+    try:
+        if os.stat(tmp).st_dev != os.stat("/").st_dev:
+            return ""
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_text(encoding="ascii").strip()
+        with os.fdopen(descriptor, "w", encoding="ascii") as out:
+            out.write(value := secrets.token_hex(8))
+        return value
+    except OSError:
+        return ""
+
+
+def _root_is_overlay(mountinfo: Path) -> bool:
+    """Whether / is an overlay mount (a container's image plus its own writable layer)."""
+    try:
+        for line in mountinfo.read_text(encoding="utf-8", errors="replace").splitlines():
+            before, _, after = line.partition(" - ")
+            if before.split()[4:5] == ["/"]:
+                return after.split()[:1] == ["overlay"]
+    except OSError:
+        pass
+    return False
 
 
 def _stat(pid: int, proc: Path) -> tuple[str, int] | None:
