@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
 
+from core.cancellation import stop_task
 from core.config.yaml_file import ConfigProblem, config_error
 from core.engine_run import EngineRun
 from core.lease import Lease, LeaseMetrics
@@ -338,9 +339,7 @@ class Runtime:
         task, self._run_task = self._run_task, None
         if task is None or self._run is None:
             return
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop_task(task)  # bounded: a renewal may swallow the cancel
         with contextlib.suppress(Exception):
             async with asyncio.timeout(1.0):
                 await self._run.release()

@@ -17,6 +17,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from core.cancellation import raise_if_cancelling
 from core.errors import AmiError, AmiFencedError, SwitchboardError
 from dialer.calls.dial_metrics import DialerMetrics
 from pbx.service import ActionSender
@@ -68,6 +69,7 @@ class BackgroundWork:
             except STORE_ERRORS as exc:
                 self.metrics.errors.labels(step=step).inc()
                 log.warning("dialer step %s failed, retrying: %s", step, type(exc).__name__)
+            raise_if_cancelling()
             if self.closed or time.monotonic() + delay > give_up:
                 log.error(
                     "dialer step %s given up (%s)", step, "closing" if self.closed else "retried too long"

@@ -27,13 +27,13 @@ load()` before the engine starts, add it to the engine's services, and call
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 import redis.asyncio as aioredis
 
+from core.cancellation import stop_task
 from core.clock import Clock
 from core.config.loader import content_hash
 from core.errors import NotOwnerError, StoreUnavailableError, ValidationFailedError
@@ -227,10 +227,7 @@ class AcdService:
     async def aclose(self) -> None:
         """Stop background work (a pending write-back to Redis); call after the engine stopped."""
         for task in (self._recovery, self._takeover):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await stop_task(task)  # bounded: a Redis command may swallow the cancel
 
     def _recover_later(self, now: float) -> None:
         """While Redis is failing, try to write the whole state back (in the background, once a second)."""
