@@ -13,29 +13,29 @@ Rules it keeps (docs/reliability.md):
     PID, a zombie, or a PID reused by a later process): the previous run is provably dead, so
     it is a restart: the record is ours at once and the caller may take that run's lease over;
   - it names a process that is running here: a duplicate: DuplicateEngineError at once;
-  - it names an earlier start of this same container (a Docker restart: same container id, kept
-    in the container's own writable layer; another PID namespace whose init started before ours):
-    that start's PID namespace ended with its init, and every process in it: a restart too;
+  - it names an earlier start of this same container (a Docker restart: the same writable
+    layer, another PID namespace whose init started before ours): that start's PID namespace
+    ended with its init, and every process in it: a restart too;
   - anything else (another host, another container, a re-created container): watched until it
     is renewed (a live duplicate: DuplicateEngineError) or runs out (a dead run: ours, as after a
     lease's TTL).
 - `renew()` every lease period: a record that became another run's (a second process that
   judged us dead after a freeze) is logged as an error and counted, never silently overwritten.
 - A clean stop deletes our record, so the next start is a plain one.
-Proof of death is local (/proc, the container's own files) only; nothing here guesses from timings
-shorter than the TTL. A PID alone proves nothing across namespaces (a restarted container's engine is
-often PID 1 again): a process is the triple (boot id, PID namespace, PID) plus its start time.
+Proof of death is local (/proc) only; nothing here guesses from timings shorter than the TTL.
+A PID alone proves nothing across namespaces (a restarted container's engine is often PID 1
+again): a process is the triple (boot id, PID namespace, PID) plus its start time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import os
 import secrets
 import socket
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from enum import Enum
@@ -53,7 +53,6 @@ log = logging.getLogger("switchboard.engine_run")
 POLL_S = 0.1  # how often a foreign run's record is read while judging whether it is alive
 # The kernel's initial PID namespace (PROC_PID_INIT_INO, fixed): a process there is not in a container.
 INIT_PIDNS = "pid:[4026531836]"
-CONTAINER_FILE = "switchboard-container-id"  # in the temp dir, when it lies on the container's own layer
 
 # KEYS: record. ARGV: our JSON, ttl ms, our run. {1} ours now; {0, value} another run's.
 _RENEW = """
@@ -90,15 +89,15 @@ class RunIdentity:
     pidns: str = ""  # the PID namespace: a PID of another container means nothing here
     pid: int = 0
     start: int = 0  # the process's start time (clock ticks since boot): a reused PID differs
-    container: str = ""  # this container's id, the same across its restarts ("" outside one)
+    container: str = ""  # this container's writable layer, the same across its restarts ("" outside one)
     init_start: int = 0  # start time of PID 1 of our PID namespace: this start of the container
 
     @classmethod
-    def of_this_process(cls, *, tmp: Path | None = None) -> RunIdentity:
+    def of_this_process(cls) -> RunIdentity:
         pid, boot, pidns = os.getpid(), _read("/proc/sys/kernel/random/boot_id"), _pidns()
         return cls(
             run=secrets.token_hex(6), host=socket.gethostname(), boot=boot, pidns=pidns, pid=pid,
-            start=_start_time(pid), container=container_id(pidns, tmp or Path(tempfile.gettempdir())),
+            start=_start_time(pid), container=container_id(pidns),
             init_start=_start_time(1),
         )  # fmt: skip
 
@@ -270,38 +269,25 @@ def _pidns() -> str:
         return ""
 
 
-def container_id(pidns: str, tmp: Path, *, mountinfo: Path = Path("/proc/self/mountinfo")) -> str:
-    """A random id kept in `tmp` on this container's own writable layer: it survives a restart of
-    the container and nothing else has it (a re-created container starts from the image again).
-    "" outside a container (the initial PID namespace) and when `tmp` is not on the root filesystem
-    or that is not an overlay (a volume, a tmpfs or a shared root could be another container's)."""
-    if not pidns or pidns == INIT_PIDNS or not _root_is_overlay(mountinfo):
+def container_id(pidns: str, *, mountinfo: Path = Path("/proc/self/mountinfo")) -> str:
+    """This container's writable layer, named by its overlay's upper directory (hashed): the same
+    across restarts of the container, never another container's (not even one from an image
+    committed from it), new in a re-created container. "" outside a container (the initial PID
+    namespace) or when / is not an overlay with an upper directory."""
+    if not pidns or pidns == INIT_PIDNS:
         return ""
-    path = tmp / CONTAINER_FILE
     try:
-        if os.stat(tmp).st_dev != os.stat("/").st_dev:
-            return ""
-        try:
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return path.read_text(encoding="ascii").strip()
-        with os.fdopen(descriptor, "w", encoding="ascii") as out:
-            out.write(value := secrets.token_hex(8))
-        return value
+        lines = mountinfo.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return ""
-
-
-def _root_is_overlay(mountinfo: Path) -> bool:
-    """Whether / is an overlay mount (a container's image plus its own writable layer)."""
-    try:
-        for line in mountinfo.read_text(encoding="utf-8", errors="replace").splitlines():
-            before, _, after = line.partition(" - ")
-            if before.split()[4:5] == ["/"]:
-                return after.split()[:1] == ["overlay"]
-    except OSError:
-        pass
-    return False
+    for line in lines:
+        before, _, after = line.partition(" - ")  # after: fstype, source, super options
+        fields = after.split()
+        if before.split()[4:5] != ["/"] or fields[:1] != ["overlay"] or len(fields) < 3:
+            continue
+        upper = [o for o in fields[2].split(",") if o.startswith("upperdir=")]
+        return hashlib.sha256(upper[0].encode()).hexdigest()[:16] if upper else ""
+    return ""
 
 
 def _stat(pid: int, proc: Path) -> tuple[str, int] | None:

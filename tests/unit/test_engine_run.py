@@ -87,19 +87,20 @@ def test_a_docker_exec_beside_the_running_engine_is_judged_by_its_pid(tmp_path: 
     assert judge(CONTAINER, second, proc=proc_with(tmp_path, 1, "S", 9000)) is Verdict.RUNNING
 
 
-def mountinfo(tmp_path: Path, root_fs: str) -> Path:
+def mountinfo(tmp_path: Path, root: str) -> Path:
+    """/proc/self/mountinfo with `root` (fstype and super options) mounted at /."""
     path = tmp_path / "mountinfo"
-    path.write_text(
-        f"27 1 0:31 / / rw,relatime - {root_fs} {root_fs} rw\n28 27 0:5 / /proc rw,nosuid - proc proc rw\n"
-    )
+    path.write_text(f"27 1 0:31 / / rw,relatime - {root}\n28 27 0:5 / /proc rw,nosuid - proc proc rw\n")
     return path
 
 
-def test_a_container_keeps_its_id_across_its_restarts_and_a_host_has_none(tmp_path: Path) -> None:
-    layer = tmp_path / "layer"
-    layer.mkdir()
-    overlay, ext4 = mountinfo(tmp_path, "overlay"), mountinfo(tmp_path / "layer", "ext4")
-    first = container_id("pid:[4026532400]", layer, mountinfo=overlay)
-    assert first and container_id("pid:[4026532500]", layer, mountinfo=overlay) == first, "kept on the layer"
-    assert container_id(INIT_PIDNS, layer, mountinfo=overlay) == "", "the initial PID namespace: a host"
-    assert container_id("pid:[4026532400]", layer, mountinfo=ext4) == "", "a root that is no container layer"
+def test_a_container_is_named_by_its_writable_layer_and_a_host_by_nothing(tmp_path: Path) -> None:
+    layer = "overlay overlay rw,lowerdir=/var/lib/docker/overlay2/l/A:/var/lib/docker/overlay2/l/B,"
+    one = mountinfo(tmp_path, layer + "upperdir=/var/lib/docker/overlay2/c1/diff,workdir=/w1")
+    name = container_id("pid:[4026532400]", mountinfo=one)
+    assert name and container_id("pid:[4026532500]", mountinfo=one) == name, "the same across its restarts"
+    other = mountinfo(tmp_path, layer + "upperdir=/var/lib/docker/overlay2/c2/diff,workdir=/w2")
+    assert container_id("pid:[4026532400]", mountinfo=other) not in ("", name), "another container"
+    assert container_id(INIT_PIDNS, mountinfo=one) == "", "the initial PID namespace: a host"
+    assert container_id("pid:[4026532400]", mountinfo=mountinfo(tmp_path, "ext4 /dev/vda rw")) == ""
+    assert container_id("pid:[4026532400]", mountinfo=tmp_path / "missing") == ""
