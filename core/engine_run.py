@@ -4,7 +4,8 @@ Several engines share one Redis; each names itself by its `engine.id` (agent leg
 dial intents, leases). A restarted engine keeps its id, so it should take its own lease and calls
 back at once instead of waiting for its previous run's lease to run out; two live processes with
 one id must never both act. Each process therefore draws a run nonce and keeps a presence record
-`{key}` = JSON {run, host, boot, pidns, pid, start} with a TTL, renewed on the lease's rhythm.
+`{key}` = JSON {run, host, boot, pidns, pid, start, container, init_start} with a TTL, renewed on
+the lease's rhythm.
 
 Rules it keeps (docs/reliability.md):
 - `claim()` at start. No record, or our own: ours now. Another run's record:
@@ -12,17 +13,24 @@ Rules it keeps (docs/reliability.md):
     PID, a zombie, or a PID reused by a later process): the previous run is provably dead, so
     it is a restart: the record is ours at once and the caller may take that run's lease over;
   - it names a process that is running here: a duplicate: DuplicateEngineError at once;
-  - anything else (another host, another container): watched until it is renewed (a live
-    duplicate: DuplicateEngineError) or runs out (a dead run: ours, as after a lease's TTL).
+  - it names an earlier start of this same container (a Docker restart: the same writable
+    layer, another PID namespace whose init started before ours): that start's PID namespace
+    ended with its init, and every process in it: a restart too;
+  - anything else (another host, another container, a re-created container): watched until it
+    is renewed (a live duplicate: DuplicateEngineError) or runs out (a dead run: ours, as after a
+    lease's TTL).
 - `renew()` every lease period: a record that became another run's (a second process that
   judged us dead after a freeze) is logged as an error and counted, never silently overwritten.
 - A clean stop deletes our record, so the next start is a plain one.
 Proof of death is local (/proc) only; nothing here guesses from timings shorter than the TTL.
+A PID alone proves nothing across namespaces (a restarted container's engine is often PID 1
+again): a process is the triple (boot id, PID namespace, PID) plus its start time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import os
@@ -43,6 +51,8 @@ from core.errors import DuplicateEngineError
 log = logging.getLogger("switchboard.engine_run")
 
 POLL_S = 0.1  # how often a foreign run's record is read while judging whether it is alive
+# The kernel's initial PID namespace (PROC_PID_INIT_INO, fixed): a process there is not in a container.
+INIT_PIDNS = "pid:[4026531836]"
 
 # KEYS: record. ARGV: our JSON, ttl ms, our run. {1} ours now; {0, value} another run's.
 _RENEW = """
@@ -79,13 +89,16 @@ class RunIdentity:
     pidns: str = ""  # the PID namespace: a PID of another container means nothing here
     pid: int = 0
     start: int = 0  # the process's start time (clock ticks since boot): a reused PID differs
+    container: str = ""  # this container's writable layer, the same across its restarts ("" outside one)
+    init_start: int = 0  # start time of PID 1 of our PID namespace: this start of the container
 
     @classmethod
     def of_this_process(cls) -> RunIdentity:
-        pid, boot = os.getpid(), _read("/proc/sys/kernel/random/boot_id")
+        pid, boot, pidns = os.getpid(), _read("/proc/sys/kernel/random/boot_id"), _pidns()
         return cls(
-            run=secrets.token_hex(6), host=socket.gethostname(), boot=boot, pidns=_pidns(), pid=pid,
-            start=_start_time(pid),
+            run=secrets.token_hex(6), host=socket.gethostname(), boot=boot, pidns=pidns, pid=pid,
+            start=_start_time(pid), container=container_id(pidns),
+            init_start=_start_time(1),
         )  # fmt: skip
 
     def json(self) -> str:
@@ -95,7 +108,9 @@ class RunIdentity:
     def parse(cls, raw: bytes | str) -> RunIdentity | None:
         try:
             data: Any = json.loads(raw)
-            return cls(**{k: data[k] for k in ("run", "host", "boot", "pidns", "pid", "start")})
+            found = {k: data[k] for k in ("run", "host", "boot", "pidns", "pid", "start")}
+            # A record of an engine before these fields: judged without them.
+            return cls(**found, container=data.get("container", ""), init_start=data.get("init_start", 0))
         except (ValueError, TypeError, KeyError):
             return None
 
@@ -108,13 +123,25 @@ class Verdict(Enum):
 
 def judge(other: RunIdentity, me: RunIdentity, *, proc: Path = Path("/proc")) -> Verdict:
     """Whether `other`'s process still exists, as far as this host can tell."""
-    same_space = other.host == me.host and other.boot and other.boot == me.boot and other.pidns == me.pidns
-    if not same_space or not other.pid or not other.start:
+    same_boot = other.host == me.host and other.boot and other.boot == me.boot
+    if same_boot and _earlier_start_of_this_container(other, me):
+        return Verdict.GONE
+    if not same_boot or other.pidns != me.pidns or not other.pid or not other.start:
         return Verdict.UNKNOWN
     stat = _stat(other.pid, proc)
     if stat is None or stat[0] in ("Z", "X") or stat[1] != other.start:
         return Verdict.GONE  # no such process, a zombie (it acts no more), or a later one's PID
     return Verdict.RUNNING
+
+
+def _earlier_start_of_this_container(other: RunIdentity, me: RunIdentity) -> bool:
+    """A Docker restart: one container runs one start at a time, and a start's PID namespace (with
+    every process in it) ends when its init dies. A later init of the same container means the
+    earlier start is over. A re-created container has a new id: not provable from here."""
+    return bool(
+        other.container and other.container == me.container and other.pidns != me.pidns
+        and 0 < other.init_start < me.init_start
+    )  # fmt: skip
 
 
 class EngineRun:
@@ -240,6 +267,27 @@ def _pidns() -> str:
         return os.readlink("/proc/self/ns/pid")
     except OSError:
         return ""
+
+
+def container_id(pidns: str, *, mountinfo: Path = Path("/proc/self/mountinfo")) -> str:
+    """This container's writable layer, named by its overlay's upper directory (hashed): the same
+    across restarts of the container, never another container's (not even one from an image
+    committed from it), new in a re-created container. "" outside a container (the initial PID
+    namespace) or when / is not an overlay with an upper directory."""
+    if not pidns or pidns == INIT_PIDNS:
+        return ""
+    try:
+        lines = mountinfo.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return ""
+    for line in lines:
+        before, _, after = line.partition(" - ")  # after: fstype, source, super options
+        fields = after.split()
+        if before.split()[4:5] != ["/"] or fields[:1] != ["overlay"] or len(fields) < 3:
+            continue
+        upper = [o for o in fields[2].split(",") if o.startswith("upperdir=")]
+        return hashlib.sha256(upper[0].encode()).hexdigest()[:16] if upper else ""
+    return ""
 
 
 def _stat(pid: int, proc: Path) -> tuple[str, int] | None:

@@ -26,6 +26,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 
+from core.cancellation import raise_if_cancelling, stop_task
 from core.errors import (
     AmiActionError,
     AmiConnectionError,
@@ -258,6 +259,10 @@ class AmiClient:
         for attempt in itertools.count():
             delay = backoff_delay(self._settings, attempt, self._rng)
             await asyncio.sleep(delay)
+            # A close must end the attempts even if a resync (redis-py) swallowed the cancel.
+            raise_if_cancelling()
+            if self._closing:
+                return False
             try:
                 await self._establish()
             except AmiLoginError as exc:
@@ -294,6 +299,7 @@ class AmiClient:
                 return
             except AmiConnectionError:
                 return
+            raise_if_cancelling()
 
     # -- actions ----------------------------------------------------------------------
     async def send(
@@ -370,8 +376,6 @@ class AmiClient:
         log.info("AMI client closed", extra=self._extra)
 
     async def _stop_tasks(self) -> None:
-        tasks = [t for t in (self._supervisor, self._keepalive) if t is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        for task in (self._supervisor, self._keepalive):
+            await stop_task(task)  # bounded: a service's resync may swallow the cancel
         await self._events.stop()

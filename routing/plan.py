@@ -14,8 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import holidays
-
+from core.holiday_calendars import country_calendar
 from core.phone_numbers import normalize, try_normalize
 from routing.opening_hours import HoursPlan, build_hours
 
@@ -251,5 +250,5 @@ def _stages(queue: Queue, *, above: int | None = None) -> tuple[Stage, ...]:
 def _hours(hours: Hours | None) -> HoursPlan | None:
     if hours is None:
         return None
-    country = holidays.country_holidays(hours.holiday_country) if hours.holiday_country else None
+    country = country_calendar(hours.holiday_country) if hours.holiday_country else None
     return build_hours(hours.zone, {str(k): v for k, v in hours.weekly.items()}, hours.holidays, country)

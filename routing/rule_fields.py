@@ -10,10 +10,10 @@ import re
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays
 from pydantic import AfterValidator, Field
 
 from core.config.loader import schema_pattern, text_check
+from core.holiday_calendars import calendar_known
 from core.phone_numbers import is_region
 
 _NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -41,7 +41,7 @@ def region_code(value: str) -> str:
 
 
 def holiday_country_code(value: str) -> str:
-    if value.upper() not in holidays.list_supported_countries():
+    if not calendar_known(value.upper()):
         raise ValueError(f"must be a country code the holidays calendar knows (HU, PL, ...), got {value!r}")
     return value.upper()
 

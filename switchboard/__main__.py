@@ -2,6 +2,6 @@
 
 import sys
 
-from switchboard.cli import main
+from switchboard.launch import main
 
 sys.exit(main())

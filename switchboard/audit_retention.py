@@ -14,7 +14,6 @@ by count; `switchboard audit export` writes any stream's records as JSON lines.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, cast
@@ -23,7 +22,7 @@ import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from redis.exceptions import RedisError
 
-from core.cancellation import raise_if_cancelling
+from core.cancellation import raise_if_cancelling, stop_task
 from dialer.dialer_keys import DialerKeys
 from switchboard.settings import StreamRetention
 
@@ -116,7 +115,4 @@ def _text(value: Any) -> str:
 
 
 async def stop(task: asyncio.Task[None] | None) -> None:
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await stop_task(task)  # bounded: a Redis command may swallow the cancel

@@ -12,14 +12,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from rich.table import Table
-
 from core.errors import ValidationFailedError
 from core.phone_numbers import normalize
 from dialer.audit_query import KINDS, AuditFilter, AuditQuery, AuditRecord
 from dialer.stores import DialerStores
 from switchboard.api.audit_api import export_lines
-from switchboard.cli_common import EXIT_OK, new_console, with_stores
+from switchboard.cli_common import EXIT_OK, new_console, new_table, with_stores
 from switchboard.settings import Settings
 
 SHOWN = 200
@@ -76,7 +74,7 @@ def cmd_audit(args: argparse.Namespace, secrets: object) -> int:
     if isinstance(found, int):
         console.print(f"{found} records written to {args.export}")
         return EXIT_OK
-    table = Table("kind", "at", "action", "actor", "details", title=f"audit records ({len(found)})")
+    table = new_table("kind", "at", "action", "actor", "details", title=f"audit records ({len(found)})")
     for r in found:
         rest = {k: v for k, v in r.fields.items() if k not in {"at", "action", "actor"}}
         details = ", ".join(f"{k}={v}" for k, v in rest.items())

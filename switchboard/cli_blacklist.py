@@ -8,10 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from core.phone_numbers import normalize
 from dialer.lists.importer import ImportProgress, ImportReport, import_list
@@ -24,10 +21,15 @@ from switchboard.cli_common import (
     actor,
     command_group,
     new_console,
+    new_table,
     stdout_gone,
     with_stores,
 )
 from switchboard.settings import Settings
+
+if TYPE_CHECKING:  # rich is loaded by the commands that print (switchboard/cli_common.py)
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
 
 
 def add_blacklist(commands: Subcommands[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
@@ -104,6 +106,8 @@ class ImportBar:
 
 
 def _import_progress(console: Console) -> Progress:
+    from rich.progress import BarColumn, Progress, TextColumn  # noqa: PLC0415 - see TYPE_CHECKING above
+
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[amount]}"))
     return Progress(*columns, console=console, transient=False)
 
@@ -133,7 +137,7 @@ def cmd_blacklist_import(args: argparse.Namespace, secrets: object) -> int:
         f"{report.seconds:.1f} s"
     )
     if report.rejected_lines:
-        table = Table("line", "text", title=f"lines that are not phone numbers ({report.rejected})")
+        table = new_table("line", "text", title=f"lines that are not phone numbers ({report.rejected})")
         for rejected in report.rejected_lines[:SHOWN_ERRORS]:
             table.add_row(str(rejected.line), rejected.text)
         console.print(table)

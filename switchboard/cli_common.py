@@ -13,15 +13,18 @@ import getpass
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from redis.asyncio import Redis
-from rich.console import Console
 
 from core.errors import StoreUnavailableError
 from dialer.stores import DialerStores
 from switchboard.redis_conn import connect_redis
 from switchboard.settings import Settings, load_settings
+
+if TYPE_CHECKING:  # rich is loaded by the commands that print, not by `run` (its start-up is timed)
+    from rich.console import Console
+    from rich.table import Table
 
 T = TypeVar("T")
 EXIT_OK, EXIT_PROBLEMS = 0, 1
@@ -61,8 +64,17 @@ def with_stores(args: argparse.Namespace, work: Callable[[DialerStores, Settings
 def new_console() -> Console:
     """Rich output; when standard output is not a terminal (a pipe, a file) nothing is cut to 80
     columns: tables take the width they need."""
+    from rich.console import Console  # noqa: PLC0415 - see TYPE_CHECKING above
+
     width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 100_000
     return Console(highlight=False, soft_wrap=True, width=width)
+
+
+def new_table(*columns: str, **options: Any) -> Table:
+    """A rich Table with these column headers (`title=` and the like as `options`)."""
+    from rich.table import Table  # noqa: PLC0415 - see TYPE_CHECKING above
+
+    return Table(*columns, **options)
 
 
 def stdout_gone() -> int:

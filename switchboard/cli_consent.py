@@ -13,9 +13,7 @@ import argparse
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
-
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from dialer.consent.csv_import import ConsentCsvReport, import_consents
 from dialer.consent.store import Evidence
@@ -28,9 +26,13 @@ from switchboard.cli_common import (
     Subcommands,
     actor,
     new_console,
+    new_table,
     with_stores,
 )
 from switchboard.settings import Settings
+
+if TYPE_CHECKING:  # rich is loaded by the commands that print (switchboard/cli_common.py)
+    from rich.table import Table
 
 
 def register(commands: Subcommands[argparse.ArgumentParser]) -> None:
@@ -112,7 +114,7 @@ def cmd_consent_import(args: argparse.Namespace, secrets: object) -> int:
     )
     if not report.errors:
         return EXIT_OK
-    table = Table("line", "problem", title=f"lines not recorded ({len(report.errors)})")
+    table = new_table("line", "problem", title=f"lines not recorded ({len(report.errors)})")
     for problem in report.errors[:SHOWN_ERRORS]:
         table.add_row(str(problem.line), problem.message)
     console.print(table)
@@ -134,7 +136,7 @@ def _record_row(record: ConsentRecord, stores: DialerStores) -> list[str]:
 
 def _records_table(records: tuple[ConsentRecord, ...] | list[ConsentRecord], stores: DialerStores) -> Table:
     columns = ("purpose", "customer", "state", "source", "reference", "given", "expires", "withdrawn", "by")
-    table = Table(*columns, title="consents")
+    table = new_table(*columns, title="consents")
     for record in records:
         table.add_row(*_record_row(record, stores))
     return table
@@ -198,12 +200,12 @@ def cmd_consent_evidence(args: argparse.Namespace, secrets: object) -> int:
         return EXIT_OK
     console.print(f"consent evidence for {evidence.number}")
     console.print(_records_table(evidence.records, stores))
-    history = Table("at", "action", "purpose", "customer", "source", "actor", "reason", title="history")
+    history = new_table("at", "action", "purpose", "customer", "source", "actor", "reason", title="history")
     for f in evidence.history:
         names = ("at", "action", "purpose", "customer", "source", "actor", "reason")
         history.add_row(*(f.get(name, "") for name in names))
     console.print(history)
-    dials = Table("at", "purpose", "customer", "campaign", "lead", "call", title="dials under consent")
+    dials = new_table("at", "purpose", "customer", "campaign", "lead", "call", title="dials under consent")
     for d in evidence.dials:
         dials.add_row(d.at, d.purpose, d.customer_id, d.campaign_id, d.lead_id, d.call_id)
     console.print(dials)

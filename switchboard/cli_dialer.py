@@ -16,10 +16,7 @@ import argparse
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from core.errors import SwitchboardError
 from dialer.campaigns.rules import load_campaigns
@@ -35,9 +32,15 @@ from switchboard.cli_common import (
     actor,
     command_group,
     new_console,
+    new_table,
     with_stores,
 )
 from switchboard.settings import Settings
+
+if TYPE_CHECKING:  # rich is loaded by the commands that print (switchboard/cli_common.py)
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
 
 
 def register(commands: Subcommands[argparse.ArgumentParser]) -> None:
@@ -106,6 +109,8 @@ def _add_robinson(commands: Subcommands[argparse.ArgumentParser], common: argpar
 
 
 def _progress(console: Console) -> AbstractContextManager[Progress]:
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: PLC0415
+
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
     return Progress(*columns, console=console, transient=False)
 
@@ -154,7 +159,7 @@ def cmd_leads_import(args: argparse.Namespace, secrets: object) -> int:
         f"{up.numbers_blocked} numbers put on the internal list"
     )
     if report.errors:
-        table = Table("line", "lead_id", "problem", title=f"lines not imported ({len(report.errors)})")
+        table = new_table("line", "lead_id", "problem", title=f"lines not imported ({len(report.errors)})")
         for problem in report.errors[:SHOWN_ERRORS]:
             table.add_row(str(problem.line), problem.lead_id or "", problem.message)
         console.print(table)
@@ -168,7 +173,7 @@ def cmd_leads_import(args: argparse.Namespace, secrets: object) -> int:
 
 
 def _request_table(requests: Sequence[RobinsonRequest]) -> Table:
-    table = Table("id", "status", "customer", "phone", "filed by", "filed at", "justification", "note")
+    table = new_table("id", "status", "customer", "phone", "filed by", "filed at", "justification", "note")
     for r in requests:
         customer = f"{r.customer_name} ({r.customer_id})"
         table.add_row(

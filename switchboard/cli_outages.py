@@ -24,13 +24,12 @@ from pathlib import Path
 from typing import TypeVar
 
 from pydantic import ValidationError
-from rich.table import Table
 
 from core.errors import StoreUnavailableError, ValidationFailedError
 from routing.acd.acd_keys import AcdKeys
 from routing.acd.outage_store import OutageRecord, OutageStore
 from routing.outages import OutageSpec, check_numbers
-from switchboard.cli_common import new_console
+from switchboard.cli_common import new_console, new_table
 from switchboard.redis_conn import connect_redis
 from switchboard.settings import Settings, load_settings
 
@@ -160,7 +159,7 @@ def cmd_list(args: argparse.Namespace, secrets: object) -> int:
 
     records = _on_store(args, work)
     now = time.time()
-    table = Table("id", "title", "window", "in force", "played", "left", "unheard", "segment")
+    table = new_table("id", "title", "window", "in force", "played", "left", "unheard", "segment")
     for record in records:
         spec = record.effective
         segment = spec.segment.model_dump(exclude_defaults=True)

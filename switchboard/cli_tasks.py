@@ -25,10 +25,8 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from rich.table import Table
 
 from core.errors import SwitchboardError, ValidationFailedError
 from dialer.compliance.caps import parse_duration
@@ -38,8 +36,11 @@ from dialer.tasks.reads import ListStatus, TaskView
 from dialer.tasks.reminders import MAX_BEFORE, Reminder, ReminderAnchor
 from dialer.tasks.rules import DEFAULT_TASK_RULES, load_task_rules
 from dialer.tasks.store import TaskStore
-from switchboard.cli_common import actor, new_console, with_stores
+from switchboard.cli_common import actor, new_console, new_table, with_stores
 from switchboard.settings import Settings, load_settings
+
+if TYPE_CHECKING:  # rich is loaded by the commands that print (switchboard/cli_common.py)
+    from rich.table import Table
 
 T = TypeVar("T")
 EXIT_OK, EXIT_PROBLEMS = 0, 1
@@ -175,7 +176,7 @@ def _status_text(view: TaskView) -> str:
 
 def task_table(views: Sequence[TaskView], title: str) -> Table:
     """Tasks as supervisors read them: times in the contact center's zone."""
-    table = Table(
+    table = new_table(
         "task", "kind", "status", "lead", "customer", "owner", "campaign", "deadline", "own time",
         "last dial", title=title,
     )  # fmt: skip
@@ -243,7 +244,7 @@ def cmd_tasks_reactivate(args: argparse.Namespace, secrets: object) -> int:
         return await store.reactivate(ids, now=now, actor=actor(args), owner=args.owner)
 
     done = _with_tasks(args, work)
-    table = Table("task", "new task", "owner", "deadline", "result", title=f"reactivated ({len(done)})")
+    table = new_table("task", "new task", "owner", "deadline", "result", title=f"reactivated ({len(done)})")
     for item in done:
         new = item.new_task
         table.add_row(
@@ -277,12 +278,12 @@ def cmd_tasks_counts(args: argparse.Namespace, secrets: object) -> int:
         return await store.status_counts(now=now), await store.expired_counts()
 
     counts, expired = _with_tasks(args, work)
-    table = Table("status", "tasks", title="tasks now (not archived)")
+    table = new_table("status", "tasks", title="tasks now (not archived)")
     for status, count in counts.items():
         table.add_row(status.replace("_", " "), str(count))
     console = new_console()
     console.print(table)
-    by_rule = Table("rule", "expired", title="expired since the start (penalties)")
+    by_rule = new_table("rule", "expired", title="expired since the start (penalties)")
     for rule, count in sorted(expired.items()):
         by_rule.add_row(rule, str(count))
     console.print(by_rule)
@@ -326,7 +327,7 @@ def cmd_tasks_preview(args: argparse.Namespace, secrets: object) -> int:
 
 
 def preview_table(rows: Sequence[RulePreview], zone: ZoneInfo, at: datetime) -> Table:
-    table = Table(
+    table = new_table(
         "rule", "starts on", "deadline (handle until)", "expires at", "at risk from", "own time", "reminder",
         title=f"a task created {at.astimezone(zone):%Y-%m-%d %a %H:%M} {zone.key}",
     )  # fmt: skip

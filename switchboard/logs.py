@@ -24,9 +24,6 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
-from rich.console import Console
-from rich.logging import RichHandler
-
 LogFormat = Literal["json", "console", "auto"]
 MASK = "***"
 MIN_SECRET_LENGTH = 4  # masking a 1-3 character "secret" everywhere would garble every line
@@ -129,6 +126,9 @@ def build_handler(fmt: LogFormat, stream: TextIO, secrets: Iterable[str] = ()) -
         handler = logging.StreamHandler(stream)
         handler.setFormatter(JsonFormatter())
     else:
+        from rich.console import Console  # noqa: PLC0415 - a JSON-logging engine never loads rich
+        from rich.logging import RichHandler  # noqa: PLC0415
+
         console = Console(file=stream, soft_wrap=True)
         handler = RichHandler(console=console, show_path=False, markup=False, rich_tracebacks=False)
         handler.setFormatter(ConsoleFormatter())

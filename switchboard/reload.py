@@ -34,7 +34,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from pydantic import BaseModel
 
-from core.cancellation import raise_if_cancelling
+from core.cancellation import raise_if_cancelling, stop_task
 from core.config.loader import content_hash, deprecated_spellings, load_text, read_rules_text
 from core.config.yaml_file import ConfigProblem
 from core.errors import ConfigError
@@ -117,6 +117,7 @@ class RulesReloader:
         self._links = links
         self._files: dict[str, WatchedFile] = {}
         self._task: asyncio.Task[None] | None = None
+        self._sighup: asyncio.Task[object] | None = None  # a SIGHUP reload in progress
         self._signal_installed = False
         self._last: dict[str, AppliedRules] = {}
         self._unsaved: list[AppliedRules] = []
@@ -310,16 +311,16 @@ class RulesReloader:
 
     def _on_sighup(self) -> None:
         log.info("SIGHUP: reloading every rule file")
-        asyncio.get_running_loop().create_task(self.check_all(force=True))
+        if self._sighup is None or self._sighup.done():  # kept: the loop holds tasks only weakly
+            self._sighup = asyncio.get_running_loop().create_task(self.check_all(force=True))
 
     async def stop(self) -> None:
         if self._signal_installed:
             asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             self._signal_installed = False
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
+        await stop_task(self._sighup)
 
     async def _poll_forever(self) -> None:
         while True:

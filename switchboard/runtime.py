@@ -19,9 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
 
+from core.cancellation import stop_task
 from core.config.yaml_file import ConfigProblem, config_error
 from core.engine_run import EngineRun
 from core.lease import Lease, LeaseMetrics
@@ -67,8 +69,9 @@ from switchboard.reload import Apply, ReloadMetrics, RulesReloader
 from switchboard.rule_links import link_problems
 from switchboard.rules_store import LastAppliedStore
 from switchboard.settings import MailSection, Settings
-from switchboard.webhooks.service import WebhookService
-from switchboard.webhooks.wiring import build_webhooks
+
+if TYPE_CHECKING:
+    from switchboard.webhooks.service import WebhookService
 
 log = logging.getLogger("switchboard.runtime")
 
@@ -285,6 +288,8 @@ class Runtime:
         hooks = self.settings.webhooks
         if not hooks:
             return None
+        from switchboard.webhooks.wiring import build_webhooks  # noqa: PLC0415 - httpx only with webhooks
+
         return build_webhooks(
             redis, hooks, acd=acd, keys=stores.keys, registry=metrics.registry, clock=self._clock
         )
@@ -339,9 +344,7 @@ class Runtime:
         task, self._run_task = self._run_task, None
         if task is None or self._run is None:
             return
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop_task(task)  # bounded: a renewal may swallow the cancel
         with contextlib.suppress(Exception):
             async with asyncio.timeout(1.0):
                 await self._run.release()

@@ -10,6 +10,7 @@ Every wait has a timeout and waits on a condition; nothing here decides a row's 
 from __future__ import annotations
 
 import asyncio
+import compileall
 import contextlib
 import json
 import os
@@ -150,6 +151,14 @@ def settings_yaml(plan: Plan, *, ami_port: int, redis: dict[str, Any], http_port
     })  # fmt: skip  (JSON is YAML)
 
 
+def compile_engine() -> None:
+    """Bytecode for the engine's packages, as a deployed engine has it (pip compiles what it installs
+    into the image): with PYTHONDONTWRITEBYTECODE set, as in many development shells, each restarted
+    engine would compile ~200 modules again (0.2-0.3 s of CPU) before it can be ready."""
+    for package in ("core", "pbx", "routing", "dialer", "switchboard"):
+        compileall.compile_dir(ROOT / package, quiet=1)
+
+
 class EngineProcess:
     """`python -m switchboard run --settings FILE` as a child process, restartable."""
 
@@ -245,6 +254,7 @@ class World:
         await self.close()
 
     async def start(self) -> None:
+        await asyncio.to_thread(compile_engine)
         if self.sentinels is not None:
             await asyncio.to_thread(self.sentinels.start)
             addresses = [(HOST, port) for port in self.sentinels.ports]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays
+from core.holiday_calendars import calendar_known, country_calendar
 
 # --- local time helpers ---------------------------------------------------------------------
 
@@ -78,10 +78,7 @@ class YearCalendar:
 
 
 def holidays_supported(country: str, subdivision: str | None = None) -> bool:
-    supported = holidays.list_supported_countries()
-    if country not in supported:
-        return False
-    return subdivision is None or subdivision in supported[country]
+    return calendar_known(country, subdivision)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -90,7 +87,7 @@ def year_calendar(country: str, year: int, subdivision: str | None = None) -> Ye
     if not holidays_supported(country, subdivision):
         where = f"{country}-{subdivision}" if subdivision else country
         raise ValueError(f"no holiday calendar for {where!r} in the holidays package")
-    table = holidays.country_holidays(country, subdiv=subdivision, years=year)
+    table = country_calendar(country, subdivision=subdivision, years=year)
     names = {day: str(name) for day, name in table.items()}
     workdays = frozenset(getattr(table, "weekend_workdays", ()))
     return YearCalendar(names=names, weekend=frozenset(table.weekend), weekend_workdays=workdays)

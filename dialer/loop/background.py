@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from core.cancellation import raise_if_cancelling
 from core.errors import AmiError, AmiFencedError, SwitchboardError
 from core.store_errors import store_available
 from dialer.calls.dial_metrics import DialerMetrics
@@ -67,6 +68,7 @@ class BackgroundWork:
             except SwitchboardError as exc:  # StoreUnavailableError, or a store's own refusal
                 self.metrics.errors.labels(step=step).inc()
                 log.warning("dialer step %s failed, retrying: %s", step, exc.message)
+            raise_if_cancelling()
             if self.closed or time.monotonic() + delay > give_up:
                 log.error(
                     "dialer step %s given up (%s)", step, "closing" if self.closed else "retried too long"

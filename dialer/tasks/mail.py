@@ -23,8 +23,6 @@ from email.message import EmailMessage
 from email.utils import formataddr, formatdate
 from typing import Any, Literal
 
-import aiosmtplib
-
 from dialer.tasks.mail_templates import render
 from dialer.tasks.notifications import NotificationFailedError
 
@@ -83,6 +81,8 @@ class SmtpSender:
     async def send(self, payload: Mapping[str, Any], idempotency_key: str) -> None:
         config = self.config
         message = build_message(payload, idempotency_key, config)
+        import aiosmtplib  # noqa: PLC0415 - on the first mail: an engine that sends none never loads it
+
         try:
             await aiosmtplib.send(
                 message, hostname=config.host, port=config.port, username=config.username,

@@ -13,7 +13,6 @@ configured, the advisors' due reminders and digests and one pass of the e-mail o
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -22,6 +21,7 @@ from dataclasses import dataclass, field
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
+from core.cancellation import stop_task
 from core.clock import Clock, utc
 from core.errors import SwitchboardError
 from core.store_errors import store_available
@@ -193,7 +193,5 @@ class TaskService:
 
     async def close(self) -> None:
         if self._pass is not None:
-            self._pass.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._pass
+            await stop_task(self._pass)  # bounded: a Redis command may swallow the cancel
             self._pass = None

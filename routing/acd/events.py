@@ -24,6 +24,7 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from core.cancellation import raise_if_cancelling
 from core.errors import StoreUnavailableError, ValidationFailedError
 from routing.acd.acd_keys import AcdKeys
 
@@ -84,6 +85,7 @@ class AcdEvents:
             events = await self._xread(since, count, block)
             if events or block is None or loop.time() >= deadline:
                 return events
+            raise_if_cancelling()  # a reader gone (its request cancelled) stops waiting
 
     def _block_chunk_s(self) -> float:
         timeout = self.redis.connection_pool.connection_kwargs.get("socket_timeout")

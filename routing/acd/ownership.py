@@ -11,10 +11,10 @@ it resyncs with Asterisk, whose events went unhandled meanwhile. No lease: one e
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
+from core.cancellation import stop_task
 from core.errors import NotOwnerError, StoreUnavailableError
 from core.lease import Lease
 from routing.acd.state_writes import StateWrites
@@ -106,7 +106,4 @@ class Ownership:
 
     async def aclose(self) -> None:
         """Stop a takeover under way."""
-        if self._takeover is not None:
-            self._takeover.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._takeover
+        await stop_task(self._takeover)  # bounded: a Redis command may swallow the cancel

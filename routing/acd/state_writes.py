@@ -16,12 +16,12 @@ Rules it keeps:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from core.cancellation import stop_task
 from core.errors import NotOwnerError, StoreUnavailableError
 from routing.acd.calls import ActiveCall
 from routing.acd.context import Ctx
@@ -167,10 +167,7 @@ class StateWrites:
 
     async def aclose(self) -> None:
         """Stop a write-back under way."""
-        if self._write_back is not None:
-            self._write_back.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._write_back
+        await stop_task(self._write_back)  # bounded: a Redis command may swallow the cancel
 
     def lost_lease(self) -> None:
         """A write refused because the lease lapsed under it: memory is ahead of Redis (a call just

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import uvicorn
 from fastapi import FastAPI
 
+from core.cancellation import stop_task
 from core.errors import SwitchboardError
 
 GRACE_S = 5
@@ -99,6 +100,4 @@ async def stop_http(server: HttpServer, task: asyncio.Task[None], grace_s: int =
         await asyncio.wait_for(asyncio.shield(task), grace_s + 1.0)
     except TimeoutError:
         server.force_exit = True
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop_task(task)  # bounded: a request handler may swallow the cancel

@@ -24,6 +24,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from redis.exceptions import RedisError
 
+from core.cancellation import raise_if_cancelling
 from core.errors import NotFoundError, SwitchboardError
 from routing.acd import AcdService
 from routing.acd.events import AcdEvent, check_since
@@ -84,6 +85,7 @@ async def frames(
             error = exc.error_id if isinstance(exc, SwitchboardError) else "store-unavailable"
             yield frame("problem", json.dumps({"error": error, "message": str(exc)}))
             return
+        raise_if_cancelling()  # a client gone (its task cancelled) ends the stream, even if Redis lost it
         if loop.time() - beat >= HEARTBEAT_S:
             beat = loop.time()
             yield ": ping\n\n"

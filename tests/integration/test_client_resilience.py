@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import random
 from collections.abc import AsyncIterator, Callable
@@ -286,3 +287,32 @@ def test_originate_fields_always_async() -> None:
             channel="PJSIP/1", variables=None, context=None, exten=None, priority=1,
             application=None, data=None, caller_id=None, timeout_ms=1000,
         )  # fmt: skip
+
+
+async def test_a_close_ends_the_reconnects_even_when_a_resync_swallowed_the_cancel(
+    peer: ScriptedPeer, setup: Callable[..., tuple[AmiClient, Recorder]]
+) -> None:
+    """Before: the cancel of close() was lost in the resync (redis-py's wait_for on Python 3.11), the
+    supervisor went on reconnecting to a gone Asterisk for ever and close() never returned."""
+    client, recorder = setup()
+    in_resync = asyncio.Event()
+
+    async def swallowing(connection: int) -> None:
+        if connection == 2:  # the resync after the reconnect
+            in_resync.set()
+            with contextlib.suppress(asyncio.CancelledError):  # swallowed
+                await asyncio.sleep(30)  # the command in flight
+
+    recorder.before_ready = swallowing
+    await client.connect()
+    await peer.drop_connections()
+    await asyncio.wait_for(in_resync.wait(), 5)
+    await peer.stop()  # Asterisk goes away: every further attempt fails
+    async with asyncio.timeout(10):
+        await client.close()
+    supervisor = client._supervisor
+    assert supervisor is not None and supervisor.done(), "the reconnect loop ended with the close"
+    accepted = peer.accepted
+    await peer.start(peer.port)  # Asterisk is back: a loop still running would log in again
+    await asyncio.sleep(0.3)  # many reconnect periods (reconnect_min 0.01 s)
+    assert peer.accepted == accepted

@@ -171,3 +171,32 @@ async def test_taking_back_never_takes_another_engines_lease(redis_client: aiore
     assert await redis_client.get(key) == b"7:sb-2"
     await redis_client.set(key, b"7:sb-1", px=20_000)  # this engine's previous run, proven dead
     assert await lease.take_back() and await redis_client.get(key) == b"8:sb-1", "the next token"
+
+
+async def test_a_restarted_container_takes_its_record_at_once_and_a_recreated_one_waits(
+    redis_client: aioredis.Redis,
+) -> None:
+    """Docker restarts a crashed container in a new PID namespace, its engine PID 1 again: the same
+    container id and an earlier init prove the old start gone. A re-created container (a new id)
+    proves nothing: its predecessor's record is watched (renewed here: a live duplicate)."""
+    key = AcdKeys().engine_run("sb-1")
+    me = replace(
+        RunIdentity.of_this_process(), pidns="pid:[4026532500]", pid=1, container="c0ffee", init_start=9000
+    )
+    earlier = replace(me, run="earlier", pidns="pid:[4026532400]", start=5000, init_start=5000)
+    await redis_client.set(key, earlier.json(), px=int(TTL_S * 1000))
+
+    run = EngineRun(redis_client, key, engine_id="sb-1", ttl_s=TTL_S, me=me)
+    async with asyncio.timeout(TTL_S / 4):  # at once, not after the 20 s TTL
+        await run.claim()
+    assert run.takeover, "proven dead: its lease may be taken back at once"
+    assert RunIdentity.parse(await redis_client.get(key) or b"") == me
+
+    recreated = replace(me, run="new", pidns="pid:[4026532600]", container="beef", init_start=9900)
+    with pytest.raises(DuplicateEngineError, match="sb-1"):
+        async with asyncio.timeout(TTL_S / 4):  # the record is renewed (by `run`): alive, refused
+            renewing = asyncio.create_task(run.run(0.05))
+            try:
+                await EngineRun(redis_client, key, engine_id="sb-1", ttl_s=0.5, me=recreated).claim()
+            finally:
+                renewing.cancel()

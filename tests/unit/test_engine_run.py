@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from core.engine_run import RunIdentity, Verdict, judge
+from core.engine_run import INIT_PIDNS, RunIdentity, Verdict, container_id, judge
 
 ME = RunIdentity(run="new", host="sb-host", boot="boot-1", pidns="pid:[4026531836]", pid=200, start=9000)
 OLD = replace(ME, run="old", pid=100, start=5000)
@@ -57,3 +57,50 @@ def test_the_identity_round_trips_and_a_foreign_record_is_unreadable() -> None:
 def test_this_process_can_judge_itself_running() -> None:
     me = RunIdentity.of_this_process()
     assert judge(replace(me, run="other"), replace(me, run="mine")) is Verdict.RUNNING
+
+
+# -- a container restarted by Docker: another PID namespace, its engine often PID 1 again --------
+CONTAINER = replace(ME, pidns="pid:[4026532500]", pid=1, start=9000, container="c0ffee", init_start=9000)
+
+
+EARLIER = replace(CONTAINER, run="old", pidns="pid:[4026532400]", start=5000, init_start=5000)
+
+
+@pytest.mark.parametrize(("other", "verdict"), [
+    (EARLIER, Verdict.GONE),  # same PID 1 as ours, but its namespace ended with its init
+    (replace(EARLIER, container="beef"), Verdict.UNKNOWN),  # a re-created container: a new id
+    (replace(EARLIER, init_start=9500), Verdict.UNKNOWN),  # its init started after ours: not earlier
+    (replace(EARLIER, container="", init_start=0), Verdict.UNKNOWN),  # a record from before these fields
+    (replace(EARLIER, host="elsewhere"), Verdict.UNKNOWN),  # another host with the same id
+])  # fmt: skip
+def test_an_earlier_start_of_this_container_is_gone_and_nothing_else_is_guessed(
+    tmp_path: Path, other: RunIdentity, verdict: Verdict
+) -> None:
+    # Our own PID 1 is alive in our namespace: the old record's "pid 1" must not be read as it.
+    proc = proc_with(tmp_path, 1, "S", 9000)
+    assert judge(other, CONTAINER, proc=proc) is verdict
+
+
+def test_a_docker_exec_beside_the_running_engine_is_judged_by_its_pid(tmp_path: Path) -> None:
+    """Same container, same PID namespace (a second engine started with `docker exec`): /proc rules."""
+    second = replace(CONTAINER, run="second", pid=40, start=9900)
+    assert judge(CONTAINER, second, proc=proc_with(tmp_path, 1, "S", 9000)) is Verdict.RUNNING
+
+
+def mountinfo(tmp_path: Path, root: str) -> Path:
+    """/proc/self/mountinfo with `root` (fstype and super options) mounted at /."""
+    path = tmp_path / "mountinfo"
+    path.write_text(f"27 1 0:31 / / rw,relatime - {root}\n28 27 0:5 / /proc rw,nosuid - proc proc rw\n")
+    return path
+
+
+def test_a_container_is_named_by_its_writable_layer_and_a_host_by_nothing(tmp_path: Path) -> None:
+    layer = "overlay overlay rw,lowerdir=/var/lib/docker/overlay2/l/A:/var/lib/docker/overlay2/l/B,"
+    one = mountinfo(tmp_path, layer + "upperdir=/var/lib/docker/overlay2/c1/diff,workdir=/w1")
+    name = container_id("pid:[4026532400]", mountinfo=one)
+    assert name and container_id("pid:[4026532500]", mountinfo=one) == name, "the same across its restarts"
+    other = mountinfo(tmp_path, layer + "upperdir=/var/lib/docker/overlay2/c2/diff,workdir=/w2")
+    assert container_id("pid:[4026532400]", mountinfo=other) not in ("", name), "another container"
+    assert container_id(INIT_PIDNS, mountinfo=one) == "", "the initial PID namespace: a host"
+    assert container_id("pid:[4026532400]", mountinfo=mountinfo(tmp_path, "ext4 /dev/vda rw")) == ""
+    assert container_id("pid:[4026532400]", mountinfo=tmp_path / "missing") == ""
