@@ -39,6 +39,7 @@ from core.config.loader import content_hash
 from core.errors import NotOwnerError, StoreUnavailableError, ValidationFailedError
 from core.lease import Lease
 from pbx.call_changes import (
+    Bridged,
     CallChange,
     ChannelHungUp,
     DialStarted,
@@ -75,7 +76,7 @@ from routing.rules import AgentSpec, Rules
 log = logging.getLogger("switchboard.acd")
 
 RECOVERY_EVERY_S = 1.0
-_RELEVANT = (UserEventSeen, OriginateResult, ChannelHungUp, DialStarted, Transferred)
+_RELEVANT = (UserEventSeen, OriginateResult, ChannelHungUp, DialStarted, Transferred, Bridged)
 
 
 class AcdService:
@@ -188,6 +189,8 @@ class AcdService:
             await flow.dial_started(change)
         elif isinstance(change, Transferred):
             await flow.phone_transferred(change)
+        elif isinstance(change, Bridged):
+            await flow.bridged(change)
 
     async def resync(self, tracker: CallTracker) -> None:
         self._tracker = tracker
