@@ -57,6 +57,7 @@ from routing.acd.adoption import Adoption
 from routing.acd.api_operations import Operations
 from routing.acd.callers import Callers
 from routing.acd.callflow import CallFlow
+from routing.acd.calls import CallState
 from routing.acd.context import AcdOptions, Ctx
 from routing.acd.dispatcher import Dispatcher
 from routing.acd.events import AcdEvents
@@ -296,6 +297,14 @@ class AcdService:
         async with self.lock:
             self.ctx.executor.started()
             await self.outbound.take(call)
+
+    def maybe_bridged(self, call_id: str) -> bool:
+        """The call's Bridge to its answered agent awaits its answer or got none (in doubt): the
+        customer may be talking already. Read without the lock (the Bridge holds it meanwhile)."""
+        active = self.ctx.state.calls.get(call_id)
+        if active is None or active.state is not CallState.OFFERED:
+            return False
+        return active.facts.bridge_in_doubt or active.facts.channel in self.ctx.executor.bridging
 
     async def withdraw_outbound(self, call_id: str) -> None:
         if not self.owns:

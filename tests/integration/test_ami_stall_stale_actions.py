@@ -159,17 +159,20 @@ async def test_a_bridge_answered_late_over_a_live_link_connects_the_call_and_tim
         assert s.sample("switchboard_acd_calls_answered_total", queue="support", tier="active") == 1
 
 
+@pytest.mark.parametrize("grace_s", [15.0, 1.0], ids=["grace-outlasts-the-doubt", "grace-ends-in-the-doubt"])
 async def test_an_outbound_customer_a_late_bridge_connected_over_a_live_link_is_no_abandon(
-    redis_client: aioredis.Redis,
+    redis_client: aioredis.Redis, grace_s: float
 ) -> None:
     """The same late Bridge on the outbound side: a progressive campaign's answered customer is
     handed to the ACD, its agent answers, the Bridge's answer comes after the action timeout over
     a link that stays up. The customer is connected and ends the talk: the ACD records a talk
-    (handover, ended), the dialer an answered attempt; no abandon message, no abandon counted."""
+    (handover, ended), the dialer an answered attempt; no abandon message, no abandon counted.
+    A grace that runs out while the Bridge is in doubt waits for it: a Redirect then would reach
+    Asterisk right after the Bridge and pull the connected customer out of the talk."""
     talk_s = 2.0
     script = CustomerScript(outcome="answer", ring_s=0.5, talk_s=talk_s, patience_s=2000.0)
     config = dialer_sim_config(time_scale=1.0, customer_overrides={number(1): script})
-    grace = campaign(pacing={"abandon_grace_s": 15.0})  # the stall must not outlast the grace
+    grace = campaign(pacing={"abandon_grace_s": grace_s})
     async with running_sim(config) as sim:
         proxy = FaultProxy("127.0.0.1", sim.port, seed=1)
         port = await proxy.start()
