@@ -79,6 +79,7 @@ async def run_row(fault: FaultClass, plan: Plan, *, logs: Path | None = None, se
     reason = fault.supported()
     if reason:
         return unsupported(fault, reason)
+    plan = fault.plan_for(plan)
     started = time.monotonic()
     if fault.own_world is not None:  # the soak: its own engine, PBX and Redis, for minutes
         counts, injected = await fault.own_world(plan)

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import httpx
 import redis.asyncio as aioredis
@@ -65,6 +65,7 @@ class FaultClass:
     full_only: bool = False
     sim_orders: bool = False  # the simulator delivers Asterisk 22's other event orders too
     own_world: OwnWorld | None = None  # runs its own processes and traffic instead of a World's (soak)
+    plan_for: Callable[[Plan], Plan] = lambda plan: plan  # the row's own timings, if it needs any
 
 
 FAULTS: dict[str, FaultClass] = {}
@@ -120,6 +121,40 @@ async def stall(world: World, plan: Plan) -> Injected:
         await world.proxy.stall(plan.stall_s)
         done.count += 1
         await _reconnected(world, 20.0)
+    return done
+
+
+LATE_BY_S = 1.0  # a late Bridge's answer comes this long after the engine's action timeout
+
+
+def keepalive_waits_for_late_answers(plan: Plan) -> Plan:
+    """The keepalive's Ping may wait through a late answer (and its ping interval): the link stays up."""
+    return replace(plan, ping_timeout_s=plan.ping_s + plan.action_timeout_s + LATE_BY_S + 2.0)
+
+
+async def late_bridge(world: World, plan: Plan) -> Injected:
+    """A Bridge answered after the engine's action timeout over a link that stays up: a stall armed
+    on the next Bridge, longer than the action timeout and shorter than the Ping's reply timeout.
+    No reconnect, so no resync: the engine must follow Asterisk's BridgeEnter."""
+    assert world.proxy is not None
+    proxy, done = world.proxy, Injected()
+    deadline = time.monotonic() + plan.traffic_s
+    for _ in range(plan.repeats):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        stalls, connections = proxy.stats.stalls, proxy.stats.connections
+        proxy.stall_at("Bridge", plan.action_timeout_s + LATE_BY_S)
+        if not await proxy.wait_until(lambda: proxy.stats.stalls > stalls, left):  # noqa: B023
+            proxy.disarm()
+            done.notes.append("no Bridge passed within the traffic window")
+            break
+        await proxy.gate()  # until the stall is over and the Bridge reaches the PBX
+        done.count += 1
+        if proxy.stats.connections != connections:
+            done.notes.append("the link was dropped during a late Bridge (a resync settled it)")
+        if done.count < plan.repeats:
+            await asyncio.sleep(plan.gap_s)  # spacing between two faults, part of the schedule
     return done
 
 
@@ -363,6 +398,8 @@ for _action in ENGINE_ACTIONS[:-1]:  # Login has a row of its own below
 _title = "AMI cut right after the engine sends Login (a reconnect forced first)"
 register(FaultClass("ami-cut-login", _title, cut_after("Login", force_login=True)))
 register(FaultClass("ami-stall", "AMI stalled longer than the keepalive", stall))
+_title = "a Bridge answered after the action timeout, the AMI link kept up (no resync)"
+register(FaultClass("ami-late-bridge", _title, late_bridge, plan_for=keepalive_waits_for_late_answers))
 register(FaultClass("ami-garbage", "garbage bytes in the engine-bound stream", garbage))
 register(FaultClass("ami-reorder", "events of one call reordered (proxy swaps; the sim's orders if any)",
                     reorder, sim_orders=True))  # fmt: skip

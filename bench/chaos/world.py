@@ -62,6 +62,7 @@ class Plan:
     soak_minutes: float = 30.0  # the `soak` row (bench/chaos/soak_row.py), full run only
     ping_s: float = 2.0  # the engine's AMI keepalive (ami.ping_interval); stalls outlast it
     action_timeout_s: float = 3.0
+    ping_timeout_s: float | None = None  # the keepalive Ping's reply timeout (None: the action timeout)
 
     def __post_init__(self) -> None:
         # A caller who arrives when an outage starts must still be there when it ends: a call that
@@ -133,14 +134,14 @@ def settings_yaml(plan: Plan, *, ami_port: int, redis: dict[str, Any], http_port
     Each engine keeps its `engine.id` across restarts, as a deployed engine does (docs/reliability.md):
     a restarted engine knows its own calls and lease at once.
     A keepalive with its own reply timeout (ami.ping_timeout, where the engine has it) gets the
-    action timeout, so every stall (Plan.stall_s) outlasts the keepalive."""
+    action timeout unless the plan names one, so every stall (Plan.stall_s) outlasts the keepalive."""
     ami: dict[str, Any] = {
         "host": "127.0.0.1", "port": ami_port, "username": USER, "secret": SECRET, "connect_timeout": 2,
         "action_timeout": plan.action_timeout_s, "reconnect_min": 0.2, "reconnect_max": 1.0,
         "ping_interval": plan.ping_s,
     }  # fmt: skip
     if "ping_timeout" in AmiSection.model_fields:
-        ami["ping_timeout"] = plan.action_timeout_s
+        ami["ping_timeout"] = plan.ping_timeout_s or plan.action_timeout_s
     return json.dumps({
         "ami": ami,
         **redis,

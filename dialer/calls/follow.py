@@ -149,6 +149,11 @@ class CallBook:
                 self.grace.pop(call_id, None)
         return moved, effects
 
+    def postpone(self, call_id: str, until: float) -> None:
+        """The call's grace runs out again at `until` (its abandon waits for a Bridge in doubt)."""
+        if call_id in self.calls:
+            self.grace[call_id] = until
+
     def due(self, now: float) -> list[str]:
         """Calls whose grace ran out by `now` (their timers are taken off)."""
         found = [call_id for call_id, until in self.grace.items() if until <= now]

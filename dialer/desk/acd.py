@@ -9,7 +9,9 @@ two at once. What each call of dialer.desk.protocol.AgentDesk becomes (routing/a
 - release: the held agent is ready again, without a missed ring;
 - connect: the answered call joins the ACD above every inbound caller; its held agent is rung
   (else whoever routing chooses) with the call's own SWITCHBOARD_CALL_ID and bridged on answer;
-- withdraw: the ACD stops routing the call and frees its agent; a late agent leg is hung up.
+- withdraw: the ACD stops routing the call and frees its agent; a late agent leg is hung up;
+- maybe_bridged: the ACD's Bridge of the customer to the agent who answered awaits its answer or
+  got none (in doubt).
 No call passes a time: the ACD reads the same injected clock itself.
 """
 
@@ -47,3 +49,6 @@ class AcdDesk:
 
     async def withdraw(self, call_id: str) -> None:
         await self.acd.withdraw_outbound(call_id)
+
+    def maybe_bridged(self, call_id: str) -> bool:
+        return self.acd.maybe_bridged(call_id)

@@ -14,7 +14,10 @@ The dialer never changes an agent's state itself. It asks the desk:
   the agent answers (the ACD's inbound path does exactly this for a waiting caller);
 - `withdraw(call_id)`: the dialer gave up on the call (abandoned after the grace, the customer
   hung up): stop routing it, free any agent reserved or rung for it, hang up an agent leg that
-  answers late. Never touch the customer's channel: the dialer already redirected it.
+  answers late. Never touch the customer's channel: the dialer already redirected it;
+- `maybe_bridged(call_id)`: the desk sent a Bridge of the customer to the agent who answered and
+  has no answer to it yet, or got none in time: the customer may be talking. The grace's abandon
+  waits for it (a Redirect would pull a connected customer out of the talk).
 The dialer learns that the call was connected from the tracker (the customer's channel enters
 a bridge with the agent leg, which carries the same SWITCHBOARD_CALL_ID).
 """
@@ -69,6 +72,8 @@ class AgentDesk(Protocol):
     async def connect(self, call: AnsweredCall) -> None: ...
 
     async def withdraw(self, call_id: str) -> None: ...
+
+    def maybe_bridged(self, call_id: str) -> bool: ...
 
 
 def snapshots(agents: Sequence[PacingAgent]) -> tuple[AgentSnapshot, ...]:

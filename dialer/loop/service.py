@@ -80,6 +80,7 @@ from pbx.tracker import CallTracker
 
 __all__ = ["DialerService", "DialerSettings"]  # DialerSettings lives in dialer.loop.background
 
+DOUBT_RECHECK_S = 0.5  # a grace over while the desk's Bridge is in doubt is looked at again after this
 log = logging.getLogger("switchboard.dialer")
 
 
@@ -277,6 +278,12 @@ class DialerService:
 
     async def _timers(self, now: float) -> None:
         for call_id in self.book.due(now):
+            if self.desk.maybe_bridged(call_id):
+                # the desk's Bridge to the agent who answered has no answer yet: the customer may be
+                # talking, and a Redirect now would pull them out. Asterisk's BridgeEnter connects
+                # the call; a failed Bridge frees the call (the agent's leg gives up) and it ends then.
+                self.book.postpone(call_id, now + DOUBT_RECHECK_S)
+                continue
             await self._apply(call_id, outbound.GraceOver(now))
         for call in self.book:
             campaign = self.campaigns.get(call.placed.campaign_id)

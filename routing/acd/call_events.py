@@ -76,6 +76,16 @@ class BridgeResult:
 
 
 @dataclass(frozen=True, slots=True)
+class BridgeSeen:
+    """Asterisk reports the caller and the answered agent leg `channel` in one bridge (BridgeEnter of
+    both): they are connected, whatever the engine heard of its Bridge (an answer past the action
+    timeout over a link that stayed up: no resync will settle it)."""
+
+    at: float
+    channel: str
+
+
+@dataclass(frozen=True, slots=True)
 class ChannelGone:
     """A channel carrying the call id hung up: the caller's (by Uniqueid), the agent's leg, or another."""
 
@@ -148,7 +158,7 @@ class TransferredOut:
 
 Event = (
     Arrived | RingAnswered | RingFailed | AgentRang | RingTimedOut | AgentAnswered | BridgeResult
-    | ChannelGone | Resynced | TransferAsked | ConsultAsked | ConsultCompleted | ConsultCancelled
+    | BridgeSeen | ChannelGone | Resynced | TransferAsked | ConsultAsked | ConsultCompleted | ConsultCancelled
     | TransferredOut
 )  # fmt: skip
 

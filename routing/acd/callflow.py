@@ -5,7 +5,9 @@ says: AMI through the executor, Redis and the agents' table through the dispatch
 
 - Reports arrive typed (pbx.switchboard_events for the dialplan's UserEvents, pbx.call_changes
   for the rest); `step(call_id, event)` applies one to the call's table and performs the effects
-  in order. A Bridge's answer goes back to the table as its own event (BridgeResult).
+  in order. A Bridge's answer goes back to the table as its own event (BridgeResult), and so does
+  Asterisk's report of the caller and the agent's leg in one bridge (BridgeSeen): an answer that
+  came too late while the link stayed up is settled by what Asterisk did, without a resync.
 - Arrival (`Admit`): classify the caller (E.164 number, dialled number, IVR choice, the CRM
   record in Redis), open a case, store the waiting call, route it, tag the caller's channel.
 - Outage notices (notices.py): an arriving caller an outage in force concerns hears its notice
@@ -28,7 +30,7 @@ from typing import Protocol
 
 from core.errors import StoreUnavailableError, ValidationFailedError
 from core.phone_numbers import try_normalize
-from pbx.call_changes import ChannelHungUp, DialStarted, OriginateResult, Transferred
+from pbx.call_changes import Bridged, ChannelHungUp, DialStarted, OriginateResult, Transferred
 from pbx.switchboard_events import AgentAnswered, InboundArrived
 from pbx.tracker import CallTracker
 from routing.acd import call_events as ev
@@ -188,6 +190,16 @@ class CallFlow:
         bridged = active is not None and self._bridged_together(active, answered.channel)
         event = ev.AgentAnswered(self.ctx.clock(), answered.agent_id, answered.channel, bridged)
         await self.step(answered.call_id, event)
+
+    async def bridged(self, change: Bridged) -> None:
+        """A channel of a call entered a bridge: once the caller and the agent's answered leg share
+        one, the table hears of it (BridgeSeen), whatever the engine heard of its Bridge."""
+        active = self.ctx.state.calls.get(change.call_id or "")
+        if active is None:
+            return
+        together = [leg for leg in self.legs(active, answered=True) if self._bridged_together(active, leg)]
+        if together:
+            await self.step(active.id, ev.BridgeSeen(self.ctx.clock(), together[0]))
 
     async def channel_gone(self, change: ChannelHungUp) -> None:
         unknown = change.call_id and change.call_id not in self.ctx.state.calls

@@ -88,6 +88,7 @@ class Executor:
         self._started = time.perf_counter()
         self.may_act = may_act  # whether this engine owns the ACD now (the service's lease)
         self.resyncing = False  # set by the service around its resync: the resync's own actions go out
+        self.bridging: set[str] = set()  # caller channels whose Bridge awaits its answer
 
     @property
     def ready(self) -> bool:
@@ -138,7 +139,11 @@ class Executor:
     async def bridge(self, caller_channel: str, agent_channel: str) -> bool | None:
         """True: bridged; False: Asterisk said no (a channel is gone); None: unknown (no answer, the
         link was lost): maybe bridged, so nothing may be hung up; the resync after a reconnect settles it."""
-        ok = await self._send("Bridge", {"Channel1": caller_channel, "Channel2": agent_channel})
+        self.bridging.add(caller_channel)
+        try:
+            ok = await self._send("Bridge", {"Channel1": caller_channel, "Channel2": agent_channel})
+        finally:
+            self.bridging.discard(caller_channel)
         if ok:
             self._sent("bridge")
         return ok

@@ -8,8 +8,9 @@ matches Asterisk's reports to a call, applies them here and performs the effects
 through the executor, Redis and the agent table through the dispatcher). Rules the table keeps (docs/acd.md):
 - The caller's channel is never hung up: a missed ring, a failed bridge or a late answer only
   ever hangs up the agent's leg (a transfer moves the caller to the transfer context's music).
-- A bridge whose outcome is unknown (the link dropped) is left to the resync: a live talk is
-  never hung up on a guess.
+- A bridge whose outcome is unknown (no answer in time) is never hung up on a guess: Asterisk's
+  report of caller and agent in one bridge connects the call (BridgeSeen, with the link up), else
+  the resync after a reconnect settles it.
 - Whatever order events arrive in, a call ends once: every event for a call that is over does
   nothing, except an agent answering for it, whose leg is hung up.
 - Only inbound calls are counted in the inbound metrics (the dialer counts its own), and a call is
@@ -39,7 +40,7 @@ STATES: tuple[CallState | None, ...] = (
 )  # fmt: skip
 EVENTS: tuple[type, ...] = (
     ev.Arrived, ev.RingAnswered, ev.RingFailed, ev.AgentRang, ev.RingTimedOut, ev.AgentAnswered,
-    ev.BridgeResult, ev.ChannelGone, ev.Resynced, ev.TransferAsked, ev.ConsultAsked,
+    ev.BridgeResult, ev.BridgeSeen, ev.ChannelGone, ev.Resynced, ev.TransferAsked, ev.ConsultAsked,
     ev.ConsultCompleted, ev.ConsultCancelled, ev.TransferredOut,
 )  # fmt: skip
 
@@ -111,6 +112,15 @@ def _bridge_result(call: ActiveCall, event: ev.BridgeResult) -> Result:
         return moved, (ev.Save(moved),)
     if not event.bridged:
         return call, (ev.HangUp(event.channel),)  # the caller is gone: its hangup closes the call
+    return _connected(call, event.at, event.channel)
+
+
+def _bridge_seen(call: ActiveCall, event: ev.BridgeSeen) -> Result:
+    """Asterisk shows the caller and the agent's leg in one bridge: the call is connected, even if
+    the Bridge's answer never came in time (the link stayed up, so no resync settles it). Its talk
+    is timed from here; the hangups that follow end it as any talk."""
+    if call.facts.agent_channel and not _is_agent_leg(call, event.channel):
+        return call, ()  # not the offered agent's leg
     return _connected(call, event.at, event.channel)
 
 
@@ -457,6 +467,7 @@ TABLE: dict[tuple[CallState | None, type], Handler] = {
     (None, ev.RingTimedOut): _timed_out,
     (None, ev.AgentAnswered): _hang_up_late,
     (None, ev.BridgeResult): ignored,
+    (None, ev.BridgeSeen): ignored,  # the call ended already (its hangup came first)
     (None, ev.ChannelGone): ignored,
     (None, ev.Resynced): ignored,
     (WAIT, ev.Arrived): ignored,  # announced twice
@@ -466,6 +477,7 @@ TABLE: dict[tuple[CallState | None, type], Handler] = {
     (WAIT, ev.RingTimedOut): _timed_out,
     (WAIT, ev.AgentAnswered): _hang_up_late,
     (WAIT, ev.BridgeResult): ignored,
+    (WAIT, ev.BridgeSeen): ignored,  # no agent is offered: nobody to connect it to
     (WAIT, ev.ChannelGone): _gone_waiting,
     (WAIT, ev.Resynced): _resync_waiting,
     (OFFER, ev.Arrived): ignored,
@@ -475,6 +487,7 @@ TABLE: dict[tuple[CallState | None, type], Handler] = {
     (OFFER, ev.RingTimedOut): _timed_out,
     (OFFER, ev.AgentAnswered): _answered_offer,
     (OFFER, ev.BridgeResult): _bridge_result,
+    (OFFER, ev.BridgeSeen): _bridge_seen,
     (OFFER, ev.ChannelGone): _gone_offered,
     (OFFER, ev.Resynced): _resync_offered,
     (TALK, ev.Arrived): ignored,
@@ -484,6 +497,7 @@ TABLE: dict[tuple[CallState | None, type], Handler] = {
     (TALK, ev.RingTimedOut): ignored,  # the answer cancelled the ring timer; never cut a talk
     (TALK, ev.AgentAnswered): _answered_talk,
     (TALK, ev.BridgeResult): ignored,
+    (TALK, ev.BridgeSeen): ignored,  # connected already (the Bridge's answer came first)
     (TALK, ev.ChannelGone): _gone_connected,
     (TALK, ev.Resynced): _resync_connected,
     # transfers are asked of a connected call only (the API checks the state first; late or
@@ -501,6 +515,7 @@ TABLE: dict[tuple[CallState | None, type], Handler] = {
     (CONSULT, ev.RingTimedOut): _consult_timed_out,
     (CONSULT, ev.AgentAnswered): _consult_answered,
     (CONSULT, ev.BridgeResult): _consult_bridged,
+    (CONSULT, ev.BridgeSeen): ignored,  # the caller holds; the consult's own Bridge answers for it
     (CONSULT, ev.ChannelGone): _gone_consulting,
     (CONSULT, ev.Resynced): _resync_consulting,
     (CONSULT, ev.TransferAsked): ignored,

@@ -37,6 +37,7 @@ from core.config.loader import content_hash
 from core.errors import NotOwnerError
 from core.lease import Lease
 from pbx.call_changes import (
+    Bridged,
     CallChange,
     ChannelHungUp,
     DialStarted,
@@ -54,6 +55,7 @@ from routing.acd.adoption import Adoption
 from routing.acd.api_operations import Operations
 from routing.acd.callers import Callers
 from routing.acd.callflow import CallFlow
+from routing.acd.calls import CallState
 from routing.acd.context import AcdOptions, build_ctx
 from routing.acd.dispatcher import Dispatcher
 from routing.acd.events import AcdEvents
@@ -70,7 +72,7 @@ from routing.rules import AgentSpec, Rules
 
 log = logging.getLogger("switchboard.acd")
 
-_RELEVANT = (UserEventSeen, OriginateResult, ChannelHungUp, DialStarted, Transferred)
+_RELEVANT = (UserEventSeen, OriginateResult, ChannelHungUp, DialStarted, Transferred, Bridged)
 
 
 class AcdService:
@@ -165,6 +167,8 @@ class AcdService:
             await flow.dial_started(change)
         elif isinstance(change, Transferred):
             await flow.phone_transferred(change)
+        elif isinstance(change, Bridged):
+            await flow.bridged(change)
 
     async def resync(self, tracker: CallTracker) -> None:
         self._tracker = tracker
@@ -246,6 +250,14 @@ class AcdService:
         async with self.lock:
             self.ctx.executor.started()
             await self.outbound.take(call)
+
+    def maybe_bridged(self, call_id: str) -> bool:
+        """The call's Bridge to its answered agent awaits its answer or got none (in doubt): the
+        customer may be talking already. Read without the lock (the Bridge holds it meanwhile)."""
+        active = self.ctx.state.calls.get(call_id)
+        if active is None or active.state is not CallState.OFFERED:
+            return False
+        return active.facts.bridge_in_doubt or active.facts.channel in self.ctx.executor.bridging
 
     async def withdraw_outbound(self, call_id: str) -> None:
         if not self.owns:

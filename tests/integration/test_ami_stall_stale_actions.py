@@ -17,9 +17,9 @@ import pytest
 import redis.asyncio as aioredis
 
 from pbx.client import AmiSettings
-from pbx.sim import CallRecord, SimulatedPbx
+from pbx.sim import CallRecord, CustomerScript, SimulatedPbx
 from pbx.sim.faultproxy import FaultProxy
-from routing.acd.acd_keys import AcdKeys
+from routing.acd.events import AcdEvent, AcdEvents
 from routing.agent_events import AgentState
 from tests.support.acd_harness import (
     SECRET,
@@ -31,39 +31,54 @@ from tests.support.acd_harness import (
     running_sim,
     sim_config,
 )
+from tests.support.blended_harness import blended, blended_rules
+from tests.support.dialer_harness import campaign, campaigns, lead, number
+from tests.support.dialer_harness import sim_config as dialer_sim_config
 
 pytestmark = pytest.mark.integration
 
 STALL_S = 2.5  # longer than the keepalive (0.5 s + 1 s) and the action timeout (1 s)
 
 
+def ami_through(proxy_port: int, *, ping_timeout: float) -> AmiSettings:
+    """The engine's AMI settings through the proxy: a 1 s action timeout, a 0.5 s keepalive."""
+    return AmiSettings("127.0.0.1", proxy_port, "switchboard", SECRET, action_timeout=1.0,
+                       connect_timeout=0.5, reconnect_min=0.05, reconnect_max=0.2, ping_interval=0.5,
+                       ping_timeout=ping_timeout)  # fmt: skip
+
+
 @contextlib.asynccontextmanager
-async def stalled_stack(redis: aioredis.Redis) -> AsyncIterator[tuple[Stack, FaultProxy]]:
+async def stalled_stack(
+    redis: aioredis.Redis, *, ping_timeout: float = 1.0
+) -> AsyncIterator[tuple[Stack, FaultProxy]]:
     rules = make_rules(base_rules(agents=[agent("a1", "PJSIP/2001", tech=2)]))
     async with running_sim(sim_config()) as sim:
         proxy = FaultProxy("127.0.0.1", sim.port, seed=1)
         port = await proxy.start()
-        ami = AmiSettings("127.0.0.1", port, "switchboard", SECRET, action_timeout=1.0,
-                          connect_timeout=0.5, reconnect_min=0.05, reconnect_max=0.2, ping_interval=0.5,
-                          ping_timeout=1.0)  # fmt: skip
         try:
-            async with running_engine(sim, redis, rules, ami=ami) as stack:
+            async with running_engine(
+                sim, redis, rules, ami=ami_through(port, ping_timeout=ping_timeout)
+            ) as stack:
                 yield stack, proxy
         finally:
             await proxy.stop()
 
 
 async def events_of(redis: aioredis.Redis, call_id: str) -> list[str]:
-    entries = await redis.xrange(AcdKeys().events)
-    found = []
-    for _id, fields in entries:
-        if call_id.encode() in fields.get(b"data", b""):
-            found.append(fields[b"type"].decode())
-    return found
+    return [event.type for event in await published(redis, call_id)]
+
+
+async def published(redis: aioredis.Redis, call_id: str) -> list[AcdEvent]:
+    """The call's entries in the ACD's event stream, oldest first."""
+    return [e for e in await AcdEvents(redis).read(count=1000) if e.data.get("call_id") == call_id]
 
 
 def caller_record(sim: SimulatedPbx, channel: str) -> CallRecord:
     return next(r for r in sim.call_log if r.channel == channel)
+
+
+def ended_customers(sim: SimulatedPbx) -> list[CallRecord]:
+    return [r for r in sim.call_log if r.role == "customer" and r.ended is not None]
 
 
 @pytest.mark.parametrize("action", ["Bridge", "Originate"])
@@ -110,3 +125,79 @@ async def test_a_talk_a_late_bridge_connected_and_that_ended_while_the_link_was_
         assert history == ["handover", "ended"], "settled as the talk Asterisk had"
         assert s.sample("switchboard_acd_calls_abandoned_total", queue="support", tier="active") == 0
         assert s.acd.agent("a1").missed_rings == 0
+
+
+async def test_a_bridge_answered_late_over_a_live_link_connects_the_call_and_times_its_talk(
+    redis_client: aioredis.Redis,
+) -> None:
+    """A Bridge whose answer comes after the engine's action timeout while the link stays up (a
+    short stall, a slow Asterisk: the keepalive's Ping is answered in time, so nothing reconnects
+    and no resync settles the call). The Bridge connects caller and agent when it reaches Asterisk;
+    Asterisk reports it (BridgeEnter of both) and the caller hangs up at the end of the talk. The
+    call is a talk of that length ended by the caller, the agent wraps up: never an abandon."""
+    talk_s = 2.0
+    async with stalled_stack(redis_client, ping_timeout=5.0) as (s, proxy):
+        await s.acd.login("a1")
+        proxy.stall_at("Bridge", 2.0)  # > the action timeout (1 s), < the Ping's timeout (5 s)
+        caller = await s.sim.inbound_call("+36301234567", "+3612345678", patience_s=60, talk_s=talk_s)
+        call_id = s.sim.channels[caller].uniqueid
+        await s.until(lambda: caller_record(s.sim, caller).ended is not None, timeout=30)
+        await s.until(lambda: not s.acd.ctx.state.calls, timeout=10)
+
+        record = caller_record(s.sim, caller)
+        assert proxy.stats.stalls == 1 and proxy.stats.connections == 1, "the link stayed up: no resync"
+        assert s.sample("switchboard_ami_actions_total", action="Bridge", result="timeout") == 1
+        assert record.bridged is not None and record.ended_by == "talk", "the late Bridge connected them"
+        history = await published(s.redis, call_id)
+        assert [e.type for e in history] == ["handover", "ended"], history
+        ended = history[-1].data
+        assert ended["ended_by"] == "caller"
+        assert talk_s - 0.5 <= float(ended["talk"]) <= talk_s + 1.0, "the talk Asterisk had, timed"
+        assert s.state("a1") in (AgentState.WRAP_UP, AgentState.READY)
+        assert s.acd.agent("a1").missed_rings == 0
+        assert s.sample("switchboard_acd_calls_abandoned_total", queue="support", tier="active") == 0
+        assert s.sample("switchboard_acd_calls_answered_total", queue="support", tier="active") == 1
+
+
+@pytest.mark.parametrize("grace_s", [15.0, 1.0], ids=["grace-outlasts-the-doubt", "grace-ends-in-the-doubt"])
+async def test_an_outbound_customer_a_late_bridge_connected_over_a_live_link_is_no_abandon(
+    redis_client: aioredis.Redis, grace_s: float
+) -> None:
+    """The same late Bridge on the outbound side: a progressive campaign's answered customer is
+    handed to the ACD, its agent answers, the Bridge's answer comes after the action timeout over
+    a link that stays up. The customer is connected and ends the talk: the ACD records a talk
+    (handover, ended), the dialer an answered attempt; no abandon message, no abandon counted.
+    A grace that runs out while the Bridge is in doubt waits for it: a Redirect then would reach
+    Asterisk right after the Bridge and pull the connected customer out of the talk."""
+    talk_s = 2.0
+    script = CustomerScript(outcome="answer", ring_s=0.5, talk_s=talk_s, patience_s=2000.0)
+    config = dialer_sim_config(time_scale=1.0, customer_overrides={number(1): script})
+    grace = campaign(pacing={"abandon_grace_s": grace_s})
+    async with running_sim(config) as sim:
+        proxy = FaultProxy("127.0.0.1", sim.port, seed=1)
+        port = await proxy.start()
+        try:
+            async with blended(
+                redis_client, blended_rules("1001"), campaigns(grace), pbx=sim,
+                ami=ami_through(port, ping_timeout=5.0),
+            ) as b:  # fmt: skip
+                await b.acd.login("1001")
+                await b.load_leads([lead(1)])
+                proxy.stall_at("Bridge", 2.0)  # > the action timeout (1 s), < the Ping's timeout (5 s)
+                await b.start()
+                await b.until(lambda: bool(ended_customers(sim)), timeout=30)
+                await b.until(lambda: not b.acd.ctx.state.calls and not b.dialer.calls(), timeout=10)
+
+                record = ended_customers(sim)[0]
+                assert proxy.stats.stalls == 1 and proxy.stats.connections == 1, "the link stayed up"
+                assert b.sample("switchboard_ami_actions_total", action="Bridge", result="timeout") == 1
+                assert record.bridged is not None and record.ended_by == "talk", "the late Bridge connected"
+                history = await published(b.redis, record.call_id)
+                assert [e.type for e in history] == ["handover", "ended"], history
+                assert talk_s - 0.5 <= float(history[-1].data["talk"]) <= talk_s + 1.0
+                assert b.state("1001") in (AgentState.WRAP_UP, AgentState.READY)
+                assert b.sample("switchboard_dial_attempts_total", campaign="c1", result="answered") == 1
+                assert b.sample("switchboard_dial_abandoned_total", campaign="c1") == 0
+                assert not [a for a in sim.actions if a.get("Context") == "switchboard-abandon"]
+        finally:
+            await proxy.stop()

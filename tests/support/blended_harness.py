@@ -94,11 +94,12 @@ async def blended(
     settings: DialerSettings | None = None,
     pbx: SimulatedPbx | None = None,
     lease: Lease | None = None,
+    ami: AmiSettings | None = None,
 ) -> AsyncIterator[Blended]:
     """The engine of `switchboard run`, pacing every 50 ms once a campaign is started. `pbx`: a
     running simulated Asterisk the test owns (it outlives the engine: a restart; several engines
     may share it); `lease`: the ACD's and the pacing's, taken before the first load and renewed on
-    its timer as the runtime does."""
+    its timer as the runtime does; `ami`: how to reach the PBX (e.g. through a fault proxy)."""
     clock = RunningClock()
     simulator = pbx or SimulatedPbx(sim or sim_config(), seed=13)
     if pbx is None:
@@ -108,7 +109,9 @@ async def blended(
     stores = DialerStores.build(
         redis, default_region="HU", gate=gate, clock=lambda: datetime.fromtimestamp(clock(), UTC)
     )
-    ami = AmiSettings("127.0.0.1", simulator.port, "switchboard", SECRET, reconnect_min=0.01, ping_interval=0)
+    ami = ami or AmiSettings(
+        "127.0.0.1", simulator.port, "switchboard", SECRET, reconnect_min=0.01, ping_interval=0
+    )
     engine = Engine(ami, create_metrics(registry, process=False), clock=clock, tick_s=0.02)
     if lease is not None:
         engine.client.fence = lambda: lease.owned  # as `switchboard run` wires it

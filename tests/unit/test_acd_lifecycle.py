@@ -192,6 +192,7 @@ ROWS: list[Row] = [
      (LATE, ev.HangUp(LEG))),
     ("answered after the end, no channel named", None, ev.AgentAnswered(112.0, "a1", ""), None, (LATE,)),
     ("a bridge result for a call that ended", None, ev.BridgeResult(112.0, LEG, True), None, ()),
+    ("out of order: a bridge seen after the end", None, ev.BridgeSeen(112.0, LEG), None, ()),
     ("out of order: a hangup after the end", None, ev.ChannelGone(150.0, CALLER_UID, CALLER), None, ()),
     ("resync of a call already closed", None, ABSENT, None, ()),
     # -- waiting -----------------------------------------------------------------------------
@@ -204,6 +205,7 @@ ROWS: list[Row] = [
     ("out of order: answered after the offer was withdrawn", WAITING, ev.AgentAnswered(112.0, "a1", LEG),
      WAITING, (LATE, ev.HangUp(LEG))),
     ("a bridge result while waiting", WAITING, ev.BridgeResult(112.0, LEG, True), WAITING, ()),
+    ("a bridge seen while waiting: no agent offered", WAITING, ev.BridgeSeen(112.0, LEG), WAITING, ()),
     ("caller hangs up while waiting", WAITING, ev.ChannelGone(130.0, CALLER_UID, CALLER), None,
      abandoned(WAITING, 130.0)),
     ("another channel of the call hangs up", WAITING, ev.ChannelGone(130.0, "x.9", "Local/x;2"), WAITING, ()),
@@ -231,6 +233,14 @@ ROWS: list[Row] = [
      (ev.HangUp(LEG),)),
     ("bridge unknown (link dropped): nothing hung up, the doubt kept", RUNG,
      ev.BridgeResult(112.0, LEG, None), DOUBT, (ev.Save(DOUBT),)),
+    ("a Bridge answered too late, link up: Asterisk shows them bridged, connected", DOUBT,
+     ev.BridgeSeen(113.0, LEG), connected(DOUBT, 113.0), talks(DOUBT, 113.0)),
+    ("out of order: the bridge seen before the Bridge's answer", RUNG, ev.BridgeSeen(112.0, LEG),
+     connected(RUNG, 112.0), talks(RUNG, 112.0)),
+    ("a bridge seen before the OriginateResponse named the leg", OFFERED, ev.BridgeSeen(112.0, LEG),
+     connected(OFFERED, 112.0), talks(OFFERED, 112.0)),
+    ("the caller bridged with another leg than the offered one", RUNG,
+     ev.BridgeSeen(112.0, "PJSIP/1002-03"), RUNG, ()),
     ("caller hangs up while the agent is rung", OFFERED, ev.ChannelGone(108.0, CALLER_UID, CALLER), None,
      abandoned(OFFERED, 108.0)),
     ("outbound customer gone while rung: not counted", OUTBOUND, ev.ChannelGone(108.0, CALLER_UID, CALLER),
@@ -266,6 +276,7 @@ ROWS: list[Row] = [
     ("a second leg answers for a talking call", TALKING, ev.AgentAnswered(131.0, "a1", "PJSIP/1001-09"),
      TALKING, (LATE, ev.HangUp("PJSIP/1001-09"))),
     ("a bridge result while talking", TALKING, ev.BridgeResult(112.0, LEG, True), TALKING, ()),
+    ("the bridge seen after the Bridge's answer", TALKING, ev.BridgeSeen(112.0, LEG), TALKING, ()),
     ("caller hangs up: wrap-up", TALKING, ev.ChannelGone(150.0, CALLER_UID, CALLER), None,
      ended(150.0, "caller")),
     ("agent hangs up: wrap-up", TALKING, ev.ChannelGone(150.0, "u.2", LEG), None, ended(150.0, "agent")),
@@ -402,6 +413,8 @@ ROWS: list[Row] = [
         back("cancelled", hang=True, missed=False),
     ),
     ("a phone transfer event during a consult", CONSULT_UP, OUT, CONSULT_UP, ()),
+    ("a bridge seen during a consult (its own Bridge answers)", CONSULT_UP, ev.BridgeSeen(212.0, B_LEG),
+     CONSULT_UP, ()),
 ]
 
 
@@ -417,9 +430,9 @@ def test_table(
 
 
 def test_every_pair_is_in_the_table() -> None:
-    """No pair falls through: 5 states x 14 events, each a transition or explicitly ignored."""
+    """No pair falls through: 5 states x 15 events, each a transition or explicitly ignored."""
     assert set(TABLE) == {(state, event) for state in STATES for event in EVENTS}
-    assert len(TABLE) == 70
+    assert len(TABLE) == 75
 
 
 def test_every_pair_has_a_row() -> None:
@@ -474,3 +487,31 @@ def test_answer_then_bridge_is_one_handover() -> None:
     call, second = apply(call, ev.BridgeResult(112.5, LEG, True))
     assert [type(e) for e in second] == [ev.AgentTalks, ev.CountAnswered, ev.Publish]
     assert apply(call, ev.AgentAnswered(113.0, "a1", LEG)) == (call, ())
+
+
+LATE_ORDERS: list[tuple[ev.Event, ...]] = [
+    (ev.BridgeResult(112.0, LEG, None), ev.BridgeSeen(113.0, LEG)),  # the answer timed out first
+    (ev.BridgeSeen(113.0, LEG), ev.BridgeResult(113.5, LEG, None)),
+    (ev.BridgeSeen(113.0, LEG), ev.BridgeResult(113.5, LEG, True)),
+    (ev.BridgeResult(113.0, LEG, True), ev.BridgeSeen(113.0, LEG)),
+]
+
+
+@pytest.mark.parametrize("order", LATE_ORDERS, ids=["timeout-then-seen", "seen-then-timeout",
+                                                     "seen-then-answer", "answer-then-seen"])  # fmt: skip
+def test_a_bridge_answered_late_or_not_is_one_talk_timed_from_the_bridge(order: tuple[ev.Event, ...]) -> None:
+    """The Bridge's answer (in time, too late, or never) and Asterisk's report of the bridge, in
+    either order, then the caller's hangup: one handover, one end with the real talk time, never
+    an abandon, and nothing hung up."""
+    call: ActiveCall | None = RUNG
+    effects: list[ev.Effect] = []
+    for event in (*order, ev.ChannelGone(143.0, CALLER_UID, CALLER)):
+        call, done = apply(call, event)
+        effects += done
+    published = [e for e in effects if isinstance(e, ev.Publish)]
+    assert call is None
+    assert [p.kind for p in published] == ["handover", "ended"]
+    assert published[-1].data["talk"] == 30.0 and published[-1].data["ended_by"] == "caller"
+    assert len([e for e in effects if isinstance(e, ev.AgentTalks)]) == 1
+    assert [type(e) for e in effects if isinstance(e, ev.AgentWrapsUp | ev.AgentFreed)] == [ev.AgentWrapsUp]
+    assert not [e for e in effects if isinstance(e, ev.HangUp | ev.HangUpLegs | ev.CountAbandoned)]

@@ -278,3 +278,18 @@ def test_an_answer_announced_before_its_lost_originate_response_is_followed() ->
     events = [item for item in make(Scenario("connected")) if item[1].name != "OriginateResponse"]
     effects = replay(events).effects
     assert effects == [outbound.HandOver(), Settle(CallResult.ANSWERED, live=True)]
+
+
+def test_a_postponed_grace_runs_out_again_later_and_never_for_a_forgotten_call() -> None:
+    """The dialer postpones a grace while the desk's Bridge is in doubt (dialer/loop/service.py)."""
+    book = CallBook()
+    book.add(PLACED, RULES)
+    book.apply(CALL_ID, outbound.Answered(1.0, "u.1", "PJSIP/trunk-01"))
+    book.apply(CALL_ID, outbound.AmdDone(1.2, "HUMAN"))
+    assert book.due(3.2) == [CALL_ID]
+    book.postpone(CALL_ID, 3.7)
+    assert book.due(3.6) == []
+    assert book.due(3.7) == [CALL_ID]
+    book.forget(CALL_ID)
+    book.postpone(CALL_ID, 4.0)
+    assert book.due(10.0) == []
