@@ -321,3 +321,6 @@ Effect = (
     | AgentWrapsUp | Missed | Requeue | CountAnswered | CountAbandoned | Publish | Note | MoveCaller
     | HoldForConsult | OfferConsult | AgentLeaves | Route
 )  # fmt: skip
+
+Result = tuple[ActiveCall | None, tuple[Effect, ...]]
+"""A transition's outcome: the call after the event (None once it is over) and the effects, in order."""

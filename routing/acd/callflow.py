@@ -36,10 +36,11 @@ from pbx.tracker import CallTracker
 from routing.acd import call_events as ev
 from routing.acd.callers import Callers
 from routing.acd.calls import ActiveCall, CallFacts, CallState, is_agent_leg, is_leg_of, leg_base
+from routing.acd.case_payloads import case_data
 from routing.acd.context import Ctx
 from routing.acd.dispatcher import Dispatcher
 from routing.acd.held import HeldCaller
-from routing.acd.lifecycle import apply, case_data
+from routing.acd.lifecycle import apply
 from routing.acd.store import Change
 from routing.acd.timers import Timer, TimerKind
 from routing.acd.transfers import Target, check_target, requeued, target_from_exten
