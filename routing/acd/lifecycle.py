@@ -4,8 +4,9 @@ States: unknown or over (`None`), `waiting`, `offered` (an agent is rung; the ca
 music), `connected` (bridged to the agent), `consulting` (a warm transfer: the caller holds with
 music, the transferer waits in [switchboard-transfer] while the target is rung, then talks to
 them). Events and effects are in routing/acd/call_events.py; the shell (routing/acd/callflow.py)
-matches Asterisk's reports to a call, applies them here and performs the effects in order (AMI
-through the executor, Redis and the agent table through the dispatcher). Rules the table keeps (docs/acd.md):
+matches Asterisk's reports to a call and applies them here, and routing/acd/inbound_effects.py
+performs the effects in order (AMI through the executor, Redis and the agent table through the
+dispatcher). Rules the table keeps (docs/acd.md):
 - The caller's channel is never hung up: a missed ring, a failed bridge or a late answer only
   ever hangs up the agent's leg (a transfer moves the caller to the transfer context's music).
 - A bridge whose outcome is unknown (no answer in time) is never hung up on a guess: Asterisk's

@@ -98,5 +98,6 @@ def connected(call: ActiveCall, at: float, channel: str) -> Result:
 
 
 def is_call_leg(call: ActiveCall, channel: str) -> bool:
+    """`channel` is the leg of the agent the call is offered to or talks with (same base name)."""
     leg = call.facts.agent_channel
     return bool(leg) and leg_base(channel) == leg_base(leg)
