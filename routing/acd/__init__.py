@@ -2,7 +2,10 @@
 
 - service: AcdService, the PbxService the engine drives (events, resync, tick), plus
   the operations the API calls (api_operations) and the rule swap
-- callflow: reactions to call events (arrival, agent answered or not, hangups, resync)
+- lifecycle: one inbound call as a pure table (call_events: its events and effects; its
+  transitions by phase: offer_transitions, end_transitions, transfer_transitions; case_payloads)
+- callflow: reactions to call events (arrival, agent answered or not, hangups, resync), fed to
+  the table; inbound_effects: the table's effects performed; transfer_flow: a phone's transfers
 - dispatcher: routing decisions and agent lifecycle effects, carried out
 - state_writes: memory mirrors Redis (every write, the compare-and-sets, the write-back after a failure)
 - ownership: whether this engine owns the ACD (its lease), and taking it over

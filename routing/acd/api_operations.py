@@ -174,7 +174,7 @@ class Operations:
             state, now = self.ctx.state, self.ctx.clock()
             active = self._talking(call_id)
             check_target(target, state.rules, frozenset(state.profiles), active.facts.agent_id)
-            moved = self.flow.requeued_for(active, target)
+            moved = self.flow.transfers.requeued_for(active, target)
             named = target.name if target.kind == "agent" else ""
             if not warm:
                 await self.flow.step(call_id, ev.TransferAsked(now, moved, target.label, named))

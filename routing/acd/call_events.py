@@ -1,7 +1,8 @@
 """The events and effects of one inbound call's table (routing/acd/lifecycle.py). Pure: no I/O.
 
 Events are what Asterisk and the timers report about a call, already matched to it by the shell
-(routing/acd/callflow.py); effects are what the shell performs, in order.
+(routing/acd/callflow.py); effects are what the shell performs, in order
+(routing/acd/inbound_effects.py).
 """
 
 from __future__ import annotations
@@ -321,3 +322,6 @@ Effect = (
     | AgentWrapsUp | Missed | Requeue | CountAnswered | CountAbandoned | Publish | Note | MoveCaller
     | HoldForConsult | OfferConsult | AgentLeaves | Route
 )  # fmt: skip
+
+Result = tuple[ActiveCall | None, tuple[Effect, ...]]
+"""A transition's outcome: the call after the event (None once it is over) and the effects, in order."""

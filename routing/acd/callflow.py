@@ -1,13 +1,16 @@
 """The inbound call's shell: Asterisk's reports in, the call table (lifecycle.py) applied, its
 effects performed. What a call goes through is decided in routing/acd/lifecycle.py; this module
-only matches a report to its call, gathers what the table needs to know, and carries out what it
-says: AMI through the executor, Redis and the agents' table through the dispatcher.
+only matches a report to its call, gathers what the table needs to know, and has what it says
+carried out (routing/acd/inbound_effects.py: AMI through the executor, Redis and the agents'
+table through the dispatcher). A phone's transfers and the waiting call a transfer makes are
+routing/acd/transfer_flow.py's.
 
 - Reports arrive typed (pbx.switchboard_events for the dialplan's UserEvents, pbx.call_changes
-  for the rest); `step(call_id, event)` applies one to the call's table and performs the effects
-  in order. A Bridge's answer goes back to the table as its own event (BridgeResult), and so does
-  Asterisk's report of the caller and the agent's leg in one bridge (BridgeSeen): an answer that
-  came too late while the link stayed up is settled by what Asterisk did, without a resync.
+  for the rest); `step(call_id, event)` applies one to the call's table and has the effects
+  performed in order. A Bridge's answer goes back to the table as its own event (BridgeResult),
+  and so does Asterisk's report of the caller and the agent's leg in one bridge (BridgeSeen): an
+  answer that came too late while the link stayed up is settled by what Asterisk did, without a
+  resync.
 - Arrival (`Admit`): classify the caller (E.164 number, dialled number, IVR choice, the CRM
   record in Redis), open a case, store the waiting call, route it, tag the caller's channel.
 - Outage notices (notices.py): an arriving caller an outage in force concerns hears its notice
@@ -28,25 +31,25 @@ import logging
 from collections.abc import Callable
 from typing import Protocol
 
-from core.errors import StoreUnavailableError, ValidationFailedError
+from core.errors import StoreUnavailableError
 from core.phone_numbers import try_normalize
-from pbx.call_changes import Bridged, ChannelHungUp, DialStarted, OriginateResult, Transferred
+from pbx.call_changes import Bridged, ChannelHungUp, DialStarted, OriginateResult
 from pbx.switchboard_events import AgentAnswered, InboundArrived
 from pbx.tracker import CallTracker
 from routing.acd import call_events as ev
 from routing.acd.callers import Callers
-from routing.acd.calls import ActiveCall, CallFacts, CallState, is_agent_leg, is_leg_of, leg_base
+from routing.acd.calls import ActiveCall, CallFacts, is_agent_leg, is_leg_of
 from routing.acd.context import Ctx
 from routing.acd.dispatcher import Dispatcher
 from routing.acd.held import HeldCaller
-from routing.acd.lifecycle import apply, case_data
+from routing.acd.inbound_effects import InboundEffects
+from routing.acd.lifecycle import apply
 from routing.acd.store import Change
 from routing.acd.timers import Timer, TimerKind
-from routing.acd.transfers import Target, check_target, requeued, target_from_exten
-from routing.agent_events import Answer, Hangup, Ring, WrapUpDone
+from routing.acd.transfer_flow import TransferFlow
+from routing.agent_events import Hangup, WrapUpDone
 from routing.agents import ON_CALL, AgentState
 from routing.classify import admit, classify
-from routing.queue import WaitingCall
 
 log = logging.getLogger("switchboard.acd")
 
@@ -69,8 +72,9 @@ class NoticeGate(Protocol):
 
 class CallFlow:
     """See the module docstring. Its parts: `callers` (who a caller is), `notices` (outage notices
-    before the queue) and the adoption of held callers after a resync, which `adoption` builds
-    given this flow (it admits the callers it takes on through it)."""
+    before the queue), `transfers` (a phone's transfers, the waiting call a transfer makes),
+    `effects` (the table's effects, performed) and the adoption of held callers after a resync,
+    which `adoption` builds given this flow (it admits the callers it takes on through it)."""
 
     def __init__(
         self,
@@ -86,6 +90,10 @@ class CallFlow:
         self.callers = callers
         self.tracker: CallTracker | None = None
         self.notices = notices
+        self.transfers = TransferFlow(ctx, dispatcher, self.step)
+        self.effects = InboundEffects(
+            ctx, dispatcher, step=self.step, arrive=self._arrive, hangup_legs=self.hangup_legs
+        )
         self.adoption = adoption(self) if adoption is not None else None
 
     # -- arrival -----------------------------------------------------------------------------
@@ -208,193 +216,12 @@ class CallFlow:
         if change.call_id:
             await self.step(change.call_id, ev.ChannelGone(self.ctx.clock(), change.uniqueid, change.channel))
 
-    # -- transfers ---------------------------------------------------------------------------
-    def requeued_for(self, active: ActiveCall, target: Target) -> WaitingCall:
-        """The waiting call a transfer to `target` makes (routing/acd/transfers.py): a queue target
-        is classified there for this caller (needs), its tier kept."""
-        rules, facts, now = self.ctx.state.rules, active.facts, self.ctx.clock()
-        if target.kind != "queue":
-            return requeued(active.call, target, None, active.call.needs, now)
-        found = classify(
-            facts.caller or None, target.name, rules, dialled=facts.dialled or None,
-            ivr_choice=facts.ivr or None, crm_record=facts.crm or None,
-        )  # fmt: skip
-        return requeued(active.call, target, rules.index.queues.get(target.name), found.needs, now)
-
-    async def phone_transferred(self, change: Transferred) -> None:
-        """Asterisk moved a talking caller (a transfer made on the phone, or the engine's own
-        BlindTransfer, whose call already waits again and is left alone): into the transfer
-        context, the call is routed again like an API transfer; anywhere else it leaves the ACD."""
-        active = self.ctx.state.calls.get(change.call_id or "")
-        if change.result == "Success" and active is None and change.call_id and change.kind == "attended":
-            await self._ended_then_transferred(change)
-            return
-        if change.result != "Success" or active is None or active.state is not CallState.CONNECTED:
-            return
-        if change.transferee_uniqueid and change.transferee_uniqueid != active.facts.uniqueid:
-            return  # the agent's side was moved, not our caller
-        now = self.ctx.clock()
-        if change.kind == "blind" and change.context == self.ctx.options.transfer_context:
-            target = self._known_target(change.exten, active)
-            if target is not None:
-                moved = self.requeued_for(active, target)
-                agent = target.name if target.kind == "agent" else ""
-                await self.step(active.id, ev.TransferAsked(now, moved, target.label, agent, by_phone=True))
-                return
-            log.warning("call %s: transferred to %r, which names no queue, skill or agent; waiting in "
-                        "its queue", active.id, change.exten)  # fmt: skip
-            await self.step(
-                active.id, ev.TransferAsked(now, active.call, f"queue:{active.call.queue}", by_phone=True)
-            )
-            return
-        where = f"{change.exten}@{change.context}" if change.kind == "blind" else change.target_channel
-        await self.step(active.id, ev.TransferredOut(now, where or "unknown", change.kind))
-
-    async def _ended_then_transferred(self, change: Transferred) -> None:
-        """Asterisk reported the advisor's hang-up before the AttendedTransfer: the call was closed as
-        ended; it was in fact transferred. Its record says so now, whatever the order was."""
-        call_id = change.call_id or ""
-        try:
-            stored = await self.ctx.store.call(call_id)
-        except StoreUnavailableError as exc:
-            self.d.store_failed(exc)
-            return
-        facts = stored.facts if stored is not None else None
-        if (
-            stored is None
-            or facts is None
-            or facts.outcome != "ended"
-            or facts.uniqueid != change.transferee_uniqueid
-        ):
-            return
-        if leg_base(facts.agent_channel) != leg_base(change.transferer_channel):
-            return
-        target = change.target_channel or "unknown"
-        fixed = stored.with_facts(outcome="transferred", exit_to=target, transferred_from=facts.agent_id)
-        await self.d.commit(Change(ended=[fixed]))
-        data = {
-            **case_data(stored),
-            "from": facts.agent_id,
-            "to": target,
-            "mode": "attended",
-            "summary": facts.summary,
-        }
-        self.ctx.metrics.call_transferred(stored.call.queue, stored.call.tier, "attended")
-        await self.d.publish("transferred", facts.agent_id, data)
-
-    def _known_target(self, exten: str, active: ActiveCall) -> Target | None:
-        """The target a phone dialled into the transfer context, if the rules know it."""
-        agents = frozenset(self.ctx.state.profiles)
-        target = target_from_exten(exten, agents)
-        if target is None:
-            return None
-        try:
-            check_target(target, self.ctx.state.rules, agents, active.facts.agent_id)
-        except ValidationFailedError:
-            return None
-        return target
-
     async def step(self, call_id: str, event: ev.Event) -> None:
         """Apply `event` to the call's table and perform what it says, in order."""
         active = self.ctx.state.calls.get(call_id)
         _, effects = apply(active, event)
         for effect in effects:
-            if not await self._perform_call(call_id, active, effect):
-                await self._perform_agent(call_id, effect)
-
-    async def _perform_call(self, call_id: str, active: ActiveCall | None, effect: ev.Effect) -> bool:
-        """The effects on calls and channels; False for an effect on the agent or the outside."""
-        ctx, d = self.ctx, self.d
-        if isinstance(effect, ev.Admit):
-            await self._arrive(effect.held)
-        elif isinstance(effect, ev.Save | ev.Close):
-            saved = isinstance(effect, ev.Save)
-            await d.commit(Change(calls=[effect.call]) if saved else Change(ended=[effect.call]))
-        elif isinstance(effect, ev.Bridge):
-            bridged = await ctx.executor.bridge(effect.caller_channel, effect.agent_channel)
-            await self.step(call_id, ev.BridgeResult(ctx.clock(), effect.agent_channel, bridged))
-        elif isinstance(effect, ev.HangUp):
-            await ctx.executor.hangup(effect.channel)
-        elif isinstance(effect, ev.HangUpLegs):
-            if active is not None:
-                await self.hangup_legs(active)
-        elif isinstance(effect, ev.Requeue):
-            if active is not None:
-                await d.release(active)
-        else:
-            return await self._perform_transfer(call_id, effect)
-        return True
-
-    async def _perform_transfer(self, call_id: str, effect: ev.Effect) -> bool:
-        """The effects of a transfer on the call and its channels; False for any other effect."""
-        executor = self.ctx.executor
-        if isinstance(effect, ev.MoveCaller):
-            await executor.move_caller(effect.agent_channel, effect.caller_channel, effect.exten)
-        elif isinstance(effect, ev.HoldForConsult):
-            await executor.hold_for_consult(effect.caller_channel, effect.agent_channel)
-        elif isinstance(effect, ev.OfferConsult):
-            await self._offer_consult(call_id, effect.agent_id)
-        elif isinstance(effect, ev.Route):
-            await self._route(call_id, effect.agent)
-        else:
-            return False
-        return True
-
-    async def _offer_consult(self, call_id: str, agent_id: str) -> None:
-        consulting = self.ctx.state.calls.get(call_id)
-        if consulting is not None and not await self.d.offer_consult(consulting, agent_id):
-            await self.step(call_id, ev.ConsultCancelled(self.ctx.clock(), f"agent {agent_id} is not free"))
-
-    async def _route(self, call_id: str, agent_id: str) -> None:
-        """A transferred call: to the named agent if they are free (else by the rules), or by the rules."""
-        active = self.ctx.state.calls.get(call_id)
-        if active is None:
-            return
-        free = bool(agent_id) and self.ctx.state.status(agent_id).state is AgentState.READY
-        if free and self.ctx.executor.ready and await self.d.offer(active, agent_id, "transferred by name"):
-            return
-        await self.d.route(call_id)
-
-    def _note_talk(self, ended: ActiveCall, now: float) -> None:
-        """The queue's average talk, which the service-level forecast reads (routing/forecast.py)."""
-        answered_at = ended.facts.answered_at
-        if answered_at:
-            state = self.ctx.state
-            state.snapshot = state.snapshot.with_talk_time(ended.call.queue, now - answered_at)
-
-    async def _perform_agent(self, call_id: str, effect: ev.Effect) -> None:
-        """The effects on the agent (its table, through the dispatcher), the metrics, the stream, the log."""
-        ctx, d, now = self.ctx, self.d, self.ctx.clock()
-        if isinstance(effect, ev.AgentRinging):
-            await d.agent_event(effect.agent_id, Ring(now, call_id))
-        elif isinstance(effect, ev.AgentTalks):
-            await d.agent_event(effect.agent_id, Answer(now, call_id), Change(calls=[effect.call]))
-        elif isinstance(effect, ev.AgentFreed | ev.AgentWrapsUp):
-            plan = ctx.state.plan(effect.call.call.queue)
-            wrap_up = plan.spec.wrap_up_seconds if plan and isinstance(effect, ev.AgentWrapsUp) else 0.0
-            await d.agent_event(effect.agent_id, Hangup(now, call_id, wrap_up), Change(ended=[effect.call]))
-            self._note_talk(effect.call, now)
-        elif isinstance(effect, ev.Missed):
-            await d.no_answer(call_id, effect.agent_id)
-        elif isinstance(effect, ev.AgentLeaves):
-            plan = ctx.state.plan(ctx.state.calls[call_id].call.queue) if call_id in ctx.state.calls else None
-            wrap_up = plan.spec.wrap_up_seconds if plan and effect.wrap_up else 0.0
-            await d.agent_event(effect.agent_id, Hangup(now, call_id, wrap_up))
-        elif isinstance(effect, ev.CountAnswered | ev.CountAbandoned):
-            plan = ctx.state.plan(effect.queue)
-            target = plan.spec.service_level.within_seconds if plan else 0.0
-            metrics = ctx.metrics
-            count = metrics.call_answered if isinstance(effect, ev.CountAnswered) else metrics.call_abandoned
-            count(effect.queue, effect.tier, waited=effect.waited, at=now, target_s=target)
-        elif isinstance(effect, ev.Publish):
-            if effect.kind == "transferred":  # counted where it is reported, once per transfer
-                data = effect.data
-                ctx.metrics.call_transferred(str(data.get("queue", "")), str(data.get("tier", "")),
-                                             str(data.get("mode", "")))  # fmt: skip
-            await d.publish(effect.kind, effect.agent_id, effect.data)
-        elif isinstance(effect, ev.Note):
-            log.log(logging.WARNING if effect.warn else logging.INFO, "call %s: %s", call_id, effect.text,
-                    extra={"call_id": call_id})  # fmt: skip
+            await self.effects.perform(call_id, active, effect)
 
     def legs(self, active: ActiveCall, *, answered: bool = False) -> list[str]:
         """The agent's legs Asterisk has for this call now (`answered`: those up), recognised

@@ -166,7 +166,7 @@ class AcdService:
         elif isinstance(change, DialStarted):
             await flow.dial_started(change)
         elif isinstance(change, Transferred):
-            await flow.phone_transferred(change)
+            await flow.transfers.phone_transferred(change)
         elif isinstance(change, Bridged):
             await flow.bridged(change)
 

@@ -12,8 +12,9 @@ import pytest
 
 from routing.acd import call_events as ev
 from routing.acd.calls import ActiveCall, CallFacts, CallState
+from routing.acd.case_payloads import case_data, handover
 from routing.acd.held import HeldCaller
-from routing.acd.lifecycle import EVENTS, STATES, TABLE, apply, case_data, handover, ignored
+from routing.acd.lifecycle import EVENTS, STATES, TABLE, apply, ignored
 from routing.queue import WaitingCall
 
 CALLER, CALLER_UID = "PJSIP/trunk-00000001", "1700000000.1"

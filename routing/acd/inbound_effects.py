@@ -1,0 +1,144 @@
+"""The inbound call table's effects, performed (the table is routing/acd/lifecycle.py; the shell
+that feeds it is routing/acd/callflow.py): AMI through the executor, Redis and the agents' table
+through the dispatcher, the metrics, the event stream and the log, in the order the table gives.
+
+Two effects feed the table again: a Bridge's answer comes back as its own event (BridgeResult),
+and a consult offered to an agent who is not free is cancelled (ConsultCancelled); both go
+through the flow's `step`, as any event.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from routing.acd import call_events as ev
+from routing.acd.calls import ActiveCall
+from routing.acd.context import Ctx
+from routing.acd.dispatcher import Dispatcher
+from routing.acd.held import HeldCaller
+from routing.acd.store import Change
+from routing.agent_events import Answer, Hangup, Ring
+from routing.agents import AgentState
+
+log = logging.getLogger("switchboard.acd")
+
+
+class InboundEffects:
+    """Performs one effect at a time (`perform`). Given by the flow: `step` (an event to the
+    call's table), `arrive` (an admitted caller stored and routed) and `hangup_legs` (the agent's
+    legs Asterisk has for a call, hung up)."""
+
+    def __init__(
+        self,
+        ctx: Ctx,
+        dispatcher: Dispatcher,
+        *,
+        step: Callable[[str, ev.Event], Awaitable[None]],
+        arrive: Callable[[HeldCaller], Awaitable[None]],
+        hangup_legs: Callable[[ActiveCall], Awaitable[None]],
+    ) -> None:
+        self.ctx = ctx
+        self.d = dispatcher
+        self.step = step
+        self._arrive = arrive
+        self.hangup_legs = hangup_legs
+
+    async def perform(self, call_id: str, active: ActiveCall | None, effect: ev.Effect) -> None:
+        """One effect of the table's for `call_id` (`active`: the call before the event)."""
+        if not await self._perform_call(call_id, active, effect):
+            await self._perform_agent(call_id, effect)
+
+    async def _perform_call(self, call_id: str, active: ActiveCall | None, effect: ev.Effect) -> bool:
+        """The effects on calls and channels; False for an effect on the agent or the outside."""
+        ctx, d = self.ctx, self.d
+        if isinstance(effect, ev.Admit):
+            await self._arrive(effect.held)
+        elif isinstance(effect, ev.Save | ev.Close):
+            saved = isinstance(effect, ev.Save)
+            await d.commit(Change(calls=[effect.call]) if saved else Change(ended=[effect.call]))
+        elif isinstance(effect, ev.Bridge):
+            bridged = await ctx.executor.bridge(effect.caller_channel, effect.agent_channel)
+            await self.step(call_id, ev.BridgeResult(ctx.clock(), effect.agent_channel, bridged))
+        elif isinstance(effect, ev.HangUp):
+            await ctx.executor.hangup(effect.channel)
+        elif isinstance(effect, ev.HangUpLegs):
+            if active is not None:
+                await self.hangup_legs(active)
+        elif isinstance(effect, ev.Requeue):
+            if active is not None:
+                await d.release(active)
+        else:
+            return await self._perform_transfer(call_id, effect)
+        return True
+
+    async def _perform_transfer(self, call_id: str, effect: ev.Effect) -> bool:
+        """The effects of a transfer on the call and its channels; False for any other effect."""
+        executor = self.ctx.executor
+        if isinstance(effect, ev.MoveCaller):
+            await executor.move_caller(effect.agent_channel, effect.caller_channel, effect.exten)
+        elif isinstance(effect, ev.HoldForConsult):
+            await executor.hold_for_consult(effect.caller_channel, effect.agent_channel)
+        elif isinstance(effect, ev.OfferConsult):
+            await self._offer_consult(call_id, effect.agent_id)
+        elif isinstance(effect, ev.Route):
+            await self._route(call_id, effect.agent)
+        else:
+            return False
+        return True
+
+    async def _offer_consult(self, call_id: str, agent_id: str) -> None:
+        consulting = self.ctx.state.calls.get(call_id)
+        if consulting is not None and not await self.d.offer_consult(consulting, agent_id):
+            await self.step(call_id, ev.ConsultCancelled(self.ctx.clock(), f"agent {agent_id} is not free"))
+
+    async def _route(self, call_id: str, agent_id: str) -> None:
+        """A transferred call: to the named agent if they are free (else by the rules), or by the rules."""
+        active = self.ctx.state.calls.get(call_id)
+        if active is None:
+            return
+        free = bool(agent_id) and self.ctx.state.status(agent_id).state is AgentState.READY
+        if free and self.ctx.executor.ready and await self.d.offer(active, agent_id, "transferred by name"):
+            return
+        await self.d.route(call_id)
+
+    def _note_talk(self, ended: ActiveCall, now: float) -> None:
+        """The queue's average talk, which the service-level forecast reads (routing/forecast.py)."""
+        answered_at = ended.facts.answered_at
+        if answered_at:
+            state = self.ctx.state
+            state.snapshot = state.snapshot.with_talk_time(ended.call.queue, now - answered_at)
+
+    async def _perform_agent(self, call_id: str, effect: ev.Effect) -> None:
+        """The effects on the agent (its table, through the dispatcher), the metrics, the stream, the log."""
+        ctx, d, now = self.ctx, self.d, self.ctx.clock()
+        if isinstance(effect, ev.AgentRinging):
+            await d.agent_event(effect.agent_id, Ring(now, call_id))
+        elif isinstance(effect, ev.AgentTalks):
+            await d.agent_event(effect.agent_id, Answer(now, call_id), Change(calls=[effect.call]))
+        elif isinstance(effect, ev.AgentFreed | ev.AgentWrapsUp):
+            plan = ctx.state.plan(effect.call.call.queue)
+            wrap_up = plan.spec.wrap_up_seconds if plan and isinstance(effect, ev.AgentWrapsUp) else 0.0
+            await d.agent_event(effect.agent_id, Hangup(now, call_id, wrap_up), Change(ended=[effect.call]))
+            self._note_talk(effect.call, now)
+        elif isinstance(effect, ev.Missed):
+            await d.no_answer(call_id, effect.agent_id)
+        elif isinstance(effect, ev.AgentLeaves):
+            plan = ctx.state.plan(ctx.state.calls[call_id].call.queue) if call_id in ctx.state.calls else None
+            wrap_up = plan.spec.wrap_up_seconds if plan and effect.wrap_up else 0.0
+            await d.agent_event(effect.agent_id, Hangup(now, call_id, wrap_up))
+        elif isinstance(effect, ev.CountAnswered | ev.CountAbandoned):
+            plan = ctx.state.plan(effect.queue)
+            target = plan.spec.service_level.within_seconds if plan else 0.0
+            metrics = ctx.metrics
+            count = metrics.call_answered if isinstance(effect, ev.CountAnswered) else metrics.call_abandoned
+            count(effect.queue, effect.tier, waited=effect.waited, at=now, target_s=target)
+        elif isinstance(effect, ev.Publish):
+            if effect.kind == "transferred":  # counted where it is reported, once per transfer
+                data = effect.data
+                ctx.metrics.call_transferred(str(data.get("queue", "")), str(data.get("tier", "")),
+                                             str(data.get("mode", "")))  # fmt: skip
+            await d.publish(effect.kind, effect.agent_id, effect.data)
+        elif isinstance(effect, ev.Note):
+            log.log(logging.WARNING if effect.warn else logging.INFO, "call %s: %s", call_id, effect.text,
+                    extra={"call_id": call_id})  # fmt: skip
