@@ -16,7 +16,7 @@ Owned here: the engine-side shell around the pure cores. It
 - after every (re)login, and in its rounds while it leads, takes calls over and rebuilds them from
   Asterisk (dialer.loop.takeover: the channel listing, the dial intents, the call book as one
   mechanism): an answered customer is connected or abandoned once, never left on hold;
-- starts, pauses and stops campaigns, answers the API's stats and dials (dialer/loop/campaign_operations.py).
+- starts, pauses and stops campaigns, answers the API's stats and dials (campaign_operations.py).
 Rules it keeps:
 - Nothing that waits on Redis runs in `handle` or `tick` themselves: rounds, hand-overs to the
   desk, agent releases and outcome writes run in the service's own tasks, each with a timeout,
@@ -71,9 +71,7 @@ from dialer.loop.campaign_operations import CampaignOperations
 from dialer.loop.pacer import InFlight, Pacer
 from dialer.loop.takeover import Takeover
 from dialer.tasks.store import TaskStore
-from pbx.call_changes import (
-    CallChange,
-)
+from pbx.call_changes import CallChange
 from pbx.codec import Event
 from pbx.service import ActionSender
 from pbx.tracker import CallTracker
@@ -279,9 +277,8 @@ class DialerService:
     async def _timers(self, now: float) -> None:
         for call_id in self.book.due(now):
             if self.desk.maybe_bridged(call_id):
-                # the desk's Bridge to the agent who answered has no answer yet: the customer may be
-                # talking, and a Redirect now would pull them out. Asterisk's BridgeEnter connects
-                # the call; a failed Bridge frees the call (the agent's leg gives up) and it ends then.
+                # the desk's Bridge to the agent who answered is unanswered: the customer may be talking
+                # (a Redirect would pull them out); BridgeEnter connects the call, a failed Bridge ends it
                 self.book.postpone(call_id, now + DOUBT_RECHECK_S)
                 continue
             await self._apply(call_id, outbound.GraceOver(now))
