@@ -8,3 +8,8 @@ importing each other.
 from __future__ import annotations
 
 DEFAULT_PREFIX = "sb:dialer:"
+
+GATE_TAG = "{gate}:"
+"""Hash tag (after the prefix) of every key the dial gate touches in its one script: the blacklists,
+their registry, meta, build and lock keys, the list and refusal audit streams, the consent register.
+On a Redis Cluster they share one slot (docs/redis.md#redis-cluster)."""

@@ -282,6 +282,7 @@ class Dialer:
         verdict = await self.gate.check(
             number, request.campaign.id, lead_id, now=now,
             consent_purpose=request.campaign.consent_purpose, call_id=call_id,
+            customer_id=request.lead.customer_id if request.lead is not None else None,
         )  # fmt: skip
         if not verdict.allowed:
             if verdict.sources == (SOURCE_STORE_UNAVAILABLE,):

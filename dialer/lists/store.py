@@ -27,6 +27,7 @@ from typing import Any, TypeVar, cast
 from redis.asyncio import Redis
 
 from core.errors import NotFoundError, SwitchboardError, ValidationFailedError
+from core.redis_cluster_support import connection_option
 from dialer.dialer_keys import DialerKeys
 from dialer.lists import packed
 
@@ -194,7 +195,7 @@ def e164_digits(numbers: Sequence[str]) -> list[int]:
 
 
 def require_binary(redis: Redis) -> Redis:
-    if redis.connection_pool.connection_kwargs.get("decode_responses"):
+    if connection_option(redis, "decode_responses"):
         raise ValidationFailedError("the blacklist needs a Redis client with decode_responses=False")
     return redis
 

@@ -25,6 +25,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from core.errors import StoreUnavailableError, ValidationFailedError
+from core.redis_cluster_support import connection_option
 from routing.acd.acd_keys import AcdKeys
 
 log = logging.getLogger("switchboard.acd.events")
@@ -86,7 +87,7 @@ class AcdEvents:
                 return events
 
     def _block_chunk_s(self) -> float:
-        timeout = self.redis.connection_pool.connection_kwargs.get("socket_timeout")
+        timeout = connection_option(self.redis, "socket_timeout")
         return MAX_WAIT_S if not timeout else max(0.05, float(timeout) / 2)
 
     async def _xread(self, since: str, count: int, block: int | None) -> list[AcdEvent]:

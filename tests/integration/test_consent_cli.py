@@ -16,7 +16,7 @@ from switchboard.cli_consent import register
 from switchboard.private_redis import PrivateRedis
 
 pytestmark = pytest.mark.integration
-RECORDS = "sb:dialer:consent:num:"
+RECORDS = "sb:dialer:{gate}:consent:num:"
 
 
 @pytest.fixture
@@ -79,7 +79,7 @@ def test_a_garbled_consent_csv_names_each_bad_line_and_loses_nothing_stored(
     after = {
         key: db.hgetall(key)
         for key in db.scan_iter(f"{RECORDS}*")
-        if key != b"sb:dialer:consent:num:+36301000007"
+        if key != b"sb:dialer:{gate}:consent:num:+36301000007"
     }
     assert after == stored, "a bad row changed a stored consent"
     assert db.hexists(f"{RECORDS}+36301000007", "marketing|c7")

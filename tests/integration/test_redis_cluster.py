@@ -3,10 +3,19 @@ cluster itself, then each feature's scripts on it, which must give the answers t
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
 import pytest
+import redis.asyncio as aioredis
+from prometheus_client import CollectorRegistry
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisClusterException, ResponseError
 
+from dialer.consent.store import ConsentStore
+from dialer.dialer_keys import DialerKeys
+from dialer.lists.gate import Gate, GateMetrics
+from dialer.lists.store import InternalList, PackedStore, campaign_list
 from switchboard.private_cluster import PrivateCluster
 
 
@@ -27,3 +36,57 @@ async def test_a_script_may_only_touch_keys_of_one_slot(cluster_client: RedisClu
     built = "return redis.call('SET', ARGV[1] .. 'y', 1)"  # a key made inside the script
     with pytest.raises(ResponseError, match=r"non local key|same slot"):
         await cluster_client.eval(built, 1, "{q:a}:x", "{q:b}:")
+
+
+# ---- the dial gate: the lists and the consent register in the `{gate}` slot ----------------------
+
+NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+CHECKED = ["+36301111111", "+36302222222", "+48601234567", "+36303333333", "+36304444444", "+36305555555"]
+
+
+async def _gate_lists(redis: Any) -> Gate:
+    """internal: ...111; hu-robinson: ...222 and ...111; pl-psmb; campaign 7: ...333; a marketing
+    consent for ...555 (customer C5)."""
+    await InternalList(redis).add("+36301111111", reason="do_not_call", actor="agent:1", now=NOW)
+    store = PackedStore(redis)
+    await store.add("hu-robinson", ["+36302222222", "+36301111111"])
+    await store.add("pl-psmb", ["+48601234567"])
+    await store.add(campaign_list("7"), ["+36303333333"])
+    consent = ConsentStore(redis, default_region="HU")
+    given = {"customer_id": "C5", "number": "+36305555555", "purpose": "marketing", "source": "web-form",
+             "given_at": (NOW - timedelta(days=30)).isoformat()}  # fmt: skip
+    assert (await consent.give_many([given], actor="crm", now=NOW)).given == 1
+    return Gate(redis, GateMetrics(CollectorRegistry()), default_region="HU")
+
+
+async def _answers(redis: Any) -> list[Any]:
+    gate = await _gate_lists(redis)
+    answers: list[Any] = [await gate.check(number, "7", None, now=NOW) for number in CHECKED]
+    for number in CHECKED:
+        verdict = await gate.check(number, "7", None, now=NOW, consent_purpose="marketing", customer_id="C5")
+        answers.append(verdict)
+    answers.append(await gate.check_many(CHECKED, "7"))
+    await PackedStore(redis).add("late-list", ["+36304444444"])  # registered after the gate's first check
+    answers.append(await gate.check("+36304444444", None, None, now=NOW))
+    entries: Any = await redis.xrange(DialerKeys().audit_dial_blocked)
+    answers.append([{k: v for k, v in fields.items()} for _, fields in entries])
+    return answers
+
+
+async def test_the_gate_answers_on_a_cluster_as_on_one_redis(
+    redis_client: aioredis.Redis, cluster_client: RedisCluster
+) -> None:
+    on_cluster = await _answers(cluster_client)
+    assert on_cluster == await _answers(redis_client)
+    by_number = {verdict.number: verdict.sources for verdict in on_cluster[: len(CHECKED)]}
+    assert by_number == {
+        "+36301111111": ("internal", "hu-robinson"), "+36302222222": ("hu-robinson",),
+        "+48601234567": ("pl-psmb",), "+36303333333": ("campaign:7",), "+36304444444": (), "+36305555555": (),
+    }  # fmt: skip
+    consented = [verdict.allowed for verdict in on_cluster[len(CHECKED) : 2 * len(CHECKED)]]
+    assert consented == [False, False, False, False, False, True]
+    assert on_cluster[-2].sources == ("late-list",)
+    assert len(on_cluster[-1]) == 10  # every refusal audited: 4 listed + 5 without consent + 1 late
+    keys = await cluster_client.keys("*", target_nodes=RedisCluster.PRIMARIES)
+    slots = {cluster_client.keyslot(key) for key in keys}
+    assert slots == {cluster_client.keyslot(DialerKeys().gate)}, "every gate key in the one {gate} slot"
