@@ -3,6 +3,7 @@ cluster itself, then each feature's scripts on it, which must give the answers t
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,7 +17,11 @@ from dialer.consent.store import ConsentStore
 from dialer.dialer_keys import DialerKeys
 from dialer.lists.gate import Gate, GateMetrics
 from dialer.lists.store import InternalList, PackedStore, campaign_list
+from pbx.sim import AgentPhone
+from routing.acd.acd_keys import AcdKeys
+from routing.agent_events import AgentState
 from switchboard.private_cluster import PrivateCluster
+from tests.support.acd_harness import acd_stack, agent, base_rules, make_rules, sim_config
 
 
 async def test_the_cluster_spreads_slots_over_three_primaries(
@@ -90,3 +95,38 @@ async def test_the_gate_answers_on_a_cluster_as_on_one_redis(
     keys = await cluster_client.keys("*", target_nodes=RedisCluster.PRIMARIES)
     slots = {cluster_client.keyslot(key) for key in keys}
     assert slots == {cluster_client.keyslot(DialerKeys().gate)}, "every gate key in the one {gate} slot"
+
+
+# ---- inbound routing: one ACD's keys in its `{acd}` slot ------------------------------------------
+
+CALLER = "+36301234567"
+
+
+async def test_a_queue_routes_its_callers_through_the_cluster(cluster_client: RedisCluster) -> None:
+    """The ACD's scripts (arrival, reserve, hold, fenced commits) on the cluster: a caller waits in
+    the queue, is stored there, an agent logs in, takes the call, and the call ends in wrap-up."""
+    redis: Any = cluster_client
+    keys = AcdKeys()
+    rules = make_rules(base_rules(agents=[agent("a1", "PJSIP/2001", tech=2)]))
+    await redis.hset(keys.crm_customer(CALLER), mapping={"segment": "gold"})
+    config = sim_config(**{"2001": AgentPhone(answer_after_s=0.05)})
+    async with acd_stack(redis, rules, config) as s:
+        caller = await s.sim.inbound_call(CALLER, "+3612345678", ivr_choice="2", patience_s=600, talk_s=0.3)
+        await s.until(lambda: len(s.waiting_ids()) == 1)
+        call_id = s.sim.channels[caller].uniqueid
+        assert await redis.zrange(keys.queue("support"), 0, -1) == [call_id.encode()]
+        stored = json.loads(await redis.get(keys.call(call_id)) or "{}")
+        assert stored["facts"]["crm"] == {"segment": "gold"}
+
+        await s.acd.login("a1")
+        await s.until_state("a1", AgentState.BUSY)
+        assert [e.agent_id for e in await s.acd.events.read() if e.type == "handover"] == ["a1"]
+        await s.until_state("a1", AgentState.WRAP_UP)
+        assert await redis.scard(keys.calls) == 0
+        assert await redis.zcard(keys.queue("support")) == 0
+        history = await redis.lrange(keys.agent_history("a1"), 0, -1)
+        assert [entry.split(b" ")[1] for entry in history][-3:] == [b"ringing", b"busy", b"wrap_up"]
+
+    every = await redis.keys("*", target_nodes=RedisCluster.PRIMARIES)
+    tagged = {key for key in every if not key.startswith(keys.prefix.encode() + b"{engine:")}
+    assert {cluster_client.keyslot(key) for key in tagged} == {cluster_client.keyslot(keys.base)}

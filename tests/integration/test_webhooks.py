@@ -24,7 +24,7 @@ from tests.support.webhook_receiver import WebhookReceiver
 
 SECRET = "a-long-shared-secret-0123"
 SOURCES = {
-    "acd": "sb:routing:events",
+    "acd": "sb:routing:{acd}:events",
     "robinson": "sb:dialer:audit:robinson",
     "tasks": "sb:dialer:audit:tasks",
 }
