@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dialer.consent.consent_keys import ConsentKeys
-from dialer.key_prefix import DEFAULT_PREFIX, GATE_TAG
+from dialer.key_prefix import DEFAULT_PREFIX, DIAL_PREFIX, DIAL_TAG, GATE_TAG
 from dialer.leads.lead_keys import LeadKeys
 from dialer.tasks.task_keys import TaskKeys
 
@@ -84,7 +84,9 @@ class DialerKeys:
 
 # =================================================================================================
 # Campaigns and the dialing loop (dialer/calls/attempts.py, dialer/loop/campaign_control.py).
-# Same prefix as DialerKeys; build with `DialKeys.of(dialer_keys)`.
+# Same prefix as DialerKeys and the `{dial}` hash tag of the leads (`sb:dialer:{dial}:dial:...`: the
+# dial intent's script writes the lead, its attempts and the number's lock in one step); build with
+# `DialKeys.of(dialer_keys)`.
 # - `dial:num:{e164}`            ZSET "call_id|result|campaign" -> epoch ms: attempts on one number,
 #                                every campaign, manual dials and callbacks (call caps, quarantine)
 # - `dial:lead:{lead}`           ZSET same members: the attempts of one lead (retry delays, limits)
@@ -108,11 +110,11 @@ class DialerKeys:
 class DialKeys:
     """Keys of the dialing loop: attempts, dial locks, campaign statistics and states, leadership."""
 
-    prefix: str = DEFAULT_PREFIX
+    prefix: str = DIAL_PREFIX
 
     @classmethod
     def of(cls, keys: DialerKeys | None) -> DialKeys:
-        return cls((keys or DialerKeys()).prefix)
+        return cls((keys or DialerKeys()).prefix + DIAL_TAG)
 
     def number_attempts(self, number: str) -> str:
         return f"{self.prefix}dial:num:{number}"

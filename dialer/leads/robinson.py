@@ -50,7 +50,8 @@ NOTE_LIMIT = 2000
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 _CUSTOMER_ID = re.compile(r"[^\s/?#]{1,128}")
 
-# KEYS[1] audit. ARGV[4] fields JSON, ARGV[5] audit maxlen, ARGV[6] '1' = skip if pending/excluded
+# KEYS[1] audit, last the lead store's prefix (the leads LIB builds keys from it). ARGV[4] fields
+# JSON, ARGV[5] audit maxlen, ARGV[6] '1' = skip if pending/excluded
 _FILE = (
     AUDIT_LUA
     + leads_scripts.LIB
@@ -95,7 +96,8 @@ local function decide(status)
 end
 """
 
-# KEYS[1] audit. ARGV[4] id, ARGV[5] supervisor, ARGV[6] note, ARGV[7] audit maxlen
+# KEYS[1] audit, last the lead store's prefix. ARGV[4] id, ARGV[5] supervisor, ARGV[6] note,
+# ARGV[7] audit maxlen
 # Returns {1 approved now | 2 already approved | 0 refused, status or phones JSON}.
 _APPROVE = (
     AUDIT_LUA
@@ -291,7 +293,7 @@ class RobinsonStore:
         extra |= {"lead_id": lead_id or "", "disposition_id": disposition_id or ""}
         payload = json.dumps(fields | extra, ensure_ascii=False)
         args = self._argv(now, payload, self._maxlen, "1" if skip_open else "0")
-        _, request_id = await self._file(keys=[self.keys.audit_robinson], args=args)
+        _, request_id = await self._file(keys=[self.keys.audit_robinson, self.keys.prefix], args=args)
         return await self.get(text(request_id))
 
     async def known_customer_id(self, customer_id: str) -> str:
@@ -383,7 +385,7 @@ class RobinsonStore:
         """Approve: exclude the customer from distribution and blacklist all their known numbers."""
         note = _note(note, required=False)
         args = self._argv(now, request_id, supervisor, note, self._maxlen)
-        code, payload = await self._approve(keys=[self.keys.audit_robinson], args=args)
+        code, payload = await self._approve(keys=[self.keys.audit_robinson, self.keys.prefix], args=args)
         if not code:
             self._refused(request_id, text(payload), "approve")
         request = await self.get(request_id)
@@ -415,7 +417,7 @@ class RobinsonStore:
         disposition held for this request are queued again."""
         note = _note(note, required=True)
         args = self._argv(now, request_id, supervisor, note, self._maxlen, self._maxlen)
-        keys = [self.keys.audit_robinson, self.keys.audit_leads]
+        keys = [self.keys.audit_robinson, self.keys.audit_leads, self.keys.prefix]
         code, status = await self._reject(keys=keys, args=args)
         if not code:
             self._refused(request_id, text(status), "reject")

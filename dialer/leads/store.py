@@ -163,7 +163,7 @@ class LeadStore:
 
     async def _run(self, name: str, now: datetime, *args: Any, keys: Sequence[str] = ()) -> Any:
         argv = [self.keys.prefix, to_ms(now), now.isoformat(), *args]
-        return await self._scripts[name](keys=list(keys), args=argv)
+        return await self._scripts[name](keys=[*keys, self.keys.prefix], args=argv)
 
     # ---- import -------------------------------------------------------------------------------
 

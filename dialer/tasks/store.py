@@ -157,7 +157,7 @@ class TaskStore:
 
     async def run(self, script: str, now: datetime, *args: str | int) -> Any:
         argv = [self.keys.prefix, to_ms(now), now.astimezone(UTC).isoformat(), self._maxlen, *args]
-        return await self._scripts[script](keys=[], args=argv)
+        return await self._scripts[script](keys=[self.keys.prefix], args=argv)  # the {dial} slot
 
     # ---- reads (the rest are in dialer/tasks/reads.py, see `reads`) ----------------------------------------
 

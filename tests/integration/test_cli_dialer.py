@@ -56,7 +56,7 @@ def test_leads_import_lists_bad_lines_and_imports_the_rest(
     assert "1 numbers put on the internal list" in out
     assert re.search(r"│ 3 +│ L2 +│ phones\[0\]: not a possible phone number: '12'", out)
     assert re.search(r"│ 4 +│ L3 +│ customer_id: is required", out)
-    assert db.hget("sb:dialer:lead:L1", "status") == b"queued"
+    assert db.hget("sb:dialer:{dial}:lead:L1", "status") == b"queued"
     assert db.hexists("sb:dialer:{gate}:bl:internal", "+36705550004")
     assert run("leads", "import", str(csv_file), "--campaign", "spring") == 1
     assert "0 created, 0 updated, 2 unchanged" in capsys.readouterr().out
@@ -111,7 +111,7 @@ def test_leads_import_runs_while_campaigns_yaml_is_broken_and_takes_an_encoding(
     assert run("leads", "import", str(csv_file), "--campaign", "spring", "--encoding", "latin-1") == 0
     out = capsys.readouterr().out
     assert "is broken, lead_priority not applied" in out and "1 created" in out
-    assert db.hget("sb:dialer:lead:L1", "name") == "Tóth Éva".encode()
+    assert db.hget("sb:dialer:{dial}:lead:L1", "name") == "Tóth Éva".encode()
 
 
 def test_audit_command_filters_the_trails_and_exports_them(

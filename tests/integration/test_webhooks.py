@@ -25,8 +25,8 @@ from tests.support.webhook_receiver import WebhookReceiver
 SECRET = "a-long-shared-secret-0123"
 SOURCES = {
     "acd": "sb:routing:{acd}:events",
-    "robinson": "sb:dialer:audit:robinson",
-    "tasks": "sb:dialer:audit:tasks",
+    "robinson": "sb:dialer:{dial}:audit:robinson",
+    "tasks": "sb:dialer:{dial}:audit:tasks",
 }
 
 
