@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,15 +14,21 @@ from prometheus_client import CollectorRegistry
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisClusterException, ResponseError
 
+from dialer.calls.attempts import AttemptStore
+from dialer.calls.intents import Intent, IntentStore, LeadStep
 from dialer.consent.store import ConsentStore
-from dialer.dialer_keys import DialerKeys
+from dialer.dialer_keys import DialerKeys, LeadKeys
+from dialer.leads.store import LeadStore
 from dialer.lists.gate import Gate, GateMetrics
 from dialer.lists.store import InternalList, PackedStore, campaign_list
-from pbx.sim import AgentPhone
+from pbx.sim import AgentPhone, SimConfig, SimulatedPbx
 from routing.acd.acd_keys import AcdKeys
 from routing.agent_events import AgentState
 from switchboard.private_cluster import PrivateCluster
+from switchboard.runtime import EXAMPLE_CONFIG, Runtime
+from switchboard.settings import Settings
 from tests.support.acd_harness import acd_stack, agent, base_rules, make_rules, sim_config
+from tests.support.dialer_harness import lead
 
 
 async def test_the_cluster_spreads_slots_over_three_primaries(
@@ -46,6 +53,7 @@ async def test_a_script_may_only_touch_keys_of_one_slot(cluster_client: RedisClu
 # ---- the dial gate: the lists and the consent register in the `{gate}` slot ----------------------
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+T0 = datetime(2026, 11, 18, 11, 0, tzinfo=UTC)
 CHECKED = ["+36301111111", "+36302222222", "+48601234567", "+36303333333", "+36304444444", "+36305555555"]
 
 
@@ -130,3 +138,88 @@ async def test_a_queue_routes_its_callers_through_the_cluster(cluster_client: Re
     every = await redis.keys("*", target_nodes=RedisCluster.PRIMARIES)
     tagged = {key for key in every if not key.startswith(keys.prefix.encode() + b"{engine:")}
     assert {cluster_client.keyslot(key) for key in tagged} == {cluster_client.keyslot(keys.base)}
+
+
+# ---- the dialer: a lead claimed, its call's intent written and settled, in the `{dial}` slot ------
+
+
+async def _claim_dial_settle(redis: Any) -> list[Any]:
+    leads = LeadStore(redis, default_region="HU")
+    await leads.upsert_many([lead(1), lead(2)], now=T0, actor="crm", campaign_id="c1")
+    claimed = await leads.claim("c1", "e1", now=T0)
+    assert claimed is not None
+    intent = Intent("sbo-1", "a-1", claimed.phones[0], "c1", "campaign", int(T0.timestamp() * 1000), "e1",
+                    claimed.lead_id, "e1", "1001")  # fmt: skip
+    intents, attempts = IntentStore(redis), AttemptStore(redis)
+    assert await intents.open(intent, at=T0, hold=timedelta(hours=2)) is None
+    dialing = (await leads.get(claimed.lead_id)).status
+    placed = [i.call_id for i in await intents.open_intents()]
+    pending = [(a.call_id, a.result) for a in await attempts.number_attempts(intent.number)]
+    step = LeadStep("release", "e1", next_attempt_at=T0 + timedelta(hours=1))
+    settled = await intents.settle(intent, result="busy", counts={}, step=step, at=T0 + timedelta(seconds=20))
+    again = await intents.settle(intent, result="busy", counts={}, step=step, at=T0 + timedelta(seconds=21))
+    after = await leads.get(claimed.lead_id)
+    done = [(a.call_id, a.result) for a in await attempts.number_attempts(intent.number)]
+    return [claimed.lead_id, dialing, placed, pending, settled, again, after.status, after.attempts, done,
+            await intents.open_intents(), await leads.queue_sizes("c1")]  # fmt: skip
+
+
+async def test_a_lead_is_claimed_dialed_and_settled_on_a_cluster_as_on_one_redis(
+    redis_client: aioredis.Redis, cluster_client: RedisCluster
+) -> None:
+    on_cluster = await _claim_dial_settle(cluster_client)
+    assert on_cluster == await _claim_dial_settle(redis_client)
+    lead_id, dialing, placed, pending, settled, again, status, tries, done, still_open, sizes = on_cluster
+    assert (lead_id, dialing, placed, pending) == ("L1", "dialing", ["sbo-1"], [("sbo-1", None)])
+    assert (settled, again, status, tries, done, still_open) == (
+        True,
+        False,
+        "queued",
+        1,
+        [("sbo-1", "busy")],
+        [],
+    )
+    assert sizes["ready"] == 1 and sizes["retry"] == 1
+    keys = await cluster_client.keys("*", target_nodes=RedisCluster.PRIMARIES)
+    assert {cluster_client.keyslot(key) for key in keys} == {cluster_client.keyslot(LeadKeys().prefix)}
+
+
+# ---- the whole engine: `switchboard run` with `redis.cluster: true` ------------------------------
+
+SECRET = "runtime-secret"
+
+
+async def test_the_whole_engine_runs_on_the_cluster_and_answers_calls(
+    redis_cluster: PrivateCluster, cluster_client: RedisCluster, tmp_path: Path
+) -> None:
+    rules = tmp_path / "routing.yaml"
+    shipped = (EXAMPLE_CONFIG / "routing.yaml").read_text()
+    rules.write_text(shipped.replace("wrap_up: 20s", "wrap_up: 1s"))  # as test_redis_sentinel.py does
+    phones = {ext: AgentPhone(answer_after_s=0.2) for ext in ("1005", "1006")}
+    sim = SimulatedPbx(SimConfig(users={"switchboard": SECRET}, agents=phones))
+    settings = Settings(
+        ami={"port": await sim.start(), "secret": SECRET},
+        redis={"url": redis_cluster.url, "cluster": True, "cluster_nodes": redis_cluster.addresses[1:]},
+        http={"port": 0},
+        rules={"routing": rules},
+    )
+    assert settings.redis_display.startswith("cluster at redis://127.0.0.1:")
+    runtime = Runtime(settings)
+    try:
+        parts = await runtime.start()
+        assert isinstance(parts.redis, RedisCluster)
+        await parts.acd.login("1005")
+        await parts.acd.login("1006")
+        for caller in ("+36301110001", "+36301110002"):
+            channel = await sim.inbound_call(
+                caller, "+3612345678", ivr_choice="2", patience_s=600, talk_s=0.3
+            )
+            await sim.wait_for_event(
+                "BridgeEnter", lambda event, c=channel: event.get("Channel") == c, timeout=15
+            )
+        keys = AcdKeys()
+        assert await cluster_client.scard(keys.agents) == len(parts.acd.rules.agents)
+        assert (await cluster_client.get(keys.owner) or b"").endswith(runtime.instance_id.encode())
+    finally:
+        await runtime.stop()
+        await sim.stop()
