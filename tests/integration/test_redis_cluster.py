@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis.asyncio as aioredis
@@ -27,6 +27,7 @@ from routing.agent_events import AgentState
 from switchboard.private_cluster import PrivateCluster
 from switchboard.runtime import EXAMPLE_CONFIG, Runtime
 from switchboard.settings import Settings
+from switchboard.webhooks.outbox import Outbox
 from tests.support.acd_harness import acd_stack, agent, base_rules, make_rules, sim_config
 from tests.support.dialer_harness import lead
 
@@ -223,3 +224,18 @@ async def test_the_whole_engine_runs_on_the_cluster_and_answers_calls(
     finally:
         await runtime.stop()
         await sim.stop()
+
+
+async def test_the_webhook_outbox_queues_claims_and_settles_on_the_cluster(
+    cluster_client: RedisCluster,
+) -> None:
+    outbox = Outbox(cast(aioredis.Redis, cluster_client))
+    items = [("1-0", '{"a":1}', ["crm", "bi"]), ("2-0", '{"a":2}', ["crm"])]
+    assert await outbox.enqueue(1000, "acd", items, expected="", cursor="2-0") == 3  # queued per webhook
+    assert await outbox.enqueue(1001, "acd", items, expected="", cursor="2-0") == -1, "the cursor moved"
+    claimed = await outbox.claim("crm", 1002, batch=10, lease_ms=5000)
+    assert [(c.id, c.body) for c in claimed] == [("1-0", '{"a":1}'), ("2-0", '{"a":2}')]
+    await outbox.delivered("crm", "1-0", 1003)
+    await outbox.give_up("crm", "2-0", 1004, "HTTP 400")
+    assert await outbox.is_delivered("crm", "1-0") and list(await outbox.failed("crm")) == ["2-0"]
+    assert (await outbox.cursors(), await outbox.depth("bi")) == ({"acd": "2-0"}, 1)
