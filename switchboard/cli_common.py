@@ -20,7 +20,7 @@ from rich.console import Console
 
 from core.errors import StoreUnavailableError
 from dialer.stores import DialerStores
-from switchboard.redis_conn import connect_redis
+from switchboard.redis_conn import open_redis
 from switchboard.settings import Settings, load_settings
 
 T = TypeVar("T")
@@ -42,7 +42,7 @@ def actor(args: argparse.Namespace) -> str:
 async def _connect(settings: Settings) -> Redis:
     if settings.redis.url is None:
         raise StoreUnavailableError("no Redis to work on: set redis.url (SWITCHBOARD_REDIS_URL)")
-    return await connect_redis(settings.redis.url.get_secret_value())
+    return await open_redis(settings)  # a plain client, or a cluster client with redis.cluster
 
 
 def with_stores(args: argparse.Namespace, work: Callable[[DialerStores, Settings], Awaitable[T]]) -> T:
