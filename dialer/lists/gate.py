@@ -40,13 +40,13 @@ from dialer.dialer_keys import ConsentKeys, DialerKeys, LeadKeys
 from dialer.lists import packed
 from dialer.lists.fast_numbers import try_normalize
 from dialer.lists.store import (
-    AUDIT_LUA,
     CAMPAIGN_PREFIX,
     LOOKUP_BATCH,
     campaign_list,
     e164_digits,
     require_binary,
 )
+from dialer.lists.store_scripts import AUDIT_LUA
 
 log = logging.getLogger("switchboard.dialer.gate")
 
