@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
+import httpx
 import pytest
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
@@ -17,19 +18,20 @@ from redis.exceptions import RedisClusterException, ResponseError
 from dialer.calls.attempts import AttemptStore
 from dialer.calls.intents import Intent, IntentStore, LeadStep
 from dialer.consent.store import ConsentStore
-from dialer.dialer_keys import DialerKeys, LeadKeys
+from dialer.dialer_keys import DialerKeys, DialKeys, LeadKeys
 from dialer.leads.store import LeadStore
 from dialer.lists.gate import Gate, GateMetrics
 from dialer.lists.store import InternalList, PackedStore, campaign_list
-from pbx.sim import AgentPhone, SimConfig, SimulatedPbx
+from pbx.sim import AgentPhone, CustomerScript, SimConfig, SimulatedPbx
 from routing.acd.acd_keys import AcdKeys
 from routing.agent_events import AgentState
+from switchboard.api.tokens import TokenStore
 from switchboard.private_cluster import PrivateCluster
 from switchboard.runtime import EXAMPLE_CONFIG, Runtime
 from switchboard.settings import Settings
 from switchboard.webhooks.outbox import Outbox
 from tests.support.acd_harness import acd_stack, agent, base_rules, make_rules, sim_config
-from tests.support.dialer_harness import lead
+from tests.support.dialer_harness import RunningClock, lead, originate_vars
 
 
 async def test_the_cluster_spreads_slots_over_three_primaries(
@@ -239,3 +241,61 @@ async def test_the_webhook_outbox_queues_claims_and_settles_on_the_cluster(
     await outbox.give_up("crm", "2-0", 1004, "HTTP 400")
     assert await outbox.is_delivered("crm", "1-0") and list(await outbox.failed("crm")) == ["2-0"]
     assert (await outbox.cursors(), await outbox.depth("bi")) == ({"acd": "2-0"}, 1)
+
+
+CAMPAIGNS = """
+version: 1
+campaigns:
+  - id: renewals
+    name: Renewals
+    mode: progressive
+    dial_string: PJSIP/{number}@trunk
+    queue: sales
+    ring_timeout_s: 20
+"""
+CUSTOMER = "+36301234001"
+TOKENS = TokenStore.from_tokens([("crm-token", "crm", "crm"), ("sue-token", "sue", "supervisor")])
+
+
+async def test_the_whole_engine_dials_a_campaign_through_the_cluster(
+    redis_cluster: PrivateCluster, cluster_client: RedisCluster, tmp_path: Path
+) -> None:
+    """A lead from the CRM API, the campaign started over HTTP: the gate, the lead claim, the dial
+    intent and the ACD's hold all run on the cluster, and the answered call reaches the advisor."""
+    campaigns = tmp_path / "campaigns.yaml"
+    campaigns.write_text(CAMPAIGNS)
+    script = CustomerScript(outcome="answer", ring_s=0.3, talk_s=30)
+    phones = {"1008": AgentPhone(answer_after_s=0.2)}
+    config = SimConfig(users={"switchboard": SECRET}, agents=phones, customer_overrides={CUSTOMER: script},
+                       amd_s=(0.1, 0.2))  # fmt: skip
+    sim = SimulatedPbx(config)
+    settings = Settings(
+        ami={"port": await sim.start(), "secret": SECRET},
+        redis={"url": redis_cluster.url, "cluster": True},
+        http={"port": 0},
+        rules={"routing": EXAMPLE_CONFIG / "routing.yaml", "campaigns": campaigns},
+    )
+    runtime = Runtime(settings, clock=RunningClock(), tokens=TOKENS)
+    try:
+        parts = await runtime.start()
+        await parts.acd.login("1008")
+        auth = {"crm": {"Authorization": "Bearer crm-token"}, "sue": {"Authorization": "Bearer sue-token"}}
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{runtime.http_port}") as http:
+            lead = {"lead_id": "R1", "customer_id": "C1", "name": "Kiss Anna", "phones": [CUSTOMER]}
+            body = {"campaign_id": "renewals", "leads": [lead]}
+            reply = await http.post("/api/v1/leads:bulk", json=body, headers=auth["crm"])
+            assert reply.status_code == 200 and reply.json()["created"] == 1, reply.text
+            reply = await http.post("/api/v1/campaigns/renewals/start", headers=auth["sue"])
+            assert reply.status_code == 200, reply.text
+            dial = await sim.wait_for_action(
+                "Originate", lambda a: "@trunk" in (a.get("Channel") or ""), timeout=10
+            )
+            assert originate_vars(dial)["SWITCHBOARD_AGENT_ID"] == "1008"
+            await sim.wait_for_action("Bridge", timeout=10)
+            stats = (await http.get("/api/v1/campaigns/renewals/stats", headers=auth["sue"])).json()
+            assert stats["state"] == "running" and stats["dials_24h"] == 1
+        assert (await cluster_client.hget(LeadKeys().lead("R1"), "status")) == b"dialing"
+        assert await cluster_client.zcard(DialKeys().number_attempts(CUSTOMER)) == 1
+    finally:
+        await runtime.stop()
+        await sim.stop()
