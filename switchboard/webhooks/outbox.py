@@ -39,10 +39,11 @@ local function purge(q, id)
 end
 """
 
-# ARGV: prefix, now ms, source, expected cursor (ANY_CURSOR: don't check), new cursor ('' keeps),
+# KEYS: the prefix. ARGV: the prefix (its place kept), now ms, source, expected cursor (ANY_CURSOR:
+# don't check), new cursor ('' keeps),
 # then per event: id, body, comma-separated webhook names. Returns events queued, -1 if raced.
 _ENQUEUE = """
-local P, NOW, SOURCE = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local P, NOW, SOURCE = KEYS[1], tonumber(ARGV[2]), ARGV[3]
 local current = redis.call('HGET', P .. 'cursor', SOURCE) or ''
 if ARGV[4] ~= '*' and current ~= ARGV[4] then return -1 end
 local added = 0
@@ -64,11 +65,12 @@ if ARGV[5] ~= '' then redis.call('HSET', P .. 'cursor', SOURCE, ARGV[5]) end
 return added
 """
 
-# ARGV: prefix, now ms, name, batch, lease ms. Returns id, body, tries, queued ms per claimed event.
+# KEYS: the prefix. ARGV: the prefix (its place kept), now ms, name, batch, lease ms. Returns id, body,
+# tries, queued ms per claimed event.
 _CLAIM = (
     _PURGE
     + """
-local P, NOW = ARGV[1], tonumber(ARGV[2])
+local P, NOW = KEYS[1], tonumber(ARGV[2])
 local q = P .. ARGV[3] .. ':'
 -- due before the next millisecond (an event's place in its batch adds a fraction of one)
 local ids = redis.call('ZRANGEBYSCORE', q .. 'due', '-inf', '(' .. string.format('%d', NOW + 1), 'LIMIT', 0,
@@ -90,11 +92,12 @@ return out
 """
 )
 
-# ARGV: prefix, now ms, name, id, outcome (delivered | retry | failed), retry at ms, tries, failure
+# KEYS: the prefix. ARGV: the prefix (its place kept), now ms, name, id, outcome (delivered | retry |
+# failed), retry at ms, tries, failure
 _SETTLE = (
     _PURGE
     + """
-local P, NOW, id, outcome = ARGV[1], tonumber(ARGV[2]), ARGV[4], ARGV[5]
+local P, NOW, id, outcome = KEYS[1], tonumber(ARGV[2]), ARGV[4], ARGV[5]
 local q = P .. ARGV[3] .. ':'
 if outcome == 'delivered' then
   purge(q, id)
