@@ -29,7 +29,7 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
-from redis.exceptions import AuthenticationError, RedisError, ResponseError
+from redis.exceptions import AuthenticationError, RedisClusterException, RedisError, ResponseError
 
 from core.errors import StoreUnavailableError
 from switchboard.settings import SentinelSection, Settings, redact_url
@@ -121,7 +121,7 @@ async def connect_cluster(
         async with asyncio.timeout(wait_s):
             await client.initialize()
         failure = await ping(cast(aioredis.Redis, client), wait_s)
-    except (TimeoutError, OSError, RedisError) as exc:
+    except (TimeoutError, OSError, RedisError, RedisClusterException) as exc:  # the last: not a RedisError
         failure = _cause(exc, wait_s)
     except BaseException:
         await client.aclose()

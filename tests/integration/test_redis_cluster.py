@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisClusterException, ResponseError
 
+from core.errors import StoreUnavailableError
 from dialer.calls.attempts import AttemptStore
 from dialer.calls.intents import Intent, IntentStore, LeadStep
 from dialer.consent.store import ConsentStore
@@ -27,6 +28,8 @@ from routing.acd.acd_keys import AcdKeys
 from routing.agent_events import AgentState
 from switchboard.api.tokens import TokenStore
 from switchboard.private_cluster import PrivateCluster
+from switchboard.private_redis import PrivateRedis, free_port
+from switchboard.redis_conn import connect_cluster
 from switchboard.runtime import EXAMPLE_CONFIG, Runtime
 from switchboard.settings import Settings
 from switchboard.webhooks.outbox import Outbox
@@ -299,3 +302,12 @@ async def test_the_whole_engine_dials_a_campaign_through_the_cluster(
     finally:
         await runtime.stop()
         await sim.stop()
+
+
+async def test_a_cluster_that_cannot_be_reached_or_is_no_cluster_is_refused_by_name(
+    redis_server: PrivateRedis,
+) -> None:
+    with pytest.raises(StoreUnavailableError, match=r"cluster at redis://127\.0\.0\.1:\d+.* not reachable"):
+        await connect_cluster(f"redis://127.0.0.1:{free_port()}", wait_s=1.0)
+    with pytest.raises(StoreUnavailableError, match="Cluster mode is not enabled"):  # a plain Redis
+        await connect_cluster(redis_server.url, wait_s=2.0)
