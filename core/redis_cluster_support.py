@@ -10,6 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import RedisClusterException, RedisError
+
+STORE_ERRORS = (RedisError, OSError, TimeoutError, RedisClusterException)
+"""What a Redis that cannot answer raises: on a cluster also RedisClusterException (a slot no node
+serves, no node reachable), which is not a RedisError."""
 
 
 def is_cluster(redis: Any) -> bool:

@@ -37,9 +37,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from redis.exceptions import RedisError
-
 from core.errors import AmiConnectionError, AmiError, AmiFencedError, AmiTimeoutError, SwitchboardError
+from core.redis_cluster_support import STORE_ERRORS
 from dialer.calls.attempts import AttemptStore, lead_history
 from dialer.calls.dial_metrics import DialerMetrics
 from dialer.calls.intents import Intent, IntentStore
@@ -54,7 +53,7 @@ from pbx.tracker import CALL_ID_VARIABLE
 log = logging.getLogger("switchboard.dialer.dialing")
 
 OUTBOUND_CONTEXT = "switchboard-outbound"
-_STORE_ERRORS = (RedisError, OSError, TimeoutError)
+_STORE_ERRORS = STORE_ERRORS
 _NEVER_CALLABLE = (PermissionReason.INVALID_NUMBER, PermissionReason.ZONE_UNKNOWN)
 _BUSY_RETRY = timedelta(seconds=30)
 _IN_CALL_HOLD = timedelta(hours=2)

@@ -32,9 +32,9 @@ from typing import Any, NamedTuple
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from core.errors import StoreUnavailableError, ValidationFailedError
+from core.redis_cluster_support import STORE_ERRORS
 from dialer.consent.consent_lua import CONSENT_LUA
 from dialer.dialer_keys import ConsentKeys, DialerKeys, LeadKeys
 from dialer.lists import packed
@@ -55,7 +55,7 @@ SOURCE_STORE_UNAVAILABLE = "store-unavailable"
 SOURCE_INVALID = "invalid-number"
 SOURCE_INVALID_CAMPAIGN = "invalid-campaign"
 SOURCE_NO_CONSENT = "no-consent"
-_STORE_ERRORS = (RedisError, OSError, TimeoutError, StoreUnavailableError)
+_STORE_ERRORS = (*STORE_ERRORS, StoreUnavailableError)
 
 # Every list key comes in KEYS (from DialerKeys), from KEYS[first] on: the registered national lists
 # in name order, then the campaign's list when there is one. ARGV[names] holds the national list names

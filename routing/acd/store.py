@@ -36,11 +36,11 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from pydantic import ValidationError
-from redis.exceptions import RedisError
 from redis.typing import EncodableT, FieldT
 
 from core.errors import StoreUnavailableError, ValidationFailedError
 from core.lease import FencedBatch, FencedScript, Lease
+from core.redis_cluster_support import STORE_ERRORS
 from routing.acd.acd_keys import AcdKeys
 from routing.acd.calls import ActiveCall, CallFacts, CallState
 from routing.acd.history import LUA_PUSH_HISTORY, HistoryWriter
@@ -135,7 +135,7 @@ class Stored:
 def _available(what: str) -> Iterator[None]:
     try:
         yield
-    except (RedisError, OSError) as exc:
+    except STORE_ERRORS as exc:
         raise StoreUnavailableError(f"Redis failed while {what}: {exc}", operation=what) from exc
 
 
@@ -406,7 +406,7 @@ class AcdStore:
     async def ping(self, timeout: float = 1.0) -> bool:
         try:
             await asyncio.wait_for(self.redis.ping(), timeout)
-        except (TimeoutError, RedisError, OSError):
+        except STORE_ERRORS:
             return False
         return True
 

@@ -311,3 +311,24 @@ async def test_a_cluster_that_cannot_be_reached_or_is_no_cluster_is_refused_by_n
         await connect_cluster(f"redis://127.0.0.1:{free_port()}", wait_s=1.0)
     with pytest.raises(StoreUnavailableError, match="Cluster mode is not enabled"):  # a plain Redis
         await connect_cluster(redis_server.url, wait_s=2.0)
+
+
+async def test_the_gate_refuses_every_number_while_its_shard_is_down() -> None:
+    """The `{gate}` slot's primary killed (no replica to take over): every check is refused with
+    `store-unavailable`, none raises, none lets a number through; the other shards keep serving."""
+    with PrivateCluster(3) as cluster:
+        client = RedisCluster.from_url(cluster.url)
+        await client.initialize()
+        try:
+            gate = await _gate_lists(client)
+            assert not (await gate.check(CHECKED[1], "7", None, now=NOW)).allowed
+            owner = client.get_node_from_key(DialerKeys().gate)
+            assert owner is not None
+            node = next(n for n in cluster.nodes if n.port == owner.port)
+            node.kill()
+            verdicts = [await gate.check(number, "7", None, now=NOW) for number in CHECKED]
+            assert {v.sources for v in verdicts} == {("store-unavailable",)}
+            other = next(f"k{i}" for i in range(100) if client.get_node_from_key(f"k{i}") != owner)
+            assert await client.set(other, "still served")
+        finally:
+            await client.aclose()
