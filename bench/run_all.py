@@ -1,4 +1,4 @@
-"""All seven benchmark figures in one run: one table, and the same rows in bench/results.json.
+"""All eight benchmark figures in one run: one table, and the same rows in bench/results.json.
 
 `scripts/bench` calls this. Each figure is a module with `run(quick) -> rows`;
 they run one after the other in this process (figure 4 starts the engine in a
@@ -37,6 +37,7 @@ FIGURES: dict[int, tuple[str, str]] = {
     5: ("bench.bench_shift_outbound", "simulated shift, outbound"),
     6: ("bench.bench_shift_inbound", "simulated shift, inbound"),
     7: ("bench.bench_cost", "Redis cost per call (figure 4's engine, counted by MONITOR)"),
+    8: ("bench.bench_cluster", "Redis Cluster: national-list checks and inbound routing, 3 shards vs 1"),
 }
 
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from core.errors import StoreUnavailableError
 
-STORE_FAILURES: tuple[type[BaseException], ...] = (RedisError, OSError, TimeoutError)
+STORE_FAILURES: tuple[type[BaseException], ...] = (RedisError, OSError, TimeoutError, RedisClusterException)
 """What the Redis client raises when the store is down, cut off or frozen (TimeoutError is an OSError;
-it is named for the reader)."""
+it is named for the reader); on a Redis Cluster also RedisClusterException (a slot no node serves, no
+node reachable), which is not a RedisError."""
 
 
 @contextlib.contextmanager

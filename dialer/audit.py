@@ -3,7 +3,7 @@
 Owned here: appending to and reading back the audit streams of leads, Robinson requests and
 dispositions. Records that must change together with the data they describe are written from
 inside the changing Lua script with the `audit()` Lua helper, shared with the blacklist store
-(dialer.lists.store.AUDIT_LUA), so a change is never seen without its record. Records of steps
+(dialer.lists.store_scripts.AUDIT_LUA), so a change is never seen without its record. Records of steps
 that are not one atomic change (e.g. the numbers an approval put on the internal list) are
 appended with `AuditTrail.append`. Every record carries `action`, `actor` and `at` (ISO 8601).
 """
@@ -16,7 +16,7 @@ from typing import Any, cast
 
 from redis.asyncio import Redis
 
-from dialer.lists.store import AUDIT_LUA
+from dialer.lists.store_scripts import AUDIT_LUA
 
 __all__ = ["AUDIT_LUA", "AuditEntry", "AuditTrail", "maxlen_arg", "text"]
 

@@ -7,7 +7,10 @@ in its table: leads, Robinson requests and dispositions in dialer/leads/lead_key
 tasks in dialer/tasks/task_keys.py, the consent register in dialer/consent/consent_keys.py; the
 blacklist and the dialing loop here. All of them are importable from here.
 
-Blacklist (dialer/lists/store.py, dialer/lists/gate.py, dialer/lists/importer.py):
+Blacklist (dialer/lists/store.py, dialer/lists/gate.py, dialer/lists/importer.py). Every key the
+dial gate reads or writes in its one script carries the hash tag `{gate}` (`sb:dialer:{gate}:bl:...`),
+the consent register's too (dialer/consent/consent_keys.py), so on a Redis Cluster they live in one
+slot and the check stays one atomic script (docs/redis.md#redis-cluster says why not sharded):
 - `bl:internal`               HASH E.164 -> JSON {reason, actor, at}: the engine's own list
 - `bl:lists`                  SET of packed list names (national lists, `campaign:<id>` lists)
 - `bl:list:{name}`            HASH bucket id -> packed sorted uint32 remainders (dialer/lists/packed.py);
@@ -25,11 +28,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dialer.consent.consent_keys import ConsentKeys
-from dialer.key_prefix import DEFAULT_PREFIX
+from dialer.key_prefix import DEFAULT_PREFIX, DIAL_PREFIX, DIAL_TAG, GATE_TAG
 from dialer.leads.lead_keys import LeadKeys
 from dialer.tasks.task_keys import TaskKeys
 
-__all__ = ["DEFAULT_PREFIX", "ConsentKeys", "DialKeys", "DialerKeys", "LeadKeys", "TaskKeys"]
+__all__ = ["DEFAULT_PREFIX", "GATE_TAG", "ConsentKeys", "DialKeys", "DialerKeys", "LeadKeys", "TaskKeys"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,40 +42,40 @@ class DialerKeys:
     prefix: str = DEFAULT_PREFIX
 
     @property
+    def gate(self) -> str:
+        """The prefix and hash tag every blacklist key starts with."""
+        return f"{self.prefix}{GATE_TAG}"
+
+    @property
     def blacklist_internal(self) -> str:
-        return f"{self.prefix}bl:internal"
+        return f"{self.gate}bl:internal"
 
     @property
     def blacklist_registry(self) -> str:
-        return f"{self.prefix}bl:lists"
-
-    @property
-    def blacklist_list_prefix(self) -> str:
-        """`blacklist_list(name)` is this prefix + name (the gate's Lua script builds keys from it)."""
-        return f"{self.prefix}bl:list:"
+        return f"{self.gate}bl:lists"
 
     def blacklist_list(self, name: str) -> str:
-        return f"{self.blacklist_list_prefix}{name}"
+        return f"{self.gate}bl:list:{name}"
 
     def blacklist_meta(self, name: str) -> str:
-        return f"{self.prefix}bl:meta:{name}"
+        return f"{self.gate}bl:meta:{name}"
 
     def blacklist_build(self, name: str, token: str) -> str:
-        return f"{self.prefix}bl:build:{name}:{token}"
+        return f"{self.gate}bl:build:{name}:{token}"
 
     def blacklist_retired(self, name: str, token: str) -> str:
-        return f"{self.prefix}bl:retired:{name}:{token}"
+        return f"{self.gate}bl:retired:{name}:{token}"
 
     def blacklist_lock(self, name: str) -> str:
-        return f"{self.prefix}bl:lock:{name}"
+        return f"{self.gate}bl:lock:{name}"
 
     @property
     def audit_blacklist(self) -> str:
-        return f"{self.prefix}audit:blacklist"
+        return f"{self.gate}audit:blacklist"
 
     @property
     def audit_dial_blocked(self) -> str:
-        return f"{self.prefix}audit:dial-blocked"
+        return f"{self.gate}audit:dial-blocked"
 
     def pattern(self) -> str:
         """SCAN pattern matching every dialer key."""
@@ -81,7 +84,9 @@ class DialerKeys:
 
 # =================================================================================================
 # Campaigns and the dialing loop (dialer/calls/attempts.py, dialer/loop/campaign_control.py).
-# Same prefix as DialerKeys; build with `DialKeys.of(dialer_keys)`.
+# Same prefix as DialerKeys and the `{dial}` hash tag of the leads (`sb:dialer:{dial}:dial:...`: the
+# dial intent's script writes the lead, its attempts and the number's lock in one step); build with
+# `DialKeys.of(dialer_keys)`.
 # - `dial:num:{e164}`            ZSET "call_id|result|campaign" -> epoch ms: attempts on one number,
 #                                every campaign, manual dials and callbacks (call caps, quarantine)
 # - `dial:lead:{lead}`           ZSET same members: the attempts of one lead (retry delays, limits)
@@ -105,11 +110,11 @@ class DialerKeys:
 class DialKeys:
     """Keys of the dialing loop: attempts, dial locks, campaign statistics and states, leadership."""
 
-    prefix: str = DEFAULT_PREFIX
+    prefix: str = DIAL_PREFIX
 
     @classmethod
     def of(cls, keys: DialerKeys | None) -> DialKeys:
-        return cls((keys or DialerKeys()).prefix)
+        return cls((keys or DialerKeys()).prefix + DIAL_TAG)
 
     def number_attempts(self, number: str) -> str:
         return f"{self.prefix}dial:num:{number}"

@@ -3,7 +3,7 @@
 # Gives a newcomer's machine what Switchboard needs, and nothing else:
 # - Python >= 3.11 and a virtualenv in .venv with the project installed
 #   (editable, with the dev tools); re-installed only when pyproject.toml changes;
-# - a redis-server binary (the tests and the demo start their own private
+# - redis-server and redis-cli (the tests and the demo start their own private
 #   server on a free port; the machine's own Redis is never touched);
 # - Debian's chromium for the console's browser tests (ensure_chromium).
 # Missing system packages are installed with apt-get when running as root;
@@ -69,10 +69,13 @@ ensure_venv() {
     fi
 }
 
+# redis-cli (Debian's redis-tools, which redis-server depends on) joins the private Redis Cluster the
+# cluster tests start (`redis-cli --cluster create`).
 ensure_redis() {
-    command -v redis-server >/dev/null 2>&1 && return 0
-    apt_install redis-server || die "redis-server is not installed. Install it (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis) and run this again. Nothing will use your system Redis: a private server is started on a free port."
+    command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1 && return 0
+    apt_install redis-server redis-tools || die "redis-server and redis-cli are not installed. Install them (Debian/Ubuntu: sudo apt-get install redis-server redis-tools; macOS: brew install redis) and run this again. Nothing will use your system Redis: a private server is started on a free port."
     command -v redis-server >/dev/null 2>&1 || die "redis-server is still not on PATH after installing it"
+    command -v redis-cli >/dev/null 2>&1 || die "redis-cli is still not on PATH after installing redis-tools"
 }
 
 # promtool (Debian's `prometheus` package) checks and unit-tests config/prometheus. Returns 1

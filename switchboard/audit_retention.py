@@ -23,7 +23,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from redis.exceptions import RedisError
 
 from core.cancellation import raise_if_cancelling, stop_task
-from dialer.dialer_keys import DialerKeys
+from dialer.dialer_keys import ConsentKeys, DialerKeys, DialKeys, LeadKeys, TaskKeys
 from switchboard.settings import StreamRetention
 
 log = logging.getLogger("switchboard.audit_retention")
@@ -31,7 +31,17 @@ DAY_MS = 86_400_000
 
 
 def stream_key(name: str, keys: DialerKeys | None = None) -> str:
-    return f"{(keys or DialerKeys()).prefix}audit:{name}"
+    """The key of the audit stream `name` (the settings' `audit.streams` names), from the key modules."""
+    base = keys or DialerKeys()
+    lead, dial = LeadKeys.of(base), DialKeys.of(base)
+    streams = {
+        "dial-attempts": dial.audit_attempts, "dial-blocked": base.audit_dial_blocked,
+        "blacklist": base.audit_blacklist, "robinson": lead.audit_robinson,
+        "dispositions": lead.audit_dispositions, "leads": lead.audit_leads,
+        "campaigns": dial.audit_campaigns, "tasks": TaskKeys.of(base).audit,
+        "consent": ConsentKeys.of(base).audit,
+    }  # fmt: skip
+    return streams[name]
 
 
 class AuditMetrics:

@@ -44,6 +44,7 @@ from switchboard import (
     cli_check_config,
     cli_consent,
     cli_dialer,
+    cli_migrate_keys,
     cli_outages,
     cli_tasks,
 )
@@ -111,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_audit.register(commands)
     cli_audit_streams.register(commands)
     cli_outages.register(commands)
+    cli_migrate_keys.register(commands)
     return parser
 
 

@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry
 
 from core.errors import SwitchboardError
 from switchboard.audit_retention import AuditMetrics, AuditRetention, export
-from switchboard.redis_conn import connect_redis
+from switchboard.redis_conn import open_redis
 from switchboard.settings import DEFAULT_AUDIT_STREAMS, Settings, load_settings
 
 
@@ -61,8 +61,7 @@ def cmd_audit_export(args: argparse.Namespace, secrets: object) -> int:
     until = _day_ms(args.until)
 
     async def run() -> int:
-        assert settings.redis.url is not None
-        redis = await connect_redis(settings.redis.url.get_secret_value())
+        redis = await open_redis(settings)
         count = 0
         try:
             records = export(redis, args.stream, since_ms=_day_ms(args.since),
@@ -82,8 +81,7 @@ def cmd_audit_trim(args: argparse.Namespace, secrets: object) -> int:
     settings = _settings(args)
 
     async def run() -> int:
-        assert settings.redis.url is not None
-        redis = await connect_redis(settings.redis.url.get_secret_value())
+        redis = await open_redis(settings)
         try:
             retention = AuditRetention(redis, settings.audit.streams, AuditMetrics(CollectorRegistry()))
             dropped = await retention.trim_once()

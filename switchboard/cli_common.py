@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 
 from core.errors import StoreUnavailableError
 from dialer.stores import DialerStores
-from switchboard.redis_conn import connect_redis
+from switchboard.redis_conn import open_redis
 from switchboard.settings import Settings, load_settings
 
 if TYPE_CHECKING:  # rich is loaded by the commands that print, not by `run` (its start-up is timed)
@@ -45,7 +45,7 @@ def actor(args: argparse.Namespace) -> str:
 async def _connect(settings: Settings) -> Redis:
     if settings.redis.url is None:
         raise StoreUnavailableError("no Redis to work on: set redis.url (SWITCHBOARD_REDIS_URL)")
-    return await connect_redis(settings.redis.url.get_secret_value())
+    return await open_redis(settings)  # a plain client, or a cluster client with redis.cluster
 
 
 def with_stores(args: argparse.Namespace, work: Callable[[DialerStores, Settings], Awaitable[T]]) -> T:

@@ -30,7 +30,7 @@ from routing.acd.acd_keys import AcdKeys
 from routing.acd.outage_store import OutageRecord, OutageStore
 from routing.outages import OutageSpec, check_numbers
 from switchboard.cli_common import new_console, new_table
-from switchboard.redis_conn import connect_redis
+from switchboard.redis_conn import open_redis
 from switchboard.settings import Settings, load_settings
 
 T = TypeVar("T")
@@ -79,10 +79,9 @@ def _on_store(args: argparse.Namespace, work: Callable[[OutageStore, Settings], 
     settings = load_settings(args.settings)
     if settings.redis.url is None:
         raise StoreUnavailableError("no Redis to work on: set redis.url (SWITCHBOARD_REDIS_URL)")
-    url = settings.redis.url.get_secret_value()
 
     async def run() -> T:
-        redis = await connect_redis(url)
+        redis = await open_redis(settings)
         try:
             return await work(OutageStore(redis, AcdKeys()), settings)
         finally:

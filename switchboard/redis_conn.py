@@ -12,6 +12,9 @@ READONLY once demoted), the next command reconnects to the promoted replica.
 Until then every command fails with a RedisError, so whatever guards on Redis
 (the dial gate) refuses rather than guesses (docs/redis.md).
 
+With a Redis Cluster (`connect_cluster`, `redis.cluster: true`) the client learns which node serves
+which slot and sends each command, script and transaction to the node of its keys' slot.
+
 Clients return bytes (decode_responses=False), as the test fixtures do; each
 package's key module decides how it encodes values. Whoever calls
 connect_redis owns the client and closes it (`await client.aclose()`).
@@ -20,12 +23,13 @@ connect_redis owns the client and closes it (`await client.aclose()`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
-from redis.exceptions import AuthenticationError, RedisError, ResponseError
+from redis.exceptions import AuthenticationError, RedisClusterException, RedisError, ResponseError
 
 from core.errors import StoreUnavailableError
 from switchboard.settings import SentinelSection, Settings, redact_url
@@ -93,12 +97,50 @@ async def connect_sentinel(section: SentinelSection, *, wait_s: float = DEFAULT_
     return client
 
 
+async def connect_cluster(
+    url: str, nodes: Sequence[tuple[str, int]] = (), *, wait_s: float = DEFAULT_TIMEOUT
+) -> aioredis.Redis:
+    """A Redis Cluster client started from `url` (any node) and `nodes`, that has learnt the slot map
+    and answered PING; raises StoreUnavailableError otherwise.
+
+    Typed as the plain client: the engine only sends what a cluster client routes (every script's
+    keys in one slot, transactions within one slot; docs/redis.md#redis-cluster), and the cluster
+    tests run the engine through it."""
+    shown = f"cluster at {redact_url(url)}"
+    try:
+        client = RedisCluster.from_url(
+            url,
+            startup_nodes=[ClusterNode(host, port) for host, port in nodes] or None,
+            socket_connect_timeout=wait_s,
+            socket_timeout=wait_s * 2,
+            health_check_interval=30,
+        )
+    except (ValueError, RedisError) as exc:
+        raise StoreUnavailableError(f"invalid Redis Cluster URL ({shown}): {exc}", url=shown) from None
+    try:
+        async with asyncio.timeout(wait_s):
+            await client.initialize()
+        failure = await ping(cast(aioredis.Redis, client), wait_s)
+    except (TimeoutError, OSError, RedisError, RedisClusterException) as exc:  # the last: not a RedisError
+        failure = _cause(exc, wait_s)
+    except BaseException:
+        await client.aclose()
+        raise
+    if failure is not None:
+        await client.aclose()
+        raise StoreUnavailableError(f"Redis ({shown}) is not reachable: {failure}", url=shown, cause=failure)
+    return cast(aioredis.Redis, client)
+
+
 async def open_redis(settings: Settings) -> aioredis.Redis:
-    """The engine's client: through the sentinels when `sentinel.addresses` is set, else `redis.url`."""
+    """The engine's client: through the sentinels when `sentinel.addresses` is set, a cluster client
+    when `redis.cluster` is, else `redis.url`."""
     if settings.sentinel.enabled:
         return await connect_sentinel(settings.sentinel)
     if settings.redis.url is None:
         raise StoreUnavailableError("no Redis configured: set redis.url or sentinel.addresses")
+    if settings.redis.cluster:
+        return await connect_cluster(settings.redis.url.get_secret_value(), settings.redis.nodes())
     return await connect_redis(settings.redis.url.get_secret_value())
 
 

@@ -63,6 +63,7 @@ from switchboard.audit_retention import stop as stop_retention
 from switchboard.console import routes as console
 from switchboard.engine import Engine
 from switchboard.example_rules import RULE_KINDS, example_rules
+from switchboard.key_layout import refuse_old_layout
 from switchboard.metrics import EngineMetrics, create_metrics
 from switchboard.redis_conn import check_no_eviction, open_redis
 from switchboard.reload import Apply, ReloadMetrics, RulesReloader
@@ -150,6 +151,7 @@ class Runtime:
         rule_file(settings, "routing")
         redis = await open_redis(settings)
         try:
+            await refuse_old_layout(redis)
             warning = await check_no_eviction(redis)
             if warning:
                 log.warning(warning)

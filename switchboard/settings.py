@@ -105,6 +105,10 @@ class Settings(BaseSettings):
     def _one_redis(self) -> Settings:
         if self.redis.url is not None and self.sentinel.enabled:
             raise ValueError("set redis.url or sentinel.addresses, not both")
+        if self.redis.cluster and self.sentinel.enabled:
+            raise ValueError("set redis.cluster or sentinel.addresses, not both (a cluster fails over)")
+        if self.redis.cluster and self.redis.url is None:
+            raise ValueError("redis.cluster needs redis.url: any one node, e.g. redis://10.0.0.5:6379")
         return self
 
     @field_validator("default_region", mode="before")
@@ -138,6 +142,8 @@ class Settings(BaseSettings):
         sentinel = self.sentinel
         if sentinel.enabled:
             return f"sentinel {sentinel.master_name} at {','.join(sentinel.addresses)}"
+        if self.redis.cluster:
+            return f"cluster at {','.join([self.redis.display_url, *self.redis.cluster_nodes])}"
         return self.redis.display_url
 
     @property

@@ -57,9 +57,33 @@ class AmiSection(_Section):
 
 
 class RedisSection(_Section):
-    """Where state lives. Without a URL only `switchboard demo` runs (with a private redis-server)."""
+    """Where state lives. Without a URL only `switchboard demo` runs (with a private redis-server).
+
+    `cluster: true`: the URL names one node of a Redis Cluster (its password is every node's) and the
+    client finds the others; `cluster_nodes` adds more nodes to start from (docs/redis.md)."""
 
     url: SecretStr | None = None
+    cluster: bool = False
+    cluster_nodes: Annotated[tuple[str, ...], NoDecode] = ()  # the environment's form is host:port,host:port
+
+    @field_validator("cluster_nodes", mode="before")
+    @classmethod
+    def _split_nodes(cls, value: object) -> object:
+        return _split_addresses(value)
+
+    @field_validator("cluster_nodes")
+    @classmethod
+    def _check_nodes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _check_addresses(value, "10.0.0.5:6379")
+
+    @model_validator(mode="after")
+    def _nodes_need_cluster(self) -> RedisSection:
+        if self.cluster_nodes and not self.cluster:
+            raise ValueError("cluster_nodes is set but cluster is false: set cluster: true as well")
+        return self
+
+    def nodes(self) -> list[tuple[str, int]]:
+        return _nodes(self.cluster_nodes)
 
     @field_validator("url")
     @classmethod
@@ -92,26 +116,38 @@ class SentinelSection(_Section):
     @field_validator("addresses", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
-        """`host:port,host:port` (the environment's form) or a list."""
-        if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
-        return value
+        return _split_addresses(value)
 
     @field_validator("addresses")
     @classmethod
     def _check_addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for address in value:
-            host, _, port = address.rpartition(":")
-            if not host or not port.isdigit() or not 0 < int(port) < 65536:
-                raise ValueError(f"{address!r} is not host:port (e.g. 10.0.0.5:26379)")
-        return value
+        return _check_addresses(value, "10.0.0.5:26379")
 
     @property
     def enabled(self) -> bool:
         return bool(self.addresses)
 
     def nodes(self) -> list[tuple[str, int]]:
-        return [(host, int(port)) for host, _, port in (a.rpartition(":") for a in self.addresses)]
+        return _nodes(self.addresses)
+
+
+def _split_addresses(value: object) -> object:
+    """`host:port,host:port` (the environment's form) or a list."""
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+def _check_addresses(value: tuple[str, ...], example: str) -> tuple[str, ...]:
+    for address in value:
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{address!r} is not host:port (e.g. {example})")
+    return value
+
+
+def _nodes(addresses: tuple[str, ...]) -> list[tuple[str, int]]:
+    return [(host, int(port)) for host, _, port in (a.rpartition(":") for a in addresses)]
 
 
 class HttpSection(_Section):

@@ -191,6 +191,7 @@ class Dialer:
             verdict = await self.gate.verdict(
                 number, request.campaign.id, lead_id, now=now,
                 consent_purpose=request.campaign.consent_purpose, call_id=call_id,
+                customer_id=request.lead.customer_id if request.lead is not None else None,
             )  # fmt: skip
         except StoreUnavailableError:  # the gate logged and counted it
             return DialOutcome(DialStatus.STORE_UNAVAILABLE, number, "the blacklist cannot be consulted")

@@ -1,11 +1,12 @@
 """The Lua scripts of dial intents (dialer/calls/intents.py): each step of a placed call's record is one
 atomic script, so a crash or a cut between two writes can never leave half of it.
 
-Common ARGV: [1] key prefix, [2] now (epoch ms), [3] now (ISO 8601), as the lead scripts take them
-(dialer/leads/scripts.py: the lead transitions build the lead's keys from the prefix). Every other
-key comes through KEYS, in this order: [1] the call's hash `dial:call:{id}`, [2] the open intents
-ZSET, [3] the campaign's stats HASH, [4] the dial-attempts audit stream, [5] the number's dial
-lock, [6] the leads' audit stream, [7..] the attempt ZSETs (the number's, then the lead's).
+Common ARGV: [1] key prefix (its place kept), [2] now (epoch ms), [3] now (ISO 8601), as the lead
+scripts take them (dialer/leads/scripts.py: the lead transitions build the lead's keys from the
+prefix, the last KEY). Every other key comes through KEYS, in this order: [1] the call's hash
+`dial:call:{id}`, [2] the open intents ZSET, [3] the campaign's stats HASH, [4] the dial-attempts
+audit stream, [5] the number's dial lock, [6] the leads' audit stream, [7..] the attempt ZSETs (the
+number's, then the lead's), last the lead store's prefix (all in the `{dial}` slot).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dialer.leads.scripts import LIB, TRANSITIONS
 
 _KEYS = """
 local CALL, INTENTS, STATS, TRAIL, LOCK, LEAD_TRAIL = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local FIRST_ATTEMPTS = 7
+local FIRST_ATTEMPTS, LAST_ATTEMPTS = 7, #KEYS - 1
 """
 
 # ARGV[4] call id, [5] pending member, [6] retention cutoff ms, [7] keep ms, [8] stats field (dials),
@@ -34,7 +35,7 @@ if lead ~= '' and holder ~= '' then
   local marked = mark_dialing(lead, holder)
   if marked[1] == 0 then return marked end
 end
-for i = FIRST_ATTEMPTS, #KEYS do
+for i = FIRST_ATTEMPTS, LAST_ATTEMPTS do
   redis.call('ZADD', KEYS[i], NOW, ARGV[5])
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ARGV[6])
   redis.call('PEXPIRE', KEYS[i], ARGV[7])
@@ -59,7 +60,7 @@ CANCEL = (
 if redis.call('HGET', CALL, 'state') ~= 'open' or redis.call('HEXISTS', CALL, 'settled') == 1 then
   return 0
 end
-for i = FIRST_ATTEMPTS, #KEYS do redis.call('ZREM', KEYS[i], ARGV[5]) end
+for i = FIRST_ATTEMPTS, LAST_ATTEMPTS do redis.call('ZREM', KEYS[i], ARGV[5]) end
 redis.call('HINCRBY', STATS, ARGV[6], -1)
 local lead, holder = ARGV[7], ARGV[8]
 if lead ~= '' and holder ~= '' then
@@ -92,7 +93,7 @@ SETTLE = (
 local before = redis.call('HGET', CALL, 'settled')
 if before then return {0, before} end
 local prefix = ARGV[4] .. '|'
-for i = FIRST_ATTEMPTS, #KEYS do
+for i = FIRST_ATTEMPTS, LAST_ATTEMPTS do
   local key, score = KEYS[i], ARGV[6]
   local members = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
   for j = 1, #members, 2 do

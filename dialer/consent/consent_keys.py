@@ -1,6 +1,7 @@
 """The consent register (dialer/consent/store.py, read by the gate's Lua in dialer/lists/gate.py).
-Same prefix as DialerKeys; build with `ConsentKeys.of(dialer_keys)`. The gate's script builds the
-per-number keys from `number_prefix` / `dials_prefix`. Scores are epoch ms.
+Same prefix as DialerKeys and the gate's hash tag (`sb:dialer:{gate}:consent:...`: the gate reads and
+writes a number's consent in its one script); build with `ConsentKeys.of(dialer_keys)`. Scores are
+epoch ms.
 - `consent:num:{e164}`         HASH "{purpose}|{customer id, ASCII-lowercased}" -> JSON of one
                                consent (dialer/consent/validity.py `ConsentRecord`, times in ms)
 - `consent:index`              ZSET "{e164}|{purpose}|{customer}" -> last change (CRM read-back)
@@ -17,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from dialer.key_prefix import DEFAULT_PREFIX
+from dialer.key_prefix import DEFAULT_PREFIX, GATE_TAG
 
 if TYPE_CHECKING:
     from dialer.dialer_keys import DialerKeys
@@ -34,26 +35,22 @@ class ConsentKeys:
         return cls(keys.prefix if keys is not None else DEFAULT_PREFIX)
 
     @property
-    def number_prefix(self) -> str:
-        return f"{self.prefix}consent:num:"
+    def _gate(self) -> str:
+        return f"{self.prefix}{GATE_TAG}"
 
     def number(self, e164: str) -> str:
-        return f"{self.number_prefix}{e164}"
+        return f"{self._gate}consent:num:{e164}"
 
     @property
     def index(self) -> str:
-        return f"{self.prefix}consent:index"
+        return f"{self._gate}consent:index"
 
     def log(self, e164: str) -> str:
-        return f"{self.prefix}consent:log:{e164}"
-
-    @property
-    def dials_prefix(self) -> str:
-        return f"{self.prefix}consent:dials:"
+        return f"{self._gate}consent:log:{e164}"
 
     def dials(self, e164: str) -> str:
-        return f"{self.dials_prefix}{e164}"
+        return f"{self._gate}consent:dials:{e164}"
 
     @property
     def audit(self) -> str:
-        return f"{self.prefix}audit:consent"
+        return f"{self._gate}audit:consent"

@@ -24,6 +24,7 @@ from redis.asyncio import Redis
 
 from core.errors import ValidationFailedError
 from core.phone_numbers import normalize
+from core.redis_cluster_support import ensure_loaded
 from dialer.audit import AUDIT_LUA, maxlen_arg, text
 from dialer.consent.model import prepare
 from dialer.consent.validity import ConsentRecord, customer_key, field_of, from_ms, to_ms
@@ -219,6 +220,7 @@ class ConsentStore:
             except ValidationFailedError as exc:
                 report.errors.append(ConsentProblem(index, exc.message, line))
         if prepared:
+            await ensure_loaded(self._redis, self._give)
             pipe = self._redis.pipeline(transaction=False)
             for _, record in prepared:
                 await self._give(

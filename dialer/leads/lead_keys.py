@@ -1,6 +1,8 @@
 """Leads, Robinson-list requests, dispositions (dialer/leads/store.py, dialer/leads/scripts.py,
-dialer/leads/robinson.py, dialer/dispositions/service.py). Same prefix as DialerKeys; build with
-`LeadKeys.of(dialer_keys)`. The Lua scripts build per-lead keys from `prefix` the same way.
+dialer/leads/robinson.py, dialer/dispositions/service.py). Same prefix as DialerKeys plus the `{dial}`
+hash tag (`sb:dialer:{dial}:lead:L1`, one slot on a Redis Cluster); build with `LeadKeys.of(dialer_keys)`.
+The lead scripts receive `prefix` as their last KEY and build the per-lead keys they discover as they
+run (a claim pops ids) from it the same way: they share its tag, so they stay in its slot.
 - `lead:{id}`                  HASH one lead (fields: dialer/leads/store.py `Lead`)
 - `leads:seq`                  STRING counter: insertion order of new leads ("age")
 - `leads:customer-ids`         HASH ASCII-lowercased customer id -> the id as the CRM sent it
@@ -32,7 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from dialer.key_prefix import DEFAULT_PREFIX
+from dialer.key_prefix import DIAL_PREFIX, DIAL_TAG
 
 if TYPE_CHECKING:
     from dialer.dialer_keys import DialerKeys
@@ -42,11 +44,11 @@ if TYPE_CHECKING:
 class LeadKeys:
     """Keys of the lead store, Robinson requests and dispositions (under the DialerKeys prefix)."""
 
-    prefix: str = DEFAULT_PREFIX
+    prefix: str = DIAL_PREFIX
 
     @classmethod
     def of(cls, keys: DialerKeys | None) -> LeadKeys:
-        return cls(keys.prefix if keys is not None else DEFAULT_PREFIX)
+        return cls(keys.prefix + DIAL_TAG if keys is not None else DIAL_PREFIX)
 
     def lead(self, lead_id: str) -> str:
         return f"{self.prefix}lead:{lead_id}"

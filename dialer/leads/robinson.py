@@ -30,9 +30,9 @@ from redis.asyncio import Redis
 
 from core.errors import NotFoundError, SwitchboardError, ValidationFailedError
 from core.phone_numbers import normalize
-from dialer.audit import AUDIT_LUA, AuditTrail, maxlen_arg, text
+from dialer.audit import AuditTrail, maxlen_arg, text
 from dialer.dialer_keys import DialerKeys, LeadKeys
-from dialer.leads import scripts as leads_scripts
+from dialer.leads import robinson_scripts as lua
 from dialer.leads.model import to_ms
 from dialer.lists.store import InternalList
 from dialer.paging import Cursor, page
@@ -49,82 +49,6 @@ LIMITS = {"customer_name": 200, "phone": 40, "email": 254, "customer_id": 128, "
 NOTE_LIMIT = 2000
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 _CUSTOMER_ID = re.compile(r"[^\s/?#]{1,128}")
-
-# KEYS[1] audit. ARGV[4] fields JSON, ARGV[5] audit maxlen, ARGV[6] '1' = skip if pending/excluded
-_FILE = (
-    AUDIT_LUA
-    + leads_scripts.LIB
-    + leads_scripts.HELD
-    + """
-local fields = cjson.decode(ARGV[4])
-local customer = fields.customer_id
-local open = P .. 'robinson:pending:' .. customer
-if ARGV[6] == '1' then
-  local pending = redis.call('SRANDMEMBER', open)
-  if pending then return {0, pending} end
-  local approved = redis.call('HGET', EXCLUDED, customer)
-  if approved then return {0, approved} end
-end
-local id = 'rr-' .. redis.call('INCR', P .. 'robinson:seq')
-local args = {'request_id', id, 'status', 'pending', 'requested_at', ISO}
-for k, v in pairs(fields) do args[#args + 1] = k; args[#args + 1] = v end
-redis.call('HSET', P .. 'robinson:req:' .. id, unpack(args))
-redis.call('ZADD', P .. 'robinson:status:pending', NOW, id)
-redis.call('ZADD', P .. 'robinson:by:' .. fields.requested_by, NOW, id)
-redis.call('SADD', open, id)
-attach_held(customer, id)
-audit(KEYS[1], ARGV[5], {'action', 'filed', 'request', id, 'customer', customer, 'number', fields.phone_e164,
-                         'actor', fields.requested_by, 'source', fields.source,
-                         'justification', fields.justification, 'at', ISO})
-return {1, id}
-"""
-)
-
-_DECIDE = """
-local id, who, note = ARGV[4], ARGV[5], ARGV[6]
-local key = P .. 'robinson:req:' .. id
-local f = redis.call('HMGET', key, 'status', 'customer_id')
-if not f[1] then return {0, 'missing'} end
-local function decide(status)
-  redis.call('HSET', key, 'status', status, 'decided_by', who, 'decided_at', ISO, 'note', note)
-  redis.call('ZREM', P .. 'robinson:status:pending', id)
-  redis.call('ZADD', P .. 'robinson:status:' .. status, NOW, id)
-  redis.call('SREM', P .. 'robinson:pending:' .. f[2], id)
-  audit(KEYS[1], ARGV[7], {'action', status, 'request', id, 'customer', f[2], 'actor', who,
-                           'note', note, 'at', ISO})
-end
-"""
-
-# KEYS[1] audit. ARGV[4] id, ARGV[5] supervisor, ARGV[6] note, ARGV[7] audit maxlen
-# Returns {1 approved now | 2 already approved | 0 refused, status or phones JSON}.
-_APPROVE = (
-    AUDIT_LUA
-    + leads_scripts.LIB
-    + leads_scripts.EXCLUDE_CUSTOMER
-    + _DECIDE
-    + """
-if f[1] ~= 'pending' and f[1] ~= 'approved' then return {0, f[1]} end
-local first = f[1] == 'pending'
-if first then decide('approved') end
-local phones = exclude_customer(f[2], id)
-return {first and 1 or 2, cjson.encode(phones)}
-"""
-)
-
-# KEYS[2] the leads' audit stream, ARGV[8] its maxlen: the leads held for the request go back to
-# distribution.
-_REJECT = (
-    AUDIT_LUA
-    + leads_scripts.LIB
-    + leads_scripts.HELD
-    + _DECIDE
-    + """
-if f[1] ~= 'pending' then return {0, f[1]} end
-decide('rejected')
-local released = release_held(KEYS[2], ARGV[8], f[2], id, who)
-return {1, 'rejected'}
-"""
-)
 
 
 class RequestNotFoundError(NotFoundError):
@@ -221,9 +145,9 @@ class RobinsonStore:
         self._internal = internal or InternalList(redis, keys, audit_maxlen=audit_maxlen)
         self._maxlen = maxlen_arg(audit_maxlen)
         self.audit = AuditTrail(redis, self.keys.audit_robinson, maxlen=audit_maxlen)
-        self._file = redis.register_script(_FILE)
-        self._approve = redis.register_script(_APPROVE)
-        self._reject = redis.register_script(_REJECT)
+        self._file = redis.register_script(lua.FILE)
+        self._approve = redis.register_script(lua.APPROVE)
+        self._reject = redis.register_script(lua.REJECT)
 
     def _argv(self, now: datetime, *args: str) -> list[Any]:
         return [self.keys.prefix, to_ms(now), now.isoformat(), *args]
@@ -291,7 +215,7 @@ class RobinsonStore:
         extra |= {"lead_id": lead_id or "", "disposition_id": disposition_id or ""}
         payload = json.dumps(fields | extra, ensure_ascii=False)
         args = self._argv(now, payload, self._maxlen, "1" if skip_open else "0")
-        _, request_id = await self._file(keys=[self.keys.audit_robinson], args=args)
+        _, request_id = await self._file(keys=[self.keys.audit_robinson, self.keys.prefix], args=args)
         return await self.get(text(request_id))
 
     async def known_customer_id(self, customer_id: str) -> str:
@@ -383,7 +307,7 @@ class RobinsonStore:
         """Approve: exclude the customer from distribution and blacklist all their known numbers."""
         note = _note(note, required=False)
         args = self._argv(now, request_id, supervisor, note, self._maxlen)
-        code, payload = await self._approve(keys=[self.keys.audit_robinson], args=args)
+        code, payload = await self._approve(keys=[self.keys.audit_robinson, self.keys.prefix], args=args)
         if not code:
             self._refused(request_id, text(payload), "approve")
         request = await self.get(request_id)
@@ -415,7 +339,7 @@ class RobinsonStore:
         disposition held for this request are queued again."""
         note = _note(note, required=True)
         args = self._argv(now, request_id, supervisor, note, self._maxlen, self._maxlen)
-        keys = [self.keys.audit_robinson, self.keys.audit_leads]
+        keys = [self.keys.audit_robinson, self.keys.audit_leads, self.keys.prefix]
         code, status = await self._reject(keys=keys, args=args)
         if not code:
             self._refused(request_id, text(status), "reject")

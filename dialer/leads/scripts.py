@@ -2,9 +2,11 @@
 
 Why Lua: a lead is "claimed" by removing it from its campaign's ready ZSET and marking its HASH in
 one step, so no two engines (or tasks) sharing a Redis can ever get the same lead. Every script
-takes ARGV[1] = key prefix, ARGV[2] = now (epoch ms, from the caller's clock), ARGV[3] = now (ISO
-8601), then its own arguments; KEYS[1] is the audit stream when the script writes one. Keys are
-built from the prefix exactly as dialer.dialer_keys.LeadKeys builds them.
+takes ARGV[1] = key prefix (its place kept; the scripts read it from KEYS), ARGV[2] = now (epoch ms,
+from the caller's clock), ARGV[3] = now (ISO 8601), then its own arguments; KEYS[1] is the audit
+stream when the script writes one, the last KEY is LeadKeys.prefix (with its `{dial}` hash tag): the
+keys of the leads a script discovers as it runs are built from it exactly as LeadKeys builds them,
+so on a Redis Cluster they are in the slot the script was sent to.
 
 Lead statuses: new (no campaign) -> queued (in `ready` or, until its next attempt, in `retry`)
 -> claimed (by an engine, leased) -> dialing -> queued again / done / closed; excluded (the
@@ -19,7 +21,7 @@ from __future__ import annotations
 from dialer.audit import AUDIT_LUA
 
 LIB = """
-local P, NOW, ISO = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local P, NOW, ISO = KEYS[#KEYS], tonumber(ARGV[2]), ARGV[3]
 local CLAIMED = P .. 'leads:claimed'
 local OFFERS = P .. 'leads:offers'
 local EXCLUDED = P .. 'robinson:excluded'

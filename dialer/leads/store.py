@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from redis.asyncio import Redis
 
-from core.errors import NotFoundError, SwitchboardError, ValidationFailedError
+from core.errors import ValidationFailedError
 from dialer.audit import AuditTrail, maxlen_arg, text
 from dialer.dialer_keys import DialerKeys, LeadKeys
 from dialer.leads import scripts as lua
@@ -39,6 +39,13 @@ from dialer.leads.model import (
     PriorityRule,
     prepare,
     to_ms,
+)
+from dialer.leads.store_results import (
+    LeadNotClaimedError,
+    LeadNotFoundError,
+    LeadProblem,
+    OfferRefusedError,
+    UpsertReport,
 )
 from dialer.lists.store import InternalList
 
@@ -58,55 +65,6 @@ __all__ = [
 _CHUNK = 500
 DEFAULT_LEASE = timedelta(minutes=15)
 EXCLUSION_ACTOR = "robinson"
-
-
-class LeadNotFoundError(NotFoundError):
-    error_id = "lead-not-found"
-
-
-class LeadNotClaimedError(SwitchboardError):
-    """The caller does not hold the lead (it was closed, excluded, requeued or claimed by another)."""
-
-    error_id = "lead-not-claimed"
-
-
-class OfferRefusedError(SwitchboardError):
-    """A preview offer cannot be made or answered (already offered, advisor busy, expired)."""
-
-    error_id = "lead-offer-refused"
-
-
-@dataclass(frozen=True, slots=True)
-class LeadProblem:
-    """A lead that was not imported: its position (index in the batch, or file line) and why."""
-
-    index: int
-    lead_id: str | None
-    message: str
-    line: int | None = None
-
-
-@dataclass
-class UpsertReport:
-    received: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    excluded: int = 0  # leads (re)sent for customers on the Robinson list
-    numbers_blocked: int = 0  # numbers newly put on the internal list (CRM flags, excluded customers)
-    errors: list[LeadProblem] = field(default_factory=list)
-
-    def counts(self) -> dict[str, int]:
-        """By result, for the import metrics (excluded leads are among created/updated too)."""
-        return {
-            "created": self.created, "updated": self.updated, "unchanged": self.unchanged,
-            "excluded": self.excluded, "error": len(self.errors),
-        }  # fmt: skip
-
-    def add(self, other: UpsertReport) -> None:
-        for name in ("received", "created", "updated", "unchanged", "excluded", "numbers_blocked"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.errors.extend(other.errors)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +121,7 @@ class LeadStore:
 
     async def _run(self, name: str, now: datetime, *args: Any, keys: Sequence[str] = ()) -> Any:
         argv = [self.keys.prefix, to_ms(now), now.isoformat(), *args]
-        return await self._scripts[name](keys=list(keys), args=argv)
+        return await self._scripts[name](keys=[*keys, self.keys.prefix], args=argv)
 
     # ---- import -------------------------------------------------------------------------------
 

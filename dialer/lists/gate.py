@@ -37,17 +37,18 @@ from redis.asyncio import Redis
 
 from core.errors import StoreUnavailableError, ValidationFailedError
 from core.store_errors import store_available
+from dialer.consent.consent_lua import CONSENT_LUA
 from dialer.dialer_keys import ConsentKeys, DialerKeys, LeadKeys
 from dialer.lists import packed
 from dialer.lists.fast_numbers import try_normalize
 from dialer.lists.store import (
-    AUDIT_LUA,
     CAMPAIGN_PREFIX,
     LOOKUP_BATCH,
     campaign_list,
     e164_digits,
     require_binary,
 )
+from dialer.lists.store_scripts import AUDIT_LUA
 
 log = logging.getLogger("switchboard.dialer.gate")
 
@@ -57,76 +58,58 @@ SOURCE_INVALID = "invalid-number"
 SOURCE_INVALID_CAMPAIGN = "invalid-campaign"
 SOURCE_NO_CONSENT = "no-consent"
 
+# Every list key comes in KEYS (from DialerKeys), from KEYS[first] on: the registered national lists
+# in name order, then the campaign's list when there is one. ARGV[names] holds the national list names
+# the caller believes registered (newline-joined); when the registry says otherwise the script
+# answers {'stale', names} and the caller retries with the registry's names (a list just imported
+# or dropped is consulted from the next check on; nothing is read or written on the stale answer).
 _LISTS_LUA = """
-local function lists(registry, campaign)
+local function registered(registry)
   local names = {}
   for _, name in ipairs(redis.call('SMEMBERS', registry)) do
     if string.sub(name, 1, 9) ~= 'campaign:' then names[#names + 1] = name end
   end
   table.sort(names)
+  return names
+end
+local function stale(registry, believed)
+  local names = registered(registry)
+  if table.concat(names, '\\n') ~= believed then return names end
+  return nil
+end
+local function list_names(believed, campaign)
+  local names = {}
+  for name in string.gmatch(believed, '[^\\n]+') do names[#names + 1] = name end
   if campaign ~= '' then names[#names + 1] = campaign end
   return names
 end
-local function lookup(internal, prefix, names, number, bucket, rem)
+local function lookup(internal, first, names, number, bucket, rem)
   local hits = {}
   if redis.call('HEXISTS', internal, number) == 1 then hits[1] = 'internal' end
-  for _, name in ipairs(names) do
-    if has(redis.call('HGET', prefix .. name, bucket), rem) then hits[#hits + 1] = name end
+  for i, name in ipairs(names) do
+    if has(redis.call('HGET', KEYS[first + i - 1], bucket), rem) then hits[#hits + 1] = name end
   end
   return hits
 end
 """
 _LOOKUP_LUA = packed.LUA_LOOKUP + _LISTS_LUA
 
-# The consent register (dialer/consent/validity.py keeps the same rules in Python): the state of the
-# number's consent for a purpose at `now` (ms), for one customer ('' = any customer), and its record.
-_CONSENT_LUA = """
-local RANK = {missing = 0, ['not-yet'] = 1, expired = 2, withdrawn = 3}
-local function consent_state(r, now)
-  if (tonumber(r.withdrawn_ms) or 0) > 0 then return 'withdrawn' end
-  if tonumber(r.given_ms) > now then return 'not-yet' end
-  local expires = tonumber(r.expires_ms) or 0
-  if expires > 0 and expires <= now then return 'expired' end
-  return 'valid'
-end
-local function consent(key, purpose, customer, now)
-  if customer ~= '' then
-    local raw = redis.call('HGET', key, purpose .. '|' .. customer)
-    if not raw then return 'missing', nil end
-    local r = cjson.decode(raw)
-    return consent_state(r, now), r
-  end
-  local best, found = 'missing', nil
-  local head = purpose .. '|'
-  local all = redis.call('HGETALL', key)
-  for i = 1, #all, 2 do
-    if string.sub(all[i], 1, #head) == head then
-      local r = cjson.decode(all[i + 1])
-      local state = consent_state(r, now)
-      if state == 'valid' then return state, r end
-      if RANK[state] > RANK[best] then best, found = state, r end
-    end
-  end
-  return best, found
-end
-"""
-
-# KEYS: internal, registry, audit stream, consent hash, consent dials list, lead hash.
-# ARGV: list prefix, campaign list or '', number, bucket, remainder bytes, campaign id, lead id, at,
-# audit maxlen or '', consent purpose or '', now (epoch ms), call id.
-# Returns {lists and 'no-consent' that refuse the number, consent state or ''}.
+# KEYS: internal, registry, audit stream, consent hash, consent dials list, then the lists (above).
+# ARGV: national list names, campaign list or '', number, bucket, remainder bytes, campaign id, lead
+# id, at, audit maxlen or '', consent purpose or '', now (epoch ms), call id, the lead's customer id.
+# Returns {lists and 'no-consent' that refuse the number, consent state or ''}, or {'stale', names}.
 _CHECK_LUA = (
     AUDIT_LUA
     + _LOOKUP_LUA
-    + _CONSENT_LUA
+    + CONSENT_LUA
     + """
-local hits = lookup(KEYS[1], ARGV[1], lists(KEYS[2], ARGV[2]), ARGV[3], ARGV[4], ARGV[5])
+local changed = stale(KEYS[2], ARGV[1])
+if changed then return {'stale', changed} end
+local hits = lookup(KEYS[1], 6, list_names(ARGV[1], ARGV[2]), ARGV[3], ARGV[4], ARGV[5])
 local state = ''
 if ARGV[10] ~= '' then
-  local customer = ''
-  if ARGV[7] ~= '' then customer = string.lower(redis.call('HGET', KEYS[6], 'customer_id') or '') end
   local record
-  state, record = consent(KEYS[4], ARGV[10], customer, tonumber(ARGV[11]))
+  state, record = consent(KEYS[4], ARGV[10], string.lower(ARGV[13]), tonumber(ARGV[11]))
   if state ~= 'valid' then
     hits[#hits + 1] = 'no-consent'
   elseif #hits == 0 then
@@ -147,12 +130,15 @@ return {hits, state}
 """
 )
 
-# KEYS: internal, registry. ARGV: list prefix, campaign list or '', lookup_blob, the E.164 numbers
-# joined by newlines (one argument each: per-argument encoding costs the client more than the lookup)
+# KEYS: internal, registry, then the lists (above). ARGV: national list names, campaign list or '',
+# lookup_blob, the E.164 numbers joined by newlines (one argument each: per-argument encoding costs
+# the client more than the lookup). Returns one list of hits per number, or {'stale', names}.
 _CHECK_MANY_LUA = (
     _LOOKUP_LUA
     + """
-local names = lists(KEYS[2], ARGV[2])
+local changed = stale(KEYS[2], ARGV[1])
+if changed then return {'stale', changed} end
+local names = list_names(ARGV[1], ARGV[2])
 local fields, rems = unpair(ARGV[3])
 local numbers = {}
 for number in string.gmatch(ARGV[4], '[^\\n]+') do numbers[#numbers + 1] = number end
@@ -162,8 +148,8 @@ for i = 1, #numbers do
   hits[i] = {}
   if internal[i] then hits[i][1] = 'internal' end
 end
-for _, name in ipairs(names) do
-  local values = redis.call('HMGET', ARGV[1] .. name, unpack(fields))
+for n, name in ipairs(names) do
+  local values = redis.call('HMGET', KEYS[2 + n], unpack(fields))
   for i = 1, #fields do
     if has(values[i], rems[i]) then local found = hits[i]; found[#found + 1] = name end
   end
@@ -171,6 +157,8 @@ end
 return hits
 """
 )
+_STALE = b"stale"
+_STALE_RETRIES = 3  # the registry changed between two checks: rarely twice in a row
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +228,7 @@ class Gate:
         self._lead_keys = LeadKeys.of(self._keys)
         self._timeout = timeout
         self._maxlen = "" if audit_maxlen is None else str(audit_maxlen)
+        self._national: list[str] = []  # the registered national lists as last seen (see _LISTS_LUA)
         self._check = redis.register_script(_CHECK_LUA)
         self._check_many = redis.register_script(_CHECK_MANY_LUA)
 
@@ -252,13 +241,15 @@ class Gate:
         now: datetime,
         consent_purpose: str | None = None,
         call_id: str | None = None,
+        customer_id: str | None = None,
     ) -> Verdict:
         """`verdict`, never raising: a store that cannot be consulted answers with the fail-closed
         refusal (source `store-unavailable`), for callers that report a verdict whatever happens."""
         try:
             return await self.verdict(
-                number_e164, campaign_id, lead_id, now=now, consent_purpose=consent_purpose, call_id=call_id
-            )
+                number_e164, campaign_id, lead_id, now=now, consent_purpose=consent_purpose,
+                call_id=call_id, customer_id=customer_id,
+            )  # fmt: skip
         except StoreUnavailableError:
             return Verdict(allowed=False, sources=(SOURCE_STORE_UNAVAILABLE,), number=number_e164)
 
@@ -271,12 +262,14 @@ class Gate:
         now: datetime,
         consent_purpose: str | None = None,
         call_id: str | None = None,
+        customer_id: str | None = None,
     ) -> Verdict:
         """The verdict for dialing `number_e164` now. An outage is not a verdict: when the store
         cannot be consulted it raises StoreUnavailableError (already logged and counted as an
         unavailable check), and the caller dials nothing.
         `consent_purpose`: the campaign needs a valid consent for it (the lead's customer's, else
-        anyone's); a dial let through under it is recorded with `call_id` as evidence."""
+        anyone's); a dial let through under it is recorded with `call_id` as evidence. The lead's
+        `customer_id` is read from the lead when the caller does not pass it."""
         campaign = self._campaign_or_refusal(number_e164, campaign_id)
         if isinstance(campaign, Verdict):
             return campaign
@@ -287,7 +280,7 @@ class Gate:
                 campaign,
                 lead_id or "",
                 [campaign_id or "", lead_id or "", now.isoformat(), self._maxlen],
-                [consent_purpose or "", int(now.timestamp() * 1000), call_id or ""],
+                [consent_purpose or "", int(now.timestamp() * 1000), call_id or "", customer_id],
             )
         except StoreUnavailableError as exc:
             extra = {"number": number_e164, "campaign": campaign_id, "lead": lead_id}
@@ -320,18 +313,49 @@ class Gate:
         self, number: str, campaign: str, lead_id: str, context: list[str], consent: list[Any]
     ) -> tuple[list[Any], Any]:
         """One Lua call: the lists holding `number` and the consent's state; the audit record (or the
-        dial's consent evidence) is written in the same call."""
+        dial's consent evidence) is written in the same call. The lead lives in its own slot, so its
+        customer is read before (only for a consent campaign's lead the caller did not pass)."""
         bucket, remainder = packed.split(int(number[1:]))
         k, c = self._keys, self._consent_keys
         keys = [
-            k.blacklist_internal, k.blacklist_registry, k.audit_dial_blocked,
-            c.number(number), c.dials(number), self._lead_keys.lead(lead_id),
-        ]  # fmt: skip
-        args: list[Any] = [k.blacklist_list_prefix, campaign, number, bucket, packed.remainder_key(remainder)]
+            k.blacklist_internal,
+            k.blacklist_registry,
+            k.audit_dial_blocked,
+            c.number(number),
+            c.dials(number),
+        ]
+        purpose, customer = consent[0], consent[3]
         with store_available("checking a number against the blacklist"):
             async with asyncio.timeout(self._timeout):
-                hits, state = await self._check(keys=keys, args=[*args, *context, *consent])
-                return hits, state
+                if customer is None and purpose and lead_id:
+                    customer = _text(
+                        await self._redis.hget(self._lead_keys.lead(lead_id), "customer_id") or b""
+                    )
+                args = [
+                    number,
+                    bucket,
+                    packed.remainder_key(remainder),
+                    *context,
+                    *consent[:3],
+                    customer or "",
+                ]
+                reply = await self._with_lists(self._check, keys, campaign, args)
+                return reply[0], reply[1]
+
+    async def _with_lists(self, script: Any, keys: list[str], campaign: str, args: list[Any]) -> list[Any]:
+        """Runs a check script with every list key in KEYS; retries with the registry's names when
+        the lists changed since the last check."""
+        for _ in range(_STALE_RETRIES):
+            names = [*self._national, *([campaign] if campaign else [])]
+            lists = [self._keys.blacklist_list(name) for name in names]
+            reply: list[Any] = await script(
+                keys=[*keys, *lists], args=["\n".join(self._national), campaign, *args]
+            )
+            if reply and reply[0] == _STALE:
+                self._national = [_text(name) for name in reply[1]]
+                continue
+            return reply
+        raise StoreUnavailableError("the list registry kept changing during the check")
 
     def note_unavailable(self) -> None:
         """A dial or a pacing round refused before reaching the gate because a store it needs is
@@ -361,18 +385,14 @@ class Gate:
         for start in range(0, len(valid), LOOKUP_BATCH):
             batch = valid[start : start + LOOKUP_BATCH]
             blob = packed.lookup_blob(digits[start : start + LOOKUP_BATCH])
-            replies = await self._run_many(
-                [self._keys.blacklist_list_prefix, campaign, blob, "\n".join(batch)]
-            )
+            replies = await self._run_many(campaign, [blob, "\n".join(batch)])
             for e164, hits in zip(batch, replies, strict=True):
                 sources = tuple(_text(hit) for hit in hits)
                 results.append(BatchVerdict(e164, bool(sources), sources))
         return results
 
-    async def _run_many(self, args: list[Any]) -> list[list[Any]]:
+    async def _run_many(self, campaign: str, args: list[Any]) -> list[list[Any]]:
+        keys = [self._keys.blacklist_internal, self._keys.blacklist_registry]
         with store_available("checking numbers against the blacklist"):
             async with asyncio.timeout(self._timeout * 5):
-                replies: list[list[Any]] = await self._check_many(
-                    keys=[self._keys.blacklist_internal, self._keys.blacklist_registry], args=args
-                )
-                return replies
+                return await self._with_lists(self._check_many, keys, campaign, args)

@@ -27,8 +27,10 @@ from typing import Any, TypeVar, cast
 from redis.asyncio import Redis
 
 from core.errors import NotFoundError, SwitchboardError, ValidationFailedError
+from core.redis_cluster_support import connection_option
 from dialer.dialer_keys import DialerKeys
 from dialer.lists import packed
+from dialer.lists import store_scripts as lua
 
 T = TypeVar("T")
 CAMPAIGN_PREFIX = "campaign:"
@@ -38,99 +40,6 @@ _BATCH = 2000
 LOOKUP_BATCH = 1000  # numbers per Lua call (Lua's unpack() takes a few thousand at most)
 _ONE = ord("1")
 _CAS_ROUNDS = 8
-
-AUDIT_LUA = """
-local function audit(stream, maxlen, fields)
-  local args = {stream}
-  if maxlen ~= '' then
-    args[#args + 1] = 'MAXLEN'; args[#args + 1] = '~'; args[#args + 1] = maxlen
-  end
-  args[#args + 1] = '*'
-  for _, v in ipairs(fields) do args[#args + 1] = v end
-  return redis.call('XADD', unpack(args))
-end
-"""
-
-# KEYS: internal hash, audit stream. ARGV: number, entry json, reason, actor, at, maxlen, action
-_INTERNAL_LUA = (
-    AUDIT_LUA
-    + """
-local changed
-if ARGV[7] == 'add' then
-  changed = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
-else
-  changed = redis.call('HDEL', KEYS[1], ARGV[1])
-end
-if changed == 1 then
-  audit(KEYS[2], ARGV[6], {'action', ARGV[7], 'list', 'internal', 'number', ARGV[1],
-                           'reason', ARGV[3], 'actor', ARGV[4], 'at', ARGV[5]})
-end
-return changed
-"""
-)
-
-# KEYS: build, live, retired, meta, registry. ARGV: name, buckets, count, then meta field/value pairs
-_SWAP_LUA = """
-if redis.call('HLEN', KEYS[1]) ~= tonumber(ARGV[2]) then
-  return redis.error_reply('build incomplete: refusing to swap')
-end
-if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('RENAME', KEYS[2], KEYS[3]) end
-redis.call('RENAME', KEYS[1], KEYS[2])
-redis.call('PERSIST', KEYS[2])
-redis.call('HSET', KEYS[4], 'count', ARGV[3])
-for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 1]) end
-redis.call('SADD', KEYS[5], ARGV[1])
-return redis.call('HINCRBY', KEYS[4], 'generation', 1)
-"""
-
-# KEYS: live, meta, registry. ARGV: name, then (bucket, expected or '', new or '') triples
-_CAS_LUA = """
-local conflicts = {}
-local delta = 0
-for i = 2, #ARGV, 3 do
-  local current = redis.call('HGET', KEYS[1], ARGV[i]) or ''
-  if current == ARGV[i + 1] then
-    if ARGV[i + 2] == '' then redis.call('HDEL', KEYS[1], ARGV[i])
-    else redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 2]) end
-    delta = delta + (#ARGV[i + 2] - #current) / 4
-  else
-    conflicts[#conflicts + 1] = ARGV[i]
-  end
-end
-redis.call('SADD', KEYS[3], ARGV[1])
-redis.call('HINCRBY', KEYS[2], 'count', delta)
-return {delta, conflicts}
-"""
-
-# KEYS: live, retired, meta, registry. ARGV: name
-_DROP_LUA = """
-local existed = redis.call('SREM', KEYS[4], ARGV[1])
-if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('RENAME', KEYS[1], KEYS[2]) end
-redis.call('DEL', KEYS[3])
-return existed
-"""
-
-# KEYS: live list. ARGV: lookup_blob. Returns one byte a number: "1" member, "0" not.
-_CONTAINS_LUA = (
-    packed.LUA_LOOKUP
-    + """
-local fields, rems = unpair(ARGV[1])
-if #fields == 0 then return '' end
-local values = redis.call('HMGET', KEYS[1], unpack(fields))
-local out = {}
-for i = 1, #fields do out[i] = has(values[i], rems[i]) and '1' or '0' end
-return table.concat(out)
-"""
-)
-
-_UNLOCK_LUA = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-_RELOCK_LUA = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-"""
 
 
 class ListBusyError(SwitchboardError):
@@ -194,7 +103,7 @@ def e164_digits(numbers: Sequence[str]) -> list[int]:
 
 
 def require_binary(redis: Redis) -> Redis:
-    if redis.connection_pool.connection_kwargs.get("decode_responses"):
+    if connection_option(redis, "decode_responses"):
         raise ValidationFailedError("the blacklist needs a Redis client with decode_responses=False")
     return redis
 
@@ -222,7 +131,7 @@ class InternalList:
         self._redis = redis
         self._keys = keys or DialerKeys()
         self._maxlen = _maxlen(audit_maxlen)
-        self._script = redis.register_script(_INTERNAL_LUA)
+        self._script = redis.register_script(lua.INTERNAL)
 
     async def add(self, number: str, *, reason: str, actor: str, now: datetime) -> bool:
         """Put an E.164 number on the list; False when it was already there (then nothing changes)."""
@@ -262,12 +171,12 @@ class PackedStore:
         self._redis = require_binary(redis)
         self.keys = keys or DialerKeys()
         self._maxlen = audit_maxlen
-        self._contains = redis.register_script(_CONTAINS_LUA)
-        self._swap = redis.register_script(_SWAP_LUA)
-        self._cas = redis.register_script(_CAS_LUA)
-        self._drop = redis.register_script(_DROP_LUA)
-        self._unlock = redis.register_script(_UNLOCK_LUA)
-        self._relock = redis.register_script(_RELOCK_LUA)
+        self._contains = redis.register_script(lua.CONTAINS)
+        self._swap = redis.register_script(lua.SWAP)
+        self._cas = redis.register_script(lua.CAS)
+        self._drop = redis.register_script(lua.DROP)
+        self._unlock = redis.register_script(lua.UNLOCK)
+        self._relock = redis.register_script(lua.RELOCK)
 
     async def names(self) -> list[str]:
         return sorted(_text(name) for name in await self._redis.smembers(self.keys.blacklist_registry))

@@ -232,7 +232,7 @@ class OutboxWorker:
             return report
         now = self._clock()
         lease_ms = int(self._lease.total_seconds() * 1000)
-        claimed = await self._claim(keys=[], args=self._argv(now, self._batch, lease_ms))
+        claimed = await self._claim(keys=[self.keys.prefix], args=self._argv(now, self._batch, lease_ms))
         for index in range(0, len(claimed), 3):
             item, payload, tries = text(claimed[index]), text(claimed[index + 1]), int(claimed[index + 2])
             if report.unreachable:  # the server is down: the rest wait for it, no try counted
@@ -286,7 +286,7 @@ class OutboxWorker:
     async def _settled(self, item: str, payload: str, outcome: str, key: str, *extra: str | int) -> None:
         rest = list(extra) + [""] * (3 - len(extra))
         args = self._argv(self._clock(), item, payload, outcome, key, *rest)
-        await self._settle(keys=[], args=args)
+        await self._settle(keys=[self.keys.prefix], args=args)
 
     def _count(self, result: str) -> None:
         if self._counter is not None:

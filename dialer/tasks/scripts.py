@@ -3,9 +3,10 @@
 Why Lua: a task moves between indexes (open, due for dialing, expired, per lead, per owner) and
 its state changes in the same step, so two engines sweeping expiry, an advisor closing the task
 and the dialer marking it dialed can never leave it half moved or count an expiry twice. Every
-script takes ARGV[1] = key prefix, ARGV[2] = now (epoch ms), ARGV[3] = now (ISO 8601),
-ARGV[4] = audit stream MAXLEN ('' = keep all), then its own arguments. Keys are built from the
-prefix exactly as dialer.dialer_keys.TaskKeys builds them.
+script takes KEYS[1] = TaskKeys.prefix (with its `{dial}` hash tag), ARGV[1] = the same prefix (its
+place kept), ARGV[2] = now (epoch ms), ARGV[3] = now (ISO 8601), ARGV[4] = audit stream MAXLEN
+('' = keep all), then its own arguments. Keys are built from KEYS[1] exactly as
+dialer.dialer_keys.TaskKeys builds them, so on a Redis Cluster they are all in its slot.
 
 States: open -> done (closed before expiry) | expired (the sweep, or closed at/after expiry; each
 expiry is counted once, in `tasks:expired-count` by rule kind). Archiving removes a done or expired
@@ -19,7 +20,7 @@ from dialer.audit import AUDIT_LUA
 LIB = (
     AUDIT_LUA
     + """
-local P, NOW, ISO, MAXLEN = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local P, NOW, ISO, MAXLEN = KEYS[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local OPEN, OWN, ALL = P .. 'tasks:open', P .. 'tasks:own', P .. 'tasks:all'
 local EXPIRED, ACTIVITY, ARCHIVED = P .. 'tasks:expired', P .. 'tasks:activity', P .. 'tasks:archived'
 local COUNT, AUDIT = P .. 'tasks:expired-count', P .. 'audit:tasks'

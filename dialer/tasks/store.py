@@ -25,24 +25,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from redis.asyncio import Redis
 
-from core.errors import NotFoundError, SwitchboardError, ValidationFailedError
+from core.errors import ValidationFailedError
 from core.phone_numbers import normalize
 from dialer.audit import AuditTrail, maxlen_arg, text
-from dialer.compliance.calling_hours import CallingWindow, may_call
+from dialer.compliance.calling_hours import CallingWindow
 from dialer.dialer_keys import DialerKeys, LeadKeys, TaskKeys
 from dialer.dispositions.service import Disposition
 from dialer.leads.model import to_ms
 from dialer.leads.store import Lead, LeadStore
 from dialer.tasks import scripts as lua
 from dialer.tasks.deadlines import (
-    OwnTimeRefusedError,
     central_deadline,
     deadline_label,
     expiry_instant,
@@ -53,59 +50,28 @@ from dialer.tasks.notifications import customer_mail, customer_notice
 from dialer.tasks.reads import TaskReads
 from dialer.tasks.reminders import Reminder, ReminderAnchor, reminder_instant
 from dialer.tasks.rules import DEFAULT_TASK_RULES, Task, TaskRule, TaskRules
+from dialer.tasks.store_results import (
+    Callee,
+    DispositionEffect,
+    OwnTimeChange,
+    OwnTimeOutsideHoursError,
+    Reactivation,
+    TaskNotFoundError,
+    TaskStateError,
+    check_hours,
+    last_owner,
+    not_open,
+    require_open,
+)
 from dialer.tasks.task_metrics import TaskMetrics
+
+__all__ = [
+    "DispositionEffect", "OwnTimeChange", "OwnTimeOutsideHoursError", "Reactivation", "TaskNotFoundError",
+    "TaskStateError", "TaskStore", "Windows", "not_open",
+]  # fmt: skip
 
 Windows = Callable[[str], CallingWindow | None]
 REACTIVATED_CODE = "reactivated"
-
-
-class TaskNotFoundError(NotFoundError):
-    error_id = "task-not-found"
-
-
-class TaskStateError(SwitchboardError):
-    """The task is not in a state that allows this (closed, expired, archived, still open): HTTP 409."""
-
-    error_id = "task-state-conflict"
-
-
-class OwnTimeOutsideHoursError(OwnTimeRefusedError):
-    """A callback's own time falls outside the campaign's calling hours (HTTP 422)."""
-
-    error_id = "task-own-time-outside-hours"
-
-
-@dataclass(frozen=True, slots=True)
-class OwnTimeChange:
-    task: Task
-    change: str  # set | changed | unchanged
-    version: int
-
-
-@dataclass(frozen=True, slots=True)
-class DispositionEffect:
-    """What a disposition did to the lead's tasks: the ones it closed and the follow-up it created."""
-
-    closed: tuple[Task, ...]
-    created: Task | None
-
-
-@dataclass(frozen=True, slots=True)
-class Reactivation:
-    task_id: str
-    new_task: Task | None
-    detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Callee:
-    """Where and until when a callback would be placed (for the calling-hours check)."""
-
-    campaign_id: str | None  # None / '': not a callback
-    number: str | None
-    zone: str | None
-    deadline: date
-    cc_zone: str
 
 
 class TaskStore:
@@ -157,7 +123,7 @@ class TaskStore:
 
     async def run(self, script: str, now: datetime, *args: str | int) -> Any:
         argv = [self.keys.prefix, to_ms(now), now.astimezone(UTC).isoformat(), self._maxlen, *args]
-        return await self._scripts[script](keys=[], args=argv)
+        return await self._scripts[script](keys=[self.keys.prefix], args=argv)  # the {dial} slot
 
     # ---- reads (the rest are in dialer/tasks/reads.py, see `reads`) ----------------------------------------
 
@@ -205,7 +171,7 @@ class TaskStore:
         callback = rule.callback and bool(campaign) and bool(phone)
         if own_time is not None:
             own = validate_own_time(own_time, deadline, self.cc_zone, now)
-            place = _Callee(campaign if callback else "", phone, lead.zone, deadline, self.cc_zone)
+            place = Callee(campaign if callback else "", phone, lead.zone, deadline, self.cc_zone)
             self._check_hours(own, place)
         fields = {
             "kind": rule.kind, "lead_id": lead.lead_id, "customer_id": lead.customer_id,
@@ -253,7 +219,7 @@ class TaskStore:
         previous = await self._close_open(
             lead_id, code=result, disposition_id="", actor=actor, now=now, ref=ref
         )
-        owner = owner or (dialed.owner if dialed else None) or _last_owner(previous)
+        owner = owner or (dialed.owner if dialed else None) or last_owner(previous)
         return await self.create(
             lead_id=lead_id, kind=rule.kind, now=now, actor=actor, owner=owner or "",
             campaign_id=campaign_id or (dialed.campaign_id if dialed else None), source=f"result:{result}",
@@ -301,9 +267,9 @@ class TaskStore:
         """Set or change the advisor's own task time; see the module docstring for the checks. A
         reminder anchored on the own time moves with it; `reminder` replaces the task's."""
         task = await self.get(task_id)
-        _require_open(task, now)
+        require_open(task, now)
         own = validate_own_time(own_time, task.deadline_date, task.cc_zone, now)
-        place = _Callee(task.campaign_id if task.callback else "", task.number, task.zone, task.deadline_date,
+        place = Callee(task.campaign_id if task.callback else "", task.number, task.zone, task.deadline_date,
                         task.cc_zone)  # fmt: skip
         self._check_hours(own, place)
         lead: Lead | None = await self.leads.find(task.lead_id)
@@ -326,7 +292,7 @@ class TaskStore:
         """The advisor chooses when they are reminded (e.g. 1 day before the deadline). An instant
         already past goes out at the next pass."""
         task = await self.get(task_id)
-        _require_open(task, now)
+        require_open(task, now)
         due = max(reminder_instant(reminder, task.own_time, task.expires_at), now)
         before = int(reminder.before.total_seconds())
         reply = await self.run("SET_REMINDER", now, task_id, before, reminder.of.value, to_ms(due), actor)
@@ -343,22 +309,10 @@ class TaskStore:
         await self.run("ANSWERED", now, task.task_id, to_ms(at))
         return await self.get(task.task_id)
 
-    def _check_hours(self, own: datetime, place: _Callee) -> None:
+    def _check_hours(self, own: datetime, place: Callee) -> None:
         """A callback's own time must fall inside its campaign's calling hours (callee's local time)."""
         window = self.windows(place.campaign_id) if self.windows and place.campaign_id else None
-        if window is None or not place.number:
-            return
-        permission = may_call(place.number, window, own, place.zone)
-        if permission.allowed:
-            return
-        opens, zone = permission.next_allowed_at, ZoneInfo(place.cc_zone)
-        hint = f"; calling opens at {opens.astimezone(zone):%Y-%m-%d %H:%M}" if opens else ""
-        raise OwnTimeOutsideHoursError(
-            f"own time {own.astimezone(zone):%Y-%m-%d %H:%M} {zone.key} is outside the calling hours of "
-            f"campaign {place.campaign_id} for {place.number}: {permission.detail}{hint}",
-            reason=permission.reason.value, own_time=own.isoformat(), campaign_id=place.campaign_id,
-            next_allowed_at=opens.isoformat() if opens else None, deadline=place.deadline.isoformat(),
-        )  # fmt: skip
+        check_hours(window, own, place)
 
     def _notice(self, task: Task, lead: Lead | None, own: datetime, now: datetime) -> str:
         if not self.rules.notifications.enabled:
@@ -484,33 +438,3 @@ class TaskStore:
         await self.run("REACTIVATED", now, task_id, new.task_id, actor)
         deadline = deadline_label(new.deadline_date, new.cc_zone)
         return Reactivation(task_id, new, f"new task {new.task_id}, deadline {deadline}")
-
-
-def _last_owner(tasks: Sequence[Task]) -> str | None:
-    owners = [task.owner for task in sorted(tasks, key=lambda t: t.created_at) if task.owner]
-    return owners[-1] if owners else None
-
-
-def _require_open(task: Task, now: datetime) -> None:
-    if task.state != "open":
-        raise not_open(task, task.state)
-    if now >= task.expires_at:
-        raise not_open(task, "expired")
-
-
-def not_open(task: Task, state: str) -> SwitchboardError:
-    """The error for an action on a task in `state` (not open): 404, 422 or 409."""
-    if state == "missing":
-        return TaskNotFoundError(f"no task {task.task_id!r}", task_id=task.task_id)
-    if state == "after-deadline":
-        deadline = deadline_label(task.deadline_date, task.cc_zone)
-        return OwnTimeRefusedError(
-            f"the own time is after the central deadline {deadline}",
-            reason="after-deadline", deadline=task.deadline_date.isoformat(), zone=task.cc_zone,
-        )  # fmt: skip
-    if state == "expired":
-        deadline = deadline_label(task.deadline_date, task.cc_zone)
-        message = f"task {task.task_id} expired at the end of its central deadline {deadline}"
-    else:
-        message = f"task {task.task_id} is {state}"
-    return TaskStateError(message, task_id=task.task_id, state=state, deadline=task.deadline_date.isoformat())

@@ -1,6 +1,7 @@
 """Follow-up tasks, callbacks and customer notifications (dialer/tasks/store.py, dialer/tasks/scripts.py,
-dialer/tasks/notifications.py). Same prefix as DialerKeys; build with `TaskKeys.of(dialer_keys)`. The Lua
-scripts build the per-task keys from `prefix` the same way. Scores are epoch ms.
+dialer/tasks/notifications.py). Same prefix as DialerKeys plus the `{dial}` hash tag (one slot on a
+Redis Cluster); build with `TaskKeys.of(dialer_keys)`. The Lua scripts still build the per-task keys
+from `prefix` the same way (they share its tag, so they stay in the slot). Scores are epoch ms.
 - `task:{id}`                  HASH one task (fields: dialer/tasks/rules.py `Task`)
 - `tasks:seq`                  STRING counter of task ids (`t-<n>`)
 - `tasks:source`               HASH source ref (call id, disposition id) -> task id: creation by
@@ -44,7 +45,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from dialer.key_prefix import DEFAULT_PREFIX
+from dialer.key_prefix import DIAL_PREFIX, DIAL_TAG
 
 if TYPE_CHECKING:
     from dialer.dialer_keys import DialerKeys
@@ -54,11 +55,11 @@ if TYPE_CHECKING:
 class TaskKeys:
     """Keys of the task store and the customer notifications (under the DialerKeys prefix)."""
 
-    prefix: str = DEFAULT_PREFIX
+    prefix: str = DIAL_PREFIX
 
     @classmethod
     def of(cls, keys: DialerKeys | None) -> TaskKeys:
-        return cls(keys.prefix if keys is not None else DEFAULT_PREFIX)
+        return cls(keys.prefix + DIAL_TAG if keys is not None else DIAL_PREFIX)
 
     def task(self, task_id: str) -> str:
         return f"{self.prefix}task:{task_id}"

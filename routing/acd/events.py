@@ -26,6 +26,7 @@ from redis.exceptions import RedisError
 
 from core.cancellation import raise_if_cancelling
 from core.errors import StoreUnavailableError, ValidationFailedError
+from core.redis_cluster_support import connection_option
 from routing.acd.acd_keys import AcdKeys
 
 log = logging.getLogger("switchboard.acd.events")
@@ -88,7 +89,7 @@ class AcdEvents:
             raise_if_cancelling()  # a reader gone (its request cancelled) stops waiting
 
     def _block_chunk_s(self) -> float:
-        timeout = self.redis.connection_pool.connection_kwargs.get("socket_timeout")
+        timeout = connection_option(self.redis, "socket_timeout")
         return MAX_WAIT_S if not timeout else max(0.05, float(timeout) / 2)
 
     async def _xread(self, since: str, count: int, block: int | None) -> list[AcdEvent]:

@@ -11,6 +11,12 @@ Layout (values are JSON from routing/acd/store_records.py unless noted):
                                 order is computed from the records, so a restart resumes it exactly)
 - `rules:active`                HASH: hash, applied_at, source of the rules in force
 A snapshot is rebuilt from `agents` + profiles + statuses and the `queue:*` members' `call:*` records.
+
+Every key of one ACD carries its hash tag (`sb:routing:{acd}:agents`): on a Redis Cluster the whole
+ACD lives in one slot. It cannot be split by queue: an agent serves several queues, and one script
+moves a caller out of a queue and onto an agent, fenced by the owner lease, atomically. Centers that
+outgrow one slot run side-by-side ACDs that own disjoint queues and agents, each with its own tag
+(docs/redis.md#redis-cluster).
 """
 
 from __future__ import annotations
@@ -20,34 +26,41 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class RoutingKeys:
-    """Key names under one prefix (tests and side-by-side engines use their own prefix)."""
+    """Key names under one prefix and hash tag (tests use their own prefix, side-by-side ACDs their
+    own tag)."""
 
     prefix: str = "sb:routing:"
+    tag: str = "acd"
+
+    @property
+    def base(self) -> str:
+        """The prefix and hash tag every key of this ACD starts with."""
+        return f"{self.prefix}{{{self.tag}}}:"
 
     @property
     def agents(self) -> str:
-        return f"{self.prefix}agents"
+        return f"{self.base}agents"
 
     def agent_profile(self, agent_id: str) -> str:
-        return f"{self.prefix}agent:{agent_id}:profile"
+        return f"{self.base}agent:{agent_id}:profile"
 
     def agent_status(self, agent_id: str) -> str:
-        return f"{self.prefix}agent:{agent_id}:status"
+        return f"{self.base}agent:{agent_id}:status"
 
     def agent_history(self, agent_id: str) -> str:
-        return f"{self.prefix}agent:{agent_id}:history"
+        return f"{self.base}agent:{agent_id}:history"
 
     def call(self, call_id: str) -> str:
-        return f"{self.prefix}call:{call_id}"
+        return f"{self.base}call:{call_id}"
 
     def queue(self, name: str) -> str:
-        return f"{self.prefix}queue:{name}"
+        return f"{self.base}queue:{name}"
 
     @property
     def queue_pattern(self) -> str:
         """For SCAN over every queue's ZSET."""
-        return f"{self.prefix}queue:*"
+        return f"{self.base}queue:*"
 
     @property
     def rules_active(self) -> str:
-        return f"{self.prefix}rules:active"
+        return f"{self.base}rules:active"

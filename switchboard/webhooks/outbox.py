@@ -1,6 +1,8 @@
 """The durable outbox of CRM webhooks in Redis: what is queued, claimed, delivered or given up.
 
-Keys (prefix `sb:webhooks:`; `<name>` is a webhook's name from the settings):
+Keys (prefix `sb:webhooks:{outbox}:`: one hash tag, so on a Redis Cluster the outbox is one slot and
+its scripts, which find the webhooks' queues by name as they run, stay in it; each script declares
+the prefix as its one KEY; `<name>` is a webhook's name from the settings):
 - `cursor`              HASH source -> the last stream entry relayed (acd, dispositions, ...)
 - `case:<call id>`      STRING the case id of a call (2 days), so a disposition can name its case
 - `<name>:due`          ZSET event id -> when to (re)try, ms; a claimed event is pushed a lease ahead
@@ -24,7 +26,7 @@ from typing import Any, cast
 
 import redis.asyncio as aioredis
 
-PREFIX = "sb:webhooks:"
+PREFIX = "sb:webhooks:{outbox}:"
 DELIVERED_KEEP_MS = 7 * 86_400_000
 ANY_CURSOR = "*"
 
@@ -37,10 +39,11 @@ local function purge(q, id)
 end
 """
 
-# ARGV: prefix, now ms, source, expected cursor (ANY_CURSOR: don't check), new cursor ('' keeps),
+# KEYS: the prefix. ARGV: the prefix (its place kept), now ms, source, expected cursor (ANY_CURSOR:
+# don't check), new cursor ('' keeps),
 # then per event: id, body, comma-separated webhook names. Returns events queued, -1 if raced.
 _ENQUEUE = """
-local P, NOW, SOURCE = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local P, NOW, SOURCE = KEYS[1], tonumber(ARGV[2]), ARGV[3]
 local current = redis.call('HGET', P .. 'cursor', SOURCE) or ''
 if ARGV[4] ~= '*' and current ~= ARGV[4] then return -1 end
 local added = 0
@@ -62,11 +65,12 @@ if ARGV[5] ~= '' then redis.call('HSET', P .. 'cursor', SOURCE, ARGV[5]) end
 return added
 """
 
-# ARGV: prefix, now ms, name, batch, lease ms. Returns id, body, tries, queued ms per claimed event.
+# KEYS: the prefix. ARGV: the prefix (its place kept), now ms, name, batch, lease ms. Returns id, body,
+# tries, queued ms per claimed event.
 _CLAIM = (
     _PURGE
     + """
-local P, NOW = ARGV[1], tonumber(ARGV[2])
+local P, NOW = KEYS[1], tonumber(ARGV[2])
 local q = P .. ARGV[3] .. ':'
 -- due before the next millisecond (an event's place in its batch adds a fraction of one)
 local ids = redis.call('ZRANGEBYSCORE', q .. 'due', '-inf', '(' .. string.format('%d', NOW + 1), 'LIMIT', 0,
@@ -88,11 +92,12 @@ return out
 """
 )
 
-# ARGV: prefix, now ms, name, id, outcome (delivered | retry | failed), retry at ms, tries, failure
+# KEYS: the prefix. ARGV: the prefix (its place kept), now ms, name, id, outcome (delivered | retry |
+# failed), retry at ms, tries, failure
 _SETTLE = (
     _PURGE
     + """
-local P, NOW, id, outcome = ARGV[1], tonumber(ARGV[2]), ARGV[4], ARGV[5]
+local P, NOW, id, outcome = KEYS[1], tonumber(ARGV[2]), ARGV[4], ARGV[5]
 local q = P .. ARGV[3] .. ':'
 if outcome == 'delivered' then
   purge(q, id)
@@ -144,23 +149,32 @@ class Outbox:
         for event_id, body, names in items:
             if names:
                 args.extend([event_id, body, ",".join(names)])
-        return int(await self._enqueue(keys=[], args=args))
+        return int(await self._enqueue(keys=[self.prefix], args=args))
 
     async def claim(self, name: str, now_ms: int, *, batch: int, lease_ms: int) -> list[Claimed]:
-        raw = cast(list[Any], await self._claim(keys=[], args=[self.prefix, now_ms, name, batch, lease_ms]))
+        raw = cast(
+            list[Any],
+            await self._claim(keys=[self.prefix], args=[self.prefix, now_ms, name, batch, lease_ms]),
+        )
         return [
             Claimed(_text(raw[i]), _text(raw[i + 1]), int(raw[i + 2]), int(raw[i + 3]))
             for i in range(0, len(raw), 4)
         ]
 
     async def delivered(self, name: str, event_id: str, now_ms: int) -> None:
-        await self._settle(keys=[], args=[self.prefix, now_ms, name, event_id, "delivered", "", "", ""])
+        await self._settle(
+            keys=[self.prefix], args=[self.prefix, now_ms, name, event_id, "delivered", "", "", ""]
+        )
 
     async def retry(self, name: str, event_id: str, now_ms: int, at_ms: int, tries: int) -> None:
-        await self._settle(keys=[], args=[self.prefix, now_ms, name, event_id, "retry", at_ms, tries, ""])
+        await self._settle(
+            keys=[self.prefix], args=[self.prefix, now_ms, name, event_id, "retry", at_ms, tries, ""]
+        )
 
     async def give_up(self, name: str, event_id: str, now_ms: int, failure: str) -> None:
-        await self._settle(keys=[], args=[self.prefix, now_ms, name, event_id, "failed", "", "", failure])
+        await self._settle(
+            keys=[self.prefix], args=[self.prefix, now_ms, name, event_id, "failed", "", "", failure]
+        )
 
     async def trim_delivered(self, name: str, now_ms: int) -> None:
         oldest = now_ms - DELIVERED_KEEP_MS

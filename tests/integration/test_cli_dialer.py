@@ -40,8 +40,8 @@ def test_leads_import_lists_bad_lines_and_imports_the_rest(
     assert "1 numbers put on the internal list" in out
     assert re.search(r"│ 3 +│ L2 +│ phones\[0\]: not a possible phone number: '12'", out)
     assert re.search(r"│ 4 +│ L3 +│ customer_id: is required", out)
-    assert db.hget("sb:dialer:lead:L1", "status") == b"queued"
-    assert db.hexists("sb:dialer:bl:internal", "+36705550004")
+    assert db.hget("sb:dialer:{dial}:lead:L1", "status") == b"queued"
+    assert db.hexists("sb:dialer:{gate}:bl:internal", "+36705550004")
     assert run("leads", "import", str(csv_file), "--campaign", "spring") == 1
     assert "0 created, 0 updated, 2 unchanged" in capsys.readouterr().out
 
@@ -58,7 +58,7 @@ def test_robinson_workflow_from_the_command_line(db: redis.Redis, capsys: pytest
     assert run("robinson", "approve", "rr-1", "--as", "sue", "--note", "ok") == 0
     out = capsys.readouterr().out
     assert "rr-1: approved by sue" in out and "+36301234567" in out
-    assert db.hexists("sb:dialer:bl:internal", "+36301234567")
+    assert db.hexists("sb:dialer:{gate}:bl:internal", "+36301234567")
     assert run("robinson", "list", "--status", "pending") == 0, "nothing found is not a failure"
     assert "no requests" in capsys.readouterr().out
 
@@ -95,7 +95,7 @@ def test_leads_import_runs_while_campaigns_yaml_is_broken_and_takes_an_encoding(
     assert run("leads", "import", str(csv_file), "--campaign", "spring", "--encoding", "latin-1") == 0
     out = capsys.readouterr().out
     assert "is broken, lead_priority not applied" in out and "1 created" in out
-    assert db.hget("sb:dialer:lead:L1", "name") == "Tóth Éva".encode()
+    assert db.hget("sb:dialer:{dial}:lead:L1", "name") == "Tóth Éva".encode()
 
 
 def test_audit_command_filters_the_trails_and_exports_them(
@@ -142,7 +142,11 @@ def test_blacklist_export_into_a_pipe_closed_early_ends_quietly(
     env = {**os.environ, "SWITCHBOARD_REDIS_URL": redis_server.url}
     command = f"{sys.executable} -m switchboard blacklist export --list hu-robinson | head -n 1"
     done = subprocess.run(  # a real shell pipe: head closes it after one line
-        ["bash", "-o", "pipefail", "-c", command], check=False, env=env, capture_output=True, text=True,
+        ["bash", "-o", "pipefail", "-c", command],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=60,
     )
     assert done.stdout.strip().startswith("+3630"), done

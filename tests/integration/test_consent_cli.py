@@ -15,7 +15,7 @@ from tests.support.cli_harness import db, run_command
 
 __all__ = ["db"]  # the fixtures, from the harness
 pytestmark = pytest.mark.integration
-RECORDS = "sb:dialer:consent:num:"
+RECORDS = "sb:dialer:{gate}:consent:num:"
 
 
 def run(*argv: str) -> int:
@@ -61,7 +61,7 @@ def test_a_garbled_consent_csv_names_each_bad_line_and_loses_nothing_stored(
     after = {
         key: db.hgetall(key)
         for key in db.scan_iter(f"{RECORDS}*")
-        if key != b"sb:dialer:consent:num:+36301000007"
+        if key != b"sb:dialer:{gate}:consent:num:+36301000007"
     }
     assert after == stored, "a bad row changed a stored consent"
     assert db.hexists(f"{RECORDS}+36301000007", "marketing|c7")

@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 from dialer.calls.dial_records import DialKind, DialRequest, DialStatus
 from dialer.consent.store import ConsentStore
 from dialer.consent.validity import ConsentState, decide
-from dialer.dialer_keys import DialerKeys
+from dialer.dialer_keys import ConsentKeys, DialerKeys
 from dialer.leads.store import LeadStore
 from dialer.lists.gate import Gate, GateMetrics
 from pbx.sim import CustomerProfile
@@ -227,7 +227,7 @@ async def test_a_crm_resync_of_the_old_grant_does_not_revive_a_withdrawn_consent
     (now_valid,) = await store.records(number(1))
     assert decide([now_valid], "marketing", "C1", NOW + timedelta(hours=1)).allowed
     # Re-sending the same grant changes nothing and audits nothing.
-    before = await redis_client.xlen(DialerKeys().prefix + "audit:consent")
+    before = await redis_client.xlen(ConsentKeys().audit)
     _, status = await store.give(renewed, actor="crm", now=NOW + timedelta(hours=2))
     assert status == "unchanged"
-    assert await redis_client.xlen(DialerKeys().prefix + "audit:consent") == before
+    assert await redis_client.xlen(ConsentKeys().audit) == before

@@ -24,9 +24,9 @@ from tests.support.webhook_receiver import WebhookReceiver
 
 SECRET = "a-long-shared-secret-0123"
 SOURCES = {
-    "acd": "sb:routing:events",
-    "robinson": "sb:dialer:audit:robinson",
-    "tasks": "sb:dialer:audit:tasks",
+    "acd": "sb:routing:{acd}:events",
+    "robinson": "sb:dialer:{dial}:audit:robinson",
+    "tasks": "sb:dialer:{dial}:audit:tasks",
 }
 
 

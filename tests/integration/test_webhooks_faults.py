@@ -21,7 +21,7 @@ from switchboard.webhooks.service import WebhookService
 from tests.support.webhook_receiver import WebhookReceiver
 
 SECRET = "faults-secret-0123456789"
-TASKS = "sb:dialer:audit:tasks"
+TASKS = "sb:dialer:{dial}:audit:tasks"
 
 
 class ManualClock:

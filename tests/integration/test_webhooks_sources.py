@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
+from dialer.dialer_keys import LeadKeys
 from dialer.dispositions.rules import load_dispositions
 from dialer.stores import DialerStores
 from dialer.tasks.rules import load_task_rules
@@ -63,7 +64,7 @@ async def test_a_call_its_disposition_task_and_robinson_decision_reach_the_crm(
     service = WebhookService(
         redis_client, [hook, everything], sources=stream_sources(events, stores.keys),
         metrics=WebhookMetrics(CollectorRegistry()), clock=time.time,
-        disposition_key=lambda d: stores.keys.prefix + f"disp:rec:{d}",
+        disposition_key=LeadKeys.of(stores.keys).disposition,
     )  # fmt: skip
     try:
         await service.relay_once()
@@ -125,7 +126,7 @@ async def test_a_consent_and_its_withdrawal_by_disposition_reach_the_crm(
     service = WebhookService(
         redis_client, [hook], sources=stream_sources(AcdEvents(redis_client), stores.keys),
         metrics=WebhookMetrics(CollectorRegistry()), clock=time.time,
-        disposition_key=lambda d: stores.keys.prefix + f"disp:rec:{d}",
+        disposition_key=LeadKeys.of(stores.keys).disposition,
     )  # fmt: skip
     try:
         await service.relay_once()

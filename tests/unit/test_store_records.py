@@ -63,7 +63,8 @@ def test_malformed_status() -> None:
         load_status('{"agent_id": "1", "state": "dancing", "since": 0, "idle_since": 0}')
 
 
-def test_keys_live_under_one_prefix() -> None:
+def test_keys_live_under_one_prefix_and_hash_tag() -> None:
+    """One ACD, one slot on a Redis Cluster; a side-by-side ACD with its own tag, another slot."""
     keys = RoutingKeys("t:")
     names = [
         keys.agents,
@@ -75,12 +76,13 @@ def test_keys_live_under_one_prefix() -> None:
         keys.rules_active,
     ]
     assert names == [
-        "t:agents",
-        "t:agent:1001:profile",
-        "t:agent:1001:status",
-        "t:call:c1",
-        "t:queue:support",
-        "t:queue:*",
-        "t:rules:active",
+        "t:{acd}:agents",
+        "t:{acd}:agent:1001:profile",
+        "t:{acd}:agent:1001:status",
+        "t:{acd}:call:c1",
+        "t:{acd}:queue:support",
+        "t:{acd}:queue:*",
+        "t:{acd}:rules:active",
     ]
-    assert RoutingKeys().call("x") == "sb:routing:call:x"
+    assert RoutingKeys().call("x") == "sb:routing:{acd}:call:x"
+    assert RoutingKeys("t:", tag="acd-east").call("c1") == "t:{acd-east}:call:c1"

@@ -13,15 +13,10 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("core", "pbx", "routing", "dialer", "switchboard")
 MAX_LINES = 400
 
-_ACD_LUA = "its Lua scripts are being changed to take their keys through KEYS[] (issue 11)"
-_DIALER = "its Lua scripts are changing to take their keys through KEYS[]; split with that (issue 11)"
 OVER_LIMIT: dict[str, str] = {
-    "routing/acd/store.py": _ACD_LUA,
-    "dialer/leads/robinson.py": _DIALER,
-    "dialer/leads/store.py": _DIALER,
-    "dialer/lists/store.py": _DIALER,
-    "dialer/tasks/scripts.py": _DIALER,
-    "dialer/tasks/store.py": _DIALER,
+    "routing/acd/store.py": "the ACD's fenced state writes and their Lua; not split yet (issue 11)",
+    "dialer/tasks/scripts.py": "the task store's Lua, whose keys still come from a prefix; not split yet (issue 11)",
+    "dialer/tasks/store.py": "the task writes; not split yet (issue 11)",
 }
 """Modules allowed over MAX_LINES for now (path from the repository root: why)."""
 
