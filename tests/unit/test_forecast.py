@@ -329,3 +329,21 @@ def test_explain_shows_the_wait_for_an_expert(rules: Rules) -> None:
     text = render(key, decide(key, snapshot, rules, NOW), snapshot, rules, NOW)
     assert "at its last moment waits up to 1.5 s for a level-5 agent ending wrap-up" in text
     assert "it waits 1.0 s more for an agent at its tier's min_level who ends wrap-up then" in text
+
+
+@pytest.mark.parametrize(
+    ("spare", "expected"),
+    [
+        (True, "x"),  # x goes; y and z (free in 6 s) stay for two key callers who ring meanwhile
+        (False, None),  # x goes, only y is left for them: both stay kept
+    ],
+)
+def test_with_two_experts_kept_two_more_must_be_free_in_time_to_release_one(
+    spare: bool, expected: str | None
+) -> None:
+    kept = load_text(KEPT2_YAML, Rules)
+    mine = call(need=5, waited=2, tier="inactive", queue="support")
+    ahead = call("a", need=5, waited=5, queue="support")  # an active caller takes z first
+    z = agent("z", 5, WRAPPING, 4) if spare else agent("z", 5, BUSY, 10)
+    snapshot = snap(agent("x", 5), agent("y", 5), z, agent("m", 3, BUSY, 10), calls=(mine, ahead))
+    assert decide(mine, snapshot, kept, NOW).agent_id == expected
