@@ -6,7 +6,8 @@
   level-1 need the novices), then below the need, closest first. Equal level: fairness (longest
   idle, or least occupied over the window), then agent id, so a tie is never decided by dict order.
 - Reserve: a queue may keep its K best ready agents for key tiers (`reserve_top_agents`); with early
-  widening, also every ready agent at the reserve tiers' min_level from callers who need less.
+  widening, the K best among those at the reserve tiers' min_level (the experts), and every ready
+  agent at that level from callers who need less.
 
 routing/selection.py (decide) and routing/call_pick.py (pick_call) build on these.
 """
@@ -90,24 +91,30 @@ def rank_agents(
 
 def reserved_agents(plan: QueuePlan, tier: str, snapshot: Snapshot, need: int = 5) -> frozenset[str]:
     """The agents held back from a caller of `tier` needing level `need` in this queue (empty when
-    none are): the queue's `reserve_top_agents`; with early widening on, also every ready agent at
-    the reserve tiers' `min_level` or above from callers who need less (released by the forecast)."""
+    none are): the queue's `reserve_top_agents` (with early widening on, the best at the reserve
+    tiers' `min_level` or above), and then also every ready agent at that level from callers who need
+    less (released by the forecast)."""
     if not plan.reserve_count or tier in plan.reserve_tiers:
         return frozenset()
     if not plan.reserve_always and not snapshot.has_waiting(plan.name, plan.reserve_tiers):
         return frozenset()
-    top = top_agents(snapshot, plan.skill, plan.reserve_count)
-    if plan.reserve_level and need < plan.reserve_level and plan.spec.service_level.widen_early:
+    early = plan.spec.service_level.widen_early
+    # With early widening key callers take a level below their min_level only at their last moment:
+    # keeping such an agent from others would cost them their target and help no key caller before.
+    lowest = plan.reserve_level if early and plan.reserve_level else 1
+    top = top_agents(snapshot, plan.skill, plan.reserve_count, lowest=lowest)
+    if plan.reserve_level and need < plan.reserve_level and early:
         levels = snapshot.ready_levels(plan.skill, "longest_idle")
         top = top.union(*(frozenset(a.id for a in levels[lvl]) for lvl in range(plan.reserve_level, 6)))
     return top
 
 
-def top_agents(snapshot: Snapshot, skill: str, count: int) -> frozenset[str]:
-    """The `count` best ready agents for `skill`: highest level first, longest idle first."""
+def top_agents(snapshot: Snapshot, skill: str, count: int, *, lowest: int = 1) -> frozenset[str]:
+    """The `count` best ready agents for `skill` at level `lowest` or above: highest level first,
+    longest idle first."""
     levels = snapshot.ready_levels(skill, "longest_idle")
     chosen: list[str] = []
-    for level in range(5, 0, -1):
+    for level in range(5, lowest - 1, -1):
         for agent in levels[level]:
             chosen.append(agent.id)
             if len(chosen) >= count:

@@ -127,6 +127,9 @@ def _service_level_lines(call: WaitingCall, snapshot: Snapshot, rules: Rules, no
     if not level.widen_early:
         return [text + "; windows widen at the escalation steps only"]
     text += f"; widens early when a caller would miss it ({level.headroom_seconds:g} s headroom)"
+    wait, required = min(level.min_level_wait_seconds, level.headroom_seconds), plan.min_levels.get(call.tier)
+    if required is not None and wait > 0:
+        text += f"; at its last moment waits up to {wait:g} s for a level-{required} agent ending wrap-up"
     stage = plan.stage_at(now - call.entered_at, call.tier)
     held = reserved_agents(plan, call.tier, snapshot, call.needs[0][1])
     seen = forecast(call, stage, rules.index, snapshot, now=now, held=held)

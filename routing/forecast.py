@@ -23,8 +23,12 @@ tier requires (`min_level`: key callers to experts) only from the last moment on
 (within_seconds - headroom_seconds), when waiting longer would miss the target for sure.
 The agents kept for key tiers (`reserve_top_agents`, and every ready agent at those
 tiers' min_level from callers who need less) are released to a caller who would
-miss only when no key caller waits and another such agent would still be free by
-the last moment (`SPARE_EXPERTS`): keeping them costs no one their target.
+miss only when no key caller waits and, besides the one given away, as many such agents as the
+queue keeps (`reserve_top_agents.count`) would still be free by the last moment (`_spare_expert`):
+keeping them costs no one their target.
+Past the last moment a caller of a tier with min_level still waits, up to
+`min_level_wait_seconds`, for an agent at that level whose wrap-up ends by then (a certain
+time, unlike the end of a talk), when the callers ahead of it leave that agent to it (`level_due`).
 """
 
 from __future__ import annotations
@@ -43,9 +47,6 @@ if TYPE_CHECKING:
 
 DEFAULT_TALK_S = 180.0
 """A queue's talk time before any of its calls has ended (the snapshot's EWMA replaces it)."""
-SPARE_EXPERTS = 2
-"""Agents kept for key callers are released only while this many experts are free within the last
-moment: the one who takes the call and one for a key caller who may ring meanwhile."""
 BUSY_FLOOR = 0.25
 """A busy agent is expected to talk at least this share of an average talk longer (long calls run on)."""
 
@@ -76,6 +77,7 @@ class Widening(NamedTuple):
     answer_at: float
     misses: bool
     release: bool
+    due: float = math.nan  # past the last moment: an agent at the tier's min_level is free in this many s
 
 
 def handle_times(plan: QueuePlan, snapshot: Snapshot) -> tuple[float, float]:
@@ -218,6 +220,11 @@ def sl_window(
 
     if budget <= 0:  # past the last moment: it misses whatever the forecast says (not computed)
         in_step = math.nan
+        wait = min(level.min_level_wait_seconds, level.headroom_seconds) + budget
+        due = level_due(call, plan, index, snapshot, now=now, within=wait) if wait > 0 else None
+        if due is not None:  # an expert ends wrap-up in time: wait for them, not a lower level
+            head = level.headroom_seconds
+            return Widening(step, waited, level.within_seconds, head, in_step, waited + due, True, False, due)
     else:
         in_step = answer_at(step)
         if in_step <= deadline:
@@ -276,8 +283,43 @@ def _wider_stage(
     return best, best_at, False
 
 
+def level_due(
+    call: WaitingCall, plan: QueuePlan, index: RulesIndex, snapshot: Snapshot, *, now: float, within: float
+) -> float | None:
+    """Seconds until an agent at `call`'s tier min_level (or above) ends wrap-up and is left to it by
+    the callers ahead of it, when that is within `within` seconds (None: no such agent, or no min_level)."""
+    required, skill = plan.min_levels.get(call.tier), call.needs[0][0]
+    levels = snapshot.staffed.get(skill)
+    if required is None or levels is None:
+        return None
+    ready = snapshot.ready_levels(skill, "longest_idle")
+    free = (a for lvl in range(required, 6) for a in ready[lvl] if a.id not in call.declined_by)
+    if any(_has_rest(agent, call, 0) for agent in free):
+        return None  # one outside the step's window is free now: the widening offers them
+    wrap = plan.spec.wrap_up_seconds
+    due: list[tuple[float, AgentView]] = []
+    for level in range(required, 6):
+        for agent_id in levels[level]:
+            agent = snapshot.agents[agent_id]
+            left = max(0.0, wrap - (now - agent.since))
+            ending = agent.state is AgentState.WRAP_UP and left <= within
+            if ending and agent_id not in call.declined_by and _has_rest(agent, call, 0):
+                due.append((left, agent))
+    if not due:
+        return None
+    due.sort(key=lambda item: item[0])
+    skills = {skill}.union(*(agent.skills for _, agent in due))
+    ahead = calls_ahead(call, (required, 5), skills, snapshot, now=now, index=index, limit=len(due))
+    return due[ahead][0] if ahead < len(due) else None
+
+
 def describe(widening: Widening, *, released: bool = False) -> str:
     """The supervisor's sentence: 'widened at 12 s: would have missed 20 s (...)'."""
+    if not math.isnan(widening.due):
+        return (
+            f"at its last moment, {widening.target - widening.headroom:g} s, it waits "
+            f"{widening.due:.1f} s more for an agent at its tier's min_level who ends wrap-up then"
+        )
     if math.isnan(widening.answer_in_step):
         why = f"nobody took it by its last moment, {widening.target - widening.headroom:g} s"
     elif math.isinf(widening.answer_in_step):
@@ -291,8 +333,9 @@ def describe(widening: Widening, *, released: bool = False) -> str:
 
 
 def _spare_expert(plan: QueuePlan, snapshot: Snapshot, now: float, deadline: float) -> bool:
-    """Whether, after one agent at the reserve tiers' min_level is given away, another would still be
-    free within `deadline` seconds for a key caller who rings meanwhile (no min_level: always)."""
+    """Whether, after one agent at the reserve tiers' min_level is given away, as many others as the
+    queue keeps (`reserve_top_agents.count`) would still be free within `deadline` seconds for key
+    callers who ring meanwhile (no min_level: always)."""
     levels = snapshot.staffed.get(plan.skill)
     if not plan.reserve_level:
         return True
@@ -303,6 +346,6 @@ def _spare_expert(plan: QueuePlan, snapshot: Snapshot, now: float, deadline: flo
             due = free_in(snapshot.agents[agent_id], talk, wrap, now)
             if due is not None and due <= deadline:
                 count += 1
-                if count >= SPARE_EXPERTS:
+                if count > plan.reserve_count:  # the one who takes the call, and `count` kept
                     return True
     return False

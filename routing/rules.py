@@ -172,6 +172,13 @@ class ServiceLevel(ConfigModel):
         ge=0,
         description="a call is widened when its forecast answer is later than within_seconds minus this",
     )
+    min_level_wait_seconds: float = Field(
+        1.5,
+        ge=0,
+        description="past its last moment (within_seconds - headroom_seconds), a caller of a tier with "
+        "min_level waits up to this long (at most headroom_seconds) for an agent at that level whose "
+        "wrap-up ends by then, before taking a lower level (0: takes the next best agent at once)",
+    )
 
 
 class Hours(ConfigModel):

@@ -180,13 +180,17 @@ def _candidates(
 
 
 def _recheck_at(call: WaitingCall, plan: QueuePlan, waited: float, max_wait: float) -> float | None:
-    """When the decision can change by time alone: the next step, max wait, or the moment the call
-    would miss its service-level target (the last chance to widen it early)."""
+    """When the decision can change by time alone: the next step, max wait, the moment the call
+    would miss its service-level target (the last chance to widen it early), or the end of its wait
+    past that moment for an agent at its tier's min_level."""
     level = plan.spec.service_level
-    deadline = (
-        level.within_seconds - level.headroom_seconds if level.widen_early and not call.outbound else None
-    )
-    times = [t for t in (plan.next_step_at(waited), max_wait, deadline) if t is not None and t > waited]
+    early = level.widen_early and not call.outbound
+    deadline = level.within_seconds - level.headroom_seconds if early else None
+    # A caller waiting past it for an agent at its tier's min_level: the end of that wait.
+    last = None
+    if deadline is not None and call.tier in plan.min_levels:
+        last = deadline + min(level.min_level_wait_seconds, level.headroom_seconds)
+    times = [t for t in (plan.next_step_at(waited), max_wait, deadline, last) if t is not None and t > waited]
     return call.entered_at + min(times) if times else None
 
 

@@ -260,3 +260,90 @@ def test_snapshot_keeps_the_staffed_agents_and_the_average_talk() -> None:
     assert talk.talk_seconds == {"q": pytest.approx(110.0)}  # the first call sets it, then 10 % a call
     rebuilt = Snapshot.build(talk.agents.values(), (), talk.talk_seconds)
     assert rebuilt.talk_seconds == talk.talk_seconds
+
+
+KEPT2_YAML = RULES_YAML.replace(
+    "    reserve_top_agents: {count: 1, for_tiers: [key]}\n",
+    "    reserve_top_agents: {count: 2, for_tiers: [key]}\n",
+)
+
+
+@pytest.mark.parametrize(
+    ("widen_early", "expected"),
+    [
+        (True, "m"),  # the two kept are experts only: x is the one expert ready, m serves the call
+        (False, None),  # without early widening the two best ready agents are kept, whatever their level
+    ],
+)
+def test_with_early_widening_only_experts_are_kept_for_key_callers(
+    widen_early: bool, expected: str | None
+) -> None:
+    text = KEPT2_YAML if widen_early else KEPT2_YAML.replace("widen_early: true, headroom", "headroom")
+    kept = load_text(text, Rules)
+    snapshot = snap(agent("x", 5), agent("m", 3))
+    assert decide(call(need=3, waited=1, queue="support"), snapshot, kept, NOW).agent_id == expected
+
+
+@pytest.mark.parametrize(
+    ("waited", "wrap_left", "expected"),
+    [
+        (15, 1.0, None),  # the last moment, the expert ends wrap-up in 1 s: waits for them
+        (15, 3.0, "m"),  # ends it after 1.5 s more: the level-3 agent now
+        (16.5, 0.5, "m"),  # the wait is over
+    ],
+)
+def test_key_callers_wait_past_their_last_moment_for_an_expert_ending_wrap_up(
+    rules: Rules, waited: float, wrap_left: float, expected: str | None
+) -> None:
+    key = call(need=5, waited=waited, tier="key", queue="support")
+    snapshot = snap(agent("x", 5, WRAPPING, WRAP - wrap_left), agent("m", 3), calls=(key,))
+    decision = decide(key, snapshot, rules, NOW)
+    assert decision.agent_id == expected
+    if expected is None:
+        assert "at its last moment, 15 s, it waits 1.0 s more for an agent at its tier's min_level" in (
+            decision.reason
+        )
+        assert decision.recheck_at == key.entered_at + 16.5  # the end of the wait
+        assert pick_call("m", snapshot, rules, NOW).call_id is None  # m does not take it meanwhile
+
+
+def test_an_expert_ending_wrap_up_is_waited_for_by_the_key_caller_ahead_only(rules: Rules) -> None:
+    first = call("k0", need=5, waited=16, tier="key", queue="support")
+    second = call("k1", need=5, waited=15, tier="key", queue="support")
+    snapshot = snap(agent("x", 5, WRAPPING, WRAP - 0.5), agent("m", 3), calls=(first, second))
+    assert decide(first, snapshot, rules, NOW).outcome is Outcome.WAIT
+    assert decide(second, snapshot, rules, NOW).agent_id == "m"
+
+
+def test_no_wait_past_the_last_moment_when_switched_off() -> None:
+    switched_off = "headroom_seconds: 5, min_level_wait_seconds: 0}"
+    off = load_text(RULES_YAML.replace("headroom_seconds: 5}", switched_off), Rules)
+    key = call(need=5, waited=15, tier="key", queue="support")
+    snapshot = snap(agent("x", 5, WRAPPING, WRAP - 1.0), agent("m", 3), calls=(key,))
+    assert decide(key, snapshot, off, NOW).agent_id == "m"
+
+
+def test_explain_shows_the_wait_for_an_expert(rules: Rules) -> None:
+    key = call(need=5, waited=15, tier="key", queue="support")
+    snapshot = snap(agent("x", 5, WRAPPING, WRAP - 1.0), agent("m", 3), calls=(key,))
+    text = render(key, decide(key, snapshot, rules, NOW), snapshot, rules, NOW)
+    assert "at its last moment waits up to 1.5 s for a level-5 agent ending wrap-up" in text
+    assert "it waits 1.0 s more for an agent at its tier's min_level who ends wrap-up then" in text
+
+
+@pytest.mark.parametrize(
+    ("spare", "expected"),
+    [
+        (True, "x"),  # x goes; y and z (free in 6 s) stay for two key callers who ring meanwhile
+        (False, None),  # x goes, only y is left for them: both stay kept
+    ],
+)
+def test_with_two_experts_kept_two_more_must_be_free_in_time_to_release_one(
+    spare: bool, expected: str | None
+) -> None:
+    kept = load_text(KEPT2_YAML, Rules)
+    mine = call(need=5, waited=2, tier="inactive", queue="support")
+    ahead = call("a", need=5, waited=5, queue="support")  # an active caller takes z first
+    z = agent("z", 5, WRAPPING, 4) if spare else agent("z", 5, BUSY, 10)
+    snapshot = snap(agent("x", 5), agent("y", 5), z, agent("m", 3, BUSY, 10), calls=(mine, ahead))
+    assert decide(mine, snapshot, kept, NOW).agent_id == expected
