@@ -126,3 +126,13 @@ audit(TRAIL, ARGV[17], cjson.decode(ARGV[18]))
 return {1, after}
 """
 )
+
+# KEYS[1] the call's hash; ARGV[1] when the customer was bridged (epoch ms). Only an open intent is
+# marked: a settled call (or one whose record expired) is left as it is. Returns 1 if marked.
+CONNECTED = """
+if redis.call('HGET', KEYS[1], 'state') ~= 'open' or redis.call('HEXISTS', KEYS[1], 'settled') == 1 then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'connected_ms', ARGV[1])
+return 1
+"""

@@ -50,6 +50,7 @@ class Intent:
     holder: str | None = None  # the lead's claim owner, when the lead was marked dialing
     agent_id: str | None = None
     lock_token: str | None = None
+    connected_ms: int = 0  # when the customer was bridged to an agent (0: not known to be)
 
     def fields(self) -> list[str]:
         return [
@@ -67,6 +68,7 @@ class Intent:
             campaign_id=f.get("campaign", ""), kind=f.get("kind", ""), placed_ms=int(f.get("placed_ms", "0")),
             owner=f.get("owner", ""), lead_id=f.get("lead") or None, holder=f.get("holder") or None,
             agent_id=f.get("agent") or None, lock_token=f.get("lock") or None,
+            connected_ms=int(f.get("connected_ms") or "0"),
         )  # fmt: skip
 
 
@@ -106,6 +108,7 @@ class IntentStore:
         self._open = redis.register_script(lua.OPEN)
         self._cancel = redis.register_script(lua.CANCEL)
         self._settle = redis.register_script(lua.SETTLE)
+        self._connected = redis.register_script(lua.CONNECTED)
 
     def _keys(self, call_id: str, number: str, campaign: str, lead_id: str | None) -> list[str]:
         keys = self.keys
@@ -186,6 +189,11 @@ class IntentStore:
         keys = self._keys(intent.call_id, intent.number, intent.campaign_id, intent.lead_id)
         settled, _ = await self._settle(keys=keys, args=args)
         return bool(int(settled))
+
+    async def mark_connected(self, call_id: str, *, at: datetime) -> bool:
+        """The open intent's customer is bridged to an agent (recovery settles it as answered);
+        False if the call is settled or has no record (nothing is written then)."""
+        return bool(await self._connected(keys=[self.keys.call(call_id)], args=[to_ms(at)]))
 
     async def beat(self, owner: str, *, ttl: timedelta) -> None:
         """This engine is alive (renewed every round): its open intents are its own to settle."""

@@ -14,6 +14,8 @@ Rules it keeps (DESIGN.md 2.6, issue 4 "Pacing"):
 - A customer who hangs up before an agent is connected is a live answer (if AMD called it a
   person) but not an abandon; the attempt's result is `no_answer` so the lead is retried.
 - An agent reserved for the call is released whenever the call ends without reaching them.
+- Reaching `connected` is written to the dial record (`Connected`): a talk that ends while no
+  engine listens is then settled as answered by the recovery, not as unknown (and redialed).
 - Events that do not fit the phase change nothing (late, duplicated or foreign events).
 - After a reconnect or a restart (dialer/calls/resync.py) a customer found in Asterisk is
   `Found`: bridged means connected; still in AMD means answered; on hold means waiting, and a
@@ -146,6 +148,12 @@ class CancelGrace:
 
 
 @dataclass(frozen=True, slots=True)
+class Connected:
+    """The customer is bridged to an agent: the dial record must say so, so that a call whose talk
+    ends while no engine listens is settled as answered, not as an attempt of unknown outcome."""
+
+
+@dataclass(frozen=True, slots=True)
 class Withdraw:
     """The desk must stop routing the call and free any agent reserved or rung for it."""
 
@@ -179,7 +187,17 @@ class Settle:
     answer_delay_s: float | None = None
 
 
-Effect = HandOver | StartGrace | CancelGrace | Withdraw | ReleaseAgent | Redirect | HangupChannel | Settle
+Effect = (
+    HandOver
+    | StartGrace
+    | CancelGrace
+    | Connected
+    | Withdraw
+    | ReleaseAgent
+    | Redirect
+    | HangupChannel
+    | Settle
+)
 Result = tuple[OutboundCall, tuple[Effect, ...]]
 
 
@@ -240,7 +258,7 @@ def _abandon(call: OutboundCall, event: Event, rules: CallRules) -> Result:
 
 
 def _connected(call: OutboundCall, event: Event, rules: CallRules) -> Result:
-    return replace(call, phase=Phase.CONNECTED, connected_at=event.at), (CancelGrace(),)
+    return replace(call, phase=Phase.CONNECTED, connected_at=event.at), (CancelGrace(), Connected())
 
 
 def _talk_over(call: OutboundCall, event: Event, rules: CallRules) -> Result:
@@ -256,7 +274,7 @@ def _found(call: OutboundCall, event: Event, rules: CallRules) -> Result:
     call = replace(call, answered_at=answered_at)
     if event.bridged:
         moved = replace(call, phase=Phase.CONNECTED, connected_at=event.at)
-        return moved, ((CancelGrace(),) if call.phase is Phase.WAITING else ())
+        return moved, ((CancelGrace(), Connected()) if call.phase is Phase.WAITING else (Connected(),))
     if call.phase is Phase.WAITING:
         return call, ()  # its grace timer runs on
     if event.amd_status is None:

@@ -11,6 +11,9 @@ the customers and open intents this engine does not follow:
 - an open intent with no channel: the call ended (or never rang) while nobody listened. It is
   settled once as `unknown` (it counts against the number's caps and the lead's attempts; the
   lead waits the retry delay of an unknown result), and the advisor held for it is released;
+  unless its record says the customer had been bridged to an agent (`connected_ms`): then the
+  talk ended unseen and it is settled as `answered` (talk time unknown), so the lead is done and
+  a customer who talked to an agent is not called again;
 - an answered customer without any dial record (lost) is adopted as such, at the first login
   only: connected or abandoned, never left on hold (the caller decides when);
 - anything of a live engine is its own: left alone. Only its intent with no channel older than
@@ -42,6 +45,7 @@ from dialer.desk.protocol import AgentDesk
 log = logging.getLogger("switchboard.dialer.recovery")
 
 UNKNOWN = Settle(CallResult.UNKNOWN)
+TALK_ENDED_UNSEEN = Settle(CallResult.ANSWERED, live=True)  # bridged, then ended while nobody listened
 CHANNEL_GRACE_S = 5.0  # an Originate that left has a channel in Asterisk well within this
 _KINDS = frozenset(kind.value for kind in DialKind)
 
@@ -154,17 +158,20 @@ class Recovery:
         self.metrics.recovered.labels(campaign=intent.campaign_id, how="adopted").inc()
 
     async def settle(self, intent: Intent, now: float) -> bool:
-        """Settle as an unknown attempt (once: a concurrent settlement wins), free its advisor."""
+        """Settle as an unknown attempt, or as answered if it was connected (once: a concurrent
+        settlement wins), free its advisor."""
         call = placed_of(intent)
-        applied = await self.outcomes.write(call, UNKNOWN, self._campaign(call.campaign_id), utc(now))
+        settle = TALK_ENDED_UNSEEN if intent.connected_ms else UNKNOWN
+        applied = await self.outcomes.write(call, settle, self._campaign(call.campaign_id), utc(now))
         if call.agent_id:
             await self.desk.release(call.agent_id, call.call_id)
         if applied:
-            self.outcomes.count(call, UNKNOWN)
+            self.outcomes.count(call, settle)
             self.metrics.recovered.labels(campaign=call.campaign_id, how="settled").inc()
             log.warning(
-                "call %s to %s placed by %s: no outcome and no channel; settled as unknown",
+                "call %s to %s placed by %s: no outcome and no channel; settled as %s",
                 call.call_id, call.number, intent.owner or "?",
+                "answered (connected to an agent, ended unseen)" if intent.connected_ms else "unknown",
                 extra={"call_id": call.call_id, "lead": call.lead_id or "", "campaign": call.campaign_id},
             )  # fmt: skip
         return applied

@@ -65,6 +65,9 @@ class CallEffects:
         elif isinstance(effect, outbound.ReleaseAgent):
             agent_id, call_id = effect.agent_id, call.call_id
             work.spawn(work.retried("release-agent", lambda: self._desk.release(agent_id, call_id)))
+        elif isinstance(effect, outbound.Connected) and call.placed.number:  # no dial record: nothing to mark
+            call_id, at, intents = call.call_id, utc(self._clock()), self._outcomes.intents
+            work.spawn(work.retried("mark-connected", lambda: intents.mark_connected(call_id, at=at)))
         elif isinstance(effect, outbound.Settle):
             self._settle(call, effect)
         return True

@@ -129,10 +129,10 @@ class Takeover:
         adopted = self._adopt(decided, now, first=first)
         for intent in decided.settle:
             self._settling.add(intent.call_id)  # settled once, not again by the next pass meanwhile
-            self.background.spawn(self._settle_unknown(intent, now))
+            self.background.spawn(self._settle_gone(intent, now))
         if adopted or decided.settle:
             taken, gone = len(adopted), len(decided.settle)
-            log.info("calls taken over: %d followed again, %d settled as unknown", taken, gone)
+            log.info("calls taken over: %d followed again, %d settled (gone from Asterisk)", taken, gone)
         return adopted
 
     def _adopt(self, decided: Decision, now: float, *, first: bool) -> set[str]:
@@ -150,14 +150,14 @@ class Takeover:
                 adopted.add(customer.call_id)
         return adopted
 
-    async def _settle_unknown(self, intent: Intent, now: float) -> None:
+    async def _settle_gone(self, intent: Intent, now: float) -> None:
         try:
-            settling = self._settled_unknown(intent, now)
+            settling = self._settled_gone(intent, now)
             await self.background.bounded("recover", settling, self.background.settings.round_timeout_s)
         finally:
             self._settling.discard(intent.call_id)
 
-    async def _settled_unknown(self, intent: Intent, now: float) -> None:
+    async def _settled_gone(self, intent: Intent, now: float) -> None:
         await self.recovery.settle(intent, now)
 
     async def _plan(

@@ -259,6 +259,44 @@ async def test_a_call_bridged_to_an_advisor_when_its_engine_died_is_followed_to_
         await pbx.stop()
 
 
+async def test_a_call_whose_talk_ended_while_its_engine_was_down_is_answered_not_redialed(
+    redis_client: aioredis.Redis,
+) -> None:
+    """The customer talks to advisor 1001 when the engine dies, and hangs up before it is back
+    (seen on a real Asterisk 22.10.1: kill -9 during a 3-6 s talk). Asterisk has no channel left,
+    but the dial record says the call was connected: the restarted engine settles it as
+    `answered` and the lead is done, not an `unknown` attempt whose lead is dialed again."""
+    rules, config = blended_rules("1001"), campaigns(campaign(ring_timeout_s=30))
+    talk = CustomerScript(outcome="answer", ring_s=0.5, talk_s=2.0)
+    pbx = SimulatedPbx(sim_config(customer_overrides={number(1): talk}, time_scale=1.0), seed=13)
+    await pbx.start()
+    try:
+        async with blended(redis_client, rules, config, pbx=pbx) as first:
+            await first.acd.login("1001")
+            await first.load_leads([lead(1)])
+            await first.start()
+            await first.until(lambda: first.state("1001") is AgentState.BUSY, timeout=10)
+            await first.dialer.set_state("c1", CampaignState.PAUSED, "supervisor")
+            await first.dialer.settled()  # the background writes started so far, the mark included
+            [intent] = await IntentStore(redis_client).open_intents()
+            assert intent.connected_ms > 0, "the dial record says the customer was connected"
+        await pbx.wait_for_channel_count(0, timeout=10)  # the talk ends while no engine runs
+        assert await open_ids(redis_client) != [], "nobody settled the call yet"
+
+        async with blended(redis_client, rules, config, pbx=pbx) as second:
+            settled = {"campaign": "c1", "how": "settled"}
+            await second.until(
+                lambda: second.sample("switchboard_dial_intents_recovered_total", **settled) == 1, timeout=15
+            )
+            assert [a.result for a in await attempts_on(redis_client, number(1))] == [CallResult.ANSWERED]
+            assert (await lead_fields(redis_client, "L1"))["status"] == "done", "not queued for a redial"
+            assert await open_ids(redis_client) == []
+            assert (await stats(redis_client))["a"] == 1, "counted once as a live answer"
+            assert pbx.originated_numbers().count(number(1)) == 1
+    finally:
+        await pbx.stop()
+
+
 async def test_a_restarted_engine_releases_the_advisor_held_for_a_call_in_doubt_at_once(
     redis_client: aioredis.Redis,
 ) -> None:

@@ -218,10 +218,11 @@ def replay(events: Sequence[Timed]) -> Result:
     return Result(effects, None if call is None else call.phase, hung_up, tracker.sizes())
 
 
+TALK = [outbound.HandOver(), outbound.Connected(), Settle(CallResult.ANSWERED, live=True)]
 EXPECTED = {
-    "connected": [outbound.HandOver(), Settle(CallResult.ANSWERED, live=True)],
-    "connected-local": [outbound.HandOver(), Settle(CallResult.ANSWERED, live=True)],
-    "agent-hangs-up-first": [outbound.HandOver(), Settle(CallResult.ANSWERED, live=True)],
+    "connected": TALK,
+    "connected-local": TALK,
+    "agent-hangs-up-first": TALK,
     "abandoned": [
         outbound.HandOver(),
         outbound.Redirect("", "switchboard-abandon", "s"),
@@ -277,7 +278,7 @@ def test_an_answer_announced_before_its_lost_originate_response_is_followed() ->
     """A reconnect can lose the OriginateResponse: the dialplan's announcement answers the call."""
     events = [item for item in make(Scenario("connected")) if item[1].name != "OriginateResponse"]
     effects = replay(events).effects
-    assert effects == [outbound.HandOver(), Settle(CallResult.ANSWERED, live=True)]
+    assert effects == [outbound.HandOver(), outbound.Connected(), Settle(CallResult.ANSWERED, live=True)]
 
 
 def test_a_postponed_grace_runs_out_again_later_and_never_for_a_forgotten_call() -> None:
