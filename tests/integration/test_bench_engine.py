@@ -26,6 +26,10 @@ def test_engine_bench_routes_calls_and_reports_rows() -> None:
     assert by_name["engine RSS after the run"]["value"] > 0
     dialed = re.search(r"; ([\d,]+) originates", by_name["engine outbound: originates per second"]["detail"])
     assert dialed and int(dialed[1].replace(",", "")) > 0  # a pacing round (every 0.5 s) dialed
+    alone = by_name["simulated PBX alone: customer originates per second"]["value"]
+    assert alone > 0  # the null engine's dialer kept customer Originates in flight
+    ratio = by_name["engine originate rate / the simulator's"]
+    assert ratio["peer"] == {"name": "simulated PBX alone", "value": alone}
     for row in rows:
         assert {"name", "value", "unit", "target", "peer", "ratio", "met", "detail"} == set(row)
 
