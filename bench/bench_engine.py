@@ -321,9 +321,12 @@ async def outbound_window(
     }
 
 
+Alone = tuple[list[Step], dict[str, float]]  # the simulator alone: its inbound ladder, its dial window
+
+
 async def measure(
     plan: Plan, engine_args: Sequence[str] = ()
-) -> tuple[list[Step], dict[str, float], dict[str, Any], list[Step]]:
+) -> tuple[list[Step], dict[str, float], dict[str, Any], Alone]:
     with tempfile.TemporaryDirectory(prefix="bench-engine-") as tmp, PrivateRedis() as redis:
         rules, log_path = Path(tmp) / "routing.yaml", Path(tmp) / "engine.log"
         write_rules(rules, plan.agents, plan.outbound_agents)
@@ -347,18 +350,23 @@ async def measure(
             await sim.stop()
 
 
-async def simulator_alone(sim: TimedPbx, plan: Plan, log_path: Path) -> list[Step]:
-    """The same inbound ladder against bench/null_engine.py (Originate and Bridge, nothing else):
-    what the simulated PBX and this machine carry without the engine."""
+async def simulator_alone(sim: TimedPbx, plan: Plan, log_path: Path) -> Alone:
+    """The same inbound ladder against bench/null_engine.py (Originate and Bridge, nothing else),
+    then the same outbound window with its dialer (customer Originates, as many in flight as the
+    campaign has agents): what the simulated PBX and this machine carry without the engine."""
     with contextlib.suppress(SimTimeoutError):
         await sim.wait_for_channel_count(0, timeout=SETTLE_S)
     with log_path.open("ab") as log:
-        null = EngineProcess(["--ami-port", str(sim.port)], log, "bench.null_engine")
+        args = ["--ami-port", str(sim.port), "--window", str(plan.outbound_agents)]
+        null = EngineProcess(args, log, "bench.null_engine")
         try:
             hello = await null.read(timeout=60)
             if not hello.get("ready"):
                 raise RuntimeError(f"the null engine did not start: {hello}")
-            return await ladder(sim, null, plan, first=5_000_000)
+            steps = await ladder(sim, null, plan, first=5_000_000)
+            with contextlib.suppress(SimTimeoutError):
+                await sim.wait_for_channel_count(0, timeout=SETTLE_S)
+            return steps, await outbound_window(sim, null, plan.outbound_s, plan.ramp_s)
         finally:
             null.stop()
 
@@ -448,6 +456,19 @@ def best_rates(steps: list[Step]) -> tuple[Step | None, Step | None, Step | None
     return best, ended, (max(kept, key=lambda s: s.rate) if kept else None)
 
 
+def originate_rows(outbound: dict[str, float], alone: dict[str, float], plan: Plan) -> list[Row]:
+    """The engine's originate rate as a share of the simulator's own (bench/null_engine.py dialing)."""
+    return [
+        row("simulated PBX alone: customer originates per second", alone["rate"], "originates/s",
+            detail=(f"bench/null_engine.py keeps {plan.outbound_agents} customer Originates in flight (a "
+                    f"new one at each OriginateResponse; no pacing, no Redis) for {plan.outbound_s:g} s, "
+                    f"same sim and window as the engine's; responder CPU {alone['cpu']:.0%} of a core")),
+        row("engine originate rate / the simulator's", outbound["rate"], "originates/s",
+            peer=("simulated PBX alone", alone["rate"]), target="report (1x: not the bottleneck)",
+            detail=f"engine CPU {outbound['cpu']:.0%} of a core while dialing"),
+    ]  # fmt: skip
+
+
 def simulator_rows(steps: list[Step], alone: list[Step]) -> list[Row]:
     """The engine's rates as a share of the simulated PBX's own (bench/null_engine.py), same run."""
     best, _, sustained = best_rates(steps)
@@ -516,8 +537,12 @@ def run(quick: bool, plan: Plan | None = None, engine_args: Sequence[str] = ()) 
     """All rows of figure 4; `plan` replaces the sizes (the smoke test uses a tiny one);
     `engine_args` go to bench/engine_proc.py (e.g. --profile PATH, --log-level WARNING)."""
     plan = plan or (QUICK if quick else FULL)
-    steps, outbound, final, alone = asyncio.run(measure(plan, engine_args))
-    rows = rows_of(steps, outbound, final, plan) + simulator_rows(steps, alone)
+    steps, outbound, final, (alone, alone_outbound) = asyncio.run(measure(plan, engine_args))
+    rows = [
+        *rows_of(steps, outbound, final, plan),
+        *simulator_rows(steps, alone),
+        *originate_rows(outbound, alone_outbound, plan),
+    ]
     if plan != FULL:  # short steps: a rough p99; say so on every row
         for item in rows:
             item["name"] += f" (short run: {plan.step_s:g} s steps)"

@@ -42,6 +42,7 @@ from typing import Any
 
 from redis.asyncio.connection import AbstractConnection
 
+from bench import engine_timing
 from dialer.campaigns.rules import Campaigns
 from dialer.loop.campaign_control import CampaignState
 from switchboard.logs import configure_logging
@@ -177,7 +178,6 @@ class Outbound:
         await self.dialer.set_state(CAMPAIGN, state, "bench")
 
 
-
 async def serve(parts: Parts, outbound: Outbound | None) -> None:
     """Answer the parent's commands until `quit` or the end of stdin."""
     loop = asyncio.get_running_loop()
@@ -247,14 +247,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ended-call-ttl", type=int, default=0, help="acd.ended_call_ttl (s); 0: default")
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     parser.add_argument("--profile", type=Path, help="write cProfile statistics here at the end")
+    parser.add_argument("--timing", type=Path, help="where events' time went (engine_timing)")
     parser.add_argument("--tracemalloc", action="store_true", help="trace allocations (slow): `objects`")
     args = parser.parse_args(argv)
     count_round_trips()
+    if args.timing is not None:
+        engine_timing.install()
     if args.tracemalloc:
         tracemalloc.start(4)
     if args.profile is None:
         asyncio.run(main_async(args))
         write_sites()
+        if args.timing is not None:
+            engine_timing.write(args.timing)
         return 0
     with cProfile.Profile() as profile:
         asyncio.run(main_async(args))

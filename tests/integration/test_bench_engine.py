@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -26,8 +28,23 @@ def test_engine_bench_routes_calls_and_reports_rows() -> None:
     assert by_name["engine RSS after the run"]["value"] > 0
     dialed = re.search(r"; ([\d,]+) originates", by_name["engine outbound: originates per second"]["detail"])
     assert dialed and int(dialed[1].replace(",", "")) > 0  # a pacing round (every 0.5 s) dialed
+    alone = by_name["simulated PBX alone: customer originates per second"]["value"]
+    assert alone > 0  # the null engine's dialer kept customer Originates in flight
+    ratio = by_name["engine originate rate / the simulator's"]
+    assert ratio["peer"] == {"name": "simulated PBX alone", "value": alone}
     for row in rows:
         assert {"name", "value", "unit", "target", "peer", "ratio", "met", "detail"} == set(row)
+
+
+@pytest.mark.integration
+def test_engine_timing_says_where_an_inbound_events_time_went(tmp_path: Path) -> None:
+    timing = tmp_path / "timing.json"
+    bench_engine.run(quick=True, plan=TINY, engine_args=["--timing", str(timing)])
+    found = json.loads(timing.read_text(encoding="utf-8"))
+    arrivals = found["UserEvent"]  # the callers' SwitchboardInbound and the agents' answers
+    assert arrivals["count"] >= 2 * 2  # 5 calls/s for 0.4 s: two calls, two UserEvents each
+    assert arrivals["handle_ms"] > 0 and arrivals["ami_ms"] > 0  # each awaited an action's answer
+    assert found["(redis)"]["count"] > 0 and found["(ami)"]["count"] > 0
 
 
 def step(rate: int, fast: bool, kept_up: bool = True) -> Step:
