@@ -18,6 +18,7 @@ from bench.chaos.__main__ import choose, run_row
 from bench.chaos.faults import FAULTS
 from bench.chaos.world import Plan, World
 from pbx.sim.rawclient import RawAmiClient
+from routing.acd.acd_keys import AcdKeys
 
 pytestmark = pytest.mark.integration
 
@@ -85,7 +86,7 @@ async def test_two_engines_row_measures_the_failover_of_the_owners_lease() -> No
     row = await run_row(FAULTS["two-engines-owner-killed"], TINY)
     assert row["supported"] and row["injected"] == 1
     assert 0 < row["failover_s"] <= 5.0, row
-    assert any("routing:owner" in note for note in row["notes"]), row
+    assert any(AcdKeys().owner in note for note in row["notes"]), row
 
 
 # The short versions of the fault rows the chaos suite proves (scripts/chaos runs them all, longer).
