@@ -38,6 +38,7 @@ from dialer.dialer_keys import DialerKeys, LeadKeys, TaskKeys
 from dialer.dispositions.service import Disposition
 from dialer.leads.model import to_ms
 from dialer.leads.store import Lead, LeadStore
+from dialer.tasks import reminder_scripts
 from dialer.tasks import scripts as lua
 from dialer.tasks.deadlines import (
     central_deadline,
@@ -102,12 +103,17 @@ class TaskStore:
         self.audit = AuditTrail(redis, self.keys.audit, maxlen=audit_maxlen)
         names = (
             "CREATE", "SET_OWN", "CLOSE", "EXPIRE", "ARCHIVE", "DIALED", "DEFER", "REACTIVATED", "ANSWERED",
-            "SET_REMINDER", "QUEUE_REMINDER", "QUEUE_DIGEST",
+            "SET_REMINDER",
         )  # fmt: skip
+        sources = {name: getattr(lua, name) for name in names}
+        sources |= {
+            "QUEUE_REMINDER": reminder_scripts.QUEUE_REMINDER,
+            "QUEUE_DIGEST": reminder_scripts.QUEUE_DIGEST,
+        }
         # E-mail to customers of their promised time: the default language when mail is on (from
         # the `mail` settings), None when the engine sends no e-mail.
         self.customer_mail = customer_mail
-        self._scripts = {name: redis.register_script(getattr(lua, name)) for name in names}
+        self._scripts = {name: redis.register_script(source) for name, source in sources.items()}
         self.reads = TaskReads(redis, self.keys, self.lead_keys, lambda: self.rules)
         """The read side (dialer/tasks/reads.py); its methods are this store's too:"""
         reads = self.reads
@@ -121,9 +127,9 @@ class TaskStore:
         """Hot reload: the next call uses the new rules."""
         self.rules = rules
 
-    async def run(self, script: str, now: datetime, *args: str | int) -> Any:
+    async def run(self, script: str, now: datetime, *args: str | int, keys: Sequence[str] = ()) -> Any:
         argv = [self.keys.prefix, to_ms(now), now.astimezone(UTC).isoformat(), self._maxlen, *args]
-        return await self._scripts[script](keys=[self.keys.prefix], args=argv)  # the {dial} slot
+        return await self._scripts[script](keys=[*self.keys.script_keys, *keys], args=argv)  # the {dial} slot
 
     # ---- reads (the rest are in dialer/tasks/reads.py, see `reads`) ----------------------------------------
 
@@ -390,7 +396,8 @@ class TaskStore:
             on_time = at < task.expires_at and at < late_after
         redial = to_ms(at + self.rules.redial_after)
         timely = "1" if on_time else "0"
-        reply = await self.run("DIALED", at, task_id, to_ms(at), timely, call_id, redial, agent)
+        args = (task_id, to_ms(at), timely, call_id, redial, agent)
+        reply = await self.run("DIALED", at, *args, keys=[self.keys.call(call_id)])
         if not int(reply[0]):
             raise not_open(task, text(reply[1]))
         if self.metrics is not None:
