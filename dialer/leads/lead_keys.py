@@ -2,9 +2,9 @@
 dialer/leads/robinson.py, dialer/dispositions/service.py). Same prefix as DialerKeys plus the `{dial}`
 hash tag (`sb:dialer:{dial}:lead:L1`, one slot on a Redis Cluster); build with `LeadKeys.of(dialer_keys)`.
 Every lead script (and the Robinson and dial-intent scripts built on it) ends its KEYS with
-`script_tail`: the fixed keys it touches, then `prefix`, from which it builds only the per-lead keys
-it discovers as it runs (a claim pops ids, a lead names its campaign): they share the tag, so they
-stay in its slot (docs/redis.md#one-slot-per-script-the-hash-tags).
+`script_tail`: the fixed keys it touches, then `prefix`, from which it builds only per-lead keys (a
+lead's hash, whether its id was popped or passed; the campaign queues and customer set a lead
+names): they share the tag, so they stay in its slot (docs/redis.md#one-slot-per-script-the-hash-tags).
 - `lead:{id}`                  HASH one lead (fields: dialer/leads/store.py `Lead`)
 - `leads:seq`                  STRING counter: insertion order of new leads ("age")
 - `leads:customer-ids`         HASH ASCII-lowercased customer id -> the id as the CRM sent it

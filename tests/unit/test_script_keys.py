@@ -1,9 +1,9 @@
 """Lua scripts get every key they can name through KEYS[], built by the feature's key module.
 
-A script may build from a tagged prefix (passed as a KEY) only the keys it discovers as it runs:
-a lead it pops, the campaign a task names (docs/redis.md#one-slot-per-script-the-hash-tags). A key
-made of the prefix and literals only, or of the prefix and an argument, is one the caller could
-name: building it in Lua is a second source of truth for its name, so it fails here.
+A script may build from a tagged prefix (passed as a KEY) only per-item keys: a lead it pops, the
+campaign a task names (docs/redis.md#one-slot-per-script-the-hash-tags). A key made of the prefix
+and literals only, or of the prefix and an argument, is one the caller can name: building it in
+Lua is a second source of truth for its name, so it fails here.
 """
 
 from __future__ import annotations
