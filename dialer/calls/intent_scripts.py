@@ -2,11 +2,11 @@
 atomic script, so a crash or a cut between two writes can never leave half of it.
 
 Common ARGV: [1] key prefix (its place kept), [2] now (epoch ms), [3] now (ISO 8601), as the lead
-scripts take them (dialer/leads/scripts.py: the lead transitions build the lead's keys from the
-prefix, the last KEY). Every other key comes through KEYS, in this order: [1] the call's hash
-`dial:call:{id}`, [2] the open intents ZSET, [3] the campaign's stats HASH, [4] the dial-attempts
-audit stream, [5] the number's dial lock, [6] the leads' audit stream, [7..] the attempt ZSETs (the
-number's, then the lead's), last the lead store's prefix (all in the `{dial}` slot).
+scripts take them. Every key comes through KEYS, in this order: [1] the call's hash `dial:call:{id}`,
+[2] the open intents ZSET, [3] the campaign's stats HASH, [4] the dial-attempts audit stream, [5] the
+number's dial lock, [6] the leads' audit stream, [7..] the attempt ZSETs (the number's, then the
+lead's), last the lead LIB's keys (LeadKeys.script_tail, ending with the prefix the lead transitions
+build the lead's own keys from; all in the `{dial}` slot).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dialer.leads.scripts import LIB, TRANSITIONS
 
 _KEYS = """
 local CALL, INTENTS, STATS, TRAIL, LOCK, LEAD_TRAIL = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local FIRST_ATTEMPTS, LAST_ATTEMPTS = 7, #KEYS - 1
+local FIRST_ATTEMPTS, LAST_ATTEMPTS = 7, #KEYS - LIB_KEYS
 """
 
 # ARGV[4] call id, [5] pending member, [6] retention cutoff ms, [7] keep ms, [8] stats field (dials),

@@ -118,7 +118,7 @@ class IntentStore:
         ]  # fmt: skip
         if lead_id:
             found.append(keys.lead_attempts(lead_id))
-        return [*found, self._leads.prefix]
+        return [*found, *self._leads.script_tail]
 
     def _head(self, at: datetime) -> list[str | int]:
         return [self.keys.prefix, to_ms(at), at.isoformat()]

@@ -1,8 +1,10 @@
 """Leads, Robinson-list requests, dispositions (dialer/leads/store.py, dialer/leads/scripts.py,
 dialer/leads/robinson.py, dialer/dispositions/service.py). Same prefix as DialerKeys plus the `{dial}`
 hash tag (`sb:dialer:{dial}:lead:L1`, one slot on a Redis Cluster); build with `LeadKeys.of(dialer_keys)`.
-The lead scripts receive `prefix` as their last KEY and build the per-lead keys they discover as they
-run (a claim pops ids) from it the same way: they share its tag, so they stay in its slot.
+Every lead script (and the Robinson and dial-intent scripts built on it) ends its KEYS with
+`script_tail`: the fixed keys it touches, then `prefix`, from which it builds only per-lead keys (a
+lead's hash, whether its id was popped or passed; the campaign queues and customer set a lead
+names): they share the tag, so they stay in its slot (docs/redis.md#one-slot-per-script-the-hash-tags).
 - `lead:{id}`                  HASH one lead (fields: dialer/leads/store.py `Lead`)
 - `leads:seq`                  STRING counter: insertion order of new leads ("age")
 - `leads:customer-ids`         HASH ASCII-lowercased customer id -> the id as the CRM sent it
@@ -49,6 +51,12 @@ class LeadKeys:
     @classmethod
     def of(cls, keys: DialerKeys | None) -> LeadKeys:
         return cls(keys.prefix + DIAL_TAG if keys is not None else DIAL_PREFIX)
+
+    @property
+    def script_tail(self) -> list[str]:
+        """The last KEYS of every lead script, in the order dialer/leads/scripts.py LIB reads them."""
+        fixed = [self.lead_seq, self.customer_ids, self.claimed, self.offers, self.robinson_excluded]
+        return [*fixed, self.prefix]
 
     def lead(self, lead_id: str) -> str:
         return f"{self.prefix}lead:{lead_id}"

@@ -149,6 +149,16 @@ class RobinsonStore:
         self._approve = redis.register_script(lua.APPROVE)
         self._reject = redis.register_script(lua.REJECT)
 
+    def _decide_keys(self, request_id: str, status: str) -> list[str]:
+        """KEYS of APPROVE and REJECT (dialer/leads/robinson_scripts.py DECIDE)."""
+        keys = self.keys
+        decided = [
+            keys.robinson_request(request_id),
+            keys.robinson_status("pending"),
+            keys.robinson_status(status),
+        ]
+        return [keys.audit_robinson, keys.audit_leads, *decided, *keys.script_tail]
+
     def _argv(self, now: datetime, *args: str) -> list[Any]:
         return [self.keys.prefix, to_ms(now), now.isoformat(), *args]
 
@@ -215,7 +225,11 @@ class RobinsonStore:
         extra |= {"lead_id": lead_id or "", "disposition_id": disposition_id or ""}
         payload = json.dumps(fields | extra, ensure_ascii=False)
         args = self._argv(now, payload, self._maxlen, "1" if skip_open else "0")
-        _, request_id = await self._file(keys=[self.keys.audit_robinson, self.keys.prefix], args=args)
+        keys = [
+            self.keys.audit_robinson, self.keys.robinson_seq, self.keys.robinson_status("pending"),
+            self.keys.robinson_pending(fields["customer_id"]), self.keys.robinson_by(requested_by),
+        ]  # fmt: skip
+        _, request_id = await self._file(keys=[*keys, *self.keys.script_tail], args=args)
         return await self.get(text(request_id))
 
     async def known_customer_id(self, customer_id: str) -> str:
@@ -307,7 +321,7 @@ class RobinsonStore:
         """Approve: exclude the customer from distribution and blacklist all their known numbers."""
         note = _note(note, required=False)
         args = self._argv(now, request_id, supervisor, note, self._maxlen)
-        code, payload = await self._approve(keys=[self.keys.audit_robinson, self.keys.prefix], args=args)
+        code, payload = await self._approve(keys=self._decide_keys(request_id, "approved"), args=args)
         if not code:
             self._refused(request_id, text(payload), "approve")
         request = await self.get(request_id)
@@ -339,8 +353,7 @@ class RobinsonStore:
         disposition held for this request are queued again."""
         note = _note(note, required=True)
         args = self._argv(now, request_id, supervisor, note, self._maxlen, self._maxlen)
-        keys = [self.keys.audit_robinson, self.keys.audit_leads, self.keys.prefix]
-        code, status = await self._reject(keys=keys, args=args)
+        code, status = await self._reject(keys=self._decide_keys(request_id, "rejected"), args=args)
         if not code:
             self._refused(request_id, text(status), "reject")
         return await self.get(request_id)

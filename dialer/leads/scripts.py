@@ -3,10 +3,11 @@
 Why Lua: a lead is "claimed" by removing it from its campaign's ready ZSET and marking its HASH in
 one step, so no two engines (or tasks) sharing a Redis can ever get the same lead. Every script
 takes ARGV[1] = key prefix (its place kept; the scripts read it from KEYS), ARGV[2] = now (epoch ms,
-from the caller's clock), ARGV[3] = now (ISO 8601), then its own arguments; KEYS[1] is the audit
-stream when the script writes one, the last KEY is LeadKeys.prefix (with its `{dial}` hash tag): the
-keys of the leads a script discovers as it runs are built from it exactly as LeadKeys builds them,
-so on a Redis Cluster they are in the slot the script was sent to.
+from the caller's clock), ARGV[3] = now (ISO 8601), then its own arguments. Its KEYS are its own keys
+(the audit stream first when it writes one), then LeadKeys.script_tail: the fixed keys LIB reads, last
+LeadKeys.prefix (with its `{dial}` hash tag). Only the keys of the leads a script discovers as it runs
+(and of the campaign or customer such a lead names) are built from that prefix, exactly as LeadKeys
+builds them, so on a Redis Cluster they are in the slot the script was sent to.
 
 Lead statuses: new (no campaign) -> queued (in `ready` or, until its next attempt, in `retry`)
 -> claimed (by an engine, leased) -> dialing -> queued again / done / closed; excluded (the
@@ -21,10 +22,8 @@ from __future__ import annotations
 from dialer.audit import AUDIT_LUA
 
 LIB = """
-local P, NOW, ISO = KEYS[#KEYS], tonumber(ARGV[2]), ARGV[3]
-local CLAIMED = P .. 'leads:claimed'
-local OFFERS = P .. 'leads:offers'
-local EXCLUDED = P .. 'robinson:excluded'
+local NOW, ISO, LIB_KEYS = tonumber(ARGV[2]), ARGV[3], 6
+local SEQ, CUSTOMER_IDS, CLAIMED, OFFERS, EXCLUDED, P = unpack(KEYS, #KEYS - LIB_KEYS + 1, #KEYS)
 local function lkey(id) return P .. 'lead:' .. id end
 local function ready(c) return P .. 'leads:ready:' .. c end
 local function retry(c) return P .. 'leads:retry:' .. c end
@@ -86,7 +85,7 @@ local function upsert(item)
   local status, ocamp, ocust, seq = old[1], old[2] or '', old[3] or '', old[5]
   local result = 'updated'
   if not status then
-    seq = redis.call('INCR', P .. 'leads:seq')
+    seq = redis.call('INCR', SEQ)
     redis.call('HSET', key, 'lead_id', id, 'seq', seq, 'attempts', 0, 'created_at', ISO, 'status', 'new')
     status, result = 'new', 'created'
   elseif old[4] == item.digest and not (REOPEN and finished(status)) then
@@ -100,7 +99,7 @@ local function upsert(item)
   if ocust ~= item.customer_id then
     if ocust ~= '' then redis.call('SREM', P .. 'leads:customer:' .. ocust, id) end
     redis.call('SADD', P .. 'leads:customer:' .. item.customer_id, id)
-    redis.call('HSET', P .. 'leads:customer-ids', string.lower(item.customer_id), item.customer_id)
+    redis.call('HSET', CUSTOMER_IDS, string.lower(item.customer_id), item.customer_id)
   end
   if status == 'excluded' or is_excluded(item.customer_id) then
     unqueue(id, ocamp)
@@ -124,14 +123,15 @@ return out
 """
 )
 
-# ARGV[4] campaign, ARGV[5] owner, ARGV[6] lease ms, ARGV[7] how many, ARGV[8] scan limit
+# KEYS[1] the campaign's ready ZSET, KEYS[2] its retry ZSET. ARGV[4] campaign, ARGV[5] owner,
+# ARGV[6] lease ms, ARGV[7] how many, ARGV[8] scan limit
 # Returns {claimed ids, 1 if the scan limit stopped it early else 0}.
 CLAIM = (
     LIB
     + """
 local campaign, owner = ARGV[4], ARGV[5]
 local lease, want, limit = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
-local rq, tq = ready(campaign), retry(campaign)
+local rq, tq = KEYS[1], KEYS[2]
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', tq, '-inf', NOW, 'LIMIT', 0, 1000)) do
   redis.call('ZREM', tq, id)
   local rank = redis.call('HGET', lkey(id), 'rank')
@@ -306,7 +306,7 @@ return out
 """
 )
 
-# ARGV[4] lead id, ARGV[5] owner, ARGV[6] advisor, ARGV[7] timeout ms
+# KEYS[1] the advisor's offer key. ARGV[4] lead id, ARGV[5] owner, ARGV[6] advisor, ARGV[7] timeout ms
 OFFER = (
     LIB
     + """
@@ -314,7 +314,7 @@ local id, key, advisor = ARGV[4], lkey(ARGV[4]), ARGV[6]
 local f = redis.call('HMGET', key, 'status', 'claimed_by', 'offered_to', 'offer_expires')
 if f[1] ~= 'claimed' or f[2] ~= ARGV[5] then return {0, 'not-claimed'} end
 if set(f[3]) and (tonumber(f[4]) or 0) > NOW then return {0, 'already-offered'} end
-local okey = P .. 'leads:offer:' .. advisor
+local okey = KEYS[1]
 local current = redis.call('GET', okey)
 if current and current ~= id then
   local o = redis.call('HMGET', lkey(current), 'offered_to', 'offer_expires')

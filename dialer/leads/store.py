@@ -121,7 +121,7 @@ class LeadStore:
 
     async def _run(self, name: str, now: datetime, *args: Any, keys: Sequence[str] = ()) -> Any:
         argv = [self.keys.prefix, to_ms(now), now.isoformat(), *args]
-        return await self._scripts[name](keys=[*keys, self.keys.prefix], args=argv)
+        return await self._scripts[name](keys=[*keys, *self.keys.script_tail], args=argv)
 
     # ---- import -------------------------------------------------------------------------------
 
@@ -256,7 +256,8 @@ class LeadStore:
         more = 1
         while more and len(claimed) < count:
             args = (campaign_id, owner, int(lease.total_seconds() * 1000), count - len(claimed), 200)
-            ids, more = await self._run("CLAIM", now, *args)
+            queues = (self.keys.ready(campaign_id), self.keys.retry(campaign_id))
+            ids, more = await self._run("CLAIM", now, *args, keys=queues)
             claimed += [text(i) for i in ids]
         return await self.get_many(claimed)
 
@@ -331,7 +332,10 @@ class LeadStore:
         self, lead_id: str, owner: str, advisor: str, *, now: datetime, timeout: timedelta
     ) -> None:
         """Offer a lead the owner holds to one advisor until `now + timeout`."""
-        ok, why = await self._run("OFFER", now, lead_id, owner, advisor, int(timeout.total_seconds() * 1000))
+        timeout_ms = int(timeout.total_seconds() * 1000)
+        ok, why = await self._run(
+            "OFFER", now, lead_id, owner, advisor, timeout_ms, keys=[self.keys.advisor_offer(advisor)]
+        )
         if not ok:
             raise OfferRefusedError(
                 f"cannot offer lead {lead_id!r} to {advisor!r}: {text(why)}",

@@ -156,7 +156,8 @@ class AdvisorMail:
                 continue
             digest = await self.digest(advisor_id, now, since)
             payload = "" if digest.empty else self._digest_payload(digest, contact, now)
-            if int(await self.store.run("QUEUE_DIGEST", now, day.isoformat(), advisor_id, payload)):
+            args = (day.isoformat(), advisor_id, payload)
+            if int(await self.store.run("QUEUE_DIGEST", now, *args, keys=[marks])):
                 queued += 1
                 if self._counter is not None:
                     self._counter("digest-queued")

@@ -45,7 +45,7 @@ from dialer.audit import text
 from dialer.dialer_keys import DialerKeys, TaskKeys
 from dialer.leads.model import to_ms
 from dialer.leads.store import Lead
-from dialer.tasks import scripts as lua
+from dialer.tasks import outbox_scripts as outbox_lua
 from dialer.tasks.mail_templates import Language, language_for_number
 from dialer.tasks.rules import NotificationRules, Task, WebhookRules
 from dialer.tasks.task_metrics import TaskMetrics
@@ -211,8 +211,8 @@ class OutboxWorker:
         self._counter = counter
         self._lease = lease
         self._batch = batch
-        self._claim = redis.register_script(lua.CLAIM_OUTBOX)
-        self._settle = redis.register_script(lua.SETTLE_OUTBOX)
+        self._claim = redis.register_script(outbox_lua.CLAIM_OUTBOX)
+        self._settle = redis.register_script(outbox_lua.SETTLE_OUTBOX)
 
     @property
     def sent_key(self) -> str:
@@ -232,7 +232,8 @@ class OutboxWorker:
             return report
         now = self._clock()
         lease_ms = int(self._lease.total_seconds() * 1000)
-        claimed = await self._claim(keys=[self.keys.prefix], args=self._argv(now, self._batch, lease_ms))
+        keys = self.keys.outbox_queue(self.queue)
+        claimed = await self._claim(keys=keys, args=self._argv(now, self._batch, lease_ms))
         for index in range(0, len(claimed), 3):
             item, payload, tries = text(claimed[index]), text(claimed[index + 1]), int(claimed[index + 2])
             if report.unreachable:  # the server is down: the rest wait for it, no try counted
@@ -286,7 +287,7 @@ class OutboxWorker:
     async def _settled(self, item: str, payload: str, outcome: str, key: str, *extra: str | int) -> None:
         rest = list(extra) + [""] * (3 - len(extra))
         args = self._argv(self._clock(), item, payload, outcome, key, *rest)
-        await self._settle(keys=[self.keys.prefix], args=args)
+        await self._settle(keys=self.keys.outbox_queue(self.queue), args=args)
 
     def _count(self, result: str) -> None:
         if self._counter is not None:

@@ -3,10 +3,13 @@
 Why Lua: a task moves between indexes (open, due for dialing, expired, per lead, per owner) and
 its state changes in the same step, so two engines sweeping expiry, an advisor closing the task
 and the dialer marking it dialed can never leave it half moved or count an expiry twice. Every
-script takes KEYS[1] = TaskKeys.prefix (with its `{dial}` hash tag), ARGV[1] = the same prefix (its
-place kept), ARGV[2] = now (epoch ms), ARGV[3] = now (ISO 8601), ARGV[4] = audit stream MAXLEN
-('' = keep all), then its own arguments. Keys are built from KEYS[1] exactly as
-dialer.dialer_keys.TaskKeys builds them, so on a Redis Cluster they are all in its slot.
+script takes KEYS = TaskKeys.script_keys (the prefix with its `{dial}` hash tag, then every fixed key
+LIB reads), then its own keys; ARGV[1] = the prefix (its place kept), ARGV[2] = now (epoch ms),
+ARGV[3] = now (ISO 8601), ARGV[4] = audit stream MAXLEN ('' = keep all), then its own arguments.
+Only the keys of a task and of the lead, owner or campaign it names are built from the prefix, exactly
+as dialer.dialer_keys.TaskKeys builds them, so on a Redis Cluster they are all in its slot.
+The reminder and digest e-mails are dialer/tasks/reminder_scripts.py, the outbox queues
+dialer/tasks/outbox_scripts.py.
 
 States: open -> done (closed before expiry) | expired (the sweep, or closed at/after expiry; each
 expiry is counted once, in `tasks:expired-count` by rule kind). Archiving removes a done or expired
@@ -20,14 +23,9 @@ from dialer.audit import AUDIT_LUA
 LIB = (
     AUDIT_LUA
     + """
-local P, NOW, ISO, MAXLEN = KEYS[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
-local OPEN, OWN, ALL = P .. 'tasks:open', P .. 'tasks:own', P .. 'tasks:all'
-local EXPIRED, ACTIVITY, ARCHIVED = P .. 'tasks:expired', P .. 'tasks:activity', P .. 'tasks:archived'
-local COUNT, AUDIT = P .. 'tasks:expired-count', P .. 'audit:tasks'
-local SEQ, SOURCES = P .. 'tasks:seq', P .. 'tasks:source'
-local NOTIFY, OUTBOX = P .. 'tasks:notify', P .. 'tasks:notify:outbox'
-local PAYLOAD, TRIES = P .. 'tasks:notify:payload', P .. 'tasks:notify:tries'
-local REMIND, MAIL = P .. 'tasks:remind', P .. 'tasks:mail:'
+local NOW, ISO, MAXLEN, LIB_KEYS = tonumber(ARGV[2]), ARGV[3], ARGV[4], 20
+local P, OPEN, OWN, ALL, EXPIRED, ACTIVITY, ARCHIVED, COUNT, AUDIT, SEQ, SOURCES, NOTIFY, OUTBOX, PAYLOAD,
+      TRIES, REMIND, MAIL_OUTBOX, MAIL_PAYLOAD, MAIL_TRIES, MAIL_SENT = unpack(KEYS, 1, LIB_KEYS)
 local function tkey(id) return P .. 'task:' .. id end
 local function dial(c) return P .. 'tasks:dial:' .. c end
 local function by_lead(l) return P .. 'tasks:lead:' .. l end
@@ -46,10 +44,10 @@ end
 -- an e-mail into the mail outbox under message id `id` (a newer one replaces a pending older one);
 -- nothing when its idempotency key was sent already. Returns 1 when queued.
 local function queue_mail(id, key, payload)
-  if redis.call('ZSCORE', MAIL .. 'sent', key) then return 0 end
-  redis.call('HSET', MAIL .. 'payload', id, payload)
-  redis.call('HDEL', MAIL .. 'tries', id)
-  redis.call('ZADD', MAIL .. 'outbox', NOW, id)
+  if redis.call('ZSCORE', MAIL_SENT, key) then return 0 end
+  redis.call('HSET', MAIL_PAYLOAD, id, payload)
+  redis.call('HDEL', MAIL_TRIES, id)
+  redis.call('ZADD', MAIL_OUTBOX, NOW, id)
   return 1
 end
 local function unopen(t)
@@ -224,7 +222,8 @@ return {1, t.state}
 """
 )
 
-# ARGV[5] task id, [6] dialed at ms, [7] '1' on time / '0' late, [8] call id, [9] redial at ms, [10] agent.
+# KEYS[LIB_KEYS + 1] the call's task key (TaskKeys.call). ARGV[5] task id, [6] dialed at ms, [7] '1' on
+# time / '0' late, [8] call id, [9] redial at ms, [10] agent.
 DIALED = (
     LIB
     + """
@@ -237,7 +236,7 @@ redis.call('HINCRBY', key, ARGV[7] == '1' and 'dialed_on_time' or 'dialed_late',
 redis.call('HSET', key, 'dialed_ms', ARGV[6], 'call_id', ARGV[8], 'dialed_by', ARGV[10], 'activity_ms', NOW)
 if set(t.campaign_id) then redis.call('ZADD', dial(t.campaign_id), tonumber(ARGV[9]), t.id) end
 if t.callback == '1' then redis.call('ZADD', ACTIVITY, NOW, t.id) end
-if set(ARGV[8]) then redis.call('SET', P .. 'tasks:call:' .. ARGV[8], t.id, 'PX', 172800000) end
+if set(ARGV[8]) then redis.call('SET', KEYS[LIB_KEYS + 1], t.id, 'PX', 172800000) end
 audit(AUDIT, MAXLEN, {'action', 'dialed', 'task', t.id, 'call', ARGV[8], 'agent', ARGV[10],
                       'on_time', ARGV[7], 'actor', 'dialer', 'at', ISO})
 return {1, 'dialed'}
@@ -275,58 +274,6 @@ return {1, 'reactivated'}
 """
 )
 
-# An outbox queue (the webhook's `tasks:notify`, the e-mails' `tasks:mail`): ARGV[5] the queue,
-# then the script's own arguments.
-QUEUE = """
-local Q = P .. ARGV[5] .. ':'
-OUTBOX, PAYLOAD, TRIES = Q .. 'outbox', Q .. 'payload', Q .. 'tries'
-"""
-
-# ARGV[6] most entries, [7] lease ms. Returns a flat list: message id, payload, tries, ...
-CLAIM_OUTBOX = (
-    LIB
-    + QUEUE
-    + """
-local out = {}
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', OUTBOX, '-inf', NOW, 'LIMIT', 0, tonumber(ARGV[6]))) do
-  local payload = redis.call('HGET', PAYLOAD, id)
-  if payload then
-    redis.call('ZADD', OUTBOX, NOW + tonumber(ARGV[7]), id)
-    out[#out + 1] = id
-    out[#out + 1] = payload
-    out[#out + 1] = redis.call('HGET', TRIES, id) or '0'
-  else
-    redis.call('ZREM', OUTBOX, id)
-  end
-end
-return out
-"""
-)
-
-# ARGV[6] message id, [7] the payload delivered / tried, [8] outcome: sent | retry | failed,
-# [9] idempotency key, [10] retry at ms (retry), [11] tries so far, [12] failure JSON (failed).
-# A newer version queued meanwhile (another payload) stays queued.
-SETTLE_OUTBOX = (
-    LIB
-    + QUEUE
-    + """
-local id = ARGV[6]
-local current = redis.call('HGET', PAYLOAD, id)
-if ARGV[8] == 'sent' then redis.call('ZADD', Q .. 'sent', NOW, ARGV[9]) end
-if current ~= ARGV[7] then return 0 end
-if ARGV[8] == 'retry' then
-  redis.call('HSET', TRIES, id, ARGV[11])
-  redis.call('ZADD', OUTBOX, tonumber(ARGV[10]), id)
-  return 1
-end
-if ARGV[8] == 'failed' then redis.call('HSET', Q .. 'failed', id, ARGV[12]) end
-redis.call('ZREM', OUTBOX, id)
-redis.call('HDEL', PAYLOAD, id)
-redis.call('HDEL', TRIES, id)
-return 1
-"""
-)
-
 # ARGV[5] task id, [6] answered at ms. The callback was answered: handled (never overdue, at risk or
 # expired when answered before expiry); not redialed, no reminder. Returns {1, 'answered'} or {0, why}.
 ANSWERED = (
@@ -360,50 +307,5 @@ redis.call('ZADD', REMIND, tonumber(ARGV[8]), t.id)
 audit(AUDIT, MAXLEN, {'action', 'reminder', 'task', t.id, 'before_s', ARGV[6], 'of', ARGV[7],
                       'due_ms', ARGV[8], 'actor', ARGV[9], 'at', ISO})
 return {1, 'set'}
-"""
-)
-
-# ARGV[5] task id, [6] the due ms it was read with, [7] e-mail JSON ('' = the owner has no address).
-# Once per reminder: only while the task still waits with that due time (another engine or a change
-# since the read wins). Returns {1, 'queued'|'no-address'|'sent-before'} or {0, why}.
-QUEUE_REMINDER = (
-    LIB
-    + """
-local t = load(ARGV[5])
-if not t then
-  redis.call('ZREM', REMIND, ARGV[5])
-  return {0, 'missing'}
-end
-local due = redis.call('ZSCORE', REMIND, ARGV[5])
-if not due or tonumber(due) ~= tonumber(ARGV[6]) then return {0, 'changed'} end
-redis.call('ZREM', REMIND, t.id)
-redis.call('HSET', tkey(t.id), 'reminded_ms', NOW)
-redis.call('HDEL', tkey(t.id), 'remind_ms')
-local outcome = 'no-address'
-if set(ARGV[7]) then
-  local key = 'remind:' .. t.id .. ':' .. ARGV[6]
-  local m = cjson.decode(ARGV[7])
-  m.idempotency_key = key
-  outcome = queue_mail('remind:' .. t.id, key, cjson.encode(m)) == 1 and 'queued' or 'sent-before'
-end
-audit(AUDIT, MAXLEN, {'action', 'reminded', 'task', t.id, 'outcome', outcome, 'owner', t.owner,
-                      'actor', 'reminders', 'at', ISO})
-return {1, outcome}
-"""
-)
-
-# ARGV[5] local date, [6] advisor, [7] e-mail JSON ('' = nothing to send). Once per advisor and date.
-# Returns 1 queued, 0 not.
-QUEUE_DIGEST = (
-    LIB
-    + """
-local marks = P .. 'tasks:digest:' .. ARGV[5]
-if redis.call('HSETNX', marks, ARGV[6], NOW) == 0 then return 0 end
-redis.call('PEXPIRE', marks, 172800000)
-if ARGV[7] == '' then return 0 end  -- nothing to do today: marked, no e-mail
-local id = 'digest:' .. ARGV[6] .. ':' .. ARGV[5]
-local m = cjson.decode(ARGV[7])
-m.idempotency_key = id
-return queue_mail(id, id, cjson.encode(m))
 """
 )

@@ -13,8 +13,9 @@ rules of issue 5 that need the store:
 - A disposition closes the lead's open tasks; closing at or after the expiry instant leaves the
   task expired (the penalty stays counted). The expire sweep turns open tasks past their expiry
   instant expired and counts each once, by rule; they stay listed until a supervisor archives.
-- The dialer reads due callbacks (dialer/tasks/reads.py) and marks them dialed or deferred here;
-  a callback answered before expiry is handled (`mark_answered`): never overdue, redialed or expired.
+- The dialer reads due callbacks (dialer/tasks/reads.py) and marks them dialed or deferred through
+  dialer/tasks/callback_writes.py (composed here, with the bulk reactivation of stale tasks); a
+  callback answered before expiry is handled (`mark_answered`): never overdue, redialed or expired.
 - Every task has a reminder (dialer.tasks.reminders): the default of tasks.yaml unless the advisor
   picks one; anchored on the own time, it moves with it. dialer/tasks/advisor_mail.py sends it.
 - With e-mail on (`customer_mail`: the default language), the own-time script also queues the
@@ -38,10 +39,11 @@ from dialer.dialer_keys import DialerKeys, LeadKeys, TaskKeys
 from dialer.dispositions.service import Disposition
 from dialer.leads.model import to_ms
 from dialer.leads.store import Lead, LeadStore
+from dialer.tasks import reminder_scripts
 from dialer.tasks import scripts as lua
+from dialer.tasks.callback_writes import CallbackWrites
 from dialer.tasks.deadlines import (
     central_deadline,
-    deadline_label,
     expiry_instant,
     validate_own_time,
 )
@@ -71,7 +73,6 @@ __all__ = [
 ]  # fmt: skip
 
 Windows = Callable[[str], CallingWindow | None]
-REACTIVATED_CODE = "reactivated"
 
 
 class TaskStore:
@@ -102,12 +103,17 @@ class TaskStore:
         self.audit = AuditTrail(redis, self.keys.audit, maxlen=audit_maxlen)
         names = (
             "CREATE", "SET_OWN", "CLOSE", "EXPIRE", "ARCHIVE", "DIALED", "DEFER", "REACTIVATED", "ANSWERED",
-            "SET_REMINDER", "QUEUE_REMINDER", "QUEUE_DIGEST",
+            "SET_REMINDER",
         )  # fmt: skip
+        sources = {name: getattr(lua, name) for name in names}
+        sources |= {
+            "QUEUE_REMINDER": reminder_scripts.QUEUE_REMINDER,
+            "QUEUE_DIGEST": reminder_scripts.QUEUE_DIGEST,
+        }
         # E-mail to customers of their promised time: the default language when mail is on (from
         # the `mail` settings), None when the engine sends no e-mail.
         self.customer_mail = customer_mail
-        self._scripts = {name: redis.register_script(getattr(lua, name)) for name in names}
+        self._scripts = {name: redis.register_script(source) for name, source in sources.items()}
         self.reads = TaskReads(redis, self.keys, self.lead_keys, lambda: self.rules)
         """The read side (dialer/tasks/reads.py); its methods are this store's too:"""
         reads = self.reads
@@ -116,14 +122,19 @@ class TaskStore:
         self.view, self.list_tasks, self.page_tasks = reads.view, reads.list_tasks, reads.page_tasks
         self.stale, self.page_stale, self.status_counts = reads.stale, reads.page_stale, reads.status_counts
         self.due_callbacks = reads.due_callbacks
+        self.callbacks = CallbackWrites(self)
+        """The callback side (dialer/tasks/callback_writes.py); its methods are this store's too:"""
+        callbacks = self.callbacks
+        self.mark_dialed, self.defer_callback = callbacks.mark_dialed, callbacks.defer_callback
+        self.mark_answered, self.reactivate = callbacks.mark_answered, callbacks.reactivate
 
     def replace_rules(self, rules: TaskRules) -> None:
         """Hot reload: the next call uses the new rules."""
         self.rules = rules
 
-    async def run(self, script: str, now: datetime, *args: str | int) -> Any:
+    async def run(self, script: str, now: datetime, *args: str | int, keys: Sequence[str] = ()) -> Any:
         argv = [self.keys.prefix, to_ms(now), now.astimezone(UTC).isoformat(), self._maxlen, *args]
-        return await self._scripts[script](keys=[self.keys.prefix], args=argv)  # the {dial} slot
+        return await self._scripts[script](keys=[*self.keys.script_keys, *keys], args=argv)  # the {dial} slot
 
     # ---- reads (the rest are in dialer/tasks/reads.py, see `reads`) ----------------------------------------
 
@@ -254,7 +265,7 @@ class TaskStore:
         for task in await self.open_for_lead(lead_id):
             if own is not None and task.task_id == text(own):
                 continue
-            ok, _, _ = await self._close(task.task_id, code, disposition_id, actor, now)
+            ok, _, _ = await self.close_step(task.task_id, code, disposition_id, actor, now)
             if ok:
                 closed.append(await self.get(task.task_id))
         return closed
@@ -300,15 +311,6 @@ class TaskStore:
             raise not_open(task, text(reply[1]))
         return await self.get(task_id)
 
-    async def mark_answered(self, call_id: str, *, at: datetime, now: datetime) -> Task | None:
-        """The callback dialed as `call_id` was answered at `at`: the task is handled (issue 14), so it
-        is not redialed, reminded, overdue or expired while its disposition is still to come."""
-        task = await self.task_for_call(call_id)
-        if task is None:
-            return None
-        await self.run("ANSWERED", now, task.task_id, to_ms(at))
-        return await self.get(task.task_id)
-
     def _check_hours(self, own: datetime, place: Callee) -> None:
         """A callback's own time must fall inside its campaign's calling hours (callee's local time)."""
         window = self.windows(place.campaign_id) if self.windows and place.campaign_id else None
@@ -328,9 +330,10 @@ class TaskStore:
 
     # ---- closing, expiry, archive -------------------------------------------------------------
 
-    async def _close(
+    async def close_step(
         self, task_id: str, code: str, disposition_id: str, actor: str, now: datetime
     ) -> tuple[bool, str, str]:
+        """One CLOSE script: (closed, state or why not, rule kind); the expiry it causes is counted."""
         reply = await self.run("CLOSE", now, task_id, code, disposition_id, actor)
         ok, state = bool(int(reply[0])), text(reply[1])
         if ok and state == "expired" and self.metrics is not None:
@@ -341,7 +344,7 @@ class TaskStore:
         self, task_id: str, *, code: str, now: datetime, actor: str, disposition_id: str = ""
     ) -> Task:
         """Close one task (done, or expired when at/after its expiry instant)."""
-        ok, state, _ = await self._close(task_id, code, disposition_id, actor, now)
+        ok, state, _ = await self.close_step(task_id, code, disposition_id, actor, now)
         if not ok:
             raise not_open(await self.get(task_id), state)
         return await self.get(task_id)
@@ -369,72 +372,3 @@ class TaskStore:
             )
             raise TaskStateError(message, task_id=task_id, state=why)
         return await self.get(task_id)
-
-    # ---- the dialer ---------------------------------------------------------------------------
-
-    async def mark_dialed(
-        self,
-        task_id: str,
-        at: datetime,
-        on_time: bool | None = None,
-        *,
-        call_id: str = "",
-        agent: str = "",
-    ) -> bool:
-        """The callback was placed at `at` (through the gate). It is due again after `redial_after`
-        unless a result or a disposition closes it first. Returns whether it was dialed on time
-        (by default: before expiry, and within the overdue grace of its own time)."""
-        task = await self.get(task_id)
-        if on_time is None:
-            late_after = task.own_time + self.rules.overdue_grace if task.own_time else task.expires_at
-            on_time = at < task.expires_at and at < late_after
-        redial = to_ms(at + self.rules.redial_after)
-        timely = "1" if on_time else "0"
-        reply = await self.run("DIALED", at, task_id, to_ms(at), timely, call_id, redial, agent)
-        if not int(reply[0]):
-            raise not_open(task, text(reply[1]))
-        if self.metrics is not None:
-            timing = "on_time" if on_time else "late"
-            self.metrics.callbacks_dialed.labels(campaign=task.campaign_id or "", timing=timing).inc()
-        return on_time
-
-    async def defer_callback(
-        self, task_id: str, until: datetime | None, *, now: datetime, reason: str
-    ) -> None:
-        """Not dialed now (refused by hours, caps, the gate): try again at `until`; None: never
-        automatically (the owner sets a new own time, which makes it due again)."""
-        await self.run("DEFER", now, task_id, "" if until is None else to_ms(until), reason)
-
-    # ---- stale callbacks ----------------------------------------------------------------------
-
-    async def reactivate(
-        self, task_ids: Sequence[str], *, now: datetime, actor: str, owner: str | None = None
-    ) -> list[Reactivation]:
-        """Bulk reactivation of stale tasks: each gets a fresh task of its kind (new deadline from
-        now, same lead and owner unless `owner`); an open one is closed as `reactivated`, an expired
-        one stays expired (and counted). Idempotent: a task is reactivated once."""
-        done = []
-        for task_id in task_ids:
-            done.append(await self._reactivate_one(task_id, now, actor, owner))
-        return done
-
-    async def _reactivate_one(
-        self, task_id: str, now: datetime, actor: str, owner: str | None
-    ) -> Reactivation:
-        task = await self.find(task_id)
-        if task is None:
-            return Reactivation(task_id, None, "no such task")
-        if task.state == "done" or task.archived:
-            state = "archived" if task.archived else "done"
-            return Reactivation(task_id, None, f"not reactivated: the task is {state}")
-        kind = task.kind if self.rules.rule(task.kind) else self.rules.kinds[0]
-        new = await self.create(
-            lead_id=task.lead_id, kind=kind, now=now, actor=actor, owner=owner or task.owner or "",
-            campaign_id=task.campaign_id, number=task.number, note=f"reactivated from {task_id}",
-            source=f"reactivated:{task_id}", source_ref=f"reactivate:{task_id}", reactivated_from=task_id,
-        )  # fmt: skip
-        if task.state == "open":
-            await self._close(task_id, REACTIVATED_CODE, "", actor, now)
-        await self.run("REACTIVATED", now, task_id, new.task_id, actor)
-        deadline = deadline_label(new.deadline_date, new.cc_zone)
-        return Reactivation(task_id, new, f"new task {new.task_id}, deadline {deadline}")

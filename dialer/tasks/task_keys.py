@@ -1,7 +1,9 @@
 """Follow-up tasks, callbacks and customer notifications (dialer/tasks/store.py, dialer/tasks/scripts.py,
 dialer/tasks/notifications.py). Same prefix as DialerKeys plus the `{dial}` hash tag (one slot on a
-Redis Cluster); build with `TaskKeys.of(dialer_keys)`. The Lua scripts still build the per-task keys
-from `prefix` the same way (they share its tag, so they stay in the slot). Scores are epoch ms.
+Redis Cluster); build with `TaskKeys.of(dialer_keys)`. The Lua scripts get their fixed keys through
+KEYS (`script_keys`, `outbox_queue`) and build from `prefix` only the keys of the tasks they read and
+of the lead, owner or campaign a task names (they share its tag, so they stay in the slot). Scores
+are epoch ms.
 - `task:{id}`                  HASH one task (fields: dialer/tasks/rules.py `Task`)
 - `tasks:seq`                  STRING counter of task ids (`t-<n>`)
 - `tasks:source`               HASH source ref (call id, disposition id) -> task id: creation by
@@ -60,6 +62,20 @@ class TaskKeys:
     @classmethod
     def of(cls, keys: DialerKeys | None) -> TaskKeys:
         return cls(keys.prefix + DIAL_TAG if keys is not None else DIAL_PREFIX)
+
+    @property
+    def script_keys(self) -> list[str]:
+        """The first KEYS of every task script, in the order dialer/tasks/scripts.py LIB reads them."""
+        mail = [self.queue("tasks:mail", part) for part in ("outbox", "payload", "tries", "sent")]
+        indexes = [self.open, self.own, self.all, self.expired, self.activity, self.archived]
+        return [
+            self.prefix, *indexes, self.expired_count, self.audit, self.seq, self.sources, self.notify,
+            self.outbox, self.payload, self.tries, self.remind, *mail,
+        ]  # fmt: skip
+
+    def outbox_queue(self, base: str) -> list[str]:
+        """The KEYS of an outbox queue's scripts (outbox_scripts.py): `tasks:notify`, `tasks:mail`."""
+        return [self.queue(base, part) for part in ("outbox", "payload", "tries", "sent", "failed")]
 
     def task(self, task_id: str) -> str:
         return f"{self.prefix}task:{task_id}"

@@ -22,7 +22,8 @@ from routing.acd.callflow import CallFlow
 from routing.acd.calls import ActiveCall, CallState
 from routing.acd.context import Ctx
 from routing.acd.dispatcher import Dispatcher
-from routing.acd.store import SOURCE_API, SOURCE_RULES, Change
+from routing.acd.store import Change
+from routing.acd.store_records import SOURCE_API, SOURCE_RULES
 from routing.acd.transfers import TransferError, check_target, parse_target
 from routing.acd.views import AgentInfo, CaseInfo, QueueInfo, agent_info, agents_info, case_info, queues_info
 from routing.agent_events import Event as AgentEvent

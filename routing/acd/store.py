@@ -2,7 +2,8 @@
 
 Rules it keeps:
 - Keys come from AcdKeys (routing/acd/routing_keys.py's layout plus the shell's own); values
-  are routing/acd/store_records.py JSON, so a restarted engine rebuilds the same queue.
+  are routing/acd/store_records.py JSON, so a restarted engine rebuilds the same queue; the Lua
+  is routing/acd/store_scripts.py.
 - Every multi-key update is one MULTI/EXEC (`commit`), and taking an agent for
   a call is a Lua compare-and-set (`reserve`; `hold` when the dialer takes an
   agent for a call it is placing): the agent must still be ready (or held for
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -35,17 +35,29 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis.asyncio as aioredis
-from pydantic import ValidationError
 from redis.typing import EncodableT, FieldT
 
 from core.errors import ValidationFailedError
 from core.lease import FencedBatch, FencedScript, Lease
 from core.store_errors import STORE_FAILURES, store_available
+from routing.acd import store_scripts
 from routing.acd.acd_keys import AcdKeys
-from routing.acd.calls import ActiveCall, CallFacts, CallState
-from routing.acd.history import LUA_PUSH_HISTORY, HistoryWriter
+from routing.acd.calls import ActiveCall, CallState
+from routing.acd.history import HistoryWriter
 from routing.acd.state import AcdState
-from routing.acd.store_records import dump_call, dump_status, load_call, load_history, load_status
+from routing.acd.store_records import (
+    SOURCE_API,
+    SOURCE_RULES,
+    Stored,
+    dump_call,
+    dump_profile,
+    dump_status,
+    load_active,
+    load_history,
+    load_profile,
+    load_status,
+    source_of,
+)
 from routing.acd.timers import Timer, TimerKind
 from routing.agents import AgentStatus
 from routing.rules import AgentSpec
@@ -53,60 +65,6 @@ from routing.rules import AgentSpec
 log = logging.getLogger("switchboard.acd.store")
 
 ENDED_TTL_S = 86400
-SOURCE_RULES, SOURCE_API = "rules", "api"
-
-# KEYS: agent status, queue zset, call record, calls set, timers hash, agent history list
-# ARGV: call id, new status, call record, timer field, timer value, held ('1': the agent must be
-# held for this call, else ready), hold timer field (deleted when held), arrived ('1': the call
-# has just arrived and was never stored waiting, so it is admitted and offered in this one write,
-# without the queue check), then HistoryWrite.args()
-_RESERVE = (
-    LUA_PUSH_HISTORY
-    + """
-local raw = redis.call('GET', KEYS[1])
-if not raw then return 0 end
-local ok, status = pcall(cjson.decode, raw)
-if not ok then return 0 end
-if ARGV[6] == '1' then
-  if status['state'] ~= 'reserved' or status['call_id'] ~= ARGV[1] then return 0 end
-elseif status['state'] ~= 'ready' then return 0 end
-local arrived = ARGV[8] == '1'
-if not arrived and not redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 0 end
-redis.call('SET', KEYS[1], ARGV[2])
-redis.call('SET', KEYS[3], ARGV[3])
-redis.call('SADD', KEYS[4], ARGV[1])
-if not arrived then redis.call('ZREM', KEYS[2], ARGV[1]) end
-redis.call('HSET', KEYS[5], ARGV[4], ARGV[5])
-if ARGV[6] == '1' then redis.call('HDEL', KEYS[5], ARGV[7]) end
-push_history(KEYS[6], 9)
-return 1
-"""
-)
-
-# KEYS: the caller's CRM record hash (the case counter again when there is no number), case counter.
-# ARGV: '1' when there is a number. What a call needs before routing, in one round trip.
-_ARRIVAL = """
-local record = {}
-if ARGV[1] == '1' then record = redis.call('HGETALL', KEYS[1]) end
-return {record, redis.call('INCR', KEYS[2])}
-"""
-
-
-# KEYS: agent status, timers hash, agent history list.
-# ARGV: new status, timer field, timer value, then HistoryWrite.args().
-_HOLD = (
-    LUA_PUSH_HISTORY
-    + """
-local raw = redis.call('GET', KEYS[1])
-if not raw then return 0 end
-local ok, status = pcall(cjson.decode, raw)
-if not ok or status['state'] ~= 'ready' then return 0 end
-redis.call('SET', KEYS[1], ARGV[1])
-redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
-push_history(KEYS[3], 4)
-return 1
-"""
-)
 
 
 @dataclass
@@ -126,41 +84,8 @@ class Change:
         )
 
 
-@dataclass
-class Stored:
-    """Everything `load` found."""
-
-    profiles: dict[str, AgentSpec] = field(default_factory=dict)
-    sources: dict[str, str] = field(default_factory=dict)
-    statuses: dict[str, AgentStatus] = field(default_factory=dict)
-    calls: dict[str, ActiveCall] = field(default_factory=dict)
-    timers: list[Timer] = field(default_factory=list)
-
-
 def _text(raw: bytes | str) -> str:
     return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-
-
-def dump_profile(spec: AgentSpec, source: str) -> str:
-    return json.dumps({**spec.model_dump(mode="json"), "source": source}, separators=(",", ":"))
-
-
-def load_profile(raw: bytes | str) -> tuple[AgentSpec, str]:
-    """Raises ValidationFailedError on a malformed profile."""
-    try:
-        data = json.loads(raw)
-        source = str(data.pop("source", SOURCE_RULES))
-        return AgentSpec.model_validate(data), source
-    except (ValueError, TypeError, AttributeError, ValidationError) as exc:
-        raise ValidationFailedError(f"bad agent profile record: {exc}", record=_text(raw)[:200]) from None
-
-
-def load_active(raw: bytes | str) -> ActiveCall:
-    call, facts = load_call(raw)
-    try:
-        return ActiveCall(call, CallFacts.from_dict(facts))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ValidationFailedError(f"bad call facts: {exc!r}", record=_text(raw)[:200]) from None
 
 
 class AcdStore:
@@ -176,9 +101,9 @@ class AcdStore:
         self.keys = keys or AcdKeys()
         self.lease = lease
         self._ended_ttl = ended_ttl_s
-        self._reserve = FencedScript(redis, _RESERVE, lease)
-        self._hold = FencedScript(redis, _HOLD, lease)
-        self._arrival = redis.register_script(_ARRIVAL)
+        self._reserve = FencedScript(redis, store_scripts.RESERVE, lease)
+        self._hold = FencedScript(redis, store_scripts.HOLD, lease)
+        self._arrival = redis.register_script(store_scripts.ARRIVAL)
         self._history = HistoryWriter()
 
     @contextlib.asynccontextmanager
@@ -276,7 +201,7 @@ class AcdStore:
             current = await self.redis.mget([self.keys.agent_profile(s.id) for s in specs])
             async with self.redis.pipeline(transaction=True) as pipe:
                 for spec, raw in zip(specs, current, strict=True):
-                    if raw is not None and _source_of(raw) == SOURCE_API:
+                    if raw is not None and source_of(raw) == SOURCE_API:
                         continue
                     pipe.set(self.keys.agent_profile(spec.id), dump_profile(spec, SOURCE_RULES))
                     pipe.sadd(self.keys.agents, spec.id)
@@ -457,13 +382,6 @@ def _hash(values: Mapping[str, str]) -> dict[FieldT, EncodableT]:
 
 def _dump(active: ActiveCall) -> str:
     return dump_call(active.call, active.facts.to_dict())
-
-
-def _source_of(raw: bytes | str) -> str:
-    try:
-        return str(json.loads(raw).get("source", SOURCE_RULES))
-    except (ValueError, AttributeError):
-        return SOURCE_RULES
 
 
 def _read_timers(raw: Mapping[bytes | str, bytes | str]) -> list[Timer]:

@@ -1,4 +1,4 @@
-"""JSON records for what routing keeps in Redis: agent statuses and waiting calls.
+"""JSON records for what routing keeps in Redis: agent statuses and profiles, waiting and active calls.
 
 Owned here: the stored shape (versioned by field names, tolerant of extra
 fields) and its validation. The ACD stores an agent's status without its
@@ -12,12 +12,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
+
 from core.errors import ValidationFailedError
+from routing.acd.calls import ActiveCall, CallFacts
+from routing.acd.timers import Timer
 from routing.agent_events import AgentState
 from routing.agents import AgentStatus, History
 from routing.queue import WaitingCall
+from routing.rules import AgentSpec
+
+SOURCE_RULES, SOURCE_API = "rules", "api"
 
 
 def dump_status(status: AgentStatus, *, with_history: bool = True) -> str:
@@ -131,3 +139,43 @@ def _object(raw: str | bytes, what: str) -> dict[str, Any]:
 def _preview(raw: str | bytes) -> str:
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
     return text[:200]
+
+
+@dataclass
+class Stored:
+    """Everything `load` found."""
+
+    profiles: dict[str, AgentSpec] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    statuses: dict[str, AgentStatus] = field(default_factory=dict)
+    calls: dict[str, ActiveCall] = field(default_factory=dict)
+    timers: list[Timer] = field(default_factory=list)
+
+
+def dump_profile(spec: AgentSpec, source: str) -> str:
+    return json.dumps({**spec.model_dump(mode="json"), "source": source}, separators=(",", ":"))
+
+
+def load_profile(raw: bytes | str) -> tuple[AgentSpec, str]:
+    """Raises ValidationFailedError on a malformed profile."""
+    try:
+        data = json.loads(raw)
+        source = str(data.pop("source", SOURCE_RULES))
+        return AgentSpec.model_validate(data), source
+    except (ValueError, TypeError, AttributeError, ValidationError) as exc:
+        raise ValidationFailedError(f"bad agent profile record: {exc}", record=_preview(raw)) from None
+
+
+def load_active(raw: bytes | str) -> ActiveCall:
+    call, facts = load_call(raw)
+    try:
+        return ActiveCall(call, CallFacts.from_dict(facts))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValidationFailedError(f"bad call facts: {exc!r}", record=_preview(raw)) from None
+
+
+def source_of(raw: bytes | str) -> str:
+    try:
+        return str(json.loads(raw).get("source", SOURCE_RULES))
+    except (ValueError, AttributeError):
+        return SOURCE_RULES

@@ -13,8 +13,7 @@ import redis.asyncio as aioredis
 from core.errors import ConfigError
 from routing.acd.acd_keys import AcdKeys
 from routing.acd.outage_store import OutageStore
-from routing.acd.store import dump_profile
-from routing.acd.store_records import dump_status
+from routing.acd.store_records import dump_profile, dump_status
 from routing.agents import AgentState, AgentStatus
 from routing.outages import OutageSpec
 from routing.rules import AgentSpec
