@@ -68,6 +68,9 @@ class CallEffects:
         elif isinstance(effect, outbound.Connected) and call.placed.number:  # no dial record: nothing to mark
             call_id, at, intents = call.call_id, utc(self._clock()), self._outcomes.intents
             work.spawn(work.retried("mark-connected", lambda: intents.mark_connected(call_id, at=at)))
+        elif isinstance(effect, outbound.AnswerSeen) and call.placed.number:
+            call_id, at, intents = call.call_id, utc(self._clock()), self._outcomes.intents
+            work.spawn(work.retried("mark-answered", lambda: intents.mark_answered(call_id, at=at)))
         elif isinstance(effect, outbound.Settle):
             self._settle(call, effect)
         return True
