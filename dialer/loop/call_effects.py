@@ -87,6 +87,12 @@ class CallEffects:
 
     def _settle(self, call: OutboundCall, settle: outbound.Settle) -> None:
         placed = call.placed
+        if settle.doubt:
+            log.warning(
+                "call %s to %s settled %s, %s",
+                placed.call_id, placed.number, settle.result.value, settle.doubt,
+                extra={"call_id": placed.call_id, "campaign": placed.campaign_id},
+            )  # fmt: skip
         self._outcomes.count(placed, settle)
         self._sample(placed.campaign_id).add(settle)
         if not placed.number:  # adopted at a resync without its dial record: counted, nothing to write
