@@ -127,12 +127,13 @@ return {1, after}
 """
 )
 
-# KEYS[1] the call's hash; ARGV[1] when the customer was bridged (epoch ms). Only an open intent is
-# marked: a settled call (or one whose record expired) is left as it is. Returns 1 if marked.
-CONNECTED = """
+# KEYS[1] the call's hash; ARGV[1] the moment (epoch ms), ARGV[2] the field: `connected_ms` when the
+# customer was bridged, `answered_ms` when they answered. Only an open intent is marked: a settled
+# call (or one whose record expired) is left as it is. Returns 1 if marked.
+MARK = """
 if redis.call('HGET', KEYS[1], 'state') ~= 'open' or redis.call('HEXISTS', KEYS[1], 'settled') == 1 then
   return 0
 end
-redis.call('HSET', KEYS[1], 'connected_ms', ARGV[1])
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[1])
 return 1
 """

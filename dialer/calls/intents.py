@@ -51,6 +51,7 @@ class Intent:
     agent_id: str | None = None
     lock_token: str | None = None
     connected_ms: int = 0  # when the customer was bridged to an agent (0: not known to be)
+    answered_ms: int = 0  # when the customer answered (0: not known to have)
 
     def fields(self) -> list[str]:
         return [
@@ -68,7 +69,7 @@ class Intent:
             campaign_id=f.get("campaign", ""), kind=f.get("kind", ""), placed_ms=int(f.get("placed_ms", "0")),
             owner=f.get("owner", ""), lead_id=f.get("lead") or None, holder=f.get("holder") or None,
             agent_id=f.get("agent") or None, lock_token=f.get("lock") or None,
-            connected_ms=int(f.get("connected_ms") or "0"),
+            connected_ms=int(f.get("connected_ms") or "0"), answered_ms=int(f.get("answered_ms") or "0"),
         )  # fmt: skip
 
 
@@ -108,7 +109,7 @@ class IntentStore:
         self._open = redis.register_script(lua.OPEN)
         self._cancel = redis.register_script(lua.CANCEL)
         self._settle = redis.register_script(lua.SETTLE)
-        self._connected = redis.register_script(lua.CONNECTED)
+        self._mark = redis.register_script(lua.MARK)
 
     def _keys(self, call_id: str, number: str, campaign: str, lead_id: str | None) -> list[str]:
         keys = self.keys
@@ -193,7 +194,12 @@ class IntentStore:
     async def mark_connected(self, call_id: str, *, at: datetime) -> bool:
         """The open intent's customer is bridged to an agent (recovery settles it as answered);
         False if the call is settled or has no record (nothing is written then)."""
-        return bool(await self._connected(keys=[self.keys.call(call_id)], args=[to_ms(at)]))
+        return bool(await self._mark(keys=[self.keys.call(call_id)], args=[to_ms(at), "connected_ms"]))
+
+    async def mark_answered(self, call_id: str, *, at: datetime) -> bool:
+        """The open intent's customer answered (recovery counts it as an abandon in doubt if it
+        ended unseen past the grace); False if the call is settled or has no record."""
+        return bool(await self._mark(keys=[self.keys.call(call_id)], args=[to_ms(at), "answered_ms"]))
 
     async def beat(self, owner: str, *, ttl: timedelta) -> None:
         """This engine is alive (renewed every round): its open intents are its own to settle."""

@@ -13,6 +13,14 @@ Rules it keeps (DESIGN.md 2.6, issue 4 "Pacing"):
   a person. Machines are not live answers (they do not enter the abandon rate).
 - A customer who hangs up before an agent is connected is a live answer (if AMD called it a
   person) but not an abandon; the attempt's result is `no_answer` so the lead is retried.
+- An answered call that vanished while the engine could not see it (an AMI stall or cut, found
+  gone at the resync) before any AMD verdict was seen is an abandon in doubt once the grace since
+  the answer has passed: the verdict may have come at once and the customer waited on hold past
+  the grace unseen. It is counted as an abandon (`Settle.doubt` says why), never as `no_answer`:
+  the abandon rate is a legal cap, over-counting in doubt is the safe side. Found gone within the
+  grace of the answer it cannot have been abandoned: `no_answer`, not a live answer.
+- The answer is written to the dial record (`AnswerSeen`), so the recovery after a crash applies
+  the same rule to an answered call that ended while no engine listened.
 - An agent reserved for the call is released whenever the call ends without reaching them.
 - Reaching `connected` is written to the dial record (`Connected`): a talk that ends while no
   engine listens is then settled as answered by the recovery, not as unknown (and redialed).
@@ -148,6 +156,12 @@ class CancelGrace:
 
 
 @dataclass(frozen=True, slots=True)
+class AnswerSeen:
+    """The customer answered: the dial record must say so, so that the recovery can count a call
+    that then ended while no engine listened as an abandon in doubt (see `Settle.doubt`)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Connected:
     """The customer is bridged to an agent: the dial record must say so, so that a call whose talk
     ends while no engine listens is settled as answered, not as an attempt of unknown outcome."""
@@ -185,10 +199,14 @@ class Settle:
     machine: bool = False
     talk_s: float | None = None
     answer_delay_s: float | None = None
+    doubt: str = ""  # why an abandon was counted without being seen (written to the audit record)
 
+
+IN_DOUBT = "in doubt: answered, then gone while the engine could not see it, past the grace"
 
 Effect = (
     HandOver
+    | AnswerSeen
     | StartGrace
     | CancelGrace
     | Connected
@@ -218,7 +236,7 @@ def _answered(call: OutboundCall, event: Event, rules: CallRules) -> Result:
     moved = replace(
         call, phase=Phase.ANSWERED, uniqueid=event.uniqueid, channel=event.channel, answered_at=event.at
     )
-    return moved, ()
+    return moved, (AnswerSeen(),)
 
 
 def _not_answered(call: OutboundCall, event: Event, rules: CallRules) -> Result:
@@ -249,6 +267,16 @@ def _gone_before_agent(call: OutboundCall, event: Event, rules: CallRules) -> Re
     # Still dialing: its OriginateResponse never came (AMI cut, lost): it may have rung, outcome unknown.
     result = CallResult.UNKNOWN if call.phase is Phase.DIALING else CallResult.NO_ANSWER
     return _end(call, *_release(call), Settle(result, answer_delay_s=_delay(call)))
+
+
+def _vanished_unjudged(call: OutboundCall, event: Event, rules: CallRules) -> Result:
+    """Answered, no verdict seen, gone unseen: an abandon in doubt past the grace since the answer."""
+    if call.answered_at is None or event.at <= call.answered_at + rules.grace_s:
+        return _gone_before_agent(call, event, rules)
+    settle = Settle(
+        CallResult.ABANDONED, live=True, abandoned=True, answer_delay_s=_delay(call), doubt=IN_DOUBT
+    )
+    return _end(call, *_release(call), settle)
 
 
 def _abandon(call: OutboundCall, event: Event, rules: CallRules) -> Result:
@@ -299,7 +327,7 @@ _TABLE: dict[tuple[Phase, type[Event]], Handler] = {
     (P.DIALING, Vanished): _gone_before_agent,
     (P.ANSWERED, AmdDone): _amd,
     (P.ANSWERED, CustomerGone): _gone_before_agent,
-    (P.ANSWERED, Vanished): _gone_before_agent,
+    (P.ANSWERED, Vanished): _vanished_unjudged,
     (P.WAITING, AgentConnected): _connected,
     (P.WAITING, GraceOver): _abandon,
     (P.WAITING, CustomerGone): _gone_before_agent,

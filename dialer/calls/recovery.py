@@ -13,7 +13,10 @@ the customers and open intents this engine does not follow:
   lead waits the retry delay of an unknown result), and the advisor held for it is released;
   unless its record says the customer had been bridged to an agent (`connected_ms`): then the
   talk ended unseen and it is settled as `answered` (talk time unknown), so the lead is done and
-  a customer who talked to an agent is not called again;
+  a customer who talked to an agent is not called again; or that the customer had answered
+  (`answered_ms`) and was never connected: past the campaign's grace since the answer it is an
+  abandon in doubt (counted in the abandon rate, the audit record says why, as
+  dialer.calls.lifecycle does at a resync), within it a `no_answer`;
 - an answered customer without any dial record (lost) is adopted as such, at the first login
   only: connected or abandoned, never left on hold (the caller decides when);
 - anything of a live engine is its own: left alone. Only its intent with no channel older than
@@ -35,7 +38,7 @@ from core.clock import utc
 from dialer.calls.dial_metrics import DialerMetrics
 from dialer.calls.dial_records import DialKind, PlacedCall
 from dialer.calls.intents import Intent, IntentStore
-from dialer.calls.lifecycle import Settle
+from dialer.calls.lifecycle import IN_DOUBT, Settle
 from dialer.calls.resync import LiveCustomer
 from dialer.calls.settlement import Outcomes
 from dialer.campaigns.rules import Campaign
@@ -46,8 +49,19 @@ log = logging.getLogger("switchboard.dialer.recovery")
 
 UNKNOWN = Settle(CallResult.UNKNOWN)
 TALK_ENDED_UNSEEN = Settle(CallResult.ANSWERED, live=True)  # bridged, then ended while nobody listened
+ABANDON_IN_DOUBT = Settle(CallResult.ABANDONED, live=True, abandoned=True, doubt=IN_DOUBT)
+GONE_IN_AMD = Settle(CallResult.NO_ANSWER)  # answered, gone within the grace: never abandoned
 CHANNEL_GRACE_S = 5.0  # an Originate that left has a channel in Asterisk well within this
 _KINDS = frozenset(kind.value for kind in DialKind)
+
+
+def unseen_end(intent: Intent, now: float, grace_s: float) -> Settle:
+    """How an open intent with no channel is settled (pure; see the module docstring)."""
+    if intent.connected_ms:
+        return TALK_ENDED_UNSEEN
+    if intent.answered_ms:
+        return ABANDON_IN_DOUBT if now > intent.answered_ms / 1000 + grace_s else GONE_IN_AMD
+    return UNKNOWN
 
 
 def placed_of(intent: Intent) -> PlacedCall:
@@ -158,20 +172,19 @@ class Recovery:
         self.metrics.recovered.labels(campaign=intent.campaign_id, how="adopted").inc()
 
     async def settle(self, intent: Intent, now: float) -> bool:
-        """Settle as an unknown attempt, or as answered if it was connected (once: a concurrent
-        settlement wins), free its advisor."""
+        """Settle as `unseen_end` says (once: a concurrent settlement wins), free its advisor."""
         call = placed_of(intent)
-        settle = TALK_ENDED_UNSEEN if intent.connected_ms else UNKNOWN
-        applied = await self.outcomes.write(call, settle, self._campaign(call.campaign_id), utc(now))
+        campaign = self._campaign(call.campaign_id)
+        settle = unseen_end(intent, now, campaign.pacing.abandon_grace_s if campaign is not None else 2.0)
+        applied = await self.outcomes.write(call, settle, campaign, utc(now))
         if call.agent_id:
             await self.desk.release(call.agent_id, call.call_id)
         if applied:
             self.outcomes.count(call, settle)
             self.metrics.recovered.labels(campaign=call.campaign_id, how="settled").inc()
             log.warning(
-                "call %s to %s placed by %s: no outcome and no channel; settled as %s",
-                call.call_id, call.number, intent.owner or "?",
-                "answered (connected to an agent, ended unseen)" if intent.connected_ms else "unknown",
+                "call %s to %s placed by %s: no outcome and no channel; settled as %s %s",
+                call.call_id, call.number, intent.owner or "?", settle.result.value, settle.doubt,
                 extra={"call_id": call.call_id, "lead": call.lead_id or "", "campaign": call.campaign_id},
             )  # fmt: skip
         return applied

@@ -115,7 +115,12 @@ class Outcomes:
         call id). Safe to run again after a failure: returns False when it was settled before."""
         step = await self.lead_step(call, settle.result, campaign, at)
         applied = await self.intents.settle(
-            intent_of(call, self.owner), result=settle.result.value, counts=counters(settle), step=step, at=at
+            intent_of(call, self.owner),
+            result=settle.result.value,
+            counts=counters(settle),
+            step=step,
+            at=at,
+            detail=settle.doubt,
         )
         if not applied:
             log.info(

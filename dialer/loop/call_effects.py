@@ -68,6 +68,9 @@ class CallEffects:
         elif isinstance(effect, outbound.Connected) and call.placed.number:  # no dial record: nothing to mark
             call_id, at, intents = call.call_id, utc(self._clock()), self._outcomes.intents
             work.spawn(work.retried("mark-connected", lambda: intents.mark_connected(call_id, at=at)))
+        elif isinstance(effect, outbound.AnswerSeen) and call.placed.number:
+            call_id, at, intents = call.call_id, utc(self._clock()), self._outcomes.intents
+            work.spawn(work.retried("mark-answered", lambda: intents.mark_answered(call_id, at=at)))
         elif isinstance(effect, outbound.Settle):
             self._settle(call, effect)
         return True
@@ -84,6 +87,12 @@ class CallEffects:
 
     def _settle(self, call: OutboundCall, settle: outbound.Settle) -> None:
         placed = call.placed
+        if settle.doubt:
+            log.warning(
+                "call %s to %s settled %s, %s",
+                placed.call_id, placed.number, settle.result.value, settle.doubt,
+                extra={"call_id": placed.call_id, "campaign": placed.campaign_id},
+            )  # fmt: skip
         self._outcomes.count(placed, settle)
         self._sample(placed.campaign_id).add(settle)
         if not placed.number:  # adopted at a resync without its dial record: counted, nothing to write

@@ -7,7 +7,8 @@ and the recovery of dial intents as one mechanism; DialerService holds one Takeo
   call is followed.
 - `resync`, after every login: list; take over what dialer.calls.recovery.sort gives this engine
   (customers of its previous life or of a dead engine are added to the book from their intents;
-  open intents with no channel are settled once as unknown, advisor released; answered customers
+  open intents with no channel are settled once as dialer.calls.recovery.unseen_end says (unknown,
+  answered if bridged, an abandon in doubt if answered past the grace), advisor released; answered customers
   without any record are adopted at the first login only); then plan every followed call against
   the listing (answered: `Found`; gone: `Vanished`).
 - `recover`, in housekeeping: when some open intent nobody here follows may be this engine's (its

@@ -95,12 +95,14 @@ async def blended(
     pbx: SimulatedPbx | None = None,
     lease: Lease | None = None,
     ami: AmiSettings | None = None,
+    clock: RunningClock | None = None,
 ) -> AsyncIterator[Blended]:
     """The engine of `switchboard run`, pacing every 50 ms once a campaign is started. `pbx`: a
     running simulated Asterisk the test owns (it outlives the engine: a restart; several engines
     may share it); `lease`: the ACD's and the pacing's, taken before the first load and renewed on
-    its timer as the runtime does; `ami`: how to reach the PBX (e.g. through a fault proxy)."""
-    clock = RunningClock()
+    its timer as the runtime does; `ami`: how to reach the PBX (e.g. through a fault proxy);
+    `clock`: the engine's (one shared by a restarted engine keeps time running on)."""
+    clock = clock or RunningClock()
     simulator = pbx or SimulatedPbx(sim or sim_config(), seed=13)
     if pbx is None:
         await simulator.start()

@@ -8,9 +8,11 @@ import pytest
 
 from dialer.calls.dial_records import DialKind, PlacedCall
 from dialer.calls.lifecycle import (
+    IN_DOUBT,
     AgentConnected,
     AmdDone,
     Answered,
+    AnswerSeen,
     CallRules,
     CancelGrace,
     Connected,
@@ -52,7 +54,8 @@ def at(phase: Phase, placed: PlacedCall = PLACED) -> OutboundCall:
 
 
 CASES: list[tuple[str, OutboundCall, Event, CallRules, Phase, tuple[Effect, ...]]] = [
-    ("answered", at(Phase.DIALING), Answered(104.0, "u1", CHANNEL), RULES, Phase.ANSWERED, ()),
+    ("answered: the dial record is marked", at(Phase.DIALING), Answered(104.0, "u1", CHANNEL), RULES,
+     Phase.ANSWERED, (AnswerSeen(),)),
     ("busy", at(Phase.DIALING), NotAnswered(103.0, 5), RULES, Phase.ENDED,
      (ReleaseAgent("1001"), Settle(CallResult.BUSY))),
     ("congestion", at(Phase.DIALING, UNRESERVED), NotAnswered(103.0, 8), RULES, Phase.ENDED,
@@ -82,6 +85,17 @@ CASES: list[tuple[str, OutboundCall, Event, CallRules, Phase, tuple[Effect, ...]
      (ReleaseAgent("1001"), Settle(CallResult.NO_ANSWER, answer_delay_s=4.0))),
     ("gone during AMD", at(Phase.ANSWERED), CustomerGone(105.0), RULES, Phase.ENDED,
      (ReleaseAgent("1001"), Settle(CallResult.NO_ANSWER, answer_delay_s=4.0))),
+    ("answered, no verdict seen, gone unseen past the grace: abandon in doubt", at(Phase.ANSWERED),
+     Vanished(130.0), RULES, Phase.ENDED,
+     (ReleaseAgent("1001"),
+      Settle(CallResult.ABANDONED, live=True, abandoned=True, answer_delay_s=4.0, doubt=IN_DOUBT))),
+    ("answered, found gone within the grace of the answer: no answer", at(Phase.ANSWERED),
+     Vanished(105.5), RULES, Phase.ENDED,
+     (ReleaseAgent("1001"), Settle(CallResult.NO_ANSWER, answer_delay_s=4.0))),
+    ("answered, gone unseen just at the grace: no answer", at(Phase.ANSWERED), Vanished(106.0), RULES,
+     Phase.ENDED, (ReleaseAgent("1001"), Settle(CallResult.NO_ANSWER, answer_delay_s=4.0))),
+    ("a hang-up seen during AMD stays no answer, however late", at(Phase.ANSWERED), CustomerGone(130.0),
+     RULES, Phase.ENDED, (ReleaseAgent("1001"), Settle(CallResult.NO_ANSWER, answer_delay_s=4.0))),
     ("agent connected in time", at(Phase.WAITING), AgentConnected(107.0), RULES, Phase.CONNECTED,
      (CancelGrace(), Connected())),
     ("abandoned", at(Phase.WAITING), GraceOver(108.0), CallRules(grace_s=2.0), Phase.ENDED,
@@ -122,3 +136,15 @@ def test_an_abandoned_call_is_redirected_before_anything_else() -> None:
 def test_the_answer_keeps_the_customer_channel() -> None:
     moved, _ = apply(at(Phase.DIALING), Answered(104.0, "u9", "PJSIP/trunk-9"), RULES)
     assert (moved.uniqueid, moved.channel, moved.answered_at) == ("u9", "PJSIP/trunk-9", 104.0)
+
+
+@pytest.mark.parametrize("grace_s", [2.0, 10.0])
+def test_the_grace_decides_an_unseen_end_from_the_answer(grace_s: float) -> None:
+    """A campaign's longer grace widens the window in which an unseen end is surely no abandon."""
+    rules = CallRules(grace_s=grace_s)
+    _, within = apply(at(Phase.ANSWERED), Vanished(104.0 + grace_s - 0.1), rules)
+    _, past = apply(at(Phase.ANSWERED), Vanished(104.0 + grace_s + 0.1), rules)
+    assert [e.result for e in within if isinstance(e, Settle)] == [CallResult.NO_ANSWER]
+    assert [(e.result, e.abandoned, e.live) for e in past if isinstance(e, Settle)] == [
+        (CallResult.ABANDONED, True, True)
+    ]

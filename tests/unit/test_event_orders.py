@@ -218,20 +218,22 @@ def replay(events: Sequence[Timed]) -> Result:
     return Result(effects, None if call is None else call.phase, hung_up, tracker.sizes())
 
 
-TALK = [outbound.HandOver(), outbound.Connected(), Settle(CallResult.ANSWERED, live=True)]
+SEEN = outbound.AnswerSeen()
+TALK = [SEEN, outbound.HandOver(), outbound.Connected(), Settle(CallResult.ANSWERED, live=True)]
 EXPECTED = {
     "connected": TALK,
     "connected-local": TALK,
     "agent-hangs-up-first": TALK,
     "abandoned": [
+        SEEN,
         outbound.HandOver(),
         outbound.Redirect("", "switchboard-abandon", "s"),
         outbound.Withdraw(),
         Settle(CallResult.ABANDONED, live=True, abandoned=True),
     ],
-    "gone-on-hold": [outbound.HandOver(), outbound.Withdraw(), Settle(CallResult.NO_ANSWER, live=True)],
+    "gone-on-hold": [SEEN, outbound.HandOver(), outbound.Withdraw(), Settle(CallResult.NO_ANSWER, live=True)],
     "busy": [Settle(CallResult.BUSY)],
-    "machine": [outbound.HangupChannel(""), Settle(CallResult.ANSWERING_MACHINE, machine=True)],
+    "machine": [SEEN, outbound.HangupChannel(""), Settle(CallResult.ANSWERING_MACHINE, machine=True)],
 }
 
 
@@ -278,7 +280,7 @@ def test_an_answer_announced_before_its_lost_originate_response_is_followed() ->
     """A reconnect can lose the OriginateResponse: the dialplan's announcement answers the call."""
     events = [item for item in make(Scenario("connected")) if item[1].name != "OriginateResponse"]
     effects = replay(events).effects
-    assert effects == [outbound.HandOver(), outbound.Connected(), Settle(CallResult.ANSWERED, live=True)]
+    assert effects == TALK
 
 
 def test_a_postponed_grace_runs_out_again_later_and_never_for_a_forgotten_call() -> None:
@@ -294,3 +296,32 @@ def test_a_postponed_grace_runs_out_again_later_and_never_for_a_forgotten_call()
     book.forget(CALL_ID)
     book.postpone(CALL_ID, 4.0)
     assert book.due(10.0) == []
+
+
+def replay_stalled(events: Sequence[Timed], vanished_at: float) -> list[Effect]:
+    """These events only (the link stalled after them), then a resync that finds the call gone."""
+    tracker, book = CallTracker(), CallBook()
+    book.add(PLACED, RULES)
+    effects: list[Effect] = []
+    steps = [
+        step for at, event in events for change in tracker.apply(event) for step in book.translate(change, at)
+    ]
+    for call_id, step in [*steps, (CALL_ID, outbound.Vanished(vanished_at))]:
+        done = book.apply(call_id, step)
+        effects.extend(e for e in map(_plain, done[1] if done else ()) if e is not None)
+    return effects
+
+
+def test_an_answer_whose_verdict_and_end_fell_in_a_stall_is_an_abandon_in_doubt_in_every_order() -> None:
+    """The link stalls right after the answer (before the AMD verdict is announced); the resync finds
+    the customer gone long past the grace: whatever order the answer's events came in, the call is
+    an abandon in doubt, never a `no_answer` (docs/reliability.md, the 23 s stall on Asterisk 22)."""
+    events = make(Scenario("abandoned", agent_after_s=None, patience_s=8.0))
+    verdict = next(i for i, (_, e) in enumerate(events) if e.name == "UserEvent")
+    seen = events[:verdict]
+    expected = [SEEN, Settle(CallResult.ABANDONED, live=True, abandoned=True, doubt=outbound.IN_DOUBT)]
+    count = 0
+    for order in orders(seen):
+        count += 1
+        assert replay_stalled(order, vanished_at=30.0) == expected, [e.name for _, e in order]
+    assert count >= 2

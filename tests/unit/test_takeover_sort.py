@@ -3,9 +3,12 @@ the channel listing whether it still exists. A live engine's calls are left to i
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from dialer.calls.intents import Intent
-from dialer.calls.recovery import CHANNEL_GRACE_S, Decision, Seen, sort
+from dialer.calls.recovery import CHANNEL_GRACE_S, Decision, Seen, sort, unseen_end
 from dialer.calls.resync import LiveCustomer
+from dialer.compliance.caps import CallResult
 
 NOW = 1000.0
 DEADLINE_S = 90.0
@@ -76,3 +79,20 @@ def test_an_intent_with_no_channel_is_settled_by_whom_it_belongs_to() -> None:
     done = decide([], {}, gone)
     assert ids(done.settle) == ["mine", "dead-old", "live-overdue"]
     assert done.waiting == 2
+
+
+def test_an_intent_with_no_channel_is_settled_by_what_its_dial_record_saw() -> None:
+    """Bridged: answered. Answered only (verdict and end unseen): an abandon in doubt past the
+    grace since the answer, a no answer within it. Neither: unknown."""
+    placed = intent("c1", "engine-me")
+    answered = replace(placed, answered_ms=int((NOW - 10.0) * 1000))
+
+    def settled(found: Intent, grace_s: float = 2.0) -> tuple[CallResult, bool, bool, bool]:
+        settle = unseen_end(found, NOW, grace_s)
+        return settle.result, settle.live, settle.abandoned, "in doubt" in settle.doubt
+
+    assert settled(placed) == (CallResult.UNKNOWN, False, False, False)
+    assert settled(answered) == (CallResult.ABANDONED, True, True, True)
+    assert settled(answered, grace_s=15.0) == (CallResult.NO_ANSWER, False, False, False)
+    connected = replace(answered, connected_ms=int((NOW - 8.0) * 1000))
+    assert settled(connected) == (CallResult.ANSWERED, True, False, False)
