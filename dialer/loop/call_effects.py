@@ -82,7 +82,8 @@ class CallEffects:
     def _settle(self, call: OutboundCall, settle: outbound.Settle) -> None:
         placed = call.placed
         self._outcomes.count(placed, settle)
-        self._sample(placed.campaign_id).add(settle)
+        rang_until = call.answered_at if call.answered_at is not None else self._clock()
+        self._sample(placed.campaign_id).add(settle, rang_s=rang_until - placed.placed_at)
         if not placed.number:  # adopted at a resync without its dial record: counted, nothing to write
             log.warning("call %s settled %s without a dial record", placed.call_id, settle.result.value)
             return

@@ -58,6 +58,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.config.vocabulary import Seconds, spelled
 from dialer.pacing.abandon_math import excess_table, largest_safe
+from dialer.pacing.answer_timing import Lookahead, RingTimes, timed_lookahead
 from routing.agent_events import AgentState
 
 _HOUR_S = 3600
@@ -216,6 +217,9 @@ class PacingParams(BaseModel):
     default_answer_delay_s: float = Field(default=15.0, gt=0)
     default_talk_s: float = Field(default=120.0, gt=0)
     max_channels: int | None = Field(default=None, ge=1)
+    timed_lookahead: bool = True
+    timed_safety: float = Field(default=3.0, ge=1)
+    min_ring_samples: int = Field(default=50, ge=1)
 
 
 @dataclass(frozen=True)
@@ -232,6 +236,8 @@ class PacingStats:
     avg_talk_s: float | None = None
     talk_times: TalkTimes | None = None
     abandons: AbandonCounts = AbandonCounts()
+    ring_times: RingTimes | None = None
+    ringing_ages_s: tuple[float, ...] | None = None  # of the calls in flight, when the shell knows them
 
 
 @dataclass(frozen=True)
@@ -309,9 +315,18 @@ class Supply:
     maybe: float  # expected number of talking agents finishing within H
 
 
-def agent_supply(stats: PacingStats, params: PacingParams, now: datetime) -> Supply:
-    answer_delay = stats.avg_answer_delay_s or params.default_answer_delay_s
-    horizon = params.lookahead_share * answer_delay + params.abandon_grace_s
+def agent_supply(
+    stats: PacingStats,
+    params: PacingParams,
+    now: datetime,
+    horizon: float | None = None,
+    wrap_up: float = 0.0,
+) -> Supply:
+    """Agents free within `horizon` (default: the look-ahead H); a talking agent must also get
+    through `wrap_up` seconds of wrap-up."""
+    if horizon is None:
+        answer_delay = stats.avg_answer_delay_s or params.default_answer_delay_s
+        horizon = params.lookahead_share * answer_delay + params.abandon_grace_s
     talk = stats.avg_talk_s or params.default_talk_s
     histogram = stats.talk_times
     if histogram is not None and histogram.total < params.min_talk_samples:
@@ -322,8 +337,9 @@ def agent_supply(stats: PacingStats, params: PacingParams, now: datetime) -> Sup
     for agent in stats.agents:
         if agent.state is AgentState.WRAP_UP and agent.wrapup_ends_at is not None:
             certain += int(agent.wrapup_ends_at <= soon)
-        elif agent.state in _TALKING:
-            maybe += free_probability((now - agent.since).total_seconds(), horizon, talk, histogram)
+        elif agent.state in _TALKING and horizon > wrap_up:
+            talked = (now - agent.since).total_seconds()
+            maybe += free_probability(talked, horizon - wrap_up, talk, histogram)
     return Supply(certain, maybe)
 
 
@@ -337,8 +353,17 @@ def _predictive(stats: PacingStats, params: PacingParams, now: datetime) -> Paci
     ceiling = max(floor, math.floor(params.max_dial_level * max(expected_free, 0.0)))
     if params.max_channels is not None:
         floor, ceiling = min(floor, params.max_channels), min(ceiling, params.max_channels)
-    table = excess_table(supply.certain - stats.answered_waiting, supply.maybe, ceiling)
-    target_in_flight = floor if budget <= 0 else largest_safe(floor, ceiling, table, rate, budget)
+    timed = _timed_lookahead(stats, params, now, rate)
+    if budget <= 0:
+        target_in_flight = floor
+    elif timed is not None:
+        low = max(0, floor - stats.calls_in_flight)
+        target_in_flight = stats.calls_in_flight + timed.largest_safe(
+            low, max(low, ceiling - stats.calls_in_flight), budget
+        )
+    else:
+        table = excess_table(supply.certain - stats.answered_waiting, supply.maybe, ceiling)
+        target_in_flight = largest_safe(floor, ceiling, table, rate, budget)
     calls = _capped(target_in_flight - stats.calls_in_flight, stats, params)
     level = target_in_flight / expected_free if expected_free > 0 else 0.0
     reason = (
@@ -347,3 +372,31 @@ def _predictive(stats: PacingStats, params: PacingParams, now: datetime) -> Paci
         f"{stats.abandons.answers_30d} answers), {target_in_flight} in flight wanted"
     )
     return PacingDecision(calls, level, reason)
+
+
+def _timed_lookahead(
+    stats: PacingStats, params: PacingParams, now: datetime, rate: float
+) -> Lookahead | None:
+    """The time-resolved look-ahead, when the ring times and the ringing calls' ages are known."""
+    ring, ages = stats.ring_times, stats.ringing_ages_s
+    if not params.timed_lookahead or ring is None or ages is None or ring.answers < params.min_ring_samples:
+        return None
+    wrap_up = wrap_up_s(stats)
+
+    def free_by(at_s: float) -> tuple[int, float]:
+        supply = agent_supply(stats, params, now, at_s + params.abandon_grace_s, wrap_up)
+        return supply.certain, supply.maybe
+
+    return timed_lookahead(
+        ring, ages, rate, free_by, waiting=stats.answered_waiting, safety=params.timed_safety
+    )
+
+
+def wrap_up_s(stats: PacingStats) -> float:
+    """The wrap-up a talking agent faces: the timer of the agents in wrap-up now (0 without one)."""
+    timers = [
+        (agent.wrapup_ends_at - agent.since).total_seconds()
+        for agent in stats.agents
+        if agent.state is AgentState.WRAP_UP and agent.wrapup_ends_at is not None
+    ]
+    return max(timers, default=0.0)
