@@ -49,7 +49,7 @@ class InFlight:
     placed_at: tuple[float, ...] = ()  # of the ringing calls, epoch seconds: their ages for pacing
 
 
-def _ages(flight: InFlight, now: datetime) -> tuple[float, ...] | None:
+def ringing_ages(flight: InFlight, now: datetime) -> tuple[float, ...] | None:
     """How long each ringing call has rung (None when the flight does not list them)."""
     if len(flight.placed_at) != flight.ringing:
         return None
@@ -128,7 +128,7 @@ class Pacer:
             talk_times=sample.talk_times,
             abandons=abandons,
             ring_times=sample.ring_times,
-            ringing_ages_s=_ages(flight, now),
+            ringing_ages_s=ringing_ages(flight, now),
         )
 
     async def place(self, campaign: Campaign, calls: int, now: datetime) -> int:

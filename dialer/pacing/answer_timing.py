@@ -1,9 +1,23 @@
 """When the answers of ringing calls arrive: the time-resolved look-ahead of predictive pacing.
 
-Owns `RingTimes` (how long resolved dials rang, answered and not) and `Lookahead`, which
-sizes the new calls so that the answers expected by each moment of the next ring time stay
-within the agents expected free by then plus the grace (dialer.pacing.decision's module doc has
-the formula). Pure; the expected-excess arithmetic is dialer.pacing.abandon_math.
+Owns `RingTimes` (how long resolved dials rang, answered and not) and `Lookahead`, which sizes
+the new calls so that the answers expected by each moment of the next ring time stay within the
+agents free by then plus the grace. Pure; the expected-excess arithmetic is
+dialer.pacing.abandon_math. The formula (a = measured live-answer rate, g = grace):
+  S_a, S_u  = survival curves of the ring time of answered / unanswered dials (`RingTimes`)
+  p(e, t)   = a (S_a(e) - S_a(e + t)) / (a S_a(e) + (1 - a) S_u(e)): a call ringing for e s is
+              answered within t s (0 once it rang longer than every measured answer)
+  checkpoints t: 1 s (answers of the ringing calls against the agents free now) and the 20, 40,
+              60, 80 and 100 % quantiles of the answer delay
+  at each t:  answers A_t = sum over ringing calls of p(e_i, t) + n p(0, t), taken as
+              Binomial(ringing + n, mean / (ringing + n)); agents Y_t = certain + Poisson(lam),
+              certain = ready, reserved, wrap-up ending by t + g; lam = talking agents whose
+              talk ends by t + g - wrap-up (the wrap-up timer of the agents in wrap-up now)
+  abandons(n) = safety x max over t of (E[(Q + A_t - Y_t)+] - E[(Q - Y_t)+])
+  n* = the most new calls whose abandons(n) / E[A_last] stay within the abandon budget.
+The max over checkpoints is a lower bound of the expected shortfall (the shortfall is the
+largest excess over time, and the expectation of a maximum exceeds the maximum of the
+expectations); `timed_safety` (default 3, measured in bench.pacing_sim) makes up for it.
 """
 
 from __future__ import annotations

@@ -35,6 +35,10 @@ The predictive formula (every quantity is in PacingStats/PacingParams)
   F*  = the largest F in [READY + RESERVED - Q, max_dial_level * (C + lam - Q)] whose expected
         abandons are <= budget * E[X]; calls = max(0, F* - calls in flight), within max_channels.
   dial_level = F* / (C + lam - Q), lines in flight per agent expected free.
+The time-resolved look-ahead (dialer.pacing.answer_timing) replaces H, X and F* when the shell
+gives the ringing calls' ages and the campaign's ring-time histograms (>= min_ring_samples live
+answers; `timed_lookahead: false` keeps the fixed H): the new calls n are sized against every
+checkpoint t (the next second, quantiles of the answer delay) at once.
 With too few samples, or a measured abandon rate at/over the target in either window, the
 budget is 0 and F* falls back to the progressive floor (one line per ready agent); with
 headroom it rises toward the answer-rate-limited level 1/a. Because the budget shrinks as the

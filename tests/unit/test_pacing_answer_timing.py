@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from dialer.loop.pacer import InFlight, ringing_ages
 from dialer.pacing.abandon_math import _binomial_mean_of, binomial_excess, excess_table
 from dialer.pacing.answer_timing import RingCurves, RingTimes, checkpoint_times
 from dialer.pacing.decision import (
@@ -118,3 +119,9 @@ def test_a_talking_agent_must_get_through_wrap_up_before_taking_a_call() -> None
     after_wrap = agent_supply(measured, PREDICTIVE, NOW, 20.0, wrap_up=10.0)
     assert within_wrap.maybe == 0.0 and within_wrap.certain == 1
     assert after_wrap.maybe > 0.0
+
+
+def test_the_pacer_reads_each_ringing_calls_age_from_its_placing_time() -> None:
+    placed = NOW.timestamp()
+    assert ringing_ages(InFlight(2, 0, (placed - 12.5, placed + 1.0)), NOW) == (12.5, 0.0)
+    assert ringing_ages(InFlight(2, 0), NOW) is None  # a flight that does not list them: fixed look-ahead
