@@ -385,6 +385,8 @@ def _timed_lookahead(
     ring, ages = stats.ring_times, stats.ringing_ages_s
     if not params.timed_lookahead or ring is None or ages is None or ring.answers < params.min_ring_samples:
         return None
+    if stats.talk_times is None or stats.talk_times.total < params.min_talk_samples:
+        return None  # memoryless talk times over 20 s would count every advisor of a fresh shift as soon free
     wrap_up = wrap_up_s(stats)
 
     def free_by(at_s: float) -> tuple[int, float]:
