@@ -17,7 +17,7 @@ dialer.pacing.abandon_math. The formula (a = measured live-answer rate, g = grac
   n* = the most new calls whose abandons(n) / E[A_last] stay within the abandon budget.
 The max over checkpoints is a lower bound of the expected shortfall (the shortfall is the
 largest excess over time, and the expectation of a maximum exceeds the maximum of the
-expectations); `timed_safety` (default 3, measured in bench.pacing_sim) makes up for it.
+expectations); `timed_safety` (default 4, measured in bench.pacing_sim) makes up for it.
 """
 
 from __future__ import annotations

@@ -222,7 +222,7 @@ class PacingParams(BaseModel):
     default_talk_s: float = Field(default=120.0, gt=0)
     max_channels: int | None = Field(default=None, ge=1)
     timed_lookahead: bool = True
-    timed_safety: float = Field(default=3.0, ge=1)
+    timed_safety: float = Field(default=4.0, ge=1)
     min_ring_samples: int = Field(default=50, ge=1)
 
 
