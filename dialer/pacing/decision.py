@@ -373,7 +373,8 @@ def _predictive(stats: PacingStats, params: PacingParams, now: datetime) -> Paci
     reason = (
         f"predictive: answer rate {rate:.1%}, {expected_free:.1f} agents free within look-ahead, "
         f"abandon budget {budget:.2%} (24h {stats.abandons.rate_24h:.2%}, 30d {stats.abandons.rate_30d:.2%}, "
-        f"{stats.abandons.answers_30d} answers), {target_in_flight} in flight wanted"
+        f"{stats.abandons.answers_30d} answers), {target_in_flight} in flight wanted, "
+        f"{'time-resolved' if timed is not None else 'fixed'} look-ahead"
     )
     return PacingDecision(calls, level, reason)
 

@@ -108,7 +108,8 @@ def test_without_ring_ages_or_when_switched_off_the_fixed_lookahead_decides() ->
     few = calls_to_place(stats(ages=ages, ring=RingTimes().record(5.0, answered=True)), PREDICTIVE, NOW)
     no_talks = calls_to_place(replace(stats(ages=ages), talk_times=None), PREDICTIVE, NOW)
     fixed_no_talks = calls_to_place(replace(stats(ages=ages), talk_times=None), FIXED, NOW)
-    assert "in flight wanted" in fixed.reason
+    assert fixed.reason.endswith("fixed look-ahead")
+    assert calls_to_place(stats(ages=ages), PREDICTIVE, NOW).reason.endswith("time-resolved look-ahead")
     assert few.calls == fixed.calls  # too few measured answers for ring-time curves
     assert no_talks.calls == fixed_no_talks.calls  # no talk-time curve to tell who finishes within 20 s
     assert unknown.calls >= 0
