@@ -19,7 +19,7 @@ from itertools import accumulate
 from bench.pacing_sim import SHIFT_START, ShiftResult, simulate
 from bench.pacing_windows import rolling, worst_abandon
 from bench.vicidial_adapt import AdaptMethod, AdaptSettings, VicidialPacer
-from dialer.pacing.decision import AbandonWindow
+from dialer.pacing.abandon_window import AbandonWindow
 
 _DAY_S = 86400.0
 

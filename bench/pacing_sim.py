@@ -32,8 +32,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from dialer.pacing.abandon_window import AbandonWindow
+from dialer.pacing.answer_timing import RingTimes
 from dialer.pacing.decision import (
-    AbandonWindow,
     AgentSnapshot,
     DialMode,
     PacingParams,
@@ -133,6 +134,7 @@ class _Shift:
     waiting: deque[int] = field(default_factory=deque)
     window: AbandonWindow = field(default_factory=AbandonWindow)
     talk_times: TalkTimes = field(default_factory=TalkTimes)
+    ring_times: RingTimes = field(default_factory=RingTimes)
     tally: _Tally = field(default_factory=_Tally)
     now: float = 0.0
     sequence: int = 0
@@ -204,7 +206,8 @@ class _Shift:
 
     # -- call progress ---------------------------------------------------------------------
 
-    def resolved(self, answered: bool) -> None:
+    def resolved(self, call: _Call, answered: bool) -> None:
+        self.ring_times = self.ring_times.record(self.now - call.dialed_at, answered=answered)
         self.tally.resolved_dials += 1
         hour = int(self.now // 3600)
         dials, answers = self.tally.hourly.get(hour, (0, 0))
@@ -212,13 +215,13 @@ class _Shift:
 
     def on_fail(self, call_id: int) -> None:
         call = self.calls.pop(call_id)
-        self.resolved(answered=False)
+        self.resolved(call, answered=False)
         if call.agent is not None:
             self.agents[call.agent].state = AgentState.READY
 
     def on_answer(self, call_id: int) -> None:
         call = self.calls.pop(call_id)
-        self.resolved(answered=True)
+        self.resolved(call, answered=True)
         self.tally.live_answers += 1
         self.tally.answer_delay_sum += self.now - call.dialed_at
         agent = call.agent if call.agent is not None else self.longest_idle()
@@ -292,6 +295,8 @@ class _Shift:
             avg_talk_s=tally.talk_sum / tally.talks if tally.talks else None,
             talk_times=self.talk_times,
             abandons=self.window.counts(self.at(self.now)),
+            ring_times=self.ring_times,
+            ringing_ages_s=tuple(self.now - call.dialed_at for call in self.calls.values()),
         )
 
 

@@ -33,7 +33,7 @@ from redis.asyncio import Redis
 from dialer.audit import text
 from dialer.compliance.caps import Attempt, CallResult
 from dialer.dialer_keys import DialerKeys, DialKeys
-from dialer.pacing.decision import AbandonWindow, HourBucket
+from dialer.pacing.abandon_window import AbandonWindow, HourBucket
 
 PENDING = "pending"
 _MONTH_HOURS = 30 * 24

@@ -43,6 +43,7 @@ from dialer.calls.lifecycle import Settle
 from dialer.campaigns.rules import Campaign
 from dialer.compliance.caps import CallResult, CapReason, CapsPolicy, lead_retry
 from dialer.leads.store import LeadStore
+from dialer.pacing.answer_timing import RingTimes
 from dialer.pacing.decision import TalkTimes
 from dialer.tasks.store import TaskStore
 
@@ -54,13 +55,17 @@ _DIALING_KINDS = (DialKind.CAMPAIGN, DialKind.CALLBACK, DialKind.PREVIEW)
 
 @dataclass
 class LiveSample:
-    """A campaign's recent answer delay and talk times, kept in memory by the engine that paces."""
+    """A campaign's recent answer delay, ring times and talk times, kept in memory by the engine
+    that paces. `rang_s`: how long the call rang (to its answer, or to its end unanswered)."""
 
     answer_delay_s: float | None = None
     talk_s: float | None = None
     talk_times: TalkTimes = field(default_factory=TalkTimes)
+    ring_times: RingTimes = field(default_factory=RingTimes)
 
-    def add(self, settle: Settle) -> None:
+    def add(self, settle: Settle, rang_s: float | None = None) -> None:
+        if rang_s is not None and math.isfinite(rang_s) and rang_s >= 0:
+            self.ring_times = self.ring_times.record(rang_s, answered=settle.live)
         if settle.answer_delay_s is not None and math.isfinite(settle.answer_delay_s):
             self.answer_delay_s = _ema(self.answer_delay_s, settle.answer_delay_s)
         if settle.talk_s is not None and math.isfinite(settle.talk_s):

@@ -94,7 +94,8 @@ class CallEffects:
                 extra={"call_id": placed.call_id, "campaign": placed.campaign_id},
             )  # fmt: skip
         self._outcomes.count(placed, settle)
-        self._sample(placed.campaign_id).add(settle)
+        rang_until = call.answered_at if call.answered_at is not None else self._clock()
+        self._sample(placed.campaign_id).add(settle, rang_s=rang_until - placed.placed_at)
         if not placed.number:  # adopted at a resync without its dial record: counted, nothing to write
             log.warning("call %s settled %s without a dial record", placed.call_id, settle.result.value)
             return

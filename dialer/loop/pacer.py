@@ -46,6 +46,14 @@ class InFlight:
 
     ringing: int = 0
     waiting: int = 0
+    placed_at: tuple[float, ...] = ()  # of the ringing calls, epoch seconds: their ages for pacing
+
+
+def ringing_ages(flight: InFlight, now: datetime) -> tuple[float, ...] | None:
+    """How long each ringing call has rung (None when the flight does not list them)."""
+    if len(flight.placed_at) != flight.ringing:
+        return None
+    return tuple(max(0.0, now.timestamp() - placed) for placed in flight.placed_at)
 
 
 def target_of(campaign: Campaign) -> CallTarget:
@@ -119,6 +127,8 @@ class Pacer:
             avg_talk_s=sample.talk_s,
             talk_times=sample.talk_times,
             abandons=abandons,
+            ring_times=sample.ring_times,
+            ringing_ages_s=ringing_ages(flight, now),
         )
 
     async def place(self, campaign: Campaign, calls: int, now: datetime) -> int:

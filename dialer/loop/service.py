@@ -226,12 +226,14 @@ class DialerService:
         return list(self.book)
 
     def in_flight(self, campaign_id: str) -> InFlight:
-        ringing = waiting = 0
+        placed: list[float] = []
+        waiting = 0
         for call in self.book:
             if call.placed.campaign_id == campaign_id:
-                ringing += call.phase is Phase.DIALING
+                if call.phase is Phase.DIALING:
+                    placed.append(call.placed.placed_at)
                 waiting += call.phase in (Phase.ANSWERED, Phase.WAITING)
-        return InFlight(ringing, waiting)
+        return InFlight(len(placed), waiting, tuple(placed))
 
     def sample(self, campaign_id: str) -> LiveSample:
         return self._samples.setdefault(campaign_id, LiveSample())

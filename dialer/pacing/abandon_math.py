@@ -66,3 +66,23 @@ def largest_safe(low: int, high: int, table: list[float], rate: float, budget: f
         else:
             high = middle - 1
     return low
+
+
+def binomial_excess(table: list[float], calls: int, rate: float) -> float:
+    """E[table[X]] for X ~ Binomial(calls, rate), the pmf by recurrence (cheap for the look-ahead's
+    many checkpoints); terms past the mean below 1e-12 are dropped."""
+    if calls <= 0 or rate <= 0:
+        return table[0]
+    if rate >= 1.0:
+        return table[calls]
+    odds = rate / (1.0 - rate)
+    log_p0 = calls * math.log1p(-rate)
+    if log_p0 < _NEGLIGIBLE_LOG_P:
+        return _binomial_mean_of(table, calls, rate)
+    p, total, mean = math.exp(log_p0), 0.0, calls * rate
+    for x in range(calls + 1):
+        total += p * table[x]
+        if x > mean and p < 1e-12:
+            break
+        p *= (calls - x) / (x + 1) * odds
+    return total

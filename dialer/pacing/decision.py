@@ -1,6 +1,7 @@
 """Pacing: how many calls to originate now, per dial mode, from measured statistics.
 
-Owns `calls_to_place(stats, params, now) -> PacingDecision` and the `AbandonWindow` accumulator.
+Owns `calls_to_place(stats, params, now) -> PacingDecision`; the abandon windows it reads are
+dialer.pacing.abandon_window.
 Pure: the pacing loop (a single leader) gathers a `PacingStats` snapshot and an injected `now`; the
 expected-abandons arithmetic of the predictive mode is dialer.pacing.abandon_math.
 
@@ -35,6 +36,10 @@ The predictive formula (every quantity is in PacingStats/PacingParams)
   F*  = the largest F in [READY + RESERVED - Q, max_dial_level * (C + lam - Q)] whose expected
         abandons are <= budget * E[X]; calls = max(0, F* - calls in flight), within max_channels.
   dial_level = F* / (C + lam - Q), lines in flight per agent expected free.
+The time-resolved look-ahead (dialer.pacing.answer_timing) replaces H, X and F* when the shell
+gives the ringing calls' ages and the campaign's ring-time histograms (>= min_ring_samples live
+answers; `timed_lookahead: false` keeps the fixed H): the new calls n are sized against every
+checkpoint t (the next second, quantiles of the answer delay) at once.
 With too few samples, or a measured abandon rate at/over the target in either window, the
 budget is 0 and F* falls back to the progressive floor (one line per ready agent); with
 headroom it rises toward the answer-rate-limited level 1/a. Because the budget shrinks as the
@@ -45,12 +50,11 @@ within 2 s of the answer; the shell records every live answer into `AbandonWindo
 
 from __future__ import annotations
 
-import bisect
 import functools
 import itertools
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -58,11 +62,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.config.vocabulary import Seconds, spelled
 from dialer.pacing.abandon_math import excess_table, largest_safe
+from dialer.pacing.abandon_window import AbandonCounts
+from dialer.pacing.answer_timing import Lookahead, RingTimes, timed_lookahead
 from routing.agent_events import AgentState
 
-_HOUR_S = 3600
-_DAY_HOURS = 24
-_MONTH_HOURS = 30 * 24
 _MIN_TAIL_CALLS = 5.0
 
 
@@ -86,72 +89,6 @@ class AgentSnapshot:
     state: AgentState
     since: datetime
     wrapup_ends_at: datetime | None = None
-
-
-# --- abandon accounting ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AbandonCounts:
-    answers_24h: int = 0
-    abandons_24h: int = 0
-    answers_30d: int = 0
-    abandons_30d: int = 0
-
-    @property
-    def rate_24h(self) -> float:
-        return self.abandons_24h / self.answers_24h if self.answers_24h else 0.0
-
-    @property
-    def rate_30d(self) -> float:
-        return self.abandons_30d / self.answers_30d if self.answers_30d else 0.0
-
-
-@dataclass(frozen=True)
-class HourBucket:
-    hour: int  # hours since the Unix epoch (UTC), so DST never merges or splits a bucket
-    answers: int = 0
-    abandons: int = 0
-
-
-def _hour_of(at: datetime) -> int:
-    return math.floor(at.timestamp() / _HOUR_S)
-
-
-@dataclass(frozen=True)
-class AbandonWindow:
-    """Live answers and abandons per clock hour over the last 30 days (<= 720 buckets).
-
-    The "24 h" window is the current hour and the 23 before it, the "30 d" window the current
-    hour and the 719 before it. Immutable: `record` returns a new window.
-    """
-
-    buckets: tuple[HourBucket, ...] = ()
-
-    def record(self, at: datetime, *, abandoned: bool) -> AbandonWindow:
-        """Count one live answer at `at`, and one abandon if it was abandoned."""
-        hour = _hour_of(at)
-        hours = [bucket.hour for bucket in self.buckets]
-        index = bisect.bisect_left(hours, hour)
-        buckets = list(self.buckets)
-        if index < len(buckets) and buckets[index].hour == hour:
-            old = buckets[index]
-            buckets[index] = HourBucket(hour, old.answers + 1, old.abandons + int(abandoned))
-        else:
-            buckets.insert(index, HourBucket(hour, 1, int(abandoned)))
-        newest = buckets[-1].hour
-        return AbandonWindow(tuple(bucket for bucket in buckets if bucket.hour > newest - _MONTH_HOURS))
-
-    def counts(self, now: datetime) -> AbandonCounts:
-        hour = _hour_of(now)
-        day = [bucket for bucket in self.buckets if hour - _DAY_HOURS < bucket.hour <= hour]
-        month = [bucket for bucket in self.buckets if hour - _MONTH_HOURS < bucket.hour <= hour]
-        return AbandonCounts(
-            answers_24h=sum(bucket.answers for bucket in day),
-            abandons_24h=sum(bucket.abandons for bucket in day),
-            answers_30d=sum(bucket.answers for bucket in month),
-            abandons_30d=sum(bucket.abandons for bucket in month),
-        )
 
 
 # --- talk-time distribution -----------------------------------------------------------------
@@ -216,6 +153,9 @@ class PacingParams(BaseModel):
     default_answer_delay_s: float = Field(default=15.0, gt=0)
     default_talk_s: float = Field(default=120.0, gt=0)
     max_channels: int | None = Field(default=None, ge=1)
+    timed_lookahead: bool = True
+    timed_safety: float = Field(default=4.0, ge=1)
+    min_ring_samples: int = Field(default=50, ge=1)
 
 
 @dataclass(frozen=True)
@@ -231,7 +171,9 @@ class PacingStats:
     avg_answer_delay_s: float | None = None
     avg_talk_s: float | None = None
     talk_times: TalkTimes | None = None
-    abandons: AbandonCounts = AbandonCounts()
+    abandons: AbandonCounts = field(default_factory=AbandonCounts)
+    ring_times: RingTimes | None = None
+    ringing_ages_s: tuple[float, ...] | None = None  # of the calls in flight, when the shell knows them
 
 
 @dataclass(frozen=True)
@@ -309,9 +251,18 @@ class Supply:
     maybe: float  # expected number of talking agents finishing within H
 
 
-def agent_supply(stats: PacingStats, params: PacingParams, now: datetime) -> Supply:
-    answer_delay = stats.avg_answer_delay_s or params.default_answer_delay_s
-    horizon = params.lookahead_share * answer_delay + params.abandon_grace_s
+def agent_supply(
+    stats: PacingStats,
+    params: PacingParams,
+    now: datetime,
+    horizon: float | None = None,
+    wrap_up: float = 0.0,
+) -> Supply:
+    """Agents free within `horizon` (default: the look-ahead H); a talking agent must also get
+    through `wrap_up` seconds of wrap-up."""
+    if horizon is None:
+        answer_delay = stats.avg_answer_delay_s or params.default_answer_delay_s
+        horizon = params.lookahead_share * answer_delay + params.abandon_grace_s
     talk = stats.avg_talk_s or params.default_talk_s
     histogram = stats.talk_times
     if histogram is not None and histogram.total < params.min_talk_samples:
@@ -322,8 +273,9 @@ def agent_supply(stats: PacingStats, params: PacingParams, now: datetime) -> Sup
     for agent in stats.agents:
         if agent.state is AgentState.WRAP_UP and agent.wrapup_ends_at is not None:
             certain += int(agent.wrapup_ends_at <= soon)
-        elif agent.state in _TALKING:
-            maybe += free_probability((now - agent.since).total_seconds(), horizon, talk, histogram)
+        elif agent.state in _TALKING and horizon > wrap_up:
+            talked = (now - agent.since).total_seconds()
+            maybe += free_probability(talked, horizon - wrap_up, talk, histogram)
     return Supply(certain, maybe)
 
 
@@ -337,13 +289,53 @@ def _predictive(stats: PacingStats, params: PacingParams, now: datetime) -> Paci
     ceiling = max(floor, math.floor(params.max_dial_level * max(expected_free, 0.0)))
     if params.max_channels is not None:
         floor, ceiling = min(floor, params.max_channels), min(ceiling, params.max_channels)
-    table = excess_table(supply.certain - stats.answered_waiting, supply.maybe, ceiling)
-    target_in_flight = floor if budget <= 0 else largest_safe(floor, ceiling, table, rate, budget)
+    timed = _timed_lookahead(stats, params, now, rate)
+    if budget <= 0:
+        target_in_flight = floor
+    elif timed is not None:
+        low = max(0, floor - stats.calls_in_flight)
+        target_in_flight = stats.calls_in_flight + timed.largest_safe(
+            low, max(low, ceiling - stats.calls_in_flight), budget
+        )
+    else:
+        table = excess_table(supply.certain - stats.answered_waiting, supply.maybe, ceiling)
+        target_in_flight = largest_safe(floor, ceiling, table, rate, budget)
     calls = _capped(target_in_flight - stats.calls_in_flight, stats, params)
     level = target_in_flight / expected_free if expected_free > 0 else 0.0
     reason = (
         f"predictive: answer rate {rate:.1%}, {expected_free:.1f} agents free within look-ahead, "
         f"abandon budget {budget:.2%} (24h {stats.abandons.rate_24h:.2%}, 30d {stats.abandons.rate_30d:.2%}, "
-        f"{stats.abandons.answers_30d} answers), {target_in_flight} in flight wanted"
+        f"{stats.abandons.answers_30d} answers), {target_in_flight} in flight wanted, "
+        f"{'time-resolved' if timed is not None else 'fixed'} look-ahead"
     )
     return PacingDecision(calls, level, reason)
+
+
+def _timed_lookahead(
+    stats: PacingStats, params: PacingParams, now: datetime, rate: float
+) -> Lookahead | None:
+    """The time-resolved look-ahead, when the ring times and the ringing calls' ages are known."""
+    ring, ages = stats.ring_times, stats.ringing_ages_s
+    if not params.timed_lookahead or ring is None or ages is None or ring.answers < params.min_ring_samples:
+        return None
+    if stats.talk_times is None or stats.talk_times.total < params.min_talk_samples:
+        return None  # memoryless talk times over 20 s would count every advisor of a fresh shift as soon free
+    wrap_up = wrap_up_s(stats)
+
+    def free_by(at_s: float) -> tuple[int, float]:
+        supply = agent_supply(stats, params, now, at_s + params.abandon_grace_s, wrap_up)
+        return supply.certain, supply.maybe
+
+    return timed_lookahead(
+        ring, ages, rate, free_by, waiting=stats.answered_waiting, safety=params.timed_safety
+    )
+
+
+def wrap_up_s(stats: PacingStats) -> float:
+    """The wrap-up a talking agent faces: the timer of the agents in wrap-up now (0 without one)."""
+    timers = [
+        (agent.wrapup_ends_at - agent.since).total_seconds()
+        for agent in stats.agents
+        if agent.state is AgentState.WRAP_UP and agent.wrapup_ends_at is not None
+    ]
+    return max(timers, default=0.0)

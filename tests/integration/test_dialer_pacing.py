@@ -81,6 +81,7 @@ async def test_predictive_abandons_an_answered_call_no_agent_took_within_the_gra
 
         dial = await r.sim.wait_for_action("Originate", lambda a: "@trunk" in (a.get("Channel") or ""))
         call_id = originate_vars(dial)["SWITCHBOARD_CALL_ID"]
+        assert r.dialer.sample("c1").ring_times.answers == 0
         redirect = await r.sim.wait_for_action(
             "Redirect", lambda a: a.get("Context") == "switchboard-abandon", timeout=10
         )
@@ -90,6 +91,8 @@ async def test_predictive_abandons_an_answered_call_no_agent_took_within_the_gra
         await r.dialer.settled()
 
         assert r.sample("switchboard_dial_abandoned_total", campaign="c1") == 1
+        ring = r.dialer.sample("c1").ring_times  # pacing's answer-timing curves learn the 1 s ring
+        assert ring.answers == 1 and sum(ring.answered[:3]) == 1 and ring.unanswered == ()
         assert r.sample("switchboard_dial_attempts_total", campaign="c1", result="abandoned") == 1
         stats = await r.dialer.stats("c1")
         assert (stats["live_answers_24h"], stats["abandons_24h"], stats["abandon_rate_24h"]) == (1, 1, 1.0)

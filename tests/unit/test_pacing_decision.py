@@ -10,9 +10,8 @@ import pytest
 from pydantic import ValidationError
 
 from bench.pacing_sim import simulate
+from dialer.pacing.abandon_window import AbandonCounts, AbandonWindow
 from dialer.pacing.decision import (
-    AbandonCounts,
-    AbandonWindow,
     AgentSnapshot,
     DialMode,
     PacingParams,
