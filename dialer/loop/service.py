@@ -4,10 +4,10 @@ Owned here: the engine-side shell around the pure cores. It
 - runs a pacing round every `round_interval_s` while this engine holds the pacing lease
   (core.lease.Lease: the runtime shares the ACD's, else dialer.loop.campaign_control.LeaderLease;
   renewed on its own timer; several engines may share a Redis, one paces; each dial first confirms
-  the lease in Redis), for each campaign
-  whose state (in Redis) is running: its due callbacks first (dialer.loop.callbacks, when given
-  the task store), then dialer.loop.pacer.Pacer measures, decides and places calls for fresh leads;
-  every call goes through dialer.calls.dialing.Dialer.place_call (the gate is inside it);
+  the lease in Redis), for each campaign whose state (in Redis) is running: its due callbacks first
+  (dialer.loop.callbacks, when given the task store), then dialer.loop.pacer.Pacer measures, decides
+  and places calls for fresh leads; every call goes through dialer.calls.dialing.Dialer.place_call
+  (the gate is inside it);
 - follows the calls this engine placed: tracker changes become events of the call table
   (dialer.calls.follow.CallBook, whatever order Asterisk delivers them in;
   dialer.calls.lifecycle.apply) and its effects are performed (dialer.loop.call_effects): hand the
@@ -226,14 +226,10 @@ class DialerService:
         return list(self.book)
 
     def in_flight(self, campaign_id: str) -> InFlight:
-        placed: list[float] = []
-        waiting = 0
-        for call in self.book:
-            if call.placed.campaign_id == campaign_id:
-                if call.phase is Phase.DIALING:
-                    placed.append(call.placed.placed_at)
-                waiting += call.phase in (Phase.ANSWERED, Phase.WAITING)
-        return InFlight(len(placed), waiting, tuple(placed))
+        calls = [call for call in self.book if call.placed.campaign_id == campaign_id]
+        placed = tuple(call.placed.placed_at for call in calls if call.phase is Phase.DIALING)
+        waiting = sum(call.phase in (Phase.ANSWERED, Phase.WAITING) for call in calls)
+        return InFlight(len(placed), waiting, placed)
 
     def sample(self, campaign_id: str) -> LiveSample:
         return self._samples.setdefault(campaign_id, LiveSample())
