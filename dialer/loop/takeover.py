@@ -169,7 +169,8 @@ class Takeover:
             customer = live.get(call.call_id)
             if customer is not None and outbound_resync.needs_verdict(call, customer):
                 verdicts[call.call_id] = await self.resyncer.verdict(customer.channel)
-        for call_id, event in outbound_resync.plan(calls, live, now, since, verdicts):
+        bridges = {c.channel for c in calls if c.channel and self.recovery.desk.bridge_sent(c.channel)}
+        for call_id, event in outbound_resync.plan(calls, live, now, since, verdicts, bridges=bridges):
             await self._apply(call_id, event)
 
     def _follows(self, call_id: str) -> bool:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 
 from core.errors import AmiActionError, AmiError, NotOwnerError
@@ -36,6 +37,7 @@ from routing.acd.acd_metrics import AcdMetrics
 from routing.acd.calls import ActiveCall
 
 log = logging.getLogger("switchboard.acd.ami")
+BRIDGES_KEPT = 4096  # far more than the calls one engine bridges between two resyncs
 _GONE = "No such channel"  # manager.c action_hangup: no channel by that name (any more)
 
 
@@ -89,6 +91,10 @@ class Executor:
         self.may_act = may_act  # whether this engine owns the ACD now (the service's lease)
         self.resyncing = False  # set by the service around its resync: the resync's own actions go out
         self.bridging: set[str] = set()  # caller channels whose Bridge awaits its answer
+        # caller channels a Bridge went out for and was not refused (bridged, or in doubt): the
+        # dialer's resync reads it (a customer gone unseen may have talked); the last ones only
+        self.bridges_sent: OrderedDict[str, None] = OrderedDict()
+        self.on_bridge: Callable[[str], None] | None = None  # told the call id of each Bridge, before it
 
     @property
     def ready(self) -> bool:
@@ -136,16 +142,24 @@ class Executor:
             )
         self._sent("originate")
 
-    async def bridge(self, caller_channel: str, agent_channel: str) -> bool | None:
+    async def bridge(self, caller_channel: str, agent_channel: str, call_id: str = "") -> bool | None:
         """True: bridged; False: Asterisk said no (a channel is gone); None: unknown (no answer, the
-        link was lost): maybe bridged, so nothing may be hung up; the resync after a reconnect settles it."""
+        link was lost): maybe bridged, so nothing may be hung up; the resync after a reconnect settles it.
+        `on_bridge` hears of it first (the dialer marks its dial record: it survives a crash)."""
+        if self.on_bridge is not None and call_id:
+            self.on_bridge(call_id)
         self.bridging.add(caller_channel)
+        self.bridges_sent[caller_channel] = None
+        while len(self.bridges_sent) > BRIDGES_KEPT:
+            self.bridges_sent.popitem(last=False)
         try:
             ok = await self._send("Bridge", {"Channel1": caller_channel, "Channel2": agent_channel})
         finally:
             self.bridging.discard(caller_channel)
         if ok:
             self._sent("bridge")
+        elif ok is False:
+            self.bridges_sent.pop(caller_channel, None)  # refused: it connected nobody
         return ok
 
     async def set_case(self, channel: str, case_id: str) -> bool:

@@ -259,6 +259,15 @@ class AcdService:
             return False
         return active.facts.bridge_in_doubt or active.facts.channel in self.ctx.executor.bridging
 
+    def watch_bridges(self, heard: Callable[[str], None]) -> None:
+        """`heard(call_id)` is told of each Bridge of an outbound call, just before it is sent."""
+        self.ctx.executor.on_bridge = heard
+
+    def bridge_sent(self, caller_channel: str) -> bool:
+        """A Bridge of this caller's channel to an agent went out and was not refused (bridged, or in
+        doubt): a caller found gone unseen may have talked. Kept for the last calls, in memory."""
+        return caller_channel in self.ctx.executor.bridges_sent
+
     async def withdraw_outbound(self, call_id: str) -> None:
         if not self.owns:
             return

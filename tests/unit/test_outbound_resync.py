@@ -165,3 +165,10 @@ def test_a_found_customer_is_abandoned_once() -> None:
         outbound.Vanished(NOW + 3),
     ):
         assert outbound.apply(ended, late, RULES) == (ended, ())
+
+
+def test_a_call_gone_unseen_says_whether_the_desk_sent_a_bridge_for_its_customer() -> None:
+    """The desk's Bridges are named by the customer's channel: only that call's Vanished says so."""
+    other = replace(call(Phase.WAITING), placed=replace(PLACED, call_id="c2"), channel="PJSIP/x-other")
+    steps = plan([call(Phase.WAITING), other], {}, NOW, 105.0, {}, bridges={CHANNEL})
+    assert steps == [("c1", outbound.Vanished(NOW, bridge_sent=True)), ("c2", outbound.Vanished(NOW))]
