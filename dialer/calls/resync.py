@@ -14,7 +14,8 @@ a previous life or a dead engine), it says what to apply:
   never under-counted;
 - customers still ringing are followed: their OriginateResponse or hangup arrives live;
 - a followed call whose channel is gone gets `Vanished` (one definite outcome), saying whether the
-  desk sent a Bridge for its customer (a person on hold may have talked).
+  desk sent a Bridge for its customer (a person on hold may have talked); an answered customer
+  whose call id is only on an unanswered channel (the agent's leg still ringing) is gone too.
 `orphans` are the customers nobody here follows: who takes them is for dialer.calls.recovery (the
 intent store knows who placed each call). The shell, `OutboundResync`, lists the channels and
 reads AMDSTATUS (Getvar) of customers whose verdict was missed; dialer.loop.takeover runs it all.
@@ -39,6 +40,7 @@ log = logging.getLogger("switchboard.dialer.resync")
 
 STATE_UP = 6
 DETECTING = "AMD"  # the application of a customer whose answering-machine detection still runs
+_ON_THE_LINE = frozenset({Phase.ANSWERED, Phase.WAITING})  # the customer's channel answered, listed as such
 FRESH_S = 2.0  # a dialing call younger than this may not have a channel yet: left to its timers
 
 
@@ -95,6 +97,8 @@ def plan(
     steps: list[tuple[str, outbound.Event]] = []
     for call in calls:
         found = live.get(call.call_id)
+        if found is not None and not found.answered and call.phase in _ON_THE_LINE:
+            found = None  # another leg with the call id (the agent's, ringing): the customer is gone
         if found is None:
             if call.phase is not Phase.DIALING or call.placed.placed_at + FRESH_S < now:
                 steps.append((call.call_id, outbound.Vanished(now, call.channel in bridges)))

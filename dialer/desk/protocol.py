@@ -18,9 +18,10 @@ The dialer never changes an agent's state itself. It asks the desk:
 - `maybe_bridged(call_id)`: the desk sent a Bridge of the customer to the agent who answered and
   has no answer to it yet, or got none in time: the customer may be talking. The grace's abandon
   waits for it (a Redirect would pull a connected customer out of the talk);
-- `bridge_sent(channel)`: the desk sent a Bridge of this customer's channel to an agent and it was
-  not refused (bridged, or no answer): a customer on hold found gone unseen may have talked, so
-  the dialer's resync settles it as answered, never as an abandon in doubt;
+- `bridge_sent(channel)`: the Bridge the desk sent of this customer's channel to an agent, if
+  Asterisk did not refuse it (bridged, or no answer): a customer on hold found gone unseen talked
+  if it was bridged, or if it was in doubt and the agent's leg is gone too (the ACD's own resync
+  rule), so the dialer's resync settles it as answered, never as an abandon in doubt;
 - `watch_bridges(heard)`: `heard(call_id)` is told just before the desk sends such a Bridge (the
   dialer marks the dial record, so the recovery after a crash applies the same rule).
 The dialer learns that the call was connected from the tracker (the customer's channel enters
@@ -35,6 +36,7 @@ from typing import Protocol
 
 from core.clock import utc
 from dialer.pacing.decision import AgentSnapshot
+from routing.acd.executor import SentBridge
 from routing.acd.outbound import PacingAgent
 
 Needs = tuple[tuple[str, int], ...]
@@ -80,7 +82,7 @@ class AgentDesk(Protocol):
 
     def maybe_bridged(self, call_id: str) -> bool: ...
 
-    def bridge_sent(self, channel: str) -> bool: ...
+    def bridge_sent(self, channel: str) -> SentBridge | None: ...
 
     def watch_bridges(self, heard: Callable[[str], None]) -> None: ...
 

@@ -24,17 +24,31 @@ from pbx.sim.faultproxy import FaultProxy
 from tests.integration.test_ami_stall_stale_actions import ami_through, ended_customers, published
 from tests.integration.test_dialer_intents import attempts_on, audit_of, open_ids, stats
 from tests.support.acd_harness import running_sim
-from tests.support.blended_harness import blended, blended_rules
+from tests.support.blended_harness import Blended, blended, blended_rules
 from tests.support.dialer_harness import RunningClock, campaign, campaigns, lead, number, sim_config
 
 pytestmark = pytest.mark.integration
 
 AMD_S = 1.5  # the dialplan's AMD() listens this long, then announces the verdict (UserEvent)
 GRACE_S = 2.0
+ORDERS = pytest.mark.parametrize(
+    "dialer_first", [False, True], ids=["acd-resyncs-first", "dialer-resyncs-first"]
+)
 
 
+def resync_order(b: Blended, *, dialer_first: bool) -> None:
+    """The engine resyncs its services in their order (switchboard run: the ACD first); the
+    outcome must not depend on it."""
+    if dialer_first:
+        services = b.engine.services
+        acd, dialer = services.index(b.acd), services.index(b.dialer)
+        services[acd], services[dialer] = b.dialer, b.acd
+        assert services.index(b.dialer) < services.index(b.acd)
+
+
+@ORDERS
 async def test_a_customer_on_hold_who_hangs_up_in_an_ami_stall_past_the_grace_is_an_abandon(
-    redis_client: aioredis.Redis,
+    redis_client: aioredis.Redis, dialer_first: bool
 ) -> None:
     """The engine sees the answer and the HUMAN verdict (the call waits, handed to the ACD, whose
     agent does not answer); the link stalls; the customer hangs up on hold past the grace, unseen.
@@ -52,6 +66,7 @@ async def test_a_customer_on_hold_who_hangs_up_in_an_ami_stall_past_the_grace_is
                 redis_client, blended_rules("1001"), campaigns(campaign(pacing={"abandon_grace_s": GRACE_S})),
                 pbx=sim, ami=ami_through(port, ping_timeout=1.0),
             ) as b:  # fmt: skip
+                resync_order(b, dialer_first=dialer_first)
                 await b.acd.login("1001")
                 await b.load_leads([lead(1)])
                 await b.start()
@@ -79,8 +94,9 @@ async def test_a_customer_on_hold_who_hangs_up_in_an_ami_stall_past_the_grace_is
             await proxy.stop()
 
 
+@ORDERS
 async def test_a_customer_the_acd_bridged_unseen_who_ended_the_talk_unseen_is_answered_not_abandoned(
-    redis_client: aioredis.Redis,
+    redis_client: aioredis.Redis, dialer_first: bool
 ) -> None:
     """The customer waits on hold (verdict seen), the agent answers, the ACD's Bridge reaches
     Asterisk and the link is cut right after it: nothing passes for a while, the customer talks and
@@ -96,6 +112,7 @@ async def test_a_customer_the_acd_bridged_unseen_who_ended_the_talk_unseen_is_an
                 redis_client, blended_rules("1001"), campaigns(campaign(pacing={"abandon_grace_s": GRACE_S})),
                 pbx=sim, ami=ami_through(port, ping_timeout=1.0),
             ) as b:  # fmt: skip
+                resync_order(b, dialer_first=dialer_first)
                 await b.acd.login("1001")
                 await b.load_leads([lead(1)])
                 proxy.cut_after("Bridge", then_stall_s=GRACE_S + 3.0)  # the fault's length, not a wait
@@ -165,6 +182,47 @@ async def test_a_customer_bridged_unseen_whose_talk_ended_while_no_engine_ran_is
                 assert (await stats(redis_client)).get("x", 0) == 0, "no abandon counted"
                 [outcome] = await audit_of(redis_client, record.call_id, "outcome")
                 assert "in doubt" not in outcome.get("detail", ""), outcome
+                assert await open_ids(redis_client) == []
+        finally:
+            await proxy.stop()
+
+
+@ORDERS
+async def test_a_customer_gone_before_a_late_bridge_reached_asterisk_is_one_abandon_for_both(
+    redis_client: aioredis.Redis, dialer_first: bool
+) -> None:
+    """The ACD's Bridge is caught in a stall (held in the network) and the customer hangs up on hold
+    meanwhile, past the grace; the Bridge then reaches Asterisk, which refuses it (the caller is
+    gone) and leaves the agent's leg waiting. Nobody talked: the ACD records an abandon and the
+    dialer agrees (one abandon counted, the number quarantined), never `answered`."""
+    script = CustomerScript(outcome="answer", ring_s=0.5, patience_s=AMD_S + GRACE_S + 1.5)
+    config = sim_config(time_scale=1.0, amd_s=(AMD_S, AMD_S), customer_overrides={number(1): script})
+    async with running_sim(config) as sim:
+        proxy = FaultProxy("127.0.0.1", sim.port, seed=1)
+        port = await proxy.start()
+        try:
+            async with blended(
+                redis_client, blended_rules("1001"), campaigns(campaign(pacing={"abandon_grace_s": GRACE_S})),
+                pbx=sim, ami=ami_through(port, ping_timeout=1.0),
+            ) as b:  # fmt: skip
+                resync_order(b, dialer_first=dialer_first)
+                await b.acd.login("1001")
+                await b.load_leads([lead(1)])
+                proxy.stall_at("Bridge", GRACE_S + 4.0)  # the fault's length, not a wait
+                await b.start()
+                await b.until(lambda: bool(ended_customers(sim)), timeout=30)
+                [record] = ended_customers(sim)
+                assert record.ended_by == "patience" and record.bridged is None, "hung up on hold"
+                await b.until(lambda: not b.acd.ctx.state.calls and not b.dialer.calls(), timeout=30)
+                await b.dialer.settled()
+
+                assert proxy.stats.stalls == 1 and proxy.stats.connections >= 2
+                results = [a.result for a in await attempts_on(redis_client, number(1))]
+                assert results == [CallResult.ABANDONED]
+                assert b.sample("switchboard_dial_abandoned_total", campaign="c1") == 1
+                assert (await stats(redis_client)).get("x", 0) == 1
+                history = await published(b.redis, record.call_id)
+                assert [e.type for e in history] == ["abandoned"], history
                 assert await open_ids(redis_client) == []
         finally:
             await proxy.stop()

@@ -68,6 +68,10 @@ NOW = 110.0
     [
         ("gone while dialing", call(Phase.DIALING), None, 105.0, [outbound.Vanished(NOW)]),
         ("gone while waiting", call(Phase.WAITING), None, 105.0, [outbound.Vanished(NOW)]),
+        ("gone on hold, the agent's leg still ringing with its call id", call(Phase.WAITING),
+         live(answered=False), 105.0, [outbound.Vanished(NOW)]),
+        ("gone during AMD, another leg with its call id", call(Phase.ANSWERED), live(answered=False), 105.0,
+         [outbound.Vanished(NOW)]),
         ("answered during the cut", call(Phase.DIALING), live(), 109.0,
          [Found(NOW, "u1", CHANNEL, 109.0, "HUMAN", False)]),
         ("AMD still listening", call(Phase.DIALING), live(detecting=True), 109.0,
