@@ -19,10 +19,11 @@ Rules it keeps (DESIGN.md 2.6, issue 4 "Pacing"):
   the grace unseen. It is counted as an abandon (`Settle.doubt` says why), never as `no_answer`:
   the abandon rate is a legal cap, over-counting in doubt is the safe side. Found gone within the
   grace of the answer it cannot have been abandoned: `no_answer`, not a live answer.
-- A person on hold (verdict seen, handed to the desk) found gone unseen at the resync: if the desk
-  sent a Bridge for them that was not refused (`Vanished.bridge_sent`), they may have talked and
-  the ACD settles that talk: answered, never an abandon. Otherwise, past the grace since the
-  verdict, an abandon in doubt as above; within it `no_answer`.
+- A person on hold (verdict seen, handed to the desk) found gone unseen at the resync: if the
+  desk's Bridge connected them (`Vanished.bridge_sent`: bridged, or in doubt with the agent's leg
+  gone too, as the ACD judges it) they talked and the ACD settles that talk: answered, never an
+  abandon. Otherwise, past the grace since the verdict, an abandon in doubt as above; within it
+  `no_answer`.
 - The answer is written to the dial record (`AnswerSeen`), so the recovery after a crash applies
   the same rule to an answered call that ended while no engine listened.
 - An agent reserved for the call is released whenever the call ends without reaching them.
@@ -121,7 +122,7 @@ class GraceOver:
 @dataclass(frozen=True, slots=True)
 class Vanished:
     """The call's channels are gone without us seeing the end (resync), or its answer never came.
-    `bridge_sent`: the desk sent a Bridge of the customer to an agent, not refused (it may have talked)."""
+    `bridge_sent`: the desk's Bridge of the customer to an agent connected them (they talked)."""
 
     at: float
     bridge_sent: bool = False
