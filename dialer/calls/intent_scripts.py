@@ -128,8 +128,9 @@ return {1, after}
 )
 
 # KEYS[1] the call's hash; ARGV[1] the moment (epoch ms), ARGV[2] the field: `connected_ms` when the
-# customer was bridged, `answered_ms` when they answered. Only an open intent is marked: a settled
-# call (or one whose record expired) is left as it is. Returns 1 if marked.
+# customer was bridged, `answered_ms` when they answered, `bridge_ms` when the desk sent a Bridge.
+# Only an open intent is marked: a settled call (or one whose record expired) is left as it is.
+# Returns 1 if marked.
 MARK = """
 if redis.call('HGET', KEYS[1], 'state') ~= 'open' or redis.call('HEXISTS', KEYS[1], 'settled') == 1 then
   return 0

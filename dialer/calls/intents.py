@@ -52,6 +52,7 @@ class Intent:
     lock_token: str | None = None
     connected_ms: int = 0  # when the customer was bridged to an agent (0: not known to be)
     answered_ms: int = 0  # when the customer answered (0: not known to have)
+    bridge_ms: int = 0  # when the desk sent a Bridge of the customer to an agent (0: never)
 
     def fields(self) -> list[str]:
         return [
@@ -70,6 +71,7 @@ class Intent:
             owner=f.get("owner", ""), lead_id=f.get("lead") or None, holder=f.get("holder") or None,
             agent_id=f.get("agent") or None, lock_token=f.get("lock") or None,
             connected_ms=int(f.get("connected_ms") or "0"), answered_ms=int(f.get("answered_ms") or "0"),
+            bridge_ms=int(f.get("bridge_ms") or "0"),
         )  # fmt: skip
 
 
@@ -200,6 +202,11 @@ class IntentStore:
         """The open intent's customer answered (recovery counts it as an abandon in doubt if it
         ended unseen past the grace); False if the call is settled or has no record."""
         return bool(await self._mark(keys=[self.keys.call(call_id)], args=[to_ms(at), "answered_ms"]))
+
+    async def mark_bridge_sent(self, call_id: str, *, at: datetime) -> bool:
+        """The desk sends a Bridge of the open intent's customer to an agent: they may talk unseen
+        (recovery settles a call that then ended unseen as answered, never as an abandon in doubt)."""
+        return bool(await self._mark(keys=[self.keys.call(call_id)], args=[to_ms(at), "bridge_ms"]))
 
     async def beat(self, owner: str, *, ttl: timedelta) -> None:
         """This engine is alive (renewed every round): its open intents are its own to settle."""

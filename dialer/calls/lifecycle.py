@@ -19,6 +19,11 @@ Rules it keeps (DESIGN.md 2.6, issue 4 "Pacing"):
   the grace unseen. It is counted as an abandon (`Settle.doubt` says why), never as `no_answer`:
   the abandon rate is a legal cap, over-counting in doubt is the safe side. Found gone within the
   grace of the answer it cannot have been abandoned: `no_answer`, not a live answer.
+- A person on hold (verdict seen, handed to the desk) found gone unseen at the resync: if the
+  desk's Bridge connected them (`Vanished.bridge_sent`: bridged, or in doubt with the agent's leg
+  gone too, as the ACD judges it) they talked and the ACD settles that talk: answered, never an
+  abandon. Otherwise, past the grace since the verdict, an abandon in doubt as above; within it
+  `no_answer`.
 - The answer is written to the dial record (`AnswerSeen`), so the recovery after a crash applies
   the same rule to an answered call that ended while no engine listened.
 - An agent reserved for the call is released whenever the call ends without reaching them.
@@ -116,9 +121,11 @@ class GraceOver:
 
 @dataclass(frozen=True, slots=True)
 class Vanished:
-    """The call's channels are gone without us seeing the end (resync), or its answer never came."""
+    """The call's channels are gone without us seeing the end (resync), or its answer never came.
+    `bridge_sent`: the desk's Bridge of the customer to an agent connected them (they talked)."""
 
     at: float
+    bridge_sent: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,6 +286,20 @@ def _vanished_unjudged(call: OutboundCall, event: Event, rules: CallRules) -> Re
     return _end(call, *_release(call), settle)
 
 
+def _vanished_on_hold(call: OutboundCall, event: Event, rules: CallRules) -> Result:
+    """A person on hold, gone unseen: talked if the desk sent a Bridge (the ACD's outcome wins),
+    else an abandon in doubt past the grace since the verdict, else `no_answer`."""
+    assert isinstance(event, Vanished)
+    if event.bridge_sent:
+        return _end(call, CancelGrace(), Settle(CallResult.ANSWERED, live=True, answer_delay_s=_delay(call)))
+    if call.waiting_since is None or event.at <= call.waiting_since + rules.grace_s:
+        return _gone_before_agent(call, event, rules)
+    settle = Settle(
+        CallResult.ABANDONED, live=True, abandoned=True, answer_delay_s=_delay(call), doubt=IN_DOUBT
+    )
+    return _end(call, Withdraw(), CancelGrace(), settle)
+
+
 def _abandon(call: OutboundCall, event: Event, rules: CallRules) -> Result:
     context, exten = rules.abandon_target
     settle = Settle(CallResult.ABANDONED, live=True, abandoned=True, answer_delay_s=_delay(call))
@@ -331,7 +352,7 @@ _TABLE: dict[tuple[Phase, type[Event]], Handler] = {
     (P.WAITING, AgentConnected): _connected,
     (P.WAITING, GraceOver): _abandon,
     (P.WAITING, CustomerGone): _gone_before_agent,
-    (P.WAITING, Vanished): _gone_before_agent,
+    (P.WAITING, Vanished): _vanished_on_hold,
     (P.CONNECTED, CustomerGone): _talk_over,
     (P.CONNECTED, Vanished): _talk_over,
     (P.DIALING, Found): _found,

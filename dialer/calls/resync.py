@@ -13,7 +13,9 @@ a previous life or a dead engine), it says what to apply:
   event the engine saw before the link went, the placing time after a restart), so an abandon is
   never under-counted;
 - customers still ringing are followed: their OriginateResponse or hangup arrives live;
-- a followed call whose channel is gone gets `Vanished` (one definite outcome).
+- a followed call whose channel is gone gets `Vanished` (one definite outcome), saying whether the
+  desk sent a Bridge for its customer (a person on hold may have talked); an answered customer
+  whose call id is only on an unanswered channel (the agent's leg still ringing) is gone too.
 `orphans` are the customers nobody here follows: who takes them is for dialer.calls.recovery (the
 intent store knows who placed each call). The shell, `OutboundResync`, lists the channels and
 reads AMDSTATUS (Getvar) of customers whose verdict was missed; dialer.loop.takeover runs it all.
@@ -22,7 +24,7 @@ reads AMDSTATUS (Getvar) of customers whose verdict was missed; dialer.loop.take
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from core.errors import AmiError
@@ -38,6 +40,7 @@ log = logging.getLogger("switchboard.dialer.resync")
 
 STATE_UP = 6
 DETECTING = "AMD"  # the application of a customer whose answering-machine detection still runs
+_ON_THE_LINE = frozenset({Phase.ANSWERED, Phase.WAITING})  # the customer's channel answered, listed as such
 FRESH_S = 2.0  # a dialing call younger than this may not have a channel yet: left to its timers
 
 
@@ -87,15 +90,18 @@ def needs_verdict(call: OutboundCall | None, live: LiveCustomer) -> bool:
 
 def plan(
     calls: Iterable[OutboundCall], live: Mapping[str, LiveCustomer], now: float, since: float,
-    verdicts: Mapping[str, str],
+    verdicts: Mapping[str, str], *, bridges: Collection[str] = (),
 ) -> list[tuple[str, outbound.Event]]:  # fmt: skip
-    """What to apply to each followed call (pure). `verdicts`: AMDSTATUS read for missed verdicts."""
+    """What to apply to each followed call (pure). `verdicts`: AMDSTATUS read for missed verdicts;
+    `bridges`: the customers' channels the desk sent a Bridge for (not refused)."""
     steps: list[tuple[str, outbound.Event]] = []
     for call in calls:
         found = live.get(call.call_id)
+        if found is not None and not found.answered and call.phase in _ON_THE_LINE:
+            found = None  # another leg with the call id (the agent's, ringing): the customer is gone
         if found is None:
             if call.phase is not Phase.DIALING or call.placed.placed_at + FRESH_S < now:
-                steps.append((call.call_id, outbound.Vanished(now)))
+                steps.append((call.call_id, outbound.Vanished(now, call.channel in bridges)))
         elif found.answered and call.phase is not Phase.CONNECTED:
             amd = None if found.detecting else verdicts.get(call.call_id, "NOTSURE")
             steps.append((call.call_id, found_event(call, found, now, since, amd)))

@@ -11,15 +11,19 @@ two at once. What each call of dialer.desk.protocol.AgentDesk becomes (routing/a
   (else whoever routing chooses) with the call's own SWITCHBOARD_CALL_ID and bridged on answer;
 - withdraw: the ACD stops routing the call and frees its agent; a late agent leg is hung up;
 - maybe_bridged: the ACD's Bridge of the customer to the agent who answered awaits its answer or
-  got none (in doubt).
+  got none (in doubt);
+- bridge_sent: the ACD's Bridge of the customer's channel that was not refused (answered or in
+  doubt), whatever its resync settled since: the customer may have talked;
+- watch_bridges: the ACD tells the dialer of each outbound Bridge just before it sends it.
 No call passes a time: the ACD reads the same injected clock itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from dialer.desk.protocol import AnsweredCall, CallTarget
+from routing.acd.executor import SentBridge
 from routing.acd.outbound import HandedCall, PacingAgent
 from routing.acd.service import AcdService
 
@@ -52,3 +56,9 @@ class AcdDesk:
 
     def maybe_bridged(self, call_id: str) -> bool:
         return self.acd.maybe_bridged(call_id)
+
+    def bridge_sent(self, channel: str) -> SentBridge | None:
+        return self.acd.bridge_sent(channel)
+
+    def watch_bridges(self, heard: Callable[[str], None]) -> None:
+        self.acd.watch_bridges(heard)

@@ -17,19 +17,26 @@ The dialer never changes an agent's state itself. It asks the desk:
   answers late. Never touch the customer's channel: the dialer already redirected it;
 - `maybe_bridged(call_id)`: the desk sent a Bridge of the customer to the agent who answered and
   has no answer to it yet, or got none in time: the customer may be talking. The grace's abandon
-  waits for it (a Redirect would pull a connected customer out of the talk).
+  waits for it (a Redirect would pull a connected customer out of the talk);
+- `bridge_sent(channel)`: the Bridge the desk sent of this customer's channel to an agent, if
+  Asterisk did not refuse it (bridged, or no answer): a customer on hold found gone unseen talked
+  if it was bridged, or if it was in doubt and the agent's leg is gone too (the ACD's own resync
+  rule), so the dialer's resync settles it as answered, never as an abandon in doubt;
+- `watch_bridges(heard)`: `heard(call_id)` is told just before the desk sends such a Bridge (the
+  dialer marks the dial record, so the recovery after a crash applies the same rule).
 The dialer learns that the call was connected from the tracker (the customer's channel enters
 a bridge with the agent leg, which carries the same SWITCHBOARD_CALL_ID).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from core.clock import utc
 from dialer.pacing.decision import AgentSnapshot
+from routing.acd.executor import SentBridge
 from routing.acd.outbound import PacingAgent
 
 Needs = tuple[tuple[str, int], ...]
@@ -74,6 +81,10 @@ class AgentDesk(Protocol):
     async def withdraw(self, call_id: str) -> None: ...
 
     def maybe_bridged(self, call_id: str) -> bool: ...
+
+    def bridge_sent(self, channel: str) -> SentBridge | None: ...
+
+    def watch_bridges(self, heard: Callable[[str], None]) -> None: ...
 
 
 def snapshots(agents: Sequence[PacingAgent]) -> tuple[AgentSnapshot, ...]:

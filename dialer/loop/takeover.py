@@ -169,8 +169,18 @@ class Takeover:
             customer = live.get(call.call_id)
             if customer is not None and outbound_resync.needs_verdict(call, customer):
                 verdicts[call.call_id] = await self.resyncer.verdict(customer.channel)
-        for call_id, event in outbound_resync.plan(calls, live, now, since, verdicts):
+        bridges = {c.channel for c in calls if c.channel and self._may_have_talked(c.channel)}
+        for call_id, event in outbound_resync.plan(calls, live, now, since, verdicts, bridges=bridges):
             await self._apply(call_id, event)
+
+    def _may_have_talked(self, channel: str) -> bool:
+        """The desk's Bridge of this customer connected them, as the ACD's resync judges it from the
+        same channels (so the order of the two resyncs does not matter)."""
+        sent = self.recovery.desk.bridge_sent(channel)
+        if sent is None:
+            return False
+        leg = self._tracker.channel_by_name(sent.agent_channel) if self._tracker is not None else None
+        return sent.may_have_connected(leg is not None and leg.answered)
 
     def _follows(self, call_id: str) -> bool:
         """The call is this engine's to settle: followed, or its outcome being written."""

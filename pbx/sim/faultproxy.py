@@ -178,6 +178,7 @@ class _Link:
                     await self.up_writer.drain()
                     self.proxy.stats.cuts[name] += 1
                     log.info("fault proxy: cut after %s", name)
+                    self.proxy.stall_after_cut()
                     return
             if self.up_writer is not None:
                 await self.up_writer.drain()
@@ -252,6 +253,8 @@ class FaultProxy:
         self.reorder_probability = 0.0
         self._cuts: Counter[str] = Counter()
         self._stall_at, self.stall_at_s = "", 0.0
+        self.cut_stall_s = 0.0
+        self._reopen: asyncio.TimerHandle | None = None
         self._open = asyncio.Event()
         self._open.set()
         self._server: asyncio.Server | None = None
@@ -268,6 +271,8 @@ class FaultProxy:
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
+        if self._reopen is not None:
+            self._reopen.cancel()
         self._open.set()
         await self.drop(count=False)
         if self._server is not None:
@@ -292,9 +297,20 @@ class FaultProxy:
             self._notify()
 
     # -- faults ----------------------------------------------------------------------------------
-    def cut_after(self, action: str, count: int = 1) -> None:
-        """The next `count` actions named `action` are forwarded, then their connection is cut."""
+    def cut_after(self, action: str, count: int = 1, *, then_stall_s: float = 0.0) -> None:
+        """The next `count` actions named `action` are forwarded, then their connection is cut; with
+        `then_stall_s`, nothing passes for that long from the cut on (no reconnect meanwhile): the
+        action executes while its sender sees nothing of it or of what follows."""
         self._cuts[action.lower()] += count
+        self.cut_stall_s = then_stall_s
+
+    def stall_after_cut(self) -> None:
+        """Close the gate at once (before any reconnect can pass), reopen it after `cut_stall_s`."""
+        if self.cut_stall_s <= 0:
+            return
+        self.stats.stalls += 1
+        self._open.clear()
+        self._reopen = asyncio.get_running_loop().call_later(self.cut_stall_s, self._open.set)
 
     def take_cut(self, name: str) -> bool:
         if self._cuts[name] <= 0:

@@ -277,7 +277,10 @@ class CallFlow:
         """Make the calls and agents match the channels Asterisk has after a (re)connect."""
         self.tracker = tracker
         for active in list(self.ctx.state.calls.values()):
-            await self.step(active.id, self.findings(tracker, active))
+            found = self.findings(tracker, active)
+            if active.facts.bridge_in_doubt and not found.caller_present:  # judged here, as the table does
+                self.ctx.executor.bridge_judged(active.facts.channel, connected=not found.answered_leg)
+            await self.step(active.id, found)
         now = self.ctx.clock()
         for agent_id, status in list(self.ctx.state.statuses.items()):
             if self.d.held_for(agent_id) == status.call_id != "":

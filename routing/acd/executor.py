@@ -28,7 +28,9 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from core.errors import AmiActionError, AmiError, NotOwnerError
 from pbx.service import ActionSender
@@ -36,7 +38,22 @@ from routing.acd.acd_metrics import AcdMetrics
 from routing.acd.calls import ActiveCall
 
 log = logging.getLogger("switchboard.acd.ami")
+BRIDGES_KEPT = 4096  # far more than the calls one engine bridges between two resyncs
 _GONE = "No such channel"  # manager.c action_hangup: no channel by that name (any more)
+
+
+@dataclass(frozen=True, slots=True)
+class SentBridge:
+    """A Bridge of a caller to `agent_channel` that Asterisk did not refuse: `answered` True when
+    Asterisk said bridged, None while (or since) its answer is unknown (in doubt)."""
+
+    agent_channel: str
+    answered: bool | None
+
+    def may_have_connected(self, agent_leg_alive: bool) -> bool:
+        """The ACD's own resync rule: a Bridge in doubt connected the caller unless the agent's
+        leg is still there (a Bridge refused for a caller already gone leaves it in its dialplan)."""
+        return bool(self.answered) or not agent_leg_alive
 
 
 def _clean(value: str) -> str:
@@ -89,6 +106,10 @@ class Executor:
         self.may_act = may_act  # whether this engine owns the ACD now (the service's lease)
         self.resyncing = False  # set by the service around its resync: the resync's own actions go out
         self.bridging: set[str] = set()  # caller channels whose Bridge awaits its answer
+        # caller channels a Bridge went out for and was not refused (bridged, or in doubt): the
+        # dialer's resync reads it (a customer gone unseen may have talked); the last ones only
+        self.bridges_sent: OrderedDict[str, SentBridge] = OrderedDict()
+        self.on_bridge: Callable[[str], None] | None = None  # told the call id of each Bridge, before it
 
     @property
     def ready(self) -> bool:
@@ -136,17 +157,35 @@ class Executor:
             )
         self._sent("originate")
 
-    async def bridge(self, caller_channel: str, agent_channel: str) -> bool | None:
+    async def bridge(self, caller_channel: str, agent_channel: str, call_id: str = "") -> bool | None:
         """True: bridged; False: Asterisk said no (a channel is gone); None: unknown (no answer, the
-        link was lost): maybe bridged, so nothing may be hung up; the resync after a reconnect settles it."""
+        link was lost): maybe bridged, so nothing may be hung up; the resync after a reconnect settles it.
+        `on_bridge` hears of it first (the dialer marks its dial record: it survives a crash)."""
+        if self.on_bridge is not None and call_id:
+            self.on_bridge(call_id)
         self.bridging.add(caller_channel)
+        self.bridges_sent[caller_channel] = SentBridge(agent_channel, None)
+        while len(self.bridges_sent) > BRIDGES_KEPT:
+            self.bridges_sent.popitem(last=False)
         try:
             ok = await self._send("Bridge", {"Channel1": caller_channel, "Channel2": agent_channel})
         finally:
             self.bridging.discard(caller_channel)
         if ok:
             self._sent("bridge")
+            self.bridges_sent[caller_channel] = SentBridge(agent_channel, True)
+        elif ok is False:
+            self.bridges_sent.pop(caller_channel, None)  # refused: it connected nobody
         return ok
+
+    def bridge_judged(self, caller_channel: str, *, connected: bool) -> None:
+        """The resync judged a Bridge in doubt (end_transitions.resync_offered): it connected the caller
+        (both legs gone), or not (the agent's leg still waits): the memory says what the ACD settled."""
+        sent = self.bridges_sent.get(caller_channel)
+        if sent is not None and connected:
+            self.bridges_sent[caller_channel] = SentBridge(sent.agent_channel, True)
+        elif sent is not None:
+            del self.bridges_sent[caller_channel]
 
     async def set_case(self, channel: str, case_id: str) -> bool:
         """Put the case number on the caller's channel too (CDRs and recordings carry it)."""

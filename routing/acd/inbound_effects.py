@@ -58,7 +58,10 @@ class InboundEffects:
             saved = isinstance(effect, ev.Save)
             await d.commit(Change(calls=[effect.call]) if saved else Change(ended=[effect.call]))
         elif isinstance(effect, ev.Bridge):
-            bridged = await ctx.executor.bridge(effect.caller_channel, effect.agent_channel)
+            outbound = active is not None and bool(active.facts.campaign)
+            bridged = await ctx.executor.bridge(
+                effect.caller_channel, effect.agent_channel, call_id if outbound else ""
+            )
             await self.step(call_id, ev.BridgeResult(ctx.clock(), effect.agent_channel, bridged))
         elif isinstance(effect, ev.HangUp):
             await ctx.executor.hangup(effect.channel)

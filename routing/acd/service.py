@@ -59,6 +59,7 @@ from routing.acd.calls import CallState
 from routing.acd.context import AcdOptions, build_ctx
 from routing.acd.dispatcher import Dispatcher
 from routing.acd.events import AcdEvents
+from routing.acd.executor import SentBridge
 from routing.acd.notices import Notices
 from routing.acd.outage_store import OutageRecord, OutageStore
 from routing.acd.outbound import HandedCall, Outbound, PacingAgent
@@ -258,6 +259,15 @@ class AcdService:
         if active is None or active.state is not CallState.OFFERED:
             return False
         return active.facts.bridge_in_doubt or active.facts.channel in self.ctx.executor.bridging
+
+    def watch_bridges(self, heard: Callable[[str], None]) -> None:
+        """`heard(call_id)` is told of each Bridge of an outbound call, just before it is sent."""
+        self.ctx.executor.on_bridge = heard
+
+    def bridge_sent(self, caller_channel: str) -> SentBridge | None:
+        """The Bridge of this caller's channel to an agent that went out and was not refused (bridged,
+        or in doubt), if any: a caller found gone unseen may have talked. The last calls, in memory."""
+        return self.ctx.executor.bridges_sent.get(caller_channel)
 
     async def withdraw_outbound(self, call_id: str) -> None:
         if not self.owns:

@@ -107,6 +107,23 @@ CASES: list[tuple[str, OutboundCall, Event, CallRules, Phase, tuple[Effect, ...]
       Settle(CallResult.ABANDONED, live=True, abandoned=True, answer_delay_s=4.0))),
     ("hung up before an agent came", at(Phase.WAITING), CustomerGone(107.0), RULES, Phase.ENDED,
      (Withdraw(), CancelGrace(), Settle(CallResult.NO_ANSWER, live=True, answer_delay_s=4.0))),
+    ("on hold, gone unseen past the grace since the verdict, no Bridge sent: abandon in doubt",
+     at(Phase.WAITING), Vanished(130.0), RULES, Phase.ENDED,
+     (Withdraw(), CancelGrace(),
+      Settle(CallResult.ABANDONED, live=True, abandoned=True, answer_delay_s=4.0, doubt=IN_DOUBT))),
+    ("on hold, gone unseen within the grace since the verdict: no answer", at(Phase.WAITING),
+     Vanished(107.5), RULES, Phase.ENDED,
+     (Withdraw(), CancelGrace(), Settle(CallResult.NO_ANSWER, live=True, answer_delay_s=4.0))),
+    ("on hold, gone unseen just at the grace: no answer", at(Phase.WAITING), Vanished(108.0), RULES,
+     Phase.ENDED, (Withdraw(), CancelGrace(), Settle(CallResult.NO_ANSWER, live=True, answer_delay_s=4.0))),
+    ("on hold, gone unseen past the grace, the desk sent a Bridge: the ACD's talk, answered",
+     at(Phase.WAITING), Vanished(130.0, bridge_sent=True), RULES, Phase.ENDED,
+     (CancelGrace(), Settle(CallResult.ANSWERED, live=True, answer_delay_s=4.0))),
+    ("on hold, gone unseen within the grace, the desk sent a Bridge: answered", at(Phase.WAITING),
+     Vanished(107.0, bridge_sent=True), RULES, Phase.ENDED,
+     (CancelGrace(), Settle(CallResult.ANSWERED, live=True, answer_delay_s=4.0))),
+    ("a hang-up seen on hold stays no answer, however late", at(Phase.WAITING), CustomerGone(130.0), RULES,
+     Phase.ENDED, (Withdraw(), CancelGrace(), Settle(CallResult.NO_ANSWER, live=True, answer_delay_s=4.0))),
     ("talk over", at(Phase.CONNECTED), CustomerGone(187.0), RULES, Phase.ENDED,
      (Settle(CallResult.ANSWERED, live=True, talk_s=80.0, answer_delay_s=4.0),)),
     ("gone at resync while talking", at(Phase.CONNECTED), Vanished(190.0), RULES, Phase.ENDED,
@@ -147,4 +164,16 @@ def test_the_grace_decides_an_unseen_end_from_the_answer(grace_s: float) -> None
     assert [e.result for e in within if isinstance(e, Settle)] == [CallResult.NO_ANSWER]
     assert [(e.result, e.abandoned, e.live) for e in past if isinstance(e, Settle)] == [
         (CallResult.ABANDONED, True, True)
+    ]
+
+
+@pytest.mark.parametrize("grace_s", [2.0, 10.0])
+def test_the_grace_decides_an_unseen_end_on_hold_from_the_verdict(grace_s: float) -> None:
+    """On hold the grace counts from the verdict (106.0), as the live grace timer does."""
+    rules = CallRules(grace_s=grace_s)
+    _, within = apply(at(Phase.WAITING), Vanished(106.0 + grace_s - 0.1), rules)
+    _, past = apply(at(Phase.WAITING), Vanished(106.0 + grace_s + 0.1), rules)
+    assert [e.result for e in within if isinstance(e, Settle)] == [CallResult.NO_ANSWER]
+    assert [(e.result, e.abandoned, e.doubt) for e in past if isinstance(e, Settle)] == [
+        (CallResult.ABANDONED, True, IN_DOUBT)
     ]

@@ -298,7 +298,7 @@ def test_a_postponed_grace_runs_out_again_later_and_never_for_a_forgotten_call()
     assert book.due(10.0) == []
 
 
-def replay_stalled(events: Sequence[Timed], vanished_at: float) -> list[Effect]:
+def replay_stalled(events: Sequence[Timed], vanished_at: float, *, bridge_sent: bool = False) -> list[Effect]:
     """These events only (the link stalled after them), then a resync that finds the call gone."""
     tracker, book = CallTracker(), CallBook()
     book.add(PLACED, RULES)
@@ -306,7 +306,7 @@ def replay_stalled(events: Sequence[Timed], vanished_at: float) -> list[Effect]:
     steps = [
         step for at, event in events for change in tracker.apply(event) for step in book.translate(change, at)
     ]
-    for call_id, step in [*steps, (CALL_ID, outbound.Vanished(vanished_at))]:
+    for call_id, step in [*steps, (CALL_ID, outbound.Vanished(vanished_at, bridge_sent))]:
         done = book.apply(call_id, step)
         effects.extend(e for e in map(_plain, done[1] if done else ()) if e is not None)
     return effects
@@ -324,4 +324,32 @@ def test_an_answer_whose_verdict_and_end_fell_in_a_stall_is_an_abandon_in_doubt_
     for order in orders(seen):
         count += 1
         assert replay_stalled(order, vanished_at=30.0) == expected, [e.name for _, e in order]
+    assert count >= 2
+
+
+@pytest.mark.parametrize(
+    ("bridge_sent", "settled"),
+    [
+        (False, Settle(CallResult.ABANDONED, live=True, abandoned=True, doubt=outbound.IN_DOUBT)),
+        (True, Settle(CallResult.ANSWERED, live=True)),
+    ],
+    ids=["no-bridge-abandon-in-doubt", "bridge-sent-the-acds-talk"],
+)
+def test_a_person_on_hold_whose_end_fell_in_a_stall_is_settled_alike_in_every_order(
+    bridge_sent: bool, settled: Settle
+) -> None:
+    """The link stalls right after the HUMAN verdict is announced (the call waits, handed to the
+    desk); the resync finds the customer gone long past the grace. Whatever order the events seen
+    came in: an abandon in doubt if the desk sent no Bridge for the customer, else the ACD's talk
+    (answered). The desk's answer is read at the resync from what it sent, so it does not depend
+    on whether the ACD's own resync ran first."""
+    events = make(Scenario("abandoned", agent_after_s=None, patience_s=8.0))
+    verdict = next(i for i, (_, e) in enumerate(events) if e.name == "UserEvent")
+    seen = events[: verdict + 1]
+    withdraw = [] if bridge_sent else [outbound.Withdraw()]
+    expected = [SEEN, outbound.HandOver(), *withdraw, settled]
+    count = 0
+    for order in orders(seen):
+        count += 1
+        assert replay_stalled(order, 30.0, bridge_sent=bridge_sent) == expected, [e.name for _, e in order]
     assert count >= 2

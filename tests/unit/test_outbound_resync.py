@@ -68,6 +68,10 @@ NOW = 110.0
     [
         ("gone while dialing", call(Phase.DIALING), None, 105.0, [outbound.Vanished(NOW)]),
         ("gone while waiting", call(Phase.WAITING), None, 105.0, [outbound.Vanished(NOW)]),
+        ("gone on hold, the agent's leg still ringing with its call id", call(Phase.WAITING),
+         live(answered=False), 105.0, [outbound.Vanished(NOW)]),
+        ("gone during AMD, another leg with its call id", call(Phase.ANSWERED), live(answered=False), 105.0,
+         [outbound.Vanished(NOW)]),
         ("answered during the cut", call(Phase.DIALING), live(), 109.0,
          [Found(NOW, "u1", CHANNEL, 109.0, "HUMAN", False)]),
         ("AMD still listening", call(Phase.DIALING), live(detecting=True), 109.0,
@@ -165,3 +169,10 @@ def test_a_found_customer_is_abandoned_once() -> None:
         outbound.Vanished(NOW + 3),
     ):
         assert outbound.apply(ended, late, RULES) == (ended, ())
+
+
+def test_a_call_gone_unseen_says_whether_the_desk_sent_a_bridge_for_its_customer() -> None:
+    """The desk's Bridges are named by the customer's channel: only that call's Vanished says so."""
+    other = replace(call(Phase.WAITING), placed=replace(PLACED, call_id="c2"), channel="PJSIP/x-other")
+    steps = plan([call(Phase.WAITING), other], {}, NOW, 105.0, {}, bridges={CHANNEL})
+    assert steps == [("c1", outbound.Vanished(NOW, bridge_sent=True)), ("c2", outbound.Vanished(NOW))]

@@ -82,8 +82,9 @@ def test_an_intent_with_no_channel_is_settled_by_whom_it_belongs_to() -> None:
 
 
 def test_an_intent_with_no_channel_is_settled_by_what_its_dial_record_saw() -> None:
-    """Bridged: answered. Answered only (verdict and end unseen): an abandon in doubt past the
-    grace since the answer, a no answer within it. Neither: unknown."""
+    """Bridged, or a Bridge sent by the desk (the customer may have talked): answered. Answered only
+    (on hold or not, end unseen): an abandon in doubt past the grace since the answer, a no answer
+    within it. Neither: unknown."""
     placed = intent("c1", "engine-me")
     answered = replace(placed, answered_ms=int((NOW - 10.0) * 1000))
 
@@ -96,3 +97,5 @@ def test_an_intent_with_no_channel_is_settled_by_what_its_dial_record_saw() -> N
     assert settled(answered, grace_s=15.0) == (CallResult.NO_ANSWER, False, False, False)
     connected = replace(answered, connected_ms=int((NOW - 8.0) * 1000))
     assert settled(connected) == (CallResult.ANSWERED, True, False, False)
+    bridge_sent = replace(answered, bridge_ms=int((NOW - 7.0) * 1000))
+    assert settled(bridge_sent) == (CallResult.ANSWERED, True, False, False), "the ACD's talk wins"
