@@ -224,7 +224,7 @@ class Lease:
     async def release(self) -> None:
         """Give the role up now (a clean stop), so a standby need not wait for the TTL."""
         value, self._last, self.continues = self._value, "", None
-        self._change(None, 0.0)  # stop acting first: the key may be gone the next moment
+        self._change(None, 0.0, released=True)  # stop acting first: the key may be gone the next moment
         if value is not None:
             await self._release(keys=[self.key], args=[value])
 
@@ -279,8 +279,9 @@ class Lease:
         if self._value is not None and not self.owned:
             self._change(None, 0.0)
 
-    def _change(self, value: str | None, valid_until: float) -> None:
-        """A new value is a new ownership (a new token), even when the old one was never seen lost."""
+    def _change(self, value: str | None, valid_until: float, *, released: bool = False) -> None:
+        """A new value is a new ownership (a new token), even when the old one was never seen lost.
+        `released`: given up on purpose (a clean stop), which is not a loss (no warning, not counted)."""
         was, self._value, self._valid_until = self._value, value, valid_until
         if was == value:
             return
@@ -288,6 +289,8 @@ class Lease:
         extra = {"role": self.role, "engine": self.engine_id, "lease": value or ""}
         if value is not None:
             log.warning("this engine owns the %s now (lease %s)", self.role, value, extra=extra)
+        elif was is not None and released:
+            log.info("this engine gave the %s up (a clean stop)", self.role, extra=extra)
         elif was is not None:
             log.warning("this engine no longer owns the %s", self.role, extra=extra)
             if self.metrics is not None:

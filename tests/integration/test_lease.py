@@ -56,6 +56,8 @@ async def test_one_owner_a_new_token_per_acquisition_and_failovers_counted(
     await two.release()
     assert changes == [True, False] and await two.holder() is None
     assert registry.get_sample_value("switchboard_owner", {"role": "acd", "engine": "e2"}) == 0
+    lost = registry.get_sample_value("switchboard_owner_lost_total", {"role": "acd"})
+    assert not lost, "a clean stop gives the role up: it is not a loss an alert should see"
     assert await one.acquire() and one.token == 3
 
 
