@@ -11,7 +11,9 @@ from bench import bench_cost
 
 pytestmark = pytest.mark.integration
 
-TINY = bench_cost.Plan(calls=5, dials=5, idle_s=1.0)
+# 12 dials, 3 s of idle background: with 5 dials and 1 s the campaign's start-up reads and the idle
+# rate's noise moved the per-dial figure by up to 10 commands (113.6-116.2 against 106.3 over 20)
+TINY = bench_cost.Plan(calls=5, dials=12, idle_s=3.0)
 
 
 def test_an_inbound_call_and_a_dial_stay_under_their_redis_ceilings() -> None:
