@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from core.clock import Clock
 from dialer.dialer_keys import ConsentKeys, DialerKeys, LeadKeys, TaskKeys
+from routing.acd.case_payloads import case_data
 from routing.acd.events import AcdEvents
 from routing.acd.service import AcdService
 from switchboard.webhooks.config import WebhookSection
@@ -38,16 +39,7 @@ def offered_case(acd: AcdService, call_id: str) -> Mapping[str, Any] | None:
     active = acd.ctx.state.calls.get(call_id)
     if active is None or active.call.outbound:
         return None
-    call, facts = active.call, active.facts
-    return {
-        "call_id": call.id,
-        "case_id": facts.case_id,
-        "queue": call.queue,
-        "tier": call.tier,
-        "caller": facts.number or facts.caller,
-        "dialled": facts.dialled,
-        "ivr": facts.ivr,
-    }
+    return case_data(active)
 
 
 def build_webhooks(
