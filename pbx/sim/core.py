@@ -231,6 +231,19 @@ class PbxCore:
         if not channel.hungup:
             self.hangup(channel, 16, "soft" if channel.half == 2 else "remote")
 
+    def far_end_hangs_up(self, name: str) -> bool:
+        """The person on the channel `name` (or its Local partner's phone) hangs up now; False if
+        no such channel is up."""
+        channel = self.channels.get_by_prefix(name) if name else None
+        if channel is None or channel.hungup:
+            return False
+        far = self.endpoint_channel(channel)
+        if far is not None and not far.hungup:
+            self.endpoint_hangs_up(far)
+        else:
+            self.hangup(channel, 16, "remote")
+        return True
+
     # -- hangups -------------------------------------------------------------
     def end_cause(self, channel: Channel) -> int:
         """The cause when a channel's PBX simply ends (Local: 0, as recorded)."""

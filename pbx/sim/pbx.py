@@ -3,7 +3,8 @@
 It speaks AMI over real TCP (see server/session/actions), records every action
 it receives, and lets a test steer and observe it without sleeping: await an
 action, an event or a channel condition; make the next action of a name go
-unanswered, close the socket or answer garbage; cut every connection; place
+unanswered, close the socket or answer garbage, or meet the channel it names
+hung up by its phone a moment before; cut every connection; place
 inbound calls one by one or from the traffic generator. The test double is
 product code: the demo runs the engine against it too.
 """
@@ -195,6 +196,12 @@ class SimulatedPbx:
         if mode not in ("silence", "close", "garbage"):
             raise ValueError(f"unknown failure mode {mode!r}")
         self._failures[action.lower()].append(Failure(mode, execute))
+
+    def vanish_before(self, action: str, header: str = "Channel2") -> None:
+        """Before the next `action` runs, the person on the channel its `header` names hangs up (the
+        phone's BYE, with its events): the action then finds the channel gone and is answered as
+        Asterisk answers then (a Bridge: `Response: Error`, `Channel2 does not exist: <name>`)."""
+        self._failures[action.lower()].append(Failure("vanish", header=header))
 
     def refuse_logins(self, refuse: bool = True) -> None:
         """While set, every Challenge and Login is answered by closing the socket: the link stays

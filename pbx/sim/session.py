@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-FailMode = Literal["silence", "close", "garbage"]
+FailMode = Literal["silence", "close", "garbage", "vanish"]
 GARBAGE = b"\x00\xff\xfeNot: an\r\nAMI \x01message at all\r\n\r\n"
 MAX_WRITE_BUFFER = 16 * 1024 * 1024
 """A client that stops reading is dropped (Asterisk: writetimeout) instead of growing memory."""
@@ -44,6 +44,8 @@ class Failure:
     mode: FailMode
     execute: bool = False
     """True: the action still takes effect (the call is placed), only the answer is lost."""
+    header: str = ""
+    """`vanish`: the header naming the channel whose far end hangs up just before the action runs."""
 
 
 class SessionHost(Protocol):
@@ -190,6 +192,11 @@ class AmiSession:
     async def process(self, action: Action) -> None:
         self.host.record_action(action)
         failure = self.host.take_failure(action.name)
+        if failure is not None and failure.mode == "vanish":
+            # The phone hangs up while the action is on its way: its events go out first, then the
+            # action meets the channel gone and is answered as Asterisk does then.
+            self.host.core.far_end_hangs_up(action.get(failure.header) or "")
+            failure = None
         if failure is None or failure.execute:
             muted = failure is not None
             context = ActionContext(action, self, self.host.core, self.host.originator, muted=muted)

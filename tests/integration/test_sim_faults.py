@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from pbx.sim import SimConfig, SimTimeoutError, SimulatedPbx
+from pbx.codec import Event
+from pbx.sim import CustomerScript, SimConfig, SimTimeoutError, SimulatedPbx
 from pbx.sim.rawclient import RawAmiClient
 
 pytestmark = pytest.mark.integration
@@ -126,3 +127,30 @@ async def test_wait_for_action_and_event(sim: SimulatedPbx, ami: RawAmiClient) -
     assert since < sim.event_count and event in sim.events
     with pytest.raises(ValueError, match="unknown failure mode"):
         sim.fail_next("Ping", mode="explode")  # type: ignore[arg-type]
+
+
+async def test_vanish_before_a_bridge_hangs_up_its_channel2_and_asterisk_refuses_the_bridge() -> None:
+    """The phone on Channel2 hangs up while the Bridge is on its way: its Hangup reaches the client
+    first, then the Bridge's error, worded as manager.c's; Channel1 stays where it was."""
+    on_hold = CustomerScript(outcome="answer", ring_s=0.0, patience_s=600.0)
+    sim = SimulatedPbx(SimConfig(time_scale=20, customer_overrides={"+36301234567": on_hold}), seed=5)
+    await sim.start()
+    ami = await RawAmiClient.connect("127.0.0.1", sim.port)
+    try:
+        await ami.login("switchboard", "switchboard-secret")
+        for call_id in ("call-1", "call-2"):
+            ami.send("Originate", [*ORIGINATE[:-1], ("Variable", f"SWITCHBOARD_CALL_ID={call_id}")])
+            await sim.wait_for_event("UserEvent", lambda e, wanted=call_id: e.get("CallID") == wanted)
+        one, two = sorted(sim.channels)
+        sim.vanish_before("Bridge")
+        refused = await ami.request("Bridge", [("Channel1", one), ("Channel2", two)])
+        assert not refused.ok and refused.message == f"Channel2 does not exist: {two}"
+        hangups = [i for i, m in enumerate(ami.messages) if isinstance(m, Event) and m.name == "Hangup"]
+        assert [ami.messages[i].get("Channel") for i in hangups] == [two]
+        assert hangups[0] < ami.messages.index(refused), "the phone's hang-up is seen first"
+        assert list(sim.channels) == [one], "only Channel2's phone hung up"
+        again = await ami.request("Bridge", [("Channel1", one), ("Channel2", one)])
+        assert again.message == f"Unable to add Channel2 to bridge: {one}", "only the next Bridge"
+    finally:
+        await ami.close()
+        await sim.stop()
