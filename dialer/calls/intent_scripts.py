@@ -128,12 +128,16 @@ return {1, after}
 )
 
 # KEYS[1] the call's hash; ARGV[1] the moment (epoch ms), ARGV[2] the field: `connected_ms` when the
-# customer was bridged, `answered_ms` when they answered, `bridge_ms` when the desk sent a Bridge.
-# Only an open intent is marked: a settled call (or one whose record expired) is left as it is.
-# Returns 1 if marked.
+# customer was bridged, `answered_ms` when they answered, `bridge_ms` when the desk sent a Bridge,
+# `bridge_refused_ms` when Asterisk refused one; ARGV[3] 'latest': an earlier moment never replaces
+# a later one (a retried mark may land after the next one). Only an open intent is marked: a settled
+# call (or one whose record expired) is left as it is. Returns 1 if marked (or already later).
 MARK = """
 if redis.call('HGET', KEYS[1], 'state') ~= 'open' or redis.call('HEXISTS', KEYS[1], 'settled') == 1 then
   return 0
+end
+if ARGV[3] == 'latest' and tonumber(redis.call('HGET', KEYS[1], ARGV[2]) or '0') >= tonumber(ARGV[1]) then
+  return 1
 end
 redis.call('HSET', KEYS[1], ARGV[2], ARGV[1])
 return 1

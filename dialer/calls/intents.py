@@ -52,7 +52,14 @@ class Intent:
     lock_token: str | None = None
     connected_ms: int = 0  # when the customer was bridged to an agent (0: not known to be)
     answered_ms: int = 0  # when the customer answered (0: not known to have)
-    bridge_ms: int = 0  # when the desk sent a Bridge of the customer to an agent (0: never)
+    bridge_ms: int = 0  # when the desk last sent a Bridge of the customer to an agent (0: never)
+    bridge_refused_ms: int = 0  # when Asterisk last refused such a Bridge (0: never)
+
+    @property
+    def bridge_may_have_connected(self) -> bool:
+        """A Bridge went out after the last one Asterisk refused (a refusal comes after its own
+        Bridge, in the same millisecond at the earliest): the customer may have talked."""
+        return self.bridge_ms > self.bridge_refused_ms
 
     def fields(self) -> list[str]:
         return [
@@ -72,6 +79,7 @@ class Intent:
             agent_id=f.get("agent") or None, lock_token=f.get("lock") or None,
             connected_ms=int(f.get("connected_ms") or "0"), answered_ms=int(f.get("answered_ms") or "0"),
             bridge_ms=int(f.get("bridge_ms") or "0"),
+            bridge_refused_ms=int(f.get("bridge_refused_ms") or "0"),
         )  # fmt: skip
 
 
@@ -193,20 +201,31 @@ class IntentStore:
         settled, _ = await self._settle(keys=keys, args=args)
         return bool(int(settled))
 
+    async def _marked(self, call_id: str, at: datetime, field: str, *, latest: bool = False) -> bool:
+        args: list[str | int] = [to_ms(at), field, "latest" if latest else ""]
+        return bool(await self._mark(keys=[self.keys.call(call_id)], args=args))
+
     async def mark_connected(self, call_id: str, *, at: datetime) -> bool:
         """The open intent's customer is bridged to an agent (recovery settles it as answered);
         False if the call is settled or has no record (nothing is written then)."""
-        return bool(await self._mark(keys=[self.keys.call(call_id)], args=[to_ms(at), "connected_ms"]))
+        return await self._marked(call_id, at, "connected_ms")
 
     async def mark_answered(self, call_id: str, *, at: datetime) -> bool:
         """The open intent's customer answered (recovery counts it as an abandon in doubt if it
         ended unseen past the grace); False if the call is settled or has no record."""
-        return bool(await self._mark(keys=[self.keys.call(call_id)], args=[to_ms(at), "answered_ms"]))
+        return await self._marked(call_id, at, "answered_ms")
 
     async def mark_bridge_sent(self, call_id: str, *, at: datetime) -> bool:
         """The desk sends a Bridge of the open intent's customer to an agent: they may talk unseen
-        (recovery settles a call that then ended unseen as answered, never as an abandon in doubt)."""
-        return bool(await self._mark(keys=[self.keys.call(call_id)], args=[to_ms(at), "bridge_ms"]))
+        (recovery settles a call that then ended unseen as answered, never as an abandon in doubt,
+        unless Asterisk refused this Bridge: `mark_bridge_refused`). The later moment is kept."""
+        return await self._marked(call_id, at, "bridge_ms", latest=True)
+
+    async def mark_bridge_refused(self, call_id: str, *, at: datetime) -> bool:
+        """Asterisk refused the desk's Bridge (or it was never sent): it connected nobody. A Bridge
+        marked after it is not covered. The later moment is kept, so retried marks of one call's
+        Bridges and refusals may land in any order."""
+        return await self._marked(call_id, at, "bridge_refused_ms", latest=True)
 
     async def beat(self, owner: str, *, ttl: timedelta) -> None:
         """This engine is alive (renewed every round): its open intents are its own to settle."""

@@ -14,7 +14,9 @@ the customers and open intents this engine does not follow:
   unless its record says the customer had been bridged to an agent (`connected_ms`): then the
   talk ended unseen and it is settled as `answered` (talk time unknown), so the lead is done and
   a customer who talked to an agent is not called again; so is a call the desk sent a Bridge for
-  (`bridge_ms`: the customer may have talked, the ACD settles that talk); or that the customer had answered
+  (`bridge_ms`: the customer may have talked, the ACD settles that talk), unless Asterisk refused
+  that Bridge and no later one went out (`bridge_refused_ms` not before `bridge_ms`: it connected
+  nobody; a Bridge left in doubt is never marked refused); or that the customer had answered
   (`answered_ms`) and was never connected: past the campaign's grace since the answer it is an
   abandon in doubt (counted in the abandon rate, the audit record says why, as
   dialer.calls.lifecycle does at a resync), within it a `no_answer`;
@@ -58,7 +60,7 @@ _KINDS = frozenset(kind.value for kind in DialKind)
 
 def unseen_end(intent: Intent, now: float, grace_s: float) -> Settle:
     """How an open intent with no channel is settled (pure; see the module docstring)."""
-    if intent.connected_ms or intent.bridge_ms:
+    if intent.connected_ms or intent.bridge_may_have_connected:
         return TALK_ENDED_UNSEEN
     if intent.answered_ms:
         return ABANDON_IN_DOUBT if now > intent.answered_ms / 1000 + grace_s else GONE_IN_AMD

@@ -22,8 +22,10 @@ The dialer never changes an agent's state itself. It asks the desk:
   Asterisk did not refuse it (bridged, or no answer): a customer on hold found gone unseen talked
   if it was bridged, or if it was in doubt and the agent's leg is gone too (the ACD's own resync
   rule), so the dialer's resync settles it as answered, never as an abandon in doubt;
-- `watch_bridges(heard)`: `heard(call_id)` is told just before the desk sends such a Bridge (the
-  dialer marks the dial record, so the recovery after a crash applies the same rule).
+- `watch_bridges(heard, refused)`: `heard(call_id)` is told just before the desk sends such a
+  Bridge, `refused(call_id)` when Asterisk refused it (a definite no over a live link, or never
+  sent): the dialer marks the dial record with both, so the recovery after a crash applies the
+  same rule (a Bridge refused and not followed by another connected nobody).
 The dialer learns that the call was connected from the tracker (the customer's channel enters
 a bridge with the agent leg, which carries the same SWITCHBOARD_CALL_ID).
 """
@@ -84,7 +86,7 @@ class AgentDesk(Protocol):
 
     def bridge_sent(self, channel: str) -> SentBridge | None: ...
 
-    def watch_bridges(self, heard: Callable[[str], None]) -> None: ...
+    def watch_bridges(self, heard: Callable[[str], None], refused: Callable[[str], None]) -> None: ...
 
 
 def snapshots(agents: Sequence[PacingAgent]) -> tuple[AgentSnapshot, ...]:

@@ -44,13 +44,20 @@ class CallEffects:
         self._sample = sample
         self._settling = settling
         self._clock = clock
-        desk.watch_bridges(self.bridge_sent)
+        desk.watch_bridges(self.bridge_sent, self.bridge_refused)
 
     def bridge_sent(self, call_id: str) -> None:
         """The desk is sending a Bridge of the customer to an agent: the dial record says so, so that
         the recovery after a crash settles a call that then ended unseen as answered, not abandoned."""
         at, intents = utc(self._clock()), self._outcomes.intents
         self._work.spawn(self._work.retried("mark-bridge", lambda: intents.mark_bridge_sent(call_id, at=at)))
+
+    def bridge_refused(self, call_id: str) -> None:
+        """Asterisk refused that Bridge (it connected nobody): the dial record says so too, so that the
+        recovery applies the answered customer's rule unless a later Bridge went out."""
+        at, intents = utc(self._clock()), self._outcomes.intents
+        work = self._work
+        work.spawn(work.retried("mark-bridge-refused", lambda: intents.mark_bridge_refused(call_id, at=at)))
 
     async def perform(self, call: OutboundCall, effect: outbound.Effect) -> bool:
         """Carry out one effect; False when its AMI action was fenced (this engine does not own the calls)."""

@@ -110,6 +110,7 @@ class Executor:
         # dialer's resync reads it (a customer gone unseen may have talked); the last ones only
         self.bridges_sent: OrderedDict[str, SentBridge] = OrderedDict()
         self.on_bridge: Callable[[str], None] | None = None  # told the call id of each Bridge, before it
+        self.on_refused: Callable[[str], None] | None = None  # ...and of each Bridge that connected nobody
 
     @property
     def ready(self) -> bool:
@@ -158,9 +159,10 @@ class Executor:
         self._sent("originate")
 
     async def bridge(self, caller_channel: str, agent_channel: str, call_id: str = "") -> bool | None:
-        """True: bridged; False: Asterisk said no (a channel is gone); None: unknown (no answer, the
-        link was lost): maybe bridged, so nothing may be hung up; the resync after a reconnect settles it.
-        `on_bridge` hears of it first (the dialer marks its dial record: it survives a crash)."""
+        """True: bridged; False: Asterisk said no (a channel is gone), or it was never sent; None:
+        unknown (no answer, the link was lost): maybe bridged, so nothing may be hung up; the resync
+        after a reconnect settles it. `on_bridge` hears of it first and `on_refused` of a False (the
+        dialer marks its dial record with both: they survive a crash)."""
         if self.on_bridge is not None and call_id:
             self.on_bridge(call_id)
         self.bridging.add(caller_channel)
@@ -176,6 +178,8 @@ class Executor:
             self.bridges_sent[caller_channel] = SentBridge(agent_channel, True)
         elif ok is False:
             self.bridges_sent.pop(caller_channel, None)  # refused: it connected nobody
+            if self.on_refused is not None and call_id:
+                self.on_refused(call_id)
         return ok
 
     def bridge_judged(self, caller_channel: str, *, connected: bool) -> None:

@@ -260,9 +260,10 @@ class AcdService:
             return False
         return active.facts.bridge_in_doubt or active.facts.channel in self.ctx.executor.bridging
 
-    def watch_bridges(self, heard: Callable[[str], None]) -> None:
-        """`heard(call_id)` is told of each Bridge of an outbound call, just before it is sent."""
-        self.ctx.executor.on_bridge = heard
+    def watch_bridges(self, heard: Callable[[str], None], refused: Callable[[str], None]) -> None:
+        """`heard(call_id)` is told of each Bridge of an outbound call, just before it is sent, and
+        `refused(call_id)` when Asterisk refused it (or it was never sent): it connected nobody."""
+        self.ctx.executor.on_bridge, self.ctx.executor.on_refused = heard, refused
 
     def bridge_sent(self, caller_channel: str) -> SentBridge | None:
         """The Bridge of this caller's channel to an agent that went out and was not refused (bridged,

@@ -99,3 +99,28 @@ def test_an_intent_with_no_channel_is_settled_by_what_its_dial_record_saw() -> N
     assert settled(connected) == (CallResult.ANSWERED, True, False, False)
     bridge_sent = replace(answered, bridge_ms=int((NOW - 7.0) * 1000))
     assert settled(bridge_sent) == (CallResult.ANSWERED, True, False, False), "the ACD's talk wins"
+
+
+def test_a_bridge_asterisk_refused_connected_nobody_unless_a_later_one_went_out() -> None:
+    """The desk's Bridge refused over a live link (the agent's leg vanished) and the customer gone
+    unseen: nobody talked, so the answered customer's rule applies (an abandon in doubt past the
+    grace, never `answered`); a Bridge sent after the refusal may have connected them again. A
+    Bridge left in doubt is never marked refused (the ACD's talk wins, as above)."""
+    answered = replace(intent("c1", "engine-me"), answered_ms=int((NOW - 10.0) * 1000))
+    sent_ms = int((NOW - 7.0) * 1000)
+
+    def settled(found: Intent, grace_s: float = 2.0) -> tuple[CallResult, bool, bool, bool]:
+        settle = unseen_end(found, NOW, grace_s)
+        return settle.result, settle.live, settle.abandoned, "in doubt" in settle.doubt
+
+    refused = replace(answered, bridge_ms=sent_ms, bridge_refused_ms=sent_ms + 40)
+    assert settled(refused) == (CallResult.ABANDONED, True, True, True), "one abandon, in doubt"
+    assert settled(refused, grace_s=15.0) == (CallResult.NO_ANSWER, False, False, False)
+    same_ms = replace(refused, bridge_refused_ms=sent_ms)  # refused within the millisecond it left
+    assert settled(same_ms) == (CallResult.ABANDONED, True, True, True)
+    again = replace(refused, bridge_ms=sent_ms + 3000)  # routed again: a second Bridge went out
+    assert settled(again) == (CallResult.ANSWERED, True, False, False)
+    seen_talking = replace(refused, connected_ms=sent_ms + 3000)
+    assert settled(seen_talking) == (CallResult.ANSWERED, True, False, False), "seen bridged: a talk"
+    never_answered = replace(refused, answered_ms=0)
+    assert settled(never_answered) == (CallResult.UNKNOWN, False, False, False)
