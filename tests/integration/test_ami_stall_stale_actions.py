@@ -16,35 +16,25 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from pbx.client import AmiSettings
 from pbx.sim import CallRecord, CustomerScript, SimulatedPbx
 from pbx.sim.faultproxy import FaultProxy
-from routing.acd.events import AcdEvent, AcdEvents
 from routing.agent_events import AgentState
 from tests.support.acd_harness import (
-    SECRET,
     Stack,
     agent,
     base_rules,
     make_rules,
     running_engine,
-    running_sim,
     sim_config,
 )
 from tests.support.blended_harness import blended, blended_rules
 from tests.support.dialer_harness import campaign, campaigns, lead, number
 from tests.support.dialer_harness import sim_config as dialer_sim_config
+from tests.support.proxy_harness import behind_proxy, ended_customers, published
 
 pytestmark = pytest.mark.integration
 
 STALL_S = 2.5  # longer than the keepalive (0.5 s + 1 s) and the action timeout (1 s)
-
-
-def ami_through(proxy_port: int, *, ping_timeout: float) -> AmiSettings:
-    """The engine's AMI settings through the proxy: a 1 s action timeout, a 0.5 s keepalive."""
-    return AmiSettings("127.0.0.1", proxy_port, "switchboard", SECRET, action_timeout=1.0,
-                       connect_timeout=0.5, reconnect_min=0.05, reconnect_max=0.2, ping_interval=0.5,
-                       ping_timeout=ping_timeout)  # fmt: skip
 
 
 @contextlib.asynccontextmanager
@@ -52,33 +42,19 @@ async def stalled_stack(
     redis: aioredis.Redis, *, ping_timeout: float = 1.0
 ) -> AsyncIterator[tuple[Stack, FaultProxy]]:
     rules = make_rules(base_rules(agents=[agent("a1", "PJSIP/2001", tech=2)]))
-    async with running_sim(sim_config()) as sim:
-        proxy = FaultProxy("127.0.0.1", sim.port, seed=1)
-        port = await proxy.start()
-        try:
-            async with running_engine(
-                sim, redis, rules, ami=ami_through(port, ping_timeout=ping_timeout)
-            ) as stack:
-                yield stack, proxy
-        finally:
-            await proxy.stop()
+    async with (
+        behind_proxy(sim_config(), ping_timeout=ping_timeout) as (sim, proxy, ami),
+        running_engine(sim, redis, rules, ami=ami) as stack,
+    ):
+        yield stack, proxy
 
 
 async def events_of(redis: aioredis.Redis, call_id: str) -> list[str]:
     return [event.type for event in await published(redis, call_id)]
 
 
-async def published(redis: aioredis.Redis, call_id: str) -> list[AcdEvent]:
-    """The call's entries in the ACD's event stream, oldest first."""
-    return [e for e in await AcdEvents(redis).read(count=1000) if e.data.get("call_id") == call_id]
-
-
 def caller_record(sim: SimulatedPbx, channel: str) -> CallRecord:
     return next(r for r in sim.call_log if r.channel == channel)
-
-
-def ended_customers(sim: SimulatedPbx) -> list[CallRecord]:
-    return [r for r in sim.call_log if r.role == "customer" and r.ended is not None]
 
 
 @pytest.mark.parametrize("action", ["Bridge", "Originate"])
@@ -173,31 +149,25 @@ async def test_an_outbound_customer_a_late_bridge_connected_over_a_live_link_is_
     script = CustomerScript(outcome="answer", ring_s=0.5, talk_s=talk_s, patience_s=2000.0)
     config = dialer_sim_config(time_scale=1.0, customer_overrides={number(1): script})
     grace = campaign(pacing={"abandon_grace_s": grace_s})
-    async with running_sim(config) as sim:
-        proxy = FaultProxy("127.0.0.1", sim.port, seed=1)
-        port = await proxy.start()
-        try:
-            async with blended(
-                redis_client, blended_rules("1001"), campaigns(grace), pbx=sim,
-                ami=ami_through(port, ping_timeout=5.0),
-            ) as b:  # fmt: skip
-                await b.acd.login("1001")
-                await b.load_leads([lead(1)])
-                proxy.stall_at("Bridge", 2.0)  # > the action timeout (1 s), < the Ping's timeout (5 s)
-                await b.start()
-                await b.until(lambda: bool(ended_customers(sim)), timeout=30)
-                await b.until(lambda: not b.acd.ctx.state.calls and not b.dialer.calls(), timeout=10)
+    async with (
+        behind_proxy(config, ping_timeout=5.0) as (sim, proxy, ami),
+        blended(redis_client, blended_rules("1001"), campaigns(grace), pbx=sim, ami=ami) as b,
+    ):
+        await b.acd.login("1001")
+        await b.load_leads([lead(1)])
+        proxy.stall_at("Bridge", 2.0)  # > the action timeout (1 s), < the Ping's timeout (5 s)
+        await b.start()
+        await b.until(lambda: bool(ended_customers(sim)), timeout=30)
+        await b.until(lambda: not b.acd.ctx.state.calls and not b.dialer.calls(), timeout=10)
 
-                record = ended_customers(sim)[0]
-                assert proxy.stats.stalls == 1 and proxy.stats.connections == 1, "the link stayed up"
-                assert b.sample("switchboard_ami_actions_total", action="Bridge", result="timeout") == 1
-                assert record.bridged is not None and record.ended_by == "talk", "the late Bridge connected"
-                history = await published(b.redis, record.call_id)
-                assert [e.type for e in history] == ["handover", "ended"], history
-                assert talk_s - 0.5 <= float(history[-1].data["talk"]) <= talk_s + 1.0
-                assert b.state("1001") in (AgentState.WRAP_UP, AgentState.READY)
-                assert b.sample("switchboard_dial_attempts_total", campaign="c1", result="answered") == 1
-                assert b.sample("switchboard_dial_abandoned_total", campaign="c1") == 0
-                assert not [a for a in sim.actions if a.get("Context") == "switchboard-abandon"]
-        finally:
-            await proxy.stop()
+        record = ended_customers(sim)[0]
+        assert proxy.stats.stalls == 1 and proxy.stats.connections == 1, "the link stayed up"
+        assert b.sample("switchboard_ami_actions_total", action="Bridge", result="timeout") == 1
+        assert record.bridged is not None and record.ended_by == "talk", "the late Bridge connected"
+        history = await published(b.redis, record.call_id)
+        assert [e.type for e in history] == ["handover", "ended"], history
+        assert talk_s - 0.5 <= float(history[-1].data["talk"]) <= talk_s + 1.0
+        assert b.state("1001") in (AgentState.WRAP_UP, AgentState.READY)
+        assert b.sample("switchboard_dial_attempts_total", campaign="c1", result="answered") == 1
+        assert b.sample("switchboard_dial_abandoned_total", campaign="c1") == 0
+        assert not [a for a in sim.actions if a.get("Context") == "switchboard-abandon"]

@@ -23,8 +23,6 @@ from dialer.loop.campaign_control import CampaignState
 from pbx.codec import Action
 from pbx.sim import CustomerScript, SimulatedPbx
 from pbx.sim.config import AgentPhone
-from pbx.sim.faultproxy import FaultProxy
-from tests.integration.test_ami_stall_stale_actions import ami_through, ended_customers, published
 from tests.integration.test_dialer_intents import (
     T0,
     attempts_on,
@@ -34,9 +32,9 @@ from tests.integration.test_dialer_intents import (
     stats,
 )
 from tests.integration.test_outbound_hold_abandon import resync_order
-from tests.support.acd_harness import running_sim
 from tests.support.blended_harness import Blended, blended, blended_rules
 from tests.support.dialer_harness import RunningClock, campaign, campaigns, lead, number, sim_config
+from tests.support.proxy_harness import behind_proxy, ended_customers, published
 
 pytestmark = pytest.mark.integration
 
@@ -144,33 +142,28 @@ async def test_a_customer_whose_bridge_was_refused_is_one_abandon_live_and_in_bo
         time_scale=1.0, amd_s=(AMD_S, AMD_S), customer_overrides={number(1): ON_HOLD},
         default_agent=AgentPhone(answer_after_s=0.5),
     )  # fmt: skip
-    async with running_sim(config) as sim:
-        proxy = FaultProxy("127.0.0.1", sim.port, seed=1)
-        port = await proxy.start()
-        try:
-            async with blended(
-                redis_client, RULES, PLANS, pbx=sim, ami=ami_through(port, ping_timeout=1.0)
-            ) as b:
-                resync_order(b, dialer_first=fault == "dialer-resyncs-first")
-                await refused_bridge(b, redis_client)
-                stall = None if fault == "live" else asyncio.create_task(proxy.stall(GRACE_S + 4.0))
-                await b.until(lambda: bool(ended_customers(sim)), timeout=20)
-                [record] = ended_customers(sim)
-                assert record.bridged is None, "never bridged"
-                if stall is not None:
-                    assert record.ended_by == "patience", "hung up on hold, in the stall"
-                    await stall
-                await b.until(lambda: not b.acd.ctx.state.calls and not b.dialer.calls(), timeout=20)
-                await b.dialer.settled()
+    async with (
+        behind_proxy(config) as (sim, proxy, ami),
+        blended(redis_client, RULES, PLANS, pbx=sim, ami=ami) as b,
+    ):
+        resync_order(b, dialer_first=fault == "dialer-resyncs-first")
+        await refused_bridge(b, redis_client)
+        stall = None if fault == "live" else asyncio.create_task(proxy.stall(GRACE_S + 4.0))
+        await b.until(lambda: bool(ended_customers(sim)), timeout=20)
+        [record] = ended_customers(sim)
+        assert record.bridged is None, "never bridged"
+        if stall is not None:
+            assert record.ended_by == "patience", "hung up on hold, in the stall"
+            await stall
+        await b.until(lambda: not b.acd.ctx.state.calls and not b.dialer.calls(), timeout=20)
+        await b.dialer.settled()
 
-                stalled = (proxy.stats.stalls, proxy.stats.connections >= 2)
-                assert stalled == ((0, False) if stall is None else (1, True)), "seen after a reconnect"
-                await assert_one_abandon(b, redis_client, record.call_id, in_doubt=stall is not None)
-                history = [e.type for e in await published(b.redis, record.call_id)]
-                # live: the dialer's abandon withdrew the call from the ACD, which adds nothing
-                assert history == ([] if stall is None else ["abandoned"]), "nobody talked"
-        finally:
-            await proxy.stop()
+        stalled = (proxy.stats.stalls, proxy.stats.connections >= 2)
+        assert stalled == ((0, False) if stall is None else (1, True)), "seen after a reconnect"
+        await assert_one_abandon(b, redis_client, record.call_id, in_doubt=stall is not None)
+        history = [e.type for e in await published(b.redis, record.call_id)]
+        # live: the dialer's abandon withdrew the call from the ACD, which adds nothing
+        assert history == ([] if stall is None else ["abandoned"]), "nobody talked"
 
 
 async def test_the_bridge_marks_keep_the_latest_moment_in_any_order(redis_client: aioredis.Redis) -> None:

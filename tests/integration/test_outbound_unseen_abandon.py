@@ -20,12 +20,10 @@ from dialer.calls.lifecycle import Phase
 from dialer.compliance.caps import CallResult
 from dialer.loop.campaign_control import CampaignState
 from pbx.sim import CustomerScript, SimulatedPbx
-from pbx.sim.faultproxy import FaultProxy
-from tests.integration.test_ami_stall_stale_actions import ami_through, ended_customers
 from tests.integration.test_dialer_intents import attempts_on, audit_of, open_ids, stats
-from tests.support.acd_harness import running_sim
 from tests.support.blended_harness import blended, blended_rules
 from tests.support.dialer_harness import RunningClock, campaign, campaigns, lead, number, sim_config
+from tests.support.proxy_harness import behind_proxy, ended_customers
 
 pytestmark = pytest.mark.integration
 
@@ -55,41 +53,33 @@ async def test_a_customer_whose_verdict_and_hang_up_fall_in_an_ami_stall_is_neve
     stall and finds the channel gone. Past the grace since the answer: an abandon in doubt."""
     script = CustomerScript(outcome="answer", ring_s=0.5, patience_s=AMD_S + 1.5)  # hangs up on hold
     config = sim_config(time_scale=1.0, amd_s=(AMD_S, AMD_S), customer_overrides={number(1): script})
-    async with running_sim(config) as sim:
-        proxy = FaultProxy("127.0.0.1", sim.port, seed=1)
-        port = await proxy.start()
-        try:
-            async with blended(
-                redis_client, blended_rules("1001"), campaigns(campaign(pacing={"abandon_grace_s": grace_s})),
-                pbx=sim, ami=ami_through(port, ping_timeout=1.0),
-            ) as b:  # fmt: skip
-                await b.acd.login("1001")
-                await b.load_leads([lead(1)])
-                await b.start()
-                await b.until(lambda: [c.phase for c in b.dialer.calls()] == [Phase.ANSWERED], timeout=15)
-                await b.dialer.set_state("c1", CampaignState.PAUSED, "supervisor")
-                stalled_at = sim.clock.now()
-                stall = asyncio.create_task(proxy.stall(AMD_S + 3.0))  # the fault's length, not a wait
-                await sim.wait_for_channel_count(0, timeout=15)
-                [record] = ended_customers(sim)
-                assert announced(sim, record.call_id), "the dialplan announced the verdict"
-                assert record.ended_by == "patience" and record.bridged is None, "hung up on hold"
-                assert stalled_at <= (record.ended or 0.0), "the hang-up fell in the stall"
-                await stall
-                await b.until(lambda: not b.dialer.calls(), timeout=20)
-                await b.dialer.settled()
+    async with behind_proxy(config) as (sim, proxy, ami), blended(
+        redis_client, blended_rules("1001"), campaigns(campaign(pacing={"abandon_grace_s": grace_s})),
+        pbx=sim, ami=ami,
+    ) as b:  # fmt: skip
+        await b.acd.login("1001")
+        await b.load_leads([lead(1)])
+        await b.start()
+        await b.until(lambda: [c.phase for c in b.dialer.calls()] == [Phase.ANSWERED], timeout=15)
+        await b.dialer.set_state("c1", CampaignState.PAUSED, "supervisor")
+        stalled_at = sim.clock.now()
+        stall = asyncio.create_task(proxy.stall(AMD_S + 3.0))  # the fault's length, not a wait
+        await sim.wait_for_channel_count(0, timeout=15)
+        [record] = ended_customers(sim)
+        assert announced(sim, record.call_id), "the dialplan announced the verdict"
+        assert record.ended_by == "patience" and record.bridged is None, "hung up on hold"
+        assert stalled_at <= (record.ended or 0.0), "the hang-up fell in the stall"
+        await stall
+        await b.until(lambda: not b.dialer.calls(), timeout=20)
+        await b.dialer.settled()
 
-                assert proxy.stats.stalls == 1 and proxy.stats.connections >= 2, (
-                    "seen again after a reconnect"
-                )
-                assert [a.result for a in await attempts_on(redis_client, number(1))] == [result]
-                assert b.sample("switchboard_dial_abandoned_total", campaign="c1") == abandons
-                assert (await stats(redis_client)).get("x", 0) == abandons
-                [outcome] = await audit_of(redis_client, record.call_id, "outcome")
-                assert ("in doubt" in outcome.get("detail", "")) == bool(abandons), outcome
-                assert await open_ids(redis_client) == []
-        finally:
-            await proxy.stop()
+        assert proxy.stats.stalls == 1 and proxy.stats.connections >= 2, "seen again after a reconnect"
+        assert [a.result for a in await attempts_on(redis_client, number(1))] == [result]
+        assert b.sample("switchboard_dial_abandoned_total", campaign="c1") == abandons
+        assert (await stats(redis_client)).get("x", 0) == abandons
+        [outcome] = await audit_of(redis_client, record.call_id, "outcome")
+        assert ("in doubt" in outcome.get("detail", "")) == bool(abandons), outcome
+        assert await open_ids(redis_client) == []
 
 
 async def test_a_customer_who_answered_and_hung_up_on_hold_while_the_engine_was_down_is_an_abandon(
