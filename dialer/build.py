@@ -61,6 +61,8 @@ class DialerSetup:
     instance_id: str
     clock: Clock
     mail: MailSetup | None = None
+    shard: str = ""
+    """The ACD shard (settings acd.shard): the dialer paces the campaigns with this `shard`."""
 
 
 def build_dialer(
@@ -92,7 +94,7 @@ def build_dialer(
     gate = Gate(redis, GateMetrics(registry), default_region=region, keys=keys)
     dialer = DialerService(
         redis, sender, in_force, gate=gate, leads=leads, desk=desk, metrics=metrics,
-        instance_id=setup.instance_id, clock=clock, tasks=tasks.store, lease=lease,
+        instance_id=setup.instance_id, clock=clock, tasks=tasks.store, lease=lease, shard=setup.shard,
     )  # fmt: skip
 
     # After each disposition: the campaign's retry rule for its code, then the follow-up tasks.
