@@ -55,6 +55,11 @@ class RoutingKeys:
         return cls(prefix, shard_tag(shard))
 
     @property
+    def shard(self) -> str:
+        """The ACD shard these keys are of ('' the default one, tag `acd`): `acd-east` -> `east`."""
+        return self.tag.removeprefix("acd-") if self.tag.startswith("acd-") else ""
+
+    @property
     def base(self) -> str:
         """The prefix and hash tag every key of this ACD starts with."""
         return f"{self.prefix}{{{self.tag}}}:"

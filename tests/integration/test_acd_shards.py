@@ -161,6 +161,7 @@ async def test_two_shards_route_their_own_callers_and_pace_their_own_campaigns(
             "east-1",
             True,
         )
+        assert "-east-" in east_leg["SWITCHBOARD_CASE_ID"] and "-east-" not in west_leg["SWITCHBOARD_CASE_ID"]
         west_call, east_call = west_leg["SWITCHBOARD_CALL_ID"], east_leg["SWITCHBOARD_CALL_ID"]
         assert await redis.exists(WEST.call(west_call)) and not await redis.exists(EAST.call(west_call))
         assert await redis.exists(EAST.call(east_call)) and not await redis.exists(WEST.call(east_call))

@@ -31,6 +31,7 @@ def test_the_default_shard_keeps_every_key_it_had_and_a_shard_has_its_own_hash_t
         "sb:routing:{acd-east}:agents",
         "sb:routing:{acd-east}:crm:customer:+3611",
     )
+    assert (AcdKeys().shard, east.shard) == ("", "east")  # east's case numbers: 20250616-east-000042
     assert east.engine_run("e1") == AcdKeys().engine_run("e1"), "an engine's run record is the engine's"
     assert (DialKeys().leader_of(""), DialKeys().leader_of("east")) == (
         "sb:dialer:{dial}:dial:leader",
