@@ -3,6 +3,8 @@ a shard's engines pace and take over, and the per-shard copies of the applied ru
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from core.errors import ConfigError
@@ -10,7 +12,9 @@ from dialer.campaigns.rules import Campaigns, CampaignsInForce
 from dialer.dialer_keys import DialKeys
 from routing.acd.acd_keys import AcdKeys
 from routing.acd.routing_keys import shard_tag
+from switchboard.config_check import link_check
 from switchboard.rules_store import key
+from switchboard.runtime import EXAMPLE_CONFIG
 from switchboard.settings import load_settings
 
 CAMPAIGNS = Campaigns.model_validate(
@@ -68,3 +72,16 @@ def test_a_shards_engines_pace_and_take_over_only_their_shards_campaigns() -> No
     assert in_force.takes_over("", "renewals") and not in_force.takes_over("", "east-sales")
     # a campaign removed from campaigns.yaml: its dead engine's calls are settled by the default shard
     assert in_force.takes_over("", "gone") and not in_force.takes_over("east", "gone")
+
+
+def test_a_shards_campaigns_are_checked_against_that_shards_routing_yaml(tmp_path: Path) -> None:
+    campaigns = tmp_path / "campaigns.yaml"
+    campaigns.write_text(
+        "version: 1\ncampaigns:\n"
+        "  - {id: renewals, name: Renewals, queue: sales}\n"
+        "  - {id: east-sales, name: East, queue: east-only, shard: east}\n"
+    )
+    files = {"routing": EXAMPLE_CONFIG / "routing.yaml", "campaigns": campaigns}
+    assert link_check(files) == [], "the default shard's engines never check east's campaign"
+    (problem,) = link_check(files, "east")
+    assert "campaigns[1].queue" in str(problem) and "east-only" in str(problem)
