@@ -153,7 +153,7 @@ class DialerService:
         return CampaignOperations(
             campaigns=lambda: self.campaigns, control=self.control, attempts=self.attempts, leads=self.leads,
             lease=self.lease, pacer=self.pacer, dialer=self.dialer, in_flight=self.in_flight,
-            instance_id=self.instance_id, clock=self._clock,
+            instance_id=self.instance_id, clock=self._clock, every=lambda: self.in_force.current,
         )  # fmt: skip
 
     def _takeover(self, sender: ActionSender, desk: AgentDesk) -> Takeover:
