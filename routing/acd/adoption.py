@@ -8,7 +8,8 @@ keeps its place; the resync's `dispatch_all` then serves everyone in order.
 
 Rules it keeps (Asterisk is the truth about what exists, Redis about what was decided):
 - Only a caller the tracker still has is adopted: one that hung up since the
-  listing is not brought back; and only one of this engine's shard (SWITCHBOARD_SHARD).
+  listing is not brought back; and only a caller of this engine's ACD shard (its
+  SWITCHBOARD_SHARD, asked with Getvar when the listing lacks it).
 - Redis is asked first. A live record the ACD does not hold in memory is
   another engine's call: left alone. An ended record whose caller still holds
   means a decision was not carried out: a caller routed out is sent to its exit

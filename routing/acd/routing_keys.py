@@ -17,7 +17,7 @@ ACD lives in one slot. It cannot be split by queue: an agent serves several queu
 moves a caller out of a queue and onto an agent, fenced by the owner lease, atomically. Centers that
 outgrow one slot split into shards: side-by-side ACDs that own disjoint queues and agents, each
 under its own tag (`shard_tag`: the default shard keeps `acd`, shard `east` is `acd-east`), each run
-by its own engines (settings `acd.shard`, docs/redis.md#redis-cluster).
+by its own engines (settings `acd.shard`, docs/redis.md#splitting-a-center-into-acd-shards).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class RoutingKeys:
 
     @classmethod
     def of_shard(cls, shard: str, prefix: str = "sb:routing:") -> Self:
-        """The keys of one shard's ACD (docs/redis.md, "Splitting a center into shards")."""
+        """The keys of one shard's ACD (docs/redis.md, "Splitting a center into ACD shards")."""
         return cls(prefix, shard_tag(shard))
 
     @property
