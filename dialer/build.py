@@ -10,7 +10,7 @@ files, watches their reloads and registers the services this returns.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry
@@ -61,6 +61,8 @@ class DialerSetup:
     instance_id: str
     clock: Clock
     mail: MailSetup | None = None
+    shard: str = ""
+    """The ACD shard (settings acd.shard): the dialer paces the campaigns with this `shard`."""
 
 
 def build_dialer(
@@ -77,6 +79,7 @@ def build_dialer(
     keys, clock, region = DialerKeys(), setup.clock, setup.default_region
     metrics = DialerMetrics(registry)
     in_force = CampaignsInForce(rules.campaigns)
+    mail = setup.mail and replace(setup.mail, takes=lambda c: in_force.takes_over(setup.shard, c or ""))
 
     def imported(source: str, report: UpsertReport) -> None:
         metrics.record_import(source, report.counts())
@@ -87,12 +90,12 @@ def build_dialer(
     leads = LeadStore(redis, default_region=region, keys=keys, internal=internal, hooks=hooks)
     tasks = TaskService.build(
         redis, leads=leads, registry=registry, rules=rules.tasks, cc_zone=setup.cc_zone, keys=keys,
-        clock=clock, mail=setup.mail,
+        clock=clock, mail=mail,
     )  # fmt: skip
     gate = Gate(redis, GateMetrics(registry), default_region=region, keys=keys)
     dialer = DialerService(
         redis, sender, in_force, gate=gate, leads=leads, desk=desk, metrics=metrics,
-        instance_id=setup.instance_id, clock=clock, tasks=tasks.store, lease=lease,
+        instance_id=setup.instance_id, clock=clock, tasks=tasks.store, lease=lease, shard=setup.shard,
     )  # fmt: skip
 
     # After each disposition: the campaign's retry rule for its code, then the follow-up tasks.

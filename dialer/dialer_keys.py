@@ -100,7 +100,8 @@ class DialerKeys:
 # - `dial:stats:{campaign}`      HASH "{hour}:{d|a|x|m}" -> count: dials, live answers, abandons,
 #                                answering machines per UTC hour (abandon rate 24 h / 30 d, pacing)
 # - `dial:campaigns`             HASH campaign id -> JSON {state, actor, at, reason}: running/paused/stopped
-# - `dial:leader`                STRING engine instance id: the one instance that paces (SET NX PX lease)
+# - `dial:leader`                STRING engine instance id: the one instance that paces (SET NX PX lease);
+#                                `dial:leader@<shard>` that of an ACD shard's campaigns
 # - `audit:dial-attempts`        STREAM every dial attempt and its outcome (number, campaign, lead, call)
 # - `audit:campaigns`            STREAM campaign start / pause / stop (who, when)
 # =================================================================================================
@@ -145,6 +146,11 @@ class DialKeys:
     @property
     def leader(self) -> str:
         return f"{self.prefix}dial:leader"
+
+    def leader_of(self, shard: str) -> str:
+        """The own pacing lease of one ACD shard's campaigns ('' the default shard: `dial:leader`;
+        `@`, never in a shard's name, keeps `dial:leader:meta` the default lease's)."""
+        return f"{self.prefix}dial:leader@{shard}" if shard else self.leader
 
     @property
     def audit_attempts(self) -> str:

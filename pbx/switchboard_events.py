@@ -2,8 +2,9 @@
 
 `config/asterisk/extensions_switchboard.conf` announces three moments with a UserEvent:
 
-- `SwitchboardInbound` (CallID, CallerIDNum, Dialled, IvrChoice, Queue): a caller waits in
-  `[switchboard-inbound]`.
+- `SwitchboardInbound` (CallID, CallerIDNum, Dialled, IvrChoice, Queue, Shard): a caller waits in
+  `[switchboard-inbound]`; Shard (SWITCHBOARD_SHARD, empty: the default shard) names the ACD that
+  takes the call (docs/redis.md, shards).
 - `SwitchboardAgentAnswered` (CallID, AgentID, Channel): an agent's leg answered in
   `[switchboard-agent]`.
 - `SwitchboardOutboundAnswered` (CallID, AMDStatus): a dialled customer answered and AMD judged.
@@ -22,6 +23,9 @@ from dataclasses import dataclass
 
 from pbx.call_changes import UserEventSeen
 
+SHARD_VARIABLE = "SWITCHBOARD_SHARD"
+"""The channel variable naming the ACD shard whose engines take a call: set by the DID's dialplan
+for a caller, by the dialer's Originate for a customer; absent or empty: the default shard."""
 INBOUND = "SwitchboardInbound"
 AGENT_ANSWERED = "SwitchboardAgentAnswered"
 OUTBOUND_ANSWERED = "SwitchboardOutboundAnswered"
@@ -39,6 +43,7 @@ class InboundArrived:
     dialled: str
     ivr: str
     queue: str
+    shard: str = ""  # the ACD shard that takes the call ('' the default one)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +92,7 @@ def decode(change: UserEventSeen) -> SwitchboardEvent | None:
             dialled=h.get("Dialled", ""),
             ivr=h.get("IvrChoice", ""),
             queue=h.get("Queue", ""),
+            shard=h.get("Shard", "").strip(),
         )
     if change.name == AGENT_ANSWERED:
         return AgentAnswered(h.get("CallID", ""), h.get("AgentID", ""), h.get("Channel", ""), uniqueid)

@@ -51,7 +51,8 @@ def compare(disk: DiskVersion, applied: AppliedRules | None) -> str:
     )
 
 
-async def applied_lines(redis: aioredis.Redis, files: list[DiskVersion]) -> list[str]:
-    """`compare` for every file, with the applied versions read from `redis`."""
-    applied = await LastAppliedStore(redis).fetch([disk.kind for disk in files], strict=True)
+async def applied_lines(redis: aioredis.Redis, files: list[DiskVersion], shard: str = "") -> list[str]:
+    """`compare` for every file, with the applied versions read from `redis` (those the engines of
+    ACD shard `shard` applied)."""
+    applied = await LastAppliedStore(redis, shard=shard).fetch([disk.kind for disk in files], strict=True)
     return [compare(disk, applied.get(disk.kind)) for disk in files]

@@ -8,7 +8,8 @@
 The text comes from routing.explain, which runs the engine's own classify and
 decide, so it cannot disagree with the engine. Whose state it explains:
 - `--redis URL`: the live ACD (agents, their states, waiting callers, the
-  caller's CRM record) read from the engine's Redis, read-only;
+  caller's CRM record) read from the engine's Redis, read-only; `--shard NAME` names
+  the ACD shard (default: the settings' acd.shard);
 - `--state FILE`: a YAML/JSON file describing agents and waiting calls (below);
 - neither: every agent in the rules is assumed ready and idle.
 Rules come from `--rules`, else the settings' `rules.routing`.
@@ -43,7 +44,6 @@ from core.config.loader import content_hash, load_rules
 from core.config.yaml_file import config_error, load_yaml, problems_from_validation
 from core.errors import ConfigError
 from core.phone_numbers import try_normalize
-from routing.acd.acd_keys import AcdKeys
 from routing.acd.outage_store import OutageStore
 from routing.acd.routing_keys import RoutingKeys
 from routing.acd.state import AcdState
@@ -55,6 +55,7 @@ from routing.outages import OutageSpec
 from routing.queue import WaitingCall
 from routing.rules import AgentSpec, Rules
 from routing.snapshot import AgentView, Snapshot
+from switchboard.cli_common import acd_keys, add_shard_option
 from switchboard.logs import SecretFilter
 from switchboard.redis_conn import connect_redis
 from switchboard.settings import load_settings
@@ -114,6 +115,7 @@ def register(subparsers: Any) -> None:
     )
     source.add_argument("--redis", metavar="URL", help="the live ACD state from this Redis (read only)")
     explain.add_argument("--prefix", default=RoutingKeys().prefix, help=argparse.SUPPRESS)
+    add_shard_option(explain)
     explain.set_defaults(func=cmd_explain)
     dialplan = subparsers.add_parser(
         "asterisk-dialplan",
@@ -191,13 +193,14 @@ Explained = tuple[Snapshot, dict[str, str] | None, float, str, list[OutageSpec]]
 
 
 async def _live(args: argparse.Namespace, rules: Rules) -> Explained:
+    keys = acd_keys(args, load_settings(args.settings), args.prefix)
     client = await connect_redis(args.redis)
     try:
-        store = AcdStore(client, AcdKeys(args.prefix))
+        store = AcdStore(client, keys)
         stored = await store.load()
         number = try_normalize(args.caller, rules.default_region)
         crm = await store.crm_record(number) if number else None
-        outages = [record.effective for record in await OutageStore(client, AcdKeys(args.prefix)).all()]
+        outages = [record.effective for record in await OutageStore(client, keys).all()]
     finally:
         await client.aclose()
     now = time.time()

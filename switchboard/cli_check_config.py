@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 from pathlib import Path
 
 from redis.asyncio import Redis
@@ -44,6 +45,10 @@ def register(commands: Subcommands[argparse.ArgumentParser]) -> None:
         help="compare the rule files with the versions the running engine last applied, kept in this "
         "Redis (default: the Redis of a settings FILE given)",
     )
+    check.add_argument(
+        "--shard", metavar="NAME", help="as the engines of this ACD shard run them: its campaigns, its "
+        "applied versions (default: acd.shard of a settings FILE given, else the default shard)",
+    )  # fmt: skip
     check.set_defaults(func=cmd_check_config)
 
 
@@ -59,14 +64,15 @@ def cmd_check_config(args: argparse.Namespace, secrets: SecretFilter) -> int:
             failed += 1
             problems += len(report.problems)
     printed = {str(problem) for report in reports for problem in report.problems}
-    links = link_check({r.kind: Path(r.file) for r in reports if r.ok and r.kind in RULE_FILE_KINDS})
+    shard = args.shard if args.shard is not None else _settings_shard(reports)
+    links = link_check({r.kind: Path(r.file) for r in reports if r.ok and r.kind in RULE_FILE_KINDS}, shard)
     links = [problem for problem in links if str(problem) not in printed]  # a settings file's check has them
     for problem in links:
         print(problem)
     if links:
         print(f"the rule files refer to each other wrongly ({len(links)} problem(s))")
         failed, problems = failed + len({p.file for p in links}), problems + len(links)
-    for line in engine_side(args, reports, secrets):
+    for line in engine_side(args, reports, secrets, shard):
         print(line)
     total = len(args.files)
     if failed:
@@ -93,7 +99,18 @@ def _print_report(report: FileReport) -> None:
               f" switchboard_rules_file_invalid{{kind=\"{report.kind}\"}}")  # fmt: skip
 
 
-def engine_side(args: argparse.Namespace, reports: list[FileReport], secrets: SecretFilter) -> list[str]:
+def _settings_shard(reports: list[FileReport]) -> str:
+    """acd.shard of the first valid settings file given (the file alone), else the default shard."""
+    for report in reports:
+        if report.kind == "settings" and report.ok:
+            with contextlib.suppress(ConfigError):
+                return load_settings(Path(report.file), use_env=False).acd.shard
+    return ""
+
+
+def engine_side(
+    args: argparse.Namespace, reports: list[FileReport], secrets: SecretFilter, shard: str = ""
+) -> list[str]:
     """The running engine's side: per rule file given (or named by a settings file given), the
     version the engine last applied (Redis) against the one on disk. Never fails the check."""
     settings_files = [Path(r.file) for r in reports if r.kind == "settings" and r.ok]
@@ -116,13 +133,15 @@ def engine_side(args: argparse.Namespace, reports: list[FileReport], secrets: Se
             "file with redis.url); the files above were checked on their own"
         ]
     try:
-        return asyncio.run(_compare(args.redis, settings, disk))
+        return asyncio.run(_compare(args.redis, settings, disk, shard))
     except (StoreUnavailableError, RedisError) as exc:
         why = secrets.mask(exc.message if isinstance(exc, StoreUnavailableError) else str(exc))
         return [f"{NOT_COMPARED} ({why}); the files above were checked on their own"]
 
 
-async def _compare(redis_url: str | None, settings: Settings | None, disk: list[DiskVersion]) -> list[str]:
+async def _compare(
+    redis_url: str | None, settings: Settings | None, disk: list[DiskVersion], shard: str
+) -> list[str]:
     """The applied versions in Redis (`--redis`, else the settings' Redis) against the files on disk."""
     client: Redis
     if redis_url is not None:
@@ -133,7 +152,7 @@ async def _compare(redis_url: str | None, settings: Settings | None, disk: list[
     try:
         return [
             f"the rules the running engine last applied (Redis {where}):",
-            *await applied_lines(client, disk),
+            *await applied_lines(client, disk, shard),
         ]
     finally:
         await client.aclose()

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from redis.asyncio import Redis
 
-from core.errors import StoreUnavailableError
+from core.errors import StoreUnavailableError, ValidationFailedError
 from dialer.stores import DialerStores
+from routing.acd.acd_keys import AcdKeys
 from switchboard.redis_conn import open_redis
 from switchboard.settings import Settings, load_settings
 
@@ -36,6 +37,23 @@ Subcommands = argparse._SubParsersAction  # the type of `parser.add_subparsers()
 def command_group(commands: Subcommands[argparse.ArgumentParser], name: str, text: str) -> Subcommands[Any]:
     parser = commands.add_parser(name, help=text, description=text)
     return parser.add_subparsers(dest=f"{name}_command", metavar="ACTION", required=True)
+
+
+def add_shard_option(parser: argparse.ArgumentParser) -> None:
+    """`--shard NAME`: the ACD shard whose data a command reads or writes (docs/redis.md)."""
+    parser.add_argument(
+        "--shard", metavar="NAME",
+        help="the ACD shard whose data to use (default: acd.shard of the settings, else the default shard)",
+    )  # fmt: skip
+
+
+def acd_keys(args: argparse.Namespace, settings: Settings, prefix: str = "sb:routing:") -> AcdKeys:
+    """The keys of the ACD shard `--shard` names, else the settings' `acd.shard`."""
+    shard = settings.acd.shard if args.shard is None else args.shard
+    try:
+        return AcdKeys.of_shard(shard, prefix)
+    except ValueError as exc:
+        raise ValidationFailedError(f"--shard: {exc}") from None
 
 
 def actor(args: argparse.Namespace) -> str:

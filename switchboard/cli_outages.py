@@ -8,6 +8,8 @@ the engine (every engine on that Redis) picks a change up within a second:
   list     every outage with its window, whether it is in force, notices played and callers who
            left after it (served by the notice)
   end      an outage now
+An outage belongs to one ACD shard (`--shard`, default the settings' acd.shard): its engines tell
+their callers.
 Numbers are checked in the settings' `default_region`. Exit codes: 0 ok, 1 refused (a reason on
 stderr, nothing stored), 4 Redis unreachable (cli.py).
 """
@@ -26,10 +28,9 @@ from typing import TypeVar
 from pydantic import ValidationError
 
 from core.errors import StoreUnavailableError, ValidationFailedError
-from routing.acd.acd_keys import AcdKeys
 from routing.acd.outage_store import OutageRecord, OutageStore
 from routing.outages import OutageSpec, check_numbers
-from switchboard.cli_common import new_console, new_table
+from switchboard.cli_common import acd_keys, add_shard_option, new_console, new_table
 from switchboard.redis_conn import open_redis
 from switchboard.settings import Settings, load_settings
 
@@ -44,6 +45,7 @@ def register(commands: Subcommands[argparse.ArgumentParser]) -> None:
     common.add_argument(
         "--settings", type=Path, metavar="FILE", help="settings file (redis.url, default_region)"
     )
+    add_shard_option(common)
     text = "outage notices: tell only the callers an outage concerns (docs/outages.md)"
     group = commands.add_parser("outages", help=text, description=text)
     actions = group.add_subparsers(dest="outages_command", metavar="ACTION", required=True)
@@ -83,7 +85,7 @@ def _on_store(args: argparse.Namespace, work: Callable[[OutageStore, Settings], 
     async def run() -> T:
         redis = await open_redis(settings)
         try:
-            return await work(OutageStore(redis, AcdKeys()), settings)
+            return await work(OutageStore(redis, acd_keys(args, settings)), settings)
         finally:
             await redis.aclose()
 

@@ -137,7 +137,7 @@ def check_settings(path: Path) -> list[ConfigProblem]:
     """Validate a settings file on its own (environment ignored), that the files it names exist,
     and that the rule files it names agree with each other (rule_links)."""
     settings = load_settings(path, use_env=False)
-    return _missing_files(settings, path) + link_check(named_rule_files(settings))
+    return _missing_files(settings, path) + link_check(named_rule_files(settings), settings.acd.shard)
 
 
 def _missing_files(settings: Settings, path: Path) -> list[ConfigProblem]:
@@ -215,8 +215,9 @@ def _has_top_key(*keys: str) -> Detect:
     return detect
 
 
-def link_check(files: dict[str, Path]) -> list[ConfigProblem]:
-    """Broken references between rule files (kind -> path), each file valid on its own.
+def link_check(files: dict[str, Path], shard: str = "") -> list[ConfigProblem]:
+    """Broken references between rule files (kind -> path), each file valid on its own, as an
+    engine of ACD shard `shard` sees them (its campaigns only).
 
     A file that does not load is left out: its own problems are reported by its own check."""
     from core.config.loader import load_text, read_rules_text  # noqa: PLC0415  (only when needed)
@@ -230,7 +231,7 @@ def link_check(files: dict[str, Path]) -> list[ConfigProblem]:
             loaded[kind] = RuleFile(str(path), text, load_text(text, model, str(path)))
         except ConfigError:
             continue
-    return link_problems(loaded)
+    return link_problems(loaded, shard=shard)
 
 
 def disk_version(kind: str, path: Path) -> DiskVersion:

@@ -42,15 +42,17 @@ Found = list[tuple[str, Loc, str]]  # (kind of the file, where in it, what is wr
 DEFINED_IN = {"queue": "routing.yaml", "skill": "routing.yaml", "disposition code": "dispositions.yaml"}
 
 
-def link_problems(files: Mapping[str, RuleFile]) -> list[ConfigProblem]:
-    """Every broken cross-file reference, located in the file that makes it."""
+def link_problems(files: Mapping[str, RuleFile], *, shard: str = "") -> list[ConfigProblem]:
+    """Every broken cross-file reference, located in the file that makes it. An engine of ACD shard
+    `shard` checks only its shard's campaigns against its routing.yaml (the others' queues are in
+    their shards' routing.yaml)."""
     found: Found = []
     routing = _model(files, "routing", Rules)
     campaigns = _model(files, "campaigns", Campaigns)
     dispositions = _model(files, "dispositions", DispositionRules)
     tasks = _model(files, "tasks", TaskRules)
     if campaigns is not None and routing is not None:
-        found += _campaign_targets(campaigns, routing)
+        found += _campaign_targets(campaigns, routing, shard)
     if dispositions is not None:
         codes = set(dispositions.codes)
         for i, campaign in enumerate(campaigns.campaigns if campaigns is not None else ()):
@@ -65,11 +67,13 @@ def link_problems(files: Mapping[str, RuleFile]) -> list[ConfigProblem]:
     return [_locate(files[kind], loc, message) for kind, loc, message in found]
 
 
-def _campaign_targets(campaigns: Campaigns, routing: Rules) -> Found:
+def _campaign_targets(campaigns: Campaigns, routing: Rules, shard: str) -> Found:
     queues = {queue.name for queue in routing.queues}
     skills = {skill.name for skill in routing.skills}
     found: Found = []
     for i, campaign in enumerate(campaigns.campaigns):
+        if campaign.shard != shard:
+            continue
         if campaign.queue is not None:
             found += _unknown("campaigns", ("campaigns", i, "queue"), "queue", campaign.queue, queues)
         for skill in campaign.skills:

@@ -2,7 +2,8 @@
 
 A refused hot reload keeps the running rules; without this, the next restart would
 read the same broken file and exit. So every applied version (its text and content
-hash) is written to `sb:rules:last:{kind}`, and at start an invalid file falls back to
+hash) is written to `sb:rules:last:{kind}` (an ACD shard's engines, which run their own
+routing.yaml, to `sb:rules:last:{kind}@{shard}`), and at start an invalid file falls back to
 it (the reloader logs that loudly and sets `switchboard_rules_file_invalid{kind}`).
 Redis must not evict (switchboard/redis_conn.py checks), so the copy stays.
 """
@@ -30,15 +31,16 @@ class AppliedRules:
     applied_at: float
 
 
-def key(kind: str) -> str:
-    return PREFIX + kind
+def key(kind: str, shard: str = "") -> str:
+    return PREFIX + kind + (f"@{shard}" if shard else "")
 
 
 class LastAppliedStore:
     """Reads and writes the last applied rule texts; a Redis failure is logged, never raised."""
 
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(self, redis: aioredis.Redis, *, shard: str = "") -> None:
         self._redis = redis
+        self._shard = shard
 
     async def fetch(
         self, kinds: list[str] | tuple[str, ...], *, strict: bool = False
@@ -47,7 +49,7 @@ class LastAppliedStore:
         found: dict[str, AppliedRules] = {}
         for kind in kinds:
             try:
-                raw = await self._redis.hgetall(key(kind))
+                raw = await self._redis.hgetall(key(kind, self._shard))
             except RedisError as exc:
                 if strict:
                     raise
@@ -65,7 +67,7 @@ class LastAppliedStore:
                   "applied_at": repr(applied.applied_at)}  # fmt: skip
         mapping: dict[FieldT, EncodableT] = dict(fields.items())
         try:
-            await self._redis.hset(key(applied.kind), mapping=mapping)
+            await self._redis.hset(key(applied.kind, self._shard), mapping=mapping)
         except RedisError as exc:
             log.warning("cannot keep the applied %s rules in Redis (a restart on a bad file would fail): %s",
                         applied.kind, exc)  # fmt: skip

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -126,6 +127,8 @@ class Runtime:
         # Marks this process's agent legs, ActionIDs and leases (several engines may share one
         # Asterisk and one Redis); the same across restarts, so a restart knows its own calls.
         self.instance_id = settings.engine.id or default_engine_id(settings)
+        self.shard = settings.acd.shard  # the ACD it runs: its keys, callers, agents and campaigns
+        self.keys = AcdKeys.of_shard(self.shard)
         self._run: EngineRun | None = None
         self._run_task: asyncio.Task[None] | None = None
         self._parts: Parts | None = None
@@ -174,8 +177,9 @@ class Runtime:
         """Every part, each built by its feature's builder with what it needs (Redis and the rule files
         first: a mistake stops the process before it touches Asterisk)."""
         # An invalid rule file starts on its last applied version, kept in Redis (rules_store.py).
-        store = LastAppliedStore(redis)
-        reloader = RulesReloader(ReloadMetrics(metrics.registry), store=store, links=link_problems)
+        store = LastAppliedStore(redis, shard=self.shard)
+        links = functools.partial(link_problems, shard=self.shard)
+        reloader = RulesReloader(ReloadMetrics(metrics.registry), store=store, links=links)
         await reloader.fetch_last_applied(RULE_KINDS)
         rules: Rules = reloader.load_initial("routing", routing_rules_path(self.settings), Rules)
         lease = self._lease(redis, metrics)
@@ -212,6 +216,7 @@ class Runtime:
             redis, engine.client, rules, engine.metrics.registry, clock=self._clock,
             instance_id=self.instance_id, lease=lease, ended_call_ttl_s=self.settings.acd.ended_call_ttl,
             on_owned=engine.resync,  # a takeover adopts what Asterisk holds, as after a reconnect
+            shard=self.shard,
         )  # fmt: skip
         reloader.watch("routing", acd.replace_rules)
         return acd
@@ -237,10 +242,11 @@ class Runtime:
         self._retention = asyncio.create_task(retention.run(audit.trim_interval), name="audit-retention")
 
     def _lease(self, redis: aioredis.Redis, metrics: EngineMetrics) -> Lease:
-        """One lease for the ACD (all queues) and the pacing: the dialer's desk is the ACD."""
+        """One lease for the shard's ACD (all its queues) and its pacing: the dialer's desk is the ACD.
+        Its role (metrics, logs, `not-owner` errors) is the shard's tag: `acd`, `acd-east`."""
         engine = self.settings.engine
         return Lease(
-            redis, AcdKeys().owner, engine_id=self.instance_id, role="acd", ttl_s=engine.lease_ttl,
+            redis, self.keys.owner, engine_id=self.instance_id, role=self.keys.tag, ttl_s=engine.lease_ttl,
             renew_s=engine.lease_renew, metrics=LeaseMetrics(metrics.registry),
         )  # fmt: skip
 
@@ -253,15 +259,15 @@ class Runtime:
         rules = self._dialer_rules(reloader)
         setup = DialerSetup(
             settings.default_region, settings.timezone, self.instance_id, self._clock,
-            mail_setup(settings.mail, acd),
+            mail_setup(settings.mail, acd), self.shard,
         )  # fmt: skip
         registry = engine.metrics.registry
         desk = AcdDesk(acd)
         built = build_dialer(redis, engine.client, rules, setup, desk=desk, registry=registry, lease=lease)
-        _queues_known(rules.campaigns, acd)
+        _queues_known(rules.campaigns.of_shard(self.shard), acd)
 
         def campaigns(new: Campaigns) -> None:
-            _queues_known(new, acd)
+            _queues_known(new.of_shard(self.shard), acd)
             built.dialer.replace_campaigns(new)
 
         watched: dict[str, Apply] = {
@@ -293,8 +299,9 @@ class Runtime:
         from switchboard.webhooks.wiring import build_webhooks  # noqa: PLC0415 - httpx only with webhooks
 
         return build_webhooks(
-            redis, hooks, acd=acd, keys=stores.keys, registry=metrics.registry, clock=self._clock
-        )
+            redis, hooks, acd=acd, keys=stores.keys, registry=metrics.registry, clock=self._clock,
+            shard=self.shard,
+        )  # fmt: skip
 
     async def _start_http(self, state: AppState) -> None:
         overrides = {

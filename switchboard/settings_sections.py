@@ -297,6 +297,10 @@ class AcdSection(_Section):
     ended_call_ttl: int = Field(86400, ge=60, le=30 * 86400)
     """Seconds an ended call's record stays in Redis (reports, webhooks, the console's recent
     calls); Redis holds about rate x this x 730 B of them."""
+    shard: str = Field("", pattern=r"^([a-z0-9][a-z0-9_-]{0,39})?$")
+    """The ACD this engine runs: '' the default one (`sb:routing:{acd}:`), `east` the shard whose keys
+    are `sb:routing:{acd-east}:` (its own agents, queues, calls, lease), serving the callers whose
+    SWITCHBOARD_SHARD is `east` and the campaigns with `shard: east` (docs/redis.md)."""
 
 
 class LogSection(_Section):

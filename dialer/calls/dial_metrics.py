@@ -24,7 +24,8 @@ class DialerMetrics:
         campaign = ["campaign"]
         self.originates = counter(
             "switchboard_dial_originates",
-            "Originates sent to customers (after the gate), by campaign and kind", ["campaign", "kind"],
+            "Originates sent to customers (after the gate), by campaign and kind",
+            ["campaign", "kind"],
         )
         self.attempts = counter(
             "switchboard_dial_attempts",
@@ -33,23 +34,28 @@ class DialerMetrics:
         )
         self.refused = counter(
             "switchboard_dial_refused",
-            "Dials not placed before reaching the gate, by campaign and reason", ["campaign", "reason"],
+            "Dials not placed before reaching the gate, by campaign and reason",
+            ["campaign", "reason"],
         )
         self.abandoned = counter(
             "switchboard_dial_abandoned",
-            "Answered calls no agent took within the grace (redirected to the abandon message)", campaign,
+            "Answered calls no agent took within the grace (redirected to the abandon message)",
+            campaign,
         )
         self.abandon_rate = gauge(
             "switchboard_campaign_abandon_rate_ratio",
-            "Abandons / live answers over the window (24h, 30d), per campaign", ["campaign", "window"],
+            "Abandons / live answers over the window (24h, 30d), per campaign",
+            ["campaign", "window"],
         )
         self.in_flight = gauge(
             "switchboard_campaign_calls_in_flight",
-            "Calls ringing (originated, not yet answered) per campaign", campaign,
+            "Calls ringing (originated, not yet answered) per campaign",
+            campaign,
         )
         self.dial_level = gauge(
             "switchboard_campaign_dial_level",
-            "Lines in flight per agent expected free, as pacing last decided", campaign,
+            "Lines in flight per agent expected free, as pacing last decided",
+            campaign,
         )
         self.leads_remaining = gauge(
             "switchboard_campaign_leads_remaining",
@@ -70,7 +76,8 @@ class DialerMetrics:
         self.leader = gauge("switchboard_dialer_leader", "1 while this engine instance paces the campaigns")
         self.errors = counter(
             "switchboard_dialer_errors",
-            "Dialer steps that failed (store unreachable, AMI action refused), by step", ["step"],
+            "Dialer steps that failed (store unreachable, AMI action refused), by step",
+            ["step"],
         )
         self.round_seconds = Histogram(
             "switchboard_dialer_round_seconds",

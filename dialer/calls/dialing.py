@@ -67,6 +67,7 @@ from dialer.leads.store import Lead, LeadStore
 from dialer.lists.gate import SOURCE_NO_CONSENT, Gate
 from pbx.codec import ActionResult
 from pbx.service import ActionSender
+from pbx.switchboard_events import SHARD_VARIABLE
 from pbx.tracker import CALL_ID_VARIABLE
 
 log = logging.getLogger("switchboard.dialer.dialing")
@@ -108,7 +109,9 @@ class Dialer:
         clock: Clock,
         ami_timeout: float = 5.0,
         store_timeout: float = 2.0,
+        shard: str = "",
     ) -> None:
+        self.shard = shard  # set on the call as SWITCHBOARD_SHARD: whose engines may take it over
         self.gate = gate
         self.sender = sender
         self.attempts = attempts
@@ -295,15 +298,17 @@ class Dialer:
             lock_token=token,
         )
 
-    @staticmethod
-    def _variables(call: PlacedCall) -> dict[str, str]:
-        return {
+    def _variables(self, call: PlacedCall) -> dict[str, str]:
+        found = {
             CALL_ID_VARIABLE: call.call_id,
             "SWITCHBOARD_CAMPAIGN": call.campaign_id,
             "SWITCHBOARD_LEAD": call.lead_id or "",
             "SWITCHBOARD_DIAL_KIND": call.kind.value,
             "SWITCHBOARD_AGENT_ID": call.agent_id or "",
         }
+        if self.shard:
+            found[SHARD_VARIABLE] = self.shard
+        return found
 
     @contextlib.asynccontextmanager
     async def _store(self, what: str) -> AsyncIterator[None]:

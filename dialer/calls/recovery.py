@@ -25,7 +25,8 @@ the customers and open intents this engine does not follow:
 - anything of a live engine is its own: left alone. Only its intent with no channel older than
   the campaign's ring timeout plus the answer margin is settled (its own safety timer would
   have settled it by then). A dead engine's calls, and such overdue intents, are taken by the
-  engine holding the pacing lease only, so two engines never take one call over.
+  engine holding the pacing lease only, so two engines never take one call over; with the center
+  split into ACD shards, by the leader of the call's campaign's shard (its agents, its desk).
 Another engine counts as dead once its heartbeat (renewed every round) ran out; its intent with no
 channel waits a few seconds after the dial, so the channel had time to appear.
 Nothing is resolved while AMI is down: only Asterisk can say whether the call is alive.
@@ -96,31 +97,35 @@ class Decision:
 
 def sort(
     orphans: Sequence[LiveCustomer], seen: Seen, *, owner: str, now: float,
-    deadline: Callable[[Intent], float], leader: bool = True,
+    deadline: Callable[[Intent], float], leader: bool = True, mine: Callable[[Intent], bool] = lambda _: True,
+    shard: str = "",
 ) -> Decision:  # fmt: skip
     """Who takes what (pure; see the module docstring). A dead engine's calls are taken by the
-    `leader` only (the engine holding the pacing lease), so two engines never take one over."""
+    `leader` only (the engine holding the pacing lease), so two engines never take one over; and
+    only those of its own campaigns (`mine`): each shard's leader takes its shard's calls over, and
+    an answered customer without a record only when its SWITCHBOARD_SHARD is this engine's `shard`."""
     adopt: list[Intent] = []
     settle: list[Intent] = []
     unrecorded: list[LiveCustomer] = []
     waiting = 0
     for customer in orphans:
         if customer.call_id not in seen.records:
-            if customer.answered:
+            if customer.answered and customer.shard == shard:
                 unrecorded.append(customer)
             continue  # not answered: an inbound leg, or a ringing call whose record is lost
         intent = seen.records[customer.call_id]
         if intent is None:
             continue  # settled: its channel is on its way out
-        if intent.owner == owner or (leader and intent.owner not in seen.alive):
+        if intent.owner == owner or (leader and mine(intent) and intent.owner not in seen.alive):
             adopt.append(intent)
         else:
             waiting += 1
     for intent in seen.gone:
         age = now - intent.placed_ms / 1000
-        dead = leader and intent.owner not in seen.alive
+        leads = leader and mine(intent)
+        dead = leads and intent.owner not in seen.alive
         ours = intent.owner == owner or (dead and age > CHANNEL_GRACE_S)
-        if ours or (leader and age > deadline(intent)):
+        if ours or (leads and age > deadline(intent)):
             settle.append(intent)
         else:
             waiting += 1
@@ -140,6 +145,8 @@ class Recovery:
         owner: str,
         campaign: Callable[[str], Campaign | None],
         answer_margin_s: float,
+        mine: Callable[[str], bool] = lambda _: True,
+        shard: str = "",
     ) -> None:
         self.intents = intents
         self.outcomes = outcomes
@@ -148,6 +155,8 @@ class Recovery:
         self.owner = owner
         self._campaign = campaign
         self._margin = answer_margin_s
+        self._mine = mine  # campaign id -> its calls are this engine's shard's to take over
+        self.shard = shard
 
     async def read(
         self, orphans: Sequence[LiveCustomer], live: Collection[str], followed: Callable[[str], bool]
@@ -164,8 +173,13 @@ class Recovery:
         """Some open intent nobody here follows may be this engine's to resolve (worth a listing)."""
         found = [i for i in await self.intents.open_intents() if not followed(i.call_id)]
         alive = await self.intents.alive(sorted({i.owner for i in found if i.owner != self.owner}))
-        decided = sort((), Seen({}, found, alive), owner=self.owner, now=now, deadline=self.deadline)
+        seen = Seen({}, found, alive)
+        decided = sort((), seen, owner=self.owner, now=now, deadline=self.deadline, mine=self.mine)
         return bool(decided.settle)
+
+    def mine(self, intent: Intent) -> bool:
+        """A call of this engine's shard's campaigns: a leader takes only these over."""
+        return self._mine(intent.campaign_id)
 
     def deadline(self, intent: Intent) -> float:
         campaign = self._campaign(intent.campaign_id)

@@ -34,6 +34,7 @@ from dialer.calls.dialing import OUTBOUND_CONTEXT
 from dialer.calls.lifecycle import OutboundCall, Phase
 from pbx.codec import Event
 from pbx.service import ActionSender
+from pbx.switchboard_events import SHARD_VARIABLE
 from pbx.tracker import CALL_ID_VARIABLE
 
 log = logging.getLogger("switchboard.dialer.resync")
@@ -53,6 +54,7 @@ class LiveCustomer:
     detecting: bool
     bridged: bool
     up: bool = True
+    shard: str = ""  # SWITCHBOARD_SHARD as the listing shows it ('' absent: the default shard)
 
 
 def customers(channels: Iterable[Event], variable: str = CALL_ID_VARIABLE) -> dict[str, LiveCustomer]:
@@ -70,6 +72,7 @@ def customers(channels: Iterable[Event], variable: str = CALL_ID_VARIABLE) -> di
             found[call_id] = LiveCustomer(
                 call_id, uniqueid, event.get("Channel") or "", answered,
                 event.get("Application") == DETECTING, bool(event.get("BridgeId")), up,
+                event.chan_variables().get(SHARD_VARIABLE, "").strip(),
             )  # fmt: skip
     return found
 

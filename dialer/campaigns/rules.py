@@ -8,6 +8,8 @@ Rules it keeps:
 - The whole file is validated before anything changes (core.config.loader.load_rules): every
   mistake is reported with file:line:col and a path such as `campaigns[1].dial_string`, and a
   bad edit never half-applies; the running dialer swaps the new model in one assignment.
+- A campaign belongs to one ACD shard (`shard`, default the default shard): only that shard's
+  engines pace it (`of_shard`), its answered calls go to that shard's agents.
 - Cross-checks with paths: campaign ids are unique; a progressive or predictive campaign names
   the queue its answered calls go to; `pacing.mode` may not contradict the campaign's `mode`.
 - A dial string is a template with exactly one `{number}` (the E.164 number) and nothing that
@@ -132,6 +134,11 @@ class Campaign(ConfigModel):
         validation_alias=spelled("ring_timeout", "ring_timeout_s"),
     )  # fmt: skip
     queue: QueueName | None = Field(None, description="routing.yaml queue whose agents take answered calls")
+    shard: str = Field(
+        "", pattern=r"^([a-z0-9][a-z0-9_-]{0,39})?$",
+        description="the ACD shard whose engines pace it and whose agents take its calls (settings "
+        "acd.shard); none: the default shard",
+    )  # fmt: skip
     skills: dict[QueueName, Level] = Field(
         default_factory=dict, description="skills an agent needs (default: the queue's own)"
     )
@@ -205,6 +212,12 @@ class Campaigns(CheckedModel):
         campaign = self.get(campaign_id) if campaign_id else None
         return campaign.priority_for(crm, given) if campaign is not None else given
 
+    def of_shard(self, shard: str) -> Self:
+        """The campaigns an engine of `shard` paces (a center split into shards: docs/redis.md)."""
+        if all(campaign.shard == shard for campaign in self.campaigns):
+            return self
+        return self.model_copy(update={"campaigns": tuple(c for c in self.campaigns if c.shard == shard)})
+
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
         copied = super().model_copy(update=update, deep=deep)
         copied.__dict__.pop("by_id", None)
@@ -267,9 +280,23 @@ class CampaignsInForce:
 
     def __init__(self, campaigns: Campaigns) -> None:
         self.current = campaigns
+        self._view: tuple[Campaigns, str, Campaigns] | None = None
 
     def replace(self, campaigns: Campaigns) -> None:
         self.current = campaigns
+
+    def of_shard(self, shard: str) -> Campaigns:
+        """The campaigns in force that `shard`'s engines pace (filtered once per reload)."""
+        current, view = self.current, self._view
+        if view is None or view[0] is not current or view[1] != shard:
+            self._view = view = (current, shard, current.of_shard(shard))
+        return view[2]
+
+    def takes_over(self, shard: str, campaign_id: str) -> bool:
+        """Whether `shard`'s pacing leader takes over a dead engine's call of this campaign: one of
+        its campaigns, or one campaigns.yaml no longer has (the default shard's, as before shards)."""
+        campaign = self.current.get(campaign_id)
+        return campaign.shard == shard if campaign is not None else shard == ""
 
     def priority_for(self, campaign_id: str | None, crm: Mapping[str, Any], given: int) -> int:
         return self.current.priority_for(campaign_id, crm, given)

@@ -4,13 +4,14 @@ Rules it keeps (DESIGN.md 2.7):
 - A campaign's state lives in Redis, so every engine sharing the Redis (and a restarted one)
   sees the same; each change is audited (who, when, from what to what). A campaign that was
   never started is `stopped`: adding it to campaigns.yaml never starts dialing by itself.
-- Only one engine paces at a time: the leader holds a lease with a fencing token
-  (core/lease.py) and renews it on its own timer; an engine that cannot renew (Redis
-  unreachable, process frozen) stops pacing, and the lease runs out so another engine takes over.
+- Only one engine paces at a time (one per ACD shard: its campaigns): the leader holds a lease
+  with a fencing token (core/lease.py) and renews it on its own timer; an engine that cannot
+  renew (Redis unreachable, process frozen) stops pacing, and the lease runs out so another
+  engine takes over.
   Before each dial the leader confirms the lease in Redis, so a paused old leader dials nothing
   once a new one took over. Calls already placed stay with the engine that placed them (it alone
-  follows their events). Under `switchboard run` the pacing shares the ACD's lease (the desk is
-  the ACD), so one engine owns both; a dialer with its own desk uses LeaderLease.
+  follows their events). Under `switchboard run` the pacing shares the ACD shard's lease (the desk
+  is the ACD), so one engine owns both; a dialer with its own desk uses LeaderLease.
 """
 
 from __future__ import annotations
@@ -94,7 +95,8 @@ class CampaignControl:
 
 
 class LeaderLease(Lease):
-    """The pacing lease of its own (role `pacing`): `hold()` takes or renews it, `resign()` gives it up."""
+    """The pacing lease of its own (role `pacing`), one per ACD shard (`shard`: its campaigns):
+    `hold()` takes or renews it, `resign()` gives it up."""
 
     def __init__(
         self,
@@ -105,10 +107,11 @@ class LeaderLease(Lease):
         ttl_ms: int = 3000,
         renew_s: float | None = None,
         metrics: LeaseMetrics | None = None,
+        shard: str = "",
     ) -> None:
         ttl_s = ttl_ms / 1000
         super().__init__(
-            redis, DialKeys.of(keys).leader, engine_id=instance_id, role="pacing", ttl_s=ttl_s,
+            redis, DialKeys.of(keys).leader_of(shard), engine_id=instance_id, role="pacing", ttl_s=ttl_s,
             renew_s=renew_s if renew_s is not None else ttl_s / 3, metrics=metrics,
         )  # fmt: skip
 

@@ -46,8 +46,10 @@ class CampaignOperations:
         in_flight: Callable[[str], InFlight],
         instance_id: str,
         clock: Clock,
+        every: Callable[[], Campaigns] | None = None,
     ) -> None:
         self._campaigns = campaigns
+        self._every = every or campaigns  # every shard's campaigns: a disposition's retry rule
         self.control = control
         self.attempts = attempts
         self.leads = leads
@@ -69,9 +71,12 @@ class CampaignOperations:
     def campaign(self, campaign_id: str) -> Campaign:
         campaign = self.campaigns.get(campaign_id)
         if campaign is None:
-            raise CampaignNotFoundError(
-                f"no campaign {campaign_id!r} in campaigns.yaml", campaign_id=campaign_id
+            other = self._every().get(campaign_id)
+            shard = (
+                f"ACD shard {other.shard!r}" if other is not None and other.shard else "the default ACD shard"
             )
+            where = "in campaigns.yaml" if other is None else f"here: {shard} runs it"
+            raise CampaignNotFoundError(f"no campaign {campaign_id!r} {where}", campaign_id=campaign_id)
         return campaign
 
     async def set_state(
@@ -103,7 +108,7 @@ class CampaignOperations:
         """`caps.retry_after_disposition` of the lead's campaign, after a disposition was recorded:
         requeue the lead after the configured delay, or close it (null). None: the code is not listed."""
         lead = await self.leads.get(lead_id)
-        campaign = self.campaigns.get(lead.campaign_id or "")
+        campaign = self._every().get(lead.campaign_id or "")  # recorded through any shard's engine
         if campaign is None or code not in campaign.caps.retry_after_disposition:
             return None
         now = self._now()

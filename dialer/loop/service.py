@@ -1,13 +1,12 @@
 """DialerService: the outbound dialer as a PbxService — pacing rounds, placed calls, campaign control.
 
 Owned here: the engine-side shell around the pure cores. It
-- runs a pacing round every `round_interval_s` while this engine holds the pacing lease
-  (core.lease.Lease: the runtime shares the ACD's, else dialer.loop.campaign_control.LeaderLease;
-  renewed on its own timer; several engines may share a Redis, one paces; each dial first confirms
-  the lease in Redis), for each campaign whose state (in Redis) is running: its due callbacks first
-  (dialer.loop.callbacks, when given the task store), then dialer.loop.pacer.Pacer measures, decides
-  and places calls for fresh leads; every call goes through dialer.calls.dialing.Dialer.place_call
-  (the gate is inside it);
+- runs a pacing round every `round_interval_s` while this engine holds the pacing lease of its ACD
+  shard (core.lease.Lease: the runtime shares the shard's ACD lease, else campaign_control.LeaderLease;
+  renewed on its own timer; one engine per shard paces; each dial first confirms the lease in Redis),
+  for each running campaign (state in Redis) of its shard: its due callbacks first (when given the
+  task store), then dialer.loop.pacer.Pacer measures, decides and places calls for fresh leads; every
+  call goes through dialer.calls.dialing.Dialer.place_call (the gate is inside it);
 - follows the calls this engine placed: tracker changes become events of the call table
   (dialer.calls.follow.CallBook, whatever order Asterisk delivers them in;
   dialer.calls.lifecycle.apply) and its effects are performed (dialer.loop.call_effects): hand the
@@ -108,9 +107,10 @@ class DialerService:
         audit_maxlen: int | None = None,
         tasks: TaskStore | None = None,
         lease: Lease | None = None,
+        shard: str = "",
     ) -> None:
         self.in_force = campaigns if isinstance(campaigns, CampaignsInForce) else CampaignsInForce(campaigns)
-        self.sender, self.leads, self.desk = sender, leads, desk
+        self.sender, self.leads, self.desk, self.shard = sender, leads, desk, shard  # shard: whose campaigns
         self.metrics, self.instance_id, self._clock = metrics, instance_id, clock
         self.settings = settings = settings or DialerSettings()
         self.attempts = AttemptStore(redis, keys, audit_maxlen=audit_maxlen)
@@ -118,12 +118,13 @@ class DialerService:
         self.control = CampaignControl(redis, keys, audit_maxlen=audit_maxlen)
         self._own_lease = lease is None  # else the runtime's (the ACD's) lease: started there
         self.lease: Lease = lease or LeaderLease(
-            redis, instance_id, keys=keys, ttl_ms=settings.lease_ms, renew_s=settings.lease_renew_s
-        )
+            redis, instance_id, keys=keys, ttl_ms=settings.lease_ms, renew_s=settings.lease_renew_s,
+            shard=shard,
+        )  # fmt: skip
         self.dialer = Dialer(
             gate=gate, sender=sender, attempts=self.attempts, intents=self.intents, leads=leads,
             registry=self, metrics=metrics, owner=instance_id, clock=clock,
-            store_timeout=settings.store_timeout_s,
+            store_timeout=settings.store_timeout_s, shard=shard,
         )  # fmt: skip
         self.outcomes = Outcomes(self.attempts, self.intents, leads, metrics, instance_id, tasks=tasks)
         self.background = BackgroundWork(settings, sender, metrics)
@@ -152,13 +153,14 @@ class DialerService:
         return CampaignOperations(
             campaigns=lambda: self.campaigns, control=self.control, attempts=self.attempts, leads=self.leads,
             lease=self.lease, pacer=self.pacer, dialer=self.dialer, in_flight=self.in_flight,
-            instance_id=self.instance_id, clock=self._clock,
+            instance_id=self.instance_id, clock=self._clock, every=lambda: self.in_force.current,
         )  # fmt: skip
 
     def _takeover(self, sender: ActionSender, desk: AgentDesk) -> Takeover:
         recovery = Recovery(
             intents=self.intents, outcomes=self.outcomes, desk=desk, metrics=self.metrics,
             owner=self.instance_id, campaign=self._campaign_of, answer_margin_s=self.settings.answer_margin_s,
+            mine=lambda campaign_id: self.in_force.takes_over(self.shard, campaign_id), shard=self.shard,
         )  # fmt: skip
         return Takeover(
             book=self.book, resyncer=OutboundResync(sender, timeout=self.settings.store_timeout_s),
@@ -167,10 +169,9 @@ class DialerService:
         )  # fmt: skip
 
     # ---- configuration ------------------------------------------------------------------------
-
     @property
     def campaigns(self) -> Campaigns:
-        return self.in_force.current
+        return self.in_force.of_shard(self.shard)  # what this engine paces: its shard's
 
     def replace_campaigns(self, campaigns: Campaigns) -> None:
         """Hot reload: the next round uses the new campaigns (placed calls keep their rules)."""

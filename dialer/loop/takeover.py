@@ -125,7 +125,7 @@ class Takeover:
             seen = Seen({}, (), ())
         decided = sort(
             orphans, seen, owner=self.instance_id, now=now, deadline=self.recovery.deadline,
-            leader=self.lease.owned,
+            leader=self.lease.owned, mine=self.recovery.mine, shard=self.recovery.shard,
         )  # fmt: skip
         adopted = self._adopt(decided, now, first=first)
         for intent in decided.settle:

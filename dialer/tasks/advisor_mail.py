@@ -11,6 +11,9 @@ outbox worker sends them by SMTP, with its retries). Rules it keeps (issue 14, s
   from `reminders.digest.at` on; advisors with nothing due, overdue, at risk or newly expired are
   marked and skipped. An engine started after the hour sends the day's digest then, once.
 - Texts are in the advisor's language (`agents[].language`, else the mail default).
+- A center split into ACD shards: an engine sends the reminders of its shard's campaigns' tasks
+  (`takes`; a task without a campaign, or of a campaign campaigns.yaml no longer has, is the
+  default shard's), since its routing.yaml has their advisors; the others are left to their shard.
 """
 
 from __future__ import annotations
@@ -79,8 +82,10 @@ class AdvisorMail:
         default_language: Language = "en",
         batch: int = 200,
         counter: Callable[[str], None] | None = None,
+        takes: Callable[[str | None], bool] = lambda _campaign: True,
     ) -> None:
         self.store = store
+        self._takes = takes  # a task's campaign -> its reminder is this engine's (its ACD shard's)
         self.advisors = advisors
         self.default_language = default_language
         self._batch = batch
@@ -101,6 +106,8 @@ class AdvisorMail:
         outcomes: dict[str, int] = {}
         for raw_id, score in cast(list[tuple[bytes, float]], due):
             task = await self.store.find(text(raw_id))
+            if task is not None and not self._takes(task.campaign_id):
+                continue  # another ACD shard's advisor: that shard's engines know the address
             payload = await self._reminder(task, now) if task is not None else ""
             reply = await self.store.run("QUEUE_REMINDER", now, text(raw_id), int(score), payload)
             outcome = text(reply[1]) if int(reply[0]) else "changed"

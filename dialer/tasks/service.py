@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
@@ -66,6 +66,9 @@ class MailSetup:
     advisors: AdvisorDirectory
     retry: MailRetry = field(default_factory=MailRetry)
     default_language: Language = "en"
+    takes: Callable[[str | None], bool] = lambda _campaign: True
+    """Whose reminders this engine sends, by the task's campaign: its ACD shard's (the advisors in
+    its `advisors`); another shard's engines send the others' (docs/redis.md, ACD shards)."""
 
 
 class TaskService:
@@ -128,7 +131,9 @@ class TaskService:
             metrics.mail.labels(result=result).inc()
 
         language = mail.default_language
-        advisor_mail = AdvisorMail(store, mail.advisors, default_language=language, counter=count)
+        advisor_mail = AdvisorMail(
+            store, mail.advisors, default_language=language, counter=count, takes=mail.takes
+        )
         mail_worker = OutboxWorker(
             redis, queue="tasks:mail", clock=at, keys=keys, counter=count, sender=SmtpSender(mail.smtp),
             policy=mail.retry,

@@ -210,6 +210,7 @@ class SimConfig(_Frozen):
     channelvars: tuple[str, ...] = (
         "SWITCHBOARD_CALL_ID", "SWITCHBOARD_CASE_ID", "SWITCHBOARD_TIER", "SWITCHBOARD_AGENT_ID",
         "SWITCHBOARD_DIALLED", "SWITCHBOARD_IVR", "SWITCHBOARD_QUEUE", "SWITCHBOARD_ARRIVED",
+        "SWITCHBOARD_SHARD",
     )  # fmt: skip
     """Variables shown as ChanVariable on every channel event and CoreShowChannel (manager.conf
     channelvars=; the default is config/asterisk/manager_switchboard.conf's list)."""

@@ -40,7 +40,8 @@ SWITCHBOARD_DIALPLAN: dict[str, tuple[str, tuple[str, ...]]] = {
             "Set(SWITCHBOARD_DIALLED=${EXTEN})",
             "Answer()",
             "UserEvent(SwitchboardInbound,CallID: ${SWITCHBOARD_CALL_ID},CallerIDNum: ${CALLERID(num)},"
-            "Dialled: ${EXTEN},IvrChoice: ${SWITCHBOARD_IVR},Queue: ${SWITCHBOARD_QUEUE})",
+            "Dialled: ${EXTEN},IvrChoice: ${SWITCHBOARD_IVR},Queue: ${SWITCHBOARD_QUEUE},"
+            "Shard: ${SWITCHBOARD_SHARD})",
             "StartMusicOnHold(default)",
             "Wait(86400)",
             "Hangup()",

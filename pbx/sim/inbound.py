@@ -37,6 +37,7 @@ def place_inbound(
     talk_s: float | None = None,
     context: str = INBOUND_CONTEXT,
     keys: Sequence[str] = (),
+    shard: str | None = None,
 ) -> Channel:
     """Start one inbound call now; returns its channel (already running the dialplan)."""
     core.processed_calls += 1
@@ -52,6 +53,8 @@ def place_inbound(
         core.set_var(channel, "SWITCHBOARD_IVR", ivr_choice)
     if queue:  # the DID's context names the queue before its Goto
         core.set_var(channel, "SWITCHBOARD_QUEUE", queue)
+    if shard:  # and, in a center split into ACD shards, the shard whose engines take the call
+        core.set_var(channel, "SWITCHBOARD_SHARD", shard)
     core.arm_endpoint(channel, bridged=False)
     core.dialplan.goto(channel, context, dialled, 1)
     return channel

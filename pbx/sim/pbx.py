@@ -232,10 +232,11 @@ class SimulatedPbx:
         queue: str | None = None,
         context: str = INBOUND_CONTEXT,
         keys: Sequence[str] = (),
+        shard: str | None = None,
     ) -> str:
         """One call into the holding context now (`queue`: SWITCHBOARD_QUEUE, as the DID's context
         sets it; `context`: another entry, e.g. `switchboard-ivr`; `keys`: what the caller presses
-        at each Read(), "" for nothing); returns the caller's channel name."""
+        at each Read(), "" for nothing; `shard`: SWITCHBOARD_SHARD); returns the caller's channel name."""
         channel = place_inbound(
             self._core,
             caller,
@@ -247,6 +248,7 @@ class SimulatedPbx:
             talk_s=talk_s,
             context=context,
             keys=keys,
+            shard=shard,
         )
         return channel.name
 

@@ -1,7 +1,8 @@
 """Redis keys of the ACD shell: routing's layout (routing/acd/routing_keys.py) plus what only the shell needs.
 
-Same prefix and hash tag as RoutingKeys (`sb:routing:{acd}:...`, one slot on a Redis Cluster: the
-owner lease fences every write of the ACD's scripts, so it lives in their slot), so
+Same prefix and hash tag as RoutingKeys (`sb:routing:{acd}:...`, an ACD shard's `{acd-east}`; one
+slot on a Redis Cluster: the owner lease fences every write of the ACD's scripts, so it lives in
+their slot), so
 `redis-cli --scan --pattern 'sb:routing:*'` shows the whole ACD. Added here:
 - `calls`                      SET of the calls the ACD is handling (waiting, ringing an agent, talking);
                                `call:{id}` holds each one (its facts say which). Ended calls leave the

@@ -8,7 +8,8 @@ keeps its place; the resync's `dispatch_all` then serves everyone in order.
 
 Rules it keeps (Asterisk is the truth about what exists, Redis about what was decided):
 - Only a caller the tracker still has is adopted: one that hung up since the
-  listing is not brought back.
+  listing is not brought back; and only a caller of this engine's ACD shard (its
+  SWITCHBOARD_SHARD, asked with Getvar when the listing lacks it).
 - Redis is asked first. A live record the ACD does not hold in memory is
   another engine's call: left alone. An ended record whose caller still holds
   means a decision was not carried out: a caller routed out is sent to its exit
@@ -28,7 +29,7 @@ from routing.acd.callflow import CallFlow
 from routing.acd.calls import ActiveCall
 from routing.acd.context import Ctx
 from routing.acd.dispatcher import Dispatcher
-from routing.acd.held import HeldCaller, held_callers
+from routing.acd.held import SHARD, HeldCaller, held_callers
 
 log = logging.getLogger("switchboard.acd")
 
@@ -49,34 +50,45 @@ class Adoption:
         now, calls = self.ctx.clock(), self.ctx.state.calls
         found = held_callers(tracker.shown, self.holding_context, now)
         fresh = [c for c in found if c.call_id not in calls and tracker.channel(c.uniqueid) is not None]
+        taken = 0
         for held in fresh:
             try:
-                await self._adopt_one(held)
+                taken += await self._adopt_one(held)
             except Exception:  # one odd caller must not keep the others waiting
                 log.exception("could not adopt held caller %s", held.call_id, extra={"call_id": held.call_id})
-        if fresh:
-            log.warning("adopted %d caller(s) Asterisk held while the engine was away", len(fresh))
+        if taken:
+            log.warning("adopted %d caller(s) Asterisk held while the engine was away", taken)
 
-    async def _adopt_one(self, held: HeldCaller) -> None:
+    def _other_shard(self, held: HeldCaller) -> bool:
+        """A caller another shard's engines take (SWITCHBOARD_SHARD names another ACD)."""
+        return SHARD not in held.missing and held.shard != self.ctx.options.shard
+
+    async def _adopt_one(self, held: HeldCaller) -> bool:
+        """Whether the caller was taken on (not another shard's or another engine's)."""
+        if self._other_shard(held):
+            return False
         record = await self._record(held.call_id)
         case_id = ""
         if record is not None:
             outcome = record.facts.outcome
             if not outcome:
                 log.info("call %s is held by another engine; not adopted", held.call_id)
-                return
+                return False
             if outcome == "routed_out":
                 await self._exit_again(record, held)
-                return
+                return False
             log.warning("call %s ended (%s) but its caller still holds; taking it on again", held.call_id,
                         outcome, extra={"call_id": held.call_id})  # fmt: skip
             case_id = record.facts.case_id
         if held.missing:
             held = held.described(await self._ask(held), self.ctx.clock())
+            if held.shard != self.ctx.options.shard:
+                return False
         facts = await self.flow.admit(held, case_id, "adopted")
         self.adopted += 1
         if facts.channel and not case_id:
             await self.ctx.executor.set_case(facts.channel, facts.case_id)
+        return True
 
     async def _record(self, call_id: str) -> ActiveCall | None:
         """What Redis decided about this call, if anything (nothing known while Redis fails)."""

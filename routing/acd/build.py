@@ -14,8 +14,10 @@ from prometheus_client import CollectorRegistry
 from core.clock import Clock
 from core.lease import Lease
 from pbx.service import ActionSender
+from routing.acd.acd_keys import AcdKeys
 from routing.acd.acd_metrics import AcdMetrics
 from routing.acd.context import AcdOptions
+from routing.acd.routing_keys import DEFAULT_SHARD
 from routing.acd.service import AcdService
 from routing.rules import Rules
 
@@ -31,14 +33,16 @@ async def build_acd(
     lease: Lease,
     ended_call_ttl_s: int,
     on_owned: Callable[[], Awaitable[object]],
+    shard: str = DEFAULT_SHARD,
 ) -> AcdService:
-    """The ACD over the engine's AMI client (`sender`), its state loaded from Redis. `on_owned` runs
-    after a takeover (the engine's resync: it adopts what Asterisk holds, as after a reconnect)."""
+    """The ACD of `shard` (its keys, its callers) over the engine's AMI client (`sender`), its state
+    loaded from Redis. `on_owned` runs after a takeover (the engine's resync: it adopts what
+    Asterisk holds, as after a reconnect). `lease` must be the shard's (`AcdKeys.of_shard().owner`)."""
     thresholds = [q.service_level.within_seconds for q in rules.queues]  # wait buckets
     acd = AcdService(
         redis, sender, rules, AcdMetrics(registry, service_level_seconds=thresholds), clock=clock,
-        instance_id=instance_id, lease=lease, options=AcdOptions(ended_call_ttl_s=ended_call_ttl_s),
-        on_owned=on_owned,
+        instance_id=instance_id, lease=lease, keys=AcdKeys.of_shard(shard), on_owned=on_owned,
+        options=AcdOptions(shard=shard, ended_call_ttl_s=ended_call_ttl_s),
     )  # fmt: skip
     await acd.load()
     return acd

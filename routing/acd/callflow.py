@@ -98,8 +98,8 @@ class CallFlow:
 
     # -- arrival -----------------------------------------------------------------------------
     async def inbound(self, arrived: InboundArrived) -> None:
-        if not arrived.call_id:
-            return
+        if not arrived.call_id or arrived.shard != self.ctx.options.shard:
+            return  # another shard's caller: its own engines take it (docs/redis.md, shards)
         held = HeldCaller(
             call_id=arrived.call_id,
             uniqueid=arrived.uniqueid,
@@ -195,6 +195,8 @@ class CallFlow:
 
     async def agent_answered(self, answered: AgentAnswered) -> None:
         active = self.ctx.state.calls.get(answered.call_id)
+        if active is None and answered.agent_id not in self.ctx.state.profiles:
+            return  # another ACD shard's agent answered its engine's call: never hung up from here
         bridged = active is not None and self._bridged_together(active, answered.channel)
         event = ev.AgentAnswered(self.ctx.clock(), answered.agent_id, answered.channel, bridged)
         await self.step(answered.call_id, event)

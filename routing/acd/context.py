@@ -28,6 +28,9 @@ from routing.rules import Rules
 
 @dataclass(frozen=True)
 class AcdOptions:
+    shard: str = ""
+    """The ACD shard this is (settings acd.shard): it takes only the callers whose SWITCHBOARD_SHARD
+    names it ('' the default shard: callers without the variable)."""
     agent_context: str = "switchboard-agent"
     """Where agent legs are originated (extensions_switchboard.conf)."""
     inbound_context: str = "switchboard-inbound"

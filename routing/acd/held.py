@@ -27,10 +27,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from pbx.codec import Event
+from pbx.switchboard_events import SHARD_VARIABLE
 
 CALL_ID, DIALLED, IVR = "SWITCHBOARD_CALL_ID", "SWITCHBOARD_DIALLED", "SWITCHBOARD_IVR"
-QUEUE, ARRIVED = "SWITCHBOARD_QUEUE", "SWITCHBOARD_ARRIVED"
-DESCRIBING = (DIALLED, IVR, QUEUE, ARRIVED)
+QUEUE, ARRIVED, SHARD = "SWITCHBOARD_QUEUE", "SWITCHBOARD_ARRIVED", SHARD_VARIABLE
+DESCRIBING = (DIALLED, IVR, QUEUE, ARRIVED, SHARD)
 """What the dialplan tells about a caller, besides its call id."""
 HOLDING_APPS = frozenset({"wait", "musiconhold", "startmusiconhold"})
 ARRIVAL_SLACK_S = 2.0
@@ -49,6 +50,8 @@ class HeldCaller:
     dialled: str = ""
     ivr: str = ""
     queue: str = ""
+    shard: str = ""
+    """The ACD shard that takes the caller (SWITCHBOARD_SHARD; '' the default one)."""
     arrived_at: float = 0.0
     age_s: float = 0.0
     """The channel's Duration when listed."""
@@ -63,6 +66,7 @@ class HeldCaller:
             dialled=dialled,
             ivr=values.get(IVR, self.ivr),
             queue=values.get(QUEUE, self.queue),
+            shard=values.get(SHARD, self.shard).strip(),
             missing=(),
         )
         if ARRIVED in values:
@@ -114,6 +118,7 @@ def held_caller(event: Event, holding_context: str, now: float) -> HeldCaller | 
         dialled=variables.get(DIALLED) or event.get("Exten") or "",
         ivr=variables.get(IVR, ""),
         queue=variables.get(QUEUE, ""),
+        shard=variables.get(SHARD, "").strip(),
         arrived_at=arrival(variables.get(ARRIVED, ""), now, duration),
         age_s=duration,
         missing=tuple(name for name in DESCRIBING if name not in variables),

@@ -15,13 +15,30 @@ A snapshot is rebuilt from `agents` + profiles + statuses and the `queue:*` memb
 Every key of one ACD carries its hash tag (`sb:routing:{acd}:agents`): on a Redis Cluster the whole
 ACD lives in one slot. It cannot be split by queue: an agent serves several queues, and one script
 moves a caller out of a queue and onto an agent, fenced by the owner lease, atomically. Centers that
-outgrow one slot run side-by-side ACDs that own disjoint queues and agents, each with its own tag
-(docs/redis.md#redis-cluster).
+outgrow one slot split into shards: side-by-side ACDs that own disjoint queues and agents, each
+under its own tag (`shard_tag`: the default shard keeps `acd`, shard `east` is `acd-east`), each run
+by its own engines (settings `acd.shard`, docs/redis.md#splitting-a-center-into-acd-shards).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import Self
+
+DEFAULT_SHARD = ""
+"""The shard of an engine without `acd.shard` and of a call without SWITCHBOARD_SHARD: tag `acd`."""
+SHARD_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+"""A shard's name: it goes into a hash tag, a channel variable and a webhook source."""
+
+
+def shard_tag(shard: str) -> str:
+    """The hash tag of a shard's ACD: `acd` for the default shard, `acd-<shard>` for the others."""
+    if shard == DEFAULT_SHARD:
+        return "acd"
+    if not SHARD_NAME.match(shard):
+        raise ValueError(f"a shard's name is 1-40 of a-z 0-9 - _ (not starting with - or _): {shard!r}")
+    return f"acd-{shard}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +48,16 @@ class RoutingKeys:
 
     prefix: str = "sb:routing:"
     tag: str = "acd"
+
+    @classmethod
+    def of_shard(cls, shard: str, prefix: str = "sb:routing:") -> Self:
+        """The keys of one shard's ACD (docs/redis.md, "Splitting a center into ACD shards")."""
+        return cls(prefix, shard_tag(shard))
+
+    @property
+    def shard(self) -> str:
+        """The ACD shard these keys are of ('' the default one, tag `acd`): `acd-east` -> `east`."""
+        return self.tag.removeprefix("acd-") if self.tag.startswith("acd-") else ""
 
     @property
     def base(self) -> str:

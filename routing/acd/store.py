@@ -349,10 +349,11 @@ class AcdStore:
                 await pipe.execute()
 
     async def next_case_id(self, now: float) -> str:
-        """`20250616-000042`: the day (UTC) and a counter that never repeats."""
+        """`20250616-000042`: the day (UTC) and a counter that never repeats; an ACD shard's cases
+        carry its name (`20250616-east-000042`: each shard counts its own)."""
         with store_available("numbering a case"):
             number = await self.redis.incr(self.keys.case_seq)
-        return _case_id(now, number)
+        return _case_id(now, number, self.keys.shard)
 
     async def arrival(self, number: str | None, now: float) -> tuple[dict[str, str] | None, str]:
         """The caller's CRM record (None: no number, or no record) and a new case id, in one round trip."""
@@ -364,7 +365,7 @@ class AcdStore:
             )
         pairs = [_text(item) for item in record]
         crm = dict(zip(pairs[::2], pairs[1::2], strict=True)) or None
-        return crm, _case_id(now, int(counter))
+        return crm, _case_id(now, int(counter), keys.shard)
 
     async def set_rules_active(self, content_hash: str, applied_at: float, source: str) -> None:
         mapping = {"hash": content_hash, "applied_at": repr(applied_at), "source": source}
@@ -372,8 +373,8 @@ class AcdStore:
             await self.redis.hset(self.keys.rules_active, mapping=_hash(mapping))
 
 
-def _case_id(now: float, number: int) -> str:
-    return f"{datetime.fromtimestamp(now, UTC):%Y%m%d}-{number:06d}"
+def _case_id(now: float, number: int, shard: str) -> str:
+    return f"{datetime.fromtimestamp(now, UTC):%Y%m%d}-{f'{shard}-' if shard else ''}{number:06d}"
 
 
 def _hash(values: Mapping[str, str]) -> dict[FieldT, EncodableT]:

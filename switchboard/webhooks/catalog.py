@@ -82,7 +82,7 @@ def from_record(source: str, entry_id: str, fields: Mapping[str, str]) -> Webhoo
 
 def _translate(source: str, fields: Mapping[str, str]) -> tuple[str | None, dict[str, Any]]:
     action = fields.get("action", "")
-    if source == "acd":
+    if source == "acd" or source.startswith("acd-"):  # `acd-east`: an ACD shard's events
         return _acd(fields)
     if source == "dispositions":
         return ("disposition.recorded" if action == "disposition" else None), _flat(fields)

@@ -22,11 +22,12 @@ from switchboard.webhooks.metrics import WebhookMetrics
 from switchboard.webhooks.service import WebhookService
 
 
-def stream_sources(acd_events: AcdEvents, keys: DialerKeys) -> dict[str, str]:
-    """Source name -> the stream its events are read from."""
+def stream_sources(acd_events: AcdEvents, keys: DialerKeys, shard: str = "") -> dict[str, str]:
+    """Source name -> the stream its events are read from. The ACD's is its shard's (`acd-east`:
+    its own cursor, its events' ids apart from the other shards')."""
     leads = LeadKeys.of(keys)
     return {
-        "acd": acd_events.keys.events,
+        f"acd-{shard}" if shard else "acd": acd_events.keys.events,
         "dispositions": leads.audit_dispositions,
         "robinson": leads.audit_robinson,
         "tasks": TaskKeys.of(keys).audit,
@@ -44,10 +45,10 @@ def offered_case(acd: AcdService, call_id: str) -> Mapping[str, Any] | None:
 
 def build_webhooks(
     redis: aioredis.Redis, hooks: Sequence[WebhookSection], *, acd: AcdService, keys: DialerKeys,
-    registry: CollectorRegistry, clock: Clock,
+    registry: CollectorRegistry, clock: Clock, shard: str = "",
 ) -> WebhookService:  # fmt: skip
     return WebhookService(
-        redis, hooks, sources=stream_sources(acd.events, keys),
+        redis, hooks, sources=stream_sources(acd.events, keys, shard),
         metrics=WebhookMetrics(registry, [hook.name for hook in hooks]), clock=clock,
         offered_case=lambda call_id: offered_case(acd, call_id),
         disposition_key=LeadKeys.of(keys).disposition,

@@ -232,7 +232,31 @@ async def test_without_the_channelvars_the_engine_asks_asterisk(redis_client: ai
             assert adopted.call.since == pytest.approx(sim.channels[caller].created, abs=0.01)
             assert {a.get("Variable") for a in s.actions("Getvar")} == {
                 "SWITCHBOARD_DIALLED", "SWITCHBOARD_IVR", "SWITCHBOARD_QUEUE", "SWITCHBOARD_ARRIVED",
+                "SWITCHBOARD_SHARD",
             }  # fmt: skip
+
+
+@pytest.mark.parametrize("listed", [True, False], ids=["channelvars", "getvar"])
+async def test_an_engine_adopts_only_the_held_callers_of_its_acd_shard(
+    redis_client: aioredis.Redis, listed: bool
+) -> None:
+    """Callers who arrived while no engine listened: the engine of shard `east` takes its own
+    (SWITCHBOARD_SHARD=east, from the listing or asked with Getvar) and leaves the default shard's."""
+    shipped = SimConfig().channelvars
+    config = SimConfig(
+        channelvars=shipped if listed else ("SWITCHBOARD_CALL_ID",), extra_dialplan=EXIT_DIALPLAN
+    )
+    async with running_sim(config) as sim:
+        west = await sim.inbound_call("+36301234567", LINE, patience_s=600)
+        east = await sim.inbound_call("+36301234568", LINE, patience_s=600, shard="east")
+        for caller in (west, east):
+            await sim.wait_for_event("MusicOnHoldStart", lambda e, c=caller: e.get("Channel") == c)
+        async with running_engine(
+            sim, redis_client, make_rules(base_rules()), options=AcdOptions(shard="east")
+        ) as s:
+            await s.until(lambda: s.engine.stats.resyncs == 1)
+            assert list(s.acd.ctx.state.calls) == [sim.channels[east].uniqueid]
+            assert s.sample("switchboard_acd_calls_offered_total", queue="support", tier="active") == 1
 
 
 async def test_a_caller_redis_shows_routed_out_is_sent_to_the_exit_again(

@@ -63,8 +63,11 @@ def test_explain_a_bad_state_file_names_the_place(tmp_path: Path) -> None:
     assert "state.yaml:2" in caught.value.message and "agents[0].state" in caught.value.message
 
 
-def test_explain_from_live_redis(redis_server: PrivateRedis, capsys: pytest.CaptureFixture[str]) -> None:
-    keys = AcdKeys()
+@pytest.mark.parametrize("shard", ["", "east"])
+def test_explain_from_live_redis(
+    redis_server: PrivateRedis, capsys: pytest.CaptureFixture[str], shard: str
+) -> None:
+    keys = AcdKeys.of_shard(shard)  # `--shard east`: the live ACD of that shard
     client = redis.Redis.from_url(redis_server.url)
     try:
         client.flushall()
@@ -93,6 +96,7 @@ def test_explain_from_live_redis(redis_server: PrivateRedis, capsys: pytest.Capt
             str(EXAMPLE),
             "--redis",
             redis_server.url,
+            *(["--shard", shard] if shard else []),
         )
         == 0
     )

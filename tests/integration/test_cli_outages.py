@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis.asyncio as aioredis
 
+from routing.acd.acd_keys import AcdKeys
 from routing.acd.outage_store import OutageRecord, OutageStore
 from switchboard.cli import main
 from tests.support.cli_harness import db, db_url
@@ -19,11 +20,11 @@ LATER = (datetime.now(UTC) + timedelta(hours=3)).isoformat()
 CLI_COLUMNS = "250"  # the terminal width the commands see (tests/support/cli_harness.py `db`)
 
 
-def stored(url: str) -> list[OutageRecord]:
+def stored(url: str, shard: str = "") -> list[OutageRecord]:
     async def read() -> list[OutageRecord]:
         client = aioredis.Redis.from_url(url)
         try:
-            return await OutageStore(client).all()
+            return await OutageStore(client, AcdKeys.of_shard(shard)).all()
         finally:
             await client.aclose()
 
@@ -49,6 +50,20 @@ def test_declare_list_and_end(db_url: str, capsys: pytest.CaptureFixture[str]) -
     assert main(["outages", "end", "north-tv"]) == 0
     assert "ended north-tv" in capsys.readouterr().out
     assert not stored(db_url)[0].effective.in_force(datetime.now(UTC).timestamp())
+
+
+def test_an_outage_is_declared_to_the_acd_shard_named_or_the_settings_one(
+    db_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    declare = ["outages", "declare", "east-tv", "--title", "TV down", "--prefix", "+3646", "--text", "x"]
+    assert main([*declare, "--until", LATER, "--shard", "east"]) == 0
+    assert [r.spec.id for r in stored(db_url, "east")] == ["east-tv"] and not stored(db_url)
+    capsys.readouterr()
+    assert main(["outages", "list"]) == 0 and "east-tv" not in capsys.readouterr().out
+    monkeypatch.setenv("SWITCHBOARD_ACD_SHARD", "east")  # the engine's own settings name its shard
+    assert main(["outages", "list"]) == 0 and "east-tv" in capsys.readouterr().out
+    assert main(["outages", "list", "--shard", "East"]) == 1
+    assert "--shard" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from core.config.loader import load_rules
 from pbx.codec import AmiDecoder, Event
 from pbx.sim import SimConfig, SimulatedPbx
 from pbx.sim.apps import DTMF_DURATION_MS
+from pbx.sim.dialplan import SWITCHBOARD_DIALPLAN
 from pbx.sim.events import EventFactory
 from pbx.sim.rawclient import RawAmiClient
 from routing.ivr_dialplan import IVR_CONTEXT, render
@@ -73,10 +74,22 @@ def sequence(events: list[Event]) -> list[tuple[str, ...]]:
     ]
 
 
+def recorded_inbound() -> str:
+    """[switchboard-inbound] as the recorded Asterisk ran it: the recording predates the `Shard`
+    header of its UserEvent (ACD shards), so the simulator runs that dialplan here, step for step."""
+    pattern, steps = SWITCHBOARD_DIALPLAN["switchboard-inbound"]
+    lines = [step.replace(",Shard: ${SWITCHBOARD_SHARD}", "") for step in steps]
+    assert lines != list(steps), "the shipped UserEvent changed: record the bench again"
+    first, *rest = lines
+    return "\n".join(
+        ["[switchboard-inbound]", f"exten => {pattern},1,{first}", *(f" same => n,{x}" for x in rest)]
+    )
+
+
 def bench_config(**overrides: Any) -> SimConfig:
     """The recorded bench: config/routing.yaml's menu, fast prompts, and a read-all login."""
     settings: dict[str, Any] = {
-        "dialplan_conf": render(load_rules(ROUTING, Rules)),
+        "dialplan_conf": render(load_rules(ROUTING, Rules)) + "\n" + recorded_inbound() + "\n",
         "playback_s": 0.05,
         "dtmf_s": 0.05,
         "event_history": 5000,
@@ -263,7 +276,7 @@ exten => text,1,NoOp(Switchboard: outage ${SWITCHBOARD_OUTAGE} read out to ${SWI
 async def test_a_missing_application_cuts_the_caller_off_like_asterisk() -> None:
     """Why the shipped context wraps Festival() in TryExec: called directly where app_festival did
     not load, Asterisk ends the call (no Newexten, Hangup cause 0) and the caller hears nothing."""
-    conf = render(load_rules(ROUTING, Rules)) + "\n" + OLD_TEXT_NOTICE
+    conf = render(load_rules(ROUTING, Rules)) + "\n" + recorded_inbound() + "\n" + OLD_TEXT_NOTICE
     async with running(bench_config(dialplan_conf=conf, missing_applications=("Festival",))) as (sim, ami):
         channel = await sim.inbound_call("+3646123461", PLAIN_LINE, patience_s=600, context=IVR_CONTEXT)
         await holding(sim, channel)

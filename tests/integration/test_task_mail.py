@@ -3,7 +3,7 @@ morning digest, customers' callback times; once each across restarts, retried wh
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 
 import pytest
@@ -33,13 +33,17 @@ async def smtp() -> AsyncIterator[SmtpServer]:
         yield server
 
 
-def engine(kit: Kit, smtp: SmtpServer, *, retries: int = 3) -> TaskService:
-    """One engine's task service (a new one = a restarted engine: nothing but Redis carries over)."""
+def engine(
+    kit: Kit, smtp: SmtpServer, *, retries: int = 3, takes: Callable[[str | None], bool] = lambda _: True
+) -> TaskService:
+    """One engine's task service (a new one = a restarted engine: nothing but Redis carries over);
+    `takes`: the tasks' campaigns whose reminders it sends (its ACD shard's)."""
     setup = MailSetup(
         SmtpConfig(host="127.0.0.1", port=smtp.port, security="none", sender="cc@cc.example", timeout_s=5),
         AdvisorDirectory(lambda: ADVISORS),
         MailRetry(retries, timedelta(seconds=30), timedelta(minutes=5)),
         default_language="en",
+        takes=takes,
     )
     return TaskService.build(
         kit.redis, leads=kit.stores.leads, registry=CollectorRegistry(), rules=kit.tasks.rules,
@@ -152,6 +156,23 @@ async def test_while_smtp_is_down_the_reminder_is_retried_and_then_delivered(
     assert service.mail_worker is not None and await service.mail_worker.pending() == 0
 
 
+async def test_another_acd_shards_engine_leaves_the_reminder_to_the_advisors_shard(
+    redis_client: aioredis.Redis, smtp: SmtpServer
+) -> None:
+    kit = build_kit(redis_client)
+    await kit.leads(1)
+    other_shard = engine(kit, smtp, takes=lambda _campaign: False)
+    task = await other_shard.store.create(
+        lead_id="L1", kind="callback_requested", now=kit.clock(), actor="anna", own_time=local(2026, 6, 2, 14)
+    )
+    left = await at(other_shard, kit.clock, local(2026, 6, 2, 13))
+    assert left.queued is not None and left.queued.reminders == {}, "neither sent nor marked no-address"
+    own_shard = engine(kit, smtp, takes=lambda campaign: campaign == task.campaign_id)
+    sent = await at(own_shard, kit.clock, local(2026, 6, 2, 13))
+    assert sent.queued is not None and sent.queued.reminders == {"queued": 1}
+    assert len(mails(smtp, "remind", "anna@cc.example")) == 1
+
+
 async def test_an_advisor_without_an_address_gets_nothing_and_the_reminder_is_not_retried(
     redis_client: aioredis.Redis, smtp: SmtpServer
 ) -> None:
@@ -180,8 +201,9 @@ async def test_the_morning_digest_lists_the_day_once_per_advisor_and_skips_the_i
                                        own_time=local(2026, 6, 2, 15))  # fmt: skip
     late = await service.store.create(lead_id="L2", kind="callback_requested", now=now, actor="anna",
                                       own_time=local(2026, 6, 1, 18))  # fmt: skip
-    await service.store.create(lead_id="L3", kind="callback_requested", now=now, actor="anna",
-                               own_time=local(2026, 6, 10, 9))  # fmt: skip  (not today: not listed)
+    await service.store.create(
+        lead_id="L3", kind="callback_requested", now=now, actor="anna", own_time=local(2026, 6, 10, 9)
+    )  # fmt: skip  (not today: not listed)
 
     await at(service, kit.clock, local(2026, 6, 2, 6, 59))
     assert mails(smtp, "digest") == []

@@ -10,7 +10,7 @@ from routing.acd.calls import is_agent_leg
 from routing.acd.held import HeldCaller, arrival, held_caller, held_callers, parse_duration
 
 NOW = 1_795_333_800.0
-VARS = ("CALL_ID", "CASE_ID", "DIALLED", "IVR", "QUEUE", "ARRIVED")
+VARS = ("CALL_ID", "CASE_ID", "DIALLED", "IVR", "QUEUE", "ARRIVED", "SHARD")
 
 
 def listed(uniqueid: str = "1795333707.28", **fields: str) -> Event:
@@ -28,6 +28,7 @@ def listed(uniqueid: str = "1795333707.28", **fields: str) -> Event:
         "IVR": "",
         "QUEUE": "billing",
         "ARRIVED": f"{NOW - 93.4:.3f}",
+        "SHARD": "",
         **fields,
     }
     head = [("Event", "CoreShowChannel"), ("ActionID", "csc-1"), ("Channel", values["Channel"])]
@@ -38,8 +39,8 @@ def listed(uniqueid: str = "1795333707.28", **fields: str) -> Event:
     return Event("\r\n".join(f"{k}: {v}" for k, v in head), "CoreShowChannel")
 
 
-def test_a_held_caller_is_read_from_its_listing() -> None:
-    found = held_caller(listed(), "switchboard-inbound", NOW)
+def test_a_held_caller_is_read_from_its_listing_with_the_acd_shard_that_takes_it() -> None:
+    found = held_caller(listed(SHARD="east"), "switchboard-inbound", NOW)
     assert found == HeldCaller(
         call_id="1795333707.28",
         uniqueid="1795333707.28",
@@ -47,6 +48,7 @@ def test_a_held_caller_is_read_from_its_listing() -> None:
         caller="+36301234567",
         dialled="+3612345678",
         queue="billing",
+        shard="east",
         arrived_at=pytest.approx(NOW - 93.4),  # type: ignore[arg-type]
         age_s=93.0,
     )
@@ -69,17 +71,18 @@ def test_channels_that_are_not_held_callers_are_left(fields: dict[str, str]) -> 
 def test_variables_the_listing_lacks_are_named_and_a_withheld_number_is_empty() -> None:
     event = listed(CallerIDNum="<unknown>")
     raw = "\r\n".join(
-        line for line in event.raw.split("\r\n") if "QUEUE" not in line and "ARRIVED" not in line
+        line for line in event.raw.split("\r\n") if not any(v in line for v in ("QUEUE", "ARRIVED", "SHARD"))
     )
     found = held_caller(Event(raw, "CoreShowChannel"), "switchboard-inbound", NOW)
     assert found is not None
     assert (found.caller, found.missing, found.arrived_at) == (
         "",
-        ("SWITCHBOARD_QUEUE", "SWITCHBOARD_ARRIVED"),
+        ("SWITCHBOARD_QUEUE", "SWITCHBOARD_ARRIVED", "SWITCHBOARD_SHARD"),
         NOW - 93,
     )
-    told = found.described({"SWITCHBOARD_QUEUE": "support", "SWITCHBOARD_ARRIVED": f"{NOW - 93.5}"}, NOW)
-    assert (told.queue, told.arrived_at, told.missing) == ("support", NOW - 93.5, ())
+    asked = {"QUEUE": "support", "ARRIVED": f"{NOW - 93.5}", "SHARD": "east"}
+    told = found.described({f"SWITCHBOARD_{name}": value for name, value in asked.items()}, NOW)
+    assert (told.queue, told.arrived_at, told.shard, told.missing) == ("support", NOW - 93.5, "east", ())
 
 
 @pytest.mark.parametrize(

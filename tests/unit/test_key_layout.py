@@ -38,6 +38,8 @@ D, C, L, K, T, A = DialerKeys(), ConsentKeys(), LeadKeys(), DialKeys(), TaskKeys
         (D.blacklist_internal, None),  # already moved
         (L.lead("L1"), None),
         (A.agents, None),
+        (AcdKeys.of_shard("east").owner, None),  # an ACD shard's keys are tagged from the start
+        (AcdKeys.of_shard("east").agent_status("a1"), None),
         (OUTBOX + "cursor", None),
         ("sb:rules:last:routing", None),  # never had to move
     ],

@@ -124,3 +124,22 @@ def test_a_bridge_asterisk_refused_connected_nobody_unless_a_later_one_went_out(
     assert settled(seen_talking) == (CallResult.ANSWERED, True, False, False), "seen bridged: a talk"
     never_answered = replace(refused, answered_ms=0)
     assert settled(never_answered) == (CallResult.UNKNOWN, False, False, False)
+
+
+def test_each_shards_leader_takes_over_only_its_own_campaigns_calls() -> None:
+    """A center split into ACD shards: the leader of shard `east` takes a dead engine's calls of
+    its campaigns, never those of another shard's campaign (that shard's leader does), nor an
+    answered customer without a record whose SWITCHBOARD_SHARD is another's."""
+    east, west = intent("east", "engine-dead"), replace(intent("west", "engine-dead"), campaign_id="c2")
+    records: dict[str, Intent | None] = {"east": east, "west": west}
+    gone = [replace(east, call_id="g-east"), replace(west, call_id="g-west")]
+    orphans = [customer("east"), customer("west"), customer("lost-east"), customer("lost-default")]
+    orphans[2] = replace(orphans[2], shard="east")
+    seen = Seen(records, gone, {"engine-live"})
+    done = sort(
+        orphans, seen, owner="engine-me", now=NOW, deadline=lambda _: DEADLINE_S,
+        mine=lambda i: i.campaign_id == "c1", shard="east",
+    )  # fmt: skip
+    assert (ids(done.adopt), ids(done.settle)) == (["east"], ["g-east"])
+    assert [c.call_id for c in done.unrecorded] == ["lost-east"]
+    assert done.waiting == 2, "the other shard's calls are left to its leader"

@@ -125,6 +125,7 @@ def test_which_refusals_are_final(status: int, final: bool) -> None:
         ("acd", {"type": "abandoned", "agent_id": "", "data": "{}"}, "call.abandoned"),
         ("acd", {"type": "ended", "agent_id": "1", "data": "{}"}, "call.ended"),
         ("acd", {"type": "routed_out", "agent_id": "", "data": "{}"}, "call.routed_out"),
+        ("acd-east", {"type": "ended", "agent_id": "1", "data": "{}"}, "call.ended"),  # an ACD shard's
         ("acd", {"type": "something_new", "data": "{}"}, None),
         ("dispositions", {"action": "disposition", "disposition": "d-1"}, "disposition.recorded"),
         ("robinson", {"action": "filed", "request": "rr-1"}, "robinson.filed"),
