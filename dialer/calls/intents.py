@@ -126,9 +126,13 @@ class IntentStore:
     def _head(self, at: datetime) -> list[str | int]:
         return [self.keys.prefix, to_ms(at), at.isoformat()]
 
-    async def open(self, intent: Intent, *, at: datetime, hold: timedelta) -> str | None:
+    async def open(
+        self, intent: Intent, *, at: datetime, hold: timedelta, stale: Sequence[bool] | None = None
+    ) -> str | None:
         """Record the intent before the Originate; None when written, else why not (the lead is no
-        longer held by `intent.holder`, or the call id exists): then nothing may be dialed."""
+        longer held by `intent.holder`, or the call id exists): then nothing may be dialed.
+        `stale`: for the number's and the lead's attempt ZSETs, whether they hold entries older than
+        the retention, as the caps' read of them just found (None: not read, trim them)."""
         audit = [
             "action", "dial", "call", intent.call_id, "number", intent.number, "campaign", intent.campaign_id,
             "lead", intent.lead_id or "", "kind", intent.kind, "agent", intent.agent_id or "",
@@ -139,6 +143,7 @@ class IntentStore:
             to_ms(at - self.retention), int(self.retention.total_seconds() * 1000),
             f"{hour_of(at)}:{STAT_DIALS}", intent.lead_id or "", intent.holder or "", intent.lock_token or "",
             int(hold.total_seconds() * 1000), self._maxlen, json.dumps(intent.fields()), json.dumps(audit),
+            "" if stale is None else "".join("1" if old else "0" for old in stale),
         ]  # fmt: skip
         keys = self._keys(intent.call_id, intent.number, intent.campaign_id, intent.lead_id)
         ok, why = await self._open(keys=keys, args=args)
@@ -187,7 +192,7 @@ class IntentStore:
             to_ms(at - self.retention), result, json.dumps(flat), intent.lock_token or "", lead,
             step.holder if step else "", step.kind if step else "", next_ms, step.reason if step else "",
             step.actor if step else "", self._maxlen, json.dumps(audit),
-            int(self.settled_ttl.total_seconds() * 1000),
+            int(self.settled_ttl.total_seconds() * 1000), member(intent.call_id, PENDING, intent.campaign_id),
         ]  # fmt: skip
         keys = self._keys(intent.call_id, intent.number, intent.campaign_id, intent.lead_id)
         settled, _ = await self._settle(keys=keys, args=args)
