@@ -2,10 +2,11 @@
 
 Rules it keeps (issue 10 "No dial in doubt is repeated", "settling happens once"):
 - `open` runs BEFORE the Originate leaves, in one script: the intent (call id, number, campaign,
-  lead, holder, agent, kind, owner), the pending attempt on the number and the lead (it counts
-  against the caps at once), the dial counter, the lead `claimed -> dialing`, the number's lock
-  kept for the call's life, and the audit record. A crash at any point after it leaves an intent
-  that recovery (dialer/calls/recovery.py) resolves; a crash before it means nothing was dialed.
+  lead, holder, agent, kind, owner, the attempt's score), the pending attempt on the number and
+  the lead (it counts against the caps at once), the dial counter, the lead `claimed -> dialing`,
+  the number's lock kept for the call's life, and the audit record. A crash at any point after it
+  leaves an intent that recovery (dialer/calls/recovery.py) resolves; a crash before it means
+  nothing was dialed.
 - The records are the source of truth about which calls were placed and by whom: `records`
   (by call id) and `open_intents` give the owner and the ActionID of every call without an
   outcome, `beat` / `alive` tell a live engine's calls from a dead one's.
@@ -214,7 +215,7 @@ class IntentStore:
         return bool(await self._mark(keys=[self.keys.call(call_id)], args=[to_ms(at), "bridge_ms"]))
 
     async def beat(self, owner: str, *, ttl: timedelta) -> None:
-        """This engine is alive (renewed every round): its open intents are its own to settle."""
+        """This engine is alive (renewed by the round, every lease/3): its open intents are its own."""
         await self._redis.set(self.keys.engine(owner), "1", px=int(ttl.total_seconds() * 1000))
 
     async def stop_beating(self, owner: str) -> None:

@@ -28,7 +28,7 @@ Rules it keeps:
   unknown after its ring timeout plus a margin); it is never placed again.
 - No dial in doubt is forgotten: each placed call has a write-ahead intent (dialer.calls.intents)
   naming its engine; intents nobody follows are taken over by their engine's next life, or by the
-  leader once their engine's heartbeat (renewed every round) ran out: followed again if alive in
+  leader once their engine's heartbeat (renewed every lease/3) ran out: followed again if alive in
   Asterisk, else settled once as `unknown`, advisor released (dialer.calls.recovery).
 """
 
