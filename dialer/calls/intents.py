@@ -13,8 +13,8 @@ Rules it keeps (issue 10 "No dial in doubt is repeated", "settling happens once"
 - `cancel` undoes an intent whose Originate never left or that Asterisk refused (nothing rang).
 - `settle` is the call's one settlement, keyed by call id: the attempt's result, the campaign's
   counters, the audit record, the number's lock and the lead's next step in one script, which
-  marks the call settled (a marker kept `settled_ttl`, longer than the service retries a write;
-  recovery only looks at open intents); run again (a retry after a partial failure, a
+  marks the call settled (its record, with the marker, kept `settled_ttl`, longer than the service
+  retries a write; recovery only looks at open intents); run again (a retry after a partial failure, a
   recovery racing the live path), it changes nothing, so nothing is ever counted twice.
 """
 

@@ -8,6 +8,7 @@ hash over with it, and a new follow-up task comes back as stored. Real Redis.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import redis.asyncio as aioredis
@@ -123,3 +124,25 @@ async def test_a_new_follow_up_task_is_returned_as_stored(redis_client: aioredis
     again = await tasks.record_result(result="busy", now=T0, lead_id="L1", campaign_id="c1", owner="1001",
                                       call_id="sbo-1")  # fmt: skip
     assert again is not None and again.task_id == created.task_id, "one task per call"
+
+
+async def test_the_intent_holds_the_numbers_lock_for_the_call_but_never_takes_anothers(
+    redis_client: aioredis.Redis,
+) -> None:
+    attempts, intents = AttemptStore(redis_client), IntentStore(redis_client)
+    await claimed(redis_client)
+    lock = DialKeys().dial_lock(number(1))
+    token = await attempts.lock_number(number(1))
+    assert token is not None
+    ours = replace(intent("sbo-1", T0), lock_token=token)
+    assert await intents.open(ours, at=T0, hold=HOLD) is None
+    assert text(await redis_client.get(lock)) == token
+    assert await redis_client.pttl(lock) > timedelta(hours=1).total_seconds() * 1000, "held for the call"
+
+    # our lock ran out and another dialer took the number meanwhile: its lock stays its own
+    assert await intents.cancel(ours, at=T0, detail="test")
+    await redis_client.set(lock, "theirs", px=15_000)
+    assert await intents.open(replace(ours, call_id="sbo-2"), at=T0, hold=HOLD) is None
+    assert text(await redis_client.get(lock)) == "theirs"
+    await attempts.unlock_number(number(1), "theirs")
+    assert await redis_client.get(lock) is None, "they release it as before"
