@@ -92,10 +92,11 @@ class DialerKeys:
 # - `dial:lead:{lead}`           ZSET same members: the attempts of one lead (retry delays, limits)
 # - `dial:lock:{e164}`           STRING token: one dial at a time per number (SET NX PX, all engines)
 # - `dial:call:{call_id}`        HASH one placed call's intent (number, campaign, lead, holder, agent,
-#                                kind, owner, at), written before its Originate leaves; once settled
-#                                only `settled` = the result stays (TTL 1 h): a call settles once
+#                                kind, owner, at, attempt_ms: its attempts' score), written before its
+#                                Originate leaves; once settled it is marked `settled` = the result
+#                                (and `state` settled) and expires 1 h later: a call settles once
 # - `dial:intents`               ZSET call id -> placed at (epoch ms): intents without an outcome yet
-# - `dial:engine:{instance}`     STRING heartbeat of a running dialer (renewed every round, TTL'd):
+# - `dial:engine:{instance}`     STRING heartbeat of a running dialer (renewed every lease/3, TTL'd):
 #                                recovery settles a dead engine's open intents at once
 # - `dial:stats:{campaign}`      HASH "{hour}:{d|a|x|m}" -> count: dials, live answers, abandons,
 #                                answering machines per UTC hour (abandon rate 24 h / 30 d, pacing)

@@ -9,7 +9,8 @@ Rules it keeps (DESIGN.md 2.6, 2.7):
   the retry rules until recovery settles it as `unknown`. (`record` / `settle` below are the
   same steps without a lead or an intent, for tools and tests.)
 - The per-number history is shared by all campaigns, manual dials and callbacks: the cap is
-  "across ALL campaigns". Entries older than `retention` are trimmed on every write.
+  "across ALL campaigns". Entries older than `retention` are trimmed by the writes here; the dial
+  intent trims a history only when the caps' read of it (under the number's lock) found such entries.
 - One call at a time per number, across engines and campaigns: a lease (SET NX PX) taken before
   the caps are read, kept while the call lasts and released when it ends (its TTL covers an engine
   that died), so two campaigns can neither both pass the cap check for the same number at the

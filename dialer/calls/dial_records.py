@@ -9,10 +9,11 @@ Pure: no I/O.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from dialer.calls.attempts import AttemptRecord
 from dialer.calls.intents import Intent
 from dialer.campaigns.rules import Campaign
 from dialer.leads.store import Lead
@@ -78,6 +79,9 @@ class PlacedCall:
     holder: str | None = None  # the lead's claim owner (to release or finish it)
     agent_id: str | None = None
     lock_token: str | None = None  # the number's dial lock, held until the call ends
+    # the lead's attempts as the caps read them before this dial (the lead is held, so settling
+    # decides its retry on them with no read of its own); None: not read (recovery reads them)
+    lead_attempts: tuple[AttemptRecord, ...] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -46,7 +47,7 @@ from core.errors import (
     SwitchboardError,
 )
 from core.store_errors import store_available
-from dialer.calls.attempts import AttemptStore, lead_history
+from dialer.calls.attempts import AttemptRecord, AttemptStore, lead_history
 from dialer.calls.dial_metrics import DialerMetrics
 from dialer.calls.dial_records import (
     OUTAGES,
@@ -77,6 +78,17 @@ _NEVER_CALLABLE = (PermissionReason.INVALID_NUMBER, PermissionReason.ZONE_UNKNOW
 _BUSY_RETRY = timedelta(seconds=30)
 _IN_CALL_HOLD = timedelta(hours=2)
 _UNKNOWN_RETRY = timedelta(hours=1)
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """What the caps' read of the attempt histories (taken under the number's lock) tells the rest
+    of the dial: `stale`, whether the number's and the lead's ZSETs hold entries past their retention
+    (the intent trims only those; a history not read counts as stale); `lead`, the lead's attempts
+    (None when not read), on which its settlement decides the retry."""
+
+    stale: tuple[bool, bool]
+    lead: tuple[AttemptRecord, ...] | None
 
 
 class CallRegistry(Protocol):
@@ -183,7 +195,7 @@ class Dialer:
     ) -> DialOutcome:
         try:
             async with self._store("reading the attempt history"):
-                caps = await self._caps(request, number, now)
+                caps, history = await self._caps(request, number, now)
         except StoreUnavailableError as exc:
             return self._store_down("attempt history", number, exc)
         if not caps.allowed:
@@ -203,28 +215,36 @@ class Dialer:
             if verdict.sources == (SOURCE_NO_CONSENT,):
                 detail = f"no valid {request.campaign.consent_purpose} consent ({verdict.consent})"
             return DialOutcome(DialStatus.BLOCKED, number, detail, sources=verdict.sources)
-        return await self._originate(request, number, now, token, call_id)
+        return await self._originate(request, number, now, token, call_id, history=history)
 
-    async def _caps(self, request: DialRequest, number: str, now: datetime) -> CapDecision:
-        policy = request.campaign.caps
-        on_number = [record.attempt() for record in await self.attempts.number_attempts(number)]
+    async def _caps(self, request: DialRequest, number: str, now: datetime) -> tuple[CapDecision, History]:
+        """The caps' decision, and what their read of the attempt histories tells the intent and the
+        settlement (see `History`)."""
+        policy, cutoff = request.campaign.caps, now - self.intents.retention
+        number_records = await self.attempts.number_attempts(number)
+        on_number = [record.attempt() for record in number_records]
+        number_stale = any(record.at <= cutoff for record in number_records)
         lead = request.lead
         if lead is None or request.kind in (DialKind.MANUAL, DialKind.CALLBACK):
-            return number_block(on_number, policy, now)
-        on_lead = lead_history(await self.attempts.lead_attempts(lead.lead_id), lead.last_disposition)
-        return next_attempt(on_number, on_lead, policy, now)
+            return number_block(on_number, policy, now), History((number_stale, True), None)
+        lead_records = await self.attempts.lead_attempts(lead.lead_id)
+        on_lead = lead_history(lead_records, lead.last_disposition)
+        lead_stale = any(record.at <= cutoff for record in lead_records)
+        decision = next_attempt(on_number, on_lead, policy, now)
+        return decision, History((number_stale, lead_stale), tuple(lead_records))
 
     async def _originate(
-        self, request: DialRequest, number: str, now: datetime, token: str, call_id: str
-    ) -> DialOutcome:
+        self, request: DialRequest, number: str, now: datetime, token: str, call_id: str, *,
+        history: History | None = None,
+    ) -> DialOutcome:  # fmt: skip
         """Write the intent, then send the one Originate of this attempt; it is never sent again."""
         if not self.sender.ready:
             return DialOutcome(
                 DialStatus.AMI_UNAVAILABLE, number, "not logged in to Asterisk", not_before=now
             )
-        call = self._placed(request, number, token, call_id)
+        call = self._placed(request, number, token, call_id, history)
         self.registry.expect(call)  # before the intent: recovery never takes a call being placed
-        refused = await self._intend(call, now)
+        refused = await self._intend(call, now, history.stale if history is not None else None)
         if refused is not None:
             self.registry.forget(call.call_id)
             return refused
@@ -259,11 +279,14 @@ class Dialer:
             timeout=self._ami_timeout,
         )
 
-    async def _intend(self, call: PlacedCall, now: datetime) -> DialOutcome | None:
+    async def _intend(
+        self, call: PlacedCall, now: datetime, stale: tuple[bool, bool] | None
+    ) -> DialOutcome | None:
         """The write-ahead intent; a refusal (the lead is not held, the store is down) dials nothing."""
         try:
             async with self._store("writing the dial intent"):
-                why = await self.intents.open(intent_of(call, self.owner), at=now, hold=_IN_CALL_HOLD)
+                intent = intent_of(call, self.owner)
+                why = await self.intents.open(intent, at=now, hold=_IN_CALL_HOLD, stale=stale)
         except StoreUnavailableError as exc:
             return self._store_down("dial intent", call.number, exc)
         if why is None:
@@ -283,7 +306,9 @@ class Dialer:
             log.error("intent of call %s not cancelled: %s", call.call_id, exc.message)
         return DialOutcome(status, call.number, detail, not_before=not_before)
 
-    def _placed(self, request: DialRequest, number: str, token: str, call_id: str) -> PlacedCall:
+    def _placed(
+        self, request: DialRequest, number: str, token: str, call_id: str, history: History | None
+    ) -> PlacedCall:
         lead = request.lead
         return PlacedCall(
             call_id=call_id,
@@ -296,6 +321,7 @@ class Dialer:
             holder=lead.claimed_by if lead is not None else None,
             agent_id=request.agent_id,
             lock_token=token,
+            lead_attempts=history.lead if history is not None else None,
         )
 
     def _variables(self, call: PlacedCall) -> dict[str, str]:

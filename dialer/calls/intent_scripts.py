@@ -22,7 +22,10 @@ local FIRST_ATTEMPTS, LAST_ATTEMPTS = 7, #KEYS - LIB_KEYS
 # ARGV[4] call id, [5] pending member, [6] retention cutoff ms, [7] keep ms, [8] stats field (dials),
 # [9] lead id ('' none), [10] lead holder ('' = the lead is not marked), [11] lock token,
 # [12] lock hold ms, [13] audit maxlen, [14] JSON flat list of the intent's fields, [15] JSON flat
-# list of the audit record. Returns {1, 'open'}, or {0, why} with nothing written.
+# list of the audit record, [16] which attempt ZSETs hold entries past the retention, one character
+# per ZSET in KEYS order ('0': none, as the caps' read of it just saw; anything else or missing:
+# trim it). Returns {1, 'open'}, or {0, why} with nothing written.
+# The attempt's score goes into the intent (`attempt_ms`), so SETTLE finds its pending entry at once.
 OPEN = (
     AUDIT_LUA
     + LIB
@@ -35,15 +38,21 @@ if lead ~= '' and holder ~= '' then
   local marked = mark_dialing(lead, holder)
   if marked[1] == 0 then return marked end
 end
+local stale = ARGV[16] or ''
 for i = FIRST_ATTEMPTS, LAST_ATTEMPTS do
   redis.call('ZADD', KEYS[i], NOW, ARGV[5])
-  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ARGV[6])
+  local at = i - FIRST_ATTEMPTS + 1
+  if string.sub(stale, at, at) ~= '0' then redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ARGV[6]) end
   redis.call('PEXPIRE', KEYS[i], ARGV[7])
 end
 redis.call('HINCRBY', STATS, ARGV[8], 1)
-redis.call('HSET', CALL, unpack(cjson.decode(ARGV[14])))
+redis.call('HSET', CALL, 'attempt_ms', ARGV[2], unpack(cjson.decode(ARGV[14])))
 redis.call('ZADD', INTENTS, NOW, ARGV[4])
-if ARGV[11] ~= '' and redis.call('GET', LOCK) == ARGV[11] then redis.call('PEXPIRE', LOCK, ARGV[12]) end
+if ARGV[11] ~= '' then  -- the number's lock held for the call: one SET when it is ours, as it is
+  local was = redis.call('SET', LOCK, ARGV[11], 'XX', 'PX', ARGV[12], 'GET')
+  -- another dialer's (ours ran out): theirs again, the call's hold left on it (longer, never shorter)
+  if was and was ~= ARGV[11] then redis.call('SET', LOCK, was, 'KEEPTTL') end
+end
 audit(TRAIL, ARGV[13], cjson.decode(ARGV[15]))
 return {1, 'open'}
 """
@@ -82,28 +91,35 @@ return 1
 # missing, [7] retention cutoff ms, [8] result, [9] JSON flat list of stats fields and amounts,
 # [10] lock token ('' none), [11] lead id ('' = no lead step), [12] holder, [13] lead step
 # (release | done | closed), [14] next attempt ms, [15] reason, [16] actor, [17] audit maxlen,
-# [18] JSON audit record, [19] how long the settled record is kept (ms).
+# [18] JSON audit record, [19] how long the settled record is kept (ms), [20] the pending member.
 # Returns {1, the lead's status after (or '')} when settled now, {0, result} if settled before.
+# The pending entry OPEN wrote is replaced where the intent says it is (`attempt_ms`); an intent
+# without it (written before it was recorded), or an entry not found there, is looked for by call id
+# (and the ZSET trimmed then, as before; OPEN trims it otherwise).
 SETTLE = (
     AUDIT_LUA
     + LIB
     + TRANSITIONS
     + _KEYS
     + """
-local before = redis.call('HGET', CALL, 'settled')
-if before then return {0, before} end
+local call = redis.call('HMGET', CALL, 'settled', 'attempt_ms')
+if call[1] then return {0, call[1]} end
 local prefix = ARGV[4] .. '|'
 for i = FIRST_ATTEMPTS, LAST_ATTEMPTS do
   local key, score = KEYS[i], ARGV[6]
-  local members = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
-  for j = 1, #members, 2 do
-    if string.sub(members[j], 1, #prefix) == prefix then
-      score = members[j + 1]
-      redis.call('ZREM', key, members[j])
+  if call[2] and ARGV[20] and redis.call('ZREM', key, ARGV[20]) == 1 then
+    redis.call('ZADD', key, call[2], ARGV[5])
+  else
+    local members = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
+    for j = 1, #members, 2 do
+      if string.sub(members[j], 1, #prefix) == prefix then
+        score = members[j + 1]
+        redis.call('ZREM', key, members[j])
+      end
     end
+    redis.call('ZADD', key, score, ARGV[5])
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[7])
   end
-  redis.call('ZADD', key, score, ARGV[5])
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[7])
 end
 local counts = cjson.decode(ARGV[9])
 for i = 1, #counts, 2 do redis.call('HINCRBY', STATS, counts[i], counts[i + 1]) end
@@ -118,8 +134,9 @@ if lead ~= '' and step ~= '' then
   end
   after = moved[2]
 end
-redis.call('DEL', CALL)  -- only the settled marker stays (memory: one small hash per recent call)
-redis.call('HSET', CALL, 'settled', ARGV[8], 'settled_at', ISO, 'lead_after', after)
+-- the settled marker goes into the intent's hash, which expires with it (no DEL first: one command
+-- fewer per dial for about 200 B more per call of the last `settled_ttl`)
+redis.call('HSET', CALL, 'state', 'settled', 'settled', ARGV[8], 'settled_at', ISO, 'lead_after', after)
 redis.call('PEXPIRE', CALL, ARGV[19])
 redis.call('ZREM', INTENTS, ARGV[4])
 audit(TRAIL, ARGV[17], cjson.decode(ARGV[18]))

@@ -2,18 +2,19 @@
 
 Rules it keeps (issue 10 "No dial in doubt is repeated", "settling happens once"):
 - `open` runs BEFORE the Originate leaves, in one script: the intent (call id, number, campaign,
-  lead, holder, agent, kind, owner), the pending attempt on the number and the lead (it counts
-  against the caps at once), the dial counter, the lead `claimed -> dialing`, the number's lock
-  kept for the call's life, and the audit record. A crash at any point after it leaves an intent
-  that recovery (dialer/calls/recovery.py) resolves; a crash before it means nothing was dialed.
+  lead, holder, agent, kind, owner, the attempt's score), the pending attempt on the number and
+  the lead (it counts against the caps at once), the dial counter, the lead `claimed -> dialing`,
+  the number's lock kept for the call's life, and the audit record. A crash at any point after it
+  leaves an intent that recovery (dialer/calls/recovery.py) resolves; a crash before it means
+  nothing was dialed.
 - The records are the source of truth about which calls were placed and by whom: `records`
   (by call id) and `open_intents` give the owner and the ActionID of every call without an
   outcome, `beat` / `alive` tell a live engine's calls from a dead one's.
 - `cancel` undoes an intent whose Originate never left or that Asterisk refused (nothing rang).
 - `settle` is the call's one settlement, keyed by call id: the attempt's result, the campaign's
   counters, the audit record, the number's lock and the lead's next step in one script, which
-  marks the call settled (a marker kept `settled_ttl`, longer than the service retries a write;
-  recovery only looks at open intents); run again (a retry after a partial failure, a
+  marks the call settled (its record, with the marker, kept `settled_ttl`, longer than the service
+  retries a write; recovery only looks at open intents); run again (a retry after a partial failure, a
   recovery racing the live path), it changes nothing, so nothing is ever counted twice.
 """
 
@@ -134,9 +135,13 @@ class IntentStore:
     def _head(self, at: datetime) -> list[str | int]:
         return [self.keys.prefix, to_ms(at), at.isoformat()]
 
-    async def open(self, intent: Intent, *, at: datetime, hold: timedelta) -> str | None:
+    async def open(
+        self, intent: Intent, *, at: datetime, hold: timedelta, stale: Sequence[bool] | None = None
+    ) -> str | None:
         """Record the intent before the Originate; None when written, else why not (the lead is no
-        longer held by `intent.holder`, or the call id exists): then nothing may be dialed."""
+        longer held by `intent.holder`, or the call id exists): then nothing may be dialed.
+        `stale`: for the number's and the lead's attempt ZSETs, whether they hold entries older than
+        the retention, as the caps' read of them just found (None: not read, trim them)."""
         audit = [
             "action", "dial", "call", intent.call_id, "number", intent.number, "campaign", intent.campaign_id,
             "lead", intent.lead_id or "", "kind", intent.kind, "agent", intent.agent_id or "",
@@ -147,6 +152,7 @@ class IntentStore:
             to_ms(at - self.retention), int(self.retention.total_seconds() * 1000),
             f"{hour_of(at)}:{STAT_DIALS}", intent.lead_id or "", intent.holder or "", intent.lock_token or "",
             int(hold.total_seconds() * 1000), self._maxlen, json.dumps(intent.fields()), json.dumps(audit),
+            "" if stale is None else "".join("1" if old else "0" for old in stale),
         ]  # fmt: skip
         keys = self._keys(intent.call_id, intent.number, intent.campaign_id, intent.lead_id)
         ok, why = await self._open(keys=keys, args=args)
@@ -195,7 +201,7 @@ class IntentStore:
             to_ms(at - self.retention), result, json.dumps(flat), intent.lock_token or "", lead,
             step.holder if step else "", step.kind if step else "", next_ms, step.reason if step else "",
             step.actor if step else "", self._maxlen, json.dumps(audit),
-            int(self.settled_ttl.total_seconds() * 1000),
+            int(self.settled_ttl.total_seconds() * 1000), member(intent.call_id, PENDING, intent.campaign_id),
         ]  # fmt: skip
         keys = self._keys(intent.call_id, intent.number, intent.campaign_id, intent.lead_id)
         settled, _ = await self._settle(keys=keys, args=args)
@@ -228,7 +234,7 @@ class IntentStore:
         return await self._marked(call_id, at, "bridge_refused_ms", latest=True)
 
     async def beat(self, owner: str, *, ttl: timedelta) -> None:
-        """This engine is alive (renewed every round): its open intents are its own to settle."""
+        """This engine is alive (renewed by the round, every lease/3): its open intents are its own."""
         await self._redis.set(self.keys.engine(owner), "1", px=int(ttl.total_seconds() * 1000))
 
     async def stop_beating(self, owner: str) -> None:

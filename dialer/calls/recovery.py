@@ -27,7 +27,7 @@ the customers and open intents this engine does not follow:
   have settled it by then). A dead engine's calls, and such overdue intents, are taken by the
   engine holding the pacing lease only, so two engines never take one call over; with the center
   split into ACD shards, by the leader of the call's campaign's shard (its agents, its desk).
-Another engine counts as dead once its heartbeat (renewed every round) ran out; its intent with no
+Another engine counts as dead once its heartbeat (renewed every lease/3) ran out; its intent with no
 channel waits a few seconds after the dial, so the channel had time to appear.
 Nothing is resolved while AMI is down: only Asterisk can say whether the call is alive.
 """

@@ -148,7 +148,9 @@ class Outcomes:
         holder, actor = call.holder, f"dialer:{self.owner}"
         if result is CallResult.ANSWERED:
             return LeadStep("done", holder, reason="answered", actor=actor)
-        records = [r for r in await self.attempts.lead_attempts(call.lead_id) if r.call_id != call.call_id]
+        known = call.lead_attempts  # read under the dial's lock, the lead held since: no read again
+        found = list(known) if known is not None else await self.attempts.lead_attempts(call.lead_id)
+        records = [r for r in found if r.call_id != call.call_id]
         records.append(AttemptRecord(call.call_id, _placed_at(call, at), result, call.campaign_id))
         policy = campaign.caps if campaign is not None else CapsPolicy()
         decision = lead_retry(lead_history(records, None), policy, at)

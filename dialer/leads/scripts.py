@@ -125,7 +125,8 @@ return out
 
 # KEYS[1] the campaign's ready ZSET, KEYS[2] its retry ZSET. ARGV[4] campaign, ARGV[5] owner,
 # ARGV[6] lease ms, ARGV[7] how many, ARGV[8] scan limit
-# Returns {claimed ids, 1 if the scan limit stopped it early else 0}.
+# Returns {claimed ids, 1 if the scan limit stopped it early else 0, each claimed lead's hash as it is
+# now (a flat list, as HGETALL gives it): the caller needs no read of its own}.
 CLAIM = (
     LIB
     + """
@@ -137,27 +138,30 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', tq, '-inf', NOW, 'LIMIT', 0, 100
   local rank = redis.call('HGET', lkey(id), 'rank')
   if rank then redis.call('ZADD', rq, rank, id) end
 end
-local got, scanned = {}, 0
+local got, rows, scanned = {}, {}, 0
 while #got < want do
-  if scanned >= limit then return {got, 1} end
-  local top = redis.call('ZRANGE', rq, 0, 0)
+  if scanned >= limit then return {got, 1, rows} end
+  local top = redis.call('ZPOPMIN', rq)  -- the best ready lead, taken off the queue
   if #top == 0 then break end
   local id = top[1]
   local key = lkey(id)
   scanned = scanned + 1
-  redis.call('ZREM', rq, id)
-  local f = redis.call('HMGET', key, 'status', 'customer_id', 'campaign_id')
-  if f[1] == 'queued' and f[3] == campaign then
-    if is_excluded(f[2]) then
-      exclude(key, id, campaign, redis.call('HGET', EXCLUDED, f[2]))
+  local h, raw = {}, redis.call('HGETALL', key)
+  for i = 1, #raw, 2 do h[raw[i]] = raw[i + 1] end
+  if h.status == 'queued' and h.campaign_id == campaign then
+    if is_excluded(h.customer_id) then
+      exclude(key, id, campaign, redis.call('HGET', EXCLUDED, h.customer_id))
     else
       redis.call('HSET', key, 'status', 'claimed', 'claimed_by', owner, 'claimed_at', ISO, 'updated_at', ISO)
       redis.call('ZADD', CLAIMED, NOW + lease, id)
-      got[#got + 1] = id
+      h.status, h.claimed_by, h.claimed_at, h.updated_at = 'claimed', owner, ISO, ISO
+      local row = {}
+      for name, value in pairs(h) do row[#row + 1] = name; row[#row + 1] = value end
+      got[#got + 1], rows[#rows + 1] = id, row
     end
   end
 end
-return {got, 0}
+return {got, 0, rows}
 """
 )
 
@@ -167,29 +171,45 @@ TRANSITIONS = """
 local function held(f, owner)
   return (f[1] == 'claimed' or f[1] == 'dialing') and (owner == '' or f[2] == owner)
 end
+-- The two transitions of every dial read the lead once (its offer and counters with its status):
+-- an offer is dropped only when the lead names one (OFFER and drop_offer write the field and the
+-- OFFERS entry together; EXPIRE_OFFERS clears any entry left without its field).
 local function mark_dialing(id, owner)
   local key = lkey(id)
-  local f = redis.call('HMGET', key, 'status', 'claimed_by')
+  local f = redis.call('HMGET', key, 'status', 'claimed_by', 'offered_to', 'attempts')
   if f[1] ~= 'claimed' or f[2] ~= owner then return {0, f[1] or 'missing'} end
-  drop_offer(key, id)
-  redis.call('HSET', key, 'status', 'dialing', 'last_attempt_at', ISO, 'updated_at', ISO)
-  redis.call('HINCRBY', key, 'attempts', 1)
+  if set(f[3]) then drop_offer(key, id) end
+  local attempts = string.format('%d', (tonumber(f[4] or '0') or 0) + 1)
+  redis.call('HSET', key, 'status', 'dialing', 'last_attempt_at', ISO, 'updated_at', ISO,
+             'attempts', attempts)
   return {1, 'dialing'}
 end
 local function release_lead(id, owner, next_ms)
   local key = lkey(id)
-  local f = redis.call('HMGET', key, 'status', 'claimed_by', 'campaign_id', 'customer_id', 'next_attempt_ms')
+  local f = redis.call('HMGET', key, 'status', 'claimed_by', 'campaign_id', 'customer_id', 'next_attempt_ms',
+                       'offered_to', 'rank')
   if not held(f, owner) then return {0, f[1] or 'missing'} end
-  unhold(key, id)
+  redis.call('ZREM', CLAIMED, id)
+  if set(f[6]) then drop_offer(key, id) end
+  redis.call('HDEL', key, 'claimed_by', 'claimed_at')
   if is_excluded(f[4]) then
     exclude(key, id, f[3], redis.call('HGET', EXCLUDED, f[4]))
     return {1, 'excluded'}
   end
-  local want = tonumber(next_ms) or 0
-  if want > (tonumber(f[5] or '0') or 0) then
-    redis.call('HSET', key, 'next_attempt_ms', string.format('%.0f', want))
+  local want, due = tonumber(next_ms) or 0, tonumber(f[5] or '0') or 0
+  local fields = {}
+  if want > due then
+    due = want
+    fields = {'next_attempt_ms', string.format('%.0f', want)}
   end
-  return {1, enqueue(key, id, f[3])}
+  local status = 'new'
+  if set(f[3]) then  -- enqueue, with the rank and next attempt read above
+    status = 'queued'
+    if due > NOW then redis.call('ZADD', retry(f[3]), due, id)
+    else redis.call('ZADD', ready(f[3]), f[7], id) end
+  end
+  redis.call('HSET', key, 'status', status, 'updated_at', ISO, unpack(fields))
+  return {1, status}
 end
 local function finish_lead(stream, maxlen, id, owner, status, reason, actor)
   local key = lkey(id)

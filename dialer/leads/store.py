@@ -228,11 +228,9 @@ class LeadStore:
     async def any_due(self, campaign_id: str, *, now: datetime) -> bool:
         """Whether a claim could find a lead now (ready, or a retry whose time has come): a cheap
         check before an agent is reserved for a lead that is not there."""
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.zcard(self.keys.ready(campaign_id))
-        pipe.zcount(self.keys.retry(campaign_id), "-inf", to_ms(now))
-        ready, due = await pipe.execute()
-        return bool(int(ready) or int(due))
+        if int(await self._redis.zcard(self.keys.ready(campaign_id))):
+            return True  # the retry queue is read only when nothing is ready
+        return bool(int(await self._redis.zcount(self.keys.retry(campaign_id), "-inf", to_ms(now))))
 
     async def is_excluded(self, customer_id: str) -> bool:
         return bool(await self._redis.hexists(self.keys.robinson_excluded, customer_id))
@@ -252,14 +250,14 @@ class LeadStore:
         """Up to `count` leads of a campaign, best first, each claimed atomically by `owner`."""
         if not owner:
             raise ValidationFailedError("a claim needs an owner (the engine instance id)")
-        claimed: list[str] = []
+        claimed: list[Lead] = []
         more = 1
         while more and len(claimed) < count:
             args = (campaign_id, owner, int(lease.total_seconds() * 1000), count - len(claimed), 200)
             queues = (self.keys.ready(campaign_id), self.keys.retry(campaign_id))
-            ids, more = await self._run("CLAIM", now, *args, keys=queues)
-            claimed += [text(i) for i in ids]
-        return await self.get_many(claimed)
+            _, more, rows = await self._run("CLAIM", now, *args, keys=queues)
+            claimed += [Lead.from_hash(dict(zip(row[::2], row[1::2], strict=True))) for row in rows]
+        return claimed
 
     async def mark_dialing(self, lead_id: str, owner: str, *, now: datetime) -> None:
         """The owner is about to dial the lead (after the gate allowed it): counts one attempt."""

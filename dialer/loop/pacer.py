@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from dialer.calls.attempts import AttemptStore
+from dialer.calls.attempts import AttemptStore, CampaignCounts
 from dialer.calls.dial_metrics import DialerMetrics
 from dialer.calls.dial_records import OUTAGES, DialKind, DialOutcome, DialRequest, DialStatus, new_call_id
 from dialer.calls.dialing import Dialer
@@ -38,6 +38,7 @@ log = logging.getLogger("switchboard.dialer.pacer")
 
 _SPARE_CLAIMS = 20
 _DECLINED_REST = timedelta(minutes=1)  # a declined preview lead is not offered straight back
+_COUNTS_EVERY = timedelta(seconds=5)  # progressive: how stale the abandon-rate gauges may get
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +86,7 @@ class Pacer:
         self._fence = fence  # raises NotOwnerError once another engine leads the pacing
         self.decisions: dict[str, PacingDecision] = {}
         self._offers: dict[str, str] = {}  # preview lead id -> the agent it was offered to
+        self._kept_counts: dict[str, tuple[datetime, CampaignCounts]] = {}  # campaign -> (read at, counts)
 
     @property
     def offers(self) -> dict[str, str]:
@@ -108,9 +110,20 @@ class Pacer:
         self.metrics.dial_level.labels(campaign=campaign.id).set(decision.dial_level)
         return decision
 
+    async def _counts(self, campaign: Campaign, now: datetime) -> CampaignCounts:
+        """The campaign's hourly counters: every round for predictive pacing, which decides on them;
+        progressive decides on its agents alone, so there they only feed the abandon-rate gauges and
+        are read again once `_COUNTS_EVERY` has passed."""
+        kept = self._kept_counts.get(campaign.id)
+        if campaign.mode is DialMode.PROGRESSIVE and kept is not None and now - kept[0] < _COUNTS_EVERY:
+            return kept[1]
+        counts = await self.attempts.counts(campaign.id, now)
+        self._kept_counts[campaign.id] = (now, counts)
+        return counts
+
     async def stats(self, campaign: Campaign, now: datetime) -> PacingStats:
         agents = await self.desk.agents(target_of(campaign))
-        counts = await self.attempts.counts(campaign.id, now)
+        counts = await self._counts(campaign, now)
         flight = self._in_flight(campaign.id)
         self.metrics.in_flight.labels(campaign=campaign.id).set(flight.ringing)
         sample = self._samples(campaign.id)

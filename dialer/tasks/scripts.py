@@ -71,6 +71,7 @@ end
 
 # ARGV[5] source ref ('' = none), ARGV[6] JSON object of the fields (strings), ARGV[7] dial score ('' = none),
 # ARGV[8] reminder due ms ('' = none; the fields carry its offset and anchor)
+# Returns {1, id, the new task's hash as written (a flat list)}, or {0, the id the source created before}.
 CREATE = (
     LIB
     + """
@@ -80,9 +81,10 @@ if set(ARGV[5]) then
 end
 local id = 't-' .. redis.call('INCR', SEQ)
 local f = cjson.decode(ARGV[6])
-local args = {tkey(id), 'task_id', id, 'state', 'open', 'own_version', '0', 'dials', '0', 'activity_ms', NOW}
+local args = {'task_id', id, 'state', 'open', 'own_version', '0', 'dials', '0', 'activity_ms', ARGV[2]}
 for name, value in pairs(f) do args[#args + 1] = name; args[#args + 1] = value end
-redis.call('HSET', unpack(args))
+if set(ARGV[8]) then args[#args + 1] = 'remind_ms'; args[#args + 1] = ARGV[8] end
+redis.call('HSET', tkey(id), unpack(args))
 local expires = tonumber(f.expires_ms)
 redis.call('ZADD', OPEN, expires, id)
 redis.call('ZADD', ALL, expires, id)
@@ -90,16 +92,13 @@ redis.call('ZADD', by_lead(f.lead_id), expires, id)
 if set(f.owner) then redis.call('ZADD', by_owner(f.owner), expires, id) end
 if set(f.campaign_id) then redis.call('ZADD', by_campaign(f.campaign_id), expires, id) end
 if set(ARGV[7]) then redis.call('ZADD', dial(f.campaign_id), tonumber(ARGV[7]), id) end
-if set(ARGV[8]) then
-  redis.call('ZADD', REMIND, tonumber(ARGV[8]), id)
-  redis.call('HSET', tkey(id), 'remind_ms', ARGV[8])
-end
+if set(ARGV[8]) then redis.call('ZADD', REMIND, tonumber(ARGV[8]), id) end
 if f.callback == '1' then redis.call('ZADD', ACTIVITY, NOW, id) end
 if set(ARGV[5]) then redis.call('HSET', SOURCES, ARGV[5], id) end
 audit(AUDIT, MAXLEN, {'action', 'created', 'task', id, 'kind', f.kind, 'lead', f.lead_id,
                       'owner', f.owner or '', 'source', f.source or '', 'deadline', f.deadline,
                       'actor', f.created_by, 'at', ISO})
-return {1, id}
+return {1, id, args}
 """
 )
 

@@ -197,9 +197,12 @@ class TaskStore:
         remind_at = str(to_ms(max(reminder_instant(remind, None, expires), now)))
         dial_at = str(to_ms(expires - self.rules.at_risk_margin)) if callback else ""
         payload = json.dumps(fields, ensure_ascii=False)
-        _, task_id = await self.run("CREATE", now, source_ref or "", payload, dial_at, remind_at)
+        reply = await self.run("CREATE", now, source_ref or "", payload, dial_at, remind_at)
+        created, task_id, written = reply[0], reply[1], reply[2:]
         if own_time is not None:
             return (await self.set_own_time(text(task_id), own_time, now=now, actor=actor)).task
+        if int(created) and written:  # the new task as the script wrote it: no read back
+            return Task.from_hash(dict(zip(written[0][::2], written[0][1::2], strict=True)))
         return await self.get(text(task_id))
 
     async def record_result(
@@ -222,7 +225,9 @@ class TaskStore:
         rule = self.rules.for_result(result)
         if rule is None:
             return None
-        dialed = await self.task_for_call(call_id) if call_id else None
+        # the callback task dialed as `call_id` only fills in what the caller did not give
+        given = lead_id and owner and campaign_id
+        dialed = await self.task_for_call(call_id) if call_id and not given else None
         lead_id = lead_id or (dialed.lead_id if dialed else None)
         if not lead_id:
             return None
@@ -260,9 +265,10 @@ class TaskStore:
     ) -> list[Task]:
         """Close the lead's open tasks, except the follow-up this same source (`ref`) created: a
         replayed outcome or disposition never closes its own follow-up."""
-        own = await self.redis.hget(self.keys.sources, ref) if ref else None
+        tasks = await self.open_for_lead(lead_id)
+        own = await self.redis.hget(self.keys.sources, ref) if ref and tasks else None
         closed = []
-        for task in await self.open_for_lead(lead_id):
+        for task in tasks:
             if own is not None and task.task_id == text(own):
                 continue
             ok, _, _ = await self.close_step(task.task_id, code, disposition_id, actor, now)
