@@ -146,8 +146,7 @@ class DialerService:
         self._round: asyncio.Task[bool] | None = None
         self._next_round = self._next_housekeeping = self._next_recovery = 0.0
         self.is_leader = False
-        self._beating = False  # this engine's heartbeat is set (dialer.calls.intents.beat)
-        self._next_beat = 0.0  # when the heartbeat is renewed next (engine clock)
+        self._beating, self._next_beat = False, 0.0  # heartbeat set (intents.beat); renewed next at
         self.rounds = self.round_failures = 0
 
     def _operations(self) -> CampaignOperations:
