@@ -90,14 +90,54 @@ class AmiActions:
         protocol: AmiConnection | None,
     ) -> ActionResult:
         """Send once on `protocol` (None: the usable connection, waited for) and wait for the answer."""
+        answer = await self.submit(action, fields, limit, action_id, protocol)
+        return await answer
+
+    async def submit(
+        self,
+        action: str,
+        fields: Mapping[str, FieldValue] | None,
+        limit: float,
+        action_id: str,
+        protocol: AmiConnection | None,
+    ) -> Awaitable[ActionResult]:
+        """Send once now (waiting only for a usable connection, within `limit`); returns the answer
+        to await, within what is left of `limit`. What is known before the bytes leave is raised
+        here: AmiEncodeError, AmiFencedError, AmiTimeoutError with `sent` False, AmiConnectionError."""
         data = encode_action(action, action_id, fields)  # AmiEncodeError before anything is sent
-        target: AmiConnection | None = None
-        started = asyncio.get_running_loop().time()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        deadline = started + limit
         try:
-            async with asyncio.timeout(limit):
+            async with asyncio.timeout_at(deadline):
                 target = protocol or await self._usable()
-                self._check_fence(action, action_id)  # no await between the check and the write
-                future = target.submit(action, action_id, data)
+            self._check_fence(action, action_id)  # no await between the check and the write
+            future = target.submit(action, action_id, data)
+        except TimeoutError:
+            self._monitor.action_done(action, TIMEOUT, None)
+            raise AmiTimeoutError(
+                f"{action} got no answer within {limit:g}s (never sent: AMI was not ready)",
+                action=action, action_id=action_id, timeout=limit, sent=False,
+            ) from None  # fmt: skip
+        except AmiConnectionError:
+            self._monitor.action_done(action, DISCONNECTED, None)
+            raise
+        return self._answer(action, action_id, target, future, started=started, limit=limit)
+
+    async def _answer(
+        self,
+        action: str,
+        action_id: str,
+        target: AmiConnection,
+        future: asyncio.Future[ActionResult],
+        *,
+        started: float,
+        limit: float,
+    ) -> ActionResult:
+        """The answer to an action already written, by `started + limit`; reported to the monitor."""
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout_at(started + limit):
                 try:
                     result = await future
                 finally:
@@ -105,15 +145,14 @@ class AmiActions:
                         target.forget(action_id)
         except TimeoutError:
             self._monitor.action_done(action, TIMEOUT, None)
-            never = "" if target else " (never sent: AMI was not ready)"
             raise AmiTimeoutError(
-                f"{action} got no answer within {limit:g}s{never}",
-                action=action, action_id=action_id, timeout=limit, sent=target is not None,
+                f"{action} got no answer within {limit:g}s",
+                action=action, action_id=action_id, timeout=limit, sent=True,
             ) from None  # fmt: skip
         except AmiConnectionError:
             self._monitor.action_done(action, DISCONNECTED, None)
             raise
-        seconds = asyncio.get_running_loop().time() - started
+        seconds = loop.time() - started
         self._monitor.action_done(action, SUCCESS if result.response.ok else ERROR, seconds)
         return result
 

@@ -24,7 +24,7 @@ import itertools
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from core.cancellation import raise_if_cancelling, stop_task
 from core.errors import (
@@ -321,6 +321,21 @@ class AmiClient:
                 action=action, action_id=action_id, asterisk_message=result.response.message,
             )  # fmt: skip
         return result
+
+    async def submit(
+        self,
+        action: str,
+        fields: Mapping[str, FieldValue] | None = None,
+        *,
+        timeout: float | None = None,
+        action_id: str | None = None,
+    ) -> Awaitable[ActionResult]:
+        """Send once now and return the answer to await later: the caller goes on meanwhile (its
+        next action is written after this one). What is known before the bytes leave is raised
+        here (not sent: encode error, fenced, not ready within `timeout`); the rest by the answer."""
+        limit = self._settings.action_timeout if timeout is None else timeout
+        chosen_id = action_id or self._actions.next_id()
+        return await self._actions.submit(action, fields, limit, chosen_id, None)
 
     async def _request(
         self, protocol: AmiConnection, action: str, fields: Mapping[str, FieldValue] | None, limit: float

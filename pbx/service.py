@@ -10,7 +10,7 @@ tests may replace with anything that speaks AMI to the simulated PBX.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Protocol
 
 from pbx.call_changes import CallChange
@@ -32,6 +32,17 @@ class ActionSender(Protocol):
         timeout: float | None = None,
         check: bool = False,
     ) -> ActionResult: ...
+
+    async def submit(
+        self,
+        action: str,
+        fields: Mapping[str, FieldValue] | None = None,
+        *,
+        timeout: float | None = None,
+        action_id: str | None = None,
+    ) -> Awaitable[ActionResult]:
+        """Send now; the answer is awaited apart (AmiClient.submit)."""
+        ...
 
     async def originate(
         self,

@@ -11,6 +11,9 @@ calling `dialer.pacing.decision.calls_to_place`, and placing that many calls thr
 - preview: no calls; ready agents without an offer are offered the next lead, one at a time.
 - A round never claims more than `calls + spare` leads, so leads refused by calling hours or caps
   are walked through in bounded steps (each goes back to its queue for its next chance).
+- A round's calls are placed concurrently, at most `dials_at_once` at a time, never more placed
+  or under way than the round decided; each placement keeps every step and order above (its
+  agent held, its lead claimed, the gate, the write-ahead intent before its Originate).
 - A store or AMI outage ends the round at once: nothing is dialed until it is back.
 - Fenced: before each call (before its agent is held or its lead claimed) the `fence` confirms
   in Redis that this engine still leads the pacing; NotOwnerError ends the round otherwise.
@@ -18,6 +21,7 @@ calling `dialer.pacing.decision.calls_to_place`, and placing that many calls thr
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -37,6 +41,7 @@ from routing.agent_events import AgentState
 log = logging.getLogger("switchboard.dialer.pacer")
 
 _SPARE_CLAIMS = 20
+DIALS_AT_ONCE = 16  # a round's placements under way at once (each awaits its own round trips)
 _DECLINED_REST = timedelta(minutes=1)  # a declined preview lead is not offered straight back
 _COUNTS_EVERY = timedelta(seconds=5)  # progressive: how stale the abandon-rate gauges may get
 
@@ -61,6 +66,31 @@ def target_of(campaign: Campaign) -> CallTarget:
     return CallTarget(campaign.queue, campaign.needs)
 
 
+@dataclass(slots=True)
+class _Round:
+    """One round's counts, shared by its placers (one event loop: no await between a check and
+    its update). `started`: placements under way; `claims`: placements begun (each claims at most
+    one lead)."""
+
+    calls: int
+    max_claims: int
+    placed: int = 0
+    started: int = 0
+    claims: int = 0
+    stopped: bool = False
+    error: Exception | None = None
+
+    def may_start(self) -> bool:
+        """Another placement fits: none of the round's ends met, and placed + under way stays within
+        its calls, its claims within `max_claims`."""
+        return not self.stopped and self.placed + self.started < self.calls and self.claims < self.max_claims
+
+    def stop(self, error: Exception | None = None) -> None:
+        self.stopped = True
+        if self.error is None:
+            self.error = error
+
+
 class Pacer:
     def __init__(
         self,
@@ -74,6 +104,7 @@ class Pacer:
         samples: Callable[[str], LiveSample],
         active: Callable[[], bool] = lambda: True,
         fence: Callable[[], Awaitable[None]] | None = None,
+        dials_at_once: int = DIALS_AT_ONCE,
     ) -> None:
         self.dialer = dialer
         self.desk = desk
@@ -84,6 +115,7 @@ class Pacer:
         self._samples = samples
         self._active = active  # False once the service is closing: place nothing more
         self._fence = fence  # raises NotOwnerError once another engine leads the pacing
+        self.dials_at_once = max(1, dials_at_once)
         self.decisions: dict[str, PacingDecision] = {}
         self._offers: dict[str, str] = {}  # preview lead id -> the agent it was offered to
         self._kept_counts: dict[str, tuple[datetime, CampaignCounts]] = {}  # campaign -> (read at, counts)
@@ -145,32 +177,64 @@ class Pacer:
         )
 
     async def place(self, campaign: Campaign, calls: int, now: datetime) -> int:
-        """Place up to `calls` calls; returns how many left. Stops early on an outage or no leads."""
-        placed = claims = 0
+        """Place up to `calls` calls; returns how many left. Stops early on an outage or no leads.
+
+        Up to `dials_at_once` placements run at once (each awaits its own round trips and the
+        desk's hold; one after another they made the dial path, not the agents, the limit). The
+        round's counts are kept in one place (`_Round`), checked and taken without an await
+        between them, so the round never has more than `calls` placements left or under way, nor
+        more than `calls + spare` claims. What keeps two placements from taking the same agent,
+        lead or number is where it always was: the desk's hold (a compare-and-set under its lock),
+        the lead's claim and the number's dial lock (atomic in Redis). A placement that fails ends
+        the round for the others too (no agent, no lead, an outage, NotOwnerError), but those
+        under way finish: a placement is never cut between its intent and its Originate."""
         reserve = campaign.mode is DialMode.PROGRESSIVE
         if reserve and not await self.leads.any_due(campaign.id, now=now):
             return 0  # no lead: hold nobody (the ACD would log and count a hold and a release)
-        while placed < calls and claims < calls + _SPARE_CLAIMS and self._active():
-            await self.confirm_leader()
-            call_id, agent_id = new_call_id(), None
-            if reserve:
-                agent_id = await self.desk.reserve(target_of(campaign), call_id)
-                if agent_id is None:
-                    break
-            lead = await self.leads.claim(campaign.id, self.owner, now=now)
-            claims += 1
-            if lead is None:
-                await self._unreserve(agent_id, call_id, now)
-                break
-            request = DialRequest(campaign, DialKind.CAMPAIGN, lead, agent_id=agent_id, call_id=call_id)
-            outcome = await self.dialer.place_call(request, now=now)
-            if outcome.placed:
-                placed += 1
-                continue
+        round_ = _Round(calls, calls + _SPARE_CLAIMS)
+        workers = [
+            self._placer(campaign, round_, reserve, now) for _ in range(min(calls, self.dials_at_once))
+        ]
+        await asyncio.gather(*workers)
+        if round_.error is not None:
+            raise round_.error
+        return round_.placed
+
+    async def _placer(self, campaign: Campaign, round_: _Round, reserve: bool, now: datetime) -> None:
+        """One of the round's concurrent placers: places calls while the round has some left."""
+        while round_.may_start() and self._active():
+            round_.started += 1
+            round_.claims += 1  # at most one lead per placement
+            try:
+                placed, more = await self._place_one(campaign, reserve, now)
+            except Exception as exc:  # the others finish what they started; place() raises it
+                round_.stop(exc)
+                return
+            finally:
+                round_.started -= 1
+            round_.placed += placed
+            if not more:
+                round_.stop()
+
+    async def _place_one(self, campaign: Campaign, reserve: bool, now: datetime) -> tuple[bool, bool]:
+        """One placement: agent held (progressive), lead claimed, call placed. Returns (placed, the
+        round goes on)."""
+        await self.confirm_leader()
+        call_id, agent_id = new_call_id(), None
+        if reserve:
+            agent_id = await self.desk.reserve(target_of(campaign), call_id)
+            if agent_id is None:
+                return False, False
+        lead = await self.leads.claim(campaign.id, self.owner, now=now)
+        if lead is None:
             await self._unreserve(agent_id, call_id, now)
-            if outcome.status in OUTAGES:
-                break
-        return placed
+            return False, False
+        request = DialRequest(campaign, DialKind.CAMPAIGN, lead, agent_id=agent_id, call_id=call_id)
+        outcome = await self.dialer.place_call(request, now=now)
+        if outcome.placed:
+            return True, True
+        await self._unreserve(agent_id, call_id, now)
+        return False, outcome.status not in OUTAGES
 
     async def confirm_leader(self) -> None:
         """NotOwnerError unless this engine still leads the pacing (checked in Redis)."""

@@ -6,6 +6,7 @@ keep manager.c's order: Response, ActionID, EventList, Message, then fields.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -37,6 +38,8 @@ class ActionContext:
     core: PbxCore
     originator: Originator
     muted: bool = False
+    late_s: float = 0.0
+    """The Response is written this long after the action (SimulatedPbx.answer_late)."""
 
     def header(self, key: str) -> str:
         """First value of `key`, compared case-insensitively (astman_get_header)."""
@@ -66,6 +69,10 @@ class ActionContext:
         if message is not None:
             headers.append(("Message", message))
         headers.extend(fields)
+        if self.late_s > 0 and not self.muted and not event_list:
+            data = encode_message(headers)
+            asyncio.get_running_loop().call_later(self.late_s, self.session.write, data)
+            return
         self.send(headers)
 
     def ack(self, message: str) -> None:

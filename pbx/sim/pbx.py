@@ -61,6 +61,7 @@ class SimulatedPbx:
         self._event_waiters: Waiters[tuple[int, Event]] = Waiters()
         self._channel_waiters: Waiters[ChannelView] = Waiters()
         self._failures: defaultdict[str, deque[Failure]] = defaultdict(deque)
+        self._late: dict[str, float] = {}
         self._refusing = False
         self._traffic: TrafficGenerator | None = None
 
@@ -82,6 +83,9 @@ class SimulatedPbx:
             return Failure("close")
         queue = self._failures.get(name.lower())
         return queue.popleft() if queue else None
+
+    def answer_delay(self, name: str) -> float:
+        return self._late.get(name.lower(), 0.0)
 
     # -- lifecycle -------------------------------------------------------------
     @property
@@ -202,6 +206,11 @@ class SimulatedPbx:
         phone's BYE, with its events): the action then finds the channel gone and is answered as
         Asterisk answers then (a Bridge: `Response: Error`, `Channel2 does not exist: <name>`)."""
         self._failures[action.lower()].append(Failure("vanish", header=header))
+
+    def answer_late(self, action: str, seconds: float) -> None:
+        """Every `action` takes effect at once but its Response is written `seconds` (real time)
+        later (a slow Asterisk); events it causes are not held. 0 stops it."""
+        self._late[action.lower()] = seconds
 
     def refuse_logins(self, refuse: bool = True) -> None:
         """While set, every Challenge and Login is answered by closing the socket: the link stays

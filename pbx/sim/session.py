@@ -61,6 +61,8 @@ class SessionHost(Protocol):
 
     def take_failure(self, name: str) -> Failure | None: ...
 
+    def answer_delay(self, name: str) -> float: ...
+
 
 def recover_action(item: Malformed) -> Action | None:
     """Read a message the strict codec refused (stray lines, lower-case keys) as Asterisk would.
@@ -199,7 +201,10 @@ class AmiSession:
             failure = None
         if failure is None or failure.execute:
             muted = failure is not None
-            context = ActionContext(action, self, self.host.core, self.host.originator, muted=muted)
+            context = ActionContext(
+                action, self, self.host.core, self.host.originator, muted=muted,
+                late_s=self.host.answer_delay(action.name),
+            )  # fmt: skip
             self._held = []
             try:
                 await dispatch(context)

@@ -8,6 +8,7 @@ timer granularity.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -18,6 +19,7 @@ from core.lease import Lease
 from pbx.service import ActionSender
 from routing.acd.acd_keys import AcdKeys
 from routing.acd.acd_metrics import AcdMetrics
+from routing.acd.answers import Answers
 from routing.acd.events import AcdEvents
 from routing.acd.executor import Executor
 from routing.acd.state import AcdState
@@ -75,6 +77,7 @@ class Ctx:
     clock: Clock
     options: AcdOptions
     instance_id: str
+    answers: Answers
 
 
 def build_ctx(
@@ -89,9 +92,12 @@ def build_ctx(
     keys: AcdKeys,
     lease: Lease | None,
     may_act: Callable[[], bool],
+    lock: asyncio.Lock,
 ) -> Ctx:
     """The context of one AcdService: its working state, Redis store and event stream, the AMI
-    executor (acting only while `may_act`: the service owns the ACD) and the timers."""
+    executor (acting only while `may_act`: the service owns the ACD), the timers, and the AMI
+    answers nothing waits for (handed back under the service's `lock`)."""
+    answers = Answers(lock)
     executor = Executor(
         sender,
         metrics,
@@ -100,6 +106,7 @@ def build_ctx(
         exit_context=options.exit_context,
         transfer_context=options.transfer_context,
         action_timeout_s=options.action_timeout_s,
+        answers=answers,
         may_act=may_act,
     )
     return Ctx(
@@ -112,4 +119,5 @@ def build_ctx(
         clock=clock,
         options=options,
         instance_id=instance_id,
+        answers=answers,
     )

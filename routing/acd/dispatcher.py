@@ -21,7 +21,7 @@ Rules it keeps:
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
 from core.errors import (
@@ -262,10 +262,30 @@ class Dispatcher:
         extra = {"call_id": active.id, "agent_id": agent_id, "case_id": active.facts.case_id}
         log.info("call %s: ringing agent %s (%s)", active.id, agent_id, reason, extra=extra)
         try:
-            await ctx.executor.ring(spec.interface, offered, agent_id, ring_s, action_id)
-        except AmiError as exc:
+            answer = await ctx.executor.start_ring(spec.interface, offered, agent_id, ring_s, action_id)
+        except AmiError as exc:  # it never left
             await self._ring_failed(offered, exc)
+            return True
+        ctx.answers.follow(self._ring_answer(answer), lambda failed: self._ring_answered(offered, failed))
         return True
+
+    @staticmethod
+    async def _ring_answer(answer: Awaitable[None]) -> AmiError | None:
+        try:
+            await answer
+        except AmiError as exc:
+            return exc
+        return None
+
+    async def _ring_answered(self, offered: ActiveCall, failed: AmiError | None) -> None:
+        """The agent's Originate was answered (under the lock): a refusal, or no answer, is settled as
+        when the ACD waited for it, if the call is still offered to that agent by that Originate."""
+        active = self.ctx.state.calls.get(offered.id)
+        if failed is None or active is None or not self.ctx.executor.may_act():
+            return
+        if active.state is not CallState.OFFERED or active.facts.action_id != offered.facts.action_id:
+            return  # the call moved on meanwhile (its caller left, the ring timer fired)
+        await self._ring_failed(active, failed)
 
     async def offer_consult(self, consulting: ActiveCall, agent_id: str) -> bool:
         """Reserve a ready agent for a consult (compare-and-set, as the dialer's hold: the call is not

@@ -21,6 +21,9 @@ Rules it keeps (DESIGN.md §3, config/asterisk/extensions_switchboard.conf):
   stale owner never rings, bridges or hangs up a leg of a call it does not own.
 - Every action is timed from the moment the triggering event came in
   (`started`) to the moment Asterisk accepted it: the decision latency metric.
+- The agent's Originate, the Bridge and the case's Setvar are written at once and their answers
+  awaited apart (`start_ring`, `start_bridge`; routing/acd/answers.py), so the ACD's next event
+  never waits for Asterisk's answer to the last one; actions still leave in the order decided.
 """
 
 from __future__ import annotations
@@ -29,12 +32,15 @@ import logging
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from core.errors import AmiActionError, AmiError, NotOwnerError
+from pbx.ami_actions import originate_fields
+from pbx.codec import ActionResult
 from pbx.service import ActionSender
 from routing.acd.acd_metrics import AcdMetrics
+from routing.acd.answers import Answers
 from routing.acd.calls import ActiveCall
 
 log = logging.getLogger("switchboard.acd.ami")
@@ -93,8 +99,10 @@ class Executor:
         exit_context: str,
         transfer_context: str = "switchboard-transfer",
         action_timeout_s: float | None = None,
+        answers: Answers,
         may_act: Callable[[], bool] = lambda: True,
     ) -> None:
+        self.answers = answers  # where answers nobody waits for are followed
         self.transfer_context = transfer_context
         self.sender = sender
         self.metrics = metrics
@@ -132,23 +140,34 @@ class Executor:
     async def ring(
         self, interface: str, active: ActiveCall, agent_id: str, ring_s: float, action_id: str
     ) -> None:
-        """Originate the agent's leg; raises AmiError when Asterisk refused it or did not answer,
-        NotOwnerError when this engine does not own the ACD (nothing is sent)."""
+        """Originate the agent's leg and wait for Asterisk's answer: `start_ring`, then its answer
+        raised (a consult's ring waits for it)."""
+        await (await self.start_ring(interface, active, agent_id, ring_s, action_id))
+
+    async def start_ring(
+        self, interface: str, active: ActiveCall, agent_id: str, ring_s: float, action_id: str
+    ) -> Awaitable[None]:
+        """Originate the agent's leg now; returns its answer to await apart, which raises AmiError
+        when Asterisk refused it or did not answer. Raised at once: NotOwnerError when this engine
+        does not own the ACD, and the AmiErrors of an Originate that did not leave (not sent)."""
         if not self.may_act():
             raise NotOwnerError("this engine does not own the ACD: the agent is not rung", role="acd")
         facts = active.facts
         number = _clean(facts.number or facts.caller)
         caller_id = f'"{active.call.tier} {facts.case_id}" <{number}>' if number else None
-        result = await self.sender.originate(
-            channel=interface,
-            context=self.agent_context,
-            exten="s",
-            timeout_ms=max(1, int(ring_s * 1000)),
+        fields = originate_fields(
+            channel=interface, context=self.agent_context, exten="s", priority=1, application=None,
+            data=None, caller_id=caller_id, timeout_ms=max(1, int(ring_s * 1000)),
             variables=case_variables(active, agent_id, self.instance_id, self.transfer_context),
-            caller_id=caller_id,
-            action_id=action_id,
-            timeout=self._timeout,
-        )
+        )  # fmt: skip
+        started = self._started
+        answer = await self.sender.submit("Originate", fields, timeout=self._timeout, action_id=action_id)
+        return self._rung(interface, action_id, answer, started)
+
+    async def _rung(
+        self, interface: str, action_id: str, answer: Awaitable[ActionResult], started: float
+    ) -> None:
+        result = await answer
         if not result.response.ok:
             raise AmiActionError(
                 f"Asterisk refused to ring {interface}: {result.response.message}",
@@ -156,31 +175,43 @@ class Executor:
                 action_id=action_id,
                 asterisk_message=result.response.message,
             )
-        self._sent("originate")
+        self.metrics.decision("originate", time.perf_counter() - started)
 
     async def bridge(self, caller_channel: str, agent_channel: str, call_id: str = "") -> bool | None:
-        """True: bridged; False: Asterisk said no (a channel is gone), or it was never sent; None:
-        unknown (no answer, the link was lost): maybe bridged, so nothing may be hung up; the resync
-        after a reconnect settles it. `on_bridge` hears of it first and `on_refused` of a False (the
-        dialer marks its dial record with both: they survive a crash)."""
+        """The Bridge of `start_bridge`, its answer waited for and noted (`bridge_done`)."""
+        ok = await (await self.start_bridge(caller_channel, agent_channel, call_id))
+        self.bridge_done(caller_channel, agent_channel, ok, call_id)
+        return ok
+
+    async def start_bridge(
+        self, caller_channel: str, agent_channel: str, call_id: str = ""
+    ) -> Awaitable[bool | None]:
+        """Send the Bridge now; returns its answer to await apart: True bridged; False Asterisk said
+        no (a channel is gone); None unknown (no answer, the link was lost): maybe bridged, so
+        nothing may be hung up; the resync after a reconnect settles it. The caller's channel counts
+        as `bridging` until `bridge_done` notes the answer. `on_bridge` hears of it first and
+        `on_refused` of a False (the dialer marks its dial record with both: they survive a crash)."""
         if self.on_bridge is not None and call_id:
             self.on_bridge(call_id)
         self.bridging.add(caller_channel)
         self.bridges_sent[caller_channel] = SentBridge(agent_channel, None)
         while len(self.bridges_sent) > BRIDGES_KEPT:
             self.bridges_sent.popitem(last=False)
-        try:
-            ok = await self._send("Bridge", {"Channel1": caller_channel, "Channel2": agent_channel})
-        finally:
-            self.bridging.discard(caller_channel)
+        started = self._started
+        answer = await self._start("Bridge", {"Channel1": caller_channel, "Channel2": agent_channel})
+        return self._timed(answer, "bridge", started)
+
+    def bridge_done(
+        self, caller_channel: str, agent_channel: str, ok: bool | None, call_id: str = ""
+    ) -> None:
+        """The Bridge's answer is in (and handed to the call's table now); `call_id` as `start_bridge`'s."""
+        self.bridging.discard(caller_channel)
         if ok:
-            self._sent("bridge")
             self.bridges_sent[caller_channel] = SentBridge(agent_channel, True)
         elif ok is False:
             self.bridges_sent.pop(caller_channel, None)  # refused: it connected nobody
             if self.on_refused is not None and call_id:
                 self.on_refused(call_id)
-        return ok
 
     def bridge_judged(self, caller_channel: str, *, connected: bool) -> None:
         """The resync judged a Bridge in doubt (end_transitions.resync_offered): it connected the caller
@@ -191,10 +222,11 @@ class Executor:
         elif sent is not None:
             del self.bridges_sent[caller_channel]
 
-    async def set_case(self, channel: str, case_id: str) -> bool:
-        """Put the case number on the caller's channel too (CDRs and recordings carry it)."""
+    async def set_case(self, channel: str, case_id: str) -> None:
+        """Put the case number on the caller's channel too (CDRs and recordings carry it). Nothing
+        waits for the answer: a refusal is only logged."""
         fields = {"Channel": channel, "Variable": "SWITCHBOARD_CASE_ID", "Value": _clean(case_id)}
-        return await self._send("Setvar", fields) is True
+        self.answers.follow(await self._start("Setvar", fields))
 
     async def hangup(self, channel: str) -> bool:
         return await self._send("Hangup", {"Channel": channel, "Cause": "16"}) is True
@@ -248,18 +280,32 @@ class Executor:
         return ok
 
     async def _send(self, action: str, fields: Mapping[str, str]) -> bool | None:
-        """Send once; False (logged) when Asterisk said no, this engine does not own the ACD, or AMI
-        is down; None when the outcome is unknown (no answer, connection lost). While AMI is down
-        nothing waits for it (the caller holds the ACD's lock): the resync after the reconnect
-        reconciles from what Asterisk then has."""
+        """Send once and wait for the answer (`_start`, then its answer)."""
+        return await (await self._start(action, fields))
+
+    async def _start(self, action: str, fields: Mapping[str, str]) -> Awaitable[bool | None]:
+        """Send once now; returns the answer to await: False (logged) when Asterisk said no, this
+        engine does not own the ACD, or AMI is down; None when the outcome is unknown (no answer,
+        connection lost). While AMI is down nothing waits for it (the caller holds the ACD's
+        lock): the resync after the reconnect reconciles from what Asterisk then has."""
         if not self.may_act():
             log.warning("%s not sent: this engine does not own the ACD", action, extra={"action": action})
-            return False
+            return _known(False)
         if not (self.ready or self.resyncing):
             log.info("%s not sent: AMI is down; the resync will settle it", action, extra={"action": action})
-            return False
+            return _known(False)
         try:
-            result = await self.sender.send(action, fields, timeout=self._timeout)
+            answer = await self.sender.submit(action, fields, timeout=self._timeout)
+        except AmiError as exc:
+            log.warning("%s failed: %s", action, exc.message, extra={"action": action, **fields})
+            return _known(None)
+        return self._judged(action, fields, answer)
+
+    async def _judged(
+        self, action: str, fields: Mapping[str, str], answer: Awaitable[ActionResult]
+    ) -> bool | None:
+        try:
+            result = await answer
         except AmiError as exc:
             log.warning("%s failed: %s", action, exc.message, extra={"action": action, **fields})
             return None
@@ -272,3 +318,15 @@ class Executor:
                 return False
             log.warning("%s refused: %s", action, message, extra={"action": action, **fields})
         return result.response.ok
+
+    async def _timed(self, answer: Awaitable[bool | None], action: str, started: float) -> bool | None:
+        """The answer; an accepted action counts in the decision latency from `started`."""
+        ok = await answer
+        if ok:
+            self.metrics.decision(action, time.perf_counter() - started)
+        return ok
+
+
+async def _known(value: bool | None) -> bool | None:
+    """An answer known without asking Asterisk (nothing was sent)."""
+    return value

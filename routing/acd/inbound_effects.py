@@ -4,7 +4,10 @@ through the dispatcher, the metrics, the event stream and the log, in the order 
 
 Two effects feed the table again: a Bridge's answer comes back as its own event (BridgeResult),
 and a consult offered to an agent who is not free is cancelled (ConsultCancelled); both go
-through the flow's `step`, as any event.
+through the flow's `step`, as any event. Nothing waits for the Bridge's answer: the ACD goes on
+to its next event and the answer is handed back under its lock when it comes
+(routing/acd/answers.py), so other events of the call may come first (the table takes them in
+any order: a BridgeSeen connects the call before its answer, a hangup ends it).
 """
 
 from __future__ import annotations
@@ -59,10 +62,9 @@ class InboundEffects:
             await d.commit(Change(calls=[effect.call]) if saved else Change(ended=[effect.call]))
         elif isinstance(effect, ev.Bridge):
             outbound = active is not None and bool(active.facts.campaign)
-            bridged = await ctx.executor.bridge(
-                effect.caller_channel, effect.agent_channel, call_id if outbound else ""
-            )
-            await self.step(call_id, ev.BridgeResult(ctx.clock(), effect.agent_channel, bridged))
+            marked = call_id if outbound else ""  # the dial record's Bridge marks (outbound only)
+            answer = await ctx.executor.start_bridge(effect.caller_channel, effect.agent_channel, marked)
+            ctx.answers.follow(answer, lambda bridged: self._bridged(call_id, effect, bridged, marked))
         elif isinstance(effect, ev.HangUp):
             await ctx.executor.hangup(effect.channel)
         elif isinstance(effect, ev.HangUpLegs):
@@ -74,6 +76,12 @@ class InboundEffects:
         else:
             return await self._perform_transfer(call_id, effect)
         return True
+
+    async def _bridged(self, call_id: str, effect: ev.Bridge, bridged: bool | None, marked: str) -> None:
+        """The Bridge's answer, handed back under the ACD's lock: to the call's table as its own event."""
+        self.ctx.executor.bridge_done(effect.caller_channel, effect.agent_channel, bridged, marked)
+        if self.ctx.executor.may_act():  # a standby ignores what it hears, as it ignores events
+            await self.step(call_id, ev.BridgeResult(self.ctx.clock(), effect.agent_channel, bridged))
 
     async def _perform_transfer(self, call_id: str, effect: ev.Effect) -> bool:
         """The effects of a transfer on the call and its channels; False for any other effect."""

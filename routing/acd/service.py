@@ -73,6 +73,7 @@ from routing.rules import AgentSpec, Rules
 
 log = logging.getLogger("switchboard.acd")
 
+_ANSWERS_BEFORE_RESYNC_S = 5.0  # the answers a lost link failed are in at once; a live link's in its timeout
 _RELEVANT = (UserEventSeen, OriginateResult, ChannelHungUp, DialStarted, Transferred, Bridged)
 
 
@@ -99,7 +100,7 @@ class AcdService:
         self.lock = asyncio.Lock()
         self.ctx = ctx = build_ctx(
             redis, sender, rules, metrics, clock=clock, instance_id=instance_id, options=options, keys=keys,
-            lease=lease, may_act=lambda: self.owns,
+            lease=lease, may_act=lambda: self.owns, lock=self.lock,
         )  # fmt: skip
         self.writes = StateWrites(ctx, self.lock)
         self.dispatcher = dispatcher = Dispatcher(ctx, self.writes)
@@ -175,6 +176,7 @@ class AcdService:
         self._tracker = tracker
         if not self.owns:
             return
+        await self.ctx.answers.settled(_ANSWERS_BEFORE_RESYNC_S)  # a lost link's answers first
         async with self.lock:
             self.ctx.executor.started()
             self.ctx.executor.resyncing = True
@@ -206,7 +208,8 @@ class AcdService:
                 self.refresh_gauges(now)
 
     async def aclose(self) -> None:
-        """Stop background work (a pending write-back to Redis); call after the engine stopped."""
+        """Stop background work (a write-back to Redis, answers awaited apart); after the engine."""
+        await self.ctx.answers.aclose()
         await self.writes.aclose()
         await self.ownership.aclose()
 
@@ -254,7 +257,7 @@ class AcdService:
 
     def maybe_bridged(self, call_id: str) -> bool:
         """The call's Bridge to its answered agent awaits its answer or got none (in doubt): the
-        customer may be talking already. Read without the lock (the Bridge holds it meanwhile)."""
+        customer may be talking already. Read without the lock (one event loop)."""
         active = self.ctx.state.calls.get(call_id)
         if active is None or active.state is not CallState.OFFERED:
             return False

@@ -109,6 +109,7 @@ async def test_an_adopted_caller_keeps_queue_tier_and_ivr_choice(redis_client: a
                 "+3619999999",
                 "2",
             )
+            await s.until(lambda: len(s.actions("Setvar")) == 2)  # sent; their answers are not awaited
             setvars = {(a.get("Channel"), a.get("Value")) for a in s.actions("Setvar")}
             assert setvars == {(vip, first.facts.case_id), (other, second.facts.case_id)}
 

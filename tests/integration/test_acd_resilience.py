@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 import redis.asyncio as aioredis
@@ -13,7 +14,8 @@ from switchboard.private_redis import PrivateRedis
 from tests.support.acd_harness import acd_stack, agent, base_rules, make_rules, sim_config
 
 pytestmark = pytest.mark.integration
-
+ABANDONED = "switchboard_acd_calls_abandoned_total"
+LATE_S = 0.5
 
 
 async def test_calls_are_served_while_redis_is_down_and_written_back_after(own_redis: PrivateRedis) -> None:
@@ -67,3 +69,37 @@ async def test_stray_and_duplicate_events_change_nothing(redis_client: aioredis.
         assert s.waiting_ids() == [call_id]
         assert [w.tier for q in s.acd.queues() for w in q.waiting] == ["active"]  # not re-classified
         assert s.state("a1") is AgentState.LOGGED_OUT and not s.actions("Hangup")
+
+
+async def test_a_refusal_to_ring_that_comes_late_skips_the_agent_and_holds_up_no_other_call(
+    redis_client: aioredis.Redis,
+) -> None:
+    """Asterisk answers every Originate 0.5 s late: the ACD does not wait for it. A second caller
+    is rung for while the first ring's answer is still out; the refusal, when it comes, is settled
+    as before (a missed ring, the call routed again), and both calls end as talks, not abandons."""
+    agents = [
+        agent("ghost", "Local/2001@nowhere", tech=2), agent("a2", "PJSIP/2002", tech=3),
+        agent("a3", "PJSIP/2003", tech=3),
+    ]  # fmt: skip
+    rules = make_rules(base_rules(agents=agents))
+    async with acd_stack(redis_client, rules, sim_config()) as s:
+        s.sim.answer_late("Originate", LATE_S)
+        for agent_id in ("ghost", "a2", "a3"):
+            await s.acd.login(agent_id)
+        first = await s.sim.inbound_call("+36301234567", "+3612345678", patience_s=600, talk_s=0.5)
+        ghost = await s.sim.wait_for_action("Originate")
+        assert ghost.get("Channel") == "Local/2001@nowhere"
+        rung_at = time.perf_counter()
+        await s.sim.inbound_call("+36301234568", "+3612345678", patience_s=600, talk_s=0.5)
+        await s.sim.wait_for_action("Originate", lambda a: a.get("Channel") != "Local/2001@nowhere")
+        assert time.perf_counter() - rung_at < LATE_S, "the second call waited for the first ring's answer"
+
+        await s.until(lambda: s.acd.agent("ghost").missed_rings >= 1)
+        first_id = s.sim.channels[first].uniqueid
+        await s.until(lambda: first_id in s.acd.ctx.state.calls and
+                      s.acd.ctx.state.calls[first_id].facts.agent_id in ("a2", "a3"))  # fmt: skip
+        await s.until(lambda: s.sample("switchboard_acd_calls_answered_total", queue="support",
+                                       tier="active") == 2)  # fmt: skip
+        await s.until(lambda: not s.acd.ctx.state.calls, timeout=15)  # both talked and hung up
+        assert s.sample(ABANDONED, queue="support", tier="active") == 0
+        assert [a.get("Channel1") for a in s.actions("Bridge")].count(first) == 1

@@ -142,7 +142,9 @@ async def test_a_customer_bridged_unseen_whose_talk_ended_while_no_engine_ran_is
             await first.load_leads([lead(1)])
             proxy.cut_after("Bridge", then_stall_s=30.0)  # the fault's length: the engine stops in it
             await first.start()
-            await first.until(lambda: proxy.stats.cuts["bridge"] == 1, timeout=30)
+            # the proxy's own wait: the engine hears nothing once the link is cut (nothing in the
+            # engine waits for the Bridge's answer any more)
+            assert await proxy.wait_until(lambda: proxy.stats.cuts["bridge"] == 1, timeout=30)
             await first.dialer.settled()  # the background writes started so far, the Bridge's mark included
             [intent] = await IntentStore(redis_client).open_intents()
             assert intent.bridge_ms > 0 and intent.connected_ms == 0, "the record: a Bridge was sent"
