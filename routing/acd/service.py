@@ -5,12 +5,11 @@ StateWrites (memory mirrors Redis), Outbound (the dialer's side), Operations (wh
 through the API, api_operations.py), Notices (outages) and Ownership (ownership.py), all sharing
 one Ctx (context.py `build_ctx`) and the one lock.
 
-Owned here: the entry points and their one lock. Call events (handle), timers
-(tick), the resync after every (re)login, API requests and rule swaps all run
-one at a time under `_lock`, so the routing snapshot, the agent statuses and
-Redis never see two changes interleave. The work itself is in callflow.py
-(call events), dispatcher.py (routing and the agent lifecycle), store.py
-(Redis), executor.py (AMI), outbound.py (the dialer's held agents and answered calls).
+Owned here: the entry points and their one lock. Call events (handle), timers (tick), the resync
+after every (re)login, API requests and rule swaps all run one at a time under `lock`, so the
+routing snapshot, the agent statuses and Redis never see two changes interleave. The work itself is
+in callflow.py (call events), dispatcher.py (routing and the agent lifecycle), store.py (Redis),
+executor.py (AMI; its answers are awaited apart, answers.py), outbound.py (the dialer's side).
 
 Ownership (several engines on one Redis and one Asterisk; ownership.py, docs/reliability.md):
 given a core.lease.Lease, the service acts only while it `owns` the ACD. A standby ignores every
@@ -18,9 +17,9 @@ call event, timer and dialer request (its AMI connection sees all the calls, but
 bridges or hangs up a leg). When it becomes the owner it reloads from Redis and runs the resync an
 AMI reconnect runs (`on_owned`, the runtime's Engine.resync), which adopts the callers Asterisk holds.
 
-Wiring (the runtime): build it with the engine's AMI client as `sender`, `await
-load()` before the engine starts, add it to the engine's services, and call
-`await replace_rules(new)` for each valid edit of routing.yaml.
+Wiring (the runtime): build it with the engine's AMI client as `sender`, `await load()` before the
+engine starts, add it to the engine's services, and call `await replace_rules(new)` for each valid
+edit of routing.yaml.
 """
 
 from __future__ import annotations
