@@ -388,11 +388,12 @@ class DialerService:
                 self.metrics.leads_remaining.labels(campaign=campaign.id, state=queue).set(size)
             self.metrics.in_flight.labels(campaign=campaign.id).set(self.in_flight(campaign.id).ringing)
 
-    async def close(self) -> None:
-        """Stop pacing, the round and the background writes (placed calls are left to Asterisk)."""
-        await self.background.close(self._round)
+    async def close(self, *, release: bool = True) -> None:
+        """Stop pacing, the round and the background writes (placed calls are left to Asterisk).
+        `release=False` is what a crash leaves: the pacing lease runs out instead of being given up."""
+        await self.background.close(self._round)  # first: no tick or round starts the lease again
         if self._own_lease:  # let another engine take over at once (else the lease runs out)
-            await self.lease.stop(release=True)
+            await self.lease.stop(release=release)
         self.is_leader = False
 
     async def settled(self) -> None:

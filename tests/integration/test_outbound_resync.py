@@ -277,11 +277,14 @@ async def test_a_customer_on_hold_across_an_engine_restart_is_connected_or_aband
 
 
 def killed(dialer: DialerService) -> None:
-    """kill -9: the dialer does nothing on its way out, and its pacing lease is no longer renewed
-    (it runs out; in one test process its renewal task would otherwise go on)."""
+    """kill -9 when the engine stops: the dialer does nothing on its way out and its pacing lease is
+    not given up (it runs out). Its tasks still end, as the process's would: stopping only the
+    lease's renewals let the engine's next tick start them again (`tick` does while the service
+    is open), and the dead engine led on, so the next engine never took its calls over."""
+    stop = dialer.close
 
     async def close() -> None:
-        await dialer.lease.stop(release=False)
+        await stop(release=False)
 
     dialer.close = close  # type: ignore[method-assign]
 
