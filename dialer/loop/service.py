@@ -145,9 +145,8 @@ class DialerService:
         )  # fmt: skip
         self._round: asyncio.Task[bool] | None = None
         self._next_round = self._next_housekeeping = self._next_recovery = 0.0
-        self.is_leader = False
+        self.is_leader, self.rounds, self.round_failures = False, 0, 0
         self._beating, self._next_beat = False, 0.0  # heartbeat set (intents.beat); renewed next at
-        self.rounds = self.round_failures = 0
 
     def _operations(self) -> CampaignOperations:
         return CampaignOperations(
@@ -389,7 +388,7 @@ class DialerService:
             self.metrics.in_flight.labels(campaign=campaign.id).set(self.in_flight(campaign.id).ringing)
 
     async def close(self, *, release: bool = True) -> None:
-        """Stop pacing, the round and the background writes (placed calls are left to Asterisk).
+        """Stop pacing, the round, the background writes (placed calls are left to Asterisk);
         `release=False` is what a crash leaves: the pacing lease runs out instead of being given up."""
         await self.background.close(self._round)  # first: no tick or round starts the lease again
         if self._own_lease:  # let another engine take over at once (else the lease runs out)
