@@ -79,7 +79,7 @@ def build_dialer(
     keys, clock, region = DialerKeys(), setup.clock, setup.default_region
     metrics = DialerMetrics(registry)
     in_force = CampaignsInForce(rules.campaigns)
-    mail = setup.mail and replace(setup.mail, takes=lambda c: in_force.takes_over(setup.shard, c or ""))
+    mail = setup.mail and replace(setup.mail, shard=setup.shard)
 
     def imported(source: str, report: UpsertReport) -> None:
         metrics.record_import(source, report.counts())

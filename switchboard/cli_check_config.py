@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 from pathlib import Path
 
 from redis.asyncio import Redis
@@ -19,7 +18,14 @@ from core.config.loader import deprecated_spellings
 from core.errors import ConfigError, StoreUnavailableError
 from switchboard.applied_check import DiskVersion, applied_lines
 from switchboard.cli_common import EXIT_OK, EXIT_PROBLEMS, Subcommands
-from switchboard.config_check import FileReport, default_registry, disk_version, link_check, named_rule_files
+from switchboard.config_check import (
+    FileReport,
+    default_registry,
+    disk_version,
+    engine_shard,
+    link_check,
+    named_rule_files,
+)
 from switchboard.logs import SecretFilter
 from switchboard.redis_conn import connect_redis, open_redis
 from switchboard.settings import Settings, load_settings, redact_url
@@ -100,12 +106,10 @@ def _print_report(report: FileReport) -> None:
 
 
 def _settings_shard(reports: list[FileReport]) -> str:
-    """acd.shard of the first valid settings file given (the file alone), else the default shard."""
-    for report in reports:
-        if report.kind == "settings" and report.ok:
-            with contextlib.suppress(ConfigError):
-                return load_settings(Path(report.file), use_env=False).acd.shard
-    return ""
+    """The shard of the first valid settings file given, as its engine runs (the environment's
+    SWITCHBOARD_ACD_SHARD wins); none given: the environment's (and SWITCHBOARD_SETTINGS_FILE's)."""
+    files = [Path(report.file) for report in reports if report.kind == "settings" and report.ok]
+    return engine_shard(files[0] if files else None)
 
 
 def engine_side(

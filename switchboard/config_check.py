@@ -17,6 +17,7 @@ only, and the report says so.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -137,7 +138,19 @@ def check_settings(path: Path) -> list[ConfigProblem]:
     """Validate a settings file on its own (environment ignored), that the files it names exist,
     and that the rule files it names agree with each other (rule_links)."""
     settings = load_settings(path, use_env=False)
-    return _missing_files(settings, path) + link_check(named_rule_files(settings), settings.acd.shard)
+    return _missing_files(settings, path) + link_check(named_rule_files(settings), engine_shard(path))
+
+
+def engine_shard(path: Path | None) -> str:
+    """The ACD shard an engine of these settings runs: acd.shard of the file and the environment
+    (SWITCHBOARD_ACD_SHARD wins, as in the engine; no file: SWITCHBOARD_SETTINGS_FILE's); the file's
+    alone when the environment spoils it, the default shard when neither loads."""
+    with contextlib.suppress(ConfigError):
+        return load_settings(path).acd.shard
+    if path is not None:
+        with contextlib.suppress(ConfigError):
+            return load_settings(path, use_env=False).acd.shard
+    return ""
 
 
 def _missing_files(settings: Settings, path: Path) -> list[ConfigProblem]:

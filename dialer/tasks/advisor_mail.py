@@ -11,9 +11,10 @@ outbox worker sends them by SMTP, with its retries). Rules it keeps (issue 14, s
   from `reminders.digest.at` on; advisors with nothing due, overdue, at risk or newly expired are
   marked and skipped. An engine started after the hour sends the day's digest then, once.
 - Texts are in the advisor's language (`agents[].language`, else the mail default).
-- A center split into ACD shards: an engine sends the reminders of its shard's campaigns' tasks
-  (`takes`; a task without a campaign, or of a campaign campaigns.yaml no longer has, is the
-  default shard's), since its routing.yaml has their advisors; the others are left to their shard.
+- A center split into ACD shards: a reminder is sent by the engines of its owner's shard, whose
+  routing.yaml has the advisor's address (advisor_shards.py; an owner no shard has is the default
+  shard's); the others' are left to their shard. Reminders left to another shard are read past,
+  never in the way: a shard whose engines are down cannot hold up the others' reminders.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 from dialer.audit import text
 from dialer.leads.model import to_ms
+from dialer.tasks.advisor_shards import AdvisorShards
 from dialer.tasks.deadlines import deadline_label
 from dialer.tasks.mail_templates import Language
 from dialer.tasks.reminders import (
@@ -82,10 +84,11 @@ class AdvisorMail:
         default_language: Language = "en",
         batch: int = 200,
         counter: Callable[[str], None] | None = None,
-        takes: Callable[[str | None], bool] = lambda _campaign: True,
+        shard: str = "",
     ) -> None:
         self.store = store
-        self._takes = takes  # a task's campaign -> its reminder is this engine's (its ACD shard's)
+        self.shards = AdvisorShards(store.redis, store.keys, shard)  # whose reminders are this shard's
+        self._others: dict[str, float] = {}  # reminders left to another shard: id -> the due ms read
         self.advisors = advisors
         self.default_language = default_language
         self._batch = batch
@@ -99,25 +102,53 @@ class AdvisorMail:
     # ---- reminders ----------------------------------------------------------------------------
 
     async def queue_reminders(self, now: datetime) -> dict[str, int]:
-        keys = self.store.keys
-        due = await self.store.redis.zrangebyscore(
-            keys.remind, "-inf", to_ms(now), start=0, num=self._batch, withscores=True
-        )
+        """Up to `batch` due reminders of this shard, read in pages past those of other shards."""
+        advisors = self.advisors.all()
+        await self.shards.publish(advisors)
         outcomes: dict[str, int] = {}
-        for raw_id, score in cast(list[tuple[bytes, float]], due):
-            task = await self.store.find(text(raw_id))
-            if task is not None and not self._takes(task.campaign_id):
-                continue  # another ACD shard's advisor: that shard's engines know the address
-            payload = await self._reminder(task, now) if task is not None else ""
-            reply = await self.store.run("QUEUE_REMINDER", now, text(raw_id), int(score), payload)
-            outcome = text(reply[1]) if int(reply[0]) else "changed"
-            outcomes[outcome] = outcomes.get(outcome, 0) + 1
-            if outcome == "no-address":
-                log.warning("task %s: its owner %r has no e-mail address; no reminder sent", text(raw_id),
-                            task.owner if task else None)  # fmt: skip
-            if self._counter is not None and outcome != "changed":
-                self._counter(f"reminder-{outcome}")
+        others: dict[str, float] = {}
+        passed = taken = 0  # passed: due entries left in place, before the next page
+        while taken < self._batch:
+            due = cast(list[tuple[bytes, float]], await self.store.redis.zrangebyscore(
+                self.store.keys.remind, "-inf", to_ms(now), start=passed, num=self._batch, withscores=True
+            ))  # fmt: skip
+            for raw_id, score in due[: self._batch - taken]:
+                task_id = text(raw_id)
+                theirs, task = await self._theirs(task_id, score, advisors)
+                if theirs:  # another ACD shard's advisor: that shard's engines know the address
+                    others[task_id], passed = score, passed + 1
+                    continue
+                taken += 1
+                outcome = await self._queue_reminder(task_id, task, score, now)
+                outcomes[outcome] = outcomes.get(outcome, 0) + 1
+                passed += outcome == "changed"  # may still be due, in place
+            if len(due) < self._batch:
+                break
+        self._others = others  # those still due, as read this pass
         return outcomes
+
+    async def _theirs(
+        self, task_id: str, score: float, advisors: dict[str, AdvisorContact]
+    ) -> tuple[bool, Task | None]:
+        """Whether another shard's engines send this reminder (known from the last pass while its due
+        time is the same: not read again), and the task when it was read."""
+        if self._others.get(task_id) == score:
+            return True, None
+        task = await self.store.find(task_id)
+        if task is None:
+            return False, None
+        return not await self.shards.takes(task.owner, task.owner in advisors), task
+
+    async def _queue_reminder(self, task_id: str, task: Task | None, score: float, now: datetime) -> str:
+        payload = await self._reminder(task, now) if task is not None else ""
+        reply = await self.store.run("QUEUE_REMINDER", now, task_id, int(score), payload)
+        outcome = text(reply[1]) if int(reply[0]) else "changed"
+        if outcome == "no-address":
+            log.warning("task %s: its owner %r has no e-mail address; no reminder sent", task_id,
+                        task.owner if task else None)  # fmt: skip
+        if self._counter is not None and outcome != "changed":
+            self._counter(f"reminder-{outcome}")
+        return outcome
 
     async def _reminder(self, task: Task, now: datetime) -> str:
         contact = self.advisors.get(task.owner) if task.owner else None

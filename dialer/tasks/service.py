@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
@@ -66,9 +66,11 @@ class MailSetup:
     advisors: AdvisorDirectory
     retry: MailRetry = field(default_factory=MailRetry)
     default_language: Language = "en"
-    takes: Callable[[str | None], bool] = lambda _campaign: True
-    """Whose reminders this engine sends, by the task's campaign: its ACD shard's (the advisors in
-    its `advisors`); another shard's engines send the others' (docs/redis.md, ACD shards)."""
+    reminder_batch: int = 200
+    """Reminders queued per pass at most (the rest wait for the next pass)."""
+    shard: str = ""
+    """The engine's ACD shard: it sends the reminders of its advisors (`advisors`, its routing.yaml);
+    another shard's engines send their advisors' (dialer/tasks/advisor_shards.py, docs/redis.md)."""
 
 
 class TaskService:
@@ -132,8 +134,9 @@ class TaskService:
 
         language = mail.default_language
         advisor_mail = AdvisorMail(
-            store, mail.advisors, default_language=language, counter=count, takes=mail.takes
-        )
+            store, mail.advisors, default_language=language, counter=count, shard=mail.shard,
+            batch=mail.reminder_batch,
+        )  # fmt: skip
         mail_worker = OutboxWorker(
             redis, queue="tasks:mail", clock=at, keys=keys, counter=count, sender=SmtpSender(mail.smtp),
             policy=mail.retry,

@@ -32,6 +32,8 @@ are epoch ms.
 - `tasks:notify:failed`        HASH task id -> JSON of a notification given up after its retries
 - `tasks:remind`               ZSET id -> when the owner's reminder e-mail is due (open tasks;
                                removed when queued, answered, closed or expired)
+- `tasks:advisor-shards`        HASH advisor -> the ACD shard whose routing.yaml has them ('' the
+                               default shard): whose engines send their reminders
 - `tasks:digest:{date}`        HASH advisor -> queued at: the morning digest of that local date
                                was queued once (2 days TTL)
 - `tasks:mail:outbox`          ZSET message id -> next SMTP attempt (`remind:t-12`, `own:t-12`,
@@ -158,6 +160,10 @@ class TaskKeys:
     @property
     def remind(self) -> str:
         return f"{self.prefix}tasks:remind"
+
+    @property
+    def advisor_shards(self) -> str:
+        return f"{self.prefix}tasks:advisor-shards"
 
     def digest(self, day: str) -> str:
         return f"{self.prefix}tasks:digest:{day}"

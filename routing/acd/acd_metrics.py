@@ -12,6 +12,7 @@ from routing.yaml, `state` from the agent lifecycle, `agent` from the agent list
 - agents per state (overall and per queue: agents with the queue's skill), occupancy per
   agent, calls waiting and the oldest wait per queue
 - outage notices per outage: played, left (served by the notice), queued
+- adoptions deferred (a held caller's shard unknown) and callers seen for other ACD shards
 - decision latency: from the event (or timer, or API call) in to the AMI action out
 - the hash and source of the routing rules in force (no timestamp: one series per rule set)
 """
@@ -126,6 +127,19 @@ class AcdMetrics:
             ["outage", "outcome"],
             registry=r,
         )
+        self.adoptions_deferred = Counter(
+            "switchboard_acd_adoptions_deferred",
+            "Held callers a resync did not adopt because Asterisk did not tell their ACD shard "
+            "(SWITCHBOARD_SHARD neither in the listing nor answered by Getvar); the next resync asks again",
+            registry=r,
+        )
+        self.foreign_callers = Counter(
+            "switchboard_acd_foreign_callers",
+            "Callers announced for another ACD shard, by the role whose engines take them (acd-<shard>; "
+            "acd: the default shard; invalid: a SWITCHBOARD_SHARD no shard can have)",
+            ["role"],
+            registry=r,
+        )
         self.decision_seconds = Histogram(
             "switchboard_acd_decision_seconds",
             "From the event, timer or request in to the AMI action out",
@@ -196,6 +210,12 @@ class AcdMetrics:
 
     def call_transferred(self, queue: str, tier: str, mode: str) -> None:
         self.transfers.labels(queue=queue, tier=tier, mode=mode).inc()
+
+    def adoption_deferred(self) -> None:
+        self.adoptions_deferred.inc()
+
+    def foreign_caller(self, role: str) -> None:
+        self.foreign_callers.labels(role=role).inc()
 
     def decision(self, action: str, seconds: float) -> None:
         self.decision_seconds.labels(action=action).observe(seconds)

@@ -16,7 +16,10 @@ Rules it keeps (Asterisk is the truth about what exists, Redis about what was de
   again; any other is taken on again under its old case number, counted once
   more as offered (it was waiting again), logged as odd.
 - Variables the listing lacks (a manager.conf without the channelvars) are
-  asked with Getvar, once per caller; a failure leaves them empty.
+  asked with Getvar, once per caller; a failure leaves them empty, except the
+  shard: a caller whose SWITCHBOARD_SHARD Asterisk did not tell is not adopted
+  (it may be another shard's, whose engine adopts it too: two ACDs would route
+  it), but counted and logged, and asked again at the next resync.
 """
 
 from __future__ import annotations
@@ -82,6 +85,9 @@ class Adoption:
             case_id = record.facts.case_id
         if held.missing:
             held = held.described(await self._ask(held), self.ctx.clock())
+            if not held.shard_known:
+                self._shard_unknown(held)
+                return False
             if held.shard != self.ctx.options.shard:
                 return False
         facts = await self.flow.admit(held, case_id, "adopted")
@@ -89,6 +95,14 @@ class Adoption:
         if facts.channel and not case_id:
             await self.ctx.executor.set_case(facts.channel, facts.case_id)
         return True
+
+    def _shard_unknown(self, held: HeldCaller) -> None:
+        self.ctx.metrics.adoption_deferred()
+        log.warning(
+            "held caller %s: Asterisk did not tell its ACD shard (SWITCHBOARD_SHARD: not in the listing, "
+            "Getvar unanswered); not adopted, asked again at the next resync (add SWITCHBOARD_SHARD to "
+            "manager.conf's channelvars)", held.call_id, extra={"call_id": held.call_id},
+        )  # fmt: skip
 
     async def _record(self, call_id: str) -> ActiveCall | None:
         """What Redis decided about this call, if anything (nothing known while Redis fails)."""

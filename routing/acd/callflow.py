@@ -41,6 +41,7 @@ from routing.acd.callers import Callers
 from routing.acd.calls import ActiveCall, CallFacts, is_agent_leg, is_leg_of
 from routing.acd.context import Ctx
 from routing.acd.dispatcher import Dispatcher
+from routing.acd.foreign import ForeignCallers
 from routing.acd.held import HeldCaller
 from routing.acd.inbound_effects import InboundEffects
 from routing.acd.lifecycle import apply
@@ -95,11 +96,15 @@ class CallFlow:
             ctx, dispatcher, step=self.step, arrive=self._arrive, hangup_legs=self.hangup_legs
         )
         self.adoption = adoption(self) if adoption is not None else None
+        self.foreign = ForeignCallers(ctx.store.redis, ctx.metrics, ctx.store.keys.prefix)
 
     # -- arrival -----------------------------------------------------------------------------
     async def inbound(self, arrived: InboundArrived) -> None:
-        if not arrived.call_id or arrived.shard != self.ctx.options.shard:
-            return  # another shard's caller: its own engines take it (docs/redis.md, shards)
+        if not arrived.call_id:
+            return
+        if arrived.shard != self.ctx.options.shard:  # its own shard's engines take it (docs/redis.md)
+            await self.foreign.seen(arrived.shard, arrived.call_id, self.ctx.clock())
+            return
         held = HeldCaller(
             call_id=arrived.call_id,
             uniqueid=arrived.uniqueid,

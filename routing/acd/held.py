@@ -18,7 +18,8 @@ Rules it keeps:
   else now - Duration. Callers whose arrival comes out equal keep Asterisk's
   creation order (the Uniqueid sequence).
 - An absent ChanVariable is not an empty one: `missing` names the variables
-  the listing lacked (a manager.conf without them), to be asked with Getvar.
+  the listing lacked (a manager.conf without them), to be asked with Getvar;
+  a variable Getvar did not answer stays missing.
 """
 
 from __future__ import annotations
@@ -58,8 +59,16 @@ class HeldCaller:
     missing: tuple[str, ...] = ()
     """Variables the listing did not carry (not in channelvars): ask Asterisk."""
 
+    @property
+    def shard_known(self) -> bool:
+        """Whether the caller's shard is known (listed, or answered by Getvar): a caller whose
+        shard is unknown is nobody's to adopt (an engine guessing the default would take another
+        shard's caller, and two ACDs would route it)."""
+        return SHARD not in self.missing
+
     def described(self, values: Mapping[str, str], now: float) -> HeldCaller:
-        """With the variables Getvar found for `missing` filled in."""
+        """With the variables Getvar found for `missing` filled in; those it did not answer stay
+        missing (an unanswered SWITCHBOARD_SHARD is not the default shard)."""
         dialled = values.get(DIALLED, self.dialled) or self.dialled
         found = replace(
             self,
@@ -67,7 +76,7 @@ class HeldCaller:
             ivr=values.get(IVR, self.ivr),
             queue=values.get(QUEUE, self.queue),
             shard=values.get(SHARD, self.shard).strip(),
-            missing=(),
+            missing=tuple(name for name in self.missing if name not in values),
         )
         if ARRIVED in values:
             return replace(found, arrived_at=arrival(values[ARRIVED], now, self.age_s))

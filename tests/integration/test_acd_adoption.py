@@ -260,6 +260,35 @@ async def test_an_engine_adopts_only_the_held_callers_of_its_acd_shard(
             assert s.sample("switchboard_acd_calls_offered_total", queue="support", tier="active") == 1
 
 
+async def test_a_caller_whose_shard_asterisk_did_not_tell_is_left_for_the_next_resync(
+    redis_client: aioredis.Redis,
+) -> None:
+    """manager.conf's channelvars lack SWITCHBOARD_SHARD and its Getvar fails: the default shard's
+    engine must not take the caller for its own (it may be east's, whose engine adopts it too: two
+    ACDs would route one caller). It counts it, and the next resync, whose Getvar answers, adopts
+    the default shard's caller and still leaves east's."""
+    shipped = tuple(v for v in SimConfig().channelvars if v != "SWITCHBOARD_SHARD")
+    async with running_sim(SimConfig(channelvars=shipped, extra_dialplan=EXIT_DIALPLAN)) as sim:
+        west = await sim.inbound_call("+36301234567", LINE, patience_s=600)
+        east = await sim.inbound_call("+36301234568", LINE, patience_s=600, shard="east")
+        for caller in (west, east):
+            await sim.wait_for_event("MusicOnHoldStart", lambda e, c=caller: e.get("Channel") == c)
+        sim.fail_next("Getvar", "garbage")
+        sim.fail_next("Getvar", "garbage")
+        rules = make_rules(base_rules())
+        async with running_engine(sim, redis_client, rules, reconnect_min=0.05) as s:
+            await s.until(lambda: s.engine.stats.resyncs == 1)
+            assert not s.acd.ctx.state.calls
+            assert s.sample("switchboard_acd_adoptions_deferred_total") == 2
+            assert s.sample("switchboard_acd_calls_offered_total", queue="support", tier="active") == 0
+
+            await sim.drop_connections()
+            await s.until(lambda: s.engine.stats.resyncs == 2)
+            assert list(s.acd.ctx.state.calls) == [sim.channels[west].uniqueid]
+            assert [a.get("Variable") for a in s.actions("Getvar")] == ["SWITCHBOARD_SHARD"] * 4
+            assert s.sample("switchboard_acd_adoptions_deferred_total") == 2
+
+
 async def test_a_caller_redis_shows_routed_out_is_sent_to_the_exit_again(
     redis_client: aioredis.Redis,
 ) -> None:

@@ -3,7 +3,7 @@ morning digest, customers' callback times; once each across restarts, retried wh
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 
 import pytest
@@ -15,7 +15,7 @@ from dialer.tasks.mail import MailRetry, SmtpConfig
 from dialer.tasks.reminders import Reminder, ReminderAnchor
 from dialer.tasks.service import MailSetup, PassReport, TaskService
 from tests.support.smtp_server import Received, SmtpServer, smtp_server
-from tests.support.tasks_harness import Clock, Kit, build_kit, local
+from tests.support.tasks_harness import Clock, Kit, build_kit, lead, local
 
 pytestmark = pytest.mark.integration
 
@@ -34,16 +34,23 @@ async def smtp() -> AsyncIterator[SmtpServer]:
 
 
 def engine(
-    kit: Kit, smtp: SmtpServer, *, retries: int = 3, takes: Callable[[str | None], bool] = lambda _: True
+    kit: Kit,
+    smtp: SmtpServer,
+    *,
+    retries: int = 3,
+    advisors: Sequence[AdvisorContact] = ADVISORS,
+    shard: str = "",
+    batch: int = 200,
 ) -> TaskService:
     """One engine's task service (a new one = a restarted engine: nothing but Redis carries over);
-    `takes`: the tasks' campaigns whose reminders it sends (its ACD shard's)."""
+    `advisors`: its routing.yaml's, `shard`: its ACD shard."""
     setup = MailSetup(
         SmtpConfig(host="127.0.0.1", port=smtp.port, security="none", sender="cc@cc.example", timeout_s=5),
-        AdvisorDirectory(lambda: ADVISORS),
+        AdvisorDirectory(lambda: advisors),
         MailRetry(retries, timedelta(seconds=30), timedelta(minutes=5)),
         default_language="en",
-        takes=takes,
+        reminder_batch=batch,
+        shard=shard,
     )
     return TaskService.build(
         kit.redis, leads=kit.stores.leads, registry=CollectorRegistry(), rules=kit.tasks.rules,
@@ -156,21 +163,47 @@ async def test_while_smtp_is_down_the_reminder_is_retried_and_then_delivered(
     assert service.mail_worker is not None and await service.mail_worker.pending() == 0
 
 
-async def test_another_acd_shards_engine_leaves_the_reminder_to_the_advisors_shard(
+EAST, WEST = ADVISORS[:2], ADVISORS[2:]  # anna and piotr in shard east's routing.yaml, bob and nomail
+
+
+async def test_a_reminder_is_sent_by_the_engines_of_its_owners_acd_shard(
+    redis_client: aioredis.Redis, smtp: SmtpServer
+) -> None:
+    """Whatever the task's campaign (none here: a task the CRM made): the owner's shard's engines
+    have the address. An owner no shard has is the default shard's to mark `no-address`."""
+    kit = build_kit(redis_client)
+    item = lead(1)
+    item.pop("campaign_id")
+    await kit.stores.leads.upsert_many([item], now=kit.clock(), actor="crm")
+    east, default = engine(kit, smtp, advisors=EAST, shard="east"), engine(kit, smtp, advisors=WEST)
+    await at(east, kit.clock, kit.clock())  # each shard's engines have run: their advisors are known
+    await at(default, kit.clock, kit.clock())
+    two = local(2026, 6, 2, 14)
+    for owner in ("anna", "bob", "gone"):
+        task = await east.store.create(lead_id="L1", kind="callback_requested", now=kit.clock(), actor=owner,
+                                       own_time=two)  # fmt: skip
+        assert task.campaign_id is None
+    report = await at(default, kit.clock, local(2026, 6, 2, 13))
+    assert report.queued is not None and report.queued.reminders == {"queued": 1, "no-address": 1}
+    report = await at(east, kit.clock, local(2026, 6, 2, 13))
+    assert report.queued is not None and report.queued.reminders == {"queued": 1}
+    await at(default, kit.clock, local(2026, 6, 2, 13, 0, 30))  # the mail pass of either engine sends
+    assert [len(mails(smtp, "remind", to)) for to in ("anna@cc.example", "bob@cc.example")] == [1, 1]
+
+
+async def test_reminders_left_to_a_shard_whose_engines_are_down_do_not_hold_up_the_others(
     redis_client: aioredis.Redis, smtp: SmtpServer
 ) -> None:
     kit = build_kit(redis_client)
     await kit.leads(1)
-    other_shard = engine(kit, smtp, takes=lambda _campaign: False)
-    task = await other_shard.store.create(
-        lead_id="L1", kind="callback_requested", now=kit.clock(), actor="anna", own_time=local(2026, 6, 2, 14)
-    )
-    left = await at(other_shard, kit.clock, local(2026, 6, 2, 13))
-    assert left.queued is not None and left.queued.reminders == {}, "neither sent nor marked no-address"
-    own_shard = engine(kit, smtp, takes=lambda campaign: campaign == task.campaign_id)
-    sent = await at(own_shard, kit.clock, local(2026, 6, 2, 13))
-    assert sent.queued is not None and sent.queued.reminders == {"queued": 1}
-    assert len(mails(smtp, "remind", "anna@cc.example")) == 1
+    east, default = engine(kit, smtp, advisors=EAST, shard="east"), engine(kit, smtp, advisors=WEST, batch=2)
+    await at(east, kit.clock, kit.clock())  # east's engines ran once, then stopped
+    for hour, owner in ((13, "anna"), (14, "piotr"), (15, "anna"), (16, "bob")):  # due first: east's
+        await default.store.create(lead_id="L1", kind="callback_requested", now=kit.clock(), actor=owner,
+                                   own_time=local(2026, 6, 2, hour))  # fmt: skip
+    report = await at(default, kit.clock, local(2026, 6, 2, 16))
+    assert report.queued is not None and report.queued.reminders == {"queued": 1}
+    assert await redis_client.zcard(default.store.keys.remind) == 3  # east's wait
 
 
 async def test_an_advisor_without_an_address_gets_nothing_and_the_reminder_is_not_retried(

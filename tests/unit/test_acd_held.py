@@ -85,6 +85,18 @@ def test_variables_the_listing_lacks_are_named_and_a_withheld_number_is_empty() 
     assert (told.queue, told.arrived_at, told.shard, told.missing) == ("support", NOW - 93.5, "east", ())
 
 
+def test_a_variable_getvar_did_not_answer_stays_missing_and_an_unanswered_shard_is_unknown() -> None:
+    event = listed()
+    lines = event.raw.split("\r\n")
+    raw = "\r\n".join(line for line in lines if not any(v in line for v in ("QUEUE", "SHARD")))
+    found = held_caller(Event(raw, "CoreShowChannel"), "switchboard-inbound", NOW)
+    assert found is not None and not found.shard_known
+    told = found.described({"SWITCHBOARD_QUEUE": "support"}, NOW)  # the shard's Getvar failed
+    assert (told.queue, told.missing, told.shard_known) == ("support", ("SWITCHBOARD_SHARD",), False)
+    unset = found.described({"SWITCHBOARD_SHARD": ""}, NOW)  # answered, not set: the default shard
+    assert (unset.shard, unset.shard_known) == ("", True)
+
+
 @pytest.mark.parametrize(
     ("stamp", "age", "expected"),
     [

@@ -244,3 +244,25 @@ def test_single_location_config_error_from_a_checker(tmp_path: Path) -> None:
     assert [str(problem) for problem in report.problems] == [
         f"{tmp_path / 'agents.yaml'}:4:12: agents[2].level: skill level out of range"
     ]
+
+
+@pytest.mark.parametrize("where", ["file", "environment"])
+def test_a_settings_files_links_are_checked_for_the_shard_its_engine_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """An engine of shard east, named in the file or (as on a host that sets it by environment) in
+    SWITCHBOARD_ACD_SHARD: east's campaign is checked against the routing.yaml it names."""
+    write(tmp_path, "campaigns.yaml", "version: 1\ncampaigns:\n"
+          "  - {id: east-sales, name: East, queue: east-only, shard: east}\n")  # fmt: skip
+    routing = ROOT / "config/routing.yaml"
+    settings = write(
+        tmp_path, "settings.yaml", f"rules:\n  routing: {routing}\n  campaigns: campaigns.yaml\n"
+    )
+    assert check(capsys, settings)[0] == EXIT_OK, "the default shard's engines never check east's campaign"
+    if where == "environment":
+        monkeypatch.setenv("SWITCHBOARD_ACD_SHARD", "east")
+    else:
+        settings.write_text(settings.read_text(encoding="utf-8") + "acd:\n  shard: east\n", encoding="utf-8")
+    code, out = check(capsys, settings)
+    assert code == EXIT_ERROR
+    assert any("campaigns[0].queue" in line and "east-only" in line for line in out), out
