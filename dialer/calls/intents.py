@@ -4,9 +4,11 @@ Rules it keeps (issue 10 "No dial in doubt is repeated", "settling happens once"
 - `open` runs BEFORE the Originate leaves, in one script: the intent (call id, number, campaign,
   lead, holder, agent, kind, owner, the attempt's score), the pending attempt on the number and
   the lead (it counts against the caps at once), the dial counter, the lead `claimed -> dialing`,
-  the number's lock kept for the call's life, and the audit record. A crash at any point after it
-  leaves an intent that recovery (dialer/calls/recovery.py) resolves; a crash before it means
-  nothing was dialed.
+  the number's lock extended to the call's hold (2 h; settling releases it), and the audit record.
+  It writes nothing, so nothing may be dialed, when the lock is no longer this dialer's (`LOCK_LOST`:
+  it ran out during a stall, and another dialer may have locked the number and read the caps
+  without this attempt). A crash at any point after it leaves an intent that recovery
+  (dialer/calls/recovery.py) resolves; a crash before it means nothing was dialed.
 - The records are the source of truth about which calls were placed and by whom: `records`
   (by call id) and `open_intents` give the owner and the ActionID of every call without an
   outcome, `beat` / `alive` tell a live engine's calls from a dead one's.
@@ -34,6 +36,7 @@ from dialer.calls.attempts import PENDING, STAT_DIALS, hour_of, to_ms
 from dialer.dialer_keys import DialerKeys, DialKeys, LeadKeys
 
 OPEN_STATE = "open"
+LOCK_LOST = "lock-lost"  # `open` refused: the number's dial lock is no longer the intent's token
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,8 +141,9 @@ class IntentStore:
     async def open(
         self, intent: Intent, *, at: datetime, hold: timedelta, stale: Sequence[bool] | None = None
     ) -> str | None:
-        """Record the intent before the Originate; None when written, else why not (the lead is no
-        longer held by `intent.holder`, or the call id exists): then nothing may be dialed.
+        """Record the intent before the Originate; None when written, else why not (`LOCK_LOST`: the
+        number's lock is no longer `intent.lock_token`; the lead is no longer held by
+        `intent.holder`; the call id exists): then nothing is written and nothing may be dialed.
         `stale`: for the number's and the lead's attempt ZSETs, whether they hold entries older than
         the retention, as the caps' read of them just found (None: not read, trim them)."""
         audit = [
