@@ -148,15 +148,25 @@ return {1, after}
 # KEYS[1] the call's hash; ARGV[1] the moment (epoch ms), ARGV[2] the field: `connected_ms` when the
 # customer was bridged, `answered_ms` when they answered, `bridge_ms` when the desk sent a Bridge,
 # `bridge_refused_ms` when Asterisk refused one; ARGV[3] 'latest': an earlier moment never replaces
-# a later one (a retried mark may land after the next one). Only an open intent is marked: a settled
-# call (or one whose record expired) is left as it is. Returns 1 if marked (or already later).
+# a later one (a retried mark may land after the next one), ARGV[4] the engine writing it. Only an
+# open intent is marked: a settled call (or one whose record expired) is left as it is. Returns 1
+# if marked (or already later).
+# A 'latest' mark also stores who wrote it (`<field>_by`) and its place in the call's order of
+# marks (`<field>_seq`, from `mark_seq`): one engine's moments order its own marks, retried ones
+# landing in any order; two engines' clocks may differ, so another engine's mark replaces the
+# stored one whatever its moment, and the two fields are compared by their order then.
 MARK = """
 if redis.call('HGET', KEYS[1], 'state') ~= 'open' or redis.call('HEXISTS', KEYS[1], 'settled') == 1 then
   return 0
 end
-if ARGV[3] == 'latest' and tonumber(redis.call('HGET', KEYS[1], ARGV[2]) or '0') >= tonumber(ARGV[1]) then
+if ARGV[3] ~= 'latest' then
+  redis.call('HSET', KEYS[1], ARGV[2], ARGV[1])
   return 1
 end
-redis.call('HSET', KEYS[1], ARGV[2], ARGV[1])
+local base = string.sub(ARGV[2], 1, -4)
+local f = redis.call('HMGET', KEYS[1], ARGV[2], base .. '_by')
+if (f[2] or '') == (ARGV[4] or '') and tonumber(f[1] or '0') >= tonumber(ARGV[1]) then return 1 end
+local seq = redis.call('HINCRBY', KEYS[1], 'mark_seq', 1)
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[1], base .. '_by', ARGV[4] or '', base .. '_seq', seq)
 return 1
 """
