@@ -23,7 +23,8 @@ connect_redis owns the client and closes it (`await client.aclose()`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, cast
 
 import redis.asyncio as aioredis
@@ -184,6 +185,64 @@ async def check_no_eviction(client: aioredis.Redis) -> str | None:
             policy=policy, maxmemory=limit,
         )  # fmt: skip
     return None
+
+
+MIN_REDIS_VERSION = (6, 2)
+"""The oldest Redis the engine runs on: the audit retention trims streams with `XTRIM MINID` (6.2).
+The tests run on 7.0 and the deploy ships 7.2. Lua scripts are not rolled back, so a command an
+older server lacks would fail a script after its first writes: it is refused at start instead."""
+
+_VERSION = re.compile(r"(\d+)\.(\d+)")
+
+
+def _minimum() -> str:
+    return ".".join(map(str, MIN_REDIS_VERSION))
+
+
+def parse_version(text: str | None) -> tuple[int, int] | None:
+    """`redis_version` of INFO server as (major, minor); None when it is not a version."""
+    match = _VERSION.match(text or "")
+    return None if match is None else (int(match[1]), int(match[2]))
+
+
+def version_refusal(found: Mapping[str, str | None]) -> str | None:
+    """Pure: why the engine must not start on these servers (name -> `redis_version`), or None.
+    A version that cannot be read is not refused here (`check_redis_version` warns)."""
+    low = [
+        f"{v} at {name}"
+        for name, v in sorted(found.items())
+        if (parse_version(v) or MIN_REDIS_VERSION) < MIN_REDIS_VERSION
+    ]
+    if not low:
+        return None
+    return f"Redis {', '.join(low)} is too old: Switchboard needs Redis {_minimum()} or later"
+
+
+async def check_redis_version(client: aioredis.Redis) -> str | None:
+    """Refuse a Redis older than MIN_REDIS_VERSION (every node of a cluster is asked): raises
+    StoreUnavailableError naming the version found and the minimum. Returns a warning when a server
+    hides its version (a managed Redis may restrict INFO)."""
+    found: dict[str, str | None] = {}
+    if isinstance(client, RedisCluster):
+        for node in client.get_nodes():
+            found[node.name] = await _version(client.info("server", target_nodes=node))
+    else:
+        found["the server"] = await _version(client.info("server"))
+    refusal = version_refusal(found)
+    if refusal is not None:
+        raise StoreUnavailableError(refusal, versions=found, minimum=_minimum())
+    unread = [name for name, version in sorted(found.items()) if parse_version(version) is None]
+    if unread:
+        return f"cannot read the Redis version of {', '.join(unread)}; it must be {_minimum()} or later"
+    return None
+
+
+async def _version(info: Awaitable[Mapping[str, Any]]) -> str | None:
+    try:
+        version = (await info).get("redis_version")
+    except RedisError:
+        return None
+    return None if version is None else _text(version)
 
 
 def _text(value: object) -> str:

@@ -66,7 +66,7 @@ from switchboard.engine import Engine
 from switchboard.example_rules import RULE_KINDS, example_rules
 from switchboard.key_layout import refuse_old_layout
 from switchboard.metrics import EngineMetrics, create_metrics
-from switchboard.redis_conn import check_no_eviction, open_redis
+from switchboard.redis_conn import check_no_eviction, check_redis_version, open_redis
 from switchboard.reload import Apply, ReloadMetrics, RulesReloader
 from switchboard.rule_links import link_problems
 from switchboard.rules_store import LastAppliedStore
@@ -155,9 +155,9 @@ class Runtime:
         redis = await open_redis(settings)
         try:
             await refuse_old_layout(redis)
-            warning = await check_no_eviction(redis)
-            if warning:
-                log.warning(warning)
+            for warning in (await check_redis_version(redis), await check_no_eviction(redis)):
+                if warning:
+                    log.warning(warning)
             self._parts = parts = await self._build(redis, metrics, tokens)
             await self._start_http(parts.state)
             parts.lease.start()

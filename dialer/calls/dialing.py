@@ -13,9 +13,10 @@ The steps, in this order, for each of the lead's numbers until one is dialed:
    call id is drawn before, so the consent's evidence names the call). Fail closed: a store it
    cannot read refuses the dial;
 5. the write-ahead intent (dialer.calls.intents, one script): the call id, number and lead, the pending
-   attempt (it counts against the caps at once), the lead `dialing`, the number's lock kept for
-   the call's life. Only then may the Originate leave: a crash after it leaves an intent that
-   recovery settles (dialer.calls.recovery), never a dial nobody knows of;
+   attempt (it counts against the caps at once), the lead `dialing`, the number's lock held for
+   the call (refused, nothing written, if the lock ran out since step 3: another dialer may hold it
+   now). Only then may the Originate leave: a crash after it leaves an intent that recovery settles
+   (dialer.calls.recovery), never a dial nobody knows of;
 6. Originate (async, sent once, never re-sent) with SWITCHBOARD_CALL_ID and the campaign, lead and
    kind as channel variables; the call is registered with the service before it leaves, so its
    first event can never arrive unknown. An Originate that never left, or that Asterisk refused,
@@ -60,7 +61,7 @@ from dialer.calls.dial_records import (
     new_call_id,
     refusal_summary,
 )
-from dialer.calls.intents import IntentStore
+from dialer.calls.intents import LOCK_LOST, IntentStore
 from dialer.campaigns.rules import Campaign
 from dialer.compliance.calling_hours import PermissionReason, may_call
 from dialer.compliance.caps import CapDecision, next_attempt, number_block
@@ -291,6 +292,9 @@ class Dialer:
             return self._store_down("dial intent", call.number, exc)
         if why is None:
             return None
+        if why == LOCK_LOST:  # as a number locked by another dialer: the lead goes back, no attempt
+            detail = "the number's dial lock ran out before the dial; it may be another dialer's now"
+            return DialOutcome(DialStatus.NUMBER_BUSY, call.number, detail, not_before=now + _BUSY_RETRY)
         return DialOutcome(DialStatus.NOT_HELD, call.number, f"the lead is not held ({why})", not_before=now)
 
     async def _not_sent(

@@ -24,7 +24,9 @@ local FIRST_ATTEMPTS, LAST_ATTEMPTS = 7, #KEYS - LIB_KEYS
 # [12] lock hold ms, [13] audit maxlen, [14] JSON flat list of the intent's fields, [15] JSON flat
 # list of the audit record, [16] which attempt ZSETs hold entries past the retention, one character
 # per ZSET in KEYS order ('0': none, as the caps' read of it just saw; anything else or missing:
-# trim it). Returns {1, 'open'}, or {0, why} with nothing written.
+# trim it). Returns {1, 'open'}, or {0, why} with nothing written: 'exists' (the call id), 'lock-lost'
+# (the number's lock [11] is no longer this token: it ran out, and may be another dialer's now), or
+# the lead's refusal (no longer held by [10]). No token ('') means no lock is checked or held.
 # The attempt's score goes into the intent (`attempt_ms`), so SETTLE finds its pending entry at once.
 OPEN = (
     AUDIT_LUA
@@ -33,6 +35,9 @@ OPEN = (
     + _KEYS
     + """
 if redis.call('EXISTS', CALL) == 1 then return {0, 'exists'} end
+-- the number's lock must still be ours, checked before anything is written: if it ran out, another
+-- dialer may have read the caps without this attempt and dial the number too (theirs is left as is)
+if ARGV[11] ~= '' and redis.call('GET', LOCK) ~= ARGV[11] then return {0, 'lock-lost'} end
 local lead, holder = ARGV[9], ARGV[10]
 if lead ~= '' and holder ~= '' then
   local marked = mark_dialing(lead, holder)
@@ -48,11 +53,7 @@ end
 redis.call('HINCRBY', STATS, ARGV[8], 1)
 redis.call('HSET', CALL, 'attempt_ms', ARGV[2], unpack(cjson.decode(ARGV[14])))
 redis.call('ZADD', INTENTS, NOW, ARGV[4])
-if ARGV[11] ~= '' then  -- the number's lock held for the call: one SET when it is ours, as it is
-  local was = redis.call('SET', LOCK, ARGV[11], 'XX', 'PX', ARGV[12], 'GET')
-  -- another dialer's (ours ran out): theirs again, the call's hold left on it (longer, never shorter)
-  if was and was ~= ARGV[11] then redis.call('SET', LOCK, was, 'KEEPTTL') end
-end
+if ARGV[11] ~= '' then redis.call('PEXPIRE', LOCK, ARGV[12]) end  -- ours, held for the call
 audit(TRAIL, ARGV[13], cjson.decode(ARGV[15]))
 return {1, 'open'}
 """
@@ -147,15 +148,25 @@ return {1, after}
 # KEYS[1] the call's hash; ARGV[1] the moment (epoch ms), ARGV[2] the field: `connected_ms` when the
 # customer was bridged, `answered_ms` when they answered, `bridge_ms` when the desk sent a Bridge,
 # `bridge_refused_ms` when Asterisk refused one; ARGV[3] 'latest': an earlier moment never replaces
-# a later one (a retried mark may land after the next one). Only an open intent is marked: a settled
-# call (or one whose record expired) is left as it is. Returns 1 if marked (or already later).
+# a later one (a retried mark may land after the next one), ARGV[4] the engine writing it. Only an
+# open intent is marked: a settled call (or one whose record expired) is left as it is. Returns 1
+# if marked (or already later).
+# A 'latest' mark also stores who wrote it (`<field>_by`) and its place in the call's order of
+# marks (`<field>_seq`, from `mark_seq`): one engine's moments order its own marks, retried ones
+# landing in any order; two engines' clocks may differ, so another engine's mark replaces the
+# stored one whatever its moment, and the two fields are compared by their order then.
 MARK = """
 if redis.call('HGET', KEYS[1], 'state') ~= 'open' or redis.call('HEXISTS', KEYS[1], 'settled') == 1 then
   return 0
 end
-if ARGV[3] == 'latest' and tonumber(redis.call('HGET', KEYS[1], ARGV[2]) or '0') >= tonumber(ARGV[1]) then
+if ARGV[3] ~= 'latest' then
+  redis.call('HSET', KEYS[1], ARGV[2], ARGV[1])
   return 1
 end
-redis.call('HSET', KEYS[1], ARGV[2], ARGV[1])
+local base = string.sub(ARGV[2], 1, -4)
+local f = redis.call('HMGET', KEYS[1], ARGV[2], base .. '_by')
+if (f[2] or '') == (ARGV[4] or '') and tonumber(f[1] or '0') >= tonumber(ARGV[1]) then return 1 end
+local seq = redis.call('HINCRBY', KEYS[1], 'mark_seq', 1)
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[1], base .. '_by', ARGV[4] or '', base .. '_seq', seq)
 return 1
 """

@@ -4,9 +4,11 @@ Rules it keeps (issue 10 "No dial in doubt is repeated", "settling happens once"
 - `open` runs BEFORE the Originate leaves, in one script: the intent (call id, number, campaign,
   lead, holder, agent, kind, owner, the attempt's score), the pending attempt on the number and
   the lead (it counts against the caps at once), the dial counter, the lead `claimed -> dialing`,
-  the number's lock kept for the call's life, and the audit record. A crash at any point after it
-  leaves an intent that recovery (dialer/calls/recovery.py) resolves; a crash before it means
-  nothing was dialed.
+  the number's lock extended to the call's hold (2 h; settling releases it), and the audit record.
+  It writes nothing, so nothing may be dialed, when the lock is no longer this dialer's (`LOCK_LOST`:
+  it ran out during a stall, and another dialer may have locked the number and read the caps
+  without this attempt). A crash at any point after it leaves an intent that recovery
+  (dialer/calls/recovery.py) resolves; a crash before it means nothing was dialed.
 - The records are the source of truth about which calls were placed and by whom: `records`
   (by call id) and `open_intents` give the owner and the ActionID of every call without an
   outcome, `beat` / `alive` tell a live engine's calls from a dead one's.
@@ -34,6 +36,7 @@ from dialer.calls.attempts import PENDING, STAT_DIALS, hour_of, to_ms
 from dialer.dialer_keys import DialerKeys, DialKeys, LeadKeys
 
 OPEN_STATE = "open"
+LOCK_LOST = "lock-lost"  # `open` refused: the number's dial lock is no longer the intent's token
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,11 +58,19 @@ class Intent:
     answered_ms: int = 0  # when the customer answered (0: not known to have)
     bridge_ms: int = 0  # when the desk last sent a Bridge of the customer to an agent (0: never)
     bridge_refused_ms: int = 0  # when Asterisk last refused such a Bridge (0: never)
+    bridge_by: str = ""  # the engine that wrote `bridge_ms` ('' for a record written before it was kept)
+    bridge_refused_by: str = ""
+    bridge_seq: int = 0  # the marks' place in the call's order of marks (0: not kept)
+    bridge_refused_seq: int = 0
 
     @property
     def bridge_may_have_connected(self) -> bool:
         """A Bridge went out after the last one Asterisk refused (a refusal comes after its own
-        Bridge, in the same millisecond at the earliest): the customer may have talked."""
+        Bridge, in the same millisecond at the earliest): the customer may have talked. Marks of
+        one engine are compared by its clock; of two (a failover between them), whose clocks may
+        differ, by the order in which they were written."""
+        if self.bridge_seq and self.bridge_refused_seq and self.bridge_by != self.bridge_refused_by:
+            return self.bridge_seq > self.bridge_refused_seq
         return self.bridge_ms > self.bridge_refused_ms
 
     def fields(self) -> list[str]:
@@ -81,6 +92,9 @@ class Intent:
             connected_ms=int(f.get("connected_ms") or "0"), answered_ms=int(f.get("answered_ms") or "0"),
             bridge_ms=int(f.get("bridge_ms") or "0"),
             bridge_refused_ms=int(f.get("bridge_refused_ms") or "0"),
+            bridge_by=f.get("bridge_by", ""), bridge_refused_by=f.get("bridge_refused_by", ""),
+            bridge_seq=int(f.get("bridge_seq") or "0"),
+            bridge_refused_seq=int(f.get("bridge_refused_seq") or "0"),
         )  # fmt: skip
 
 
@@ -138,8 +152,9 @@ class IntentStore:
     async def open(
         self, intent: Intent, *, at: datetime, hold: timedelta, stale: Sequence[bool] | None = None
     ) -> str | None:
-        """Record the intent before the Originate; None when written, else why not (the lead is no
-        longer held by `intent.holder`, or the call id exists): then nothing may be dialed.
+        """Record the intent before the Originate; None when written, else why not (`LOCK_LOST`: the
+        number's lock is no longer `intent.lock_token`; the lead is no longer held by
+        `intent.holder`; the call id exists): then nothing is written and nothing may be dialed.
         `stale`: for the number's and the lead's attempt ZSETs, whether they hold entries older than
         the retention, as the caps' read of them just found (None: not read, trim them)."""
         audit = [
@@ -207,8 +222,10 @@ class IntentStore:
         settled, _ = await self._settle(keys=keys, args=args)
         return bool(int(settled))
 
-    async def _marked(self, call_id: str, at: datetime, field: str, *, latest: bool = False) -> bool:
-        args: list[str | int] = [to_ms(at), field, "latest" if latest else ""]
+    async def _marked(
+        self, call_id: str, at: datetime, field: str, *, latest: bool = False, by: str = ""
+    ) -> bool:
+        args: list[str | int] = [to_ms(at), field, "latest" if latest else "", by]
         return bool(await self._mark(keys=[self.keys.call(call_id)], args=args))
 
     async def mark_connected(self, call_id: str, *, at: datetime) -> bool:
@@ -221,17 +238,18 @@ class IntentStore:
         ended unseen past the grace); False if the call is settled or has no record."""
         return await self._marked(call_id, at, "answered_ms")
 
-    async def mark_bridge_sent(self, call_id: str, *, at: datetime) -> bool:
+    async def mark_bridge_sent(self, call_id: str, *, at: datetime, by: str = "") -> bool:
         """The desk sends a Bridge of the open intent's customer to an agent: they may talk unseen
         (recovery settles a call that then ended unseen as answered, never as an abandon in doubt,
-        unless Asterisk refused this Bridge: `mark_bridge_refused`). The later moment is kept."""
-        return await self._marked(call_id, at, "bridge_ms", latest=True)
+        unless Asterisk refused this Bridge: `mark_bridge_refused`). The later moment is kept (of
+        engine `by`'s marks; another engine's mark replaces one of `by`'s whatever its moment)."""
+        return await self._marked(call_id, at, "bridge_ms", latest=True, by=by)
 
-    async def mark_bridge_refused(self, call_id: str, *, at: datetime) -> bool:
+    async def mark_bridge_refused(self, call_id: str, *, at: datetime, by: str = "") -> bool:
         """Asterisk refused the desk's Bridge (or it was never sent): it connected nobody. A Bridge
         marked after it is not covered. The later moment is kept, so retried marks of one call's
-        Bridges and refusals may land in any order."""
-        return await self._marked(call_id, at, "bridge_refused_ms", latest=True)
+        Bridges and refusals may land in any order (`by`: as `mark_bridge_sent`)."""
+        return await self._marked(call_id, at, "bridge_refused_ms", latest=True, by=by)
 
     async def beat(self, owner: str, *, ttl: timedelta) -> None:
         """This engine is alive (renewed by the round, every lease/3): its open intents are its own."""

@@ -15,8 +15,9 @@ the customers and open intents this engine does not follow:
   talk ended unseen and it is settled as `answered` (talk time unknown), so the lead is done and
   a customer who talked to an agent is not called again; so is a call the desk sent a Bridge for
   (`bridge_ms`: the customer may have talked, the ACD settles that talk), unless Asterisk refused
-  that Bridge and no later one went out (`bridge_refused_ms` not before `bridge_ms`: it connected
-  nobody; a Bridge left in doubt is never marked refused); or that the customer had answered
+  that Bridge and no later one went out (`bridge_refused_ms` not before `bridge_ms`, or, marked by
+  two engines whose clocks may differ, not written before it: it connected nobody; a Bridge left in
+  doubt is never marked refused); or that the customer had answered
   (`answered_ms`) and was never connected: past the campaign's grace since the answer it is an
   abandon in doubt (counted in the abandon rate, the audit record says why, as
   dialer.calls.lifecycle does at a resync), within it a `no_answer`;

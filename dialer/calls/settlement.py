@@ -148,7 +148,10 @@ class Outcomes:
         holder, actor = call.holder, f"dialer:{self.owner}"
         if result is CallResult.ANSWERED:
             return LeadStep("done", holder, reason="answered", actor=actor)
-        known = call.lead_attempts  # read under the dial's lock, the lead held since: no read again
+        # read under the dial's lock, no read again: the lead is held since, up to its 15 min claim
+        # lease; a longer call's lead is put back by LeadStore.requeue_expired, and this step then
+        # fails its holder check in SETTLE (the new holder's own dial decides the lead)
+        known = call.lead_attempts
         found = list(known) if known is not None else await self.attempts.lead_attempts(call.lead_id)
         records = [r for r in found if r.call_id != call.call_id]
         records.append(AttemptRecord(call.call_id, _placed_at(call, at), result, call.campaign_id))

@@ -7,6 +7,7 @@ through an outage), never in the engine's own event handling.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 
@@ -49,15 +50,16 @@ class CallEffects:
     def bridge_sent(self, call_id: str) -> None:
         """The desk is sending a Bridge of the customer to an agent: the dial record says so, so that
         the recovery after a crash settles a call that then ended unseen as answered, not abandoned."""
-        at, intents = utc(self._clock()), self._outcomes.intents
-        self._work.spawn(self._work.retried("mark-bridge", lambda: intents.mark_bridge_sent(call_id, at=at)))
+        at, intents, by = utc(self._clock()), self._outcomes.intents, self._outcomes.owner
+        mark = functools.partial(intents.mark_bridge_sent, call_id, at=at, by=by)
+        self._work.spawn(self._work.retried("mark-bridge", mark))
 
     def bridge_refused(self, call_id: str) -> None:
         """Asterisk refused that Bridge (it connected nobody): the dial record says so too, so that the
         recovery applies the answered customer's rule unless a later Bridge went out."""
-        at, intents = utc(self._clock()), self._outcomes.intents
-        work = self._work
-        work.spawn(work.retried("mark-bridge-refused", lambda: intents.mark_bridge_refused(call_id, at=at)))
+        at, intents, by = utc(self._clock()), self._outcomes.intents, self._outcomes.owner
+        mark = functools.partial(intents.mark_bridge_refused, call_id, at=at, by=by)
+        self._work.spawn(self._work.retried("mark-bridge-refused", mark))
 
     async def perform(self, call: OutboundCall, effect: outbound.Effect) -> bool:
         """Carry out one effect; False when its AMI action was fenced (this engine does not own the calls)."""

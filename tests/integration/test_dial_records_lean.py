@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from dialer.audit import text
 from dialer.calls.attempts import AttemptStore
-from dialer.calls.intents import Intent, IntentStore, LeadStep
+from dialer.calls.intents import LOCK_LOST, Intent, IntentStore, LeadStep
 from dialer.compliance.caps import CallResult
 from dialer.dialer_keys import DialKeys
 from dialer.leads.store import LeadStore
@@ -126,11 +126,11 @@ async def test_a_new_follow_up_task_is_returned_as_stored(redis_client: aioredis
     assert again is not None and again.task_id == created.task_id, "one task per call"
 
 
-async def test_the_intent_holds_the_numbers_lock_for_the_call_but_never_takes_anothers(
+async def test_the_intent_holds_the_numbers_lock_for_the_call_and_writes_nothing_once_it_is_lost(
     redis_client: aioredis.Redis,
 ) -> None:
     attempts, intents = AttemptStore(redis_client), IntentStore(redis_client)
-    await claimed(redis_client)
+    leads = await claimed(redis_client)
     lock = DialKeys().dial_lock(number(1))
     token = await attempts.lock_number(number(1))
     assert token is not None
@@ -138,11 +138,19 @@ async def test_the_intent_holds_the_numbers_lock_for_the_call_but_never_takes_an
     assert await intents.open(ours, at=T0, hold=HOLD) is None
     assert text(await redis_client.get(lock)) == token
     assert await redis_client.pttl(lock) > timedelta(hours=1).total_seconds() * 1000, "held for the call"
-
-    # our lock ran out and another dialer took the number meanwhile: its lock stays its own
     assert await intents.cancel(ours, at=T0, detail="test")
+    before = {key: await redis_client.dump(key) for key in await redis_client.keys("*")}
+
+    # our lock ran out and another dialer took the number meanwhile: nothing is written, theirs stays
     await redis_client.set(lock, "theirs", px=15_000)
-    assert await intents.open(replace(ours, call_id="sbo-2"), at=T0, hold=HOLD) is None
+    assert await intents.open(replace(ours, call_id="sbo-2"), at=T0, hold=HOLD) == LOCK_LOST
     assert text(await redis_client.get(lock)) == "theirs"
+    assert 0 < await redis_client.pttl(lock) <= 15_000, "their lock keeps its own expiry"
     await attempts.unlock_number(number(1), "theirs")
     assert await redis_client.get(lock) is None, "they release it as before"
+    # ... and when it ran out with nobody taking it, the call is not placed without a lock either
+    assert await intents.open(replace(ours, call_id="sbo-3"), at=T0, hold=HOLD) == LOCK_LOST
+    assert await redis_client.get(lock) is None
+    after = {key: await redis_client.dump(key) for key in await redis_client.keys("*")}
+    assert after == {k: v for k, v in before.items() if k != lock.encode()}, "nothing written"
+    assert (await leads.get("L1")).status == "claimed", "the lead is its holder's to give back"

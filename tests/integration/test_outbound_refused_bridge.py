@@ -18,6 +18,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from dialer.calls.intents import Intent, IntentStore
+from dialer.calls.recovery import TALK_ENDED_UNSEEN, unseen_end
 from dialer.compliance.caps import CallResult
 from dialer.loop.campaign_control import CampaignState
 from pbx.codec import Action
@@ -182,3 +183,32 @@ async def test_the_bridge_marks_keep_the_latest_moment_in_any_order(redis_client
     await store.mark_bridge_refused("c1", at=refused)  # a retried older refusal changes nothing
     [found] = await store.open_intents()
     assert not found.bridge_may_have_connected and found.bridge_ms == int(second.timestamp() * 1000)
+
+
+async def test_bridge_marks_of_two_engines_are_ordered_as_written_not_by_their_clocks(
+    redis_client: aioredis.Redis,
+) -> None:
+    """A failover between a refused Bridge and the next one: the engines' clocks may differ (here the
+    new owner's is 10 s behind), so their marks are compared by the order they were written in;
+    one engine's retried marks are still ordered by its own clock."""
+    store = IntentStore(redis_client)
+    placed = Intent("c1", "a-c1", number(1), "c1", "campaign", int(T0.timestamp() * 1000), "engine-1")
+    assert await store.open(placed, at=T0, hold=timedelta(minutes=1)) is None
+    ahead, behind = T0 + timedelta(seconds=20), T0 + timedelta(seconds=10)  # the same real moment + 10 s
+    await store.mark_bridge_sent("c1", at=ahead, by="engine-1")
+    await store.mark_bridge_sent("c1", at=ahead - timedelta(seconds=1), by="engine-1")  # retried, late
+    await store.mark_bridge_refused("c1", at=ahead + timedelta(milliseconds=1), by="engine-1")
+    [found] = await store.open_intents()
+    assert not found.bridge_may_have_connected, "engine-1's Bridge was refused"
+
+    # engine-1 is gone; engine-2 takes the calls over and sends a Bridge, at an earlier clock time
+    await store.mark_bridge_sent("c1", at=behind + timedelta(seconds=3), by="engine-2")
+    [found] = await store.open_intents()
+    assert found.bridge_ms < found.bridge_refused_ms, "by the clocks it would look refused"
+    assert found.bridge_may_have_connected, "engine-2's Bridge went out after the refusal"
+    assert unseen_end(found, (ahead + timedelta(minutes=5)).timestamp(), 2.0) == TALK_ENDED_UNSEEN
+
+    await store.mark_bridge_refused("c1", at=behind + timedelta(seconds=3, milliseconds=2), by="engine-2")
+    await store.mark_bridge_sent("c1", at=behind + timedelta(seconds=2), by="engine-2")  # retried, late
+    [found] = await store.open_intents()
+    assert not found.bridge_may_have_connected, "engine-2's Bridge was refused too"
