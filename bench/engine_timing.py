@@ -3,9 +3,11 @@
 `bench/engine_proc.py --timing PATH` installs them before the runtime starts and writes, at exit,
 per AMI event name: count, the mean wait from the AMI reader handing the event over to its handling
 starting (the backlog: events are handled one at a time, in order), the mean handling time, and the
-mean time the process spent awaiting Redis and awaiting Asterisk's answers to actions while it was
-handled (every Redis command, pipeline and AMI action is timed; concurrent tasks, such as the ticker
-or the dialer, add theirs). The ticker's rounds are counted the same way.
+mean time the process spent awaiting Redis and awaiting AMI while it was handled: an action's
+answer (`AmiClient.send`), or only the write of one whose answer is awaited apart
+(`AmiClient.submit`, as the ACD's Originate, Bridge and Setvar are; their answers are not in an
+event's time any more). Every Redis command, pipeline and AMI action is timed; concurrent tasks,
+such as the ticker or the dialer, add theirs. The ticker's rounds are counted the same way.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pbx.codec import Event
 from switchboard.engine import Engine
 
 REDIS_S = [0.0, 0]  # seconds awaiting Redis, round trips
-AMI_S = [0.0, 0]  # seconds awaiting Asterisk's answer to an action, actions
+AMI_S = [0.0, 0]  # seconds awaiting AMI (an answer, or a write whose answer is awaited apart), actions
 # per event name: count, backlog, handling, Redis, AMI (seconds)
 TOTALS: defaultdict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0, 0.0, 0.0])
 
@@ -45,6 +47,7 @@ def install() -> None:
     Redis.execute_command = _timed(Redis.execute_command, REDIS_S)  # type: ignore[method-assign,assignment]
     Pipeline.execute = _timed(Pipeline.execute, REDIS_S)  # type: ignore[method-assign,assignment]
     AmiClient.send = _timed(AmiClient.send, AMI_S)  # type: ignore[method-assign,assignment]
+    AmiClient.submit = _timed(AmiClient.submit, AMI_S)  # type: ignore[method-assign,assignment]
     on_event, tick = Engine._on_event, Engine.tick
 
     def handed_over(self: Engine, event: Event) -> Awaitable[None]:

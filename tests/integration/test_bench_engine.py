@@ -43,7 +43,7 @@ def test_engine_timing_says_where_an_inbound_events_time_went(tmp_path: Path) ->
     found = json.loads(timing.read_text(encoding="utf-8"))
     arrivals = found["UserEvent"]  # the callers' SwitchboardInbound and the agents' answers
     assert arrivals["count"] >= 2 * 2  # 5 calls/s for 0.4 s: two calls, two UserEvents each
-    assert arrivals["handle_ms"] > 0 and arrivals["ami_ms"] > 0  # each awaited an action's answer
+    assert arrivals["handle_ms"] > 0 and arrivals["ami_ms"] > 0  # each sent an action (Originate, Bridge)
     assert found["(redis)"]["count"] > 0 and found["(ami)"]["count"] > 0
 
 
