@@ -16,8 +16,12 @@ import asyncio
 
 import pytest
 import redis.asyncio as aioredis
+from prometheus_client import CollectorRegistry
 
+from dialer.calls.dial_metrics import DialerMetrics
 from dialer.compliance.caps import CallResult
+from dialer.loop.background import BackgroundWork, DialerSettings, OwedAction
+from pbx.client import AmiClient
 from pbx.codec import Event
 from pbx.sim import CustomerScript, SimulatedPbx
 from pbx.sim.config import AgentPhone
@@ -176,3 +180,37 @@ async def test_a_customer_left_on_hold_by_an_engine_that_stopped_gets_the_messag
             [outcome] = await audit_of(redis_client, call_id, "outcome")
             assert outcome["result"] == "abandoned", outcome
             assert await open_ids(redis_client) == []
+
+
+async def test_a_redirect_never_sent_because_ami_was_not_ready_is_kept_owed_until_asterisk_answers() -> None:
+    """The other way the real run lost one: the Redirect is due while the link is down and the
+    reconnect takes longer than the action may wait ("never sent: AMI was not ready"). It is kept
+    owed like one lost with the link (the resync above sends it again); once Asterisk answers it
+    (here: refused, the channel is unknown) it is owed no more."""
+    async with behind_proxy(sim_config()) as (sim, proxy, ami):
+        client = AmiClient(ami)
+        await client.connect()
+        try:
+            work = BackgroundWork(
+                DialerSettings(store_timeout_s=0.3), client, DialerMetrics(CollectorRegistry())
+            )
+            channel = "PJSIP/trunk-0000000f"
+            fields: dict[str, str | int] = {
+                "Channel": channel,
+                "Context": ABANDON,
+                "Exten": "s",
+                "Priority": 1,
+            }
+            owed = OwedAction("call-1", "c1", channel, "Redirect", fields)
+            sim.refuse_logins()
+            await proxy.drop()
+            await client.wait_down(5.0)
+            assert await work.ami("Redirect", fields, owed), "not fenced"
+            assert list(work.owed.values()) == [owed], "never sent: kept"
+            assert not [a for a in sim.actions if a.name == "Redirect"]
+            sim.refuse_logins(False)
+            await client.wait_ready(10.0)
+            assert await work.ami("Redirect", fields, owed)
+            assert not work.owed, "answered by Asterisk (a refusal too): done"
+        finally:
+            await client.close()
