@@ -70,7 +70,8 @@ class DialerMetrics:
         self.recovered = counter(
             "switchboard_dial_intents_recovered",
             "Placed calls found without an outcome after a crash or an AMI cut, by campaign and how "
-            "they were resolved (adopted: still alive in Asterisk; settled: as an unknown attempt)",
+            "they were resolved (adopted: still alive in Asterisk; settled: as an unknown attempt; "
+            "resent: an abandon Redirect or Hangup Asterisk had not confirmed, sent again)",
             ["campaign", "how"],
         )
         self.leader = gauge("switchboard_dialer_leader", "1 while this engine instance paces the campaigns")

@@ -291,6 +291,20 @@ class IntentStore:
                 found[call_id] = Intent.from_hash(hashed)
         return found
 
+    async def settled_records(self, call_ids: Sequence[str]) -> dict[str, tuple[Intent, str]]:
+        """The settled ones among these calls: the intent as it was placed, and its result."""
+        if not call_ids:
+            return {}
+        pipe = self._redis.pipeline(transaction=False)
+        for call_id in call_ids:
+            pipe.hgetall(self.keys.call(call_id))
+        found: dict[str, tuple[Intent, str]] = {}
+        for call_id, raw in zip(call_ids, await pipe.execute(), strict=True):
+            hashed = {text(k): text(v) for k, v in cast(dict[Any, Any], raw).items()}
+            if "settled" in hashed and "call_id" in hashed and "number" in hashed:
+                found[call_id] = (Intent.from_hash(hashed), hashed["settled"])
+        return found
+
     async def open_intents(self, *, limit: int = 500) -> list[Intent]:
         """Intents without an outcome yet, oldest first."""
         ids = [text(i) for i in await self._redis.zrange(self.keys.intents, 0, limit - 1)]

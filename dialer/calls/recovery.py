@@ -23,6 +23,11 @@ the customers and open intents this engine does not follow:
   dialer.calls.lifecycle does at a resync), within it a `no_answer`;
 - an answered customer without any dial record (lost) is adopted as such, at the first login
   only: connected or abandoned, never left on hold (the caller decides when);
+- a customer still on hold in [switchboard-outbound] (answered, unbridged) whose call is already
+  settled `abandoned` (or `answering_machine`) is `stranded`: the Redirect to the message (or the
+  Hangup) decided with the outcome never reached Asterisk; it is sent again, nothing is settled or
+  counted again (`stranded_action`). Only a dead engine's (by the leader) and this engine's
+  previous life's (at the first login: later its own are its memory's, BackgroundWork.owed);
 - anything of a live engine is its own: left alone. Only its intent with no channel older than
   the campaign's ring timeout plus the answer margin is settled (its own safety timer would
   have settled it by then). A dead engine's calls, and such overdue intents, are taken by the
@@ -37,13 +42,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from core.clock import utc
 from dialer.calls.dial_metrics import DialerMetrics
 from dialer.calls.dial_records import DialKind, PlacedCall
 from dialer.calls.intents import Intent, IntentStore
-from dialer.calls.lifecycle import IN_DOUBT, Settle
+from dialer.calls.lifecycle import IN_DOUBT, CallRules, Settle
 from dialer.calls.resync import LiveCustomer
 from dialer.calls.settlement import Outcomes
 from dialer.campaigns.rules import Campaign
@@ -79,6 +84,32 @@ def placed_of(intent: Intent) -> PlacedCall:
     )  # fmt: skip
 
 
+_STRANDED = frozenset({CallResult.ABANDONED.value, CallResult.ANSWERING_MACHINE.value})
+
+
+def on_hold(customer: LiveCustomer) -> bool:
+    """Answered, past AMD, in [switchboard-outbound] and in no bridge: waiting on hold music."""
+    return customer.answered and not customer.detecting and not customer.bridged
+
+
+def stranded_action(result: str, channel: str, rules: CallRules) -> tuple[str, dict[str, str | int]]:
+    """What a settled call's customer still on hold is owed: the abandon message, or for a machine
+    the campaign's rule (its message, or a hang-up)."""
+    if result == CallResult.ANSWERING_MACHINE.value and rules.machine != "message":
+        return "Hangup", {"Channel": channel, "Cause": 16}
+    context, exten = (
+        rules.machine_target if result == CallResult.ANSWERING_MACHINE.value else rules.abandon_target
+    )
+    return "Redirect", {"Channel": channel, "Context": context, "Exten": exten, "Priority": 1}
+
+
+@dataclass(frozen=True, slots=True)
+class Stranded:
+    customer: LiveCustomer
+    intent: Intent
+    result: str
+
+
 @dataclass(frozen=True, slots=True)
 class Seen:
     """What the store says about the calls this engine does not follow (one read)."""
@@ -86,6 +117,7 @@ class Seen:
     records: Mapping[str, Intent | None]  # the live orphans' records: open intent, None if settled
     gone: Sequence[Intent]  # open intents with no customer in Asterisk
     alive: Collection[str]  # the other engines whose heartbeat runs
+    settled: Mapping[str, tuple[Intent, str]] = field(default_factory=dict)  # on hold, yet settled
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,18 +126,21 @@ class Decision:
     settle: tuple[Intent, ...] = ()  # gone: settled once as unknown
     unrecorded: tuple[LiveCustomer, ...] = ()  # answered customers without any dial record
     waiting: int = 0  # a live engine's
+    stranded: tuple[Stranded, ...] = ()  # on hold, their call settled: its message (or hang-up) owed
 
 
 def sort(
     orphans: Sequence[LiveCustomer], seen: Seen, *, owner: str, now: float,
     deadline: Callable[[Intent], float], leader: bool = True, mine: Callable[[Intent], bool] = lambda _: True,
-    shard: str = "",
+    shard: str = "", first: bool = False,
 ) -> Decision:  # fmt: skip
     """Who takes what (pure; see the module docstring). A dead engine's calls are taken by the
     `leader` only (the engine holding the pacing lease), so two engines never take one over; and
     only those of its own campaigns (`mine`): each shard's leader takes its shard's calls over, and
-    an answered customer without a record only when its SWITCHBOARD_SHARD is this engine's `shard`."""
+    an answered customer without a record only when its SWITCHBOARD_SHARD is this engine's `shard`.
+    `first`: the first login of this engine (its previous life's stranded customers are its own)."""
     adopt: list[Intent] = []
+    stranded: list[Stranded] = []
     settle: list[Intent] = []
     unrecorded: list[LiveCustomer] = []
     waiting = 0
@@ -116,7 +151,14 @@ def sort(
             continue  # not answered: an inbound leg, or a ringing call whose record is lost
         intent = seen.records[customer.call_id]
         if intent is None:
-            continue  # settled: its channel is on its way out
+            done = seen.settled.get(customer.call_id)
+            if done is not None and on_hold(customer) and done[1] in _STRANDED:
+                owner_of = done[0].owner
+                if (owner_of == owner and first) or (
+                    owner_of != owner and leader and mine(done[0]) and owner_of not in seen.alive
+                ):
+                    stranded.append(Stranded(customer, *done))
+            continue  # settled: its channel is on its way out (or its message owed, above)
         if intent.owner == owner or (leader and mine(intent) and intent.owner not in seen.alive):
             adopt.append(intent)
         else:
@@ -130,7 +172,7 @@ def sort(
             settle.append(intent)
         else:
             waiting += 1
-    return Decision(tuple(adopt), tuple(settle), tuple(unrecorded), waiting)
+    return Decision(tuple(adopt), tuple(settle), tuple(unrecorded), waiting, tuple(stranded))
 
 
 class Recovery:
@@ -166,9 +208,13 @@ class Recovery:
         gone = [
             i for i in await self.intents.open_intents() if not followed(i.call_id) and i.call_id not in live
         ]
-        intents = [i for i in (*records.values(), *gone) if i is not None]
+        held = [
+            c.call_id for c in orphans if c.call_id in records and records[c.call_id] is None and on_hold(c)
+        ]
+        settled = await self.intents.settled_records(held)
+        intents = [i for i in (*records.values(), *gone, *(i for i, _ in settled.values())) if i is not None]
         alive = await self.intents.alive(sorted({i.owner for i in intents if i.owner != self.owner}))
-        return Seen(records, gone, alive)
+        return Seen(records, gone, alive, settled)
 
     async def pending(self, followed: Callable[[str], bool], now: float) -> bool:
         """Some open intent nobody here follows may be this engine's to resolve (worth a listing)."""
@@ -185,6 +231,9 @@ class Recovery:
     def deadline(self, intent: Intent) -> float:
         campaign = self._campaign(intent.campaign_id)
         return (campaign.ring_timeout_s if campaign is not None else 60.0) + self._margin
+
+    def campaign(self, campaign_id: str) -> Campaign | None:
+        return self._campaign(campaign_id)
 
     def adopted(self, intent: Intent) -> None:
         self.metrics.recovered.labels(campaign=intent.campaign_id, how="adopted").inc()

@@ -16,6 +16,10 @@ a previous life or a dead engine), it says what to apply:
 - a followed call whose channel is gone gets `Vanished` (one definite outcome), saying whether the
   desk sent a Bridge for its customer (a person on hold may have talked); an answered customer
   whose call id is only on an unanswered channel (the agent's leg still ringing) is gone too.
+`still_due`: an effect on a customer Asterisk never confirmed (the abandon Redirect, a machine's
+hang-up, lost with the link or never sent) is sent again while the customer is still answered on
+that channel in [switchboard-outbound] (on hold: Asterisk did not execute it); its call was settled
+when it was decided, so it is neither settled nor counted again.
 `orphans` are the customers nobody here follows: who takes them is for dialer.calls.recovery (the
 intent store knows who placed each call). The shell, `OutboundResync`, lists the channels and
 reads AMDSTATUS (Getvar) of customers whose verdict was missed; dialer.loop.takeover runs it all.
@@ -109,6 +113,13 @@ def plan(
             amd = None if found.detecting else verdicts.get(call.call_id, "NOTSURE")
             steps.append((call.call_id, found_event(call, found, now, since, amd)))
     return steps
+
+
+def still_due(call_id: str, channel: str, live: Mapping[str, LiveCustomer]) -> bool:
+    """An unconfirmed effect on this customer's channel is still due: they wait in the outbound
+    context, unbridged (executed, it would have moved or ended them: anything else is done)."""
+    found = live.get(call_id)
+    return found is not None and found.answered and found.channel == channel and not found.bridged
 
 
 def orphans(live: Mapping[str, LiveCustomer], followed: Iterable[str]) -> list[LiveCustomer]:

@@ -5,6 +5,9 @@ service's tasks (`spawn`), each bounded by the store timeout (`bounded`), or ret
 back-off for as long as `retry_for_s` when it must not be lost to an outage (`retried`: outcome
 writes, agent releases). Both map store failures at their boundary (core.store_errors) and catch
 the product's errors only. AMI effects (`ami`) are sent at once; a refusal is counted and logged.
+An effect on a customer's channel that Asterisk did not confirm (its answer lost with the link, or
+never sent: AMI was not ready) is kept in `owed` until a channel listing says whether it is still
+due (dialer.calls.resync.still_due): the takeover sends it again after the reconnect.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +27,19 @@ from dialer.calls.dial_metrics import DialerMetrics
 from pbx.service import ActionSender
 
 log = logging.getLogger("switchboard.dialer")
+
+OWED_MAX = 10_000  # unconfirmed effects kept (each is dropped at the next listing that shows it done)
+
+
+@dataclass(frozen=True, slots=True)
+class OwedAction:
+    """An AMI effect on a call's customer that Asterisk did not confirm."""
+
+    call_id: str
+    campaign_id: str
+    channel: str
+    action: str
+    fields: Mapping[str, str | int]
 
 
 @dataclass(frozen=True)
@@ -46,6 +63,7 @@ class BackgroundWork:
         self.sender = sender
         self.metrics = metrics
         self.tasks: set[asyncio.Task[Any]] = set()
+        self.owed: OrderedDict[str, OwedAction] = OrderedDict()  # by channel
         self.closed = False
         """Set by `close`: no new round, retry or takeover starts."""
 
@@ -77,19 +95,34 @@ class BackgroundWork:
             await asyncio.sleep(delay)  # back off before retrying the store, not a synchronisation
             delay = min(delay * 2, 5.0)
 
-    async def ami(self, action: str, fields: Mapping[str, str | int]) -> bool:
-        """Send once; False only when the action was fenced (this engine does not own the calls)."""
+    async def ami(self, action: str, fields: Mapping[str, str | int], owed: OwedAction | None = None) -> bool:
+        """Send once; False only when the action was fenced (this engine does not own the calls).
+        `owed`: the effect to keep while Asterisk has not confirmed it (answered, even with a refusal)."""
+        confirmed = False
         try:
             result = await self.sender.send(action, fields, timeout=self.settings.store_timeout_s)
+            confirmed = True
             if not result.response.ok:
                 self.metrics.errors.labels(step=action.lower()).inc()
                 log.warning("%s refused by Asterisk: %s", action, result.response.message)
         except AmiFencedError:
+            if owed is not None:
+                self.owed.pop(owed.channel, None)  # not this engine's to do any more
             return False
         except AmiError as exc:
             self.metrics.errors.labels(step=action.lower()).inc()
-            log.warning("%s failed: %s", action, exc.message)
+            kept = "; kept: sent again after the reconnect if still due" if owed is not None else ""
+            log.warning("%s failed: %s%s", action, exc.message, kept)
+        if owed is not None:
+            self._owe(owed, confirmed)
         return True
+
+    def _owe(self, owed: OwedAction, confirmed: bool) -> None:
+        self.owed.pop(owed.channel, None)
+        if not confirmed:
+            self.owed[owed.channel] = owed
+            while len(self.owed) > OWED_MAX:
+                self.owed.popitem(last=False)
 
     async def bounded(self, step: str, work: Awaitable[None], timeout: float | None = None) -> None:
         try:

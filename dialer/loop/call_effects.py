@@ -1,8 +1,9 @@
 """Carrying out the effects of the outbound call table (dialer.calls.lifecycle) for DialerService.
 
-AMI effects (redirect, hangup) are sent at once and never wait on Redis; hand-overs to the desk,
-agent releases and outcome writes run in the service's background work (bounded, or retried
-through an outage), never in the engine's own event handling.
+AMI effects (redirect, hangup) are sent at once and never wait on Redis; one Asterisk did not
+confirm is kept as owed (the takeover sends it again after the reconnect while it is still due).
+Hand-overs to the desk, agent releases and outcome writes run in the service's background work
+(bounded, or retried through an outage), never in the engine's own event handling.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dialer.calls.lifecycle import OutboundCall
 from dialer.calls.settlement import LiveSample, Outcomes
 from dialer.campaigns.rules import Campaign
 from dialer.desk.protocol import AgentDesk, AnsweredCall, CallTarget
-from dialer.loop.background import BackgroundWork
+from dialer.loop.background import BackgroundWork, OwedAction
 from dialer.loop.pacer import target_of
 
 log = logging.getLogger("switchboard.dialer")
@@ -70,9 +71,11 @@ class CallEffects:
                 "Exten": effect.exten,
                 "Priority": 1,
             }
-            return await self._work.ami("Redirect", fields)
+            owed = self._owed(call, effect.channel, "Redirect", fields)
+            return await self._work.ami("Redirect", fields, owed)
         if isinstance(effect, outbound.HangupChannel):
-            return await self._work.ami("Hangup", {"Channel": effect.channel, "Cause": 16})
+            fields = {"Channel": effect.channel, "Cause": 16}
+            return await self._work.ami("Hangup", fields, self._owed(call, effect.channel, "Hangup", fields))
         work = self._work
         if isinstance(effect, outbound.HandOver):  # at once, but never in the engine's own tasks
             work.spawn(work.bounded("hand-over", self._desk.connect(self._answered_call(call))))
@@ -90,6 +93,11 @@ class CallEffects:
         elif isinstance(effect, outbound.Settle):
             self._settle(call, effect)
         return True
+
+    @staticmethod
+    def _owed(call: OutboundCall, channel: str, action: str, fields: dict[str, str | int]) -> OwedAction:
+        """Kept until Asterisk confirms it: a lost abandon Redirect would leave the customer on hold."""
+        return OwedAction(call.call_id, call.placed.campaign_id, channel, action, fields)
 
     def _answered_call(self, call: OutboundCall) -> AnsweredCall:
         placed = call.placed

@@ -13,6 +13,11 @@ and the recovery of dial intents as one mechanism; DialerService holds one Takeo
   the listing (answered: `Found`; gone: `Vanished`).
 - `recover`, in housekeeping: when some open intent nobody here follows may be this engine's (its
   owner's heartbeat ran out, or it is overdue), the same listing and takeover.
+- Both send again the effects Asterisk did not confirm (`BackgroundWork.owed`: an abandon Redirect
+  lost with the link) that the listing shows still due (dialer.calls.resync.still_due), and the
+  abandon message (or a machine's hang-up) of a customer on hold whose call a previous life or a
+  dead engine settled (dialer.calls.recovery `stranded`): a customer settled as abandoned never
+  stays on hold. The call is not settled or counted again.
 A live engine's calls are left to it, whatever the login. The store reads are bounded by the store
 timeout: a frozen Redis never holds a login up (the followed calls are still planned).
 """
@@ -30,11 +35,11 @@ from core.store_errors import store_available
 from dialer.calls import lifecycle as outbound
 from dialer.calls import resync as outbound_resync
 from dialer.calls.dial_records import PlacedCall
-from dialer.calls.follow import CallBook
+from dialer.calls.follow import CallBook, call_rules
 from dialer.calls.intents import Intent
-from dialer.calls.recovery import Decision, Recovery, Seen, placed_of, sort
+from dialer.calls.recovery import Decision, Recovery, Seen, Stranded, placed_of, sort, stranded_action
 from dialer.calls.resync import LiveCustomer, OutboundResync
-from dialer.loop.background import BackgroundWork
+from dialer.loop.background import BackgroundWork, OwedAction
 from pbx.tracker import CallTracker
 
 log = logging.getLogger("switchboard.dialer")
@@ -90,19 +95,54 @@ class Takeover:
         since = self._last_event_at or 0.0
         await self._plan([c for c in self.book if c.call_id not in adopted], live, now, since)
         await self._plan([c for c in self.book if c.call_id in adopted], live, now, 0.0)  # answered any time
+        await self._send_owed(live)
 
     async def recover(self) -> None:
         """Housekeeping: resolve open intents nobody follows that may be this engine's (another
-        engine died, or a write gave up); not while AMI is down."""
+        engine died, or a write gave up), and effects still owed; not while AMI is down."""
         if self._tracker is None or not self.background.sender.ready or self.background.closed:
             return
         now = self._clock()
-        if not await self.recovery.pending(self._follows, now):
+        pending = await self.recovery.pending(self._follows, now)
+        if not pending and not self.background.owed:
             return
         live = await self._listing("recover")
-        if live is not None:
+        if live is None:
+            return
+        if pending:
             adopted = await self._take_over(live, now, first=False)
             await self._plan([c for c in self.book if c.call_id in adopted], live, now, 0.0)
+        await self._send_owed(live)
+
+    async def _send_stranded(self, stranded: Stranded) -> None:
+        """A customer on hold whose call was settled (by this engine's previous life or a dead
+        engine) before its message reached Asterisk: sent now, the outcome left as it is."""
+        intent, channel = stranded.intent, stranded.customer.channel
+        rules = call_rules(self.recovery.campaign(intent.campaign_id))
+        action, fields = stranded_action(stranded.result, channel, rules)
+        log.warning(
+            "call %s: settled %s, yet its customer still waits on hold; %s sent",
+            intent.call_id, stranded.result, action, extra={"call_id": intent.call_id},
+        )  # fmt: skip
+        self.background.metrics.recovered.labels(campaign=intent.campaign_id, how="resent").inc()
+        owed = OwedAction(intent.call_id, intent.campaign_id, channel, action, fields)
+        await self.background.ami(action, fields, owed)
+
+    async def _send_owed(self, live: dict[str, LiveCustomer]) -> None:
+        """Send again what Asterisk did not confirm and the listing shows still due; forget the rest."""
+        owed = self.background.owed
+        for channel, action in list(owed.items()):
+            if owed.get(channel) is not action:
+                continue  # confirmed (or owed anew) meanwhile
+            del owed[channel]
+            if not outbound_resync.still_due(action.call_id, channel, live):
+                continue  # executed (the customer moved on or is gone)
+            log.warning(
+                "call %s: %s of %s was never confirmed and the customer still waits; sent again",
+                action.call_id, action.action, channel, extra={"call_id": action.call_id},
+            )  # fmt: skip
+            self.background.metrics.recovered.labels(campaign=action.campaign_id, how="resent").inc()
+            await self.background.ami(action.action, action.fields, action)
 
     async def _listing(self, step: str) -> dict[str, LiveCustomer] | None:
         try:
@@ -125,9 +165,11 @@ class Takeover:
             seen = Seen({}, (), ())
         decided = sort(
             orphans, seen, owner=self.instance_id, now=now, deadline=self.recovery.deadline,
-            leader=self.lease.owned, mine=self.recovery.mine, shard=self.recovery.shard,
+            leader=self.lease.owned, mine=self.recovery.mine, shard=self.recovery.shard, first=first,
         )  # fmt: skip
         adopted = self._adopt(decided, now, first=first)
+        for stranded in decided.stranded:
+            await self._send_stranded(stranded)
         for intent in decided.settle:
             self._settling.add(intent.call_id)  # settled once, not again by the next pass meanwhile
             self.background.spawn(self._settle_gone(intent, now))

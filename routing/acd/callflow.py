@@ -17,7 +17,9 @@ routing/acd/transfer_flow.py's.
   before being queued; hanging up during it is served by the notice, not an abandon.
 - After a (re)connect, `resync` gives the table what Asterisk shows of each call (`findings`),
   releases agents holding a call that is gone (not those the dialer holds for a call it is
-  placing), adopts the callers Asterisk held that nobody announced (adoption.py), then routes
+  placing), hangs up the channels whose Hangup was not confirmed and are still up (an agent's leg
+  answered while AMI was down for a call withdrawn meanwhile), adopts the callers Asterisk held
+  that nobody announced (adoption.py), then routes
   every waiting call.
 - The agent's leg is recognised exactly (calls.is_agent_leg): a Local channel's `;2` half or a
   channel that merely inherited the call id is never bridged or hung up as the agent's.
@@ -295,9 +297,26 @@ class CallFlow:
             if status.state in ON_CALL and status.call_id not in self.ctx.state.calls:
                 log.warning("agent %s: holds call %s, which is gone; releasing", agent_id, status.call_id)
                 await self.d.agent_event(agent_id, Hangup(now, status.call_id))
+        await self._hang_up_owed(tracker)
         if self.adoption is not None:
             await self.adoption.adopt(tracker)
         await self.d.dispatch_all()
+
+    async def _hang_up_owed(self, tracker: CallTracker) -> None:
+        """Hangups sent while AMI was down (or whose answer was lost) and the channel is still up:
+        hung up now, before any agent is rung, so an agent's leg of a call that is over (answered
+        in the outage) is not left up while its agent is rung for another call."""
+        executor = self.ctx.executor
+        for channel in list(executor.owed_hangups):
+            executor.owed_hangups.pop(channel, None)
+            leg = tracker.channel_by_name(channel)
+            if leg is None:
+                continue  # it ended meanwhile
+            active = self.ctx.state.calls.get(leg.call_id or "")
+            if active is not None and active.facts.agent_channel == channel:
+                continue  # the leg of a call still going on: its own resync step decided above
+            log.warning("%s: its Hangup was not confirmed and it is still up; hanging it up", channel)
+            await executor.hangup(channel)
 
     def findings(self, tracker: CallTracker, active: ActiveCall) -> ev.Resynced:
         """What Asterisk shows of the call now: the caller, the agent's legs, a bridge."""

@@ -46,6 +46,7 @@ from routing.acd.calls import ActiveCall
 log = logging.getLogger("switchboard.acd.ami")
 BRIDGES_KEPT = 4096  # far more than the calls one engine bridges between two resyncs
 _GONE = "No such channel"  # manager.c action_hangup: no channel by that name (any more)
+_OWED_MAX = 4096  # unconfirmed Hangups kept until a resync (each dropped once it is settled)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +120,7 @@ class Executor:
         self.bridges_sent: OrderedDict[str, SentBridge] = OrderedDict()
         self.on_bridge: Callable[[str], None] | None = None  # told the call id of each Bridge, before it
         self.on_refused: Callable[[str], None] | None = None  # ...and of each Bridge that connected nobody
+        self.owed_hangups: OrderedDict[str, None] = OrderedDict()  # channels whose Hangup was not confirmed
 
     @property
     def ready(self) -> bool:
@@ -229,7 +231,16 @@ class Executor:
         self.answers.follow(await self._start("Setvar", fields))
 
     async def hangup(self, channel: str) -> bool:
-        return await self._send("Hangup", {"Channel": channel, "Cause": "16"}) is True
+        """Hang a channel up. One not confirmed (AMI down, its answer lost) is owed: the resync
+        hangs it up if Asterisk still has it (`owed_hangups`)."""
+        down = self.may_act() and not (self.ready or self.resyncing)
+        ok = await self._send("Hangup", {"Channel": channel, "Cause": "16"})
+        self.owed_hangups.pop(channel, None)
+        if ok is None or (ok is False and down):
+            self.owed_hangups[channel] = None
+            while len(self.owed_hangups) > _OWED_MAX:
+                self.owed_hangups.popitem(last=False)
+        return ok is True
 
     async def redirect(self, channel: str, exten: str) -> bool:
         fields = {"Channel": channel, "Context": self.exit_context, "Exten": exten, "Priority": "1"}

@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from dialer.calls.intents import Intent
-from dialer.calls.recovery import CHANNEL_GRACE_S, Decision, Seen, sort, unseen_end
-from dialer.calls.resync import LiveCustomer
+from dialer.calls.lifecycle import CallRules
+from dialer.calls.recovery import CHANNEL_GRACE_S, Decision, Seen, sort, stranded_action, unseen_end
+from dialer.calls.resync import LiveCustomer, still_due
 from dialer.compliance.caps import CallResult
 
 NOW = 1000.0
@@ -143,3 +144,70 @@ def test_each_shards_leader_takes_over_only_its_own_campaigns_calls() -> None:
     assert (ids(done.adopt), ids(done.settle)) == (["east"], ["g-east"])
     assert [c.call_id for c in done.unrecorded] == ["lost-east"]
     assert done.waiting == 2, "the other shard's calls are left to its leader"
+
+
+def stranded_of(
+    records: dict[str, Intent | None], settled: dict[str, tuple[Intent, str]], *, first: bool,
+    leader: bool = True, orphans: list[LiveCustomer] | None = None,
+) -> list[str]:  # fmt: skip
+    seen = Seen(records, (), {"engine-live"}, settled)
+    found = orphans if orphans is not None else [customer(c) for c in records]
+    decided = sort(
+        found, seen, owner="engine-me", now=NOW, deadline=lambda _: DEADLINE_S, leader=leader, first=first
+    )
+    return [s.intent.call_id for s in decided.stranded]
+
+
+def test_a_customer_on_hold_whose_call_is_settled_abandoned_is_owed_its_message_once_by_one_engine() -> None:
+    """The abandon Redirect never reached Asterisk: a restarted engine sends its previous life's at
+    its first login only (later its own are in its memory), the leader a dead engine's; a live
+    engine's are its own; nothing is adopted or settled again."""
+    owners = {"mine": "engine-me", "dead": "engine-dead", "live": "engine-live"}
+    records: dict[str, Intent | None] = dict.fromkeys(owners)
+    settled = {c: (intent(c, owner), CallResult.ABANDONED.value) for c, owner in owners.items()}
+    assert stranded_of(records, settled, first=True) == ["mine", "dead"]
+    assert stranded_of(records, settled, first=False) == ["dead"]
+    assert stranded_of(records, settled, first=True, leader=False) == ["mine"]
+    seen = Seen(records, (), {"engine-live"}, settled)
+    decided = sort([customer(c) for c in records], seen, owner="engine-me", now=NOW, deadline=lambda _: 90.0)
+    assert (decided.adopt, decided.settle, decided.waiting) == ((), (), 0)
+
+
+def test_only_a_customer_still_on_hold_after_an_abandon_or_a_machine_verdict_is_stranded() -> None:
+    records: dict[str, Intent | None] = {"x": None}
+    on_hold = customer("x")
+    for result, expected in [
+        (CallResult.ABANDONED, ["x"]), (CallResult.ANSWERING_MACHINE, ["x"]),
+        (CallResult.ANSWERED, []), (CallResult.NO_ANSWER, []), (CallResult.UNKNOWN, []),
+    ]:  # fmt: skip
+        settled = {"x": (intent("x", "engine-dead"), result.value)}
+        assert stranded_of(records, settled, first=True, orphans=[on_hold]) == expected, result
+    settled = {"x": (intent("x", "engine-dead"), CallResult.ABANDONED.value)}
+    moved_on = [
+        replace(on_hold, bridged=True),
+        replace(on_hold, detecting=True),
+        replace(on_hold, answered=False),
+    ]  # the message already playing (another context), in a bridge, or still in AMD
+    for found in moved_on:
+        assert stranded_of(records, settled, first=True, orphans=[found]) == [], found
+
+
+def test_what_a_stranded_customer_is_owed_follows_the_campaigns_rules() -> None:
+    rules = CallRules(machine="hangup", machine_target=("m-ctx", "m"), abandon_target=("a-ctx", "a"))
+    assert stranded_action("abandoned", "PJSIP/x", rules) == (
+        "Redirect", {"Channel": "PJSIP/x", "Context": "a-ctx", "Exten": "a", "Priority": 1},
+    )  # fmt: skip
+    assert stranded_action("answering_machine", "PJSIP/x", rules) == (
+        "Hangup", {"Channel": "PJSIP/x", "Cause": 16},
+    )  # fmt: skip
+    message = replace(rules, machine="message")
+    assert stranded_action("answering_machine", "PJSIP/x", message)[1]["Context"] == "m-ctx"
+
+
+def test_an_unconfirmed_effect_is_due_only_while_the_customer_waits_on_that_channel() -> None:
+    live = {"x": customer("x")}
+    assert still_due("x", "PJSIP/x", live)
+    assert not still_due("x", "PJSIP/other", live)
+    assert not still_due("y", "PJSIP/y", live), "gone"
+    assert not still_due("x", "PJSIP/x", {"x": replace(customer("x"), answered=False)}), "executed"
+    assert not still_due("x", "PJSIP/x", {"x": replace(customer("x"), bridged=True)})
