@@ -1,0 +1,43 @@
+"""A bounded step's deadline, so that an AMI wait inside it times out as AMI, not as the step.
+
+A step that does Redis work and waits on Asterisk (a pacing round: claims, the gate, the intent,
+then the Originate's answer) is bounded by one timeout, mapped to "Redis failed" at its boundary
+(core.store_errors): all a frozen Redis shows is time running out. An AMI wait that ran the step
+out would be reported as Redis too (a stalled link is silent until the keepalive notices). So the
+step sets the time by which its AMI waits must end, `keep` seconds before its own timeout (the
+time the rest of the step needs for Redis), and the waits take `ami_limit(theirs)`: a stalled
+link raises the AMI client's own timeout (counted in switchboard_ami_actions_total), first.
+The deadline is a context variable: the tasks a step starts (a round's placers) inherit it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextvars import ContextVar
+
+_AMI_BY: ContextVar[float | None] = ContextVar("switchboard_ami_wait_deadline", default=None)
+"""Loop time by which an AMI wait of the current step must end; None outside a bounded step."""
+
+
+@contextlib.asynccontextmanager
+async def bounded_step(seconds: float, *, keep: float) -> AsyncIterator[None]:
+    """Bound the block by `seconds` (TimeoutError, as `asyncio.timeout`); its AMI waits end `keep`
+    seconds earlier (`ami_limit`)."""
+    end = asyncio.get_running_loop().time() + seconds
+    outer = _AMI_BY.get()
+    token = _AMI_BY.set(end - keep if outer is None else min(outer, end - keep))
+    try:
+        async with asyncio.timeout_at(end):
+            yield
+    finally:
+        _AMI_BY.reset(token)
+
+
+def ami_limit(limit: float) -> float:
+    """`limit`, cut to what is left of the current step's AMI time (may be 0 or less: none left)."""
+    by = _AMI_BY.get()
+    if by is None:
+        return limit
+    return min(limit, by - asyncio.get_running_loop().time())
