@@ -277,7 +277,7 @@ class Dialer:
         """The Originate itself (async: its result comes as an OriginateResponse event). In a pacing
         round its answer is awaited only until the round's AMI time is up (core.step_deadline): a
         stalled link is the AMI client's timeout, not the round's, which would read as Redis."""
-        wait = max(_MIN_ANSWER_WAIT_S, ami_limit(self._ami_timeout))
+        wait = round(max(_MIN_ANSWER_WAIT_S, ami_limit(self._ami_timeout)), 2)
         return await self.sender.originate(
             channel=dial_target(campaign, call.number),
             variables=self._variables(call),
