@@ -7,7 +7,8 @@ out would be reported as Redis too (a stalled link is silent until the keepalive
 step sets the time by which its AMI waits must end, `keep` seconds before its own timeout (the
 time the rest of the step needs for Redis), and the waits take `ami_limit(theirs)`: a stalled
 link raises the AMI client's own timeout (counted in switchboard_ami_actions_total), first.
-The deadline is a context variable: the tasks a step starts (a round's placers) inherit it.
+The deadline is a context variable: the tasks a step starts (a round's placers) inherit it, until
+the step is over (a task that outlives it waits as long as its own limit says).
 """
 
 from __future__ import annotations
@@ -16,9 +17,16 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextvars import ContextVar
+from dataclasses import dataclass
 
-_AMI_BY: ContextVar[float | None] = ContextVar("switchboard_ami_wait_deadline", default=None)
-"""Loop time by which an AMI wait of the current step must end; None outside a bounded step."""
+
+@dataclass(slots=True)
+class _Step:
+    ami_by: float  # loop time by which the step's AMI waits must end
+    open: bool = True  # a task the step started may outlive it: a closed step's deadline is no one's
+
+
+_STEP: ContextVar[_Step | None] = ContextVar("switchboard_bounded_step", default=None)
 
 
 @contextlib.asynccontextmanager
@@ -26,18 +34,21 @@ async def bounded_step(seconds: float, *, keep: float) -> AsyncIterator[None]:
     """Bound the block by `seconds` (TimeoutError, as `asyncio.timeout`); its AMI waits end `keep`
     seconds earlier (`ami_limit`)."""
     end = asyncio.get_running_loop().time() + seconds
-    outer = _AMI_BY.get()
-    token = _AMI_BY.set(end - keep if outer is None else min(outer, end - keep))
+    outer = _STEP.get()
+    by = end - keep if outer is None or not outer.open else min(outer.ami_by, end - keep)
+    step = _Step(by)
+    token = _STEP.set(step)
     try:
         async with asyncio.timeout_at(end):
             yield
     finally:
-        _AMI_BY.reset(token)
+        step.open = False
+        _STEP.reset(token)
 
 
 def ami_limit(limit: float) -> float:
     """`limit`, cut to what is left of the current step's AMI time (may be 0 or less: none left)."""
-    by = _AMI_BY.get()
-    if by is None:
+    step = _STEP.get()
+    if step is None or not step.open:
         return limit
-    return min(limit, by - asyncio.get_running_loop().time())
+    return min(limit, step.ami_by - asyncio.get_running_loop().time())

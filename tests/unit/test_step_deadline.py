@@ -34,3 +34,15 @@ async def test_the_step_times_out_as_asyncio_timeout_does() -> None:
     with pytest.raises(TimeoutError):
         async with bounded_step(0.01, keep=0.0):
             await asyncio.Event().wait()
+
+
+async def test_a_task_that_outlives_its_step_keeps_its_own_limit() -> None:
+    async def limit_later(go: asyncio.Event) -> float:  # e.g. a renewal timer started in a round
+        await go.wait()
+        return ami_limit(5.0)
+
+    go = asyncio.Event()
+    async with bounded_step(2.0, keep=0.5):
+        later = asyncio.create_task(limit_later(go))
+    go.set()
+    assert await later == 5.0
