@@ -46,9 +46,15 @@ async def bounded_step(seconds: float, *, keep: float) -> AsyncIterator[None]:
         _STEP.reset(token)
 
 
-def ami_limit(limit: float) -> float:
-    """`limit`, cut to what is left of the current step's AMI time (may be 0 or less: none left)."""
+def ami_time_left() -> float | None:
+    """What is left of the current step's AMI time (0 or less: none); None outside a bounded step."""
     step = _STEP.get()
     if step is None or not step.open:
-        return limit
-    return min(limit, step.ami_by - asyncio.get_running_loop().time())
+        return None
+    return step.ami_by - asyncio.get_running_loop().time()
+
+
+def ami_limit(limit: float) -> float:
+    """`limit`, cut to what is left of the current step's AMI time (may be 0 or less: none left)."""
+    left = ami_time_left()
+    return limit if left is None else min(limit, left)

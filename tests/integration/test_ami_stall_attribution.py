@@ -19,7 +19,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from dialer.loop.background import DialerSettings
-from pbx.sim import CustomerProfile, CustomerScript
+from pbx.sim import AgentPhone, CustomerProfile, CustomerScript
+from routing.acd.context import AcdOptions
 from switchboard.private_redis import PrivateRedis
 from tests.support.blended_harness import blended, blended_rules
 from tests.support.dialer_harness import campaign, campaigns, lead, number
@@ -105,6 +106,39 @@ async def test_a_stall_during_a_hand_over_is_not_reported_as_redis(
         assert b.sample("switchboard_gate_checks_total", result="unavailable") == 0
         assert b.sample("switchboard_ami_actions_total", action="Originate", result="timeout") >= 1
         assert b.dialer.round_failures == 0
+        assert b.sample("switchboard_dialer_leader") == 1
+        assert b.dialed() == [number(1)], "dialed once"
+
+
+async def test_a_withdraw_whose_hangup_waits_on_a_stalled_link_is_not_reported_as_redis(
+    redis_client: aioredis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The real row `stall20-after-customer-answer`: the agent's ring goes out, the link stalls, the
+    abandon grace ends and the dialer withdraws the call from the ACD, whose Hangup of the agent's
+    leg waits on the stalled link (the ACD's action timeout, 3 s, outlasts the withdraw's bound,
+    1 s). The Hangup times out as AMI's; the withdraw is not a Redis failure."""
+    caplog.set_level(logging.WARNING)
+    script = CustomerScript(outcome="answer", ring_s=1.0, talk_s=1.0, patience_s=2000.0)
+    config = dialer_sim_config(
+        time_scale=1.0, customer_overrides={number(1): script}, default_agent=AgentPhone(answer_after_s=60)
+    )
+    async with (
+        behind_proxy(config, ping_timeout=5.0) as (sim, proxy, ami),
+        blended(redis_client, blended_rules("1001"), campaigns(campaign()), pbx=sim, ami=ami,
+                options=AcdOptions(action_timeout_s=3.0)) as b,
+    ):  # fmt: skip
+        await b.acd.login("1001")
+        await b.load_leads([lead(1)])
+        await b.start()
+        await b.until(lambda: bool(b.dialed()), timeout=10)
+        await b.until(lambda: len(sim.channels) >= 2, timeout=10)  # handed over: the agent's leg rings
+        await proxy.stall(4.5)  # past the grace (2 s) and the Hangup's 1 s bound, short of the keepalive
+        await b.until(lambda: bool(ended_customers(sim)), timeout=30)
+        await b.until(lambda: not b.acd.ctx.state.calls and not b.dialer.calls(), timeout=10)
+
+        assert redis_blamed(caplog) == [], "Redis is healthy: a stalled AMI link is not its failure"
+        assert b.sample("switchboard_gate_checks_total", result="unavailable") == 0
+        assert b.sample("switchboard_ami_actions_total", action="Hangup", result="timeout") >= 1
         assert b.sample("switchboard_dialer_leader") == 1
         assert b.dialed() == [number(1)], "dialed once"
 
