@@ -6,7 +6,8 @@ reported as "Redis failed while running a pacing round", counted as an unavailab
 critical alert SwitchboardGateUnavailable, whose runbook says Redis) and dropped the pacing
 leadership while Redis was healthy. The Originate's wait now ends before the round's timeout with
 the AMI client's own timeout (counted in switchboard_ami_actions_total{result="timeout"}); the
-unavailable gate count is kept for a store that could not be read (the second test).
+withdraw's Hangup of the agent's leg likewise (`stall20-after-customer-answer`). The unavailable
+gate count is kept for a store that could not be read (the last test).
 """
 
 from __future__ import annotations
