@@ -92,6 +92,7 @@ class DialOutcome:
     call: PlacedCall | None = None
     not_before: datetime | None = None  # the earliest retry; None with a refusal: never
     sources: tuple[str, ...] = ()
+    unanswered: bool = False  # placed, but Asterisk's answer to the Originate never came (AMI stalled?)
 
     @property
     def placed(self) -> bool:

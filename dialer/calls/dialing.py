@@ -47,6 +47,7 @@ from core.errors import (
     StoreUnavailableError,
     SwitchboardError,
 )
+from core.step_deadline import ami_limit
 from core.store_errors import store_available
 from dialer.calls.attempts import AttemptRecord, AttemptStore, lead_history
 from dialer.calls.dial_metrics import DialerMetrics
@@ -79,6 +80,7 @@ _NEVER_CALLABLE = (PermissionReason.INVALID_NUMBER, PermissionReason.ZONE_UNKNOW
 _BUSY_RETRY = timedelta(seconds=30)
 _IN_CALL_HOLD = timedelta(hours=2)
 _UNKNOWN_RETRY = timedelta(hours=1)
+_MIN_ANSWER_WAIT_S = 0.25  # less left in the round for the Originate's answer: not dialed this round
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +245,9 @@ class Dialer:
             return DialOutcome(
                 DialStatus.AMI_UNAVAILABLE, number, "not logged in to Asterisk", not_before=now
             )
+        if ami_limit(self._ami_timeout) < _MIN_ANSWER_WAIT_S:  # a pacing round's AMI time is up
+            detail = "the pacing round has no time left to wait for Asterisk's answer"
+            return DialOutcome(DialStatus.AMI_UNAVAILABLE, number, detail, not_before=now)
         call = self._placed(request, number, token, call_id, history)
         self.registry.expect(call)  # before the intent: recovery never takes a call being placed
         refused = await self._intend(call, now, history.stale if history is not None else None)
@@ -256,19 +261,24 @@ class Dialer:
         except (AmiTimeoutError, AmiConnectionError) as exc:
             if isinstance(exc, AmiTimeoutError) and not exc.details.get("sent", True):
                 return await self._not_sent(call, now, DialStatus.AMI_UNAVAILABLE, exc.message, now)
-            log.warning("Originate %s: no answer from Asterisk; following it as placed", call.call_id)
+            log.warning("Originate %s: %s; following it as placed", call.call_id, exc.message)
+            unanswered = True
         except AmiError as exc:
             return await self._not_sent(call, now, DialStatus.PBX_REFUSED, exc.message, now + _UNKNOWN_RETRY)
         else:
+            unanswered = False
             if not result.response.ok:
                 self.metrics.errors.labels(step="originate").inc()
                 detail = f"Asterisk refused the Originate: {result.response.message}"
                 return await self._not_sent(call, now, DialStatus.PBX_REFUSED, detail, now + _UNKNOWN_RETRY)
         self.metrics.originates.labels(campaign=call.campaign_id, kind=call.kind.value).inc()
-        return DialOutcome(DialStatus.PLACED, number, call=call)
+        return DialOutcome(DialStatus.PLACED, number, call=call, unanswered=unanswered)
 
     async def _send(self, campaign: Campaign, call: PlacedCall) -> ActionResult:
-        """The Originate itself (async: its result comes as an OriginateResponse event)."""
+        """The Originate itself (async: its result comes as an OriginateResponse event). In a pacing
+        round its answer is awaited only until the round's AMI time is up (core.step_deadline): a
+        stalled link is the AMI client's timeout, not the round's, which would read as Redis."""
+        wait = round(max(_MIN_ANSWER_WAIT_S, ami_limit(self._ami_timeout)), 2)
         return await self.sender.originate(
             channel=dial_target(campaign, call.number),
             variables=self._variables(call),
@@ -277,7 +287,7 @@ class Dialer:
             caller_id=campaign.caller_id,
             timeout_ms=int(campaign.ring_timeout_s * 1000),
             action_id=call.action_id,
-            timeout=self._ami_timeout,
+            timeout=wait,
         )
 
     async def _intend(

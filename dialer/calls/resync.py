@@ -32,6 +32,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from core.errors import AmiError
+from core.step_deadline import ami_limit
 from dialer.calls import lifecycle as outbound
 from dialer.calls.dial_records import DialKind, PlacedCall
 from dialer.calls.dialing import OUTBOUND_CONTEXT
@@ -144,15 +145,19 @@ class OutboundResync:
         self.timeout = timeout
         self.variable = variable
 
+    def _limit(self) -> float:
+        """In a pacing round's recovery pass, no longer than the round's AMI time (core.step_deadline)."""
+        return max(0.05, ami_limit(self.timeout))
+
     async def live(self) -> dict[str, LiveCustomer]:
-        result = await self.sender.send("CoreShowChannels", timeout=self.timeout, check=True)
+        result = await self.sender.send("CoreShowChannels", timeout=self._limit(), check=True)
         return customers((e for e in result.events if e.name == "CoreShowChannel"), self.variable)
 
     async def verdict(self, channel: str) -> str:
         """The AMD verdict the dialplan left on the channel (NOTSURE when it cannot be read)."""
         try:
             result = await self.sender.send(
-                "Getvar", {"Channel": channel, "Variable": "AMDSTATUS"}, timeout=self.timeout
+                "Getvar", {"Channel": channel, "Variable": "AMDSTATUS"}, timeout=self._limit()
             )
         except AmiError as exc:
             log.warning("AMDSTATUS of %s not read: %s", channel, exc.message)

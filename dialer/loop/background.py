@@ -22,6 +22,7 @@ from typing import Any
 
 from core.cancellation import raise_if_cancelling
 from core.errors import AmiError, AmiFencedError, SwitchboardError
+from core.step_deadline import bounded_step
 from core.store_errors import store_available
 from dialer.calls.dial_metrics import DialerMetrics
 from pbx.service import ActionSender
@@ -77,10 +78,11 @@ class BackgroundWork:
     async def retried(self, step: str, make: Callable[[], Awaitable[object]]) -> None:
         """Redis-bound work that must not be lost to an outage: retried with a capped back-off."""
         delay, give_up = 0.25, time.monotonic() + self.settings.retry_for_s
+        bound = self.settings.store_timeout_s * 2
         while True:
             try:
-                with store_available(step):
-                    async with asyncio.timeout(self.settings.store_timeout_s * 2):
+                with store_available(step):  # an AMI wait inside (the desk's Hangup) ends first, as AMI's
+                    async with bounded_step(bound, keep=bound / 4):
                         await make()
                 return
             except SwitchboardError as exc:  # StoreUnavailableError, or a store's own refusal
@@ -125,9 +127,10 @@ class BackgroundWork:
                 self.owed.popitem(last=False)
 
     async def bounded(self, step: str, work: Awaitable[None], timeout: float | None = None) -> None:
+        bound = timeout or self.settings.store_timeout_s
         try:
-            with store_available(step):
-                async with asyncio.timeout(timeout or self.settings.store_timeout_s):
+            with store_available(step):  # an AMI wait inside (a hand-over's) ends first, as AMI's
+                async with bounded_step(bound, keep=bound / 4):
                     await work
         except SwitchboardError as exc:  # StoreUnavailableError, AmiError, a store's own refusal
             self.metrics.errors.labels(step=step).inc()

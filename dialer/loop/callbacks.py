@@ -70,10 +70,10 @@ class CallbackRound:
                 ready.discard(agent or "")
                 call_id = outcome.call.call_id
                 await self.tasks.mark_dialed(callback.task_id, now, call_id=call_id, agent=agent or "")
-            elif outcome.status in OUTAGES:
-                break
-            elif outcome.status not in _NOT_NOW:
+            elif outcome.status not in (*OUTAGES, *_NOT_NOW):
                 await self._defer(callback.task_id, outcome, now)
+            if outcome.status in OUTAGES or outcome.unanswered:
+                break  # the store or AMI is down (an Originate Asterisk did not answer: stalled?)
         return outcomes
 
     async def _defer(self, task_id: str, outcome: DialOutcome, now: datetime) -> None:

@@ -231,8 +231,8 @@ class Pacer:
             return False, False
         request = DialRequest(campaign, DialKind.CAMPAIGN, lead, agent_id=agent_id, call_id=call_id)
         outcome = await self.dialer.place_call(request, now=now)
-        if outcome.placed:
-            return True, True
+        if outcome.placed:  # an Originate Asterisk did not answer: AMI may be stalled, no more this round
+            return True, not outcome.unanswered
         await self._unreserve(agent_id, call_id, now)
         return False, outcome.status not in OUTAGES
 

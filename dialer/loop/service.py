@@ -45,6 +45,7 @@ from redis.asyncio import Redis
 from core.clock import Clock, utc
 from core.errors import NotOwnerError, StoreUnavailableError, SwitchboardError
 from core.lease import Lease
+from core.step_deadline import bounded_step
 from core.store_errors import store_available
 from dialer.calls import lifecycle as outbound
 from dialer.calls.attempts import AttemptStore
@@ -290,12 +291,12 @@ class DialerService:
     # ---- pacing rounds ----------------------------------------------------------------------------
 
     async def _guarded_round(self) -> bool:
-        started = time.perf_counter()
+        started, limit = time.perf_counter(), self.settings.round_timeout_s
         try:
-            with store_available("running a pacing round"):
-                async with asyncio.timeout(self.settings.round_timeout_s):
+            with store_available("running a pacing round"):  # its AMI waits end first, as AMI's
+                async with bounded_step(limit, keep=limit / 4):
                     return await self.run_once()
-        except SwitchboardError as exc:  # StoreUnavailableError, NotOwnerError, AmiError
+        except SwitchboardError as exc:  # StoreUnavailableError, NotOwnerError (pacing catches AmiError)
             self.round_failures += 1
             self.is_leader = False
             self.metrics.leader.set(0)
@@ -374,9 +375,8 @@ class DialerService:
             raise
         except SwitchboardError as exc:
             self.metrics.errors.labels(step="pace").inc()
-            log.warning(
-                "pacing of campaign %s failed: %s", campaign.id, exc.message, extra={"campaign": campaign.id}
-            )
+            log.warning("pacing of campaign %s failed: %s", campaign.id, exc.message,
+                        extra={"campaign": campaign.id})  # fmt: skip
 
     async def _housekeeping(self, now: datetime) -> None:
         await self.leads.requeue_expired(now=now)

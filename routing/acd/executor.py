@@ -36,6 +36,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from core.errors import AmiActionError, AmiError, NotOwnerError
+from core.step_deadline import ami_time_left
 from pbx.ami_actions import originate_fields
 from pbx.codec import ActionResult
 from pbx.service import ActionSender
@@ -291,10 +292,16 @@ class Executor:
         return ok
 
     async def _send(self, action: str, fields: Mapping[str, str]) -> bool | None:
-        """Send once and wait for the answer (`_start`, then its answer)."""
-        return await (await self._start(action, fields))
+        """Send once and wait for the answer (`_start`, then its answer); in a bounded step of the
+        dialer's (a withdraw, a hand-over) only until the step's AMI time is up (core.step_deadline):
+        a stalled link is then AMI's timeout, not the step's, which would read as Redis."""
+        left = ami_time_left()
+        limit = self._timeout if left is None else max(0.05, min(left, self._timeout or left))
+        return await (await self._start(action, fields, limit))
 
-    async def _start(self, action: str, fields: Mapping[str, str]) -> Awaitable[bool | None]:
+    async def _start(
+        self, action: str, fields: Mapping[str, str], limit: float | None = None
+    ) -> Awaitable[bool | None]:
         """Send once now; returns the answer to await: False (logged) when Asterisk said no, this
         engine does not own the ACD, or AMI is down; None when the outcome is unknown (no answer,
         connection lost). While AMI is down nothing waits for it (the caller holds the ACD's
@@ -306,7 +313,7 @@ class Executor:
             log.info("%s not sent: AMI is down; the resync will settle it", action, extra={"action": action})
             return _known(False)
         try:
-            answer = await self.sender.submit(action, fields, timeout=self._timeout)
+            answer = await self.sender.submit(action, fields, timeout=limit or self._timeout)
         except AmiError as exc:
             log.warning("%s failed: %s", action, exc.message, extra={"action": action, **fields})
             return _known(None)
