@@ -377,7 +377,9 @@ async def test_the_supervisor_steers_campaigns_agents_lists_and_sees_a_refused_r
         await page.click("#nav a[href='#/agents']")
         agent = page.locator('tr[data-agent="1003"]')
         await agent.get_by_label("Skills of 1003").fill("billing:4, hungarian:5")
-        await agent.get_by_role("button", name="Save").click()
+        async with page.expect_response(lambda r: r.url.endswith("/agents/1003/skills")) as saved:
+            await agent.get_by_role("button", name="Save").click()  # the field shows what was typed at once
+        assert (await saved.value).ok
         await expect(agent.get_by_label("Skills of 1003")).to_have_value("billing:4, hungarian:5")
         assert engine.parts.acd.agent("1003").skills == {"billing": 4, "hungarian": 5}
         await agent.get_by_label("Pause reason for 1003").fill("coaching")
