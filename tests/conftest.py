@@ -50,6 +50,16 @@ def own_redis() -> Iterator[PrivateRedis]:
 
 
 @pytest.fixture
+async def own_client(own_redis: PrivateRedis) -> AsyncIterator[aioredis.Redis]:
+    """A client of `own_redis`, the test's own server."""
+    client = aioredis.Redis.from_url(own_redis.url, decode_responses=False)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
 def fake_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], str]]:
     """Writes a stand-in for switchboard/engine.py and returns its module name."""
     names: list[str] = []

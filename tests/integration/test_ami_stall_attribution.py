@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
@@ -36,15 +35,6 @@ QUICK_BUSY = CustomerProfile(
 )
 
 QUICK_ROUNDS = DialerSettings(round_interval_s=0.05, round_timeout_s=0.6, store_timeout_s=0.3)
-
-
-@pytest.fixture
-async def own_client(own_redis: PrivateRedis) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(own_redis.url, decode_responses=False)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 def redis_blamed(caplog: pytest.LogCaptureFixture) -> list[str]:

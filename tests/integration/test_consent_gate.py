@@ -3,7 +3,6 @@ evidence, asserted on what the simulated PBX actually received."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -171,15 +170,6 @@ async def test_the_evidence_names_every_dial_made_under_the_consent(redis_client
         assert [(c.purpose, c.source, c.reference) for c in evidence.records] == [
             ("marketing", "web-form", "form-1")
         ]
-
-
-@pytest.fixture
-async def own_client(own_redis: PrivateRedis) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(own_redis.url, decode_responses=False)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 async def test_no_dial_while_the_consent_store_is_down(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 import redis.asyncio as aioredis
 
@@ -18,16 +16,6 @@ QUICK_BUSY = CustomerProfile(
     answer=0, busy=1, noanswer=0, congestion=0, machine=0, reject=0, signal_s=(2.0, 3.0)
 )
 SETTINGS = DialerSettings(round_interval_s=0.05, round_timeout_s=0.4, store_timeout_s=0.2)
-
-
-
-@pytest.fixture
-async def own_client(own_redis: PrivateRedis) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(own_redis.url, decode_responses=False)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 async def test_redis_stopped_mid_campaign_means_no_originate_until_it_is_back(
