@@ -14,6 +14,9 @@ Rules it keeps (docs/reliability.md):
   frozen process wakes up not owning): `owned` is what event handlers check before acting.
 - A restarted engine whose previous run is provably dead (core/engine_run.py) takes that run's
   lease back at once (`take_back`), with the next token.
+- An engine that takes the lease from another one (ran out, or given up) knows that one
+  (`superseded`): with the new token, its fenced writes and call actions are refused, so what it
+  left (the dialer's placed calls) may be taken over at once rather than after its heartbeat.
 - Every state write of an owner is fenced: a Lua script first checks that the lease key still
   holds this owner's value, else writes nothing and the caller gets NotOwnerError. `FencedScript`
   fences one script (the lease key goes last in KEYS, the holder's value last in ARGV);
@@ -153,6 +156,7 @@ class Lease:
         self.continues: int | None = None
         """The token of this engine's previous ownership when nobody else owned the role since
         (same token kept, or the next one taken by this engine); None otherwise."""
+        self._took_from: str | None = None  # the other engine this ownership took the lease from
         self._valid_until = 0.0
         self._listeners: list[Callable[[bool], None]] = []
         self._task: asyncio.Task[None] | None = None
@@ -174,6 +178,11 @@ class Lease:
         if self._value is None or not self.owned:
             raise NotOwnerError(f"this engine does not own the {self.role}", role=self.role)
         return self._value
+
+    def superseded(self) -> tuple[str, ...]:
+        """The engine this one took the lease from, while this ownership lasts (its token fences
+        that engine: it can act on nothing of the role); () otherwise."""
+        return (self._took_from,) if self._took_from is not None and self.owned else ()
 
     def on_change(self, listener: Callable[[bool], None]) -> None:
         self._listeners.append(listener)
@@ -217,6 +226,8 @@ class Lease:
         last = _token(self._last) if self._last else None
         next_one = previous == self.engine_id and last is not None and _token(value) == last + 1
         self.continues = last if value == self._last or next_one else None
+        if previous != self.engine_id:  # taken from another engine (a renewal or a lapse keeps it)
+            self._took_from = previous or None
         self._last = value
         self._change(value, sent + self.valid_s)
         return True

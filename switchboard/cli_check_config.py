@@ -14,9 +14,11 @@ from pathlib import Path
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from core.config.loader import deprecated_spellings
+from core.config.loader import deprecated_spellings, load_rules
 from core.errors import ConfigError, StoreUnavailableError
+from dialer.campaigns.rules import Campaigns
 from switchboard.applied_check import DiskVersion, applied_lines
+from switchboard.campaign_checks import problems as shard_problems
 from switchboard.cli_common import EXIT_OK, EXIT_PROBLEMS, Subcommands
 from switchboard.config_check import (
     FileReport,
@@ -137,16 +139,18 @@ def engine_side(
             "file with redis.url); the files above were checked on their own"
         ]
     try:
-        return asyncio.run(_compare(args.redis, settings, disk, shard))
+        return asyncio.run(_compare(args.redis, settings, disk, shard, files.get("campaigns")))
     except (StoreUnavailableError, RedisError) as exc:
         why = secrets.mask(exc.message if isinstance(exc, StoreUnavailableError) else str(exc))
         return [f"{NOT_COMPARED} ({why}); the files above were checked on their own"]
 
 
 async def _compare(
-    redis_url: str | None, settings: Settings | None, disk: list[DiskVersion], shard: str
-) -> list[str]:
-    """The applied versions in Redis (`--redis`, else the settings' Redis) against the files on disk."""
+    redis_url: str | None, settings: Settings | None, disk: list[DiskVersion], shard: str,
+    campaigns: Path | None = None,
+) -> list[str]:  # fmt: skip
+    """The applied versions in Redis (`--redis`, else the settings' Redis) against the files on disk;
+    then the campaigns (of `campaigns`, a valid file) whose shard no running engine has announced."""
     client: Redis
     if redis_url is not None:
         client, where = await connect_redis(redis_url, wait_s=3), redact_url(redis_url)
@@ -157,6 +161,20 @@ async def _compare(
         return [
             f"the rules the running engine last applied (Redis {where}):",
             *await applied_lines(client, disk, shard),
+            *await _unpaced(client, campaigns),
         ]
     finally:
         await client.aclose()
+
+
+async def _unpaced(client: Redis, path: Path | None) -> list[str]:
+    """`campaign c1: shard 'nort' has no running engine`, per campaign nobody paces (never a failure:
+    the shard's engines may just be down)."""
+    try:
+        campaigns = load_rules(path, Campaigns) if path is not None else None
+    except ConfigError:
+        return []  # its own check has said why
+    if campaigns is None:
+        return []
+    found = await shard_problems(client, campaigns)
+    return [f"{path}: {problem}" for problem in found]

@@ -61,6 +61,7 @@ from switchboard.api.state import AppState
 from switchboard.api.tokens import TokenStore
 from switchboard.audit_retention import AuditMetrics, AuditRetention
 from switchboard.audit_retention import stop as stop_retention
+from switchboard.campaign_checks import CampaignShards, queues_known
 from switchboard.console import routes as console
 from switchboard.engine import Engine
 from switchboard.example_rules import RULE_KINDS, example_rules
@@ -132,6 +133,7 @@ class Runtime:
         self._run: EngineRun | None = None
         self._run_task: asyncio.Task[None] | None = None
         self._parts: Parts | None = None
+        self._shards: CampaignShards | None = None
         self._http: tuple[HttpServer, object] | None = None
         self._retention: asyncio.Task[None] | None = None
 
@@ -140,6 +142,10 @@ class Runtime:
         if self._parts is None:
             raise RuntimeError("the runtime is not started")
         return self._parts
+
+    @property
+    def campaign_shards(self) -> CampaignShards | None:
+        return self._shards
 
     @property
     def http_port(self) -> int | None:
@@ -264,11 +270,14 @@ class Runtime:
         registry = engine.metrics.registry
         desk = AcdDesk(acd)
         built = build_dialer(redis, engine.client, rules, setup, desk=desk, registry=registry, lease=lease)
-        _queues_known(rules.campaigns.of_shard(self.shard), acd)
+        queues_known(rules.campaigns.of_shard(self.shard), acd)
+        shards = self._shards = CampaignShards(redis, self.shard, rule_file(settings, "campaigns"), registry)
+        shards.schedule(rules.campaigns, after_s=2 * settings.engine.lease_ttl)  # a shard nobody runs: warned
 
         def campaigns(new: Campaigns) -> None:
-            _queues_known(new.of_shard(self.shard), acd)
+            queues_known(new.of_shard(self.shard), acd)
             built.dialer.replace_campaigns(new)
+            shards.schedule(new)
 
         watched: dict[str, Apply] = {
             "campaigns": campaigns,
@@ -333,6 +342,8 @@ class Runtime:
         if parts is not None:
             await parts.reloader.stop()
             await parts.dialer.close()  # no new dials; placed calls are left to Asterisk
+            if self._shards is not None:
+                await self._shards.close()
             await parts.engine.stop()
             await parts.acd.aclose()
             await parts.lease.stop(release=True)  # a standby takes over at once
@@ -382,13 +393,3 @@ def mail_setup(mail: MailSection, acd: AcdService) -> MailSetup | None:
     )  # fmt: skip
     retry = MailRetry(mail.retries, timedelta(seconds=mail.backoff), timedelta(seconds=mail.max_backoff))
     return MailSetup(smtp, AdvisorDirectory(contacts), retry, mail.default_language)
-
-
-def _queues_known(campaigns: Campaigns, acd: AcdService) -> None:
-    """Two files, one mistake to catch: a campaign's queue must be a routing.yaml queue."""
-    for campaign in campaigns.campaigns:
-        if campaign.queue is not None and campaign.queue not in acd.rules.index.queues:
-            log.error(
-                "campaign %s hands its calls to queue %r, which routing.yaml does not have; its calls go to"
-                " the first queue's agents until it does", campaign.id, campaign.queue,
-            )  # fmt: skip

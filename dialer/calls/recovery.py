@@ -33,8 +33,10 @@ the customers and open intents this engine does not follow:
   have settled it by then). A dead engine's calls, and such overdue intents, are taken by the
   engine holding the pacing lease only, so two engines never take one call over; with the center
   split into ACD shards, by the leader of the call's campaign's shard (its agents, its desk).
-Another engine counts as dead once its heartbeat (renewed every lease/3) ran out; its intent with no
-channel waits a few seconds after the dial, so the channel had time to appear.
+Another engine counts as dead once its heartbeat (renewed every lease/3) ran out, or at once when this
+engine took the pacing lease from it (`superseded`: the new token fences every call action it could
+still send, so its calls need not wait for its heartbeat); its intent with no channel waits a few
+seconds after the dial, so the channel had time to appear.
 Nothing is resolved while AMI is down: only Asterisk can say whether the call is alive.
 """
 
@@ -190,6 +192,7 @@ class Recovery:
         answer_margin_s: float,
         mine: Callable[[str], bool] = lambda _: True,
         shard: str = "",
+        superseded: Callable[[], Collection[str]] = tuple,
     ) -> None:
         self.intents = intents
         self.outcomes = outcomes
@@ -200,6 +203,7 @@ class Recovery:
         self._margin = answer_margin_s
         self._mine = mine  # campaign id -> its calls are this engine's shard's to take over
         self.shard = shard
+        self._superseded = superseded  # the engine whose lease this one took: dead to it, beating or not
 
     async def read(
         self, orphans: Sequence[LiveCustomer], live: Collection[str], followed: Callable[[str], bool]
@@ -213,14 +217,19 @@ class Recovery:
         ]
         settled = await self.intents.settled_records(held)
         intents = [i for i in (*records.values(), *gone, *(i for i, _ in settled.values())) if i is not None]
-        alive = await self.intents.alive(sorted({i.owner for i in intents if i.owner != self.owner}))
+        alive = await self._alive({i.owner for i in intents})
         return Seen(records, gone, alive, settled)
+
+    async def _alive(self, owners: Collection[str]) -> set[str]:
+        """Which of these other engines still count as alive: heartbeat running, lease not taken from."""
+        superseded = set(self._superseded())
+        others = sorted(o for o in owners if o != self.owner and o not in superseded)
+        return await self.intents.alive(others)
 
     async def pending(self, followed: Callable[[str], bool], now: float) -> bool:
         """Some open intent nobody here follows may be this engine's to resolve (worth a listing)."""
         found = [i for i in await self.intents.open_intents() if not followed(i.call_id)]
-        alive = await self.intents.alive(sorted({i.owner for i in found if i.owner != self.owner}))
-        seen = Seen({}, found, alive)
+        seen = Seen({}, found, await self._alive({i.owner for i in found}))
         decided = sort((), seen, owner=self.owner, now=now, deadline=self.deadline, mine=self.mine)
         return bool(decided.settle)
 

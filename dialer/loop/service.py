@@ -25,10 +25,10 @@ Rules it keeps:
 - An Originate is never sent twice: a placed call is followed until its end, through reconnects
   (resync settles calls whose channels are gone; a call whose answer never came is settled as
   unknown after its ring timeout plus a margin); it is never placed again.
-- No dial in doubt is forgotten: each placed call has a write-ahead intent (dialer.calls.intents)
-  naming its engine; intents nobody follows are taken over by their engine's next life, or by the
-  leader once their engine's heartbeat (renewed every lease/3) ran out: followed again if alive in
-  Asterisk, else settled once as `unknown`, advisor released (dialer.calls.recovery).
+- No dial in doubt is forgotten: each placed call has a write-ahead intent (dialer.calls.intents) naming
+  its engine; intents nobody follows are taken over by their engine's next life, or by the leader once
+  their engine's heartbeat (renewed every lease/3) ran out or it took that engine's lease (at once):
+  followed again if alive in Asterisk, else settled once (dialer.calls.recovery).
 """
 
 from __future__ import annotations
@@ -161,6 +161,7 @@ class DialerService:
             intents=self.intents, outcomes=self.outcomes, desk=desk, metrics=self.metrics,
             owner=self.instance_id, campaign=self._campaign_of, answer_margin_s=self.settings.answer_margin_s,
             mine=lambda campaign_id: self.in_force.takes_over(self.shard, campaign_id), shard=self.shard,
+            superseded=self.lease.superseded,
         )  # fmt: skip
         return Takeover(
             book=self.book, resyncer=OutboundResync(sender, timeout=self.settings.store_timeout_s),
@@ -259,8 +260,7 @@ class DialerService:
         """An action on this call was fenced: this engine no longer owns the calls, so it decides
         nothing more about this one (no outcome written): whoever leads next takes it over from its
         intent (the resync after a takeover, or the leader's recovery once this engine stopped beating)."""
-        log.warning("call %s: left to the engine that owns the calls now", call_id,
-                    extra={"call_id": call_id})  # fmt: skip
+        log.warning("call %s: left to the engine owning the calls now", call_id, extra={"call_id": call_id})
         self.book.forget(call_id)
 
     async def tick(self, now: float) -> None:

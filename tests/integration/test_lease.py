@@ -191,3 +191,20 @@ async def test_a_stop_ends_the_renewals_even_when_a_command_swallowed_the_cancel
     renewals = one.renewals
     await asyncio.sleep(0.3)  # three renewal periods: a loop still running would renew again
     assert one.renewals == renewals
+
+
+async def test_the_engine_that_took_the_lease_knows_whom_from_while_it_owns(
+    redis_client: aioredis.Redis,
+) -> None:
+    """What the dialer's takeover relies on: the previous owner is named (its token now fences it)
+    as long as this ownership lasts; nobody is named for a first acquisition or a renewal of one's own."""
+    clock = Clock()
+    one, two = lease(redis_client, "engine-a"), lease(redis_client, "engine-b", clock)
+    assert await one.acquire() and one.superseded() == (), "nobody owned before"
+    await redis_client.delete(KEY)  # its TTL ran out (engine-a died)
+    assert await two.acquire()
+    assert two.superseded() == ("engine-a",)
+    assert await two.acquire() and two.superseded() == ("engine-a",), "a renewal keeps it"
+    assert one.superseded() == ()
+    clock.now += 10.0  # engine-b's ownership lapses locally: it can no longer vouch for anything
+    assert not two.owned and two.superseded() == ()

@@ -1,0 +1,162 @@
+"""Two engines as `switchboard run` wires them (ACD + dialer, one lease for both) on one Redis and one
+simulated Asterisk over TCP. The owner is killed (kill -9: no renewals, its AMI link gone, its lease
+left to run out) while a customer it dialed waits on hold. The standby takes the lease once it ran out
+and, having taken it from the dead owner, takes that owner's calls over at once: its customer hears
+the abandon message about a lease failover after the kill, not once the dead engine's dialer
+heartbeat (3 x lease_ms, 9 s) has run out. Nothing is dialed twice, the call is settled once.
+An owner that was merely frozen and wakes up as the standby takes its calls over sends nothing for
+them (the new token fences it) and writes no outcome: the customer hears the message once."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import redis.asyncio as aioredis
+
+from core.lease import Lease
+from dialer.calls.intents import IntentStore
+from dialer.compliance.caps import CallResult
+from dialer.loop.service import DialerSettings
+from pbx.sim import AgentPhone, CustomerScript, SimulatedPbx
+from routing.acd.acd_keys import AcdKeys
+from tests.support.blended_harness import Blended, blended, blended_rules
+from tests.support.dialer_harness import campaign, campaigns, lead, number, originate_vars, sim_config
+from tests.support.lease_harness import FreezableClock
+
+pytestmark = pytest.mark.integration
+
+TTL_S, RENEW_S = 1.0, 0.25  # the ACD's (and the pacing's) lease
+SETTINGS = DialerSettings(round_interval_s=0.05, round_timeout_s=2.0, store_timeout_s=0.5)  # lease_ms 3000
+HEARTBEAT_S = 3 * SETTINGS.lease_ms / 1000  # 9 s: when the dead engine's calls were taken over before
+
+
+ON_HOLD = CustomerScript(outcome="answer", ring_s=2.0, talk_s=600.0, patience_s=2000.0)
+CONFIG = sim_config(
+    customer_overrides={number(0): ON_HOLD},
+    default_agent=AgentPhone(answer_after_s=6000.0),  # the advisor never picks up: the customer waits
+)  # fmt: skip
+PLAN = campaigns(campaign(ring_timeout_s=60, pacing={"abandon_grace_s": 2.0}))
+ATTEMPTS = "switchboard_dial_attempts_total"
+
+
+def acd_lease(redis: aioredis.Redis, engine_id: str, clock: FreezableClock | None = None) -> Lease:
+    return Lease(redis, AcdKeys().owner, engine_id=engine_id, role="acd", ttl_s=TTL_S, renew_s=RENEW_S,
+                 monotonic=clock or time.monotonic)  # fmt: skip
+
+
+async def customer_on_hold(one: Blended, pbx: SimulatedPbx) -> str:
+    """Engine one dials the customer; they answer, AMD says a person: on hold, within the grace."""
+    await one.acd.login("1001")
+    await one.load_leads([lead(0)])
+    await one.start()
+    dial = await pbx.wait_for_action("Originate", lambda a: "@trunk" in (a.get("Channel") or ""))
+    call_id = originate_vars(dial)["SWITCHBOARD_CALL_ID"]
+    await pbx.wait_for_event(
+        "UserEvent",
+        lambda e: e.get("UserEvent") == "SwitchboardOutboundAnswered" and e.get("CallID") == call_id,
+        timeout=10,
+    )
+    return call_id
+
+
+async def abandoned_once(two: Blended, pbx: SimulatedPbx) -> None:
+    """Settled once, as an abandon, by the new owner; the message played once; nobody dialed again."""
+    await two.until(lambda: two.sample(ATTEMPTS, campaign="c1", result="abandoned") == 1, timeout=10)
+    await two.until(lambda: not two.dialer.calls(), timeout=10)
+    await two.dialer.settled()
+    records = await two.dialer.attempts.number_attempts(number(0))
+    assert [r.result for r in records] == [CallResult.ABANDONED], "settled once"
+    assert two.sample("switchboard_dial_abandoned_total", campaign="c1") == 1
+    redirects = [a for a in pbx.actions if a.name == "Redirect"]
+    assert [a.get("Context") for a in redirects] == ["switchboard-abandon"], "the message, once"
+    assert len(two.customer_originates()) == 1, "never dialed again"
+    assert [a for a in pbx.actions if a.name == "Bridge"] == [], "nobody connected to a silent line"
+
+
+async def crash(engine: Blended, lease: Lease) -> None:
+    """kill -9: no more renewals (the lease runs out, it is not given up), nothing done on the way
+    out, the AMI connection gone. The dialer's heartbeat is left to run out too."""
+    await lease.stop(release=False)
+    stop = engine.dialer.close
+
+    async def close(*, release: bool = True) -> None:  # a dead process gives nothing up
+        await stop(release=False)
+
+    engine.dialer.close = close  # type: ignore[method-assign]
+    await engine.dialer.close()
+    await engine.engine.stop()
+
+
+async def test_a_customer_on_hold_when_the_owner_is_killed_is_taken_over_at_the_lease_failover(
+    redis_client: aioredis.Redis,
+) -> None:
+    pbx = SimulatedPbx(CONFIG, seed=17)
+    await pbx.start()
+    rules = blended_rules("1001")
+    one_lease, two_lease = acd_lease(redis_client, "engine-a"), acd_lease(redis_client, "engine-b")
+    try:
+        async with (
+            blended(redis_client, rules, PLAN, pbx=pbx, instance_id="engine-a", lease=one_lease,
+                    settings=SETTINGS) as one,
+            blended(redis_client, rules, PLAN, pbx=pbx, instance_id="engine-b", lease=two_lease,
+                    settings=SETTINGS) as two,
+        ):  # fmt: skip
+            assert one.acd.owns and not two.acd.owns
+            await customer_on_hold(one, pbx)
+            await crash(one, one_lease)
+            killed_at = time.monotonic()
+
+            adopted = "switchboard_dial_intents_recovered_total"
+            await two.until(lambda: two.sample(adopted, campaign="c1", how="adopted") == 1, HEARTBEAT_S + 10)
+            adopted_s = time.monotonic() - killed_at
+            await pbx.wait_for_action(
+                "Redirect", lambda a: a.get("Context") == "switchboard-abandon", timeout=HEARTBEAT_S + 10
+            )
+            waited_s = time.monotonic() - killed_at
+            heartbeat = await redis_client.exists(IntentStore(redis_client).keys.engine("engine-a"))
+            print(f"taken over {adopted_s:.2f} s, abandon message {waited_s:.2f} s after the kill")
+            assert heartbeat, "taken over while the dead engine's heartbeat still ran"
+            assert waited_s < TTL_S + 2.0 + 1.5, f"{waited_s:.2f} s: the failover and the grace, not 9 s"
+            assert two.acd.owns and (await two_lease.holder()) == "engine-b"
+            await abandoned_once(two, pbx)
+    finally:
+        await pbx.stop()
+
+
+async def test_an_owner_that_wakes_up_after_the_takeover_sends_and_settles_nothing_for_its_calls(
+    redis_client: aioredis.Redis,
+) -> None:
+    """Engine one froze (its renewals stopped) with the customer on hold and wakes up at once, its lease
+    lapsed, while engine two takes the lease and the call over: both follow the customer, only the
+    owner acts. One's abandon Redirect at the end of the grace is fenced (it lets the call go); two
+    plays the message and settles the call once."""
+    pbx = SimulatedPbx(CONFIG, seed=17)
+    await pbx.start()
+    rules, frozen = blended_rules("1001"), FreezableClock()
+    one_lease, two_lease = acd_lease(redis_client, "engine-a", frozen), acd_lease(redis_client, "engine-b")
+    try:
+        async with (
+            blended(redis_client, rules, PLAN, pbx=pbx, instance_id="engine-a", lease=one_lease,
+                    settings=SETTINGS) as one,
+            blended(redis_client, rules, PLAN, pbx=pbx, instance_id="engine-b", lease=two_lease,
+                    settings=SETTINGS) as two,
+        ):  # fmt: skip
+            await customer_on_hold(one, pbx)
+            await one_lease.stop(release=False)  # frozen: no renewals; the key runs out in Redis
+            frozen.advance(10.0)  # awake again: its monotonic clock says the lease lapsed
+            assert not one_lease.owned
+
+            await abandoned_once(two, pbx)
+
+            def fenced() -> float:
+                return one.sample("switchboard_ami_actions_total", action="Redirect", result="fenced")
+
+            await one.until(lambda: fenced() == 1 and not one.dialer.calls(), timeout=10)  # let go
+            for result in ("abandoned", "no_answer", "answered", "unknown"):
+                assert one.sample(ATTEMPTS, campaign="c1", result=result) == 0, (
+                    "the old owner settled nothing"
+                )
+            assert two.sample("switchboard_dial_intents_recovered_total", campaign="c1", how="adopted") == 1
+    finally:
+        await pbx.stop()
