@@ -3,7 +3,8 @@ simulated Asterisk over TCP. The owner is killed (kill -9: no renewals, its AMI 
 left to run out) while a customer it dialed waits on hold. The standby takes the lease once it ran out
 and, having taken it from the dead owner, takes that owner's calls over at once: its customer hears
 the abandon message about a lease failover after the kill, not once the dead engine's dialer
-heartbeat (3 x lease_ms, 9 s) has run out. Nothing is dialed twice, the call is settled once.
+heartbeat (3 x lease_ms, 9 s) has run out; a customer whose AMD was listening is handed to the
+advisor held for them as soon. Nothing is dialed twice, the call is settled once.
 An owner that was merely frozen and wakes up as the standby takes its calls over sends nothing for
 them (the new token fences it) and writes no outcome: the customer hears the message once."""
 
@@ -158,5 +159,52 @@ async def test_an_owner_that_wakes_up_after_the_takeover_sends_and_settles_nothi
                     "the old owner settled nothing"
                 )
             assert two.sample("switchboard_dial_intents_recovered_total", campaign="c1", how="adopted") == 1
+    finally:
+        await pbx.stop()
+
+
+async def test_a_customer_in_amd_when_the_owner_is_killed_is_handed_to_the_advisor_at_the_failover(
+    redis_client: aioredis.Redis,
+) -> None:
+    """The owner dies while the customer's AMD listens (1 s); the verdict comes with no engine owning,
+    the customer waits on hold; the new owner takes the call over at the failover and hands them to
+    the advisor held for them (a 30 s grace: no abandon), where before it waited for the heartbeat."""
+    answering = CustomerScript(outcome="answer", ring_s=2.0, talk_s=20.0, patience_s=2000.0)
+    config = sim_config(customer_overrides={number(0): answering}, amd_s=(20.0, 20.0))  # AMD: 1 s real
+    plan = campaigns(campaign(ring_timeout_s=60, pacing={"abandon_grace_s": 30.0}))
+    pbx = SimulatedPbx(config, seed=17)
+    await pbx.start()
+    rules = blended_rules("1001")
+    one_lease, two_lease = acd_lease(redis_client, "engine-a"), acd_lease(redis_client, "engine-b")
+    try:
+        async with (
+            blended(redis_client, rules, plan, pbx=pbx, instance_id="engine-a", lease=one_lease,
+                    settings=SETTINGS) as one,
+            blended(redis_client, rules, plan, pbx=pbx, instance_id="engine-b", lease=two_lease,
+                    settings=SETTINGS) as two,
+        ):  # fmt: skip
+            await one.acd.login("1001")
+            await one.load_leads([lead(0)])
+            await one.start()
+            await pbx.wait_for_event(  # the customer answered: AMD listens
+                "Newstate", lambda e: e.get("ChannelState") == "6" and "trunk" in (e.get("Channel") or "")
+            )
+            await crash(one, one_lease)
+            killed_at = time.monotonic()
+
+            bridge = await pbx.wait_for_action("Bridge", timeout=HEARTBEAT_S + 10)
+            handed_s = time.monotonic() - killed_at
+            print(f"handed over {handed_s:.2f} s after the kill")
+            assert await redis_client.exists(IntentStore(redis_client).keys.engine("engine-a")), (
+                "taken over while the dead engine's heartbeat still ran"
+            )
+            assert handed_s < TTL_S + 1.0 + 2.0, f"{handed_s:.2f} s: the failover and AMD, not 9 s"
+            await two.until(lambda: two.sample(ATTEMPTS, campaign="c1", result="answered") == 1, timeout=20)
+            await two.dialer.settled()
+            records = await two.dialer.attempts.number_attempts(number(0))
+            assert [r.result for r in records] == [CallResult.ANSWERED], "settled once"
+            assert [a.get("Channel1") for a in pbx.actions if a.name == "Bridge"] == [bridge.get("Channel1")]
+            assert [a for a in pbx.actions if a.name == "Redirect"] == [], "nobody abandoned"
+            assert len(two.customer_originates()) == 1, "never dialed again"
     finally:
         await pbx.stop()
