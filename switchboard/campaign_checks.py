@@ -85,7 +85,7 @@ class CampaignShards:
         return await self.check(campaigns)
 
     async def checked(self) -> list[ShardProblem]:
-        """The problems the last scheduled check found, once it is done (tests, the CLI's twin)."""
+        """The problems the last scheduled check found, once it is done (tests)."""
         return await asyncio.shield(self._task) if self._task is not None else []
 
     async def close(self) -> None:

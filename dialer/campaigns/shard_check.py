@@ -3,7 +3,7 @@
 A campaign is paced only by the engines of its ACD shard (`Campaign.shard`, settings `acd.shard`).
 One whose shard is not this engine's is another shard's business (`foreign`); one whose shard no
 running engine has announced (a typo, `nort` for `north`) is paced by nobody (`without_engine`).
-Which shards run is read from Redis by the shell (switchboard/campaign_shards.py), at a load or a
+Which shards run is read from Redis by the shell (switchboard/campaign_checks.py), at a load or a
 reload of campaigns.yaml only.
 """
 

@@ -12,7 +12,8 @@ and the recovery of dial intents as one mechanism; DialerService holds one Takeo
   without any record are adopted at the first login only); then plan every followed call against
   the listing (answered: `Found`; gone: `Vanished`).
 - `recover`, in housekeeping: when some open intent nobody here follows may be this engine's (its
-  owner's heartbeat ran out, or it is overdue), the same listing and takeover.
+  owner's heartbeat ran out or this engine took its owner's lease, or it is overdue), the same
+  listing and takeover. A takeover of the lease runs `resync` at once (the ACD's `on_owned`).
 - Both send again the effects Asterisk did not confirm (`BackgroundWork.owed`: an abandon Redirect
   lost with the link) that the listing shows still due (dialer.calls.resync.still_due), and the
   abandon message (or a machine's hang-up) of a customer on hold whose call a previous life or a
