@@ -281,7 +281,7 @@ class DialerService:
                 self.book.postpone(call_id, now + DOUBT_RECHECK_S)
                 continue
             await self._apply(call_id, outbound.GraceOver(now))
-        for call in self.book:
+        for call in self.book if self.lease.owned else ():  # unfenced (settles `unknown`): owners only
             campaign = self.campaigns.get(call.placed.campaign_id)
             ring = campaign.ring_timeout_s if campaign is not None else 60.0
             event = overdue(call, now, ring_timeout_s=ring, settings=self.settings)

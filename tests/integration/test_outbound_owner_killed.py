@@ -22,7 +22,15 @@ from dialer.loop.service import DialerSettings
 from pbx.sim import AgentPhone, CustomerScript, SimulatedPbx
 from routing.acd.acd_keys import AcdKeys
 from tests.support.blended_harness import Blended, blended, blended_rules
-from tests.support.dialer_harness import campaign, campaigns, lead, number, originate_vars, sim_config
+from tests.support.dialer_harness import (
+    RunningClock,
+    campaign,
+    campaigns,
+    lead,
+    number,
+    originate_vars,
+    sim_config,
+)
 from tests.support.lease_harness import FreezableClock
 
 pytestmark = pytest.mark.integration
@@ -206,5 +214,55 @@ async def test_a_customer_in_amd_when_the_owner_is_killed_is_handed_to_the_advis
             assert [a.get("Channel1") for a in pbx.actions if a.name == "Bridge"] == [bridge.get("Channel1")]
             assert [a for a in pbx.actions if a.name == "Redirect"] == [], "nobody abandoned"
             assert len(two.customer_originates()) == 1, "never dialed again"
+    finally:
+        await pbx.stop()
+
+
+class JumpingClock(RunningClock):
+    """The engine's clock, which the test may move on (a process waking up from a long freeze)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return super().__call__() + self.offset
+
+
+async def test_an_owner_that_wakes_up_past_a_ring_timeout_does_not_settle_the_call_it_lost(
+    redis_client: aioredis.Redis,
+) -> None:
+    """Engine one froze while its customer was still ringing and wakes up past the call's ring timeout
+    plus the margin, its lease lapsed, engine two owning the call. The timeout would settle the call
+    `unknown` (the settlement is written once, unfenced: the first writer wins); only the owner decides
+    on what Asterisk did not say: two follows the customer, who answers, and settles the abandon."""
+    ringing = CustomerScript(outcome="answer", ring_s=50.0, talk_s=600.0, patience_s=2000.0)  # 2.5 s real
+    config = sim_config(
+        customer_overrides={number(0): ringing}, default_agent=AgentPhone(answer_after_s=6000.0)
+    )
+    pbx = SimulatedPbx(config, seed=17)
+    await pbx.start()
+    rules, frozen, woken = blended_rules("1001"), FreezableClock(), JumpingClock()
+    one_lease, two_lease = acd_lease(redis_client, "engine-a", frozen), acd_lease(redis_client, "engine-b")
+    try:
+        async with (
+            blended(redis_client, rules, PLAN, pbx=pbx, instance_id="engine-a", lease=one_lease,
+                    settings=SETTINGS, clock=woken) as one,
+            blended(redis_client, rules, PLAN, pbx=pbx, instance_id="engine-b", lease=two_lease,
+                    settings=SETTINGS) as two,
+        ):  # fmt: skip
+            await one.acd.login("1001")
+            await one.load_leads([lead(0)])
+            await one.start()
+            await pbx.wait_for_action("Originate", lambda a: "@trunk" in (a.get("Channel") or ""))
+            await one_lease.stop(release=False)  # frozen: no renewals; the key runs out in Redis
+            frozen.advance(10.0)
+            adopted = "switchboard_dial_intents_recovered_total"
+            await two.until(lambda: two.sample(adopted, campaign="c1", how="adopted") == 1, timeout=10)
+            assert one.dialer.calls(), "the woken engine still follows its customer"
+            woken.offset = 60 + SETTINGS.answer_margin_s + 5.0  # past the ring timeout and the margin
+
+            await abandoned_once(two, pbx)  # the customer answers, the grace ends: two's abandon
+            assert one.sample(ATTEMPTS, campaign="c1", result="unknown") == 0, "the old owner decided nothing"
     finally:
         await pbx.stop()
