@@ -12,7 +12,8 @@ routing/acd/transfer_flow.py's.
   answer that came too late while the link stayed up is settled by what Asterisk did, without a
   resync.
 - Arrival (`Admit`): classify the caller (E.164 number, dialled number, IVR choice, the CRM
-  record in Redis), open a case, store the waiting call, route it, tag the caller's channel.
+  record in Redis), open a case, store the waiting call, route it, tag the caller's channel. A
+  caller an agent can take at once is offered by one script instead (early_offer.py).
 - Outage notices (notices.py): an arriving caller an outage in force concerns hears its notice
   before being queued; hanging up during it is served by the notice, not an abandon.
 - After a (re)connect, `resync` gives the table what Asterisk shows of each call (`findings`),

@@ -10,7 +10,7 @@ Rules it keeps:
   that very call) and the call still waiting in its queue, so two engines sharing a Redis never ring
   one agent for two calls or two agents for one call. A call offered as it arrives is stored by
   its reservation (`arrived`: one write, no waiting record first); its CRM record and case id
-  come before it in one round trip (`arrival`).
+  come before it in one round trip (`arrival`), or with it in one script (store_arrival.py).
 - An agent's status record has no history; the history is a list beside it,
   appended to and trimmed on each change (routing/acd/history.py), so a write
   costs the change, not the agent's whole hour.

@@ -2,7 +2,9 @@
 
 `RESERVE` and `HOLD` run fenced (core.lease.FencedScript: only while this engine's lease token is the
 current one) and append the agent's history in the same step (routing/acd/history.py); `ARRIVAL`
-reads what a call needs before routing in one round trip. Every key comes through KEYS, from AcdKeys.
+reads what a call needs before routing in one round trip; `ARRIVE_OFFER` (routing/acd/store_arrival.py)
+reads it and stores the call with its agent's reservation, fenced, in the same round trip. Every key
+comes through KEYS, from AcdKeys.
 """
 
 from __future__ import annotations
