@@ -174,6 +174,30 @@ async def test_a_caller_whose_crm_record_raises_the_tier_gets_its_agent_stored_i
     assert first.ran() == ["HGETALL", "INCR", "GET", "MSET", "SADD", "HSET", "RPUSH"]
 
 
+async def test_what_the_one_script_stored_is_what_a_restarted_engine_loads(
+    redis_client: aioredis.Redis,
+) -> None:
+    """Write-ahead: a crash right after the script (before the Originate) leaves the caller and
+    the agent's reservation in Redis, with its ring timer, as the usual offer would."""
+    record = {"segment": "platinum", "name": "Kiss Ánna", "note": 'quotes " and \\ / too'}
+    await put_record(redis_client, record)
+    async with ringing_stack(redis_client) as s:
+        caller = await s.sim.inbound_call(CALLER, "+3612345678", patience_s=600)
+        await s.until(lambda: bool(s.actions("Originate")))
+        call_id = s.sim.channels[caller].uniqueid
+        memory = s.acd.ctx.state.calls[call_id]
+        found = await s.acd.ctx.store.load()
+    loaded = found.calls[call_id]
+    assert loaded.call == memory.call
+    assert (loaded.facts.crm, loaded.facts.case_id) == (record, memory.facts.case_id)
+    assert (loaded.facts.matched, loaded.facts.agent_id, loaded.facts.action_id) == (
+        "tiers[0].crm[0]", "a4", memory.facts.action_id,
+    )  # fmt: skip
+    assert found.statuses["a4"].call_id == call_id
+    assert found.statuses["a4"].state in {AgentState.RESERVED, AgentState.RINGING}
+    assert [t.call_id for t in found.timers if t.key == "ring:a4"] == [call_id]
+
+
 async def test_a_caller_without_a_crm_record_gets_the_default_tiers_agent_in_one_round_trip(
     redis_client: aioredis.Redis, redis_server: PrivateRedis, tmp_path: Path
 ) -> None:
@@ -182,11 +206,8 @@ async def test_a_caller_without_a_crm_record_gets_the_default_tiers_agent_in_one
             call_id, rung, stored = await arrive_and_ring(s, watch)
             first = watch.trips()[0]
     assert rung == "a2"
-    assert (stored["tier"], stored["facts"]["matched"], stored["facts"]["crm"]) == (
-        "active",
-        "default_tier",
-        {},
-    )
+    facts = stored["facts"]
+    assert (stored["tier"], facts["matched"], facts["crm"]) == ("active", "default_tier", {})
     assert first.name == "EVALSHA" and writes_the_offer(first, "a2", call_id)
 
 
