@@ -61,6 +61,53 @@ def classify(
     if caller and number is None:
         notes.append(f"caller number {caller!r} is not a phone number; treated as unknown")
     matches = _evidence(number, try_normalize(dialled, index.region), crm_record, index)
+    where = {"dialled": dialled, "ivr_choice": ivr_choice}
+    return _classified(queue, plan, index, number, matches, notes=notes, **where)
+
+
+def crm_outcomes(
+    caller: str | None,
+    queue: str,
+    rules: Rules,
+    *,
+    dialled: str | None = None,
+    ivr_choice: str | None = None,
+) -> tuple[Classification, dict[str, Classification]]:
+    """Every answer `classify` can give this caller, whatever their CRM record holds (a record can
+    only add tier evidence): without a CRM match, and by tier, each tier a CRM rule gives that
+    would win over it (its `matched` is that tier's first rule; the winning rule may be another)."""
+    base = classify(caller, queue, rules, dialled=dialled, ivr_choice=ivr_choice)
+    index, plan = rules.index, rules.index.queues[queue]
+    number = try_normalize(caller, index.region)
+    found: dict[str, Classification] = {}
+    for rule in index.crm:
+        if rule.tier in found or not crm_beats(base, plan.priorities[rule.tier]):
+            continue
+        matches = [*_evidence(number, try_normalize(dialled, index.region), None, index)]
+        matches.append(TierMatch(rule.tier, rule.path))  # CRM evidence comes last, as in classify
+        found[rule.tier] = _classified(
+            queue, plan, index, number, matches, notes=[], dialled=dialled, ivr_choice=ivr_choice
+        )
+    return base, found
+
+
+def crm_beats(base: Classification, priority: int) -> bool:
+    """A CRM match of this priority wins over `base` (classified without one): no other evidence,
+    or a strictly higher priority (at equal priority the earlier evidence wins)."""
+    return base.matched == "default_tier" or priority > base.priority
+
+
+def _classified(
+    queue: str,
+    plan: QueuePlan,
+    index: RulesIndex,
+    number: str | None,
+    matches: list[TierMatch],
+    *,
+    notes: list[str],
+    dialled: str | None,
+    ivr_choice: str | None,
+) -> Classification:
     best = max(matches, key=lambda m: plan.priorities[m.tier], default=None)
     tier, matched = (best.tier, best.path) if best else (index.default_tier, "default_tier")
     needs, needs_from = _needs(plan, tier, ivr_choice, notes, index.menu_on(dialled))

@@ -12,7 +12,8 @@ routing/acd/transfer_flow.py's.
   answer that came too late while the link stayed up is settled by what Asterisk did, without a
   resync.
 - Arrival (`Admit`): classify the caller (E.164 number, dialled number, IVR choice, the CRM
-  record in Redis), open a case, store the waiting call, route it, tag the caller's channel.
+  record in Redis), open a case, store the waiting call, route it, tag the caller's channel. A
+  caller an agent can take at once is offered by one script instead (early_offer.py).
 - Outage notices (notices.py): an arriving caller an outage in force concerns hears its notice
   before being queued; hanging up during it is served by the notice, not an abandon.
 - After a (re)connect, `resync` gives the table what Asterisk shows of each call (`findings`),
@@ -43,6 +44,7 @@ from routing.acd.callers import Callers
 from routing.acd.calls import ActiveCall, CallFacts, is_agent_leg, is_leg_of
 from routing.acd.context import Ctx
 from routing.acd.dispatcher import Dispatcher
+from routing.acd.early_offer import EarlyOffer, Fetched, admitted, facts_of
 from routing.acd.foreign import ForeignCallers
 from routing.acd.held import HeldCaller
 from routing.acd.inbound_effects import InboundEffects
@@ -98,6 +100,7 @@ class CallFlow:
             ctx, dispatcher, step=self.step, arrive=self._arrive, hangup_legs=self.hangup_legs
         )
         self.adoption = adoption(self) if adoption is not None else None
+        self.early = EarlyOffer(ctx, dispatcher, callers)
         self.foreign = ForeignCallers(ctx.store.redis, ctx.metrics, ctx.store.keys.prefix)
 
     # -- arrival -----------------------------------------------------------------------------
@@ -123,24 +126,33 @@ class CallFlow:
         await self.step(held.call_id, ev.Arrived(held.arrived_at, held))
 
     async def _arrive(self, held: HeldCaller) -> None:
-        facts = await self.admit(held, write=False)
-        try:
-            await self.d.route(held.call_id)  # offered at once: stored with the agent's reservation
-        finally:
-            await self.d.write_arrived()  # else stored waiting now
+        early = await self.early.arrive(held)  # offered at once: one round trip (early_offer.py)
+        if isinstance(early, CallFacts):
+            facts = early
+        else:
+            facts = await self.admit(held, write=False, fetched=early)
+            try:
+                await self.d.route(held.call_id)  # offered at once: stored with the agent's reservation
+            finally:
+                await self.d.write_arrived()  # else stored waiting now
         if facts.channel and self.ctx.executor.ready:
             await self.ctx.executor.set_case(facts.channel, facts.case_id)
 
     async def admit(
-        self, held: HeldCaller, case_id: str = "", how: str = "arrived", *, write: bool = True
-    ) -> CallFacts:
+        self, held: HeldCaller, case_id: str = "", how: str = "arrived", *, write: bool = True,
+        fetched: Fetched | None = None,
+    ) -> CallFacts:  # fmt: skip
         """Classify the caller, open a case (unless it has one) and store the waiting call; the
         caller's wait counts from `held.arrived_at`. Routing it is up to the caller of admit;
-        `write=False`: the call is written with its first offer or by `Dispatcher.write_arrived`."""
-        ctx, rules = self.ctx, self.ctx.state.rules
-        queue = self.callers.queue_for(held.queue, held.dialled)
+        `write=False`: the call is written with its first offer or by `Dispatcher.write_arrived`;
+        `fetched`: the CRM record and case id, read already."""
+        rules = self.ctx.state.rules
         number = try_normalize(held.caller or None, rules.default_region)
-        crm, case_id = await self.callers.arrival(number, held.call_id, case_id)
+        if fetched is not None:
+            crm, case_id, queue = fetched.crm, fetched.case_id, fetched.queue
+        else:
+            queue = self.callers.queue_for(held.queue, held.dialled)
+            crm, case_id = await self.callers.arrival(number, held.call_id, case_id)
         found = classify(
             held.caller or None,
             queue,
@@ -149,27 +161,13 @@ class CallFlow:
             ivr_choice=held.ivr or None,
             crm_record=crm,
         )
-        facts = CallFacts(
-            case_id=case_id,
-            uniqueid=held.uniqueid,
-            channel=held.channel,
-            caller=held.caller,
-            number=number,
-            dialled=held.dialled,
-            ivr=held.ivr,
-            matched=found.matched,
-            crm=crm or {},
-            owner=ctx.instance_id,
-        )
-        admitted = ActiveCall(admit(held.call_id, found, held.arrived_at), facts)
+        facts = facts_of(self.ctx, held, number, found.matched, crm=crm, case_id=case_id)
+        active = ActiveCall(admit(held.call_id, found, held.arrived_at), facts)
         if write:
-            await self.d.commit(Change(calls=[admitted]))
+            await self.d.commit(Change(calls=[active]))
         else:
-            self.d.admit(admitted)
-        ctx.metrics.call_offered(queue, found.tier)
-        extra = {"call_id": held.call_id, "case_id": facts.case_id, "queue": queue, "tier": found.tier}
-        log.info("call %s %s: %s in %s (%s)", held.call_id, how, found.tier, queue, found.matched,
-                 extra=extra)  # fmt: skip
+            self.d.admit(active)
+        admitted(self.ctx, active, found.matched, how)
         return facts
 
     async def case_id(self, call_id: str, now: float) -> str:

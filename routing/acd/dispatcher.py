@@ -32,7 +32,7 @@ from core.errors import (
     NotFoundError,
     StoreUnavailableError,
 )
-from routing.acd.calls import ActiveCall, CallState
+from routing.acd.calls import ActiveCall, CallState, Prepared
 from routing.acd.context import Ctx
 from routing.acd.state_writes import StateWrites
 from routing.acd.store import Change
@@ -67,7 +67,7 @@ class Dispatcher:
     def __init__(self, ctx: Ctx, writes: StateWrites) -> None:
         self.ctx = ctx
         self.writes = writes
-        self._deferring = False  # inside a ring failure: routes wait for the next tick
+        self.deferring = False  # inside a ring failure: routes wait for the next tick
 
     # -- persistence: handed to StateWrites -------------------------------------------------
     @property
@@ -188,7 +188,7 @@ class Dispatcher:
 
     async def seek(self, agent_id: str) -> None:
         """The agent is ready: offer them the most urgent waiting call they fit."""
-        if not self.ctx.executor.ready or self._deferring:
+        if not self.ctx.executor.ready or self.deferring:
             return  # deferred: the call's RECHECK or the next sweep offers it
         state = self.ctx.state
         pick = pick_call(agent_id, state.snapshot, state.rules, self.ctx.clock())
@@ -202,7 +202,7 @@ class Dispatcher:
         active = state.calls.get(call_id)
         if active is None or active.state is not CallState.WAITING or not self.ctx.executor.ready:
             return
-        if self._deferring:
+        if self.deferring:
             self.ctx.timers.set(Timer(TimerKind.RECHECK, call_id, self.ctx.clock()))
             return
         await self.perform(active, decide(active.call, state.snapshot, state.rules, self.ctx.clock()), hops)
@@ -237,32 +237,41 @@ class Dispatcher:
 
     async def offer(self, active: ActiveCall, agent_id: str, reason: str) -> bool:
         """Reserve the agent (compare-and-set in Redis), then ring them."""
-        ctx, now = self.ctx, self.ctx.clock()
+        p = self.prepare(active, agent_id, self.ctx.clock())
+        if p is not None and not await self.writes.reserve(p.status, p.offered, p.timer, held=p.held):
+            await self._lost_race(agent_id, active)
+            return False
+        return p is not None and await self.ring(p, reason)
+
+    def prepare(self, active: ActiveCall, agent_id: str, now: float, action: str = "") -> Prepared | None:
+        """The agent reserved and the call offered, not yet written (None: the agent cannot take it)."""
+        ctx = self.ctx
         spec, plan = ctx.state.profiles.get(agent_id), ctx.state.plan(active.call.queue)
         if spec is None or plan is None:
-            return False
-        ring_s = plan.spec.ring_timeout_seconds
-        current = ctx.state.status(agent_id)
+            return None
+        ring_s, current = plan.spec.ring_timeout_seconds, ctx.state.status(agent_id)
         held = current.state is AgentState.RESERVED  # by the dialer, for this call (apply checks)
         try:
             status, effects = apply(current, Offer(now, active.id, ring_s), window=ctx.state.window_s)
         except AgentTransitionError as exc:
             log.warning("call %s: %s", active.id, exc.message, extra=exc.details)
-            return False
-        action_id = ctx.executor.new_action_id()
-        offered = active.with_facts(state=CallState.OFFERED, agent_id=agent_id, action_id=action_id)
+            return None
+        action = action or ctx.executor.new_action_id()
+        offered = active.with_facts(state=CallState.OFFERED, agent_id=agent_id, action_id=action)
         timer = Timer(TimerKind.RING, agent_id, now + ring_s + ctx.options.ring_grace_s, active.id)
-        if not await self.writes.reserve(status, offered, timer, held=held):
-            await self._lost_race(agent_id, active)
-            return False
-        unhold = [f"{TimerKind.HOLD}:{agent_id}"] if held else []
-        ctx.timers.cancel(TimerKind.RECHECK, active.id)  # it waits no more (a seek may offer it early)
-        self.mirror(Change(statuses=[status], calls=[offered], timers=[timer], cancelled_timers=unhold))
-        self._log_effects(effects)
-        extra = {"call_id": active.id, "agent_id": agent_id, "case_id": active.facts.case_id}
-        log.info("call %s: ringing agent %s (%s)", active.id, agent_id, reason, extra=extra)
+        return Prepared(spec.interface, ring_s, status, effects, offered, timer, held)
+
+    async def ring(self, p: Prepared, reason: str) -> bool:
+        """Ring the agent of an offer Redis took (memory mirrors it first)."""
+        ctx, offered, agent_id, action = self.ctx, p.offered, p.status.agent_id, p.offered.facts.action_id
+        unhold = [f"{TimerKind.HOLD}:{agent_id}"] if p.held else []
+        ctx.timers.cancel(TimerKind.RECHECK, offered.id)  # it waits no more (a seek may offer it early)
+        self.mirror(Change(statuses=[p.status], calls=[offered], timers=[p.timer], cancelled_timers=unhold))
+        self._log_effects(p.effects)
+        extra = {"call_id": offered.id, "agent_id": agent_id, "case_id": offered.facts.case_id}
+        log.info("call %s: ringing agent %s (%s)", offered.id, agent_id, reason, extra=extra)
         try:
-            answer = await ctx.executor.start_ring(spec.interface, offered, agent_id, ring_s, action_id)
+            answer = await ctx.executor.start_ring(p.interface, offered, agent_id, p.ring_s, action)
         except AmiError as exc:  # it never left
             await self._ring_failed(offered, exc)
             return True
@@ -334,11 +343,11 @@ class Dispatcher:
         self.ctx.timers.set(Timer(TimerKind.RECHECK, active.id, self.ctx.clock() + 1.0))
 
     async def _ring_failed(self, offered: ActiveCall, exc: AmiError) -> None:
-        deferring, self._deferring = self._deferring, True
+        deferring, self.deferring = self.deferring, True
         try:
             await self._settle_failed_ring(offered, exc)
         finally:
-            self._deferring = deferring
+            self.deferring = deferring
 
     async def _settle_failed_ring(self, offered: ActiveCall, exc: AmiError) -> None:
         agent_id = offered.facts.agent_id

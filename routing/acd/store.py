@@ -10,7 +10,7 @@ Rules it keeps:
   that very call) and the call still waiting in its queue, so two engines sharing a Redis never ring
   one agent for two calls or two agents for one call. A call offered as it arrives is stored by
   its reservation (`arrived`: one write, no waiting record first); its CRM record and case id
-  come before it in one round trip (`arrival`).
+  come before it in one round trip (`arrival`), or with it in one script (store_arrival.py).
 - An agent's status record has no history; the history is a list beside it,
   appended to and trimmed on each change (routing/acd/history.py), so a write
   costs the change, not the agent's whole hour.
@@ -31,7 +31,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -49,6 +48,7 @@ from routing.acd.store_records import (
     SOURCE_API,
     SOURCE_RULES,
     Stored,
+    case_prefix,
     dump_call,
     dump_profile,
     dump_status,
@@ -104,7 +104,7 @@ class AcdStore:
         self._reserve = FencedScript(redis, store_scripts.RESERVE, lease)
         self._hold = FencedScript(redis, store_scripts.HOLD, lease)
         self._arrival = redis.register_script(store_scripts.ARRIVAL)
-        self._history = HistoryWriter()
+        self.history = HistoryWriter()
 
     @contextlib.asynccontextmanager
     async def _writes(self) -> AsyncIterator[Any]:
@@ -159,7 +159,7 @@ class AcdStore:
             history, entries = (), []
         if entries or not status.history:
             status = replace(status, history=history)
-        self._history.loaded(agent_id, status.history, from_list=bool(entries))
+        self.history.loaded(agent_id, status.history, from_list=bool(entries))
         return status
 
     def _read_calls(self, values: list[Any], found: Stored) -> None:
@@ -189,7 +189,7 @@ class AcdStore:
 
     def _put_status(self, pipe: Any, status: AgentStatus) -> None:
         pipe.set(self.keys.agent_status(status.agent_id), dump_status(status, with_history=False))
-        self._history.queue(pipe, self.keys.agent_history(status.agent_id), self._history.plan(status))
+        self.history.queue(pipe, self.keys.agent_history(status.agent_id), self.history.plan(status))
 
     # -- agents -------------------------------------------------------------------
     async def seed_profiles(self, specs: Iterable[AgentSpec]) -> None:
@@ -216,7 +216,7 @@ class AcdStore:
                     self._put_status(pipe, status)
                 await pipe.execute()
         if status is not None:
-            self._history.written(status)
+            self.history.written(status)
 
     # -- atomic updates -------------------------------------------------------------
     async def commit(self, change: Change) -> None:
@@ -241,7 +241,7 @@ class AcdStore:
                 if change.cancelled_timers:
                     pipe.hdel(keys.timers, *change.cancelled_timers)
         for status in latest.values():
-            self._history.written(status)
+            self.history.written(status)
 
     def _put_call(self, pipe: Any, active: ActiveCall) -> None:
         keys, call = self.keys, active.call
@@ -279,11 +279,11 @@ class AcdStore:
                 args=[
                     offered.id, dump_status(status, with_history=False), _dump(offered), timer.key,
                     timer.dump(), "1" if held else "0", f"{TimerKind.HOLD}:{status.agent_id}",
-                    "1" if arrived else "0", *self._history.plan(status).args(),
+                    "1" if arrived else "0", *self.history.plan(status).args(),
                 ],
             )  # fmt: skip
         if done:
-            self._history.written(status)
+            self.history.written(status)
         return bool(done)
 
     async def hold(self, status: AgentStatus, timer: Timer) -> bool:
@@ -295,11 +295,11 @@ class AcdStore:
                 keys=[keys.agent_status(status.agent_id), keys.timers, keys.agent_history(status.agent_id)],
                 args=[
                     dump_status(status, with_history=False), timer.key, timer.dump(),
-                    *self._history.plan(status).args(),
+                    *self.history.plan(status).args(),
                 ],
             )  # fmt: skip
         if done:
-            self._history.written(status)
+            self.history.written(status)
         return bool(done)
 
     async def rewrite(self, state: AcdState, timers: Iterable[Timer]) -> None:
@@ -315,7 +315,7 @@ class AcdStore:
                     )
                     pipe.sadd(keys.agents, agent_id)
                 for status in state.statuses.values():
-                    self._history.forget(status.agent_id)  # written whole
+                    self.history.forget(status.agent_id)  # written whole
                     self._put_status(pipe, status)
                 pipe.delete(keys.calls, keys.timers, *(keys.queue(q) for q in sorted(queues)))
                 for active in state.calls.values():
@@ -324,7 +324,7 @@ class AcdStore:
                 if mapping:
                     pipe.hset(keys.timers, mapping=_hash(mapping))
         for status in state.statuses.values():
-            self._history.written(status)
+            self.history.written(status)
 
     async def ping(self, timeout: float = 1.0) -> bool:
         try:
@@ -374,7 +374,7 @@ class AcdStore:
 
 
 def _case_id(now: float, number: int, shard: str) -> str:
-    return f"{datetime.fromtimestamp(now, UTC):%Y%m%d}-{f'{shard}-' if shard else ''}{number:06d}"
+    return f"{case_prefix(now, shard)}{number:06d}"
 
 
 def _hash(values: Mapping[str, str]) -> dict[FieldT, EncodableT]:

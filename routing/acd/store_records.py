@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -179,3 +180,8 @@ def source_of(raw: bytes | str) -> str:
         return str(json.loads(raw).get("source", SOURCE_RULES))
     except (ValueError, AttributeError):
         return SOURCE_RULES
+
+
+def case_prefix(now: float, shard: str) -> str:
+    """A case id but its counter: `20250616-`, or `20250616-east-` for an ACD shard's cases."""
+    return f"{datetime.fromtimestamp(now, UTC):%Y%m%d}-{f'{shard}-' if shard else ''}"

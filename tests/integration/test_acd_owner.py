@@ -28,6 +28,8 @@ from pbx.sim import AgentPhone, SimulatedPbx
 from routing.acd import AcdMetrics, AcdService
 from routing.acd.acd_keys import AcdKeys
 from routing.acd.adoption import Adoption
+from routing.acd.early_offer import Fetched
+from routing.acd.held import HeldCaller
 from routing.acd.store import Change
 from routing.agent_events import AgentState
 from routing.queue import Needs
@@ -201,6 +203,34 @@ async def test_a_stale_owner_write_is_refused_once_another_engine_owns(redis_cli
         assert two.state("a1") is AgentState.PAUSED
 
 
+async def test_a_stale_owners_one_step_arrival_is_refused_by_the_fence_and_writes_nothing(
+    redis_client: aioredis.Redis,
+) -> None:
+    """The arrival's one script (the CRM record, the case, the call with its agent's reservation)
+    checks the lease in the same read as the agent: a paused owner that still believes it owns
+    reads the record and numbers the case (not owner state), but reserves nobody and stores no call;
+    the usual offer then meets the same fence and tells it it lost the ACD."""
+    frozen = FreezableClock()
+    async with (
+        running_sim(sim_config()) as sim,
+        owned_engine(sim, redis_client, "engine-a", clock=frozen) as one,
+        owned_engine(sim, redis_client, "engine-b") as two,
+    ):
+        await one.acd.login("a1")
+        frozen.freeze()
+        await one.lease.stop(release=False)
+        await became_owner(two.lease, timeout=FAILOVER_BOUND_S)
+        await two.until(lambda: two.acd.owns)
+        keys, stored = AcdKeys(), await redis_client.get(AcdKeys().agent_status("a1"))
+        held = HeldCaller("call-x", "call-x", "PJSIP/trunk-x", caller="+36301234567")
+        assert one.lease.owned and one.acd.ctx.state.status("a1").state is AgentState.READY
+
+        found = await one.acd.flow.early.arrive(held)
+        assert isinstance(found, Fetched) and found.case_id, "read and numbered, not offered"
+        assert await redis_client.get(keys.agent_status("a1")) == stored, "nobody reserved"
+        assert await redis_client.get(keys.call("call-x")) is None and not rings(sim)
+
+
 async def test_an_owner_cut_off_from_redis_past_its_lease_gets_it_back_and_writes_back_its_calls(
     own_redis: PrivateRedis,
 ) -> None:
@@ -319,10 +349,12 @@ async def test_an_old_owner_that_wakes_after_a_takeover_sends_no_call_action(
 async def test_a_lease_that_lapses_while_a_caller_arrives_keeps_the_caller_and_routes_it_once_back(
     redis_client: aioredis.Redis,
 ) -> None:
-    """The lease lapses between the arrival's read and the offer's write (seen in the chaos suite's
+    """The lease lapses as the caller arrives, before the offer's write (seen in the chaos suite's
     redis-freeze row: one caller lost). Before: the offer's write was refused, the call stayed in
     memory only, and every later offer was refused by Redis ("agent taken meanwhile") until the
-    caller gave up. Now memory is marked ahead of Redis, and owning again writes it back."""
+    caller gave up. Now memory is marked ahead of Redis, and owning again writes it back. (The
+    arrival's script reads the CRM record and writes the offer in one step: the lease lapses just
+    before it, so it only reads, and the usual offer's write is refused.)"""
     clock = FreezableClock()
     async with (
         running_sim(sim_config()) as sim,
@@ -330,15 +362,14 @@ async def test_a_lease_that_lapses_while_a_caller_arrives_keeps_the_caller_and_r
     ):
         await one.acd.login("a1")
         await one.lease.stop(release=False)  # no renewals from here on
-        store = one.acd.ctx.store
-        arrival = store.arrival
+        early = one.acd.flow.early
+        arrival = early.script
 
         async def lapsing_arrival(*args: Any, **kwargs: Any) -> Any:
-            found = await arrival(*args, **kwargs)
-            clock.advance(10.0)  # the lease runs out right after the arrival's round trip
-            return found
+            clock.advance(10.0)  # the lease runs out right as the caller arrives
+            return await arrival(*args, **kwargs)
 
-        store.arrival = lapsing_arrival  # type: ignore[method-assign]
+        early.script = lapsing_arrival  # type: ignore[assignment]
         caller = await sim.inbound_call("+36301234567", patience_s=600, talk_s=600)
         await one.until(lambda: not one.acd.owns and bool(one.acd.ctx.state.calls))
         assert not rings(sim), "not owning: nobody is rung"

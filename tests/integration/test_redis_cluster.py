@@ -147,6 +147,30 @@ async def test_a_queue_routes_its_callers_through_the_cluster(cluster_client: Re
     assert {cluster_client.keyslot(key) for key in tagged} == {cluster_client.keyslot(keys.base)}
 
 
+async def test_a_caller_is_offered_on_arrival_by_one_script_on_the_cluster(
+    cluster_client: RedisCluster,
+) -> None:
+    """The arrival's script (routing/acd/store_arrival.py) on the cluster: the CRM record read and
+    its rules evaluated, the case numbered, the call stored with the reservation of the agent of
+    the tier the record gives; every key of it in the ACD's slot."""
+    redis: Any = cluster_client
+    keys = AcdKeys()
+    data = base_rules(agents=[agent("a2", "PJSIP/2002", tech=2), agent("a4", "PJSIP/2004", tech=4)])
+    data["tiers"][0]["crm"] = [{"field": "segment", "values": ["platinum"]}]
+    await redis.hset(keys.crm_customer(CALLER), mapping={"segment": "Platinum"})
+    config = sim_config(**{"2002": AgentPhone(answer_after_s=None), "2004": AgentPhone(answer_after_s=None)})
+    async with acd_stack(redis, make_rules(data), config) as s:
+        await s.acd.login("a2")
+        await s.acd.login("a4")
+        caller = await s.sim.inbound_call(CALLER, "+3612345678", patience_s=600)
+        await s.until(lambda: s.state("a4") in {AgentState.RESERVED, AgentState.RINGING})
+        call_id = s.sim.channels[caller].uniqueid
+        stored = json.loads(await redis.get(keys.call(call_id)) or "{}")
+        assert (stored["tier"], stored["facts"]["agent_id"]) == ("key", "a4")
+        assert stored["facts"]["crm"] == {"segment": "Platinum"} and stored["facts"]["case_id"]
+        assert s.state("a2") is AgentState.READY
+
+
 # ---- the dialer: a lead claimed, its call's intent written and settled, in the `{dial}` slot ------
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from core.config.loader import load_rules
 from core.errors import NotFoundError
-from routing.classify import admit, classify, transfer
+from routing.classify import admit, classify, crm_outcomes, transfer
 from routing.rules import Rules
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "routing.yaml"
@@ -44,6 +44,47 @@ def test_tiers(rules: Rules, case: tuple[str | None, str | None, dict[str, str] 
     found = classify(caller, "support", rules, dialled=dialled, crm_record=crm)
     assert (found.tier, found.matched) == (tier, matched)
     assert found.priority == rules.index.queues["support"].priorities[tier]
+
+
+RECORDS = [
+    None,
+    {},
+    {"segment": "Platinum"},
+    {"segment": "important"},
+    {"segment": "active"},
+    {"status": "churned"},
+    {"status": "inactive", "segment": "important"},
+    {"segment": "key", "status": "churned"},
+    {"segment": "nobody"},
+]
+
+
+@pytest.mark.parametrize(
+    ("caller", "dialled", "beaten_by"),
+    [
+        ("+36 70 111 2222", None, {"key", "important", "active", "inactive"}),  # no other evidence
+        ("+36 1 712 3456", None, {"key"}),  # `important` by prefix: only a higher priority wins over it
+        ("+36301234567", None, set()),  # `key` by number: no CRM tier is higher
+        ("+36 70 111 2222", "+3615550100", set()),  # the VIP line
+        (None, None, {"key", "important", "active", "inactive"}),
+    ],
+)
+def test_crm_outcomes_cover_every_answer_a_crm_record_can_give(
+    rules: Rules, caller: str | None, dialled: str | None, beaten_by: set[str]
+) -> None:
+    """What early_offer.py works out before the record is read: whatever the record, `classify`
+    answers the outcome without a CRM match or the one of the tier it gives (same needs, priority)."""
+    base, better = crm_outcomes(caller, "support", rules, dialled=dialled, ivr_choice="2")
+    assert set(better) == beaten_by
+    assert base == classify(caller, "support", rules, dialled=dialled, ivr_choice="2")
+    for record in RECORDS:
+        found = classify(caller, "support", rules, dialled=dialled, ivr_choice="2", crm_record=record)
+        outcome = better.get(found.tier, base)
+        assert (found.tier, found.priority, found.needs, found.max_wait_seconds, found.needs_from) == (
+            outcome.tier, outcome.priority, outcome.needs, outcome.max_wait_seconds, outcome.needs_from,
+        )  # fmt: skip
+        if found.tier not in better:
+            assert found == base, record
 
 
 def test_caller_is_normalised_and_bad_numbers_are_noted(rules: Rules) -> None:
