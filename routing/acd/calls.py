@@ -16,9 +16,6 @@ from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from routing.acd.timers import Timer
-from routing.agent_events import Effect
-from routing.agents import AgentStatus
 from routing.queue import WaitingCall
 
 
@@ -133,16 +130,3 @@ def is_agent_leg(channel: str, interface: str) -> bool:
     channel's `;2` half (it runs the agent's dialplan: bridging it cuts the agent off) nor a channel
     that only shares the call's Linkedid (the phone behind a Local channel, a spy, a transfer)."""
     return is_leg_of(channel, interface) and not channel.endswith(";2")
-
-
-@dataclass(frozen=True, slots=True)
-class Prepared:
-    """An offer worked out, not yet written: the agent reserved for the call and its ring timer."""
-
-    interface: str
-    ring_s: float
-    status: AgentStatus
-    effects: tuple[Effect, ...]
-    offered: ActiveCall
-    timer: Timer
-    held: bool  # the agent was held for this very call (by the dialer)

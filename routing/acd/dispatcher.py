@@ -32,8 +32,9 @@ from core.errors import (
     NotFoundError,
     StoreUnavailableError,
 )
-from routing.acd.calls import ActiveCall, CallState, Prepared
+from routing.acd.calls import ActiveCall, CallState
 from routing.acd.context import Ctx
+from routing.acd.prepared_offer import Prepared
 from routing.acd.state_writes import StateWrites
 from routing.acd.store import Change
 from routing.acd.timers import Timer, TimerKind

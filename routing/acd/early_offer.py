@@ -14,22 +14,29 @@ record to confirm it. Rules it keeps:
   agent was taken or the fence refused (the usual offer meets the same answer and acts on it),
   or a rule's field holds a non-ASCII value (Lua lowers ASCII only, Python casefolds: the record
   is classified in Python and the call written by a second round trip).
-- A record that is not valid UTF-8 is written again as Python reads it (a second round trip).
+- A record that is not valid UTF-8 is written again as Python reads it (a second round trip, after
+  the agent is rung: the offer stands in Redis whatever that write meets).
+- The offer's `now` (its ring timer's deadline, the agent's state times) is taken before the round
+  trip: the script writes what was worked out beforehand. The usual way took it one round trip
+  later, after reading the record: the difference is that one round trip, well inside the ring
+  timer's grace.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from core.errors import StoreUnavailableError
+from core.errors import NotOwnerError, StoreUnavailableError
 from core.phone_numbers import try_normalize
 from routing.acd.callers import Callers
-from routing.acd.calls import ActiveCall, CallFacts, Prepared
+from routing.acd.calls import ActiveCall, CallFacts
 from routing.acd.context import Ctx
 from routing.acd.dispatcher import Dispatcher
 from routing.acd.held import HeldCaller
+from routing.acd.prepared_offer import Prepared
 from routing.acd.store import Change
 from routing.acd.store_arrival import Answer, ArrivalScript, CrmChoice, Speculation
 from routing.agent_events import AgentState
@@ -71,8 +78,12 @@ class EarlyOffer:
         offers: list[Prepared] = []
         reasons: list[str] = []
         alternative: dict[str, int] = {}
+        tried: set[str] = set()
         action_id = ctx.executor.new_action_id()
         for found in (base, *better.values()):
+            if found.tier in tried:
+                continue  # a CRM rule of the base's own tier: the same offer (`matched` is the script's)
+            tried.add(found.tier)
             prepared = self._prepare(held, number, found, now, action_id)
             if prepared is not None:
                 offers.append(prepared[0])
@@ -130,11 +141,13 @@ class EarlyOffer:
                 extra={"call_id": held.call_id},
             )  # fmt: skip
         offered = prepared.offered.with_facts(case_id=answer.case_id, matched=answer.matched, crm=crm or {})
-        if not answer.utf8:  # stored as Redis holds it; written again as Python reads it
-            self.d.mirror(Change(statuses=[prepared.status], calls=[offered], timers=[prepared.timer]))
-            await self.d.commit(Change(calls=[offered]))  # memory has the offer should this fail
         admitted(self.ctx, offered, answer.matched)
         await self.d.ring(replace(prepared, offered=offered), reason)
+        if not answer.utf8 and self.ctx.state.calls.get(offered.id) == offered:
+            # Redis holds the record's bytes as it has them: written again as Python reads it, after
+            # the ring (the offer is Redis's already). Else a later write stored memory's call.
+            with contextlib.suppress(NotOwnerError):  # memory is marked ahead of Redis, written back later
+                await self.d.commit(Change(calls=[offered]))
         return offered.facts
 
 

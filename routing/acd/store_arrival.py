@@ -21,7 +21,8 @@ from typing import Any
 from core.errors import NotOwnerError
 from core.store_errors import store_available
 from routing.acd import store_scripts
-from routing.acd.calls import ActiveCall, Prepared
+from routing.acd.calls import ActiveCall
+from routing.acd.prepared_offer import Prepared
 from routing.acd.store import AcdStore
 from routing.acd.store_records import case_prefix, dump_call, dump_status
 
@@ -71,8 +72,12 @@ class ArrivalScript:
     async def __call__(self, spec: Speculation, now: float) -> Answer:
         store, keys = self.store, self.store.keys
         fence = self._fence()
-        if store.lease is not None and fence is None:  # not owning: read only, the usual offer is refused
-            spec = replace(spec, base=0, rules=(), offers=())
+        cut = [self._block(offer) for offer in spec.offers]
+        blocks = [block for block in cut if block is not None]
+        if (store.lease is not None and fence is None) or len(blocks) < len(cut):
+            # Read only: not owning (the usual offer is refused), or a hole's text is in a caller's
+            # field (the usual way stores the call).
+            spec, blocks = replace(spec, base=0, rules=(), offers=()), []
         fenced = fence is not None
         args: list[Any] = [
             "1" if spec.number else "0", "1" if fenced else "0", case_prefix(now, keys.shard), spec.call_id,
@@ -83,7 +88,6 @@ class ArrivalScript:
             values = sorted(rule.values)
             args += [rule.field, str(rule.priority), str(rule.alternative), rule.matched, str(len(values))]
             args += values
-        blocks = [self._block(offer) for offer in spec.offers]
         args.append(str(len(blocks)))
         start = len(args) + len(blocks) + 1  # ARGV is 1-based
         for block in blocks:
@@ -114,8 +118,11 @@ class ArrivalScript:
         except NotOwnerError:
             return None
 
-    def _block(self, offer: Prepared) -> list[str]:
-        names, parts = call_template(offer.offered)
+    def _block(self, offer: Prepared) -> list[str] | None:
+        template = call_template(offer.offered)
+        if template is None:
+            return None
+        names, parts = template
         plan = self.store.history.plan(offer.status)
         return [
             dump_status(offer.status, with_history=False), offer.timer.key, offer.timer.dump(),
@@ -123,11 +130,15 @@ class ArrivalScript:
         ]  # fmt: skip
 
 
-def call_template(offered: ActiveCall) -> tuple[list[str], list[str]]:
-    """The call record of `offered` cut around HOLES: the holes' names in order, and the four parts."""
+def call_template(offered: ActiveCall) -> tuple[list[str], list[str]] | None:
+    """The call record of `offered` cut around HOLES: the holes' names in order, and the four parts.
+    None when a hole's text occurs more than once (a caller's field holding it, say a CallerIDNum
+    sent as one): which occurrence is the hole is then unknown."""
     facts = offered.with_facts(case_id=HOLES["case"], matched=HOLES["matched"]).facts.to_dict()
     facts["crm"] = HOLES["crm"]
     text = dump_call(offered.call, facts)
+    if any(text.count(json.dumps(hole)) != 1 for hole in HOLES.values()):
+        return None
     marks = sorted((text.index(json.dumps(hole)), name, json.dumps(hole)) for name, hole in HOLES.items())
     names, parts, at = [], [], 0
     for position, name, mark in marks:

@@ -86,14 +86,20 @@ ARRIVE_OFFER = (
     + """
 local record = {}
 if ARGV[1] == '1' then record = redis.call('HGETALL', KEYS[1]) end
-local case = redis.call('INCR', KEYS[2])
+-- The case is numbered once the answer is known, after the fence's check when there is one:
+-- nothing is written before it. Every answer has a case id, a refused one too: the caller is kept
+-- in memory (ahead of Redis, written back once this engine owns again) and needs its case; the
+-- counter is not owner state (store.py), a stale owner's number is only a gap.
+local function answer(alt, matched, outcome)
+  return {record, redis.call('INCR', KEYS[2]), alt, matched, outcome}
+end
 local fields = {}
 for i = 1, #record, 2 do fields[record[i]] = record[i + 1] end
 local alt, matched, best = tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
 local at = 9
 for _ = 1, tonumber(ARGV[8]) do
   local value, priority, count = fields[ARGV[at]], tonumber(ARGV[at + 1]), tonumber(ARGV[at + 4])
-  if value and string.find(value, '[\\128-\\255]') then return {record, case, 0, '', 'unicode'} end
+  if value and string.find(value, '[\\128-\\255]') then return answer(0, '', 'unicode') end
   if value and (best == nil or priority > best) then
     local lowered = string.lower(value)
     for v = at + 5, at + 4 + count do
@@ -105,18 +111,19 @@ for _ = 1, tonumber(ARGV[8]) do
   end
   at = at + 5 + count
 end
-if alt == 0 then return {record, case, 0, matched, 'waits'} end
+if alt == 0 then return answer(0, matched, 'waits') end
 local status_key, history_key = KEYS[4 + 2 * alt], KEYS[5 + 2 * alt]
 local raw
 if ARGV[2] == '1' then
   local got = redis.call('MGET', KEYS[#KEYS], status_key)  -- the fence and the agent in one read
-  if got[1] ~= ARGV[#ARGV] then return {record, case, 0, matched, 'refused'} end
+  if got[1] ~= ARGV[#ARGV] then return answer(0, matched, 'refused') end
   raw = got[2]
 else
   raw = redis.call('GET', status_key)
 end
 local ok, status = pcall(cjson.decode, raw or '')
-if not ok or status['state'] ~= 'ready' then return {record, case, 0, matched, 'taken'} end
+if not ok or status['state'] ~= 'ready' then return answer(0, matched, 'taken') end
+local case = redis.call('INCR', KEYS[2])
 local s = tonumber(ARGV[at + alt])
 local fill = {
   case = cjson.encode(ARGV[3] .. string.format('%06d', case)),

@@ -208,8 +208,8 @@ async def test_a_stale_owners_one_step_arrival_is_refused_by_the_fence_and_write
 ) -> None:
     """The arrival's one script (the CRM record, the case, the call with its agent's reservation)
     checks the lease in the same read as the agent: a paused owner that still believes it owns
-    reads the record and numbers the case (not owner state), but reserves nobody and stores no call;
-    the usual offer then meets the same fence and tells it it lost the ACD."""
+    reads the record and numbers the case (not owner state), but reserves nobody and stores no
+    call. (What comes after, the usual offer meeting the same fence, is the next test's.)"""
     frozen = FreezableClock()
     async with (
         running_sim(sim_config()) as sim,
@@ -346,15 +346,17 @@ async def test_an_old_owner_that_wakes_after_a_takeover_sends_no_call_action(
         assert two.state("a1") is AgentState.BUSY
 
 
+@pytest.mark.parametrize("lapsed_in", ["the engine", "redis"])
 async def test_a_lease_that_lapses_while_a_caller_arrives_keeps_the_caller_and_routes_it_once_back(
-    redis_client: aioredis.Redis,
+    redis_client: aioredis.Redis, lapsed_in: str
 ) -> None:
     """The lease lapses as the caller arrives, before the offer's write (seen in the chaos suite's
     redis-freeze row: one caller lost). Before: the offer's write was refused, the call stayed in
     memory only, and every later offer was refused by Redis ("agent taken meanwhile") until the
-    caller gave up. Now memory is marked ahead of Redis, and owning again writes it back. (The
-    arrival's script reads the CRM record and writes the offer in one step: the lease lapses just
-    before it, so it only reads, and the usual offer's write is refused.)"""
+    caller gave up. Now memory is marked ahead of Redis, and owning again writes it back. The
+    arrival's one script reads the CRM record and writes the offer in one step: the engine knows
+    its lease lapsed just before (it only reads, the usual offer's write is refused), or it still
+    thinks it owns while Redis's TTL ran out (the script's fence refuses; so does the usual offer's)."""
     clock = FreezableClock()
     async with (
         running_sim(sim_config()) as sim,
@@ -362,18 +364,28 @@ async def test_a_lease_that_lapses_while_a_caller_arrives_keeps_the_caller_and_r
     ):
         await one.acd.login("a1")
         await one.lease.stop(release=False)  # no renewals from here on
-        early = one.acd.flow.early
+        early, outcomes = one.acd.flow.early, []
         arrival = early.script
 
         async def lapsing_arrival(*args: Any, **kwargs: Any) -> Any:
-            clock.advance(10.0)  # the lease runs out right as the caller arrives
-            return await arrival(*args, **kwargs)
+            if lapsed_in == "redis":
+                await redis_client.delete(
+                    AcdKeys().owner
+                )  # its TTL ran out; this engine's clock says not yet
+            else:
+                clock.advance(10.0)  # the lease runs out right as the caller arrives
+            answer = await arrival(*args, **kwargs)
+            outcomes.append(answer.outcome)
+            return answer
 
         early.script = lapsing_arrival  # type: ignore[assignment]
         caller = await sim.inbound_call("+36301234567", patience_s=600, talk_s=600)
         await one.until(lambda: not one.acd.owns and bool(one.acd.ctx.state.calls))
+        assert outcomes == (["refused"] if lapsed_in == "redis" else ["waits"]), "the script wrote nothing"
+        assert one.acd.dispatcher.dirty, "memory is marked ahead of Redis"
         assert not rings(sim), "not owning: nobody is rung"
 
         one.lease.start()
         await one.until(lambda: one.state("a1") is AgentState.BUSY, timeout=FAILOVER_BOUND_S)
         assert [a.get("Channel1") for a in sim.actions if a.name == "Bridge"] == [caller]
+        assert len(rings(sim)) == 1, "rung once"
