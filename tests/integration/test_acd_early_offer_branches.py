@@ -20,9 +20,12 @@ from redis.typing import EncodableT, FieldT
 
 from pbx.sim import AgentPhone
 from routing.acd.acd_keys import AcdKeys
-from routing.acd.store_arrival import HOLES
+from routing.acd.calls import ActiveCall
+from routing.acd.early_offer import facts_of
+from routing.acd.held import HeldCaller
+from routing.acd.store_arrival import HOLES, ArrivalScript, CrmChoice, Speculation
 from routing.agent_events import AgentState
-from routing.classify import classify
+from routing.classify import admit, classify, crm_outcomes
 from routing.rules import Rules
 from switchboard.private_redis import PrivateRedis
 from tests.integration.test_acd_early_offer import CALLER, crm_rules, monitored, put_record
@@ -226,3 +229,28 @@ async def test_a_record_not_utf8_offered_as_the_lease_lapses_keeps_its_ring_and_
         stored = json.loads(await redis_client.get(AcdKeys().call(call_id)) or "{}")
         assert (stored["facts"]["crm"], stored["facts"]["agent_id"]) == ({"name": "Kiss \ufffdnna"}, "a1")
         assert len(rings(sim)) == 1, "rung once"
+
+
+@pytest.mark.parametrize(("evidence", "matched"), [(70, "tiers[5].prefixes[0]"), (None, "tiers[6].crm[0]")])
+async def test_the_script_lets_a_crm_rule_win_only_over_evidence_of_lower_priority(
+    redis_client: aioredis.Redis, evidence: int | None, matched: str
+) -> None:
+    """The script's own check, behind the engine's (which sends no rule that could not win): a
+    rule of the priority of the caller's other evidence (the prefix, 70) loses to it, as in
+    `classify`; with no other evidence it wins."""
+    await put_record(redis_client, {"status": "VIP"})
+    async with acd_stack(redis_client, evidence_rules(), one_agent()) as s:
+        await s.acd.login("a2")
+        ctx, now = s.acd.ctx, s.acd.ctx.clock()
+        base, _ = crm_outcomes(CALLER, "support", ctx.state.rules, dialled=DIALLED)
+        held = HeldCaller("call-x", "call-x", "PJSIP/trunk-x", caller=CALLER, dialled=DIALLED)
+        facts = facts_of(ctx, held, CALLER, base.matched, crm=None, case_id="")
+        prepared = s.acd.dispatcher.prepare(ActiveCall(admit("call-x", base, now), facts), "a2", now)
+        assert prepared is not None
+        rule = CrmChoice("status", frozenset({"vip"}), 70, 1, "tiers[6].crm[0]")  # the same offer: 1
+        spec = Speculation("call-x", CALLER, 1, base.matched, evidence, [rule], [prepared])
+        answer = await ArrivalScript(ctx.store)(spec, now)
+        stored = json.loads(await redis_client.get(AcdKeys().call("call-x")) or "{}")
+    assert (answer.outcome, answer.chosen, answer.matched, stored["facts"]["matched"]) == (
+        "offered", 1, matched, matched,
+    )  # fmt: skip
