@@ -191,7 +191,6 @@ local function release_lead(id, owner, next_ms)
   if not held(f, owner) then return {0, f[1] or 'missing'} end
   redis.call('ZREM', CLAIMED, id)
   if set(f[6]) then drop_offer(key, id) end
-  redis.call('HDEL', key, 'claimed_by', 'claimed_at')
   if is_excluded(f[4]) then
     exclude(key, id, f[3], redis.call('HGET', EXCLUDED, f[4]))
     return {1, 'excluded'}
@@ -208,7 +207,9 @@ local function release_lead(id, owner, next_ms)
     if due > NOW then redis.call('ZADD', retry(f[3]), due, id)
     else redis.call('ZADD', ready(f[3]), f[7], id) end
   end
-  redis.call('HSET', key, 'status', status, 'updated_at', ISO, unpack(fields))
+  -- the claim is cleared by the same write ('' reads as unset, as no field: `set`, Lead.from_hash)
+  redis.call('HSET', key, 'status', status, 'updated_at', ISO, 'claimed_by', '', 'claimed_at', '',
+             unpack(fields))
   return {1, status}
 end
 local function finish_lead(stream, maxlen, id, owner, status, reason, actor)
