@@ -336,6 +336,7 @@ class Dialer:
             agent_id=request.agent_id,
             lock_token=token,
             lead_attempts=history.lead if history is not None else None,
+            lead=lead,
         )
 
     def _variables(self, call: PlacedCall) -> dict[str, str]:
