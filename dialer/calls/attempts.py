@@ -22,6 +22,7 @@ Rules it keeps (DESIGN.md 2.6, 2.7):
 
 from __future__ import annotations
 
+import json
 import math
 import secrets
 from collections.abc import Iterable, Sequence
@@ -33,10 +34,11 @@ from redis.asyncio import Redis
 
 from dialer.audit import text
 from dialer.compliance.caps import Attempt, CallResult
-from dialer.dialer_keys import DialerKeys, DialKeys
+from dialer.dialer_keys import DialerKeys, DialKeys, LeadKeys
 from dialer.pacing.abandon_window import AbandonWindow, HourBucket
 
 PENDING = "pending"
+LEAD_LOG_FIELD = "dial_attempts"  # the lead hash's own attempts (dialer/leads/transition_scripts.py)
 _MONTH_HOURS = 30 * 24
 _HOUR_S = 3600
 STAT_DIALS, STAT_ANSWERS, STAT_ABANDONS, STAT_MACHINES = "d", "a", "x", "m"
@@ -115,6 +117,29 @@ def _record(member: Any, score: Any) -> AttemptRecord | None:
     return AttemptRecord(call_id, at, parsed, campaign)
 
 
+def _records(raw: Any) -> list[AttemptRecord]:
+    records = (_record(member, score) for member, score in cast(list[tuple[Any, Any]], raw))
+    return [record for record in records if record is not None]
+
+
+def merged(zset: list[AttemptRecord], logged: str) -> list[AttemptRecord]:
+    """A lead's attempts: its ZSET's and its hash's `dial_attempts` (JSON member -> epoch ms, LIB's
+    attempt_log), one per call id (a settled entry wins over a pending one), oldest first."""
+    found = {record.call_id: record for record in zset}
+    try:
+        log = json.loads(logged) if logged else {}
+    except ValueError:
+        log = {}  # unreadable: the ZSET's entries still count
+    for member, score in log.items() if isinstance(log, dict) else ():
+        try:
+            record = _record(member, score)
+        except (TypeError, ValueError, OverflowError):
+            continue  # not an attempt as LIB writes them: skipped, as a newer version's result is
+        if record is not None and (record.call_id not in found or found[record.call_id].result is None):
+            found[record.call_id] = record
+    return sorted(found.values(), key=lambda record: record.at)
+
+
 def lead_history(records: Sequence[AttemptRecord], last_disposition: str | None) -> list[Attempt]:
     """A lead's attempts for `dialer.compliance.caps.lead_retry`; its last disposition goes on the last."""
     ordered = sorted(records, key=lambda record: record.at)
@@ -148,6 +173,7 @@ class AttemptStore:
     ) -> None:
         self._redis = redis
         self.keys = DialKeys.of(keys)
+        self._leads = LeadKeys.of(keys)
         self.retention = retention
         self._audit_maxlen = audit_maxlen
         self._settle = redis.register_script(_SETTLE_LUA)
@@ -177,13 +203,21 @@ class AttemptStore:
     async def number_attempts(self, number: str) -> list[AttemptRecord]:
         return await self._read(self.keys.number_attempts(number))
 
-    async def lead_attempts(self, lead_id: str) -> list[AttemptRecord]:
-        return await self._read(self.keys.lead_attempts(lead_id))
+    async def lead_attempts(self, lead_id: str, *, logged: str | None = None) -> list[AttemptRecord]:
+        """The lead's attempts: those its holder's dials keep in the lead's hash (`dial_attempts`;
+        `logged`, its value as the caller read it with the lead, else read here) and those of its
+        `dial:lead` ZSET (callbacks, tools, and what older versions wrote there)."""
+        key = self.keys.lead_attempts(lead_id)
+        if logged is not None:
+            return merged(await self._read(key), logged)
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.zrange(key, 0, -1, withscores=True)
+        pipe.hget(self._leads.lead(lead_id), LEAD_LOG_FIELD)
+        raw, log = await pipe.execute()
+        return merged(_records(raw), text(log) if log is not None else "")
 
     async def _read(self, key: str) -> list[AttemptRecord]:
-        raw = await self._redis.zrange(key, 0, -1, withscores=True)
-        records = (_record(member, score) for member, score in cast(list[tuple[Any, Any]], raw))
-        return [record for record in records if record is not None]
+        return _records(await self._redis.zrange(key, 0, -1, withscores=True))
 
     # ---- writes ---------------------------------------------------------------------------------
 
