@@ -8,6 +8,9 @@ Rules it keeps (DESIGN.md 2.6, 2.7):
   dialed more often than the cap allows; one whose outcome never arrived reads as `failed` for
   the retry rules until recovery settles it as `unknown`. (`record` / `settle` below are the
   same steps without a lead or an intent, for tools and tests.)
+- A lead's attempts made by its holder live in the lead's hash (`dial_attempts`, written with the
+  lead's status by the intent's scripts); callbacks and older versions wrote them to the lead's
+  ZSET, which is still read (`lead_attempts` merges the two).
 - The per-number history is shared by all campaigns, manual dials and callbacks: the cap is
   "across ALL campaigns". Entries older than `retention` are trimmed by the writes here; the dial
   intent trims a history only when the caps' read of it (under the number's lock) found such entries.

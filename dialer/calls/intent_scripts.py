@@ -28,7 +28,8 @@ local FIRST_ATTEMPTS, LAST_ATTEMPTS = 7, #KEYS - LIB_KEYS
 # trim it). Returns {1, 'open'}, or {0, why} with nothing written: 'exists' (the call id), 'lock-lost'
 # (the number's lock [11] is no longer this token: it ran out, and may be another dialer's now), or
 # the lead's refusal (no longer held by [10]). No token ('') means no lock is checked or held.
-# The attempt's score goes into the intent (`attempt_ms`), so SETTLE finds its pending entry at once.
+# The attempt's score goes into the intent (`attempt_ms`), so SETTLE finds its pending entry at once;
+# a held lead's attempt goes into the lead's hash, and the intent's `lead_log` ('1') says so.
 OPEN = (
     AUDIT_LUA
     + LIB
@@ -109,7 +110,9 @@ return 1
 # Returns {1, the lead's status after (or '')} when settled now, {0, result} if settled before.
 # The pending entry OPEN wrote is replaced where the intent says it is (`attempt_ms`); an intent
 # without it (written before it was recorded), or an entry not found there, is looked for by call id
-# (and the ZSET trimmed then, as before; OPEN trims it otherwise).
+# (and the ZSET trimmed then, as before; OPEN trims it otherwise). An intent marked `lead_log` has
+# the lead's entry in the lead's hash: settled there with the lead's step, or apart if that was
+# refused (another holder now); an intent an older version wrote settles in the lead's ZSET.
 SETTLE = (
     AUDIT_LUA
     + LIB
