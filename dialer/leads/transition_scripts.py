@@ -49,11 +49,8 @@ local function release_lead(id, owner, next_ms, log)
   if set(f[6]) then drop_offer(key, id) end
   local fields = {}
   if log then fields = {'dial_attempts', attempt_log(f[8], log)} end
-  if is_excluded(f[4]) then
-    exclude(key, id, f[3], redis.call('HGET', EXCLUDED, f[4]))
-    if log then redis.call('HSET', key, unpack(fields)) end
-    return {1, 'excluded'}
-  end
+  -- no Robinson-list check here: an approval excludes the customer's leads, held or not
+  -- (exclude_customer in scripts.py), and every claim checks the list before a lead is dialed
   local want, due = tonumber(next_ms) or 0, tonumber(f[5] or '0') or 0
   if want > due then
     due = want
