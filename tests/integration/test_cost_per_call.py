@@ -23,5 +23,5 @@ def test_an_inbound_call_and_a_dial_stay_under_their_redis_ceilings() -> None:
     dial = rows["outbound dial: Redis commands per dial"]
     assert trips["value"] <= 2, trips["detail"]  # the CRM record and case id; the call with its agent
     assert commands["value"] <= 11, commands["detail"]
-    # 76 measured (83 before the lead's attempts moved into its hash, 106 before the figure-7 cuts)
-    assert 0 < dial["value"] <= 81, dial["detail"]
+    # 75 measured (83 before the lead's attempts moved into its hash, 106 before the figure-7 cuts)
+    assert 0 < dial["value"] <= 80, dial["detail"]
