@@ -8,6 +8,9 @@ Rules it keeps (DESIGN.md 2.6, 2.7):
   dialed more often than the cap allows; one whose outcome never arrived reads as `failed` for
   the retry rules until recovery settles it as `unknown`. (`record` / `settle` below are the
   same steps without a lead or an intent, for tools and tests.)
+- A lead's attempts made by its holder live in the lead's hash (`dial_attempts`, written with the
+  lead's status by the intent's scripts); callbacks and older versions wrote them to the lead's
+  ZSET, which is still read (`lead_attempts` merges the two).
 - The per-number history is shared by all campaigns, manual dials and callbacks: the cap is
   "across ALL campaigns". Entries older than `retention` are trimmed by the writes here; the dial
   intent trims a history only when the caps' read of it (under the number's lock) found such entries.
@@ -22,6 +25,7 @@ Rules it keeps (DESIGN.md 2.6, 2.7):
 
 from __future__ import annotations
 
+import json
 import math
 import secrets
 from collections.abc import Iterable, Sequence
@@ -33,10 +37,11 @@ from redis.asyncio import Redis
 
 from dialer.audit import text
 from dialer.compliance.caps import Attempt, CallResult
-from dialer.dialer_keys import DialerKeys, DialKeys
+from dialer.dialer_keys import DialerKeys, DialKeys, LeadKeys
 from dialer.pacing.abandon_window import AbandonWindow, HourBucket
 
 PENDING = "pending"
+LEAD_LOG_FIELD = "dial_attempts"  # the lead hash's own attempts (dialer/leads/transition_scripts.py)
 _MONTH_HOURS = 30 * 24
 _HOUR_S = 3600
 STAT_DIALS, STAT_ANSWERS, STAT_ABANDONS, STAT_MACHINES = "d", "a", "x", "m"
@@ -115,6 +120,29 @@ def _record(member: Any, score: Any) -> AttemptRecord | None:
     return AttemptRecord(call_id, at, parsed, campaign)
 
 
+def _records(raw: Any) -> list[AttemptRecord]:
+    records = (_record(member, score) for member, score in cast(list[tuple[Any, Any]], raw))
+    return [record for record in records if record is not None]
+
+
+def merged(zset: list[AttemptRecord], logged: str) -> list[AttemptRecord]:
+    """A lead's attempts: its ZSET's and its hash's `dial_attempts` (JSON member -> epoch ms, LIB's
+    attempt_log), one per call id (a settled entry wins over a pending one), oldest first."""
+    found = {record.call_id: record for record in zset}
+    try:
+        log = json.loads(logged) if logged else {}
+    except ValueError:
+        log = {}  # unreadable: the ZSET's entries still count
+    for member, score in log.items() if isinstance(log, dict) else ():
+        try:
+            record = _record(member, score)
+        except (TypeError, ValueError, OverflowError):
+            continue  # not an attempt as LIB writes them: skipped, as a newer version's result is
+        if record is not None and (record.call_id not in found or found[record.call_id].result is None):
+            found[record.call_id] = record
+    return sorted(found.values(), key=lambda record: record.at)
+
+
 def lead_history(records: Sequence[AttemptRecord], last_disposition: str | None) -> list[Attempt]:
     """A lead's attempts for `dialer.compliance.caps.lead_retry`; its last disposition goes on the last."""
     ordered = sorted(records, key=lambda record: record.at)
@@ -148,6 +176,7 @@ class AttemptStore:
     ) -> None:
         self._redis = redis
         self.keys = DialKeys.of(keys)
+        self._leads = LeadKeys.of(keys)
         self.retention = retention
         self._audit_maxlen = audit_maxlen
         self._settle = redis.register_script(_SETTLE_LUA)
@@ -177,13 +206,21 @@ class AttemptStore:
     async def number_attempts(self, number: str) -> list[AttemptRecord]:
         return await self._read(self.keys.number_attempts(number))
 
-    async def lead_attempts(self, lead_id: str) -> list[AttemptRecord]:
-        return await self._read(self.keys.lead_attempts(lead_id))
+    async def lead_attempts(self, lead_id: str, *, logged: str | None = None) -> list[AttemptRecord]:
+        """The lead's attempts: those its holder's dials keep in the lead's hash (`dial_attempts`;
+        `logged`, its value as the caller read it with the lead, else read here) and those of its
+        `dial:lead` ZSET (callbacks, tools, and what older versions wrote there)."""
+        key = self.keys.lead_attempts(lead_id)
+        if logged is not None:
+            return merged(await self._read(key), logged)
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.zrange(key, 0, -1, withscores=True)
+        pipe.hget(self._leads.lead(lead_id), LEAD_LOG_FIELD)
+        raw, log = await pipe.execute()
+        return merged(_records(raw), text(log) if log is not None else "")
 
     async def _read(self, key: str) -> list[AttemptRecord]:
-        raw = await self._redis.zrange(key, 0, -1, withscores=True)
-        records = (_record(member, score) for member, score in cast(list[tuple[Any, Any]], raw))
-        return [record for record in records if record is not None]
+        return _records(await self._redis.zrange(key, 0, -1, withscores=True))
 
     # ---- writes ---------------------------------------------------------------------------------
 

@@ -82,6 +82,9 @@ class PlacedCall:
     # the lead's attempts as the caps read them before this dial (the lead is held, so settling
     # decides its retry on them with no read of its own); None: not read (recovery reads them)
     lead_attempts: tuple[AttemptRecord, ...] | None = field(default=None, compare=False)
+    # the lead as the claim returned it (its customer, phones, zone): its follow-up task is made
+    # from it with no read of its own; None: not known (recovery, callbacks: the task store reads it)
+    lead: Lead | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

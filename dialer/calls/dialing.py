@@ -230,7 +230,7 @@ class Dialer:
         lead = request.lead
         if lead is None or request.kind in (DialKind.MANUAL, DialKind.CALLBACK):
             return number_block(on_number, policy, now), History((number_stale, True), None)
-        lead_records = await self.attempts.lead_attempts(lead.lead_id)
+        lead_records = await self.attempts.lead_attempts(lead.lead_id, logged=lead.attempt_log)
         on_lead = lead_history(lead_records, lead.last_disposition)
         lead_stale = any(record.at <= cutoff for record in lead_records)
         decision = next_attempt(on_number, on_lead, policy, now)
@@ -336,6 +336,7 @@ class Dialer:
             agent_id=request.agent_id,
             lock_token=token,
             lead_attempts=history.lead if history is not None else None,
+            lead=lead,
         )
 
     def _variables(self, call: PlacedCall) -> dict[str, str]:

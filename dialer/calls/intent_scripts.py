@@ -12,7 +12,8 @@ build the lead's own keys from; all in the `{dial}` slot).
 from __future__ import annotations
 
 from dialer.audit import AUDIT_LUA
-from dialer.leads.scripts import LIB, TRANSITIONS
+from dialer.leads.scripts import LIB
+from dialer.leads.transition_scripts import TRANSITIONS
 
 _KEYS = """
 local CALL, INTENTS, STATS, TRAIL, LOCK, LEAD_TRAIL = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
@@ -27,7 +28,8 @@ local FIRST_ATTEMPTS, LAST_ATTEMPTS = 7, #KEYS - LIB_KEYS
 # trim it). Returns {1, 'open'}, or {0, why} with nothing written: 'exists' (the call id), 'lock-lost'
 # (the number's lock [11] is no longer this token: it ran out, and may be another dialer's now), or
 # the lead's refusal (no longer held by [10]). No token ('') means no lock is checked or held.
-# The attempt's score goes into the intent (`attempt_ms`), so SETTLE finds its pending entry at once.
+# The attempt's score goes into the intent (`attempt_ms`), so SETTLE finds its pending entry at once;
+# a held lead's attempt goes into the lead's hash, and the intent's `lead_log` ('1') says so.
 OPEN = (
     AUDIT_LUA
     + LIB
@@ -38,20 +40,24 @@ if redis.call('EXISTS', CALL) == 1 then return {0, 'exists'} end
 -- the number's lock must still be ours, checked before anything is written: if it ran out, another
 -- dialer may have read the caps without this attempt and dial the number too (theirs is left as is)
 if ARGV[11] ~= '' and redis.call('GET', LOCK) ~= ARGV[11] then return {0, 'lock-lost'} end
-local lead, holder = ARGV[9], ARGV[10]
+local lead, holder, last, logged = ARGV[9], ARGV[10], LAST_ATTEMPTS, '0'
 if lead ~= '' and holder ~= '' then
-  local marked = mark_dialing(lead, holder)
+  -- a lead its holder dials keeps the attempt in its own hash (attempt_log), written with the lead's
+  -- status: its `dial:lead` ZSET (the last attempt key) is only trimmed, as the caps' read asks
+  local log = {add = ARGV[5], score = ARGV[2], cutoff = tonumber(ARGV[6])}
+  local marked = mark_dialing(lead, holder, log)
   if marked[1] == 0 then return marked end
+  last, logged = LAST_ATTEMPTS - 1, '1'
 end
 local stale = ARGV[16] or ''
 for i = FIRST_ATTEMPTS, LAST_ATTEMPTS do
-  redis.call('ZADD', KEYS[i], NOW, ARGV[5])
   local at = i - FIRST_ATTEMPTS + 1
+  if i <= last then redis.call('ZADD', KEYS[i], NOW, ARGV[5]) end
   if string.sub(stale, at, at) ~= '0' then redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ARGV[6]) end
-  redis.call('PEXPIRE', KEYS[i], ARGV[7])
+  if i <= last then redis.call('PEXPIRE', KEYS[i], ARGV[7]) end
 end
 redis.call('HINCRBY', STATS, ARGV[8], 1)
-redis.call('HSET', CALL, 'attempt_ms', ARGV[2], unpack(cjson.decode(ARGV[14])))
+redis.call('HSET', CALL, 'attempt_ms', ARGV[2], 'lead_log', logged, unpack(cjson.decode(ARGV[14])))
 redis.call('ZADD', INTENTS, NOW, ARGV[4])
 if ARGV[11] ~= '' then redis.call('PEXPIRE', LOCK, ARGV[12]) end  -- ours, held for the call
 audit(TRAIL, ARGV[13], cjson.decode(ARGV[15]))
@@ -65,21 +71,29 @@ return {1, 'open'}
 CANCEL = (
     AUDIT_LUA
     + LIB
+    + TRANSITIONS
     + _KEYS
     + """
-if redis.call('HGET', CALL, 'state') ~= 'open' or redis.call('HEXISTS', CALL, 'settled') == 1 then
-  return 0
-end
-for i = FIRST_ATTEMPTS, LAST_ATTEMPTS do redis.call('ZREM', KEYS[i], ARGV[5]) end
+local call = redis.call('HMGET', CALL, 'state', 'settled', 'lead_log')
+if call[1] ~= 'open' or call[2] then return 0 end
+local last = LAST_ATTEMPTS
+if call[3] == '1' then last = LAST_ATTEMPTS - 1 end  -- the lead's attempt is in its hash (OPEN)
+for i = FIRST_ATTEMPTS, last do redis.call('ZREM', KEYS[i], ARGV[5]) end
 redis.call('HINCRBY', STATS, ARGV[6], -1)
 local lead, holder = ARGV[7], ARGV[8]
-if lead ~= '' and holder ~= '' then
+if lead ~= '' then
   local key = lkey(lead)
-  local f = redis.call('HMGET', key, 'status', 'claimed_by')
-  if f[1] == 'dialing' and f[2] == holder then
-    redis.call('HSET', key, 'status', 'claimed', 'updated_at', ISO)
+  local f = redis.call('HMGET', key, 'status', 'claimed_by', 'dial_attempts')
+  local fields = {}
+  if call[3] == '1' and f[1] then
+    fields = {'dial_attempts', attempt_log(f[3], {drop = ARGV[5], cutoff = 0})}
+  end
+  if holder ~= '' and f[1] == 'dialing' and f[2] == holder then
+    fields[#fields + 1], fields[#fields + 2] = 'status', 'claimed'
+    fields[#fields + 1], fields[#fields + 2] = 'updated_at', ISO
     redis.call('HINCRBY', key, 'attempts', -1)
   end
+  if #fields > 0 then redis.call('HSET', key, unpack(fields)) end
 end
 redis.call('DEL', CALL)
 redis.call('ZREM', INTENTS, ARGV[4])
@@ -96,17 +110,24 @@ return 1
 # Returns {1, the lead's status after (or '')} when settled now, {0, result} if settled before.
 # The pending entry OPEN wrote is replaced where the intent says it is (`attempt_ms`); an intent
 # without it (written before it was recorded), or an entry not found there, is looked for by call id
-# (and the ZSET trimmed then, as before; OPEN trims it otherwise).
+# (and the ZSET trimmed then, as before; OPEN trims it otherwise). An intent marked `lead_log` has
+# the lead's entry in the lead's hash: settled there with the lead's step, or apart if that was
+# refused (another holder now); an intent an older version wrote settles in the lead's ZSET.
 SETTLE = (
     AUDIT_LUA
     + LIB
     + TRANSITIONS
     + _KEYS
     + """
-local call = redis.call('HMGET', CALL, 'settled', 'attempt_ms')
+local call = redis.call('HMGET', CALL, 'settled', 'attempt_ms', 'lead_log', 'lead')
 if call[1] then return {0, call[1]} end
 local prefix = ARGV[4] .. '|'
-for i = FIRST_ATTEMPTS, LAST_ATTEMPTS do
+local last, log = LAST_ATTEMPTS, nil
+if call[3] == '1' then  -- the lead's attempt is in its hash (OPEN): settled there
+  last = LAST_ATTEMPTS - 1
+  log = {drop = ARGV[20], add = ARGV[5], score = call[2], fallback = ARGV[6], cutoff = tonumber(ARGV[7])}
+end
+for i = FIRST_ATTEMPTS, last do
   local key, score = KEYS[i], ARGV[6]
   if call[2] and ARGV[20] and redis.call('ZREM', key, ARGV[20]) == 1 then
     redis.call('ZADD', key, call[2], ARGV[5])
@@ -129,11 +150,17 @@ local lead, step, after = ARGV[11], ARGV[13], ''
 if lead ~= '' and step ~= '' then
   local moved
   if step == 'release' then
-    moved = release_lead(lead, ARGV[12], ARGV[14])
+    moved = release_lead(lead, ARGV[12], ARGV[14], log)
   else
-    moved = finish_lead(LEAD_TRAIL, ARGV[17], lead, ARGV[12], step, ARGV[15], ARGV[16])
+    moved = finish_lead(LEAD_TRAIL, ARGV[17], lead, ARGV[12], step, ARGV[15], ARGV[16], log)
   end
   after = moved[2]
+  if moved[1] == 1 then log = nil end  -- written with the lead's step
+end
+if log and set(call[4]) then  -- no step, or it was refused (the lead has another holder now)
+  local key = lkey(call[4])
+  local f = redis.call('HMGET', key, 'status', 'dial_attempts')
+  if f[1] then redis.call('HSET', key, 'dial_attempts', attempt_log(f[2], log)) end
 end
 -- the settled marker goes into the intent's hash, which expires with it (no DEL first: one command
 -- fewer per dial for about 200 B more per call of the last `settled_ttl`)

@@ -3,7 +3,8 @@
 Rules it keeps (issue 10 "No dial in doubt is repeated", "settling happens once"):
 - `open` runs BEFORE the Originate leaves, in one script: the intent (call id, number, campaign,
   lead, holder, agent, kind, owner, the attempt's score), the pending attempt on the number and
-  the lead (it counts against the caps at once), the dial counter, the lead `claimed -> dialing`,
+  the lead (it counts against the caps at once; a held lead's goes into its own hash, `lead_log`
+  marks the intent so), the dial counter, the lead `claimed -> dialing`,
   the number's lock extended to the call's hold (2 h; settling releases it), and the audit record.
   It writes nothing, so nothing may be dialed, when the lock is no longer this dialer's (`LOCK_LOST`:
   it ran out during a stall, and another dialer may have locked the number and read the caps

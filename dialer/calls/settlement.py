@@ -135,7 +135,7 @@ class Outcomes:
             talked = timedelta(seconds=settle.talk_s) if settle.talk_s else timedelta(0)
             await self.tasks.record_result(
                 result=settle.result.value, now=at, lead_id=call.lead_id, campaign_id=call.campaign_id,
-                owner=call.agent_id, call_id=call.call_id, answered_at=at - talked,
+                owner=call.agent_id, call_id=call.call_id, answered_at=at - talked, lead=call.lead,
             )  # fmt: skip
         return applied
 

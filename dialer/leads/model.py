@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -213,6 +213,9 @@ class Lead:
     held_for: str | None = None
     """While `status` is held: the Robinson-list request a supervisor has to decide ('' until filed)."""
     held_reason: str | None = None
+    attempt_log: str = field(default="", repr=False, compare=False)
+    """The attempts its holder's dials keep in the hash (`dial_attempts`, JSON; read by
+    dialer.calls.attempts.merged), as read with the lead; not part of the lead's view (`as_dict`)."""
 
     @classmethod
     def from_hash(cls, raw: Mapping[Any, Any]) -> Lead:
@@ -245,10 +248,12 @@ class Lead:
             last_disposition=opt("last_disposition"),
             held_for=opt("held_for") if h.get("status") == "held" else None,
             held_reason=opt("held_reason") if h.get("status") == "held" else None,
+            attempt_log=h.get("dial_attempts", ""),
         )
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        del data["attempt_log"]
         data["phones"], data["phones_raw"] = list(self.phones), list(self.phones_raw)
         data["next_attempt_at"] = self.next_attempt_at.isoformat() if self.next_attempt_at else None
         return data

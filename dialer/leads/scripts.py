@@ -20,6 +20,7 @@ Ready rank = (99 - priority) * 1e13 + insertion sequence: higher priority first,
 from __future__ import annotations
 
 from dialer.audit import AUDIT_LUA
+from dialer.leads.transition_scripts import TRANSITIONS
 
 LIB = """
 local NOW, ISO, LIB_KEYS = tonumber(ARGV[2]), ARGV[3], 6
@@ -165,65 +166,6 @@ return {got, 0, rows}
 """
 )
 
-# Lead transitions shared by the lead scripts and the dial-intent scripts (dialer/calls/intent_scripts.py).
-# Each returns {1, new status} or {0, the status that refused it}.
-TRANSITIONS = """
-local function held(f, owner)
-  return (f[1] == 'claimed' or f[1] == 'dialing') and (owner == '' or f[2] == owner)
-end
--- The two transitions of every dial read the lead once (its offer and counters with its status):
--- an offer is dropped only when the lead names one (OFFER and drop_offer write the field and the
--- OFFERS entry together; EXPIRE_OFFERS clears any entry left without its field).
-local function mark_dialing(id, owner)
-  local key = lkey(id)
-  local f = redis.call('HMGET', key, 'status', 'claimed_by', 'offered_to', 'attempts')
-  if f[1] ~= 'claimed' or f[2] ~= owner then return {0, f[1] or 'missing'} end
-  if set(f[3]) then drop_offer(key, id) end
-  local attempts = string.format('%d', (tonumber(f[4] or '0') or 0) + 1)
-  redis.call('HSET', key, 'status', 'dialing', 'last_attempt_at', ISO, 'updated_at', ISO,
-             'attempts', attempts)
-  return {1, 'dialing'}
-end
-local function release_lead(id, owner, next_ms)
-  local key = lkey(id)
-  local f = redis.call('HMGET', key, 'status', 'claimed_by', 'campaign_id', 'customer_id', 'next_attempt_ms',
-                       'offered_to', 'rank')
-  if not held(f, owner) then return {0, f[1] or 'missing'} end
-  redis.call('ZREM', CLAIMED, id)
-  if set(f[6]) then drop_offer(key, id) end
-  redis.call('HDEL', key, 'claimed_by', 'claimed_at')
-  if is_excluded(f[4]) then
-    exclude(key, id, f[3], redis.call('HGET', EXCLUDED, f[4]))
-    return {1, 'excluded'}
-  end
-  local want, due = tonumber(next_ms) or 0, tonumber(f[5] or '0') or 0
-  local fields = {}
-  if want > due then
-    due = want
-    fields = {'next_attempt_ms', string.format('%.0f', want)}
-  end
-  local status = 'new'
-  if set(f[3]) then  -- enqueue, with the rank and next attempt read above
-    status = 'queued'
-    if due > NOW then redis.call('ZADD', retry(f[3]), due, id)
-    else redis.call('ZADD', ready(f[3]), f[7], id) end
-  end
-  redis.call('HSET', key, 'status', status, 'updated_at', ISO, unpack(fields))
-  return {1, status}
-end
-local function finish_lead(stream, maxlen, id, owner, status, reason, actor)
-  local key = lkey(id)
-  local f = redis.call('HMGET', key, 'status', 'claimed_by', 'campaign_id')
-  if not f[1] or f[1] == 'excluded' then return {0, f[1] or 'missing'} end
-  if owner ~= '' and not held(f, owner) then return {0, f[1]} end
-  unqueue(id, f[3])
-  unhold(key, id)
-  redis.call('HSET', key, 'status', status, 'closed_reason', reason, 'closed_at', ISO, 'updated_at', ISO)
-  audit(stream, maxlen, {'action', status, 'lead', id, 'reason', reason, 'actor', actor,
-                         'previous', f[1], 'at', ISO})
-  return {1, status}
-end
-"""
 
 # ARGV[4] lead id, ARGV[5] owner ('' = whoever holds it), ARGV[6] next attempt ms ('' = none)
 RELEASE = AUDIT_LUA + LIB + TRANSITIONS + "return release_lead(ARGV[4], ARGV[5], ARGV[6])"

@@ -75,12 +75,13 @@ end
 CREATE = (
     LIB
     + """
-if set(ARGV[5]) then
-  local existing = redis.call('HGET', SOURCES, ARGV[5])
-  if existing then return {0, existing} end
-end
-local id = 't-' .. redis.call('INCR', SEQ)
 local f = cjson.decode(ARGV[6])
+local id = 't-' .. redis.call('INCR', SEQ)
+-- once per source: the new id takes the source's entry (HSETNX) before anything else is written;
+-- a replay finds it taken and gets that task back (the id it drew is left unused)
+if set(ARGV[5]) and redis.call('HSETNX', SOURCES, ARGV[5], id) == 0 then
+  return {0, redis.call('HGET', SOURCES, ARGV[5])}
+end
 local args = {'task_id', id, 'state', 'open', 'own_version', '0', 'dials', '0', 'activity_ms', ARGV[2]}
 for name, value in pairs(f) do args[#args + 1] = name; args[#args + 1] = value end
 if set(ARGV[8]) then args[#args + 1] = 'remind_ms'; args[#args + 1] = ARGV[8] end
@@ -94,7 +95,6 @@ if set(f.campaign_id) then redis.call('ZADD', by_campaign(f.campaign_id), expire
 if set(ARGV[7]) then redis.call('ZADD', dial(f.campaign_id), tonumber(ARGV[7]), id) end
 if set(ARGV[8]) then redis.call('ZADD', REMIND, tonumber(ARGV[8]), id) end
 if f.callback == '1' then redis.call('ZADD', ACTIVITY, NOW, id) end
-if set(ARGV[5]) then redis.call('HSET', SOURCES, ARGV[5], id) end
 audit(AUDIT, MAXLEN, {'action', 'created', 'task', id, 'kind', f.kind, 'lead', f.lead_id,
                       'owner', f.owner or '', 'source', f.source or '', 'deadline', f.deadline,
                       'actor', f.created_by, 'at', ISO})

@@ -169,12 +169,15 @@ class TaskStore:
         source_ref: str | None = None,
         reactivated_from: str = "",
         reminder: Reminder | None = None,
+        lead: Lead | None = None,
     ) -> Task:
         """A task of `kind` for the lead, owned by `owner` (default: the actor); its deadline from
         the rule, counted from `now`. An `own_time` is checked before anything is stored. Every
-        task has a reminder: `reminder`, else the default of tasks.yaml."""
+        task has a reminder: `reminder`, else the default of tasks.yaml. `lead`: the lead as the
+        caller already read it (its customer, campaign, phones and zone are used), else it is read."""
         rule = self._rule(kind)
-        lead = await self.leads.get(lead_id)
+        if lead is None or lead.lead_id != lead_id:
+            lead = await self.leads.get(lead_id)
         campaign = campaign_id or lead.campaign_id or ""
         phone = normalize(number, self.leads.default_region) if number else next(iter(lead.phones), "")
         deadline = central_deadline(rule.deadline, now, self.cc_zone)
@@ -215,11 +218,13 @@ class TaskStore:
         owner: str | None = None,
         call_id: str | None = None,
         answered_at: datetime | None = None,
+        lead: Lead | None = None,
     ) -> Task | None:
         """A call ended with `result`: when a rule maps it (e.g. no_answer -> not_reachable, 2 days),
         the lead's open tasks are closed by it and the follow-up task is created (once per call).
         The lead is `lead_id`, else the one of the callback task dialed as `call_id`. An answered
-        callback is handled at `answered_at` (default `now`): see `mark_answered`."""
+        callback is handled at `answered_at` (default `now`): see `mark_answered`. `lead`: that lead as
+        the caller read it (the dial's claim), so the task is made without reading it again."""
         if result == "answered" and call_id:
             await self.mark_answered(call_id, at=answered_at or now, now=now)
         rule = self.rules.for_result(result)
@@ -239,7 +244,7 @@ class TaskStore:
         return await self.create(
             lead_id=lead_id, kind=rule.kind, now=now, actor=actor, owner=owner or "",
             campaign_id=campaign_id or (dialed.campaign_id if dialed else None), source=f"result:{result}",
-            source_ref=ref,
+            source_ref=ref, lead=lead,
         )  # fmt: skip
 
     async def record_disposition(self, disposition: Disposition, *, now: datetime) -> DispositionEffect:

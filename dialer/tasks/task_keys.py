@@ -5,7 +5,7 @@ KEYS (`script_keys`, `outbox_queue`) and build from `prefix` only the keys of th
 of the lead, owner or campaign a task names (they share its tag, so they stay in the slot). Scores
 are epoch ms.
 - `task:{id}`                  HASH one task (fields: dialer/tasks/rules.py `Task`)
-- `tasks:seq`                  STRING counter of task ids (`t-<n>`)
+- `tasks:seq`                  STRING counter of task ids (`t-<n>`; a replayed creation leaves one unused)
 - `tasks:source`               HASH source ref (call id, disposition id) -> task id: creation by
                                rule is idempotent (an outcome written twice makes one task)
 - `tasks:open`                 ZSET id -> expiry: open tasks (the expire sweep, at-risk lists)

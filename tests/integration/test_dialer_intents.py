@@ -444,7 +444,7 @@ async def test_a_settlement_run_twice_counts_once(redis_client: aioredis.Redis) 
     assert [a.result for a in await attempts_on(redis_client, number(1))] == [CallResult.ABANDONED]
     assert len(await audit_of(redis_client, "sbo-1", "outcome")) == 1
     fields = await lead_fields(redis_client, "L1")
-    assert fields["status"] == "queued" and "claimed_by" not in fields
+    assert fields["status"] == "queued" and not fields.get("claimed_by"), "released: held by nobody"
     assert await IntentStore(redis_client).settled("sbo-1") == "abandoned"
 
 

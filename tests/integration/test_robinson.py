@@ -205,3 +205,21 @@ async def test_control_characters_are_refused(stores: DialerStores, field: str) 
         await stores.robinson.file(bad, requested_by="anna", now=T0)
     assert field in caught.value.details["invalid"]
     assert await stores.robinson.list_requests() == []
+
+
+async def test_a_lead_held_for_a_call_when_its_customer_is_excluded_is_not_put_back_by_its_release(
+    stores: DialerStores,
+) -> None:
+    """The release after the call checks no list of its own: the approval excluded the held lead."""
+    await seed_customer_leads(stores)
+    held = await stores.leads.claim_many("c1", "e1", 3, now=T0)
+    assert {lead.lead_id for lead in held} == {"L1", "L2", "L3"}
+    filed = await stores.robinson.file(REQUEST, requested_by="anna", now=T0)
+    await stores.robinson.approve(filed.request_id, supervisor="sue", note="", now=T0 + timedelta(minutes=1))
+    for lead_id in ("L1", "L2"):
+        with pytest.raises(LeadNotClaimedError):
+            await stores.leads.release(lead_id, "e1", now=T0 + timedelta(minutes=2))
+        assert (await stores.leads.get(lead_id)).status == "excluded"
+    await stores.leads.release("L3", "e1", now=T0 + timedelta(minutes=2))
+    again = await stores.leads.claim_many("c1", "e1", 10, now=T0 + timedelta(minutes=3))
+    assert [lead.lead_id for lead in again] == ["L3"], "never claimed again"
