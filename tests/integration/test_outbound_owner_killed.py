@@ -279,14 +279,18 @@ def vanish(pbx: SimulatedPbx, call_id: str) -> None:
         pbx.core.channels.remove(channel)
 
 
+@pytest.mark.parametrize(
+    "settled_by", ["engine-b", "engine-a"], ids=["the-owner", "the-old-owner-owning-again"]
+)
 async def test_an_old_owner_back_on_its_link_settles_nothing_for_a_call_gone_from_its_listing(
-    redis_client: aioredis.Redis,
+    redis_client: aioredis.Redis, settled_by: str
 ) -> None:
     """Engine one froze while its customer rang; engine two took the lease and the call over. One's
     link comes back and it resyncs (CoreShowChannels) while the customer's channel is no longer
     listed, before two has written anything: what Asterisk did not say (`unknown`) is the owner's to
     decide, and the settlement is unfenced (the first writer wins), so one settles nothing and keeps
-    following the call (planned when it owns again); two's resync settles it, once."""
+    following the call. Then either two's resync settles it, once; or two dies first and one, owning
+    again, plans the call it kept at its takeover's resync and settles it, once."""
     ringing = CustomerScript(outcome="answer", ring_s=2000.0, talk_s=600.0, patience_s=2000.0)
     config = sim_config(
         customer_overrides={number(0): ringing}, default_agent=AgentPhone(answer_after_s=6000.0)
@@ -332,12 +336,22 @@ async def test_an_old_owner_back_on_its_link_settles_nothing_for_a_call_gone_fro
                 "still followed, for its next ownership"
             )
 
-            await two.engine.resync()  # the owner's view of the same listing
-            await two.until(lambda: two.sample(ATTEMPTS, campaign="c1", result="unknown") == 1, timeout=10)
-            await two.dialer.settled()
+            if settled_by == "engine-b":
+                await two.engine.resync()  # the owner's view of the same listing
+                settler = two
+            else:
+                await crash(two, two_lease)  # before it resynced: nobody settled the call
+                one_lease.start()  # one takes the lease once two's ran out: the ACD's takeover resyncs
+                await one.until(lambda: one.acd.owns, timeout=10)
+                settler = one
+            await settler.until(
+                lambda: settler.sample(ATTEMPTS, campaign="c1", result="unknown") == 1, timeout=10
+            )
+            await settler.dialer.settled()
             assert await IntentStore(redis_client).settled(call_id) == "unknown"
-            records = await two.dialer.attempts.number_attempts(number(0))
+            records = await settler.dialer.attempts.number_attempts(number(0))
             assert [r.result for r in records] == [CallResult.UNKNOWN], "settled once, by the owner"
-            assert len(two.customer_originates()) == 1, "never dialed again"
+            assert not settler.dialer.calls(), "no longer followed"
+            assert len(settler.customer_originates()) == 1, "never dialed again"
     finally:
         await pbx.stop()
