@@ -47,7 +47,8 @@ _HOUR_S = 3600
 STAT_DIALS, STAT_ANSWERS, STAT_ABANDONS, STAT_MACHINES = "d", "a", "x", "m"
 
 # KEYS: the attempt ZSETs to update. ARGV: call id, new member, score if the member is missing,
-# retention cutoff (ms). Replaces the member that starts with "call_id|" (or adds it).
+# retention cutoff (ms), retention (ms). Replaces the member that starts with "call_id|" (or adds
+# it); the ZSET expires a retention later (emptied by the ZREM, it is made anew without a TTL).
 _SETTLE_LUA = """
 local prefix = ARGV[1] .. '|'
 for _, key in ipairs(KEYS) do
@@ -63,6 +64,7 @@ for _, key in ipairs(KEYS) do
   end
   redis.call('ZADD', key, score, ARGV[2])
   redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[4])
+  redis.call('PEXPIRE', key, ARGV[5])
 end
 return 1
 """
@@ -141,6 +143,14 @@ def merged(zset: list[AttemptRecord], logged: str) -> list[AttemptRecord]:
         if record is not None and (record.call_id not in found or found[record.call_id].result is None):
             found[record.call_id] = record
     return sorted(found.values(), key=lambda record: record.at)
+
+
+def within_retention(records: Sequence[AttemptRecord], cutoff: datetime) -> list[AttemptRecord]:
+    """The attempts that still count when the retention starts at `cutoff` (now - retention): those
+    after it. A ZSET expires that long after its last write, but a lead's hash keeps its
+    `dial_attempts` (trimmed only by its holder's next dial) and a ZSET written since keeps older
+    entries until a write trims them: whatever the caps read, older attempts are not counted."""
+    return [record for record in records if record.at > cutoff]
 
 
 def lead_history(records: Sequence[AttemptRecord], last_disposition: str | None) -> list[Attempt]:
@@ -266,7 +276,8 @@ class AttemptStore:
         keys = self._attempt_keys(number, lead_id)
         member = _member(call_id, result.value, campaign)
         cutoff = to_ms(at - self.retention)
-        await self._settle(keys=keys, args=[call_id, member, to_ms(at), cutoff])
+        keep_ms = int(self.retention.total_seconds() * 1000)
+        await self._settle(keys=keys, args=[call_id, member, to_ms(at), cutoff, keep_ms])
         entry = {
             "action": "outcome", "call": call_id, "number": number, "campaign": campaign,
             "lead": lead_id or "", "result": result.value, "at": at.isoformat(),

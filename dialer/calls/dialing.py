@@ -49,7 +49,7 @@ from core.errors import (
 )
 from core.step_deadline import ami_limit
 from core.store_errors import store_available
-from dialer.calls.attempts import AttemptRecord, AttemptStore, lead_history
+from dialer.calls.attempts import AttemptRecord, AttemptStore, lead_history, within_retention
 from dialer.calls.dial_metrics import DialerMetrics
 from dialer.calls.dial_records import (
     OUTAGES,
@@ -225,14 +225,15 @@ class Dialer:
         settlement (see `History`)."""
         policy, cutoff = request.campaign.caps, now - self.intents.retention
         number_records = await self.attempts.number_attempts(number)
-        on_number = [record.attempt() for record in number_records]
+        on_number = [record.attempt() for record in within_retention(number_records, cutoff)]
         number_stale = any(record.at <= cutoff for record in number_records)
         lead = request.lead
         if lead is None or request.kind in (DialKind.MANUAL, DialKind.CALLBACK):
             return number_block(on_number, policy, now), History((number_stale, True), None)
-        lead_records = await self.attempts.lead_attempts(lead.lead_id, logged=lead.attempt_log)
+        kept = await self.attempts.lead_attempts(lead.lead_id, logged=lead.attempt_log)
+        lead_stale = any(record.at <= cutoff for record in kept)
+        lead_records = within_retention(kept, cutoff)  # the lead's hash keeps them past it: not counted
         on_lead = lead_history(lead_records, lead.last_disposition)
-        lead_stale = any(record.at <= cutoff for record in lead_records)
         decision = next_attempt(on_number, on_lead, policy, now)
         return decision, History((number_stale, lead_stale), tuple(lead_records))
 

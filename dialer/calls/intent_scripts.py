@@ -106,7 +106,8 @@ return 1
 # missing, [7] retention cutoff ms, [8] result, [9] JSON flat list of stats fields and amounts,
 # [10] lock token ('' none), [11] lead id ('' = no lead step), [12] holder, [13] lead step
 # (release | done | closed), [14] next attempt ms, [15] reason, [16] actor, [17] audit maxlen,
-# [18] JSON audit record, [19] how long the settled record is kept (ms), [20] the pending member.
+# [18] JSON audit record, [19] how long the settled record is kept (ms), [20] the pending member,
+# [21] the attempts' retention (ms: an attempt ZSET it writes expires that long after).
 # Returns {1, the lead's status after (or '')} when settled now, {0, result} if settled before.
 # The pending entry OPEN wrote is replaced where the intent says it is (`attempt_ms`); an intent
 # without it (written before it was recorded), or an entry not found there, is looked for by call id
@@ -128,19 +129,25 @@ if call[3] == '1' then  -- the lead's attempt is in its hash (OPEN): settled the
   log = {drop = ARGV[20], add = ARGV[5], score = call[2], fallback = ARGV[6], cutoff = tonumber(ARGV[7])}
 end
 for i = FIRST_ATTEMPTS, last do
-  local key, score = KEYS[i], ARGV[6]
-  if call[2] and ARGV[20] and redis.call('ZREM', key, ARGV[20]) == 1 then
+  local key, score, found = KEYS[i], ARGV[6], false
+  if call[2] and ARGV[20] then
+    -- the settled entry goes in before the pending one goes out: the ZSET is never empty, so it
+    -- keeps the TTL OPEN gave it (a ZSET emptied is deleted, and the ZADD after would make it anew
+    -- without one)
     redis.call('ZADD', key, call[2], ARGV[5])
-  else
+    found = redis.call('ZREM', key, ARGV[20]) == 1
+  end
+  if not found then
     local members = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
     for j = 1, #members, 2 do
-      if string.sub(members[j], 1, #prefix) == prefix then
+      if string.sub(members[j], 1, #prefix) == prefix and members[j] ~= ARGV[5] then
         score = members[j + 1]
         redis.call('ZREM', key, members[j])
       end
     end
     redis.call('ZADD', key, score, ARGV[5])
     redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[7])
+    redis.call('PEXPIRE', key, ARGV[21])  -- it may have been emptied, or made anew, here
   end
 end
 local counts = cjson.decode(ARGV[9])

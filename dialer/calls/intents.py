@@ -218,6 +218,7 @@ class IntentStore:
             step.holder if step else "", step.kind if step else "", next_ms, step.reason if step else "",
             step.actor if step else "", self._maxlen, json.dumps(audit),
             int(self.settled_ttl.total_seconds() * 1000), member(intent.call_id, PENDING, intent.campaign_id),
+            int(self.retention.total_seconds() * 1000),
         ]  # fmt: skip
         keys = self._keys(intent.call_id, intent.number, intent.campaign_id, intent.lead_id)
         settled, _ = await self._settle(keys=keys, args=args)

@@ -35,6 +35,7 @@ from dialer.calls.attempts import (
     AttemptRecord,
     AttemptStore,
     lead_history,
+    within_retention,
 )
 from dialer.calls.dial_metrics import DialerMetrics
 from dialer.calls.dial_records import DialKind, PlacedCall, intent_of
@@ -153,7 +154,8 @@ class Outcomes:
         # fails its holder check in SETTLE (the new holder's own dial decides the lead)
         known = call.lead_attempts
         found = list(known) if known is not None else await self.attempts.lead_attempts(call.lead_id)
-        records = [r for r in found if r.call_id != call.call_id]
+        kept = within_retention(found, at - self.attempts.retention)  # as the caps' read counts them
+        records = [r for r in kept if r.call_id != call.call_id]
         records.append(AttemptRecord(call.call_id, _placed_at(call, at), result, call.campaign_id))
         policy = campaign.caps if campaign is not None else CapsPolicy()
         decision = lead_retry(lead_history(records, None), policy, at)

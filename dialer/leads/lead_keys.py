@@ -6,8 +6,10 @@ Every lead script (and the Robinson and dial-intent scripts built on it) ends it
 lead's hash, whether its id was popped or passed; the campaign queues and customer set a lead
 names): they share the tag, so they stay in its slot (docs/redis.md#one-slot-per-script-the-hash-tags).
 - `lead:{id}`                  HASH one lead (fields: dialer/leads/store.py `Lead`); its `dial_attempts`
-                               (JSON attempt member -> epoch ms, the last 31 days) holds the attempts
-                               its holder's dials made, written with its status (transition_scripts)
+                               (JSON attempt member -> epoch ms) holds the attempts its holder's dials
+                               made, written with its status (transition_scripts), which drop entries
+                               past the 31-day retention; the caps count only those within it (the
+                               hash has no TTL: dialer.calls.attempts.within_retention)
 - `leads:seq`                  STRING counter: insertion order of new leads ("age")
 - `leads:customer-ids`         HASH ASCII-lowercased customer id -> the id as the CRM sent it
 - `leads:customer:{cid}`       SET lead ids of one customer (Robinson approval finds phones here)

@@ -23,8 +23,8 @@ Rules it keeps:
   swallows (redis-py's asyncio.wait_for on Python 3.11) never hangs the engine's stop. AMI
   effects (redirect, hangup) are sent at once and never wait on Redis.
 - An Originate is never sent twice: a placed call is followed until its end, through reconnects
-  (resync settles calls whose channels are gone; a call whose answer never came is settled as
-  unknown after its ring timeout plus a margin); it is never placed again.
+  (the lease owner's resync settles calls whose channels are gone; a call whose answer never came
+  is settled as unknown by the owner after its ring timeout plus a margin); never placed again.
 - No dial in doubt is forgotten: each placed call has a write-ahead intent (dialer.calls.intents) naming
   its engine; intents nobody follows are taken over by their engine's next life, or by the leader once
   their engine's heartbeat (renewed every lease/3) ran out or it took that engine's lease (at once):

@@ -9,8 +9,11 @@ and the recovery of dial intents as one mechanism; DialerService holds one Takeo
   (customers of its previous life or of a dead engine are added to the book from their intents;
   open intents with no channel are settled once as dialer.calls.recovery.unseen_end says (unknown,
   answered if bridged, an abandon in doubt if answered past the grace), advisor released; answered customers
-  without any record are adopted at the first login only); then plan every followed call against
-  the listing (answered: `Found`; gone: `Vanished`).
+  without any record are adopted at the first login only); then, if it owns the lease, plan every
+  followed call against the listing (answered: `Found`; gone: `Vanished`, a guess, written
+  unfenced). An engine without the lease plans nothing (the owner, which follows the same calls,
+  decides them); it keeps following them and plans them when it owns again (the takeover's
+  resync, or its next recovery pass for a lease without `on_owned`).
 - `recover`, in housekeeping: when some open intent nobody here follows may be this engine's (its
   owner's heartbeat ran out or this engine took its owner's lease, or it is overdue), the same
   listing and takeover. A takeover of the lease runs `resync` at once (the ACD's `on_owned`).
@@ -78,6 +81,8 @@ class Takeover:
         self._tracker: CallTracker | None = None
         self._last_event_at: float | None = None
         self._first_resync = True
+        self._unplanned: set[str] = set()  # adopted by a resync without the lease: planned at the next
+        self._unplanned_since: float | None = None  # the earliest cut a resync without it skipped
 
     def event_seen(self, at: float) -> None:
         """An event of the live link arrived: the next resync plans the calls from the cut after it."""
@@ -94,14 +99,40 @@ class Takeover:
         first, self._first_resync = self._first_resync, False
         adopted = await self._take_over(live, now, first=first)
         since = self._last_event_at or 0.0
-        await self._plan([c for c in self.book if c.call_id not in adopted], live, now, since)
-        await self._plan([c for c in self.book if c.call_id in adopted], live, now, 0.0)  # answered any time
+        if self._planned(adopted, since):
+            adopted |= self._unplanned
+            since = min(since, self._unplanned_since if self._unplanned_since is not None else since)
+            self._unplanned, self._unplanned_since = set(), None
+            await self._plan([c for c in self.book if c.call_id not in adopted], live, now, since)
+            answered_any_time = [c for c in self.book if c.call_id in adopted]
+            await self._plan(answered_any_time, live, now, 0.0)
         await self._send_owed(live)
+
+    def _planned(self, adopted: set[str], since: float | None) -> bool:
+        """The followed calls are planned by the lease's owner only: what Asterisk did not say (a
+        call gone from the listing: `unknown`, an abandon in doubt) is guessed, and the settlement is
+        unfenced (the first writer wins), so an old owner back on its link must not write its guess
+        before the new owner, which follows the same calls, writes what happened. A non-owner keeps
+        following its calls and plans them at the resync of its next ownership (the ACD's
+        `on_owned`), from the earliest cut it skipped (`since`), its adopted calls as adopted."""
+        if self.lease.owned:
+            return True
+        self._unplanned |= adopted
+        if since is not None and (self._unplanned_since is None or since < self._unplanned_since):
+            self._unplanned_since = since
+        if self.book.calls:
+            log.info("outbound resync without the lease: %d followed calls not planned", len(self.book.calls))
+        return False
 
     async def recover(self) -> None:
         """Housekeeping: resolve open intents nobody follows that may be this engine's (another
         engine died, or a write gave up), and effects still owed; not while AMI is down."""
         if self._tracker is None or not self.background.sender.ready or self.background.closed:
+            return
+        if self.lease.owned and (self._unplanned or self._unplanned_since is not None):
+            # a resync without the lease left its calls unplanned and no takeover resynced since (a
+            # lease without the ACD's `on_owned`: a standalone dialer's, taken after its first login)
+            await self.resync(self._tracker)
             return
         now = self._clock()
         pending = await self.recovery.pending(self._follows, now)
@@ -112,7 +143,8 @@ class Takeover:
             return
         if pending:
             adopted = await self._take_over(live, now, first=False)
-            await self._plan([c for c in self.book if c.call_id in adopted], live, now, 0.0)
+            if self._planned(adopted, None):  # only the adopted calls were to be planned
+                await self._plan([c for c in self.book if c.call_id in adopted], live, now, 0.0)
         await self._send_owed(live)
 
     async def _send_stranded(self, stranded: Stranded) -> None:

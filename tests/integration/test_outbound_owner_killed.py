@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 
 from core.lease import Lease
 from dialer.calls.intents import IntentStore
+from dialer.calls.resync import FRESH_S
 from dialer.compliance.caps import CallResult
 from dialer.loop.service import DialerSettings
 from pbx.sim import AgentPhone, CustomerScript, SimulatedPbx
@@ -264,5 +265,93 @@ async def test_an_owner_that_wakes_up_past_a_ring_timeout_does_not_settle_the_ca
 
             await abandoned_once(two, pbx)  # the customer answers, the grace ends: two's abandon
             assert one.sample(ATTEMPTS, campaign="c1", result="unknown") == 0, "the old owner decided nothing"
+    finally:
+        await pbx.stop()
+
+
+def vanish(pbx: SimulatedPbx, call_id: str) -> None:
+    """The customer's channel is gone from Asterisk's listing with no event any engine saw (as for
+    an engine whose link was down meanwhile, and an owner whose events have not come yet)."""
+    gone = [c for c in pbx.channels.values() if c.var("SWITCHBOARD_CALL_ID") == call_id]
+    assert gone, "the customer's channel"
+    for channel in gone:
+        channel.cancel_timers()
+        pbx.core.channels.remove(channel)
+
+
+@pytest.mark.parametrize(
+    "settled_by", ["engine-b", "engine-a"], ids=["the-owner", "the-old-owner-owning-again"]
+)
+async def test_an_old_owner_back_on_its_link_settles_nothing_for_a_call_gone_from_its_listing(
+    redis_client: aioredis.Redis, settled_by: str
+) -> None:
+    """Engine one froze while its customer rang; engine two took the lease and the call over. One's
+    link comes back and it resyncs (CoreShowChannels) while the customer's channel is no longer
+    listed, before two has written anything: what Asterisk did not say (`unknown`) is the owner's to
+    decide, and the settlement is unfenced (the first writer wins), so one settles nothing and keeps
+    following the call. Then either two's resync settles it, once; or two dies first and one, owning
+    again, plans the call it kept at its takeover's resync and settles it, once."""
+    ringing = CustomerScript(outcome="answer", ring_s=2000.0, talk_s=600.0, patience_s=2000.0)
+    config = sim_config(
+        customer_overrides={number(0): ringing}, default_agent=AgentPhone(answer_after_s=6000.0)
+    )
+    plan = campaigns(campaign(ring_timeout_s=120, pacing={"abandon_grace_s": 2.0}))  # 6 s in the simulator
+    pbx = SimulatedPbx(config, seed=17)
+    await pbx.start()
+    rules, frozen, one_clock, two_clock = (
+        blended_rules("1001"),
+        FreezableClock(),
+        JumpingClock(),
+        JumpingClock(),
+    )
+    one_lease, two_lease = acd_lease(redis_client, "engine-a", frozen), acd_lease(redis_client, "engine-b")
+    try:
+        async with (
+            blended(redis_client, rules, plan, pbx=pbx, instance_id="engine-a", lease=one_lease,
+                    settings=SETTINGS, clock=one_clock) as one,
+            blended(redis_client, rules, plan, pbx=pbx, instance_id="engine-b", lease=two_lease,
+                    settings=SETTINGS, clock=two_clock) as two,
+        ):  # fmt: skip
+            await one.acd.login("1001")
+            await one.load_leads([lead(0)])
+            await one.start()
+            dial = await pbx.wait_for_action("Originate", lambda a: "@trunk" in (a.get("Channel") or ""))
+            call_id = originate_vars(dial)["SWITCHBOARD_CALL_ID"]
+            await one_lease.stop(release=False)  # frozen: no renewals; the key runs out in Redis
+            frozen.advance(10.0)
+            adopted = "switchboard_dial_intents_recovered_total"
+            await two.until(lambda: two.sample(adopted, campaign="c1", how="adopted") == 1, timeout=10)
+            assert not one_lease.owned and two.acd.owns
+
+            vanish(pbx, call_id)
+            one_clock.offset = two_clock.offset = FRESH_S + 1.0  # no longer a call too young to be listed
+            await one.engine.resync()  # what its login runs when its link is back
+            await one.dialer.settled()
+            for result in ("unknown", "no_answer", "abandoned", "answered"):
+                assert one.sample(ATTEMPTS, campaign="c1", result=result) == 0, (
+                    "the old owner guessed nothing"
+                )
+            assert await IntentStore(redis_client).settled(call_id) is None, "nothing written"
+            assert [c.call_id for c in one.dialer.calls()] == [call_id], (
+                "still followed, for its next ownership"
+            )
+
+            if settled_by == "engine-b":
+                await two.engine.resync()  # the owner's view of the same listing
+                settler = two
+            else:
+                await crash(two, two_lease)  # before it resynced: nobody settled the call
+                one_lease.start()  # one takes the lease once two's ran out: the ACD's takeover resyncs
+                await one.until(lambda: one.acd.owns, timeout=10)
+                settler = one
+            await settler.until(
+                lambda: settler.sample(ATTEMPTS, campaign="c1", result="unknown") == 1, timeout=10
+            )
+            await settler.dialer.settled()
+            assert await IntentStore(redis_client).settled(call_id) == "unknown"
+            records = await settler.dialer.attempts.number_attempts(number(0))
+            assert [r.result for r in records] == [CallResult.UNKNOWN], "settled once, by the owner"
+            assert not settler.dialer.calls(), "no longer followed"
+            assert len(settler.customer_originates()) == 1, "never dialed again"
     finally:
         await pbx.stop()
