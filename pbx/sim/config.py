@@ -141,6 +141,9 @@ class AgentPhone(_Frozen):
     """The agent hangs up this long after being bridged; None: when the far side does."""
     busy_when_in_call: bool = True
     """A phone already in a call answers a second call with busy (no call waiting)."""
+    hangup_unbridged_after_s: float | None = Field(None, ge=0)
+    """The agent hangs up an answered leg not bridged within this long (as a real agent does who
+    hears nobody); None: the leg waits for ever."""
 
 
 class TierPool(_Frozen):

@@ -171,7 +171,8 @@ class Endpoints:
             return Endpoint("agent", extension, "busy", 0.5, None, None, 17)
         if forced == "noanswer" or phone.answer_after_s is None:
             return Endpoint("agent", extension, "noanswer", NEVER, None, None)
-        return Endpoint("agent", extension, "answer", phone.answer_after_s, phone.talk_s, None)
+        patience = phone.hangup_unbridged_after_s
+        return Endpoint("agent", extension, "answer", phone.answer_after_s, phone.talk_s, patience)
 
     def plan_caller(self, number: str, tier: str, patience_s: float | None, talk_s: float | None) -> Endpoint:
         traffic = self.config.traffic

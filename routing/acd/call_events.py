@@ -68,12 +68,17 @@ class AgentAnswered:
 
 @dataclass(frozen=True, slots=True)
 class BridgeResult:
-    """What Asterisk said to the Bridge of caller and `channel`: True done, False the caller is
-    gone, None unknown (the link dropped)."""
+    """What Asterisk said to the Bridge of caller and `channel`: True done, False refused, None
+    unknown (the link dropped). A refusal is the caller gone unless `leg_gone`: the agent's leg
+    was gone while the caller was there (Asterisk's "Channel2 does not exist", or the tracker shows
+    the leg hung up and the caller present). `action_id`: the offer (its Originate) the Bridge
+    was sent for."""
 
     at: float
     channel: str
     bridged: bool | None
+    leg_gone: bool = False
+    action_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -97,8 +97,9 @@ class CallFlow:
         self.notices = notices
         self.transfers = TransferFlow(ctx, dispatcher, self.step)
         self.effects = InboundEffects(
-            ctx, dispatcher, step=self.step, arrive=self._arrive, hangup_legs=self.hangup_legs
-        )
+            ctx, dispatcher, step=self.step, arrive=self._arrive, hangup_legs=self.hangup_legs,
+            shown=self._shown,
+        )  # fmt: skip
         self.adoption = adoption(self) if adoption is not None else None
         self.early = EarlyOffer(ctx, dispatcher, callers)
         self.foreign = ForeignCallers(ctx.store.redis, ctx.metrics, ctx.store.keys.prefix)
@@ -257,6 +258,15 @@ class CallFlow:
             return False
         caller, agent = self.tracker.channel(active.facts.uniqueid), self.tracker.channel_by_name(leg)
         return bool(caller and agent and caller.bridge_id and caller.bridge_id == agent.bridge_id)
+
+    def _shown(self, call_id: str, bridge: ev.Bridge) -> tuple[bool, bool]:
+        """Whether Asterisk last showed the Bridge's caller and its agent leg; nothing known: the leg
+        is not taken for gone."""
+        active = self.ctx.state.calls.get(call_id)
+        if self.tracker is None or active is None:
+            return False, True
+        caller = self.tracker.channel(active.facts.uniqueid)
+        return caller is not None, self.tracker.channel_by_name(bridge.agent_channel) is not None
 
     async def hangup_legs(self, active: ActiveCall) -> None:
         for channel in self.legs(active):

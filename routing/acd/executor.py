@@ -122,6 +122,7 @@ class Executor:
         self.on_bridge: Callable[[str], None] | None = None  # told the call id of each Bridge, before it
         self.on_refused: Callable[[str], None] | None = None  # ...and of each Bridge that connected nobody
         self.owed_hangups: OrderedDict[str, None] = OrderedDict()  # channels whose Hangup was not confirmed
+        self.refusals: dict[str, str] = {}  # agent leg -> why its Bridge was refused, until bridge_done
 
     @property
     def ready(self) -> bool:
@@ -204,10 +205,10 @@ class Executor:
         answer = await self._start("Bridge", {"Channel1": caller_channel, "Channel2": agent_channel})
         return self._timed(answer, "bridge", started)
 
-    def bridge_done(
-        self, caller_channel: str, agent_channel: str, ok: bool | None, call_id: str = ""
-    ) -> None:
-        """The Bridge's answer is in (and handed to the call's table now); `call_id` as `start_bridge`'s."""
+    def bridge_done(self, caller_channel: str, agent_channel: str, ok: bool | None, call_id: str = "") -> str:
+        """The Bridge's answer is in (and handed to the call's table now); `call_id` as `start_bridge`'s.
+        Returns Asterisk's message when it refused the Bridge ('' otherwise, or if nothing was sent)."""
+        refusal = self.refusals.pop(agent_channel, "")
         self.bridging.discard(caller_channel)
         if ok:
             self.bridges_sent[caller_channel] = SentBridge(agent_channel, True)
@@ -215,6 +216,7 @@ class Executor:
             self.bridges_sent.pop(caller_channel, None)  # refused: it connected nobody
             if self.on_refused is not None and call_id:
                 self.on_refused(call_id)
+        return refusal
 
     def bridge_judged(self, caller_channel: str, *, connected: bool) -> None:
         """The resync judged a Bridge in doubt (end_transitions.resync_offered): it connected the caller
@@ -335,6 +337,8 @@ class Executor:
                 log.info("Hangup not needed: %s is gone", fields.get("Channel"), extra={"action": action})
                 return False
             log.warning("%s refused: %s", action, message, extra={"action": action, **fields})
+            if action == "Bridge":
+                self.refusals[fields.get("Channel2", "")] = message
         return result.response.ok
 
     async def _timed(self, answer: Awaitable[bool | None], action: str, started: float) -> bool | None:

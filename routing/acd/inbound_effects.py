@@ -20,6 +20,7 @@ from routing.acd.calls import ActiveCall
 from routing.acd.context import Ctx
 from routing.acd.dispatcher import Dispatcher
 from routing.acd.held import HeldCaller
+from routing.acd.offer_transitions import leg_gone_at_bridge
 from routing.acd.store import Change
 from routing.agent_events import Answer, Hangup, Ring
 from routing.agents import AgentState
@@ -29,8 +30,9 @@ log = logging.getLogger("switchboard.acd")
 
 class InboundEffects:
     """Performs one effect at a time (`perform`). Given by the flow: `step` (an event to the
-    call's table), `arrive` (an admitted caller stored and routed) and `hangup_legs` (the agent's
-    legs Asterisk has for a call, hung up)."""
+    call's table), `arrive` (an admitted caller stored and routed), `hangup_legs` (the agent's
+    legs Asterisk has for a call, hung up) and `shown` (whether Asterisk last showed a Bridge's caller
+    and its agent leg: (caller_here, leg_here))."""
 
     def __init__(
         self,
@@ -40,12 +42,14 @@ class InboundEffects:
         step: Callable[[str, ev.Event], Awaitable[None]],
         arrive: Callable[[HeldCaller], Awaitable[None]],
         hangup_legs: Callable[[ActiveCall], Awaitable[None]],
+        shown: Callable[[str, ev.Bridge], tuple[bool, bool]],
     ) -> None:
         self.ctx = ctx
         self.d = dispatcher
         self.step = step
         self._arrive = arrive
         self.hangup_legs = hangup_legs
+        self.shown = shown
 
     async def perform(self, call_id: str, active: ActiveCall | None, effect: ev.Effect) -> None:
         """One effect of the table's for `call_id` (`active`: the call before the event)."""
@@ -64,7 +68,8 @@ class InboundEffects:
             outbound = active is not None and bool(active.facts.campaign)
             marked = call_id if outbound else ""  # the dial record's Bridge marks (outbound only)
             answer = await ctx.executor.start_bridge(effect.caller_channel, effect.agent_channel, marked)
-            ctx.answers.follow(answer, lambda bridged: self._bridged(call_id, effect, bridged, marked))
+            offer = active.facts.action_id if active is not None else ""
+            ctx.answers.follow(answer, lambda bridged: self._bridged(call_id, effect, bridged, marked, offer))
         elif isinstance(effect, ev.HangUp):
             await ctx.executor.hangup(effect.channel)
         elif isinstance(effect, ev.HangUpLegs):
@@ -77,11 +82,20 @@ class InboundEffects:
             return await self._perform_transfer(call_id, effect)
         return True
 
-    async def _bridged(self, call_id: str, effect: ev.Bridge, bridged: bool | None, marked: str) -> None:
-        """The Bridge's answer, handed back under the ACD's lock: to the call's table as its own event."""
-        self.ctx.executor.bridge_done(effect.caller_channel, effect.agent_channel, bridged, marked)
-        if self.ctx.executor.may_act():  # a standby ignores what it hears, as it ignores events
-            await self.step(call_id, ev.BridgeResult(self.ctx.clock(), effect.agent_channel, bridged))
+    async def _bridged(
+        self, call_id: str, effect: ev.Bridge, bridged: bool | None, marked: str, offer: str
+    ) -> None:
+        """The Bridge's answer, handed back under the ACD's lock: to the call's table as its own event,
+        a refusal told apart: the agent's leg gone (the caller there) or the caller gone."""
+        refusal = self.ctx.executor.bridge_done(effect.caller_channel, effect.agent_channel, bridged, marked)
+        if not self.ctx.executor.may_act():  # a standby ignores what it hears, as it ignores events
+            return
+        caller_here, leg_here = self.shown(call_id, effect)
+        leg_gone = bridged is False and leg_gone_at_bridge(
+            refusal, caller_here=caller_here, leg_here=leg_here
+        )
+        result = ev.BridgeResult(self.ctx.clock(), effect.agent_channel, bridged, leg_gone, offer)
+        await self.step(call_id, result)
 
     async def _perform_transfer(self, call_id: str, effect: ev.Effect) -> bool:
         """The effects of a transfer on the call and its channels; False for any other effect."""

@@ -3,8 +3,9 @@ the answer, the Bridge and its outcome (states waiting and offered; routing/acd/
 which (state, event) pair each serves). Pure: no I/O.
 
 A bridge whose outcome is unknown is never hung up on a guess (`bridge_result`): Asterisk's report
-of caller and agent in one bridge connects it (`bridge_seen`), else the resync settles it. Only the
-agent's leg is ever hung up here, never the caller's channel.
+of caller and agent in one bridge connects it (`bridge_seen`), else the resync settles it. A Bridge
+refused because the agent's leg was gone (the caller still there) is a miss: the caller is routed
+again at once (`leg_gone`). Only the agent's leg is ever hung up here, never the caller's channel.
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ from routing.acd import call_events as ev
 from routing.acd.call_events import Result
 from routing.acd.calls import ActiveCall, CallState, leg_base
 from routing.acd.case_payloads import handover
+
+# Asterisk's refusals of a Bridge (features.c action_bridge, which looks Channel1, the caller, up first)
+CALLER_GONE = "Channel1 does not exist"
+LEG_GONE = "Channel2 does not exist"
 
 
 # -- arrival and the ring ----------------------------------------------------------------------------
@@ -70,9 +75,32 @@ def bridge_result(call: ActiveCall, event: ev.BridgeResult) -> Result:
     if event.bridged is None:  # maybe bridged: never hang up a live talk; the resync settles it
         moved = call.with_facts(agent_channel=event.channel, bridge_in_doubt=True)
         return moved, (ev.Save(moved),)
-    if not event.bridged:
-        return call, (ev.HangUp(event.channel),)  # the caller is gone: its hangup closes the call
-    return connected(call, event.at, event.channel)
+    if event.bridged:
+        return connected(call, event.at, event.channel)
+    if event.leg_gone and event.action_id == call.facts.action_id:
+        return leg_gone(call, event)
+    return call, (ev.HangUp(event.channel),)  # the caller is gone: its hangup closes the call
+
+
+def leg_gone_at_bridge(refusal: str, *, caller_here: bool, leg_here: bool) -> bool:
+    """What a refused Bridge means: the agent's leg was gone and the caller there (BridgeResult's
+    `leg_gone`). Asterisk's message says it; without one it knows (another wording, or nothing was
+    sent) what Asterisk last showed decides: the caller there and the leg hung up."""
+    if refusal.startswith(LEG_GONE):
+        return True
+    if refusal.startswith(CALLER_GONE):
+        return False
+    return caller_here and not leg_here
+
+
+def leg_gone(call: ActiveCall, event: ev.BridgeResult) -> Result:
+    """The agent's answered leg was gone when the Bridge came (the phone hung up before it), the
+    caller still there: a miss, as a leg gone before the bridge (end_transitions.gone_offered), so
+    the caller is routed again now; its leg's Hangup may come before or after this and does nothing
+    more. The leg is hung up in case it is still there."""
+    agent_id = call.facts.agent_id
+    note = ev.Note(f"agent {agent_id}'s answered leg {event.channel} was gone at the Bridge; routing again")
+    return call, (ev.HangUp(event.channel), note, ev.Missed(agent_id))
 
 
 def bridge_seen(call: ActiveCall, event: ev.BridgeSeen) -> Result:

@@ -22,6 +22,7 @@ async def sim() -> AsyncIterator[SimulatedPbx]:
             "1001": AgentPhone(answer_after_s=1.0),
             "1002": AgentPhone(answer_after_s=None),
             "1003": AgentPhone(answer_after_s=0.5, talk_s=2.0),
+            "1004": AgentPhone(answer_after_s=0.5, hangup_unbridged_after_s=3.5),
         },
     )
     pbx = SimulatedPbx(config, seed=11)
@@ -112,6 +113,30 @@ async def test_agent_answers_is_bridged_and_the_call_ends(sim: SimulatedPbx, ami
     ]
     record = next(r for r in sim.call_log if r.channel == caller)
     assert record.bridged is not None
+
+
+async def test_an_agent_leg_not_bridged_in_time_is_hung_up_and_its_bridge_refused(
+    sim: SimulatedPbx, ami: RawAmiClient
+) -> None:
+    """The agent hears nobody and hangs up the answered leg (the phone's BYE); a Bridge after that
+    is refused as Asterisk 22.10.1 refused it ("Channel2 does not exist: <leg>"), the caller held."""
+    caller = await sim.inbound_call(patience_s=600)
+    announced = await ami.wait_event("UserEvent", _user_event("SwitchboardInbound"))
+    origin = await ring_agent(ami, "PJSIP/1004", announced.get("CallID") or "", "a4")
+    answered = await ami.wait_event("UserEvent", _user_event("SwitchboardAgentAnswered"))
+    agent = answered.get("Channel") or ""
+    assert agent == origin.get("Channel") and agent.startswith("PJSIP/1004-")
+    start = len(ami.events)
+    gone = await ami.wait_event("Hangup", lambda e: e.get("Channel") == agent, since=start)
+    ended = [(e.name, e.get("Channel")) for e in ami.events[start:] if e.name not in ("Newexten", "VarSet")]
+    assert ended == [("HangupRequest", agent), ("Hangup", agent)] and gone.get("Cause") == "16"
+    record = next(r for r in sim.call_log if r.role == "agent")
+    assert record.ended_by == "patience" and record.answered is not None and record.ended is not None
+    assert record.ended - record.answered == pytest.approx(3.5, abs=0.5)
+
+    response = await ami.request("Bridge", [("Channel1", caller), ("Channel2", agent)])
+    assert (response.status, response.message) == ("Error", f"Channel2 does not exist: {agent}")
+    assert caller in sim.channels  # the caller still holds
 
 
 async def test_agent_who_never_answers_times_out(sim: SimulatedPbx, ami: RawAmiClient) -> None:

@@ -15,6 +15,7 @@ from routing.acd.calls import ActiveCall, CallFacts, CallState
 from routing.acd.case_payloads import case_data, handover
 from routing.acd.held import HeldCaller
 from routing.acd.lifecycle import EVENTS, STATES, TABLE, apply, ignored
+from routing.acd.offer_transitions import leg_gone_at_bridge
 from routing.queue import WaitingCall
 
 CALLER, CALLER_UID = "PJSIP/trunk-00000001", "1700000000.1"
@@ -174,6 +175,15 @@ def talk_unseen(at: float) -> tuple[ev.Effect, ...]:
     )
 
 
+AGAIN = OFFERED.with_facts(action_id="act-2")  # offered again (its own Originate) after a miss
+
+
+def leg_was_gone() -> tuple[ev.Effect, ...]:
+    """A Bridge refused because agent a1's answered leg was gone (the caller there): a miss."""
+    note = ev.Note(f"agent a1's answered leg {LEG} was gone at the Bridge; routing again")
+    return (ev.HangUp(LEG), note, ev.Missed("a1"))
+
+
 LATE = ev.Note("agent a1 answered a call that no longer waits for them; hanging up")
 TIMED_OUT = ev.Note("agent a1: no OriginateResponse in time", warn=True)
 GONE_LEG = ev.Note("the leg ringing agent a1 is gone; releasing", warn=True)
@@ -206,6 +216,8 @@ ROWS: list[Row] = [
     ("out of order: answered after the offer was withdrawn", WAITING, ev.AgentAnswered(112.0, "a1", LEG),
      WAITING, (LATE, ev.HangUp(LEG))),
     ("a bridge result while waiting", WAITING, ev.BridgeResult(112.0, LEG, True), WAITING, ()),
+    ("out of order: the leg gone at the Bridge after its Hangup requeued the call", WAITING,
+     ev.BridgeResult(112.0, LEG, False, leg_gone=True, action_id="act-1"), WAITING, ()),
     ("a bridge seen while waiting: no agent offered", WAITING, ev.BridgeSeen(112.0, LEG), WAITING, ()),
     ("caller hangs up while waiting", WAITING, ev.ChannelGone(130.0, CALLER_UID, CALLER), None,
      abandoned(WAITING, 130.0)),
@@ -232,6 +244,12 @@ ROWS: list[Row] = [
      connected(OUTBOUND, 112.0), talks(OUTBOUND, 112.0, counted=False)),
     ("bridge refused: the caller is gone, the leg is hung up", RUNG, ev.BridgeResult(112.0, LEG, False), RUNG,
      (ev.HangUp(LEG),)),
+    ("bridge refused: the agent's leg was gone, the caller there: a miss, the caller routed again", RUNG,
+     ev.BridgeResult(112.0, LEG, False, leg_gone=True, action_id="act-1"), RUNG, leg_was_gone()),
+    ("a leg the resync found (no OriginateResponse seen) gone at the Bridge: a miss", OFFERED,
+     ev.BridgeResult(130.0, LEG, False, leg_gone=True, action_id="act-1"), OFFERED, leg_was_gone()),
+    ("out of order: the leg of an earlier offer gone at its Bridge, the call offered again since: no miss",
+     AGAIN, ev.BridgeResult(112.0, LEG, False, leg_gone=True, action_id="act-1"), AGAIN, (ev.HangUp(LEG),)),
     ("bridge unknown (link dropped): nothing hung up, the doubt kept", RUNG,
      ev.BridgeResult(112.0, LEG, None), DOUBT, (ev.Save(DOUBT),)),
     ("a Bridge answered too late, link up: Asterisk shows them bridged, connected", DOUBT,
@@ -457,6 +475,42 @@ def test_a_transferred_call_answered_again_is_not_counted_twice() -> None:
     handed = next(e for e in effects if isinstance(e, ev.Publish))
     assert handed.data["case_id"] == "20250616-000001"
     assert handed.data["transfer"] == {"from": "a1", "to": "queue:billing", "mode": "blind"}
+
+
+@pytest.mark.parametrize(
+    ("refusal", "caller_here", "leg_here", "gone"),
+    [
+        (f"Channel2 does not exist: {LEG}", True, True, True),  # Asterisk says so (the tracker lags)
+        (f"Channel2 does not exist: {LEG}", False, False, True),  # Channel1 was looked up first: there
+        (f"Channel1 does not exist: {CALLER}", True, False, False),  # the caller is gone: today's way
+        ("", True, False, True),  # no word from Asterisk: the leg hung up, the caller there
+        ("", False, False, False),
+        ("", True, True, False),
+        ("Unable to add Channel2 to bridge", True, True, False),
+    ],
+)
+def test_a_refused_bridge_is_the_agents_leg_gone_only_with_the_caller_there(
+    refusal: str, caller_here: bool, leg_here: bool, gone: bool
+) -> None:
+    assert leg_gone_at_bridge(refusal, caller_here=caller_here, leg_here=leg_here) is gone
+
+
+def test_a_leg_gone_at_the_bridge_is_one_miss_whichever_comes_first() -> None:
+    """The refusal first: a miss, the caller requeued (the dispatcher's work) and offered again; the
+    old leg's Hangup after it does nothing to the new offer. The Hangup first: its miss, and the
+    refusal after the requeue does nothing."""
+    refused = ev.BridgeResult(112.0, LEG, False, leg_gone=True, action_id="act-1")
+    hung_up = ev.ChannelGone(112.1, "u.2", LEG)
+    first, effects = apply(RUNG, refused)
+    assert first == RUNG and effects.count(ev.Missed("a1")) == 1
+    requeued = RUNG.waiting_again(RUNG.call)
+    again = requeued.with_facts(state=CallState.OFFERED, agent_id="a2", action_id="act-2")
+    assert apply(again, hung_up) == (again, ())
+    assert apply(requeued, hung_up)[1] == ()
+    first, effects = apply(RUNG, hung_up)
+    assert effects == (ev.Missed("a1"),)
+    assert apply(requeued, refused)[1] == ()
+    assert apply(again, refused) == (again, (ev.HangUp(LEG),))
 
 
 def test_ignored_pairs_change_nothing() -> None:

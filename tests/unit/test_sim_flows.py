@@ -6,6 +6,7 @@ import random
 
 import pytest
 
+from pbx.sim.channels import Channel
 from pbx.sim.clock import ManualClock
 from pbx.sim.config import AgentPhone, CustomerScript, SimConfig
 from pbx.sim.core import PbxCore
@@ -168,6 +169,50 @@ def test_agent_leg_waits_thirty_seconds_for_a_bridge() -> None:
     rig.clock.advance(1.5)
     assert len(rig.core.channels) == 0
     assert rig.names()[-2:] == ["SoftHangupRequest", "Hangup"]
+
+
+def _agent_answered(rig: Rig, dial: str) -> tuple[Channel, str]:
+    """An inbound caller and `dial` (agent 1001) rung for it, answered at 1.0 s: (caller, agent leg)."""
+    caller = place_inbound(rig.core, "+3620", "+3612345678", patience_s=100, talk_s=100)
+    variables = (("SWITCHBOARD_CALL_ID", caller.uniqueid), ("SWITCHBOARD_AGENT_ID", "7"))
+    rig.originate(dial, context="switchboard-agent", exten="s", variables=variables)
+    rig.clock.advance(1.0)
+    return caller, rig.find("UserEvent", UserEvent="SwitchboardAgentAnswered")["Channel"]
+
+
+@pytest.mark.parametrize(
+    ("dial", "ending"),
+    [
+        ("PJSIP/1001", ["HangupRequest", "Hangup"]),  # the phone's BYE
+        # a Local leg's phone side ends: as recorded (tests/fixtures/ami/asterisk-22.10.1-full.txt)
+        ("Local/1001@agents", ["SoftHangupRequest", "HangupRequest", "Hangup", "Hangup"]),
+    ],
+)
+def test_an_answered_agent_leg_not_bridged_in_time_is_hung_up_by_the_agent(
+    dial: str, ending: list[str]
+) -> None:
+    phone = AgentPhone(answer_after_s=1.0, hangup_unbridged_after_s=3.5)
+    rig = Rig(SimConfig(agents={"1001": phone}))
+    caller, leg = _agent_answered(rig, dial)
+    mark = len(rig.sent)
+    rig.clock.advance(3.4)
+    assert rig.core.channels.get(leg) is not None and rig.names(mark) == []
+    rig.clock.advance(0.2)
+    assert rig.names(mark) == ending and rig.find("Hangup", Channel=leg)["Cause"] == "16"
+    assert rig.core.channels.get(leg) is None and not caller.hungup  # the caller still holds
+    record = next(r for r in rig.core.call_log if r.role == "agent")
+    assert record.ended_by == "patience"
+
+
+def test_a_bridged_agent_leg_is_not_hung_up_by_the_unbridged_limit() -> None:
+    rig = Rig(SimConfig(agents={"1001": AgentPhone(answer_after_s=1.0, hangup_unbridged_after_s=3.5)}))
+    caller, leg = _agent_answered(rig, "PJSIP/1001")
+    rig.clock.advance(1.0)
+    agent = rig.core.channels.get(leg)
+    assert agent is not None
+    rig.core.bridges.bridge(caller, agent)
+    rig.clock.advance(60)
+    assert not agent.hungup and not caller.hungup  # they talk on; the caller ends it at 100 s
 
 
 def test_busy_agent_answers_busy_until_free() -> None:
