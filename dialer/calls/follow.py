@@ -11,6 +11,10 @@ events in"; docs/sim.md lists the orders a real Asterisk 22 produces):
   id, or the channel that announced the answer (UserEvent SwitchboardOutboundAnswered).
 - An AMD verdict for a call still dialing means its answer was missed or is late (a lost
   OriginateResponse across a reconnect): the call is answered first, then judged.
+- A verdict announced for a call this engine does not follow (another engine's, heard on the
+  shared AMI link) is remembered with this engine's clock on receipt for `HEARD_FOR_S`
+  (`heard`): if this engine takes the call over, the grace counts from that verdict
+  (dialer.calls.resync), not from the placing (the most it can assume for a verdict it missed).
 - The grace timers live here too, so a replay of events with times gives the same result as the
   service: `due(now)` lists the calls whose grace ran out.
 - `call_rules` turns a campaign into the rules a placed call keeps; `overdue` is the event a call is
@@ -42,6 +46,16 @@ from pbx.switchboard_events import OutboundAnswered, decode
 log = logging.getLogger("switchboard.dialer")
 
 Step = tuple[str, outbound.Event]
+HEARD_FOR_S = 300.0  # a verdict heard longer ago than any grace changes nothing: forgotten (bounded)
+
+
+@dataclass(frozen=True, slots=True)
+class Heard:
+    """An AMD verdict this engine heard for a call it did not follow: on which customer channel, and
+    when (this engine's clock on receipt, as the owner stamps its own `AmdDone`)."""
+
+    uniqueid: str
+    at: float
 
 
 @dataclass
@@ -49,6 +63,7 @@ class CallBook:
     calls: dict[str, OutboundCall] = field(default_factory=dict)
     rules: dict[str, CallRules] = field(default_factory=dict)
     grace: dict[str, float] = field(default_factory=dict)
+    heard: dict[str, Heard] = field(default_factory=dict)  # unfollowed calls' verdicts, oldest first
     _by_action: dict[str, str] = field(default_factory=dict)
     _by_uniqueid: dict[str, str] = field(default_factory=dict)
     _first_channel: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -64,6 +79,7 @@ class CallBook:
         call = self.calls.pop(call_id, None)
         self.rules.pop(call_id, None)
         self.grace.pop(call_id, None)
+        self.heard.pop(call_id, None)
         self._first_channel.pop(call_id, None)
         if call is not None:
             self._by_action.pop(call.placed.action_id, None)
@@ -114,6 +130,7 @@ class CallBook:
         call_id = change.call_id
         call = self.calls.get(call_id)
         if call is None:
+            self._remember(change, now)
             return []
         steps: list[Step] = []
         if call.phase is Phase.DIALING:  # the answer was lost or is late: the announcement proves it
@@ -123,6 +140,15 @@ class CallBook:
             steps.append((call_id, outbound.Answered(now, uniqueid, channel)))
         steps.append((call_id, outbound.AmdDone(now, change.amd_status)))
         return steps
+
+    def _remember(self, change: OutboundAnswered, now: float) -> None:
+        """Another engine's verdict: kept for a takeover (see the module docstring)."""
+        heard = self.heard
+        while heard and heard[oldest := next(iter(heard))].at < now - HEARD_FOR_S:
+            del heard[oldest]
+        if change.call_id and change.uniqueid:
+            heard.pop(change.call_id, None)  # re-inserted last: the oldest stay first
+            heard[change.call_id] = Heard(change.uniqueid, now)
 
     @staticmethod
     def _customer_bridged(call: OutboundCall, change: Bridged) -> bool:

@@ -32,8 +32,9 @@ Rules it keeps (DESIGN.md 2.6, issue 4 "Pacing"):
 - Events that do not fit the phase change nothing (late, duplicated or foreign events).
 - After a reconnect or a restart (dialer/calls/resync.py) a customer found in Asterisk is
   `Found`: bridged means connected; still in AMD means answered; on hold means waiting, and a
-  customer on hold past the grace (counted from the answer the engine may have missed) is
-  abandoned at once, never handed to an agent first.
+  customer on hold past the grace (counted from the answer the engine may have missed, or from
+  the verdict when the engine heard it: `Found.judged_at`) is abandoned at once, never handed to
+  an agent first; within it, handed to the desk with the rest of the grace.
 """
 
 from __future__ import annotations
@@ -132,7 +133,8 @@ class Vanished:
 class Found:
     """Resync: the customer's answered channel as Asterisk lists it after a reconnect or restart.
     `answered_at` is the earliest moment the answer may have come (the grace counts from it);
-    `amd_status` is None while AMD still listens."""
+    `amd_status` is None while AMD still listens; `judged_at`: when this engine heard the verdict
+    itself (a call it took over), the grace counts from it instead."""
 
     at: float
     uniqueid: str
@@ -140,6 +142,7 @@ class Found:
     answered_at: float
     amd_status: str | None
     bridged: bool
+    judged_at: float | None = None
 
 
 Event = Answered | NotAnswered | AmdDone | AgentConnected | CustomerGone | GraceOver | Vanished | Found
@@ -328,7 +331,9 @@ def _found(call: OutboundCall, event: Event, rules: CallRules) -> Result:
         return call, ()  # its grace timer runs on
     if event.amd_status is None:
         return replace(call, phase=Phase.ANSWERED), ()
-    since = answered_at if call.waiting_since is None else call.waiting_since
+    since = call.waiting_since
+    if since is None:
+        since = answered_at if event.judged_at is None else max(answered_at, event.judged_at)
     judged = AmdDone(since, event.amd_status)
     if since + rules.grace_s > event.at or not _is_person(judged, rules):
         return _amd(replace(call, phase=Phase.ANSWERED), judged, rules)

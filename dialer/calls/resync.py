@@ -10,8 +10,12 @@ a previous life or a dead engine), it says what to apply:
 - answered customers become `Found` (dialer.calls.lifecycle): bridged is connected; in AMD is answered;
   on hold is handed to the desk, or, past the grace, redirected to the abandon message and counted
   once. The grace counts from the earliest moment the answer may have come (`since`: the last
-  event the engine saw before the link went, the placing time after a restart), so an abandon is
-  never under-counted;
+  event the engine saw before the link went, the placing time after a restart or a takeover), so
+  an abandon is never under-counted; but from the verdict itself when this engine heard it live
+  for a call it did not follow then (`heard`, dialer.calls.follow: a standby hears every verdict,
+  so a customer whose AMD ended while no engine owned the call is not abandoned for the time AMD
+  took). Nothing else dates a missed verdict: the listing carries no time and a restarted
+  engine was not there to hear it;
 - customers still ringing are followed: their OriginateResponse or hangup arrives live;
 - a followed call whose channel is gone gets `Vanished` (one definite outcome), saying whether the
   desk sent a Bridge for its customer (a person on hold may have talked); an answered customer
@@ -36,6 +40,7 @@ from core.step_deadline import ami_limit
 from dialer.calls import lifecycle as outbound
 from dialer.calls.dial_records import DialKind, PlacedCall
 from dialer.calls.dialing import OUTBOUND_CONTEXT
+from dialer.calls.follow import Heard
 from dialer.calls.lifecycle import OutboundCall, Phase
 from pbx.codec import Event
 from pbx.service import ActionSender
@@ -83,10 +88,12 @@ def customers(channels: Iterable[Event], variable: str = CALL_ID_VARIABLE) -> di
 
 
 def found_event(
-    call: OutboundCall, live: LiveCustomer, now: float, since: float, amd_status: str | None
-) -> outbound.Found:
+    call: OutboundCall, live: LiveCustomer, now: float, since: float, amd_status: str | None,
+    *, heard: Heard | None = None,
+) -> outbound.Found:  # fmt: skip
     answered_at = max(since, call.placed.placed_at)
-    return outbound.Found(now, live.uniqueid, live.channel, answered_at, amd_status, live.bridged)
+    judged_at = heard.at if heard is not None and heard.uniqueid == live.uniqueid else None
+    return outbound.Found(now, live.uniqueid, live.channel, answered_at, amd_status, live.bridged, judged_at)
 
 
 def needs_verdict(call: OutboundCall | None, live: LiveCustomer) -> bool:
@@ -98,10 +105,11 @@ def needs_verdict(call: OutboundCall | None, live: LiveCustomer) -> bool:
 
 def plan(
     calls: Iterable[OutboundCall], live: Mapping[str, LiveCustomer], now: float, since: float,
-    verdicts: Mapping[str, str], *, bridges: Collection[str] = (),
+    verdicts: Mapping[str, str], *, bridges: Collection[str] = (), heard: Mapping[str, Heard] | None = None,
 ) -> list[tuple[str, outbound.Event]]:  # fmt: skip
     """What to apply to each followed call (pure). `verdicts`: AMDSTATUS read for missed verdicts;
-    `bridges`: the customers' channels the desk sent a Bridge for (not refused)."""
+    `bridges`: the customers' channels the desk sent a Bridge for (not refused); `heard`: the
+    verdicts this engine heard for calls it did not follow then (by call id)."""
     steps: list[tuple[str, outbound.Event]] = []
     for call in calls:
         found = live.get(call.call_id)
@@ -112,7 +120,8 @@ def plan(
                 steps.append((call.call_id, outbound.Vanished(now, call.channel in bridges)))
         elif found.answered and call.phase is not Phase.CONNECTED:
             amd = None if found.detecting else verdicts.get(call.call_id, "NOTSURE")
-            steps.append((call.call_id, found_event(call, found, now, since, amd)))
+            judged = (heard or {}).get(call.call_id)
+            steps.append((call.call_id, found_event(call, found, now, since, amd, heard=judged)))
     return steps
 
 

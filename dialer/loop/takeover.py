@@ -245,7 +245,10 @@ class Takeover:
             if customer is not None and outbound_resync.needs_verdict(call, customer):
                 verdicts[call.call_id] = await self.resyncer.verdict(customer.channel)
         bridges = {c.channel for c in calls if c.channel and self._may_have_talked(c.channel)}
-        for call_id, event in outbound_resync.plan(calls, live, now, since, verdicts, bridges=bridges):
+        heard = self.book.heard  # verdicts it heard for calls it took over: their grace counts from them
+        for call_id, event in outbound_resync.plan(
+            calls, live, now, since, verdicts, bridges=bridges, heard=heard
+        ):
             await self._apply(call_id, event)
 
     def _may_have_talked(self, channel: str) -> bool:

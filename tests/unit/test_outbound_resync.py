@@ -10,9 +10,11 @@ import pytest
 
 from dialer.calls import lifecycle as outbound
 from dialer.calls.dial_records import DialKind, PlacedCall
+from dialer.calls.follow import HEARD_FOR_S, CallBook, Heard
 from dialer.calls.lifecycle import CallRules, Found, OutboundCall, Phase, Settle
 from dialer.calls.resync import LiveCustomer, customers, needs_verdict, orphans, plan
 from dialer.compliance.caps import CallResult
+from pbx.call_changes import UserEventSeen
 from pbx.codec import Event, parse_message
 
 PLACED = PlacedCall("c1", "a-1", "camp", "+3611", DialKind.CAMPAIGN, 100.0, "L1", "engine-1", "1001")
@@ -176,3 +178,65 @@ def test_a_call_gone_unseen_says_whether_the_desk_sent_a_bridge_for_its_customer
     other = replace(call(Phase.WAITING), placed=replace(PLACED, call_id="c2"), channel="PJSIP/x-other")
     steps = plan([call(Phase.WAITING), other], {}, NOW, 105.0, {}, bridges={CHANNEL})
     assert steps == [("c1", outbound.Vanished(NOW, bridge_sent=True)), ("c2", outbound.Vanished(NOW))]
+
+
+# ---- a verdict heard for a call taken over ------------------------------------------------------
+
+
+def verdict(call_id: str, uniqueid: str = "u1") -> UserEventSeen:
+    headers = {"CallID": call_id, "AMDStatus": "NOTSURE"}
+    return UserEventSeen("SwitchboardOutboundAnswered", headers, uniqueid, call_id)
+
+
+def test_a_verdict_for_a_call_this_engine_does_not_follow_is_remembered_when_it_was_heard() -> None:
+    book = CallBook()
+    assert book.translate(verdict("c1"), 108.0) == []
+    assert book.heard == {"c1": Heard("u1", 108.0)}
+    book.add(PLACED, RULES)  # taken over: its own verdicts go to the table, not to `heard`
+    book.translate(verdict("c1", "u2"), 109.0)
+    assert book.heard == {"c1": Heard("u1", 108.0)}
+    book.forget("c1")
+    assert book.heard == {}
+
+
+def test_heard_verdicts_are_forgotten_once_older_than_any_grace() -> None:
+    book = CallBook()
+    book.translate(verdict("old"), 100.0)
+    book.translate(verdict("c1"), 100.0 + HEARD_FOR_S / 2)
+    book.translate(verdict("c2"), 100.5 + HEARD_FOR_S)
+    assert list(book.heard) == ["c1", "c2"]
+
+
+@pytest.mark.parametrize(
+    ("name", "heard", "handed"),
+    [
+        ("heard on the customer's channel: from the verdict", Heard("u1", 109.0), True),
+        ("heard on another channel: from the placing", Heard("u9", 109.0), False),
+        ("not heard: from the placing", None, False),
+    ],
+)  # fmt: skip
+def test_a_call_taken_over_counts_its_grace_from_the_verdict_this_engine_heard(
+    name: str, heard: Heard | None, handed: bool
+) -> None:
+    """A takeover (since 0.0): the verdict came while no engine owned the call, 1 s before; with
+    the grace counted from the placing (10 s before) the customer would hear the abandon message."""
+    (_, event), = plan(
+        [call(Phase.DIALING)], {"c1": live()}, NOW, 0.0, {"c1": "NOTSURE"},
+        heard={} if heard is None else {"c1": heard},
+    )  # fmt: skip
+    assert isinstance(event, Found)
+    moved, effects = outbound.apply(call(Phase.DIALING), event, RULES)
+    if handed:
+        assert (moved.phase, effects) == (Phase.WAITING, (outbound.HandOver(), outbound.StartGrace(111.0))), (
+            name
+        )
+        assert moved.answered_at == PLACED.placed_at, "the answer delay is not moved: AMD's length is unknown"
+    else:
+        assert moved.phase is Phase.ENDED and ABANDON in effects, name
+
+
+def test_a_verdict_heard_longer_than_the_grace_before_the_takeover_is_an_abandon_counted_once() -> None:
+    found = Found(NOW, "u1", CHANNEL, PLACED.placed_at, "HUMAN", False, judged_at=NOW - 2.5)
+    moved, effects = outbound.apply(call(Phase.DIALING), found, RULES)
+    assert moved.phase is Phase.ENDED and ABANDON in effects
+    assert sum(isinstance(e, Settle) and e.abandoned for e in effects) == 1
