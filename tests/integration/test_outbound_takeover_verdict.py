@@ -45,11 +45,14 @@ def is_verdict(event: Event) -> bool:
 
 
 async def killed_during_amd(
-    one: Blended, two: Blended, pbx: SimulatedPbx, one_lease: Lease
+    one: Blended, two: Blended, pbx: SimulatedPbx, one_lease: Lease, two_lease: Lease
 ) -> tuple[float, float]:
     """One dials; the customer answers and AMD listens; one is killed. The verdict comes while no
-    engine owns the call. The test's clock when the call was placed and when the verdict came."""
+    engine owns the call: the standby's attempts at the lease start only once it has come (on a
+    loaded machine the kill itself may outlast the lease, and the failover would come first).
+    The test's clock when the call was placed and when the verdict came."""
     assert one.acd.owns and not two.acd.owns
+    await two_lease.stop(release=False)  # a standby that holds nothing: gives nothing up
     await one.acd.login("1001")
     await one.load_leads([lead(0)])
     await one.start()
@@ -64,6 +67,7 @@ async def killed_during_amd(
     assert not two.acd.owns and two.sample(ADOPTED, campaign="c1", how="adopted") == 0, (
         "the verdict came while no engine owned the call"
     )
+    two_lease.start()  # the standby tries again: it takes over once the dead owner's lease ran out
     return placed_at, verdict_at
 
 
@@ -85,7 +89,7 @@ async def test_a_verdict_that_came_while_nobody_owned_the_call_starts_the_grace_
             blended(redis_client, rules, plan, pbx=pbx, instance_id="engine-b", lease=two_lease,
                     settings=SETTINGS) as two,
         ):  # fmt: skip
-            placed_at, verdict_at = await killed_during_amd(one, two, pbx, one_lease)
+            placed_at, verdict_at = await killed_during_amd(one, two, pbx, one_lease, two_lease)
 
             await two.until(lambda: two.sample(ADOPTED, campaign="c1", how="adopted") == 1, timeout=10)
             taken_at = time.monotonic()
@@ -123,7 +127,7 @@ async def test_a_verdict_heard_longer_than_the_grace_before_the_takeover_is_stil
             blended(redis_client, rules, plan, pbx=pbx, instance_id="engine-b", lease=two_lease,
                     settings=SETTINGS) as two,
         ):  # fmt: skip
-            _, verdict_at = await killed_during_amd(one, two, pbx, one_lease)
+            _, verdict_at = await killed_during_amd(one, two, pbx, one_lease, two_lease)
 
             await pbx.wait_for_action(
                 "Redirect", lambda a: a.get("Context") == "switchboard-abandon", timeout=10
