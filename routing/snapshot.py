@@ -14,7 +14,7 @@ without rebuilding it per event. Occupancy is computed when the view is made.
 
 from __future__ import annotations
 
-from bisect import insort
+from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -153,8 +153,8 @@ class Snapshot:
             return replace(self, agents=agents, staffed=staffed)
         by_idle, by_occupancy = dict(self.by_idle), dict(self.by_occupancy)
         if old is not None and was_ready:
-            _unindex(by_idle, old)
-            _unindex(by_occupancy, old)
+            _unindex(by_idle, old, _idle_key)
+            _unindex(by_occupancy, old, _occupancy_key)
         if agent.state is AgentState.READY:
             _index(by_idle, agent, _idle_key)
             _index(by_occupancy, agent, _occupancy_key)
@@ -239,10 +239,16 @@ def _index(table: dict[str, Levels], agent: AgentView, key: Callable[[AgentView]
         table[skill] = tuple(levels)
 
 
-def _unindex(table: dict[str, Levels], agent: AgentView) -> None:
+def _unindex(table: dict[str, Levels], agent: AgentView, key: Callable[[AgentView], Any]) -> None:
+    """Remove `agent` (as indexed: its key found by bisection, the buckets being sorted by it)."""
     for skill, level in agent.skills.items():
         levels = list(table.get(skill, EMPTY_LEVELS))
-        levels[level] = tuple(a for a in levels[level] if a.id != agent.id)
+        bucket = levels[level]
+        at = bisect_left(bucket, key(agent), key=key)
+        if at < len(bucket) and bucket[at].id == agent.id:
+            levels[level] = bucket[:at] + bucket[at + 1 :]
+        else:  # not where its key says (never expected): the full scan
+            levels[level] = tuple(a for a in bucket if a.id != agent.id)
         table[skill] = tuple(levels)
 
 

@@ -289,12 +289,26 @@ def _intersect(left: list[Interval], right: list[Interval]) -> list[Interval]:
     return result
 
 
+# open_intervals' answers: the same all day for every number of a campaign's zone, and asked for at
+# each dial. The window is kept with its answer: its id names it only while it lives.
+_OPEN: dict[tuple[int, ZoneInfo, str | None, date, int], tuple[CallingWindow, tuple[Interval, ...]]] = {}
+_OPEN_MAX = 512
+
+
 def open_intervals(
     zone: ZoneInfo, window: CallingWindow, country: str | None, first_day: date, days: int
 ) -> list[Interval]:
     """The window's open instants (UTC, merged) in `zone` for `days` local dates from `first_day`."""
+    key = (id(window), zone, country, first_day, days)
+    known = _OPEN.get(key)
+    if known is not None and known[0] is window:
+        return list(known[1])
     spans = (_day_intervals(first_day + timedelta(days=k), zone, window, country) for k in range(days))
-    return _merge(interval for day in spans for interval in day)
+    merged = _merge(interval for day in spans for interval in day)
+    if len(_OPEN) >= _OPEN_MAX:
+        _OPEN.clear()
+    _OPEN[key] = (window, tuple(merged))
+    return merged
 
 
 def _common_intervals(callee: _Callee, window: CallingWindow, now: datetime, days: int) -> list[Interval]:

@@ -12,7 +12,7 @@ offered or connected one is not (nobody else may be offered it).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -59,7 +59,8 @@ class CallFacts:
     )
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        # Not dataclasses.asdict: it deep-copies every field, and this runs on every call write.
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
         data["state"] = str(self.state)
         data["crm"] = dict(self.crm)
         return data

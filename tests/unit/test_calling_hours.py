@@ -228,3 +228,17 @@ def test_window_is_frozen_and_yaml_shaped() -> None:
 )
 def test_is_working_day(day: date, country: str | None, working: bool) -> None:
     assert is_working_day(day, country) is working
+
+
+def test_each_window_gets_its_own_hours_when_asked_in_turn() -> None:
+    """A campaign's answer is kept for the next dial (dialer/compliance/calling_hours.py): another
+    window asked for the same number at the same instant, or a window made anew in place of one
+    gone, must still get its own hours."""
+    sunday_noon = bud(2026, 3, 29, 12, 0)  # DEFAULT has no Sunday hours; EVERY_DAY has
+    for _ in range(3):
+        assert not may_call(HU, DEFAULT, sunday_noon).allowed
+        assert may_call(HU, EVERY_DAY, sunday_noon).allowed
+    for hours in ("08:00-21:00", "13:00-21:00", "08:00-21:00"):
+        window = CallingWindow.model_validate({"sunday": [hours], "closed_on_holidays": False})
+        assert may_call(HU, window, sunday_noon).allowed is (hours == "08:00-21:00")
+        del window  # its id may be given to the next window

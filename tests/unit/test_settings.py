@@ -333,6 +333,14 @@ def test_secret_filter_leaves_ordinary_text_alone() -> None:
     assert masker.mask("Authorization: Bearer xyz") == "Authorization: ***"
 
 
+def test_secret_filter_masks_secret_names_whatever_their_case() -> None:
+    """A text is searched once for the names (any case) before the masking patterns run on it."""
+    masker = SecretFilter()
+    assert masker.mask("PASSWD=hunter22 ok") == "PASSWD=*** ok"
+    assert masker.mask("X-Api-ToKeN: abc, next") == "X-Api-ToKeN: ***, next"
+    assert masker.mask("at redis://:pw@host") == "at redis://:***@host"
+
+
 def test_auto_format_is_json_when_not_a_terminal() -> None:
     handler = build_handler("auto", io.StringIO())
     assert isinstance(handler.formatter, JsonFormatter)
