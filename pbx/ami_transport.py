@@ -24,6 +24,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from panoramisk import Manager
@@ -42,10 +43,20 @@ from pbx.codec import (
     Response,
     ResponseAssembler,
 )
+from pbx.event_filter import EventFilter
 
-__all__ = ["AmiConnection", "open_connection"]
+__all__ = ["AmiConnection", "SkipEvents", "open_connection"]
 
 log = logging.getLogger("switchboard.ami")
+
+
+@dataclass(frozen=True, slots=True)
+class SkipEvents:
+    """Events `keep` refuses are not decoded or delivered; `seen(count)` hears of them instead,
+    once per TCP chunk that held some (pbx.event_filter)."""
+
+    keep: EventFilter
+    seen: Callable[[int], None]
 
 
 def _retrieve(future: asyncio.Future[str]) -> None:
@@ -64,9 +75,11 @@ class AmiConnection(AMIProtocol):  # type: ignore[misc]
         on_event: Callable[[Event], None],
         monitor: AmiMonitor,
         log_extra: Mapping[str, object],
+        skipping: SkipEvents | None = None,
     ) -> None:
         super().__init__()
         self._on_event = on_event
+        self._skipping = skipping
         self._monitor = monitor
         self._extra = dict(log_extra)
         self.pending: dict[str, tuple[str, asyncio.Future[ActionResult]]] = {}
@@ -76,7 +89,7 @@ class AmiConnection(AMIProtocol):  # type: ignore[misc]
         super().connection_made(transport)
         loop = asyncio.get_running_loop()
         self.log = log
-        self.decoder = AmiDecoder()
+        self.decoder = AmiDecoder(keep=self._skipping.keep if self._skipping else None)
         self.assembler = ResponseAssembler()
         self.banner: asyncio.Future[str] = loop.create_future()
         self.banner.add_done_callback(_retrieve)  # nobody may be waiting any more
@@ -84,12 +97,18 @@ class AmiConnection(AMIProtocol):  # type: ignore[misc]
         self.last_contact = time.monotonic()
 
     def data_received(self, data: bytes) -> None:
-        self.last_contact = time.monotonic()
+        self.last_contact = time.monotonic()  # skipped events count as contact too
+        skipped = self.decoder.skipped
         for item in self.decoder.feed(data):
             try:
                 self._dispatch(item)
             except Exception:  # one odd message must never drop the connection
                 log.exception("AMI message could not be handled", extra=self._extra)
+        if self._skipping is not None and self.decoder.skipped != skipped:
+            try:
+                self._skipping.seen(self.decoder.skipped - skipped)
+            except Exception:
+                log.exception("on_skipped callback failed", extra=self._extra)
 
     def _dispatch(self, item: AmiItem) -> None:
         if isinstance(item, Event | Response):
@@ -180,11 +199,12 @@ async def open_connection(
     on_event: Callable[[Event], None],
     monitor: AmiMonitor,
     log_extra: Mapping[str, object],
+    skipping: SkipEvents | None = None,
 ) -> tuple[AmiConnection, str]:
     """A new TCP connection to Asterisk and its banner's version, within `connect_timeout`."""
     s = settings
     loop = asyncio.get_running_loop()
-    factory = functools.partial(AmiConnection, on_event, monitor, log_extra)
+    factory = functools.partial(AmiConnection, on_event, monitor, log_extra, skipping)
     manager = _Manager(host=s.host, port=s.port, loop=loop, protocol_factory=factory)
     protocol: AmiConnection | None = None
     try:

@@ -44,7 +44,7 @@ from pbx.ami_callbacks import (
     NullMonitor,
 )
 from pbx.ami_settings import AmiSettings, backoff_delay, login_fields, login_refused
-from pbx.ami_transport import AmiConnection, open_connection
+from pbx.ami_transport import AmiConnection, SkipEvents, open_connection
 from pbx.codec import ActionResult, Event, FieldValue, Response
 
 __all__ = ["AmiClient", "AmiMonitor", "AmiSettings", "EventCallback"]
@@ -71,8 +71,10 @@ class AmiClient:
         on_disconnected: DisconnectedCallback | None = None,
         rng: random.Random | None = None,
         monitor: AmiMonitor | None = None,
+        skipping: SkipEvents | None = None,
     ) -> None:
         self._settings = settings
+        self._skipping = skipping  # events nobody reads: not delivered, only counted (pbx.event_filter)
         self._monitor: AmiMonitor = monitor or NullMonitor()
         self._was_ready = False
         self._on_connected = on_connected
@@ -203,7 +205,7 @@ class AmiClient:
 
     async def _open(self) -> AmiConnection:
         protocol, self.server_version = await open_connection(
-            self._settings, self._events.deliver, self._monitor, self._extra
+            self._settings, self._events.deliver, self._monitor, self._extra, self._skipping
         )
         return protocol
 

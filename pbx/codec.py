@@ -36,6 +36,7 @@ from pbx.ami_messages import (
     Response,
     parse_message,
 )
+from pbx.event_filter import EventFilter
 
 __all__ = [  # the message types live in pbx.ami_messages; importing them from here works too
     "BANNER_PREFIX", "END_COMMAND", "MAX_BUFFER", "Action", "ActionResult", "AmiDecoder", "AmiItem",
@@ -59,33 +60,43 @@ def _frames(region: str) -> list[str]:
     return [text for frame in region.split("\r\n\r\n") if (text := frame.strip("\r\n"))]
 
 
-def _parse_region(region: str, items: list[AmiItem]) -> None:
-    """`parse_message` on every frame, with its Event branch inlined (this loop is the hot path)."""
+def _parse_region(region: str, items: list[AmiItem], keep: EventFilter | None) -> int:
+    """`parse_message` on every frame, with its Event branch inlined (this loop is the hot path).
+    Events `keep` refuses are counted, not parsed (pbx.event_filter); returns how many."""
     append = items.append
+    skipped = 0
     for frame in region.split("\r\n\r\n"):
         text = frame.strip("\r\n")
         if text.startswith("Event: "):
             colons = text.count(":")
             if colons > text.count("\n") or colons > text.count("\r\n"):  # not _garbled(text)
                 end = text.find("\r\n")
-                append(Event(text, text[7:] if end < 0 else text[7:end]))
+                name = text[7:] if end < 0 else text[7:end]
+                if keep is not None and not keep.keeps(name, text):
+                    skipped += 1
+                    continue
+                append(Event(text, name))
                 continue
         if text:
             append(parse_message(text))
+    return skipped
 
 
 class AmiDecoder:
     """Incremental decoder. `feed` takes any chunk and returns the items it completed.
 
     `expect_banner=True` for a client (servers greet first); the simulated PBX
-    decodes client actions with `expect_banner=False`.
+    decodes client actions with `expect_banner=False`. With `keep`, events it refuses
+    are not returned, only counted in `skipped` (the caller's liveness signal).
     """
 
-    __slots__ = ("_buffer", "_expect_banner")
+    __slots__ = ("_buffer", "_expect_banner", "_keep", "skipped")
 
-    def __init__(self, *, expect_banner: bool = True) -> None:
+    def __init__(self, *, expect_banner: bool = True, keep: EventFilter | None = None) -> None:
         self._buffer = bytearray()
         self._expect_banner = expect_banner
+        self._keep = keep
+        self.skipped = 0
 
     @property
     def pending_bytes(self) -> int:
@@ -105,7 +116,7 @@ class AmiDecoder:
             consumed = 0 if last < 0 else last + 4
             if consumed:
                 region = buffer[:last].decode("utf-8", "surrogateescape")
-                _parse_region(region, items)
+                self.skipped += _parse_region(region, items, self._keep)
         del buffer[:consumed]
         if len(buffer) > MAX_BUFFER:
             items.append(Malformed(bytes(buffer[:200]).decode("utf-8", "replace"), "message over 4 MiB"))

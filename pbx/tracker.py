@@ -88,6 +88,11 @@ class CallTracker:
             "AttendedTransfer": self._on_transfer,
         }
 
+    @property
+    def variable(self) -> str:
+        """The channel variable naming our call id (the only VarSet read: pbx.event_filter)."""
+        return self._variable
+
     # -- lookups (answered by the table) ---------------------------------------
     def channel(self, uniqueid: str) -> ChannelInfo | None:
         return self._table.channel(uniqueid)

@@ -1,7 +1,10 @@
 """The engine's run loop: one AMI client, one call tracker, the services, a ticker.
 
 Events flow one way: AMI bytes -> pbx.codec -> pbx.tracker -> services
-(ACD, dialer), one event at a time and in order. After every (re)login the
+(ACD, dialer), one event at a time and in order. Events no consumer reads
+(pbx.event_filter: Newexten, VarSet of other variables...) are skipped unparsed by
+the codec; they still count as received and as the link's liveness (`_skipped`:
+`last_event_at` and the `watch_link` callbacks, e.g. the dialer's takeover cut). After every (re)login the
 client calls `_on_connected` before it reports ready: the tracker is rebuilt
 from CoreShowChannels and each service reconciles its own records with it, so
 nothing acts on a stale picture. Timers run in one ticker task that calls
@@ -25,8 +28,10 @@ from dataclasses import dataclass, field
 
 from core.cancellation import raise_if_cancelling
 from core.clock import Clock
+from pbx.ami_transport import SkipEvents
 from pbx.client import AmiClient, AmiSettings
 from pbx.codec import Event
+from pbx.event_filter import EventFilter
 from pbx.service import PbxService
 from pbx.tracker import CallTracker
 from switchboard.metrics import EngineMetrics
@@ -38,7 +43,8 @@ log = logging.getLogger("switchboard.engine")
 class EngineStats:
     """Counters the demo's live view and the readiness check read."""
 
-    events: int = 0
+    events: int = 0  # received, skipped ones included
+    skipped: int = 0  # not dispatched: no consumer reads them (pbx.event_filter)
     service_errors: int = 0
     resyncs: int = 0
     last_event_at: float = 0.0
@@ -67,12 +73,14 @@ class Engine:
         self._ticker: asyncio.Task[None] | None = None
         self._stopping = False
         self._down_since = clock()
+        self._link_watchers: list[Callable[[float], None]] = []
         self.client = AmiClient(
             ami,
             on_event=self._on_event,
             on_connected=self._on_connected,
             on_disconnected=self._on_disconnected,
             monitor=_MetricsMonitor(metrics),
+            skipping=SkipEvents(EventFilter(self.tracker.variable), self._skipped),
         )
         # Whether this engine owns the calls now (its lease): fences the call actions (pbx.client).
         self.client.fence = fence
@@ -83,6 +91,11 @@ class Engine:
     def add(self, *services: PbxService) -> None:
         """Drive these services too, after the ones given so far (their order is the events' order)."""
         self.services.extend(services)
+
+    def watch_link(self, seen: Callable[[float], None]) -> None:
+        """`seen(now)` for events skipped unread while ready (services hear of the others in
+        `handle`): whoever keeps "the last event of the live link" stays exact."""
+        self._link_watchers.append(seen)
 
     @property
     def ready(self) -> bool:
@@ -116,6 +129,16 @@ class Engine:
                 await service.handle(event, changes)
             except Exception:
                 self._service_failed(service, "handle", event.name)
+
+    def _skipped(self, count: int) -> None:
+        now = self._clock()
+        self.stats.events += count
+        self.stats.skipped += count
+        self.stats.last_event_at = now
+        self.metrics.ami_events.inc(count)
+        if self.client.ready:
+            for seen in self._link_watchers:
+                seen(now)
 
     async def _on_connected(self) -> None:
         channels = await self.resync()

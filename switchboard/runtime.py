@@ -205,6 +205,7 @@ class Runtime:
         webhooks = self._webhooks(redis, metrics, acd, dialer.stores)
         # The ACD first (the dialer's desk); webhooks after it: call.offered reads the admitted call.
         engine.add(acd, dialer.dialer, dialer.tasks, *([webhooks] if webhooks is not None else []))
+        engine.watch_link(dialer.dialer.takeover.event_seen)  # its cut counts skipped events too
         state = AppState(
             self.settings, tokens, metrics, redis=redis, ami_ready=lambda: engine.ready,
             ami_down_for=engine.down_for, rules_invalid=reloader.invalid_files,
