@@ -7,10 +7,8 @@ Owned here: the event shape. Kinds:
 - `ended`: a connected call ended (talk time), the agent goes into wrap-up
 - `routed_out`: the caller left the ACD to a dialplan exit (closed, max wait)
 Each entry is `{type, agent_id, data: JSON}`; the stream is capped (MAXLEN ~)
-so it never grows without bound. An event describing a call's change of state rides
-with that change's commit (`StreamEntry` in store.Change.events: the same fenced script,
-one round trip; the stream shares the ACD's hash tag); the others are published alone.
-Publishing never breaks call handling: a failure is logged and the call goes on.
+so it never grows without bound. Publishing never breaks call handling: a
+failure is logged and the call goes on.
 """
 
 from __future__ import annotations
@@ -40,23 +38,6 @@ SINCE_PATTERN = r"^(\$|[0-9]{1,20}(-[0-9]{1,20})?)$"
 
 
 @dataclass(frozen=True, slots=True)
-class StreamEntry:
-    """An event to append: written by `publish`, or with the commit of the state it describes
-    (store.Change.events: one round trip, and neither lands without the other)."""
-
-    kind: str
-    agent_id: str
-    data: Mapping[str, Any]
-
-    def fields(self) -> dict[str, str]:
-        return {
-            "type": self.kind,
-            "agent_id": self.agent_id,
-            "data": json.dumps(dict(self.data), separators=(",", ":")),
-        }
-
-
-@dataclass(frozen=True, slots=True)
 class AcdEvent:
     id: str
     type: str
@@ -83,7 +64,7 @@ class AcdEvents:
 
     async def publish(self, kind: str, agent_id: str, data: Mapping[str, Any]) -> str | None:
         """The new entry's id, or None when Redis failed (logged)."""
-        fields = StreamEntry(kind, agent_id, data).fields()
+        fields = {"type": kind, "agent_id": agent_id, "data": json.dumps(dict(data), separators=(",", ":"))}
         try:
             entry = await self.redis.xadd(self.keys.events, fields, maxlen=self._max, approximate=True)  # type: ignore[arg-type]
         except (RedisError, OSError) as exc:

@@ -19,7 +19,6 @@ from routing.acd import call_events as ev
 from routing.acd.calls import ActiveCall
 from routing.acd.context import Ctx
 from routing.acd.dispatcher import Dispatcher
-from routing.acd.events import StreamEntry
 from routing.acd.held import HeldCaller
 from routing.acd.offer_transitions import leg_gone_at_bridge
 from routing.acd.store import Change
@@ -27,27 +26,6 @@ from routing.agent_events import Answer, Hangup, Ring
 from routing.agents import AgentState
 
 log = logging.getLogger("switchboard.acd")
-
-COMMITS_FIRST = (ev.Save, ev.Close, ev.AgentTalks, ev.AgentFreed, ev.AgentWrapsUp)
-"""Effects whose first Redis write is the commit of the call's change (the event describes it)."""
-QUIET = (ev.Note, ev.CountAnswered, ev.CountAbandoned)
-"""Effects with no I/O: a Publish after them still describes the commit before them."""
-
-
-def folded(effects: tuple[ev.Effect, ...]) -> dict[int, list[int]]:
-    """Which Publish effects (their indexes) ride with the commit of which effect before them: those
-    following it with only quiet effects between. Their events go to Redis in that commit's round trip."""
-    folds: dict[int, list[int]] = {}
-    at: int | None = None
-    for index, effect in enumerate(effects):
-        if isinstance(effect, COMMITS_FIRST):
-            at = index
-            folds[at] = []
-        elif isinstance(effect, ev.Publish) and at is not None:
-            folds[at].append(index)
-        elif not isinstance(effect, QUIET):
-            at = None
-    return {index: publishes for index, publishes in folds.items() if publishes}
 
 
 class InboundEffects:
@@ -73,32 +51,10 @@ class InboundEffects:
         self.hangup_legs = hangup_legs
         self.shown = shown
 
-    async def perform_all(
-        self, call_id: str, active: ActiveCall | None, effects: tuple[ev.Effect, ...]
-    ) -> None:
-        """The table's effects for `call_id` in order; an event the stream gets rides with the commit
-        of the change it describes (`folded`), else it is published on its own."""
-        writes, folds, written = self.d.writes, folded(effects), set[int]()
-        for index, effect in enumerate(effects):
-            riding = folds.get(index, [])
-            if riding:
-                publishes = [effects[i] for i in riding]
-                writes.carry(
-                    [StreamEntry(p.kind, p.agent_id, p.data) for p in publishes if isinstance(p, ev.Publish)]
-                )
-            try:
-                await self.perform(call_id, active, effect, published=index in written)
-            finally:
-                if riding and not writes.carried_left():
-                    written.update(riding)
-
-    async def perform(
-        self, call_id: str, active: ActiveCall | None, effect: ev.Effect, *, published: bool = False
-    ) -> None:
-        """One effect of the table's for `call_id` (`active`: the call before the event); `published`:
-        a Publish whose event its commit wrote already."""
+    async def perform(self, call_id: str, active: ActiveCall | None, effect: ev.Effect) -> None:
+        """One effect of the table's for `call_id` (`active`: the call before the event)."""
         if not await self._perform_call(call_id, active, effect):
-            await self._perform_agent(call_id, effect, published)
+            await self._perform_agent(call_id, effect)
 
     async def _perform_call(self, call_id: str, active: ActiveCall | None, effect: ev.Effect) -> bool:
         """The effects on calls and channels; False for an effect on the agent or the outside."""
@@ -178,16 +134,7 @@ class InboundEffects:
             state = self.ctx.state
             state.snapshot = state.snapshot.with_talk_time(ended.call.queue, now - answered_at)
 
-    async def _publish(self, effect: ev.Publish, published: bool) -> None:
-        """The stream's event (unless its commit wrote it: `published`), and a transfer counted."""
-        if effect.kind == "transferred":  # counted where it is reported, once per transfer
-            data = effect.data
-            self.ctx.metrics.call_transferred(str(data.get("queue", "")), str(data.get("tier", "")),
-                                              str(data.get("mode", "")))  # fmt: skip
-        if not published:
-            await self.d.publish(effect.kind, effect.agent_id, effect.data)
-
-    async def _perform_agent(self, call_id: str, effect: ev.Effect, published: bool) -> None:
+    async def _perform_agent(self, call_id: str, effect: ev.Effect) -> None:
         """The effects on the agent (its table, through the dispatcher), the metrics, the stream, the log."""
         ctx, d, now = self.ctx, self.d, self.ctx.clock()
         if isinstance(effect, ev.AgentRinging):
@@ -212,7 +159,11 @@ class InboundEffects:
             count = metrics.call_answered if isinstance(effect, ev.CountAnswered) else metrics.call_abandoned
             count(effect.queue, effect.tier, waited=effect.waited, at=now, target_s=target)
         elif isinstance(effect, ev.Publish):
-            await self._publish(effect, published)
+            if effect.kind == "transferred":  # counted where it is reported, once per transfer
+                data = effect.data
+                ctx.metrics.call_transferred(str(data.get("queue", "")), str(data.get("tier", "")),
+                                             str(data.get("mode", "")))  # fmt: skip
+            await d.publish(effect.kind, effect.agent_id, effect.data)
         elif isinstance(effect, ev.Note):
             log.log(logging.WARNING if effect.warn else logging.INFO, "call %s: %s", call_id, effect.text,
                     extra={"call_id": call_id})  # fmt: skip

@@ -8,8 +8,6 @@ in the background once a second by `write_back_later`, under the ACD's lock).
 Rules it keeps:
 - If Redis fails, calls are still served from memory and the whole state is written again once
   Redis answers (`dirty`); meanwhile nothing is written piecemeal and API events are skipped.
-- An event carried (`carry`) is written by the next commit, in its round trip (the fenced script
-  or MULTI/EXEC): no event without its state, no state without its event.
 - A write refused because the lease lapsed under it marks memory ahead of Redis too, so owning
   again without anyone else owning meanwhile writes the whole state back.
 - A compare-and-set that finds the agent changed (another engine?) believes Redis.
@@ -27,7 +25,6 @@ from core.cancellation import stop_task
 from core.errors import NotOwnerError, StoreUnavailableError
 from routing.acd.calls import ActiveCall
 from routing.acd.context import Ctx
-from routing.acd.events import StreamEntry
 from routing.acd.store import Change
 from routing.acd.timers import Timer, TimerKind
 from routing.agents import AgentStatus
@@ -48,8 +45,6 @@ class StateWrites:
         # Calls just arrived, in memory but not yet in Redis: each is written with its agent's
         # reservation when it is offered at once (one round trip for both), else by the next commit.
         self._arrived: dict[str, ActiveCall] = {}
-        # Stream events that ride with the next commit (`carry`): written with the state they describe.
-        self._carried: list[StreamEntry] = []
 
     async def commit(self, change: Change) -> None:
         """Write `change` (and the calls admitted but not yet written) to Redis and mirror `change`
@@ -57,9 +52,6 @@ class StateWrites:
         written = {a.id for a in change.calls} | {a.id for a in change.ended}
         arrived = [a for a in self._arrived.values() if a.id not in written]  # else `change` has it newer
         self._arrived.clear()
-        if self._carried:  # skipped with the change while Redis is failing, like `publish`
-            change = replace(change, events=[*change.events, *self._carried])
-            self._carried = []
         if not self.dirty:
             try:
                 await self.ctx.store.commit(
@@ -94,15 +86,6 @@ class StateWrites:
         """An event for the API; skipped (and lost) while Redis is failing, never delaying a call."""
         if not self.dirty:
             await self.ctx.events.publish(kind, agent_id, data)
-
-    def carry(self, events: list[StreamEntry]) -> None:
-        """`events` go with the next commit (the one recording the state they describe)."""
-        self._carried = list(events)
-
-    def carried_left(self) -> bool:
-        """True when no commit took the carried events (they are dropped here: publish them)."""
-        left, self._carried = bool(self._carried), []
-        return left
 
     def mirror(self, change: Change) -> None:
         state, now = self.ctx.state, self.ctx.clock()

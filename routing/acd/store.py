@@ -42,7 +42,6 @@ from core.store_errors import STORE_FAILURES, store_available
 from routing.acd import store_scripts
 from routing.acd.acd_keys import AcdKeys
 from routing.acd.calls import ActiveCall, CallState
-from routing.acd.events import MAX_EVENTS, StreamEntry
 from routing.acd.history import HistoryWriter
 from routing.acd.state import AcdState
 from routing.acd.store_records import (
@@ -78,13 +77,11 @@ class Change:
     ended: list[ActiveCall] = field(default_factory=list)
     timers: list[Timer] = field(default_factory=list)
     cancelled_timers: list[str] = field(default_factory=list)  # Timer.key
-    events: list[StreamEntry] = field(default_factory=list)  # appended to the event stream, last
 
     def __bool__(self) -> bool:
         return any(
-            (self.statuses, self.calls, self.left_queues, self.ended, self.timers, self.cancelled_timers,
-             self.events)
-        )  # fmt: skip
+            (self.statuses, self.calls, self.left_queues, self.ended, self.timers, self.cancelled_timers)
+        )
 
 
 def _text(raw: bytes | str) -> str:
@@ -243,8 +240,6 @@ class AcdStore:
                     pipe.hset(keys.timers, mapping=_hash({t.key: t.dump() for t in change.timers}))
                 if change.cancelled_timers:
                     pipe.hdel(keys.timers, *change.cancelled_timers)
-                for entry in change.events:  # same hash tag as the rest: one slot, one fenced script
-                    pipe.xadd(keys.events, entry.fields(), maxlen=MAX_EVENTS, approximate=True)
         for status in latest.values():
             self.history.written(status)
 
