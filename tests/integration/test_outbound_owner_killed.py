@@ -10,7 +10,9 @@ them (the new token fences it) and writes no outcome: the customer hears the mes
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
@@ -18,10 +20,12 @@ import redis.asyncio as aioredis
 from core.lease import Lease
 from dialer.calls.intents import IntentStore
 from dialer.calls.resync import FRESH_S
+from dialer.campaigns.rules import Campaigns
 from dialer.compliance.caps import CallResult
 from dialer.loop.service import DialerSettings
 from pbx.sim import AgentPhone, CustomerScript, SimulatedPbx
 from routing.acd.acd_keys import AcdKeys
+from routing.rules import Rules
 from tests.support.blended_harness import Blended, blended, blended_rules
 from tests.support.dialer_harness import (
     RunningClock,
@@ -48,6 +52,27 @@ CONFIG = sim_config(
 )  # fmt: skip
 PLAN = campaigns(campaign(ring_timeout_s=60, pacing={"abandon_grace_s": 2.0}))
 ATTEMPTS = "switchboard_dial_attempts_total"
+
+
+@contextlib.asynccontextmanager
+async def two_engines(
+    redis: aioredis.Redis,
+    rules: Rules,
+    plan: Campaigns,
+    pbx: SimulatedPbx,
+    *,
+    leases: tuple[Lease, Lease],
+    clocks: tuple[RunningClock | None, RunningClock | None] = (None, None),
+    settings: DialerSettings = SETTINGS,
+) -> AsyncIterator[tuple[Blended, Blended]]:
+    """Engines a (the owner: its lease is taken first) and b (the standby) as `switchboard run` wires them."""
+    async with (
+        blended(redis, rules, plan, pbx=pbx, instance_id="engine-a", lease=leases[0], settings=settings,
+                clock=clocks[0]) as one,
+        blended(redis, rules, plan, pbx=pbx, instance_id="engine-b", lease=leases[1], settings=settings,
+                clock=clocks[1]) as two,
+    ):  # fmt: skip
+        yield one, two
 
 
 def acd_lease(redis: aioredis.Redis, engine_id: str, clock: FreezableClock | None = None) -> Lease:
@@ -106,12 +131,8 @@ async def test_a_customer_on_hold_when_the_owner_is_killed_is_taken_over_at_the_
     rules = blended_rules("1001")
     one_lease, two_lease = acd_lease(redis_client, "engine-a"), acd_lease(redis_client, "engine-b")
     try:
-        async with (
-            blended(redis_client, rules, PLAN, pbx=pbx, instance_id="engine-a", lease=one_lease,
-                    settings=SETTINGS) as one,
-            blended(redis_client, rules, PLAN, pbx=pbx, instance_id="engine-b", lease=two_lease,
-                    settings=SETTINGS) as two,
-        ):  # fmt: skip
+        leases = (one_lease, two_lease)
+        async with two_engines(redis_client, rules, PLAN, pbx, leases=leases) as (one, two):
             assert one.acd.owns and not two.acd.owns
             await customer_on_hold(one, pbx)
             await crash(one, one_lease)
@@ -146,12 +167,8 @@ async def test_an_owner_that_wakes_up_after_the_takeover_sends_and_settles_nothi
     rules, frozen = blended_rules("1001"), FreezableClock()
     one_lease, two_lease = acd_lease(redis_client, "engine-a", frozen), acd_lease(redis_client, "engine-b")
     try:
-        async with (
-            blended(redis_client, rules, PLAN, pbx=pbx, instance_id="engine-a", lease=one_lease,
-                    settings=SETTINGS) as one,
-            blended(redis_client, rules, PLAN, pbx=pbx, instance_id="engine-b", lease=two_lease,
-                    settings=SETTINGS) as two,
-        ):  # fmt: skip
+        leases = (one_lease, two_lease)
+        async with two_engines(redis_client, rules, PLAN, pbx, leases=leases) as (one, two):
             await customer_on_hold(one, pbx)
             await one_lease.stop(release=False)  # frozen: no renewals; the key runs out in Redis
             frozen.advance(10.0)  # awake again: its monotonic clock says the lease lapsed
@@ -186,12 +203,8 @@ async def test_a_customer_in_amd_when_the_owner_is_killed_is_handed_to_the_advis
     rules = blended_rules("1001")
     one_lease, two_lease = acd_lease(redis_client, "engine-a"), acd_lease(redis_client, "engine-b")
     try:
-        async with (
-            blended(redis_client, rules, plan, pbx=pbx, instance_id="engine-a", lease=one_lease,
-                    settings=SETTINGS) as one,
-            blended(redis_client, rules, plan, pbx=pbx, instance_id="engine-b", lease=two_lease,
-                    settings=SETTINGS) as two,
-        ):  # fmt: skip
+        leases = (one_lease, two_lease)
+        async with two_engines(redis_client, rules, plan, pbx, leases=leases) as (one, two):
             await one.acd.login("1001")
             await one.load_leads([lead(0)])
             await one.start()
@@ -246,12 +259,9 @@ async def test_an_owner_that_wakes_up_past_a_ring_timeout_does_not_settle_the_ca
     rules, frozen, woken = blended_rules("1001"), FreezableClock(), JumpingClock()
     one_lease, two_lease = acd_lease(redis_client, "engine-a", frozen), acd_lease(redis_client, "engine-b")
     try:
-        async with (
-            blended(redis_client, rules, PLAN, pbx=pbx, instance_id="engine-a", lease=one_lease,
-                    settings=SETTINGS, clock=woken) as one,
-            blended(redis_client, rules, PLAN, pbx=pbx, instance_id="engine-b", lease=two_lease,
-                    settings=SETTINGS) as two,
-        ):  # fmt: skip
+        async with two_engines(
+            redis_client, rules, PLAN, pbx, leases=(one_lease, two_lease), clocks=(woken, None)
+        ) as (one, two):
             await one.acd.login("1001")
             await one.load_leads([lead(0)])
             await one.start()
@@ -306,12 +316,9 @@ async def test_an_old_owner_back_on_its_link_settles_nothing_for_a_call_gone_fro
     )
     one_lease, two_lease = acd_lease(redis_client, "engine-a", frozen), acd_lease(redis_client, "engine-b")
     try:
-        async with (
-            blended(redis_client, rules, plan, pbx=pbx, instance_id="engine-a", lease=one_lease,
-                    settings=SETTINGS, clock=one_clock) as one,
-            blended(redis_client, rules, plan, pbx=pbx, instance_id="engine-b", lease=two_lease,
-                    settings=SETTINGS, clock=two_clock) as two,
-        ):  # fmt: skip
+        async with two_engines(
+            redis_client, rules, plan, pbx, leases=(one_lease, two_lease), clocks=(one_clock, two_clock)
+        ) as (one, two):
             await one.acd.login("1001")
             await one.load_leads([lead(0)])
             await one.start()

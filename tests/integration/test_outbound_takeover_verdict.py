@@ -21,8 +21,8 @@ from dialer.loop.service import DialerSettings
 from pbx.codec import Event
 from pbx.sim import CustomerScript, SimulatedPbx
 from routing.acd.acd_keys import AcdKeys
-from tests.integration.test_outbound_owner_killed import ATTEMPTS, crash
-from tests.support.blended_harness import Blended, blended, blended_rules
+from tests.integration.test_outbound_owner_killed import ATTEMPTS, crash, two_engines
+from tests.support.blended_harness import Blended, blended_rules
 from tests.support.dialer_harness import campaign, campaigns, lead, number, sim_config
 
 pytestmark = pytest.mark.integration
@@ -83,12 +83,8 @@ async def test_a_verdict_that_came_while_nobody_owned_the_call_starts_the_grace_
     rules = blended_rules("1001")
     one_lease, two_lease = acd_lease(redis_client, "engine-a"), acd_lease(redis_client, "engine-b")
     try:
-        async with (
-            blended(redis_client, rules, plan, pbx=pbx, instance_id="engine-a", lease=one_lease,
-                    settings=SETTINGS) as one,
-            blended(redis_client, rules, plan, pbx=pbx, instance_id="engine-b", lease=two_lease,
-                    settings=SETTINGS) as two,
-        ):  # fmt: skip
+        leases = (one_lease, two_lease)
+        async with two_engines(redis_client, rules, plan, pbx, leases=leases) as (one, two):
             placed_at, verdict_at = await killed_during_amd(one, two, pbx, one_lease, two_lease)
 
             await two.until(lambda: two.sample(ADOPTED, campaign="c1", how="adopted") == 1, timeout=10)
@@ -121,12 +117,8 @@ async def test_a_verdict_heard_longer_than_the_grace_before_the_takeover_is_stil
     rules = blended_rules("1001")
     one_lease, two_lease = acd_lease(redis_client, "engine-a"), acd_lease(redis_client, "engine-b")
     try:
-        async with (
-            blended(redis_client, rules, plan, pbx=pbx, instance_id="engine-a", lease=one_lease,
-                    settings=SETTINGS) as one,
-            blended(redis_client, rules, plan, pbx=pbx, instance_id="engine-b", lease=two_lease,
-                    settings=SETTINGS) as two,
-        ):  # fmt: skip
+        leases = (one_lease, two_lease)
+        async with two_engines(redis_client, rules, plan, pbx, leases=leases) as (one, two):
             _, verdict_at = await killed_during_amd(one, two, pbx, one_lease, two_lease)
 
             await pbx.wait_for_action(
