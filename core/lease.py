@@ -38,66 +38,10 @@ from redis.exceptions import RedisError
 
 from core.cancellation import raise_if_cancelling
 from core.errors import NotOwnerError, ValidationFailedError
+from core.lease_scripts import ACQUIRE, BATCH, FENCE_CHECK, RELEASE, TAKE_BACK
 
 log = logging.getLogger("switchboard.lease")
 
-# KEYS: lease, meta hash. ARGV: engine id, ttl ms, the value this engine held last ('' if none):
-# still in the key, nobody took the lease since, so it is renewed with the same token.
-# Returns {1, value, previous holder} when this engine holds the lease now, else {0, holder's value}.
-_ACQUIRE = """
-local held = redis.call('GET', KEYS[1])
-if held then
-  if held == ARGV[3] then
-    redis.call('PEXPIRE', KEYS[1], ARGV[2])
-    return {1, held, ARGV[1]}
-  end
-  return {0, held}
-end
-local token = redis.call('HINCRBY', KEYS[2], 'token', 1)
-local previous = redis.call('HGET', KEYS[2], 'holder') or ''
-local value = token .. ':' .. ARGV[1]
-redis.call('SET', KEYS[1], value, 'PX', ARGV[2])
-redis.call('HSET', KEYS[2], 'holder', ARGV[1])
-return {1, value, previous}
-"""
-
-# KEYS: lease, meta hash. ARGV: engine id, ttl ms. This engine's previous run (provably dead,
-# core/engine_run.py) holds the lease: taken with the next token, so that run's writes are refused.
-# Returns {1, value, previous holder}, else {0, holder's value or ''}.
-_TAKE_BACK = """
-local held = redis.call('GET', KEYS[1])
-if not held then return {0, ''} end
-local colon = string.find(held, ':', 1, true)
-if not colon or string.sub(held, colon + 1) ~= ARGV[1] then return {0, held} end
-local token = redis.call('HINCRBY', KEYS[2], 'token', 1)
-local value = token .. ':' .. ARGV[1]
-redis.call('SET', KEYS[1], value, 'PX', ARGV[2])
-redis.call('HSET', KEYS[2], 'holder', ARGV[1])
-return {1, value, ARGV[1]}
-"""
-
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
-FENCE_CHECK = "if redis.call('GET', KEYS[#KEYS]) ~= ARGV[#ARGV] then return -1 end\n"
-"""Prefix of a fenced script: -1 (nothing written) unless the lease (last KEY) holds the value (last ARG)."""
-
-# KEYS: the ops' keys in order, then the lease. ARGV: (command, key count, arg count, args...)*,
-# then the holder's value.
-_BATCH = """
-local k, i, last = 1, 1, #ARGV - 1
-while i <= last do
-  local cmd, nk, na = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
-  local call = {}
-  for _ = 1, nk do call[#call + 1] = KEYS[k]; k = k + 1 end
-  for j = 1, na do call[#call + 1] = ARGV[i + 2 + j] end
-  redis.call(cmd, unpack(call))
-  i = i + 3 + na
-end
-return 1
-"""
 _CHUNK = 500  # fields per HSET op (Lua's unpack has a stack limit)
 
 
@@ -147,16 +91,17 @@ class Lease:
         self.metrics = metrics
         self._redis = redis
         self._monotonic = monotonic
-        self._acquire = redis.register_script(_ACQUIRE)
-        self._release = redis.register_script(_RELEASE)
-        self._take_back = redis.register_script(_TAKE_BACK)
-        self._batch = redis.register_script(FENCE_CHECK + _BATCH)
+        self._acquire = redis.register_script(ACQUIRE)
+        self._release = redis.register_script(RELEASE)
+        self._take_back = redis.register_script(TAKE_BACK)
+        self._batch = redis.register_script(FENCE_CHECK + BATCH)
         self._value: str | None = None
         self._last = ""  # the value this engine held last, owned or lapsed
         self.continues: int | None = None
         """The token of this engine's previous ownership when nobody else owned the role since
         (same token kept, or the next one taken by this engine); None otherwise."""
         self._took_from: str | None = None  # the other engine this ownership took the lease from
+        self._sent = self._passed = 0  # fence checks sent; the last sent one Redis passed (confirm)
         self._valid_until = 0.0
         self._listeners: list[Callable[[bool], None]] = []
         self._task: asyncio.Task[None] | None = None
@@ -266,20 +211,39 @@ class Lease:
             raise_if_cancelling()  # a stop must end the renewals even if redis-py swallowed its cancel
             await asyncio.sleep(self.renew_s)  # the renewal period itself, not a synchronisation
 
-    async def confirm(self) -> None:
+    def mark(self) -> int:
+        """A point to `confirm` from; NotOwnerError when this engine does not own the role."""
+        self.fence_value()
+        return self._sent
+
+    async def confirm(self, since: int | None = None) -> None:
         """Check in Redis, not only locally, that this engine still owns the role: the last step
-        before an action no fence can guard (an Originate). NotOwnerError if not."""
+        before an action no fence can guard (an Originate). NotOwnerError if not. With `since` (a
+        `mark`), no command when a fenced write or check sent after it already passed in Redis."""
         value = self.fence_value()
+        if since is not None and self._passed > since:
+            return
+        sent = self._sending()
         if _text(await self._redis.get(self.key) or b"") != value:
             raise self.refused()
+        self._checked(sent, value)
+
+    def _sending(self) -> int:
+        self._sent += 1
+        return self._sent
+
+    def _checked(self, sent: int, value: str) -> None:  # fence check `sent` passed with `value`
+        if value == self._value:
+            self._passed = max(self._passed, sent)
 
     async def write(self, batch: FencedBatch) -> None:
         """Run `batch` if this engine still owns the role; NotOwnerError (nothing written) if not."""
         if not batch.args:
             return
-        value = self.fence_value()
+        value, sent = self.fence_value(), self._sending()
         if await self._batch(keys=[*batch.keys, self.key], args=[*batch.args, value]) == -1:
             raise self.refused()
+        self._checked(sent, value)
 
     def refused(self) -> NotOwnerError:
         """A fence refused a write: another engine took the role (this one learns it here first)."""
@@ -296,6 +260,7 @@ class Lease:
         was, self._value, self._valid_until = self._value, value, valid_until
         if was == value:
             return
+        self._passed = 0  # a new ownership: what passed before it confirms nothing
         self._set_gauge(value is not None)
         extra = {"role": self.role, "engine": self.engine_id, "lease": value or ""}
         if value is not None:
@@ -326,10 +291,11 @@ class FencedScript:
     async def __call__(self, keys: Sequence[str], args: Sequence[Any]) -> Any:
         if self._lease is None:
             return await self._script(keys=list(keys), args=list(args))
-        value = self._lease.fence_value()
+        value, sent = self._lease.fence_value(), self._lease._sending()
         result = await self._script(keys=[*keys, self._lease.key], args=[*args, value])
         if result == -1:
             raise self._lease.refused()
+        self._lease._checked(sent, value)
         return result
 
 

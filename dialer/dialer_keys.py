@@ -92,6 +92,8 @@ class DialerKeys:
 # - `dial:lead:{lead}`           ZSET same members: the attempts of one lead (retry delays, limits)
 #                                made without holding it (callbacks) or by versions before the lead's
 #                                hash kept them (`dial_attempts`, leads/lead_keys.py); read with that field
+#                                when the lead's hash has `dial_zset` (every writer sets it; older
+#                                versions' ZSETs marked at start-up: AttemptStore.mark_lead_zsets)
 # - `dial:lock:{e164}`           STRING token: one dial at a time per number (SET NX PX, all engines)
 # - `dial:call:{call_id}`        HASH one placed call's intent (number, campaign, lead, holder, agent,
 #                                kind, owner, at, attempt_ms: its attempts' score), written before its

@@ -10,7 +10,9 @@ Rules it keeps (DESIGN.md 2.6, 2.7):
   same steps without a lead or an intent, for tools and tests.)
 - A lead's attempts made by its holder live in the lead's hash (`dial_attempts`, written with the
   lead's status by the intent's scripts); callbacks and older versions wrote them to the lead's
-  ZSET, which is still read (`lead_attempts` merges the two).
+  ZSET, which is still read (`lead_attempts` merges the two) when the lead's hash says it may hold
+  some (`dial_zset`, set by every write of the ZSET, and at start-up for the ZSETs older versions
+  wrote: `mark_lead_zsets`); the caps' read of a lead without it costs no command.
 - The per-number history is shared by all campaigns, manual dials and callbacks: the cap is
   "across ALL campaigns". Entries older than `retention` are trimmed by the writes here; the dial
   intent trims a history only when the caps' read of it (under the number's lock) found such entries.
@@ -42,6 +44,7 @@ from dialer.pacing.abandon_window import AbandonWindow, HourBucket
 
 PENDING = "pending"
 LEAD_LOG_FIELD = "dial_attempts"  # the lead hash's own attempts (dialer/leads/transition_scripts.py)
+LEAD_ZSET_FIELD = "dial_zset"  # '1': the lead's `dial:lead` ZSET was written (read it with the field)
 _MONTH_HOURS = 30 * 24
 _HOUR_S = 3600
 STAT_DIALS, STAT_ANSWERS, STAT_ABANDONS, STAT_MACHINES = "d", "a", "x", "m"
@@ -67,6 +70,14 @@ for _, key in ipairs(KEYS) do
   redis.call('PEXPIRE', key, ARGV[5])
 end
 return 1
+"""
+
+# KEYS: lead hashes whose `dial:lead` ZSET was written: each existing one is marked (none is made).
+_MARK_ZSET_LUA = f"""
+for _, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then redis.call('HSET', key, '{LEAD_ZSET_FIELD}', '1') end
+end
+return #KEYS
 """
 
 _EXTEND_LUA = """
@@ -192,6 +203,7 @@ class AttemptStore:
         self._settle = redis.register_script(_SETTLE_LUA)
         self._unlock = redis.register_script(_UNLOCK_LUA)
         self._extend = redis.register_script(_EXTEND_LUA)
+        self._mark_zsets = redis.register_script(_MARK_ZSET_LUA)
 
     # ---- the per-number dial lock ---------------------------------------------------------------
 
@@ -216,13 +228,16 @@ class AttemptStore:
     async def number_attempts(self, number: str) -> list[AttemptRecord]:
         return await self._read(self.keys.number_attempts(number))
 
-    async def lead_attempts(self, lead_id: str, *, logged: str | None = None) -> list[AttemptRecord]:
+    async def lead_attempts(
+        self, lead_id: str, *, logged: str | None = None, zset: bool = True
+    ) -> list[AttemptRecord]:
         """The lead's attempts: those its holder's dials keep in the lead's hash (`dial_attempts`;
         `logged`, its value as the caller read it with the lead, else read here) and those of its
-        `dial:lead` ZSET (callbacks, tools, and what older versions wrote there)."""
+        `dial:lead` ZSET (callbacks, tools, and what older versions wrote there), read unless the
+        lead read with `logged` said it has none (`zset` False: its hash has no `dial_zset`)."""
         key = self.keys.lead_attempts(lead_id)
         if logged is not None:
-            return merged(await self._read(key), logged)
+            return merged(await self._read(key) if zset else [], logged)
         pipe = self._redis.pipeline(transaction=False)
         pipe.zrange(key, 0, -1, withscores=True)
         pipe.hget(self._leads.lead(lead_id), LEAD_LOG_FIELD)
@@ -231,6 +246,20 @@ class AttemptStore:
 
     async def _read(self, key: str) -> list[AttemptRecord]:
         return _records(await self._redis.zrange(key, 0, -1, withscores=True))
+
+    async def mark_lead_zsets(self) -> int:
+        """At start-up: every lead whose `dial:lead` ZSET exists (one an older version wrote without
+        marking the lead) gets `dial_zset` in its hash, so the caps read it. Idempotent; returns the
+        number of ZSETs found."""
+        start, found = len(self.keys.lead_attempts("")), 0
+        pattern = self.keys.lead_attempts("*")  # `{dial}` is no glob syntax: one slot's keys
+        batch: list[str] = []
+        async for raw in self._redis.scan_iter(match=pattern, count=1000, _type="zset"):
+            batch.append(self._leads.lead(text(raw)[start:]))
+            if len(batch) == 500:
+                found += await self._mark_zsets(keys=batch, args=[])
+                batch = []
+        return found + (await self._mark_zsets(keys=batch, args=[]) if batch else 0)
 
     # ---- writes ---------------------------------------------------------------------------------
 
@@ -260,6 +289,8 @@ class AttemptStore:
             "lead": lead_id or "", "kind": kind, "agent": agent_id or "", "at": at.isoformat(),
         }  # fmt: skip
         pipe.xadd(self.keys.audit_attempts, entry, maxlen=self._audit_maxlen, approximate=True)  # type: ignore[arg-type]
+        if lead_id:
+            await self._mark_zsets(keys=[self._leads.lead(lead_id)], args=[], client=pipe)
         await pipe.execute()
 
     async def settle(
@@ -278,6 +309,8 @@ class AttemptStore:
         cutoff = to_ms(at - self.retention)
         keep_ms = int(self.retention.total_seconds() * 1000)
         await self._settle(keys=keys, args=[call_id, member, to_ms(at), cutoff, keep_ms])
+        if lead_id:
+            await self._mark_zsets(keys=[self._leads.lead(lead_id)], args=[])
         entry = {
             "action": "outcome", "call": call_id, "number": number, "campaign": campaign,
             "lead": lead_id or "", "result": result.value, "at": at.isoformat(),

@@ -230,7 +230,8 @@ class Dialer:
         lead = request.lead
         if lead is None or request.kind in (DialKind.MANUAL, DialKind.CALLBACK):
             return number_block(on_number, policy, now), History((number_stale, True), None)
-        kept = await self.attempts.lead_attempts(lead.lead_id, logged=lead.attempt_log)
+        logged, zset = lead.attempt_log, lead.attempt_zset  # as the claim read the lead
+        kept = await self.attempts.lead_attempts(lead.lead_id, logged=logged, zset=zset)
         lead_stale = any(record.at <= cutoff for record in kept)
         lead_records = within_retention(kept, cutoff)  # the lead's hash keeps them past it: not counted
         on_lead = lead_history(lead_records, lead.last_disposition)

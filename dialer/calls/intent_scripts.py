@@ -18,6 +18,11 @@ from dialer.leads.transition_scripts import TRANSITIONS
 _KEYS = """
 local CALL, INTENTS, STATS, TRAIL, LOCK, LEAD_TRAIL = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local FIRST_ATTEMPTS, LAST_ATTEMPTS = 7, #KEYS - LIB_KEYS
+-- the lead's `dial:lead` ZSET was written: its hash (if it exists) says so, and the caps read it
+local function zset_written(lead)
+  local key = lkey(lead)
+  if redis.call('EXISTS', key) == 1 then redis.call('HSET', key, 'dial_zset', '1') end
+end
 """
 
 # ARGV[4] call id, [5] pending member, [6] retention cutoff ms, [7] keep ms, [8] stats field (dials),
@@ -56,6 +61,7 @@ for i = FIRST_ATTEMPTS, LAST_ATTEMPTS do
   if string.sub(stale, at, at) ~= '0' then redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ARGV[6]) end
   if i <= last then redis.call('PEXPIRE', KEYS[i], ARGV[7]) end
 end
+if lead ~= '' and last == LAST_ATTEMPTS then zset_written(lead) end  -- not held (a callback)
 redis.call('HINCRBY', STATS, ARGV[8], 1)
 redis.call('HSET', CALL, 'attempt_ms', ARGV[2], 'lead_log', logged, unpack(cjson.decode(ARGV[14])))
 redis.call('ZADD', INTENTS, NOW, ARGV[4])
@@ -150,6 +156,8 @@ for i = FIRST_ATTEMPTS, last do
     redis.call('PEXPIRE', key, ARGV[21])  -- it may have been emptied, or made anew, here
   end
 end
+local lead_id = set(call[4]) and call[4] or ARGV[11]
+if last == LAST_ATTEMPTS and LAST_ATTEMPTS > FIRST_ATTEMPTS and lead_id ~= '' then zset_written(lead_id) end
 local counts = cjson.decode(ARGV[9])
 for i = 1, #counts, 2 do redis.call('HINCRBY', STATS, counts[i], counts[i + 1]) end
 if ARGV[10] ~= '' and redis.call('GET', LOCK) == ARGV[10] then redis.call('DEL', LOCK) end

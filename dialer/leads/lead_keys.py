@@ -9,7 +9,8 @@ names): they share the tag, so they stay in its slot (docs/redis.md#one-slot-per
                                (JSON attempt member -> epoch ms) holds the attempts its holder's dials
                                made, written with its status (transition_scripts), which drop entries
                                past the 31-day retention; the caps count only those within it (the
-                               hash has no TTL: dialer.calls.attempts.within_retention)
+                               hash has no TTL: dialer.calls.attempts.within_retention); `dial_zset`
+                               = 1: its `dial:lead` ZSET was written (the caps read it then)
 - `leads:seq`                  STRING counter: insertion order of new leads ("age")
 - `leads:customer-ids`         HASH ASCII-lowercased customer id -> the id as the CRM sent it
 - `leads:customer:{cid}`       SET lead ids of one customer (Robinson approval finds phones here)

@@ -216,6 +216,8 @@ class Lead:
     attempt_log: str = field(default="", repr=False, compare=False)
     """The attempts its holder's dials keep in the hash (`dial_attempts`, JSON; read by
     dialer.calls.attempts.merged), as read with the lead; not part of the lead's view (`as_dict`)."""
+    attempt_zset: bool = field(default=True, repr=False, compare=False)
+    """Its `dial:lead` ZSET may hold attempts (`dial_zset` in the hash): read it too; not in the view."""
 
     @classmethod
     def from_hash(cls, raw: Mapping[Any, Any]) -> Lead:
@@ -249,11 +251,12 @@ class Lead:
             held_for=opt("held_for") if h.get("status") == "held" else None,
             held_reason=opt("held_reason") if h.get("status") == "held" else None,
             attempt_log=h.get("dial_attempts", ""),
+            attempt_zset=h.get("dial_zset") == "1",
         )
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        del data["attempt_log"]
+        del data["attempt_log"], data["attempt_zset"]
         data["phones"], data["phones_raw"] = list(self.phones), list(self.phones_raw)
         data["next_attempt_at"] = self.next_attempt_at.isoformat() if self.next_attempt_at else None
         return data

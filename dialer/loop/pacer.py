@@ -15,17 +15,20 @@ calling `dialer.pacing.decision.calls_to_place`, and placing that many calls thr
   or under way than the round decided; each placement keeps every step and order above (its
   agent held, its lead claimed, the gate, the write-ahead intent before its Originate).
 - A store or AMI outage ends the round at once: nothing is dialed until it is back.
-- Fenced: before each call (before its agent is held or its lead claimed) the `fence` confirms
-  in Redis that this engine still leads the pacing; NotOwnerError ends the round otherwise.
+- Fenced: before each call's lead is claimed the `fence` confirms in Redis that this engine still
+  leads the pacing (NotOwnerError ends the round otherwise): checked locally before its agent is
+  held, in Redis by the hold itself when the desk's hold is a write fenced by the same lease (the
+  ACD's; one command less per dial), else by a read of the lease after the hold.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from dialer.calls.attempts import AttemptStore, CampaignCounts
 from dialer.calls.dial_metrics import DialerMetrics
@@ -44,6 +47,14 @@ _SPARE_CLAIMS = 20
 DIALS_AT_ONCE = 16  # a round's placements under way at once (each awaits its own round trips)
 _DECLINED_REST = timedelta(minutes=1)  # a declined preview lead is not offered straight back
 _COUNTS_EVERY = timedelta(seconds=5)  # progressive: how stale the abandon-rate gauges may get
+
+
+class Fence(Protocol):
+    """The pacing lease as the pacer checks it (core.lease.Lease)."""
+
+    def mark(self) -> int: ...  # NotOwnerError unless owned locally; a point to confirm from
+
+    async def confirm(self, since: int | None = None) -> None: ...  # in Redis (see Lease.confirm)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +114,7 @@ class Pacer:
         in_flight: Callable[[str], InFlight],
         samples: Callable[[str], LiveSample],
         active: Callable[[], bool] = lambda: True,
-        fence: Callable[[], Awaitable[None]] | None = None,
+        fence: Fence | None = None,
         dials_at_once: int = DIALS_AT_ONCE,
     ) -> None:
         self.dialer = dialer
@@ -219,12 +230,17 @@ class Pacer:
     async def _place_one(self, campaign: Campaign, reserve: bool, now: datetime) -> tuple[bool, bool]:
         """One placement: agent held (progressive), lead claimed, call placed. Returns (placed, the
         round goes on)."""
-        await self.confirm_leader()
+        mark = self._fence.mark() if self._fence is not None else 0
         call_id, agent_id = new_call_id(), None
         if reserve:
             agent_id = await self.desk.reserve(target_of(campaign), call_id)
             if agent_id is None:
                 return False, False
+        try:  # no command when the hold passed the lease's fence in Redis after the mark
+            await self.confirm_leader(since=mark)
+        except Exception:
+            await self._unreserve(agent_id, call_id, now)
+            raise
         lead = await self.leads.claim(campaign.id, self.owner, now=now)
         if lead is None:
             await self._unreserve(agent_id, call_id, now)
@@ -236,10 +252,10 @@ class Pacer:
         await self._unreserve(agent_id, call_id, now)
         return False, outcome.status not in OUTAGES
 
-    async def confirm_leader(self) -> None:
-        """NotOwnerError unless this engine still leads the pacing (checked in Redis)."""
+    async def confirm_leader(self, since: int | None = None) -> None:
+        """NotOwnerError unless this engine still leads the pacing (checked in Redis, after `since`)."""
         if self._fence is not None:
-            await self._fence()
+            await self._fence.confirm(since)
 
     async def _unreserve(self, agent_id: str | None, call_id: str, now: datetime) -> None:
         if agent_id is not None:

@@ -133,7 +133,7 @@ class DialerService:
         self.pacer = Pacer(
             dialer=self.dialer, desk=desk, leads=leads, attempts=self.attempts, metrics=metrics,
             in_flight=self.in_flight, samples=self.sample, active=lambda: not self.background.closed,
-            fence=self.lease.confirm,
+            fence=self.lease,
         )  # fmt: skip
         self.operations = self._operations()
         self.callbacks = CallbackRound(tasks, self.pacer, desk) if tasks is not None else None

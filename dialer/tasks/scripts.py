@@ -71,11 +71,17 @@ end
 
 # ARGV[5] source ref ('' = none), ARGV[6] JSON object of the fields (strings), ARGV[7] dial score ('' = none),
 # ARGV[8] reminder due ms ('' = none; the fields carry its offset and anchor)
-# Returns {1, id, the new task's hash as written (a flat list)}, or {0, the id the source created before}.
+# ARGV[9] '1': only if the lead has no open task; KEYS[LIB_KEYS + 1] the lead's open tasks (`tasks:lead:`).
+# Returns {1, id, the new task's hash as written (a flat list)}, {0, the id the source created before},
+# or {2, the lead's open task ids} (ARGV[9] '1', nothing written).
 CREATE = (
     LIB
     + """
-local f = cjson.decode(ARGV[6])
+local f, LEAD_TASKS = cjson.decode(ARGV[6]), KEYS[LIB_KEYS + 1]
+if ARGV[9] == '1' then
+  local open = redis.call('ZRANGE', LEAD_TASKS, 0, -1)
+  if #open > 0 then return {2, open} end
+end
 local id = 't-' .. redis.call('INCR', SEQ)
 -- once per source: the new id takes the source's entry (HSETNX) before anything else is written;
 -- a replay finds it taken and gets that task back (the id it drew is left unused)
@@ -89,7 +95,7 @@ redis.call('HSET', tkey(id), unpack(args))
 local expires = tonumber(f.expires_ms)
 redis.call('ZADD', OPEN, expires, id)
 redis.call('ZADD', ALL, expires, id)
-redis.call('ZADD', by_lead(f.lead_id), expires, id)
+redis.call('ZADD', LEAD_TASKS, expires, id)
 if set(f.owner) then redis.call('ZADD', by_owner(f.owner), expires, id) end
 if set(f.campaign_id) then redis.call('ZADD', by_campaign(f.campaign_id), expires, id) end
 if set(ARGV[7]) then redis.call('ZADD', dial(f.campaign_id), tonumber(ARGV[7]), id) end

@@ -24,6 +24,7 @@ rules of issue 5 that need the store:
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -55,6 +56,7 @@ from dialer.tasks.rules import DEFAULT_TASK_RULES, Task, TaskRule, TaskRules
 from dialer.tasks.store_results import (
     Callee,
     DispositionEffect,
+    LeadHasOpenTasks,
     OwnTimeChange,
     OwnTimeOutsideHoursError,
     Reactivation,
@@ -170,11 +172,14 @@ class TaskStore:
         reactivated_from: str = "",
         reminder: Reminder | None = None,
         lead: Lead | None = None,
+        alone: bool = False,
     ) -> Task:
         """A task of `kind` for the lead, owned by `owner` (default: the actor); its deadline from
         the rule, counted from `now`. An `own_time` is checked before anything is stored. Every
         task has a reminder: `reminder`, else the default of tasks.yaml. `lead`: the lead as the
-        caller already read it (its customer, campaign, phones and zone are used), else it is read."""
+        caller already read it (its customer, campaign, phones and zone are used), else it is read.
+        `alone`: only if the lead has no open task (checked in the same script), else LeadHasOpenTasks
+        with their ids and nothing written."""
         rule = self._rule(kind)
         if lead is None or lead.lead_id != lead_id:
             lead = await self.leads.get(lead_id)
@@ -200,8 +205,11 @@ class TaskStore:
         remind_at = str(to_ms(max(reminder_instant(remind, None, expires), now)))
         dial_at = str(to_ms(expires - self.rules.at_risk_margin)) if callback else ""
         payload = json.dumps(fields, ensure_ascii=False)
-        reply = await self.run("CREATE", now, source_ref or "", payload, dial_at, remind_at)
+        args = (source_ref or "", payload, dial_at, remind_at, "1" if alone else "")
+        reply = await self.run("CREATE", now, *args, keys=[self.keys.lead(lead.lead_id)])
         created, task_id, written = reply[0], reply[1], reply[2:]
+        if int(created) == 2:
+            raise LeadHasOpenTasks(tuple(text(found) for found in task_id))
         if own_time is not None:
             return (await self.set_own_time(text(task_id), own_time, now=now, actor=actor)).task
         if int(created) and written:  # the new task as the script wrote it: no read back
@@ -237,15 +245,20 @@ class TaskStore:
         if not lead_id:
             return None
         actor, ref = f"result:{result}", f"call:{call_id}" if call_id else None
-        previous = await self._close_open(
-            lead_id, code=result, disposition_id="", actor=actor, now=now, ref=ref
-        )
-        owner = owner or (dialed.owner if dialed else None) or last_owner(previous)
-        return await self.create(
-            lead_id=lead_id, kind=rule.kind, now=now, actor=actor, owner=owner or "",
+        owner = owner or (dialed.owner if dialed else None)
+        new = functools.partial(
+            self.create, lead_id=lead_id, kind=rule.kind, now=now, actor=actor,
             campaign_id=campaign_id or (dialed.campaign_id if dialed else None), source=f"result:{result}",
             source_ref=ref, lead=lead,
         )  # fmt: skip
+        try:  # the lead's open tasks are looked up by the creation itself: one round trip if none
+            return await new(owner=owner or "", alone=True)
+        except LeadHasOpenTasks as found:
+            open_ids = found.task_ids
+        previous = await self._close_open(
+            lead_id, code=result, disposition_id="", actor=actor, now=now, ref=ref, open_ids=open_ids
+        )
+        return await new(owner=owner or last_owner(previous) or "")
 
     async def record_disposition(self, disposition: Disposition, *, now: datetime) -> DispositionEffect:
         """A disposition handles the lead: its open tasks are closed by it, and a rule for its code
@@ -266,11 +279,12 @@ class TaskStore:
         return DispositionEffect(tuple(closed), created)
 
     async def _close_open(
-        self, lead_id: str, *, code: str, disposition_id: str, actor: str, now: datetime, ref: str | None
+        self, lead_id: str, *, code: str, disposition_id: str, actor: str, now: datetime, ref: str | None,
+        open_ids: Sequence[str] | None = None,
     ) -> list[Task]:
-        """Close the lead's open tasks, except the follow-up this same source (`ref`) created: a
-        replayed outcome or disposition never closes its own follow-up."""
-        tasks = await self.open_for_lead(lead_id)
+        """Close the lead's open tasks (`open_ids`, else read), except the follow-up this same source
+        (`ref`) created: a replayed outcome or disposition never closes its own follow-up."""
+        tasks = await (self.get_many(open_ids) if open_ids is not None else self.open_for_lead(lead_id))
         own = await self.redis.hget(self.keys.sources, ref) if ref and tasks else None
         closed = []
         for task in tasks:

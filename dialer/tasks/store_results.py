@@ -108,3 +108,11 @@ def not_open(task: Task, state: str) -> SwitchboardError:
     else:
         message = f"task {task.task_id} is {state}"
     return TaskStateError(message, task_id=task.task_id, state=state, deadline=task.deadline_date.isoformat())
+
+
+class LeadHasOpenTasks(Exception):
+    """`TaskStore.create(alone=True)` found open tasks of the lead (their ids): nothing was written."""
+
+    def __init__(self, task_ids: tuple[str, ...]) -> None:
+        super().__init__(f"the lead has {len(task_ids)} open task(s)")
+        self.task_ids = task_ids

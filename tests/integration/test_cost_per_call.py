@@ -24,5 +24,6 @@ def test_an_inbound_call_and_a_dial_stay_under_their_redis_ceilings() -> None:
     # one script: the CRM record, the case id, the call with its agent (2 round trips, 11 before)
     assert trips["value"] <= 1, trips["detail"]
     assert commands["value"] <= 8, commands["detail"]
-    # 75 measured (83 before the lead's attempts moved into its hash, 106 before the figure-7 cuts)
-    assert 0 < dial["value"] <= 80, dial["detail"]
+    # 73 measured (75 before the pacer's lease read and the lead ZSET's read were dropped, 83 before
+    # the lead's attempts moved into its hash, 106 before the figure-7 cuts)
+    assert 0 < dial["value"] <= 77, dial["detail"]

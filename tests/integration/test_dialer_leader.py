@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import redis.asyncio as aioredis
 
+from core.errors import StoreUnavailableError
 from core.lease import Lease
 from pbx.sim import CustomerProfile
 from routing.acd.acd_keys import AcdKeys
@@ -44,7 +45,21 @@ async def test_only_the_leader_paces_and_another_engine_takes_over(redis_client:
 async def test_a_paused_leader_dials_nothing_once_another_engine_leads(redis_client: aioredis.Redis) -> None:
     """engine-1 freezes (its clock and renewals stop, so it still believes it leads); engine-2
     takes the lease once it ran out; engine-1 wakes up and runs its round: the fence stops it
-    before any dial."""
+    before any dial (here the ACD's hold of the agent, fenced by the same lease: the pacer reads
+    the lease no more itself)."""
+    await _paused_leader_round(redis_client, acd_cut_off=False)
+
+
+async def test_a_paused_leader_whose_hold_stays_in_memory_is_stopped_by_the_lease_read(
+    redis_client: aioredis.Redis,
+) -> None:
+    """The same, with engine-1's ACD serving from memory (its Redis writes failed, not yet written
+    back): its hold is not written, so no fence checks it in Redis; the pacer then reads the lease
+    itself before the lead is claimed, and dials nothing."""
+    await _paused_leader_round(redis_client, acd_cut_off=True)
+
+
+async def _paused_leader_round(redis_client: aioredis.Redis, *, acd_cut_off: bool) -> None:
     config = campaigns(campaign())
     sim = sim_config(customers=BUSY)
     frozen = FreezableClock()
@@ -73,6 +88,8 @@ async def test_a_paused_leader_dials_nothing_once_another_engine_leads(redis_cli
         dialed = one.dialed()
 
         assert lease.owned, "paused, engine-1 cannot tell it lost the lease"
+        if acd_cut_off:
+            one.acd.writes.store_failed(StoreUnavailableError("the test: the ACD's writes failed"))
         assert not await one.dialer.run_once(), "its round stops at the fence"
         assert one.dialed() == dialed, "the paused leader dialed nothing after the takeover"
         assert not one.dialer.is_leader and not lease.owned

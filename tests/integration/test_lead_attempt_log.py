@@ -1,7 +1,9 @@
 """A lead's attempts kept in its own hash (issue 15 figure 7): what its holder's dials write there
 instead of the `dial:lead` ZSET still counts at once, settles with its result and dial time, is
 undone by a cancelled dial, and reads together with what older versions left in the ZSET (a user
-upgrading keeps every lead's attempt count and retry). Real Redis.
+upgrading keeps every lead's attempt count and retry). The ZSET is read only for a lead whose hash
+says it may hold attempts (`dial_zset`): every write of it says so, and a start-up pass marks the
+leads whose ZSET an older version wrote. Real Redis.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from dialer.calls.intents import Intent, IntentStore, LeadStep
 from dialer.compliance.caps import CallResult
 from dialer.dialer_keys import DialKeys, LeadKeys
 from dialer.leads.store import LeadStore
-from tests.support.dialer_harness import lead, number
+from pbx.sim import CustomerProfile
+from tests.support.dialer_harness import campaign, campaigns, lead, number, rig, sim_config
 
 T0 = datetime(2026, 11, 18, 11, 0, tzinfo=UTC)
 HOLD = timedelta(hours=2)
@@ -138,3 +141,71 @@ async def test_attempts_an_older_version_stored_in_the_zset_still_count_and_its_
     assert seen(await attempts.lead_attempts("L1")) == [*both, ("sbo-3", None, again)]
     logged = (await leads.get("L1")).attempt_log
     assert seen(await attempts.lead_attempts("L1", logged=logged)) == [*both, ("sbo-3", None, again)]
+
+
+async def test_every_write_of_a_leads_zset_marks_the_lead_so_the_caps_read_it(
+    redis_client: aioredis.Redis,
+) -> None:
+    """The caps read the `dial:lead` ZSET only when the lead's hash has `dial_zset`: a holder's dial
+    writes no ZSET and sets nothing; a callback's dial (the lead not held), its settlement, an older
+    intent's settlement and the tools' `record` each write the ZSET and mark the lead."""
+    leads, attempts = await claimed(redis_client), AttemptStore(redis_client)
+    intents = IntentStore(redis_client)
+    lead_key, zset = LeadKeys().lead("L1"), DialKeys().lead_attempts("L1")
+    assert await intents.open(intent("sbo-1", T0), at=T0, hold=HOLD) is None
+    held = await leads.get("L1")
+    assert not held.attempt_zset and not await redis_client.exists(zset), "no ZSET, nothing to read"
+    logged = held.attempt_log
+    assert seen(await attempts.lead_attempts("L1", logged=logged, zset=False)) == [("sbo-1", None, T0)]
+    step = LeadStep("release", "e1", next_attempt_at=T0 + timedelta(hours=1))
+    assert await intents.settle(intent("sbo-1", T0), result="busy", counts={}, step=step, at=T0)
+    assert not (await leads.get("L1")).attempt_zset
+
+    later = T0 + timedelta(minutes=5)  # a callback dials the lead without holding it
+    assert await intents.open(intent("cb-2", later, holder=""), at=later, hold=HOLD) is None
+    marked = await leads.get("L1")
+    assert marked.attempt_zset and await redis_client.exists(zset)
+    both = [("sbo-1", CallResult.BUSY, T0), ("cb-2", None, later)]
+    read = await attempts.lead_attempts("L1", logged=marked.attempt_log, zset=marked.attempt_zset)
+    assert seen(read) == both
+
+    await redis_client.hdel(lead_key, "dial_zset")  # what an older version's settlement found
+    callback = intent("cb-2", later, holder="")
+    assert await intents.settle(callback, result="busy", counts={}, step=None, at=later)
+    assert (await leads.get("L1")).attempt_zset, "the settlement wrote the ZSET: marked"
+
+    await redis_client.hdel(lead_key, "dial_zset")
+    await attempts.record(call_id="t-3", number=number(1), campaign="c1", lead_id="L1", at=later, kind="tool")
+    assert (await leads.get("L1")).attempt_zset, "the tools' record marks it too"
+    await attempts.record(call_id="t-4", number=number(1), campaign="c1", lead_id="L9", at=later, kind="tool")
+    assert not await redis_client.exists(LeadKeys().lead("L9")), "no lead hash made for an unknown lead"
+
+
+async def test_a_start_up_pass_marks_the_leads_whose_zset_an_older_version_wrote(
+    redis_client: aioredis.Redis,
+) -> None:
+    """An older version wrote the ZSET without marking the lead: one attempt of the lead's one allowed.
+    The start-up pass (`mark_lead_zsets`, which `switchboard run` makes before anything is dialed)
+    marks it, so the caps count that attempt and the lead is not dialed again; without the pass it
+    would be (the ZSET unread). Leads without a hash are not made, and a second pass changes nothing."""
+    config = campaigns(campaign(caps={"max_attempts_per_lead": 1}))
+    busy = CustomerProfile(answer=0, busy=1, noanswer=0, congestion=0, machine=0, reject=0)
+    sim = sim_config(customers=busy)
+    async with rig(redis_client, config, sim, clock=T0.timestamp, engine_ticks=False) as r:
+        await r.stores.leads.upsert_many([lead(1), lead(2)], now=T0, actor="crm", campaign_id="c1")
+        earlier = ms(T0 - timedelta(days=2))
+        await redis_client.zadd(DialKeys().lead_attempts("L1"), {"old-1|no_answer|c1": earlier})
+        await redis_client.zadd(DialKeys().lead_attempts("gone"), {"old-2|busy|c1": earlier})
+        assert not (await r.stores.leads.get("L1")).attempt_zset
+
+        assert await r.dialer.attempts.mark_lead_zsets() == 2
+        assert await r.dialer.attempts.mark_lead_zsets() == 2, "idempotent"
+        assert (await r.stores.leads.get("L1")).attempt_zset
+        assert not (await r.stores.leads.get("L2")).attempt_zset, "no ZSET: not marked"
+        assert not await redis_client.exists(LeadKeys().lead("gone")), "no hash made for it"
+
+        await r.agent("1001")
+        await r.start()
+        assert await r.dialer.run_once()
+        await r.until(lambda: len(r.dialed()) >= 1, timeout=10)
+        assert r.dialed() == [number(2)], "L1 used its one attempt under the older version"

@@ -208,3 +208,37 @@ async def test_the_engine_that_took_the_lease_knows_whom_from_while_it_owns(
     assert one.superseded() == ()
     clock.now += 10.0  # engine-b's ownership lapses locally: it can no longer vouch for anything
     assert not two.owned and two.superseded() == ()
+
+
+async def test_a_confirm_from_a_mark_reads_the_lease_unless_a_fenced_write_passed_after_the_mark(
+    redis_client: aioredis.Redis,
+) -> None:
+    """`confirm(since=mark)` (the pacer's, after the ACD's hold): a fenced write sent after the mark
+    that Redis let through is the confirmation, no command more; one sent before the mark, or
+    under an earlier ownership, is not, and the lease is read."""
+    one = lease(redis_client, "engine-1")
+    assert await one.acquire()
+    write = FencedScript(redis_client, "redis.call('SET', KEYS[1], ARGV[1]) return 1", one)
+    await write(["t:s"], ["v"])  # passed, but before the mark
+    mark = one.mark()
+    await redis_client.set(KEY, "99:engine-2")  # taken behind engine-1's back (a pause)
+    with pytest.raises(NotOwnerError):
+        await one.confirm(since=mark)  # read: the write before the mark confirms nothing
+    assert not one.owned
+
+    await redis_client.delete(KEY)
+    assert await one.acquire()
+    mark = one.mark()
+    await write(["t:s"], ["w"])  # passed after the mark: Redis held this engine's value then
+    await redis_client.set(KEY, "99:engine-2")
+    await one.confirm(since=mark)  # no read: what the write found is the confirmation
+    with pytest.raises(NotOwnerError):
+        await one.confirm()  # without a mark the lease is always read
+    with pytest.raises(NotOwnerError):
+        one.mark()  # not owned locally: no mark, nothing to confirm from
+
+    await redis_client.delete(KEY)
+    assert await one.acquire()  # a new ownership: the write under the last one counts no more
+    await redis_client.set(KEY, "99:engine-2")
+    with pytest.raises(NotOwnerError):
+        await one.confirm(since=mark)

@@ -13,6 +13,7 @@ import httpx
 import redis.asyncio as aioredis
 from pydantic import SecretStr
 
+from dialer.dialer_keys import DialKeys, LeadKeys
 from pbx.sim import AgentPhone, CustomerScript, SimConfig, SimulatedPbx
 from routing.acd.events import AcdEvent, AcdEvents
 from routing.agent_events import AgentState
@@ -78,9 +79,14 @@ async def test_a_started_campaign_dials_through_the_acd_and_campaigns_yaml_reloa
         )
     )
     port = await sim.start()
+    # what an older version left: a lead's attempt in its `dial:lead` ZSET, the lead not marked
+    old_lead, old_log = LeadKeys().lead("OLD1"), DialKeys().lead_attempts("OLD1")
+    await redis_client.hset(old_lead, mapping={"lead_id": "OLD1", "status": "done"})
+    await redis_client.zadd(old_log, {"old-1|busy|renewals": 1})
     runtime = Runtime(_settings(redis_server, port, rules, campaigns), clock=RunningClock(), tokens=TOKENS)
     try:
         parts = await runtime.start()
+        assert await redis_client.hget(old_lead, "dial_zset") == b"1", "marked at start: the caps read it"
         await parts.acd.login("1008")  # sales 5: the only advisor of the sales queue logged in
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{runtime.http_port}") as http:
             lead = {"lead_id": "R1", "customer_id": "C1", "name": "Kiss Anna", "phones": [CUSTOMER]}
