@@ -42,7 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -186,6 +186,7 @@ class EngineProcess:
             [sys.executable, "-m", module, *args],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
         )  # fmt: skip
+        self.hello: dict[str, Any] = {}  # its `ready` line, once read
 
     async def read(self, timeout: float) -> dict[str, Any]:
         assert self.process.stdout is not None
@@ -324,11 +325,15 @@ async def outbound_window(
 Alone = tuple[list[Step], dict[str, float]]  # the simulator alone: its inbound ladder, its dial window
 
 
-async def measure(
-    plan: Plan, engine_args: Sequence[str] = ()
-) -> tuple[list[Step], dict[str, float], dict[str, Any], Alone]:
-    with tempfile.TemporaryDirectory(prefix="bench-engine-") as tmp, PrivateRedis() as redis:
-        rules, log_path = Path(tmp) / "routing.yaml", Path(tmp) / "engine.log"
+@contextlib.asynccontextmanager
+async def engine_against_sim(
+    plan: Plan, tmp: Path, engine_args: Sequence[str] = ()
+) -> AsyncIterator[tuple[TimedPbx, EngineProcess, Path]]:
+    """A private redis-server, the simulated PBX in this process and bench/engine_proc.py started on
+    them with `plan`'s agents and leads, ready (logged in, leads imported): (sim, engine, engine log,
+    in `tmp`). The engine and Redis stop on leaving; the sim after the caller's own use (`sim.stop()`)."""
+    with PrivateRedis() as redis:
+        rules, log_path = tmp / "routing.yaml", tmp / "engine.log"
         write_rules(rules, plan.agents, plan.outbound_agents)
         sim = TimedPbx(sim_config(), seed=4)
         port = await sim.start()
@@ -339,12 +344,28 @@ async def measure(
             with log_path.open("wb") as log:
                 engine = EngineProcess(args, log)
                 try:
-                    found = await _drive(sim, engine, plan)
+                    hello = await engine.read(timeout=120)
+                    if not hello.get("ready"):
+                        raise RuntimeError(f"the engine did not start: {hello}")
+                    engine.hello = hello
+                    yield sim, engine, log_path
                 except Exception as exc:
                     tail = log_path.read_text(errors="replace")[-2000:]
                     raise RuntimeError(f"{exc}; engine log ends with:\n{tail}") from exc
                 finally:
                     engine.stop()
+        except BaseException:
+            await sim.stop()
+            raise
+
+
+async def measure(
+    plan: Plan, engine_args: Sequence[str] = ()
+) -> tuple[list[Step], dict[str, float], dict[str, Any], Alone]:
+    with tempfile.TemporaryDirectory(prefix="bench-engine-") as tmp:
+        async with engine_against_sim(plan, Path(tmp), engine_args) as (sim, engine, log_path):
+            found = await _drive(sim, engine, plan)
+        try:
             return (*found, await simulator_alone(sim, plan, log_path))
         finally:
             await sim.stop()
@@ -374,13 +395,10 @@ async def simulator_alone(sim: TimedPbx, plan: Plan, log_path: Path) -> Alone:
 async def _drive(
     sim: TimedPbx, engine: EngineProcess, plan: Plan
 ) -> tuple[list[Step], dict[str, float], dict[str, Any]]:
-    hello = await engine.read(timeout=120)
-    if not hello.get("ready"):
-        raise RuntimeError(f"the engine did not start: {hello}")
     steps = await ladder(sim, engine, plan)
     settled = await settle(sim, engine)
     outbound = {**await outbound_window(sim, engine, plan.outbound_s, plan.ramp_s), "settled": settled}
-    return steps, outbound, {**await engine.ask("stats"), "ready_rss_kib": hello["rss_kib"]}
+    return steps, outbound, {**await engine.ask("stats"), "ready_rss_kib": engine.hello["rss_kib"]}
 
 
 async def ladder(sim: TimedPbx, engine: EngineProcess, plan: Plan, first: int = 0) -> list[Step]:

@@ -9,8 +9,8 @@ process, so the CPU and memory it reports are the engine's alone.
 
 It talks to bench/bench_engine.py over its stdin / stdout, one JSON object per line:
 - it writes `{"ready": true, ...stats}` once everything is up and logged in;
-- `stats` -> `{"cpu_s": user + system seconds, "rss_kib", "peak_rss_kib", "decisions",
-  "redis_commands"}` (resource.getrusage, VmRSS and VmHWM from /proc/self/status, the ACD's
+- `stats` -> `{"cpu_s": user + system seconds, "sys_s": system seconds, "rss_kib", "peak_rss_kib",
+  "decisions", "redis_commands"}` (resource.getrusage, VmRSS and VmHWM from /proc/self/status, the ACD's
   decision-latency histogram as {action: [count, seconds]}, Redis INFO total_commands_processed);
 - `outbound on` / `outbound off` -> the campaign runs / is paused, then `{"ok": true}`;
 - `objects` -> `{"objects": {type name: live count}}` (gc), for the soak bench to see what grows;
@@ -106,6 +106,7 @@ def objects() -> dict[str, Any]:
 
 
 BASELINE: list[tracemalloc.Snapshot] = []
+PROFILE: list[cProfile.Profile] = []  # with --profile: on from `ready` to `quit`
 
 
 def outbound_number(index: int) -> str:
@@ -148,6 +149,7 @@ async def stats(parts: Parts) -> dict[str, Any]:
     info = await parts.redis.info("stats")
     return {
         "cpu_s": usage.ru_utime + usage.ru_stime,
+        "sys_s": usage.ru_stime,
         **memory_kib(),
         "decisions": decisions(parts),
         "redis_commands": int(info["total_commands_processed"]),
@@ -186,6 +188,16 @@ async def serve(parts: Parts, outbound: Outbound | None) -> None:
     if tracemalloc.is_tracing():
         BASELINE.append(tracemalloc.take_snapshot())
     reply({"ready": True, "pid": os.getpid(), "agents": len(parts.acd.rules.agents), **await stats(parts)})
+    try:
+        for profile in PROFILE:  # the steady state only: not the start-up (rules, leads' import)
+            profile.enable()
+        await answer(parts, outbound, reader)
+    finally:
+        for profile in PROFILE:
+            profile.disable()
+
+
+async def answer(parts: Parts, outbound: Outbound | None, reader: asyncio.StreamReader) -> None:
     while line := (await reader.readline()).decode().strip():
         if line == "quit":
             return
@@ -246,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--leads", type=int, default=0, help="leads of the outbound campaign")
     parser.add_argument("--ended-call-ttl", type=int, default=0, help="acd.ended_call_ttl (s); 0: default")
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
-    parser.add_argument("--profile", type=Path, help="write cProfile statistics here at the end")
+    parser.add_argument("--profile", type=Path, help="cProfile of the steady state (from ready to quit) here")
     parser.add_argument("--timing", type=Path, help="where events' time went (engine_timing)")
     parser.add_argument("--tracemalloc", action="store_true", help="trace allocations (slow): `objects`")
     args = parser.parse_args(argv)
@@ -261,9 +273,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.timing is not None:
             engine_timing.write(args.timing)
         return 0
-    with cProfile.Profile() as profile:
-        asyncio.run(main_async(args))
-    profile.dump_stats(args.profile)
+    PROFILE.append(cProfile.Profile())
+    asyncio.run(main_async(args))
+    PROFILE[0].dump_stats(args.profile)
     return 0
 
 

@@ -72,25 +72,59 @@ class SecretFilter(logging.Filter):
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
             record.exc_text = self.mask(record.exc_text)
+        fields = vars(record)
         for key, value in extras(record).items():
-            if _SENSITIVE_KEY.search(key):
-                setattr(record, key, MASK)
+            if _sensitive(key):
+                fields[key] = MASK
             elif isinstance(value, str):
-                setattr(record, key, self.mask(value))
+                fields[key] = self.mask(value)
         return True
+
+
+def _sensitive(key: str) -> bool:
+    """Whether an extra's name says it holds a secret; the names are the code's own, a few dozen."""
+    found = _SENSITIVE_KEYS.get(key)
+    if found is None:
+        found = _SENSITIVE_KEY.search(key) is not None
+        if len(_SENSITIVE_KEYS) < 4096:  # bounded, should a caller ever build names at run time
+            _SENSITIVE_KEYS[key] = found
+    return found
+
+
+_SENSITIVE_KEYS: dict[str, bool] = {}
+_EXTRAS = "_switchboard_extras"  # the extras' names, noted on the record by its first reader
 
 
 def extras(record: logging.LogRecord) -> dict[str, Any]:
     """The `extra=` fields of a record (call_id, action_id, ...)."""
-    return {key: value for key, value in vars(record).items() if key not in _STANDARD_ATTRS and key[0] != "_"}
+    fields = vars(record)
+    names: list[str] | None = fields.get(_EXTRAS)
+    if names is None:  # the filter and the formatter both read them: find the names once
+        names = [key for key in fields if key not in _STANDARD_ATTRS and key[0] != "_"]
+        fields[_EXTRAS] = names
+    return {key: fields[key] for key in names}
 
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: ts, level, logger, msg, the extras, and exc when there is one."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._second: tuple[int, str] = (-1, "")  # the last record's second, formatted
+
+    def timestamp(self, created: float) -> str:
+        """`created` as isoformat(timespec="milliseconds") in UTC, the second's part formatted once."""
+        at = datetime.fromtimestamp(created, UTC)  # rounds to the microsecond, as before
+        second = int(created)
+        if at.microsecond == 0 and created - second > 0.5:  # rounded up into the next second
+            second += 1
+        if self._second[0] != second:
+            self._second = (second, datetime.fromtimestamp(second, UTC).isoformat()[:19])
+        return f"{self._second[1]}.{at.microsecond // 1000:03d}+00:00"
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "ts": self.timestamp(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
@@ -101,7 +135,10 @@ class JsonFormatter(logging.Formatter):
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:
             entry["exc"] = record.exc_text
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        return _JSON.encode(entry)
+
+
+_JSON = json.JSONEncoder(default=str, ensure_ascii=False)  # json.dumps would build one per record
 
 
 class ConsoleFormatter(logging.Formatter):

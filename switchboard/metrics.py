@@ -13,7 +13,7 @@ sends (a fixed set), `result` one of RESULTS.
 from __future__ import annotations
 
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from prometheus_client import (
     CollectorRegistry,
@@ -27,6 +27,7 @@ from prometheus_client import (
     disable_created_metrics,
 )
 
+from core.metric_children import Children
 from switchboard import __version__
 
 RESULTS = ("success", "error", "timeout", "disconnected", "fenced")
@@ -47,12 +48,13 @@ class EngineMetrics:
     ami_contact_age: Gauge
     redis_up: Gauge
     build: Info
+    children: Children = field(default_factory=Children, compare=False)  # record_action's, found once
 
     def record_action(self, action: str, result: str, seconds: float | None = None) -> None:
         """Count one AMI action by outcome (one of RESULTS) and observe its round trip."""
-        self.ami_actions.labels(action=action, result=result).inc()
+        self.children.of(self.ami_actions, action=action, result=result).inc()
         if seconds is not None:
-            self.ami_action_seconds.labels(action=action).observe(seconds)
+            self.children.of(self.ami_action_seconds, action=action).observe(seconds)
 
 
 def create_metrics(registry: CollectorRegistry | None = None, *, process: bool = True) -> EngineMetrics:

@@ -25,6 +25,8 @@ from collections.abc import Iterable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
+from core.metric_children import Children
+
 WAIT_BUCKETS = (1, 2, 5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1200)
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 SERVICE_LEVEL_WINDOW_S = 3600.0
@@ -87,6 +89,7 @@ class AcdMetrics:
     ) -> None:
         """`service_level_seconds`: every queue's `within_seconds` at start (buckets are fixed then)."""
         self.buckets = wait_buckets(service_level_seconds)
+        self.children = Children()  # the per-call updates' labelled children, found once
         self._call_metrics(registry)
         self._state_metrics(registry)
         self.levels = ServiceLevel(service_level_window_s)
@@ -193,11 +196,11 @@ class AcdMetrics:
         self.notices.labels(outage=outage, outcome=outcome).inc()
 
     def call_offered(self, queue: str, tier: str) -> None:
-        self.offered.labels(queue=queue, tier=tier).inc()
+        self.children.of(self.offered, queue=queue, tier=tier).inc()
 
     def call_answered(self, queue: str, tier: str, *, waited: float, at: float, target_s: float) -> None:
-        self.answered.labels(queue=queue, tier=tier).inc()
-        self.wait.labels(queue=queue, tier=tier, outcome="answered").observe(max(0.0, waited))
+        self.children.of(self.answered, queue=queue, tier=tier).inc()
+        self.children.of(self.wait, queue=queue, tier=tier, outcome="answered").observe(max(0.0, waited))
         self.levels.record(queue, at, waited=waited, answered=True, target_s=target_s)
 
     def call_abandoned(self, queue: str, tier: str, *, waited: float, at: float, target_s: float) -> None:
@@ -218,15 +221,20 @@ class AcdMetrics:
         self.foreign_callers.labels(role=role).inc()
 
     def decision(self, action: str, seconds: float) -> None:
-        self.decision_seconds.labels(action=action).observe(seconds)
+        self.children.of(self.decision_seconds, action=action).observe(seconds)
 
     # -- gauges refreshed by the service -------------------------------------------------
     def set_agent_states(self, counts: Mapping[str, int], states: Iterable[str]) -> None:
         for state in states:
-            self.agents.labels(state=state).set(counts.get(state, 0))
+            self.children.of(self.agents, state=state).set(counts.get(state, 0))
 
     def set_occupancy(self, agent_id: str, value: float) -> None:
-        self.occupancy.labels(agent=agent_id).set(value)
+        self.children.of(self.occupancy, agent=agent_id).set(value)
+
+    def agent_moved(self, old: str, new: str) -> None:
+        """One agent left state `old` for `new`."""
+        self.children.of(self.agents, state=old).dec()
+        self.children.of(self.agents, state=new).inc()
 
     def set_waiting(
         self, counts: Mapping[str, int], queues: Iterable[str], oldest: Mapping[str, float] | None = None

@@ -129,8 +129,7 @@ class Dispatcher:
     def _log_effects(self, effects: tuple[Effect, ...]) -> None:
         for effect in effects:
             if isinstance(effect, StateChanged):
-                self.ctx.metrics.agents.labels(state=str(effect.old)).dec()
-                self.ctx.metrics.agents.labels(state=str(effect.new)).inc()
+                self.ctx.metrics.agent_moved(str(effect.old), str(effect.new))
                 extra = {"agent_id": effect.agent_id, "state": str(effect.new), "reason": effect.reason}
                 log.info("agent %s: %s -> %s", effect.agent_id, effect.old, effect.new, extra=extra)
             elif isinstance(effect, Stale):

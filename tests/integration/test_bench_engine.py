@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import bench_engine
+from bench import bench_engine, engine_cpu
 from bench.bench_engine import Step, best_rates
 
 TINY = bench_engine.Plan(
@@ -45,6 +45,18 @@ def test_engine_timing_says_where_an_inbound_events_time_went(tmp_path: Path) ->
     assert arrivals["count"] >= 2 * 2  # 5 calls/s for 0.4 s: two calls, two UserEvents each
     assert arrivals["handle_ms"] > 0 and arrivals["ami_ms"] > 0  # each sent an action (Originate, Bridge)
     assert found["(redis)"]["count"] > 0 and found["(ami)"]["count"] > 0
+
+
+@pytest.mark.integration
+def test_engine_cpu_reports_cpu_log_records_and_redis_per_call(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["--calls-per-s", "5", "--seconds", "0.4", "--outbound-s", "0.3", "--outbound-agents", "2",
+            "--leads", "20", "--json"]  # fmt: skip
+    assert engine_cpu.main(args) == 0
+    found = json.loads(capsys.readouterr().out.splitlines()[-1])
+    calls = found["inbound"]
+    assert calls["calls"] == calls["routed"] == 2
+    assert calls["cpu_s"] > 0 and calls["log_records"] > 0 and calls["redis_commands"] > 0
+    assert found["outbound"]["originates"] > 0  # a pacing round (every 0.5 s) dialed
 
 
 def step(rate: int, fast: bool, kept_up: bool = True) -> Step:

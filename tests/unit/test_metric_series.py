@@ -80,3 +80,19 @@ def test_dialer_rates_carry_their_unit_and_lead_states_their_own_label() -> None
     assert "switchboard_campaign_abandon_rate" not in names
     labels = {"campaign": "renewals", "state": "ready"}
     assert registry.get_sample_value("switchboard_campaign_leads_remaining", labels) == 12
+
+
+def test_cached_children_count_where_labels_would() -> None:
+    """The per-call updates go through children found once (core.metric_children): same series."""
+    registry = CollectorRegistry()
+    acd = AcdMetrics(registry)
+    acd.set_agent_states({"ready": 2}, ["ready", "busy"])
+    acd.agent_moved("ready", "busy")
+    acd.agent_moved("ready", "busy")
+    acd.decision("originate", 0.002)
+    acd.decision("originate", 0.004)
+    value = registry.get_sample_value
+    assert value("switchboard_acd_agents", {"state": "ready"}) == 0
+    assert value("switchboard_acd_agents", {"state": "busy"}) == 2
+    assert value("switchboard_acd_decision_seconds_count", {"action": "originate"}) == 2
+    assert acd.children.of(acd.agents, state="busy") is acd.agents.labels(state="busy")

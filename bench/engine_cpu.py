@@ -1,0 +1,143 @@
+"""The engine's CPU per inbound call and per originate (issue 15, figure 4): a measuring tool, not a figure.
+
+The same three processes as figure 4 (bench/bench_engine.py's `engine_against_sim`: a private
+redis-server, the simulated PBX in this process, bench/engine_proc.py in its own): a fixed inbound
+load (`--calls-per-s` for `--seconds`, every call routed, bridged and hung up), then the engine
+settles, then its dialer runs for `--outbound-s`. The engine's CPU (getrusage user + system, read
+over its stdin / stdout) before and after each phase, divided by the calls or the originates of the
+phase, with the engine's log records (lines of its JSON log, INFO as in production) and Redis
+commands per call. The inbound phase counts from the first arrival to the last call's hang-up, so
+the ticker's work over that time is in it too (the idle engine's share is printed apart).
+
+    python -m bench.engine_cpu [--calls-per-s 40] [--seconds 15] [--outbound-s 10] [--profile PATH]
+
+`--profile PATH` writes engine_proc's cProfile of the steady state (from ready to quit: neither the
+rules' loading nor the leads' import); read it with `python -m pstats PATH`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import bench_engine
+from bench.bench_engine import EngineProcess, Plan, TimedPbx
+from pbx.sim import SimTimeoutError
+
+IDLE_S = 2.0  # the engine's CPU while nothing happens: its ticker and timers
+RAMP_S = 1.0  # outbound: the first pacing rounds, not measured
+
+
+def log_records(path: Path) -> int:
+    """Lines the engine wrote to its log so far (one JSON record a line)."""
+    with path.open("rb") as handle:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+
+
+async def idle(engine: EngineProcess) -> float:
+    """The engine's CPU share over IDLE_S with no call."""
+    before = await engine.ask("stats")
+    await asyncio.sleep(IDLE_S)
+    after = await engine.ask("stats")
+    return float(after["cpu_s"] - before["cpu_s"]) / IDLE_S
+
+
+async def inbound(
+    sim: TimedPbx, engine: EngineProcess, log: Path, rate: int, seconds: float
+) -> dict[str, Any]:
+    """`rate` calls/s for `seconds`, until every call has hung up: CPU, log records and Redis commands
+    per call."""
+    before, lines, bridged = await engine.ask("stats"), log_records(log), sim.bridges
+    started = time.perf_counter()
+    calls = await bench_engine.place_calls(sim, rate, seconds, first=0)
+    await sim.routed(list(sim.inbound_at), bridged + calls, bench_engine.DRAIN_S)
+    with contextlib.suppress(SimTimeoutError):
+        await sim.wait_for_channel_count(0, timeout=bench_engine.SETTLE_S)
+    elapsed = time.perf_counter() - started
+    after = await engine.ask("stats")
+    sim.forget_actions()
+    return {
+        "calls": calls,
+        "routed": len(sim.originate_at),
+        "seconds": elapsed,
+        "cpu_s": after["cpu_s"] - before["cpu_s"],
+        "sys_s": after["sys_s"] - before["sys_s"],
+        "log_records": log_records(log) - lines,
+        "redis_commands": after["redis_commands"] - before["redis_commands"] - 1,  # less the INFO of `stats`
+    }
+
+
+async def outbound(sim: TimedPbx, engine: EngineProcess, log: Path, seconds: float) -> dict[str, float]:
+    """The dialer for `seconds` after its ramp (bench_engine's window): CPU and Redis commands per
+    originate; log records per originate over the whole window, ramp included."""
+    lines, first = log_records(log), len(sim.trunk_originates)
+    window = await bench_engine.outbound_window(sim, engine, seconds, RAMP_S)
+    dialed = max(1, len(sim.trunk_originates) - first)
+    return {**window, "log_per_originate": (log_records(log) - lines) / dialed}
+
+
+async def measure(args: argparse.Namespace) -> dict[str, Any]:
+    plan = Plan(
+        rates=(args.calls_per_s,), step_s=args.seconds, min_calls=0, agents=3 * args.calls_per_s + 20,
+        outbound_agents=args.outbound_agents, outbound_s=args.outbound_s, leads=args.leads, deadline_s=0.0,
+        ramp_s=RAMP_S,
+    )  # fmt: skip
+    engine_args = ["--profile", str(args.profile)] if args.profile else []
+    with tempfile.TemporaryDirectory(prefix="engine-cpu-") as tmp:
+        async with bench_engine.engine_against_sim(plan, Path(tmp), engine_args) as (sim, engine, log):
+            idle_share = await idle(engine)
+            calls = await inbound(sim, engine, log, args.calls_per_s, args.seconds)
+            settled = await bench_engine.settle(sim, engine)
+            dials = await outbound(sim, engine, log, args.outbound_s) if args.outbound_s > 0 else None
+        await sim.stop()  # on an error, engine_against_sim stopped it
+    return {"idle_share": idle_share, "inbound": calls, "settled_s": settled, "outbound": dials}
+
+
+def report(found: dict[str, Any]) -> list[str]:
+    calls, idle_share = found["inbound"], found["idle_share"]
+    count = max(1, calls["calls"])
+    idle_ms = 1000 * idle_share * calls["seconds"] / count
+    lines = [
+        f"inbound: {1000 * calls['cpu_s'] / count:.2f} ms CPU per call "
+        f"({calls['calls']} calls, {calls['routed']} routed, over {calls['seconds']:.1f} s: "
+        f"{calls['cpu_s'] / calls['seconds']:.0%} of a core; idle engine {idle_share:.1%} of a core, "
+        f"{idle_ms:.2f} ms of it per call; in the kernel: {1000 * calls['sys_s'] / count:.2f} ms per call)",
+        f"inbound: {calls['log_records'] / count:.1f} log records and "
+        f"{calls['redis_commands'] / count:.1f} Redis commands per call",
+    ]
+    if dials := found["outbound"]:
+        lines += [
+            f"outbound: {1000 * dials['cpu'] / max(dials['rate'], 1e-9):.2f} ms CPU per originate "
+            f"({dials['rate']:.0f} originates/s, {dials['cpu']:.0%} of a core; "
+            f"after {found['settled_s']:.1f} s settling)",
+            f"outbound: {dials['log_per_originate']:.1f} log records and "
+            f"{dials['redis_per_originate']:.1f} Redis commands per originate",
+        ]
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--calls-per-s", type=int, default=40, help="inbound arrival rate")
+    parser.add_argument("--seconds", type=float, default=15.0, help="how long calls arrive")
+    parser.add_argument("--outbound-s", type=float, default=10.0, help="dialing s (0: none)")
+    parser.add_argument("--outbound-agents", type=int, default=100, help="agents of the outbound campaign")
+    parser.add_argument("--leads", type=int, default=10_000, help="leads of the outbound campaign")
+    parser.add_argument("--profile", type=Path, help="engine_proc's cProfile of the steady state, here")
+    parser.add_argument("--json", action="store_true", help="print the measures as one JSON object too")
+    args = parser.parse_args(argv)
+    found = asyncio.run(measure(args))
+    print("\n".join(report(found)))
+    if args.json:
+        print(json.dumps(found))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
