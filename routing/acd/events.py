@@ -8,9 +8,9 @@ Owned here: the event shape. Kinds:
 - `routed_out`: the caller left the ACD to a dialplan exit (closed, max wait)
 Each entry is `{type, agent_id, data: JSON}`; the stream is capped (MAXLEN ~)
 so it never grows without bound. Publishing never breaks call handling: a
-failure is logged and the call goes on. The events of one step of the ACD are
-held and written last by the step's next commit, or together as the step ends
-(state_writes.py: never before the state they describe, in Redis or in memory).
+failure is logged and the call goes on. An event goes out in the commit of the
+change it describes, or held for its step's next commit or end (state_writes.py:
+never before the state it describes, in Redis or in the memory the API reads).
 """
 
 from __future__ import annotations

@@ -11,14 +11,16 @@ Rules it keeps:
 - A write refused because the lease lapsed under it marks memory ahead of Redis too, so owning
   again without anyone else owning meanwhile writes the whole state back.
 - A compare-and-set that finds the agent changed (another engine?) believes Redis.
-- A stream event never goes out before the state it describes, in Redis or in memory: one made in
-  a step (one hold of the ACD's lock, `StepLock`: an AMI event, a timer round, an API operation)
-  is held and written last by the step's next commit (same script or MULTI/EXEC: one round trip
-  for both), else with the step's other held events in one round trip as the step ends. Never
-  folded into a write before it (the commit's reply is mirrored in memory after Redis has it, and
-  the API answers from memory). A commit carrying events that is refused (lease lapsed) or fails
-  gives them back for the step's end: they are written unfenced, as they were when each was
-  published at once.
+- A stream event never goes out before the state it describes, in Redis or in memory (the API
+  answers from memory). One made in a step (one hold of the ACD's lock, `StepLock`: an AMI event,
+  a timer round, an API operation) is held and written last by the step's next commit (same script
+  or MULTI/EXEC: one round trip), else with the step's other held events in one round trip as the
+  step ends; a commit refused (lease lapsed) or failed gives them back for the step's end, written
+  unfenced as when each was published at once. An event the table knows describes the change a
+  commit records (`carry`: inbound_effects.folded) rides in that commit, and memory mirrors the
+  change BEFORE it is sent: the fold of 069a4a0 mirrored after, so the console read the handover
+  while the API still said `ringing`. Such a commit refused or failed writes neither, as the event
+  after such a commit was never published before (the step stopped, or Redis was marked failing).
 """
 
 from __future__ import annotations
@@ -76,6 +78,8 @@ class StateWrites:
         self._arrived: dict[str, ActiveCall] = {}
         # The step's stream events not written yet, in order (`publish`, `end_step`).
         self._held: list[StreamEntry] = []
+        # Events describing the change the next commit records (`carry`): written by it, last.
+        self._carried: list[StreamEntry] = []
 
     async def commit(self, change: Change) -> None:
         """Write `change` (and the calls admitted but not yet written) to Redis and mirror `change`
@@ -83,18 +87,27 @@ class StateWrites:
         written = {a.id for a in change.calls} | {a.id for a in change.ended}
         arrived = [a for a in self._arrived.values() if a.id not in written]  # else `change` has it newer
         self._arrived.clear()
-        if not self.dirty:
-            events, self._held = (self._held, []) if change or arrived else ([], self._held)
-            try:
-                await self.ctx.store.commit(replace(change, calls=[*arrived, *change.calls], events=events))
-            except StoreUnavailableError as exc:
-                self._held[:0] = events  # tried again as the step ends
-                self.store_failed(exc)
-            except NotOwnerError:
-                self._held[:0] = events  # written unfenced as the step ends, as publish did
-                self.lost_lease()  # memory has the arrived calls Redis lacks
-                raise
-        self.mirror(change)
+        carried, self._carried = self._carried, []
+        if self.dirty or not (change or arrived):  # nothing written: carried events wait like any other
+            self._held.extend(carried if not self.dirty else ())
+            self.mirror(change)
+            return
+        held, self._held = self._held, []
+        if carried:
+            self.mirror(change)  # first: whoever reads the events finds their state in memory too
+        try:
+            await self.ctx.store.commit(
+                replace(change, calls=[*arrived, *change.calls], events=[*held, *carried])
+            )
+        except StoreUnavailableError as exc:
+            self._held[:0] = held  # tried again as the step ends
+            self.store_failed(exc)
+        except NotOwnerError:
+            self._held[:0] = held  # written unfenced as the step ends, as publish did
+            self.lost_lease()  # memory has the arrived calls Redis lacks (and a carrying commit's change)
+            raise
+        if not carried:
+            self.mirror(change)
 
     def admit(self, active: ActiveCall) -> None:
         """A call just arrived: in memory now; in Redis with its offer's reservation if it is offered
@@ -124,6 +137,15 @@ class StateWrites:
             self._held.append(entry)
         else:
             await self.ctx.events.publish_all([entry])
+
+    def carry(self, events: list[StreamEntry]) -> None:
+        """`events` describe the change the next commit records: they go with it (see the module)."""
+        self._carried = list(events) if not self.dirty else []
+
+    def carried_left(self) -> bool:
+        """True when no commit took the carried events (dropped here: the caller publishes them)."""
+        left, self._carried = bool(self._carried), []
+        return left
 
     async def end_step(self) -> None:
         """The step's held events no commit took, in order, in one round trip (failures logged)."""

@@ -1,8 +1,8 @@
-"""The ACD's stream events go out after the state they describe, folded into a write when one follows
-them in their step (state_writes.py): the store writes a commit's events last, in its round trip (a
-stale owner writes neither, the stream stays capped); a step's events wait for its next commit or its
-end; an event a refused commit carried is still written; and the console's `handover` is read only
-once the agent is busy, in Redis and in the engine's memory the API answers from.
+"""The ACD's stream events never go out before the state they describe (state_writes.py): the store
+writes a commit's events last, in its round trip (a stale owner writes neither, the stream stays
+capped); a step's events wait for its next commit or its end; an event describing a commit's change
+rides in it, memory mirrored first; refused commits keep today's outcome for each kind; and the
+console's `handover` is read only once the agent is busy, in Redis and in the memory the API reads.
 
 Real Redis; the last test runs a real call through the simulated PBX over AMI."""
 
@@ -158,6 +158,54 @@ async def test_an_event_a_refused_commit_carried_is_written_as_the_step_ends(
     assert await redis_client.get(KEYS.agent_status("a1")) is None, "the refused state is not written"
     assert await kinds(redis_client) == [b"ended"]
     assert acd.writes.dirty
+
+
+async def test_an_event_carried_by_the_commit_it_describes_goes_with_it_memory_mirrored_first(
+    redis_client: aioredis.Redis,
+) -> None:
+    async with acd_stack(redis_client, RULES) as s:
+        writes, lock, seen = s.acd.writes, s.acd.lock, list[tuple[str, bool]]()
+        store_commit = s.acd.ctx.store.commit
+
+        async def commit(change: Change) -> None:  # what memory says as the change goes to Redis
+            seen.append((str(s.acd.ctx.state.status("a1").state), bool(change.events)))
+            await store_commit(change)
+
+        s.acd.ctx.store.commit = commit  # type: ignore[method-assign]
+        async with lock:
+            await writes.publish("before", "", {})
+            writes.carry([StreamEntry("handover", "a1", DATA)])
+            await writes.commit(Change(statuses=[busy("a1")]))
+            assert not writes.carried_left()
+            assert await kinds(redis_client) == [b"before", b"handover"], "in its commit, in order"
+            await writes.commit(Change(statuses=[AgentStatus("a1", AgentState.READY, 101.0, 101.0)]))
+        assert seen == [("busy", True), ("busy", False)], "mirrored before a carrying write only"
+
+        async with lock:
+            writes.carry([StreamEntry("ended", "a1", DATA)])
+            await writes.commit(Change())  # no write: it waits for the step's end like any event
+            assert not writes.carried_left() and await kinds(redis_client) == [b"before", b"handover"]
+        assert (await kinds(redis_client))[-1] == b"ended"
+
+
+async def test_a_refused_commit_writes_neither_its_change_nor_the_events_it_carried(
+    redis_client: aioredis.Redis,
+) -> None:
+    """As before the fold: the event after a refused commit was never published (the step stopped)."""
+    one = owner(redis_client, "e1")
+    assert await one.acquire()
+    metrics = create_metrics(CollectorRegistry(), process=False)
+    engine = Engine(AmiSettings("127.0.0.1", 1, "switchboard", "x"), metrics)  # never started
+    acd = AcdService(redis_client, engine.client, RULES, AcdMetrics(CollectorRegistry()), lease=one)
+    await redis_client.delete(KEYS.owner)
+    assert await owner(redis_client, "e2").acquire()
+    with pytest.raises(NotOwnerError):
+        async with acd.lock:
+            await acd.writes.publish("earlier", "", {})
+            acd.writes.carry([StreamEntry("handover", "a1", DATA)])
+            await acd.writes.commit(Change(statuses=[busy("a1")]))
+    assert await kinds(redis_client) == [b"earlier"], "the held event only, written as the step ended"
+    assert await redis_client.get(KEYS.agent_status("a1")) is None
 
 
 @contextlib.asynccontextmanager

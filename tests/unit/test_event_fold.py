@@ -1,5 +1,6 @@
 """The ACD's step lock (routing/acd/state_writes.StepLock): what ends a step (the held stream events
-written) runs before the next step can start, also when the step failed."""
+written) runs before the next step can start, also when the step failed; and which stream events
+ride in the commit of the change they describe (routing/acd/inbound_effects.folded)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import asyncio
 
 import pytest
 
+from routing.acd import call_events as ev
 from routing.acd.events import StreamEntry
+from routing.acd.inbound_effects import folded
 from routing.acd.state_writes import StepLock
 
 
@@ -51,3 +54,14 @@ def test_a_stream_entry_is_the_fields_publish_writes() -> None:
     assert entry.fields() == {
         "type": "handover", "agent_id": "a1", "data": '{"call_id":"c1","name":"Zo\\u00eb","wait":1.5}'
     }  # fmt: skip
+
+
+def test_an_event_rides_with_the_commit_before_it_unless_io_comes_between() -> None:
+    call = object()
+    talks, publish = ev.AgentTalks("a1", call), ev.Publish("handover", "a1", {})  # type: ignore[arg-type]
+    note, hangup, leaves = ev.Note("n"), ev.HangUp("SIP/a1-1"), ev.AgentLeaves("a1", wrap_up=True)
+    assert folded((talks, note, publish)) == {0: [2]}
+    assert folded((talks, publish, publish)) == {0: [1, 2]}
+    assert folded((talks, hangup, publish)) == {}, "an AMI action between: held for the step"
+    assert folded((talks, leaves, publish)) == {}, "another agent's commit between: held for the step"
+    assert folded((publish, talks)) == {}, "an event before the commit is not the commit's"
