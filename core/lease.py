@@ -344,6 +344,10 @@ class FencedBatch:
     def ltrim(self, key: str, start: int, end: int) -> None:
         self._op("LTRIM", [key], start, end)
 
+    def xadd(self, key: str, fields: Mapping[Any, Any], maxlen: int, approximate: bool = True) -> None:
+        pairs = (x for pair in fields.items() for x in pair)
+        self._op("XADD", [key], "MAXLEN", "~" if approximate else "=", maxlen, "*", *pairs)
+
 
 def _token(value: str) -> int:
     return int(value.split(":", 1)[0])

@@ -228,8 +228,7 @@ class CallFlow:
         """Apply `event` to the call's table and perform what it says, in order."""
         active = self.ctx.state.calls.get(call_id)
         _, effects = apply(active, event)
-        for effect in effects:
-            await self.effects.perform(call_id, active, effect)
+        await self.effects.perform_all(call_id, active, effects)
 
     def legs(self, active: ActiveCall, *, answered: bool = False) -> list[str]:
         """The agent's legs Asterisk has for this call now (`answered`: those up), recognised

@@ -8,7 +8,9 @@ Owned here: the event shape. Kinds:
 - `routed_out`: the caller left the ACD to a dialplan exit (closed, max wait)
 Each entry is `{type, agent_id, data: JSON}`; the stream is capped (MAXLEN ~)
 so it never grows without bound. Publishing never breaks call handling: a
-failure is logged and the call goes on.
+failure is logged and the call goes on. An event goes out in the commit of the
+change it describes, or held for its step's next commit or end (state_writes.py:
+never before the state it describes, in Redis or in the memory the API reads).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import asyncio
 import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -35,6 +37,22 @@ MAX_EVENTS = 10_000
 MAX_WAIT_S = 30.0
 SINCE_PATTERN = r"^(\$|[0-9]{1,20}(-[0-9]{1,20})?)$"
 """`0` (from the start), `$` (only new ones) or a stream id `<ms>-<seq>` (the API's schema too)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEntry:
+    """An event to append: alone (`publish_all`), or last in a commit (store.Change.events)."""
+
+    kind: str
+    agent_id: str
+    data: Mapping[str, Any]
+
+    def fields(self) -> dict[str, str]:
+        return {
+            "type": self.kind,
+            "agent_id": self.agent_id,
+            "data": json.dumps(dict(self.data), separators=(",", ":")),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,13 +82,30 @@ class AcdEvents:
 
     async def publish(self, kind: str, agent_id: str, data: Mapping[str, Any]) -> str | None:
         """The new entry's id, or None when Redis failed (logged)."""
-        fields = {"type": kind, "agent_id": agent_id, "data": json.dumps(dict(data), separators=(",", ":"))}
+        fields = StreamEntry(kind, agent_id, data).fields()
         try:
             entry = await self.redis.xadd(self.keys.events, fields, maxlen=self._max, approximate=True)  # type: ignore[arg-type]
         except (RedisError, OSError) as exc:
             log.error("could not publish ACD event %s: %s", kind, exc, extra={"call_id": data.get("call_id")})
             return None
         return _text(entry)
+
+    async def publish_all(self, entries: Sequence[StreamEntry]) -> bool:
+        """`entries` in order, in one round trip (one: a plain XADD; more: one MULTI/EXEC); False when
+        Redis failed (logged)."""
+        if len(entries) == 1:
+            one = entries[0]
+            return await self.publish(one.kind, one.agent_id, one.data) is not None
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                for entry in entries:
+                    pipe.xadd(self.keys.events, entry.fields(), maxlen=self._max, approximate=True)  # type: ignore[arg-type]
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            kinds = ",".join(e.kind for e in entries)
+            log.error("could not publish ACD events %s: %s", kinds, exc)
+            return False
+        return True
 
     async def read(self, since: str = "0", *, count: int = 100, wait_s: float = 0.0) -> list[AcdEvent]:
         """Events after `since`, oldest first; with `wait_s` > 0 wait that long for the first one.

@@ -19,6 +19,7 @@ from routing.acd import call_events as ev
 from routing.acd.calls import ActiveCall
 from routing.acd.context import Ctx
 from routing.acd.dispatcher import Dispatcher
+from routing.acd.events import StreamEntry
 from routing.acd.held import HeldCaller
 from routing.acd.offer_transitions import leg_gone_at_bridge
 from routing.acd.store import Change
@@ -26,6 +27,27 @@ from routing.agent_events import Answer, Hangup, Ring
 from routing.agents import AgentState
 
 log = logging.getLogger("switchboard.acd")
+
+COMMITS_FIRST = (ev.Save, ev.Close, ev.AgentTalks, ev.AgentFreed, ev.AgentWrapsUp)
+"""Effects whose first Redis write is the commit of the call's change (with its agent's, if any)."""
+QUIET = (ev.Note, ev.CountAnswered, ev.CountAbandoned)
+"""Effects with no I/O and no state: a Publish after them still describes the commit before them."""
+
+
+def folded(effects: tuple[ev.Effect, ...]) -> dict[int, list[int]]:
+    """Which Publish effects (their indexes) describe the commit of which effect before them: those
+    following it with only quiet effects between. They ride in that commit (StateWrites.carry)."""
+    folds: dict[int, list[int]] = {}
+    at: int | None = None
+    for index, effect in enumerate(effects):
+        if isinstance(effect, COMMITS_FIRST):
+            at = index
+            folds[at] = []
+        elif isinstance(effect, ev.Publish) and at is not None:
+            folds[at].append(index)
+        elif not isinstance(effect, QUIET):
+            at = None
+    return {index: publishes for index, publishes in folds.items() if publishes}
 
 
 class InboundEffects:
@@ -51,10 +73,30 @@ class InboundEffects:
         self.hangup_legs = hangup_legs
         self.shown = shown
 
-    async def perform(self, call_id: str, active: ActiveCall | None, effect: ev.Effect) -> None:
-        """One effect of the table's for `call_id` (`active`: the call before the event)."""
+    async def perform_all(
+        self, call_id: str, active: ActiveCall | None, effects: tuple[ev.Effect, ...]
+    ) -> None:
+        """The table's effects for `call_id` in order; an event describing a commit's change rides in
+        that commit (`folded`), the others are published as the table says (held for the step)."""
+        writes, folds, written = self.d.writes, folded(effects), set[int]()
+        for index, effect in enumerate(effects):
+            riding = folds.get(index, [])
+            if riding:
+                publishes = [p for p in (effects[i] for i in riding) if isinstance(p, ev.Publish)]
+                writes.carry([StreamEntry(p.kind, p.agent_id, p.data) for p in publishes])
+            try:
+                await self.perform(call_id, active, effect, published=index in written)
+            finally:
+                if riding and not writes.carried_left():
+                    written.update(riding)
+
+    async def perform(
+        self, call_id: str, active: ActiveCall | None, effect: ev.Effect, *, published: bool = False
+    ) -> None:
+        """One effect of the table's for `call_id` (`active`: the call before the event); `published`:
+        a Publish whose event its commit took already."""
         if not await self._perform_call(call_id, active, effect):
-            await self._perform_agent(call_id, effect)
+            await self._perform_agent(call_id, effect, published)
 
     async def _perform_call(self, call_id: str, active: ActiveCall | None, effect: ev.Effect) -> bool:
         """The effects on calls and channels; False for an effect on the agent or the outside."""
@@ -134,7 +176,16 @@ class InboundEffects:
             state = self.ctx.state
             state.snapshot = state.snapshot.with_talk_time(ended.call.queue, now - answered_at)
 
-    async def _perform_agent(self, call_id: str, effect: ev.Effect) -> None:
+    async def _publish(self, effect: ev.Publish, published: bool) -> None:
+        """The stream's event (unless its commit wrote it: `published`), and a transfer counted."""
+        if effect.kind == "transferred":  # counted where it is reported, once per transfer
+            data = effect.data
+            self.ctx.metrics.call_transferred(str(data.get("queue", "")), str(data.get("tier", "")),
+                                              str(data.get("mode", "")))  # fmt: skip
+        if not published:
+            await self.d.publish(effect.kind, effect.agent_id, effect.data)
+
+    async def _perform_agent(self, call_id: str, effect: ev.Effect, published: bool) -> None:
         """The effects on the agent (its table, through the dispatcher), the metrics, the stream, the log."""
         ctx, d, now = self.ctx, self.d, self.ctx.clock()
         if isinstance(effect, ev.AgentRinging):
@@ -144,8 +195,8 @@ class InboundEffects:
         elif isinstance(effect, ev.AgentFreed | ev.AgentWrapsUp):
             plan = ctx.state.plan(effect.call.call.queue)
             wrap_up = plan.spec.wrap_up_seconds if plan and isinstance(effect, ev.AgentWrapsUp) else 0.0
+            self._note_talk(effect.call, now)  # before the commit, which memory may mirror before it is sent
             await d.agent_event(effect.agent_id, Hangup(now, call_id, wrap_up), Change(ended=[effect.call]))
-            self._note_talk(effect.call, now)
         elif isinstance(effect, ev.Missed):
             await d.no_answer(call_id, effect.agent_id)
         elif isinstance(effect, ev.AgentLeaves):
@@ -159,11 +210,7 @@ class InboundEffects:
             count = metrics.call_answered if isinstance(effect, ev.CountAnswered) else metrics.call_abandoned
             count(effect.queue, effect.tier, waited=effect.waited, at=now, target_s=target)
         elif isinstance(effect, ev.Publish):
-            if effect.kind == "transferred":  # counted where it is reported, once per transfer
-                data = effect.data
-                ctx.metrics.call_transferred(str(data.get("queue", "")), str(data.get("tier", "")),
-                                             str(data.get("mode", "")))  # fmt: skip
-            await d.publish(effect.kind, effect.agent_id, effect.data)
+            await self._publish(effect, published)
         elif isinstance(effect, ev.Note):
             log.log(logging.WARNING if effect.warn else logging.INFO, "call %s: %s", call_id, effect.text,
                     extra={"call_id": call_id})  # fmt: skip

@@ -24,7 +24,6 @@ edit of routing.yaml.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -63,7 +62,7 @@ from routing.acd.notices import Notices
 from routing.acd.outage_store import OutageRecord, OutageStore
 from routing.acd.outbound import HandedCall, Outbound, PacingAgent
 from routing.acd.ownership import Ownership
-from routing.acd.state_writes import StateWrites
+from routing.acd.state_writes import StateWrites, StepLock
 from routing.acd.views import AgentInfo, CaseInfo, QueueInfo
 from routing.agent_events import AgentState
 from routing.outages import OutageSpec
@@ -96,7 +95,7 @@ class AcdService:
         on_owned: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         options, keys = options or AcdOptions(), keys or AcdKeys()
-        self.lock = asyncio.Lock()
+        self.lock = StepLock()
         self.ctx = ctx = build_ctx(
             redis, sender, rules, metrics, clock=clock, instance_id=instance_id, options=options, keys=keys,
             lease=lease, may_act=lambda: self.owns, lock=self.lock,

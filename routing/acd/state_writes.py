@@ -11,20 +11,32 @@ Rules it keeps:
 - A write refused because the lease lapsed under it marks memory ahead of Redis too, so owning
   again without anyone else owning meanwhile writes the whole state back.
 - A compare-and-set that finds the agent changed (another engine?) believes Redis.
+- A stream event never goes out before the state it describes, in Redis or in memory (the API
+  answers from memory). One made in a step (one hold of the ACD's lock, `StepLock`: an AMI event,
+  a timer round, an API operation) is held and written last by the step's next commit (same script
+  or MULTI/EXEC: one round trip), else with the step's other held events in one round trip as the
+  step ends; a commit refused (lease lapsed) or failed gives them back for the step's end, written
+  unfenced as when each was published at once. An event the table knows describes the change a
+  commit records (`carry`: inbound_effects.folded) rides in that commit, and memory mirrors the
+  change BEFORE it is sent: the fold of 069a4a0 mirrored after, so the console read the handover
+  while the API still said `ringing`. Such a commit refused or failed writes neither, as the event
+  after such a commit was never published before (the step stopped, or Redis was marked failing).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
+from types import TracebackType
 from typing import Any
 
 from core.cancellation import stop_task
 from core.errors import NotOwnerError, StoreUnavailableError
 from routing.acd.calls import ActiveCall
 from routing.acd.context import Ctx
+from routing.acd.events import StreamEntry
 from routing.acd.store import Change
 from routing.acd.timers import Timer, TimerKind
 from routing.agents import AgentStatus
@@ -34,10 +46,29 @@ log = logging.getLogger("switchboard.acd")
 WRITE_BACK_EVERY_S = 1.0
 
 
+class StepLock(asyncio.Lock):
+    """The ACD's lock. Each hold of it is one step; `at_step_end` runs as it ends, before the next
+    step can start (StateWrites writes the step's held stream events: steps keep their order)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.at_step_end: Callable[[], Awaitable[None]] | None = None
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            if self.at_step_end is not None:
+                await self.at_step_end()
+        finally:
+            self.release()
+
+
 class StateWrites:
-    def __init__(self, ctx: Ctx, lock: asyncio.Lock) -> None:
+    def __init__(self, ctx: Ctx, lock: StepLock) -> None:
         self.ctx = ctx
-        self._lock = lock  # the service's: taken by the background write-back only
+        self._lock = lock  # the service's: taken by the background write-back; a hold of it is a step
+        lock.at_step_end = self.end_step
         self._next_write_back = 0.0
         self._write_back: asyncio.Task[None] | None = None
         self.dirty = False
@@ -45,6 +76,10 @@ class StateWrites:
         # Calls just arrived, in memory but not yet in Redis: each is written with its agent's
         # reservation when it is offered at once (one round trip for both), else by the next commit.
         self._arrived: dict[str, ActiveCall] = {}
+        # The step's stream events not written yet, in order (`publish`, `end_step`).
+        self._held: list[StreamEntry] = []
+        # Events describing the change the next commit records (`carry`): written by it, last.
+        self._carried: list[StreamEntry] = []
 
     async def commit(self, change: Change) -> None:
         """Write `change` (and the calls admitted but not yet written) to Redis and mirror `change`
@@ -52,17 +87,27 @@ class StateWrites:
         written = {a.id for a in change.calls} | {a.id for a in change.ended}
         arrived = [a for a in self._arrived.values() if a.id not in written]  # else `change` has it newer
         self._arrived.clear()
-        if not self.dirty:
-            try:
-                await self.ctx.store.commit(
-                    replace(change, calls=[*arrived, *change.calls]) if arrived else change
-                )
-            except StoreUnavailableError as exc:
-                self.store_failed(exc)
-            except NotOwnerError:
-                self.lost_lease()  # memory has the arrived calls Redis lacks
-                raise
-        self.mirror(change)
+        carried, self._carried = self._carried, []
+        if self.dirty or not (change or arrived):  # nothing written: carried events wait like any other
+            self._held.extend(carried if not self.dirty else ())
+            self.mirror(change)
+            return
+        held, self._held = self._held, []
+        if carried:
+            self.mirror(change)  # first: whoever reads the events finds their state in memory too
+        try:
+            await self.ctx.store.commit(
+                replace(change, calls=[*arrived, *change.calls], events=[*held, *carried])
+            )
+        except StoreUnavailableError as exc:
+            self._held[:0] = held  # tried again as the step ends
+            self.store_failed(exc)
+        except NotOwnerError:
+            self._held[:0] = held  # written unfenced as the step ends, as publish did
+            self.lost_lease()  # memory has the arrived calls Redis lacks (and a carrying commit's change)
+            raise
+        if not carried:
+            self.mirror(change)
 
     def admit(self, active: ActiveCall) -> None:
         """A call just arrived: in memory now; in Redis with its offer's reservation if it is offered
@@ -83,9 +128,30 @@ class StateWrites:
             await self.commit(Change())
 
     async def publish(self, kind: str, agent_id: str, data: Mapping[str, Any]) -> None:
-        """An event for the API; skipped (and lost) while Redis is failing, never delaying a call."""
-        if not self.dirty:
-            await self.ctx.events.publish(kind, agent_id, data)
+        """An event for the API; skipped (and lost) while Redis is failing, never delaying a call.
+        Inside a step it is held for the step's next commit or its end; outside one, written now."""
+        if self.dirty:
+            return
+        entry = StreamEntry(kind, agent_id, data)
+        if self._lock.locked():
+            self._held.append(entry)
+        else:
+            await self.ctx.events.publish_all([entry])
+
+    def carry(self, events: list[StreamEntry]) -> None:
+        """`events` describe the change the next commit records: they go with it (see the module)."""
+        self._carried = list(events) if not self.dirty else []
+
+    def carried_left(self) -> bool:
+        """True when no commit took the carried events (dropped here: the caller publishes them)."""
+        left, self._carried = bool(self._carried), []
+        return left
+
+    async def end_step(self) -> None:
+        """The step's held events no commit took, in order, in one round trip (failures logged)."""
+        if self._held:
+            held, self._held = self._held, []
+            await self.ctx.events.publish_all(held)
 
     def mirror(self, change: Change) -> None:
         state, now = self.ctx.state, self.ctx.clock()

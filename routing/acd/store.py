@@ -4,7 +4,7 @@ Rules it keeps:
 - Keys come from AcdKeys (routing/acd/routing_keys.py's layout plus the shell's own); values
   are routing/acd/store_records.py JSON, so a restarted engine rebuilds the same queue; the Lua
   is routing/acd/store_scripts.py.
-- Every multi-key update is one MULTI/EXEC (`commit`), and taking an agent for
+- Every multi-key update is one MULTI/EXEC (`commit`; stream events it carries last), and taking an agent for
   a call is a Lua compare-and-set (`reserve`; `hold` when the dialer takes an
   agent for a call it is placing): the agent must still be ready (or held for
   that very call) and the call still waiting in its queue, so two engines sharing a Redis never ring
@@ -42,6 +42,7 @@ from core.store_errors import STORE_FAILURES, store_available
 from routing.acd import store_scripts
 from routing.acd.acd_keys import AcdKeys
 from routing.acd.calls import ActiveCall, CallState
+from routing.acd.events import MAX_EVENTS, StreamEntry
 from routing.acd.history import HistoryWriter
 from routing.acd.state import AcdState
 from routing.acd.store_records import (
@@ -77,11 +78,11 @@ class Change:
     ended: list[ActiveCall] = field(default_factory=list)
     timers: list[Timer] = field(default_factory=list)
     cancelled_timers: list[str] = field(default_factory=list)  # Timer.key
+    events: list[StreamEntry] = field(default_factory=list)  # appended to the stream, after the rest
 
     def __bool__(self) -> bool:
-        return any(
-            (self.statuses, self.calls, self.left_queues, self.ended, self.timers, self.cancelled_timers)
-        )
+        return any((self.statuses, self.calls, self.left_queues, self.ended, self.timers,
+                    self.cancelled_timers, self.events))  # fmt: skip
 
 
 def _text(raw: bytes | str) -> str:
@@ -240,6 +241,8 @@ class AcdStore:
                     pipe.hset(keys.timers, mapping=_hash({t.key: t.dump() for t in change.timers}))
                 if change.cancelled_timers:
                     pipe.hdel(keys.timers, *change.cancelled_timers)
+                for entry in change.events:  # the ACD's hash tag too: one slot, one fenced script
+                    pipe.xadd(keys.events, entry.fields(), maxlen=MAX_EVENTS, approximate=True)
         for status in latest.values():
             self.history.written(status)
 
