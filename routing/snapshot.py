@@ -8,8 +8,10 @@ agents or all calls:
   a group effective priority only depends on the wait, so the head of a group is
   its most urgent call and picking a call compares group heads only.
 Updates (`with_agent`, `with_call`, `without_call`, ...) return a new snapshot and
-copy only the buckets they touch, so the shell can keep one current snapshot
-without rebuilding it per event. Occupancy is computed when the view is made.
+leave the old one intact (callers keep reading it: early_offer decides over
+`snapshot.with_call(call)`). They copy only the index buckets they touch; the agents
+and calls are persistent maps (routing.persistent_map), so a status change costs
+the same at 100 or 10,000 agents. Occupancy is computed when the view is made.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from routing.agent_events import AgentState
 from routing.agents import AgentStatus, occupancy
+from routing.persistent_map import PersistentMap
 from routing.queue import Needs, WaitingCall
 
 if TYPE_CHECKING:
@@ -86,8 +89,8 @@ def group_key(call: WaitingCall) -> GroupKey:
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    agents: Mapping[str, AgentView] = field(default_factory=dict)
-    calls: Mapping[str, WaitingCall] = field(default_factory=dict)
+    agents: PersistentMap[str, AgentView] = field(default_factory=PersistentMap)
+    calls: PersistentMap[str, WaitingCall] = field(default_factory=PersistentMap)
     by_idle: Mapping[str, Levels] = field(default_factory=dict)
     by_occupancy: Mapping[str, Levels] = field(default_factory=dict)
     groups: Mapping[GroupKey, tuple[WaitingCall, ...]] = field(default_factory=dict)
@@ -106,8 +109,8 @@ class Snapshot:
         talk_seconds: Mapping[str, float] | None = None,
     ) -> Snapshot:
         """Index everything at once (O(n log n)); use the `with_*` updates afterwards."""
-        agent_map = {a.id: a for a in agents}
-        call_map = {c.id: c for c in calls}
+        agent_map = PersistentMap((a.id, a) for a in agents)
+        call_map = PersistentMap((c.id, c) for c in calls)
         by_idle, by_occupancy = _ready_index(agent_map.values())
         groups: dict[GroupKey, list[WaitingCall]] = {}
         for call in call_map.values():
@@ -126,7 +129,7 @@ class Snapshot:
         """This snapshot after a call of `queue` talked `seconds` (the first call sets the average)."""
         old = self.talk_seconds.get(queue)
         new = seconds if old is None else old + TALK_WEIGHT * (seconds - old)
-        return replace(self, talk_seconds={**self.talk_seconds, queue: new})
+        return self._but(talk_seconds={**self.talk_seconds, queue: new})
 
     def ready_levels(self, skill: str, policy: str) -> Levels:
         table = self.by_occupancy if policy == "least_occupancy" else self.by_idle
@@ -138,7 +141,7 @@ class Snapshot:
     def with_agent(self, agent: AgentView) -> Snapshot:
         """This snapshot with `agent` added or replaced."""
         old = self.agents.get(agent.id)
-        agents = {**self.agents, agent.id: agent}
+        agents = self.agents.set(agent.id, agent)
         staffed = self.staffed
         was_staffed = old is not None and old.state not in UNSTAFFED
         if was_staffed != (agent.state not in UNSTAFFED) or (
@@ -150,7 +153,7 @@ class Snapshot:
             _restaff(staffed, agent, True)
         was_ready = old is not None and old.state is AgentState.READY
         if not was_ready and agent.state is not AgentState.READY:
-            return replace(self, agents=agents, staffed=staffed)
+            return self._but(agents=agents, staffed=staffed)
         by_idle, by_occupancy = dict(self.by_idle), dict(self.by_occupancy)
         if old is not None and was_ready:
             _unindex(by_idle, old, _idle_key)
@@ -158,16 +161,14 @@ class Snapshot:
         if agent.state is AgentState.READY:
             _index(by_idle, agent, _idle_key)
             _index(by_occupancy, agent, _occupancy_key)
-        return replace(self, agents=agents, by_idle=by_idle, by_occupancy=by_occupancy, staffed=staffed)
+        return self._but(agents=agents, by_idle=by_idle, by_occupancy=by_occupancy, staffed=staffed)
 
     def without_agent(self, agent_id: str) -> Snapshot:
         old = self.agents.get(agent_id)
         if old is None:
             return self
         gone = self.with_agent(replace(old, state=AgentState.LOGGED_OUT))
-        agents = dict(gone.agents)
-        del agents[agent_id]
-        return replace(gone, agents=agents)
+        return gone._but(agents=gone.agents.without(agent_id))
 
     def with_call(self, call: WaitingCall) -> Snapshot:
         """This snapshot with `call` added or replaced."""
@@ -179,9 +180,8 @@ class Snapshot:
         by_skill, by_queue = dict(base.groups_by_skill), dict(base.groups_by_queue)
         by_skill[call.needs[0][0]] = by_skill.get(call.needs[0][0], frozenset()) | {key}
         by_queue[call.queue] = by_queue.get(call.queue, frozenset()) | {key}
-        return replace(
-            base,
-            calls={**base.calls, call.id: call},
+        return base._but(
+            calls=base.calls.set(call.id, call),
             groups=groups,
             groups_by_skill=by_skill,
             groups_by_queue=by_queue,
@@ -191,19 +191,45 @@ class Snapshot:
         call = self.calls.get(call_id)
         if call is None:
             return self
-        calls = dict(self.calls)
-        del calls[call_id]
+        calls = self.calls.without(call_id)
         key = group_key(call)
         members = tuple(c for c in self.groups[key] if c.id != call_id)
         groups = dict(self.groups)
         if members:
             groups[key] = members
-            return replace(self, calls=calls, groups=groups)
+            return self._but(calls=calls, groups=groups)
         del groups[key]
         by_skill, by_queue = dict(self.groups_by_skill), dict(self.groups_by_queue)
         _drop(by_skill, call.needs[0][0], key)
         _drop(by_queue, call.queue, key)
-        return replace(self, calls=calls, groups=groups, groups_by_skill=by_skill, groups_by_queue=by_queue)
+        return self._but(calls=calls, groups=groups, groups_by_skill=by_skill, groups_by_queue=by_queue)
+
+    def _but(
+        self,
+        *,
+        agents: PersistentMap[str, AgentView] | None = None,
+        calls: PersistentMap[str, WaitingCall] | None = None,
+        by_idle: Mapping[str, Levels] | None = None,
+        by_occupancy: Mapping[str, Levels] | None = None,
+        groups: Mapping[GroupKey, tuple[WaitingCall, ...]] | None = None,
+        groups_by_skill: Mapping[str, frozenset[GroupKey]] | None = None,
+        groups_by_queue: Mapping[str, frozenset[GroupKey]] | None = None,
+        staffed: Mapping[str, tuple[frozenset[str], ...]] | None = None,
+        talk_seconds: Mapping[str, float] | None = None,
+    ) -> Snapshot:
+        """This snapshot with the given fields changed: `dataclasses.replace` without its per-call
+        field checks, which cost as much as the rest of a status change."""
+        return Snapshot(
+            self.agents if agents is None else agents,
+            self.calls if calls is None else calls,
+            self.by_idle if by_idle is None else by_idle,
+            self.by_occupancy if by_occupancy is None else by_occupancy,
+            self.groups if groups is None else groups,
+            self.groups_by_skill if groups_by_skill is None else groups_by_skill,
+            self.groups_by_queue if groups_by_queue is None else groups_by_queue,
+            self.staffed if staffed is None else staffed,
+            self.talk_seconds if talk_seconds is None else talk_seconds,
+        )
 
 
 def _ready_index(agents: Iterable[AgentView]) -> tuple[dict[str, Levels], dict[str, Levels]]:
