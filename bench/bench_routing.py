@@ -5,8 +5,8 @@ about half the agents ready, 10,000 waiting calls spread over queues and tiers):
 - `decide(call, snapshot, rules, now)` for one waiting call, with 2,000 agents;
 - "an agent becomes ready -> pick the call": `snapshot.with_agent(agent now ready)`
   followed by `pick_call(agent_id, ...)`, which is what the ACD shell runs when an
-  agent's wrap-up ends (routing/acd/state.py + dispatcher.seek); `pick_call` alone
-  is reported in the detail;
+  agent's wrap-up ends (routing/acd/state.py + dispatcher.seek); `with_agent` alone
+  and `pick_call` alone are reported in the detail;
 - both at 100, 1,000, 2,000 and 10,000 agents (10,000 calls each time), with the
   growth ratio time(10,000) / time(100) as a row: 100x the agents should cost far
   less than 100x the time (the target taken here is <= 10x, i.e. no worse than
@@ -28,7 +28,7 @@ import argparse
 import gc
 import random
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from bench.report import Row, percentiles, print_table, row
 from bench.routing_workload import synthetic_rules, synthetic_snapshot
@@ -54,6 +54,7 @@ class Samples:
     pick: list[float]
     linear: list[float]
     mismatches: int = 0
+    update: list[float] = field(default_factory=list)  # with_agent alone, of each ready->pick
 
 
 def linear_best(call: WaitingCall, snapshot: Snapshot, rules: Rules, now: float) -> str | None:
@@ -123,6 +124,7 @@ class Workload:
             ended = clock()
             self.samples.ready_pick.append((ended - started) / 1000)
             self.samples.pick.append((ended - picked) / 1000)
+            self.samples.update.append((picked - started) / 1000)
 
 
 def _busy(agent: AgentView, rng: random.Random) -> AgentView:
@@ -159,8 +161,12 @@ def _latency_rows(main: Samples, sizes: str) -> list[Row]:
     l50, l99 = percentiles(main.linear, 50, 99)
     r50, r99 = percentiles(main.ready_pick, 50, 99)
     p50, p99 = percentiles(main.pick, 50, 99)
+    u50, u99 = percentiles(main.update, 50, 99)
     same = f"same agent as decide on {len(main.linear) - main.mismatches:,} of {len(main.linear):,} calls"
-    pick_note = f"with_agent + pick_call; pick_call alone p50 {p50:.1f} / p99 {p99:.1f} us"
+    pick_note = (
+        f"with_agent + pick_call; with_agent alone p50 {u50:.1f} / p99 {u99:.1f} us, "
+        f"pick_call alone p50 {p50:.1f} / p99 {p99:.1f} us"
+    )
     return [
         row(f"routing decide p50 ({sizes})", d50, "us", target=f"<= {P50_TARGET_US:g} us",
             met=d50 <= P50_TARGET_US, peer=(PEER, l50), detail=f"{len(main.decide):,} samples; peer {same}"),
@@ -178,7 +184,9 @@ def _growth_rows(samples: dict[int, Samples]) -> list[Row]:
     for size, found in samples.items():
         d50, d99 = percentiles(found.decide, 50, 99)
         r50, r99 = percentiles(found.ready_pick, 50, 99)
+        u50 = percentiles(found.update, 50)[0]
         note = f"decide p99 {d99:.1f} us; ready->pick p50 {r50:.1f} / p99 {r99:.1f} us"
+        note += f" (with_agent p50 {u50:.1f})"
         rows.append(row(f"routing decide p50, {size:,} agents", d50, "us", detail=note))
     low, high = min(SIZES), max(SIZES)
     for label, pick in (("decide", _decide), ("ready->pick", _ready_pick)):

@@ -33,7 +33,8 @@ Bucket = tuple["AgentView", ...]
 Levels = tuple[Bucket, ...]  # index = level; index 0 is unused
 GroupKey = tuple[str, str, Needs]  # (queue, tier, needs)
 EMPTY_LEVELS: Levels = ((),) * 6
-EMPTY_STAFF: tuple[frozenset[str], ...] = (frozenset(),) * 6
+Staff = tuple[Mapping[str, "AgentView"], ...]  # index = level: id -> view; never written once made
+EMPTY_STAFF: Staff = ({},) * 6
 POLICIES = ("longest_idle", "least_occupancy")
 UNSTAFFED = frozenset({AgentState.LOGGED_OUT, AgentState.PAUSED})
 TALK_WEIGHT = 0.1
@@ -96,8 +97,9 @@ class Snapshot:
     groups: Mapping[GroupKey, tuple[WaitingCall, ...]] = field(default_factory=dict)
     groups_by_skill: Mapping[str, frozenset[GroupKey]] = field(default_factory=dict)
     groups_by_queue: Mapping[str, frozenset[GroupKey]] = field(default_factory=dict)
-    staffed: Mapping[str, tuple[frozenset[str], ...]] = field(default_factory=dict)
-    """Ids of the agents logged in and not paused, per skill and level (the forecast's agents)."""
+    staffed: Mapping[str, Staff] = field(default_factory=dict)
+    """The agents logged in and not paused (id -> view), per skill and level: the forecast's agents,
+    read without a lookup in `agents` per agent (the forecast reads hundreds per decision)."""
     talk_seconds: Mapping[str, float] = field(default_factory=dict)
     """Per queue: the recent average talk time of its answered calls (EWMA, `with_talk_time`)."""
 
@@ -117,9 +119,7 @@ class Snapshot:
             groups.setdefault(group_key(call), []).append(call)
         sorted_groups = {key: tuple(sorted(members, key=_call_key)) for key, members in groups.items()}
         by_skill, by_queue = _group_indexes(sorted_groups)
-        staffed: dict[str, tuple[frozenset[str], ...]] = {}
-        for agent in agent_map.values():
-            _restaff(staffed, agent, True)
+        staffed = _staff_index(agent_map.values())
         talk = dict(talk_seconds or {})
         return cls(
             agent_map, call_map, by_idle, by_occupancy, sorted_groups, by_skill, by_queue, staffed, talk
@@ -144,11 +144,9 @@ class Snapshot:
         agents = self.agents.set(agent.id, agent)
         staffed = self.staffed
         was_staffed = old is not None and old.state not in UNSTAFFED
-        if was_staffed != (agent.state not in UNSTAFFED) or (
-            was_staffed and old is not None and old.skills != agent.skills
-        ):
+        if was_staffed or agent.state not in UNSTAFFED:  # the view changed: so does its entry
             staffed = dict(self.staffed)
-            if old is not None:
+            if old is not None and was_staffed and (agent.state in UNSTAFFED or old.skills != agent.skills):
                 _restaff(staffed, old, False)
             _restaff(staffed, agent, True)
         was_ready = old is not None and old.state is AgentState.READY
@@ -214,7 +212,7 @@ class Snapshot:
         groups: Mapping[GroupKey, tuple[WaitingCall, ...]] | None = None,
         groups_by_skill: Mapping[str, frozenset[GroupKey]] | None = None,
         groups_by_queue: Mapping[str, frozenset[GroupKey]] | None = None,
-        staffed: Mapping[str, tuple[frozenset[str], ...]] | None = None,
+        staffed: Mapping[str, Staff] | None = None,
         talk_seconds: Mapping[str, float] | None = None,
     ) -> Snapshot:
         """This snapshot with the given fields changed: `dataclasses.replace` without its per-call
@@ -246,13 +244,28 @@ def _ready_index(agents: Iterable[AgentView]) -> tuple[dict[str, Levels], dict[s
     return by_idle, by_occupancy
 
 
-def _restaff(table: dict[str, tuple[frozenset[str], ...]], agent: AgentView, add: bool) -> None:
-    """Add `agent` to (or remove them from) the staffed index, if they are staffed."""
+def _staff_index(agents: Iterable[AgentView]) -> dict[str, Staff]:
+    found: dict[str, list[dict[str, AgentView]]] = {}
+    for agent in agents:
+        if agent.state not in UNSTAFFED:
+            for skill, level in agent.skills.items():
+                found.setdefault(skill, [{} for _ in range(6)])[level][agent.id] = agent
+    return {skill: tuple(levels) for skill, levels in found.items()}
+
+
+def _restaff(table: dict[str, Staff], agent: AgentView, add: bool) -> None:
+    """Add (or replace) `agent` in the staffed index if they are staffed, or remove them.
+    Copies the level it changes: a level, once in a snapshot, is never written."""
     if add and agent.state in UNSTAFFED:
         return
     for skill, level in agent.skills.items():
         levels = list(table.get(skill, EMPTY_STAFF))
-        levels[level] = levels[level] | {agent.id} if add else levels[level] - {agent.id}
+        members = dict(levels[level])
+        if add:
+            members[agent.id] = agent
+        else:
+            members.pop(agent.id, None)
+        levels[level] = members
         table[skill] = tuple(levels)
 
 
