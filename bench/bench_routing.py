@@ -28,7 +28,9 @@ import argparse
 import gc
 import random
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 from bench.report import Row, percentiles, print_table, row
 from bench.routing_workload import synthetic_rules, synthetic_snapshot
@@ -45,6 +47,7 @@ BLOCK = 200  # samples of one kind before the next kind's turn
 P50_TARGET_US, P99_TARGET_US, GROWTH_TARGET = 50.0, 500.0, 10.0
 PEER = "linear scan of all agents (app_queue-like)"
 EARLY, IDLE = "widen_early", "widen_early, nobody ready"
+T = TypeVar("T", AgentView, WaitingCall)
 
 
 @dataclass
@@ -86,13 +89,13 @@ class Workload:
         self.snapshot = synthetic_snapshot(agents, CALLS, SKILLS, now=NOW)
         if nobody_ready:  # every decide finds nobody in its window: the forecast runs every time
             turns = random.Random(seed)
-            views = [_busy(a, turns) for a in self.snapshot.agents.values()]
+            views = [_busy(a, turns) for a in _by_id(self.snapshot.agents.values())]
             self.snapshot = Snapshot.build(views, self.snapshot.calls.values())
         self.rules = rules
         rng = random.Random(seed)
-        self.calls = list(self.snapshot.calls.values())
+        self.calls = _by_id(self.snapshot.calls.values())
         rng.shuffle(self.calls)
-        self.busy = [a for a in self.snapshot.agents.values() if a.state is AgentState.BUSY]
+        self.busy = [a for a in _by_id(self.snapshot.agents.values()) if a.state is AgentState.BUSY]
         rng.shuffle(self.busy)
         self.samples = Samples([], [], [], [])
         self.turn = 0
@@ -125,6 +128,12 @@ class Workload:
             self.samples.ready_pick.append((ended - started) / 1000)
             self.samples.pick.append((ended - picked) / 1000)
             self.samples.update.append((picked - started) / 1000)
+
+
+def _by_id(items: Iterable[T]) -> list[T]:
+    """In id order: the seeded shuffles and draws then give the same workload in every process
+    (the snapshot's maps iterate in hash order, which changes with the process's hash seed)."""
+    return sorted(items, key=lambda item: item.id)
 
 
 def _busy(agent: AgentView, rng: random.Random) -> AgentView:
