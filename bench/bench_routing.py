@@ -60,13 +60,15 @@ class Samples:
     update: list[float] = field(default_factory=list)  # with_agent alone, of each ready->pick
 
 
-def linear_best(call: WaitingCall, snapshot: Snapshot, rules: Rules, now: float) -> str | None:
-    """The agent `decide` offers, found by scanning every agent (no index), as app_queue would."""
+def linear_best(call: WaitingCall, agents: Iterable[AgentView], rules: Rules, now: float) -> str | None:
+    """The agent `decide` offers, found by scanning every agent (no index), as app_queue would
+    scan its members: over a plain list (the snapshot's map iterates leaf by leaf, in hash order,
+    which made this peer about 1.7x slower than the same scan of a list)."""
     plan = rules.index.queues[call.queue]
     stage = plan.stage_at(now - call.entered_at)
     skill, need = call.needs[0]
     best: tuple[int, int, float, str] | None = None
-    for agent in snapshot.agents.values():
+    for agent in agents:
         level = agent.skills.get(skill)
         if agent.state is not AgentState.READY or level is None or agent.id in call.declined_by:
             continue
@@ -95,7 +97,8 @@ class Workload:
         rng = random.Random(seed)
         self.calls = _by_id(self.snapshot.calls.values())
         rng.shuffle(self.calls)
-        self.busy = [a for a in _by_id(self.snapshot.agents.values()) if a.state is AgentState.BUSY]
+        self.members = _by_id(self.snapshot.agents.values())  # the linear peer's list
+        self.busy = [a for a in self.members if a.state is AgentState.BUSY]
         rng.shuffle(self.busy)
         self.samples = Samples([], [], [], [])
         self.turn = 0
@@ -110,7 +113,7 @@ class Workload:
             self.samples.decide.append((clock() - started) / 1000)
             if linear:
                 started = clock()
-                agent_id = linear_best(call, snapshot, rules, NOW)
+                agent_id = linear_best(call, self.members, rules, NOW)
                 self.samples.linear.append((clock() - started) / 1000)
                 self.samples.mismatches += agent_id != decision.agent_id
 

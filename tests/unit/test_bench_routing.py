@@ -38,4 +38,5 @@ def test_the_linear_peer_finds_the_agent_decide_offers() -> None:
     rules = synthetic_rules(10)
     snapshot = synthetic_snapshot(200, 300, 10, now=NOW)
     for call in sorted(snapshot.calls.values(), key=lambda c: c.id)[:100]:
-        assert linear_best(call, snapshot, rules, NOW) == decide(call, snapshot, rules, NOW).agent_id
+        found = linear_best(call, snapshot.agents.values(), rules, NOW)
+        assert found == decide(call, snapshot, rules, NOW).agent_id
