@@ -5,8 +5,8 @@ about half the agents ready, 10,000 waiting calls spread over queues and tiers):
 - `decide(call, snapshot, rules, now)` for one waiting call, with 2,000 agents;
 - "an agent becomes ready -> pick the call": `snapshot.with_agent(agent now ready)`
   followed by `pick_call(agent_id, ...)`, which is what the ACD shell runs when an
-  agent's wrap-up ends (routing/acd/state.py + dispatcher.seek); `pick_call` alone
-  is reported in the detail;
+  agent's wrap-up ends (routing/acd/state.py + dispatcher.seek); `with_agent` alone
+  and `pick_call` alone are reported in the detail;
 - both at 100, 1,000, 2,000 and 10,000 agents (10,000 calls each time), with the
   growth ratio time(10,000) / time(100) as a row: 100x the agents should cost far
   less than 100x the time (the target taken here is <= 10x, i.e. no worse than
@@ -28,7 +28,9 @@ import argparse
 import gc
 import random
 import time
-from dataclasses import dataclass, replace
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 from bench.report import Row, percentiles, print_table, row
 from bench.routing_workload import synthetic_rules, synthetic_snapshot
@@ -45,6 +47,7 @@ BLOCK = 200  # samples of one kind before the next kind's turn
 P50_TARGET_US, P99_TARGET_US, GROWTH_TARGET = 50.0, 500.0, 10.0
 PEER = "linear scan of all agents (app_queue-like)"
 EARLY, IDLE = "widen_early", "widen_early, nobody ready"
+T = TypeVar("T", AgentView, WaitingCall)
 
 
 @dataclass
@@ -54,15 +57,18 @@ class Samples:
     pick: list[float]
     linear: list[float]
     mismatches: int = 0
+    update: list[float] = field(default_factory=list)  # with_agent alone, of each ready->pick
 
 
-def linear_best(call: WaitingCall, snapshot: Snapshot, rules: Rules, now: float) -> str | None:
-    """The agent `decide` offers, found by scanning every agent (no index), as app_queue would."""
+def linear_best(call: WaitingCall, agents: Iterable[AgentView], rules: Rules, now: float) -> str | None:
+    """The agent `decide` offers, found by scanning every agent (no index), as app_queue would
+    scan its members: over a plain list (the snapshot's map iterates leaf by leaf, in hash order,
+    which made this peer about 1.7x slower than the same scan of a list)."""
     plan = rules.index.queues[call.queue]
     stage = plan.stage_at(now - call.entered_at)
     skill, need = call.needs[0]
     best: tuple[int, int, float, str] | None = None
-    for agent in snapshot.agents.values():
+    for agent in agents:
         level = agent.skills.get(skill)
         if agent.state is not AgentState.READY or level is None or agent.id in call.declined_by:
             continue
@@ -85,13 +91,14 @@ class Workload:
         self.snapshot = synthetic_snapshot(agents, CALLS, SKILLS, now=NOW)
         if nobody_ready:  # every decide finds nobody in its window: the forecast runs every time
             turns = random.Random(seed)
-            views = [_busy(a, turns) for a in self.snapshot.agents.values()]
+            views = [_busy(a, turns) for a in _by_id(self.snapshot.agents.values())]
             self.snapshot = Snapshot.build(views, self.snapshot.calls.values())
         self.rules = rules
         rng = random.Random(seed)
-        self.calls = list(self.snapshot.calls.values())
+        self.calls = _by_id(self.snapshot.calls.values())
         rng.shuffle(self.calls)
-        self.busy = [a for a in self.snapshot.agents.values() if a.state is AgentState.BUSY]
+        self.members = _by_id(self.snapshot.agents.values())  # the linear peer's list
+        self.busy = [a for a in self.members if a.state is AgentState.BUSY]
         rng.shuffle(self.busy)
         self.samples = Samples([], [], [], [])
         self.turn = 0
@@ -106,7 +113,7 @@ class Workload:
             self.samples.decide.append((clock() - started) / 1000)
             if linear:
                 started = clock()
-                agent_id = linear_best(call, snapshot, rules, NOW)
+                agent_id = linear_best(call, self.members, rules, NOW)
                 self.samples.linear.append((clock() - started) / 1000)
                 self.samples.mismatches += agent_id != decision.agent_id
 
@@ -123,6 +130,13 @@ class Workload:
             ended = clock()
             self.samples.ready_pick.append((ended - started) / 1000)
             self.samples.pick.append((ended - picked) / 1000)
+            self.samples.update.append((picked - started) / 1000)
+
+
+def _by_id(items: Iterable[T]) -> list[T]:
+    """In id order: the seeded shuffles and draws then give the same workload in every process
+    (the snapshot's maps iterate in hash order, which changes with the process's hash seed)."""
+    return sorted(items, key=lambda item: item.id)
 
 
 def _busy(agent: AgentView, rng: random.Random) -> AgentView:
@@ -159,8 +173,12 @@ def _latency_rows(main: Samples, sizes: str) -> list[Row]:
     l50, l99 = percentiles(main.linear, 50, 99)
     r50, r99 = percentiles(main.ready_pick, 50, 99)
     p50, p99 = percentiles(main.pick, 50, 99)
+    u50, u99 = percentiles(main.update, 50, 99)
     same = f"same agent as decide on {len(main.linear) - main.mismatches:,} of {len(main.linear):,} calls"
-    pick_note = f"with_agent + pick_call; pick_call alone p50 {p50:.1f} / p99 {p99:.1f} us"
+    pick_note = (
+        f"with_agent + pick_call; with_agent alone p50 {u50:.1f} / p99 {u99:.1f} us, "
+        f"pick_call alone p50 {p50:.1f} / p99 {p99:.1f} us"
+    )
     return [
         row(f"routing decide p50 ({sizes})", d50, "us", target=f"<= {P50_TARGET_US:g} us",
             met=d50 <= P50_TARGET_US, peer=(PEER, l50), detail=f"{len(main.decide):,} samples; peer {same}"),
@@ -178,7 +196,9 @@ def _growth_rows(samples: dict[int, Samples]) -> list[Row]:
     for size, found in samples.items():
         d50, d99 = percentiles(found.decide, 50, 99)
         r50, r99 = percentiles(found.ready_pick, 50, 99)
+        u50 = percentiles(found.update, 50)[0]
         note = f"decide p99 {d99:.1f} us; ready->pick p50 {r50:.1f} / p99 {r99:.1f} us"
+        note += f" (with_agent p50 {u50:.1f})"
         rows.append(row(f"routing decide p50, {size:,} agents", d50, "us", detail=note))
     low, high = min(SIZES), max(SIZES)
     for label, pick in (("decide", _decide), ("ready->pick", _ready_pick)):

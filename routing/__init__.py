@@ -5,6 +5,7 @@ Pure cores (no I/O; time is passed in as epoch seconds):
 - classify: caller -> tier, priority, needs
 - queue: waiting calls and their order (priority, aging)
 - snapshot: immutable indexed view of agents and waiting calls
+- persistent_map: the snapshot's agents and calls (an update copies one small leaf, not the map)
 - selection: decide(call) -> agent / wait / overflow / exit, pick_call(agent) -> call
 - batch_dispatch: route a whole queue without double-booking (restart, reload)
 - agents / agent_events: the agent lifecycle table and occupancy

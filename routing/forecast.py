@@ -149,8 +149,7 @@ def _free_agents(
     levels = snapshot.staffed.get(call.needs[0][0])
     free: list[tuple[float, AgentView]] = []
     for level in range(window[0], window[1] + 1) if levels else ():
-        for agent_id in levels[level]:  # type: ignore[index]
-            agent = snapshot.agents[agent_id]
+        for agent_id, agent in levels[level].items():  # type: ignore[index]
             if agent_id in call.declined_by or not _has_rest(agent, call, stage.below):
                 continue
             due = free_in(agent, *handle, now)
@@ -299,8 +298,7 @@ def level_due(
     wrap = plan.spec.wrap_up_seconds
     due: list[tuple[float, AgentView]] = []
     for level in range(required, 6):
-        for agent_id in levels[level]:
-            agent = snapshot.agents[agent_id]
+        for agent_id, agent in levels[level].items():
             left = max(0.0, wrap - (now - agent.since))
             ending = agent.state is AgentState.WRAP_UP and left <= within
             if ending and agent_id not in call.declined_by and _has_rest(agent, call, 0):
@@ -342,8 +340,8 @@ def _spare_expert(plan: QueuePlan, snapshot: Snapshot, now: float, deadline: flo
     talk, wrap = handle_times(plan, snapshot)
     count = 0
     for level in range(plan.reserve_level, 6) if levels else ():
-        for agent_id in levels[level]:  # type: ignore[index]
-            due = free_in(snapshot.agents[agent_id], talk, wrap, now)
+        for agent in levels[level].values():  # type: ignore[index]
+            due = free_in(agent, talk, wrap, now)
             if due is not None and due <= deadline:
                 count += 1
                 if count > plan.reserve_count:  # the one who takes the call, and `count` kept

@@ -37,5 +37,6 @@ def test_routing_bench_rows_have_the_report_shape() -> None:
 def test_the_linear_peer_finds_the_agent_decide_offers() -> None:
     rules = synthetic_rules(10)
     snapshot = synthetic_snapshot(200, 300, 10, now=NOW)
-    for call in list(snapshot.calls.values())[:100]:
-        assert linear_best(call, snapshot, rules, NOW) == decide(call, snapshot, rules, NOW).agent_id
+    for call in sorted(snapshot.calls.values(), key=lambda c: c.id)[:100]:
+        found = linear_best(call, snapshot.agents.values(), rules, NOW)
+        assert found == decide(call, snapshot, rules, NOW).agent_id

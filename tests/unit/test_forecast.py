@@ -252,10 +252,12 @@ def test_explain_shows_why_a_call_was_widened(rules: Rules) -> None:
 
 def test_snapshot_keeps_the_staffed_agents_and_the_average_talk() -> None:
     snapshot = snap(agent("a", 3), agent("p", 3, AgentState.PAUSED, 1))
-    assert snapshot.staffed["tech"][3] == frozenset({"a"})
+    assert snapshot.staffed["tech"][3] == {"a": snapshot.agents["a"]}
     snapshot = snapshot.with_agent(agent("p", 3, BUSY, 1)).with_agent(agent("a", 3, AgentState.LOGGED_OUT))
-    assert snapshot.staffed["tech"][3] == frozenset({"p"})
-    assert snapshot.without_agent("p").staffed["tech"][3] == frozenset()
+    assert snapshot.staffed["tech"][3] == {"p": snapshot.agents["p"]}  # the view as it is now
+    snapshot = snapshot.with_agent(agent("p", 3, AgentState.WRAP_UP, 1))
+    assert snapshot.staffed["tech"][3]["p"].state is AgentState.WRAP_UP
+    assert snapshot.without_agent("p").staffed["tech"][3] == {}
     talk = Snapshot().with_talk_time("q", 100.0).with_talk_time("q", 200.0)
     assert talk.talk_seconds == {"q": pytest.approx(110.0)}  # the first call sets it, then 10 % a call
     rebuilt = Snapshot.build(talk.agents.values(), (), talk.talk_seconds)

@@ -19,7 +19,7 @@ def test_decide_and_pick_call_on_2000_agents_and_10000_calls_are_fast() -> None:
     rules = synthetic_rules(50)
     snapshot = synthetic_snapshot(2000, 10_000, 50, NOW)
     calls = synthetic_calls(200, 50, NOW, seed=3)
-    ready = [a.id for a in snapshot.agents.values() if a.state == "ready"][:200]
+    ready = sorted(a.id for a in snapshot.agents.values() if a.state == "ready")[:200]
     decide_times: list[float] = []
     pick_times: list[float] = []
     offers = 0

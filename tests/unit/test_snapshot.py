@@ -33,6 +33,7 @@ def _shape(snapshot: Snapshot) -> tuple[object, ...]:
         {key: tuple(c.id for c in members) for key, members in snapshot.groups.items()},
         dict(snapshot.groups_by_skill),
         dict(snapshot.groups_by_queue),
+        {skill: tuple(map(dict, levels)) for skill, levels in snapshot.staffed.items() if any(levels)},
     )
 
 
@@ -74,6 +75,40 @@ def test_incremental_updates_match_a_full_build() -> None:
             del calls[gone]
             snapshot = snapshot.without_call(gone)
         assert _shape(snapshot) == _shape(Snapshot.build(agents.values(), calls.values()))
+
+
+def _random_update(rng: random.Random, snapshot: Snapshot) -> Snapshot:
+    roll = rng.random()
+    if roll < 0.4:
+        return snapshot.with_agent(_random_agent(rng, rng.randint(0, 15)))
+    if roll < 0.5 and snapshot.agents:
+        return snapshot.without_agent(rng.choice(sorted(snapshot.agents)))
+    if roll < 0.8:
+        return snapshot.with_call(_random_call(rng, rng.randint(0, 30)))
+    if roll < 0.9 and snapshot.calls:
+        return snapshot.without_call(rng.choice(sorted(snapshot.calls)))
+    return snapshot.with_talk_time(rng.choice(["q-tech", "q-sales"]), rng.randint(10, 300))
+
+
+def test_an_old_snapshot_reads_the_same_after_updates_made_from_it() -> None:
+    """Callers read a snapshot after deriving others from it (early_offer decides over
+    `state.snapshot.with_call(call)` and keeps the current one; the benchmark derives every
+    sample from one base), so no update may write into the snapshot it came from."""
+    rng = random.Random(9)
+    snapshot = Snapshot()
+    kept: list[tuple[Snapshot, tuple[object, ...]]] = []
+    for _ in range(500):
+        for _side in range(rng.randint(0, 3)):  # branches read once and dropped, as early_offer's
+            _random_update(rng, snapshot)
+        snapshot = _random_update(rng, snapshot)
+        kept.append((snapshot, _whole(snapshot)))
+    assert len(snapshot.agents) > 5 and len(snapshot.calls) > 5
+    for old, then in kept:
+        assert _whole(old) == then
+
+
+def _whole(snapshot: Snapshot) -> tuple[object, ...]:
+    return (*_shape(snapshot), dict(snapshot.talk_seconds))
 
 
 def test_buckets_are_in_fairness_order() -> None:
