@@ -514,6 +514,24 @@ def simulator_rows(steps: list[Step], alone: list[Step]) -> list[Row]:
             detail=("the engine's step at that rate" + ("" if at_limit is None else
                     f": {'kept up' if at_limit.kept_up else 'did not keep up'}, p99 {_ms(at_limit.p(99))}")
                     if at_limit else "the engine's ladder stopped below that rate")),
+        *cpu_per_call_rows(steps, sim_sustained.rate),
+    ]  # fmt: skip
+
+
+def cpu_per_call_rows(steps: list[Step], limit: int) -> list[Row]:
+    """The engine's CPU per inbound call at the highest step it kept up with, and what that costs at
+    the simulator's sustained rate `limit`: the CPU target read even when the engine cannot reach it."""
+    kept = [step for step in steps if step.kept_up and step.rate > 0]
+    if not kept:
+        return []
+    top = max(kept, key=lambda step: step.rate)
+    per_call_ms = 1000 * top.cpu / top.rate
+    projected = per_call_ms * limit / 1000
+    return [
+        row("engine CPU per inbound call (its highest sustained step)", per_call_ms, "ms CPU/call",
+            target=f"<= {500 / limit:.2f} ms (50 % of a core at {limit} calls/s)", met=projected <= 0.5,
+            detail=(f"{top.cpu:.0%} of a core at {top.rate} calls/s, the engine's background included; "
+                    f"at the simulator's sustained {limit} calls/s that is {projected:.0%} of a core")),
     ]  # fmt: skip
 
 

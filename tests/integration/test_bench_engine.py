@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bench import bench_engine, engine_cpu
-from bench.bench_engine import Step, best_rates
+from bench.bench_engine import Step, best_rates, cpu_per_call_rows
 
 TINY = bench_engine.Plan(
     rates=(5,), step_s=0.4, min_calls=0, agents=4, outbound_agents=2, outbound_s=0.3, leads=20,
@@ -80,3 +80,17 @@ def test_the_ladder_ends_at_the_second_failure_of_a_rate(
 ) -> None:
     found = best_rates(steps)
     assert [None if s is None else s.rate for s in found] == [best, ended, sustained]
+
+
+def test_the_cpu_per_call_is_read_at_the_highest_sustained_step_and_judged_at_the_simulators_rate() -> None:
+    """The CPU target (<= 50 % of a core at the simulator's sustained rate) is judged even when the
+    engine never reaches that rate: its CPU per call where it kept up, times the simulator's rate."""
+    kept = [step(20, True), step(100, False), step(150, False, kept_up=False)]
+    kept[0].cpu, kept[1].cpu = 0.10, 0.60  # 5 and 6 ms a call
+    (found,) = cpu_per_call_rows(kept, 300)
+    assert found["value"] == pytest.approx(6.0)  # the 100 calls/s step: the highest kept up
+    assert found["met"] is False  # 6 ms x 300 calls/s = 180 % of a core
+    cheap = [step(100, True)]
+    cheap[0].cpu = 0.15  # 1.5 ms a call: 45 % of a core at 300 calls/s
+    assert cpu_per_call_rows(cheap, 300)[0]["met"] is True
+    assert cpu_per_call_rows([step(10, False, kept_up=False)], 300) == []
