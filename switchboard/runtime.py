@@ -165,7 +165,7 @@ class Runtime:
                 if warning:
                     log.warning(warning)
             self._parts = parts = await self._build(redis, metrics, tokens)
-            await parts.dialer.attempts.mark_lead_zsets()  # before any dial: older versions' lead ZSETs
+            parts.dialer.background.spawn(parts.dialer.attempts.mark_in_background())  # old lead ZSETs
             await self._start_http(parts.state)
             parts.lease.start()
             await parts.engine.start()

@@ -28,6 +28,7 @@ Rules it keeps (DESIGN.md 2.6, 2.7):
 from __future__ import annotations
 
 import json
+import logging
 import math
 import secrets
 from collections.abc import Iterable, Sequence
@@ -36,11 +37,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from dialer.audit import text
 from dialer.compliance.caps import Attempt, CallResult
 from dialer.dialer_keys import DialerKeys, DialKeys, LeadKeys
 from dialer.pacing.abandon_window import AbandonWindow, HourBucket
+
+log = logging.getLogger("switchboard.dialer")
 
 PENDING = "pending"
 LEAD_LOG_FIELD = "dial_attempts"  # the lead hash's own attempts (dialer/leads/transition_scripts.py)
@@ -204,6 +208,7 @@ class AttemptStore:
         self._unlock = redis.register_script(_UNLOCK_LUA)
         self._extend = redis.register_script(_EXTEND_LUA)
         self._mark_zsets = redis.register_script(_MARK_ZSET_LUA)
+        self.zsets_marked = False  # by the start-up pass (older versions' ZSETs): until then, all read
 
     # ---- the per-number dial lock ---------------------------------------------------------------
 
@@ -237,7 +242,8 @@ class AttemptStore:
         lead read with `logged` said it has none (`zset` False: its hash has no `dial_zset`)."""
         key = self.keys.lead_attempts(lead_id)
         if logged is not None:
-            return merged(await self._read(key) if zset else [], logged)
+            read = zset or not self.zsets_marked  # an older version's ZSET may be unmarked yet
+            return merged(await self._read(key) if read else [], logged)
         pipe = self._redis.pipeline(transaction=False)
         pipe.zrange(key, 0, -1, withscores=True)
         pipe.hget(self._leads.lead(lead_id), LEAD_LOG_FIELD)
@@ -259,7 +265,20 @@ class AttemptStore:
             if len(batch) == 500:
                 found += await self._mark_zsets(keys=batch, args=[])
                 batch = []
-        return found + (await self._mark_zsets(keys=batch, args=[]) if batch else 0)
+        found += await self._mark_zsets(keys=batch, args=[]) if batch else 0
+        self.zsets_marked = True
+        return found
+
+    async def mark_in_background(self) -> None:
+        """`mark_lead_zsets` in the background (a large keyspace is many SCANs; every lead's ZSET is
+        read until it is done). A Redis failure leaves it undone till the next start: all are read."""
+        try:
+            found = await self.mark_lead_zsets()
+        except (RedisError, OSError) as exc:
+            log.warning("older versions' lead attempt ZSETs not marked (%s); every lead's is read", exc)
+            return
+        if found:
+            log.info("marked %d leads whose attempt ZSET an older version wrote", found)
 
     # ---- writes ---------------------------------------------------------------------------------
 
@@ -278,6 +297,8 @@ class AttemptStore:
         member, score = _member(call_id, PENDING, campaign), to_ms(at)
         cutoff = to_ms(at - self.retention)
         keep_ms = int(self.retention.total_seconds() * 1000)
+        if lead_id:  # marked first: a marker without its ZSET only costs a read
+            await self._mark_zsets(keys=[self._leads.lead(lead_id)], args=[])
         pipe = self._redis.pipeline(transaction=True)
         for key in self._attempt_keys(number, lead_id):
             pipe.zadd(key, {member: score})
@@ -289,8 +310,6 @@ class AttemptStore:
             "lead": lead_id or "", "kind": kind, "agent": agent_id or "", "at": at.isoformat(),
         }  # fmt: skip
         pipe.xadd(self.keys.audit_attempts, entry, maxlen=self._audit_maxlen, approximate=True)  # type: ignore[arg-type]
-        if lead_id:
-            await self._mark_zsets(keys=[self._leads.lead(lead_id)], args=[], client=pipe)
         await pipe.execute()
 
     async def settle(
@@ -308,9 +327,9 @@ class AttemptStore:
         member = _member(call_id, result.value, campaign)
         cutoff = to_ms(at - self.retention)
         keep_ms = int(self.retention.total_seconds() * 1000)
-        await self._settle(keys=keys, args=[call_id, member, to_ms(at), cutoff, keep_ms])
-        if lead_id:
+        if lead_id:  # marked first: a ZSET written is never left unmarked by a failure between
             await self._mark_zsets(keys=[self._leads.lead(lead_id)], args=[])
+        await self._settle(keys=keys, args=[call_id, member, to_ms(at), cutoff, keep_ms])
         entry = {
             "action": "outcome", "call": call_id, "number": number, "campaign": campaign,
             "lead": lead_id or "", "result": result.value, "at": at.isoformat(),

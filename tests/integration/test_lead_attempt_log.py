@@ -185,9 +185,10 @@ async def test_a_start_up_pass_marks_the_leads_whose_zset_an_older_version_wrote
     redis_client: aioredis.Redis,
 ) -> None:
     """An older version wrote the ZSET without marking the lead: one attempt of the lead's one allowed.
-    The start-up pass (`mark_lead_zsets`, which `switchboard run` makes before anything is dialed)
-    marks it, so the caps count that attempt and the lead is not dialed again; without the pass it
-    would be (the ZSET unread). Leads without a hash are not made, and a second pass changes nothing."""
+    Until the start-up pass (`mark_lead_zsets`, in the background of `switchboard run`) is done,
+    every ZSET is read; the pass marks the lead, so the caps keep counting that attempt and the lead
+    is not dialed again; without the pass it would be (the ZSET unread). Leads without a hash are
+    not made, and a second pass changes nothing."""
     config = campaigns(campaign(caps={"max_attempts_per_lead": 1}))
     busy = CustomerProfile(answer=0, busy=1, noanswer=0, congestion=0, machine=0, reject=0)
     sim = sim_config(customers=busy)
@@ -197,10 +198,14 @@ async def test_a_start_up_pass_marks_the_leads_whose_zset_an_older_version_wrote
         await redis_client.zadd(DialKeys().lead_attempts("L1"), {"old-1|no_answer|c1": earlier})
         await redis_client.zadd(DialKeys().lead_attempts("gone"), {"old-2|busy|c1": earlier})
         assert not (await r.stores.leads.get("L1")).attempt_zset
+        unmarked = await r.dialer.attempts.lead_attempts("L1", logged="", zset=False)
+        assert [a[0] for a in seen(unmarked)] == ["old-1"], "until the pass is done, every ZSET is read"
 
         assert await r.dialer.attempts.mark_lead_zsets() == 2
         assert await r.dialer.attempts.mark_lead_zsets() == 2, "idempotent"
         assert (await r.stores.leads.get("L1")).attempt_zset
+        skipped = await r.dialer.attempts.lead_attempts("L1", logged="", zset=False)
+        assert skipped == [], "once it is done, a lead without the marker has no ZSET read"
         assert not (await r.stores.leads.get("L2")).attempt_zset, "no ZSET: not marked"
         assert not await redis_client.exists(LeadKeys().lead("gone")), "no hash made for it"
 

@@ -86,6 +86,7 @@ async def test_a_started_campaign_dials_through_the_acd_and_campaigns_yaml_reloa
     runtime = Runtime(_settings(redis_server, port, rules, campaigns), clock=RunningClock(), tokens=TOKENS)
     try:
         parts = await runtime.start()
+        await parts.dialer.background.settled()  # the start-up pass runs in the background
         assert await redis_client.hget(old_lead, "dial_zset") == b"1", "marked at start: the caps read it"
         await parts.acd.login("1008")  # sales 5: the only advisor of the sales queue logged in
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{runtime.http_port}") as http:
