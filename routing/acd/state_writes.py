@@ -20,7 +20,8 @@ Rules it keeps:
   commit records (`carry`: inbound_effects.folded) rides in that commit, and memory mirrors the
   change BEFORE it is sent: the fold of 069a4a0 mirrored after, so the console read the handover
   while the API still said `ringing`. Such a commit refused or failed writes neither, as the event
-  after such a commit was never published before (the step stopped, or Redis was marked failing).
+  after such a commit was never published before (the step stopped, or Redis was marked failing);
+  a refused one also puts memory back as it was, as when it mirrored after (`_mirror_first`).
 """
 
 from __future__ import annotations
@@ -93,21 +94,51 @@ class StateWrites:
             self.mirror(change)
             return
         held, self._held = self._held, []
-        if carried:
-            self.mirror(change)  # first: whoever reads the events finds their state in memory too
+        undo = self._mirror_first(change) if carried else None  # readers of the events find their state
         try:
             await self.ctx.store.commit(
                 replace(change, calls=[*arrived, *change.calls], events=[*held, *carried])
             )
         except StoreUnavailableError as exc:
             self._held[:0] = held  # tried again as the step ends
-            self.store_failed(exc)
-        except NotOwnerError:
+            self.store_failed(exc)  # memory keeps the change, written back with the whole state
+        except BaseException as exc:  # refused (lease lapsed), or cancelled: memory as if never tried
             self._held[:0] = held  # written unfenced as the step ends, as publish did
-            self.lost_lease()  # memory has the arrived calls Redis lacks (and a carrying commit's change)
+            if undo is not None:
+                undo()
+            if isinstance(exc, NotOwnerError):
+                self.lost_lease()  # memory has the arrived calls Redis lacks
             raise
         if not carried:
             self.mirror(change)
+
+    def _mirror_first(self, change: Change) -> Callable[[], None]:
+        """Mirror `change` now, before its write; returns what puts memory back as it was (a refused
+        write must leave no trace: the resync after owning again then ends what it still finds)."""
+        state, timers = self.ctx.state, self.ctx.timers
+        agents = {s.agent_id: state.statuses.get(s.agent_id) for s in change.statuses}
+        calls = {a.id: state.calls.get(a.id) for a in (*change.calls, *change.ended)}
+        keys = [*change.cancelled_timers, *(t.key for t in change.timers)]
+        keys += [f"{TimerKind.RECHECK}:{a.id}" for a in change.ended]
+        before = {key: timers.get_key(key) for key in keys}
+        self.mirror(change)
+
+        def undo() -> None:
+            now = self.ctx.clock()
+            for agent_id, status in agents.items():
+                state.set_status(status or AgentStatus(agent_id), now)
+            for call_id, active in calls.items():
+                if active is None:
+                    state.drop_call(call_id)
+                else:
+                    state.put_call(active)
+            for key, timer in before.items():
+                if timer is None:
+                    timers.cancel_key(key)
+                else:
+                    timers.set(timer)
+
+        return undo
 
     def admit(self, active: ActiveCall) -> None:
         """A call just arrived: in memory now; in Redis with its offer's reservation if it is offered

@@ -81,6 +81,9 @@ class Timers:
     def get(self, kind: TimerKind, subject: str) -> Timer | None:
         return self._by_key.get(f"{kind}:{subject}")
 
+    def get_key(self, key: str) -> Timer | None:
+        return self._by_key.get(key)
+
     def persistent(self) -> list[Timer]:
         return [t for t in self._by_key.values() if t.persistent]
 

@@ -24,9 +24,12 @@ from pbx.client import AmiSettings
 from pbx.sim import AgentPhone
 from routing.acd import AcdMetrics, AcdService
 from routing.acd.acd_keys import AcdKeys
+from routing.acd.calls import ActiveCall, CallFacts
 from routing.acd.events import MAX_EVENTS, AcdEvents, StreamEntry
 from routing.acd.store import AcdStore, Change
+from routing.acd.timers import Timer, TimerKind
 from routing.agents import AgentState, AgentStatus
+from routing.queue import WaitingCall
 from switchboard.engine import Engine
 from switchboard.metrics import create_metrics
 from tests.support.acd_harness import (
@@ -206,6 +209,39 @@ async def test_a_refused_commit_writes_neither_its_change_nor_the_events_it_carr
             await acd.writes.commit(Change(statuses=[busy("a1")]))
     assert await kinds(redis_client) == [b"earlier"], "the held event only, written as the step ended"
     assert await redis_client.get(KEYS.agent_status("a1")) is None
+
+
+async def test_a_refused_carrying_commit_leaves_memory_as_it_was_so_the_resync_ends_the_call_again(
+    redis_client: aioredis.Redis,
+) -> None:
+    """A carrying commit mirrors memory before its write; refused (the lease lapsed, nobody else took
+    it), memory must be as if it was never tried: the call it ended still there, the agent's status
+    and timers unchanged. Else the same engine, owning again, writes back a state without the call,
+    and nothing ever ends its record or publishes `ended` (the review of the fold)."""
+    one = owner(redis_client, "e1")
+    assert await one.acquire()
+    metrics = create_metrics(CollectorRegistry(), process=False)
+    engine = Engine(AmiSettings("127.0.0.1", 1, "switchboard", "x"), metrics)  # never started
+    acd = AcdService(redis_client, engine.client, RULES, AcdMetrics(CollectorRegistry()), lease=one)
+    facts = CallFacts("case-1", "c1", "PJSIP/trunk-00000001")
+    talking = ActiveCall(WaitingCall("c1", "sales", "active", 40, (("tech", 2),), entered_at=1.0), facts)
+    ring = Timer(TimerKind.RING, "a1", 150.0, "c1")
+    async with acd.lock:
+        await acd.writes.commit(Change(statuses=[busy("a1")], calls=[talking], timers=[ring]))
+    await redis_client.delete(KEYS.owner)  # the lease lapsed; nobody else owns
+    wrap = Timer(TimerKind.WRAP, "a1", 200.0, "c1")
+    wrapping = AgentStatus("a1", AgentState.WRAP_UP, 120.0, 100.0)
+    with pytest.raises(NotOwnerError):
+        async with acd.lock:
+            acd.writes.carry([StreamEntry("ended", "a1", DATA)])
+            ended = Change(statuses=[wrapping], ended=[talking], timers=[wrap], cancelled_timers=[ring.key])
+            await acd.writes.commit(ended)
+    state, timers = acd.ctx.state, acd.ctx.timers
+    assert state.status("a1") == busy("a1"), "the agent as before the refused write"
+    assert state.calls.get("c1") == talking, "the call it would have ended is still there"
+    assert timers.get_key(ring.key) == ring and timers.get_key(wrap.key) is None, "timers as before"
+    assert acd.writes.dirty, "memory is marked ahead (the arrived calls' rule): written back on owning"
+    assert await kinds(redis_client) == [], "no `ended` published for a change Redis never got"
 
 
 @contextlib.asynccontextmanager
