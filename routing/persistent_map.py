@@ -49,6 +49,10 @@ class PersistentMap(Mapping[K, V], Generic[K, V]):
         )
         self._len = sum(len(leaf) for leaf in leaves.values())
 
+    def __reduce__(self) -> tuple[type[PersistentMap[K, V]], tuple[list[tuple[K, V]]]]:
+        # By items, not by trie: a leaf's place is the key's hash, which another process seeds anew.
+        return (type(self), (list(self.items()),))
+
     @classmethod
     def _made(cls, root: tuple[tuple[dict[K, V], ...], ...], size: int) -> PersistentMap[K, V]:
         made = object.__new__(cls)

@@ -10,8 +10,10 @@ agents or all calls:
 Updates (`with_agent`, `with_call`, `without_call`, ...) return a new snapshot and
 leave the old one intact (callers keep reading it: early_offer decides over
 `snapshot.with_call(call)`). They copy only the index buckets they touch; the agents
-and calls are persistent maps (routing.persistent_map), so a status change costs
-the same at 100 or 10,000 agents. Occupancy is computed when the view is made.
+and calls are persistent maps (routing.persistent_map), so a status change no longer
+copies every agent; it still copies the staffed index of each of the agent's skill
+levels (the agents at that level: all of them in a one-skill center). Occupancy is
+computed when the view is made.
 """
 
 from __future__ import annotations

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pickle
 import random
+import subprocess
+import sys
 
 import pytest
 
@@ -82,3 +85,18 @@ def test_an_update_shares_all_but_one_leaf_and_removing_a_missing_key_is_free() 
 
 def test_the_repr_shows_the_entries() -> None:
     assert repr(PersistentMap({"a": 1})) == "PersistentMap({'a': 1})"
+
+
+def test_a_pickled_map_is_read_right_in_a_process_with_another_hash_seed() -> None:
+    """A leaf's place is the key's hash, which each process seeds anew: pickled by items, a map
+    loaded under another PYTHONHASHSEED still finds every key."""
+    blob = pickle.dumps(PersistentMap((f"a{i}", i) for i in range(50)))
+    code = (
+        "import pickle, sys; m = pickle.loads(sys.stdin.buffer.read()); "
+        "print(len(m), sum(k in m for k in m), m.get('a7'))"
+    )
+    for seed in ("1", "2"):
+        env = {"PYTHONHASHSEED": seed, "PYTHONPATH": ":".join(sys.path)}
+        run = [sys.executable, "-c", code]
+        out = subprocess.run(run, input=blob, capture_output=True, env=env, check=True)
+        assert out.stdout.split() == [b"50", b"50", b"7"], f"seed {seed}"
