@@ -3,7 +3,9 @@
 Highest effective priority first, then longest waiting, among the calls whose current window
 accepts this agent (or the window the call is widened to early, routing/forecast.py), admitted by
 the queue's hours and not held back for key tiers (unless released for it). Only the oldest call
-of each (queue, tier) group the agent has not declined is compared.
+of each (queue, tier) group the agent has not declined is compared: the heads are sorted first,
+and whether the agent may take one is asked in that order only until `limit` are found (the
+benchmark's ready -> pick runs this for every wrap-up's end, bench/bench_routing.py).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from routing.agent_ranking import fits_rest, reserved_agents
 from routing.forecast import sl_window
 from routing.opening_hours import is_open
 from routing.plan import QueuePlan, RulesIndex, Stage
-from routing.queue import WaitingCall, call_priority
+from routing.queue import WaitingCall, effective_priority
 from routing.rules import Rules
 from routing.snapshot import AgentView, Snapshot
 
@@ -39,6 +41,11 @@ class Pick(NamedTuple):
     ranking: tuple[CallCandidate, ...] = ()
 
 
+_Head = tuple[float, float, str, int, WaitingCall, QueuePlan]
+"""A group head as its sort key (-priority, entered_at, id, a unique number: the sort never
+compares further, even were two ids the same) and the call with its queue's plan."""
+
+
 def pick_call(agent_id: str, snapshot: Snapshot, rules: Rules, now: float, *, limit: int = 3) -> Pick:
     """The call `agent_id` should serve: highest effective priority, then longest waiting, among
     the calls whose current window accepts this agent. Compares group heads only."""
@@ -46,29 +53,55 @@ def pick_call(agent_id: str, snapshot: Snapshot, rules: Rules, now: float, *, li
     if agent is None or agent.state is not AgentState.READY:
         return Pick(agent_id, None, f"agent {agent_id} is not ready")
     index = rules.index
+    order = _heads_in_order(agent, snapshot, index, now)
+    # Whether the agent may take a call is asked in serving order, and only until `limit` are found:
+    # it is the costlier question (window, hours, reserve, the forecast); the sort over all heads is cheap.
     memo: dict[tuple[str, str], bool] = {}
-    found: list[tuple[float, float, str, CallCandidate]] = []
-    for skill in agent.skills:
-        for key in snapshot.groups_by_skill.get(skill, ()):
-            plan = index.queues.get(key[0])
-            head = _head(snapshot.groups[key], agent_id)
-            if plan is None or head is None:
-                continue
-            if not _serves(agent, head, plan, snapshot, now=now, memo=memo, index=index):
-                continue
-            priority = call_priority(head, plan, index.top_priority, now)
-            entry = CallCandidate(head.id, head.queue, head.tier, priority, now - head.entered_at)
-            found.append((-priority, head.entered_at, head.id, entry))
-    if not found:
+    ranking: list[CallCandidate] = []
+    for negated, entered_at, call_id, _, head, plan in order:
+        plain = plan.hours is None and not plan.reserve_count  # then a call in its window is served
+        if (plain and _in_window(agent, head, plan.stage_at(now - entered_at, head.tier))) or _serves(
+            agent, head, plan, snapshot, now=now, memo=memo, index=index
+        ):
+            ranking.append(CallCandidate(call_id, head.queue, head.tier, -negated, now - entered_at))
+            if len(ranking) >= limit:
+                break
+    if not ranking:
         return Pick(agent_id, None, f"no waiting call fits agent {agent_id}")
-    found.sort(key=lambda item: item[:3])
-    ranking = tuple(item[3] for item in found[:limit])
     best = ranking[0]
     reason = (
         f"call {best.call_id} in {best.queue!r} ({best.tier}, priority {best.priority:.1f}, "
         f"waited {best.waited:.0f} s)"
     )
-    return Pick(agent_id, best.call_id, reason, ranking)
+    return Pick(agent_id, best.call_id, reason, tuple(ranking))
+
+
+def _heads_in_order(agent: AgentView, snapshot: Snapshot, index: RulesIndex, now: float) -> list[_Head]:
+    """The heads of the agent's groups in serving order (the sort key first)."""
+    queues, groups, top, agent_id = index.queues, snapshot.groups, index.top_priority, agent.id
+    order: list[_Head] = []
+    for skill in agent.skills:
+        for key in snapshot.groups_by_skill.get(skill, ()):
+            plan = queues.get(key[0])
+            if plan is None:
+                continue
+            members = groups[key]  # never empty: the snapshot drops a group with its last call
+            head = members[0]
+            if head.declined_by and agent_id in head.declined_by:
+                found = _head(members, agent_id)
+                if found is None:
+                    continue
+                head = found
+            if head.outbound:
+                priority = top + 1.0
+            else:  # call_priority (routing/queue.py) inlined: this loop runs for every head
+                tier = head.tier
+                max_wait = plan.max_waits.get(tier, plan.spec.max_wait.seconds)
+                base = plan.priorities.get(tier, head.priority)
+                priority = effective_priority(base, top, now - head.entered_at, max_wait)
+            order.append((-priority, head.entered_at, head.id, len(order), head, plan))
+    order.sort()
+    return order
 
 
 def _head(members: tuple[WaitingCall, ...], agent_id: str) -> WaitingCall | None:
