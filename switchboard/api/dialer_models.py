@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, WithJsonSchema, model_validator
 
 from dialer.leads.model import CAMPAIGN_ID_PATTERN, LeadIn
 from dialer.leads.robinson import LIMITS, REQUIRED
@@ -30,7 +30,9 @@ class BulkLeadsIn(_Body):
         pattern=r"^[A-Za-z]{2}$",
         description="ISO region of the leads' national numbers (a lead's own `region` wins)",
     )
-    reopen: bool = Field(False, description="requeue leads that are done or closed (never excluded ones)")
+    reopen: StrictBool = Field(
+        False, description="requeue leads that are done or closed (never excluded ones)"
+    )
     leads: Annotated[
         list[dict[str, Any]],
         WithJsonSchema(

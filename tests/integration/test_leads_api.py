@@ -35,6 +35,11 @@ async def test_lead_endpoints_check_roles_and_report_unknown_leads(http: httpx.A
     assert (await http.get("/api/v1/leads/nope")).status_code == 401
     empty = await http.post("/api/v1/leads:bulk", json={"leads": []}, headers=auth("crm"))
     assert empty.status_code == 422
+    # `reopen` is a JSON boolean: 0 or "no" is refused, not read as false (found by the OpenAPI fuzz)
+    for garbage in (0, 1, "no", "true"):
+        body = {"leads": LEADS, "campaign_id": "c1", "reopen": garbage}
+        loose = await http.post("/api/v1/leads:bulk", json=body, headers=auth("crm"))
+        assert loose.status_code == 422 and "reopen" in loose.text, garbage
 
 
 async def test_preview_offer_endpoints(http: httpx.AsyncClient, stores: DialerStores) -> None:
