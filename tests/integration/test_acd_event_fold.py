@@ -33,13 +33,12 @@ from routing.queue import WaitingCall
 from switchboard.engine import Engine
 from switchboard.metrics import create_metrics
 from tests.support.acd_harness import (
-    SECRET,
-    Observer,
     Stack,
     acd_stack,
     agent,
     base_rules,
     make_rules,
+    running_engine,
     running_sim,
     sim_config,
 )
@@ -52,6 +51,20 @@ RULES = make_rules(base_rules(agents=[agent("a1", "PJSIP/2001", tech=2)]))
 
 def owner(redis: aioredis.Redis, engine_id: str) -> Lease:
     return Lease(redis, KEYS.owner, engine_id=engine_id, role="acd", ttl_s=3.0, renew_s=1.0)
+
+
+async def fenced_acd(redis: aioredis.Redis, taken_by: str = "") -> AcdService:
+    """An ACD fenced by engine e1's lease, its engine never started (commits and events only); the
+    lease then taken by `taken_by`, if given."""
+    one = owner(redis, "e1")
+    assert await one.acquire()
+    metrics = create_metrics(CollectorRegistry(), process=False)
+    engine = Engine(AmiSettings("127.0.0.1", 1, "switchboard", "x"), metrics)  # never started
+    acd = AcdService(redis, engine.client, RULES, AcdMetrics(CollectorRegistry()), lease=one)
+    if taken_by:
+        await redis.delete(KEYS.owner)
+        assert await owner(redis, taken_by).acquire()
+    return acd
 
 
 async def entries(redis: aioredis.Redis) -> list[dict[Any, Any]]:
@@ -144,13 +157,7 @@ async def test_an_event_a_refused_commit_carried_is_written_as_the_step_ends(
 ) -> None:
     """As before the fold: an event published before a commit the fence refuses is in the stream (it
     was written at once, unfenced); one made after it, with memory ahead of Redis, is skipped."""
-    one = owner(redis_client, "e1")
-    assert await one.acquire()
-    metrics = create_metrics(CollectorRegistry(), process=False)
-    engine = Engine(AmiSettings("127.0.0.1", 1, "switchboard", "x"), metrics)  # never started
-    acd = AcdService(redis_client, engine.client, RULES, AcdMetrics(CollectorRegistry()), lease=one)
-    await redis_client.delete(KEYS.owner)
-    assert await owner(redis_client, "e2").acquire()
+    acd = await fenced_acd(redis_client, taken_by="e2")
     with pytest.raises(NotOwnerError):
         async with acd.lock:
             await acd.writes.publish("ended", "a1", DATA)
@@ -195,13 +202,7 @@ async def test_a_refused_commit_writes_neither_its_change_nor_the_events_it_carr
     redis_client: aioredis.Redis,
 ) -> None:
     """As before the fold: the event after a refused commit was never published (the step stopped)."""
-    one = owner(redis_client, "e1")
-    assert await one.acquire()
-    metrics = create_metrics(CollectorRegistry(), process=False)
-    engine = Engine(AmiSettings("127.0.0.1", 1, "switchboard", "x"), metrics)  # never started
-    acd = AcdService(redis_client, engine.client, RULES, AcdMetrics(CollectorRegistry()), lease=one)
-    await redis_client.delete(KEYS.owner)
-    assert await owner(redis_client, "e2").acquire()
+    acd = await fenced_acd(redis_client, taken_by="e2")
     with pytest.raises(NotOwnerError):
         async with acd.lock:
             await acd.writes.publish("earlier", "", {})
@@ -218,11 +219,7 @@ async def test_a_refused_carrying_commit_leaves_memory_as_it_was_so_the_resync_e
     it), memory must be as if it was never tried: the call it ended still there, the agent's status
     and timers unchanged. Else the same engine, owning again, writes back a state without the call,
     and nothing ever ends its record or publishes `ended` (the review of the fold)."""
-    one = owner(redis_client, "e1")
-    assert await one.acquire()
-    metrics = create_metrics(CollectorRegistry(), process=False)
-    engine = Engine(AmiSettings("127.0.0.1", 1, "switchboard", "x"), metrics)  # never started
-    acd = AcdService(redis_client, engine.client, RULES, AcdMetrics(CollectorRegistry()), lease=one)
+    acd = await fenced_acd(redis_client)
     facts = CallFacts("case-1", "c1", "PJSIP/trunk-00000001")
     talking = ActiveCall(WaitingCall("c1", "sales", "active", 40, (("tech", 2),), entered_at=1.0), facts)
     ring = Timer(TimerKind.RING, "a1", 150.0, "c1")
@@ -248,24 +245,10 @@ async def test_a_refused_carrying_commit_leaves_memory_as_it_was_so_the_resync_e
 async def leased_stack(redis: aioredis.Redis) -> AsyncIterator[Stack]:
     """The ACD fenced by its lease, as `switchboard run` wires it: commits are one fenced script."""
     async with running_sim(sim_config(**{"2001": AgentPhone(answer_after_s=0.05)})) as sim:
-        registry = CollectorRegistry()
-        ami = AmiSettings("127.0.0.1", sim.port, "switchboard", SECRET, reconnect_min=0.01, ping_interval=0)
-        engine = Engine(ami, create_metrics(registry, process=False), tick_s=0.02)
         lease = owner(redis, "e1")
-        engine.client.fence = lambda: lease.owned
         assert await lease.acquire()
-        acd = AcdService(redis, engine.client, RULES, AcdMetrics(registry), instance_id="e1", lease=lease)
-        observer = Observer()
-        engine.services.extend([acd, observer])
-        await acd.load("test")
-        lease.start()
-        await engine.start()
-        try:
-            yield Stack(sim, engine, acd, redis, registry, observer)
-        finally:
-            await engine.stop()
-            await acd.aclose()
-            await lease.stop(release=True)
+        async with running_engine(sim, redis, RULES, lease=lease) as stack:
+            yield stack
 
 
 async def test_the_handover_is_read_only_once_the_agent_is_busy_in_redis_and_in_memory(

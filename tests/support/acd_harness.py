@@ -21,6 +21,7 @@ import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 
 from core.clock import Clock
+from core.lease import Lease
 from pbx.call_changes import CallChange
 from pbx.client import AmiSettings
 from pbx.codec import Action, Event
@@ -154,12 +155,17 @@ async def running_engine(
     reconnect_min: float = 0.01,
     clock: Clock | None = None,
     ami: AmiSettings | None = None,
+    lease: Lease | None = None,
 ) -> AsyncIterator[Stack]:
+    """With `lease` (acquired): fenced by it as `switchboard run` wires it (commits are one fenced
+    script, AMI actions leave only while it is owned); renewed while the stack runs."""
     registry = CollectorRegistry()
     ami = ami or AmiSettings(
         "127.0.0.1", sim.port, "switchboard", SECRET, reconnect_min=reconnect_min, ping_interval=0
     )
     engine = Engine(ami, create_metrics(registry, process=False), tick_s=0.02)
+    if lease is not None:
+        engine.client.fence = lambda: lease.owned
     acd = AcdService(
         redis,
         engine.client,
@@ -168,16 +174,21 @@ async def running_engine(
         instance_id="test",
         options=options or AcdOptions(),
         clock=clock or time.time,
+        lease=lease,
     )
     observer = Observer()
     engine.services.extend([acd, observer])
     await acd.load("test")
+    if lease is not None:
+        lease.start()
     await engine.start()
     try:
         yield Stack(sim, engine, acd, redis, registry, observer)
     finally:
         await engine.stop()
         await acd.aclose()
+        if lease is not None:
+            await lease.stop(release=True)
 
 
 @contextlib.asynccontextmanager
