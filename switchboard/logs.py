@@ -108,19 +108,10 @@ def extras(record: logging.LogRecord) -> dict[str, Any]:
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: ts, level, logger, msg, the extras, and exc when there is one."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._second: tuple[int, str] = (-1, "")  # the last record's second, formatted
-
-    def timestamp(self, created: float) -> str:
-        """`created` as isoformat(timespec="milliseconds") in UTC, the second's part formatted once."""
-        at = datetime.fromtimestamp(created, UTC)  # rounds to the microsecond, as before
-        second = int(created)
-        if at.microsecond == 0 and created - second > 0.5:  # rounded up into the next second
-            second += 1
-        if self._second[0] != second:
-            self._second = (second, datetime.fromtimestamp(second, UTC).isoformat()[:19])
-        return f"{self._second[1]}.{at.microsecond // 1000:03d}+00:00"
+    @staticmethod
+    def timestamp(created: float) -> str:
+        """`created` as isoformat(timespec="milliseconds") in UTC."""
+        return datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {

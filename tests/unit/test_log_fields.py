@@ -43,7 +43,7 @@ def test_uvicorn_color_message_does_not_reach_the_logs(fmt: LogFormat) -> None:
      1_764_977_000.0005, 1_764_977_000.0004999, 1_764_977_059.999999],
 )  # fmt: skip
 def test_the_json_timestamp_is_isoformat_to_the_millisecond(created: float) -> None:
-    """The formatter formats a second once; what it writes stays datetime's own rounding."""
+    """What the formatter writes is datetime's own rounding, whatever it formatted before."""
     formatter = JsonFormatter()
     formatter.timestamp(created - 1)  # a second already formatted must not leak into the next
     expected = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
