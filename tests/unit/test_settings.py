@@ -339,6 +339,9 @@ def test_secret_filter_masks_secret_names_whatever_their_case() -> None:
     assert masker.mask("PASSWD=hunter22 ok") == "PASSWD=*** ok"
     assert masker.mask("X-Api-ToKeN: abc, next") == "X-Api-ToKeN: ***, next"
     assert masker.mask("at redis://:pw@host") == "at redis://:***@host"
+    # Beyond ASCII, the names are found as the patterns' IGNORECASE finds them (long s folds to s).
+    assert masker.mask("Anrufer Müller \u017fecret: hunter22") == "Anrufer Müller \u017fecret: ***"
+    assert masker.mask("Anrufer Müller, Kunde 42") == "Anrufer Müller, Kunde 42"
 
 
 def test_auto_format_is_json_when_not_a_terminal() -> None:
