@@ -36,20 +36,8 @@ from core.errors import (
     StoreUnavailableError,
     SwitchboardError,
 )
-from switchboard import (
-    __version__,
-    cli_acd,
-    cli_audit,
-    cli_audit_streams,
-    cli_check_config,
-    cli_consent,
-    cli_dialer,
-    cli_migrate_keys,
-    cli_outages,
-    cli_tasks,
-)
+from switchboard import __version__
 from switchboard.api.tokens import ROLES, hash_token, new_token
-from switchboard.cli_common import stdout_gone
 from switchboard.logs import SecretFilter, configure_logging
 from switchboard.private_redis import PrivateRedis
 from switchboard.settings import SETTINGS_FILE_ENV, RedisSection, Settings, load_settings
@@ -90,7 +78,20 @@ exit codes: 0 ok, 1 error or problems found, 2 bad usage or settings,
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Defined here; any other command is added by its module's `register` (switchboard/cli_<area>.py).
+OWN_COMMANDS = ("run", "demo", "version", "new-token")
+COMMAND_MODULES = (
+    "cli_dialer", "cli_consent", "cli_acd", "cli_tasks", "cli_audit", "cli_audit_streams", "cli_outages",
+    "cli_migrate_keys",
+)  # fmt: skip
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The `switchboard` parser. When `argv` starts with one of OWN_COMMANDS the subcommand modules
+    are not imported (they load the CSV importers, the rule explainer, the IVR dialplan...): a
+    restarted `switchboard run` loads only what running needs. Any other command line (help, an
+    unknown command) gets them all, so usage and help read the same."""
+    own_only = bool(argv and argv[0] in OWN_COMMANDS)
     parser = argparse.ArgumentParser(
         prog="switchboard",
         description=DESCRIPTION,
@@ -102,18 +103,17 @@ def build_parser() -> argparse.ArgumentParser:
     common = _common_options()
     _add_run(commands, common)
     _add_demo(commands, common)
-    cli_check_config.register(commands)
+    if not own_only:
+        _register(commands, "cli_check_config")  # listed after `demo`, as always
     commands.add_parser("version", help="print the version").set_defaults(func=cmd_version)
     _add_new_token(commands)
-    cli_dialer.register(commands)
-    cli_consent.register(commands)
-    cli_acd.register(commands)
-    cli_tasks.register(commands)
-    cli_audit.register(commands)
-    cli_audit_streams.register(commands)
-    cli_outages.register(commands)
-    cli_migrate_keys.register(commands)
+    for name in () if own_only else COMMAND_MODULES:
+        _register(commands, name)
     return parser
+
+
+def _register(commands: Subcommands[argparse.ArgumentParser], module: str) -> None:
+    importlib.import_module(f"switchboard.{module}").register(commands)
 
 
 def _common_options() -> argparse.ArgumentParser:
@@ -192,7 +192,7 @@ def _positive_float(text: str) -> float:
 
 def main(argv: Sequence[str] | None = None, *, engine_module: str = ENGINE_MODULE) -> int:
     """Entry point of the console script; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    args = build_parser(sys.argv[1:] if argv is None else argv).parse_args(argv)
     args.engine_module = engine_module
     secrets = SecretFilter()
     try:
@@ -207,6 +207,8 @@ def main(argv: Sequence[str] | None = None, *, engine_module: str = ENGINE_MODUL
         print("switchboard: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # any command's output piped into `head`: no traceback, as any Unix tool
+        from switchboard.cli_common import stdout_gone  # noqa: PLC0415 - loads the dialer's stores
+
         return stdout_gone()
 
 

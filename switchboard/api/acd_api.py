@@ -30,7 +30,7 @@ from routing.acd.transfers import TARGET_PATTERN, TransferError
 from routing.agents import AgentTransitionError
 from routing.rules import AgentSpec, Interface, Level, Name
 from switchboard.api.auth import AUTH_RESPONSES, require_role
-from switchboard.api.errors import ErrorBody, NotReadyError, PermissionDeniedError, error_response
+from switchboard.api.errors import NotReadyError, PermissionDeniedError, error_doc, error_response
 from switchboard.api.paging import CursorQuery, LimitQuery, Page, page_of
 from switchboard.api.tokens import Principal
 
@@ -43,13 +43,10 @@ STAFF = ("supervisor", "admin")
 router = APIRouter(prefix="/api/v1/acd", tags=["acd"], dependencies=[Depends(require_role())])
 ERRORS: dict[int | str, dict[str, Any]] = {
     **AUTH_RESPONSES,
-    404: {"model": ErrorBody, "description": "no such agent or call"},
-    409: {"model": ErrorBody, "description": "not allowed in the agent's or the call's current state"},
-    422: {"model": ErrorBody, "description": "invalid input"},
-    503: {
-        "model": ErrorBody,
-        "description": "the ACD is not running here (not-ready, not-owner) or Redis is down",
-    },
+    404: error_doc("no such agent or call"),
+    409: error_doc("not allowed in the agent's or the call's current state"),
+    422: error_doc("invalid input"),
+    503: error_doc("the ACD is not running here (not-ready, not-owner) or Redis is down"),
 }
 
 

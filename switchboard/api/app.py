@@ -19,7 +19,7 @@ from switchboard import __version__
 from switchboard.api import auth, health
 from switchboard.api.body_guard import BodyGuard
 from switchboard.api.docs_pages import install_docs
-from switchboard.api.errors import install_error_handlers
+from switchboard.api.errors import document_error_body, install_error_handlers
 from switchboard.api.state import AppState
 
 DESCRIPTION = """\
@@ -45,6 +45,7 @@ def create_app(state: AppState, *, status_overrides: Mapping[str, int] | None = 
     app.state.switchboard = state
     app.add_middleware(BodyGuard, state=state)  # bodies: token first, bounded size
     install_error_handlers(app, status_overrides)
+    document_error_body(app)
     app.include_router(health.router)
     app.include_router(auth.router)
     return app

@@ -23,7 +23,7 @@ from core.phone_numbers import normalize
 from dialer.audit_query import KINDS, AuditFilter, AuditQuery, AuditRecord
 from switchboard.api.auth import AUTH_RESPONSES, require_role
 from switchboard.api.dialer_access import Stores
-from switchboard.api.errors import ErrorBody
+from switchboard.api.errors import error_doc
 from switchboard.api.paging import LimitQuery, Page, TextTime
 from switchboard.api.tokens import Principal
 
@@ -34,8 +34,8 @@ assert set(get_args(Kind)) == set(KINDS)
 Auditor = Annotated[Principal, Depends(require_role("supervisor", "admin"))]
 ERRORS: dict[int | str, dict[str, object]] = {
     **AUTH_RESPONSES,
-    422: {"model": ErrorBody, "description": "invalid filter; details name it"},
-    503: {"model": ErrorBody, "description": "Redis unavailable"},
+    422: error_doc("invalid filter; details name it"),
+    503: error_doc("Redis unavailable"),
 }
 router = APIRouter(prefix="/api/v1", tags=["audit"], responses=ERRORS)
 

@@ -22,7 +22,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
-from switchboard.api.errors import AuthenticationError, ErrorBody, PermissionDeniedError
+from switchboard.api.errors import AuthenticationError, PermissionDeniedError, error_doc
 from switchboard.api.state import get_state
 from switchboard.api.tokens import ROLES, Principal, Role
 from switchboard.console import session as console_session
@@ -30,8 +30,8 @@ from switchboard.console import session as console_session
 _bearer = HTTPBearer(auto_error=False, description="An API token from the tokens file (docs/operations.md)")
 
 AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorBody, "description": "missing or unknown token"},
-    403: {"model": ErrorBody, "description": "the token's role may not use this endpoint"},
+    401: error_doc("missing or unknown token"),
+    403: error_doc("the token's role may not use this endpoint"),
 }
 
 

@@ -23,16 +23,16 @@ from dialer.loop.campaign_control import CampaignState, CampaignStatus
 from dialer.loop.service import DialerService
 from dialer.paging import Cursor, page_in_memory
 from switchboard.api.auth import AUTH_RESPONSES, require_role
-from switchboard.api.errors import ErrorBody, NotReadyError
+from switchboard.api.errors import NotReadyError, error_doc
 from switchboard.api.paging import CursorQuery, LimitQuery, Page, page_of
 from switchboard.api.tokens import Principal
 
 _SERVICE_ATTR = "dialer_service"
 ERRORS: dict[int | str, dict[str, Any]] = {
     **AUTH_RESPONSES,
-    404: {"model": ErrorBody, "description": "no such campaign"},
-    422: {"model": ErrorBody, "description": "invalid input"},
-    503: {"model": ErrorBody, "description": "the dialer is not running, or Redis is unavailable"},
+    404: error_doc("no such campaign"),
+    422: error_doc("invalid input"),
+    503: error_doc("the dialer is not running, or Redis is unavailable"),
 }
 
 router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"], responses=ERRORS)

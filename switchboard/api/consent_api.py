@@ -25,15 +25,15 @@ from dialer.paging import Cursor
 from dialer.stores import DialerStores
 from switchboard.api.auth import AUTH_RESPONSES, require_role
 from switchboard.api.dialer_access import Stores
-from switchboard.api.errors import ErrorBody
+from switchboard.api.errors import error_doc
 from switchboard.api.paging import CursorQuery, LimitQuery, Page, TextTime, page_of
 from switchboard.api.tokens import Principal
 
 MAX_BULK = 10_000
 ERRORS: dict[int | str, dict[str, object]] = {
     **AUTH_RESPONSES,
-    422: {"model": ErrorBody, "description": "invalid input; the message names the field and value"},
-    503: {"model": ErrorBody, "description": "Redis unavailable"},
+    422: error_doc("invalid input; the message names the field and value"),
+    503: error_doc("Redis unavailable"),
 }
 router = APIRouter(prefix="/api/v1", tags=["consent"], responses=ERRORS)
 

@@ -23,7 +23,7 @@ from fastapi import Depends, FastAPI, Request
 
 from dialer.stores import DialerStores
 from switchboard.api.auth import AUTH_RESPONSES, require_role
-from switchboard.api.errors import ErrorBody, NotReadyError
+from switchboard.api.errors import NotReadyError, error_doc
 from switchboard.api.state import get_state
 from switchboard.api.tokens import Principal
 
@@ -39,15 +39,13 @@ STATUS_OVERRIDES = {
 _STORES_ATTR = "dialer_stores"
 ERRORS: dict[int | str, dict[str, object]] = {
     **AUTH_RESPONSES,
-    422: {"model": ErrorBody, "description": "invalid input; details name every field"},
-    503: {"model": ErrorBody, "description": "Redis unavailable"},
+    422: error_doc("invalid input; details name every field"),
+    503: error_doc("Redis unavailable"),
 }
 """What every dialer endpoint may answer besides its success (the routers' `responses`)."""
-NOT_FOUND: dict[int | str, dict[str, object]] = {
-    404: {"model": ErrorBody, "description": "no such lead / request"}
-}
+NOT_FOUND: dict[int | str, dict[str, object]] = {404: error_doc("no such lead / request")}
 CONFLICT: dict[int | str, dict[str, object]] = {
-    409: {"model": ErrorBody, "description": "already decided / not offered to you / list busy"}
+    409: error_doc("already decided / not offered to you / list busy")
 }
 
 

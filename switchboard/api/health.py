@@ -21,7 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from switchboard import __version__
-from switchboard.api.errors import ErrorBody, NotReadyError, UnhealthyError
+from switchboard.api.errors import NotReadyError, UnhealthyError, error_doc
 from switchboard.api.state import AppState, get_state
 from switchboard.redis_conn import ping
 
@@ -41,7 +41,7 @@ class Readiness(BaseModel):
     warnings: dict[str, str] = {}
 
 
-@router.get("/healthz", response_model=Health, responses={503: {"model": ErrorBody}})
+@router.get("/healthz", response_model=Health, responses={503: error_doc()})
 async def healthz(state: State) -> Health:
     """The process is alive, and AMI has not been down longer than ami.max_disconnected."""
     limit = state.settings.ami.max_disconnected
@@ -58,7 +58,7 @@ async def healthz(state: State) -> Health:
     "/readyz",
     response_model=Readiness,
     response_model_exclude_defaults=True,  # `warnings` only when there are some
-    responses={503: {"model": ErrorBody}},
+    responses={503: error_doc()},
 )
 async def readyz(state: State) -> Readiness:
     """Ready when logged in to Asterisk AMI and Redis answers PING."""

@@ -22,7 +22,7 @@ from routing.acd.outage_store import OutageExistsError, OutageRecord
 from routing.outages import OutageSpec, Segment
 from switchboard.api.acd_api import ERRORS, STAFF, Acd
 from switchboard.api.auth import require_role
-from switchboard.api.errors import ErrorBody
+from switchboard.api.errors import error_doc
 from switchboard.api.paging import Page, TextTime
 from switchboard.api.tokens import Principal
 
@@ -30,9 +30,7 @@ STATUS_OVERRIDES = {OutageExistsError.error_id: 409}
 router = APIRouter(prefix="/api/v1/acd/outages", tags=["outages"], dependencies=[Depends(require_role())])
 Staff = Annotated[Principal, Depends(require_role(*STAFF))]
 Floor = Annotated[Principal, Depends(require_role("advisor", *STAFF))]
-CONFLICT: dict[int | str, dict[str, Any]] = {
-    409: {"model": ErrorBody, "description": "the id is already declared"}
-}
+CONFLICT: dict[int | str, dict[str, Any]] = {409: error_doc("the id is already declared")}
 
 
 class OutageIn(BaseModel):

@@ -33,7 +33,7 @@ from dialer.tasks.rules import DEFAULT_TASK_RULES, Task, load_task_rules
 from dialer.tasks.store import TaskNotFoundError, TaskStore, not_open
 from switchboard.api.auth import AUTH_RESPONSES, require_role
 from switchboard.api.dialer_access import get_stores
-from switchboard.api.errors import ErrorBody, PermissionDeniedError
+from switchboard.api.errors import PermissionDeniedError, error_doc
 from switchboard.api.paging import CursorQuery, LimitQuery, Page, page_of
 from switchboard.api.state import get_state
 from switchboard.api.tasks_models import (
@@ -58,14 +58,12 @@ STATUS_OVERRIDES = {"task-state-conflict": 409}
 _STORE_ATTR = "task_store"
 ERRORS: dict[int | str, dict[str, Any]] = {
     **AUTH_RESPONSES,
-    422: {"model": ErrorBody, "description": "own time after the deadline, in the past or outside hours"},
-    503: {"model": ErrorBody, "description": "Redis unavailable"},
+    422: error_doc("own time after the deadline, in the past or outside hours"),
+    503: error_doc("Redis unavailable"),
 }
-NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorBody, "description": "no such task or lead"}
-}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: error_doc("no such task or lead")}
 CONFLICT: dict[int | str, dict[str, Any]] = {
-    409: {"model": ErrorBody, "description": "the task is not open (done, expired), or still open"}
+    409: error_doc("the task is not open (done, expired), or still open")
 }
 
 router = APIRouter(prefix="/api/v1", tags=["tasks"], responses=ERRORS)

@@ -207,6 +207,20 @@ async def test_openapi_documents_endpoints_and_bearer_auth(client: httpx.AsyncCl
     assert {"401", "403"} <= set(whoami["responses"])
 
 
+async def test_openapi_documents_the_error_format(client: httpx.AsyncClient) -> None:
+    """Every documented error response has the one error body, and its schema is in the document."""
+    spec = (await client.get("/openapi.json")).json()
+    unauthorized = spec["paths"]["/api/v1/whoami"]["get"]["responses"]["401"]
+    assert unauthorized["description"] == "missing or unknown token"
+    assert unauthorized["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorBody"}
+    not_ready = spec["paths"]["/readyz"]["get"]["responses"]["503"]
+    assert not_ready["description"] == "Service Unavailable"
+    assert not_ready["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorBody"}
+    error_body = spec["components"]["schemas"]["ErrorBody"]
+    assert error_body["required"] == ["error", "message"]
+    assert set(error_body["properties"]) == {"error", "message", "details"}
+
+
 def test_require_role_rejects_unknown_roles() -> None:
     with pytest.raises(ValueError, match="unknown roles"):
         require_role("superuser")  # type: ignore[arg-type]
