@@ -103,10 +103,10 @@ Handler = Callable[[AgentStatus, Event], Result]
 
 def _move(status: AgentStatus, state: AgentState, at: float, *effects: Effect, **changes: Any) -> Result:
     history = (*status.history, (at, state))[-HISTORY_LIMIT:]
-    moved = replace(status, state=state, since=at, history=history, **changes)
-    if state is AgentState.READY:
-        moved = replace(moved, idle_since=at, call_id="", pause_reason="")
+    if state is AgentState.READY:  # one copy of the status, not two (a status changes ~4 times a call)
+        changes = {**changes, "idle_since": at, "call_id": "", "pause_reason": ""}
         effects = (*effects, SeekCall(status.agent_id))
+    moved = replace(status, state=state, since=at, history=history, **changes)
     changed = StateChanged(status.agent_id, status.state, state, at, moved.pause_reason)
     return moved, (changed, *effects)
 
@@ -263,17 +263,22 @@ def apply(status: AgentStatus, event: Event, *, window: float | None = None) -> 
         )
     new, effects = handler(status, event)
     if window is not None and new.history is not status.history:
-        new = replace(new, history=pruned(new.history, event.at, window))
+        history = pruned(new.history, event.at, window)
+        if history is not new.history:  # mostly nothing is pruned: no copy then
+            new = replace(new, history=history)
     return new, effects
 
 
 def occupancy(history: History, now: float, window: float) -> float:
     """Share of available time (ready or on a call) spent on calls over the last `window` seconds."""
+    if not history:
+        return 0.0
     start = now - window
     occupied = available = 0.0
-    for position, (at, state) in enumerate(history):
-        end = history[position + 1][0] if position + 1 < len(history) else now
-        span = min(end, now) - max(at, start)
+    ends = [entry[0] for entry in history[1:]]  # each change lasts until the next one, the last until now
+    ends.append(now)
+    for (at, state), end in zip(history, ends, strict=True):  # runs on every status change: no calls inside
+        span = (end if end < now else now) - (at if at > start else start)
         if span <= 0 or state not in AVAILABLE:
             continue
         available += span

@@ -28,6 +28,7 @@ from routing.acd.store_records import case_prefix, dump_call, dump_status
 
 HOLES = {"case": "\x01case\x01", "matched": "\x01matched\x01", "crm": "\x01crm\x01"}
 """Stand-ins for what only the script knows, in the offer's call record."""
+_MARKS = {name: json.dumps(hole) for name, hole in HOLES.items()}  # as the record has them
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,12 +135,12 @@ def call_template(offered: ActiveCall) -> tuple[list[str], list[str]] | None:
     """The call record of `offered` cut around HOLES: the holes' names in order, and the four parts.
     None when a hole's text occurs more than once (a caller's field holding it, say a CallerIDNum
     sent as one): which occurrence is the hole is then unknown."""
-    facts = offered.with_facts(case_id=HOLES["case"], matched=HOLES["matched"]).facts.to_dict()
-    facts["crm"] = HOLES["crm"]
+    facts = offered.facts.to_dict()
+    facts.update(case_id=HOLES["case"], matched=HOLES["matched"], crm=HOLES["crm"])
     text = dump_call(offered.call, facts)
-    if any(text.count(json.dumps(hole)) != 1 for hole in HOLES.values()):
+    if any(text.count(mark) != 1 for mark in _MARKS.values()):
         return None
-    marks = sorted((text.index(json.dumps(hole)), name, json.dumps(hole)) for name, hole in HOLES.items())
+    marks = sorted((text.index(mark), name, mark) for name, mark in _MARKS.items())
     names, parts, at = [], [], 0
     for position, name, mark in marks:
         names.append(name)

@@ -27,6 +27,7 @@ from routing.queue import WaitingCall
 from routing.rules import AgentSpec
 
 SOURCE_RULES, SOURCE_API = "rules", "api"
+_COMPACT = json.JSONEncoder(separators=(",", ":"))  # json.dumps given separators builds one per call
 
 
 def dump_status(status: AgentStatus, *, with_history: bool = True) -> str:
@@ -42,7 +43,7 @@ def dump_status(status: AgentStatus, *, with_history: bool = True) -> str:
     }
     if with_history:
         record["history"] = [[at, str(state)] for at, state in status.history]
-    return json.dumps(record, separators=(",", ":"))
+    return _COMPACT.encode(record)
 
 
 def dump_change(change: tuple[float, AgentState]) -> str:
@@ -86,7 +87,7 @@ def load_status(raw: str | bytes) -> AgentStatus:
 
 def dump_call(call: WaitingCall, facts: dict[str, Any] | None = None) -> str:
     """`facts`: the caller's number, dialled number, IVR choice, case id... kept for re-classification."""
-    return json.dumps(
+    return _COMPACT.encode(
         {
             "id": call.id,
             "queue": call.queue,
@@ -98,8 +99,7 @@ def dump_call(call: WaitingCall, facts: dict[str, Any] | None = None) -> str:
             "declined_by": sorted(call.declined_by),
             "outbound": call.outbound,
             "facts": facts or {},
-        },
-        separators=(",", ":"),
+        }
     )
 
 
@@ -154,7 +154,7 @@ class Stored:
 
 
 def dump_profile(spec: AgentSpec, source: str) -> str:
-    return json.dumps({**spec.model_dump(mode="json"), "source": source}, separators=(",", ":"))
+    return _COMPACT.encode({**spec.model_dump(mode="json"), "source": source})
 
 
 def load_profile(raw: bytes | str) -> tuple[AgentSpec, str]:

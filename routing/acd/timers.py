@@ -18,6 +18,8 @@ import json
 from dataclasses import dataclass
 from enum import StrEnum
 
+_COMPACT = json.JSONEncoder(separators=(",", ":"))  # json.dumps given separators builds one per call
+
 
 class TimerKind(StrEnum):
     RING = "ring"  # agent: no OriginateResponse within ring timeout + grace
@@ -42,7 +44,7 @@ class Timer:
         return self.kind is not TimerKind.RECHECK
 
     def dump(self) -> str:
-        return json.dumps({"at": self.at, "call_id": self.call_id}, separators=(",", ":"))
+        return _COMPACT.encode({"at": self.at, "call_id": self.call_id})
 
     @classmethod
     def load(cls, key: str, raw: str | bytes) -> Timer:
