@@ -70,6 +70,8 @@ async def inbound(
         "sys_s": after["sys_s"] - before["sys_s"],
         "log_records": log_records(log) - lines,
         "redis_commands": after["redis_commands"] - before["redis_commands"] - 1,  # less the INFO of `stats`
+        "gc_pause_s": [b - a for a, b in zip(before["gc_pause_s"], after["gc_pause_s"], strict=True)],
+        "gc_runs": [b - a for a, b in zip(before["gc_runs"], after["gc_runs"], strict=True)],
     }
 
 
@@ -110,6 +112,11 @@ def report(found: dict[str, Any]) -> list[str]:
         f"{idle_ms:.2f} ms of it per call; in the kernel: {1000 * calls['sys_s'] / count:.2f} ms per call)",
         f"inbound: {calls['log_records'] / count:.1f} log records and "
         f"{calls['redis_commands'] / count:.1f} Redis commands per call",
+        "inbound: garbage collector "
+        + ", ".join(
+            f"gen {gen}: {runs} runs, {1000 * pause:.1f} ms ({1000 * pause / count:.3f} ms per call)"
+            for gen, (runs, pause) in enumerate(zip(calls["gc_runs"], calls["gc_pause_s"], strict=True))
+        ),
     ]
     if dials := found["outbound"]:
         lines += [

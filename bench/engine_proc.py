@@ -10,7 +10,8 @@ process, so the CPU and memory it reports are the engine's alone.
 It talks to bench/bench_engine.py over its stdin / stdout, one JSON object per line:
 - it writes `{"ready": true, ...stats}` once everything is up and logged in;
 - `stats` -> `{"cpu_s": user + system seconds, "sys_s": system seconds, "rss_kib", "peak_rss_kib",
-  "decisions", "redis_commands"}` (resource.getrusage, VmRSS and VmHWM from /proc/self/status, the ACD's
+  "decisions", "redis_commands", "gc_pause_s" and "gc_runs" by generation}`
+  (resource.getrusage, VmRSS and VmHWM from /proc/self/status, the ACD's
   decision-latency histogram as {action: [count, seconds]}, Redis INFO total_commands_processed);
 - `outbound on` / `outbound off` -> the campaign runs / is paused, then `{"ok": true}`;
 - `objects` -> `{"objects": {type name: live count}}` (gc), for the soak bench to see what grows;
@@ -34,6 +35,7 @@ import json
 import os
 import resource
 import sys
+import time
 import tracemalloc
 from collections import Counter
 from datetime import UTC, datetime
@@ -45,6 +47,7 @@ from redis.asyncio.connection import AbstractConnection
 from bench import engine_timing
 from dialer.campaigns.rules import Campaigns
 from dialer.loop.campaign_control import CampaignState
+from switchboard.launch import freeze_started
 from switchboard.logs import configure_logging
 from switchboard.runtime import Parts, Runtime
 from switchboard.settings import Settings
@@ -142,6 +145,21 @@ def memory_kib() -> dict[str, int]:
     return {"rss_kib": found["VmRSS"], "peak_rss_kib": found["VmHWM"]}
 
 
+GC_PAUSES = [0.0, 0.0, 0.0]  # seconds spent in collections of each generation, since the start
+GC_RUNS = [0, 0, 0]
+_gc_started = [0.0]
+
+
+def _time_collections(phase: str, info: dict[str, int]) -> None:
+    """gc.callbacks hook: the collector's pauses by generation (a full one walks every tracked object)."""
+    if phase == "start":
+        _gc_started[0] = time.perf_counter()
+        return
+    generation = info["generation"]
+    GC_PAUSES[generation] += time.perf_counter() - _gc_started[0]
+    GC_RUNS[generation] += 1
+
+
 async def stats(parts: Parts) -> dict[str, Any]:
     """CPU and memory of this process, the ACD's own decision latency (event in -> AMI action
     accepted) as count and total seconds per action, and Redis's command counter."""
@@ -154,6 +172,8 @@ async def stats(parts: Parts) -> dict[str, Any]:
         "decisions": decisions(parts),
         "redis_commands": int(info["total_commands_processed"]),
         "redis_round_trips": ROUND_TRIPS[0],
+        "gc_pause_s": list(GC_PAUSES),
+        "gc_runs": list(GC_RUNS),
     }
 
 
@@ -235,6 +255,7 @@ async def main_async(args: argparse.Namespace) -> None:
     outbound = None
     try:
         parts = await runtime.start()
+        freeze_started()  # as `switchboard run` does (switchboard/entry.py)
         for agent in parts.acd.rules.agents:
             await parts.acd.login(agent.id)
         if args.leads:
@@ -263,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tracemalloc", action="store_true", help="trace allocations (slow): `objects`")
     args = parser.parse_args(argv)
     count_round_trips()
+    gc.callbacks.append(_time_collections)
     if args.timing is not None:
         engine_timing.install()
     if args.tracemalloc:

@@ -7,6 +7,7 @@ message naming the cause) instead of retrying in a loop that hides it.
 
 from __future__ import annotations
 
+from switchboard.launch import freeze_started
 from switchboard.runtime import Runtime
 from switchboard.settings import Settings
 
@@ -15,6 +16,7 @@ async def run_engine(settings: Settings) -> int:
     settings.require_for_run()
     runtime = Runtime(settings)
     parts = await runtime.start()
+    freeze_started()
     try:
         # Runs until cancelled; a login refused on a later reconnect ends it loudly.
         raise await parts.engine.client.wait_fatal()

@@ -12,7 +12,7 @@ offered or connected one is not (nobody else may be offered it).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from operator import attrgetter
 from typing import Any
@@ -88,7 +88,10 @@ class CallFacts:
         return cls(**known)
 
 
-_FACT_AT = {name: at for at, name in enumerate(CallFacts.__dataclass_fields__)}  # the fields' init order
+# the fields' init order; `but` builds positionally, so every field must be a plain init field
+_FACT_AT = {f.name: at for at, f in enumerate(fields(CallFacts)) if f.init}
+if len(_FACT_AT) != len(CallFacts.__dataclass_fields__):
+    raise TypeError("CallFacts.but needs every field to be an init field (no init=False, no ClassVar)")
 _ALL_FACTS = attrgetter(*_FACT_AT)
 
 
