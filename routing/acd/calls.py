@@ -88,10 +88,10 @@ class CallFacts:
         return cls(**known)
 
 
-# the fields' init order; `but` builds positionally, so every field must be a plain init field
-_FACT_AT = {f.name: at for at, f in enumerate(fields(CallFacts)) if f.init}
+# the fields' init order; `but` builds positionally, so every field must be a plain positional one
+_FACT_AT = {f.name: at for at, f in enumerate(fields(CallFacts)) if f.init and not f.kw_only}
 if len(_FACT_AT) != len(CallFacts.__dataclass_fields__):
-    raise TypeError("CallFacts.but needs every field to be an init field (no init=False, no ClassVar)")
+    raise TypeError("CallFacts.but needs plain positional fields (no init=False, kw_only or ClassVar)")
 _ALL_FACTS = attrgetter(*_FACT_AT)
 
 

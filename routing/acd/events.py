@@ -36,8 +36,8 @@ log = logging.getLogger("switchboard.acd.events")
 MAX_EVENTS = 10_000
 MAX_WAIT_S = 30.0
 SINCE_PATTERN = r"^(\$|[0-9]{1,20}(-[0-9]{1,20})?)$"
-_COMPACT = json.JSONEncoder(separators=(",", ":"))  # json.dumps given separators builds one per call
 """`0` (from the start), `$` (only new ones) or a stream id `<ms>-<seq>` (the API's schema too)."""
+_COMPACT = json.JSONEncoder(separators=(",", ":"))  # json.dumps given separators builds one per call
 
 
 @dataclass(frozen=True, slots=True)
