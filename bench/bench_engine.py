@@ -315,6 +315,8 @@ async def outbound_window(
         "peak_mib": peak,
         "redis_per_originate": (after["redis_commands"] - before["redis_commands"] - 1)
         / max(1, count - start_count),
+        "round_trips_per_originate": (after["redis_round_trips"] - before["redis_round_trips"] - 1)
+        / max(1, count - start_count),
         "rate": (count - start_count) / elapsed,
         "cpu": (after["cpu_s"] - before["cpu_s"]) / elapsed,
         "rss_mib": after["rss_kib"] / 1024,

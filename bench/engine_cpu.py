@@ -124,7 +124,8 @@ def report(found: dict[str, Any]) -> list[str]:
             f"({dials['rate']:.0f} originates/s, {dials['cpu']:.0%} of a core; "
             f"after {found['settled_s']:.1f} s settling)",
             f"outbound: {dials['log_per_originate']:.1f} log records and "
-            f"{dials['redis_per_originate']:.1f} Redis commands per originate",
+            f"{dials['redis_per_originate']:.1f} Redis commands "
+            f"({dials['round_trips_per_originate']:.1f} round trips) per originate",
         ]
     return lines
 

@@ -114,12 +114,11 @@ class AttemptRecord:
 
     def attempt(self, disposition: str | None = None) -> Attempt:
         """As the caps core sees it: an attempt whose outcome never came counts as failed."""
-        return Attempt(
-            at=self.at,
-            result=self.result or CallResult.FAILED,
-            campaign=self.campaign,
-            disposition=disposition,
-        )
+        result = self.result or CallResult.FAILED
+        return Attempt(at=self.at, result=result, campaign=self.campaign, disposition=disposition)
+
+
+Locked = tuple[str, list[AttemptRecord]]  # a number's lock token and its history read under it
 
 
 def _member(call_id: str, result: str, campaign: str) -> str:
@@ -225,6 +224,15 @@ class AttemptStore:
         args: list[str | int] = [token, int(ttl.total_seconds() * 1000)]
         return bool(await self._extend(keys=[self.keys.dial_lock(number)], args=args))
 
+    async def lock_and_read(self, number: str, *, ttl: timedelta = timedelta(seconds=15)) -> Locked | None:
+        """`lock_number`, then `number_attempts` read under the lock, in one round trip (a pipeline:
+        Redis runs the read after the lock): the token and the history, or None when not locked."""
+        token, pipe = secrets.token_hex(8), self._redis.pipeline(transaction=False)
+        pipe.set(self.keys.dial_lock(number), token, nx=True, px=int(ttl.total_seconds() * 1000))
+        pipe.zrange(self.keys.number_attempts(number), 0, -1, withscores=True)
+        locked, raw = await pipe.execute()
+        return (token, _records(raw)) if locked else None
+
     async def unlock_number(self, number: str, token: str) -> None:
         await self._unlock(keys=[self.keys.dial_lock(number)], args=[token])
 
@@ -283,16 +291,9 @@ class AttemptStore:
     # ---- writes ---------------------------------------------------------------------------------
 
     async def record(
-        self,
-        *,
-        call_id: str,
-        number: str,
-        campaign: str,
-        lead_id: str | None,
-        at: datetime,
-        kind: str,
+        self, *, call_id: str, number: str, campaign: str, lead_id: str | None, at: datetime, kind: str,
         agent_id: str | None = None,
-    ) -> None:
+    ) -> None:  # fmt: skip
         """A placed call: a pending attempt on the number (and lead), an audit record, a dial count."""
         member, score = _member(call_id, PENDING, campaign), to_ms(at)
         cutoff = to_ms(at - self.retention)
@@ -313,15 +314,9 @@ class AttemptStore:
         await pipe.execute()
 
     async def settle(
-        self,
-        *,
-        call_id: str,
-        number: str,
-        campaign: str,
-        lead_id: str | None,
-        result: CallResult,
+        self, *, call_id: str, number: str, campaign: str, lead_id: str | None, result: CallResult,
         at: datetime,
-    ) -> None:
+    ) -> None:  # fmt: skip
         """The call's result replaces its pending attempt (added if the record step was lost)."""
         keys = self._attempt_keys(number, lead_id)
         member = _member(call_id, result.value, campaign)

@@ -49,7 +49,7 @@ from core.errors import (
 )
 from core.step_deadline import ami_limit
 from core.store_errors import store_available
-from dialer.calls.attempts import AttemptRecord, AttemptStore, lead_history, within_retention
+from dialer.calls.attempts import AttemptRecord, AttemptStore, Locked, lead_history, within_retention
 from dialer.calls.dial_metrics import DialerMetrics
 from dialer.calls.dial_records import (
     OUTAGES,
@@ -169,17 +169,17 @@ class Dialer:
         hours = self._hours(request, number, now)
         if hours is not None:
             return hours
-        try:
+        try:  # the number's history comes with its lock (one round trip), read under it
             async with self._store("taking the dial lock"):
-                token = await self.attempts.lock_number(number)
-        except StoreUnavailableError as exc:
+                locked = await self.attempts.lock_and_read(number)
+        except StoreUnavailableError as exc:  # a lock taken all the same runs out by its TTL
             return self._store_down("dial lock", number, exc)
-        if token is None:
+        if locked is None:
             detail = "this number is being dialed or is on a call with us"
             return DialOutcome(DialStatus.NUMBER_BUSY, number, detail, not_before=now + _BUSY_RETRY)
-        outcome = await self._checked_dial(request, number, now, token, request.call_id or new_call_id())
+        outcome = await self._checked_dial(request, number, now, locked, request.call_id or new_call_id())
         if not outcome.placed:
-            await self._unlock(number, token)
+            await self._unlock(number, locked[0])
         return outcome
 
     def _hours(self, request: DialRequest, number: str, now: datetime) -> DialOutcome | None:
@@ -194,11 +194,12 @@ class Dialer:
         return DialOutcome(DialStatus.OUTSIDE_HOURS, number, detail, not_before=not_before)
 
     async def _checked_dial(
-        self, request: DialRequest, number: str, now: datetime, token: str, call_id: str
+        self, request: DialRequest, number: str, now: datetime, locked: Locked, call_id: str
     ) -> DialOutcome:
+        token, number_records = locked
         try:
             async with self._store("reading the attempt history"):
-                caps, history = await self._caps(request, number, now)
+                caps, history = await self._caps(request, number_records, now)
         except StoreUnavailableError as exc:
             return self._store_down("attempt history", number, exc)
         if not caps.allowed:
@@ -220,11 +221,12 @@ class Dialer:
             return DialOutcome(DialStatus.BLOCKED, number, detail, sources=verdict.sources)
         return await self._originate(request, number, now, token, call_id, history=history)
 
-    async def _caps(self, request: DialRequest, number: str, now: datetime) -> tuple[CapDecision, History]:
-        """The caps' decision, and what their read of the attempt histories tells the intent and the
-        settlement (see `History`)."""
+    async def _caps(
+        self, request: DialRequest, number_records: list[AttemptRecord], now: datetime
+    ) -> tuple[CapDecision, History]:
+        """The caps' decision over the number's history (read with its lock), and what the reads of
+        the attempt histories tell the intent and the settlement (see `History`)."""
         policy, cutoff = request.campaign.caps, now - self.intents.retention
-        number_records = await self.attempts.number_attempts(number)
         on_number = [record.attempt() for record in within_retention(number_records, cutoff)]
         number_stale = any(record.at <= cutoff for record in number_records)
         lead = request.lead

@@ -101,6 +101,22 @@ async def test_one_dial_at_a_time_per_number(redis_client: aioredis.Redis) -> No
     assert await store.lock_number(NUMBER) is not None
 
 
+async def test_the_dial_lock_comes_with_the_numbers_history_read_under_it(
+    redis_client: aioredis.Redis,
+) -> None:
+    store = AttemptStore(redis_client)
+    await store.record(call_id="a1", number=NUMBER, campaign="c1", lead_id=None, at=T0, kind="campaign")
+    locked = await store.lock_and_read(NUMBER)
+    assert locked is not None
+    token, history = locked
+    assert [(r.call_id, r.result) for r in history] == [("a1", None)]
+    assert await redis_client.pttl(DialKeys().dial_lock(NUMBER)) > 0, "locked with a TTL (a dead engine)"
+    assert await store.lock_and_read(NUMBER) is None, "the number is being dialed"
+    assert await store.lock_number(NUMBER) is None
+    await store.unlock_number(NUMBER, token)
+    assert await store.lock_and_read(NUMBER) is not None
+
+
 async def test_campaign_counters_give_the_abandon_rates_and_drop_old_hours(
     redis_client: aioredis.Redis,
 ) -> None:
