@@ -36,20 +36,27 @@ from core.errors import StoreUnavailableError
 from switchboard.settings import SentinelSection, Settings, redact_url
 
 DEFAULT_TIMEOUT = 5.0
+# Connections one client opens at most; a command that finds them all busy waits for one (up to the
+# socket timeout) instead of failing: redis-py's default pool raises MaxConnectionsError past 100,
+# which lost settlement writes of a 400-agent campaign (docs/redis.md, "Connections").
+MAX_CONNECTIONS = 100
 
 
 async def connect_redis(url: str, *, wait_s: float = DEFAULT_TIMEOUT) -> aioredis.Redis:
     """A client for `url` that has answered PING; raises StoreUnavailableError otherwise."""
     shown = redact_url(url)
     try:
-        client = aioredis.Redis.from_url(
+        pool = aioredis.BlockingConnectionPool.from_url(
             url,
+            max_connections=MAX_CONNECTIONS,
+            timeout=wait_s * 2,
             socket_connect_timeout=wait_s,
             socket_timeout=wait_s * 2,
             health_check_interval=30,
         )
     except (ValueError, RedisError) as exc:
         raise StoreUnavailableError(f"invalid Redis URL {shown}: {exc}", url=shown) from None
+    client = aioredis.Redis.from_pool(pool)  # the client owns the pool: closing it closes the pool
     try:
         failure = await ping(client, wait_s)
     except BaseException:  # cancelled while connecting: do not leak the pool
@@ -59,6 +66,10 @@ async def connect_redis(url: str, *, wait_s: float = DEFAULT_TIMEOUT) -> aioredi
         await client.aclose()
         raise StoreUnavailableError(f"Redis at {shown} is not reachable: {failure}", url=shown, cause=failure)
     return client
+
+
+class WaitingSentinelPool(SentinelConnectionPool, aioredis.BlockingConnectionPool):
+    """The primary's connections found through the sentinels, waited for when all are busy."""
 
 
 class SentinelRedis(aioredis.Redis):
@@ -81,6 +92,9 @@ async def connect_sentinel(section: SentinelSection, *, wait_s: float = DEFAULT_
     client: aioredis.Redis = sentinel.master_for(
         section.master_name,
         redis_class=SentinelRedis,
+        connection_pool_class=WaitingSentinelPool,
+        max_connections=MAX_CONNECTIONS,
+        timeout=section.timeout,  # for a free connection
         db=section.db,
         username=section.username,
         password=section.password.get_secret_value() if section.password else None,
