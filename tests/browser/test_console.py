@@ -4,6 +4,7 @@ Robinson review, a task past its deadline in red, and every page in Hungarian, P
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, Route, expect
 
 from dialer.tasks.reminders import Reminder, ReminderAnchor
 from switchboard.console.routes import STATIC
@@ -500,4 +501,84 @@ async def test_the_advisor_consults_a_colleague_completes_the_transfer_and_the_c
         await page.click("#save-summary")
         await expect(page.locator("#summary-status")).to_have_text("Saved.")
         assert (await acd.case(call_id)).summary.endswith("Passed to billing (1002).")
+        assert _quiet(page) == [] and _quiet(bob) == []
+
+
+async def test_a_summary_typed_before_the_case_is_read_survives_the_read_and_is_saved(
+    browser: Browser, redis_server: PrivateRedis, redis_client: aioredis.Redis, tmp_path: Path
+) -> None:
+    """The handover draws the call at once and the read of the case (the IVR label, the stored
+    summary) redraws it when it answers: what the advisor typed meanwhile stays in the box and is
+    what she saves. (The redraw used to put back the stored, empty summary: under load the save
+    then stored "" and the colleague of a warm transfer got an empty box.) The read is held here
+    until she has typed, so the order is forced."""
+    case_reads = "**/api/v1/acd/calls/*/case"
+    held: list[Route] = []
+    asked = asyncio.Event()
+    released = False
+
+    async def hold_reads(route: Route) -> None:
+        if route.request.method != "GET" or released:
+            await route.continue_()
+            return
+        held.append(route)
+        asked.set()
+
+    async with running_engine(redis_server, tmp_path) as engine:
+        acd = engine.parts.acd
+        await acd.login("1004")  # the key callers' top agent stays out of the way
+        page = await signed_in(browser, engine, "ann")
+        await page.click("#btn-login")
+        await expect(page.locator("#agent-state")).to_have_attribute("data-state", "ready")
+        await page.route(case_reads, hold_reads)
+        await engine.sim.inbound_call("+36301234888", ivr_choice="1")
+        await expect(page.locator("#case-caller")).to_have_text("+36301234888", timeout=3000)
+        await asyncio.wait_for(asked.wait(), 5)  # the handover drew the call; its read is on the way
+        await expect(page.locator("#case-ivr")).to_have_text("1")  # no label yet: not read
+        await page.fill("#summary", "Invoice twice; wants a refund.")
+
+        released = True
+        for route in held:
+            await route.continue_()
+        await expect(page.locator("#case-ivr")).to_have_text("no internet (1)")  # read and redrawn
+        await expect(page.locator("#summary")).to_have_value("Invoice twice; wants a refund.")
+        await page.click("#save-summary")
+        await expect(page.locator("#summary-status")).to_have_text("Saved.")
+        call_id = acd.agent("1001").call_id
+        assert (await acd.case(call_id)).summary == "Invoice twice; wants a refund."
+        assert _quiet(page) == []
+
+
+async def test_the_consulted_colleague_sees_a_summary_written_during_the_consult(
+    browser: Browser, redis_server: PrivateRedis, redis_client: aioredis.Redis, tmp_path: Path
+) -> None:
+    """The handover reaches bob with the summary as it was (empty here); ann writes it while they
+    consult: bob's screen, which reads the case again during a consult, shows it (it used to keep
+    the handover's empty summary over every later read)."""
+    async with running_engine(redis_server, tmp_path) as engine:
+        acd = engine.parts.acd
+        await acd.login("1004")
+        page = await signed_in(browser, engine, "ann")
+        await page.click("#btn-login")
+        await expect(page.locator("#agent-state")).to_have_attribute("data-state", "ready")
+        await engine.sim.inbound_call("+36301234888", ivr_choice="1")
+        await expect(page.locator("#case-caller")).to_have_text("+36301234888", timeout=3000)
+        bob = await signed_in(browser, engine, "bob")
+        await bob.click("#btn-login")
+        await expect(bob.locator("#agent-state")).to_have_attribute("data-state", "ready")
+        await page.select_option("#transfer-kind", "agent")
+        await page.fill("#transfer-to", "1002")
+        await page.select_option("#transfer-mode", "warm")
+        await page.click("#transfer-go")
+        await expect(page.locator("#transfer-consulting")).to_be_visible()
+        await expect(bob.locator("#case-transferred-from")).to_have_text("1001", timeout=5000)
+        await expect(bob.locator("#summary")).to_have_value("")
+
+        await page.fill("#summary", "Invoice twice; wants a refund.")
+        await page.click("#save-summary")
+        await expect(page.locator("#summary-status")).to_have_text("Saved.")
+        await expect(bob.locator("#summary")).to_have_value("Invoice twice; wants a refund.")
+        await page.click("#transfer-complete")
+        await expect(bob.locator("#transfer-form")).to_be_visible(timeout=3000)  # the call is his now
+        await expect(bob.locator("#summary")).to_have_value("Invoice twice; wants a refund.")
         assert _quiet(page) == [] and _quiet(bob) == []

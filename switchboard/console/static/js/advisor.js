@@ -9,7 +9,9 @@ import { robinsonCard } from "./robinson.js";
 const me = encodeURIComponent;
 
 export async function render(main, { session }) {
-  const view = { agent: null, offer: null, call: null, wrapUp: false, codes: [], queues: [] };
+  // draft: what the advisor typed in the summary box and has not saved ({ callId, text }): a redraw
+  // (the case read again, a colleague's event) shows it instead of the stored summary
+  const view = { agent: null, offer: null, call: null, wrapUp: false, codes: [], queues: [], draft: null };
   const stateCard = h("section", { class: "card", "aria-labelledby": "state-title" });
   const callCard = h("section", { class: "card", "aria-labelledby": "call-title", "aria-live": "polite", id: "call" });
   const offerCard = h("section", { class: "card", "aria-labelledby": "offer-title", id: "offer" });
@@ -57,8 +59,10 @@ export async function render(main, { session }) {
     add(clear(callCard), h("h2", { id: "call-title", text: t("call.title") }));
     const call = view.call;
     if (!call) { add(callCard, h("p", { class: "muted", id: "no-call", text: t("call.none") })); return; }
-    const summary = h("textarea", { id: "summary", maxlength: 2000 });
-    summary.value = call.summary || "";
+    const summary = h("textarea", { id: "summary", maxlength: 2000,
+      oninput: (event) => { view.draft = { callId: call.call_id, text: event.target.value }; } });
+    const draft = view.draft && view.draft.callId === call.call_id ? view.draft : null;
+    summary.value = draft ? draft.text : call.summary || "";
     const saved = h("span", { class: "muted", role: "status", id: "summary-status" });
     const customer = Object.entries(call.customer || {}).map(([k, v]) => `${k}: ${v}`).join(", ");
     const from = (call.transfer && call.transfer.from) || call.transferred_from || "";
@@ -74,9 +78,14 @@ export async function render(main, { session }) {
       h("label", { for: "summary", text: t("call.summary") }), summary,
       h("div", { class: "row" }, h("button", { type: "button", id: "save-summary", text: t("call.save_summary"),
         onclick: async () => {
+          const text = summary.value;
+          const mine = ++reads;
           try {
-            const out = await put(`/api/v1/acd/calls/${me(call.call_id)}/case`, { summary: summary.value });
+            const out = await put(`/api/v1/acd/calls/${me(call.call_id)}/case`, { summary: text });
+            newest(mine);  // a read sent before this save answers with the summary before it
             call.summary = out.summary;
+            if (view.call && view.call.call_id === call.call_id) view.call.summary = out.summary;
+            if (view.draft && view.draft.callId === call.call_id && view.draft.text === text) view.draft = null;
             saved.textContent = t("call.saved");
           } catch (exc) { saved.textContent = ""; toast(exc.message); }
         } }), saved),
@@ -88,16 +97,18 @@ export async function render(main, { session }) {
   function transferForm(call) {
     const status = h("p", { role: "status", id: "transfer-status" });
     const failed = (exc) => { status.className = "error"; status.textContent = exc.message; };
-    const shown = (out, wrapUp) => {
-      view.call = { ...call, ...out, summary: call.summary };
+    const shown = (out, wrapUp, mine) => {
+      newest(mine);  // a read sent before this answer is older
+      view.call = { ...call, ...out };
       view.wrapUp = wrapUp;
       drawCall();
     };
     if (call.state === "consulting" && call.transferer === session.name) {
       const finish = (what) => async () => {
+        const mine = ++reads;
         try {
           const out = await post(`/api/v1/acd/calls/${me(call.call_id)}/transfer/${what}`);
-          shown(out, what === "complete");
+          shown(out, what === "complete", mine);
         } catch (exc) { failed(exc); }
       };
       return h("div", { id: "transfer" }, h("h2", { text: t("transfer.title") }),
@@ -123,10 +134,11 @@ export async function render(main, { session }) {
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       if (!target.value.trim()) { status.className = "error"; status.textContent = t("transfer.missing"); return; }
+      const mine = ++reads;
       try {
         const out = await post(`/api/v1/acd/calls/${me(call.call_id)}/transfer`,
           { to: `${kind.value}:${target.value.trim()}`, mode: mode.value });
-        shown(out, out.state !== "consulting");
+        shown(out, out.state !== "consulting", mine);
       } catch (exc) { failed(exc); }
     });
     return form;
@@ -181,11 +193,22 @@ export async function render(main, { session }) {
         h("button", { type: "button", class: "secondary", id: "offer-decline", onclick: decide("decline"), text: t("offer.decline") })));
   }
 
+  // Reads of the case (and saves of its summary) may answer out of order: an answer sent before the
+  // last one taken is stale. The newest answer's summary is the stored one (a colleague may have
+  // written it since the handover); what the advisor is typing is the draft's.
+  let reads = 0, taken = 0;
+  const newest = (mine) => {
+    if (mine <= taken) return false;
+    taken = mine;
+    return true;
+  };
+
   async function loadCase(callId) {
+    const mine = ++reads;
     try {
       const found = await get(`/api/v1/acd/calls/${me(callId)}/case`);
-      if (!view.call || view.call.call_id === callId) {
-        view.call = { ...(view.call || {}), ...found, summary: view.call?.summary ?? found.summary };
+      if ((!view.call || view.call.call_id === callId) && newest(mine)) {
+        view.call = { ...(view.call || {}), ...found };
         // ended, or gone on to a colleague (a transfer completed): my part is the wrap-up
         view.wrapUp = found.state === "ended" || ![found.agent_id, found.transferer].includes(session.name);
         drawCall();
