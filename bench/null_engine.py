@@ -108,7 +108,8 @@ class NullEngine:
 
 def stats() -> dict[str, Any]:
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    return {"cpu_s": usage.ru_utime + usage.ru_stime, **memory_kib(), "decisions": {}, "redis_commands": 0}
+    no_redis = {"redis_commands": 0, "redis_round_trips": 0}
+    return {"cpu_s": usage.ru_utime + usage.ru_stime, **memory_kib(), "decisions": {}, **no_redis}
 
 
 async def main_async(args: argparse.Namespace) -> None:

@@ -69,9 +69,11 @@ class BackgroundWork:
         """Set by `close`: no new round, retry or takeover starts."""
 
     @staticmethod
-    async def then(work: Awaitable[None], done: Callable[[], None]) -> None:
+    async def then(work: Callable[[], Awaitable[None]], done: Callable[[], None]) -> None:
+        """`work()`, then `done()` whatever happens. Made here, not by the caller: a task cancelled
+        before it ran (at close) would leave a coroutine made outside never awaited."""
         try:
-            await work
+            await work()
         finally:
             done()
 

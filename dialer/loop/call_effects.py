@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from core.clock import Clock, utc
 from dialer.calls import lifecycle as outbound
@@ -126,6 +126,8 @@ class CallEffects:
         campaign = self._campaign(placed.campaign_id)
         at = utc(self._clock())  # the outcome's time, as the stores read it
         work = self._work
-        write = work.retried("write-outcome", lambda: self._outcomes.write(placed, settle, campaign, at))
+        def write() -> Awaitable[None]:
+            return work.retried("write-outcome", lambda: self._outcomes.write(placed, settle, campaign, at))
+
         self._settling.add(placed.call_id)  # its intent is this write's, not recovery's (unless it gives up)
         work.spawn(work.then(write, lambda: self._settling.discard(placed.call_id)))
