@@ -10,7 +10,9 @@ than memory (`since=0`, a client long gone) reads Redis once, without BLOCK.
 Owned here: the task and the waits. Redis down: the task's read fails, the readers waiting get a
 StoreUnavailableError (as their own XREAD did), and the task retries with backoff from its last
 id (no event lost, none twice). It reads whatever the ACD's ownership: a standby's API serves the
-owner's events. `stop` cancels it and lets every waiting reader go (with what it has: nothing).
+owner's events. `stop` cancels it and lets every waiting reader go (with what it has: nothing);
+a read after it looks once, without BLOCK, and waits out its time (the screens of a stopping
+engine end with its HTTP server, and take no connection its last writes need).
 """
 
 from __future__ import annotations
@@ -65,10 +67,6 @@ class EventFeed(Generic[E]):
         self._task: asyncio.Task[None] | None = None
         self._stopped = False
 
-    @property
-    def running(self) -> bool:
-        return self._task is not None and not self._task.done()
-
     def start(self) -> None:
         if self._task is None and not self._stopped:
             self._task = asyncio.create_task(self._run(), name="acd-event-feed")
@@ -84,6 +82,11 @@ class EventFeed(Generic[E]):
     ) -> list[E]:
         """The first `count` events after `since`, waiting up to `wait_s` for the first one.
         `direct` reads them from Redis without BLOCK (for a `since` older than memory)."""
+        if self._stopped:  # the engine is stopping: no blocking read on its pool, no busy loop either
+            late = await direct()
+            if not late:
+                await asyncio.sleep(wait_s)
+            return late
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_s
         while True:

@@ -93,10 +93,9 @@ class AcdEvents:
             self._feed.start()
 
     async def aclose(self) -> None:
-        """Stop the feed (its waiting readers return); reads go to Redis directly again."""
-        feed, self._feed = self._feed, None
-        if feed is not None:
-            await feed.stop()
+        """Stop the feed: its waiting readers return; a later wait holds no Redis connection either."""
+        if self._feed is not None:
+            await self._feed.stop()
 
     async def publish(self, kind: str, agent_id: str, data: Mapping[str, Any]) -> str | None:
         """The new entry's id, or None when Redis failed (logged)."""
@@ -134,7 +133,7 @@ class AcdEvents:
         since = check_since(since)
         wait_s = min(max(wait_s, 0.0), MAX_WAIT_S)
         feed = self._feed
-        if feed is None or not feed.running or wait_s == 0:
+        if feed is None or wait_s == 0:
             return await self._read_direct(since, count, wait_s)
         if since == "$":  # only new ones: after the newest now
             since = await self.last_id()

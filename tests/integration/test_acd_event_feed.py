@@ -106,6 +106,8 @@ async def test_stopping_the_feed_lets_every_waiting_reader_go(redis_client: aior
     await events.aclose()
     async with asyncio.timeout(5):
         assert await asyncio.gather(*readers) == [[]] * 10
+    published = await _publish(events, 1)
+    assert _ids(await events.read(last, wait_s=5)) == published, "a read after the stop still sees Redis"
 
 
 async def test_a_redis_restart_fails_the_waiting_readers_and_the_feed_resumes_without_loss(
