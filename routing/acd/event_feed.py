@@ -7,8 +7,9 @@ the number of screens) and keeps the newest events in memory (event_tail.py); a 
 takes its events from memory and waits on an asyncio.Event, not on Redis. A reader further back
 than memory (`since=0`, a client long gone) reads Redis once, without BLOCK.
 
-Owned here: the task and the waits. Redis down: the task's read fails, the readers waiting get a
-StoreUnavailableError (as their own XREAD did), and the task retries with backoff from its last
+Owned here: the task and the waits. The task's read fails: the readers waiting read Redis once
+themselves (a dropped feed connection fails none of them; a Redis really down fails each with
+StoreUnavailableError, as their own XREAD did), and the task retries with backoff from its last
 id (no event lost, none twice). It reads whatever the ACD's ownership: a standby's API serves the
 owner's events. `stop` cancels it and lets every waiting reader go (with what it has: nothing);
 a read after it looks once, without BLOCK, and waits out its time (the screens of a stopping
@@ -94,6 +95,7 @@ class EventFeed(Generic[E]):
             found = self._from_memory(since, count)
             if found is None:
                 found = await direct()
+                raise_if_cancelling()  # the reader is gone (redis-py may swallow its cancel)
             if found or self._stopped:
                 return found
             remaining = deadline - loop.time()
@@ -104,8 +106,8 @@ class EventFeed(Generic[E]):
                     await wake.event.wait()
             except TimeoutError:
                 return []
-            if wake.error is not None:
-                raise StoreUnavailableError(wake.error.message, **wake.error.details) from wake.error
+            # On wake.error the loop reads Redis itself (memory is off while the feed fails): only a
+            # Redis that is really down fails this reader, not one dropped feed connection.
 
     def _from_memory(self, since: str, count: int) -> list[E] | None:
         if self._tail is None or self._error is not None:  # while failing, Redis says (its error, today's)
@@ -143,6 +145,8 @@ class EventFeed(Generic[E]):
         events = await self._read(self._tail.last, BATCH, block)
         self._tail.add(events)
         if events or self._error is not None:
+            if self._error is not None:
+                log.info("ACD event feed: reading again from %s", self._tail.last)
             self._error = None
             self._notify(None)
 

@@ -141,3 +141,22 @@ async def test_a_redis_restart_fails_the_waiting_readers_and_the_feed_resumes_wi
     finally:
         await events.aclose()
         await client.aclose()
+
+
+async def test_a_dropped_feed_connection_fails_no_waiting_reader(
+    feed: AcdEvents, redis_client: aioredis.Redis
+) -> None:
+    # A proxy's idle reset or a CLIENT KILL of the feed's one connection, with Redis up: the readers
+    # read Redis themselves meanwhile, and still get the next event.
+    last = await feed.last_id()
+    readers = [asyncio.create_task(feed.read(last, wait_s=20)) for _ in range(5)]
+    await asyncio.sleep(0)
+    blocked: list[dict[str, object]] = []
+    async with asyncio.timeout(5):
+        while not blocked:  # the feed's XREAD BLOCK shows in CLIENT LIST once it is sent
+            blocked = [c for c in await redis_client.client_list() if c.get("cmd") == "xread"]
+    await redis_client.client_kill_filter(_id=str(blocked[0]["id"]))
+    published = await _publish(feed, 1)
+    async with asyncio.timeout(10):
+        got = await asyncio.gather(*readers, return_exceptions=True)
+    assert all(not isinstance(r, BaseException) and _ids(r) == published for r in got), got
