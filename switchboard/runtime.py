@@ -166,6 +166,7 @@ class Runtime:
                     log.warning(warning)
             self._parts = parts = await self._build(redis, metrics, tokens)
             parts.dialer.background.spawn(parts.dialer.attempts.mark_in_background())  # old lead ZSETs
+            parts.acd.events.start_feed()  # one reader of the event stream for every screen and poll
             await self._start_http(parts.state)
             parts.lease.start()
             await parts.engine.start()

@@ -11,6 +11,8 @@ so it never grows without bound. Publishing never breaks call handling: a
 failure is logged and the call goes on. An event goes out in the commit of the
 change it describes, or held for its step's next commit or end (state_writes.py:
 never before the state it describes, in Redis or in the memory the API reads).
+Reading: with the engine running (`start_feed`), a waiting read is served by one reader of the
+stream per engine, fanned out in memory (event_feed.py): open consoles hold no Redis connection.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from core.cancellation import raise_if_cancelling
 from core.errors import StoreUnavailableError, ValidationFailedError
 from core.redis_cluster_support import connection_option
 from routing.acd.acd_keys import AcdKeys
+from routing.acd.event_feed import EventFeed
 
 log = logging.getLogger("switchboard.acd.events")
 
@@ -80,6 +83,19 @@ class AcdEvents:
         self.redis = redis
         self.keys = keys or AcdKeys()
         self._max = max_events
+        self._feed: EventFeed[AcdEvent] | None = None
+        self._newest: asyncio.Future[str] | None = None  # the last_id read under way
+
+    def start_feed(self) -> None:
+        """Serve waiting reads from one reader of the stream (event_feed.py), until `aclose`."""
+        if self._feed is None:
+            self._feed = EventFeed(self._xread, self.last_id, chunk_s=self._block_chunk_s())
+            self._feed.start()
+
+    async def aclose(self) -> None:
+        """Stop the feed: its waiting readers return; a later wait holds no Redis connection either."""
+        if self._feed is not None:
+            await self._feed.stop()
 
     async def publish(self, kind: str, agent_id: str, data: Mapping[str, Any]) -> str | None:
         """The new entry's id, or None when Redis failed (logged)."""
@@ -112,10 +128,20 @@ class AcdEvents:
         """Events after `since`, oldest first; with `wait_s` > 0 wait that long for the first one.
 
         A long wait is cut into blocking reads shorter than the client's socket timeout (one
-        XREAD blocking past it would fail as a Redis error)."""
+        XREAD blocking past it would fail as a Redis error). With the feed running, the wait is in
+        memory; a read that does not wait is one XREAD, as without it (it sees what Redis has now)."""
         since = check_since(since)
+        wait_s = min(max(wait_s, 0.0), MAX_WAIT_S)
+        feed = self._feed
+        if feed is None or wait_s == 0:
+            return await self._read_direct(since, count, wait_s)
+        if since == "$":  # only new ones: after the newest now
+            since = await self.last_id()
+        return await feed.read(since, count, wait_s, lambda: self._xread(since, count, None))
+
+    async def _read_direct(self, since: str, count: int, wait_s: float) -> list[AcdEvent]:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + min(max(wait_s, 0.0), MAX_WAIT_S)
+        deadline = loop.time() + wait_s
         while True:
             remaining = deadline - loop.time()
             block = max(1, int(min(remaining, self._block_chunk_s()) * 1000)) if remaining > 0 else None
@@ -139,7 +165,24 @@ class AcdEvents:
         return events
 
     async def last_id(self) -> str:
-        """The id of the newest event, or `0` when there is none (a client starts reading from here)."""
+        """The id of the newest event, or `0` when there is none (a client starts reading from here).
+
+        Callers at the same time share one XREVRANGE (screens reconnecting together after a restart
+        make one round trip, not one each): a caller may get an id a little older than the newest
+        at its call, so it may receive an event more, never one less."""
+        pending = self._newest
+        if pending is None:
+            self._newest = pending = asyncio.ensure_future(self._last_id())
+            pending.add_done_callback(self._newest_done)
+        return await asyncio.shield(pending)  # one caller gone does not cancel the others' read
+
+    def _newest_done(self, done: asyncio.Future[str]) -> None:
+        if self._newest is done:
+            self._newest = None
+        if not done.cancelled():
+            done.exception()  # retrieved here: every caller may have gone
+
+    async def _last_id(self) -> str:
         try:
             newest = await self.redis.xrevrange(self.keys.events, count=1)
         except (RedisError, OSError) as exc:

@@ -207,6 +207,7 @@ class AcdService:
 
     async def aclose(self) -> None:
         """Stop background work (a write-back to Redis, answers awaited apart); after the engine."""
+        await self.ctx.events.aclose()  # waiting screens let go
         await self.ctx.answers.aclose()
         await self.writes.aclose()
         await self.ownership.aclose()

@@ -11,6 +11,9 @@ gets every event published since, none lost across a short disconnect. The first
 - crm: every event.
 A comment line every `HEARTBEAT_S` keeps proxies from closing an idle stream. The stream ends
 when the HTTP server stops, so a shutdown does not wait for open screens.
+Cost in Redis: the events come from the engine's one reader of the stream (routing/acd/
+event_feed.py), no connection held per screen; the snapshots (`me`, `wallboard`) of all screens
+take at most `SNAPSHOT_READS` connections at once (an event wakes every screen together).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from switchboard.console.wallboard import wallboard
 
 HEARTBEAT_S = 15.0
 TICK_S = 1.0
+SNAPSHOT_READS = 16
 Snapshot = Callable[[], Awaitable[tuple[str, Any] | None]]
 
 router = APIRouter(prefix="/api/v1", tags=["stream"])
@@ -63,6 +67,15 @@ def _stopping(request: Request) -> bool:
     return bool(getattr(server, "should_exit", False))
 
 
+async def _bounded(request: Request, snapshot: Snapshot) -> tuple[str, Any] | None:
+    """The snapshot, with at most SNAPSHOT_READS of this engine's screens in Redis at once."""
+    reads = getattr(request.app.state, "console_snapshot_reads", None)
+    if reads is None:
+        reads = request.app.state.console_snapshot_reads = asyncio.Semaphore(SNAPSHOT_READS)
+    async with reads:
+        return await snapshot()
+
+
 async def frames(
     request: Request, who: Principal, acd: AcdService, since: str, snapshot: Snapshot | None
 ) -> AsyncIterator[str]:
@@ -71,7 +84,7 @@ async def frames(
     shown, beat = "", loop.time()
     while not _stopping(request):
         try:
-            found = await snapshot() if snapshot is not None else None  # first: a new screen fills at once
+            found = await _bounded(request, snapshot) if snapshot else None  # first: a new screen fills now
             if found is not None:
                 text = json.dumps(found[1], sort_keys=True, default=str)
                 if text != shown:

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import redis.asyncio as aioredis
 
 from routing.acd.events import AcdEvents
@@ -38,6 +39,8 @@ class Frames:
                     name, _, value = line.partition(": ")
                     if name in ("id", "event", "data"):
                         found[name] = value
+                else:
+                    raise AssertionError(f"the stream ended (last frame: {found})")
                 if found.get("event") and found["event"] not in skip:
                     found["data"] = json.loads(found["data"])
                     return found
@@ -143,3 +146,34 @@ async def test_a_redis_outage_ends_the_stream_with_a_problem_frame_and_the_engin
             assert problem["event"] == "problem" and problem["data"]["error"] == "store-unavailable"
             assert await frames.rest() == [], "the stream ends (EventSource reconnects), it does not hang"
         assert (await http.get("/healthz")).status_code == 200, "the engine keeps serving"
+
+
+async def test_more_open_screens_than_redis_connections_all_get_the_event_and_the_engine_works(
+    redis_server: PrivateRedis, redis_client: aioredis.Redis, tmp_path: Path
+) -> None:
+    screens = 150  # more than the engine's Redis pool (100 connections)
+    async with running_engine(redis_server, tmp_path) as engine:
+        limits = httpx.Limits(max_connections=screens + 10, max_keepalive_connections=screens + 10)
+        ann = engine.http("ann")
+        ann = httpx.AsyncClient(base_url=engine.base_url, headers=ann.headers, timeout=20, limits=limits)
+        opened: asyncio.Queue[int] = asyncio.Queue()
+
+        async def screen() -> dict[str, Any]:
+            async with ann.stream("GET", "/api/v1/stream") as reply:
+                await opened.put(reply.status_code)
+                if reply.status_code != 200:
+                    return {}
+                frames = Frames(reply.aiter_lines())
+                assert (await frames.next())["event"] == "hello"
+                return await frames.next()  # `me` skipped; a `problem` frame would come here
+
+        async with ann:
+            tasks = [asyncio.create_task(screen()) for _ in range(screens)]
+            async with asyncio.timeout(30):
+                statuses = [await opened.get() for _ in range(screens)]
+            assert set(statuses) == {200}, f"every screen opens: {sorted(statuses)[-1]}"
+            async with asyncio.timeout(5):  # the engine's own Redis work goes on at once
+                assert (await engine.parts.acd.login("1002")).state == "ready"
+                published = await _publish(engine.parts.acd.events, 1)
+            got = await asyncio.gather(*tasks)
+        assert {(f["event"], f["id"]) for f in got} == {("handover", published[0])}, "every screen"
