@@ -13,7 +13,7 @@ from pbx.client import AmiClient, AmiSettings
 
 
 async def test_a_write_spawned_just_before_close_is_dropped_without_a_stray_coroutine() -> None:
-    sender = AmiClient(AmiSettings("127.0.0.1", 1, "switchboard", "unused"))  # never connected: no action sent
+    sender = AmiClient(AmiSettings("127.0.0.1", 1, "switchboard", "unused"))  # never connected: sends nothing
     work = BackgroundWork(DialerSettings(), sender, DialerMetrics(CollectorRegistry()))
     ran, done = [], []
 
