@@ -42,6 +42,15 @@ def _quiet(page: Any) -> list[str]:
     return [p for p in page.problems if "401" not in p]
 
 
+async def _consult_bob(page: Any) -> None:
+    """Ann starts a warm transfer of her call to bob (advisor 1002): they consult."""
+    await page.select_option("#transfer-kind", "agent")
+    await page.fill("#transfer-to", "1002")
+    await page.select_option("#transfer-mode", "warm")
+    await page.click("#transfer-go")
+    await expect(page.locator("#transfer-consulting")).to_be_visible()
+
+
 async def _dispose_an_inbound_call_without_lead(engine: Engine, page: Any) -> None:
     """An inbound caller the CRM does not know: no lead; the disposition goes by the call id."""
     await page.click("#btn-ready")
@@ -465,11 +474,7 @@ async def test_the_advisor_consults_a_colleague_completes_the_transfer_and_the_c
         await bob.click("#btn-login")
         await expect(bob.locator("#agent-state")).to_have_attribute("data-state", "ready")
 
-        await page.select_option("#transfer-kind", "agent")
-        await page.fill("#transfer-to", "1002")
-        await page.select_option("#transfer-mode", "warm")
-        await page.click("#transfer-go")
-        await expect(page.locator("#transfer-consulting")).to_be_visible()
+        await _consult_bob(page)
         case = await acd.case(call_id)
         assert (case.state, case.transferer, case.agent_id) == ("consulting", "1001", "1002")
         caller = engine.sim.channels[channel]
@@ -566,11 +571,7 @@ async def test_the_consulted_colleague_sees_a_summary_written_during_the_consult
         bob = await signed_in(browser, engine, "bob")
         await bob.click("#btn-login")
         await expect(bob.locator("#agent-state")).to_have_attribute("data-state", "ready")
-        await page.select_option("#transfer-kind", "agent")
-        await page.fill("#transfer-to", "1002")
-        await page.select_option("#transfer-mode", "warm")
-        await page.click("#transfer-go")
-        await expect(page.locator("#transfer-consulting")).to_be_visible()
+        await _consult_bob(page)
         await expect(bob.locator("#case-transferred-from")).to_have_text("1001", timeout=5000)
         await expect(bob.locator("#summary")).to_have_value("")
 
