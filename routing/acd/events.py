@@ -29,6 +29,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from core.cancellation import raise_if_cancelling
+from core.compact_json import compact_json
 from core.errors import StoreUnavailableError, ValidationFailedError
 from core.redis_cluster_support import connection_option
 from routing.acd.acd_keys import AcdKeys
@@ -40,7 +41,6 @@ MAX_EVENTS = 10_000
 MAX_WAIT_S = 30.0
 SINCE_PATTERN = r"^(\$|[0-9]{1,20}(-[0-9]{1,20})?)$"
 """`0` (from the start), `$` (only new ones) or a stream id `<ms>-<seq>` (the API's schema too)."""
-_COMPACT = json.JSONEncoder(separators=(",", ":"))  # json.dumps given separators builds one per call
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +55,7 @@ class StreamEntry:
         return {
             "type": self.kind,
             "agent_id": self.agent_id,
-            "data": _COMPACT.encode(dict(self.data)),
+            "data": compact_json(dict(self.data)),
         }
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from core.compact_json import compact_json
 from core.errors import ValidationFailedError
 from routing.acd.calls import ActiveCall, CallFacts
 from routing.acd.timers import Timer
@@ -27,7 +28,6 @@ from routing.queue import WaitingCall
 from routing.rules import AgentSpec
 
 SOURCE_RULES, SOURCE_API = "rules", "api"
-_COMPACT = json.JSONEncoder(separators=(",", ":"))  # json.dumps given separators builds one per call
 
 
 def dump_status(status: AgentStatus, *, with_history: bool = True) -> str:
@@ -43,7 +43,7 @@ def dump_status(status: AgentStatus, *, with_history: bool = True) -> str:
     }
     if with_history:
         record["history"] = [[at, str(state)] for at, state in status.history]
-    return _COMPACT.encode(record)
+    return compact_json(record)
 
 
 def dump_change(change: tuple[float, AgentState]) -> str:
@@ -87,7 +87,7 @@ def load_status(raw: str | bytes) -> AgentStatus:
 
 def dump_call(call: WaitingCall, facts: dict[str, Any] | None = None) -> str:
     """`facts`: the caller's number, dialled number, IVR choice, case id... kept for re-classification."""
-    return _COMPACT.encode(
+    return compact_json(
         {
             "id": call.id,
             "queue": call.queue,
@@ -154,7 +154,7 @@ class Stored:
 
 
 def dump_profile(spec: AgentSpec, source: str) -> str:
-    return _COMPACT.encode({**spec.model_dump(mode="json"), "source": source})
+    return compact_json({**spec.model_dump(mode="json"), "source": source})
 
 
 def load_profile(raw: bytes | str) -> tuple[AgentSpec, str]:

@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass
 from enum import StrEnum
 
-_COMPACT = json.JSONEncoder(separators=(",", ":"))  # json.dumps given separators builds one per call
+from core.compact_json import compact_json
 
 
 class TimerKind(StrEnum):
@@ -44,7 +44,7 @@ class Timer:
         return self.kind is not TimerKind.RECHECK
 
     def dump(self) -> str:
-        return _COMPACT.encode({"at": self.at, "call_id": self.call_id})
+        return compact_json({"at": self.at, "call_id": self.call_id})
 
     @classmethod
     def load(cls, key: str, raw: str | bytes) -> Timer:
