@@ -6,8 +6,9 @@ and the chaos suite.
 short so a failover completes in a few seconds: the primary is judged down after `down_after_ms`,
 two of three sentinels agree (quorum 2), one is elected and promotes the replica. `start` returns
 once the replica is in sync and every sentinel knows the replica and the two other sentinels, so a
-failover can happen at once. The servers are made by `server` (PrivateRedis by default; the chaos
-suite passes its restartable, persistent one).
+failover can happen at once (about 2 s: the sentinels' hello period; the primary sends the replica
+its data at once, not after Redis's default 5 s wait for more replicas). The servers are made by
+`server` (PrivateRedis by default; the chaos suite passes its restartable, persistent one).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from switchboard.private_redis import PrivateRedis, free_port
 
 MASTER_NAME = "switchboard"
 HOST = "127.0.0.1"
+SYNC_AT_ONCE = ("--repl-diskless-sync-delay", "0")  # on both: after a failover the replica is primary
 
 
 class Server(Protocol):
@@ -50,8 +52,8 @@ class PrivateSentinels(Generic[S]):
         down_after_ms: int = 500,
         failover_timeout_ms: int = 3000,
     ) -> None:
-        self.primary: S = server()
-        self.replica: S = server(args=("--replicaof", HOST, str(self.primary.port)))
+        self.primary: S = server(args=SYNC_AT_ONCE)
+        self.replica: S = server(args=("--replicaof", HOST, str(self.primary.port), *SYNC_AT_ONCE))
         self.ports = [free_port(HOST) for _ in range(3)]
         self._down_after, self._failover_timeout = down_after_ms, failover_timeout_ms
         self._dir: tempfile.TemporaryDirectory[str] | None = None
@@ -68,14 +70,17 @@ class PrivateSentinels(Generic[S]):
         deadline = time.monotonic() + timeout
         self.primary.start()
         self.replica.start()
-        _until(lambda: _info(self.replica.port, "replication").get("master_link_status") == "up", deadline)
+        _until(
+            lambda: _info(self.replica.port, "replication").get("master_link_status") == "up",
+            deadline, "the replica's sync with the primary",
+        )  # fmt: skip
         self._dir = tempfile.TemporaryDirectory(prefix="switchboard-sentinel-")
         for port in self.ports:
             config = Path(self._dir.name) / f"sentinel-{port}.conf"
             config.write_text(self._config(port, self._dir.name), encoding="ascii")
             command, quiet = [binary, str(config), "--sentinel"], subprocess.DEVNULL
             self._processes.append(subprocess.Popen(command, stdout=quiet, stderr=quiet))
-        _until(self._all_know_each_other, deadline)
+        _until(self._all_know_each_other, deadline, "the sentinels' view of each other", self._states)
         return self
 
     def _config(self, port: int, folder: str) -> str:
@@ -94,6 +99,19 @@ class PrivateSentinels(Generic[S]):
             if int(str(state.get("num-other-sentinels", 0))) < 2 or int(str(state.get("num-slaves", 0))) < 1:
                 return False
         return True
+
+    def _states(self) -> str:
+        """What each sentinel knows, for a start that timed out."""
+        seen = []
+        for port, process in zip(self.ports, self._processes, strict=False):
+            state = _master_state(port) or {}
+            exited = process.poll()
+            seen.append(
+                f"{port}: exited {exited}" if exited is not None
+                else f"{port}: {state.get('num-other-sentinels', '?')} other sentinels, "
+                f"{state.get('num-slaves', '?')} replicas"
+            )  # fmt: skip
+        return "; ".join(seen)
 
     def primary_port(self) -> int | None:
         """Where the first sentinel that answers says the primary is now."""
@@ -152,10 +170,12 @@ def _master_state(port: int) -> dict[str, object] | None:
     return None
 
 
-def _until(condition: Callable[[], bool], deadline: float) -> None:
+def _until(
+    condition: Callable[[], bool], deadline: float, what: str, seen: Callable[[], str] | None = None
+) -> None:
     """Poll child processes (they have no readiness signal) until `condition()` or the deadline."""
     while not condition():
         if time.monotonic() > deadline:
-            raise StoreUnavailableError("the private sentinels did not come up in time")
+            detail = f" ({seen()})" if seen is not None else ""
+            raise StoreUnavailableError(f"the private sentinels did not come up in time: {what}{detail}")
         time.sleep(0.05)
-

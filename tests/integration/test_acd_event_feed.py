@@ -118,7 +118,10 @@ async def test_a_redis_restart_fails_the_waiting_readers_and_the_feed_resumes_wi
     events.start_feed()
     try:
         before = await _publish(events, 2)
-        assert _ids(await events.read("0", wait_s=5)) == before
+        seen = _ids(await events.read("0", wait_s=5))
+        while seen[-1] != before[-1]:  # memory may answer once the feed has read only the first
+            seen += _ids(await events.read(seen[-1], wait_s=5))
+        assert seen == before
         readers = [asyncio.create_task(events.read(before[-1], wait_s=30)) for _ in range(5)]
         await asyncio.sleep(0)
         own_redis.stop()
