@@ -34,7 +34,9 @@ Rules it keeps (DESIGN.md 2.6, issue 4 "Pacing"):
   `Found`: bridged means connected; still in AMD means answered; on hold means waiting, and a
   customer on hold past the grace (counted from the answer the engine may have missed, or from
   the verdict when the engine heard it: `Found.judged_at`) is abandoned at once, never handed to
-  an agent first; within it, handed to the desk with the rest of the grace.
+  an agent first, unless the desk's own resync found their agent's answered leg and its Bridge
+  awaits an answer (`Found.bridging`): then the grace's timer decides, as for any Bridge sent at
+  the end of the grace. Within the grace, handed to the desk with the rest of it.
 """
 
 from __future__ import annotations
@@ -134,7 +136,8 @@ class Found:
     """Resync: the customer's answered channel as Asterisk lists it after a reconnect or restart.
     `answered_at` is the earliest moment the answer may have come (the grace counts from it);
     `amd_status` is None while AMD still listens; `judged_at`: when this engine heard the verdict
-    itself (a call it took over), the grace counts from it instead."""
+    itself (a call it took over), the grace counts from it instead; `bridging`: the desk's Bridge of
+    the customer awaits its answer (its own resync found the agent's answered leg)."""
 
     at: float
     uniqueid: str
@@ -143,6 +146,7 @@ class Found:
     amd_status: str | None
     bridged: bool
     judged_at: float | None = None
+    bridging: bool = False
 
 
 Event = Answered | NotAnswered | AmdDone | AgentConnected | CustomerGone | GraceOver | Vanished | Found
@@ -337,7 +341,10 @@ def _found(call: OutboundCall, event: Event, rules: CallRules) -> Result:
     judged = AmdDone(since, event.amd_status)
     if since + rules.grace_s > event.at or not _is_person(judged, rules):
         return _amd(replace(call, phase=Phase.ANSWERED), judged, rules)
-    return _abandon(replace(call, phase=Phase.WAITING, waiting_since=since), event, rules)
+    waiting = replace(call, phase=Phase.WAITING, waiting_since=since)
+    if event.bridging:  # the grace is over: its timer waits for the Bridge's answer, as it always does
+        return waiting, (StartGrace(event.at),)
+    return _abandon(waiting, event, rules)
 
 
 def _is_person(event: AmdDone, rules: CallRules) -> bool:

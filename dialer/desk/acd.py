@@ -10,8 +10,8 @@ two at once. What each call of dialer.desk.protocol.AgentDesk becomes (routing/a
 - connect: the answered call joins the ACD above every inbound caller; its held agent is rung
   (else whoever routing chooses) with the call's own SWITCHBOARD_CALL_ID and bridged on answer;
 - withdraw: the ACD stops routing the call and frees its agent; a late agent leg is hung up;
-- maybe_bridged: the ACD's Bridge of the customer to the agent who answered awaits its answer or
-  got none (in doubt);
+- bridge_state: the ACD connected the customer (CONNECTED), or its Bridge of the customer to the
+  agent who answered awaits its answer or got none (PENDING);
 - bridge_sent: the ACD's Bridge of the customer's channel that was not refused (answered or in
   doubt), whatever its resync settled since: the customer may have talked;
 - watch_bridges: the ACD tells the dialer of each outbound Bridge just before it sends it, and of
@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 
 from dialer.desk.protocol import AnsweredCall, CallTarget
 from routing.acd.executor import SentBridge
-from routing.acd.outbound import HandedCall, PacingAgent
+from routing.acd.outbound import BridgeState, HandedCall, PacingAgent
 from routing.acd.service import AcdService
 
 
@@ -55,8 +55,8 @@ class AcdDesk:
     async def withdraw(self, call_id: str) -> None:
         await self.acd.withdraw_outbound(call_id)
 
-    def maybe_bridged(self, call_id: str) -> bool:
-        return self.acd.maybe_bridged(call_id)
+    def bridge_state(self, call_id: str) -> BridgeState:
+        return self.acd.bridge_state(call_id)
 
     def bridge_sent(self, channel: str) -> SentBridge | None:
         return self.acd.bridge_sent(channel)

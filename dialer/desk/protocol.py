@@ -15,9 +15,11 @@ The dialer never changes an agent's state itself. It asks the desk:
 - `withdraw(call_id)`: the dialer gave up on the call (abandoned after the grace, the customer
   hung up): stop routing it, free any agent reserved or rung for it, hang up an agent leg that
   answers late. Never touch the customer's channel: the dialer already redirected it;
-- `maybe_bridged(call_id)`: the desk sent a Bridge of the customer to the agent who answered and
-  has no answer to it yet, or got none in time: the customer may be talking. The grace's abandon
-  waits for it (a Redirect would pull a connected customer out of the talk);
+- `bridge_state(call_id)`: CONNECTED, the desk connected the customer to an agent; PENDING, it
+  sent a Bridge of the customer to the agent who answered and has no answer to it yet, or got none
+  in time: the customer may be talking; NONE otherwise. The grace's abandon waits for PENDING and
+  takes CONNECTED as the connection (a Redirect would pull a connected customer out of the talk),
+  and so does a resync's, whatever the order of the dialer's and the desk's resyncs;
 - `bridge_sent(channel)`: the Bridge the desk sent of this customer's channel to an agent, if
   Asterisk did not refuse it (bridged, or no answer): a customer on hold found gone unseen talked
   if it was bridged, or if it was in doubt and the agent's leg is gone too (the ACD's own resync
@@ -39,7 +41,7 @@ from typing import Protocol
 from core.clock import utc
 from dialer.pacing.decision import AgentSnapshot
 from routing.acd.executor import SentBridge
-from routing.acd.outbound import PacingAgent
+from routing.acd.outbound import BridgeState, PacingAgent
 
 Needs = tuple[tuple[str, int], ...]
 
@@ -82,7 +84,7 @@ class AgentDesk(Protocol):
 
     async def withdraw(self, call_id: str) -> None: ...
 
-    def maybe_bridged(self, call_id: str) -> bool: ...
+    def bridge_state(self, call_id: str) -> BridgeState: ...
 
     def bridge_sent(self, channel: str) -> SentBridge | None: ...
 

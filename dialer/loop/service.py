@@ -75,6 +75,7 @@ from pbx.call_changes import CallChange
 from pbx.codec import Event
 from pbx.service import ActionSender
 from pbx.tracker import CallTracker
+from routing.acd.outbound import BridgeState
 
 __all__ = ["DialerService", "DialerSettings"]  # DialerSettings lives in dialer.loop.background
 
@@ -205,8 +206,7 @@ class DialerService:
     # ---- taking calls over (dialer/loop/takeover.py) ---------------------------------------------
 
     async def resync(self, tracker: CallTracker) -> None:
-        """After a (re)login or a restart: take over what is this engine's, then rebuild every
-        followed call from Asterisk's channels."""
+        """After a (re)login or a restart: take over what is ours, rebuild the calls from Asterisk's."""
         await self.takeover.resync(tracker)
 
     async def recover(self) -> None:
@@ -275,12 +275,12 @@ class DialerService:
 
     async def _timers(self, now: float) -> None:
         for call_id in self.book.due(now):
-            if self.desk.maybe_bridged(call_id):
-                # the desk's Bridge to the agent who answered is unanswered: the customer may be talking
-                # (a Redirect would pull them out); BridgeEnter connects the call, a failed Bridge ends it
-                self.book.postpone(call_id, now + DOUBT_RECHECK_S)
+            bridge = self.desk.bridge_state(call_id)
+            if bridge is BridgeState.PENDING:  # the desk's Bridge is unanswered: they may talk (a Redirect
+                self.book.postpone(call_id, now + DOUBT_RECHECK_S)  # would pull them out); BridgeEnter says
                 continue
-            await self._apply(call_id, outbound.GraceOver(now))
+            connected = bridge is BridgeState.CONNECTED  # by the desk, its BridgeEnter came before the wait
+            await self._apply(call_id, outbound.AgentConnected(now) if connected else outbound.GraceOver(now))
         for call in self.book if self.lease.owned else ():  # unfenced (settles `unknown`): owners only
             campaign = self.campaigns.get(call.placed.campaign_id)
             ring = campaign.ring_timeout_s if campaign is not None else 60.0

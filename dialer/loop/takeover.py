@@ -17,6 +17,9 @@ and the recovery of dial intents as one mechanism; DialerService holds one Takeo
 - `recover`, in housekeeping: when some open intent nobody here follows may be this engine's (its
   owner's heartbeat ran out or this engine took its owner's lease, or it is overdue), the same
   listing and takeover. A takeover of the lease runs `resync` at once (the ACD's `on_owned`).
+- A customer the listing showed on hold is planned as they are when planned (`_as_now`): the
+  listing may predate the desk's Bridge of them (the desk's resync and this one run in either
+  order), and a customer the desk connected, or whose Bridge awaits its answer, is not abandoned.
 - Both send again the effects Asterisk did not confirm (`BackgroundWork.owed`: an abandon Redirect
   lost with the link) that the listing shows still due (dialer.calls.resync.still_due), and the
   abandon message (or a machine's hang-up) of a customer on hold whose call a previous life or a
@@ -31,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from core.clock import Clock
 from core.errors import AmiError, SwitchboardError
@@ -45,6 +49,7 @@ from dialer.calls.recovery import Decision, Recovery, Seen, Stranded, placed_of,
 from dialer.calls.resync import LiveCustomer, OutboundResync
 from dialer.loop.background import BackgroundWork, OwedAction
 from pbx.tracker import CallTracker
+from routing.acd.outbound import BridgeState
 
 log = logging.getLogger("switchboard.dialer")
 
@@ -249,7 +254,20 @@ class Takeover:
         for call_id, event in outbound_resync.plan(
             calls, live, now, since, verdicts, bridges=bridges, heard=heard
         ):
-            await self._apply(call_id, event)
+            await self._apply(call_id, self._as_now(call_id, event))
+
+    def _as_now(self, call_id: str, event: outbound.Event) -> outbound.Event:
+        """A customer the listing showed on hold, as things are now: the listing was read before the
+        verdicts, and the desk's resync (or a recovery pass of this dialer) may have run meanwhile. A
+        customer now in a bridge, or whom the desk connected, talks; one whose Bridge the desk sent
+        may; neither hears the abandon message on the listing's word."""
+        if not isinstance(event, outbound.Found) or event.bridged:
+            return event
+        state = self.recovery.desk.bridge_state(call_id)
+        channel = self._tracker.channel(event.uniqueid) if self._tracker is not None else None
+        if state is BridgeState.CONNECTED or (channel is not None and channel.bridge_id):
+            return replace(event, bridged=True)
+        return replace(event, bridging=state is BridgeState.PENDING)
 
     def _may_have_talked(self, channel: str) -> bool:
         """The desk's Bridge of this customer connected them, as the ACD's resync judges it from the

@@ -12,6 +12,9 @@ the dialer's AgentDesk).
   above every inbound caller (routing.queue) and is offered to its held agent, else to whoever
   routing chooses; from then on it is an ACD call like an inbound one (ring, Bridge when the
   agent answers, wrap-up), under the same call id, but it is not counted as inbound.
+- `bridge_state`: whether the call's customer talks with an agent (CONNECTED), may already (PENDING:
+  its Bridge awaits Asterisk's answer or got none in time) or not (NONE): the dialer never plays
+  the abandon message to a customer the ACD connected, whatever order their resyncs ran in.
 - `withdraw`: the dialer gave up on the call (abandoned after its grace, customer gone): stop
   routing it and free its agent. An agent rung through the whole grace missed the call (it
   counts towards the pause after N missed rings, so a phone that never answers stops costing
@@ -23,7 +26,9 @@ Call these with the service lock held (AcdService does).
 from __future__ import annotations
 
 import logging
+from collections.abc import Container
 from dataclasses import dataclass
+from enum import Enum
 
 from routing.acd.callflow import CallFlow
 from routing.acd.calls import ActiveCall, CallFacts, CallState
@@ -40,6 +45,25 @@ from routing.selection import Outcome, can_take, decide
 log = logging.getLogger("switchboard.acd.outbound")
 
 OUTBOUND_TIER = "outbound"
+
+
+class BridgeState(Enum):
+    NONE = "none"  # not bridged, no Bridge under way (or the call is not the ACD's)
+    PENDING = "pending"  # a Bridge to the answered agent awaits its answer, or got none: may talk
+    CONNECTED = "connected"  # the ACD connected the customer to an agent
+
+
+def bridge_state(active: ActiveCall | None, bridging: Container[str]) -> BridgeState:
+    """How far the ACD got in connecting this call (`bridging`: caller channels whose Bridge awaits
+    its answer, routing.acd.executor)."""
+    if active is None:
+        return BridgeState.NONE
+    if active.state in (CallState.CONNECTED, CallState.CONSULTING):
+        return BridgeState.CONNECTED
+    facts = active.facts
+    if active.state is CallState.OFFERED and (facts.bridge_in_doubt or facts.channel in bridging):
+        return BridgeState.PENDING
+    return BridgeState.NONE
 
 
 @dataclass(frozen=True, slots=True)

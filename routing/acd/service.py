@@ -53,14 +53,13 @@ from routing.acd.adoption import Adoption
 from routing.acd.api_operations import Operations
 from routing.acd.callers import Callers
 from routing.acd.callflow import CallFlow
-from routing.acd.calls import CallState
 from routing.acd.context import AcdOptions, build_ctx
 from routing.acd.dispatcher import Dispatcher
 from routing.acd.events import AcdEvents
 from routing.acd.executor import SentBridge
 from routing.acd.notices import Notices
 from routing.acd.outage_store import OutageRecord, OutageStore
-from routing.acd.outbound import HandedCall, Outbound, PacingAgent
+from routing.acd.outbound import BridgeState, HandedCall, Outbound, PacingAgent, bridge_state
 from routing.acd.ownership import Ownership
 from routing.acd.state_writes import StateWrites, StepLock
 from routing.acd.views import AgentInfo, CaseInfo, QueueInfo
@@ -254,13 +253,10 @@ class AcdService:
             self.ctx.executor.started()
             await self.outbound.take(call)
 
-    def maybe_bridged(self, call_id: str) -> bool:
-        """The call's Bridge to its answered agent awaits its answer or got none (in doubt): the
-        customer may be talking already. Read without the lock (one event loop)."""
-        active = self.ctx.state.calls.get(call_id)
-        if active is None or active.state is not CallState.OFFERED:
-            return False
-        return active.facts.bridge_in_doubt or active.facts.channel in self.ctx.executor.bridging
+    def bridge_state(self, call_id: str) -> BridgeState:
+        """Whether the customer talks with an agent, may already (a Bridge awaits its answer or got
+        none), or not. Read without the lock (one event loop)."""
+        return bridge_state(self.ctx.state.calls.get(call_id), self.ctx.executor.bridging)
 
     def watch_bridges(self, heard: Callable[[str], None], refused: Callable[[str], None]) -> None:
         """`heard(call_id)` is told of each Bridge of an outbound call, just before it is sent, and

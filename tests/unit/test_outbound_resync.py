@@ -146,6 +146,9 @@ ABANDON = outbound.Redirect(CHANNEL, "switchboard-abandon", "s")
          (outbound.CancelGrace(), outbound.Connected())),
         ("waiting: its grace runs on", call(Phase.WAITING, waiting_since=109.0),
          Found(NOW, "u1", CHANNEL, 109.0, "HUMAN", False), Phase.WAITING, ()),
+        ("past the grace, the desk's Bridge unanswered: the grace's timer decides now",
+         call(Phase.DIALING), Found(NOW, "u1", CHANNEL, 105.0, "HUMAN", False, bridging=True),
+         Phase.WAITING, (outbound.StartGrace(NOW),)),
         ("a machine past the grace is a machine", call(Phase.DIALING),
          Found(NOW, "u1", CHANNEL, 105.0, "MACHINE", False), Phase.ENDED,
          (outbound.ReleaseAgent("1001"), outbound.HangupChannel(CHANNEL),
@@ -171,6 +174,28 @@ def test_a_found_customer_is_abandoned_once() -> None:
         outbound.Vanished(NOW + 3),
     ):
         assert outbound.apply(ended, late, RULES) == (ended, ())
+
+
+@pytest.mark.parametrize(
+    ("then", "phase", "abandoned"),
+    [
+        (outbound.AgentConnected(NOW + 0.1), Phase.CONNECTED, False),
+        (outbound.GraceOver(NOW + 0.5), Phase.ENDED, True),
+    ],
+)
+def test_a_found_customer_whose_bridge_was_pending_is_connected_or_abandoned_once(
+    then: outbound.Event, phase: Phase, abandoned: bool
+) -> None:
+    """The Bridge connected them (BridgeEnter, or the desk says so when the timer is due), or it was
+    refused and the grace's timer abandons them: one outcome either way."""
+    found = Found(NOW, "u1", CHANNEL, 105.0, "HUMAN", False, bridging=True)
+    waiting, _ = outbound.apply(call(Phase.DIALING), found, RULES)
+    moved, effects = outbound.apply(waiting, then, RULES)
+    assert moved.phase is phase
+    assert (ABANDON in effects, sum(isinstance(e, Settle) and e.abandoned for e in effects)) == (
+        abandoned,
+        int(abandoned),
+    )
 
 
 def test_a_call_gone_unseen_says_whether_the_desk_sent_a_bridge_for_its_customer() -> None:
