@@ -24,6 +24,9 @@ The dialer never changes an agent's state itself. It asks the desk:
   Asterisk did not refuse it (bridged, or no answer): a customer on hold found gone unseen talked
   if it was bridged, or if it was in doubt and the agent's leg is gone too (the ACD's own resync
   rule), so the dialer's resync settles it as answered, never as an abandon in doubt;
+- `settled()`: the desk owns the agents and has matched Asterisk's channels since it took them
+  over: what it will bridge is decided. The dialer plans the calls of a resync only then (a
+  customer it would abandon on the listing's word may be one the desk's own resync bridges);
 - `watch_bridges(heard, refused)`: `heard(call_id)` is told just before the desk sends such a
   Bridge, `refused(call_id)` when Asterisk refused it (a definite no over a live link, or never
   sent): the dialer marks the dial record with both, so the recovery after a crash applies the
@@ -85,6 +88,8 @@ class AgentDesk(Protocol):
     async def withdraw(self, call_id: str) -> None: ...
 
     def bridge_state(self, call_id: str) -> BridgeState: ...
+
+    def settled(self) -> bool: ...
 
     def bridge_sent(self, channel: str) -> SentBridge | None: ...
 

@@ -279,7 +279,7 @@ class DialerService:
             if bridge is BridgeState.PENDING:  # the desk's Bridge is unanswered: they may talk (a Redirect
                 self.book.postpone(call_id, now + DOUBT_RECHECK_S)  # would pull them out); BridgeEnter says
                 continue
-            connected = bridge is BridgeState.CONNECTED  # by the desk, its BridgeEnter came before the wait
+            connected = bridge is BridgeState.CONNECTED  # by the desk's Bridge answer, before BridgeEnter
             await self._apply(call_id, outbound.AgentConnected(now) if connected else outbound.GraceOver(now))
         for call in self.book if self.lease.owned else ():  # unfenced (settles `unknown`): owners only
             campaign = self.campaigns.get(call.placed.campaign_id)

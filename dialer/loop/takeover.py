@@ -9,11 +9,12 @@ and the recovery of dial intents as one mechanism; DialerService holds one Takeo
   (customers of its previous life or of a dead engine are added to the book from their intents;
   open intents with no channel are settled once as dialer.calls.recovery.unseen_end says (unknown,
   answered if bridged, an abandon in doubt if answered past the grace), advisor released; answered customers
-  without any record are adopted at the first login only); then, if it owns the lease, plan every
-  followed call against the listing (answered: `Found`; gone: `Vanished`, a guess, written
-  unfenced). An engine without the lease plans nothing (the owner, which follows the same calls,
-  decides them); it keeps following them and plans them when it owns again (the takeover's
-  resync, or its next recovery pass for a lease without `on_owned`).
+  without any record are adopted at the first login only); then, if it owns the lease and its
+  desk has resynced since it took over (AgentDesk.settled), plan every followed call against the
+  listing (answered: `Found`; gone: `Vanished`, a guess, written unfenced). An engine without the
+  lease plans nothing (the owner, which follows the same calls, decides them); it keeps following
+  them and plans them when it owns again (the takeover's resync, which runs the desk's first, or
+  its next recovery pass for a lease without `on_owned`).
 - `recover`, in housekeeping: when some open intent nobody here follows may be this engine's (its
   owner's heartbeat ran out or this engine took its owner's lease, or it is overdue), the same
   listing and takeover. A takeover of the lease runs `resync` at once (the ACD's `on_owned`).
@@ -119,22 +120,28 @@ class Takeover:
         unfenced (the first writer wins), so an old owner back on its link must not write its guess
         before the new owner, which follows the same calls, writes what happened. A non-owner keeps
         following its calls and plans them at the resync of its next ownership (the ACD's
-        `on_owned`), from the earliest cut it skipped (`since`), its adopted calls as adopted."""
-        if self.lease.owned:
+        `on_owned`), from the earliest cut it skipped (`since`), its adopted calls as adopted. Nor
+        before the desk has resynced under this ownership: its resync may bridge a customer that
+        this one would abandon on an older listing (the takeover's resync runs the desk's first)."""
+        if self._owner():
             return True
         self._unplanned |= adopted
         if since is not None and (self._unplanned_since is None or since < self._unplanned_since):
             self._unplanned_since = since
         if self.book.calls:
-            log.info("outbound resync without the lease: %d followed calls not planned", len(self.book.calls))
+            count = len(self.book.calls)
+            log.info("outbound resync before owning the calls: %d followed calls not planned", count)
         return False
+
+    def _owner(self) -> bool:
+        return self.lease.owned and self.recovery.desk.settled()
 
     async def recover(self) -> None:
         """Housekeeping: resolve open intents nobody follows that may be this engine's (another
         engine died, or a write gave up), and effects still owed; not while AMI is down."""
         if self._tracker is None or not self.background.sender.ready or self.background.closed:
             return
-        if self.lease.owned and (self._unplanned or self._unplanned_since is not None):
+        if self._owner() and (self._unplanned or self._unplanned_since is not None):
             # a resync without the lease left its calls unplanned and no takeover resynced since (a
             # lease without the ACD's `on_owned`: a standalone dialer's, taken after its first login)
             await self.resync(self._tracker)

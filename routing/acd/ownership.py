@@ -6,6 +6,8 @@ standby ignores every call event, timer and dialer request; its Redis writes are
 When the lease comes (back), `take_over` reloads the state from Redis, or, when nobody else owned
 it since this engine did (Lease.continues), writes back what memory has that Redis may lack; then
 it resyncs with Asterisk, whose events went unhandled meanwhile. No lease: one engine, it owns.
+`settled`: it owns and has resynced since (the dialer plans the calls it takes over only then, so
+its abandon decisions never race the Bridges of the ACD's takeover resync).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from core.lease import Lease
 from routing.acd.state_writes import StateWrites
 
 log = logging.getLogger("switchboard.acd")
+_NEVER = object()  # no resync yet
 
 
 class Ownership:
@@ -45,6 +48,7 @@ class Ownership:
         self._owned_token: int | None = None
         self._last_token: int | None = None  # of the last ownership whose state memory holds
         self._loaded = False
+        self._resynced_under: object = _NEVER  # the token of the ownership it last resynced in
         self._takeover: asyncio.Task[None] | None = None
         if lease is not None:
             lease.on_change(self.lease_changed)
@@ -55,6 +59,14 @@ class Ownership:
         the state from Redis under its current token."""
         lease = self.lease
         return lease is None or (lease.owned and self._owned_token == lease.token)
+
+    @property
+    def settled(self) -> bool:
+        """It owns and has matched Asterisk's channels since it took over."""
+        return self.owns and self._resynced_under == self.token
+
+    def resynced(self) -> None:
+        self._resynced_under = self.token
 
     @property
     def token(self) -> int | None:

@@ -179,6 +179,7 @@ class AcdService:
             self.ctx.executor.resyncing = True
             try:
                 await self.flow.resync(tracker)
+                self.ownership.resynced()
             finally:
                 self.ctx.executor.resyncing = False
             self._next_sweep = 0.0  # nothing is routed during the resync: the first tick after does it

@@ -32,9 +32,14 @@ CONFIG = sim_config(
 PLAN = campaigns(campaign(ring_timeout_s=60, pacing={"abandon_grace_s": 0.5}))
 
 
+@pytest.mark.parametrize("answered", ["after-the-bridge", "at-once"])
 async def test_a_customer_the_takeover_bridged_is_not_abandoned_on_an_older_listing(
-    redis_client: aioredis.Redis,
+    redis_client: aioredis.Redis, answered: str
 ) -> None:
+    """`after-the-bridge`: the dialer plans from the older listing once the ACD sent its Bridge.
+    `at-once`: a housekeeping pass of the dialer gets the older listing before the ACD has even
+    reloaded its state: it plans nothing until the ACD's takeover resync is done (before, it
+    abandoned the customer on the listing's word, racing the ACD's Bridge)."""
     pbx = SimulatedPbx(CONFIG, seed=17)
     await pbx.start()
     one_lease, two_lease = acd_lease(redis_client, "engine-a"), acd_lease(redis_client, "engine-b")
@@ -59,13 +64,13 @@ async def test_a_customer_the_takeover_bridged_is_not_abandoned_on_an_older_list
             lists = resyncer.live
 
             async def listed_before_the_bridge() -> dict[str, LiveCustomer]:
-                """The takeover's first listing: the older one, answered once the ACD sent its Bridge
-                (a housekeeping pass may list first: it gets its answer after the Bridge too)."""
+                """The takeover's first listing (its resync's, or a housekeeping pass's): the older one."""
                 nonlocal before
                 if not before:
                     return await lists()
                 older, before = before, {}
-                await two.until(lambda: two.acd.bridge_state(call_id) is not BridgeState.NONE, timeout=10)
+                if answered == "after-the-bridge":
+                    await two.until(lambda: two.acd.bridge_state(call_id) is not BridgeState.NONE, timeout=10)
                 return older
 
             resyncer.live = listed_before_the_bridge  # type: ignore[method-assign]
