@@ -14,6 +14,7 @@ two at once. What each call of dialer.desk.protocol.AgentDesk becomes (routing/a
   agent who answered awaits its answer or got none (PENDING);
 - bridge_sent: the ACD's Bridge of the customer's channel that was not refused (answered or in
   doubt), whatever its resync settled since: the customer may have talked;
+- abandoning: bridge_state, and when NONE the ACD holds the call's Bridges back until its withdraw;
 - settled: the ACD owns and has resynced with Asterisk since it took over (routing/acd/ownership.py);
 - watch_bridges: the ACD tells the dialer of each outbound Bridge just before it sends it, and of
   each one Asterisk refused (or that was never sent: AMI down, not the owner).
@@ -61,6 +62,9 @@ class AcdDesk:
 
     def bridge_sent(self, channel: str) -> SentBridge | None:
         return self.acd.bridge_sent(channel)
+
+    def abandoning(self, call_id: str) -> BridgeState:
+        return self.acd.outbound.abandoning(call_id)
 
     def settled(self) -> bool:
         return self.acd.ownership.settled

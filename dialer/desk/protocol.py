@@ -24,6 +24,9 @@ The dialer never changes an agent's state itself. It asks the desk:
   Asterisk did not refuse it (bridged, or no answer): a customer on hold found gone unseen talked
   if it was bridged, or if it was in doubt and the agent's leg is gone too (the ACD's own resync
   rule), so the dialer's resync settles it as answered, never as an abandon in doubt;
+- `abandoning(call_id)`: `bridge_state`, for a call whose grace ran out; when NONE, the desk sends
+  no Bridge of it until the `withdraw` that follows the abandon message's Redirect (read and
+  marked at once: an agent answering meanwhile is not bridged to a customer hearing the message);
 - `settled()`: the desk owns the agents and has matched Asterisk's channels since it took them
   over: what it will bridge is decided. The dialer plans the calls of a resync only then (a
   customer it would abandon on the listing's word may be one the desk's own resync bridges);
@@ -88,6 +91,8 @@ class AgentDesk(Protocol):
     async def withdraw(self, call_id: str) -> None: ...
 
     def bridge_state(self, call_id: str) -> BridgeState: ...
+
+    def abandoning(self, call_id: str) -> BridgeState: ...
 
     def settled(self) -> bool: ...
 

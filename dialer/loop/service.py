@@ -275,7 +275,7 @@ class DialerService:
 
     async def _timers(self, now: float) -> None:
         for call_id in self.book.due(now):
-            bridge = self.desk.bridge_state(call_id)
+            bridge = self.desk.abandoning(call_id)  # NONE: no Bridge from the desk until the Withdraw
             if bridge is BridgeState.PENDING:  # the desk's Bridge is unanswered: they may talk (a Redirect
                 self.book.postpone(call_id, now + DOUBT_RECHECK_S)  # would pull them out); BridgeEnter says
                 continue

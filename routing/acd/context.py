@@ -78,6 +78,9 @@ class Ctx:
     options: AcdOptions
     instance_id: str
     answers: Answers
+    abandoning: dict[str, float] = field(default_factory=dict)
+    """Outbound calls the dialer is abandoning -> until when none of their Bridges may go out
+    (routing/acd/outbound.py `abandoning`)."""
 
 
 def build_ctx(

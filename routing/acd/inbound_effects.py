@@ -107,6 +107,9 @@ class InboundEffects:
             saved = isinstance(effect, ev.Save)
             await d.commit(Change(calls=[effect.call]) if saved else Change(ended=[effect.call]))
         elif isinstance(effect, ev.Bridge):
+            if ctx.abandoning.get(call_id, 0.0) > ctx.clock():  # routing/acd/outbound.py `abandoning`
+                log.info("call %s: not bridged, the dialer abandons it", call_id, extra={"call_id": call_id})
+                return True
             outbound = active is not None and bool(active.facts.campaign)
             marked = call_id if outbound else ""  # the dial record's Bridge marks (outbound only)
             answer = await ctx.executor.start_bridge(effect.caller_channel, effect.agent_channel, marked)

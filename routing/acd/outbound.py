@@ -15,6 +15,11 @@ the dialer's AgentDesk).
 - `bridge_state`: whether the call's customer talks with an agent (CONNECTED), may already (PENDING:
   its Bridge awaits Asterisk's answer or got none in time) or not (NONE): the dialer never plays
   the abandon message to a customer the ACD connected, whatever order their resyncs ran in.
+- `abandoning`: the dialer's grace ran out; `bridge_state`, and when the call is not bridged at
+  all no Bridge of it goes out from then until the Withdraw that follows (at most ABANDONING_S):
+  read and marked in one step of the event loop, so an agent answering while the abandon message's
+  Redirect is on its way is not bridged to a customer who hears it (their leg is hung up by the
+  Withdraw, a missed ring as any other rung through the grace).
 - `withdraw`: the dialer gave up on the call (abandoned after its grace, customer gone): stop
   routing it and free its agent. An agent rung through the whole grace missed the call (it
   counts towards the pause after N missed rings, so a phone that never answers stops costing
@@ -26,7 +31,7 @@ Call these with the service lock held (AcdService does).
 from __future__ import annotations
 
 import logging
-from collections.abc import Container
+from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from enum import Enum
 
@@ -34,6 +39,7 @@ from routing.acd.callflow import CallFlow
 from routing.acd.calls import ActiveCall, CallFacts, CallState
 from routing.acd.context import Ctx
 from routing.acd.dispatcher import Dispatcher
+from routing.acd.executor import SentBridge
 from routing.acd.store import Change
 from routing.acd.timers import TimerKind
 from routing.agent_events import AgentState
@@ -45,6 +51,7 @@ from routing.selection import Outcome, can_take, decide
 log = logging.getLogger("switchboard.acd.outbound")
 
 OUTBOUND_TIER = "outbound"
+ABANDONING_S = 5.0  # how long `abandoning` holds a call's Bridges back if its Withdraw never comes
 
 
 class BridgeState(Enum):
@@ -53,17 +60,27 @@ class BridgeState(Enum):
     CONNECTED = "connected"  # the ACD connected the customer to an agent
 
 
-def bridge_state(active: ActiveCall | None, bridging: Container[str]) -> BridgeState:
-    """How far the ACD got in connecting this call (`bridging`: caller channels whose Bridge awaits
-    its answer, routing.acd.executor)."""
+def bridge_state(
+    active: ActiveCall | None, bridging: Container[str], sent: Mapping[str, SentBridge]
+) -> BridgeState:
+    """How far the ACD got in connecting this call (routing.acd.executor: `bridging`, the caller
+    channels whose Bridge awaits its answer; `sent`, the Bridges not refused, answered None while in
+    doubt: so from the answer that is none on, before the call's `bridge_in_doubt` is saved)."""
     if active is None:
         return BridgeState.NONE
     if active.state in (CallState.CONNECTED, CallState.CONSULTING):
         return BridgeState.CONNECTED
     facts = active.facts
-    if active.state is CallState.OFFERED and (facts.bridge_in_doubt or facts.channel in bridging):
+    doubt = facts.bridge_in_doubt or facts.channel in bridging
+    doubt = doubt or _unanswered(sent.get(facts.channel), facts.agent_channel)
+    if active.state is CallState.OFFERED and doubt:
         return BridgeState.PENDING
     return BridgeState.NONE
+
+
+def _unanswered(sent: SentBridge | None, leg: str) -> bool:
+    """A Bridge to this offer's leg (not an earlier offer's) that got no answer."""
+    return sent is not None and sent.answered is None and bool(leg) and sent.agent_channel == leg
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +193,19 @@ class Outbound:
                 await self.d.unhold(held, call.id)
         await self.d.route(call.id)
 
+    def abandoning(self, call_id: str) -> BridgeState:
+        """See the module docstring. Synchronous: nothing bridges the call between the read and the mark."""
+        executor = self.ctx.executor
+        found = bridge_state(self.ctx.state.calls.get(call_id), executor.bridging, executor.bridges_sent)
+        if found is BridgeState.NONE:
+            now, marks = self.ctx.clock(), self.ctx.abandoning
+            for stale in [c for c, until in marks.items() if until <= now]:
+                del marks[stale]
+            marks[call_id] = now + ABANDONING_S
+        return found
+
     async def withdraw(self, call_id: str) -> None:
+        self.ctx.abandoning.pop(call_id, None)
         state = self.ctx.state
         active = state.calls.get(call_id)
         if active is None:

@@ -257,7 +257,8 @@ class AcdService:
     def bridge_state(self, call_id: str) -> BridgeState:
         """Whether the customer talks with an agent, may already (a Bridge awaits its answer or got
         none), or not. Read without the lock (one event loop)."""
-        return bridge_state(self.ctx.state.calls.get(call_id), self.ctx.executor.bridging)
+        executor = self.ctx.executor
+        return bridge_state(self.ctx.state.calls.get(call_id), executor.bridging, executor.bridges_sent)
 
     def watch_bridges(self, heard: Callable[[str], None], refused: Callable[[str], None]) -> None:
         """`heard(call_id)` is told of each Bridge of an outbound call, just before it is sent, and
