@@ -113,8 +113,10 @@ return 1
 # [10] lock token ('' none), [11] lead id ('' = no lead step), [12] holder, [13] lead step
 # (release | done | closed), [14] next attempt ms, [15] reason, [16] actor, [17] audit maxlen,
 # [18] JSON audit record, [19] how long the settled record is kept (ms), [20] the pending member,
-# [21] the attempts' retention (ms: an attempt ZSET it writes expires that long after).
-# Returns {1, the lead's status after (or '')} when settled now, {0, result} if settled before.
+# [21] the attempts' retention (ms: an attempt ZSET it writes expires that long after), [22] the
+# settling engine (kept as `settled_by`).
+# Returns {1, the lead's status after (or '')} when settled now, {0, result, the engine that settled
+# it} if settled before.
 # The pending entry OPEN wrote is replaced where the intent says it is (`attempt_ms`); an intent
 # without it (written before it was recorded), or an entry not found there, is looked for by call id
 # (and the ZSET trimmed then, as before; OPEN trims it otherwise). An intent marked `lead_log` has
@@ -126,8 +128,8 @@ SETTLE = (
     + TRANSITIONS
     + _KEYS
     + """
-local call = redis.call('HMGET', CALL, 'settled', 'attempt_ms', 'lead_log', 'lead')
-if call[1] then return {0, call[1]} end
+local call = redis.call('HMGET', CALL, 'settled', 'attempt_ms', 'lead_log', 'lead', 'settled_by')
+if call[1] then return {0, call[1], call[5] or ''} end
 local prefix = ARGV[4] .. '|'
 local last, log = LAST_ATTEMPTS, nil
 if call[3] == '1' then  -- the lead's attempt is in its hash (OPEN): settled there
@@ -179,7 +181,8 @@ if log and set(call[4]) then  -- no step, or it was refused (the lead has anothe
 end
 -- the settled marker goes into the intent's hash, which expires with it (no DEL first: one command
 -- fewer per dial for about 200 B more per call of the last `settled_ttl`)
-redis.call('HSET', CALL, 'state', 'settled', 'settled', ARGV[8], 'settled_at', ISO, 'lead_after', after)
+redis.call('HSET', CALL, 'state', 'settled', 'settled', ARGV[8], 'settled_at', ISO, 'lead_after', after,
+  'settled_by', ARGV[22])
 redis.call('PEXPIRE', CALL, ARGV[19])
 redis.call('ZREM', INTENTS, ARGV[4])
 audit(TRAIL, ARGV[17], cjson.decode(ARGV[18]))

@@ -18,7 +18,10 @@ Rules it keeps (issue 10 "No dial in doubt is repeated", "settling happens once"
   counters, the audit record, the number's lock and the lead's next step in one script, which
   marks the call settled (its record, with the marker, kept `settled_ttl`, longer than the service
   retries a write; recovery only looks at open intents); run again (a retry after a partial failure, a
-  recovery racing the live path), it changes nothing, so nothing is ever counted twice.
+  recovery racing the live path), it changes nothing, so nothing is ever counted twice. `settlement`
+  says the same and whose the settlement is (`Settlement`): the engine's own metrics count a call
+  whose settlement is this engine's, so the sum over engines counts each call once (an old owner
+  woken after its calls were taken over and settled counts none of them).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import Any, cast
 
 from redis.asyncio import Redis
@@ -37,6 +41,12 @@ from dialer.calls.attempts import PENDING, STAT_DIALS, hour_of, to_ms
 from dialer.dialer_keys import DialerKeys, DialKeys, LeadKeys
 
 OPEN_STATE = "open"
+
+
+class Settlement(Enum):
+    NOW = "now"  # settled by this write
+    MINE = "mine"  # settled before by this engine (a write whose answer was lost, then retried)
+    OTHERS = "others"  # settled before by another engine (or by a version that did not say)
 LOCK_LOST = "lock-lost"  # `open` refused: the number's dial lock is no longer the intent's token
 
 
@@ -201,6 +211,20 @@ class IntentStore:
         detail: str = "",
     ) -> bool:
         """The call's one settlement (see the module doc); False if it was settled before."""
+        found = await self.settlement(intent, result=result, counts=counts, step=step, at=at, detail=detail)
+        return found is Settlement.NOW
+
+    async def settlement(
+        self,
+        intent: Intent,
+        *,
+        result: str,
+        counts: dict[str, int],
+        step: LeadStep | None,
+        at: datetime,
+        detail: str = "",
+    ) -> Settlement:
+        """`settle`, saying whose the settlement is (`intent.owner`: the engine settling it)."""
         hour = hour_of(at)
         flat = [item for name, amount in counts.items() for item in (f"{hour}:{name}", str(amount))]
         audit = [
@@ -218,11 +242,14 @@ class IntentStore:
             step.holder if step else "", step.kind if step else "", next_ms, step.reason if step else "",
             step.actor if step else "", self._maxlen, json.dumps(audit),
             int(self.settled_ttl.total_seconds() * 1000), member(intent.call_id, PENDING, intent.campaign_id),
-            int(self.retention.total_seconds() * 1000),
+            int(self.retention.total_seconds() * 1000), intent.owner,
         ]  # fmt: skip
         keys = self._keys(intent.call_id, intent.number, intent.campaign_id, intent.lead_id)
-        settled, _ = await self._settle(keys=keys, args=args)
-        return bool(int(settled))
+        answer = await self._settle(keys=keys, args=args)
+        if int(answer[0]):
+            return Settlement.NOW
+        by = text(answer[2]) if len(answer) > 2 else ""
+        return Settlement.MINE if by and by == intent.owner else Settlement.OTHERS
 
     async def _marked(
         self, call_id: str, at: datetime, field: str, *, latest: bool = False, by: str = ""

@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from core.clock import utc
 from dialer.calls.dial_metrics import DialerMetrics
 from dialer.calls.dial_records import DialKind, PlacedCall
-from dialer.calls.intents import Intent, IntentStore
+from dialer.calls.intents import Intent, IntentStore, Settlement
 from dialer.calls.lifecycle import IN_DOUBT, CallRules, Settle
 from dialer.calls.resync import LiveCustomer
 from dialer.calls.settlement import Outcomes
@@ -252,10 +252,10 @@ class Recovery:
         call = placed_of(intent)
         campaign = self._campaign(call.campaign_id)
         settle = unseen_end(intent, now, campaign.pacing.abandon_grace_s if campaign is not None else 2.0)
-        applied = await self.outcomes.write(call, settle, campaign, utc(now))
+        applied = await self.outcomes.write(call, settle, campaign, utc(now)) is not Settlement.OTHERS
         if call.agent_id:
             await self.desk.release(call.agent_id, call.call_id)
-        if applied:
+        if applied:  # this engine's settlement (now, or a write of its own whose answer was lost)
             self.outcomes.count(call, settle)
             self.metrics.recovered.labels(campaign=call.campaign_id, how="settled").inc()
             log.warning(

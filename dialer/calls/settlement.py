@@ -39,7 +39,7 @@ from dialer.calls.attempts import (
 )
 from dialer.calls.dial_metrics import DialerMetrics
 from dialer.calls.dial_records import DialKind, PlacedCall, intent_of
-from dialer.calls.intents import IntentStore, LeadStep
+from dialer.calls.intents import IntentStore, LeadStep, Settlement
 from dialer.calls.lifecycle import Settle
 from dialer.campaigns.rules import Campaign
 from dialer.compliance.caps import CallResult, CapReason, CapsPolicy, lead_retry
@@ -110,17 +110,19 @@ class Outcomes:
         self.tasks = tasks
 
     def count(self, call: PlacedCall, settle: Settle) -> None:
-        """The metrics, at once (they never wait for Redis)."""
+        """The metrics of a settlement that is this engine's (`write` says: Settlement NOW or MINE)."""
         self.metrics.attempts.labels(campaign=call.campaign_id, result=settle.result.value).inc()
         if settle.abandoned:
             self.metrics.abandoned.labels(campaign=call.campaign_id).inc()
 
-    async def write(self, call: PlacedCall, settle: Settle, campaign: Campaign | None, at: datetime) -> bool:
-        """The call's one settlement (dialer.calls.intents.IntentStore.settle): attempt, counters, audit,
-        number lock and lead in one step, once per call id; then its follow-up tasks (idempotent by
-        call id). Safe to run again after a failure: returns False when it was settled before."""
+    async def write(
+        self, call: PlacedCall, settle: Settle, campaign: Campaign | None, at: datetime
+    ) -> Settlement:
+        """The call's one settlement (dialer.calls.intents.IntentStore.settlement): attempt, counters,
+        audit, number lock and lead in one step, once per call id; then its follow-up tasks
+        (idempotent by call id). Safe to run again after a failure: says whose the settlement is."""
         step = await self.lead_step(call, settle.result, campaign, at)
-        applied = await self.intents.settle(
+        settled = await self.intents.settlement(
             intent_of(call, self.owner),
             result=settle.result.value,
             counts=counters(settle),
@@ -128,17 +130,18 @@ class Outcomes:
             at=at,
             detail=settle.doubt,
         )
-        if not applied:
+        if settled is Settlement.OTHERS:
             log.info(
-                "call %s settled before; not counted again", call.call_id, extra={"call_id": call.call_id}
-            )
+                "call %s settled before by another engine; not counted here",
+                call.call_id, extra={"call_id": call.call_id},
+            )  # fmt: skip
         if self.tasks is not None and call.lead_id:  # e.g. no answer -> "not reachable", 2 days
             talked = timedelta(seconds=settle.talk_s) if settle.talk_s else timedelta(0)
             await self.tasks.record_result(
                 result=settle.result.value, now=at, lead_id=call.lead_id, campaign_id=call.campaign_id,
                 owner=call.agent_id, call_id=call.call_id, answered_at=at - talked, lead=call.lead,
             )  # fmt: skip
-        return applied
+        return settled
 
     async def lead_step(
         self, call: PlacedCall, result: CallResult, campaign: Campaign | None, at: datetime

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from core.clock import Clock, utc
 from dialer.calls import lifecycle as outbound
+from dialer.calls.intents import Settlement
 from dialer.calls.lifecycle import OutboundCall
 from dialer.calls.settlement import LiveSample, Outcomes
 from dialer.campaigns.rules import Campaign
@@ -117,17 +118,22 @@ class CallEffects:
                 placed.call_id, placed.number, settle.result.value, settle.doubt,
                 extra={"call_id": placed.call_id, "campaign": placed.campaign_id},
             )  # fmt: skip
-        self._outcomes.count(placed, settle)
         rang_until = call.answered_at if call.answered_at is not None else self._clock()
         self._sample(placed.campaign_id).add(settle, rang_s=rang_until - placed.placed_at)
         if not placed.number:  # adopted at a resync without its dial record: counted, nothing to write
+            self._outcomes.count(placed, settle)
             log.warning("call %s settled %s without a dial record", placed.call_id, settle.result.value)
             return
         campaign = self._campaign(placed.campaign_id)
         at = utc(self._clock())  # the outcome's time, as the stores read it
-        work = self._work
+        work, outcomes = self._work, self._outcomes
+
+        async def written() -> None:  # counted where the settlement is this engine's: once in all
+            if await outcomes.write(placed, settle, campaign, at) is not Settlement.OTHERS:
+                outcomes.count(placed, settle)
+
         def write() -> Awaitable[None]:
-            return work.retried("write-outcome", lambda: self._outcomes.write(placed, settle, campaign, at))
+            return work.retried("write-outcome", written)
 
         self._settling.add(placed.call_id)  # its intent is this write's, not recovery's (unless it gives up)
         work.spawn(work.then(write, lambda: self._settling.discard(placed.call_id)))

@@ -22,7 +22,7 @@ from dialer.calls import intent_scripts
 from dialer.calls.attempts import AttemptRecord, AttemptStore
 from dialer.calls.dial_metrics import DialerMetrics
 from dialer.calls.dial_records import DialKind, PlacedCall
-from dialer.calls.intents import Intent, IntentStore
+from dialer.calls.intents import Intent, IntentStore, Settlement
 from dialer.calls.lifecycle import Settle
 from dialer.calls.settlement import Outcomes, counters
 from dialer.campaigns.rules import Campaign
@@ -437,8 +437,12 @@ async def test_a_settlement_run_twice_counts_once(redis_client: aioredis.Redis) 
     abandoned = Settle(CallResult.ABANDONED, live=True, abandoned=True)
     camp = Campaign.model_validate(campaign())
 
-    assert await outcomes.write(call, abandoned, camp, T0 + timedelta(seconds=30))
-    assert not await outcomes.write(call, abandoned, camp, T0 + timedelta(seconds=31)), "settled before"
+    assert await outcomes.write(call, abandoned, camp, T0 + timedelta(seconds=30)) is Settlement.NOW
+    again = await outcomes.write(call, abandoned, camp, T0 + timedelta(seconds=31))
+    assert again is Settlement.MINE, "settled before, by this engine"
+    other = Outcomes(AttemptStore(redis_client), IntentStore(redis_client), leads, outcomes.metrics, "e2")
+    late = await other.write(call, abandoned, camp, T0 + timedelta(seconds=32))
+    assert late is Settlement.OTHERS, "an engine woken after the call was taken over counts nothing"
 
     assert await stats(redis_client) == {"d": 1, "a": 1, "x": 1}, "the abandon rate never doubles"
     assert [a.result for a in await attempts_on(redis_client, number(1))] == [CallResult.ABANDONED]
@@ -474,7 +478,10 @@ async def test_the_settlement_finishes_or_closes_the_lead_in_the_same_step(
     leads = LeadStore(redis_client, default_region="HU")
     call = await placed_call(redis_client, leads)
     camp = Campaign.model_validate(campaign(caps=caps))
-    assert await outcomes_on(redis_client, leads).write(call, Settle(result), camp, T0 + timedelta(seconds=9))
+    settled = await outcomes_on(redis_client, leads).write(
+        call, Settle(result), camp, T0 + timedelta(seconds=9)
+    )
+    assert settled is Settlement.NOW
     fields = await lead_fields(redis_client, "L1")
     assert (fields["status"], fields["closed_reason"]) == (status, reason)
     [record] = await AuditTrail(redis_client, LeadKeys().audit_leads).read(lead="L1")
@@ -508,7 +515,9 @@ async def test_a_settlement_interrupted_by_a_frozen_redis_and_retried_counts_onc
         own_redis.resume()
 
     applied = [await outcomes.write(call, abandoned, camp, at + timedelta(seconds=n)) for n in range(2)]
-    assert applied.count(True) <= 1 and not applied[1], "the thawed server ran it, or the first retry did"
+    assert applied.count(Settlement.NOW) <= 1 and applied[1] is Settlement.MINE, (
+        "the thawed server ran it, or the first retry did: this engine's settlement either way"
+    )
 
     assert (await stats(own_client)) == {"d": 1, "a": 1, "x": 1}
     assert [a.result for a in await attempts_on(own_client, number(1))] == [CallResult.ABANDONED]

@@ -362,3 +362,39 @@ async def test_an_old_owner_back_on_its_link_settles_nothing_for_a_call_gone_fro
             assert len(settler.customer_originates()) == 1, "never dialed again"
     finally:
         await pbx.stop()
+
+
+async def test_a_talk_that_ends_after_the_takeover_is_counted_once_over_both_engines(
+    redis_client: aioredis.Redis,
+) -> None:
+    """Engine one bridged its customer to the advisor, then froze (its lease lapsed) and woke up while
+    engine two took the call over. When the talk ends, both follow the hang-up and both settle it
+    `answered`: one settlement is written (the first writer wins), and only the engine whose it is
+    counts it in its metrics, so a dashboard summing the engines sees one answered call, not two
+    (on a real Asterisk the woken owner counted it too)."""
+    talking = CustomerScript(outcome="answer", ring_s=2.0, talk_s=40.0, patience_s=2000.0)  # 2 s of talk
+    pbx = SimulatedPbx(sim_config(customer_overrides={number(0): talking}), seed=17)
+    await pbx.start()
+    rules, frozen = blended_rules("1001"), FreezableClock()
+    one_lease, two_lease = acd_lease(redis_client, "engine-a", frozen), acd_lease(redis_client, "engine-b")
+    try:
+        async with two_engines(redis_client, rules, PLAN, pbx, leases=(one_lease, two_lease)) as (one, two):
+            await one.acd.login("1001")
+            await one.load_leads([lead(0)])
+            await one.start()
+            await pbx.wait_for_event("BridgeEnter", lambda e: "trunk" in (e.get("Channel") or ""), timeout=10)
+            await one_lease.stop(release=False)  # frozen: no renewals; the key runs out in Redis
+            frozen.advance(10.0)  # awake again: its monotonic clock says the lease lapsed
+            await two.until(lambda: two.acd.owns, timeout=10)
+
+            def answered(engine: Blended) -> float:
+                return engine.sample(ATTEMPTS, campaign="c1", result="answered")
+
+            await two.until(lambda: not two.dialer.calls() and not one.dialer.calls(), timeout=20)
+            await one.dialer.settled()
+            await two.dialer.settled()
+            records = await two.dialer.attempts.number_attempts(number(0))
+            assert [r.result for r in records] == [CallResult.ANSWERED], "one settlement"
+            assert answered(one) + answered(two) == 1, "counted once over both engines"
+    finally:
+        await pbx.stop()
