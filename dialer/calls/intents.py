@@ -223,8 +223,12 @@ class IntentStore:
         step: LeadStep | None,
         at: datetime,
         detail: str = "",
+        by: str = "",
     ) -> Settlement:
-        """`settle`, saying whose the settlement is (`intent.owner`: the engine settling it)."""
+        """`settle`, saying whose the settlement is: `by` names the settler (default `intent.owner`, the
+        engine settling it; settlement.Outcomes adds its process's nonce: a second process with the
+        same engine id is another settler)."""
+        by = by or intent.owner
         hour = hour_of(at)
         flat = [item for name, amount in counts.items() for item in (f"{hour}:{name}", str(amount))]
         audit = [
@@ -242,14 +246,14 @@ class IntentStore:
             step.holder if step else "", step.kind if step else "", next_ms, step.reason if step else "",
             step.actor if step else "", self._maxlen, json.dumps(audit),
             int(self.settled_ttl.total_seconds() * 1000), member(intent.call_id, PENDING, intent.campaign_id),
-            int(self.retention.total_seconds() * 1000), intent.owner,
+            int(self.retention.total_seconds() * 1000), by,
         ]  # fmt: skip
         keys = self._keys(intent.call_id, intent.number, intent.campaign_id, intent.lead_id)
         answer = await self._settle(keys=keys, args=args)
         if int(answer[0]):
             return Settlement.NOW
-        by = text(answer[2]) if len(answer) > 2 else ""
-        return Settlement.MINE if by and by == intent.owner else Settlement.OTHERS
+        settler = text(answer[2]) if len(answer) > 2 else ""
+        return Settlement.MINE if settler == by else Settlement.OTHERS
 
     async def _marked(
         self, call_id: str, at: datetime, field: str, *, latest: bool = False, by: str = ""

@@ -252,11 +252,10 @@ class Recovery:
         call = placed_of(intent)
         campaign = self._campaign(call.campaign_id)
         settle = unseen_end(intent, now, campaign.pacing.abandon_grace_s if campaign is not None else 2.0)
-        applied = await self.outcomes.write(call, settle, campaign, utc(now)) is not Settlement.OTHERS
+        applied = await self.outcomes.write(call, settle, campaign, utc(now)) is Settlement.NOW  # counted
         if call.agent_id:
             await self.desk.release(call.agent_id, call.call_id)
-        if applied:  # this engine's settlement (now, or a write of its own whose answer was lost)
-            self.outcomes.count(call, settle)
+        if applied:
             self.metrics.recovered.labels(campaign=call.campaign_id, how="settled").inc()
             log.warning(
                 "call %s to %s placed by %s: no outcome and no channel; settled as %s %s",

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -108,19 +109,28 @@ class Outcomes:
         self.metrics = metrics
         self.owner = owner
         self.tasks = tasks
+        self.settler = f"{owner}:{secrets.token_hex(4)}"  # this process's settlements (Settlement.MINE)
 
     def count(self, call: PlacedCall, settle: Settle) -> None:
-        """The metrics of a settlement that is this engine's (`write` says: Settlement NOW or MINE)."""
+        """The metrics of a call settled here (`write` counts its own; one without a record: its caller)."""
         self.metrics.attempts.labels(campaign=call.campaign_id, result=settle.result.value).inc()
         if settle.abandoned:
             self.metrics.abandoned.labels(campaign=call.campaign_id).inc()
 
     async def write(
-        self, call: PlacedCall, settle: Settle, campaign: Campaign | None, at: datetime
+        self,
+        call: PlacedCall,
+        settle: Settle,
+        campaign: Campaign | None,
+        at: datetime,
+        *,
+        retry: bool = False,
     ) -> Settlement:
         """The call's one settlement (dialer.calls.intents.IntentStore.settlement): attempt, counters,
         audit, number lock and lead in one step, once per call id; then its follow-up tasks
-        (idempotent by call id). Safe to run again after a failure: says whose the settlement is."""
+        (idempotent by call id). Safe to run again after a failure: says whose the settlement is.
+        Counted (`count`) when settled now, or, for a `retry` of this process's own write (its answer
+        lost), settled by that write: each call once over all engines."""
         step = await self.lead_step(call, settle.result, campaign, at)
         settled = await self.intents.settlement(
             intent_of(call, self.owner),
@@ -129,7 +139,10 @@ class Outcomes:
             step=step,
             at=at,
             detail=settle.doubt,
+            by=self.settler,
         )
+        if settled is Settlement.NOW or (retry and settled is Settlement.MINE):
+            self.count(call, settle)
         if settled is Settlement.OTHERS:
             log.info(
                 "call %s settled before by another engine; not counted here",

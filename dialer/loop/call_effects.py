@@ -126,11 +126,12 @@ class CallEffects:
             return
         campaign = self._campaign(placed.campaign_id)
         at = utc(self._clock())  # the outcome's time, as the stores read it
-        work, outcomes = self._work, self._outcomes
+        work, outcomes, tries = self._work, self._outcomes, 0
 
-        async def written() -> None:  # counted where the settlement is this engine's: once in all
-            if await outcomes.write(placed, settle, campaign, at) is not Settlement.OTHERS:
-                outcomes.count(placed, settle)
+        def written() -> Awaitable[Settlement]:  # counted there if settled by this write (or a try)
+            nonlocal tries
+            tries += 1
+            return outcomes.write(placed, settle, campaign, at, retry=tries > 1)
 
         def write() -> Awaitable[None]:
             return work.retried("write-outcome", written)
