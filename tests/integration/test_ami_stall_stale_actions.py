@@ -159,6 +159,7 @@ async def test_an_outbound_customer_a_late_bridge_connected_over_a_live_link_is_
         await b.start()
         await b.until(lambda: bool(ended_customers(sim)), timeout=30)
         await b.until(lambda: not b.acd.ctx.state.calls and not b.dialer.calls(), timeout=10)
+        await b.dialer.settled()  # its settlement written, and counted
 
         record = ended_customers(sim)[0]
         assert proxy.stats.stalls == 1 and proxy.stats.connections == 1, "the link stayed up"
