@@ -200,19 +200,9 @@ class IntentStore:
         keys = self._keys(intent.call_id, intent.number, intent.campaign_id, intent.lead_id)
         return bool(await self._cancel(keys=keys, args=args))
 
-    async def settle(
-        self,
-        intent: Intent,
-        *,
-        result: str,
-        counts: dict[str, int],
-        step: LeadStep | None,
-        at: datetime,
-        detail: str = "",
-    ) -> bool:
-        """The call's one settlement (see the module doc); False if it was settled before."""
-        found = await self.settlement(intent, result=result, counts=counts, step=step, at=at, detail=detail)
-        return found is Settlement.NOW
+    async def settle(self, intent: Intent, **fields: Any) -> bool:
+        """`settlement` (its keyword arguments), True when settled now; False if settled before."""
+        return await self.settlement(intent, **fields) is Settlement.NOW
 
     async def settlement(
         self,
