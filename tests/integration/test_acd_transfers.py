@@ -5,6 +5,7 @@ and a transfer made on the phone (the engine sees only Asterisk's events)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -46,11 +47,16 @@ async def talking(s: Stack, caller: str = KEY) -> tuple[str, str]:
 
 
 async def handovers(s: Stack, agent_id: str) -> list[dict[str, Any]]:
-    return [
-        e.data
-        for e in await s.acd.events.read("0", count=1000)
-        if e.type == "handover" and e.agent_id == agent_id
-    ]
+    """The handovers published to `agent_id`, once there is one. The engine publishes a handover
+    after Asterisk's events say the caller is bridged, so the simulator's bridge can be there first."""
+    found: list[dict[str, Any]] = []
+    since = "0"
+    async with asyncio.timeout(10):
+        while not found:
+            events = await s.acd.events.read(since, count=1000, wait_s=5)
+            since = events[-1].id if events else since
+            found += [e.data for e in events if e.type == "handover" and e.agent_id == agent_id]
+    return found
 
 
 def bridged_with(s: Stack, caller: str, interface: str) -> bool:
