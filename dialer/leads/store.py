@@ -361,12 +361,29 @@ class LeadStore:
         return [text(i) for i in await self._run("EXPIRE_OFFERS", now)]
 
     async def current_offer(self, advisor: str, *, now: datetime) -> Lead | None:
-        lead_id = await self._redis.get(self.keys.advisor_offer(advisor))
-        lead = await self.find(text(lead_id)) if lead_id is not None else None
-        if lead is None or lead.offered_to != advisor:
-            return None
-        expires = await self._redis.hget(self.keys.lead(lead.lead_id), "offer_expires")
-        return lead if expires is not None and int(text(expires)) > to_ms(now) else None
+        return (await self.current_offers([advisor], now=now))[advisor]
+
+    async def current_offers(self, advisors: Sequence[str], *, now: datetime) -> dict[str, Lead | None]:
+        """The preview lead offered to each advisor now, if any: two round trips for any number of
+        advisors (the screens of an engine ask together, switchboard/console/offers.py)."""
+        found: dict[str, Lead | None] = dict.fromkeys(advisors)
+        if not found:
+            return found
+        pipe = self._redis.pipeline(transaction=False)
+        for advisor in found:
+            pipe.get(self.keys.advisor_offer(advisor))
+        offered = {a: text(i) for a, i in zip(found, await pipe.execute(), strict=True) if i is not None}
+        if not offered:
+            return found
+        pipe = self._redis.pipeline(transaction=False)
+        for lead_id in offered.values():
+            pipe.hgetall(self.keys.lead(lead_id))
+        for advisor, raw in zip(offered, await pipe.execute(), strict=True):
+            lead = Lead.from_hash(raw) if raw else None  # a lead deleted since: no offer
+            expires = int(text(raw.get(b"offer_expires", b"0"))) if raw else 0
+            if lead is not None and lead.offered_to == advisor and expires > to_ms(now):
+                found[advisor] = lead
+        return found
 
 
 def _lead_id_of(item: Mapping[str, Any] | LeadIn) -> str | None:

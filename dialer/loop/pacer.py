@@ -283,22 +283,23 @@ class Pacer:
         ready agent of the campaign who holds no offer. Returns the number of new offers."""
         busy = await self._follow_offers(campaign, now)
         offered = 0
-        for agent in await self.desk.agents(target_of(campaign)):
-            if agent.state is not AgentState.READY or agent.agent_id in busy:
-                continue
-            if await self.leads.current_offer(agent.agent_id, now=now) is not None:
+        agents = await self.desk.agents(target_of(campaign))
+        ready = [a.agent_id for a in agents if a.state is AgentState.READY and a.agent_id not in busy]
+        holding = await self.leads.current_offers(ready, now=now)
+        for agent_id in ready:
+            if holding[agent_id] is not None:
                 continue
             lead = await self.leads.claim(campaign.id, self.owner, now=now)
             if lead is None:
                 break
-            timeout, agent_id = timedelta(seconds=campaign.preview_offer_s), agent.agent_id
+            timeout = timedelta(seconds=campaign.preview_offer_s)
             try:
                 await self.leads.offer(lead.lead_id, self.owner, agent_id, now=now, timeout=timeout)
             except OfferRefusedError as exc:
                 log.info("preview offer refused: %s", exc.message, extra={"lead": lead.lead_id})
                 await self.leads.release(lead.lead_id, self.owner, now=now)
                 continue
-            self._offers[lead.lead_id] = agent.agent_id
+            self._offers[lead.lead_id] = agent_id
             offered += 1
         return offered
 

@@ -6,11 +6,12 @@ adds the caller's name as the actor of every change, so the audit trails say who
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
 from dialer.leads.store import Lead
 from switchboard.api.dialer_access import CONFLICT, ERRORS, NOT_FOUND, Advisor, Crm, Reader, Stores
 from switchboard.api.dialer_models import BulkLeadsIn, BulkLeadsOut, LeadOut, LeadProblemOut, OfferOut
+from switchboard.console.offers import forget_offer
 
 router = APIRouter(prefix="/api/v1", tags=["dialer"], responses=ERRORS)
 
@@ -61,14 +62,16 @@ async def my_offer(who: Advisor, stores: Stores) -> OfferOut:
 @router.post(
     "/offer/{lead_id}/accept", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND | CONFLICT
 )
-async def accept_offer(lead_id: str, who: Advisor, stores: Stores) -> None:
+async def accept_offer(lead_id: str, who: Advisor, stores: Stores, request: Request) -> None:
     """Take the offered preview lead: the dialer calls it for you."""
     await stores.leads.accept_offer(lead_id, who.name, now=stores.clock())
+    forget_offer(request.app, who.name)
 
 
 @router.post(
     "/offer/{lead_id}/decline", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND | CONFLICT
 )
-async def decline_offer(lead_id: str, who: Advisor, stores: Stores) -> None:
+async def decline_offer(lead_id: str, who: Advisor, stores: Stores, request: Request) -> None:
     """Pass on the offered preview lead: it is offered to someone else."""
     await stores.leads.decline_offer(lead_id, who.name, now=stores.clock())
+    forget_offer(request.app, who.name)

@@ -19,8 +19,9 @@ take at most `SNAPSHOT_READS` connections at once (an event wakes every screen t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -29,6 +30,7 @@ from redis.exceptions import RedisError
 
 from core.cancellation import raise_if_cancelling
 from core.errors import NotFoundError, SwitchboardError
+from dialer.leads.model import Lead
 from routing.acd import AcdService
 from routing.acd.events import AcdEvent, check_since
 from switchboard.api.acd_api import AgentOut, get_acd
@@ -38,6 +40,7 @@ from switchboard.api.dialer_access import get_stores
 from switchboard.api.errors import NotReadyError
 from switchboard.api.state import get_state
 from switchboard.api.tokens import Principal
+from switchboard.console.offers import BOARD_ATTR, OfferBoard
 from switchboard.console.wallboard import wallboard
 
 HEARTBEAT_S = 15.0
@@ -82,36 +85,54 @@ async def frames(
     loop = asyncio.get_running_loop()
     yield "retry: 1000\n" + frame("hello", json.dumps({"since": since, "role": who.role}), since)
     shown, beat = "", loop.time()
-    while not _stopping(request):
-        try:
-            found = await _bounded(request, snapshot) if snapshot else None  # first: a new screen fills now
-            if found is not None:
-                text = json.dumps(found[1], sort_keys=True, default=str)
-                if text != shown:
-                    shown = text
-                    yield frame(found[0], text)
-            for event in await acd.events.read(since, count=100, wait_s=TICK_S):
-                since = event.id
-                if visible(event, who):
-                    yield frame(event.type, _payload(event), event.id)
-        except (SwitchboardError, RedisError, OSError) as exc:  # Redis down: say so, end; the client resumes
-            error = exc.error_id if isinstance(exc, SwitchboardError) else "store-unavailable"
-            yield frame("problem", json.dumps({"error": error, "message": str(exc)}))
-            return
-        raise_if_cancelling()  # a client gone (its task cancelled) ends the stream, even if Redis lost it
-        if loop.time() - beat >= HEARTBEAT_S:
-            beat = loop.time()
-            yield ": ping\n\n"
+    screen = offer_board(request).screen(who.name) if who.role == "advisor" else contextlib.nullcontext()
+    with screen:  # read with the other screens' offers while it is open (offers.py)
+        while not _stopping(request):
+            try:
+                # first: a new screen fills now
+                found = await _bounded(request, snapshot) if snapshot else None
+                if found is not None:
+                    text = json.dumps(found[1], sort_keys=True, default=str)
+                    if text != shown:
+                        shown = text
+                        yield frame(found[0], text)
+                for event in await acd.events.read(since, count=100, wait_s=TICK_S):
+                    since = event.id
+                    if visible(event, who):
+                        yield frame(event.type, _payload(event), event.id)
+            except (SwitchboardError, RedisError, OSError) as exc:  # Redis down: say so, end; it resumes
+                error = exc.error_id if isinstance(exc, SwitchboardError) else "store-unavailable"
+                yield frame("problem", json.dumps({"error": error, "message": str(exc)}))
+                return
+            raise_if_cancelling()  # a client gone (its task cancelled) ends the stream, even if Redis lost it
+            if loop.time() - beat >= HEARTBEAT_S:
+                beat = loop.time()
+                yield ": ping\n\n"
+
+
+def offer_board(request: Request) -> OfferBoard:
+    """The preview offers of this engine's advisor screens, read for all of them at once (offers.py)."""
+    board: OfferBoard | None = getattr(request.app.state, BOARD_ATTR, None)
+    if board is None:
+
+        async def read(advisors: Sequence[str]) -> dict[str, Lead | None]:
+            stores = get_stores(request)
+            return await stores.leads.current_offers(advisors, now=stores.clock())
+
+        board = OfferBoard(read, fresh_s=TICK_S * 0.9)
+        setattr(request.app.state, BOARD_ATTR, board)
+    return board
 
 
 def _advisor_snapshot(request: Request, acd: AcdService, who: Principal) -> Snapshot:
+    board = offer_board(request)
+
     async def me() -> tuple[str, Any]:
         try:
             agent: dict[str, Any] | None = AgentOut.model_validate(acd.agent(who.name)).model_dump()
         except NotFoundError:
             agent = None
-        stores = get_stores(request)
-        lead = await stores.leads.current_offer(who.name, now=stores.clock())
+        lead = await board.offer(who.name)
         return "me", {"agent": agent, "offer": lead.as_dict() if lead else None}
 
     return me

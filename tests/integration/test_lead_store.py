@@ -206,6 +206,31 @@ async def test_preview_offer_goes_to_one_advisor_at_a_time(leads: LeadStore) -> 
         await leads.accept_offer("L2", "anna", now=T0 + timedelta(seconds=31))
 
 
+async def test_the_offers_of_many_advisors_are_read_together(
+    leads: LeadStore, redis_client: aioredis.Redis
+) -> None:
+    """What every advisor screen of an engine shows, in one read: each advisor's own live offer,
+    none for an expired offer, an offer since made to someone else or a lead deleted since."""
+    await leads.upsert_many([lead(n) for n in (1, 2, 3, 4)], now=T0, actor="crm", campaign_id="p")
+    await leads.claim_many("p", "e1", 4, now=T0)
+    await leads.offer("L1", "e1", "anna", now=T0, timeout=timedelta(seconds=30))
+    await leads.offer("L2", "e1", "bela", now=T0, timeout=timedelta(seconds=5))
+    await leads.offer("L3", "e1", "cili", now=T0, timeout=timedelta(seconds=30))
+    await leads.offer("L4", "e1", "dora", now=T0, timeout=timedelta(seconds=30))
+    await leads.decline_offer("L3", "cili", now=T0)
+    await leads.offer("L3", "e1", "ede", now=T0, timeout=timedelta(seconds=30))
+    await redis_client.delete(leads.keys.lead("L4"))  # deleted while offered
+
+    advisors = ["anna", "bela", "cili", "dora", "nobody"]
+    found = await leads.current_offers(advisors, now=T0 + timedelta(seconds=10))
+
+    assert {a: x.lead_id if x else None for a, x in found.items()} == {
+        "anna": "L1", "bela": None, "cili": None, "dora": None, "nobody": None,
+    }  # fmt: skip
+    assert await leads.current_offers([], now=T0) == {}
+    assert (await leads.current_offer("ede", now=T0)) == (await leads.current_offers(["ede"], now=T0))["ede"]
+
+
 async def test_offer_needs_the_claim(leads: LeadStore) -> None:
     await leads.upsert_many([lead(1)], now=T0, actor="crm", campaign_id="p")
     with pytest.raises(OfferRefusedError, match="not-claimed"):

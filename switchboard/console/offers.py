@@ -1,0 +1,97 @@
+"""The preview offer on every advisor screen of this engine (the stream's `me`), read for all of
+them at once.
+
+Why: each advisor screen shows its preview offer and looked it up once a second and after every
+event (stream.py): 300 open screens were 300 Redis reads a second or more, one connection each.
+Here one read answers every open screen (LeadStore.current_offers: two round trips whatever their
+number), and its answers are kept `fresh_s`, the screens' tick: an offer shows as soon as before.
+A take or a pass through this engine's API forgets that advisor's answer (`forget`), so their
+screen shows it at once.
+
+Owned here: which advisors to read (the open screens, `screen()`, and whoever asks) and the one
+read in flight that every screen asking meanwhile awaits. A read that fails fails the screens that
+awaited it (they say `problem` and end; the client reconnects); the next ask reads again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from dialer.leads.model import Lead
+
+ReadOffers = Callable[[Sequence[str]], Awaitable[dict[str, Lead | None]]]
+BOARD_ATTR = "console_offers"  # on the app's state (stream.py builds it with the first advisor screen)
+
+
+class OfferBoard:
+    def __init__(self, read: ReadOffers, *, fresh_s: float, clock: Callable[[], float] = time.monotonic):
+        self._read = read
+        self._fresh_s = fresh_s
+        self._clock = clock
+        self._screens: Counter[str] = Counter()
+        self._asking: set[str] = set()  # asked while a read without them was under way: the next one
+        self._known: dict[str, Lead | None] = {}
+        self._read_at = float("-inf")
+        self._reading: tuple[asyncio.Task[dict[str, Lead | None]], frozenset[str]] | None = None
+        self.reads = 0  # reads started (a figure for the benchmark and the tests)
+
+    @contextmanager
+    def screen(self, advisor: str) -> Iterator[None]:
+        """An advisor's screen open for the block: read with every read from now on."""
+        self._screens[advisor] += 1
+        try:
+            yield
+        finally:
+            self._screens[advisor] -= 1
+            if not self._screens[advisor]:
+                del self._screens[advisor]
+
+    def forget(self, advisor: str) -> None:
+        """Their offer changed through this engine: the next ask reads it."""
+        self._known.pop(advisor, None)
+
+    async def offer(self, advisor: str) -> Lead | None:
+        if advisor in self._known and self._clock() - self._read_at < self._fresh_s:
+            return self._known[advisor]
+        while True:
+            if self._reading is None:
+                advisors = sorted({*self._screens, *self._asking, advisor})
+                self._asking.clear()
+                task = asyncio.create_task(self._refresh(advisors), name="console-offers")
+                task.add_done_callback(_retrieved)
+                self._reading = task, frozenset(advisors)
+            task, covered = self._reading
+            if advisor not in covered:
+                self._asking.add(advisor)
+            # shielded: a screen closing does not cancel the read the others await
+            found = await asyncio.shield(task)
+            if advisor in covered:
+                return found[advisor]
+
+    async def _refresh(self, advisors: list[str]) -> dict[str, Lead | None]:
+        started = self._clock()
+        self.reads += 1
+        try:
+            found = await self._read(advisors)
+        finally:
+            self._reading = None
+        self._known, self._read_at = {a: found[a] for a in advisors}, started
+        return self._known
+
+
+def forget_offer(app: Any, advisor: str) -> None:
+    """An advisor took or passed their offer through this engine's API: their screen reads it now."""
+    board: OfferBoard | None = getattr(app.state, BOARD_ATTR, None)
+    if board is not None:
+        board.forget(advisor)
+
+
+def _retrieved(task: asyncio.Task[dict[str, Lead | None]]) -> None:
+    """Every screen awaiting a failed read was told (or gone): nothing left to report."""
+    if not task.cancelled():
+        task.exception()
