@@ -35,6 +35,7 @@ class OfferBoard:
         self._clock = clock
         self._screens: Counter[str] = Counter()
         self._asking: set[str] = set()  # asked while a read without them was under way: the next one
+        self._changed: set[str] = set()  # forgotten while the read under way ran: not kept from it
         self._known: dict[str, Lead | None] = {}
         self._read_at = float("-inf")
         self._reading: tuple[asyncio.Task[dict[str, Lead | None]], frozenset[str]] | None = None
@@ -54,6 +55,8 @@ class OfferBoard:
     def forget(self, advisor: str) -> None:
         """Their offer changed through this engine: the next ask reads it."""
         self._known.pop(advisor, None)
+        if self._reading is not None:
+            self._changed.add(advisor)
 
     async def offer(self, advisor: str) -> Lead | None:
         if advisor in self._known and self._clock() - self._read_at < self._fresh_s:
@@ -62,6 +65,7 @@ class OfferBoard:
             if self._reading is None:
                 advisors = sorted({*self._screens, *self._asking, advisor})
                 self._asking.clear()
+                self._changed.clear()
                 task = asyncio.create_task(self._refresh(advisors), name="console-offers")
                 task.add_done_callback(_retrieved)
                 self._reading = task, frozenset(advisors)
@@ -80,8 +84,8 @@ class OfferBoard:
             found = await self._read(advisors)
         finally:
             self._reading = None
-        self._known, self._read_at = {a: found[a] for a in advisors}, started
-        return self._known
+        self._known, self._read_at = {a: found[a] for a in advisors if a not in self._changed}, started
+        return found
 
 
 def forget_offer(app: Any, advisor: str) -> None:

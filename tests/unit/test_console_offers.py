@@ -27,11 +27,12 @@ class Offers:
 
     async def read(self, advisors: Sequence[str]) -> dict[str, Lead | None]:
         self.reads.append(list(advisors))
+        found = {a: offered(self.held[a]) if a in self.held else None for a in advisors}  # read now,
         self.started.set()
-        await self.gate.wait()
+        await self.gate.wait()  # answered when the test says
         if self.fail is not None:
             raise self.fail
-        return {a: offered(self.held[a]) if a in self.held else None for a in advisors}
+        return found
 
 
 def offered(lead_id: str) -> Lead:
@@ -125,6 +126,22 @@ async def test_a_take_through_this_engine_shows_at_once_and_closed_screens_are_n
         b.forget("a")  # the advisor declined through this engine's API
         assert await b.offer("a") is None
     assert offers.reads == [["a", "gone"], ["a"]]
+
+
+async def test_a_take_during_a_read_is_not_hidden_by_that_read() -> None:
+    offers, clock = Offers(), Clock()
+    offers.held["a"] = "L5"
+    b = board(offers, clock)
+    offers.gate.clear()
+    with screens(b, ["a"]):
+        reading = asyncio.create_task(b.offer("a"))
+        await asyncio.wait_for(offers.started.wait(), 5)
+        del offers.held["a"]  # taken through this engine while the read was under way
+        b.forget("a")
+        offers.gate.set()
+        assert lead_id(await reading) == "L5", "that read's own answer"
+        assert await b.offer("a") is None, "read again: the take shows"
+    assert len(offers.reads) == 2
 
 
 @contextlib.contextmanager
