@@ -70,6 +70,7 @@ async def inbound(
         "sys_s": after["sys_s"] - before["sys_s"],
         "log_records": log_records(log) - lines,
         "redis_commands": after["redis_commands"] - before["redis_commands"] - 1,  # less the INFO of `stats`
+        "redis_round_trips": after["redis_round_trips"] - before["redis_round_trips"] - 1,
         "gc_pause_s": [b - a for a, b in zip(before["gc_pause_s"], after["gc_pause_s"], strict=True)],
         "gc_runs": [b - a for a, b in zip(before["gc_runs"], after["gc_runs"], strict=True)],
     }
@@ -111,7 +112,8 @@ def report(found: dict[str, Any]) -> list[str]:
         f"{calls['cpu_s'] / calls['seconds']:.0%} of a core; idle engine {idle_share:.1%} of a core, "
         f"{idle_ms:.2f} ms of it per call; in the kernel: {1000 * calls['sys_s'] / count:.2f} ms per call)",
         f"inbound: {calls['log_records'] / count:.1f} log records and "
-        f"{calls['redis_commands'] / count:.1f} Redis commands per call",
+        f"{calls['redis_commands'] / count:.1f} Redis commands ({calls['redis_round_trips'] / count:.1f} "
+        "round trips) per call",
         "inbound: garbage collector "
         + ", ".join(
             f"gen {gen}: {runs} runs, {1000 * pause:.1f} ms ({1000 * pause / count:.3f} ms per call)"

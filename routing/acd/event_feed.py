@@ -5,7 +5,9 @@ open console (SSE) and long poll did one: about 100 screens took every connectio
 commits and the dialer's gate need. Here one task blocks on the stream (one connection, whatever
 the number of screens) and keeps the newest events in memory (event_tail.py); a waiting reader
 takes its events from memory and waits on an asyncio.Event, not on Redis. A reader further back
-than memory (`since=0`, a client long gone) reads Redis once, without BLOCK.
+than memory (`since=0`, a client long gone) reads Redis once, without BLOCK. After a read that
+found events the task waits GATHER_S before the next: a busy ACD's events come in one read, not
+one round trip each.
 
 Owned here: the task and the waits. The task's read fails: the readers waiting read Redis once
 themselves (a dropped feed connection fails none of them; a Redis really down fails each with
@@ -32,6 +34,7 @@ log = logging.getLogger("switchboard.acd.events")
 TAIL_EVENTS = 2_000  # a console reconnecting after a short break resumes from memory
 BATCH = 500
 BACKOFF_S = (0.05, 2.0)
+GATHER_S = 0.02  # after a read that found events: the events of the next 20 ms come in one read
 
 Read = Callable[[str, int, int | None], Awaitable[list[E]]]
 """Events after an id: (since, count, block ms or None: no BLOCK); StoreUnavailableError if Redis failed."""
@@ -56,12 +59,14 @@ class EventFeed(Generic[E]):
         chunk_s: float,
         tail: int = TAIL_EVENTS,
         backoff_s: tuple[float, float] = BACKOFF_S,
+        gather_s: float = GATHER_S,
     ) -> None:
         self._read = read
         self._newest = newest
         self._block_ms = max(1, int(chunk_s * 1000))  # shorter than the socket timeout (events.py)
         self._size = tail
         self._backoff = backoff_s
+        self._gather_s = gather_s
         self._tail: EventTail[E] | None = None  # None until the task has read where the stream ends
         self._error: StoreUnavailableError | None = None
         self._wake = _Wake()
@@ -149,6 +154,10 @@ class EventFeed(Generic[E]):
                 log.info("ACD event feed: reading again from %s", self._tail.last)
             self._error = None
             self._notify(None)
+        if 0 < len(events) < BATCH:
+            # A busy ACD publishes several events a call: one read per event cost a round trip
+            # each (about 2 an inbound call). Screens see an event at most gather_s later.
+            await asyncio.sleep(self._gather_s)
 
     def _fail(self, error: StoreUnavailableError) -> None:
         self._error = error

@@ -33,7 +33,7 @@ from core.compact_json import compact_json
 from core.errors import StoreUnavailableError, ValidationFailedError
 from core.redis_cluster_support import connection_option
 from routing.acd.acd_keys import AcdKeys
-from routing.acd.event_feed import EventFeed
+from routing.acd.event_feed import GATHER_S, EventFeed
 
 log = logging.getLogger("switchboard.acd.events")
 
@@ -86,10 +86,11 @@ class AcdEvents:
         self._feed: EventFeed[AcdEvent] | None = None
         self._newest: asyncio.Future[str] | None = None  # the last_id read under way
 
-    def start_feed(self) -> None:
+    def start_feed(self, *, gather_s: float = GATHER_S) -> None:
         """Serve waiting reads from one reader of the stream (event_feed.py), until `aclose`."""
         if self._feed is None:
-            self._feed = EventFeed(self._xread, self.last_id, chunk_s=self._block_chunk_s())
+            chunk_s = self._block_chunk_s()
+            self._feed = EventFeed(self._xread, self.last_id, chunk_s=chunk_s, gather_s=gather_s)
             self._feed.start()
 
     async def aclose(self) -> None:

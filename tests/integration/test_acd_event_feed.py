@@ -163,3 +163,24 @@ async def test_a_dropped_feed_connection_fails_no_waiting_reader(
     async with asyncio.timeout(10):
         got = await asyncio.gather(*readers, return_exceptions=True)
     assert all(not isinstance(r, BaseException) and _ids(r) == published for r in got), got
+
+
+async def test_events_published_within_the_gather_time_come_in_one_read(redis_client: aioredis.Redis) -> None:
+    """A busy ACD publishes several events a call; the feed reads them together, not one round trip
+    each (the gather time is long here, so the test's publishes fall in it however busy the machine)."""
+    events = AcdEvents(redis_client)
+    events.start_feed(gather_s=1.0)
+    try:
+        first = asyncio.create_task(events.read(await events.last_id(), wait_s=10))
+        [one] = await _publish(events, 1)
+        assert _ids(await first) == [one]  # the feed read it and now gathers
+        before = (await redis_client.info("commandstats"))["cmdstat_xread"]["calls"]
+        rest = await _publish(events, 9)
+        seen: list[str] = []
+        while len(seen) < len(rest):
+            seen += _ids(await events.read(seen[-1] if seen else one, count=100, wait_s=10))
+        reads = (await redis_client.info("commandstats"))["cmdstat_xread"]["calls"] - before
+    finally:
+        await events.aclose()
+    assert seen == rest, "every event, in order, none twice"
+    assert reads == 1, f"{reads} reads of the stream for 9 events published together"
