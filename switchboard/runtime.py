@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
-from fastapi import FastAPI
 
 from core.cancellation import stop_task
 from core.config.yaml_file import ConfigProblem, config_error
@@ -136,7 +135,6 @@ class Runtime:
         self._parts: Parts | None = None
         self._shards: CampaignShards | None = None
         self._http: tuple[HttpServer, object] | None = None
-        self._app: FastAPI | None = None
         self._retention: asyncio.Task[None] | None = None
 
     @property
@@ -152,11 +150,6 @@ class Runtime:
     @property
     def http_port(self) -> int | None:
         return self._http[0].port if self._http else None
-
-    @property
-    def http_app(self) -> FastAPI | None:
-        """The HTTP API once started (its state holds what the open screens share)."""
-        return self._app
 
     async def start(self) -> Parts:
         settings = self.settings
@@ -329,7 +322,7 @@ class Runtime:
             **tasks_api.STATUS_OVERRIDES,
             **outages_api.STATUS_OVERRIDES,
         }
-        app = self._app = create_app(state, status_overrides=overrides)
+        app = create_app(state, status_overrides=overrides)
         acd_api.install(app, self.parts.acd)
         app.include_router(outages_api.router)
         dialer_access.attach_dialer(app, self.parts.stores)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -32,6 +33,8 @@ CAMPAIGN_ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
 STATUSES = ("new", "queued", "claimed", "dialing", "done", "closed", "excluded", "held")
 PRIORITY_MAX = 99
 TRUE_WORDS = frozenset({"1", "true", "yes", "y", "t", "on"})
+
+log = logging.getLogger("switchboard.dialer.leads")
 
 
 class LeadIn(BaseModel):
@@ -260,3 +263,16 @@ class Lead:
         data["phones"], data["phones_raw"] = list(self.phones), list(self.phones_raw)
         data["next_attempt_at"] = self.next_attempt_at.isoformat() if self.next_attempt_at else None
         return data
+
+
+def offered_lead(raw: Mapping[bytes, bytes], advisor: str, now_ms: int) -> Lead | None:
+    """The lead of an advisor's offer pointer, if it is still offered to them and not expired. A lead
+    deleted since is no offer; so is a damaged record (one advisor's: it must not fail every screen)."""
+    if not raw:
+        return None
+    try:
+        lead, expires = Lead.from_hash(raw), int(text(raw.get(b"offer_expires", b"0")))
+    except (KeyError, ValueError) as exc:
+        log.warning("the lead offered to %s cannot be read (%r): no offer shown", advisor, exc)
+        return None
+    return lead if lead.offered_to == advisor and expires > now_ms else None

@@ -37,6 +37,7 @@ from dialer.leads.model import (
     LeadIn,
     PreparedLead,
     PriorityRule,
+    offered_lead,
     prepare,
     to_ms,
 )
@@ -378,11 +379,9 @@ class LeadStore:
         pipe = self._redis.pipeline(transaction=False)
         for lead_id in offered.values():
             pipe.hgetall(self.keys.lead(lead_id))
+        now_ms = to_ms(now)
         for advisor, raw in zip(offered, await pipe.execute(), strict=True):
-            lead = Lead.from_hash(raw) if raw else None  # a lead deleted since: no offer
-            expires = int(text(raw.get(b"offer_expires", b"0"))) if raw else 0
-            if lead is not None and lead.offered_to == advisor and expires > to_ms(now):
-                found[advisor] = lead
+            found[advisor] = offered_lead(raw, advisor, now_ms)
         return found
 
 

@@ -285,6 +285,8 @@ class Pacer:
         offered = 0
         agents = await self.desk.agents(target_of(campaign))
         ready = [a.agent_id for a in agents if a.state is AgentState.READY and a.agent_id not in busy]
+        if not ready or not await self.leads.any_due(campaign.id, now=now):
+            return 0  # nothing to offer: no advisor's offer read (a round every 0.5 s)
         holding = await self.leads.current_offers(ready, now=now)
         for agent_id in ready:
             if holding[agent_id] is not None:

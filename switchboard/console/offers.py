@@ -4,9 +4,10 @@ them at once.
 Why: each advisor screen shows its preview offer and looked it up once a second and after every
 event (stream.py): 300 open screens were 300 Redis reads a second or more, one connection each.
 Here one read answers every open screen (LeadStore.current_offers: two round trips whatever their
-number), and its answers are kept `fresh_s`, the screens' tick: an offer shows as soon as before.
-A take or a pass through this engine's API forgets that advisor's answer (`forget`), so their
-screen shows it at once.
+number), and its answers are kept `fresh_s` (stream.py: 0.25 s; a screen asks once a second and
+after every event, so a new offer shows at most that much later than before). A take or a pass
+through this engine's API forgets that advisor's answer (`forget`): their other screens read it
+at their next ask.
 
 Owned here: which advisors to read (the open screens, `screen()`, and whoever asks) and the one
 read in flight that every screen asking meanwhile awaits. A read that fails fails the screens that
@@ -39,7 +40,6 @@ class OfferBoard:
         self._known: dict[str, Lead | None] = {}
         self._read_at = float("-inf")
         self._reading: tuple[asyncio.Task[dict[str, Lead | None]], frozenset[str]] | None = None
-        self.reads = 0  # reads started (a figure for the benchmark and the tests)
 
     @contextmanager
     def screen(self, advisor: str) -> Iterator[None]:
@@ -67,23 +67,30 @@ class OfferBoard:
                 self._asking.clear()
                 self._changed.clear()
                 task = asyncio.create_task(self._refresh(advisors), name="console-offers")
-                task.add_done_callback(_retrieved)
+                task.add_done_callback(self._read_done)
                 self._reading = task, frozenset(advisors)
             task, covered = self._reading
-            if advisor not in covered:
+            # a read that started before this advisor asked, or before their offer changed through
+            # this engine (`forget`), does not answer them: the next one does
+            answers = advisor in covered and advisor not in self._changed
+            if not answers:
                 self._asking.add(advisor)
             # shielded: a screen closing does not cancel the read the others await
             found = await asyncio.shield(task)
-            if advisor in covered:
+            if answers:
                 return found[advisor]
+
+    def _read_done(self, task: asyncio.Task[dict[str, Lead | None]]) -> None:
+        """The read ended (answered, failed or cancelled): the next ask starts another. Its error
+        was told to every screen awaiting it (or they are gone): retrieved here, not logged."""
+        if self._reading is not None and self._reading[0] is task:
+            self._reading = None
+        if not task.cancelled():
+            task.exception()
 
     async def _refresh(self, advisors: list[str]) -> dict[str, Lead | None]:
         started = self._clock()
-        self.reads += 1
-        try:
-            found = await self._read(advisors)
-        finally:
-            self._reading = None
+        found = await self._read(advisors)
         self._known, self._read_at = {a: found[a] for a in advisors if a not in self._changed}, started
         return found
 
@@ -93,9 +100,3 @@ def forget_offer(app: Any, advisor: str) -> None:
     board: OfferBoard | None = getattr(app.state, BOARD_ATTR, None)
     if board is not None:
         board.forget(advisor)
-
-
-def _retrieved(task: asyncio.Task[dict[str, Lead | None]]) -> None:
-    """Every screen awaiting a failed read was told (or gone): nothing left to report."""
-    if not task.cancelled():
-        task.exception()

@@ -46,6 +46,7 @@ from switchboard.console.wallboard import wallboard
 HEARTBEAT_S = 15.0
 TICK_S = 1.0
 SNAPSHOT_READS = 16
+OFFER_FRESH_S = 0.25  # the advisors' offers, read for all screens: at most 4 reads a second (offers.py)
 Snapshot = Callable[[], Awaitable[tuple[str, Any] | None]]
 
 router = APIRouter(prefix="/api/v1", tags=["stream"])
@@ -114,12 +115,12 @@ def offer_board(request: Request) -> OfferBoard:
     """The preview offers of this engine's advisor screens, read for all of them at once (offers.py)."""
     board: OfferBoard | None = getattr(request.app.state, BOARD_ATTR, None)
     if board is None:
+        stores = get_stores(request)
 
         async def read(advisors: Sequence[str]) -> dict[str, Lead | None]:
-            stores = get_stores(request)
             return await stores.leads.current_offers(advisors, now=stores.clock())
 
-        board = OfferBoard(read, fresh_s=TICK_S * 0.9)
+        board = OfferBoard(read, fresh_s=OFFER_FRESH_S)
         setattr(request.app.state, BOARD_ATTR, board)
     return board
 

@@ -184,9 +184,9 @@ async def test_advisor_screens_show_their_own_offer_and_share_one_read_of_the_of
     redis_server: PrivateRedis, redis_client: aioredis.Redis, tmp_path: Path
 ) -> None:
     """Each advisor's screens show their own preview offer, pushed; the engine reads the offers of all
-    its open screens together, at most once a tick, not once per screen (before: 40 screens, 40 reads
-    a second and more)."""
-    per_advisor = 20
+    its open screens together, not once per screen (before: 80 screens, 80 Redis reads a second and
+    more; now 2 per read, at most one read every 0.25 s)."""
+    per_advisor = 40
     async with running_engine(redis_server, tmp_path) as engine:
         lead = {"lead_id": "L-1", "customer_id": "C-1", "name": "Kiss Anna", "phones": ["+36301110005"]}
         bulk = {"campaign_id": "renewals", "leads": [lead]}
@@ -217,11 +217,8 @@ async def test_advisor_screens_show_their_own_offer_and_share_one_read_of_the_of
         async with asyncio.timeout(20):
             for _ in screens:
                 await opened.get()
-        app = engine.runtime.http_app
-        assert app is not None
-        board = app.state.console_offers
         loop = asyncio.get_running_loop()
-        reads, started = board.reads, loop.time()
+        started = loop.time()
         gets = (await redis_client.info("commandstats"))["cmdstat_get"]["calls"]
         leads, now = engine.parts.stores.leads, datetime.now(UTC)
         claimed = await leads.claim("renewals", "pacer", now=now)
@@ -234,5 +231,5 @@ async def test_advisor_screens_show_their_own_offer_and_share_one_read_of_the_of
 
     assert shown[:per_advisor] == [[None, "L-1"]] * per_advisor, "every screen of ann shows her offer"
     assert shown[per_advisor:] == [[None]] * per_advisor, "bob's screens show none"
-    assert board.reads - reads <= 1 + elapsed / 0.9, f"{board.reads - reads} reads in {elapsed:.2f} s"
-    assert gets < per_advisor, f"Redis GETs in {elapsed:.2f} s: {gets}, for {2 * per_advisor} screens"
+    per_s = gets / max(elapsed, 1.0)
+    assert per_s < per_advisor, f"{per_s:.1f} Redis GETs a second for {2 * per_advisor} screens"

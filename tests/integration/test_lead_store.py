@@ -210,7 +210,8 @@ async def test_the_offers_of_many_advisors_are_read_together(
     leads: LeadStore, redis_client: aioredis.Redis
 ) -> None:
     """What every advisor screen of an engine shows, in one read: each advisor's own live offer,
-    none for an expired offer, an offer since made to someone else or a lead deleted since."""
+    none for an expired offer, an offer since made to someone else, a lead deleted since or a
+    damaged one (it must not fail the other advisors' screens)."""
     await leads.upsert_many([lead(n) for n in (1, 2, 3, 4)], now=T0, actor="crm", campaign_id="p")
     await leads.claim_many("p", "e1", 4, now=T0)
     await leads.offer("L1", "e1", "anna", now=T0, timeout=timedelta(seconds=30))
@@ -220,12 +221,16 @@ async def test_the_offers_of_many_advisors_are_read_together(
     await leads.decline_offer("L3", "cili", now=T0)
     await leads.offer("L3", "e1", "ede", now=T0, timeout=timedelta(seconds=30))
     await redis_client.delete(leads.keys.lead("L4"))  # deleted while offered
+    await leads.upsert_many([lead(5)], now=T0, actor="crm", campaign_id="p")
+    await leads.claim_many("p", "e1", 1, now=T0)
+    await leads.offer("L5", "e1", "fanni", now=T0, timeout=timedelta(seconds=30))
+    await redis_client.hdel(leads.keys.lead("L5"), "lead_id")  # a damaged record: one advisor's
 
-    advisors = ["anna", "bela", "cili", "dora", "nobody"]
+    advisors = ["anna", "bela", "cili", "dora", "fanni", "nobody"]
     found = await leads.current_offers(advisors, now=T0 + timedelta(seconds=10))
 
     assert {a: x.lead_id if x else None for a, x in found.items()} == {
-        "anna": "L1", "bela": None, "cili": None, "dora": None, "nobody": None,
+        "anna": "L1", "bela": None, "cili": None, "dora": None, "fanni": None, "nobody": None,
     }  # fmt: skip
     assert await leads.current_offers([], now=T0) == {}
     assert (await leads.current_offer("ede", now=T0)) == (await leads.current_offers(["ede"], now=T0))["ede"]

@@ -138,9 +138,12 @@ async def test_a_take_during_a_read_is_not_hidden_by_that_read() -> None:
         await asyncio.wait_for(offers.started.wait(), 5)
         del offers.held["a"]  # taken through this engine while the read was under way
         b.forget("a")
+        other_tab = asyncio.create_task(b.offer("a"))  # asks while that read still runs
+        await asyncio.sleep(0)
         offers.gate.set()
         assert lead_id(await reading) == "L5", "that read's own answer"
-        assert await b.offer("a") is None, "read again: the take shows"
+        assert await other_tab is None, "not the read from before the take: the next one"
+        assert await b.offer("a") is None, "kept from the read after the take"
     assert len(offers.reads) == 2
 
 
