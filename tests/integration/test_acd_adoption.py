@@ -68,6 +68,7 @@ async def test_callers_held_while_the_engine_was_stopped_are_answered_in_arrival
                 for i in range(2)
             ]
             await s.until(lambda: len(s.waiting_ids()) == 2)
+            await s.settled()  # memory has an arrived caller before Redis: written before the engine stops
             since = {c: a.call.since for c, a in s.acd.ctx.state.calls.items()}
         during = [
             await sim.inbound_call(f"+363033300{i:02d}", LINE, patience_s=600, talk_s=0.05) for i in range(3)
@@ -150,6 +151,7 @@ async def test_a_caller_gone_while_the_engine_was_down_is_recorded_once(redis_cl
             await s.until_state("a1", AgentState.BUSY)
             waiting = await sim.inbound_call("+36309876543", LINE, patience_s=600)
             await s.until(lambda: len(s.waiting_ids()) == 1)
+            await s.settled()  # memory has an arrived caller before Redis: written before the engine stops
             ids = [sim.channels[talking].uniqueid, sim.channels[waiting].uniqueid]
         await hang_up(sim, talking, waiting)  # both leave while no engine runs
 

@@ -174,6 +174,7 @@ async def test_the_queue_view_tells_connected_calls_from_ringing_ones_with_live_
         assert before["service_level"] is None  # no call answered or lost yet
         await http.post("/api/v1/acd/agents/a1/login", headers=_auth("a1"))
         await s.until(lambda: any(q.connected for q in s.acd.queues()))
+        await s.settled()  # memory says connected before its commit; the answer (service level) after it
         view = (await http.get("/api/v1/acd/queues", headers=_auth("boss"))).json()["items"][0]
         assert view["ringing"] == [] and view["waiting"] == [] and view["oldest_wait"] == 0
         [talking] = view["connected"]

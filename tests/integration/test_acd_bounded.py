@@ -50,6 +50,7 @@ async def serve_calls(s: Stack, count: int) -> None:
         want = done + n + 1
         await s.until(lambda: s.sample(ANSWERED, queue="support", tier="active") == want)  # noqa: B023
         await s.until_state("a1", AgentState.READY)
+        await s.settled()  # the call's end is in memory before its commit (Redis: history, the record)
 
 
 async def lasting_keys(redis: aioredis.Redis) -> set[bytes]:

@@ -39,6 +39,7 @@ async def test_a_call_is_rung_bridged_handed_over_and_wrapped_up(redis_client: a
         await s.acd.login("a1")
         caller = await s.sim.inbound_call(CALLER, "+3612345678", ivr_choice="2", patience_s=600, talk_s=0.3)
         await s.until_state("a1", AgentState.BUSY)
+        await s.settled()  # memory says busy before the commit that carries the handover
         call_id = s.sim.channels[caller].uniqueid
 
         ring = s.actions("Originate")[0]
@@ -69,6 +70,7 @@ async def test_a_call_is_rung_bridged_handed_over_and_wrapped_up(redis_client: a
         assert (case.state, case.agent_id, case.case_id) == ("connected", "a1", case_id)
 
         await s.until_state("a1", AgentState.WRAP_UP)  # the caller hung up after talking
+        await s.settled()  # memory says wrap-up before the commit that ends the call in Redis
         assert await redis_client.scard(AcdKeys().calls) == 0
         await _wrapped_up_and_counted(s, call_id)
 
@@ -102,6 +104,7 @@ async def test_the_waiting_call_is_stored_with_its_case(redis_client: aioredis.R
     async with acd_stack(redis_client, rules, sim_config()) as s:
         caller = await s.sim.inbound_call("06 30 123 4567", "+3612345678", patience_s=600)
         await s.until(lambda: len(s.waiting_ids()) == 1)
+        await s.settled()  # an arrived caller is in memory before Redis (written as the step goes on)
         call_id = s.sim.channels[caller].uniqueid
         keys = AcdKeys()
         assert await redis_client.zrange(keys.queue("support"), 0, -1) == [call_id.encode()]
@@ -150,6 +153,7 @@ async def test_an_arriving_call_whose_agent_another_engine_took_is_stored_waitin
         call_id = s.sim.channels[caller].uniqueid
         await s.until(lambda: s.acd.ctx.state.status("a1").state is AgentState.BUSY)  # Redis believed
         await s.until(lambda: s.waiting_ids() == [call_id])
+        await s.settled()  # an arrived caller is in memory before Redis (written as the step goes on)
         assert await redis_client.zrange(keys.queue("support"), 0, -1) == [call_id.encode()]
         stored = json.loads(await redis_client.get(keys.call(call_id)) or "{}")
         assert stored["facts"]["state"] == "waiting" and stored["facts"]["case_id"]
@@ -171,6 +175,7 @@ async def test_an_arriving_call_that_overflows_at_once_is_stored_in_the_target_q
         caller = await s.sim.inbound_call(CALLER, "+3612345678", patience_s=600)
         call_id, keys = s.sim.channels[caller].uniqueid, AcdKeys()
         await s.until(lambda: [a.call.queue for a in s.acd.ctx.state.calls.values()] == ["billing"])
+        await s.settled()  # an arrived caller is in memory before Redis (written as the step goes on)
         assert await redis_client.zrange(keys.queue("billing"), 0, -1) == [call_id.encode()]
         assert await redis_client.zrange(keys.queue("support"), 0, -1) == []
         stored = json.loads(await redis_client.get(keys.call(call_id)) or "{}")
@@ -205,6 +210,7 @@ async def test_an_agent_who_does_not_answer_is_skipped_and_paused_after_n_misses
         # the good agent hangs up on the first call, wraps up, then takes the second caller
         await s.until(lambda: s.acd.agent("good").call_id == s.sim.channels[second].uniqueid)
         await s.until_state("good", AgentState.BUSY)
+        await s.settled()  # memory says busy before the commit; the answer is counted after it
         assert [a.get("Channel") for a in s.actions("Originate")][2:] == ["PJSIP/2002", "Local/2003@agents"]
         assert s.sample("switchboard_acd_calls_answered_total", queue="support", tier="active") == 2
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import subprocess
+import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,7 @@ from tests.support.acd_harness import (
 pytestmark = pytest.mark.integration
 CALLER = "+36301234567"
 MARK = "early-offer-test"
+LOGGED = "early-offer-logged"
 
 
 @dataclass
@@ -82,12 +84,24 @@ class Monitored:
     def __init__(self, server: PrivateRedis, log: Path) -> None:
         self.log = log
         self._mark = sync_redis.Redis(port=server.port)
+        self._logged = 0
 
     def mark(self) -> None:
         self._mark.echo(MARK)
 
     def trips(self) -> list[Trip]:
-        return trips_after_mark(parse_monitor(self.log.read_text(errors="replace").splitlines()))
+        """The engine's round trips since `mark`, once the log has every command Redis ran so far:
+        redis-cli writes the MONITOR feed down in its own time, so it can lag behind what the test
+        saw done (the simulator's Originate came after the engine's writes). The feed is in Redis's
+        order: once a command sent now is written down, so is every one before it."""
+        self._logged += 1
+        logged = f"{LOGGED}-{self._logged}"
+        self._mark.echo(logged)
+        deadline = time.monotonic() + 10
+        while logged not in (text := self.log.read_text(errors="replace")):
+            assert time.monotonic() < deadline, "redis-cli monitor wrote nothing down for 10 s"
+            self._mark.ping()  # a round trip: redis-cli has its turn meanwhile
+        return trips_after_mark(parse_monitor(text.splitlines()))
 
 
 @contextlib.contextmanager
@@ -134,6 +148,7 @@ async def arrive_and_ring(s: Stack, watch: Monitored) -> tuple[str, str, dict[st
     watch.mark()
     caller = await s.sim.inbound_call(CALLER, "+3612345678", patience_s=600)
     await s.until(lambda: bool(s.actions("Originate")))
+    await s.settled()  # a record that is not UTF-8 is written again after the ring, in the same step
     rung = originate_vars(s.actions("Originate")[0])["SWITCHBOARD_AGENT_ID"]
     call_id = s.sim.channels[caller].uniqueid
     stored = json.loads(await s.redis.get(AcdKeys().call(call_id)) or "{}")

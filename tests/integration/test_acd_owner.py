@@ -127,6 +127,7 @@ async def test_two_engines_ring_each_call_once_bridge_it_once_and_cut_none(
             return one.sample(answered, queue="support", tier="active") == 12 and not one.acd.ctx.state.calls
 
         await one.until(all_done, timeout=20)
+        await one.settled()  # the last call left memory before the commit that carries its `ended`
         events = await one.acd.events.read()
         by = Counter(str(e.data["ended_by"]) for e in events if e.type == "ended")
         assert by == {"caller": 12}, "every connected call ran until the caller hung up: none was cut"
@@ -172,6 +173,7 @@ async def test_the_standby_takes_over_within_5_s_keeps_the_connected_call_and_an
         assert bridges() == [talking, *callers], "each caller bridged once, in arrival order"
         assert [v["SWITCHBOARD_ENGINE"] for v in rings(sim)] == ["engine-a", "engine-b", "engine-b"]
         await two.until(lambda: not two.acd.ctx.state.calls, timeout=10)
+        await two.settled()  # the last call left memory before the commit that carries its `ended`
         ended = [e.data for e in await two.acd.events.read() if e.type == "ended"]
         assert [(e["caller"], e["ended_by"]) for e in ended][:1] == [("+36305550000", "caller")]
         assert {e["ended_by"] for e in ended} == {"caller"}, "no call was cut by an engine"
@@ -292,6 +294,7 @@ async def test_a_caller_who_arrives_while_the_owner_lease_lapsed_is_adopted_and_
 
         one.lease.start()
         await one.until(lambda: one.state("a1") is AgentState.BUSY, timeout=FAILOVER_BOUND_S)
+        await one.settled()  # memory says busy before the commit that connects the call in Redis
         expected = (1, 1) if lease_in_redis == "kept" else (2, 1)
         assert (one.lease.token, one.lease.continues) == expected, "the same engine again, nobody between"
         adoption = one.acd.flow.adoption
@@ -381,6 +384,7 @@ async def test_a_lease_that_lapses_while_a_caller_arrives_keeps_the_caller_and_r
         early.script = lapsing_arrival  # type: ignore[assignment]
         caller = await sim.inbound_call("+36301234567", patience_s=600, talk_s=600)
         await one.until(lambda: not one.acd.owns and bool(one.acd.ctx.state.calls))
+        await one.settled()  # the arrival is in memory before its offer's write is refused (dirty)
         assert outcomes == (["refused"] if lapsed_in == "redis" else ["waits"]), "the script wrote nothing"
         assert one.acd.dispatcher.dirty, "memory is marked ahead of Redis"
         assert not rings(sim), "not owning: nobody is rung"

@@ -122,6 +122,7 @@ async def test_an_engine_restart_keeps_the_queue_order(redis_client: aioredis.Re
                 await sim.inbound_call(f"+363022200{i:02d}", LINE, patience_s=600)
             vip = await sim.inbound_call(VIP, LINE, patience_s=600)
             await s.until(lambda: len(s.waiting_ids()) == 4)
+            await s.settled()  # memory has an arrived caller before Redis: written before the engine stops
             before = s.waiting_ids()
             cases = {w.call_id: w.case_id for q in s.acd.queues() for w in q.waiting}
         assert before[0] == sim.channels[vip].uniqueid
@@ -212,6 +213,7 @@ async def test_an_agent_who_answered_while_the_engine_was_away_is_bridged_after(
 
         async with running_engine(sim, redis_client, rules) as s:
             await s.until_state("a1", AgentState.BUSY)
+            await s.settled()  # memory says busy before the commit that carries the handover
             bridge = s.actions("Bridge")[0]
             assert (bridge.get("Channel1"), bridge.get("Channel2")) == (caller, answered.get("Channel"))
             assert (answered.get("Channel") or "").endswith(";1") and not s.actions("Hangup")

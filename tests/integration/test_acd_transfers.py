@@ -284,6 +284,7 @@ async def test_a_blind_transfer_on_the_phone_to_elsewhere_takes_the_call_out_of_
 
         await s.until(lambda: call_id not in s.acd.ctx.state.calls)
         await s.until_state("a1", AgentState.WRAP_UP)
+        await s.settled()  # memory let the call go before the commit that records it; counted after it
         stored = await s.acd.ctx.store.call(call_id)
         assert stored is not None
         assert (stored.facts.outcome, stored.facts.exit_to) == ("transferred", "voicemail@switchboard-exit")

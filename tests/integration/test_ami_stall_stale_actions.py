@@ -119,6 +119,7 @@ async def test_a_bridge_answered_late_over_a_live_link_connects_the_call_and_tim
         call_id = s.sim.channels[caller].uniqueid
         await s.until(lambda: caller_record(s.sim, caller).ended is not None, timeout=30)
         await s.until(lambda: not s.acd.ctx.state.calls, timeout=10)
+        await s.settled()  # the call left memory before the commit that carries its `ended`
 
         record = caller_record(s.sim, caller)
         assert proxy.stats.stalls == 1 and proxy.stats.connections == 1, "the link stayed up: no resync"
@@ -160,6 +161,7 @@ async def test_an_outbound_customer_a_late_bridge_connected_over_a_live_link_is_
         await b.until(lambda: bool(ended_customers(sim)), timeout=30)
         await b.until(lambda: not b.acd.ctx.state.calls and not b.dialer.calls(), timeout=10)
         await b.dialer.settled()  # its settlement written, and counted
+        await b.acd_settled()  # the call left the ACD's memory before the commit that carries its `ended`
 
         record = ended_customers(sim)[0]
         assert proxy.stats.stalls == 1 and proxy.stats.connections == 1, "the link stayed up"

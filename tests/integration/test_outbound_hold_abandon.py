@@ -110,6 +110,7 @@ async def test_a_customer_the_acd_bridged_unseen_who_ended_the_talk_unseen_is_an
         assert record.bridged is not None and record.ended_by == "talk", "the Bridge connected"
         await b.until(lambda: not b.acd.ctx.state.calls and not b.dialer.calls(), timeout=20)
         await b.dialer.settled()
+        await b.acd_settled()  # the call left the ACD's memory before the commit that carries its event
 
         assert proxy.stats.cuts["bridge"] == 1 and proxy.stats.connections >= 2
         talk = (record.ended or 0.0) - (record.bridged or 0.0)
@@ -190,6 +191,7 @@ async def test_a_customer_gone_before_a_late_bridge_reached_asterisk_is_one_aban
         assert record.ended_by == "patience" and record.bridged is None, "hung up on hold"
         await b.until(lambda: not b.acd.ctx.state.calls and not b.dialer.calls(), timeout=30)
         await b.dialer.settled()
+        await b.acd_settled()  # the call left the ACD's memory before the commit that carries its event
 
         assert proxy.stats.stalls == 1 and proxy.stats.connections >= 2
         results = [a.result for a in await attempts_on(redis_client, number(1))]

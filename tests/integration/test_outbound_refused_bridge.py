@@ -123,6 +123,7 @@ async def test_a_customer_whose_refused_bridge_was_followed_by_a_crash_and_a_han
             )
             await assert_one_abandon(second, redis_client, record.call_id, in_doubt=True)
             await second.until(lambda: not second.acd.ctx.state.calls, timeout=10)
+            await second.acd_settled()  # the call left the ACD's memory before the commit with its event
             history = await published(second.redis, record.call_id)
             assert [e.type for e in history] == ["abandoned"], "the ACD agrees: nobody talked"
     finally:
@@ -158,6 +159,7 @@ async def test_a_customer_whose_bridge_was_refused_is_one_abandon_live_and_in_bo
             await stall
         await b.until(lambda: not b.acd.ctx.state.calls and not b.dialer.calls(), timeout=20)
         await b.dialer.settled()
+        await b.acd_settled()  # the call left the ACD's memory before the commit that carries its event
 
         stalled = (proxy.stats.stalls, proxy.stats.connections >= 2)
         assert stalled == ((0, False) if stall is None else (1, True)), "seen after a reconnect"

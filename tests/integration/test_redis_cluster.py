@@ -128,6 +128,7 @@ async def test_a_queue_routes_its_callers_through_the_cluster(cluster_client: Re
     async with acd_stack(redis, rules, config) as s:
         caller = await s.sim.inbound_call(CALLER, "+3612345678", ivr_choice="2", patience_s=600, talk_s=0.3)
         await s.until(lambda: len(s.waiting_ids()) == 1)
+        await s.settled()  # an arrived caller is in memory before Redis (written as the step goes on)
         call_id = s.sim.channels[caller].uniqueid
         assert await redis.zrange(keys.queue("support"), 0, -1) == [call_id.encode()]
         stored = json.loads(await redis.get(keys.call(call_id)) or "{}")
@@ -135,8 +136,10 @@ async def test_a_queue_routes_its_callers_through_the_cluster(cluster_client: Re
 
         await s.acd.login("a1")
         await s.until_state("a1", AgentState.BUSY)
+        await s.settled()  # memory says busy before the commit that carries the handover
         assert [e.agent_id for e in await s.acd.events.read() if e.type == "handover"] == ["a1"]
         await s.until_state("a1", AgentState.WRAP_UP)
+        await s.settled()  # memory says wrap-up before the commit that ends the call in Redis
         assert await redis.scard(keys.calls) == 0
         assert await redis.zcard(keys.queue("support")) == 0
         history = await redis.lrange(keys.agent_history("a1"), 0, -1)

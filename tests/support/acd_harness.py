@@ -115,6 +115,18 @@ class Stack:
     async def until_state(self, agent_id: str, state: AgentState, timeout: float = 10.0) -> None:
         await self.until(lambda: self.state(agent_id) is state, timeout)
 
+    async def settled(self, timeout: float = 10.0) -> None:
+        """The ACD's step under way (an event's, a timer round's, a Bridge's answer's, an API call's)
+        is over: what it writes to Redis, the event stream and the metrics is written (a step holds
+        the ACD's lock). Call it after `until` saw the ACD's memory change and before reading what the
+        same step writes later: `until` is woken by ticks and events while a step in another task
+        (a timer round, a Bridge's answer, the dialer's) may be under way, and a step changes memory
+        before some of its writes (an arrived caller is written with its offer or at the step's end;
+        a commit that carries its event mirrors memory first; metrics and events after the commit:
+        routing/acd/state_writes.py, inbound_effects.py)."""
+        async with asyncio.timeout(timeout), self.acd.lock:
+            pass
+
     def sample(self, name: str, **labels: str) -> float:
         value = self.registry.get_sample_value(name, labels)
         return 0.0 if value is None else value

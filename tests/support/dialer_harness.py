@@ -149,6 +149,7 @@ class DialerHarness:
 
     sim: SimulatedPbx
     stores: DialerStores
+    acd: AcdService
     dialer: DialerService
     registry: CollectorRegistry
     observer: Observer
@@ -157,6 +158,12 @@ class DialerHarness:
     async def until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
         async with asyncio.timeout(timeout), self.observer.changed:
             await self.observer.changed.wait_for(predicate)
+
+    async def acd_settled(self, timeout: float = 10.0) -> None:
+        """The ACD's step under way is over: what it writes to Redis, the event stream and the metrics
+        is written (tests/support/acd_harness.py Stack.settled; the dialer's own writes: `settled()`)."""
+        async with asyncio.timeout(timeout), self.acd.lock:
+            pass
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
