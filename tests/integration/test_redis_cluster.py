@@ -218,6 +218,25 @@ async def test_a_lead_is_claimed_dialed_and_settled_on_a_cluster_as_on_one_redis
     assert {cluster_client.keyslot(key) for key in keys} == {cluster_client.keyslot(LeadKeys().prefix)}
 
 
+async def _offers(redis: Any) -> dict[str, str | None]:
+    leads = LeadStore(redis, default_region="HU")
+    await leads.upsert_many([lead(1), lead(2)], now=T0, actor="crm", campaign_id="c1")
+    await leads.claim_many("c1", "e1", 2, now=T0)
+    await leads.offer("L1", "e1", "anna", now=T0, timeout=timedelta(seconds=30))
+    await leads.offer("L2", "e1", "bela", now=T0, timeout=timedelta(seconds=30))
+    found = await leads.current_offers(["anna", "bela", "cili"], now=T0)
+    return {advisor: offered.lead_id if offered else None for advisor, offered in found.items()}
+
+
+async def test_the_advisors_offers_are_read_together_on_a_cluster_as_on_one_redis(
+    redis_client: aioredis.Redis, cluster_client: RedisCluster
+) -> None:
+    """The advisor screens' one read of every open screen's offer (switchboard/console/offers.py) is
+    two pipelines; their keys share the `{dial}` slot, so a cluster answers them as one Redis."""
+    on_cluster = await _offers(cluster_client)
+    assert on_cluster == await _offers(redis_client) == {"anna": "L1", "bela": "L2", "cili": None}
+
+
 # ---- the whole engine: `switchboard run` with `redis.cluster: true` ------------------------------
 
 SECRET = "runtime-secret"
