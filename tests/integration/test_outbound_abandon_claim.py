@@ -16,11 +16,10 @@ import redis.asyncio as aioredis
 from pbx.call_changes import CallChange
 from pbx.codec import Event
 from pbx.sim import AgentPhone, CustomerScript
-from pbx.tracker import CallTracker
 from routing.acd.outbound import BridgeState
 from routing.agent_events import AgentState
-from tests.support.blended_harness import blended, blended_rules
-from tests.support.dialer_harness import campaign, campaigns, lead, number, originate_vars, sim_config
+from tests.support.blended_harness import ServiceProbe, blended, blended_rules
+from tests.support.dialer_harness import campaign, campaigns, number, sim_config
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +31,7 @@ PLAN = campaigns(campaign(ring_timeout_s=60, pacing={"abandon_grace_s": 60.0})) 
 ANSWERED = "SwitchboardAgentAnswered"
 
 
-class Heard:
+class Heard(ServiceProbe):
     """A service after the ACD: what it has in its list, the ACD has handled (services run in order)."""
 
     name = "heard"
@@ -44,12 +43,6 @@ class Heard:
         if event.name == "UserEvent":
             self.user_events.append(event.get("UserEvent") or "")
 
-    async def resync(self, tracker: CallTracker) -> None:
-        return None
-
-    async def tick(self, now: float) -> None:
-        return None
-
 
 async def test_an_advisor_answering_while_the_abandon_message_goes_out_is_not_bridged(
     redis_client: aioredis.Redis,
@@ -57,11 +50,7 @@ async def test_an_advisor_answering_while_the_abandon_message_goes_out_is_not_br
     async with blended(redis_client, blended_rules("1001"), PLAN, CONFIG) as one:
         heard = Heard()
         one.engine.services.insert(one.engine.services.index(one.observer), heard)
-        await one.acd.login("1001")
-        await one.load_leads([lead(0)])
-        await one.start()
-        dial = await one.sim.wait_for_action("Originate", lambda a: "@trunk" in (a.get("Channel") or ""))
-        call_id = originate_vars(dial)["SWITCHBOARD_CALL_ID"]
+        call_id = await one.dial_one("1001")
         await one.sim.wait_for_action("Originate", lambda a: "PJSIP/1001" in (a.get("Channel") or ""))
 
         assert one.dialer.desk.abandoning(call_id) is BridgeState.NONE, "rung, not answered: the grace's end"

@@ -19,11 +19,10 @@ from dialer.calls.lifecycle import Phase
 from pbx.call_changes import CallChange
 from pbx.codec import Event
 from pbx.sim import AgentPhone, CustomerScript
-from pbx.tracker import CallTracker
 from routing.acd.outbound import BridgeState
 from routing.agent_events import AgentState
-from tests.support.blended_harness import blended, blended_rules
-from tests.support.dialer_harness import campaign, campaigns, lead, number, originate_vars, sim_config
+from tests.support.blended_harness import ServiceProbe, blended, blended_rules
+from tests.support.dialer_harness import campaign, campaigns, number, sim_config
 
 pytestmark = pytest.mark.integration
 
@@ -33,7 +32,7 @@ CONFIG = sim_config(customer_overrides={number(0): TALK}, default_agent=AgentPho
 PLAN = campaigns(campaign(ring_timeout_s=60, pacing={"abandon_grace_s": GRACE_S}))
 
 
-class HoldBridgeEnter:
+class HoldBridgeEnter(ServiceProbe):
     """A service between the ACD and the dialer: the first BridgeEnter waits here until `release`
     (the engine hands events to its services in order, so the dialer has not heard it meanwhile;
     its ticker runs on)."""
@@ -52,12 +51,6 @@ class HoldBridgeEnter:
     def release(self) -> None:
         self.released.set()
 
-    async def resync(self, tracker: CallTracker) -> None:
-        return None
-
-    async def tick(self, now: float) -> None:
-        return None
-
 
 async def test_a_grace_ending_after_the_bridge_answered_but_before_its_events_is_a_talk(
     redis_client: aioredis.Redis,
@@ -65,11 +58,7 @@ async def test_a_grace_ending_after_the_bridge_answered_but_before_its_events_is
     async with blended(redis_client, blended_rules("1001"), PLAN, CONFIG) as one:
         hold = HoldBridgeEnter()
         one.engine.services.insert(one.engine.services.index(one.dialer), hold)
-        await one.acd.login("1001")
-        await one.load_leads([lead(0)])
-        await one.start()
-        dial = await one.sim.wait_for_action("Originate", lambda a: "@trunk" in (a.get("Channel") or ""))
-        call_id = originate_vars(dial)["SWITCHBOARD_CALL_ID"]
+        call_id = await one.dial_one("1001")
 
         def phases() -> list[Phase]:
             return [c.phase for c in one.dialer.calls()]

@@ -9,7 +9,7 @@ predicate re-checked after every event and tick the engine hands its services), 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,15 +24,25 @@ from dialer.desk.acd import AcdDesk
 from dialer.lists.gate import Gate, GateMetrics
 from dialer.loop.service import DialerService, DialerSettings
 from dialer.stores import DialerStores
+from pbx.call_changes import CallChange
 from pbx.client import AmiSettings
-from pbx.codec import Action
+from pbx.codec import Action, Event
 from pbx.sim import SimConfig, SimulatedPbx
+from pbx.tracker import CallTracker
 from routing.acd import AcdMetrics, AcdOptions, AcdService
 from routing.agent_events import AgentState
 from routing.rules import Rules
 from switchboard.engine import Engine
 from switchboard.metrics import create_metrics
-from tests.support.dialer_harness import SECRET, DialerHarness, Observer, RunningClock, sim_config
+from tests.support.dialer_harness import (
+    SECRET,
+    DialerHarness,
+    Observer,
+    RunningClock,
+    lead,
+    originate_vars,
+    sim_config,
+)
 
 INBOUND_LINE = "+3612345678"
 
@@ -80,6 +90,30 @@ class Blended(DialerHarness):
 
     def waiting(self) -> list[str]:
         return [w.call_id for q in self.acd.queues() for w in q.waiting]
+
+    async def dial_one(self, agent_id: str = "1001") -> str:
+        """`agent_id` logs in, the campaign dials its one lead: the call id of the customer's Originate."""
+        await self.acd.login(agent_id)
+        await self.load_leads([lead(0)])
+        await self.start()
+        dial = await self.sim.wait_for_action("Originate", lambda a: "@trunk" in (a.get("Channel") or ""))
+        return originate_vars(dial)["SWITCHBOARD_CALL_ID"]
+
+
+class ServiceProbe:
+    """A service a test puts among the engine's (each event reaches the services in their order):
+    it hears events (`handle`, overridden), has nothing to resync and no timers."""
+
+    name = "probe"
+
+    async def handle(self, event: Event, changes: Sequence[CallChange]) -> None:
+        return None
+
+    async def resync(self, tracker: CallTracker) -> None:
+        return None
+
+    async def tick(self, now: float) -> None:
+        return None
 
 
 @contextlib.asynccontextmanager

@@ -76,10 +76,8 @@ async def test_an_advisor_asking_while_a_read_without_them_runs_gets_the_next_re
     offers, clock = Offers(), Clock()
     offers.held["late"] = "L1"
     b = board(offers, clock)
-    offers.gate.clear()
     with screens(b, ["early"]):
-        early = asyncio.create_task(b.offer("early"))
-        await asyncio.wait_for(offers.started.wait(), 5)
+        early = await held_read(offers, b, "early")
         late = asyncio.create_task(b.offer("late"))  # its screen opened after the read started
         offers.gate.set()
         assert await early is None
@@ -91,11 +89,10 @@ async def test_a_screen_closing_does_not_cancel_the_read_the_others_await() -> N
     offers, clock = Offers(), Clock()
     offers.held["b"] = "L2"
     b = board(offers, clock)
-    offers.gate.clear()
     with screens(b, ["a", "b"]):
-        closing = asyncio.create_task(b.offer("a"))
-        staying = asyncio.create_task(b.offer("b"))
-        await asyncio.wait_for(offers.started.wait(), 5)
+        closing = await held_read(offers, b, "a")
+        staying = asyncio.create_task(b.offer("b"))  # joins that read
+        await asyncio.sleep(0)
         closing.cancel()
         offers.gate.set()
         assert lead_id(await staying) == "L2"
@@ -132,10 +129,8 @@ async def test_a_take_during_a_read_is_not_hidden_by_that_read() -> None:
     offers, clock = Offers(), Clock()
     offers.held["a"] = "L5"
     b = board(offers, clock)
-    offers.gate.clear()
     with screens(b, ["a"]):
-        reading = asyncio.create_task(b.offer("a"))
-        await asyncio.wait_for(offers.started.wait(), 5)
+        reading = await held_read(offers, b, "a")
         del offers.held["a"]  # taken through this engine while the read was under way
         b.forget("a")
         other_tab = asyncio.create_task(b.offer("a"))  # asks while that read still runs
@@ -145,6 +140,14 @@ async def test_a_take_during_a_read_is_not_hidden_by_that_read() -> None:
         assert await other_tab is None, "not the read from before the take: the next one"
         assert await b.offer("a") is None, "kept from the read after the take"
     assert len(offers.reads) == 2
+
+
+async def held_read(offers: Offers, b: OfferBoard, advisor: str) -> asyncio.Task[Lead | None]:
+    """`advisor` asks; the read that starts is under way (held at the gate) when this returns."""
+    offers.gate.clear()
+    task = asyncio.create_task(b.offer(advisor))
+    await asyncio.wait_for(offers.started.wait(), 5)
+    return task
 
 
 @contextlib.contextmanager
