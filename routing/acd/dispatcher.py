@@ -32,6 +32,7 @@ from core.errors import (
     NotFoundError,
     StoreUnavailableError,
 )
+from routing.acd.agent_log import log_moved
 from routing.acd.calls import ActiveCall, CallState
 from routing.acd.context import Ctx
 from routing.acd.prepared_offer import Prepared
@@ -130,8 +131,7 @@ class Dispatcher:
         for effect in effects:
             if isinstance(effect, StateChanged):
                 self.ctx.metrics.agent_moved(str(effect.old), str(effect.new))
-                extra = {"agent_id": effect.agent_id, "state": str(effect.new), "reason": effect.reason}
-                log.info("agent %s: %s -> %s", effect.agent_id, effect.old, effect.new, extra=extra)
+                log_moved(effect)
             elif isinstance(effect, Stale):
                 log.debug("agent %s: stale %s (%s)", effect.agent_id, effect.event, effect.reason)
 
