@@ -47,6 +47,8 @@ class Settlement(Enum):
     NOW = "now"  # settled by this write
     MINE = "mine"  # settled before by this engine (a write whose answer was lost, then retried)
     OTHERS = "others"  # settled before by another engine (or by a version that did not say)
+
+
 LOCK_LOST = "lock-lost"  # `open` refused: the number's dial lock is no longer the intent's token
 
 

@@ -288,13 +288,13 @@ class Pacer:
         if not ready or not await self.leads.any_due(campaign.id, now=now):
             return 0  # nothing to offer: no advisor's offer read (a round every 0.5 s)
         holding = await self.leads.current_offers(ready, now=now)
+        timeout = timedelta(seconds=campaign.preview_offer_s)
         for agent_id in ready:
             if holding[agent_id] is not None:
                 continue
             lead = await self.leads.claim(campaign.id, self.owner, now=now)
             if lead is None:
                 break
-            timeout = timedelta(seconds=campaign.preview_offer_s)
             try:
                 await self.leads.offer(lead.lead_id, self.owner, agent_id, now=now, timeout=timeout)
             except OfferRefusedError as exc:

@@ -156,7 +156,7 @@ class EventFeed(Generic[E]):
             self._notify(None)
         if 0 < len(events) < BATCH:
             # A busy ACD publishes several events a call: one read per event cost a round trip
-            # each (about 2 an inbound call). Screens see an event at most gather_s later.
+            # each (about 2 an inbound call). Screens see an event about gather_s later.
             await asyncio.sleep(self._gather_s)
 
     def _fail(self, error: StoreUnavailableError) -> None:

@@ -193,10 +193,13 @@ class Outbound:
                 await self.d.unhold(held, call.id)
         await self.d.route(call.id)
 
+    def bridge_state(self, call_id: str) -> BridgeState:
+        executor = self.ctx.executor
+        return bridge_state(self.ctx.state.calls.get(call_id), executor.bridging, executor.bridges_sent)
+
     def abandoning(self, call_id: str) -> BridgeState:
         """See the module docstring. Synchronous: nothing bridges the call between the read and the mark."""
-        executor = self.ctx.executor
-        found = bridge_state(self.ctx.state.calls.get(call_id), executor.bridging, executor.bridges_sent)
+        found = self.bridge_state(call_id)
         if found is BridgeState.NONE:
             now, marks = self.ctx.clock(), self.ctx.abandoning
             for stale in [c for c, until in marks.items() if until <= now]:

@@ -59,7 +59,7 @@ from routing.acd.events import AcdEvents
 from routing.acd.executor import SentBridge
 from routing.acd.notices import Notices
 from routing.acd.outage_store import OutageRecord, OutageStore
-from routing.acd.outbound import BridgeState, HandedCall, Outbound, PacingAgent, bridge_state
+from routing.acd.outbound import BridgeState, HandedCall, Outbound, PacingAgent
 from routing.acd.ownership import Ownership
 from routing.acd.state_writes import StateWrites, StepLock
 from routing.acd.views import AgentInfo, CaseInfo, QueueInfo
@@ -257,8 +257,7 @@ class AcdService:
     def bridge_state(self, call_id: str) -> BridgeState:
         """Whether the customer talks with an agent, may already (a Bridge awaits its answer or got
         none), or not. Read without the lock (one event loop)."""
-        executor = self.ctx.executor
-        return bridge_state(self.ctx.state.calls.get(call_id), executor.bridging, executor.bridges_sent)
+        return self.outbound.bridge_state(call_id)
 
     def watch_bridges(self, heard: Callable[[str], None], refused: Callable[[str], None]) -> None:
         """`heard(call_id)` is told of each Bridge of an outbound call, just before it is sent, and
