@@ -324,6 +324,20 @@ async def outbound_window(
     }
 
 
+async def ready_null_engine(ami_port: int, log: IO[bytes], window: int = 200) -> EngineProcess:
+    """bench/null_engine.py on the simulated PBX at `ami_port`, connected and ready (`window`: the
+    customer Originates it keeps in flight when dialing)."""
+    null = EngineProcess(["--ami-port", str(ami_port), "--window", str(window)], log, "bench.null_engine")
+    try:
+        hello = await null.read(timeout=60)
+        if not hello.get("ready"):
+            raise RuntimeError(f"the null engine did not start: {hello}")
+    except BaseException:
+        null.stop()
+        raise
+    return null
+
+
 Alone = tuple[list[Step], dict[str, float]]  # the simulator alone: its inbound ladder, its dial window
 
 
@@ -380,12 +394,8 @@ async def simulator_alone(sim: TimedPbx, plan: Plan, log_path: Path) -> Alone:
     with contextlib.suppress(SimTimeoutError):
         await sim.wait_for_channel_count(0, timeout=SETTLE_S)
     with log_path.open("ab") as log:
-        args = ["--ami-port", str(sim.port), "--window", str(plan.outbound_agents)]
-        null = EngineProcess(args, log, "bench.null_engine")
+        null = await ready_null_engine(sim.port, log, plan.outbound_agents)
         try:
-            hello = await null.read(timeout=60)
-            if not hello.get("ready"):
-                raise RuntimeError(f"the null engine did not start: {hello}")
             steps = await ladder(sim, null, plan, first=5_000_000)
             with contextlib.suppress(SimTimeoutError):
                 await sim.wait_for_channel_count(0, timeout=SETTLE_S)

@@ -9,7 +9,14 @@ phase, with the engine's log records (lines of its JSON log, INFO as in producti
 commands per call. The inbound phase counts from the first arrival to the last call's hang-up, so
 the ticker's work over that time is in it too (the idle engine's share is printed apart).
 
-    python -m bench.engine_cpu [--calls-per-s 40] [--seconds 15] [--outbound-s 10] [--profile PATH]
+Then the same inbound load against bench/null_engine.py (unless `--no-null`): the engine's AMI
+client doing only the AMI work a call needs (every event read and decoded, the agent's Originate,
+the Bridge; no Redis, no routing, no log). Its CPU per call is the floor under the engine's, and
+the ratio between the two says how much of the engine's cost is its own. This process's CPU (the
+simulated PBX and the load) is printed for both.
+
+    python -m bench.engine_cpu [--calls-per-s 40] [--seconds 15] [--outbound-s 10] [--no-null]
+                               [--profile PATH]
 
 `--profile PATH` writes engine_proc's cProfile of the steady state (from ready to quit: neither the
 rules' loading nor the leads' import); read it with `python -m pstats PATH`.
@@ -21,13 +28,14 @@ import argparse
 import asyncio
 import contextlib
 import json
+import resource
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from bench import bench_engine
-from bench.bench_engine import EngineProcess, Plan, TimedPbx
+from bench.bench_engine import EngineProcess, Plan, TimedPbx, ready_null_engine
 from pbx.sim import SimTimeoutError
 
 IDLE_S = 2.0  # the engine's CPU while nothing happens: its ticker and timers
@@ -48,24 +56,41 @@ async def idle(engine: EngineProcess) -> float:
     return float(after["cpu_s"] - before["cpu_s"]) / IDLE_S
 
 
-async def inbound(
-    sim: TimedPbx, engine: EngineProcess, log: Path, rate: int, seconds: float
-) -> dict[str, Any]:
-    """`rate` calls/s for `seconds`, until every call has hung up: CPU, log records and Redis commands
-    per call."""
-    before, lines, bridged = await engine.ask("stats"), log_records(log), sim.bridges
+def own_cpu_s() -> float:
+    """This process's CPU (user + system): the simulated PBX and the load."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def calls_through(
+    sim: TimedPbx, engine: EngineProcess, rate: int, seconds: float, first: int
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """`rate` calls/s for `seconds` from call number `first`, until every call has hung up: (the
+    process's `stats` before, after, and the phase's counts with this process's CPU)."""
+    before, bridged, own = await engine.ask("stats"), sim.bridges, own_cpu_s()
+    sim.inbound_at.clear()
+    sim.originate_at.clear()
     started = time.perf_counter()
-    calls = await bench_engine.place_calls(sim, rate, seconds, first=0)
+    calls = await bench_engine.place_calls(sim, rate, seconds, first=first)
     await sim.routed(list(sim.inbound_at), bridged + calls, bench_engine.DRAIN_S)
     with contextlib.suppress(SimTimeoutError):
         await sim.wait_for_channel_count(0, timeout=bench_engine.SETTLE_S)
     elapsed = time.perf_counter() - started
     after = await engine.ask("stats")
     sim.forget_actions()
+    phase = {"calls": calls, "routed": len(sim.originate_at), "seconds": elapsed}
+    return before, after, {**phase, "sim_cpu_s": own_cpu_s() - own}
+
+
+async def inbound(
+    sim: TimedPbx, engine: EngineProcess, log: Path, rate: int, seconds: float
+) -> dict[str, Any]:
+    """`rate` calls/s for `seconds`, until every call has hung up: CPU, log records and Redis commands
+    per call."""
+    lines = log_records(log)
+    before, after, phase = await calls_through(sim, engine, rate, seconds, first=0)
     return {
-        "calls": calls,
-        "routed": len(sim.originate_at),
-        "seconds": elapsed,
+        **phase,
         "cpu_s": after["cpu_s"] - before["cpu_s"],
         "sys_s": after["sys_s"] - before["sys_s"],
         "log_records": log_records(log) - lines,
@@ -85,6 +110,19 @@ async def outbound(sim: TimedPbx, engine: EngineProcess, log: Path, seconds: flo
     return {**window, "log_per_originate": (log_records(log) - lines) / dialed}
 
 
+async def null_inbound(sim: TimedPbx, log: Path, rate: int, seconds: float) -> dict[str, Any]:
+    """The same load against bench/null_engine.py on the same simulated PBX: its CPU per call."""
+    with contextlib.suppress(SimTimeoutError):
+        await sim.wait_for_channel_count(0, timeout=bench_engine.SETTLE_S)
+    with log.open("ab") as out:
+        null = await ready_null_engine(sim.port, out)
+        try:
+            before, after, phase = await calls_through(sim, null, rate, seconds, first=5_000_000)
+        finally:
+            null.stop()
+    return {**phase, "cpu_s": after["cpu_s"] - before["cpu_s"]}
+
+
 async def measure(args: argparse.Namespace) -> dict[str, Any]:
     plan = Plan(
         rates=(args.calls_per_s,), step_s=args.seconds, min_calls=0, agents=3 * args.calls_per_s + 20,
@@ -98,8 +136,11 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
             calls = await inbound(sim, engine, log, args.calls_per_s, args.seconds)
             settled = await bench_engine.settle(sim, engine)
             dials = await outbound(sim, engine, log, args.outbound_s) if args.outbound_s > 0 else None
-        await sim.stop()  # on an error, engine_against_sim stopped it
-    return {"idle_share": idle_share, "inbound": calls, "settled_s": settled, "outbound": dials}
+        try:
+            null = None if args.no_null else await null_inbound(sim, log, args.calls_per_s, args.seconds)
+        finally:
+            await sim.stop()  # on an error before, engine_against_sim stopped it
+    return {"idle_share": idle_share, "inbound": calls, "settled_s": settled, "outbound": dials, "null": null}
 
 
 def report(found: dict[str, Any]) -> list[str]:
@@ -111,6 +152,8 @@ def report(found: dict[str, Any]) -> list[str]:
         f"({calls['calls']} calls, {calls['routed']} routed, over {calls['seconds']:.1f} s: "
         f"{calls['cpu_s'] / calls['seconds']:.0%} of a core; idle engine {idle_share:.1%} of a core, "
         f"{idle_ms:.2f} ms of it per call; in the kernel: {1000 * calls['sys_s'] / count:.2f} ms per call)",
+        f"inbound: the simulated PBX and the load (this process) {1000 * calls['sim_cpu_s'] / count:.2f} ms "
+        "CPU per call",
         f"inbound: {calls['log_records'] / count:.1f} log records and "
         f"{calls['redis_commands'] / count:.1f} Redis commands ({calls['redis_round_trips'] / count:.1f} "
         "round trips) per call",
@@ -120,6 +163,14 @@ def report(found: dict[str, Any]) -> list[str]:
             for gen, (runs, pause) in enumerate(zip(calls["gc_runs"], calls["gc_pause_s"], strict=True))
         ),
     ]
+    if null := found["null"]:
+        null_ms, engine_ms = 1000 * null["cpu_s"] / max(1, null["calls"]), 1000 * calls["cpu_s"] / count
+        lines.append(
+            f"null engine (AMI work only, same load): {null_ms:.2f} ms CPU per call ({null['routed']} of "
+            f"{null['calls']} routed over {null['seconds']:.1f} s; simulated PBX "
+            f"{1000 * null['sim_cpu_s'] / max(1, null['calls']):.2f} ms per call): the engine is "
+            f"{engine_ms / max(null_ms, 1e-9):.1f}x it, {engine_ms - null_ms:.2f} ms a call its own"
+        )
     if dials := found["outbound"]:
         lines += [
             f"outbound: {1000 * dials['cpu'] / max(dials['rate'], 1e-9):.2f} ms CPU per originate "
@@ -139,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--outbound-s", type=float, default=10.0, help="dialing s (0: none)")
     parser.add_argument("--outbound-agents", type=int, default=100, help="agents of the outbound campaign")
     parser.add_argument("--leads", type=int, default=10_000, help="leads of the outbound campaign")
+    parser.add_argument("--no-null", action="store_true", help="skip the null engine's run")
     parser.add_argument("--profile", type=Path, help="engine_proc's cProfile of the steady state, here")
     parser.add_argument("--json", action="store_true", help="print the measures as one JSON object too")
     args = parser.parse_args(argv)

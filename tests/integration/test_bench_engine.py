@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import bench_engine, engine_cpu
+from bench import bench_engine, engine_cpu, redis_client_cost
 from bench.bench_engine import Step, best_rates, cpu_per_call_rows
 
 TINY = bench_engine.Plan(
@@ -56,7 +56,11 @@ def test_engine_cpu_reports_cpu_log_records_and_redis_per_call(capsys: pytest.Ca
     calls = found["inbound"]
     assert calls["calls"] == calls["routed"] == 2
     assert calls["cpu_s"] > 0 and calls["log_records"] > 0 and calls["redis_commands"] > 0
+    assert calls["sim_cpu_s"] > 0  # the simulated PBX's own share, this process
     assert found["outbound"]["originates"] > 0  # a pacing round (every 0.5 s) dialed
+    null = found["null"]  # the same load against the AMI-only responder, on the same simulator
+    assert null["calls"] == null["routed"] == 2 and null["cpu_s"] > 0
+    assert "null engine (AMI work only, same load)" in "\n".join(engine_cpu.report(found))
 
 
 def step(rate: int, fast: bool, kept_up: bool = True) -> Step:
@@ -94,3 +98,16 @@ def test_the_cpu_per_call_is_read_at_the_highest_sustained_step_and_judged_at_th
     cheap[0].cpu = 0.15  # 1.5 ms a call: 45 % of a core at 300 calls/s
     assert cpu_per_call_rows(cheap, 300)[0]["met"] is True
     assert cpu_per_call_rows([step(10, False, kept_up=False)], 300) == []
+
+
+@pytest.mark.integration
+def test_redis_client_cost_times_the_engines_client_against_a_bare_stream(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert redis_client_cost.main(["--round-trips", "40", "--concurrency", "1", "4", "--repeat", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(" at once")[0] for line in lines] == ["1", "4"]
+    for line in lines:
+        costs = dict(re.findall(r"(redis-py \w+|bare stream \w+) (\d+)", line))
+        assert set(costs) == {"redis-py EVALSHA", "bare stream EVALSHA", "redis-py PING", "bare stream PING"}
+        assert all(int(value) > 0 for value in costs.values())
