@@ -132,7 +132,8 @@ class TimedPbx(SimulatedPbx):
         self.actions.clear()
 
 
-def _cpu_s() -> float:
+def cpu_s() -> float:
+    """This process's CPU so far (user + system, seconds)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
 
@@ -261,7 +262,7 @@ async def place_calls(sim: TimedPbx, rate: int, seconds: float, first: int) -> i
 
 async def inbound_step(sim: TimedPbx, engine: EngineProcess, rate: int, seconds: float, first: int) -> Step:
     before, started, bridged = await engine.ask("stats"), time.perf_counter(), sim.bridges
-    own = _cpu_s()
+    own = cpu_s()
     sim.inbound_at.clear()
     sim.originate_at.clear()
     offered = await place_calls(sim, rate, seconds, first)
@@ -274,7 +275,7 @@ async def inbound_step(sim: TimedPbx, engine: EngineProcess, rate: int, seconds:
     step.latencies_ms = [1000 * (stamps[i] - sim.inbound_at[i]) for i in ids if i in stamps]
     step.missing = offered - len(step.latencies_ms)
     step.cpu = (after["cpu_s"] - before["cpu_s"]) / elapsed
-    step.sim_cpu = (_cpu_s() - own) / elapsed
+    step.sim_cpu = (cpu_s() - own) / elapsed
     step.engine_ms = decision_means(before["decisions"], after["decisions"])
     step.rss_mib = after["rss_kib"] / 1024
     step.peak_mib = after["peak_rss_kib"] / 1024

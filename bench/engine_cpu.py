@@ -28,7 +28,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import resource
 import tempfile
 import time
 from pathlib import Path
@@ -56,18 +55,12 @@ async def idle(engine: EngineProcess) -> float:
     return float(after["cpu_s"] - before["cpu_s"]) / IDLE_S
 
 
-def own_cpu_s() -> float:
-    """This process's CPU (user + system): the simulated PBX and the load."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 async def calls_through(
     sim: TimedPbx, engine: EngineProcess, rate: int, seconds: float, first: int
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """`rate` calls/s for `seconds` from call number `first`, until every call has hung up: (the
     process's `stats` before, after, and the phase's counts with this process's CPU)."""
-    before, bridged, own = await engine.ask("stats"), sim.bridges, own_cpu_s()
+    before, bridged, own = await engine.ask("stats"), sim.bridges, bench_engine.cpu_s()
     sim.inbound_at.clear()
     sim.originate_at.clear()
     started = time.perf_counter()
@@ -79,7 +72,7 @@ async def calls_through(
     after = await engine.ask("stats")
     sim.forget_actions()
     phase = {"calls": calls, "routed": len(sim.originate_at), "seconds": elapsed}
-    return before, after, {**phase, "sim_cpu_s": own_cpu_s() - own}
+    return before, after, {**phase, "sim_cpu_s": bench_engine.cpu_s() - own}
 
 
 async def inbound(

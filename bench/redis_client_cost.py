@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import resource
 import statistics
 from collections.abc import Awaitable, Callable
 
 import hiredis
 
+from bench.bench_engine import cpu_s
 from switchboard.private_redis import PrivateRedis
 from switchboard.redis_conn import connect_redis
 
@@ -34,11 +34,6 @@ KEYS = ("acd:{q}:call:1", "acd:{q}:agent:1", "acd:{q}:lease")
 ARGS = tuple(f"field-{index:02d}" for index in range(28))  # with the 3 keys: 31 encoded arguments
 
 RoundTrip = Callable[[], Awaitable[object]]
-
-
-def cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 async def cost_us(round_trip: RoundTrip, count: int, concurrency: int) -> float:
