@@ -356,6 +356,9 @@ async def test_the_supervisor_reactivates_stale_tasks_in_bulk_and_archives_expir
         page = await signed_in(browser, engine, "sue")
         await page.click("#nav a[href='#/tasks']")
         await page.click("main .tabs button:nth-child(3)")  # Stale
+        # The expired list (which holds these tasks too) stays on screen until the stale one is drawn
+        # with its own, empty selection: tick the boxes of the stale list.
+        await expect(page.locator("main .tabs button:nth-child(3)")).to_have_attribute("aria-pressed", "true")
         for task in old:
             await page.locator(f'tr[data-task="{task.task_id}"] input[type=checkbox]').check()
         await page.click("main .row button")
@@ -363,6 +366,7 @@ async def test_the_supervisor_reactivates_stale_tasks_in_bulk_and_archives_expir
         assert all([(await store.get(t.task_id)).reactivated_to for t in old])
 
         await page.click("main .tabs button:nth-child(1)")  # Expired
+        await expect(page.locator("main .tabs button:nth-child(1)")).to_have_attribute("aria-pressed", "true")
         row = page.locator(f'tr[data-task="{late.task_id}"]')
         await row.locator("input[type=checkbox]").check()
         await page.click("main .row button")
